@@ -1,0 +1,2 @@
+//! The `#[differentiate]` attribute.
+#![forbid(unsafe_code)]

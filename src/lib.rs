@@ -1,0 +1,2 @@
+//! Compile-time reverse-mode automatic differentiation.
+#![forbid(unsafe_code)]

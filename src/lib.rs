@@ -1,2 +1,28 @@
 //! Compile-time reverse-mode automatic differentiation.
+//!
+//! `#[differentiate]` reads a function's body, builds its computational graph at compile time,
+//! applies the chain rule backwards over it with one table of local derivatives, and emits a
+//! sibling `f_grad` that returns the value and the gradient. `f_grad` is plain Rust: no graph,
+//! tape or closure exists at run time.
+//!
+//! ```
+//! use autodiff::differentiate;
+//!
+//! #[differentiate]
+//! fn f(x: f64, y: f64) -> f64 {
+//!     (x + y) * y
+//! }
+//!
+//! let (value, dx, dy) = f_grad(2.0, 3.0);
+//! assert_eq!((value, dx, dy), (15.0, 3.0, 8.0));
+//! ```
+//!
+//! See the README for the supported syntax and conventions.
 #![forbid(unsafe_code)]
+
+// Generated code names everything by absolute path, `::autodiff::sigmoid` included; this lets the
+// crate's own tests and doc examples use the macro too.
+extern crate self as autodiff;
+
+pub use autodiff_macros::differentiate;
+pub use autodiff_runtime::*;

@@ -1,0 +1,508 @@
+//! The algebra the derivative rules are written in.
+//!
+//! A [`V`] is a handle to a graph node that supports `+ - * /`, the float methods and comparisons,
+//! so that a row of the rule table reads like the formula it encodes (`g * x.cos()`). Every
+//! operation goes through the [`Builder`], which appends a node to the graph after
+//!
+//! - folding what the algebra makes trivial (`g * 1.0`, `0.0 + g`, `-(-g)`, `x.powi(1)`), so the
+//!   emitted adjoint code has no noise, and
+//! - looking the operation up among the nodes built so far, forward nodes included, so that a value
+//!   the primal already computed (`x.cos()`) or another rule built is computed once.
+//!
+//! Folding never touches the forward nodes lowering built: those compute what the user wrote,
+//! operation for operation, so the value `f_grad` returns is bit for bit that of `f`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ops;
+
+use proc_macro2::Span;
+
+use crate::graph::{CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, Node, NodeId, Op, Ty};
+use crate::rules::Prim;
+
+/// The key under which a pure operation is remembered, so it is built once.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Prim(Prim, Vec<NodeId>),
+    Cmp(CmpOp, NodeId, NodeId),
+    Select(NodeId, NodeId, NodeId),
+    Cast(FloatTy, bool, NodeId),
+    Known(KnownConst, FloatTy),
+}
+
+/// Where new nodes come from: the span and float type of the primal operation whose derivative
+/// is being built.
+#[derive(Clone, Copy)]
+pub struct Site {
+    pub span: Span,
+    pub ty: FloatTy,
+}
+
+/// Appends derivative nodes to a graph, folding and sharing as it goes.
+pub struct Builder {
+    graph: RefCell<Graph>,
+    memo: RefCell<HashMap<Key, NodeId>>,
+    site: Cell<Site>,
+}
+
+impl Builder {
+    pub fn new(graph: Graph) -> Self {
+        let mut memo = HashMap::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if let Some(key) = key_of(node) {
+                memo.entry(key).or_insert(NodeId(i));
+            }
+        }
+        let site = Site {
+            span: Span::call_site(),
+            ty: graph.output_ty,
+        };
+        Builder {
+            graph: RefCell::new(graph),
+            memo: RefCell::new(memo),
+            site: Cell::new(site),
+        }
+    }
+
+    pub fn finish(self) -> Graph {
+        self.graph.into_inner()
+    }
+
+    pub fn set_site(&self, site: Site) {
+        self.site.set(site);
+    }
+
+    pub fn len(&self) -> usize {
+        self.graph.borrow().nodes.len()
+    }
+
+    pub fn node(&self, id: NodeId) -> Node {
+        self.graph.borrow().node(id).clone()
+    }
+
+    pub fn with_graph<R>(&self, f: impl FnOnce(&mut Graph) -> R) -> R {
+        f(&mut self.graph.borrow_mut())
+    }
+
+    /// Names the complete derivative of a named value `d_<name>`, so the derivative sweep reads
+    /// like the forward one. Values of the forward sweep keep their own names.
+    pub fn name_derivative(&self, of: &Node, derivative: NodeId, forward_len: usize) {
+        let Some(name) = &of.name else { return };
+        if derivative.0 < forward_len {
+            return;
+        }
+        let target = &mut self.graph.borrow_mut().nodes[derivative.0];
+        if target.name.is_none() && !target.is_leaf() {
+            target.name = Some(format!("d_{}", name.trim_start_matches("r#")));
+        }
+    }
+
+    pub fn v(&self, id: NodeId) -> V<'_> {
+        V { id, b: self }
+    }
+
+    fn push(&self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        let site = self.site.get();
+        let key = key_of_parts(&op, &args, ty);
+        if let Some(key) = &key
+            && let Some(&id) = self.memo.borrow().get(key)
+        {
+            return id;
+        }
+        let id = self.graph.borrow_mut().push(Node {
+            op,
+            args,
+            ty,
+            active: false,
+            span: site.span,
+            name: None,
+        });
+        if let Some(key) = key {
+            self.memo.borrow_mut().insert(key, id);
+        }
+        id
+    }
+
+    fn float_ty(&self) -> Ty {
+        Ty::Float(Some(self.site.get().ty))
+    }
+
+    pub fn lit(&self, value: f64) -> NodeId {
+        self.push(
+            Op::Lit(LitValue::Float(value), None),
+            vec![],
+            self.float_ty(),
+        )
+    }
+
+    pub fn int(&self, value: i128) -> NodeId {
+        self.push(Op::Lit(LitValue::Int(value), None), vec![], Ty::Int)
+    }
+
+    pub fn known(&self, k: KnownConst) -> NodeId {
+        self.push(Op::Known(k), vec![], self.float_ty())
+    }
+
+    fn lit_value(&self, id: NodeId) -> Option<LitValue> {
+        match self.graph.borrow().node(id).op {
+            Op::Lit(v, _) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn float_lit(&self, id: NodeId) -> Option<f64> {
+        match self.lit_value(id) {
+            Some(LitValue::Float(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn is_lit(&self, id: NodeId, value: f64) -> bool {
+        self.float_lit(id) == Some(value)
+    }
+
+    /// The operand of a negation, if `id` is one.
+    fn negated(&self, id: NodeId) -> Option<NodeId> {
+        let g = self.graph.borrow();
+        let node = g.node(id);
+        matches!(node.op, Op::Prim(Prim::Neg)).then(|| node.args[0])
+    }
+
+    fn ty_of(&self, id: NodeId) -> Ty {
+        self.graph.borrow().node(id).ty
+    }
+
+    /// Builds `p(args)`, folded and shared.
+    pub fn prim(&self, p: Prim, args: &[NodeId]) -> NodeId {
+        if let Some(id) = self.fold(p, args) {
+            return id;
+        }
+        let ty = match p {
+            Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem
+                if !args.iter().any(|&a| matches!(self.ty_of(a), Ty::Float(_))) =>
+            {
+                Ty::Int
+            }
+            _ => self.float_ty(),
+        };
+        self.push(Op::Prim(p), args.to_vec(), ty)
+    }
+
+    /// The algebraic identities that keep generated code free of noise.
+    fn fold(&self, p: Prim, args: &[NodeId]) -> Option<NodeId> {
+        let lits: Vec<Option<LitValue>> = args.iter().map(|&a| self.lit_value(a)).collect();
+        match (p, args, lits.as_slice()) {
+            // Integer arithmetic on literals, as in `n - 1` for a literal exponent.
+            (_, _, [Some(LitValue::Int(a)), Some(LitValue::Int(b))]) => {
+                let v = match p {
+                    Prim::Add => a.checked_add(*b),
+                    Prim::Sub => a.checked_sub(*b),
+                    Prim::Mul => a.checked_mul(*b),
+                    _ => None,
+                }?;
+                Some(self.int(v))
+            }
+            (_, _, [Some(LitValue::Float(a)), Some(LitValue::Float(b))]) => {
+                let v = match p {
+                    Prim::Add => a + b,
+                    Prim::Sub => a - b,
+                    Prim::Mul => a * b,
+                    Prim::Div if *b != 0.0 => a / b,
+                    _ => return None,
+                };
+                v.is_finite().then(|| self.lit(v))
+            }
+            (Prim::Neg, [a], [Some(LitValue::Float(v))]) if *v != 0.0 => {
+                let _ = a;
+                Some(self.lit(-v))
+            }
+            (Prim::Neg, [a], _) => self.negated(*a),
+            (Prim::Add, [a, b], _) => {
+                if self.is_lit(*a, 0.0) {
+                    Some(*b)
+                } else if self.is_lit(*b, 0.0) {
+                    Some(*a)
+                } else if let Some(nb) = self.negated(*b) {
+                    Some(self.prim(Prim::Sub, &[*a, nb]))
+                } else if let Some(na) = self.negated(*a) {
+                    Some(self.prim(Prim::Sub, &[*b, na]))
+                } else {
+                    None
+                }
+            }
+            (Prim::Sub, [a, b], _) => {
+                if self.is_lit(*b, 0.0) {
+                    Some(*a)
+                } else if self.is_lit(*a, 0.0) {
+                    Some(self.prim(Prim::Neg, &[*b]))
+                } else if let Some(nb) = self.negated(*b) {
+                    Some(self.prim(Prim::Add, &[*a, nb]))
+                } else {
+                    None
+                }
+            }
+            (Prim::Mul, [a, b], _) => {
+                if self.is_lit(*a, 1.0) {
+                    Some(*b)
+                } else if self.is_lit(*b, 1.0) {
+                    Some(*a)
+                } else if self.is_lit(*a, -1.0) {
+                    Some(self.prim(Prim::Neg, &[*b]))
+                } else if self.is_lit(*b, -1.0) {
+                    Some(self.prim(Prim::Neg, &[*a]))
+                } else if let Some(na) = self.negated(*a) {
+                    let m = self.prim(Prim::Mul, &[na, *b]);
+                    Some(self.prim(Prim::Neg, &[m]))
+                } else if let Some(nb) = self.negated(*b) {
+                    let m = self.prim(Prim::Mul, &[*a, nb]);
+                    Some(self.prim(Prim::Neg, &[m]))
+                } else {
+                    None
+                }
+            }
+            (Prim::Div, [a, b], _) => {
+                if self.is_lit(*b, 1.0) {
+                    Some(*a)
+                } else if let Some(na) = self.negated(*a) {
+                    let d = self.prim(Prim::Div, &[na, *b]);
+                    Some(self.prim(Prim::Neg, &[d]))
+                } else {
+                    None
+                }
+            }
+            (Prim::Powi, [a, _], [_, Some(LitValue::Int(1))]) => Some(*a),
+            (Prim::Powi, [_, _], [_, Some(LitValue::Int(0))]) => Some(self.lit(1.0)),
+            _ => None,
+        }
+    }
+
+    pub fn cmp(&self, op: CmpOp, a: NodeId, b: NodeId) -> NodeId {
+        self.push(Op::Cmp(op), vec![a, b], Ty::Bool)
+    }
+
+    pub fn select(&self, cond: NodeId, then: NodeId, otherwise: NodeId) -> NodeId {
+        if then == otherwise {
+            return then;
+        }
+        self.push(Op::Select, vec![cond, then, otherwise], self.float_ty())
+    }
+
+    /// Converts `a` to the float type `to`: a no-op when it already is one, a fold for literals.
+    pub fn cast(&self, a: NodeId, to: FloatTy) -> NodeId {
+        let from = self.ty_of(a);
+        if from == Ty::Float(Some(to)) {
+            return a;
+        }
+        match self.lit_value(a) {
+            #[allow(clippy::cast_precision_loss)] // exponents are small integers
+            Some(LitValue::Int(v)) => return self.lit(v as f64),
+            Some(LitValue::Float(v)) => return self.lit(v),
+            _ => {}
+        }
+        let to_op = if from == Ty::Int {
+            CastTo::Lossless(to)
+        } else {
+            CastTo::Float(to)
+        };
+        self.push(Op::Cast(to_op), vec![a], Ty::Float(Some(to)))
+    }
+}
+
+fn key_of(node: &Node) -> Option<Key> {
+    key_of_parts(&node.op, &node.args, node.ty)
+}
+
+fn key_of_parts(op: &Op, args: &[NodeId], ty: Ty) -> Option<Key> {
+    Some(match (op, args) {
+        (Op::Prim(p), _) => Key::Prim(*p, args.to_vec()),
+        (Op::Cmp(c), [a, b]) => Key::Cmp(*c, *a, *b),
+        (Op::Select, [c, a, b]) => Key::Select(*c, *a, *b),
+        (Op::Cast(CastTo::Float(t)), [a]) => Key::Cast(*t, false, *a),
+        (Op::Cast(CastTo::Lossless(t)), [a]) => Key::Cast(*t, true, *a),
+        (Op::Known(k), []) => Key::Known(*k, ty.float()?),
+        _ => return None,
+    })
+}
+
+/// A node handle the rules compute with.
+#[derive(Clone, Copy)]
+pub struct V<'a> {
+    pub id: NodeId,
+    b: &'a Builder,
+}
+
+/// A local derivative: zero, or the incoming adjoint (or tangent) scaled by the partial.
+#[derive(Clone, Copy)]
+pub enum Partial<'a> {
+    Zero,
+    Of(V<'a>),
+}
+
+impl<'a> From<V<'a>> for Partial<'a> {
+    fn from(v: V<'a>) -> Self {
+        Partial::Of(v)
+    }
+}
+
+/// The derivative of a piecewise-constant operation, or with respect to a constant argument.
+pub const ZERO: Partial<'static> = Partial::Zero;
+
+/// Anything a rule can use as an operand: a node or a float constant.
+pub trait Operand<'a> {
+    fn node(self, b: &'a Builder) -> NodeId;
+}
+
+impl<'a> Operand<'a> for V<'a> {
+    fn node(self, _: &'a Builder) -> NodeId {
+        self.id
+    }
+}
+
+impl<'a> Operand<'a> for f64 {
+    fn node(self, b: &'a Builder) -> NodeId {
+        b.lit(self)
+    }
+}
+
+impl<'a> V<'a> {
+    fn wrap(self, id: NodeId) -> V<'a> {
+        V { id, b: self.b }
+    }
+
+    fn call(self, p: Prim, rest: &[NodeId]) -> V<'a> {
+        let mut args = vec![self.id];
+        args.extend_from_slice(rest);
+        self.wrap(self.b.prim(p, &args))
+    }
+
+    pub fn exp(self) -> V<'a> {
+        self.call(Prim::Exp, &[])
+    }
+    pub fn ln(self) -> V<'a> {
+        self.call(Prim::Ln, &[])
+    }
+    pub fn sqrt(self) -> V<'a> {
+        self.call(Prim::Sqrt, &[])
+    }
+    pub fn sin(self) -> V<'a> {
+        self.call(Prim::Sin, &[])
+    }
+    pub fn cos(self) -> V<'a> {
+        self.call(Prim::Cos, &[])
+    }
+    pub fn sinh(self) -> V<'a> {
+        self.call(Prim::Sinh, &[])
+    }
+    pub fn cosh(self) -> V<'a> {
+        self.call(Prim::Cosh, &[])
+    }
+    pub fn trunc(self) -> V<'a> {
+        self.call(Prim::Trunc, &[])
+    }
+    pub fn sigmoid(self) -> V<'a> {
+        self.call(Prim::Sigmoid, &[])
+    }
+    pub fn powi(self, n: V<'a>) -> V<'a> {
+        self.call(Prim::Powi, &[n.id])
+    }
+    pub fn powf(self, y: impl Operand<'a>) -> V<'a> {
+        let y = y.node(self.b);
+        self.call(Prim::Powf, &[y])
+    }
+
+    /// The integer `self` as a float of the site's type (exponents of `powi`).
+    pub fn to_float(self) -> V<'a> {
+        self.wrap(self.b.cast(self.id, self.b.site.get().ty))
+    }
+
+    /// `self` converted to the float type of `like` (the adjoint of an `as` cast).
+    pub fn cast_like(self, like: V<'a>) -> V<'a> {
+        match self.b.ty_of(like.id).float() {
+            Some(t) => self.wrap(self.b.cast(self.id, t)),
+            None => self,
+        }
+    }
+
+    pub fn known(self, k: KnownConst) -> V<'a> {
+        self.wrap(self.b.known(k))
+    }
+
+    fn compare(self, op: CmpOp, rhs: impl Operand<'a>) -> V<'a> {
+        let rhs = rhs.node(self.b);
+        self.wrap(self.b.cmp(op, self.id, rhs))
+    }
+    pub fn gt(self, rhs: impl Operand<'a>) -> V<'a> {
+        self.compare(CmpOp::Gt, rhs)
+    }
+    pub fn ge(self, rhs: impl Operand<'a>) -> V<'a> {
+        self.compare(CmpOp::Ge, rhs)
+    }
+    pub fn lt(self, rhs: impl Operand<'a>) -> V<'a> {
+        self.compare(CmpOp::Lt, rhs)
+    }
+    pub fn le(self, rhs: impl Operand<'a>) -> V<'a> {
+        self.compare(CmpOp::Le, rhs)
+    }
+}
+
+/// `if cond { then } else { otherwise }`: the derivative at a kink follows the branch taken.
+pub fn when<'a>(cond: V<'a>, then: impl Operand<'a>, otherwise: impl Operand<'a>) -> V<'a> {
+    let b = cond.b;
+    let (then, otherwise) = (then.node(b), otherwise.node(b));
+    cond.wrap(b.select(cond.id, then, otherwise))
+}
+
+macro_rules! binary_ops {
+    ($($trait:ident $method:ident $prim:ident;)*) => {$(
+        impl<'a> ops::$trait<V<'a>> for V<'a> {
+            type Output = V<'a>;
+            fn $method(self, rhs: V<'a>) -> V<'a> {
+                self.call(Prim::$prim, &[rhs.id])
+            }
+        }
+        impl<'a> ops::$trait<f64> for V<'a> {
+            type Output = V<'a>;
+            fn $method(self, rhs: f64) -> V<'a> {
+                let rhs = self.b.lit(rhs);
+                self.call(Prim::$prim, &[rhs])
+            }
+        }
+        impl<'a> ops::$trait<V<'a>> for f64 {
+            type Output = V<'a>;
+            fn $method(self, rhs: V<'a>) -> V<'a> {
+                let lhs = rhs.b.lit(self);
+                rhs.wrap(rhs.b.prim(Prim::$prim, &[lhs, rhs.id]))
+            }
+        }
+    )*};
+}
+
+binary_ops! {
+    Add add Add;
+    Sub sub Sub;
+    Mul mul Mul;
+    Div div Div;
+}
+
+impl<'a> ops::Sub<i32> for V<'a> {
+    type Output = V<'a>;
+    fn sub(self, rhs: i32) -> V<'a> {
+        let rhs = self.b.int(i128::from(rhs));
+        self.call(Prim::Sub, &[rhs])
+    }
+}
+
+impl<'a> ops::Mul<KnownConst> for V<'a> {
+    type Output = V<'a>;
+    fn mul(self, k: KnownConst) -> V<'a> {
+        self * self.known(k)
+    }
+}
+
+impl<'a> ops::Neg for V<'a> {
+    type Output = V<'a>;
+    fn neg(self) -> V<'a> {
+        self.call(Prim::Neg, &[])
+    }
+}

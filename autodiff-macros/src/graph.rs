@@ -1,0 +1,200 @@
+//! The computational graph: the intermediate representation every stage shares.
+//!
+//! A [`Graph`] is a list of [`Node`]s in evaluation order. A node is an operation or a variable;
+//! its `args` are the edges that carry data into it, and they always point to earlier nodes, so
+//! the list is a topological order and walking it backwards visits every consumer before its
+//! producers. `let`, shadowing and reassignment never overwrite a node: each makes a new one,
+//! which is what lets the backward sweep read every intermediate value it needs.
+//!
+//! Lowering builds the forward part from the user's body; the reverse and forward passes append
+//! derivative nodes after it through [`crate::algebra::Builder`]. No stage after lowering sees
+//! `syn`: constants the user spelled out travel as opaque token streams.
+
+use proc_macro2::{Span, TokenStream};
+
+use crate::rules::Prim;
+
+/// Index of a node in [`Graph::nodes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub usize);
+
+/// The two float types the macro differentiates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FloatTy {
+    F32,
+    F64,
+}
+
+impl FloatTy {
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatTy::F32 => "f32",
+            FloatTy::F64 => "f64",
+        }
+    }
+}
+
+/// What a node's value is, as far as differentiation cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// A float; `None` for an unsuffixed literal whose type Rust infers from context.
+    Float(Option<FloatTy>),
+    /// Any integer: a constant for differentiation.
+    Int,
+    /// A comparison result.
+    Bool,
+    /// A constant of a type the macro does not see, such as a user's `const`.
+    Other,
+}
+
+impl Ty {
+    /// The float type of a value, if it is known to be a float.
+    pub fn float(self) -> Option<FloatTy> {
+        match self {
+            Ty::Float(t) => t,
+            _ => None,
+        }
+    }
+
+    /// The type of `a op b` for an arithmetic operator.
+    pub fn join(self, other: Ty) -> Ty {
+        match (self, other) {
+            (Ty::Float(Some(t)), _) | (_, Ty::Float(Some(t))) => Ty::Float(Some(t)),
+            (Ty::Int, Ty::Int) => Ty::Int,
+            (Ty::Int | Ty::Other, Ty::Int | Ty::Other) => Ty::Other,
+            _ => Ty::Float(None),
+        }
+    }
+}
+
+/// A literal's value, kept so that derivative code can fold constants.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LitValue {
+    Float(f64),
+    Int(i128),
+    Bool(bool),
+}
+
+/// Comparison operators, used by conditions and by the rules at kinks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+/// What a node computes.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// The value of parameter `i` of the function.
+    Param(usize),
+    /// The tangent of parameter `i`, an input of `f_jvp`.
+    Seed(usize),
+    /// A literal; `tokens` holds the user's spelling when the user wrote it.
+    Lit(LitValue, Option<TokenStream>),
+    /// A named constant (`PI`, a user's `const`, `i32::MAX`), emitted as the user wrote it.
+    Const(TokenStream),
+    /// A well-known constant that derivative rules use, spelled for the node's float type.
+    Known(KnownConst),
+    /// A row of the table of local derivatives: arithmetic, a float method, a runtime function.
+    Prim(Prim),
+    /// `arg as T`.
+    Cast(CastTo),
+    /// `arg0 <op> arg1`, a `bool`.
+    Cmp(CmpOp),
+    /// `if arg0 { arg1 } else { arg2 }`.
+    Select,
+}
+
+/// The target of an `as` cast.
+#[derive(Clone, Debug)]
+pub enum CastTo {
+    /// `as f32` / `as f64`: differentiable between floats.
+    Float(FloatTy),
+    /// `f64::from(n)` for an integer the rules need as a float, such as a `powi` exponent.
+    Lossless(FloatTy),
+    /// Any other type, emitted as the user wrote it.
+    Other(TokenStream, Ty),
+}
+
+/// Constants that derivative rules need, independent of the float type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KnownConst {
+    Ln2,
+    Ln10,
+    /// π/180, the derivative of `to_radians`.
+    RadiansPerDegree,
+    /// 180/π, the derivative of `to_degrees`.
+    DegreesPerRadian,
+}
+
+/// One operation or variable of the graph.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<NodeId>,
+    pub ty: Ty,
+    /// Whether the value depends on an active parameter: only active nodes get adjoints.
+    pub active: bool,
+    /// The source expression this node came from; emitted code is spanned here.
+    pub span: Span,
+    /// The user's name for the value, or a name the passes chose (`d_x`), used for readable code.
+    pub name: Option<String>,
+}
+
+impl Node {
+    /// Leaves are emitted inline wherever they are used: they cost nothing to repeat.
+    pub fn is_leaf(&self) -> bool {
+        matches!(
+            self.op,
+            Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_)
+        )
+    }
+}
+
+/// How a parameter takes part in differentiation.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    /// The parameter's type exactly as written.
+    pub ty_tokens: TokenStream,
+    /// Its float type, for `f32`/`f64` parameters.
+    pub float: Option<FloatTy>,
+    /// Whether `f_grad` returns a gradient entry for it.
+    pub active: bool,
+    /// Whether the user declared it `mut`.
+    pub mutable: bool,
+    pub node: NodeId,
+    pub span: Span,
+}
+
+/// A lowered function: its parameters, the nodes of its body and the node it returns.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub params: Vec<Param>,
+    /// `const` items declared inside the body, copied verbatim into generated functions.
+    pub items: Vec<TokenStream>,
+    pub output: NodeId,
+    pub output_ty: FloatTy,
+}
+
+impl Graph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    /// Appends a node exactly as given: lowering uses this, so that the forward sweep computes
+    /// what the user wrote, operation for operation.
+    pub fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        NodeId(self.nodes.len() - 1)
+    }
+
+    pub fn active_params(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|p| p.active)
+    }
+}

@@ -25,3 +25,17 @@ fn seed_neuron() {
     let (l, dx, dw, db, dt) = neuron_grad(2.0, 0.5, 0.1, 1.0);
     println!("{l} {dx} {dw} {db} {dt}");
 }
+
+#[differentiate(wrt(y), forward, reverse)]
+fn h(x: f32, y: f32, n: i32) -> f32 {
+    let c = (n as f32) * x;
+    c * y.powi(n) + std::f32::consts::PI.ln() + f32::exp(2.0) + y.log(x) + y.to_radians() + y.exp2()
+}
+
+#[test]
+fn f32_compiles() {
+    let (v, dy) = h_grad(1.5, 0.7, 3);
+    let (v2, t) = h_jvp(1.5, 0.7, 1.0, 3);
+    assert_eq!(v, v2);
+    assert_eq!(dy, t);
+}

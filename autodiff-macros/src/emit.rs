@@ -93,6 +93,8 @@ struct Sweep<'g> {
     graph: &'g Graph,
     /// The name of every node that gets a `let`, and of every parameter and tangent input.
     names: Vec<Option<Ident>>,
+    /// Which nodes get a `let`.
+    bound: Vec<bool>,
 }
 
 impl<'g> Sweep<'g> {
@@ -118,36 +120,44 @@ impl<'g> Sweep<'g> {
         let mut preferred: Vec<Option<String>> = graph
             .nodes
             .iter()
-            .zip(&live)
-            .zip(&uses)
-            .map(|((node, &live), &uses)| {
-                (live && !node.is_leaf() && (uses > 1 || node.name.is_some())).then(|| {
-                    node.name
-                        .clone()
-                        .unwrap_or_else(|| if uses > 1 { "t" } else { "v" }.to_owned())
-                })
+            .enumerate()
+            .map(|(i, node)| {
+                let (live, uses) = (live[i], uses[i]);
+                (live && !graph.is_cheap(NodeId(i)) && (uses > 1 || node.name.is_some())).then(
+                    || {
+                        node.name
+                            .clone()
+                            .unwrap_or_else(|| if uses > 1 { "t" } else { "v" }.to_owned())
+                    },
+                )
             })
             .collect();
         for (id, name) in results {
             if let Some(id) = id
-                && !graph.node(*id).is_leaf()
+                && !graph.is_cheap(*id)
                 && graph.node(*id).name.is_none()
             {
                 preferred[id.0] = Some(name.clone());
             }
         }
+        let bound = preferred.iter().map(Option::is_some).collect();
         let names = preferred
             .iter()
             .map(|p| p.as_deref().map(|p| namer.fresh(p)))
             .collect();
-        Sweep { graph, names }
+        Sweep {
+            graph,
+            names,
+            bound,
+        }
     }
 
-    fn body(&self, results: &[(Option<NodeId>, String)], zero: &[FloatTy]) -> Body {
+    fn body(&self, results: &[(Option<NodeId>, String)]) -> Body {
         let stmts = self
             .names
             .iter()
             .enumerate()
+            .filter(|&(i, _)| self.bound[i])
             .filter_map(|(i, name)| {
                 let name = name.as_ref()?;
                 let value = self.render(NodeId(i)).tokens;
@@ -156,10 +166,9 @@ impl<'g> Sweep<'g> {
             .collect();
         let results = results
             .iter()
-            .zip(zero)
-            .map(|((id, _), &ty)| match id {
+            .map(|(id, _)| match id {
                 Some(id) => self.operand(*id).tokens,
-                None => float_literal(0.0, ty, false).tokens,
+                None => float_literal(0.0).tokens,
             })
             .collect();
         Body { stmts, results }
@@ -167,7 +176,7 @@ impl<'g> Sweep<'g> {
 
     /// A node as an operand: its name if it has one, a leaf as itself, otherwise inline.
     fn operand(&self, id: NodeId) -> Code {
-        if let Some(name) = &self.names[id.0] {
+        if let (true, Some(name)) = (self.bound[id.0], &self.names[id.0]) {
             return Code::new(name.to_token_stream(), Prec::Atom);
         }
         self.render(id)
@@ -186,7 +195,7 @@ impl<'g> Sweep<'g> {
                 Prec::Atom,
             ),
             Op::Lit(_, Some(tokens)) | Op::Const(tokens) => Code::new(tokens.clone(), Prec::Atom),
-            Op::Lit(value, None) => literal(*value, node.ty, false),
+            Op::Lit(value, None) => literal(*value),
             Op::Known(k) => known(*k, node.ty.float().unwrap_or(FloatTy::F64)),
             Op::Prim(p) => self.prim(*p, id, span),
             Op::Cast(CastTo::Float(t)) => {
@@ -194,13 +203,17 @@ impl<'g> Sweep<'g> {
                 let t = format_ident!("{}", t.name());
                 Code::new(quote_spanned!(span=> #a as #t), Prec::Cast)
             }
-            Op::Cast(CastTo::Lossless(t)) => {
+            Op::Cast(CastTo::Lossless(FloatTy::F64)) => {
                 let a = arg(0).tokens;
-                let t = format_ident!("{}", t.name());
                 Code::new(
-                    quote_spanned!(span=> ::core::primitive::#t::from(#a)),
+                    quote_spanned!(span=> ::core::primitive::f64::from(#a)),
                     Prec::Atom,
                 )
+            }
+            // `i32` to `f32` rounds above 2^24; `powi` exponents are far smaller.
+            Op::Cast(CastTo::Lossless(FloatTy::F32)) => {
+                let a = arg(0).at_least(Prec::Cast);
+                Code::new(quote_spanned!(span=> #a as f32), Prec::Cast)
             }
             Op::Cast(CastTo::Other(ty, _)) => {
                 let a = arg(0).at_least(Prec::Cast);
@@ -265,17 +278,19 @@ impl<'g> Sweep<'g> {
                 Code::new(quote!(#op #a), Prec::Prefix)
             }
             Syntax::Method => {
-                let receiver = node.args[0];
-                let r = match self.graph.node(receiver).op {
-                    // A generated literal needs its type spelled out to have methods.
-                    Op::Lit(value, None) if self.names[receiver.0].is_none() => {
-                        literal(value, self.graph.node(receiver).ty.join(node.ty), true)
-                            .at_least(Prec::Atom)
-                    }
-                    _ => self.operand(receiver).at_least(Prec::Atom),
-                };
-                let rest = node.args[1..].iter().map(|&a| self.operand(a).tokens);
                 let method = Ident::new(p.name(), span);
+                let receiver = self.graph.node(node.args[0]);
+                if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
+                    // A literal has no methods until its type is known: `f64::exp(2.0)`.
+                    let t = format_ident!("{}", node.ty.float().unwrap_or(FloatTy::F64).name());
+                    let args = node.args.iter().map(|&a| self.operand(a).tokens);
+                    return Code::new(
+                        quote!(::core::primitive::#t::#method(#(#args),*)),
+                        Prec::Atom,
+                    );
+                }
+                let r = self.operand(node.args[0]).at_least(Prec::Atom);
+                let rest = node.args[1..].iter().map(|&a| self.operand(a).tokens);
                 Code::new(quote!(#r.#method(#(#rest),*)), Prec::Atom)
             }
             Syntax::Runtime => {
@@ -315,9 +330,9 @@ fn punct(op: &str, span: Span) -> TokenStream {
         .collect()
 }
 
-fn literal(value: LitValue, ty: Ty, suffixed: bool) -> Code {
+fn literal(value: LitValue) -> Code {
     match value {
-        LitValue::Float(v) => float_literal(v, ty.float().unwrap_or(FloatTy::F64), suffixed),
+        LitValue::Float(v) => float_literal(v),
         LitValue::Int(v) => {
             let lit = Literal::i128_unsuffixed(v.abs()).into_token_stream();
             if v < 0 {
@@ -330,13 +345,8 @@ fn literal(value: LitValue, ty: Ty, suffixed: bool) -> Code {
     }
 }
 
-fn float_literal(v: f64, ty: FloatTy, suffixed: bool) -> Code {
-    let lit = match (suffixed, ty) {
-        (false, _) => Literal::f64_unsuffixed(v.abs()),
-        (true, FloatTy::F64) => Literal::f64_suffixed(v.abs()),
-        #[allow(clippy::cast_possible_truncation)] // the literal is the f32 the rule means
-        (true, FloatTy::F32) => Literal::f32_suffixed(v.abs() as f32),
-    };
+fn float_literal(v: f64) -> Code {
+    let lit = Literal::f64_unsuffixed(v.abs());
     if v.is_sign_negative() {
         Code::new(quote!(-#lit), Prec::Prefix)
     } else {
@@ -406,7 +416,14 @@ fn sweep<'g>(
 ) -> Sweep<'g> {
     let mut sweep = Sweep::new(graph, results, namer);
     for p in &graph.params {
-        sweep.names[p.node.0] = Some(params[graph.params.iter().position(|q| q.node == p.node).expect("own param")].clone());
+        sweep.names[p.node.0] = Some(
+            params[graph
+                .params
+                .iter()
+                .position(|q| q.node == p.node)
+                .expect("own param")]
+            .clone(),
+        );
     }
     for (id, name) in extra_inputs {
         sweep.names[id.0] = Some(name.clone());
@@ -452,9 +469,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             .map(|(p, g)| (*g, format!("d_{}", p.name.trim_start_matches("r#")))),
     );
     let sweep = sweep(graph, &mut namer, &params, &[], &results);
-    let mut zero = vec![graph.output_ty];
-    zero.extend(active.iter().map(|p| p.float.unwrap_or(FloatTy::F64)));
-    let body = sweep.body(&results, &zero);
+    let body = sweep.body(&results);
     let unused = unused(graph, &params, &results);
 
     let name = sig.name("grad");
@@ -534,7 +549,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     ];
     let sweep = sweep(graph, &mut namer, &params, &extra, &results);
     extra.clear();
-    let body = sweep.body(&results, &[graph.output_ty, graph.output_ty]);
+    let body = sweep.body(&results);
     let mut unused = unused(graph, &params, &results);
     let live_seeds = {
         let mut live = vec![false; graph.nodes.len()];

@@ -17,7 +17,9 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => {
             let error = syn::Error::new(
                 e.span(),
-                format!("{e}\n`#[differentiate]` applies to a function: `fn f(x: f64) -> f64 {{ ... }}`"),
+                format!(
+                    "{e}\n`#[differentiate]` applies to a function: `fn f(x: f64) -> f64 {{ ... }}`"
+                ),
             )
             .into_compile_error();
             return quote!(#item #error);
@@ -54,3 +56,6 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,7 +146,6 @@ pub struct Node {
 }
 
 impl Node {
-    /// Leaves are emitted inline wherever they are used: they cost nothing to repeat.
     pub fn is_leaf(&self) -> bool {
         matches!(
             self.op,
@@ -194,7 +193,12 @@ impl Graph {
         NodeId(self.nodes.len() - 1)
     }
 
-    pub fn active_params(&self) -> impl Iterator<Item = &Param> {
-        self.params.iter().filter(|p| p.active)
+    /// Leaves and negated literals are written inline wherever they are used: they cost nothing
+    /// to repeat.
+    pub fn is_cheap(&self, id: NodeId) -> bool {
+        let node = self.node(id);
+        node.is_leaf()
+            || matches!(node.op, Op::Prim(Prim::Neg))
+                && matches!(self.node(node.args[0]).op, Op::Lit(..))
     }
 }

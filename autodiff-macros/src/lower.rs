@@ -121,8 +121,8 @@ fn err(tokens: impl ToTokens, message: impl std::fmt::Display) -> syn::Error {
 
 impl Lowerer {
     fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Ty, span: Span) -> NodeId {
-        let active = matches!(ty, Ty::Float(_) | Ty::Other)
-            && args.iter().any(|a| self.nodes[a.0].active);
+        let active =
+            matches!(ty, Ty::Float(_) | Ty::Other) && args.iter().any(|a| self.nodes[a.0].active);
         self.nodes.push(Node {
             op,
             args,
@@ -154,7 +154,10 @@ impl Lowerer {
     fn signature(&mut self, item: &ItemFn) -> Option<FloatTy> {
         let sig = &item.sig;
         if let Some(t) = &sig.constness {
-            self.errors.push(err(t, "a `const fn` cannot be differentiated: remove `const`"));
+            self.errors.push(err(
+                t,
+                "a `const fn` cannot be differentiated: remove `const`",
+            ));
         }
         if let Some(t) = &sig.asyncness {
             self.errors.push(err(
@@ -181,7 +184,8 @@ impl Lowerer {
             ));
         }
         if let Some(v) = &sig.variadic {
-            self.errors.push(err(v, "variadic functions cannot be differentiated"));
+            self.errors
+                .push(err(v, "variadic functions cannot be differentiated"));
         }
         match &sig.output {
             ReturnType::Type(_, ty) => {
@@ -225,8 +229,10 @@ impl Lowerer {
                 continue;
             };
             if let Some(r) = &pat.by_ref {
-                self.errors
-                    .push(err(r, "`ref` parameters are not supported: use a plain name"));
+                self.errors.push(err(
+                    r,
+                    "`ref` parameters are not supported: use a plain name",
+                ));
             }
             if let Some((at, _)) = &pat.subpat {
                 self.errors
@@ -328,10 +334,16 @@ impl Lowerer {
         let (stmts, tail) = match block.stmts.split_last() {
             Some((Stmt::Expr(Expr::Return(ret), _), rest)) => {
                 let value = ret.expr.as_deref();
-                (rest, value.map(Tail::Expr).unwrap_or(Tail::Missing(ret.span())))
+                (
+                    rest,
+                    value.map(Tail::Expr).unwrap_or(Tail::Missing(ret.span())),
+                )
             }
             Some((Stmt::Expr(e, None), rest)) => (rest, Tail::Expr(e)),
-            _ => (&block.stmts[..], Tail::Missing(block.brace_token.span.close())),
+            _ => (
+                &block.stmts[..],
+                Tail::Missing(block.brace_token.span.close()),
+            ),
         };
         for stmt in stmts {
             self.stmt(stmt);
@@ -657,7 +669,12 @@ impl Lowerer {
         let name = segments.last().map_or("", String::as_str);
         let owner = segments.len().checked_sub(2).map(|i| segments[i].as_str());
         let args: Vec<&Expr> = c.args.iter().collect();
-        let last = &func.path.segments.last().expect("a path has a segment").ident;
+        let last = &func
+            .path
+            .segments
+            .last()
+            .expect("a path has a segment")
+            .ident;
         match owner {
             Some(owner @ ("f64" | "f32")) => {
                 let ty = if owner == "f64" { FloatTy::F64 } else { FloatTy::F32 };

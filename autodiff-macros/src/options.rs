@@ -53,7 +53,9 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
             _ => Err(inner.error("expected a parameter name, as in `wrt(w, b)`")),
         })?;
         if names.is_empty() {
-            return Err(meta.error("`wrt()` names no parameter; list at least one, as in `wrt(w, b)`"));
+            return Err(
+                meta.error("`wrt()` names no parameter; list at least one, as in `wrt(w, b)`")
+            );
         }
         options.wrt = Some(names);
         Ok(())

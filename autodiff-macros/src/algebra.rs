@@ -225,10 +225,8 @@ impl Builder {
                     Some(*a)
                 } else if let Some(nb) = self.negated(*b) {
                     Some(self.prim(Prim::Sub, &[*a, nb]))
-                } else if let Some(na) = self.negated(*a) {
-                    Some(self.prim(Prim::Sub, &[*b, na]))
                 } else {
-                    None
+                    self.negated(*a).map(|na| self.prim(Prim::Sub, &[*b, na]))
                 }
             }
             (Prim::Sub, [a, b], _) => {
@@ -236,10 +234,8 @@ impl Builder {
                     Some(*a)
                 } else if self.is_lit(*a, 0.0) {
                     Some(self.prim(Prim::Neg, &[*b]))
-                } else if let Some(nb) = self.negated(*b) {
-                    Some(self.prim(Prim::Add, &[*a, nb]))
                 } else {
-                    None
+                    self.negated(*b).map(|nb| self.prim(Prim::Add, &[*a, nb]))
                 }
             }
             (Prim::Mul, [a, b], _) => {

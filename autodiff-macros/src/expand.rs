@@ -8,10 +8,11 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::ItemFn;
 
+use crate::options::Options;
 use crate::{emit, forward, lower, options, reverse};
 
 /// Expands `#[differentiate(attr)] item`.
-pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
@@ -36,7 +37,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
     let options = options::parse(attr);
-    let graph = lower::lower(function, options.as_ref().unwrap_or(&Default::default()));
+    let graph = lower::lower(function, options.as_ref().unwrap_or(&Options::default()));
     let (options, graph) = match (options, graph) {
         (Ok(o), Ok(g)) => (o, g),
         (Err(mut a), Err(b)) => {

@@ -25,5 +25,5 @@ pub fn differentiate(
     attr: proc_macro::TokenStream,
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
-    expand::differentiate(attr.into(), item.into()).into()
+    expand::differentiate(attr.into(), &item.into()).into()
 }

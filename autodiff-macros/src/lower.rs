@@ -678,6 +678,11 @@ impl Lowerer {
         match owner {
             Some(owner @ ("f64" | "f32")) => {
                 let ty = if owner == "f64" { FloatTy::F64 } else { FloatTy::F32 };
+                if name == "from" && args.len() == 1 {
+                    // `f64::from(x)`, the lossless cast: differentiable as `x as f64` is.
+                    let a = self.expr(args[0]);
+                    return self.push(Op::Cast(CastTo::Float(ty)), vec![a], Ty::Float(Some(ty)), span);
+                }
                 match Prim::find(Syntax::Method, name) {
                     Some(prim) => self.apply(prim, &args, span, last, Some(ty)),
                     None => self.fail(err(

@@ -9,7 +9,7 @@ use super::differentiate;
 fn expand(attr: &str, item: &str) -> String {
     let attr: TokenStream = attr.parse().expect("attribute tokens");
     let item: TokenStream = item.parse().expect("item tokens");
-    let file: syn::File = syn::parse2(differentiate(attr, item)).expect("expansion parses");
+    let file: syn::File = syn::parse2(differentiate(attr, &item)).expect("expansion parses");
     let generated = syn::File {
         items: file.items.into_iter().skip(1).collect(),
         ..file
@@ -33,7 +33,7 @@ fn seed_graph() {
     check(
         "",
         "fn f(x: f64, y: f64) -> f64 { (x + y) * y }",
-        r#"
+        r"
 /// The value of [`f`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(f(x, y), ∂f/∂x, ∂f/∂y)`.
 ///
@@ -45,7 +45,7 @@ fn f_grad(x: f64, y: f64) -> (f64, f64, f64) {
     let d_y = t + y;
     (value, y, d_y)
 }
-"#,
+",
     );
 }
 
@@ -55,7 +55,7 @@ fn single_neuron() {
     check(
         "",
         "pub fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 { let z = w * x; let s = z + b; let a = sigmoid(s); let e = a - t; e.powi(2) }",
-        r#"
+        r"
 /// The value of [`neuron`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(neuron(x, w, b, t), ∂neuron/∂x, ∂neuron/∂w, ∂neuron/∂b, ∂neuron/∂t)`.
 ///
@@ -74,7 +74,7 @@ pub fn neuron_grad(x: f64, w: f64, b: f64, t: f64) -> (f64, f64, f64, f64, f64) 
     let d_x = d_s * w;
     (value, d_x, d_w, d_s, d_t)
 }
-"#,
+",
     );
 }
 
@@ -84,7 +84,7 @@ fn forward_mode() {
     check(
         "forward",
         "fn f(x: f64, y: f64) -> f64 { (x + y) * y }",
-        r#"
+        r"
 /// The value of [`f`] and its derivative along a direction, by forward-mode automatic
 /// differentiation: returns `(f(x, y), ∂f/∂x · d_x + ∂f/∂y · d_y)`.
 ///
@@ -96,7 +96,7 @@ fn f_jvp(x: f64, d_x: f64, y: f64, d_y: f64) -> (f64, f64) {
     let tangent = (d_x + d_y) * y + d_y * t;
     (value, tangent)
 }
-"#,
+",
     );
 }
 
@@ -106,7 +106,7 @@ fn generated_names_never_clash() {
     check(
         "",
         "fn f(value: f64, d_value: f64, t: f64) -> f64 { let tmp = value * d_value; let d_t = tmp.exp() * t; d_t * tmp + t.exp() }",
-        r#"
+        r"
 /// The value of [`f`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(f(value, d_value, t), ∂f/∂value, ∂f/∂d_value, ∂f/∂t)`.
 ///
@@ -124,7 +124,7 @@ fn f_grad(value: f64, d_value: f64, t: f64) -> (f64, f64, f64, f64) {
     let d_d_value = d_tmp * value;
     (value_1, d_value_1, d_d_value, d_t_1)
 }
-"#,
+",
     );
 }
 
@@ -134,7 +134,7 @@ fn reassignment_items_and_constants() {
     check(
         "",
         "fn k(x: f64) -> f64 { const K: f64 = 2.0; use std::f64::consts::PI; let mut s = x; s += x * K; s *= PI; s -= x.sin(); s /= 3.0; s }",
-        r#"
+        r"
 /// The value of [`k`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(k(x), ∂k/∂x)`.
 ///
@@ -152,7 +152,7 @@ fn k_grad(x: f64) -> (f64, f64) {
     let d_x = d_s_1 - d_s * x.cos() + d_s_1 * K;
     (s_3, d_x)
 }
-"#,
+",
     );
 }
 
@@ -162,7 +162,7 @@ fn inactive_parameters_and_f32() {
     check(
         "wrt(y)",
         "fn h(x: f32, y: f32, n: i32) -> f32 { let c = (n as f32) * x; c * y.powi(n) + f32::exp(2.0) }",
-        r#"
+        r"
 /// The value of [`h`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(h(x, y, n), ∂h/∂y)`.
 ///
@@ -174,7 +174,7 @@ fn h_grad(x: f32, y: f32, n: i32) -> (f32, f32) {
     let d_y = c * (n as f32 * y.powi(n - 1));
     (value, d_y)
 }
-"#,
+",
     );
 }
 
@@ -184,7 +184,7 @@ fn kinks_follow_the_branch_taken() {
     check(
         "",
         "fn m(a: f64, b: f64) -> f64 { a.max(b) + relu(a) + b.abs() }",
-        r#"
+        r"
 /// The value of [`m`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(m(a, b), ∂m/∂a, ∂m/∂b)`.
 ///
@@ -198,7 +198,7 @@ fn m_grad(a: f64, b: f64) -> (f64, f64, f64) {
         + (if t { 0.0 } else { 1.0 });
     (value, d_a, d_b)
 }
-"#,
+",
     );
 }
 
@@ -208,7 +208,7 @@ fn constant_function() {
     check(
         "",
         "fn c(x: f64) -> f64 { 2.0 }",
-        r#"
+        r"
 /// The value of [`c`] and its gradient, by reverse-mode automatic differentiation:
 /// returns `(c(x), ∂c/∂x)`.
 ///
@@ -218,6 +218,6 @@ fn c_grad(x: f64) -> (f64, f64) {
     let _ = x;
     (2.0, 0.0)
 }
-"#,
+",
     );
 }

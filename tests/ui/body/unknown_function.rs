@@ -1,0 +1,15 @@
+use autodiff::differentiate;
+
+fn g(y: f64) -> f64 {
+    y * y
+}
+
+#[differentiate]
+fn f(x: f64) -> f64 {
+    g(x)
+}
+
+fn main() {
+    // The original function is still emitted: this deliberate mismatch shows its type.
+    let () = f(1.0);
+}

@@ -1,0 +1,11 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: f64, _y: &mut f64) -> f64 {
+    x * x
+}
+
+fn main() {
+    // The original function is still emitted: this deliberate mismatch shows its type.
+    let () = f(1.0, &mut 2.0);
+}

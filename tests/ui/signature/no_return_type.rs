@@ -1,0 +1,11 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: f64) {
+    let _y = x * x;
+}
+
+fn main() {
+    // The original function is still emitted: this deliberate mismatch shows its type.
+    let _: f64 = f(1.0);
+}

@@ -1,0 +1,14 @@
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: f64) -> f64
+where
+    f64: Copy,
+{
+    x * x
+}
+
+fn main() {
+    // The original function is still emitted: this deliberate mismatch shows its type.
+    let () = f(1.0);
+}

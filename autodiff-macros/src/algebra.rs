@@ -412,9 +412,13 @@ impl<'a> V<'a> {
         self.wrap(self.b.cast(self.id, self.b.site.get().ty))
     }
 
-    /// `self` converted to the float type of `like` (the adjoint of an `as` cast).
-    pub fn cast_like(self, like: V<'a>) -> V<'a> {
-        match self.b.ty_of(like.id).float() {
+    /// `self`, a derivative on one side of a cast between `a` and `b`, converted to the float
+    /// type of the other side: an adjoint flows from output to input, a tangent from input to
+    /// output, and the same rule serves both.
+    pub fn across(self, a: V<'a>, b: V<'a>) -> V<'a> {
+        let (ta, tb) = (self.b.ty_of(a.id).float(), self.b.ty_of(b.id).float());
+        let mine = self.b.ty_of(self.id).float();
+        match if mine == ta { tb } else { ta } {
             Some(t) => self.wrap(self.b.cast(self.id, t)),
             None => self,
         }

@@ -184,7 +184,7 @@ impl<'g> Sweep<'g> {
         quote! {
             #(#unused)*
             #(#stmts)*
-            (#(#results),*)
+            (#(#results,)*)
         }
     }
 

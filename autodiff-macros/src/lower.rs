@@ -53,7 +53,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
-    let output = cx.body(&item.block);
+    let output = cx.body(&item.block, output_ty.is_some());
     cx.errors.finish()?;
     Ok(Graph {
         nodes: cx.nodes,
@@ -177,11 +177,12 @@ impl Lowerer {
                 "an `extern` function cannot be differentiated: remove the ABI and wrap the function instead",
             ));
         }
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            self.errors.push(err(
-                &sig.generics,
-                "generic functions cannot be differentiated: write the function for `f64` or `f32`",
-            ));
+        let generic =
+            "generic functions cannot be differentiated: write the function for `f64` or `f32`";
+        if !sig.generics.params.is_empty() {
+            self.errors.push(err(&sig.generics, generic));
+        } else if let Some(w) = &sig.generics.where_clause {
+            self.errors.push(err(w, generic));
         }
         if let Some(v) = &sig.variadic {
             self.errors
@@ -199,8 +200,8 @@ impl Lowerer {
                 float
             }
             ReturnType::Default => {
-                self.errors.push(err(
-                    &sig.ident,
+                self.errors.push(syn::Error::new(
+                    sig.paren_token.span.close(),
                     "a differentiated function must return `f64` or `f32`: add `-> f64`",
                 ));
                 None
@@ -330,7 +331,7 @@ impl Lowerer {
     }
 
     /// The function body: statements, then the value returned.
-    fn body(&mut self, block: &Block) -> NodeId {
+    fn body(&mut self, block: &Block, returns_float: bool) -> NodeId {
         let (stmts, tail) = match block.stmts.split_last() {
             Some((Stmt::Expr(Expr::Return(ret), _), rest)) => {
                 let value = ret.expr.as_deref();
@@ -350,6 +351,8 @@ impl Lowerer {
         }
         match tail {
             Tail::Expr(e) => self.expr(e),
+            // Without a float return type that error is already reported.
+            Tail::Missing(span) if !returns_float => self.placeholder(span),
             Tail::Missing(span) => self.fail(syn::Error::new(
                 span,
                 "the body must end with the value it returns, an expression of type `f64` or `f32`",
@@ -421,10 +424,14 @@ impl Lowerer {
             pat => (pat, None),
         };
         let Some(init) = &local.init else {
-            self.errors.push(err(
+            let placeholder = self.fail(err(
                 local,
                 "a `let` without a value is not supported: give the binding its value, as in `let y = x * 2.0;`",
             ));
+            // Bound all the same, so later uses of the name report nothing more.
+            if let Pat::Ident(p) = pat {
+                self.bind(&p.ident, placeholder, true);
+            }
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
@@ -482,8 +489,13 @@ impl Lowerer {
                 return self.placeholder(expr.span());
             }
             self.overflowed = true;
-            return self.fail(err(
-                expr,
+            let first = expr
+                .to_token_stream()
+                .into_iter()
+                .next()
+                .map_or_else(|| expr.span(), |t| t.span());
+            return self.fail(syn::Error::new(
+                first,
                 format!("expression nested more than {MAX_DEPTH} levels deep: split it with `let` bindings"),
             ));
         }
@@ -579,7 +591,10 @@ impl Lowerer {
                 }
                 match i.base10_parse::<i128>() {
                     Ok(v) => self.push(Op::Lit(LitValue::Int(v), tokens), vec![], Ty::Int, span),
-                    Err(e) => self.fail(e),
+                    Err(_) => self.fail(err(
+                        i,
+                        "integer literal too large: integer constants must fit in `i128`",
+                    )),
                 }
             }
             Lit::Bool(b) => self.push(
@@ -590,7 +605,7 @@ impl Lowerer {
             ),
             other => self.fail(err(
                 other,
-                "only numeric literals are supported in a differentiated function",
+                "only numeric and `bool` literals are supported in a differentiated function",
             )),
         }
     }
@@ -658,7 +673,10 @@ impl Lowerer {
     fn call(&mut self, c: &syn::ExprCall) -> NodeId {
         let span = c.span();
         let Expr::Path(func) = &*c.func else {
-            return self.fail(err(&c.func, "only calls of named functions are supported"));
+            return self.fail(err(
+                &c.func,
+                "call the function by name, as in `sigmoid(x)` or `f64::exp(x)`",
+            ));
         };
         let segments: Vec<String> = func
             .path
@@ -667,7 +685,12 @@ impl Lowerer {
             .map(|s| s.ident.to_string())
             .collect();
         let name = segments.last().map_or("", String::as_str);
-        let owner = segments.len().checked_sub(2).map(|i| segments[i].as_str());
+        // `<f64>::exp(x)` names its type in the qualified self.
+        let qualified = func.qself.as_ref().and_then(|q| float_type(&q.ty));
+        let owner = match qualified {
+            Some(t) => Some(t.name()),
+            None => segments.len().checked_sub(2).map(|i| segments[i].as_str()),
+        };
         let args: Vec<&Expr> = c.args.iter().collect();
         let last = &func
             .path
@@ -726,22 +749,27 @@ impl Lowerer {
         float: Option<FloatTy>,
     ) -> NodeId {
         if args.len() != prim.arity() {
-            let (what, expected) = match prim.syntax() {
-                Syntax::Method => ("method", prim.arity() - 1),
-                _ => ("function", prim.arity()),
-            };
-            let found = if prim.syntax() == Syntax::Method && float.is_none() {
-                args.len() - 1
-            } else {
-                args.len()
+            let (what, expected, found) = match (prim.syntax(), float) {
+                (Syntax::Method, None) => (
+                    format!("the method `{}`", prim.name()),
+                    prim.arity() - 1,
+                    args.len() - 1,
+                ),
+                (Syntax::Method, Some(t)) => (
+                    format!("`{}::{}`", t.name(), prim.name()),
+                    prim.arity(),
+                    args.len(),
+                ),
+                _ => (
+                    format!("the function `{}`", prim.name()),
+                    prim.arity(),
+                    args.len(),
+                ),
             };
             let plural = if expected == 1 { "" } else { "s" };
             return self.fail(err(
                 name,
-                format!(
-                    "the {what} `{}` takes {expected} argument{plural}, found {found}",
-                    prim.name()
-                ),
+                format!("{what} takes {expected} argument{plural}, found {found}"),
             ));
         }
         let ids: Vec<NodeId> = args.iter().map(|a| self.expr(a)).collect();

@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use syn::Ident;
 use syn::meta::ParseNestedMeta;
+use syn::parse::Parse;
 
 /// What to generate and with respect to what.
 #[derive(Debug, Default)]
@@ -30,6 +31,11 @@ pub fn parse(attr: TokenStream) -> syn::Result<Options> {
 
 fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
     let flag = |set: &mut bool, name: &str| {
+        if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+            return Err(meta.error(format!(
+                "`{name}` takes no arguments: write `#[differentiate({name})]`"
+            )));
+        }
         if *set {
             return Err(meta.error(format!("`{name}` is given twice")));
         }
@@ -44,14 +50,16 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
         if options.wrt.is_some() {
             return Err(meta.error("`wrt` is given twice; list every parameter in one `wrt(...)`"));
         }
-        let mut names = Vec::new();
-        meta.parse_nested_meta(|inner| match inner.path.get_ident() {
-            Some(ident) if inner.input.is_empty() || inner.input.peek(syn::Token![,]) => {
-                names.push(ident.clone());
-                Ok(())
-            }
-            _ => Err(inner.error("expected a parameter name, as in `wrt(w, b)`")),
-        })?;
+        if !meta.input.peek(syn::token::Paren) {
+            return Err(meta.error("`wrt` takes a list of parameters, as in `wrt(w, b)`"));
+        }
+        let content;
+        syn::parenthesized!(content in meta.input);
+        let names: Vec<Ident> = content
+            .parse_terminated(Ident::parse, syn::Token![,])
+            .map_err(|e| syn::Error::new(e.span(), "expected a parameter name, as in `wrt(w, b)`"))?
+            .into_iter()
+            .collect();
         if names.is_empty() {
             return Err(
                 meta.error("`wrt()` names no parameter; list at least one, as in `wrt(w, b)`")
@@ -62,8 +70,11 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
     } else {
         let name = meta
             .path
-            .get_ident()
-            .map_or_else(|| "this option".to_owned(), |i| format!("`{i}`"));
-        Err(meta.error(format!("unknown option {name}: {EXPECTED}")))
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::");
+        Err(meta.error(format!("unknown option `{name}`: {EXPECTED}")))
     }
 }

@@ -174,8 +174,8 @@ impl Prim {
 pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> Vec<Partial<'a>> {
     match op {
         Op::Prim(p) => p.local_derivatives(g, out, args),
-        // A float-to-float cast passes the derivative through, converted back.
-        Op::Cast(_) => vec![Partial::from(g.cast_like(args[0]))],
+        // A float-to-float cast passes the derivative through, converted to the other side's type.
+        Op::Cast(_) => vec![Partial::from(g.across(out, args[0]))],
         Op::Select => vec![
             ZERO,
             Partial::from(when(args[0], g, 0.0)),

@@ -1,0 +1,431 @@
+//! Checks generated programs: `f_grad` against the dual-number oracle and finite differences.
+
+use std::fmt::{self, Write as _};
+
+use crate::dual::{self, Dual};
+use crate::fd;
+
+/// One evaluation point: the float parameters, then the integer parameters, each in declaration
+/// order (integers widened to `i64`; `f32` inputs are exactly representable in `f32`).
+#[derive(Debug)]
+pub struct Point {
+    /// Float parameters.
+    pub floats: &'static [f64],
+    /// Integer parameters.
+    pub ints: &'static [i64],
+}
+
+/// Evaluates the original function: the bits of its value (`f32` widened to `u64`) and the value.
+pub type ValueFn = fn(&[f64], &[i64]) -> (u64, f64);
+/// Evaluates `f_grad`: the bits of the value, the value and the gradient entries (as `f64`).
+pub type GradFn = fn(&[f64], &[i64]) -> (u64, f64, Vec<f64>);
+/// Evaluates the oracle over dual numbers.
+pub type OracleFn = fn(&[Dual], &[i64]) -> Dual;
+
+/// A generated program with its entry points.
+#[derive(Debug)]
+pub struct Program {
+    /// Function name, `p<index>`.
+    pub name: &'static str,
+    /// Source text of the differentiated function (with the module constants it uses).
+    pub source: &'static str,
+    /// Whether the program computes in `f32`.
+    pub single: bool,
+    /// Indices (among the float parameters) of the parameters `f_grad` differentiates.
+    pub active: &'static [usize],
+    /// Names of the float parameters.
+    pub float_names: &'static [&'static str],
+    /// Names of the integer parameters.
+    pub int_names: &'static [&'static str],
+    /// Points to check at.
+    pub points: &'static [Point],
+    /// The original function.
+    pub value: ValueFn,
+    /// `f_grad`, absent when the programs were generated without `#[differentiate]`.
+    pub grad: Option<GradFn>,
+    /// The dual-number oracle.
+    pub oracle: OracleFn,
+}
+
+/// Which comparison failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The oracle's value differs from the original function's: a generator bug.
+    OracleValue,
+    /// The oracle disagrees with finite differences: a generator or oracle bug.
+    OracleVsFiniteDifferences,
+    /// The value is not finite: a generator bug.
+    NonFinite,
+    /// `f_grad(..).0` is not bit-identical to `f(..)`.
+    ValueBits,
+    /// `f_grad` returned the wrong number of entries.
+    GradientLength,
+    /// A gradient entry of `f_grad` differs from the oracle.
+    Oracle,
+    /// A gradient entry of `f_grad` differs from finite differences.
+    FiniteDifferences,
+}
+
+impl Check {
+    /// Whether the failure points at the generator or the oracle rather than at `#[differentiate]`.
+    #[must_use]
+    pub fn is_generator_fault(self) -> bool {
+        matches!(
+            self,
+            Self::OracleValue | Self::OracleVsFiniteDifferences | Self::NonFinite
+        )
+    }
+}
+
+/// A failed comparison.
+#[derive(Debug)]
+pub struct Failure {
+    /// The program.
+    pub program: &'static Program,
+    /// Index of the point in `program.points`.
+    pub point: usize,
+    /// What was compared.
+    pub check: Check,
+    /// Expected and actual values.
+    pub message: String,
+}
+
+/// Tolerances for one precision.
+#[derive(Clone, Copy, Debug)]
+struct Tolerance {
+    /// Oracle value against the original function's value.
+    value: (f64, f64),
+    /// `f_grad` against the oracle.
+    oracle: (f64, f64),
+    /// `f_grad` against finite differences.
+    fd: (f64, f64),
+}
+
+/// `f64`: the oracle evaluates the same operations in the same precision.
+const F64: Tolerance = Tolerance {
+    value: (1e-12, 1e-12),
+    oracle: (1e-12, 1e-12),
+    fd: (1e-6, 1e-7),
+};
+
+/// `f32`: the oracle and the finite differences run in `f64`, so `f32` rounding dominates.
+const F32: Tolerance = Tolerance {
+    value: (1e-4, 1e-4),
+    oracle: (1e-4, 1e-4),
+    fd: (1e-4, 1e-4),
+};
+
+/// `f32` points whose [`dual::kink_clearance`] is below this are not compared with the `f64` oracle.
+const F32_CLEARANCE: f64 = 1e-3;
+
+/// Oracle against finite differences (both in `f64`).
+const ORACLE_FD: (f64, f64) = (1e-6, 1e-7);
+
+/// `|got - want| <= rel |want| + abs`, and both NaN counts as equal.
+fn close(got: f64, want: f64, (rel, abs): (f64, f64)) -> bool {
+    if got.is_nan() || want.is_nan() {
+        return got.is_nan() && want.is_nan();
+    }
+    (got - want).abs() <= rel * want.abs() + abs
+}
+
+/// [`close`] to a finite-difference estimate, widened by twice its own error estimate.
+fn close_fd(got: f64, want: fd::Estimate, (rel, abs): (f64, f64)) -> bool {
+    close(got, want.value, (rel, abs + 2.0 * want.error))
+}
+
+/// The outcome of checking many programs.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Programs checked.
+    pub programs: usize,
+    /// Programs in `f32`.
+    pub single: usize,
+    /// Programs differentiated with respect to a subset of their float parameters.
+    pub subset: usize,
+    /// Whether `f_grad` was available (programs generated with `#[differentiate]`).
+    pub with_macro: bool,
+    /// Points evaluated.
+    pub points: usize,
+    /// Gradient entries (active parameters × points).
+    pub entries: usize,
+    /// Gradient entries whose finite-difference check was skipped near a kink.
+    pub fd_skipped: usize,
+    /// `f32` points not compared with the oracle because a kink is within rounding distance.
+    pub f32_near_kink: usize,
+    /// All failed comparisons.
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// One line of counts.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut failing: Vec<&str> = self.failures.iter().map(|f| f.program.name).collect();
+        failing.dedup();
+        format!(
+            "{} programs ({} f32, {} with wrt), {} points ({} f32 points too near a kink to \
+             compare), {} gradient entries, {} finite-difference checks skipped near kinks, f_grad \
+             {}; {} failed comparisons in {} programs",
+            self.programs,
+            self.single,
+            self.subset,
+            self.points,
+            self.f32_near_kink,
+            self.entries,
+            self.fd_skipped,
+            if self.with_macro {
+                "checked"
+            } else {
+                "absent (oracle only)"
+            },
+            self.failures.len(),
+            failing.len(),
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.summary())?;
+        let mut i = 0;
+        while i < self.failures.len() {
+            let program = self.failures[i].program;
+            let mut j = i;
+            while j < self.failures.len() && std::ptr::eq(self.failures[j].program, program) {
+                j += 1;
+            }
+            let generator = self.failures[i..j]
+                .iter()
+                .any(|x| x.check.is_generator_fault());
+            writeln!(
+                f,
+                "\n=== {}{} ===\n{}",
+                program.name,
+                if generator {
+                    " (generator/oracle fault)"
+                } else {
+                    ""
+                },
+                program.source.trim_end()
+            )?;
+            for failure in &self.failures[i..j] {
+                let point = &program.points[failure.point];
+                writeln!(
+                    f,
+                    "  at {}: {:?}: {}",
+                    describe_point(program, point),
+                    failure.check,
+                    failure.message
+                )?;
+            }
+            i = j;
+        }
+        Ok(())
+    }
+}
+
+/// `x = 0.5, n = 2`, in a form that can be pasted into a call.
+fn describe_point(program: &Program, point: &Point) -> String {
+    let mut out = String::new();
+    for (name, x) in program.float_names.iter().zip(point.floats) {
+        let _ = write!(out, "{name} = {x:?}, ");
+    }
+    for (name, n) in program.int_names.iter().zip(point.ints) {
+        let _ = write!(out, "{name} = {n}, ");
+    }
+    out.truncate(out.len().saturating_sub(2));
+    out
+}
+
+/// Checks every program in `chunks`, or only those named in the comma-separated environment
+/// variable `AUTODIFF_RANDOM_ONLY`.
+#[must_use]
+pub fn run(chunks: &[&'static [Program]]) -> Report {
+    let only = std::env::var("AUTODIFF_RANDOM_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|n| n.trim() == name))
+    };
+    let mut report = Report::default();
+    for program in chunks.iter().flat_map(|chunk| chunk.iter()) {
+        if wanted(program.name) {
+            check_program(program, &mut report);
+        }
+    }
+    report
+}
+
+/// Checks one program at all its points, appending to `report`.
+pub fn check_program(program: &'static Program, report: &mut Report) {
+    report.programs += 1;
+    report.single += usize::from(program.single);
+    report.subset += usize::from(program.active.len() < program.float_names.len());
+    report.with_macro = program.grad.is_some();
+    for (index, point) in program.points.iter().enumerate() {
+        report.points += 1;
+        check_point(program, index, point, report);
+    }
+}
+
+/// The oracle at one point.
+struct OracleResult {
+    value: f64,
+    /// Over the active parameters.
+    gradient: Vec<f64>,
+    /// Distance to the nearest kink along each active parameter.
+    margins: Vec<f64>,
+    /// Relative distance of any kinked operation from its kink ([`dual::kink_clearance`]).
+    clearance: f64,
+}
+
+/// The oracle's value, gradient (over the active parameters) and kink margins.
+fn oracle_gradient(program: &Program, point: &Point) -> OracleResult {
+    dual::reset_kink_margin();
+    let mut value = (program.oracle)(
+        &point
+            .floats
+            .iter()
+            .map(|&x| Dual::cst(x))
+            .collect::<Vec<_>>(),
+        point.ints,
+    )
+    .v;
+    let clearance = dual::kink_clearance();
+    let mut gradient = Vec::new();
+    let mut margins = Vec::new();
+    for &i in program.active {
+        let seeded: Vec<Dual> = point
+            .floats
+            .iter()
+            .enumerate()
+            .map(|(j, &x)| if i == j { Dual::var(x) } else { Dual::cst(x) })
+            .collect();
+        dual::reset_kink_margin();
+        let out = (program.oracle)(&seeded, point.ints);
+        value = out.v;
+        gradient.push(out.d);
+        margins.push(dual::kink_margin());
+    }
+    OracleResult {
+        value,
+        gradient,
+        margins,
+        clearance,
+    }
+}
+
+fn check_point(program: &'static Program, index: usize, point: &Point, report: &mut Report) {
+    let tolerance = if program.single { F32 } else { F64 };
+    let mut fail = |check: Check, message: String| {
+        report.failures.push(Failure {
+            program,
+            point: index,
+            check,
+            message,
+        });
+    };
+    let (bits, value) = (program.value)(point.floats, point.ints);
+    let OracleResult {
+        value: oracle_value,
+        gradient: oracle,
+        margins,
+        clearance,
+    } = oracle_gradient(program, point);
+    if !value.is_finite() || oracle.iter().any(|d| !d.is_finite()) {
+        fail(
+            Check::NonFinite,
+            format!("value {value:?}, oracle gradient {oracle:?}"),
+        );
+        return;
+    }
+    // The oracle computes `f32` programs in `f64`: near a kink or jump the two may branch apart.
+    let comparable = !program.single || clearance > F32_CLEARANCE;
+    if !comparable {
+        report.f32_near_kink += 1;
+    }
+    if comparable && !close(oracle_value, value, tolerance.value) {
+        fail(
+            Check::OracleValue,
+            format!("f = {value:?}, oracle value {oracle_value:?}"),
+        );
+    }
+
+    // Finite differences of the original function, or for `f32` programs of the oracle's `f64`
+    // value, which computes the same function without `f32` rounding.
+    let mut f = |x: &[f64]| {
+        if program.single {
+            let duals: Vec<Dual> = x.iter().map(|&v| Dual::cst(v)).collect();
+            (program.oracle)(&duals, point.ints).v
+        } else {
+            (program.value)(x, point.ints).1
+        }
+    };
+    let fd: Vec<Option<fd::Estimate>> = program
+        .active
+        .iter()
+        .zip(&margins)
+        .map(|(&i, &margin)| fd::partial(&mut f, point.floats, i, margin))
+        .collect();
+    report.entries += oracle.len();
+    report.fd_skipped += fd.iter().filter(|x| x.is_none()).count();
+    for (k, (&want, fd)) in oracle.iter().zip(&fd).enumerate() {
+        if let Some(fd) = *fd
+            && comparable
+            && !close_fd(want, fd, ORACLE_FD)
+        {
+            fail(
+                Check::OracleVsFiniteDifferences,
+                format!(
+                    "d/d{}: oracle {want:?}, finite differences {:?} ± {:.1e}",
+                    program.float_names[program.active[k]], fd.value, fd.error
+                ),
+            );
+        }
+    }
+
+    let Some(grad) = program.grad else {
+        return;
+    };
+    let (grad_bits, grad_value, gradient) = grad(point.floats, point.ints);
+    if grad_bits != bits {
+        fail(
+            Check::ValueBits,
+            format!("f = {value:?}, f_grad(..).0 = {grad_value:?}"),
+        );
+    }
+    if !comparable {
+        return;
+    }
+    if gradient.len() != oracle.len() {
+        fail(
+            Check::GradientLength,
+            format!(
+                "{} gradient entries, expected {}",
+                gradient.len(),
+                oracle.len()
+            ),
+        );
+        return;
+    }
+    for (k, ((&got, &want), fd)) in gradient.iter().zip(&oracle).zip(&fd).enumerate() {
+        let name = program.float_names[program.active[k]];
+        if !close(got, want, tolerance.oracle) {
+            fail(
+                Check::Oracle,
+                format!("d/d{name}: f_grad {got:?}, oracle {want:?}"),
+            );
+        }
+        if let Some(fd) = *fd
+            && !close_fd(got, fd, tolerance.fd)
+        {
+            fail(
+                Check::FiniteDifferences,
+                format!(
+                    "d/d{name}: f_grad {got:?}, finite differences {:?} ± {:.1e}",
+                    fd.value, fd.error
+                ),
+            );
+        }
+    }
+}

@@ -31,6 +31,9 @@ enum Key {
     Known(KnownConst, FloatTy),
 }
 
+/// The shareable nodes of a scope, saved by [`Builder::save_scope`].
+pub struct Scope(HashMap<Key, NodeId>);
+
 /// Where new nodes come from: the span and float type of the primal operation whose derivative
 /// is being built.
 #[derive(Clone, Copy)]
@@ -63,6 +66,29 @@ impl Builder {
             memo: RefCell::new(memo),
             site: Cell::new(site),
         }
+    }
+
+    /// What has been built and can be shared, to restore when leaving a block whose values go
+    /// out of scope.
+    pub fn save_scope(&self) -> Scope {
+        Scope(self.memo.borrow().clone())
+    }
+
+    pub fn restore_scope(&self, scope: Scope) {
+        *self.memo.borrow_mut() = scope.0;
+    }
+
+    /// Makes a node the program computes available for sharing from here on.
+    pub fn remember(&self, id: NodeId) {
+        let key = key_of(self.graph.borrow().node(id));
+        if let Some(key) = key {
+            self.memo.borrow_mut().entry(key).or_insert(id);
+        }
+    }
+
+    /// Forgets the nodes that are not in scope where derivative code is built.
+    pub fn retain(&self, keep: impl Fn(NodeId) -> bool) {
+        self.memo.borrow_mut().retain(|_, id| keep(*id));
     }
 
     pub fn finish(self) -> Graph {

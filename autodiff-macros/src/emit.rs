@@ -13,14 +13,16 @@
 //! a type error lands on the user's code. Names the user did not write are chosen not to collide
 //! with any other generated name.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{ItemFn, ReturnType};
 
-use crate::forward::Tangent;
-use crate::graph::{CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Ty};
+use crate::forward::{Seed, Tangent};
+use crate::graph::{
+    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+};
 use crate::reverse::Adjoint;
 use crate::rules::{Prim, Syntax};
 
@@ -28,6 +30,8 @@ use crate::rules::{Prim, Syntax};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Prec {
     If,
+    Or,
+    And,
     Cmp,
     Sum,
     Product,
@@ -82,110 +86,449 @@ fn ident(name: &str) -> Ident {
     }
 }
 
-/// One sweep over a graph, laid out: which nodes a result depends on, and what each is called.
-struct Sweep<'g> {
-    graph: &'g Graph,
-    /// Whether a result depends on the node; nodes that are not live are not emitted.
-    live: Vec<bool>,
-    /// Which nodes get a `let`.
-    bound: Vec<bool>,
-    /// The name of every bound node and of every input (parameters, tangent inputs).
-    names: Vec<Option<Ident>>,
-}
-
 /// A value the generated function returns, and the name it gets if it needs a `let`.
 type Returned = (Option<NodeId>, String);
 
+/// Where a statement is: its block (numbered in order) and its index there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pos {
+    block: usize,
+    index: usize,
+}
+
+/// A function body laid out for printing: what is live, what gets a `let`, and every name.
+struct Sweep<'g> {
+    graph: &'g Graph,
+    live: Vec<bool>,
+    /// Which nodes get a `let`; the others are written inline into their single use.
+    bound: Vec<bool>,
+    names: Vec<Option<Ident>>,
+    var_names: Vec<Option<Ident>>,
+    /// Variables that are assigned after they are declared, so they need `mut`.
+    mutated: Vec<bool>,
+    /// The name of each `for` loop's counter.
+    counters: HashMap<usize, Ident>,
+}
+
+/// What the layout learns in one walk over the code.
+#[derive(Default)]
+struct Walk {
+    home: HashMap<NodeId, Pos>,
+    /// The statements that use each node directly.
+    stmt_uses: HashMap<NodeId, Vec<Pos>>,
+    /// For each block, the statements that change a variable (`Some`) or may change any
+    /// (`None`, control flow), with their indices.
+    barriers: HashMap<usize, Vec<(usize, Option<VarId>)>>,
+    mutated: HashSet<VarId>,
+    blocks: usize,
+}
+
+impl Walk {
+    fn block(&mut self, block: &Block) {
+        let id = self.blocks;
+        self.blocks += 1;
+        for (index, stmt) in block.0.iter().enumerate() {
+            let pos = Pos { block: id, index };
+            let uses = |n: NodeId, w: &mut Walk| w.stmt_uses.entry(n).or_default().push(pos);
+            let changes = match stmt {
+                Stmt::Node(_) => None,
+                Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Push(v, _) => Some(Some(*v)),
+                Stmt::Store { var, .. } => Some(Some(*var)),
+                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => Some(None),
+            };
+            if let Some(var) = changes {
+                self.barriers.entry(id).or_default().push((index, var));
+            }
+            match stmt {
+                Stmt::Node(n) => {
+                    self.home.insert(*n, pos);
+                }
+                Stmt::Declare(_, init) => {
+                    if let Some(n) = init {
+                        uses(*n, self);
+                    }
+                }
+                Stmt::Assign(v, n) => {
+                    self.mutated.insert(*v);
+                    uses(*n, self);
+                }
+                Stmt::Store { var, index, value } => {
+                    self.mutated.insert(*var);
+                    uses(*index, self);
+                    uses(*value, self);
+                }
+                Stmt::Push(v, n) => {
+                    self.mutated.insert(*v);
+                    uses(*n, self);
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    uses(*cond, self);
+                    self.block(then);
+                    self.block(otherwise);
+                }
+                Stmt::For {
+                    start, end, body, ..
+                } => {
+                    uses(*start, self);
+                    uses(*end, self);
+                    self.block(body);
+                }
+                Stmt::While { cond, test, body } => {
+                    // The test is evaluated at the end of the condition block.
+                    let cond_id = self.blocks;
+                    self.block(cond);
+                    self.stmt_uses.entry(*test).or_default().push(Pos {
+                        block: cond_id,
+                        index: cond.0.len(),
+                    });
+                    self.block(body);
+                }
+            }
+        }
+    }
+}
+
 impl<'g> Sweep<'g> {
-    /// Lays out the sweep computing `results` from `inputs`, naming what needs a name.
+    /// Lays out `code`, which computes `results` from `inputs`, naming what needs a name.
     fn new(
         graph: &'g Graph,
+        code: &Block,
         inputs: &[(NodeId, Ident)],
+        var_inputs: &[(VarId, Ident)],
         results: &[Returned],
         namer: &mut Namer,
     ) -> Self {
         let n = graph.nodes.len();
-        let mut live = vec![false; n];
-        let mut uses = vec![0usize; n];
-        for (id, _) in results {
-            if let Some(id) = id {
-                live[id.0] = true;
-                uses[id.0] += 1;
+        let mut walk = Walk::default();
+        walk.block(code);
+        let end = Pos {
+            block: 0,
+            index: code.0.len(),
+        };
+        for id in results.iter().filter_map(|r| r.0) {
+            walk.stmt_uses.entry(id).or_default().push(end);
+        }
+        // Pops are read by the backward code itself: a pop's tape is changed by it.
+        for node in &graph.nodes {
+            if let Op::Pop(v) = node.op {
+                walk.mutated.insert(v);
             }
         }
-        for i in (0..n).rev() {
+
+        // Live: what a statement or a result uses, and what those use.
+        let mut live = vec![false; n];
+        let mut uses = vec![0usize; n];
+        let mut work: Vec<NodeId> = Vec::new();
+        for (id, positions) in &walk.stmt_uses {
+            uses[id.0] += positions.len();
+            work.push(*id);
+        }
+        while let Some(id) = work.pop() {
+            if std::mem::replace(&mut live[id.0], true) {
+                continue;
+            }
+            for a in &graph.nodes[id.0].args {
+                uses[a.0] += 1;
+                work.push(*a);
+            }
+        }
+        let is_result: HashSet<NodeId> = results.iter().filter_map(|r| r.0).collect();
+        let stored: HashSet<VarId> = walk.mutated.clone();
+
+        // Inline or bind, users before what they use: where a node is written decides where
+        // what it uses is written.
+        let mut bound = vec![false; n];
+        let mut written_at: Vec<Option<Pos>> = vec![None; n];
+        let mut user: Vec<Option<NodeId>> = vec![None; n];
+        for (i, node) in graph.nodes.iter().enumerate() {
             if live[i] {
-                for a in &graph.nodes[i].args {
-                    live[a.0] = true;
-                    uses[a.0] += 1;
+                for a in &node.args {
+                    user[a.0] = Some(NodeId(i));
                 }
             }
         }
-        let mut preferred: Vec<Option<String>> = graph
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| {
-                let (live, uses) = (live[i], uses[i]);
-                (live && !graph.is_cheap(NodeId(i)) && (uses > 1 || node.name.is_some())).then(
-                    || {
-                        node.name
-                            .clone()
-                            .unwrap_or_else(|| if uses > 1 { "t" } else { "v" }.to_owned())
-                    },
-                )
-            })
-            .collect();
-        for (id, name) in results {
-            if let Some(id) = id
-                && !graph.is_cheap(*id)
-                && graph.node(*id).name.is_none()
-            {
-                preferred[id.0] = Some(name.clone());
+        for i in (0..n).rev() {
+            if !live[i] {
+                continue;
+            }
+            let id = NodeId(i);
+            let node = &graph.nodes[i];
+            let home = walk.home.get(&id).copied();
+            if graph.is_cheap(id) || home.is_none() {
+                written_at[i] = home;
+                continue;
+            }
+            let home = home.expect("checked above");
+            // A read of a variable stays before whatever changes that variable.
+            let reads = match node.op {
+                Op::Read(v) | Op::Pop(v) => Some(v),
+                Op::Load(v) if stored.contains(&v) => Some(v),
+                _ => None,
+            };
+            let single_use = if uses[i] == 1 {
+                match walk.stmt_uses.get(&id).and_then(|p| p.first()) {
+                    Some(&p) => Some(p),
+                    None => user[i].and_then(|u| written_at[u.0]),
+                }
+            } else {
+                None
+            };
+            let inline = !matches!(node.op, Op::Pop(_))
+                && (node.name.is_none() || matches!(node.op, Op::Read(_)))
+                && (!is_result.contains(&id) || matches!(node.op, Op::Read(_)))
+                && single_use.is_some_and(|at| {
+                    at.block == home.block
+                        && at.index >= home.index
+                        && reads.is_none_or(|v| {
+                            walk.barriers.get(&home.block).is_none_or(|b| {
+                                !b.iter().any(|&(k, changed)| {
+                                    k > home.index && k < at.index && changed.is_none_or(|c| c == v)
+                                })
+                            })
+                        })
+                });
+            if inline {
+                written_at[i] = single_use;
+            } else {
+                bound[i] = true;
+                written_at[i] = Some(home);
             }
         }
-        let bound = preferred.iter().map(Option::is_some).collect();
-        let mut names: Vec<Option<Ident>> = preferred
+
+        // Names: variables, then bound nodes, in order.
+        let var_names = graph
+            .vars
             .iter()
-            .map(|p| p.as_deref().map(|p| namer.fresh(p)))
+            .enumerate()
+            .map(|(i, v)| {
+                Some(match var_inputs.iter().find(|(w, _)| w.0 == i) {
+                    Some((_, ident)) => ident.clone(),
+                    None => namer.fresh(&v.name),
+                })
+            })
             .collect();
+        let mut names: Vec<Option<Ident>> = vec![None; n];
+        let mut counters = HashMap::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if let Op::Counter(k) = node.op {
+                let name = node.name.clone().unwrap_or_else(|| "i".to_owned());
+                let ident = counters
+                    .entry(k)
+                    .or_insert_with(|| namer.fresh(&name))
+                    .clone();
+                names[i] = Some(ident);
+            }
+        }
+        let result_names: HashMap<NodeId, &str> = results
+            .iter()
+            .filter_map(|(id, name)| id.map(|id| (id, name.as_str())))
+            .collect();
+        for i in 0..n {
+            if bound[i] {
+                let node = &graph.nodes[i];
+                let preferred = match (&node.name, result_names.get(&NodeId(i))) {
+                    (Some(name), _) => name.clone(),
+                    (None, Some(name)) => (*name).to_owned(),
+                    (None, None) => match node.op {
+                        Op::Read(v) | Op::Pop(v) => graph.vars[v.0].name.clone(),
+                        _ => "t".to_owned(),
+                    },
+                };
+                names[i] = Some(namer.fresh(&preferred));
+            }
+        }
         for (id, name) in inputs {
             names[id.0] = Some(name.clone());
         }
+        let mutated = (0..graph.vars.len())
+            .map(|v| walk.mutated.contains(&VarId(v)))
+            .collect();
         Sweep {
             graph,
             live,
             bound,
             names,
+            var_names,
+            mutated,
+            counters,
         }
     }
 
-    /// `let _ = x;` for each input the sweep does not read, so the function is warning-free,
-    /// then one `let` per bound node, then the tuple of results.
-    fn body(&self, inputs: &[(NodeId, Ident)], results: &[Returned]) -> TokenStream {
+    fn var(&self, v: VarId) -> &Ident {
+        self.var_names[v.0]
+            .as_ref()
+            .expect("every variable is named")
+    }
+
+    /// `let _ = x;` for each input the code does not read, then the code, then the results.
+    fn body(&self, code: &Block, inputs: &[(NodeId, Ident)], results: &[Returned]) -> TokenStream {
         let unused = inputs
             .iter()
             .filter(|(id, _)| !self.live[id.0])
             .map(|(_, ident)| quote!(let _ = #ident;));
-        let stmts = self
-            .names
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| self.bound[i])
-            .filter_map(|(i, name)| {
-                let name = name.as_ref()?;
-                let value = self.render(NodeId(i)).tokens;
-                Some(quote! { let #name = #value; })
-            });
+        let stmts = self.block(code);
         let results = results.iter().map(|(id, _)| match id {
             Some(id) => self.operand(*id).tokens,
             None => float_literal(0.0).tokens,
         });
         quote! {
             #(#unused)*
-            #(#stmts)*
+            #stmts
             (#(#results,)*)
         }
+    }
+
+    fn block(&self, block: &Block) -> TokenStream {
+        block.0.iter().map(|s| self.stmt(s)).collect()
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> TokenStream {
+        match stmt {
+            Stmt::Node(n) => {
+                if !(self.live[n.0] && self.bound[n.0]) {
+                    return TokenStream::new();
+                }
+                let name = self.names[n.0].as_ref().expect("bound nodes are named");
+                let value = self.render(*n).tokens;
+                quote!(let #name = #value;)
+            }
+            Stmt::Declare(v, init) => {
+                let name = self.var(*v);
+                let var = &self.graph.vars[v.0];
+                let mutability = (self.mutated[v.0] && init.is_some()
+                    || matches!(var.shape, Shape::Tape))
+                .then(|| quote!(mut));
+                match (init, &var.shape) {
+                    (_, Shape::Tape) => {
+                        quote!(let mut #name = ::autodiff::Tape::new();)
+                    }
+                    (Some(n), _) => {
+                        let value = self.operand(*n).tokens;
+                        quote!(let #mutability #name = #value;)
+                    }
+                    (None, _) => quote!(let #name;),
+                }
+            }
+            Stmt::Assign(v, n) => {
+                let name = self.var(*v);
+                if let Some((op, rhs)) =
+                    self.compound(*n, |node| matches!(node.op, Op::Read(r) if r == *v))
+                {
+                    return quote!(#name #op #rhs;);
+                }
+                let value = self.operand(*n).tokens;
+                quote!(#name = #value;)
+            }
+            Stmt::Store { var, index, value } => {
+                let name = self.var(*var);
+                let i = self.operand(*index).tokens;
+                if let Some((op, rhs)) = self.compound(*value, |node| {
+                    matches!(node.op, Op::Load(r) if r == *var) && node.args[0] == *index
+                }) {
+                    return quote!(#name[#i] #op #rhs;);
+                }
+                let value = self.operand(*value).tokens;
+                quote!(#name[#i] = #value;)
+            }
+            Stmt::Push(v, n) => {
+                let name = self.var(*v);
+                let value = self.operand(*n).tokens;
+                quote!(#name.push(#value);)
+            }
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => self.if_stmt(*cond, then, otherwise),
+            Stmt::For {
+                counter,
+                start,
+                end,
+                inclusive,
+                reverse,
+                body,
+                ..
+            } => {
+                let i = self
+                    .counters
+                    .get(counter)
+                    .map_or_else(|| quote!(_), ToTokens::to_token_stream);
+                let (s, e) = (
+                    self.operand(*start).at_least(Prec::Cast),
+                    self.operand(*end).at_least(Prec::Cast),
+                );
+                let range = if *inclusive {
+                    quote!(#s..=#e)
+                } else {
+                    quote!(#s..#e)
+                };
+                let range = if *reverse {
+                    quote!((#range).rev())
+                } else {
+                    range
+                };
+                let body = self.block(body);
+                quote!(for #i in #range { #body })
+            }
+            Stmt::While { cond, test, body } => {
+                let c = self.block(cond);
+                let body = self.block(body);
+                if c.is_empty() {
+                    let t = self.operand(*test).tokens;
+                    quote!(while #t { #body })
+                } else {
+                    let t = self.operand(*test).at_least(Prec::Prefix);
+                    quote!(loop { #c if !#t { break; } #body })
+                }
+            }
+        }
+    }
+
+    fn if_stmt(&self, cond: NodeId, then: &Block, otherwise: &Block) -> TokenStream {
+        let c = self.operand(cond).tokens;
+        let t = self.block(then);
+        let o = self.block(otherwise);
+        if o.is_empty() {
+            return quote!(if #c { #t });
+        }
+        // `else if` rather than `else { if .. }`, as a person writes it.
+        if let [
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            },
+        ] = otherwise.0.as_slice()
+        {
+            let nested = self.if_stmt(*cond, then, otherwise);
+            return quote!(if #c { #t } else #nested);
+        }
+        quote!(if #c { #t } else { #o })
+    }
+
+    /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.
+    fn compound(
+        &self,
+        value: NodeId,
+        reads_target: impl Fn(&crate::graph::Node) -> bool,
+    ) -> Option<(TokenStream, TokenStream)> {
+        let node = self.graph.node(value);
+        let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
+            return None;
+        };
+        if self.bound[value.0] {
+            return None;
+        }
+        let target = node.args[0];
+        if self.bound[target.0] || !reads_target(self.graph.node(target)) {
+            return None;
+        }
+        let op = punct(&format!("{}=", p.name()), node.span);
+        Some((op, self.operand(node.args[1]).tokens))
     }
 
     /// A node as an operand: its name if it has one, a leaf as itself, otherwise inline.
@@ -201,7 +544,7 @@ impl<'g> Sweep<'g> {
         let span = node.span;
         let arg = |k: usize| self.operand(node.args[k]);
         match &node.op {
-            Op::Param(_) | Op::Seed(_) => Code::new(
+            Op::Param(_) | Op::Seed(_) | Op::Counter(_) => Code::new(
                 self.names[id.0]
                     .as_ref()
                     .expect("inputs are named")
@@ -253,6 +596,18 @@ impl<'g> Sweep<'g> {
                 };
                 Code::new(quote!(#a #op #b), Prec::Cmp)
             }
+            Op::Not => {
+                let a = arg(0).at_least(Prec::Prefix);
+                Code::new(quote!(!#a), Prec::Prefix)
+            }
+            Op::And => {
+                let (a, b) = (arg(0).at_least(Prec::And), arg(1).at_least(Prec::Cmp));
+                Code::new(quote!(#a && #b), Prec::And)
+            }
+            Op::Or => {
+                let (a, b) = (arg(0).at_least(Prec::Or), arg(1).at_least(Prec::And));
+                Code::new(quote!(#a || #b), Prec::Or)
+            }
             Op::Select => {
                 let cond = arg(0).tokens;
                 let then = arg(1).tokens;
@@ -268,6 +623,24 @@ impl<'g> Sweep<'g> {
                     quote_spanned!(span=> if #cond { #then } else #otherwise),
                     Prec::If,
                 )
+            }
+            Op::Read(v) => Code::new(self.var(*v).to_token_stream(), Prec::Atom),
+            Op::Load(v) => {
+                let name = self.var(*v);
+                let i = arg(0).tokens;
+                Code::new(quote_spanned!(span=> #name[#i]), Prec::Atom)
+            }
+            Op::Len(v) => {
+                let name = self.var(*v);
+                Code::new(quote_spanned!(span=> #name.len()), Prec::Atom)
+            }
+            Op::Fill(len) => {
+                let x = arg(0).tokens;
+                Code::new(quote!([#x; #len]), Prec::Atom)
+            }
+            Op::Pop(v) => {
+                let name = self.var(*v);
+                Code::new(quote!(#name.pop()), Prec::Atom)
             }
         }
     }
@@ -319,7 +692,9 @@ impl<'g> Sweep<'g> {
 /// The precedence the right operand of a left-associative operator needs.
 fn next(prec: Prec) -> Prec {
     match prec {
-        Prec::If => Prec::Cmp,
+        Prec::If => Prec::Or,
+        Prec::Or => Prec::And,
+        Prec::And => Prec::Cmp,
         Prec::Cmp => Prec::Sum,
         Prec::Sum => Prec::Product,
         Prec::Product => Prec::Cast,
@@ -425,17 +800,50 @@ fn doc_lines(lines: &[String]) -> Vec<TokenStream> {
         .collect()
 }
 
-/// A namer that has given the parameters their own names, and those names.
-fn name_params(graph: &Graph) -> (Namer, Vec<(NodeId, Ident)>) {
-    let mut namer = Namer {
-        used: HashSet::new(),
-    };
-    let params = graph
-        .params
-        .iter()
-        .map(|p| (p.node, namer.fresh(&p.name)))
-        .collect();
-    (namer, params)
+/// The names of a generated function's inputs, given first so that they keep the user's names.
+struct Inputs {
+    namer: Namer,
+    /// Scalar parameters and tangent inputs, by node.
+    nodes: Vec<(NodeId, Ident)>,
+    /// Array and slice parameters, and the buffers or tangents that go with them, by variable.
+    vars: Vec<(VarId, Ident)>,
+}
+
+impl Inputs {
+    fn new(graph: &Graph) -> Self {
+        let mut namer = Namer {
+            used: HashSet::new(),
+        };
+        let mut nodes = Vec::new();
+        let mut vars = Vec::new();
+        for p in &graph.params {
+            let ident = namer.fresh(&p.name);
+            match p.var {
+                Some(v) => vars.push((v, ident)),
+                None => nodes.push((p.node, ident)),
+            }
+        }
+        Inputs { namer, nodes, vars }
+    }
+
+    fn param(&self, graph: &Graph, i: usize) -> &Ident {
+        let p = &graph.params[i];
+        match p.var {
+            Some(v) => self.var(v).expect("array parameters are named"),
+            None => {
+                &self
+                    .nodes
+                    .iter()
+                    .find(|(n, _)| *n == p.node)
+                    .expect("named")
+                    .1
+            }
+        }
+    }
+
+    fn var(&self, v: VarId) -> Option<&Ident> {
+        self.vars.iter().find(|(w, _)| *w == v).map(|(_, i)| i)
+    }
 }
 
 /// `d_x` for the parameter `x`, also for a raw identifier `r#x`.
@@ -443,52 +851,194 @@ fn d_name(name: &str) -> String {
     format!("d_{}", name.trim_start_matches("r#"))
 }
 
-/// `f_grad`: the value and the gradient, by one forward and one backward sweep.
+/// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.
+fn gradient_type(p: &crate::graph::Param) -> TokenStream {
+    let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+    match &p.shape {
+        Shape::Scalar => p.ty_tokens.clone(),
+        Shape::Array { len, .. } => quote!([#float; #len]),
+        Shape::Slice | Shape::Tape => quote!(::std::vec::Vec<#float>),
+    }
+}
+
+/// `f_grad`, and `f_grad_into` when the function takes slices: the value and the gradient, by
+/// one forward and one backward sweep.
 pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
-    let (mut namer, params) = name_params(graph);
-    let active: Vec<_> = graph.params.iter().filter(|p| p.active).collect();
-    let mut results = vec![(Some(graph.output), "value".to_owned())];
-    results.extend(
-        active
-            .iter()
-            .zip(&adjoint.gradients)
-            .map(|(p, g)| (*g, d_name(&p.name))),
-    );
-    let body = Sweep::new(graph, &params, &results, &mut namer).body(&params, &results);
+    let mut inputs = Inputs::new(graph);
+    let active: Vec<(usize, &crate::graph::Param)> = graph
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.active)
+        .collect();
+    let has_slices = active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
 
-    let name = sig.name("grad");
+    // The gradient variables of array and slice parameters: buffers of `f_grad_into`, or
+    // arrays declared at the start of `f_grad`.
+    let mut prelude = Vec::new();
+    for (i, p) in &active {
+        let Some(&d) = adjoint.array_gradients.get(i) else {
+            continue;
+        };
+        let ident = inputs.namer.fresh(&d_name(&p.name));
+        inputs.vars.push((d, ident.clone()));
+        if let Shape::Array { len, .. } = &p.shape {
+            prelude.push(quote!(let mut #ident = [0.0; #len];));
+        }
+    }
+    let mut results = vec![(Some(graph.output), "value".to_owned())];
+    let mut scalar_grads = adjoint.gradients.iter();
+    for (i, p) in &active {
+        match p.shape {
+            Shape::Scalar => {
+                let g = *scalar_grads.next().expect("one gradient per scalar");
+                results.push((g, d_name(&p.name)));
+            }
+            Shape::Array { .. } => {
+                let d = adjoint.array_gradients[i];
+                results.push((adjoint.reads.get(&d).copied(), d_name(&p.name)));
+            }
+            Shape::Slice | Shape::Tape => {}
+        }
+    }
+    let sweep = Sweep::new(
+        graph,
+        &adjoint.code,
+        &inputs.nodes,
+        &inputs.vars,
+        &results,
+        &mut inputs.namer,
+    );
+    let body = sweep.body(&adjoint.code, &inputs.nodes, &results);
+
     let vis = &item.vis;
-    let attrs = sig.attrs();
     let output = &sig.output;
-    let inputs = graph.params.iter().zip(&params).map(|(p, (_, ident))| {
-        let ty = &p.ty_tokens;
-        quote!(#ident: #ty)
-    });
-    let grad_tys = active.iter().map(|p| &p.ty_tokens);
     let items = &graph.items;
     let entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
             active
                 .iter()
-                .map(|p| format!("∂{}/∂{}", item.sig.ident, p.name)),
+                .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
         )
         .collect();
+    let attrs: Vec<_> = sig.attrs().collect();
+    let name = sig.name("grad");
+    let params = graph.params.iter().enumerate().map(|(i, p)| {
+        let ident = inputs.param(graph, i);
+        let ty = &p.ty_tokens;
+        quote!(#ident: #ty)
+    });
+    let params: Vec<TokenStream> = params.collect();
+    if !has_slices {
+        let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
+        let doc = doc_lines(&[
+            format!(
+                "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",
+                item.sig.ident
+            ),
+            format!("returns `({})`.", entries.join(", ")),
+        ]);
+        return quote! {
+            #(#doc)*
+            #(#attrs)*
+            #[must_use]
+            #vis fn #name(#(#params),*) -> (#output, #(#grad_tys,)*) {
+                #(#items)*
+                #(#prelude)*
+                #body
+            }
+        };
+    }
+
+    // With slices: `f_grad_into` adds into caller buffers; `f_grad` allocates them.
+    let into = sig.name("grad_into");
+    let into_params = graph.params.iter().enumerate().map(|(i, p)| {
+        let ident = inputs.param(graph, i);
+        let ty = &p.ty_tokens;
+        match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
+            (true, Shape::Slice, Some(d)) => {
+                let d = inputs.var(*d).expect("named above");
+                let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+                quote!(#ident: #ty, #d: &mut [#float])
+            }
+            _ => quote!(#ident: #ty),
+        }
+    });
+    let returned: Vec<&(usize, &crate::graph::Param)> = active
+        .iter()
+        .filter(|(_, p)| !matches!(p.shape, Shape::Slice))
+        .collect();
+    let into_tys = returned.iter().map(|(_, p)| gradient_type(p));
+    let buffers: Vec<String> = active
+        .iter()
+        .filter(|(_, p)| matches!(p.shape, Shape::Slice))
+        .map(|(_, p)| format!("`{}`", d_name(&p.name)))
+        .collect();
+    let into_entries: Vec<String> = std::iter::once(sig.call(graph))
+        .chain(
+            returned
+                .iter()
+                .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
+        )
+        .collect();
+    let into_doc = doc_lines(&[
+        format!(
+            "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation,",
+            item.sig.ident
+        ),
+        format!(
+            "adding the gradient of each slice into the buffer after it ({}), which must have its length;",
+            buffers.join(", ")
+        ),
+        format!("returns `({})`.", into_entries.join(", ")),
+    ]);
+    // `f_grad` over `f_grad_into`.
+    let mut alloc = Vec::new();
+    let mut call_args = Vec::new();
+    let mut outer_results = vec![quote!(value)];
+    let mut into_results = vec![quote!(value)];
+    for (i, p) in graph.params.iter().enumerate() {
+        let ident = inputs.param(graph, i);
+        call_args.push(quote!(#ident));
+        if !p.active {
+            continue;
+        }
+        let d = format_ident!("{}", d_name(&p.name), span = Span::mixed_site());
+        if matches!(p.shape, Shape::Slice) {
+            alloc.push(quote!(let mut #d = ::std::vec![0.0; #ident.len()];));
+            call_args.push(quote!(&mut #d));
+        } else {
+            into_results.push(quote!(#d));
+        }
+        outer_results.push(quote!(#d));
+    }
+    let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
     let doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",
             item.sig.ident
         ),
         format!("returns `({})`.", entries.join(", ")),
+        format!("[`{into}`] fills caller buffers instead of allocating."),
     ]);
     quote! {
+        #(#into_doc)*
+        #(#attrs)*
+        #vis fn #into(#(#into_params),*) -> (#output, #(#into_tys,)*) {
+            #(#items)*
+            #(#prelude)*
+            #body
+        }
+
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#(#inputs),*) -> (#output, #(#grad_tys),*) {
-            #(#items)*
-            #body
+        #vis fn #name(#(#params),*) -> (#output, #(#grad_tys,)*) {
+            #(#alloc)*
+            let (#(#into_results,)*) = #into(#(#call_args),*);
+            (#(#outer_results,)*)
         }
     }
 }
@@ -497,36 +1047,49 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
-    let (mut namer, mut inputs) = name_params(graph);
-    // The forward pass made one tangent input per active parameter.
-    let seeds: Vec<(usize, NodeId, Ident)> = graph
+    let mut inputs = Inputs::new(graph);
+    let mut params = Vec::new();
+    for (i, p) in graph.params.iter().enumerate() {
+        let ident = inputs.param(graph, i).clone();
+        let ty = &p.ty_tokens;
+        params.push(quote!(#ident: #ty));
+        if !p.active {
+            continue;
+        }
+        let d = inputs.namer.fresh(&d_name(&p.name));
+        params.push(quote!(#d: #ty));
+        match tangent.seeds.get(&i) {
+            Some(Seed::Scalar(n)) => inputs.nodes.push((*n, d)),
+            Some(Seed::Array(v)) => inputs.vars.push((*v, d)),
+            None => inputs.nodes.push((NodeId(usize::MAX), d)),
+        }
+    }
+    // A tangent input nothing reads is still an input.
+    let unread: Vec<TokenStream> = inputs
         .nodes
         .iter()
-        .enumerate()
-        .filter_map(|(i, n)| match n.op {
-            Op::Seed(p) => Some((p, NodeId(i), namer.fresh(&d_name(&graph.params[p].name)))),
-            _ => None,
-        })
+        .filter(|(n, _)| n.0 == usize::MAX)
+        .map(|(_, d)| quote!(let _ = #d;))
         .collect();
-    inputs.extend(seeds.iter().map(|(_, id, ident)| (*id, ident.clone())));
+    inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
     let results = vec![
         (Some(graph.output), "value".to_owned()),
         (tangent.tangent, "tangent".to_owned()),
     ];
-    let body = Sweep::new(graph, &inputs, &results, &mut namer).body(&inputs, &results);
+    let sweep = Sweep::new(
+        graph,
+        &tangent.code,
+        &inputs.nodes,
+        &inputs.vars,
+        &results,
+        &mut inputs.namer,
+    );
+    let body = sweep.body(&tangent.code, &inputs.nodes, &results);
 
     let name = sig.name("jvp");
     let vis = &item.vis;
     let attrs = sig.attrs();
     let output = &sig.output;
-    let params = graph.params.iter().enumerate().map(|(i, p)| {
-        let ident = &inputs[i].1;
-        let ty = &p.ty_tokens;
-        match seeds.iter().find(|(q, ..)| *q == i) {
-            Some((_, _, d)) => quote!(#ident: #ty, #d: #ty),
-            None => quote!(#ident: #ty),
-        }
-    });
     let items = &graph.items;
     let direction: Vec<String> = graph
         .params
@@ -553,12 +1116,15 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
     ]);
+    let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#doc)*
         #(#attrs)*
+        #many
         #[must_use]
         #vis fn #name(#(#params),*) -> (#output, #output) {
             #(#items)*
+            #(#unread)*
             #body
         }
     }

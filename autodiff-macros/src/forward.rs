@@ -1,74 +1,259 @@
 //! The forward pass: pushes tangents from the parameters to the output.
 //!
-//! Visiting nodes in evaluation order, the tangent of a node is the sum over its active arguments
-//! of the same rule-table entry the reverse pass uses, fed with the argument's tangent instead of
-//! the node's adjoint. One pass gives one directional derivative: forward mode costs one pass per
-//! input direction, reverse mode one pass per output.
+//! The tangent code runs alongside the primal, statement by statement: after a node, its tangent
+//! is the sum over its active arguments of the same rule-table entry the reverse pass uses, fed
+//! with the argument's tangent instead of the node's adjoint. A variable `s` has a tangent
+//! variable `d_s` assigned wherever `s` is; an array `h` a tangent array `d_h`. One pass gives one
+//! directional derivative: forward mode costs one pass per input direction, reverse mode one pass
+//! per output.
+
+use std::collections::HashMap;
 
 use crate::algebra::{Builder, Partial};
-use crate::graph::{Graph, Node, NodeId, Op};
+use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
 use crate::reverse::site;
 use crate::rules::{self, Prim};
 
-/// A graph extended with its tangent sweep.
+/// A graph extended with its tangent code.
 pub struct Tangent {
     pub graph: Graph,
+    /// The body of `f_jvp`: the primal with tangent statements interleaved.
+    pub code: Block,
     /// The directional derivative of the output; `None` is zero.
     pub tangent: Option<NodeId>,
+    /// The tangent input of each active parameter, by parameter index: a node for a scalar,
+    /// a variable for an array or slice.
+    pub seeds: HashMap<usize, Seed>,
+}
+
+/// The tangent input of a parameter.
+#[derive(Clone, Copy)]
+pub enum Seed {
+    Scalar(NodeId),
+    Array(VarId),
+}
+
+struct Forward {
+    b: Builder,
+    tangent: HashMap<NodeId, NodeId>,
+    var_tangent: HashMap<VarId, VarId>,
+    seeds: HashMap<usize, Seed>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
-    let forward_len = graph.nodes.len();
+    let body = graph.body.clone();
     let output = graph.output;
     let b = Builder::new(graph);
-    let mut tangent: Vec<Option<NodeId>> = vec![None; forward_len];
-
-    for i in 0..forward_len {
-        let node = b.node(NodeId(i));
-        if !node.active {
-            continue;
-        }
-        if let Op::Param(p) = node.op {
-            tangent[i] = Some(seed(&b, &node, p));
-            continue;
-        }
-        b.set_site(site(&b, &node));
-        let args: Vec<_> = node.args.iter().map(|&a| b.v(a)).collect();
-        let mut sum = None;
-        for (k, &arg) in node.args.iter().enumerate() {
-            let Some(t) = tangent[arg.0] else { continue };
-            let partials = rules::local_derivatives(&node.op, b.v(t), b.v(NodeId(i)), &args);
-            let Some(Partial::Of(d)) = partials.get(k).copied() else {
-                continue;
-            };
-            sum = Some(match sum {
-                None => d.id,
-                Some(s) => b.prim(Prim::Add, &[s, d.id]),
+    // Only values already computed can be shared: the walk makes them known as it goes.
+    b.retain(|_| false);
+    let mut f = Forward {
+        b,
+        tangent: HashMap::new(),
+        var_tangent: HashMap::new(),
+        seeds: HashMap::new(),
+    };
+    let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
+    for (i, var) in vars.iter().enumerate().filter(|(_, v)| v.active) {
+        let d = f.b.with_graph(|g| {
+            g.vars.push(Var {
+                name: format!("d_{}", var.name),
+                active: false,
+                ..var.clone()
             });
-        }
-        tangent[i] = sum;
-        if let Some(t) = sum {
-            b.name_derivative(&node, t, forward_len);
+            VarId(g.vars.len() - 1)
+        });
+        f.var_tangent.insert(VarId(i), d);
+        if let Some(p) = var.param {
+            f.seeds.insert(p, Seed::Array(d));
         }
     }
-
-    let tangent_out = tangent[output.0];
+    let code = f.block(&body);
+    let tangent = f.tangent.get(&output).copied();
     Tangent {
-        graph: b.finish(),
-        tangent: tangent_out,
+        graph: f.b.finish(),
+        code,
+        tangent,
+        seeds: f.seeds,
     }
 }
 
-/// The tangent input `d_<param>` of `f_jvp`.
-fn seed(b: &Builder, node: &Node, param: usize) -> NodeId {
-    b.with_graph(|g| {
-        g.push(Node {
-            op: Op::Seed(param),
-            args: vec![],
-            ty: node.ty,
-            active: false,
-            span: node.span,
-            name: None,
-        })
-    })
+impl Forward {
+    fn block(&mut self, block: &Block) -> Block {
+        let scope = self.b.save_scope();
+        let mut out = Vec::new();
+        for stmt in &block.0 {
+            match stmt {
+                Stmt::Node(n) => {
+                    out.push(stmt.clone());
+                    self.b.remember(*n);
+                    self.node(*n, &mut out);
+                }
+                Stmt::Declare(v, init) => {
+                    out.push(stmt.clone());
+                    if let Some(&d) = self.var_tangent.get(v) {
+                        let shape = self.b.with_graph(|g| g.vars[v.0].shape.clone());
+                        let t = match (shape, init) {
+                            (Shape::Array { len, .. }, Some(_)) => {
+                                let zero = self.b.lit(0.0);
+                                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+                                let fill = self.b.with_graph(|g| {
+                                    g.push(Node::new(Op::Fill(len), vec![zero], ty))
+                                });
+                                out.push(Stmt::Node(fill));
+                                Some(fill)
+                            }
+                            (_, init) => init.map(|n| self.tangent_or_zero(n, &mut out)),
+                        };
+                        out.push(Stmt::Declare(d, t));
+                    }
+                }
+                Stmt::Assign(v, n) => {
+                    out.push(stmt.clone());
+                    if let Some(&d) = self.var_tangent.get(v) {
+                        let t = self.tangent_or_zero(*n, &mut out);
+                        out.push(Stmt::Assign(d, t));
+                    }
+                }
+                Stmt::Store { var, index, value } => {
+                    out.push(stmt.clone());
+                    if let Some(&d) = self.var_tangent.get(var) {
+                        let t = self.tangent_or_zero(*value, &mut out);
+                        out.push(Stmt::Store {
+                            var: d,
+                            index: *index,
+                            value: t,
+                        });
+                    }
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let then = self.block(then);
+                    let otherwise = self.block(otherwise);
+                    out.push(Stmt::If {
+                        cond: *cond,
+                        then,
+                        otherwise,
+                    });
+                }
+                Stmt::For {
+                    counter,
+                    name,
+                    start,
+                    end,
+                    inclusive,
+                    reverse,
+                    body,
+                } => {
+                    let body = self.block(body);
+                    out.push(Stmt::For {
+                        counter: *counter,
+                        name: name.clone(),
+                        start: *start,
+                        end: *end,
+                        inclusive: *inclusive,
+                        reverse: *reverse,
+                        body,
+                    });
+                }
+                Stmt::While { cond, test, body } => {
+                    let cond = self.block(cond);
+                    let body = self.block(body);
+                    out.push(Stmt::While {
+                        cond,
+                        test: *test,
+                        body,
+                    });
+                }
+                Stmt::Push(..) => out.push(stmt.clone()),
+            }
+        }
+        self.b.restore_scope(scope);
+        Block(out)
+    }
+
+    /// The tangent of `n`, or a zero of its type where it has none.
+    fn tangent_or_zero(&mut self, n: NodeId, out: &mut Vec<Stmt>) -> NodeId {
+        if let Some(&t) = self.tangent.get(&n) {
+            return t;
+        }
+        let node = self.b.node(n);
+        self.b.set_site(site(&self.b, &node));
+        let zero = self.b.lit(0.0);
+        out.push(Stmt::Node(zero));
+        zero
+    }
+
+    fn node(&mut self, n: NodeId, out: &mut Vec<Stmt>) {
+        let node = self.b.node(n);
+        if !node.active {
+            return;
+        }
+        let before = self.b.len();
+        let t = match node.op {
+            Op::Param(p) => Some(self.seed(p, &node)),
+            Op::Read(v) => self.var_tangent.get(&v).map(|&d| {
+                let ty = node.ty;
+                self.b
+                    .with_graph(|g| g.push(Node::new(Op::Read(d), vec![], ty)))
+            }),
+            Op::Load(v) => self.var_tangent.get(&v).map(|&d| {
+                let ty = node.ty;
+                let i = node.args[0];
+                self.b
+                    .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
+            }),
+            _ => self.derivative(n, &node),
+        };
+        for id in before..self.b.len() {
+            out.push(Stmt::Node(NodeId(id)));
+        }
+        if let Some(t) = t {
+            self.b.name_derivative(&node, t, before);
+            self.tangent.insert(n, t);
+        }
+    }
+
+    /// The tangent of an operation: the rule table, fed with its arguments' tangents.
+    fn derivative(&mut self, n: NodeId, node: &Node) -> Option<NodeId> {
+        self.b.set_site(site(&self.b, node));
+        let mut sum = None;
+        for (k, &arg) in node.args.iter().enumerate() {
+            let Some(&t) = self.tangent.get(&arg) else {
+                continue;
+            };
+            let partial = {
+                let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
+                let partials = rules::local_derivatives(&node.op, self.b.v(t), self.b.v(n), &args);
+                match partials.get(k) {
+                    Some(Partial::Of(d)) => Some(d.id),
+                    _ => None,
+                }
+            };
+            let Some(d) = partial else { continue };
+            sum = Some(match sum {
+                None => d,
+                Some(s) => self.b.prim(Prim::Add, &[s, d]),
+            });
+        }
+        sum
+    }
+
+    /// The tangent input `d_<param>` of `f_jvp`.
+    fn seed(&mut self, param: usize, node: &Node) -> NodeId {
+        let seed = self.b.with_graph(|g| {
+            g.push(Node {
+                op: Op::Seed(param),
+                args: vec![],
+                ty: node.ty,
+                active: false,
+                span: node.span,
+                name: None,
+            })
+        });
+        self.seeds.insert(param, Seed::Scalar(seed));
+        seed
+    }
 }

@@ -14,12 +14,16 @@ use proc_macro2::{Span, TokenStream};
 
 use crate::rules::Prim;
 
+/// Index of a variable in [`Graph::vars`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub usize);
+
 /// Index of a node in [`Graph::nodes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub usize);
 
 /// The two float types the macro differentiates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FloatTy {
     F32,
     F64,
@@ -107,6 +111,22 @@ pub enum Op {
     Cmp(CmpOp),
     /// `if arg0 { arg1 } else { arg2 }`.
     Select,
+    /// `!arg0`, `arg0 && arg1`, `arg0 || arg1` on the flags that control flow uses.
+    Not,
+    And,
+    Or,
+    /// The value of a mutable variable at this point of the program.
+    Read(VarId),
+    /// `var[arg0]`, an element of an array or slice at this point of the program.
+    Load(VarId),
+    /// `var.len()`.
+    Len(VarId),
+    /// `[arg0; len]`, a local array filled with one value.
+    Fill(TokenStream),
+    /// The index of the `for` loop with this number, inside its body.
+    Counter(usize),
+    /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
+    Pop(VarId),
 }
 
 /// The target of an `as` cast.
@@ -149,15 +169,91 @@ impl Node {
     pub fn is_leaf(&self) -> bool {
         matches!(
             self.op,
-            Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_)
+            Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) | Op::Counter(_)
         )
     }
 }
 
-/// How a parameter takes part in differentiation.
+/// How many values a variable or parameter holds.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    Scalar,
+    /// `[T; N]`, with `N` as written; `by_ref` for `&[T; N]`.
+    Array {
+        len: TokenStream,
+        by_ref: bool,
+    },
+    /// `&[T]`.
+    Slice,
+    /// A stack of values the forward sweep saves for the backward sweep: the values of one
+    /// block, since the next iteration of a loop overwrites them.
+    Tape,
+}
+
+/// A mutable variable: a local assigned inside a branch or loop, a local array, or an array or
+/// slice parameter. Everything else is a node.
+#[derive(Clone, Debug)]
+pub struct Var {
+    pub name: String,
+    /// The type of the value, or of each element.
+    pub ty: Ty,
+    pub shape: Shape,
+    /// Whether it may hold a value that depends on an active parameter.
+    pub active: bool,
+    /// The parameter it is, if it is one.
+    pub param: Option<usize>,
+    pub span: Span,
+}
+
+/// A sequence of statements: the program's structure around the graph's nodes.
+#[derive(Clone, Debug, Default)]
+pub struct Block(pub Vec<Stmt>);
+
+/// A statement. Nodes compute values; the other statements change variables or steer control.
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    /// Computes a node here.
+    Node(NodeId),
+    /// `let mut var = value;`, or `let var;` assigned later (the value of an `if`).
+    Declare(VarId, Option<NodeId>),
+    /// `var = value;`.
+    Assign(VarId, NodeId),
+    /// `var[index] = value;`.
+    Store {
+        var: VarId,
+        index: NodeId,
+        value: NodeId,
+    },
+    If {
+        cond: NodeId,
+        then: Block,
+        otherwise: Block,
+    },
+    /// `for counter in start..end` (or `..=`, or `.rev()`).
+    For {
+        counter: usize,
+        name: String,
+        start: NodeId,
+        end: NodeId,
+        inclusive: bool,
+        reverse: bool,
+        body: Block,
+    },
+    /// `while { cond; test } { body }`: `cond` computes `test` before each iteration.
+    While {
+        cond: Block,
+        test: NodeId,
+        body: Block,
+    },
+    /// Saves a value for the backward sweep on a tape.
+    Push(VarId, NodeId),
+}
 #[derive(Clone, Debug)]
 pub struct Param {
     pub name: String,
+    /// Scalar, array or slice; arrays and slices are read through [`Param::var`].
+    pub shape: Shape,
+    pub var: Option<VarId>,
     /// The parameter's type exactly as written.
     pub ty_tokens: TokenStream,
     /// Its float type, for `f32`/`f64` parameters.
@@ -174,16 +270,73 @@ pub struct Param {
 #[derive(Clone, Debug)]
 pub struct Graph {
     pub nodes: Vec<Node>,
+    pub vars: Vec<Var>,
     pub params: Vec<Param>,
+    /// The function body, in which every node is computed at a [`Stmt::Node`].
+    pub body: Block,
     /// `const` items declared inside the body, copied verbatim into generated functions.
     pub items: Vec<TokenStream>,
     pub output: NodeId,
     pub output_ty: FloatTy,
 }
 
+impl Block {
+    /// Calls `f` on every node a statement of this block (or a nested one) uses directly.
+    pub fn for_each_use(&self, f: &mut impl FnMut(NodeId)) {
+        for stmt in &self.0 {
+            match stmt {
+                Stmt::Node(_) | Stmt::Declare(_, None) => {}
+                Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => f(*n),
+                Stmt::Store { index, value, .. } => {
+                    f(*index);
+                    f(*value);
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    f(*cond);
+                    then.for_each_use(f);
+                    otherwise.for_each_use(f);
+                }
+                Stmt::For {
+                    start, end, body, ..
+                } => {
+                    f(*start);
+                    f(*end);
+                    body.for_each_use(f);
+                }
+                Stmt::While { cond, test, body } => {
+                    cond.for_each_use(f);
+                    f(*test);
+                    body.for_each_use(f);
+                }
+            }
+        }
+    }
+}
+
 impl Graph {
+    /// The nodes that `code` or `results` need, directly or through arguments.
+    pub fn live(&self, code: &Block, results: &[NodeId]) -> Vec<bool> {
+        let mut live = vec![false; self.nodes.len()];
+        let mut work = results.to_vec();
+        code.for_each_use(&mut |n| work.push(n));
+        while let Some(id) = work.pop() {
+            if !std::mem::replace(&mut live[id.0], true) {
+                work.extend(&self.nodes[id.0].args);
+            }
+        }
+        live
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
+    }
+
+    pub fn var(&self, id: VarId) -> &Var {
+        &self.vars[id.0]
     }
 
     /// Appends a node exactly as given: lowering uses this, so that the forward sweep computes

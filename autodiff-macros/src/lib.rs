@@ -7,6 +7,7 @@
 //! `lower` and `emit` see `syn` and `quote`.
 #![forbid(unsafe_code)]
 
+mod activity;
 mod algebra;
 mod emit;
 mod expand;

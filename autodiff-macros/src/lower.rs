@@ -10,14 +10,18 @@
 //! construct is replaced by a placeholder and lowering goes on, so the user sees every independent
 //! mistake at once.
 
-use proc_macro2::{Span, TokenStream};
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{
     BinOp, Block, Expr, FnArg, Ident, Item, ItemFn, Lit, Local, Pat, ReturnType, Stmt, Type, UnOp,
 };
 
-use crate::graph::{CastTo, CmpOp, FloatTy, Graph, LitValue, Node, NodeId, Op, Param, Ty};
+use crate::graph::{
+    self, CastTo, CmpOp, FloatTy, Graph, LitValue, Node, NodeId, Op, Param, Shape, Ty, Var, VarId,
+};
 use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
@@ -45,39 +49,133 @@ impl Errors {
 pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     let mut cx = Lowerer {
         nodes: Vec::new(),
+        vars: Vec::new(),
+        blocks: vec![graph::Block::default()],
+        known: HashMap::new(),
         scopes: vec![Vec::new()],
         items: Vec::new(),
         errors: Errors::default(),
         depth: 0,
         overflowed: false,
+        loops: Vec::new(),
+        ret: None,
+        counters: 0,
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
     let output = cx.body(&item.block, output_ty.is_some());
     cx.errors.finish()?;
-    Ok(Graph {
+    let body = cx.blocks.pop().expect("the body block");
+    let mut graph = Graph {
         nodes: cx.nodes,
+        vars: cx.vars,
         params,
+        body,
         items: cx.items,
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
-    })
+    };
+    crate::activity::analyse(&mut graph);
+    Ok(graph)
+}
+
+/// What a name refers to.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// An immutable value, or a mutable one only ever reassigned in straight-line code.
+    Node(NodeId),
+    /// A variable assigned inside a branch or loop, or an array.
+    Var(VarId),
 }
 
 struct Binding {
     name: String,
-    node: NodeId,
+    bound: Bound,
     mutable: bool,
+}
+
+/// The flags that `break` and `continue` set in the loop being lowered.
+#[derive(Clone, Copy)]
+struct LoopFlags {
+    broke: Option<VarId>,
+    continued: Option<VarId>,
+}
+
+/// The variables an early `return` sets: the value and whether it happened.
+#[derive(Clone, Copy)]
+struct ReturnFlags {
+    value: VarId,
+    done: VarId,
 }
 
 struct Lowerer {
     nodes: Vec<Node>,
+    vars: Vec<Var>,
+    /// The blocks being built, innermost last: nodes and statements go into the last one.
+    blocks: Vec<graph::Block>,
+    /// What each variable is known to hold in the current straight-line stretch.
+    known: HashMap<VarId, NodeId>,
     /// The names in scope, innermost block last; a later binding shadows an earlier one.
     scopes: Vec<Vec<Binding>>,
     items: Vec<TokenStream>,
     errors: Errors,
     depth: usize,
     overflowed: bool,
+    /// The loops being lowered, innermost last.
+    loops: Vec<LoopFlags>,
+    ret: Option<ReturnFlags>,
+    counters: usize,
+}
+
+/// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
+fn mentions(tokens: TokenStream, word: &str) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == word,
+        TokenTree::Group(g) => mentions(g.stream(), word),
+        _ => false,
+    })
+}
+
+/// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.
+fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            TokenTree::Group(g) => assigned(g.stream(), names),
+            TokenTree::Ident(ident) => {
+                let mut j = i + 1;
+                if let Some(TokenTree::Group(g)) = tokens.get(j)
+                    && g.delimiter() == proc_macro2::Delimiter::Bracket
+                {
+                    j += 1;
+                }
+                let is_assign = match (tokens.get(j), tokens.get(j + 1)) {
+                    (Some(TokenTree::Punct(p)), _)
+                        if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Alone =>
+                    {
+                        true
+                    }
+                    (Some(TokenTree::Punct(op)), Some(TokenTree::Punct(eq))) => {
+                        "+-*/%".contains(op.as_char())
+                            && op.spacing() == proc_macro2::Spacing::Joint
+                            && eq.as_char() == '='
+                    }
+                    _ => false,
+                };
+                if is_assign {
+                    names.push(ident.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a statement contains a branch or a loop.
+fn has_control_flow(tokens: &TokenStream) -> bool {
+    ["if", "for", "while", "loop", "match"]
+        .iter()
+        .any(|w| mentions(tokens.clone(), w))
 }
 
 /// The float type a Rust type names, if it is `f32` or `f64`.
@@ -121,17 +219,76 @@ fn err(tokens: impl ToTokens, message: impl std::fmt::Display) -> syn::Error {
 
 impl Lowerer {
     fn push(&mut self, op: Op, args: Vec<NodeId>, ty: Ty, span: Span) -> NodeId {
-        let active =
-            matches!(ty, Ty::Float(_) | Ty::Other) && args.iter().any(|a| self.nodes[a.0].active);
         self.nodes.push(Node {
             op,
             args,
             ty,
-            active,
+            active: false,
             span,
             name: None,
         });
-        NodeId(self.nodes.len() - 1)
+        let id = NodeId(self.nodes.len() - 1);
+        self.emit(graph::Stmt::Node(id));
+        id
+    }
+
+    fn emit(&mut self, stmt: graph::Stmt) {
+        self.blocks
+            .last_mut()
+            .expect("a block is always open")
+            .0
+            .push(stmt);
+    }
+
+    fn var(&mut self, name: &str, ty: Ty, shape: Shape, span: Span) -> VarId {
+        self.vars.push(Var {
+            name: name.to_owned(),
+            ty,
+            shape,
+            active: false,
+            param: None,
+            span,
+        });
+        VarId(self.vars.len() - 1)
+    }
+
+    /// A `bool` variable that control flow sets, starting `false`.
+    fn flag(&mut self, name: &str, span: Span) -> VarId {
+        let v = self.var(name, Ty::Bool, Shape::Scalar, span);
+        let f = self.bool_lit(false, span);
+        self.emit(graph::Stmt::Declare(v, Some(f)));
+        v
+    }
+
+    fn bool_lit(&mut self, value: bool, span: Span) -> NodeId {
+        self.push(Op::Lit(LitValue::Bool(value), None), vec![], Ty::Bool, span)
+    }
+
+    fn read(&mut self, v: VarId, span: Span) -> NodeId {
+        if let Some(&n) = self.known.get(&v) {
+            return n;
+        }
+        let ty = self.vars[v.0].ty;
+        let n = self.push(Op::Read(v), vec![], ty, span);
+        self.known.insert(v, n);
+        n
+    }
+
+    fn set(&mut self, v: VarId, value: NodeId) {
+        self.emit(graph::Stmt::Assign(v, value));
+        self.known.insert(v, value);
+    }
+
+    /// Lowers statements into a new block and returns it; what is known of variables before it
+    /// is not known inside it, nor after it.
+    fn nested(&mut self, f: impl FnOnce(&mut Self)) -> graph::Block {
+        self.known.clear();
+        self.blocks.push(graph::Block::default());
+        self.scopes.push(Vec::new());
+        f(self);
+        self.scopes.pop();
+        self.known.clear();
+        self.blocks.pop().expect("pushed above")
     }
 
     /// Stands in for a construct that was reported, so lowering can go on.
@@ -247,14 +404,27 @@ impl Lowerer {
                     "`&mut` parameters are not supported: a differentiated function is pure; take the value and return the result",
                 ));
             }
-            let float = float_type(&typed.ty);
+            let (shape, float) = match array_type(&typed.ty) {
+                Some((shape, float)) => (shape, float),
+                None => (Shape::Scalar, float_type(&typed.ty)),
+            };
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
             let name = pat.ident.to_string();
             let node = self.push(Op::Param(index), vec![], ty, pat.ident.span());
             self.nodes[node.0].name = Some(name.clone());
+            let (var, bound) = match shape {
+                Shape::Scalar => (None, Bound::Node(node)),
+                _ => {
+                    let v = self.var(&name, ty, shape.clone(), pat.ident.span());
+                    self.vars[v.0].param = Some(index);
+                    (Some(v), Bound::Var(v))
+                }
+            };
             params.push(Param {
                 name: name.clone(),
+                shape,
+                var,
                 ty_tokens: typed.ty.to_token_stream(),
                 float,
                 active: float.is_some(),
@@ -264,7 +434,7 @@ impl Lowerer {
             });
             self.scopes[0].push(Binding {
                 name,
-                node,
+                bound,
                 mutable: pat.mutability.is_some(),
             });
         }
@@ -314,18 +484,25 @@ impl Lowerer {
             .find(|b| b.name == name)
     }
 
-    fn bind(&mut self, ident: &Ident, node: NodeId, mutable: bool) {
-        let name = ident.to_string();
+    /// Gives a node its user's name, for readable generated code.
+    fn name(&mut self, node: NodeId, name: &str) {
         let n = &mut self.nodes[node.0];
         if n.name.is_none() && !n.is_leaf() {
-            n.name = Some(name.clone());
+            n.name = Some(name.to_owned());
+        }
+    }
+
+    fn bind(&mut self, ident: &Ident, bound: Bound, mutable: bool) {
+        let name = ident.to_string();
+        if let Bound::Node(node) = bound {
+            self.name(node, &name);
         }
         self.scopes
             .last_mut()
             .expect("a scope is always open")
             .push(Binding {
                 name,
-                node,
+                bound,
                 mutable,
             });
     }
@@ -346,17 +523,100 @@ impl Lowerer {
                 Tail::Missing(block.brace_token.span.close()),
             ),
         };
-        for stmt in stmts {
-            self.stmt(stmt);
+        let early_return = stmts
+            .iter()
+            .any(|s| mentions(s.to_token_stream(), "return"));
+        if early_return {
+            // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
+            let span = block.brace_token.span.open();
+            let value = self.var("result", Ty::Float(None), Shape::Scalar, span);
+            let zero = self.push(
+                Op::Lit(LitValue::Float(0.0), None),
+                vec![],
+                Ty::Float(None),
+                span,
+            );
+            self.emit(graph::Stmt::Declare(value, Some(zero)));
+            let done = self.flag("returned", span);
+            self.ret = Some(ReturnFlags { value, done });
         }
-        match tail {
-            Tail::Expr(e) => self.expr(e),
+        let value = self.stmts(stmts, &mut |cx: &mut Self| match tail {
+            Tail::Expr(e) => {
+                let v = cx.expr(e);
+                if let Some(r) = cx.ret {
+                    cx.set(r.value, v);
+                }
+                Some(v)
+            }
             // Without a float return type that error is already reported.
-            Tail::Missing(span) if !returns_float => self.placeholder(span),
-            Tail::Missing(span) => self.fail(syn::Error::new(
+            Tail::Missing(span) if !returns_float => Some(cx.placeholder(span)),
+            Tail::Missing(span) => Some(cx.fail(syn::Error::new(
                 span,
                 "the body must end with the value it returns, an expression of type `f64` or `f32`",
-            )),
+            ))),
+        });
+        match (self.ret, value) {
+            (Some(r), _) => {
+                self.known.clear();
+                self.read(r.value, block.brace_token.span.close())
+            }
+            (None, Some(v)) => v,
+            (None, None) => self.placeholder(block.brace_token.span.close()),
+        }
+    }
+
+    /// Lowers statements; after one that may `break`, `continue` or `return`, the rest run only
+    /// if it did not. `tail` lowers what ends the block and returns its value, if any.
+    fn stmts(
+        &mut self,
+        stmts: &[Stmt],
+        tail: &mut dyn FnMut(&mut Self) -> Option<NodeId>,
+    ) -> Option<NodeId> {
+        for (k, stmt) in stmts.iter().enumerate() {
+            self.stmt(stmt, &stmts[k + 1..]);
+            let tokens = stmt.to_token_stream();
+            let exits = ["break", "continue", "return"]
+                .iter()
+                .any(|w| mentions(tokens.clone(), w));
+            if exits && (k + 1 < stmts.len() || self.ret.is_some() && self.loops.is_empty()) {
+                let cond = self.still_running(stmt.span());
+                let rest = &stmts[k + 1..];
+                let mut value = None;
+                let then = self.nested(|cx| value = cx.stmts(rest, tail));
+                self.emit(graph::Stmt::If {
+                    cond,
+                    then,
+                    otherwise: graph::Block::default(),
+                });
+                // A value computed under the guard reaches the caller through a variable.
+                let _ = value;
+                return None;
+            }
+        }
+        tail(self)
+    }
+
+    /// `true` while no `break`, `continue` or `return` has happened.
+    fn still_running(&mut self, span: Span) -> NodeId {
+        let mut flags = Vec::new();
+        if let Some(l) = self.loops.last() {
+            flags.extend(l.broke);
+            flags.extend(l.continued);
+        }
+        if let Some(r) = self.ret {
+            flags.push(r.done);
+        }
+        let mut any: Option<NodeId> = None;
+        for f in flags {
+            let v = self.read(f, span);
+            any = Some(match any {
+                None => v,
+                Some(a) => self.push(Op::Or, vec![a, v], Ty::Bool, span),
+            });
+        }
+        match any {
+            Some(a) => self.push(Op::Not, vec![a], Ty::Bool, span),
+            None => self.bool_lit(true, span),
         }
     }
 
@@ -366,8 +626,8 @@ impl Lowerer {
             Some((Stmt::Expr(e, None), rest)) => (rest, Some(e)),
             _ => (&block.stmts[..], None),
         };
-        for stmt in stmts {
-            self.stmt(stmt);
+        for (k, stmt) in stmts.iter().enumerate() {
+            self.stmt(stmt, &stmts[k + 1..]);
         }
         let value = match tail {
             Some(e) => self.expr(e),
@@ -380,9 +640,35 @@ impl Lowerer {
         value
     }
 
-    fn stmt(&mut self, stmt: &Stmt) {
+    /// A block whose value, if any, goes to `target`: a branch or a loop body.
+    fn branch(&mut self, block: &Block, target: Option<VarId>) -> graph::Block {
+        self.nested(|cx| {
+            let (stmts, tail) = match (target, block.stmts.split_last()) {
+                (Some(_), Some((Stmt::Expr(e, None), rest))) => (rest, Some(e)),
+                _ => (&block.stmts[..], None),
+            };
+            cx.stmts(stmts, &mut |cx: &mut Self| {
+                match (tail, target) {
+                    (Some(e), Some(t)) => {
+                        let v = cx.expr(e);
+                        cx.set(t, v);
+                    }
+                    (None, Some(_)) => {
+                        cx.fail(syn::Error::new(
+                            block.brace_token.span.close(),
+                            "this branch must end with the value of the `if`",
+                        ));
+                    }
+                    _ => {}
+                }
+                None
+            });
+        })
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, rest: &[Stmt]) {
         match stmt {
-            Stmt::Local(local) => self.local(local),
+            Stmt::Local(local) => self.local(local, rest),
             Stmt::Item(Item::Const(_) | Item::Use(_)) => {
                 self.items.push(stmt.to_token_stream());
             }
@@ -394,31 +680,62 @@ impl Lowerer {
                 &m.mac,
                 "macros are not supported in a differentiated function: write the computation with supported expressions",
             )),
-            Stmt::Expr(Expr::Assign(assign), _) => {
-                let value = self.expr(&assign.right);
-                self.assign(&assign.left, value);
+            Stmt::Expr(e, _) => self.effect(e),
+        }
+    }
+
+    /// An expression evaluated for what it does: an assignment, a branch, a loop, an exit.
+    fn effect(&mut self, e: &Expr) {
+        match e {
+            Expr::Assign(assign) => {
+                if let Expr::Index(index) = &*assign.left {
+                    let value = self.expr(&assign.right);
+                    self.store(index, |_, _| value);
+                } else {
+                    let value = self.expr(&assign.right);
+                    self.assign(&assign.left, value);
+                }
             }
-            Stmt::Expr(Expr::Binary(b), _) if compound(&b.op).is_some() => {
+            Expr::Binary(b) if compound(&b.op).is_some() => {
                 let prim = compound(&b.op).expect("checked by the guard");
-                let current = self.expr(&b.left);
-                let rhs = self.expr(&b.right);
                 let span = b.span();
-                let ty = self.nodes[current.0].ty.join(self.nodes[rhs.0].ty);
-                let value = self.push(Op::Prim(prim), vec![current, rhs], ty, span);
-                self.assign(&b.left, value);
+                if let Expr::Index(index) = &*b.left {
+                    let rhs = self.expr(&b.right);
+                    self.store(index, |cx, current| {
+                        let ty = cx.nodes[current.0].ty.join(cx.nodes[rhs.0].ty);
+                        cx.push(Op::Prim(prim), vec![current, rhs], ty, span)
+                    });
+                } else {
+                    let current = self.expr(&b.left);
+                    let rhs = self.expr(&b.right);
+                    let ty = self.nodes[current.0].ty.join(self.nodes[rhs.0].ty);
+                    let value = self.push(Op::Prim(prim), vec![current, rhs], ty, span);
+                    self.assign(&b.left, value);
+                }
             }
-            Stmt::Expr(Expr::Return(r), _) => self.errors.push(err(
-                r,
-                "an early `return` is not supported yet: return the value as the function's last expression",
-            )),
-            Stmt::Expr(e, _) => {
+            Expr::If(i) => self.if_(i, None),
+            Expr::ForLoop(f) => self.for_(f),
+            Expr::While(w) => self.while_(w),
+            Expr::Loop(l) => self.loop_(l),
+            Expr::Break(b) => self.exit(b.span(), b.expr.is_some() || b.label.is_some(), true),
+            Expr::Continue(c) => self.exit(c.span(), c.label.is_some(), false),
+            Expr::Return(r) => self.return_(r),
+            Expr::Block(b) if b.label.is_none() => {
+                let block = &b.block;
+                self.scopes.push(Vec::new());
+                for (k, stmt) in block.stmts.iter().enumerate() {
+                    self.stmt(stmt, &block.stmts[k + 1..]);
+                }
+                self.scopes.pop();
+            }
+            e => {
                 // A value computed and dropped has no effect on the result; it is still checked.
                 self.expr(e);
             }
         }
     }
 
-    fn local(&mut self, local: &Local) {
+    fn local(&mut self, local: &Local, rest: &[Stmt]) {
         let (pat, annotated) = match &local.pat {
             Pat::Type(t) => (&*t.pat, float_type(&t.ty)),
             pat => (pat, None),
@@ -430,7 +747,7 @@ impl Lowerer {
             ));
             // Bound all the same, so later uses of the name report nothing more.
             if let Pat::Ident(p) = pat {
-                self.bind(&p.ident, placeholder, true);
+                self.bind(&p.ident, Bound::Node(placeholder), true);
             }
             return;
         };
@@ -440,20 +757,80 @@ impl Lowerer {
                 "`let ... else` is not supported: bind a plain name",
             ));
         }
+        let Pat::Ident(p) = pat else {
+            self.expr(&init.expr);
+            if !matches!(pat, Pat::Wild(_)) {
+                self.errors.push(err(
+                    pat,
+                    "only plain names can be bound: write `let name = ...;`",
+                ));
+            }
+            return;
+        };
+        if p.by_ref.is_some() || p.subpat.is_some() {
+            self.errors.push(err(
+                pat,
+                "only plain names can be bound: write `let name = ...;`",
+            ));
+        }
+        let name = p.ident.to_string();
+        if let Expr::Repeat(r) = &*init.expr {
+            // A local array: `let mut h = [0.0; 4];`.
+            let fill = self.expr(&r.expr);
+            let ty = match (annotated, self.nodes[fill.0].ty) {
+                (_, Ty::Float(Some(t))) | (Some(t), _) => Ty::Float(Some(t)),
+                (None, ty) => ty,
+            };
+            let len = r.len.to_token_stream();
+            let v = self.var(
+                &name,
+                ty,
+                Shape::Array {
+                    len: len.clone(),
+                    by_ref: false,
+                },
+                p.ident.span(),
+            );
+            let init = self.push(Op::Fill(len), vec![fill], ty, r.span());
+            self.emit(graph::Stmt::Declare(v, Some(init)));
+            self.bind(&p.ident, Bound::Var(v), p.mutability.is_some());
+            return;
+        }
         let value = self.expr(&init.expr);
         if let (Some(t), Ty::Float(None)) = (annotated, self.nodes[value.0].ty) {
             self.nodes[value.0].ty = Ty::Float(Some(t));
         }
-        match pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                self.bind(&p.ident, value, p.mutability.is_some());
-            }
-            Pat::Wild(_) => {}
-            other => self.errors.push(err(
-                other,
-                "only plain names can be bound: write `let name = ...;`",
-            )),
+        if let Op::Read(v) = self.nodes[value.0].op
+            && self.vars[v.0].name == "value_of_if"
+        {
+            // `let y = if .. { a } else { b };` names the variable the branches assign.
+            self.vars[v.0].name.clone_from(&name);
         }
+        let mutable = p.mutability.is_some();
+        let mut names = Vec::new();
+        for later in rest
+            .iter()
+            .filter(|s| has_control_flow(&s.to_token_stream()))
+        {
+            assigned(later.to_token_stream(), &mut names);
+        }
+        if mutable && names.contains(&name) {
+            let ty = self.nodes[value.0].ty;
+            let v = self.var(&name, ty, Shape::Scalar, p.ident.span());
+            self.emit(graph::Stmt::Declare(v, Some(value)));
+            self.known.insert(v, value);
+            self.bind(&p.ident, Bound::Var(v), true);
+        } else {
+            self.bind(&p.ident, Bound::Node(value), mutable);
+        }
+    }
+
+    /// The binding a path names, if it names a local.
+    fn local_binding(&self, e: &Expr) -> Option<(Bound, bool)> {
+        let Expr::Path(p) = e else { return None };
+        let ident = p.path.get_ident()?;
+        let b = self.lookup(&ident.to_string())?;
+        Some((b.bound, b.mutable))
     }
 
     /// `name = value` or `name op= value`: the name now refers to a new node.
@@ -461,7 +838,7 @@ impl Lowerer {
         let Expr::Path(p) = target else {
             self.errors.push(err(
                 target,
-                "only local variables can be assigned to: write `name = ...` or `name += ...`",
+                "only local variables and array elements can be assigned to: write `name = ...` or `h[i] = ...`",
             ));
             return;
         };
@@ -470,8 +847,26 @@ impl Lowerer {
                 .push(err(target, "only local variables can be assigned to"));
             return;
         };
-        match self.lookup(&ident.to_string()) {
-            Some(b) if b.mutable => self.bind(ident, value, true),
+        let name = ident.to_string();
+        match self.local_binding(target) {
+            Some((Bound::Var(v), true)) if matches!(self.vars[v.0].shape, Shape::Scalar) => {
+                self.set(v, value);
+            }
+            Some((Bound::Node(_), true)) => {
+                self.name(value, &name);
+                let binding = self
+                    .scopes
+                    .iter_mut()
+                    .rev()
+                    .flat_map(|s| s.iter_mut().rev())
+                    .find(|b| b.name == name)
+                    .expect("found above");
+                binding.bound = Bound::Node(value);
+            }
+            Some((Bound::Var(_), true)) => self.errors.push(err(
+                ident,
+                format!("`{ident}` is an array: assign to its elements, as in `{ident}[i] = ...`"),
+            )),
             Some(_) => self.errors.push(err(
                 ident,
                 format!("cannot assign twice to immutable variable `{ident}`: declare it with `let mut {ident}`"),
@@ -480,6 +875,325 @@ impl Lowerer {
                 ident,
                 format!("`{ident}` is not a local variable of this function"),
             )),
+        }
+    }
+
+    /// The array variable an indexing expression reads or writes.
+    fn array_of(&mut self, base: &Expr) -> Option<VarId> {
+        match self.local_binding(base) {
+            Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
+            _ => {
+                self.errors.push(err(
+                    base,
+                    "only arrays and slices can be indexed: a parameter `[f64; N]`, `&[f64]`, or a local `[0.0; N]`",
+                ));
+                None
+            }
+        }
+    }
+
+    /// `h[i] = value(current)`, where `current` is the element's value before.
+    fn store(&mut self, index: &syn::ExprIndex, value: impl FnOnce(&mut Self, NodeId) -> NodeId) {
+        let Some(v) = self.array_of(&index.expr) else {
+            return;
+        };
+        let is_param = self.vars[v.0].param.is_some();
+        if is_param
+            && !self
+                .lookup(&self.vars[v.0].name.clone())
+                .is_some_and(|b| b.mutable)
+        {
+            self.errors.push(err(
+                &index.expr,
+                "a parameter cannot be assigned to: copy it into a local array first",
+            ));
+            return;
+        }
+        let i = self.expr(&index.index);
+        let ty = self.vars[v.0].ty;
+        let current = self.push(Op::Load(v), vec![i], ty, index.span());
+        let value = value(self, current);
+        self.emit(graph::Stmt::Store {
+            var: v,
+            index: i,
+            value,
+        });
+        // Loads after a store read memory again.
+        self.known.clear();
+    }
+
+    /// `if cond { .. } else { .. }`; with a `target`, each branch assigns its value to it.
+    fn if_(&mut self, e: &syn::ExprIf, target: Option<VarId>) {
+        let cond = self.expr(&e.cond);
+        let then = self.branch(&e.then_branch, target);
+        let otherwise = match &e.else_branch {
+            None => {
+                if target.is_some() {
+                    self.errors.push(err(
+                        e.if_token,
+                        "an `if` used as a value needs an `else` branch",
+                    ));
+                }
+                graph::Block::default()
+            }
+            Some((_, els)) => match &**els {
+                Expr::Block(b) => self.branch(&b.block, target),
+                Expr::If(nested) => self.nested(|cx| cx.if_(nested, target)),
+                other => {
+                    self.errors
+                        .push(err(other, "expected a block after `else`"));
+                    graph::Block::default()
+                }
+            },
+        };
+        self.known.clear();
+        self.emit(graph::Stmt::If {
+            cond,
+            then,
+            otherwise,
+        });
+    }
+
+    /// An `if` used as a value: its branches assign a variable, read after it.
+    fn if_value(&mut self, e: &syn::ExprIf) -> NodeId {
+        let span = e.if_token.span;
+        let v = self.var("value_of_if", Ty::Float(None), Shape::Scalar, span);
+        self.emit(graph::Stmt::Declare(v, None));
+        self.if_(e, Some(v));
+        // The branches decide the type; any float will do for a literal-only `if`.
+        let ty = self.nodes.iter().rev().find_map(|n| match (n.ty, &n.op) {
+            (Ty::Float(Some(t)), _) => Some(t),
+            _ => None,
+        });
+        self.vars[v.0].ty = Ty::Float(ty);
+        self.read(v, span)
+    }
+
+    /// Lowers a loop body with the flags its `break`s and `continue`s set.
+    fn loop_body(&mut self, body: &Block, span: Span, flags: LoopFlags) -> graph::Block {
+        self.loops.push(flags);
+        let block = self.nested(|cx| {
+            if let Some(c) = flags.continued {
+                let f = cx.bool_lit(false, span);
+                cx.set(c, f);
+            }
+            cx.stmts(&body.stmts, &mut |_| None);
+        });
+        self.loops.pop();
+        block
+    }
+
+    /// The flags a loop needs: only those its body can set.
+    fn loop_flags(&mut self, body: &Block, span: Span) -> LoopFlags {
+        let tokens = body.to_token_stream();
+        LoopFlags {
+            broke: mentions(tokens.clone(), "break").then(|| self.flag("broke", span)),
+            continued: mentions(tokens, "continue").then(|| self.flag("continued", span)),
+        }
+    }
+
+    /// The condition that keeps a loop going after a `break` or a `return`.
+    fn not_exited(&mut self, flags: LoopFlags, span: Span) -> Option<NodeId> {
+        let mut exited: Option<NodeId> = None;
+        for f in flags.broke.into_iter().chain(self.ret.map(|r| r.done)) {
+            let v = self.read(f, span);
+            exited = Some(match exited {
+                None => v,
+                Some(a) => self.push(Op::Or, vec![a, v], Ty::Bool, span),
+            });
+        }
+        exited.map(|e| self.push(Op::Not, vec![e], Ty::Bool, span))
+    }
+
+    fn for_(&mut self, f: &syn::ExprForLoop) {
+        let span = f.for_token.span;
+        if let Some(label) = &f.label {
+            self.errors.push(err(
+                label,
+                "loop labels are not supported: use `break` on the innermost loop",
+            ));
+        }
+        let (range, reverse) = match &*f.expr {
+            Expr::MethodCall(m) if m.method == "rev" && m.args.is_empty() => {
+                (strip(&m.receiver), true)
+            }
+            other => (strip(other), false),
+        };
+        let Expr::Range(range) = range else {
+            self.errors.push(err(
+                &f.expr,
+                "`for` loops run over integer ranges: `a..b`, `a..=b` or `(a..b).rev()`",
+            ));
+            return;
+        };
+        let (Some(start), Some(end)) = (&range.start, &range.end) else {
+            self.errors
+                .push(err(range, "the range needs both bounds, as in `0..n`"));
+            return;
+        };
+        let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
+        let start = self.expr(start);
+        let end = self.expr(end);
+        let flags = self.loop_flags(&f.body, span);
+        let counter = self.counters;
+        self.counters += 1;
+        let name = match &*f.pat {
+            Pat::Ident(p) => p.ident.to_string(),
+            Pat::Wild(_) => "_".to_owned(),
+            other => {
+                self.errors
+                    .push(err(other, "the loop variable must be a name or `_`"));
+                "_".to_owned()
+            }
+        };
+        let mut body = {
+            self.known.clear();
+            self.blocks.push(graph::Block::default());
+            self.scopes.push(Vec::new());
+            let i = self.push(Op::Counter(counter), vec![], Ty::Int, f.pat.span());
+            self.nodes[i.0].name = Some(name.clone());
+            if let Pat::Ident(p) = &*f.pat {
+                self.bind(&p.ident, Bound::Node(i), false);
+            }
+            let inner = self.loop_body(&f.body, span, flags);
+            self.emit_all(inner);
+            self.scopes.pop();
+            self.known.clear();
+            self.blocks.pop().expect("pushed above")
+        };
+        if flags.broke.is_some() || self.ret.is_some() {
+            // After a `break` (or `return`) the remaining iterations do nothing.
+            let guarded = std::mem::take(&mut body);
+            body = self.nested(|cx| {
+                let Some(cond) = cx.not_exited(flags, span) else {
+                    return;
+                };
+                cx.emit(graph::Stmt::If {
+                    cond,
+                    then: guarded,
+                    otherwise: graph::Block::default(),
+                });
+            });
+        }
+        self.emit(graph::Stmt::For {
+            counter,
+            name,
+            start,
+            end,
+            inclusive,
+            reverse,
+            body,
+        });
+    }
+
+    fn emit_all(&mut self, block: graph::Block) {
+        for stmt in block.0 {
+            self.emit(stmt);
+        }
+    }
+
+    fn while_(&mut self, w: &syn::ExprWhile) {
+        let span = w.while_token.span;
+        if let Some(label) = &w.label {
+            self.errors.push(err(
+                label,
+                "loop labels are not supported: use `break` on the innermost loop",
+            ));
+        }
+        let flags = self.loop_flags(&w.body, span);
+        let mut test = None;
+        let cond = self.nested(|cx| {
+            let c = cx.expr(&w.cond);
+            test = Some(match cx.not_exited(flags, span) {
+                Some(running) => cx.push(Op::And, vec![running, c], Ty::Bool, span),
+                None => c,
+            });
+        });
+        let body = self.loop_body(&w.body, span, flags);
+        self.emit(graph::Stmt::While {
+            cond,
+            test: test.expect("set above"),
+            body,
+        });
+    }
+
+    fn loop_(&mut self, l: &syn::ExprLoop) {
+        let span = l.loop_token.span;
+        if let Some(label) = &l.label {
+            self.errors.push(err(
+                label,
+                "loop labels are not supported: use `break` on the innermost loop",
+            ));
+        }
+        let flags = self.loop_flags(&l.body, span);
+        if flags.broke.is_none() && self.ret.is_none() {
+            self.errors.push(err(
+                l.loop_token,
+                "a `loop` without `break` never ends: add a `break`, or use `while` or `for`",
+            ));
+            return;
+        }
+        let mut test = None;
+        let cond = self.nested(|cx| {
+            test = Some(match cx.not_exited(flags, span) {
+                Some(t) => t,
+                None => cx.bool_lit(true, span),
+            });
+        });
+        let body = self.loop_body(&l.body, span, flags);
+        self.emit(graph::Stmt::While {
+            cond,
+            test: test.expect("set above"),
+            body,
+        });
+    }
+
+    /// `break` or `continue`: sets the innermost loop's flag.
+    fn exit(&mut self, span: Span, unsupported: bool, is_break: bool) {
+        let word = if is_break { "break" } else { "continue" };
+        if unsupported {
+            self.errors.push(syn::Error::new(
+                span,
+                format!("`{word}` with a label or a value is not supported: use a plain `{word}`"),
+            ));
+            return;
+        }
+        let flag = self
+            .loops
+            .last()
+            .and_then(|l| if is_break { l.broke } else { l.continued });
+        match flag {
+            Some(f) => {
+                let t = self.bool_lit(true, span);
+                self.set(f, t);
+            }
+            None => self
+                .errors
+                .push(syn::Error::new(span, format!("`{word}` outside of a loop"))),
+        }
+    }
+
+    fn return_(&mut self, r: &syn::ExprReturn) {
+        let Some(flags) = self.ret else {
+            self.errors.push(err(
+                r,
+                "`return` is supported as the last statement or inside the body's statements",
+            ));
+            return;
+        };
+        let Some(e) = &r.expr else {
+            self.errors
+                .push(err(r, "`return` needs the value of the function"));
+            return;
+        };
+        let v = self.expr(e);
+        self.set(flags.value, v);
+        let t = self.bool_lit(true, r.span());
+        self.set(flags.done, t);
+        // Every enclosing loop stops.
+        let broke: Vec<VarId> = self.loops.iter().filter_map(|l| l.broke).collect();
+        for b in broke {
+            self.set(b, t);
         }
     }
 
@@ -510,6 +1224,21 @@ impl Lowerer {
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
+            Expr::If(i) => self.if_value(i),
+            Expr::Index(index) => {
+                let Some(v) = self.array_of(&index.expr) else {
+                    return self.placeholder(span);
+                };
+                let i = self.expr(&index.index);
+                let ty = self.vars[v.0].ty;
+                self.push(Op::Load(v), vec![i], ty, span)
+            }
+            Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
+                let Some(v) = self.array_of(&m.receiver) else {
+                    return self.placeholder(span);
+                };
+                self.push(Op::Len(v), vec![], Ty::Int, span)
+            }
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
             Expr::Block(b) if b.label.is_none() => self.block(&b.block),
@@ -519,9 +1248,13 @@ impl Lowerer {
                     let ty = self.nodes[a.0].ty;
                     self.push(Op::Prim(Prim::Neg), vec![a], ty, span)
                 }
+                UnOp::Not(_) => {
+                    let a = self.expr(&u.expr);
+                    self.push(Op::Not, vec![a], Ty::Bool, span)
+                }
                 _ => self.fail(err(
                     u.op,
-                    "only unary minus is supported: `!` and `*` have no derivative here",
+                    "dereferencing is not supported: use the values directly",
                 )),
             },
             Expr::Binary(b) => self.binary(b),
@@ -614,7 +1347,16 @@ impl Lowerer {
         if let Some(ident) = p.path.get_ident()
             && let Some(b) = self.lookup(&ident.to_string())
         {
-            return b.node;
+            return match b.bound {
+                Bound::Node(n) => n,
+                Bound::Var(v) if matches!(self.vars[v.0].shape, Shape::Scalar) => {
+                    self.read(v, ident.span())
+                }
+                Bound::Var(_) => self.fail(err(
+                    ident,
+                    format!("`{ident}` is an array: use its elements, as in `{ident}[i]`, or `{ident}.len()`"),
+                )),
+            };
         }
         // Not a local: a constant such as `PI`, `SCALE` or `std::f64::consts::E`. Its type is
         // known when the path goes through `f64` or `f32`.
@@ -650,11 +1392,21 @@ impl Lowerer {
             BinOp::Ne(_) => Some(CmpOp::Ne),
             _ => None,
         };
+        if let BinOp::And(_) | BinOp::Or(_) = b.op {
+            let l = self.expr(&b.left);
+            let r = self.expr(&b.right);
+            let op = if matches!(b.op, BinOp::And(_)) {
+                Op::And
+            } else {
+                Op::Or
+            };
+            return self.push(op, vec![l, r], Ty::Bool, span);
+        }
         if arith.is_none() && cmp.is_none() {
             let message = if compound(&b.op).is_some() {
                 "a compound assignment is a statement: write it on its own line, as in `s += x;`"
             } else {
-                "this operator is not supported: use `+ - * / %` and comparisons"
+                "this operator is not supported: use `+ - * / %`, comparisons, `&&`, `||` and `!`"
             };
             return self.fail(err(b.op, message));
         }
@@ -792,6 +1544,41 @@ impl Lowerer {
     }
 }
 
+/// An expression without the parentheses around it.
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        e => e,
+    }
+}
+
+/// `[f64; N]`, `&[f64; N]` or `&[f64]` (or `f32`): the shape and the element's float type.
+fn array_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
+    match ty {
+        Type::Array(a) => Some((
+            Shape::Array {
+                len: a.len.to_token_stream(),
+                by_ref: false,
+            },
+            float_type(&a.elem),
+        )),
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Array(a) => Some((
+                Shape::Array {
+                    len: a.len.to_token_stream(),
+                    by_ref: true,
+                },
+                float_type(&a.elem),
+            )),
+            Type::Slice(sl) => Some((Shape::Slice, float_type(&sl.elem))),
+            _ => None,
+        },
+        Type::Paren(p) => array_type(&p.elem),
+        _ => None,
+    }
+}
+
 enum Tail<'a> {
     Expr(&'a Expr),
     Missing(Span),
@@ -821,17 +1608,13 @@ fn unsupported(expr: &Expr) -> syn::Error {
         Expr::Async(_) | Expr::Await(_) => {
             "`async` code cannot be differentiated: differentiate a plain `fn` and call it"
         }
-        Expr::If(_) | Expr::Match(_) => {
-            "branches are not supported yet: use `max`, `min`, `clamp`, `abs` or `relu` for kinks"
-        }
+        Expr::Match(_) => "`match` is not supported: use `if` / `else if` / `else`",
         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
-            "loops are not supported yet: write the computation without loops"
+            "a loop is a statement, not a value: end the block with the value computed after it"
         }
-        Expr::Return(_) => {
-            "an early `return` is not supported yet: return the value as the function's last expression"
-        }
-        Expr::Index(_) | Expr::Array(_) | Expr::Repeat(_) => {
-            "arrays and indexing are not supported yet: use scalar `f64` or `f32` values"
+        Expr::Return(_) => "`return` is a statement: write `return value;` on its own line",
+        Expr::Array(_) | Expr::Repeat(_) => {
+            "arrays are values of `let` only: write `let mut h = [0.0; N];`, then index it"
         }
         Expr::Field(_) | Expr::Struct(_) | Expr::Tuple(_) => {
             "structs, fields and tuples are not supported: pass the scalars as parameters"
@@ -854,7 +1637,7 @@ fn unsupported(expr: &Expr) -> syn::Error {
     err(
         expr,
         format!(
-            "{what}\n(supported: literals, constants, `let`, `+ - * / %`, unary `-`, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks)"
+            "{what}\n(supported: literals, constants, `let`, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `for` over ranges, `while`, `loop`, `break`, `continue`, `return`, indexing, local arrays)"
         ),
     )
 }

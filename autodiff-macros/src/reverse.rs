@@ -1,65 +1,216 @@
-//! The reverse pass: walks the graph backwards and builds the adjoint of every active node.
+//! The reverse pass: the backward sweep, built by walking the program backwards.
 //!
-//! The adjoint of the output is 1. Visiting nodes from last to first, every consumer of a value
-//! comes before the value itself, so when a node is reached its adjoint is complete: the sum of the
-//! contributions `g · ∂out/∂arg` of every path from it to the output (the seed's `y`, used by both
-//! `+` and `×`, gets `3 · 1 + 5`). The node's row of the rule table then passes that adjoint on to
-//! its arguments. The adjoint nodes are appended to the same graph, after the forward nodes, so
-//! that emission prints the forward sweep followed by the backward sweep.
+//! Within a straight-line stretch every value is a node, and adjoints are nodes too: the adjoint
+//! of the output is 1, and visiting nodes from last to first, every consumer of a value comes
+//! before the value, so when a node is reached its adjoint is complete — the sum over every path
+//! from it to the output (the seed's `y`, used by both `+` and `×`, gets `3 · 1 + 5`). Its row
+//! of the rule table passes it on to the node's arguments.
+//!
+//! Around that, structure: a variable `s` assigned in a loop or branch has a mutable adjoint
+//! `d_s`; an array `h` has an adjoint array `d_h`; a branch is reversed as a branch on the same
+//! condition, a loop as a loop running the other way (a `while` loop counts its iterations).
+//! The backward code of a loop body needs the values of that iteration. A value that is a pure
+//! function of the parameters and the loop counters is recomputed there; any other (a value read
+//! from a variable the loop overwrites, a branch decision) is pushed on a tape in the forward
+//! sweep and popped in the backward sweep. Each block has its own tapes, so nested loops never
+//! interleave on one. Straight-line code at the top of the function needs no tape: its values are
+//! still in scope when the backward sweep runs.
+
+use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Partial, Site};
-use crate::graph::{Graph, Node, NodeId};
+use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::rules::{self, Prim};
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
     pub graph: Graph,
-    /// The gradient entry of each active parameter, in declaration order; `None` is zero.
+    /// The whole body of `f_grad`: the forward sweep, then the backward sweep.
+    pub code: Block,
+    /// The gradient entry of each active scalar parameter, in declaration order; `None` is zero.
     pub gradients: Vec<Option<NodeId>>,
+    /// The adjoint of each active array or slice parameter, by parameter index.
+    pub array_gradients: HashMap<usize, VarId>,
+    /// A read of each array adjoint at the end of the code, to return it.
+    pub reads: HashMap<VarId, NodeId>,
+}
+
+/// Where a primal node is computed: its block and its position there.
+#[derive(Clone, Copy)]
+struct Home {
+    block: usize,
+    index: usize,
+}
+
+struct Reverse {
+    b: Builder,
+    /// Where each primal node is computed.
+    home: HashMap<NodeId, Home>,
+    /// The nodes each primal block reads from variables the program mutates (for tapes).
+    forward_len: usize,
+    /// The adjoint variable of each active variable.
+    var_adjoint: HashMap<VarId, VarId>,
+    /// The adjoints of nodes: summed as nodes within their own block.
+    adjoint: HashMap<NodeId, NodeId>,
+    /// Adjoint variables of nodes that receive contributions from inside nested blocks.
+    node_adjoint_var: HashMap<NodeId, VarId>,
+    /// The primal blocks being reversed, outermost first, with the output being built for each.
+    stack: Vec<Frame>,
+    /// Values saved on tapes: the tape, and the node that pops the value back.
+    taped: HashMap<NodeId, (VarId, NodeId)>,
+    /// The tapes of each primal block, in the order they were made.
+    tapes: HashMap<(usize, TapeKind), VarId>,
+    /// Pending values of variable adjoints in the current straight-line stretch.
+    pending: HashMap<VarId, NodeId>,
+    /// Iteration counters added to `while` loops, by the loop's body block.
+    counts: HashMap<usize, (VarId, NodeId)>,
+    /// The number of each primal block, by its address in the body being reversed.
+    block_ids: HashMap<usize, usize>,
+    /// Derivative nodes already placed in the backward code.
+    placed: HashSet<NodeId>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum TapeKind {
+    Float(FloatTy),
+    Bool,
+    Int,
+}
+
+/// One primal block being reversed.
+struct Frame {
+    block: usize,
+    /// Statements of the backward code at this level.
+    out: Vec<Stmt>,
+    /// Statements that must come first: adjoint variables and values popped off tapes.
+    prologue: Vec<Stmt>,
+    /// Primal nodes recomputed or popped at this level, and their backward-code node.
+    values: HashMap<NodeId, NodeId>,
 }
 
 pub fn reverse(graph: Graph) -> Adjoint {
     let forward_len = graph.nodes.len();
-    let output = graph.output;
-    let b = Builder::new(graph);
-    let mut adjoint: Vec<Option<NodeId>> = vec![None; forward_len];
+    let body = graph.body.clone();
+    let mut r = Reverse {
+        b: Builder::new(graph),
+        home: HashMap::new(),
+        forward_len,
+        var_adjoint: HashMap::new(),
+        adjoint: HashMap::new(),
+        node_adjoint_var: HashMap::new(),
+        stack: Vec::new(),
+        taped: HashMap::new(),
+        tapes: HashMap::new(),
+        pending: HashMap::new(),
+        counts: HashMap::new(),
+        block_ids: HashMap::new(),
+        placed: HashSet::new(),
+    };
+    let mut ids = 0;
+    r.locate(&body, &mut ids);
+    // Only values computed at the top of the function are in scope everywhere in the backward
+    // sweep; the others must be recomputed or taped, not shared.
+    let home = r.home.clone();
+    r.b.retain(|id| id.0 >= forward_len || home.get(&id).is_none_or(|h| h.block == 0));
 
-    let out = b.node(output);
+    // Adjoint variables for every active variable, zero before the backward sweep.
+    let vars: Vec<(VarId, Var)> = r.b.with_graph(|g| {
+        g.vars
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, v)| (VarId(i), v))
+            .collect()
+    });
+    let mut backward = Vec::new();
+    for (id, var) in vars.iter().filter(|(_, v)| v.active) {
+        let float = var.ty.float().unwrap_or_else(|| r.output_ty());
+        r.b.set_site(Site {
+            span: var.span,
+            ty: float,
+        });
+        let adj = r.new_var(
+            &format!("d_{}", var.name),
+            var.ty,
+            var.shape.clone(),
+            var.param,
+        );
+        let zero = r.b.lit(0.0);
+        let init = match var.shape {
+            Shape::Scalar => zero,
+            _ => r.fill(zero, *id),
+        };
+        if var.param.is_none() {
+            backward.push(Stmt::Node(init));
+            backward.push(Stmt::Declare(adj, Some(init)));
+        }
+        r.var_adjoint.insert(*id, adj);
+    }
+
+    // The adjoint of the output is 1.
+    let output = r.b.with_graph(|g| g.output);
+    let out = r.b.node(output);
     if out.active {
-        b.set_site(site(&b, &out));
-        adjoint[output.0] = Some(b.lit(1.0));
+        r.b.set_site(site(&r.b, &out));
+        let one = r.b.lit(1.0);
+        r.adjoint.insert(output, one);
     }
 
-    for i in (0..forward_len).rev() {
-        let Some(g) = adjoint[i] else { continue };
-        let node = b.node(NodeId(i));
-        b.name_derivative(&node, g, forward_len);
-        if node.args.is_empty() {
-            continue;
-        }
-        b.set_site(site(&b, &node));
-        let args: Vec<_> = node.args.iter().map(|&a| b.v(a)).collect();
-        let partials = rules::local_derivatives(&node.op, b.v(g), b.v(NodeId(i)), &args);
-        for (&arg, partial) in node.args.iter().zip(partials) {
-            let Partial::Of(d) = partial else { continue };
-            if !b.node(arg).active {
-                continue;
+    r.stack.push(Frame {
+        block: 0,
+        out: Vec::new(),
+        prologue: Vec::new(),
+        values: HashMap::new(),
+    });
+    r.reverse_stmts(&body);
+
+    // Gradients: what reached each parameter.
+    let params = r.b.with_graph(|g| g.params.clone());
+    let mut gradients = Vec::new();
+    let mut array_gradients = HashMap::new();
+    for (i, p) in params.iter().enumerate().filter(|(_, p)| p.active) {
+        match p.var {
+            Some(v) => {
+                array_gradients.insert(i, r.var_adjoint[&v]);
             }
-            adjoint[arg.0] = Some(match adjoint[arg.0] {
-                None => d.id,
-                Some(sum) => b.prim(Prim::Add, &[sum, d.id]),
-            });
+            None => {
+                let node = r.b.node(p.node);
+                let g = r.final_adjoint(p.node, &node);
+                gradients.push(g);
+            }
         }
     }
 
-    let graph = b.finish();
-    let gradients = graph
-        .params
-        .iter()
-        .filter(|p| p.active)
-        .map(|p| adjoint[p.node.0])
-        .collect();
-    Adjoint { graph, gradients }
+    let frame = r.stack.pop().expect("the top frame");
+    backward.extend(frame.prologue);
+    backward.extend(frame.out);
+
+    // Push only what the backward code pops and uses, so every tape stays balanced.
+    let mut results: Vec<NodeId> = gradients.iter().flatten().copied().collect();
+    results.push(output);
+    let live =
+        r.b.with_graph(|g| g.live(&Block(backward.clone()), &results));
+    r.taped.retain(|_, (_, pop)| live[pop.0]);
+
+    let mut forward = Vec::new();
+    r.forward_copy(&body, &mut forward);
+    let mut code = forward;
+    code.extend(backward);
+    let mut reads = HashMap::new();
+    let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
+    returned.sort();
+    for d in returned {
+        let read = r.read_node(d);
+        code.push(Stmt::Node(read));
+        reads.insert(d, read);
+    }
+    Adjoint {
+        graph: r.b.finish(),
+        code: Block(code),
+        gradients,
+        array_gradients,
+        reads,
+    }
 }
 
 pub(crate) fn site(b: &Builder, node: &Node) -> Site {
@@ -69,5 +220,618 @@ pub(crate) fn site(b: &Builder, node: &Node) -> Site {
             .ty
             .float()
             .unwrap_or_else(|| b.with_graph(|g| g.output_ty)),
+    }
+}
+
+impl Reverse {
+    fn output_ty(&self) -> FloatTy {
+        self.b.with_graph(|g| g.output_ty)
+    }
+
+    fn new_var(&self, name: &str, ty: Ty, shape: Shape, param: Option<usize>) -> VarId {
+        self.b.with_graph(|g| {
+            g.vars.push(Var {
+                name: name.to_owned(),
+                ty,
+                shape,
+                active: false,
+                param,
+                span: proc_macro2::Span::call_site(),
+            });
+            VarId(g.vars.len() - 1)
+        })
+    }
+
+    /// `[zero; N]` shaped like the array `like` (a `Vec` for a slice).
+    fn fill(&self, zero: NodeId, like: VarId) -> NodeId {
+        let shape = self.b.with_graph(|g| g.vars[like.0].shape.clone());
+        let len = match shape {
+            Shape::Array { len, .. } => len,
+            _ => proc_macro2::TokenStream::new(),
+        };
+        let ty = self.b.with_graph(|g| g.vars[like.0].ty);
+        self.b
+            .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+    }
+
+    /// Numbers the primal blocks in order and records where each node is computed.
+    fn locate(&mut self, block: &Block, ids: &mut usize) {
+        let id = *ids;
+        *ids += 1;
+        self.block_ids.insert(address(block), id);
+        for (index, stmt) in block.0.iter().enumerate() {
+            match stmt {
+                Stmt::Node(n) => {
+                    self.home.insert(*n, Home { block: id, index });
+                }
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    self.locate(then, ids);
+                    self.locate(otherwise, ids);
+                }
+                Stmt::For { body, .. } => self.locate(body, ids),
+                Stmt::While { cond, body, .. } => {
+                    self.locate(cond, ids);
+                    self.locate(body, ids);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn frame(&mut self) -> &mut Frame {
+        self.stack.last_mut().expect("a frame is open")
+    }
+
+    fn emit(&mut self, stmt: Stmt) {
+        self.frame().out.push(stmt);
+    }
+
+    /// Places a node the builder just made (or found) in the current backward code.
+    fn place(&mut self, id: NodeId) -> NodeId {
+        if id.0 >= self.forward_len && self.placed.insert(id) {
+            self.emit(Stmt::Node(id));
+        }
+        id
+    }
+
+    /// The value of a primal node, where the backward code being built needs it.
+    fn value(&mut self, n: NodeId) -> NodeId {
+        let node = self.b.node(n);
+        if node.is_leaf() || n.0 >= self.forward_len {
+            return n;
+        }
+        let Some(home) = self.home.get(&n).copied() else {
+            return n;
+        };
+        if home.block == 0 {
+            // Computed once at the top of the function, and still in scope.
+            return n;
+        }
+        for f in self.stack.iter().rev() {
+            if let Some(&v) = f.values.get(&n) {
+                return v;
+            }
+        }
+        if self.pure(&node) {
+            let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
+            let copy = self.b.with_graph(|g| {
+                g.push(Node {
+                    args,
+                    ..node.clone()
+                })
+            });
+            self.emit(Stmt::Node(copy));
+            self.frame().values.insert(n, copy);
+            return copy;
+        }
+        // Pushed in the forward sweep right after it is computed, popped at the start of the
+        // backward code of its block.
+        let kind = match node.ty {
+            Ty::Float(t) => TapeKind::Float(t.unwrap_or_else(|| self.output_ty())),
+            Ty::Bool => TapeKind::Bool,
+            Ty::Int | Ty::Other => TapeKind::Int,
+        };
+        let tape = self.tape(home.block, kind);
+        let pop = self.b.with_graph(|g| {
+            g.push(Node {
+                op: Op::Pop(tape),
+                args: vec![],
+                ..node.clone()
+            })
+        });
+        self.taped.insert(n, (tape, pop));
+        let frame = self
+            .stack
+            .iter_mut()
+            .rev()
+            .find(|f| f.block == home.block)
+            .expect("a value is needed only inside the block that computes it");
+        frame.prologue.push(Stmt::Node(pop));
+        frame.values.insert(n, pop);
+        pop
+    }
+
+    /// Whether a node can be recomputed in the backward sweep from what is in scope there:
+    /// anything but reads of variables the program changes.
+    fn pure(&self, node: &Node) -> bool {
+        match node.op {
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) => false,
+            Op::Load(v) => self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v),
+            _ => true,
+        }
+    }
+
+    fn stored(&self, v: VarId) -> bool {
+        fn any(block: &Block, v: VarId) -> bool {
+            block.0.iter().any(|s| match s {
+                Stmt::Store { var, .. } => *var == v,
+                Stmt::If {
+                    then, otherwise, ..
+                } => any(then, v) || any(otherwise, v),
+                Stmt::For { body, .. } => any(body, v),
+                Stmt::While { cond, body, .. } => any(cond, v) || any(body, v),
+                _ => false,
+            })
+        }
+        self.b.with_graph(|g| any(&g.body, v))
+    }
+
+    fn tape(&mut self, block: usize, kind: TapeKind) -> VarId {
+        if let Some(&t) = self.tapes.get(&(block, kind)) {
+            return t;
+        }
+        let ty = match kind {
+            TapeKind::Float(t) => Ty::Float(Some(t)),
+            TapeKind::Bool => Ty::Bool,
+            TapeKind::Int => Ty::Int,
+        };
+        let t = self.new_var("tape", ty, Shape::Tape, None);
+        self.tapes.insert((block, kind), t);
+        t
+    }
+
+    /// Adds `c` to the adjoint of the primal node `n`.
+    fn contribute(&mut self, n: NodeId, c: NodeId) {
+        let home = self.home.get(&n).map_or(0, |h| h.block);
+        let current = self.frame().block;
+        if home == current {
+            let sum = match self.adjoint.get(&n) {
+                None => c,
+                Some(&s) => self.place(self.b.prim(Prim::Add, &[s, c])),
+            };
+            self.adjoint.insert(n, sum);
+        } else {
+            // From inside a nested block: accumulate in a variable declared where `n` lives.
+            let v = match self.node_adjoint_var.get(&n) {
+                Some(&v) => v,
+                None => {
+                    let node = self.b.node(n);
+                    let name = node.name.clone().unwrap_or_else(|| "t".to_owned());
+                    let v = self.new_var(&format!("d_{name}"), node.ty, Shape::Scalar, None);
+                    self.b.set_site(site(&self.b, &node));
+                    let zero = self.b.lit(0.0);
+                    let frame = self
+                        .stack
+                        .iter_mut()
+                        .rev()
+                        .find(|f| f.block == home)
+                        .expect("the home of a value encloses its uses");
+                    frame.prologue.push(Stmt::Declare(v, Some(zero)));
+                    self.node_adjoint_var.insert(n, v);
+                    v
+                }
+            };
+            let read = self.place(self.read_node(v));
+            let sum = self.place(self.b.prim(Prim::Add, &[read, c]));
+            self.emit(Stmt::Assign(v, sum));
+        }
+    }
+
+    fn read_node(&self, v: VarId) -> NodeId {
+        let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+        self.b
+            .with_graph(|g| g.push(Node::new(Op::Read(v), vec![], ty)))
+    }
+
+    /// The complete adjoint of `n`, once every later statement has been reversed.
+    fn final_adjoint(&mut self, n: NodeId, node: &Node) -> Option<NodeId> {
+        let ssa = self.adjoint.get(&n).copied();
+        let from_nested = self.node_adjoint_var.get(&n).copied().map(|v| {
+            let r = self.read_node(v);
+            self.place(r)
+        });
+        let total = match (ssa, from_nested) {
+            (Some(a), Some(b)) => Some(self.place(self.b.prim(Prim::Add, &[a, b]))),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = total {
+            self.b.name_derivative(node, t, self.forward_len);
+        }
+        total
+    }
+
+    /// The current value of a scalar variable's adjoint in this straight-line stretch.
+    fn var_adjoint_value(&mut self, adj: VarId) -> NodeId {
+        if let Some(&v) = self.pending.get(&adj) {
+            return v;
+        }
+        let r = self.place(self.read_node(adj));
+        self.pending.insert(adj, r);
+        r
+    }
+
+    /// Writes the pending adjoint values back to their variables, before control flow.
+    fn flush(&mut self) {
+        let mut pending: Vec<(VarId, NodeId)> = self.pending.drain().collect();
+        pending.sort_by_key(|(v, _)| *v);
+        for (adj, value) in pending {
+            let unchanged = matches!(self.b.node(value).op, Op::Read(v) if v == adj);
+            if !unchanged {
+                self.emit(Stmt::Assign(adj, value));
+            }
+        }
+    }
+
+    fn reverse_stmts(&mut self, block: &Block) {
+        for stmt in block.0.iter().rev() {
+            match stmt {
+                Stmt::Node(n) => self.reverse_node(*n),
+                Stmt::Declare(v, Some(value)) | Stmt::Assign(v, value) => {
+                    let Some(&adj) = self.var_adjoint.get(v) else {
+                        continue;
+                    };
+                    if !matches!(
+                        self.b.with_graph(|g| g.vars[v.0].shape.clone()),
+                        Shape::Scalar
+                    ) {
+                        continue;
+                    }
+                    let d = self.var_adjoint_value(adj);
+                    if self.b.node(*value).active {
+                        self.contribute(*value, d);
+                    }
+                    let site = site(&self.b, &self.b.node(*value));
+                    self.b.set_site(site);
+                    let zero = self.b.lit(0.0);
+                    self.pending.insert(adj, zero);
+                }
+                Stmt::Declare(_, None) | Stmt::Push(..) => {}
+                Stmt::Store { var, index, value } => {
+                    let Some(&adj) = self.var_adjoint.get(var) else {
+                        continue;
+                    };
+                    let i = self.value(*index);
+                    let node = self.b.node(*value);
+                    self.b.set_site(site(&self.b, &node));
+                    let ty = node.ty;
+                    let d = self
+                        .b
+                        .with_graph(|g| g.push(Node::new(Op::Load(adj), vec![i], ty)));
+                    self.place(d);
+                    if node.active {
+                        self.contribute(*value, d);
+                    }
+                    let zero = self.place(self.b.lit(0.0));
+                    self.emit(Stmt::Store {
+                        var: adj,
+                        index: i,
+                        value: zero,
+                    });
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    self.flush();
+                    let c = self.value(*cond);
+                    let then = self.nested(then);
+                    let otherwise = self.nested(otherwise);
+                    self.emit(Stmt::If {
+                        cond: c,
+                        then,
+                        otherwise,
+                    });
+                }
+                Stmt::For {
+                    counter,
+                    name,
+                    start,
+                    end,
+                    inclusive,
+                    reverse,
+                    body,
+                } => {
+                    self.flush();
+                    let (s, e) = (self.value(*start), self.value(*end));
+                    let body = self.nested(body);
+                    self.emit(Stmt::For {
+                        counter: *counter,
+                        name: name.clone(),
+                        start: s,
+                        end: e,
+                        inclusive: *inclusive,
+                        reverse: !reverse,
+                        body,
+                    });
+                }
+                Stmt::While { body, .. } => {
+                    self.flush();
+                    let body_id = self.block_ids[&address(body)];
+                    let count_read = self.while_count(body_id);
+                    let n = self.value(count_read);
+                    let body = self.nested(body);
+                    let zero = self.b.int(0);
+                    self.emit(Stmt::For {
+                        counter: usize::MAX - body_id,
+                        name: "_".to_owned(),
+                        start: zero,
+                        end: n,
+                        inclusive: false,
+                        reverse: false,
+                        body,
+                    });
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// The node that reads how many times the `while` loop with this body block ran.
+    fn while_count(&mut self, body: usize) -> NodeId {
+        if let Some(&(_, read)) = self.counts.get(&body) {
+            return read;
+        }
+        let v = self.new_var("iterations", Ty::Int, Shape::Scalar, None);
+        let read = self.read_node(v);
+        // It is computed right after the loop, in the loop's own block.
+        let home = self.frame().block;
+        self.home.insert(
+            read,
+            Home {
+                block: home,
+                index: usize::MAX,
+            },
+        );
+        self.counts.insert(body, (v, read));
+        read
+    }
+
+    /// Reverses a nested block into a block of its own.
+    fn nested(&mut self, block: &Block) -> Block {
+        let id = self.block_ids[&address(block)];
+        let pending = std::mem::take(&mut self.pending);
+        let scope = self.b.save_scope();
+        self.stack.push(Frame {
+            block: id,
+            out: Vec::new(),
+            prologue: Vec::new(),
+            values: HashMap::new(),
+        });
+        self.reverse_stmts(block);
+        let frame = self.stack.pop().expect("pushed above");
+        self.b.restore_scope(scope);
+        self.pending = pending;
+        let mut stmts = frame.prologue;
+        stmts.extend(frame.out);
+        Block(stmts)
+    }
+
+    fn reverse_node(&mut self, n: NodeId) {
+        let node = self.b.node(n);
+        if !node.active {
+            return;
+        }
+        let Some(g) = self.final_adjoint(n, &node) else {
+            return;
+        };
+        match node.op {
+            Op::Read(v) => {
+                if let Some(&adj) = self.var_adjoint.get(&v) {
+                    let current = self.var_adjoint_value(adj);
+                    let sum = self.place(self.b.prim(Prim::Add, &[current, g]));
+                    self.pending.insert(adj, sum);
+                }
+                return;
+            }
+            Op::Load(v) => {
+                if let Some(&adj) = self.var_adjoint.get(&v) {
+                    let i = self.value(node.args[0]);
+                    let ty = node.ty;
+                    let cur = self.place(
+                        self.b
+                            .with_graph(|gr| gr.push(Node::new(Op::Load(adj), vec![i], ty))),
+                    );
+                    let sum = self.place(self.b.prim(Prim::Add, &[cur, g]));
+                    self.emit(Stmt::Store {
+                        var: adj,
+                        index: i,
+                        value: sum,
+                    });
+                }
+                return;
+            }
+            _ => {}
+        }
+        if node.args.is_empty() {
+            return;
+        }
+        self.b.set_site(site(&self.b, &node));
+        let before = self.b.len();
+        let partials: Vec<Option<NodeId>> = {
+            let vs: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
+            rules::local_derivatives(&node.op, self.b.v(g), self.b.v(n), &vs)
+                .into_iter()
+                .map(|p| match p {
+                    Partial::Of(d) => Some(d.id),
+                    Partial::Zero => None,
+                })
+                .collect()
+        };
+        let mut needed = Vec::new();
+        for (&arg, partial) in node.args.iter().zip(partials) {
+            if let Some(d) = partial
+                && self.b.node(arg).active
+            {
+                needed.push((arg, d));
+            }
+        }
+        let roots: Vec<NodeId> = needed.iter().map(|(_, d)| *d).collect();
+        self.materialize(&roots, before);
+        for (arg, d) in needed {
+            let d = self.value(d);
+            let d = self.place(d);
+            self.contribute(arg, d);
+        }
+    }
+
+    /// The rules build derivative nodes over primal values; this gives the new nodes that
+    /// `roots` use the values as they are in scope here (recomputed or popped), and places them.
+    fn materialize(&mut self, roots: &[NodeId], first_new: usize) {
+        let mut new = Vec::new();
+        let mut work = roots.to_vec();
+        let mut seen = HashSet::new();
+        while let Some(id) = work.pop() {
+            if id.0 < first_new || !seen.insert(id) {
+                continue;
+            }
+            new.push(id);
+            work.extend(self.b.node(id).args);
+        }
+        new.sort();
+        for id in new {
+            let args = self.b.node(id).args;
+            let args: Vec<NodeId> = args
+                .into_iter()
+                .map(|a| {
+                    if a.0 < self.forward_len {
+                        self.value(a)
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            self.b.with_graph(|g| g.nodes[id.0].args = args);
+            self.place(id);
+        }
+    }
+
+    /// The forward sweep: the primal program, with values pushed on tapes where the backward
+    /// sweep needs them and `while` loops counting their iterations.
+    fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>) {
+        let id = self.block_ids[&address(block)];
+        for stmt in &block.0 {
+            match stmt {
+                Stmt::Node(n) => {
+                    out.push(stmt.clone());
+                    if let Some(&(tape, _)) = self.taped.get(n) {
+                        out.push(Stmt::Push(tape, *n));
+                    }
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let mut t = Vec::new();
+                    self.forward_copy(then, &mut t);
+                    let mut o = Vec::new();
+                    self.forward_copy(otherwise, &mut o);
+                    out.push(Stmt::If {
+                        cond: *cond,
+                        then: Block(t),
+                        otherwise: Block(o),
+                    });
+                }
+                Stmt::For {
+                    counter,
+                    name,
+                    start,
+                    end,
+                    inclusive,
+                    reverse,
+                    body,
+                } => {
+                    let mut b = Vec::new();
+                    self.forward_copy(body, &mut b);
+                    out.push(Stmt::For {
+                        counter: *counter,
+                        name: name.clone(),
+                        start: *start,
+                        end: *end,
+                        inclusive: *inclusive,
+                        reverse: *reverse,
+                        body: Block(b),
+                    });
+                }
+                Stmt::While { cond, test, body } => {
+                    let mut c = Vec::new();
+                    self.forward_copy(cond, &mut c);
+                    let body_id = self.block_ids[&address(body)];
+                    let mut b = Vec::new();
+                    self.forward_copy(body, &mut b);
+                    if let Some(&(count, read)) = self.counts.get(&body_id) {
+                        let zero = self.b.int(0);
+                        out.push(Stmt::Declare(count, Some(zero)));
+                        let r = self.read_node(count);
+                        let one = self.b.int(1);
+                        let next = self.b.prim(Prim::Add, &[r, one]);
+                        b.push(Stmt::Node(r));
+                        b.push(Stmt::Node(next));
+                        b.push(Stmt::Assign(count, next));
+                        out.push(Stmt::While {
+                            cond: Block(c),
+                            test: *test,
+                            body: Block(b),
+                        });
+                        out.push(Stmt::Node(read));
+                        if let Some(&(tape, _)) = self.taped.get(&read) {
+                            out.push(Stmt::Push(tape, read));
+                        }
+                    } else {
+                        out.push(Stmt::While {
+                            cond: Block(c),
+                            test: *test,
+                            body: Block(b),
+                        });
+                    }
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        // Tapes are declared where the function starts.
+        if id == 0 {
+            let used: HashSet<VarId> = self.taped.values().map(|(t, _)| *t).collect();
+            let mut tapes: Vec<VarId> = self
+                .tapes
+                .values()
+                .copied()
+                .filter(|t| used.contains(t))
+                .collect();
+            tapes.sort();
+            let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
+            out.splice(0..0, decls);
+        }
+    }
+}
+
+/// A block's identity while the pass runs: its address in the body being reversed.
+fn address(block: &Block) -> usize {
+    std::ptr::from_ref(block).addr()
+}
+
+impl Node {
+    /// A node of derivative code, with no source span of its own yet.
+    pub fn new(op: Op, args: Vec<NodeId>, ty: Ty) -> Node {
+        Node {
+            op,
+            args,
+            ty,
+            active: false,
+            span: proc_macro2::Span::call_site(),
+            name: None,
+        }
     }
 }

@@ -181,7 +181,18 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
             Partial::from(when(args[0], g, 0.0)),
             Partial::from(when(args[0], 0.0, g)),
         ],
-        Op::Cmp(_) => vec![ZERO, ZERO],
+        // Conditions, indices and the values read from variables carry no derivative through
+        // their arguments: the reverse and forward passes handle variables themselves.
+        Op::Cmp(_)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::Load(_)
+        | Op::Fill(_)
+        | Op::Read(_)
+        | Op::Len(_)
+        | Op::Counter(_)
+        | Op::Pop(_) => vec![ZERO; args.len()],
         Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) => vec![],
     }
 }

@@ -7,6 +7,7 @@
 //! - [`gradient`], [`check_gradient`] and [`check_gradient_with`]: a fourth-order
 //!   finite-difference gradient and a component-wise comparison against it, reporting a
 //!   [`GradientMismatch`] with every component out of [`Tolerance`].
+//! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
 //!
 //! # Example
 //!
@@ -23,9 +24,11 @@
 pub mod activations;
 pub mod check;
 mod float;
+mod tape;
 
 pub use activations::{relu, sigmoid, softplus};
 pub use check::{
     ComponentMismatch, GradientMismatch, Tolerance, check_gradient, check_gradient_with, gradient,
 };
 pub use float::Float;
+pub use tape::Tape;

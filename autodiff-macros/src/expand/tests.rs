@@ -221,3 +221,20 @@ fn c_grad(x: f64) -> (f64, f64) {
 ",
     );
 }
+
+#[test]
+#[ignore = "prints expansions"]
+fn show() {
+    let src = std::fs::read_to_string("/tmp/cf.rs").unwrap();
+    let file: syn::File = syn::parse_str(&src).unwrap();
+    for item in file.items {
+        if let syn::Item::Fn(f) = item {
+            if f.attrs.is_empty() {
+                continue;
+            }
+            let mut f2 = f.clone();
+            f2.attrs.clear();
+            println!("{}", expand("", &quote::quote!(#f2).to_string()));
+        }
+    }
+}

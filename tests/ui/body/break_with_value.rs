@@ -3,13 +3,15 @@ use autodiff::differentiate;
 #[differentiate]
 fn f(x: f64) -> f64 {
     let mut s = x;
-    while s < 10.0 {
+    loop {
         s *= 2.0;
+        if s > 10.0 {
+            break s;
+        }
     }
     s
 }
 
 fn main() {
-    // The original function is still emitted: this deliberate mismatch shows its type.
     let () = f(1.0);
 }

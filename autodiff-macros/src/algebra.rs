@@ -265,7 +265,10 @@ impl Builder {
                 }
             }
             (Prim::Mul, [a, b], _) => {
-                if self.is_lit(*a, 1.0) {
+                if self.is_lit(*a, 0.0) || self.is_lit(*b, 0.0) {
+                    // A structural zero of derivative code, not an IEEE product.
+                    Some(self.lit(0.0))
+                } else if self.is_lit(*a, 1.0) {
                     Some(*b)
                 } else if self.is_lit(*b, 1.0) {
                     Some(*a)
@@ -300,12 +303,28 @@ impl Builder {
     }
 
     pub fn cmp(&self, op: CmpOp, a: NodeId, b: NodeId) -> NodeId {
+        if let (Some(LitValue::Int(x)), Some(LitValue::Int(y))) =
+            (self.lit_value(a), self.lit_value(b))
+        {
+            let v = match op {
+                CmpOp::Lt => x < y,
+                CmpOp::Le => x <= y,
+                CmpOp::Gt => x > y,
+                CmpOp::Ge => x >= y,
+                CmpOp::Eq => x == y,
+                CmpOp::Ne => x != y,
+            };
+            return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);
+        }
         self.push(Op::Cmp(op), vec![a, b], Ty::Bool)
     }
 
     pub fn select(&self, cond: NodeId, then: NodeId, otherwise: NodeId) -> NodeId {
         if then == otherwise {
             return then;
+        }
+        if let Some(LitValue::Bool(c)) = self.lit_value(cond) {
+            return if c { then } else { otherwise };
         }
         self.push(Op::Select, vec![cond, then, otherwise], self.float_ty())
     }
@@ -384,6 +403,12 @@ impl<'a> Operand<'a> for V<'a> {
 impl<'a> Operand<'a> for f64 {
     fn node(self, b: &'a Builder) -> NodeId {
         b.lit(self)
+    }
+}
+
+impl<'a> Operand<'a> for i32 {
+    fn node(self, b: &'a Builder) -> NodeId {
+        b.int(i128::from(self))
     }
 }
 
@@ -469,6 +494,9 @@ impl<'a> V<'a> {
     }
     pub fn le(self, rhs: impl Operand<'a>) -> V<'a> {
         self.compare(CmpOp::Le, rhs)
+    }
+    pub fn eq(self, rhs: impl Operand<'a>) -> V<'a> {
+        self.compare(CmpOp::Eq, rhs)
     }
 }
 

@@ -84,7 +84,8 @@ rule_table! { |g, out|
     // The seed's table.
     Add = Infix "+" (a, b) => [g, g];
     Mul = Infix "*" (a, b) => [g * b, g * a];
-    Powi = Method "powi" (x, n) => [g * (n.to_float() * x.powi(n - 1)), ZERO];
+    // `0 · x⁻¹` at `x = 0` would be NaN; the derivative of `x⁰` is 0 everywhere.
+    Powi = Method "powi" (x, n) => [g * when(n.eq(0), 0.0, n.to_float() * x.powi(n - 1)), ZERO];
     Exp = Method "exp" (x) => [g * out];
     Sigmoid = Runtime "sigmoid" (x) => [g * (out * (1.0 - out))];
     Relu = Runtime "relu" (x) => [when(x.gt(0.0), g, 0.0)];
@@ -108,7 +109,11 @@ rule_table! { |g, out|
     // Powers and roots. `sqrt'(0)` is infinite, as the mathematics says.
     Sqrt = Method "sqrt" (x) => [g / (2.0 * out)];
     Cbrt = Method "cbrt" (x) => [g / (3.0 * (out * out))];
-    Powf = Method "powf" (x, y) => [g * (y * x.powf(y - 1.0)), g * (out * x.ln())];
+    // Where `xʸ = 0` it is 0 for all nearby `y`: `0 · ln 0` would be NaN.
+    Powf = Method "powf" (x, y) => [
+        g * (y * x.powf(y - 1.0)),
+        g * when(out.eq(0.0), 0.0, out * x.ln()),
+    ];
     Recip = Method "recip" (x) => [-(g * (out * out))];
     Hypot = Method "hypot" (x, y) => [g * (x / out), g * (y / out)];
     MulAdd = Method "mul_add" (x, a, b) => [g * a, g * x, g];

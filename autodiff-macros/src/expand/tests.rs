@@ -171,7 +171,7 @@ fn inactive_parameters_and_f32() {
 fn h_grad(x: f32, y: f32, n: i32) -> (f32, f32) {
     let c = n as f32 * x;
     let value = c * y.powi(n) + ::core::primitive::f32::exp(2.0);
-    let d_y = c * (n as f32 * y.powi(n - 1));
+    let d_y = c * (if n == 0 { 0.0 } else { n as f32 * y.powi(n - 1) });
     (value, d_y)
 }
 ",

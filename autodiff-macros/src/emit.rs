@@ -551,6 +551,9 @@ impl<'g> Sweep<'g> {
                     .to_token_stream(),
                 Prec::Atom,
             ),
+            Op::Lit(LitValue::Float(_), Some(tokens)) => {
+                Code::new(typed_literal(tokens, node.ty), Prec::Atom)
+            }
             Op::Lit(_, Some(tokens)) | Op::Const(tokens) => Code::new(tokens.clone(), Prec::Atom),
             Op::Lit(value, None) => literal(*value),
             Op::Known(k) => known(*k, node.ty.float().unwrap_or(FloatTy::F64)),
@@ -731,6 +734,33 @@ fn literal(value: LitValue) -> Code {
             }
         }
         LitValue::Bool(b) => Code::new(quote!(#b), Prec::Atom),
+    }
+}
+
+/// A float literal as the user wrote it, with the suffix of the type it was given
+/// (`let c: f64 = 0.5;`) when it has none, so it keeps that type wherever it is written.
+fn typed_literal(tokens: &TokenStream, ty: Ty) -> TokenStream {
+    let Some(t) = ty.float() else {
+        return tokens.clone();
+    };
+    let text = tokens.to_string();
+    if text.ends_with("f32") || text.ends_with("f64") {
+        return tokens.clone();
+    }
+    let digits = if text.contains(['.', 'e', 'E']) && !text.ends_with('.') {
+        text
+    } else {
+        format!("{}.0", text.trim_end_matches('.'))
+    };
+    match syn::parse_str::<syn::LitFloat>(&format!("{digits}_{}", t.name())) {
+        Ok(lit) => {
+            let mut lit = lit.token();
+            if let Some(span) = tokens.clone().into_iter().next().map(|t| t.span()) {
+                lit.set_span(span);
+            }
+            lit.into_token_stream()
+        }
+        Err(_) => tokens.clone(),
     }
 }
 

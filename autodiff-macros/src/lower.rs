@@ -797,8 +797,8 @@ impl Lowerer {
             return;
         }
         let value = self.expr(&init.expr);
-        if let (Some(t), Ty::Float(None)) = (annotated, self.nodes[value.0].ty) {
-            self.nodes[value.0].ty = Ty::Float(Some(t));
+        if let Some(t) = annotated {
+            self.settle(value, t);
         }
         if let Op::Read(v) = self.nodes[value.0].op
             && self.vars[v.0].name == "value_of_if"
@@ -831,6 +831,20 @@ impl Lowerer {
         let ident = p.path.get_ident()?;
         let b = self.lookup(&ident.to_string())?;
         Some((b.bound, b.mutable))
+    }
+
+    /// `let c: f64 = 2.0 * 0.5;` gives its literals a type: they keep it wherever the value is
+    /// written.
+    fn settle(&mut self, node: NodeId, t: FloatTy) {
+        if self.nodes[node.0].ty != Ty::Float(None) {
+            return;
+        }
+        self.nodes[node.0].ty = Ty::Float(Some(t));
+        if let Op::Prim(_) = self.nodes[node.0].op {
+            for a in self.nodes[node.0].args.clone() {
+                self.settle(a, t);
+            }
+        }
     }
 
     /// `name = value` or `name op= value`: the name now refers to a new node.
@@ -1525,12 +1539,9 @@ impl Lowerer {
             ));
         }
         let ids: Vec<NodeId> = args.iter().map(|a| self.expr(a)).collect();
+        // `f64::exp(2.0)` has the type its path names, whatever the receiver's.
         if let Some(t) = float {
-            // `f64::exp(2.0)` fixes the type of an unsuffixed literal receiver.
-            let receiver = &mut self.nodes[ids[0].0];
-            if receiver.ty == Ty::Float(None) {
-                receiver.ty = Ty::Float(Some(t));
-            }
+            return self.push(Op::Prim(prim), ids, Ty::Float(Some(t)), span);
         }
         let ty = match prim.syntax() {
             Syntax::Infix => self.nodes[ids[0].0].ty.join(self.nodes[ids[1].0].ty),

@@ -66,6 +66,52 @@ pub mod model {
         t * x + f32::from(k) * y.sin()
     }
 
+    /// Branches, loops, early exits, arrays and slices.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn control(x: &[f64], w: [f64; 3], b: f64, n: usize) -> f64 {
+        let mut h = [0.0; 3];
+        for i in 0..3 {
+            let mut acc = b;
+            for j in 0..x.len() {
+                acc += w[i] * x[j];
+            }
+            h[i] = acc.tanh();
+        }
+        let mut s = 0.0;
+        for i in (0..3).rev() {
+            if h[i] > 0.0 {
+                s += h[i] * h[i];
+            } else if h[i] < -0.5 {
+                continue;
+            } else {
+                s -= h[i];
+            }
+        }
+        let mut k = 0;
+        while k < n {
+            s = 0.5 * (s + b / (s + 1.0));
+            k += 1;
+            if s > 100.0 {
+                break;
+            }
+        }
+        let mut p = 1.0;
+        loop {
+            p *= 1.5;
+            if p > 4.0 {
+                break;
+            }
+        }
+        for i in 0..=2 {
+            if w[i] > 10.0 {
+                return s * p;
+            }
+        }
+        let y = if b > 0.0 { s * b } else { s - b };
+        y + p
+    }
+
     /// A constant function: the parameter is unused and its gradient is zero.
     #[differentiate(reverse, forward)]
     #[allow(unused_variables)]
@@ -88,5 +134,9 @@ fn lint_crate_compiles_and_runs() {
     let (v, _) = model::single_grad(0.3, 0.7, 2);
     assert_eq!(v.to_bits(), model::single(0.3, 0.7, 2).to_bits());
     assert_eq!(model::constant_grad(1.0), (1.0, 0.0));
+    let x = [0.5, -0.25];
+    let w = [0.3, -0.2, 0.1];
+    let (v, _, _, _) = model::control_grad(&x, w, 0.7, 3);
+    assert_eq!(v.to_bits(), model::control(&x, w, 0.7, 3).to_bits());
     assert_eq!(model::constant_jvp(1.0, 1.0), (1.0, 0.0));
 }

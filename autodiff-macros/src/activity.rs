@@ -15,7 +15,8 @@ pub fn analyse(graph: &mut Graph) {
             let node = &graph.nodes[i];
             let active = matches!(node.ty, Ty::Float(_) | Ty::Other)
                 && match node.op {
-                    Op::Param(p) => graph.params[p].active,
+                    // An array parameter's values are read through its variable.
+                    Op::Param(p) => graph.params[p].active && graph.params[p].var.is_none(),
                     Op::Read(v) | Op::Load(v) => graph.vars[v.0].active,
                     _ => node.args.iter().any(|a| graph.nodes[a.0].active),
                 };

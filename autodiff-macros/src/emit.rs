@@ -148,7 +148,7 @@ impl Walk {
                         uses(*n, self);
                     }
                 }
-                Stmt::Assign(v, n) => {
+                Stmt::Assign(v, n) | Stmt::Push(v, n) => {
                     self.mutated.insert(*v);
                     uses(*n, self);
                 }
@@ -156,10 +156,6 @@ impl Walk {
                     self.mutated.insert(*var);
                     uses(*index, self);
                     uses(*value, self);
-                }
-                Stmt::Push(v, n) => {
-                    self.mutated.insert(*v);
-                    uses(*n, self);
                 }
                 Stmt::If {
                     cond,
@@ -1104,7 +1100,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
     let results = vec![
         (Some(graph.output), "value".to_owned()),
-        (tangent.tangent, "tangent".to_owned()),
+        (tangent.derivative, "tangent".to_owned()),
     ];
     let sweep = Sweep::new(
         graph,

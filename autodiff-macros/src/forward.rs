@@ -20,7 +20,7 @@ pub struct Tangent {
     /// The body of `f_jvp`: the primal with tangent statements interleaved.
     pub code: Block,
     /// The directional derivative of the output; `None` is zero.
-    pub tangent: Option<NodeId>,
+    pub derivative: Option<NodeId>,
     /// The tangent input of each active parameter, by parameter index: a node for a scalar,
     /// a variable for an array or slice.
     pub seeds: HashMap<usize, Seed>,
@@ -68,11 +68,11 @@ pub fn forward(graph: Graph) -> Tangent {
         }
     }
     let code = f.block(&body);
-    let tangent = f.tangent.get(&output).copied();
+    let derivative = f.tangent.get(&output).copied();
     Tangent {
         graph: f.b.finish(),
         code,
-        tangent,
+        derivative,
         seeds: f.seeds,
     }
 }

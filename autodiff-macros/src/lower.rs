@@ -441,9 +441,6 @@ impl Lowerer {
         if let Some(wrt) = &options.wrt {
             self.restrict(&mut params, wrt);
         }
-        for p in &params {
-            self.nodes[p.node.0].active = p.active;
-        }
         params
     }
 

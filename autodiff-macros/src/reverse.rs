@@ -35,11 +35,10 @@ pub struct Adjoint {
     pub reads: HashMap<VarId, NodeId>,
 }
 
-/// Where a primal node is computed: its block and its position there.
+/// Where a primal node is computed: its block.
 #[derive(Clone, Copy)]
 struct Home {
     block: usize,
-    index: usize,
 }
 
 struct Reverse {
@@ -259,10 +258,10 @@ impl Reverse {
         let id = *ids;
         *ids += 1;
         self.block_ids.insert(address(block), id);
-        for (index, stmt) in block.0.iter().enumerate() {
+        for stmt in &block.0 {
             match stmt {
                 Stmt::Node(n) => {
-                    self.home.insert(*n, Home { block: id, index });
+                    self.home.insert(*n, Home { block: id });
                 }
                 Stmt::If {
                     then, otherwise, ..
@@ -299,12 +298,14 @@ impl Reverse {
     /// The value of a primal node, where the backward code being built needs it.
     fn value(&mut self, n: NodeId) -> NodeId {
         let node = self.b.node(n);
-        if node.is_leaf() || n.0 >= self.forward_len {
-            return n;
-        }
+        // Derivative nodes are built where they are used; only primal values (and the loop
+        // counts the pass adds) have a home elsewhere.
         let Some(home) = self.home.get(&n).copied() else {
             return n;
         };
+        if node.is_leaf() {
+            return n;
+        }
         if home.block == 0 {
             // Computed once at the top of the function, and still in scope.
             return n;
@@ -526,14 +527,17 @@ impl Reverse {
                     otherwise,
                 } => {
                     self.flush();
-                    let c = self.value(*cond);
                     let then = self.nested(then);
                     let otherwise = self.nested(otherwise);
-                    self.emit(Stmt::If {
-                        cond: c,
-                        then,
-                        otherwise,
-                    });
+                    // A branch with nothing to differentiate is not reversed at all.
+                    if !(then.0.is_empty() && otherwise.0.is_empty()) {
+                        let c = self.value(*cond);
+                        self.emit(Stmt::If {
+                            cond: c,
+                            then,
+                            otherwise,
+                        });
+                    }
                 }
                 Stmt::For {
                     counter,
@@ -545,8 +549,11 @@ impl Reverse {
                     body,
                 } => {
                     self.flush();
-                    let (s, e) = (self.value(*start), self.value(*end));
                     let body = self.nested(body);
+                    if body.0.is_empty() {
+                        continue;
+                    }
+                    let (s, e) = (self.value(*start), self.value(*end));
                     self.emit(Stmt::For {
                         counter: *counter,
                         name: name.clone(),
@@ -560,9 +567,12 @@ impl Reverse {
                 Stmt::While { body, .. } => {
                     self.flush();
                     let body_id = self.block_ids[&address(body)];
+                    let body = self.nested(body);
+                    if body.0.is_empty() {
+                        continue;
+                    }
                     let count_read = self.while_count(body_id);
                     let n = self.value(count_read);
-                    let body = self.nested(body);
                     let zero = self.b.int(0);
                     self.emit(Stmt::For {
                         counter: usize::MAX - body_id,
@@ -588,13 +598,7 @@ impl Reverse {
         let read = self.read_node(v);
         // It is computed right after the loop, in the loop's own block.
         let home = self.frame().block;
-        self.home.insert(
-            read,
-            Home {
-                block: home,
-                index: usize::MAX,
-            },
-        );
+        self.home.insert(read, Home { block: home });
         self.counts.insert(body, (v, read));
         read
     }

@@ -234,7 +234,12 @@ fn show() {
             }
             let mut f2 = f.clone();
             f2.attrs.clear();
-            println!("{}", expand("", &quote::quote!(#f2).to_string()));
+            let attr = f.attrs[0]
+                .meta
+                .require_list()
+                .map(|l| l.tokens.to_string())
+                .unwrap_or_default();
+            println!("{}", expand(&attr, &quote::quote!(#f2).to_string()));
         }
     }
 }

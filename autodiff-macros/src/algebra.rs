@@ -29,6 +29,9 @@ enum Key {
     Select(NodeId, NodeId, NodeId),
     Cast(FloatTy, bool, NodeId),
     Known(KnownConst, FloatTy),
+    /// A `_grad` or `_jvp` call, by the path it is printed with.
+    Call(String, Vec<NodeId>),
+    Field(usize, NodeId),
 }
 
 /// The shareable nodes of a scope, saved by [`Builder::save_scope`].
@@ -329,6 +332,16 @@ impl Builder {
         self.push(Op::Select, vec![cond, then, otherwise], self.float_ty())
     }
 
+    /// `g_grad(args)` (or `g_jvp`, by `op`): a tuple.
+    pub fn call(&self, op: Op, args: &[NodeId]) -> NodeId {
+        self.push(op, args.to_vec(), Ty::Other)
+    }
+
+    /// Element `k` of a tuple a call returned.
+    pub fn field(&self, tuple: NodeId, k: usize) -> NodeId {
+        self.push(Op::Field(k), vec![tuple], self.float_ty())
+    }
+
     /// Converts `a` to the float type `to`: a no-op when it already is one, a fold for literals.
     pub fn cast(&self, a: NodeId, to: FloatTy) -> NodeId {
         let from = self.ty_of(a);
@@ -362,6 +375,9 @@ fn key_of_parts(op: &Op, args: &[NodeId], ty: Ty) -> Option<Key> {
         (Op::Cast(CastTo::Float(t)), [a]) => Key::Cast(*t, false, *a),
         (Op::Cast(CastTo::Lossless(t)), [a]) => Key::Cast(*t, true, *a),
         (Op::Known(k), []) => Key::Known(*k, ty.float()?),
+        (Op::CallGrad(c), _) => Key::Call(format!("{}{}_grad", c.prefix, c.name), args.to_vec()),
+        (Op::CallJvp(c), _) => Key::Call(format!("{}{}_jvp", c.prefix, c.name), args.to_vec()),
+        (Op::Field(k), [a]) => Key::Field(*k, *a),
         _ => return None,
     })
 }
@@ -447,6 +463,17 @@ impl<'a> V<'a> {
     pub fn trunc(self) -> V<'a> {
         self.call(Prim::Trunc, &[])
     }
+    /// `g_grad(args)` for the call `g(args)`.
+    pub fn call_grad(self, callee: &crate::graph::Callee, args: &[V<'a>]) -> V<'a> {
+        let args: Vec<NodeId> = args.iter().map(|a| a.id).collect();
+        self.wrap(self.b.call(Op::CallGrad(callee.clone()), &args))
+    }
+
+    /// Element `k` of the tuple `self`.
+    pub fn field(self, k: usize) -> V<'a> {
+        self.wrap(self.b.field(self.id, k))
+    }
+
     pub fn sigmoid(self) -> V<'a> {
         self.call(Prim::Sigmoid, &[])
     }

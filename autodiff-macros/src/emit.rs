@@ -550,7 +550,9 @@ impl<'g> Sweep<'g> {
             Op::Lit(LitValue::Float(_), Some(tokens)) => {
                 Code::new(typed_literal(tokens, node.ty), Prec::Atom)
             }
-            Op::Lit(_, Some(tokens)) | Op::Const(tokens) => Code::new(tokens.clone(), Prec::Atom),
+            Op::Lit(_, Some(tokens)) | Op::Const(tokens) | Op::SelfValue(tokens) => {
+                Code::new(tokens.clone(), Prec::Atom)
+            }
             Op::Lit(value, None) => literal(*value),
             Op::Known(k) => known(*k, node.ty.float().unwrap_or(FloatTy::F64)),
             Op::Prim(p) => self.prim(*p, id, span),
@@ -641,7 +643,31 @@ impl<'g> Sweep<'g> {
                 let name = self.var(*v);
                 Code::new(quote!(#name.pop()), Prec::Atom)
             }
+            Op::Member(name) => {
+                let base = arg(0).at_least(Prec::Atom);
+                Code::new(quote!(#base.#name), Prec::Atom)
+            }
+            Op::Call(c) => self.call(c, &c.name, &node.args, span),
+            Op::CallGrad(c) => {
+                let name = format_ident!("{}_grad", c.name, span = c.name.span());
+                self.call(c, &name, &node.args, span)
+            }
+            Op::CallJvp(c) => {
+                let name = format_ident!("{}_jvp", c.name, span = c.name.span());
+                self.call(c, &name, &node.args, span)
+            }
+            Op::Field(k) => {
+                let tuple = arg(0).at_least(Prec::Atom);
+                let k = syn::Index::from(*k);
+                Code::new(quote!(#tuple.#k), Prec::Atom)
+            }
         }
+    }
+
+    fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {
+        let prefix = &c.prefix;
+        let args = args.iter().map(|&a| self.operand(a).tokens);
+        Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
     }
 
     fn prim(&self, p: Prim, id: NodeId, span: Span) -> Code {
@@ -668,7 +694,8 @@ impl<'g> Sweep<'g> {
                 let receiver = self.graph.node(node.args[0]);
                 if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
                     // A literal has no methods until its type is known: `f64::exp(2.0)`.
-                    let t = format_ident!("{}", node.ty.float().unwrap_or(FloatTy::F64).name());
+                    let t = node.ty.float().unwrap_or(self.graph.output_ty);
+                    let t = format_ident!("{}", t.name());
                     let args = node.args.iter().map(|&a| self.operand(a).tokens);
                     return Code::new(
                         quote!(::core::primitive::#t::#method(#(#args),*)),
@@ -807,6 +834,22 @@ impl<'a> Signature<'a> {
         format_ident!("{}_{}", self.item.sig.ident, suffix)
     }
 
+    /// How docs link to the original: `f`, or `Self::f` for a method.
+    fn link(&self, graph: &Graph) -> String {
+        match graph.receiver {
+            Some(_) => format!("Self::{}", self.item.sig.ident),
+            None => self.item.sig.ident.to_string(),
+        }
+    }
+
+    /// `&self, ` for a method.
+    fn receiver(graph: &Graph) -> TokenStream {
+        match &graph.receiver {
+            Some(r) => quote!(#r,),
+            None => TokenStream::new(),
+        }
+    }
+
     fn call(&self, graph: &Graph) -> String {
         let params: Vec<&str> = graph.params.iter().map(|p| p.name.as_str()).collect();
         format!("{}({})", self.item.sig.ident, params.join(", "))
@@ -892,6 +935,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
+    let receiver = Signature::receiver(graph);
     let mut inputs = Inputs::new(graph);
     let active: Vec<(usize, &crate::graph::Param)> = graph
         .params
@@ -962,7 +1006,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         let doc = doc_lines(&[
             format!(
                 "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",
-                item.sig.ident
+                sig.link(graph)
             ),
             format!("returns `({})`.", entries.join(", ")),
         ]);
@@ -970,7 +1014,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#doc)*
             #(#attrs)*
             #[must_use]
-            #vis fn #name(#(#params),*) -> (#output, #(#grad_tys,)*) {
+            #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
                 #(#items)*
                 #(#prelude)*
                 #body
@@ -1012,7 +1056,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let into_doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation,",
-            item.sig.ident
+            sig.link(graph)
         ),
         format!(
             "adding the gradient of each slice into the buffer after it ({}), which must have its length;",
@@ -1041,10 +1085,14 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         outer_results.push(quote!(#d));
     }
     let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
+    let callee = match graph.receiver {
+        Some(_) => quote!(self.#into),
+        None => quote!(#into),
+    };
     let doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",
-            item.sig.ident
+            sig.link(graph)
         ),
         format!("returns `({})`.", entries.join(", ")),
         format!("[`{into}`] fills caller buffers instead of allocating."),
@@ -1052,7 +1100,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     quote! {
         #(#into_doc)*
         #(#attrs)*
-        #vis fn #into(#(#into_params),*) -> (#output, #(#into_tys,)*) {
+        #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
             #(#items)*
             #(#prelude)*
             #body
@@ -1061,9 +1109,9 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#(#params),*) -> (#output, #(#grad_tys,)*) {
+        #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
             #(#alloc)*
-            let (#(#into_results,)*) = #into(#(#call_args),*);
+            let (#(#into_results,)*) = #callee(#(#call_args),*);
             (#(#outer_results,)*)
         }
     }
@@ -1073,6 +1121,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
+    let receiver = Signature::receiver(graph);
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
     for (i, p) in graph.params.iter().enumerate() {
@@ -1138,7 +1187,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its derivative along a direction, by forward-mode automatic",
-            item.sig.ident
+            sig.link(graph)
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
     ]);
@@ -1148,7 +1197,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         #(#attrs)*
         #many
         #[must_use]
-        #vis fn #name(#(#params),*) -> (#output, #output) {
+        #vis fn #name(#receiver #(#params),*) -> (#output, #output) {
             #(#items)*
             #(#unread)*
             #body

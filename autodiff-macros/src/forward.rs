@@ -205,6 +205,7 @@ impl Forward {
                 self.b
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
+            Op::Call(ref callee) => self.call(callee, &node),
             _ => self.derivative(n, &node),
         };
         for id in before..self.b.len() {
@@ -239,6 +240,28 @@ impl Forward {
             });
         }
         sum
+    }
+
+    /// The tangent of a call `g(a, b)`: `g_jvp(a, d_a, b, d_b).1`, each float argument followed
+    /// by its tangent (zero for a constant).
+    fn call(&mut self, callee: &crate::graph::Callee, node: &Node) -> Option<NodeId> {
+        if !node.args.iter().any(|a| self.tangent.contains_key(a)) {
+            return None;
+        }
+        self.b.set_site(site(&self.b, node));
+        let mut args = Vec::new();
+        for (&a, &float) in node.args.iter().zip(&callee.floats) {
+            args.push(a);
+            if float {
+                let t = match self.tangent.get(&a) {
+                    Some(&t) => t,
+                    None => self.b.lit(0.0),
+                };
+                args.push(t);
+            }
+        }
+        let jvp = self.b.call(Op::CallJvp(callee.clone()), &args);
+        Some(self.b.field(jvp, 1))
     }
 
     /// The tangent input `d_<param>` of `f_jvp`.

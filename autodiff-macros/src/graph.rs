@@ -127,6 +127,28 @@ pub enum Op {
     Counter(usize),
     /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
     Pop(VarId),
+    /// `self`, in a method.
+    SelfValue(TokenStream),
+    /// `arg0.name`: a field of a constant, such as `self.scale`.
+    Member(TokenStream),
+    /// `g(args)`: a call of a function the macro differentiates through `g_grad` / `g_jvp`.
+    Call(Callee),
+    /// `g_grad(args)`: the value and the partial derivatives, as a tuple.
+    CallGrad(Callee),
+    /// `g_jvp(args with tangents)`: the value and the directional derivative, as a tuple.
+    CallJvp(Callee),
+    /// `arg0.k`: an element of the tuple a `_grad` or `_jvp` call returns.
+    Field(usize),
+}
+
+/// The function a call names: `g`, `module::g`, or a method `self.g`.
+#[derive(Clone, Debug)]
+pub struct Callee {
+    /// What comes before the name: `module::`, `self.`, or nothing.
+    pub prefix: TokenStream,
+    pub name: proc_macro2::Ident,
+    /// Which arguments are floats, each with an entry in `g_grad`'s result.
+    pub floats: Vec<bool>,
 }
 
 /// The target of an `as` cast.
@@ -169,7 +191,13 @@ impl Node {
     pub fn is_leaf(&self) -> bool {
         matches!(
             self.op,
-            Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) | Op::Counter(_)
+            Op::Param(_)
+                | Op::Seed(_)
+                | Op::Lit(..)
+                | Op::Const(_)
+                | Op::Known(_)
+                | Op::Counter(_)
+                | Op::SelfValue(_)
         )
     }
 }
@@ -278,6 +306,8 @@ pub struct Graph {
     pub items: Vec<TokenStream>,
     pub output: NodeId,
     pub output_ty: FloatTy,
+    /// `&self`, for a method: passed through unchanged.
+    pub receiver: Option<TokenStream>,
 }
 
 impl Block {

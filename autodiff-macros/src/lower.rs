@@ -60,6 +60,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         loops: Vec::new(),
         ret: None,
         counters: 0,
+        receiver: None,
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -74,7 +75,16 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         items: cx.items,
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
+        receiver: cx.receiver,
     };
+    // Reads of a variable made before its type was settled take its final type.
+    for i in 0..graph.nodes.len() {
+        if let Op::Read(v) | Op::Load(v) = graph.nodes[i].op
+            && graph.nodes[i].ty == Ty::Float(None)
+        {
+            graph.nodes[i].ty = graph.vars[v.0].ty;
+        }
+    }
     crate::activity::analyse(&mut graph);
     Ok(graph)
 }
@@ -125,6 +135,8 @@ struct Lowerer {
     loops: Vec<LoopFlags>,
     ret: Option<ReturnFlags>,
     counters: usize,
+    /// `&self`, in a method.
+    receiver: Option<TokenStream>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -275,6 +287,10 @@ impl Lowerer {
     }
 
     fn set(&mut self, v: VarId, value: NodeId) {
+        // `let mut s = 0.0;` takes the type of what is stored in it later.
+        if let (Ty::Float(None), Ty::Float(Some(t))) = (self.vars[v.0].ty, self.nodes[value.0].ty) {
+            self.vars[v.0].ty = Ty::Float(Some(t));
+        }
         self.emit(graph::Stmt::Assign(v, value));
         self.known.insert(v, value);
     }
@@ -371,10 +387,15 @@ impl Lowerer {
         for arg in &item.sig.inputs {
             let typed = match arg {
                 FnArg::Receiver(r) => {
-                    self.errors.push(err(
-                        r,
-                        "methods with `self` are not supported yet: write a free function that takes the fields it needs",
-                    ));
+                    if r.mutability.is_some()
+                        || !matches!(r.kind, syn::ReceiverKind::Reference(_, _, None))
+                    {
+                        self.errors.push(err(
+                            r,
+                            "a differentiated method takes `&self`: it reads its fields as constants",
+                        ));
+                    }
+                    self.receiver = Some(r.to_token_stream());
                     continue;
                 }
                 FnArg::Typed(t) => t,
@@ -1236,6 +1257,11 @@ impl Lowerer {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
+            Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => {
+                let base = self.expr(&f.base);
+                let name = f.member.to_token_stream();
+                self.push(Op::Member(name), vec![base], Ty::Other, span)
+            }
             Expr::Index(index) => {
                 let Some(v) = self.array_of(&index.expr) else {
                     return self.placeholder(span);
@@ -1285,6 +1311,15 @@ impl Lowerer {
                     return self.fail(err(t, "method calls with turbofish are not supported"));
                 }
                 let name = m.method.to_string();
+                if let Expr::Path(r) = strip(&m.receiver)
+                    && r.path.is_ident("self")
+                    && Prim::find(Syntax::Method, &name).is_none()
+                {
+                    // Another method of this type, differentiated through `self.name_grad(..)`.
+                    let prefix = quote::quote!(self.);
+                    let args: Vec<&Expr> = m.args.iter().collect();
+                    return self.user_call(prefix, &m.method, &args, span);
+                }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
                     return self.fail(err(
                         &m.method,
@@ -1355,6 +1390,17 @@ impl Lowerer {
     }
 
     fn path(&mut self, p: &syn::ExprPath) -> NodeId {
+        if p.path.is_ident("self") {
+            if self.receiver.is_none() {
+                return self.fail(err(p, "`self` is only available in a method"));
+            }
+            return self.push(
+                Op::SelfValue(p.to_token_stream()),
+                vec![],
+                Ty::Other,
+                p.span(),
+            );
+        }
         if let Some(ident) = p.path.get_ident()
             && let Some(b) = self.lookup(&ident.to_string())
         {
@@ -1463,11 +1509,20 @@ impl Lowerer {
             .ident;
         match owner {
             Some(owner @ ("f64" | "f32")) => {
-                let ty = if owner == "f64" { FloatTy::F64 } else { FloatTy::F32 };
+                let ty = if owner == "f64" {
+                    FloatTy::F64
+                } else {
+                    FloatTy::F32
+                };
                 if name == "from" && args.len() == 1 {
                     // `f64::from(x)`, the lossless cast: differentiable as `x as f64` is.
                     let a = self.expr(args[0]);
-                    return self.push(Op::Cast(CastTo::Float(ty)), vec![a], Ty::Float(Some(ty)), span);
+                    return self.push(
+                        Op::Cast(CastTo::Float(ty)),
+                        vec![a],
+                        Ty::Float(Some(ty)),
+                        span,
+                    );
                 }
                 match Prim::find(Syntax::Method, name) {
                     Some(prim) => self.apply(prim, &args, span, last, Some(ty)),
@@ -1480,26 +1535,77 @@ impl Lowerer {
                     )),
                 }
             }
-            None | Some("autodiff" | "autodiff_runtime") => match Prim::find(Syntax::Runtime, name)
+            None | Some("autodiff" | "autodiff_runtime")
+                if Prim::find(Syntax::Runtime, name).is_some() =>
             {
-                Some(prim) => self.apply(prim, &args, span, last, None),
-                None => self.fail(err(
-                    &c.func,
-                    format!(
-                        "calls to `{name}` are not supported yet; the functions with known derivatives are: {}, and the `f64`/`f32` methods",
-                        Prim::names(Syntax::Runtime).join(", ")
-                    ),
-                )),
-            },
-            Some(_) => self.fail(err(
+                let prim = Prim::find(Syntax::Runtime, name).expect("checked by the guard");
+                self.apply(prim, &args, span, last, None)
+            }
+            _ if func.qself.is_some() => self.fail(err(
                 &c.func,
-                format!(
-                    "calls to `{}` are not supported yet; the functions with known derivatives are: {}, and the `f64`/`f32` methods",
-                    segments.join("::"),
-                    Prim::names(Syntax::Runtime).join(", ")
-                ),
+                "qualified calls are supported for `<f64>::method` only",
             )),
+            _ if !last_segment_plain(&func.path) => self.fail(err(
+                &c.func,
+                "generic calls are not supported: call a function of `f64` or `f32`",
+            )),
+            _ => {
+                // A user function, differentiated through `name_grad` and `name_jvp`.
+                let mut prefix = TokenStream::new();
+                let path = &func.path;
+                if let Some(colon) = &path.leading_colon {
+                    colon.to_tokens(&mut prefix);
+                }
+                for pair in path.segments.pairs() {
+                    if let syn::punctuated::Pair::Punctuated(seg, sep) = pair {
+                        seg.to_tokens(&mut prefix);
+                        sep.to_tokens(&mut prefix);
+                    }
+                }
+                self.user_call(prefix, last, &args, span)
+            }
         }
+    }
+
+    /// `g(args)` for a function the macro does not know: scalars in, a float out.
+    fn user_call(
+        &mut self,
+        prefix: TokenStream,
+        name: &Ident,
+        args: &[&Expr],
+        span: Span,
+    ) -> NodeId {
+        let mut ids = Vec::new();
+        for a in args {
+            if let Some((Bound::Var(v), _)) = self.local_binding(a)
+                && !matches!(self.vars[v.0].shape, Shape::Scalar)
+            {
+                self.errors.push(err(
+                    a,
+                    "arrays and slices cannot be passed to differentiated calls yet: pass scalars",
+                ));
+                ids.push(self.placeholder(a.span()));
+                continue;
+            }
+            ids.push(self.expr(a));
+        }
+        let floats: Vec<bool> = ids
+            .iter()
+            .map(|a| matches!(self.nodes[a.0].ty, Ty::Float(_) | Ty::Other))
+            .collect();
+        let ty = ids
+            .iter()
+            .find_map(|a| match self.nodes[a.0].ty {
+                Ty::Float(Some(t)) => Some(Ty::Float(Some(t))),
+                _ => None,
+            })
+            .unwrap_or(Ty::Float(None));
+        let callee = graph::Callee {
+            prefix,
+            name: name.clone(),
+            floats,
+        };
+        self.push(Op::Call(callee), ids, ty, span)
     }
 
     /// Lowers the arguments of a table operation and builds its node.
@@ -1550,6 +1656,11 @@ impl Lowerer {
         };
         self.push(Op::Prim(prim), ids, ty, span)
     }
+}
+
+/// Whether the last segment of a path has no generic arguments.
+fn last_segment_plain(path: &syn::Path) -> bool {
+    path.segments.last().is_some_and(|s| s.arguments.is_none())
 }
 
 /// An expression without the parentheses around it.
@@ -1625,7 +1736,7 @@ fn unsupported(expr: &Expr) -> syn::Error {
             "arrays are values of `let` only: write `let mut h = [0.0; N];`, then index it"
         }
         Expr::Field(_) | Expr::Struct(_) | Expr::Tuple(_) => {
-            "structs, fields and tuples are not supported: pass the scalars as parameters"
+            "tuples and struct literals are not supported: read named fields, or pass the scalars as parameters"
         }
         Expr::Reference(_) | Expr::RawAddr(_) => {
             "references are not supported in a differentiated body: use the values directly"

@@ -197,7 +197,30 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Read(_)
         | Op::Len(_)
         | Op::Counter(_)
-        | Op::Pop(_) => vec![ZERO; args.len()],
+        | Op::Pop(_)
+        | Op::SelfValue(_)
+        | Op::Member(_)
+        | Op::CallGrad(_)
+        | Op::CallJvp(_)
+        | Op::Field(_) => vec![ZERO; args.len()],
+        // A call `g(a, b)`: `g_grad(a, b)` returns the value, then one partial derivative per
+        // float argument, in order (the convention `#[differentiate]` itself follows).
+        Op::Call(callee) => {
+            let grad = out.call_grad(callee, args);
+            let mut entry = 0;
+            callee
+                .floats
+                .iter()
+                .map(|&float| {
+                    if float {
+                        entry += 1;
+                        Partial::from(g * grad.field(entry))
+                    } else {
+                        ZERO
+                    }
+                })
+                .collect()
+        }
         Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) => vec![],
     }
 }

@@ -225,7 +225,8 @@ fn c_grad(x: f64) -> (f64, f64) {
 #[test]
 #[ignore = "prints expansions"]
 fn show() {
-    let src = std::fs::read_to_string("/tmp/cf.rs").unwrap();
+    let path = std::env::var("AUTODIFF_SHOW").unwrap_or_else(|_| "/tmp/cf.rs".to_owned());
+    let src = std::fs::read_to_string(path).unwrap();
     let file: syn::File = syn::parse_str(&src).unwrap();
     for item in file.items {
         if let syn::Item::Fn(f) = item {

@@ -111,7 +111,10 @@ impl Forward {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
                         let t = self.tangent_or_zero(*n, &mut out);
-                        out.push(Stmt::Assign(d, t));
+                        // `s += c` for a constant `c` leaves the tangent as it is.
+                        if !matches!(self.b.node(t).op, Op::Read(r) if r == d) {
+                            out.push(Stmt::Assign(d, t));
+                        }
                     }
                 }
                 Stmt::Store { var, index, value } => {

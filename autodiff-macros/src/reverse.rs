@@ -530,7 +530,7 @@ impl Reverse {
                     let then = self.nested(then);
                     let otherwise = self.nested(otherwise);
                     // A branch with nothing to differentiate is not reversed at all.
-                    if !(then.0.is_empty() && otherwise.0.is_empty()) {
+                    if !(inert(&then) && inert(&otherwise)) {
                         let c = self.value(*cond);
                         self.emit(Stmt::If {
                             cond: c,
@@ -550,7 +550,7 @@ impl Reverse {
                 } => {
                     self.flush();
                     let body = self.nested(body);
-                    if body.0.is_empty() {
+                    if inert(&body) {
                         continue;
                     }
                     let (s, e) = (self.value(*start), self.value(*end));
@@ -568,7 +568,7 @@ impl Reverse {
                     self.flush();
                     let body_id = self.block_ids[&address(body)];
                     let body = self.nested(body);
-                    if body.0.is_empty() {
+                    if inert(&body) {
                         continue;
                     }
                     let count_read = self.while_count(body_id);
@@ -819,6 +819,12 @@ impl Reverse {
             out.splice(0..0, decls);
         }
     }
+}
+
+/// Whether backward code does nothing: it only computes values, which nothing outside the
+/// block can read.
+fn inert(block: &Block) -> bool {
+    block.0.iter().all(|s| matches!(s, Stmt::Node(_)))
 }
 
 /// A block's identity while the pass runs: its address in the body being reversed.

@@ -842,6 +842,16 @@ impl<'a> Signature<'a> {
         }
     }
 
+    /// `let _ = f;`: a generated function uses the original, so that a crate which only calls
+    /// `f_grad` gets no "function `f` is never used" warning.
+    fn use_original(&self, graph: &Graph) -> TokenStream {
+        let f = &self.item.sig.ident;
+        match graph.receiver {
+            Some(_) => quote!(let _ = Self::#f;),
+            None => quote!(let _ = #f;),
+        }
+    }
+
     /// `&self, ` for a method.
     fn receiver(graph: &Graph) -> TokenStream {
         match &graph.receiver {
@@ -936,6 +946,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
     let receiver = Signature::receiver(graph);
+    let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
     let active: Vec<(usize, &crate::graph::Param)> = graph
         .params
@@ -1015,6 +1026,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#attrs)*
             #[must_use]
             #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+                #use_original
                 #(#items)*
                 #(#prelude)*
                 #body
@@ -1101,6 +1113,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#into_doc)*
         #(#attrs)*
         #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
+            #use_original
             #(#items)*
             #(#prelude)*
             #body
@@ -1122,6 +1135,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
     let receiver = Signature::receiver(graph);
+    let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
     for (i, p) in graph.params.iter().enumerate() {
@@ -1198,6 +1212,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         #many
         #[must_use]
         #vis fn #name(#receiver #(#params),*) -> (#output, #output) {
+            #use_original
             #(#items)*
             #(#unread)*
             #body

@@ -1,0 +1,95 @@
+//! (d) The n-dimensional Rosenbrock function over a slice,
+//! `f(x) = Σᵢ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²` for `i` in `0..n-1`.
+//!
+//! `#[differentiate]` does not compile loops over slices yet, so there is no `Generated`
+//! contender here: once it does, put the attribute on [`rosenbrock`] and override
+//! [`Problem::generated`] with a call to `rosenbrock_grad_into`.
+
+use super::{Problem, Real, Rng};
+
+/// The Rosenbrock function, written as `#[differentiate]` will take it.
+#[must_use]
+pub fn rosenbrock(x: &[f64]) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        sum += 100.0 * (t * t) + u * u;
+    }
+    sum
+}
+
+/// Rosenbrock in `n >= 2` dimensions.
+pub struct Rosenbrock {
+    n: usize,
+}
+
+impl Rosenbrock {
+    /// Rosenbrock over `n` inputs.
+    ///
+    /// # Panics
+    ///
+    /// If `n < 2`.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        assert!(n >= 2, "Rosenbrock needs at least 2 dimensions");
+        Self { n }
+    }
+}
+
+impl Problem for Rosenbrock {
+    fn family(&self) -> &'static str {
+        "rosenbrock"
+    }
+
+    fn size(&self) -> Option<usize> {
+        Some(self.n)
+    }
+
+    fn dim(&self) -> usize {
+        self.n
+    }
+
+    fn points(&self) -> Vec<Vec<f64>> {
+        let mut rng = Rng::new(4);
+        (0..3).map(|_| rng.vec(self.n, -1.5, 1.5)).collect()
+    }
+
+    fn primal(&self, x: &[f64]) -> f64 {
+        rosenbrock(x)
+    }
+
+    fn eval<T: Real>(&self, x: &[T]) -> T {
+        // The first term starts the sum, since only `f64`s can be a constant zero here;
+        // `0.0 + term` is `term` exactly, so this agrees with the primal bit for bit.
+        let term = |i: usize| {
+            let t = x[i + 1] - x[i] * x[i];
+            let u = -(x[i] - 1.0);
+            (t * t) * 100.0 + u * u
+        };
+        let mut sum = term(0);
+        for i in 1..x.len() - 1 {
+            sum = sum + term(i);
+        }
+        sum
+    }
+
+    fn hand_written(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        // One pass: gᵢ = 200 tᵢ₋₁ − 400 xᵢ tᵢ − 2 uᵢ, each component written once, no bounds
+        // checks in the loop.
+        let n = x.len();
+        assert_eq!(grad.len(), n);
+        let mut sum = 0.0;
+        let mut carry = 0.0;
+        for (gi, pair) in grad[..n - 1].iter_mut().zip(x.windows(2)) {
+            let (xi, next) = (pair[0], pair[1]);
+            let t = next - xi * xi;
+            let u = 1.0 - xi;
+            sum += 100.0 * (t * t) + u * u;
+            *gi = carry - 400.0 * xi * t - 2.0 * u;
+            carry = 200.0 * t;
+        }
+        grad[n - 1] = carry;
+        sum
+    }
+}

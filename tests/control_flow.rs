@@ -1,0 +1,1744 @@
+//! Control flow and arrays, checked against independent oracles.
+//!
+//! Every function below is `#[differentiate(reverse, forward)]`. At each point, [`verify`]
+//! holds the generated gradient to four references:
+//!
+//! - the value returned by `f_grad` (and by `f_jvp`) equals the original function, bit for bit;
+//! - every entry equals a gradient derived by hand: a closed form, or, for an iteration whose
+//!   derivative has none, the tangent recurrence written out by hand;
+//! - fourth-order finite differences of the original function
+//!   ([`autodiff::check_gradient_with`]), except at kinks and branch boundaries, where they mix
+//!   both sides;
+//! - forward mode: `f_jvp` along each unit direction gives the gradient entry, and along a
+//!   pseudo-random direction the dot product with the gradient.
+//!
+//! Functions of several parameters are checked as functions of one flat point: the
+//! coordinates of every active parameter, in declaration order.
+//!
+//! The ignored tests at the end build small programs that the macro does not yet compile;
+//! run them with `--ignored`.
+#![allow(
+    // The macro differentiates `for` over integer ranges; iterating a slice directly is not
+    // among the constructs it supports, so the loops index.
+    clippy::needless_range_loop,
+    // Loop indices become `f64` through `as`, the form the macro documents; they are small.
+    clippy::cast_precision_loss
+)]
+
+use autodiff::{Tolerance, check_gradient_with, differentiate};
+
+// ---------------------------------------------------------------------------------------------
+// The checker.
+
+/// How closely a case is checked.
+#[derive(Clone, Copy, Debug)]
+struct Tol {
+    /// Relative tolerance against the hand-derived gradient and between the two modes.
+    rel: f64,
+    /// Tolerance against finite differences, or `None` where they do not apply (a kink).
+    fd: Option<Tolerance>,
+}
+
+/// A point where the function is smooth.
+const SMOOTH: Tol = Tol {
+    rel: 1e-12,
+    fd: Some(Tolerance {
+        rel: 1e-6,
+        abs: 1e-8,
+    }),
+};
+
+/// A point on or within a finite-difference step of a branch boundary.
+const KINK: Tol = Tol {
+    rel: 1e-12,
+    fd: None,
+};
+
+/// An `f32` function, with the hand-derived gradient evaluated in `f64`. Each evaluation is good
+/// to about `6e-8` relative, which the stencil's `1.5 / h ≈ 2000` amplifies to about `1.2e-4`.
+const F32: Tol = Tol {
+    rel: 1e-5,
+    fd: Some(Tolerance {
+        rel: 1e-3,
+        abs: 2e-3,
+    }),
+};
+
+/// The same `f64`, bit for bit (or both `NaN`).
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// `got` within `rel` of `want`, relative to the larger magnitude; equal values pass.
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    got == want || (got - want).abs() <= rel * got.abs().max(want.abs())
+}
+
+/// `n` deterministic pseudo-random numbers in `[-1, 1)`, none of them zero.
+fn pseudo_random(seed: u64, n: usize) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(0x2545_F491_4F6C_DD1D);
+    (0..n)
+        .map(|_| {
+            // xorshift64*
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+            // 53 random bits mapped to [-1, 1); the `| 1` keeps the number away from zero.
+            let unit = (bits | 1) as f64 / (1_u64 << 53) as f64;
+            2.0 * unit - 1.0
+        })
+        .collect()
+}
+
+/// Checks the gradient of `f` at `p`: `grad` returns the value and the gradient, `jvp(p, d)`
+/// the value and the derivative along `d`, and `closed` is the gradient derived by hand.
+fn verify(
+    name: &str,
+    p: &[f64],
+    tol: Tol,
+    f: impl Fn(&[f64]) -> f64,
+    grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    jvp: impl Fn(&[f64], &[f64]) -> (f64, f64),
+    closed: &[f64],
+) {
+    let value = f(p);
+    let (v, g) = grad(p);
+    assert!(
+        same(v, value),
+        "{name} at {p:?}: f_grad value {v:e} != f {value:e}"
+    );
+    assert_eq!(
+        g.len(),
+        p.len(),
+        "{name}: one gradient entry per coordinate"
+    );
+    assert_eq!(
+        closed.len(),
+        p.len(),
+        "{name}: one closed-form entry per coordinate"
+    );
+    for i in 0..p.len() {
+        assert!(
+            close(g[i], closed[i], tol.rel),
+            "{name} at {p:?}: ∂/∂p{i} is {:e}, derived by hand {:e}",
+            g[i],
+            closed[i],
+        );
+    }
+    if let Some(fd) = tol.fd {
+        check_gradient_with(&f, p, &g, fd)
+            .unwrap_or_else(|e| panic!("{name} at {p:?} against finite differences: {e}"));
+    }
+    for i in 0..p.len() {
+        let mut e = vec![0.0; p.len()];
+        e[i] = 1.0;
+        let (vj, t) = jvp(p, &e);
+        assert!(
+            same(vj, value),
+            "{name} at {p:?}: f_jvp value {vj:e} != f {value:e}"
+        );
+        assert!(
+            close(t, g[i], tol.rel),
+            "{name} at {p:?}: f_jvp along e{i} is {t:e}, ∂/∂p{i} is {:e}",
+            g[i],
+        );
+    }
+    let r = pseudo_random(p.len() as u64 + 1, p.len());
+    let (vj, t) = jvp(p, &r);
+    assert!(
+        same(vj, value),
+        "{name} at {p:?}: f_jvp value {vj:e} != f {value:e}"
+    );
+    let dot: f64 = r.iter().zip(&g).map(|(r, g)| r * g).sum();
+    let scale: f64 = r.iter().zip(&g).map(|(r, g)| (r * g).abs()).sum();
+    assert!(
+        (t - dot).abs() <= tol.rel * scale,
+        "{name} at {p:?}: f_jvp along {r:?} is {t:e}, gradient · direction is {dot:e}"
+    );
+}
+
+/// `f32` coordinates of a point whose coordinates are `f32` values.
+#[allow(clippy::cast_possible_truncation)]
+fn narrow(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// `f64` coordinates of `f32` values.
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().copied().map(f64::from).collect()
+}
+
+/// Product of `x` without its entry `skip`, by direct multiplication.
+fn product_except(x: &[f64], skip: usize) -> f64 {
+    x.iter()
+        .enumerate()
+        .filter(|&(j, _)| j != skip)
+        .map(|(_, &v)| v)
+        .product()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Branches.
+
+/// Two pieces whose derivatives at 0 differ: `2` on the right, `-2` on the left.
+#[differentiate(reverse, forward)]
+fn kink(x: f64) -> f64 {
+    if x > 0.0 {
+        2.0 * x + x * x
+    } else {
+        x.exp() - 1.0 - 3.0 * x
+    }
+}
+
+/// `if` as a statement, with `>=`: `4 x` from 0 upwards, `x² - x / 2` below. (Written as
+/// `y * (y - 0.5)`: see `reassignment_reading_the_old_value_twice_in_a_branch`.)
+#[differentiate(reverse, forward)]
+fn kink_stmt(x: f64) -> f64 {
+    let mut y = x;
+    if x >= 0.0 {
+        y *= 4.0;
+    } else {
+        y = y * (y - 0.5);
+    }
+    y
+}
+
+/// `if` without `else`: `x²` below 0, `3 x` from 0 upwards.
+#[differentiate(reverse, forward)]
+fn kink_no_else(x: f64) -> f64 {
+    let mut y = 3.0 * x;
+    if x < 0.0 {
+        y = x * x;
+    }
+    y
+}
+
+#[test]
+fn kink_from_both_sides_and_at_zero() {
+    let tiny = 1e-300;
+    let cases: [(f64, Tol, [f64; 3]); 7] = [
+        // (x, tolerance, [kink', kink_stmt', kink_no_else'])
+        (tiny, KINK, [2.0, 4.0, 3.0]),
+        (-tiny, KINK, [-2.0, -0.5, -2.0 * tiny]),
+        (0.0, KINK, [-2.0, 4.0, 3.0]),
+        (-0.0, KINK, [-2.0, 4.0, 3.0]),
+        (1.5, SMOOTH, [5.0, 4.0, 3.0]),
+        (-2.0, SMOOTH, [(-2.0_f64).exp() - 3.0, -4.5, -4.0]),
+        (-0.25, SMOOTH, [(-0.25_f64).exp() - 3.0, -1.0, -0.5]),
+    ];
+    for (x, tol, [d_kink, d_stmt, d_no_else]) in cases {
+        verify(
+            "kink",
+            &[x],
+            tol,
+            |p| kink(p[0]),
+            |p| {
+                let (v, d) = kink_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| kink_jvp(p[0], d[0]),
+            &[d_kink],
+        );
+        verify(
+            "kink_stmt",
+            &[x],
+            tol,
+            |p| kink_stmt(p[0]),
+            |p| {
+                let (v, d) = kink_stmt_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| kink_stmt_jvp(p[0], d[0]),
+            &[d_stmt],
+        );
+        verify(
+            "kink_no_else",
+            &[x],
+            tol,
+            |p| kink_no_else(p[0]),
+            |p| {
+                let (v, d) = kink_no_else_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| kink_no_else_jvp(p[0], d[0]),
+            &[d_no_else],
+        );
+    }
+    // The values on either side, exactly.
+    assert_eq!(kink_grad(tiny), (2.0 * tiny, 2.0));
+    assert_eq!(kink_grad(-tiny), (3.0 * tiny, -2.0));
+    assert_eq!(kink_grad(0.0), (0.0, -2.0));
+}
+
+/// A comparison of two active values: `x y` when `x > y`, else `y - 2 x`.
+#[differentiate(reverse, forward)]
+fn pick(x: f64, y: f64) -> f64 {
+    if x > y { x * y } else { y - 2.0 * x }
+}
+
+#[test]
+fn comparison_of_active_values() {
+    let a = 1.5;
+    let (up, down) = (f64::next_up(a), f64::next_down(a));
+    let cases = [
+        ([a, a], KINK),
+        ([up, a], KINK),
+        ([a, up], KINK),
+        ([down, a], KINK),
+        ([-0.0, 0.0], KINK),
+        ([2.0, -3.0], SMOOTH),
+        ([-2.0, 3.0], SMOOTH),
+    ];
+    for (p, tol) in cases {
+        let [x, y] = p;
+        let closed = if x > y { [y, x] } else { [-2.0, 1.0] };
+        verify(
+            "pick",
+            &p,
+            tol,
+            |p| pick(p[0], p[1]),
+            |p| {
+                let (v, dx, dy) = pick_grad(p[0], p[1]);
+                (v, vec![dx, dy])
+            },
+            |p, d| pick_jvp(p[0], d[0], p[1], d[1]),
+            &closed,
+        );
+    }
+}
+
+/// An `else if` chain whose pieces have different slopes at both boundaries.
+#[differentiate(reverse, forward)]
+fn three_way(x: f64) -> f64 {
+    if x < -1.0 {
+        -2.0 * x
+    } else if x < 1.0 {
+        x * x * x
+    } else {
+        5.0 * x
+    }
+}
+
+#[test]
+fn else_if_chain_at_and_around_its_boundaries() {
+    let closed = |x: f64| {
+        if x < -1.0 {
+            -2.0
+        } else if x < 1.0 {
+            3.0 * x * x
+        } else {
+            5.0
+        }
+    };
+    let kinks = [
+        -1.0,
+        f64::next_down(-1.0),
+        f64::next_up(-1.0),
+        1.0,
+        f64::next_down(1.0),
+        f64::next_up(1.0),
+    ];
+    let smooth = [-3.0, -0.5, 0.0, 0.75, 2.0];
+    let points = kinks
+        .iter()
+        .map(|&x| (x, KINK))
+        .chain(smooth.iter().map(|&x| (x, SMOOTH)));
+    for (x, tol) in points {
+        verify(
+            "three_way",
+            &[x],
+            tol,
+            |p| three_way(p[0]),
+            |p| {
+                let (v, d) = three_way_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| three_way_jvp(p[0], d[0]),
+            &[closed(x)],
+        );
+    }
+    assert_eq!(three_way_grad(-1.0), (-1.0, 3.0));
+    assert_eq!(three_way_grad(1.0), (5.0, 5.0));
+}
+
+/// An `if` expression bound by `let`, on a condition over a computed value.
+#[differentiate(reverse, forward)]
+fn region(x: f64, y: f64) -> f64 {
+    let r = x * x + y * y;
+    let s = if r < 1.0 { r * x } else { y / r };
+    s + x
+}
+
+#[test]
+fn if_expression_on_a_computed_condition() {
+    let closed = |x: f64, y: f64| {
+        let r = x * x + y * y;
+        if r < 1.0 {
+            [2.0 * x * x + r + 1.0, 2.0 * x * y]
+        } else {
+            [1.0 - 2.0 * x * y / (r * r), 1.0 / r - 2.0 * y * y / (r * r)]
+        }
+    };
+    let cases = [
+        ([0.3, 0.4], SMOOTH),
+        ([1.2, -0.5], SMOOTH),
+        ([-0.1, 2.0], SMOOTH),
+        // r = 1 exactly: the `else` branch.
+        ([1.0, 0.0], KINK),
+        ([0.0, -1.0], KINK),
+        ([f64::next_down(1.0), 0.0], KINK),
+    ];
+    for (p, tol) in cases {
+        verify(
+            "region",
+            &p,
+            tol,
+            |p| region(p[0], p[1]),
+            |p| {
+                let (v, dx, dy) = region_grad(p[0], p[1]);
+                (v, vec![dx, dy])
+            },
+            |p, d| region_jvp(p[0], d[0], p[1], d[1]),
+            &closed(p[0], p[1]),
+        );
+    }
+    assert_eq!(region_grad(1.0, 0.0), (1.0, 1.0, 1.0));
+}
+
+/// An early `return` from a branch.
+#[differentiate(reverse, forward)]
+fn early(x: f64, y: f64) -> f64 {
+    if x < y {
+        return x * y;
+    }
+    let z = x - y;
+    z * z + 2.0 * x
+}
+
+#[test]
+fn early_return_from_a_branch() {
+    let closed = |x: f64, y: f64| {
+        if x < y {
+            [y, x]
+        } else {
+            [2.0 * (x - y) + 2.0, -2.0 * (x - y)]
+        }
+    };
+    let cases = [
+        ([0.5, 2.0], SMOOTH),
+        ([3.0, -1.0], SMOOTH),
+        ([-1.5, -1.25], SMOOTH),
+        ([1.0, 1.0], KINK),
+        ([f64::next_down(1.0), 1.0], KINK),
+    ];
+    for (p, tol) in cases {
+        verify(
+            "early",
+            &p,
+            tol,
+            |p| early(p[0], p[1]),
+            |p| {
+                let (v, dx, dy) = early_grad(p[0], p[1]);
+                (v, vec![dx, dy])
+            },
+            |p, d| early_jvp(p[0], d[0], p[1], d[1]),
+            &closed(p[0], p[1]),
+        );
+    }
+    assert_eq!(early_grad(1.0, 1.0), (2.0, 2.0, 0.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trip counts: none, one, many.
+
+/// `xⁿ` by repeated multiplication; no trip for `n = 0`.
+#[differentiate(reverse, forward)]
+fn power(x: f64, n: usize) -> f64 {
+    let mut p = 1.0;
+    for _ in 0..n {
+        p *= x;
+    }
+    p
+}
+
+#[test]
+fn loop_of_zero_one_and_many_trips() {
+    for n in [0_usize, 1, 2, 7, 20] {
+        for x in [1.3_f64, -0.8, 0.0, 2.5] {
+            let closed = if n == 0 {
+                0.0
+            } else {
+                n as f64 * x.powi(i32::try_from(n).unwrap() - 1)
+            };
+            verify(
+                &format!("power n={n}"),
+                &[x],
+                SMOOTH,
+                |p| power(p[0], n),
+                |p| {
+                    let (v, d) = power_grad(p[0], n);
+                    (v, vec![d])
+                },
+                |p, d| power_jvp(p[0], d[0], n),
+                &[closed],
+            );
+        }
+    }
+    assert_eq!(power_grad(3.0, 0), (1.0, 0.0));
+    assert_eq!(power_grad(3.0, 1), (3.0, 1.0));
+}
+
+/// A range with both bounds from parameters.
+#[differentiate(reverse, forward)]
+fn window(x: &[f64], lo: usize, hi: usize) -> f64 {
+    let mut s = 0.0;
+    for i in lo..hi {
+        s += x[i] * x[i] * (i as f64 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn range_bounds_from_parameters() {
+    let x = [0.5, -1.25, 2.0, 0.75, -3.0];
+    // (lo, hi): empty, empty and reversed, one trip, many, all.
+    for (lo, hi) in [(0, 0), (3, 3), (4, 2), (2, 3), (1, 4), (0, 5)] {
+        let closed: Vec<f64> = (0..x.len())
+            .map(|i| {
+                if (lo..hi).contains(&i) {
+                    2.0 * x[i] * (i as f64 + 1.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        verify(
+            &format!("window {lo}..{hi}"),
+            &x,
+            SMOOTH,
+            |p| window(p, lo, hi),
+            |p| window_grad(p, lo, hi),
+            |p, d| window_jvp(p, d, lo, hi),
+            &closed,
+        );
+    }
+}
+
+/// Bounds from `x.len()` and arithmetic on it: neighbours over `1..n`, and each entry of the
+/// first half against its mirror image over `0..n / 2`.
+#[differentiate(reverse, forward)]
+fn spread(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 1..n {
+        let d = x[i] - x[i - 1];
+        s += d * d;
+    }
+    for i in 0..n / 2 {
+        s += x[i] * x[n - 1 - i];
+    }
+    s
+}
+
+fn spread_closed(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut g = vec![0.0; n];
+    for k in 0..n {
+        if k >= 1 {
+            g[k] += 2.0 * (x[k] - x[k - 1]);
+        }
+        if k + 1 < n {
+            g[k] -= 2.0 * (x[k + 1] - x[k]);
+        }
+        // The pair (k, n - 1 - k), unless k is the middle of an odd length.
+        if 2 * k + 1 != n {
+            g[k] += x[n - 1 - k];
+        }
+    }
+    g
+}
+
+#[test]
+fn bounds_from_len_and_arithmetic_on_slices_of_every_length() {
+    for n in [0, 1, 2, 3, 5, 8] {
+        let x: Vec<f64> = pseudo_random(10 + n as u64, n)
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
+        verify(
+            &format!("spread n={n}"),
+            &x,
+            SMOOTH,
+            spread,
+            spread_grad,
+            spread_jvp,
+            &spread_closed(&x),
+        );
+    }
+    assert_eq!(spread_grad(&[]), (0.0, vec![]));
+    assert_eq!(spread_grad(&[4.0]), (0.0, vec![0.0]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `while`, `loop`, `break`, `continue`, `return` in loops.
+
+/// Newton's iteration for `√a`, from `a`, until the step is below `1e-10` of the iterate: the
+/// trip count depends on `a`.
+#[differentiate(reverse, forward)]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut y = a;
+    let mut step = a;
+    while step.abs() > 1e-10 * y {
+        let next = 0.5 * (y + a / y);
+        step = next - y;
+        y = next;
+    }
+    y
+}
+
+/// The same iteration carrying the tangent `dy = ∂y/∂a` by hand:
+/// `∂(a / y) = 1 / y - a dy / y²`. Returns the iterate, its tangent and the trip count.
+fn newton_sqrt_tangent(a: f64) -> (f64, f64, usize) {
+    let (mut y, mut dy) = (a, 1.0);
+    let mut step = a;
+    let mut trips = 0;
+    while step.abs() > 1e-10 * y {
+        let next = 0.5 * (y + a / y);
+        let d_next = 0.5 * (dy + 1.0 / y - a * dy / (y * y));
+        step = next - y;
+        y = next;
+        dy = d_next;
+        trips += 1;
+    }
+    (y, dy, trips)
+}
+
+#[test]
+fn while_with_a_data_dependent_trip_count_newton() {
+    let mut trips_seen = Vec::new();
+    // Below about 0.04 the finite-difference step (7.4e-4) no longer resolves √a to 1e-6.
+    for a in [0.04, 0.5, 1.0, 2.0, 10.0, 1e6] {
+        let (y, dy, trips) = newton_sqrt_tangent(a);
+        trips_seen.push(trips);
+        assert!(close(y, a.sqrt(), 1e-15), "newton_sqrt({a}) = {y}");
+        verify(
+            &format!("newton_sqrt a={a}"),
+            &[a],
+            Tol {
+                rel: 1e-11,
+                ..SMOOTH
+            },
+            |p| newton_sqrt(p[0]),
+            |p| {
+                let (v, d) = newton_sqrt_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| newton_sqrt_jvp(p[0], d[0]),
+            &[dy],
+        );
+        // The iteration stops once the previous iterate is within about 1e-10, so the derivative
+        // of the last one is within about that of the derivative of √a.
+        let (_, d) = newton_sqrt_grad(a);
+        let want = 0.5 / a.sqrt();
+        assert!(
+            close(d, want, 1e-8),
+            "∂newton_sqrt({a}) = {d:e}, 1/(2√a) = {want:e}"
+        );
+    }
+    assert_eq!(trips_seen[2], 1, "a = 1 converges in one step");
+    assert!(
+        trips_seen[5] > 10,
+        "a = 1e6 takes many steps: {trips_seen:?}"
+    );
+}
+
+/// Halves until at most one: `⌈log₂ x⌉` trips for `x > 1`, none otherwise.
+#[differentiate(reverse, forward)]
+fn halve(x: f64) -> f64 {
+    let mut y = x;
+    while y > 1.0 {
+        y /= 2.0;
+    }
+    y * y + x
+}
+
+#[test]
+fn while_halving_until_below_a_threshold() {
+    let closed = |x: f64| {
+        #[allow(clippy::cast_possible_truncation)]
+        let k = if x > 1.0 { x.log2().ceil() as i32 } else { 0 };
+        // 2⁻ᵏ, exact.
+        let scale = 0.5_f64.powi(k);
+        let y = x * scale;
+        (2.0 * y * scale + 1.0, k)
+    };
+    // (x, trips, tolerance): 1 and 8 are where the trip count changes.
+    let cases = [
+        (0.5, 0, SMOOTH),
+        (-4.0, 0, SMOOTH),
+        (1.0, 0, KINK),
+        (1.5, 1, SMOOTH),
+        (8.0, 3, KINK),
+        (9.0, 4, SMOOTH),
+        (1000.0, 10, SMOOTH),
+        (1e300, 997, SMOOTH),
+    ];
+    for (x, trips, tol) in cases {
+        let (d, k) = closed(x);
+        assert_eq!(k, trips, "trip count for {x}");
+        verify(
+            &format!("halve x={x}"),
+            &[x],
+            tol,
+            |p| halve(p[0]),
+            |p| {
+                let (v, d) = halve_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| halve_jvp(p[0], d[0]),
+            &[d],
+        );
+    }
+    assert_eq!(halve_grad(1.0), (2.0, 3.0));
+    assert_eq!(halve_grad(8.0), (9.0, 1.25));
+}
+
+/// `loop` with `break`: applies `y ↦ 1.5 y + 0.25` until `y > limit`, at least once.
+#[differentiate(reverse, forward)]
+fn grow(x: f64, limit: f64) -> f64 {
+    let mut y = x;
+    loop {
+        y = 1.5 * y + 0.25;
+        if y > limit {
+            break;
+        }
+    }
+    y
+}
+
+#[test]
+fn loop_with_break() {
+    // After k steps y = 1.5ᵏ (x + 0.5) - 0.5; ∂y/∂x = 1.5ᵏ, and `limit` only decides k.
+    let closed = |x: f64, limit: f64| {
+        let k = (1..=60)
+            .find(|&k| 1.5_f64.powi(k) * (x + 0.5) - 0.5 > limit)
+            .unwrap();
+        (k, [1.5_f64.powi(k), 0.0])
+    };
+    for (p, trips) in [
+        ([1.0, 0.0], 1),
+        ([1.0, 100.0], 11),
+        ([-0.3, 50.0], 14),
+        ([0.2, 3.0], 4),
+    ] {
+        let (k, g) = closed(p[0], p[1]);
+        assert_eq!(k, trips, "trips at {p:?}");
+        verify(
+            "grow",
+            &p,
+            SMOOTH,
+            |p| grow(p[0], p[1]),
+            |p| {
+                let (v, dx, dl) = grow_grad(p[0], p[1]);
+                (v, vec![dx, dl])
+            },
+            |p, d| grow_jvp(p[0], d[0], p[1], d[1]),
+            &g,
+        );
+    }
+    // Exactly at the limit the loop goes on.
+    assert_eq!(grow_grad(1.0, 1.75), (2.875, 2.25, 0.0));
+}
+
+/// `continue` in a `for` loop: negative entries are skipped.
+#[differentiate(reverse, forward)]
+fn skip_negatives(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if x[i] < 0.0 {
+            continue;
+        }
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn continue_in_a_for_loop() {
+    let closed = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .map(|&v| if v < 0.0 { 0.0 } else { 2.0 * v })
+            .collect()
+    };
+    let cases: [(&[f64], Tol); 6] = [
+        (&[], SMOOTH),
+        (&[1.5], SMOOTH),
+        (&[-1.5], SMOOTH),
+        (&[0.5, -2.0, 3.0, -0.25, 1.0], SMOOTH),
+        (&[-1.0, -2.0, -3.0], SMOOTH),
+        (&[0.0, -0.0, 1e-300, -1e-300], KINK),
+    ];
+    for (x, tol) in cases {
+        verify(
+            "skip_negatives",
+            x,
+            tol,
+            skip_negatives,
+            skip_negatives_grad,
+            skip_negatives_jvp,
+            &closed(x),
+        );
+    }
+}
+
+/// `continue` in a `while` loop with an integer counter: `Σ xⁱ / i` over the odd `i ≤ n`.
+#[differentiate(reverse, forward)]
+fn odd_terms(x: f64, n: usize) -> f64 {
+    let mut i = 0;
+    let mut p = 1.0;
+    let mut s = 0.0;
+    while i < n {
+        i += 1;
+        p *= x;
+        if i % 2 == 0 {
+            continue;
+        }
+        s += p / i as f64;
+    }
+    s
+}
+
+#[test]
+fn continue_in_a_while_loop() {
+    for n in [0_usize, 1, 2, 3, 9] {
+        for x in [0.5_f64, -0.7, 1.25] {
+            // ∂/∂x Σ xⁱ / i = Σ xⁱ⁻¹ over the odd i ≤ n.
+            let closed: f64 = (1..=n)
+                .filter(|i| i % 2 == 1)
+                .map(|i| x.powi(i32::try_from(i).unwrap() - 1))
+                .sum();
+            verify(
+                &format!("odd_terms n={n}"),
+                &[x],
+                SMOOTH,
+                |p| odd_terms(p[0], n),
+                |p| {
+                    let (v, d) = odd_terms_grad(p[0], n);
+                    (v, vec![d])
+                },
+                |p, d| odd_terms_jvp(p[0], d[0], n),
+                &[closed],
+            );
+        }
+    }
+}
+
+/// An early `return` from inside a loop: the first `xᵢ` with `xᵢ t > 1` gives `xᵢ² t`;
+/// without one, `t²`.
+#[differentiate(reverse, forward)]
+fn first_big(x: &[f64], t: f64) -> f64 {
+    for i in 0..x.len() {
+        if x[i] * t > 1.0 {
+            return x[i] * x[i] * t;
+        }
+    }
+    t * t
+}
+
+#[test]
+fn early_return_inside_a_loop() {
+    let x = [0.1, 0.5, 2.0, 3.0];
+    // (t, index returned from)
+    for (t, hit) in [(1.0, Some(2)), (0.4, Some(3)), (0.2, None), (-1.0, None)] {
+        let mut closed = vec![0.0; 5];
+        match hit {
+            Some(i) => {
+                closed[i] = 2.0 * x[i] * t;
+                closed[4] = x[i] * x[i];
+            }
+            None => closed[4] = 2.0 * t,
+        }
+        let p = [&x[..], &[t]].concat();
+        verify(
+            &format!("first_big t={t}"),
+            &p,
+            SMOOTH,
+            |p| first_big(&p[..4], p[4]),
+            |p| {
+                let (v, dx, dt) = first_big_grad(&p[..4], p[4]);
+                (v, [dx, vec![dt]].concat())
+            },
+            |p, d| first_big_jvp(&p[..4], &d[..4], p[4], d[4]),
+            &closed,
+        );
+    }
+    assert_eq!(first_big_grad(&[], 3.0), (9.0, vec![], 6.0));
+    // Exactly at the threshold the loop goes on; the entry after it returns.
+    assert_eq!(first_big_grad(&[1.0, 2.0], 1.0), (4.0, vec![0.0, 4.0], 4.0));
+}
+
+/// An early `return` from two loops deep: the first pair `i < j` with `(xᵢ - xⱼ)² < tol`
+/// gives `xᵢ xⱼ`; without one, `tol²`.
+#[differentiate(reverse, forward)]
+fn first_close_pair(x: &[f64], tol: f64) -> f64 {
+    for i in 0..x.len() {
+        for j in i + 1..x.len() {
+            let d = x[i] - x[j];
+            if d * d < tol {
+                return x[i] * x[j];
+            }
+        }
+    }
+    tol * tol
+}
+
+#[test]
+fn early_return_from_nested_loops() {
+    let x = [0.0, 1.0, 0.5, 1.2];
+    // tol = 0.3: (0, 2) is the first pair closer than √0.3; 0.1: (1, 3); 0.01: none.
+    for (tol, hit) in [(0.3, Some((0, 2))), (0.1, Some((1, 3))), (0.01, None)] {
+        let mut closed = vec![0.0; 5];
+        match hit {
+            Some((i, j)) => {
+                closed[i] = x[j];
+                closed[j] = x[i];
+            }
+            None => closed[4] = 2.0 * tol,
+        }
+        let p = [&x[..], &[tol]].concat();
+        verify(
+            &format!("first_close_pair tol={tol}"),
+            &p,
+            SMOOTH,
+            |p| first_close_pair(&p[..4], p[4]),
+            |p| {
+                let (v, dx, dt) = first_close_pair_grad(&p[..4], p[4]);
+                (v, [dx, vec![dt]].concat())
+            },
+            |p, d| first_close_pair_jvp(&p[..4], &d[..4], p[4], d[4]),
+            &closed,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nested loops.
+
+/// `‖A x‖²` for the `rows × x.len()` matrix `a`, stored row by row.
+#[differentiate(reverse, forward)]
+fn matvec_norm(a: &[f64], x: &[f64], rows: usize) -> f64 {
+    let cols = x.len();
+    let mut s = 0.0;
+    for r in 0..rows {
+        let mut y = 0.0;
+        for c in 0..cols {
+            y += a[r * cols + c] * x[c];
+        }
+        s += y * y;
+    }
+    s
+}
+
+#[test]
+fn nested_loops_matrix_vector_product() {
+    for (rows, cols) in [(3, 2), (2, 4), (1, 1), (0, 3), (2, 0)] {
+        let a: Vec<f64> = pseudo_random(rows as u64 * 7 + cols as u64, rows * cols);
+        let x: Vec<f64> = pseudo_random(99 + cols as u64, cols)
+            .iter()
+            .map(|v| 3.0 * v)
+            .collect();
+        // y = A x; ∂/∂A_rc = 2 y_r x_c, ∂/∂x_c = 2 Σ_r y_r A_rc.
+        let y: Vec<f64> = (0..rows)
+            .map(|r| (0..cols).map(|c| a[r * cols + c] * x[c]).sum())
+            .collect();
+        let mut closed = vec![0.0; rows * cols + cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                closed[r * cols + c] = 2.0 * y[r] * x[c];
+                closed[rows * cols + c] += 2.0 * y[r] * a[r * cols + c];
+            }
+        }
+        let m = rows * cols;
+        let p = [&a[..], &x[..]].concat();
+        verify(
+            &format!("matvec_norm {rows}x{cols}"),
+            &p,
+            SMOOTH,
+            |p| matvec_norm(&p[..m], &p[m..], rows),
+            |p| {
+                let (v, da, dx) = matvec_norm_grad(&p[..m], &p[m..], rows);
+                (v, [da, dx].concat())
+            },
+            |p, d| matvec_norm_jvp(&p[..m], &d[..m], &p[m..], &d[m..], rows),
+            &closed,
+        );
+    }
+}
+
+/// `Σ_{i ≤ j} xᵢ xⱼ / (1 + i + j)`: the inner range starts at the outer index.
+#[differentiate(reverse, forward)]
+fn triangle(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in i..n {
+            s += x[i] * x[j] / (1.0 + i as f64 + j as f64);
+        }
+    }
+    s
+}
+
+#[test]
+fn nested_loops_double_sum() {
+    // With c_ij = 1 / (1 + i + j) symmetric, ∂/∂x_k = Σ_j c_kj x_j + c_kk x_k (the diagonal
+    // term x_k² is counted once in the sum and contributes 2 c_kk x_k).
+    let c = |i: usize, j: usize| 1.0 / (1.0 + i as f64 + j as f64);
+    for n in [0, 1, 2, 6] {
+        let x: Vec<f64> = pseudo_random(40 + n as u64, n);
+        let closed: Vec<f64> = (0..n)
+            .map(|k| (0..n).map(|j| c(k, j) * x[j]).sum::<f64>() + c(k, k) * x[k])
+            .collect();
+        verify(
+            &format!("triangle n={n}"),
+            &x,
+            SMOOTH,
+            triangle,
+            triangle_grad,
+            triangle_jvp,
+            &closed,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reversed and inclusive ranges.
+
+/// A polynomial by Horner's rule, from the highest coefficient: `Σ cᵢ xⁱ`.
+#[differentiate(reverse, forward)]
+fn horner(c: &[f64], x: f64) -> f64 {
+    let mut p = 0.0;
+    for i in (0..c.len()).rev() {
+        p = p * x + c[i];
+    }
+    p
+}
+
+/// Horner's rule over an inclusive reversed range and a reference to an array.
+#[differentiate(reverse, forward)]
+fn horner3(c: &[f64; 4], x: f64) -> f64 {
+    let mut p = 0.0;
+    for i in (0..=3).rev() {
+        p = p * x + c[i];
+    }
+    p
+}
+
+/// `∂/∂cᵢ = xⁱ`, `∂/∂x = Σ i cᵢ xⁱ⁻¹`, as one flat vector.
+fn polynomial_closed(c: &[f64], x: f64) -> Vec<f64> {
+    let pow = |i: usize| x.powi(i32::try_from(i).unwrap());
+    let dx: f64 = (1..c.len()).map(|i| i as f64 * c[i] * pow(i - 1)).sum();
+    (0..c.len()).map(pow).chain([dx]).collect()
+}
+
+#[test]
+fn horner_with_a_reversed_range() {
+    let cases: [(&[f64], f64); 6] = [
+        (&[], 0.7),
+        (&[2.5], 0.7),
+        (&[2.5, -1.0], -1.3),
+        (&[1.0, -2.0, 0.5, 3.0], 0.7),
+        (&[1.0, -2.0, 0.5, 3.0], -1.3),
+        (&[0.3, 0.0, -1.0, 0.25, 2.0, -0.5, 1.0], 1.1),
+    ];
+    for (c, x) in cases {
+        let n = c.len();
+        let p = [c, &[x]].concat();
+        verify(
+            &format!("horner degree {}", n.saturating_sub(1)),
+            &p,
+            SMOOTH,
+            |p| horner(&p[..n], p[n]),
+            |p| {
+                let (v, dc, dx) = horner_grad(&p[..n], p[n]);
+                (v, [dc, vec![dx]].concat())
+            },
+            |p, d| horner_jvp(&p[..n], &d[..n], p[n], d[n]),
+            &polynomial_closed(c, x),
+        );
+    }
+    assert_eq!(horner_grad(&[], 2.0), (0.0, vec![], 0.0));
+    assert_eq!(horner_grad(&[2.5], 2.0), (2.5, vec![1.0], 0.0));
+}
+
+#[test]
+fn horner_with_an_inclusive_reversed_range() {
+    for (c, x) in [
+        ([1.0, -2.0, 0.5, 3.0], 0.7),
+        ([0.0, 1.5, -0.25, 0.125], -2.0),
+    ] {
+        let p = [&c[..], &[x]].concat();
+        verify(
+            "horner3",
+            &p,
+            SMOOTH,
+            |p| horner3(&p[..4].try_into().unwrap(), p[4]),
+            |p| {
+                let (v, dc, dx) = horner3_grad(&p[..4].try_into().unwrap(), p[4]);
+                (v, [&dc[..], &[dx]].concat())
+            },
+            |p, d| {
+                horner3_jvp(
+                    &p[..4].try_into().unwrap(),
+                    &d[..4].try_into().unwrap(),
+                    p[4],
+                    d[4],
+                )
+            },
+            &polynomial_closed(&c, x),
+        );
+        // Both orders of the same polynomial agree.
+        assert_eq!(horner3_grad(&c, x).0, horner(&c, x));
+    }
+}
+
+/// The rising factorial `(x + 1)(x + 2)…(x + n)` over an inclusive range.
+#[differentiate(reverse, forward)]
+fn rising(x: f64, n: usize) -> f64 {
+    let mut p = 1.0;
+    for k in 1..=n {
+        p *= x + k as f64;
+    }
+    p
+}
+
+#[test]
+fn inclusive_range() {
+    for n in [0_usize, 1, 2, 5] {
+        for x in [0.5, -2.5, 3.0] {
+            let factors: Vec<f64> = (1..=n).map(|k| x + k as f64).collect();
+            let closed: f64 = (0..n).map(|k| product_except(&factors, k)).sum();
+            verify(
+                &format!("rising n={n}"),
+                &[x],
+                SMOOTH,
+                |p| rising(p[0], n),
+                |p| {
+                    let (v, d) = rising_grad(p[0], n);
+                    (v, vec![d])
+                },
+                |p, d| rising_jvp(p[0], d[0], n),
+                &[closed],
+            );
+        }
+    }
+    assert_eq!(rising_grad(0.5, 0), (1.0, 0.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loops over arrays and slices.
+
+/// `Π xᵢ`, one factor per trip.
+#[differentiate(reverse, forward)]
+// Written out as `p = p * x[i]` on purpose: plain reassignment, not `*=`.
+#[allow(clippy::assign_op_pattern)]
+fn product(x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p = p * x[i];
+    }
+    p
+}
+
+#[test]
+fn product_loop_with_zeros() {
+    let cases: [&[f64]; 7] = [
+        &[],
+        &[2.5],
+        &[0.0],
+        &[1.5, -2.0, 0.5, 3.0],
+        &[1.5, 0.0, -2.0, 4.0],
+        &[0.0, 1.5, 0.0, 4.0],
+        &[1.1, -0.9, 1.3, 0.7, -1.2, 0.8, 1.05, -1.15],
+    ];
+    for x in cases {
+        // ∂/∂xᵢ is the product of the others, computed without dividing by xᵢ.
+        let closed: Vec<f64> = (0..x.len()).map(|i| product_except(x, i)).collect();
+        verify(
+            &format!("product {x:?}"),
+            x,
+            SMOOTH,
+            product,
+            product_grad,
+            product_jvp,
+            &closed,
+        );
+    }
+    assert_eq!(product_grad(&[]), (1.0, vec![]));
+    assert_eq!(product_grad(&[0.0]), (0.0, vec![1.0]));
+    assert_eq!(
+        product_grad(&[1.5, 0.0, -2.0, 4.0]),
+        (-0.0, vec![0.0, -12.0, 0.0, 0.0])
+    );
+    let (_, g) = product_grad(&[0.0, 1.5, 0.0, 4.0]);
+    assert!(g.iter().all(|&d| d == 0.0), "two zeros: {g:?}");
+}
+
+/// `b + Σ wᵢ xᵢ`, accumulated with `+=`.
+#[differentiate(reverse, forward)]
+fn dot(w: &[f64], x: &[f64], b: f64) -> f64 {
+    let mut s = b;
+    for i in 0..x.len() {
+        s += w[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn accumulation_loop() {
+    for n in [0, 1, 2, 9] {
+        let w = pseudo_random(3 + n as u64, n);
+        let x = pseudo_random(300 + n as u64, n);
+        let b = 0.375;
+        let p = [&w[..], &x[..], &[b]].concat();
+        let closed = [&x[..], &w[..], &[1.0]].concat();
+        verify(
+            &format!("dot n={n}"),
+            &p,
+            SMOOTH,
+            |p| dot(&p[..n], &p[n..2 * n], p[2 * n]),
+            |p| {
+                let (v, dw, dx, db) = dot_grad(&p[..n], &p[n..2 * n], p[2 * n]);
+                (v, [dw, dx, vec![db]].concat())
+            },
+            |p, d| {
+                dot_jvp(
+                    &p[..n],
+                    &d[..n],
+                    &p[n..2 * n],
+                    &d[n..2 * n],
+                    p[2 * n],
+                    d[2 * n],
+                )
+            },
+            &closed,
+        );
+    }
+}
+
+#[test]
+fn grad_into_adds_into_its_buffers() {
+    let w = [0.5, -1.5, 2.0];
+    let x = [3.0, 0.25, -1.0];
+    let b = -0.5;
+    let (value, gw, gx, gb) = dot_grad(&w, &x, b);
+    assert_eq!(value, dot(&w, &x, b));
+    let mut dw = [0.0; 3];
+    let mut dx = [0.0; 3];
+    assert_eq!(dot_grad_into(&w, &mut dw, &x, &mut dx, b), (value, gb));
+    assert_eq!(dw.to_vec(), gw);
+    assert_eq!(dx.to_vec(), gx);
+    assert_eq!(dot_grad_into(&w, &mut dw, &x, &mut dx, b), (value, gb));
+    let twice = |g: &[f64]| g.iter().map(|v| 2.0 * v).collect::<Vec<_>>();
+    assert_eq!(dw.to_vec(), twice(&gw));
+    assert_eq!(dx.to_vec(), twice(&gx));
+    // Into buffers that already hold something: each entry has a single contribution here, so
+    // the sums are exact.
+    let mut dw = [1.0, 2.0, 3.0];
+    let mut dx = [-1.0, 0.0, 10.0];
+    dot_grad_into(&w, &mut dw, &x, &mut dx, b);
+    assert_eq!(dw, [1.0 + x[0], 2.0 + x[1], 3.0 + x[2]]);
+    assert_eq!(dx, [-1.0 + w[0], w[1], 10.0 + w[2]]);
+    // Empty slices.
+    assert_eq!(dot_grad_into(&[], &mut [], &[], &mut [], b), (b, 1.0));
+}
+
+/// Prefix sums in a local array whose entries are read back in the next trip, then a
+/// weighted energy of them.
+#[differentiate(reverse, forward)]
+fn prefix_energy(x: &[f64]) -> f64 {
+    let mut h = [0.0; 8];
+    for i in 0..x.len() {
+        h[i] = x[i];
+        if i > 0 {
+            h[i] += h[i - 1];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += h[i] * h[i] * (i as f64 + 1.0);
+    }
+    s
+}
+
+#[test]
+fn prefix_sum_in_a_local_array() {
+    for n in [0, 1, 2, 5, 8] {
+        let x = pseudo_random(70 + n as u64, n);
+        // hᵢ = Σ_{k ≤ i} x_k; ∂/∂x_k = Σ_{i ≥ k} 2 (i + 1) hᵢ.
+        let h: Vec<f64> = (0..n).map(|i| x[..=i].iter().sum()).collect();
+        let closed: Vec<f64> = (0..n)
+            .map(|k| (k..n).map(|i| 2.0 * (i as f64 + 1.0) * h[i]).sum())
+            .collect();
+        verify(
+            &format!("prefix_energy n={n}"),
+            &x,
+            SMOOTH,
+            prefix_energy,
+            prefix_energy_grad,
+            prefix_energy_jvp,
+            &closed,
+        );
+    }
+}
+
+/// Prefix sums forwards and discounted suffix sums backwards, in two local arrays, over a
+/// reference to an array.
+#[differentiate(reverse, forward)]
+fn prefix_suffix(x: &[f64; 4]) -> f64 {
+    let mut pre = [0.0; 4];
+    let mut suf = [0.0; 4];
+    pre[0] = x[0];
+    for i in 1..4 {
+        pre[i] = pre[i - 1] + x[i];
+    }
+    suf[3] = x[3];
+    for i in (0..3).rev() {
+        suf[i] = 0.5 * suf[i + 1] + x[i];
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += pre[i] * suf[i];
+    }
+    s
+}
+
+#[test]
+fn local_arrays_forwards_and_backwards() {
+    for seed in [1, 2, 3] {
+        let x: [f64; 4] = pseudo_random(seed, 4).try_into().unwrap();
+        // preᵢ = Σ_{k ≤ i} x_k, sufᵢ = Σ_{k ≥ i} 2^(i-k) x_k; s = Σ preᵢ sufᵢ.
+        let pre = |i: usize| x[..=i].iter().sum::<f64>();
+        let weight = |i: usize, k: usize| 0.5_f64.powi(i32::try_from(k - i).unwrap());
+        let suf = |i: usize| (i..4).map(|k| weight(i, k) * x[k]).sum::<f64>();
+        let closed: Vec<f64> = (0..4)
+            .map(|k| {
+                (k..4).map(suf).sum::<f64>() + (0..=k).map(|i| pre(i) * weight(i, k)).sum::<f64>()
+            })
+            .collect();
+        verify(
+            "prefix_suffix",
+            &x,
+            SMOOTH,
+            |p| prefix_suffix(&p.try_into().unwrap()),
+            |p| {
+                let (v, d) = prefix_suffix_grad(&p.try_into().unwrap());
+                (v, d.to_vec())
+            },
+            |p, d| prefix_suffix_jvp(&p.try_into().unwrap(), &d.try_into().unwrap()),
+            &closed,
+        );
+    }
+}
+
+/// Log-sum-exp of an array passed by value, shifted by a running maximum found with
+/// comparisons of active values.
+#[differentiate(reverse, forward)]
+fn log_sum_exp(x: [f64; 4]) -> f64 {
+    let mut m = x[0];
+    for i in 1..4 {
+        if x[i] > m {
+            m = x[i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += (x[i] - m).exp();
+    }
+    m + s.ln()
+}
+
+#[test]
+fn array_by_value_with_a_running_maximum() {
+    // The gradient is the softmax, whichever entry is the maximum (ties included): the
+    // function is smooth, the maximum only shifts the exponents.
+    for x in [
+        [0.5_f64, -1.0, 2.0, 0.25],
+        [3.0, 1.0, 3.0, 0.0],
+        [1.0, 1.0, 1.0, 1.0],
+        [-20.0, 5.0, 4.5, 0.0],
+    ] {
+        let total: f64 = x.iter().map(|v| v.exp()).sum();
+        let closed: Vec<f64> = x.iter().map(|v| v.exp() / total).collect();
+        verify(
+            "log_sum_exp",
+            &x,
+            SMOOTH,
+            |p| log_sum_exp(p.try_into().unwrap()),
+            |p| {
+                let (v, d) = log_sum_exp_grad(p.try_into().unwrap());
+                (v, d.to_vec())
+            },
+            |p, d| log_sum_exp_jvp(p.try_into().unwrap(), d.try_into().unwrap()),
+            &closed,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// f32 slices and `wrt`.
+
+/// `s √(1 + Σ xᵢ²)` over an `f32` slice.
+#[differentiate(reverse, forward)]
+fn norm32(x: &[f32], s: f32) -> f32 {
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        t += x[i] * x[i];
+    }
+    s * (1.0 + t).sqrt()
+}
+
+#[test]
+fn f32_slices() {
+    let cases: [(&[f32], f32); 4] = [
+        (&[], 1.5),
+        (&[0.75], -2.0),
+        (&[0.5, -1.25, 2.0], 0.5),
+        (&[1.0, 2.0, -0.5, 0.25, 3.0], -1.25),
+    ];
+    for (x, s) in cases {
+        let n = x.len();
+        let p = [widen(x), vec![f64::from(s)]].concat();
+        let r = (1.0 + widen(x).iter().map(|v| v * v).sum::<f64>()).sqrt();
+        let closed: Vec<f64> = widen(x)
+            .iter()
+            .map(|v| f64::from(s) * v / r)
+            .chain([r])
+            .collect();
+        verify(
+            &format!("norm32 n={n}"),
+            &p,
+            F32,
+            |p| {
+                let p = narrow(p);
+                f64::from(norm32(&p[..n], p[n]))
+            },
+            |p| {
+                let p = narrow(p);
+                let (v, dx, ds) = norm32_grad(&p[..n], p[n]);
+                (f64::from(v), [widen(&dx), vec![f64::from(ds)]].concat())
+            },
+            |p, d| {
+                let (p, d) = (narrow(p), narrow(d));
+                let (v, t) = norm32_jvp(&p[..n], &d[..n], p[n], d[n]);
+                (f64::from(v), f64::from(t))
+            },
+            &closed,
+        );
+        // Into an f32 buffer, twice.
+        let (value, dx, ds) = norm32_grad(x, s);
+        let mut buffer = vec![0.0_f32; n];
+        assert_eq!(norm32_grad_into(x, &mut buffer, s), (value, ds));
+        assert_eq!(norm32_grad_into(x, &mut buffer, s), (value, ds));
+        let twice: Vec<f32> = dx.iter().map(|v| 2.0 * v).collect();
+        assert_eq!(buffer, twice);
+    }
+}
+
+/// `(b + Σ wᵢ xᵢ - 1)²`, differentiated with respect to `w` only.
+#[differentiate(reverse, forward, wrt(w))]
+fn fit_w(w: &[f64], x: &[f64], b: f64) -> f64 {
+    let mut s = b;
+    for i in 0..x.len() {
+        s += w[i] * x[i];
+    }
+    (s - 1.0) * (s - 1.0)
+}
+
+/// The same, differentiated with respect to `b` only.
+#[differentiate(reverse, forward, wrt(b))]
+fn fit_b(w: &[f64], x: &[f64], b: f64) -> f64 {
+    let mut s = b;
+    for i in 0..x.len() {
+        s += w[i] * x[i];
+    }
+    (s - 1.0) * (s - 1.0)
+}
+
+#[test]
+fn wrt_restricts_to_a_slice_or_to_a_scalar() {
+    let x = [0.5, -2.0, 1.5];
+    let w = [1.25, 0.75, -0.5];
+    let b = 0.125;
+    let s = b + w.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>();
+    let dw: Vec<f64> = x.iter().map(|x| 2.0 * (s - 1.0) * x).collect();
+    verify(
+        "fit_w",
+        &w,
+        SMOOTH,
+        |p| fit_w(p, &x, b),
+        |p| fit_w_grad(p, &x, b),
+        |p, d| fit_w_jvp(p, d, &x, b),
+        &dw,
+    );
+    verify(
+        "fit_b",
+        &[b],
+        SMOOTH,
+        |p| fit_b(&w, &x, p[0]),
+        |p| {
+            let (v, d) = fit_b_grad(&w, &x, p[0]);
+            (v, vec![d])
+        },
+        |p, d| fit_b_jvp(&w, &x, p[0], d[0]),
+        &[2.0 * (s - 1.0)],
+    );
+    // The slice-only gradient into a buffer: the value alone comes back.
+    let mut buffer = [0.0; 3];
+    let (value,) = fit_w_grad_into(&w, &mut buffer, &x, b);
+    assert_eq!(value, fit_w(&w, &x, b));
+    assert_eq!(buffer.to_vec(), fit_w_grad(&w, &x, b).1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Larger functions.
+
+/// The n-dimensional Rosenbrock function `Σ 100 (xᵢ - xᵢ₋₁²)² + (1 - xᵢ₋₁)²`.
+#[differentiate(reverse, forward)]
+fn rosenbrock(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        let a = x[i] - x[i - 1] * x[i - 1];
+        let b = 1.0 - x[i - 1];
+        s += 100.0 * a * a + b * b;
+    }
+    s
+}
+
+/// `∂/∂x_k = -400 x_k (x_{k+1} - x_k²) - 2 (1 - x_k)` (if `k + 1 < n`)
+/// `+ 200 (x_k - x_{k-1}²)` (if `k > 0`).
+fn rosenbrock_closed(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    (0..n)
+        .map(|k| {
+            let mut g = 0.0;
+            if k + 1 < n {
+                g += -400.0 * x[k] * (x[k + 1] - x[k] * x[k]) - 2.0 * (1.0 - x[k]);
+            }
+            if k > 0 {
+                g += 200.0 * (x[k] - x[k - 1] * x[k - 1]);
+            }
+            g
+        })
+        .collect()
+}
+
+#[test]
+fn rosenbrock_in_2_3_10_and_100_dimensions() {
+    for n in [2, 3, 10, 100] {
+        let mut points = vec![vec![1.0; n], vec![-1.2; n]];
+        points.extend((0..3).map(|k| {
+            pseudo_random(1000 * n as u64 + k, n)
+                .iter()
+                .map(|v| 1.5 * v)
+                .collect()
+        }));
+        for x in points {
+            // Each gradient entry sums up to three terms of opposite signs; their cancellation
+            // can lose a few digits relative to the result.
+            let closed = rosenbrock_closed(&x);
+            verify(
+                &format!("rosenbrock n={n}"),
+                &x,
+                Tol {
+                    rel: 1e-10,
+                    ..SMOOTH
+                },
+                rosenbrock,
+                rosenbrock_grad,
+                rosenbrock_jvp,
+                &closed,
+            );
+            // Into a buffer that already holds the gradient: twice the gradient.
+            let (value, g) = rosenbrock_grad(&x);
+            let mut buffer = g.clone();
+            assert_eq!(rosenbrock_grad_into(&x, &mut buffer), (value,));
+            // An entry gets up to two contributions, added one by one: rounding at the scale
+            // of the largest entry.
+            let largest = g.iter().fold(0.0, |m: f64, v| m.max(v.abs()));
+            for (b, g) in buffer.iter().zip(&g) {
+                assert!(
+                    (b - 2.0 * g).abs() <= 1e-13 * largest,
+                    "rosenbrock_grad_into: {b:e} vs 2 × {g:e}"
+                );
+            }
+        }
+    }
+    let (value, g) = rosenbrock_grad(&[1.0; 10]);
+    assert_eq!(value, 0.0);
+    assert!(g.iter().all(|&d| d == 0.0), "{g:?}");
+}
+
+/// Four `tanh` units on the inputs `x`, a linear output, squared error against `target`.
+/// For `n = x.len()`, `w` holds the first layer row by row (`4 n`), its biases (4), the output
+/// weights (4) and the output bias (1). The hidden activations live in a local array.
+#[differentiate(reverse, forward)]
+fn mlp_loss(w: &[f64], x: &[f64], target: f64) -> f64 {
+    let n = x.len();
+    let mut h = [0.0; 4];
+    for j in 0..4 {
+        let mut z = w[4 * n + j];
+        for i in 0..n {
+            z += w[j * n + i] * x[i];
+        }
+        h[j] = z.tanh();
+    }
+    let mut out = w[4 * n + 8];
+    for j in 0..4 {
+        out += w[4 * n + 4 + j] * h[j];
+    }
+    let e = out - target;
+    e * e
+}
+
+/// Backpropagation by hand; the gradient with respect to `w`, `x` and `target`, flat.
+fn mlp_closed(w: &[f64], x: &[f64], target: f64) -> Vec<f64> {
+    let n = x.len();
+    let h: Vec<f64> = (0..4)
+        .map(|j| {
+            let z = w[4 * n + j] + (0..n).map(|i| w[j * n + i] * x[i]).sum::<f64>();
+            z.tanh()
+        })
+        .collect();
+    let out = w[4 * n + 8] + (0..4).map(|j| w[4 * n + 4 + j] * h[j]).sum::<f64>();
+    let d_out = 2.0 * (out - target);
+    let d_z: Vec<f64> = (0..4)
+        .map(|j| d_out * w[4 * n + 4 + j] * (1.0 - h[j] * h[j]))
+        .collect();
+    let mut dw = vec![0.0; 4 * n + 9];
+    let mut dx = vec![0.0; n];
+    for j in 0..4 {
+        for i in 0..n {
+            dw[j * n + i] = d_z[j] * x[i];
+            dx[i] += d_z[j] * w[j * n + i];
+        }
+        dw[4 * n + j] = d_z[j];
+        dw[4 * n + 4 + j] = d_out * h[j];
+    }
+    dw[4 * n + 8] = d_out;
+    [dw, dx, vec![-d_out]].concat()
+}
+
+#[test]
+fn mlp_loss_with_a_hidden_tanh_layer() {
+    for (n, seed) in [(3, 1), (3, 2), (5, 3), (1, 4), (0, 5)] {
+        let m = 4 * n + 9;
+        let w = pseudo_random(500 + seed, m);
+        let x: Vec<f64> = pseudo_random(600 + seed, n)
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
+        let target = 0.3;
+        let p = [&w[..], &x[..], &[target]].concat();
+        verify(
+            &format!("mlp_loss n={n}"),
+            &p,
+            SMOOTH,
+            |p| mlp_loss(&p[..m], &p[m..m + n], p[m + n]),
+            |p| {
+                let (v, dw, dx, dt) = mlp_loss_grad(&p[..m], &p[m..m + n], p[m + n]);
+                (v, [dw, dx, vec![dt]].concat())
+            },
+            |p, d| {
+                mlp_loss_jvp(
+                    &p[..m],
+                    &d[..m],
+                    &p[m..m + n],
+                    &d[m..m + n],
+                    p[m + n],
+                    d[m + n],
+                )
+            },
+            &mlp_closed(&w, &x, target),
+        );
+        // A batch of two examples accumulated into one buffer.
+        let (_, g, _, _) = mlp_loss_grad(&w, &x, target);
+        let (_, g2, _, _) = mlp_loss_grad(&w, &x, -target);
+        let mut dw = vec![0.0; m];
+        let mut dx = vec![0.0; n];
+        mlp_loss_grad_into(&w, &mut dw, &x, &mut dx, target);
+        mlp_loss_grad_into(&w, &mut dw, &x, &mut dx, -target);
+        for i in 0..m {
+            assert!(close(dw[i], g[i] + g2[i], 1e-15), "batch dw[{i}]");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs that must compile.
+
+/// Builds `source` as a program against this crate and runs it: it must compile, and its `main`
+/// (which asserts the gradient) must return normally.
+fn must_build_and_run(name: &str, source: &str) {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.rs"));
+    std::fs::write(&path, source).expect("write the program");
+    trybuild::TestCases::new().pass(&path);
+}
+
+/// `y = y * y + 2.0 * y` in a branch: the old value `y` is read by a product with itself and by
+/// a product with a constant.
+#[test]
+#[ignore = "macro bug: the reverse sweep of the branch reads `y_1`, bound only inside the forward branch (E0425)"]
+fn reassignment_reading_the_old_value_twice_in_a_branch() {
+    must_build_and_run(
+        "reassign_in_branch",
+        r"
+use autodiff::differentiate;
+
+#[differentiate]
+fn f(x: f64) -> f64 {
+    let mut y = x;
+    if x > 0.0 {
+        y = y * y + 2.0 * y;
+    }
+    y
+}
+
+fn main() {
+    // x² + 2x for x > 0, x otherwise.
+    assert_eq!(f_grad(1.0), (3.0, 4.0));
+    assert_eq!(f_grad(-1.0), (-1.0, 1.0));
+}
+",
+    );
+}
+
+/// The same reassignment in a loop body.
+#[test]
+#[ignore = "macro bug: the reverse sweep of the loop reads `y_1`, bound only inside the forward loop (E0425)"]
+fn reassignment_reading_the_old_value_twice_in_a_loop() {
+    must_build_and_run(
+        "reassign_in_loop",
+        r"
+use autodiff::differentiate;
+
+#[differentiate]
+fn g(x: f64, n: usize) -> f64 {
+    let mut y = x;
+    for _ in 0..n {
+        y = y * y + 2.0 * y;
+    }
+    y
+}
+
+fn main() {
+    // y₁ = 3, y₂ = 15 from x = 1; y' is multiplied by 2 y + 2 per trip: 4, then 8 · 4.
+    assert_eq!(g_grad(1.0, 0), (1.0, 1.0));
+    assert_eq!(g_grad(1.0, 1), (3.0, 4.0));
+    assert_eq!(g_grad(1.0, 2), (15.0, 32.0));
+}
+",
+    );
+}

@@ -207,7 +207,7 @@ fn print_row(row: &Row) {
                 format_ratio(g, primal),
             );
         }
-        None => println!("  no generated contender: #[differentiate] does not compile loops yet"),
+        None => println!("  no generated contender"),
     }
 }
 

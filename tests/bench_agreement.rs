@@ -11,9 +11,6 @@ use common::{Contender, Problem, ProblemVisitor, Visitor};
 const AD_TOLERANCE: f64 = 1e-10;
 /// Relative tolerance for central finite differences.
 const FD_TOLERANCE: f64 = 1e-5;
-/// The functions `#[differentiate]` cannot compile yet (loops over slices), which therefore have
-/// no generated contender.
-const NOT_GENERATED_YET: [&str; 2] = ["rosenbrock", "mlp"];
 
 /// `|got - want| <= tol * max(|want|, 1e-3 ‖want‖∞)`: relative, with a floor so that a component
 /// that happens to be near zero is judged against the scale of the whole gradient.
@@ -147,13 +144,7 @@ fn every_contender_agrees_with_the_hand_written_adjoint() {
         ]
     );
     for (label, seen) in &all.seen {
-        // The generated contender exists exactly where the macro compiles the function.
-        let family = label.split('/').next().unwrap_or_default();
-        let expected: Vec<Contender> = Contender::ALL
-            .into_iter()
-            .filter(|&c| c != Contender::Generated || !NOT_GENERATED_YET.contains(&family))
-            .collect();
-        assert_eq!(seen, &expected, "{label}: contenders");
+        assert_eq!(seen, &Contender::ALL, "{label}: contenders");
     }
 }
 

@@ -8,12 +8,9 @@
 //! | `128..144` | hidden biases `b[j]` |
 //! | `144..160` | output weights `v[j]` |
 //! | `160` | output bias `c` |
-//!
-//! `#[differentiate]` does not compile loops over slices yet, so there is no `Generated`
-//! contender here: once it does, put `#[differentiate(wrt(w))]` on [`mlp_loss`] and override
-//! [`Problem::generated`] with a call to `mlp_loss_grad_into`.
 
-use super::{Problem, Real, Rng};
+use super::{Contender, Problem, Real, Rng, Visitor};
+use autodiff::differentiate;
 
 /// Inputs per sample.
 pub const INPUTS: usize = 8;
@@ -30,8 +27,9 @@ pub const OUT_BIAS: usize = OUT_WEIGHT + HIDDEN;
 /// The number of parameters.
 pub const PARAMS: usize = OUT_BIAS + 1;
 
-/// The loss, written as `#[differentiate(wrt(w))]` will take it: `data` holds the samples one
-/// after another, `targets` one target per sample.
+/// The loss, as `#[differentiate(wrt(w))]` takes it: `data` holds the samples one after
+/// another, `targets` one target per sample.
+#[differentiate(wrt(w))]
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // A batch size is far below 2^52.
 pub fn mlp_loss(w: &[f64], data: &[f64], targets: &[f64]) -> f64 {
@@ -167,5 +165,13 @@ impl Problem for Mlp {
             }
         }
         loss * scale
+    }
+
+    fn generated<V: Visitor>(&self, v: &mut V) {
+        v.gradient(Contender::Generated, |w, g| {
+            // `_grad_into` adds to its buffer.
+            g.fill(0.0);
+            mlp_loss_grad_into(w, g, &self.data, &self.targets).0
+        });
     }
 }

@@ -9,9 +9,8 @@
 //! criterion benchmarks, the test and the report all run exactly the same closures. The closures
 //! are generic arguments, not function pointers, so each one is inlined into the timing loop.
 //!
-//! The contender computed by `#[differentiate]` comes from [`Problem::generated`]. Functions that
-//! need loops or slices (Rosenbrock, the MLP) do not override it yet, so that contender is simply
-//! absent from their groups; adding it is one method in their `impl Problem`.
+//! The contender computed by `#[differentiate]` comes from [`Problem::generated`]; a function the
+//! macro cannot compile leaves it out, and the contender is simply absent from its group.
 
 pub mod mixed;
 pub mod mlp;
@@ -105,7 +104,8 @@ pub trait Problem {
     /// The hand-optimised adjoint: the value, and the gradient written into `grad`.
     fn hand_written(&self, x: &[f64], grad: &mut [f64]) -> f64;
 
-    /// Hands the `#[differentiate]` gradient to `v`, where the macro can compile the function.
+    /// Hands the `#[differentiate]` gradient to `v`; the default, for a function the macro cannot
+    /// compile, hands nothing.
     fn generated<V: Visitor>(&self, v: &mut V) {
         let _ = v;
     }

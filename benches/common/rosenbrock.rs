@@ -1,13 +1,12 @@
 //! (d) The n-dimensional Rosenbrock function over a slice,
-//! `f(x) = Σᵢ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²` for `i` in `0..n-1`.
-//!
-//! `#[differentiate]` does not compile loops over slices yet, so there is no `Generated`
-//! contender here: once it does, put the attribute on [`rosenbrock`] and override
-//! [`Problem::generated`] with a call to `rosenbrock_grad_into`.
+//! `f(x) = Σᵢ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²` for `i` in `0..n-1`: a loop whose backward sweep
+//! runs over the values the forward sweep kept.
 
-use super::{Problem, Real, Rng};
+use super::{Contender, Problem, Real, Rng, Visitor};
+use autodiff::differentiate;
 
-/// The Rosenbrock function, written as `#[differentiate]` will take it.
+/// The Rosenbrock function, as `#[differentiate]` takes it.
+#[differentiate]
 #[must_use]
 pub fn rosenbrock(x: &[f64]) -> f64 {
     let mut sum = 0.0;
@@ -91,5 +90,13 @@ impl Problem for Rosenbrock {
         }
         grad[n - 1] = carry;
         sum
+    }
+
+    fn generated<V: Visitor>(&self, v: &mut V) {
+        v.gradient(Contender::Generated, |x, g| {
+            // `_grad_into` adds to its buffer.
+            g.fill(0.0);
+            rosenbrock_grad_into(x, g).0
+        });
     }
 }

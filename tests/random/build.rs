@@ -39,6 +39,10 @@ const BOUND: f64 = 30.0;
 const RUNTIME_IN_F32: bool = true;
 /// Float parameter names.
 const FLOAT_NAMES: [&str; 6] = ["x", "y", "z", "u", "v", "w"];
+/// Names that an expansion might also pick for its own temporaries or results.
+const TRICKY_NAMES: [&str; 10] = [
+    "value", "t", "t_1", "d_x", "d_y", "d_value", "value_1", "grad", "tmp", "result",
+];
 /// Integer parameter names.
 const INT_NAMES: [&str; 2] = ["n", "k"];
 
@@ -450,6 +454,17 @@ impl Gen<'_> {
     fn fresh(&mut self, prefix: &str) -> String {
         self.fresh += 1;
         format!("{prefix}{}", self.fresh - 1)
+    }
+
+    /// A fresh name for a `let`, now and then one that generated code might also want to use.
+    fn fresh_let(&mut self) -> String {
+        if self.rng.chance(0.05) {
+            let name = self.rng.pick(&TRICKY_NAMES);
+            if !self.visible().iter().any(|&i| self.vars[i].name == name) {
+                return name.to_owned();
+            }
+        }
+        self.fresh("t")
     }
 
     /// Indices of the variables not shadowed by a later one.
@@ -922,9 +937,15 @@ impl Gen<'_> {
             } else {
                 (p.e, p.lo, p.hi)
             };
-            let name = self.ints[i].name.to_owned();
-            let bound = hi.powi(3).max(lo.powi(-2));
-            return (method("powi", e, vec![Arg::I(name)], path), bound);
+            let name = self.ints[i].name;
+            // The exponent is `n` in -2..=3, or integer arithmetic on it.
+            let (exponent, min, max) = if self.rng.chance(0.3) {
+                (format!("{name} + 1"), -1, 4)
+            } else {
+                (name.to_owned(), -2, 3)
+            };
+            let bound = hi.powi(max).max(lo.powi(min));
+            return (method("powi", e, vec![Arg::I(exponent)], path), bound);
         }
         let k: i32 = self.rng.pick(&[2, 2, 3, 4, -1, -2]);
         if k > 0 {
@@ -1238,7 +1259,7 @@ impl Gen<'_> {
             0 => {
                 let depth = self.rng.range(1, 3);
                 let (e, b) = self.expr(depth);
-                let name = self.fresh("t");
+                let name = self.fresh_let();
                 self.new_var(name.clone(), b, false);
                 out.push(S::Let {
                     name,
@@ -1283,7 +1304,7 @@ impl Gen<'_> {
             4 => {
                 let depth = self.rng.range(1, 3);
                 let (e, b) = self.block(depth);
-                let name = self.fresh("t");
+                let name = self.fresh_let();
                 self.new_var(name.clone(), b, false);
                 out.push(S::Let {
                     name,
@@ -1553,6 +1574,10 @@ fn generate(index: usize, seed: u64) -> Program {
     let n_float = rng.range(1, 6);
     let mut float_names = FLOAT_NAMES;
     rng.shuffle(&mut float_names);
+    if rng.chance(0.1) {
+        // A parameter with a name an expansion might also use.
+        float_names[0] = rng.pick(&["value", "d_x", "t", "grad", "x_1"]);
+    }
     let mut params: Vec<Param> = float_names[..n_float]
         .iter()
         .map(|&n| Param::Float(n))

@@ -46,8 +46,12 @@ fn near_kink(distance: f64, rate: f64, magnitude: f64) {
         let margin = distance / rate;
         KINK_MARGIN.with(|m| m.set(m.get().min(margin)));
     }
-    let clearance = distance / magnitude.max(1.0);
-    KINK_CLEARANCE.with(|m| m.set(m.get().min(clearance)));
+    // An argument exactly on the kink is an exact result (say an integer from `floor`), the same
+    // in any precision.
+    if distance > 0.0 {
+        let clearance = distance / magnitude.max(1.0);
+        KINK_CLEARANCE.with(|m| m.set(m.get().min(clearance)));
+    }
 }
 
 /// Distance from `x` to the nearest integer (the jumps of `floor`, `ceil`, `trunc`, `fract`).

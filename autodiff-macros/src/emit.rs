@@ -396,11 +396,11 @@ impl<'g> Sweep<'g> {
                 let name = self.var(*v);
                 let var = &self.graph.vars[v.0];
                 let mutability = (self.mutated[v.0] && init.is_some()
-                    || matches!(var.shape, Shape::Tape))
+                    || matches!(var.shape, Shape::Tape(_)))
                 .then(|| quote!(mut));
                 match (init, &var.shape) {
-                    (_, Shape::Tape) => {
-                        quote!(let mut #name = ::autodiff::Tape::new();)
+                    (_, Shape::Tape(capacity)) => {
+                        quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
                     }
                     (Some(n), _) => {
                         let value = self.operand(*n).tokens;
@@ -936,7 +936,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     match &p.shape {
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
-        Shape::Slice | Shape::Tape => quote!(::std::vec::Vec<#float>),
+        Shape::Slice | Shape::Tape(_) => quote!(::std::vec::Vec<#float>),
     }
 }
 
@@ -981,7 +981,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
                 let d = adjoint.array_gradients[i];
                 results.push((adjoint.reads.get(&d).copied(), d_name(&p.name)));
             }
-            Shape::Slice | Shape::Tape => {}
+            Shape::Slice | Shape::Tape(_) => {}
         }
     }
     let sweep = Sweep::new(

@@ -214,8 +214,9 @@ pub enum Shape {
     /// `&[T]`.
     Slice,
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
-    /// block, since the next iteration of a loop overwrites them.
-    Tape,
+    /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
+    /// as the constant expression says.
+    Tape(TokenStream),
 }
 
 /// A mutable variable: a local assigned inside a branch or loop, a local array, or an array or

@@ -39,6 +39,9 @@ pub struct Adjoint {
 #[derive(Clone, Copy)]
 struct Home {
     block: usize,
+    /// The position in the block, with a second place for values the pass adds after a
+    /// statement: the forward sweep pushes in this order.
+    at: (usize, usize),
 }
 
 struct Reverse {
@@ -67,6 +70,8 @@ struct Reverse {
     block_ids: HashMap<usize, usize>,
     /// Derivative nodes already placed in the backward code.
     placed: HashSet<NodeId>,
+    /// Where each popped value was pushed, to pop in the reverse order.
+    pop_order: HashMap<NodeId, (usize, usize)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +109,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         counts: HashMap::new(),
         block_ids: HashMap::new(),
         placed: HashSet::new(),
+        pop_order: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -181,7 +187,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
     }
 
     let frame = r.stack.pop().expect("the top frame");
-    backward.extend(frame.prologue);
+    backward.extend(r.ordered(frame.prologue));
     backward.extend(frame.out);
 
     // Push only what the backward code pops and uses, so every tape stays balanced.
@@ -192,7 +198,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
     let mut forward = Vec::new();
-    r.forward_copy(&body, &mut forward);
+    r.forward_copy(&body, &mut forward, Count::Known(1));
     let mut code = forward;
     code.extend(backward);
     let mut reads = HashMap::new();
@@ -258,10 +264,16 @@ impl Reverse {
         let id = *ids;
         *ids += 1;
         self.block_ids.insert(address(block), id);
-        for stmt in &block.0 {
+        for (index, stmt) in block.0.iter().enumerate() {
             match stmt {
                 Stmt::Node(n) => {
-                    self.home.insert(*n, Home { block: id });
+                    self.home.insert(
+                        *n,
+                        Home {
+                            block: id,
+                            at: (index, 0),
+                        },
+                    );
                 }
                 Stmt::If {
                     then, otherwise, ..
@@ -343,6 +355,7 @@ impl Reverse {
             })
         });
         self.taped.insert(n, (tape, pop));
+        self.pop_order.insert(pop, home.at);
         let frame = self
             .stack
             .iter_mut()
@@ -388,7 +401,7 @@ impl Reverse {
             TapeKind::Bool => Ty::Bool,
             TapeKind::Int => Ty::Int,
         };
-        let t = self.new_var("tape", ty, Shape::Tape, None);
+        let t = self.new_var("tape", ty, Shape::Tape(quote::quote!(0)), None);
         self.tapes.insert((block, kind), t);
         t
     }
@@ -476,7 +489,7 @@ impl Reverse {
     }
 
     fn reverse_stmts(&mut self, block: &Block) {
-        for stmt in block.0.iter().rev() {
+        for (index, stmt) in block.0.iter().enumerate().rev() {
             match stmt {
                 Stmt::Node(n) => self.reverse_node(*n),
                 Stmt::Declare(v, Some(value)) | Stmt::Assign(v, value) => {
@@ -571,7 +584,7 @@ impl Reverse {
                     if inert(&body) {
                         continue;
                     }
-                    let count_read = self.while_count(body_id);
+                    let count_read = self.while_count(body_id, index);
                     let n = self.value(count_read);
                     let zero = self.b.int(0);
                     self.emit(Stmt::For {
@@ -589,8 +602,43 @@ impl Reverse {
         self.flush();
     }
 
+    /// How many times a `for` loop runs, when its bounds are known at compile time.
+    fn trips(&self, start: NodeId, end: NodeId, inclusive: bool) -> Count {
+        let span = self.constant(end).minus(&self.constant(start));
+        if inclusive {
+            span.plus(&Count::Known(1))
+        } else {
+            span
+        }
+    }
+
+    /// The value of an integer node, when it is a compile-time constant.
+    fn constant(&self, n: NodeId) -> Count {
+        let node = self.b.node(n);
+        match &node.op {
+            Op::Lit(crate::graph::LitValue::Int(v), _) => {
+                u64::try_from(*v).map_or(Count::Unknown, Count::Known)
+            }
+            Op::Const(tokens) => Count::Const(quote::quote!((#tokens) as usize)),
+            Op::Len(v) => match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
+                Shape::Array { len, .. } => Count::Const(quote::quote!((#len) as usize)),
+                _ => Count::Unknown,
+            },
+            Op::Prim(Prim::Add) => self
+                .constant(node.args[0])
+                .plus(&self.constant(node.args[1])),
+            Op::Prim(Prim::Sub) => self
+                .constant(node.args[0])
+                .minus(&self.constant(node.args[1])),
+            Op::Prim(Prim::Mul) => self
+                .constant(node.args[0])
+                .times(&self.constant(node.args[1])),
+            _ => Count::Unknown,
+        }
+    }
+
     /// The node that reads how many times the `while` loop with this body block ran.
-    fn while_count(&mut self, body: usize) -> NodeId {
+    fn while_count(&mut self, body: usize, index: usize) -> NodeId {
         if let Some(&(_, read)) = self.counts.get(&body) {
             return read;
         }
@@ -598,9 +646,28 @@ impl Reverse {
         let read = self.read_node(v);
         // It is computed right after the loop, in the loop's own block.
         let home = self.frame().block;
-        self.home.insert(read, Home { block: home });
+        self.home.insert(
+            read,
+            Home {
+                block: home,
+                at: (index, 1),
+            },
+        );
         self.counts.insert(body, (v, read));
         read
+    }
+
+    /// A block's prologue: adjoint variables first, then the pops, last pushed first.
+    fn ordered(&self, prologue: Vec<Stmt>) -> Vec<Stmt> {
+        let (mut pops, mut rest): (Vec<Stmt>, Vec<Stmt>) = prologue
+            .into_iter()
+            .partition(|s| matches!(s, Stmt::Node(n) if self.pop_order.contains_key(n)));
+        pops.sort_by_key(|s| match s {
+            Stmt::Node(n) => std::cmp::Reverse(self.pop_order[n]),
+            _ => unreachable!("partitioned above"),
+        });
+        rest.extend(pops);
+        rest
     }
 
     /// Reverses a nested block into a block of its own.
@@ -618,7 +685,7 @@ impl Reverse {
         let frame = self.stack.pop().expect("pushed above");
         self.b.restore_scope(scope);
         self.pending = pending;
-        let mut stmts = frame.prologue;
+        let mut stmts = self.ordered(frame.prologue);
         stmts.extend(frame.out);
         Block(stmts)
     }
@@ -682,8 +749,9 @@ impl Reverse {
                 needed.push((arg, d));
             }
         }
-        let roots: Vec<NodeId> = needed.iter().map(|(_, d)| *d).collect();
-        self.materialize(&roots, before);
+        // Every new node, needed or not: the builder may share any of them later.
+        let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
+        self.materialize(&fresh, before);
         for (arg, d) in needed {
             let d = self.value(d);
             let d = self.place(d);
@@ -724,8 +792,9 @@ impl Reverse {
 
     /// The forward sweep: the primal program, with values pushed on tapes where the backward
     /// sweep needs them and `while` loops counting their iterations.
-    fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>) {
+    fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>, runs: Count) {
         let id = self.block_ids[&address(block)];
+        let first = out.len();
         for stmt in &block.0 {
             match stmt {
                 Stmt::Node(n) => {
@@ -740,9 +809,9 @@ impl Reverse {
                     otherwise,
                 } => {
                     let mut t = Vec::new();
-                    self.forward_copy(then, &mut t);
+                    self.forward_copy(then, &mut t, runs.clone());
                     let mut o = Vec::new();
-                    self.forward_copy(otherwise, &mut o);
+                    self.forward_copy(otherwise, &mut o, runs.clone());
                     out.push(Stmt::If {
                         cond: *cond,
                         then: Block(t),
@@ -759,7 +828,8 @@ impl Reverse {
                     body,
                 } => {
                     let mut b = Vec::new();
-                    self.forward_copy(body, &mut b);
+                    let trips = self.trips(*start, *end, *inclusive);
+                    self.forward_copy(body, &mut b, runs.times(&trips));
                     out.push(Stmt::For {
                         counter: *counter,
                         name: name.clone(),
@@ -772,10 +842,10 @@ impl Reverse {
                 }
                 Stmt::While { cond, test, body } => {
                     let mut c = Vec::new();
-                    self.forward_copy(cond, &mut c);
+                    self.forward_copy(cond, &mut c, Count::Unknown);
                     let body_id = self.block_ids[&address(body)];
                     let mut b = Vec::new();
-                    self.forward_copy(body, &mut b);
+                    self.forward_copy(body, &mut b, Count::Unknown);
                     if let Some(&(count, read)) = self.counts.get(&body_id) {
                         let zero = self.b.int(0);
                         out.push(Stmt::Declare(count, Some(zero)));
@@ -805,6 +875,19 @@ impl Reverse {
                 other => out.push(other.clone()),
             }
         }
+        // A tape holds what its block pushes, times the runs of the block: that many values fit
+        // inline, so loops of a known trip count need no heap.
+        let mut pushes: HashMap<VarId, u64> = HashMap::new();
+        for stmt in &out[first..] {
+            if let Stmt::Push(t, _) = stmt {
+                *pushes.entry(*t).or_default() += 1;
+            }
+        }
+        for (t, n) in pushes {
+            let capacity = runs.times(&Count::Known(n));
+            self.b
+                .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity.tokens()));
+        }
         // Tapes are declared where the function starts.
         if id == 0 {
             let used: HashSet<VarId> = self.taped.values().map(|(t, _)| *t).collect();
@@ -817,6 +900,80 @@ impl Reverse {
             tapes.sort();
             let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
             out.splice(0..0, decls);
+        }
+    }
+}
+
+/// How many times something runs, when the macro can tell at compile time.
+#[derive(Clone)]
+enum Count {
+    Known(u64),
+    /// A constant expression, such as the length of an array parameter `N`.
+    Const(proc_macro2::TokenStream),
+    Unknown,
+}
+
+/// The most values a tape keeps inline; beyond that it grows on the heap.
+const MAX_INLINE: u64 = 1024;
+
+impl Count {
+    fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, method: &str) -> Count {
+        match (self, other) {
+            (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
+            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
+            (a, b) => {
+                let (a, b) = (a.expr(), b.expr());
+                let method = proc_macro2::Ident::new(method, proc_macro2::Span::call_site());
+                Count::Const(quote::quote!((#a).#method(#b)))
+            }
+        }
+    }
+
+    fn times(&self, other: &Count) -> Count {
+        match (self, other) {
+            (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
+            _ => self.combine(other, u64::saturating_mul, "saturating_mul"),
+        }
+    }
+
+    fn minus(&self, other: &Count) -> Count {
+        match other {
+            Count::Known(0) => self.clone(),
+            _ => self.combine(other, u64::saturating_sub, "saturating_sub"),
+        }
+    }
+
+    fn plus(&self, other: &Count) -> Count {
+        self.combine(other, u64::saturating_add, "saturating_add")
+    }
+
+    /// The count as a `usize` constant expression.
+    fn expr(&self) -> proc_macro2::TokenStream {
+        match self {
+            Count::Known(n) => {
+                let n = proc_macro2::Literal::u64_unsuffixed(*n);
+                quote::quote!(#n)
+            }
+            Count::Const(e) => e.clone(),
+            Count::Unknown => quote::quote!(0),
+        }
+    }
+
+    /// The inline capacity of a tape that holds this many values, as a constant expression.
+    fn tokens(&self) -> proc_macro2::TokenStream {
+        match self {
+            Count::Known(n) => {
+                let n = proc_macro2::Literal::u64_unsuffixed((*n).min(MAX_INLINE));
+                quote::quote!(#n)
+            }
+            Count::Const(e) => {
+                let max = proc_macro2::Literal::u64_unsuffixed(MAX_INLINE);
+                quote::quote!({
+                    let n: usize = #e;
+                    if n > #max { #max } else { n }
+                })
+            }
+            Count::Unknown => quote::quote!(0),
         }
     }
 }

@@ -1,0 +1,113 @@
+//! Gradients that need no heap: straight-line code, loops over fixed-size arrays, and loops over
+//! slices through `f_grad_into`.
+use allocation_counter::measure;
+use autodiff::{differentiate, sigmoid};
+use std::hint::black_box;
+
+#[differentiate]
+fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
+    let e = sigmoid(w * x + b) - t;
+    e * e
+}
+
+/// A product loop: the backward sweep needs every partial product, kept on a tape whose
+/// capacity the macro knows from the array's length.
+#[differentiate]
+fn product(x: [f64; 8]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p = p * x[i];
+    }
+    p
+}
+
+/// Branches and a local array, over a fixed-size array.
+#[differentiate]
+fn smooth_max(x: &[f64; 4], k: f64) -> f64 {
+    let mut e = [0.0; 4];
+    let mut total = 0.0;
+    for i in 0..4 {
+        e[i] = (k * x[i]).exp();
+        total += e[i];
+    }
+    let mut s = 0.0;
+    for i in (0..4).rev() {
+        if e[i] > 0.5 * total {
+            s += x[i] * e[i];
+        } else {
+            s -= 0.01 * x[i];
+        }
+    }
+    s / total
+}
+
+/// An accumulation loop over slices: it needs no tape at all.
+#[differentiate]
+fn dot(w: &[f64], x: &[f64], b: f64) -> f64 {
+    let mut s = b;
+    for i in 0..w.len() {
+        s += w[i] * x[i];
+    }
+    s * s
+}
+
+#[test]
+fn straight_line_allocates_nothing() {
+    let info = measure(|| {
+        black_box(neuron_grad(black_box(2.0), 0.5, 0.1, 1.0));
+    });
+    assert_eq!(info.count_total, 0);
+}
+
+#[test]
+fn fixed_size_array_loops_allocate_nothing() {
+    let x = [1.5, -0.5, 2.0, 0.25, 1.0, -1.0, 3.0, 0.5];
+    let info = measure(|| {
+        black_box(product_grad(black_box(x)));
+    });
+    assert_eq!(info.count_total, 0);
+    let (p, d) = product_grad(x);
+    assert_eq!(p, x.iter().product::<f64>());
+    for (i, &di) in d.iter().enumerate() {
+        let others: f64 = x
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, v)| v)
+            .product();
+        assert_eq!(di, others);
+    }
+
+    let y = [0.3, -1.2, 0.8, 0.1];
+    let info = measure(|| {
+        black_box(smooth_max_grad(black_box(&y), 2.0));
+    });
+    assert_eq!(info.count_total, 0);
+    let (v, dy, dk) = smooth_max_grad(&y, 2.0);
+    assert_eq!(v, smooth_max(&y, 2.0));
+    let mut g = dy.to_vec();
+    g.push(dk);
+    autodiff::check_gradient(
+        |p| smooth_max(&[p[0], p[1], p[2], p[3]], p[4]),
+        &[0.3, -1.2, 0.8, 0.1, 2.0],
+        &g,
+    )
+    .unwrap();
+}
+
+#[test]
+fn accumulation_over_slices_allocates_nothing_into_a_buffer() {
+    let w = vec![0.5; 64];
+    let x: Vec<f64> = (0..64).map(|i| f64::from(i) / 64.0).collect();
+    let mut dw = vec![0.0; 64];
+    let mut dx = vec![0.0; 64];
+    let info = measure(|| {
+        black_box(dot_grad_into(black_box(&w), &mut dw, &x, &mut dx, 0.25));
+    });
+    assert_eq!(info.count_total, 0);
+    // The convenience form allocates exactly its two returned gradients.
+    let info = measure(|| {
+        black_box(dot_grad(black_box(&w), &x, 0.25));
+    });
+    assert_eq!(info.count_total, 2);
+}

@@ -61,6 +61,10 @@ fn single_neuron() {
 fn single_neuron_against_finite_differences() {
     let point = [2.0, 0.5, 0.1, 1.0];
     let (_, dx, dw, db, dt) = neuron_grad(point[0], point[1], point[2], point[3]);
-    autodiff::check_gradient(|v| neuron(v[0], v[1], v[2], v[3]), &point, &[dx, dw, db, dt])
-        .unwrap();
+    autodiff::check_gradient(
+        |v| neuron(v[0], v[1], v[2], v[3]),
+        &point,
+        &[dx, dw, db, dt],
+    )
+    .unwrap();
 }

@@ -1,10 +1,12 @@
 //! The `#[differentiate]` attribute of the [`autodiff`](https://docs.rs/autodiff) crate.
 //!
 //! The stages, one module each, in the order they run: [`options`] parses the attribute,
-//! [`lower`] turns the function into a computational [`graph`], [`reverse`] and [`forward`]
-//! extend the graph with derivative sweeps built from the table in [`rules`] through the
-//! [`algebra`], and [`emit`] prints the result as plain Rust. [`expand`] drives them. Only
-//! `lower` and `emit` see `syn` and `quote`.
+//! [`lower`] turns the function into a computational [`graph`], [`activity`] marks what depends
+//! on the active parameters, [`reverse`] and [`forward`] extend the graph with derivative code
+//! built from the table in [`rules`] through the [`algebra`], and [`emit`] prints the result as
+//! plain Rust. [`expand`] drives them. Only the stages at the two ends read or write Rust syntax
+//! (`options`, `lower`, `emit`, and `expand` which parses the item): the passes in between see
+//! the graph alone.
 #![forbid(unsafe_code)]
 
 mod activity;
@@ -26,5 +28,20 @@ pub fn differentiate(
     attr: proc_macro::TokenStream,
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
-    expand::differentiate(attr.into(), &item.into()).into()
+    let item: proc_macro2::TokenStream = item.into();
+    let attr: proc_macro2::TokenStream = attr.into();
+    // A bug in the macro must not take the user's function down with it: the function is still
+    // emitted, with an error that asks for a report. (Tests call `expand` directly, so a panic
+    // there still fails them.)
+    let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        expand::differentiate(attr, &item)
+    }));
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        Err(_) => quote::quote! {
+            #item
+            ::core::compile_error!("internal error in #[differentiate]: please report this function");
+        }
+        .into(),
+    }
 }

@@ -16,6 +16,7 @@
 #![allow(
     // The generator converts random integers to floats and indices; all values are small.
     clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
     clippy::cast_precision_loss,
     clippy::cast_sign_loss
 )]
@@ -177,18 +178,14 @@ enum Arg {
     I(String),
 }
 
-fn bx(e: E) -> Box<E> {
-    Box::new(e)
-}
-
 fn bin(op: Op, l: E, r: E) -> E {
-    E::Bin(op, bx(l), bx(r))
+    E::Bin(op, Box::new(l), Box::new(r))
 }
 
 fn method(name: &'static str, recv: E, args: Vec<Arg>, path: bool) -> E {
     E::Method {
         name,
-        recv: bx(recv),
+        recv: Box::new(recv),
         args,
         path,
     }
@@ -208,6 +205,19 @@ fn is_const(e: &E) -> bool {
                     Arg::I(_) => true,
                 })
         }
+    }
+}
+
+/// `op`, except that `a - a` (a lint, and not interesting) becomes `a + a`.
+fn not_self_difference(op: Op, l: &E, r: &E) -> Op {
+    let p = Printer {
+        ty: "f64",
+        dual: false,
+    };
+    if op == Op::Sub && p.expr(l) == p.expr(r) {
+        Op::Add
+    } else {
+        op
     }
 }
 
@@ -589,7 +599,7 @@ impl Gen<'_> {
             0 => self.binary(depth),
             1 => {
                 let (x, b) = self.expr(depth - 1);
-                (E::Neg(bx(x)), b)
+                (E::Neg(Box::new(x)), b)
             }
             2 => {
                 let arg = self.expr(depth - 1);
@@ -635,24 +645,15 @@ impl Gen<'_> {
             1 => (method("sin", e, vec![], path), 1.0),
             2 => (method("cos", e, vec![], path), 1.0),
             3 => (method("atan", e, vec![], path), 1.58),
-            _ => (E::Runtime("sigmoid", bx(e)), 1.0),
+            _ => (E::Runtime("sigmoid", Box::new(e)), 1.0),
         }
     }
 
     /// A positive function of `b`; with `strong`, bounded below by 1/2.
     fn positive(&mut self, b: B, strong: bool) -> Positive {
-        let weights = [
-            4,
-            if strong { 0 } else { 2 },
-            2,
-            2,
-            2,
-            2,
-            if self.runtime && !strong { 1 } else { 0 },
-            if self.runtime { 1 } else { 0 },
-            if strong { 0 } else { 1 },
-            2,
-        ];
+        let weak = u32::from(!strong);
+        let runtime = u32::from(self.runtime);
+        let weights = [4, 2 * weak, 2, 2, 2, 2, runtime * weak, runtime, weak, 2];
         let path = self.path();
         match self.rng.weighted(&weights) {
             0 => {
@@ -706,12 +707,12 @@ impl Gen<'_> {
                 }
             }
             6 => Positive {
-                e: bin(Op::Add, E::Runtime("sigmoid", bx(b.0)), E::Lit(0.25)),
+                e: bin(Op::Add, E::Runtime("sigmoid", Box::new(b.0)), E::Lit(0.25)),
                 lo: 0.25,
                 hi: 1.25,
             },
             7 => Positive {
-                e: bin(Op::Add, E::Runtime("softplus", bx(b.0)), E::Lit(0.5)),
+                e: bin(Op::Add, E::Runtime("softplus", Box::new(b.0)), E::Lit(0.5)),
                 lo: 0.5,
                 hi: b.1 + 1.2,
             },
@@ -734,7 +735,7 @@ impl Gen<'_> {
 
     /// A function of `b` with magnitude at most 0.9.
     fn unit(&mut self, b: B) -> B {
-        let weights = [3, 2, 2, 2, if self.runtime { 1 } else { 0 }, 1];
+        let weights = [3, 2, 2, 2, u32::from(self.runtime), 1];
         let path = self.path();
         let (e, bound) = match self.rng.weighted(&weights) {
             0 => (method("tanh", b.0, vec![], path), 0.875),
@@ -747,7 +748,7 @@ impl Gen<'_> {
                 return (bin(Op::Div, e, denominator), 0.5);
             }
             4 => {
-                let s = E::Runtime("sigmoid", bx(b.0));
+                let s = E::Runtime("sigmoid", Box::new(b.0));
                 return (bin(Op::Sub, s, E::Lit(0.5)), 0.5);
             }
             _ => (method("atan", b.0, vec![], path), 0.5),
@@ -765,7 +766,7 @@ impl Gen<'_> {
         let p = self.positive(b, false);
         if self.rng.chance(0.25) {
             Positive {
-                e: E::Neg(bx(p.e)),
+                e: E::Neg(Box::new(p.e)),
                 ..p
             }
         } else {
@@ -831,7 +832,7 @@ impl Gen<'_> {
                 let p = self.positive(b, false);
                 let mut p_e = p.e;
                 if name == "cbrt" && self.rng.chance(0.3) {
-                    p_e = E::Neg(bx(p_e));
+                    p_e = E::Neg(Box::new(p_e));
                 }
                 let ln = p.lo.ln().abs().max(p.hi.ln().abs());
                 let bound = match name {
@@ -868,7 +869,7 @@ impl Gen<'_> {
             }
             "powi" => self.powi(b, path),
             "powf" => self.powf(b, path),
-            "sin" | "cos" | "tanh" => (call(b.0, vec![]), 1.0),
+            "sin" | "cos" | "tanh" | "signum" | "fract" => (call(b.0, vec![]), 1.0),
             "tan" => {
                 let (e, _) = self.cap(b, 1.0);
                 (call(e, vec![]), 1.0_f64.tan())
@@ -904,13 +905,11 @@ impl Gen<'_> {
                 (call(e, vec![]), hi.acosh())
             }
             "abs" => (call(b.0, vec![]), b.1),
-            "signum" => (call(b.0, vec![]), 1.0),
             "recip" => {
                 let d = self.divisor(b);
                 (call(d.e, vec![]), 1.0 / d.lo)
             }
             "floor" | "ceil" | "round" | "trunc" => (call(b.0, vec![]), b.1 + 1.0),
-            "fract" => (call(b.0, vec![]), 1.0),
             "to_radians" => (call(b.0, vec![]), b.1 * 0.0175),
             "to_degrees" => {
                 let (e, b) = self.cap(b, 0.5);
@@ -978,7 +977,7 @@ impl Gen<'_> {
         let (exponent, max_exp) = if self.rng.chance(0.5) {
             let c: f64 = self.rng.pick(&[0.5, 1.5, 2.5, 1.25, 0.75]);
             let c_e = if self.rng.chance(0.3) {
-                E::Neg(bx(E::Lit(c)))
+                E::Neg(Box::new(E::Lit(c)))
             } else {
                 E::Lit(c)
             };
@@ -1018,16 +1017,7 @@ impl Gen<'_> {
         } else {
             (l, r)
         };
-        let p = Printer {
-            ty: "f64",
-            dual: false,
-        };
-        // `a - a` is a lint (and not interesting); make it `a + a`.
-        let op = if op == Op::Sub && p.expr(&l) == p.expr(&r) {
-            Op::Add
-        } else {
-            op
-        };
+        let op = not_self_difference(op, &l, &r);
         let l = self.maybe_paren(l);
         let r = self.maybe_paren(r);
         (bin(op, l, r), bound)
@@ -1036,7 +1026,7 @@ impl Gen<'_> {
     /// Wraps a compound operand in redundant parentheses now and then.
     fn maybe_paren(&mut self, e: E) -> E {
         if matches!(e, E::Bin(..) | E::Method { .. }) && self.rng.chance(0.15) {
-            E::Paren(bx(e))
+            E::Paren(Box::new(e))
         } else {
             e
         }
@@ -1079,7 +1069,7 @@ impl Gen<'_> {
                 if self.rng.chance(0.6) {
                     let lo = self.rng.pick(&[1.5, 0.75, 0.25]);
                     let hi = self.rng.pick(&[0.25, 0.5, 1.25]);
-                    let args = vec![Arg::F(E::Neg(bx(E::Lit(lo)))), Arg::F(E::Lit(hi))];
+                    let args = vec![Arg::F(E::Neg(Box::new(E::Lit(lo)))), Arg::F(E::Lit(hi))];
                     (method("clamp", a.0, args, path), lo.max(hi))
                 } else {
                     let (w, wb) = self.var();
@@ -1108,9 +1098,9 @@ impl Gen<'_> {
 
     fn runtime_call(&mut self, (e, b): B) -> B {
         match self.rng.below(3) {
-            0 => (E::Runtime("sigmoid", bx(e)), 1.0),
-            1 => (E::Runtime("relu", bx(e)), b),
-            _ => (E::Runtime("softplus", bx(e)), b + 0.7),
+            0 => (E::Runtime("sigmoid", Box::new(e)), 1.0),
+            1 => (E::Runtime("relu", Box::new(e)), b),
+            _ => (E::Runtime("softplus", Box::new(e)), b + 0.7),
         }
     }
 
@@ -1138,15 +1128,7 @@ impl Gen<'_> {
                 } else {
                     (other, base.0)
                 };
-                let p = Printer {
-                    ty: "f64",
-                    dual: false,
-                };
-                let op = if op == Op::Sub && p.expr(&l) == p.expr(&r) {
-                    Op::Add
-                } else {
-                    op
-                };
+                let op = not_self_difference(op, &l, &r);
                 (bin(op, l, r), bound)
             }
         };
@@ -1176,6 +1158,7 @@ impl Gen<'_> {
             } else {
                 acc.1 + tb
             };
+            let op = not_self_difference(op, &acc.0, &t);
             acc = (bin(op, acc.0, t), bound);
         }
         acc
@@ -1219,7 +1202,7 @@ impl Gen<'_> {
         }
         let tail = self.fold(terms);
         self.vars.truncate(saved);
-        self.limit((E::Block(stmts, bx(tail.0)), tail.1))
+        self.limit((E::Block(stmts, Box::new(tail.0)), tail.1))
     }
 
     fn new_var(&mut self, name: String, bound: f64, mutable: bool) {
@@ -1232,19 +1215,22 @@ impl Gen<'_> {
         });
     }
 
+    /// Appends `let [mut] name[: f64] = e;` and brings `name` into scope.
+    fn bind(&mut self, out: &mut Vec<S>, name: String, (e, bound): B, mutable: bool, typed: bool) {
+        self.new_var(name.clone(), bound, mutable);
+        out.push(S::Let {
+            name,
+            mutable,
+            typed,
+            e,
+        });
+    }
+
     /// Appends one random statement.
     fn statement(&mut self, out: &mut Vec<S>) {
         let visible = self.visible();
-        let mutables: Vec<usize> = visible
-            .iter()
-            .copied()
-            .filter(|&i| self.vars[i].mutable)
-            .collect();
-        let immutables: Vec<usize> = visible
-            .iter()
-            .copied()
-            .filter(|&i| !self.vars[i].mutable)
-            .collect();
+        let (mutables, immutables): (Vec<usize>, Vec<usize>) =
+            visible.iter().partition(|&&i| self.vars[i].mutable);
         let weights = [
             40,
             if immutables.is_empty() { 0 } else { 14 },
@@ -1258,15 +1244,9 @@ impl Gen<'_> {
         match self.rng.weighted(&weights) {
             0 => {
                 let depth = self.rng.range(1, 3);
-                let (e, b) = self.expr(depth);
+                let b = self.expr(depth);
                 let name = self.fresh_let();
-                self.new_var(name.clone(), b, false);
-                out.push(S::Let {
-                    name,
-                    mutable: false,
-                    typed,
-                    e,
-                });
+                self.bind(out, name, b, false, typed);
             }
             1 => {
                 // Shadowing: `let a = f(a, ..);`
@@ -1286,15 +1266,9 @@ impl Gen<'_> {
             }
             2 => {
                 let depth = self.rng.range(1, 3);
-                let (e, b) = self.expr(depth);
+                let b = self.expr(depth);
                 let name = self.fresh("m");
-                self.new_var(name.clone(), b, true);
-                out.push(S::Let {
-                    name,
-                    mutable: true,
-                    typed,
-                    e,
-                });
+                self.bind(out, name, b, true, typed);
             }
             3 => {
                 let i = self.rng.pick(&mutables);
@@ -1303,50 +1277,38 @@ impl Gen<'_> {
             }
             4 => {
                 let depth = self.rng.range(1, 3);
-                let (e, b) = self.block(depth);
+                let b = self.block(depth);
                 let name = self.fresh_let();
-                self.new_var(name.clone(), b, false);
-                out.push(S::Let {
-                    name,
-                    mutable: false,
-                    typed,
-                    e,
-                });
+                self.bind(out, name, b, false, typed);
             }
             5 => {
-                // A float computed from integers only.
+                // A float computed from integers only, or scaled by one.
                 let (int, ib) = self.int_expr();
-                let (e, b) = if self.rng.chance(0.5) {
+                let b = if self.rng.chance(0.5) {
                     let c = self.lit();
                     (bin(Op::Mul, E::IntCast(int), E::Lit(c)), ib * c)
                 } else {
                     let (v, vb) = self.expr(1);
                     (bin(Op::Mul, v, E::IntCast(int)), ib * vb)
                 };
-                let (e, b) = self.limit((e, b));
+                let b = self.limit(b);
                 let name = self.fresh("s");
-                self.new_var(name.clone(), b, false);
-                out.push(S::Let {
-                    name,
-                    mutable: false,
-                    typed,
-                    e,
-                });
+                self.bind(out, name, b, false, typed);
             }
             _ => {
                 // A local holding a constant.
                 let (c, cb) = self.constant();
                 let v = self.lit();
                 let name = self.fresh("c");
-                self.new_var(name.clone(), cb * v, false);
                 // Literal-only initialisers need the annotation to have a float type.
                 let typed = typed || literals_only(&c);
-                out.push(S::Let {
+                self.bind(
+                    out,
                     name,
-                    mutable: false,
+                    (bin(Op::Mul, c, E::Lit(v)), cb * v),
+                    false,
                     typed,
-                    e: bin(Op::Mul, c, E::Lit(v)),
-                });
+                );
             }
         }
     }
@@ -1566,11 +1528,8 @@ impl Program {
     }
 }
 
-fn generate(index: usize, seed: u64) -> Program {
-    let mut rng = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-    let _ = rng.next();
-    let single = rng.chance(0.1);
-    let runtime = !single || RUNTIME_IN_F32;
+/// The parameter list: float names in random order, integers inserted at random positions.
+fn signature(rng: &mut Rng) -> (Vec<Param>, Vec<&'static str>) {
     let n_float = rng.range(1, 6);
     let mut float_names = FLOAT_NAMES;
     rng.shuffle(&mut float_names);
@@ -1578,10 +1537,8 @@ fn generate(index: usize, seed: u64) -> Program {
         // A parameter with a name an expansion might also use.
         float_names[0] = rng.pick(&["value", "d_x", "t", "grad", "x_1"]);
     }
-    let mut params: Vec<Param> = float_names[..n_float]
-        .iter()
-        .map(|&n| Param::Float(n))
-        .collect();
+    let floats = float_names[..n_float].to_vec();
+    let mut params: Vec<Param> = floats.iter().map(|&n| Param::Float(n)).collect();
     let n_int = if rng.chance(0.3) { rng.range(1, 2) } else { 0 };
     for &name in &INT_NAMES[..n_int] {
         let kind = if rng.chance(0.6) {
@@ -1592,19 +1549,32 @@ fn generate(index: usize, seed: u64) -> Program {
         let at = rng.below(params.len() + 1);
         params.insert(at, Param::Int(name, kind));
     }
-    let wrt = if n_float >= 2 && rng.chance(0.15) {
-        let k = rng.range(1, n_float - 1);
-        let mut chosen: Vec<&'static str> = float_names[..n_float].to_vec();
-        rng.shuffle(&mut chosen);
-        chosen.truncate(k);
-        if rng.chance(0.7) {
-            // Declaration order; otherwise keep the shuffled order.
-            chosen.sort_by_key(|n| float_names.iter().position(|m| m == n));
-        }
-        Some(chosen)
-    } else {
-        None
-    };
+    (params, floats)
+}
+
+/// `Some(names)` for `#[differentiate(wrt(names))]`: a proper subset of `floats`, usually in
+/// declaration order.
+fn wrt(rng: &mut Rng, floats: &[&'static str]) -> Option<Vec<&'static str>> {
+    if floats.len() < 2 || !rng.chance(0.15) {
+        return None;
+    }
+    let k = rng.range(1, floats.len() - 1);
+    let mut chosen = floats.to_vec();
+    rng.shuffle(&mut chosen);
+    chosen.truncate(k);
+    if rng.chance(0.7) {
+        chosen.sort_by_key(|n| floats.iter().position(|m| m == n));
+    }
+    Some(chosen)
+}
+
+fn generate(index: usize, seed: u64) -> Program {
+    let mut rng = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    let _ = rng.next();
+    let single = rng.chance(0.1);
+    let runtime = !single || RUNTIME_IN_F32;
+    let (params, floats) = signature(&mut rng);
+    let wrt = wrt(&mut rng, &floats);
     let name = format!("p{index}");
     let mut body = Vec::new();
     let mut consts = Vec::new();
@@ -1754,6 +1724,8 @@ const ALLOWED_LINTS: &str = "\
     clippy::cast_sign_loss,
     // Programs have up to eight parameters.
     clippy::too_many_arguments,
+    // Evaluation points are printed as shortest round-trip decimals.
+    clippy::unreadable_literal,
     // Random compositions such as `x.max(-0.25).min(0.5)` are intended.
     clippy::manual_clamp,
     // Random expressions, not hand-written code: written as generated.
@@ -1815,9 +1787,10 @@ fn emit_program(out: &mut String, p: &Program, with_macro: bool) {
          {name}_oracle({})\n    }}",
         p.call_args(true)
     );
+    assert!(!source.contains('"'), "sources are printed as raw strings");
     let _ = writeln!(
         out,
-        "    const {}_SOURCE: &str = r#\"{source}\"#;",
+        "    const {}_SOURCE: &str = r\"{source}\";",
         name.to_uppercase()
     );
 }

@@ -345,19 +345,60 @@ fn noisy((rel, abs): (f64, f64), noise: f64) -> (f64, f64) {
     (rel, abs + F32_NOISE_FACTOR * noise)
 }
 
-fn check_point(program: &'static Program, index: usize, point: &Point, report: &mut Report) {
-    let tolerance = if program.single { F32 } else { F64 };
-    let mut fail = |check: Check, message: String| {
-        report.failures.push(Failure {
-            program,
-            point: index,
+/// Records the failures at one point.
+struct Recorder<'r> {
+    program: &'static Program,
+    point: usize,
+    report: &'r mut Report,
+}
+
+impl Recorder<'_> {
+    fn fail(&mut self, check: Check, message: String) {
+        self.report.failures.push(Failure {
+            program: self.program,
+            point: self.point,
             check,
             message,
         });
+    }
+}
+
+/// What `f_grad` should return at one point.
+struct Expected {
+    /// Bits of the original function's value.
+    bits: u64,
+    value: f64,
+    /// The oracle's gradient.
+    oracle: Vec<f64>,
+    /// Finite differences, where no kink is in the way.
+    fd: Vec<Option<fd::Estimate>>,
+    /// Estimated `f32` rounding noise of each entry (0 for `f64`).
+    noise: Vec<f64>,
+    /// Whether the `f64` oracle describes the program here (not so for `f32` next to a kink).
+    comparable: bool,
+}
+
+fn check_point(program: &'static Program, index: usize, point: &Point, report: &mut Report) {
+    let mut recorder = Recorder {
+        program,
+        point: index,
+        report,
     };
+    if let Some(expected) = expect(point, &mut recorder)
+        && let Some(grad) = program.grad
+    {
+        check_grad(grad, point, &expected, &mut recorder);
+    }
+}
+
+/// Evaluates the original function, the oracle and finite differences, and checks that they
+/// agree (which validates the generator and the oracle).
+fn expect(point: &Point, r: &mut Recorder<'_>) -> Option<Expected> {
+    let program = r.program;
+    let tolerance = if program.single { F32 } else { F64 };
     let (bits, value) = (program.value)(point.floats, point.ints);
     let at = oracle_gradient(program, point.floats, point.ints);
-    let (value_noise, gradient_noise) = if program.single {
+    let (value_noise, noise) = if program.single {
         f32_noise(program, point, &at)
     } else {
         (0.0, vec![0.0; at.gradient.len()])
@@ -369,19 +410,17 @@ fn check_point(program: &'static Program, index: usize, point: &Point, report: &
         clearance,
     } = at;
     if !value.is_finite() || oracle.iter().any(|d| !d.is_finite()) {
-        fail(
+        r.fail(
             Check::NonFinite,
             format!("value {value:?}, oracle gradient {oracle:?}"),
         );
-        return;
+        return None;
     }
     // The oracle computes `f32` programs in `f64`: near a kink or jump the two may branch apart.
     let comparable = !program.single || clearance > F32_CLEARANCE;
-    if !comparable {
-        report.f32_near_kink += 1;
-    }
+    r.report.f32_near_kink += usize::from(!comparable);
     if comparable && !close(oracle_value, value, noisy(tolerance.value, value_noise)) {
-        fail(
+        r.fail(
             Check::OracleValue,
             format!("f = {value:?}, oracle value {oracle_value:?}"),
         );
@@ -403,14 +442,14 @@ fn check_point(program: &'static Program, index: usize, point: &Point, report: &
         .zip(&margins)
         .map(|(&i, &margin)| fd::partial(&mut f, point.floats, i, margin))
         .collect();
-    report.entries += oracle.len();
-    report.fd_skipped += fd.iter().filter(|x| x.is_none()).count();
+    r.report.entries += oracle.len();
+    r.report.fd_skipped += fd.iter().filter(|x| x.is_none()).count();
     for (k, (&want, fd)) in oracle.iter().zip(&fd).enumerate() {
         if let Some(fd) = *fd
             && comparable
             && !close_fd(want, fd, ORACLE_FD)
         {
-            fail(
+            r.fail(
                 Check::OracleVsFiniteDifferences,
                 format!(
                     "d/d{}: oracle {want:?}, finite differences {:?} ± {:.1e}",
@@ -419,49 +458,59 @@ fn check_point(program: &'static Program, index: usize, point: &Point, report: &
             );
         }
     }
+    Some(Expected {
+        bits,
+        value,
+        oracle,
+        fd,
+        noise,
+        comparable,
+    })
+}
 
-    let Some(grad) = program.grad else {
-        return;
-    };
-    let (grad_bits, grad_value, gradient) = grad(point.floats, point.ints);
-    if grad_bits != bits {
-        fail(
+/// Checks `f_grad` against the expectations.
+fn check_grad(grad: GradFn, point: &Point, expected: &Expected, r: &mut Recorder<'_>) {
+    let program = r.program;
+    let tolerance = if program.single { F32 } else { F64 };
+    let (bits, value, gradient) = grad(point.floats, point.ints);
+    if bits != expected.bits {
+        r.fail(
             Check::ValueBits,
-            format!("f = {value:?}, f_grad(..).0 = {grad_value:?}"),
+            format!("f = {:?}, f_grad(..).0 = {value:?}", expected.value),
         );
     }
-    if !comparable {
-        return;
-    }
-    if gradient.len() != oracle.len() {
-        fail(
+    if gradient.len() != expected.oracle.len() {
+        r.fail(
             Check::GradientLength,
             format!(
                 "{} gradient entries, expected {}",
                 gradient.len(),
-                oracle.len()
+                expected.oracle.len()
             ),
         );
         return;
     }
-    for (k, ((&got, &want), fd)) in gradient.iter().zip(&oracle).zip(&fd).enumerate() {
+    if !expected.comparable {
+        return;
+    }
+    for (k, &got) in gradient.iter().enumerate() {
         let name = program.float_names[program.active[k]];
-        let noise = gradient_noise[k];
+        let (want, noise) = (expected.oracle[k], expected.noise[k]);
         let note = if program.single {
             format!(" (f32 rounding noise estimate {noise:.1e})")
         } else {
             String::new()
         };
         if !close(got, want, noisy(tolerance.oracle, noise)) {
-            fail(
+            r.fail(
                 Check::Oracle,
                 format!("d/d{name}: f_grad {got:?}, oracle {want:?}{note}"),
             );
         }
-        if let Some(fd) = *fd
+        if let Some(fd) = expected.fd[k]
             && !close_fd(got, fd, noisy(tolerance.fd, noise))
         {
-            fail(
+            r.fail(
                 Check::FiniteDifferences,
                 format!(
                     "d/d{name}: f_grad {got:?}, finite differences {:?} ± {:.1e}{note}",

@@ -128,47 +128,8 @@ impl Forward {
                         });
                     }
                 }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let then = self.block(then);
-                    let otherwise = self.block(otherwise);
-                    out.push(Stmt::If {
-                        cond: *cond,
-                        then,
-                        otherwise,
-                    });
-                }
-                Stmt::For {
-                    counter,
-                    name,
-                    start,
-                    end,
-                    inclusive,
-                    reverse,
-                    body,
-                } => {
-                    let body = self.block(body);
-                    out.push(Stmt::For {
-                        counter: *counter,
-                        name: name.clone(),
-                        start: *start,
-                        end: *end,
-                        inclusive: *inclusive,
-                        reverse: *reverse,
-                        body,
-                    });
-                }
-                Stmt::While { cond, test, body } => {
-                    let cond = self.block(cond);
-                    let body = self.block(body);
-                    out.push(Stmt::While {
-                        cond,
-                        test: *test,
-                        body,
-                    });
+                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {
+                    out.push(stmt.with_blocks(|b| self.block(b)));
                 }
                 Stmt::Push(..) => out.push(stmt.clone()),
             }

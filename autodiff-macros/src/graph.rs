@@ -311,6 +311,46 @@ pub struct Graph {
     pub receiver: Option<TokenStream>,
 }
 
+impl Stmt {
+    /// The same statement with each block nested in it replaced by `f` of that block.
+    pub fn with_blocks(&self, mut f: impl FnMut(&Block) -> Block) -> Stmt {
+        match self {
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => Stmt::If {
+                cond: *cond,
+                then: f(then),
+                otherwise: f(otherwise),
+            },
+            Stmt::For {
+                counter,
+                name,
+                start,
+                end,
+                inclusive,
+                reverse,
+                body,
+            } => Stmt::For {
+                counter: *counter,
+                name: name.clone(),
+                start: *start,
+                end: *end,
+                inclusive: *inclusive,
+                reverse: *reverse,
+                body: f(body),
+            },
+            Stmt::While { cond, test, body } => Stmt::While {
+                cond: f(cond),
+                test: *test,
+                body: f(body),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
 impl Block {
     /// Calls `f` on every node a statement of this block (or a nested one) uses directly.
     pub fn for_each_use(&self, f: &mut impl FnMut(NodeId)) {

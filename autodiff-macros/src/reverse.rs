@@ -198,7 +198,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
     let mut forward = Vec::new();
-    r.forward_copy(&body, &mut forward, Count::Known(1));
+    r.forward_copy(&body, &mut forward, &Count::Known(1));
     let mut code = forward;
     code.extend(backward);
     let mut reads = HashMap::new();
@@ -792,7 +792,7 @@ impl Reverse {
 
     /// The forward sweep: the primal program, with values pushed on tapes where the backward
     /// sweep needs them and `while` loops counting their iterations.
-    fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>, runs: Count) {
+    fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>, runs: &Count) {
         let id = self.block_ids[&address(block)];
         let first = out.len();
         for stmt in &block.0 {
@@ -803,49 +803,30 @@ impl Reverse {
                         out.push(Stmt::Push(tape, *n));
                     }
                 }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let mut t = Vec::new();
-                    self.forward_copy(then, &mut t, runs.clone());
-                    let mut o = Vec::new();
-                    self.forward_copy(otherwise, &mut o, runs.clone());
-                    out.push(Stmt::If {
-                        cond: *cond,
-                        then: Block(t),
-                        otherwise: Block(o),
-                    });
-                }
+                Stmt::If { .. } => out.push(stmt.with_blocks(|b| {
+                    let mut copy = Vec::new();
+                    self.forward_copy(b, &mut copy, runs);
+                    Block(copy)
+                })),
                 Stmt::For {
-                    counter,
-                    name,
                     start,
                     end,
                     inclusive,
-                    reverse,
-                    body,
+                    ..
                 } => {
-                    let mut b = Vec::new();
-                    let trips = self.trips(*start, *end, *inclusive);
-                    self.forward_copy(body, &mut b, runs.times(&trips));
-                    out.push(Stmt::For {
-                        counter: *counter,
-                        name: name.clone(),
-                        start: *start,
-                        end: *end,
-                        inclusive: *inclusive,
-                        reverse: *reverse,
-                        body: Block(b),
-                    });
+                    let runs = runs.times(&self.trips(*start, *end, *inclusive));
+                    out.push(stmt.with_blocks(|b| {
+                        let mut copy = Vec::new();
+                        self.forward_copy(b, &mut copy, &runs);
+                        Block(copy)
+                    }));
                 }
                 Stmt::While { cond, test, body } => {
                     let mut c = Vec::new();
-                    self.forward_copy(cond, &mut c, Count::Unknown);
+                    self.forward_copy(cond, &mut c, &Count::Unknown);
                     let body_id = self.block_ids[&address(body)];
                     let mut b = Vec::new();
-                    self.forward_copy(body, &mut b, Count::Unknown);
+                    self.forward_copy(body, &mut b, &Count::Unknown);
                     if let Some(&(count, read)) = self.counts.get(&body_id) {
                         let zero = self.b.int(0);
                         out.push(Stmt::Declare(count, Some(zero)));

@@ -327,7 +327,9 @@ impl Reverse {
                 return v;
             }
         }
-        if self.pure(&node) {
+        // Recompute what the parameters and counters determine; save the rest. A value computed
+        // from a saved one (`tanh` of a popped sum) is saved itself rather than recomputed.
+        if self.recomputable(n) {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
             let copy = self.b.with_graph(|g| {
                 g.push(Node {
@@ -367,8 +369,15 @@ impl Reverse {
         pop
     }
 
-    /// Whether a node can be recomputed in the backward sweep from what is in scope there:
-    /// anything but reads of variables the program changes.
+    /// Whether a node can be recomputed in the backward sweep from values that are in scope
+    /// there without a tape: parameters, counters, top-level values, and pure operations on them.
+    fn recomputable(&self, n: NodeId) -> bool {
+        let node = self.b.node(n);
+        let in_scope = node.is_leaf() || self.home.get(&n).is_none_or(|h| h.block == 0);
+        in_scope || self.pure(&node) && node.args.iter().all(|&a| self.recomputable(a))
+    }
+
+    /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
             Op::Read(_) | Op::Pop(_) | Op::Fill(_) => false,

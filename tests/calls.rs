@@ -184,3 +184,46 @@ fn single_precision_calls() {
     assert_eq!((dx, dy), (6.0, 2.25));
     assert_eq!(single_jvp(1.5, 1.0, 2.0, 0.0).1, 6.0);
 }
+
+/// `Σ wᵢ xᵢ` over slices, differentiated; called with slices below.
+#[differentiate(reverse, forward)]
+fn weighted(w: &[f64], x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        s += w[i] * x[i];
+    }
+    s
+}
+
+/// `(Σ wᵢ xᵢ + b)²` through a call that takes the slices, and a local array passed by reference.
+#[differentiate(reverse, forward)]
+fn through_slices(w: &[f64], x: &[f64], b: f64) -> f64 {
+    let mut h = [0.0; 3];
+    for i in 0..3 {
+        h[i] = x[i] * b;
+    }
+    let s = weighted(w, x) + b;
+    s * s + weighted(w, &h)
+}
+
+#[test]
+fn calls_with_slices_and_arrays() {
+    let w = [0.5, -1.0, 2.0];
+    let x = [1.5, 0.25, -0.75];
+    let b = 0.3;
+    let (v, dw, dx, db) = through_slices_grad(&w, &x, b);
+    assert_eq!(v, through_slices(&w, &x, b));
+    // f = s² + b Σ wᵢ xᵢ with s = Σ wᵢ xᵢ + b: ∂f/∂wᵢ = (2s + b) xᵢ, ∂f/∂xᵢ = (2s + b) wᵢ,
+    // ∂f/∂b = 2s + Σ wᵢ xᵢ.
+    let dot: f64 = w.iter().zip(&x).map(|(w, x)| w * x).sum();
+    let s = dot + b;
+    for i in 0..3 {
+        assert_relative_eq!(dw[i], (2.0 * s + b) * x[i], max_relative = 1e-12);
+        assert_relative_eq!(dx[i], (2.0 * s + b) * w[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(db, 2.0 * s + dot, max_relative = 1e-12);
+    let tangent = through_slices_jvp(&w, &[1.0, 0.0, 0.0], &x, &[0.0; 3], b, 0.0).1;
+    assert_relative_eq!(tangent, dw[0], max_relative = 1e-12);
+    let tangent = through_slices_jvp(&w, &[0.0; 3], &x, &[0.0; 3], b, 1.0).1;
+    assert_relative_eq!(tangent, db, max_relative = 1e-12);
+}

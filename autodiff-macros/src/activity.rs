@@ -17,7 +17,7 @@ pub fn analyse(graph: &mut Graph) {
                 && match node.op {
                     // An array parameter's values are read through its variable.
                     Op::Param(p) => graph.params[p].active && graph.params[p].var.is_none(),
-                    Op::Read(v) | Op::Load(v) => graph.vars[v.0].active,
+                    Op::Read(v) | Op::Load(v) | Op::Array(v, _) => graph.vars[v.0].active,
                     _ => node.args.iter().any(|a| graph.nodes[a.0].active),
                 };
             if active && !node.active {

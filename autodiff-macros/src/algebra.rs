@@ -469,6 +469,11 @@ impl<'a> V<'a> {
         self.wrap(self.b.call(Op::CallGrad(callee.clone()), &args))
     }
 
+    /// Whether this is a whole array passed to a call.
+    pub fn is_array(self) -> bool {
+        matches!(self.b.graph.borrow().node(self.id).op, Op::Array(..))
+    }
+
     /// Element `k` of the tuple `self`.
     pub fn field(self, k: usize) -> V<'a> {
         self.wrap(self.b.field(self.id, k))

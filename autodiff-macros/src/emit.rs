@@ -661,6 +661,16 @@ impl<'g> Sweep<'g> {
                 let k = syn::Index::from(*k);
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
+            Op::Array(v, by_ref) => {
+                let name = self.var(*v);
+                let amp = by_ref.then(|| quote!(&));
+                Code::new(quote!(#amp #name), Prec::Prefix)
+            }
+            Op::Element => {
+                let array = arg(0).at_least(Prec::Atom);
+                let i = arg(1).tokens;
+                Code::new(quote!(#array[#i]), Prec::Atom)
+            }
         }
     }
 

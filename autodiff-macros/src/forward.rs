@@ -209,20 +209,34 @@ impl Forward {
     /// The tangent of a call `g(a, b)`: `g_jvp(a, d_a, b, d_b).1`, each float argument followed
     /// by its tangent (zero for a constant).
     fn call(&mut self, callee: &crate::graph::Callee, node: &Node) -> Option<NodeId> {
-        if !node.args.iter().any(|a| self.tangent.contains_key(a)) {
+        let varies = |a: &NodeId| match self.b.node(*a).op {
+            Op::Array(v, _) => self.var_tangent.contains_key(&v),
+            _ => self.tangent.contains_key(a),
+        };
+        if !node.args.iter().any(varies) {
             return None;
         }
         self.b.set_site(site(&self.b, node));
         let mut args = Vec::new();
         for (&a, &float) in node.args.iter().zip(&callee.floats) {
             args.push(a);
-            if float {
-                let t = match self.tangent.get(&a) {
-                    Some(&t) => t,
-                    None => self.b.lit(0.0),
-                };
-                args.push(t);
+            if !float {
+                continue;
             }
+            let t = match (self.b.node(a).op, self.tangent.get(&a)) {
+                // An array's tangent is its tangent array.
+                (Op::Array(v, by_ref), _) => match self.var_tangent.get(&v) {
+                    Some(&d) => {
+                        let ty = self.b.node(a).ty;
+                        self.b
+                            .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
+                    }
+                    None => self.b.lit(0.0),
+                },
+                (_, Some(&t)) => t,
+                (_, None) => self.b.lit(0.0),
+            };
+            args.push(t);
         }
         let jvp = self.b.call(Op::CallJvp(callee.clone()), &args);
         Some(self.b.field(jvp, 1))

@@ -139,6 +139,10 @@ pub enum Op {
     CallJvp(Callee),
     /// `arg0.k`: an element of the tuple a `_grad` or `_jvp` call returns.
     Field(usize),
+    /// A whole array or slice passed to a call: `x`, or `&h` when `by_ref`.
+    Array(VarId, bool),
+    /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.
+    Element,
 }
 
 /// The function a call names: `g`, `module::g`, or a method `self.g`.
@@ -198,6 +202,7 @@ impl Node {
                 | Op::Known(_)
                 | Op::Counter(_)
                 | Op::SelfValue(_)
+                | Op::Array(..)
         )
     }
 }

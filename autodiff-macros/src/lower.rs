@@ -1577,14 +1577,16 @@ impl Lowerer {
     ) -> NodeId {
         let mut ids = Vec::new();
         for a in args {
-            if let Some((Bound::Var(v), _)) = self.local_binding(a)
+            // A whole array or slice: `x`, or `&h` for a local array.
+            let (inner, by_ref) = match strip(a) {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                other => (other, false),
+            };
+            if let Some((Bound::Var(v), _)) = self.local_binding(inner)
                 && !matches!(self.vars[v.0].shape, Shape::Scalar)
             {
-                self.errors.push(err(
-                    a,
-                    "arrays and slices cannot be passed to differentiated calls yet: pass scalars",
-                ));
-                ids.push(self.placeholder(a.span()));
+                let ty = self.vars[v.0].ty;
+                ids.push(self.push(Op::Array(v, by_ref), vec![], ty, a.span()));
                 continue;
             }
             ids.push(self.expr(a));

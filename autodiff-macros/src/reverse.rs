@@ -72,7 +72,12 @@ struct Reverse {
     placed: HashSet<NodeId>,
     /// Where each popped value was pushed, to pop in the reverse order.
     pop_order: HashMap<NodeId, (usize, usize)>,
+    /// Loops the pass adds to add array gradients of calls, numbered from [`COPY_LOOPS`].
+    copies: usize,
 }
+
+/// The first number of the loops the reverse pass adds, above any the program has.
+const COPY_LOOPS: usize = usize::MAX / 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum TapeKind {
@@ -110,6 +115,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         block_ids: HashMap::new(),
         placed: HashSet::new(),
         pop_order: HashMap::new(),
+        copies: 0,
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -765,6 +771,74 @@ impl Reverse {
             let d = self.value(d);
             let d = self.place(d);
             self.contribute(arg, d);
+        }
+        if let Op::Call(callee) = &node.op {
+            self.array_arguments(callee, &node, g);
+        }
+    }
+
+    /// `g(x, b)` with an array `x`: `g_grad` returns its gradient as an array, added into the
+    /// adjoint of `x` element by element, scaled by the adjoint of the call.
+    fn array_arguments(&mut self, callee: &crate::graph::Callee, node: &Node, g: NodeId) {
+        let mut entry = 0;
+        for (&arg, &float) in node.args.iter().zip(&callee.floats) {
+            if float {
+                entry += 1;
+            }
+            let Op::Array(v, _) = self.b.node(arg).op else {
+                continue;
+            };
+            let Some(&adj) = self.var_adjoint.get(&v) else {
+                continue;
+            };
+            let before = self.b.len();
+            let grad = {
+                let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
+                self.b.v(g).call_grad(callee, &args).field(entry).id
+            };
+            let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
+            self.materialize(&fresh, before);
+            let counter = COPY_LOOPS + self.copies;
+            self.copies += 1;
+            let ty = node.ty;
+            let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+                self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+            };
+            let i = push(Op::Counter(counter), vec![], Ty::Int);
+            let zero = push(
+                Op::Lit(crate::graph::LitValue::Int(0), None),
+                vec![],
+                Ty::Int,
+            );
+            let len = push(Op::Len(v), vec![], Ty::Int);
+            let element = push(Op::Element, vec![grad, i], ty);
+            let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
+            let current = push(Op::Load(adj), vec![i], ty);
+            let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
+            self.b
+                .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+            self.emit(Stmt::Node(len));
+            let body = vec![
+                Stmt::Node(i),
+                Stmt::Node(element),
+                Stmt::Node(scaled),
+                Stmt::Node(current),
+                Stmt::Node(sum),
+                Stmt::Store {
+                    var: adj,
+                    index: i,
+                    value: sum,
+                },
+            ];
+            self.emit(Stmt::For {
+                counter,
+                name: "k".to_owned(),
+                start: zero,
+                end: len,
+                inclusive: false,
+                reverse: false,
+                body: Block(body),
+            });
         }
     }
 

@@ -202,18 +202,24 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Member(_)
         | Op::CallGrad(_)
         | Op::CallJvp(_)
-        | Op::Field(_) => vec![ZERO; args.len()],
+        | Op::Field(_)
+        | Op::Array(..)
+        | Op::Element => vec![ZERO; args.len()],
         // A call `g(a, b)`: `g_grad(a, b)` returns the value, then one partial derivative per
-        // float argument, in order (the convention `#[differentiate]` itself follows).
+        // float argument, in order (the convention `#[differentiate]` itself follows). The
+        // gradient of an array argument is an array: the reverse pass adds it in a loop.
         Op::Call(callee) => {
             let grad = out.call_grad(callee, args);
             let mut entry = 0;
             callee
                 .floats
                 .iter()
-                .map(|&float| {
+                .zip(args)
+                .map(|(&float, arg)| {
                     if float {
                         entry += 1;
+                    }
+                    if float && !arg.is_array() {
                         Partial::from(g * grad.field(entry))
                     } else {
                         ZERO

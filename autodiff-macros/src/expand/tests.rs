@@ -243,9 +243,11 @@ fn show() {
             }
             let mut f2 = f.clone();
             f2.attrs.clear();
-            let attr = f.attrs[0]
-                .meta
-                .require_list()
+            let attr = f
+                .attrs
+                .iter()
+                .find(|a| a.path().is_ident("differentiate"))
+                .and_then(|a| a.meta.require_list().ok())
                 .map(|l| l.tokens.to_string())
                 .unwrap_or_default();
             println!("{}", expand(&attr, &quote::quote!(#f2).to_string()));

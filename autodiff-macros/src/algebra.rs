@@ -31,6 +31,8 @@ enum Key {
     Known(KnownConst, FloatTy),
     /// A `_grad` or `_jvp` call, by the path it is printed with.
     Call(String, Vec<NodeId>),
+    /// An element of an array nothing writes to.
+    Load(crate::graph::VarId, NodeId),
     Field(usize, NodeId),
 }
 
@@ -79,6 +81,29 @@ impl Builder {
 
     pub fn restore_scope(&self, scope: Scope) {
         *self.memo.borrow_mut() = scope.0;
+    }
+
+    /// A copy of `node` over `args` (recomputing a primal value), shared with an equal copy
+    /// already in scope. Loads are shared too: the caller copies only loads of arrays nothing
+    /// writes to. Returns the node and whether it is new.
+    pub fn recompute(&self, node: &Node, args: Vec<NodeId>) -> (NodeId, bool) {
+        let key = match (&node.op, args.as_slice()) {
+            (Op::Load(v), [i]) => Some(Key::Load(*v, *i)),
+            (op, args) => key_of_parts(op, args, node.ty),
+        };
+        if let Some(key) = &key
+            && let Some(&id) = self.memo.borrow().get(key)
+        {
+            return (id, false);
+        }
+        let id = self.graph.borrow_mut().push(Node {
+            args,
+            ..node.clone()
+        });
+        if let Some(key) = key {
+            self.memo.borrow_mut().insert(key, id);
+        }
+        (id, true)
     }
 
     /// Makes a node the program computes available for sharing from here on.

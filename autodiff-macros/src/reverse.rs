@@ -64,6 +64,8 @@ struct Reverse {
     tapes: HashMap<(usize, TapeKind), VarId>,
     /// Pending values of variable adjoints in the current straight-line stretch.
     pending: HashMap<VarId, NodeId>,
+    /// Pending additions to elements of array adjoints: the array, the index and the sum.
+    pending_elements: Vec<(VarId, NodeId, NodeId)>,
     /// Iteration counters added to `while` loops, by the loop's body block.
     counts: HashMap<usize, (VarId, NodeId)>,
     /// The number of each primal block, by its address in the body being reversed.
@@ -111,6 +113,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         taped: HashMap::new(),
         tapes: HashMap::new(),
         pending: HashMap::new(),
+        pending_elements: Vec::new(),
         counts: HashMap::new(),
         block_ids: HashMap::new(),
         placed: HashSet::new(),
@@ -337,13 +340,10 @@ impl Reverse {
         // from a saved one (`tanh` of a popped sum) is saved itself rather than recomputed.
         if self.recomputable(n) {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
-            let copy = self.b.with_graph(|g| {
-                g.push(Node {
-                    args,
-                    ..node.clone()
-                })
-            });
-            self.emit(Stmt::Node(copy));
+            let (copy, fresh) = self.b.recompute(&node, args);
+            if fresh {
+                self.emit(Stmt::Node(copy));
+            }
             self.frame().values.insert(n, copy);
             return copy;
         }
@@ -493,6 +493,19 @@ impl Reverse {
 
     /// Writes the pending adjoint values back to their variables, before control flow.
     fn flush(&mut self) {
+        for (adj, i, sum) in std::mem::take(&mut self.pending_elements) {
+            let ty = self.b.node(sum).ty;
+            let current = self.place(
+                self.b
+                    .with_graph(|g| g.push(Node::new(Op::Load(adj), vec![i], ty))),
+            );
+            let total = self.place(self.b.prim(Prim::Add, &[current, sum]));
+            self.emit(Stmt::Store {
+                var: adj,
+                index: i,
+                value: total,
+            });
+        }
         let mut pending: Vec<(VarId, NodeId)> = self.pending.drain().collect();
         pending.sort_by_key(|(v, _)| *v);
         for (adj, value) in pending {
@@ -531,6 +544,8 @@ impl Reverse {
                     let Some(&adj) = self.var_adjoint.get(var) else {
                         continue;
                     };
+                    // The store reads and clears its element's adjoint: updates land first.
+                    self.flush();
                     let i = self.value(*index);
                     let node = self.b.node(*value);
                     self.b.set_site(site(&self.b, &node));
@@ -689,6 +704,7 @@ impl Reverse {
     fn nested(&mut self, block: &Block) -> Block {
         let id = self.block_ids[&address(block)];
         let pending = std::mem::take(&mut self.pending);
+        let pending_elements = std::mem::take(&mut self.pending_elements);
         let scope = self.b.save_scope();
         self.stack.push(Frame {
             block: id,
@@ -700,6 +716,7 @@ impl Reverse {
         let frame = self.stack.pop().expect("pushed above");
         self.b.restore_scope(scope);
         self.pending = pending;
+        self.pending_elements = pending_elements;
         let mut stmts = self.ordered(frame.prologue);
         stmts.extend(frame.out);
         Block(stmts)
@@ -724,18 +741,21 @@ impl Reverse {
             }
             Op::Load(v) => {
                 if let Some(&adj) = self.var_adjoint.get(&v) {
+                    // Summed with the other updates of the same element in this stretch, and
+                    // added to the array once.
                     let i = self.value(node.args[0]);
-                    let ty = node.ty;
-                    let cur = self.place(
-                        self.b
-                            .with_graph(|gr| gr.push(Node::new(Op::Load(adj), vec![i], ty))),
-                    );
-                    let sum = self.place(self.b.prim(Prim::Add, &[cur, g]));
-                    self.emit(Stmt::Store {
-                        var: adj,
-                        index: i,
-                        value: sum,
-                    });
+                    match self
+                        .pending_elements
+                        .iter_mut()
+                        .find(|(a, j, _)| *a == adj && *j == i)
+                    {
+                        Some(entry) => {
+                            let sum = self.b.prim(Prim::Add, &[entry.2, g]);
+                            entry.2 = sum;
+                            self.place(sum);
+                        }
+                        None => self.pending_elements.push((adj, i, g)),
+                    }
                 }
                 return;
             }

@@ -1085,7 +1085,27 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             buffers.join(", ")
         ),
         format!("returns `({})`.", into_entries.join(", ")),
+        String::new(),
+        "# Panics".to_owned(),
+        String::new(),
+        "If a buffer's length differs from its slice's.".to_owned(),
     ]);
+    // Checked once up front, which also spares the loops their bounds checks.
+    let length_checks: Vec<TokenStream> = graph
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let d = adjoint.array_gradients.get(&i)?;
+            if !matches!(p.shape, Shape::Slice) {
+                return None;
+            }
+            let x = inputs.param(graph, i);
+            let d = inputs.var(*d).expect("named above");
+            let message = format!("`{d}` must have the length of `{x}`");
+            Some(quote!(::core::assert_eq!(#d.len(), #x.len(), #message);))
+        })
+        .collect();
     // `f_grad` over `f_grad_into`.
     let mut alloc = Vec::new();
     let mut call_args = Vec::new();
@@ -1124,6 +1144,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#attrs)*
         #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
             #use_original
+            #(#length_checks)*
             #(#items)*
             #(#prelude)*
             #body

@@ -37,3 +37,40 @@ fn mixed_precision_in_both_modes() {
     assert!((t - (y + xd.cos())).abs() < 1e-15);
     assert_eq!(mixed_jvp(x, 0.0, y, 1.0).1, xd);
 }
+
+/// A `mut` parameter reassigned in a branch and in a loop.
+#[differentiate(reverse, forward)]
+fn mut_param(mut x: f64, n: usize) -> f64 {
+    if x > 1.0 {
+        x = x.sqrt();
+    }
+    for _ in 0..n {
+        x = x * x + 1.0;
+    }
+    x
+}
+
+/// A `mut` array parameter written to before it is read.
+#[differentiate(reverse, forward)]
+fn mut_array(mut x: [f64; 3], s: f64) -> f64 {
+    x[0] *= s;
+    x[1] = x[0] + x[2];
+    x[0] * x[1] * x[2]
+}
+
+#[test]
+fn mutable_parameters() {
+    for &(x, n) in &[(0.5, 0), (0.5, 2), (4.0, 1), (1.5, 3)] {
+        let (v, dx) = mut_param_grad(x, n);
+        assert_eq!(v, mut_param(x, n));
+        autodiff::check_gradient(|p| mut_param(p[0], n), &[x], &[dx]).unwrap();
+        assert!((mut_param_jvp(x, 1.0, n).1 - dx).abs() <= 1e-12 * dx.abs());
+    }
+    let x = [1.5, -2.0, 0.5];
+    let (v, dx, ds) = mut_array_grad(x, 2.0);
+    assert_eq!(v, mut_array(x, 2.0));
+    // With a = s x₀, b = a + x₂: f = a · b · x₂.
+    let (a, b) = (2.0 * x[0], 2.0 * x[0] + x[2]);
+    assert_eq!(dx, [2.0 * (b + a) * x[2], 0.0, a * x[2] + a * b]);
+    assert_eq!(ds, x[0] * (b + a) * x[2]);
+}

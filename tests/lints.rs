@@ -10,9 +10,14 @@
     clippy::all,
     clippy::pedantic
 )]
-// The user's own code below uses the mathematical names `x, y, a, b`; that lint is about it, not
+// The user's own code below uses the mathematical names `x, y, a, b`, indexes arrays in range
+// loops (`for` runs over integer ranges) and shows `continue`; those lints are about it, not
 // about what the macro generates.
-#![allow(clippy::many_single_char_names)]
+#![allow(
+    clippy::many_single_char_names,
+    clippy::needless_range_loop,
+    clippy::needless_continue
+)]
 
 /// Public differentiated functions, whose generated siblings must carry docs.
 pub mod model {

@@ -935,6 +935,11 @@ impl Inputs {
     }
 }
 
+/// Whether a `mut` array parameter is written to, so the generated function keeps its `mut`.
+fn stored_param(graph: &Graph, p: &crate::graph::Param) -> bool {
+    p.mutable && p.var.is_some_and(|v| graph.body.stores(v))
+}
+
 /// `d_x` for the parameter `x`, also for a raw identifier `r#x`.
 fn d_name(name: &str) -> String {
     format!("d_{}", name.trim_start_matches("r#"))
@@ -1019,7 +1024,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let params = graph.params.iter().enumerate().map(|(i, p)| {
         let ident = inputs.param(graph, i);
         let ty = &p.ty_tokens;
-        quote!(#ident: #ty)
+        let mutability = stored_param(graph, p).then(|| quote!(mut));
+        quote!(#mutability #ident: #ty)
     });
     let params: Vec<TokenStream> = params.collect();
     if !has_slices {
@@ -1049,13 +1055,14 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let into_params = graph.params.iter().enumerate().map(|(i, p)| {
         let ident = inputs.param(graph, i);
         let ty = &p.ty_tokens;
+        let mutability = stored_param(graph, p).then(|| quote!(mut));
         match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
             (true, Shape::Slice, Some(d)) => {
                 let d = inputs.var(*d).expect("named above");
                 let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
                 quote!(#ident: #ty, #d: &mut [#float])
             }
-            _ => quote!(#ident: #ty),
+            _ => quote!(#mutability #ident: #ty),
         }
     });
     let returned: Vec<&(usize, &crate::graph::Param)> = active
@@ -1172,12 +1179,13 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i).clone();
         let ty = &p.ty_tokens;
-        params.push(quote!(#ident: #ty));
+        let mutability = stored_param(graph, p).then(|| quote!(mut));
+        params.push(quote!(#mutability #ident: #ty));
         if !p.active {
             continue;
         }
         let d = inputs.namer.fresh(&d_name(&p.name));
-        params.push(quote!(#d: #ty));
+        params.push(quote!(#mutability #d: #ty));
         match tangent.seeds.get(&i) {
             Some(Seed::Scalar(n)) => inputs.nodes.push((*n, d)),
             Some(Seed::Array(v)) => inputs.vars.push((*v, d)),

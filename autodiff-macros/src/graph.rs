@@ -357,6 +357,19 @@ impl Stmt {
 }
 
 impl Block {
+    /// Whether a statement of this block (or a nested one) stores into `var`.
+    pub fn stores(&self, var: VarId) -> bool {
+        self.0.iter().any(|s| match s {
+            Stmt::Store { var: v, .. } => *v == var,
+            Stmt::If {
+                then, otherwise, ..
+            } => then.stores(var) || otherwise.stores(var),
+            Stmt::For { body, .. } => body.stores(var),
+            Stmt::While { cond, body, .. } => cond.stores(var) || body.stores(var),
+            _ => false,
+        })
+    }
+
     /// Calls `f` on every node a statement of this block (or a nested one) uses directly.
     pub fn for_each_use(&self, f: &mut impl FnMut(NodeId)) {
         for stmt in &self.0 {

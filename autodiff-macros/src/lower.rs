@@ -541,6 +541,34 @@ impl Lowerer {
                 Tail::Missing(block.brace_token.span.close()),
             ),
         };
+        // A `mut` parameter assigned in a branch or loop becomes a variable, as a `let mut` does.
+        let mut names = Vec::new();
+        for stmt in block
+            .stmts
+            .iter()
+            .filter(|s| has_control_flow(&s.to_token_stream()))
+        {
+            assigned(stmt.to_token_stream(), &mut names);
+        }
+        let rebound: Vec<(String, NodeId, Ty, Span)> = self.scopes[0]
+            .iter()
+            .filter_map(|b| match b.bound {
+                Bound::Node(n) if b.mutable && names.contains(&b.name) => {
+                    Some((b.name.clone(), n, self.nodes[n.0].ty, self.nodes[n.0].span))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, node, ty, span) in rebound {
+            let v = self.var(&name, ty, Shape::Scalar, span);
+            self.emit(graph::Stmt::Declare(v, Some(node)));
+            self.known.insert(v, node);
+            let binding = self.scopes[0]
+                .iter_mut()
+                .find(|b| b.name == name)
+                .expect("found above");
+            binding.bound = Bound::Var(v);
+        }
         let early_return = stmts
             .iter()
             .any(|s| mentions(s.to_token_stream(), "return"));

@@ -393,18 +393,7 @@ impl Reverse {
     }
 
     fn stored(&self, v: VarId) -> bool {
-        fn any(block: &Block, v: VarId) -> bool {
-            block.0.iter().any(|s| match s {
-                Stmt::Store { var, .. } => *var == v,
-                Stmt::If {
-                    then, otherwise, ..
-                } => any(then, v) || any(otherwise, v),
-                Stmt::For { body, .. } => any(body, v),
-                Stmt::While { cond, body, .. } => any(cond, v) || any(body, v),
-                _ => false,
-            })
-        }
-        self.b.with_graph(|g| any(&g.body, v))
+        self.b.with_graph(|g| g.body.stores(v))
     }
 
     fn tape(&mut self, block: usize, kind: TapeKind) -> VarId {

@@ -732,6 +732,37 @@ impl Lowerer {
 
     /// An expression evaluated for what it does: an assignment, a branch, a loop, an exit.
     fn effect(&mut self, e: &Expr) {
+        let construct = matches!(
+            e,
+            Expr::If(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Block(_)
+        );
+        if construct {
+            if self.depth >= MAX_DEPTH {
+                if !self.overflowed {
+                    self.overflowed = true;
+                    let first = e
+                        .to_token_stream()
+                        .into_iter()
+                        .next()
+                        .map_or_else(|| e.span(), |t| t.span());
+                    self.errors.push(syn::Error::new(
+                        first,
+                        format!(
+                            "branches and loops nested more than {MAX_DEPTH} levels deep: move the inner ones into a function"
+                        ),
+                    ));
+                }
+                return;
+            }
+            self.depth += 1;
+            self.effect_inner(e);
+            self.depth -= 1;
+        } else {
+            self.effect_inner(e);
+        }
+    }
+
+    fn effect_inner(&mut self, e: &Expr) {
         match e {
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {

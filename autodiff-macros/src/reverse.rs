@@ -12,8 +12,9 @@
 //! The backward code of a loop body needs the values of that iteration. A value that is a pure
 //! function of the parameters and the loop counters is recomputed there; any other (a value read
 //! from a variable the loop overwrites, a branch decision) is pushed on a tape in the forward
-//! sweep and popped in the backward sweep. Each block has its own tapes, so nested loops never
-//! interleave on one. Straight-line code at the top of the function needs no tape: its values are
+//! sweep and popped in the backward sweep. A block pushes its values when it ends, after the
+//! blocks nested in it, and its backward code pops them first: so one tape per kind of value
+//! serves every block, last in first out. Straight-line code at the top of the function needs no tape: its values are
 //! still in scope when the backward sweep runs.
 
 use std::collections::{HashMap, HashSet};
@@ -60,8 +61,8 @@ struct Reverse {
     stack: Vec<Frame>,
     /// Values saved on tapes: the tape, and the node that pops the value back.
     taped: HashMap<NodeId, (VarId, NodeId)>,
-    /// The tapes of each primal block, in the order they were made.
-    tapes: HashMap<(usize, TapeKind), VarId>,
+    /// The tape of each kind of value.
+    tapes: HashMap<TapeKind, VarId>,
     /// Pending values of variable adjoints in the current straight-line stretch.
     pending: HashMap<VarId, NodeId>,
     /// Pending additions to elements of array adjoints: the array, the index and the sum.
@@ -76,6 +77,8 @@ struct Reverse {
     pop_order: HashMap<NodeId, (usize, usize)>,
     /// Loops the pass adds to add array gradients of calls, numbered from [`COPY_LOOPS`].
     copies: usize,
+    /// How many values each tape holds, as far as the compile time knows.
+    capacity: HashMap<VarId, Count>,
 }
 
 /// The first number of the loops the reverse pass adds, above any the program has.
@@ -119,6 +122,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         placed: HashSet::new(),
         pop_order: HashMap::new(),
         copies: 0,
+        capacity: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -354,7 +358,7 @@ impl Reverse {
             Ty::Bool => TapeKind::Bool,
             Ty::Int | Ty::Other => TapeKind::Int,
         };
-        let tape = self.tape(home.block, kind);
+        let tape = self.tape(kind);
         let pop = self.b.with_graph(|g| {
             g.push(Node {
                 op: Op::Pop(tape),
@@ -396,8 +400,8 @@ impl Reverse {
         self.b.with_graph(|g| g.body.stores(v))
     }
 
-    fn tape(&mut self, block: usize, kind: TapeKind) -> VarId {
-        if let Some(&t) = self.tapes.get(&(block, kind)) {
+    fn tape(&mut self, kind: TapeKind) -> VarId {
+        if let Some(&t) = self.tapes.get(&kind) {
             return t;
         }
         let ty = match kind {
@@ -406,7 +410,7 @@ impl Reverse {
             TapeKind::Int => Ty::Int,
         };
         let t = self.new_var("tape", ty, Shape::Tape(quote::quote!(0)), None);
-        self.tapes.insert((block, kind), t);
+        self.tapes.insert(kind, t);
         t
     }
 
@@ -886,13 +890,16 @@ impl Reverse {
     /// sweep needs them and `while` loops counting their iterations.
     fn forward_copy(&mut self, block: &Block, out: &mut Vec<Stmt>, runs: &Count) {
         let id = self.block_ids[&address(block)];
-        let first = out.len();
+        // A block pushes its values when it ends, after whatever the blocks nested in it pushed,
+        // so one tape per kind of value serves every block: the backward code of a block pops
+        // its values first, then reverses the blocks nested in it.
+        let mut pushes: Vec<((usize, usize), NodeId)> = Vec::new();
         for stmt in &block.0 {
             match stmt {
                 Stmt::Node(n) => {
                     out.push(stmt.clone());
-                    if let Some(&(tape, _)) = self.taped.get(n) {
-                        out.push(Stmt::Push(tape, *n));
+                    if self.taped.contains_key(n) {
+                        pushes.push((self.home[n].at, *n));
                     }
                 }
                 Stmt::If { .. } => out.push(stmt.with_blocks(|b| {
@@ -934,8 +941,8 @@ impl Reverse {
                             body: Block(b),
                         });
                         out.push(Stmt::Node(read));
-                        if let Some(&(tape, _)) = self.taped.get(&read) {
-                            out.push(Stmt::Push(tape, read));
+                        if self.taped.contains_key(&read) {
+                            pushes.push((self.home[&read].at, read));
                         }
                     } else {
                         out.push(Stmt::While {
@@ -948,18 +955,23 @@ impl Reverse {
                 other => out.push(other.clone()),
             }
         }
-        // A tape holds what its block pushes, times the runs of the block: that many values fit
-        // inline, so loops of a known trip count need no heap.
-        let mut pushes: HashMap<VarId, u64> = HashMap::new();
-        for stmt in &out[first..] {
-            if let Stmt::Push(t, _) = stmt {
-                *pushes.entry(*t).or_default() += 1;
-            }
+        pushes.sort_by_key(|(at, _)| *at);
+        let mut counts: HashMap<VarId, u64> = HashMap::new();
+        for (_, n) in pushes {
+            let tape = self.taped[&n].0;
+            *counts.entry(tape).or_default() += 1;
+            out.push(Stmt::Push(tape, n));
         }
-        for (t, n) in pushes {
-            let capacity = runs.times(&Count::Known(n));
-            self.b
-                .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity.tokens()));
+        // A tape holds what each block pushes times the runs of the block: the part known at
+        // compile time fits inline, so loops of a known trip count need no heap.
+        for (tape, n) in counts {
+            let this = runs.times(&Count::Known(n));
+            let total = self
+                .capacity
+                .get(&tape)
+                .unwrap_or(&Count::Known(0))
+                .plus(&this.known_part());
+            self.capacity.insert(tape, total);
         }
         // Tapes are declared where the function starts.
         if id == 0 {
@@ -971,6 +983,14 @@ impl Reverse {
                 .filter(|t| used.contains(t))
                 .collect();
             tapes.sort();
+            for t in &tapes {
+                let capacity = self
+                    .capacity
+                    .get(t)
+                    .map_or_else(|| quote::quote!(0), Count::tokens);
+                self.b
+                    .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
+            }
             let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
             out.splice(0..0, decls);
         }
@@ -1017,18 +1037,29 @@ impl Count {
     }
 
     fn plus(&self, other: &Count) -> Count {
-        self.combine(other, u64::saturating_add, "saturating_add")
+        match (self, other) {
+            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
+            _ => self.combine(other, u64::saturating_add, "saturating_add"),
+        }
     }
 
     /// The count as a `usize` constant expression.
     fn expr(&self) -> proc_macro2::TokenStream {
         match self {
             Count::Known(n) => {
-                let n = proc_macro2::Literal::u64_unsuffixed(*n);
-                quote::quote!(#n)
+                let n = proc_macro2::Literal::u64_suffixed(*n);
+                quote::quote!((#n as usize))
             }
             Count::Const(e) => e.clone(),
             Count::Unknown => quote::quote!(0),
+        }
+    }
+
+    /// What is known at compile time: an unknown count contributes nothing to a capacity.
+    fn known_part(&self) -> Count {
+        match self {
+            Count::Unknown => Count::Known(0),
+            other => other.clone(),
         }
     }
 

@@ -1063,6 +1063,11 @@ impl Gen<'_> {
                     let v = self.lit();
                     (b, bb) = (E::Lit(v), v);
                 }
+                // `x.min(c1).max(c2)` can be constant (a lint): bound by a variable instead.
+                let nested = matches!(&a.0, E::Method { name, .. } if ["min", "max", "clamp"].contains(name));
+                if nested && is_const(&b) {
+                    (b, bb) = self.var();
+                }
                 (method(name, a.0, vec![Arg::F(b)], path), a.1.max(bb))
             }
             "clamp" => {

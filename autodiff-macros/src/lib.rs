@@ -11,6 +11,8 @@
 
 mod activity;
 mod algebra;
+#[cfg(test)]
+mod check;
 mod emit;
 mod expand;
 mod forward;

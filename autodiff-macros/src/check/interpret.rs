@@ -12,11 +12,14 @@
 //! the primal program through the same evaluator. The table's operations on `f64` are std's
 //! methods and the runtime's three functions, re-implemented as the runtime writes them.
 
+use std::cmp::Ordering::{Equal, Greater, Less};
 use std::collections::HashMap;
 use std::fmt;
 
 use crate::forward::{Seed, Tangent};
-use crate::graph::{Block, CastTo, CmpOp, Graph, KnownConst, LitValue, NodeId, Op, Stmt, Ty, VarId};
+use crate::graph::{
+    Block, CastTo, CmpOp, Graph, KnownConst, LitValue, NodeId, Op, Stmt, Ty, VarId,
+};
 use crate::reverse::Adjoint;
 use crate::rules::Prim;
 
@@ -214,7 +217,10 @@ fn float<T>(v: Val<T>, what: &str) -> Result<T, Fault> {
 fn int<T>(v: &Val<T>, what: &str) -> Result<i128, Fault> {
     match v {
         Val::I(n) => Ok(*n),
-        other => fault(format!("{what}: expected an integer, found {}", kind(other))),
+        other => fault(format!(
+            "{what}: expected an integer, found {}",
+            kind(other)
+        )),
     }
 }
 
@@ -243,7 +249,7 @@ fn index<T>(v: &Val<T>, len: usize) -> Result<usize, Fault> {
 }
 
 /// A named constant of `f64`, by the last segment of its path.
-fn constant(tokens: &proc_macro2::TokenStream) -> Result<f64, Fault> {
+pub fn constant_value(tokens: &proc_macro2::TokenStream) -> Result<f64, Fault> {
     use std::f64::consts;
     let text = tokens.to_string().replace(' ', "");
     let name = text.rsplit("::").next().unwrap_or("");
@@ -327,7 +333,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             Stmt::Declare(v, init) => {
                 self.vars[v.0] = match init {
                     Some(n) => Some(self.get(*n)?),
-                    None if matches!(self.graph.vars[v.0].shape, crate::graph::Shape::Tape) => {
+                    None if matches!(self.graph.vars[v.0].shape, crate::graph::Shape::Tape(_)) => {
                         Some(Val::Arr(Vec::new()))
                     }
                     None => None,
@@ -340,7 +346,11 @@ impl<'g, T: Scalar> Machine<'g, T> {
                     _ => self.vars[v.0] = Some(value),
                 }
             }
-            Stmt::Store { var, index: i, value } => {
+            Stmt::Store {
+                var,
+                index: i,
+                value,
+            } => {
                 let i = self.get(*i)?;
                 let value = self.get(*value)?;
                 let Some(Val::Arr(elements)) = &mut self.vars[var.0] else {
@@ -436,7 +446,10 @@ impl<'g, T: Scalar> Machine<'g, T> {
     fn var(&self, v: VarId) -> Result<&Val<T>, Fault> {
         match &self.vars[v.0] {
             Some(value) => Ok(value),
-            None => fault(format!("`{}` read before it is set, or out of scope", self.name(v))),
+            None => fault(format!(
+                "`{}` read before it is set, or out of scope",
+                self.name(v)
+            )),
         }
     }
 
@@ -459,7 +472,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             Op::Lit(LitValue::Float(x), _) => Val::F(T::constant(*x)),
             Op::Lit(LitValue::Int(x), _) => Val::I(*x),
             Op::Lit(LitValue::Bool(b), _) => Val::B(*b),
-            Op::Const(tokens) => Val::F(T::constant(constant(tokens)?)),
+            Op::Const(tokens) => Val::F(T::constant(constant_value(tokens)?)),
             Op::Known(k) => {
                 use std::f64::consts::{LN_2, LN_10, PI};
                 Val::F(T::constant(match k {
@@ -469,7 +482,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
                     KnownConst::DegreesPerRadian => 180.0 / PI,
                 }))
             }
-            Op::Prim(p) => self.prim(*p, args)?,
+            Op::Prim(p) => prim(*p, args)?,
             Op::Cast(to) => cast(to, args.into_iter().next())?,
             Op::Cmp(op) => Val::B(compare(*op, &args[0], &args[1])?),
             Op::Select => {
@@ -481,10 +494,8 @@ impl<'g, T: Scalar> Machine<'g, T> {
             Op::Not => Val::B(!flag(&args[0], "`!`")?),
             Op::And => Val::B(flag(&args[0], "`&&`")? && flag(&args[1], "`&&`")?),
             Op::Or => Val::B(flag(&args[0], "`||`")? || flag(&args[1], "`||`")?),
-            Op::Read(v) => match self.var(*v)? {
-                Val::Arr(_) => return fault(format!("`{}` read as a scalar", self.name(*v))),
-                value => value.clone(),
-            },
+            // A whole array is read only to be returned, as a gradient.
+            Op::Read(v) => self.var(*v)?.clone(),
             Op::Load(v) => match self.var(*v)? {
                 Val::Arr(elements) => elements[index(&args[0], elements.len())?].clone(),
                 _ => return fault(format!("`{}` indexed, not an array", self.name(*v))),
@@ -518,49 +529,60 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::Call(_)
             | Op::CallGrad(_)
             | Op::CallJvp(_)
-            | Op::Field(_)) => return fault(format!("{op:?} is not interpreted")),
+            | Op::Field(_)
+            | Op::Array(..)
+            | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }
+}
 
-    fn prim(&self, p: Prim, args: Vec<Val<T>>) -> Result<Val<T>, Fault> {
-        if let [Val::I(a), rest @ ..] = args.as_slice() {
-            let b = match rest {
-                [Val::I(b)] => Some(*b),
-                [] => None,
-                _ => return fault(format!("`{}` of an integer and a non-integer", p.name())),
-            };
-            let v = match (p, b) {
-                (Prim::Add, Some(b)) => a.checked_add(b),
-                (Prim::Sub, Some(b)) => a.checked_sub(b),
-                (Prim::Mul, Some(b)) => a.checked_mul(b),
-                (Prim::Div, Some(b)) => a.checked_div(b),
-                (Prim::Rem, Some(b)) => a.checked_rem(b),
-                (Prim::Neg, None) => a.checked_neg(),
-                _ => return fault(format!("`{}` of an integer", p.name())),
-            };
-            return match v {
-                Some(v) => Ok(Val::I(v)),
-                None => fault(format!("integer overflow or division by zero in `{}`", p.name())),
-            };
-        }
-        if p == Prim::Powi {
-            let mut args = args.into_iter();
-            let x = float(args.next().expect("two arguments"), "powi")?;
-            let n = int(&args.next().expect("two arguments"), "powi exponent")?;
-            let Ok(n) = i32::try_from(n) else {
-                return fault("powi exponent out of `i32`");
-            };
-            return Ok(Val::F(x.powi(n)));
-        }
-        let xs = args
-            .into_iter()
-            .map(|a| float(a, p.name()))
-            .collect::<Result<Vec<T>, Fault>>()?;
-        if p == Prim::Clamp && !(xs[1].value() <= xs[2].value()) {
-            return fault("`clamp` with min > max or NaN: std panics");
-        }
-        Ok(Val::F(T::prim(p, &xs)))
+/// A row of the table: on integers for arithmetic on integers, else on floats.
+fn prim<T: Scalar>(p: Prim, args: Vec<Val<T>>) -> Result<Val<T>, Fault> {
+    if let [Val::I(a), rest @ ..] = args.as_slice() {
+        let b = match rest {
+            [Val::I(b)] => Some(*b),
+            [] => None,
+            _ => return fault(format!("`{}` of an integer and a non-integer", p.name())),
+        };
+        let v = match (p, b) {
+            (Prim::Add, Some(b)) => a.checked_add(b),
+            (Prim::Sub, Some(b)) => a.checked_sub(b),
+            (Prim::Mul, Some(b)) => a.checked_mul(b),
+            (Prim::Div, Some(b)) => a.checked_div(b),
+            (Prim::Rem, Some(b)) => a.checked_rem(b),
+            (Prim::Neg, None) => a.checked_neg(),
+            _ => return fault(format!("`{}` of an integer", p.name())),
+        };
+        return match v {
+            Some(v) => Ok(Val::I(v)),
+            None => fault(format!(
+                "integer overflow or division by zero in `{}`",
+                p.name()
+            )),
+        };
     }
+    if p == Prim::Powi {
+        let mut args = args.into_iter();
+        let x = float(args.next().expect("two arguments"), "powi")?;
+        let n = int(&args.next().expect("two arguments"), "powi exponent")?;
+        let Ok(n) = i32::try_from(n) else {
+            return fault("powi exponent out of `i32`");
+        };
+        return Ok(Val::F(x.powi(n)));
+    }
+    let xs = args
+        .into_iter()
+        .map(|a| float(a, p.name()))
+        .collect::<Result<Vec<T>, Fault>>()?;
+    if p == Prim::Clamp
+        && !matches!(
+            xs[1].value().partial_cmp(&xs[2].value()),
+            Some(Less | Equal)
+        )
+    {
+        return fault("`clamp` with min > max or NaN: std panics");
+    }
+    Ok(Val::F(T::prim(p, &xs)))
 }
 
 fn compare<T: Scalar>(op: CmpOp, a: &Val<T>, b: &Val<T>) -> Result<bool, Fault> {
@@ -570,7 +592,6 @@ fn compare<T: Scalar>(op: CmpOp, a: &Val<T>, b: &Val<T>) -> Result<bool, Fault> 
         (Val::B(a), Val::B(b)) => Some(a.cmp(b)),
         _ => return fault(format!("comparison of {} and {}", kind(a), kind(b))),
     };
-    use std::cmp::Ordering::{Equal, Greater, Less};
     Ok(match (op, ordering) {
         (CmpOp::Lt, o) => o == Some(Less),
         (CmpOp::Le, o) => matches!(o, Some(Less | Equal)),
@@ -634,7 +655,9 @@ pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fa
     // The buffers of array and slice gradients start at zero, as `f_grad` allocates them.
     for (i, d) in &adjoint.array_gradients {
         let Some(Input::Array(xs)) = inputs.get(*i) else {
-            return fault(format!("parameter {i} has an array gradient but no array input"));
+            return fault(format!(
+                "parameter {i} has an array gradient but no array input"
+            ));
         };
         m.vars[d.0] = Some(Val::Arr(vec![Val::F(0.0); xs.len()]));
     }
@@ -664,7 +687,7 @@ pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fa
         .vars
         .iter()
         .zip(&graph.vars)
-        .filter(|(_, var)| matches!(var.shape, crate::graph::Shape::Tape))
+        .filter(|(_, var)| matches!(var.shape, crate::graph::Shape::Tape(_)))
         .map(|(value, _)| match value {
             Some(Val::Arr(tape)) => tape.len(),
             _ => 0,

@@ -1,0 +1,726 @@
+//! The macro never panics: whatever tokens it is given, `expand::differentiate` returns tokens.
+//!
+//! Three kinds of input, each a proptest strategy: random token trees (inside and outside a
+//! function's braces), valid functions mutated token by token (deleted, duplicated, swapped,
+//! replaced, wrapped in or unwrapped from groups), and functions near the subset with
+//! unsupported constructs written at random places. Each expansion must return, within a time
+//! bound, tokens that parse as items when the input parsed as a function, and start with that
+//! function unchanged. Pathological nesting is a regression test each, on the test thread's
+//! default stack. A last test expands varied inputs twice and compares the bytes.
+//!
+//! `AUTODIFF_FUZZ_CASES` sets the number of inputs over the three strategies (default 10,000)
+//! and `AUTODIFF_FUZZ_SEED` the seed (default 1).
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+use proptest::collection::vec;
+use proptest::prelude::{Just, Strategy, any, prop_oneof};
+use proptest::strategy::BoxedStrategy;
+use proptest::test_runner::{TestCaseError, TestError};
+
+use super::generate;
+use super::programs::{env_number, panic_message, runner};
+use crate::expand;
+
+/// An expansion taking longer than this (in an unoptimised test build) is a failure.
+const TIME_LIMIT: Duration = Duration::from_secs(5);
+
+const IDENTS: &[&str] = &[
+    "fn", "let", "mut", "if", "else", "for", "in", "while", "loop", "return", "break", "continue",
+    "as", "x", "y", "x0", "f", "f64", "f32", "i32", "usize", "self", "Self", "match", "const",
+    "use", "pub", "impl", "struct", "async", "unsafe", "where", "true", "false", "exp", "sin",
+    "powi", "max", "clamp", "sigmoid", "relu", "len", "rev", "std", "autodiff", "wrt", "forward",
+    "reverse", "r#x", "_", "a", "xs",
+];
+
+const PUNCTS: &[char] = &[
+    '+', '-', '*', '/', '%', '=', '<', '>', '!', '&', '|', '.', ',', ';', ':', '#', '?', '@', '^',
+    '~', '$', '\'',
+];
+
+fn literal(k: usize) -> Literal {
+    match k % 12 {
+        0 => Literal::f64_unsuffixed(0.5),
+        1 => Literal::f64_suffixed(2.0),
+        2 => Literal::f32_suffixed(1.5),
+        3 => Literal::i32_unsuffixed(3),
+        4 => Literal::u8_suffixed(7),
+        5 => Literal::string("s"),
+        6 => Literal::character('c'),
+        7 => Literal::f64_unsuffixed(1e300),
+        8 => Literal::i128_unsuffixed(i128::MAX),
+        9 => Literal::byte_string(b"b"),
+        10 => Literal::usize_unsuffixed(0),
+        _ => Literal::f64_unsuffixed(0.0),
+    }
+}
+
+/// One token: an identifier, a punctuation mark (joint or alone), or a literal.
+fn token(kind: usize, k: usize, joint: bool) -> TokenTree {
+    match kind % 3 {
+        0 => TokenTree::Ident(Ident::new(
+            IDENTS[k % IDENTS.len()].trim_start_matches("r#"),
+            Span::call_site(),
+        )),
+        1 => {
+            let spacing = if joint {
+                Spacing::Joint
+            } else {
+                Spacing::Alone
+            };
+            TokenTree::Punct(Punct::new(PUNCTS[k % PUNCTS.len()], spacing))
+        }
+        _ => TokenTree::Literal(literal(k)),
+    }
+}
+
+fn delimiter(k: usize) -> Delimiter {
+    [
+        Delimiter::Parenthesis,
+        Delimiter::Brace,
+        Delimiter::Bracket,
+        Delimiter::None,
+    ][k % 4]
+}
+
+/// Reads decisions off a stream of choices, 0 once it runs out.
+struct Choices<'c> {
+    choices: &'c [u32],
+    at: usize,
+}
+
+impl Choices<'_> {
+    fn pick(&mut self, n: usize) -> usize {
+        let c = self.choices.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        usize::try_from(c).expect("u32 fits") % n
+    }
+
+    /// Up to `width` token trees, groups nesting at most `depth` deep.
+    fn stream(&mut self, width: usize, depth: usize) -> TokenStream {
+        let n = self.pick(width + 1);
+        (0..n)
+            .map(|_| {
+                if depth > 0 && self.pick(4) == 0 {
+                    let d = delimiter(self.pick(4));
+                    TokenTree::Group(Group::new(d, self.stream(width, depth - 1)))
+                } else {
+                    let (kind, k, joint) = (self.pick(3), self.pick(1 << 16), self.pick(2) == 1);
+                    token(kind, k, joint)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Random tokens as the item, or as the body of a plausible function; and a random attribute.
+fn random_input() -> BoxedStrategy<(TokenStream, TokenStream)> {
+    vec(any::<u32>(), 0..400)
+        .prop_map(|choices| {
+            let mut c = Choices {
+                choices: &choices,
+                at: 0,
+            };
+            let wrap = c.pick(2) == 1;
+            let attr = match c.pick(4) {
+                0 => c.stream(4, 2),
+                1 => "forward".parse().expect("tokens"),
+                2 => "reverse, forward".parse().expect("tokens"),
+                _ => TokenStream::new(),
+            };
+            let body = c.stream(16, 5);
+            let item = if wrap {
+                let mut item: TokenStream = "fn f(x: f64, y: f64) -> f64".parse().expect("tokens");
+                item.extend([TokenTree::Group(Group::new(Delimiter::Brace, body))]);
+                item
+            } else {
+                body
+            };
+            (attr, item)
+        })
+        .boxed()
+}
+
+/// A token stream as a tree that mutations can edit in place.
+#[derive(Clone, Debug)]
+enum Tree {
+    Leaf(TokenTree),
+    Group(Delimiter, Vec<Tree>),
+}
+
+fn trees(tokens: TokenStream) -> Vec<Tree> {
+    tokens
+        .into_iter()
+        .map(|t| match t {
+            TokenTree::Group(g) => Tree::Group(g.delimiter(), trees(g.stream())),
+            leaf => Tree::Leaf(leaf),
+        })
+        .collect()
+}
+
+fn stream(trees: &[Tree]) -> TokenStream {
+    trees
+        .iter()
+        .map(|t| match t {
+            Tree::Leaf(leaf) => leaf.clone(),
+            Tree::Group(d, inner) => TokenTree::Group(Group::new(*d, stream(inner))),
+        })
+        .collect()
+}
+
+/// One edit of a token tree.
+#[derive(Clone, Copy, Debug)]
+struct Mutation {
+    /// Which token, in pre-order, modulo their number.
+    at: usize,
+    kind: usize,
+    /// The token inserted or written instead, and the delimiter of a new group.
+    payload: (usize, usize, bool),
+}
+
+fn count(trees: &[Tree]) -> usize {
+    trees
+        .iter()
+        .map(|t| match t {
+            Tree::Leaf(_) => 1,
+            Tree::Group(_, inner) => 1 + count(inner),
+        })
+        .sum()
+}
+
+/// Applies `m` at the `at`-th token of `v` in pre-order; whether it was found.
+fn apply_at(v: &mut Vec<Tree>, at: &mut usize, m: Mutation) -> bool {
+    for i in 0..v.len() {
+        if *at == 0 {
+            let (kind, k, joint) = m.payload;
+            let new = Tree::Leaf(token(kind, k, joint));
+            match m.kind % 7 {
+                0 => {
+                    v.remove(i);
+                }
+                1 => {
+                    let copy = v[i].clone();
+                    v.insert(i, copy);
+                }
+                2 if i + 1 < v.len() => v.swap(i, i + 1),
+                3 => v[i] = new,
+                4 => v.insert(i, new),
+                5 => {
+                    if let Tree::Group(_, inner) = v[i].clone() {
+                        v.splice(i..=i, inner);
+                    } else {
+                        v.remove(i);
+                    }
+                }
+                _ => {
+                    let node = v[i].clone();
+                    v[i] = Tree::Group(delimiter(k), vec![node]);
+                }
+            }
+            return true;
+        }
+        *at -= 1;
+        if let Tree::Group(_, inner) = &mut v[i]
+            && apply_at(inner, at, m)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    (
+        any::<usize>(),
+        any::<usize>(),
+        (0..3usize, any::<usize>(), any::<bool>()),
+    )
+        .prop_map(|(at, kind, payload)| Mutation { at, kind, payload })
+}
+
+/// A valid function (or, with no mutation, exactly as generated) with a few edits.
+fn mutated_input() -> BoxedStrategy<(TokenStream, TokenStream)> {
+    (vec(any::<u32>(), 0..200), vec(mutation(), 0..5))
+        .prop_map(|(choices, mutations)| {
+            let program = generate::program_of_size(&choices, false, 8);
+            let attr: TokenStream = if program.attr.is_empty() {
+                "reverse, forward".parse()
+            } else {
+                format!("reverse, forward, {}", program.attr).parse()
+            }
+            .expect("tokens");
+            let mut v = trees(program.source.parse().expect("generated source tokenizes"));
+            for m in mutations {
+                let n = count(&v);
+                if n > 0 {
+                    let mut at = m.at % n;
+                    apply_at(&mut v, &mut at, m);
+                }
+            }
+            (attr, stream(&v))
+        })
+        .boxed()
+}
+
+/// A function near the subset: the generator, writing unsupported constructs here and there.
+fn hostile_input() -> BoxedStrategy<(TokenStream, TokenStream)> {
+    (
+        vec(any::<u32>(), 0..200),
+        prop_oneof![Just(""), Just("forward")],
+    )
+        .prop_map(|(choices, mode)| {
+            let program = generate::program_of_size(&choices, true, 8);
+            let attr = match (mode, program.attr.is_empty()) {
+                (m, true) => m.to_owned(),
+                ("", false) => program.attr.clone(),
+                (m, false) => format!("{m}, {}", program.attr),
+            };
+            // Hostile text may not even tokenize: then the tokens of a placeholder.
+            let item = program
+                .source
+                .parse()
+                .unwrap_or_else(|_| "fn f(x0: f64) -> f64 { \"\" }".parse().expect("tokens"));
+            (attr.parse().unwrap_or_default(), item)
+        })
+        .boxed()
+}
+
+/// Known bugs an expansion shows: named, so that the fuzzer counts them and goes on.
+fn known_bug(failure: &str) -> Option<&'static str> {
+    if failure.contains("does not parse") && CAST_BEFORE_LESS.iter().any(|p| failure.contains(p)) {
+        return Some("`a + i as f64 < b` emitted without parentheses");
+    }
+    None
+}
+
+/// How `a + i as f64 < b` prints when emission drops the parentheses the user wrote around
+/// `i as f64`: Rust reads the `<` as the start of generic arguments.
+const CAST_BEFORE_LESS: &[&str] = &["as f64 <", "as f32 <", "as i32 <", "as usize <"];
+
+/// Expands one input: the tokens and the time, or the panic's message, or that it was slow.
+fn expand_timed(attr: &TokenStream, item: &TokenStream) -> Result<(TokenStream, Duration), String> {
+    let start = Instant::now();
+    let expanded = std::panic::catch_unwind(|| expand::differentiate(attr.clone(), item));
+    let elapsed = start.elapsed();
+    let expanded = match expanded {
+        Ok(tokens) => tokens,
+        Err(panic) => return Err(format!("expansion panics: {}", panic_message(&*panic))),
+    };
+    if elapsed > TIME_LIMIT {
+        return Err(format!("expansion takes {elapsed:?}"));
+    }
+    if expanded.is_empty() {
+        return Err("the expansion is empty".to_owned());
+    }
+    Ok((expanded, elapsed))
+}
+
+/// Expands one input and checks what came back; the expansion's text on failure.
+pub fn expand_checked(attr: &TokenStream, item: &TokenStream) -> Result<Duration, String> {
+    let (expanded, elapsed) = expand_timed(attr, item)?;
+    if let Ok(function) = syn::parse2::<syn::ItemFn>(item.clone()) {
+        let text = expanded.to_string();
+        let file = syn::parse2::<syn::File>(expanded)
+            .map_err(|e| format!("the expansion does not parse: {e}\n{text}"))?;
+        let first = file.items.first().map(|i| quote::quote!(#i).to_string());
+        if first != Some(quote::quote!(#function).to_string()) {
+            return Err(format!(
+                "the expansion does not start with the function as written\n{text}"
+            ));
+        }
+    }
+    Ok(elapsed)
+}
+
+fn fuzz(name: &str, share: u64, strategy: &BoxedStrategy<(TokenStream, TokenStream)>) {
+    let cases = env_number("AUTODIFF_FUZZ_CASES", 10_000) * share / 100;
+    let seed = env_number("AUTODIFF_FUZZ_SEED", 1);
+    let known = std::cell::RefCell::new(std::collections::BTreeMap::<&str, u64>::new());
+    let slowest = std::cell::Cell::new(Duration::ZERO);
+    let total = std::cell::Cell::new(Duration::ZERO);
+    let start = Instant::now();
+    let result = runner(cases, seed).run(strategy, |(attr, item)| {
+        match expand_checked(&attr, &item) {
+            Ok(t) => {
+                slowest.set(slowest.get().max(t));
+                total.set(total.get() + t);
+            }
+            Err(e) => match known_bug(&e) {
+                Some(bug) => *known.borrow_mut().entry(bug).or_insert(0) += 1,
+                None => return Err(TestCaseError::fail(e)),
+            },
+        }
+        Ok(())
+    });
+    eprintln!(
+        "{name}: {cases} inputs, seed {seed}, {:.1?} ({:.1?} expanding), slowest expansion {:.1?}, known bugs {:?}",
+        start.elapsed(),
+        total.get(),
+        slowest.get(),
+        known.borrow()
+    );
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(message, (attr, item))) => panic!(
+            "{name}: {}\n#[differentiate({attr})]\n{item}",
+            message.message()
+        ),
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+#[test]
+fn never_panics_on_random_tokens() {
+    fuzz("random tokens", 30, &random_input());
+}
+
+#[test]
+fn never_panics_on_mutated_functions() {
+    fuzz("mutated functions", 40, &mutated_input());
+}
+
+#[test]
+fn never_panics_on_unsupported_constructs() {
+    fuzz("unsupported constructs", 30, &hostile_input());
+}
+
+/// Pathological inputs: each a function whose body nests or repeats `n` times.
+fn pathological(case: &str, n: usize) -> String {
+    let body = match case {
+        "parens" => format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+        "lets" => {
+            let mut s = String::from("let v0 = x;\n");
+            for k in 1..n {
+                let _ = writeln!(s, "let v{k} = v{} * 1.0001 + x;", k - 1);
+            }
+            let _ = write!(s, "v{}", n - 1);
+            s
+        }
+        "blocks" => format!("{}x{}", "{ ".repeat(n), " }".repeat(n)),
+        "block_stmts" => format!("{}let y = x;{} x", "{ ".repeat(n), " }".repeat(n)),
+        "else_if" => {
+            let mut s = String::new();
+            for k in 0..n {
+                let _ = write!(s, "if x < {k}.0 {{ x * {k}.0 }} else ");
+            }
+            s.push_str("{ x }");
+            s
+        }
+        "nested_if" => format!(
+            "let mut s = x; {} s = s * 2.0; {} s",
+            "if x > 0.0 { ".repeat(n),
+            "} ".repeat(n)
+        ),
+        "nested_for" => format!(
+            "let mut s = x; {} s = s * 2.0; {} s",
+            "for _ in 0..1 { ".repeat(n),
+            "} ".repeat(n)
+        ),
+        "sum" => format!("x{}", " + x".repeat(n)),
+        "negations" => format!("{}x", "-".repeat(n)),
+        "methods" => format!("x{}", ".sin()".repeat(n)),
+        "assignments" => {
+            let mut s = String::from("let mut s = x;\n");
+            for _ in 0..n {
+                s.push_str("s += x * s;\n");
+            }
+            s.push('s');
+            s
+        }
+        other => panic!("no pathological case `{other}`"),
+    };
+    format!("fn f(x: f64) -> f64 {{\n{body}\n}}")
+}
+
+/// Expands a pathological case on this thread, whose stack is the test thread's default: it
+/// must return tokens, in bounded time. (The output is not parsed again: `syn` itself would
+/// overflow on nesting the compiler's parser takes.)
+#[track_caller]
+fn expands(case: &str, n: usize) {
+    let source = pathological(case, n);
+    let item: TokenStream = source.parse().expect("tokenizes");
+    if let Err(e) = expand_timed(&"reverse, forward".parse().expect("tokens"), &item) {
+        panic!("{case} × {n}: {}", e.lines().next().unwrap_or(""));
+    }
+}
+
+// Pathological inputs, on the test thread's default stack (2 MiB, unoptimised build). Each
+// case at a size that expands, and at 10,000 where it does not yet: the first size that fails
+// is in each reason, found with `probe`.
+
+#[test]
+fn parentheses_150_deep() {
+    expands("parens", 150);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 192 nested parentheses, before the macro's nesting limit of 256"]
+fn parentheses_10_000_deep() {
+    expands("parens", 10_000);
+}
+
+#[test]
+fn block_expressions_90_deep() {
+    expands("blocks", 90);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 117 nested block expressions"]
+fn block_expressions_10_000_deep() {
+    expands("blocks", 10_000);
+}
+
+#[test]
+fn block_statements_90_deep() {
+    expands("block_stmts", 90);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 117 nested block statements"]
+fn block_statements_10_000_deep() {
+    expands("block_stmts", 10_000);
+}
+
+#[test]
+fn nested_ifs_75_deep() {
+    expands("nested_if", 75);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 100 nested `if` statements"]
+fn nested_ifs_10_000_deep() {
+    expands("nested_if", 10_000);
+}
+
+#[test]
+fn nested_fors_75_deep() {
+    expands("nested_for", 75);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 103 nested `for` loops"]
+fn nested_fors_10_000_deep() {
+    expands("nested_for", 10_000);
+}
+
+#[test]
+fn else_if_chain_280_long() {
+    expands("else_if", 280);
+}
+
+#[test]
+#[ignore = "stack overflow: syn parses long `else if` chains, the macro overflows at 364 (in emission)"]
+fn else_if_chain_10_000_long() {
+    expands("else_if", 10_000);
+}
+
+#[test]
+fn negations_500_deep() {
+    expands("negations", 500);
+}
+
+#[test]
+#[ignore = "stack overflow: syn's parser overflows at 640 nested negations"]
+fn negations_10_000_deep() {
+    expands("negations", 10_000);
+}
+
+#[test]
+fn sum_of_1_200_terms() {
+    expands("sum", 1_200);
+}
+
+#[test]
+#[ignore = "stack overflow: syn parses `x + x + ..` flat, lowering overflows at 1,548 terms before its nesting limit applies"]
+fn sum_of_10_000_terms() {
+    expands("sum", 10_000);
+}
+
+#[test]
+fn method_chain_1_000_long() {
+    expands("methods", 1_000);
+}
+
+#[test]
+#[ignore = "stack overflow: lowering overflows at 1,341 chained method calls before its nesting limit applies"]
+fn method_chain_10_000_long() {
+    expands("methods", 10_000);
+}
+
+#[test]
+fn updates_200_long() {
+    expands("assignments", 200);
+}
+
+#[test]
+#[ignore = "stack overflow: emission overflows at 267 updates `s += x * s;` (the adjoint of `x` is one sum of 267 terms)"]
+fn updates_10_000_long() {
+    expands("assignments", 10_000);
+}
+
+#[test]
+fn let_chain_300_long() {
+    expands("lets", 300);
+}
+
+#[test]
+#[ignore = "too slow: lowering is quadratic in the statements (1,000 `let`s 3.6 s, 2,000 17 s unoptimised)"]
+fn let_chain_10_000_long() {
+    expands("lets", 10_000);
+}
+
+/// `a + (i as f64) < b` loses its parentheses in emission and reads as `i as f64<b ..>`.
+#[test]
+#[ignore = "bug: emission drops the parentheses around a cast ending the left side of `<`"]
+fn comparison_after_a_cast() {
+    let item: TokenStream =
+        "fn f(x: f64, i: i32) -> f64 { if x + (i as f64) < 1.0 { x } else { 2.0 * x } }"
+            .parse()
+            .expect("tokens");
+    if let Err(e) = expand_checked(&"reverse, forward".parse().expect("tokens"), &item) {
+        panic!("{e}");
+    }
+}
+
+/// A `mut` array parameter that the body stores into stays `mut` in `f_grad` and `f_jvp`, or
+/// `a[0] = ..` does not compile there.
+#[test]
+fn stored_mut_array_parameter_keeps_mut() {
+    let item: TokenStream = "fn f(mut a: [f64; 2]) -> f64 { a[0] = a[1] * 3.0; a[0] * a[0] }"
+        .parse()
+        .expect("tokens");
+    let expanded = expand::differentiate("reverse, forward".parse().expect("tokens"), &item);
+    let file: syn::File = syn::parse2(expanded).expect("the expansion parses");
+    let generated: Vec<&syn::ItemFn> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            syn::Item::Fn(f) if f.sig.ident != "f" => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(generated.len(), 2, "f_grad and f_jvp");
+    for f in generated {
+        let mutable = f.sig.inputs.iter().any(|arg| {
+            matches!(arg, syn::FnArg::Typed(t)
+                if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident == "a" && p.mutability.is_some()))
+        });
+        assert!(mutable, "`{}` takes `a` without `mut`", f.sig.ident);
+    }
+}
+
+/// The same input expands to the same bytes, every time: nothing depends on hash order.
+#[test]
+fn expansion_is_deterministic() {
+    let mut state = 7u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        u32::try_from(state >> 32).expect("32 bits")
+    };
+    let modes = ["", "forward", "reverse, forward"];
+    for k in 0..50 {
+        let choices: Vec<u32> = (0..300).map(|_| next()).collect();
+        let program = generate::program_of_size(&choices, false, 12);
+        let mode = modes[k % modes.len()];
+        let attr = match (mode, program.attr.is_empty()) {
+            (m, true) => m.to_owned(),
+            ("", false) => program.attr.clone(),
+            (m, false) => format!("{m}, {}", program.attr),
+        };
+        let attr: TokenStream = attr.parse().expect("tokens");
+        let item: TokenStream = program.source.parse().expect("tokens");
+        let first = expand::differentiate(attr.clone(), &item).to_string();
+        let second = expand::differentiate(attr, &item).to_string();
+        assert!(
+            first == second,
+            "two expansions differ:\n{}\n--- first ---\n{first}\n--- second ---\n{second}",
+            program.source
+        );
+    }
+}
+
+/// Finds how deep a case can go: `AUTODIFF_PROBE=case:n[:stack in KiB]` expands one input on
+/// a thread of that stack, and reports the time. A stack overflow aborts the process, so run
+/// one probe per process.
+#[test]
+#[ignore = "a tool for finding limits, run by hand"]
+fn probe() {
+    let spec = std::env::var("AUTODIFF_PROBE").unwrap_or_else(|_| "parens:100".to_owned());
+    let mut parts = spec.split(':');
+    let case = parts.next().expect("a case").to_owned();
+    let n: usize = parts.next().and_then(|n| n.parse().ok()).expect("a size");
+    let stack: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(2048);
+    let thread = std::thread::Builder::new()
+        .stack_size(stack * 1024)
+        .spawn(move || {
+            let start = Instant::now();
+            let source = pathological(&case, n);
+            let item: TokenStream = source.parse().expect("tokenizes");
+            if let Ok(stage) = std::env::var("AUTODIFF_PROBE_STAGE") {
+                if stage == "tokens" {
+                    println!("TOKENIZED {:.1?}", start.elapsed());
+                    drop(item);
+                    println!("DROPPED {:.1?}", start.elapsed());
+                    return;
+                }
+                let function: syn::ItemFn = syn::parse2(item).expect("parses");
+                println!("PARSED {:.1?}", start.elapsed());
+                if stage == "parse" {
+                    return;
+                }
+                if stage == "expand" {
+                    let out = expand::differentiate(
+                        "reverse, forward".parse().expect("tokens"),
+                        &quote::ToTokens::to_token_stream(&function),
+                    );
+                    println!(
+                        "EXPANDED {:.1?} {}",
+                        start.elapsed(),
+                        out.to_string().contains("compile_error")
+                    );
+                    return;
+                }
+                let options = crate::options::Options {
+                    reverse: true,
+                    forward: true,
+                    wrt: None,
+                };
+                let graph = crate::lower::lower(&function, &options);
+                println!("LOWERED {:.1?} {}", start.elapsed(), graph.is_ok());
+                let Ok(graph) = graph else { return };
+                if stage == "lower" {
+                    return;
+                }
+                let adjoint = crate::reverse::reverse(graph.clone());
+                println!("REVERSED {:.1?}", start.elapsed());
+                let tangent = crate::forward::forward(graph);
+                println!("FORWARD {:.1?}", start.elapsed());
+                let r = crate::emit::reverse_fn(&function, &adjoint);
+                println!("EMITTED REVERSE {:.1?}", start.elapsed());
+                let f = crate::emit::forward_fn(&function, &tangent);
+                println!(
+                    "EMITTED FORWARD {:.1?} {}",
+                    start.elapsed(),
+                    r.to_string().len() + f.to_string().len()
+                );
+                drop((r, f, adjoint, tangent));
+                println!("DROPPED {:.1?}", start.elapsed());
+                return;
+            }
+            let outcome = expand_timed(&"reverse, forward".parse().expect("tokens"), &item);
+            let first = match &outcome {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.lines().next().unwrap_or("").to_owned(),
+            };
+            println!(
+                "PROBE {case} {n} stack {stack} KiB: {first}; {:.1?}",
+                start.elapsed()
+            );
+        })
+        .expect("thread");
+    thread.join().expect("probe thread");
+}

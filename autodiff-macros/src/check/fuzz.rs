@@ -644,8 +644,9 @@ fn expansion_is_deterministic() {
 }
 
 /// Finds how deep a case can go: `AUTODIFF_PROBE=case:n[:stack in KiB]` expands one input on
-/// a thread of that stack, and reports the time. A stack overflow aborts the process, so run
-/// one probe per process.
+/// a thread of that stack, and reports the time. `AUTODIFF_PROBE_STAGE` (`tokens`, `parse`,
+/// `expand`, `lower`, `full`) runs the stages one at a time instead, to find the one that
+/// overflows. A stack overflow aborts the process, so run one probe per process.
 #[test]
 #[ignore = "a tool for finding limits, run by hand"]
 fn probe() {

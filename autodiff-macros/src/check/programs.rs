@@ -1,15 +1,18 @@
-//! Random programs through lowering and both passes, run by the interpreter, against the oracle.
+//! Random programs through lowering and both passes, run by the interpreter, against oracles.
 //!
-//! Each program is lowered once. Its primal program (the graph's body before any pass) runs on
-//! dual numbers: that is the oracle, which shares only lowering with the code under test. The
-//! reverse pass's `f_grad` body and the forward pass's `f_jvp` body run on `f64`, and must agree
-//! with it: the value bit for bit, every gradient entry and the directional derivative within a
-//! tolerance. Whatever the interpreter faults on (a value out of scope, a pop of an empty tape) is
-//! a failure too, and so is a tape left holding values, and an expansion that is not valid syntax.
+//! Each program runs four ways. The reference evaluator runs its source, on `f64` and on dual
+//! numbers, sharing nothing with the macro: that is the oracle. The interpreter runs its primal
+//! program (the graph's body before any pass), on `f64` and on dual numbers: lowering must
+//! compute the source's value bit for bit and its derivatives. Then the reverse pass's `f_grad`
+//! body and the forward pass's `f_jvp` body run on `f64`, and must agree with the oracle: the
+//! value bit for bit, every gradient entry and the directional derivative within a tolerance.
+//! Whatever the interpreter faults on (a value out of scope, a pop of an empty tape) is a
+//! failure too, and so is a tape left holding values.
 //!
 //! `AUTODIFF_IR_PROGRAMS` sets how many programs the sweep draws (default 2,000) and
-//! `AUTODIFF_IR_SEED` its seed (default 1). A failure is shrunk by proptest to a small program,
-//! printed with its source text, and then belongs in a `#[test]` below.
+//! `AUTODIFF_IR_SEED` its seed (default 1). A failure is shrunk by proptest, then by deleting
+//! statements from its source, and printed with that source; it then belongs in a `#[test]`
+//! below. Failures of a kind already reported are counted by name, and the sweep goes on.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -41,6 +44,7 @@ pub enum Verdict {
     KnownBug(&'static str),
 }
 
+/// A count or a seed from the environment, `_` allowed between digits.
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -137,6 +141,7 @@ pub fn check(program: &Program, numbers: &[f64]) -> Result<Verdict, String> {
     }
 }
 
+/// The text a panic was raised with.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()

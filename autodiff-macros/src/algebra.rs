@@ -198,9 +198,17 @@ impl Builder {
         self.push(Op::Known(k), vec![], self.float_ty())
     }
 
+    /// The value of a literal, or of a negated one (`-1` is a negation of `1` in Rust's syntax).
     fn lit_value(&self, id: NodeId) -> Option<LitValue> {
-        match self.graph.borrow().node(id).op {
+        let g = self.graph.borrow();
+        let node = g.node(id);
+        match node.op {
             Op::Lit(v, _) => Some(v),
+            Op::Prim(Prim::Neg) => match g.node(node.args[0]).op {
+                Op::Lit(LitValue::Float(v), _) => Some(LitValue::Float(-v)),
+                Op::Lit(LitValue::Int(v), _) => Some(LitValue::Int(-v)),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -553,6 +553,12 @@ impl<'g> Sweep<'g> {
             Op::Lit(_, Some(tokens)) | Op::Const(tokens) | Op::SelfValue(tokens) => {
                 Code::new(tokens.clone(), Prec::Atom)
             }
+            Op::Lit(LitValue::Float(v), None) if node.ty.float() == Some(FloatTy::F32) => {
+                // The shortest spelling of the `f32`, not of the `f64` it was folded in.
+                #[allow(clippy::cast_possible_truncation)]
+                let v = f64::from(*v as f32);
+                float_literal(v)
+            }
             Op::Lit(value, None) => literal(*value),
             Op::Known(k) => known(*k, node.ty.float().unwrap_or(FloatTy::F64)),
             Op::Prim(p) => self.prim(*p, id, span),
@@ -798,7 +804,14 @@ fn typed_literal(tokens: &TokenStream, ty: Ty) -> TokenStream {
 }
 
 fn float_literal(v: f64) -> Code {
-    let lit = Literal::f64_unsuffixed(v.abs());
+    // Printed through `f32` when it is one exactly, so an `f32` constant has no excess digits.
+    #[allow(clippy::cast_possible_truncation)]
+    let narrow = v as f32;
+    let lit = if f64::from(narrow) == v && v.is_finite() {
+        Literal::f32_unsuffixed(narrow.abs())
+    } else {
+        Literal::f64_unsuffixed(v.abs())
+    };
     if v.is_sign_negative() {
         Code::new(quote!(-#lit), Prec::Prefix)
     } else {

@@ -554,10 +554,9 @@ impl<'g> Sweep<'g> {
                 Code::new(tokens.clone(), Prec::Atom)
             }
             Op::Lit(LitValue::Float(v), None) if node.ty.float() == Some(FloatTy::F32) => {
-                // The shortest spelling of the `f32`, not of the `f64` it was folded in.
+                // The `f32` the constant is, not the `f64` it was folded in.
                 #[allow(clippy::cast_possible_truncation)]
-                let v = f64::from(*v as f32);
-                float_literal(v)
+                float32_literal(*v as f32)
             }
             Op::Lit(value, None) => literal(*value),
             Op::Known(k) => known(*k, node.ty.float().unwrap_or(FloatTy::F64)),
@@ -804,15 +803,16 @@ fn typed_literal(tokens: &TokenStream, ty: Ty) -> TokenStream {
 }
 
 fn float_literal(v: f64) -> Code {
-    // Printed through `f32` when it is one exactly, so an `f32` constant has no excess digits.
-    #[allow(clippy::cast_possible_truncation)]
-    let narrow = v as f32;
-    let lit = if f64::from(narrow) == v && v.is_finite() {
-        Literal::f32_unsuffixed(narrow.abs())
-    } else {
-        Literal::f64_unsuffixed(v.abs())
-    };
-    if v.is_sign_negative() {
+    signed(v.is_sign_negative(), Literal::f64_unsuffixed(v.abs()))
+}
+
+/// An `f32` constant, with the shortest spelling of the `f32` (no excess digits).
+fn float32_literal(v: f32) -> Code {
+    signed(v.is_sign_negative(), Literal::f32_unsuffixed(v.abs()))
+}
+
+fn signed(negative: bool, lit: Literal) -> Code {
+    if negative {
         Code::new(quote!(-#lit), Prec::Prefix)
     } else {
         Code::new(lit.into_token_stream(), Prec::Atom)

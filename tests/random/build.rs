@@ -1066,7 +1066,8 @@ impl Gen<'_> {
                 // `x.min(c1).max(c2)` can be constant (a lint): bound by a variable instead.
                 let nested = matches!(&a.0, E::Method { name, .. } if ["min", "max", "clamp"].contains(name));
                 if nested && is_const(&b) {
-                    (b, bb) = self.var();
+                    let (v, vb) = self.var();
+                    (b, bb) = (bin(Op::Mul, b, v), bb * vb);
                 }
                 (method(name, a.0, vec![Arg::F(b)], path), a.1.max(bb))
             }
@@ -1318,6 +1319,19 @@ impl Gen<'_> {
         }
     }
 
+    /// The right-hand side of `target op= rhs`, except that `m += c + m` (which reads like a
+    /// botched `m = m + c`, a lint) becomes `m += (c + m).tanh()`.
+    fn compound_rhs(&mut self, (e, b): B, target: &str) -> B {
+        let is_target = |x: &E| matches!(x, E::Var(n) if n == target);
+        match &e {
+            E::Bin(_, l, r) if is_target(l) || is_target(r) => {
+                let path = self.path();
+                (method("tanh", e, vec![], path), 1.0)
+            }
+            _ => (e, b),
+        }
+    }
+
     /// An assignment to the mutable variable `i`.
     fn assignment(&mut self, i: usize) -> S {
         let name = self.vars[i].name.clone();
@@ -1332,7 +1346,8 @@ impl Gen<'_> {
                 if !self.vars[i].unread && self.rng.chance(0.3) {
                     // Overwrite a value that has been read.
                     let (e, b) = self.expr(2);
-                    let (e, b) = if matches!(&e, E::Var(n) if *n == name) {
+                    // Not `m = m;`, nor `let t = m; m = t;` (which reads like a botched swap).
+                    let (e, b) = if matches!(&e, E::Var(_)) {
                         self.unary((e, b))
                     } else {
                         (e, b)
@@ -1352,14 +1367,16 @@ impl Gen<'_> {
                 } else {
                     Op::Sub
                 };
-                let (e, b) = self.operand(2);
-                let (e, b) = self.cap((e, b), BOUND / 2.0);
+                let rhs = self.operand(2);
+                let rhs = self.cap(rhs, BOUND / 2.0);
+                let (e, b) = self.compound_rhs(rhs, &name);
                 (Some(op), e, mb + b)
             }
             2 => {
                 self.vars[i].unread = false;
-                let (e, b) = self.expr(2);
-                let (e, b) = self.cap((e, b), (BOUND / mb.max(1.0)).max(1.0));
+                let rhs = self.expr(2);
+                let rhs = self.cap(rhs, (BOUND / mb.max(1.0)).max(1.0));
+                let (e, b) = self.compound_rhs(rhs, &name);
                 (Some(Op::Mul), e, mb * b)
             }
             3 => {
@@ -1694,7 +1711,15 @@ fn ret_expr(g: &mut Gen<'_>) -> E {
         let extra = g.expr(2);
         terms.push(extra);
     }
-    g.fold(terms).0
+    let (e, _) = g.fold(terms);
+    if g.rng.chance(0.1) {
+        // The result as a block expression: `{ let q = ..; q * q.tanh() }`.
+        let name = g.fresh("q");
+        let q = E::Var(name.clone());
+        let tail = bin(Op::Mul, q.clone(), method("tanh", q, vec![], false));
+        return E::Block(vec![(name, e)], Box::new(tail));
+    }
+    e
 }
 
 fn point(rng: &mut Rng, single: bool, params: &[Param]) -> (Vec<f64>, Vec<i64>) {

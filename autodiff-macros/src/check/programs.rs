@@ -181,6 +181,13 @@ fn known_bug(program: &Program, failure: &str) -> Option<&'static str> {
     {
         return Some("value after a top-level loop with `break` or `continue` is lost");
     }
+    // A `return` inside a block statement `{ .. }` does not guard the statements after it.
+    if failure.starts_with("lowering: the primal program computes")
+        && program.source.contains("return")
+        && program.source.lines().any(|l| l.trim() == "{")
+    {
+        return Some("`return` inside a block statement does not stop the block");
+    }
     // The reversed loop's bound `h.len()` reads an array declared in a block that is not
     // the backward sweep's.
     if failure.contains("read before it is set, or out of scope")
@@ -679,5 +686,27 @@ fn recomputed_value_in_a_reversed_branch() {
             if x > y { y.atan2((y * y + 0.5).ln()) } else { x }
         }",
         &[&[1.5, 0.3]],
+    );
+}
+
+/// A `return` inside a block statement does not stop the statements after it in the block: a
+/// later `return` overwrites the value (`f(0.5)` is 0.5, the primal program computes 1.0).
+#[test]
+#[ignore = "bug: a `return` inside a block statement does not guard the rest of the block"]
+fn return_inside_a_block_statement() {
+    regression(
+        "",
+        "fn f(x: f64) -> f64 {
+            {
+                if x > 0.0 {
+                    return x;
+                }
+                if x > -1.0 {
+                    return 2.0 * x;
+                }
+            }
+            3.0 * x
+        }",
+        &[&[0.5], &[-0.5], &[-1.5]],
     );
 }

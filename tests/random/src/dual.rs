@@ -503,6 +503,69 @@ impl DivAssign for Dual {
 mod tests {
     use super::Dual;
 
+    /// Every method's tangent against a central difference of its value.
+    #[test]
+    fn every_method_matches_finite_differences() {
+        type Unary = fn(Dual) -> Dual;
+        let methods: [(&str, Unary); 40] = [
+            ("exp", Dual::exp),
+            ("exp2", Dual::exp2),
+            ("exp_m1", Dual::exp_m1),
+            ("ln", Dual::ln),
+            ("ln_1p", Dual::ln_1p),
+            ("log", |x| x.log(Dual::cst(3.0))),
+            ("log base", |x| Dual::cst(2.5).log(x + Dual::cst(1.0))),
+            ("log2", Dual::log2),
+            ("log10", Dual::log10),
+            ("sqrt", Dual::sqrt),
+            ("cbrt", Dual::cbrt),
+            ("powi", |x| x.powi(3)),
+            ("powi negative", |x| x.powi(-2)),
+            ("powf", |x| x.powf(Dual::cst(1.7))),
+            ("powf exponent", |x| Dual::cst(1.3).powf(x)),
+            ("sin", Dual::sin),
+            ("cos", Dual::cos),
+            ("tan", Dual::tan),
+            ("asin", |x| (x * Dual::cst(0.5)).asin()),
+            ("acos", |x| (x * Dual::cst(0.5)).acos()),
+            ("atan", Dual::atan),
+            ("atan2", |x| x.atan2(Dual::cst(0.7))),
+            ("atan2 x", |x| Dual::cst(0.7).atan2(x)),
+            ("sinh", Dual::sinh),
+            ("cosh", Dual::cosh),
+            ("tanh", Dual::tanh),
+            ("asinh", Dual::asinh),
+            ("acosh", |x| (x + Dual::cst(1.5)).acosh()),
+            ("atanh", |x| (x * Dual::cst(0.5)).atanh()),
+            ("abs", Dual::abs),
+            ("max", |x| x.max(Dual::cst(0.2))),
+            ("min", |x| x.min(Dual::cst(0.2))),
+            ("clamp", |x| {
+                Dual::cst(0.5).clamp(x - Dual::cst(1.0), x + Dual::cst(1.0))
+            }),
+            ("hypot", |x| x.hypot(Dual::cst(0.7))),
+            ("recip", Dual::recip),
+            ("mul_add", |x| x.mul_add(x, Dual::cst(0.3))),
+            ("fract", Dual::fract),
+            ("to_degrees", Dual::to_degrees),
+            ("sigmoid", Dual::sigmoid),
+            ("softplus", Dual::softplus),
+        ];
+        for (name, f) in methods {
+            for x in [0.3, 0.85, 1.35] {
+                let h = 1e-6;
+                let numeric = (f(Dual::cst(x + h)).v - f(Dual::cst(x - h)).v) / (2.0 * h);
+                let exact = f(Dual::var(x));
+                assert_eq!(exact.v, f(Dual::cst(x)).v, "{name} value at {x}");
+                assert!(
+                    (exact.d - numeric).abs() <= 1e-6 * (1.0 + numeric.abs()),
+                    "{name} at {x}: {} vs {numeric}",
+                    exact.d
+                );
+            }
+        }
+    }
+
     #[test]
     fn product_rule() {
         let x = Dual::var(3.0);

@@ -74,3 +74,44 @@ fn mutable_parameters() {
     assert_eq!(dx, [2.0 * (b + a) * x[2], 0.0, a * x[2] + a * b]);
     assert_eq!(ds, x[0] * (b + a) * x[2]);
 }
+
+/// A local array filled with a computed value, and one declared in a branch whose length bounds a
+/// loop there: the backward code of the branch uses the constant length, not the array.
+#[differentiate(reverse, forward)]
+fn local_arrays(x: f64) -> f64 {
+    let h = [x * 3.0; 2];
+    let mut s = h[0] + h[1] * x;
+    if x > 0.0 {
+        let g = [0.0; 3];
+        for _ in 0..g.len() {
+            s *= x;
+        }
+    }
+    s
+}
+
+/// The value computed after a loop that ends with `break`.
+#[differentiate]
+#[allow(clippy::let_and_return)] // the `let` after the loop is what is tested
+fn after_a_break(x: f64) -> f64 {
+    let mut k = 0;
+    loop {
+        k += 1;
+        if k > 1 {
+            break;
+        }
+    }
+    let y = x * 2.0;
+    y
+}
+
+#[test]
+fn local_arrays_and_loops_that_break() {
+    for x in [0.5, -0.5, 1.5] {
+        let (v, d) = local_arrays_grad(x);
+        assert_eq!(v, local_arrays(x));
+        autodiff::check_gradient(|p| local_arrays(p[0]), &[x], &[d]).unwrap();
+        assert!((local_arrays_jvp(x, 1.0).1 - d).abs() <= 1e-12 * d.abs());
+        assert_eq!(after_a_break_grad(x), (2.0 * x, 2.0));
+    }
+}

@@ -86,13 +86,19 @@ impl Builder {
     /// A copy of `node` over `args` (recomputing a primal value), shared with an equal copy
     /// already in scope. Loads are shared too: the caller copies only loads of arrays nothing
     /// writes to. Returns the node and whether it is new.
-    pub fn recompute(&self, node: &Node, args: Vec<NodeId>) -> (NodeId, bool) {
+    pub fn recompute(
+        &self,
+        node: &Node,
+        args: Vec<NodeId>,
+        usable: impl Fn(NodeId) -> bool,
+    ) -> (NodeId, bool) {
         let key = match (&node.op, args.as_slice()) {
             (Op::Load(v), [i]) => Some(Key::Load(*v, *i)),
             (op, args) => key_of_parts(op, args, node.ty),
         };
         if let Some(key) = &key
             && let Some(&id) = self.memo.borrow().get(key)
+            && usable(id)
         {
             return (id, false);
         }

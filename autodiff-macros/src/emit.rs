@@ -411,6 +411,10 @@ impl<'g> Sweep<'g> {
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
+                // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
+                if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
+                    return TokenStream::new();
+                }
                 if let Some((op, rhs)) =
                     self.compound(*n, |node| matches!(node.op, Op::Read(r) if r == *v))
                 {
@@ -591,7 +595,15 @@ impl<'g> Sweep<'g> {
                         c.at_least(Prec::Sum)
                     }
                 };
-                let (a, b) = (side(arg(0)), side(arg(1)));
+                // The left side in parentheses unless it is a single operand: it may end with an
+                // `as` cast (`x * n as f64 < y`).
+                let left = arg(0);
+                let a = if left.prec >= Prec::Prefix {
+                    left.tokens
+                } else {
+                    left.at_least(Prec::Atom)
+                };
+                let b = side(arg(1));
                 let op = match op {
                     CmpOp::Lt => quote_spanned!(span=> <),
                     CmpOp::Le => quote_spanned!(span=> <=),
@@ -637,6 +649,12 @@ impl<'g> Sweep<'g> {
                 Code::new(quote_spanned!(span=> #name[#i]), Prec::Atom)
             }
             Op::Len(v) => {
+                let var = &self.graph.vars[v.0];
+                // A local array's length is the constant it was declared with: the array itself
+                // is out of scope in the backward code of the block that declares it.
+                if let (None, Shape::Array { len, .. }) = (var.param, &var.shape) {
+                    return Code::new(quote!((#len)), Prec::Atom);
+                }
                 let name = self.var(*v);
                 Code::new(quote_spanned!(span=> #name.len()), Prec::Atom)
             }

@@ -53,6 +53,7 @@ pub fn forward(graph: Graph) -> Tangent {
         seeds: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
+    let mut prologue = Vec::new();
     for (i, var) in vars.iter().enumerate().filter(|(_, v)| v.active) {
         let d = f.b.with_graph(|g| {
             g.vars.push(Var {
@@ -63,11 +64,31 @@ pub fn forward(graph: Graph) -> Tangent {
             VarId(g.vars.len() - 1)
         });
         f.var_tangent.insert(VarId(i), d);
-        if let Some(p) = var.param {
-            f.seeds.insert(p, Seed::Array(d));
+        match var.param {
+            Some(p) if f.b.with_graph(|g| g.params[p].active) => {
+                f.seeds.insert(p, Seed::Array(d));
+            }
+            // A parameter outside `wrt` that the body stores active values into: its tangent
+            // starts at zero.
+            Some(_) => {
+                let zero = f.b.lit(0.0);
+                let len = match &var.shape {
+                    Shape::Array { len, .. } => len.clone(),
+                    _ => proc_macro2::TokenStream::new(),
+                };
+                let fill =
+                    f.b.with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], var.ty)));
+                prologue.extend([
+                    Stmt::Node(zero),
+                    Stmt::Node(fill),
+                    Stmt::Declare(d, Some(fill)),
+                ]);
+            }
+            None => {}
         }
     }
-    let code = f.block(&body);
+    let mut code = Block(prologue);
+    code.0.extend(f.block(&body).0);
     let derivative = f.tangent.get(&output).copied();
     Tangent {
         graph: f.b.finish(),
@@ -111,10 +132,7 @@ impl Forward {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
                         let t = self.tangent_or_zero(*n, &mut out);
-                        // `s += c` for a constant `c` leaves the tangent as it is.
-                        if !matches!(self.b.node(t).op, Op::Read(r) if r == d) {
-                            out.push(Stmt::Assign(d, t));
-                        }
+                        out.push(Stmt::Assign(d, t));
                     }
                 }
                 Stmt::Store { var, index, value } => {

@@ -10,7 +10,8 @@
 //! construct is replaced by a placeholder and lowering goes on, so the user sees every independent
 //! mistake at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -61,6 +62,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         ret: None,
         counters: 0,
         receiver: None,
+        construct_names: HashMap::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -137,6 +139,8 @@ struct Lowerer {
     counters: usize,
     /// `&self`, in a method.
     receiver: Option<TokenStream>,
+    /// For each block (by its last statement), the names assigned in its branches and loops.
+    construct_names: HashMap<usize, Rc<HashSet<String>>>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -181,6 +185,28 @@ fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
             _ => {}
         }
     }
+}
+
+/// Whether `word` (`break`, `continue`) occurs outside the loops nested in the tokens.
+fn escapes(tokens: TokenStream, word: &str) -> bool {
+    let mut in_loop_header = false;
+    for t in tokens {
+        match t {
+            TokenTree::Ident(i) if i == "for" || i == "while" || i == "loop" => {
+                in_loop_header = true;
+            }
+            TokenTree::Ident(i) if i == word => return true,
+            TokenTree::Group(g)
+                if in_loop_header && g.delimiter() == proc_macro2::Delimiter::Brace =>
+            {
+                // The body of a nested loop: its exits are its own.
+                in_loop_header = false;
+            }
+            TokenTree::Group(g) if escapes(g.stream(), word) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether a statement contains a branch or a loop.
@@ -621,9 +647,11 @@ impl Lowerer {
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
             let tokens = stmt.to_token_stream();
-            let exits = ["break", "continue", "return"]
-                .iter()
-                .any(|w| mentions(tokens.clone(), w));
+            // A statement exits the block if it may `return`, or `break`/`continue` the loop
+            // being lowered (those inside a loop nested in the statement stop at that loop).
+            let exits = self.ret.is_some() && mentions(tokens.clone(), "return")
+                || !self.loops.is_empty()
+                    && (escapes(tokens.clone(), "break") || escapes(tokens, "continue"));
             if exits && (k + 1 < stmts.len() || self.ret.is_some() && self.loops.is_empty()) {
                 let cond = self.still_running(stmt.span());
                 let rest = &stmts[k + 1..];
@@ -798,11 +826,8 @@ impl Lowerer {
             Expr::Continue(c) => self.exit(c.span(), c.label.is_some(), false),
             Expr::Return(r) => self.return_(r),
             Expr::Block(b) if b.label.is_none() => {
-                let block = &b.block;
                 self.scopes.push(Vec::new());
-                for (k, stmt) in block.stmts.iter().enumerate() {
-                    self.stmt(stmt, &block.stmts[k + 1..]);
-                }
+                self.stmts(&b.block.stmts, &mut |_| None);
                 self.scopes.pop();
             }
             e => {
@@ -853,6 +878,13 @@ impl Lowerer {
         let name = p.ident.to_string();
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
+            let constant = match strip(&r.expr) {
+                Expr::Lit(_) | Expr::Path(_) => true,
+                Expr::Unary(u) => {
+                    matches!(u.op, UnOp::Neg(_)) && matches!(strip(&u.expr), Expr::Lit(_))
+                }
+                _ => false,
+            };
             let fill = self.expr(&r.expr);
             let ty = match (annotated, self.nodes[fill.0].ty) {
                 (_, Ty::Float(Some(t))) | (Some(t), _) => Ty::Float(Some(t)),
@@ -868,8 +900,45 @@ impl Lowerer {
                 },
                 p.ident.span(),
             );
-            let init = self.push(Op::Fill(len), vec![fill], ty, r.span());
-            self.emit(graph::Stmt::Declare(v, Some(init)));
+            if constant {
+                let init = self.push(Op::Fill(len), vec![fill], ty, r.span());
+                self.emit(graph::Stmt::Declare(v, Some(init)));
+            } else {
+                // `[x * 3.0; 2]`: zeros, then the value stored in each element, so that the
+                // stores carry its derivative.
+                let zero = self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, r.span());
+                let init = self.push(Op::Fill(len.clone()), vec![zero], ty, r.span());
+                self.emit(graph::Stmt::Declare(v, Some(init)));
+                let n = match syn::parse2::<syn::LitInt>(len.clone())
+                    .map(|l| l.base10_parse::<i128>())
+                {
+                    Ok(Ok(n)) => {
+                        self.push(Op::Lit(LitValue::Int(n), None), vec![], Ty::Int, r.span())
+                    }
+                    _ => self.push(Op::Const(len), vec![], Ty::Int, r.span()),
+                };
+                let start = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, r.span());
+                let counter = self.counters;
+                self.counters += 1;
+                let body = self.nested(|cx| {
+                    let k = cx.push(Op::Counter(counter), vec![], Ty::Int, r.span());
+                    cx.nodes[k.0].name = Some("k".to_owned());
+                    cx.emit(graph::Stmt::Store {
+                        var: v,
+                        index: k,
+                        value: fill,
+                    });
+                });
+                self.emit(graph::Stmt::For {
+                    counter,
+                    name: "k".to_owned(),
+                    start,
+                    end: n,
+                    inclusive: false,
+                    reverse: false,
+                    body,
+                });
+            }
             self.bind(&p.ident, Bound::Var(v), p.mutability.is_some());
             return;
         }
@@ -884,14 +953,7 @@ impl Lowerer {
             self.vars[v.0].name.clone_from(&name);
         }
         let mutable = p.mutability.is_some();
-        let mut names = Vec::new();
-        for later in rest
-            .iter()
-            .filter(|s| has_control_flow(&s.to_token_stream()))
-        {
-            assigned(later.to_token_stream(), &mut names);
-        }
-        if mutable && names.contains(&name) {
+        if mutable && self.assigned_in_constructs(rest).contains(&name) {
             let ty = self.nodes[value.0].ty;
             let v = self.var(&name, ty, Shape::Scalar, p.ident.span());
             self.emit(graph::Stmt::Declare(v, Some(value)));
@@ -900,6 +962,29 @@ impl Lowerer {
         } else {
             self.bind(&p.ident, Bound::Node(value), mutable);
         }
+    }
+
+    /// The names assigned inside branches and loops among `rest`, the statements after a `let`.
+    /// Computed once per block, from the first `let` that asks (an over-approximation for later
+    /// ones, which only makes more variables than needed): scanning at every `let` is quadratic.
+    fn assigned_in_constructs(&mut self, rest: &[Stmt]) -> Rc<HashSet<String>> {
+        let Some(last) = rest.last() else {
+            return Rc::default();
+        };
+        let key = std::ptr::from_ref(last).addr();
+        if let Some(names) = self.construct_names.get(&key) {
+            return names.clone();
+        }
+        let mut names = Vec::new();
+        for stmt in rest
+            .iter()
+            .filter(|s| has_control_flow(&s.to_token_stream()))
+        {
+            assigned(stmt.to_token_stream(), &mut names);
+        }
+        let names: Rc<HashSet<String>> = Rc::new(names.into_iter().collect());
+        self.construct_names.insert(key, names.clone());
+        names
     }
 
     /// The binding a path names, if it names a local.
@@ -1078,8 +1163,8 @@ impl Lowerer {
     fn loop_flags(&mut self, body: &Block, span: Span) -> LoopFlags {
         let tokens = body.to_token_stream();
         LoopFlags {
-            broke: mentions(tokens.clone(), "break").then(|| self.flag("broke", span)),
-            continued: mentions(tokens, "continue").then(|| self.flag("continued", span)),
+            broke: escapes(tokens.clone(), "break").then(|| self.flag("broke", span)),
+            continued: escapes(tokens, "continue").then(|| self.flag("continued", span)),
         }
     }
 

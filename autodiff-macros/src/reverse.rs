@@ -158,7 +158,13 @@ pub fn reverse(graph: Graph) -> Adjoint {
             Shape::Scalar => zero,
             _ => r.fill(zero, *id),
         };
-        if var.param.is_none() {
+        // The gradients of active parameters are the function's outputs, declared by emission;
+        // every other adjoint (of a local, or of a parameter outside `wrt` that the body stores
+        // into) starts at zero here.
+        let output = var
+            .param
+            .is_some_and(|p| r.b.with_graph(|g| g.params[p].active));
+        if !output {
             backward.push(Stmt::Node(init));
             backward.push(Stmt::Declare(adj, Some(init)));
         }
@@ -344,7 +350,12 @@ impl Reverse {
         // from a saved one (`tanh` of a popped sum) is saved itself rather than recomputed.
         if self.recomputable(n) {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
-            let (copy, fresh) = self.b.recompute(&node, args);
+            // Only a copy already placed can be shared: one the rules just built is placed later.
+            let placed = &self.placed;
+            let forward_len = self.forward_len;
+            let (copy, fresh) = self
+                .b
+                .recompute(&node, args, |id| id.0 < forward_len || placed.contains(&id));
             if fresh {
                 self.emit(Stmt::Node(copy));
             }

@@ -576,7 +576,6 @@ fn let_chain_10_000_long() {
 
 /// `a + (i as f64) < b` loses its parentheses in emission and reads as `i as f64<b ..>`.
 #[test]
-#[ignore = "bug: emission drops the parentheses around a cast ending the left side of `<`"]
 fn comparison_after_a_cast() {
     let item: TokenStream =
         "fn f(x: f64, i: i32) -> f64 { if x + (i as f64) < 1.0 { x } else { 2.0 * x } }"

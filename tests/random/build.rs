@@ -1475,9 +1475,13 @@ impl Program {
         let mut s = String::new();
         if attribute {
             match &self.wrt {
-                None => s.push_str("#[differentiate]\n"),
+                None => s.push_str("#[differentiate(reverse, forward)]\n"),
                 Some(w) => {
-                    let _ = writeln!(s, "#[differentiate(wrt({}))]", w.join(", "));
+                    let _ = writeln!(
+                        s,
+                        "#[differentiate(reverse, forward, wrt({}))]",
+                        w.join(", ")
+                    );
                 }
             }
         }
@@ -1522,6 +1526,35 @@ impl Program {
     }
 
     /// The arguments of a call from the flat `xs: &[f64]`, `ns: &[i64]`.
+    /// The arguments of `f_jvp`: each active float followed by its tangent `dir[j]`.
+    fn jvp_args(&self) -> String {
+        let (mut fi, mut ii, mut di) = (0, 0, 0);
+        let mut args = Vec::new();
+        let cast = if self.single { " as f32" } else { "" };
+        for p in &self.params {
+            match p {
+                Param::Float(n) => {
+                    args.push(format!("xs[{fi}]{cast}"));
+                    if self.wrt.as_ref().is_none_or(|w| w.contains(n)) {
+                        args.push(format!("dir[{di}]{cast}"));
+                        di += 1;
+                    }
+                    fi += 1;
+                }
+                Param::Int(_, kind) => {
+                    let ty = if *kind == IntKind::I32 {
+                        "i32"
+                    } else {
+                        "usize"
+                    };
+                    args.push(format!("ns[{ii}] as {ty}"));
+                    ii += 1;
+                }
+            }
+        }
+        args.join(", ")
+    }
+
     fn call_args(&self, dual: bool) -> String {
         let (mut fi, mut ii) = (0, 0);
         let mut args = Vec::new();
@@ -1799,6 +1832,13 @@ fn emit_program(out: &mut String, p: &Program, with_macro: bool) {
         wide("v")
     );
     if with_macro {
+        let _ = writeln!(
+            out,
+            "    fn {name}_flat_jvp(xs: &[f64], {ns}: &[i64], dir: &[f64]) -> f64 {{\n        \
+             let (_, t) = {name}_jvp({});\n        {}\n    }}",
+            p.jvp_args(),
+            wide("t")
+        );
         let n = p.active().len();
         let ds: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
         let widened: Vec<String> = ds.iter().map(|d| wide(d)).collect();
@@ -1853,17 +1893,20 @@ fn emit_table_entry(out: &mut String, p: &Program, with_macro: bool) {
             )
         })
         .collect();
-    let grad = if with_macro {
-        format!("Some({name}_flat_grad)")
+    let (grad, jvp) = if with_macro {
+        (
+            format!("Some({name}_flat_grad)"),
+            format!("Some({name}_flat_jvp)"),
+        )
     } else {
-        "None".to_owned()
+        ("None".to_owned(), "None".to_owned())
     };
     let _ = writeln!(
         out,
         "        Program {{\n            name: {name:?},\n            source: {}_SOURCE,\n            \
          single: {},\n            active: &[{}],\n            float_names: &[{}],\n            \
          int_names: &[{}],\n            points: &[\n                {},\n            ],\n            \
-         value: {name}_value,\n            grad: {grad},\n            oracle: {name}_flat_oracle,\n        }},",
+         value: {name}_value,\n            grad: {grad},\n            jvp: {jvp},\n            oracle: {name}_flat_oracle,\n        }},",
         name.to_uppercase(),
         p.single,
         active.join(", "),

@@ -19,6 +19,8 @@ pub struct Point {
 pub type ValueFn = fn(&[f64], &[i64]) -> (u64, f64);
 /// Evaluates `f_grad`: the bits of the value, the value and the gradient entries (as `f64`).
 pub type GradFn = fn(&[f64], &[i64]) -> (u64, f64, Vec<f64>);
+/// Calls `f_jvp` along a direction over the active parameters and returns the tangent.
+pub type JvpFn = fn(&[f64], &[i64], &[f64]) -> f64;
 /// Evaluates the oracle over dual numbers.
 pub type OracleFn = fn(&[Dual], &[i64]) -> Dual;
 
@@ -43,6 +45,8 @@ pub struct Program {
     pub value: ValueFn,
     /// `f_grad`, absent when the programs were generated without `#[differentiate]`.
     pub grad: Option<GradFn>,
+    /// `f_jvp`, forward mode, absent likewise.
+    pub jvp: Option<JvpFn>,
     /// The dual-number oracle.
     pub oracle: OracleFn,
 }
@@ -64,6 +68,8 @@ pub enum Check {
     Oracle,
     /// A gradient entry of `f_grad` differs from finite differences.
     FiniteDifferences,
+    /// `f_jvp` along a direction differs from the gradient's dot product with it.
+    ForwardReverse,
 }
 
 impl Check {
@@ -396,6 +402,11 @@ fn check_point(program: &'static Program, index: usize, point: &Point, report: &
         && let Some(grad) = program.grad
     {
         check_grad(grad, point, &expected, &mut recorder);
+        if let Some(jvp) = program.jvp
+            && expected.comparable
+        {
+            check_jvp(grad, jvp, point, &mut recorder);
+        }
     }
 }
 
@@ -484,6 +495,36 @@ fn expect(point: &Point, r: &mut Recorder<'_>) -> Option<Expected> {
         noise,
         comparable,
     })
+}
+
+/// Forward and reverse mode agree: the directional derivative `f_jvp` gives along a direction is
+/// the dot product of `f_grad`'s gradient with it (relative to the sum of the magnitudes of the
+/// terms, so that cancellation in the sum is no failure).
+fn check_jvp(grad: GradFn, jvp: JvpFn, point: &Point, r: &mut Recorder<'_>) {
+    let tolerance = if r.program.single { 1e-4 } else { 1e-11 };
+    let (_, _, gradient) = grad(point.floats, point.ints);
+    // A fixed direction with entries of both signs and different sizes.
+    let direction: Vec<f64> = (0..gradient.len())
+        .map(|k| {
+            let k = f64::from(u32::try_from(k).unwrap_or(u32::MAX));
+            (0.7 - 0.31 * k) * (1.0 + 0.2 * k)
+        })
+        .collect();
+    let dot: f64 = gradient.iter().zip(&direction).map(|(g, d)| g * d).sum();
+    let scale: f64 = gradient
+        .iter()
+        .zip(&direction)
+        .map(|(g, d)| (g * d).abs())
+        .sum();
+    let tangent = jvp(point.floats, point.ints, &direction);
+    if !close(tangent, dot, (0.0, tolerance * scale + 1e-300)) {
+        r.fail(
+            Check::ForwardReverse,
+            format!(
+                "f_jvp along {direction:?} gives {tangent:?}, the gradient's dot product {dot:?}"
+            ),
+        );
+    }
 }
 
 /// Checks `f_grad` against the expectations.

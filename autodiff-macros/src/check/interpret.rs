@@ -500,6 +500,17 @@ impl<'g, T: Scalar> Machine<'g, T> {
                 Val::Arr(elements) => elements[index(&args[0], elements.len())?].clone(),
                 _ => return fault(format!("`{}` indexed, not an array", self.name(*v))),
             },
+            // A local array's length is the constant it was declared with, as emission writes
+            // it: the backward code of its block has no array in scope.
+            Op::Len(v) if self.graph.vars[v.0].param.is_none() => {
+                let crate::graph::Shape::Array { len, .. } = &self.graph.vars[v.0].shape else {
+                    return fault(format!("`{}.len()` of a scalar", self.name(*v)));
+                };
+                let Ok(len) = len.to_string().parse::<i128>() else {
+                    return fault(format!("array length `{len}` is not a literal"));
+                };
+                Val::I(len)
+            }
             Op::Len(v) => match self.var(*v)? {
                 Val::Arr(elements) => Val::I(i128::try_from(elements.len()).expect("small")),
                 _ => return fault(format!("`{}.len()` of a scalar", self.name(*v))),

@@ -62,17 +62,20 @@ impl Code {
 }
 
 /// Chooses unique, readable names for generated values.
+#[derive(Default)]
 struct Namer {
     used: HashSet<String>,
+    /// The next suffix to try for each preferred name, so that naming stays linear.
+    next: HashMap<String, usize>,
 }
 
 impl Namer {
     fn fresh(&mut self, preferred: &str) -> Ident {
         let mut name = preferred.to_owned();
-        let mut n = 1;
+        let n = self.next.entry(preferred.to_owned()).or_insert(1);
         while self.used.contains(&name) {
             name = format!("{preferred}_{n}");
-            n += 1;
+            *n += 1;
         }
         self.used.insert(name.clone());
         ident(&name)
@@ -931,9 +934,7 @@ struct Inputs {
 
 impl Inputs {
     fn new(graph: &Graph) -> Self {
-        let mut namer = Namer {
-            used: HashSet::new(),
-        };
+        let mut namer = Namer::default();
         let mut nodes = Vec::new();
         let mut vars = Vec::new();
         for p in &graph.params {

@@ -26,6 +26,8 @@ use crate::expand;
 
 /// An expansion taking longer than this (in an unoptimised test build) is a failure.
 const TIME_LIMIT: Duration = Duration::from_secs(5);
+/// The same for a pathological input, 10,000 statements long.
+const PATHOLOGICAL_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 const IDENTS: &[&str] = &[
     "fn", "let", "mut", "if", "else", "for", "in", "while", "loop", "return", "break", "continue",
@@ -303,7 +305,11 @@ fn cast_before_less(text: &str) -> bool {
 }
 
 /// Expands one input: the tokens and the time, or the panic's message, or that it was slow.
-fn expand_timed(attr: &TokenStream, item: &TokenStream) -> Result<(TokenStream, Duration), String> {
+fn expand_timed(
+    attr: &TokenStream,
+    item: &TokenStream,
+    limit: Duration,
+) -> Result<(TokenStream, Duration), String> {
     let start = Instant::now();
     let expanded = std::panic::catch_unwind(|| expand::differentiate(attr.clone(), item));
     let elapsed = start.elapsed();
@@ -311,7 +317,7 @@ fn expand_timed(attr: &TokenStream, item: &TokenStream) -> Result<(TokenStream, 
         Ok(tokens) => tokens,
         Err(panic) => return Err(format!("expansion panics: {}", panic_message(&*panic))),
     };
-    if elapsed > TIME_LIMIT {
+    if elapsed > limit {
         return Err(format!("expansion takes {elapsed:?}"));
     }
     if expanded.is_empty() {
@@ -322,7 +328,7 @@ fn expand_timed(attr: &TokenStream, item: &TokenStream) -> Result<(TokenStream, 
 
 /// Expands one input and checks what came back; the expansion's text on failure.
 pub fn expand_checked(attr: &TokenStream, item: &TokenStream) -> Result<Duration, String> {
-    let (expanded, elapsed) = expand_timed(attr, item)?;
+    let (expanded, elapsed) = expand_timed(attr, item, TIME_LIMIT)?;
     if let Ok(function) = syn::parse2::<syn::ItemFn>(item.clone()) {
         let text = expanded.to_string();
         let file = syn::parse2::<syn::File>(expanded)
@@ -444,7 +450,11 @@ fn pathological(case: &str, n: usize) -> String {
 fn expands(case: &str, n: usize) {
     let source = pathological(case, n);
     let item: TokenStream = source.parse().expect("tokenizes");
-    if let Err(e) = expand_timed(&"reverse, forward".parse().expect("tokens"), &item) {
+    if let Err(e) = expand_timed(
+        &"reverse, forward".parse().expect("tokens"),
+        &item,
+        PATHOLOGICAL_TIME_LIMIT,
+    ) {
         panic!("{case} × {n}: {}", e.lines().next().unwrap_or(""));
     }
 }
@@ -514,7 +524,7 @@ fn else_if_chain_280_long() {
 }
 
 #[test]
-#[ignore = "stack overflow: syn parses long `else if` chains, the macro overflows at 364 (in emission)"]
+#[ignore = "stack overflow: syn parses long `else if` chains, the macro overflows at 360 (in emission)"]
 fn else_if_chain_10_000_long() {
     expands("else_if", 10_000);
 }
@@ -547,7 +557,7 @@ fn method_chain_1_000_long() {
 }
 
 #[test]
-#[ignore = "stack overflow: lowering overflows at 1,341 chained method calls before its nesting limit applies"]
+#[ignore = "stack overflow: lowering overflows at 1,340 chained method calls before its nesting limit applies"]
 fn method_chain_10_000_long() {
     expands("methods", 10_000);
 }
@@ -558,18 +568,12 @@ fn updates_200_long() {
 }
 
 #[test]
-#[ignore = "stack overflow: emission overflows at 267 updates `s += x * s;` (the adjoint of `x` is one sum of 267 terms)"]
+#[ignore = "stack overflow: emission overflows at 264 updates `s += x * s;` (the adjoint of `x` is one sum of 264 terms)"]
 fn updates_10_000_long() {
     expands("assignments", 10_000);
 }
 
 #[test]
-fn let_chain_300_long() {
-    expands("lets", 300);
-}
-
-#[test]
-#[ignore = "too slow: lowering is quadratic in the statements (1,000 `let`s 3.6 s, 2,000 17 s unoptimised)"]
 fn let_chain_10_000_long() {
     expands("lets", 10_000);
 }
@@ -714,7 +718,11 @@ fn probe() {
                 println!("DROPPED {:.1?}", start.elapsed());
                 return;
             }
-            let outcome = expand_timed(&"reverse, forward".parse().expect("tokens"), &item);
+            let outcome = expand_timed(
+                &"reverse, forward".parse().expect("tokens"),
+                &item,
+                PATHOLOGICAL_TIME_LIMIT,
+            );
             let first = match &outcome {
                 Ok(_) => "ok".to_owned(),
                 Err(e) => e.lines().next().unwrap_or("").to_owned(),

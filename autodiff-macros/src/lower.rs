@@ -47,12 +47,21 @@ impl Errors {
     }
 }
 
+/// An operand of shared integer arithmetic: `i + 1` written twice is the same sum.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum OperandKey {
+    Literal(i128),
+    Node(NodeId),
+}
+
 pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     let mut cx = Lowerer {
         nodes: Vec::new(),
         vars: Vec::new(),
         blocks: vec![graph::Block::default()],
         known: HashMap::new(),
+        loads: HashMap::new(),
+        indices: HashMap::new(),
         scopes: vec![Vec::new()],
         items: Vec::new(),
         errors: Errors::default(),
@@ -127,6 +136,11 @@ struct Lowerer {
     blocks: Vec<graph::Block>,
     /// What each variable is known to hold in the current straight-line stretch.
     known: HashMap<VarId, NodeId>,
+    /// The elements loaded in the current straight-line stretch, by array and index node: a
+    /// second `x[i]` is the same value, and its adjoint one sum.
+    loads: HashMap<(VarId, NodeId), NodeId>,
+    /// Integer arithmetic in the current straight-line stretch, by operation and operands.
+    indices: HashMap<(Prim, OperandKey, OperandKey), NodeId>,
     /// The names in scope, innermost block last; a later binding shadows an earlier one.
     scopes: Vec<Vec<Binding>>,
     items: Vec<TokenStream>,
@@ -312,6 +326,22 @@ impl Lowerer {
         n
     }
 
+    /// An integer operand, by value when it is a literal.
+    fn operand_key(&self, n: NodeId) -> OperandKey {
+        match self.nodes[n.0].op {
+            Op::Lit(LitValue::Int(v), _) => OperandKey::Literal(v),
+            _ => OperandKey::Node(n),
+        }
+    }
+
+    /// Forgets what variables and array elements hold, where control flow joins or memory
+    /// changes.
+    fn forget(&mut self) {
+        self.known.clear();
+        self.loads.clear();
+        self.indices.clear();
+    }
+
     fn set(&mut self, v: VarId, value: NodeId) {
         // `let mut s = 0.0;` takes the type of what is stored in it later.
         if let (Ty::Float(None), Ty::Float(Some(t))) = (self.vars[v.0].ty, self.nodes[value.0].ty) {
@@ -324,12 +354,12 @@ impl Lowerer {
     /// Lowers statements into a new block and returns it; what is known of variables before it
     /// is not known inside it, nor after it.
     fn nested(&mut self, f: impl FnOnce(&mut Self)) -> graph::Block {
-        self.known.clear();
+        self.forget();
         self.blocks.push(graph::Block::default());
         self.scopes.push(Vec::new());
         f(self);
         self.scopes.pop();
-        self.known.clear();
+        self.forget();
         self.blocks.pop().expect("pushed above")
     }
 
@@ -629,7 +659,7 @@ impl Lowerer {
         });
         match (self.ret, value) {
             (Some(r), _) => {
-                self.known.clear();
+                self.forget();
                 self.read(r.value, block.brace_token.span.close())
             }
             (None, Some(v)) => v,
@@ -1095,7 +1125,7 @@ impl Lowerer {
             value,
         });
         // Loads after a store read memory again.
-        self.known.clear();
+        self.forget();
     }
 
     /// `if cond { .. } else { .. }`; with a `target`, each branch assigns its value to it.
@@ -1122,7 +1152,7 @@ impl Lowerer {
                 }
             },
         };
-        self.known.clear();
+        self.forget();
         self.emit(graph::Stmt::If {
             cond,
             then,
@@ -1223,7 +1253,7 @@ impl Lowerer {
             }
         };
         let mut body = {
-            self.known.clear();
+            self.forget();
             self.blocks.push(graph::Block::default());
             self.scopes.push(Vec::new());
             let i = self.push(Op::Counter(counter), vec![], Ty::Int, f.pat.span());
@@ -1234,7 +1264,7 @@ impl Lowerer {
             let inner = self.loop_body(&f.body, span, flags);
             self.emit_all(inner);
             self.scopes.pop();
-            self.known.clear();
+            self.forget();
             self.blocks.pop().expect("pushed above")
         };
         if flags.broke.is_some() || self.ret.is_some() {
@@ -1411,8 +1441,13 @@ impl Lowerer {
                     return self.placeholder(span);
                 };
                 let i = self.expr(&index.index);
+                if let Some(&n) = self.loads.get(&(v, i)) {
+                    return n;
+                }
                 let ty = self.vars[v.0].ty;
-                self.push(Op::Load(v), vec![i], ty, span)
+                let n = self.push(Op::Load(v), vec![i], ty, span);
+                self.loads.insert((v, i), n);
+                n
             }
             Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
                 let Some(v) = self.array_of(&m.receiver) else {
@@ -1615,6 +1650,16 @@ impl Lowerer {
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
             let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
+            // Index arithmetic is shared, so that `x[i + 1]` twice is one element.
+            if ty == Ty::Int {
+                let key = (prim, self.operand_key(l), self.operand_key(r));
+                if let Some(&n) = self.indices.get(&key) {
+                    return n;
+                }
+                let n = self.push(Op::Prim(prim), vec![l, r], ty, span);
+                self.indices.insert(key, n);
+                return n;
+            }
             self.push(Op::Prim(prim), vec![l, r], ty, span)
         } else {
             let op = cmp.expect("checked above");

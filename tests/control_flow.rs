@@ -1708,3 +1708,370 @@ fn reassignment_reading_the_old_value_twice() {
     assert_eq!(reassign_in_loop_grad(1.0, 1), (3.0, 4.0));
     assert_eq!(reassign_in_loop_grad(1.0, 2), (15.0, 32.0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Loops that only accumulate: their backward code runs inside them, each iteration's right after
+// its own forward code (ARCHITECTURE.md, "Fused loops"). The results must not depend on that.
+
+/// A sum scaled by a parameter after the loop: the adjoint the loop reads, `c`, is known before
+/// it runs, while `∂/∂c = s + 2c` needs the sum and is computed after it.
+#[differentiate(reverse, forward)]
+fn scaled_sum(x: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s * c + c * c
+}
+
+#[test]
+fn loop_sum_scaled_after_the_loop() {
+    for n in [0, 1, 2, 7] {
+        let p = pseudo_random(40 + n as u64, n + 1);
+        let c = p[n];
+        let x = p[..n].to_vec();
+        let s: f64 = x.iter().map(|v| v * v).sum();
+        let mut closed: Vec<f64> = x.iter().map(|v| 2.0 * c * v).collect();
+        closed.push(s + 2.0 * c);
+        verify(
+            &format!("scaled_sum n={n}"),
+            &p,
+            SMOOTH,
+            |p| scaled_sum(&p[..n], p[n]),
+            |p| {
+                let (v, mut g, gc) = scaled_sum_grad(&p[..n], p[n]);
+                g.push(gc);
+                (v, g)
+            },
+            |p, d| scaled_sum_jvp(&p[..n], &d[..n], p[n], d[n]),
+            &closed,
+        );
+    }
+}
+
+/// Several accumulations per iteration: `+=` and `-=` chained in one block, one in a branch and
+/// one in a nested loop, over values a branch and the inner loop keep on a tape.
+#[differentiate(reverse, forward)]
+fn many_accumulations(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i];
+        s -= 0.5 * x[i] * x[i];
+        if x[i] > 0.0 {
+            s += x[i].exp();
+        }
+        for j in 0..i {
+            s += x[i] * x[j].sin();
+        }
+    }
+    2.0 * s
+}
+
+/// `∂/∂x_k = 2 (1 − x_k + [x_k > 0] e^{x_k} + Σ_{j<k} sin x_j + cos x_k Σ_{i>k} x_i)`.
+fn many_accumulations_closed(x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|k| {
+            let positive = if x[k] > 0.0 { x[k].exp() } else { 0.0 };
+            let before: f64 = x[..k].iter().map(|v| v.sin()).sum();
+            let after: f64 = x[k + 1..].iter().sum();
+            2.0 * (1.0 - x[k] + positive + before + x[k].cos() * after)
+        })
+        .collect()
+}
+
+#[test]
+fn loop_with_chained_branched_and_nested_accumulations() {
+    for n in [0, 1, 3, 8] {
+        let x: Vec<f64> = pseudo_random(60 + n as u64, n)
+            .iter()
+            .map(|v| 1.5 * v)
+            .collect();
+        // Finite differences straddle the branch only within a step of zero.
+        let tol = if x.iter().any(|v| v.abs() < 1e-3) {
+            KINK
+        } else {
+            SMOOTH
+        };
+        verify(
+            &format!("many_accumulations n={n}"),
+            &x,
+            Tol { rel: 1e-11, ..tol },
+            many_accumulations,
+            many_accumulations_grad,
+            many_accumulations_jvp,
+            &many_accumulations_closed(&x),
+        );
+    }
+}
+
+/// A sum that stops at the first negative entry (`break` becomes a flag the loop carries),
+/// then a mean over the whole length.
+#[differentiate(reverse, forward)]
+fn sum_until_negative(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        if x[i] < 0.0 {
+            break;
+        }
+        s += x[i].sin();
+    }
+    s / x.len() as f64
+}
+
+#[test]
+fn loop_with_break_then_a_mean() {
+    let x: [f64; 6] = [0.5, 1.25, 0.75, -0.5, 2.0, 0.25];
+    for n in 1..=x.len() {
+        let x = &x[..n];
+        let stop = x.iter().position(|&v| v < 0.0).unwrap_or(n);
+        let closed: Vec<f64> = (0..n)
+            .map(|k| if k < stop { x[k].cos() / n as f64 } else { 0.0 })
+            .collect();
+        verify(
+            &format!("sum_until_negative n={n}"),
+            x,
+            SMOOTH,
+            sum_until_negative,
+            sum_until_negative_grad,
+            sum_until_negative_jvp,
+            &closed,
+        );
+    }
+}
+
+/// Two loops: the second reads the first's result, so its backward code adds into that
+/// result's adjoint, which the first loop's backward code then reads.
+#[differentiate(reverse, forward)]
+fn sum_times_sines(x: &[f64]) -> f64 {
+    let mut a = 0.0;
+    for i in 0..x.len() {
+        a += x[i] * x[i];
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += a * x[i].sin();
+    }
+    s
+}
+
+#[test]
+fn two_loops_one_feeding_the_other() {
+    for n in [1, 2, 5] {
+        let x = pseudo_random(80 + n as u64, n);
+        let a: f64 = x.iter().map(|v| v * v).sum();
+        let sines: f64 = x.iter().map(|v| v.sin()).sum();
+        let closed: Vec<f64> = x.iter().map(|v| 2.0 * v * sines + a * v.cos()).collect();
+        verify(
+            &format!("sum_times_sines n={n}"),
+            &x,
+            SMOOTH,
+            sum_times_sines,
+            sum_times_sines_grad,
+            sum_times_sines_jvp,
+            &closed,
+        );
+    }
+}
+
+/// A variable the loop reads is assigned again, in a branch, after the loop: the backward code
+/// of that assignment reads and clears its adjoint, so it must run before the loop's backward
+/// code adds to it. With `s + 2a` it can (the adjoint of `a` is 2 before the loop runs); with
+/// `s + a²` it cannot (that needs `a` after the branch), and the loop is reversed on its own.
+#[differentiate(reverse, forward)]
+fn reassigned_after_linear(x: &[f64]) -> f64 {
+    let mut a = x[0];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += a * x[i];
+    }
+    if x[1] > 0.0 {
+        a = 3.0 * x[1];
+    }
+    s + 2.0 * a
+}
+
+#[differentiate(reverse, forward)]
+fn reassigned_after_squared(x: &[f64]) -> f64 {
+    let mut a = x[0];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += a * x[i];
+    }
+    if x[1] > 0.0 {
+        a = 3.0 * x[1];
+    }
+    s + a * a
+}
+
+#[test]
+fn variable_read_in_the_loop_reassigned_after_it() {
+    for n in [2, 3, 6] {
+        for sign in [1.0, -1.0] {
+            let mut x = pseudo_random(90 + n as u64, n);
+            x[1] = sign * x[1].abs();
+            let total: f64 = x.iter().sum();
+            let taken = x[1] > 0.0;
+            // s = x₀ Σ xᵢ, and a = 3 x₁ if x₁ > 0, else x₀.
+            let closed = |outer: fn(f64) -> f64| -> Vec<f64> {
+                let a = if taken { 3.0 * x[1] } else { x[0] };
+                let da = outer(a);
+                (0..n)
+                    .map(|k| {
+                        let from_s = if k == 0 { total + x[0] } else { x[0] };
+                        let from_a = match (k, taken) {
+                            (0, false) => da,
+                            (1, true) => 3.0 * da,
+                            _ => 0.0,
+                        };
+                        from_s + from_a
+                    })
+                    .collect()
+            };
+            verify(
+                &format!("reassigned_after_linear n={n} x1={}", x[1]),
+                &x,
+                SMOOTH,
+                reassigned_after_linear,
+                reassigned_after_linear_grad,
+                reassigned_after_linear_jvp,
+                &closed(|_| 2.0),
+            );
+            verify(
+                &format!("reassigned_after_squared n={n} x1={}", x[1]),
+                &x,
+                SMOOTH,
+                reassigned_after_squared,
+                reassigned_after_squared_grad,
+                reassigned_after_squared_jvp,
+                &closed(|a| 2.0 * a),
+            );
+        }
+    }
+}
+
+/// A loop whose result goes through a non-linear function: its adjoint is only known after
+/// the loop, so the backward code is a second loop; the gradient is the same either way.
+#[differentiate(reverse, forward)]
+fn norm(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s.sqrt()
+}
+
+#[test]
+fn loop_result_through_a_square_root() {
+    for n in [1, 2, 9] {
+        let x = pseudo_random(100 + n as u64, n);
+        let r = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let closed: Vec<f64> = x.iter().map(|v| v / r).collect();
+        verify(
+            &format!("norm n={n}"),
+            &x,
+            SMOOTH,
+            norm,
+            norm_grad,
+            norm_jvp,
+            &closed,
+        );
+    }
+}
+
+/// Each iteration adds to `d_x[i]` and `d_x[i + 1]`; the second addition is carried to the next
+/// iteration, and the last one's is added after the loop, if the loop ran. Inclusive and
+/// exclusive ranges, empty ones, and ranges that start after zero.
+#[differentiate(reverse, forward)]
+fn squared_steps(x: &[f64], lo: usize, hi: usize, inclusive: bool) -> f64 {
+    let mut s = 0.0;
+    if inclusive {
+        for i in lo..=hi {
+            s += (x[i + 1] - x[i]) * (x[i + 1] - x[i]) + x[i].cos();
+        }
+    } else {
+        for i in lo..hi {
+            s += (x[i + 1] - x[i]) * (x[i + 1] - x[i]) + x[i].cos();
+        }
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn squared_steps_exclusive(x: &[f64], lo: usize, hi: usize) -> f64 {
+    let mut s = 0.0;
+    for i in lo..hi {
+        s += (x[i + 1] - x[i]) * (x[i + 1] - x[i]) + x[i].cos();
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn squared_steps_inclusive(x: &[f64], lo: usize, hi: usize) -> f64 {
+    let mut s = 0.0;
+    for i in lo..=hi {
+        s += (x[i + 1] - x[i]) * (x[i + 1] - x[i]) + x[i].cos();
+    }
+    s
+}
+
+/// The same value and gradient to rounding: the loops inside a branch are reversed by a second
+/// loop, the others inside themselves, which adds the same terms in another order.
+fn same_gradient(a: (f64, Vec<f64>), b: (f64, Vec<f64>)) {
+    assert!(same(a.0, b.0), "values {} and {}", a.0, b.0);
+    for (p, q) in a.1.iter().zip(&b.1) {
+        assert!(close(*p, *q, 1e-14), "gradients {:?} and {:?}", a.1, b.1);
+    }
+}
+
+#[test]
+fn neighbouring_elements_over_every_kind_of_range() {
+    let x = pseudo_random(120, 6);
+    // Terms i in the range: ∂/∂x_k = 2 (x_k − x_{k−1}) [k − 1 in range]
+    //                              − 2 (x_{k+1} − x_k) [k in range] − sin x_k [k in range].
+    let closed = |range: &dyn Fn(usize) -> bool| -> Vec<f64> {
+        (0..x.len())
+            .map(|k| {
+                let mut g = 0.0;
+                if k >= 1 && range(k - 1) {
+                    g += 2.0 * (x[k] - x[k - 1]);
+                }
+                if range(k) {
+                    g += -2.0 * (x[k + 1] - x[k]) - x[k].sin();
+                }
+                g
+            })
+            .collect()
+    };
+    for (lo, hi) in [(0, 0), (3, 2), (2, 3), (0, 5), (1, 4), (4, 5), (5, 5)] {
+        let open = |k: usize| (lo..hi).contains(&k);
+        verify(
+            &format!("squared_steps {lo}..{hi}"),
+            &x,
+            SMOOTH,
+            |p| squared_steps_exclusive(p, lo, hi),
+            |p| squared_steps_exclusive_grad(p, lo, hi),
+            |p, d| squared_steps_exclusive_jvp(p, d, lo, hi),
+            &closed(&open),
+        );
+        same_gradient(
+            squared_steps_grad(&x, lo, hi, false),
+            squared_steps_exclusive_grad(&x, lo, hi),
+        );
+        if hi < 5 {
+            let closed_range = |k: usize| (lo..=hi).contains(&k);
+            verify(
+                &format!("squared_steps {lo}..={hi}"),
+                &x,
+                SMOOTH,
+                |p| squared_steps_inclusive(p, lo, hi),
+                |p| squared_steps_inclusive_grad(p, lo, hi),
+                |p, d| squared_steps_inclusive_jvp(p, d, lo, hi),
+                &closed(&closed_range),
+            );
+            same_gradient(
+                squared_steps_grad(&x, lo, hi, true),
+                squared_steps_inclusive_grad(&x, lo, hi),
+            );
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod check;
 mod emit;
 mod expand;
 mod forward;
+mod fuse;
 mod graph;
 mod lower;
 mod options;

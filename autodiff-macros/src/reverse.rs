@@ -79,6 +79,43 @@ struct Reverse {
     copies: usize,
     /// How many values each tape holds, as far as the compile time knows.
     capacity: HashMap<VarId, Count>,
+    /// The body block of the loop being reversed for fusion: its values are in scope.
+    fused_block: Option<usize>,
+    /// The top-level loop whose backward code runs inside it, if one does.
+    fusion: Option<Fusion>,
+    /// How many loops were reversed for fusion and then could not be fused.
+    fusion_attempts: usize,
+}
+
+/// The most loops reversed for fusion, each at the cost of saving the pass's state.
+const MAX_FUSION_ATTEMPTS: usize = 4;
+
+/// What [`Reverse::save`] keeps.
+struct Saved {
+    home: HashMap<NodeId, Home>,
+    adjoint: HashMap<NodeId, NodeId>,
+    node_adjoint_var: HashMap<NodeId, VarId>,
+    taped: HashMap<NodeId, (VarId, NodeId)>,
+    counts: HashMap<usize, (VarId, NodeId)>,
+    placed: HashSet<NodeId>,
+    pop_order: HashMap<NodeId, (usize, usize)>,
+}
+
+/// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
+struct Fusion {
+    /// The loop's index in the function's top-level block.
+    index: usize,
+    /// The backward code of what follows the loop that must run before the loop: what computes
+    /// the adjoints the loop reads.
+    head: Vec<Stmt>,
+    /// The rest of that backward code, which runs after the loop, as it would without fusion.
+    deferred: Vec<Stmt>,
+    /// The backward code of one iteration, which ends the iteration.
+    body: Block,
+    /// What runs right after the loop: the carries of [`crate::fuse::carry_neighbours`].
+    after: Vec<Stmt>,
+    /// Primal values after the loop that `head` needs, computed before the loop instead.
+    moved: Vec<NodeId>,
 }
 
 /// The first number of the loops the reverse pass adds, above any the program has.
@@ -123,6 +160,9 @@ pub fn reverse(graph: Graph) -> Adjoint {
         pop_order: HashMap::new(),
         copies: 0,
         capacity: HashMap::new(),
+        fused_block: None,
+        fusion: None,
+        fusion_attempts: 0,
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -207,19 +247,39 @@ pub fn reverse(graph: Graph) -> Adjoint {
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
-    backward.extend(frame.out);
+    // With a fused loop, the declarations and the backward code of what follows the loop run
+    // before it; the rest runs at the end, as always.
+    let rest = match &mut r.fusion {
+        Some(fusion) => {
+            backward.append(&mut fusion.head);
+            fusion.head = backward;
+            let mut rest = std::mem::take(&mut fusion.deferred);
+            rest.extend(frame.out);
+            rest
+        }
+        None => {
+            backward.extend(frame.out);
+            backward
+        }
+    };
+    let mut everything: Vec<Stmt> = r
+        .fusion
+        .iter()
+        .flat_map(|f| f.head.iter().chain(&f.body.0).chain(&f.after))
+        .cloned()
+        .collect();
+    everything.extend(rest.iter().cloned());
 
     // Push only what the backward code pops and uses, so every tape stays balanced.
     let mut results: Vec<NodeId> = gradients.iter().flatten().copied().collect();
     results.push(output);
-    let live =
-        r.b.with_graph(|g| g.live(&Block(backward.clone()), &results));
+    let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
     let mut code = forward;
-    code.extend(backward);
+    code.extend(rest);
     let mut reads = HashMap::new();
     let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
     returned.sort();
@@ -337,8 +397,9 @@ impl Reverse {
         if node.is_leaf() {
             return n;
         }
-        if home.block == 0 {
-            // Computed once at the top of the function, and still in scope.
+        if self.in_scope(home.block) {
+            // Computed once at the top of the function (or of a fused loop's iteration), and
+            // still in scope.
             return n;
         }
         for f in self.stack.iter().rev() {
@@ -394,8 +455,14 @@ impl Reverse {
     /// there without a tape: parameters, counters, top-level values, and pure operations on them.
     fn recomputable(&self, n: NodeId) -> bool {
         let node = self.b.node(n);
-        let in_scope = node.is_leaf() || self.home.get(&n).is_none_or(|h| h.block == 0);
+        let in_scope = node.is_leaf() || self.home.get(&n).is_none_or(|h| self.in_scope(h.block));
         in_scope || self.pure(&node) && node.args.iter().all(|&a| self.recomputable(a))
+    }
+
+    /// Whether the values a primal block computes are in scope throughout the backward code
+    /// being built: those of the top-level block, and of the body of a fused loop.
+    fn in_scope(&self, block: usize) -> bool {
+        block == 0 || self.fused_block == Some(block)
     }
 
     /// Whether an operation has no effects and reads no variable the program changes.
@@ -405,6 +472,11 @@ impl Reverse {
             Op::Load(v) => self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v),
             _ => true,
         }
+    }
+
+    /// Whether a primal value is computed before the fused loop rather than where it was.
+    fn moved(&self, n: NodeId) -> bool {
+        self.fusion.as_ref().is_some_and(|f| f.moved.contains(&n))
     }
 
     fn stored(&self, v: VarId) -> bool {
@@ -596,6 +668,10 @@ impl Reverse {
                     body,
                 } => {
                     self.flush();
+                    let bounds = (*start, *end, *inclusive);
+                    if !reverse && self.try_fuse(index, body, *counter, bounds) {
+                        continue;
+                    }
                     let body = self.nested(body);
                     if inert(&body) {
                         continue;
@@ -634,6 +710,184 @@ impl Reverse {
             }
         }
         self.flush();
+    }
+
+    /// Reverses the top-level `for` loop at `index` into its own body when that is sound (see
+    /// [`crate::fuse`]): its carried variables only accumulate, and the backward code of what
+    /// follows it needs only values computed before it. Returns whether it did; at most one loop
+    /// is fused, since the backward code before a fused loop cannot see what it contributes.
+    fn try_fuse(
+        &mut self,
+        index: usize,
+        body: &Block,
+        counter: usize,
+        bounds: (NodeId, NodeId, bool),
+    ) -> bool {
+        if self.fusion.is_some()
+            || self.stack.len() != 1
+            || self.fusion_attempts >= MAX_FUSION_ATTEMPTS
+        {
+            return false;
+        }
+        let forward_len = self.forward_len;
+        if !self
+            .b
+            .with_graph(|g| crate::fuse::accumulates_only(g, forward_len, body))
+        {
+            return false;
+        }
+        self.fusion_attempts += 1;
+        let tail = Block(self.stack[0].out.clone());
+
+        let saved = self.save();
+        let id = self.block_ids[&address(body)];
+        // The backward code of the loop shares only primal values: derivative values the tail
+        // computed may end up after the loop.
+        let memo = self.b.save_scope();
+        self.b.retain(|n| n.0 < forward_len);
+        self.fused_block = Some(id);
+        let reversed = self.nested(body);
+        self.fused_block = None;
+        self.b.restore_scope(memo);
+        if inert(&reversed) {
+            return true;
+        }
+        let before = self
+            .b
+            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail.0, &reversed.0));
+        let mut head = Block::default();
+        let mut deferred = Vec::new();
+        for (stmt, first) in tail.0.into_iter().zip(before) {
+            if first {
+                head.0.push(stmt);
+            } else {
+                deferred.push(stmt);
+            }
+        }
+        let mut late = Vec::new();
+        crate::fuse::nodes_placed(&deferred, &mut late);
+        let late: HashSet<NodeId> = late.into_iter().collect();
+        let moved = self
+            .computable_before(&head, index, None, &late)
+            .zip(self.computable_before(&reversed, index, Some(id), &late));
+        let Some((mut moved, more)) = moved else {
+            self.restore(saved);
+            return false;
+        };
+        moved.extend(more);
+        moved.sort();
+        moved.dedup();
+        self.stack[0].out.clear();
+        let mut reversed = reversed;
+        let carries = self
+            .b
+            .with_graph(|g| crate::fuse::carry_neighbours(g, &mut reversed, counter, bounds));
+        let mut head = head.0;
+        let mut after = Vec::new();
+        for carry in carries {
+            head.splice(0..0, carry.declare);
+            after.extend(carry.flush);
+        }
+        self.fusion = Some(Fusion {
+            index,
+            head,
+            deferred,
+            body: reversed,
+            after,
+            moved,
+        });
+        true
+    }
+
+    /// The state that reversing a block changes, to reverse it again another way.
+    fn save(&self) -> Saved {
+        Saved {
+            home: self.home.clone(),
+            adjoint: self.adjoint.clone(),
+            node_adjoint_var: self.node_adjoint_var.clone(),
+            taped: self.taped.clone(),
+            counts: self.counts.clone(),
+            placed: self.placed.clone(),
+            pop_order: self.pop_order.clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: Saved) {
+        self.home = saved.home;
+        self.adjoint = saved.adjoint;
+        self.node_adjoint_var = saved.node_adjoint_var;
+        self.taped = saved.taped;
+        self.counts = saved.counts;
+        self.placed = saved.placed;
+        self.pop_order = saved.pop_order;
+    }
+
+    /// Whether `code` can run before top-level statement `index`: if so, the primal values after
+    /// that statement it needs, all pure functions of values before it, which can be computed
+    /// there instead. `code` is top-level backward code, or the backward code of the body
+    /// `inside` of the loop at `index`, which reads that body's values and pops what nested
+    /// blocks pushed. Values the backward code computes in `late` statements are not available.
+    fn computable_before(
+        &self,
+        code: &Block,
+        index: usize,
+        inside: Option<usize>,
+        late: &HashSet<NodeId>,
+    ) -> Option<Vec<NodeId>> {
+        fn all_nodes(block: &Block, work: &mut Vec<NodeId>) {
+            block.for_each_use(&mut |n| work.push(n));
+            for stmt in &block.0 {
+                match stmt {
+                    Stmt::Node(n) => work.push(*n),
+                    Stmt::If {
+                        then, otherwise, ..
+                    } => {
+                        all_nodes(then, work);
+                        all_nodes(otherwise, work);
+                    }
+                    Stmt::For { body, .. } => all_nodes(body, work),
+                    Stmt::While { cond, body, .. } => {
+                        all_nodes(cond, work);
+                        all_nodes(body, work);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut work = Vec::new();
+        all_nodes(code, &mut work);
+        let mut seen = HashSet::new();
+        let mut moved = Vec::new();
+        while let Some(id) = work.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let node = self.b.node(id);
+            if node.is_leaf() {
+                continue;
+            }
+            if late.contains(&id) {
+                return None;
+            }
+            match self.home.get(&id) {
+                // Pops are in place only in the backward code of the loop body.
+                None if matches!(node.op, Op::Pop(_)) => {
+                    inside?;
+                }
+                None => {}
+                Some(home) if home.block == 0 && home.at.0 < index => continue,
+                Some(home) if inside == Some(home.block) => continue,
+                Some(home)
+                    if home.block == 0 && self.pure(&node) && !matches!(node.op, Op::Call(_)) =>
+                {
+                    moved.push(id);
+                }
+                Some(_) => return None,
+            }
+            work.extend(node.args);
+        }
+        moved.sort();
+        Some(moved)
     }
 
     /// How many times a `for` loop runs, when its bounds are known at compile time.
@@ -905,8 +1159,23 @@ impl Reverse {
         // so one tape per kind of value serves every block: the backward code of a block pops
         // its values first, then reverses the blocks nested in it.
         let mut pushes: Vec<((usize, usize), NodeId)> = Vec::new();
-        for stmt in &block.0 {
+        for (index, stmt) in block.0.iter().enumerate() {
             match stmt {
+                Stmt::Node(n) if id == 0 && self.moved(*n) => {}
+                Stmt::For { body, .. }
+                    if id == 0 && self.fusion.as_ref().is_some_and(|f| f.index == index) =>
+                {
+                    let fusion = self.fusion.take().expect("checked by the guard");
+                    out.extend(fusion.moved.iter().map(|&n| Stmt::Node(n)));
+                    out.extend(fusion.head.iter().cloned());
+                    // Each iteration empties the tapes it fills: they need room for one.
+                    let mut copy = Vec::new();
+                    self.forward_copy(body, &mut copy, runs);
+                    copy.extend(fusion.body.0.iter().cloned());
+                    out.push(stmt.with_blocks(|_| Block(std::mem::take(&mut copy))));
+                    out.extend(fusion.after.iter().cloned());
+                    self.fusion = Some(fusion);
+                }
                 Stmt::Node(n) => {
                     out.push(stmt.clone());
                     if self.taped.contains_key(n) {

@@ -1,0 +1,637 @@
+//! When a loop's backward code can run inside the loop itself.
+//!
+//! The backward code of a loop runs its iterations in reverse: iteration `i` needs the adjoints
+//! that iterations `i + 1, …` left. Most loops that compute a loss only accumulate into what they
+//! carry from one iteration to the next (`sum += term`): the adjoint of `sum` is then the same
+//! before and after each backward iteration, every other adjoint an iteration writes is a sum
+//! (`d_x[i] += …`), and the iterations can be reversed in any order, in particular each right
+//! after its own forward code, while its values are still in scope. [`accumulates_only`] decides
+//! that from the primal loop body; the reverse pass decides the rest (that the adjoints the loop
+//! starts from are known before it runs).
+
+use std::collections::{HashMap, HashSet};
+
+use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId};
+use crate::rules::Prim;
+
+/// What a loop body does to variables, at any depth.
+#[derive(Default)]
+struct Effects {
+    declared: HashSet<VarId>,
+    assigned: Vec<(VarId, NodeId)>,
+    stored: HashSet<VarId>,
+    nodes: Vec<NodeId>,
+}
+
+impl Effects {
+    fn of(block: &Block, into: &mut Effects) {
+        for stmt in &block.0 {
+            match stmt {
+                Stmt::Node(n) => into.nodes.push(*n),
+                Stmt::Declare(v, _) => {
+                    into.declared.insert(*v);
+                }
+                Stmt::Assign(v, n) => into.assigned.push((*v, *n)),
+                Stmt::Store { var, .. } => {
+                    into.stored.insert(*var);
+                }
+                Stmt::Push(..) => {}
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    Self::of(then, into);
+                    Self::of(otherwise, into);
+                }
+                Stmt::For { body, .. } => Self::of(body, into),
+                Stmt::While { cond, body, .. } => {
+                    Self::of(cond, into);
+                    Self::of(body, into);
+                }
+            }
+        }
+    }
+}
+
+/// Whether, in the loop with this `body`, every active variable declared outside the loop is only
+/// accumulated into, and no array declared outside it is stored into.
+///
+/// Accumulated means: every value computed from the variable's value at the start of the
+/// iteration is that value plus or minus something that does not depend on it (`s + e`, `e + s`,
+/// `s - e`, and sums of those), used only by the next such sum or assigned back to the variable.
+/// Then the variable's value after the iteration is its value before plus a term, and its
+/// adjoint passes through the backward iteration unchanged.
+pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool {
+    let mut effects = Effects::default();
+    Effects::of(body, &mut effects);
+    if effects.stored.iter().any(|v| !effects.declared.contains(v)) {
+        return false;
+    }
+    let carried: HashSet<VarId> = effects
+        .assigned
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| {
+            let var = &graph.vars[v.0];
+            !effects.declared.contains(v) && var.active && matches!(var.shape, Shape::Scalar)
+        })
+        .collect();
+    if carried.is_empty() {
+        return true;
+    }
+
+    // The accumulating values of each carried variable, and which operand carries it.
+    let mut nodes = effects.nodes.clone();
+    nodes.sort();
+    let mut acc: HashMap<NodeId, (VarId, usize)> = HashMap::new();
+    for &n in &nodes {
+        let node = &graph.nodes[n.0];
+        let from = |k: usize| node.args.get(k).and_then(|a| acc.get(a)).map(|(v, _)| *v);
+        let entry = match node.op {
+            Op::Read(v) if carried.contains(&v) => Some((v, usize::MAX)),
+            Op::Prim(Prim::Add) => match (from(0), from(1)) {
+                (Some(v), None) => Some((v, 0)),
+                (None, Some(v)) => Some((v, 1)),
+                _ => None,
+            },
+            Op::Prim(Prim::Sub) => from(0).map(|v| (v, 0)),
+            _ => None,
+        };
+        if let Some(e) = entry {
+            acc.insert(n, e);
+        }
+    }
+
+    // Every use of an accumulating value is the next sum of the same variable, through its
+    // accumulating operand, or an assignment back to that variable inside the loop.
+    for (i, node) in graph.nodes.iter().enumerate().take(forward_len) {
+        for (k, a) in node.args.iter().enumerate() {
+            if let Some(&(v, _)) = acc.get(a) {
+                match acc.get(&NodeId(i)) {
+                    Some(&(w, operand)) if w == v && operand == k => {}
+                    _ => return false,
+                }
+            }
+        }
+    }
+    let mut allowed: HashMap<NodeId, usize> = HashMap::new();
+    for &(v, n) in &effects.assigned {
+        if carried.contains(&v) {
+            match acc.get(&n) {
+                Some(&(w, _)) if w == v => *allowed.entry(n).or_default() += 1,
+                _ => return false,
+            }
+        }
+    }
+    let mut statement_uses: HashMap<NodeId, usize> = HashMap::new();
+    graph
+        .body
+        .for_each_use(&mut |n| *statement_uses.entry(n).or_default() += 1);
+    *statement_uses.entry(graph.output).or_default() += 1;
+    acc.keys().all(|n| {
+        statement_uses.get(n).copied().unwrap_or(0) == allowed.get(n).copied().unwrap_or(0)
+    })
+}
+
+/// How some code touches one variable.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct Touch {
+    /// Reads it, other than to add to it.
+    read: bool,
+    /// Adds to it: `v = v + c` (or `a[i] = a[i] + c`) with `c` computed without it.
+    accumulate: bool,
+    /// Writes it otherwise.
+    write: bool,
+}
+
+impl Touch {
+    fn join(&mut self, other: Touch) {
+        self.read |= other.read;
+        self.accumulate |= other.accumulate;
+        self.write |= other.write;
+    }
+
+    /// Whether two pieces of code that touch a variable like this can run in either order:
+    /// when both only read it, or both only add to it.
+    fn commutes(self, other: Touch) -> bool {
+        let reads = |t: Touch| !t.write && !t.accumulate;
+        let sums = |t: Touch| !t.write && !t.read;
+        (reads(self) && reads(other)) || (sums(self) && sums(other))
+    }
+}
+
+type Touches = HashMap<VarId, Touch>;
+
+fn commute(a: &Touches, b: &Touches) -> bool {
+    a.iter()
+        .all(|(v, t)| b.get(v).is_none_or(|u| t.commutes(*u)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum User {
+    Node(NodeId),
+    Assign(VarId),
+    Store(VarId, NodeId),
+    Other,
+}
+
+/// What backward code does, as far as reordering it is concerned.
+struct Code<'g> {
+    graph: &'g Graph,
+    /// The users of every node the code computes or uses.
+    users: HashMap<NodeId, Vec<User>>,
+}
+
+impl<'g> Code<'g> {
+    fn new(graph: &'g Graph, stmts: &[Stmt]) -> Self {
+        fn walk(stmts: &[Stmt], users: &mut HashMap<NodeId, Vec<User>>, roots: &mut Vec<NodeId>) {
+            fn push(
+                users: &mut HashMap<NodeId, Vec<User>>,
+                n: NodeId,
+                u: User,
+                roots: &mut Vec<NodeId>,
+            ) {
+                users.entry(n).or_default().push(u);
+                roots.push(n);
+            }
+            for stmt in stmts {
+                match stmt {
+                    Stmt::Node(n) => roots.push(*n),
+                    Stmt::Declare(_, None) => {}
+                    Stmt::Declare(_, Some(n)) | Stmt::Push(_, n) => {
+                        push(users, *n, User::Other, roots);
+                    }
+                    Stmt::Assign(v, n) => push(users, *n, User::Assign(*v), roots),
+                    Stmt::Store { var, index, value } => {
+                        push(users, *value, User::Store(*var, *index), roots);
+                        push(users, *index, User::Other, roots);
+                    }
+                    Stmt::If {
+                        cond,
+                        then,
+                        otherwise,
+                    } => {
+                        push(users, *cond, User::Other, roots);
+                        walk(&then.0, users, roots);
+                        walk(&otherwise.0, users, roots);
+                    }
+                    Stmt::For {
+                        start, end, body, ..
+                    } => {
+                        push(users, *start, User::Other, roots);
+                        push(users, *end, User::Other, roots);
+                        walk(&body.0, users, roots);
+                    }
+                    Stmt::While { cond, test, body } => {
+                        walk(&cond.0, users, roots);
+                        push(users, *test, User::Other, roots);
+                        walk(&body.0, users, roots);
+                    }
+                }
+            }
+        }
+        let mut users = HashMap::new();
+        let mut work = Vec::new();
+        walk(stmts, &mut users, &mut work);
+        let mut seen = HashSet::new();
+        while let Some(n) = work.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            for &a in &graph.nodes[n.0].args {
+                users.entry(a).or_default().push(User::Node(n));
+                work.push(a);
+            }
+        }
+        Code { graph, users }
+    }
+
+    fn users(&self, n: NodeId) -> &[User] {
+        self.users.get(&n).map_or(&[], Vec::as_slice)
+    }
+
+    /// The variable `n` reads only to add to it, if it is such a read.
+    fn accumulator(&self, n: NodeId) -> Option<VarId> {
+        let node = &self.graph.nodes[n.0];
+        let (var, index) = match node.op {
+            Op::Read(v) => (v, None),
+            Op::Load(v) => (v, node.args.first().copied()),
+            _ => return None,
+        };
+        let &[User::Node(sum)] = self.users(n) else {
+            return None;
+        };
+        let s = &self.graph.nodes[sum.0];
+        if !matches!(s.op, Op::Prim(Prim::Add)) || s.args.iter().filter(|&&a| a == n).count() != 1 {
+            return None;
+        }
+        match (self.users(sum), index) {
+            (&[User::Assign(v)], None) | (&[User::Store(v, _)], Some(_)) if v != var => None,
+            (&[User::Assign(_)], None) => Some(var),
+            (&[User::Store(_, i)], Some(j)) if i == j => Some(var),
+            _ => None,
+        }
+    }
+
+    /// Whether `value`, assigned to `var`, is `var` plus something.
+    fn adds_to(&self, var: VarId, value: NodeId) -> bool {
+        let node = &self.graph.nodes[value.0];
+        matches!(node.op, Op::Prim(Prim::Add))
+            && node.args.iter().any(|&a| self.accumulator(a) == Some(var))
+    }
+
+    /// How `stmts` touch each variable.
+    fn touches(&self, stmts: &[Stmt], into: &mut Touches) {
+        let mut touch = |v: VarId, t: Touch| into.entry(v).or_default().join(t);
+        let read = Touch {
+            read: true,
+            ..Touch::default()
+        };
+        let add = Touch {
+            accumulate: true,
+            ..Touch::default()
+        };
+        let write = Touch {
+            write: true,
+            ..Touch::default()
+        };
+        let mut nested = Vec::new();
+        for stmt in stmts {
+            match stmt {
+                Stmt::Node(n) => match self.graph.nodes[n.0].op {
+                    Op::Read(v) | Op::Load(v) => {
+                        touch(
+                            v,
+                            if self.accumulator(*n).is_some() {
+                                add
+                            } else {
+                                read
+                            },
+                        );
+                    }
+                    Op::Pop(v) => touch(v, write),
+                    _ => {}
+                },
+                Stmt::Declare(v, _) | Stmt::Push(v, _) => touch(*v, write),
+                Stmt::Assign(v, n)
+                | Stmt::Store {
+                    var: v, value: n, ..
+                } => {
+                    touch(*v, if self.adds_to(*v, *n) { add } else { write });
+                }
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    nested.push(then);
+                    nested.push(otherwise);
+                }
+                Stmt::For { body, .. } => nested.push(body),
+                Stmt::While { cond, body, .. } => {
+                    nested.push(cond);
+                    nested.push(body);
+                }
+            }
+        }
+        for block in nested {
+            self.touches(&block.0, into);
+        }
+    }
+}
+
+/// Which statements of `tail`, the backward code of what follows a fused loop, must run before
+/// the loop, whose iterations run the backward code `body`: those that write what `body` reads
+/// or touch what it adds to other than by adding too, those whose values they need, and those
+/// that cannot run after them. The others can run after the loop, where the values after it
+/// exist.
+pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stmt]) -> Vec<bool> {
+    let mut all = tail.to_vec();
+    all.extend(body.iter().cloned());
+    let code = Code::new(graph, &all);
+    let mut in_body = Touches::new();
+    code.touches(body, &mut in_body);
+    let touches: Vec<Touches> = tail
+        .iter()
+        .map(|s| {
+            let mut t = Touches::new();
+            code.touches(std::slice::from_ref(s), &mut t);
+            t
+        })
+        .collect();
+
+    // Where each node the tail computes is placed, and what each statement needs.
+    let mut placed: HashMap<NodeId, usize> = HashMap::new();
+    for (j, stmt) in tail.iter().enumerate() {
+        let mut nodes = Vec::new();
+        nodes_placed(std::slice::from_ref(stmt), &mut nodes);
+        for n in nodes {
+            placed.insert(n, j);
+        }
+    }
+    let needs: Vec<Vec<(usize, NodeId)>> = tail
+        .iter()
+        .enumerate()
+        .map(|(j, stmt)| {
+            let mut work = Vec::new();
+            let block = Block(vec![stmt.clone()]);
+            block.for_each_use(&mut |n| work.push(n));
+            let mut own = Vec::new();
+            nodes_placed(std::slice::from_ref(stmt), &mut own);
+            for n in own {
+                work.extend(&graph.nodes[n.0].args);
+            }
+            let mut seen = HashSet::new();
+            let mut needs = Vec::new();
+            while let Some(n) = work.pop() {
+                if !seen.insert(n) {
+                    continue;
+                }
+                match placed.get(&n) {
+                    Some(&k) if k != j => needs.push((k, n)),
+                    None if n.0 >= forward_len => work.extend(&graph.nodes[n.0].args),
+                    Some(_) | None => {}
+                }
+            }
+            needs
+        })
+        .collect();
+    // A value read from a variable the loop adds to, or computed from one, is only right
+    // before the loop.
+    let stale = |n: NodeId| {
+        let mut work = vec![n];
+        let mut seen = HashSet::new();
+        while let Some(m) = work.pop() {
+            if m.0 < forward_len || !seen.insert(m) {
+                continue;
+            }
+            let node = &graph.nodes[m.0];
+            if let Op::Read(v) | Op::Load(v) = node.op
+                && in_body.get(&v).is_some_and(|t| t.accumulate || t.write)
+            {
+                return true;
+            }
+            work.extend(&node.args);
+        }
+        false
+    };
+
+    let mut before: Vec<bool> = touches.iter().map(|t| !commute(t, &in_body)).collect();
+    loop {
+        let mut changed = false;
+        for j in (0..tail.len()).rev() {
+            if before[j] {
+                for &(k, _) in &needs[j] {
+                    changed |= !std::mem::replace(&mut before[k], true);
+                }
+                for k in 0..j {
+                    if !before[k] && !commute(&touches[k], &touches[j]) {
+                        before[k] = true;
+                        changed = true;
+                    }
+                }
+            } else if needs[j].iter().any(|&(k, n)| before[k] && stale(n)) {
+                before[j] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return before;
+        }
+    }
+}
+
+/// The nodes `stmts` compute, at any depth.
+pub fn nodes_placed(stmts: &[Stmt], into: &mut Vec<NodeId>) {
+    for stmt in stmts {
+        match stmt {
+            Stmt::Node(n) => into.push(*n),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                nodes_placed(&then.0, into);
+                nodes_placed(&otherwise.0, into);
+            }
+            Stmt::For { body, .. } => nodes_placed(&body.0, into),
+            Stmt::While { cond, body, .. } => {
+                nodes_placed(&cond.0, into);
+                nodes_placed(&body.0, into);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A fused loop's addition into the next element of an adjoint array, kept in a variable
+/// instead: the next iteration adds it together with its own addition to that element.
+pub struct Carry {
+    /// `let mut d_x_next = 0.0;`, before the loop.
+    pub declare: Vec<Stmt>,
+    /// After the loop: the last iteration's carry, added to the element after the last.
+    pub flush: Vec<Stmt>,
+}
+
+fn push(graph: &mut Graph, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+    graph.nodes.push(crate::graph::Node {
+        op,
+        args,
+        ty,
+        active: false,
+        span: proc_macro2::Span::call_site(),
+        name: None,
+    });
+    NodeId(graph.nodes.len() - 1)
+}
+
+/// In the backward code `body` of a fused loop over `counter` from `start` to `end`, running
+/// forwards, finds arrays that each iteration adds to at `i` and at `i + 1` and nowhere else,
+/// and turns the addition at `i + 1` into a carry. Adding at `i + 1` and then, one iteration
+/// later, at `i` again makes each element's update wait on the previous iteration's store to
+/// it, which is slow when the two additions become one vector store; with a carry, each element
+/// is read and written once.
+pub fn carry_neighbours(
+    graph: &mut Graph,
+    body: &mut Block,
+    counter: usize,
+    (start, end, inclusive): (NodeId, NodeId, bool),
+) -> Vec<Carry> {
+    let is_counter =
+        |g: &Graph, n: NodeId| matches!(g.nodes[n.0].op, Op::Counter(k) if k == counter);
+    let is_next = |g: &Graph, n: NodeId| {
+        let node = &g.nodes[n.0];
+        let one = |a: NodeId| matches!(g.nodes[a.0].op, Op::Lit(LitValue::Int(1), _));
+        matches!(node.op, Op::Prim(Prim::Add))
+            && ((is_counter(g, node.args[0]) && one(node.args[1]))
+                || (one(node.args[0]) && is_counter(g, node.args[1])))
+    };
+    // Every top-level addition into an array element: its statement, index and addend.
+    let mut additions: HashMap<VarId, Vec<(usize, NodeId, NodeId)>> = HashMap::new();
+    let mut touched = Touches::new();
+    let mut loads: HashMap<VarId, usize> = HashMap::new();
+    {
+        let code = Code::new(graph, &body.0);
+        for (k, stmt) in body.0.iter().enumerate() {
+            if let Stmt::Store { var, index, value } = stmt
+                && code.adds_to(*var, *value)
+            {
+                let v = &graph.nodes[value.0];
+                let addend = if code.accumulator(v.args[0]) == Some(*var) {
+                    v.args[1]
+                } else {
+                    v.args[0]
+                };
+                additions.entry(*var).or_default().push((k, *index, addend));
+            }
+        }
+        code.touches(&body.0, &mut touched);
+        let mut nodes = Vec::new();
+        nodes_placed(&body.0, &mut nodes);
+        for n in nodes {
+            if let Op::Load(v) = graph.nodes[n.0].op {
+                *loads.entry(v).or_default() += 1;
+            }
+        }
+    }
+
+    let mut carries = Vec::new();
+    let mut replace: HashMap<usize, Vec<Stmt>> = HashMap::new();
+    let mut reads = Vec::new();
+    let mut vars: Vec<VarId> = additions.keys().copied().collect();
+    vars.sort();
+    for var in vars {
+        let &[a, b] = additions[&var].as_slice() else {
+            continue;
+        };
+        let (here, next) = if is_counter(graph, a.1) && is_next(graph, b.1) {
+            (a, b)
+        } else if is_next(graph, a.1) && is_counter(graph, b.1) {
+            (b, a)
+        } else {
+            continue;
+        };
+        // Nothing else reads or writes the array in the loop: one load per addition.
+        if touched.get(&var).is_some_and(|t| t.read || t.write) || loads.get(&var) != Some(&2) {
+            continue;
+        }
+        let float = Ty::Float(graph.vars[var.0].ty.float());
+        graph.vars.push(crate::graph::Var {
+            name: format!("{}_next", graph.vars[var.0].name),
+            ty: float,
+            shape: Shape::Scalar,
+            active: false,
+            param: None,
+            span: proc_macro2::Span::call_site(),
+        });
+        let carry = VarId(graph.vars.len() - 1);
+        let zero = push(graph, Op::Lit(LitValue::Float(0.0), None), vec![], float);
+        let read = push(graph, Op::Read(carry), vec![], float);
+        reads.push(Stmt::Node(read));
+        // The element at `i` gets this iteration's addition and the previous one's carry.
+        let (k, index, own) = here;
+        let sum = push(graph, Op::Prim(Prim::Add), vec![own, read], float);
+        let load = push(graph, Op::Load(var), vec![index], float);
+        let total = push(graph, Op::Prim(Prim::Add), vec![load, sum], float);
+        replace.insert(
+            k,
+            vec![
+                Stmt::Node(sum),
+                Stmt::Node(load),
+                Stmt::Node(total),
+                Stmt::Store {
+                    var,
+                    index,
+                    value: total,
+                },
+            ],
+        );
+        replace.insert(next.0, vec![Stmt::Assign(carry, next.2)]);
+
+        // After the loop, if it ran: the element after the last iteration's.
+        // (Inside the branch: `hi + 1` overflows when `lo..=hi` is empty because `hi` is the
+        // largest integer.)
+        let mut then = Vec::new();
+        let (last, cmp) = if inclusive {
+            let one = push(graph, Op::Lit(LitValue::Int(1), None), vec![], Ty::Int);
+            let after = push(graph, Op::Prim(Prim::Add), vec![end, one], Ty::Int);
+            then.push(Stmt::Node(one));
+            then.push(Stmt::Node(after));
+            (after, CmpOp::Le)
+        } else {
+            (end, CmpOp::Lt)
+        };
+        let ran = push(graph, Op::Cmp(cmp), vec![start, end], Ty::Bool);
+        let left = push(graph, Op::Read(carry), vec![], float);
+        let element = push(graph, Op::Load(var), vec![last], float);
+        let added = push(graph, Op::Prim(Prim::Add), vec![element, left], float);
+        then.extend([
+            Stmt::Node(left),
+            Stmt::Node(element),
+            Stmt::Node(added),
+            Stmt::Store {
+                var,
+                index: last,
+                value: added,
+            },
+        ]);
+        let flush = vec![
+            Stmt::Node(ran),
+            Stmt::If {
+                cond: ran,
+                then: Block(then),
+                otherwise: Block::default(),
+            },
+        ];
+        carries.push(Carry {
+            declare: vec![Stmt::Node(zero), Stmt::Declare(carry, Some(zero))],
+            flush,
+        });
+    }
+    if !carries.is_empty() {
+        let old = std::mem::take(&mut body.0);
+        body.0 = reads;
+        for (k, stmt) in old.into_iter().enumerate() {
+            match replace.remove(&k) {
+                Some(new) => body.0.extend(new),
+                None => body.0.push(stmt),
+            }
+        }
+    }
+    carries
+}

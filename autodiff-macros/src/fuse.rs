@@ -481,8 +481,8 @@ fn push(graph: &mut Graph, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
 }
 
 /// In the backward code `body` of a fused loop over `counter` from `start` to `end`, running
-/// forwards, finds arrays that each iteration adds to at `i` and at `i + 1` and nowhere else,
-/// and turns the addition at `i + 1` into a carry. Adding at `i + 1` and then, one iteration
+/// forwards, finds arrays that each iteration adds to at two neighbouring elements, `i + k` and
+/// `i + k + 1`, and nowhere else, and turns the addition at `i + k + 1` into a carry. Adding at `i + 1` and then, one iteration
 /// later, at `i` again makes each element's update wait on the previous iteration's store to
 /// it, which is slow when the two additions become one vector store; with a carry, each element
 /// is read and written once.
@@ -492,14 +492,21 @@ pub fn carry_neighbours(
     counter: usize,
     (start, end, inclusive): (NodeId, NodeId, bool),
 ) -> Vec<Carry> {
-    let is_counter =
-        |g: &Graph, n: NodeId| matches!(g.nodes[n.0].op, Op::Counter(k) if k == counter);
-    let is_next = |g: &Graph, n: NodeId| {
+    // An index as the counter plus a constant: `i`, `i + 1`, `i - 1`, `1 + i`.
+    let offset = |g: &Graph, n: NodeId| -> Option<i128> {
+        let literal = |a: NodeId| match g.nodes[a.0].op {
+            Op::Lit(LitValue::Int(v), _) => Some(v),
+            _ => None,
+        };
         let node = &g.nodes[n.0];
-        let one = |a: NodeId| matches!(g.nodes[a.0].op, Op::Lit(LitValue::Int(1), _));
-        matches!(node.op, Op::Prim(Prim::Add))
-            && ((is_counter(g, node.args[0]) && one(node.args[1]))
-                || (one(node.args[0]) && is_counter(g, node.args[1])))
+        let is_counter = |a: NodeId| matches!(g.nodes[a.0].op, Op::Counter(k) if k == counter);
+        match node.op {
+            Op::Counter(k) if k == counter => Some(0),
+            Op::Prim(Prim::Add) if is_counter(node.args[0]) => literal(node.args[1]),
+            Op::Prim(Prim::Add) if is_counter(node.args[1]) => literal(node.args[0]),
+            Op::Prim(Prim::Sub) if is_counter(node.args[0]) => literal(node.args[1]).map(|v| -v),
+            _ => None,
+        }
     };
     // Every top-level addition into an array element: its statement, index and addend.
     let mut additions: HashMap<VarId, Vec<(usize, NodeId, NodeId)>> = HashMap::new();
@@ -539,10 +546,13 @@ pub fn carry_neighbours(
         let &[a, b] = additions[&var].as_slice() else {
             continue;
         };
-        let (here, next) = if is_counter(graph, a.1) && is_next(graph, b.1) {
-            (a, b)
-        } else if is_next(graph, a.1) && is_counter(graph, b.1) {
-            (b, a)
+        let (Some(oa), Some(ob)) = (offset(graph, a.1), offset(graph, b.1)) else {
+            continue;
+        };
+        let (here, next, step) = if ob == oa + 1 {
+            (a, b, ob)
+        } else if oa == ob + 1 {
+            (b, a, oa)
         } else {
             continue;
         };
@@ -584,17 +594,30 @@ pub fn carry_neighbours(
         replace.insert(next.0, vec![Stmt::Assign(carry, next.2)]);
 
         // After the loop, if it ran: the element after the last iteration's.
-        // (Inside the branch: `hi + 1` overflows when `lo..=hi` is empty because `hi` is the
-        // largest integer.)
+        // The last iteration's counter is `end - 1` (`end` for `..=`): its `i + step`. The index
+        // is computed inside the branch, where the last iteration used it, so it cannot overflow
+        // when the range is empty.
         let mut then = Vec::new();
-        let (last, cmp) = if inclusive {
-            let one = push(graph, Op::Lit(LitValue::Int(1), None), vec![], Ty::Int);
-            let after = push(graph, Op::Prim(Prim::Add), vec![end, one], Ty::Int);
-            then.push(Stmt::Node(one));
-            then.push(Stmt::Node(after));
-            (after, CmpOp::Le)
+        let (delta, cmp) = if inclusive {
+            (step, CmpOp::Le)
         } else {
-            (end, CmpOp::Lt)
+            (step - 1, CmpOp::Lt)
+        };
+        let last = match delta {
+            0 => end,
+            _ => {
+                let k = push(
+                    graph,
+                    Op::Lit(LitValue::Int(delta.abs()), None),
+                    vec![],
+                    Ty::Int,
+                );
+                let prim = if delta > 0 { Prim::Add } else { Prim::Sub };
+                let last = push(graph, Op::Prim(prim), vec![end, k], Ty::Int);
+                then.push(Stmt::Node(k));
+                then.push(Stmt::Node(last));
+                last
+            }
         };
         let ran = push(graph, Op::Cmp(cmp), vec![start, end], Ty::Bool);
         let left = push(graph, Op::Read(carry), vec![], float);

@@ -53,6 +53,12 @@ impl Visitor for Register<'_, '_> {
             });
         });
     }
+
+    fn accumulating(&mut self, who: Contender, f: impl FnMut(&[f64], &mut [f64]) -> f64) {
+        // The gradients add up in the buffer, zeroed once, as over a batch.
+        self.grad.fill(0.0);
+        self.gradient(who, f);
+    }
 }
 
 struct Groups<'c>(&'c mut Criterion);

@@ -88,6 +88,12 @@ impl Visitor for Timer {
         });
         self.grad = grad;
     }
+
+    fn accumulating(&mut self, who: Contender, f: impl FnMut(&[f64], &mut [f64]) -> f64) {
+        // The gradients add up in the buffer, zeroed once, as over a batch.
+        self.grad.fill(0.0);
+        self.gradient(who, f);
+    }
 }
 
 /// One problem's times.

@@ -81,6 +81,18 @@ impl Visitor for Check<'_> {
         assert_close(self.label, who, &grad, self.grad, tol);
         self.seen.push(who);
     }
+
+    fn accumulating(&mut self, who: Contender, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) {
+        // From zero it is the gradient; into a buffer that holds the gradient, twice that.
+        self.gradient(who, |x, g| {
+            g.fill(0.0);
+            f(x, g)
+        });
+        let mut twice = self.grad.to_vec();
+        f(self.x, &mut twice);
+        let doubled: Vec<f64> = self.grad.iter().map(|g| 2.0 * g).collect();
+        assert_close(self.label, who, &twice, &doubled, AD_TOLERANCE);
+    }
 }
 
 /// Runs the check over every problem and records which contenders each one has.

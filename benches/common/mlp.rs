@@ -115,14 +115,22 @@ impl Problem for Mlp {
         loss / self.targets.len() as f64
     }
 
-    #[allow(clippy::cast_precision_loss)] // A batch size is far below 2^52.
     fn hand_written(&self, w: &[f64], grad: &mut [f64]) -> f64 {
+        grad.fill(0.0);
+        self.hand_written_into(w, grad)
+    }
+
+    fn accumulates(&self) -> bool {
+        true
+    }
+
+    #[allow(clippy::cast_precision_loss)] // A batch size is far below 2^52.
+    fn hand_written_into(&self, w: &[f64], grad: &mut [f64]) -> f64 {
         assert_eq!(w.len(), PARAMS);
         assert_eq!(grad.len(), PARAMS);
         let (hidden_w, rest) = w.split_at(HIDDEN_BIAS);
         let (hidden_b, rest) = rest.split_at(HIDDEN);
         let (out_w, out_b) = rest.split_at(HIDDEN);
-        grad.fill(0.0);
         let (g_hidden_w, g_rest) = grad.split_at_mut(HIDDEN_BIAS);
         let (g_hidden_b, g_rest) = g_rest.split_at_mut(HIDDEN);
         let (g_out_w, g_out_b) = g_rest.split_at_mut(HIDDEN);
@@ -168,9 +176,7 @@ impl Problem for Mlp {
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
-        v.gradient(Contender::Generated, |w, g| {
-            // `_grad_into` adds to its buffer.
-            g.fill(0.0);
+        v.accumulating(Contender::Generated, |w, g| {
             mlp_loss_grad_into(w, g, &self.data, &self.targets).0
         });
     }

@@ -77,6 +77,16 @@ pub trait Visitor {
     fn primal(&mut self, f: impl FnMut(&[f64]) -> f64);
     /// A gradient: `(x, grad) -> f(x)`, overwriting `grad` (of length `x.len()`) with `∇f(x)`.
     fn gradient(&mut self, who: Contender, f: impl FnMut(&[f64], &mut [f64]) -> f64);
+
+    /// A gradient that adds `∇f(x)` into `grad` instead, as `f_grad_into` does, so that the
+    /// gradients of a batch accumulate in one buffer. Timers call it on a buffer they zero once;
+    /// the default zeroes the buffer before each call, which makes it an overwriting gradient.
+    fn accumulating(&mut self, who: Contender, mut f: impl FnMut(&[f64], &mut [f64]) -> f64) {
+        self.gradient(who, |x, g| {
+            g.fill(0.0);
+            f(x, g)
+        });
+    }
 }
 
 /// A benchmark function over a flat vector of active inputs.
@@ -104,6 +114,24 @@ pub trait Problem {
     /// The hand-optimised adjoint: the value, and the gradient written into `grad`.
     fn hand_written(&self, x: &[f64], grad: &mut [f64]) -> f64;
 
+    /// Whether the generated contender adds into its buffer (`f_grad_into`, for functions of
+    /// slices); the hand-written one is then timed to the same contract, by
+    /// [`Problem::hand_written_into`].
+    fn accumulates(&self) -> bool {
+        false
+    }
+
+    /// The hand-optimised adjoint adding the gradient into `grad`. The default goes through
+    /// [`Problem::hand_written`] and a temporary buffer.
+    fn hand_written_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let mut own = vec![0.0; x.len()];
+        let value = self.hand_written(x, &mut own);
+        for (g, o) in grad.iter_mut().zip(own) {
+            *g += o;
+        }
+        value
+    }
+
     /// Hands the `#[differentiate]` gradient to `v`; the default, for a function the macro cannot
     /// compile, hands nothing.
     fn generated<V: Visitor>(&self, v: &mut V) {
@@ -123,7 +151,11 @@ pub fn label<P: Problem>(p: &P) -> String {
 pub fn contenders<P: Problem, V: Visitor>(p: &P, v: &mut V) {
     v.primal(|x| p.primal(x));
     p.generated(v);
-    v.gradient(Contender::HandWritten, |x, g| p.hand_written(x, g));
+    if p.accumulates() {
+        v.accumulating(Contender::HandWritten, |x, g| p.hand_written_into(x, g));
+    } else {
+        v.gradient(Contender::HandWritten, |x, g| p.hand_written(x, g));
+    }
     v.gradient(Contender::NumDual, |x, g| peers::num_dual(p, x, g));
     v.gradient(Contender::Echidna, |x, g| peers::echidna(p, x, g));
     let tape = ::reverse::Tape::new();

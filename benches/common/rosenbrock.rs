@@ -74,7 +74,16 @@ impl Problem for Rosenbrock {
     }
 
     fn hand_written(&self, x: &[f64], grad: &mut [f64]) -> f64 {
-        // One pass: gᵢ = 200 tᵢ₋₁ − 400 xᵢ tᵢ − 2 uᵢ, each component written once, no bounds
+        grad.fill(0.0);
+        self.hand_written_into(x, grad)
+    }
+
+    fn accumulates(&self) -> bool {
+        true
+    }
+
+    fn hand_written_into(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        // One pass: gᵢ += 200 tᵢ₋₁ − 400 xᵢ tᵢ − 2 uᵢ, each component updated once, no bounds
         // checks in the loop.
         let n = x.len();
         assert_eq!(grad.len(), n);
@@ -85,18 +94,14 @@ impl Problem for Rosenbrock {
             let t = next - xi * xi;
             let u = 1.0 - xi;
             sum += 100.0 * (t * t) + u * u;
-            *gi = carry - 400.0 * xi * t - 2.0 * u;
+            *gi += carry - 400.0 * xi * t - 2.0 * u;
             carry = 200.0 * t;
         }
-        grad[n - 1] = carry;
+        grad[n - 1] += carry;
         sum
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
-        v.gradient(Contender::Generated, |x, g| {
-            // `_grad_into` adds to its buffer.
-            g.fill(0.0);
-            rosenbrock_grad_into(x, g).0
-        });
+        v.accumulating(Contender::Generated, |x, g| rosenbrock_grad_into(x, g).0);
     }
 }

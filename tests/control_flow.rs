@@ -2016,7 +2016,7 @@ fn squared_steps_inclusive(x: &[f64], lo: usize, hi: usize) -> f64 {
 
 /// The same value and gradient to rounding: the loops inside a branch are reversed by a second
 /// loop, the others inside themselves, which adds the same terms in another order.
-fn same_gradient(a: (f64, Vec<f64>), b: (f64, Vec<f64>)) {
+fn same_gradient(a: &(f64, Vec<f64>), b: &(f64, Vec<f64>)) {
     assert!(same(a.0, b.0), "values {} and {}", a.0, b.0);
     for (p, q) in a.1.iter().zip(&b.1) {
         assert!(close(*p, *q, 1e-14), "gradients {:?} and {:?}", a.1, b.1);
@@ -2054,8 +2054,8 @@ fn neighbouring_elements_over_every_kind_of_range() {
             &closed(&open),
         );
         same_gradient(
-            squared_steps_grad(&x, lo, hi, false),
-            squared_steps_exclusive_grad(&x, lo, hi),
+            &squared_steps_grad(&x, lo, hi, false),
+            &squared_steps_exclusive_grad(&x, lo, hi),
         );
         if hi < 5 {
             let closed_range = |k: usize| (lo..=hi).contains(&k);
@@ -2069,8 +2069,8 @@ fn neighbouring_elements_over_every_kind_of_range() {
                 &closed(&closed_range),
             );
             same_gradient(
-                squared_steps_grad(&x, lo, hi, true),
-                squared_steps_inclusive_grad(&x, lo, hi),
+                &squared_steps_grad(&x, lo, hi, true),
+                &squared_steps_inclusive_grad(&x, lo, hi),
             );
         }
     }

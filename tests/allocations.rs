@@ -1,5 +1,6 @@
 //! Gradients that need no heap: straight-line code, loops over fixed-size arrays, and loops over
-//! slices through `f_grad_into`.
+//! slices through `f_grad_into`, including a loop over a slice of any length whose iterations
+//! keep values on a tape.
 // Differentiated loops index their arrays: `for` runs over integer ranges.
 #![allow(clippy::needless_range_loop)]
 
@@ -52,6 +53,23 @@ fn dot(w: &[f64], x: &[f64], b: f64) -> f64 {
         s += w[i] * x[i];
     }
     s * s
+}
+
+/// A small perceptron's loss over a batch of any length: each sample's three `tanh` values go on
+/// a tape. The batch loop only accumulates, so its backward code runs inside it, and the tape
+/// holds one sample's values: three, inline.
+#[differentiate(wrt(w))]
+fn batch_loss(w: &[f64; 7], data: &[f64], targets: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for s in 0..targets.len() {
+        let mut y = w[6];
+        for j in 0..3 {
+            y += w[3 + j] * (w[j] * data[s]).tanh();
+        }
+        let r = y - targets[s];
+        loss += r * r;
+    }
+    loss
 }
 
 #[test]
@@ -113,4 +131,26 @@ fn accumulation_over_slices_allocates_nothing_into_a_buffer() {
         black_box(dot_grad(black_box(&w), &x, 0.25));
     });
     assert_eq!(info.count_total, 2);
+}
+
+#[test]
+fn a_batch_loop_with_a_tape_allocates_nothing() {
+    let w = [0.5, -0.25, 1.0, 0.75, -0.5, 0.25, 0.1];
+    let data: Vec<f64> = (0..50).map(|i| f64::from(i) / 25.0 - 1.0).collect();
+    let targets: Vec<f64> = data.iter().map(|d| d * d).collect();
+    let info = measure(|| {
+        black_box(batch_loss_grad(black_box(&w), &data, &targets));
+    });
+    assert_eq!(info.count_total, 0);
+    let (value, g) = batch_loss_grad(&w, &data, &targets);
+    assert_eq!(value, batch_loss(&w, &data, &targets));
+    autodiff::check_gradient(
+        |p| {
+            let w: [f64; 7] = p.try_into().expect("7 weights");
+            batch_loss(&w, &data, &targets)
+        },
+        &w,
+        &g,
+    )
+    .unwrap();
 }

@@ -2075,3 +2075,30 @@ fn neighbouring_elements_over_every_kind_of_range() {
         }
     }
 }
+
+/// A local array filled with a parameter: each element starts as `x`, and carries its derivative.
+#[differentiate(reverse, forward)]
+fn filled_with_a_parameter(x: f64, y: f64) -> f64 {
+    let mut h = [x; 3];
+    h[1] = y * h[1];
+    h[0] + h[1] * h[2]
+}
+
+#[test]
+fn local_array_filled_with_a_parameter() {
+    for (x, y) in [(0.5, -1.25), (2.0, 0.75), (-1.5, 3.0)] {
+        // x + (y x) x = x + x² y.
+        verify(
+            "filled_with_a_parameter",
+            &[x, y],
+            SMOOTH,
+            |p| filled_with_a_parameter(p[0], p[1]),
+            |p| {
+                let (v, dx, dy) = filled_with_a_parameter_grad(p[0], p[1]);
+                (v, vec![dx, dy])
+            },
+            |p, d| filled_with_a_parameter_jvp(p[0], d[0], p[1], d[1]),
+            &[1.0 + 2.0 * x * y, x * x],
+        );
+    }
+}

@@ -908,14 +908,20 @@ impl Lowerer {
         let name = p.ident.to_string();
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
+            let fill = self.expr(&r.expr);
+            // A literal or a named constant (`PI`, a `const`) fills the array as it is; a
+            // parameter or a variable is stored into each element, like a computed value.
             let constant = match strip(&r.expr) {
-                Expr::Lit(_) | Expr::Path(_) => true,
+                Expr::Lit(_) => true,
+                Expr::Path(_) => matches!(
+                    self.nodes[fill.0].op,
+                    Op::Lit(..) | Op::Const(_) | Op::Known(_)
+                ),
                 Expr::Unary(u) => {
                     matches!(u.op, UnOp::Neg(_)) && matches!(strip(&u.expr), Expr::Lit(_))
                 }
                 _ => false,
             };
-            let fill = self.expr(&r.expr);
             let ty = match (annotated, self.nodes[fill.0].ty) {
                 (_, Ty::Float(Some(t))) | (Some(t), _) => Ty::Float(Some(t)),
                 (None, ty) => ty,

@@ -153,17 +153,6 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// Failures of the kinds already reported, each with its regression test below: the name of
 /// the bug, so that a sweep counts them and goes on looking for others.
 fn known_bug(program: &Program, failure: &str) -> Option<&'static str> {
-    // `[x; n]` filled with a bare name: neither pass differentiates through the fill.
-    let filled_with_a_name = program.source.lines().any(|l| {
-        l.split_once("= [")
-            .and_then(|(_, fill)| fill.split_once(';'))
-            .is_some_and(|(name, _)| name.chars().all(|c| c.is_alphanumeric() || c == '_'))
-    });
-    if filled_with_a_name
-        && (failure.starts_with("gradient entry") || failure.starts_with("f_jvp gives"))
-    {
-        return Some("local array filled with a parameter or variable");
-    }
     // A zero derivative (the adjoint of a store nothing reads, the tangent variable of an
     // `if` whose value is locally constant) still goes through the local derivative of an
     // operation at its singular point, and 0 · ∞ is NaN where the derivative is finite.
@@ -691,10 +680,10 @@ fn assignment_of_an_earlier_read() {
     );
 }
 
-/// `[x; 2]` with `x` a parameter: neither pass differentiates through the fill, so the
-/// gradient is 0 instead of 1 (a computed fill value, `[x * 3.0; 2]`, is differentiated).
+/// `[x; 2]` with `x` a parameter: the fill was taken for a constant, so the gradient was 0
+/// instead of 1. A name that is not a constant is now stored into each element, like a
+/// computed fill value (`[x * 3.0; 2]`).
 #[test]
-#[ignore = "bug: a local array filled with a parameter gets no derivative"]
 fn local_array_filled_with_a_parameter() {
     regression(
         "",

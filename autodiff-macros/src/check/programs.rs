@@ -135,7 +135,7 @@ pub fn check(program: &Program, numbers: &[f64]) -> Result<Verdict, String> {
         Ok(Err(message)) => message,
         Err(panic) => format!("the pipeline panics: {}", panic_message(&*panic)),
     };
-    match known_bug(program, &failure) {
+    match known_bug(&failure) {
         Some(bug) => Ok(Verdict::KnownBug(bug)),
         None => Err(failure),
     }
@@ -152,7 +152,7 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Failures of the kinds already reported, each with its regression test below: the name of
 /// the bug, so that a sweep counts them and goes on looking for others.
-fn known_bug(program: &Program, failure: &str) -> Option<&'static str> {
+fn known_bug(failure: &str) -> Option<&'static str> {
     // A zero derivative (the adjoint of a store nothing reads, the tangent variable of an
     // `if` whose value is locally constant) still goes through the local derivative of an
     // operation at its singular point, and 0 · ∞ is NaN where the derivative is finite.

@@ -99,6 +99,9 @@ struct Pos {
     index: usize,
 }
 
+/// The deepest expression written inline before a value gets a `let`.
+const MAX_INLINE_DEPTH: usize = 48;
+
 /// A function body laid out for printing: what is live, what gets a `let`, and every name.
 struct Sweep<'g> {
     graph: &'g Graph,
@@ -295,6 +298,29 @@ impl<'g> Sweep<'g> {
             } else {
                 bound[i] = true;
                 written_at[i] = Some(home);
+            }
+        }
+
+        // An expression written inline is rendered recursively: past a depth, a value gets a
+        // `let` after all (a sum of hundreds of contributions to one adjoint, say), so that
+        // rendering stays within the stack and the lines stay readable.
+        let mut depth = vec![0usize; n];
+        for i in 0..n {
+            if !live[i] || written_at[i].is_none() {
+                continue;
+            }
+            let inlined_args = graph.nodes[i]
+                .args
+                .iter()
+                .filter(|a| !bound[a.0])
+                .map(|a| depth[a.0])
+                .max()
+                .unwrap_or(0);
+            depth[i] = inlined_args + 1;
+            if depth[i] > MAX_INLINE_DEPTH && !bound[i] && walk.home.contains_key(&NodeId(i)) {
+                bound[i] = true;
+                written_at[i] = walk.home.get(&NodeId(i)).copied();
+                depth[i] = 0;
             }
         }
 

@@ -30,6 +30,10 @@ use crate::rules::{Prim, Syntax};
 /// exhausting the compiler's stack.
 const MAX_DEPTH: usize = 256;
 
+/// The longest `else if` chain: each link nests one level, and a chain meets this limit before
+/// the nesting limit unless it is itself nested deeply.
+const MAX_CHAIN: usize = 200;
+
 /// Errors collected across a stage, reported together.
 #[derive(Default)]
 pub struct Errors(Option<syn::Error>);
@@ -66,6 +70,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         items: Vec::new(),
         errors: Errors::default(),
         depth: 0,
+        chain: 0,
         overflowed: false,
         loops: Vec::new(),
         ret: None,
@@ -146,6 +151,8 @@ struct Lowerer {
     items: Vec<TokenStream>,
     errors: Errors,
     depth: usize,
+    /// The `else if` links around the current point.
+    chain: usize,
     overflowed: bool,
     /// The loops being lowered, innermost last.
     loops: Vec<LoopFlags>,
@@ -1150,7 +1157,27 @@ impl Lowerer {
             }
             Some((_, els)) => match &**els {
                 Expr::Block(b) => self.branch(&b.block, target),
-                Expr::If(nested) => self.nested(|cx| cx.if_(nested, target)),
+                // Each `else if` is an `if` inside the `else` branch, one level deeper.
+                Expr::If(nested) if self.chain >= MAX_CHAIN => {
+                    if !self.overflowed {
+                        self.overflowed = true;
+                        self.errors.push(err(
+                            nested.if_token,
+                            format!(
+                                "`else if` chain longer than {MAX_CHAIN} branches: split it, or move part of it into a function"
+                            ),
+                        ));
+                    }
+                    graph::Block::default()
+                }
+                Expr::If(nested) => {
+                    self.depth += 1;
+                    self.chain += 1;
+                    let block = self.nested(|cx| cx.if_(nested, target));
+                    self.chain -= 1;
+                    self.depth -= 1;
+                    block
+                }
                 other => {
                     self.errors
                         .push(err(other, "expected a block after `else`"));

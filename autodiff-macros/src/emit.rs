@@ -894,10 +894,10 @@ impl<'a> Signature<'a> {
 
     /// `#[cfg]` and `#[allow]` apply to generated functions as to the original.
     fn attrs(&self) -> impl Iterator<Item = &syn::Attribute> {
-        self.item
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("allow"))
+        self.item.attrs.iter().filter(|a| {
+            let path = a.path();
+            path.is_ident("cfg") || path.is_ident("allow") || path.is_ident("inline")
+        })
     }
 
     fn name(&self, suffix: &str) -> Ident {

@@ -292,6 +292,22 @@ fn r_grad(x: &[f64]) -> (f64, ::std::vec::Vec<f64>) {
     );
 }
 
+/// `#[inline]` on the function goes onto every generated function, as `#[cfg]` and `#[allow]`
+/// do: a small gradient called from another crate can then be inlined like the function.
+#[test]
+fn inline_attribute_is_carried() {
+    let got = expand(
+        "reverse, forward",
+        "#[inline] pub fn s(x: &[f64]) -> f64 { x[0] * x[1] }",
+    );
+    for name in ["s_grad_into", "s_grad", "s_jvp"] {
+        let at = got.find(&format!("fn {name}(")).expect("generated");
+        let before = &got[..at];
+        let attributes = &before[before.rfind("///").expect("a doc comment")..];
+        assert!(attributes.contains("#[inline]"), "{name}:\n{got}");
+    }
+}
+
 #[test]
 #[ignore = "prints expansions"]
 fn show() {

@@ -2102,3 +2102,84 @@ fn local_array_filled_with_a_parameter() {
         );
     }
 }
+
+/// Products of neighbours at other offsets from the counter: `i + 2, i + 3` and `i - 1, i`,
+/// whose additions to the later element are carried; `i - 1, i + 1` are not neighbours.
+#[differentiate(reverse, forward)]
+fn neighbours_ahead(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 3 {
+        s += x[i + 2] * x[i + 3];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn neighbours_behind(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() {
+        s += x[i - 1] * x[i];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn neighbours_apart(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..x.len() - 1 {
+        s += x[i - 1] * x[i + 1];
+    }
+    s
+}
+
+/// `∂/∂x_m Σ_{j ∈ pairs} x[j] x[j + gap]`, for the first elements `j` of the pairs.
+fn pair_products_closed(x: &[f64], first: std::ops::Range<usize>, gap: usize) -> Vec<f64> {
+    (0..x.len())
+        .map(|m| {
+            let mut g = 0.0;
+            if first.contains(&m) {
+                g += x[m + gap];
+            }
+            if m >= gap && first.contains(&(m - gap)) {
+                g += x[m - gap];
+            }
+            g
+        })
+        .collect()
+}
+
+#[test]
+fn neighbours_at_other_offsets() {
+    for n in [3, 4, 5, 9] {
+        let x = pseudo_random(130 + n as u64, n);
+        verify(
+            &format!("neighbours_behind n={n}"),
+            &x,
+            SMOOTH,
+            neighbours_behind,
+            neighbours_behind_grad,
+            neighbours_behind_jvp,
+            &pair_products_closed(&x, 0..n - 1, 1),
+        );
+        verify(
+            &format!("neighbours_apart n={n}"),
+            &x,
+            SMOOTH,
+            neighbours_apart,
+            neighbours_apart_grad,
+            neighbours_apart_jvp,
+            &pair_products_closed(&x, 0..n - 2, 2),
+        );
+        if n >= 4 {
+            verify(
+                &format!("neighbours_ahead n={n}"),
+                &x,
+                SMOOTH,
+                neighbours_ahead,
+                neighbours_ahead_grad,
+                neighbours_ahead_jvp,
+                &pair_products_closed(&x, 2..n - 1, 1),
+            );
+        }
+    }
+}

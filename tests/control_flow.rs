@@ -2080,7 +2080,7 @@ fn neighbouring_elements_over_every_kind_of_range() {
 #[differentiate(reverse, forward)]
 fn filled_with_a_parameter(x: f64, y: f64) -> f64 {
     let mut h = [x; 3];
-    h[1] = y * h[1];
+    h[1] *= y;
     h[0] + h[1] * h[2]
 }
 

@@ -252,6 +252,7 @@ fn accumulating_loop_is_fused() {
 fn r_grad_into(x: &[f64], d_x: &mut [f64]) -> (f64,) {
     let _ = r;
     ::core::assert_eq!(d_x.len(), x.len(), "`d_x` must have the length of `x`");
+    let d_x = &mut d_x[..x.len()];
     let mut s = 0.0;
     let t = x.len() - 1;
     let mut d_s = 0.0;

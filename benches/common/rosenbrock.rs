@@ -5,14 +5,17 @@
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
 
-/// The Rosenbrock function, as `#[differentiate]` takes it.
+/// The Rosenbrock function, as `#[differentiate]` takes it. The loop runs over `1..x.len()` and
+/// reads `x[i - 1]` and `x[i]`: Rust can tell that both are in bounds, and drops the checks, in
+/// the function and in its gradient. Over `0..x.len() - 1` with `x[i + 1]` it cannot (for an
+/// empty slice the subtraction wraps), and the checks cost about 20% in both.
 #[differentiate]
 #[must_use]
 pub fn rosenbrock(x: &[f64]) -> f64 {
     let mut sum = 0.0;
-    for i in 0..x.len() - 1 {
-        let t = x[i + 1] - x[i] * x[i];
-        let u = 1.0 - x[i];
+    for i in 1..x.len() {
+        let t = x[i] - x[i - 1] * x[i - 1];
+        let u = 1.0 - x[i - 1];
         sum += 100.0 * (t * t) + u * u;
     }
     sum

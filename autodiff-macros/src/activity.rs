@@ -6,9 +6,40 @@
 //! assigned at the end of an iteration is read at the start of the next), so the analysis
 //! iterates to a fixed point; it only ever turns values on, so it ends.
 
-use crate::graph::{Block, Graph, Op, Stmt, Ty};
+//!
+//! A local variable whose value never reaches the result through a differentiable operation (an
+//! array that is stored into and never read, a variable read only in conditions) is then made
+//! inactive, and the analysis runs again without it: its adjoint would be zero, and reversing its
+//! stores could only multiply that zero by a local derivative, which is `NaN` where the local
+//! derivative is infinite (`sqrt` at `0`).
+
+use std::collections::HashSet;
+
+use crate::graph::{Block, Graph, NodeId, Op, Stmt, Ty, VarId};
 
 pub fn analyse(graph: &mut Graph) {
+    spread(graph, &HashSet::new());
+    let useful = useful_variables(graph);
+    let unused: HashSet<VarId> = (0..graph.vars.len())
+        .map(VarId)
+        .filter(|v| {
+            let var = &graph.vars[v.0];
+            var.active && var.param.is_none() && !useful.contains(v)
+        })
+        .collect();
+    if !unused.is_empty() {
+        for node in &mut graph.nodes {
+            node.active = false;
+        }
+        for var in &mut graph.vars {
+            var.active = false;
+        }
+        spread(graph, &unused);
+    }
+}
+
+/// The fixed point: active values and the variables they are stored in, except `excluded`.
+fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
     loop {
         let mut changed = false;
         for i in 0..graph.nodes.len() {
@@ -34,15 +65,75 @@ pub fn analyse(graph: &mut Graph) {
                 changed = true;
             }
         }
-        changed |= stores(graph, &graph.body.clone());
+        changed |= stores(graph, &graph.body.clone(), excluded);
         if !changed {
             break;
         }
     }
 }
 
+/// The variables whose values reach the result through operations with a derivative: read by
+/// the result, or by a value stored in such a variable, through float arguments (not through
+/// conditions or indices).
+fn useful_variables(graph: &Graph) -> HashSet<VarId> {
+    let mut assigned: Vec<(VarId, NodeId)> = Vec::new();
+    collect_stores(&graph.body, &mut assigned);
+    let mut useful: HashSet<VarId> = HashSet::new();
+    loop {
+        let mut reaches = vec![false; graph.nodes.len()];
+        reaches[graph.output.0] = true;
+        for &(v, n) in &assigned {
+            if useful.contains(&v) {
+                reaches[n.0] = true;
+            }
+        }
+        let before = useful.len();
+        for i in (0..graph.nodes.len()).rev() {
+            if !reaches[i] {
+                continue;
+            }
+            let node = &graph.nodes[i];
+            if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) = node.op {
+                useful.insert(v);
+            }
+            for (k, a) in node.args.iter().enumerate() {
+                let condition = matches!(node.op, Op::Select) && k == 0;
+                let carries = matches!(graph.nodes[a.0].ty, Ty::Float(_) | Ty::Other);
+                if carries && !condition {
+                    reaches[a.0] = true;
+                }
+            }
+        }
+        if useful.len() == before {
+            return useful;
+        }
+    }
+}
+
+/// Every `(variable, value)` a statement stores, at any depth.
+fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>) {
+    for stmt in &block.0 {
+        match stmt {
+            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
+            Stmt::Store { var, value, .. } => into.push((*var, *value)),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                collect_stores(then, into);
+                collect_stores(otherwise, into);
+            }
+            Stmt::For { body, .. } => collect_stores(body, into),
+            Stmt::While { cond, body, .. } => {
+                collect_stores(cond, into);
+                collect_stores(body, into);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Marks the variables that an active value is stored in; whether any changed.
-fn stores(graph: &mut Graph, block: &Block) -> bool {
+fn stores(graph: &mut Graph, block: &Block, excluded: &HashSet<VarId>) -> bool {
     let mut changed = false;
     for stmt in &block.0 {
         let (var, value) = match stmt {
@@ -51,22 +142,22 @@ fn stores(graph: &mut Graph, block: &Block) -> bool {
             Stmt::If {
                 then, otherwise, ..
             } => {
-                changed |= stores(graph, then);
-                changed |= stores(graph, otherwise);
+                changed |= stores(graph, then, excluded);
+                changed |= stores(graph, otherwise, excluded);
                 continue;
             }
             Stmt::For { body, .. } => {
-                changed |= stores(graph, body);
+                changed |= stores(graph, body, excluded);
                 continue;
             }
             Stmt::While { cond, body, .. } => {
-                changed |= stores(graph, cond);
-                changed |= stores(graph, body);
+                changed |= stores(graph, cond, excluded);
+                changed |= stores(graph, body, excluded);
                 continue;
             }
             _ => continue,
         };
-        let active = graph.nodes[value.0].active;
+        let active = graph.nodes[value.0].active && !excluded.contains(&var);
         if active && !graph.vars[var.0].active {
             graph.vars[var.0].active = true;
             changed = true;

@@ -16,6 +16,17 @@
 //! build scripts and proc macros with `opt-level = 0` unless `[profile.*.build-override]` says
 //! otherwise), so the table of the debug test build is the one that predicts build times.
 //!
+//! The debug table takes about 3 minutes on two cores, the release table under 2. The slowest
+//! cases are 10,000 straight-line statements (about 4 s an expansion in the debug build) and
+//! 3,000 statements in a loop body (about 8 s, nearly all of it in `reverse`, which grows
+//! quadratically with the statements of a loop body). Results, with the machine and the commit
+//! measured, are in `benches/compile_time/README.md`.
+//!
+//! The child processes run this test binary again (`std::env::current_exe`), so a build that
+//! replaces the binary while the table runs (after any edit in the crate) fails the next case:
+//! the binary is not found. In a work tree that changes, run the table from a snapshot of the
+//! commit (`git archive HEAD | tar -x -C /tmp/snapshot`) or with a `CARGO_TARGET_DIR` of its own.
+//!
 //! Every case runs in a child process (this test binary, running [`probe`]) on a thread with the
 //! 8 MiB stack rustc gives a proc macro, so a case that overflows the stack is reported as such
 //! instead of taking the table down; it is then measured again on a 1 GiB stack. A case whose
@@ -30,9 +41,13 @@
 //! tell the macro's own time from the compiler's time on the code it emits):
 //!
 //! ```text
-//! AUTODIFF_EXPAND_IN=src/lib.rs AUTODIFF_EXPAND_OUT=expanded.rs \
-//!     cargo test -p autodiff-macros --lib check::cost::expand_file -- --ignored
+//! AUTODIFF_EXPAND_IN=/tmp/autodiff-compile-time/with/src/lib.rs \
+//! AUTODIFF_EXPAND_OUT=/tmp/autodiff-compile-time/expanded/src/lib.rs \
+//!     cargo test -p autodiff-macros --lib check::cost::expand_file -- --ignored --exact
 //! ```
+//!
+//! Give absolute paths: the test runs in `autodiff-macros/`, so a relative path is read from
+//! there.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -365,7 +380,7 @@ fn run_child(shape: Shape, size: usize, stack: usize) -> Outcome {
         .env("AUTODIFF_COST_CASE", format!("{}:{size}", shape.key()))
         .env("AUTODIFF_COST_STACK", stack.to_string())
         .output()
-        .expect("run the test binary");
+        .expect("run the test binary (replaced by a build while the table ran?)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if let Some(line) = stdout

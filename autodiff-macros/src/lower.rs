@@ -66,7 +66,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         known: HashMap::new(),
         loads: HashMap::new(),
         indices: HashMap::new(),
-        scopes: vec![Vec::new()],
+        scopes: Scopes::new(),
         items: Vec::new(),
         errors: Errors::default(),
         depth: 0,
@@ -120,6 +120,68 @@ struct Binding {
     mutable: bool,
 }
 
+/// The names in scope, innermost block last, with an index by name: a body of thousands of
+/// `let`s looks each name up in constant time.
+struct Scopes {
+    levels: Vec<Vec<Binding>>,
+    /// Where the bindings of each name are, innermost last: level and position.
+    index: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl Scopes {
+    fn new() -> Self {
+        Scopes {
+            levels: vec![Vec::new()],
+            index: HashMap::new(),
+        }
+    }
+
+    fn open(&mut self) {
+        self.levels.push(Vec::new());
+    }
+
+    fn close(&mut self) {
+        for b in self.levels.pop().expect("a scope is open") {
+            let positions = self.index.get_mut(&b.name).expect("indexed when bound");
+            positions.pop();
+            if positions.is_empty() {
+                self.index.remove(&b.name);
+            }
+        }
+    }
+
+    /// Binds in the innermost scope, or in the function's own (`level` 0).
+    fn bind(&mut self, binding: Binding, outermost: bool) {
+        let level = if outermost { 0 } else { self.levels.len() - 1 };
+        let positions = self.index.entry(binding.name.clone()).or_default();
+        let at = (level, self.levels[level].len());
+        // A binding in the outermost scope made while inner ones are open (parameters are
+        // bound first, so this does not happen after them) still shadows by level.
+        let k = positions.partition_point(|&(l, _)| l <= level);
+        positions.insert(k, at);
+        self.levels[level].push(binding);
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Binding> {
+        let &(level, at) = self.index.get(name)?.last()?;
+        Some(&self.levels[level][at])
+    }
+
+    fn lookup_mut(&mut self, name: &str) -> Option<&mut Binding> {
+        let &(level, at) = self.index.get(name)?.last()?;
+        Some(&mut self.levels[level][at])
+    }
+
+    /// The bindings of the function's own scope.
+    fn outermost(&self) -> &[Binding] {
+        &self.levels[0]
+    }
+
+    fn outermost_mut(&mut self, name: &str) -> Option<&mut Binding> {
+        self.levels[0].iter_mut().rev().find(|b| b.name == name)
+    }
+}
+
 /// The flags that `break` and `continue` set in the loop being lowered.
 #[derive(Clone, Copy)]
 struct LoopFlags {
@@ -147,7 +209,7 @@ struct Lowerer {
     /// Integer arithmetic in the current straight-line stretch, by operation and operands.
     indices: HashMap<(Prim, OperandKey, OperandKey), NodeId>,
     /// The names in scope, innermost block last; a later binding shadows an earlier one.
-    scopes: Vec<Vec<Binding>>,
+    scopes: Scopes,
     items: Vec<TokenStream>,
     errors: Errors,
     depth: usize,
@@ -363,9 +425,9 @@ impl Lowerer {
     fn nested(&mut self, f: impl FnOnce(&mut Self)) -> graph::Block {
         self.forget();
         self.blocks.push(graph::Block::default());
-        self.scopes.push(Vec::new());
+        self.scopes.open();
         f(self);
-        self.scopes.pop();
+        self.scopes.close();
         self.forget();
         self.blocks.pop().expect("pushed above")
     }
@@ -516,11 +578,14 @@ impl Lowerer {
                 node,
                 span: pat.ident.span(),
             });
-            self.scopes[0].push(Binding {
-                name,
-                bound,
-                mutable: pat.mutability.is_some(),
-            });
+            self.scopes.bind(
+                Binding {
+                    name,
+                    bound,
+                    mutable: pat.mutability.is_some(),
+                },
+                true,
+            );
         }
         if let Some(wrt) = &options.wrt {
             self.restrict(&mut params, wrt);
@@ -558,11 +623,7 @@ impl Lowerer {
     }
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
-        self.scopes
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|b| b.name == name)
+        self.scopes.lookup(name)
     }
 
     /// Gives a node its user's name, for readable generated code.
@@ -578,14 +639,14 @@ impl Lowerer {
         if let Bound::Node(node) = bound {
             self.name(node, &name);
         }
-        self.scopes
-            .last_mut()
-            .expect("a scope is always open")
-            .push(Binding {
+        self.scopes.bind(
+            Binding {
                 name,
                 bound,
                 mutable,
-            });
+            },
+            false,
+        );
     }
 
     /// The function body: statements, then the value returned.
@@ -613,7 +674,9 @@ impl Lowerer {
         {
             assigned(stmt.to_token_stream(), &mut names);
         }
-        let rebound: Vec<(String, NodeId, Ty, Span)> = self.scopes[0]
+        let rebound: Vec<(String, NodeId, Ty, Span)> = self
+            .scopes
+            .outermost()
             .iter()
             .filter_map(|b| match b.bound {
                 Bound::Node(n) if b.mutable && names.contains(&b.name) => {
@@ -626,10 +689,7 @@ impl Lowerer {
             let v = self.var(&name, ty, Shape::Scalar, span);
             self.emit(graph::Stmt::Declare(v, Some(node)));
             self.known.insert(v, node);
-            let binding = self.scopes[0]
-                .iter_mut()
-                .find(|b| b.name == name)
-                .expect("found above");
+            let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
         let early_return = stmts
@@ -732,7 +792,7 @@ impl Lowerer {
     }
 
     fn block(&mut self, block: &Block) -> NodeId {
-        self.scopes.push(Vec::new());
+        self.scopes.open();
         let (stmts, tail) = match block.stmts.split_last() {
             Some((Stmt::Expr(e, None), rest)) => (rest, Some(e)),
             _ => (&block.stmts[..], None),
@@ -747,7 +807,7 @@ impl Lowerer {
                 "a block used as a value must end with an expression",
             )),
         };
-        self.scopes.pop();
+        self.scopes.close();
         value
     }
 
@@ -863,9 +923,9 @@ impl Lowerer {
             Expr::Continue(c) => self.exit(c.span(), c.label.is_some(), false),
             Expr::Return(r) => self.return_(r),
             Expr::Block(b) if b.label.is_none() => {
-                self.scopes.push(Vec::new());
+                self.scopes.open();
                 self.stmts(&b.block.stmts, &mut |_| None);
-                self.scopes.pop();
+                self.scopes.close();
             }
             e => {
                 // A value computed and dropped has no effect on the result; it is still checked.
@@ -1073,13 +1133,7 @@ impl Lowerer {
             }
             Some((Bound::Node(_), true)) => {
                 self.name(value, &name);
-                let binding = self
-                    .scopes
-                    .iter_mut()
-                    .rev()
-                    .flat_map(|s| s.iter_mut().rev())
-                    .find(|b| b.name == name)
-                    .expect("found above");
+                let binding = self.scopes.lookup_mut(&name).expect("found above");
                 binding.bound = Bound::Node(value);
             }
             Some((Bound::Var(_), true)) => self.errors.push(err(
@@ -1288,7 +1342,7 @@ impl Lowerer {
         let mut body = {
             self.forget();
             self.blocks.push(graph::Block::default());
-            self.scopes.push(Vec::new());
+            self.scopes.open();
             let i = self.push(Op::Counter(counter), vec![], Ty::Int, f.pat.span());
             self.nodes[i.0].name = Some(name.clone());
             if let Pat::Ident(p) = &*f.pat {
@@ -1296,7 +1350,7 @@ impl Lowerer {
             }
             let inner = self.loop_body(&f.body, span, flags);
             self.emit_all(inner);
-            self.scopes.pop();
+            self.scopes.close();
             self.forget();
             self.blocks.pop().expect("pushed above")
         };

@@ -85,6 +85,10 @@ struct Reverse {
     fusion: Option<Fusion>,
     /// How many loops were reversed for fusion and then could not be fused.
     fusion_attempts: usize,
+    /// Which primal nodes are recomputable, as far as asked.
+    recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
+    /// The variables the program stores into, once computed.
+    stored: std::cell::OnceCell<HashSet<VarId>>,
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
@@ -163,6 +167,8 @@ pub fn reverse(graph: Graph) -> Adjoint {
         fused_block: None,
         fusion: None,
         fusion_attempts: 0,
+        recomputable: std::cell::RefCell::new(HashMap::new()),
+        stored: std::cell::OnceCell::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -453,10 +459,31 @@ impl Reverse {
 
     /// Whether a node can be recomputed in the backward sweep from values that are in scope
     /// there without a tape: parameters, counters, top-level values, and pure operations on them.
+    ///
+    /// Answers are kept (until [`Reverse::fused_block`] changes what is in scope), and the
+    /// arguments are visited with a work list: a chain of thousands of values in a loop body is
+    /// neither walked once per value nor recursed through.
     fn recomputable(&self, n: NodeId) -> bool {
-        let node = self.b.node(n);
-        let in_scope = node.is_leaf() || self.home.get(&n).is_none_or(|h| self.in_scope(h.block));
-        in_scope || self.pure(&node) && node.args.iter().all(|&a| self.recomputable(a))
+        let mut known = self.recomputable.borrow_mut();
+        let mut work = vec![(n, false)];
+        while let Some((id, visited)) = work.pop() {
+            if known.contains_key(&id) {
+                continue;
+            }
+            let node = self.b.node(id);
+            let in_scope =
+                node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
+            if in_scope || !self.pure(&node) {
+                known.insert(id, in_scope);
+            } else if visited {
+                let all = node.args.iter().all(|a| known[a]);
+                known.insert(id, all);
+            } else {
+                work.push((id, true));
+                work.extend(node.args.iter().map(|&a| (a, false)));
+            }
+        }
+        known[&n]
     }
 
     /// Whether the values a primal block computes are in scope throughout the backward code
@@ -480,7 +507,16 @@ impl Reverse {
     }
 
     fn stored(&self, v: VarId) -> bool {
-        self.b.with_graph(|g| g.body.stores(v))
+        self.stored
+            .get_or_init(|| {
+                self.b.with_graph(|g| {
+                    (0..g.vars.len())
+                        .map(VarId)
+                        .filter(|&v| g.body.stores(v))
+                        .collect()
+                })
+            })
+            .contains(&v)
     }
 
     fn tape(&mut self, kind: TapeKind) -> VarId {
@@ -746,8 +782,10 @@ impl Reverse {
         let memo = self.b.save_scope();
         self.b.retain(|n| n.0 < forward_len);
         self.fused_block = Some(id);
+        self.recomputable.borrow_mut().clear();
         let reversed = self.nested(body);
         self.fused_block = None;
+        self.recomputable.borrow_mut().clear();
         self.b.restore_scope(memo);
         if inert(&reversed) {
             return true;

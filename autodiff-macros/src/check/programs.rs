@@ -694,3 +694,51 @@ fn local_array_filled_with_a_parameter() {
         &[&[0.5]],
     );
 }
+
+/// A loop with nothing to reverse before the backward code of what follows it: that code was
+/// pruned of the values only later code used, and the gradient of `x2` was lost (0 instead of
+/// about 1.16).
+#[test]
+fn loop_with_nothing_to_reverse_before_the_tail() {
+    regression(
+        "wrt(x2)",
+        "fn f(x0: f64, x1: f64, x2: f64) -> f64 {
+            let mut h1 = [0.0; 2];
+            let mut s3: f64 = 0.0;
+            for i4 in 0..1 {
+                s3 += x0;
+            }
+            s3 -= (x2 * x2 + 0.5).powf(x0.sin() * 1.5);
+            (-(if x0.ln_1p() >= 2.0 { x0.powi(-1) } else { h1[0] - h1[1] })) + x1 + s3
+        }",
+        &[&[
+            -0.537_405_956_245_703_2,
+            -1.989_478_163_593_562_5,
+            0.294_877_044_323_739_35,
+        ]],
+    );
+}
+
+/// The backward code of a fused loop needs `sigmoid(x1)` (the derivative of `softplus`), which
+/// the function computes only after the loop; sharing it put a use before its definition. It is
+/// now computed before the loop.
+#[test]
+fn fused_loop_sharing_a_value_computed_after_it() {
+    regression(
+        "",
+        "fn f(x0: f64, x1: f64, x2: f64) -> f64 {
+            for i5 in 0..1 {
+                let mut s6: f64 = softplus(x1);
+                for i7 in 0..1 {
+                    s6 += x0 % x0;
+                }
+            }
+            { let t9 = x0; t9 + (f64::atan2(1.0, x2) + sigmoid(x1)) }
+        }",
+        &[&[
+            1.123_641_845_403_308_8,
+            0.229_033_849_744_527,
+            0.107_396_210_088_992_65,
+        ]],
+    );
+}

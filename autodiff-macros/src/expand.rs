@@ -11,8 +11,26 @@ use syn::ItemFn;
 use crate::options::Options;
 use crate::{emit, forward, lower, options, reverse};
 
+/// The deepest nesting of brackets, braces and parentheses the item may have. Each level of
+/// nesting the macro accepts (256, counted by `lower`) adds at most one, so nothing the macro
+/// accepts is refused here; deeper items are refused before `syn`, whose recursive parser needs
+/// several kilobytes of stack a level and overflows rustc's 8 MiB a little beyond 400 nested
+/// `if`s.
+const MAX_GROUP_DEPTH: usize = 256;
+
 /// Expands `#[differentiate(attr)] item`.
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
+    // One more for the braces of the function's body.
+    if let Some(span) = too_deep(item, MAX_GROUP_DEPTH + 1) {
+        let error = syn::Error::new(
+            span,
+            format!(
+                "nested more than {MAX_GROUP_DEPTH} levels deep: move the inner part into a function, or split it with `let` bindings"
+            ),
+        )
+        .into_compile_error();
+        return quote!(#item #error);
+    }
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
@@ -33,6 +51,27 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
             quote!(#function #error)
         }
     }
+}
+
+/// The span of the first group nested more than `limit` deep in `tokens`, found without
+/// recursion.
+fn too_deep(tokens: &TokenStream, limit: usize) -> Option<proc_macro2::Span> {
+    let mut open = vec![tokens.clone().into_iter()];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                if open.len() > limit {
+                    return Some(g.span_open());
+                }
+                open.push(g.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                open.pop();
+            }
+        }
+    }
+    None
 }
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {

@@ -20,8 +20,7 @@ const MAX_GROUP_DEPTH: usize = 256;
 
 /// Expands `#[differentiate(attr)] item`.
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
-    // One more for the braces of the function's body.
-    if let Some(span) = too_deep(item, MAX_GROUP_DEPTH + 1) {
+    if let Some(span) = nested_too_deep(item) {
         let error = syn::Error::new(
             span,
             format!(
@@ -51,6 +50,13 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
             quote!(#function #error)
         }
     }
+}
+
+/// The first group nested deeper than [`MAX_GROUP_DEPTH`] in the item, if any: the item is
+/// then refused before it is parsed.
+pub(crate) fn nested_too_deep(item: &TokenStream) -> Option<proc_macro2::Span> {
+    // One more for the braces of the function's body.
+    too_deep(item, MAX_GROUP_DEPTH + 1)
 }
 
 /// The span of the first group nested more than `limit` deep in `tokens`, found without

@@ -231,19 +231,16 @@ fn tokens(stream: TokenStream) -> usize {
 
 /// The messages of the `compile_error!`s in an expansion, if any.
 fn errors(expansion: TokenStream) -> Option<String> {
-    let file: syn::File = syn::parse2(expansion).expect("the expansion parses");
-    let messages: Vec<String> = file
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            syn::Item::Macro(m)
-                if m.mac
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "compile_error") =>
+    // Read off the top-level tokens, without parsing the function, which may be nested too
+    // deeply for `syn`: `compile_error! { "message" }`.
+    let tokens: Vec<TokenTree> = expansion.into_iter().collect();
+    let messages: Vec<String> = tokens
+        .windows(3)
+        .filter_map(|w| match w {
+            [TokenTree::Ident(name), TokenTree::Punct(bang), TokenTree::Group(body)]
+                if name == "compile_error" && bang.as_char() == '!' =>
             {
-                let lit: syn::LitStr = m.mac.parse_body().expect("a string");
+                let lit: syn::LitStr = syn::parse2(body.stream()).expect("a string");
                 Some(lit.value())
             }
             _ => None,
@@ -275,6 +272,11 @@ fn median(mut runs: Vec<Duration>) -> Duration {
 /// nanoseconds), or `error message`.
 fn measure(item: &str) -> String {
     let item: TokenStream = item.parse().expect("the case is valid tokens");
+    if crate::expand::nested_too_deep(&item).is_some() {
+        // The entry point refuses it before parsing, as a compile error.
+        let message = errors(differentiate(TokenStream::new(), &item));
+        return format!("error\t{}", message.expect("an error"));
+    }
     let stage = |name: &str| eprintln!("{STAGE}{name}");
     let mut expand = Vec::new();
     let mut stages: [Vec<Duration>; 4] = Default::default();

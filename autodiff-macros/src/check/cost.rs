@@ -237,9 +237,11 @@ fn errors(expansion: TokenStream) -> Option<String> {
     let messages: Vec<String> = tokens
         .windows(3)
         .filter_map(|w| match w {
-            [TokenTree::Ident(name), TokenTree::Punct(bang), TokenTree::Group(body)]
-                if name == "compile_error" && bang.as_char() == '!' =>
-            {
+            [
+                TokenTree::Ident(name),
+                TokenTree::Punct(bang),
+                TokenTree::Group(body),
+            ] if name == "compile_error" && bang.as_char() == '!' => {
                 let lit: syn::LitStr = syn::parse2(body.stream()).expect("a string");
                 Some(lit.value())
             }

@@ -116,18 +116,10 @@ fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>) {
         match stmt {
             Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
             Stmt::Store { var, value, .. } => into.push((*var, *value)),
-            Stmt::If {
-                then, otherwise, ..
-            } => {
-                collect_stores(then, into);
-                collect_stores(otherwise, into);
-            }
-            Stmt::For { body, .. } => collect_stores(body, into),
-            Stmt::While { cond, body, .. } => {
-                collect_stores(cond, into);
-                collect_stores(body, into);
-            }
             _ => {}
+        }
+        for nested in stmt.blocks() {
+            collect_stores(nested, into);
         }
     }
 }

@@ -35,18 +35,10 @@ impl Effects {
                 Stmt::Store { var, .. } => {
                     into.stored.insert(*var);
                 }
-                Stmt::Push(..) => {}
-                Stmt::If {
-                    then, otherwise, ..
-                } => {
-                    Self::of(then, into);
-                    Self::of(otherwise, into);
-                }
-                Stmt::For { body, .. } => Self::of(body, into),
-                Stmt::While { cond, body, .. } => {
-                    Self::of(cond, into);
-                    Self::of(body, into);
-                }
+                Stmt::Push(..) | Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {}
+            }
+            for block in stmt.blocks() {
+                Self::of(block, into);
             }
         }
     }
@@ -294,7 +286,6 @@ impl<'g> Code<'g> {
             write: true,
             ..Touch::default()
         };
-        let mut nested = Vec::new();
         for stmt in stmts {
             match stmt {
                 Stmt::Node(n) => match self.graph.nodes[n.0].op {
@@ -318,21 +309,13 @@ impl<'g> Code<'g> {
                 } => {
                     touch(*v, if self.adds_to(*v, *n) { add } else { write });
                 }
-                Stmt::If {
-                    then, otherwise, ..
-                } => {
-                    nested.push(then);
-                    nested.push(otherwise);
-                }
-                Stmt::For { body, .. } => nested.push(body),
-                Stmt::While { cond, body, .. } => {
-                    nested.push(cond);
-                    nested.push(body);
-                }
+                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {}
             }
         }
-        for block in nested {
-            self.touches(&block.0, into);
+        for stmt in stmts {
+            for block in stmt.blocks() {
+                self.touches(&block.0, into);
+            }
         }
     }
 }
@@ -441,20 +424,11 @@ pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stm
 /// The nodes `stmts` compute, at any depth.
 pub fn nodes_placed(stmts: &[Stmt], into: &mut Vec<NodeId>) {
     for stmt in stmts {
-        match stmt {
-            Stmt::Node(n) => into.push(*n),
-            Stmt::If {
-                then, otherwise, ..
-            } => {
-                nodes_placed(&then.0, into);
-                nodes_placed(&otherwise.0, into);
-            }
-            Stmt::For { body, .. } => nodes_placed(&body.0, into),
-            Stmt::While { cond, body, .. } => {
-                nodes_placed(&cond.0, into);
-                nodes_placed(&body.0, into);
-            }
-            _ => {}
+        if let Stmt::Node(n) = stmt {
+            into.push(*n);
+        }
+        for block in stmt.blocks() {
+            nodes_placed(&block.0, into);
         }
     }
 }
@@ -469,15 +443,7 @@ pub struct Carry {
 }
 
 fn push(graph: &mut Graph, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
-    graph.nodes.push(crate::graph::Node {
-        op,
-        args,
-        ty,
-        active: false,
-        span: proc_macro2::Span::call_site(),
-        name: None,
-    });
-    NodeId(graph.nodes.len() - 1)
+    graph.push(crate::graph::Node::new(op, args, ty))
 }
 
 /// In the backward code `body` of a fused loop over `counter` from `start` to `end`, running

@@ -354,6 +354,18 @@ impl Stmt {
             other => other.clone(),
         }
     }
+
+    /// The blocks nested directly in this statement, in order (a `while`'s condition first).
+    pub fn blocks(&self) -> Vec<&Block> {
+        match self {
+            Stmt::If {
+                then, otherwise, ..
+            } => vec![then, otherwise],
+            Stmt::For { body, .. } => vec![body],
+            Stmt::While { cond, body, .. } => vec![cond, body],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Block {

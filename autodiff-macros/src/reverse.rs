@@ -872,28 +872,9 @@ impl Reverse {
         inside: Option<usize>,
         late: &HashSet<NodeId>,
     ) -> Option<Vec<NodeId>> {
-        fn all_nodes(block: &Block, work: &mut Vec<NodeId>) {
-            block.for_each_use(&mut |n| work.push(n));
-            for stmt in &block.0 {
-                match stmt {
-                    Stmt::Node(n) => work.push(*n),
-                    Stmt::If {
-                        then, otherwise, ..
-                    } => {
-                        all_nodes(then, work);
-                        all_nodes(otherwise, work);
-                    }
-                    Stmt::For { body, .. } => all_nodes(body, work),
-                    Stmt::While { cond, body, .. } => {
-                        all_nodes(cond, work);
-                        all_nodes(body, work);
-                    }
-                    _ => {}
-                }
-            }
-        }
         let mut work = Vec::new();
-        all_nodes(code, &mut work);
+        code.for_each_use(&mut |n| work.push(n));
+        crate::fuse::nodes_placed(&code.0, &mut work);
         let mut seen = HashSet::new();
         let mut moved = Vec::new();
         while let Some(id) = work.pop() {

@@ -117,6 +117,20 @@ pub mod model {
         y + p
     }
 
+    /// A loop whose backward code runs inside it, with a carry to the next element, a result
+    /// scaled after the loop, and `#[inline]`, which the generated functions carry.
+    #[differentiate(reverse, forward)]
+    #[inline]
+    #[must_use]
+    pub fn chain(x: &[f64], c: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 1..x.len() {
+            let d = x[i] - x[i - 1];
+            s += d * d;
+        }
+        s * c + c
+    }
+
     /// A constant function: the parameter is unused and its gradient is zero.
     #[differentiate(reverse, forward)]
     #[allow(unused_variables)]
@@ -144,4 +158,7 @@ fn lint_crate_compiles_and_runs() {
     let (v, _, _, _) = model::control_grad(&x, w, 0.7, 3);
     assert_eq!(v.to_bits(), model::control(&x, w, 0.7, 3).to_bits());
     assert_eq!(model::constant_jvp(1.0, 1.0), (1.0, 0.0));
+    // (x₁ − x₀)² c + c: ∂/∂x₀ = −2 (x₁ − x₀) c, ∂/∂x₁ = 2 (x₁ − x₀) c, ∂/∂c = (x₁ − x₀)² + 1.
+    let (v, d_x, d_c) = model::chain_grad(&[1.0, 3.0], 0.5);
+    assert_eq!((v, d_x, d_c), (2.5, vec![-2.0, 2.0], 5.0));
 }

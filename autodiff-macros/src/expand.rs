@@ -11,12 +11,11 @@ use syn::ItemFn;
 use crate::options::Options;
 use crate::{emit, forward, lower, options, reverse};
 
-/// The deepest nesting of brackets, braces and parentheses the item may have. Each level of
-/// nesting the macro accepts (256, counted by `lower`) adds at most one, so nothing the macro
-/// accepts is refused here; deeper items are refused before `syn`, whose recursive parser needs
-/// several kilobytes of stack a level and overflows rustc's 8 MiB a little beyond 400 nested
-/// `if`s.
-const MAX_GROUP_DEPTH: usize = 256;
+/// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
+/// Each level of nesting lowering counts adds at most one group, so nothing it accepts is refused
+/// here; deeper items are refused before `syn`, whose recursive parser needs several kilobytes of
+/// stack a level and overflows rustc's 8 MiB a little beyond 400 nested `if`s.
+const MAX_GROUP_DEPTH: usize = lower::MAX_DEPTH;
 
 /// Expands `#[differentiate(attr)] item`.
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {

@@ -28,7 +28,7 @@ use crate::rules::{Prim, Syntax};
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
-const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// The longest `else if` chain: each link nests one level, and a chain meets this limit before
 /// the nesting limit unless it is itself nested deeply.

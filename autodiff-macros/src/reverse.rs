@@ -253,12 +253,11 @@ pub fn reverse(graph: Graph) -> Adjoint {
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
-    // With a fused loop, the declarations and the backward code of what follows the loop run
-    // before it; the rest runs at the end, as always.
+    // With a fused loop, the declarations join the backward code that runs before it, and what
+    // it deferred runs first at the end.
     let rest = match &mut r.fusion {
         Some(fusion) => {
-            backward.append(&mut fusion.head);
-            fusion.head = backward;
+            fusion.head.splice(0..0, backward);
             let mut rest = std::mem::take(&mut fusion.deferred);
             rest.extend(frame.out);
             rest

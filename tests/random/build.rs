@@ -1525,7 +1525,6 @@ impl Program {
         s
     }
 
-    /// The arguments of a call from the flat `xs: &[f64]`, `ns: &[i64]`.
     /// The arguments of `f_jvp`: each active float followed by its tangent `dir[j]`.
     fn jvp_args(&self) -> String {
         let (mut fi, mut ii, mut di) = (0, 0, 0);
@@ -1542,12 +1541,7 @@ impl Program {
                     fi += 1;
                 }
                 Param::Int(_, kind) => {
-                    let ty = if *kind == IntKind::I32 {
-                        "i32"
-                    } else {
-                        "usize"
-                    };
-                    args.push(format!("ns[{ii}] as {ty}"));
+                    args.push(int_arg(*kind, ii));
                     ii += 1;
                 }
             }
@@ -1555,6 +1549,7 @@ impl Program {
         args.join(", ")
     }
 
+    /// The arguments of a call from the flat `xs: &[f64]`, `ns: &[i64]`.
     fn call_args(&self, dual: bool) -> String {
         let (mut fi, mut ii) = (0, 0);
         let mut args = Vec::new();
@@ -1569,12 +1564,7 @@ impl Program {
                     fi += 1;
                 }
                 Param::Int(_, kind) => {
-                    let ty = if *kind == IntKind::I32 {
-                        "i32"
-                    } else {
-                        "usize"
-                    };
-                    args.push(format!("ns[{ii}] as {ty}"));
+                    args.push(int_arg(*kind, ii));
                     ii += 1;
                 }
             }
@@ -1982,4 +1972,10 @@ fn main() {
     );
     let path = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("programs.rs");
     fs::write(&path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// The argument for integer parameter `ii` of the flat `ns: &[i64]`, cast to its type.
+fn int_arg(kind: IntKind, ii: usize) -> String {
+    let ty = if kind == IntKind::I32 { "i32" } else { "usize" };
+    format!("ns[{ii}] as {ty}")
 }

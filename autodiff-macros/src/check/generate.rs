@@ -617,6 +617,17 @@ impl Gen<'_> {
         self.line(&line);
     }
 
+    /// `a / b` or `a % b` (`op`), with `b` kept away from zero.
+    fn quotient(&mut self, d: usize, op: &str) -> Ex {
+        let (a, b) = (self.expr(d), self.expr(d));
+        let div = self.divisor(&b);
+        Ex::new(
+            format!("{} {op} {div}", a.operand()),
+            a.typed || b.typed,
+            false,
+        )
+    }
+
     /// A divisor kept away from zero.
     fn divisor(&mut self, e: &Ex) -> String {
         match self.pick(3) {
@@ -1084,15 +1095,7 @@ impl Gen<'_> {
                     false,
                 )
             }
-            5 => {
-                let (a, b) = (self.expr(d), self.expr(d));
-                let div = self.divisor(&b);
-                Ex::new(
-                    format!("{} / {div}", a.operand()),
-                    a.typed || b.typed,
-                    false,
-                )
-            }
+            5 => self.quotient(d, "/"),
             6 => {
                 let a = self.expr(d);
                 Ex::new(format!("-{}", a.operand()), a.typed, false)
@@ -1139,15 +1142,7 @@ impl Gen<'_> {
                     false,
                 )
             }
-            13 => {
-                let (a, b) = (self.expr(d), self.expr(d));
-                let div = self.divisor(&b);
-                Ex::new(
-                    format!("{} % {div}", a.operand()),
-                    a.typed || b.typed,
-                    false,
-                )
-            }
+            13 => self.quotient(d, "%"),
             14 => {
                 let a = self.expr(d);
                 let counters: Vec<String> = self

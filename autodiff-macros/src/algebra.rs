@@ -11,9 +11,12 @@
 //!
 //! Folding never touches the forward nodes lowering built: those compute what the user wrote,
 //! operation for operation, so the value `f_grad` returns is bit for bit that of `f`.
+//!
+//! The builder also knows which derivative nodes may be infinite (see [`Builder::may_be_infinite`]),
+//! so that the chain rule guards a product against `0 · ∞` only where an infinity can reach it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops;
 
 use proc_macro2::Span;
@@ -52,6 +55,22 @@ pub struct Builder {
     graph: RefCell<Graph>,
     memo: RefCell<HashMap<Key, NodeId>>,
     site: Cell<Site>,
+    infinite: RefCell<Infinite>,
+}
+
+/// Which derivative nodes may be infinite: the results of local derivatives the table marks as
+/// possibly infinite, everything computed from them, and, when the function has such a local
+/// derivative anywhere, the values read from derivative variables (a loop carries them around).
+#[derive(Default)]
+struct Infinite {
+    /// The marked nodes.
+    marked: HashSet<NodeId>,
+    /// Whether reads of derivative variables count as possibly infinite.
+    variables: bool,
+    /// The variables that lowering made; the passes add the derivative ones after them.
+    primal_vars: usize,
+    /// The verdict for each node visited so far, by node.
+    known: Vec<Option<bool>>,
 }
 
 impl Builder {
@@ -66,11 +85,70 @@ impl Builder {
             span: Span::call_site(),
             ty: graph.output_ty,
         };
+        let infinite = Infinite {
+            primal_vars: graph.vars.len(),
+            ..Infinite::default()
+        };
         Builder {
             graph: RefCell::new(graph),
             memo: RefCell::new(memo),
             site: Cell::new(site),
+            infinite: RefCell::new(infinite),
         }
+    }
+
+    /// Counts the values read from derivative variables as possibly infinite: set when some
+    /// local derivative of the function may be infinite.
+    pub fn set_infinite_variables(&self, yes: bool) {
+        let mut inf = self.infinite.borrow_mut();
+        inf.variables = yes;
+        inf.known.clear();
+    }
+
+    /// Marks `id` as possibly infinite, with everything computed from it.
+    pub fn mark_infinite(&self, id: NodeId) {
+        let mut inf = self.infinite.borrow_mut();
+        inf.marked.insert(id);
+        if inf.known.get(id.0).copied().flatten() == Some(false) {
+            // A node shared with one built earlier: the verdicts that read it are stale.
+            inf.known.clear();
+        }
+    }
+
+    /// Whether the derivative node `id` may be infinite, so that a zero factor multiplying it
+    /// needs the guard `0 · ∞ = 0`: it is marked, reads a derivative variable that may be, or
+    /// has an argument that may be. Arguments are visited first, without recursion, once.
+    pub fn may_be_infinite(&self, id: NodeId) -> bool {
+        let graph = self.graph.borrow();
+        let mut inf = self.infinite.borrow_mut();
+        let len = graph.nodes.len();
+        inf.known.resize(len, None);
+        let mut work = vec![(id, false)];
+        while let Some((n, args_done)) = work.pop() {
+            if inf.known[n.0].is_some() {
+                continue;
+            }
+            let node = &graph.nodes[n.0];
+            if !args_done {
+                work.push((n, true));
+                work.extend(
+                    node.args
+                        .iter()
+                        .filter(|a| inf.known[a.0].is_none())
+                        .map(|&a| (a, false)),
+                );
+                continue;
+            }
+            let read = match node.op {
+                Op::Read(v) | Op::Load(v) => inf.variables && v.0 >= inf.primal_vars,
+                _ => false,
+            };
+            let verdict = read
+                || inf.marked.contains(&n)
+                || node.args.iter().any(|a| inf.known[a.0] == Some(true));
+            inf.known[n.0] = Some(verdict);
+        }
+        inf.known[id.0] == Some(true)
     }
 
     /// What has been built and can be shared, to restore when leaving a block whose values go
@@ -358,6 +436,14 @@ impl Builder {
             };
             return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);
         }
+        // `1.0 == 0.0`: a guard on a literal seed folds away.
+        if let (Some(x), Some(y)) = (self.float_lit(a), self.float_lit(b))
+            && op == CmpOp::Eq
+        {
+            #[allow(clippy::float_cmp)] // exactly what the emitted `==` would compute
+            let v = x == y;
+            return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);
+        }
         self.push(Op::Cmp(op), vec![a, b], Ty::Bool)
     }
 
@@ -432,7 +518,32 @@ pub struct V<'a> {
 #[derive(Clone, Copy)]
 pub enum Partial<'a> {
     Zero,
+    /// Finite wherever the operation's arguments are finite.
     Of(V<'a>),
+    /// May be infinite (or `0 / 0`) where the operation's value is finite: `sqrt` at 0.
+    Singular(V<'a>),
+    /// May be infinite only where the operation's value is infinite too: `ln` at 0, `1 / 0`.
+    Pole(V<'a>),
+}
+
+impl<'a> Partial<'a> {
+    /// The derivative, unless it is zero.
+    pub fn value(self) -> Option<V<'a>> {
+        match self {
+            Partial::Zero => None,
+            Partial::Of(v) | Partial::Singular(v) | Partial::Pole(v) => Some(v),
+        }
+    }
+}
+
+/// Marks a local derivative that may be infinite where the operation's value is finite.
+pub fn singular(v: V<'_>) -> Partial<'_> {
+    Partial::Singular(v)
+}
+
+/// Marks a local derivative that may be infinite at a pole, where the value is infinite too.
+pub fn pole(v: V<'_>) -> Partial<'_> {
+    Partial::Pole(v)
 }
 
 impl<'a> From<V<'a>> for Partial<'a> {
@@ -470,6 +581,34 @@ impl<'a> Operand<'a> for i32 {
 impl<'a> V<'a> {
     fn wrap(self, id: NodeId) -> V<'a> {
         V { id, b: self.b }
+    }
+
+    pub fn builder(self) -> &'a Builder {
+        self.b
+    }
+
+    /// The value of a float or integer literal, known at compile time.
+    pub fn literal(self) -> Option<f64> {
+        match self.b.lit_value(self.id) {
+            Some(LitValue::Float(v)) => Some(v),
+            #[allow(clippy::cast_precision_loss)] // only compared with small bounds
+            Some(LitValue::Int(v)) => Some(v as f64),
+            _ => None,
+        }
+    }
+
+    /// Whether this partial derivative only routes the incoming derivative, unscaled or
+    /// negated, or by a nonzero constant: a literal, a known constant, or a selection among
+    /// them. Such a partial never turns an infinite input into `0 · ∞`.
+    pub fn is_routing(self) -> bool {
+        let node = self.b.node(self.id);
+        match node.op {
+            Op::Lit(..) | Op::Known(_) => true,
+            Op::Select => {
+                self.wrap(node.args[1]).is_routing() && self.wrap(node.args[2]).is_routing()
+            }
+            _ => self.literal().is_some(),
+        }
     }
 
     fn call(self, p: Prim, rest: &[NodeId]) -> V<'a> {

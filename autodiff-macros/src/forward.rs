@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
-use crate::algebra::{Builder, Partial};
+use crate::algebra::Builder;
 use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
 use crate::reverse::site;
-use crate::rules::{self, Prim};
+use crate::rules::{self, Mode, Prim};
 
 /// A graph extended with its tangent code.
 pub struct Tangent {
@@ -43,7 +43,9 @@ struct Forward {
 pub fn forward(graph: Graph) -> Tangent {
     let body = graph.body.clone();
     let output = graph.output;
+    let infinite = rules::has_infinite_derivative(&graph, Mode::Forward);
     let b = Builder::new(graph);
+    b.set_infinite_variables(infinite);
     // Only values already computed can be shared: the walk makes them known as it goes.
     b.retain(|_| false);
     let mut f = Forward {
@@ -209,11 +211,9 @@ impl Forward {
             };
             let partial = {
                 let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-                let partials = rules::local_derivatives(&node.op, self.b.v(t), self.b.v(n), &args);
-                match partials.get(k) {
-                    Some(Partial::Of(d)) => Some(d.id),
-                    _ => None,
-                }
+                let partials =
+                    rules::chain(&node.op, self.b.v(t), self.b.v(n), &args, Mode::Forward);
+                partials.get(k).copied().flatten().map(|d| d.id)
             };
             let Some(d) = partial else { continue };
             sum = Some(match sum {
@@ -257,7 +257,10 @@ impl Forward {
             args.push(t);
         }
         let jvp = self.b.call(Op::CallJvp(callee.clone()), &args);
-        Some(self.b.field(jvp, 1))
+        let t = self.b.field(jvp, 1);
+        // The callee's derivative may be infinite.
+        self.b.mark_infinite(t);
+        Some(t)
     }
 
     /// The tangent input `d_<param>` of `f_jvp`.

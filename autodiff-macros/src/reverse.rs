@@ -19,9 +19,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::algebra::{Builder, Partial, Site};
+use crate::algebra::{Builder, Site};
 use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
-use crate::rules::{self, Prim};
+use crate::rules::{self, Mode, Prim};
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -146,8 +146,11 @@ struct Frame {
 pub fn reverse(graph: Graph) -> Adjoint {
     let forward_len = graph.nodes.len();
     let body = graph.body.clone();
+    let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
+    let b = Builder::new(graph);
+    b.set_infinite_variables(infinite);
     let mut r = Reverse {
-        b: Builder::new(graph),
+        b,
         home: HashMap::new(),
         forward_len,
         var_adjoint: HashMap::new(),
@@ -1044,12 +1047,9 @@ impl Reverse {
         let before = self.b.len();
         let partials: Vec<Option<NodeId>> = {
             let vs: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-            rules::local_derivatives(&node.op, self.b.v(g), self.b.v(n), &vs)
+            rules::chain(&node.op, self.b.v(g), self.b.v(n), &vs, Mode::Reverse)
                 .into_iter()
-                .map(|p| match p {
-                    Partial::Of(d) => Some(d.id),
-                    Partial::Zero => None,
-                })
+                .map(|d| d.map(|d| d.id))
                 .collect()
         };
         let mut needed = Vec::new();

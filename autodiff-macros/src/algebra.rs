@@ -232,7 +232,7 @@ impl Builder {
         }
         let target = &mut self.graph.borrow_mut().nodes[derivative.0];
         if target.name.is_none() && !target.is_leaf() {
-            target.name = Some(format!("d_{}", name.trim_start_matches("r#")));
+            target.name = Some(crate::names::derivative(name));
         }
     }
 

@@ -23,6 +23,7 @@ use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
+use crate::names;
 use crate::reverse::Adjoint;
 use crate::rules::{Prim, Syntax};
 
@@ -70,22 +71,19 @@ struct Namer {
 }
 
 impl Namer {
+    /// `preferred`, or `preferred_1`, `preferred_2`, ... if it is taken. Names are compared as
+    /// identifiers: `r#x` and `x` are one name.
     fn fresh(&mut self, preferred: &str) -> Ident {
+        let preferred = names::plain(preferred);
         let mut name = preferred.to_owned();
         let n = self.next.entry(preferred.to_owned()).or_insert(1);
         while self.used.contains(&name) {
-            name = format!("{preferred}_{n}");
+            name = names::suffixed(preferred, *n);
             *n += 1;
         }
-        self.used.insert(name.clone());
-        ident(&name)
-    }
-}
-
-fn ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::mixed_site()),
-        None => Ident::new(name, Span::mixed_site()),
+        let ident = names::ident(&name, Span::mixed_site());
+        self.used.insert(name);
+        ident
     }
 }
 
@@ -998,11 +996,6 @@ fn stored_param(graph: &Graph, p: &crate::graph::Param) -> bool {
     p.mutable && p.var.is_some_and(|v| graph.body.stores(v))
 }
 
-/// `d_x` for the parameter `x`, also for a raw identifier `r#x`.
-fn d_name(name: &str) -> String {
-    format!("d_{}", name.trim_start_matches("r#"))
-}
-
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.
 fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
@@ -1036,7 +1029,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         let Some(&d) = adjoint.array_gradients.get(i) else {
             continue;
         };
-        let ident = inputs.namer.fresh(&d_name(&p.name));
+        let ident = inputs.namer.fresh(&names::derivative(&p.name));
         inputs.vars.push((d, ident.clone()));
         if let Shape::Array { len, .. } = &p.shape {
             prelude.push(quote!(let mut #ident = [0.0; #len];));
@@ -1048,11 +1041,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         match p.shape {
             Shape::Scalar => {
                 let g = *scalar_grads.next().expect("one gradient per scalar");
-                results.push((g, d_name(&p.name)));
+                results.push((g, names::derivative(&p.name)));
             }
             Shape::Array { .. } => {
                 let d = adjoint.array_gradients[i];
-                results.push((adjoint.reads.get(&d).copied(), d_name(&p.name)));
+                results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
             }
             Shape::Slice | Shape::Tape(_) => {}
         }
@@ -1131,7 +1124,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let buffers: Vec<String> = active
         .iter()
         .filter(|(_, p)| matches!(p.shape, Shape::Slice))
-        .map(|(_, p)| format!("`{}`", d_name(&p.name)))
+        .map(|(_, p)| format!("`{}`", names::derivative(&p.name)))
         .collect();
     let into_entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
@@ -1180,13 +1173,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let mut call_args = Vec::new();
     let mut outer_results = vec![quote!(value)];
     let mut into_results = vec![quote!(value)];
+    // The gradients' locals, named apart from the parameters (one may be called `d_x`).
+    let mut locals = Namer::default();
+    for i in 0..graph.params.len() {
+        locals.fresh(&inputs.param(graph, i).to_string());
+    }
+    locals.fresh("value");
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i);
         call_args.push(quote!(#ident));
         if !p.active {
             continue;
         }
-        let d = format_ident!("{}", d_name(&p.name), span = Span::mixed_site());
+        let d = locals.fresh(&names::derivative(&p.name));
         if matches!(p.shape, Shape::Slice) {
             alloc.push(quote!(let mut #d = ::std::vec![0.0; #ident.len()];));
             call_args.push(quote!(&mut #d));
@@ -1246,7 +1245,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         if !p.active {
             continue;
         }
-        let d = inputs.namer.fresh(&d_name(&p.name));
+        let d = inputs.namer.fresh(&names::derivative(&p.name));
         params.push(quote!(#mutability #d: #ty));
         match tangent.seeds.get(&i) {
             Some(Seed::Scalar(n)) => inputs.nodes.push((*n, d)),
@@ -1290,7 +1289,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
                 "∂{f}/∂{x} · {d}",
                 f = item.sig.ident,
                 x = p.name,
-                d = d_name(&p.name)
+                d = names::derivative(&p.name)
             )
         })
         .collect();

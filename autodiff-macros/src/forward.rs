@@ -59,7 +59,7 @@ pub fn forward(graph: Graph) -> Tangent {
     for (i, var) in vars.iter().enumerate().filter(|(_, v)| v.active) {
         let d = f.b.with_graph(|g| {
             g.vars.push(Var {
-                name: format!("d_{}", var.name),
+                name: crate::names::derivative(&var.name),
                 active: false,
                 ..var.clone()
             });

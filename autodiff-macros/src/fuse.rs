@@ -528,7 +528,7 @@ pub fn carry_neighbours(
         }
         let float = Ty::Float(graph.vars[var.0].ty.float());
         graph.vars.push(crate::graph::Var {
-            name: format!("{}_next", graph.vars[var.0].name),
+            name: crate::names::suffixed(&graph.vars[var.0].name, "next"),
             ty: float,
             shape: Shape::Scalar,
             active: false,

@@ -19,6 +19,7 @@ mod forward;
 mod fuse;
 mod graph;
 mod lower;
+mod names;
 mod options;
 mod reverse;
 mod rules;

@@ -23,6 +23,7 @@ use syn::{
 use crate::graph::{
     self, CastTo, CmpOp, FloatTy, Graph, LitValue, Node, NodeId, Op, Param, Shape, Ty, Var, VarId,
 };
+use crate::names;
 use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
@@ -142,10 +143,11 @@ impl Scopes {
 
     fn close(&mut self) {
         for b in self.levels.pop().expect("a scope is open") {
-            let positions = self.index.get_mut(&b.name).expect("indexed when bound");
+            let name = names::plain(&b.name);
+            let positions = self.index.get_mut(name).expect("indexed when bound");
             positions.pop();
             if positions.is_empty() {
-                self.index.remove(&b.name);
+                self.index.remove(name);
             }
         }
     }
@@ -153,7 +155,10 @@ impl Scopes {
     /// Binds in the innermost scope, or in the function's own (`level` 0).
     fn bind(&mut self, binding: Binding, outermost: bool) {
         let level = if outermost { 0 } else { self.levels.len() - 1 };
-        let positions = self.index.entry(binding.name.clone()).or_default();
+        let positions = self
+            .index
+            .entry(names::plain(&binding.name).to_owned())
+            .or_default();
         let at = (level, self.levels[level].len());
         // A binding in the outermost scope made while inner ones are open (parameters are
         // bound first, so this does not happen after them) still shadows by level.
@@ -163,12 +168,12 @@ impl Scopes {
     }
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
-        let &(level, at) = self.index.get(name)?.last()?;
+        let &(level, at) = self.index.get(names::plain(name))?.last()?;
         Some(&self.levels[level][at])
     }
 
     fn lookup_mut(&mut self, name: &str) -> Option<&mut Binding> {
-        let &(level, at) = self.index.get(name)?.last()?;
+        let &(level, at) = self.index.get(names::plain(name))?.last()?;
         Some(&mut self.levels[level][at])
     }
 
@@ -178,7 +183,10 @@ impl Scopes {
     }
 
     fn outermost_mut(&mut self, name: &str) -> Option<&mut Binding> {
-        self.levels[0].iter_mut().rev().find(|b| b.name == name)
+        self.levels[0]
+            .iter_mut()
+            .rev()
+            .find(|b| names::same(&b.name, name))
     }
 }
 
@@ -596,7 +604,7 @@ impl Lowerer {
     /// Applies `wrt(...)`: only the named parameters are active.
     fn restrict(&mut self, params: &mut [Param], wrt: &[Ident]) {
         for name in wrt {
-            match params.iter().find(|p| name == &p.name) {
+            match params.iter().find(|p| names::same(&name.to_string(), &p.name)) {
                 None => self.errors.push(err(
                     name,
                     format!(
@@ -618,7 +626,8 @@ impl Lowerer {
             }
         }
         for p in params.iter_mut() {
-            p.active = p.float.is_some() && wrt.iter().any(|w| w == &p.name);
+            p.active =
+                p.float.is_some() && wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
         }
     }
 

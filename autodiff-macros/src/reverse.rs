@@ -197,7 +197,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             ty: float,
         });
         let adj = r.new_var(
-            &format!("d_{}", var.name),
+            &crate::names::derivative(&var.name),
             var.ty,
             var.shape.clone(),
             var.param,
@@ -552,7 +552,12 @@ impl Reverse {
                 None => {
                     let node = self.b.node(n);
                     let name = node.name.clone().unwrap_or_else(|| "t".to_owned());
-                    let v = self.new_var(&format!("d_{name}"), node.ty, Shape::Scalar, None);
+                    let v = self.new_var(
+                        &crate::names::derivative(&name),
+                        node.ty,
+                        Shape::Scalar,
+                        None,
+                    );
                     self.b.set_site(site(&self.b, &node));
                     let zero = self.b.lit(0.0);
                     let frame = self

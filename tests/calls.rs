@@ -227,3 +227,185 @@ fn calls_with_slices_and_arrays() {
     let tangent = through_slices_jvp(&w, &[0.0; 3], &x, &[0.0; 3], b, 1.0).1;
     assert_relative_eq!(tangent, db, max_relative = 1e-12);
 }
+
+/// `x₀² + x₁`, called below with whole arrays.
+#[differentiate(reverse, forward)]
+fn sum2(x: &[f64]) -> f64 {
+    x[0] * x[0] + x[1]
+}
+
+/// A local array declared before the loop, overwritten in every iteration and passed whole:
+/// each iteration's call must be differentiated at that iteration's contents. The loop only
+/// accumulates, so its backward code runs inside it.
+#[differentiate(reverse, forward)]
+fn array_before_loop(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s
+}
+
+/// The same, reversed as a second loop (the output reads `s`).
+#[differentiate(reverse, forward)]
+fn array_before_loop_reversed(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s * s
+}
+
+/// Declared inside the loop, reversed as a second loop.
+#[differentiate(reverse, forward)]
+fn array_inside_loop_reversed(a: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        let mut h = [0.0; 2];
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s * s
+}
+
+/// In a `while` loop, under a branch, and in a nested loop; `s` is multiplied, so nothing
+/// fuses and every call's gradient goes on the tape.
+#[differentiate(reverse, forward)]
+fn array_in_while_and_branches(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 1.0;
+    let mut i = 0;
+    while i < a.len() {
+        h[0] = a[i];
+        h[1] = a[i] * a[i];
+        if a[i] > 0.0 {
+            s *= 1.0 + 0.1 * sum2(&h);
+        } else {
+            for j in 0..2 {
+                h[j] = h[j] * 0.5;
+            }
+            s *= 1.0 + 0.2 * sum2(&h);
+        }
+        i += 1;
+    }
+    s
+}
+
+/// A whole array read by a call whose value is a constant factor: the backward sweep needs the
+/// call's value of each iteration, not one computed again from the array's final contents.
+#[differentiate(reverse, forward)]
+fn constant_call_in_loop(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        let k = i as f64;
+        h[0] = k;
+        h[1] = k;
+        s += a[i] * sum2(&h);
+    }
+    s * s
+}
+
+/// `Σ (aᵢ² + aᵢ)` and `(Σ aᵢ² + aᵢ)²`, with their gradients, by hand.
+fn sum_closed(a: &[f64]) -> (f64, Vec<f64>) {
+    let s: f64 = a.iter().map(|x| x * x + x).sum();
+    (s, a.iter().map(|x| 2.0 * x + 1.0).collect())
+}
+
+/// `f_jvp` along each unit direction of a slice parameter, against `grad`.
+fn assert_slice_modes_agree(grad: &[f64], jvp: impl Fn(&[f64]) -> f64) {
+    for i in 0..grad.len() {
+        let mut d = vec![0.0; grad.len()];
+        d[i] = 1.0;
+        assert_relative_eq!(jvp(&d), grad[i], max_relative = 1e-12, epsilon = 1e-14);
+    }
+}
+
+#[test]
+fn array_overwritten_in_a_loop_and_passed_whole() {
+    let a = [1.0, 2.0, 3.0];
+    let (v, d) = array_before_loop_grad(&a);
+    assert_eq!(v.to_bits(), array_before_loop(&a).to_bits());
+    assert_eq!(d, vec![3.0, 5.0, 7.0]);
+    assert_slice_modes_agree(&d, |t| array_before_loop_jvp(&a, t).1);
+    for &a in &[[1.0, 2.0, 3.0], [-0.5, 0.25, 1.5]] {
+        let (s, ds) = sum_closed(&a);
+        for (v, d) in [
+            array_before_loop_reversed_grad(&a),
+            array_inside_loop_reversed_grad(&a),
+        ] {
+            assert_relative_eq!(v, s * s, max_relative = 1e-12);
+            for i in 0..3 {
+                assert_relative_eq!(d[i], 2.0 * s * ds[i], max_relative = 1e-12);
+            }
+            autodiff::check_gradient(|p| array_inside_loop_reversed(p), &a, &d).unwrap();
+        }
+        assert_eq!(
+            array_before_loop_reversed_grad(&a).0.to_bits(),
+            array_before_loop_reversed(&a).to_bits()
+        );
+        let (_, d) = array_inside_loop_reversed_grad(&a);
+        assert_slice_modes_agree(&d, |t| array_inside_loop_reversed_jvp(&a, t).1);
+        let (_, d) = array_before_loop_reversed_grad(&a);
+        assert_slice_modes_agree(&d, |t| array_before_loop_reversed_jvp(&a, t).1);
+    }
+}
+
+#[test]
+fn array_passed_whole_in_while_branches_and_nested_loops() {
+    for a in [
+        vec![0.5, -0.3, 1.2, -0.7],
+        vec![-1.0],
+        vec![],
+        vec![0.1, 0.2, -0.4, 0.8, -0.9],
+    ] {
+        let (v, d) = array_in_while_and_branches_grad(&a);
+        assert_eq!(v.to_bits(), array_in_while_and_branches(&a).to_bits());
+        // By hand: each factor is 1 + c·(u² + w) with (u, w) = (a, a²), halved when a ≤ 0.
+        let mut expected = Vec::new();
+        for (i, &x) in a.iter().enumerate() {
+            let (c, h) = if x > 0.0 { (0.1, 1.0) } else { (0.2, 0.5) };
+            let factor = 1.0 + c * ((h * x) * (h * x) + h * x * x);
+            let dfactor = c * (2.0 * h * h * x + 2.0 * h * x);
+            let rest: f64 = a
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, &y)| {
+                    let (c, h) = if y > 0.0 { (0.1, 1.0) } else { (0.2, 0.5) };
+                    1.0 + c * ((h * y) * (h * y) + h * y * y)
+                })
+                .product();
+            let _ = factor;
+            expected.push(dfactor * rest);
+        }
+        for i in 0..a.len() {
+            assert_relative_eq!(d[i], expected[i], max_relative = 1e-12, epsilon = 1e-15);
+        }
+        if !a.is_empty() {
+            autodiff::check_gradient(|p| array_in_while_and_branches(p), &a, &d).unwrap();
+        }
+        assert_slice_modes_agree(&d, |t| array_in_while_and_branches_jvp(&a, t).1);
+    }
+}
+
+#[test]
+fn constant_call_of_an_overwritten_array() {
+    let a = [0.3, -1.1, 0.7, 2.0];
+    let (v, d) = constant_call_in_loop_grad(&a);
+    assert_eq!(v.to_bits(), constant_call_in_loop(&a).to_bits());
+    // s = Σ aᵢ (i² + i), f = s².
+    let c: Vec<f64> = (0..4).map(|i| f64::from(i * i + i)).collect();
+    let s: f64 = a.iter().zip(&c).map(|(x, c)| x * c).sum();
+    for i in 0..4 {
+        assert_relative_eq!(d[i], 2.0 * s * c[i], max_relative = 1e-12);
+    }
+    assert_slice_modes_agree(&d, |t| constant_call_in_loop_jvp(&a, t).1);
+}

@@ -700,7 +700,14 @@ impl<'g> Sweep<'g> {
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
-                self.call(c, &name, &node.args, span)
+                let call = self.call(c, &name, &node.args, span).tokens;
+                // The value and one entry per float argument, checked where the call is.
+                let n = c.floats.iter().filter(|&&f| f).count();
+                let n = Literal::usize_unsuffixed(n);
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::private::entries::<#n, _>(#call)),
+                    Prec::Atom,
+                )
             }
             Op::CallJvp(c) => {
                 let name = format_ident!("{}_jvp", c.name, span = c.name.span());

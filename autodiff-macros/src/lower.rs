@@ -1056,6 +1056,12 @@ impl Lowerer {
         }
         let value = self.expr(&init.expr);
         if let Some(t) = annotated {
+            // `let c: f64 = self.scale;`: a constant of a type the macro could not see is a float.
+            if self.nodes[value.0].ty == Ty::Other
+                && matches!(self.nodes[value.0].op, Op::Member(_) | Op::Const(_))
+            {
+                self.nodes[value.0].ty = Ty::Float(Some(t));
+            }
             self.settle(value, t);
         }
         if let Op::Read(v) = self.nodes[value.0].op
@@ -1878,7 +1884,9 @@ impl Lowerer {
         }
         let floats: Vec<bool> = ids
             .iter()
-            .map(|a| matches!(self.nodes[a.0].ty, Ty::Float(_) | Ty::Other))
+            // A constant of a type the macro does not see (a struct, a field, a `const`) has no
+            // entry: `g_grad`'s arity is checked where it is called.
+            .map(|a| matches!(self.nodes[a.0].ty, Ty::Float(_)))
             .collect();
         let ty = ids
             .iter()

@@ -89,6 +89,98 @@ struct Reverse {
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
     stored: std::cell::OnceCell<HashSet<VarId>>,
+    /// The calls the forward sweep evaluates through `g_grad`, by the node of their value.
+    calls: HashMap<NodeId, CallSite>,
+    /// Array gradients of calls that the backward sweep takes back element by element: the
+    /// gradient's node, its tape and the argument array, pushed right after the call.
+    array_tapes: HashMap<NodeId, (VarId, VarId)>,
+}
+
+/// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
+/// and the partial derivatives, primal values of the iteration that made the call, are saved
+/// or kept in scope like any other value the backward sweep needs.
+#[derive(Clone)]
+struct CallSite {
+    /// The arguments as the user passed them.
+    args: Vec<NodeId>,
+    /// The node of each argument's entry in `g_grad`'s result, for active arguments.
+    partials: Vec<Option<NodeId>>,
+}
+
+/// Makes every active call `g(args)` a call of `g_grad(args)` in the forward sweep: the call's
+/// node becomes the first entry of the result, and one node per active argument reads its
+/// partial derivative (an array for an array argument) right after the call.
+fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
+    fn visit(graph: &mut Graph, block: &Block, calls: &mut HashMap<NodeId, CallSite>) -> Block {
+        let mut out = Vec::new();
+        for stmt in &block.0 {
+            let Stmt::Node(n) = stmt else {
+                out.push(stmt.with_blocks(|b| visit(graph, b, calls)));
+                continue;
+            };
+            let node = graph.node(*n).clone();
+            let Op::Call(callee) = &node.op else {
+                out.push(stmt.clone());
+                continue;
+            };
+            if !node.active {
+                out.push(stmt.clone());
+                continue;
+            }
+            let grad = graph.push(Node {
+                op: Op::CallGrad(callee.clone()),
+                args: node.args.clone(),
+                ty: Ty::Other,
+                active: false,
+                span: node.span,
+                name: None,
+            });
+            out.push(Stmt::Node(grad));
+            let value = &mut graph.nodes[n.0];
+            value.op = Op::Field(0);
+            value.args = vec![grad];
+            out.push(stmt.clone());
+            let mut entry = 0;
+            let mut partials = Vec::new();
+            for (&arg, &float) in node.args.iter().zip(&callee.floats) {
+                if float {
+                    entry += 1;
+                }
+                let a = graph.node(arg);
+                let active = match a.op {
+                    Op::Array(v, _) => graph.vars[v.0].active,
+                    _ => a.active,
+                };
+                if !(float && active) {
+                    partials.push(None);
+                    continue;
+                }
+                let (ty, span) = (a.ty, a.span);
+                let p = graph.push(Node {
+                    op: Op::Field(entry),
+                    args: vec![grad],
+                    ty,
+                    active: false,
+                    span,
+                    name: None,
+                });
+                out.push(Stmt::Node(p));
+                partials.push(Some(p));
+            }
+            calls.insert(
+                *n,
+                CallSite {
+                    args: node.args.clone(),
+                    partials,
+                },
+            );
+        }
+        Block(out)
+    }
+    let mut calls = HashMap::new();
+    let body = graph.body.clone();
+    graph.body = visit(graph, &body, &mut calls);
+    calls
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
@@ -103,6 +195,7 @@ struct Saved {
     counts: HashMap<usize, (VarId, NodeId)>,
     placed: HashSet<NodeId>,
     pop_order: HashMap<NodeId, (usize, usize)>,
+    array_tapes: HashMap<NodeId, (VarId, VarId)>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -143,7 +236,8 @@ struct Frame {
     values: HashMap<NodeId, NodeId>,
 }
 
-pub fn reverse(graph: Graph) -> Adjoint {
+pub fn reverse(mut graph: Graph) -> Adjoint {
+    let calls = evaluate_calls_once(&mut graph);
     let forward_len = graph.nodes.len();
     let body = graph.body.clone();
     let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
@@ -172,6 +266,8 @@ pub fn reverse(graph: Graph) -> Adjoint {
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
+        calls,
+        array_tapes: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -473,6 +569,11 @@ impl Reverse {
                 continue;
             }
             let node = self.b.node(id);
+            // A local array passed whole is a leaf, but its contents change: never in scope.
+            if matches!(node.op, Op::Array(..)) && !self.pure(&node) {
+                known.insert(id, false);
+                continue;
+            }
             let in_scope =
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
             if in_scope || !self.pure(&node) {
@@ -497,8 +598,13 @@ impl Reverse {
     /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) => false,
-            Op::Load(v) => self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v),
+            // `g_grad` runs once, in the forward sweep: its entries are saved, not recomputed.
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::CallGrad(_) => false,
+            // A whole array is read where it is passed: only a parameter never stored into
+            // holds the same values in the backward sweep.
+            Op::Load(v) | Op::Array(v, _) => {
+                self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v)
+            }
             _ => true,
         }
     }
@@ -854,6 +960,7 @@ impl Reverse {
             counts: self.counts.clone(),
             placed: self.placed.clone(),
             pop_order: self.pop_order.clone(),
+            array_tapes: self.array_tapes.clone(),
         }
     }
 
@@ -865,6 +972,7 @@ impl Reverse {
         self.counts = saved.counts;
         self.placed = saved.placed;
         self.pop_order = saved.pop_order;
+        self.array_tapes = saved.array_tapes;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -914,6 +1022,55 @@ impl Reverse {
         }
         moved.sort();
         Some(moved)
+    }
+
+    /// `for k in 0..h.len() { tape.push(p[k]); }` right after the call that returned the array
+    /// gradient `p` of `h`: the backward sweep pops it at the call, last element first.
+    fn push_elements(
+        &mut self,
+        p: NodeId,
+        tape: VarId,
+        v: VarId,
+        out: &mut Vec<Stmt>,
+        runs: &Count,
+    ) {
+        let counter = COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let ty = self.b.node(p).ty;
+        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+        };
+        let i = push(Op::Counter(counter), vec![], Ty::Int);
+        let zero = push(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        );
+        let len = push(Op::Len(v), vec![], Ty::Int);
+        let element = push(Op::Element, vec![p, i], ty);
+        self.b
+            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+        out.push(Stmt::Node(len));
+        out.push(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: false,
+            body: Block(vec![
+                Stmt::Node(i),
+                Stmt::Node(element),
+                Stmt::Push(tape, element),
+            ]),
+        });
+        let this = runs.times(&self.constant(len));
+        let total = self
+            .capacity
+            .get(&tape)
+            .unwrap_or(&Count::Known(0))
+            .plus(&this.known_part());
+        self.capacity.insert(tape, total);
     }
 
     /// How many times a `for` loop runs, when its bounds are known at compile time.
@@ -1014,6 +1171,10 @@ impl Reverse {
         let Some(g) = self.final_adjoint(n, &node) else {
             return;
         };
+        if let Some(call) = self.calls.get(&n).cloned() {
+            self.reverse_call(&call, &node, g);
+            return;
+        }
         match node.op {
             Op::Read(v) => {
                 if let Some(&adj) = self.var_adjoint.get(&v) {
@@ -1073,74 +1234,90 @@ impl Reverse {
             let d = self.place(d);
             self.contribute(arg, d);
         }
-        if let Op::Call(callee) = &node.op {
-            self.array_arguments(callee, &node, g);
+    }
+
+    /// Reverses a call that the forward sweep made through `g_grad`: each active argument gets
+    /// the call's adjoint times its partial derivative, taken from the forward sweep (in scope,
+    /// or saved for the iteration that made the call).
+    fn reverse_call(&mut self, call: &CallSite, node: &Node, g: NodeId) {
+        self.b.set_site(site(&self.b, node));
+        for (&arg, &partial) in call.args.iter().zip(&call.partials) {
+            let Some(p) = partial else {
+                continue;
+            };
+            if let Op::Array(v, _) = self.b.node(arg).op {
+                self.array_argument(v, p, g, node.ty);
+                continue;
+            }
+            let before = self.b.len();
+            let d = self.b.prim(Prim::Mul, &[g, p]);
+            let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
+            self.materialize(&fresh, before);
+            let d = self.value(d);
+            let d = self.place(d);
+            self.contribute(arg, d);
         }
     }
 
-    /// `g(x, b)` with an array `x`: `g_grad` returns its gradient as an array, added into the
-    /// adjoint of `x` element by element, scaled by the adjoint of the call.
-    fn array_arguments(&mut self, callee: &crate::graph::Callee, node: &Node, g: NodeId) {
-        let mut entry = 0;
-        for (&arg, &float) in node.args.iter().zip(&callee.floats) {
-            if float {
-                entry += 1;
-            }
-            let Op::Array(v, _) = self.b.node(arg).op else {
-                continue;
-            };
-            let Some(&adj) = self.var_adjoint.get(&v) else {
-                continue;
-            };
-            let before = self.b.len();
-            let grad = {
-                let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-                self.b.v(g).call_grad(callee, &args).field(entry).id
-            };
-            let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
-            self.materialize(&fresh, before);
-            let counter = COPY_LOOPS + self.copies;
-            self.copies += 1;
-            let ty = node.ty;
-            let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
-                self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
-            };
-            let i = push(Op::Counter(counter), vec![], Ty::Int);
-            let zero = push(
-                Op::Lit(crate::graph::LitValue::Int(0), None),
-                vec![],
-                Ty::Int,
-            );
-            let len = push(Op::Len(v), vec![], Ty::Int);
-            let element = push(Op::Element, vec![grad, i], ty);
-            let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
-            let current = push(Op::Load(adj), vec![i], ty);
-            let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
-            self.b
-                .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
-            self.emit(Stmt::Node(len));
-            let body = vec![
-                Stmt::Node(i),
-                Stmt::Node(element),
-                Stmt::Node(scaled),
-                Stmt::Node(current),
-                Stmt::Node(sum),
-                Stmt::Store {
-                    var: adj,
-                    index: i,
-                    value: sum,
-                },
-            ];
-            self.emit(Stmt::For {
-                counter,
-                name: "k".to_owned(),
-                start: zero,
-                end: len,
-                inclusive: false,
-                reverse: false,
-                body: Block(body),
-            });
-        }
+    /// `g(h, b)` with an array `h`: `g_grad` returned its gradient as an array `p`, added into
+    /// the adjoint of `h` element by element, scaled by the call's adjoint `g`. Where `p` is
+    /// out of scope (in a reversed loop), the forward sweep pushes its elements right after the
+    /// call and this loop pops them, last element first.
+    fn array_argument(&mut self, v: VarId, p: NodeId, g: NodeId, ty: Ty) {
+        let Some(&adj) = self.var_adjoint.get(&v) else {
+            return;
+        };
+        self.flush();
+        let in_scope = self.home.get(&p).is_none_or(|h| self.in_scope(h.block));
+        let tape = (!in_scope).then(|| {
+            let kind = TapeKind::Float(ty.float().unwrap_or_else(|| self.output_ty()));
+            let tape = self.tape(kind);
+            self.array_tapes.insert(p, (tape, v));
+            tape
+        });
+        let counter = COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+        };
+        let i = push(Op::Counter(counter), vec![], Ty::Int);
+        let zero = push(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        );
+        let len = push(Op::Len(v), vec![], Ty::Int);
+        let element = match tape {
+            None => push(Op::Element, vec![p, i], ty),
+            Some(tape) => push(Op::Pop(tape), vec![], ty),
+        };
+        let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
+        let current = push(Op::Load(adj), vec![i], ty);
+        let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
+        self.b
+            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+        self.emit(Stmt::Node(len));
+        let body = vec![
+            Stmt::Node(i),
+            Stmt::Node(element),
+            Stmt::Node(scaled),
+            Stmt::Node(current),
+            Stmt::Node(sum),
+            Stmt::Store {
+                var: adj,
+                index: i,
+                value: sum,
+            },
+        ];
+        self.emit(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: !in_scope,
+            body: Block(body),
+        });
     }
 
     /// The rules build derivative nodes over primal values; this gives the new nodes that
@@ -1203,6 +1380,9 @@ impl Reverse {
                     out.push(stmt.clone());
                     if self.taped.contains_key(n) {
                         pushes.push((self.home[n].at, *n));
+                    }
+                    if let Some(&(tape, v)) = self.array_tapes.get(n) {
+                        self.push_elements(*n, tape, v, out, runs);
                     }
                 }
                 Stmt::If { .. } => out.push(stmt.with_blocks(|b| {
@@ -1278,7 +1458,12 @@ impl Reverse {
         }
         // Tapes are declared where the function starts.
         if id == 0 {
-            let used: HashSet<VarId> = self.taped.values().map(|(t, _)| *t).collect();
+            let used: HashSet<VarId> = self
+                .taped
+                .values()
+                .map(|(t, _)| *t)
+                .chain(self.array_tapes.values().map(|(t, _)| *t))
+                .collect();
             let mut tapes: Vec<VarId> = self
                 .tapes
                 .values()

@@ -24,6 +24,8 @@
 pub mod activations;
 pub mod check;
 mod float;
+#[doc(hidden)]
+pub mod private;
 mod tape;
 
 pub use activations::{relu, sigmoid, softplus};

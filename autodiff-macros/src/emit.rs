@@ -440,6 +440,14 @@ impl<'g> Sweep<'g> {
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
+                // The adjoint of a buffer, zeroed to the buffer's length in its allocation.
+                if let (Shape::Buffer(_), Op::Vec) =
+                    (&self.graph.vars[v.0].shape, &self.graph.node(*n).op)
+                {
+                    let args = &self.graph.node(*n).args;
+                    let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
+                    return quote!(#name.clear(); #name.resize(#len, #x););
+                }
                 // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
                 if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
                     return TokenStream::new();
@@ -690,6 +698,10 @@ impl<'g> Sweep<'g> {
             Op::Fill(len) => {
                 let x = arg(0).tokens;
                 Code::new(quote!([#x; #len]), Prec::Atom)
+            }
+            Op::Vec => {
+                let (x, len) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote_spanned!(span=> ::std::vec![#x; #len]), Prec::Atom)
             }
             Op::Pop(v) => {
                 let name = self.var(*v);
@@ -1009,7 +1021,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     match &p.shape {
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
-        Shape::Slice | Shape::Tape(_) => quote!(::std::vec::Vec<#float>),
+        Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),
     }
 }
 
@@ -1054,7 +1066,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
                 let d = adjoint.array_gradients[i];
                 results.push((adjoint.reads.get(&d).copied(), d_name(&p.name)));
             }
-            Shape::Slice | Shape::Tape(_) => {}
+            Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => {}
         }
     }
     let sweep = Sweep::new(

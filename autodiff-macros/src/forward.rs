@@ -123,6 +123,9 @@ impl Forward {
                                 out.push(Stmt::Node(fill));
                                 Some(fill)
                             }
+                            (Shape::Buffer(len), Some(_)) => {
+                                Some(self.tangent_buffer(*v, len, &mut out))
+                            }
                             (_, init) => init.map(|n| self.tangent_or_zero(n, &mut out)),
                         };
                         out.push(Stmt::Declare(d, t));
@@ -274,5 +277,18 @@ impl Forward {
         });
         self.seeds.insert(param, Seed::Scalar(seed));
         seed
+    }
+}
+
+impl Forward {
+    /// `vec![0.0; len]`, the tangent of a run-time-sized buffer, declared beside it.
+    fn tangent_buffer(&mut self, v: VarId, len: NodeId, out: &mut Vec<Stmt>) -> NodeId {
+        let zero = self.b.lit(0.0);
+        let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+        let zeros = self
+            .b
+            .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, len], ty)));
+        out.push(Stmt::Node(zeros));
+        zeros
     }
 }

@@ -123,6 +123,8 @@ pub enum Op {
     Len(VarId),
     /// `[arg0; len]`, a local array filled with one value.
     Fill(TokenStream),
+    /// `vec![arg0; arg1]`, a buffer whose length is known at run time.
+    Vec,
     /// The index of the `for` loop with this number, inside its body.
     Counter(usize),
     /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
@@ -218,6 +220,9 @@ pub enum Shape {
     },
     /// `&[T]`.
     Slice,
+    /// A local `vec![x; n]`, a buffer whose length is known at run time: the integer node `n`,
+    /// computed where the buffer is declared.
+    Buffer(NodeId),
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
     /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
     /// as the constant expression says.

@@ -26,6 +26,8 @@ use crate::graph::{
 use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
+mod buffer;
+
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
 pub(crate) const MAX_DEPTH: usize = 256;
@@ -973,6 +975,10 @@ impl Lowerer {
             ));
         }
         let name = p.ident.to_string();
+        if let Some(alloc) = buffer::alloc(&init.expr) {
+            self.vec_local(local, p, annotated, alloc);
+            return;
+        }
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
             let fill = self.expr(&r.expr);
@@ -1540,6 +1546,9 @@ impl Lowerer {
                 let Some(v) = self.array_of(&m.receiver) else {
                     return self.placeholder(span);
                 };
+                if let Shape::Buffer(len) = self.vars[v.0].shape {
+                    return len;
+                }
                 self.push(Op::Len(v), vec![], Ty::Int, span)
             }
             Expr::Paren(p) => self.expr(&p.expr),

@@ -23,6 +23,8 @@ use crate::algebra::{Builder, Partial, Site};
 use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::rules::{self, Prim};
 
+mod buffer;
+
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
     pub graph: Graph,
@@ -187,6 +189,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             .collect()
     });
     let mut backward = Vec::new();
+    let top = Reverse::top_level_buffers(&body);
     for (id, var) in vars.iter().filter(|(_, v)| v.active) {
         let float = var.ty.float().unwrap_or_else(|| r.output_ty());
         r.b.set_site(Site {
@@ -201,8 +204,9 @@ pub fn reverse(graph: Graph) -> Adjoint {
         );
         let zero = r.b.lit(0.0);
         let init = match var.shape {
-            Shape::Scalar => zero,
-            _ => r.fill(zero, *id),
+            Shape::Scalar => Some(zero),
+            Shape::Buffer(_) => r.buffer_adjoint_start(*id, &top),
+            _ => Some(r.fill(zero, *id)),
         };
         // The gradients of active parameters are the function's outputs, declared by emission;
         // every other adjoint (of a local, or of a parameter outside `wrt` that the body stores
@@ -210,7 +214,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         let output = var
             .param
             .is_some_and(|p| r.b.with_graph(|g| g.params[p].active));
-        if !output {
+        if !output && let Some(init) = init {
             backward.push(Stmt::Node(init));
             backward.push(Stmt::Declare(adj, Some(init)));
         }
@@ -494,7 +498,7 @@ impl Reverse {
     /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) => false,
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec => false,
             Op::Load(v) => self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v),
             _ => true,
         }
@@ -761,6 +765,7 @@ impl Reverse {
         if self.fusion.is_some()
             || self.stack.len() != 1
             || self.fusion_attempts >= MAX_FUSION_ATTEMPTS
+            || self.buffer_declared_after(index)
         {
             return false;
         }
@@ -988,6 +993,7 @@ impl Reverse {
             prologue: Vec::new(),
             values: HashMap::new(),
         });
+        self.resize_adjoint_buffers(block);
         self.reverse_stmts(block);
         let frame = self.stack.pop().expect("pushed above");
         self.b.restore_scope(scope);
@@ -1106,7 +1112,8 @@ impl Reverse {
                 vec![],
                 Ty::Int,
             );
-            let len = push(Op::Len(v), vec![], Ty::Int);
+            // The adjoint has the array's length, and is in scope where the array may not be.
+            let len = push(Op::Len(adj), vec![], Ty::Int);
             let element = push(Op::Element, vec![grad, i], ty);
             let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
             let current = push(Op::Load(adj), vec![i], ty);
@@ -1250,7 +1257,12 @@ impl Reverse {
                         });
                     }
                 }
-                other => out.push(other.clone()),
+                other => {
+                    out.push(other.clone());
+                    if id == 0 {
+                        self.declare_adjoint_buffer(other, out);
+                    }
+                }
             }
         }
         pushes.sort_by_key(|(at, _)| *at);

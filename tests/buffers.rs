@@ -298,3 +298,130 @@ fn ramp(x: &[f64], w: f64) -> f64 {
     }
     s
 }
+
+/// A helper that writes into a buffer: `out = a − b`.
+#[differentiate(reverse, forward)]
+fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+/// A helper with a scalar input: `out = s · sin(x)`.
+#[differentiate(reverse, forward)]
+fn scale_sin(x: &[f64], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = s * x[i].sin();
+    }
+}
+
+/// Helpers chained through local buffers inside a loop, as a mixture model's objective is
+/// written: f = Σᵢ Σⱼ (w sin(xᵢⱼ − μⱼ))², with `x` holding `n` rows of length `d`.
+#[differentiate(reverse, forward)]
+fn chained(x: &[f64], mu: &[f64], w: f64) -> f64 {
+    let d = mu.len();
+    let n = x.len() / d;
+    let mut row = vec![0.0; d];
+    let mut centred = vec![0.0; d];
+    let mut scaled = vec![0.0; d];
+    let mut total = 0.0;
+    for i in 0..n {
+        for j in 0..d {
+            row[j] = x[i * d + j];
+        }
+        subtract(&row, mu, &mut centred);
+        scale_sin(&centred, w, &mut scaled);
+        for j in 0..d {
+            total += scaled[j] * scaled[j];
+        }
+    }
+    total
+}
+
+#[test]
+fn a_helper_that_writes_a_buffer_has_a_vjp_and_a_jvp() {
+    let a = [1.5, -0.5, 2.0];
+    let b = [0.25, 0.75, -1.0];
+    let mut out = [0.0; 3];
+    subtract(&a, &b, &mut out);
+    assert_eq!(out, [1.25, -1.25, 3.0]);
+    // The seed is the adjoint of `out`; the vector-Jacobian product of a − b adds the seed into
+    // `d_a` and subtracts it from `d_b`, and leaves zero in the seed buffer: `out` was
+    // overwritten, so what it held before has no influence.
+    let mut d_a = [1.0; 3];
+    let mut d_b = [0.0; 3];
+    let mut d_out = [0.5, -2.0, 3.0];
+    let mut out = [9.0; 3];
+    subtract_vjp_into(&a, &mut d_a, &b, &mut d_b, &mut out, &mut d_out);
+    assert_eq!(out, [1.25, -1.25, 3.0]);
+    assert_eq!(d_a, [1.5, -1.0, 4.0]);
+    assert_eq!(d_b, [-0.5, 2.0, -3.0]);
+    assert_eq!(d_out, [0.0; 3]);
+    // Forward mode writes the tangent of `out`.
+    let mut d_out = [0.0; 3];
+    subtract_jvp(
+        &a,
+        &[1.0, 2.0, 3.0],
+        &b,
+        &[0.5, 0.5, 0.5],
+        &mut out,
+        &mut d_out,
+    );
+    assert_eq!(d_out, [0.5, 1.5, 2.5]);
+
+    // A scalar input's gradient is returned: Σᵢ seedᵢ sin(xᵢ).
+    let seed = [0.3, -0.7, 1.1];
+    let mut d_out = seed;
+    let mut d_x = [0.0; 3];
+    let (d_s,) = scale_sin_vjp_into(&a, &mut d_x, 2.0, &mut out, &mut d_out);
+    let want: f64 = a.iter().zip(&seed).map(|(x, s)| s * x.sin()).sum();
+    assert_all_close("d_s", &[d_s], &[want]);
+    let want_dx: Vec<f64> = a
+        .iter()
+        .zip(&seed)
+        .map(|(x, s)| s * 2.0 * x.cos())
+        .collect();
+    assert_all_close("d_x", &d_x, &want_dx);
+}
+
+#[test]
+fn helpers_that_write_buffers_compose_in_reverse_and_forward_mode() {
+    let mu = [0.3, -0.2, 0.9];
+    let x = [0.5, -1.25, 2.0, 0.75, 0.1, -0.4];
+    let w = 1.7;
+    let (value, dx, dmu, dw) = chained_grad(&x, &mu, w);
+    assert_eq!(value, chained(&x, &mu, w));
+    let d = mu.len();
+    let mut want_dx = vec![0.0; x.len()];
+    let mut want_dmu = vec![0.0; d];
+    let mut want_dw = 0.0;
+    for i in 0..x.len() / d {
+        for j in 0..d {
+            let c = x[i * d + j] - mu[j];
+            want_dx[i * d + j] = 2.0 * w * w * c.sin() * c.cos();
+            want_dmu[j] -= 2.0 * w * w * c.sin() * c.cos();
+            want_dw += 2.0 * w * c.sin() * c.sin();
+        }
+    }
+    assert_all_close("dx", &dx, &want_dx);
+    assert_all_close("dmu", &dmu, &want_dmu);
+    assert_all_close("dw", &[dw], &[want_dw]);
+    let mut p: Vec<f64> = x.to_vec();
+    p.extend(mu);
+    p.push(w);
+    let mut g = dx.clone();
+    g.extend(&dmu);
+    g.push(dw);
+    check_gradient(|p| chained(&p[..6], &p[6..9], p[9]), &p, &g).unwrap();
+    // Forward mode along a direction that moves every input.
+    let d_x = [0.1, 0.2, -0.3, 0.4, -0.5, 0.6];
+    let d_mu = [0.7, -0.8, 0.9];
+    let (v, t) = chained_jvp(&x, &d_x, &mu, &d_mu, w, -0.25);
+    assert_eq!(v, value);
+    let want: f64 = g
+        .iter()
+        .zip(d_x.iter().chain(&d_mu).chain(&[-0.25]))
+        .map(|(a, b)| a * b)
+        .sum();
+    assert_all_close("jvp", &[t], &[want]);
+}

@@ -14,6 +14,8 @@ use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
 use crate::reverse::site;
 use crate::rules::{self, Prim};
 
+mod call_into;
+
 /// A graph extended with its tangent code.
 pub struct Tangent {
     pub graph: Graph,
@@ -131,6 +133,7 @@ impl Forward {
                         out.push(Stmt::Declare(d, t));
                     }
                 }
+                Stmt::Assign(..) if self.forward_invoke(stmt, &mut out) => {}
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {

@@ -27,6 +27,7 @@ use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
 mod buffer;
+mod call_into;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
@@ -79,6 +80,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
+        out_params: Vec::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -226,6 +228,8 @@ struct Lowerer {
     receiver: Option<TokenStream>,
     /// For each block (by its last statement), the names assigned in its branches and loops.
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
+    /// The indices of the out-parameters, `&mut [f64]`.
+    out_params: Vec<usize>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -499,6 +503,8 @@ impl Lowerer {
                 }
                 float
             }
+            // A function with an out-parameter returns through it.
+            ReturnType::Default if call_into::has_out_params(sig) => None,
             ReturnType::Default => {
                 self.errors.push(syn::Error::new(
                     sig.paren_token.span.close(),
@@ -544,18 +550,16 @@ impl Lowerer {
                 self.errors
                     .push(err(at, "`@` patterns are not supported: use a plain name"));
             }
+            let (shape, float, out) = call_into::param_shape(&typed.ty);
             if let Type::Reference(r) = &*typed.ty
                 && let Some(m) = &r.mutability
+                && !out
             {
                 self.errors.push(err(
                     m,
                     "`&mut` parameters are not supported: a differentiated function is pure; take the value and return the result",
                 ));
             }
-            let (shape, float) = match array_type(&typed.ty) {
-                Some((shape, float)) => (shape, float),
-                None => (Shape::Scalar, float_type(&typed.ty)),
-            };
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
             let name = pat.ident.to_string();
@@ -577,9 +581,13 @@ impl Lowerer {
                 float,
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
+                out,
                 node,
                 span: pat.ident.span(),
             });
+            if out {
+                self.out_params.push(index);
+            }
             self.scopes.bind(
                 Binding {
                     name,
@@ -620,7 +628,7 @@ impl Lowerer {
             }
         }
         for p in params.iter_mut() {
-            p.active = p.float.is_some() && wrt.iter().any(|w| w == &p.name);
+            p.active = p.out || p.float.is_some() && wrt.iter().any(|w| w == &p.name);
         }
     }
 
@@ -661,7 +669,10 @@ impl Lowerer {
                     value.map(Tail::Expr).unwrap_or(Tail::Missing(ret.span())),
                 )
             }
-            Some((Stmt::Expr(e, None), rest)) => (rest, Tail::Expr(e)),
+            // A function that returns through out-parameters ends with a statement.
+            Some((Stmt::Expr(e, None), rest)) if returns_float || self.out_params.is_empty() => {
+                (rest, Tail::Expr(e))
+            }
             _ => (
                 &block.stmts[..],
                 Tail::Missing(block.brace_token.span.close()),
@@ -891,6 +902,7 @@ impl Lowerer {
 
     fn effect_inner(&mut self, e: &Expr) {
         match e {
+            Expr::Call(c) if call_into::writes_into(c) => self.call_into(c),
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);
@@ -1176,7 +1188,9 @@ impl Lowerer {
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
-        let is_param = self.vars[v.0].param.is_some();
+        let is_param = self.vars[v.0]
+            .param
+            .is_some_and(|p| !self.out_params.contains(&p));
         if is_param
             && !self
                 .lookup(&self.vars[v.0].name.clone())

@@ -24,6 +24,7 @@ use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var
 use crate::rules::{self, Prim};
 
 mod buffer;
+mod call_into;
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -36,6 +37,9 @@ pub struct Adjoint {
     pub array_gradients: HashMap<usize, VarId>,
     /// A read of each array adjoint at the end of the code, to return it.
     pub reads: HashMap<VarId, NodeId>,
+    /// The adjoint of the returned value, an input of `f_vjp_into` for a function with
+    /// out-parameters (else the adjoint is 1).
+    pub seed: Option<NodeId>,
 }
 
 /// Where a primal node is computed: its block.
@@ -91,6 +95,10 @@ struct Reverse {
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
     stored: std::cell::OnceCell<HashSet<VarId>>,
+    /// Buffers the backward code of calls writes into, declared where the function starts.
+    scratch: Vec<VarId>,
+    /// The array inputs each call that writes into a buffer saves for its backward code.
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
@@ -105,6 +113,8 @@ struct Saved {
     counts: HashMap<usize, (VarId, NodeId)>,
     placed: HashSet<NodeId>,
     pop_order: HashMap<NodeId, (usize, usize)>,
+    scratch: Vec<VarId>,
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -171,6 +181,8 @@ pub fn reverse(graph: Graph) -> Adjoint {
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
+        scratch: Vec::new(),
+        snapshots: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -224,9 +236,17 @@ pub fn reverse(graph: Graph) -> Adjoint {
     // The adjoint of the output is 1.
     let output = r.b.with_graph(|g| g.output);
     let out = r.b.node(output);
+    let mut seed = None;
     if out.active {
         r.b.set_site(site(&r.b, &out));
-        let one = r.b.lit(1.0);
+        let one = if r.b.with_graph(|g| g.params.iter().any(|p| p.out)) {
+            let s =
+                r.b.with_graph(|g| g.push(Node::new(Op::Seed(usize::MAX), vec![], out.ty)));
+            seed = Some(s);
+            s
+        } else {
+            r.b.lit(1.0)
+        };
         r.adjoint.insert(output, one);
     }
 
@@ -287,7 +307,19 @@ pub fn reverse(graph: Graph) -> Adjoint {
 
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
-    let mut code = forward;
+    let used = r.b.with_graph(|g| {
+        let mut used = HashSet::new();
+        for (i, node) in g.nodes.iter().enumerate() {
+            if let Op::Array(v, _) = node.op
+                && live.get(i).copied().unwrap_or(false)
+            {
+                used.insert(v);
+            }
+        }
+        used
+    });
+    let mut code = r.call_declarations(|v| used.contains(&v));
+    code.extend(forward);
     code.extend(rest);
     let mut reads = HashMap::new();
     let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
@@ -303,6 +335,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         gradients,
         array_gradients,
         reads,
+        seed,
     }
 }
 
@@ -639,6 +672,10 @@ impl Reverse {
                     let Some(&adj) = self.var_adjoint.get(v) else {
                         continue;
                     };
+                    if let Op::Invoke(_) = self.b.node(*value).op {
+                        self.reverse_invoke(*v, *value);
+                        continue;
+                    }
                     if !matches!(
                         self.b.with_graph(|g| g.vars[v.0].shape.clone()),
                         Shape::Scalar
@@ -851,6 +888,8 @@ impl Reverse {
             counts: self.counts.clone(),
             placed: self.placed.clone(),
             pop_order: self.pop_order.clone(),
+            scratch: self.scratch.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 
@@ -862,6 +901,8 @@ impl Reverse {
         self.counts = saved.counts;
         self.placed = saved.placed;
         self.pop_order = saved.pop_order;
+        self.scratch = saved.scratch;
+        self.snapshots = saved.snapshots;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -1262,6 +1303,7 @@ impl Reverse {
                     if id == 0 {
                         self.declare_adjoint_buffer(other, out);
                     }
+                    self.save_inputs(other, out);
                 }
             }
         }

@@ -549,6 +549,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::CallJvp(_)
             | Op::Field(_)
             | Op::Array(..)
+            | Op::Invoke(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }

@@ -406,14 +406,18 @@ impl<'g> Sweep<'g> {
             .filter(|(id, _)| !self.live[id.0])
             .map(|(_, ident)| quote!(let _ = #ident;));
         let stmts = self.block(code);
-        let results = results.iter().map(|(id, _)| match id {
-            Some(id) => self.operand(*id).tokens,
-            None => float_literal(0.0).tokens,
+        // A function that only writes out-parameters returns nothing.
+        let tuple = (!results.is_empty()).then(|| {
+            let results = results.iter().map(|(id, _)| match id {
+                Some(id) => self.operand(*id).tokens,
+                None => float_literal(0.0).tokens,
+            });
+            quote!((#(#results,)*))
         });
         quote! {
             #(#unused)*
             #stmts
-            (#(#results,)*)
+            #tuple
         }
     }
 
@@ -1396,9 +1400,8 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         );
     }
     if unit {
-        doc[1] =
-            "differentiation: writes the outputs, and their tangents into the buffers after them."
-                .to_owned();
+        "differentiation: writes the outputs, and their tangents into the buffers after them."
+            .clone_into(&mut doc[1]);
     }
     let doc = doc_lines(&doc);
     let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));

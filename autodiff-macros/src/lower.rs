@@ -551,6 +551,9 @@ impl Lowerer {
                     .push(err(at, "`@` patterns are not supported: use a plain name"));
             }
             let (shape, float, out) = call_into::param_shape(&typed.ty);
+            if let Some(e) = call_into::fixed_size_out(&typed.ty) {
+                self.errors.push(e);
+            }
             if let Type::Reference(r) = &*typed.ty
                 && let Some(m) = &r.mutability
                 && !out
@@ -1780,6 +1783,12 @@ impl Lowerer {
     /// `f64::exp(x)`, `sigmoid(x)`, `autodiff::relu(x)`.
     fn call(&mut self, c: &syn::ExprCall) -> NodeId {
         let span = c.span();
+        if call_into::writes_into(c) {
+            return self.fail(err(
+                c,
+                "a call that writes into a `&mut` buffer is a statement: write `g(.., &mut out);` on its own line, then read `out`",
+            ));
+        }
         let Expr::Path(func) = &*c.func else {
             return self.fail(err(
                 &c.func,

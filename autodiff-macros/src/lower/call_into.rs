@@ -23,8 +23,24 @@ pub(super) fn out_param_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
     r.mutability?;
     match &*r.elem {
         Type::Slice(s) => Some((Shape::Slice, float_type(&s.elem))),
+        // Refused by `params`, and read as a slice meanwhile.
+        Type::Array(a) => Some((Shape::Slice, float_type(&a.elem))),
         _ => None,
     }
+}
+
+/// The error for an out-parameter of a fixed-size array type.
+pub(super) fn fixed_size_out(ty: &Type) -> Option<syn::Error> {
+    let Type::Reference(r) = ty else { return None };
+    r.mutability?;
+    let Type::Array(a) = &*r.elem else {
+        return None;
+    };
+    float_type(&a.elem)?;
+    Some(err(
+        ty,
+        "an out-parameter is a slice: write `out: &mut [f64]` (the caller may pass an array)",
+    ))
 }
 
 /// Whether a function has an out-parameter, so that it may return nothing.
@@ -92,7 +108,7 @@ impl Lowerer {
                             a,
                             "a call may write one buffer: split it into calls that write one `&mut` buffer each",
                         ));
-                    } else if !(writable || is_out) || self.vars[v.0].param.is_some() && !is_out {
+                    } else if !(is_out || writable && self.vars[v.0].param.is_none()) {
                         self.errors.push(err(
                             a,
                             format!(

@@ -162,3 +162,60 @@ fn lint_crate_compiles_and_runs() {
     let (v, d_x, d_c) = model::chain_grad(&[1.0, 3.0], 0.5);
     assert_eq!((v, d_x, d_c), (2.5, vec![-2.0, 2.0], 5.0));
 }
+
+/// Run-time-sized buffers and helpers that write into them.
+pub mod buffers {
+    use autodiff::differentiate;
+
+    /// Writes `a − b` into `out`.
+    #[differentiate(reverse, forward)]
+    pub fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+        for i in 0..out.len() {
+            out[i] = a[i] - b[i];
+        }
+    }
+
+    /// Writes `s · x` into `out` and returns `s`.
+    #[differentiate(reverse, forward)]
+    pub fn scale(x: &[f64], s: f64, out: &mut [f64]) -> f64 {
+        for i in 0..out.len() {
+            out[i] = s * x[i];
+        }
+        s
+    }
+
+    /// Buffers at the top level and in a loop, written by helpers.
+    #[differentiate(reverse, forward, wrt(x, mu))]
+    #[must_use]
+    pub fn objective(x: &[f64], mu: &[f64], data: &[f64]) -> f64 {
+        let d = mu.len();
+        let mut centred = vec![0.0; d];
+        let mut total = 0.0;
+        for i in 0..x.len() / d {
+            let mut row = vec![0.0; d];
+            for j in 0..d {
+                row[j] = x[i * d + j];
+            }
+            subtract(&row, mu, &mut centred);
+            for j in 0..d {
+                total += centred[j] * centred[j] * data[j];
+            }
+        }
+        total
+    }
+}
+
+#[test]
+fn buffers_compile_and_run() {
+    let (v, d_x, d_mu) = buffers::objective_grad(&[1.0, 2.0], &[0.5, 0.5], &[1.0, 1.0]);
+    assert_eq!(
+        v.to_bits(),
+        buffers::objective(&[1.0, 2.0], &[0.5, 0.5], &[1.0, 1.0]).to_bits()
+    );
+    assert_eq!((d_x, d_mu), (vec![1.0, 3.0], vec![-1.0, -3.0]));
+    let mut out = [0.0; 2];
+    let mut d_out = [1.0, 1.0];
+    let mut d_x = [0.0; 2];
+    let (s, d_s) = buffers::scale_vjp_into(&[1.0, 2.0], &mut d_x, 2.0, &mut out, &mut d_out, 1.0);
+    assert_eq!((s, d_s, d_x), (2.0, 4.0, [2.0, 2.0]));
+}

@@ -27,6 +27,8 @@ use crate::names;
 use crate::reverse::Adjoint;
 use crate::rules::{Prim, Syntax};
 
+mod out_params;
+
 /// Operator precedence of emitted expressions, loosest first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Prec {
@@ -217,6 +219,14 @@ impl<'g> Sweep<'g> {
             if let Op::Pop(v) = node.op {
                 walk.mutated.insert(v);
             }
+            // So are the buffers a call writes into.
+            if let Op::Invoke(invoke) = &node.op {
+                for (a, mode) in node.args.iter().zip(&invoke.modes) {
+                    if let (crate::graph::Pass::Mut, Op::Array(v, _)) = (mode, &graph.node(*a).op) {
+                        walk.mutated.insert(*v);
+                    }
+                }
+            }
         }
 
         // Live: what a statement or a result uses, and what those use.
@@ -394,14 +404,18 @@ impl<'g> Sweep<'g> {
             .filter(|(id, _)| !self.live[id.0])
             .map(|(_, ident)| quote!(let _ = #ident;));
         let stmts = self.block(code);
-        let results = results.iter().map(|(id, _)| match id {
-            Some(id) => self.operand(*id).tokens,
-            None => float_literal(0.0).tokens,
+        // A function that only writes out-parameters returns nothing.
+        let tuple = (!results.is_empty()).then(|| {
+            let results = results.iter().map(|(id, _)| match id {
+                Some(id) => self.operand(*id).tokens,
+                None => float_literal(0.0).tokens,
+            });
+            quote!((#(#results,)*))
         });
         quote! {
             #(#unused)*
             #stmts
-            (#(#results,)*)
+            #tuple
         }
     }
 
@@ -438,6 +452,19 @@ impl<'g> Sweep<'g> {
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
+                // A call that writes into buffers is a statement of its own.
+                if let Op::Invoke(_) = self.graph.node(*n).op {
+                    let call = self.operand(*n).tokens;
+                    return quote!(#call;);
+                }
+                // The adjoint of a buffer, zeroed to the buffer's length in its allocation.
+                if let (Shape::Buffer(_), Op::Vec) =
+                    (&self.graph.vars[v.0].shape, &self.graph.node(*n).op)
+                {
+                    let args = &self.graph.node(*n).args;
+                    let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
+                    return quote!(#name.clear(); #name.resize(#len, #x););
+                }
                 // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
                 if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
                     return TokenStream::new();
@@ -689,6 +716,10 @@ impl<'g> Sweep<'g> {
                 let x = arg(0).tokens;
                 Code::new(quote!([#x; #len]), Prec::Atom)
             }
+            Op::Vec => {
+                let (x, len) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote_spanned!(span=> ::std::vec![#x; #len]), Prec::Atom)
+            }
             Op::Pop(v) => {
                 let name = self.var(*v);
                 Code::new(quote!(#name.pop()), Prec::Atom)
@@ -698,6 +729,7 @@ impl<'g> Sweep<'g> {
                 Code::new(quote!(#base.#name), Prec::Atom)
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
+            Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
                 let call = self.call(c, &name, &node.args, span).tokens;
@@ -729,6 +761,30 @@ impl<'g> Sweep<'g> {
                 Code::new(quote!(#array[#i]), Prec::Atom)
             }
         }
+    }
+
+    /// `g(&x[..], mu, &mut out[..])`, or a derivative function of `g`.
+    fn invoke(&self, invoke: &crate::graph::Invoke, args: &[NodeId], span: Span) -> Code {
+        use crate::graph::Pass;
+        let c = &invoke.callee;
+        let name = if invoke.suffix.is_empty() {
+            c.name.clone()
+        } else {
+            format_ident!("{}_{}", c.name, invoke.suffix, span = c.name.span())
+        };
+        let prefix = &c.prefix;
+        let args = args.iter().zip(&invoke.modes).map(|(&a, mode)| {
+            let t = match self.graph.node(a).op {
+                Op::Array(v, _) => self.var(v).to_token_stream(),
+                _ => self.operand(a).at_least(Prec::Atom),
+            };
+            match mode {
+                Pass::Value => t,
+                Pass::Ref => quote!(&#t[..]),
+                Pass::Mut => quote!(&mut #t[..]),
+            }
+        });
+        Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {
@@ -1009,7 +1065,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     match &p.shape {
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
-        Shape::Slice | Shape::Tape(_) => quote!(::std::vec::Vec<#float>),
+        Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),
     }
 }
 
@@ -1027,7 +1083,16 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         .enumerate()
         .filter(|(_, p)| p.active)
         .collect();
-    let has_slices = active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
+    // buffers of the caller's.
+    let outs = graph.params.iter().any(|p| p.out);
+    let unit = matches!(item.sig.output, ReturnType::Default);
+    let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    let seed = adjoint.seed.map(|s| {
+        let ident = inputs.namer.fresh("seed");
+        inputs.nodes.push((s, ident.clone()));
+        ident
+    });
 
     // The gradient variables of array and slice parameters: buffers of `f_grad_into`, or
     // arrays declared at the start of `f_grad`.
@@ -1043,6 +1108,9 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         }
     }
     let mut results = vec![(Some(graph.output), "value".to_owned())];
+    if unit {
+        results.clear();
+    }
     let mut scalar_grads = adjoint.gradients.iter();
     for (i, p) in &active {
         match p.shape {
@@ -1054,7 +1122,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
                 let d = adjoint.array_gradients[i];
                 results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
             }
-            Shape::Slice | Shape::Tape(_) => {}
+            Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => {}
         }
     }
     let sweep = Sweep::new(
@@ -1106,6 +1174,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
                 #body
             }
         };
+    }
+
+    if outs {
+        let parts = out_params::Parts {
+            item,
+            adjoint,
+            inputs: &inputs,
+            unit,
+            seed: seed.as_ref(),
+            body: &body,
+            prelude: &prelude,
+        };
+        return out_params::vjp_into(&parts);
     }
 
     // With slices: `f_grad_into` adds into caller buffers; `f_grad` allocates them.
@@ -1268,10 +1349,17 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         .map(|(_, d)| quote!(let _ = #d;))
         .collect();
     inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
-    let results = vec![
-        (Some(graph.output), "value".to_owned()),
-        (tangent.derivative, "tangent".to_owned()),
-    ];
+    // A function that returns nothing has its outputs in out-parameters, whose tangents it
+    // writes into the buffers after them.
+    let unit = matches!(item.sig.output, ReturnType::Default);
+    let results = if unit {
+        Vec::new()
+    } else {
+        vec![
+            (Some(graph.output), "value".to_owned()),
+            (tangent.derivative, "tangent".to_owned()),
+        ]
+    };
     let sweep = Sweep::new(
         graph,
         &tangent.code,
@@ -1305,20 +1393,35 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     } else {
         direction.join(" + ")
     };
-    let doc = doc_lines(&[
+    let mut doc = vec![
         format!(
             "The value of [`{}`] and its derivative along a direction, by forward-mode automatic",
             sig.link(graph)
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
-    ]);
+    ];
+    if graph.params.iter().any(|p| p.out) {
+        doc.push(
+            "The tangent of each out-parameter is written into the buffer after it.".to_owned(),
+        );
+    }
+    if unit {
+        "differentiation: writes the outputs, and their tangents into the buffers after them."
+            .clone_into(&mut doc[1]);
+    }
+    let doc = doc_lines(&doc);
     let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let (must_use, ret) = if unit {
+        (None, TokenStream::new())
+    } else {
+        (Some(quote!(#[must_use])), quote!(-> (#output, #output)))
+    };
     quote! {
         #(#doc)*
         #(#attrs)*
         #many
-        #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #output) {
+        #must_use
+        #vis fn #name(#receiver #(#params),*) #ret {
             #use_original
             #(#items)*
             #(#unread)*

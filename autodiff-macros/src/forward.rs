@@ -14,6 +14,8 @@ use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
 use crate::reverse::site;
 use crate::rules::{self, Mode, Prim};
 
+mod call_into;
+
 /// A graph extended with its tangent code.
 pub struct Tangent {
     pub graph: Graph,
@@ -125,11 +127,15 @@ impl Forward {
                                 out.push(Stmt::Node(fill));
                                 Some(fill)
                             }
+                            (Shape::Buffer(len), Some(_)) => {
+                                Some(self.tangent_buffer(*v, len, &mut out))
+                            }
                             (_, init) => init.map(|n| self.tangent_or_zero(n, &mut out)),
                         };
                         out.push(Stmt::Declare(d, t));
                     }
                 }
+                Stmt::Assign(..) if self.forward_invoke(stmt, &mut out) => {}
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
@@ -277,5 +283,18 @@ impl Forward {
         });
         self.seeds.insert(param, Seed::Scalar(seed));
         seed
+    }
+}
+
+impl Forward {
+    /// `vec![0.0; len]`, the tangent of a run-time-sized buffer, declared beside it.
+    fn tangent_buffer(&mut self, v: VarId, len: NodeId, out: &mut Vec<Stmt>) -> NodeId {
+        let zero = self.b.lit(0.0);
+        let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+        let zeros = self
+            .b
+            .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, len], ty)));
+        out.push(Stmt::Node(zeros));
+        zeros
     }
 }

@@ -58,6 +58,12 @@ pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool
     if effects.stored.iter().any(|v| !effects.declared.contains(v)) {
         return false;
     }
+    // A call that writes into an array declared outside the loop stores into it.
+    if effects.assigned.iter().any(|(v, _)| {
+        !effects.declared.contains(v) && !matches!(graph.vars[v.0].shape, Shape::Scalar)
+    }) {
+        return false;
+    }
     let carried: HashSet<VarId> = effects
         .assigned
         .iter()

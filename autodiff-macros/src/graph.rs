@@ -123,6 +123,8 @@ pub enum Op {
     Len(VarId),
     /// `[arg0; len]`, a local array filled with one value.
     Fill(TokenStream),
+    /// `vec![arg0; arg1]`, a buffer whose length is known at run time.
+    Vec,
     /// The index of the `for` loop with this number, inside its body.
     Counter(usize),
     /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
@@ -143,6 +145,31 @@ pub enum Op {
     Array(VarId, bool),
     /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.
     Element,
+    /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
+    /// its derivative functions. Its value is a tuple (`()` for the call itself).
+    Invoke(Invoke),
+}
+
+/// A call with arguments passed by value, by reference or by mutable reference, to `g`,
+/// `g_vjp_into` or `g_jvp` (see [`crate::reverse`]'s out-parameter calls).
+#[derive(Clone, Debug)]
+pub struct Invoke {
+    pub callee: Callee,
+    /// `""` for the call itself, else the suffix of the derivative function: `vjp_into`, `jvp`.
+    pub suffix: &'static str,
+    /// How each argument is passed.
+    pub modes: Vec<Pass>,
+}
+
+/// How an argument of an [`Invoke`] is passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// As the argument node prints.
+    Value,
+    /// `&v[..]` for an array or buffer.
+    Ref,
+    /// `&mut v[..]` for an array or buffer.
+    Mut,
 }
 
 /// The function a call names: `g`, `module::g`, or a method `self.g`.
@@ -218,6 +245,9 @@ pub enum Shape {
     },
     /// `&[T]`.
     Slice,
+    /// A local `vec![x; n]`, a buffer whose length is known at run time: the integer node `n`,
+    /// computed where the buffer is declared.
+    Buffer(NodeId),
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
     /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
     /// as the constant expression says.
@@ -296,6 +326,8 @@ pub struct Param {
     pub active: bool,
     /// Whether the user declared it `mut`.
     pub mutable: bool,
+    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
+    pub out: bool,
     pub node: NodeId,
     pub span: Span,
 }
@@ -372,7 +404,8 @@ impl Block {
     /// Whether a statement of this block (or a nested one) stores into `var`.
     pub fn stores(&self, var: VarId) -> bool {
         self.0.iter().any(|s| match s {
-            Stmt::Store { var: v, .. } => *v == var,
+            // A call that writes into an array assigns it.
+            Stmt::Store { var: v, .. } | Stmt::Assign(v, _) => *v == var,
             Stmt::If {
                 then, otherwise, ..
             } => then.stores(var) || otherwise.stores(var),

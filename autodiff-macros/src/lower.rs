@@ -27,6 +27,9 @@ use crate::names;
 use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
+mod buffer;
+mod call_into;
+
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
 pub(crate) const MAX_DEPTH: usize = 256;
@@ -78,6 +81,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
+        out_params: Vec::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -232,6 +236,8 @@ struct Lowerer {
     receiver: Option<TokenStream>,
     /// For each block (by its last statement), the names assigned in its branches and loops.
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
+    /// The indices of the out-parameters, `&mut [f64]`.
+    out_params: Vec<usize>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -505,6 +511,8 @@ impl Lowerer {
                 }
                 float
             }
+            // A function with an out-parameter returns through it.
+            ReturnType::Default if call_into::has_out_params(sig) => None,
             ReturnType::Default => {
                 self.errors.push(syn::Error::new(
                     sig.paren_token.span.close(),
@@ -550,18 +558,19 @@ impl Lowerer {
                 self.errors
                     .push(err(at, "`@` patterns are not supported: use a plain name"));
             }
+            let (shape, float, out) = call_into::param_shape(&typed.ty);
+            if let Some(e) = call_into::fixed_size_out(&typed.ty) {
+                self.errors.push(e);
+            }
             if let Type::Reference(r) = &*typed.ty
                 && let Some(m) = &r.mutability
+                && !out
             {
                 self.errors.push(err(
                     m,
                     "`&mut` parameters are not supported: a differentiated function is pure; take the value and return the result",
                 ));
             }
-            let (shape, float) = match array_type(&typed.ty) {
-                Some((shape, float)) => (shape, float),
-                None => (Shape::Scalar, float_type(&typed.ty)),
-            };
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
             let name = pat.ident.to_string();
@@ -583,9 +592,13 @@ impl Lowerer {
                 float,
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
+                out,
                 node,
                 span: pat.ident.span(),
             });
+            if out {
+                self.out_params.push(index);
+            }
             self.scopes.bind(
                 Binding {
                     name,
@@ -627,7 +640,7 @@ impl Lowerer {
         }
         for p in params.iter_mut() {
             p.active =
-                p.float.is_some() && wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
+                p.out || p.float.is_some() && wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
         }
     }
 
@@ -668,7 +681,10 @@ impl Lowerer {
                     value.map(Tail::Expr).unwrap_or(Tail::Missing(ret.span())),
                 )
             }
-            Some((Stmt::Expr(e, None), rest)) => (rest, Tail::Expr(e)),
+            // A function that returns through out-parameters ends with a statement.
+            Some((Stmt::Expr(e, None), rest)) if returns_float || self.out_params.is_empty() => {
+                (rest, Tail::Expr(e))
+            }
             _ => (
                 &block.stmts[..],
                 Tail::Missing(block.brace_token.span.close()),
@@ -898,6 +914,7 @@ impl Lowerer {
 
     fn effect_inner(&mut self, e: &Expr) {
         match e {
+            Expr::Call(c) if call_into::writes_into(c) => self.call_into(c),
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);
@@ -982,6 +999,10 @@ impl Lowerer {
             ));
         }
         let name = p.ident.to_string();
+        if let Some(alloc) = buffer::alloc(&init.expr) {
+            self.vec_local(local, p, annotated, alloc);
+            return;
+        }
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
             let fill = self.expr(&r.expr);
@@ -1185,7 +1206,9 @@ impl Lowerer {
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
-        let is_param = self.vars[v.0].param.is_some();
+        let is_param = self.vars[v.0]
+            .param
+            .is_some_and(|p| !self.out_params.contains(&p));
         if is_param
             && !self
                 .lookup(&self.vars[v.0].name.clone())
@@ -1555,6 +1578,9 @@ impl Lowerer {
                 let Some(v) = self.array_of(&m.receiver) else {
                     return self.placeholder(span);
                 };
+                if let Shape::Buffer(len) = self.vars[v.0].shape {
+                    return len;
+                }
                 self.push(Op::Len(v), vec![], Ty::Int, span)
             }
             Expr::Paren(p) => self.expr(&p.expr),
@@ -1772,6 +1798,12 @@ impl Lowerer {
     /// `f64::exp(x)`, `sigmoid(x)`, `autodiff::relu(x)`.
     fn call(&mut self, c: &syn::ExprCall) -> NodeId {
         let span = c.span();
+        if call_into::writes_into(c) {
+            return self.fail(err(
+                c,
+                "a call that writes into a `&mut` buffer is a statement: write `g(.., &mut out);` on its own line, then read `out`",
+            ));
+        }
         let Expr::Path(func) = &*c.func else {
             return self.fail(err(
                 &c.func,

@@ -23,6 +23,9 @@ use crate::algebra::{Builder, Site};
 use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::rules::{self, Mode, Prim};
 
+mod buffer;
+mod call_into;
+
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
     pub graph: Graph,
@@ -34,6 +37,9 @@ pub struct Adjoint {
     pub array_gradients: HashMap<usize, VarId>,
     /// A read of each array adjoint at the end of the code, to return it.
     pub reads: HashMap<VarId, NodeId>,
+    /// The adjoint of the returned value, an input of `f_vjp_into` for a function with
+    /// out-parameters (else the adjoint is 1).
+    pub seed: Option<NodeId>,
 }
 
 /// Where a primal node is computed: its block.
@@ -181,6 +187,10 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
     let body = graph.body.clone();
     graph.body = visit(graph, &body, &mut calls);
     calls
+    /// Buffers the backward code of calls writes into, declared where the function starts.
+    scratch: Vec<VarId>,
+    /// The array inputs each call that writes into a buffer saves for its backward code.
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
@@ -196,6 +206,8 @@ struct Saved {
     placed: HashSet<NodeId>,
     pop_order: HashMap<NodeId, (usize, usize)>,
     array_tapes: HashMap<NodeId, (VarId, VarId)>,
+    scratch: Vec<VarId>,
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -268,6 +280,8 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         stored: std::cell::OnceCell::new(),
         calls,
         array_tapes: HashMap::new(),
+        scratch: Vec::new(),
+        snapshots: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -286,6 +300,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
             .collect()
     });
     let mut backward = Vec::new();
+    let top = Reverse::top_level_buffers(&body);
     for (id, var) in vars.iter().filter(|(_, v)| v.active) {
         let float = var.ty.float().unwrap_or_else(|| r.output_ty());
         r.b.set_site(Site {
@@ -300,8 +315,9 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         );
         let zero = r.b.lit(0.0);
         let init = match var.shape {
-            Shape::Scalar => zero,
-            _ => r.fill(zero, *id),
+            Shape::Scalar => Some(zero),
+            Shape::Buffer(_) => r.buffer_adjoint_start(*id, &top),
+            _ => Some(r.fill(zero, *id)),
         };
         // The gradients of active parameters are the function's outputs, declared by emission;
         // every other adjoint (of a local, or of a parameter outside `wrt` that the body stores
@@ -309,7 +325,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         let output = var
             .param
             .is_some_and(|p| r.b.with_graph(|g| g.params[p].active));
-        if !output {
+        if !output && let Some(init) = init {
             backward.push(Stmt::Node(init));
             backward.push(Stmt::Declare(adj, Some(init)));
         }
@@ -319,9 +335,17 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     // The adjoint of the output is 1.
     let output = r.b.with_graph(|g| g.output);
     let out = r.b.node(output);
+    let mut seed = None;
     if out.active {
         r.b.set_site(site(&r.b, &out));
-        let one = r.b.lit(1.0);
+        let one = if r.b.with_graph(|g| g.params.iter().any(|p| p.out)) {
+            let s =
+                r.b.with_graph(|g| g.push(Node::new(Op::Seed(usize::MAX), vec![], out.ty)));
+            seed = Some(s);
+            s
+        } else {
+            r.b.lit(1.0)
+        };
         r.adjoint.insert(output, one);
     }
 
@@ -382,7 +406,19 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
 
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
-    let mut code = forward;
+    let used = r.b.with_graph(|g| {
+        let mut used = HashSet::new();
+        for (i, node) in g.nodes.iter().enumerate() {
+            if let Op::Array(v, _) = node.op
+                && live.get(i).copied().unwrap_or(false)
+            {
+                used.insert(v);
+            }
+        }
+        used
+    });
+    let mut code = r.call_declarations(|v| used.contains(&v));
+    code.extend(forward);
     code.extend(rest);
     let mut reads = HashMap::new();
     let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
@@ -398,6 +434,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         gradients,
         array_gradients,
         reads,
+        seed,
     }
 }
 
@@ -599,7 +636,7 @@ impl Reverse {
     fn pure(&self, node: &Node) -> bool {
         match node.op {
             // `g_grad` runs once, in the forward sweep: its entries are saved, not recomputed.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::CallGrad(_) => false,
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::CallGrad(_) => false,
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
             Op::Load(v) | Op::Array(v, _) => {
@@ -749,6 +786,10 @@ impl Reverse {
                     let Some(&adj) = self.var_adjoint.get(v) else {
                         continue;
                     };
+                    if let Op::Invoke(_) = self.b.node(*value).op {
+                        self.reverse_invoke(*v, *value);
+                        continue;
+                    }
                     if !matches!(
                         self.b.with_graph(|g| g.vars[v.0].shape.clone()),
                         Shape::Scalar
@@ -875,6 +916,7 @@ impl Reverse {
         if self.fusion.is_some()
             || self.stack.len() != 1
             || self.fusion_attempts >= MAX_FUSION_ATTEMPTS
+            || self.buffer_declared_after(index)
         {
             return false;
         }
@@ -961,6 +1003,8 @@ impl Reverse {
             placed: self.placed.clone(),
             pop_order: self.pop_order.clone(),
             array_tapes: self.array_tapes.clone(),
+            scratch: self.scratch.clone(),
+            snapshots: self.snapshots.clone(),
         }
     }
 
@@ -973,6 +1017,8 @@ impl Reverse {
         self.placed = saved.placed;
         self.pop_order = saved.pop_order;
         self.array_tapes = saved.array_tapes;
+        self.scratch = saved.scratch;
+        self.snapshots = saved.snapshots;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -1153,6 +1199,7 @@ impl Reverse {
             prologue: Vec::new(),
             values: HashMap::new(),
         });
+        self.resize_adjoint_buffers(block);
         self.reverse_stmts(block);
         let frame = self.stack.pop().expect("pushed above");
         self.b.restore_scope(scope);
@@ -1286,7 +1333,8 @@ impl Reverse {
             vec![],
             Ty::Int,
         );
-        let len = push(Op::Len(v), vec![], Ty::Int);
+        // The adjoint has the array's length, and is in scope where the array may not be.
+        let len = push(Op::Len(adj), vec![], Ty::Int);
         let element = match tape {
             None => push(Op::Element, vec![p, i], ty),
             Some(tape) => push(Op::Pop(tape), vec![], ty),
@@ -1435,7 +1483,13 @@ impl Reverse {
                         });
                     }
                 }
-                other => out.push(other.clone()),
+                other => {
+                    out.push(other.clone());
+                    if id == 0 {
+                        self.declare_adjoint_buffer(other, out);
+                    }
+                    self.save_inputs(other, out);
+                }
             }
         }
         pushes.sort_by_key(|(at, _)| *at);

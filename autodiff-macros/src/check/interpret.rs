@@ -521,6 +521,13 @@ impl<'g, T: Scalar> Machine<'g, T> {
                 };
                 Val::Arr(vec![args[0].clone(); len])
             }
+            Op::Vec => {
+                let len = int(&args[1], "length")?;
+                let Ok(len) = usize::try_from(len) else {
+                    return fault(format!("buffer length {len} is negative"));
+                };
+                Val::Arr(vec![args[0].clone(); len])
+            }
             Op::Counter(k) => match self.counters.get(k) {
                 Some(&i) => Val::I(i),
                 None => return fault(format!("counter of loop {k} used outside the loop")),
@@ -542,6 +549,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::CallJvp(_)
             | Op::Field(_)
             | Op::Array(..)
+            | Op::Invoke(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }

@@ -154,6 +154,10 @@ fn every_contender_agrees_with_the_hand_written_adjoint() {
             "rosenbrock/10",
             "rosenbrock/100",
             "rosenbrock/1000",
+            "rosenbrock_1n/2",
+            "rosenbrock_1n/10",
+            "rosenbrock_1n/100",
+            "rosenbrock_1n/1000",
             "mlp"
         ]
     );

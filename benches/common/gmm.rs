@@ -551,6 +551,12 @@ impl Problem for Gmm {
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
+        // The gradient of this form tapes about 1.5 d² values per point and component (its
+        // accumulation over the points is not the loop that is fused): 448 MiB at d = 20,
+        // k = 50, and about 40 times that at d = 64, k = 200, more than the machine has.
+        if self.d * self.d * self.k * self.n > 100_000_000 {
+            return;
+        }
         v.accumulating(Contender::Generated, |params, g| {
             let (alphas, means, icf) = self.split(params);
             let (d_alphas, rest) = g.split_at_mut(self.k);

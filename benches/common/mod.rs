@@ -192,13 +192,17 @@ pub trait ProblemVisitor {
 }
 
 /// Hands every benchmark problem to `v`: the seed, the neuron, the 8-input straight-line
-/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`], and the MLP loss.
+/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`] (as usually written, then over `1..n` as
+/// a comparison), and the MLP loss.
 pub fn problems<V: ProblemVisitor>(v: &mut V) {
     v.problem(&seed::Seed);
     v.problem(&neuron::Neuron);
     v.problem(&mixed::Mixed);
     for n in ROSENBROCK_SIZES {
         v.problem(&rosenbrock::Rosenbrock::new(n));
+    }
+    for n in ROSENBROCK_SIZES {
+        v.problem(&rosenbrock::Rosenbrock::shifted(n));
     }
     v.problem(&mlp::Mlp::new());
 }

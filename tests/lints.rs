@@ -131,6 +131,19 @@ pub mod model {
         s * c + c
     }
 
+    /// A loop over `0..x.len() - 1` reading `x[i + 1]`, before which the gradient checks the
+    /// length once.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn steps(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() - 1 {
+            let d = x[i + 1] - x[i];
+            s += d * d;
+        }
+        s
+    }
+
     /// A constant function: the parameter is unused and its gradient is zero.
     #[differentiate(reverse, forward)]
     #[allow(unused_variables)]
@@ -142,6 +155,9 @@ pub mod model {
 
 #[test]
 fn lint_crate_compiles_and_runs() {
+    // Σ (xᵢ₊₁ − xᵢ)² at (1, 2, 4) is 1 + 4, with gradient (−2, 2 − 4, 4).
+    let (v, d) = model::steps_grad(&[1.0, 2.0, 4.0]);
+    assert_eq!((v, d), (5.0, vec![-2.0, -2.0, 4.0]));
     let (v, dx, dy) = model::seed_grad(2.0, 3.0);
     assert_eq!((v, dx, dy), (15.0, 3.0, 8.0));
     let (v, t) = model::seed_jvp(2.0, 1.0, 3.0, 0.0);

@@ -525,8 +525,13 @@ impl<'g> Sweep<'g> {
                 } else {
                     range
                 };
+                let guard = if *inclusive {
+                    None
+                } else {
+                    self.length_guard(*end)
+                };
                 let body = self.block(body);
-                quote!(for #i in #range { #body })
+                quote!(#guard for #i in #range { #body })
             }
             Stmt::While { cond, test, body } => {
                 let c = self.block(cond);
@@ -540,6 +545,29 @@ impl<'g> Sweep<'g> {
                 }
             }
         }
+    }
+
+    /// For a loop over `..x.len() - c` with `x` a slice parameter, `assert!(end < x.len())`
+    /// before it. The subtraction wraps only for a slice shorter than `c`, where the function
+    /// itself panics in a debug build; otherwise the assertion holds, and it tells Rust that an
+    /// index up to `i + c` is in bounds, so the loop's indexing needs no check per iteration.
+    fn length_guard(&self, end: NodeId) -> Option<TokenStream> {
+        let node = self.graph.node(end);
+        let (Op::Prim(Prim::Sub), [len, c]) = (&node.op, node.args.as_slice()) else {
+            return None;
+        };
+        let (Op::Len(v), Op::Lit(LitValue::Int(1..), _)) =
+            (&self.graph.node(*len).op, &self.graph.node(*c).op)
+        else {
+            return None;
+        };
+        let var = &self.graph.vars[v.0];
+        if var.param.is_none() || !matches!(var.shape, Shape::Slice) {
+            return None;
+        }
+        let x = self.var(*v);
+        let e = self.operand(end).at_least(Prec::Cast);
+        Some(quote!(::core::assert!(#e < #x.len());))
     }
 
     fn if_stmt(&self, cond: NodeId, then: &Block, otherwise: &Block) -> TokenStream {

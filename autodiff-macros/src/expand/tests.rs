@@ -258,6 +258,7 @@ fn r_grad_into(x: &[f64], d_x: &mut [f64]) -> (f64,) {
     let mut d_s = 0.0;
     let mut d_x_next = 0.0;
     d_s += 1.0;
+    ::core::assert!(t < x.len());
     for i in 0..t {
         let t_1 = x[i];
         let t_2 = x[i + 1] - t_1 * t_1;

@@ -100,6 +100,10 @@ struct Reverse {
     /// Array gradients of calls that the backward sweep takes back element by element: the
     /// gradient's node, its tape and the argument array, pushed right after the call.
     array_tapes: HashMap<NodeId, (VarId, VarId)>,
+    /// Buffers the backward code of calls writes into, declared where the function starts.
+    scratch: Vec<VarId>,
+    /// The array inputs each call that writes into a buffer saves for its backward code.
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -187,10 +191,6 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
     let body = graph.body.clone();
     graph.body = visit(graph, &body, &mut calls);
     calls
-    /// Buffers the backward code of calls writes into, declared where the function starts.
-    scratch: Vec<VarId>,
-    /// The array inputs each call that writes into a buffer saves for its backward code.
-    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.

@@ -1299,6 +1299,31 @@ mod sigmoid {
     }
 }
 
+mod zero_wins {
+    //! zero_wins(f, p) = 0 where f = 0, else p: ∂/∂f = 0, ∂/∂p = 1 where f ≠ 0, else 0
+    use autodiff::{differentiate, zero_wins};
+
+    #[differentiate(reverse, forward)]
+    pub fn f(f: f64, p: f64) -> f64 {
+        zero_wins(f, p)
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn scaled(s: f64, f: f64, p: f64) -> f64 {
+        s * zero_wins(f, p)
+    }
+
+    #[test]
+    fn rule() {
+        rule!(|f df, p dp| [0.0, 1.0], at [[-1.5, 0.5], [2.0, -3.0], [0.7, 0.0]]);
+        assert_eq!(f_grad(0.0, 2.0), (0.0, 0.0, 0.0));
+        assert_eq!(f_jvp(0.0, 1.0, 2.0, 1.0), (0.0, 0.0));
+        assert_eq!(f_grad(0.0, f64::NAN), (0.0, 0.0, 0.0));
+        let (v, _, dp) = f_grad(1.0, f64::INFINITY);
+        assert_eq!((v, dp), (f64::INFINITY, 1.0));
+    }
+}
+
 mod relu {
     //! relu'(x) = 1 for x > 0, 0 for x < 0
     use autodiff::{differentiate, relu};

@@ -416,6 +416,11 @@ impl Builder {
                     None
                 }
             }
+            // `zero_wins(1.0, v)` is `v`; `zero_wins(0.0, v)` and `zero_wins(f, 0.0)` are 0.
+            (Prim::ZeroWins, [_, v], [Some(LitValue::Float(f)), _]) => {
+                Some(if *f == 0.0 { self.lit(0.0) } else { *v })
+            }
+            (Prim::ZeroWins, _, [_, Some(LitValue::Float(p))]) if *p == 0.0 => Some(self.lit(0.0)),
             (Prim::Powi, [a, _], [_, Some(LitValue::Int(1))]) => Some(*a),
             (Prim::Powi, [_, _], [_, Some(LitValue::Int(0))]) => Some(self.lit(1.0)),
             _ => None,
@@ -655,6 +660,11 @@ impl<'a> V<'a> {
     /// Element `k` of the tuple `self`.
     pub fn field(self, k: usize) -> V<'a> {
         self.wrap(self.b.field(self.id, k))
+    }
+
+    /// `0` if `self` is exactly `0`, else `product`: the guard `0 · ∞ = 0`.
+    pub fn zero_wins(self, product: V<'a>) -> V<'a> {
+        self.call(Prim::ZeroWins, &[product.id])
     }
 
     pub fn sigmoid(self) -> V<'a> {

@@ -19,7 +19,8 @@
 //! the operation's value stays finite (`sqrt` at 0), `pole(..)` where it is infinite too (`ln` at
 //! 0, `1 / 0`). [`chain`] applies the table with the guards, and only where they are needed:
 //!
-//! - a marked derivative is `0` when the incoming derivative is exactly `0`;
+//! - a marked derivative is `0` when the incoming derivative is exactly `0`:
+//!   `zero_wins(g, ..)`, the runtime's select (a branch would stall on the division it skips);
 //! - where the incoming derivative may be infinite (it comes from a marked derivative, in the
 //!   reverse pass from one nearer the output, in the forward pass from one nearer the inputs), a
 //!   derivative that scales it is `0` when its partial is exactly `0`.
@@ -107,6 +108,8 @@ rule_table! { |g, out|
     Exp = Method "exp" (x) => [g * out];
     Sigmoid = Runtime "sigmoid" (x) => [g * (out * (1.0 - out))];
     Relu = Runtime "relu" (x) => [when(x.gt(0.0), g, 0.0)];
+    // The guard of the chain rule: `0` if the factor is `0`, else the product.
+    ZeroWins = Runtime "zero_wins" (factor, product) => [ZERO, when(factor.eq(0.0), 0.0, g)];
 
     // Arithmetic.
     Sub = Infix "-" (a, b) => [g, -g];
@@ -309,7 +312,7 @@ pub fn chain<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>], mode: Mode) -> V
             if let Some(d) = unit.as_ref().and_then(|u| u[k].value())
                 && !d.is_routing()
             {
-                v = when(d.eq(0.0), 0.0, v);
+                v = d.zero_wins(v);
             }
             let infinite = match partial {
                 Partial::Singular(_) => true,
@@ -317,7 +320,7 @@ pub fn chain<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>], mode: Mode) -> V
                 Partial::Of(_) | Partial::Zero => false,
             };
             if matches!(partial, Partial::Singular(_) | Partial::Pole(_)) {
-                v = when(g.eq(0.0), 0.0, v);
+                v = g.zero_wins(v);
             }
             if infinite {
                 b.mark_infinite(v.id);

@@ -1300,7 +1300,7 @@ mod sigmoid {
 }
 
 mod zero_wins {
-    //! zero_wins(f, p) = 0 where f = 0, else p: ∂/∂f = 0, ∂/∂p = 1 where f ≠ 0, else 0
+    //! `zero_wins(f, p)` = 0 where f = 0, else p: ∂/∂f = 0, ∂/∂p = 1 where f ≠ 0, else 0
     use autodiff::{differentiate, zero_wins};
 
     #[differentiate(reverse, forward)]
@@ -2368,6 +2368,7 @@ mod zero_times_infinity {
 
     /// The zero comes from a parameter at run time, in a loop: the adjoint variable carries it.
     #[differentiate(reverse, forward)]
+    #[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
     pub fn roots_in_a_loop(x: &[f64], w: f64) -> f64 {
         let mut s = 0.0;
         for i in 0..x.len() {

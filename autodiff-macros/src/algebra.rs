@@ -245,12 +245,11 @@ impl Builder {
         }
         let node = self.node(id);
         match (node.op, node.args.as_slice()) {
-            (Op::Known(_), _) => true,
+            (Op::Known(_) | Op::Prim(Prim::Cosh), _) => true,
             (Op::Prim(Prim::Add), &[a, b]) => {
                 self.bounded_below(a, depth) && self.nonnegative(b, depth)
                     || self.nonnegative(a, depth) && self.bounded_below(b, depth)
             }
-            (Op::Prim(Prim::Cosh), _) => true,
             (Op::Prim(Prim::Sqrt), &[a]) => self.bounded_below(a, depth),
             _ => false,
         }

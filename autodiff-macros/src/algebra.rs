@@ -236,6 +236,50 @@ impl Builder {
         }
     }
 
+    fn bounded_below(&self, id: NodeId, depth: u32) -> bool {
+        let Some(depth) = depth.checked_sub(1) else {
+            return false;
+        };
+        if self.float_lit(id).is_some_and(|v| v > 0.0) {
+            return true;
+        }
+        let node = self.node(id);
+        match (node.op, node.args.as_slice()) {
+            (Op::Known(_) | Op::Prim(Prim::Cosh), _) => true,
+            (Op::Prim(Prim::Add), &[a, b]) => {
+                self.bounded_below(a, depth) && self.nonnegative(b, depth)
+                    || self.nonnegative(a, depth) && self.bounded_below(b, depth)
+            }
+            (Op::Prim(Prim::Sqrt), &[a]) => self.bounded_below(a, depth),
+            _ => false,
+        }
+    }
+
+    fn nonnegative(&self, id: NodeId, depth: u32) -> bool {
+        let Some(depth) = depth.checked_sub(1) else {
+            return false;
+        };
+        if self.float_lit(id).is_some_and(|v| v >= 0.0) || self.bounded_below(id, depth) {
+            return true;
+        }
+        let node = self.node(id);
+        match (node.op, node.args.as_slice()) {
+            (Op::Prim(Prim::Mul), &[a, b]) => {
+                a == b || self.nonnegative(a, depth) && self.nonnegative(b, depth)
+            }
+            (Op::Prim(Prim::Add), &[a, b]) => {
+                self.nonnegative(a, depth) && self.nonnegative(b, depth)
+            }
+            (
+                Op::Prim(
+                    Prim::Exp | Prim::Exp2 | Prim::Sqrt | Prim::Abs | Prim::Hypot | Prim::Sigmoid,
+                ),
+                _,
+            ) => true,
+            _ => false,
+        }
+    }
+
     pub fn v(&self, id: NodeId) -> V<'_> {
         V { id, b: self }
     }
@@ -416,6 +460,11 @@ impl Builder {
                     None
                 }
             }
+            // `zero_wins(1.0, v)` is `v`; `zero_wins(0.0, v)` and `zero_wins(f, 0.0)` are 0.
+            (Prim::ZeroWins, [_, v], [Some(LitValue::Float(f)), _]) => {
+                Some(if *f == 0.0 { self.lit(0.0) } else { *v })
+            }
+            (Prim::ZeroWins, _, [_, Some(LitValue::Float(p))]) if *p == 0.0 => Some(self.lit(0.0)),
             (Prim::Powi, [a, _], [_, Some(LitValue::Int(1))]) => Some(*a),
             (Prim::Powi, [_, _], [_, Some(LitValue::Int(0))]) => Some(self.lit(1.0)),
             _ => None,
@@ -507,6 +556,9 @@ fn key_of_parts(op: &Op, args: &[NodeId], ty: Ty) -> Option<Key> {
     })
 }
 
+/// How deep [`V::is_bounded_away_from_zero`] looks into the expression.
+const BOUND_DEPTH: u32 = 8;
+
 /// A node handle the rules compute with.
 #[derive(Clone, Copy)]
 pub struct V<'a> {
@@ -597,6 +649,20 @@ impl<'a> V<'a> {
         }
     }
 
+    /// Whether this value is, for every input, at least some positive constant (or NaN): a
+    /// positive literal, `a + b` with `a` such a value and `b >= 0`, or `√a` of one. Floating
+    /// point cannot round it to 0, so no pole or infinite derivative sits there: `ln(x² + 1)`,
+    /// `√(x² + y² + 1)`, a division by either.
+    pub fn is_bounded_away_from_zero(self) -> bool {
+        self.b.bounded_below(self.id, BOUND_DEPTH)
+    }
+
+    /// Whether this value is `>= 0` (or NaN) for every input: `x * x`, `exp`, `√`, `abs`, sums
+    /// of such values, and the values bounded away from zero.
+    pub fn is_nonnegative(self) -> bool {
+        self.b.nonnegative(self.id, BOUND_DEPTH)
+    }
+
     /// Whether this partial derivative only routes the incoming derivative, unscaled or
     /// negated, or by a nonzero constant: a literal, a known constant, or a selection among
     /// them. Such a partial never turns an infinite input into `0 · ∞`.
@@ -655,6 +721,11 @@ impl<'a> V<'a> {
     /// Element `k` of the tuple `self`.
     pub fn field(self, k: usize) -> V<'a> {
         self.wrap(self.b.field(self.id, k))
+    }
+
+    /// `0` if `self` is exactly `0`, else `product`: the guard `0 · ∞ = 0`.
+    pub fn zero_wins(self, product: V<'a>) -> V<'a> {
+        self.call(Prim::ZeroWins, &[product.id])
     }
 
     pub fn sigmoid(self) -> V<'a> {

@@ -19,7 +19,8 @@
 //! the operation's value stays finite (`sqrt` at 0), `pole(..)` where it is infinite too (`ln` at
 //! 0, `1 / 0`). [`chain`] applies the table with the guards, and only where they are needed:
 //!
-//! - a marked derivative is `0` when the incoming derivative is exactly `0`;
+//! - a marked derivative is `0` when the incoming derivative is exactly `0`:
+//!   `zero_wins(g, ..)`, the runtime's select (a branch would stall on the division it skips);
 //! - where the incoming derivative may be infinite (it comes from a marked derivative, in the
 //!   reverse pass from one nearer the output, in the forward pass from one nearer the inputs), a
 //!   derivative that scales it is `0` when its partial is exactly `0`.
@@ -107,6 +108,8 @@ rule_table! { |g, out|
     Exp = Method "exp" (x) => [g * out];
     Sigmoid = Runtime "sigmoid" (x) => [g * (out * (1.0 - out))];
     Relu = Runtime "relu" (x) => [when(x.gt(0.0), g, 0.0)];
+    // The guard of the chain rule: `0` if the factor is `0`, else the product.
+    ZeroWins = Runtime "zero_wins" (factor, product) => [ZERO, when(factor.eq(0.0), 0.0, g)];
 
     // Arithmetic.
     Sub = Infix "-" (a, b) => [g, -g];
@@ -117,29 +120,29 @@ rule_table! { |g, out|
     // Exponentials and logarithms.
     Exp2 = Method "exp2" (x) => [g * (out * Ln2)];
     ExpM1 = Method "exp_m1" (x) => [g * (out + 1.0)];
-    Ln = Method "ln" (x) => [pole(g / x)];
-    Ln1p = Method "ln_1p" (x) => [pole(g / (x + 1.0))];
+    Ln = Method "ln" (x) => [pole_unless(positive(x), g / x)];
+    Ln1p = Method "ln_1p" (x) => [pole_unless(x.is_nonnegative(), g / (x + 1.0))];
     Log = Method "log" (x, base) => [
         pole(g / (x * base.ln())),
         pole(-(g * out / (base * base.ln()))),
     ];
-    Log2 = Method "log2" (x) => [pole(g / (x * Ln2))];
-    Log10 = Method "log10" (x) => [pole(g / (x * Ln10))];
+    Log2 = Method "log2" (x) => [pole_unless(positive(x), g / (x * Ln2))];
+    Log10 = Method "log10" (x) => [pole_unless(positive(x), g / (x * Ln10))];
     Softplus = Runtime "softplus" (x) => [g * x.sigmoid()];
 
     // Powers and roots. `sqrt'(0)` is infinite, as the mathematics says.
-    Sqrt = Method "sqrt" (x) => [singular(g / (2.0 * out))];
-    Cbrt = Method "cbrt" (x) => [singular(g / (3.0 * (out * out)))];
+    Sqrt = Method "sqrt" (x) => [singular_unless(positive(x), g / (2.0 * out))];
+    Cbrt = Method "cbrt" (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
     // `y · xʸ⁻¹` is infinite at `x = 0` for `y < 1`, and 0 for `y = 0`. Where `xʸ = 0` it is 0 for
     // all nearby `y`: `0 · ln 0` would be NaN.
     Powf = Method "powf" (x, y) => [
         singular_unless(
-            y.literal().is_some_and(|y| y >= 1.0),
+            y.literal().is_some_and(|y| y >= 1.0) || positive(x),
             g * when(y.eq(0.0), 0.0, y * x.powf(y - 1.0)),
         ),
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];
-    Recip = Method "recip" (x) => [pole(-(g * (out * out)))];
+    Recip = Method "recip" (x) => [pole_unless(positive(x), -(g * (out * out)))];
     // At the origin `x / out` is `0 · ∞`: 0.
     Hypot = Method "hypot" (x, y) => [
         g * when(x.eq(0.0), 0.0, x / out),
@@ -277,9 +280,16 @@ fn pole_unless(finite: bool, v: V<'_>) -> Partial<'_> {
     if finite { Partial::Of(v) } else { pole(v) }
 }
 
-/// Whether `b` is a nonzero literal, so that dividing by it has no pole.
+/// Whether `b` is a nonzero literal or a value bounded away from zero, so that dividing by it
+/// has no pole.
 fn nonzero(b: V<'_>) -> bool {
-    b.literal().is_some_and(|b| b != 0.0)
+    b.literal().is_some_and(|b| b != 0.0) || positive(b)
+}
+
+/// Whether `x` is at least some positive constant for every input, as the algebra can tell at
+/// compile time (`x² + 1`, `√(x² + y² + 1)`): no pole or infinite derivative at 0 can reach it.
+fn positive(x: V<'_>) -> bool {
+    x.is_bounded_away_from_zero()
 }
 
 /// Which pass applies the chain rule: where an infinite derivative can come from.
@@ -311,7 +321,7 @@ pub fn chain<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>], mode: Mode) -> V
             if let Some(d) = unit.as_ref().and_then(|u| u[k].value())
                 && !d.is_routing()
             {
-                v = when(d.eq(0.0), 0.0, v);
+                v = d.zero_wins(v);
             }
             let infinite = match partial {
                 Partial::Singular(_) => true,
@@ -319,7 +329,7 @@ pub fn chain<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>], mode: Mode) -> V
                 Partial::Of(_) | Partial::Zero => false,
             };
             if matches!(partial, Partial::Singular(_) | Partial::Pole(_)) {
-                v = when(g.eq(0.0), 0.0, v);
+                v = g.zero_wins(v);
             }
             if infinite {
                 b.mark_infinite(v.id);

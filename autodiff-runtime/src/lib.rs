@@ -8,6 +8,8 @@
 //!   finite-difference gradient and a component-wise comparison against it, reporting a
 //!   [`GradientMismatch`] with every component out of [`Tolerance`].
 //! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
+//! - [`zero_wins`]: the guard generated code uses where a derivative can meet an infinity
+//!   (`0 · ∞ = 0`).
 //!
 //! # Example
 //!
@@ -24,6 +26,7 @@
 pub mod activations;
 pub mod check;
 mod float;
+mod guard;
 #[doc(hidden)]
 pub mod private;
 mod tape;
@@ -33,4 +36,5 @@ pub use check::{
     ComponentMismatch, GradientMismatch, Tolerance, check_gradient, check_gradient_with, gradient,
 };
 pub use float::Float;
+pub use guard::zero_wins;
 pub use tape::Tape;

@@ -97,6 +97,13 @@ pub fn apply(p: Prim, a: &[f64]) -> f64 {
         Prim::Powi => a[0].powi(a[1] as i32),
         Prim::Exp => a[0].exp(),
         Prim::Sigmoid => sigmoid(a[0]),
+        Prim::ZeroWins => {
+            if a[0] == 0.0 {
+                0.0
+            } else {
+                a[1]
+            }
+        }
         Prim::Relu => {
             if a[0] <= 0.0 {
                 0.0

@@ -109,6 +109,13 @@ impl Scalar for Dual {
             Prim::Exp | Prim::ExpM1 => one(x.exp()),
             Prim::Sigmoid => one(sigmoid(x) * (1.0 - sigmoid(x))),
             Prim::Relu => one(if x > 0.0 { 1.0 } else { 0.0 }),
+            Prim::ZeroWins => {
+                if x == 0.0 {
+                    Vec::new()
+                } else {
+                    a[1].d.clone()
+                }
+            }
             Prim::Exp2 => one(x.exp2() * std::f64::consts::LN_2),
             Prim::Ln => one(1.0 / x),
             Prim::Ln1p => one(1.0 / (1.0 + x)),

@@ -66,7 +66,7 @@ fn point(n: usize) -> Vec<f64> {
     (0..=n).map(|k| 0.5 + (k * 7 % 13) as f64 / 8.0).collect()
 }
 
-/// ∂/∂x_k = c_{k-1} x_{k-1} + c_k x_{k+1}, from the coefficients alone.
+/// `∂/∂x_k = c_{k-1} x_{k-1} + c_k x_{k+1}`, from the coefficients alone.
 fn closed_gradient(n: usize, x: &[f64]) -> Vec<f64> {
     let mut g = vec![0.0; x.len()];
     for k in 0..n {

@@ -36,7 +36,7 @@ fn sum(n: usize) -> (String, Vec<f64>) {
     (format!("fn f(x: &[f64]) -> f64 {{ {body} }}"), coefficients)
 }
 
-/// ∂/∂x_k = c_{k-1} x_{k-1} + c_k x_{k+1}.
+/// `∂/∂x_k = c_{k-1} x_{k-1} + c_k x_{k+1}`.
 fn closed_gradient(c: &[f64], x: &[f64]) -> Vec<f64> {
     let mut g = vec![0.0; x.len()];
     for (k, c) in c.iter().enumerate() {

@@ -295,9 +295,13 @@ impl<'g> Sweep<'g> {
                         && at.index >= home.index
                         && reads.is_none_or(|v| {
                             walk.barriers.get(&home.block).is_none_or(|b| {
-                                !b.iter().any(|&(k, changed)| {
-                                    k > home.index && k < at.index && changed.is_none_or(|c| c == v)
-                                })
+                                // In order of their index: only those between are looked at,
+                                // so a block of thousands of stores stays linear.
+                                let from = b.partition_point(|&(k, _)| k <= home.index);
+                                !b[from..]
+                                    .iter()
+                                    .take_while(|&&(k, _)| k < at.index)
+                                    .any(|&(_, changed)| changed.is_none_or(|c| c == v))
                             })
                         })
                 });

@@ -29,9 +29,15 @@ use crate::rules::{Prim, Syntax};
 
 mod buffer;
 mod call_into;
+mod chains;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
-/// exhausting the compiler's stack.
+/// exhausting the compiler's stack. A chain of binary operators, `a + b + c + ..`, is one level
+/// however long it is: only its operands are a level deeper. Every group of brackets, braces or
+/// parentheses is at least one level, so for nesting in groups the binding limit is the group
+/// limit checked before parsing (`expand`), which `syn`'s recursive parser needs; rustc 1.95
+/// itself overflows its 8 MiB stack at about 1,100 nested parentheses and 850 right-nested
+/// products `x * (x * (..))`.
 pub(crate) const MAX_DEPTH: usize = 256;
 
 /// The longest `else if` chain: each link nests one level, and a chain meets this limit before
@@ -60,6 +66,11 @@ impl Errors {
 enum OperandKey {
     Literal(i128),
     Node(NodeId),
+}
+
+/// Drops a function without recursion along the chains of binary operators in its body.
+pub fn dispose(item: ItemFn) {
+    chains::dispose(*item.block);
 }
 
 pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
@@ -695,9 +706,9 @@ impl Lowerer {
         for stmt in block
             .stmts
             .iter()
-            .filter(|s| has_control_flow(&s.to_token_stream()))
+            .filter(|s| has_control_flow(&chains::stmt(s)))
         {
-            assigned(stmt.to_token_stream(), &mut names);
+            assigned(chains::stmt(stmt), &mut names);
         }
         let rebound: Vec<(String, NodeId, Ty, Span)> = self
             .scopes
@@ -717,9 +728,7 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
-        let early_return = stmts
-            .iter()
-            .any(|s| mentions(s.to_token_stream(), "return"));
+        let early_return = stmts.iter().any(|s| mentions(chains::stmt(s), "return"));
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
@@ -768,14 +777,14 @@ impl Lowerer {
     ) -> Option<NodeId> {
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
-            let tokens = stmt.to_token_stream();
+            let tokens = chains::stmt(stmt);
             // A statement exits the block if it may `return`, or `break`/`continue` the loop
             // being lowered (those inside a loop nested in the statement stop at that loop).
             let exits = self.ret.is_some() && mentions(tokens.clone(), "return")
                 || !self.loops.is_empty()
                     && (escapes(tokens.clone(), "break") || escapes(tokens, "continue"));
             if exits && (k + 1 < stmts.len() || self.ret.is_some() && self.loops.is_empty()) {
-                let cond = self.still_running(stmt.span());
+                let cond = self.still_running(chains::span(chains::stmt(stmt)));
                 let rest = &stmts[k + 1..];
                 let mut value = None;
                 let then = self.nested(|cx| value = cx.stmts(rest, tail));
@@ -890,8 +899,7 @@ impl Lowerer {
             if self.depth >= MAX_DEPTH {
                 if !self.overflowed {
                     self.overflowed = true;
-                    let first = e
-                        .to_token_stream()
+                    let first = chains::expr(e)
                         .into_iter()
                         .next()
                         .map_or_else(|| e.span(), |t| t.span());
@@ -926,7 +934,7 @@ impl Lowerer {
             }
             Expr::Binary(b) if compound(&b.op).is_some() => {
                 let prim = compound(&b.op).expect("checked by the guard");
-                let span = b.span();
+                let span = binary_span(b);
                 if let Expr::Index(index) = &*b.left {
                     let rhs = self.expr(&b.right);
                     self.store(index, |cx, current| {
@@ -1115,11 +1123,8 @@ impl Lowerer {
             return names.clone();
         }
         let mut names = Vec::new();
-        for stmt in rest
-            .iter()
-            .filter(|s| has_control_flow(&s.to_token_stream()))
-        {
-            assigned(stmt.to_token_stream(), &mut names);
+        for stmt in rest.iter().filter(|s| has_control_flow(&chains::stmt(s))) {
+            assigned(chains::stmt(stmt), &mut names);
         }
         let names: Rc<HashSet<String>> = Rc::new(names.into_iter().collect());
         self.construct_names.insert(key, names.clone());
@@ -1316,7 +1321,7 @@ impl Lowerer {
 
     /// The flags a loop needs: only those its body can set.
     fn loop_flags(&mut self, body: &Block, span: Span) -> LoopFlags {
-        let tokens = body.to_token_stream();
+        let tokens = chains::block(body);
         LoopFlags {
             broke: escapes(tokens.clone(), "break").then(|| self.flag("broke", span)),
             continued: escapes(tokens, "continue").then(|| self.flag("continued", span)),
@@ -1519,7 +1524,8 @@ impl Lowerer {
         };
         let v = self.expr(e);
         self.set(flags.value, v);
-        let t = self.bool_lit(true, r.span());
+        let first = r.return_token.span;
+        let t = self.bool_lit(true, first.join(last_span(e)).unwrap_or(first));
         self.set(flags.done, t);
         // Every enclosing loop stops.
         let broke: Vec<VarId> = self.loops.iter().filter_map(|l| l.broke).collect();
@@ -1531,17 +1537,14 @@ impl Lowerer {
     fn expr(&mut self, expr: &Expr) -> NodeId {
         if self.depth >= MAX_DEPTH {
             if self.overflowed {
-                return self.placeholder(expr.span());
+                return self.placeholder(first_span(expr));
             }
             self.overflowed = true;
-            let first = expr
-                .to_token_stream()
-                .into_iter()
-                .next()
-                .map_or_else(|| expr.span(), |t| t.span());
             return self.fail(syn::Error::new(
-                first,
-                format!("expression nested more than {MAX_DEPTH} levels deep: split it with `let` bindings"),
+                first_span(expr),
+                format!(
+                    "expression nested more than {MAX_DEPTH} levels deep, more than the macro follows on the compiler's stack (a flat chain `a + b + c + ..` of any length is fine): split it with `let` bindings"
+                ),
             ));
         }
         self.depth += 1;
@@ -1551,7 +1554,10 @@ impl Lowerer {
     }
 
     fn expr_inner(&mut self, expr: &Expr) -> NodeId {
-        let span = expr.span();
+        if let Expr::Binary(b) = expr {
+            return self.binary_chain(b);
+        }
+        let span = chains::expr_span(expr);
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
@@ -1601,7 +1607,6 @@ impl Lowerer {
                     "dereferencing is not supported: use the values directly",
                 )),
             },
-            Expr::Binary(b) => self.binary(b),
             Expr::Cast(c) => {
                 let a = self.expr(&c.expr);
                 let (to, ty) = match float_type(&c.ty) {
@@ -1737,8 +1742,29 @@ impl Lowerer {
         self.push(Op::Const(p.to_token_stream()), vec![], ty, p.span())
     }
 
-    fn binary(&mut self, b: &syn::ExprBinary) -> NodeId {
-        let span = b.span();
+    /// A chain of binary operators, `a + b - c * d + ..`. `syn` parses it left-nested, so its
+    /// left spine is as deep as the chain is long (a sum of 10,000 terms printed by a symbolic
+    /// code generator is 10,000 levels deep); it is lowered by walking down the spine, not by
+    /// recursion, and the spine does not count as nesting: only the operands are a level deeper.
+    fn binary_chain(&mut self, top: &syn::ExprBinary) -> NodeId {
+        let mut spine = vec![top];
+        let mut leftmost = &*top.left;
+        while let Expr::Binary(b) = leftmost {
+            spine.push(b);
+            leftmost = &b.left;
+        }
+        let first = first_span(leftmost);
+        let mut acc = self.expr(leftmost);
+        for b in spine.into_iter().rev() {
+            // `binary_span(b)`, without walking down the spine again for every link.
+            let span = first.join(last_span(&b.right)).unwrap_or(first);
+            acc = self.binary(b, acc, span);
+        }
+        acc
+    }
+
+    /// `l op b.right`, with `l` lowered already.
+    fn binary(&mut self, b: &syn::ExprBinary, l: NodeId, span: Span) -> NodeId {
         let arith = match b.op {
             BinOp::Add(_) => Some(Prim::Add),
             BinOp::Sub(_) => Some(Prim::Sub),
@@ -1757,7 +1783,6 @@ impl Lowerer {
             _ => None,
         };
         if let BinOp::And(_) | BinOp::Or(_) = b.op {
-            let l = self.expr(&b.left);
             let r = self.expr(&b.right);
             let op = if matches!(b.op, BinOp::And(_)) {
                 Op::And
@@ -1774,7 +1799,6 @@ impl Lowerer {
             };
             return self.fail(err(b.op, message));
         }
-        let l = self.expr(&b.left);
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
             let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
@@ -1797,7 +1821,9 @@ impl Lowerer {
 
     /// `f64::exp(x)`, `sigmoid(x)`, `autodiff::relu(x)`.
     fn call(&mut self, c: &syn::ExprCall) -> NodeId {
-        let span = c.span();
+        // `c.span()`, without printing the arguments.
+        let first = first_span(&c.func);
+        let span = first.join(c.paren_token.span.join()).unwrap_or(first);
         if call_into::writes_into(c) {
             return self.fail(err(
                 c,
@@ -1988,6 +2014,36 @@ impl Lowerer {
 /// Whether the last segment of a path has no generic arguments.
 fn last_segment_plain(path: &syn::Path) -> bool {
     path.segments.last().is_some_and(|s| s.arguments.is_none())
+}
+
+/// `b.span()`, without printing the chain of operators `b` may be.
+fn binary_span(b: &syn::ExprBinary) -> Span {
+    let first = first_span(&b.left);
+    first.join(last_span(&b.right)).unwrap_or(first)
+}
+
+/// The span of the first token of `e`, found without printing a chain of binary operators.
+fn first_span(e: &Expr) -> Span {
+    let mut e = e;
+    while let Expr::Binary(b) = e {
+        e = &b.left;
+    }
+    chains::expr(e)
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span())
+}
+
+/// The span of the last token of `e`, found without printing a chain of binary operators.
+fn last_span(e: &Expr) -> Span {
+    let mut e = e;
+    while let Expr::Binary(b) = e {
+        e = &b.right;
+    }
+    chains::expr(e)
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |t| t.span())
 }
 
 /// An expression without the parentheses around it.

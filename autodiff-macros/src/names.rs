@@ -121,7 +121,7 @@ mod tests {
         for k in ["fn", "match", "loop", "gen", "try", "async", "dyn"] {
             assert_eq!(ident(k, span).to_string(), format!("r#{k}"));
             // The raw identifier parses back as an identifier.
-            let parsed: syn::Ident = syn::parse_str(&format!("r#{k}")).expect("a raw identifier");
+            let parsed: Ident = syn::parse_str(&format!("r#{k}")).expect("a raw identifier");
             assert_eq!(parsed, ident(k, span));
         }
     }

@@ -72,7 +72,7 @@ struct Reverse {
     /// Pending values of variable adjoints in the current straight-line stretch.
     pending: HashMap<VarId, NodeId>,
     /// Pending additions to elements of array adjoints: the array, the index and the sum.
-    pending_elements: Vec<(VarId, NodeId, NodeId)>,
+    pending_elements: PendingElements,
     /// Iteration counters added to `while` loops, by the loop's body block.
     counts: HashMap<usize, (VarId, NodeId)>,
     /// The number of each primal block, by its address in the body being reversed.
@@ -196,6 +196,37 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
 const MAX_FUSION_ATTEMPTS: usize = 4;
 
+/// Pending additions to elements of array adjoints, in the order they were first made, with
+/// an index by array and element: a stretch that updates thousands of elements (the gradient of
+/// a sum of thousands of products) looks each one up in constant time.
+#[derive(Default)]
+struct PendingElements {
+    /// The array, the index and the sum.
+    list: Vec<(VarId, NodeId, NodeId)>,
+    index: HashMap<(VarId, NodeId), usize>,
+}
+
+impl PendingElements {
+    fn get_mut(&mut self, array: VarId, i: NodeId) -> Option<&mut NodeId> {
+        let k = *self.index.get(&(array, i))?;
+        Some(&mut self.list[k].2)
+    }
+
+    fn push(&mut self, array: VarId, i: NodeId, sum: NodeId) {
+        self.index.insert((array, i), self.list.len());
+        self.list.push((array, i, sum));
+    }
+}
+
+impl IntoIterator for PendingElements {
+    type Item = (VarId, NodeId, NodeId);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
+    }
+}
+
 /// What [`Reverse::save`] keeps.
 struct Saved {
     home: HashMap<NodeId, Home>,
@@ -266,7 +297,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         taped: HashMap::new(),
         tapes: HashMap::new(),
         pending: HashMap::new(),
-        pending_elements: Vec::new(),
+        pending_elements: PendingElements::default(),
         counts: HashMap::new(),
         block_ids: HashMap::new(),
         placed: HashSet::new(),
@@ -1236,17 +1267,13 @@ impl Reverse {
                     // Summed with the other updates of the same element in this stretch, and
                     // added to the array once.
                     let i = self.value(node.args[0]);
-                    match self
-                        .pending_elements
-                        .iter_mut()
-                        .find(|(a, j, _)| *a == adj && *j == i)
-                    {
+                    match self.pending_elements.get_mut(adj, i) {
                         Some(entry) => {
-                            let sum = self.b.prim(Prim::Add, &[entry.2, g]);
-                            entry.2 = sum;
+                            let sum = self.b.prim(Prim::Add, &[*entry, g]);
+                            *entry = sum;
                             self.place(sum);
                         }
-                        None => self.pending_elements.push((adj, i, g)),
+                        None => self.pending_elements.push(adj, i, g),
                     }
                 }
                 return;

@@ -1890,6 +1890,7 @@ impl Lowerer {
             prefix,
             name: name.clone(),
             floats,
+            buffers: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
     }

@@ -19,11 +19,15 @@ pub mod peers;
 pub mod real;
 pub mod rosenbrock;
 pub mod seed;
+pub mod wrapper;
 
 pub use real::Real;
 
 /// The sizes at which Rosenbrock is benchmarked.
 pub const ROSENBROCK_SIZES: [usize; 4] = [2, 10, 100, 1000];
+
+/// The sizes of the wrapper that passes a slice to a differentiated helper.
+pub const WRAPPER_SIZES: [usize; 2] = [10, 1000];
 
 /// One way of computing a function or its gradient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,7 +174,8 @@ pub trait ProblemVisitor {
 }
 
 /// Hands every benchmark problem to `v`: the seed, the neuron, the 8-input straight-line
-/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`], and the MLP loss.
+/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`], the MLP loss, and the wrapper of a
+/// differentiated helper at each of [`WRAPPER_SIZES`], plain and through `ln`.
 pub fn problems<V: ProblemVisitor>(v: &mut V) {
     v.problem(&seed::Seed);
     v.problem(&neuron::Neuron);
@@ -179,6 +184,10 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
         v.problem(&rosenbrock::Rosenbrock::new(n));
     }
     v.problem(&mlp::Mlp::new());
+    for n in WRAPPER_SIZES {
+        v.problem(&wrapper::Wrapper::new(n, false));
+        v.problem(&wrapper::Wrapper::new(n, true));
+    }
 }
 
 /// A small deterministic generator (`SplitMix64`) for test points and data.

@@ -1,4 +1,6 @@
 //! Calls between differentiated functions, hand-written derivatives, and methods.
+// The differentiated bodies loop over integer ranges, the form `#[differentiate]` takes.
+#![allow(clippy::needless_range_loop)]
 use approx::assert_relative_eq;
 use autodiff::differentiate;
 
@@ -289,7 +291,7 @@ fn array_in_while_and_branches(a: &[f64]) -> f64 {
             s *= 1.0 + 0.1 * sum2(&h);
         } else {
             for j in 0..2 {
-                h[j] = h[j] * 0.5;
+                h[j] *= 0.5;
             }
             s *= 1.0 + 0.2 * sum2(&h);
         }
@@ -304,11 +306,12 @@ fn array_in_while_and_branches(a: &[f64]) -> f64 {
 fn constant_call_in_loop(a: &[f64]) -> f64 {
     let mut h = [0.0; 2];
     let mut s = 0.0;
+    let mut k = 0.0;
     for i in 0..a.len() {
-        let k = i as f64;
         h[0] = k;
         h[1] = k;
         s += a[i] * sum2(&h);
+        k += 1.0;
     }
     s * s
 }
@@ -345,7 +348,7 @@ fn array_overwritten_in_a_loop_and_passed_whole() {
             for i in 0..3 {
                 assert_relative_eq!(d[i], 2.0 * s * ds[i], max_relative = 1e-12);
             }
-            autodiff::check_gradient(|p| array_inside_loop_reversed(p), &a, &d).unwrap();
+            autodiff::check_gradient(array_inside_loop_reversed, &a, &d).unwrap();
         }
         assert_eq!(
             array_before_loop_reversed_grad(&a).0.to_bits(),
@@ -390,7 +393,7 @@ fn array_passed_whole_in_while_branches_and_nested_loops() {
             assert_relative_eq!(d[i], expected[i], max_relative = 1e-12, epsilon = 1e-15);
         }
         if !a.is_empty() {
-            autodiff::check_gradient(|p| array_in_while_and_branches(p), &a, &d).unwrap();
+            autodiff::check_gradient(array_in_while_and_branches, &a, &d).unwrap();
         }
         assert_slice_modes_agree(&d, |t| array_in_while_and_branches_jvp(&a, t).1);
     }
@@ -428,7 +431,7 @@ fn uses_scaled(p: &Params, x: f64, y: f64) -> f64 {
     scaled(p, x * y) + y
 }
 
-/// ADBench's Wishart prior: an integer field and a float field of a constant struct.
+/// `ADBench`'s Wishart prior: an integer field and a float field of a constant struct.
 struct Wishart {
     gamma: f64,
     m: i32,

@@ -6,9 +6,10 @@
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
 
-/// The helper.
+/// The helper. (A range loop: the macro takes `for` over integer ranges.)
 #[differentiate]
 #[must_use]
+#[allow(clippy::needless_range_loop)]
 pub fn energy(x: &[f64]) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() {

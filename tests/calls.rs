@@ -608,3 +608,106 @@ fn slices_go_straight_into_the_callers_buffer() {
     assert_eq!((dw, dx), (x.to_vec(), w.to_vec()));
     let _ = weighted_norm_grad(&x, c, 1.0);
 }
+
+/// A loop reversed after it (it stores into an array declared before it) whose calls on that
+/// array sit in branches: array gradients and a call's value share the tape.
+#[differentiate(reverse, forward)]
+fn array_call_in_branch(a: &[f64], c: f64) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i] * c;
+        h[1] = a[i];
+        if a[i] > 0.0 {
+            s += sum2(&h);
+        } else {
+            s -= c * sum2(&h);
+        }
+    }
+    s
+}
+
+/// The same with the array declared in the loop: the loop is fused, and the branch's array
+/// gradients go on the tape within the iteration.
+#[differentiate(reverse, forward)]
+fn array_call_in_fused_branch(a: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        let mut h = [0.0; 2];
+        h[0] = a[i] * c;
+        h[1] = a[i];
+        if a[i] > 0.0 {
+            s += sum2(&h);
+        } else {
+            s -= c * sum2(&h);
+        }
+    }
+    s
+}
+
+/// Nested loops reversed as loops: the inner loop calls on an array the outer loop overwrote.
+#[differentiate(reverse, forward)]
+fn array_call_in_nested_loops(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut p = 1.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        for j in 0..2 {
+            h[1] = a[i] * f64::from(j + 1);
+            p *= 1.0 + 0.25 * sum2(&h);
+        }
+    }
+    p
+}
+
+#[test]
+fn array_calls_in_fused_branches_and_nested_loops() {
+    let a = [0.5, -0.75, 1.25, -0.3];
+    let c = 1.5;
+    let (v, d, dc) = array_call_in_fused_branch_grad(&a, c);
+    assert_eq!(v.to_bits(), array_call_in_fused_branch(&a, c).to_bits());
+    let (v2, d2, dc2) = array_call_in_branch_grad(&a, c);
+    assert_eq!(v2.to_bits(), array_call_in_branch(&a, c).to_bits());
+    // The same sums, added in the other order: equal to rounding.
+    assert_eq!((v2, &d2), (v, &d));
+    assert_relative_eq!(dc2, dc, max_relative = 1e-14);
+    // Each term is sum2(c aᵢ, aᵢ) = c² aᵢ² + aᵢ, added when aᵢ > 0, subtracted times c otherwise.
+    let (mut dc_expected, mut dd) = (0.0, [0.0; 4]);
+    for (i, &x) in a.iter().enumerate() {
+        let term = c * c * x * x + x;
+        if x > 0.0 {
+            dd[i] = 2.0 * c * c * x + 1.0;
+            dc_expected += 2.0 * c * x * x;
+        } else {
+            dd[i] = -c * (2.0 * c * c * x + 1.0);
+            dc_expected += -(term + c * 2.0 * c * x * x);
+        }
+    }
+    for i in 0..4 {
+        assert_relative_eq!(d[i], dd[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(dc, dc_expected, max_relative = 1e-12);
+    assert_slice_modes_agree(&d, |t| array_call_in_fused_branch_jvp(&a, t, c, 0.0).1);
+    assert_relative_eq!(
+        array_call_in_fused_branch_jvp(&a, &[0.0; 4], c, 1.0).1,
+        dc,
+        max_relative = 1e-12
+    );
+
+    let (v, d) = array_call_in_nested_loops_grad(&a);
+    assert_eq!(v.to_bits(), array_call_in_nested_loops(&a).to_bits());
+    autodiff::check_gradient(array_call_in_nested_loops, &a, &d).unwrap();
+    // p = Πᵢ Πⱼ (1 + (aᵢ² + (j + 1) aᵢ) / 4): ∂p/∂aᵢ = p Σⱼ (2aᵢ + j + 1) / 4 / factorᵢⱼ.
+    for i in 0..4 {
+        let x = a[i];
+        let expected: f64 = (1..=2)
+            .map(|k| {
+                let k = f64::from(k);
+                0.25 * (2.0 * x + k) / (1.0 + 0.25 * (x * x + k * x))
+            })
+            .sum::<f64>()
+            * v;
+        assert_relative_eq!(d[i], expected, max_relative = 1e-12);
+    }
+    assert_slice_modes_agree(&d, |t| array_call_in_nested_loops_jvp(&a, t).1);
+}

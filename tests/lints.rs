@@ -147,6 +147,17 @@ pub mod model {
         s
     }
 
+    /// A call in a loop reversed after it, whose partial derivatives go on the tape.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn taped_call(x: &[f64], y: f64, k: &Scale) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += scaled(k, 2, x[i] * y) * y;
+        }
+        s.sqrt()
+    }
+
     /// A constant parameter of a type the macro does not see.
     pub struct Scale {
         /// A factor.
@@ -195,4 +206,9 @@ fn lint_crate_compiles_and_runs() {
     assert_eq!(v.to_bits(), model::calls(&[1.0, 3.0], 0.5, &k).to_bits());
     let t = model::calls_jvp(&[1.0, 3.0], &[1.0, 0.0], 0.5, 0.0, &k).1;
     assert!((t - d_x[0]).abs() <= 1e-12 * t.abs());
+    let (v, _, _) = model::taped_call_grad(&[1.0, 3.0], 0.5, &k);
+    assert_eq!(
+        v.to_bits(),
+        model::taped_call(&[1.0, 3.0], 0.5, &k).to_bits()
+    );
 }

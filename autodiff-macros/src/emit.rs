@@ -740,7 +740,11 @@ impl<'g> Sweep<'g> {
             }
             Op::Field(k) => {
                 let tuple = arg(0).at_least(Prec::Atom);
-                let k = syn::Index::from(*k);
+                // Spanned on what the entry belongs to: a missing entry is reported there.
+                let k = syn::Index {
+                    index: u32::try_from(*k).unwrap_or(u32::MAX),
+                    span,
+                };
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
             Op::Array(v, by_ref) => {

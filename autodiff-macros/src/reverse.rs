@@ -160,13 +160,13 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
                     partials.push(None);
                     continue;
                 }
-                let (ty, span) = (a.ty, a.span);
+                let ty = a.ty;
                 let p = graph.push(Node {
                     op: Op::Field(entry),
                     args: vec![grad],
                     ty,
                     active: false,
-                    span,
+                    span: node.span,
                     name: None,
                 });
                 out.push(Stmt::Node(p));

@@ -711,3 +711,39 @@ fn array_calls_in_fused_branches_and_nested_loops() {
     }
     assert_slice_modes_agree(&d, |t| array_call_in_nested_loops_jvp(&a, t).1);
 }
+
+/// Counts its calls, to check that a callee runs once per call of the caller's code.
+fn counted(x: f64) -> f64 {
+    CALLS.with(|c| c.set(c.get() + 1));
+    x * 2.0
+}
+
+fn counted_grad(x: f64) -> (f64, f64) {
+    CALLS.with(|c| c.set(c.get() + 1));
+    (x * 2.0, 2.0)
+}
+
+thread_local! {
+    static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An active call and a constant one in a loop reversed after it.
+#[differentiate]
+fn counts_calls(x: &[f64], n: i32) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        let c = counted(f64::from(n));
+        p *= counted(x[i]) * c;
+    }
+    p
+}
+
+#[test]
+fn each_call_runs_once() {
+    let x = [0.5, 1.5, -2.0];
+    CALLS.with(|c| c.set(0));
+    let (v, d) = counts_calls_grad(&x, 3);
+    assert_eq!(CALLS.with(std::cell::Cell::get), 6);
+    assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
+    autodiff::check_gradient(|p| counts_calls(p, 3), &x, &d).unwrap();
+}

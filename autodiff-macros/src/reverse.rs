@@ -604,8 +604,9 @@ impl Reverse {
     /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
-            // `g_grad` runs once, in the forward sweep: its entries are saved, not recomputed.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::CallGrad(_) => false,
+            // A callee runs once, in the forward sweep: the value of a call (and the entries of
+            // `g_grad`) is saved, not computed again.
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Call(_) | Op::CallGrad(_) => false,
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
             Op::Load(v) | Op::Array(v, _) => {

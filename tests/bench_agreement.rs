@@ -158,7 +158,11 @@ fn every_contender_agrees_with_the_hand_written_adjoint() {
             "rosenbrock_1n/10",
             "rosenbrock_1n/100",
             "rosenbrock_1n/1000",
-            "mlp"
+                        "mlp",
+            "wrapper/10",
+            "wrapper_ln/10",
+            "wrapper/1000",
+            "wrapper_ln/1000"
         ]
     );
     for (label, seen) in &all.seen {
@@ -172,6 +176,15 @@ fn hand_written_values_match_closed_forms() {
     let mut g = [0.0; 2];
     assert_eq!(Seed.hand_written(&[2.0, 3.0], &mut g), 15.0);
     assert_eq!(g, [3.0, 8.0]);
+
+    // energy(1, -1) = 2 (1 + 1/2) = 3, with ∂ = 2x + 2x³ = (4, -4); through ln, divided by 3.
+    let mut g = [9.0; 2];
+    let plain = common::wrapper::Wrapper::new(2, false);
+    assert_eq!(plain.hand_written(&[1.0, -1.0], &mut g), 3.0);
+    assert_eq!(g, [4.0, -4.0]);
+    let ln = common::wrapper::Wrapper::new(2, true);
+    assert_eq!(ln.hand_written(&[1.0, -1.0], &mut g), 3.0_f64.ln());
+    assert_eq!(g, [4.0 / 3.0, -4.0 / 3.0]);
 
     // The Rosenbrock minimum: f(1, ..., 1) = 0 with a zero gradient.
     let mut g = vec![1.0; 10];

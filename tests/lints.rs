@@ -144,6 +144,46 @@ pub mod model {
         s
     }
 
+    /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
+    /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
+    /// struct and an integer argument.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn calls(x: &[f64], c: f64, k: &Scale) -> f64 {
+        let mut h = [0.0; 2];
+        let mut s = chain(x, c);
+        for i in 0..x.len() {
+            h[0] = x[i];
+            h[1] = c;
+            s = s * 0.5 + chain(&h, c) * scaled(k, k.n, x[i]);
+        }
+        s
+    }
+
+    /// A call in a loop reversed after it, whose partial derivatives go on the tape.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn taped_call(x: &[f64], y: f64, k: &Scale) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += scaled(k, 2, x[i] * y) * y;
+        }
+        s.sqrt()
+    }
+
+    /// A constant parameter of a type the macro does not see.
+    pub struct Scale {
+        /// A factor.
+        pub n: i32,
+    }
+
+    /// A helper with a struct and an integer argument.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn scaled(k: &Scale, n: i32, x: f64) -> f64 {
+        x * f64::from(n + k.n)
+    }
+
     /// A constant function: the parameter is unused and its gradient is zero.
     #[differentiate(reverse, forward)]
     #[allow(unused_variables)]
@@ -177,6 +217,16 @@ fn lint_crate_compiles_and_runs() {
     // (x₁ − x₀)² c + c: ∂/∂x₀ = −2 (x₁ − x₀) c, ∂/∂x₁ = 2 (x₁ − x₀) c, ∂/∂c = (x₁ − x₀)² + 1.
     let (v, d_x, d_c) = model::chain_grad(&[1.0, 3.0], 0.5);
     assert_eq!((v, d_x, d_c), (2.5, vec![-2.0, 2.0], 5.0));
+    let k = model::Scale { n: 2 };
+    let (v, d_x, _) = model::calls_grad(&[1.0, 3.0], 0.5, &k);
+    assert_eq!(v.to_bits(), model::calls(&[1.0, 3.0], 0.5, &k).to_bits());
+    let t = model::calls_jvp(&[1.0, 3.0], &[1.0, 0.0], 0.5, 0.0, &k).1;
+    assert!((t - d_x[0]).abs() <= 1e-12 * t.abs());
+    let (v, _, _) = model::taped_call_grad(&[1.0, 3.0], 0.5, &k);
+    assert_eq!(
+        v.to_bits(),
+        model::taped_call(&[1.0, 3.0], 0.5, &k).to_bits()
+    );
 }
 
 /// Run-time-sized buffers and helpers that write into them.

@@ -762,6 +762,29 @@ impl<'g> Sweep<'g> {
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
+            Op::CallGrad(c) if !c.buffers.is_empty() => {
+                // `g_grad_into(x, &mut d_x[..], y)`: slice gradients go straight into the
+                // caller's buffers; the result holds the value and the other entries.
+                let name = format_ident!("{}_grad_into", c.name, span = c.name.span());
+                let prefix = &c.prefix;
+                let args = node.args.iter().zip(&c.buffers).map(|(&a, buffer)| {
+                    let a = self.operand(a).tokens;
+                    match buffer {
+                        Some(v) => {
+                            let d = self.var(*v);
+                            quote!(#a, &mut *#d)
+                        }
+                        None => a,
+                    }
+                });
+                let n =
+                    c.floats.iter().filter(|&&f| f).count() - c.buffers.iter().flatten().count();
+                let n = Literal::usize_unsuffixed(n);
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::private::entries::<#n, _>(#prefix #name(#(#args),*))),
+                    Prec::Atom,
+                )
+            }
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
                 let call = self.call(c, &name, &node.args, span).tokens;
@@ -779,7 +802,11 @@ impl<'g> Sweep<'g> {
             }
             Op::Field(k) => {
                 let tuple = arg(0).at_least(Prec::Atom);
-                let k = syn::Index::from(*k);
+                // Spanned on what the entry belongs to: a missing entry is reported there.
+                let k = syn::Index {
+                    index: u32::try_from(*k).unwrap_or(u32::MAX),
+                    span,
+                };
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
             Op::Array(v, by_ref) => {

@@ -1957,6 +1957,7 @@ impl Lowerer {
             prefix,
             name: name.clone(),
             floats,
+            buffers: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
     }

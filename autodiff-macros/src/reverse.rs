@@ -104,6 +104,9 @@ struct Reverse {
     scratch: Vec<VarId>,
     /// The array inputs each call that writes into a buffer saves for its backward code.
     snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
+    /// Calls whose adjoint is 1 and whose slice arguments are parameters: the forward sweep calls
+    /// `g_grad_into` with the caller's adjoint buffers, by the call's value node.
+    into: HashMap<NodeId, Vec<Option<VarId>>>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -111,6 +114,8 @@ struct Reverse {
 /// or kept in scope like any other value the backward sweep needs.
 #[derive(Clone)]
 struct CallSite {
+    /// The `g_grad` node the forward sweep computes.
+    grad: NodeId,
     /// The arguments as the user passed them.
     args: Vec<NodeId>,
     /// The node of each argument's entry in `g_grad`'s result, for active arguments.
@@ -165,13 +170,13 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
                     partials.push(None);
                     continue;
                 }
-                let (ty, span) = (a.ty, a.span);
+                let ty = a.ty;
                 let p = graph.push(Node {
                     op: Op::Field(entry),
                     args: vec![grad],
                     ty,
                     active: false,
-                    span,
+                    span: node.span,
                     name: None,
                 });
                 out.push(Stmt::Node(p));
@@ -180,6 +185,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
             calls.insert(
                 *n,
                 CallSite {
+                    grad,
                     args: node.args.clone(),
                     partials,
                 },
@@ -239,6 +245,7 @@ struct Saved {
     array_tapes: HashMap<NodeId, (VarId, VarId)>,
     scratch: Vec<VarId>,
     snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
+    into: HashMap<NodeId, Vec<Option<VarId>>>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -313,6 +320,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         array_tapes: HashMap::new(),
         scratch: Vec::new(),
         snapshots: HashMap::new(),
+        into: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -435,6 +443,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
+    r.apply_buffers();
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
     let used = r.b.with_graph(|g| {
@@ -666,8 +675,9 @@ impl Reverse {
     /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
-            // `g_grad` runs once, in the forward sweep: its entries are saved, not recomputed.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::CallGrad(_) => false,
+            // A callee runs once, in the forward sweep: the value of a call (and the entries of
+            // `g_grad`) is saved, not computed again.
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Call(_) | Op::CallGrad(_) => false,
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
             Op::Load(v) | Op::Array(v, _) => {
@@ -1036,6 +1046,7 @@ impl Reverse {
             array_tapes: self.array_tapes.clone(),
             scratch: self.scratch.clone(),
             snapshots: self.snapshots.clone(),
+            into: self.into.clone(),
         }
     }
 
@@ -1050,6 +1061,7 @@ impl Reverse {
         self.array_tapes = saved.array_tapes;
         self.scratch = saved.scratch;
         self.snapshots = saved.snapshots;
+        self.into = saved.into;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -1250,7 +1262,7 @@ impl Reverse {
             return;
         };
         if let Some(call) = self.calls.get(&n).cloned() {
-            self.reverse_call(&call, &node, g);
+            self.reverse_call(n, &call, &node, g);
             return;
         }
         match node.op {
@@ -1313,13 +1325,22 @@ impl Reverse {
     /// Reverses a call that the forward sweep made through `g_grad`: each active argument gets
     /// the call's adjoint times its partial derivative, taken from the forward sweep (in scope,
     /// or saved for the iteration that made the call).
-    fn reverse_call(&mut self, call: &CallSite, node: &Node, g: NodeId) {
+    fn reverse_call(&mut self, n: NodeId, call: &CallSite, node: &Node, g: NodeId) {
         self.b.set_site(site(&self.b, node));
+        let buffers = self.buffers(call, g);
+        let direct = buffers.is_some();
+        match buffers {
+            Some(b) => self.into.insert(n, b),
+            None => self.into.remove(&n),
+        };
         for (&arg, &partial) in call.args.iter().zip(&call.partials) {
             let Some(p) = partial else {
                 continue;
             };
             if let Op::Array(v, _) = self.b.node(arg).op {
+                if direct {
+                    continue;
+                }
                 self.array_argument(v, p, g, node.ty);
                 continue;
             }
@@ -1330,6 +1351,58 @@ impl Reverse {
             let d = self.value(d);
             let d = self.place(d);
             self.contribute(arg, d);
+        }
+    }
+
+    /// The adjoint buffers to pass to `g_grad_into` instead of calling `g_grad`, when that adds
+    /// exactly what the backward sweep would: the call's adjoint is the literal 1, and every
+    /// whole-array argument is a slice parameter passed as it is, whose adjoint is only ever
+    /// added to (the body never stores into it), so that adding early changes nothing.
+    fn buffers(&self, call: &CallSite, g: NodeId) -> Option<Vec<Option<VarId>>> {
+        if !matches!(self.b.node(g).op, Op::Lit(crate::graph::LitValue::Float(one), _) if one == 1.0)
+        {
+            return None;
+        }
+        let mut buffers = Vec::new();
+        let mut any = false;
+        for &arg in &call.args {
+            let Op::Array(v, by_ref) = self.b.node(arg).op else {
+                buffers.push(None);
+                continue;
+            };
+            let var = self.b.with_graph(|gr| gr.vars[v.0].clone());
+            let adj = self.var_adjoint.get(&v).copied();
+            if by_ref || var.param.is_none() || !matches!(var.shape, Shape::Slice) || self.stored(v)
+            {
+                return None;
+            }
+            buffers.push(Some(adj?));
+            any = true;
+        }
+        any.then_some(buffers)
+    }
+
+    /// Makes the calls chosen by [`Reverse::buffers`] calls of `g_grad_into`: their remaining
+    /// entries move up past the slices.
+    fn apply_buffers(&mut self) {
+        for (n, buffers) in &self.into {
+            let call = &self.calls[n];
+            self.b.with_graph(|gr| {
+                let Op::CallGrad(callee) = &mut gr.nodes[call.grad.0].op else {
+                    unreachable!("a call site's gradient node");
+                };
+                callee.buffers.clone_from(buffers);
+                let floats = callee.floats.clone();
+                let mut entry = 0;
+                for ((float, buffer), partial) in floats.iter().zip(buffers).zip(&call.partials) {
+                    if *float && buffer.is_none() {
+                        entry += 1;
+                        if let Some(p) = partial {
+                            gr.nodes[p.0].op = Op::Field(entry);
+                        }
+                    }
+                }
+            });
         }
     }
 

@@ -12,6 +12,7 @@ pub trait Entries<const N: usize> {}
 
 macro_rules! entries {
     ($n:literal: $($t:ident),*) => {
+        #[diagnostic::do_not_recommend]
         impl<V, $($t),*> Entries<$n> for (V, $($t,)*) {}
     };
 }
@@ -30,7 +31,7 @@ entries!(10: A, B, C, D, E, F, G, H, I, J);
 entries!(11: A, B, C, D, E, F, G, H, I, J, K);
 
 /// `t` itself, once the compiler has checked that it holds the value and `N` entries.
-#[inline(always)]
+#[inline]
 pub fn entries<const N: usize, T: Entries<N>>(t: T) -> T {
     t
 }

@@ -21,11 +21,15 @@ pub mod peers;
 pub mod real;
 pub mod rosenbrock;
 pub mod seed;
+pub mod wrapper;
 
 pub use real::Real;
 
 /// The sizes at which Rosenbrock is benchmarked.
 pub const ROSENBROCK_SIZES: [usize; 4] = [2, 10, 100, 1000];
+
+/// The sizes of the wrapper that passes a slice to a differentiated helper.
+pub const WRAPPER_SIZES: [usize; 2] = [10, 1000];
 
 /// One way of computing a function or its gradient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,7 +197,8 @@ pub trait ProblemVisitor {
 
 /// Hands every benchmark problem to `v`: the seed, the neuron, the 8-input straight-line
 /// function, Rosenbrock at each of [`ROSENBROCK_SIZES`] (as usually written, then over `1..n` as
-/// a comparison), and the MLP loss.
+/// a comparison), the MLP loss, and the wrapper of a differentiated helper at each of
+/// [`WRAPPER_SIZES`], plain and through `ln`.
 pub fn problems<V: ProblemVisitor>(v: &mut V) {
     v.problem(&seed::Seed);
     v.problem(&neuron::Neuron);
@@ -205,6 +210,10 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
         v.problem(&rosenbrock::Rosenbrock::shifted(n));
     }
     v.problem(&mlp::Mlp::new());
+    for n in WRAPPER_SIZES {
+        v.problem(&wrapper::Wrapper::new(n, false));
+        v.problem(&wrapper::Wrapper::new(n, true));
+    }
 }
 
 /// Hands ADBench's GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with

@@ -732,6 +732,25 @@ impl<'g> Sweep<'g> {
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
+            Op::FieldSlice(path) => {
+                let base = arg(0).at_least(Prec::Atom);
+                Code::new(quote!(&#base.#path[..]), Prec::Prefix)
+            }
+            Op::Gradient(gradient) => {
+                let ty = &gradient.ty;
+                let sets = gradient.fields.iter().zip(&node.args).map(|((path, array), &a)| {
+                    let value = self.operand(a).tokens;
+                    if *array {
+                        quote!(entry_.#path = ::autodiff::FieldGradient::from_gradient(&#value[..]);)
+                    } else {
+                        quote!(entry_.#path = #value;)
+                    }
+                });
+                Code::new(
+                    quote!(::autodiff::gradient_of(|entry_: &mut #ty| { #(#sets)* })),
+                    Prec::Atom,
+                )
+            }
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
                 self.call(c, &name, &node.args, span)
@@ -1063,6 +1082,11 @@ fn d_name(name: &str) -> String {
 fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
     match &p.shape {
+        // A struct's gradient is a struct, by value.
+        Shape::Scalar if p.fields => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+            Ok(syn::Type::Reference(r)) => r.elem.to_token_stream(),
+            _ => p.ty_tokens.clone(),
+        },
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
         Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),
@@ -1111,6 +1135,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     if unit {
         results.clear();
     }
+    // `wrt(self)`: the gradient entry of `self` comes first, as `self` does.
+    if let Some(g) = adjoint.self_gradient {
+        results.push((Some(g), "d_self".to_owned()));
+    }
+    let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
     let mut scalar_grads = adjoint.gradients.iter();
     for (i, p) in &active {
         match p.shape {
@@ -1140,6 +1169,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let items = &graph.items;
     let entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
+            adjoint
+                .self_gradient
+                .map(|_| format!("∂{}/∂self", item.sig.ident)),
+        )
+        .chain(
             active
                 .iter()
                 .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
@@ -1167,7 +1201,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#doc)*
             #(#attrs)*
             #[must_use]
-            #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+            #vis fn #name(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) {
                 #use_original
                 #(#items)*
                 #(#prelude)*
@@ -1261,6 +1295,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let mut call_args = Vec::new();
     let mut outer_results = vec![quote!(value)];
     let mut into_results = vec![quote!(value)];
+    if adjoint.self_gradient.is_some() {
+        let d = format_ident!("d_self", span = Span::mixed_site());
+        outer_results.push(quote!(#d));
+        into_results.push(quote!(#d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i);
         call_args.push(quote!(#ident));
@@ -1292,7 +1331,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     quote! {
         #(#into_doc)*
         #(#attrs)*
-        #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
+        #vis fn #into(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -1303,7 +1342,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+        #vis fn #name(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) {
             #(#alloc)*
             let (#(#into_results,)*) = #callee(#(#call_args),*);
             (#(#outer_results,)*)
@@ -1319,6 +1358,14 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
+    // `wrt(self)`: the tangent of `self` comes first, as `self` does.
+    if graph.self_active {
+        let d = inputs.namer.fresh("d_self");
+        params.push(quote!(#d: &Self));
+        inputs
+            .nodes
+            .push((tangent.self_seed.unwrap_or(NodeId(usize::MAX)), d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i).clone();
         let ty = &p.ty_tokens;

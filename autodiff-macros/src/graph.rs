@@ -148,6 +148,36 @@ pub enum Op {
     /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
     /// its derivative functions. Its value is a tuple (`()` for the call itself).
     Invoke(Invoke),
+    /// `&arg0.path[..]`: a float-array field of a struct parameter or of `self`, as a slice.
+    FieldSlice(TokenStream),
+    /// The gradient entry of a struct: `P::default()` with each field in `fields` set to the
+    /// matching argument (a float, or an array adjoint for an array field).
+    Gradient(StructGradient),
+}
+
+/// The fields of a struct's gradient entry; see [`Op::Gradient`].
+#[derive(Clone, Debug)]
+pub struct StructGradient {
+    /// The struct's type: `P`, or `Self`.
+    pub ty: TokenStream,
+    /// Each field's path (`w`, `layer.w`) and whether it is an array.
+    pub fields: Vec<(TokenStream, bool)>,
+}
+
+/// A float or float-array field of a struct parameter or of `self` that the body reads, whose
+/// derivative is an entry of the struct's gradient when `wrt` names the struct.
+#[derive(Clone, Debug)]
+pub struct FieldLeaf {
+    /// The parameter it belongs to; `None` for `self`.
+    pub owner: Option<usize>,
+    /// The path after the owner: `w`, `layer.w`.
+    pub path: TokenStream,
+    /// A float field: the node that reads it.
+    pub node: Option<NodeId>,
+    /// A float-array field: the slice variable that reads it.
+    pub var: Option<VarId>,
+    /// Whether its owner is named in `wrt`.
+    pub active: bool,
 }
 
 /// A call with arguments passed by value, by reference or by mutable reference, to `g`,
@@ -328,6 +358,8 @@ pub struct Param {
     pub mutable: bool,
     /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
     pub out: bool,
+    /// A struct named in `wrt`: its float fields are active, and its gradient entry is a struct.
+    pub fields: bool,
     pub node: NodeId,
     pub span: Span,
 }
@@ -346,6 +378,10 @@ pub struct Graph {
     pub output_ty: FloatTy,
     /// `&self`, for a method: passed through unchanged.
     pub receiver: Option<TokenStream>,
+    /// Whether `wrt` names `self`.
+    pub self_active: bool,
+    /// The fields of structs the body reads.
+    pub fields: Vec<FieldLeaf>,
 }
 
 impl Stmt {

@@ -28,6 +28,7 @@ use crate::rules::{Prim, Syntax};
 
 mod buffer;
 mod call_into;
+mod fields;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
@@ -81,9 +82,11 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         receiver: None,
         construct_names: HashMap::new(),
         out_params: Vec::new(),
+        structs: fields::Structs::default(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
+    cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
@@ -96,6 +99,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
         receiver: cx.receiver,
+        self_active: cx.structs.self_active,
+        fields: cx.structs.leaves,
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -230,6 +235,8 @@ struct Lowerer {
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
     /// The indices of the out-parameters, `&mut [f64]`.
     out_params: Vec<usize>,
+    /// Struct parameters and the fields the body reads.
+    structs: fields::Structs,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -585,6 +592,7 @@ impl Lowerer {
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
                 out,
+                fields: false,
                 node,
                 span: pat.ident.span(),
             });
@@ -609,6 +617,17 @@ impl Lowerer {
     /// Applies `wrt(...)`: only the named parameters are active.
     fn restrict(&mut self, params: &mut [Param], wrt: &[Ident]) {
         for name in wrt {
+            if name == "self" {
+                if self.receiver.is_some() {
+                    self.structs.self_active = true;
+                } else {
+                    self.errors.push(err(
+                        name,
+                        "`wrt` names `self`, but this function is not a method",
+                    ));
+                }
+                continue;
+            }
             match params.iter().find(|p| name == &p.name) {
                 None => self.errors.push(err(
                     name,
@@ -621,17 +640,21 @@ impl Lowerer {
                             .join(", ")
                     ),
                 )),
-                Some(p) if p.float.is_none() => self.errors.push(err(
-                    name,
-                    format!(
-                        "`wrt` names `{name}`, which is not an `f64` or `f32` parameter; only float parameters have gradients"
-                    ),
-                )),
+                Some(p) if p.float.is_none() && !fields::is_struct(p, self.nodes[p.node.0].ty) => {
+                    self.errors.push(err(
+                        name,
+                        format!(
+                            "`wrt` names `{name}`, which is not an `f64` or `f32` parameter or a struct; only floats and structs of floats have gradients"
+                        ),
+                    ));
+                }
                 Some(_) => {}
             }
         }
         for p in params.iter_mut() {
-            p.active = p.out || p.float.is_some() && wrt.iter().any(|w| w == &p.name);
+            let named = wrt.iter().any(|w| w == &p.name);
+            p.fields = named && fields::is_struct(p, self.nodes[p.node.0].ty);
+            p.active = p.out || (p.float.is_some() || p.fields) && named;
         }
     }
 
@@ -1174,6 +1197,9 @@ impl Lowerer {
 
     /// The array variable an indexing expression reads or writes.
     fn array_of(&mut self, base: &Expr) -> Option<VarId> {
+        if let Some(v) = self.field_array(base) {
+            return Some(v);
+        }
         match self.local_binding(base) {
             Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
             _ => {
@@ -1542,6 +1568,9 @@ impl Lowerer {
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => {
+                if let Some(n) = self.field_value(expr) {
+                    return n;
+                }
                 let base = self.expr(&f.base);
                 let name = f.member.to_token_stream();
                 self.push(Op::Member(name), vec![base], Ty::Other, span)

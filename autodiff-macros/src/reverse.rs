@@ -25,6 +25,7 @@ use crate::rules::{self, Prim};
 
 mod buffer;
 mod call_into;
+pub(crate) mod fields;
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -40,6 +41,8 @@ pub struct Adjoint {
     /// The adjoint of the returned value, an input of `f_vjp_into` for a function with
     /// out-parameters (else the adjoint is 1).
     pub seed: Option<NodeId>,
+    /// The gradient entry of `self`, when `wrt` names it.
+    pub self_gradient: Option<NodeId>,
 }
 
 /// Where a primal node is computed: its block.
@@ -267,6 +270,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             Some(v) => {
                 array_gradients.insert(i, r.var_adjoint[&v]);
             }
+            None if p.fields => gradients.push(Some(r.struct_gradient(Some(i)))),
             None => {
                 let node = r.b.node(p.node);
                 let g = r.final_adjoint(p.node, &node);
@@ -274,6 +278,10 @@ pub fn reverse(graph: Graph) -> Adjoint {
             }
         }
     }
+
+    let self_gradient =
+        r.b.with_graph(|g| g.self_active)
+            .then(|| r.struct_gradient(None));
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
@@ -301,6 +309,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
 
     // Push only what the backward code pops and uses, so every tape stays balanced.
     let mut results: Vec<NodeId> = gradients.iter().flatten().copied().collect();
+    results.extend(self_gradient);
     results.push(output);
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
@@ -336,6 +345,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         array_gradients,
         reads,
         seed,
+        self_gradient,
     }
 }
 

@@ -8,6 +8,8 @@
 //!   finite-difference gradient and a component-wise comparison against it, reporting a
 //!   [`GradientMismatch`] with every component out of [`Tolerance`].
 //! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
+//! - [`gradient_of`] and [`FieldGradient`]: how generated code builds the gradient entry of a
+//!   struct parameter.
 //!
 //! # Example
 //!
@@ -24,6 +26,7 @@
 pub mod activations;
 pub mod check;
 mod float;
+mod structs;
 mod tape;
 
 pub use activations::{relu, sigmoid, softplus};
@@ -31,4 +34,5 @@ pub use check::{
     ComponentMismatch, GradientMismatch, Tolerance, check_gradient, check_gradient_with, gradient,
 };
 pub use float::Float;
+pub use structs::{FieldGradient, gradient_of};
 pub use tape::Tape;

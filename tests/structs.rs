@@ -202,3 +202,58 @@ fn wrt_self_gives_a_gradient_of_type_self() {
     let (_, t) = m.loss_jvp(&tangent, x, y);
     close("jvp", t, d.w[0] + 2.0 * d.w[1] - d.b);
 }
+
+use autodiff::num_traits::Float;
+
+/// A generic function: f = Σᵢ (wᵢ x − ½)² + √(x² + 1), for `f64` and `f32` alike.
+#[differentiate(reverse, forward)]
+fn generic_loss<T: Float>(x: T, w: &[T]) -> T {
+    let half = T::from(0.5).unwrap();
+    let mut s = (x * x + T::one()).sqrt();
+    for i in 0..w.len() {
+        let e = w[i] * x - half;
+        s = s + e * e;
+    }
+    s
+}
+
+/// A `where` clause, and a fixed-size array of `T`.
+#[differentiate(reverse, forward)]
+fn generic_norm<T>(v: [T; 3]) -> T
+where
+    T: Float + std::fmt::Debug,
+{
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().exp()
+}
+
+#[test]
+fn generic_functions_get_generic_derivatives() {
+    let w = [0.5, -1.5, 2.0];
+    let x = 0.8_f64;
+    let (value, dx, dw) = generic_loss_grad(x, &w);
+    assert_eq!(value, generic_loss(x, &w));
+    let want_dx =
+        x / (x * x + 1.0).sqrt() + w.iter().map(|&wi| 2.0 * (wi * x - 0.5) * wi).sum::<f64>();
+    close("x", dx, want_dx);
+    for (i, &g) in dw.iter().enumerate() {
+        close("w", g, 2.0 * (w[i] * x - 0.5) * x);
+    }
+    let (_, t) = generic_loss_jvp(x, 1.0, &w, &[0.0; 3]);
+    close("jvp", t, dx);
+    // The same function on `f32`.
+    let w32 = [0.5_f32, -1.5, 2.0];
+    let (v32, dx32, dw32) = generic_loss_grad(0.8_f32, &w32);
+    assert!((f64::from(v32) - value).abs() < 1e-5);
+    assert!((f64::from(dx32) - dx).abs() < 1e-4);
+    assert!((f64::from(dw32[2]) - dw[2]).abs() < 1e-4);
+
+    let v = [0.3, -0.4, 1.2];
+    let (value, d) = generic_norm_grad(v);
+    let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    assert_eq!(value, r.exp());
+    for i in 0..3 {
+        close("v", d[i], r.exp() * v[i] / r);
+    }
+    let (_, t) = generic_norm_jvp(v, [0.0, 1.0, 0.0]);
+    close("jvp", t, d[1]);
+}

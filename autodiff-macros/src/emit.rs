@@ -572,6 +572,10 @@ impl<'g> Sweep<'g> {
         value: NodeId,
         reads_target: impl Fn(&crate::graph::Node) -> bool,
     ) -> Option<(TokenStream, TokenStream)> {
+        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
+        if self.graph.generic.is_some() {
+            return None;
+        }
         let node = self.graph.node(value);
         let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
             return None;
@@ -607,6 +611,25 @@ impl<'g> Sweep<'g> {
                     .to_token_stream(),
                 Prec::Atom,
             ),
+            // A function generic over `T: Float` spells its constants through `T`.
+            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let lit = float_literal(*v).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#lit)), Prec::Atom)
+            }
+            Op::Known(k) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let value = known(*k, FloatTy::F64).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#value)), Prec::Atom)
+            }
+            Op::Cast(CastTo::Float(_) | CastTo::Lossless(_)) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let a = arg(0).tokens;
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::cast::<#t, _>(#a)),
+                    Prec::Atom,
+                )
+            }
             Op::Lit(LitValue::Float(_), Some(tokens)) => {
                 Code::new(typed_literal(tokens, node.ty), Prec::Atom)
             }
@@ -829,6 +852,14 @@ impl<'g> Sweep<'g> {
             Syntax::Method => {
                 let method = Ident::new(p.name(), span);
                 let receiver = self.graph.node(node.args[0]);
+                if let Some(t) = &self.graph.generic {
+                    // Through the trait, whatever the receiver: `T` has no inherent methods.
+                    let args = node.args.iter().map(|&a| self.operand(a).tokens);
+                    return Code::new(
+                        quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*)),
+                        Prec::Atom,
+                    );
+                }
                 if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
                     // A literal has no methods until its type is known: `f64::exp(2.0)`.
                     let t = node.ty.float().unwrap_or(self.graph.output_ty);
@@ -975,6 +1006,12 @@ impl<'a> Signature<'a> {
         })
     }
 
+    /// The function's generic parameters and `where` clause, which generated functions repeat.
+    fn generics(&self) -> (TokenStream, TokenStream) {
+        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        (generics.to_token_stream(), where_clause.to_token_stream())
+    }
+
     fn name(&self, suffix: &str) -> Ident {
         format_ident!("{}_{}", self.item.sig.ident, suffix)
     }
@@ -991,9 +1028,11 @@ impl<'a> Signature<'a> {
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
         let f = &self.item.sig.ident;
+        let (_, ty_generics, _) = self.item.sig.generics.split_for_impl();
+        let turbofish = ty_generics.as_turbofish();
         match graph.receiver {
-            Some(_) => quote!(let _ = Self::#f;),
-            None => quote!(let _ = #f;),
+            Some(_) => quote!(let _ = Self::#f #turbofish;),
+            None => quote!(let _ = #f #turbofish;),
         }
     }
 
@@ -1078,9 +1117,35 @@ fn d_name(name: &str) -> String {
     format!("d_{}", name.trim_start_matches("r#"))
 }
 
+/// The element type of an array or slice parameter (the type of a scalar one) as written:
+/// `f64`, `f32`, or the float type parameter `T` of a generic function.
+fn element_type(p: &crate::graph::Param) -> TokenStream {
+    fn elem(ty: &syn::Type) -> Option<&syn::Type> {
+        match ty {
+            syn::Type::Array(a) => Some(&a.elem),
+            syn::Type::Slice(s) => Some(&s.elem),
+            syn::Type::Reference(r) => elem(&r.elem),
+            syn::Type::Paren(p) => elem(&p.elem),
+            _ => None,
+        }
+    }
+    match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+        Ok(ty) => elem(&ty).map_or_else(|| ty.to_token_stream(), ToTokens::to_token_stream),
+        Err(_) => format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name()).to_token_stream(),
+    }
+}
+
+/// `0.0` in the function's float type: spelled through `T` in a generic function.
+fn zero_of(graph: &Graph) -> TokenStream {
+    match &graph.generic {
+        Some(t) => quote!(::autodiff::cast::<#t, f64>(0.0)),
+        None => quote!(0.0),
+    }
+}
+
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.
 fn gradient_type(p: &crate::graph::Param) -> TokenStream {
-    let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+    let float = element_type(p);
     match &p.shape {
         // A struct's gradient is a struct, by value.
         Shape::Scalar if p.fields => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
@@ -1098,6 +1163,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
@@ -1128,7 +1194,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         let ident = inputs.namer.fresh(&d_name(&p.name));
         inputs.vars.push((d, ident.clone()));
         if let Shape::Array { len, .. } = &p.shape {
-            prelude.push(quote!(let mut #ident = [0.0; #len];));
+            let zero = zero_of(graph);
+            prelude.push(quote!(let mut #ident = [#zero; #len];));
         }
     }
     let mut results = vec![(Some(graph.output), "value".to_owned())];
@@ -1201,7 +1268,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#doc)*
             #(#attrs)*
             #[must_use]
-            #vis fn #name(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) {
+            #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
                 #use_original
                 #(#items)*
                 #(#prelude)*
@@ -1232,7 +1299,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
             (true, Shape::Slice, Some(d)) => {
                 let d = inputs.var(*d).expect("named above");
-                let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+                let float = element_type(p);
                 quote!(#ident: #ty, #d: &mut [#float])
             }
             _ => quote!(#mutability #ident: #ty),
@@ -1308,7 +1375,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         }
         let d = format_ident!("{}", d_name(&p.name), span = Span::mixed_site());
         if matches!(p.shape, Shape::Slice) {
-            alloc.push(quote!(let mut #d = ::std::vec![0.0; #ident.len()];));
+            let zero = zero_of(graph);
+            alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
             call_args.push(quote!(&mut #d));
         } else {
             into_results.push(quote!(#d));
@@ -1331,7 +1399,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     quote! {
         #(#into_doc)*
         #(#attrs)*
-        #vis fn #into(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) {
+        #vis fn #into #generics(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) #where_clause {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -1342,7 +1410,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) {
+        #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
             #(#alloc)*
             let (#(#into_results,)*) = #callee(#(#call_args),*);
             (#(#outer_results,)*)
@@ -1354,6 +1422,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
@@ -1462,7 +1531,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         #(#attrs)*
         #many
         #must_use
-        #vis fn #name(#receiver #(#params),*) #ret {
+        #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
             #use_original
             #(#items)*
             #(#unread)*

@@ -382,6 +382,9 @@ pub struct Graph {
     pub self_active: bool,
     /// The fields of structs the body reads.
     pub fields: Vec<FieldLeaf>,
+    /// The float type parameter `T` of a function generic over `T: Float`, which every float
+    /// type, constant and cast of the generated functions is spelled with.
+    pub generic: Option<proc_macro2::Ident>,
 }
 
 impl Stmt {

@@ -29,6 +29,7 @@ use crate::rules::{Prim, Syntax};
 mod buffer;
 mod call_into;
 mod fields;
+mod generic;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack.
@@ -83,11 +84,13 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         construct_names: HashMap::new(),
         out_params: Vec::new(),
         structs: fields::Structs::default(),
+        generic: None,
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
     cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
+    generic::set_float_param(None);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {
@@ -101,6 +104,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         receiver: cx.receiver,
         self_active: cx.structs.self_active,
         fields: cx.structs.leaves,
+        generic: cx.generic,
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -237,6 +241,8 @@ struct Lowerer {
     out_params: Vec<usize>,
     /// Struct parameters and the fields the body reads.
     structs: fields::Structs,
+    /// The float type parameter of a function generic over `T: Float`.
+    generic: Option<Ident>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -323,6 +329,10 @@ fn float_type(ty: &Type) -> Option<FloatTy> {
             match last.ident.to_string().as_str() {
                 "f64" => Some(FloatTy::F64),
                 "f32" => Some(FloatTy::F32),
+                // The type parameter of a function generic over `T: Float` is a float type.
+                _ if p.path.segments.len() == 1 && generic::is_float_param(&last.ident) => {
+                    Some(FloatTy::F64)
+                }
                 _ => None,
             }
         }
@@ -490,7 +500,11 @@ impl Lowerer {
         }
         let generic =
             "generic functions cannot be differentiated: write the function for `f64` or `f32`";
-        if !sig.generics.params.is_empty() {
+        let float_param = generic::float_param(&sig.generics);
+        generic::set_float_param(float_param.as_ref());
+        if float_param.is_some() {
+            self.generic = float_param;
+        } else if !sig.generics.params.is_empty() {
             self.errors.push(err(&sig.generics, generic));
         } else if let Some(w) = &sig.generics.where_clause {
             self.errors.push(err(w, generic));
@@ -1563,6 +1577,11 @@ impl Lowerer {
 
     fn expr_inner(&mut self, expr: &Expr) -> NodeId {
         let span = expr.span();
+        if self.generic.is_some()
+            && let Some(n) = self.generic_constant(expr)
+        {
+            return n;
+        }
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),

@@ -35,4 +35,21 @@ pub use check::{
 };
 pub use float::Float;
 pub use structs::{FieldGradient, gradient_of};
+
+/// The float trait of generic differentiated functions: `fn f<T: num_traits::Float>(..)`.
+pub use num_traits;
+
+/// `n` as the float type `T`: how generated code for a function generic over
+/// [`num_traits::Float`] writes its constants and casts. A value `T` cannot represent is `NaN`
+/// (no float type in use fails to represent an `f64` or an integer).
+///
+/// ```
+/// let half: f32 = autodiff_runtime::cast(0.5_f64);
+/// assert_eq!(half, 0.5);
+/// ```
+#[inline]
+#[must_use]
+pub fn cast<T: num_traits::Float, N: num_traits::ToPrimitive>(n: N) -> T {
+    T::from(n).unwrap_or_else(T::nan)
+}
 pub use tape::Tape;

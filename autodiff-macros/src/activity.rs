@@ -64,7 +64,7 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
                     Op::Param(p) => {
                         graph.params[p].active
                             && graph.params[p].var.is_none()
-                            && !graph.params[p].fields
+                            && !graph.params[p].fields()
                     }
                     Op::Member(_) if fields.contains(&NodeId(i)) => true,
                     Op::Read(v) | Op::Load(v) | Op::Array(v, _) => graph.vars[v.0].active,

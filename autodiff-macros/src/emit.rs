@@ -1148,7 +1148,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
     let float = element_type(p);
     match &p.shape {
         // A struct's gradient is a struct, by value.
-        Shape::Scalar if p.fields => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+        Shape::Scalar if p.fields() => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
             Ok(syn::Type::Reference(r)) => r.elem.to_token_stream(),
             _ => p.ty_tokens.clone(),
         },
@@ -1175,7 +1175,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         .collect();
     // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
     // buffers of the caller's.
-    let outs = graph.params.iter().any(|p| p.out);
+    let outs = graph.params.iter().any(crate::graph::Param::out);
     let unit = matches!(item.sig.output, ReturnType::Default);
     let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
     let seed = adjoint.seed.map(|s| {
@@ -1510,7 +1510,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
     ];
-    if graph.params.iter().any(|p| p.out) {
+    if graph.params.iter().any(crate::graph::Param::out) {
         doc.push(
             "The tangent of each out-parameter is written into the buffer after it.".to_owned(),
         );

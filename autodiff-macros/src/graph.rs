@@ -342,6 +342,17 @@ pub enum Stmt {
     /// Saves a value for the backward sweep on a tape.
     Push(VarId, NodeId),
 }
+/// What a parameter is, beyond its shape and activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An input.
+    Input,
+    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
+    Out,
+    /// A struct named in `wrt`: its float fields are active, and its gradient entry is a struct.
+    Fields,
+}
+
 #[derive(Clone, Debug)]
 pub struct Param {
     pub name: String,
@@ -356,10 +367,8 @@ pub struct Param {
     pub active: bool,
     /// Whether the user declared it `mut`.
     pub mutable: bool,
-    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
-    pub out: bool,
-    /// A struct named in `wrt`: its float fields are active, and its gradient entry is a struct.
-    pub fields: bool,
+    /// What kind of input it is, beyond its shape.
+    pub role: Role,
     pub node: NodeId,
     pub span: Span,
 }
@@ -385,6 +394,18 @@ pub struct Graph {
     /// The float type parameter `T` of a function generic over `T: Float`, which every float
     /// type, constant and cast of the generated functions is spelled with.
     pub generic: Option<proc_macro2::Ident>,
+}
+
+impl Param {
+    /// Whether it is an out-parameter.
+    pub fn out(&self) -> bool {
+        self.role == Role::Out
+    }
+
+    /// Whether it is a struct named in `wrt`.
+    pub fn fields(&self) -> bool {
+        self.role == Role::Fields
+    }
 }
 
 impl Stmt {

@@ -498,8 +498,7 @@ impl Lowerer {
                 "an `extern` function cannot be differentiated: remove the ABI and wrap the function instead",
             ));
         }
-        let generic =
-            "generic functions cannot be differentiated: write the function for `f64` or `f32`";
+        let generic = "only functions generic over a float type are differentiated: bound the type parameter by `num_traits::Float` (`fn f<T: Float>`), or write the function for `f64` or `f32`";
         let float_param = generic::float_param(&sig.generics);
         generic::set_float_param(float_param.as_ref());
         if float_param.is_some() {
@@ -605,8 +604,11 @@ impl Lowerer {
                 float,
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
-                out,
-                fields: false,
+                role: if out {
+                    graph::Role::Out
+                } else {
+                    graph::Role::Input
+                },
                 node,
                 span: pat.ident.span(),
             });
@@ -667,8 +669,10 @@ impl Lowerer {
         }
         for p in params.iter_mut() {
             let named = wrt.iter().any(|w| w == &p.name);
-            p.fields = named && fields::is_struct(p, self.nodes[p.node.0].ty);
-            p.active = p.out || (p.float.is_some() || p.fields) && named;
+            if named && fields::is_struct(p, self.nodes[p.node.0].ty) {
+                p.role = graph::Role::Fields;
+            }
+            p.active = p.out() || (p.float.is_some() || p.fields()) && named;
         }
     }
 

@@ -242,7 +242,10 @@ pub fn reverse(graph: Graph) -> Adjoint {
     let mut seed = None;
     if out.active {
         r.b.set_site(site(&r.b, &out));
-        let one = if r.b.with_graph(|g| g.params.iter().any(|p| p.out)) {
+        let one = if r
+            .b
+            .with_graph(|g| g.params.iter().any(crate::graph::Param::out))
+        {
             let s =
                 r.b.with_graph(|g| g.push(Node::new(Op::Seed(usize::MAX), vec![], out.ty)));
             seed = Some(s);
@@ -270,7 +273,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             Some(v) => {
                 array_gradients.insert(i, r.var_adjoint[&v]);
             }
-            None if p.fields => gradients.push(Some(r.struct_gradient(Some(i)))),
+            None if p.fields() => gradients.push(Some(r.struct_gradient(Some(i)))),
             None => {
                 let node = r.b.node(p.node);
                 let g = r.final_adjoint(p.node, &node);

@@ -61,7 +61,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
                     ::core::assert_eq!(#d.len(), #ident.len(), #message);
                     let #d = &mut #d[..#ident.len()];
                 });
-                if p.out {
+                if p.out() {
                     seeds.push(format!("`{d}`"));
                 } else {
                     buffers.push(format!("`{d}`"));

@@ -34,18 +34,18 @@ impl Forward {
     }
 
     /// The leaf a field node or a field slice reads, if `n` is one of an active struct.
-    fn leaf_owner(&self, n: NodeId) -> Option<Option<usize>> {
+    fn leaf_of(&self, n: NodeId) -> Option<crate::graph::FieldLeaf> {
         self.b.with_graph(|g| {
             g.fields
                 .iter()
                 .find(|f| f.active && f.node == Some(n))
-                .map(|f| f.owner)
+                .cloned()
         })
     }
 
     /// `d_p.a` for the field node `p.a`.
     pub(super) fn field_tangent(&mut self, n: NodeId, node: &Node) -> Option<NodeId> {
-        let owner = self.leaf_owner(n)?;
+        let owner = self.leaf_of(n)?.owner;
         let Op::Member(path) = &node.op else {
             return None;
         };
@@ -68,12 +68,13 @@ impl Forward {
         let Op::FieldSlice(path) = &node.op else {
             return None;
         };
-        let owner = self.b.with_graph(|g| {
+        let leaf = self.b.with_graph(|g| {
             g.fields
                 .iter()
                 .find(|f| f.active && f.var == Some(v))
-                .map(|f| f.owner)
+                .cloned()
         })?;
+        let owner = leaf.owner;
         let seed = self.struct_seed(owner);
         let path = path.clone();
         Some(

@@ -37,7 +37,7 @@ impl Lowerer {
     pub(super) fn register_structs(&mut self, params: &[Param]) {
         for (i, p) in params.iter().enumerate() {
             if is_struct(p, self.nodes[p.node.0].ty) {
-                self.structs.params.insert(i, p.fields);
+                self.structs.params.insert(i, p.fields());
             }
         }
     }
@@ -107,10 +107,10 @@ impl Lowerer {
     pub(super) fn field_value(&mut self, e: &Expr) -> Option<NodeId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
-        if let Some(&k) = self.structs.index.get(&key) {
-            if let Some(n) = self.structs.leaves[k].node {
-                return Some(n);
-            }
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(n) = self.structs.leaves[k].node
+        {
+            return Some(n);
         }
         let node = self.push_top(Op::Member(path.clone()), vec![root], Ty::Other, e.span());
         self.nodes[node.0].name = Some(key.1.replace(' ', "").replace('.', "_"));
@@ -130,10 +130,10 @@ impl Lowerer {
     pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
-        if let Some(&k) = self.structs.index.get(&key) {
-            if let Some(v) = self.structs.leaves[k].var {
-                return Some(v);
-            }
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(v) = self.structs.leaves[k].var
+        {
+            return Some(v);
         }
         let span = e.span();
         let len = self.push_top(Op::Member(quote!(#path.len())), vec![root], Ty::Int, span);

@@ -1,5 +1,7 @@
 //! Run-time-sized local buffers, `let mut q = vec![0.0; n];`: reverse mode against closed forms
 //! and finite differences, forward mode against reverse mode, and the allocations of both.
+// Differentiated loops index their arrays: `for` runs over integer ranges here.
+#![allow(clippy::needless_range_loop)]
 
 use autodiff::{check_gradient, differentiate};
 
@@ -79,6 +81,11 @@ fn squares_closed(x: &[f64], scale: f64) -> (Vec<f64>, f64) {
     (dx, ds)
 }
 
+/// A small count as a float.
+fn real(n: usize) -> f64 {
+    f64::from(u32::try_from(n).expect("a small count"))
+}
+
 fn assert_all_close(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -122,7 +129,7 @@ fn a_buffer_of_the_input_length_differentiates() {
 #[test]
 fn a_buffer_sized_by_integer_parameters_differentiates() {
     let (d, k) = (3, 2);
-    let w: Vec<f64> = (0..d * k).map(|i| 0.25 * i as f64 - 0.5).collect();
+    let w: Vec<f64> = (0..d * k).map(|i| 0.25 * real(i) - 0.5).collect();
     let x = [0.7, -1.1, 0.4];
     let (value, dw, dx) = matvec_norm_grad(&w, &x, d, k);
     assert_eq!(value, matvec_norm(&w, &x, d, k));
@@ -141,7 +148,7 @@ fn a_buffer_sized_by_integer_parameters_differentiates() {
     assert_all_close("dw", &dw, &want_dw);
     assert_all_close("dx", &dx, &want_dx);
     // Forward mode along a direction mixing both parameters.
-    let d_w: Vec<f64> = (0..d * k).map(|i| 0.1 * i as f64 - 0.2).collect();
+    let d_w: Vec<f64> = (0..d * k).map(|i| 0.1 * real(i) - 0.2).collect();
     let d_x = [0.3, 0.2, -0.5];
     let (_, t) = matvec_norm_jvp(&w, &d_w, &x, &d_x, d, k);
     let want: f64 = dw.iter().zip(&d_w).map(|(a, b)| a * b).sum::<f64>()
@@ -156,9 +163,7 @@ fn a_buffer_declared_in_a_loop_takes_each_iteration_length() {
     let n = x.len();
     let (value, dx, dw) = triangle_grad(&x, w);
     assert_eq!(value, triangle(&x, w));
-    let want_dx: Vec<f64> = (0..n)
-        .map(|j| 2.0 * x[j] * w * w * (n - j) as f64)
-        .collect();
+    let want_dx: Vec<f64> = (0..n).map(|j| 2.0 * x[j] * w * w * real(n - j)).collect();
     let want_dw: f64 = (0..n)
         .map(|m| (0..=m).map(|j| 2.0 * w * x[j] * x[j]).sum::<f64>())
         .sum();
@@ -220,7 +225,7 @@ fn a_buffer_passed_to_a_differentiated_callee() {
     let (value, dx, dmu) = centred_grad(&x, mu);
     assert_eq!(value, centred(&x, mu));
     let want_dx: Vec<f64> = (0..n)
-        .map(|j| 2.0 * (x[j] - mu) + 2.0 * x[j] * mu * mu * (n - j) as f64)
+        .map(|j| 2.0 * (x[j] - mu) + 2.0 * x[j] * mu * mu * real(n - j))
         .collect();
     let want_dmu: f64 = x.iter().map(|&v| -2.0 * (v - mu)).sum::<f64>()
         + (0..n)
@@ -277,8 +282,8 @@ fn the_backward_sweep_allocates_one_adjoint_per_buffer() {
     let (value, dx, dw) = ramp_grad(&x, 0.8);
     assert_eq!(value, ramp(&x, 0.8));
     let n = x.len();
-    let want_dx: Vec<f64> = (0..n).map(|j| 0.8 * (n - j) as f64).collect();
-    let want_dw: f64 = (0..n).map(|j| x[j] * (n - j) as f64).sum();
+    let want_dx: Vec<f64> = (0..n).map(|j| 0.8 * real(n - j)).collect();
+    let want_dw: f64 = (0..n).map(|j| x[j] * real(n - j)).sum();
     assert_all_close("dx", &dx, &want_dx);
     assert_all_close("dw", &[dw], &[want_dw]);
 }

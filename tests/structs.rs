@@ -2,6 +2,8 @@
 //! of fields, and `wrt(self)` in a method. Each gradient entry is a struct of the parameter's
 //! type whose fields the body reads hold their derivatives, every other field its default.
 //! Checked against closed forms, finite differences and forward mode.
+// Differentiated loops index their arrays: `for` runs over integer ranges here.
+#![allow(clippy::needless_range_loop)]
 
 use autodiff::{check_gradient, differentiate};
 
@@ -101,6 +103,7 @@ struct Net {
 
 /// Fields of fields, a struct by value: f = tanh(s · (b + Σ wᵢ xᵢ)).
 #[differentiate(reverse, forward, wrt(net))]
+#[allow(clippy::needless_pass_by_value)]
 fn net_out(net: Net, x: &[f64]) -> f64 {
     let mut z = net.layer.bias;
     for i in 0..x.len() {

@@ -260,3 +260,39 @@ fn generic_functions_get_generic_derivatives() {
     let (_, t) = generic_norm_jvp(v, [0.0, 1.0, 0.0]);
     close("jvp", t, d[1]);
 }
+
+impl Model {
+    /// `self` as a constant (no `wrt(self)`): its array field is read by index, its length
+    /// taken; f = Σᵢ wᵢ sin(i x) + b, ∂f/∂x = Σᵢ i wᵢ cos(i x).
+    #[differentiate(reverse, forward)]
+    fn series(&self, x: f64) -> f64 {
+        let mut s = self.b;
+        let mut k = 0.0;
+        for i in 0..self.w.len() {
+            k += 1.0;
+            s += self.w[i] * (k * x).sin();
+        }
+        s
+    }
+}
+
+#[test]
+fn a_constant_self_is_read_by_index() {
+    let m = Model {
+        w: vec![0.5, -0.25, 2.0],
+        b: 0.3,
+        label: String::new(),
+    };
+    let x = 0.4;
+    let (value, dx) = m.series_grad(x);
+    assert_eq!(value, m.series(x));
+    let want: f64 = (1..=3)
+        .map(|i| {
+            let k = f64::from(i);
+            k * m.w[usize::try_from(i - 1).unwrap()] * (k * x).cos()
+        })
+        .sum();
+    close("x", dx, want);
+    let (_, t) = m.series_jvp(x, 1.0);
+    close("jvp", t, dx);
+}

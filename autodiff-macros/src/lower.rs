@@ -1612,6 +1612,9 @@ impl Lowerer {
                 n
             }
             Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
+                if let Some(n) = self.field_len(&m.receiver) {
+                    return n;
+                }
                 let Some(v) = self.array_of(&m.receiver) else {
                     return self.placeholder(span);
                 };

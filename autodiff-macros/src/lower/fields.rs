@@ -126,6 +126,24 @@ impl Lowerer {
         Some(node)
     }
 
+    /// `p.w.len()`: the length of an array field, without a slice that nothing indexes.
+    pub(super) fn field_len(&mut self, e: &Expr) -> Option<NodeId> {
+        let (owner, root, path) = self.field_path(e)?;
+        let key = (owner, path.to_string());
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(v) = self.structs.leaves[k].var
+            && let Shape::Buffer(len) = self.vars[v.0].shape
+        {
+            return Some(len);
+        }
+        Some(self.push_top(
+            Op::Member(quote!(#path.len())),
+            vec![root],
+            Ty::Int,
+            e.span(),
+        ))
+    }
+
     /// `p.w` indexed: the slice variable of an array field, made once.
     pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
         let (owner, root, path) = self.field_path(e)?;

@@ -1396,9 +1396,18 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         format!("returns `({})`.", entries.join(", ")),
         format!("[`{into}`] fills caller buffers instead of allocating."),
     ]);
+    // Each slice brings its buffer: a function of four slices takes eight arguments.
+    let arity = graph.params.len()
+        + usize::from(graph.receiver.is_some())
+        + active
+            .iter()
+            .filter(|(_, p)| matches!(p.shape, Shape::Slice))
+            .count();
+    let many = (arity > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#into_doc)*
         #(#attrs)*
+        #many
         #vis fn #into #generics(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) #where_clause {
             #use_original
             #(#length_checks)*

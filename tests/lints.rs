@@ -285,3 +285,74 @@ fn buffers_compile_and_run() {
     let (s, d_s) = buffers::scale_vjp_into(&[1.0, 2.0], &mut d_x, 2.0, &mut out, &mut d_out, 1.0);
     assert_eq!((s, d_s, d_x), (2.0, 4.0, [2.0, 2.0]));
 }
+
+/// Structs, `self` and generic functions.
+pub mod structs {
+    use autodiff::differentiate;
+    use autodiff::num_traits::Float;
+
+    /// A model's parameters.
+    #[derive(Default, Debug, Clone, PartialEq)]
+    pub struct Model {
+        /// Weights.
+        pub w: Vec<f64>,
+        /// Bias.
+        pub b: f64,
+        /// How many weights to use.
+        pub used: usize,
+    }
+
+    impl Model {
+        /// A linear model's squared error at one point.
+        #[differentiate(reverse, forward, wrt(self, x))]
+        #[must_use]
+        pub fn loss(&self, x: &[f64], y: f64) -> f64 {
+            let mut p = self.b;
+            for i in 0..self.used {
+                p += self.w[i] * x[i];
+            }
+            (p - y) * (p - y)
+        }
+    }
+
+    /// A struct parameter by reference.
+    #[differentiate(reverse, forward, wrt(m))]
+    #[must_use]
+    pub fn penalty(m: &Model, k: f64) -> f64 {
+        k * m.b * m.b + m.w[0]
+    }
+
+    /// A generic function.
+    ///
+    /// # Panics
+    ///
+    /// Never: every float type represents `0.5`.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn soft<T: Float>(x: T, w: &[T]) -> T {
+        let mut s = T::zero();
+        for i in 0..w.len() {
+            s = s + (w[i] * x).exp();
+        }
+        s.ln() * T::from(0.5).unwrap()
+    }
+}
+
+#[test]
+fn structs_compile_and_run() {
+    let m = structs::Model {
+        w: vec![0.5, 2.0],
+        b: 1.0,
+        used: 2,
+    };
+    let (v, d_m, d_x) = m.loss_grad(&[1.0, 1.0], 3.0);
+    assert_eq!(v.to_bits(), 0.25_f64.to_bits());
+    assert_eq!(
+        (d_m.b, d_m.w.clone(), d_x),
+        (1.0, vec![1.0, 1.0], vec![0.5, 2.0])
+    );
+    let (_, d_m) = structs::penalty_grad(&m, 2.0);
+    assert_eq!((d_m.b, d_m.w), (4.0, vec![1.0, 0.0]));
+    let (s, ..) = structs::soft_grad(1.0_f32, &[0.0, 0.0]);
+    assert!((s - 2.0_f32.ln() * 0.5).abs() < 1e-6);
+}

@@ -602,6 +602,10 @@ impl<'g> Sweep<'g> {
         value: NodeId,
         reads_target: impl Fn(&crate::graph::Node) -> bool,
     ) -> Option<(TokenStream, TokenStream)> {
+        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
+        if self.graph.generic.is_some() {
+            return None;
+        }
         let node = self.graph.node(value);
         let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
             return None;
@@ -637,6 +641,25 @@ impl<'g> Sweep<'g> {
                     .to_token_stream(),
                 Prec::Atom,
             ),
+            // A function generic over `T: Float` spells its constants through `T`.
+            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let lit = float_literal(*v).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#lit)), Prec::Atom)
+            }
+            Op::Known(k) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let value = known(*k, FloatTy::F64).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#value)), Prec::Atom)
+            }
+            Op::Cast(CastTo::Float(_) | CastTo::Lossless(_)) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let a = arg(0).tokens;
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::cast::<#t, _>(#a)),
+                    Prec::Atom,
+                )
+            }
             Op::Lit(LitValue::Float(_), Some(tokens)) => {
                 Code::new(typed_literal(tokens, node.ty), Prec::Atom)
             }
@@ -785,6 +808,25 @@ impl<'g> Sweep<'g> {
                     Prec::Atom,
                 )
             }
+            Op::FieldSlice(path) => {
+                let base = arg(0).at_least(Prec::Atom);
+                Code::new(quote!(&#base.#path[..]), Prec::Prefix)
+            }
+            Op::Gradient(gradient) => {
+                let ty = &gradient.ty;
+                let sets = gradient.fields.iter().zip(&node.args).map(|((path, array), &a)| {
+                    let value = self.operand(a).tokens;
+                    if *array {
+                        quote!(entry_.#path = ::autodiff::FieldGradient::from_gradient(&#value[..]);)
+                    } else {
+                        quote!(entry_.#path = #value;)
+                    }
+                });
+                Code::new(
+                    quote!(::autodiff::gradient_of(|entry_: &mut #ty| { #(#sets)* })),
+                    Prec::Atom,
+                )
+            }
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
                 let call = self.call(c, &name, &node.args, span).tokens;
@@ -874,6 +916,14 @@ impl<'g> Sweep<'g> {
             Syntax::Method => {
                 let method = Ident::new(p.name(), span);
                 let receiver = self.graph.node(node.args[0]);
+                if let Some(t) = &self.graph.generic {
+                    // Through the trait, whatever the receiver: `T` has no inherent methods.
+                    let args = node.args.iter().map(|&a| self.operand(a).tokens);
+                    return Code::new(
+                        quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*)),
+                        Prec::Atom,
+                    );
+                }
                 if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
                     // A literal has no methods until its type is known: `f64::exp(2.0)`.
                     let t = node.ty.float().unwrap_or(self.graph.output_ty);
@@ -1020,6 +1070,12 @@ impl<'a> Signature<'a> {
         })
     }
 
+    /// The function's generic parameters and `where` clause, which generated functions repeat.
+    fn generics(&self) -> (TokenStream, TokenStream) {
+        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        (generics.to_token_stream(), where_clause.to_token_stream())
+    }
+
     fn name(&self, suffix: &str) -> Ident {
         format_ident!("{}_{}", self.item.sig.ident, suffix)
     }
@@ -1036,9 +1092,11 @@ impl<'a> Signature<'a> {
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
         let f = &self.item.sig.ident;
+        let (_, ty_generics, _) = self.item.sig.generics.split_for_impl();
+        let turbofish = ty_generics.as_turbofish();
         match graph.receiver {
-            Some(_) => quote!(let _ = Self::#f;),
-            None => quote!(let _ = #f;),
+            Some(_) => quote!(let _ = Self::#f #turbofish;),
+            None => quote!(let _ = #f #turbofish;),
         }
     }
 
@@ -1118,10 +1176,41 @@ fn stored_param(graph: &Graph, p: &crate::graph::Param) -> bool {
     p.mutable && p.var.is_some_and(|v| graph.body.stores(v))
 }
 
+/// The element type of an array or slice parameter (the type of a scalar one) as written:
+/// `f64`, `f32`, or the float type parameter `T` of a generic function.
+fn element_type(p: &crate::graph::Param) -> TokenStream {
+    fn elem(ty: &syn::Type) -> Option<&syn::Type> {
+        match ty {
+            syn::Type::Array(a) => Some(&a.elem),
+            syn::Type::Slice(s) => Some(&s.elem),
+            syn::Type::Reference(r) => elem(&r.elem),
+            syn::Type::Paren(p) => elem(&p.elem),
+            _ => None,
+        }
+    }
+    match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+        Ok(ty) => elem(&ty).map_or_else(|| ty.to_token_stream(), ToTokens::to_token_stream),
+        Err(_) => format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name()).to_token_stream(),
+    }
+}
+
+/// `0.0` in the function's float type: spelled through `T` in a generic function.
+fn zero_of(graph: &Graph) -> TokenStream {
+    match &graph.generic {
+        Some(t) => quote!(::autodiff::cast::<#t, f64>(0.0)),
+        None => quote!(0.0),
+    }
+}
+
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.
 fn gradient_type(p: &crate::graph::Param) -> TokenStream {
-    let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+    let float = element_type(p);
     match &p.shape {
+        // A struct's gradient is a struct, by value.
+        Shape::Scalar if p.fields() => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+            Ok(syn::Type::Reference(r)) => r.elem.to_token_stream(),
+            _ => p.ty_tokens.clone(),
+        },
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
         Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),
@@ -1133,6 +1222,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
@@ -1144,7 +1234,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         .collect();
     // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
     // buffers of the caller's.
-    let outs = graph.params.iter().any(|p| p.out);
+    let outs = graph.params.iter().any(crate::graph::Param::out);
     let unit = matches!(item.sig.output, ReturnType::Default);
     let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
     let seed = adjoint.seed.map(|s| {
@@ -1163,13 +1253,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         let ident = inputs.namer.fresh(&names::derivative(&p.name));
         inputs.vars.push((d, ident.clone()));
         if let Shape::Array { len, .. } = &p.shape {
-            prelude.push(quote!(let mut #ident = [0.0; #len];));
+            let zero = zero_of(graph);
+            prelude.push(quote!(let mut #ident = [#zero; #len];));
         }
     }
     let mut results = vec![(Some(graph.output), "value".to_owned())];
     if unit {
         results.clear();
     }
+    // `wrt(self)`: the gradient entry of `self` comes first, as `self` does.
+    if let Some(g) = adjoint.self_gradient {
+        results.push((Some(g), "d_self".to_owned()));
+    }
+    let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
     let mut scalar_grads = adjoint.gradients.iter();
     for (i, p) in &active {
         match p.shape {
@@ -1199,6 +1295,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let items = &graph.items;
     let entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
+            adjoint
+                .self_gradient
+                .map(|_| format!("∂{}/∂self", item.sig.ident)),
+        )
+        .chain(
             active
                 .iter()
                 .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
@@ -1226,7 +1327,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#doc)*
             #(#attrs)*
             #[must_use]
-            #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+            #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
                 #use_original
                 #(#items)*
                 #(#prelude)*
@@ -1257,7 +1358,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
             (true, Shape::Slice, Some(d)) => {
                 let d = inputs.var(*d).expect("named above");
-                let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+                let float = element_type(p);
                 quote!(#ident: #ty, #d: &mut [#float])
             }
             _ => quote!(#mutability #ident: #ty),
@@ -1326,6 +1427,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         locals.fresh(&inputs.param(graph, i).to_string());
     }
     locals.fresh("value");
+    if adjoint.self_gradient.is_some() {
+        let d = format_ident!("d_self", span = Span::mixed_site());
+        outer_results.push(quote!(#d));
+        into_results.push(quote!(#d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i);
         call_args.push(quote!(#ident));
@@ -1334,7 +1440,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         }
         let d = locals.fresh(&names::derivative(&p.name));
         if matches!(p.shape, Shape::Slice) {
-            alloc.push(quote!(let mut #d = ::std::vec![0.0; #ident.len()];));
+            let zero = zero_of(graph);
+            alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
             call_args.push(quote!(&mut #d));
         } else {
             into_results.push(quote!(#d));
@@ -1354,10 +1461,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         format!("returns `({})`.", entries.join(", ")),
         format!("[`{into}`] fills caller buffers instead of allocating."),
     ]);
+    // Each slice brings its buffer: a function of four slices takes eight arguments.
+    let arity = graph.params.len()
+        + usize::from(graph.receiver.is_some())
+        + active
+            .iter()
+            .filter(|(_, p)| matches!(p.shape, Shape::Slice))
+            .count();
+    let many = (arity > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#into_doc)*
         #(#attrs)*
-        #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
+        #many
+        #vis fn #into #generics(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) #where_clause {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -1368,7 +1484,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+        #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
             #(#alloc)*
             let (#(#into_results,)*) = #callee(#(#call_args),*);
             (#(#outer_results,)*)
@@ -1380,10 +1496,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
+    // `wrt(self)`: the tangent of `self` comes first, as `self` does.
+    if graph.self_active {
+        let d = inputs.namer.fresh("d_self");
+        params.push(quote!(#d: &Self));
+        inputs
+            .nodes
+            .push((tangent.self_seed.unwrap_or(NodeId(usize::MAX)), d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i).clone();
         let ty = &p.ty_tokens;
@@ -1459,7 +1584,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
     ];
-    if graph.params.iter().any(|p| p.out) {
+    if graph.params.iter().any(crate::graph::Param::out) {
         doc.push(
             "The tangent of each out-parameter is written into the buffer after it.".to_owned(),
         );
@@ -1480,7 +1605,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         #(#attrs)*
         #many
         #must_use
-        #vis fn #name(#receiver #(#params),*) #ret {
+        #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
             #use_original
             #(#items)*
             #(#unread)*

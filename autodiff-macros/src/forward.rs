@@ -15,6 +15,7 @@ use crate::reverse::site;
 use crate::rules::{self, Mode, Prim};
 
 mod call_into;
+mod fields;
 
 /// A graph extended with its tangent code.
 pub struct Tangent {
@@ -26,6 +27,8 @@ pub struct Tangent {
     /// The tangent input of each active parameter, by parameter index: a node for a scalar,
     /// a variable for an array or slice.
     pub seeds: HashMap<usize, Seed>,
+    /// The tangent of `self`, when `wrt` names it and the body reads its fields.
+    pub self_seed: Option<NodeId>,
 }
 
 /// The tangent input of a parameter.
@@ -40,6 +43,7 @@ struct Forward {
     tangent: HashMap<NodeId, NodeId>,
     var_tangent: HashMap<VarId, VarId>,
     seeds: HashMap<usize, Seed>,
+    self_seed: Option<NodeId>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -55,6 +59,7 @@ pub fn forward(graph: Graph) -> Tangent {
         tangent: HashMap::new(),
         var_tangent: HashMap::new(),
         seeds: HashMap::new(),
+        self_seed: None,
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -99,6 +104,7 @@ pub fn forward(graph: Graph) -> Tangent {
         code,
         derivative,
         seeds: f.seeds,
+        self_seed: f.self_seed,
     }
 }
 
@@ -126,6 +132,13 @@ impl Forward {
                                 });
                                 out.push(Stmt::Node(fill));
                                 Some(fill)
+                            }
+                            (Shape::Buffer(_), Some(init))
+                                if matches!(self.b.node(*init).op, Op::FieldSlice(_)) =>
+                            {
+                                let t = self.field_slice_tangent(*v, *init);
+                                out.extend(t.map(Stmt::Node));
+                                t
                             }
                             (Shape::Buffer(len), Some(_)) => {
                                 Some(self.tangent_buffer(*v, len, &mut out))
@@ -196,6 +209,7 @@ impl Forward {
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
             Op::Call(ref callee) => self.call(callee, &node),
+            Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };
         for id in before..self.b.len() {

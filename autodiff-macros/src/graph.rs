@@ -148,6 +148,36 @@ pub enum Op {
     /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
     /// its derivative functions. Its value is a tuple (`()` for the call itself).
     Invoke(Invoke),
+    /// `&arg0.path[..]`: a float-array field of a struct parameter or of `self`, as a slice.
+    FieldSlice(TokenStream),
+    /// The gradient entry of a struct: `P::default()` with each field in `fields` set to the
+    /// matching argument (a float, or an array adjoint for an array field).
+    Gradient(StructGradient),
+}
+
+/// The fields of a struct's gradient entry; see [`Op::Gradient`].
+#[derive(Clone, Debug)]
+pub struct StructGradient {
+    /// The struct's type: `P`, or `Self`.
+    pub ty: TokenStream,
+    /// Each field's path (`w`, `layer.w`) and whether it is an array.
+    pub fields: Vec<(TokenStream, bool)>,
+}
+
+/// A float or float-array field of a struct parameter or of `self` that the body reads, whose
+/// derivative is an entry of the struct's gradient when `wrt` names the struct.
+#[derive(Clone, Debug)]
+pub struct FieldLeaf {
+    /// The parameter it belongs to; `None` for `self`.
+    pub owner: Option<usize>,
+    /// The path after the owner: `w`, `layer.w`.
+    pub path: TokenStream,
+    /// A float field: the node that reads it.
+    pub node: Option<NodeId>,
+    /// A float-array field: the slice variable that reads it.
+    pub var: Option<VarId>,
+    /// Whether its owner is named in `wrt`.
+    pub active: bool,
 }
 
 /// A call with arguments passed by value, by reference or by mutable reference, to `g`,
@@ -315,6 +345,17 @@ pub enum Stmt {
     /// Saves a value for the backward sweep on a tape.
     Push(VarId, NodeId),
 }
+/// What a parameter is, beyond its shape and activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An input.
+    Input,
+    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
+    Out,
+    /// A struct named in `wrt`: its float fields are active, and its gradient entry is a struct.
+    Fields,
+}
+
 #[derive(Clone, Debug)]
 pub struct Param {
     pub name: String,
@@ -329,8 +370,8 @@ pub struct Param {
     pub active: bool,
     /// Whether the user declared it `mut`.
     pub mutable: bool,
-    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
-    pub out: bool,
+    /// What kind of input it is, beyond its shape.
+    pub role: Role,
     pub node: NodeId,
     pub span: Span,
 }
@@ -349,6 +390,25 @@ pub struct Graph {
     pub output_ty: FloatTy,
     /// `&self`, for a method: passed through unchanged.
     pub receiver: Option<TokenStream>,
+    /// Whether `wrt` names `self`.
+    pub self_active: bool,
+    /// The fields of structs the body reads.
+    pub fields: Vec<FieldLeaf>,
+    /// The float type parameter `T` of a function generic over `T: Float`, which every float
+    /// type, constant and cast of the generated functions is spelled with.
+    pub generic: Option<proc_macro2::Ident>,
+}
+
+impl Param {
+    /// Whether it is an out-parameter.
+    pub fn out(&self) -> bool {
+        self.role == Role::Out
+    }
+
+    /// Whether it is a struct named in `wrt`.
+    pub fn fields(&self) -> bool {
+        self.role == Role::Fields
+    }
 }
 
 impl Stmt {

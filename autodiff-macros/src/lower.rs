@@ -30,6 +30,8 @@ use crate::rules::{Prim, Syntax};
 mod buffer;
 mod call_into;
 mod chains;
+mod fields;
+mod generic;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack. A chain of binary operators, `a + b + c + ..`, is one level
@@ -93,10 +95,14 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         receiver: None,
         construct_names: HashMap::new(),
         out_params: Vec::new(),
+        structs: fields::Structs::default(),
+        generic: None,
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
+    cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
+    generic::set_float_param(None);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {
@@ -108,6 +114,9 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
         receiver: cx.receiver,
+        self_active: cx.structs.self_active,
+        fields: cx.structs.leaves,
+        generic: cx.generic,
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -249,6 +258,10 @@ struct Lowerer {
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
     /// The indices of the out-parameters, `&mut [f64]`.
     out_params: Vec<usize>,
+    /// Struct parameters and the fields the body reads.
+    structs: fields::Structs,
+    /// The float type parameter of a function generic over `T: Float`.
+    generic: Option<Ident>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -335,6 +348,10 @@ fn float_type(ty: &Type) -> Option<FloatTy> {
             match last.ident.to_string().as_str() {
                 "f64" => Some(FloatTy::F64),
                 "f32" => Some(FloatTy::F32),
+                // The type parameter of a function generic over `T: Float` is a float type.
+                _ if p.path.segments.len() == 1 && generic::is_float_param(&last.ident) => {
+                    Some(FloatTy::F64)
+                }
                 _ => None,
             }
         }
@@ -500,9 +517,12 @@ impl Lowerer {
                 "an `extern` function cannot be differentiated: remove the ABI and wrap the function instead",
             ));
         }
-        let generic =
-            "generic functions cannot be differentiated: write the function for `f64` or `f32`";
-        if !sig.generics.params.is_empty() {
+        let generic = "only functions generic over a float type are differentiated: bound the type parameter by `num_traits::Float` (`fn f<T: Float>`), or write the function for `f64` or `f32`";
+        let float_param = generic::float_param(&sig.generics);
+        generic::set_float_param(float_param.as_ref());
+        if float_param.is_some() {
+            self.generic = float_param;
+        } else if !sig.generics.params.is_empty() {
             self.errors.push(err(&sig.generics, generic));
         } else if let Some(w) = &sig.generics.where_clause {
             self.errors.push(err(w, generic));
@@ -603,7 +623,11 @@ impl Lowerer {
                 float,
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
-                out,
+                role: if out {
+                    graph::Role::Out
+                } else {
+                    graph::Role::Input
+                },
                 node,
                 span: pat.ident.span(),
             });
@@ -628,6 +652,17 @@ impl Lowerer {
     /// Applies `wrt(...)`: only the named parameters are active.
     fn restrict(&mut self, params: &mut [Param], wrt: &[Ident]) {
         for name in wrt {
+            if name == "self" {
+                if self.receiver.is_some() {
+                    self.structs.self_active = true;
+                } else {
+                    self.errors.push(err(
+                        name,
+                        "`wrt` names `self`, but this function is not a method",
+                    ));
+                }
+                continue;
+            }
             match params.iter().find(|p| names::same(&name.to_string(), &p.name)) {
                 None => self.errors.push(err(
                     name,
@@ -640,18 +675,23 @@ impl Lowerer {
                             .join(", ")
                     ),
                 )),
-                Some(p) if p.float.is_none() => self.errors.push(err(
-                    name,
-                    format!(
-                        "`wrt` names `{name}`, which is not an `f64` or `f32` parameter; only float parameters have gradients"
-                    ),
-                )),
+                Some(p) if p.float.is_none() && !fields::is_struct(p, self.nodes[p.node.0].ty) => {
+                    self.errors.push(err(
+                        name,
+                        format!(
+                            "`wrt` names `{name}`, which is not an `f64` or `f32` parameter or a struct; only floats and structs of floats have gradients"
+                        ),
+                    ));
+                }
                 Some(_) => {}
             }
         }
         for p in params.iter_mut() {
-            p.active =
-                p.out || p.float.is_some() && wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
+            let named = wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
+            if named && fields::is_struct(p, self.nodes[p.node.0].ty) {
+                p.role = graph::Role::Fields;
+            }
+            p.active = p.out() || (p.float.is_some() || p.fields()) && named;
         }
     }
 
@@ -1194,6 +1234,9 @@ impl Lowerer {
 
     /// The array variable an indexing expression reads or writes.
     fn array_of(&mut self, base: &Expr) -> Option<VarId> {
+        if let Some(v) = self.field_array(base) {
+            return Some(v);
+        }
         match self.local_binding(base) {
             Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
             _ => {
@@ -1558,11 +1601,19 @@ impl Lowerer {
             return self.binary_chain(b);
         }
         let span = chains::expr_span(expr);
+        if self.generic.is_some()
+            && let Some(n) = self.generic_constant(expr)
+        {
+            return n;
+        }
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => {
+                if let Some(n) = self.field_value(expr) {
+                    return n;
+                }
                 let base = self.expr(&f.base);
                 let name = f.member.to_token_stream();
                 self.push(Op::Member(name), vec![base], Ty::Other, span)
@@ -1581,6 +1632,9 @@ impl Lowerer {
                 n
             }
             Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
+                if let Some(n) = self.field_len(&m.receiver) {
+                    return n;
+                }
                 let Some(v) = self.array_of(&m.receiver) else {
                     return self.placeholder(span);
                 };

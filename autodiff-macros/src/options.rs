@@ -4,7 +4,6 @@
 use proc_macro2::TokenStream;
 use syn::Ident;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parse;
 
 /// What to generate and with respect to what.
 #[derive(Debug, Default)]
@@ -56,7 +55,7 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
         let content;
         syn::parenthesized!(content in meta.input);
         let names: Vec<Ident> = content
-            .parse_terminated(Ident::parse, syn::Token![,])
+            .parse_terminated(syn::ext::IdentExt::parse_any, syn::Token![,])
             .map_err(|e| syn::Error::new(e.span(), "expected a parameter name, as in `wrt(w, b)`"))?
             .into_iter()
             .collect();

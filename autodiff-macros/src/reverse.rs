@@ -25,6 +25,7 @@ use crate::rules::{self, Mode, Prim};
 
 mod buffer;
 mod call_into;
+pub(crate) mod fields;
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -40,6 +41,8 @@ pub struct Adjoint {
     /// The adjoint of the returned value, an input of `f_vjp_into` for a function with
     /// out-parameters (else the adjoint is 1).
     pub seed: Option<NodeId>,
+    /// The gradient entry of `self`, when `wrt` names it.
+    pub self_gradient: Option<NodeId>,
 }
 
 /// Where a primal node is computed: its block.
@@ -377,7 +380,10 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let mut seed = None;
     if out.active {
         r.b.set_site(site(&r.b, &out));
-        let one = if r.b.with_graph(|g| g.params.iter().any(|p| p.out)) {
+        let one = if r
+            .b
+            .with_graph(|g| g.params.iter().any(crate::graph::Param::out))
+        {
             let s =
                 r.b.with_graph(|g| g.push(Node::new(Op::Seed(usize::MAX), vec![], out.ty)));
             seed = Some(s);
@@ -405,6 +411,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
             Some(v) => {
                 array_gradients.insert(i, r.var_adjoint[&v]);
             }
+            None if p.fields() => gradients.push(Some(r.struct_gradient(Some(i)))),
             None => {
                 let node = r.b.node(p.node);
                 let g = r.final_adjoint(p.node, &node);
@@ -412,6 +419,10 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
             }
         }
     }
+
+    let self_gradient =
+        r.b.with_graph(|g| g.self_active)
+            .then(|| r.struct_gradient(None));
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
@@ -439,6 +450,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
 
     // Push only what the backward code pops and uses, so every tape stays balanced.
     let mut results: Vec<NodeId> = gradients.iter().flatten().copied().collect();
+    results.extend(self_gradient);
     results.push(output);
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
@@ -475,6 +487,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         array_gradients,
         reads,
         seed,
+        self_gradient,
     }
 }
 

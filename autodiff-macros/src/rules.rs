@@ -242,6 +242,8 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Field(_)
         | Op::Array(..)
         | Op::Invoke(_)
+        | Op::FieldSlice(_)
+        | Op::Gradient(_)
         | Op::Element => vec![ZERO; args.len()],
         // A call `g(a, b)`: `g_grad(a, b)` returns the value, then one partial derivative per
         // float argument, in order (the convention `#[differentiate]` itself follows). The

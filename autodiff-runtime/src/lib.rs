@@ -10,6 +10,8 @@
 //! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
 //! - [`zero_wins`]: the guard generated code uses where a derivative can meet an infinity
 //!   (`0 · ∞ = 0`).
+//! - [`gradient_of`] and [`FieldGradient`]: how generated code builds the gradient entry of a
+//!   struct parameter.
 //!
 //! # Example
 //!
@@ -29,6 +31,7 @@ mod float;
 mod guard;
 #[doc(hidden)]
 pub mod private;
+mod structs;
 mod tape;
 
 pub use activations::{relu, sigmoid, softplus};
@@ -37,4 +40,22 @@ pub use check::{
 };
 pub use float::Float;
 pub use guard::zero_wins;
+pub use structs::{FieldGradient, gradient_of};
+
+/// The float trait of generic differentiated functions: `fn f<T: num_traits::Float>(..)`.
+pub use num_traits;
+
+/// `n` as the float type `T`: how generated code for a function generic over
+/// [`num_traits::Float`] writes its constants and casts. A value `T` cannot represent is `NaN`
+/// (no float type in use fails to represent an `f64` or an integer).
+///
+/// ```
+/// let half: f32 = autodiff_runtime::cast(0.5_f64);
+/// assert_eq!(half, 0.5);
+/// ```
+#[inline]
+#[must_use]
+pub fn cast<T: num_traits::Float, N: num_traits::ToPrimitive>(n: N) -> T {
+    T::from(n).unwrap_or_else(T::nan)
+}
 pub use tape::Tape;

@@ -557,6 +557,8 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::Field(_)
             | Op::Array(..)
             | Op::Invoke(_)
+            | Op::FieldSlice(_)
+            | Op::Gradient(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }

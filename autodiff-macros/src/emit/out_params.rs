@@ -8,10 +8,10 @@
 //! last. The result is the returned value (if any) and the gradients of the other parameters.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 use super::{Inputs, Signature, doc_lines, gradient_type, stored_param};
-use crate::graph::{FloatTy, Shape};
+use crate::graph::Shape;
 use crate::reverse::Adjoint;
 
 /// What `reverse_fn` has laid out.
@@ -38,11 +38,11 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     } = parts;
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let name = sig.name("vjp_into");
-    let float_of =
-        |p: &crate::graph::Param| format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+
     let mut params = Vec::new();
     let mut checks = Vec::new();
     let mut buffers = Vec::new();
@@ -54,14 +54,14 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
         match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
             (true, Shape::Slice, Some(d)) => {
                 let d = inputs.var(*d).expect("named by reverse_fn");
-                let float = float_of(p);
+                let float = super::element_type(p);
                 params.push(quote!(#ident: #ty, #d: &mut [#float]));
                 let message = format!("`{d}` must have the length of `{ident}`");
                 checks.push(quote! {
                     ::core::assert_eq!(#d.len(), #ident.len(), #message);
                     let #d = &mut #d[..#ident.len()];
                 });
-                if p.out {
+                if p.out() {
                     seeds.push(format!("`{d}`"));
                 } else {
                     buffers.push(format!("`{d}`"));
@@ -129,7 +129,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #many
-        #vis fn #name(#receiver #(#params),*) #ret {
+        #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
             #use_original
             #(#checks)*
             #(#items)*

@@ -185,7 +185,8 @@ fn hand_written_values_match_closed_forms() {
     assert!((g[1] + 0.187_174_935_731).abs() < 1e-11);
 }
 
-/// ADBench's GMM objective: every contender agrees with ADBench's hand-written (Manual) gradient,
+/// ADBench's GMM objective, in the form `#[differentiate]` accepts and with its loop over the
+/// points moved last: every contender agrees with ADBench's hand-written (Manual) gradient,
 /// including finite differences of the primal where they are affordable (the smallest two), at
 /// three points each; and the objective in the form `#[differentiate]` accepts today gives the
 /// value of the objective in ADBench's own form.
@@ -197,6 +198,8 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
         Gmm::new(3, 4, 20),
         Gmm::new(2, 5, 1000),
         Gmm::new(10, 25, 40),
+        Gmm::points_last(3, 4, 20),
+        Gmm::points_last(10, 25, 40),
     ];
     for p in &problems {
         all.problem(p);
@@ -224,6 +227,11 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
                 "gmm/d10k25n40",
                 &[Primal, Generated, HandWritten, Echidna, Reverse][..]
             ),
+            ("gmm_points_last/d3k4n20", &Contender::ALL[..]),
+            (
+                "gmm_points_last/d10k25n40",
+                &[Primal, Generated, HandWritten, Echidna, Reverse][..]
+            ),
         ]
     );
     let _ = (NumDual, FiniteDiff);
@@ -243,7 +251,11 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
             "gmm/d2k5n1000",
             "gmm/d10k25n1000",
             "gmm/d20k50n1000",
-            "gmm/d64k200n1000"
+            "gmm/d64k200n1000",
+            "gmm_points_last/d2k5n1000",
+            "gmm_points_last/d10k25n1000",
+            "gmm_points_last/d20k50n1000",
+            "gmm_points_last/d64k200n1000"
         ]
     );
 }

@@ -207,7 +207,7 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
     v.problem(&mlp::Mlp::new());
 }
 
-/// Hands ADBench's GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
+/// Hands `ADBench`'s GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
 /// [`gmm::POINTS`] points; then the same with the loop over the points last, as a comparison.
 pub fn adbench<V: ProblemVisitor>(v: &mut V) {
     for (d, k) in gmm::GMM_SIZES {

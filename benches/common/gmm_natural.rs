@@ -12,6 +12,10 @@
 //! hand-written (Manual) gradient in `gmm.rs` shares, as ADBench's Manual shares `gmm.h`.
 // ADBench's loops index several arrays with one counter, and its arguments are ADBench's.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+// "ADBench" is a name, not code.
+#![allow(clippy::doc_markdown)]
+// Point and component counts are far below 2^52.
+#![allow(clippy::cast_precision_loss)]
 
 #[cfg(feature = "gmm-natural")]
 use autodiff::differentiate;

@@ -216,11 +216,14 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
     }
 }
 
-/// Hands ADBench's GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
-/// [`gmm::POINTS`] points.
+/// Hands `ADBench`'s GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
+/// [`gmm::POINTS`] points; then the same with the loop over the points last, as a comparison.
 pub fn adbench<V: ProblemVisitor>(v: &mut V) {
     for (d, k) in gmm::GMM_SIZES {
         v.problem(&gmm::Gmm::new(d, k, gmm::POINTS));
+    }
+    for (d, k) in gmm::GMM_SIZES {
+        v.problem(&gmm::Gmm::points_last(d, k, gmm::POINTS));
     }
 }
 

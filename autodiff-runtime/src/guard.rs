@@ -1,7 +1,5 @@
 //! [`zero_wins`]: the product guard of the chain rule, `0 · ∞ = 0`.
 
-use crate::Float;
-
 /// `0` if `factor` is exactly `0`, else `product`: the product of `factor` with a local
 /// derivative that may be infinite, where an exact zero factor wins (`0 · ∞ = 0`).
 ///
@@ -25,6 +23,7 @@ use crate::Float;
 /// ```
 #[inline]
 #[must_use]
-pub fn zero_wins<T: Float>(factor: T, product: T) -> T {
-    core::hint::select_unpredictable(factor == T::ZERO, T::ZERO, product)
+pub fn zero_wins<T: num_traits::Float>(factor: T, product: T) -> T {
+    // Any float type: `f32`, `f64`, and the `T` of a function generic over `num_traits::Float`.
+    core::hint::select_unpredictable(factor == T::zero(), T::zero(), product)
 }

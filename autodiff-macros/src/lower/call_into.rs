@@ -146,6 +146,7 @@ impl Lowerer {
             prefix,
             name: last.clone(),
             floats,
+            buffers: Vec::new(),
         };
         let call = self.push(
             Op::Invoke(Invoke {

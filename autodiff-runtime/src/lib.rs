@@ -8,6 +8,8 @@
 //!   finite-difference gradient and a component-wise comparison against it, reporting a
 //!   [`GradientMismatch`] with every component out of [`Tolerance`].
 //! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
+//! - [`Graph`]: the computational graph `#[differentiate(graph)]` records at a point, with
+//!   values, adjoints and local derivatives, drawn as DOT or SVG.
 //!
 //! # Example
 //!
@@ -24,6 +26,7 @@
 pub mod activations;
 pub mod check;
 mod float;
+pub mod graph;
 mod tape;
 
 pub use activations::{relu, sigmoid, softplus};
@@ -31,4 +34,5 @@ pub use check::{
     ComponentMismatch, GradientMismatch, Tolerance, check_gradient, check_gradient_with, gradient,
 };
 pub use float::Float;
+pub use graph::{Graph, GraphBuilder, GraphNode};
 pub use tape::Tape;

@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{emit, forward, lower, options, reverse};
+use crate::{draw, emit, forward, lower, options, reverse};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
 /// Each level of nesting lowering counts adds at most one group, so nothing it accepts is refused
@@ -91,9 +91,17 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let mut out = TokenStream::new();
-    if options.reverse {
+    let mut grad = None;
+    if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        emit::reverse_fn(function, &adjoint).to_tokens(&mut out);
+        grad = Some(emit::reverse_fn(function, &adjoint));
+    }
+    if options.reverse {
+        grad.clone().to_tokens(&mut out);
+    }
+    if options.graph {
+        let code = grad.map(|g| g.to_string()).unwrap_or_default();
+        draw::graph_fn(function, &graph, &code).to_tokens(&mut out);
     }
     if options.forward {
         let tangent = forward::forward(graph);

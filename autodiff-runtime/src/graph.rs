@@ -19,7 +19,12 @@ const ELIDE_FROM: usize = 8;
 /// The iterations kept at each end of an elided loop.
 const KEEP: usize = 3;
 /// Beyond this many paths, a parameter's sum over paths is given by consumers instead.
-const MAX_PATHS: usize = 12;
+const MAX_PATHS: usize = 64;
+/// Sums of more paths, or of longer ones, are given by their count.
+const MAX_WRITTEN_PATHS: usize = 6;
+const MAX_WRITTEN_PATH: usize = 8;
+/// Adjoints with more users are given as a sum over their count.
+const MAX_WRITTEN_USERS: usize = 6;
 
 /// One node of a [`Graph`]: a parameter, a named binding, an operation or the output.
 #[derive(Clone, Debug)]
@@ -30,6 +35,8 @@ pub struct GraphNode {
     parameter: bool,
     value: f64,
     adjoint: f64,
+    /// The iterations it was computed in, as written after a name: `[i=2]`.
+    suffix: String,
     /// The loop iterations the node was computed in, outermost first: (loop run, ordinal).
     iterations: Vec<(usize, usize)>,
 }
@@ -75,8 +82,8 @@ impl GraphNode {
     fn symbol(&self) -> String {
         match &self.name {
             Some(n) => n.clone(),
-            None if is_simple(&self.source) => self.source.clone(),
-            None => format!("({})", self.source),
+            None if is_simple(&self.source) => format!("{}{}", self.source, self.suffix),
+            None => format!("({}){}", self.source, self.suffix),
         }
     }
 
@@ -86,7 +93,8 @@ impl GraphNode {
             (Some(n), true) => n.clone(),
             (Some(n), false) if *n == self.source => n.clone(),
             (Some(n), false) => format!("{n} = {}", self.source),
-            (None, _) => self.source.clone(),
+            (None, _) if self.suffix.is_empty() => self.source.clone(),
+            (None, _) => format!("{} {}", self.source, self.suffix),
         };
         let title = match output_alias {
             Some(f) if self.name.as_deref() != Some(f) => format!("{f}: {title}"),
@@ -491,6 +499,11 @@ impl Graph {
         let Some(paths) = self.paths(p) else {
             return format!("{lhs} = a sum over more than {MAX_PATHS} paths = {adjoint}");
         };
+        if paths.len() > MAX_WRITTEN_PATHS || paths.iter().any(|p| p.len() > MAX_WRITTEN_PATH + 1) {
+            let n = paths.len();
+            let s = if n == 1 { "" } else { "s" };
+            return format!("{lhs} = a sum over {n} path{s} = {adjoint}");
+        }
         if paths.is_empty() {
             return format!("{lhs} = 0 (no path to the output)");
         }
@@ -591,6 +604,10 @@ impl fmt::Display for Graph {
                     let adjoint = short_exact(self.nodes[i].adjoint);
                     if users.is_empty() {
                         writeln!(f, "  {lhs} = 0 (unused)")?;
+                        continue;
+                    }
+                    if users.len() > MAX_WRITTEN_USERS {
+                        writeln!(f, "  {lhs} = a sum over {} users = {adjoint}", users.len())?;
                         continue;
                     }
                     let symbols: Vec<String> = users
@@ -941,6 +958,7 @@ impl GraphBuilder {
             parameter: false,
             value,
             adjoint: 0.0,
+            suffix: self.suffix(),
             iterations,
         };
         self.graph.nodes.push(node);
@@ -1047,10 +1065,18 @@ impl GraphBuilder {
             return id;
         }
         if let Some(name) = param {
-            // Parameters are outside every loop.
+            // A parameter's name has no iteration; drawings still elide it with the iteration
+            // that first read it.
             let stack = std::mem::take(&mut self.loop_stack);
             let id = self.param(&format!("{name}[{index}]"), value);
             self.loop_stack = stack;
+            if let Some(id) = id {
+                self.graph.nodes[id].iterations = self
+                    .loop_stack
+                    .iter()
+                    .map(|&(run, _, next)| (run, next.saturating_sub(1)))
+                    .collect();
+            }
             self.arrays
                 .entry(var)
                 .or_insert_with(|| (None, HashMap::new()))
@@ -1132,6 +1158,8 @@ fn pretty(code: &str) -> String {
     let mut indent = 0usize;
     // The open delimiters, to know whether a `;` ends a statement.
     let mut open: Vec<char> = Vec::new();
+    // The commas at the top of each open parenthesis.
+    let mut commas: Vec<usize> = Vec::new();
     let mut line_start = true;
     let mut i = 0;
     let mut prev: Option<&str> = None;
@@ -1205,15 +1233,30 @@ fn pretty(code: &str) -> String {
                 }
             }
             _ => {
+                if t == ")" && prev == Some(",") && commas.last().is_some_and(|&c| c > 1) {
+                    out.pop();
+                }
+                if t == "," && open.last() == Some(&'(') {
+                    if let Some(c) = commas.last_mut() {
+                        *c += 1;
+                    }
+                }
                 if !line_start && space_between(prev, t, tokens.get(i.wrapping_sub(2))) {
                     out.push(' ');
                 }
                 out.push_str(t);
                 line_start = false;
                 match t {
-                    "(" => open.push('('),
+                    "(" => {
+                        open.push('(');
+                        commas.push(0);
+                    }
                     "[" => open.push('['),
-                    ")" | "]" => {
+                    ")" => {
+                        open.pop();
+                        commas.pop();
+                    }
+                    "]" => {
                         open.pop();
                     }
                     _ => {}
@@ -1444,7 +1487,7 @@ mod tests {
     #[test]
     fn code_is_laid_out_one_statement_a_line() {
         let code = pretty(
-            "# [doc = \" The value.\"] # [must_use] pub fn f_grad (x : f64 , y : & [f64]) -> (f64 , :: std :: vec :: Vec < f64 >) { let _ = f ; let t = - x . exp () ; for i in 0 .. 3 { t += y [i] ; } (t , :: std :: vec! [0.0 ; 3]) }",
+            "# [doc = \" The value.\"] # [must_use] pub fn f_grad (x : f64 , y : & [f64]) -> (f64 , :: std :: vec :: Vec < f64 > ,) { let _ = f ; let t = - x . exp () ; for i in 0 .. 3 { t += y [i] ; } (t , :: std :: vec! [0.0 ; 3]) }",
         );
         assert_eq!(
             code,

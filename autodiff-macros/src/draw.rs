@@ -253,7 +253,7 @@ impl Draw<'_> {
                 let id = format_ident!("p{}", i, span = Span::mixed_site());
                 quote!(let #id = #call;)
             } else {
-                quote!(#call;)
+                quote!(let _ = #call;)
             })
         });
         let items = &g.items;
@@ -483,7 +483,7 @@ impl Draw<'_> {
                 if self.id_used[n.0] {
                     quote!(let #id_name = { #lets #call };)
                 } else {
-                    quote!({ #lets #call };)
+                    quote!(let _ = { #lets #call };)
                 }
             }
             Kind::Alias if self.id_used[n.0] => match node.op {
@@ -560,10 +560,9 @@ impl Draw<'_> {
                 LitValue::Bool(b) => b.to_string(),
             },
             Op::Counter(_) => node.name.clone().unwrap_or_else(|| "i".to_owned()),
-            Op::Read(v) => g.var(*v).name.trim_start_matches("r#").to_owned(),
+            Op::Read(v) | Op::Array(v, _) => g.var(*v).name.trim_start_matches("r#").to_owned(),
             Op::Load(v) => format!("{}[{}]", g.var(*v).name.trim_start_matches("r#"), arg(0)),
             Op::Len(v) => format!("{}.len()", g.var(*v).name.trim_start_matches("r#")),
-            Op::Array(v, _) => g.var(*v).name.trim_start_matches("r#").to_owned(),
             Op::Prim(p) => match p.syntax() {
                 Syntax::Infix => {
                     let prec = precedence(*p);
@@ -630,9 +629,8 @@ impl Draw<'_> {
         match self.node_kind(n) {
             Kind::Constant => quote!(::core::option::Option::<usize>::None),
             Kind::Param => {
-                let i = match self.graph.node(n).op {
-                    Op::Param(i) => i,
-                    _ => unreachable!("a parameter node"),
+                let Op::Param(i) = self.graph.node(n).op else {
+                    unreachable!("a parameter node")
                 };
                 let id = format_ident!("p{}", i, span = Span::mixed_site());
                 quote!(#id)

@@ -718,6 +718,13 @@ const COLUMN_GAP: f64 = 110.0;
 const ROW_GAP: f64 = 26.0;
 const MARGIN: f64 = 20.0;
 
+/// What takes a place in a column: a node, or the waypoint of an edge (the edge, the column).
+#[derive(Clone, Copy)]
+enum Slot {
+    Node(usize),
+    Way(usize, usize),
+}
+
 struct Layout {
     /// The centre of each box.
     positions: Vec<(f64, f64)>,
@@ -761,18 +768,18 @@ fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>)
     }
     let columns = column.iter().max().map_or(1, |m| m + 1);
     // Slots: real nodes, then waypoints of long edges.
-    #[derive(Clone, Copy)]
-    enum Slot {
-        Node(usize),
-        Way(usize, usize), // edge, column
-    }
     let mut slots: Vec<Vec<Slot>> = vec![Vec::new(); columns];
     for (i, &c) in column.iter().enumerate() {
         slots[c].push(Slot::Node(i));
     }
     for (k, &(a, b)) in edges.iter().enumerate() {
-        for c in column[a] + 1..column[b] {
-            slots[c].push(Slot::Way(k, c));
+        for (c, slot) in slots
+            .iter_mut()
+            .enumerate()
+            .take(column[b])
+            .skip(column[a] + 1)
+        {
+            slot.push(Slot::Way(k, c));
         }
     }
     // The predecessor of each slot in the previous column.
@@ -903,6 +910,9 @@ fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>)
     }
 }
 
+/// The node an array was filled with, and the nodes stored into its elements since.
+type ArrayNodes = (Option<usize>, HashMap<usize, Option<usize>>);
+
 /// Records a [`Graph`]: the functions `#[differentiate(graph)]` generates call it. Not meant to
 /// be used by hand.
 #[doc(hidden)]
@@ -912,7 +922,7 @@ pub struct GraphBuilder {
     /// The node each mutable variable holds, by the macro's variable number.
     vars: HashMap<usize, Option<usize>>,
     /// The nodes of each array variable's elements, and the node it was filled with.
-    arrays: HashMap<usize, (Option<usize>, HashMap<usize, Option<usize>>)>,
+    arrays: HashMap<usize, ArrayNodes>,
     /// The loops being run: (run, label of the current iteration, ordinal of the next one).
     loop_stack: Vec<(usize, String, usize)>,
 }
@@ -1236,10 +1246,11 @@ fn pretty(code: &str) -> String {
                 if t == ")" && prev == Some(",") && commas.last().is_some_and(|&c| c > 1) {
                     out.pop();
                 }
-                if t == "," && open.last() == Some(&'(') {
-                    if let Some(c) = commas.last_mut() {
-                        *c += 1;
-                    }
+                if t == ","
+                    && open.last() == Some(&'(')
+                    && let Some(c) = commas.last_mut()
+                {
+                    *c += 1;
                 }
                 if !line_start && space_between(prev, t, tokens.get(i.wrapping_sub(2))) {
                     out.push(' ');
@@ -1307,7 +1318,7 @@ const KEYWORDS: &[&str] = &[
 fn space_between(prev: Option<&str>, t: &str, before_prev: Option<&String>) -> bool {
     let Some(p) = prev else { return false };
     if t == "::" {
-        return !(is_word(p) && !KEYWORDS.contains(&p))
+        return (!is_word(p) || KEYWORDS.contains(&p))
             && !matches!(p, ">" | "(" | "[" | "&" | "::");
     }
     if matches!(t, ")" | "]" | "," | "." | "?" | ":" | ".." | "..=")

@@ -1,7 +1,7 @@
 //! `#[differentiate(graph)]`: the graph `f_graph` records at a point, against the seed's worked
 //! examples, closed forms, `f_grad` and finite differences; its DOT and SVG drawings parsed.
 
-use autodiff::{Graph, differentiate, sigmoid};
+use autodiff::{Graph, differentiate, relu, sigmoid, softplus};
 
 /// The seed's function as the seed writes it: the sum has no name.
 #[differentiate(graph)]
@@ -269,6 +269,27 @@ fn adjoints_agree_with_f_grad_and_finite_differences() {
     }
 }
 
+/// A cast to `f32` and back: the graph computes its adjoints in `f64`.
+#[differentiate(reverse, graph)]
+fn cast(x: f64, y: f64) -> f64 {
+    f64::from((x as f32) * 2.0) * y
+}
+
+#[test]
+fn casts_between_float_types_pass_the_derivative_through() {
+    let g = cast_graph(0.7, -1.3);
+    let (value, dx, dy) = cast_grad(0.7, -1.3);
+    assert_eq!(g.output().value(), value);
+    assert!((node(&g, "x").adjoint() - dx).abs() < 1e-6);
+    assert_eq!(node(&g, "x").adjoint(), -2.6);
+    assert_eq!(node(&g, "y").adjoint(), dy);
+    assert!(
+        g.to_string().contains("f64::from((x as f32) * 2.0) * y")
+            || g.to_string().contains("(x as f32 * 2.0) as f64 * y"),
+        "{g}"
+    );
+}
+
 #[test]
 fn code_is_the_generated_f_grad() {
     let code = f_graph(2.0, 3.0).code();
@@ -516,4 +537,48 @@ fn check_text(text: &str) {
             "a bare `&` in {text}"
         );
     }
+}
+
+/// One function per given row of the rule table, each with its graph and `f_grad`.
+macro_rules! rows {
+    ($($name:ident, $graph:ident, $grad:ident at ($x:literal, $y:literal): |$p:ident, $q:ident| $body:expr;)*) => {
+        $(
+            #[differentiate(reverse, graph)]
+            fn $name($p: f64, $q: f64) -> f64 {
+                $body
+            }
+        )*
+
+        #[test]
+        fn every_row_gives_the_edges_of_its_node() {
+            $({
+                let (x, y) = ($x, $y);
+                let g = $graph(x, y);
+                let (value, dx, dy) = $grad(x, y);
+                let adjoint = |p: &str| g.node(p).map_or(0.0, autodiff::GraphNode::adjoint);
+                let adjoints = [adjoint("x"), adjoint("y")];
+                assert_eq!(g.output().value(), value, stringify!($name));
+                // The partials of the compile-time backward sweep, and of finite differences.
+                assert_eq!(adjoints, [dx, dy], "{}\n{g}", stringify!($name));
+                autodiff::check_gradient(|v| $name(v[0], v[1]), &[x, y], &adjoints)
+                    .unwrap_or_else(|e| panic!("{}: {e}", stringify!($name)));
+            })*
+        }
+    };
+}
+
+rows! {
+    sub, sub_graph, sub_grad at (0.7, -1.3): |x, y| x - y * y;
+    div, div_graph, div_grad at (0.7, -1.3): |x, y| x / y;
+    neg, neg_graph, neg_grad at (0.7, -1.3): |x, y| -x * y;
+    exp, exp_graph, exp_grad at (0.7, -1.3): |x, y| x.exp() + y.exp2() + y.exp_m1();
+    logs, logs_graph, logs_grad at (0.7, 1.3): |x, y| x.ln() + y.log2() + x.log10() + x.ln_1p() + x.log(y);
+    powers, powers_graph, powers_grad at (0.7, 1.3): |x, y| x.sqrt() + y.cbrt() + x.powi(3) + x.powf(y) + y.recip();
+    trig, trig_graph, trig_grad at (0.7, 0.3): |x, y| x.sin() * y.cos() + x.tan() + y.asin() + y.acos() + x.atan();
+    atan2, atan2_graph, atan2_grad at (0.7, -1.3): |x, y| y.atan2(x) + x.hypot(y);
+    hyperbolic, hyperbolic_graph, hyperbolic_grad at (0.7, 1.3): |x, y| x.sinh() + y.cosh() + x.tanh() + x.asinh() + y.acosh() + (x / 2.0).atanh();
+    kinks, kinks_graph, kinks_grad at (0.7, -1.3): |x, y| y.abs() + x.max(y) + x.min(y) + x.clamp(y, 2.0) + x.fract();
+    flat, flat_graph, flat_grad at (0.7, -1.3): |x, y| x.signum() + y.floor() * x + x.ceil() + y.round() + x.trunc();
+    fused, fused_graph, fused_grad at (0.7, -1.3): |x, y| x.mul_add(y, x) + x.to_radians() + y.to_degrees();
+    runtime, runtime_graph, runtime_grad at (0.7, -1.3): |x, y| sigmoid(x) + relu(x) + softplus(y);
 }

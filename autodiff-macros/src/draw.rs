@@ -590,10 +590,14 @@ impl Draw<'_> {
                 }
             },
             Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => {
-                format!("{} as {}", arg(0), t.name())
+                format!("{} as {}", operand(0, u8::MAX - 1), t.name())
             }
             Op::Cast(CastTo::Other(ty, _)) => {
-                format!("{} as {}", arg(0), ty.to_string().replace(' ', ""))
+                format!(
+                    "{} as {}",
+                    operand(0, u8::MAX - 1),
+                    ty.to_string().replace(' ', "")
+                )
             }
             Op::Cmp(op) => {
                 let op = match op {

@@ -38,7 +38,8 @@ fn main() {
     print!("{graph}");
     let svg = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/neuron.svg");
     std::fs::write(svg, graph.to_svg()).expect("docs/ is writable");
-    println!("The picture: {svg}");
+    println!();
+    println!("The picture: docs/neuron.svg");
 
     // The chain rule by hand, as numbers: ∂L/∂w = 2e · 1 · σ(s)(1 − σ(s)) · 1 · x.
     let a = sigmoid(w * x + b);

@@ -45,7 +45,7 @@ fn main() {
     let svg = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/seed_graph.svg");
     std::fs::write(svg, graph.to_svg()).expect("docs/ is writable");
     println!();
-    println!("The picture: {svg}");
+    println!("The picture: docs/seed_graph.svg");
 
     println!();
     println!("The reverse-mode code #[differentiate] generates, graph.code():");

@@ -91,17 +91,16 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let mut out = TokenStream::new();
-    let mut grad = None;
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        grad = Some(emit::reverse_fn(function, &adjoint));
-    }
-    if options.reverse {
-        grad.clone().to_tokens(&mut out);
-    }
-    if options.graph {
-        let code = grad.map(|g| g.to_string()).unwrap_or_default();
-        draw::graph_fn(function, &graph, &code).to_tokens(&mut out);
+        let grad = emit::reverse_fn(function, &adjoint);
+        // `f_graph` shows the text of `f_grad`, which is built for it even when not emitted.
+        if options.graph {
+            draw::graph_fn(function, &graph, &grad.to_string()).to_tokens(&mut out);
+        }
+        if options.reverse {
+            grad.to_tokens(&mut out);
+        }
     }
     if options.forward {
         let tangent = forward::forward(graph);

@@ -72,7 +72,7 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
                     Kind::Constant
                 }
             }
-            _ if !n.active || n.ty.float().is_none() && n.ty != Ty::Other => Kind::Constant,
+            _ if !n.active || matches!(n.ty, Ty::Int | Ty::Bool) => Kind::Constant,
             Op::Prim(_) | Op::Cast(CastTo::Float(_)) | Op::Call(_) => Kind::Record,
             Op::Read(v) | Op::Load(v) if lowered.var(v).active => Kind::Alias,
             Op::Select => Kind::Alias,

@@ -718,6 +718,17 @@ const COLUMN_GAP: f64 = 110.0;
 const ROW_GAP: f64 = 26.0;
 const MARGIN: f64 = 20.0;
 
+/// Sorts slots by a rank, keeping the order of equal ones.
+fn sort_by_key(slots: &mut Vec<Slot>, rank: impl Fn(Slot) -> f64) {
+    let mut keyed: Vec<(f64, usize, Slot)> = slots
+        .iter()
+        .enumerate()
+        .map(|(j, &s)| (rank(s), j, s))
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    *slots = keyed.into_iter().map(|(_, _, s)| s).collect();
+}
+
 /// What takes a place in a column: a node, or the waypoint of an edge (the edge, the column).
 #[derive(Clone, Copy)]
 enum Slot {
@@ -814,36 +825,61 @@ fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>)
         (Slot::Way(x, c), Slot::Way(y, d)) => x == y && c == d,
         _ => false,
     };
+    // The slot right after a node in the next column, for each of its edges.
+    let succ = |i: usize| -> Vec<Slot> {
+        edges
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(a, _))| a == i)
+            .map(|(k, &(_, b))| {
+                if column[b] == column[i] + 1 {
+                    Slot::Node(b)
+                } else {
+                    Slot::Way(k, column[i] + 1)
+                }
+            })
+            .collect()
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     for _ in 0..4 {
         for c in 1..columns {
             let prev = slots[c - 1].clone();
+            #[allow(clippy::cast_precision_loss)]
             let rank = |s: Slot| -> f64 {
-                let ps = pred(s);
-                if ps.is_empty() {
-                    return f64::MAX;
-                }
-                #[allow(clippy::cast_precision_loss)]
-                let sum: f64 = ps
+                let ps: Vec<f64> = pred(s)
                     .iter()
                     .map(|&(_, p)| prev.iter().position(|&q| same(p, q)).unwrap_or(0) as f64)
-                    .sum();
-                #[allow(clippy::cast_precision_loss)]
-                let mean = sum / ps.len() as f64;
-                mean
+                    .collect();
+                if ps.is_empty() { f64::MAX } else { mean(&ps) }
             };
-            let mut keyed: Vec<(f64, usize, Slot)> = slots[c]
-                .iter()
-                .enumerate()
-                .map(|(j, &s)| (rank(s), j, s))
-                .collect();
-            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            slots[c] = keyed.into_iter().map(|(_, _, s)| s).collect();
+            sort_by_key(&mut slots[c], rank);
+        }
+        // The inputs, by where what they feed is.
+        if columns > 1 {
+            let next = slots[1].clone();
+            #[allow(clippy::cast_precision_loss)]
+            let rank = |s: Slot| -> f64 {
+                let Slot::Node(i) = s else { return f64::MAX };
+                let ss: Vec<f64> = succ(i)
+                    .iter()
+                    .map(|&t| next.iter().position(|&q| same(t, q)).unwrap_or(0) as f64)
+                    .collect();
+                if ss.is_empty() { f64::MAX } else { mean(&ss) }
+            };
+            sort_by_key(&mut slots[0], rank);
         }
     }
-    // Coordinates: columns as wide as their widest box; slots stacked and centred.
+    // Coordinates: columns as wide as their widest box. Each slot is placed at the mean height of
+    // what feeds it, so chains run straight, then pushed down as far as the slots above it
+    // need; the inputs are then moved level with what they feed, and the columns placed again.
     let height_of = |s: Slot| match s {
         Slot::Node(i) => sizes[i].1,
         Slot::Way(..) => 14.0,
+    };
+    let key = |s: Slot| match s {
+        Slot::Node(i) => (0, i, 0),
+        Slot::Way(k, c) => (1, k, c),
     };
     let col_width: Vec<f64> = (0..columns)
         .map(|c| {
@@ -856,16 +892,73 @@ fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>)
                 .fold(20.0, f64::max)
         })
         .collect();
-    let col_height: Vec<f64> = (0..columns)
-        .map(|c| {
-            slots[c]
+    let mut centre: HashMap<(usize, usize, usize), f64> = HashMap::new();
+    // Places a column's slots, in order, as near their wanted centres as they fit.
+    let place = |slots: &[Slot], wanted: &[Option<f64>], centre: &mut HashMap<_, f64>| {
+        let mut bottom = f64::NEG_INFINITY;
+        let mut placed = Vec::new();
+        for (&s, &w) in slots.iter().zip(wanted) {
+            let h = height_of(s);
+            let after = if bottom.is_finite() {
+                bottom + ROW_GAP
+            } else {
+                0.0
+            };
+            let want = w.unwrap_or(after + h / 2.0);
+            let top = (want - h / 2.0).max(bottom + ROW_GAP);
+            placed.push(top + h / 2.0);
+            bottom = top + h;
+        }
+        // Shift the column back up by the mean displacement, keeping its spacing.
+        let moved: Vec<f64> = placed
+            .iter()
+            .zip(wanted)
+            .filter_map(|(p, w)| w.map(|w| p - w))
+            .collect();
+        let shift = if moved.is_empty() { 0.0 } else { mean(&moved) };
+        for (&s, p) in slots.iter().zip(placed) {
+            centre.insert(key(s), p - shift);
+        }
+    };
+    let first: Vec<Option<f64>> = vec![None; slots.first().map_or(0, Vec::len)];
+    if columns > 0 {
+        place(&slots[0], &first, &mut centre);
+    }
+    for round in 0..2 {
+        if round == 1 && columns > 1 {
+            let wanted: Vec<Option<f64>> = slots[0]
                 .iter()
-                .map(|&s| height_of(s) + ROW_GAP)
-                .sum::<f64>()
-                - ROW_GAP
-        })
-        .collect();
-    let height = col_height.iter().copied().fold(0.0, f64::max) + 2.0 * MARGIN;
+                .map(|&s| {
+                    let Slot::Node(i) = s else { return None };
+                    let ys: Vec<f64> = succ(i).iter().map(|&t| centre[&key(t)]).collect();
+                    (!ys.is_empty()).then(|| mean(&ys))
+                })
+                .collect();
+            place(&slots[0], &wanted, &mut centre);
+        }
+        for c in 1..columns {
+            let wanted: Vec<Option<f64>> = slots[c]
+                .iter()
+                .map(|&s| {
+                    let ys: Vec<f64> = pred(s).iter().map(|&(_, p)| centre[&key(p)]).collect();
+                    (!ys.is_empty()).then(|| mean(&ys))
+                })
+                .collect();
+            place(&slots[c], &wanted, &mut centre);
+        }
+    }
+    let top = slots
+        .iter()
+        .flatten()
+        .map(|&s| centre[&key(s)] - height_of(s) / 2.0)
+        .fold(f64::INFINITY, f64::min);
+    let bottom = slots
+        .iter()
+        .flatten()
+        .map(|&s| centre[&key(s)] + height_of(s) / 2.0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let offset = MARGIN - top;
+    let height = bottom - top + 2.0 * MARGIN;
     let mut x = MARGIN;
     let mut centre_x = Vec::new();
     for w in &col_width {
@@ -873,32 +966,64 @@ fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>)
         x += w + COLUMN_GAP;
     }
     let width = x - COLUMN_GAP + MARGIN;
-    let mut positions = vec![(0.0, 0.0); n];
-    let mut waypoints: HashMap<(usize, usize), (f64, f64)> = HashMap::new();
-    for c in 0..columns {
-        let mut y = (height - col_height[c]) / 2.0;
-        for &s in &slots[c] {
-            let h = height_of(s);
-            match s {
-                Slot::Node(i) => positions[i] = (centre_x[c], y + h / 2.0),
-                Slot::Way(k, c) => {
-                    waypoints.insert((k, c), (centre_x[c], y + h / 2.0));
-                }
+    let positions: Vec<(f64, f64)> = (0..n)
+        .map(|i| (centre_x[column[i]], centre[&key(Slot::Node(i))] + offset))
+        .collect();
+    let waypoint = |k: usize, c: usize| (centre_x[c], centre[&(1, k, c)] + offset);
+    // Ports: the edges leaving a node start at heights spread along its side in the order of
+    // where they go, and the edges entering it likewise end in the order of where they come from.
+    let mut start_dy = vec![0.0; edges.len()];
+    let mut end_dy = vec![0.0; edges.len()];
+    for i in 0..n {
+        let h = sizes[i].1;
+        let next_y = |k: usize| {
+            let (a, b) = edges[k];
+            if column[b] == column[a] + 1 {
+                positions[b].1
+            } else {
+                waypoint(k, column[a] + 1).1
             }
-            y += h + ROW_GAP;
+        };
+        let prev_y = |k: usize| {
+            let (a, b) = edges[k];
+            if column[b] == column[a] + 1 {
+                positions[a].1
+            } else {
+                waypoint(k, column[b] - 1).1
+            }
+        };
+        let mut out: Vec<usize> = (0..edges.len()).filter(|&k| edges[k].0 == i).collect();
+        out.sort_by(|&p, &q| next_y(p).total_cmp(&next_y(q)));
+        let mut inc: Vec<usize> = (0..edges.len()).filter(|&k| edges[k].1 == i).collect();
+        inc.sort_by(|&p, &q| prev_y(p).total_cmp(&prev_y(q)));
+        for (list, dy) in [(&out, &mut start_dy), (&inc, &mut end_dy)] {
+            #[allow(clippy::cast_precision_loss)]
+            let count = list.len() as f64;
+            let spacing = (h / (count + 1.0)).min(16.0);
+            for (j, &k) in list.iter().enumerate() {
+                #[allow(clippy::cast_precision_loss)]
+                let j = j as f64;
+                dy[k] = (j - (count - 1.0) / 2.0) * spacing;
+            }
         }
     }
     let routes = edges
         .iter()
         .enumerate()
         .map(|(k, &(a, b))| {
-            let mut points = vec![(positions[a].0 + sizes[a].0 / 2.0, positions[a].1)];
+            let mut points = vec![(
+                positions[a].0 + sizes[a].0 / 2.0,
+                positions[a].1 + start_dy[k],
+            )];
             for c in column[a] + 1..column[b] {
-                let (wx, wy) = waypoints[&(k, c)];
+                let (wx, wy) = waypoint(k, c);
                 points.push((wx - col_width[c] / 2.0, wy));
                 points.push((wx + col_width[c] / 2.0, wy));
             }
-            points.push((positions[b].0 - sizes[b].0 / 2.0, positions[b].1));
+            points.push((
+                positions[b].0 - sizes[b].0 / 2.0,
+                positions[b].1 + end_dy[k],
+            ));
             points
         })
         .collect();

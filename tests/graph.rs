@@ -204,6 +204,41 @@ fn a_branch_shows_the_branch_taken() {
     assert_eq!(dy, 8.0_f64.cos() * 2.0);
 }
 
+/// A local array, a `while` inside a `for`, and a branch on a value computed in the loops.
+#[differentiate(graph)]
+fn nested(x: f64) -> f64 {
+    let mut h = [0.0; 3];
+    let mut p = 1.0;
+    for i in 0..3 {
+        h[i] = x * (i as f64);
+        let mut k = 0;
+        while k < 2 {
+            p = p * h[i] + x;
+            k += 1;
+        }
+    }
+    if p > 1.0 { p.ln() } else { p }
+}
+
+#[test]
+fn nested_loops_name_each_iteration_and_agree_with_finite_differences() {
+    let x = 0.7;
+    let g = nested_graph(x);
+    assert_eq!(node(&g, "h[2][i=2]").value(), 2.0 * x);
+    assert!(std::ptr::eq(node(&g, "h[2]"), node(&g, "h[2][i=2]")));
+    // p after the second turn of the `while` in the last turn of the `for`.
+    assert!(std::ptr::eq(node(&g, "p[i=2, #1]"), node(&g, "p")));
+    assert_eq!(node(&g, "p").value(), nested(x).exp());
+    assert_eq!(g.local("p", "nested"), Some(1.0 / node(&g, "p").value()));
+    autodiff::check_gradient(|v| nested(v[0]), &[x], &[node(&g, "x").adjoint()])
+        .expect("the adjoint agrees with finite differences");
+    // The other branch: p ≤ 1 at x = 0.1 returns p itself.
+    let g = nested_graph(0.1);
+    assert!(std::ptr::eq(node(&g, "p"), node(&g, "nested")));
+    autodiff::check_gradient(|v| nested(v[0]), &[0.1], &[node(&g, "x").adjoint()])
+        .expect("the adjoint agrees with finite differences");
+}
+
 /// A callee with its own derivative.
 #[differentiate]
 fn square(u: f64) -> f64 {

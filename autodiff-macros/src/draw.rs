@@ -408,7 +408,11 @@ impl Draw<'_> {
         }
         let graph = Ident::new("graph", Span::mixed_site());
         let k = v.0;
-        let name = var.name.trim_start_matches("r#");
+        // The variable lowering makes for an `if` used as a value is named by no one.
+        let name = match var.name.as_str() {
+            "value_of_if" => "",
+            name => name.trim_start_matches("r#"),
+        };
         if let Some(index) = index {
             let i = self.operand(index);
             let id = self.id(value);

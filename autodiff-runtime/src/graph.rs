@@ -1155,10 +1155,12 @@ impl GraphBuilder {
         Some(id)
     }
 
-    /// A mutable variable now holds `id`.
+    /// A mutable variable now holds `id`; `name` names it, unless it is empty.
     pub fn set(&mut self, var: usize, name: &str, id: Option<usize>) {
         self.vars.insert(var, id);
-        if let Some(id) = id {
+        if let Some(id) = id
+            && !name.is_empty()
+        {
             self.name(id, name);
         }
     }

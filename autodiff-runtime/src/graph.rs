@@ -751,6 +751,8 @@ struct Layout {
 /// slot like a small node, so it goes around the boxes in between. Within a column, nodes and
 /// waypoints are ordered by the mean position of what feeds them (a few sweeps of the barycentre
 /// heuristic), which keeps the picture close to the order of the source.
+// Columns and nodes index several tables at once (slots, widths, positions).
+#[allow(clippy::needless_range_loop)]
 fn layout(sizes: &[(f64, f64)], edges: &[(usize, usize)], output: Option<usize>) -> Layout {
     let n = sizes.len();
     let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); n];

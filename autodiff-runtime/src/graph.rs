@@ -136,9 +136,9 @@ struct LoopRun {
 
 /// The computational graph of a function at a point, with every node's value and adjoint and
 /// every edge's local derivative. `#[differentiate(graph)]` on `f` emits `f_graph`, which
-/// returns one.
+/// returns one. With the `autodiff` crate (whose doc tests run this):
 ///
-/// ```
+/// ```ignore
 /// use autodiff::differentiate;
 ///
 /// #[differentiate(graph)]

@@ -248,6 +248,23 @@ fn nested_loops_name_each_iteration_and_agree_with_finite_differences() {
         .expect("the adjoint agrees with finite differences");
 }
 
+/// Parameters named like the generated code's own bindings.
+#[differentiate(graph)]
+fn clash(graph: f64, p0: f64, n1: f64, c0: f64) -> f64 {
+    let i2 = graph * p0;
+    i2 + n1 * c0
+}
+
+#[test]
+fn parameters_keep_their_names_in_the_generated_code() {
+    let g = clash_graph(2.0, 3.0, 5.0, 7.0);
+    assert_eq!(node(&g, "clash").value(), 41.0);
+    assert_eq!(
+        ["graph", "p0", "n1", "c0"].map(|p| node(&g, p).adjoint()),
+        [3.0, 2.0, 7.0, 5.0]
+    );
+}
+
 /// A callee with its own derivative.
 #[differentiate]
 fn square(u: f64) -> f64 {

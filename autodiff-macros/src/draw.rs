@@ -484,10 +484,15 @@ impl Draw<'_> {
                     None => quote!(::core::option::Option::None),
                 };
                 let call = quote!(#graph.op(#op, #source, #name, ::core::primitive::f64::from(#value_name), &[#(#edges),*]));
-                if self.id_used[n.0] {
-                    quote!(let #id_name = { #lets #call };)
+                let recorded = if lets.is_empty() {
+                    call
                 } else {
-                    quote!(let _ = { #lets #call };)
+                    quote!({ #lets #call })
+                };
+                if self.id_used[n.0] {
+                    quote!(let #id_name = #recorded;)
+                } else {
+                    quote!(let _ = #recorded;)
                 }
             }
             Kind::Alias if self.id_used[n.0] => match node.op {

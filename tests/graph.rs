@@ -360,7 +360,7 @@ fn code_is_the_generated_f_grad() {
         code.contains("fn f_grad(x: f64, y: f64) -> (f64, f64, f64) {"),
         "{code}"
     );
-    assert!(code.contains("\n    let d_y = a + y;\n"), "{code}");
+    assert!(code.contains("\n    let a = x + y;\n"), "{code}");
     // It is f_grad: the same function compiles and returns the seed's numbers.
     assert_eq!(f_grad(2.0, 3.0), (15.0, 3.0, 8.0));
 }
@@ -642,4 +642,14 @@ rows! {
     flat, flat_graph, flat_grad at (0.7, -1.3): |x, y| x.signum() + y.floor() * x + x.ceil() + y.round() + x.trunc();
     fused, fused_graph, fused_grad at (0.7, -1.3): |x, y| x.mul_add(y, x) + x.to_radians() + y.to_degrees();
     runtime, runtime_graph, runtime_grad at (0.7, -1.3): |x, y| sigmoid(x) + relu(x) + softplus(y);
+}
+
+#[test]
+fn code_of_a_loop_is_laid_out() {
+    let code = dot_graph(&[1.0], 2.0).code();
+    assert!(
+        code.contains("\n    for i in 0..x.len() {\n        let t = x[i];\n"),
+        "{code}"
+    );
+    assert!(code.contains("\n}\n\n/// The value of [`dot`]"), "{code}");
 }

@@ -1362,6 +1362,10 @@ fn pretty(code: &str) -> String {
                 let next = tokens.get(i + 1).map(String::as_str);
                 if !matches!(next, Some("else" | ";" | "," | ")" | ".")) {
                     newline(&mut out, indent, &mut line_start);
+                    // A blank line between items.
+                    if indent == 0 && next.is_some() {
+                        out.push('\n');
+                    }
                 }
             }
             ";" => {

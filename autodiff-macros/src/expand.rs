@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{emit, forward, lower, options, reverse};
+use crate::{draw, emit, forward, lower, options, reverse};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
 /// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
@@ -98,9 +98,16 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let mut out = TokenStream::new();
-    if options.reverse {
+    if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        emit::reverse_fn(function, &adjoint).to_tokens(&mut out);
+        let grad = emit::reverse_fn(function, &adjoint);
+        // `f_graph` shows the text of `f_grad`, which is built for it even when not emitted.
+        if options.graph {
+            draw::graph_fn(function, &graph, &grad.to_string()).to_tokens(&mut out);
+        }
+        if options.reverse {
+            grad.to_tokens(&mut out);
+        }
     }
     if options.forward {
         let tangent = forward::forward(graph);

@@ -12,6 +12,8 @@
 //!   (`0 · ∞ = 0`).
 //! - [`gradient_of`] and [`FieldGradient`]: how generated code builds the gradient entry of a
 //!   struct parameter.
+//! - [`Graph`]: the computational graph `#[differentiate(graph)]` records at a point, with
+//!   values, adjoints and local derivatives, drawn as DOT or SVG.
 //!
 //! # Example
 //!
@@ -28,6 +30,7 @@
 pub mod activations;
 pub mod check;
 mod float;
+pub mod graph;
 mod guard;
 #[doc(hidden)]
 pub mod private;
@@ -39,6 +42,7 @@ pub use check::{
     ComponentMismatch, GradientMismatch, Tolerance, check_gradient, check_gradient_with, gradient,
 };
 pub use float::Float;
+pub use graph::{Graph, GraphBuilder, GraphNode};
 pub use guard::zero_wins;
 pub use structs::{FieldGradient, gradient_of};
 

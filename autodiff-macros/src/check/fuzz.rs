@@ -728,6 +728,7 @@ fn probe() {
                 let options = crate::options::Options {
                     reverse: true,
                     forward: true,
+                    graph: false,
                     wrt: None,
                 };
                 let graph = crate::lower::lower(&function, &options);

@@ -158,7 +158,7 @@ fn every_contender_agrees_with_the_hand_written_adjoint() {
             "rosenbrock_1n/10",
             "rosenbrock_1n/100",
             "rosenbrock_1n/1000",
-                        "mlp",
+            "mlp",
             "wrapper/10",
             "wrapper_ln/10",
             "wrapper/1000",

@@ -15,7 +15,7 @@ use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Ident, ItemFn};
 
-use crate::algebra::{Builder, Partial, Site};
+use crate::algebra::{Builder, Site};
 use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
@@ -96,13 +96,7 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
         let one = builder.v(builder.lit(1.0));
         let args: Vec<_> = node.args.iter().map(|&a| builder.v(a)).collect();
         let local = rules::local_derivatives(&node.op, one, builder.v(NodeId(i)), &args);
-        partials[i] = local
-            .into_iter()
-            .map(|p| match p {
-                Partial::Zero => None,
-                Partial::Of(v) => Some(v.id),
-            })
-            .collect();
+        partials[i] = local.into_iter().map(|p| p.value().map(|v| v.id)).collect();
     }
     let graph = builder.finish();
 

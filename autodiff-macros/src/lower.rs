@@ -663,7 +663,10 @@ impl Lowerer {
                 }
                 continue;
             }
-            match params.iter().find(|p| names::same(&name.to_string(), &p.name)) {
+            match params
+                .iter()
+                .find(|p| names::same(&name.to_string(), &p.name))
+            {
                 None => self.errors.push(err(
                     name,
                     format!(

@@ -690,7 +690,9 @@ impl Reverse {
         match node.op {
             // A callee runs once, in the forward sweep: the value of a call (and the entries of
             // `g_grad`) is saved, not computed again.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Call(_) | Op::CallGrad(_) => false,
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Call(_) | Op::CallGrad(_) => {
+                false
+            }
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
             Op::Load(v) | Op::Array(v, _) => {

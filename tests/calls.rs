@@ -747,3 +747,26 @@ fn each_call_runs_once() {
     assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
     autodiff::check_gradient(|p| counts_calls(p, 3), &x, &d).unwrap();
 }
+
+/// One slice passed twice: `Σ wᵢ²`, then doubled.
+#[differentiate(reverse, forward)]
+fn self_dot(w: &[f64]) -> f64 {
+    weighted(w, w)
+}
+
+#[differentiate(reverse, forward)]
+fn self_dot_twice(w: &[f64]) -> f64 {
+    2.0 * weighted(w, w)
+}
+
+#[test]
+fn one_slice_passed_twice() {
+    let w = [0.5, -1.0, 2.0];
+    let (v, d) = self_dot_grad(&w);
+    assert_eq!(v.to_bits(), self_dot(&w).to_bits());
+    assert_eq!(d, vec![1.0, -2.0, 4.0]);
+    let (v, d) = self_dot_twice_grad(&w);
+    assert_eq!(v.to_bits(), self_dot_twice(&w).to_bits());
+    assert_eq!(d, vec![2.0, -4.0, 8.0]);
+    assert_slice_modes_agree(&d, |t| self_dot_twice_jvp(&w, t).1);
+}

@@ -1344,7 +1344,12 @@ impl Reverse {
             {
                 return None;
             }
-            buffers.push(Some(adj?));
+            // One buffer cannot be lent twice: `g(x, x)` takes buffers of its own.
+            let adj = adj?;
+            if buffers.contains(&Some(adj)) {
+                return None;
+            }
+            buffers.push(Some(adj));
             any = true;
         }
         any.then_some(buffers)

@@ -723,12 +723,17 @@ fn counted_grad(x: f64) -> (f64, f64) {
     (x * 2.0, 2.0)
 }
 
+fn counted_jvp(x: f64, d_x: f64) -> (f64, f64) {
+    CALLS.with(|c| c.set(c.get() + 1));
+    (x * 2.0, 2.0 * d_x)
+}
+
 thread_local! {
     static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// An active call and a constant one in a loop reversed after it.
-#[differentiate]
+#[differentiate(reverse, forward)]
 fn counts_calls(x: &[f64], n: i32) -> f64 {
     let mut p = 1.0;
     for i in 0..x.len() {
@@ -746,6 +751,12 @@ fn each_call_runs_once() {
     assert_eq!(CALLS.with(std::cell::Cell::get), 6);
     assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
     autodiff::check_gradient(|p| counts_calls(p, 3), &x, &d).unwrap();
+    // Forward mode too: `g_jvp` gives the value along with the tangent.
+    CALLS.with(|c| c.set(0));
+    let (v, t) = counts_calls_jvp(&x, &[0.0, 1.0, 0.0], 3);
+    assert_eq!(CALLS.with(std::cell::Cell::get), 6);
+    assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
+    assert_relative_eq!(t, d[1], max_relative = 1e-12);
 }
 
 /// One slice passed twice: `Σ wᵢ²`, then doubled.

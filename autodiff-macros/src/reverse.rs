@@ -111,7 +111,7 @@ struct Reverse {
     /// `g_grad_into` with the caller's adjoint buffers, by the call's value node.
     into: HashMap<NodeId, Vec<Option<VarId>>>,
     /// Buffers of calls' slice gradients, and the slice each is as long as.
-    scratch: Vec<(VarId, VarId)>,
+    grad_buffers: Vec<(VarId, VarId)>,
     /// The buffers to zero before each `g_grad_into` call, by the call's gradient node.
     zero_before: HashMap<NodeId, Vec<(VarId, VarId)>>,
 }
@@ -328,7 +328,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         scratch: Vec::new(),
         snapshots: HashMap::new(),
         into: HashMap::new(),
-        scratch: Vec::new(),
+        grad_buffers: Vec::new(),
         zero_before: HashMap::new(),
     };
     let mut ids = 0;
@@ -1494,7 +1494,7 @@ impl Reverse {
                     .b
                     .with_graph(|g| format!("d_{}_call", g.vars[v.0].name));
                 let buffer = self.new_var(&name, ty, Shape::Slice, None);
-                self.scratch.push((buffer, v));
+                self.grad_buffers.push((buffer, v));
                 if !at_top {
                     self.zero_before
                         .entry(call.grad)
@@ -1771,7 +1771,7 @@ impl Reverse {
                     .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
             }
             let mut decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
-            for (buffer, v) in self.scratch.clone() {
+            for (buffer, v) in self.grad_buffers.clone() {
                 let ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
                 let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
                     self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))

@@ -91,6 +91,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
     generic::set_float_param(None);
+    cx.check_struct_uses(&params);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {

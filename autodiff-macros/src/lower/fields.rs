@@ -15,6 +15,7 @@ use syn::Expr;
 
 use super::{Bound, Lowerer, strip};
 use crate::graph::{self, FieldLeaf, Node, NodeId, Op, Param, Shape, Ty, VarId};
+use syn::spanned::Spanned;
 
 /// What lowering knows of struct parameters and the fields the body reads.
 #[derive(Default)]
@@ -179,4 +180,39 @@ impl Lowerer {
     }
 }
 
-use syn::spanned::Spanned;
+impl Lowerer {
+    /// A struct that `wrt` names contributes to the result only through the fields the body
+    /// reads: a call that takes the struct whole, or a method of `self` with `wrt(self)`, would
+    /// hide its fields from the gradient, so it is an error rather than a zero.
+    pub(super) fn check_struct_uses(&mut self, params: &[Param]) {
+        let mut errors = Vec::new();
+        for node in &self.nodes {
+            let callee = match &node.op {
+                Op::Call(c) => c,
+                Op::Invoke(i) => &i.callee,
+                _ => continue,
+            };
+            let through_self = self.structs.self_active
+                && callee.prefix.to_string().trim_start().starts_with("self");
+            let whole = node.args.iter().find_map(|a| match self.nodes[a.0].op {
+                Op::Param(i) if params[i].fields() => Some(params[i].name.clone()),
+                Op::SelfValue(_) if self.structs.self_active => Some("self".to_owned()),
+                _ => None,
+            });
+            let name = match (through_self, whole) {
+                (true, _) => "self".to_owned(),
+                (false, Some(name)) => name,
+                (false, None) => continue,
+            };
+            errors.push(syn::Error::new(
+                node.span,
+                format!(
+                    "`wrt` names `{name}`, and this call would hide how the result depends on its fields: pass the fields the callee reads as arguments (`{name}.w`, `{name}.b`)"
+                ),
+            ));
+        }
+        for e in errors {
+            self.errors.push(e);
+        }
+    }
+}

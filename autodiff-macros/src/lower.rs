@@ -1236,6 +1236,13 @@ impl Lowerer {
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
+        if self.is_field(v) {
+            self.errors.push(err(
+                &index.expr,
+                "fields are read-only in a differentiated function: copy the field into a local buffer first",
+            ));
+            return;
+        }
         let is_param = self.vars[v.0]
             .param
             .is_some_and(|p| !self.out_params.contains(&p));

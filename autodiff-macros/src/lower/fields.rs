@@ -97,6 +97,11 @@ impl Lowerer {
         Some((owner, root, quote!(#(#members).*)))
     }
 
+    /// Whether `v` is the slice of an array field.
+    pub(super) fn is_field(&self, v: VarId) -> bool {
+        self.structs.leaves.iter().any(|f| f.var == Some(v))
+    }
+
     fn owner_active(&self, owner: Option<usize>) -> bool {
         match owner {
             Some(i) => self.structs.params.get(&i).copied().unwrap_or(false),

@@ -31,3 +31,14 @@ impl M {
 }
 
 fn main() {}
+
+#[derive(Default)]
+struct Q {
+    w: Vec<f64>,
+}
+
+#[differentiate(wrt(q))]
+fn store_into_field(q: &Q, x: f64) -> f64 {
+    q.w[0] = x;
+    q.w[1] * x
+}

@@ -59,6 +59,8 @@ impl Lowerer {
     }
 
     /// The owner and path of `p.a.b` or `self.a`, when `p` is a struct parameter.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     fn field_path(&mut self, e: &Expr) -> Option<(Option<usize>, NodeId, TokenStream)> {
         let mut members = Vec::new();
         let mut base = strip(e);
@@ -110,6 +112,8 @@ impl Lowerer {
     }
 
     /// `p.a`: the node of a scalar field, made once.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_value(&mut self, e: &Expr) -> Option<NodeId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
@@ -133,6 +137,8 @@ impl Lowerer {
     }
 
     /// `p.w.len()`: the length of an array field, without a slice that nothing indexes.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_len(&mut self, e: &Expr) -> Option<NodeId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
@@ -151,6 +157,8 @@ impl Lowerer {
     }
 
     /// `p.w` indexed: the slice variable of an array field, made once.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());

@@ -821,6 +821,13 @@ impl<'g> Sweep<'g> {
                 let base = arg(0).at_least(Prec::Atom);
                 Code::new(quote!(&#base.#path[..]), Prec::Prefix)
             }
+            Op::Gradient(gradient) if gradient.fields.is_empty() => {
+                let ty = &gradient.ty;
+                Code::new(
+                    quote!(<#ty as ::core::default::Default>::default()),
+                    Prec::Atom,
+                )
+            }
             Op::Gradient(gradient) => {
                 let ty = &gradient.ty;
                 let sets = gradient.fields.iter().zip(&node.args).map(|((path, array), &a)| {

@@ -68,6 +68,7 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("array_call_in_loop", true),
     ("hand_array_call_in_loop", true),
     ("array_in_loop_call", true),
+    ("array_in_block_call", true),
     ("params_call", true),
     ("int_field_call", true),
     ("wrt_call", true),
@@ -192,6 +193,8 @@ struct Arr {
     /// Bound on its elements.
     bound: f64,
     kind: ArrKind,
+    /// Block depth of its declaration (0: the function's top level).
+    depth: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -258,6 +261,8 @@ struct Gen<'e> {
     loops: usize,
     /// Block nesting depth.
     depth: usize,
+    /// Whether an early `return` has been generated.
+    returned: bool,
     /// Product of the trip-count bounds of the enclosing loops.
     trips: f64,
     /// Inside a loop whose body must not be left by `return`.
@@ -476,7 +481,11 @@ impl<'e> Gen<'e> {
                 let (l, r) = (self.tame(l, CAP), self.tame(r, CAP));
                 let op = if self.rng.chance(0.5) { "+" } else { "-" };
                 // `a - (b + c)` needs its parentheses, `a + b + c` does not.
-                let rs = if r.atom { r.s.clone() } else { format!("({})", r.s) };
+                let rs = if r.atom {
+                    r.s.clone()
+                } else {
+                    format!("({})", r.s)
+                };
                 E {
                     s: format!("{} {op} {rs}", l.s),
                     bound: l.bound + r.bound,
@@ -530,10 +539,7 @@ impl<'e> Gen<'e> {
                 format!("({o} * {o} + {}).ln()", lit(1.0)),
                 (a.bound * a.bound + 1.0).ln(),
             ),
-            6 => (
-                format!("({o} * {o} + {}).sqrt()", lit(0.5)),
-                a.bound + 1.0,
-            ),
+            6 => (format!("({o} * {o} + {}).sqrt()", lit(0.5)), a.bound + 1.0),
             7 => (format!("{o}.abs()"), a.bound),
             8 => {
                 let a = self.tame(a, 5.0);
@@ -610,6 +616,7 @@ impl<'e> Gen<'e> {
             fresh: 0,
             loops: 0,
             depth: 0,
+            returned: false,
             trips: 1.0,
             indent: 1,
             calls: false,
@@ -655,6 +662,7 @@ impl<'e> Gen<'e> {
                         len: 1,
                         bound: 4.0,
                         kind: ArrKind::Slice,
+                        depth: 0,
                     }],
                 );
                 g.counters.push(Counter {
@@ -683,6 +691,7 @@ impl<'e> Gen<'e> {
                         len,
                         bound: 4.0,
                         kind: ArrKind::Array,
+                        depth: 0,
                     }],
                 );
                 let mut terms = Vec::new();
@@ -716,7 +725,10 @@ impl<'e> Gen<'e> {
                 (
                     "#[differentiate(reverse, forward)]".to_owned(),
                     format!("fn {name}(p: &Params, u: {TY}) -> {TY}"),
-                    format!("    {C0}p.scale{C1} * u.{f}() + {C0}p.shift{C1} * {}\n", e.operand()),
+                    format!(
+                        "    {C0}p.scale{C1} * u.{f}() + {C0}p.shift{C1} * {}\n",
+                        e.operand()
+                    ),
                     2.0 + 2.0 * e.bound,
                 )
             }
@@ -793,7 +805,7 @@ impl<'e> Gen<'e> {
         let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2, 2, 2]);
         let e = match choice {
             1 => self.call_slice(depth),
-            2 => self.call_array(),
+            2 => self.call_array(None),
             3 if self.has_params => self.call_params(depth),
             4 => self.call_int(depth),
             5 => self.call_wrt(depth),
@@ -863,11 +875,11 @@ impl<'e> Gen<'e> {
         })
     }
 
-    fn call_array(&mut self) -> Option<E> {
+    fn call_array(&mut self, only: Option<&str>) -> Option<E> {
         let arrays: Vec<Arr> = self
             .arrays
             .iter()
-            .filter(|a| a.kind != ArrKind::Slice)
+            .filter(|a| a.kind != ArrKind::Slice && only.is_none_or(|n| n == a.name))
             .cloned()
             .collect();
         let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
@@ -898,6 +910,11 @@ impl<'e> Gen<'e> {
                     return None;
                 }
                 self.mark("array_in_loop_call");
+            } else if a.depth > 0 {
+                if !self.on("array_in_block_call") {
+                    return None;
+                }
+                self.mark("array_in_block_call");
             } else if self.loops > 0 {
                 if !self.on(shape) {
                     return None;
@@ -1112,16 +1129,16 @@ impl Gen<'_> {
         let nest = u32::from(self.depth < 3);
         let long = u32::from(!self.shapes.contains("long_sum") && self.depth == 0);
         let weights = [
-            4,                           // let
-            4,                           // update
-            3 * nest,                    // if statement
-            2,                           // if expression
+            4,                            // let
+            4,                            // update
+            3 * nest,                     // if statement
+            2,                            // if expression
             if loops_ok { 3 } else { 0 }, // for
             if loops_ok { 1 } else { 0 }, // while
             if loops_ok { 1 } else { 0 }, // loop
-            2,                           // early return
+            2,                            // early return
             if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
-            long,                        // long sum
+            long,                         // long sum
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1154,6 +1171,8 @@ impl Gen<'_> {
 
     fn let_statement(&mut self, lines: &mut Vec<String>) {
         let e = self.expr(3);
+        // A constant would leave the binding's float type ambiguous.
+        let e = self.receiver(e);
         let name = self.local_name();
         let ty = if self.rng.chance(0.3) {
             format!(": {TY}")
@@ -1200,6 +1219,7 @@ impl Gen<'_> {
         let c = self.condition();
         self.depth += 1;
         let a = self.expr(2);
+        let a = self.receiver(a);
         let b = self.expr(2);
         self.depth -= 1;
         let name = self.local_name();
@@ -1210,7 +1230,11 @@ impl Gen<'_> {
             self.depth += 1;
             let x = self.var_leaf();
             self.depth -= 1;
-            format!("{{\n{p}    let {u} = {};\n{p}    {u} * {}\n{p}}}", a.s, x.operand())
+            format!(
+                "{{\n{p}    let {u} = {};\n{p}    {u} * {}\n{p}}}",
+                a.s,
+                x.operand()
+            )
         } else {
             format!("{{\n{p}    {}\n{p}}}", a.s)
         };
@@ -1295,10 +1319,16 @@ impl Gen<'_> {
             None
         };
         let inside = array && self.rng.chance(0.3);
+        // Inside the loop body, the array is one block deeper; after an early `return`, the rest
+        // of the function is as if in a branch.
+        let decl_depth = self.depth + usize::from(inside) + usize::from(self.returned);
         if let Some(h) = &array_name
             && !inside
         {
-            self.line(&mut before, &format!("let mut {h} = [{}; {array_len}];", lit(0.0)));
+            self.line(
+                &mut before,
+                &format!("let mut {h} = [{}; {array_len}];", lit(0.0)),
+            );
         }
         self.loops += 1;
         let trips = self.trips;
@@ -1320,7 +1350,10 @@ impl Gen<'_> {
         }
         if let Some(h) = &array_name {
             if inside {
-                self.line(&mut head, &format!("let mut {h} = [{}; {array_len}];", lit(0.0)));
+                self.line(
+                    &mut head,
+                    &format!("let mut {h} = [{}; {array_len}];", lit(0.0)),
+                );
                 self.in_loop_arrays.push(h.clone());
             }
             if self.rng.chance(0.5) {
@@ -1345,11 +1378,12 @@ impl Gen<'_> {
                 len: array_len,
                 bound: 4.0,
                 kind: ArrKind::Local,
+                depth: decl_depth,
             });
             // Read it whole, through a call, or element by element.
             let read = self.rng.below(3);
             let call = match read {
-                0 => self.call_array(),
+                0 => self.call_array(Some(h)),
                 1 => self.call_slice_of(h),
                 _ => None,
             };
@@ -1386,7 +1420,8 @@ impl Gen<'_> {
             self.line(&mut body, &format!("{acc} += {};", call.s));
         }
         self.update_on(&mut body, 2, true);
-        self.in_loop_arrays.retain(|n| Some(n) != array_name.as_ref());
+        self.in_loop_arrays
+            .retain(|n| Some(n) != array_name.as_ref());
         self.counters.truncate(nc - 1);
         self.arrays.truncate(na);
         self.scalars.truncate(ns);
@@ -1400,6 +1435,34 @@ impl Gen<'_> {
         lines.extend(head);
         lines.extend(body);
         self.line(lines, "}");
+        // The array's last contents, passed whole after the loop.
+        if let Some(h) = array_name
+            && !inside
+            && self.rng.chance(0.4)
+        {
+            self.arrays.push(Arr {
+                name: h.clone(),
+                len: array_len,
+                bound: 4.0,
+                kind: ArrKind::Local,
+                depth: decl_depth,
+            });
+            if let Some(call) = self.call_slice_of(&h) {
+                self.mark_call_context();
+                let call = self.tame(call, CAP);
+                self.update_with(lines, &call);
+            }
+            self.arrays.pop();
+        }
+    }
+
+    /// `acc += e;` on the innermost accumulator.
+    fn update_with(&mut self, lines: &mut Vec<String>, e: &E) {
+        let accs = self.accumulators();
+        let i = accs[accs.len() - 1];
+        let name = self.scalars[i].name.clone();
+        self.line(lines, &format!("{name} += {};", e.s));
+        self.scalars[i].bound += self.trips * e.bound;
     }
 
     fn call_slice_of(&mut self, h: &str) -> Option<E> {
@@ -1509,6 +1572,7 @@ impl Gen<'_> {
     }
 
     fn early_return(&mut self, lines: &mut Vec<String>) {
+        self.returned = true;
         if self.loops > 0 {
             self.mark("early_return_in_loop");
         } else {
@@ -1645,6 +1709,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         fresh: 0,
         loops: 0,
         depth: 0,
+        returned: false,
         trips: 1.0,
         indent: 1,
         calls: true,
@@ -1680,6 +1745,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
                     len,
                     bound: 2.0,
                     kind,
+                    depth: 0,
                 });
             }
             ParamKind::Usize => {
@@ -1784,7 +1850,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
             .map(|p| p.name.as_str())
             .collect();
         g.rng.shuffle(&mut wrt);
-        format!("#[differentiate(reverse, forward, wrt({}))]", wrt.join(", "))
+        format!(
+            "#[differentiate(reverse, forward, wrt({}))]",
+            wrt.join(", ")
+        )
     } else {
         "#[differentiate(reverse, forward)]".to_owned()
     };

@@ -70,6 +70,7 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("array_in_loop_call", true),
     ("array_in_block_call", true),
     ("params_call", true),
+    ("params_with_counted_loop", true),
     ("int_field_call", true),
     ("wrt_call", true),
     ("raw_ident_in_loop", true),
@@ -263,6 +264,8 @@ struct Gen<'e> {
     depth: usize,
     /// Whether an early `return` has been generated.
     returned: bool,
+    /// Number of enclosing `if` branches.
+    branches: usize,
     /// Product of the trip-count bounds of the enclosing loops.
     trips: f64,
     /// Inside a loop whose body must not be left by `return`.
@@ -617,6 +620,7 @@ impl<'e> Gen<'e> {
             loops: 0,
             depth: 0,
             returned: false,
+            branches: 0,
             trips: 1.0,
             indent: 1,
             calls: false,
@@ -1126,16 +1130,23 @@ impl Gen<'_> {
 
     fn statement(&mut self, lines: &mut Vec<String>) {
         let loops_ok = self.loops < 2 && self.depth < 3;
+        // `while` and `loop` with an integer counter, in a function that takes `&Params`, may
+        // hit a bug (the counter pushed on a tape of floats).
+        let counted_ok = loops_ok && (!self.has_params || self.on("params_with_counted_loop"));
         let nest = u32::from(self.depth < 3);
-        let long = u32::from(!self.shapes.contains("long_sum") && self.depth == 0);
+        let long = u32::from(
+            !self.shapes.contains("long_sum")
+                && !self.shapes.contains("long_sum_over_256")
+                && self.depth == 0,
+        );
         let weights = [
             4,                            // let
             4,                            // update
             3 * nest,                     // if statement
             2,                            // if expression
             if loops_ok { 3 } else { 0 }, // for
-            if loops_ok { 1 } else { 0 }, // while
-            if loops_ok { 1 } else { 0 }, // loop
+            if counted_ok { 1 } else { 0 }, // while
+            if counted_ok { 1 } else { 0 }, // loop
             2,                            // early return
             if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
             long,                         // long sum
@@ -1170,7 +1181,7 @@ impl Gen<'_> {
     }
 
     fn let_statement(&mut self, lines: &mut Vec<String>) {
-        let e = self.expr(3);
+        let e = self.expr(2);
         // A constant would leave the binding's float type ambiguous.
         let e = self.receiver(e);
         let name = self.local_name();
@@ -1192,7 +1203,8 @@ impl Gen<'_> {
         let c = self.condition();
         let calls_before = self.shapes.contains("call");
         self.line(lines, &format!("if {c} {{"));
-        let budget = self.rng.range(1, 3);
+        self.branches += 1;
+        let budget = self.rng.range(1, 2);
         lines.extend(self.nested(budget));
         let mut chain = 0;
         while chain < 2 && self.rng.chance(0.3) {
@@ -1208,6 +1220,7 @@ impl Gen<'_> {
             let budget = self.rng.range(1, 2);
             lines.extend(self.nested(budget));
         }
+        self.branches -= 1;
         self.line(lines, "}");
         if !calls_before && self.shapes.contains("call") {
             self.mark("call_in_branch");
@@ -1218,9 +1231,11 @@ impl Gen<'_> {
         self.mark("if_expr");
         let c = self.condition();
         self.depth += 1;
+        self.branches += 1;
         let a = self.expr(2);
         let a = self.receiver(a);
         let b = self.expr(2);
+        self.branches -= 1;
         self.depth -= 1;
         let name = self.local_name();
         let p = self.pad();
@@ -1228,7 +1243,9 @@ impl Gen<'_> {
             // A branch with its own `let`.
             let u = self.fresh("u");
             self.depth += 1;
+            self.branches += 1;
             let x = self.var_leaf();
+            self.branches -= 1;
             self.depth -= 1;
             format!(
                 "{{\n{p}    let {u} = {};\n{p}    {u} * {}\n{p}}}",
@@ -1407,7 +1424,7 @@ impl Gen<'_> {
             self.line(&mut head, "    break;");
             self.line(&mut head, "}");
         }
-        let budget = self.rng.range(1, 3);
+        let budget = self.rng.range(1, 2);
         self.indent -= 1;
         let mut body = self.nested(budget);
         self.indent += 1;
@@ -1498,7 +1515,7 @@ impl Gen<'_> {
             name: counter.to_owned(),
             below,
         });
-        let budget = self.rng.range(1, 3);
+        let budget = self.rng.range(1, 2);
         let mut body = self.nested(budget);
         self.indent += 1;
         self.update_on(&mut body, 2, true);
@@ -1510,6 +1527,9 @@ impl Gen<'_> {
     }
 
     fn while_loop(&mut self, lines: &mut Vec<String>) {
+        if self.has_params {
+            self.mark("params_with_counted_loop");
+        }
         if self.rng.chance(0.5) {
             self.mark("while");
             if self.rng.chance(0.5) {
@@ -1549,6 +1569,9 @@ impl Gen<'_> {
     }
 
     fn loop_break(&mut self, lines: &mut Vec<String>) {
+        if self.has_params {
+            self.mark("params_with_counted_loop");
+        }
         self.mark("loop_break");
         let j = self.fresh("j");
         let n = self.rng.range(1, 4);
@@ -1596,7 +1619,7 @@ impl Gen<'_> {
             self.rng.range(257, 600)
         } else {
             self.mark("long_sum");
-            self.rng.range(20, 200)
+            self.rng.range(20, 120)
         };
         let mut terms = Vec::with_capacity(n);
         for _ in 0..n {
@@ -1710,6 +1733,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         loops: 0,
         depth: 0,
         returned: false,
+        branches: 0,
         trips: 1.0,
         indent: 1,
         calls: true,

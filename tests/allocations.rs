@@ -165,8 +165,8 @@ fn sample_loss(w: &[f64], x: f64, c: f64) -> f64 {
     s * c
 }
 
-/// A batch loop calling the helper with the weight slice: the loop is fused, and every call adds
-/// the slice's gradient into one buffer allocated where the function starts.
+/// A batch loop calling the helper with the weight slice: the loop is fused, and every call takes
+/// the slice's gradient from `sample_loss_grad`, the `Vec` it returns.
 #[differentiate]
 fn batch_of_calls(w: &[f64], data: &[f64], c: f64) -> f64 {
     let mut s = 0.0;
@@ -176,14 +176,14 @@ fn batch_of_calls(w: &[f64], data: &[f64], c: f64) -> f64 {
     s
 }
 
-/// The helper called once with adjoint 1: its slice gradient goes into the caller's buffer.
+/// The helper called once: one `Vec`, the gradient `sample_loss_grad` returns.
 #[differentiate]
 fn passes_weights(w: &[f64], c: f64) -> f64 {
     sample_loss(w, 0.5, c) + c
 }
 
 #[test]
-fn calls_with_slices_allocate_once_per_gradient_not_per_call() {
+fn calls_with_slices_allocate_only_the_callees_gradient() {
     let w = [0.5, -1.0, 0.25];
     let mut d_w = [0.0; 3];
     for n in [1, 10, 100] {
@@ -198,12 +198,14 @@ fn calls_with_slices_allocate_once_per_gradient_not_per_call() {
                 0.5,
             ));
         });
-        assert_eq!(info.count_total, 1, "n = {n}");
+        // A custom derivative may supply `g_grad` alone, so a call goes through it: one `Vec`
+        // per call, and nothing else.
+        assert_eq!(info.count_total, u64::try_from(n).unwrap(), "n = {n}");
     }
     let info = measure(|| {
         black_box(passes_weights_grad_into(&w, &mut d_w, 0.5));
     });
-    assert_eq!(info.count_total, 0);
+    assert_eq!(info.count_total, 1);
     // Against finite differences of the loss over all of its inputs.
     let data = [0.1, -0.3, 0.7];
     let (v, dw, ddata, dc) = batch_of_calls_grad(&w, &data, 0.5);

@@ -515,24 +515,16 @@ fn struct_and_integer_arguments() {
     assert_eq!(uses_wrt_all_jvp(0.5, 1.0, -2.0, 0.0).1, dx);
 }
 
-/// `Σ xᵢ² · c + y·c` by hand, with its `g_grad` and `g_grad_into`: a caller whose call has
-/// adjoint 1 adds the slice gradient straight into its own buffer through `g_grad_into`.
+/// `Σ xᵢ² · c + y·c` by hand, with only the `g_grad` and `g_jvp` the contract asks of a custom
+/// derivative: a slice argument's gradient comes back as the `Vec` `g_grad` returns.
 fn weighted_norm(x: &[f64], c: f64, y: f64) -> f64 {
     x.iter().map(|v| v * v).sum::<f64>() * c + y * c
 }
 
 fn weighted_norm_grad(x: &[f64], c: f64, y: f64) -> (f64, Vec<f64>, f64, f64) {
-    let mut d = vec![0.0; x.len()];
-    let (v, dc, dy) = weighted_norm_grad_into(x, &mut d, c, y);
-    (v, d, dc, dy)
-}
-
-fn weighted_norm_grad_into(x: &[f64], d_x: &mut [f64], c: f64, y: f64) -> (f64, f64, f64) {
-    for (d, v) in d_x.iter_mut().zip(x) {
-        *d += 2.0 * v * c;
-    }
+    let d = x.iter().map(|v| 2.0 * v * c).collect();
     let sq: f64 = x.iter().map(|v| v * v).sum();
-    (weighted_norm(x, c, y), sq + y, c)
+    (weighted_norm(x, c, y), d, sq + y, c)
 }
 
 fn weighted_norm_jvp(x: &[f64], d_x: &[f64], c: f64, d_c: f64, y: f64, d_y: f64) -> (f64, f64) {
@@ -544,7 +536,7 @@ fn weighted_norm_jvp(x: &[f64], d_x: &[f64], c: f64, d_c: f64, y: f64, d_y: f64)
     )
 }
 
-/// The call's adjoint is 1: `weighted_norm_grad_into` gets the caller's buffer.
+/// The call's adjoint is 1.
 #[differentiate(reverse, forward)]
 fn passes_through(x: &[f64], c: f64) -> f64 {
     weighted_norm(x, c, 2.0 * c) + c
@@ -556,14 +548,14 @@ fn scales(x: &[f64], c: f64) -> f64 {
     weighted_norm(x, c, 2.0 * c) * c
 }
 
-/// The generated helper through its generated `_grad_into`, in a wrapper.
+/// The generated helper, in a wrapper.
 #[differentiate(reverse, forward)]
 fn wraps_generated(w: &[f64], x: &[f64]) -> f64 {
     weighted(w, x)
 }
 
 #[test]
-fn slices_go_straight_into_the_callers_buffer() {
+fn slice_arguments_of_hand_written_and_generated_callees() {
     let x = [0.5, -1.5, 2.0];
     let c = 0.75;
     let sq: f64 = x.iter().map(|v| v * v).sum();

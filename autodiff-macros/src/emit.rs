@@ -227,10 +227,6 @@ impl<'g> Sweep<'g> {
                     }
                 }
             }
-            // So are the buffers `g_grad_into` adds into.
-            if let Op::CallGrad(c) = &node.op {
-                walk.mutated.extend(c.buffers.iter().flatten());
-            }
         }
 
         // Live: what a statement or a result uses, and what those use.
@@ -794,29 +790,6 @@ impl<'g> Sweep<'g> {
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
-            Op::CallGrad(c) if !c.buffers.is_empty() => {
-                // `g_grad_into(x, &mut d_x[..], y)`: slice gradients go straight into the
-                // caller's buffers; the result holds the value and the other entries.
-                let name = format_ident!("{}_grad_into", c.name, span = c.name.span());
-                let prefix = &c.prefix;
-                let args = node.args.iter().zip(&c.buffers).map(|(&a, buffer)| {
-                    let a = self.operand(a).tokens;
-                    match buffer {
-                        Some(v) => {
-                            let d = self.var(*v);
-                            quote!(#a, &mut *#d)
-                        }
-                        None => a,
-                    }
-                });
-                let n =
-                    c.floats.iter().filter(|&&f| f).count() - c.buffers.iter().flatten().count();
-                let n = Literal::usize_unsuffixed(n);
-                Code::new(
-                    quote_spanned!(span=> ::autodiff::private::entries::<#n, _>(#prefix #name(#(#args),*))),
-                    Prec::Atom,
-                )
-            }
             Op::FieldSlice(path) => {
                 let base = arg(0).at_least(Prec::Atom);
                 Code::new(quote!(&#base.#path[..]), Prec::Prefix)

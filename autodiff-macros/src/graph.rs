@@ -210,9 +210,6 @@ pub struct Callee {
     pub name: proc_macro2::Ident,
     /// Which arguments are floats, each with an entry in `g_grad`'s result.
     pub floats: Vec<bool>,
-    /// For `g_grad_into`: after which arguments the caller's adjoint buffer is passed (a slice
-    /// argument whose gradient is added straight into it). Empty for `g_grad`.
-    pub buffers: Vec<Option<VarId>>,
 }
 
 /// The target of an `as` cast.

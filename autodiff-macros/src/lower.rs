@@ -2038,7 +2038,6 @@ impl Lowerer {
             prefix,
             name: name.clone(),
             floats,
-            buffers: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
     }

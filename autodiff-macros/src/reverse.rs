@@ -107,13 +107,6 @@ struct Reverse {
     scratch: Vec<VarId>,
     /// The array inputs each call that writes into a buffer saves for its backward code.
     snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
-    /// Calls whose adjoint is 1 and whose slice arguments are parameters: the forward sweep calls
-    /// `g_grad_into` with the caller's adjoint buffers, by the call's value node.
-    into: HashMap<NodeId, Vec<Option<VarId>>>,
-    /// Buffers of calls' slice gradients, and the slice each is as long as.
-    grad_buffers: Vec<(VarId, VarId)>,
-    /// The buffers to zero before each `g_grad_into` call, by the call's gradient node.
-    zero_before: HashMap<NodeId, Vec<(VarId, VarId)>>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -121,8 +114,6 @@ struct Reverse {
 /// or kept in scope like any other value the backward sweep needs.
 #[derive(Clone)]
 struct CallSite {
-    /// The `g_grad` node the forward sweep computes.
-    grad: NodeId,
     /// The arguments as the user passed them.
     args: Vec<NodeId>,
     /// The node of each argument's entry in `g_grad`'s result, for active arguments.
@@ -192,7 +183,6 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
             calls.insert(
                 *n,
                 CallSite {
-                    grad,
                     args: node.args.clone(),
                     partials,
                 },
@@ -252,7 +242,6 @@ struct Saved {
     array_tapes: HashMap<NodeId, (VarId, VarId)>,
     scratch: Vec<VarId>,
     snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
-    into: HashMap<NodeId, Vec<Option<VarId>>>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -327,9 +316,6 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         array_tapes: HashMap::new(),
         scratch: Vec::new(),
         snapshots: HashMap::new(),
-        into: HashMap::new(),
-        grad_buffers: Vec::new(),
-        zero_before: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -461,7 +447,6 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
-    r.apply_buffers();
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
     let used = r.b.with_graph(|g| {
@@ -1067,7 +1052,6 @@ impl Reverse {
             array_tapes: self.array_tapes.clone(),
             scratch: self.scratch.clone(),
             snapshots: self.snapshots.clone(),
-            into: self.into.clone(),
         }
     }
 
@@ -1082,7 +1066,6 @@ impl Reverse {
         self.array_tapes = saved.array_tapes;
         self.scratch = saved.scratch;
         self.snapshots = saved.snapshots;
-        self.into = saved.into;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -1181,47 +1164,6 @@ impl Reverse {
             .unwrap_or(&Count::Known(0))
             .plus(&this.known_part());
         self.capacity.insert(tape, total);
-    }
-
-    /// `for k in 0..h.len() { buffer[k] = 0.0; }`, before a call adds into `buffer` again.
-    fn zero(&mut self, buffer: VarId, v: VarId, out: &mut Vec<Stmt>) {
-        let counter = COPY_LOOPS + self.copies;
-        self.copies += 1;
-        let ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
-        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
-            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
-        };
-        let i = push(Op::Counter(counter), vec![], Ty::Int);
-        let start = push(
-            Op::Lit(crate::graph::LitValue::Int(0), None),
-            vec![],
-            Ty::Int,
-        );
-        let len = push(Op::Len(v), vec![], Ty::Int);
-        let zero = push(
-            Op::Lit(crate::graph::LitValue::Float(0.0), None),
-            vec![],
-            ty,
-        );
-        self.b
-            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
-        out.push(Stmt::Node(len));
-        out.push(Stmt::For {
-            counter,
-            name: "k".to_owned(),
-            start,
-            end: len,
-            inclusive: false,
-            reverse: false,
-            body: Block(vec![
-                Stmt::Node(i),
-                Stmt::Store {
-                    var: buffer,
-                    index: i,
-                    value: zero,
-                },
-            ]),
-        });
     }
 
     /// How many times a `for` loop runs, when its bounds are known at compile time.
@@ -1324,7 +1266,7 @@ impl Reverse {
             return;
         };
         if let Some(call) = self.calls.get(&n).cloned() {
-            self.reverse_call(n, &call, &node, g);
+            self.reverse_call(&call, &node, g);
             return;
         }
         match node.op {
@@ -1387,22 +1329,13 @@ impl Reverse {
     /// Reverses a call that the forward sweep made through `g_grad`: each active argument gets
     /// the call's adjoint times its partial derivative, taken from the forward sweep (in scope,
     /// or saved for the iteration that made the call).
-    fn reverse_call(&mut self, n: NodeId, call: &CallSite, node: &Node, g: NodeId) {
+    fn reverse_call(&mut self, call: &CallSite, node: &Node, g: NodeId) {
         self.b.set_site(site(&self.b, node));
-        let buffers = self.buffers(call, g);
-        let direct = buffers.is_some();
-        match buffers {
-            Some(b) => self.into.insert(n, b),
-            None => self.into.remove(&n),
-        };
         for (&arg, &partial) in call.args.iter().zip(&call.partials) {
             let Some(p) = partial else {
                 continue;
             };
             if let Op::Array(v, _) = self.b.node(arg).op {
-                if direct {
-                    continue;
-                }
                 self.array_argument(v, p, g, node.ty);
                 continue;
             }
@@ -1413,128 +1346,6 @@ impl Reverse {
             let d = self.value(d);
             let d = self.place(d);
             self.contribute(arg, d);
-        }
-    }
-
-    /// The adjoint buffers to pass to `g_grad_into` instead of calling `g_grad`, when that adds
-    /// exactly what the backward sweep would: the call's adjoint is the literal 1, and every
-    /// whole-array argument is a slice parameter passed as it is, whose adjoint is only ever
-    /// added to (the body never stores into it), so that adding early changes nothing.
-    fn buffers(&self, call: &CallSite, g: NodeId) -> Option<Vec<Option<VarId>>> {
-        if !matches!(self.b.node(g).op, Op::Lit(crate::graph::LitValue::Float(one), _) if one == 1.0)
-        {
-            return None;
-        }
-        let mut buffers = Vec::new();
-        let mut any = false;
-        for &arg in &call.args {
-            let Op::Array(v, by_ref) = self.b.node(arg).op else {
-                buffers.push(None);
-                continue;
-            };
-            let var = self.b.with_graph(|gr| gr.vars[v.0].clone());
-            let adj = self.var_adjoint.get(&v).copied();
-            if by_ref || var.param.is_none() || !matches!(var.shape, Shape::Slice) || self.stored(v)
-            {
-                return None;
-            }
-            // One buffer cannot be lent twice: `g(x, x)` takes buffers of its own.
-            let adj = adj?;
-            if buffers.contains(&Some(adj)) {
-                return None;
-            }
-            buffers.push(Some(adj));
-            any = true;
-        }
-        any.then_some(buffers)
-    }
-
-    /// The other calls whose whole-array arguments are all slice parameters passed as they are
-    /// go through `g_grad_into` too, with a buffer of their own per slice, allocated once where
-    /// the function starts and zeroed before each call in a loop or branch: a call in a loop
-    /// costs no allocation. Its array gradients are then that buffer.
-    fn scratch_buffers(&mut self) -> Vec<(NodeId, Vec<Option<VarId>>)> {
-        let mut sites: Vec<NodeId> = self
-            .calls
-            .keys()
-            .copied()
-            .filter(|n| !self.into.contains_key(n))
-            .collect();
-        sites.sort();
-        let mut chosen = Vec::new();
-        for n in sites {
-            let call = self.calls[&n].clone();
-            let mut slices = Vec::new();
-            let mut ok = true;
-            for &arg in &call.args {
-                match self.b.node(arg).op {
-                    Op::Array(v, false)
-                        if self.b.with_graph(|g| {
-                            g.vars[v.0].param.is_some() && matches!(g.vars[v.0].shape, Shape::Slice)
-                        }) =>
-                    {
-                        slices.push(Some(v));
-                    }
-                    Op::Array(..) => ok = false,
-                    _ => slices.push(None),
-                }
-            }
-            if !ok || slices.iter().all(Option::is_none) {
-                continue;
-            }
-            let ty = self.b.node(n).ty;
-            let at_top = self.home.get(&call.grad).is_none_or(|h| h.block == 0);
-            let mut buffers = Vec::new();
-            for (slice, &partial) in slices.iter().zip(&call.partials) {
-                let Some(v) = *slice else {
-                    buffers.push(None);
-                    continue;
-                };
-                let name = self
-                    .b
-                    .with_graph(|g| format!("d_{}_call", g.vars[v.0].name));
-                let buffer = self.new_var(&name, ty, Shape::Slice, None);
-                self.grad_buffers.push((buffer, v));
-                if !at_top {
-                    self.zero_before
-                        .entry(call.grad)
-                        .or_default()
-                        .push((buffer, v));
-                }
-                if let Some(p) = partial {
-                    self.b
-                        .with_graph(|g| g.nodes[p.0].op = Op::Array(buffer, false));
-                }
-                buffers.push(Some(buffer));
-            }
-            chosen.push((n, buffers));
-        }
-        chosen
-    }
-
-    /// Makes the calls chosen by [`Reverse::buffers`] and [`Reverse::scratch_buffers`] calls of
-    /// `g_grad_into`: their remaining entries move up past the slices.
-    fn apply_buffers(&mut self) {
-        let scratch = self.scratch_buffers();
-        self.into.extend(scratch);
-        for (n, buffers) in &self.into {
-            let call = &self.calls[n];
-            self.b.with_graph(|gr| {
-                let Op::CallGrad(callee) = &mut gr.nodes[call.grad.0].op else {
-                    unreachable!("a call site's gradient node");
-                };
-                callee.buffers.clone_from(buffers);
-                let floats = callee.floats.clone();
-                let mut entry = 0;
-                for ((float, buffer), partial) in floats.iter().zip(buffers).zip(&call.partials) {
-                    if *float && buffer.is_none() {
-                        entry += 1;
-                        if let Some(p) = partial {
-                            gr.nodes[p.0].op = Op::Field(entry);
-                        }
-                    }
-                }
-            });
         }
     }
 
@@ -1657,11 +1468,6 @@ impl Reverse {
                     self.fusion = Some(fusion);
                 }
                 Stmt::Node(n) => {
-                    if let Some(buffers) = self.zero_before.get(n).cloned() {
-                        for (buffer, v) in buffers {
-                            self.zero(buffer, v, out);
-                        }
-                    }
                     out.push(stmt.clone());
                     if self.taped.contains_key(n) {
                         pushes.push((self.home[n].at, *n));
@@ -1770,29 +1576,7 @@ impl Reverse {
                 self.b
                     .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
             }
-            let mut decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
-            for (buffer, v) in self.grad_buffers.clone() {
-                let ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
-                let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
-                    self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
-                };
-                let zero = push(
-                    Op::Lit(crate::graph::LitValue::Float(0.0), None),
-                    vec![],
-                    ty,
-                );
-                let len = push(Op::Len(v), vec![], Ty::Int);
-                let fill = push(
-                    Op::Fill(proc_macro2::TokenStream::new()),
-                    vec![zero, len],
-                    ty,
-                );
-                decls.extend([
-                    Stmt::Node(len),
-                    Stmt::Node(fill),
-                    Stmt::Declare(buffer, Some(fill)),
-                ]);
-            }
+            let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
             out.splice(0..0, decls);
         }
     }

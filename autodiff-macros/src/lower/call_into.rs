@@ -148,7 +148,6 @@ impl Lowerer {
             prefix,
             name: last.clone(),
             floats,
-            buffers: Vec::new(),
         };
         let call = self.push(
             Op::Invoke(Invoke {

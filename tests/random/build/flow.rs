@@ -1140,16 +1140,16 @@ impl Gen<'_> {
                 && self.depth == 0,
         );
         let weights = [
-            4,                            // let
-            4,                            // update
-            3 * nest,                     // if statement
-            2,                            // if expression
-            if loops_ok { 3 } else { 0 }, // for
+            4,                              // let
+            4,                              // update
+            3 * nest,                       // if statement
+            2,                              // if expression
+            if loops_ok { 3 } else { 0 },   // for
             if counted_ok { 1 } else { 0 }, // while
             if counted_ok { 1 } else { 0 }, // loop
-            2,                            // early return
-            if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
-            long,                         // long sum
+            2,                              // early return
+            if loops_ok { 2 } else { 0 },   // local array overwritten in a loop
+            long,                           // long sum
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),

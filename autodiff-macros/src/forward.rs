@@ -149,7 +149,7 @@ impl Forward {
                 Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {
                     out.push(stmt.with_blocks(|b| self.block(b)));
                 }
-                Stmt::Push(..) => out.push(stmt.clone()),
+                Stmt::Push(..) | Stmt::Assert { .. } => out.push(stmt.clone()),
             }
         }
         self.b.restore_scope(scope);
@@ -249,7 +249,16 @@ impl Forward {
                         self.b
                             .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
                     }
-                    None => self.b.lit(0.0),
+                    // A constant array: a zero array of its length.
+                    None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
+                        Shape::Array { len, by_ref: false } if !by_ref => {
+                            let zero = self.b.lit(0.0);
+                            let ty = self.b.node(a).ty;
+                            self.b
+                                .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+                        }
+                        _ => self.b.lit(0.0),
+                    },
                 },
                 (_, Some(&t)) => t,
                 (_, None) => self.b.lit(0.0),

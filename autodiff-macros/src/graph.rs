@@ -281,6 +281,14 @@ pub enum Stmt {
     },
     /// Saves a value for the backward sweep on a tape.
     Push(VarId, NodeId),
+    /// `mac!(args.., message, message args..)`: an assertion of the user's, kept in the
+    /// forward sweep, with no derivative. `args` are the operands, then the message's arguments.
+    Assert {
+        mac: proc_macro2::Ident,
+        operands: usize,
+        args: Vec<NodeId>,
+        message: Option<TokenStream>,
+    },
 }
 #[derive(Clone, Debug)]
 pub struct Param {
@@ -388,6 +396,7 @@ impl Block {
             match stmt {
                 Stmt::Node(_) | Stmt::Declare(_, None) => {}
                 Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => f(*n),
+                Stmt::Assert { args, .. } => args.iter().for_each(|&n| f(n)),
                 Stmt::Store { index, value, .. } => {
                     f(*index);
                     f(*value);

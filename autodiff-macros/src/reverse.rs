@@ -650,7 +650,7 @@ impl Reverse {
                     let zero = self.b.lit(0.0);
                     self.pending.insert(adj, zero);
                 }
-                Stmt::Declare(_, None) | Stmt::Push(..) => {}
+                Stmt::Declare(_, None) | Stmt::Push(..) | Stmt::Assert { .. } => {}
                 Stmt::Store { var, index, value } => {
                     let Some(&adj) = self.var_adjoint.get(var) else {
                         continue;

@@ -52,9 +52,15 @@ impl Errors {
         }
     }
 
-    /// How many errors have been reported so far.
+    /// How many errors have been reported so far, with the uses of names whose value was an
+    /// error: what is computed from them is not reported again.
     pub fn count(&self) -> usize {
         self.1
+    }
+
+    /// Notes a use of a name whose value was reported as an error.
+    fn follow_on(&mut self) {
+        self.1 += 1;
     }
 
     pub fn finish(self) -> syn::Result<()> {
@@ -1193,7 +1199,10 @@ impl Lowerer {
     fn array_of(&mut self, base: &Expr) -> Option<VarId> {
         match self.local_binding(base) {
             Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
-            Some((Bound::Failed, _)) => None,
+            Some((Bound::Failed, _)) => {
+                self.errors.follow_on();
+                None
+            }
             Some((Bound::View(_), _)) => {
                 self.errors.push(err(
                     base,
@@ -1773,7 +1782,10 @@ impl Lowerer {
                     ident,
                     format!("`{ident}` is a closure: call it, as in `{ident}(x)`"),
                 )),
-                Bound::Failed => self.placeholder(ident.span()),
+                Bound::Failed => {
+                    self.errors.follow_on();
+                    self.placeholder(ident.span())
+                }
             };
         }
         // Not a local: a constant such as `PI`, `SCALE` or `std::f64::consts::E`. Its type is

@@ -299,6 +299,7 @@ impl Lowerer {
             )));
         }
         if let Some((Bound::Failed, _)) = self.local_binding(&index.expr) {
+            self.errors.follow_on();
             return Some(self.placeholder(span));
         }
         let through_view = matches!(self.local_binding(&index.expr), Some((Bound::View(_), _)))
@@ -319,7 +320,15 @@ impl Lowerer {
                 "`*` of an array is an array: use its elements, as in `p[0]`, or destructure it: `let [a, b] = *p;`",
             ));
         }
-        self.expr(&u.expr)
+        let n = self.expr(&u.expr);
+        if self.nodes[n.0].ty == Ty::Other {
+            // A reference parameter such as `y: &f64`: the macro sees no float in its type.
+            return self.fail(err(
+                u.op,
+                "`*` of a parameter is not supported: take the parameter by value, as in `y: f64`",
+            ));
+        }
+        n
     }
 
     /// The item of index `k` of an iterator, computed inside its loop.
@@ -404,7 +413,10 @@ impl Lowerer {
                 })
             }
             Expr::MethodCall(m) => self.adaptor(m),
-            Expr::Path(_) if matches!(self.local_binding(e), Some((Bound::Failed, _))) => None,
+            Expr::Path(_) if matches!(self.local_binding(e), Some((Bound::Failed, _))) => {
+                self.errors.follow_on();
+                None
+            }
             other => {
                 self.errors.push(err(
                     other,
@@ -565,7 +577,10 @@ impl Lowerer {
                 {
                     return match b.bound {
                         Bound::Closure(k) => Some(Fun::Bound(k)),
-                        Bound::Failed => None,
+                        Bound::Failed => {
+                            self.errors.follow_on();
+                            None
+                        }
                         _ => {
                             self.errors
                                 .push(err(p, format!("`{ident}` is not a closure")));

@@ -200,7 +200,12 @@ impl Lowerer {
             return;
         }
         if matches!(strip(init), Expr::Call(_) | Expr::MethodCall(_)) && !self.names_array(init) {
+            let before = self.errors.count();
             self.expr(init);
+            if self.errors.count() > before {
+                self.fail_names(pat);
+                return;
+            }
             self.errors.push(err(
                 pat,
                 "destructuring the result of a call is not supported: bind the result to a name",
@@ -242,6 +247,13 @@ impl Lowerer {
                 }
             }
             (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
+            (p @ Pat::Tuple(_), Item::Value(_)) => {
+                self.errors.push(err(
+                    p,
+                    "only a tuple written out, `let (a, b) = (x, y);`, can be destructured: bind the parts one by one",
+                ));
+                self.fail_names(p);
+            }
             (p, item) => self.bind_item(p, item),
         }
     }
@@ -333,7 +345,7 @@ impl Lowerer {
                     other,
                     "`match` patterns may be integer or `bool` literals, ranges `a..=b`, `|`, names, `_` and guards `k if k < 0`",
                 ));
-                None
+                Some(self.bool_lit(true, span))
             }
         }
     }

@@ -12,6 +12,7 @@
 //! The contender computed by `#[differentiate]` comes from [`Problem::generated`]; a function the
 //! macro cannot compile leaves it out, and the contender is simply absent from its group.
 
+pub mod idioms;
 pub mod mixed;
 pub mod mlp;
 pub mod neuron;

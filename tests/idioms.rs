@@ -540,6 +540,16 @@ fn match_stmt(x: [f64; 3], flag: bool) -> f64 {
     }
 }
 
+#[differentiate(reverse, forward)]
+fn match_tuple(x: f64, k: u8, flag: bool) -> f64 {
+    match (k, flag) {
+        (0, true) => x * x,
+        (0, false) | (1, _) => 3.0 * x,
+        (n @ 2..=5, _) => x.powi(i32::from(n)),
+        _ => 1.0,
+    }
+}
+
 #[test]
 fn matches() {
     type Derivative = fn(f64) -> f64;
@@ -562,6 +572,29 @@ fn matches() {
                 (v, [dx])
             },
             |p, d| match_value_jvp(p[0], d[0], k),
+            |p| [d(p[0])],
+        );
+    }
+    type Case = (u8, bool, fn(f64) -> f64);
+    let tuples: [Case; 6] = [
+        (0, true, |x| 2.0 * x),
+        (0, false, |_| 3.0),
+        (1, true, |_| 3.0),
+        (3, false, |x| 3.0 * x * x),
+        (5, true, |x| 5.0 * x.powi(4)),
+        (9, true, |_| 0.0),
+    ];
+    for (k, flag, d) in tuples {
+        check(
+            &format!("match_tuple ({k}, {flag})"),
+            &[[0.7], [-1.3]],
+            FD,
+            |p| match_tuple(p[0], k, flag),
+            |p| {
+                let (v, dx) = match_tuple_grad(p[0], k, flag);
+                (v, [dx])
+            },
+            |p, dp| match_tuple_jvp(p[0], dp[0], k, flag),
             |p| [d(p[0])],
         );
     }

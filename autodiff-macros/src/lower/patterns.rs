@@ -13,6 +13,12 @@ use super::iter::{Item, View};
 use super::{Bound, Lowerer, MAX_CHAIN, err, float_type, strip};
 use crate::graph::{self, CastTo, CmpOp, LitValue, NodeId, Op, Shape, Ty, VarId};
 
+/// What a `match` looks at.
+enum Scrutinee {
+    Value(NodeId),
+    Tuple(Vec<Scrutinee>),
+}
+
 /// Whether a pattern matches every value.
 fn irrefutable(pat: &Pat) -> bool {
     match pat {
@@ -20,6 +26,10 @@ fn irrefutable(pat: &Pat) -> bool {
         Pat::Ident(p) => p.subpat.as_ref().is_none_or(|(_, s)| irrefutable(s)),
         Pat::Paren(p) => irrefutable(&p.pat),
         Pat::Or(o) => o.cases.iter().any(irrefutable),
+        Pat::Tuple(t) => t
+            .elems
+            .iter()
+            .all(|p| irrefutable(p) || matches!(p, Pat::Rest(_))),
         _ => false,
     }
 }
@@ -271,9 +281,57 @@ impl Lowerer {
         }
     }
 
-    /// The test of a `match` pattern against the scrutinee, and binds its names.
-    fn pattern_test(&mut self, pat: &Pat, s: NodeId) -> Option<NodeId> {
+    /// The scrutinee of a `match`: a value, or a tuple of them, `match (k, flag)`.
+    fn scrutinee(&mut self, e: &Expr) -> Scrutinee {
+        match strip(e) {
+            Expr::Tuple(t) => Scrutinee::Tuple(t.elems.iter().map(|e| self.scrutinee(e)).collect()),
+            e => Scrutinee::Value(self.expr(e)),
+        }
+    }
+
+    /// The test of a `match` pattern against the scrutinee, and binds its names; `None` when
+    /// the pattern matches everything.
+    fn pattern_test(&mut self, pat: &Pat, s: &Scrutinee) -> Option<NodeId> {
         let span = pat.span();
+        let s = match (pat, s) {
+            (Pat::Wild(_), _) => return None,
+            (Pat::Paren(p), s) => return self.pattern_test(&p.pat, s),
+            (Pat::Or(o), s) => {
+                let mut any: Option<NodeId> = None;
+                for case in &o.cases {
+                    let t = self.pattern_test(case, s)?;
+                    any = Some(match any {
+                        Some(a) => self.push(Op::Or, vec![a, t], Ty::Bool, span),
+                        None => t,
+                    });
+                }
+                return any;
+            }
+            (Pat::Tuple(t), Scrutinee::Tuple(parts))
+                if t.elems.len() == parts.len()
+                    && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            {
+                let mut all: Option<NodeId> = None;
+                for (p, part) in t.elems.iter().zip(parts) {
+                    if let Some(t) = self.pattern_test(p, part) {
+                        all = Some(match all {
+                            Some(a) => self.push(Op::And, vec![a, t], Ty::Bool, span),
+                            None => t,
+                        });
+                    }
+                }
+                return all;
+            }
+            (_, Scrutinee::Value(s)) => *s,
+            (other, Scrutinee::Tuple(_)) => {
+                self.errors.push(err(
+                    other,
+                    "match a tuple with a tuple pattern of the same length, as in `(0, true)`",
+                ));
+                self.fail_names(other);
+                return Some(self.bool_lit(true, span));
+            }
+        };
         match pat {
             Pat::Wild(_) => None,
             Pat::Ident(p) => {
@@ -286,9 +344,8 @@ impl Lowerer {
                 self.bind(&p.ident, Bound::Node(s), p.mutability.is_some());
                 p.subpat
                     .as_ref()
-                    .and_then(|(_, sub)| self.pattern_test(sub, s))
+                    .and_then(|(_, sub)| self.pattern_test(sub, &Scrutinee::Value(s)))
             }
-            Pat::Paren(p) => self.pattern_test(&p.pat, s),
             Pat::Lit(l) => {
                 if let syn::Lit::Bool(b) = &l.lit {
                     return Some(if b.value {
@@ -329,17 +386,6 @@ impl Lowerer {
                 }
                 test
             }
-            Pat::Or(o) => {
-                let mut any: Option<NodeId> = None;
-                for case in &o.cases {
-                    let t = self.pattern_test(case, s)?;
-                    any = Some(match any {
-                        Some(a) => self.push(Op::Or, vec![a, t], Ty::Bool, span),
-                        None => t,
-                    });
-                }
-                any
-            }
             other => {
                 self.errors.push(err(
                     other,
@@ -352,7 +398,7 @@ impl Lowerer {
 
     /// `match` as a statement, or as a value assigned to `target`: an `if` / `else if` chain.
     pub(super) fn match_(&mut self, m: &syn::ExprMatch, target: Option<VarId>) {
-        let s = self.expr(&m.expr);
+        let s = self.scrutinee(&m.expr);
         if m.arms.is_empty() {
             self.errors
                 .push(err(m, "a `match` without arms cannot be differentiated"));
@@ -365,10 +411,10 @@ impl Lowerer {
             ));
             return;
         }
-        self.arms(&m.arms, s, target);
+        self.arms(&m.arms, &s, target);
     }
 
-    fn arms(&mut self, arms: &[syn::Arm], s: NodeId, target: Option<VarId>) {
+    fn arms(&mut self, arms: &[syn::Arm], s: &Scrutinee, target: Option<VarId>) {
         let Some((arm, rest)) = arms.split_first() else {
             return;
         };

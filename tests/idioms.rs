@@ -722,3 +722,76 @@ fn f32_and_early_exit() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chains inside loops, over local arrays, with block closures, and empty.
+
+#[differentiate(reverse, forward)]
+fn nested(x: [f64; 3], m: [f64; 6]) -> f64 {
+    let mut total = 0.0;
+    for row in m.chunks_exact(3) {
+        let mut h = [0.0; 3];
+        for (k, (a, b)) in row.iter().zip(&x).enumerate() {
+            h[k] = (a * b).tanh();
+        }
+        let squash = |v: f64| {
+            let t = v * v;
+            t / (1.0 + t)
+        };
+        total += h.iter().fold(0.0, |acc, &v| {
+            let s = squash(v);
+            acc + s * x[0]
+        });
+    }
+    let empty: f64 = x.iter().skip(5).sum();
+    let none: f64 = (3..1).map(|i| x[i]).product();
+    total + empty + none
+}
+
+fn nested_closed(p: [f64; 9]) -> [f64; 9] {
+    // total = Σ_rows Σ_k q(tanh(m_rk x_k)) x0, q(v) = v² / (1 + v²), q'(v) = 2v / (1 + v²)²;
+    // `none` is the empty product, 1.
+    let (x, m) = (&p[..3], &p[3..]);
+    let mut g = [0.0; 9];
+    for r in 0..2 {
+        for k in 0..3 {
+            let z = m[3 * r + k] * x[k];
+            let h = z.tanh();
+            let q = h * h / (1.0 + h * h);
+            let dq = 2.0 * h / (1.0 + h * h).powi(2);
+            let dh = 1.0 - h * h;
+            g[0] += q;
+            g[k] += x[0] * dq * dh * m[3 * r + k];
+            g[3 + 3 * r + k] += x[0] * dq * dh * x[k];
+        }
+    }
+    g
+}
+
+#[test]
+fn chains_in_loops() {
+    let split = |p: [f64; 9]| ([p[0], p[1], p[2]], [p[3], p[4], p[5], p[6], p[7], p[8]]);
+    check(
+        "nested",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, -0.7, 1.1, 0.2, -0.4]],
+        FD,
+        |p| {
+            let (x, m) = split(p);
+            nested(x, m)
+        },
+        |p| {
+            let (x, m) = split(p);
+            let (v, dx, dm) = nested_grad(x, m);
+            let mut g = [0.0; 9];
+            g[..3].copy_from_slice(&dx);
+            g[3..].copy_from_slice(&dm);
+            (v, g)
+        },
+        |p, d| {
+            let (x, m) = split(p);
+            let (dx, dm) = split(d);
+            nested_jvp(x, dx, m, dm)
+        },
+        nested_closed,
+    );
+}

@@ -795,3 +795,58 @@ fn chains_in_loops() {
         nested_closed,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sub-slices, windows and chunks passed to differentiated functions.
+
+#[differentiate(reverse, forward)]
+fn parts(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += norm2(&x[2 * i..2 * i + 2]) * x[i];
+    }
+    for w in x.windows(3) {
+        s += norm2(w) * w[0];
+    }
+    for c in x.chunks_exact(3) {
+        s += norm2(c);
+    }
+    s + norm2(&x[4..]) + norm2(&x[..=1])
+}
+
+fn parts_closed(x: [f64; 6]) -> [f64; 6] {
+    let mut g = [0.0; 6];
+    for i in 0..3 {
+        let n: f64 = x[2 * i..2 * i + 2].iter().map(|v| v * v).sum();
+        g[i] += n;
+        g[2 * i] += 2.0 * x[2 * i] * x[i];
+        g[2 * i + 1] += 2.0 * x[2 * i + 1] * x[i];
+    }
+    for j in 0..4 {
+        let n: f64 = x[j..j + 3].iter().map(|v| v * v).sum();
+        g[j] += n;
+        for k in j..j + 3 {
+            g[k] += 2.0 * x[k] * x[j];
+        }
+    }
+    for (k, gk) in g.iter_mut().enumerate() {
+        *gk += 2.0 * x[k];
+        if k >= 4 || k <= 1 {
+            *gk += 2.0 * x[k];
+        }
+    }
+    g
+}
+
+#[test]
+fn parts_as_arguments() {
+    check(
+        "parts",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        parts,
+        parts_grad,
+        parts_jvp,
+        parts_closed,
+    );
+}

@@ -48,7 +48,9 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
                 && match node.op {
                     // An array parameter's values are read through its variable.
                     Op::Param(p) => graph.params[p].active && graph.params[p].var.is_none(),
-                    Op::Read(v) | Op::Load(v) | Op::Array(v, _) => graph.vars[v.0].active,
+                    Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) => {
+                        graph.vars[v.0].active
+                    }
                     _ => node.args.iter().any(|a| graph.nodes[a.0].active),
                 };
             if active && !node.active {
@@ -93,7 +95,7 @@ fn useful_variables(graph: &Graph) -> HashSet<VarId> {
                 continue;
             }
             let node = &graph.nodes[i];
-            if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) = node.op {
+            if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) = node.op {
                 useful.insert(v);
             }
             for (k, a) in node.args.iter().enumerate() {

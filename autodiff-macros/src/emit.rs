@@ -737,6 +737,11 @@ impl<'g> Sweep<'g> {
                 let amp = by_ref.then(|| quote!(&));
                 Code::new(quote!(#amp #name), Prec::Prefix)
             }
+            Op::Part(v) => {
+                let name = self.var(*v);
+                let (start, end) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote!(&#name[#start..#end]), Prec::Prefix)
+            }
             Op::Element => {
                 let array = arg(0).at_least(Prec::Atom);
                 let i = arg(1).tokens;

@@ -228,7 +228,7 @@ impl Forward {
     /// by its tangent (zero for a constant).
     fn call(&mut self, callee: &crate::graph::Callee, node: &Node) -> Option<NodeId> {
         let varies = |a: &NodeId| match self.b.node(*a).op {
-            Op::Array(v, _) => self.var_tangent.contains_key(&v),
+            Op::Array(v, _) | Op::Part(v) => self.var_tangent.contains_key(&v),
             _ => self.tangent.contains_key(a),
         };
         if !node.args.iter().any(varies) {
@@ -259,6 +259,15 @@ impl Forward {
                         }
                         _ => self.b.lit(0.0),
                     },
+                },
+                // Part of an array: the same part of its tangent array.
+                (Op::Part(v), _) => match self.var_tangent.get(&v) {
+                    Some(&d) => {
+                        let node = self.b.node(a);
+                        self.b
+                            .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
+                    }
+                    None => self.b.lit(0.0),
                 },
                 (_, Some(&t)) => t,
                 (_, None) => self.b.lit(0.0),

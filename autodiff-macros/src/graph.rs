@@ -141,6 +141,8 @@ pub enum Op {
     Field(usize),
     /// A whole array or slice passed to a call: `x`, or `&h` when `by_ref`.
     Array(VarId, bool),
+    /// `&var[arg0..arg1]`: part of an array or slice passed to a call.
+    Part(VarId),
     /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.
     Element,
 }

@@ -1157,6 +1157,13 @@ impl Lowerer {
 
     /// `name = value` or `name op= value`: the name now refers to a new node.
     fn assign(&mut self, target: &Expr, value: NodeId) {
+        if let Expr::Unary(u) = strip(target)
+            && matches!(u.op, UnOp::Deref(_))
+            && let Some((Bound::Failed, _)) = self.local_binding(&u.expr)
+        {
+            // `*v = ..` through a name whose value was reported.
+            return;
+        }
         let Expr::Path(p) = target else {
             self.errors.push(err(
                 target,
@@ -1990,15 +1997,19 @@ impl Lowerer {
             }
             if self.names_array(a) {
                 let view = self.view_of(a).expect("checked by names_array");
-                if view.offset.is_none() {
-                    let ty = self.vars[view.var.0].ty;
-                    ids.push(self.push(Op::Array(view.var, true), vec![], ty, a.span()));
-                } else {
-                    ids.push(self.fail(err(
-                        a,
-                        "a sub-slice or window cannot be passed to a function yet: pass the whole array and the bounds",
-                    )));
-                }
+                let ty = self.vars[view.var.0].ty;
+                let node = match view.offset {
+                    None => self.push(Op::Array(view.var, true), vec![], ty, a.span()),
+                    Some(start) => {
+                        // `&x[start..start + len]`: a window, a chunk or a sub-slice.
+                        let end = view.end.unwrap_or_else(|| {
+                            let len = self.view_len(view, a.span());
+                            self.iop(Prim::Add, start, len, a.span())
+                        });
+                        self.push(Op::Part(view.var), vec![start, end], ty, a.span())
+                    }
+                };
+                ids.push(node);
                 continue;
             }
             ids.push(self.expr(a));

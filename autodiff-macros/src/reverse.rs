@@ -1081,8 +1081,14 @@ impl Reverse {
             if float {
                 entry += 1;
             }
-            let Op::Array(v, _) = self.b.node(arg).op else {
-                continue;
+            let (v, part) = match self.b.node(arg).op {
+                Op::Array(v, _) => (v, None),
+                // `&x[start..end]`: the gradient adds into `d_x[start + k]`.
+                Op::Part(v) => {
+                    let args = self.b.node(arg).args;
+                    (v, Some((self.value(args[0]), self.value(args[1]))))
+                }
+                _ => continue,
             };
             let Some(&adj) = self.var_adjoint.get(&v) else {
                 continue;
@@ -1106,26 +1112,35 @@ impl Reverse {
                 vec![],
                 Ty::Int,
             );
-            let len = push(Op::Len(v), vec![], Ty::Int);
+            let (len, at) = match part {
+                None => (push(Op::Len(v), vec![], Ty::Int), i),
+                Some((start, end)) => (
+                    push(Op::Prim(Prim::Sub), vec![end, start], Ty::Int),
+                    push(Op::Prim(Prim::Add), vec![start, i], Ty::Int),
+                ),
+            };
             let element = push(Op::Element, vec![grad, i], ty);
             let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
-            let current = push(Op::Load(adj), vec![i], ty);
+            let current = push(Op::Load(adj), vec![at], ty);
             let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
             self.b
                 .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
             self.emit(Stmt::Node(len));
-            let body = vec![
-                Stmt::Node(i),
+            let mut body = vec![Stmt::Node(i)];
+            if at != i {
+                body.push(Stmt::Node(at));
+            }
+            body.extend([
                 Stmt::Node(element),
                 Stmt::Node(scaled),
                 Stmt::Node(current),
                 Stmt::Node(sum),
                 Stmt::Store {
                     var: adj,
-                    index: i,
+                    index: at,
                     value: sum,
                 },
-            ];
+            ]);
             self.emit(Stmt::For {
                 counter,
                 name: "k".to_owned(),

@@ -204,6 +204,7 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::CallJvp(_)
         | Op::Field(_)
         | Op::Array(..)
+        | Op::Part(_)
         | Op::Element => vec![ZERO; args.len()],
         // A call `g(a, b)`: `g_grad(a, b)` returns the value, then one partial derivative per
         // float argument, in order (the convention `#[differentiate]` itself follows). The

@@ -548,6 +548,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::CallJvp(_)
             | Op::Field(_)
             | Op::Array(..)
+            | Op::Part(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }

@@ -25,6 +25,8 @@ pub(super) struct View {
     pub(super) offset: Option<NodeId>,
     /// `None` for the array's own length.
     pub(super) len: Option<NodeId>,
+    /// `offset + len`, where the source wrote it (`&x[a..b]`).
+    pub(super) end: Option<NodeId>,
 }
 
 /// A closure bound with `let`, and what its body's free names were bound to where it was
@@ -144,6 +146,9 @@ impl Lowerer {
     /// Integer arithmetic on indices and counts, shared within a stretch as `i + 1` is.
     pub(super) fn iop(&mut self, prim: Prim, a: NodeId, b: NodeId, span: Span) -> NodeId {
         match (prim, self.int_value(a), self.int_value(b)) {
+            (Prim::Add, Some(x), Some(y)) => return self.int(x + y, span),
+            (Prim::Sub, Some(x), Some(y)) if x >= y => return self.int(x - y, span),
+            (Prim::Mul, Some(x), Some(y)) => return self.int(x * y, span),
             (Prim::Add, Some(0), _) | (Prim::Mul, Some(1), _) => return b,
             (Prim::Add | Prim::Sub, _, Some(0)) | (Prim::Mul | Prim::Div, _, Some(1)) => return a,
             _ => {}
@@ -247,6 +252,7 @@ impl Lowerer {
                     var: v,
                     offset: None,
                     len: None,
+                    end: None,
                 }),
                 _ => None,
             },
@@ -283,6 +289,7 @@ impl Lowerer {
                     var: base.var,
                     offset: Some(offset),
                     len: Some(len),
+                    end: base.offset.is_none().then_some(end),
                 })
             }
             _ => None,
@@ -350,6 +357,7 @@ impl Lowerer {
                     var: of.var,
                     offset: Some(offset),
                     len: Some(*size),
+                    end: None,
                 })
             }
             Kind::Enumerate(s) => {

@@ -2,12 +2,11 @@ use autodiff::differentiate;
 
 #[differentiate]
 fn f(x: [f64; 4]) -> f64 {
-    g(&x[1..3])
-}
-
-#[differentiate]
-fn g(x: &[f64]) -> f64 {
-    x[0] * x[1]
+    let mut h = x;
+    for v in h.iter_mut() {
+        *v *= 2.0;
+    }
+    h[0]
 }
 
 fn main() {

@@ -553,6 +553,7 @@ fn match_tuple(x: f64, k: u8, flag: bool) -> f64 {
 #[test]
 fn matches() {
     type Derivative = fn(f64) -> f64;
+    type Case = (u8, bool, fn(f64) -> f64);
     let cases: [(i32, Derivative); 6] = [
         (0, |_| 2.0),
         (1, |x| 4.0 * x),
@@ -575,7 +576,6 @@ fn matches() {
             |p| [d(p[0])],
         );
     }
-    type Case = (u8, bool, fn(f64) -> f64);
     let tuples: [Case; 6] = [
         (0, true, |x| 2.0 * x),
         (0, false, |_| 3.0),
@@ -727,7 +727,7 @@ fn f32_and_early_exit() {
 // Chains inside loops, over local arrays, with block closures, and empty.
 
 #[differentiate(reverse, forward)]
-fn nested(x: [f64; 3], m: [f64; 6]) -> f64 {
+fn nested(x: [f64; 3], m: [f64; 6], n: usize) -> f64 {
     let mut total = 0.0;
     for row in m.chunks_exact(3) {
         let mut h = [0.0; 3];
@@ -743,8 +743,8 @@ fn nested(x: [f64; 3], m: [f64; 6]) -> f64 {
             acc + s * x[0]
         });
     }
-    let empty: f64 = x.iter().skip(5).sum();
-    let none: f64 = (3..1).map(|i| x[i]).product();
+    let empty: f64 = x.iter().skip(n).sum();
+    let none: f64 = (n..3).map(|i| x[i]).product();
     total + empty + none
 }
 
@@ -777,11 +777,11 @@ fn chains_in_loops() {
         FD,
         |p| {
             let (x, m) = split(p);
-            nested(x, m)
+            nested(x, m, 5)
         },
         |p| {
             let (x, m) = split(p);
-            let (v, dx, dm) = nested_grad(x, m);
+            let (v, dx, dm) = nested_grad(x, m, 5);
             let mut g = [0.0; 9];
             g[..3].copy_from_slice(&dx);
             g[3..].copy_from_slice(&dm);
@@ -790,7 +790,7 @@ fn chains_in_loops() {
         |p, d| {
             let (x, m) = split(p);
             let (dx, dm) = split(d);
-            nested_jvp(x, dx, m, dm)
+            nested_jvp(x, dx, m, dm, 5)
         },
         nested_closed,
     );

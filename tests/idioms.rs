@@ -550,10 +550,51 @@ fn match_tuple(x: f64, k: u8, flag: bool) -> f64 {
     }
 }
 
+#[differentiate(reverse, forward)]
+fn match_exponent(x: [f64; 4], k: i32) -> f64 {
+    let mut s = 0.0_f64;
+    for (i, v) in x.iter().enumerate() {
+        let e = match (i + k as usize) % 3 {
+            0 => 2,
+            1 => 3,
+            _ => 1,
+        };
+        s += v.powi(e) * s.cos();
+    }
+    s
+}
+
 #[test]
 fn matches() {
     type Derivative = fn(f64) -> f64;
     type Case = (u8, bool, fn(f64) -> f64);
+    // s_i = s_{i-1} + x_i^e_i cos(s_{i-1}), differentiated by the recurrence (forward, by hand).
+    let exponent = |x: [f64; 4], k: i32| -> (f64, [f64; 4]) {
+        let mut s = 0.0_f64;
+        let mut ds = [0.0; 4];
+        for (i, &v) in x.iter().enumerate() {
+            let e = [2, 3, 1][(i + k as usize) % 3];
+            let c = s.cos();
+            let p = v.powi(e);
+            let dp = f64::from(e) * v.powi(e - 1);
+            for (j, d) in ds.iter_mut().enumerate() {
+                *d = *d * (1.0 - p * s.sin()) + if j == i { dp * c } else { 0.0 };
+            }
+            s += p * c;
+        }
+        (s, ds)
+    };
+    for k in [0, 1, 2] {
+        check(
+            &format!("match_exponent k = {k}"),
+            &[[0.5, -1.0, 2.0, 1.5]],
+            FD,
+            |p| match_exponent(p, k),
+            |p| match_exponent_grad(p, k),
+            |p, d| match_exponent_jvp(p, d, k),
+            |p| exponent(p, k).1,
+        );
+    }
     let cases: [(i32, Derivative); 6] = [
         (0, |_| 2.0),
         (1, |x| 4.0 * x),

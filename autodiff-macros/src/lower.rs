@@ -439,8 +439,11 @@ impl Lowerer {
 
     fn set(&mut self, v: VarId, value: NodeId) {
         // `let mut s = 0.0;` takes the type of what is stored in it later.
-        if let (Ty::Float(None), Ty::Float(Some(t))) = (self.vars[v.0].ty, self.nodes[value.0].ty) {
-            self.vars[v.0].ty = Ty::Float(Some(t));
+        match (self.vars[v.0].ty, self.nodes[value.0].ty) {
+            (Ty::Float(None), Ty::Float(Some(t))) => self.vars[v.0].ty = Ty::Float(Some(t)),
+            // The value of an `if` or a `match` whose branches are integers.
+            (Ty::Float(None), Ty::Int) => self.vars[v.0].ty = Ty::Int,
+            _ => {}
         }
         self.emit(graph::Stmt::Assign(v, value));
         self.known.insert(v, value);

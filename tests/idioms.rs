@@ -470,6 +470,15 @@ fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
     a.iter().zip(b.iter()).map(|(u, v)| u * v).sum()
 }
 
+#[differentiate(reverse, forward)]
+fn copies(x: [f64; 3]) -> f64 {
+    let mut h = x;
+    h[0] = h[1] * h[2];
+    let g = h;
+    h[1] = 0.0;
+    g.iter().sum::<f64>() + h.iter().sum::<f64>()
+}
+
 #[test]
 fn patterns_and_arrays() {
     check(
@@ -487,6 +496,18 @@ fn patterns_and_arrays() {
             let u = p[0] * p[3];
             let v = p[1].sin();
             [2.0 * u * p[3], -2.0 * v * p[1].cos(), 1.0, 2.0 * u * p[0]]
+        },
+    );
+    check(
+        "copies",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        copies,
+        copies_grad,
+        copies_jvp,
+        |x| {
+            // g = [x1 x2, x1, x2], h = [x1 x2, 0, x2].
+            [0.0, 2.0 * x[2] + 1.0, 2.0 * x[1] + 2.0]
         },
     );
     check(

@@ -316,6 +316,14 @@ impl Lowerer {
         }
         let view = self.view_of(&index.expr)?;
         let k = self.expr(&index.index);
+        if let (Some(at), Some(len)) = (self.int_value(k), view.len.and_then(|l| self.int_value(l)))
+            && at >= len
+        {
+            return Some(self.fail(err(
+                &index.index,
+                format!("index {at} is past the end of this window or chunk of {len} elements"),
+            )));
+        }
         Some(self.view_load(view, k, span))
     }
 

@@ -912,3 +912,39 @@ fn parts_as_arguments() {
         parts_closed,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chains over ranges.
+
+#[differentiate(reverse, forward)]
+fn ranges(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len()).step_by(2) {
+        s += x[i] * x[i + 1];
+    }
+    let t: f64 = (1..=3).rev().map(|i| x[i] * i as f64).sum();
+    let u: f64 = x.iter().zip(2..4).map(|(v, k)| v * f64::from(k)).sum();
+    s + t + u
+}
+
+#[test]
+fn range_chains() {
+    check(
+        "ranges",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        ranges,
+        ranges_grad,
+        ranges_jvp,
+        |x| {
+            [
+                x[1] + 2.0,
+                x[0] + 1.0 + 3.0,
+                x[3] + 2.0,
+                x[2] + 3.0,
+                x[5],
+                x[4],
+            ]
+        },
+    );
+}

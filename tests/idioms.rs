@@ -572,10 +572,10 @@ fn match_tuple(x: f64, k: u8, flag: bool) -> f64 {
 }
 
 #[differentiate(reverse, forward)]
-fn match_exponent(x: [f64; 4], k: i32) -> f64 {
+fn match_exponent(x: [f64; 4], k: usize) -> f64 {
     let mut s = 0.0_f64;
     for (i, v) in x.iter().enumerate() {
-        let e = match (i + k as usize) % 3 {
+        let e = match (i + k) % 3 {
             0 => 2,
             1 => 3,
             _ => 1,
@@ -590,11 +590,11 @@ fn matches() {
     type Derivative = fn(f64) -> f64;
     type Case = (u8, bool, fn(f64) -> f64);
     // s_i = s_{i-1} + x_i^e_i cos(s_{i-1}), differentiated by the recurrence (forward, by hand).
-    let exponent = |x: [f64; 4], k: i32| -> (f64, [f64; 4]) {
+    let exponent = |x: [f64; 4], k: usize| -> (f64, [f64; 4]) {
         let mut s = 0.0_f64;
         let mut ds = [0.0; 4];
         for (i, &v) in x.iter().enumerate() {
-            let e = [2, 3, 1][(i + k as usize) % 3];
+            let e = [2, 3, 1][(i + k) % 3];
             let c = s.cos();
             let p = v.powi(e);
             let dp = f64::from(e) * v.powi(e - 1);

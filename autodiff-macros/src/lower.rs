@@ -1705,7 +1705,7 @@ impl Lowerer {
             Expr::Call(c) => self.call(c),
             Expr::Match(m) => self.match_value(m),
             Expr::Macro(m) => self.macro_value(&m.mac),
-            Expr::Reference(r) if r.mutability.is_none() && self.view_of(&r.expr).is_none() => {
+            Expr::Reference(r) if r.mutability.is_none() && !self.names_array(&r.expr) => {
                 // `&x` of a value is the value: arithmetic on `&f64` reads through it.
                 self.expr(&r.expr)
             }
@@ -2155,7 +2155,7 @@ fn compound(op: &BinOp) -> Option<Prim> {
 fn unsupported(expr: &Expr) -> syn::Error {
     let what = match expr {
         Expr::Closure(_) => {
-            "closures are not supported: write the computation inline, or as a `#[differentiate]` function and call it"
+            "a closure is supported bound with `let` and called (`let f = |v: f64| v * v; f(x)`), or as the argument of `map` or `fold`"
         }
         Expr::Macro(_) => {
             "macros are not supported in a differentiated function: write the computation with supported expressions"
@@ -2164,13 +2164,12 @@ fn unsupported(expr: &Expr) -> syn::Error {
         Expr::Async(_) | Expr::Await(_) => {
             "`async` code cannot be differentiated: differentiate a plain `fn` and call it"
         }
-        Expr::Match(_) => "`match` is not supported: use `if` / `else if` / `else`",
         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
             "a loop is a statement, not a value: end the block with the value computed after it"
         }
         Expr::Return(_) => "`return` is a statement: write `return value;` on its own line",
         Expr::Array(_) | Expr::Repeat(_) => {
-            "arrays are values of `let` only: write `let mut h = [0.0; N];`, then index it"
+            "an array is a value of a `let`, an argument or an iterator's source: bind it, as in `let c = [a, b];` or `let mut h = [0.0; N];`"
         }
         Expr::Field(_) | Expr::Struct(_) | Expr::Tuple(_) => {
             "tuples and struct literals are not supported: read named fields, or pass the scalars as parameters"
@@ -2193,7 +2192,7 @@ fn unsupported(expr: &Expr) -> syn::Error {
     err(
         expr,
         format!(
-            "{what}\n(supported: literals, constants, `let`, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `for` over ranges, `while`, `loop`, `break`, `continue`, `return`, indexing, local arrays)"
+            "{what}\n(supported: literals, constants, `let` and patterns, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `match`, `for` over ranges and iterators, `while`, `loop`, `break`, `continue`, `return`, indexing, arrays, iterator chains ending in `sum`, `product` or `fold`, closures, assertions)"
         ),
     )
 }

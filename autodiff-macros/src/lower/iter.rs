@@ -55,7 +55,8 @@ enum Kind<'a> {
     /// `start..end`: the item of index `k` is `start + k`.
     Range(NodeId),
     Elems(View),
-    /// `windows(size)` and `chunks_exact(size)`: views of `size` elements, `step` apart.
+    /// `windows(size)` (one element apart) and `chunks_exact(size)` (`size` apart): views of
+    /// `size` elements.
     Views {
         of: View,
         size: NodeId,

@@ -6,7 +6,7 @@
 //! those with `--idioms`).
 //!
 //! ```text
-//! cargo run --release --example bench_report [-- --runs 15 --run-ms 5 --markdown --svg PATH --idioms]
+//! cargo run --release --example bench_report [-- --runs 15 --run-ms 5 --markdown --svg PATH --only PREFIX --idioms]
 //! ```
 //!
 //! Each contender is first calibrated to a batch of calls lasting about `--run-ms`; the batch is
@@ -14,7 +14,8 @@
 //! median time per call reported, with the interquartile range of the runs as a fraction of the
 //! median (`±`). Time the thread spends waiting for a CPU is not counted (see
 //! `benches/common/clock.rs`). `--markdown` prints the tables as Markdown; the plot goes to
-//! `benches/rosenbrock_scaling.svg` unless `--svg` names another file. `cargo bench --bench
+//! `benches/rosenbrock_scaling.svg` unless `--svg` names another file. `--only gmm` (repeatable)
+//! times only the functions whose label starts with `gmm`. `cargo bench --bench
 //! gradients` measures the same closures with criterion.
 
 // Timing arithmetic converts call counts and nanoseconds between integers and floats; the
@@ -23,6 +24,8 @@
 
 #[path = "../benches/common/clock.rs"]
 mod clock;
+// Each target uses its own part of the shared benchmark code.
+#[allow(dead_code)]
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -37,6 +40,8 @@ use common::{Contender, Problem, ProblemVisitor, Visitor};
 
 /// How long to time each contender, and how to report.
 struct Settings {
+    /// Only the problems whose label starts with one of these, if any are given.
+    only: Vec<String>,
     runs: usize,
     run_time: Duration,
     markdown: bool,
@@ -122,7 +127,10 @@ impl Row {
     /// whose backward sweep reads values back or recomputes them, 3 for straight-line code.
     fn primal_target(&self) -> f64 {
         // The benchmark functions with loops; the others are straight-line.
-        if matches!(self.family, "rosenbrock" | "mlp") {
+        if matches!(
+            self.family,
+            "rosenbrock" | "rosenbrock_1n" | "mlp" | "gmm" | "gmm_points_last"
+        ) {
             4.0
         } else {
             3.0
@@ -140,6 +148,16 @@ struct TimeAll<'s> {
 
 impl ProblemVisitor for TimeAll<'_> {
     fn problem<P: Problem>(&mut self, p: &P) {
+        let label = common::label(p);
+        if !self.settings.only.is_empty()
+            && !self
+                .settings
+                .only
+                .iter()
+                .any(|o| label.starts_with(o.as_str()))
+        {
+            return;
+        }
         let x = p.points().swap_remove(0);
         let mut timer = Timer {
             run_ns: self.settings.run_time.as_secs_f64() * 1e9,
@@ -717,6 +735,7 @@ fn capitalised(word: &str) -> String {
 
 fn parse_args() -> Settings {
     let mut settings = Settings {
+        only: Vec::new(),
         runs: 15,
         run_time: Duration::from_millis(5),
         markdown: false,
@@ -739,13 +758,18 @@ fn parse_args() -> Settings {
             "--run-ms" => settings.run_time = Duration::from_millis(value("--run-ms")),
             "--markdown" => settings.markdown = true,
             "--idioms" => settings.idioms_only = true,
+            "--only" => settings.only.push(
+                args.next()
+                    .unwrap_or_else(|| panic!("--only takes a label prefix")),
+            ),
             "--svg" => {
                 settings.svg = args
                     .next()
                     .map_or_else(|| panic!("--svg takes a path"), PathBuf::from);
             }
             other => panic!(
-                "unknown argument {other}; expected --runs N, --run-ms MS, --markdown, --svg PATH, --idioms"
+                "unknown argument {other}; expected --runs N, --run-ms MS, --markdown, --svg PATH, \
+                 --only PREFIX, --idioms"
             ),
         }
     }
@@ -777,6 +801,7 @@ fn main() {
         rows: Vec::new(),
     };
     common::problems(&mut all);
+    common::adbench(&mut all);
     for row in &all.rows {
         print_row(row, settings.markdown);
     }
@@ -786,6 +811,9 @@ fn main() {
     if !scaling.is_empty() {
         print_scaling(&scaling, family, settings.markdown);
         let svg = scaling_svg(&scaling, family, &how);
+        if !settings.only.is_empty() {
+            return;
+        }
         match std::fs::write(&settings.svg, svg) {
             Ok(()) => println!("\nplot: {}", settings.svg.display()),
             Err(e) => eprintln!("cannot write {}: {e}", settings.svg.display()),

@@ -6,16 +6,17 @@
 //! b ──────────┘         t ────────┘
 //! ```
 //!
-//! `L = (σ(w·x + b) − t)²` at `x = 2`, `w = 0.5`, `b = 0.1`, `t = 1`: the forward pass, the
-//! backward pass by the chain rule, the same numbers from the generated `neuron_grad`, then
-//! twenty steps of gradient descent on `w` and `b`.
+//! `L = (σ(w·x + b) − t)²` at `x = 2`, `w = 0.5`, `b = 0.1`, `t = 1`: the forward pass and the
+//! backward pass by the chain rule, printed from the graph `neuron_graph` records (and drawn to
+//! `docs/neuron.svg`), the same numbers from the generated `neuron_grad`, then twenty steps of
+//! gradient descent on `w` and `b`.
 //!
 //! Run with `cargo run --example neuron`.
 
 use autodiff::{differentiate, sigmoid};
 
 /// The squared error of a sigmoid neuron with weight `w` and bias `b` on input `x`, target `t`.
-#[differentiate]
+#[differentiate(reverse, graph)]
 fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
     let z = w * x;
     let s = z + b;
@@ -32,38 +33,24 @@ fn close(got: f64, expected: f64) -> bool {
 fn main() {
     let (x, w, b, t) = (2.0, 0.5, 0.1, 1.0);
     println!("L = (σ(w·x + b) − t)² at x = {x}, w = {w}, b = {b}, t = {t}");
-
     println!();
-    println!("Forward pass:");
-    let z = w * x;
-    println!("  z = w·x   = {w} × {x} = {z}");
-    let s = z + b;
-    println!("  s = z + b = {z} + {b} = {s}");
-    let a = sigmoid(s);
-    println!("  a = σ(s)  = {a:.10}");
+    let graph = neuron_graph(x, w, b, t);
+    print!("{graph}");
+    let svg = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/neuron.svg");
+    std::fs::write(svg, graph.to_svg()).expect("docs/ is writable");
+    println!();
+    println!("The picture: docs/neuron.svg");
+
+    // The chain rule by hand, as numbers: ∂L/∂w = 2e · 1 · σ(s)(1 − σ(s)) · 1 · x.
+    let a = sigmoid(w * x + b);
     let e = a - t;
-    println!("  e = a − t = {e:.10}");
     let loss = e * e;
-    println!("  L = e²    = {loss:.10}");
-
-    println!();
-    println!("Backward pass, one local derivative per edge:");
-    let dl_de = 2.0 * e;
-    println!("  ∂L/∂e = 2e        = {dl_de:.10}");
-    let de_da = 1.0;
-    println!("  ∂e/∂a = 1");
-    let da_ds = a * (1.0 - a);
-    println!("  ∂a/∂s = σ(s)(1 − σ(s)) = {da_ds:.10}");
-    let (ds_dz, ds_db) = (1.0, 1.0);
-    println!("  ∂s/∂z = ∂s/∂b = 1");
-    let dz_dw = x;
-    println!("  ∂z/∂w = x         = {dz_dw}");
-    let dl_ds = dl_de * de_da * da_ds;
-    let dl_dw = dl_ds * ds_dz * dz_dw;
-    println!("  ∂L/∂w = ∂L/∂e · ∂e/∂a · ∂a/∂s · ∂s/∂z · ∂z/∂w = {dl_dw:.10}");
-    let dl_db = dl_ds * ds_db;
-    println!("  ∂L/∂b = ∂L/∂e · ∂e/∂a · ∂a/∂s · ∂s/∂b         = {dl_db:.10}");
-
+    let dl_dw = 2.0 * e * (a * (1.0 - a)) * x;
+    let dl_db = 2.0 * e * (a * (1.0 - a));
+    let node = |name: &str| graph.node(name).expect("a node of the graph");
+    assert!(close(node("neuron").value(), loss));
+    assert!(close(node("w").adjoint(), dl_dw) && close(node("b").adjoint(), dl_db));
+    assert!(close(graph.local("e", "neuron").expect("an edge"), 2.0 * e));
     // With σ(1.1) rounded to 0.75, as when the chain is worked out on paper:
     let a_rounded = 0.75;
     let dl_dw_rounded = 2.0 * (a_rounded - t) * 1.0 * (a_rounded * (1.0 - a_rounded)) * 1.0 * x;

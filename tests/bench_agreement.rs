@@ -2,6 +2,8 @@
 //! check point of every benchmark function: the AD contenders to 1e-10 relative, central finite
 //! differences to 1e-5. The generic body the peers run agrees with the primal bit for bit.
 
+#![allow(clippy::cast_precision_loss)] // Point counts are small.
+
 #[path = "../benches/common/mod.rs"]
 mod common;
 
@@ -152,7 +154,15 @@ fn every_contender_agrees_with_the_hand_written_adjoint() {
             "rosenbrock/10",
             "rosenbrock/100",
             "rosenbrock/1000",
-            "mlp"
+            "rosenbrock_1n/2",
+            "rosenbrock_1n/10",
+            "rosenbrock_1n/100",
+            "rosenbrock_1n/1000",
+            "mlp",
+            "wrapper/10",
+            "wrapper_ln/10",
+            "wrapper/1000",
+            "wrapper_ln/1000"
         ]
     );
     for (label, seen) in &all.seen {
@@ -166,6 +176,15 @@ fn hand_written_values_match_closed_forms() {
     let mut g = [0.0; 2];
     assert_eq!(Seed.hand_written(&[2.0, 3.0], &mut g), 15.0);
     assert_eq!(g, [3.0, 8.0]);
+
+    // energy(1, -1) = 2 (1 + 1/2) = 3, with ∂ = 2x + 2x³ = (4, -4); through ln, divided by 3.
+    let mut g = [9.0; 2];
+    let plain = common::wrapper::Wrapper::new(2, false);
+    assert_eq!(plain.hand_written(&[1.0, -1.0], &mut g), 3.0);
+    assert_eq!(g, [4.0, -4.0]);
+    let ln = common::wrapper::Wrapper::new(2, true);
+    assert_eq!(ln.hand_written(&[1.0, -1.0], &mut g), 3.0_f64.ln());
+    assert_eq!(g, [4.0 / 3.0, -4.0 / 3.0]);
 
     // The Rosenbrock minimum: f(1, ..., 1) = 0 with a zero gradient.
     let mut g = vec![1.0; 10];
@@ -194,4 +213,103 @@ fn iterator_forms_agree_with_their_index_loops() {
             }
         }
     }
+}
+
+/// Records the labels of the problems it is handed, without running them.
+struct Labels(Vec<String>);
+
+impl ProblemVisitor for Labels {
+    fn problem<P: Problem>(&mut self, p: &P) {
+        self.0.push(p.label());
+    }
+}
+
+/// `ADBench`'s GMM objective, in the form `#[differentiate]` accepts and with its loop over the
+/// points moved last: every contender agrees with `ADBench`'s hand-written (Manual) gradient,
+/// including finite differences of the primal where they are affordable (the smallest two), at
+/// three points each; and the objective in the form `#[differentiate]` accepts today gives the
+/// value of the objective in `ADBench`'s own form.
+#[test]
+fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
+    use Contender::{Echidna, Generated, HandWritten, Primal, Reverse};
+    use common::gmm::Gmm;
+    let mut all = CheckAll::default();
+    let problems = [
+        Gmm::new(3, 4, 20),
+        Gmm::new(2, 5, 1000),
+        Gmm::new(10, 25, 40),
+        Gmm::points_last(3, 4, 20),
+        Gmm::points_last(10, 25, 40),
+    ];
+    for p in &problems {
+        all.problem(p);
+        for x in p.points() {
+            let (natural, accepted) = (p.natural(&x), p.primal(&x));
+            assert!(
+                (natural - accepted).abs() <= 1e-12 * natural.abs(),
+                "{}: ADBench's form {natural:e}, accepted form {accepted:e}",
+                p.label()
+            );
+        }
+    }
+    let seen: Vec<(&str, &[Contender])> = all
+        .seen
+        .iter()
+        .map(|(l, s)| (l.as_str(), s.as_slice()))
+        .collect();
+    let tapes_only = &[Primal, Generated, HandWritten, Echidna, Reverse][..];
+    assert_eq!(
+        seen,
+        [
+            ("gmm/d3k4n20", &Contender::ALL[..]),
+            ("gmm/d2k5n1000", &Contender::ALL[..]),
+            ("gmm/d10k25n40", tapes_only),
+            ("gmm_points_last/d3k4n20", &Contender::ALL[..]),
+            ("gmm_points_last/d10k25n40", tapes_only),
+        ]
+    );
+
+    // The benchmarked sizes are ADBench's.
+    let mut labels = Labels(Vec::new());
+    common::adbench(&mut labels);
+    assert_eq!(
+        labels.0,
+        [
+            "gmm/d2k5n1000",
+            "gmm/d10k25n1000",
+            "gmm/d20k50n1000",
+            "gmm/d64k200n1000",
+            "gmm_points_last/d2k5n1000",
+            "gmm_points_last/d10k25n1000",
+            "gmm_points_last/d20k50n1000",
+            "gmm_points_last/d64k200n1000"
+        ]
+    );
+}
+
+/// The Manual gradient at closed forms: with one component the mixture is one Gaussian, and the
+/// gradient with respect to `alphas` vanishes (the weights are normalised); with the means at
+/// the points' centroid and identity covariance, the gradient with respect to the means is zero.
+#[test]
+fn manual_gmm_gradient_matches_closed_forms() {
+    use common::gmm::{Gmm, gmm_objective_d};
+    let p = Gmm::new(2, 1, 10);
+    let (d, k, n) = p.shape();
+    let x = p.data();
+    let mut centroid = vec![0.0; d];
+    for point in x.chunks_exact(d) {
+        for (c, v) in centroid.iter_mut().zip(point) {
+            *c += v / n as f64;
+        }
+    }
+    let alphas = [0.3];
+    let icf = vec![0.0; d * (d + 1) / 2 * k];
+    let mut grad = vec![f64::NAN; k + d * k + icf.len()];
+    gmm_objective_d(d, k, n, &alphas, &centroid, &icf, x, p.wishart(), &mut grad);
+    assert!(grad[0].abs() < 1e-12, "∂/∂alpha = {}", grad[0]);
+    assert!(
+        grad[1..=d].iter().all(|g| g.abs() < 1e-12),
+        "∂/∂means = {:?}",
+        &grad[1..=d]
+    );
 }

@@ -1,4 +1,6 @@
 //! Calls between differentiated functions, hand-written derivatives, and methods.
+// The differentiated bodies loop over integer ranges, the form `#[differentiate]` takes.
+#![allow(clippy::needless_range_loop)]
 use approx::assert_relative_eq;
 use autodiff::differentiate;
 
@@ -226,4 +228,522 @@ fn calls_with_slices_and_arrays() {
     assert_relative_eq!(tangent, dw[0], max_relative = 1e-12);
     let tangent = through_slices_jvp(&w, &[0.0; 3], &x, &[0.0; 3], b, 1.0).1;
     assert_relative_eq!(tangent, db, max_relative = 1e-12);
+}
+
+/// `x₀² + x₁`, called below with whole arrays.
+#[differentiate(reverse, forward)]
+fn sum2(x: &[f64]) -> f64 {
+    x[0] * x[0] + x[1]
+}
+
+/// A local array declared before the loop, overwritten in every iteration and passed whole:
+/// each iteration's call must be differentiated at that iteration's contents. The loop only
+/// accumulates, so its backward code runs inside it.
+#[differentiate(reverse, forward)]
+fn array_before_loop(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s
+}
+
+/// The same, reversed as a second loop (the output reads `s`).
+#[differentiate(reverse, forward)]
+fn array_before_loop_reversed(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s * s
+}
+
+/// Declared inside the loop, reversed as a second loop.
+#[differentiate(reverse, forward)]
+fn array_inside_loop_reversed(a: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        let mut h = [0.0; 2];
+        h[0] = a[i];
+        h[1] = a[i];
+        s += sum2(&h);
+    }
+    s * s
+}
+
+/// In a `while` loop, under a branch, and in a nested loop; `s` is multiplied, so nothing
+/// fuses and every call's gradient goes on the tape.
+#[differentiate(reverse, forward)]
+fn array_in_while_and_branches(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 1.0;
+    let mut i = 0;
+    while i < a.len() {
+        h[0] = a[i];
+        h[1] = a[i] * a[i];
+        if a[i] > 0.0 {
+            s *= 1.0 + 0.1 * sum2(&h);
+        } else {
+            for j in 0..2 {
+                h[j] *= 0.5;
+            }
+            s *= 1.0 + 0.2 * sum2(&h);
+        }
+        i += 1;
+    }
+    s
+}
+
+/// A whole array read by a call whose value is a constant factor: the backward sweep needs the
+/// call's value of each iteration, not one computed again from the array's final contents.
+#[differentiate(reverse, forward)]
+fn constant_call_in_loop(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    let mut k = 0.0;
+    for i in 0..a.len() {
+        h[0] = k;
+        h[1] = k;
+        s += a[i] * sum2(&h);
+        k += 1.0;
+    }
+    s * s
+}
+
+/// `Σ (aᵢ² + aᵢ)` and `(Σ aᵢ² + aᵢ)²`, with their gradients, by hand.
+fn sum_closed(a: &[f64]) -> (f64, Vec<f64>) {
+    let s: f64 = a.iter().map(|x| x * x + x).sum();
+    (s, a.iter().map(|x| 2.0 * x + 1.0).collect())
+}
+
+/// `f_jvp` along each unit direction of a slice parameter, against `grad`.
+fn assert_slice_modes_agree(grad: &[f64], jvp: impl Fn(&[f64]) -> f64) {
+    for i in 0..grad.len() {
+        let mut d = vec![0.0; grad.len()];
+        d[i] = 1.0;
+        assert_relative_eq!(jvp(&d), grad[i], max_relative = 1e-12, epsilon = 1e-14);
+    }
+}
+
+#[test]
+fn array_overwritten_in_a_loop_and_passed_whole() {
+    let a = [1.0, 2.0, 3.0];
+    let (v, d) = array_before_loop_grad(&a);
+    assert_eq!(v.to_bits(), array_before_loop(&a).to_bits());
+    assert_eq!(d, vec![3.0, 5.0, 7.0]);
+    assert_slice_modes_agree(&d, |t| array_before_loop_jvp(&a, t).1);
+    for &a in &[[1.0, 2.0, 3.0], [-0.5, 0.25, 1.5]] {
+        let (s, ds) = sum_closed(&a);
+        for (v, d) in [
+            array_before_loop_reversed_grad(&a),
+            array_inside_loop_reversed_grad(&a),
+        ] {
+            assert_relative_eq!(v, s * s, max_relative = 1e-12);
+            for i in 0..3 {
+                assert_relative_eq!(d[i], 2.0 * s * ds[i], max_relative = 1e-12);
+            }
+            autodiff::check_gradient(array_inside_loop_reversed, &a, &d).unwrap();
+        }
+        assert_eq!(
+            array_before_loop_reversed_grad(&a).0.to_bits(),
+            array_before_loop_reversed(&a).to_bits()
+        );
+        let (_, d) = array_inside_loop_reversed_grad(&a);
+        assert_slice_modes_agree(&d, |t| array_inside_loop_reversed_jvp(&a, t).1);
+        let (_, d) = array_before_loop_reversed_grad(&a);
+        assert_slice_modes_agree(&d, |t| array_before_loop_reversed_jvp(&a, t).1);
+    }
+}
+
+#[test]
+fn array_passed_whole_in_while_branches_and_nested_loops() {
+    for a in [
+        vec![0.5, -0.3, 1.2, -0.7],
+        vec![-1.0],
+        vec![],
+        vec![0.1, 0.2, -0.4, 0.8, -0.9],
+    ] {
+        let (v, d) = array_in_while_and_branches_grad(&a);
+        assert_eq!(v.to_bits(), array_in_while_and_branches(&a).to_bits());
+        // By hand: each factor is 1 + c·(u² + w) with (u, w) = (a, a²), halved when a ≤ 0.
+        let mut expected = Vec::new();
+        for (i, &x) in a.iter().enumerate() {
+            let (c, h) = if x > 0.0 { (0.1, 1.0) } else { (0.2, 0.5) };
+            let factor = 1.0 + c * ((h * x) * (h * x) + h * x * x);
+            let dfactor = c * (2.0 * h * h * x + 2.0 * h * x);
+            let rest: f64 = a
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, &y)| {
+                    let (c, h) = if y > 0.0 { (0.1, 1.0) } else { (0.2, 0.5) };
+                    1.0 + c * ((h * y) * (h * y) + h * y * y)
+                })
+                .product();
+            let _ = factor;
+            expected.push(dfactor * rest);
+        }
+        for i in 0..a.len() {
+            assert_relative_eq!(d[i], expected[i], max_relative = 1e-12, epsilon = 1e-15);
+        }
+        if !a.is_empty() {
+            autodiff::check_gradient(array_in_while_and_branches, &a, &d).unwrap();
+        }
+        assert_slice_modes_agree(&d, |t| array_in_while_and_branches_jvp(&a, t).1);
+    }
+}
+
+#[test]
+fn constant_call_of_an_overwritten_array() {
+    let a = [0.3, -1.1, 0.7, 2.0];
+    let (v, d) = constant_call_in_loop_grad(&a);
+    assert_eq!(v.to_bits(), constant_call_in_loop(&a).to_bits());
+    // s = Σ aᵢ (i² + i), f = s².
+    let c: Vec<f64> = (0..4).map(|i| f64::from(i * i + i)).collect();
+    let s: f64 = a.iter().zip(&c).map(|(x, c)| x * c).sum();
+    for i in 0..4 {
+        assert_relative_eq!(d[i], 2.0 * s * c[i], max_relative = 1e-12);
+    }
+    assert_slice_modes_agree(&d, |t| constant_call_in_loop_jvp(&a, t).1);
+}
+
+/// Constants the macro cannot see the type of.
+#[derive(Default)]
+struct Params {
+    scale: f64,
+    shift: f64,
+}
+
+/// A differentiated helper taking a `&Params` (a constant: no gradient entry).
+#[differentiate(reverse, forward)]
+fn scaled(p: &Params, x: f64) -> f64 {
+    p.scale * x * x + p.shift
+}
+
+#[differentiate(reverse, forward)]
+fn uses_scaled(p: &Params, x: f64, y: f64) -> f64 {
+    scaled(p, x * y) + y
+}
+
+/// `ADBench`'s Wishart prior: an integer field and a float field of a constant struct.
+struct Wishart {
+    gamma: f64,
+    m: i32,
+}
+
+#[differentiate(reverse, forward)]
+fn prior_term(m: i32, gamma: f64, x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += gamma * x[i] * x[i];
+    }
+    s * f64::from(m)
+}
+
+#[differentiate(reverse, forward)]
+fn uses_prior(wishart: &Wishart, x: &[f64], w: f64) -> f64 {
+    // A float field passes as a float once bound with its type.
+    let gamma: f64 = wishart.gamma;
+    w * prior_term(wishart.m, gamma, x)
+}
+
+/// A helper with `wrt` naming every float parameter: its `g_grad` has the usual entries.
+#[differentiate(reverse, forward, wrt(x, y))]
+fn wrt_all(n: i32, x: f64, y: f64) -> f64 {
+    x * y * f64::from(n)
+}
+
+#[differentiate(reverse, forward)]
+fn uses_wrt_all(x: f64, y: f64) -> f64 {
+    wrt_all(3, x, y) + x
+}
+
+#[test]
+fn struct_and_integer_arguments() {
+    let p = Params {
+        scale: 1.5,
+        shift: -0.25,
+    };
+    let _ = Params::default();
+    for &(x, y) in &[(0.3, 0.7), (-1.2, 0.4)] {
+        let (v, dx, dy) = uses_scaled_grad(&p, x, y);
+        assert_eq!(v.to_bits(), uses_scaled(&p, x, y).to_bits());
+        // f = s (xy)² + shift + y: ∂x = 2 s x y², ∂y = 2 s x² y + 1.
+        assert_relative_eq!(dx, 2.0 * p.scale * x * y * y, max_relative = 1e-12);
+        assert_relative_eq!(dy, 2.0 * p.scale * x * x * y + 1.0, max_relative = 1e-12);
+        assert_relative_eq!(
+            uses_scaled_jvp(&p, x, 1.0, y, 0.0).1,
+            dx,
+            max_relative = 1e-12
+        );
+        assert_relative_eq!(
+            uses_scaled_jvp(&p, x, 0.0, y, 1.0).1,
+            dy,
+            max_relative = 1e-12
+        );
+    }
+    let wishart = Wishart { gamma: 0.5, m: 3 };
+    let x = [0.5, -1.0, 2.0];
+    let w = 0.75;
+    let (v, dx, dw) = uses_prior_grad(&wishart, &x, w);
+    assert_eq!(v.to_bits(), uses_prior(&wishart, &x, w).to_bits());
+    // f = w m γ Σ xᵢ²: ∂xᵢ = 2 w m γ xᵢ, ∂w = m γ Σ xᵢ².
+    let sq: f64 = x.iter().map(|x| x * x).sum();
+    for i in 0..3 {
+        assert_relative_eq!(dx[i], 2.0 * w * 3.0 * 0.5 * x[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(dw, 3.0 * 0.5 * sq, max_relative = 1e-12);
+    assert_relative_eq!(
+        uses_prior_jvp(&wishart, &x, &[0.0, 1.0, 0.0], w, 0.0).1,
+        dx[1],
+        max_relative = 1e-12
+    );
+    assert_relative_eq!(
+        uses_prior_jvp(&wishart, &x, &[0.0; 3], w, 1.0).1,
+        dw,
+        max_relative = 1e-12
+    );
+    let (v, dx, dy) = uses_wrt_all_grad(0.5, -2.0);
+    assert_eq!(v, uses_wrt_all(0.5, -2.0));
+    assert_eq!((dx, dy), (3.0 * -2.0 + 1.0, 3.0 * 0.5));
+    assert_eq!(uses_wrt_all_jvp(0.5, 1.0, -2.0, 0.0).1, dx);
+}
+
+/// `Σ xᵢ² · c + y·c` by hand, with its `g_grad` and `g_grad_into`: a caller whose call has
+/// adjoint 1 adds the slice gradient straight into its own buffer through `g_grad_into`.
+fn weighted_norm(x: &[f64], c: f64, y: f64) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>() * c + y * c
+}
+
+fn weighted_norm_grad(x: &[f64], c: f64, y: f64) -> (f64, Vec<f64>, f64, f64) {
+    let mut d = vec![0.0; x.len()];
+    let (v, dc, dy) = weighted_norm_grad_into(x, &mut d, c, y);
+    (v, d, dc, dy)
+}
+
+fn weighted_norm_grad_into(x: &[f64], d_x: &mut [f64], c: f64, y: f64) -> (f64, f64, f64) {
+    for (d, v) in d_x.iter_mut().zip(x) {
+        *d += 2.0 * v * c;
+    }
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    (weighted_norm(x, c, y), sq + y, c)
+}
+
+fn weighted_norm_jvp(x: &[f64], d_x: &[f64], c: f64, d_c: f64, y: f64, d_y: f64) -> (f64, f64) {
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    let dsq: f64 = x.iter().zip(d_x).map(|(v, d)| 2.0 * v * d).sum();
+    (
+        weighted_norm(x, c, y),
+        dsq * c + sq * d_c + d_y * c + y * d_c,
+    )
+}
+
+/// The call's adjoint is 1: `weighted_norm_grad_into` gets the caller's buffer.
+#[differentiate(reverse, forward)]
+fn passes_through(x: &[f64], c: f64) -> f64 {
+    weighted_norm(x, c, 2.0 * c) + c
+}
+
+/// The same helper, scaled: through `weighted_norm_grad` and a scaled addition.
+#[differentiate(reverse, forward)]
+fn scales(x: &[f64], c: f64) -> f64 {
+    weighted_norm(x, c, 2.0 * c) * c
+}
+
+/// The generated helper through its generated `_grad_into`, in a wrapper.
+#[differentiate(reverse, forward)]
+fn wraps_generated(w: &[f64], x: &[f64]) -> f64 {
+    weighted(w, x)
+}
+
+#[test]
+fn slices_go_straight_into_the_callers_buffer() {
+    let x = [0.5, -1.5, 2.0];
+    let c = 0.75;
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    // f = c·sq + 2c² + c: ∂xᵢ = 2 c xᵢ, ∂c = sq + 4c + 1.
+    let (v, d, dc) = passes_through_grad(&x, c);
+    assert_eq!(v.to_bits(), passes_through(&x, c).to_bits());
+    for i in 0..3 {
+        assert_relative_eq!(d[i], 2.0 * c * x[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(dc, sq + 4.0 * c + 1.0, max_relative = 1e-12);
+    // Accumulates into the buffer, as `_grad_into` promises.
+    let mut buf = [1.0; 3];
+    let _ = passes_through_grad_into(&x, &mut buf, c);
+    for i in 0..3 {
+        assert_relative_eq!(buf[i], 1.0 + 2.0 * c * x[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(
+        passes_through_jvp(&x, &[0.0, 1.0, 0.0], c, 0.0).1,
+        d[1],
+        max_relative = 1e-12
+    );
+    assert_relative_eq!(
+        passes_through_jvp(&x, &[0.0; 3], c, 1.0).1,
+        dc,
+        max_relative = 1e-12
+    );
+    // f = (c·sq + 2c²) c: ∂xᵢ = 2 c² xᵢ, ∂c = 2 c sq + 6 c².
+    let (v, d, dc) = scales_grad(&x, c);
+    assert_eq!(v.to_bits(), scales(&x, c).to_bits());
+    for i in 0..3 {
+        assert_relative_eq!(d[i], 2.0 * c * c * x[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(dc, 2.0 * c * sq + 6.0 * c * c, max_relative = 1e-12);
+    assert_relative_eq!(
+        scales_jvp(&x, &[0.0; 3], c, 1.0).1,
+        dc,
+        max_relative = 1e-12
+    );
+    let w = [0.5, -1.0, 2.0];
+    let (v, dw, dx) = wraps_generated_grad(&w, &x);
+    assert_eq!(v.to_bits(), wraps_generated(&w, &x).to_bits());
+    assert_eq!((dw, dx), (x.to_vec(), w.to_vec()));
+    let _ = weighted_norm_grad(&x, c, 1.0);
+}
+
+/// A loop reversed after it (it stores into an array declared before it) whose calls on that
+/// array sit in branches: array gradients and a call's value share the tape.
+#[differentiate(reverse, forward)]
+fn array_call_in_branch(a: &[f64], c: f64) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        h[0] = a[i] * c;
+        h[1] = a[i];
+        if a[i] > 0.0 {
+            s += sum2(&h);
+        } else {
+            s -= c * sum2(&h);
+        }
+    }
+    s
+}
+
+/// The same with the array declared in the loop: the loop is fused, and the branch's array
+/// gradients go on the tape within the iteration.
+#[differentiate(reverse, forward)]
+fn array_call_in_fused_branch(a: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        let mut h = [0.0; 2];
+        h[0] = a[i] * c;
+        h[1] = a[i];
+        if a[i] > 0.0 {
+            s += sum2(&h);
+        } else {
+            s -= c * sum2(&h);
+        }
+    }
+    s
+}
+
+/// Nested loops reversed as loops: the inner loop calls on an array the outer loop overwrote.
+#[differentiate(reverse, forward)]
+fn array_call_in_nested_loops(a: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut p = 1.0;
+    for i in 0..a.len() {
+        h[0] = a[i];
+        for j in 0..2 {
+            h[1] = a[i] * f64::from(j + 1);
+            p *= 1.0 + 0.25 * sum2(&h);
+        }
+    }
+    p
+}
+
+#[test]
+fn array_calls_in_fused_branches_and_nested_loops() {
+    let a = [0.5, -0.75, 1.25, -0.3];
+    let c = 1.5;
+    let (v, d, dc) = array_call_in_fused_branch_grad(&a, c);
+    assert_eq!(v.to_bits(), array_call_in_fused_branch(&a, c).to_bits());
+    let (v2, d2, dc2) = array_call_in_branch_grad(&a, c);
+    assert_eq!(v2.to_bits(), array_call_in_branch(&a, c).to_bits());
+    // The same sums, added in the other order: equal to rounding.
+    assert_eq!((v2, &d2), (v, &d));
+    assert_relative_eq!(dc2, dc, max_relative = 1e-14);
+    // Each term is sum2(c aᵢ, aᵢ) = c² aᵢ² + aᵢ, added when aᵢ > 0, subtracted times c otherwise.
+    let (mut dc_expected, mut dd) = (0.0, [0.0; 4]);
+    for (i, &x) in a.iter().enumerate() {
+        let term = c * c * x * x + x;
+        if x > 0.0 {
+            dd[i] = 2.0 * c * c * x + 1.0;
+            dc_expected += 2.0 * c * x * x;
+        } else {
+            dd[i] = -c * (2.0 * c * c * x + 1.0);
+            dc_expected += -(term + c * 2.0 * c * x * x);
+        }
+    }
+    for i in 0..4 {
+        assert_relative_eq!(d[i], dd[i], max_relative = 1e-12);
+    }
+    assert_relative_eq!(dc, dc_expected, max_relative = 1e-12);
+    assert_slice_modes_agree(&d, |t| array_call_in_fused_branch_jvp(&a, t, c, 0.0).1);
+    assert_relative_eq!(
+        array_call_in_fused_branch_jvp(&a, &[0.0; 4], c, 1.0).1,
+        dc,
+        max_relative = 1e-12
+    );
+
+    let (v, d) = array_call_in_nested_loops_grad(&a);
+    assert_eq!(v.to_bits(), array_call_in_nested_loops(&a).to_bits());
+    autodiff::check_gradient(array_call_in_nested_loops, &a, &d).unwrap();
+    // p = Πᵢ Πⱼ (1 + (aᵢ² + (j + 1) aᵢ) / 4): ∂p/∂aᵢ = p Σⱼ (2aᵢ + j + 1) / 4 / factorᵢⱼ.
+    for i in 0..4 {
+        let x = a[i];
+        let expected: f64 = (1..=2)
+            .map(|k| {
+                let k = f64::from(k);
+                0.25 * (2.0 * x + k) / (1.0 + 0.25 * (x * x + k * x))
+            })
+            .sum::<f64>()
+            * v;
+        assert_relative_eq!(d[i], expected, max_relative = 1e-12);
+    }
+    assert_slice_modes_agree(&d, |t| array_call_in_nested_loops_jvp(&a, t).1);
+}
+
+/// Counts its calls, to check that a callee runs once per call of the caller's code.
+fn counted(x: f64) -> f64 {
+    CALLS.with(|c| c.set(c.get() + 1));
+    x * 2.0
+}
+
+fn counted_grad(x: f64) -> (f64, f64) {
+    CALLS.with(|c| c.set(c.get() + 1));
+    (x * 2.0, 2.0)
+}
+
+thread_local! {
+    static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An active call and a constant one in a loop reversed after it.
+#[differentiate]
+fn counts_calls(x: &[f64], n: i32) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        let c = counted(f64::from(n));
+        p *= counted(x[i]) * c;
+    }
+    p
+}
+
+#[test]
+fn each_call_runs_once() {
+    let x = [0.5, 1.5, -2.0];
+    CALLS.with(|c| c.set(0));
+    let (v, d) = counts_calls_grad(&x, 3);
+    assert_eq!(CALLS.with(std::cell::Cell::get), 6);
+    assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
+    autodiff::check_gradient(|p| counts_calls(p, 3), &x, &d).unwrap();
 }

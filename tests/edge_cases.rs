@@ -115,3 +115,77 @@ fn local_arrays_and_loops_that_break() {
         assert_eq!(after_a_break_grad(x), (2.0 * x, 2.0));
     }
 }
+
+/// The Ackley function, from its published definition: with `a = 20`, `b = 0.2`, `c = 2π` and `d`
+/// the dimension, `f(x) = -a exp(-b √(Σ xᵢ² / d)) - exp(Σ cos(c xᵢ) / d) + a + e`. Its global
+/// minimum is at the origin, where optimisers end up, and where `√` has an infinite derivative.
+#[differentiate(reverse, forward)]
+#[allow(clippy::cast_precision_loss)] // a dimension is far below 2^52
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn ackley(x: &[f64]) -> f64 {
+    let a = 20.0;
+    let b = 0.2;
+    let c = 2.0 * std::f64::consts::PI;
+    let d = x.len() as f64;
+    let mut sum_sq = 0.0;
+    let mut sum_cos = 0.0;
+    for i in 0..x.len() {
+        sum_sq += x[i] * x[i];
+        sum_cos += (c * x[i]).cos();
+    }
+    -a * (-b * (sum_sq / d).sqrt()).exp() - (sum_cos / d).exp() + a + std::f64::consts::E
+}
+
+/// `∂f/∂xᵢ = a b e^(-b r) xᵢ / (d r) + (c / d) e^(C / d) sin(c xᵢ)`, `r = √(Σ xⱼ² / d)`,
+/// `C = Σ cos(c xⱼ)`; at the origin the first term is `0 · ∞ = 0`.
+#[allow(clippy::cast_precision_loss)]
+fn ackley_gradient(x: &[f64]) -> Vec<f64> {
+    let (a, b, c) = (20.0, 0.2, 2.0 * std::f64::consts::PI);
+    let d = x.len() as f64;
+    let r = (x.iter().map(|v| v * v).sum::<f64>() / d).sqrt();
+    let cos: f64 = x.iter().map(|v| (c * v).cos()).sum();
+    x.iter()
+        .map(|&v| {
+            let radial = if v == 0.0 {
+                0.0
+            } else {
+                a * b * (-b * r).exp() * v / (d * r)
+            };
+            radial + c / d * (cos / d).exp() * (c * v).sin()
+        })
+        .collect()
+}
+
+#[test]
+#[allow(clippy::cast_precision_loss)] // small indices
+fn ackley_at_its_minimum_and_elsewhere() {
+    for d in [1, 2, 5] {
+        let zero = vec![0.0; d];
+        let (v, g) = ackley_grad(&zero);
+        assert_eq!(v, ackley(&zero));
+        assert!(v.abs() < 1e-15, "f(0) = {v}");
+        assert_eq!(g, vec![0.0; d], "the gradient at the minimum");
+        let direction: Vec<f64> = (0..d).map(|k| 1.0 - 0.7 * k as f64).collect();
+        assert_eq!(ackley_jvp(&zero, &direction), (v, 0.0));
+    }
+    for x in [vec![0.3, -1.2], vec![0.0, 0.5, -2.5], vec![0.05]] {
+        let (v, g) = ackley_grad(&x);
+        assert_eq!(v, ackley(&x));
+        let want = ackley_gradient(&x);
+        for (k, (got, want)) in g.iter().zip(&want).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                "∂f/∂x{k} at {x:?}: {got}, closed form {want}"
+            );
+        }
+        autodiff::check_gradient(ackley, &x, &g).unwrap();
+        let direction: Vec<f64> = (0..x.len()).map(|k| 0.5 + k as f64).collect();
+        let (tv, t) = ackley_jvp(&x, &direction);
+        assert_eq!(tv, v);
+        let want: f64 = g.iter().zip(&direction).map(|(g, d)| g * d).sum();
+        assert!(
+            (t - want).abs() <= 1e-12 * (1.0 + want.abs()),
+            "{t} vs {want}"
+        );
+    }
+}

@@ -900,6 +900,16 @@ fn parts_closed(x: [f64; 6]) -> [f64; 6] {
     g
 }
 
+/// A product over parts: the loop is reversed, not fused, so each call's gradient is saved.
+#[differentiate(reverse, forward)]
+fn parts_product(x: [f64; 6]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..3 {
+        p *= norm2(&x[2 * i..2 * i + 2]);
+    }
+    p
+}
+
 #[test]
 fn parts_as_arguments() {
     check(
@@ -910,6 +920,22 @@ fn parts_as_arguments() {
         parts_grad,
         parts_jvp,
         parts_closed,
+    );
+    check(
+        "parts_product",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        parts_product,
+        parts_product_grad,
+        parts_product_jvp,
+        |x| {
+            let n: Vec<f64> = x
+                .chunks_exact(2)
+                .map(|c| c[0] * c[0] + c[1] * c[1])
+                .collect();
+            let p: f64 = n.iter().product();
+            std::array::from_fn(|j| p / n[j / 2] * 2.0 * x[j])
+        },
     );
 }
 

@@ -24,14 +24,14 @@ pub mod model {
     use autodiff::{differentiate, relu, sigmoid, softplus};
 
     /// The seed's function.
-    #[differentiate(reverse, forward)]
+    #[differentiate(reverse, forward, graph)]
     #[must_use]
     pub fn seed(x: f64, y: f64) -> f64 {
         (x + y) * y
     }
 
     /// The single neuron's squared error.
-    #[differentiate]
+    #[differentiate(reverse, graph)]
     #[must_use]
     pub fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
         let z = w * x;
@@ -44,7 +44,7 @@ pub mod model {
     const SCALE: f64 = 0.5;
 
     /// Every operation of the table, with shadowing, reassignment, constants and casts.
-    #[differentiate(reverse, forward)]
+    #[differentiate(reverse, forward, graph)]
     #[must_use]
     pub fn everything(x: f64, y: f64, n: i32, k: u16) -> f64 {
         use std::f64::consts::PI;
@@ -64,7 +64,7 @@ pub mod model {
     }
 
     /// Single precision, with a parameter that is not differentiated.
-    #[differentiate(wrt(y))]
+    #[differentiate(reverse, graph, wrt(y))]
     #[must_use]
     pub fn single(x: f32, y: f32, k: u8) -> f32 {
         let t = f32::exp(2.0) * y;
@@ -72,7 +72,7 @@ pub mod model {
     }
 
     /// Branches, loops, early exits, arrays and slices.
-    #[differentiate(reverse, forward)]
+    #[differentiate(reverse, forward, graph)]
     #[must_use]
     pub fn control(x: &[f64], w: [f64; 3], b: f64, n: usize) -> f64 {
         let mut h = [0.0; 3];
@@ -119,7 +119,7 @@ pub mod model {
 
     /// A loop whose backward code runs inside it, with a carry to the next element, a result
     /// scaled after the loop, and `#[inline]`, which the generated functions carry.
-    #[differentiate(reverse, forward)]
+    #[differentiate(reverse, forward, graph)]
     #[inline]
     #[must_use]
     pub fn chain(x: &[f64], c: f64) -> f64 {
@@ -131,8 +131,61 @@ pub mod model {
         s * c + c
     }
 
-    /// A constant function: the parameter is unused and its gradient is zero.
+    /// A loop over `0..x.len() - 1` reading `x[i + 1]`, before which the gradient checks the
+    /// length once.
     #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn steps(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() - 1 {
+            let d = x[i + 1] - x[i];
+            s += d * d;
+        }
+        s
+    }
+
+    /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
+    /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
+    /// struct and an integer argument.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn calls(x: &[f64], c: f64, k: &Scale) -> f64 {
+        let mut h = [0.0; 2];
+        let mut s = chain(x, c);
+        for i in 0..x.len() {
+            h[0] = x[i];
+            h[1] = c;
+            s = s * 0.5 + chain(&h, c) * scaled(k, k.n, x[i]);
+        }
+        s
+    }
+
+    /// A call in a loop reversed after it, whose partial derivatives go on the tape.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn taped_call(x: &[f64], y: f64, k: &Scale) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += scaled(k, 2, x[i] * y) * y;
+        }
+        s.sqrt()
+    }
+
+    /// A constant parameter of a type the macro does not see.
+    pub struct Scale {
+        /// A factor.
+        pub n: i32,
+    }
+
+    /// A helper with a struct and an integer argument.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn scaled(k: &Scale, n: i32, x: f64) -> f64 {
+        x * f64::from(n + k.n)
+    }
+
+    /// A constant function: the parameter is unused and its gradient is zero.
+    #[differentiate(reverse, forward, graph)]
     #[allow(unused_variables)]
     #[must_use]
     pub fn constant(x: f64) -> f64 {
@@ -199,6 +252,9 @@ pub mod idioms {
 
 #[test]
 fn lint_crate_compiles_and_runs() {
+    // Σ (xᵢ₊₁ − xᵢ)² at (1, 2, 4) is 1 + 4, with gradient (−2, 2 − 4, 4).
+    let (v, d) = model::steps_grad(&[1.0, 2.0, 4.0]);
+    assert_eq!((v, d), (5.0, vec![-2.0, -2.0, 4.0]));
     let (v, dx, dy) = model::seed_grad(2.0, 3.0);
     assert_eq!((v, dx, dy), (15.0, 3.0, 8.0));
     let (v, t) = model::seed_jvp(2.0, 1.0, 3.0, 0.0);
@@ -231,4 +287,142 @@ fn lint_crate_compiles_and_runs() {
             idioms::patterns(&[0.5, -0.25], k, k > 0).to_bits()
         );
     }
+    let k = model::Scale { n: 2 };
+    let (v, d_x, _) = model::calls_grad(&[1.0, 3.0], 0.5, &k);
+    assert_eq!(v.to_bits(), model::calls(&[1.0, 3.0], 0.5, &k).to_bits());
+    let t = model::calls_jvp(&[1.0, 3.0], &[1.0, 0.0], 0.5, 0.0, &k).1;
+    assert!((t - d_x[0]).abs() <= 1e-12 * t.abs());
+    let (v, _, _) = model::taped_call_grad(&[1.0, 3.0], 0.5, &k);
+    assert_eq!(
+        v.to_bits(),
+        model::taped_call(&[1.0, 3.0], 0.5, &k).to_bits()
+    );
+}
+
+/// Run-time-sized buffers and helpers that write into them.
+pub mod buffers {
+    use autodiff::differentiate;
+
+    /// Writes `a − b` into `out`.
+    #[differentiate(reverse, forward)]
+    pub fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+        for i in 0..out.len() {
+            out[i] = a[i] - b[i];
+        }
+    }
+
+    /// Writes `s · x` into `out` and returns `s`.
+    #[differentiate(reverse, forward)]
+    pub fn scale(x: &[f64], s: f64, out: &mut [f64]) -> f64 {
+        for i in 0..out.len() {
+            out[i] = s * x[i];
+        }
+        s
+    }
+
+    /// Buffers at the top level and in a loop, written by helpers.
+    #[differentiate(reverse, forward, wrt(x, mu))]
+    #[must_use]
+    pub fn objective(x: &[f64], mu: &[f64], data: &[f64]) -> f64 {
+        let d = mu.len();
+        let mut centred = vec![0.0; d];
+        let mut total = 0.0;
+        for i in 0..x.len() / d {
+            let mut row = vec![0.0; d];
+            for j in 0..d {
+                row[j] = x[i * d + j];
+            }
+            subtract(&row, mu, &mut centred);
+            for j in 0..d {
+                total += centred[j] * centred[j] * data[j];
+            }
+        }
+        total
+    }
+}
+
+#[test]
+fn buffers_compile_and_run() {
+    let (v, d_x, d_mu) = buffers::objective_grad(&[1.0, 2.0], &[0.5, 0.5], &[1.0, 1.0]);
+    assert_eq!(
+        v.to_bits(),
+        buffers::objective(&[1.0, 2.0], &[0.5, 0.5], &[1.0, 1.0]).to_bits()
+    );
+    assert_eq!((d_x, d_mu), (vec![1.0, 3.0], vec![-1.0, -3.0]));
+    let mut out = [0.0; 2];
+    let mut d_out = [1.0, 1.0];
+    let mut d_x = [0.0; 2];
+    let (s, d_s) = buffers::scale_vjp_into(&[1.0, 2.0], &mut d_x, 2.0, &mut out, &mut d_out, 1.0);
+    assert_eq!((s, d_s, d_x), (2.0, 4.0, [2.0, 2.0]));
+}
+
+/// Structs, `self` and generic functions.
+pub mod structs {
+    use autodiff::differentiate;
+    use autodiff::num_traits::Float;
+
+    /// A model's parameters.
+    #[derive(Default, Debug, Clone, PartialEq)]
+    pub struct Model {
+        /// Weights.
+        pub w: Vec<f64>,
+        /// Bias.
+        pub b: f64,
+        /// How many weights to use.
+        pub used: usize,
+    }
+
+    impl Model {
+        /// A linear model's squared error at one point.
+        #[differentiate(reverse, forward, wrt(self, x))]
+        #[must_use]
+        pub fn loss(&self, x: &[f64], y: f64) -> f64 {
+            let mut p = self.b;
+            for i in 0..self.used {
+                p += self.w[i] * x[i];
+            }
+            (p - y) * (p - y)
+        }
+    }
+
+    /// A struct parameter by reference.
+    #[differentiate(reverse, forward, wrt(m))]
+    #[must_use]
+    pub fn penalty(m: &Model, k: f64) -> f64 {
+        k * m.b * m.b + m.w[0]
+    }
+
+    /// A generic function.
+    ///
+    /// # Panics
+    ///
+    /// Never: every float type represents `0.5`.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn soft<T: Float>(x: T, w: &[T]) -> T {
+        let mut s = T::zero();
+        for i in 0..w.len() {
+            s = s + (w[i] * x).exp();
+        }
+        s.ln() * T::from(0.5).unwrap()
+    }
+}
+
+#[test]
+fn structs_compile_and_run() {
+    let m = structs::Model {
+        w: vec![0.5, 2.0],
+        b: 1.0,
+        used: 2,
+    };
+    let (v, d_m, d_x) = m.loss_grad(&[1.0, 1.0], 3.0);
+    assert_eq!(v.to_bits(), 0.25_f64.to_bits());
+    assert_eq!(
+        (d_m.b, d_m.w.clone(), d_x),
+        (1.0, vec![1.0, 1.0], vec![0.5, 2.0])
+    );
+    let (_, d_m) = structs::penalty_grad(&m, 2.0);
+    assert_eq!((d_m.b, d_m.w), (4.0, vec![1.0, 0.0]));
+    let (s, ..) = structs::soft_grad(1.0_f32, &[0.0, 0.0]);
+    assert!((s - 2.0_f32.ln() * 0.5).abs() < 1e-6);
 }

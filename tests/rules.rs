@@ -1299,6 +1299,31 @@ mod sigmoid {
     }
 }
 
+mod zero_wins {
+    //! `zero_wins(f, p)` = 0 where f = 0, else p: ∂/∂f = 0, ∂/∂p = 1 where f ≠ 0, else 0
+    use autodiff::{differentiate, zero_wins};
+
+    #[differentiate(reverse, forward)]
+    pub fn f(f: f64, p: f64) -> f64 {
+        zero_wins(f, p)
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn scaled(s: f64, f: f64, p: f64) -> f64 {
+        s * zero_wins(f, p)
+    }
+
+    #[test]
+    fn rule() {
+        rule!(|f df, p dp| [0.0, 1.0], at [[-1.5, 0.5], [2.0, -3.0], [0.7, 0.0]]);
+        assert_eq!(f_grad(0.0, 2.0), (0.0, 0.0, 0.0));
+        assert_eq!(f_jvp(0.0, 1.0, 2.0, 1.0), (0.0, 0.0));
+        assert_eq!(f_grad(0.0, f64::NAN), (0.0, 0.0, 0.0));
+        let (v, _, dp) = f_grad(1.0, f64::INFINITY);
+        assert_eq!((v, dp), (f64::INFINITY, 1.0));
+    }
+}
+
 mod relu {
     //! relu'(x) = 1 for x > 0, 0 for x < 0
     use autodiff::{differentiate, relu};
@@ -2284,5 +2309,168 @@ mod structure {
                 |[c]| [x + y * (y * c).cos()],
             );
         }
+    }
+}
+
+// `0 · ∞ = 0`: in the chain rule an exact zero factor wins over an infinite one.
+
+mod zero_times_infinity {
+    //! Where a local derivative is infinite (`sqrt` at 0) and the factor it meets is exactly 0,
+    //! the product is 0, in both modes: a gradient entry is NaN only where the function's own
+    //! computation is. Where nothing multiplies the infinity by 0, it stays `inf`.
+    use autodiff::differentiate;
+
+    /// The Euclidean norm, as people write it.
+    #[differentiate(reverse, forward)]
+    pub fn norm(x: f64, y: f64) -> f64 {
+        (x * x + y * y).sqrt()
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn norm_f32(x: f32, y: f32) -> f32 {
+        (x * x + y * y).sqrt()
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn hypot(x: f64, y: f64) -> f64 {
+        x.hypot(y)
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn hypot_f32(x: f32, y: f32) -> f32 {
+        x.hypot(y)
+    }
+
+    #[differentiate(reverse, forward)]
+    pub fn atan2(y: f64, x: f64) -> f64 {
+        y.atan2(x)
+    }
+
+    /// `√x · y` at `(0, 0)`: `∂/∂x = y / (2√x) = 0 · ∞`. In the forward pass the infinite
+    /// tangent of `√x` meets the zero `y`; in the reverse pass the zero adjoint `y` meets `√'(0)`.
+    #[differentiate(reverse, forward)]
+    pub fn root_times(x: f64, y: f64) -> f64 {
+        x.sqrt() * y
+    }
+
+    /// `|x|` written as `√(x²)`: `(1 / (2√(x²))) · 2x` is `∞ · 0` at 0.
+    #[differentiate(reverse, forward)]
+    pub fn abs_by_root(x: f64) -> f64 {
+        (x * x).sqrt()
+    }
+
+    /// `x²` written through a pole: `exp(2 ln x)`. At 0 the value is `exp(-∞) = 0`; the tangent of
+    /// `ln x` is infinite and meets `exp(-∞) = 0`, the adjoint reaching `ln` is `2 · 0`.
+    #[differentiate(reverse, forward)]
+    pub fn square_through_ln(x: f64) -> f64 {
+        (x.ln() * 2.0).exp()
+    }
+
+    /// The zero comes from a parameter at run time, in a loop: the adjoint variable carries it.
+    #[differentiate(reverse, forward)]
+    #[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+    pub fn roots_in_a_loop(x: &[f64], w: f64) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            s += w * x[i].sqrt();
+        }
+        s
+    }
+
+    #[test]
+    fn norm_at_the_origin_is_zero() {
+        assert_eq!(norm_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        for (dx, dy) in [(1.0, 0.0), (0.0, 1.0), (-0.3, 2.5)] {
+            assert_eq!(norm_jvp(0.0, dx, 0.0, dy), (0.0, 0.0));
+        }
+        assert_eq!(norm_f32_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        assert_eq!(norm_f32_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+        // One coordinate zero: (x, y) / r, the zero entry exactly 0.
+        assert_eq!(norm_grad(0.0, -2.0), (2.0, 0.0, -1.0));
+        assert_eq!(norm_jvp(0.0, 1.0, -2.0, 1.0), (2.0, -1.0));
+        // Elsewhere the guards change nothing: (x, y) / r.
+        let (v, dx, dy) = norm_grad(3.0, 4.0);
+        assert_eq!(v, 5.0);
+        crate::common::assert_close("∂norm/∂x", dx, 0.6, 1e-15);
+        crate::common::assert_close("∂norm/∂y", dy, 0.8, 1e-15);
+    }
+
+    #[test]
+    fn hypot_at_the_origin_is_zero() {
+        assert_eq!(hypot_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        assert_eq!(hypot_jvp(0.0, 1.0, 0.0, -1.0), (0.0, 0.0));
+        assert_eq!(hypot_f32_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        assert_eq!(hypot_f32_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+        assert_eq!(hypot_grad(0.0, 2.0), (2.0, 0.0, 1.0));
+        assert_eq!(hypot_grad(-3.0, 4.0), (5.0, -0.6, 0.8));
+        assert_eq!(hypot_jvp(-3.0, 1.0, 4.0, 1.0), (5.0, -0.6 + 0.8));
+    }
+
+    /// `∂atan2/∂y = x / (x² + y²)`: `0 · ∞ = 0` at the origin, where `atan2(0, 0) = 0`.
+    #[test]
+    fn atan2_at_the_origin_is_zero() {
+        assert_eq!(atan2_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        assert_eq!(atan2_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+        assert_eq!(atan2_grad(0.0, 2.0), (0.0, 0.5, 0.0));
+    }
+
+    #[test]
+    fn zero_factor_wins_in_both_modes() {
+        assert_eq!(root_times_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+        assert_eq!(root_times_jvp(0.0, 1.0, 0.0, 0.0), (0.0, 0.0));
+        assert_eq!(root_times_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+        // A nonzero factor: the infinity stays, as the mathematics says.
+        assert_eq!(root_times_grad(0.0, 2.0), (0.0, f64::INFINITY, 0.0));
+        assert_eq!(root_times_jvp(0.0, 1.0, 2.0, 0.0), (0.0, f64::INFINITY));
+        assert_eq!(root_times_grad(4.0, 3.0), (6.0, 0.75, 2.0));
+
+        assert_eq!(abs_by_root_grad(0.0), (0.0, 0.0));
+        assert_eq!(abs_by_root_jvp(0.0, 1.0), (0.0, 0.0));
+        assert_eq!(abs_by_root_grad(-2.0), (2.0, -1.0));
+        assert_eq!(abs_by_root_jvp(-2.0, 1.0), (2.0, -1.0));
+    }
+
+    /// At a pole (`ln` at 0, where the value is infinite too) the zero wins as well.
+    #[test]
+    fn zero_factor_wins_at_a_pole() {
+        assert_eq!(square_through_ln_grad(0.0), (0.0, 0.0));
+        assert_eq!(square_through_ln_jvp(0.0, 1.0), (0.0, 0.0));
+        // Elsewhere: 2x.
+        let (v, d) = square_through_ln_grad(1.5);
+        crate::common::assert_close("exp(2 ln x)", v, 2.25, 1e-15);
+        crate::common::assert_close("d exp(2 ln x)", d, 3.0, 1e-15);
+        let (_, t) = square_through_ln_jvp(1.5, 1.0);
+        crate::common::assert_close("d exp(2 ln x)", t, 3.0, 1e-15);
+    }
+
+    #[test]
+    fn zero_weight_over_roots_of_zero() {
+        let x = [0.0, 4.0, 0.0];
+        // ∂/∂xᵢ = w / (2√xᵢ), ∂/∂w = Σ√xᵢ.
+        assert_eq!(
+            roots_in_a_loop_grad(&x, 0.0),
+            (0.0, vec![0.0, 0.0, 0.0], 2.0)
+        );
+        assert_eq!(
+            roots_in_a_loop_grad(&x, 1.0),
+            (2.0, vec![f64::INFINITY, 0.25, f64::INFINITY], 2.0)
+        );
+        assert_eq!(
+            roots_in_a_loop_jvp(&x, &[1.0, 1.0, 1.0], 0.0, 0.0),
+            (0.0, 0.0)
+        );
+        assert_eq!(
+            roots_in_a_loop_jvp(&x, &[0.0, 1.0, 0.0], 1.0, 1.0),
+            (2.0, 2.25)
+        );
+    }
+
+    /// NaN where the function's own computation is NaN.
+    #[test]
+    fn nan_only_where_the_function_is_nan() {
+        let (v, dx, _) = norm_grad(f64::NAN, 0.0);
+        assert!(v.is_nan() && dx.is_nan());
+        let (v, d) = abs_by_root_grad(f64::NAN);
+        assert!(v.is_nan() && d.is_nan());
     }
 }

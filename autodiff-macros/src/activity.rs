@@ -40,6 +40,20 @@ pub fn analyse(graph: &mut Graph) {
 
 /// The fixed point: active values and the variables they are stored in, except `excluded`.
 fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
+    // The fields of a struct that `wrt` names are active, the struct itself is not.
+    let fields: HashSet<NodeId> = graph
+        .fields
+        .iter()
+        .filter(|f| f.active)
+        .filter_map(|f| f.node)
+        .collect();
+    for f in graph.fields.iter().filter(|f| f.active) {
+        if let Some(v) = f.var
+            && !excluded.contains(&v)
+        {
+            graph.vars[v.0].active = true;
+        }
+    }
     loop {
         let mut changed = false;
         for i in 0..graph.nodes.len() {
@@ -47,7 +61,12 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
             let active = matches!(node.ty, Ty::Float(_) | Ty::Other)
                 && match node.op {
                     // An array parameter's values are read through its variable.
-                    Op::Param(p) => graph.params[p].active && graph.params[p].var.is_none(),
+                    Op::Param(p) => {
+                        graph.params[p].active
+                            && graph.params[p].var.is_none()
+                            && !graph.params[p].fields()
+                    }
+                    Op::Member(_) if fields.contains(&NodeId(i)) => true,
                     Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) => {
                         graph.vars[v.0].active
                     }

@@ -11,9 +11,12 @@
 //!
 //! Folding never touches the forward nodes lowering built: those compute what the user wrote,
 //! operation for operation, so the value `f_grad` returns is bit for bit that of `f`.
+//!
+//! The builder also knows which derivative nodes may be infinite (see [`Builder::may_be_infinite`]),
+//! so that the chain rule guards a product against `0 · ∞` only where an infinity can reach it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops;
 
 use proc_macro2::Span;
@@ -52,6 +55,22 @@ pub struct Builder {
     graph: RefCell<Graph>,
     memo: RefCell<HashMap<Key, NodeId>>,
     site: Cell<Site>,
+    infinite: RefCell<Infinite>,
+}
+
+/// Which derivative nodes may be infinite: the results of local derivatives the table marks as
+/// possibly infinite, everything computed from them, and, when the function has such a local
+/// derivative anywhere, the values read from derivative variables (a loop carries them around).
+#[derive(Default)]
+struct Infinite {
+    /// The marked nodes.
+    marked: HashSet<NodeId>,
+    /// Whether reads of derivative variables count as possibly infinite.
+    variables: bool,
+    /// The variables that lowering made; the passes add the derivative ones after them.
+    primal_vars: usize,
+    /// The verdict for each node visited so far, by node.
+    known: Vec<Option<bool>>,
 }
 
 impl Builder {
@@ -66,11 +85,70 @@ impl Builder {
             span: Span::call_site(),
             ty: graph.output_ty,
         };
+        let infinite = Infinite {
+            primal_vars: graph.vars.len(),
+            ..Infinite::default()
+        };
         Builder {
             graph: RefCell::new(graph),
             memo: RefCell::new(memo),
             site: Cell::new(site),
+            infinite: RefCell::new(infinite),
         }
+    }
+
+    /// Counts the values read from derivative variables as possibly infinite: set when some
+    /// local derivative of the function may be infinite.
+    pub fn set_infinite_variables(&self, yes: bool) {
+        let mut inf = self.infinite.borrow_mut();
+        inf.variables = yes;
+        inf.known.clear();
+    }
+
+    /// Marks `id` as possibly infinite, with everything computed from it.
+    pub fn mark_infinite(&self, id: NodeId) {
+        let mut inf = self.infinite.borrow_mut();
+        inf.marked.insert(id);
+        if inf.known.get(id.0).copied().flatten() == Some(false) {
+            // A node shared with one built earlier: the verdicts that read it are stale.
+            inf.known.clear();
+        }
+    }
+
+    /// Whether the derivative node `id` may be infinite, so that a zero factor multiplying it
+    /// needs the guard `0 · ∞ = 0`: it is marked, reads a derivative variable that may be, or
+    /// has an argument that may be. Arguments are visited first, without recursion, once.
+    pub fn may_be_infinite(&self, id: NodeId) -> bool {
+        let graph = self.graph.borrow();
+        let mut inf = self.infinite.borrow_mut();
+        let len = graph.nodes.len();
+        inf.known.resize(len, None);
+        let mut work = vec![(id, false)];
+        while let Some((n, args_done)) = work.pop() {
+            if inf.known[n.0].is_some() {
+                continue;
+            }
+            let node = &graph.nodes[n.0];
+            if !args_done {
+                work.push((n, true));
+                work.extend(
+                    node.args
+                        .iter()
+                        .filter(|a| inf.known[a.0].is_none())
+                        .map(|&a| (a, false)),
+                );
+                continue;
+            }
+            let read = match node.op {
+                Op::Read(v) | Op::Load(v) => inf.variables && v.0 >= inf.primal_vars,
+                _ => false,
+            };
+            let verdict = read
+                || inf.marked.contains(&n)
+                || node.args.iter().any(|a| inf.known[a.0] == Some(true));
+            inf.known[n.0] = Some(verdict);
+        }
+        inf.known[id.0] == Some(true)
     }
 
     /// What has been built and can be shared, to restore when leaving a block whose values go
@@ -154,7 +232,51 @@ impl Builder {
         }
         let target = &mut self.graph.borrow_mut().nodes[derivative.0];
         if target.name.is_none() && !target.is_leaf() {
-            target.name = Some(format!("d_{}", name.trim_start_matches("r#")));
+            target.name = Some(crate::names::derivative(name));
+        }
+    }
+
+    fn bounded_below(&self, id: NodeId, depth: u32) -> bool {
+        let Some(depth) = depth.checked_sub(1) else {
+            return false;
+        };
+        if self.float_lit(id).is_some_and(|v| v > 0.0) {
+            return true;
+        }
+        let node = self.node(id);
+        match (node.op, node.args.as_slice()) {
+            (Op::Known(_) | Op::Prim(Prim::Cosh), _) => true,
+            (Op::Prim(Prim::Add), &[a, b]) => {
+                self.bounded_below(a, depth) && self.nonnegative(b, depth)
+                    || self.nonnegative(a, depth) && self.bounded_below(b, depth)
+            }
+            (Op::Prim(Prim::Sqrt), &[a]) => self.bounded_below(a, depth),
+            _ => false,
+        }
+    }
+
+    fn nonnegative(&self, id: NodeId, depth: u32) -> bool {
+        let Some(depth) = depth.checked_sub(1) else {
+            return false;
+        };
+        if self.float_lit(id).is_some_and(|v| v >= 0.0) || self.bounded_below(id, depth) {
+            return true;
+        }
+        let node = self.node(id);
+        match (node.op, node.args.as_slice()) {
+            (Op::Prim(Prim::Mul), &[a, b]) => {
+                a == b || self.nonnegative(a, depth) && self.nonnegative(b, depth)
+            }
+            (Op::Prim(Prim::Add), &[a, b]) => {
+                self.nonnegative(a, depth) && self.nonnegative(b, depth)
+            }
+            (
+                Op::Prim(
+                    Prim::Exp | Prim::Exp2 | Prim::Sqrt | Prim::Abs | Prim::Hypot | Prim::Sigmoid,
+                ),
+                _,
+            ) => true,
+            _ => false,
         }
     }
 
@@ -338,6 +460,11 @@ impl Builder {
                     None
                 }
             }
+            // `zero_wins(1.0, v)` is `v`; `zero_wins(0.0, v)` and `zero_wins(f, 0.0)` are 0.
+            (Prim::ZeroWins, [_, v], [Some(LitValue::Float(f)), _]) => {
+                Some(if *f == 0.0 { self.lit(0.0) } else { *v })
+            }
+            (Prim::ZeroWins, _, [_, Some(LitValue::Float(p))]) if *p == 0.0 => Some(self.lit(0.0)),
             (Prim::Powi, [a, _], [_, Some(LitValue::Int(1))]) => Some(*a),
             (Prim::Powi, [_, _], [_, Some(LitValue::Int(0))]) => Some(self.lit(1.0)),
             _ => None,
@@ -356,6 +483,14 @@ impl Builder {
                 CmpOp::Eq => x == y,
                 CmpOp::Ne => x != y,
             };
+            return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);
+        }
+        // `1.0 == 0.0`: a guard on a literal seed folds away.
+        if let (Some(x), Some(y)) = (self.float_lit(a), self.float_lit(b))
+            && op == CmpOp::Eq
+        {
+            #[allow(clippy::float_cmp)] // exactly what the emitted `==` would compute
+            let v = x == y;
             return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);
         }
         self.push(Op::Cmp(op), vec![a, b], Ty::Bool)
@@ -421,6 +556,9 @@ fn key_of_parts(op: &Op, args: &[NodeId], ty: Ty) -> Option<Key> {
     })
 }
 
+/// How deep [`V::is_bounded_away_from_zero`] looks into the expression.
+const BOUND_DEPTH: u32 = 8;
+
 /// A node handle the rules compute with.
 #[derive(Clone, Copy)]
 pub struct V<'a> {
@@ -432,7 +570,32 @@ pub struct V<'a> {
 #[derive(Clone, Copy)]
 pub enum Partial<'a> {
     Zero,
+    /// Finite wherever the operation's arguments are finite.
     Of(V<'a>),
+    /// May be infinite (or `0 / 0`) where the operation's value is finite: `sqrt` at 0.
+    Singular(V<'a>),
+    /// May be infinite only where the operation's value is infinite too: `ln` at 0, `1 / 0`.
+    Pole(V<'a>),
+}
+
+impl<'a> Partial<'a> {
+    /// The derivative, unless it is zero.
+    pub fn value(self) -> Option<V<'a>> {
+        match self {
+            Partial::Zero => None,
+            Partial::Of(v) | Partial::Singular(v) | Partial::Pole(v) => Some(v),
+        }
+    }
+}
+
+/// Marks a local derivative that may be infinite where the operation's value is finite.
+pub fn singular(v: V<'_>) -> Partial<'_> {
+    Partial::Singular(v)
+}
+
+/// Marks a local derivative that may be infinite at a pole, where the value is infinite too.
+pub fn pole(v: V<'_>) -> Partial<'_> {
+    Partial::Pole(v)
 }
 
 impl<'a> From<V<'a>> for Partial<'a> {
@@ -470,6 +633,48 @@ impl<'a> Operand<'a> for i32 {
 impl<'a> V<'a> {
     fn wrap(self, id: NodeId) -> V<'a> {
         V { id, b: self.b }
+    }
+
+    pub fn builder(self) -> &'a Builder {
+        self.b
+    }
+
+    /// The value of a float or integer literal, known at compile time.
+    pub fn literal(self) -> Option<f64> {
+        match self.b.lit_value(self.id) {
+            Some(LitValue::Float(v)) => Some(v),
+            #[allow(clippy::cast_precision_loss)] // only compared with small bounds
+            Some(LitValue::Int(v)) => Some(v as f64),
+            _ => None,
+        }
+    }
+
+    /// Whether this value is, for every input, at least some positive constant (or NaN): a
+    /// positive literal, `a + b` with `a` such a value and `b >= 0`, or `√a` of one. Floating
+    /// point cannot round it to 0, so no pole or infinite derivative sits there: `ln(x² + 1)`,
+    /// `√(x² + y² + 1)`, a division by either.
+    pub fn is_bounded_away_from_zero(self) -> bool {
+        self.b.bounded_below(self.id, BOUND_DEPTH)
+    }
+
+    /// Whether this value is `>= 0` (or NaN) for every input: `x * x`, `exp`, `√`, `abs`, sums
+    /// of such values, and the values bounded away from zero.
+    pub fn is_nonnegative(self) -> bool {
+        self.b.nonnegative(self.id, BOUND_DEPTH)
+    }
+
+    /// Whether this partial derivative only routes the incoming derivative, unscaled or
+    /// negated, or by a nonzero constant: a literal, a known constant, or a selection among
+    /// them. Such a partial never turns an infinite input into `0 · ∞`.
+    pub fn is_routing(self) -> bool {
+        let node = self.b.node(self.id);
+        match node.op {
+            Op::Lit(..) | Op::Known(_) => true,
+            Op::Select => {
+                self.wrap(node.args[1]).is_routing() && self.wrap(node.args[2]).is_routing()
+            }
+            _ => self.literal().is_some(),
+        }
     }
 
     fn call(self, p: Prim, rest: &[NodeId]) -> V<'a> {
@@ -519,6 +724,11 @@ impl<'a> V<'a> {
     /// Element `k` of the tuple `self`.
     pub fn field(self, k: usize) -> V<'a> {
         self.wrap(self.b.field(self.id, k))
+    }
+
+    /// `0` if `self` is exactly `0`, else `product`: the guard `0 · ∞ = 0`.
+    pub fn zero_wins(self, product: V<'a>) -> V<'a> {
+        self.call(Prim::ZeroWins, &[product.id])
     }
 
     pub fn sigmoid(self) -> V<'a> {

@@ -23,8 +23,11 @@ use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
+use crate::names;
 use crate::reverse::Adjoint;
 use crate::rules::{Prim, Syntax};
+
+mod out_params;
 
 /// Operator precedence of emitted expressions, loosest first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,22 +73,19 @@ struct Namer {
 }
 
 impl Namer {
+    /// `preferred`, or `preferred_1`, `preferred_2`, ... if it is taken. Names are compared as
+    /// identifiers: `r#x` and `x` are one name.
     fn fresh(&mut self, preferred: &str) -> Ident {
+        let preferred = names::plain(preferred);
         let mut name = preferred.to_owned();
         let n = self.next.entry(preferred.to_owned()).or_insert(1);
         while self.used.contains(&name) {
-            name = format!("{preferred}_{n}");
+            name = names::suffixed(preferred, *n);
             *n += 1;
         }
-        self.used.insert(name.clone());
-        ident(&name)
-    }
-}
-
-fn ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::mixed_site()),
-        None => Ident::new(name, Span::mixed_site()),
+        let ident = names::ident(&name, Span::mixed_site());
+        self.used.insert(name);
+        ident
     }
 }
 
@@ -224,6 +224,14 @@ impl<'g> Sweep<'g> {
             if let Op::Pop(v) = node.op {
                 walk.mutated.insert(v);
             }
+            // So are the buffers a call writes into.
+            if let Op::Invoke(invoke) = &node.op {
+                for (a, mode) in node.args.iter().zip(&invoke.modes) {
+                    if let (crate::graph::Pass::Mut, Op::Array(v, _)) = (mode, &graph.node(*a).op) {
+                        walk.mutated.insert(*v);
+                    }
+                }
+            }
         }
 
         // Live: what a statement or a result uses, and what those use.
@@ -292,9 +300,13 @@ impl<'g> Sweep<'g> {
                         && at.index >= home.index
                         && reads.is_none_or(|v| {
                             walk.barriers.get(&home.block).is_none_or(|b| {
-                                !b.iter().any(|&(k, changed)| {
-                                    k > home.index && k < at.index && changed.is_none_or(|c| c == v)
-                                })
+                                // In order of their index: only those between are looked at,
+                                // so a block of thousands of stores stays linear.
+                                let from = b.partition_point(|&(k, _)| k <= home.index);
+                                !b[from..]
+                                    .iter()
+                                    .take_while(|&&(k, _)| k < at.index)
+                                    .any(|&(_, changed)| changed.is_none_or(|c| c == v))
                             })
                         })
                 });
@@ -401,14 +413,18 @@ impl<'g> Sweep<'g> {
             .filter(|(id, _)| !self.live[id.0])
             .map(|(_, ident)| quote!(let _ = #ident;));
         let stmts = self.block(code);
-        let results = results.iter().map(|(id, _)| match id {
-            Some(id) => self.operand(*id).tokens,
-            None => float_literal(0.0).tokens,
+        // A function that only writes out-parameters returns nothing.
+        let tuple = (!results.is_empty()).then(|| {
+            let results = results.iter().map(|(id, _)| match id {
+                Some(id) => self.operand(*id).tokens,
+                None => float_literal(0.0).tokens,
+            });
+            quote!((#(#results,)*))
         });
         quote! {
             #(#unused)*
             #stmts
-            (#(#results,)*)
+            #tuple
         }
     }
 
@@ -445,6 +461,19 @@ impl<'g> Sweep<'g> {
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
+                // A call that writes into buffers is a statement of its own.
+                if let Op::Invoke(_) = self.graph.node(*n).op {
+                    let call = self.operand(*n).tokens;
+                    return quote!(#call;);
+                }
+                // The adjoint of a buffer, zeroed to the buffer's length in its allocation.
+                if let (Shape::Buffer(_), Op::Vec) =
+                    (&self.graph.vars[v.0].shape, &self.graph.node(*n).op)
+                {
+                    let args = &self.graph.node(*n).args;
+                    let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
+                    return quote!(#name.clear(); #name.resize(#len, #x););
+                }
                 // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
                 if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
                     return TokenStream::new();
@@ -519,8 +548,13 @@ impl<'g> Sweep<'g> {
                 } else {
                     range
                 };
+                let guard = if *inclusive {
+                    None
+                } else {
+                    self.length_guard(*end)
+                };
                 let body = self.block(body);
-                quote!(for #i in #range { #body })
+                quote!(#guard for #i in #range { #body })
             }
             Stmt::While { cond, test, body } => {
                 let c = self.block(cond);
@@ -534,6 +568,29 @@ impl<'g> Sweep<'g> {
                 }
             }
         }
+    }
+
+    /// For a loop over `..x.len() - c` with `x` a slice parameter, `assert!(end < x.len())`
+    /// before it. The subtraction wraps only for a slice shorter than `c`, where the function
+    /// itself panics in a debug build; otherwise the assertion holds, and it tells Rust that an
+    /// index up to `i + c` is in bounds, so the loop's indexing needs no check per iteration.
+    fn length_guard(&self, end: NodeId) -> Option<TokenStream> {
+        let node = self.graph.node(end);
+        let (Op::Prim(Prim::Sub), [len, c]) = (&node.op, node.args.as_slice()) else {
+            return None;
+        };
+        let (Op::Len(v), Op::Lit(LitValue::Int(1..), _)) =
+            (&self.graph.node(*len).op, &self.graph.node(*c).op)
+        else {
+            return None;
+        };
+        let var = &self.graph.vars[v.0];
+        if var.param.is_none() || !matches!(var.shape, Shape::Slice) {
+            return None;
+        }
+        let x = self.var(*v);
+        let e = self.operand(end).at_least(Prec::Cast);
+        Some(quote!(::core::assert!(#e < #x.len());))
     }
 
     fn if_stmt(&self, cond: NodeId, then: &Block, otherwise: &Block) -> TokenStream {
@@ -564,6 +621,10 @@ impl<'g> Sweep<'g> {
         value: NodeId,
         reads_target: impl Fn(&crate::graph::Node) -> bool,
     ) -> Option<(TokenStream, TokenStream)> {
+        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
+        if self.graph.generic.is_some() {
+            return None;
+        }
         let node = self.graph.node(value);
         let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
             return None;
@@ -599,6 +660,25 @@ impl<'g> Sweep<'g> {
                     .to_token_stream(),
                 Prec::Atom,
             ),
+            // A function generic over `T: Float` spells its constants through `T`.
+            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let lit = float_literal(*v).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#lit)), Prec::Atom)
+            }
+            Op::Known(k) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let value = known(*k, FloatTy::F64).tokens;
+                Code::new(quote!(::autodiff::cast::<#t, f64>(#value)), Prec::Atom)
+            }
+            Op::Cast(CastTo::Float(_) | CastTo::Lossless(_)) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let a = arg(0).tokens;
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::cast::<#t, _>(#a)),
+                    Prec::Atom,
+                )
+            }
             Op::Lit(LitValue::Float(_), Some(tokens)) => {
                 Code::new(typed_literal(tokens, node.ty), Prec::Atom)
             }
@@ -710,6 +790,10 @@ impl<'g> Sweep<'g> {
                 let x = arg(0).tokens;
                 Code::new(quote!([#x; #len]), Prec::Atom)
             }
+            Op::Vec => {
+                let (x, len) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote_spanned!(span=> ::std::vec![#x; #len]), Prec::Atom)
+            }
             Op::Pop(v) => {
                 let name = self.var(*v);
                 Code::new(quote!(#name.pop()), Prec::Atom)
@@ -719,9 +803,59 @@ impl<'g> Sweep<'g> {
                 Code::new(quote!(#base.#name), Prec::Atom)
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
+            Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
+            Op::CallGrad(c) if !c.buffers.is_empty() => {
+                // `g_grad_into(x, &mut d_x[..], y)`: slice gradients go straight into the
+                // caller's buffers; the result holds the value and the other entries.
+                let name = format_ident!("{}_grad_into", c.name, span = c.name.span());
+                let prefix = &c.prefix;
+                let args = node.args.iter().zip(&c.buffers).map(|(&a, buffer)| {
+                    let a = self.operand(a).tokens;
+                    match buffer {
+                        Some(v) => {
+                            let d = self.var(*v);
+                            quote!(#a, &mut *#d)
+                        }
+                        None => a,
+                    }
+                });
+                let n =
+                    c.floats.iter().filter(|&&f| f).count() - c.buffers.iter().flatten().count();
+                let n = Literal::usize_unsuffixed(n);
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::private::entries::<#n, _>(#prefix #name(#(#args),*))),
+                    Prec::Atom,
+                )
+            }
+            Op::FieldSlice(path) => {
+                let base = arg(0).at_least(Prec::Atom);
+                Code::new(quote!(&#base.#path[..]), Prec::Prefix)
+            }
+            Op::Gradient(gradient) => {
+                let ty = &gradient.ty;
+                let sets = gradient.fields.iter().zip(&node.args).map(|((path, array), &a)| {
+                    let value = self.operand(a).tokens;
+                    if *array {
+                        quote!(entry_.#path = ::autodiff::FieldGradient::from_gradient(&#value[..]);)
+                    } else {
+                        quote!(entry_.#path = #value;)
+                    }
+                });
+                Code::new(
+                    quote!(::autodiff::gradient_of(|entry_: &mut #ty| { #(#sets)* })),
+                    Prec::Atom,
+                )
+            }
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
-                self.call(c, &name, &node.args, span)
+                let call = self.call(c, &name, &node.args, span).tokens;
+                // The value and one entry per float argument, checked where the call is.
+                let n = c.floats.iter().filter(|&&f| f).count();
+                let n = Literal::usize_unsuffixed(n);
+                Code::new(
+                    quote_spanned!(span=> ::autodiff::private::entries::<#n, _>(#call)),
+                    Prec::Atom,
+                )
             }
             Op::CallJvp(c) => {
                 let name = format_ident!("{}_jvp", c.name, span = c.name.span());
@@ -729,7 +863,11 @@ impl<'g> Sweep<'g> {
             }
             Op::Field(k) => {
                 let tuple = arg(0).at_least(Prec::Atom);
-                let k = syn::Index::from(*k);
+                // Spanned on what the entry belongs to: a missing entry is reported there.
+                let k = syn::Index {
+                    index: u32::try_from(*k).unwrap_or(u32::MAX),
+                    span,
+                };
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
             Op::Array(v, by_ref) => {
@@ -748,6 +886,30 @@ impl<'g> Sweep<'g> {
                 Code::new(quote!(#array[#i]), Prec::Atom)
             }
         }
+    }
+
+    /// `g(&x[..], mu, &mut out[..])`, or a derivative function of `g`.
+    fn invoke(&self, invoke: &crate::graph::Invoke, args: &[NodeId], span: Span) -> Code {
+        use crate::graph::Pass;
+        let c = &invoke.callee;
+        let name = if invoke.suffix.is_empty() {
+            c.name.clone()
+        } else {
+            format_ident!("{}_{}", c.name, invoke.suffix, span = c.name.span())
+        };
+        let prefix = &c.prefix;
+        let args = args.iter().zip(&invoke.modes).map(|(&a, mode)| {
+            let t = match self.graph.node(a).op {
+                Op::Array(v, _) => self.var(v).to_token_stream(),
+                _ => self.operand(a).at_least(Prec::Atom),
+            };
+            match mode {
+                Pass::Value => t,
+                Pass::Ref => quote!(&#t[..]),
+                Pass::Mut => quote!(&mut #t[..]),
+            }
+        });
+        Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {
@@ -778,6 +940,14 @@ impl<'g> Sweep<'g> {
             Syntax::Method => {
                 let method = Ident::new(p.name(), span);
                 let receiver = self.graph.node(node.args[0]);
+                if let Some(t) = &self.graph.generic {
+                    // Through the trait, whatever the receiver: `T` has no inherent methods.
+                    let args = node.args.iter().map(|&a| self.operand(a).tokens);
+                    return Code::new(
+                        quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*)),
+                        Prec::Atom,
+                    );
+                }
                 if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
                     // A literal has no methods until its type is known: `f64::exp(2.0)`.
                     let t = node.ty.float().unwrap_or(self.graph.output_ty);
@@ -924,6 +1094,12 @@ impl<'a> Signature<'a> {
         })
     }
 
+    /// The function's generic parameters and `where` clause, which generated functions repeat.
+    fn generics(&self) -> (TokenStream, TokenStream) {
+        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        (generics.to_token_stream(), where_clause.to_token_stream())
+    }
+
     fn name(&self, suffix: &str) -> Ident {
         format_ident!("{}_{}", self.item.sig.ident, suffix)
     }
@@ -940,9 +1116,11 @@ impl<'a> Signature<'a> {
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
         let f = &self.item.sig.ident;
+        let (_, ty_generics, _) = self.item.sig.generics.split_for_impl();
+        let turbofish = ty_generics.as_turbofish();
         match graph.receiver {
-            Some(_) => quote!(let _ = Self::#f;),
-            None => quote!(let _ = #f;),
+            Some(_) => quote!(let _ = Self::#f #turbofish;),
+            None => quote!(let _ = #f #turbofish;),
         }
     }
 
@@ -1022,18 +1200,44 @@ fn stored_param(graph: &Graph, p: &crate::graph::Param) -> bool {
     p.mutable && p.var.is_some_and(|v| graph.body.stores(v))
 }
 
-/// `d_x` for the parameter `x`, also for a raw identifier `r#x`.
-fn d_name(name: &str) -> String {
-    format!("d_{}", name.trim_start_matches("r#"))
+/// The element type of an array or slice parameter (the type of a scalar one) as written:
+/// `f64`, `f32`, or the float type parameter `T` of a generic function.
+fn element_type(p: &crate::graph::Param) -> TokenStream {
+    fn elem(ty: &syn::Type) -> Option<&syn::Type> {
+        match ty {
+            syn::Type::Array(a) => Some(&a.elem),
+            syn::Type::Slice(s) => Some(&s.elem),
+            syn::Type::Reference(r) => elem(&r.elem),
+            syn::Type::Paren(p) => elem(&p.elem),
+            _ => None,
+        }
+    }
+    match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+        Ok(ty) => elem(&ty).map_or_else(|| ty.to_token_stream(), ToTokens::to_token_stream),
+        Err(_) => format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name()).to_token_stream(),
+    }
+}
+
+/// `0.0` in the function's float type: spelled through `T` in a generic function.
+fn zero_of(graph: &Graph) -> TokenStream {
+    match &graph.generic {
+        Some(t) => quote!(::autodiff::cast::<#t, f64>(0.0)),
+        None => quote!(0.0),
+    }
 }
 
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.
 fn gradient_type(p: &crate::graph::Param) -> TokenStream {
-    let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+    let float = element_type(p);
     match &p.shape {
+        // A struct's gradient is a struct, by value.
+        Shape::Scalar if p.fields() => match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+            Ok(syn::Type::Reference(r)) => r.elem.to_token_stream(),
+            _ => p.ty_tokens.clone(),
+        },
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
-        Shape::Slice | Shape::Tape(_) => quote!(::std::vec::Vec<#float>),
+        Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),
     }
 }
 
@@ -1042,6 +1246,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
@@ -1051,7 +1256,16 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         .enumerate()
         .filter(|(_, p)| p.active)
         .collect();
-    let has_slices = active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
+    // buffers of the caller's.
+    let outs = graph.params.iter().any(crate::graph::Param::out);
+    let unit = matches!(item.sig.output, ReturnType::Default);
+    let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    let seed = adjoint.seed.map(|s| {
+        let ident = inputs.namer.fresh("seed");
+        inputs.nodes.push((s, ident.clone()));
+        ident
+    });
 
     // The gradient variables of array and slice parameters: buffers of `f_grad_into`, or
     // arrays declared at the start of `f_grad`.
@@ -1060,25 +1274,34 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         let Some(&d) = adjoint.array_gradients.get(i) else {
             continue;
         };
-        let ident = inputs.namer.fresh(&d_name(&p.name));
+        let ident = inputs.namer.fresh(&names::derivative(&p.name));
         inputs.vars.push((d, ident.clone()));
         if let Shape::Array { len, .. } = &p.shape {
-            prelude.push(quote!(let mut #ident = [0.0; #len];));
+            let zero = zero_of(graph);
+            prelude.push(quote!(let mut #ident = [#zero; #len];));
         }
     }
     let mut results = vec![(Some(graph.output), "value".to_owned())];
+    if unit {
+        results.clear();
+    }
+    // `wrt(self)`: the gradient entry of `self` comes first, as `self` does.
+    if let Some(g) = adjoint.self_gradient {
+        results.push((Some(g), "d_self".to_owned()));
+    }
+    let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
     let mut scalar_grads = adjoint.gradients.iter();
     for (i, p) in &active {
         match p.shape {
             Shape::Scalar => {
                 let g = *scalar_grads.next().expect("one gradient per scalar");
-                results.push((g, d_name(&p.name)));
+                results.push((g, names::derivative(&p.name)));
             }
             Shape::Array { .. } => {
                 let d = adjoint.array_gradients[i];
-                results.push((adjoint.reads.get(&d).copied(), d_name(&p.name)));
+                results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
             }
-            Shape::Slice | Shape::Tape(_) => {}
+            Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => {}
         }
     }
     let sweep = Sweep::new(
@@ -1095,6 +1318,11 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let output = &sig.output;
     let items = &graph.items;
     let entries: Vec<String> = std::iter::once(sig.call(graph))
+        .chain(
+            adjoint
+                .self_gradient
+                .map(|_| format!("∂{}/∂self", item.sig.ident)),
+        )
         .chain(
             active
                 .iter()
@@ -1123,13 +1351,26 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
             #(#doc)*
             #(#attrs)*
             #[must_use]
-            #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+            #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
                 #use_original
                 #(#items)*
                 #(#prelude)*
                 #body
             }
         };
+    }
+
+    if outs {
+        let parts = out_params::Parts {
+            item,
+            adjoint,
+            inputs: &inputs,
+            unit,
+            seed: seed.as_ref(),
+            body: &body,
+            prelude: &prelude,
+        };
+        return out_params::vjp_into(&parts);
     }
 
     // With slices: `f_grad_into` adds into caller buffers; `f_grad` allocates them.
@@ -1141,7 +1382,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
             (true, Shape::Slice, Some(d)) => {
                 let d = inputs.var(*d).expect("named above");
-                let float = format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name());
+                let float = element_type(p);
                 quote!(#ident: #ty, #d: &mut [#float])
             }
             _ => quote!(#mutability #ident: #ty),
@@ -1155,7 +1396,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let buffers: Vec<String> = active
         .iter()
         .filter(|(_, p)| matches!(p.shape, Shape::Slice))
-        .map(|(_, p)| format!("`{}`", d_name(&p.name)))
+        .map(|(_, p)| format!("`{}`", names::derivative(&p.name)))
         .collect();
     let into_entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
@@ -1204,15 +1445,27 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let mut call_args = Vec::new();
     let mut outer_results = vec![quote!(value)];
     let mut into_results = vec![quote!(value)];
+    // The gradients' locals, named apart from the parameters (one may be called `d_x`).
+    let mut locals = Namer::default();
+    for i in 0..graph.params.len() {
+        locals.fresh(&inputs.param(graph, i).to_string());
+    }
+    locals.fresh("value");
+    if adjoint.self_gradient.is_some() {
+        let d = format_ident!("d_self", span = Span::mixed_site());
+        outer_results.push(quote!(#d));
+        into_results.push(quote!(#d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i);
         call_args.push(quote!(#ident));
         if !p.active {
             continue;
         }
-        let d = format_ident!("{}", d_name(&p.name), span = Span::mixed_site());
+        let d = locals.fresh(&names::derivative(&p.name));
         if matches!(p.shape, Shape::Slice) {
-            alloc.push(quote!(let mut #d = ::std::vec![0.0; #ident.len()];));
+            let zero = zero_of(graph);
+            alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
             call_args.push(quote!(&mut #d));
         } else {
             into_results.push(quote!(#d));
@@ -1232,10 +1485,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         format!("returns `({})`.", entries.join(", ")),
         format!("[`{into}`] fills caller buffers instead of allocating."),
     ]);
+    // Each slice brings its buffer: a function of four slices takes eight arguments.
+    let arity = graph.params.len()
+        + usize::from(graph.receiver.is_some())
+        + active
+            .iter()
+            .filter(|(_, p)| matches!(p.shape, Shape::Slice))
+            .count();
+    let many = (arity > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#into_doc)*
         #(#attrs)*
-        #vis fn #into(#receiver #(#into_params),*) -> (#output, #(#into_tys,)*) {
+        #many
+        #vis fn #into #generics(#receiver #(#into_params),*) -> (#output, #self_ty #(#into_tys,)*) #where_clause {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -1246,7 +1508,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         #(#doc)*
         #(#attrs)*
         #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #(#grad_tys,)*) {
+        #vis fn #name #generics(#receiver #(#params),*) -> (#output, #self_ty #(#grad_tys,)*) #where_clause {
             #(#alloc)*
             let (#(#into_results,)*) = #callee(#(#call_args),*);
             (#(#outer_results,)*)
@@ -1258,10 +1520,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let graph = &tangent.graph;
     let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
+    // `wrt(self)`: the tangent of `self` comes first, as `self` does.
+    if graph.self_active {
+        let d = inputs.namer.fresh("d_self");
+        params.push(quote!(#d: &Self));
+        inputs
+            .nodes
+            .push((tangent.self_seed.unwrap_or(NodeId(usize::MAX)), d));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i).clone();
         let ty = &p.ty_tokens;
@@ -1270,7 +1541,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         if !p.active {
             continue;
         }
-        let d = inputs.namer.fresh(&d_name(&p.name));
+        let d = inputs.namer.fresh(&names::derivative(&p.name));
         params.push(quote!(#mutability #d: #ty));
         match tangent.seeds.get(&i) {
             Some(Seed::Scalar(n)) => inputs.nodes.push((*n, d)),
@@ -1286,10 +1557,17 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         .map(|(_, d)| quote!(let _ = #d;))
         .collect();
     inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
-    let results = vec![
-        (Some(graph.output), "value".to_owned()),
-        (tangent.derivative, "tangent".to_owned()),
-    ];
+    // A function that returns nothing has its outputs in out-parameters, whose tangents it
+    // writes into the buffers after them.
+    let unit = matches!(item.sig.output, ReturnType::Default);
+    let results = if unit {
+        Vec::new()
+    } else {
+        vec![
+            (Some(graph.output), "value".to_owned()),
+            (tangent.derivative, "tangent".to_owned()),
+        ]
+    };
     let sweep = Sweep::new(
         graph,
         &tangent.code,
@@ -1314,7 +1592,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
                 "∂{f}/∂{x} · {d}",
                 f = item.sig.ident,
                 x = p.name,
-                d = d_name(&p.name)
+                d = names::derivative(&p.name)
             )
         })
         .collect();
@@ -1323,20 +1601,35 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     } else {
         direction.join(" + ")
     };
-    let doc = doc_lines(&[
+    let mut doc = vec![
         format!(
             "The value of [`{}`] and its derivative along a direction, by forward-mode automatic",
             sig.link(graph)
         ),
         format!("differentiation: returns `({}, {sum})`.", sig.call(graph)),
-    ]);
+    ];
+    if graph.params.iter().any(crate::graph::Param::out) {
+        doc.push(
+            "The tangent of each out-parameter is written into the buffer after it.".to_owned(),
+        );
+    }
+    if unit {
+        "differentiation: writes the outputs, and their tangents into the buffers after them."
+            .clone_into(&mut doc[1]);
+    }
+    let doc = doc_lines(&doc);
     let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let (must_use, ret) = if unit {
+        (None, TokenStream::new())
+    } else {
+        (Some(quote!(#[must_use])), quote!(-> (#output, #output)))
+    };
     quote! {
         #(#doc)*
         #(#attrs)*
         #many
-        #[must_use]
-        #vis fn #name(#receiver #(#params),*) -> (#output, #output) {
+        #must_use
+        #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
             #use_original
             #(#items)*
             #(#unread)*

@@ -9,12 +9,15 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{emit, forward, lower, options, reverse};
+use crate::{draw, emit, forward, lower, options, reverse};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
-/// Each level of nesting lowering counts adds at most one group, so nothing it accepts is refused
-/// here; deeper items are refused before `syn`, whose recursive parser needs several kilobytes of
-/// stack a level and overflows rustc's 8 MiB a little beyond 400 nested `if`s.
+/// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
+/// refused here; deeper items are refused before `syn`, whose recursive parser needs several
+/// kilobytes of stack a level and, on rustc's 8 MiB, overflows a little beyond 400 nested `if`s,
+/// between 400 and 500 right-nested products `x * (x * (..))` and between 600 and 1,000 nested
+/// parentheses (rustc itself compiles about 850 and 1,100 of the last two). A flat chain
+/// `a + b + c + ..` has no groups and no limit.
 const MAX_GROUP_DEPTH: usize = lower::MAX_DEPTH;
 
 /// Expands `#[differentiate(attr)] item`.
@@ -23,7 +26,7 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
         let error = syn::Error::new(
             span,
             format!(
-                "nested more than {MAX_GROUP_DEPTH} levels deep: move the inner part into a function, or split it with `let` bindings"
+                "nested more than {MAX_GROUP_DEPTH} levels deep in brackets, braces or parentheses, more than the macro's parser follows on the compiler's stack: move the inner part into a function, or split it with `let` bindings"
             ),
         )
         .into_compile_error();
@@ -42,11 +45,15 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
             return quote!(#item #error);
         }
     };
-    match generate(attr, &function) {
-        Ok(generated) => quote!(#function #generated),
+    // The function as written is its tokens: printing the parsed function again would recurse
+    // down every chain of binary operators in it, a sum of thousands of terms as deep as long.
+    let generated = generate(attr, &function);
+    lower::dispose(function);
+    match generated {
+        Ok(generated) => quote!(#item #generated),
         Err(e) => {
             let error = e.into_compile_error();
-            quote!(#function #error)
+            quote!(#item #error)
         }
     }
 }
@@ -91,9 +98,16 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let mut out = TokenStream::new();
-    if options.reverse {
+    if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        emit::reverse_fn(function, &adjoint).to_tokens(&mut out);
+        let grad = emit::reverse_fn(function, &adjoint);
+        // `f_graph` shows the text of `f_grad`, which is built for it even when not emitted.
+        if options.graph {
+            draw::graph_fn(function, &graph, &grad.to_string()).to_tokens(&mut out);
+        }
+        if options.reverse {
+            grad.to_tokens(&mut out);
+        }
     }
     if options.forward {
         let tangent = forward::forward(graph);

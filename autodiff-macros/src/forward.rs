@@ -9,10 +9,13 @@
 
 use std::collections::HashMap;
 
-use crate::algebra::{Builder, Partial};
+use crate::algebra::Builder;
 use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
 use crate::reverse::site;
-use crate::rules::{self, Prim};
+use crate::rules::{self, Mode, Prim};
+
+mod call_into;
+mod fields;
 
 /// A graph extended with its tangent code.
 pub struct Tangent {
@@ -24,6 +27,8 @@ pub struct Tangent {
     /// The tangent input of each active parameter, by parameter index: a node for a scalar,
     /// a variable for an array or slice.
     pub seeds: HashMap<usize, Seed>,
+    /// The tangent of `self`, when `wrt` names it and the body reads its fields.
+    pub self_seed: Option<NodeId>,
 }
 
 /// The tangent input of a parameter.
@@ -38,12 +43,15 @@ struct Forward {
     tangent: HashMap<NodeId, NodeId>,
     var_tangent: HashMap<VarId, VarId>,
     seeds: HashMap<usize, Seed>,
+    self_seed: Option<NodeId>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
     let body = graph.body.clone();
     let output = graph.output;
+    let infinite = rules::has_infinite_derivative(&graph, Mode::Forward);
     let b = Builder::new(graph);
+    b.set_infinite_variables(infinite);
     // Only values already computed can be shared: the walk makes them known as it goes.
     b.retain(|_| false);
     let mut f = Forward {
@@ -51,13 +59,14 @@ pub fn forward(graph: Graph) -> Tangent {
         tangent: HashMap::new(),
         var_tangent: HashMap::new(),
         seeds: HashMap::new(),
+        self_seed: None,
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
     for (i, var) in vars.iter().enumerate().filter(|(_, v)| v.active) {
         let d = f.b.with_graph(|g| {
             g.vars.push(Var {
-                name: format!("d_{}", var.name),
+                name: crate::names::derivative(&var.name),
                 active: false,
                 ..var.clone()
             });
@@ -95,6 +104,7 @@ pub fn forward(graph: Graph) -> Tangent {
         code,
         derivative,
         seeds: f.seeds,
+        self_seed: f.self_seed,
     }
 }
 
@@ -123,11 +133,22 @@ impl Forward {
                                 out.push(Stmt::Node(fill));
                                 Some(fill)
                             }
+                            (Shape::Buffer(_), Some(init))
+                                if matches!(self.b.node(*init).op, Op::FieldSlice(_)) =>
+                            {
+                                let t = self.field_slice_tangent(*v, *init);
+                                out.extend(t.map(Stmt::Node));
+                                t
+                            }
+                            (Shape::Buffer(len), Some(_)) => {
+                                Some(self.tangent_buffer(*v, len, &mut out))
+                            }
                             (_, init) => init.map(|n| self.tangent_or_zero(n, &mut out)),
                         };
                         out.push(Stmt::Declare(d, t));
                     }
                 }
+                Stmt::Assign(..) if self.forward_invoke(stmt, &mut out) => {}
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
@@ -188,6 +209,7 @@ impl Forward {
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
             Op::Call(ref callee) => self.call(callee, &node),
+            Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };
         for id in before..self.b.len() {
@@ -209,11 +231,9 @@ impl Forward {
             };
             let partial = {
                 let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-                let partials = rules::local_derivatives(&node.op, self.b.v(t), self.b.v(n), &args);
-                match partials.get(k) {
-                    Some(Partial::Of(d)) => Some(d.id),
-                    _ => None,
-                }
+                let partials =
+                    rules::chain(&node.op, self.b.v(t), self.b.v(n), &args, Mode::Forward);
+                partials.get(k).copied().flatten().map(|d| d.id)
             };
             let Some(d) = partial else { continue };
             sum = Some(match sum {
@@ -275,7 +295,10 @@ impl Forward {
             args.push(t);
         }
         let jvp = self.b.call(Op::CallJvp(callee.clone()), &args);
-        Some(self.b.field(jvp, 1))
+        let t = self.b.field(jvp, 1);
+        // The callee's derivative may be infinite.
+        self.b.mark_infinite(t);
+        Some(t)
     }
 
     /// The tangent input `d_<param>` of `f_jvp`.
@@ -292,5 +315,18 @@ impl Forward {
         });
         self.seeds.insert(param, Seed::Scalar(seed));
         seed
+    }
+}
+
+impl Forward {
+    /// `vec![0.0; len]`, the tangent of a run-time-sized buffer, declared beside it.
+    fn tangent_buffer(&mut self, v: VarId, len: NodeId, out: &mut Vec<Stmt>) -> NodeId {
+        let zero = self.b.lit(0.0);
+        let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+        let zeros = self
+            .b
+            .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, len], ty)));
+        out.push(Stmt::Node(zeros));
+        zeros
     }
 }

@@ -62,6 +62,12 @@ pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool
     if effects.stored.iter().any(|v| !effects.declared.contains(v)) {
         return false;
     }
+    // A call that writes into an array declared outside the loop stores into it.
+    if effects.assigned.iter().any(|(v, _)| {
+        !effects.declared.contains(v) && !matches!(graph.vars[v.0].shape, Shape::Scalar)
+    }) {
+        return false;
+    }
     let carried: HashSet<VarId> = effects
         .assigned
         .iter()
@@ -537,7 +543,7 @@ pub fn carry_neighbours(
         }
         let float = Ty::Float(graph.vars[var.0].ty.float());
         graph.vars.push(crate::graph::Var {
-            name: format!("{}_next", graph.vars[var.0].name),
+            name: crate::names::suffixed(&graph.vars[var.0].name, "next"),
             ty: float,
             shape: Shape::Scalar,
             active: false,

@@ -123,6 +123,8 @@ pub enum Op {
     Len(VarId),
     /// `[arg0; len]`, a local array filled with one value.
     Fill(TokenStream),
+    /// `vec![arg0; arg1]`, a buffer whose length is known at run time.
+    Vec,
     /// The index of the `for` loop with this number, inside its body.
     Counter(usize),
     /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
@@ -145,6 +147,61 @@ pub enum Op {
     Part(VarId),
     /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.
     Element,
+    /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
+    /// its derivative functions. Its value is a tuple (`()` for the call itself).
+    Invoke(Invoke),
+    /// `&arg0.path[..]`: a float-array field of a struct parameter or of `self`, as a slice.
+    FieldSlice(TokenStream),
+    /// The gradient entry of a struct: `P::default()` with each field in `fields` set to the
+    /// matching argument (a float, or an array adjoint for an array field).
+    Gradient(StructGradient),
+}
+
+/// The fields of a struct's gradient entry; see [`Op::Gradient`].
+#[derive(Clone, Debug)]
+pub struct StructGradient {
+    /// The struct's type: `P`, or `Self`.
+    pub ty: TokenStream,
+    /// Each field's path (`w`, `layer.w`) and whether it is an array.
+    pub fields: Vec<(TokenStream, bool)>,
+}
+
+/// A float or float-array field of a struct parameter or of `self` that the body reads, whose
+/// derivative is an entry of the struct's gradient when `wrt` names the struct.
+#[derive(Clone, Debug)]
+pub struct FieldLeaf {
+    /// The parameter it belongs to; `None` for `self`.
+    pub owner: Option<usize>,
+    /// The path after the owner: `w`, `layer.w`.
+    pub path: TokenStream,
+    /// A float field: the node that reads it.
+    pub node: Option<NodeId>,
+    /// A float-array field: the slice variable that reads it.
+    pub var: Option<VarId>,
+    /// Whether its owner is named in `wrt`.
+    pub active: bool,
+}
+
+/// A call with arguments passed by value, by reference or by mutable reference, to `g`,
+/// `g_vjp_into` or `g_jvp` (see [`crate::reverse`]'s out-parameter calls).
+#[derive(Clone, Debug)]
+pub struct Invoke {
+    pub callee: Callee,
+    /// `""` for the call itself, else the suffix of the derivative function: `vjp_into`, `jvp`.
+    pub suffix: &'static str,
+    /// How each argument is passed.
+    pub modes: Vec<Pass>,
+}
+
+/// How an argument of an [`Invoke`] is passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// As the argument node prints.
+    Value,
+    /// `&v[..]` for an array or buffer.
+    Ref,
+    /// `&mut v[..]` for an array or buffer.
+    Mut,
 }
 
 /// The function a call names: `g`, `module::g`, or a method `self.g`.
@@ -155,6 +212,9 @@ pub struct Callee {
     pub name: proc_macro2::Ident,
     /// Which arguments are floats, each with an entry in `g_grad`'s result.
     pub floats: Vec<bool>,
+    /// For `g_grad_into`: after which arguments the caller's adjoint buffer is passed (a slice
+    /// argument whose gradient is added straight into it). Empty for `g_grad`.
+    pub buffers: Vec<Option<VarId>>,
 }
 
 /// The target of an `as` cast.
@@ -220,6 +280,9 @@ pub enum Shape {
     },
     /// `&[T]`.
     Slice,
+    /// A local `vec![x; n]`, a buffer whose length is known at run time: the integer node `n`,
+    /// computed where the buffer is declared.
+    Buffer(NodeId),
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
     /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
     /// as the constant expression says.
@@ -292,6 +355,17 @@ pub enum Stmt {
         message: Option<TokenStream>,
     },
 }
+/// What a parameter is, beyond its shape and activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An input.
+    Input,
+    /// An out-parameter `&mut [f64]`: an output of the function, whose adjoint is a seed.
+    Out,
+    /// A struct named in `wrt`: its float fields are active, and its gradient entry is a struct.
+    Fields,
+}
+
 #[derive(Clone, Debug)]
 pub struct Param {
     pub name: String,
@@ -306,6 +380,8 @@ pub struct Param {
     pub active: bool,
     /// Whether the user declared it `mut`.
     pub mutable: bool,
+    /// What kind of input it is, beyond its shape.
+    pub role: Role,
     pub node: NodeId,
     pub span: Span,
 }
@@ -324,6 +400,25 @@ pub struct Graph {
     pub output_ty: FloatTy,
     /// `&self`, for a method: passed through unchanged.
     pub receiver: Option<TokenStream>,
+    /// Whether `wrt` names `self`.
+    pub self_active: bool,
+    /// The fields of structs the body reads.
+    pub fields: Vec<FieldLeaf>,
+    /// The float type parameter `T` of a function generic over `T: Float`, which every float
+    /// type, constant and cast of the generated functions is spelled with.
+    pub generic: Option<proc_macro2::Ident>,
+}
+
+impl Param {
+    /// Whether it is an out-parameter.
+    pub fn out(&self) -> bool {
+        self.role == Role::Out
+    }
+
+    /// Whether it is a struct named in `wrt`.
+    pub fn fields(&self) -> bool {
+        self.role == Role::Fields
+    }
 }
 
 impl Stmt {
@@ -382,7 +477,8 @@ impl Block {
     /// Whether a statement of this block (or a nested one) stores into `var`.
     pub fn stores(&self, var: VarId) -> bool {
         self.0.iter().any(|s| match s {
-            Stmt::Store { var: v, .. } => *v == var,
+            // A call that writes into an array assigns it.
+            Stmt::Store { var: v, .. } | Stmt::Assign(v, _) => *v == var,
             Stmt::If {
                 then, otherwise, ..
             } => then.stores(var) || otherwise.stores(var),

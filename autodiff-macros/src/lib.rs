@@ -3,7 +3,7 @@
 //! The stages, one module each, in the order they run: `options` parses the attribute, `lower`
 //! turns the function into a computational graph (`graph`), `activity` marks what depends on the
 //! active parameters, `reverse` and `forward` extend the graph with derivative code built from the
-//! table in `rules` through the `algebra`, and `emit` prints the result as plain Rust. `expand`
+//! table in `rules` through the `algebra`, and `emit` prints the result as plain Rust; `draw` emits `f_graph`, which records the graph at a point. `expand`
 //! drives them. Only the stages at the two ends read or write Rust syntax (`options`, `lower`,
 //! `emit`, and `expand` which parses the item): the passes in between see the graph alone. The
 //! project's `ARCHITECTURE.md` describes them.
@@ -13,12 +13,14 @@ mod activity;
 mod algebra;
 #[cfg(test)]
 mod check;
+mod draw;
 mod emit;
 mod expand;
 mod forward;
 mod fuse;
 mod graph;
 mod lower;
+mod names;
 mod options;
 mod reverse;
 mod rules;

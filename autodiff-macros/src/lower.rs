@@ -23,16 +23,27 @@ use syn::{
 use crate::graph::{
     self, CastTo, CmpOp, FloatTy, Graph, LitValue, Node, NodeId, Op, Param, Shape, Ty, Var, VarId,
 };
+use crate::names;
 use crate::options::Options;
 use crate::rules::{Prim, Syntax};
 
+mod buffer;
+mod call_into;
+mod chains;
+mod fields;
+mod generic;
 mod iter;
 mod patterns;
 
 use iter::View;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
-/// exhausting the compiler's stack.
+/// exhausting the compiler's stack. A chain of binary operators, `a + b + c + ..`, is one level
+/// however long it is: only its operands are a level deeper. Every group of brackets, braces or
+/// parentheses is at least one level, so for nesting in groups the binding limit is the group
+/// limit checked before parsing (`expand`), which `syn`'s recursive parser needs; rustc 1.95
+/// itself overflows its 8 MiB stack at about 1,100 nested parentheses and 850 right-nested
+/// products `x * (x * (..))`.
 pub(crate) const MAX_DEPTH: usize = 256;
 
 /// The longest `else if` chain: each link nests one level, and a chain meets this limit before
@@ -75,6 +86,11 @@ enum OperandKey {
     Node(NodeId),
 }
 
+/// Drops a function without recursion along the chains of binary operators in its body.
+pub fn dispose(item: ItemFn) {
+    chains::dispose(*item.block);
+}
+
 pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     let mut cx = Lowerer {
         nodes: Vec::new(),
@@ -94,11 +110,16 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
+        out_params: Vec::new(),
+        structs: fields::Structs::default(),
+        generic: None,
         closures: Vec::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
+    cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
+    generic::set_float_param(None);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {
@@ -110,6 +131,9 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
         receiver: cx.receiver,
+        self_active: cx.structs.self_active,
+        fields: cx.structs.leaves,
+        generic: cx.generic,
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -166,10 +190,11 @@ impl Scopes {
 
     fn close(&mut self) {
         for b in self.levels.pop().expect("a scope is open") {
-            let positions = self.index.get_mut(&b.name).expect("indexed when bound");
+            let name = names::plain(&b.name);
+            let positions = self.index.get_mut(name).expect("indexed when bound");
             positions.pop();
             if positions.is_empty() {
-                self.index.remove(&b.name);
+                self.index.remove(name);
             }
         }
     }
@@ -177,7 +202,10 @@ impl Scopes {
     /// Binds in the innermost scope, or in the function's own (`level` 0).
     fn bind(&mut self, binding: Binding, outermost: bool) {
         let level = if outermost { 0 } else { self.levels.len() - 1 };
-        let positions = self.index.entry(binding.name.clone()).or_default();
+        let positions = self
+            .index
+            .entry(names::plain(&binding.name).to_owned())
+            .or_default();
         let at = (level, self.levels[level].len());
         // A binding in the outermost scope made while inner ones are open (parameters are
         // bound first, so this does not happen after them) still shadows by level.
@@ -187,12 +215,12 @@ impl Scopes {
     }
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
-        let &(level, at) = self.index.get(name)?.last()?;
+        let &(level, at) = self.index.get(names::plain(name))?.last()?;
         Some(&self.levels[level][at])
     }
 
     fn lookup_mut(&mut self, name: &str) -> Option<&mut Binding> {
-        let &(level, at) = self.index.get(name)?.last()?;
+        let &(level, at) = self.index.get(names::plain(name))?.last()?;
         Some(&mut self.levels[level][at])
     }
 
@@ -202,7 +230,10 @@ impl Scopes {
     }
 
     fn outermost_mut(&mut self, name: &str) -> Option<&mut Binding> {
-        self.levels[0].iter_mut().rev().find(|b| b.name == name)
+        self.levels[0]
+            .iter_mut()
+            .rev()
+            .find(|b| names::same(&b.name, name))
     }
 }
 
@@ -248,6 +279,12 @@ struct Lowerer {
     receiver: Option<TokenStream>,
     /// For each block (by its last statement), the names assigned in its branches and loops.
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
+    /// The indices of the out-parameters, `&mut [f64]`.
+    out_params: Vec<usize>,
+    /// Struct parameters and the fields the body reads.
+    structs: fields::Structs,
+    /// The float type parameter of a function generic over `T: Float`.
+    generic: Option<Ident>,
     /// The closures bound with `let`, by [`Bound::Closure`].
     closures: Vec<iter::Closure>,
 }
@@ -336,6 +373,10 @@ fn float_type(ty: &Type) -> Option<FloatTy> {
             match last.ident.to_string().as_str() {
                 "f64" => Some(FloatTy::F64),
                 "f32" => Some(FloatTy::F32),
+                // The type parameter of a function generic over `T: Float` is a float type.
+                _ if p.path.segments.len() == 1 && generic::is_float_param(&last.ident) => {
+                    Some(FloatTy::F64)
+                }
                 _ => None,
             }
         }
@@ -504,9 +545,12 @@ impl Lowerer {
                 "an `extern` function cannot be differentiated: remove the ABI and wrap the function instead",
             ));
         }
-        let generic =
-            "generic functions cannot be differentiated: write the function for `f64` or `f32`";
-        if !sig.generics.params.is_empty() {
+        let generic = "only functions generic over a float type are differentiated: bound the type parameter by `num_traits::Float` (`fn f<T: Float>`), or write the function for `f64` or `f32`";
+        let float_param = generic::float_param(&sig.generics);
+        generic::set_float_param(float_param.as_ref());
+        if float_param.is_some() {
+            self.generic = float_param;
+        } else if !sig.generics.params.is_empty() {
             self.errors.push(err(&sig.generics, generic));
         } else if let Some(w) = &sig.generics.where_clause {
             self.errors.push(err(w, generic));
@@ -526,6 +570,8 @@ impl Lowerer {
                 }
                 float
             }
+            // A function with an out-parameter returns through it.
+            ReturnType::Default if call_into::has_out_params(sig) => None,
             ReturnType::Default => {
                 self.errors.push(syn::Error::new(
                     sig.paren_token.span.close(),
@@ -571,18 +617,19 @@ impl Lowerer {
                 self.errors
                     .push(err(at, "`@` patterns are not supported: use a plain name"));
             }
+            let (shape, float, out) = call_into::param_shape(&typed.ty);
+            if let Some(e) = call_into::fixed_size_out(&typed.ty) {
+                self.errors.push(e);
+            }
             if let Type::Reference(r) = &*typed.ty
                 && let Some(m) = &r.mutability
+                && !out
             {
                 self.errors.push(err(
                     m,
                     "`&mut` parameters are not supported: a differentiated function is pure; take the value and return the result",
                 ));
             }
-            let (shape, float) = match array_type(&typed.ty) {
-                Some((shape, float)) => (shape, float),
-                None => (Shape::Scalar, float_type(&typed.ty)),
-            };
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
             let name = pat.ident.to_string();
@@ -604,9 +651,17 @@ impl Lowerer {
                 float,
                 active: float.is_some(),
                 mutable: pat.mutability.is_some(),
+                role: if out {
+                    graph::Role::Out
+                } else {
+                    graph::Role::Input
+                },
                 node,
                 span: pat.ident.span(),
             });
+            if out {
+                self.out_params.push(index);
+            }
             self.scopes.bind(
                 Binding {
                     name,
@@ -625,7 +680,21 @@ impl Lowerer {
     /// Applies `wrt(...)`: only the named parameters are active.
     fn restrict(&mut self, params: &mut [Param], wrt: &[Ident]) {
         for name in wrt {
-            match params.iter().find(|p| name == &p.name) {
+            if name == "self" {
+                if self.receiver.is_some() {
+                    self.structs.self_active = true;
+                } else {
+                    self.errors.push(err(
+                        name,
+                        "`wrt` names `self`, but this function is not a method",
+                    ));
+                }
+                continue;
+            }
+            match params
+                .iter()
+                .find(|p| names::same(&name.to_string(), &p.name))
+            {
                 None => self.errors.push(err(
                     name,
                     format!(
@@ -637,17 +706,23 @@ impl Lowerer {
                             .join(", ")
                     ),
                 )),
-                Some(p) if p.float.is_none() => self.errors.push(err(
-                    name,
-                    format!(
-                        "`wrt` names `{name}`, which is not an `f64` or `f32` parameter; only float parameters have gradients"
-                    ),
-                )),
+                Some(p) if p.float.is_none() && !fields::is_struct(p, self.nodes[p.node.0].ty) => {
+                    self.errors.push(err(
+                        name,
+                        format!(
+                            "`wrt` names `{name}`, which is not an `f64` or `f32` parameter or a struct; only floats and structs of floats have gradients"
+                        ),
+                    ));
+                }
                 Some(_) => {}
             }
         }
         for p in params.iter_mut() {
-            p.active = p.float.is_some() && wrt.iter().any(|w| w == &p.name);
+            let named = wrt.iter().any(|w| names::same(&w.to_string(), &p.name));
+            if named && fields::is_struct(p, self.nodes[p.node.0].ty) {
+                p.role = graph::Role::Fields;
+            }
+            p.active = p.out() || (p.float.is_some() || p.fields()) && named;
         }
     }
 
@@ -688,7 +763,10 @@ impl Lowerer {
                     value.map(Tail::Expr).unwrap_or(Tail::Missing(ret.span())),
                 )
             }
-            Some((Stmt::Expr(e, None), rest)) => (rest, Tail::Expr(e)),
+            // A function that returns through out-parameters ends with a statement.
+            Some((Stmt::Expr(e, None), rest)) if returns_float || self.out_params.is_empty() => {
+                (rest, Tail::Expr(e))
+            }
             _ => (
                 &block.stmts[..],
                 Tail::Missing(block.brace_token.span.close()),
@@ -699,9 +777,9 @@ impl Lowerer {
         for stmt in block
             .stmts
             .iter()
-            .filter(|s| has_control_flow(&s.to_token_stream()))
+            .filter(|s| has_control_flow(&chains::stmt(s)))
         {
-            assigned(stmt.to_token_stream(), &mut names);
+            assigned(chains::stmt(stmt), &mut names);
         }
         let rebound: Vec<(String, NodeId, Ty, Span)> = self
             .scopes
@@ -721,9 +799,7 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
-        let early_return = stmts
-            .iter()
-            .any(|s| mentions(s.to_token_stream(), "return"));
+        let early_return = stmts.iter().any(|s| mentions(chains::stmt(s), "return"));
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
@@ -772,14 +848,14 @@ impl Lowerer {
     ) -> Option<NodeId> {
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
-            let tokens = stmt.to_token_stream();
+            let tokens = chains::stmt(stmt);
             // A statement exits the block if it may `return`, or `break`/`continue` the loop
             // being lowered (those inside a loop nested in the statement stop at that loop).
             let exits = self.ret.is_some() && mentions(tokens.clone(), "return")
                 || !self.loops.is_empty()
                     && (escapes(tokens.clone(), "break") || escapes(tokens, "continue"));
             if exits && (k + 1 < stmts.len() || self.ret.is_some() && self.loops.is_empty()) {
-                let cond = self.still_running(stmt.span());
+                let cond = self.still_running(chains::span(chains::stmt(stmt)));
                 let rest = &stmts[k + 1..];
                 let mut value = None;
                 let then = self.nested(|cx| value = cx.stmts(rest, tail));
@@ -896,8 +972,7 @@ impl Lowerer {
             if self.depth >= MAX_DEPTH {
                 if !self.overflowed {
                     self.overflowed = true;
-                    let first = e
-                        .to_token_stream()
+                    let first = chains::expr(e)
                         .into_iter()
                         .next()
                         .map_or_else(|| e.span(), |t| t.span());
@@ -920,6 +995,7 @@ impl Lowerer {
 
     fn effect_inner(&mut self, e: &Expr) {
         match e {
+            Expr::Call(c) if call_into::writes_into(c) => self.call_into(c),
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);
@@ -931,7 +1007,7 @@ impl Lowerer {
             }
             Expr::Binary(b) if compound(&b.op).is_some() => {
                 let prim = compound(&b.op).expect("checked by the guard");
-                let span = b.span();
+                let span = binary_span(b);
                 if let Expr::Index(index) = &*b.left {
                     let rhs = self.expr(&b.right);
                     self.store(index, |cx, current| {
@@ -1004,6 +1080,10 @@ impl Lowerer {
             ));
         }
         let name = p.ident.to_string();
+        if let Some(alloc) = buffer::alloc(&init.expr) {
+            self.vec_local(local, p, annotated, alloc);
+            return;
+        }
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
             let fill = self.expr(&r.expr);
@@ -1087,6 +1167,12 @@ impl Lowerer {
             return;
         }
         if let Some(t) = annotated {
+            // `let c: f64 = self.scale;`: a constant of a type the macro could not see is a float.
+            if self.nodes[value.0].ty == Ty::Other
+                && matches!(self.nodes[value.0].op, Op::Member(_) | Op::Const(_))
+            {
+                self.nodes[value.0].ty = Ty::Float(Some(t));
+            }
             self.settle(value, t);
         }
         self.bind_value(&p.ident, value, p.mutability.is_some(), rest);
@@ -1125,11 +1211,8 @@ impl Lowerer {
             return names.clone();
         }
         let mut names = Vec::new();
-        for stmt in rest
-            .iter()
-            .filter(|s| has_control_flow(&s.to_token_stream()))
-        {
-            assigned(stmt.to_token_stream(), &mut names);
+        for stmt in rest.iter().filter(|s| has_control_flow(&chains::stmt(s))) {
+            assigned(chains::stmt(stmt), &mut names);
         }
         let names: Rc<HashSet<String>> = Rc::new(names.into_iter().collect());
         self.construct_names.insert(key, names.clone());
@@ -1207,6 +1290,9 @@ impl Lowerer {
 
     /// The array variable an indexing expression reads or writes.
     fn array_of(&mut self, base: &Expr) -> Option<VarId> {
+        if let Some(v) = self.field_array(base) {
+            return Some(v);
+        }
         match self.local_binding(base) {
             Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
             Some((Bound::Failed, _)) => {
@@ -1235,7 +1321,9 @@ impl Lowerer {
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
-        let is_param = self.vars[v.0].param.is_some();
+        let is_param = self.vars[v.0]
+            .param
+            .is_some_and(|p| !self.out_params.contains(&p));
         if is_param
             && !self
                 .lookup(&self.vars[v.0].name.clone())
@@ -1343,7 +1431,7 @@ impl Lowerer {
 
     /// The flags a loop needs: only those its body can set.
     fn loop_flags(&mut self, body: &Block, span: Span) -> LoopFlags {
-        let tokens = body.to_token_stream();
+        let tokens = chains::block(body);
         LoopFlags {
             broke: escapes(tokens.clone(), "break").then(|| self.flag("broke", span)),
             continued: escapes(tokens, "continue").then(|| self.flag("continued", span)),
@@ -1571,7 +1659,8 @@ impl Lowerer {
         };
         let v = self.expr(e);
         self.set(flags.value, v);
-        let t = self.bool_lit(true, r.span());
+        let first = r.return_token.span;
+        let t = self.bool_lit(true, first.join(last_span(e)).unwrap_or(first));
         self.set(flags.done, t);
         // Every enclosing loop stops.
         let broke: Vec<VarId> = self.loops.iter().filter_map(|l| l.broke).collect();
@@ -1583,17 +1672,14 @@ impl Lowerer {
     fn expr(&mut self, expr: &Expr) -> NodeId {
         if self.depth >= MAX_DEPTH {
             if self.overflowed {
-                return self.placeholder(expr.span());
+                return self.placeholder(first_span(expr));
             }
             self.overflowed = true;
-            let first = expr
-                .to_token_stream()
-                .into_iter()
-                .next()
-                .map_or_else(|| expr.span(), |t| t.span());
             return self.fail(syn::Error::new(
-                first,
-                format!("expression nested more than {MAX_DEPTH} levels deep: split it with `let` bindings"),
+                first_span(expr),
+                format!(
+                    "expression nested more than {MAX_DEPTH} levels deep, more than the macro follows on the compiler's stack (a flat chain `a + b + c + ..` of any length is fine): split it with `let` bindings"
+                ),
             ));
         }
         self.depth += 1;
@@ -1603,12 +1689,23 @@ impl Lowerer {
     }
 
     fn expr_inner(&mut self, expr: &Expr) -> NodeId {
-        let span = expr.span();
+        if let Expr::Binary(b) = expr {
+            return self.binary_chain(b);
+        }
+        let span = chains::expr_span(expr);
+        if self.generic.is_some()
+            && let Some(n) = self.generic_constant(expr)
+        {
+            return n;
+        }
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => {
+                if let Some(n) = self.field_value(expr) {
+                    return n;
+                }
                 let base = self.expr(&f.base);
                 let name = f.member.to_token_stream();
                 self.push(Op::Member(name), vec![base], Ty::Other, span)
@@ -1633,9 +1730,15 @@ impl Lowerer {
                 if let Some(view) = self.view_of(&m.receiver) {
                     return self.view_len(view, span);
                 }
+                if let Some(n) = self.field_len(&m.receiver) {
+                    return n;
+                }
                 let Some(v) = self.array_of(&m.receiver) else {
                     return self.placeholder(span);
                 };
+                if let Shape::Buffer(len) = self.vars[v.0].shape {
+                    return len;
+                }
                 self.push(Op::Len(v), vec![], Ty::Int, span)
             }
             Expr::Paren(p) => self.expr(&p.expr),
@@ -1657,7 +1760,6 @@ impl Lowerer {
                     "dereferencing is not supported: use the values directly",
                 )),
             },
-            Expr::Binary(b) => self.binary(b),
             Expr::Cast(c) => {
                 let a = self.expr(&c.expr);
                 let (to, ty) = match float_type(&c.ty) {
@@ -1813,8 +1915,29 @@ impl Lowerer {
         self.push(Op::Const(p.to_token_stream()), vec![], ty, p.span())
     }
 
-    fn binary(&mut self, b: &syn::ExprBinary) -> NodeId {
-        let span = b.span();
+    /// A chain of binary operators, `a + b - c * d + ..`. `syn` parses it left-nested, so its
+    /// left spine is as deep as the chain is long (a sum of 10,000 terms printed by a symbolic
+    /// code generator is 10,000 levels deep); it is lowered by walking down the spine, not by
+    /// recursion, and the spine does not count as nesting: only the operands are a level deeper.
+    fn binary_chain(&mut self, top: &syn::ExprBinary) -> NodeId {
+        let mut spine = vec![top];
+        let mut leftmost = &*top.left;
+        while let Expr::Binary(b) = leftmost {
+            spine.push(b);
+            leftmost = &b.left;
+        }
+        let first = first_span(leftmost);
+        let mut acc = self.expr(leftmost);
+        for b in spine.into_iter().rev() {
+            // `binary_span(b)`, without walking down the spine again for every link.
+            let span = first.join(last_span(&b.right)).unwrap_or(first);
+            acc = self.binary(b, acc, span);
+        }
+        acc
+    }
+
+    /// `l op b.right`, with `l` lowered already.
+    fn binary(&mut self, b: &syn::ExprBinary, l: NodeId, span: Span) -> NodeId {
         let arith = match b.op {
             BinOp::Add(_) => Some(Prim::Add),
             BinOp::Sub(_) => Some(Prim::Sub),
@@ -1833,7 +1956,6 @@ impl Lowerer {
             _ => None,
         };
         if let BinOp::And(_) | BinOp::Or(_) = b.op {
-            let l = self.expr(&b.left);
             let r = self.expr(&b.right);
             let op = if matches!(b.op, BinOp::And(_)) {
                 Op::And
@@ -1850,7 +1972,6 @@ impl Lowerer {
             };
             return self.fail(err(b.op, message));
         }
-        let l = self.expr(&b.left);
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
             let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
@@ -1873,7 +1994,15 @@ impl Lowerer {
 
     /// `f64::exp(x)`, `sigmoid(x)`, `autodiff::relu(x)`.
     fn call(&mut self, c: &syn::ExprCall) -> NodeId {
-        let span = c.span();
+        // `c.span()`, without printing the arguments.
+        let first = first_span(&c.func);
+        let span = first.join(c.paren_token.span.join()).unwrap_or(first);
+        if call_into::writes_into(c) {
+            return self.fail(err(
+                c,
+                "a call that writes into a `&mut` buffer is a statement: write `g(.., &mut out);` on its own line, then read `out`",
+            ));
+        }
         let Expr::Path(func) = &*c.func else {
             return self.fail(err(
                 &c.func,
@@ -2019,7 +2148,9 @@ impl Lowerer {
         }
         let floats: Vec<bool> = ids
             .iter()
-            .map(|a| matches!(self.nodes[a.0].ty, Ty::Float(_) | Ty::Other))
+            // A constant of a type the macro does not see (a struct, a field, a `const`) has no
+            // entry: `g_grad`'s arity is checked where it is called.
+            .map(|a| matches!(self.nodes[a.0].ty, Ty::Float(_)))
             .collect();
         let ty = ids
             .iter()
@@ -2032,6 +2163,7 @@ impl Lowerer {
             prefix,
             name: name.clone(),
             floats,
+            buffers: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
     }
@@ -2089,6 +2221,36 @@ impl Lowerer {
 /// Whether the last segment of a path has no generic arguments.
 fn last_segment_plain(path: &syn::Path) -> bool {
     path.segments.last().is_some_and(|s| s.arguments.is_none())
+}
+
+/// `b.span()`, without printing the chain of operators `b` may be.
+fn binary_span(b: &syn::ExprBinary) -> Span {
+    let first = first_span(&b.left);
+    first.join(last_span(&b.right)).unwrap_or(first)
+}
+
+/// The span of the first token of `e`, found without printing a chain of binary operators.
+fn first_span(e: &Expr) -> Span {
+    let mut e = e;
+    while let Expr::Binary(b) = e {
+        e = &b.left;
+    }
+    chains::expr(e)
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span())
+}
+
+/// The span of the last token of `e`, found without printing a chain of binary operators.
+fn last_span(e: &Expr) -> Span {
+    let mut e = e;
+    while let Expr::Binary(b) = e {
+        e = &b.right;
+    }
+    chains::expr(e)
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |t| t.span())
 }
 
 /// An expression without the parentheses around it.

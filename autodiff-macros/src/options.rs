@@ -4,7 +4,6 @@
 use proc_macro2::TokenStream;
 use syn::Ident;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parse;
 
 /// What to generate and with respect to what.
 #[derive(Debug, Default)]
@@ -13,17 +12,19 @@ pub struct Options {
     pub reverse: bool,
     /// Emit `f_jvp`.
     pub forward: bool,
+    /// Emit `f_graph`, the computational graph at a point.
+    pub graph: bool,
     /// The parameters to differentiate with respect to; every float parameter when absent.
     pub wrt: Option<Vec<Ident>>,
 }
 
-const EXPECTED: &str = "expected `reverse`, `forward` or `wrt(param, ...)`";
+const EXPECTED: &str = "expected `reverse`, `forward`, `graph` or `wrt(param, ...)`";
 
 pub fn parse(attr: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
     let parser = syn::meta::parser(|meta| option(&mut options, &meta));
     syn::parse::Parser::parse2(parser, attr)?;
-    if !options.reverse && !options.forward {
+    if !options.reverse && !options.forward && !options.graph {
         options.reverse = true;
     }
     Ok(options)
@@ -46,6 +47,8 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
         flag(&mut options.reverse, "reverse")
     } else if meta.path.is_ident("forward") {
         flag(&mut options.forward, "forward")
+    } else if meta.path.is_ident("graph") {
+        flag(&mut options.graph, "graph")
     } else if meta.path.is_ident("wrt") {
         if options.wrt.is_some() {
             return Err(meta.error("`wrt` is given twice; list every parameter in one `wrt(...)`"));
@@ -56,7 +59,7 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
         let content;
         syn::parenthesized!(content in meta.input);
         let names: Vec<Ident> = content
-            .parse_terminated(Ident::parse, syn::Token![,])
+            .parse_terminated(syn::ext::IdentExt::parse_any, syn::Token![,])
             .map_err(|e| syn::Error::new(e.span(), "expected a parameter name, as in `wrt(w, b)`"))?
             .into_iter()
             .collect();

@@ -19,9 +19,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::algebra::{Builder, Partial, Site};
+use crate::algebra::{Builder, Site};
 use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
-use crate::rules::{self, Prim};
+use crate::rules::{self, Mode, Prim};
+
+mod buffer;
+mod call_into;
+pub(crate) mod fields;
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -34,6 +38,11 @@ pub struct Adjoint {
     pub array_gradients: HashMap<usize, VarId>,
     /// A read of each array adjoint at the end of the code, to return it.
     pub reads: HashMap<VarId, NodeId>,
+    /// The adjoint of the returned value, an input of `f_vjp_into` for a function with
+    /// out-parameters (else the adjoint is 1).
+    pub seed: Option<NodeId>,
+    /// The gradient entry of `self`, when `wrt` names it.
+    pub self_gradient: Option<NodeId>,
 }
 
 /// Where a primal node is computed: its block.
@@ -66,7 +75,7 @@ struct Reverse {
     /// Pending values of variable adjoints in the current straight-line stretch.
     pending: HashMap<VarId, NodeId>,
     /// Pending additions to elements of array adjoints: the array, the index and the sum.
-    pending_elements: Vec<(VarId, NodeId, NodeId)>,
+    pending_elements: PendingElements,
     /// Iteration counters added to `while` loops, by the loop's body block.
     counts: HashMap<usize, (VarId, NodeId)>,
     /// The number of each primal block, by its address in the body being reversed.
@@ -89,10 +98,146 @@ struct Reverse {
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
     stored: std::cell::OnceCell<HashSet<VarId>>,
+    /// The calls the forward sweep evaluates through `g_grad`, by the node of their value.
+    calls: HashMap<NodeId, CallSite>,
+    /// Array gradients of calls that the backward sweep takes back element by element: the
+    /// gradient's node, its tape and the argument array, pushed right after the call.
+    array_tapes: HashMap<NodeId, (VarId, VarId)>,
+    /// Array gradients of calls that took part of an array, `&x[start..end]`: the gradient's
+    /// node, and `start` and `end` as the forward sweep computed them.
+    parts: HashMap<NodeId, (NodeId, NodeId)>,
+    /// Buffers the backward code of calls writes into, declared where the function starts.
+    scratch: Vec<VarId>,
+    /// The array inputs each call that writes into a buffer saves for its backward code.
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
+    /// Calls whose adjoint is 1 and whose slice arguments are parameters: the forward sweep calls
+    /// `g_grad_into` with the caller's adjoint buffers, by the call's value node.
+    into: HashMap<NodeId, Vec<Option<VarId>>>,
+}
+
+/// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
+/// and the partial derivatives, primal values of the iteration that made the call, are saved
+/// or kept in scope like any other value the backward sweep needs.
+#[derive(Clone)]
+struct CallSite {
+    /// The `g_grad` node the forward sweep computes.
+    grad: NodeId,
+    /// The arguments as the user passed them.
+    args: Vec<NodeId>,
+    /// The node of each argument's entry in `g_grad`'s result, for active arguments.
+    partials: Vec<Option<NodeId>>,
+}
+
+/// Makes every active call `g(args)` a call of `g_grad(args)` in the forward sweep: the call's
+/// node becomes the first entry of the result, and one node per active argument reads its
+/// partial derivative (an array for an array argument) right after the call.
+fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
+    fn visit(graph: &mut Graph, block: &Block, calls: &mut HashMap<NodeId, CallSite>) -> Block {
+        let mut out = Vec::new();
+        for stmt in &block.0 {
+            let Stmt::Node(n) = stmt else {
+                out.push(stmt.with_blocks(|b| visit(graph, b, calls)));
+                continue;
+            };
+            let node = graph.node(*n).clone();
+            let Op::Call(callee) = &node.op else {
+                out.push(stmt.clone());
+                continue;
+            };
+            if !node.active {
+                out.push(stmt.clone());
+                continue;
+            }
+            let grad = graph.push(Node {
+                op: Op::CallGrad(callee.clone()),
+                args: node.args.clone(),
+                ty: Ty::Other,
+                active: false,
+                span: node.span,
+                name: None,
+            });
+            out.push(Stmt::Node(grad));
+            let value = &mut graph.nodes[n.0];
+            value.op = Op::Field(0);
+            value.args = vec![grad];
+            out.push(stmt.clone());
+            let mut entry = 0;
+            let mut partials = Vec::new();
+            for (&arg, &float) in node.args.iter().zip(&callee.floats) {
+                if float {
+                    entry += 1;
+                }
+                let a = graph.node(arg);
+                let active = match a.op {
+                    Op::Array(v, _) => graph.vars[v.0].active,
+                    _ => a.active,
+                };
+                if !(float && active) {
+                    partials.push(None);
+                    continue;
+                }
+                let ty = a.ty;
+                let p = graph.push(Node {
+                    op: Op::Field(entry),
+                    args: vec![grad],
+                    ty,
+                    active: false,
+                    span: node.span,
+                    name: None,
+                });
+                out.push(Stmt::Node(p));
+                partials.push(Some(p));
+            }
+            calls.insert(
+                *n,
+                CallSite {
+                    grad,
+                    args: node.args.clone(),
+                    partials,
+                },
+            );
+        }
+        Block(out)
+    }
+    let mut calls = HashMap::new();
+    let body = graph.body.clone();
+    graph.body = visit(graph, &body, &mut calls);
+    calls
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
 const MAX_FUSION_ATTEMPTS: usize = 4;
+
+/// Pending additions to elements of array adjoints, in the order they were first made, with
+/// an index by array and element: a stretch that updates thousands of elements (the gradient of
+/// a sum of thousands of products) looks each one up in constant time.
+#[derive(Default)]
+struct PendingElements {
+    /// The array, the index and the sum.
+    list: Vec<(VarId, NodeId, NodeId)>,
+    index: HashMap<(VarId, NodeId), usize>,
+}
+
+impl PendingElements {
+    fn get_mut(&mut self, array: VarId, i: NodeId) -> Option<&mut NodeId> {
+        let k = *self.index.get(&(array, i))?;
+        Some(&mut self.list[k].2)
+    }
+
+    fn push(&mut self, array: VarId, i: NodeId, sum: NodeId) {
+        self.index.insert((array, i), self.list.len());
+        self.list.push((array, i, sum));
+    }
+}
+
+impl IntoIterator for PendingElements {
+    type Item = (VarId, NodeId, NodeId);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.into_iter()
+    }
+}
 
 /// What [`Reverse::save`] keeps.
 struct Saved {
@@ -103,6 +248,10 @@ struct Saved {
     counts: HashMap<usize, (VarId, NodeId)>,
     placed: HashSet<NodeId>,
     pop_order: HashMap<NodeId, (usize, usize)>,
+    array_tapes: HashMap<NodeId, (VarId, VarId)>,
+    scratch: Vec<VarId>,
+    snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
+    into: HashMap<NodeId, Vec<Option<VarId>>>,
 }
 
 /// A top-level loop whose iterations each run their own backward code (see [`crate::fuse`]).
@@ -143,11 +292,15 @@ struct Frame {
     values: HashMap<NodeId, NodeId>,
 }
 
-pub fn reverse(graph: Graph) -> Adjoint {
+pub fn reverse(mut graph: Graph) -> Adjoint {
+    let calls = evaluate_calls_once(&mut graph);
     let forward_len = graph.nodes.len();
     let body = graph.body.clone();
+    let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
+    let b = Builder::new(graph);
+    b.set_infinite_variables(infinite);
     let mut r = Reverse {
-        b: Builder::new(graph),
+        b,
         home: HashMap::new(),
         forward_len,
         var_adjoint: HashMap::new(),
@@ -157,7 +310,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         taped: HashMap::new(),
         tapes: HashMap::new(),
         pending: HashMap::new(),
-        pending_elements: Vec::new(),
+        pending_elements: PendingElements::default(),
         counts: HashMap::new(),
         block_ids: HashMap::new(),
         placed: HashSet::new(),
@@ -169,6 +322,12 @@ pub fn reverse(graph: Graph) -> Adjoint {
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
+        calls,
+        array_tapes: HashMap::new(),
+        parts: HashMap::new(),
+        scratch: Vec::new(),
+        snapshots: HashMap::new(),
+        into: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -187,6 +346,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             .collect()
     });
     let mut backward = Vec::new();
+    let top = Reverse::top_level_buffers(&body);
     for (id, var) in vars.iter().filter(|(_, v)| v.active) {
         let float = var.ty.float().unwrap_or_else(|| r.output_ty());
         r.b.set_site(Site {
@@ -194,15 +354,16 @@ pub fn reverse(graph: Graph) -> Adjoint {
             ty: float,
         });
         let adj = r.new_var(
-            &format!("d_{}", var.name),
+            &crate::names::derivative(&var.name),
             var.ty,
             var.shape.clone(),
             var.param,
         );
         let zero = r.b.lit(0.0);
         let init = match var.shape {
-            Shape::Scalar => zero,
-            _ => r.fill(zero, *id),
+            Shape::Scalar => Some(zero),
+            Shape::Buffer(_) => r.buffer_adjoint_start(*id, &top),
+            _ => Some(r.fill(zero, *id)),
         };
         // The gradients of active parameters are the function's outputs, declared by emission;
         // every other adjoint (of a local, or of a parameter outside `wrt` that the body stores
@@ -210,7 +371,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
         let output = var
             .param
             .is_some_and(|p| r.b.with_graph(|g| g.params[p].active));
-        if !output {
+        if !output && let Some(init) = init {
             backward.push(Stmt::Node(init));
             backward.push(Stmt::Declare(adj, Some(init)));
         }
@@ -220,9 +381,20 @@ pub fn reverse(graph: Graph) -> Adjoint {
     // The adjoint of the output is 1.
     let output = r.b.with_graph(|g| g.output);
     let out = r.b.node(output);
+    let mut seed = None;
     if out.active {
         r.b.set_site(site(&r.b, &out));
-        let one = r.b.lit(1.0);
+        let one = if r
+            .b
+            .with_graph(|g| g.params.iter().any(crate::graph::Param::out))
+        {
+            let s =
+                r.b.with_graph(|g| g.push(Node::new(Op::Seed(usize::MAX), vec![], out.ty)));
+            seed = Some(s);
+            s
+        } else {
+            r.b.lit(1.0)
+        };
         r.adjoint.insert(output, one);
     }
 
@@ -243,6 +415,7 @@ pub fn reverse(graph: Graph) -> Adjoint {
             Some(v) => {
                 array_gradients.insert(i, r.var_adjoint[&v]);
             }
+            None if p.fields() => gradients.push(Some(r.struct_gradient(Some(i)))),
             None => {
                 let node = r.b.node(p.node);
                 let g = r.final_adjoint(p.node, &node);
@@ -250,6 +423,10 @@ pub fn reverse(graph: Graph) -> Adjoint {
             }
         }
     }
+
+    let self_gradient =
+        r.b.with_graph(|g| g.self_active)
+            .then(|| r.struct_gradient(None));
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
@@ -277,13 +454,27 @@ pub fn reverse(graph: Graph) -> Adjoint {
 
     // Push only what the backward code pops and uses, so every tape stays balanced.
     let mut results: Vec<NodeId> = gradients.iter().flatten().copied().collect();
+    results.extend(self_gradient);
     results.push(output);
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
+    r.apply_buffers();
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
-    let mut code = forward;
+    let used = r.b.with_graph(|g| {
+        let mut used = HashSet::new();
+        for (i, node) in g.nodes.iter().enumerate() {
+            if let Op::Array(v, _) = node.op
+                && live.get(i).copied().unwrap_or(false)
+            {
+                used.insert(v);
+            }
+        }
+        used
+    });
+    let mut code = r.call_declarations(|v| used.contains(&v));
+    code.extend(forward);
     code.extend(rest);
     let mut reads = HashMap::new();
     let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
@@ -299,6 +490,8 @@ pub fn reverse(graph: Graph) -> Adjoint {
         gradients,
         array_gradients,
         reads,
+        seed,
+        self_gradient,
     }
 }
 
@@ -470,6 +663,11 @@ impl Reverse {
                 continue;
             }
             let node = self.b.node(id);
+            // A local array passed whole is a leaf, but its contents change: never in scope.
+            if matches!(node.op, Op::Array(..)) && !self.pure(&node) {
+                known.insert(id, false);
+                continue;
+            }
             let in_scope =
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
             if in_scope || !self.pure(&node) {
@@ -494,8 +692,16 @@ impl Reverse {
     /// Whether an operation has no effects and reads no variable the program changes.
     fn pure(&self, node: &Node) -> bool {
         match node.op {
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) => false,
-            Op::Load(v) => self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v),
+            // A callee runs once, in the forward sweep: the value of a call (and the entries of
+            // `g_grad`) is saved, not computed again.
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Call(_) | Op::CallGrad(_) => {
+                false
+            }
+            // A whole array is read where it is passed: only a parameter never stored into
+            // holds the same values in the backward sweep.
+            Op::Load(v) | Op::Array(v, _) => {
+                self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v)
+            }
             _ => true,
         }
     }
@@ -549,7 +755,12 @@ impl Reverse {
                 None => {
                     let node = self.b.node(n);
                     let name = node.name.clone().unwrap_or_else(|| "t".to_owned());
-                    let v = self.new_var(&format!("d_{name}"), node.ty, Shape::Scalar, None);
+                    let v = self.new_var(
+                        &crate::names::derivative(&name),
+                        node.ty,
+                        Shape::Scalar,
+                        None,
+                    );
                     self.b.set_site(site(&self.b, &node));
                     let zero = self.b.lit(0.0);
                     let frame = self
@@ -635,6 +846,10 @@ impl Reverse {
                     let Some(&adj) = self.var_adjoint.get(v) else {
                         continue;
                     };
+                    if let Op::Invoke(_) = self.b.node(*value).op {
+                        self.reverse_invoke(*v, *value);
+                        continue;
+                    }
                     if !matches!(
                         self.b.with_graph(|g| g.vars[v.0].shape.clone()),
                         Shape::Scalar
@@ -761,6 +976,7 @@ impl Reverse {
         if self.fusion.is_some()
             || self.stack.len() != 1
             || self.fusion_attempts >= MAX_FUSION_ATTEMPTS
+            || self.buffer_declared_after(index)
         {
             return false;
         }
@@ -846,6 +1062,10 @@ impl Reverse {
             counts: self.counts.clone(),
             placed: self.placed.clone(),
             pop_order: self.pop_order.clone(),
+            array_tapes: self.array_tapes.clone(),
+            scratch: self.scratch.clone(),
+            snapshots: self.snapshots.clone(),
+            into: self.into.clone(),
         }
     }
 
@@ -857,6 +1077,10 @@ impl Reverse {
         self.counts = saved.counts;
         self.placed = saved.placed;
         self.pop_order = saved.pop_order;
+        self.array_tapes = saved.array_tapes;
+        self.scratch = saved.scratch;
+        self.snapshots = saved.snapshots;
+        self.into = saved.into;
     }
 
     /// Whether `code` can run before top-level statement `index`: if so, the primal values after
@@ -906,6 +1130,60 @@ impl Reverse {
         }
         moved.sort();
         Some(moved)
+    }
+
+    /// `for k in 0..h.len() { tape.push(p[k]); }` right after the call that returned the array
+    /// gradient `p` of `h`: the backward sweep pops it at the call, last element first.
+    fn push_elements(
+        &mut self,
+        p: NodeId,
+        tape: VarId,
+        v: VarId,
+        out: &mut Vec<Stmt>,
+        runs: &Count,
+    ) {
+        let counter = COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let ty = self.b.node(p).ty;
+        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+        };
+        let i = push(Op::Counter(counter), vec![], Ty::Int);
+        let zero = push(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        );
+        let len = match self.parts.get(&p) {
+            Some(&(start, end)) => self.b.with_graph(|gr| {
+                gr.push(Node::new(Op::Prim(Prim::Sub), vec![end, start], Ty::Int))
+            }),
+            None => push(Op::Len(v), vec![], Ty::Int),
+        };
+        let element = push(Op::Element, vec![p, i], ty);
+        self.b
+            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+        out.push(Stmt::Node(len));
+        out.push(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: false,
+            body: Block(vec![
+                Stmt::Node(i),
+                Stmt::Node(element),
+                Stmt::Push(tape, element),
+            ]),
+        });
+        let this = runs.times(&self.constant(len));
+        let total = self
+            .capacity
+            .get(&tape)
+            .unwrap_or(&Count::Known(0))
+            .plus(&this.known_part());
+        self.capacity.insert(tape, total);
     }
 
     /// How many times a `for` loop runs, when its bounds are known at compile time.
@@ -988,6 +1266,7 @@ impl Reverse {
             prologue: Vec::new(),
             values: HashMap::new(),
         });
+        self.resize_adjoint_buffers(block);
         self.reverse_stmts(block);
         let frame = self.stack.pop().expect("pushed above");
         self.b.restore_scope(scope);
@@ -1006,6 +1285,10 @@ impl Reverse {
         let Some(g) = self.final_adjoint(n, &node) else {
             return;
         };
+        if let Some(call) = self.calls.get(&n).cloned() {
+            self.reverse_call(n, &call, &node, g);
+            return;
+        }
         match node.op {
             Op::Read(v) => {
                 if let Some(&adj) = self.var_adjoint.get(&v) {
@@ -1020,17 +1303,13 @@ impl Reverse {
                     // Summed with the other updates of the same element in this stretch, and
                     // added to the array once.
                     let i = self.value(node.args[0]);
-                    match self
-                        .pending_elements
-                        .iter_mut()
-                        .find(|(a, j, _)| *a == adj && *j == i)
-                    {
+                    match self.pending_elements.get_mut(adj, i) {
                         Some(entry) => {
-                            let sum = self.b.prim(Prim::Add, &[entry.2, g]);
-                            entry.2 = sum;
+                            let sum = self.b.prim(Prim::Add, &[*entry, g]);
+                            *entry = sum;
                             self.place(sum);
                         }
-                        None => self.pending_elements.push((adj, i, g)),
+                        None => self.pending_elements.push(adj, i, g),
                     }
                 }
                 return;
@@ -1044,12 +1323,9 @@ impl Reverse {
         let before = self.b.len();
         let partials: Vec<Option<NodeId>> = {
             let vs: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-            rules::local_derivatives(&node.op, self.b.v(g), self.b.v(n), &vs)
+            rules::chain(&node.op, self.b.v(g), self.b.v(n), &vs, Mode::Reverse)
                 .into_iter()
-                .map(|p| match p {
-                    Partial::Of(d) => Some(d.id),
-                    Partial::Zero => None,
-                })
+                .map(|d| d.map(|d| d.id))
                 .collect()
         };
         let mut needed = Vec::new();
@@ -1068,89 +1344,177 @@ impl Reverse {
             let d = self.place(d);
             self.contribute(arg, d);
         }
-        if let Op::Call(callee) = &node.op {
-            self.array_arguments(callee, &node, g);
+    }
+
+    /// Reverses a call that the forward sweep made through `g_grad`: each active argument gets
+    /// the call's adjoint times its partial derivative, taken from the forward sweep (in scope,
+    /// or saved for the iteration that made the call).
+    fn reverse_call(&mut self, n: NodeId, call: &CallSite, node: &Node, g: NodeId) {
+        self.b.set_site(site(&self.b, node));
+        let buffers = self.buffers(call, g);
+        let direct = buffers.is_some();
+        match buffers {
+            Some(b) => self.into.insert(n, b),
+            None => self.into.remove(&n),
+        };
+        for (&arg, &partial) in call.args.iter().zip(&call.partials) {
+            let Some(p) = partial else {
+                continue;
+            };
+            if let Op::Array(v, _) = self.b.node(arg).op {
+                if direct {
+                    continue;
+                }
+                self.array_argument(v, p, g, node.ty);
+                continue;
+            }
+            if let Op::Part(v) = self.b.node(arg).op {
+                let bounds = self.b.node(arg).args;
+                self.parts.insert(p, (bounds[0], bounds[1]));
+                self.array_argument(v, p, g, node.ty);
+                continue;
+            }
+            let before = self.b.len();
+            let d = self.b.prim(Prim::Mul, &[g, p]);
+            let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
+            self.materialize(&fresh, before);
+            let d = self.value(d);
+            let d = self.place(d);
+            self.contribute(arg, d);
         }
     }
 
-    /// `g(x, b)` with an array `x`: `g_grad` returns its gradient as an array, added into the
-    /// adjoint of `x` element by element, scaled by the adjoint of the call.
-    fn array_arguments(&mut self, callee: &crate::graph::Callee, node: &Node, g: NodeId) {
-        let mut entry = 0;
-        for (&arg, &float) in node.args.iter().zip(&callee.floats) {
-            if float {
-                entry += 1;
+    /// The adjoint buffers to pass to `g_grad_into` instead of calling `g_grad`, when that adds
+    /// exactly what the backward sweep would: the call's adjoint is the literal 1, and every
+    /// whole-array argument is a slice parameter passed as it is, whose adjoint is only ever
+    /// added to (the body never stores into it), so that adding early changes nothing.
+    fn buffers(&self, call: &CallSite, g: NodeId) -> Option<Vec<Option<VarId>>> {
+        if !matches!(self.b.node(g).op, Op::Lit(crate::graph::LitValue::Float(one), _) if one == 1.0)
+        {
+            return None;
+        }
+        let mut buffers = Vec::new();
+        let mut any = false;
+        for &arg in &call.args {
+            if matches!(self.b.node(arg).op, Op::Part(_)) {
+                // Part of an array: its gradient is added where the part lies.
+                return None;
             }
-            let (v, part) = match self.b.node(arg).op {
-                Op::Array(v, _) => (v, None),
-                // `&x[start..end]`: the gradient adds into `d_x[start + k]`.
-                Op::Part(v) => {
-                    let args = self.b.node(arg).args;
-                    (v, Some((self.value(args[0]), self.value(args[1]))))
-                }
-                _ => continue,
-            };
-            let Some(&adj) = self.var_adjoint.get(&v) else {
+            let Op::Array(v, by_ref) = self.b.node(arg).op else {
+                buffers.push(None);
                 continue;
             };
-            let before = self.b.len();
-            let grad = {
-                let args: Vec<_> = node.args.iter().map(|&a| self.b.v(a)).collect();
-                self.b.v(g).call_grad(callee, &args).field(entry).id
-            };
-            let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
-            self.materialize(&fresh, before);
-            let counter = COPY_LOOPS + self.copies;
-            self.copies += 1;
-            let ty = node.ty;
-            let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
-                self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
-            };
-            let i = push(Op::Counter(counter), vec![], Ty::Int);
-            let zero = push(
-                Op::Lit(crate::graph::LitValue::Int(0), None),
-                vec![],
-                Ty::Int,
-            );
-            let (len, at) = match part {
-                None => (push(Op::Len(v), vec![], Ty::Int), i),
-                Some((start, end)) => (
-                    push(Op::Prim(Prim::Sub), vec![end, start], Ty::Int),
-                    push(Op::Prim(Prim::Add), vec![start, i], Ty::Int),
-                ),
-            };
-            let element = push(Op::Element, vec![grad, i], ty);
-            let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
-            let current = push(Op::Load(adj), vec![at], ty);
-            let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
-            self.b
-                .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
-            self.emit(Stmt::Node(len));
-            let mut body = vec![Stmt::Node(i)];
-            if at != i {
-                body.push(Stmt::Node(at));
+            let var = self.b.with_graph(|gr| gr.vars[v.0].clone());
+            let adj = self.var_adjoint.get(&v).copied();
+            if by_ref || var.param.is_none() || !matches!(var.shape, Shape::Slice) || self.stored(v)
+            {
+                return None;
             }
-            body.extend([
-                Stmt::Node(element),
-                Stmt::Node(scaled),
-                Stmt::Node(current),
-                Stmt::Node(sum),
-                Stmt::Store {
-                    var: adj,
-                    index: at,
-                    value: sum,
-                },
-            ]);
-            self.emit(Stmt::For {
-                counter,
-                name: "k".to_owned(),
-                start: zero,
-                end: len,
-                inclusive: false,
-                reverse: false,
-                body: Block(body),
+            buffers.push(Some(adj?));
+            any = true;
+        }
+        any.then_some(buffers)
+    }
+
+    /// Makes the calls chosen by [`Reverse::buffers`] calls of `g_grad_into`: their remaining
+    /// entries move up past the slices.
+    fn apply_buffers(&mut self) {
+        for (n, buffers) in &self.into {
+            let call = &self.calls[n];
+            self.b.with_graph(|gr| {
+                let Op::CallGrad(callee) = &mut gr.nodes[call.grad.0].op else {
+                    unreachable!("a call site's gradient node");
+                };
+                callee.buffers.clone_from(buffers);
+                let floats = callee.floats.clone();
+                let mut entry = 0;
+                for ((float, buffer), partial) in floats.iter().zip(buffers).zip(&call.partials) {
+                    if *float && buffer.is_none() {
+                        entry += 1;
+                        if let Some(p) = partial {
+                            gr.nodes[p.0].op = Op::Field(entry);
+                        }
+                    }
+                }
             });
         }
+    }
+
+    /// `g(h, b)` with an array `h`: `g_grad` returned its gradient as an array `p`, added into
+    /// the adjoint of `h` element by element, scaled by the call's adjoint `g`. Where `p` is
+    /// out of scope (in a reversed loop), the forward sweep pushes its elements right after the
+    /// call and this loop pops them, last element first.
+    fn array_argument(&mut self, v: VarId, p: NodeId, g: NodeId, ty: Ty) {
+        let Some(&adj) = self.var_adjoint.get(&v) else {
+            return;
+        };
+        self.flush();
+        let in_scope = self.home.get(&p).is_none_or(|h| self.in_scope(h.block));
+        let tape = (!in_scope).then(|| {
+            let kind = TapeKind::Float(ty.float().unwrap_or_else(|| self.output_ty()));
+            let tape = self.tape(kind);
+            self.array_tapes.insert(p, (tape, v));
+            tape
+        });
+        // Part of an array, `&x[start..end]`: its bounds where this backward code runs.
+        let bounds = self
+            .parts
+            .get(&p)
+            .copied()
+            .map(|(start, end)| (self.value(start), self.value(end)));
+        let counter = COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+        };
+        let i = push(Op::Counter(counter), vec![], Ty::Int);
+        let zero = push(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        );
+        // The adjoint has the array's length, and is in scope where the array may not be.
+        let (len, at) = match bounds {
+            None => (push(Op::Len(adj), vec![], Ty::Int), i),
+            Some((start, end)) => (
+                push(Op::Prim(Prim::Sub), vec![end, start], Ty::Int),
+                push(Op::Prim(Prim::Add), vec![start, i], Ty::Int),
+            ),
+        };
+        let element = match tape {
+            None => push(Op::Element, vec![p, i], ty),
+            Some(tape) => push(Op::Pop(tape), vec![], ty),
+        };
+        let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
+        let current = push(Op::Load(adj), vec![at], ty);
+        let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
+        self.b
+            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+        self.emit(Stmt::Node(len));
+        let mut body = vec![Stmt::Node(i)];
+        if at != i {
+            body.push(Stmt::Node(at));
+        }
+        body.extend([
+            Stmt::Node(element),
+            Stmt::Node(scaled),
+            Stmt::Node(current),
+            Stmt::Node(sum),
+            Stmt::Store {
+                var: adj,
+                index: at,
+                value: sum,
+            },
+        ]);
+        self.emit(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: !in_scope,
+            body: Block(body),
+        });
     }
 
     /// The rules build derivative nodes over primal values; this gives the new nodes that
@@ -1214,6 +1578,9 @@ impl Reverse {
                     if self.taped.contains_key(n) {
                         pushes.push((self.home[n].at, *n));
                     }
+                    if let Some(&(tape, v)) = self.array_tapes.get(n) {
+                        self.push_elements(*n, tape, v, out, runs);
+                    }
                 }
                 Stmt::If { .. } => out.push(stmt.with_blocks(|b| {
                     let mut copy = Vec::new();
@@ -1265,7 +1632,13 @@ impl Reverse {
                         });
                     }
                 }
-                other => out.push(other.clone()),
+                other => {
+                    out.push(other.clone());
+                    if id == 0 {
+                        self.declare_adjoint_buffer(other, out);
+                    }
+                    self.save_inputs(other, out);
+                }
             }
         }
         pushes.sort_by_key(|(at, _)| *at);
@@ -1288,7 +1661,12 @@ impl Reverse {
         }
         // Tapes are declared where the function starts.
         if id == 0 {
-            let used: HashSet<VarId> = self.taped.values().map(|(t, _)| *t).collect();
+            let used: HashSet<VarId> = self
+                .taped
+                .values()
+                .map(|(t, _)| *t)
+                .chain(self.array_tapes.values().map(|(t, _)| *t))
+                .collect();
             let mut tapes: Vec<VarId> = self
                 .tapes
                 .values()

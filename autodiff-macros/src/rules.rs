@@ -13,10 +13,25 @@
 //! Conventions at kinks (SPEC): the derivative is that of the branch the code takes, so
 //! `relu'(0) = abs'(0) = 0`, `max`/`min` at a tie follow the first argument, and
 //! piecewise-constant operations have derivative zero.
+//!
+//! `0 · ∞ = 0` (SPEC, numerical conventions): in the chain rule an exact zero factor wins over an
+//! infinite one. The table marks the local derivatives that can be infinite: `singular(..)` where
+//! the operation's value stays finite (`sqrt` at 0), `pole(..)` where it is infinite too (`ln` at
+//! 0, `1 / 0`). [`chain`] applies the table with the guards, and only where they are needed:
+//!
+//! - a marked derivative is `0` when the incoming derivative is exactly `0`:
+//!   `zero_wins(g, ..)`, the runtime's select (a branch would stall on the division it skips);
+//! - where the incoming derivative may be infinite (it comes from a marked derivative, in the
+//!   reverse pass from one nearer the output, in the forward pass from one nearer the inputs), a
+//!   derivative that scales it is `0` when its partial is exactly `0`.
+//!
+//! A function with no marked derivative gets no guard at all. Where a partial is `0 / 0` with a
+//! zero factor the rule writes the zero itself (`hypot`, `atan2` at the origin, `powf` with a zero
+//! exponent), as `powi` with exponent 0 did already.
 
-use crate::algebra::{Partial, V, ZERO, when};
+use crate::algebra::{Builder, Partial, Site, V, ZERO, pole, singular, when};
 use crate::graph::KnownConst::{DegreesPerRadian, Ln2, Ln10, RadiansPerDegree};
-use crate::graph::Op;
+use crate::graph::{Graph, NodeId, Op};
 
 /// How an operation is written in Rust.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,48 +99,69 @@ rule_table! { |g, out|
     // The seed's table.
     Add = Infix "+" (a, b) => [g, g];
     Mul = Infix "*" (a, b) => [g * b, g * a];
-    // `0 · x⁻¹` at `x = 0` would be NaN; the derivative of `x⁰` is 0 everywhere.
-    Powi = Method "powi" (x, n) => [g * when(n.eq(0), 0.0, n.to_float() * x.powi(n - 1)), ZERO];
+    // `0 · x⁻¹` at `x = 0` would be NaN; the derivative of `x⁰` is 0 everywhere. A negative
+    // exponent has a pole at 0.
+    Powi = Method "powi" (x, n) => [
+        pole_unless(n.literal().is_some_and(|n| n >= 0.0), g * when(n.eq(0), 0.0, n.to_float() * x.powi(n - 1))),
+        ZERO,
+    ];
     Exp = Method "exp" (x) => [g * out];
     Sigmoid = Runtime "sigmoid" (x) => [g * (out * (1.0 - out))];
     Relu = Runtime "relu" (x) => [when(x.gt(0.0), g, 0.0)];
+    // The guard of the chain rule: `0` if the factor is `0`, else the product.
+    ZeroWins = Runtime "zero_wins" (factor, product) => [ZERO, when(factor.eq(0.0), 0.0, g)];
 
     // Arithmetic.
     Sub = Infix "-" (a, b) => [g, -g];
-    Div = Infix "/" (a, b) => [g / b, -(g * out / b)];
+    Div = Infix "/" (a, b) => [pole_unless(nonzero(b), g / b), pole_unless(nonzero(b), -(g * out / b))];
     Rem = Infix "%" (a, b) => [g, -(g * (a / b).trunc())];
     Neg = Prefix "-" (a) => [-g];
 
     // Exponentials and logarithms.
     Exp2 = Method "exp2" (x) => [g * (out * Ln2)];
     ExpM1 = Method "exp_m1" (x) => [g * (out + 1.0)];
-    Ln = Method "ln" (x) => [g / x];
-    Ln1p = Method "ln_1p" (x) => [g / (x + 1.0)];
-    Log = Method "log" (x, base) => [g / (x * base.ln()), -(g * out / (base * base.ln()))];
-    Log2 = Method "log2" (x) => [g / (x * Ln2)];
-    Log10 = Method "log10" (x) => [g / (x * Ln10)];
+    Ln = Method "ln" (x) => [pole_unless(positive(x), g / x)];
+    Ln1p = Method "ln_1p" (x) => [pole_unless(x.is_nonnegative(), g / (x + 1.0))];
+    Log = Method "log" (x, base) => [
+        pole(g / (x * base.ln())),
+        pole(-(g * out / (base * base.ln()))),
+    ];
+    Log2 = Method "log2" (x) => [pole_unless(positive(x), g / (x * Ln2))];
+    Log10 = Method "log10" (x) => [pole_unless(positive(x), g / (x * Ln10))];
     Softplus = Runtime "softplus" (x) => [g * x.sigmoid()];
 
     // Powers and roots. `sqrt'(0)` is infinite, as the mathematics says.
-    Sqrt = Method "sqrt" (x) => [g / (2.0 * out)];
-    Cbrt = Method "cbrt" (x) => [g / (3.0 * (out * out))];
-    // Where `xʸ = 0` it is 0 for all nearby `y`: `0 · ln 0` would be NaN.
+    Sqrt = Method "sqrt" (x) => [singular_unless(positive(x), g / (2.0 * out))];
+    Cbrt = Method "cbrt" (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
+    // `y · xʸ⁻¹` is infinite at `x = 0` for `y < 1`, and 0 for `y = 0`. Where `xʸ = 0` it is 0 for
+    // all nearby `y`: `0 · ln 0` would be NaN.
     Powf = Method "powf" (x, y) => [
-        g * (y * x.powf(y - 1.0)),
+        singular_unless(
+            y.literal().is_some_and(|y| y >= 1.0) || positive(x),
+            g * when(y.eq(0.0), 0.0, y * x.powf(y - 1.0)),
+        ),
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];
-    Recip = Method "recip" (x) => [-(g * (out * out))];
-    Hypot = Method "hypot" (x, y) => [g * (x / out), g * (y / out)];
+    Recip = Method "recip" (x) => [pole_unless(positive(x), -(g * (out * out)))];
+    // At the origin `x / out` is `0 · ∞`: 0.
+    Hypot = Method "hypot" (x, y) => [
+        g * when(x.eq(0.0), 0.0, x / out),
+        g * when(y.eq(0.0), 0.0, y / out),
+    ];
     MulAdd = Method "mul_add" (x, a, b) => [g * a, g * x, g];
 
     // Trigonometry.
     Sin = Method "sin" (x) => [g * x.cos()];
     Cos = Method "cos" (x) => [-(g * x.sin())];
     Tan = Method "tan" (x) => [g * (1.0 + out * out)];
-    Asin = Method "asin" (x) => [g / (1.0 - x * x).sqrt()];
-    Acos = Method "acos" (x) => [-(g / (1.0 - x * x).sqrt())];
+    Asin = Method "asin" (x) => [singular(g / (1.0 - x * x).sqrt())];
+    Acos = Method "acos" (x) => [singular(-(g / (1.0 - x * x).sqrt()))];
     Atan = Method "atan" (x) => [g / (1.0 + x * x)];
-    Atan2 = Method "atan2" (y, x) => [g * (x / (x * x + y * y)), -(g * (y / (x * x + y * y)))];
+    // At the origin `x / (x² + y²)` is `0 · ∞`: 0.
+    Atan2 = Method "atan2" (y, x) => [
+        g * when(x.eq(0.0), 0.0, x / (x * x + y * y)),
+        -(g * when(y.eq(0.0), 0.0, y / (x * x + y * y))),
+    ];
     ToRadians = Method "to_radians" (x) => [g * RadiansPerDegree];
     ToDegrees = Method "to_degrees" (x) => [g * DegreesPerRadian];
 
@@ -134,8 +170,8 @@ rule_table! { |g, out|
     Cosh = Method "cosh" (x) => [g * x.sinh()];
     Tanh = Method "tanh" (x) => [g * (1.0 - out * out)];
     Asinh = Method "asinh" (x) => [g / (x * x + 1.0).sqrt()];
-    Acosh = Method "acosh" (x) => [g / (x * x - 1.0).sqrt()];
-    Atanh = Method "atanh" (x) => [g / (1.0 - x * x)];
+    Acosh = Method "acosh" (x) => [singular(g / (x * x - 1.0).sqrt())];
+    Atanh = Method "atanh" (x) => [pole(g / (1.0 - x * x))];
 
     // Kinks: the derivative of the branch taken.
     Abs = Method "abs" (x) => [when(x.gt(0.0), g, when(x.lt(0.0), -g, 0.0))];
@@ -194,6 +230,7 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Or
         | Op::Load(_)
         | Op::Fill(_)
+        | Op::Vec
         | Op::Read(_)
         | Op::Len(_)
         | Op::Counter(_)
@@ -205,6 +242,9 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Field(_)
         | Op::Array(..)
         | Op::Part(_)
+        | Op::Invoke(_)
+        | Op::FieldSlice(_)
+        | Op::Gradient(_)
         | Op::Element => vec![ZERO; args.len()],
         // A call `g(a, b)`: `g_grad(a, b)` returns the value, then one partial derivative per
         // float argument, in order (the convention `#[differentiate]` itself follows). The
@@ -221,7 +261,8 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
                         entry += 1;
                     }
                     if float && !arg.is_array() {
-                        Partial::from(g * grad.field(entry))
+                        // The callee's derivative may be infinite: it is not known here.
+                        singular(g * grad.field(entry))
                     } else {
                         ZERO
                     }
@@ -230,4 +271,107 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         }
         Op::Param(_) | Op::Seed(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) => vec![],
     }
+}
+
+/// `singular(v)` unless `finite` (known at compile time: a literal exponent).
+fn singular_unless(finite: bool, v: V<'_>) -> Partial<'_> {
+    if finite { Partial::Of(v) } else { singular(v) }
+}
+
+/// `pole(v)` unless `finite` (known at compile time: a nonzero literal divisor).
+fn pole_unless(finite: bool, v: V<'_>) -> Partial<'_> {
+    if finite { Partial::Of(v) } else { pole(v) }
+}
+
+/// Whether `b` is a nonzero literal or a value bounded away from zero, so that dividing by it
+/// has no pole.
+fn nonzero(b: V<'_>) -> bool {
+    b.literal().is_some_and(|b| b != 0.0) || positive(b)
+}
+
+/// Whether `x` is at least some positive constant for every input, as the algebra can tell at
+/// compile time (`x² + 1`, `√(x² + y² + 1)`): no pole or infinite derivative at 0 can reach it.
+fn positive(x: V<'_>) -> bool {
+    x.is_bounded_away_from_zero()
+}
+
+/// Which pass applies the chain rule: where an infinite derivative can come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Adjoints flow from the output: the one reaching a pole is zero where the function's value
+    /// is finite (whatever flattened the infinite value has derivative 0 there), so only
+    /// singular derivatives make adjoints infinite.
+    Reverse,
+    /// Tangents flow from the inputs: one leaving a pole is infinite whatever comes after.
+    Forward,
+}
+
+/// The chain rule at one operation: for each argument, the incoming derivative `g` times the
+/// partial derivative (`None` where it is zero), with the `0 · ∞ = 0` guards where needed, and
+/// the results that may be infinite marked for the guards downstream.
+pub fn chain<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>], mode: Mode) -> Vec<Option<V<'a>>> {
+    let b = g.builder();
+    let partials = local_derivatives(op, g, out, args);
+    // The partials themselves, to test for zero, only where `g` may be infinite.
+    let unit = b
+        .may_be_infinite(g.id)
+        .then(|| local_derivatives(op, b.v(b.lit(1.0)), out, args));
+    partials
+        .into_iter()
+        .enumerate()
+        .map(|(k, partial)| {
+            let mut v = partial.value()?;
+            if let Some(d) = unit.as_ref().and_then(|u| u[k].value())
+                && !d.is_routing()
+            {
+                v = d.zero_wins(v);
+            }
+            let infinite = match partial {
+                Partial::Singular(_) => true,
+                Partial::Pole(_) => mode == Mode::Forward,
+                Partial::Of(_) | Partial::Zero => false,
+            };
+            if matches!(partial, Partial::Singular(_) | Partial::Pole(_)) {
+                v = g.zero_wins(v);
+            }
+            if infinite {
+                b.mark_infinite(v.id);
+            }
+            Some(v)
+        })
+        .collect()
+}
+
+/// Whether some active operation of `graph` has a local derivative that can make a derivative
+/// infinite in `mode`: then the values of derivative variables may be infinite too.
+pub fn has_infinite_derivative(graph: &Graph, mode: Mode) -> bool {
+    let b = Builder::new(graph.clone());
+    graph.nodes.iter().enumerate().any(|(i, node)| {
+        let active_args = || node.args.iter().any(|a| graph.node(*a).active);
+        match &node.op {
+            _ if !node.active => false,
+            // The tangent a callee's `_jvp` returns may be infinite.
+            Op::Call(_) if mode == Mode::Forward => active_args(),
+            Op::Prim(_) | Op::Call(_) => {
+                b.set_site(Site {
+                    span: node.span,
+                    ty: node.ty.float().unwrap_or(graph.output_ty),
+                });
+                let args: Vec<V> = node.args.iter().map(|&a| b.v(a)).collect();
+                let me = b.v(NodeId(i));
+                local_derivatives(&node.op, me, me, &args)
+                    .into_iter()
+                    .zip(&node.args)
+                    .any(|(p, a)| {
+                        graph.node(*a).active
+                            && match p {
+                                Partial::Singular(_) => true,
+                                Partial::Pole(_) => mode == Mode::Forward,
+                                Partial::Of(_) | Partial::Zero => false,
+                            }
+                    })
+            }
+            _ => false,
+        }
+    })
 }

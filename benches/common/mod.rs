@@ -12,6 +12,8 @@
 //! The contender computed by `#[differentiate]` comes from [`Problem::generated`]; a function the
 //! macro cannot compile leaves it out, and the contender is simply absent from its group.
 
+pub mod gmm;
+pub mod gmm_natural;
 pub mod idioms;
 pub mod mixed;
 pub mod mlp;
@@ -20,11 +22,15 @@ pub mod peers;
 pub mod real;
 pub mod rosenbrock;
 pub mod seed;
+pub mod wrapper;
 
 pub use real::Real;
 
 /// The sizes at which Rosenbrock is benchmarked.
 pub const ROSENBROCK_SIZES: [usize; 4] = [2, 10, 100, 1000];
+
+/// The sizes of the wrapper that passes a slice to a differentiated helper.
+pub const WRAPPER_SIZES: [usize; 2] = [10, 1000];
 
 /// One way of computing a function or its gradient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +106,21 @@ pub trait Problem {
         None
     }
 
+    /// A label for messages and tables, e.g. `rosenbrock/100`.
+    fn label(&self) -> String {
+        match self.size() {
+            Some(n) => format!("{}/{n}", self.family()),
+            None => self.family().to_owned(),
+        }
+    }
+
+    /// Whether the peer `who` (forward mode, a runtime tape, differences) is run on this problem;
+    /// each is, unless it would take minutes or gigabytes.
+    fn has_peer(&self, who: Contender) -> bool {
+        let _ = who;
+        true
+    }
+
     /// The number of active inputs.
     fn dim(&self) -> usize;
 
@@ -142,10 +163,7 @@ pub trait Problem {
 
 /// A label for messages and tables, e.g. `rosenbrock/100`.
 pub fn label<P: Problem>(p: &P) -> String {
-    match p.size() {
-        Some(n) => format!("{}/{n}", p.family()),
-        None => p.family().to_owned(),
-    }
+    p.label()
 }
 
 /// Hands every contender of `p` to `v`, in the order of [`Contender::ALL`].
@@ -157,11 +175,19 @@ pub fn contenders<P: Problem, V: Visitor>(p: &P, v: &mut V) {
     } else {
         v.gradient(Contender::HandWritten, |x, g| p.hand_written(x, g));
     }
-    v.gradient(Contender::NumDual, |x, g| peers::num_dual(p, x, g));
-    v.gradient(Contender::Echidna, |x, g| peers::echidna(p, x, g));
-    let tape = ::reverse::Tape::new();
-    v.gradient(Contender::Reverse, |x, g| peers::reverse(p, &tape, x, g));
-    v.gradient(Contender::FiniteDiff, |x, g| peers::finite_diff(p, x, g));
+    if p.has_peer(Contender::NumDual) {
+        v.gradient(Contender::NumDual, |x, g| peers::num_dual(p, x, g));
+    }
+    if p.has_peer(Contender::Echidna) {
+        v.gradient(Contender::Echidna, |x, g| peers::echidna(p, x, g));
+    }
+    if p.has_peer(Contender::Reverse) {
+        let tape = ::reverse::Tape::new();
+        v.gradient(Contender::Reverse, |x, g| peers::reverse(p, &tape, x, g));
+    }
+    if p.has_peer(Contender::FiniteDiff) {
+        v.gradient(Contender::FiniteDiff, |x, g| peers::finite_diff(p, x, g));
+    }
 }
 
 /// Receives every problem.
@@ -171,7 +197,9 @@ pub trait ProblemVisitor {
 }
 
 /// Hands every benchmark problem to `v`: the seed, the neuron, the 8-input straight-line
-/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`], and the MLP loss.
+/// function, Rosenbrock at each of [`ROSENBROCK_SIZES`] (as usually written, then over `1..n` as
+/// a comparison), the MLP loss, and the wrapper of a differentiated helper at each of
+/// [`WRAPPER_SIZES`], plain and through `ln`.
 pub fn problems<V: ProblemVisitor>(v: &mut V) {
     v.problem(&seed::Seed);
     v.problem(&neuron::Neuron);
@@ -179,7 +207,25 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
     for n in ROSENBROCK_SIZES {
         v.problem(&rosenbrock::Rosenbrock::new(n));
     }
+    for n in ROSENBROCK_SIZES {
+        v.problem(&rosenbrock::Rosenbrock::shifted(n));
+    }
     v.problem(&mlp::Mlp::new());
+    for n in WRAPPER_SIZES {
+        v.problem(&wrapper::Wrapper::new(n, false));
+        v.problem(&wrapper::Wrapper::new(n, true));
+    }
+}
+
+/// Hands `ADBench`'s GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
+/// [`gmm::POINTS`] points; then the same with the loop over the points last, as a comparison.
+pub fn adbench<V: ProblemVisitor>(v: &mut V) {
+    for (d, k) in gmm::GMM_SIZES {
+        v.problem(&gmm::Gmm::new(d, k, gmm::POINTS));
+    }
+    for (d, k) in gmm::GMM_SIZES {
+        v.problem(&gmm::Gmm::points_last(d, k, gmm::POINTS));
+    }
 }
 
 /// A small deterministic generator (`SplitMix64`) for test points and data.
@@ -208,5 +254,17 @@ impl Rng {
     /// `n` values uniform in `[lo, hi)`.
     pub fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
         (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+
+    /// Standard normal, by the Box–Muller transform (one of its pair of values).
+    pub fn normal(&mut self) -> f64 {
+        // `1 - u` is in `(0, 1]`, so its logarithm is finite.
+        let r = (-2.0 * (1.0 - self.uniform(0.0, 1.0)).ln()).sqrt();
+        r * (std::f64::consts::TAU * self.uniform(0.0, 1.0)).cos()
+    }
+
+    /// `n` standard normal values.
+    pub fn normal_vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.normal()).collect()
     }
 }

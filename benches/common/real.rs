@@ -17,6 +17,9 @@ pub trait Real:
     + Mul<f64, Output = Self>
     + Div<f64, Output = Self>
 {
+    /// The value, without derivatives: for comparisons, whose outcome is not differentiated.
+    #[must_use]
+    fn value(self) -> f64;
     /// `e^self`.
     #[must_use]
     fn exp(self) -> Self;
@@ -49,6 +52,9 @@ pub trait Real:
 }
 
 impl Real for f64 {
+    fn value(self) -> f64 {
+        self
+    }
     fn exp(self) -> Self {
         f64::exp(self)
     }
@@ -79,6 +85,9 @@ impl Real for f64 {
 }
 
 impl Real for num_dual::Dual64 {
+    fn value(self) -> f64 {
+        self.re
+    }
     fn exp(self) -> Self {
         num_dual::DualNum::exp(&self)
     }
@@ -106,6 +115,9 @@ impl Real for num_dual::Dual64 {
 }
 
 impl Real for echidna::Reverse<f64> {
+    fn value(self) -> f64 {
+        echidna::Scalar::value(&self)
+    }
     fn exp(self) -> Self {
         num_traits::Float::exp(self)
     }
@@ -133,6 +145,9 @@ impl Real for echidna::Reverse<f64> {
 }
 
 impl Real for reverse::Var<'_> {
+    fn value(self) -> f64 {
+        self.val()
+    }
     fn exp(self) -> Self {
         reverse::Var::exp(&self)
     }

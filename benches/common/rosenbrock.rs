@@ -1,19 +1,32 @@
 //! (d) The n-dimensional Rosenbrock function over a slice,
 //! `f(x) = Σᵢ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)²` for `i` in `0..n-1`: a loop whose backward sweep
-//! runs over the values the forward sweep kept.
+//! runs over the values the forward sweep kept. Written as usual, over `0..n - 1` with `x[i + 1]`,
+//! and, as a comparison, over `1..n` with `x[i - 1]`.
 
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
 
-/// The Rosenbrock function, as `#[differentiate]` takes it. The loop runs over `1..x.len()` and
-/// reads `x[i - 1]` and `x[i]`: Rust can tell that both are in bounds, and drops the checks, in
-/// the function and in its gradient. Over `0..x.len() - 1` with `x[i + 1]` it cannot (for an
-/// empty slice the subtraction wraps): the gradient then measures 1.2–1.4 times the
-/// hand-written adjoint instead of about 1.0, with its ratio to the function unchanged
-/// (`benches/RESULTS.md`).
+/// The Rosenbrock function as it is usually written (and as the README shows it): over
+/// `0..x.len() - 1`, reading `x[i]` and `x[i + 1]`.
 #[differentiate]
 #[must_use]
 pub fn rosenbrock(x: &[f64]) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..x.len() - 1 {
+        let t = x[i + 1] - x[i] * x[i];
+        let u = 1.0 - x[i];
+        sum += 100.0 * (t * t) + u * u;
+    }
+    sum
+}
+
+/// The same function over `1..x.len()`, reading `x[i - 1]` and `x[i]`: kept beside
+/// [`rosenbrock`] as a comparison. Rust can tell that both indices are in bounds here, and drops
+/// the checks, in the function and in its gradient; over `0..x.len() - 1` it cannot (for an
+/// empty slice the subtraction wraps), see `benches/RESULTS.md`.
+#[differentiate]
+#[must_use]
+pub fn rosenbrock_1n(x: &[f64]) -> f64 {
     let mut sum = 0.0;
     for i in 1..x.len() {
         let t = x[i] - x[i - 1] * x[i - 1];
@@ -23,13 +36,15 @@ pub fn rosenbrock(x: &[f64]) -> f64 {
     sum
 }
 
-/// Rosenbrock in `n >= 2` dimensions.
+/// Rosenbrock in `n >= 2` dimensions, in either form.
 pub struct Rosenbrock {
     n: usize,
+    /// Over `1..n` ([`rosenbrock_1n`]) rather than `0..n - 1` ([`rosenbrock`]).
+    shifted: bool,
 }
 
 impl Rosenbrock {
-    /// Rosenbrock over `n` inputs.
+    /// Rosenbrock over `n` inputs, [`rosenbrock`].
     ///
     /// # Panics
     ///
@@ -37,13 +52,30 @@ impl Rosenbrock {
     #[must_use]
     pub fn new(n: usize) -> Self {
         assert!(n >= 2, "Rosenbrock needs at least 2 dimensions");
-        Self { n }
+        Self { n, shifted: false }
+    }
+
+    /// Rosenbrock over `n` inputs, in the comparison form [`rosenbrock_1n`].
+    ///
+    /// # Panics
+    ///
+    /// If `n < 2`.
+    #[must_use]
+    pub fn shifted(n: usize) -> Self {
+        Self {
+            shifted: true,
+            ..Self::new(n)
+        }
     }
 }
 
 impl Problem for Rosenbrock {
     fn family(&self) -> &'static str {
-        "rosenbrock"
+        if self.shifted {
+            "rosenbrock_1n"
+        } else {
+            "rosenbrock"
+        }
     }
 
     fn size(&self) -> Option<usize> {
@@ -60,7 +92,11 @@ impl Problem for Rosenbrock {
     }
 
     fn primal(&self, x: &[f64]) -> f64 {
-        rosenbrock(x)
+        if self.shifted {
+            rosenbrock_1n(x)
+        } else {
+            rosenbrock(x)
+        }
     }
 
     fn eval<T: Real>(&self, x: &[T]) -> T {
@@ -107,6 +143,10 @@ impl Problem for Rosenbrock {
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
-        v.accumulating(Contender::Generated, |x, g| rosenbrock_grad_into(x, g).0);
+        if self.shifted {
+            v.accumulating(Contender::Generated, |x, g| rosenbrock_1n_grad_into(x, g).0);
+        } else {
+            v.accumulating(Contender::Generated, |x, g| rosenbrock_grad_into(x, g).0);
+        }
     }
 }

@@ -178,17 +178,18 @@ fn loop_body(n: usize) -> String {
     )
 }
 
-/// One expression `depth` levels deep, as lowering counts them (every sub-expression is a level;
-/// the innermost `x` is the first). Four wrappings take turns: `f64::sin(_)`, `_ * y`, `_ + x`,
-/// `f64::tanh(_)`, each adding one level, with no parentheses between them.
+/// One expression `depth` levels deep, as lowering counts them (every sub-expression is a level,
+/// except that a chain of binary operators is one however long; the innermost `x` is the first).
+/// Four wrappings take turns: `f64::sin(_)`, `_ * y`, `f64::tanh(_)`, `_ + x`, each adding one
+/// level, with no parentheses between them.
 fn nested_expr(depth: usize) -> String {
     let mut e = String::from("x");
     for k in 1..depth {
         e = match k % 4 {
             1 => format!("f64::sin({e})"),
             2 => format!("{e} * y"),
-            3 => format!("{e} + x"),
-            _ => format!("f64::tanh({e})"),
+            3 => format!("f64::tanh({e})"),
+            _ => format!("{e} + x"),
         };
     }
     format!("fn f(x: f64, y: f64) -> f64 {{ {e} }}")
@@ -504,10 +505,20 @@ fn table() {
     }
 }
 
-/// Levels of nesting in `e`, counted as lowering counts them: every sub-expression is one.
+/// Levels of nesting in `e`, counted as lowering counts them: every sub-expression is one, and a
+/// chain of binary operators is one with its operands a level deeper.
 fn depth(e: &Expr) -> usize {
     1 + match e {
-        Expr::Binary(b) => depth(&b.left).max(depth(&b.right)),
+        Expr::Binary(b) => {
+            let mut links = vec![depth(&b.right)];
+            let mut left = &*b.left;
+            while let Expr::Binary(l) = left {
+                links.push(depth(&l.right));
+                left = &l.left;
+            }
+            links.push(depth(left));
+            links.into_iter().max().unwrap_or(0)
+        }
         Expr::Call(c) => c.args.iter().map(depth).max().unwrap_or(0),
         Expr::Paren(p) => depth(&p.expr),
         _ => 0,

@@ -97,6 +97,13 @@ pub fn apply(p: Prim, a: &[f64]) -> f64 {
         Prim::Powi => a[0].powi(a[1] as i32),
         Prim::Exp => a[0].exp(),
         Prim::Sigmoid => sigmoid(a[0]),
+        Prim::ZeroWins => {
+            if a[0] == 0.0 {
+                0.0
+            } else {
+                a[1]
+            }
+        }
         Prim::Relu => {
             if a[0] <= 0.0 {
                 0.0
@@ -527,6 +534,13 @@ impl<'g, T: Scalar> Machine<'g, T> {
                 };
                 Val::Arr(vec![args[0].clone(); len])
             }
+            Op::Vec => {
+                let len = int(&args[1], "length")?;
+                let Ok(len) = usize::try_from(len) else {
+                    return fault(format!("buffer length {len} is negative"));
+                };
+                Val::Arr(vec![args[0].clone(); len])
+            }
             Op::Counter(k) => match self.counters.get(k) {
                 Some(&i) => Val::I(i),
                 None => return fault(format!("counter of loop {k} used outside the loop")),
@@ -549,6 +563,9 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::Field(_)
             | Op::Array(..)
             | Op::Part(_)
+            | Op::Invoke(_)
+            | Op::FieldSlice(_)
+            | Op::Gradient(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),
         })
     }

@@ -8,6 +8,7 @@
 //!   interpreter, against the oracle run over the primal program.
 //! - [`fuzz`] feeds the whole macro random and pathological token streams.
 
+mod chains;
 mod cost;
 mod fuzz;
 mod generate;

@@ -2,9 +2,10 @@
 //!
 //! A [`Dual`] carries a value and its derivative with respect to every input at once. The
 //! derivatives below are written from the mathematics, one per operation, independently of the
-//! rule table; only the conventions at kinks are the contract's (SPEC): the derivative of the
-//! branch taken, `relu'(0) = abs'(0) = 0`, `max`/`min` at a tie follow the first argument, and
-//! piecewise-constant operations have derivative 0.
+//! rule table; only the conventions are the contract's (SPEC): the derivative of the
+//! branch taken, `relu'(0) = abs'(0) = 0`, `max`/`min` at a tie follow the first argument,
+//! piecewise-constant operations have derivative 0, and in the chain rule an exact zero factor
+//! wins over an infinite one (`0 · ∞ = 0`), in every product.
 
 use super::interpret::{Scalar, apply, sigmoid};
 use crate::rules::Prim;
@@ -33,16 +34,21 @@ impl Dual {
 }
 
 /// `Σ cₖ · d(argₖ)`, over the arguments that are not constants: a constant contributes
-/// nothing, even with an infinite coefficient.
+/// nothing, even with an infinite coefficient, and neither does a zero derivative.
 fn chain(terms: &[(f64, &Dual)]) -> Vec<f64> {
     let n = terms.iter().map(|(_, a)| a.d.len()).max().unwrap_or(0);
     let mut d = vec![0.0; n];
     for (c, a) in terms {
         for (k, x) in a.d.iter().enumerate() {
-            d[k] += c * x;
+            d[k] += times(*c, *x);
         }
     }
     d
+}
+
+/// `a · b` with `0 · ∞ = 0`.
+fn times(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 { 0.0 } else { a * b }
 }
 
 impl Scalar for Dual {
@@ -103,6 +109,13 @@ impl Scalar for Dual {
             Prim::Exp | Prim::ExpM1 => one(x.exp()),
             Prim::Sigmoid => one(sigmoid(x) * (1.0 - sigmoid(x))),
             Prim::Relu => one(if x > 0.0 { 1.0 } else { 0.0 }),
+            Prim::ZeroWins => {
+                if x == 0.0 {
+                    Vec::new()
+                } else {
+                    a[1].d.clone()
+                }
+            }
             Prim::Exp2 => one(x.exp2() * std::f64::consts::LN_2),
             Prim::Ln => one(1.0 / x),
             Prim::Ln1p => one(1.0 / (1.0 + x)),
@@ -120,10 +133,11 @@ impl Scalar for Dual {
             Prim::Powf => {
                 let y = values[1];
                 let dy = if v == 0.0 { 0.0 } else { v * x.ln() };
-                two(y * x.powf(y - 1.0), dy)
+                two(times(y, x.powf(y - 1.0)), dy)
             }
             Prim::Recip => one(-1.0 / (x * x)),
-            Prim::Hypot => two(x / v, values[1] / v),
+            // x · (1 / v): 0 where x = 0, at the origin too.
+            Prim::Hypot => two(times(x, 1.0 / v), times(values[1], 1.0 / v)),
             Prim::MulAdd => chain(&[(values[1], &a[0]), (x, &a[1]), (1.0, &a[2])]),
             Prim::Sin => one(x.cos()),
             Prim::Cos => one(-x.sin()),
@@ -135,7 +149,7 @@ impl Scalar for Dual {
             Prim::Atan2 => {
                 let (y, xx) = (x, values[1]);
                 let r2 = xx * xx + y * y;
-                two(xx / r2, -y / r2)
+                two(times(xx, 1.0 / r2), -times(y, 1.0 / r2))
             }
             Prim::ToRadians => one(std::f64::consts::PI / 180.0),
             Prim::ToDegrees => one(180.0 / std::f64::consts::PI),

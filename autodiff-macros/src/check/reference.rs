@@ -90,6 +90,18 @@ fn flag<T>(v: &Val<T>) -> Result<bool, Exit<T>> {
 }
 
 /// The `()` of statements and of blocks without a value.
+/// Whether `op` is a compound assignment, `+=` and the like.
+fn compound(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+    )
+}
+
 fn unit<T>() -> Val<T> {
     Val::Arr(Vec::new())
 }
@@ -287,13 +299,20 @@ impl<T: Scalar> Evaluator<T> {
             }
             Expr::Index(i) => {
                 let index = int(&self.expr(&i.index)?)?;
-                match self.expr(&i.expr)? {
+                let element = |array: &Val<T>| match array {
                     Val::Arr(xs) => match usize::try_from(index).ok().and_then(|k| xs.get(k)) {
                         Some(v) => Ok(v.clone()),
                         None => fault("index out of bounds"),
                     },
                     _ => fault("indexing a scalar"),
+                };
+                // An element of a named array, without a copy of the array for every load.
+                if let Expr::Path(p) = &*i.expr
+                    && let Some(name) = p.path.get_ident()
+                {
+                    return element(self.lookup(&name.to_string())?);
                 }
+                element(&self.expr(&i.expr)?)
             }
             Expr::Repeat(r) => {
                 let v = self.expr(&r.expr)?;
@@ -305,7 +324,32 @@ impl<T: Scalar> Evaluator<T> {
         }
     }
 
-    fn binary(&mut self, b: &syn::ExprBinary) -> Eval<T> {
+    /// A chain of binary operators, `a + b - c * d + ..`, left-nested as `syn` parses it:
+    /// evaluated along its left spine in a loop, so that a sum of thousands of terms takes no
+    /// more stack than one of two.
+    fn binary(&mut self, top: &syn::ExprBinary) -> Eval<T> {
+        if compound(&top.op) {
+            let l = self.expr(&top.left)?;
+            return self.link(top, l);
+        }
+        let mut spine = vec![top];
+        let mut leftmost = &*top.left;
+        while let Expr::Binary(b) = leftmost {
+            if compound(&b.op) {
+                break;
+            }
+            spine.push(b);
+            leftmost = &b.left;
+        }
+        let mut acc = self.expr(leftmost)?;
+        for b in spine.into_iter().rev() {
+            acc = self.link(b, acc)?;
+        }
+        Ok(acc)
+    }
+
+    /// `l op b.right`, with `l` the value of `b.left`.
+    fn link(&mut self, b: &syn::ExprBinary, l: Val<T>) -> Eval<T> {
         let arith = |op: &BinOp| match op {
             BinOp::Add(_) | BinOp::AddAssign(_) => Some(Prim::Add),
             BinOp::Sub(_) | BinOp::SubAssign(_) => Some(Prim::Sub),
@@ -314,26 +358,18 @@ impl<T: Scalar> Evaluator<T> {
             BinOp::Rem(_) | BinOp::RemAssign(_) => Some(Prim::Rem),
             _ => None,
         };
-        let assign = matches!(
-            b.op,
-            BinOp::AddAssign(_)
-                | BinOp::SubAssign(_)
-                | BinOp::MulAssign(_)
-                | BinOp::DivAssign(_)
-                | BinOp::RemAssign(_)
-        );
+        let assign = compound(&b.op);
         match b.op {
             BinOp::And(_) => {
-                let l = flag(&self.expr(&b.left)?)?;
+                let l = flag(&l)?;
                 return Ok(Val::B(l && flag(&self.expr(&b.right)?)?));
             }
             BinOp::Or(_) => {
-                let l = flag(&self.expr(&b.left)?)?;
+                let l = flag(&l)?;
                 return Ok(Val::B(l || flag(&self.expr(&b.right)?)?));
             }
             _ => {}
         }
-        let l = self.expr(&b.left)?;
         let r = self.expr(&b.right)?;
         if let Some(p) = arith(&b.op) {
             let v = match (l, r) {

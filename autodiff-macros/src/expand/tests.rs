@@ -258,6 +258,7 @@ fn r_grad_into(x: &[f64], d_x: &mut [f64]) -> (f64,) {
     let mut d_s = 0.0;
     let mut d_x_next = 0.0;
     d_s += 1.0;
+    ::core::assert!(t < x.len());
     for i in 0..t {
         let t_1 = x[i];
         let t_2 = x[i + 1] - t_1 * t_1;
@@ -369,4 +370,37 @@ fn dot_grad(x: [f64; 3], y: [f64; 3]) -> (f64, [f64; 3], [f64; 3]) {
 }
 ",
     );
+}
+
+/// The `0 · ∞ = 0` guards go where a derivative can be infinite, and nowhere else: not where the
+/// argument of `√`, `ln` or a divisor is bounded away from zero at compile time, nor in a
+/// function without a singular operation (Rosenbrock).
+#[test]
+fn zero_wins_guards_only_where_needed() {
+    let guarded = |src: &str| expand("reverse, forward", src).contains("zero_wins");
+    assert!(guarded(
+        "fn f(x: f64, y: f64) -> f64 { (x * x + y * y).sqrt() }"
+    ));
+    assert!(guarded("fn f(x: f64) -> f64 { x.ln() * x }"));
+    assert!(guarded("fn f(x: f64, y: f64) -> f64 { x / y }"));
+    assert!(!guarded(
+        "fn f(x: f64, y: f64) -> f64 { (x * x + y * y + 1.0).sqrt() }"
+    ));
+    assert!(!guarded(
+        "fn f(x: f64) -> f64 { (x * x + 1.0).ln() / ((x.exp() + 2.0).sqrt()) }"
+    ));
+    assert!(!guarded(
+        "fn f(x: f64, y: f64) -> f64 { x / 2.0 + x.powi(3) * y.powf(1.5) }"
+    ));
+    assert!(!guarded(
+        "fn f(x: &[f64]) -> f64 {
+            let mut s = 0.0;
+            for i in 1..x.len() {
+                let t = x[i] - x[i - 1] * x[i - 1];
+                let u = 1.0 - x[i - 1];
+                s += 100.0 * (t * t) + u * u;
+            }
+            s
+        }"
+    ));
 }

@@ -1,0 +1,904 @@
+//! `f_graph`: code that records the computational graph at a point.
+//!
+//! The generated function runs the lowered program as `f` does, one `let` per node, and records
+//! each node that depends on an active parameter into an `autodiff::GraphBuilder`: its value,
+//! the source text it came from, and the local derivative of each edge into it. The local
+//! derivatives come from the one rule table: a row applied with an incoming adjoint of 1 gives
+//! `∂node/∂argᵢ` for each argument, built as nodes through the algebra and printed beside the
+//! node. Control flow is kept as it is, so the builder sees the branch taken and every iteration
+//! of every loop. Reading a variable or an array element records no node: it is an edge from the
+//! node last stored there. The builder runs the backward pass at the end, at run time.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{Ident, ItemFn};
+
+use crate::algebra::{Builder, Site};
+use crate::graph::{
+    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+};
+use crate::rules::{self, Prim, Syntax};
+
+/// How `f_graph` treats a node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A scalar active parameter, recorded first.
+    Param,
+    /// An operation, recorded with its local derivatives.
+    Record,
+    /// A value that is an earlier node: a variable, an array element, the branch taken.
+    Alias,
+    /// A constant: no node.
+    Constant,
+}
+
+struct Draw<'g> {
+    /// The lowered graph with the nodes of the local derivatives appended.
+    graph: &'g Graph,
+    forward_len: usize,
+    kinds: Vec<Kind>,
+    /// For each recorded node, the local derivative with respect to each argument.
+    partials: Vec<Vec<Option<NodeId>>>,
+    /// Values that need a `let`.
+    needed: Vec<bool>,
+    /// Nodes whose graph node is used.
+    id_used: Vec<bool>,
+    /// Variables assigned after they are declared.
+    mutated: HashSet<VarId>,
+    float: FloatTy,
+}
+
+fn ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::mixed_site()),
+        None => Ident::new(name, Span::mixed_site()),
+    }
+}
+
+/// `f_graph(params...) -> ::autodiff::Graph`; `code` is the text of `f_grad`.
+pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
+    let forward_len = lowered.nodes.len();
+    let kinds: Vec<Kind> = lowered
+        .nodes
+        .iter()
+        .map(|n| match n.op {
+            Op::Param(i) => {
+                let p = &lowered.params[i];
+                if p.active && p.var.is_none() {
+                    Kind::Param
+                } else {
+                    Kind::Constant
+                }
+            }
+            _ if !n.active || matches!(n.ty, Ty::Int | Ty::Bool) => Kind::Constant,
+            Op::Prim(_) | Op::Cast(CastTo::Float(_)) | Op::Call(_) => Kind::Record,
+            Op::Read(v) | Op::Load(v) if lowered.var(v).active => Kind::Alias,
+            Op::Select => Kind::Alias,
+            _ => Kind::Constant,
+        })
+        .collect();
+
+    // The local derivatives: each row with an incoming adjoint of 1. Nothing of the forward
+    // sweep is shared, so each derivative refers only to its node and the node's arguments.
+    let builder = Builder::new(lowered.clone());
+    builder.retain(|_| false);
+    let mut partials = vec![Vec::new(); forward_len];
+    for (i, node) in lowered.nodes.iter().enumerate() {
+        if kinds[i] != Kind::Record {
+            continue;
+        }
+        builder.set_site(Site {
+            span: node.span,
+            ty: node.ty.float().unwrap_or(lowered.output_ty),
+        });
+        let one = builder.v(builder.lit(1.0));
+        let args: Vec<_> = node.args.iter().map(|&a| builder.v(a)).collect();
+        let local = rules::local_derivatives(&node.op, one, builder.v(NodeId(i)), &args);
+        partials[i] = local.into_iter().map(|p| p.value().map(|v| v.id)).collect();
+    }
+    let graph = builder.finish();
+
+    let mut draw = Draw {
+        graph: &graph,
+        forward_len,
+        kinds,
+        partials,
+        needed: vec![false; graph.nodes.len()],
+        id_used: vec![false; forward_len],
+        mutated: HashSet::new(),
+        float: lowered.output_ty,
+    };
+    draw.analyse();
+    draw.function(item, code)
+}
+
+impl Draw<'_> {
+    fn node_kind(&self, id: NodeId) -> Kind {
+        self.kinds.get(id.0).copied().unwrap_or(Kind::Constant)
+    }
+
+    /// Whether a node stands for a graph node (rather than a constant).
+    fn tracked(&self, id: NodeId) -> bool {
+        self.node_kind(id) != Kind::Constant
+    }
+
+    /// The arguments of a recorded node that get an edge, with their local derivatives.
+    fn edges(&self, id: NodeId) -> Vec<(NodeId, Option<NodeId>)> {
+        let node = self.graph.node(id);
+        node.args
+            .iter()
+            .enumerate()
+            .filter(|&(_, &a)| self.tracked(a))
+            .map(|(k, &a)| (a, self.partials[id.0].get(k).copied().flatten()))
+            .collect()
+    }
+
+    /// Works out which values and which graph nodes the generated code uses, so that it binds
+    /// nothing it does not use.
+    fn analyse(&mut self) {
+        let g = self.graph;
+        let output = g.output;
+        let mut stmt_uses = Vec::new();
+        g.body.for_each_use(&mut |n| stmt_uses.push(n));
+        let mut stored = Vec::new();
+        collect_stores(&g.body, &mut stored, &mut self.mutated);
+
+        self.id_used[output.0] = true;
+        for &(var, value) in &stored {
+            if g.var(var).active && value.0 < self.forward_len {
+                self.id_used[value.0] = true;
+            }
+        }
+        // Fills record the node of the value they fill with.
+        for (var, value) in &stored {
+            if g.var(*var).active && matches!(g.node(*value).op, Op::Fill(_)) {
+                let arg = g.node(*value).args[0];
+                self.id_used[arg.0] = true;
+            }
+        }
+        for i in (0..self.forward_len).rev() {
+            let id = NodeId(i);
+            match self.kinds[i] {
+                Kind::Record => {
+                    for (a, _) in self.edges(id) {
+                        self.id_used[a.0] = true;
+                    }
+                }
+                Kind::Alias if self.id_used[i] => {
+                    if let Op::Select = g.node(id).op {
+                        let args = &g.node(id).args;
+                        self.id_used[args[1].0] = true;
+                        self.id_used[args[2].0] = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        self.needed[output.0] = true;
+        for n in stmt_uses {
+            self.needed[n.0] = true;
+        }
+        for i in (0..self.forward_len).rev() {
+            let id = NodeId(i);
+            let node = g.node(id);
+            match self.kinds[i] {
+                Kind::Record => {
+                    self.needed[i] = true;
+                    let mut work: Vec<NodeId> =
+                        self.partials[i].iter().flatten().copied().collect();
+                    let mut seen = HashSet::new();
+                    while let Some(d) = work.pop() {
+                        if !seen.insert(d) {
+                            continue;
+                        }
+                        self.needed[d.0] = true;
+                        if d.0 >= self.forward_len {
+                            work.extend(&g.node(d).args);
+                        }
+                    }
+                }
+                Kind::Alias if self.id_used[i] => {
+                    // The branch taken, the index of the element.
+                    if matches!(node.op, Op::Select | Op::Load(_)) {
+                        self.needed[node.args[0].0] = true;
+                    }
+                    if matches!(node.op, Op::Load(_)) {
+                        self.needed[i] = true;
+                    }
+                }
+                _ => {}
+            }
+            if self.needed[i] {
+                for &a in &node.args {
+                    self.needed[a.0] = true;
+                }
+            }
+        }
+    }
+
+    fn function(&self, item: &ItemFn, code: &str) -> TokenStream {
+        let g = self.graph;
+        let f = &item.sig.ident;
+        let vis = &item.vis;
+        let name = format_ident!("{}_graph", f);
+        let (receiver, use_original, link) = match &g.receiver {
+            Some(r) => (quote!(#r,), quote!(let _ = Self::#f;), format!("Self::{f}")),
+            None => (TokenStream::new(), quote!(let _ = #f;), f.to_string()),
+        };
+        let params = g.params.iter().map(|p| {
+            let ident = ident(&p.name);
+            let ty = &p.ty_tokens;
+            let stored = p.mutable && p.var.is_some_and(|v| g.body.stores(v));
+            let mutability = stored.then(|| quote!(mut));
+            quote!(#mutability #ident: #ty)
+        });
+        let record_params = g.params.iter().enumerate().filter_map(|(i, p)| {
+            if self.node_kind(p.node) != Kind::Param {
+                return None;
+            }
+            let value = ident(&p.name);
+            let text = p.name.trim_start_matches("r#");
+            let builder = Ident::new("__graph", Span::mixed_site());
+            let call = quote!(#builder.param(#text, ::core::primitive::f64::from(#value)));
+            Some(if self.id_used[p.node.0] {
+                let id = format_ident!("__p{}", i, span = Span::mixed_site());
+                quote!(let #id = #call;)
+            } else {
+                quote!(let _ = #call;)
+            })
+        });
+        let items = &g.items;
+        let body = self.block(&g.body);
+        let output = self.operand(g.output);
+        let output_id = self.id(g.output);
+        let source = self.source(g.output);
+        let function = f.to_string();
+        let doc = [
+            format!(
+                " The computational graph of [`{link}`] at this point: each node's value and adjoint"
+            ),
+            " (∂output/∂node, the output's adjoint seeded with 1) and each edge's local derivative."
+                .to_owned(),
+            " Print it for the forward and backward passes, or draw it with `to_dot` / `to_svg`.".to_owned(),
+            String::new(),
+            " Generated by `#[differentiate(graph)]`.".to_owned(),
+        ];
+        let graph_ident = Ident::new("__graph", Span::mixed_site());
+        quote! {
+            #(#[doc = #doc])*
+            #[allow(clippy::all, clippy::pedantic)]
+            #vis fn #name(#receiver #(#params),*) -> ::autodiff::Graph {
+                #use_original
+                #(#items)*
+                let mut #graph_ident = ::autodiff::GraphBuilder::new(#function, #code);
+                #(#record_params)*
+                #body
+                #graph_ident.finish(#output_id, ::core::primitive::f64::from(#output), #source)
+            }
+        }
+    }
+
+    fn var(&self, v: VarId) -> TokenStream {
+        let var = self.graph.var(v);
+        match var.param {
+            Some(i) => {
+                let ident = ident(&self.graph.params[i].name);
+                quote!(#ident)
+            }
+            None => {
+                let ident = format_ident!("__v{}", v.0, span = Span::mixed_site());
+                quote!(#ident)
+            }
+        }
+    }
+
+    fn block(&self, block: &Block) -> TokenStream {
+        block.0.iter().map(|s| self.stmt(s)).collect()
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> TokenStream {
+        let graph = Ident::new("__graph", Span::mixed_site());
+        match stmt {
+            Stmt::Node(n) => self.node(*n),
+            Stmt::Declare(v, init) => {
+                let name = self.var(*v);
+                let Some(n) = init else {
+                    return quote!(let #name;);
+                };
+                let mutability = self.mutated.contains(v).then(|| quote!(mut));
+                let value = self.operand(*n);
+                let record = self.record_store(*v, *n, None);
+                quote!(let #mutability #name = #value; #record)
+            }
+            Stmt::Assign(v, n) => {
+                let name = self.var(*v);
+                let value = self.operand(*n);
+                let record = self.record_store(*v, *n, None);
+                quote!(#name = #value; #record)
+            }
+            Stmt::Store { var, index, value } => {
+                let name = self.var(*var);
+                let i = self.operand(*index);
+                let x = self.operand(*value);
+                let record = self.record_store(*var, *value, Some(*index));
+                quote!(#name[#i] = #x; #record)
+            }
+            Stmt::Push(..) | Stmt::Assert { .. } => TokenStream::new(),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.operand(*cond);
+                let t = self.block(then);
+                let o = self.block(otherwise);
+                if o.is_empty() {
+                    quote!(if #c { #t })
+                } else {
+                    quote!(if #c { #t } else { #o })
+                }
+            }
+            Stmt::For {
+                counter,
+                name,
+                start,
+                end,
+                inclusive,
+                reverse,
+                body,
+            } => {
+                let i = format_ident!("__c{}", counter, span = Span::mixed_site());
+                let (s, e) = (self.operand(*start), self.operand(*end));
+                let range = if *inclusive {
+                    quote!(#s..=#e)
+                } else {
+                    quote!(#s..#e)
+                };
+                let range = if *reverse {
+                    quote!((#range).rev())
+                } else {
+                    range
+                };
+                let label = if name == "_" { "" } else { name.as_str() };
+                let body = self.block(body);
+                quote! {
+                    #graph.enter_loop(#label);
+                    for #i in #range {
+                        #graph.iteration(#i);
+                        #body
+                    }
+                    #graph.exit_loop();
+                }
+            }
+            Stmt::While { cond, test, body } => {
+                let c = self.block(cond);
+                let t = self.operand(*test);
+                let body = self.block(body);
+                quote! {
+                    #graph.enter_loop("");
+                    loop {
+                        #graph.iteration("");
+                        #c
+                        if !#t {
+                            break;
+                        }
+                        #body
+                    }
+                    #graph.exit_loop();
+                }
+            }
+        }
+    }
+
+    /// Tells the builder which node a variable (or one of its elements) now holds.
+    fn record_store(&self, v: VarId, value: NodeId, index: Option<NodeId>) -> TokenStream {
+        let g = self.graph;
+        let var = g.var(v);
+        if !var.active {
+            return TokenStream::new();
+        }
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let k = v.0;
+        // The variable lowering makes for an `if` used as a value is named by no one.
+        let name = match var.name.as_str() {
+            "value_of_if" => "",
+            name => name.trim_start_matches("r#"),
+        };
+        if let Some(index) = index {
+            let i = self.operand(index);
+            let id = self.id(value);
+            return quote!(#graph.store(#k, #name, #i, #id););
+        }
+        if let Op::Fill(_) = g.node(value).op {
+            let id = self.id(g.node(value).args[0]);
+            return quote!(#graph.fill(#k, #id););
+        }
+        if matches!(var.shape, Shape::Scalar) {
+            let id = self.id(value);
+            quote!(#graph.set(#k, #name, #id);)
+        } else {
+            quote!(#graph.fill(#k, ::core::option::Option::None);)
+        }
+    }
+
+    /// The statements that compute a node and record it.
+    fn node(&self, n: NodeId) -> TokenStream {
+        let g = self.graph;
+        let node = g.node(n);
+        if node.is_leaf() {
+            return TokenStream::new();
+        }
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let value_name = self.value_ident(n);
+        let value = if self.needed[n.0] {
+            let e = self.expr(n);
+            quote!(let #value_name = #e;)
+        } else {
+            TokenStream::new()
+        };
+        let id_name = format_ident!("__i{}", n.0, span = Span::mixed_site());
+        let record = match self.node_kind(n) {
+            Kind::Record => {
+                let mut lets = TokenStream::new();
+                let mut derived: Vec<NodeId> = Vec::new();
+                let mut work: Vec<NodeId> = self.partials[n.0].iter().flatten().copied().collect();
+                while let Some(d) = work.pop() {
+                    if d.0 >= self.forward_len && !derived.contains(&d) {
+                        derived.push(d);
+                        work.extend(&g.node(d).args);
+                    }
+                }
+                derived.sort();
+                for d in derived {
+                    if g.node(d).is_leaf() {
+                        continue;
+                    }
+                    let name = self.value_ident(d);
+                    let e = self.expr(d);
+                    lets.extend(quote!(let #name = #e;));
+                }
+                let edges = self.edges(n).into_iter().map(|(a, d)| {
+                    let id = self.id(a);
+                    let local = match d {
+                        Some(d) => self.operand(d),
+                        None => quote!(0.0),
+                    };
+                    quote!((#id, ::core::primitive::f64::from(#local)))
+                });
+                let op = op_label(&node.op);
+                let source = self.source(n);
+                let name = match &node.name {
+                    Some(s) => {
+                        let s = s.trim_start_matches("r#");
+                        quote!(::core::option::Option::Some(#s))
+                    }
+                    None => quote!(::core::option::Option::None),
+                };
+                let call = quote!(#graph.op(#op, #source, #name, ::core::primitive::f64::from(#value_name), &[#(#edges),*]));
+                let recorded = if lets.is_empty() {
+                    call
+                } else {
+                    quote!({ #lets #call })
+                };
+                if self.id_used[n.0] {
+                    quote!(let #id_name = #recorded;)
+                } else {
+                    quote!(let _ = #recorded;)
+                }
+            }
+            Kind::Alias if self.id_used[n.0] => match node.op {
+                Op::Read(v) => {
+                    let k = v.0;
+                    quote!(let #id_name = #graph.get(#k);)
+                }
+                Op::Load(v) => {
+                    let k = v.0;
+                    let i = self.operand(node.args[0]);
+                    let param = match g.var(v).param {
+                        Some(p) => {
+                            let name = g.params[p].name.trim_start_matches("r#");
+                            quote!(::core::option::Option::Some(#name))
+                        }
+                        None => quote!(::core::option::Option::None),
+                    };
+                    quote!(let #id_name = #graph.load(#k, #i, #param, ::core::primitive::f64::from(#value_name));)
+                }
+                Op::Select => {
+                    let c = self.operand(node.args[0]);
+                    let (a, b) = (self.id(node.args[1]), self.id(node.args[2]));
+                    quote!(let #id_name: ::core::option::Option<usize> = if #c { #a } else { #b };)
+                }
+                _ => TokenStream::new(),
+            },
+            _ => TokenStream::new(),
+        };
+        quote!(#value #record)
+    }
+
+    /// The source text of a node, rebuilt from the graph: named values by their names, the
+    /// rest as the expression that computes them (`(x + y) * y`, `s + w * x[i]`).
+    fn source(&self, n: NodeId) -> String {
+        let text = self.text(n, 0, true);
+        if text.chars().count() > 80 {
+            let mut t: String = text.chars().take(79).collect();
+            t.push('…');
+            t
+        } else {
+            text
+        }
+    }
+
+    /// The text of a node as an operand (`top` for the node itself, which is never just its name).
+    fn text(&self, n: NodeId, depth: usize, top: bool) -> String {
+        let g = self.graph;
+        let node = g.node(n);
+        if !top && let Some(name) = &node.name {
+            return name.trim_start_matches("r#").to_owned();
+        }
+        if depth > 6 {
+            return "…".to_owned();
+        }
+        let arg = |k: usize| self.text(node.args[k], depth + 1, false);
+        // An operand of an infix operator, in parentheses when it is a lower-precedence one.
+        let operand = |k: usize, prec: u8| {
+            let a = node.args[k];
+            let t = self.text(a, depth + 1, false);
+            let inner = g.node(a);
+            let p = match inner.op {
+                Op::Prim(q) if inner.name.is_none() && q.syntax() == Syntax::Infix => precedence(q),
+                Op::Cmp(_) | Op::Select if inner.name.is_none() => 0,
+                _ => u8::MAX,
+            };
+            if p < prec { format!("({t})") } else { t }
+        };
+        match &node.op {
+            Op::Param(i) => g.params[*i].name.trim_start_matches("r#").to_owned(),
+            Op::Lit(_, Some(t)) | Op::Const(t) | Op::SelfValue(t) => t.to_string().replace(' ', ""),
+            Op::Lit(v, None) => match v {
+                LitValue::Float(v) => format!("{v:?}"),
+                LitValue::Int(v) => v.to_string(),
+                LitValue::Bool(b) => b.to_string(),
+            },
+            Op::Counter(_) => node.name.clone().unwrap_or_else(|| "i".to_owned()),
+            Op::Read(v) | Op::Array(v, _) => g.var(*v).name.trim_start_matches("r#").to_owned(),
+            Op::Load(v) => format!("{}[{}]", g.var(*v).name.trim_start_matches("r#"), arg(0)),
+            Op::Len(v) => format!("{}.len()", g.var(*v).name.trim_start_matches("r#")),
+            Op::Prim(p) => match p.syntax() {
+                Syntax::Infix => {
+                    let prec = precedence(*p);
+                    // The right operand of `-` and `/` needs parentheses at equal precedence.
+                    let right = if matches!(p, Prim::Sub | Prim::Div | Prim::Rem) {
+                        prec + 1
+                    } else {
+                        prec
+                    };
+                    format!("{} {} {}", operand(0, prec), p.name(), operand(1, right))
+                }
+                Syntax::Prefix => format!("{}{}", p.name(), operand(0, u8::MAX - 1)),
+                Syntax::Method => {
+                    let rest: Vec<String> = (1..node.args.len()).map(arg).collect();
+                    format!(
+                        "{}.{}({})",
+                        operand(0, u8::MAX - 1),
+                        p.name(),
+                        rest.join(", ")
+                    )
+                }
+                Syntax::Runtime => {
+                    let args: Vec<String> = (0..node.args.len()).map(arg).collect();
+                    format!("{}({})", p.name(), args.join(", "))
+                }
+            },
+            Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => {
+                format!("{} as {}", operand(0, u8::MAX - 1), t.name())
+            }
+            Op::Cast(CastTo::Other(ty, _)) => {
+                format!(
+                    "{} as {}",
+                    operand(0, u8::MAX - 1),
+                    ty.to_string().replace(' ', "")
+                )
+            }
+            Op::Cmp(op) => {
+                let op = match op {
+                    CmpOp::Lt => "<",
+                    CmpOp::Le => "<=",
+                    CmpOp::Gt => ">",
+                    CmpOp::Ge => ">=",
+                    CmpOp::Eq => "==",
+                    CmpOp::Ne => "!=",
+                };
+                format!("{} {op} {}", arg(0), arg(1))
+            }
+            Op::Select => format!("if {} {{ {} }} else {{ {} }}", arg(0), arg(1), arg(2)),
+            Op::Call(c) => {
+                let args: Vec<String> = (0..node.args.len()).map(arg).collect();
+                format!("{}({})", c.name, args.join(", "))
+            }
+            Op::Member(name) => format!("{}.{}", arg(0), name),
+            _ => op_label(&node.op),
+        }
+    }
+
+    fn value_ident(&self, n: NodeId) -> Ident {
+        if n.0 < self.forward_len {
+            format_ident!("__n{}", n.0, span = Span::mixed_site())
+        } else {
+            format_ident!("__d{}", n.0, span = Span::mixed_site())
+        }
+    }
+
+    /// The graph node of a value: `Some(id)` in the generated code, or `None` for a constant.
+    fn id(&self, n: NodeId) -> TokenStream {
+        match self.node_kind(n) {
+            Kind::Constant => quote!(::core::option::Option::<usize>::None),
+            Kind::Param => {
+                let Op::Param(i) = self.graph.node(n).op else {
+                    unreachable!("a parameter node")
+                };
+                let id = format_ident!("__p{}", i, span = Span::mixed_site());
+                quote!(#id)
+            }
+            Kind::Record | Kind::Alias => {
+                let id = format_ident!("__i{}", n.0, span = Span::mixed_site());
+                quote!(#id)
+            }
+        }
+    }
+
+    /// A node as an operand: a leaf written in place, anything else by its `let` name.
+    fn operand(&self, n: NodeId) -> TokenStream {
+        let node = self.graph.node(n);
+        if node.is_leaf() {
+            return self.leaf(n);
+        }
+        let name = self.value_ident(n);
+        quote!(#name)
+    }
+
+    fn leaf(&self, n: NodeId) -> TokenStream {
+        let node = self.graph.node(n);
+        match &node.op {
+            Op::Param(i) => {
+                let ident = ident(&self.graph.params[*i].name);
+                quote!(#ident)
+            }
+            Op::Lit(LitValue::Float(_), Some(tokens)) => typed_literal(tokens, node.ty),
+            Op::Lit(_, Some(tokens)) | Op::Const(tokens) | Op::SelfValue(tokens) => tokens.clone(),
+            Op::Lit(value, None) => literal(*value, node.ty.float()),
+            Op::Known(k) => known(*k, node.ty.float().unwrap_or(self.float)),
+            Op::Counter(c) => {
+                let i = format_ident!("__c{}", c, span = Span::mixed_site());
+                quote!(#i)
+            }
+            Op::Array(v, by_ref) => {
+                let name = self.var(*v);
+                if *by_ref { quote!(&#name) } else { name }
+            }
+            Op::Seed(_) => quote!(0.0),
+            _ => unreachable!("not a leaf"),
+        }
+    }
+
+    /// The expression that computes a node from its operands.
+    fn expr(&self, n: NodeId) -> TokenStream {
+        let g = self.graph;
+        let node = g.node(n);
+        let arg = |k: usize| self.operand(node.args[k]);
+        match &node.op {
+            Op::Prim(p) => match p.syntax() {
+                Syntax::Infix => {
+                    let (a, b) = (arg(0), arg(1));
+                    let op: TokenStream = p.name().parse().expect("an operator");
+                    quote!(#a #op #b)
+                }
+                Syntax::Prefix => {
+                    let a = arg(0);
+                    let op: TokenStream = p.name().parse().expect("an operator");
+                    quote!(#op #a)
+                }
+                Syntax::Method => {
+                    let method = Ident::new(p.name(), Span::call_site());
+                    let receiver = g.node(node.args[0]);
+                    let args = node.args.iter().map(|&a| self.operand(a));
+                    if matches!(receiver.op, Op::Lit(..) | Op::Known(_))
+                        || receiver.ty == Ty::Float(None)
+                    {
+                        let t = format_ident!("{}", node.ty.float().unwrap_or(self.float).name());
+                        quote!(::core::primitive::#t::#method(#(#args),*))
+                    } else {
+                        let r = arg(0);
+                        let rest = node.args[1..].iter().map(|&a| self.operand(a));
+                        quote!(#r.#method(#(#rest),*))
+                    }
+                }
+                Syntax::Runtime => {
+                    let f = Ident::new(p.name(), Span::call_site());
+                    let args = node.args.iter().map(|&a| self.operand(a));
+                    quote!(::autodiff::#f(#(#args),*))
+                }
+            },
+            Op::Cast(CastTo::Float(t)) => {
+                let a = arg(0);
+                let t = format_ident!("{}", t.name());
+                quote!(#a as #t)
+            }
+            Op::Cast(CastTo::Lossless(t)) => {
+                let a = arg(0);
+                let t = format_ident!("{}", t.name());
+                quote!(::core::primitive::#t::from(#a))
+            }
+            Op::Cast(CastTo::Other(ty, _)) => {
+                let a = arg(0);
+                quote!(#a as #ty)
+            }
+            Op::Cmp(op) => {
+                let (a, b) = (arg(0), arg(1));
+                let op = match op {
+                    CmpOp::Lt => quote!(<),
+                    CmpOp::Le => quote!(<=),
+                    CmpOp::Gt => quote!(>),
+                    CmpOp::Ge => quote!(>=),
+                    CmpOp::Eq => quote!(==),
+                    CmpOp::Ne => quote!(!=),
+                };
+                quote!(#a #op #b)
+            }
+            Op::Not => {
+                let a = arg(0);
+                quote!(!#a)
+            }
+            Op::And => {
+                let (a, b) = (arg(0), arg(1));
+                quote!(#a && #b)
+            }
+            Op::Or => {
+                let (a, b) = (arg(0), arg(1));
+                quote!(#a || #b)
+            }
+            Op::Select => {
+                let (c, a, b) = (arg(0), arg(1), arg(2));
+                quote!(if #c { #a } else { #b })
+            }
+            Op::Read(v) => self.var(*v),
+            Op::Load(v) => {
+                let name = self.var(*v);
+                let i = arg(0);
+                quote!(#name[#i])
+            }
+            Op::Len(v) => {
+                let name = self.var(*v);
+                quote!(#name.len())
+            }
+            Op::Fill(len) => {
+                let x = arg(0);
+                quote!([#x; #len])
+            }
+            Op::Member(name) => {
+                let base = arg(0);
+                quote!(#base.#name)
+            }
+            Op::Call(c) | Op::CallGrad(c) | Op::CallJvp(c) => {
+                let name = match &node.op {
+                    Op::CallGrad(_) => format_ident!("{}_grad", c.name, span = c.name.span()),
+                    Op::CallJvp(_) => format_ident!("{}_jvp", c.name, span = c.name.span()),
+                    _ => c.name.clone(),
+                };
+                let prefix = &c.prefix;
+                let args = node.args.iter().map(|&a| self.operand(a));
+                quote!(#prefix #name(#(#args),*))
+            }
+            Op::Field(k) => {
+                let tuple = arg(0);
+                let k = syn::Index::from(*k);
+                quote!(#tuple.#k)
+            }
+            Op::Element => {
+                let (a, i) = (arg(0), arg(1));
+                quote!(#a[#i])
+            }
+            Op::Pop(_) => quote!(0.0),
+            _ => self.leaf(n),
+        }
+    }
+}
+
+/// Every `(variable, value)` stored at any depth, and the variables assigned after declaration.
+fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>, mutated: &mut HashSet<VarId>) {
+    for stmt in &block.0 {
+        match stmt {
+            Stmt::Declare(v, Some(n)) => into.push((*v, *n)),
+            Stmt::Assign(v, n) => {
+                into.push((*v, *n));
+                mutated.insert(*v);
+            }
+            Stmt::Store { var, value, .. } => {
+                into.push((*var, *value));
+                mutated.insert(*var);
+            }
+            _ => {}
+        }
+        for nested in stmt.blocks() {
+            collect_stores(nested, into, mutated);
+        }
+    }
+}
+
+fn precedence(p: Prim) -> u8 {
+    match p {
+        Prim::Add | Prim::Sub => 1,
+        _ => 2,
+    }
+}
+
+/// How an operation is shown in a drawing.
+fn op_label(op: &Op) -> String {
+    match op {
+        Op::Prim(Prim::Mul) => "×".to_owned(),
+        Op::Prim(Prim::Div) => "÷".to_owned(),
+        Op::Prim(Prim::Sub) => "−".to_owned(),
+        Op::Prim(Prim::Neg) => "neg".to_owned(),
+        Op::Prim(Prim::Sigmoid) => "σ".to_owned(),
+        Op::Prim(p) => p.name().to_owned(),
+        Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => format!("as {}", t.name()),
+        Op::Call(c) => c.name.to_string(),
+        _ => "op".to_owned(),
+    }
+}
+
+/// A float literal as the user wrote it, with the suffix of the type it was given when it has
+/// none, so it keeps that type wherever it is written.
+fn typed_literal(tokens: &TokenStream, ty: Ty) -> TokenStream {
+    let Some(t) = ty.float() else {
+        return tokens.clone();
+    };
+    let text = tokens.to_string();
+    if text.ends_with("f32") || text.ends_with("f64") {
+        return tokens.clone();
+    }
+    match text.trim_end_matches('.').parse::<f64>() {
+        Ok(v) => literal(LitValue::Float(v), Some(t)),
+        Err(_) => tokens.clone(),
+    }
+}
+
+fn literal(value: LitValue, ty: Option<FloatTy>) -> TokenStream {
+    match value {
+        LitValue::Float(v) => {
+            let lit = match ty {
+                Some(FloatTy::F32) =>
+                {
+                    #[allow(clippy::cast_possible_truncation)]
+                    Literal::f32_suffixed((v as f32).abs())
+                }
+                Some(FloatTy::F64) => Literal::f64_suffixed(v.abs()),
+                None => Literal::f64_unsuffixed(v.abs()),
+            };
+            if v.is_sign_negative() {
+                quote!(-#lit)
+            } else {
+                quote!(#lit)
+            }
+        }
+        LitValue::Int(v) => {
+            let lit = Literal::i128_unsuffixed(v.abs());
+            if v < 0 { quote!(-#lit) } else { quote!(#lit) }
+        }
+        LitValue::Bool(b) => quote!(#b),
+    }
+}
+
+/// The constants the rules use, each as one call so that it needs no parentheses.
+fn known(k: KnownConst, ty: FloatTy) -> TokenStream {
+    let t = format_ident!("{}", ty.name());
+    let one = literal(LitValue::Float(1.0), Some(ty));
+    match k {
+        KnownConst::Ln2 => quote!(::core::#t::consts::LN_2),
+        KnownConst::Ln10 => quote!(::core::#t::consts::LN_10),
+        KnownConst::RadiansPerDegree => quote!(::core::primitive::#t::to_radians(#one)),
+        KnownConst::DegreesPerRadian => quote!(::core::primitive::#t::to_degrees(#one)),
+    }
+}

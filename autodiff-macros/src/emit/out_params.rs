@@ -1,0 +1,140 @@
+//! The derivative functions of a function with out-parameters (`out: &mut [f64]`).
+//!
+//! Its outputs are the buffers it writes, and its return value if it has one. Reverse mode
+//! emits `f_vjp_into`: each slice parameter is followed by a buffer, as in `f_grad_into`; for
+//! an input the function adds that input's gradient into it, for an out-parameter it holds the
+//! adjoint of the output on entry (the seed) and, on return, the adjoint of what the buffer held
+//! before the call (zero where the function overwrote it). A float return value takes its seed
+//! last. The result is the returned value (if any) and the gradients of the other parameters.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Inputs, Signature, doc_lines, gradient_type, stored_param};
+use crate::graph::Shape;
+use crate::reverse::Adjoint;
+
+/// What `reverse_fn` has laid out.
+pub(super) struct Parts<'a> {
+    pub item: &'a syn::ItemFn,
+    pub adjoint: &'a Adjoint,
+    pub inputs: &'a Inputs,
+    /// Whether the function returns nothing.
+    pub unit: bool,
+    pub seed: Option<&'a proc_macro2::Ident>,
+    pub body: &'a TokenStream,
+    pub prelude: &'a [TokenStream],
+}
+
+pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        item,
+        adjoint,
+        inputs,
+        unit,
+        seed,
+        body,
+        prelude,
+    } = parts;
+    let graph = &adjoint.graph;
+    let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
+    let receiver = Signature::receiver(graph);
+    let use_original = sig.use_original(graph);
+    let name = sig.name("vjp_into");
+
+    let mut params = Vec::new();
+    let mut checks = Vec::new();
+    let mut buffers = Vec::new();
+    let mut seeds = Vec::new();
+    for (i, p) in graph.params.iter().enumerate() {
+        let ident = inputs.param(graph, i);
+        let ty = &p.ty_tokens;
+        let mutability = stored_param(graph, p).then(|| quote!(mut));
+        match (p.active, &p.shape, adjoint.array_gradients.get(&i)) {
+            (true, Shape::Slice, Some(d)) => {
+                let d = inputs.var(*d).expect("named by reverse_fn");
+                let float = super::element_type(p);
+                params.push(quote!(#ident: #ty, #d: &mut [#float]));
+                let message = format!("`{d}` must have the length of `{ident}`");
+                checks.push(quote! {
+                    ::core::assert_eq!(#d.len(), #ident.len(), #message);
+                    let #d = &mut #d[..#ident.len()];
+                });
+                if p.out() {
+                    seeds.push(format!("`{d}`"));
+                } else {
+                    buffers.push(format!("`{d}`"));
+                }
+            }
+            _ => params.push(quote!(#mutability #ident: #ty)),
+        }
+    }
+    let output = &sig.output;
+    if let Some(seed) = seed {
+        params.push(quote!(#seed: #output));
+    }
+    let returned: Vec<&crate::graph::Param> = graph
+        .params
+        .iter()
+        .filter(|p| p.active && !matches!(p.shape, Shape::Slice))
+        .collect();
+    let tys = returned.iter().map(|p| gradient_type(p));
+    let ret = match (unit, returned.is_empty()) {
+        (true, true) => TokenStream::new(),
+        (true, false) => quote!(-> (#(#tys,)*)),
+        (false, _) => quote!(-> (#output, #(#tys,)*)),
+    };
+    let mut entries: Vec<String> = returned
+        .iter()
+        .map(|p| format!("∂{}/∂{}", item.sig.ident, p.name))
+        .collect();
+    if !*unit {
+        entries.insert(0, sig.call(graph));
+    }
+    let mut lines = vec![
+        format!(
+            "The vector-Jacobian product of [`{}`], by reverse-mode automatic differentiation:",
+            sig.link(graph)
+        ),
+        format!(
+            "the buffer after each out-parameter ({}) holds the adjoint of that output on entry, and the",
+            seeds.join(", ")
+        ),
+        "adjoint of what the buffer held before the call on return (zero where it is overwritten);"
+            .to_owned(),
+    ];
+    if !buffers.is_empty() {
+        lines.push(format!(
+            "the gradient of each input slice is added into the buffer after it ({});",
+            buffers.join(", ")
+        ));
+    }
+    if seed.is_some() {
+        lines.push("`seed` is the adjoint of the returned value;".to_owned());
+    }
+    lines.push(format!("returns `({})`.", entries.join(", ")));
+    lines.extend([
+        String::new(),
+        "# Panics".to_owned(),
+        String::new(),
+        "If a buffer's length differs from its slice's.".to_owned(),
+    ]);
+    let doc = doc_lines(&lines);
+    let attrs: Vec<_> = sig.attrs().collect();
+    let vis = &item.vis;
+    let items = &graph.items;
+    let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    quote! {
+        #(#doc)*
+        #(#attrs)*
+        #many
+        #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
+            #use_original
+            #(#checks)*
+            #(#items)*
+            #(#prelude)*
+            #body
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The tangent of a call that writes into a buffer: `g(&x, mu, &mut out);` becomes
+//! `g_jvp(&x, &d_x, mu, d_mu, &mut out, &mut d_out);`, which writes `out` and its tangent.
+//! A constant slice input gets a zero tangent buffer of its length.
+
+use super::Forward;
+use crate::graph::{Invoke, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId};
+use crate::reverse::site;
+
+impl Forward {
+    fn push_node(&self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        self.b.with_graph(|g| g.push(Node::new(op, args, ty)))
+    }
+
+    /// `out = g(args)` with its tangent: the call through `g_jvp`, when `out` has a tangent.
+    pub(super) fn forward_invoke(&mut self, stmt: &Stmt, out: &mut Vec<Stmt>) -> bool {
+        let Stmt::Assign(v, call) = stmt else {
+            return false;
+        };
+        let node = self.b.node(*call);
+        let Op::Invoke(invoke) = node.op.clone() else {
+            return false;
+        };
+        let Some(&d_out) = self.var_tangent.get(v) else {
+            out.push(stmt.clone());
+            return true;
+        };
+        let mut args = Vec::new();
+        let mut modes = Vec::new();
+        for ((&a, &mode), &float) in node
+            .args
+            .iter()
+            .zip(&invoke.modes)
+            .zip(&invoke.callee.floats)
+        {
+            args.push(a);
+            modes.push(mode);
+            match mode {
+                Pass::Mut => {
+                    let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+                    args.push(self.push_node(Op::Array(d_out, false), vec![], ty));
+                    modes.push(Pass::Mut);
+                }
+                Pass::Ref => {
+                    let Op::Array(x, _) = self.b.node(a).op else {
+                        continue;
+                    };
+                    let tangent = match self.var_tangent.get(&x) {
+                        Some(&d) => d,
+                        None => self.zero_buffer(x, out),
+                    };
+                    let ty = self.b.with_graph(|g| g.vars[x.0].ty);
+                    args.push(self.push_node(Op::Array(tangent, false), vec![], ty));
+                    modes.push(Pass::Ref);
+                }
+                Pass::Value if float => {
+                    let t = self.tangent_or_zero(a, out);
+                    args.push(t);
+                    modes.push(Pass::Value);
+                }
+                Pass::Value => {}
+            }
+        }
+        let jvp = self.push_node(
+            Op::Invoke(Invoke {
+                callee: invoke.callee.clone(),
+                suffix: "jvp",
+                modes,
+            }),
+            args,
+            Ty::Other,
+        );
+        out.push(Stmt::Assign(*v, jvp));
+        true
+    }
+
+    /// `vec![0.0; x.len()]`: the tangent of a constant array input.
+    fn zero_buffer(&mut self, x: VarId, out: &mut Vec<Stmt>) -> VarId {
+        let var = self.b.with_graph(|g| g.vars[x.0].clone());
+        let node = self.b.node(self.b.with_graph(|g| g.output));
+        self.b.set_site(site(&self.b, &node));
+        let zero = self.b.lit(0.0);
+        let len = self.push_node(Op::Len(x), vec![], Ty::Int);
+        let zeros = self.push_node(Op::Vec, vec![zero, len], var.ty);
+        let d = self.b.with_graph(|g| {
+            g.vars.push(crate::graph::Var {
+                name: format!("zero_{}", var.name),
+                shape: Shape::Buffer(len),
+                param: None,
+                active: false,
+                ..var
+            });
+            VarId(g.vars.len() - 1)
+        });
+        out.extend([
+            Stmt::Node(len),
+            Stmt::Node(zeros),
+            Stmt::Declare(d, Some(zeros)),
+        ]);
+        d
+    }
+}

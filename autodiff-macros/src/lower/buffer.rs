@@ -1,0 +1,181 @@
+//! Run-time-sized local buffers: `let mut q = vec![0.0; n];`.
+//!
+//! A buffer is a local array whose length is an integer node computed where it is declared
+//! ([`Shape::Buffer`]). It is read, stored into and passed to calls as a local `[0.0; N]` is;
+//! `q.len()` is that length node, so the backward sweep can recompute or save it like any
+//! integer. The reverse pass gives it an adjoint buffer of the same length, the forward pass a
+//! tangent buffer.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{Expr, GenericArgument, PathArguments, Type};
+
+use super::{Bound, Lowerer, err, float_type, strip};
+use crate::graph::{self, FloatTy, LitValue, Op, Shape, Ty};
+
+/// What the value of a `let` allocates, when it is a growable vector.
+pub(super) enum Alloc<'a> {
+    /// `vec![value; len]`.
+    Repeat(syn::ExprRepeat, Span),
+    /// `vec![a, b]`, `Vec::new()`, `Vec::with_capacity(n)`: refused, with what to write.
+    Refused(&'a Expr, &'static str),
+}
+
+/// Whether `init` allocates a vector, and how.
+pub(super) fn alloc(init: &Expr) -> Option<Alloc<'_>> {
+    match strip(init) {
+        Expr::Macro(m) if m.mac.path.is_ident("vec") => {
+            let tokens = &m.mac.tokens;
+            match syn::parse2::<syn::ExprRepeat>(quote::quote!([#tokens])) {
+                Ok(r) => Some(Alloc::Repeat(r, m.span())),
+                Err(_) => Some(Alloc::Refused(
+                    init,
+                    "only `vec![value; length]` buffers are supported: write `vec![0.0; n]`, then store into its elements",
+                )),
+            }
+        }
+        Expr::Call(c) => match strip(&c.func) {
+            Expr::Path(p)
+                if p.path.segments.len() == 2
+                    && p.path.segments[0].ident == "Vec"
+                    && ["new", "with_capacity"]
+                        .iter()
+                        .any(|n| p.path.segments[1].ident == n) =>
+            {
+                Some(Alloc::Refused(
+                    init,
+                    "a growing `Vec` (`Vec::new`, `Vec::with_capacity` and `push`) is not supported: allocate the buffer with its length, `vec![0.0; n]`, and store into its elements",
+                ))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The element type of `Vec<f64>` (or `Vec<f32>`), for `let q: Vec<f64> = vec![..];`.
+pub(super) fn vec_element(ty: &Type) -> Option<FloatTy> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) => float_type(t),
+        _ => None,
+    }
+}
+
+impl Lowerer {
+    /// `let name = <alloc>;` for a vector allocation: a buffer, or the error that says what to
+    /// write instead.
+    pub(super) fn vec_local(
+        &mut self,
+        local: &syn::Local,
+        p: &syn::PatIdent,
+        annotated: Option<FloatTy>,
+        alloc: Alloc<'_>,
+    ) {
+        let annotated = annotated.or_else(|| match &local.pat {
+            syn::Pat::Type(t) => vec_element(&t.ty),
+            _ => None,
+        });
+        match alloc {
+            Alloc::Repeat(r, span) => {
+                self.buffer_local(&p.ident, p.mutability.is_some(), annotated, &r, span);
+            }
+            Alloc::Refused(e, message) => {
+                self.errors.push(err(e.to_token_stream(), message));
+                // Bound all the same, to a buffer, so that indexing it reports nothing more.
+                let len = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, e.span());
+                let v = self.var(
+                    &p.ident.to_string(),
+                    Ty::Float(annotated),
+                    Shape::Buffer(len),
+                    p.ident.span(),
+                );
+                self.bind(&p.ident, Bound::Var(v), true);
+            }
+        }
+    }
+
+    /// `let [mut] name = vec![value; len];`: a buffer of run-time length.
+    fn buffer_local(
+        &mut self,
+        ident: &syn::Ident,
+        mutable: bool,
+        annotated: Option<FloatTy>,
+        r: &syn::ExprRepeat,
+        span: Span,
+    ) {
+        let fill = self.expr(&r.expr);
+        let len = self.expr(&r.len);
+        if matches!(self.nodes[len.0].ty, Ty::Float(_)) {
+            self.errors.push(err(
+                &r.len,
+                "the length of a buffer is an integer: write `vec![0.0; n]` with `n: usize`",
+            ));
+        }
+        let ty = match (annotated, self.nodes[fill.0].ty) {
+            (_, Ty::Float(Some(t))) | (Some(t), _) => Ty::Float(Some(t)),
+            (None, Ty::Float(None)) => Ty::Float(None),
+            (None, _) => {
+                self.errors.push(err(
+                    &r.expr,
+                    "a buffer in a differentiated function holds floats: write `vec![0.0; n]`",
+                ));
+                Ty::Float(None)
+            }
+        };
+        let name = ident.to_string();
+        let v = self.var(&name, ty, Shape::Buffer(len), ident.span());
+        // A constant fills the buffer as it is; any other value is stored into each element, so
+        // that the stores carry its derivative.
+        let constant = match strip(&r.expr) {
+            Expr::Lit(_) => true,
+            Expr::Path(_) => matches!(
+                self.nodes[fill.0].op,
+                Op::Lit(..) | Op::Const(_) | Op::Known(_)
+            ),
+            Expr::Unary(u) => {
+                matches!(u.op, syn::UnOp::Neg(_)) && matches!(strip(&u.expr), Expr::Lit(_))
+            }
+            _ => false,
+        };
+        let first = if constant {
+            fill
+        } else {
+            self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span)
+        };
+        let init = self.push(Op::Vec, vec![first, len], ty, span);
+        self.emit(graph::Stmt::Declare(v, Some(init)));
+        if !constant {
+            let start = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, span);
+            let counter = self.counters;
+            self.counters += 1;
+            let body = self.nested(|cx| {
+                let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
+                cx.nodes[k.0].name = Some("k".to_owned());
+                cx.emit(graph::Stmt::Store {
+                    var: v,
+                    index: k,
+                    value: fill,
+                });
+            });
+            self.emit(graph::Stmt::For {
+                counter,
+                name: "k".to_owned(),
+                start,
+                end: len,
+                inclusive: false,
+                reverse: false,
+                body,
+            });
+        }
+        self.bind(ident, Bound::Var(v), mutable);
+    }
+}

@@ -1,0 +1,178 @@
+//! Helpers that write into buffers.
+//!
+//! A differentiated function may take `&mut [f64]` (or `&mut [f64; N]`) out-parameters, which
+//! it writes: `fn subtract(a: &[f64], b: &[f64], out: &mut [f64])`. Such a parameter is an
+//! output of the function, like its return value: inside the function it is an array the body
+//! stores into, and its adjoint is a seed the caller gives (see the README's convention).
+//!
+//! A call that passes `&mut buffer` is a statement that writes the whole buffer, lowered to
+//! `Stmt::Assign(buffer, Invoke)`; the reverse pass reverses it through `g_vjp_into`, the
+//! forward pass through `g_jvp`.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{Expr, Type};
+
+use super::{Bound, Lowerer, array_type, err, float_type, strip};
+use crate::graph::{self, FloatTy, Invoke, Op, Pass, Shape, Ty};
+
+/// `&mut [f64]`: the float type of an out-parameter.
+pub(super) fn out_param_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
+    let Type::Reference(r) = ty else { return None };
+    r.mutability?;
+    match &*r.elem {
+        Type::Slice(s) => Some((Shape::Slice, float_type(&s.elem))),
+        // Refused by `params`, and read as a slice meanwhile.
+        Type::Array(a) => Some((Shape::Slice, float_type(&a.elem))),
+        _ => None,
+    }
+}
+
+/// The error for an out-parameter of a fixed-size array type.
+pub(super) fn fixed_size_out(ty: &Type) -> Option<syn::Error> {
+    let Type::Reference(r) = ty else { return None };
+    r.mutability?;
+    let Type::Array(a) = &*r.elem else {
+        return None;
+    };
+    float_type(&a.elem)?;
+    Some(err(
+        ty,
+        "an out-parameter is a slice: write `out: &mut [f64]` (the caller may pass an array)",
+    ))
+}
+
+/// Whether a function has an out-parameter, so that it may return nothing.
+pub(super) fn has_out_params(sig: &syn::Signature) -> bool {
+    sig.inputs.iter().any(|a| match a {
+        syn::FnArg::Typed(t) => out_param_type(&t.ty).is_some_and(|(_, f)| f.is_some()),
+        syn::FnArg::Receiver(_) => false,
+    })
+}
+
+/// Whether a call passes a `&mut` argument: a call of a helper that writes into a buffer.
+pub(super) fn writes_into(c: &syn::ExprCall) -> bool {
+    c.args
+        .iter()
+        .any(|a| matches!(strip(a), Expr::Reference(r) if r.mutability.is_some()))
+}
+
+impl Lowerer {
+    /// `g(&x, mu, &mut out);`: a statement that writes `out`.
+    pub(super) fn call_into(&mut self, c: &syn::ExprCall) {
+        let span = c.span();
+        let Expr::Path(func) = &*c.func else {
+            self.errors.push(err(
+                &c.func,
+                "call the function by name, as in `subtract(&x, &mu, &mut out)`",
+            ));
+            return;
+        };
+        let path = &func.path;
+        let last = &path.segments.last().expect("a path has a segment").ident;
+        let mut prefix = TokenStream::new();
+        if let Some(colon) = &path.leading_colon {
+            colon.to_tokens(&mut prefix);
+        }
+        for pair in path.segments.pairs() {
+            if let syn::punctuated::Pair::Punctuated(seg, sep) = pair {
+                seg.to_tokens(&mut prefix);
+                sep.to_tokens(&mut prefix);
+            }
+        }
+        let mut args = Vec::new();
+        let mut modes = Vec::new();
+        let mut floats = Vec::new();
+        let mut out = None;
+        for a in &c.args {
+            let (target, mutable) = match strip(a) {
+                Expr::Reference(r) => (strip(&r.expr), r.mutability.is_some()),
+                other => (other, false),
+            };
+            let array = match self.local_binding(target) {
+                Some((Bound::Var(v), writable))
+                    if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
+                {
+                    Some((v, writable))
+                }
+                _ => None,
+            };
+            match (array, mutable) {
+                (Some((v, writable)), true) => {
+                    let is_out = self.vars[v.0]
+                        .param
+                        .is_some_and(|p| self.out_params.contains(&p));
+                    if out.is_some() {
+                        self.errors.push(err(
+                            a,
+                            "a call may write one buffer: split it into calls that write one `&mut` buffer each",
+                        ));
+                    } else if !(is_out || writable && self.vars[v.0].param.is_none()) {
+                        self.errors.push(err(
+                            a,
+                            format!(
+                                "`{}` is not a local buffer: pass a local `let mut {} = vec![0.0; n];` or an out-parameter",
+                                self.vars[v.0].name, self.vars[v.0].name
+                            ),
+                        ));
+                    }
+                    out = Some(v);
+                    modes.push(Pass::Mut);
+                }
+                (Some(_), false) => modes.push(Pass::Ref),
+                (None, true) => {
+                    self.errors.push(err(
+                        a,
+                        "only a local buffer or array can be written by a call: `&mut out` with `let mut out = vec![0.0; n];`",
+                    ));
+                    continue;
+                }
+                (None, false) => {
+                    let n = self.expr(a);
+                    floats.push(matches!(self.nodes[n.0].ty, Ty::Float(_) | Ty::Other));
+                    args.push(n);
+                    modes.push(Pass::Value);
+                    continue;
+                }
+            }
+            let v = array.expect("matched above").0;
+            let ty = self.vars[v.0].ty;
+            floats.push(true);
+            args.push(self.push(Op::Array(v, false), vec![], ty, a.span()));
+        }
+        let Some(out) = out else { return };
+        let callee = graph::Callee {
+            prefix,
+            name: last.clone(),
+            floats,
+            buffers: Vec::new(),
+        };
+        let call = self.push(
+            Op::Invoke(Invoke {
+                callee,
+                suffix: "",
+                modes,
+            }),
+            args,
+            Ty::Other,
+            span,
+        );
+        self.emit(graph::Stmt::Assign(out, call));
+        // Loads after the call read memory again.
+        self.forget();
+    }
+}
+
+/// The shape of a parameter: an array or slice, an out-parameter, or a scalar.
+pub(super) fn param_shape(ty: &Type) -> (Shape, Option<FloatTy>, bool) {
+    if let Some((shape, float)) = array_type(ty) {
+        return (shape, float, false);
+    }
+    if let Some((shape, float)) = out_param_type(ty)
+        && float.is_some()
+    {
+        return (shape, float, true);
+    }
+    (Shape::Scalar, float_type(ty), false)
+}

@@ -1,0 +1,182 @@
+//! Fields of structs: `p.a`, `p.layer.w[i]`, `self.scale`.
+//!
+//! The macro cannot see a struct's definition, so it learns the fields from their use: a field
+//! that is indexed (or whose `len()` is taken) is a float array, any other is a scalar. Each
+//! field the body reads becomes one leaf of the graph, read once at the top of the function:
+//! a scalar field is a node, an array field a slice variable `let p_w = &p.w[..];`. When `wrt`
+//! names the struct (or `self`), those leaves are active, and the struct's gradient entry is a
+//! `P::default()` whose fields the body read hold their derivatives.
+
+use std::collections::HashMap;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::Expr;
+
+use super::{Bound, Lowerer, strip};
+use crate::graph::{self, FieldLeaf, Node, NodeId, Op, Param, Shape, Ty, VarId};
+
+/// What lowering knows of struct parameters and the fields the body reads.
+#[derive(Default)]
+pub(super) struct Structs {
+    /// Struct parameters by index: whether `wrt` names them.
+    params: HashMap<usize, bool>,
+    pub self_active: bool,
+    pub leaves: Vec<FieldLeaf>,
+    /// The leaf of each field, by owner and path.
+    index: HashMap<(Option<usize>, String), usize>,
+}
+
+/// Whether a parameter is a struct: a value of a type the macro does not know, not an array.
+pub(super) fn is_struct(p: &Param, ty: Ty) -> bool {
+    p.var.is_none() && p.float.is_none() && ty == Ty::Other
+}
+
+impl Lowerer {
+    /// Records the struct parameters, once `wrt` is applied.
+    pub(super) fn register_structs(&mut self, params: &[Param]) {
+        for (i, p) in params.iter().enumerate() {
+            if is_struct(p, self.nodes[p.node.0].ty) {
+                self.structs.params.insert(i, p.fields());
+            }
+        }
+    }
+
+    /// Appends a node to the top-level block: a field is read once, where the function starts.
+    fn push_top(&mut self, op: Op, args: Vec<NodeId>, ty: Ty, span: Span) -> NodeId {
+        self.nodes.push(Node {
+            op,
+            args,
+            ty,
+            active: false,
+            span,
+            name: None,
+        });
+        let id = NodeId(self.nodes.len() - 1);
+        self.blocks[0].0.push(graph::Stmt::Node(id));
+        id
+    }
+
+    /// The owner and path of `p.a.b` or `self.a`, when `p` is a struct parameter.
+    fn field_path(&mut self, e: &Expr) -> Option<(Option<usize>, NodeId, TokenStream)> {
+        let mut members = Vec::new();
+        let mut base = strip(e);
+        while let Expr::Field(f) = base {
+            let syn::Member::Named(name) = &f.member else {
+                return None;
+            };
+            members.push(name.clone());
+            base = strip(&f.base);
+        }
+        if members.is_empty() {
+            return None;
+        }
+        members.reverse();
+        let Expr::Path(p) = base else { return None };
+        let (owner, root) = if p.path.is_ident("self") {
+            self.receiver.as_ref()?;
+            let root = self.push_top(
+                Op::SelfValue(p.to_token_stream()),
+                vec![],
+                Ty::Other,
+                p.span(),
+            );
+            (None, root)
+        } else {
+            let ident = p.path.get_ident()?;
+            let Bound::Node(n) = self.lookup(&ident.to_string())?.bound else {
+                return None;
+            };
+            let Op::Param(i) = self.nodes[n.0].op else {
+                return None;
+            };
+            self.structs.params.get(&i)?;
+            (Some(i), n)
+        };
+        Some((owner, root, quote!(#(#members).*)))
+    }
+
+    fn owner_active(&self, owner: Option<usize>) -> bool {
+        match owner {
+            Some(i) => self.structs.params.get(&i).copied().unwrap_or(false),
+            None => self.structs.self_active,
+        }
+    }
+
+    /// `p.a`: the node of a scalar field, made once.
+    pub(super) fn field_value(&mut self, e: &Expr) -> Option<NodeId> {
+        let (owner, root, path) = self.field_path(e)?;
+        let key = (owner, path.to_string());
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(n) = self.structs.leaves[k].node
+        {
+            return Some(n);
+        }
+        let node = self.push_top(Op::Member(path.clone()), vec![root], Ty::Other, e.span());
+        self.nodes[node.0].name = Some(key.1.replace(' ', "").replace('.', "_"));
+        let active = self.owner_active(owner);
+        self.structs.index.insert(key, self.structs.leaves.len());
+        self.structs.leaves.push(FieldLeaf {
+            owner,
+            path,
+            node: Some(node),
+            var: None,
+            active,
+        });
+        Some(node)
+    }
+
+    /// `p.w.len()`: the length of an array field, without a slice that nothing indexes.
+    pub(super) fn field_len(&mut self, e: &Expr) -> Option<NodeId> {
+        let (owner, root, path) = self.field_path(e)?;
+        let key = (owner, path.to_string());
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(v) = self.structs.leaves[k].var
+            && let Shape::Buffer(len) = self.vars[v.0].shape
+        {
+            return Some(len);
+        }
+        Some(self.push_top(
+            Op::Member(quote!(#path.len())),
+            vec![root],
+            Ty::Int,
+            e.span(),
+        ))
+    }
+
+    /// `p.w` indexed: the slice variable of an array field, made once.
+    pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
+        let (owner, root, path) = self.field_path(e)?;
+        let key = (owner, path.to_string());
+        if let Some(&k) = self.structs.index.get(&key)
+            && let Some(v) = self.structs.leaves[k].var
+        {
+            return Some(v);
+        }
+        let span = e.span();
+        let len = self.push_top(Op::Member(quote!(#path.len())), vec![root], Ty::Int, span);
+        let name = format!(
+            "{}_{}",
+            owner.map_or_else(
+                || "self".to_owned(),
+                |_| self.nodes[root.0].name.clone().unwrap_or_default()
+            ),
+            key.1.replace(' ', "").replace('.', "_")
+        );
+        let v = self.var(&name, Ty::Float(None), Shape::Buffer(len), span);
+        let slice = self.push_top(Op::FieldSlice(path.clone()), vec![root], Ty::Other, span);
+        self.blocks[0].0.push(graph::Stmt::Declare(v, Some(slice)));
+        let active = self.owner_active(owner);
+        self.structs.index.insert(key, self.structs.leaves.len());
+        self.structs.leaves.push(FieldLeaf {
+            owner,
+            path,
+            node: None,
+            var: Some(v),
+            active,
+        });
+        Some(v)
+    }
+}
+
+use syn::spanned::Spanned;

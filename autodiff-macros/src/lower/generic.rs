@@ -1,0 +1,101 @@
+//! Functions generic over a float type: `fn f<T: Float>(x: T, w: &[T]) -> T`.
+//!
+//! The type parameter bounded by `Float` (`num_traits::Float`, in the parameter list or a
+//! `where` clause) is read as a float type wherever `f64` would be: lowering treats it as `f64`,
+//! and emission spells every float type, constant and cast of the generated functions with it
+//! (`::autodiff::cast::<T, _>(0.5)`). The constants a generic body writes, `T::one()`,
+//! `T::zero()` and `T::from(c).unwrap()`, are constants of the graph.
+
+use std::cell::RefCell;
+
+use syn::{Expr, GenericParam, Ident, TypeParamBound, WherePredicate};
+
+use super::{Lowerer, strip};
+use crate::graph::{CastTo, FloatTy, LitValue, Op, Ty};
+
+thread_local! {
+    /// The float type parameter of the function being lowered.
+    static GENERIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Whether `ident` names the float type parameter of the function being lowered.
+pub(super) fn is_float_param(ident: &Ident) -> bool {
+    GENERIC.with(|g| g.borrow().as_ref().is_some_and(|name| ident == name))
+}
+
+fn bounded_by_float<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) -> bool {
+    bounds.into_iter().any(|b| match b {
+        TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| s.ident == "Float"),
+        _ => false,
+    })
+}
+
+/// The type parameter bounded by `Float`, if the function has one.
+pub(super) fn float_param(generics: &syn::Generics) -> Option<Ident> {
+    for param in &generics.params {
+        if let GenericParam::Type(t) = param
+            && bounded_by_float(&t.bounds)
+        {
+            return Some(t.ident.clone());
+        }
+    }
+    for predicate in generics.where_clause.iter().flat_map(|w| &w.predicates) {
+        if let WherePredicate::Type(t) = predicate
+            && bounded_by_float(&t.bounds)
+            && let syn::Type::Path(p) = &t.bounded_ty
+            && let Some(ident) = p.path.get_ident()
+        {
+            return Some(ident.clone());
+        }
+    }
+    None
+}
+
+/// Sets (or clears) the float type parameter for the function being lowered.
+pub(super) fn set_float_param(ident: Option<&Ident>) {
+    GENERIC.with(|g| *g.borrow_mut() = ident.map(ToString::to_string));
+}
+
+/// `T::name` for the float type parameter `T`.
+fn generic_path<'a>(e: &'a Expr, name: &str) -> Option<&'a syn::ExprCall> {
+    let Expr::Call(c) = strip(e) else { return None };
+    let Expr::Path(p) = strip(&c.func) else {
+        return None;
+    };
+    let segments = &p.path.segments;
+    (segments.len() == 2 && is_float_param(&segments[0].ident) && segments[1].ident == name)
+        .then_some(c)
+}
+
+impl Lowerer {
+    /// `T::one()`, `T::zero()`, `T::from(c).unwrap()` in a function generic over `T: Float`.
+    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<crate::graph::NodeId> {
+        let span = syn::spanned::Spanned::span(e);
+        let ty = Ty::Float(Some(FloatTy::F64));
+        for (name, value) in [("one", 1.0), ("zero", 0.0)] {
+            if generic_path(e, name).is_some_and(|c| c.args.is_empty()) {
+                return Some(self.push(Op::Lit(LitValue::Float(value), None), vec![], ty, span));
+            }
+        }
+        let Expr::MethodCall(m) = strip(e) else {
+            return None;
+        };
+        if !(m.method == "unwrap" || m.method == "expect") {
+            return None;
+        }
+        let c = generic_path(&m.receiver, "from")?;
+        let [arg] = c.args.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let value = self.expr(arg);
+        if let Op::Lit(LitValue::Float(v), _) = self.nodes[value.0].op {
+            return Some(self.push(Op::Lit(LitValue::Float(v), None), vec![], ty, span));
+        }
+        if let Op::Lit(LitValue::Int(v), _) = self.nodes[value.0].op {
+            #[allow(clippy::cast_precision_loss)]
+            let v = v as f64;
+            return Some(self.push(Op::Lit(LitValue::Float(v), None), vec![], ty, span));
+        }
+        Some(self.push(Op::Cast(CastTo::Float(FloatTy::F64)), vec![value], ty, span))
+    }
+}

@@ -1,0 +1,251 @@
+//! Reversing a call that writes into a buffer: `g(&x, mu, &mut out);`.
+//!
+//! The backward code calls `g_vjp_into` with the adjoint of `out` as the seed: it adds the
+//! gradient of each slice input into that input's adjoint buffer, returns the gradients of the
+//! scalar inputs, and leaves in the seed buffer the adjoint of what `out` held before the call.
+//! The call writes `out` again, into a scratch buffer of the same length, not into `out`.
+//!
+//! `g_vjp_into` needs the inputs as they were at the call. A parameter the body never writes is
+//! still that; any other array (a local buffer a loop overwrites) is saved: the forward sweep
+//! pushes its elements on a tape of its own after the call, and the backward code pops them into
+//! a scratch buffer. Scratch buffers and those tapes are declared once, where the function starts,
+//! and each reversed call resizes its scratch buffers in place.
+
+use super::Reverse;
+use crate::algebra::Site;
+use crate::graph::{Block, Invoke, LitValue, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId};
+
+/// An array input of a call, saved for the backward sweep.
+#[derive(Clone, Copy)]
+pub(super) struct Snapshot {
+    pub input: VarId,
+    pub tape: VarId,
+}
+
+impl Reverse {
+    fn push_node(&self, op: Op, args: Vec<NodeId>, ty: Ty) -> NodeId {
+        self.b.with_graph(|g| g.push(Node::new(op, args, ty)))
+    }
+
+    /// A buffer the backward code resizes to `len` (a node in scope here) and writes into.
+    fn scratch(&mut self, ty: Ty, len: NodeId) -> VarId {
+        let v = self.new_var("scratch", ty, Shape::Buffer(len), None);
+        self.scratch.push(v);
+        let float = ty.float().unwrap_or_else(|| self.output_ty());
+        self.b.set_site(Site {
+            span: proc_macro2::Span::call_site(),
+            ty: float,
+        });
+        let zero = self.b.lit(0.0);
+        let zeros = self.push_node(Op::Vec, vec![zero, len], ty);
+        self.emit(Stmt::Assign(v, zeros));
+        v
+    }
+
+    /// Whether an array holds at the end of the function what it held at any call: a parameter
+    /// nothing writes.
+    fn unchanging(&self, v: VarId) -> bool {
+        self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v)
+    }
+
+    /// The length of array `v`, as the backward code here can read it.
+    fn length_here(&mut self, v: VarId) -> NodeId {
+        match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
+            Shape::Buffer(len) => self.value(len),
+            _ => {
+                let len = self.push_node(Op::Len(v), vec![], Ty::Int);
+                self.emit(Stmt::Node(len));
+                len
+            }
+        }
+    }
+
+    /// An array input of `call` as it was at the call: a scratch buffer the saved elements are
+    /// popped into.
+    fn restore_input(&mut self, call: NodeId, input: VarId) -> VarId {
+        let ty = self.b.with_graph(|g| g.vars[input.0].ty);
+        let tape = self.new_var("saved", ty, Shape::Tape(quote::quote!(0)), None);
+        self.snapshots
+            .entry(call)
+            .or_default()
+            .push(Snapshot { input, tape });
+        let len = self.length_here(input);
+        let copy = self.scratch(ty, len);
+        let counter = super::COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let k = self.push_node(Op::Counter(counter), vec![], Ty::Int);
+        self.b
+            .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
+        let pop = self.push_node(Op::Pop(tape), vec![], ty);
+        let zero = self.b.int(0);
+        self.emit(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: true,
+            body: Block(vec![
+                Stmt::Node(k),
+                Stmt::Node(pop),
+                Stmt::Store {
+                    var: copy,
+                    index: k,
+                    value: pop,
+                },
+            ]),
+        });
+        copy
+    }
+
+    /// Reverses `out = g(args)`, a call that writes the buffer `out`.
+    pub(super) fn reverse_invoke(&mut self, out: VarId, call: NodeId) {
+        let Some(&adj_out) = self.var_adjoint.get(&out) else {
+            return;
+        };
+        self.flush();
+        let node = self.b.node(call);
+        let Op::Invoke(invoke) = node.op.clone() else {
+            return;
+        };
+        let ty = self.b.with_graph(|g| g.vars[out.0].ty);
+        let mut args = Vec::new();
+        let mut modes = Vec::new();
+        let mut scalars = Vec::new();
+        let mut entry = 0;
+        for ((&a, &mode), &float) in node
+            .args
+            .iter()
+            .zip(&invoke.modes)
+            .zip(&invoke.callee.floats)
+        {
+            match mode {
+                Pass::Mut => {
+                    let len = self.push_node(Op::Len(adj_out), vec![], Ty::Int);
+                    self.emit(Stmt::Node(len));
+                    let scratch = self.scratch(ty, len);
+                    args.push(self.push_node(Op::Array(scratch, false), vec![], ty));
+                    args.push(self.push_node(Op::Array(adj_out, false), vec![], ty));
+                    modes.extend([Pass::Mut, Pass::Mut]);
+                }
+                Pass::Ref => {
+                    let Op::Array(x, _) = self.b.node(a).op else {
+                        continue;
+                    };
+                    let x_ty = self.b.with_graph(|g| g.vars[x.0].ty);
+                    let input = if self.unchanging(x) {
+                        x
+                    } else {
+                        self.restore_input(call, x)
+                    };
+                    args.push(self.push_node(Op::Array(input, false), vec![], x_ty));
+                    let buffer = match self.var_adjoint.get(&x) {
+                        Some(&d) => d,
+                        None => {
+                            // A constant input: its gradient goes into a buffer nothing reads.
+                            let len = self.push_node(Op::Len(input), vec![], Ty::Int);
+                            self.emit(Stmt::Node(len));
+                            self.scratch(x_ty, len)
+                        }
+                    };
+                    args.push(self.push_node(Op::Array(buffer, false), vec![], x_ty));
+                    modes.extend([Pass::Ref, Pass::Mut]);
+                }
+                Pass::Value => {
+                    args.push(self.value(a));
+                    modes.push(Pass::Value);
+                    if float {
+                        if self.b.node(a).active {
+                            scalars.push((a, entry));
+                        }
+                        entry += 1;
+                    }
+                }
+            }
+        }
+        let vjp = self.push_node(
+            Op::Invoke(Invoke {
+                callee: invoke.callee.clone(),
+                suffix: "vjp_into",
+                modes,
+            }),
+            args,
+            Ty::Other,
+        );
+        if scalars.is_empty() {
+            self.emit(Stmt::Assign(adj_out, vjp));
+            return;
+        }
+        // The gradients of the scalar inputs, one tuple element each.
+        let grads = self.new_var("grads", Ty::Other, Shape::Scalar, None);
+        self.emit(Stmt::Declare(grads, Some(vjp)));
+        let read = self.read_node(grads);
+        self.place(read);
+        for (a, k) in scalars {
+            let a_ty = self.b.node(a).ty;
+            let field = self.push_node(Op::Field(k), vec![read], a_ty);
+            self.place(field);
+            self.contribute(a, field);
+        }
+    }
+
+    /// In the forward sweep, after `stmt`: what the backward code of a call needs saved.
+    pub(super) fn save_inputs(&mut self, stmt: &Stmt, out: &mut Vec<Stmt>) {
+        let Stmt::Assign(_, call) = stmt else {
+            return;
+        };
+        let Some(snapshots) = self.snapshots.get(call).cloned() else {
+            return;
+        };
+        for Snapshot { input, tape } in snapshots {
+            let ty = self.b.with_graph(|g| g.vars[input.0].ty);
+            let len = self.push_node(Op::Len(input), vec![], Ty::Int);
+            let zero = self.b.int(0);
+            let counter = super::COPY_LOOPS + self.copies;
+            self.copies += 1;
+            let k = self.push_node(Op::Counter(counter), vec![], Ty::Int);
+            self.b
+                .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
+            let load = self.push_node(Op::Load(input), vec![k], ty);
+            out.push(Stmt::Node(len));
+            out.push(Stmt::For {
+                counter,
+                name: "k".to_owned(),
+                start: zero,
+                end: len,
+                inclusive: false,
+                reverse: false,
+                body: Block(vec![
+                    Stmt::Node(k),
+                    Stmt::Node(load),
+                    Stmt::Push(tape, load),
+                ]),
+            });
+        }
+    }
+
+    /// Where the function starts: the scratch buffers, empty, and the tapes of saved inputs.
+    pub(super) fn call_declarations(&self, used: impl Fn(VarId) -> bool) -> Vec<Stmt> {
+        let mut decls = Vec::new();
+        for &v in self.scratch.iter().filter(|&&v| used(v)) {
+            let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+            let empty = self.push_node(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int);
+            let float = ty.float().unwrap_or_else(|| self.output_ty());
+            self.b.set_site(Site {
+                span: proc_macro2::Span::call_site(),
+                ty: float,
+            });
+            let zero = self.b.lit(0.0);
+            let zeros = self.push_node(Op::Vec, vec![zero, empty], ty);
+            decls.push(Stmt::Declare(v, Some(zeros)));
+        }
+        let mut tapes: Vec<VarId> = self
+            .snapshots
+            .values()
+            .flat_map(|s| s.iter().map(|s| s.tape))
+            .collect();
+        tapes.sort();
+        decls.extend(tapes.into_iter().map(|t| Stmt::Declare(t, None)));
+        decls
+    }
+}

@@ -1,0 +1,655 @@
+//! `#[differentiate(graph)]`: the graph `f_graph` records at a point, against the seed's worked
+//! examples, closed forms, `f_grad` and finite differences; its DOT and SVG drawings parsed.
+
+// The functions under test are written as users write them: a bound name returned, index loops,
+// an index cast to a float.
+#![allow(
+    clippy::let_and_return,
+    clippy::needless_range_loop,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation
+)]
+
+use autodiff::{Graph, differentiate, relu, sigmoid, softplus};
+
+/// The seed's function as the seed writes it: the sum has no name.
+#[differentiate(graph)]
+fn seed(x: f64, y: f64) -> f64 {
+    (x + y) * y
+}
+
+/// The seed's function with the sum named `a`, as the seed's walk names it.
+#[differentiate(reverse, graph)]
+fn f(x: f64, y: f64) -> f64 {
+    let a = x + y;
+    a * y
+}
+
+/// The seed's single neuron.
+#[differentiate(reverse, graph)]
+fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
+    let z = w * x;
+    let s = z + b;
+    let a = sigmoid(s);
+    let e = a - t;
+    e.powi(2)
+}
+
+/// The neuron's loss written `e * e` and bound to a name: one edge `e → l` with `2e`.
+#[differentiate(graph)]
+fn squared(a: f64, t: f64) -> f64 {
+    let e = a - t;
+    let l = e * e;
+    l
+}
+
+fn node<'g>(g: &'g Graph, name: &str) -> &'g autodiff::GraphNode {
+    g.node(name)
+        .unwrap_or_else(|| panic!("no node `{name}` in\n{g}"))
+}
+
+#[test]
+fn the_seeds_graph_has_the_seeds_numbers() {
+    assert_eq!(seed(2.0, 3.0), 15.0);
+    let g = seed_graph(2.0, 3.0);
+    assert_eq!(node(&g, "x").value(), 2.0);
+    assert_eq!(node(&g, "y").value(), 3.0);
+    assert_eq!(node(&g, "seed").value(), 15.0);
+    assert_eq!(node(&g, "seed").adjoint(), 1.0);
+    // ∂f/∂x = y = 3, ∂f/∂y = x + 2y = 8.
+    assert_eq!(node(&g, "x").adjoint(), 3.0);
+    assert_eq!(node(&g, "y").adjoint(), 8.0);
+    // `y` feeds the product directly, with ∂f/∂y(×) = a = 5; `x` only through the sum.
+    assert_eq!(g.local("y", "seed"), Some(5.0));
+    assert_eq!(g.local("x", "seed"), None);
+    assert_eq!(g.local("y", "x"), None);
+    // Parameters, the sum, the product.
+    assert_eq!(g.nodes().len(), 4);
+}
+
+#[test]
+fn the_seeds_walk_names_a() {
+    let g = f_graph(2.0, 3.0);
+    assert_eq!(node(&g, "a").value(), 5.0);
+    assert_eq!(node(&g, "a").adjoint(), 3.0);
+    assert_eq!(node(&g, "f").value(), 15.0);
+    assert_eq!(g.local("x", "a"), Some(1.0));
+    assert_eq!(g.local("y", "a"), Some(1.0));
+    assert_eq!(g.local("a", "f"), Some(3.0));
+    assert_eq!(g.local("y", "f"), Some(5.0));
+    let (value, dx, dy) = f_grad(2.0, 3.0);
+    assert_eq!(
+        (value, dx, dy),
+        (
+            node(&g, "f").value(),
+            node(&g, "x").adjoint(),
+            node(&g, "y").adjoint()
+        )
+    );
+    let text = g.to_string();
+    for line in [
+        "a = x + y = 5",
+        "f = a * y = 15",
+        "∂f/∂x = ∂f/∂a · ∂a/∂x = 3 · 1 = 3",
+        "∂f/∂y = (∂f/∂a · ∂a/∂y) + ∂f/∂y(×) = (3 · 1) + 5 = 8",
+    ] {
+        assert!(text.contains(line), "no `{line}` in\n{text}");
+    }
+}
+
+#[test]
+fn the_neurons_graph_has_the_seeds_numbers() {
+    let (x, w, b, t) = (2.0, 0.5, 0.1, 1.0);
+    let g = neuron_graph(x, w, b, t);
+    let (a, e) = (sigmoid(1.1), sigmoid(1.1) - 1.0);
+    assert_eq!(node(&g, "z").value(), 1.0);
+    assert_eq!(node(&g, "s").value(), 1.1);
+    assert_eq!(node(&g, "a").value(), a);
+    assert_eq!(node(&g, "e").value(), e);
+    assert_eq!(node(&g, "neuron").value(), e.powi(2));
+    // The seed's local derivatives: ∂L/∂e = 2e, ∂e/∂a = 1, ∂a/∂s = σ(s)(1 − σ(s)), ∂s/∂z = 1,
+    // ∂z/∂w = x.
+    assert_eq!(g.local("e", "neuron"), Some(2.0 * e));
+    assert_eq!(g.local("a", "e"), Some(1.0));
+    assert_eq!(g.local("t", "e"), Some(-1.0));
+    assert_eq!(g.local("s", "a"), Some(a * (1.0 - a)));
+    assert_eq!(g.local("z", "s"), Some(1.0));
+    assert_eq!(g.local("b", "s"), Some(1.0));
+    assert_eq!(g.local("w", "z"), Some(x));
+    assert_eq!(g.local("x", "z"), Some(w));
+    assert_eq!(node(&g, "w").adjoint(), -0.187_174_935_731_413_2);
+    let (value, dx, dw, db, dt) = neuron_grad(x, w, b, t);
+    assert_eq!(value, node(&g, "neuron").value());
+    assert_eq!(
+        [dx, dw, db, dt],
+        ["x", "w", "b", "t"].map(|p| node(&g, p).adjoint())
+    );
+    let text = g.to_string();
+    assert!(
+        text.contains(
+            "∂neuron/∂w = ∂neuron/∂e · ∂e/∂a · ∂a/∂s · ∂s/∂z · ∂z/∂w = (-0.4994797888097646) · 1 · 0.18736987954752055 · 1 · 2 = -0.1871749357314132"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bound_output_is_found_by_both_names_and_repeated_uses_are_one_edge() {
+    let g = squared_graph(0.75, 1.0);
+    let e = -0.25;
+    assert_eq!(node(&g, "l").value(), e * e);
+    assert!(std::ptr::eq(node(&g, "l"), node(&g, "squared")));
+    assert_eq!(g.local("e", "l"), Some(2.0 * e));
+    assert_eq!(node(&g, "a").adjoint(), 2.0 * e);
+    assert_eq!(g.to_dot().matches("->").count(), 3);
+}
+
+/// A dot product in a loop.
+#[differentiate(reverse, graph)]
+fn dot(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += w * x[i];
+    }
+    s
+}
+
+#[test]
+fn a_loop_is_unrolled_with_the_iteration_in_the_name() {
+    let x: Vec<f64> = (0..100).map(|k| f64::from(k) * 0.5 - 3.0).collect();
+    let w = 1.5;
+    let g = dot_graph(&x, w);
+    // s[i=k] = w · (x₀ + … + x_k)
+    assert_eq!(node(&g, "s[i=0]").value(), w * x[0]);
+    assert_eq!(node(&g, "s[i=2]").value(), w * x[0] + w * x[1] + w * x[2]);
+    assert_eq!(g.local("s[i=1]", "s[i=2]"), Some(1.0));
+    assert_eq!(g.local("s[i=1]", "s[i=3]"), None);
+    // The last binding of `s` is the output.
+    assert!(std::ptr::eq(node(&g, "s"), node(&g, "dot")));
+    assert!(std::ptr::eq(node(&g, "s[i=99]"), node(&g, "dot")));
+    // ∂/∂w = Σ x, ∂/∂x_k = w.
+    let (value, dx, dw) = dot_grad(&x, w);
+    assert_eq!(node(&g, "dot").value(), value);
+    assert_eq!(node(&g, "w").adjoint(), dw);
+    for k in [0, 5, 50, 99] {
+        assert_eq!(node(&g, &format!("x[{k}]")).adjoint(), dx[k]);
+        assert_eq!(dx[k], w);
+    }
+    // Drawn with the first and last three iterations and one node for the 94 others.
+    let dot = g.to_dot();
+    assert!(dot.contains("… 94 more (iterations of i)"), "{dot}");
+    let parsed = parse_dot(&dot);
+    // w; three iterations at each end, each with x[k], w · x[k] and s[i=k]; the elision.
+    assert_eq!(parsed.nodes.len(), 1 + 6 * 3 + 1, "{dot}");
+    assert!(g.to_string().contains("… 94 more (iterations of i)"));
+    check_svg(&g.to_svg());
+}
+
+/// A branch on a comparison of the parameters.
+#[differentiate(reverse, graph)]
+fn branch(x: f64, y: f64) -> f64 {
+    let m = if x > y { x * y } else { x + 2.0 * y };
+    m.sin()
+}
+
+#[test]
+fn a_branch_shows_the_branch_taken() {
+    // x > y: m = xy.
+    let g = branch_graph(3.0, 2.0);
+    assert_eq!(node(&g, "m").value(), 6.0);
+    assert_eq!(g.local("x", "m"), Some(2.0));
+    assert_eq!(g.local("y", "m"), Some(3.0));
+    assert_eq!(node(&g, "x").adjoint(), 6.0_f64.cos() * 2.0);
+    assert_eq!(node(&g, "y").adjoint(), 6.0_f64.cos() * 3.0);
+    // x, y, x·y, sin: nothing of the other branch.
+    assert_eq!(g.nodes().len(), 4, "{g}");
+    // x ≤ y: m = x + 2y.
+    let g = branch_graph(2.0, 3.0);
+    assert_eq!(node(&g, "m").value(), 8.0);
+    assert_eq!(g.local("x", "m"), Some(1.0));
+    assert_eq!(g.local("y", "m"), None);
+    let (_, dx, dy) = branch_grad(2.0, 3.0);
+    assert_eq!((node(&g, "x").adjoint(), node(&g, "y").adjoint()), (dx, dy));
+    assert_eq!(dy, 8.0_f64.cos() * 2.0);
+}
+
+/// A local array, a `while` inside a `for`, and a branch on a value computed in the loops.
+#[differentiate(graph)]
+fn nested(x: f64) -> f64 {
+    let mut h = [0.0; 3];
+    let mut p = 1.0;
+    for i in 0..3 {
+        h[i] = x * (i as f64);
+        let mut k = 0;
+        while k < 2 {
+            p = p * h[i] + x;
+            k += 1;
+        }
+    }
+    if p > 1.0 { p.ln() } else { p }
+}
+
+#[test]
+fn nested_loops_name_each_iteration_and_agree_with_finite_differences() {
+    let x = 0.7;
+    let g = nested_graph(x);
+    assert_eq!(node(&g, "h[2][i=2]").value(), 2.0 * x);
+    assert!(std::ptr::eq(node(&g, "h[2]"), node(&g, "h[2][i=2]")));
+    // p after the second turn of the `while` in the last turn of the `for`.
+    assert!(std::ptr::eq(node(&g, "p[i=2, #1]"), node(&g, "p")));
+    assert_eq!(node(&g, "p").value(), nested(x).exp());
+    assert_eq!(g.local("p", "nested"), Some(1.0 / node(&g, "p").value()));
+    autodiff::check_gradient(|v| nested(v[0]), &[x], &[node(&g, "x").adjoint()])
+        .expect("the adjoint agrees with finite differences");
+    // The other branch: p ≤ 1 at x = 0.1 returns p itself.
+    let g = nested_graph(0.1);
+    assert!(std::ptr::eq(node(&g, "p"), node(&g, "nested")));
+    autodiff::check_gradient(|v| nested(v[0]), &[0.1], &[node(&g, "x").adjoint()])
+        .expect("the adjoint agrees with finite differences");
+}
+
+/// Parameters named like the generated code's own bindings.
+#[differentiate(graph)]
+fn clash(graph: f64, p0: f64, n1: f64, c0: f64) -> f64 {
+    let i2 = graph * p0;
+    i2 + n1 * c0
+}
+
+#[test]
+fn parameters_keep_their_names_in_the_generated_code() {
+    let g = clash_graph(2.0, 3.0, 5.0, 7.0);
+    assert_eq!(node(&g, "clash").value(), 41.0);
+    assert_eq!(
+        ["graph", "p0", "n1", "c0"].map(|p| node(&g, p).adjoint()),
+        [3.0, 2.0, 7.0, 5.0]
+    );
+}
+
+/// A callee with its own derivative.
+#[differentiate]
+fn square(u: f64) -> f64 {
+    u * u
+}
+
+/// A caller: the call is one node, its local derivative from `square_grad`.
+#[differentiate(graph)]
+fn caller(x: f64) -> f64 {
+    let v = square(x);
+    v.exp()
+}
+
+#[test]
+fn a_call_is_one_node_with_the_callees_derivative() {
+    let g = caller_graph(1.5);
+    assert_eq!(node(&g, "v").value(), 2.25);
+    assert_eq!(g.local("x", "v"), Some(3.0));
+    assert_eq!(g.local("v", "caller"), Some(2.25_f64.exp()));
+    assert_eq!(node(&g, "x").adjoint(), 2.25_f64.exp() * 3.0);
+    assert_eq!(g.nodes().len(), 3);
+}
+
+/// Shadowing, several uses and several operations, in single precision.
+#[differentiate(reverse, graph)]
+fn mixed(x: f32, y: f32) -> f32 {
+    let a = x.sin() * y;
+    let a = a + x.exp() / y;
+    a * a.tanh()
+}
+
+/// `mixed` in double precision.
+#[differentiate(graph)]
+fn wide(x: f64, y: f64) -> f64 {
+    let a = x.sin() * y;
+    let a = a + x.exp() / y;
+    a * a.tanh()
+}
+
+#[test]
+fn adjoints_agree_with_f_grad_and_finite_differences() {
+    for (x, y) in [(0.3_f32, 1.7_f32), (-1.2, 0.4), (2.0, -0.9)] {
+        let g = mixed_graph(x, y);
+        let (value, dx, dy) = mixed_grad(x, y);
+        assert_eq!(node(&g, "mixed").value(), f64::from(value));
+        let (gx, gy) = (node(&g, "x").adjoint(), node(&g, "y").adjoint());
+        // The graph sums in f64 what `mixed_grad` sums in f32.
+        assert!(
+            (gx - f64::from(dx)).abs() <= 1e-5 * gx.abs().max(1.0),
+            "{gx} {dx}"
+        );
+        assert!(
+            (gy - f64::from(dy)).abs() <= 1e-5 * gy.abs().max(1.0),
+            "{gy} {dy}"
+        );
+        // `a` is the last binding of the shadowed name.
+        let a = f64::from(x.sin() * y + x.exp() / y);
+        assert_eq!(node(&g, "a").value(), a);
+    }
+    for p in [[0.3, 1.7], [-1.2, 0.4], [2.0, -0.9]] {
+        let g = wide_graph(p[0], p[1]);
+        let adjoints = [node(&g, "x").adjoint(), node(&g, "y").adjoint()];
+        autodiff::check_gradient(|v| wide(v[0], v[1]), &p, &adjoints)
+            .expect("the adjoints agree with finite differences");
+    }
+}
+
+/// A cast to `f32` and back: the graph computes its adjoints in `f64`.
+#[differentiate(reverse, graph)]
+fn cast(x: f64, y: f64) -> f64 {
+    f64::from((x as f32) * 2.0) * y
+}
+
+#[test]
+fn casts_between_float_types_pass_the_derivative_through() {
+    let g = cast_graph(0.7, -1.3);
+    let (value, dx, dy) = cast_grad(0.7, -1.3);
+    assert_eq!(g.output().value(), value);
+    assert!((node(&g, "x").adjoint() - dx).abs() < 1e-6);
+    assert_eq!(node(&g, "x").adjoint(), -2.6);
+    assert_eq!(node(&g, "y").adjoint(), dy);
+    let text = g.to_string();
+    assert!(
+        text.contains("cast = (x as f32 * 2.0) as f64 * y = "),
+        "{text}"
+    );
+}
+
+#[test]
+fn code_is_the_generated_f_grad() {
+    let code = f_graph(2.0, 3.0).code();
+    assert!(
+        code.contains("fn f_grad(x: f64, y: f64) -> (f64, f64, f64) {"),
+        "{code}"
+    );
+    assert!(code.contains("\n    let a = x + y;\n"), "{code}");
+    // It is f_grad: the same function compiles and returns the seed's numbers.
+    assert_eq!(f_grad(2.0, 3.0), (15.0, 3.0, 8.0));
+}
+
+#[test]
+fn the_dot_parses_with_one_node_per_graph_node() {
+    for g in [
+        seed_graph(2.0, 3.0),
+        f_graph(2.0, 3.0),
+        neuron_graph(2.0, 0.5, 0.1, 1.0),
+        branch_graph(3.0, 2.0),
+        caller_graph(1.5),
+        dot_graph(&[1.0, 2.0, 3.0], 0.5),
+    ] {
+        let dot = g.to_dot();
+        let parsed = parse_dot(&dot);
+        assert_eq!(parsed.nodes.len(), g.nodes().len(), "{dot}");
+        for n in g.nodes() {
+            assert!(
+                parsed
+                    .nodes
+                    .iter()
+                    .any(|(_, l)| shows(l, "value = ", n.value())
+                        && shows(l, "adjoint = ", n.adjoint())),
+                "no node with value {} and adjoint {} in {dot}",
+                n.value(),
+                n.adjoint()
+            );
+        }
+        for (a, b, _) in &parsed.edges {
+            assert!(parsed.nodes.iter().any(|(id, _)| id == a));
+            assert!(parsed.nodes.iter().any(|(id, _)| id == b));
+        }
+    }
+}
+
+#[test]
+fn the_svg_is_well_formed() {
+    for g in [
+        seed_graph(2.0, 3.0),
+        f_graph(2.0, 3.0),
+        neuron_graph(2.0, 0.5, 0.1, 1.0),
+        branch_graph(3.0, 2.0),
+    ] {
+        let svg = g.to_svg();
+        check_svg(&svg);
+        for n in g.nodes() {
+            assert!(shows(&svg, "value   ", n.value()), "{svg}");
+            assert!(shows(&svg, "adjoint ", n.adjoint()), "{svg}");
+        }
+    }
+}
+
+/// Whether some `prefix<number>` in `text` is `v` to the six digits drawings print.
+fn shows(text: &str, prefix: &str, v: f64) -> bool {
+    text.match_indices(prefix).any(|(i, _)| {
+        let number: String = text[i + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'e'))
+            .collect();
+        number
+            .parse::<f64>()
+            .is_ok_and(|shown| (shown - v).abs() <= 1e-5 * v.abs().max(1e-300))
+    })
+}
+
+struct Dot {
+    nodes: Vec<(String, String)>,
+    edges: Vec<(String, String, Option<String>)>,
+}
+
+/// A parser for the DOT `to_dot` writes: `digraph name { stmt; ... }`, where a statement is a
+/// graph attribute (`rankdir=LR`), a default (`node [...]`), a node `id [attrs]` or an edge
+/// `id -> id [attrs]`, attributes `key=value` or `key="quoted"`.
+fn parse_dot(dot: &str) -> Dot {
+    let body = dot.trim().strip_prefix("digraph ").expect("a digraph");
+    let open = body.find('{').expect("a body");
+    assert!(body.ends_with('}'), "the body is closed");
+    let body = &body[open + 1..body.len() - 1];
+    // Split into statements at `;` outside quotes.
+    let mut stmts = Vec::new();
+    let (mut current, mut quoted, mut escaped) = (String::new(), false, false);
+    for c in body.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quoted {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c == ';' && !quoted {
+            stmts.push(std::mem::take(&mut current));
+            continue;
+        }
+        current.push(c);
+    }
+    assert!(!quoted, "quotes are balanced");
+    assert!(current.trim().is_empty(), "every statement ends with `;`");
+    let mut parsed = Dot {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+    };
+    for stmt in stmts {
+        let stmt = stmt.trim();
+        let (head, attrs) = match stmt.find('[') {
+            Some(i) => {
+                assert!(stmt.ends_with(']'), "attributes are closed: {stmt}");
+                (stmt[..i].trim(), attributes(&stmt[i + 1..stmt.len() - 1]))
+            }
+            None => (stmt, Vec::new()),
+        };
+        let label = attrs
+            .iter()
+            .find(|(k, _)| k == "label")
+            .map(|(_, v)| v.clone());
+        if let Some((a, b)) = head.split_once("->") {
+            parsed
+                .edges
+                .push((a.trim().to_owned(), b.trim().to_owned(), label));
+        } else if !(head.contains('=') || head == "node" || head == "edge") {
+            assert!(
+                head.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "a node id: {head}"
+            );
+            parsed
+                .nodes
+                .push((head.to_owned(), label.expect("every node has a label")));
+        }
+    }
+    parsed
+}
+
+fn attributes(list: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = list.trim();
+    while !rest.is_empty() {
+        let eq = rest.find('=').expect("key=value");
+        let key = rest[..eq].trim().to_owned();
+        rest = rest[eq + 1..].trim_start();
+        let value;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let end = end.expect("a closing quote");
+            value = quoted[..end].to_owned();
+            rest = quoted[end + 1..].trim_start();
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            value = rest[..end].trim().to_owned();
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+        out.push((key, value));
+    }
+    out
+}
+
+/// Checks that `svg` is well-formed XML with an `<svg>` root: tags nest and close, attribute
+/// values are quoted, and `&` only starts one of XML's entities.
+fn check_svg(svg: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = svg.trim();
+    let mut roots = 0;
+    while !rest.is_empty() {
+        if let Some(tag) = rest.strip_prefix('<') {
+            let end = tag.find('>').expect("a closed tag");
+            let inner = &tag[..end];
+            rest = &tag[end + 1..];
+            if let Some(name) = inner.strip_prefix('/') {
+                assert_eq!(stack.pop().as_deref(), Some(name.trim()), "tags nest");
+                continue;
+            }
+            let self_closing = inner.ends_with('/');
+            let inner = inner.trim_end_matches('/');
+            let name_end = inner.find(char::is_whitespace).unwrap_or(inner.len());
+            let name = &inner[..name_end];
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric()),
+                "a tag name: {name}"
+            );
+            if stack.is_empty() {
+                roots += 1;
+                assert_eq!(name, "svg", "the root is <svg>");
+                assert!(inner.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+            }
+            // Attributes: name="value", values without `<` or bare `&`.
+            let mut attrs = inner[name_end..].trim();
+            while !attrs.is_empty() {
+                let eq = attrs.find("=\"").expect("a quoted attribute");
+                let key = attrs[..eq].trim();
+                assert!(
+                    key.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':'),
+                    "an attribute name: {key}"
+                );
+                let value_end = attrs[eq + 2..].find('"').expect("a closing quote");
+                check_text(&attrs[eq + 2..eq + 2 + value_end]);
+                attrs = attrs[eq + 2 + value_end + 1..].trim_start();
+            }
+            if !self_closing {
+                stack.push(name.to_owned());
+            }
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            assert!(
+                !stack.is_empty() || rest[..end].trim().is_empty(),
+                "text outside the root"
+            );
+            check_text(&rest[..end]);
+            rest = &rest[end..];
+        }
+    }
+    assert!(stack.is_empty(), "every tag is closed: {stack:?}");
+    assert_eq!(roots, 1);
+}
+
+fn check_text(text: &str) {
+    assert!(!text.contains('<'));
+    for (i, _) in text.match_indices('&') {
+        let entity = &text[i..];
+        assert!(
+            ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| entity.starts_with(e)),
+            "a bare `&` in {text}"
+        );
+    }
+}
+
+/// One function per given row of the rule table, each with its graph and `f_grad`.
+macro_rules! rows {
+    ($($name:ident, $graph:ident, $grad:ident at ($x:literal, $y:literal): |$p:ident, $q:ident| $body:expr;)*) => {
+        $(
+            #[differentiate(reverse, graph)]
+            fn $name($p: f64, $q: f64) -> f64 {
+                $body
+            }
+        )*
+
+        #[test]
+        fn every_row_gives_the_edges_of_its_node() {
+            $({
+                let (x, y) = ($x, $y);
+                let g = $graph(x, y);
+                let (value, dx, dy) = $grad(x, y);
+                let adjoint = |p: &str| g.node(p).map_or(0.0, autodiff::GraphNode::adjoint);
+                let adjoints = [adjoint("x"), adjoint("y")];
+                assert_eq!(g.output().value(), value, stringify!($name));
+                // The partials of the compile-time backward sweep, and of finite differences.
+                assert_eq!(adjoints, [dx, dy], "{}\n{g}", stringify!($name));
+                autodiff::check_gradient(|v| $name(v[0], v[1]), &[x, y], &adjoints)
+                    .unwrap_or_else(|e| panic!("{}: {e}", stringify!($name)));
+            })*
+        }
+    };
+}
+
+rows! {
+    sub, sub_graph, sub_grad at (0.7, -1.3): |x, y| x - y * y;
+    div, div_graph, div_grad at (0.7, -1.3): |x, y| x / y;
+    neg, neg_graph, neg_grad at (0.7, -1.3): |x, y| -x * y;
+    exp, exp_graph, exp_grad at (0.7, -1.3): |x, y| x.exp() + y.exp2() + y.exp_m1();
+    logs, logs_graph, logs_grad at (0.7, 1.3): |x, y| x.ln() + y.log2() + x.log10() + x.ln_1p() + x.log(y);
+    powers, powers_graph, powers_grad at (0.7, 1.3): |x, y| x.sqrt() + y.cbrt() + x.powi(3) + x.powf(y) + y.recip();
+    trig, trig_graph, trig_grad at (0.7, 0.3): |x, y| x.sin() * y.cos() + x.tan() + y.asin() + y.acos() + x.atan();
+    atan2, atan2_graph, atan2_grad at (0.7, -1.3): |x, y| y.atan2(x) + x.hypot(y);
+    hyperbolic, hyperbolic_graph, hyperbolic_grad at (0.7, 1.3): |x, y| x.sinh() + y.cosh() + x.tanh() + x.asinh() + y.acosh() + (x / 2.0).atanh();
+    kinks, kinks_graph, kinks_grad at (0.7, -1.3): |x, y| y.abs() + x.max(y) + x.min(y) + x.clamp(y, 2.0) + x.fract();
+    flat, flat_graph, flat_grad at (0.7, -1.3): |x, y| x.signum() + y.floor() * x + x.ceil() + y.round() + x.trunc();
+    fused, fused_graph, fused_grad at (0.7, -1.3): |x, y| x.mul_add(y, x) + x.to_radians() + y.to_degrees();
+    runtime, runtime_graph, runtime_grad at (0.7, -1.3): |x, y| sigmoid(x) + relu(x) + softplus(y);
+}
+
+#[test]
+fn code_of_a_loop_is_laid_out() {
+    let code = dot_graph(&[1.0], 2.0).code();
+    assert!(
+        code.contains("\n    for i in 0..x.len() {\n        "),
+        "{code}"
+    );
+    assert!(code.contains("\n}\n\n/// The value of [`dot`]"), "{code}");
+}

@@ -1,0 +1,298 @@
+//! Gradients with respect to structs: `wrt(p)` on a struct parameter (by value or `&P`), fields
+//! of fields, and `wrt(self)` in a method. Each gradient entry is a struct of the parameter's
+//! type whose fields the body reads hold their derivatives, every other field its default.
+//! Checked against closed forms, finite differences and forward mode.
+// Differentiated loops index their arrays: `for` runs over integer ranges here.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff::{check_gradient, differentiate};
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Params {
+    a: f64,
+    b: f64,
+    degree: usize,
+    w: Vec<f64>,
+}
+
+/// f = a sin x + b² + Σᵢ wᵢ xⁱ, for i below the degree: ∂f/∂a = sin x, ∂f/∂b = 2b,
+/// ∂f/∂wᵢ = xⁱ (and 0 past the degree), ∂f/∂x = a cos x + Σᵢ i wᵢ xⁱ⁻¹.
+#[differentiate(reverse, forward, wrt(p, x))]
+fn poly(p: &Params, x: f64) -> f64 {
+    let mut s = p.a * x.sin() + p.b * p.b;
+    let mut power = 1.0;
+    for i in 0..p.degree {
+        s += p.w[i] * power;
+        power *= x;
+    }
+    s
+}
+
+fn close(what: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "{what}: got {got}, want {want}"
+    );
+}
+
+#[test]
+fn a_struct_parameter_gets_a_struct_gradient() {
+    let p = Params {
+        a: 1.5,
+        b: -0.5,
+        degree: 3,
+        w: vec![0.25, -1.0, 2.0, 7.0],
+    };
+    let x = 0.7;
+    let (value, dp, dx) = poly_grad(&p, x);
+    assert_eq!(value, poly(&p, x));
+    close("a", dp.a, x.sin());
+    close("b", dp.b, 2.0 * p.b);
+    // The integer field is not differentiated: it keeps its default.
+    assert_eq!(dp.degree, 0);
+    assert_eq!(dp.w.len(), 4);
+    for (i, &g) in dp.w.iter().enumerate() {
+        let want = if i < 3 {
+            x.powi(i32::try_from(i).unwrap())
+        } else {
+            0.0
+        };
+        close("w", g, want);
+    }
+    close("x", dx, p.a * x.cos() + p.w[1] + 2.0 * p.w[2] * x);
+    // Finite differences over the floats of the struct and `x`.
+    let flat = [p.a, p.b, p.w[0], p.w[1], p.w[2], p.w[3], x];
+    let at = |v: &[f64]| {
+        let q = Params {
+            a: v[0],
+            b: v[1],
+            degree: 3,
+            w: v[2..6].to_vec(),
+        };
+        poly(&q, v[6])
+    };
+    let grad = [dp.a, dp.b, dp.w[0], dp.w[1], dp.w[2], dp.w[3], dx];
+    check_gradient(at, &flat, &grad).unwrap();
+    // Forward mode: the tangent of a struct is a struct.
+    let d_p = Params {
+        a: 0.3,
+        b: -0.2,
+        degree: 0,
+        w: vec![0.1, 0.2, -0.3, 0.4],
+    };
+    let (v, t) = poly_jvp(&p, &d_p, x, 0.5);
+    assert_eq!(v, value);
+    let want = 0.3 * dp.a - 0.2 * dp.b + 0.1 * dp.w[0] + 0.2 * dp.w[1] - 0.3 * dp.w[2]
+        + 0.4 * dp.w[3]
+        + 0.5 * dx;
+    close("jvp", t, want);
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Layer {
+    w: [f64; 3],
+    bias: f64,
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Net {
+    layer: Layer,
+    scale: f64,
+    name: String,
+}
+
+/// Fields of fields, a struct by value: f = tanh(s · (b + Σ wᵢ xᵢ)).
+#[differentiate(reverse, forward, wrt(net))]
+#[allow(clippy::needless_pass_by_value)]
+fn net_out(net: Net, x: &[f64]) -> f64 {
+    let mut z = net.layer.bias;
+    for i in 0..x.len() {
+        z += net.layer.w[i] * x[i];
+    }
+    (z * net.scale).tanh()
+}
+
+#[test]
+fn fields_of_fields_get_their_derivatives() {
+    let net = Net {
+        layer: Layer {
+            w: [0.5, -0.25, 1.0],
+            bias: 0.1,
+        },
+        scale: 0.8,
+        name: "n".to_owned(),
+    };
+    let x = [0.3, -1.2, 0.7];
+    let (value, d) = net_out_grad(net.clone(), &x);
+    assert_eq!(value, net_out(net.clone(), &x));
+    let z = net.layer.bias + (0..3).map(|i| net.layer.w[i] * x[i]).sum::<f64>();
+    let sech2 = 1.0 - (z * net.scale).tanh().powi(2);
+    close("bias", d.layer.bias, sech2 * net.scale);
+    for i in 0..3 {
+        close("w", d.layer.w[i], sech2 * net.scale * x[i]);
+    }
+    close("scale", d.scale, sech2 * z);
+    assert_eq!(d.name, "");
+    let tangent = Net {
+        layer: Layer {
+            w: [1.0, 0.0, 0.0],
+            bias: 0.0,
+        },
+        scale: 1.0,
+        name: String::new(),
+    };
+    let (_, t) = net_out_jvp(net, tangent, &x);
+    close("jvp", t, d.layer.w[0] + d.scale);
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Model {
+    w: Vec<f64>,
+    b: f64,
+    label: String,
+}
+
+impl Model {
+    /// The squared error of a linear model with a bias: f = (Σ wᵢ xⁱ⁺¹ + b − y)² at one `x`.
+    #[differentiate(reverse, forward, wrt(self))]
+    fn loss(&self, x: f64, y: f64) -> f64 {
+        let mut p = self.b;
+        let mut power = x;
+        for i in 0..self.w.len() {
+            p += self.w[i] * power;
+            power *= x;
+        }
+        (p - y) * (p - y)
+    }
+
+    /// The same loss, with respect to the model and the input.
+    #[differentiate(reverse, wrt(self, x))]
+    fn loss_x(&self, x: f64, y: f64) -> f64 {
+        let mut p = self.b;
+        let mut power = x;
+        for i in 0..self.w.len() {
+            p += self.w[i] * power;
+            power *= x;
+        }
+        (p - y) * (p - y)
+    }
+}
+
+#[test]
+fn wrt_self_gives_a_gradient_of_type_self() {
+    let m = Model {
+        w: vec![0.5, -0.25],
+        b: 0.3,
+        label: "linear".to_owned(),
+    };
+    let (x, y) = (1.5, 0.2);
+    let (value, d) = m.loss_grad(x, y);
+    assert_eq!(value, m.loss(x, y));
+    let r = m.b + m.w[0] * x + m.w[1] * x * x - y;
+    close("b", d.b, 2.0 * r);
+    close("w0", d.w[0], 2.0 * r * x);
+    close("w1", d.w[1], 2.0 * r * x * x);
+    assert_eq!(d.label, "");
+    let (v, d2, dx) = m.loss_x_grad(x, y);
+    assert_eq!(v, value);
+    assert_eq!(d2, d);
+    close("x", dx, 2.0 * r * (m.w[0] + 2.0 * m.w[1] * x));
+    let tangent = Model {
+        w: vec![1.0, 2.0],
+        b: -1.0,
+        label: String::new(),
+    };
+    let (_, t) = m.loss_jvp(&tangent, x, y);
+    close("jvp", t, d.w[0] + 2.0 * d.w[1] - d.b);
+}
+
+use autodiff::num_traits::Float;
+
+/// A generic function: f = Σᵢ (wᵢ x − ½)² + √(x² + 1), for `f64` and `f32` alike.
+#[differentiate(reverse, forward)]
+fn generic_loss<T: Float>(x: T, w: &[T]) -> T {
+    let half = T::from(0.5).unwrap();
+    let mut s = (x * x + T::one()).sqrt();
+    for i in 0..w.len() {
+        let e = w[i] * x - half;
+        s = s + e * e;
+    }
+    s
+}
+
+/// A `where` clause, and a fixed-size array of `T`.
+#[differentiate(reverse, forward)]
+fn generic_norm<T>(v: [T; 3]) -> T
+where
+    T: Float + std::fmt::Debug,
+{
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().exp()
+}
+
+#[test]
+fn generic_functions_get_generic_derivatives() {
+    let w = [0.5, -1.5, 2.0];
+    let x = 0.8_f64;
+    let (value, dx, dw) = generic_loss_grad(x, &w);
+    assert_eq!(value, generic_loss(x, &w));
+    let want_dx =
+        x / (x * x + 1.0).sqrt() + w.iter().map(|&wi| 2.0 * (wi * x - 0.5) * wi).sum::<f64>();
+    close("x", dx, want_dx);
+    for (i, &g) in dw.iter().enumerate() {
+        close("w", g, 2.0 * (w[i] * x - 0.5) * x);
+    }
+    let (_, t) = generic_loss_jvp(x, 1.0, &w, &[0.0; 3]);
+    close("jvp", t, dx);
+    // The same function on `f32`.
+    let w32 = [0.5_f32, -1.5, 2.0];
+    let (v32, dx32, dw32) = generic_loss_grad(0.8_f32, &w32);
+    assert!((f64::from(v32) - value).abs() < 1e-5);
+    assert!((f64::from(dx32) - dx).abs() < 1e-4);
+    assert!((f64::from(dw32[2]) - dw[2]).abs() < 1e-4);
+
+    let v = [0.3, -0.4, 1.2];
+    let (value, d) = generic_norm_grad(v);
+    let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    assert_eq!(value, r.exp());
+    for i in 0..3 {
+        close("v", d[i], r.exp() * v[i] / r);
+    }
+    let (_, t) = generic_norm_jvp(v, [0.0, 1.0, 0.0]);
+    close("jvp", t, d[1]);
+}
+
+impl Model {
+    /// `self` as a constant (no `wrt(self)`): its array field is read by index, its length
+    /// taken; f = Σᵢ wᵢ sin(i x) + b, ∂f/∂x = Σᵢ i wᵢ cos(i x).
+    #[differentiate(reverse, forward)]
+    fn series(&self, x: f64) -> f64 {
+        let mut s = self.b;
+        let mut k = 0.0;
+        for i in 0..self.w.len() {
+            k += 1.0;
+            s += self.w[i] * (k * x).sin();
+        }
+        s
+    }
+}
+
+#[test]
+fn a_constant_self_is_read_by_index() {
+    let m = Model {
+        w: vec![0.5, -0.25, 2.0],
+        b: 0.3,
+        label: String::new(),
+    };
+    let x = 0.4;
+    let (value, dx) = m.series_grad(x);
+    assert_eq!(value, m.series(x));
+    let want: f64 = (1..=3)
+        .map(|i| {
+            let k = f64::from(i);
+            k * m.w[usize::try_from(i - 1).unwrap()] * (k * x).cos()
+        })
+        .sum();
+    close("x", dx, want);
+    let (_, t) = m.series_jvp(x, 1.0);
+    close("jvp", t, dx);
+}

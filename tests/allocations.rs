@@ -154,3 +154,67 @@ fn a_batch_loop_with_a_tape_allocates_nothing() {
     )
     .unwrap();
 }
+
+/// `c Σ wᵢ² (1 + xₖ)` for one sample: a helper taking the weights as a slice.
+#[differentiate]
+fn sample_loss(w: &[f64], x: f64, c: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        s += w[i] * w[i] * (1.0 + x);
+    }
+    s * c
+}
+
+/// A batch loop calling the helper with the weight slice: the loop is fused, and every call adds
+/// the slice's gradient into one buffer allocated where the function starts.
+#[differentiate]
+fn batch_of_calls(w: &[f64], data: &[f64], c: f64) -> f64 {
+    let mut s = 0.0;
+    for k in 0..data.len() {
+        s += c * sample_loss(w, data[k], c);
+    }
+    s
+}
+
+/// The helper called once with adjoint 1: its slice gradient goes into the caller's buffer.
+#[differentiate]
+fn passes_weights(w: &[f64], c: f64) -> f64 {
+    sample_loss(w, 0.5, c) + c
+}
+
+#[test]
+fn calls_with_slices_allocate_once_per_gradient_not_per_call() {
+    let w = [0.5, -1.0, 0.25];
+    let mut d_w = [0.0; 3];
+    for n in [1, 10, 100] {
+        let data: Vec<f64> = (0..n).map(|k| f64::from(k) * 0.01).collect();
+        let mut d_data = vec![0.0; data.len()];
+        let info = measure(|| {
+            black_box(batch_of_calls_grad_into(
+                &w,
+                &mut d_w,
+                &data,
+                &mut d_data,
+                0.5,
+            ));
+        });
+        assert_eq!(info.count_total, 1, "n = {n}");
+    }
+    let info = measure(|| {
+        black_box(passes_weights_grad_into(&w, &mut d_w, 0.5));
+    });
+    assert_eq!(info.count_total, 0);
+    // Against finite differences of the loss over all of its inputs.
+    let data = [0.1, -0.3, 0.7];
+    let (v, dw, ddata, dc) = batch_of_calls_grad(&w, &data, 0.5);
+    assert_eq!(v.to_bits(), batch_of_calls(&w, &data, 0.5).to_bits());
+    let mut grad = dw.clone();
+    grad.extend(&ddata);
+    grad.push(dc);
+    autodiff::check_gradient(
+        |p| batch_of_calls(&p[..3], &p[3..6], p[6]),
+        &[0.5, -1.0, 0.25, 0.1, -0.3, 0.7, 0.5],
+        &grad,
+    )
+    .unwrap();
+}

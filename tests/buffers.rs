@@ -3,6 +3,7 @@
 // Differentiated loops index their arrays: `for` runs over integer ranges here.
 #![allow(clippy::needless_range_loop)]
 
+use autodiff::num_traits::Float;
 use autodiff::{check_gradient, differentiate};
 
 /// Squares into a buffer of the input's length, then sums the sines of the squares:
@@ -534,4 +535,127 @@ fn a_mixture_objective_with_buffers_and_helpers_differentiates() {
         (t - want).abs() <= 1e-12 * want.abs().max(1.0),
         "jvp {t} vs {want}"
     );
+}
+
+/// A buffer declared after a loop whose backward code runs inside it.
+#[differentiate(reverse, forward)]
+fn after_fused(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    let mut q = vec![0.0; x.len()];
+    q[0] = s;
+    q[1] = s * s;
+    q[0] + q[1].sin()
+}
+
+#[differentiate(reverse, forward)]
+fn in_branch(x: &[f64], c: f64) -> f64 {
+    let mut s = c;
+    if c > 0.0 {
+        let mut q = vec![0.0; x.len()];
+        for i in 0..x.len() {
+            q[i] = x[i] * c;
+        }
+        for i in 0..q.len() {
+            s += q[i] * q[i];
+        }
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn in_while(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    while k < x.len() {
+        let mut q = vec![0.0; k + 1];
+        for j in 0..=k {
+            q[j] = (x[j] * s).sin() + x[j];
+        }
+        for j in 0..q.len() {
+            s += q[j] * 0.5;
+        }
+        k += 1;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn generic_buffer<T: Float>(x: &[T]) -> T {
+    let mut q = vec![T::zero(); x.len()];
+    for i in 0..x.len() {
+        q[i] = x[i].sin() * x[i];
+    }
+    let mut s = T::zero();
+    for i in 0..q.len() {
+        s = s + q[i] * q[i];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn twice(a: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = 2.0 * a[i] * a[i];
+    }
+}
+
+#[differentiate(reverse, forward)]
+fn helper_in_branch(x: &[f64], c: f64) -> f64 {
+    let mut t = vec![0.0; x.len()];
+    let mut u = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        t[i] = x[i] * c;
+    }
+    if c > 0.0 {
+        twice(&t, &mut u);
+    } else {
+        twice(x, &mut u);
+    }
+    let mut s = 0.0;
+    for i in 0..u.len() {
+        s += u[i] * t[i];
+    }
+    s
+}
+
+fn fd_check(f: impl Fn(&[f64]) -> f64, p: &[f64], g: &[f64]) {
+    check_gradient(f, p, g).unwrap();
+}
+
+/// Buffers after a fused loop, in a branch, in a `while` loop, in a generic function, and a
+/// helper called in a branch: finite differences and forward mode.
+#[test]
+fn buffers_in_every_position() {
+    let x = [0.3, -0.7, 1.1];
+    let (_, g) = after_fused_grad(&x);
+    fd_check(after_fused, &x, &g);
+    let (_, t) = after_fused_jvp(&x, &[1.0, 0.0, 0.0]);
+    assert!((t - g[0]).abs() < 1e-12);
+    for c in [0.8, -0.5] {
+        let (_, g, gc) = in_branch_grad(&x, c);
+        let mut gg = g.clone();
+        gg.push(gc);
+        fd_check(|p| in_branch(&p[..3], p[3]), &[x[0], x[1], x[2], c], &gg);
+        let (_, g, gc) = helper_in_branch_grad(&x, c);
+        let mut gg = g.clone();
+        gg.push(gc);
+        fd_check(
+            |p| helper_in_branch(&p[..3], p[3]),
+            &[x[0], x[1], x[2], c],
+            &gg,
+        );
+        let (_, t) = helper_in_branch_jvp(&x, &[0.0, 1.0, 0.0], c, 0.5);
+        assert!((t - (g[1] + 0.5 * gc)).abs() < 1e-12, "{t}");
+    }
+    let (_, g) = in_while_grad(&x);
+    fd_check(in_while, &x, &g);
+    let (_, t) = in_while_jvp(&x, &[0.0, 0.0, 1.0]);
+    assert!((t - g[2]).abs() < 1e-12);
+    let (_, g) = generic_buffer_grad(&x);
+    fd_check(generic_buffer, &x, &g);
+    let (_, t) = generic_buffer_jvp(&x, &[0.0, 1.0, 0.0]);
+    assert!((t - g[1]).abs() < 1e-12);
 }

@@ -723,12 +723,17 @@ fn counted_grad(x: f64) -> (f64, f64) {
     (x * 2.0, 2.0)
 }
 
+fn counted_jvp(x: f64, d_x: f64) -> (f64, f64) {
+    CALLS.with(|c| c.set(c.get() + 1));
+    (x * 2.0, 2.0 * d_x)
+}
+
 thread_local! {
     static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// An active call and a constant one in a loop reversed after it.
-#[differentiate]
+#[differentiate(reverse, forward)]
 fn counts_calls(x: &[f64], n: i32) -> f64 {
     let mut p = 1.0;
     for i in 0..x.len() {
@@ -746,4 +751,33 @@ fn each_call_runs_once() {
     assert_eq!(CALLS.with(std::cell::Cell::get), 6);
     assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
     autodiff::check_gradient(|p| counts_calls(p, 3), &x, &d).unwrap();
+    // Forward mode too: `g_jvp` gives the value along with the tangent.
+    CALLS.with(|c| c.set(0));
+    let (v, t) = counts_calls_jvp(&x, &[0.0, 1.0, 0.0], 3);
+    assert_eq!(CALLS.with(std::cell::Cell::get), 6);
+    assert_eq!(v.to_bits(), counts_calls(&x, 3).to_bits());
+    assert_relative_eq!(t, d[1], max_relative = 1e-12);
+}
+
+/// One slice passed twice: `Σ wᵢ²`, then doubled.
+#[differentiate(reverse, forward)]
+fn self_dot(w: &[f64]) -> f64 {
+    weighted(w, w)
+}
+
+#[differentiate(reverse, forward)]
+fn self_dot_twice(w: &[f64]) -> f64 {
+    2.0 * weighted(w, w)
+}
+
+#[test]
+fn one_slice_passed_twice() {
+    let w = [0.5, -1.0, 2.0];
+    let (v, d) = self_dot_grad(&w);
+    assert_eq!(v.to_bits(), self_dot(&w).to_bits());
+    assert_eq!(d, vec![1.0, -2.0, 4.0]);
+    let (v, d) = self_dot_twice_grad(&w);
+    assert_eq!(v.to_bits(), self_dot_twice(&w).to_bits());
+    assert_eq!(d, vec![2.0, -4.0, 8.0]);
+    assert_slice_modes_agree(&d, |t| self_dot_twice_jvp(&w, t).1);
 }

@@ -974,3 +974,34 @@ fn range_chains() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Iterators over run-time-sized buffers.
+
+#[differentiate(reverse, forward)]
+fn buffer_chain(x: &[f64]) -> f64 {
+    let mut h = vec![0.0; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        h[i] = v.sin();
+    }
+    let ends = h.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+    h.iter().map(|v| v * v).sum::<f64>() + ends + h.len() as f64
+}
+
+#[test]
+fn buffers() {
+    let x = [0.5, -1.0, 2.0, 1.5];
+    let (v, g) = buffer_chain_grad(&x);
+    assert_eq!(v.to_bits(), buffer_chain(&x).to_bits());
+    let s: Vec<f64> = x.iter().map(|v| v.sin()).collect();
+    for i in 0..4 {
+        let left = if i > 0 { s[i - 1] } else { 0.0 };
+        let right = if i < 3 { s[i + 1] } else { 0.0 };
+        let want = (2.0 * s[i] + left + right) * x[i].cos();
+        assert_close("buffer_chain", g[i], want, REL);
+    }
+    check_gradient_with(buffer_chain, &x, &g, FD).unwrap();
+    let (vj, t) = buffer_chain_jvp(&x, &[0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(vj.to_bits(), v.to_bits());
+    assert_close("buffer_chain jvp", t, g[1], REL);
+}

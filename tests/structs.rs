@@ -296,3 +296,29 @@ fn a_constant_self_is_read_by_index() {
     let (_, t) = m.series_jvp(x, 1.0);
     close("jvp", t, dx);
 }
+
+/// A struct in `wrt` whose floats the body does not read: its gradient entry is the default.
+#[differentiate(reverse, forward, wrt(p, x))]
+fn ignores_fields(p: &Params, x: f64) -> f64 {
+    let mut s = x * x;
+    for _ in 0..p.degree {
+        s *= 2.0;
+    }
+    s
+}
+
+#[test]
+fn a_struct_whose_floats_are_not_read_has_a_default_gradient() {
+    let p = Params {
+        a: 1.0,
+        b: 2.0,
+        degree: 2,
+        w: vec![1.0],
+    };
+    let (value, dp, dx) = ignores_fields_grad(&p, 1.5);
+    assert_eq!(value, ignores_fields(&p, 1.5));
+    assert_eq!(dp, Params::default());
+    close("x", dx, 4.0 * 2.0 * 1.5);
+    let (_, t) = ignores_fields_jvp(&p, &Params::default(), 1.5, 1.0);
+    close("jvp", t, dx);
+}

@@ -56,6 +56,16 @@ pub struct Builder {
     memo: RefCell<HashMap<Key, NodeId>>,
     site: Cell<Site>,
     infinite: RefCell<Infinite>,
+    signs: RefCell<HashMap<NodeId, Sign>>,
+}
+
+/// The sign of a value for every input, NaN aside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    /// At least some positive constant: floating point cannot round it to 0.
+    Positive,
+    NonNegative,
+    Unknown,
 }
 
 /// Which derivative nodes may be infinite: the results of local derivatives the table marks as
@@ -94,6 +104,7 @@ impl Builder {
             memo: RefCell::new(memo),
             site: Cell::new(site),
             infinite: RefCell::new(infinite),
+            signs: RefCell::new(HashMap::new()),
         }
     }
 
@@ -236,48 +247,52 @@ impl Builder {
         }
     }
 
-    fn bounded_below(&self, id: NodeId, depth: u32) -> bool {
-        let Some(depth) = depth.checked_sub(1) else {
-            return false;
-        };
-        if self.float_lit(id).is_some_and(|v| v > 0.0) {
-            return true;
-        }
-        let node = self.node(id);
-        match (node.op, node.args.as_slice()) {
-            (Op::Known(_) | Op::Prim(Prim::Cosh), _) => true,
-            (Op::Prim(Prim::Add), &[a, b]) => {
-                self.bounded_below(a, depth) && self.nonnegative(b, depth)
-                    || self.nonnegative(a, depth) && self.bounded_below(b, depth)
+    /// What the algebra can tell of the sign of a value for every input (NaN aside), from its
+    /// arguments first, without recursion, once per node.
+    fn sign(&self, id: NodeId) -> Sign {
+        let mut work = vec![(id, false)];
+        while let Some((n, args_done)) = work.pop() {
+            if self.signs.borrow().contains_key(&n) {
+                continue;
             }
-            (Op::Prim(Prim::Sqrt), &[a]) => self.bounded_below(a, depth),
-            _ => false,
-        }
-    }
-
-    fn nonnegative(&self, id: NodeId, depth: u32) -> bool {
-        let Some(depth) = depth.checked_sub(1) else {
-            return false;
-        };
-        if self.float_lit(id).is_some_and(|v| v >= 0.0) || self.bounded_below(id, depth) {
-            return true;
-        }
-        let node = self.node(id);
-        match (node.op, node.args.as_slice()) {
-            (Op::Prim(Prim::Mul), &[a, b]) => {
-                a == b || self.nonnegative(a, depth) && self.nonnegative(b, depth)
+            let node = self.node(n);
+            // Only these depend on the signs of their arguments.
+            let composite = matches!(node.op, Op::Prim(Prim::Add | Prim::Mul | Prim::Sqrt));
+            if composite && !args_done {
+                work.push((n, true));
+                work.extend(node.args.iter().map(|&a| (a, false)));
+                continue;
             }
-            (Op::Prim(Prim::Add), &[a, b]) => {
-                self.nonnegative(a, depth) && self.nonnegative(b, depth)
-            }
-            (
-                Op::Prim(
-                    Prim::Exp | Prim::Exp2 | Prim::Sqrt | Prim::Abs | Prim::Hypot | Prim::Sigmoid,
-                ),
-                _,
-            ) => true,
-            _ => false,
+            let arg = |k: usize| self.signs.borrow()[&node.args[k]];
+            let sign = match (node.op, node.args.len()) {
+                (Op::Lit(LitValue::Float(v), _), _) if v > 0.0 => Sign::Positive,
+                (Op::Lit(LitValue::Float(v), _), _) if v >= 0.0 => Sign::NonNegative,
+                (Op::Known(_) | Op::Prim(Prim::Cosh), _) => Sign::Positive,
+                (Op::Prim(Prim::Exp | Prim::Exp2 | Prim::Abs | Prim::Hypot | Prim::Sigmoid), _) => {
+                    Sign::NonNegative
+                }
+                // Rounding is monotone: `a + b >= a` for `b >= 0`, and `√a > 0` for `a > 0`.
+                (Op::Prim(Prim::Add), 2) => match (arg(0), arg(1)) {
+                    (Sign::Positive, Sign::Positive | Sign::NonNegative)
+                    | (Sign::NonNegative, Sign::Positive) => Sign::Positive,
+                    (Sign::NonNegative, Sign::NonNegative) => Sign::NonNegative,
+                    _ => Sign::Unknown,
+                },
+                (Op::Prim(Prim::Sqrt), 1) => match arg(0) {
+                    Sign::Positive => Sign::Positive,
+                    _ => Sign::NonNegative,
+                },
+                // A product of positive values may underflow to 0: only `>= 0` is sure.
+                (Op::Prim(Prim::Mul), 2) if node.args[0] == node.args[1] => Sign::NonNegative,
+                (Op::Prim(Prim::Mul), 2) => match (arg(0), arg(1)) {
+                    (Sign::Unknown, _) | (_, Sign::Unknown) => Sign::Unknown,
+                    _ => Sign::NonNegative,
+                },
+                _ => Sign::Unknown,
+            };
+            self.signs.borrow_mut().insert(n, sign);
         }
+        self.signs.borrow()[&id]
     }
 
     pub fn v(&self, id: NodeId) -> V<'_> {
@@ -556,9 +571,6 @@ fn key_of_parts(op: &Op, args: &[NodeId], ty: Ty) -> Option<Key> {
     })
 }
 
-/// How deep [`V::is_bounded_away_from_zero`] looks into the expression.
-const BOUND_DEPTH: u32 = 8;
-
 /// A node handle the rules compute with.
 #[derive(Clone, Copy)]
 pub struct V<'a> {
@@ -654,13 +666,13 @@ impl<'a> V<'a> {
     /// point cannot round it to 0, so no pole or infinite derivative sits there: `ln(x² + 1)`,
     /// `√(x² + y² + 1)`, a division by either.
     pub fn is_bounded_away_from_zero(self) -> bool {
-        self.b.bounded_below(self.id, BOUND_DEPTH)
+        self.b.sign(self.id) == Sign::Positive
     }
 
     /// Whether this value is `>= 0` (or NaN) for every input: `x * x`, `exp`, `√`, `abs`, sums
     /// of such values, and the values bounded away from zero.
     pub fn is_nonnegative(self) -> bool {
-        self.b.nonnegative(self.id, BOUND_DEPTH)
+        self.b.sign(self.id) != Sign::Unknown
     }
 
     /// Whether this partial derivative only routes the incoming derivative, unscaled or

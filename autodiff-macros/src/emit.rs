@@ -232,6 +232,10 @@ impl<'g> Sweep<'g> {
                     }
                 }
             }
+            // So are the buffers `g_grad_into` adds into.
+            if let Op::CallGrad(c) = &node.op {
+                walk.mutated.extend(c.buffers.iter().flatten());
+            }
         }
 
         // Live: what a statement or a result uses, and what those use.
@@ -786,6 +790,11 @@ impl<'g> Sweep<'g> {
                 let name = self.var(*v);
                 Code::new(quote_spanned!(span=> #name.len()), Prec::Atom)
             }
+            // `vec![x; n]` for a buffer as long as a slice.
+            Op::Fill(_) if node.args.len() == 2 => {
+                let (x, n) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote!(::std::vec![#x; #n]), Prec::Atom)
+            }
             Op::Fill(len) => {
                 let x = arg(0).tokens;
                 Code::new(quote!([#x; #len]), Prec::Atom)
@@ -831,6 +840,13 @@ impl<'g> Sweep<'g> {
                 let base = arg(0).at_least(Prec::Atom);
                 Code::new(quote!(&#base.#path[..]), Prec::Prefix)
             }
+            Op::Gradient(gradient) if gradient.fields.is_empty() => {
+                let ty = &gradient.ty;
+                Code::new(
+                    quote!(<#ty as ::core::default::Default>::default()),
+                    Prec::Atom,
+                )
+            }
             Op::Gradient(gradient) => {
                 let ty = &gradient.ty;
                 let sets = gradient.fields.iter().zip(&node.args).map(|((path, array), &a)| {
@@ -872,8 +888,10 @@ impl<'g> Sweep<'g> {
             }
             Op::Array(v, by_ref) => {
                 let name = self.var(*v);
-                let amp = by_ref.then(|| quote!(&));
-                Code::new(quote!(#amp #name), Prec::Prefix)
+                match by_ref {
+                    true => Code::new(quote!(&#name), Prec::Prefix),
+                    false => Code::new(quote!(#name), Prec::Atom),
+                }
             }
             Op::Part(v) => {
                 let name = self.var(*v);

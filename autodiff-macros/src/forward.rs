@@ -114,6 +114,36 @@ impl Forward {
         let mut out = Vec::new();
         for stmt in &block.0 {
             match stmt {
+                Stmt::Node(n) if matches!(self.b.node(*n).op, Op::Call(_)) => {
+                    // The callee runs once: `g_jvp` gives the value and the tangent.
+                    self.b.remember(*n);
+                    let mut tangent = Vec::new();
+                    self.node(*n, &mut tangent);
+                    let jvp = self.tangent.get(n).map(|&t| self.b.node(t)).and_then(|t| {
+                        match (&t.op, t.args.first()) {
+                            (Op::Field(1), Some(&j))
+                                if matches!(self.b.node(j).op, Op::CallJvp(_)) =>
+                            {
+                                Some(j)
+                            }
+                            _ => None,
+                        }
+                    });
+                    match jvp {
+                        Some(j) => {
+                            out.extend(tangent);
+                            self.b.with_graph(|g| {
+                                g.nodes[n.0].op = Op::Field(0);
+                                g.nodes[n.0].args = vec![j];
+                            });
+                            out.push(stmt.clone());
+                        }
+                        None => {
+                            out.push(stmt.clone());
+                            out.extend(tangent);
+                        }
+                    }
+                }
                 Stmt::Node(n) => {
                     out.push(stmt.clone());
                     self.b.remember(*n);

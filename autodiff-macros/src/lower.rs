@@ -120,6 +120,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
     generic::set_float_param(None);
+    cx.check_struct_uses(&params);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {
@@ -1321,6 +1322,13 @@ impl Lowerer {
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
+        if self.is_field(v) {
+            self.errors.push(err(
+                &index.expr,
+                "fields are read-only in a differentiated function: copy the field into a local buffer first",
+            ));
+            return;
+        }
         let is_param = self.vars[v.0]
             .param
             .is_some_and(|p| !self.out_params.contains(&p));
@@ -1693,23 +1701,11 @@ impl Lowerer {
             return self.binary_chain(b);
         }
         let span = chains::expr_span(expr);
-        if self.generic.is_some()
-            && let Some(n) = self.generic_constant(expr)
-        {
-            return n;
-        }
         match expr {
             Expr::Lit(lit) => self.lit(&lit.lit),
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
-            Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => {
-                if let Some(n) = self.field_value(expr) {
-                    return n;
-                }
-                let base = self.expr(&f.base);
-                let name = f.member.to_token_stream();
-                self.push(Op::Member(name), vec![base], Ty::Other, span)
-            }
+            Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => self.field(f, expr),
             Expr::Index(index) => {
                 if let Some(n) = self.view_index(index) {
                     return n;
@@ -1726,20 +1722,15 @@ impl Lowerer {
                 self.loads.insert((v, i), n);
                 n
             }
-            Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
-                if let Some(view) = self.view_of(&m.receiver) {
-                    return self.view_len(view, span);
+            Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => self.len(m, span),
+            // `T::from(c).unwrap()` in a function generic over `T: Float`.
+            Expr::MethodCall(m)
+                if self.generic.is_some() && (m.method == "unwrap" || m.method == "expect") =>
+            {
+                match self.generic_constant(expr) {
+                    Some(n) => n,
+                    None => self.fail(unsupported(expr)),
                 }
-                if let Some(n) = self.field_len(&m.receiver) {
-                    return n;
-                }
-                let Some(v) = self.array_of(&m.receiver) else {
-                    return self.placeholder(span);
-                };
-                if let Shape::Buffer(len) = self.vars[v.0].shape {
-                    return len;
-                }
-                self.push(Op::Len(v), vec![], Ty::Int, span)
             }
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
@@ -1813,6 +1804,33 @@ impl Lowerer {
             }
             other => self.fail(unsupported(other)),
         }
+    }
+
+    /// `p.a`: a field of a struct parameter or of `self`, else of a constant.
+    fn field(&mut self, f: &syn::ExprField, expr: &Expr) -> NodeId {
+        if let Some(n) = self.field_value(expr) {
+            return n;
+        }
+        let base = self.expr(&f.base);
+        let name = f.member.to_token_stream();
+        self.push(Op::Member(name), vec![base], Ty::Other, expr.span())
+    }
+
+    /// `x.len()`: a constant, or the length node of a buffer or an array field.
+    fn len(&mut self, m: &syn::ExprMethodCall, span: Span) -> NodeId {
+        if let Some(view) = self.view_of(&m.receiver) {
+            return self.view_len(view, span);
+        }
+        if let Some(n) = self.field_len(&m.receiver) {
+            return n;
+        }
+        let Some(v) = self.array_of(&m.receiver) else {
+            return self.placeholder(span);
+        };
+        if let Shape::Buffer(len) = self.vars[v.0].shape {
+            return len;
+        }
+        self.push(Op::Len(v), vec![], Ty::Int, span)
     }
 
     fn lit(&mut self, lit: &Lit) -> NodeId {
@@ -1997,6 +2015,12 @@ impl Lowerer {
         // `c.span()`, without printing the arguments.
         let first = first_span(&c.func);
         let span = first.join(c.paren_token.span.join()).unwrap_or(first);
+        // `T::one()`, `T::zero()` in a function generic over `T: Float`.
+        if self.generic.is_some()
+            && let Some(n) = self.generic_constant_call(c)
+        {
+            return n;
+        }
         if call_into::writes_into(c) {
             return self.fail(err(
                 c,

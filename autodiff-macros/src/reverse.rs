@@ -113,6 +113,10 @@ struct Reverse {
     /// Calls whose adjoint is 1 and whose slice arguments are parameters: the forward sweep calls
     /// `g_grad_into` with the caller's adjoint buffers, by the call's value node.
     into: HashMap<NodeId, Vec<Option<VarId>>>,
+    /// Buffers of calls' slice gradients, and the slice each is as long as.
+    grad_buffers: Vec<(VarId, VarId)>,
+    /// The buffers to zero before each `g_grad_into` call, by the call's gradient node.
+    zero_before: HashMap<NodeId, Vec<(VarId, VarId)>>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -328,6 +332,8 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         scratch: Vec::new(),
         snapshots: HashMap::new(),
         into: HashMap::new(),
+        grad_buffers: Vec::new(),
+        zero_before: HashMap::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids);
@@ -1186,6 +1192,47 @@ impl Reverse {
         self.capacity.insert(tape, total);
     }
 
+    /// `for k in 0..h.len() { buffer[k] = 0.0; }`, before a call adds into `buffer` again.
+    fn zero(&mut self, buffer: VarId, v: VarId, out: &mut Vec<Stmt>) {
+        let counter = COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
+        let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+            self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+        };
+        let i = push(Op::Counter(counter), vec![], Ty::Int);
+        let start = push(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        );
+        let len = push(Op::Len(v), vec![], Ty::Int);
+        let zero = push(
+            Op::Lit(crate::graph::LitValue::Float(0.0), None),
+            vec![],
+            ty,
+        );
+        self.b
+            .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
+        out.push(Stmt::Node(len));
+        out.push(Stmt::For {
+            counter,
+            name: "k".to_owned(),
+            start,
+            end: len,
+            inclusive: false,
+            reverse: false,
+            body: Block(vec![
+                Stmt::Node(i),
+                Stmt::Store {
+                    var: buffer,
+                    index: i,
+                    value: zero,
+                },
+            ]),
+        });
+    }
+
     /// How many times a `for` loop runs, when its bounds are known at compile time.
     fn trips(&self, start: NodeId, end: NodeId, inclusive: bool) -> Count {
         let span = self.constant(end).minus(&self.constant(start));
@@ -1410,15 +1457,85 @@ impl Reverse {
             {
                 return None;
             }
-            buffers.push(Some(adj?));
+            // One buffer cannot be lent twice: `g(x, x)` takes buffers of its own.
+            let adj = adj?;
+            if buffers.contains(&Some(adj)) {
+                return None;
+            }
+            buffers.push(Some(adj));
             any = true;
         }
         any.then_some(buffers)
     }
 
-    /// Makes the calls chosen by [`Reverse::buffers`] calls of `g_grad_into`: their remaining
-    /// entries move up past the slices.
+    /// The other calls whose whole-array arguments are all slice parameters passed as they are
+    /// go through `g_grad_into` too, with a buffer of their own per slice, allocated once where
+    /// the function starts and zeroed before each call in a loop or branch: a call in a loop
+    /// costs no allocation. Its array gradients are then that buffer.
+    fn scratch_buffers(&mut self) -> Vec<(NodeId, Vec<Option<VarId>>)> {
+        let mut sites: Vec<NodeId> = self
+            .calls
+            .keys()
+            .copied()
+            .filter(|n| !self.into.contains_key(n))
+            .collect();
+        sites.sort();
+        let mut chosen = Vec::new();
+        for n in sites {
+            let call = self.calls[&n].clone();
+            let mut slices = Vec::new();
+            let mut ok = true;
+            for &arg in &call.args {
+                match self.b.node(arg).op {
+                    Op::Array(v, false)
+                        if self.b.with_graph(|g| {
+                            g.vars[v.0].param.is_some() && matches!(g.vars[v.0].shape, Shape::Slice)
+                        }) =>
+                    {
+                        slices.push(Some(v));
+                    }
+                    Op::Array(..) => ok = false,
+                    _ => slices.push(None),
+                }
+            }
+            if !ok || slices.iter().all(Option::is_none) {
+                continue;
+            }
+            let ty = self.b.node(n).ty;
+            let at_top = self.home.get(&call.grad).is_none_or(|h| h.block == 0);
+            let mut buffers = Vec::new();
+            for (slice, &partial) in slices.iter().zip(&call.partials) {
+                let Some(v) = *slice else {
+                    buffers.push(None);
+                    continue;
+                };
+                let name = self
+                    .b
+                    .with_graph(|g| format!("d_{}_call", g.vars[v.0].name));
+                let buffer = self.new_var(&name, ty, Shape::Slice, None);
+                self.grad_buffers.push((buffer, v));
+                if !at_top {
+                    self.zero_before
+                        .entry(call.grad)
+                        .or_default()
+                        .push((buffer, v));
+                }
+                if let Some(p) = partial {
+                    self.b
+                        .with_graph(|g| g.nodes[p.0].op = Op::Array(buffer, false));
+                }
+                buffers.push(Some(buffer));
+            }
+            chosen.push((n, buffers));
+        }
+        chosen
+    }
+
+    /// Makes the calls chosen by [`Reverse::buffers`] and [`Reverse::scratch_buffers`] calls of
+    /// `g_grad_into`: their remaining entries move up past the slices.
     fn apply_buffers(&mut self) {
+        let scratch = self.scratch_buffers();
+        self.into.extend(scratch);
         for (n, buffers) in &self.into {
             let call = &self.calls[n];
             self.b.with_graph(|gr| {
@@ -1574,6 +1691,11 @@ impl Reverse {
                     self.fusion = Some(fusion);
                 }
                 Stmt::Node(n) => {
+                    if let Some(buffers) = self.zero_before.get(n).cloned() {
+                        for (buffer, v) in buffers {
+                            self.zero(buffer, v, out);
+                        }
+                    }
                     out.push(stmt.clone());
                     if self.taped.contains_key(n) {
                         pushes.push((self.home[n].at, *n));
@@ -1682,7 +1804,29 @@ impl Reverse {
                 self.b
                     .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
             }
-            let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
+            let mut decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
+            for (buffer, v) in self.grad_buffers.clone() {
+                let ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
+                let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
+                    self.b.with_graph(|gr| gr.push(Node::new(op, args, ty)))
+                };
+                let zero = push(
+                    Op::Lit(crate::graph::LitValue::Float(0.0), None),
+                    vec![],
+                    ty,
+                );
+                let len = push(Op::Len(v), vec![], Ty::Int);
+                let fill = push(
+                    Op::Fill(proc_macro2::TokenStream::new()),
+                    vec![zero, len],
+                    ty,
+                );
+                decls.extend([
+                    Stmt::Node(len),
+                    Stmt::Node(fill),
+                    Stmt::Declare(buffer, Some(fill)),
+                ]);
+            }
             out.splice(0..0, decls);
         }
     }

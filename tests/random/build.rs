@@ -21,6 +21,9 @@
     clippy::cast_sign_loss
 )]
 
+#[path = "build/flow.rs"]
+mod flow;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -30,6 +33,8 @@ use std::{env, fs};
 const DEFAULT_SEED: u64 = 0x5EED;
 /// Default number of programs.
 const DEFAULT_PROGRAMS: usize = 500;
+/// Default number of programs with control flow and calls (`build/flow.rs`).
+const DEFAULT_FLOW_PROGRAMS: usize = 500;
 /// Programs per generated module.
 const CHUNK: usize = 50;
 /// Evaluation points per program.
@@ -1896,7 +1901,8 @@ fn emit_table_entry(out: &mut String, p: &Program, with_macro: bool) {
         "        Program {{\n            name: {name:?},\n            source: {}_SOURCE,\n            \
          single: {},\n            active: &[{}],\n            float_names: &[{}],\n            \
          int_names: &[{}],\n            points: &[\n                {},\n            ],\n            \
-         value: {name}_value,\n            grad: {grad},\n            jvp: {jvp},\n            oracle: {name}_flat_oracle,\n        }},",
+         value: {name}_value,\n            grad: {grad},\n            jvp: {jvp},\n            oracle: {name}_flat_oracle,\n            \
+         tape: None,\n            shapes: &[],\n        }},",
         name.to_uppercase(),
         p.single,
         active.join(", "),
@@ -1944,6 +1950,10 @@ fn main() {
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_SEED");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_PROGRAMS");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_ORACLE_ONLY");
+    println!("cargo::rerun-if-changed=build/flow.rs");
+    println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_PROGRAMS");
+    println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_FIRST");
+    println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_KNOWN_BUGS");
     let seed = env::var("AUTODIFF_RANDOM_SEED").map_or(DEFAULT_SEED, |s| parse_seed(&s));
     let count = env::var("AUTODIFF_RANDOM_PROGRAMS").map_or(DEFAULT_PROGRAMS, |s| {
         s.trim()
@@ -1970,8 +1980,20 @@ fn main() {
          static PROGRAM_CHUNKS: &[&[autodiff_random_tests::harness::Program]] = &[{}];",
         chunks.join(", ")
     );
-    let path = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("programs.rs");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let path = out_dir.join("programs.rs");
     fs::write(&path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+
+    let number = |var: &str, default: usize| {
+        env::var(var).map_or(default, |s| {
+            s.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{var}={s:?}: {e}"))
+        })
+    };
+    let flow_count = number("AUTODIFF_RANDOM_FLOW_PROGRAMS", DEFAULT_FLOW_PROGRAMS);
+    let flow_first = number("AUTODIFF_RANDOM_FLOW_FIRST", 0);
+    flow::write(&out_dir, seed, flow_first, flow_count, with_macro);
 }
 
 /// The argument for integer parameter `ii` of the flat `ns: &[i64]`, cast to its type.

@@ -770,3 +770,163 @@ fn probe() {
         .expect("thread");
     thread.join().expect("probe thread");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Compile-failure fuzzing: accepted inputs must compile.
+
+/// A program of the supported subset exactly as generated, with the attribute's options.
+fn generated_input() -> BoxedStrategy<(TokenStream, TokenStream)> {
+    vec(any::<u32>(), 0..300)
+        .prop_map(|choices| {
+            let program = generate::program_of_size(&choices, false, 10);
+            let attr: TokenStream = if program.attr.is_empty() {
+                "reverse, forward".parse()
+            } else {
+                format!("reverse, forward, {}", program.attr).parse()
+            }
+            .expect("tokens");
+            (
+                attr,
+                program.source.parse().expect("generated source tokenizes"),
+            )
+        })
+        .boxed()
+}
+
+/// The expansion of an input the macro accepts (a function, expanded without a
+/// `compile_error!`), pretty-printed; `None` for an input it refuses or that is no function.
+fn accepted(attr: &TokenStream, item: &TokenStream) -> Option<String> {
+    syn::parse2::<syn::ItemFn>(item.clone()).ok()?;
+    let (expanded, _) = expand_timed(attr, item, TIME_LIMIT).ok()?;
+    if expanded.to_string().contains("compile_error") {
+        return None;
+    }
+    Some(prettyplease::unparse(
+        &syn::parse2::<syn::File>(expanded).ok()?,
+    ))
+}
+
+/// Writes a crate of one module per case (`case_<i>.rs`) and builds it: the indices of the
+/// cases with a compile error, and the compiler's output.
+fn build_cases(dir: &std::path::Path, cases: &[(usize, String)]) -> (Vec<usize>, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let src = dir.join("src");
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).expect("scratch crate directory");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"autodiff-fuzz-compile\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\
+             publish = false\n\n[dependencies]\nautodiff = {{ path = {:?} }}\n\n[workspace]\n",
+            root.display().to_string()
+        ),
+    )
+    .expect("Cargo.toml");
+    let mut lib = String::from("#![allow(warnings, clippy::all)]\n");
+    for (i, text) in cases {
+        let _ = writeln!(lib, "mod case_{i};");
+        // The runtime functions a function may call by their short names.
+        let text = format!("use autodiff::{{relu, sigmoid, softplus}};\n{text}");
+        std::fs::write(src.join(format!("case_{i}.rs")), text).expect("case file");
+    }
+    std::fs::write(src.join("lib.rs"), lib).expect("lib.rs");
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "--message-format=short"])
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .output()
+            .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let mut failing: Vec<usize> = stderr
+        .lines()
+        .filter(|l| l.contains(": error"))
+        .filter_map(|l| {
+            let file = l.split(':').next()?;
+            file.strip_prefix("src/case_")?
+                .strip_suffix(".rs")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    failing.sort_unstable();
+    failing.dedup();
+    assert!(
+        output.status.success() || !failing.is_empty(),
+        "the scratch crate does not build, and no case is to blame:\n{stderr}"
+    );
+    (failing, stderr)
+}
+
+/// `AUTODIFF_FUZZ_COMPILE=N` (default 0: skipped): draws inputs from the generator of the
+/// supported subset and from its mutations until N are accepted by the macro, writes their
+/// expansions into a scratch crate under `target/fuzz-compile` and builds it with cargo, so that
+/// an expansion that is accepted but does not compile is caught, not only a panic. Inputs that
+/// do not compile without the attribute either (a mutation that broke the function itself) are
+/// set aside first.
+#[test]
+fn accepted_programs_compile() {
+    use proptest::strategy::ValueTree as _;
+    let wanted = usize::try_from(env_number("AUTODIFF_FUZZ_COMPILE", 0)).unwrap_or(usize::MAX);
+    if wanted == 0 {
+        eprintln!("accepted programs compile: skipped (set AUTODIFF_FUZZ_COMPILE=N)");
+        return;
+    }
+    let seed = env_number("AUTODIFF_FUZZ_SEED", 1);
+    let strategy = prop_oneof![generated_input(), mutated_input()];
+    let mut runner = runner(u64::MAX, seed);
+    let (mut drawn, mut plain, mut expanded) = (0, Vec::new(), Vec::new());
+    while expanded.len() < wanted && drawn < wanted * 20 {
+        drawn += 1;
+        let (attr, item) = strategy.new_tree(&mut runner).expect("a case").current();
+        if let Some(text) = accepted(&attr, &item) {
+            let i = expanded.len();
+            plain.push((i, item.to_string()));
+            expanded.push((i, (attr.to_string(), item.to_string(), text)));
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("target")
+        .join("fuzz-compile");
+    // The functions as written, without the attribute: those that do not compile are not the
+    // macro's fault.
+    let (invalid, _) = build_cases(&dir.join("plain"), &plain);
+    let cases: Vec<(usize, String)> = expanded
+        .iter()
+        .filter(|(i, _)| !invalid.contains(i))
+        .map(|(i, (_, _, text))| (*i, text.clone()))
+        .collect();
+    let (failing, stderr) = build_cases(&dir.join("expanded"), &cases);
+    eprintln!(
+        "accepted programs compile: seed {seed}, {drawn} inputs drawn, {} accepted, {} of them \
+         not valid Rust without the attribute, {} expansions compiled, {} failed",
+        expanded.len(),
+        invalid.len(),
+        cases.len(),
+        failing.len()
+    );
+    let mut report = String::new();
+    for i in &failing {
+        let (attr, item, _) = &expanded[*i].1;
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("src/case_{i}.rs")))
+            .take(3)
+            .collect();
+        let _ = writeln!(
+            report,
+            "\ncase {i}: #[differentiate({attr})]\n{item}\n{}",
+            errors.join("\n")
+        );
+    }
+    assert!(
+        failing.is_empty(),
+        "{} accepted expansions do not compile (scratch crate in {}):{report}",
+        failing.len(),
+        dir.display()
+    );
+}

@@ -73,6 +73,8 @@ pub(super) fn vec_element(ty: &Type) -> Option<FloatTy> {
 impl Lowerer {
     /// `let name = <alloc>;` for a vector allocation: a buffer, or the error that says what to
     /// write instead.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn vec_local(
         &mut self,
         local: &syn::Local,

@@ -60,6 +60,8 @@ pub(super) fn writes_into(c: &syn::ExprCall) -> bool {
 
 impl Lowerer {
     /// `g(&x, mu, &mut out);`: a statement that writes `out`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn call_into(&mut self, c: &syn::ExprCall) {
         let span = c.span();
         let Expr::Path(func) = &*c.func else {

@@ -15,6 +15,7 @@ use syn::Expr;
 
 use super::{Bound, Lowerer, strip};
 use crate::graph::{self, FieldLeaf, Node, NodeId, Op, Param, Shape, Ty, VarId};
+use syn::spanned::Spanned;
 
 /// What lowering knows of struct parameters and the fields the body reads.
 #[derive(Default)]
@@ -58,6 +59,8 @@ impl Lowerer {
     }
 
     /// The owner and path of `p.a.b` or `self.a`, when `p` is a struct parameter.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     fn field_path(&mut self, e: &Expr) -> Option<(Option<usize>, NodeId, TokenStream)> {
         let mut members = Vec::new();
         let mut base = strip(e);
@@ -96,6 +99,11 @@ impl Lowerer {
         Some((owner, root, quote!(#(#members).*)))
     }
 
+    /// Whether `v` is the slice of an array field.
+    pub(super) fn is_field(&self, v: VarId) -> bool {
+        self.structs.leaves.iter().any(|f| f.var == Some(v))
+    }
+
     fn owner_active(&self, owner: Option<usize>) -> bool {
         match owner {
             Some(i) => self.structs.params.get(&i).copied().unwrap_or(false),
@@ -104,6 +112,8 @@ impl Lowerer {
     }
 
     /// `p.a`: the node of a scalar field, made once.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_value(&mut self, e: &Expr) -> Option<NodeId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
@@ -127,6 +137,8 @@ impl Lowerer {
     }
 
     /// `p.w.len()`: the length of an array field, without a slice that nothing indexes.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_len(&mut self, e: &Expr) -> Option<NodeId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
@@ -145,6 +157,8 @@ impl Lowerer {
     }
 
     /// `p.w` indexed: the slice variable of an array field, made once.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
     pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
@@ -179,4 +193,39 @@ impl Lowerer {
     }
 }
 
-use syn::spanned::Spanned;
+impl Lowerer {
+    /// A struct that `wrt` names contributes to the result only through the fields the body
+    /// reads: a call that takes the struct whole, or a method of `self` with `wrt(self)`, would
+    /// hide its fields from the gradient, so it is an error rather than a zero.
+    pub(super) fn check_struct_uses(&mut self, params: &[Param]) {
+        let mut errors = Vec::new();
+        for node in &self.nodes {
+            let callee = match &node.op {
+                Op::Call(c) => c,
+                Op::Invoke(i) => &i.callee,
+                _ => continue,
+            };
+            let through_self = self.structs.self_active
+                && callee.prefix.to_string().trim_start().starts_with("self");
+            let whole = node.args.iter().find_map(|a| match self.nodes[a.0].op {
+                Op::Param(i) if params[i].fields() => Some(params[i].name.clone()),
+                Op::SelfValue(_) if self.structs.self_active => Some("self".to_owned()),
+                _ => None,
+            });
+            let name = match (through_self, whole) {
+                (true, _) => "self".to_owned(),
+                (false, Some(name)) => name,
+                (false, None) => continue,
+            };
+            errors.push(syn::Error::new(
+                node.span,
+                format!(
+                    "`wrt` names `{name}`, and this call would hide how the result depends on its fields: pass the fields the callee reads as arguments (`{name}.w`, `{name}.b`)"
+                ),
+            ));
+        }
+        for e in errors {
+            self.errors.push(e);
+        }
+    }
+}

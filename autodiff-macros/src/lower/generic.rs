@@ -68,15 +68,28 @@ fn generic_path<'a>(e: &'a Expr, name: &str) -> Option<&'a syn::ExprCall> {
 }
 
 impl Lowerer {
-    /// `T::one()`, `T::zero()`, `T::from(c).unwrap()` in a function generic over `T: Float`.
-    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<crate::graph::NodeId> {
-        let span = syn::spanned::Spanned::span(e);
-        let ty = Ty::Float(Some(FloatTy::F64));
+    /// `T::one()` and `T::zero()`.
+    pub(super) fn generic_constant_call(
+        &mut self,
+        c: &syn::ExprCall,
+    ) -> Option<crate::graph::NodeId> {
+        let span = syn::spanned::Spanned::span(c);
+        let e = Expr::Call(c.clone());
         for (name, value) in [("one", 1.0), ("zero", 0.0)] {
-            if generic_path(e, name).is_some_and(|c| c.args.is_empty()) {
+            if generic_path(&e, name).is_some_and(|c| c.args.is_empty()) {
+                let ty = Ty::Float(Some(FloatTy::F64));
                 return Some(self.push(Op::Lit(LitValue::Float(value), None), vec![], ty, span));
             }
         }
+        None
+    }
+
+    /// `T::from(c).unwrap()` (or `.expect(..)`) in a function generic over `T: Float`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<crate::graph::NodeId> {
+        let span = syn::spanned::Spanned::span(e);
+        let ty = Ty::Float(Some(FloatTy::F64));
         let Expr::MethodCall(m) = strip(e) else {
             return None;
         };

@@ -201,9 +201,11 @@ impl Lowerer {
     }
 
     pub(super) fn view_len(&mut self, view: View, span: Span) -> NodeId {
-        match view.len {
-            Some(n) => n,
-            None => self.push(Op::Len(view.var), vec![], Ty::Int, span),
+        match (view.len, &self.vars[view.var.0].shape) {
+            (Some(n), _) => n,
+            // A run-time-sized buffer's length is the node it was allocated with.
+            (None, Shape::Buffer(len)) => *len,
+            (None, _) => self.push(Op::Len(view.var), vec![], Ty::Int, span),
         }
     }
 

@@ -10,6 +10,7 @@
 //! them.
 
 use std::cell::Cell;
+use std::cmp::Ordering;
 use std::f64::consts::{LN_2, LN_10, PI};
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -436,6 +437,19 @@ impl Dual {
     #[must_use]
     pub fn softplus(self) -> Self {
         self.chain(crate::prim::softplus(self.v), crate::prim::sigmoid(self.v))
+    }
+}
+
+/// Compares values only, so that a branch follows the primal evaluation, as the contract says;
+/// the distance to the tie is recorded as a kink, since finite differences must not cross it.
+impl PartialOrd for Dual {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        near_kink(
+            (self.v - o.v).abs(),
+            (self.d - o.d).abs(),
+            self.v.abs().max(o.v.abs()),
+        );
+        self.v.partial_cmp(&o.v)
     }
 }
 

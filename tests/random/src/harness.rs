@@ -23,6 +23,9 @@ pub type GradFn = fn(&[f64], &[i64]) -> (u64, f64, Vec<f64>);
 pub type JvpFn = fn(&[f64], &[i64], &[f64]) -> f64;
 /// Evaluates the oracle over dual numbers.
 pub type OracleFn = fn(&[Dual], &[i64]) -> Dual;
+/// Runs the program over the reverse-mode tape ([`crate::tape`]): its value and its gradient with
+/// respect to every float parameter (active or not).
+pub type TapeFn = fn(&[f64], &[i64]) -> (f64, Vec<f64>);
 
 /// A generated program with its entry points.
 #[derive(Debug)]
@@ -49,6 +52,10 @@ pub struct Program {
     pub jvp: Option<JvpFn>,
     /// The dual-number oracle.
     pub oracle: OracleFn,
+    /// The reverse-mode tape oracle, for the programs with control flow.
+    pub tape: Option<TapeFn>,
+    /// The shapes of code the program contains (for the programs with control flow).
+    pub shapes: &'static [&'static str],
 }
 
 /// Which comparison failed.
@@ -70,6 +77,10 @@ pub enum Check {
     FiniteDifferences,
     /// `f_jvp` along a direction differs from the gradient's dot product with it.
     ForwardReverse,
+    /// A gradient entry of `f_grad` differs from the reverse-mode tape.
+    Tape,
+    /// The tape and the dual-number oracle disagree: an oracle bug.
+    TapeVsOracle,
 }
 
 impl Check {
@@ -78,7 +89,10 @@ impl Check {
     pub fn is_generator_fault(self) -> bool {
         matches!(
             self,
-            Self::OracleValue | Self::OracleVsFiniteDifferences | Self::NonFinite
+            Self::OracleValue
+                | Self::OracleVsFiniteDifferences
+                | Self::NonFinite
+                | Self::TapeVsOracle
         )
     }
 }
@@ -173,6 +187,8 @@ pub struct Report {
     pub f32_diverged: usize,
     /// All failed comparisons.
     pub failures: Vec<Failure>,
+    /// How many programs contain each shape, by name.
+    pub shapes: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl Report {
@@ -289,6 +305,9 @@ pub fn check_program(program: &'static Program, report: &mut Report) {
     report.single += usize::from(program.single);
     report.subset += usize::from(program.active.len() < program.float_names.len());
     report.with_macro = program.grad.is_some();
+    for &shape in program.shapes {
+        *report.shapes.entry(shape).or_default() += 1;
+    }
     for (index, point) in program.points.iter().enumerate() {
         report.points += 1;
         check_point(program, index, point, report);
@@ -403,6 +422,8 @@ struct Expected {
     noise: Vec<f64>,
     /// Whether the `f64` oracle describes the program here (not so for `f32` next to a kink).
     comparable: bool,
+    /// The tape's gradient over the active parameters, if the program has a tape oracle.
+    tape: Option<Vec<f64>>,
 }
 
 fn check_point(program: &'static Program, index: usize, point: &Point, report: &mut Report) {
@@ -509,6 +530,28 @@ fn expect(point: &Point, r: &mut Recorder<'_>) -> Option<Expected> {
             );
         }
     }
+    let tape = program.tape.map(|tape| {
+        let (tape_value, all) = tape(point.floats, point.ints);
+        let gradient: Vec<f64> = program.active.iter().map(|&i| all[i]).collect();
+        if !close(tape_value, value, tolerance.value) {
+            r.fail(
+                Check::TapeVsOracle,
+                format!("f = {value:?}, tape value {tape_value:?}"),
+            );
+        }
+        for (k, (&t, &want)) in gradient.iter().zip(&oracle).enumerate() {
+            if comparable && !close(t, want, tolerance.oracle) {
+                r.fail(
+                    Check::TapeVsOracle,
+                    format!(
+                        "d/d{}: tape {t:?}, dual-number oracle {want:?}",
+                        program.float_names[program.active[k]]
+                    ),
+                );
+            }
+        }
+        gradient
+    });
     Some(Expected {
         bits,
         value,
@@ -516,6 +559,7 @@ fn expect(point: &Point, r: &mut Recorder<'_>) -> Option<Expected> {
         fd,
         noise,
         comparable,
+        tape,
     })
 }
 
@@ -592,6 +636,14 @@ fn check_grad(grad: GradFn, point: &Point, expected: &Expected, r: &mut Recorder
             r.fail(
                 Check::Oracle,
                 format!("d/d{name}: f_grad {got:?}, oracle {want:?}{note}"),
+            );
+        }
+        if let Some(tape) = &expected.tape
+            && !close(got, tape[k], tolerance.oracle)
+        {
+            r.fail(
+                Check::Tape,
+                format!("d/d{name}: f_grad {got:?}, tape {:?}", tape[k]),
             );
         }
         if let Some(fd) = expected.fd[k]

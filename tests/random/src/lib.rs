@@ -3,7 +3,8 @@
 //! The build script generates random straight-line programs twice: once as ordinary `f64`/`f32` Rust
 //! functions marked `#[differentiate]`, once over the [`dual::Dual`] number type of this crate. The
 //! dual version is the oracle: forward-mode derivatives written by hand from calculus, sharing no
-//! code with the macro. [`fd`] holds a finite-difference gradient as a second opinion, and
+//! code with the macro. A second family of programs, with branches, loops, early returns, local
+//! arrays and calls, is also checked against [`tape`], an independent reverse-mode tape. [`fd`] holds a finite-difference gradient as a second opinion, and
 //! [`harness`] compares the three.
 #![forbid(unsafe_code)]
 
@@ -11,3 +12,18 @@ pub mod dual;
 pub mod fd;
 pub mod harness;
 pub mod prim;
+pub mod tape;
+
+/// Constants passed by reference to the generated programs with control flow (`p: &Params`), read
+/// as `p.scale` and passed on to helpers.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// A float field.
+    pub scale: f64,
+    /// A float field.
+    pub shift: f64,
+    /// An integer field, used as a trip count.
+    pub m: usize,
+    /// An integer field, used as an exponent.
+    pub k: i32,
+}

@@ -1,0 +1,2331 @@
+//! Random programs with control flow and calls, for `tests/flow.rs`.
+//!
+//! Each program `q<i>` comes with its own helpers (callees). The text of a program and its helpers is
+//! generated once, with two markers: constants are wrapped in [`C0`]..[`C1`] and the float type is
+//! [`TY`]. It is printed three times: over `f64` with `#[differentiate(reverse, forward)]` (markers
+//! dropped, `TY` = `f64`), and over the dual-number oracle and the reverse-mode tape oracle (`TY` =
+//! `R`, constants wrapped in `R::cst(..)`, with `R` the oracle's type). The oracles thus run the
+//! program's own Rust, not anything the macro derived from it.
+//!
+//! Shapes of code are drawn per program and recorded by name ([`SHAPES`]); those that hit a known
+//! bug of the macro are generated only when `AUTODIFF_RANDOM_KNOWN_BUGS` names them (or is `all`).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::{Rng, literal};
+
+/// Opens a constant (printed as `R::cst(` in the oracles).
+const C0: char = '\u{1}';
+/// Closes a constant.
+const C1: char = '\u{2}';
+/// The float type.
+const TY: char = '\u{3}';
+
+/// Programs per generated module.
+const FLOW_CHUNK: usize = 25;
+/// Evaluation points per program.
+const FLOW_POINTS: usize = 3;
+/// Ceiling on the magnitude of values used as operands; larger ones are squashed first.
+const CAP: f64 = 30.0;
+
+/// Every shape of code the generator produces, and whether it is switched off by default because
+/// it hits a known bug of the macro (named in `AUTODIFF_RANDOM_KNOWN_BUGS` to switch it on).
+pub const SHAPES: &[(&str, bool)] = &[
+    ("if_stmt", false),
+    ("if_else_if", false),
+    ("if_expr", false),
+    ("for", false),
+    ("for_rev", false),
+    ("for_inclusive", false),
+    ("nested_for", false),
+    ("while", false),
+    ("while_float_condition", false),
+    ("loop_break", false),
+    ("break", false),
+    ("continue", false),
+    ("early_return", false),
+    ("early_return_in_loop", false),
+    ("local_array_in_loop", false),
+    ("slice_param", false),
+    ("array_param", false),
+    ("ref_array_param", false),
+    ("int_param", false),
+    ("params_read", false),
+    ("call", false),
+    ("call_in_loop", false),
+    ("call_in_branch", false),
+    ("call_slice", false),
+    ("call_array", false),
+    ("call_local_array_after_loop", false),
+    ("call_int_arg", false),
+    ("call_hand_scalar", false),
+    ("call_hand_slice", false),
+    ("raw_ident", false),
+    ("long_sum", false),
+    ("wrt_main", false),
+    // Known bugs.
+    ("array_call_in_loop", true),
+    ("hand_array_call_in_loop", true),
+    ("array_in_loop_call", true),
+    ("array_in_block_call", true),
+    ("params_call", true),
+    ("params_with_counted_loop", true),
+    ("int_field_call", true),
+    ("wrt_call", true),
+    ("raw_ident_in_loop", true),
+    ("long_sum_over_256", true),
+];
+
+/// Which shapes are on.
+pub struct Enabled(BTreeSet<&'static str>);
+
+impl Enabled {
+    /// The default shapes plus the known-bug shapes named in `known` (comma-separated, or `all`).
+    pub fn new(known: &str) -> Self {
+        let wanted: Vec<&str> = known.split(',').map(str::trim).collect();
+        for w in &wanted {
+            assert!(
+                w.is_empty() || *w == "all" || SHAPES.iter().any(|(s, bug)| s == w && *bug),
+                "AUTODIFF_RANDOM_KNOWN_BUGS: {w:?} is not a known-bug shape"
+            );
+        }
+        Self(
+            SHAPES
+                .iter()
+                .filter(|(s, bug)| !bug || wanted.contains(&"all") || wanted.contains(s))
+                .map(|(s, _)| *s)
+                .collect(),
+        )
+    }
+
+    fn on(&self, shape: &str) -> bool {
+        self.0.contains(shape)
+    }
+
+    /// The names switched on, comma-separated.
+    pub fn list(&self) -> String {
+        self.0.iter().copied().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// `x` as a constant.
+fn lit(x: f64) -> String {
+    format!("{C0}{}{C1}", literal(x))
+}
+
+/// Any constant expression.
+fn cst(s: &str) -> String {
+    format!("{C0}{s}{C1}")
+}
+
+/// Prints marked text for `f64` (`oracle == false`) or for an oracle type `R`.
+fn render(s: &str, oracle: bool) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 4);
+    for ch in s.chars() {
+        match ch {
+            C0 => {
+                if oracle {
+                    out.push_str("R::cst(");
+                }
+            }
+            C1 => {
+                if oracle {
+                    out.push(')');
+                }
+            }
+            TY => out.push_str(if oracle { "R" } else { "f64" }),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `name` occurs in `text` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '#';
+    text.split(|c: char| !ident(c)).any(|t| t == name)
+}
+
+/// An expression with a bound on its magnitude.
+#[derive(Clone)]
+struct E {
+    s: String,
+    bound: f64,
+    /// Needs no parentheses as an operand or receiver.
+    atom: bool,
+    /// Depends on a float variable (so that it can be a method receiver in `f64`).
+    var: bool,
+}
+
+impl E {
+    fn operand(&self) -> String {
+        if self.atom {
+            self.s.clone()
+        } else {
+            format!("({})", self.s)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ParamKind {
+    Scalar,
+    /// A scalar excluded by `wrt`.
+    Inactive,
+    Slice(usize),
+    Array(usize),
+    RefArray(usize),
+    Usize,
+    I32,
+    Params,
+}
+
+struct Param {
+    name: String,
+    kind: ParamKind,
+}
+
+/// An array in scope: a parameter or a local.
+#[derive(Clone)]
+struct Arr {
+    name: String,
+    len: usize,
+    /// Bound on its elements.
+    bound: f64,
+    kind: ArrKind,
+    /// Block depth of its declaration (0: the function's top level).
+    depth: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArrKind {
+    Slice,
+    Array,
+    RefArray,
+    Local,
+}
+
+/// A float scalar in scope.
+#[derive(Clone)]
+struct Scalar {
+    name: String,
+    bound: f64,
+    /// Declared `let mut` and updated by `+=` (an accumulator); `depth` is the loop depth at which
+    /// it was declared.
+    acc: Option<usize>,
+}
+
+/// A loop counter in scope, with an exclusive bound on its values.
+#[derive(Clone)]
+struct Counter {
+    name: String,
+    below: usize,
+}
+
+/// What a helper takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HelperKind {
+    /// `(u, v)` floats.
+    Scalar2,
+    /// `(v: &[T], s: T)`.
+    Slice,
+    /// `(v: [T; N])` or `(v: &[T; N])`.
+    Array(usize, bool),
+    /// `(p: &Params, u: T)`.
+    Params,
+    /// `(m: usize, u: T)`.
+    Int,
+    /// `#[differentiate(wrt(u))]` on `(u: T, c: T)`.
+    Wrt,
+}
+
+struct Helper {
+    name: String,
+    kind: HelperKind,
+    /// Bound on its value.
+    bound: f64,
+}
+
+struct Gen<'e> {
+    rng: Rng,
+    enabled: &'e Enabled,
+    name: String,
+    scalars: Vec<Scalar>,
+    arrays: Vec<Arr>,
+    counters: Vec<Counter>,
+    helpers: Vec<Helper>,
+    helper_text: String,
+    shapes: BTreeSet<&'static str>,
+    fresh: usize,
+    /// Loop nesting depth.
+    loops: usize,
+    /// Block nesting depth.
+    depth: usize,
+    /// Whether an early `return` has been generated.
+    returned: bool,
+    /// Number of enclosing `if` branches.
+    branches: usize,
+    /// Product of the trip-count bounds of the enclosing loops.
+    trips: f64,
+    /// Inside a loop whose body must not be left by `return`.
+    indent: usize,
+    /// Whether calls may be generated (not inside helpers).
+    calls: bool,
+    /// Local arrays declared inside a loop body (the loops we are in).
+    in_loop_arrays: Vec<String>,
+    has_params: bool,
+    /// Name of the `usize` parameter, if any.
+    n: Option<String>,
+    /// Name of the `i32` parameter, if any.
+    k: Option<String>,
+}
+
+impl<'e> Gen<'e> {
+    fn on(&self, shape: &'static str) -> bool {
+        self.enabled.on(shape)
+    }
+
+    fn mark(&mut self, shape: &'static str) {
+        debug_assert!(SHAPES.iter().any(|(s, _)| *s == shape), "{shape}");
+        self.shapes.insert(shape);
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.fresh += 1;
+        format!("{prefix}{}", self.fresh)
+    }
+
+    fn pad(&self) -> String {
+        "    ".repeat(self.indent)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Expressions
+
+    /// A leaf: a float variable, an array element, a constant.
+    fn leaf(&mut self) -> E {
+        for _ in 0..4 {
+            match self.rng.below(10) {
+                0..=3 if !self.scalars.is_empty() => {
+                    let i = self.rng.below(self.scalars.len());
+                    let s = self.scalars[i].clone();
+                    if s.name.starts_with("r#") && (self.loops > 0 || self.depth > 0) {
+                        // Raw identifiers inside loops and branches hit a known bug.
+                        if !self.on("raw_ident_in_loop") {
+                            continue;
+                        }
+                        self.mark("raw_ident_in_loop");
+                    }
+                    // Accumulators are squashed when read inside a loop (their bound is not
+                    // known there) or when large.
+                    if (s.acc.is_some() && self.loops > 0) || s.bound > CAP {
+                        let f = self.rng.pick(&["atan", "tanh"]);
+                        return E {
+                            s: format!("{}.{f}()", s.name),
+                            bound: 1.6,
+                            atom: true,
+                            var: true,
+                        };
+                    }
+                    return E {
+                        s: s.name,
+                        bound: s.bound,
+                        atom: true,
+                        var: true,
+                    };
+                }
+                4..=6 if !self.arrays.is_empty() => {
+                    let a = self.arrays[self.rng.below(self.arrays.len())].clone();
+                    let usable: Vec<Counter> = self
+                        .counters
+                        .iter()
+                        .filter(|c| c.below <= a.len)
+                        .cloned()
+                        .collect();
+                    let index = if !usable.is_empty() && self.rng.chance(0.7) {
+                        usable[self.rng.below(usable.len())].name.clone()
+                    } else {
+                        self.rng.below(a.len).to_string()
+                    };
+                    return E {
+                        s: format!("{}[{index}]", a.name),
+                        bound: a.bound,
+                        atom: true,
+                        var: true,
+                    };
+                }
+                7 if !self.counters.is_empty() => {
+                    let c = self.counters[self.rng.below(self.counters.len())].clone();
+                    return E {
+                        s: cst(&format!("{} as f64", c.name)),
+                        bound: c.below as f64,
+                        atom: false,
+                        var: false,
+                    };
+                }
+                8 if self.has_params => {
+                    let field = self.rng.pick(&["scale", "shift"]);
+                    self.mark("params_read");
+                    return E {
+                        s: cst(&format!("p.{field}")),
+                        bound: 2.0,
+                        atom: true,
+                        var: false,
+                    };
+                }
+                9 if self.n.is_some() => {
+                    let n = self.n.clone().unwrap_or_default();
+                    return E {
+                        s: cst(&format!("{n} as f64")),
+                        bound: 4.0,
+                        atom: false,
+                        var: false,
+                    };
+                }
+                _ => {}
+            }
+        }
+        let x = self.rng.pick(&[0.25, 0.5, 0.75, 1.5, 2.0, 1.25, 0.125]);
+        E {
+            s: lit(x),
+            bound: x,
+            atom: true,
+            var: false,
+        }
+    }
+
+    /// A leaf that depends on a float variable.
+    fn var_leaf(&mut self) -> E {
+        for _ in 0..8 {
+            let e = self.leaf();
+            if e.var {
+                return e;
+            }
+        }
+        // Every program has a float parameter in scope.
+        let s = self.scalars[0].clone();
+        self.read_scalar(&s)
+    }
+
+    fn read_scalar(&self, s: &Scalar) -> E {
+        if (s.acc.is_some() && self.loops > 0) || s.bound > CAP {
+            E {
+                s: format!("{}.atan()", s.name),
+                bound: 1.6,
+                atom: true,
+                var: true,
+            }
+        } else {
+            E {
+                s: s.name.clone(),
+                bound: s.bound,
+                atom: true,
+                var: true,
+            }
+        }
+    }
+
+    /// `e` squashed below `limit` if its bound is above.
+    fn tame(&mut self, e: E, limit: f64) -> E {
+        if e.bound <= limit {
+            return e;
+        }
+        let f = self.rng.pick(&["tanh", "sin", "atan", "cos"]);
+        let e = self.receiver(e);
+        E {
+            s: format!("{}.{f}()", e.operand()),
+            bound: 1.6,
+            atom: true,
+            var: true,
+        }
+    }
+
+    /// `e`, made to depend on a variable if it does not (a method cannot be called on a constant in
+    /// `f64`: its type would be ambiguous).
+    fn receiver(&mut self, e: E) -> E {
+        if e.var {
+            return e;
+        }
+        let v = self.var_leaf();
+        let v = self.tame(v, CAP);
+        E {
+            s: format!("{} + {}", e.operand(), v.operand()),
+            bound: e.bound + v.bound,
+            atom: false,
+            var: true,
+        }
+    }
+
+    /// A float expression of nesting depth at most `depth`.
+    fn expr(&mut self, depth: usize) -> E {
+        if depth == 0 {
+            return self.leaf();
+        }
+        let call_weight = if self.calls { 2 } else { 0 };
+        match self.rng.weighted(&[3, 5, 5, call_weight]) {
+            0 => self.leaf(),
+            1 => {
+                let l = self.expr(depth - 1);
+                let r = self.expr(depth - 1);
+                self.binary(l, r)
+            }
+            2 => {
+                let a = self.expr(depth - 1);
+                self.unary(a)
+            }
+            _ => self.call_expr(depth - 1),
+        }
+    }
+
+    fn binary(&mut self, l: E, r: E) -> E {
+        match self.rng.below(5) {
+            0 | 1 => {
+                let (l, r) = (self.tame(l, CAP), self.tame(r, CAP));
+                let op = if self.rng.chance(0.5) { "+" } else { "-" };
+                // `a - (b + c)` needs its parentheses, `a + b + c` does not.
+                let rs = if r.atom {
+                    r.s.clone()
+                } else {
+                    format!("({})", r.s)
+                };
+                E {
+                    s: format!("{} {op} {rs}", l.s),
+                    bound: l.bound + r.bound,
+                    atom: false,
+                    var: l.var || r.var,
+                }
+            }
+            2 | 3 => {
+                let (mut l, mut r) = (self.tame(l, CAP), self.tame(r, CAP));
+                if l.bound * r.bound > CAP {
+                    l = self.tame(l, 2.0);
+                    r = self.tame(r, 8.0);
+                }
+                E {
+                    s: format!("{} * {}", l.operand(), r.operand()),
+                    bound: l.bound * r.bound,
+                    atom: false,
+                    var: l.var || r.var,
+                }
+            }
+            _ => {
+                let l = self.tame(l, CAP);
+                let r = self.tame(r, CAP);
+                let r = self.receiver(r);
+                let d = r.operand();
+                E {
+                    s: format!("{} / ({d} * {d} + {})", l.operand(), lit(1.0)),
+                    bound: l.bound,
+                    atom: false,
+                    var: true,
+                }
+            }
+        }
+    }
+
+    fn unary(&mut self, a: E) -> E {
+        let a = self.tame(a, CAP);
+        let a = self.receiver(a);
+        let o = a.operand();
+        let (s, bound) = match self.rng.below(13) {
+            0 => (format!("{o}.sin()"), 1.0),
+            1 => (format!("{o}.cos()"), 1.0),
+            2 => (format!("{o}.tanh()"), 1.0),
+            3 => (format!("{o}.atan()"), 1.6),
+            4 => {
+                let a = self.tame(a, 3.0);
+                let o = a.operand();
+                (format!("{o}.exp()"), a.bound.exp())
+            }
+            5 => (
+                format!("({o} * {o} + {}).ln()", lit(1.0)),
+                (a.bound * a.bound + 1.0).ln(),
+            ),
+            6 => (format!("({o} * {o} + {}).sqrt()", lit(0.5)), a.bound + 1.0),
+            7 => (format!("{o}.abs()"), a.bound),
+            8 => {
+                let a = self.tame(a, 5.0);
+                let o = a.operand();
+                (format!("{o}.powi(2)"), a.bound * a.bound)
+            }
+            9 | 10 => {
+                let b = self.expr(1);
+                let b = self.tame(b, CAP);
+                let f = if self.rng.chance(0.5) { "max" } else { "min" };
+                (format!("{o}.{f}({})", b.s), a.bound.max(b.bound))
+            }
+            11 => {
+                let b = self.expr(1);
+                let b = self.tame(b, CAP);
+                // Never both zero at random points.
+                let b = E {
+                    s: format!("{} + {}", b.operand(), lit(0.5)),
+                    bound: b.bound + 0.5,
+                    atom: false,
+                    var: b.var,
+                };
+                (format!("{o}.hypot({})", b.s), a.bound + b.bound)
+            }
+            _ => {
+                if let Some(k) = self.k.clone() {
+                    // `(t * t + 1)^k` with `k` in -2..=3 and `|t| <= 1`.
+                    let t = self.tame(a, 1.0);
+                    let t = t.operand();
+                    (format!("({t} * {t} + {}).powi({k})", lit(1.0)), 8.0)
+                } else {
+                    (format!("-{o}"), a.bound)
+                }
+            }
+        };
+        E {
+            atom: !s.starts_with('-'),
+            s,
+            bound,
+            var: true,
+        }
+    }
+
+    /// A float expression bounded by `limit`.
+    fn small(&mut self, depth: usize, limit: f64) -> E {
+        let e = self.expr(depth);
+        self.tame(e, limit)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Calls
+
+    fn helper_of(&mut self, kind: HelperKind) -> usize {
+        if let Some(i) = self.helpers.iter().position(|h| h.kind == kind)
+            && self.rng.chance(0.6)
+        {
+            return i;
+        }
+        self.new_helper(kind)
+    }
+
+    /// The body of a helper: a fresh generator over the helper's own parameters.
+    fn sub(&mut self, scalars: Vec<Scalar>, arrays: Vec<Arr>) -> Gen<'e> {
+        Gen {
+            rng: Rng(self.rng.next()),
+            enabled: self.enabled,
+            name: String::new(),
+            scalars,
+            arrays,
+            counters: Vec::new(),
+            helpers: Vec::new(),
+            helper_text: String::new(),
+            shapes: BTreeSet::new(),
+            fresh: 0,
+            loops: 0,
+            depth: 0,
+            returned: false,
+            branches: 0,
+            trips: 1.0,
+            indent: 1,
+            calls: false,
+            in_loop_arrays: Vec::new(),
+            has_params: false,
+            n: None,
+            k: None,
+        }
+    }
+
+    fn new_helper(&mut self, kind: HelperKind) -> usize {
+        let name = format!("{}_g{}", self.name, self.helpers.len());
+        let scalar = |name: &str| Scalar {
+            name: name.to_owned(),
+            bound: 2.0,
+            acc: None,
+        };
+        let (attr, signature, body, bound) = match kind {
+            HelperKind::Scalar2 => {
+                // Raw identifiers as parameter names (of a helper without loops or branches:
+                // with them, raw identifiers hit a known bug).
+                let raw = self.on("raw_ident") && self.rng.chance(0.2);
+                let (u, v) = if raw {
+                    self.mark("raw_ident");
+                    ("r#type", "r#match")
+                } else {
+                    ("u", "v")
+                };
+                let mut g = self.sub(vec![scalar(u), scalar(v)], Vec::new());
+                let (body, bound) = g.helper_scalar_body(u, v, raw);
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}({u}: {TY}, {v}: {TY}) -> {TY}"),
+                    body,
+                    bound,
+                )
+            }
+            HelperKind::Slice => {
+                let mut g = self.sub(
+                    vec![scalar("s")],
+                    vec![Arr {
+                        name: "v".to_owned(),
+                        len: 1,
+                        bound: 4.0,
+                        kind: ArrKind::Slice,
+                        depth: 0,
+                    }],
+                );
+                g.counters.push(Counter {
+                    name: "i".to_owned(),
+                    below: 1,
+                });
+                g.loops = 1;
+                g.trips = 5.0;
+                let e = g.small(2, 4.0);
+                let t = lit(g.rng.pick(&[0.0, 0.5, 1.0]));
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(v: &[{TY}], s: {TY}) -> {TY}"),
+                    format!(
+                        "    let mut t: {TY} = {t};\n    for i in 0..v.len() {{\n        t += (v[i] * s).sin() + {};\n    }}\n    t\n",
+                        e.s
+                    ),
+                    5.0 * e.bound + 6.0,
+                )
+            }
+            HelperKind::Array(len, by_ref) => {
+                let mut g = self.sub(
+                    Vec::new(),
+                    vec![Arr {
+                        name: "v".to_owned(),
+                        len,
+                        bound: 4.0,
+                        kind: ArrKind::Array,
+                        depth: 0,
+                    }],
+                );
+                let mut terms = Vec::new();
+                let mut bound = 0.0;
+                for j in 0..len {
+                    let mut e = g.small(1, 4.0);
+                    if !mentions(&e.s, "v") {
+                        e = E {
+                            s: format!("v[{j}] * {}", e.operand()),
+                            bound: 4.0 * e.bound,
+                            atom: false,
+                            var: true,
+                        };
+                    }
+                    bound += e.bound;
+                    terms.push(e.s);
+                }
+                let amp = if by_ref { "&" } else { "" };
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(v: {amp}[{TY}; {len}]) -> {TY}"),
+                    format!("    {}\n", terms.join(" + ")),
+                    bound,
+                )
+            }
+            HelperKind::Params => {
+                let mut g = self.sub(vec![scalar("u")], Vec::new());
+                g.has_params = true;
+                let e = g.small(2, 4.0);
+                let f = g.rng.pick(&["sin", "tanh", "cos"]);
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(p: &Params, u: {TY}) -> {TY}"),
+                    format!(
+                        "    {C0}p.scale{C1} * u.{f}() + {C0}p.shift{C1} * {}\n",
+                        e.operand()
+                    ),
+                    2.0 + 2.0 * e.bound,
+                )
+            }
+            HelperKind::Int => {
+                let mut g = self.sub(vec![scalar("u")], Vec::new());
+                let e = g.small(1, 2.0);
+                let f = g.rng.pick(&["sin", "tanh", "cos"]);
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(m: usize, u: {TY}) -> {TY}"),
+                    format!(
+                        "    let mut t = u;\n    for j in 0..m {{\n        t = (t * {}).{f}() + {C0}j as f64{C1} * {};\n    }}\n    t\n",
+                        lit(0.5),
+                        e.operand()
+                    ),
+                    12.0,
+                )
+            }
+            HelperKind::Wrt => {
+                let mut g = self.sub(vec![scalar("u"), scalar("c")], Vec::new());
+                let e = g.small(2, 4.0);
+                (
+                    "#[differentiate(reverse, forward, wrt(u))]".to_owned(),
+                    format!("fn {name}(u: {TY}, c: {TY}) -> {TY}"),
+                    format!("    (u * c).sin() + {}\n", e.operand()),
+                    5.0,
+                )
+            }
+        };
+        let _ = write!(self.helper_text, "{attr}\n{signature} {{\n{body}}}\n");
+        self.helpers.push(Helper { name, kind, bound });
+        self.helpers.len() - 1
+    }
+
+    /// An arbitrary scalar helper body: a few statements, maybe a branch or a loop.
+    fn helper_scalar_body(&mut self, u: &str, v: &str, straight: bool) -> (String, f64) {
+        let mut lines = Vec::new();
+        let init = self.small(2, 4.0);
+        lines.push(format!("    let mut h = {} + {u} * {v};", init.operand()));
+        let mut bound = init.bound + 4.0;
+        let shape = if straight { 2 } else { self.rng.below(3) };
+        match shape {
+            0 => {
+                let c = self.condition();
+                let a = self.small(2, 4.0);
+                let b = self.small(2, 4.0);
+                lines.push(format!(
+                    "    if {c} {{\n        h += {};\n    }} else {{\n        h -= {};\n    }}",
+                    a.s, b.s
+                ));
+                bound += a.bound.max(b.bound);
+            }
+            1 => {
+                let e = self.small(2, 2.0);
+                lines.push(format!(
+                    "    for j in 0..3 {{\n        h = h * {} + {} * {C0}j as f64{C1};\n    }}",
+                    lit(0.5),
+                    e.operand()
+                ));
+                bound = bound + 6.0 * e.bound;
+            }
+            _ => {
+                let e = self.small(2, 4.0);
+                lines.push(format!("    h *= {};", e.s));
+                bound *= e.bound;
+            }
+        }
+        lines.push("    h".to_owned());
+        (lines.join("\n") + "\n", bound)
+    }
+
+    /// A call, as an expression.
+    fn call_expr(&mut self, depth: usize) -> E {
+        let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2, 2, 2]);
+        let e = match choice {
+            1 => self.call_slice(depth),
+            2 => self.call_array(None),
+            3 if self.has_params => self.call_params(depth),
+            4 => self.call_int(depth),
+            5 => self.call_wrt(depth),
+            6 => {
+                self.mark("call_hand_scalar");
+                let a = self.small(depth, CAP);
+                let b = self.small(depth, CAP);
+                Some(E {
+                    s: format!("hand_mix({}, {})", a.s, b.s),
+                    bound: a.bound + 1.0,
+                    atom: true,
+                    var: true,
+                })
+            }
+            7 => self.call_hand_slice(),
+            _ => None,
+        };
+        if let Some(e) = e {
+            self.mark_call_context();
+            return e;
+        }
+        let h = self.helper_of(HelperKind::Scalar2);
+        let a = self.small(depth, 2.0);
+        let b = self.small(depth, 2.0);
+        self.mark_call_context();
+        E {
+            s: format!("{}({}, {})", self.helpers[h].name, a.s, b.s),
+            bound: self.helpers[h].bound,
+            atom: true,
+            var: true,
+        }
+    }
+
+    fn mark_call_context(&mut self) {
+        self.mark("call");
+        if self.loops > 0 {
+            self.mark("call_in_loop");
+        }
+    }
+
+    fn call_slice(&mut self, depth: usize) -> Option<E> {
+        let arrays: Vec<Arr> = self.arrays.clone();
+        let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
+        let arg = self.whole_array_arg(&a, true, false)?;
+        let h = self.helper_of(HelperKind::Slice);
+        let s = self.small(depth, 2.0);
+        self.mark("call_slice");
+        let bound = self.helpers[h].bound.max(5.0 * a.bound * 4.0 + 1.0);
+        Some(E {
+            s: format!("{}({arg}, {})", self.helpers[h].name, s.s),
+            bound,
+            atom: true,
+            var: true,
+        })
+    }
+
+    fn call_hand_slice(&mut self) -> Option<E> {
+        let arrays: Vec<Arr> = self.arrays.clone();
+        let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
+        let arg = self.whole_array_arg(&a, true, true)?;
+        self.mark("call_hand_slice");
+        Some(E {
+            s: format!("hand_norm({arg})"),
+            bound: 1.0 + a.bound * (a.len as f64).sqrt(),
+            atom: true,
+            var: true,
+        })
+    }
+
+    fn call_array(&mut self, only: Option<&str>) -> Option<E> {
+        let arrays: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| a.kind != ArrKind::Slice && only.is_none_or(|n| n == a.name))
+            .cloned()
+            .collect();
+        let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
+        let by_ref = self.rng.chance(0.5);
+        let arg = self.whole_array_arg(&a, by_ref, false)?;
+        let h = self.helper_of(HelperKind::Array(a.len, by_ref));
+        self.mark("call_array");
+        Some(E {
+            s: format!("{}({arg})", self.helpers[h].name),
+            bound: self.helpers[h].bound * a.bound.max(1.0),
+            atom: true,
+            var: true,
+        })
+    }
+
+    /// The argument that passes `a` whole (`&a`, `a`, `*a`), or `None` if the shape is off.
+    fn whole_array_arg(&mut self, a: &Arr, by_ref: bool, hand: bool) -> Option<String> {
+        if a.kind == ArrKind::Local {
+            // Declared in the current loop body, or before the loop we are in.
+            let inside = self.in_loop_arrays.iter().any(|n| *n == a.name);
+            let shape = if hand {
+                "hand_array_call_in_loop"
+            } else {
+                "array_call_in_loop"
+            };
+            if self.loops > 0 && inside {
+                if !self.on("array_in_loop_call") {
+                    return None;
+                }
+                self.mark("array_in_loop_call");
+            } else if a.depth > 0 {
+                if !self.on("array_in_block_call") {
+                    return None;
+                }
+                self.mark("array_in_block_call");
+            } else if self.loops > 0 {
+                if !self.on(shape) {
+                    return None;
+                }
+                self.mark(shape);
+            } else {
+                self.mark("call_local_array_after_loop");
+            }
+        }
+        Some(match (a.kind, by_ref) {
+            (ArrKind::Slice | ArrKind::RefArray, true) => a.name.clone(),
+            // `*b` is not supported yet.
+            (ArrKind::RefArray | ArrKind::Slice, false) => return None,
+            (ArrKind::Array | ArrKind::Local, true) => format!("&{}", a.name),
+            (ArrKind::Array | ArrKind::Local, false) => a.name.clone(),
+        })
+    }
+
+    fn call_params(&mut self, depth: usize) -> Option<E> {
+        if !self.on("params_call") {
+            return None;
+        }
+        let h = self.helper_of(HelperKind::Params);
+        let u = self.small(depth, 4.0);
+        self.mark("params_call");
+        Some(E {
+            s: format!("{}(p, {})", self.helpers[h].name, u.s),
+            bound: self.helpers[h].bound,
+            atom: true,
+            var: true,
+        })
+    }
+
+    fn call_int(&mut self, depth: usize) -> Option<E> {
+        let field = self.has_params && self.on("int_field_call") && self.rng.chance(0.5);
+        let m = if field {
+            self.mark("int_field_call");
+            "p.m".to_owned()
+        } else if let Some(n) = self.n.clone() {
+            n
+        } else if let Some(c) = self.counters.last() {
+            c.name.clone()
+        } else {
+            self.rng.range(0, 3).to_string()
+        };
+        let h = self.helper_of(HelperKind::Int);
+        let u = self.small(depth, 2.0);
+        self.mark("call_int_arg");
+        Some(E {
+            s: format!("{}({m}, {})", self.helpers[h].name, u.s),
+            bound: self.helpers[h].bound,
+            atom: true,
+            var: true,
+        })
+    }
+
+    fn call_wrt(&mut self, depth: usize) -> Option<E> {
+        if !self.on("wrt_call") {
+            return None;
+        }
+        let h = self.helper_of(HelperKind::Wrt);
+        let u = self.small(depth, 4.0);
+        // The argument for the inactive parameter is a constant.
+        let c = if self.has_params && self.rng.chance(0.5) {
+            cst("p.scale")
+        } else {
+            lit(self.rng.pick(&[0.5, 1.5, 2.0]))
+        };
+        self.mark("wrt_call");
+        Some(E {
+            s: format!("{}({}, {c})", self.helpers[h].name, u.s),
+            bound: self.helpers[h].bound,
+            atom: true,
+            var: true,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+
+impl Gen<'_> {
+    /// A condition over values.
+    fn condition(&mut self) -> String {
+        let ints: Vec<String> = self
+            .counters
+            .iter()
+            .map(|c| c.name.clone())
+            .chain(self.n.clone())
+            .collect();
+        if !ints.is_empty() && self.rng.chance(0.25) {
+            let i = ints[self.rng.below(ints.len())].clone();
+            return match self.rng.below(3) {
+                0 => format!("{i} % 2 == 0"),
+                1 => format!("{i} > {}", self.rng.below(3)),
+                _ => format!("{i} < {}", self.rng.range(1, 3)),
+            };
+        }
+        let a = self.expr(1);
+        let a = self.receiver(a);
+        let op = self.rng.pick(&["<", ">", "<=", ">="]);
+        let b = if self.rng.chance(0.5) {
+            self.leaf()
+        } else {
+            let x = self.rng.pick(&[0.0, 0.5, 1.0, 0.25]);
+            E {
+                s: lit(x),
+                bound: x,
+                atom: true,
+                var: false,
+            }
+        };
+        let c = format!("{} {op} {}", a.operand(), b.operand());
+        if self.rng.chance(0.1) && !ints.is_empty() {
+            let i = ints[self.rng.below(ints.len())].clone();
+            format!("{c} && {i} > 0")
+        } else {
+            c
+        }
+    }
+
+    fn line(&self, lines: &mut Vec<String>, text: &str) {
+        lines.push(format!("{}{text}", self.pad()));
+    }
+
+    /// The accumulators in scope.
+    fn accumulators(&self) -> Vec<usize> {
+        (0..self.scalars.len())
+            .filter(|&i| self.scalars[i].acc.is_some())
+            .collect()
+    }
+
+    /// `acc += e;` on some accumulator in scope, or on the innermost one.
+    fn update_on(&mut self, lines: &mut Vec<String>, depth: usize, innermost: bool) {
+        let accs = self.accumulators();
+        let i = if innermost {
+            accs[accs.len() - 1]
+        } else {
+            accs[self.rng.below(accs.len())]
+        };
+        let e = self.small(depth, CAP);
+        let op = if self.rng.chance(0.75) { "+=" } else { "-=" };
+        let name = self.scalars[i].name.clone();
+        self.line(lines, &format!("{name} {op} {};", e.s));
+        self.scalars[i].bound += self.trips * e.bound;
+    }
+
+    fn update(&mut self, lines: &mut Vec<String>, depth: usize) {
+        self.update_on(lines, depth, false);
+    }
+
+    /// A block of about `budget` statements at the current indentation; locals declared in it
+    /// that nothing reads are added into an accumulator at its end, so that every program is free
+    /// of unused values.
+    fn block(&mut self, budget: usize) -> Vec<String> {
+        let (ns, na, nc) = (self.scalars.len(), self.arrays.len(), self.counters.len());
+        let mut lines = Vec::new();
+        let mut declared: Vec<(String, usize)> = Vec::new();
+        for _ in 0..budget.max(1) {
+            let before = self.scalars.len();
+            let at = lines.len();
+            self.statement(&mut lines);
+            for s in &self.scalars[before..] {
+                declared.push((s.name.clone(), at));
+            }
+        }
+        // Fold unread locals (and this block's accumulators, whose last value would otherwise be
+        // unread) into an accumulator declared outside this block.
+        let outer: Vec<usize> = (0..ns).filter(|&i| self.scalars[i].acc.is_some()).collect();
+        for (name, at) in declared {
+            let Some(s) = self.scalars.iter().find(|s| s.name == name).cloned() else {
+                continue;
+            };
+            let read = lines[at + 1..].iter().any(|l| mentions(l, &name));
+            if read && s.acc.is_none() {
+                continue;
+            }
+            let target = outer[self.rng.below(outer.len())];
+            let e = self.read_scalar(&s);
+            let e = if self.loops > 0 || e.bound > CAP {
+                E {
+                    s: format!("{}.atan()", s.name),
+                    bound: 1.6,
+                    atom: true,
+                    var: true,
+                }
+            } else {
+                e
+            };
+            let target_name = self.scalars[target].name.clone();
+            self.line(&mut lines, &format!("{target_name} += {};", e.s));
+            self.scalars[target].bound += self.trips * e.bound;
+        }
+        self.scalars.truncate(ns);
+        self.arrays.truncate(na);
+        self.counters.truncate(nc);
+        lines
+    }
+
+    /// A nested block, one level deeper.
+    fn nested(&mut self, budget: usize) -> Vec<String> {
+        self.indent += 1;
+        self.depth += 1;
+        let lines = self.block(budget);
+        self.depth -= 1;
+        self.indent -= 1;
+        lines
+    }
+
+    fn statement(&mut self, lines: &mut Vec<String>) {
+        let loops_ok = self.loops < 2 && self.depth < 3;
+        // `while` and `loop` with an integer counter, in a function that takes `&Params`, may
+        // hit a bug (the counter pushed on a tape of floats).
+        let counted_ok = loops_ok && (!self.has_params || self.on("params_with_counted_loop"));
+        let nest = u32::from(self.depth < 3);
+        let long = u32::from(
+            !self.shapes.contains("long_sum")
+                && !self.shapes.contains("long_sum_over_256")
+                && self.depth == 0,
+        );
+        let weights = [
+            4,                              // let
+            4,                              // update
+            3 * nest,                       // if statement
+            2,                              // if expression
+            if loops_ok { 3 } else { 0 },   // for
+            if counted_ok { 1 } else { 0 }, // while
+            if counted_ok { 1 } else { 0 }, // loop
+            2,                              // early return
+            if loops_ok { 2 } else { 0 },   // local array overwritten in a loop
+            long,                           // long sum
+        ];
+        match self.rng.weighted(&weights) {
+            0 => self.let_statement(lines),
+            1 => self.update(lines, 2),
+            2 => self.if_statement(lines),
+            3 => self.if_expression(lines),
+            4 => self.for_loop(lines, false),
+            5 => self.while_loop(lines),
+            6 => self.loop_break(lines),
+            7 => self.early_return(lines),
+            8 => self.for_loop(lines, true),
+            _ => self.long_sum(lines),
+        }
+    }
+
+    fn local_name(&mut self) -> String {
+        if self.loops == 0
+            && self.depth == 0
+            && self.on("raw_ident_in_loop")
+            && self.rng.chance(0.08)
+        {
+            self.mark("raw_ident_in_loop");
+            let raw = self.rng.pick(&["r#match", "r#ref", "r#loop"]);
+            if !self.scalars.iter().any(|s| s.name == raw) {
+                return raw.to_owned();
+            }
+        }
+        self.fresh("t")
+    }
+
+    fn let_statement(&mut self, lines: &mut Vec<String>) {
+        let e = self.expr(2);
+        // A constant would leave the binding's float type ambiguous.
+        let e = self.receiver(e);
+        let name = self.local_name();
+        let ty = if self.rng.chance(0.3) {
+            format!(": {TY}")
+        } else {
+            String::new()
+        };
+        self.line(lines, &format!("let {name}{ty} = {};", e.s));
+        self.scalars.push(Scalar {
+            name,
+            bound: e.bound,
+            acc: None,
+        });
+    }
+
+    fn if_statement(&mut self, lines: &mut Vec<String>) {
+        self.mark("if_stmt");
+        let c = self.condition();
+        let calls_before = self.shapes.contains("call");
+        self.line(lines, &format!("if {c} {{"));
+        self.branches += 1;
+        let budget = self.rng.range(1, 2);
+        lines.extend(self.nested(budget));
+        let mut chain = 0;
+        while chain < 2 && self.rng.chance(0.3) {
+            self.mark("if_else_if");
+            let c = self.condition();
+            self.line(lines, &format!("}} else if {c} {{"));
+            let budget = self.rng.range(1, 2);
+            lines.extend(self.nested(budget));
+            chain += 1;
+        }
+        if self.rng.chance(0.6) {
+            self.line(lines, "} else {");
+            let budget = self.rng.range(1, 2);
+            lines.extend(self.nested(budget));
+        }
+        self.branches -= 1;
+        self.line(lines, "}");
+        if !calls_before && self.shapes.contains("call") {
+            self.mark("call_in_branch");
+        }
+    }
+
+    fn if_expression(&mut self, lines: &mut Vec<String>) {
+        self.mark("if_expr");
+        let c = self.condition();
+        self.depth += 1;
+        self.branches += 1;
+        let a = self.expr(2);
+        let a = self.receiver(a);
+        let b = self.expr(2);
+        self.branches -= 1;
+        self.depth -= 1;
+        let name = self.local_name();
+        let p = self.pad();
+        let then = if self.rng.chance(0.3) {
+            // A branch with its own `let`.
+            let u = self.fresh("u");
+            self.depth += 1;
+            self.branches += 1;
+            let x = self.var_leaf();
+            self.branches -= 1;
+            self.depth -= 1;
+            format!(
+                "{{\n{p}    let {u} = {};\n{p}    {u} * {}\n{p}}}",
+                a.s,
+                x.operand()
+            )
+        } else {
+            format!("{{\n{p}    {}\n{p}}}", a.s)
+        };
+        self.line(
+            lines,
+            &format!("let {name} = if {c} {then} else {{\n{p}    {}\n{p}}};", b.s),
+        );
+        self.scalars.push(Scalar {
+            name,
+            bound: (a.bound * 2.0).max(b.bound),
+            acc: None,
+        });
+    }
+
+    /// A new accumulator declared here, for the loop that follows.
+    fn new_accumulator(&mut self, lines: &mut Vec<String>) -> String {
+        let raw = self.on("raw_ident_in_loop") && self.rng.chance(0.15);
+        let name = if raw && !self.scalars.iter().any(|s| s.name == "r#type") {
+            self.mark("raw_ident_in_loop");
+            "r#type".to_owned()
+        } else {
+            self.fresh("s")
+        };
+        let init = lit(self.rng.pick(&[0.0, 0.5, 1.0]));
+        self.line(lines, &format!("let mut {name}: {TY} = {init};"));
+        self.scalars.push(Scalar {
+            name: name.clone(),
+            bound: 1.0,
+            acc: Some(self.loops),
+        });
+        name
+    }
+
+    /// A `for` loop; with `array`, a local array overwritten in every iteration.
+    fn for_loop(&mut self, lines: &mut Vec<String>, array: bool) {
+        self.mark("for");
+        if self.loops > 0 {
+            self.mark("nested_for");
+        }
+        if self.rng.chance(0.5) {
+            self.new_accumulator(lines);
+        }
+        // The range and a bound on the counter.
+        let slices: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| a.kind != ArrKind::Local)
+            .cloned()
+            .collect();
+        let counter = self.fresh("i");
+        let (range, below) = match self.rng.below(6) {
+            0 if !slices.is_empty() => {
+                let a = &slices[self.rng.below(slices.len())];
+                (format!("0..{}.len()", a.name), a.len)
+            }
+            1 if self.n.is_some() => (format!("0..{}", self.n.clone().unwrap_or_default()), 5),
+            2 => {
+                self.mark("for_rev");
+                let n = self.rng.range(1, 4);
+                (format!("(0..{n}).rev()"), n)
+            }
+            3 => {
+                self.mark("for_inclusive");
+                let n = self.rng.range(1, 3);
+                (format!("0..={n}"), n + 1)
+            }
+            _ => {
+                let n = self.rng.range(1, 4);
+                (format!("0..{n}"), n)
+            }
+        };
+        // A local array declared before the loop (or inside it) and overwritten in every
+        // iteration.
+        let mut before = Vec::new();
+        let mut head = Vec::new();
+        let array_len = self.rng.range(2, 4);
+        let array_name = if array {
+            self.mark("local_array_in_loop");
+            let name = self.fresh("h");
+            Some(name)
+        } else {
+            None
+        };
+        let inside = array && self.rng.chance(0.3);
+        // Inside the loop body, the array is one block deeper; after an early `return`, the rest
+        // of the function is as if in a branch.
+        let decl_depth = self.depth + usize::from(inside) + usize::from(self.returned);
+        if let Some(h) = &array_name
+            && !inside
+        {
+            self.line(
+                &mut before,
+                &format!("let mut {h} = [{}; {array_len}];", lit(0.0)),
+            );
+        }
+        self.loops += 1;
+        let trips = self.trips;
+        self.trips *= below as f64;
+        self.indent += 1;
+        self.counters.push(Counter {
+            name: counter.clone(),
+            below,
+        });
+        let nc = self.counters.len();
+        let na = self.arrays.len();
+        let ns = self.scalars.len();
+        if self.rng.chance(0.2) {
+            self.mark("continue");
+            let c = self.condition();
+            self.line(&mut head, &format!("if {c} {{"));
+            self.line(&mut head, "    continue;");
+            self.line(&mut head, "}");
+        }
+        if let Some(h) = &array_name {
+            if inside {
+                self.line(
+                    &mut head,
+                    &format!("let mut {h} = [{}; {array_len}];", lit(0.0)),
+                );
+                self.in_loop_arrays.push(h.clone());
+            }
+            if self.rng.chance(0.5) {
+                let j = self.fresh("j");
+                self.counters.push(Counter {
+                    name: j.clone(),
+                    below: array_len,
+                });
+                let e = self.small(2, 4.0);
+                self.counters.pop();
+                self.line(&mut head, &format!("for {j} in 0..{array_len} {{"));
+                self.line(&mut head, &format!("    {h}[{j}] = {};", e.s));
+                self.line(&mut head, "}");
+            } else {
+                for j in 0..array_len {
+                    let e = self.small(2, 4.0);
+                    self.line(&mut head, &format!("{h}[{j}] = {};", e.s));
+                }
+            }
+            self.arrays.push(Arr {
+                name: h.clone(),
+                len: array_len,
+                bound: 4.0,
+                kind: ArrKind::Local,
+                depth: decl_depth,
+            });
+            // Read it whole, through a call, or element by element.
+            let read = self.rng.below(3);
+            let call = match read {
+                0 => self.call_array(Some(h)),
+                1 => self.call_slice_of(h),
+                _ => None,
+            };
+            let accs = self.accumulators();
+            let acc = self.scalars[accs[self.rng.below(accs.len())]].name.clone();
+            if let Some(call) = call {
+                self.mark_call_context();
+                let call = self.tame(call, CAP);
+                self.line(&mut head, &format!("{acc} += {};", call.s));
+            } else {
+                let terms: Vec<String> = (0..array_len).map(|j| format!("{h}[{j}]")).collect();
+                self.line(&mut head, &format!("{acc} += {};", terms.join(" * ")));
+            }
+            let i = accs[0];
+            self.scalars[i].bound += self.trips * 64.0 + CAP;
+        }
+        if self.rng.chance(0.15) {
+            self.mark("break");
+            let c = self.condition();
+            self.line(&mut head, &format!("if {c} {{"));
+            self.line(&mut head, "    break;");
+            self.line(&mut head, "}");
+        }
+        let budget = self.rng.range(1, 2);
+        self.indent -= 1;
+        let mut body = self.nested(budget);
+        self.indent += 1;
+        // At least one call per loop in some programs, and an update of an accumulator.
+        if self.calls && self.rng.chance(0.4) {
+            let call = self.call_expr(1);
+            let call = self.tame(call, CAP);
+            let accs = self.accumulators();
+            let acc = self.scalars[accs[self.rng.below(accs.len())]].name.clone();
+            self.line(&mut body, &format!("{acc} += {};", call.s));
+        }
+        self.update_on(&mut body, 2, true);
+        self.in_loop_arrays
+            .retain(|n| Some(n) != array_name.as_ref());
+        self.counters.truncate(nc - 1);
+        self.arrays.truncate(na);
+        self.scalars.truncate(ns);
+        self.indent -= 1;
+        self.trips = trips;
+        self.loops -= 1;
+        let used = head.iter().chain(&body).any(|l| mentions(l, &counter));
+        let counter = if used { counter } else { "_".to_owned() };
+        lines.extend(before);
+        self.line(lines, &format!("for {counter} in {range} {{"));
+        lines.extend(head);
+        lines.extend(body);
+        self.line(lines, "}");
+        // The array's last contents, passed whole after the loop.
+        if let Some(h) = array_name
+            && !inside
+            && self.rng.chance(0.4)
+        {
+            self.arrays.push(Arr {
+                name: h.clone(),
+                len: array_len,
+                bound: 4.0,
+                kind: ArrKind::Local,
+                depth: decl_depth,
+            });
+            if let Some(call) = self.call_slice_of(&h) {
+                self.mark_call_context();
+                let call = self.tame(call, CAP);
+                self.update_with(lines, &call);
+            }
+            self.arrays.pop();
+        }
+    }
+
+    /// `acc += e;` on the innermost accumulator.
+    fn update_with(&mut self, lines: &mut Vec<String>, e: &E) {
+        let accs = self.accumulators();
+        let i = accs[accs.len() - 1];
+        let name = self.scalars[i].name.clone();
+        self.line(lines, &format!("{name} += {};", e.s));
+        self.scalars[i].bound += self.trips * e.bound;
+    }
+
+    fn call_slice_of(&mut self, h: &str) -> Option<E> {
+        let a = self.arrays.iter().find(|a| a.name == h)?.clone();
+        if self.rng.chance(0.5) {
+            let arg = self.whole_array_arg(&a, true, true)?;
+            self.mark("call_hand_slice");
+            return Some(E {
+                s: format!("hand_norm({arg})"),
+                bound: 1.0 + 4.0 * (a.len as f64).sqrt(),
+                atom: true,
+                var: true,
+            });
+        }
+        let arg = self.whole_array_arg(&a, true, false)?;
+        let k = self.helper_of(HelperKind::Slice);
+        let s = self.small(1, 2.0);
+        self.mark("call_slice");
+        Some(E {
+            s: format!("{}({arg}, {})", self.helpers[k].name, s.s),
+            bound: self.helpers[k].bound.max(100.0),
+            atom: true,
+            var: true,
+        })
+    }
+
+    /// The body of a `while` or `loop`: an integer counter, statements and an update.
+    fn counted_body(&mut self, counter: &str, below: usize) -> Vec<String> {
+        self.loops += 1;
+        let trips = self.trips;
+        self.trips *= below as f64;
+        self.counters.push(Counter {
+            name: counter.to_owned(),
+            below,
+        });
+        let budget = self.rng.range(1, 2);
+        let mut body = self.nested(budget);
+        self.indent += 1;
+        self.update_on(&mut body, 2, true);
+        self.indent -= 1;
+        self.counters.pop();
+        self.trips = trips;
+        self.loops -= 1;
+        body
+    }
+
+    fn while_loop(&mut self, lines: &mut Vec<String>) {
+        if self.has_params {
+            self.mark("params_with_counted_loop");
+        }
+        if self.rng.chance(0.5) {
+            self.mark("while");
+            if self.rng.chance(0.5) {
+                self.new_accumulator(lines);
+            }
+            let j = self.fresh("j");
+            let n = self.rng.range(1, 4);
+            self.line(lines, &format!("let mut {j} = 0;"));
+            self.line(lines, &format!("while {j} < {n} {{"));
+            self.line(lines, &format!("    {j} += 1;"));
+            let body = self.counted_body(&j, n + 1);
+            lines.extend(body);
+            self.line(lines, "}");
+        } else {
+            // A trip count that depends on the values: `t` grows by at least 0.25 a step.
+            self.mark("while_float_condition");
+            let t = self.fresh("s");
+            let g = self.fresh("j");
+            let step = self.small(1, 2.0);
+            let step = self.receiver(step);
+            let o = step.operand();
+            let limit = lit(self.rng.pick(&[1.0, 2.0, 3.0]));
+            self.line(lines, &format!("let mut {t}: {TY} = {};", lit(0.0)));
+            self.line(lines, &format!("let mut {g} = 0;"));
+            self.line(lines, &format!("while {t} < {limit} && {g} < 6 {{"));
+            self.line(lines, &format!("    {g} += 1;"));
+            self.line(lines, &format!("    {t} += {o} * {o} + {};", lit(0.25)));
+            self.scalars.push(Scalar {
+                name: t.clone(),
+                bound: 20.0,
+                acc: Some(self.loops),
+            });
+            let body = self.counted_body(&g, 7);
+            lines.extend(body);
+            self.line(lines, "}");
+        }
+    }
+
+    fn loop_break(&mut self, lines: &mut Vec<String>) {
+        if self.has_params {
+            self.mark("params_with_counted_loop");
+        }
+        self.mark("loop_break");
+        let j = self.fresh("j");
+        let n = self.rng.range(1, 4);
+        self.line(lines, &format!("let mut {j} = 0;"));
+        self.line(lines, "loop {");
+        self.line(lines, &format!("    {j} += 1;"));
+        let body = self.counted_body(&j, n + 1);
+        lines.extend(body);
+        self.loops += 1;
+        self.counters.push(Counter {
+            name: j.clone(),
+            below: n + 1,
+        });
+        let c = self.condition();
+        self.counters.pop();
+        self.loops -= 1;
+        self.line(lines, &format!("    if {j} >= {n} || {c} {{"));
+        self.line(lines, "        break;");
+        self.line(lines, "    }");
+        self.line(lines, "}");
+    }
+
+    fn early_return(&mut self, lines: &mut Vec<String>) {
+        self.returned = true;
+        if self.loops > 0 {
+            self.mark("early_return_in_loop");
+        } else {
+            self.mark("early_return");
+        }
+        let c = self.condition();
+        let e = self.expr(2);
+        let accs = self.accumulators();
+        let acc = self.scalars[accs[0]].clone();
+        let a = self.read_scalar(&acc);
+        let value = format!("{} + {}", a.s, e.operand());
+        self.line(lines, &format!("if {c} {{"));
+        self.line(lines, &format!("    return {value};"));
+        self.line(lines, "}");
+    }
+
+    fn long_sum(&mut self, lines: &mut Vec<String>) {
+        let over = self.on("long_sum_over_256") && self.rng.chance(0.3);
+        let n = if over {
+            self.mark("long_sum_over_256");
+            self.rng.range(257, 600)
+        } else {
+            self.mark("long_sum");
+            self.rng.range(20, 120)
+        };
+        let mut terms = Vec::with_capacity(n);
+        for _ in 0..n {
+            let e = self.var_leaf();
+            let e = self.tame(e, 4.0);
+            let c = lit(self.rng.pick(&[0.5, 0.25, 1.5, 0.75, 2.0]));
+            terms.push(match self.rng.below(3) {
+                0 => format!("{c} * {}", e.operand()),
+                1 => format!("{}.sin()", e.operand()),
+                _ => e.operand(),
+            });
+        }
+        let name = self.fresh("t");
+        self.line(lines, &format!("let {name} = {};", terms.join(" + ")));
+        self.scalars.push(Scalar {
+            name,
+            bound: 8.0 * n as f64,
+            acc: None,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs
+
+/// A generated program with its helpers.
+pub struct FlowProgram {
+    name: String,
+    /// Helpers then the function, marked (see [`render`]), without the attribute of the function.
+    helpers: String,
+    function: String,
+    attr: String,
+    params: Vec<Param>,
+    shapes: BTreeSet<&'static str>,
+    /// The constant `Params`, if the function takes one.
+    constants: (f64, f64, usize, i32),
+    points: Vec<(Vec<f64>, Vec<i64>)>,
+}
+
+/// Generates program `index` from its own stream.
+pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
+    let mut rng = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F) ^ 0xF10F);
+    rng.next();
+    let name = format!("q{index}");
+    let mut params = Vec::new();
+    let scalars = rng.range(1, 3);
+    let mut names = vec!["x", "y", "z"];
+    if enabled.on("raw_ident_in_loop") && scalars > 1 && rng.chance(0.15) {
+        names[rng.below(scalars)] = "r#match";
+    }
+    for n in names.iter().take(scalars) {
+        params.push(Param {
+            name: (*n).to_owned(),
+            kind: ParamKind::Scalar,
+        });
+    }
+    if rng.chance(0.5) {
+        params.push(Param {
+            name: "a".to_owned(),
+            kind: ParamKind::Slice(rng.range(2, 5)),
+        });
+    }
+    if rng.chance(0.35) {
+        let len = rng.range(2, 4);
+        params.push(Param {
+            name: "b".to_owned(),
+            kind: if rng.chance(0.5) {
+                ParamKind::Array(len)
+            } else {
+                ParamKind::RefArray(len)
+            },
+        });
+    }
+    if rng.chance(0.45) {
+        params.push(Param {
+            name: "n".to_owned(),
+            kind: ParamKind::Usize,
+        });
+    }
+    if rng.chance(0.25) {
+        params.push(Param {
+            name: "k".to_owned(),
+            kind: ParamKind::I32,
+        });
+    }
+    if rng.chance(0.35) {
+        params.push(Param {
+            name: "p".to_owned(),
+            kind: ParamKind::Params,
+        });
+    }
+    if rng.chance(0.12) {
+        params.push(Param {
+            name: "c".to_owned(),
+            kind: ParamKind::Inactive,
+        });
+    }
+    rng.shuffle(&mut params);
+
+    let mut g = Gen {
+        rng,
+        enabled,
+        name: name.clone(),
+        scalars: Vec::new(),
+        arrays: Vec::new(),
+        counters: Vec::new(),
+        helpers: Vec::new(),
+        helper_text: String::new(),
+        shapes: BTreeSet::new(),
+        fresh: 0,
+        loops: 0,
+        depth: 0,
+        returned: false,
+        branches: 0,
+        trips: 1.0,
+        indent: 1,
+        calls: true,
+        in_loop_arrays: Vec::new(),
+        has_params: false,
+        n: None,
+        k: None,
+    };
+    for p in &params {
+        match p.kind {
+            ParamKind::Scalar | ParamKind::Inactive => {
+                if p.name.starts_with("r#") {
+                    g.mark("raw_ident_in_loop");
+                }
+                if p.kind == ParamKind::Inactive {
+                    g.mark("wrt_main");
+                }
+                g.scalars.push(Scalar {
+                    name: p.name.clone(),
+                    bound: 2.0,
+                    acc: None,
+                });
+            }
+            ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => {
+                let (kind, shape) = match p.kind {
+                    ParamKind::Slice(_) => (ArrKind::Slice, "slice_param"),
+                    ParamKind::Array(_) => (ArrKind::Array, "array_param"),
+                    _ => (ArrKind::RefArray, "ref_array_param"),
+                };
+                g.mark(shape);
+                g.arrays.push(Arr {
+                    name: p.name.clone(),
+                    len,
+                    bound: 2.0,
+                    kind,
+                    depth: 0,
+                });
+            }
+            ParamKind::Usize => {
+                g.mark("int_param");
+                g.n = Some(p.name.clone());
+            }
+            ParamKind::I32 => {
+                g.mark("int_param");
+                g.k = Some(p.name.clone());
+            }
+            ParamKind::Params => g.has_params = true,
+        }
+    }
+    // Scalars first, so that `scalars[0]` is a float parameter.
+    g.scalars.sort_by_key(|s| s.name.starts_with("r#"));
+
+    let acc = if enabled.on("raw_ident_in_loop") && g.rng.chance(0.1) {
+        g.mark("raw_ident_in_loop");
+        "r#type".to_owned()
+    } else {
+        "acc".to_owned()
+    };
+    let init = g.expr(2);
+    let mut lines = vec![format!("    let mut {acc}: {TY} = {};", init.s)];
+    g.scalars.push(Scalar {
+        name: acc.clone(),
+        bound: init.bound,
+        acc: Some(0),
+    });
+    // Every program has a loop and a call.
+    let array = g.rng.chance(0.5);
+    g.for_loop(&mut lines, array);
+    let budget = g.rng.range(2, 5);
+    lines.extend(g.block(budget));
+    // The first loop's accumulator, if any.
+    let loose: Vec<String> = g
+        .scalars
+        .iter()
+        .filter(|s| s.acc.is_some() && s.name != acc)
+        .map(|s| s.name.clone())
+        .collect();
+    for s in loose {
+        lines.push(format!("    {acc} += {s}.atan();"));
+    }
+    // Every parameter is read.
+    let text = lines.join("\n");
+    for p in &params {
+        if mentions(&text, &p.name) {
+            continue;
+        }
+        let read = match p.kind {
+            ParamKind::Scalar | ParamKind::Inactive => format!("{}.sin()", p.name),
+            ParamKind::Slice(_) | ParamKind::Array(_) | ParamKind::RefArray(_) => {
+                format!("{}[1]", p.name)
+            }
+            ParamKind::Usize => cst(&format!("{} as f64", p.name)),
+            ParamKind::I32 => cst(&format!("f64::from({})", p.name)),
+            ParamKind::Params => cst("p.scale"),
+        };
+        lines.push(format!("    {acc} += {read};"));
+    }
+    if !g.shapes.contains("call") {
+        let call = g.call_expr(1);
+        let call = g.tame(call, CAP);
+        lines.push(format!("    {acc} += {};", call.s));
+    } else {
+        let e = g.small(2, CAP);
+        lines.push(format!("    {acc} += {};", e.s));
+    }
+    lines.push(format!("    {acc}"));
+
+    let mut signature = Vec::new();
+    for p in &params {
+        let ty = match p.kind {
+            ParamKind::Scalar | ParamKind::Inactive => TY.to_string(),
+            ParamKind::Slice(_) => format!("&[{TY}]"),
+            ParamKind::Array(len) => format!("[{TY}; {len}]"),
+            ParamKind::RefArray(len) => format!("&[{TY}; {len}]"),
+            ParamKind::Usize => "usize".to_owned(),
+            ParamKind::I32 => "i32".to_owned(),
+            ParamKind::Params => "&Params".to_owned(),
+        };
+        signature.push(format!("{}: {ty}", p.name));
+    }
+    let function = format!(
+        "fn {name}({}) -> {TY} {{\n{}\n}}\n",
+        signature.join(", "),
+        lines.join("\n")
+    );
+    let attr = if params.iter().any(|p| p.kind == ParamKind::Inactive) {
+        let mut wrt: Vec<&str> = params
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ParamKind::Scalar
+                        | ParamKind::Slice(_)
+                        | ParamKind::Array(_)
+                        | ParamKind::RefArray(_)
+                )
+            })
+            .map(|p| p.name.as_str())
+            .collect();
+        g.rng.shuffle(&mut wrt);
+        format!(
+            "#[differentiate(reverse, forward, wrt({}))]",
+            wrt.join(", ")
+        )
+    } else {
+        "#[differentiate(reverse, forward)]".to_owned()
+    };
+    let constants = (
+        g.rng.pick(&[0.5, 1.5, -0.75, 1.25]),
+        g.rng.pick(&[0.25, -0.5, 1.0]),
+        g.rng.range(0, 3),
+        g.rng.range(0, 3) as i32 - 1,
+    );
+    let mut points = Vec::new();
+    for _ in 0..FLOW_POINTS {
+        let mut floats = Vec::new();
+        let mut ints = Vec::new();
+        for p in &params {
+            let count = match p.kind {
+                ParamKind::Scalar | ParamKind::Inactive => 1,
+                ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => len,
+                ParamKind::Usize => {
+                    ints.push(g.rng.range(0, 4) as i64);
+                    0
+                }
+                ParamKind::I32 => {
+                    ints.push(g.rng.range(0, 5) as i64 - 2);
+                    0
+                }
+                ParamKind::Params => 0,
+            };
+            for _ in 0..count {
+                floats.push(4.0 * g.rng.unit() - 2.0);
+            }
+        }
+        points.push((floats, ints));
+    }
+    FlowProgram {
+        name,
+        helpers: g.helper_text,
+        function,
+        attr,
+        params,
+        shapes: g.shapes,
+        constants,
+        points,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+/// Hand-written callees: over `f64` with their hand-written `_grad` and `_jvp` (the convention a
+/// user follows to supply a derivative), and over the oracle type `R`.
+const HAND_F64: &str = "\
+fn hand_mix(u: f64, v: f64) -> f64 {
+    u * v.tanh() + u.sin()
+}
+fn hand_mix_grad(u: f64, v: f64) -> (f64, f64, f64) {
+    let t = v.tanh();
+    (u * t + u.sin(), t + u.cos(), u * (1.0 - t * t))
+}
+fn hand_mix_jvp(u: f64, d_u: f64, v: f64, d_v: f64) -> (f64, f64) {
+    let (value, du, dv) = hand_mix_grad(u, v);
+    (value, du * d_u + dv * d_v)
+}
+fn hand_norm(v: &[f64]) -> f64 {
+    let mut s = 1.0;
+    for &x in v {
+        s += x * x;
+    }
+    s.sqrt()
+}
+fn hand_norm_grad(v: &[f64]) -> (f64, Vec<f64>) {
+    let n = hand_norm(v);
+    (n, v.iter().map(|x| x / n).collect())
+}
+fn hand_norm_jvp(v: &[f64], d_v: &[f64]) -> (f64, f64) {
+    let n = hand_norm(v);
+    (n, v.iter().zip(d_v).map(|(x, d)| x * d).sum::<f64>() / n)
+}
+";
+
+const HAND_R: &str = "\
+fn hand_mix(u: R, v: R) -> R {
+    u * v.tanh() + u.sin()
+}
+fn hand_norm(v: &[R]) -> R {
+    let mut s = R::cst(1.0);
+    for &x in v {
+        s += x * x;
+    }
+    s.sqrt()
+}
+";
+
+/// Lints allowed in the generated modules, each with its reason.
+const FLOW_LINTS: &str = "\
+#[allow(
+    // Not every program calls every hand-written callee, nor every generated function.
+    dead_code,
+    // Random programs, not hand-written code: written as generated.
+    clippy::assign_op_pattern,
+    clippy::cast_lossless,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::too_many_arguments,
+    clippy::unreadable_literal,
+    clippy::manual_clamp,
+    clippy::suboptimal_flops,
+    clippy::unnecessary_min_or_max,
+    clippy::needless_range_loop,
+    clippy::manual_memcpy,
+    clippy::explicit_counter_loop,
+    clippy::if_same_then_else,
+    clippy::collapsible_if,
+    clippy::collapsible_else_if,
+    clippy::needless_continue,
+    clippy::neg_multiply,
+    clippy::nonminimal_bool,
+    clippy::manual_range_contains,
+    clippy::int_plus_one,
+    clippy::range_plus_one,
+    clippy::identity_op,
+    clippy::erasing_op,
+    clippy::double_comparisons,
+    clippy::needless_late_init,
+    clippy::let_and_return,
+    clippy::imprecise_flops,
+    clippy::while_float,
+)]
+";
+
+fn args(p: &FlowProgram, jvp: bool) -> String {
+    let mut out = Vec::new();
+    let (mut o, mut a, mut j) = (0, 0, 0);
+    let list = |v: &str, from: usize, len: usize| {
+        (from..from + len)
+            .map(|i| format!("{v}[{i}]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for q in &p.params {
+        match q.kind {
+            ParamKind::Scalar | ParamKind::Inactive => {
+                out.push(format!("xs[{o}]"));
+                if jvp && q.kind == ParamKind::Scalar {
+                    out.push(format!("dir[{a}]"));
+                    a += 1;
+                }
+                o += 1;
+            }
+            ParamKind::Slice(len) => {
+                out.push(format!("&xs[{o}..{}]", o + len));
+                if jvp {
+                    out.push(format!("&dir[{a}..{}]", a + len));
+                    a += len;
+                }
+                o += len;
+            }
+            ParamKind::Array(len) | ParamKind::RefArray(len) => {
+                let amp = if matches!(q.kind, ParamKind::RefArray(_)) {
+                    "&"
+                } else {
+                    ""
+                };
+                out.push(format!("{amp}[{}]", list("xs", o, len)));
+                if jvp {
+                    out.push(format!("{amp}[{}]", list("dir", a, len)));
+                    a += len;
+                }
+                o += len;
+            }
+            ParamKind::Usize => {
+                out.push(format!("ns[{j}] as usize"));
+                j += 1;
+            }
+            ParamKind::I32 => {
+                out.push(format!("ns[{j}] as i32"));
+                j += 1;
+            }
+            ParamKind::Params => out.push(format!("&{}_P", p.name.to_uppercase())),
+        }
+    }
+    out.join(", ")
+}
+
+impl FlowProgram {
+    fn has_ints(&self) -> bool {
+        self.params
+            .iter()
+            .any(|q| matches!(q.kind, ParamKind::Usize | ParamKind::I32))
+    }
+
+    fn takes_params(&self) -> bool {
+        self.params.iter().any(|q| q.kind == ParamKind::Params)
+    }
+
+    /// The flat float names and the indices of the active ones.
+    fn floats(&self) -> (Vec<String>, Vec<usize>) {
+        let mut names = Vec::new();
+        let mut active = Vec::new();
+        for q in &self.params {
+            let (len, slice) = match q.kind {
+                ParamKind::Scalar | ParamKind::Inactive => (1, false),
+                ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => {
+                    (len, true)
+                }
+                _ => (0, false),
+            };
+            for i in 0..len {
+                if q.kind != ParamKind::Inactive {
+                    active.push(names.len());
+                }
+                names.push(if slice {
+                    format!("{}[{i}]", q.name)
+                } else {
+                    q.name.clone()
+                });
+            }
+        }
+        (names, active)
+    }
+
+    /// The source as printed for `f64`.
+    fn source(&self, with_macro: bool) -> String {
+        let attr = if with_macro { &self.attr } else { "" };
+        let helpers = if with_macro {
+            render(&self.helpers, false)
+        } else {
+            strip_attributes(&render(&self.helpers, false))
+        };
+        format!("{helpers}{attr}\n{}", render(&self.function, false))
+    }
+}
+
+fn strip_attributes(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.starts_with("#[differentiate"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn indented(out: &mut String, text: &str, levels: usize) {
+    let pad = "    ".repeat(levels);
+    for line in text.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "{pad}{line}");
+        }
+    }
+}
+
+fn emit_flow_chunk(out: &mut String, index: usize, programs: &[FlowProgram], with_macro: bool) {
+    out.push_str(FLOW_LINTS);
+    let _ = writeln!(out, "mod flow_{index:03} {{");
+    if with_macro {
+        out.push_str("    use autodiff::differentiate;\n");
+    }
+    let params = programs.iter().any(FlowProgram::takes_params)
+        || programs.iter().any(|p| p.helpers.contains("&Params"));
+    if params {
+        out.push_str("    use autodiff_random_tests::Params;\n");
+    }
+    out.push_str("    use autodiff_random_tests::dual::Dual;\n");
+    out.push_str("    use autodiff_random_tests::harness::{Point, Program};\n\n");
+    indented(out, HAND_F64, 1);
+    for p in programs {
+        let name = &p.name;
+        let _ = writeln!(out, "    // {}", "-".repeat(92));
+        indented(out, &p.source(with_macro), 1);
+        if p.takes_params() {
+            let (scale, shift, m, k) = p.constants;
+            let _ = writeln!(
+                out,
+                "    const {}_P: Params = Params {{ scale: {}, shift: {}, m: {m}, k: {k} }};",
+                name.to_uppercase(),
+                literal(scale),
+                literal(shift)
+            );
+        }
+        let ns = if p.has_ints() { "ns" } else { "_ns" };
+        let call = args(p, false);
+        let _ = writeln!(
+            out,
+            "    fn {name}_value(xs: &[f64], {ns}: &[i64]) -> (u64, f64) {{\n        \
+             let v = {name}({call});\n        (v.to_bits(), v)\n    }}"
+        );
+        if with_macro {
+            let (_, active) = p.floats();
+            let mut parts = Vec::new();
+            let mut k = 0;
+            for q in &p.params {
+                match q.kind {
+                    ParamKind::Scalar => parts.push(format!("vec![g{k}]")),
+                    ParamKind::Slice(_) | ParamKind::Array(_) | ParamKind::RefArray(_) => {
+                        parts.push(format!("g{k}.to_vec()"));
+                    }
+                    _ => continue,
+                }
+                k += 1;
+            }
+            let gs: Vec<String> = (0..k).map(|i| format!("g{i}")).collect();
+            let _ = writeln!(
+                out,
+                "    fn {name}_flat_grad(xs: &[f64], {ns}: &[i64]) -> (u64, f64, Vec<f64>) {{\n        \
+                 let (v, {}) = {name}_grad({call});\n        \
+                 let g: Vec<f64> = [{}].concat();\n        \
+                 debug_assert_eq!(g.len(), {});\n        \
+                 (v.to_bits(), v, g)\n    }}",
+                gs.join(", "),
+                parts.join(", "),
+                active.len()
+            );
+            let _ = writeln!(
+                out,
+                "    fn {name}_flat_jvp(xs: &[f64], {ns}: &[i64], dir: &[f64]) -> f64 {{\n        \
+                 {name}_jvp({}).1\n    }}",
+                args(p, true)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    fn {name}_flat_oracle(xs: &[Dual], {ns}: &[i64]) -> Dual {{\n        \
+             over_dual::{name}({call})\n    }}"
+        );
+        let _ = writeln!(
+            out,
+            "    fn {name}_flat_tape(xs: &[f64], {ns}: &[i64]) -> (f64, Vec<f64>) {{\n        \
+             autodiff_random_tests::tape::gradient(xs, |xs| over_tape::{name}({call}))\n    }}"
+        );
+        let source = p.source(with_macro);
+        assert!(!source.contains('"'), "sources are printed as raw strings");
+        let _ = writeln!(
+            out,
+            "    const {}_SOURCE: &str = r\"{source}\";",
+            name.to_uppercase()
+        );
+    }
+    for (module, ty) in [
+        ("over_dual", "autodiff_random_tests::dual::Dual"),
+        ("over_tape", "autodiff_random_tests::tape::Var"),
+    ] {
+        let _ = writeln!(out, "\n    mod {module} {{");
+        if params {
+            out.push_str("        use autodiff_random_tests::Params;\n");
+        }
+        let _ = writeln!(out, "        use {ty} as R;\n");
+        indented(out, HAND_R, 2);
+        for p in programs {
+            let helpers = strip_attributes(&render(&p.helpers, true));
+            indented(out, &helpers, 2);
+            let function = render(&p.function, true).replacen("fn ", "pub(super) fn ", 1);
+            indented(out, &function, 2);
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("\n    pub(super) static PROGRAMS: &[Program] = &[\n");
+    for p in programs {
+        emit_flow_entry(out, p, with_macro);
+    }
+    out.push_str("    ];\n}\n\n");
+}
+
+fn emit_flow_entry(out: &mut String, p: &FlowProgram, with_macro: bool) {
+    let name = &p.name;
+    let (floats, active) = p.floats();
+    let quoted = |xs: &[String]| {
+        xs.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let int_names: Vec<String> = p
+        .params
+        .iter()
+        .filter(|q| matches!(q.kind, ParamKind::Usize | ParamKind::I32))
+        .map(|q| q.name.clone())
+        .collect();
+    let points: Vec<String> = p
+        .points
+        .iter()
+        .map(|(f, i)| {
+            let fs: Vec<String> = f.iter().map(|x| literal(*x)).collect();
+            let is: Vec<String> = i.iter().map(ToString::to_string).collect();
+            format!(
+                "Point {{ floats: &[{}], ints: &[{}] }}",
+                fs.join(", "),
+                is.join(", ")
+            )
+        })
+        .collect();
+    let (grad, jvp) = if with_macro {
+        (
+            format!("Some({name}_flat_grad)"),
+            format!("Some({name}_flat_jvp)"),
+        )
+    } else {
+        ("None".to_owned(), "None".to_owned())
+    };
+    let shapes: Vec<String> = p.shapes.iter().map(|s| format!("{s:?}")).collect();
+    let active: Vec<String> = active.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "        Program {{\n            name: {name:?},\n            source: {}_SOURCE,\n            \
+         single: false,\n            active: &[{}],\n            float_names: &[{}],\n            \
+         int_names: &[{}],\n            points: &[\n                {},\n            ],\n            \
+         value: {name}_value,\n            grad: {grad},\n            jvp: {jvp},\n            \
+         oracle: {name}_flat_oracle,\n            tape: Some({name}_flat_tape),\n            \
+         shapes: &[{}],\n        }},",
+        name.to_uppercase(),
+        active.join(", "),
+        quoted(&floats),
+        quoted(&int_names),
+        points.join(",\n                "),
+        shapes.join(", "),
+    );
+}
+
+/// Writes `flow.rs`: programs `first..first + count`.
+pub fn write(out_dir: &std::path::Path, seed: u64, first: usize, count: usize, with_macro: bool) {
+    let known = std::env::var("AUTODIFF_RANDOM_KNOWN_BUGS").unwrap_or_default();
+    let enabled = Enabled::new(&known);
+    let programs: Vec<FlowProgram> = (first..first + count)
+        .map(|i| generate(i, seed, &enabled))
+        .collect();
+    let mut out = format!(
+        "// @generated by tests/random/build.rs: programs {first}..{} with control flow from seed \
+         {seed:#x}. Do not edit.\n\n\
+         /// The seed the programs were generated from.\n\
+         const FLOW_SEED: u64 = {seed:#x};\n\
+         /// The shapes generated (known-bug shapes only if named in AUTODIFF_RANDOM_KNOWN_BUGS).\n\
+         const FLOW_SHAPES: &str = {:?};\n\
+         /// Every shape the generator knows, and whether it hits a known bug.\n\
+         const ALL_SHAPES: &[(&str, bool)] = &{SHAPES:?};\n\n",
+        first + count,
+        enabled.list()
+    );
+    let mut chunks = Vec::new();
+    for (i, chunk) in programs.chunks(FLOW_CHUNK).enumerate() {
+        emit_flow_chunk(&mut out, i, chunk, with_macro);
+        chunks.push(format!("flow_{i:03}::PROGRAMS"));
+    }
+    let _ = writeln!(
+        out,
+        "/// All generated programs, by module.\n\
+         static FLOW_CHUNKS: &[&[autodiff_random_tests::harness::Program]] = &[{}];",
+        chunks.join(", ")
+    );
+    let path = out_dir.join("flow.rs");
+    std::fs::write(&path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}

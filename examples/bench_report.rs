@@ -1,10 +1,12 @@
 //! Times every gradient contender of every benchmark function and prints the ratios between them:
 //! per function, each contender's median time and its ratio to the primal, to the hand-written
 //! adjoint and to the `#[differentiate]` gradient; a summary of those ratios against the targets;
-//! then Rosenbrock's scaling over n, which it also plots, log-log, as an SVG.
+//! then Rosenbrock's scaling over n, which it also plots, log-log, as an SVG; then each
+//! iterator form's gradient against its index-loop twin's (`benches/common/idioms.rs`; only
+//! those with `--idioms`).
 //!
 //! ```text
-//! cargo run --release --example bench_report [-- --runs 15 --run-ms 5 --markdown --svg PATH --only PREFIX]
+//! cargo run --release --example bench_report [-- --runs 15 --run-ms 5 --markdown --svg PATH --only PREFIX --idioms]
 //! ```
 //!
 //! Each contender is first calibrated to a batch of calls lasting about `--run-ms`; the batch is
@@ -44,6 +46,8 @@ struct Settings {
     run_time: Duration,
     markdown: bool,
     svg: PathBuf,
+    /// Only the iterator forms against their index loops.
+    idioms_only: bool,
 }
 
 /// Times the contenders of one problem at its first point. It is handed the contenders once to
@@ -739,6 +743,7 @@ fn parse_args() -> Settings {
             env!("CARGO_MANIFEST_DIR"),
             "/benches/rosenbrock_scaling.svg"
         )),
+        idioms_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -752,6 +757,7 @@ fn parse_args() -> Settings {
             "--runs" => settings.runs = usize::try_from(value("--runs")).unwrap_or(15),
             "--run-ms" => settings.run_time = Duration::from_millis(value("--run-ms")),
             "--markdown" => settings.markdown = true,
+            "--idioms" => settings.idioms_only = true,
             "--only" => settings.only.push(
                 args.next()
                     .unwrap_or_else(|| panic!("--only takes a label prefix")),
@@ -763,7 +769,7 @@ fn parse_args() -> Settings {
             }
             other => panic!(
                 "unknown argument {other}; expected --runs N, --run-ms MS, --markdown, --svg PATH, \
-                 --only PREFIX"
+                 --only PREFIX, --idioms"
             ),
         }
     }
@@ -786,6 +792,10 @@ fn main() {
         }
     );
     println!("{how}; ratios are of median times; ± is the interquartile range of the runs");
+    if settings.idioms_only {
+        print_idioms(&settings);
+        return;
+    }
     let mut all = TimeAll {
         settings: &settings,
         rows: Vec::new(),
@@ -809,4 +819,44 @@ fn main() {
             Err(e) => eprintln!("cannot write {}: {e}", settings.svg.display()),
         }
     }
+    print_idioms(&settings);
+}
+
+/// Each iterator form's gradient against its index-loop twin's, interleaved run by run.
+fn print_idioms(settings: &Settings) {
+    heading(
+        "Iterator forms against index loops (gradient, target: within 5%)",
+        settings.markdown,
+    );
+    let mut table = Table::new(&["pair", "n", "iterator", "index loop", "ratio"]);
+    for (name, iter, index) in common::idioms::PAIRS {
+        for n in common::idioms::SIZES {
+            let x = common::Rng::new(7).vec(n, -1.5, 1.5);
+            let mut grad = vec![0.0; n];
+            let run_ns = settings.run_time.as_nanos() as f64;
+            let mut time = |f: fn(&[f64], &mut [f64]) -> f64, iters: Option<u64>| {
+                let mut call = || {
+                    black_box(f(black_box(x.as_slice()), black_box(grad.as_mut_slice())));
+                };
+                let iters = iters.unwrap_or_else(|| clock::calibrate(run_ns, &mut call));
+                (iters, clock::batch(iters, &mut call))
+            };
+            let (a_iters, _) = time(iter, None);
+            let (b_iters, _) = time(index, None);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..settings.runs {
+                a.push(time(iter, Some(a_iters)).1);
+                b.push(time(index, Some(b_iters)).1);
+            }
+            let (a, b) = (Summary::of(&mut a), Summary::of(&mut b));
+            table.push(vec![
+                name.to_owned(),
+                n.to_string(),
+                format!("{} ±{:.0}%", format_ns(a.median), 100.0 * a.spread),
+                format!("{} ±{:.0}%", format_ns(b.median), 100.0 * b.spread),
+                format!("{:.3}", a.median / b.median),
+            ]);
+        }
+    }
+    table.print(settings.markdown);
 }

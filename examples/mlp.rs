@@ -16,22 +16,21 @@ const WEIGHTS: usize = HIDDEN * INPUTS + HIDDEN + HIDDEN + 1;
 #[differentiate(wrt(w))]
 #[allow(clippy::cast_precision_loss)] // a count of examples, far below 2^52
 fn loss(w: &[f64], data: &[f64], n: usize) -> f64 {
+    let input_weights = &w[..HIDDEN * INPUTS];
+    let biases = &w[HIDDEN * INPUTS..HIDDEN * (INPUTS + 1)];
+    let output_weights = &w[HIDDEN * (INPUTS + 1)..WEIGHTS - 1];
     let mut total = 0.0;
-    for e in 0..n {
-        let row = e * (INPUTS + 1);
-        let mut hidden = [0.0; HIDDEN];
-        for j in 0..HIDDEN {
-            let mut z = w[HIDDEN * INPUTS + j];
-            for i in 0..INPUTS {
-                z += w[j * INPUTS + i] * data[row + i];
-            }
-            hidden[j] = z.tanh();
-        }
-        let mut out = w[WEIGHTS - 1];
-        for j in 0..HIDDEN {
-            out += w[HIDDEN * INPUTS + HIDDEN + j] * hidden[j];
-        }
-        let err = out - data[row + INPUTS];
+    for example in data.chunks_exact(INPUTS + 1).take(n) {
+        let hidden = input_weights
+            .chunks_exact(INPUTS)
+            .zip(biases)
+            .zip(output_weights)
+            .map(|((row, b), v)| {
+                let z = b + row.iter().zip(example).map(|(a, x)| a * x).sum::<f64>();
+                v * z.tanh()
+            })
+            .sum::<f64>();
+        let err = w[WEIGHTS - 1] + hidden - example[INPUTS];
         total += err * err;
     }
     total / (n as f64)
@@ -64,6 +63,10 @@ fn main() {
     // Adam, with the gradient added into a reused buffer by `loss_grad_into`.
     let (mut m, mut v) = (vec![0.0; WEIGHTS], vec![0.0; WEIGHTS]);
     let (rate, beta1, beta2) = (0.02, 0.9, 0.999);
+    // The gradient of the initial weights, against finite differences of the loss.
+    let (_, start) = loss_grad(&w, &data, n);
+    autodiff::check_gradient(|w| loss(w, &data, n), &w, &start)
+        .unwrap_or_else(|e| panic!("the gradient disagrees with finite differences: {e}"));
     let first = loss(&w, &data, n);
     let mut last = first;
     for step in 1..=1500 {

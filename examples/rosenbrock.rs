@@ -7,13 +7,9 @@ use autodiff::differentiate;
 /// `f(x) = Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])²`, whose minimum is 0 at `x = (1, …, 1)`.
 #[differentiate]
 fn rosenbrock(x: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let a = x[i + 1] - x[i] * x[i];
-        let b = 1.0 - x[i];
-        s += 100.0 * a * a + b * b;
-    }
-    s
+    x.windows(2)
+        .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
+        .sum()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -198,6 +198,23 @@ fn hand_written_values_match_closed_forms() {
     assert!((g[1] + 0.187_174_935_731).abs() < 1e-11);
 }
 
+#[test]
+fn iterator_forms_agree_with_their_index_loops() {
+    // Each pair runs the same loop over the same values in the same order: the values and the
+    // gradients are equal bit for bit.
+    for (name, iter, index) in common::idioms::PAIRS {
+        for n in common::idioms::SIZES {
+            let x = common::Rng::new(7).vec(n, -1.5, 1.5);
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            let (va, vb) = (iter(&x, &mut a), index(&x, &mut b));
+            assert_eq!(va.to_bits(), vb.to_bits(), "{name}, n = {n}: values");
+            for (k, (ga, gb)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(ga.to_bits(), gb.to_bits(), "{name}, n = {n}: ∂/∂x{k}");
+            }
+        }
+    }
+}
+
 /// Records the labels of the problems it is handed, without running them.
 struct Labels(Vec<String>);
 

@@ -193,6 +193,63 @@ pub mod model {
     }
 }
 
+/// Everyday Rust: iterator chains, closures, patterns, `match`, array values and assertions.
+pub mod idioms {
+    use autodiff::differentiate;
+
+    /// Iterators over slices and arrays, ending in `sum`, `product` and `fold`.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn chains(x: &[f64], w: [f64; 4]) -> f64 {
+        let dot: f64 = x.iter().zip(&w).map(|(a, b)| a * b).sum();
+        let rosenbrock = x
+            .windows(2)
+            .map(|p| 100.0 * (p[1] - p[0] * p[0]).powi(2) + (1.0 - p[0]).powi(2))
+            .sum::<f64>();
+        let pairs: f64 = w.chunks_exact(2).map(|c| c[0] * c[1]).product();
+        let folded = w
+            .iter()
+            .rev()
+            .skip(1)
+            .step_by(2)
+            .fold(1.0, |acc, v| acc * 0.5 + v);
+        let mut s = dot + rosenbrock + pairs + folded;
+        for (i, v) in x.iter().enumerate().take(3) {
+            s += i as f64 * v.sin();
+        }
+        s
+    }
+
+    /// Closures, patterns, array values, `match` and assertions.
+    ///
+    /// # Panics
+    ///
+    /// If `p[0]` is a million or more in magnitude.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn patterns(p: &[f64; 2], k: i32, flag: bool) -> f64 {
+        assert!(p[0].abs() < 1e6, "p[0] = {}", p[0]);
+        debug_assert_eq!(p.len(), 2);
+        let [x, y] = *p;
+        let (u, v) = (x * y, x - y);
+        let scale = |t: f64| t * u;
+        let c = [0.5, -1.0];
+        let squares = p.map(|t| t * t);
+        let base = match k {
+            0 => u,
+            n if n < 0 => v,
+            1..=9 => scale(v),
+            _ => c[0] * x + c[1] * y,
+        };
+        let sign = match (k, flag) {
+            (_, true) => 1.0,
+            _ => -1.0,
+        };
+        sign * base + squares.iter().sum::<f64>()
+    }
+}
+
 #[test]
 fn lint_crate_compiles_and_runs() {
     // Σ (xᵢ₊₁ − xᵢ)² at (1, 2, 4) is 1 + 4, with gradient (−2, 2 − 4, 4).
@@ -217,6 +274,19 @@ fn lint_crate_compiles_and_runs() {
     // (x₁ − x₀)² c + c: ∂/∂x₀ = −2 (x₁ − x₀) c, ∂/∂x₁ = 2 (x₁ − x₀) c, ∂/∂c = (x₁ − x₀)² + 1.
     let (v, d_x, d_c) = model::chain_grad(&[1.0, 3.0], 0.5);
     assert_eq!((v, d_x, d_c), (2.5, vec![-2.0, 2.0], 5.0));
+    let x = [0.5, -0.25, 1.5];
+    let w = [0.3, -0.2, 0.1, 0.7];
+    let (v, _, _) = idioms::chains_grad(&x, w);
+    assert_eq!(v.to_bits(), idioms::chains(&x, w).to_bits());
+    let (v, _) = idioms::chains_jvp(&x, &x, w, w);
+    assert_eq!(v.to_bits(), idioms::chains(&x, w).to_bits());
+    for k in [-1, 0, 3, 12] {
+        let (v, _) = idioms::patterns_grad(&[0.5, -0.25], k, k > 0);
+        assert_eq!(
+            v.to_bits(),
+            idioms::patterns(&[0.5, -0.25], k, k > 0).to_bits()
+        );
+    }
     let k = model::Scale { n: 2 };
     let (v, d_x, _) = model::calls_grad(&[1.0, 3.0], 0.5, &k);
     assert_eq!(v.to_bits(), model::calls(&[1.0, 3.0], 0.5, &k).to_bits());

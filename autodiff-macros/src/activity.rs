@@ -67,7 +67,9 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
                             && !graph.params[p].fields()
                     }
                     Op::Member(_) if fields.contains(&NodeId(i)) => true,
-                    Op::Read(v) | Op::Load(v) | Op::Array(v, _) => graph.vars[v.0].active,
+                    Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) => {
+                        graph.vars[v.0].active
+                    }
                     _ => node.args.iter().any(|a| graph.nodes[a.0].active),
                 };
             if active && !node.active {
@@ -112,7 +114,7 @@ fn useful_variables(graph: &Graph) -> HashSet<VarId> {
                 continue;
             }
             let node = &graph.nodes[i];
-            if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) = node.op {
+            if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) = node.op {
                 useful.insert(v);
             }
             for (k, a) in node.args.iter().enumerate() {

@@ -727,7 +727,10 @@ impl<'a> V<'a> {
 
     /// Whether this is a whole array passed to a call.
     pub fn is_array(self) -> bool {
-        matches!(self.b.graph.borrow().node(self.id).op, Op::Array(..))
+        matches!(
+            self.b.graph.borrow().node(self.id).op,
+            Op::Array(..) | Op::Part(_)
+        )
     }
 
     /// Element `k` of the tuple `self`.

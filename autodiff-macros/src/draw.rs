@@ -326,7 +326,7 @@ impl Draw<'_> {
                 let record = self.record_store(*var, *value, Some(*index));
                 quote!(#name[#i] = #x; #record)
             }
-            Stmt::Push(..) => TokenStream::new(),
+            Stmt::Push(..) | Stmt::Assert { .. } => TokenStream::new(),
             Stmt::If {
                 cond,
                 then,

@@ -137,7 +137,7 @@ impl Walk {
             let pos = Pos { block: id, index };
             let uses = |n: NodeId, w: &mut Walk| w.stmt_uses.entry(n).or_default().push(pos);
             let changes = match stmt {
-                Stmt::Node(_) => None,
+                Stmt::Node(_) | Stmt::Assert { .. } => None,
                 Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Push(v, _) => Some(Some(*v)),
                 Stmt::Store { var, .. } => Some(Some(*var)),
                 Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => Some(None),
@@ -157,6 +157,11 @@ impl Walk {
                 Stmt::Assign(v, n) | Stmt::Push(v, n) => {
                     self.mutated.insert(*v);
                     uses(*n, self);
+                }
+                Stmt::Assert { args, .. } => {
+                    for &n in args {
+                        uses(n, self);
+                    }
                 }
                 Stmt::Store { var, index, value } => {
                     self.mutated.insert(*var);
@@ -496,6 +501,20 @@ impl<'g> Sweep<'g> {
                 let name = self.var(*v);
                 let value = self.operand(*n).tokens;
                 quote!(#name.push(#value);)
+            }
+            Stmt::Assert {
+                mac,
+                operands,
+                args,
+                message,
+            } => {
+                let values: Vec<TokenStream> =
+                    args.iter().map(|&n| self.operand(n).tokens).collect();
+                let (ops, rest) = values.split_at(*operands);
+                match message {
+                    Some(m) => quote!(::core::#mac!(#(#ops,)* #m #(, #rest)*);),
+                    None => quote!(::core::#mac!(#(#ops),*);),
+                }
             }
             Stmt::If {
                 cond,
@@ -846,6 +865,11 @@ impl<'g> Sweep<'g> {
                     true => Code::new(quote!(&#name), Prec::Prefix),
                     false => Code::new(quote!(#name), Prec::Atom),
                 }
+            }
+            Op::Part(v) => {
+                let name = self.var(*v);
+                let (start, end) = (arg(0).tokens, arg(1).tokens);
+                Code::new(quote!(&#name[#start..#end]), Prec::Prefix)
             }
             Op::Element => {
                 let array = arg(0).at_least(Prec::Atom);

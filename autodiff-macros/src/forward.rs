@@ -200,7 +200,7 @@ impl Forward {
                 Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {
                     out.push(stmt.with_blocks(|b| self.block(b)));
                 }
-                Stmt::Push(..) => out.push(stmt.clone()),
+                Stmt::Push(..) | Stmt::Assert { .. } => out.push(stmt.clone()),
             }
         }
         self.b.restore_scope(scope);
@@ -278,7 +278,7 @@ impl Forward {
     /// by its tangent (zero for a constant).
     fn call(&mut self, callee: &crate::graph::Callee, node: &Node) -> Option<NodeId> {
         let varies = |a: &NodeId| match self.b.node(*a).op {
-            Op::Array(v, _) => self.var_tangent.contains_key(&v),
+            Op::Array(v, _) | Op::Part(v) => self.var_tangent.contains_key(&v),
             _ => self.tangent.contains_key(a),
         };
         if !node.args.iter().any(varies) {
@@ -298,6 +298,24 @@ impl Forward {
                         let ty = self.b.node(a).ty;
                         self.b
                             .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
+                    }
+                    // A constant array: a zero array of its length.
+                    None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
+                        Shape::Array { len, by_ref: false } if !by_ref => {
+                            let zero = self.b.lit(0.0);
+                            let ty = self.b.node(a).ty;
+                            self.b
+                                .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+                        }
+                        _ => self.b.lit(0.0),
+                    },
+                },
+                // Part of an array: the same part of its tangent array.
+                (Op::Part(v), _) => match self.var_tangent.get(&v) {
+                    Some(&d) => {
+                        let node = self.b.node(a);
+                        self.b
+                            .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
                     }
                     None => self.b.lit(0.0),
                 },

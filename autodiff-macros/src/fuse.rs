@@ -35,7 +35,11 @@ impl Effects {
                 Stmt::Store { var, .. } => {
                     into.stored.insert(*var);
                 }
-                Stmt::Push(..) | Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {}
+                Stmt::Push(..)
+                | Stmt::Assert { .. }
+                | Stmt::If { .. }
+                | Stmt::For { .. }
+                | Stmt::While { .. } => {}
             }
             for block in stmt.blocks() {
                 Self::of(block, into);
@@ -198,6 +202,11 @@ impl<'g> Code<'g> {
                     Stmt::Declare(_, Some(n)) | Stmt::Push(_, n) => {
                         push(users, *n, User::Other, roots);
                     }
+                    Stmt::Assert { args, .. } => {
+                        for &n in args {
+                            push(users, n, User::Other, roots);
+                        }
+                    }
                     Stmt::Assign(v, n) => push(users, *n, User::Assign(*v), roots),
                     Stmt::Store { var, index, value } => {
                         push(users, *value, User::Store(*var, *index), roots);
@@ -315,7 +324,7 @@ impl<'g> Code<'g> {
                 } => {
                     touch(*v, if self.adds_to(*v, *n) { add } else { write });
                 }
-                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {}
+                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } | Stmt::Assert { .. } => {}
             }
         }
         for stmt in stmts {

@@ -143,6 +143,8 @@ pub enum Op {
     Field(usize),
     /// A whole array or slice passed to a call: `x`, or `&h` when `by_ref`.
     Array(VarId, bool),
+    /// `&var[arg0..arg1]`: part of an array or slice passed to a call.
+    Part(VarId),
     /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.
     Element,
     /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
@@ -341,6 +343,14 @@ pub enum Stmt {
     },
     /// Saves a value for the backward sweep on a tape.
     Push(VarId, NodeId),
+    /// `mac!(args.., message, message args..)`: an assertion of the user's, kept in the
+    /// forward sweep, with no derivative. `args` are the operands, then the message's arguments.
+    Assert {
+        mac: proc_macro2::Ident,
+        operands: usize,
+        args: Vec<NodeId>,
+        message: Option<TokenStream>,
+    },
 }
 /// What a parameter is, beyond its shape and activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -481,6 +491,7 @@ impl Block {
             match stmt {
                 Stmt::Node(_) | Stmt::Declare(_, None) => {}
                 Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => f(*n),
+                Stmt::Assert { args, .. } => args.iter().for_each(|&n| f(n)),
                 Stmt::Store { index, value, .. } => {
                     f(*index);
                     f(*value);

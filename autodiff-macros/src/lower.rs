@@ -32,6 +32,10 @@ mod call_into;
 mod chains;
 mod fields;
 mod generic;
+mod iter;
+mod patterns;
+
+use iter::View;
 
 /// How deeply expressions may nest before lowering gives up with an error rather than risk
 /// exhausting the compiler's stack. A chain of binary operators, `a + b + c + ..`, is one level
@@ -48,14 +52,26 @@ const MAX_CHAIN: usize = 200;
 
 /// Errors collected across a stage, reported together.
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub struct Errors(Option<syn::Error>, usize);
 
 impl Errors {
     pub fn push(&mut self, error: syn::Error) {
+        self.1 += 1;
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
         }
+    }
+
+    /// How many errors have been reported so far, with the uses of names whose value was an
+    /// error: what is computed from them is not reported again.
+    pub fn count(&self) -> usize {
+        self.1
+    }
+
+    /// Notes a use of a name whose value was reported as an error.
+    fn follow_on(&mut self) {
+        self.1 += 1;
     }
 
     pub fn finish(self) -> syn::Result<()> {
@@ -97,6 +113,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         out_params: Vec::new(),
         structs: fields::Structs::default(),
         generic: None,
+        closures: Vec::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -138,6 +155,12 @@ enum Bound {
     Node(NodeId),
     /// A variable assigned inside a branch or loop, or an array.
     Var(VarId),
+    /// A read-only part of an array: a window, a chunk, a sub-slice.
+    View(View),
+    /// A closure bound with `let`, inlined where it is called.
+    Closure(usize),
+    /// A binding whose value was reported as an error: its uses report nothing more.
+    Failed,
 }
 
 struct Binding {
@@ -263,6 +286,8 @@ struct Lowerer {
     structs: fields::Structs,
     /// The float type parameter of a function generic over `T: Float`.
     generic: Option<Ident>,
+    /// The closures bound with `let`, by [`Bound::Closure`].
+    closures: Vec<iter::Closure>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -456,8 +481,11 @@ impl Lowerer {
 
     fn set(&mut self, v: VarId, value: NodeId) {
         // `let mut s = 0.0;` takes the type of what is stored in it later.
-        if let (Ty::Float(None), Ty::Float(Some(t))) = (self.vars[v.0].ty, self.nodes[value.0].ty) {
-            self.vars[v.0].ty = Ty::Float(Some(t));
+        match (self.vars[v.0].ty, self.nodes[value.0].ty) {
+            (Ty::Float(None), Ty::Float(Some(t))) => self.vars[v.0].ty = Ty::Float(Some(t)),
+            // The value of an `if` or a `match` whose branches are integers.
+            (Ty::Float(None), Ty::Int) => self.vars[v.0].ty = Ty::Int,
+            _ => {}
         }
         self.emit(graph::Stmt::Assign(v, value));
         self.known.insert(v, value);
@@ -925,10 +953,7 @@ impl Lowerer {
                 item,
                 "only `const` and `use` items may appear inside a differentiated function: move this item outside",
             )),
-            Stmt::Macro(m) => self.errors.push(err(
-                &m.mac,
-                "macros are not supported in a differentiated function: write the computation with supported expressions",
-            )),
+            Stmt::Macro(m) => self.macro_stmt(&m.mac),
             Stmt::Expr(e, _) => self.effect(e),
         }
     }
@@ -937,7 +962,12 @@ impl Lowerer {
     fn effect(&mut self, e: &Expr) {
         let construct = matches!(
             e,
-            Expr::If(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Block(_)
+            Expr::If(_)
+                | Expr::ForLoop(_)
+                | Expr::While(_)
+                | Expr::Loop(_)
+                | Expr::Block(_)
+                | Expr::Match(_)
         );
         if construct {
             if self.depth >= MAX_DEPTH {
@@ -994,6 +1024,8 @@ impl Lowerer {
                 }
             }
             Expr::If(i) => self.if_(i, None),
+            Expr::Match(m) => self.match_(m, None),
+            Expr::Macro(m) => self.macro_stmt(&m.mac),
             Expr::ForLoop(f) => self.for_(f),
             Expr::While(w) => self.while_(w),
             Expr::Loop(l) => self.loop_(l),
@@ -1035,12 +1067,10 @@ impl Lowerer {
             ));
         }
         let Pat::Ident(p) = pat else {
-            self.expr(&init.expr);
-            if !matches!(pat, Pat::Wild(_)) {
-                self.errors.push(err(
-                    pat,
-                    "only plain names can be bound: write `let name = ...;`",
-                ));
+            if matches!(pat, Pat::Wild(_)) {
+                self.expr(&init.expr);
+            } else {
+                self.let_pattern(pat, &init.expr, rest);
             }
             return;
         };
@@ -1127,7 +1157,16 @@ impl Lowerer {
             self.bind(&p.ident, Bound::Var(v), p.mutability.is_some());
             return;
         }
+        if self.let_idiom(local, p, &init.expr) {
+            return;
+        }
+        let before = self.errors.count();
         let value = self.expr(&init.expr);
+        if self.errors.count() > before {
+            // Reported once: the uses of the name report nothing more.
+            self.bind(&p.ident, Bound::Failed, true);
+            return;
+        }
         if let Some(t) = annotated {
             // `let c: f64 = self.scale;`: a constant of a type the macro could not see is a float.
             if self.nodes[value.0].ty == Ty::Other
@@ -1137,21 +1176,27 @@ impl Lowerer {
             }
             self.settle(value, t);
         }
+        self.bind_value(&p.ident, value, p.mutability.is_some(), rest);
+    }
+
+    /// Binds a name to a value: a node, or a variable when a branch or a loop among `rest`
+    /// assigns it.
+    fn bind_value(&mut self, ident: &Ident, value: NodeId, mutable: bool, rest: &[Stmt]) {
+        let name = ident.to_string();
         if let Op::Read(v) = self.nodes[value.0].op
             && self.vars[v.0].name == "value_of_if"
         {
             // `let y = if .. { a } else { b };` names the variable the branches assign.
             self.vars[v.0].name.clone_from(&name);
         }
-        let mutable = p.mutability.is_some();
         if mutable && self.assigned_in_constructs(rest).contains(&name) {
             let ty = self.nodes[value.0].ty;
-            let v = self.var(&name, ty, Shape::Scalar, p.ident.span());
+            let v = self.var(&name, ty, Shape::Scalar, ident.span());
             self.emit(graph::Stmt::Declare(v, Some(value)));
             self.known.insert(v, value);
-            self.bind(&p.ident, Bound::Var(v), true);
+            self.bind(ident, Bound::Var(v), true);
         } else {
-            self.bind(&p.ident, Bound::Node(value), mutable);
+            self.bind(ident, Bound::Node(value), mutable);
         }
     }
 
@@ -1199,6 +1244,13 @@ impl Lowerer {
 
     /// `name = value` or `name op= value`: the name now refers to a new node.
     fn assign(&mut self, target: &Expr, value: NodeId) {
+        if let Expr::Unary(u) = strip(target)
+            && matches!(u.op, UnOp::Deref(_))
+            && let Some((Bound::Failed, _)) = self.local_binding(&u.expr)
+        {
+            // `*v = ..` through a name whose value was reported.
+            return;
+        }
         let Expr::Path(p) = target else {
             self.errors.push(err(
                 target,
@@ -1225,6 +1277,7 @@ impl Lowerer {
                 ident,
                 format!("`{ident}` is an array: assign to its elements, as in `{ident}[i] = ...`"),
             )),
+            Some((Bound::Failed, _)) => {}
             Some(_) => self.errors.push(err(
                 ident,
                 format!("cannot assign twice to immutable variable `{ident}`: declare it with `let mut {ident}`"),
@@ -1243,6 +1296,17 @@ impl Lowerer {
         }
         match self.local_binding(base) {
             Some((Bound::Var(v), _)) if !matches!(self.vars[v.0].shape, Shape::Scalar) => Some(v),
+            Some((Bound::Failed, _)) => {
+                self.errors.follow_on();
+                None
+            }
+            Some((Bound::View(_), _)) => {
+                self.errors.push(err(
+                    base,
+                    "a window, chunk or sub-slice is read-only: copy it into a local array `[0.0; N]` to change it",
+                ));
+                None
+            }
             _ => {
                 self.errors.push(err(
                     base,
@@ -1396,7 +1460,6 @@ impl Lowerer {
     }
 
     fn for_(&mut self, f: &syn::ExprForLoop) {
-        let span = f.for_token.span;
         if let Some(label) = &f.label {
             self.errors.push(err(
                 label,
@@ -1410,10 +1473,7 @@ impl Lowerer {
             other => (strip(other), false),
         };
         let Expr::Range(range) = range else {
-            self.errors.push(err(
-                &f.expr,
-                "`for` loops run over integer ranges: `a..b`, `a..=b` or `(a..b).rev()`",
-            ));
+            self.for_iter(f);
             return;
         };
         let (Some(start), Some(end)) = (&range.start, &range.end) else {
@@ -1424,27 +1484,56 @@ impl Lowerer {
         let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
         let start = self.expr(start);
         let end = self.expr(end);
-        let flags = self.loop_flags(&f.body, span);
-        let counter = self.counters;
-        self.counters += 1;
         let name = match &*f.pat {
             Pat::Ident(p) => p.ident.to_string(),
             Pat::Wild(_) => "_".to_owned(),
             other => {
-                self.errors
-                    .push(err(other, "the loop variable must be a name or `_`"));
+                self.errors.push(err(
+                    other,
+                    "the loop variable of a range must be a name or `_`",
+                ));
                 "_".to_owned()
             }
         };
+        let range = LoopRange {
+            start,
+            end,
+            inclusive,
+            reverse,
+        };
+        self.counted_loop(f, range, name, &mut |cx, i| {
+            if let Pat::Ident(p) = &*f.pat {
+                cx.bind(&p.ident, Bound::Node(i), false);
+            }
+        });
+    }
+
+    /// `for` over a counter: `bind` binds the loop's pattern from the counter, then the body
+    /// follows.
+    fn counted_loop(
+        &mut self,
+        f: &syn::ExprForLoop,
+        range: LoopRange,
+        name: String,
+        bind: &mut dyn FnMut(&mut Self, NodeId),
+    ) {
+        let span = f.for_token.span;
+        let LoopRange {
+            start,
+            end,
+            inclusive,
+            reverse,
+        } = range;
+        let flags = self.loop_flags(&f.body, span);
+        let counter = self.counters;
+        self.counters += 1;
         let mut body = {
             self.forget();
             self.blocks.push(graph::Block::default());
             self.scopes.open();
             let i = self.push(Op::Counter(counter), vec![], Ty::Int, f.pat.span());
             self.nodes[i.0].name = Some(name.clone());
-            if let Pat::Ident(p) = &*f.pat {
-                self.bind(&p.ident, Bound::Node(i), false);
-            }
+            bind(self, i);
             let inner = self.loop_body(&f.body, span, flags);
             self.emit_all(inner);
             self.scopes.close();
@@ -1618,6 +1707,9 @@ impl Lowerer {
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => self.field(f, expr),
             Expr::Index(index) => {
+                if let Some(n) = self.view_index(index) {
+                    return n;
+                }
                 let Some(v) = self.array_of(&index.expr) else {
                     return self.placeholder(span);
                 };
@@ -1653,6 +1745,7 @@ impl Lowerer {
                     let a = self.expr(&u.expr);
                     self.push(Op::Not, vec![a], Ty::Bool, span)
                 }
+                UnOp::Deref(_) => self.deref(u),
                 _ => self.fail(err(
                     u.op,
                     "dereferencing is not supported: use the values directly",
@@ -1670,8 +1763,14 @@ impl Lowerer {
                 self.push(Op::Cast(to), vec![a], ty, span)
             }
             Expr::MethodCall(m) => {
+                if let Some(n) = self.iterator_method(m) {
+                    return n;
+                }
                 if let Some(t) = &m.turbofish {
-                    return self.fail(err(t, "method calls with turbofish are not supported"));
+                    return self.fail(err(
+                        t,
+                        "method calls with turbofish are not supported: remove it (`sum::<f64>()` and `product::<f64>()` are the exceptions)",
+                    ));
                 }
                 let name = m.method.to_string();
                 if let Expr::Path(r) = strip(&m.receiver)
@@ -1697,6 +1796,12 @@ impl Lowerer {
                 self.apply(prim, &args, span, &m.method, None)
             }
             Expr::Call(c) => self.call(c),
+            Expr::Match(m) => self.match_value(m),
+            Expr::Macro(m) => self.macro_value(&m.mac),
+            Expr::Reference(r) if r.mutability.is_none() && !self.names_array(&r.expr) => {
+                // `&x` of a value is the value: arithmetic on `&f64` reads through it.
+                self.expr(&r.expr)
+            }
             other => self.fail(unsupported(other)),
         }
     }
@@ -1713,6 +1818,9 @@ impl Lowerer {
 
     /// `x.len()`: a constant, or the length node of a buffer or an array field.
     fn len(&mut self, m: &syn::ExprMethodCall, span: Span) -> NodeId {
+        if let Some(view) = self.view_of(&m.receiver) {
+            return self.view_len(view, span);
+        }
         if let Some(n) = self.field_len(&m.receiver) {
             return n;
         }
@@ -1796,10 +1904,18 @@ impl Lowerer {
                 Bound::Var(v) if matches!(self.vars[v.0].shape, Shape::Scalar) => {
                     self.read(v, ident.span())
                 }
-                Bound::Var(_) => self.fail(err(
+                Bound::Var(_) | Bound::View(_) => self.fail(err(
                     ident,
                     format!("`{ident}` is an array: use its elements, as in `{ident}[i]`, or `{ident}.len()`"),
                 )),
+                Bound::Closure(_) => self.fail(err(
+                    ident,
+                    format!("`{ident}` is a closure: call it, as in `{ident}(x)`"),
+                )),
+                Bound::Failed => {
+                    self.errors.follow_on();
+                    self.placeholder(ident.span())
+                }
             };
         }
         // Not a local: a constant such as `PI`, `SCALE` or `std::f64::consts::E`. Its type is
@@ -1931,6 +2047,15 @@ impl Lowerer {
             None => segments.len().checked_sub(2).map(|i| segments[i].as_str()),
         };
         let args: Vec<&Expr> = c.args.iter().collect();
+        if let Some(ident) = func.path.get_ident()
+            && let Some(Binding {
+                bound: Bound::Closure(k),
+                ..
+            }) = self.lookup(&ident.to_string())
+        {
+            let k = *k;
+            return self.call_closure(k, &args, span);
+        }
         let last = &func
             .path
             .segments
@@ -2017,6 +2142,30 @@ impl Lowerer {
             {
                 let ty = self.vars[v.0].ty;
                 ids.push(self.push(Op::Array(v, by_ref), vec![], ty, a.span()));
+                continue;
+            }
+            if let Expr::Array(literal) = strip(inner) {
+                // `g(&[0.5, x])`: a local array passed whole.
+                let v = self.array_literal(literal, None, "array");
+                let ty = self.vars[v.0].ty;
+                ids.push(self.push(Op::Array(v, by_ref), vec![], ty, a.span()));
+                continue;
+            }
+            if self.names_array(a) {
+                let view = self.view_of(a).expect("checked by names_array");
+                let ty = self.vars[view.var.0].ty;
+                let node = match view.offset {
+                    None => self.push(Op::Array(view.var, true), vec![], ty, a.span()),
+                    Some(start) => {
+                        // `&x[start..start + len]`: a window, a chunk or a sub-slice.
+                        let end = view.end.unwrap_or_else(|| {
+                            let len = self.view_len(view, a.span());
+                            self.iop(Prim::Add, start, len, a.span())
+                        });
+                        self.push(Op::Part(view.var), vec![start, end], ty, a.span())
+                    }
+                };
+                ids.push(node);
                 continue;
             }
             ids.push(self.expr(a));
@@ -2162,6 +2311,15 @@ fn array_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
     }
 }
 
+/// The range a counted loop runs over.
+#[derive(Clone, Copy)]
+struct LoopRange {
+    start: NodeId,
+    end: NodeId,
+    inclusive: bool,
+    reverse: bool,
+}
+
 enum Tail<'a> {
     Expr(&'a Expr),
     Missing(Span),
@@ -2182,7 +2340,7 @@ fn compound(op: &BinOp) -> Option<Prim> {
 fn unsupported(expr: &Expr) -> syn::Error {
     let what = match expr {
         Expr::Closure(_) => {
-            "closures are not supported: write the computation inline, or as a `#[differentiate]` function and call it"
+            "a closure is supported bound with `let` and called (`let f = |v: f64| v * v; f(x)`), or as the argument of `map` or `fold`"
         }
         Expr::Macro(_) => {
             "macros are not supported in a differentiated function: write the computation with supported expressions"
@@ -2191,13 +2349,12 @@ fn unsupported(expr: &Expr) -> syn::Error {
         Expr::Async(_) | Expr::Await(_) => {
             "`async` code cannot be differentiated: differentiate a plain `fn` and call it"
         }
-        Expr::Match(_) => "`match` is not supported: use `if` / `else if` / `else`",
         Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
             "a loop is a statement, not a value: end the block with the value computed after it"
         }
         Expr::Return(_) => "`return` is a statement: write `return value;` on its own line",
         Expr::Array(_) | Expr::Repeat(_) => {
-            "arrays are values of `let` only: write `let mut h = [0.0; N];`, then index it"
+            "an array is a value of a `let`, an argument or an iterator's source: bind it, as in `let c = [a, b];` or `let mut h = [0.0; N];`"
         }
         Expr::Field(_) | Expr::Struct(_) | Expr::Tuple(_) => {
             "tuples and struct literals are not supported: read named fields, or pass the scalars as parameters"
@@ -2220,7 +2377,7 @@ fn unsupported(expr: &Expr) -> syn::Error {
     err(
         expr,
         format!(
-            "{what}\n(supported: literals, constants, `let`, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `for` over ranges, `while`, `loop`, `break`, `continue`, `return`, indexing, local arrays)"
+            "{what}\n(supported: literals, constants, `let` and patterns, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `match`, `for` over ranges and iterators, `while`, `loop`, `break`, `continue`, `return`, indexing, arrays, iterator chains ending in `sum`, `product` or `fold`, closures, assertions)"
         ),
     )
 }

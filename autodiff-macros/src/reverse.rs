@@ -103,6 +103,9 @@ struct Reverse {
     /// Array gradients of calls that the backward sweep takes back element by element: the
     /// gradient's node, its tape and the argument array, pushed right after the call.
     array_tapes: HashMap<NodeId, (VarId, VarId)>,
+    /// Array gradients of calls that took part of an array, `&x[start..end]`: the gradient's
+    /// node, and `start` and `end` as the forward sweep computed them.
+    parts: HashMap<NodeId, (NodeId, NodeId)>,
     /// Buffers the backward code of calls writes into, declared where the function starts.
     scratch: Vec<VarId>,
     /// The array inputs each call that writes into a buffer saves for its backward code.
@@ -314,6 +317,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         stored: std::cell::OnceCell::new(),
         calls,
         array_tapes: HashMap::new(),
+        parts: HashMap::new(),
         scratch: Vec::new(),
         snapshots: HashMap::new(),
     };
@@ -852,7 +856,7 @@ impl Reverse {
                     let zero = self.b.lit(0.0);
                     self.pending.insert(adj, zero);
                 }
-                Stmt::Declare(_, None) | Stmt::Push(..) => {}
+                Stmt::Declare(_, None) | Stmt::Push(..) | Stmt::Assert { .. } => {}
                 Stmt::Store { var, index, value } => {
                     let Some(&adj) = self.var_adjoint.get(var) else {
                         continue;
@@ -1139,7 +1143,12 @@ impl Reverse {
             vec![],
             Ty::Int,
         );
-        let len = push(Op::Len(v), vec![], Ty::Int);
+        let len = match self.parts.get(&p) {
+            Some(&(start, end)) => self.b.with_graph(|gr| {
+                gr.push(Node::new(Op::Prim(Prim::Sub), vec![end, start], Ty::Int))
+            }),
+            None => push(Op::Len(v), vec![], Ty::Int),
+        };
         let element = push(Op::Element, vec![p, i], ty);
         self.b
             .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
@@ -1339,6 +1348,12 @@ impl Reverse {
                 self.array_argument(v, p, g, node.ty);
                 continue;
             }
+            if let Op::Part(v) = self.b.node(arg).op {
+                let bounds = self.b.node(arg).args;
+                self.parts.insert(p, (bounds[0], bounds[1]));
+                self.array_argument(v, p, g, node.ty);
+                continue;
+            }
             let before = self.b.len();
             let d = self.b.prim(Prim::Mul, &[g, p]);
             let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
@@ -1365,6 +1380,12 @@ impl Reverse {
             self.array_tapes.insert(p, (tape, v));
             tape
         });
+        // Part of an array, `&x[start..end]`: its bounds where this backward code runs.
+        let bounds = self
+            .parts
+            .get(&p)
+            .copied()
+            .map(|(start, end)| (self.value(start), self.value(end)));
         let counter = COPY_LOOPS + self.copies;
         self.copies += 1;
         let push = |op: Op, args: Vec<NodeId>, ty: Ty| {
@@ -1377,29 +1398,38 @@ impl Reverse {
             Ty::Int,
         );
         // The adjoint has the array's length, and is in scope where the array may not be.
-        let len = push(Op::Len(adj), vec![], Ty::Int);
+        let (len, at) = match bounds {
+            None => (push(Op::Len(adj), vec![], Ty::Int), i),
+            Some((start, end)) => (
+                push(Op::Prim(Prim::Sub), vec![end, start], Ty::Int),
+                push(Op::Prim(Prim::Add), vec![start, i], Ty::Int),
+            ),
+        };
         let element = match tape {
             None => push(Op::Element, vec![p, i], ty),
             Some(tape) => push(Op::Pop(tape), vec![], ty),
         };
         let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
-        let current = push(Op::Load(adj), vec![i], ty);
+        let current = push(Op::Load(adj), vec![at], ty);
         let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
         self.b
             .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
         self.emit(Stmt::Node(len));
-        let body = vec![
-            Stmt::Node(i),
+        let mut body = vec![Stmt::Node(i)];
+        if at != i {
+            body.push(Stmt::Node(at));
+        }
+        body.extend([
             Stmt::Node(element),
             Stmt::Node(scaled),
             Stmt::Node(current),
             Stmt::Node(sum),
             Stmt::Store {
                 var: adj,
-                index: i,
+                index: at,
                 value: sum,
             },
-        ];
+        ]);
         self.emit(Stmt::For {
             counter,
             name: "k".to_owned(),

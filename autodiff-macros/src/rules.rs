@@ -241,6 +241,7 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::CallJvp(_)
         | Op::Field(_)
         | Op::Array(..)
+        | Op::Part(_)
         | Op::Invoke(_)
         | Op::FieldSlice(_)
         | Op::Gradient(_)

@@ -14,6 +14,7 @@
 
 pub mod gmm;
 pub mod gmm_natural;
+pub mod idioms;
 pub mod mixed;
 pub mod mlp;
 pub mod neuron;

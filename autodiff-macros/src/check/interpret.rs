@@ -209,7 +209,11 @@ fn placed_nodes(block: &Block, placed: &mut [bool]) {
                 placed_nodes(cond, placed);
                 placed_nodes(body, placed);
             }
-            Stmt::Declare(..) | Stmt::Assign(..) | Stmt::Store { .. } | Stmt::Push(..) => {}
+            Stmt::Declare(..)
+            | Stmt::Assign(..)
+            | Stmt::Store { .. }
+            | Stmt::Push(..)
+            | Stmt::Assert { .. } => {}
         }
     }
 }
@@ -427,6 +431,8 @@ impl<'g, T: Scalar> Machine<'g, T> {
                     return fault("step limit exceeded: the loop does not end");
                 }
             },
+            // The program's own assertions check nothing the interpreter needs.
+            Stmt::Assert { .. } => {}
         }
         Ok(())
     }
@@ -556,6 +562,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::CallJvp(_)
             | Op::Field(_)
             | Op::Array(..)
+            | Op::Part(_)
             | Op::Invoke(_)
             | Op::FieldSlice(_)
             | Op::Gradient(_)

@@ -1,12 +1,12 @@
 use autodiff::differentiate;
 
 #[differentiate]
-fn f(x: f64) -> f64 {
-    let _a = [x, x];
-    x
+fn f(x: [f64; 3]) -> f64 {
+    let n = x.iter().map(|v| v * 2.0).count();
+    n as f64
 }
 
 fn main() {
     // The original function is still emitted: this deliberate mismatch shows its type.
-    let () = f(1.0);
+    let () = f([1.0; 3]);
 }

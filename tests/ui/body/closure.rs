@@ -2,8 +2,13 @@ use autodiff::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    let _g = |y: f64| y * y;
-    x
+    let g = |y: f64| {
+        if y > 0.0 {
+            return y;
+        }
+        -y
+    };
+    g(x)
 }
 
 fn main() {

@@ -1,0 +1,596 @@
+//! Patterns, `match`, array values and macros: the everyday Rust that lowers to the graph's
+//! existing nodes and statements.
+//!
+//! `let [a, b] = *p;` binds each name to a load, `let (u, v) = (e1, e2);` to each value; an
+//! array literal or `array.map(..)` is a local array; `match` on integers, `bool`s and ranges is
+//! an `if` / `else if` chain; an assertion is a statement of the forward sweep.
+
+use proc_macro2::{Literal, Span};
+use syn::spanned::Spanned;
+use syn::{Expr, Pat, Stmt};
+
+use super::iter::{Item, View};
+use super::{Bound, Lowerer, MAX_CHAIN, err, float_type, strip};
+use crate::graph::{self, CastTo, CmpOp, LitValue, NodeId, Op, Shape, Ty, VarId};
+
+/// What a `match` looks at.
+enum Scrutinee {
+    Value(NodeId),
+    Tuple(Vec<Scrutinee>),
+}
+
+/// Whether a pattern matches every value.
+fn irrefutable(pat: &Pat) -> bool {
+    match pat {
+        Pat::Wild(_) => true,
+        Pat::Ident(p) => p.subpat.as_ref().is_none_or(|(_, s)| irrefutable(s)),
+        Pat::Paren(p) => irrefutable(&p.pat),
+        Pat::Or(o) => o.cases.iter().any(irrefutable),
+        Pat::Tuple(t) => t
+            .elems
+            .iter()
+            .all(|p| irrefutable(p) || matches!(p, Pat::Rest(_))),
+        _ => false,
+    }
+}
+
+/// The float type of the elements of an annotated array, `[f64; 3]`.
+fn element_type(ty: &syn::Type) -> Option<graph::FloatTy> {
+    match ty {
+        syn::Type::Array(a) => float_type(&a.elem),
+        syn::Type::Reference(r) => element_type(&r.elem),
+        syn::Type::Paren(p) => element_type(&p.elem),
+        _ => None,
+    }
+}
+
+impl Lowerer {
+    /// `let name = ...;` for the values that are not a single node: a closure, an array
+    /// literal, `array.map(..)`, a view, `x.into()`. `false` if the value is none of these.
+    pub(super) fn let_idiom(&mut self, local: &syn::Local, p: &syn::PatIdent, init: &Expr) -> bool {
+        let annotation = match &local.pat {
+            Pat::Type(t) => Some(&*t.ty),
+            _ => None,
+        };
+        let mutable = p.mutability.is_some();
+        let name = p.ident.to_string();
+        match strip(init) {
+            Expr::Closure(c) => {
+                self.bind_closure(&p.ident, c);
+                true
+            }
+            Expr::Array(a) => {
+                let elem = annotation.and_then(element_type);
+                let v = self.array_literal(a, elem, &name);
+                self.bind(&p.ident, Bound::Var(v), mutable);
+                true
+            }
+            Expr::MethodCall(m)
+                if m.method == "map" && m.args.len() == 1 && self.names_array(&m.receiver) =>
+            {
+                match self.array_map(m, &name) {
+                    Some(v) => self.bind(&p.ident, Bound::Var(v), mutable),
+                    None => self.bind(&p.ident, Bound::Failed, mutable),
+                }
+                true
+            }
+            Expr::MethodCall(m) if m.method == "into" && m.args.is_empty() => {
+                let Some(t) = annotation.and_then(float_type) else {
+                    return false;
+                };
+                let a = self.expr(&m.receiver);
+                let n = self.push(
+                    Op::Cast(CastTo::Float(t)),
+                    vec![a],
+                    Ty::Float(Some(t)),
+                    m.span(),
+                );
+                self.bind_value(&p.ident, n, mutable, &[]);
+                true
+            }
+            _ if self.names_array(init) => {
+                let view = self.view_of(init).expect("checked by names_array");
+                // `let q = h;` copies an array that may change later; a reference or a view of
+                // an array nothing stores into can be read in place.
+                let by_value = !matches!(strip(init), Expr::Reference(_));
+                let source_changes = view.offset.is_none()
+                    && self.vars[view.var.0].param.is_none()
+                    && matches!(self.local_binding(init), Some((Bound::Var(_), _)));
+                if mutable || by_value && source_changes {
+                    match self.copy_array(view, &name, init.span()) {
+                        Some(v) => self.bind(&p.ident, Bound::Var(v), mutable),
+                        None => {
+                            self.errors.push(err(
+                                init,
+                                "only a whole array `[f64; N]` can be copied into a new array: index the original",
+                            ));
+                            self.bind(&p.ident, Bound::Failed, mutable);
+                        }
+                    }
+                } else {
+                    self.bind(&p.ident, Bound::View(view), false);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `[a, b, c]`: a local array, declared and stored element by element.
+    pub(super) fn array_literal(
+        &mut self,
+        a: &syn::ExprArray,
+        elem: Option<graph::FloatTy>,
+        name: &str,
+    ) -> VarId {
+        let span = a.span();
+        let values: Vec<NodeId> = a.elems.iter().map(|e| self.expr(e)).collect();
+        let mut ty = values
+            .iter()
+            .map(|v| self.nodes[v.0].ty)
+            .find(|t| matches!(t, Ty::Float(Some(_))))
+            .or_else(|| elem.map(|t| Ty::Float(Some(t))))
+            .unwrap_or_else(|| {
+                values
+                    .first()
+                    .map_or(Ty::Float(None), |v| self.nodes[v.0].ty)
+            });
+        if ty == Ty::Other {
+            ty = Ty::Float(None);
+        }
+        if let Some(t) = ty.float() {
+            for &v in &values {
+                self.settle(v, t);
+            }
+        }
+        let len = Literal::usize_unsuffixed(values.len());
+        let var = self.var(
+            name,
+            ty,
+            Shape::Array {
+                len: proc_macro2::TokenStream::from(proc_macro2::TokenTree::Literal(len)),
+                by_ref: false,
+            },
+            span,
+        );
+        self.declare_array(var, span);
+        for (k, v) in values.into_iter().enumerate() {
+            let index = self.int(k as i128, span);
+            self.emit(graph::Stmt::Store {
+                var,
+                index,
+                value: v,
+            });
+        }
+        self.forget();
+        var
+    }
+
+    /// `let mut var = [0; N];` of the variable's type and length.
+    pub(super) fn declare_array(&mut self, var: VarId, span: Span) {
+        let ty = self.vars[var.0].ty;
+        let Shape::Array { len, .. } = self.vars[var.0].shape.clone() else {
+            unreachable!("declared with an array shape");
+        };
+        let zero = if ty == Ty::Int {
+            self.int(0, span)
+        } else {
+            self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span)
+        };
+        let fill = self.push(Op::Fill(len), vec![zero], ty, span);
+        self.emit(graph::Stmt::Declare(var, Some(fill)));
+    }
+
+    /// The value of an expression as an item: a tuple of items, a view, or a number.
+    fn item_of(&mut self, e: &Expr) -> Item {
+        match strip(e) {
+            Expr::Tuple(t) => Item::Tuple(t.elems.iter().map(|e| self.item_of(e)).collect()),
+            Expr::Array(a) => Item::Tuple(a.elems.iter().map(|e| self.item_of(e)).collect()),
+            _ => match self.view_of(e) {
+                Some(v) => Item::View(v),
+                None => Item::Value(self.expr(e)),
+            },
+        }
+    }
+
+    /// `let [a, b] = *p;`, `let (u, v) = (e1, e2);`: each name bound to its part.
+    pub(super) fn let_pattern(&mut self, pat: &Pat, init: &Expr, rest: &[Stmt]) {
+        let inner = match pat {
+            Pat::Type(t) => &*t.pat,
+            p => p,
+        };
+        let destructures = matches!(inner, Pat::Tuple(_) | Pat::Slice(_));
+        if !destructures {
+            self.expr(init);
+            self.errors.push(err(
+                pat,
+                "only names, `_`, tuples `(a, b)` and arrays `[a, b]` can be bound by `let`",
+            ));
+            self.fail_names(pat);
+            return;
+        }
+        if matches!(strip(init), Expr::Call(_) | Expr::MethodCall(_)) && !self.names_array(init) {
+            let before = self.errors.count();
+            self.expr(init);
+            if self.errors.count() > before {
+                self.fail_names(pat);
+                return;
+            }
+            self.errors.push(err(
+                pat,
+                "destructuring the result of a call is not supported: bind the result to a name",
+            ));
+            self.fail_names(pat);
+            return;
+        }
+        let before = self.errors.count();
+        let item = self.item_of(init);
+        if self.errors.count() > before {
+            self.fail_names(pat);
+            return;
+        }
+        // `[a, b]` of a tuple of values built from an array literal.
+        match (inner, item) {
+            (Pat::Slice(s), Item::Tuple(items)) if s.elems.len() == items.len() => {
+                for (p, item) in s.elems.iter().zip(items) {
+                    self.bind_let(p, item, rest);
+                }
+            }
+            (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
+            (p, item) => self.bind_let(p, item, rest),
+        }
+    }
+
+    /// Binds a pattern of a `let`: a mutable name a later branch or loop assigns becomes a
+    /// variable, as in a plain `let mut`.
+    fn bind_let(&mut self, pat: &Pat, item: Item, rest: &[Stmt]) {
+        match (pat, item) {
+            (Pat::Ident(p), Item::Value(n)) if p.subpat.is_none() && p.by_ref.is_none() => {
+                self.bind_value(&p.ident, n, p.mutability.is_some(), rest);
+            }
+            (Pat::Tuple(t), Item::Tuple(items))
+                if t.elems.len() == items.len()
+                    && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            {
+                for (p, item) in t.elems.iter().zip(items) {
+                    self.bind_let(p, item, rest);
+                }
+            }
+            (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
+            (p @ Pat::Tuple(_), Item::Value(_)) => {
+                self.errors.push(err(
+                    p,
+                    "only a tuple written out, `let (a, b) = (x, y);`, can be destructured: bind the parts one by one",
+                ));
+                self.fail_names(p);
+            }
+            (p, item) => self.bind_item(p, item),
+        }
+    }
+
+    fn bind_let_slice(&mut self, s: &syn::PatSlice, view: View, rest: &[Stmt]) {
+        if s.elems.iter().any(|p| matches!(p, Pat::Rest(_))) {
+            self.bind_slice(s, view);
+            return;
+        }
+        let span = s.span();
+        for (k, p) in s.elems.iter().enumerate() {
+            let index = self.int(k as i128, span);
+            let n = self.view_load(view, index, span);
+            self.bind_let(p, Item::Value(n), rest);
+        }
+    }
+
+    /// The scrutinee of a `match`: a value, or a tuple of them, `match (k, flag)`.
+    fn scrutinee(&mut self, e: &Expr) -> Scrutinee {
+        match strip(e) {
+            Expr::Tuple(t) => Scrutinee::Tuple(t.elems.iter().map(|e| self.scrutinee(e)).collect()),
+            e => Scrutinee::Value(self.expr(e)),
+        }
+    }
+
+    /// The test of a `match` pattern against the scrutinee, and binds its names; `None` when
+    /// the pattern matches everything.
+    fn pattern_test(&mut self, pat: &Pat, s: &Scrutinee) -> Option<NodeId> {
+        let span = pat.span();
+        let s = match (pat, s) {
+            (Pat::Wild(_), _) => return None,
+            (Pat::Paren(p), s) => return self.pattern_test(&p.pat, s),
+            (Pat::Or(o), s) => {
+                let mut any: Option<NodeId> = None;
+                for case in &o.cases {
+                    let t = self.pattern_test(case, s)?;
+                    any = Some(match any {
+                        Some(a) => self.push(Op::Or, vec![a, t], Ty::Bool, span),
+                        None => t,
+                    });
+                }
+                return any;
+            }
+            (Pat::Tuple(t), Scrutinee::Tuple(parts))
+                if t.elems.len() == parts.len()
+                    && !t.elems.iter().any(|p| matches!(p, Pat::Rest(_))) =>
+            {
+                let mut all: Option<NodeId> = None;
+                for (p, part) in t.elems.iter().zip(parts) {
+                    if let Some(t) = self.pattern_test(p, part) {
+                        all = Some(match all {
+                            Some(a) => self.push(Op::And, vec![a, t], Ty::Bool, span),
+                            None => t,
+                        });
+                    }
+                }
+                return all;
+            }
+            (_, Scrutinee::Value(s)) => *s,
+            (other, Scrutinee::Tuple(_)) => {
+                self.errors.push(err(
+                    other,
+                    "match a tuple with a tuple pattern of the same length, as in `(0, true)`",
+                ));
+                self.fail_names(other);
+                return Some(self.bool_lit(true, span));
+            }
+        };
+        match pat {
+            Pat::Wild(_) => None,
+            Pat::Ident(p) => {
+                if p.by_ref.is_some() {
+                    self.errors.push(err(
+                        p,
+                        "`ref` bindings are not supported: bind a plain name",
+                    ));
+                }
+                self.bind(&p.ident, Bound::Node(s), p.mutability.is_some());
+                p.subpat
+                    .as_ref()
+                    .and_then(|(_, sub)| self.pattern_test(sub, &Scrutinee::Value(s)))
+            }
+            Pat::Lit(l) => {
+                if let syn::Lit::Bool(b) = &l.lit {
+                    return Some(if b.value {
+                        s
+                    } else {
+                        self.push(Op::Not, vec![s], Ty::Bool, span)
+                    });
+                }
+                let v = self.lit(&l.lit);
+                Some(self.push(Op::Cmp(CmpOp::Eq), vec![s, v], Ty::Bool, span))
+            }
+            Pat::Path(p) => {
+                let v = self.path(p);
+                Some(self.push(Op::Cmp(CmpOp::Eq), vec![s, v], Ty::Bool, span))
+            }
+            Pat::Range(r) => {
+                let mut test: Option<NodeId> = None;
+                if let Some(start) = &r.start {
+                    let a = self.expr(start);
+                    test = Some(self.push(Op::Cmp(CmpOp::Le), vec![a, s], Ty::Bool, span));
+                }
+                if let Some(end) = &r.end {
+                    let b = self.expr(end);
+                    let op = match r.limits {
+                        syn::RangeLimits::Closed(_) => CmpOp::Le,
+                        syn::RangeLimits::HalfOpen(_) => CmpOp::Lt,
+                    };
+                    let t = self.push(Op::Cmp(op), vec![s, b], Ty::Bool, span);
+                    // `if a <= k { k <= b } else { false }`: both bounds, without the
+                    // `a <= k && k <= b` that reads as a hand-written `contains`.
+                    test = Some(match test {
+                        Some(a) => {
+                            let no = self.bool_lit(false, span);
+                            self.push(Op::Select, vec![a, t, no], Ty::Bool, span)
+                        }
+                        None => t,
+                    });
+                }
+                test
+            }
+            other => {
+                self.errors.push(err(
+                    other,
+                    "`match` patterns may be integer or `bool` literals, ranges `a..=b`, `|`, names, `_` and guards `k if k < 0`",
+                ));
+                Some(self.bool_lit(true, span))
+            }
+        }
+    }
+
+    /// `match` as a statement, or as a value assigned to `target`: an `if` / `else if` chain.
+    pub(super) fn match_(&mut self, m: &syn::ExprMatch, target: Option<VarId>) {
+        let s = self.scrutinee(&m.expr);
+        if m.arms.is_empty() {
+            self.errors
+                .push(err(m, "a `match` without arms cannot be differentiated"));
+            return;
+        }
+        if m.arms.len() > MAX_CHAIN {
+            self.errors.push(err(
+                m.match_token,
+                format!("`match` with more than {MAX_CHAIN} arms: split it, or move part of it into a function"),
+            ));
+            return;
+        }
+        self.arms(&m.arms, &s, target);
+    }
+
+    fn arms(&mut self, arms: &[syn::Arm], s: &Scrutinee, target: Option<VarId>) {
+        let Some((arm, rest)) = arms.split_first() else {
+            return;
+        };
+        let (pat, guard) = match &arm.pat {
+            Pat::Guard(g) => (&*g.pat, Some(&*g.guard)),
+            p => (p, None),
+        };
+        self.scopes.open();
+        let test = self.pattern_test(pat, s);
+        // The last arm runs when no other did: `match` is exhaustive, so its test (and a
+        // guard, which makes it unreachable) need not be checked.
+        let unconditional = rest.is_empty() || guard.is_none() && irrefutable(pat);
+        if unconditional {
+            let body = self.arm_body(&arm.body, target);
+            self.emit_all(body);
+            self.scopes.close();
+            return;
+        }
+        let test = match (test, guard) {
+            (Some(t), Some(g)) => {
+                let g = self.expr(g);
+                self.push(Op::And, vec![t, g], Ty::Bool, arm.body.span())
+            }
+            (None, Some(g)) => self.expr(g),
+            (Some(t), None) => t,
+            (None, None) => unreachable!("an unconditional arm is handled above"),
+        };
+        let then = self.arm_body(&arm.body, target);
+        self.scopes.close();
+        self.depth += 1;
+        let otherwise = self.nested(|cx| cx.arms(rest, s, target));
+        self.depth -= 1;
+        self.forget();
+        self.emit(graph::Stmt::If {
+            cond: test,
+            then,
+            otherwise,
+        });
+    }
+
+    fn arm_body(&mut self, body: &Expr, target: Option<VarId>) -> graph::Block {
+        match (body, target) {
+            (Expr::Block(b), _) if b.label.is_none() => self.branch(&b.block, target),
+            (e, Some(t)) => self.nested(|cx| {
+                let v = cx.expr(e);
+                cx.set(t, v);
+            }),
+            (e, None) => self.nested(|cx| cx.effect(e)),
+        }
+    }
+
+    /// A `match` used as a value: its arms assign a variable, read after it.
+    pub(super) fn match_value(&mut self, m: &syn::ExprMatch) -> NodeId {
+        let span = m.match_token.span;
+        let v = self.var("value_of_if", Ty::Float(None), Shape::Scalar, span);
+        self.emit(graph::Stmt::Declare(v, None));
+        self.match_(m, Some(v));
+        self.read(v, span)
+    }
+
+    /// A macro used as a statement: an assertion is kept; anything else is an error.
+    pub(super) fn macro_stmt(&mut self, mac: &syn::Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        match name.as_str() {
+            "assert" | "debug_assert" | "assert_eq" | "assert_ne" | "debug_assert_eq"
+            | "debug_assert_ne" => self.assertion(mac, &name),
+            _ => self.errors.push(macro_error(mac, &name)),
+        }
+    }
+
+    /// A macro used as a value.
+    pub(super) fn macro_value(&mut self, mac: &syn::Macro) -> NodeId {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        self.fail(macro_error(mac, &name))
+    }
+
+    /// `assert!(cond)`, `assert_eq!(a, b, "message {}", x)`: the operands and the message's
+    /// arguments are lowered, and the assertion is a statement of the forward sweep.
+    fn assertion(&mut self, mac: &syn::Macro, name: &str) {
+        let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        let args = match mac.parse_body_with(parser) {
+            Ok(a) => a,
+            Err(e) => {
+                self.errors.push(e);
+                return;
+            }
+        };
+        let operands = if name.ends_with("_eq") || name.ends_with("_ne") {
+            2
+        } else {
+            1
+        };
+        let args: Vec<&Expr> = args.iter().collect();
+        if args.len() < operands {
+            self.errors
+                .push(err(mac, format!("`{name}!` takes {operands} operand(s)")));
+            return;
+        }
+        let mut message = None;
+        if let Some(m) = args.get(operands) {
+            let Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = strip(m)
+            else {
+                self.errors.push(err(
+                    m,
+                    "the message of an assertion must be a string literal",
+                ));
+                return;
+            };
+            if captures_names(&s.value()) {
+                self.errors.push(err(
+                    s,
+                    "name the message's arguments after it, as in `\"x = {}\", x`: inline names such as `{x}` are not supported",
+                ));
+                return;
+            }
+            message = Some(s.clone());
+        }
+        let mut ids = Vec::new();
+        for (k, a) in args.iter().enumerate() {
+            if k == operands {
+                continue;
+            }
+            ids.push(self.expr(a));
+        }
+        let mac_name = syn::Ident::new(name, mac.path.span());
+        self.emit(graph::Stmt::Assert {
+            mac: mac_name,
+            operands,
+            args: ids,
+            message: message.map(|m| quote::ToTokens::to_token_stream(&m)),
+        });
+    }
+}
+
+/// Whether a format string names an argument inline (`{x}`), which the generated code could
+/// not resolve.
+fn captures_names(s: &str) -> bool {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' {
+            match chars.peek() {
+                Some('{') => {
+                    chars.next();
+                }
+                Some(c) if c.is_alphabetic() || *c == '_' => return true,
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+fn macro_error(mac: &syn::Macro, name: &str) -> syn::Error {
+    let message = match name {
+        "vec" => {
+            "`vec!` is not supported in a differentiated function: use a fixed-size local array, as in `let mut h = [0.0; N];`".to_owned()
+        }
+        "println" | "print" | "eprintln" | "eprint" | "dbg" | "format" | "write" | "writeln" => {
+            format!("`{name}!` is not supported in a differentiated function: print outside it, or assert with `assert!`")
+        }
+        _ => format!(
+            "the macro `{name}!` is not supported in a differentiated function: write the computation with supported expressions (`assert!`, `debug_assert!`, `assert_eq!` and `assert_ne!` are kept)"
+        ),
+    };
+    err(mac, message)
+}

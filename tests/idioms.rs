@@ -1,0 +1,1007 @@
+//! Everyday Rust in a differentiated body: iterators, closures, patterns, `match`, array values,
+//! assertions and conversions, written as a Rust programmer writes them (the user's code passes
+//! clippy's default lints: no index loops where an iterator reads better).
+//!
+//! Every function is `#[differentiate(reverse, forward)]`. [`common::check`] holds each gradient
+//! to a closed form derived by hand, to fourth-order finite differences of the original function,
+//! and to forward mode, and checks that both generated functions return the original's value bit
+//! for bit. Functions of several parameters are checked as functions of one flat point.
+
+#![allow(
+    // The forms below are the point: `x.iter()` beside `&x`, `cloned` beside `copied`, `match`
+    // on a `bool`, loop indices as `f64`.
+    clippy::explicit_iter_loop,
+    clippy::cloned_instead_of_copied,
+    clippy::match_bool,
+    clippy::cast_precision_loss
+)]
+
+mod common;
+
+use autodiff::{Tolerance, check_gradient_with, differentiate};
+use common::{REL, assert_close, check};
+
+const FD: Tolerance = Tolerance {
+    rel: 1e-6,
+    abs: 1e-8,
+};
+
+// ---------------------------------------------------------------------------------------------
+// `for` over arrays and slices.
+
+#[differentiate(reverse, forward)]
+fn for_iter(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter() {
+        s += v * v;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn for_ref(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for v in &x {
+        s += v.sin() * *v;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn for_by_value(x: [f64; 4]) -> f64 {
+    let mut p = 1.0;
+    for v in x {
+        p *= v;
+    }
+    p
+}
+
+#[differentiate(reverse, forward)]
+fn for_pattern_ref(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for &v in &x {
+        s += v.exp();
+    }
+    s
+}
+
+#[test]
+fn for_over_arrays() {
+    let points = [[0.5, -1.0, 2.0, 1.5], [1.0, 2.0, 3.0, 4.0]];
+    check(
+        "for_iter",
+        &points,
+        FD,
+        for_iter,
+        for_iter_grad,
+        for_iter_jvp,
+        |x| x.map(|v| 2.0 * v),
+    );
+    check(
+        "for_ref",
+        &points,
+        FD,
+        for_ref,
+        for_ref_grad,
+        for_ref_jvp,
+        |x| x.map(|v| v.cos() * v + v.sin()),
+    );
+    check(
+        "for_by_value",
+        &points,
+        FD,
+        for_by_value,
+        for_by_value_grad,
+        for_by_value_jvp,
+        |x| std::array::from_fn(|i| (0..4).filter(|&j| j != i).map(|j| x[j]).product()),
+    );
+    check(
+        "for_pattern_ref",
+        &points,
+        FD,
+        for_pattern_ref,
+        for_pattern_ref_grad,
+        for_pattern_ref_jvp,
+        |x| x.map(f64::exp),
+    );
+}
+
+#[differentiate(reverse, forward)]
+fn enumerate(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate() {
+        s += (i as f64 + 1.0) * v * v;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn zip_for(x: [f64; 3], y: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for (a, b) in x.iter().zip(y.iter()) {
+        s += a * b.sin();
+    }
+    for (a, b) in x.iter().zip(&y) {
+        s += a * b;
+    }
+    for (a, b) in x.iter().zip(y) {
+        s += *a * a * b;
+    }
+    s
+}
+
+#[test]
+fn enumerate_and_zip() {
+    check(
+        "enumerate",
+        &[[0.5, -1.0, 2.0, 1.5]],
+        FD,
+        enumerate,
+        enumerate_grad,
+        enumerate_jvp,
+        |x| std::array::from_fn(|i| 2.0 * (i as f64 + 1.0) * x[i]),
+    );
+    let split = |p: [f64; 6]| ([p[0], p[1], p[2]], [p[3], p[4], p[5]]);
+    check(
+        "zip_for",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, -0.7]],
+        FD,
+        |p| {
+            let (x, y) = split(p);
+            zip_for(x, y)
+        },
+        |p| {
+            let (x, y) = split(p);
+            let (v, dx, dy) = zip_for_grad(x, y);
+            (v, [dx[0], dx[1], dx[2], dy[0], dy[1], dy[2]])
+        },
+        |p, d| {
+            let (x, y) = split(p);
+            let (dx, dy) = split(d);
+            zip_for_jvp(x, dx, y, dy)
+        },
+        |p| {
+            let (x, y) = split(p);
+            let mut g = [0.0; 6];
+            for i in 0..3 {
+                g[i] = y[i].sin() + y[i] + 2.0 * x[i] * y[i];
+                g[i + 3] = x[i] * y[i].cos() + x[i] + x[i] * x[i];
+            }
+            g
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows and chunks.
+
+/// Rosenbrock's function as a Rust programmer writes it.
+#[differentiate(reverse, forward)]
+fn rosenbrock(x: [f64; 4]) -> f64 {
+    x.windows(2)
+        .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
+        .sum()
+}
+
+fn rosenbrock_closed(x: [f64; 4]) -> [f64; 4] {
+    let mut g = [0.0; 4];
+    for i in 0..3 {
+        g[i] += -400.0 * x[i] * (x[i + 1] - x[i] * x[i]) - 2.0 * (1.0 - x[i]);
+        g[i + 1] += 200.0 * (x[i + 1] - x[i] * x[i]);
+    }
+    g
+}
+
+#[differentiate(reverse, forward)]
+fn windows_for(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for w in x.windows(3) {
+        s += w[0] * w[2] + w.len() as f64 * w[1];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn chunks(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for c in x.chunks_exact(2) {
+        s += c[0] * c[1] + c.iter().map(|v| v.sin()).sum::<f64>();
+    }
+    s
+}
+
+#[test]
+fn windows_and_chunks() {
+    let points = [[0.5, -1.0, 2.0, 1.5], [1.0, 1.0, 1.0, 1.0]];
+    check(
+        "rosenbrock",
+        &points,
+        FD,
+        rosenbrock,
+        rosenbrock_grad,
+        rosenbrock_jvp,
+        rosenbrock_closed,
+    );
+    check(
+        "windows_for",
+        &points,
+        FD,
+        windows_for,
+        windows_for_grad,
+        windows_for_jvp,
+        |x| [x[2], 3.0 + x[3], x[0] + 3.0, x[1]],
+    );
+    check(
+        "chunks",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        chunks,
+        chunks_grad,
+        chunks_jvp,
+        |x| std::array::from_fn(|i| x[i ^ 1] + x[i].cos()),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iterator chains ending in `sum`, `product` and `fold`.
+
+#[differentiate(reverse, forward)]
+fn dot(x: [f64; 4], y: [f64; 4]) -> f64 {
+    x.iter().zip(y.iter()).map(|(a, b)| a * b).sum::<f64>()
+}
+
+#[differentiate(reverse, forward)]
+fn product(x: [f64; 4]) -> f64 {
+    x.iter().product()
+}
+
+#[differentiate(reverse, forward)]
+fn fold(x: [f64; 4]) -> f64 {
+    x.iter().fold(1.0, |acc, &v| 0.5 * acc + v.sin())
+}
+
+#[differentiate(reverse, forward)]
+fn fold_max(x: [f64; 4]) -> f64 {
+    x.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[differentiate(reverse, forward)]
+fn adaptors(x: [f64; 6]) -> f64 {
+    let a: f64 = x.iter().rev().enumerate().map(|(i, v)| i as f64 * v).sum();
+    let b: f64 = x.iter().skip(1).take(3).map(|v| v * v).sum();
+    let c = x.iter().step_by(2).map(|&v| v.powi(3)).sum::<f64>();
+    let d: f64 = x.iter().cloned().rev().skip(4).product();
+    let e: f64 = (0..3).map(|i| x[2 * i] * x[2 * i + 1]).sum();
+    a + b + c + d + e
+}
+
+#[test]
+fn chains() {
+    let split = |p: [f64; 8]| ([p[0], p[1], p[2], p[3]], [p[4], p[5], p[6], p[7]]);
+    check(
+        "dot",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, -0.7, 1.1, 2.0]],
+        FD,
+        |p| {
+            let (x, y) = split(p);
+            dot(x, y)
+        },
+        |p| {
+            let (x, y) = split(p);
+            let (v, dx, dy) = dot_grad(x, y);
+            (v, [dx[0], dx[1], dx[2], dx[3], dy[0], dy[1], dy[2], dy[3]])
+        },
+        |p, d| {
+            let (x, y) = split(p);
+            let (dx, dy) = split(d);
+            dot_jvp(x, dx, y, dy)
+        },
+        |p| [p[4], p[5], p[6], p[7], p[0], p[1], p[2], p[3]],
+    );
+    let points = [[0.5, -1.0, 2.0, 1.5], [1.2, 0.7, -0.3, 2.5]];
+    check(
+        "product",
+        &points,
+        FD,
+        product,
+        product_grad,
+        product_jvp,
+        |x| std::array::from_fn(|i| (0..4).filter(|&j| j != i).map(|j| x[j]).product()),
+    );
+    check("fold", &points, FD, fold, fold_grad, fold_jvp, |x| {
+        // acc_k = 0.5 acc_{k-1} + sin(x_k): x_k enters scaled by 0.5^(3-k).
+        let scale = [0.125, 0.25, 0.5, 1.0];
+        std::array::from_fn(|k| scale[k] * x[k].cos())
+    });
+    check(
+        "fold_max",
+        &points,
+        FD,
+        fold_max,
+        fold_max_grad,
+        fold_max_jvp,
+        |x| {
+            let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let at = x.iter().position(|&v| v == m).unwrap();
+            std::array::from_fn(|i| if i == at { 1.0 } else { 0.0 })
+        },
+    );
+    check(
+        "adaptors",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        adaptors,
+        adaptors_grad,
+        adaptors_jvp,
+        |x| {
+            let mut g = [5.0, 4.0, 3.0, 2.0, 1.0, 0.0];
+            for i in 1..4 {
+                g[i] += 2.0 * x[i];
+            }
+            for i in (0..6).step_by(2) {
+                g[i] += 3.0 * x[i] * x[i];
+            }
+            g[0] += x[1];
+            g[1] += x[0];
+            for i in (0..6).step_by(2) {
+                g[i] += x[i + 1];
+                g[i + 1] += x[i];
+            }
+            g
+        },
+    );
+}
+
+#[differentiate(reverse, forward)]
+fn slice_chain(x: &[f64], y: &[f64]) -> f64 {
+    let head: f64 = x[..2].iter().map(|v| v * v).sum();
+    let tail = &x[1..];
+    let mut s = head;
+    for (a, b) in tail.iter().zip(y) {
+        s += a.sin() * b;
+    }
+    s
+}
+
+#[test]
+fn slices() {
+    let x = [0.5, -1.0, 2.0, 1.5];
+    let y = [0.3, -0.7, 1.1];
+    let (v, dx, dy) = slice_chain_grad(&x, &y);
+    assert_eq!(v.to_bits(), slice_chain(&x, &y).to_bits());
+    let want_dx = [
+        2.0 * x[0],
+        2.0 * x[1] + x[1].cos() * y[0],
+        x[2].cos() * y[1],
+        x[3].cos() * y[2],
+    ];
+    let want_dy = [x[1].sin(), x[2].sin(), x[3].sin()];
+    for i in 0..4 {
+        assert_close("slice_chain dx", dx[i], want_dx[i], REL);
+    }
+    for i in 0..3 {
+        assert_close("slice_chain dy", dy[i], want_dy[i], REL);
+    }
+    check_gradient_with(|v| slice_chain(v, &y), &x, &dx, FD).unwrap();
+    check_gradient_with(|v| slice_chain(&x, v), &y, &dy, FD).unwrap();
+    let d = [0.1, 0.2, -0.3, 0.4];
+    let e = [0.5, -0.6, 0.7];
+    let (vj, t) = slice_chain_jvp(&x, &d, &y, &e);
+    assert_eq!(vj.to_bits(), v.to_bits());
+    let want: f64 = d.iter().zip(&dx).map(|(a, b)| a * b).sum::<f64>()
+        + e.iter().zip(&dy).map(|(a, b)| a * b).sum::<f64>();
+    assert_close("slice_chain jvp", t, want, 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `array.map` and closures.
+
+#[differentiate(reverse, forward)]
+fn array_map(x: [f64; 3]) -> f64 {
+    let s = x.map(|v| 0.5 * v.sin());
+    let e = x.map(f64::exp);
+    s.iter().zip(e.iter()).map(|(a, b)| a * b).sum()
+}
+
+#[differentiate(reverse, forward)]
+fn closures(x: [f64; 3]) -> f64 {
+    let a = 2.0 * x[0];
+    let scale = |v: f64| v * a;
+    let a = 3.0;
+    let square = |v: f64| v * v;
+    let add = |u: f64, v: f64| u + v;
+    add(scale(x[1]), square(x[2])) + a + x.iter().map(|&v| square(v)).sum::<f64>()
+}
+
+#[test]
+fn maps_and_closures() {
+    check(
+        "array_map",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        array_map,
+        array_map_grad,
+        array_map_jvp,
+        |x| x.map(|v| (0.5 * v.cos() + 0.5 * v.sin()) * v.exp()),
+    );
+    check(
+        "closures",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        closures,
+        closures_grad,
+        closures_jvp,
+        |x| {
+            [
+                2.0 * x[1] + 2.0 * x[0],
+                2.0 * x[0] + 2.0 * x[1],
+                2.0 * x[2] + 2.0 * x[2],
+            ]
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns, references and array values.
+
+#[differentiate(reverse, forward)]
+fn destructure(p: &[f64; 2], q: [f64; 2]) -> f64 {
+    let [x1, x2] = *p;
+    let [y1, y2] = q;
+    let (u, v) = (x1 * y2, x2.sin());
+    let [a, b] = [u + v, u - v];
+    a * b + y1
+}
+
+#[differentiate(reverse, forward)]
+fn array_values(x: [f64; 3]) -> f64 {
+    let c = [0.5, -1.0, 2.0];
+    let w = [x[0] * x[1], x[2], 1.0];
+    c.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + norm2(&x) + dot3(w, [1.0, 2.0, 3.0])
+}
+
+#[differentiate(reverse, forward)]
+fn norm2(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+#[differentiate(reverse, forward)]
+fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a.iter().zip(b.iter()).map(|(u, v)| u * v).sum()
+}
+
+#[differentiate(reverse, forward)]
+fn copies(x: [f64; 3]) -> f64 {
+    let mut h = x;
+    h[0] = h[1] * h[2];
+    let g = h;
+    h[1] = 0.0;
+    g.iter().sum::<f64>() + h.iter().sum::<f64>()
+}
+
+#[test]
+fn patterns_and_arrays() {
+    check(
+        "destructure",
+        &[[0.5, -1.0, 2.0, 1.5]],
+        FD,
+        |p| destructure(&[p[0], p[1]], [p[2], p[3]]),
+        |p| {
+            let (v, dp, dq) = destructure_grad(&[p[0], p[1]], [p[2], p[3]]);
+            (v, [dp[0], dp[1], dq[0], dq[1]])
+        },
+        |p, d| destructure_jvp(&[p[0], p[1]], &[d[0], d[1]], [p[2], p[3]], [d[2], d[3]]),
+        |p| {
+            // a * b = u² - v², u = x1 * y2, v = sin x2.
+            let u = p[0] * p[3];
+            let v = p[1].sin();
+            [2.0 * u * p[3], -2.0 * v * p[1].cos(), 1.0, 2.0 * u * p[0]]
+        },
+    );
+    check(
+        "copies",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        copies,
+        copies_grad,
+        copies_jvp,
+        |x| {
+            // g = [x1 x2, x1, x2], h = [x1 x2, 0, x2].
+            [0.0, 2.0 * x[2] + 1.0, 2.0 * x[1] + 2.0]
+        },
+    );
+    check(
+        "array_values",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        array_values,
+        array_values_grad,
+        array_values_jvp,
+        |x| {
+            // 0.5 x0 x1 - x2 + |x|² + x0 x1 + 2 x2 + 3
+            [
+                1.5 * x[1] + 2.0 * x[0],
+                1.5 * x[0] + 2.0 * x[1],
+                1.0 + 2.0 * x[2],
+            ]
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `match`.
+
+#[differentiate(reverse, forward)]
+fn match_value(x: f64, k: i32) -> f64 {
+    let y = match k {
+        0 => x,
+        1 | 2 => x * x,
+        n if n < 0 => -x,
+        3..=9 => x.sin(),
+        _ => x.exp(),
+    };
+    y * 2.0
+}
+
+#[differentiate(reverse, forward)]
+fn match_stmt(x: [f64; 3], flag: bool) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate() {
+        match i {
+            0 => s += v * v,
+            1 => {
+                s += v.sin();
+            }
+            _ => s *= v,
+        }
+    }
+    match flag {
+        true => s + x[0],
+        false => s - x[0],
+    }
+}
+
+#[differentiate(reverse, forward)]
+fn match_tuple(x: f64, k: u8, flag: bool) -> f64 {
+    match (k, flag) {
+        (0, true) => x * x,
+        (0, false) | (1, _) => 3.0 * x,
+        (n @ 2..=5, _) => x.powi(i32::from(n)),
+        _ => 1.0,
+    }
+}
+
+#[differentiate(reverse, forward)]
+fn match_exponent(x: [f64; 4], k: usize) -> f64 {
+    let mut s = 0.0_f64;
+    for (i, v) in x.iter().enumerate() {
+        let e = match (i + k) % 3 {
+            0 => 2,
+            1 => 3,
+            _ => 1,
+        };
+        s += v.powi(e) * s.cos();
+    }
+    s
+}
+
+#[test]
+fn matches() {
+    type Derivative = fn(f64) -> f64;
+    type Case = (u8, bool, fn(f64) -> f64);
+    // s_i = s_{i-1} + x_i^e_i cos(s_{i-1}), differentiated by the recurrence (forward, by hand).
+    let exponent = |x: [f64; 4], k: usize| -> (f64, [f64; 4]) {
+        let mut s = 0.0_f64;
+        let mut ds = [0.0; 4];
+        for (i, &v) in x.iter().enumerate() {
+            let e = [2, 3, 1][(i + k) % 3];
+            let c = s.cos();
+            let p = v.powi(e);
+            let dp = f64::from(e) * v.powi(e - 1);
+            for (j, d) in ds.iter_mut().enumerate() {
+                *d = *d * (1.0 - p * s.sin()) + if j == i { dp * c } else { 0.0 };
+            }
+            s += p * c;
+        }
+        (s, ds)
+    };
+    for k in [0, 1, 2] {
+        check(
+            &format!("match_exponent k = {k}"),
+            &[[0.5, -1.0, 2.0, 1.5]],
+            FD,
+            |p| match_exponent(p, k),
+            |p| match_exponent_grad(p, k),
+            |p, d| match_exponent_jvp(p, d, k),
+            |p| exponent(p, k).1,
+        );
+    }
+    let cases: [(i32, Derivative); 6] = [
+        (0, |_| 2.0),
+        (1, |x| 4.0 * x),
+        (2, |x| 4.0 * x),
+        (-3, |_| -2.0),
+        (5, |x| 2.0 * x.cos()),
+        (10, |x| 2.0 * x.exp()),
+    ];
+    for (k, d) in cases {
+        check(
+            &format!("match_value k = {k}"),
+            &[[0.7], [-1.3]],
+            FD,
+            |p| match_value(p[0], k),
+            |p| {
+                let (v, dx) = match_value_grad(p[0], k);
+                (v, [dx])
+            },
+            |p, d| match_value_jvp(p[0], d[0], k),
+            |p| [d(p[0])],
+        );
+    }
+    let tuples: [Case; 6] = [
+        (0, true, |x| 2.0 * x),
+        (0, false, |_| 3.0),
+        (1, true, |_| 3.0),
+        (3, false, |x| 3.0 * x * x),
+        (5, true, |x| 5.0 * x.powi(4)),
+        (9, true, |_| 0.0),
+    ];
+    for (k, flag, d) in tuples {
+        check(
+            &format!("match_tuple ({k}, {flag})"),
+            &[[0.7], [-1.3]],
+            FD,
+            |p| match_tuple(p[0], k, flag),
+            |p| {
+                let (v, dx) = match_tuple_grad(p[0], k, flag);
+                (v, [dx])
+            },
+            |p, dp| match_tuple_jvp(p[0], dp[0], k, flag),
+            |p| [d(p[0])],
+        );
+    }
+    for flag in [true, false] {
+        let sign = if flag { 1.0 } else { -1.0 };
+        check(
+            "match_stmt",
+            &[[0.5, -1.0, 2.0]],
+            FD,
+            |p| match_stmt(p, flag),
+            |p| {
+                let (v, dx) = match_stmt_grad(p, flag);
+                (v, dx)
+            },
+            |p, d| match_stmt_jvp(p, d, flag),
+            |x| {
+                // s = (x0² + sin x1) x2
+                [
+                    2.0 * x[0] * x[2] + sign,
+                    x[1].cos() * x[2],
+                    x[0] * x[0] + x[1].sin(),
+                ]
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions and conversions.
+
+#[differentiate(reverse, forward)]
+fn asserted(x: [f64; 2]) -> f64 {
+    assert!(x[0] > 0.0, "x[0] must be positive, got {}", x[0]);
+    debug_assert!(x[1].abs() < 1e300);
+    assert_eq!(x.len(), 2);
+    assert_ne!(x[0], 0.0);
+    debug_assert_eq!(x.len(), 2, "two coordinates");
+    x[0].ln() * x[1]
+}
+
+#[differentiate(reverse, forward)]
+fn widened(x: f32, y: f64) -> f64 {
+    let w: f64 = x.into();
+    let z = f64::from(x);
+    w * y + z
+}
+
+#[test]
+fn assertions_and_conversions() {
+    check(
+        "asserted",
+        &[[0.5, -1.0], [2.0, 3.0]],
+        FD,
+        asserted,
+        asserted_grad,
+        asserted_jvp,
+        |x| [x[1] / x[0], x[0].ln()],
+    );
+    let (v, dx, dy) = widened_grad(1.5, 2.0);
+    assert_eq!(v.to_bits(), widened(1.5, 2.0).to_bits());
+    assert_close("widened dx", f64::from(dx), 3.0, REL);
+    assert_close("widened dy", dy, 1.5, REL);
+    let (_, t) = widened_jvp(1.5, 1.0, 2.0, 0.0);
+    assert_close("widened jvp", t, 3.0, REL);
+}
+
+#[test]
+#[should_panic(expected = "x[0] must be positive, got -1")]
+fn assertion_kept_in_the_gradient() {
+    let _ = asserted_grad([-1.0, 2.0]);
+}
+
+#[test]
+#[should_panic(expected = "x[0] must be positive")]
+fn assertion_kept_in_forward_mode() {
+    let _ = asserted_jvp([-1.0, 2.0], [1.0, 0.0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `f32`, and control flow through iterators.
+
+#[differentiate(reverse, forward)]
+fn sum_f32(x: [f32; 3]) -> f32 {
+    x.iter().map(|v| v * v).sum::<f32>()
+}
+
+#[differentiate(reverse, forward)]
+fn early_exit(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for v in x.iter().rev() {
+        if *v < 0.0 {
+            break;
+        }
+        s += v.sqrt();
+    }
+    s
+}
+
+#[test]
+fn f32_and_early_exit() {
+    common::check_f32(
+        "sum_f32",
+        &[[0.5, -1.0, 2.0]],
+        sum_f32,
+        sum_f32_grad,
+        sum_f32_jvp,
+        |x| x.map(|v| 2.0 * v),
+    );
+    check(
+        "early_exit",
+        &[[1.0, -1.0, 2.0, 1.5], [1.0, 4.0, 2.0, 1.5]],
+        FD,
+        early_exit,
+        early_exit_grad,
+        early_exit_jvp,
+        |x| {
+            let mut g = [0.0; 4];
+            for i in (0..4).rev() {
+                if x[i] < 0.0 {
+                    break;
+                }
+                g[i] = 0.5 / x[i].sqrt();
+            }
+            g
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chains inside loops, over local arrays, with block closures, and empty.
+
+#[differentiate(reverse, forward)]
+fn nested(x: [f64; 3], m: [f64; 6], n: usize) -> f64 {
+    let mut total = 0.0;
+    for row in m.chunks_exact(3) {
+        let mut h = [0.0; 3];
+        for (k, (a, b)) in row.iter().zip(&x).enumerate() {
+            h[k] = (a * b).tanh();
+        }
+        let squash = |v: f64| {
+            let t = v * v;
+            t / (1.0 + t)
+        };
+        total += h.iter().fold(0.0, |acc, &v| {
+            let s = squash(v);
+            acc + s * x[0]
+        });
+    }
+    let empty: f64 = x.iter().skip(n).sum();
+    let none: f64 = (n..3).map(|i| x[i]).product();
+    total + empty + none
+}
+
+fn nested_closed(p: [f64; 9]) -> [f64; 9] {
+    // total = Σ_rows Σ_k q(tanh(m_rk x_k)) x0, q(v) = v² / (1 + v²), q'(v) = 2v / (1 + v²)²;
+    // `none` is the empty product, 1.
+    let (x, m) = (&p[..3], &p[3..]);
+    let mut g = [0.0; 9];
+    for r in 0..2 {
+        for k in 0..3 {
+            let z = m[3 * r + k] * x[k];
+            let h = z.tanh();
+            let q = h * h / (1.0 + h * h);
+            let dq = 2.0 * h / (1.0 + h * h).powi(2);
+            let dh = 1.0 - h * h;
+            g[0] += q;
+            g[k] += x[0] * dq * dh * m[3 * r + k];
+            g[3 + 3 * r + k] += x[0] * dq * dh * x[k];
+        }
+    }
+    g
+}
+
+#[test]
+fn chains_in_loops() {
+    let split = |p: [f64; 9]| ([p[0], p[1], p[2]], [p[3], p[4], p[5], p[6], p[7], p[8]]);
+    check(
+        "nested",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, -0.7, 1.1, 0.2, -0.4]],
+        FD,
+        |p| {
+            let (x, m) = split(p);
+            nested(x, m, 5)
+        },
+        |p| {
+            let (x, m) = split(p);
+            let (v, dx, dm) = nested_grad(x, m, 5);
+            let mut g = [0.0; 9];
+            g[..3].copy_from_slice(&dx);
+            g[3..].copy_from_slice(&dm);
+            (v, g)
+        },
+        |p, d| {
+            let (x, m) = split(p);
+            let (dx, dm) = split(d);
+            nested_jvp(x, dx, m, dm, 5)
+        },
+        nested_closed,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sub-slices, windows and chunks passed to differentiated functions.
+
+#[differentiate(reverse, forward)]
+fn parts(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += norm2(&x[2 * i..2 * i + 2]) * x[i];
+    }
+    for w in x.windows(3) {
+        s += norm2(w) * w[0];
+    }
+    for c in x.chunks_exact(3) {
+        s += norm2(c);
+    }
+    s + norm2(&x[4..]) + norm2(&x[..=1])
+}
+
+fn parts_closed(x: [f64; 6]) -> [f64; 6] {
+    let mut g = [0.0; 6];
+    for i in 0..3 {
+        let n: f64 = x[2 * i..2 * i + 2].iter().map(|v| v * v).sum();
+        g[i] += n;
+        g[2 * i] += 2.0 * x[2 * i] * x[i];
+        g[2 * i + 1] += 2.0 * x[2 * i + 1] * x[i];
+    }
+    for j in 0..4 {
+        let n: f64 = x[j..j + 3].iter().map(|v| v * v).sum();
+        g[j] += n;
+        for k in j..j + 3 {
+            g[k] += 2.0 * x[k] * x[j];
+        }
+    }
+    for (k, gk) in g.iter_mut().enumerate() {
+        *gk += 2.0 * x[k];
+        if k >= 4 || k <= 1 {
+            *gk += 2.0 * x[k];
+        }
+    }
+    g
+}
+
+/// A product over parts: the loop is reversed, not fused, so each call's gradient is saved.
+#[differentiate(reverse, forward)]
+fn parts_product(x: [f64; 6]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..3 {
+        p *= norm2(&x[2 * i..2 * i + 2]);
+    }
+    p
+}
+
+#[test]
+fn parts_as_arguments() {
+    check(
+        "parts",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        parts,
+        parts_grad,
+        parts_jvp,
+        parts_closed,
+    );
+    check(
+        "parts_product",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        parts_product,
+        parts_product_grad,
+        parts_product_jvp,
+        |x| {
+            let n: Vec<f64> = x
+                .chunks_exact(2)
+                .map(|c| c[0] * c[0] + c[1] * c[1])
+                .collect();
+            let p: f64 = n.iter().product();
+            std::array::from_fn(|j| p / n[j / 2] * 2.0 * x[j])
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chains over ranges.
+
+#[differentiate(reverse, forward)]
+fn ranges(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for i in (0..x.len()).step_by(2) {
+        s += x[i] * x[i + 1];
+    }
+    let t: f64 = (1..=3).rev().map(|i| x[i] * i as f64).sum();
+    let u: f64 = x.iter().zip(2..4).map(|(v, k)| v * f64::from(k)).sum();
+    s + t + u
+}
+
+#[test]
+fn range_chains() {
+    check(
+        "ranges",
+        &[[0.5, -1.0, 2.0, 1.5, 0.3, 0.9]],
+        FD,
+        ranges,
+        ranges_grad,
+        ranges_jvp,
+        |x| {
+            [
+                x[1] + 2.0,
+                x[0] + 1.0 + 3.0,
+                x[3] + 2.0,
+                x[2] + 3.0,
+                x[5],
+                x[4],
+            ]
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iterators over run-time-sized buffers.
+
+#[differentiate(reverse, forward)]
+fn buffer_chain(x: &[f64]) -> f64 {
+    let mut h = vec![0.0; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        h[i] = v.sin();
+    }
+    let ends = h.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+    h.iter().map(|v| v * v).sum::<f64>() + ends + h.len() as f64
+}
+
+#[test]
+fn buffers() {
+    let x = [0.5, -1.0, 2.0, 1.5];
+    let (v, g) = buffer_chain_grad(&x);
+    assert_eq!(v.to_bits(), buffer_chain(&x).to_bits());
+    let s: Vec<f64> = x.iter().map(|v| v.sin()).collect();
+    for i in 0..4 {
+        let left = if i > 0 { s[i - 1] } else { 0.0 };
+        let right = if i < 3 { s[i + 1] } else { 0.0 };
+        let want = (2.0 * s[i] + left + right) * x[i].cos();
+        assert_close("buffer_chain", g[i], want, REL);
+    }
+    check_gradient_with(buffer_chain, &x, &g, FD).unwrap();
+    let (vj, t) = buffer_chain_jvp(&x, &[0.0, 1.0, 0.0, 0.0]);
+    assert_eq!(vj.to_bits(), v.to_bits());
+    assert_close("buffer_chain jvp", t, g[1], REL);
+}

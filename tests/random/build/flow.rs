@@ -1140,16 +1140,16 @@ impl Gen<'_> {
                 && self.depth == 0,
         );
         let weights = [
-            4,                            // let
-            4,                            // update
-            3 * nest,                     // if statement
-            2,                            // if expression
-            if loops_ok { 3 } else { 0 }, // for
+            4,                              // let
+            4,                              // update
+            3 * nest,                       // if statement
+            2,                              // if expression
+            if loops_ok { 3 } else { 0 },   // for
             if counted_ok { 1 } else { 0 }, // while
             if counted_ok { 1 } else { 0 }, // loop
-            2,                            // early return
-            if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
-            long,                         // long sum
+            2,                              // early return
+            if loops_ok { 2 } else { 0 },   // local array overwritten in a loop
+            long,                           // long sum
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1380,6 +1380,9 @@ impl Gen<'_> {
                     below: array_len,
                 });
                 let e = self.small(2, 4.0);
+                // Contents that depend on an input (a constant array passed whole to a call
+                // may not compile, see README).
+                let e = self.receiver(e);
                 self.counters.pop();
                 self.line(&mut head, &format!("for {j} in 0..{array_len} {{"));
                 self.line(&mut head, &format!("    {h}[{j}] = {};", e.s));
@@ -1387,6 +1390,7 @@ impl Gen<'_> {
             } else {
                 for j in 0..array_len {
                     let e = self.small(2, 4.0);
+                    let e = self.receiver(e);
                     self.line(&mut head, &format!("{h}[{j}] = {};", e.s));
                 }
             }

@@ -9,7 +9,9 @@
 //! default stack. A last test expands varied inputs twice and compares the bytes.
 //!
 //! `AUTODIFF_FUZZ_CASES` sets the number of inputs over the three strategies (default 10,000)
-//! and `AUTODIFF_FUZZ_SEED` the seed (default 1).
+//! and `AUTODIFF_FUZZ_SEED` the seed (default 1). `AUTODIFF_FUZZ_COMPILE=N` also builds the
+//! expansions of `N` accepted inputs with cargo (`accepted_programs_compile`), so that an
+//! expansion that is accepted but does not compile is caught.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

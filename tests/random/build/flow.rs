@@ -792,7 +792,7 @@ impl<'e> Gen<'e> {
                     lit(0.5),
                     e.operand()
                 ));
-                bound = bound + 6.0 * e.bound;
+                bound += 6.0 * e.bound;
             }
             _ => {
                 let e = self.small(2, 4.0);
@@ -811,7 +811,7 @@ impl<'e> Gen<'e> {
             1 => self.call_slice(depth),
             2 => self.call_array(None),
             3 if self.has_params => self.call_params(depth),
-            4 => self.call_int(depth),
+            4 => Some(self.call_int(depth)),
             5 => self.call_wrt(depth),
             6 => {
                 self.mark("call_hand_scalar");
@@ -903,7 +903,7 @@ impl<'e> Gen<'e> {
     fn whole_array_arg(&mut self, a: &Arr, by_ref: bool, hand: bool) -> Option<String> {
         if a.kind == ArrKind::Local {
             // Declared in the current loop body, or before the loop we are in.
-            let inside = self.in_loop_arrays.iter().any(|n| *n == a.name);
+            let inside = self.in_loop_arrays.contains(&a.name);
             let shape = if hand {
                 "hand_array_call_in_loop"
             } else {
@@ -929,11 +929,11 @@ impl<'e> Gen<'e> {
             }
         }
         Some(match (a.kind, by_ref) {
-            (ArrKind::Slice | ArrKind::RefArray, true) => a.name.clone(),
+            (ArrKind::Slice | ArrKind::RefArray, true)
+            | (ArrKind::Array | ArrKind::Local, false) => a.name.clone(),
             // `*b` is not supported yet.
             (ArrKind::RefArray | ArrKind::Slice, false) => return None,
             (ArrKind::Array | ArrKind::Local, true) => format!("&{}", a.name),
-            (ArrKind::Array | ArrKind::Local, false) => a.name.clone(),
         })
     }
 
@@ -952,7 +952,7 @@ impl<'e> Gen<'e> {
         })
     }
 
-    fn call_int(&mut self, depth: usize) -> Option<E> {
+    fn call_int(&mut self, depth: usize) -> E {
         let field = self.has_params && self.on("int_field_call") && self.rng.chance(0.5);
         let m = if field {
             self.mark("int_field_call");
@@ -967,12 +967,12 @@ impl<'e> Gen<'e> {
         let h = self.helper_of(HelperKind::Int);
         let u = self.small(depth, 2.0);
         self.mark("call_int_arg");
-        Some(E {
+        E {
             s: format!("{}({m}, {})", self.helpers[h].name, u.s),
             bound: self.helpers[h].bound,
             atom: true,
             var: true,
-        })
+        }
     }
 
     fn call_wrt(&mut self, depth: usize) -> Option<E> {
@@ -1140,16 +1140,16 @@ impl Gen<'_> {
                 && self.depth == 0,
         );
         let weights = [
-            4,                              // let
-            4,                              // update
-            3 * nest,                       // if statement
-            2,                              // if expression
-            if loops_ok { 3 } else { 0 },   // for
-            if counted_ok { 1 } else { 0 }, // while
-            if counted_ok { 1 } else { 0 }, // loop
-            2,                              // early return
-            if loops_ok { 2 } else { 0 },   // local array overwritten in a loop
-            long,                           // long sum
+            4,                            // let
+            4,                            // update
+            3 * nest,                     // if statement
+            2,                            // if expression
+            if loops_ok { 3 } else { 0 }, // for
+            u32::from(counted_ok),        // while
+            u32::from(counted_ok),        // loop
+            2,                            // early return
+            if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
+            long,                         // long sum
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1380,6 +1380,9 @@ impl Gen<'_> {
                     below: array_len,
                 });
                 let e = self.small(2, 4.0);
+                // Contents that depend on an input (a constant array passed whole to a call
+                // may not compile, see README).
+                let e = self.receiver(e);
                 self.counters.pop();
                 self.line(&mut head, &format!("for {j} in 0..{array_len} {{"));
                 self.line(&mut head, &format!("    {h}[{j}] = {};", e.s));
@@ -1387,6 +1390,7 @@ impl Gen<'_> {
             } else {
                 for j in 0..array_len {
                     let e = self.small(2, 4.0);
+                    let e = self.receiver(e);
                     self.line(&mut head, &format!("{h}[{j}] = {};", e.s));
                 }
             }
@@ -1666,7 +1670,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     let name = format!("q{index}");
     let mut params = Vec::new();
     let scalars = rng.range(1, 3);
-    let mut names = vec!["x", "y", "z"];
+    let mut names = ["x", "y", "z"];
     if enabled.on("raw_ident_in_loop") && scalars > 1 && rng.chance(0.15) {
         names[rng.below(scalars)] = "r#match";
     }
@@ -1831,13 +1835,13 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         };
         lines.push(format!("    {acc} += {read};"));
     }
-    if !g.shapes.contains("call") {
+    if g.shapes.contains("call") {
+        let e = g.small(2, CAP);
+        lines.push(format!("    {acc} += {};", e.s));
+    } else {
         let call = g.call_expr(1);
         let call = g.tame(call, CAP);
         lines.push(format!("    {acc} += {};", call.s));
-    } else {
-        let e = g.small(2, CAP);
-        lines.push(format!("    {acc} += {};", e.s));
     }
     lines.push(format!("    {acc}"));
 
@@ -2006,6 +2010,12 @@ const FLOW_LINTS: &str = "\
     clippy::let_and_return,
     clippy::imprecise_flops,
     clippy::while_float,
+    clippy::eq_op,
+    clippy::ifs_same_cond,
+    clippy::overly_complex_bool_expr,
+    clippy::manual_is_multiple_of,
+    // The glue flattens array and `Vec` gradients alike.
+    clippy::implicit_clone,
 )]
 ";
 
@@ -2113,10 +2123,12 @@ impl FlowProgram {
 }
 
 fn strip_attributes(s: &str) -> String {
-    s.lines()
-        .filter(|l| !l.starts_with("#[differentiate"))
-        .map(|l| format!("{l}\n"))
-        .collect()
+    let mut out = String::new();
+    for l in s.lines().filter(|l| !l.starts_with("#[differentiate")) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 fn indented(out: &mut String, text: &str, levels: usize) {
@@ -2308,7 +2320,7 @@ pub fn write(out_dir: &std::path::Path, seed: u64, first: usize, count: usize, w
          {seed:#x}. Do not edit.\n\n\
          /// The seed the programs were generated from.\n\
          const FLOW_SEED: u64 = {seed:#x};\n\
-         /// The shapes generated (known-bug shapes only if named in AUTODIFF_RANDOM_KNOWN_BUGS).\n\
+         /// The shapes generated (known-bug shapes only if named in `AUTODIFF_RANDOM_KNOWN_BUGS`).\n\
          const FLOW_SHAPES: &str = {:?};\n\
          /// Every shape the generator knows, and whether it hits a known bug.\n\
          const ALL_SHAPES: &[(&str, bool)] = &{SHAPES:?};\n\n",

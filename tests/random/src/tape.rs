@@ -233,6 +233,10 @@ impl PartialOrd for Var {
 
 /// Runs `f` on fresh inputs `xs` over a new tape and returns its value and its gradient with
 /// respect to every input, by one backward sweep over the tape.
+///
+/// # Panics
+///
+/// If the tape grows beyond `u32::MAX` nodes.
 pub fn gradient(xs: &[f64], f: impl FnOnce(&[Var]) -> Var) -> (f64, Vec<f64>) {
     TAPE.with(|t| t.borrow_mut().clear());
     // The inputs are the first nodes, without operands.

@@ -189,3 +189,23 @@ fn ackley_at_its_minimum_and_elsewhere() {
         );
     }
 }
+
+/// A method on a value built from literals alone: Rust cannot tell its float type, so the
+/// expansion must name it (`f64::abs(..)`), as the user did.
+#[differentiate(reverse, forward)]
+fn literal_receivers(x: f64) -> f64 {
+    x * f64::abs(if x > 0.0 { 2.0 } else { -1.0 })
+        + x * f64::powi(if x > 1.0 { 3.0 } else { 0.5 }, 2)
+        + x * f64::log10(-(if x < 0.0 { 10.0 } else { 100.0 }) * -1.0)
+}
+
+#[test]
+fn methods_on_values_built_from_literals() {
+    // Piecewise linear: the slope is the sum of the three factors on each side.
+    for (x, slope) in [(2.0, 2.0 + 9.0 + 2.0), (0.5, 2.0 + 0.25 + 2.0), (-3.0, 1.0 + 0.25 + 1.0)] {
+        let (v, d) = literal_receivers_grad(x);
+        assert_eq!(v, literal_receivers(x));
+        assert!((d - slope).abs() <= 1e-12 * slope, "at {x}: {d}, want {slope}");
+        assert_eq!(literal_receivers_jvp(x, 1.0), (v, d));
+    }
+}

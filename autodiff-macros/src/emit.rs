@@ -939,7 +939,10 @@ impl<'g> Sweep<'g> {
                         Prec::Atom,
                     );
                 }
-                if matches!(receiver.op, Op::Lit(..)) || receiver.ty == Ty::Float(None) {
+                if matches!(receiver.op, Op::Lit(..))
+                    || receiver.ty == Ty::Float(None)
+                    || literal_only(self.graph, node.args[0])
+                {
                     // A literal has no methods until its type is known: `f64::exp(2.0)`.
                     let t = node.ty.float().unwrap_or(self.graph.output_ty);
                     let t = format_ident!("{}", t.name());
@@ -1215,6 +1218,24 @@ fn zero_of(graph: &Graph) -> TokenStream {
         Some(t) => quote!(::autodiff::cast::<#t, f64>(0.0)),
         None => quote!(0.0),
     }
+}
+
+/// Whether a value is built from unsuffixed literals alone (`if c { 2.0 } else { 1.0 }`,
+/// `-1.5`), so that Rust cannot tell its float type and a method call on it does not compile.
+fn literal_only(graph: &Graph, id: NodeId) -> bool {
+    let mut work = vec![id];
+    while let Some(n) = work.pop() {
+        let node = graph.node(n);
+        match &node.op {
+            Op::Lit(LitValue::Float(_), None) => {}
+            Op::Select => work.extend(&node.args[1..]),
+            Op::Prim(Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Neg) => {
+                work.extend(&node.args);
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.

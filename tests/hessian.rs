@@ -30,3 +30,239 @@ fn seed_hessian() {
         assert_eq!((hx, hy), (-2.0, 0.5 - 4.0));
     }
 }
+
+/// Central differences of a gradient: column `j` of the Hessian.
+fn fd_hessian<const N: usize>(grad: impl Fn([f64; N]) -> [f64; N], at: [f64; N]) -> [[f64; N]; N] {
+    let mut h = [[0.0; N]; N];
+    for j in 0..N {
+        let step = 1e-5 * (1.0 + at[j].abs());
+        let (mut up, mut down) = (at, at);
+        up[j] += step;
+        down[j] -= step;
+        let (gu, gd) = (grad(up), grad(down));
+        for i in 0..N {
+            h[i][j] = (gu[i] - gd[i]) / (2.0 * step);
+        }
+    }
+    h
+}
+
+fn assert_hessian_close<const N: usize>(what: &str, got: &[[f64; N]; N], want: &[[f64; N]; N]) {
+    for i in 0..N {
+        for j in 0..N {
+            let (g, w) = (got[i][j], want[i][j]);
+            assert!(
+                (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{what}: H[{i}][{j}] = {g}, expected {w}"
+            );
+        }
+    }
+}
+
+fn assert_symmetric<const N: usize>(what: &str, h: &[[f64; N]; N]) {
+    for i in 0..N {
+        for j in 0..i {
+            assert_relative_eq!(h[i][j], h[j][i], epsilon = 1e-12, max_relative = 1e-12);
+            let _ = what;
+        }
+    }
+}
+
+#[test]
+fn neuron_hessian_matches_differences_of_the_gradient() {
+    for at in [
+        [0.5, -1.2, 0.3, 1.0],
+        [2.0, 0.7, -0.4, 0.0],
+        [-1.0, 1.5, 2.0, 0.25],
+    ] {
+        let [x, w, b, t] = at;
+        let (value, dx, dw, db, dt, hess) = neuron_hessian(x, w, b, t);
+        assert_eq!((value, dx, dw, db, dt), neuron_grad(x, w, b, t));
+        let fd = fd_hessian(
+            |[x, w, b, t]| {
+                let (_, dx, dw, db, dt) = neuron_grad(x, w, b, t);
+                [dx, dw, db, dt]
+            },
+            at,
+        );
+        assert_hessian_close("neuron", &hess, &fd);
+        assert_symmetric("neuron", &hess);
+        // ∂²L/∂t² = 2 and ∂²L/∂b∂t = −2σ'(s), by hand.
+        let a = sigmoid(w * x + b);
+        assert_relative_eq!(hess[3][3], 2.0, max_relative = 1e-12);
+        assert_relative_eq!(hess[2][3], -2.0 * a * (1.0 - a), max_relative = 1e-12);
+    }
+}
+
+/// Rosenbrock's function in four dimensions, a loop over a fixed-size array.
+#[differentiate(reverse, hessian)]
+fn rosenbrock(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+/// Rosenbrock's Hessian by hand: tridiagonal, `H[i][i] = 1200 xᵢ² − 400 xᵢ₊₁ + 2` (without the
+/// last two terms for the last `i`) `+ 200` (for `i > 0`), `H[i][i+1] = −400 xᵢ`.
+fn rosenbrock_hessian_by_hand(x: [f64; 4]) -> [[f64; 4]; 4] {
+    let mut h = [[0.0; 4]; 4];
+    for i in 0..4 {
+        if i < 3 {
+            h[i][i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+            h[i][i + 1] = -400.0 * x[i];
+            h[i + 1][i] = -400.0 * x[i];
+        }
+        if i > 0 {
+            h[i][i] += 200.0;
+        }
+    }
+    h
+}
+
+#[test]
+fn rosenbrock_hessian_is_tridiagonal_as_by_hand() {
+    for x in [
+        [1.0, 1.0, 1.0, 1.0],
+        [-1.2, 1.0, 0.5, -0.3],
+        [0.0, 2.0, -1.0, 3.0],
+    ] {
+        let (value, d_x, hess) = rosenbrock_hessian(x);
+        assert_eq!((value, d_x), rosenbrock_grad(x));
+        assert_hessian_close("rosenbrock", &hess, &rosenbrock_hessian_by_hand(x));
+        assert_symmetric("rosenbrock", &hess);
+        // H·v against hess · v.
+        let v = [0.3, -1.0, 2.0, 0.5];
+        let (value, d, hv) = rosenbrock_hvp(x, v);
+        assert_eq!((value, d), rosenbrock_grad(x));
+        for i in 0..4 {
+            let want: f64 = (0..4).map(|j| hess[i][j] * v[j]).sum();
+            assert_relative_eq!(hv[i], want, epsilon = 1e-10, max_relative = 1e-12);
+        }
+    }
+}
+
+/// Rosenbrock's function over a slice: `f_hvp_into` adds into buffers, `f_hessian` is a `Vec`.
+#[differentiate(reverse, hessian)]
+fn rosenbrock_slice(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+#[test]
+fn slices_give_the_array_hessian() {
+    let x = [-1.2, 1.0, 0.5, -0.3];
+    let (value, d_x, hess) = rosenbrock_slice_hessian(&x);
+    let (v0, g0) = rosenbrock_grad(x);
+    assert_eq!(value, v0);
+    assert_eq!(d_x, g0.to_vec());
+    let by_hand = rosenbrock_hessian_by_hand(x);
+    assert_eq!(hess.len(), 16);
+    for i in 0..4 {
+        for j in 0..4 {
+            assert_relative_eq!(hess[i * 4 + j], by_hand[i][j], epsilon = 1e-9);
+        }
+    }
+    // `f_hvp_into` adds into its buffers.
+    let v = [1.0, 0.0, -1.0, 2.0];
+    let mut g = vec![1.0; 4];
+    let mut hv = vec![-1.0; 4];
+    let (value, _) = (rosenbrock_slice_hvp_into(&x, &v, &mut g, &mut hv), ());
+    assert_eq!(value.0, v0);
+    for i in 0..4 {
+        let want: f64 = (0..4).map(|j| by_hand[i][j] * v[j]).sum();
+        assert_relative_eq!(hv[i], want - 1.0, epsilon = 1e-9);
+        assert_relative_eq!(g[i], g0[i] + 1.0, epsilon = 1e-12);
+    }
+    let (_, d, h) = rosenbrock_slice_hvp(&x, &v);
+    assert_eq!(d, g0.to_vec());
+    for i in 0..4 {
+        assert_relative_eq!(h[i], hv[i] + 1.0, epsilon = 1e-9);
+    }
+}
+
+/// Branches and a loop whose values the backward sweep takes back from a tape.
+#[differentiate(reverse, hessian)]
+fn taped(x: f64, y: f64) -> f64 {
+    let mut p = x;
+    for _ in 0..3 {
+        p = p * p.sin() + y;
+    }
+    if p > y { p * p * y } else { (p * y).exp() }
+}
+
+#[test]
+fn tapes_and_branches_match_differences_of_the_gradient() {
+    for at in [[0.7, 0.2], [1.3, -0.4], [-2.0, 0.9], [0.1, 3.0]] {
+        let (value, dx, dy, hess) = taped_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), taped_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = taped_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("taped", &hess, &fd);
+        assert_symmetric("taped", &hess);
+    }
+}
+
+/// A `while` loop, local arrays and `f32`.
+#[differentiate(reverse, hessian)]
+fn local_f32(x: f32, w: [f32; 3]) -> f32 {
+    let mut h = [0.0f32; 3];
+    let mut i = 0;
+    while i < 3 {
+        h[i] = (w[i] * x).tanh();
+        i += 1;
+    }
+    h[0] * h[1] + h[2] * h[2] * x
+}
+
+#[test]
+fn f32_with_local_arrays_matches_differences_in_f64() {
+    /// The same function in `f64`, for the oracle.
+    #[differentiate(reverse)]
+    fn local_f64(x: f64, w: [f64; 3]) -> f64 {
+        let mut h = [0.0; 3];
+        let mut i = 0;
+        while i < 3 {
+            h[i] = (w[i] * x).tanh();
+            i += 1;
+        }
+        h[0] * h[1] + h[2] * h[2] * x
+    }
+    let at = [0.4, 0.9, -0.6, 1.2];
+    #[allow(clippy::cast_possible_truncation)]
+    let (value, dx, dw, hess) =
+        local_f32_hessian(at[0] as f32, [at[1] as f32, at[2] as f32, at[3] as f32]);
+    #[allow(clippy::cast_possible_truncation)]
+    let grad = local_f32_grad(at[0] as f32, [at[1] as f32, at[2] as f32, at[3] as f32]);
+    assert_eq!((value, dx, dw), grad);
+    let fd = fd_hessian(
+        |[x, a, b, c]| {
+            let (_, dx, dw) = local_f64_grad(x, [a, b, c]);
+            [dx, dw[0], dw[1], dw[2]]
+        },
+        at,
+    );
+    for i in 0..4 {
+        for j in 0..4 {
+            assert!(
+                (f64::from(hess[i][j]) - fd[i][j]).abs() < 1e-4 * (1.0 + fd[i][j].abs()),
+                "H[{i}][{j}] = {}, expected {}",
+                hess[i][j],
+                fd[i][j]
+            );
+        }
+    }
+}

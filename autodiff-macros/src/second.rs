@@ -156,9 +156,15 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 && is_float(v.ty)
         })
         .collect();
+    // Monotone: a node or variable once varying stays so. The reverse pass patches arguments
+    // after the fact, so a node may read a later one: the nodes too are iterated to a fixed point.
+    let mut nodes = vec![false; graph.nodes.len()];
     loop {
-        let mut nodes = vec![false; graph.nodes.len()];
+        let mut changed = false;
         for (i, node) in graph.nodes.iter().enumerate() {
+            if nodes[i] {
+                continue;
+            }
             nodes[i] = match node.op {
                 Op::Param(p) => {
                     graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
@@ -178,8 +184,8 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 _ if matches!(node.ty, Ty::Int | Ty::Bool) => false,
                 _ => node.args.iter().any(|a| nodes[a.0]),
             };
+            changed |= nodes[i];
         }
-        let mut changed = false;
         stores(code, &mut |v, n| {
             if nodes[n.0] && !vars[v.0] && is_float(graph.vars[v.0].ty) {
                 vars[v.0] = true;

@@ -324,7 +324,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     let mut names_first = vec![quote!(value)];
     let mut names_hv = Vec::new();
     let mut layout_iter = layout.iter().peekable();
-    for (i, p, ident) in &plain_params {
+    for (_, p, ident) in &plain_params {
         call_args.push(quote!(#ident));
         if !p.active {
             continue;
@@ -333,20 +333,18 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         let v = format_ident!("v_{}", names::plain(&p.name), span = Span::mixed_site());
         let d = format_ident!("d_{}", names::plain(&p.name), span = Span::mixed_site());
         let hv = format_ident!("hv_{}", names::plain(&p.name), span = Span::mixed_site());
-        let _ = i;
         names_first.push(quote!(#d));
         names_hv.push(hv.clone());
-        let row = |cols: TokenStream| {
-            if has_slices {
-                quote!(#hess[#k * #n + #cols])
-            } else {
-                quote!(#hess[#k][#cols])
-            }
+        let row = |at: &TokenStream, len: Option<&TokenStream>| match (has_slices, len) {
+            (true, None) => quote!(#hess[#k * #n + #at]),
+            (true, Some(len)) => quote!(#hess[#k * #n + #at..#k * #n + #at + #len]),
+            (false, None) => quote!(#hess[#k][#at]),
+            (false, Some(len)) => quote!(#hess[#k][#at..#at + #len]),
         };
         match (&p.shape, len) {
             (Shape::Scalar, _) => {
                 direction_stmts.push(quote!(let #v = if #k == #at { #one } else { #zero };));
-                let target = row(at.clone());
+                let target = row(at, None);
                 fill.push(quote!(#target = #hv;));
             }
             (shape, Some(len)) => {
@@ -360,7 +358,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                         *e = #one;
                     }
                 });
-                let target = row(quote!(#at..#at + #len));
+                let target = row(at, Some(len));
                 fill.push(quote!(#target.copy_from_slice(&#hv);));
             }
             _ => {}
@@ -383,13 +381,13 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         (
             quote!(::std::vec::Vec<#output>),
             quote!(::std::vec![#zero; #n * #n]),
-            quote!(let #n = #total;),
+            quote!(let #n: usize = #total;),
         )
     } else {
         (
             quote!([[#output; #total]; #total]),
             quote!([[#zero; #total]; #total]),
-            quote!(let #n = #total;),
+            quote!(let #n: usize = #total;),
         )
     };
     let doc = doc_lines(&[
@@ -418,7 +416,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         #vis fn #hessian #generics(#(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
             #size
             let mut #hess = #hess_init;
-            let #k = 0;
+            let #k: usize = 0;
             #(#direction_stmts)*
             let (#(#names_all,)*) = #callee(#(#call_args),*);
             if #n > 0 {

@@ -7,6 +7,7 @@ use syn::meta::ParseNestedMeta;
 
 /// What to generate and with respect to what.
 #[derive(Debug, Default)]
+#[allow(clippy::struct_excessive_bools)] // one flag per independent mode of the attribute
 pub struct Options {
     /// Emit `f_grad` (and `f_grad_into` for slices). The default when no mode is named.
     pub reverse: bool,

@@ -1,7 +1,7 @@
 //! `f_hvp`, `f_hvp_into` and `f_hessian`: second order, from [`crate::second`].
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use proc_macro2::TokenStream;
+use quote::quote;
 use syn::ItemFn;
 
 use super::{
@@ -289,9 +289,17 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         Some(t) => quote!(::autodiff::cast::<#t, f64>(1.0)),
         None => quote!(1.0),
     };
-    let k = format_ident!("k", span = Span::mixed_site());
-    let hess = format_ident!("hess", span = Span::mixed_site());
-    let n = format_ident!("n", span = Span::mixed_site());
+    // Names apart from the parameters.
+    let mut own = Namer::default();
+    for (_, _, ident) in &plain_params {
+        own.fresh(&ident.to_string());
+    }
+    let k = own.fresh("k");
+    let hess = own.fresh("hess");
+    let n = own.fresh("n");
+    let e = own.fresh("e");
+    let j = own.fresh("j");
+    let value = own.fresh("value");
     // The offset of each active parameter in the flattened input, and its length.
     let mut offset = quote!(0);
     let mut scalars = 0usize;
@@ -321,7 +329,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     let mut direction_stmts = Vec::new();
     let mut call_args = Vec::new();
     let mut fill = Vec::new();
-    let mut names_first = vec![quote!(value)];
+    let mut names_first = vec![quote!(#value)];
     let mut names_hv = Vec::new();
     let mut layout_iter = layout.iter().peekable();
     for (_, p, ident) in &plain_params {
@@ -330,9 +338,9 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
             continue;
         }
         let (_, _, at, len) = layout_iter.next().expect("laid out");
-        let v = format_ident!("v_{}", names::plain(&p.name), span = Span::mixed_site());
-        let d = format_ident!("d_{}", names::plain(&p.name), span = Span::mixed_site());
-        let hv = format_ident!("hv_{}", names::plain(&p.name), span = Span::mixed_site());
+        let v = own.fresh(&format!("v_{}", names::plain(&p.name)));
+        let d = own.fresh(&names::derivative(&p.name));
+        let hv = own.fresh(&format!("hv_{}", names::plain(&p.name)));
         names_first.push(quote!(#d));
         names_hv.push(hv.clone());
         let row = |at: &TokenStream, len: Option<&TokenStream>| match (has_slices, len) {
@@ -354,8 +362,8 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                 };
                 direction_stmts.push(quote! {
                     let mut #v = #init;
-                    if let Some(e) = #k.checked_sub(#at).and_then(|j| #v.get_mut(j)) {
-                        *e = #one;
+                    if let Some(#e) = #k.checked_sub(#at).and_then(|#j| #v.get_mut(#j)) {
+                        *#e = #one;
                     }
                 });
                 let target = row(at, Some(len));

@@ -266,3 +266,110 @@ fn f32_with_local_arrays_matches_differences_in_f64() {
         }
     }
 }
+
+/// Every smooth row of the table, composed, so that each row's derivative is differentiated.
+#[differentiate(reverse, hessian)]
+fn every_row(x: f64, y: f64) -> f64 {
+    let a = x.exp() + x.exp2() + x.exp_m1() + (x * x + 1.0).ln() + y.abs().ln_1p();
+    let a = a + (y * y + 2.0).log(3.0) + (x * x + 1.0).log2() + (y * y + 1.0).log10();
+    let mut b = (x * x + 1.0).sqrt() + x.cbrt() + x.powi(3) + (y * y + 1.0).powf(x);
+    b += x.sin() * x.cos() + (x * 0.5).tan() + (x * 0.1).asin() + (y * 0.1).acos();
+    b -= x.atan() + y.atan2(x) + x.sinh() + x.cosh() + x.tanh() + x.asinh();
+    b *= (y * y + 2.0).acosh() + (x * 0.1).atanh() + x.abs() + x.signum();
+    b /= 1.0 + x.max(y).powi(2) + x.min(y).powi(2);
+    let c = x.hypot(y) + (x * x + 1.0).recip() + x.mul_add(y, 1.0) + x.to_radians();
+    let c = c + y.to_degrees() + sigmoid(x) + autodiff::softplus(y) + x.clamp(-1.0, 1.0);
+    a * b + c * (x % 2.0) / y
+}
+
+#[test]
+fn every_row_matches_differences_of_the_gradient() {
+    for at in [[0.3, 0.7], [1.7, -0.4], [-0.6, 1.9]] {
+        let (value, dx, dy, hess) = every_row_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), every_row_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = every_row_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        for i in 0..2 {
+            for j in 0..2 {
+                let (g, w) = (hess[i][j], fd[i][j]);
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "every_row at {at:?}: H[{i}][{j}] = {g}, expected {w}"
+                );
+            }
+        }
+        assert_relative_eq!(hess[0][1], hess[1][0], max_relative = 1e-10);
+    }
+}
+
+/// `√(x² + y²)`: at the origin the gradient is the subgradient `(0, 0)` (the `0 · ∞` guard),
+/// and the second derivatives are no NaN where the guard's row is differentiated.
+#[differentiate(reverse, hessian)]
+fn norm(x: f64, y: f64) -> f64 {
+    (x * x + y * y).sqrt()
+}
+
+#[test]
+fn the_zero_guard_is_differentiated() {
+    // Away from the origin, by hand: H = (I − u uᵀ) / r with u = (x, y) / r.
+    let (x, y) = (3.0, 4.0);
+    let (value, dx, dy, hess) = norm_hessian(x, y);
+    assert_eq!((value, dx, dy), norm_grad(x, y));
+    let r: f64 = 5.0;
+    let want = [
+        [(1.0 - x * x / (r * r)) / r, -x * y / (r * r * r)],
+        [-x * y / (r * r * r), (1.0 - y * y / (r * r)) / r],
+    ];
+    assert_hessian_close("norm", &hess, &want);
+    // At the origin: the value and the subgradient as `f_grad` gives them.
+    let (value, dx, dy, _, _) = norm_hvp(0.0, 1.0, 0.0, 0.0);
+    assert_eq!((value, dx, dy), (0.0, 0.0, 0.0));
+}
+
+/// Arrays, slices and scalars together, with an early return: the rows of each active input
+/// in order.
+#[differentiate(reverse, hessian)]
+fn mixed(x: &[f64], w: [f64; 2], b: f64) -> f64 {
+    let mut s = b * b;
+    for i in 0..x.len() {
+        let t = (w[i % 2] * x[i] + b).tanh();
+        if t > 0.9 {
+            return s + t;
+        }
+        s += t * t * x[i];
+    }
+    s
+}
+
+#[test]
+fn mixed_inputs_match_differences_of_the_gradient() {
+    let x = [0.3, -0.5, 0.8];
+    let w = [0.7, -1.1];
+    let b = 0.2;
+    let (value, dx, dw, db, hess) = mixed_hessian(&x, w, b);
+    assert_eq!((value, dx.clone(), dw, db), mixed_grad(&x, w, b));
+    assert_eq!(hess.len(), 36);
+    let at = [x[0], x[1], x[2], w[0], w[1], b];
+    let fd = fd_hessian(
+        |p| {
+            let (_, dx, dw, db) = mixed_grad(&p[..3], [p[3], p[4]], p[5]);
+            [dx[0], dx[1], dx[2], dw[0], dw[1], db]
+        },
+        at,
+    );
+    for i in 0..6 {
+        for j in 0..6 {
+            let (g, want) = (hess[i * 6 + j], fd[i][j]);
+            assert!(
+                (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "mixed: H[{i}][{j}] = {g}, expected {want}"
+            );
+            assert_relative_eq!(g, hess[j * 6 + i], epsilon = 1e-12, max_relative = 1e-12);
+        }
+    }
+}

@@ -373,3 +373,71 @@ fn mixed_inputs_match_differences_of_the_gradient() {
         }
     }
 }
+
+/// A helper differentiated to second order: `g(a, b) = a² b`.
+#[differentiate(reverse, hessian)]
+fn helper(a: f64, b: f64) -> f64 {
+    a * a * b
+}
+
+/// Calls go through `helper_hvp`, in a loop whose partials are taped, with a constant argument.
+#[differentiate(reverse, hessian)]
+fn caller(x: f64, y: f64) -> f64 {
+    let mut s = helper(x, y) + helper(2.0, x);
+    for i in 0..3 {
+        s = helper(s.sin(), y) + f64::from(i) * x;
+    }
+    s
+}
+
+/// An opaque function with a hand-written second derivative: `softsign(t) = t / (1 + |t|)`.
+fn softsign(t: f64) -> f64 {
+    t / (1.0 + t.abs())
+}
+
+fn softsign_grad(t: f64) -> (f64, f64) {
+    let d = 1.0 + t.abs();
+    (softsign(t), 1.0 / (d * d))
+}
+
+fn softsign_hvp(t: f64, v: f64) -> (f64, f64, f64) {
+    let d = 1.0 + t.abs();
+    (
+        softsign(t),
+        1.0 / (d * d),
+        -2.0 * t.signum() / (d * d * d) * v,
+    )
+}
+
+#[differentiate(reverse, hessian)]
+fn custom(x: f64, y: f64) -> f64 {
+    softsign(x * y) * y
+}
+
+#[test]
+fn calls_go_through_the_callees_hvp() {
+    for at in [[0.4, 0.9], [-1.3, 0.2], [0.8, -0.7]] {
+        let (value, dx, dy, hess) = caller_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), caller_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = caller_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("caller", &hess, &fd);
+        assert_symmetric("caller", &hess);
+
+        let (value, dx, dy, hess) = custom_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), custom_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = custom_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("custom", &hess, &fd);
+    }
+}

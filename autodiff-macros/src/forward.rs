@@ -16,6 +16,7 @@ use crate::rules::{self, Mode, Prim};
 
 mod call_into;
 mod fields;
+mod hvp;
 
 /// A graph extended with its tangent code.
 pub struct Tangent {
@@ -47,6 +48,9 @@ pub(crate) struct Forward {
     /// Over code that is not the graph's own body (the reverse pass's, for second order): which
     /// nodes depend on the active parameters, since derivative nodes carry no activity flag.
     pub(crate) varying: Option<Vec<bool>>,
+    /// Under second order, the `g_grad` calls made `g_hvp` calls, with their float arguments'
+    /// tangents.
+    pub(crate) hvp_calls: HashMap<NodeId, Vec<Option<NodeId>>>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -64,6 +68,7 @@ pub fn forward(graph: Graph) -> Tangent {
         seeds: HashMap::new(),
         self_seed: None,
         varying: None,
+        hvp_calls: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -209,6 +214,9 @@ impl Forward {
         if !active {
             return;
         }
+        if self.varying.is_some() && self.hvp_call(n, &node, out) {
+            return;
+        }
         let before = self.b.len();
         let t = match node.op {
             Op::Param(p) => Some(self.seed(p, &node)),
@@ -227,6 +235,7 @@ impl Forward {
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
             Op::Call(ref callee) => self.call(callee, &node),
+            Op::Field(k) if self.varying.is_some() => self.hvp_entry(k, &node),
             Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };

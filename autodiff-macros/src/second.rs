@@ -34,7 +34,16 @@ pub struct Hvp {
 pub fn check(graph: &Graph) -> syn::Result<()> {
     for node in &graph.nodes {
         let what = match node.op {
-            Op::Call(_) | Op::Invoke(_) => "a call",
+            Op::Call(ref callee)
+                if node
+                    .args
+                    .iter()
+                    .zip(&callee.floats)
+                    .any(|(a, &float)| float && matches!(graph.node(*a).op, Op::Array(..))) =>
+            {
+                "a call with an array or slice argument"
+            }
+            Op::Invoke(_) => "a call that writes into a buffer",
             Op::Member(_) | Op::FieldSlice(_) | Op::Gradient(_) => "a struct field",
             _ => continue,
         };
@@ -75,6 +84,7 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         seeds: HashMap::new(),
         self_seed: None,
         varying: Some(varying),
+        hvp_calls: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let graph_params = primal.params.clone();

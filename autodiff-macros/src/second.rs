@@ -33,7 +33,7 @@ pub struct Hvp {
 /// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
 pub fn check(graph: &Graph) -> syn::Result<()> {
     for node in &graph.nodes {
-        let what = match node.op {
+        let (what, instead) = match node.op {
             Op::Call(ref callee)
                 if node
                     .args
@@ -41,17 +41,24 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
                     .zip(&callee.floats)
                     .any(|(a, &float)| float && matches!(graph.node(*a).op, Op::Array(..))) =>
             {
-                "a call with an array or slice argument"
+                (
+                    "a call with an array or slice argument",
+                    "pass its elements as float arguments, or write the callee's body inline",
+                )
             }
-            Op::Invoke(_) => "a call that writes into a buffer",
-            Op::Member(_) | Op::FieldSlice(_) | Op::Gradient(_) => "a struct field",
+            Op::Invoke(_) => (
+                "a call that writes into a buffer",
+                "write the callee's body inline",
+            ),
+            Op::Member(_) | Op::FieldSlice(_) | Op::Gradient(_) => (
+                "a struct field",
+                "pass its value as a float or float-array parameter",
+            ),
             _ => continue,
         };
         return Err(syn::Error::new(
             node.span,
-            format!(
-                "{what} is not supported by `#[differentiate(hessian)]` yet: write the expression inline, with float parameters"
-            ),
+            format!("{what} is not supported by `#[differentiate(hessian)]` yet: {instead}"),
         ));
     }
     if graph.receiver.is_some() || graph.params.iter().any(|p| p.role != Role::Input) {

@@ -65,7 +65,8 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                 prelude.push(quote!(#[allow(unused_mut)] let mut #hv_ident = [#zero; #len];));
             }
             Shape::Slice => {
-                params.push(quote!(#d_ident: &mut [#float], #hv_ident: &mut [#float]));
+                params.push(quote!(#d_ident: &mut [#float]));
+                params.push(quote!(#hv_ident: &mut [#float]));
                 for (buffer, what) in [(&d_ident, "gradient"), (&hv_ident, "H·v")] {
                     let message =
                         format!("the {what} buffer `{buffer}` must have the length of `{ident}`");

@@ -367,10 +367,3 @@ fn zero_wins_guards_only_where_needed() {
         }"
     ));
 }
-
-#[test]
-#[ignore = "prints an expansion"]
-fn print_hessian() {
-    let item = std::env::var("ITEM").unwrap_or_default();
-    println!("{}", expand("hessian", &item));
-}

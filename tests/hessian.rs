@@ -350,28 +350,31 @@ fn mixed(x: &[f64], w: [f64; 2], b: f64) -> f64 {
 
 #[test]
 fn mixed_inputs_match_differences_of_the_gradient() {
-    let x = [0.3, -0.5, 0.8];
-    let w = [0.7, -1.1];
-    let b = 0.2;
-    let (value, dx, dw, db, hess) = mixed_hessian(&x, w, b);
-    assert_eq!((value, dx.clone(), dw, db), mixed_grad(&x, w, b));
-    assert_eq!(hess.len(), 36);
-    let at = [x[0], x[1], x[2], w[0], w[1], b];
-    let fd = fd_hessian(
-        |p| {
-            let (_, dx, dw, db) = mixed_grad(&p[..3], [p[3], p[4]], p[5]);
-            [dx[0], dx[1], dx[2], dw[0], dw[1], db]
-        },
-        at,
-    );
-    for i in 0..6 {
-        for j in 0..6 {
-            let (g, want) = (hess[i * 6 + j], fd[i][j]);
-            assert!(
-                (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                "mixed: H[{i}][{j}] = {g}, expected {want}"
-            );
-            assert_relative_eq!(g, hess[j * 6 + i], epsilon = 1e-12, max_relative = 1e-12);
+    // The second point returns early, from the second iteration.
+    for (x, w, b) in [
+        ([0.3, -0.5, 0.8], [0.7, -1.1], 0.2),
+        ([0.1, 2.0, 0.5], [0.4, 1.5], 0.3),
+    ] {
+        let (value, dx, dw, db, hess) = mixed_hessian(&x, w, b);
+        assert_eq!((value, dx.clone(), dw, db), mixed_grad(&x, w, b));
+        assert_eq!(hess.len(), 36);
+        let at = [x[0], x[1], x[2], w[0], w[1], b];
+        let fd = fd_hessian(
+            |p| {
+                let (_, dx, dw, db) = mixed_grad(&p[..3], [p[3], p[4]], p[5]);
+                [dx[0], dx[1], dx[2], dw[0], dw[1], db]
+            },
+            at,
+        );
+        for i in 0..6 {
+            for j in 0..6 {
+                let (g, want) = (hess[i * 6 + j], fd[i][j]);
+                assert!(
+                    (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                    "mixed: H[{i}][{j}] = {g}, expected {want}"
+                );
+                assert_relative_eq!(g, hess[j * 6 + i], epsilon = 1e-12, max_relative = 1e-12);
+            }
         }
     }
 }
@@ -442,4 +445,29 @@ fn calls_go_through_the_callees_hvp() {
         );
         assert_hessian_close("custom", &hess, &fd);
     }
+}
+
+/// A function generic over its float type, differentiated with respect to some parameters only.
+#[differentiate(reverse, hessian, wrt(x, w))]
+fn generic<T: num_traits::Float>(x: T, w: [T; 2], c: T) -> T {
+    (w[0] * x).sin() * w[1] + c * x * x
+}
+
+#[test]
+fn generic_functions_and_wrt() {
+    let (x, w, c): (f64, [f64; 2], f64) = (0.7, [1.3, -0.4], 2.5);
+    let (value, dx, dw, hess) = generic_hessian(x, w, c);
+    assert_eq!((value, dx, dw), generic_grad(x, w, c));
+    // By hand, over (x, w₀, w₁): f = sin(w₀x)·w₁ + c·x².
+    let (s, co) = ((w[0] * x).sin(), (w[0] * x).cos());
+    let want = [
+        [
+            -w[0] * w[0] * s * w[1] + 2.0 * c,
+            (co - w[0] * x * s) * w[1],
+            w[0] * co,
+        ],
+        [(co - w[0] * x * s) * w[1], -x * x * s * w[1], x * co],
+        [w[0] * co, x * co, 0.0],
+    ];
+    assert_hessian_close("generic", &hess, &want);
 }

@@ -24,7 +24,7 @@ pub mod model {
     use autodiff::{differentiate, relu, sigmoid, softplus};
 
     /// The seed's function.
-    #[differentiate(reverse, forward, graph)]
+    #[differentiate(reverse, forward, graph, hessian)]
     #[must_use]
     pub fn seed(x: f64, y: f64) -> f64 {
         (x + y) * y
@@ -44,7 +44,7 @@ pub mod model {
     const SCALE: f64 = 0.5;
 
     /// Every operation of the table, with shadowing, reassignment, constants and casts.
-    #[differentiate(reverse, forward, graph)]
+    #[differentiate(reverse, forward, graph, hessian)]
     #[must_use]
     pub fn everything(x: f64, y: f64, n: i32, k: u16) -> f64 {
         use std::f64::consts::PI;
@@ -64,7 +64,7 @@ pub mod model {
     }
 
     /// Single precision, with a parameter that is not differentiated.
-    #[differentiate(reverse, graph, wrt(y))]
+    #[differentiate(reverse, graph, hessian, wrt(y))]
     #[must_use]
     pub fn single(x: f32, y: f32, k: u8) -> f32 {
         let t = f32::exp(2.0) * y;
@@ -72,7 +72,7 @@ pub mod model {
     }
 
     /// Branches, loops, early exits, arrays and slices.
-    #[differentiate(reverse, forward, graph)]
+    #[differentiate(reverse, forward, graph, hessian)]
     #[must_use]
     pub fn control(x: &[f64], w: [f64; 3], b: f64, n: usize) -> f64 {
         let mut h = [0.0; 3];
@@ -119,7 +119,7 @@ pub mod model {
 
     /// A loop whose backward code runs inside it, with a carry to the next element, a result
     /// scaled after the loop, and `#[inline]`, which the generated functions carry.
-    #[differentiate(reverse, forward, graph)]
+    #[differentiate(reverse, forward, graph, hessian)]
     #[inline]
     #[must_use]
     pub fn chain(x: &[f64], c: f64) -> f64 {

@@ -28,6 +28,7 @@ use crate::reverse::Adjoint;
 use crate::rules::{Prim, Syntax};
 
 mod out_params;
+pub mod second;
 
 /// Operator precedence of emitted expressions, loosest first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

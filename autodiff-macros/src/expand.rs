@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{draw, emit, forward, lower, options, reverse};
+use crate::{draw, emit, forward, lower, options, reverse, second};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
 /// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
@@ -108,6 +108,12 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         if options.reverse {
             grad.to_tokens(&mut out);
         }
+    }
+    if options.hessian {
+        second::check(&graph)?;
+        let adjoint = reverse::reverse(graph.clone());
+        let hvp = second::hvp(&graph, adjoint);
+        emit::second::hvp_fns(function, &hvp).to_tokens(&mut out);
     }
     if options.forward {
         let tangent = forward::forward(graph);

@@ -16,6 +16,7 @@ use crate::rules::{self, Mode, Prim};
 
 mod call_into;
 mod fields;
+mod hvp;
 
 /// A graph extended with its tangent code.
 pub struct Tangent {
@@ -38,12 +39,18 @@ pub enum Seed {
     Array(VarId),
 }
 
-struct Forward {
-    b: Builder,
-    tangent: HashMap<NodeId, NodeId>,
-    var_tangent: HashMap<VarId, VarId>,
-    seeds: HashMap<usize, Seed>,
-    self_seed: Option<NodeId>,
+pub(crate) struct Forward {
+    pub(crate) b: Builder,
+    pub(crate) tangent: HashMap<NodeId, NodeId>,
+    pub(crate) var_tangent: HashMap<VarId, VarId>,
+    pub(crate) seeds: HashMap<usize, Seed>,
+    pub(crate) self_seed: Option<NodeId>,
+    /// Over code that is not the graph's own body (the reverse pass's, for second order): which
+    /// nodes depend on the active parameters, since derivative nodes carry no activity flag.
+    pub(crate) varying: Option<Vec<bool>>,
+    /// Under second order, the `g_grad` calls made `g_hvp` calls, with their float arguments'
+    /// tangents.
+    pub(crate) hvp_calls: HashMap<NodeId, Vec<Option<NodeId>>>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -60,6 +67,8 @@ pub fn forward(graph: Graph) -> Tangent {
         var_tangent: HashMap::new(),
         seeds: HashMap::new(),
         self_seed: None,
+        varying: None,
+        hvp_calls: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -109,7 +118,7 @@ pub fn forward(graph: Graph) -> Tangent {
 }
 
 impl Forward {
-    fn block(&mut self, block: &Block) -> Block {
+    pub(crate) fn block(&mut self, block: &Block) -> Block {
         let scope = self.b.save_scope();
         let mut out = Vec::new();
         for stmt in &block.0 {
@@ -200,7 +209,15 @@ impl Forward {
                 Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {
                     out.push(stmt.with_blocks(|b| self.block(b)));
                 }
-                Stmt::Push(..) | Stmt::Assert { .. } => out.push(stmt.clone()),
+                Stmt::Assert { .. } => out.push(stmt.clone()),
+                Stmt::Push(tape, n) => {
+                    out.push(stmt.clone());
+                    // A parallel tape carries the tangents, pushed and popped in step.
+                    if let Some(&d) = self.var_tangent.get(tape) {
+                        let t = self.tangent_or_zero(*n, &mut out);
+                        out.push(Stmt::Push(d, t));
+                    }
+                }
             }
         }
         self.b.restore_scope(scope);
@@ -221,16 +238,26 @@ impl Forward {
 
     fn node(&mut self, n: NodeId, out: &mut Vec<Stmt>) {
         let node = self.b.node(n);
-        if !node.active {
+        let active = match &self.varying {
+            Some(varying) => varying.get(n.0).copied().unwrap_or(false),
+            None => node.active,
+        };
+        if !active {
+            return;
+        }
+        if self.varying.is_some() && self.hvp_call(n, &node, out) {
             return;
         }
         let before = self.b.len();
         let t = match node.op {
             Op::Param(p) => Some(self.seed(p, &node)),
-            Op::Read(v) => self.var_tangent.get(&v).map(|&d| {
+            Op::Read(v) | Op::Pop(v) => self.var_tangent.get(&v).map(|&d| {
                 let ty = node.ty;
-                self.b
-                    .with_graph(|g| g.push(Node::new(Op::Read(d), vec![], ty)))
+                let op = match node.op {
+                    Op::Pop(_) => Op::Pop(d),
+                    _ => Op::Read(d),
+                };
+                self.b.with_graph(|g| g.push(Node::new(op, vec![], ty)))
             }),
             Op::Load(v) => self.var_tangent.get(&v).map(|&d| {
                 let ty = node.ty;
@@ -239,6 +266,7 @@ impl Forward {
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
             Op::Call(ref callee) => self.call(callee, &node),
+            Op::Field(k) if self.varying.is_some() => self.hvp_entry(k, &node),
             Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };

@@ -24,6 +24,7 @@ mod names;
 mod options;
 mod reverse;
 mod rules;
+mod second;
 
 /// Generates derivative functions for a function of `f64`/`f32` values.
 ///

@@ -7,6 +7,7 @@ use syn::meta::ParseNestedMeta;
 
 /// What to generate and with respect to what.
 #[derive(Debug, Default)]
+#[allow(clippy::struct_excessive_bools)] // one flag per independent mode of the attribute
 pub struct Options {
     /// Emit `f_grad` (and `f_grad_into` for slices). The default when no mode is named.
     pub reverse: bool,
@@ -14,17 +15,19 @@ pub struct Options {
     pub forward: bool,
     /// Emit `f_graph`, the computational graph at a point.
     pub graph: bool,
+    /// Emit `f_hvp` (and `f_hvp_into` for slices) and `f_hessian`.
+    pub hessian: bool,
     /// The parameters to differentiate with respect to; every float parameter when absent.
     pub wrt: Option<Vec<Ident>>,
 }
 
-const EXPECTED: &str = "expected `reverse`, `forward`, `graph` or `wrt(param, ...)`";
+const EXPECTED: &str = "expected `reverse`, `forward`, `graph`, `hessian` or `wrt(param, ...)`";
 
 pub fn parse(attr: TokenStream) -> syn::Result<Options> {
     let mut options = Options::default();
     let parser = syn::meta::parser(|meta| option(&mut options, &meta));
     syn::parse::Parser::parse2(parser, attr)?;
-    if !options.reverse && !options.forward && !options.graph {
+    if !options.reverse && !options.forward && !options.graph && !options.hessian {
         options.reverse = true;
     }
     Ok(options)
@@ -49,6 +52,8 @@ fn option(options: &mut Options, meta: &ParseNestedMeta) -> syn::Result<()> {
         flag(&mut options.forward, "forward")
     } else if meta.path.is_ident("graph") {
         flag(&mut options.graph, "graph")
+    } else if meta.path.is_ident("hessian") {
+        flag(&mut options.hessian, "hessian")
     } else if meta.path.is_ident("wrt") {
         if options.wrt.is_some() {
             return Err(meta.error("`wrt` is given twice; list every parameter in one `wrt(...)`"));

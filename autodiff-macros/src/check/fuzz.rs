@@ -731,6 +731,7 @@ fn probe() {
                     reverse: true,
                     forward: true,
                     graph: false,
+                    hessian: false,
                     wrt: None,
                 };
                 let graph = crate::lower::lower(&function, &options);

@@ -1,0 +1,464 @@
+//! `f_hvp`, `f_hvp_into` and `f_hessian`: second order, from [`crate::second`].
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
+
+use super::{
+    Inputs, Namer, Signature, Sweep, doc_lines, element_type, gradient_type, stored_param, zero_of,
+};
+use crate::forward::Seed;
+use crate::graph::{NodeId, Param, Shape};
+use crate::names;
+use crate::second::Hvp;
+
+/// `f_hvp` (over `f_hvp_into` when the function takes slices) and `f_hessian`.
+pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
+    let adjoint = &hvp.adjoint;
+    let graph = &adjoint.graph;
+    let sig = Signature::new(item);
+    let (generics, where_clause) = sig.generics();
+    let use_original = sig.use_original(graph);
+    let mut inputs = Inputs::new(graph);
+    let active: Vec<(usize, &Param)> = graph
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.active)
+        .collect();
+    let has_slices = active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    let zero = zero_of(graph);
+
+    // Parameters: each active one followed by its direction, and with slices (in `f_hvp_into`)
+    // by its gradient and `H·v` buffers.
+    let mut params = Vec::new();
+    let mut prelude = Vec::new();
+    let mut length_checks = Vec::new();
+    let mut directions = Vec::new();
+    for (i, p) in graph.params.iter().enumerate() {
+        let ident = inputs.param(graph, i).clone();
+        let ty = &p.ty_tokens;
+        let mutability = stored_param(graph, p).then(|| quote!(mut));
+        params.push(quote!(#mutability #ident: #ty));
+        if !p.active {
+            continue;
+        }
+        let v = inputs.namer.fresh(&format!("v_{}", names::plain(&p.name)));
+        params.push(quote!(#v: #ty));
+        directions.push(v.clone());
+        match hvp.seeds.get(&i) {
+            Some(Seed::Scalar(n)) => inputs.nodes.push((*n, v.clone())),
+            Some(Seed::Array(var)) => inputs.vars.push((*var, v.clone())),
+            None => inputs.nodes.push((NodeId(usize::MAX), v.clone())),
+        }
+        let (Some(&d), Some(&hv)) = (adjoint.array_gradients.get(&i), hvp.array_hvs.get(&i)) else {
+            continue;
+        };
+        let d_ident = inputs.namer.fresh(&names::derivative(&p.name));
+        let hv_ident = inputs.namer.fresh(&format!("hv_{}", names::plain(&p.name)));
+        inputs.vars.push((d, d_ident.clone()));
+        inputs.vars.push((hv, hv_ident.clone()));
+        let float = element_type(p);
+        match &p.shape {
+            Shape::Array { len, .. } => {
+                prelude.push(quote!(let mut #d_ident = [#zero; #len];));
+                prelude.push(quote!(#[allow(unused_mut)] let mut #hv_ident = [#zero; #len];));
+            }
+            Shape::Slice => {
+                params.push(quote!(#d_ident: &mut [#float]));
+                params.push(quote!(#hv_ident: &mut [#float]));
+                for (buffer, what) in [(&d_ident, "gradient"), (&hv_ident, "H·v")] {
+                    let message =
+                        format!("the {what} buffer `{buffer}` must have the length of `{ident}`");
+                    length_checks.push(quote! {
+                        ::core::assert_eq!(#buffer.len(), #ident.len(), #message);
+                        let #buffer = &mut #buffer[..#ident.len()];
+                    });
+                }
+                let message = format!("the direction `{v}` must have the length of `{ident}`");
+                length_checks.push(quote!(::core::assert_eq!(#v.len(), #ident.len(), #message);));
+            }
+            _ => {}
+        }
+    }
+    let unread: Vec<TokenStream> = inputs
+        .nodes
+        .iter()
+        .filter(|(n, _)| n.0 == usize::MAX)
+        .map(|(_, d)| quote!(let _ = #d;))
+        .collect();
+    inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
+
+    // Results: the value, the gradient as `f_grad` returns it, then `H·v` alike; slices' entries
+    // are in their buffers.
+    let mut results = vec![(Some(graph.output), "value".to_owned())];
+    let mut hv_results = Vec::new();
+    let mut scalar = adjoint.gradients.iter().zip(&hvp.hvs);
+    for (i, p) in &active {
+        match p.shape {
+            Shape::Scalar => {
+                let (g, h) = scalar.next().expect("one gradient per scalar");
+                results.push((*g, names::derivative(&p.name)));
+                hv_results.push((*h, format!("hv_{}", names::plain(&p.name))));
+            }
+            Shape::Array { .. } => {
+                let d = adjoint.array_gradients[i];
+                results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
+                hv_results.push((
+                    hvp.array_hv_reads.get(i).copied(),
+                    format!("hv_{}", names::plain(&p.name)),
+                ));
+            }
+            _ => {}
+        }
+    }
+    results.extend(hv_results);
+    let sweep = Sweep::new(
+        graph,
+        &hvp.code,
+        &inputs.nodes,
+        &inputs.vars,
+        &results,
+        &mut inputs.namer,
+    );
+    let body = sweep.body(&hvp.code, &inputs.nodes, &results);
+
+    let vis = &item.vis;
+    let output = &sig.output;
+    let items = &graph.items;
+    let attrs: Vec<_> = sig.attrs().collect();
+    let f = &item.sig.ident;
+    let returned: Vec<&(usize, &Param)> = active
+        .iter()
+        .filter(|(_, p)| !matches!(p.shape, Shape::Slice))
+        .collect();
+    let tys: Vec<TokenStream> = returned.iter().map(|(_, p)| gradient_type(p)).collect();
+    let grads: Vec<String> = active
+        .iter()
+        .map(|(_, p)| format!("∂{f}/∂{}", p.name))
+        .collect();
+    let hvs: Vec<String> = active
+        .iter()
+        .map(|(_, p)| format!("(H·v)_{}", p.name))
+        .collect();
+    let entries = format!(
+        "returns `({}, {}, {})`",
+        sig.call(graph),
+        grads.join(", "),
+        hvs.join(", ")
+    );
+    let name = sig.name("hvp");
+    let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let mut out = TokenStream::new();
+    let hvp_name = if has_slices {
+        sig.name("hvp_into")
+    } else {
+        name.clone()
+    };
+    let doc = if has_slices {
+        doc_lines(&[
+            format!(
+                "The value of [`{}`], its gradient and the Hessian-vector product `H·v` along the",
+                sig.link(graph)
+            ),
+            "direction given after each parameter, by forward mode over the reverse sweep, adding"
+                .to_owned(),
+            "the gradient and `H·v` of each slice into the two buffers after its direction;"
+                .to_owned(),
+            format!("{entries} without the slices' entries."),
+            String::new(),
+            "# Panics".to_owned(),
+            String::new(),
+            "If a direction's or a buffer's length differs from its slice's.".to_owned(),
+        ])
+    } else {
+        doc_lines(&[
+            format!(
+                "The value of [`{}`], its gradient and the Hessian-vector product `H·v` along the",
+                sig.link(graph)
+            ),
+            format!(
+                "direction given after each parameter, by forward mode over the reverse sweep: {entries}."
+            ),
+        ])
+    };
+    let must_use = (!has_slices).then(|| quote!(#[must_use]));
+    quote! {
+        #(#doc)*
+        #(#attrs)*
+        #many
+        #must_use
+        #[allow(clippy::type_complexity)]
+        #vis fn #hvp_name #generics(#(#params),*) -> (#output, #(#tys,)* #(#tys,)*) #where_clause {
+            #use_original
+            #(#length_checks)*
+            #(#items)*
+            #(#unread)*
+            #(#prelude)*
+            #body
+        }
+    }
+    .to_tokens_into(&mut out);
+
+    // Plain values for the wrappers below.
+    let mut locals = Namer::default();
+    let plain_params: Vec<(usize, &Param, proc_macro2::Ident)> = graph
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, p, inputs.param(graph, i).clone()))
+        .collect();
+    for (_, _, ident) in &plain_params {
+        locals.fresh(&ident.to_string());
+    }
+    let signature: Vec<TokenStream> = plain_params
+        .iter()
+        .map(|(_, p, ident)| {
+            let ty = &p.ty_tokens;
+            let mutability = stored_param(graph, p).then(|| quote!(mut));
+            quote!(#mutability #ident: #ty)
+        })
+        .collect();
+    let all_tys: Vec<TokenStream> = active.iter().map(|(_, p)| gradient_type(p)).collect();
+
+    if has_slices {
+        // `f_hvp`: allocates the slices' buffers.
+        let mut alloc = Vec::new();
+        let mut args = Vec::new();
+        let mut into_results = vec![quote!(value)];
+        let mut into_hvs = Vec::new();
+        let mut grads_out = vec![quote!(value)];
+        let mut hvs_out = Vec::new();
+        let mut hvp_params = Vec::new();
+        locals.fresh("value");
+        for (_, p, ident) in &plain_params {
+            let ty = &p.ty_tokens;
+            hvp_params.push(quote!(#ident: #ty));
+            args.push(quote!(#ident));
+            if !p.active {
+                continue;
+            }
+            let v = locals.fresh(&format!("v_{}", names::plain(&p.name)));
+            hvp_params.push(quote!(#v: #ty));
+            args.push(quote!(#v));
+            let d = locals.fresh(&names::derivative(&p.name));
+            let hv = locals.fresh(&format!("hv_{}", names::plain(&p.name)));
+            if matches!(p.shape, Shape::Slice) {
+                alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
+                alloc.push(quote!(let mut #hv = ::std::vec![#zero; #ident.len()];));
+                args.push(quote!(&mut #d, &mut #hv));
+            } else {
+                into_results.push(quote!(#d));
+                into_hvs.push(quote!(#hv));
+            }
+            grads_out.push(quote!(#d));
+            hvs_out.push(quote!(#hv));
+        }
+        into_results.extend(into_hvs);
+        let many = (hvp_params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let doc = doc_lines(&[
+            format!(
+                "The value of [`{}`], its gradient and the Hessian-vector product `H·v` along the",
+                sig.link(graph)
+            ),
+            format!(
+                "direction given after each parameter, by forward mode over the reverse sweep: {entries}."
+            ),
+            format!("[`{hvp_name}`] fills caller buffers instead of allocating."),
+            String::new(),
+            "# Panics".to_owned(),
+            String::new(),
+            "If a direction's length differs from its slice's.".to_owned(),
+        ]);
+        quote! {
+            #(#doc)*
+            #(#attrs)*
+            #many
+            #[must_use]
+            #[allow(clippy::type_complexity)]
+            #vis fn #name #generics(#(#hvp_params),*) -> (#output, #(#all_tys,)* #(#all_tys,)*) #where_clause {
+                #(#alloc)*
+                let (#(#into_results,)*) = #hvp_name(#(#args),*);
+                (#(#grads_out,)* #(#hvs_out,)*)
+            }
+        }
+        .to_tokens_into(&mut out);
+    }
+
+    // `f_hessian`: one `H·v` along each unit direction, filling a row each.
+    let one = match &graph.generic {
+        Some(t) => quote!(::autodiff::cast::<#t, f64>(1.0)),
+        None => quote!(1.0),
+    };
+    // Names apart from the parameters.
+    let mut own = Namer::default();
+    for (_, _, ident) in &plain_params {
+        own.fresh(&ident.to_string());
+    }
+    let k = own.fresh("k");
+    let hess = own.fresh("hess");
+    let n = own.fresh("n");
+    let e = own.fresh("e");
+    let j = own.fresh("j");
+    let value = own.fresh("value");
+    // The offset of each active parameter in the flattened input, and its length.
+    let mut offset = quote!(0);
+    let mut scalars = 0usize;
+    let mut sized: Vec<TokenStream> = Vec::new();
+    let mut layout = Vec::new();
+    for (i, p) in &active {
+        let here = offset_tokens(scalars, &sized);
+        let len = match &p.shape {
+            Shape::Scalar => {
+                scalars += 1;
+                None
+            }
+            Shape::Array { len, .. } => {
+                sized.push(quote!((#len)));
+                Some(len.clone())
+            }
+            _ => {
+                let x = &plain_params[*i].2;
+                sized.push(quote!(#x.len()));
+                Some(quote!(#x.len()))
+            }
+        };
+        layout.push((*i, *p, here, len));
+        offset = offset_tokens(scalars, &sized);
+    }
+    let total = offset;
+    let mut direction_stmts = Vec::new();
+    let mut call_args = Vec::new();
+    let mut fill = Vec::new();
+    let mut names_first = vec![quote!(#value)];
+    let mut names_hv = Vec::new();
+    let mut layout_iter = layout.iter().peekable();
+    for (_, p, ident) in &plain_params {
+        call_args.push(quote!(#ident));
+        if !p.active {
+            continue;
+        }
+        let (_, _, at, len) = layout_iter.next().expect("laid out");
+        let v = own.fresh(&format!("v_{}", names::plain(&p.name)));
+        let d = own.fresh(&names::derivative(&p.name));
+        let hv = own.fresh(&format!("hv_{}", names::plain(&p.name)));
+        names_first.push(quote!(#d));
+        names_hv.push(hv.clone());
+        let row = |at: &TokenStream, len: Option<&TokenStream>| match (has_slices, len) {
+            (true, None) => quote!(#hess[#k * #n + #at]),
+            (true, Some(len)) => quote!(#hess[#k * #n + #at..#k * #n + #at + #len]),
+            (false, None) => quote!(#hess[#k][#at]),
+            (false, Some(len)) => quote!(#hess[#k][#at..#at + #len]),
+        };
+        match (&p.shape, len) {
+            (Shape::Scalar, _) => {
+                direction_stmts.push(quote!(let #v = if #k == #at { #one } else { #zero };));
+                let target = row(at, None);
+                fill.push(quote!(#target = #hv;));
+            }
+            (shape, Some(len)) => {
+                let init = match shape {
+                    Shape::Array { .. } => quote!([#zero; #len]),
+                    _ => quote!(::std::vec![#zero; #len]),
+                };
+                direction_stmts.push(quote! {
+                    let mut #v = #init;
+                    if let Some(#e) = #k.checked_sub(#at).and_then(|#j| #v.get_mut(#j)) {
+                        *#e = #one;
+                    }
+                });
+                let target = row(at, Some(len));
+                fill.push(quote!(#target.copy_from_slice(&#hv);));
+            }
+            _ => {}
+        }
+        let by_ref = matches!(p.shape, Shape::Slice).then(|| quote!(&));
+        call_args.push(quote!(#by_ref #v));
+    }
+    let names_all: Vec<TokenStream> = names_first
+        .iter()
+        .cloned()
+        .chain(names_hv.iter().map(|h| quote!(#h)))
+        .collect();
+    let ignore_first: Vec<TokenStream> = std::iter::once(quote!(_))
+        .chain(names_first.iter().skip(1).map(|_| quote!(_)))
+        .chain(names_hv.iter().map(|h| quote!(#h)))
+        .collect();
+    let callee = &name;
+    let hessian = sig.name("hessian");
+    let (hess_ty, hess_init, size) = if has_slices {
+        (
+            quote!(::std::vec::Vec<#output>),
+            quote!(::std::vec![#zero; #n * #n]),
+            quote!(let #n: usize = #total;),
+        )
+    } else {
+        (
+            quote!([[#output; #total]; #total]),
+            quote!([[#zero; #total]; #total]),
+            quote!(let #n: usize = #total;),
+        )
+    };
+    let doc = doc_lines(&[
+        format!(
+            "The value of [`{}`], its gradient and its Hessian, by one Hessian-vector product per",
+            sig.link(graph)
+        ),
+        format!(
+            "active input: returns `({}, {}, hess)`, with the inputs flattened in order; `hess` is {}.",
+            sig.call(graph),
+            grads.join(", "),
+            if has_slices {
+                "a `Vec` of length N·N, row-major"
+            } else {
+                "an N × N array"
+            }
+        ),
+    ]);
+    let many = (signature.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    quote! {
+        #(#doc)*
+        #(#attrs)*
+        #many
+        #[must_use]
+        #[allow(clippy::type_complexity, clippy::identity_op)]
+        #vis fn #hessian #generics(#(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
+            #size
+            let mut #hess = #hess_init;
+            let #k: usize = 0;
+            #(#direction_stmts)*
+            let (#(#names_all,)*) = #callee(#(#call_args),*);
+            if #n > 0 {
+                #(#fill)*
+            }
+            for #k in 1..#n {
+                #(#direction_stmts)*
+                let (#(#ignore_first,)*) = #callee(#(#call_args),*);
+                #(#fill)*
+            }
+            (#(#names_first,)* #hess)
+        }
+    }
+    .to_tokens_into(&mut out);
+    out
+}
+
+/// `scalars + len₁ + len₂ + ...`, the offset after the parameters laid out so far.
+fn offset_tokens(scalars: usize, sized: &[TokenStream]) -> TokenStream {
+    let mut terms: Vec<TokenStream> = Vec::new();
+    if scalars > 0 || sized.is_empty() {
+        terms.push(quote!(#scalars));
+    }
+    terms.extend(sized.iter().cloned());
+    quote!(#(#terms)+*)
+}
+
+trait IntoTokens {
+    fn to_tokens_into(self, out: &mut TokenStream);
+}
+
+impl IntoTokens for TokenStream {
+    fn to_tokens_into(self, out: &mut TokenStream) {
+        out.extend(self);
+    }
+}

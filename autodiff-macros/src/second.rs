@@ -1,0 +1,246 @@
+//! Second order: forward mode over the reverse sweep.
+//!
+//! The reverse pass's result is code over a graph like any other: the forward sweep, then the
+//! backward sweep that builds the gradient. Running the forward (tangent) pass over that code,
+//! with the tangent inputs `v_x` seeded for the active parameters, gives the directional
+//! derivative of every gradient entry: the Hessian-vector product `H·v`. Nothing new enters the
+//! rule table: the nodes the reverse rules built are differentiated by the same rows. Tapes get
+//! parallel tangent tapes, pushed and popped in step; adjoint variables and arrays get tangent
+//! variables as primal ones do.
+
+use std::collections::HashMap;
+
+use crate::algebra::Builder;
+use crate::forward::{Forward, Seed};
+use crate::graph::{Block, Graph, Node, NodeId, Op, Role, Shape, Stmt, Ty, Var, VarId};
+use crate::reverse::Adjoint;
+use crate::rules::{self, Mode};
+
+/// The reverse pass's code with tangent statements interleaved: the body of `f_hvp`.
+pub struct Hvp {
+    pub adjoint: Adjoint,
+    pub code: Block,
+    /// The tangent input of each active parameter, by parameter index.
+    pub seeds: HashMap<usize, Seed>,
+    /// The tangent of each scalar gradient entry, in the order of `adjoint.gradients`.
+    pub hvs: Vec<Option<NodeId>>,
+    /// The tangent variable of each array adjoint, by parameter index.
+    pub array_hvs: HashMap<usize, VarId>,
+    /// A read of each array parameter's `H·v` entry at the end of the code, to return it.
+    pub array_hv_reads: HashMap<usize, NodeId>,
+}
+
+/// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
+pub fn check(graph: &Graph) -> syn::Result<()> {
+    for node in &graph.nodes {
+        let (what, instead) = match node.op {
+            Op::Call(ref callee)
+                if node
+                    .args
+                    .iter()
+                    .zip(&callee.floats)
+                    .any(|(a, &float)| float && matches!(graph.node(*a).op, Op::Array(..))) =>
+            {
+                (
+                    "a call with an array or slice argument",
+                    "pass its elements as float arguments, or write the callee's body inline",
+                )
+            }
+            Op::Invoke(_) => (
+                "a call that writes into a buffer",
+                "write the callee's body inline",
+            ),
+            Op::Member(_) | Op::FieldSlice(_) | Op::Gradient(_) => (
+                "a struct field",
+                "pass its value as a float or float-array parameter",
+            ),
+            _ => continue,
+        };
+        return Err(syn::Error::new(
+            node.span,
+            format!("{what} is not supported by `#[differentiate(hessian)]` yet: {instead}"),
+        ));
+    }
+    if graph.receiver.is_some() || graph.params.iter().any(|p| p.role != Role::Input) {
+        let span = graph
+            .params
+            .iter()
+            .find(|p| p.role != Role::Input)
+            .map_or_else(proc_macro2::Span::call_site, |p| p.span);
+        return Err(syn::Error::new(
+            span,
+            "`#[differentiate(hessian)]` takes floats, float arrays and slices as parameters: pass the fields as separate parameters",
+        ));
+    }
+    Ok(())
+}
+
+/// Forward mode over `adjoint.code`.
+pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
+    let graph = adjoint.graph.clone();
+    let (varying, varying_vars) = varying(&graph, &adjoint.code);
+    let infinite = rules::has_infinite_derivative(primal, Mode::Forward)
+        || rules::has_infinite_derivative(primal, Mode::Reverse);
+    let b = Builder::new(graph);
+    b.set_infinite_variables(infinite);
+    b.retain(|_| false);
+    let mut f = Forward {
+        b,
+        tangent: HashMap::new(),
+        var_tangent: HashMap::new(),
+        seeds: HashMap::new(),
+        self_seed: None,
+        varying: Some(varying),
+        hvp_calls: HashMap::new(),
+    };
+    let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
+    let graph_params = primal.params.clone();
+    for (i, var) in vars.iter().enumerate() {
+        if !varying_vars[i] {
+            continue;
+        }
+        let d = f.b.with_graph(|g| {
+            g.vars.push(Var {
+                name: crate::names::derivative(&var.name),
+                active: false,
+                param: None,
+                ..var.clone()
+            });
+            VarId(g.vars.len() - 1)
+        });
+        f.var_tangent.insert(VarId(i), d);
+        if let Some(p) = var.param
+            && primal_param(&graph_params, p, VarId(i))
+        {
+            f.seeds.insert(p, Seed::Array(d));
+        }
+    }
+    let mut code = f.block(&adjoint.code);
+    let hvs = adjoint
+        .gradients
+        .iter()
+        .map(|g| g.and_then(|g| f.tangent.get(&g).copied()))
+        .collect();
+    let mut array_hvs = HashMap::new();
+    let mut array_hv_reads = HashMap::new();
+    for (&p, &d) in &adjoint.array_gradients {
+        let t = match f.var_tangent.get(&d) {
+            Some(&t) => t,
+            // Nothing varying reaches this gradient: its tangent stays the zeros it is declared
+            // with.
+            None => f.b.with_graph(|g| {
+                let var = g.vars[d.0].clone();
+                g.vars.push(Var {
+                    name: crate::names::derivative(&var.name),
+                    active: false,
+                    param: None,
+                    ..var
+                });
+                VarId(g.vars.len() - 1)
+            }),
+        };
+        array_hvs.insert(p, t);
+        // Read at the end, to return it.
+        let read = f.b.with_graph(|g| {
+            let ty = g.vars[t.0].ty;
+            g.push(Node::new(Op::Read(t), vec![], ty))
+        });
+        code.0.push(Stmt::Node(read));
+        array_hv_reads.insert(p, read);
+    }
+    let mut adjoint = adjoint;
+    adjoint.graph = f.b.finish();
+    Hvp {
+        adjoint,
+        code,
+        seeds: f.seeds,
+        hvs,
+        array_hvs,
+        array_hv_reads,
+    }
+}
+
+/// Which nodes and variables of the reverse pass's code depend on the active parameters: a
+/// fixed point over the code, since a loop may store into a variable after reading it.
+fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
+    let mut vars: Vec<bool> = graph
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.param
+                .is_some_and(|p| primal_param(&graph.params, p, VarId(i)) && graph.params[p].active)
+                && is_float(v.ty)
+        })
+        .collect();
+    // Monotone: a node or variable once varying stays so. The reverse pass patches arguments
+    // after the fact, so a node may read a later one: the nodes too are iterated to a fixed point.
+    let mut nodes = vec![false; graph.nodes.len()];
+    loop {
+        let mut changed = false;
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if nodes[i] {
+                continue;
+            }
+            nodes[i] = match node.op {
+                Op::Param(p) => {
+                    graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
+                }
+                Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) => vars[v.0],
+                Op::Cmp(_)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::Len(_)
+                | Op::Counter(_)
+                | Op::Seed(_)
+                | Op::Lit(..)
+                | Op::Const(_)
+                | Op::Known(_) => false,
+                _ if matches!(node.ty, Ty::Int | Ty::Bool) => false,
+                _ => node.args.iter().any(|a| nodes[a.0]),
+            };
+            changed |= nodes[i];
+        }
+        stores(code, &mut |v, n| {
+            if nodes[n.0] && !vars[v.0] && is_float(graph.vars[v.0].ty) {
+                vars[v.0] = true;
+                changed = true;
+            }
+        });
+        if !changed {
+            return (nodes, vars);
+        }
+    }
+}
+
+/// Whether `v` is parameter `p` itself, not its adjoint (which names the parameter too).
+fn primal_param(params: &[crate::graph::Param], p: usize, v: VarId) -> bool {
+    params[p].var == Some(v)
+}
+
+fn is_float(ty: Ty) -> bool {
+    matches!(ty, Ty::Float(_))
+}
+
+/// Calls `f(var, value)` for every statement that writes `value` into `var`.
+fn stores(block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
+    for stmt in &block.0 {
+        match stmt {
+            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) | Stmt::Push(v, n) => f(*v, *n),
+            Stmt::Store { var, value, .. } => f(*var, *value),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                stores(then, f);
+                stores(otherwise, f);
+            }
+            Stmt::For { body, .. } => stores(body, f),
+            Stmt::While { cond, body, .. } => {
+                stores(cond, f);
+                stores(body, f);
+            }
+            Stmt::Node(_) | Stmt::Declare(_, None) => {}
+        }
+    }
+}

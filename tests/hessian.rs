@@ -1,0 +1,473 @@
+//! Second order: `f_hvp` and `f_hessian` against closed forms, finite differences of `f_grad`,
+//! and each other.
+// Hessians are indexed as matrices.
+#![allow(clippy::needless_range_loop)]
+use approx::assert_relative_eq;
+use autodiff::{differentiate, sigmoid};
+
+/// The seed's `f = (x + y)·y = xy + y²`: `H = [[0, 1], [1, 2]]`.
+#[differentiate(reverse, hessian)]
+fn f(x: f64, y: f64) -> f64 {
+    (x + y) * y
+}
+
+/// The single neuron: `L = (σ(w·x + b) − t)²`.
+#[differentiate(reverse, hessian)]
+fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
+    let z = w * x;
+    let s = z + b;
+    let a = sigmoid(s);
+    let e = a - t;
+    e.powi(2)
+}
+
+#[test]
+fn seed_hessian() {
+    for (x, y) in [(2.0, 3.0), (-1.5, 0.25), (0.0, 0.0)] {
+        let (value, dx, dy, hess) = f_hessian(x, y);
+        assert_eq!((value, dx, dy), f_grad(x, y));
+        assert_eq!(hess, [[0.0, 1.0], [1.0, 2.0]]);
+        let (value, dx, dy, hx, hy) = f_hvp(x, 0.5, y, -2.0);
+        assert_eq!((value, dx, dy), f_grad(x, y));
+        assert_eq!((hx, hy), (-2.0, 0.5 - 4.0));
+    }
+}
+
+/// Central differences of a gradient: column `j` of the Hessian.
+fn fd_hessian<const N: usize>(grad: impl Fn([f64; N]) -> [f64; N], at: [f64; N]) -> [[f64; N]; N] {
+    let mut h = [[0.0; N]; N];
+    for j in 0..N {
+        let step = 1e-5 * (1.0 + at[j].abs());
+        let (mut up, mut down) = (at, at);
+        up[j] += step;
+        down[j] -= step;
+        let (gu, gd) = (grad(up), grad(down));
+        for i in 0..N {
+            h[i][j] = (gu[i] - gd[i]) / (2.0 * step);
+        }
+    }
+    h
+}
+
+fn assert_hessian_close<const N: usize>(what: &str, got: &[[f64; N]; N], want: &[[f64; N]; N]) {
+    for i in 0..N {
+        for j in 0..N {
+            let (g, w) = (got[i][j], want[i][j]);
+            assert!(
+                (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{what}: H[{i}][{j}] = {g}, expected {w}"
+            );
+        }
+    }
+}
+
+fn assert_symmetric<const N: usize>(what: &str, h: &[[f64; N]; N]) {
+    for i in 0..N {
+        for j in 0..i {
+            assert_relative_eq!(h[i][j], h[j][i], epsilon = 1e-12, max_relative = 1e-12);
+            let _ = what;
+        }
+    }
+}
+
+#[test]
+fn neuron_hessian_matches_differences_of_the_gradient() {
+    for at in [
+        [0.5, -1.2, 0.3, 1.0],
+        [2.0, 0.7, -0.4, 0.0],
+        [-1.0, 1.5, 2.0, 0.25],
+    ] {
+        let [x, w, b, t] = at;
+        let (value, dx, dw, db, dt, hess) = neuron_hessian(x, w, b, t);
+        assert_eq!((value, dx, dw, db, dt), neuron_grad(x, w, b, t));
+        let fd = fd_hessian(
+            |[x, w, b, t]| {
+                let (_, dx, dw, db, dt) = neuron_grad(x, w, b, t);
+                [dx, dw, db, dt]
+            },
+            at,
+        );
+        assert_hessian_close("neuron", &hess, &fd);
+        assert_symmetric("neuron", &hess);
+        // ∂²L/∂t² = 2 and ∂²L/∂b∂t = −2σ'(s), by hand.
+        let a = sigmoid(w * x + b);
+        assert_relative_eq!(hess[3][3], 2.0, max_relative = 1e-12);
+        assert_relative_eq!(hess[2][3], -2.0 * a * (1.0 - a), max_relative = 1e-12);
+    }
+}
+
+/// Rosenbrock's function in four dimensions, a loop over a fixed-size array.
+#[differentiate(reverse, hessian)]
+fn rosenbrock(x: [f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+/// Rosenbrock's Hessian by hand: tridiagonal, `H[i][i] = 1200 xᵢ² − 400 xᵢ₊₁ + 2` (without the
+/// last two terms for the last `i`) `+ 200` (for `i > 0`), `H[i][i+1] = −400 xᵢ`.
+fn rosenbrock_hessian_by_hand(x: [f64; 4]) -> [[f64; 4]; 4] {
+    let mut h = [[0.0; 4]; 4];
+    for i in 0..4 {
+        if i < 3 {
+            h[i][i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+            h[i][i + 1] = -400.0 * x[i];
+            h[i + 1][i] = -400.0 * x[i];
+        }
+        if i > 0 {
+            h[i][i] += 200.0;
+        }
+    }
+    h
+}
+
+#[test]
+fn rosenbrock_hessian_is_tridiagonal_as_by_hand() {
+    for x in [
+        [1.0, 1.0, 1.0, 1.0],
+        [-1.2, 1.0, 0.5, -0.3],
+        [0.0, 2.0, -1.0, 3.0],
+    ] {
+        let (value, d_x, hess) = rosenbrock_hessian(x);
+        assert_eq!((value, d_x), rosenbrock_grad(x));
+        assert_hessian_close("rosenbrock", &hess, &rosenbrock_hessian_by_hand(x));
+        assert_symmetric("rosenbrock", &hess);
+        // H·v against hess · v.
+        let v = [0.3, -1.0, 2.0, 0.5];
+        let (value, d, hv) = rosenbrock_hvp(x, v);
+        assert_eq!((value, d), rosenbrock_grad(x));
+        for i in 0..4 {
+            let want: f64 = (0..4).map(|j| hess[i][j] * v[j]).sum();
+            assert_relative_eq!(hv[i], want, epsilon = 1e-10, max_relative = 1e-12);
+        }
+    }
+}
+
+/// Rosenbrock's function over a slice: `f_hvp_into` adds into buffers, `f_hessian` is a `Vec`.
+#[differentiate(reverse, hessian)]
+fn rosenbrock_slice(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+#[test]
+fn slices_give_the_array_hessian() {
+    let x = [-1.2, 1.0, 0.5, -0.3];
+    let (value, d_x, hess) = rosenbrock_slice_hessian(&x);
+    let (v0, g0) = rosenbrock_grad(x);
+    assert_eq!(value, v0);
+    assert_eq!(d_x, g0.to_vec());
+    let by_hand = rosenbrock_hessian_by_hand(x);
+    assert_eq!(hess.len(), 16);
+    for i in 0..4 {
+        for j in 0..4 {
+            assert_relative_eq!(hess[i * 4 + j], by_hand[i][j], epsilon = 1e-9);
+        }
+    }
+    // `f_hvp_into` adds into its buffers.
+    let v = [1.0, 0.0, -1.0, 2.0];
+    let mut g = vec![1.0; 4];
+    let mut hv = vec![-1.0; 4];
+    let (value,) = rosenbrock_slice_hvp_into(&x, &v, &mut g, &mut hv);
+    assert_eq!(value, v0);
+    for i in 0..4 {
+        let want: f64 = (0..4).map(|j| by_hand[i][j] * v[j]).sum();
+        assert_relative_eq!(hv[i], want - 1.0, epsilon = 1e-9);
+        assert_relative_eq!(g[i], g0[i] + 1.0, epsilon = 1e-12);
+    }
+    let (_, d, h) = rosenbrock_slice_hvp(&x, &v);
+    assert_eq!(d, g0.to_vec());
+    for i in 0..4 {
+        assert_relative_eq!(h[i], hv[i] + 1.0, epsilon = 1e-9);
+    }
+}
+
+/// Branches and a loop whose values the backward sweep takes back from a tape.
+#[differentiate(reverse, hessian)]
+fn taped(x: f64, y: f64) -> f64 {
+    let mut p = x;
+    for _ in 0..3 {
+        p = p * p.sin() + y;
+    }
+    if p > y { p * p * y } else { (p * y).exp() }
+}
+
+#[test]
+fn tapes_and_branches_match_differences_of_the_gradient() {
+    for at in [[0.7, 0.2], [1.3, -0.4], [-2.0, 0.9], [0.1, 3.0]] {
+        let (value, dx, dy, hess) = taped_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), taped_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = taped_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("taped", &hess, &fd);
+        assert_symmetric("taped", &hess);
+    }
+}
+
+/// A `while` loop, local arrays and `f32`.
+#[differentiate(reverse, hessian)]
+fn local_f32(x: f32, w: [f32; 3]) -> f32 {
+    let mut h = [0.0f32; 3];
+    let mut i = 0;
+    while i < 3 {
+        h[i] = (w[i] * x).tanh();
+        i += 1;
+    }
+    h[0] * h[1] + h[2] * h[2] * x
+}
+
+#[test]
+fn f32_with_local_arrays_matches_differences_in_f64() {
+    /// The same function in `f64`, for the oracle.
+    #[differentiate(reverse)]
+    fn local_f64(x: f64, w: [f64; 3]) -> f64 {
+        let mut h = [0.0; 3];
+        let mut i = 0;
+        while i < 3 {
+            h[i] = (w[i] * x).tanh();
+            i += 1;
+        }
+        h[0] * h[1] + h[2] * h[2] * x
+    }
+    let at = [0.4, 0.9, -0.6, 1.2];
+    #[allow(clippy::cast_possible_truncation)]
+    let (value, dx, dw, hess) =
+        local_f32_hessian(at[0] as f32, [at[1] as f32, at[2] as f32, at[3] as f32]);
+    #[allow(clippy::cast_possible_truncation)]
+    let grad = local_f32_grad(at[0] as f32, [at[1] as f32, at[2] as f32, at[3] as f32]);
+    assert_eq!((value, dx, dw), grad);
+    let fd = fd_hessian(
+        |[x, a, b, c]| {
+            let (_, dx, dw) = local_f64_grad(x, [a, b, c]);
+            [dx, dw[0], dw[1], dw[2]]
+        },
+        at,
+    );
+    for i in 0..4 {
+        for j in 0..4 {
+            assert!(
+                (f64::from(hess[i][j]) - fd[i][j]).abs() < 1e-4 * (1.0 + fd[i][j].abs()),
+                "H[{i}][{j}] = {}, expected {}",
+                hess[i][j],
+                fd[i][j]
+            );
+        }
+    }
+}
+
+/// Every smooth row of the table, composed, so that each row's derivative is differentiated.
+#[differentiate(reverse, hessian)]
+fn every_row(x: f64, y: f64) -> f64 {
+    let a = x.exp() + x.exp2() + x.exp_m1() + (x * x + 1.0).ln() + y.abs().ln_1p();
+    let a = a + (y * y + 2.0).log(3.0) + (x * x + 1.0).log2() + (y * y + 1.0).log10();
+    let mut b = (x * x + 1.0).sqrt() + x.cbrt() + x.powi(3) + (y * y + 1.0).powf(x);
+    b += x.sin() * x.cos() + (x * 0.5).tan() + (x * 0.1).asin() + (y * 0.1).acos();
+    b -= x.atan() + y.atan2(x) + x.sinh() + x.cosh() + x.tanh() + x.asinh();
+    b *= (y * y + 2.0).acosh() + (x * 0.1).atanh() + x.abs() + x.signum();
+    b /= 1.0 + x.max(y).powi(2) + x.min(y).powi(2);
+    let c = x.hypot(y) + (x * x + 1.0).recip() + x.mul_add(y, 1.0) + x.to_radians();
+    let c = c + y.to_degrees() + sigmoid(x) + autodiff::softplus(y) + x.clamp(-1.0, 1.0);
+    a * b + c * (x % 2.0) / y
+}
+
+#[test]
+fn every_row_matches_differences_of_the_gradient() {
+    for at in [[0.3, 0.7], [1.7, -0.4], [-0.6, 1.9]] {
+        let (value, dx, dy, hess) = every_row_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), every_row_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = every_row_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        for i in 0..2 {
+            for j in 0..2 {
+                let (g, w) = (hess[i][j], fd[i][j]);
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "every_row at {at:?}: H[{i}][{j}] = {g}, expected {w}"
+                );
+            }
+        }
+        assert_relative_eq!(hess[0][1], hess[1][0], max_relative = 1e-10);
+    }
+}
+
+/// `√(x² + y²)`: at the origin the gradient is the subgradient `(0, 0)` (the `0 · ∞` guard),
+/// and the second derivatives are no NaN where the guard's row is differentiated.
+#[differentiate(reverse, hessian)]
+fn norm(x: f64, y: f64) -> f64 {
+    (x * x + y * y).sqrt()
+}
+
+#[test]
+fn the_zero_guard_is_differentiated() {
+    // Away from the origin, by hand: H = (I − u uᵀ) / r with u = (x, y) / r.
+    let (x, y) = (3.0, 4.0);
+    let (value, dx, dy, hess) = norm_hessian(x, y);
+    assert_eq!((value, dx, dy), norm_grad(x, y));
+    let r: f64 = 5.0;
+    let want = [
+        [(1.0 - x * x / (r * r)) / r, -x * y / (r * r * r)],
+        [-x * y / (r * r * r), (1.0 - y * y / (r * r)) / r],
+    ];
+    assert_hessian_close("norm", &hess, &want);
+    // At the origin: the value and the subgradient as `f_grad` gives them.
+    let (value, dx, dy, _, _) = norm_hvp(0.0, 1.0, 0.0, 0.0);
+    assert_eq!((value, dx, dy), (0.0, 0.0, 0.0));
+}
+
+/// Arrays, slices and scalars together, with an early return: the rows of each active input
+/// in order.
+#[differentiate(reverse, hessian)]
+fn mixed(x: &[f64], w: [f64; 2], b: f64) -> f64 {
+    let mut s = b * b;
+    for i in 0..x.len() {
+        let t = (w[i % 2] * x[i] + b).tanh();
+        if t > 0.9 {
+            return s + t;
+        }
+        s += t * t * x[i];
+    }
+    s
+}
+
+#[test]
+fn mixed_inputs_match_differences_of_the_gradient() {
+    // The second point returns early, from the second iteration.
+    for (x, w, b) in [
+        ([0.3, -0.5, 0.8], [0.7, -1.1], 0.2),
+        ([0.1, 2.0, 0.5], [0.4, 1.5], 0.3),
+    ] {
+        let (value, dx, dw, db, hess) = mixed_hessian(&x, w, b);
+        assert_eq!((value, dx.clone(), dw, db), mixed_grad(&x, w, b));
+        assert_eq!(hess.len(), 36);
+        let at = [x[0], x[1], x[2], w[0], w[1], b];
+        let fd = fd_hessian(
+            |p| {
+                let (_, dx, dw, db) = mixed_grad(&p[..3], [p[3], p[4]], p[5]);
+                [dx[0], dx[1], dx[2], dw[0], dw[1], db]
+            },
+            at,
+        );
+        for i in 0..6 {
+            for j in 0..6 {
+                let (g, want) = (hess[i * 6 + j], fd[i][j]);
+                assert!(
+                    (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                    "mixed: H[{i}][{j}] = {g}, expected {want}"
+                );
+                assert_relative_eq!(g, hess[j * 6 + i], epsilon = 1e-12, max_relative = 1e-12);
+            }
+        }
+    }
+}
+
+/// A helper differentiated to second order: `g(a, b) = a² b`.
+#[differentiate(reverse, hessian)]
+fn helper(a: f64, b: f64) -> f64 {
+    a * a * b
+}
+
+/// Calls go through `helper_hvp`, in a loop whose partials are taped, with a constant argument.
+#[differentiate(reverse, hessian)]
+fn caller(x: f64, y: f64) -> f64 {
+    let mut s = helper(x, y) + helper(2.0, x);
+    for i in 0..3 {
+        s = helper(s.sin(), y) + f64::from(i) * x;
+    }
+    s
+}
+
+/// An opaque function with a hand-written second derivative: `softsign(t) = t / (1 + |t|)`.
+fn softsign(t: f64) -> f64 {
+    t / (1.0 + t.abs())
+}
+
+fn softsign_grad(t: f64) -> (f64, f64) {
+    let d = 1.0 + t.abs();
+    (softsign(t), 1.0 / (d * d))
+}
+
+fn softsign_hvp(t: f64, v: f64) -> (f64, f64, f64) {
+    let d = 1.0 + t.abs();
+    (
+        softsign(t),
+        1.0 / (d * d),
+        -2.0 * t.signum() / (d * d * d) * v,
+    )
+}
+
+#[differentiate(reverse, hessian)]
+fn custom(x: f64, y: f64) -> f64 {
+    softsign(x * y) * y
+}
+
+#[test]
+fn calls_go_through_the_callees_hvp() {
+    for at in [[0.4, 0.9], [-1.3, 0.2], [0.8, -0.7]] {
+        let (value, dx, dy, hess) = caller_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), caller_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = caller_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("caller", &hess, &fd);
+        assert_symmetric("caller", &hess);
+
+        let (value, dx, dy, hess) = custom_hessian(at[0], at[1]);
+        assert_eq!((value, dx, dy), custom_grad(at[0], at[1]));
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = custom_grad(x, y);
+                [dx, dy]
+            },
+            at,
+        );
+        assert_hessian_close("custom", &hess, &fd);
+    }
+}
+
+/// A function generic over its float type, differentiated with respect to some parameters only.
+#[differentiate(reverse, hessian, wrt(x, w))]
+fn generic<T: num_traits::Float>(x: T, w: [T; 2], c: T) -> T {
+    (w[0] * x).sin() * w[1] + c * x * x
+}
+
+#[test]
+fn generic_functions_and_wrt() {
+    let (x, w, c): (f64, [f64; 2], f64) = (0.7, [1.3, -0.4], 2.5);
+    let (value, dx, dw, hess) = generic_hessian(x, w, c);
+    assert_eq!((value, dx, dw), generic_grad(x, w, c));
+    // By hand, over (x, w₀, w₁): f = sin(w₀x)·w₁ + c·x².
+    let (s, co) = ((w[0] * x).sin(), (w[0] * x).cos());
+    let want = [
+        [
+            -w[0] * w[0] * s * w[1] + 2.0 * c,
+            (co - w[0] * x * s) * w[1],
+            w[0] * co,
+        ],
+        [(co - w[0] * x * s) * w[1], -x * x * s * w[1], x * co],
+        [w[0] * co, x * co, 0.0],
+    ];
+    assert_hessian_close("generic", &hess, &want);
+}

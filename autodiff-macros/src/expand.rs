@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{draw, emit, forward, lower, options, reverse};
+use crate::{draw, emit, forward, lower, options, outputs, reverse};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
 /// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
@@ -87,6 +87,9 @@ fn too_deep(tokens: &TokenStream, limit: usize) -> Option<proc_macro2::Span> {
 }
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+    if outputs::several(function) {
+        return outputs::generate(options::parse(attr)?, function);
+    }
     let options = options::parse(attr);
     let graph = lower::lower(function, options.as_ref().unwrap_or(&Options::default()));
     let (options, graph) = match (options, graph) {
@@ -97,6 +100,15 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    derive(&options, function, graph)
+}
+
+/// The derivative functions of `function`, lowered to `graph`, for `options`.
+pub(crate) fn derive(
+    options: &Options,
+    function: &ItemFn,
+    graph: crate::graph::Graph,
+) -> syn::Result<TokenStream> {
     let mut out = TokenStream::new();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());

@@ -1,7 +1,11 @@
 //! Several outputs: `f_vjp`, `f_jacobian` and `f_jvp` of functions returning float arrays and
 //! tuples. Every Jacobian is checked against central finite differences and against forward
 //! mode column by column; every VJP against `seedᵀ·J`; values against the function itself.
-#![allow(clippy::needless_range_loop)]
+#![allow(
+    clippy::needless_range_loop,
+    clippy::cast_precision_loss,
+    clippy::manual_memcpy
+)]
 
 use autodiff::differentiate;
 
@@ -268,4 +272,87 @@ fn out_parameter_written_from_a_local_array() {
     // ∂out_i/∂x = 2x(i + 1): seedᵀ·J = 2x(1 + 4 + 9).
     assert!(close(d_x, 2.0 * x * 14.0, 1e-12));
     assert_eq!(d_out, [0.0; 3]);
+}
+
+/// Public functions with several outputs: their generated siblings are warning-free under the
+/// strictest lints a user may set.
+#[deny(
+    warnings,
+    missing_docs,
+    unused_qualifications,
+    unused_results,
+    clippy::all,
+    clippy::pedantic
+)]
+// The user's own loops index their arrays.
+#[allow(clippy::needless_range_loop)]
+pub mod lints {
+    use autodiff::differentiate;
+
+    /// The length of a constant-sized input.
+    pub const K: usize = 3;
+
+    /// Two outputs of a constant-sized array.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn stats(x: [f64; K], c: f64) -> [f64; 2] {
+        let mut s = 0.0;
+        let mut q = 0.0;
+        for i in 0..K {
+            s += x[i] * c;
+            q += x[i] * x[i];
+        }
+        [s, q]
+    }
+
+    /// A tuple output of `f32`s.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn pair32(x: f32, y: &[f32; 2]) -> (f32, [f32; 2]) {
+        if x > 0.0 {
+            return (x * y[0], [y[1], x]);
+        }
+        (y[0], [x * x, y[1] * 2.0])
+    }
+
+    /// Slice inputs and an inactive integer.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn sums(w: &[f64], b: f64, k: usize) -> [f64; 3] {
+        let mut h = [0.0; 3];
+        for i in 0..w.len() {
+            h[i % 3] += w[i] * b + w[k];
+        }
+        h
+    }
+}
+
+#[test]
+fn constant_sizes_references_and_inactive_parameters() {
+    use lints::{pair32, pair32_jacobian, stats, stats_jacobian, sums, sums_jacobian};
+    let x = [0.5, -1.0, 2.0];
+    let (v, jac) = stats_jacobian(x, 1.5);
+    assert_eq!(v, stats(x, 1.5));
+    let flat = |v: &[f64]| stats([v[0], v[1], v[2]], v[3]).to_vec();
+    assert_matrix(&to_rows(&jac), &fd(&flat, &[0.5, -1.0, 2.0, 1.5]), 1e-6);
+
+    for a in [0.5f32, -0.5] {
+        let y = [1.5f32, -2.0];
+        let (v, jac) = pair32_jacobian(a, &y);
+        assert_eq!(v, pair32(a, &y));
+        // Closed forms of the two branches.
+        let want = if a > 0.0 {
+            [[y[0], a, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+        } else {
+            [[0.0, 1.0, 0.0], [2.0 * a, 0.0, 0.0], [0.0, 0.0, 2.0]]
+        };
+        assert_eq!(jac, want);
+    }
+
+    let w = [0.5, -1.0, 2.0, 0.25];
+    let (v, jac) = sums_jacobian(&w, 0.3, 2);
+    assert_eq!(v, sums(&w, 0.3, 2));
+    let flat = |v: &[f64]| sums(&v[..4], v[4], 2).to_vec();
+    let rows: Vec<Vec<f64>> = jac.chunks(5).map(<[f64]>::to_vec).collect();
+    assert_matrix(&rows, &fd(&flat, &[0.5, -1.0, 2.0, 0.25, 0.3]), 1e-6);
 }

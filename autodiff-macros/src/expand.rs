@@ -88,7 +88,7 @@ fn too_deep(tokens: &TokenStream, limit: usize) -> Option<proc_macro2::Span> {
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
     if outputs::several(function) {
-        return outputs::generate(options::parse(attr)?, function);
+        return outputs::generate(&options::parse(attr)?, function);
     }
     let options = options::parse(attr);
     let graph = lower::lower(function, options.as_ref().unwrap_or(&Options::default()));
@@ -100,7 +100,7 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    derive(&options, function, graph)
+    Ok(derive(&options, function, graph))
 }
 
 /// The derivative functions of `function`, lowered to `graph`, for `options`.
@@ -108,7 +108,7 @@ pub(crate) fn derive(
     options: &Options,
     function: &ItemFn,
     graph: crate::graph::Graph,
-) -> syn::Result<TokenStream> {
+) -> TokenStream {
     let mut out = TokenStream::new();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
@@ -125,7 +125,7 @@ pub(crate) fn derive(
         let tangent = forward::forward(graph);
         emit::forward_fn(function, &tangent).to_tokens(&mut out);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

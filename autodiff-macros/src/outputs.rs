@@ -247,11 +247,7 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
         };
         let kind = kind(&t.ty);
         let float = !matches!(kind, Kind::Constant);
-        let active = float
-            && options
-                .wrt
-                .as_ref()
-                .is_none_or(|w| w.iter().any(|w| *w == p.ident));
+        let active = float && options.wrt.as_ref().is_none_or(|w| w.contains(&p.ident));
         out.push(Param {
             name: p.ident.clone(),
             ty: (*t.ty).clone(),
@@ -332,7 +328,7 @@ impl Rewriter<'_> {
                     self.tail(*e, &mut inner)?;
                     let block: Block = syn::parse_quote!({ #(#inner)* });
                     i.else_branch = Some((
-                        Default::default(),
+                        syn::token::Else::default(),
                         Box::new(Expr::Block(syn::ExprBlock {
                             attrs: Vec::new(),
                             label: None,
@@ -447,7 +443,7 @@ fn hide(tokens: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// Emits the derivative functions of a function with several outputs.
-pub fn generate(options: Options, function: &ItemFn) -> syn::Result<TokenStream> {
+pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream> {
     let output = match output(function) {
         Some(o) => o?,
         None => {
@@ -463,7 +459,7 @@ pub fn generate(options: Options, function: &ItemFn) -> syn::Result<TokenStream>
             "`graph` draws functions with one float output; remove it here",
         ));
     }
-    let params = params(function, &options)?;
+    let params = params(function, options)?;
     let f = &function.sig.ident;
     let helper_name = format_ident!("{}_outputs", f);
     let out = format_ident!("out_");
@@ -493,7 +489,7 @@ pub fn generate(options: Options, function: &ItemFn) -> syn::Result<TokenStream>
         wrt: options.wrt.clone(),
     };
     let graph = lower::lower(&helper, &helper_options)?;
-    let derived = hide(expand::derive(&helper_options, &helper, graph)?)?;
+    let derived = hide(expand::derive(&helper_options, &helper, graph))?;
     let vis = &function.vis;
     let helper_tokens = quote! {
         #[doc(hidden)]
@@ -550,7 +546,7 @@ impl Gen<'_> {
     }
 
     /// Parameters with a `&mut [T]` buffer after each active slice.
-    fn into_params(&self) -> Vec<TokenStream> {
+    fn buffer_params(&self) -> Vec<TokenStream> {
         let float = self.float;
         let mut out = Vec::new();
         for p in self.params {
@@ -667,7 +663,7 @@ impl Gen<'_> {
             return self.vjp_plain(&name, &doc);
         }
         let into_name = format_ident!("{}_vjp_into", f);
-        let into_params = self.into_params();
+        let into_params = self.buffer_params();
         let args = self.vjp_args(false);
         let non_slice_tys = self
             .params

@@ -356,3 +356,67 @@ fn constant_sizes_references_and_inactive_parameters() {
     let rows: Vec<Vec<f64>> = jac.chunks(5).map(<[f64]>::to_vec).collect();
     assert_matrix(&rows, &fd(&flat, &[0.5, -1.0, 2.0, 0.25, 0.3]), 1e-6);
 }
+
+/// A callee with an array output.
+#[differentiate(reverse, forward)]
+fn rot(a: f64, r: f64) -> [f64; 2] {
+    [r * a.cos(), r * a.sin()]
+}
+
+/// A callee with a tuple output.
+#[differentiate(reverse, forward)]
+fn two(x: f64) -> (f64, f64) {
+    (x.sin(), x * x)
+}
+
+/// Calls with several outputs, one in a loop, inside a function with one output.
+#[differentiate(reverse, forward)]
+fn calls_rot(x: f64, y: f64) -> f64 {
+    let [a, b] = rot(x, y);
+    let mut s = a * b;
+    for i in 0..3 {
+        let (u, v) = two(s + x * (i as f64));
+        s += u * v;
+    }
+    s
+}
+
+/// A call inside a function with several outputs.
+#[differentiate(reverse, forward)]
+fn chain(x: f64, y: [f64; 2]) -> [f64; 2] {
+    let [a, b] = rot(x, y[0]);
+    let (u, mut v) = two(b * y[1]);
+    v += a;
+    [u, v]
+}
+
+fn calls_rot_flat(v: &[f64]) -> Vec<f64> {
+    vec![calls_rot(v[0], v[1])]
+}
+
+fn chain_flat(v: &[f64]) -> Vec<f64> {
+    chain(v[0], [v[1], v[2]]).to_vec()
+}
+
+#[test]
+fn calls_go_through_the_callee_derivatives() {
+    let (x, y) = (0.4, 1.3);
+    let (value, d_x, d_y) = calls_rot_grad(x, y);
+    assert_eq!(value, calls_rot(x, y));
+    let want = fd(&calls_rot_flat, &[x, y]);
+    assert!(close(d_x, want[0][0], 1e-6) && close(d_y, want[0][1], 1e-6));
+    let (v, t) = calls_rot_jvp(x, 1.0, y, 0.0);
+    assert_eq!(v, value);
+    assert!(close(t, d_x, 1e-12));
+
+    let y = [0.7, -0.9];
+    let (value, jac) = chain_jacobian(x, y);
+    assert_eq!(value, chain(x, y));
+    assert_matrix(&to_rows(&jac), &fd(&chain_flat, &[x, y[0], y[1]]), 1e-6);
+    for j in 0..3 {
+        let mut t = [0.0; 3];
+        t[j] = 1.0;
+        let (_, tangent) = chain_jvp(x, t[0], y, [t[1], t[2]]);
+        assert!(close(tangent[0], jac[0][j], 1e-12) && close(tangent[1], jac[1][j], 1e-12));
+    }
+}

@@ -87,6 +87,8 @@ fn too_deep(tokens: &TokenStream, limit: usize) -> Option<proc_macro2::Span> {
 }
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+    let rewritten = outputs::calls(function);
+    let function = rewritten.as_ref().unwrap_or(function);
     if outputs::several(function) {
         return outputs::generate(&options::parse(attr)?, function);
     }

@@ -435,7 +435,10 @@ fn hide(tokens: TokenStream) -> syn::Result<TokenStream> {
     let file: syn::File = syn::parse2(tokens)?;
     let items = file.items.into_iter().map(|mut item| {
         if let syn::Item::Fn(f) = &mut item {
+            // Calls of the helper's derivatives in differentiated callers discard the value.
+            f.attrs.retain(|a| !a.path().is_ident("must_use"));
             f.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+            f.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
         }
         item
     });
@@ -493,7 +496,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let vis = &function.vis;
     let helper_tokens = quote! {
         #[doc(hidden)]
-        #[allow(clippy::all, clippy::pedantic, unused_mut, unused_variables, unreachable_code)]
+        #[allow(clippy::all, clippy::pedantic, dead_code, unused_mut, unused_variables, unreachable_code)]
         #helper
     };
     lower::dispose(helper);
@@ -508,6 +511,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         jvp: format_ident!("{}_jvp", helper_name),
     };
     let mut tokens = quote!(#helper_tokens #derived);
+    tokens.extend(emitter.call_form());
     if options.reverse {
         tokens.extend(emitter.vjp());
         tokens.extend(emitter.jacobian());
@@ -529,6 +533,56 @@ struct Gen<'a> {
 }
 
 impl Gen<'_> {
+    /// `f_outputs_call`, its `_vjp_into` and its `_jvp`: the out-parameter form that returns
+    /// nothing, through which a differentiated caller calls `f` (see [`calls`]).
+    fn call_form(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let name = format_ident!("{}_outputs_call", f);
+        let vjp_name = format_ident!("{}_outputs_call_vjp_into", f);
+        let jvp_name = format_ident!("{}_outputs_call_jvp", f);
+        let helper = format_ident!("{}_outputs", f);
+        let (vjp_into, jvp) = (&self.vjp_into, &self.jvp);
+        let params = self.sig_params();
+        let names = self.names();
+        let buffer_params = self.buffer_params();
+        let vjp_args = self.vjp_args(false);
+        let grads = self.returned_grads();
+        let grad_tys = self
+            .params
+            .iter()
+            .filter(|p| p.active && !matches!(p.kind, Kind::Slice | Kind::Constant))
+            .map(|p| self.grad_type(p));
+        let mut jvp_params = Vec::new();
+        for p in self.params {
+            let (n, t) = (&p.name, &p.ty);
+            jvp_params.push(quote!(#n: #t));
+            if p.active {
+                let d = p.d();
+                jvp_params.push(quote!(#d: #t));
+            }
+        }
+        let jvp_args = self.jvp_args(false);
+        let attrs = quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, clippy::too_many_arguments, clippy::unused_unit)]
+        };
+        quote! {
+            #attrs
+            #vis fn #name(#(#params,)* out_: &mut [#float]) {
+                let _ = #helper(#(#names,)* out_);
+            }
+            #attrs
+            #vis fn #vjp_name(#(#buffer_params,)* out_: &mut [#float], d_out_: &mut [#float]) -> (#(#grad_tys,)*) {
+                let (_, #(#grads,)*) = #vjp_into(#(#vjp_args,)* out_, d_out_);
+                (#(#grads,)*)
+            }
+            #attrs
+            #vis fn #jvp_name(#(#jvp_params,)* out_: &mut [#float], d_out_: &mut [#float]) {
+                let _ = #jvp(#(#jvp_args,)* out_, d_out_);
+            }
+        }
+    }
+
     fn has_slices(&self) -> bool {
         self.params
             .iter()
@@ -958,4 +1012,103 @@ impl Gen<'_> {
             }
         }
     }
+}
+
+/// Rewrites `let [a, b] = g(x, y);` and `let (u, v) = g(x);` in `function`'s body into a call of
+/// `g`'s out-parameter form, `g_outputs_call(x, y, &mut buffer)`, and reads of the buffer, so that the
+/// call is differentiated through the derivatives `#[differentiate]` emits for `g` (its
+/// `_vjp_into` and `_jvp`). `None` when there is no such call.
+pub fn calls(function: &ItemFn) -> Option<ItemFn> {
+    let mut block = (*function.block).clone();
+    let mut count = 0;
+    calls_in(&mut block, &mut count);
+    if count == 0 {
+        return None;
+    }
+    let mut rewritten = function.clone();
+    rewritten.block = Box::new(block);
+    Some(rewritten)
+}
+
+fn calls_in(block: &mut Block, count: &mut usize) {
+    let stmts = std::mem::take(&mut block.stmts);
+    for mut stmt in stmts {
+        if let Some(replaced) = call_let(&stmt, count) {
+            block.stmts.extend(replaced);
+            continue;
+        }
+        match &mut stmt {
+            Stmt::Local(l) => {
+                if let Some(init) = &mut l.init {
+                    calls_in_expr(&mut init.expr, count);
+                }
+            }
+            Stmt::Expr(e, _) => calls_in_expr(e, count),
+            _ => {}
+        }
+        block.stmts.push(stmt);
+    }
+}
+
+fn calls_in_expr(e: &mut Expr, count: &mut usize) {
+    match e {
+        Expr::Block(b) => calls_in(&mut b.block, count),
+        Expr::If(i) => {
+            calls_in(&mut i.then_branch, count);
+            if let Some((_, e)) = &mut i.else_branch {
+                calls_in_expr(e, count);
+            }
+        }
+        Expr::ForLoop(f) => calls_in(&mut f.body, count),
+        Expr::While(w) => calls_in(&mut w.body, count),
+        Expr::Loop(l) => calls_in(&mut l.body, count),
+        _ => {}
+    }
+}
+
+/// The names a destructuring pattern binds, each with its `mut`, if it is `[a, b]` or `(a, b)`.
+fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
+    let elems = match pat {
+        Pat::Slice(s) => &s.elems,
+        Pat::Tuple(t) => &t.elems,
+        _ => return None,
+    };
+    elems
+        .iter()
+        .map(|p| match p {
+            Pat::Ident(i) if i.subpat.is_none() && i.by_ref.is_none() => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
+    let Stmt::Local(l) = stmt else { return None };
+    let init = l.init.as_ref()?;
+    if init.diverge.is_some() {
+        return None;
+    }
+    let names = bound_names(&l.pat)?;
+    let Expr::Call(call) = &*init.expr else {
+        return None;
+    };
+    let Expr::Path(callee) = &*call.func else {
+        return None;
+    };
+    let callee = callee.path.get_ident()?;
+    let helper = format_ident!("{}_outputs_call", callee);
+    let buffer = format_ident!("outputs_{}_", *count);
+    *count += 1;
+    let m = names.len();
+    let args = call.args.iter();
+    let mut stmts: Vec<Stmt> = vec![
+        syn::parse_quote!(let mut #buffer = [0.0; #m];),
+        syn::parse_quote!(#helper(#(#args,)* &mut #buffer);),
+    ];
+    for (k, name) in names.into_iter().enumerate() {
+        let k = proc_macro2::Literal::usize_unsuffixed(k);
+        let (mutability, ident) = (&name.mutability, &name.ident);
+        stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#k];));
+    }
+    Some(stmts)
 }

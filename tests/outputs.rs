@@ -4,7 +4,8 @@
 #![allow(
     clippy::needless_range_loop,
     clippy::cast_precision_loss,
-    clippy::manual_memcpy
+    clippy::manual_memcpy,
+    clippy::cast_lossless
 )]
 
 use autodiff::differentiate;
@@ -387,7 +388,11 @@ fn chain(x: f64, y: [f64; 2]) -> [f64; 2] {
     let [a, b] = rot(x, y[0]);
     let (u, mut v) = two(b * y[1]);
     v += a;
-    [u, v]
+    let mut w = [0.0; 2];
+    w[0] = v;
+    w[1] = a;
+    let (p, q): (f64, [f64; 2]) = pair(u, w);
+    [p * q[0], v + q[1]]
 }
 
 fn calls_rot_flat(v: &[f64]) -> Vec<f64> {

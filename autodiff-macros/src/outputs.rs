@@ -542,42 +542,89 @@ impl Gen<'_> {
         let jvp_name = format_ident!("{}_outputs_call_jvp", f);
         let helper = format_ident!("{}_outputs", f);
         let (vjp_into, jvp) = (&self.vjp_into, &self.jvp);
-        let params = self.sig_params();
-        let names = self.names();
-        let buffer_params = self.buffer_params();
-        let vjp_args = self.vjp_args(false);
-        let grads = self.returned_grads();
-        let grad_tys = self
-            .params
-            .iter()
-            .filter(|p| p.active && !matches!(p.kind, Kind::Slice | Kind::Constant))
-            .map(|p| self.grad_type(p));
-        let mut jvp_params = Vec::new();
+        // A caller passes arrays as slices: arrays are rebuilt from them, and their gradients
+        // added into the buffers after them.
+        let (mut params, mut vjp_params, mut jvp_params) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rebuild, mut rebuild_t) = (Vec::new(), Vec::new());
+        let (mut args, mut vjp_args, mut jvp_args) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut grads, mut grad_tys, mut returned, mut add) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in self.params {
-            let (n, t) = (&p.name, &p.ty);
-            jvp_params.push(quote!(#n: #t));
+            let (n, t, d) = (&p.name, &p.ty, p.d());
+            let array = match &p.kind {
+                Kind::Array(l) | Kind::RefArray(l) => Some(l),
+                _ => None,
+            };
+            let Some(len) = array else {
+                params.push(quote!(#n: #t));
+                vjp_params.push(quote!(#n: #t));
+                jvp_params.push(quote!(#n: #t));
+                args.push(quote!(#n));
+                vjp_args.push(quote!(#n));
+                jvp_args.push(quote!(#n));
+                if p.active {
+                    jvp_params.push(quote!(#d: #t));
+                    jvp_args.push(quote!(#d));
+                    if let Kind::Slice = p.kind {
+                        vjp_params.push(quote!(#d: &mut [#float]));
+                        vjp_args.push(quote!(#d));
+                    } else {
+                        grads.push(d.clone());
+                        returned.push(d.clone());
+                        grad_tys.push(quote!(#float));
+                    }
+                }
+                continue;
+            };
+            let by_ref = matches!(p.kind, Kind::RefArray(_)).then(|| quote!(&));
+            let as_ref = quote!(#n: impl ::core::convert::AsRef<[#float]>);
+            params.push(as_ref.clone());
+            vjp_params.push(as_ref.clone());
+            jvp_params.push(as_ref);
+            rebuild.push(quote! {
+                let #n: &[#float] = #n.as_ref();
+                let #n: [#float; #len] = ::core::array::from_fn(|k_| #n[k_]);
+            });
+            args.push(quote!(#by_ref #n));
+            vjp_args.push(quote!(#by_ref #n));
+            jvp_args.push(quote!(#by_ref #n));
             if p.active {
-                let d = p.d();
-                jvp_params.push(quote!(#d: #t));
+                jvp_params.push(quote!(#d: &[#float]));
+                rebuild_t
+                    .push(quote!(let #d: [#float; #len] = ::core::array::from_fn(|k_| #d[k_]);));
+                jvp_args.push(quote!(#by_ref #d));
+                vjp_params.push(quote!(#d: &mut [#float]));
+                let g = format_ident!("g_{}", n);
+                grads.push(g.clone());
+                add.push(quote!(for (a_, g_) in #d.iter_mut().zip(#g) { *a_ += g_; }));
             }
         }
-        let jvp_args = self.jvp_args(false);
+        let m = self.output.m();
+        let message = format!(
+            "a call of `{f}` destructures its output into another number of floats: name each float, and give the type of array elements, as in `let (u, v): (f64, [f64; 2]) = {f}(..);`"
+        );
         let attrs = quote! {
             #[doc(hidden)]
-            #[allow(dead_code, clippy::too_many_arguments, clippy::unused_unit)]
+            #[allow(dead_code, clippy::all, clippy::pedantic)]
         };
         quote! {
             #attrs
             #vis fn #name(#(#params,)* out_: &mut [#float]) {
-                let _ = #helper(#(#names,)* out_);
+                ::core::assert_eq!(out_.len(), #m, #message);
+                #(#rebuild)*
+                let _ = #helper(#(#args,)* out_);
             }
             #attrs
-            #vis fn #vjp_name(#(#buffer_params,)* out_: &mut [#float], d_out_: &mut [#float]) -> (#(#grad_tys,)*) {
+            #vis fn #vjp_name(#(#vjp_params,)* out_: &mut [#float], d_out_: &mut [#float]) -> (#(#grad_tys,)*) {
+                #(#rebuild)*
                 let (_, #(#grads,)*) = #vjp_into(#(#vjp_args,)* out_, d_out_);
-                (#(#grads,)*)
+                #(#add)*
+                (#(#returned,)*)
             }
             #attrs
             #vis fn #jvp_name(#(#jvp_params,)* out_: &mut [#float], d_out_: &mut [#float]) {
+                #(#rebuild)*
+                #(#rebuild_t)*
                 let _ = #jvp(#(#jvp_args,)* out_, d_out_);
             }
         }
@@ -1088,7 +1135,33 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
     if init.diverge.is_some() {
         return None;
     }
-    let names = bound_names(&l.pat)?;
+    // `let (u, v): (f64, [f64; 2]) = g(x);` says which elements are arrays; without a type,
+    // every element is a float.
+    let (pat, parts) = match &l.pat {
+        Pat::Type(t) => {
+            let parts: Vec<Part> = match &*t.ty {
+                Type::Tuple(tuple) => tuple
+                    .elems
+                    .iter()
+                    .map(|e| part_of(e).map(|(p, _)| p))
+                    .collect::<Option<_>>()?,
+                Type::Array(a) => {
+                    let Len { lit: Some(n), .. } = Len::of(&a.len) else {
+                        return None;
+                    };
+                    (0..n).map(|_| Part::Scalar).collect()
+                }
+                _ => return None,
+            };
+            (&*t.pat, Some(parts))
+        }
+        pat => (pat, None),
+    };
+    let names = bound_names(pat)?;
+    let parts = parts.unwrap_or_else(|| names.iter().map(|_| Part::Scalar).collect());
+    if parts.len() != names.len() {
+        return None;
+    }
     let Expr::Call(call) = &*init.expr else {
         return None;
     };
@@ -1099,16 +1172,25 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
     let helper = format_ident!("{}_outputs_call", callee);
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;
-    let m = names.len();
+    let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));
     let args = call.args.iter();
     let mut stmts: Vec<Stmt> = vec![
         syn::parse_quote!(let mut #buffer = [0.0; #m];),
         syn::parse_quote!(#helper(#(#args,)* &mut #buffer);),
     ];
-    for (k, name) in names.into_iter().enumerate() {
-        let k = proc_macro2::Literal::usize_unsuffixed(k);
+    let mut at = Len::lit(0);
+    for (name, part) in names.into_iter().zip(&parts) {
         let (mutability, ident) = (&name.mutability, &name.ident);
-        stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#k];));
+        match part {
+            Part::Scalar => stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#at];)),
+            Part::Array(len) => {
+                stmts.push(syn::parse_quote!(let mut #ident = [0.0; #len];));
+                let k = Len::runtime(quote!(k_));
+                let from = at.plus(&k);
+                stmts.push(syn::parse_quote!(for k_ in 0..#len { #ident[k_] = #buffer[#from]; }));
+            }
+        }
+        at = at.plus(&part.len());
     }
     Some(stmts)
 }

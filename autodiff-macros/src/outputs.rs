@@ -488,8 +488,8 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let helper_options = Options {
         reverse: true,
         forward: true,
-        graph: false,
         wrt: options.wrt.clone(),
+        ..Options::default()
     };
     let graph = lower::lower(&helper, &helper_options)?;
     let derived = hide(expand::derive(&helper_options, &helper, graph))?;

@@ -1066,6 +1066,11 @@ impl Gen<'_> {
 /// call is differentiated through the derivatives `#[differentiate]` emits for `g` (its
 /// `_vjp_into` and `_jvp`). `None` when there is no such call.
 pub fn calls(function: &ItemFn) -> Option<ItemFn> {
+    // Most bodies have no such call: look without recursion (an `else if` chain may be
+    // thousands long) before cloning.
+    if !has_call_let(&function.block) {
+        return None;
+    }
     let mut block = (*function.block).clone();
     let mut count = 0;
     calls_in(&mut block, &mut count);
@@ -1075,6 +1080,45 @@ pub fn calls(function: &ItemFn) -> Option<ItemFn> {
     let mut rewritten = function.clone();
     rewritten.block = Box::new(block);
     Some(rewritten)
+}
+
+/// Whether a block has a destructuring `let` of a call, at any depth; found with a stack.
+fn has_call_let(block: &Block) -> bool {
+    let mut blocks = vec![block];
+    let mut exprs: Vec<&Expr> = Vec::new();
+    while let Some(block) = blocks.pop() {
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Local(l) => {
+                    if call_let(stmt, &mut 0).is_some() {
+                        return true;
+                    }
+                    if let Some(init) = &l.init {
+                        exprs.push(&init.expr);
+                    }
+                }
+                Stmt::Expr(e, _) => exprs.push(e),
+                _ => {}
+            }
+        }
+        while let Some(e) = exprs.pop() {
+            match e {
+                Expr::Block(b) => blocks.push(&b.block),
+                Expr::If(i) => {
+                    blocks.push(&i.then_branch);
+                    if let Some((_, e)) = &i.else_branch {
+                        exprs.push(e);
+                    }
+                }
+                Expr::ForLoop(f) => blocks.push(&f.body),
+                Expr::While(w) => blocks.push(&w.body),
+                Expr::Loop(l) => blocks.push(&l.body),
+                Expr::Paren(p) => exprs.push(&p.expr),
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 fn calls_in(block: &mut Block, count: &mut usize) {

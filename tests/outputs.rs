@@ -425,3 +425,48 @@ fn calls_go_through_the_callee_derivatives() {
         assert!(close(tangent[0], jac[0][j], 1e-12) && close(tangent[1], jac[1][j], 1e-12));
     }
 }
+
+/// A slice of run-time length: `f_jacobian` takes forward sweeps for one element and reverse
+/// sweeps for five.
+#[differentiate(reverse, forward)]
+fn three_of(w: &[f64]) -> [f64; 3] {
+    let mut s = 0.0;
+    let mut p = 1.0;
+    for i in 0..w.len() {
+        s += w[i].sin();
+        p *= w[i];
+    }
+    [s, p, s * p]
+}
+
+#[test]
+fn slice_jacobian_in_either_mode() {
+    for w in [vec![0.8], vec![0.5, -1.0, 2.0, 0.3, 1.1]] {
+        let n = w.len();
+        let (value, jac) = three_of_jacobian(&w);
+        assert_eq!(value, three_of(&w));
+        let rows: Vec<Vec<f64>> = jac.chunks(n).map(<[f64]>::to_vec).collect();
+        let flat = |v: &[f64]| three_of(v).to_vec();
+        assert_matrix(&rows, &fd(&flat, &w), 1e-6);
+        for j in 0..n {
+            let mut t = vec![0.0; n];
+            t[j] = 1.0;
+            let (_, tangent) = three_of_jvp(&w, &t);
+            for i in 0..3 {
+                assert!(close(tangent[i], rows[i][j], 1e-12));
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_sizes_do_not_allocate() {
+    use std::hint::black_box;
+    let info = allocation_counter::measure(|| {
+        let _ = black_box(polar_jacobian(black_box(0.7), [0.3, -1.2, 0.8]));
+        let _ = black_box(tall_jacobian(black_box(0.5), 1.5));
+        let _ = black_box(pair_vjp(black_box(0.4), [1.3, -0.7], (1.0, [0.5, 0.25])));
+        let _ = black_box(pair_jvp(black_box(0.4), 1.0, [1.3, -0.7], [0.0, 1.0]));
+    });
+    assert_eq!(info.count_total, 0);
+}

@@ -93,13 +93,19 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
     }
 }
 
-/// The variables whose values reach the result through operations with a derivative: read by
+/// The variables whose values reach the result (or an out-parameter) through operations with a derivative: read by
 /// the result, or by a value stored in such a variable, through float arguments (not through
 /// conditions or indices).
 fn useful_variables(graph: &Graph) -> HashSet<VarId> {
     let mut assigned: Vec<(VarId, NodeId)> = Vec::new();
     collect_stores(&graph.body, &mut assigned);
-    let mut useful: HashSet<VarId> = HashSet::new();
+    // What an out-parameter holds is an output, as the result is.
+    let mut useful: HashSet<VarId> = graph
+        .params
+        .iter()
+        .filter(|p| p.out())
+        .filter_map(|p| p.var)
+        .collect();
     loop {
         let mut reaches = vec![false; graph.nodes.len()];
         reaches[graph.output.0] = true;

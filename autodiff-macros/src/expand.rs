@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::ItemFn;
 
 use crate::options::Options;
-use crate::{draw, emit, forward, lower, options, reverse, second};
+use crate::{draw, emit, forward, lower, options, outputs, reverse, second};
 
 /// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
 /// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
@@ -87,6 +87,11 @@ fn too_deep(tokens: &TokenStream, limit: usize) -> Option<proc_macro2::Span> {
 }
 
 fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
+    let rewritten = outputs::calls(function);
+    let function = rewritten.as_ref().unwrap_or(function);
+    if outputs::several(function) {
+        return outputs::generate(&options::parse(attr)?, function);
+    }
     let options = options::parse(attr);
     let graph = lower::lower(function, options.as_ref().unwrap_or(&Options::default()));
     let (options, graph) = match (options, graph) {
@@ -97,6 +102,15 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    Ok(derive(&options, function, graph))
+}
+
+/// The derivative functions of `function`, lowered to `graph`, for `options`.
+pub(crate) fn derive(
+    options: &Options,
+    function: &ItemFn,
+    graph: crate::graph::Graph,
+) -> TokenStream {
     let mut out = TokenStream::new();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
@@ -119,7 +133,7 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         let tangent = forward::forward(graph);
         emit::forward_fn(function, &tangent).to_tokens(&mut out);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

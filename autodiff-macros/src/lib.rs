@@ -22,6 +22,7 @@ mod graph;
 mod lower;
 mod names;
 mod options;
+mod outputs;
 mod reverse;
 mod rules;
 mod second;

@@ -566,7 +566,7 @@ impl Lowerer {
                 if float.is_none() {
                     self.errors.push(err(
                         ty,
-                        "a differentiated function must return `f64` or `f32`: the gradient is that of one scalar output",
+                        "a differentiated function returns `f64` or `f32`, or several outputs: `[f64; M]` or a tuple of floats and float arrays",
                     ));
                 }
                 float

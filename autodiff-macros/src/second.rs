@@ -240,7 +240,7 @@ fn stores(block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
                 stores(cond, f);
                 stores(body, f);
             }
-            Stmt::Node(_) | Stmt::Declare(_, None) => {}
+            Stmt::Node(_) | Stmt::Declare(_, None) | Stmt::Assert { .. } => {}
         }
     }
 }

@@ -589,7 +589,14 @@ impl<'e> Gen<'e> {
     /// A float expression bounded by `limit`.
     fn small(&mut self, depth: usize, limit: f64) -> E {
         let e = self.expr(depth);
-        self.tame(e, limit)
+        let mut e = self.tame(e, limit);
+        // A bare field of `p` has a type the macro cannot see: as an argument of a call it would
+        // need a typed binding (`let s: f64 = p.scale;`). Scaled, it is a float expression.
+        if e.s == cst("p.scale") || e.s == cst("p.shift") {
+            e.s = format!("0.5 * {}", e.s);
+            e.atom = false;
+        }
+        e
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1,0 +1,1240 @@
+//! Several outputs: functions returning `[f64; M]`, `[f32; M]` or a tuple of floats and float
+//! arrays.
+//!
+//! Such a function is differentiated as the helper that writes its result into an out-parameter
+//! (see `lower/call_into.rs`): the body is rewritten so that every returned value (the tail
+//! expression, each `return`) is stored into `out_: &mut [T]` of length M, flattened (tuple
+//! elements, then array elements), and the helper returns a constant `0.0`. The helper goes
+//! through the ordinary stages, which emit its `_vjp_into` and `_jvp`; this module then emits the
+//! functions of the contract over them: `f_vjp`, `f_jacobian` (and `_into` forms for slices) in
+//! reverse mode, `f_jvp` in forward mode. The helper and its derivatives are hidden.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
+
+use crate::options::Options;
+use crate::{expand, lower};
+
+/// The length of an array: a number when it is a literal, else its expression.
+#[derive(Clone)]
+struct Len {
+    lit: Option<usize>,
+    tokens: TokenStream,
+}
+
+impl Len {
+    fn lit(n: usize) -> Self {
+        let n_lit = proc_macro2::Literal::usize_unsuffixed(n);
+        Self {
+            lit: Some(n),
+            tokens: quote!(#n_lit),
+        }
+    }
+
+    fn of(e: &Expr) -> Self {
+        if let Expr::Lit(l) = e
+            && let syn::Lit::Int(i) = &l.lit
+            && let Ok(n) = i.base10_parse::<usize>()
+        {
+            return Self::lit(n);
+        }
+        Self {
+            lit: None,
+            tokens: quote!((#e)),
+        }
+    }
+
+    fn runtime(tokens: TokenStream) -> Self {
+        Self { lit: None, tokens }
+    }
+
+    fn plus(&self, other: &Self) -> Self {
+        match (self.lit, other.lit) {
+            (Some(a), Some(b)) => Self::lit(a + b),
+            (Some(0), _) => other.clone(),
+            (_, Some(0)) => self.clone(),
+            _ => {
+                let (a, b) = (&self.tokens, &other.tokens);
+                Self::runtime(quote!(#a + #b))
+            }
+        }
+    }
+}
+
+impl quote::ToTokens for Len {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.tokens.clone());
+    }
+}
+
+/// One element of the output: a float, or an array of floats.
+enum Part {
+    Scalar,
+    Array(Len),
+}
+
+impl Part {
+    fn len(&self) -> Len {
+        match self {
+            Part::Scalar => Len::lit(1),
+            Part::Array(l) => l.clone(),
+        }
+    }
+}
+
+/// The output's type, flattened.
+struct Output {
+    float: Type,
+    ty: Type,
+    parts: Vec<Part>,
+    tuple: bool,
+}
+
+impl Output {
+    fn offsets(&self) -> Vec<Len> {
+        let mut at = Len::lit(0);
+        let mut offsets = Vec::new();
+        for p in &self.parts {
+            offsets.push(at.clone());
+            at = at.plus(&p.len());
+        }
+        offsets
+    }
+
+    fn m(&self) -> Len {
+        self.parts
+            .iter()
+            .fold(Len::lit(0), |at, p| at.plus(&p.len()))
+    }
+}
+
+fn float_of(ty: &Type) -> Option<&'static str> {
+    let Type::Path(p) = ty else { return None };
+    if p.path.is_ident("f64") {
+        Some("f64")
+    } else if p.path.is_ident("f32") {
+        Some("f32")
+    } else {
+        None
+    }
+}
+
+fn part_of(ty: &Type) -> Option<(Part, &'static str)> {
+    match ty {
+        Type::Array(a) => Some((Part::Array(Len::of(&a.len)), float_of(&a.elem)?)),
+        Type::Paren(p) => part_of(&p.elem),
+        _ => Some((Part::Scalar, float_of(ty)?)),
+    }
+}
+
+/// The output of a function with several outputs, if it has one.
+fn output(function: &ItemFn) -> Option<syn::Result<Output>> {
+    let ReturnType::Type(_, ty) = &function.sig.output else {
+        return None;
+    };
+    let refuse = || {
+        Some(Err(syn::Error::new(
+            ty.span(),
+            "several outputs are floats and float arrays of one float type: write `[f64; M]` or a tuple such as `(f64, [f64; 2])`",
+        )))
+    };
+    let (parts, floats, tuple) = match &**ty {
+        Type::Array(a) => {
+            let float = float_of(&a.elem)?;
+            (vec![Part::Array(Len::of(&a.len))], vec![float], false)
+        }
+        Type::Tuple(t) if !t.elems.is_empty() => {
+            let mut parts = Vec::new();
+            let mut floats = Vec::new();
+            for e in &t.elems {
+                let Some((p, f)) = part_of(e) else {
+                    return refuse();
+                };
+                parts.push(p);
+                floats.push(f);
+            }
+            (parts, floats, true)
+        }
+        _ => return None,
+    };
+    if floats.iter().any(|f| *f != floats[0]) {
+        return refuse();
+    }
+    let float = syn::parse_str(floats[0]).expect("a float type");
+    Some(Ok(Output {
+        float,
+        ty: (**ty).clone(),
+        parts,
+        tuple,
+    }))
+}
+
+/// Whether `function` returns several outputs (an array or a tuple).
+pub fn several(function: &ItemFn) -> bool {
+    matches!(&function.sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Array(_) | Type::Tuple(_)))
+}
+
+/// What a parameter is to the generated functions.
+enum Kind {
+    Scalar,
+    Array(Len),
+    RefArray(Len),
+    Slice,
+    Constant,
+}
+
+struct Param {
+    name: Ident,
+    ty: Type,
+    kind: Kind,
+    active: bool,
+}
+
+impl Param {
+    fn d(&self) -> Ident {
+        format_ident!("d_{}", self.name)
+    }
+
+    fn len(&self) -> Len {
+        match &self.kind {
+            Kind::Scalar => Len::lit(1),
+            Kind::Array(l) | Kind::RefArray(l) => l.clone(),
+            Kind::Slice => {
+                let n = &self.name;
+                Len::runtime(quote!(#n.len()))
+            }
+            Kind::Constant => Len::lit(0),
+        }
+    }
+}
+
+fn kind(ty: &Type) -> Kind {
+    match ty {
+        Type::Array(a) if float_of(&a.elem).is_some() => Kind::Array(Len::of(&a.len)),
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Array(a) if float_of(&a.elem).is_some() => Kind::RefArray(Len::of(&a.len)),
+            Type::Slice(s) if float_of(&s.elem).is_some() => Kind::Slice,
+            _ => Kind::Constant,
+        },
+        _ if float_of(ty).is_some() => Kind::Scalar,
+        _ => Kind::Constant,
+    }
+}
+
+fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
+    let sig = &function.sig;
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a function with several outputs cannot be generic yet: write it for `f64` or `f32`",
+        ));
+    }
+    let mut out = Vec::new();
+    for arg in &sig.inputs {
+        let FnArg::Typed(t) = arg else {
+            return Err(syn::Error::new(
+                arg.span(),
+                "a method cannot have several outputs yet: write a free function",
+            ));
+        };
+        let Pat::Ident(p) = &*t.pat else {
+            return Err(syn::Error::new(
+                t.pat.span(),
+                "expected a parameter name, as in `x: f64`",
+            ));
+        };
+        let kind = kind(&t.ty);
+        let float = !matches!(kind, Kind::Constant);
+        let active = float && options.wrt.as_ref().is_none_or(|w| w.contains(&p.ident));
+        out.push(Param {
+            name: p.ident.clone(),
+            ty: (*t.ty).clone(),
+            kind,
+            active,
+        });
+    }
+    Ok(out)
+}
+
+/// Rewrites a function body so that it stores its result into `out_` and returns `0.0`.
+struct Rewriter<'a> {
+    output: &'a Output,
+    out: Ident,
+}
+
+impl Rewriter<'_> {
+    fn store_part(
+        &self,
+        part: &Part,
+        offset: &Len,
+        e: Expr,
+        stmts: &mut Vec<Stmt>,
+    ) -> syn::Result<()> {
+        let out = &self.out;
+        match part {
+            Part::Scalar => stmts.push(syn::parse_quote!(#out[#offset] = #e;)),
+            Part::Array(len) => match strip(e) {
+                Expr::Array(a) => {
+                    if let Some(n) = len.lit
+                        && a.elems.len() != n
+                    {
+                        return Err(syn::Error::new(
+                            a.span(),
+                            format!("this array has {} elements, the output {n}", a.elems.len()),
+                        ));
+                    }
+                    for (k, x) in a.elems.into_iter().enumerate() {
+                        let at = offset.plus(&Len::lit(k));
+                        stmts.push(syn::parse_quote!(#out[#at] = #x;));
+                    }
+                }
+                Expr::Path(p) => match len.lit {
+                    Some(n) => {
+                        for k in 0..n {
+                            let at = offset.plus(&Len::lit(k));
+                            let k = proc_macro2::Literal::usize_unsuffixed(k);
+                            stmts.push(syn::parse_quote!(#out[#at] = #p[#k];));
+                        }
+                    }
+                    None => {
+                        let at = offset.plus(&Len::runtime(quote!(k_)));
+                        stmts.push(syn::parse_quote!(for k_ in 0..#len { #out[#at] = #p[k_]; }));
+                    }
+                },
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "an array output is returned as an array literal `[a, b]` or a local array `h`",
+                    ));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// The statements that store the value of `e`, in tail position.
+    fn tail(&self, e: Expr, stmts: &mut Vec<Stmt>) -> syn::Result<()> {
+        match strip(e) {
+            Expr::Block(mut b) if b.label.is_none() => {
+                self.block_tail(&mut b.block)?;
+                stmts.push(Stmt::Expr(Expr::Block(b), None));
+            }
+            Expr::If(mut i) => {
+                self.block_tail(&mut i.then_branch)?;
+                if let Some((_, e)) = i.else_branch.take() {
+                    let mut inner = Vec::new();
+                    self.tail(*e, &mut inner)?;
+                    let block: Block = syn::parse_quote!({ #(#inner)* });
+                    i.else_branch = Some((
+                        syn::token::Else::default(),
+                        Box::new(Expr::Block(syn::ExprBlock {
+                            attrs: Vec::new(),
+                            label: None,
+                            block,
+                        })),
+                    ));
+                }
+                stmts.push(Stmt::Expr(Expr::If(i), None));
+            }
+            Expr::Return(r) => {
+                if let Some(v) = r.expr {
+                    self.tail(*v, stmts)?;
+                }
+                stmts.push(syn::parse_quote!(return 0.0;));
+            }
+            Expr::Tuple(t) if self.output.tuple && t.elems.len() == self.output.parts.len() => {
+                let offsets = self.output.offsets();
+                for ((e, part), off) in t.elems.into_iter().zip(&self.output.parts).zip(&offsets) {
+                    self.store_part(part, off, e, stmts)?;
+                }
+            }
+            e if !self.output.tuple => {
+                self.store_part(&self.output.parts[0], &Len::lit(0), e, stmts)?;
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "a tuple output is returned as a tuple `(a, [b, c])` of its elements",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the `return`s of a block and its tail expression.
+    fn block_tail(&self, block: &mut Block) -> syn::Result<()> {
+        self.returns(block)?;
+        if let Some(Stmt::Expr(_, None)) = block.stmts.last() {
+            let Some(Stmt::Expr(e, None)) = block.stmts.pop() else {
+                unreachable!()
+            };
+            let mut stmts = Vec::new();
+            self.tail(e, &mut stmts)?;
+            block.stmts.extend(stmts);
+        }
+        Ok(())
+    }
+
+    /// Rewrites every `return v` in `block` (outside tail position) into stores and `return 0.0`.
+    fn returns(&self, block: &mut Block) -> syn::Result<()> {
+        for stmt in &mut block.stmts {
+            match stmt {
+                Stmt::Local(l) => {
+                    if let Some(init) = &mut l.init {
+                        self.returns_in(&mut init.expr)?;
+                    }
+                }
+                Stmt::Expr(e, _) => self.returns_in(e)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn returns_in(&self, e: &mut Expr) -> syn::Result<()> {
+        match e {
+            Expr::Return(_) => {
+                let Expr::Return(r) = std::mem::replace(e, Expr::Verbatim(TokenStream::new()))
+                else {
+                    unreachable!()
+                };
+                let mut stmts = Vec::new();
+                self.tail(Expr::Return(r), &mut stmts)?;
+                *e = syn::parse_quote!({ #(#stmts)* });
+            }
+            Expr::Block(b) => self.returns(&mut b.block)?,
+            Expr::If(i) => {
+                self.returns_in(&mut i.cond)?;
+                self.returns(&mut i.then_branch)?;
+                if let Some((_, e)) = &mut i.else_branch {
+                    self.returns_in(e)?;
+                }
+            }
+            Expr::ForLoop(f) => self.returns(&mut f.body)?,
+            Expr::While(w) => self.returns(&mut w.body)?,
+            Expr::Loop(l) => self.returns(&mut l.body)?,
+            Expr::Paren(p) => self.returns_in(&mut p.expr)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn strip(e: Expr) -> Expr {
+    match e {
+        Expr::Paren(p) => strip(*p.expr),
+        Expr::Group(g) => strip(*g.expr),
+        e => e,
+    }
+}
+
+/// Adds `#[doc(hidden)]` to every function in `tokens`.
+fn hide(tokens: TokenStream) -> syn::Result<TokenStream> {
+    let file: syn::File = syn::parse2(tokens)?;
+    let items = file.items.into_iter().map(|mut item| {
+        if let syn::Item::Fn(f) = &mut item {
+            // Calls of the helper's derivatives in differentiated callers discard the value.
+            f.attrs.retain(|a| !a.path().is_ident("must_use"));
+            f.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+            f.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+        }
+        item
+    });
+    Ok(quote!(#(#items)*))
+}
+
+/// Emits the derivative functions of a function with several outputs.
+pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream> {
+    let output = match output(function) {
+        Some(o) => o?,
+        None => {
+            return Err(syn::Error::new(
+                function.sig.output.span(),
+                "several outputs are floats and float arrays of one float type: write `[f64; M]` or a tuple such as `(f64, [f64; 2])`",
+            ));
+        }
+    };
+    if options.graph {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`graph` draws functions with one float output; remove it here",
+        ));
+    }
+    let params = params(function, options)?;
+    let f = &function.sig.ident;
+    let helper_name = format_ident!("{}_outputs", f);
+    let out = format_ident!("out_");
+    let float = &output.float;
+
+    // The helper: the body writing into `out_`.
+    let rewriter = Rewriter {
+        output: &output,
+        out: out.clone(),
+    };
+    let mut body = (*function.block).clone();
+    rewriter.block_tail(&mut body)?;
+    body.stmts.push(Stmt::Expr(syn::parse_quote!(0.0), None));
+    let mut helper = function.clone();
+    helper.attrs.clear();
+    helper.sig.ident = helper_name.clone();
+    helper
+        .sig
+        .inputs
+        .push(syn::parse_quote!(#out: &mut [#float]));
+    helper.sig.output = syn::parse_quote!(-> #float);
+    helper.block = Box::new(body);
+    let helper_options = Options {
+        reverse: true,
+        forward: true,
+        wrt: options.wrt.clone(),
+        ..Options::default()
+    };
+    let graph = lower::lower(&helper, &helper_options)?;
+    let derived = hide(expand::derive(&helper_options, &helper, graph))?;
+    let vis = &function.vis;
+    let helper_tokens = quote! {
+        #[doc(hidden)]
+        #[allow(clippy::all, clippy::pedantic, dead_code, unused_mut, unused_variables, unreachable_code)]
+        #helper
+    };
+    lower::dispose(helper);
+
+    let emitter = Gen {
+        f,
+        vis,
+        float,
+        output: &output,
+        params: &params,
+        vjp_into: format_ident!("{}_vjp_into", helper_name),
+        jvp: format_ident!("{}_jvp", helper_name),
+    };
+    let mut tokens = quote!(#helper_tokens #derived);
+    tokens.extend(emitter.call_form());
+    if options.reverse {
+        tokens.extend(emitter.vjp());
+        tokens.extend(emitter.jacobian());
+    }
+    if options.forward {
+        tokens.extend(emitter.jvp());
+    }
+    Ok(tokens)
+}
+
+struct Gen<'a> {
+    f: &'a Ident,
+    vis: &'a syn::Visibility,
+    float: &'a Type,
+    output: &'a Output,
+    params: &'a [Param],
+    vjp_into: Ident,
+    jvp: Ident,
+}
+
+impl Gen<'_> {
+    /// `f_outputs_call`, its `_vjp_into` and its `_jvp`: the out-parameter form that returns
+    /// nothing, through which a differentiated caller calls `f` (see [`calls`]).
+    fn call_form(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let name = format_ident!("{}_outputs_call", f);
+        let vjp_name = format_ident!("{}_outputs_call_vjp_into", f);
+        let jvp_name = format_ident!("{}_outputs_call_jvp", f);
+        let helper = format_ident!("{}_outputs", f);
+        let (vjp_into, jvp) = (&self.vjp_into, &self.jvp);
+        // A caller passes arrays as slices: arrays are rebuilt from them, and their gradients
+        // added into the buffers after them.
+        let (mut params, mut vjp_params, mut jvp_params) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rebuild, mut rebuild_t) = (Vec::new(), Vec::new());
+        let (mut args, mut vjp_args, mut jvp_args) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut grads, mut grad_tys, mut returned, mut add) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in self.params {
+            let (n, t, d) = (&p.name, &p.ty, p.d());
+            let array = match &p.kind {
+                Kind::Array(l) | Kind::RefArray(l) => Some(l),
+                _ => None,
+            };
+            let Some(len) = array else {
+                params.push(quote!(#n: #t));
+                vjp_params.push(quote!(#n: #t));
+                jvp_params.push(quote!(#n: #t));
+                args.push(quote!(#n));
+                vjp_args.push(quote!(#n));
+                jvp_args.push(quote!(#n));
+                if p.active {
+                    jvp_params.push(quote!(#d: #t));
+                    jvp_args.push(quote!(#d));
+                    if let Kind::Slice = p.kind {
+                        vjp_params.push(quote!(#d: &mut [#float]));
+                        vjp_args.push(quote!(#d));
+                    } else {
+                        grads.push(d.clone());
+                        returned.push(d.clone());
+                        grad_tys.push(quote!(#float));
+                    }
+                }
+                continue;
+            };
+            let by_ref = matches!(p.kind, Kind::RefArray(_)).then(|| quote!(&));
+            let as_ref = quote!(#n: impl ::core::convert::AsRef<[#float]>);
+            params.push(as_ref.clone());
+            vjp_params.push(as_ref.clone());
+            jvp_params.push(as_ref);
+            rebuild.push(quote! {
+                let #n: &[#float] = #n.as_ref();
+                let #n: [#float; #len] = ::core::array::from_fn(|k_| #n[k_]);
+            });
+            args.push(quote!(#by_ref #n));
+            vjp_args.push(quote!(#by_ref #n));
+            jvp_args.push(quote!(#by_ref #n));
+            if p.active {
+                jvp_params.push(quote!(#d: &[#float]));
+                rebuild_t
+                    .push(quote!(let #d: [#float; #len] = ::core::array::from_fn(|k_| #d[k_]);));
+                jvp_args.push(quote!(#by_ref #d));
+                vjp_params.push(quote!(#d: &mut [#float]));
+                let g = format_ident!("g_{}", n);
+                grads.push(g.clone());
+                add.push(quote!(for (a_, g_) in #d.iter_mut().zip(#g) { *a_ += g_; }));
+            }
+        }
+        let m = self.output.m();
+        let message = format!(
+            "a call of `{f}` destructures its output into another number of floats: name each float, and give the type of array elements, as in `let (u, v): (f64, [f64; 2]) = {f}(..);`"
+        );
+        let attrs = quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, clippy::all, clippy::pedantic)]
+        };
+        quote! {
+            #attrs
+            #vis fn #name(#(#params,)* out_: &mut [#float]) {
+                ::core::assert_eq!(out_.len(), #m, #message);
+                #(#rebuild)*
+                let _ = #helper(#(#args,)* out_);
+            }
+            #attrs
+            #vis fn #vjp_name(#(#vjp_params,)* out_: &mut [#float], d_out_: &mut [#float]) -> (#(#grad_tys,)*) {
+                #(#rebuild)*
+                let (_, #(#grads,)*) = #vjp_into(#(#vjp_args,)* out_, d_out_);
+                #(#add)*
+                (#(#returned,)*)
+            }
+            #attrs
+            #vis fn #jvp_name(#(#jvp_params,)* out_: &mut [#float], d_out_: &mut [#float]) {
+                #(#rebuild)*
+                #(#rebuild_t)*
+                let _ = #jvp(#(#jvp_args,)* out_, d_out_);
+            }
+        }
+    }
+
+    fn has_slices(&self) -> bool {
+        self.params
+            .iter()
+            .any(|p| p.active && matches!(p.kind, Kind::Slice))
+    }
+
+    fn sig_params(&self) -> Vec<TokenStream> {
+        self.params
+            .iter()
+            .map(|p| {
+                let (n, t) = (&p.name, &p.ty);
+                quote!(#n: #t)
+            })
+            .collect()
+    }
+
+    /// Parameters with a `&mut [T]` buffer after each active slice.
+    fn buffer_params(&self) -> Vec<TokenStream> {
+        let float = self.float;
+        let mut out = Vec::new();
+        for p in self.params {
+            let (n, t) = (&p.name, &p.ty);
+            out.push(quote!(#n: #t));
+            if p.active && matches!(p.kind, Kind::Slice) {
+                let d = p.d();
+                out.push(quote!(#d: &mut [#float]));
+            }
+        }
+        out
+    }
+
+    fn names(&self) -> Vec<&Ident> {
+        self.params.iter().map(|p| &p.name).collect()
+    }
+
+    /// The arguments of the helper's `_vjp_into`, the slices' buffers named `d_<name>`.
+    fn vjp_args(&self, borrow: bool) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for p in self.params {
+            let n = &p.name;
+            out.push(quote!(#n));
+            if p.active && matches!(p.kind, Kind::Slice) {
+                let d = p.d();
+                out.push(if borrow { quote!(&mut #d) } else { quote!(#d) });
+            }
+        }
+        out
+    }
+
+    /// The names of the gradients `_vjp_into` returns: active parameters that are not slices.
+    fn returned_grads(&self) -> Vec<Ident> {
+        self.params
+            .iter()
+            .filter(|p| p.active && !matches!(p.kind, Kind::Slice | Kind::Constant))
+            .map(Param::d)
+            .collect()
+    }
+
+    fn grad_type(&self, p: &Param) -> TokenStream {
+        let float = self.float;
+        match &p.kind {
+            Kind::Scalar => quote!(#float),
+            Kind::Array(l) | Kind::RefArray(l) => quote!([#float; #l]),
+            Kind::Slice => quote!(::std::vec::Vec<#float>),
+            Kind::Constant => quote!(()),
+        }
+    }
+
+    /// `let mut d_out_ = ...;` holding `seed` flattened.
+    fn pack_seed(&self) -> TokenStream {
+        let (float, m) = (self.float, self.output.m());
+        if !self.output.tuple {
+            return quote!(let mut d_out_: [#float; #m] = seed;);
+        }
+        let mut stmts = Vec::new();
+        for (k, (part, off)) in self
+            .output
+            .parts
+            .iter()
+            .zip(self.output.offsets())
+            .enumerate()
+        {
+            let k = syn::Index::from(k);
+            stmts.push(match part {
+                Part::Scalar => quote!(d_out_[#off] = seed.#k;),
+                Part::Array(l) => {
+                    let end = off.plus(l);
+                    quote!(d_out_[#off..#end].copy_from_slice(&seed.#k);)
+                }
+            });
+        }
+        quote! {
+            let mut d_out_: [#float; #m] = [0.0; #m];
+            #(#stmts)*
+        }
+    }
+
+    /// The output rebuilt from the flat array `buf`.
+    fn unpack(&self, buf: &Ident) -> TokenStream {
+        if !self.output.tuple {
+            return quote!(#buf);
+        }
+        let elems =
+            self.output
+                .parts
+                .iter()
+                .zip(self.output.offsets())
+                .map(|(part, off)| match part {
+                    Part::Scalar => quote!(#buf[#off]),
+                    Part::Array(_) => {
+                        let at = off.plus(&Len::runtime(quote!(k_)));
+                        quote!(::core::array::from_fn(|k_| #buf[#at]))
+                    }
+                });
+        quote!((#(#elems,)*))
+    }
+
+    fn vjp(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let out_ty = &self.output.ty;
+        let m = self.output.m();
+        let pack = self.pack_seed();
+        let out = format_ident!("out_");
+        let unpack = self.unpack(&out);
+        let vjp_into = &self.vjp_into;
+        let grads = self.returned_grads();
+        let name = format_ident!("{}_vjp", f);
+        let doc = format!(
+            " The value of [`{f}`] and the vector-Jacobian product `seedᵀ·J` of its outputs, by reverse-mode automatic differentiation: returns `(output, gradients...)`, one gradient per active parameter.\n\n Generated by `#[differentiate]`."
+        );
+        if !self.has_slices() {
+            return self.vjp_plain(&name, &doc);
+        }
+        let into_name = format_ident!("{}_vjp_into", f);
+        let into_params = self.buffer_params();
+        let args = self.vjp_args(false);
+        let non_slice_tys = self
+            .params
+            .iter()
+            .filter(|p| p.active && !matches!(p.kind, Kind::Slice | Kind::Constant))
+            .map(|p| self.grad_type(p));
+        let into_doc = format!(
+            " The value of [`{f}`] and the vector-Jacobian product `seedᵀ·J` of its outputs, by reverse-mode automatic differentiation: the gradient of each slice is added into the buffer after it; returns `(output, gradients of the other active parameters...)`.\n\n # Panics\n\n If a buffer's length differs from its slice's.\n\n Generated by `#[differentiate]`."
+        );
+        let all_tys = self
+            .params
+            .iter()
+            .filter(|p| p.active)
+            .map(|p| self.grad_type(p));
+        let all = self.params.iter().filter(|p| p.active).map(Param::d);
+        let buffers = self
+            .params
+            .iter()
+            .filter(|p| p.active && matches!(p.kind, Kind::Slice))
+            .map(|p| {
+                let (n, d) = (&p.name, p.d());
+                quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];)
+            });
+        let plain_params = self.sig_params();
+        let call_args = self.vjp_args(true);
+        quote! {
+            #[doc = #into_doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #into_name(#(#into_params,)* seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
+                let _ = #f;
+                let mut out_: [#float; #m] = [0.0; #m];
+                #pack
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
+                (#unpack, #(#grads,)*)
+            }
+            #[doc = #doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #name(#(#plain_params,)* seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
+                #(#buffers)*
+                let (output_, #(#grads,)*) = #into_name(#(#call_args,)* seed);
+                (output_, #(#all,)*)
+            }
+        }
+    }
+
+    fn vjp_plain(&self, name: &Ident, doc: &str) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let out_ty = &self.output.ty;
+        let m = self.output.m();
+        let pack = self.pack_seed();
+        let unpack = self.unpack(&format_ident!("out_"));
+        let vjp_into = &self.vjp_into;
+        let grads = self.returned_grads();
+        let tys = self
+            .params
+            .iter()
+            .filter(|p| p.active)
+            .map(|p| self.grad_type(p));
+        let params = self.sig_params();
+        let args = self.vjp_args(true);
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #name(#(#params,)* seed: #out_ty) -> (#out_ty, #(#tys,)*) {
+                let _ = #f;
+                let mut out_: [#float; #m] = [0.0; #m];
+                #pack
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
+                (#unpack, #(#grads,)*)
+            }
+        }
+    }
+
+    /// The arguments of the helper's `_jvp` given tangents named `d_<name>` (arrays by value,
+    /// `&[T; N]` and slices borrowed).
+    fn jvp_args(&self, borrow_refs: bool) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for p in self.params {
+            let n = &p.name;
+            out.push(quote!(#n));
+            if p.active {
+                let d = p.d();
+                out.push(match p.kind {
+                    Kind::RefArray(_) | Kind::Slice if borrow_refs => quote!(&#d),
+                    _ => quote!(#d),
+                });
+            }
+        }
+        out
+    }
+
+    fn jvp(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let out_ty = &self.output.ty;
+        let m = self.output.m();
+        let name = format_ident!("{}_jvp", f);
+        let mut params = Vec::new();
+        for p in self.params {
+            let (n, t) = (&p.name, &p.ty);
+            params.push(quote!(#n: #t));
+            if p.active {
+                let d = p.d();
+                params.push(quote!(#d: #t));
+            }
+        }
+        let args = self.jvp_args(false);
+        let jvp = &self.jvp;
+        let unpack_v = self.unpack(&format_ident!("out_"));
+        let unpack_t = self.unpack(&format_ident!("d_out_"));
+        let doc = format!(
+            " The value of [`{f}`] and its derivative along a direction, by forward-mode automatic differentiation: returns `(output, tangent)`, the tangent of the output's type.\n\n Generated by `#[differentiate]`."
+        );
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
+                let _ = #f;
+                let mut out_: [#float; #m] = [0.0; #m];
+                let mut d_out_: [#float; #m] = [0.0; #m];
+                let _ = #jvp(#(#args,)* &mut out_, &mut d_out_);
+                (#unpack_v, #unpack_t)
+            }
+        }
+    }
+
+    /// The sweeps that fill the Jacobian: `row_(i)` is the place of row `i` (a mutable slice),
+    /// `set(i, j)` of an entry. `offsets` are the columns of the active parameters.
+    fn sweeps(
+        &self,
+        n: &Len,
+        offsets: &[(usize, Len)],
+        rows: &TokenStream,
+        col: &TokenStream,
+    ) -> TokenStream {
+        let float = self.float;
+        let m = self.output.m();
+        let vjp_into = &self.vjp_into;
+        let jvp = &self.jvp;
+        let grads = self.returned_grads();
+        // Reverse: one sweep per row.
+        let mut fill_row = Vec::new();
+        let mut clear = Vec::new();
+        let mut buffers = Vec::new();
+        for (k, off) in offsets {
+            let p = &self.params[*k];
+            let d = p.d();
+            let end = off.plus(&p.len());
+            fill_row.push(match p.kind {
+                Kind::Scalar => quote!(row_[#off] = #d;),
+                _ => quote!(row_[#off..#end].copy_from_slice(&#d);),
+            });
+            if let Kind::Slice = p.kind {
+                let name = &p.name;
+                buffers.push(
+                    quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #name.len()];),
+                );
+                clear.push(quote!(#d.fill(0.0);));
+            }
+        }
+        let args = self.vjp_args(true);
+        let reverse = quote! {
+            #(#buffers)*
+            for i_ in 0..#m {
+                let mut d_out_: [#float; #m] = [0.0; #m];
+                d_out_[i_] = 1.0;
+                #(#clear)*
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
+                let row_ = #rows;
+                #(#fill_row)*
+            }
+        };
+        // Forward: one sweep per column.
+        let mut tangents = Vec::new();
+        let mut slice_buffers = Vec::new();
+        for (k, off) in offsets {
+            let p = &self.params[*k];
+            let d = p.d();
+            let end = off.plus(&p.len());
+            let at = if off.lit == Some(0) {
+                quote!(j_)
+            } else {
+                quote!(j_ - #off)
+            };
+            tangents.push(match &p.kind {
+                Kind::Scalar => quote!(let #d: #float = if j_ == #off { 1.0 } else { 0.0 };),
+                Kind::Array(l) | Kind::RefArray(l) => quote! {
+                    let mut #d: [#float; #l] = [0.0; #l];
+                    if (#off..#end).contains(&j_) { #d[#at] = 1.0; }
+                },
+                _ => {
+                    let name = &p.name;
+                    slice_buffers.push(quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #name.len()];));
+                    quote! {
+                        #d.fill(0.0);
+                        if (#off..#end).contains(&j_) { #d[#at] = 1.0; }
+                    }
+                }
+            });
+        }
+        let args = self.jvp_args(true);
+        let forward = quote! {
+            #(#slice_buffers)*
+            for j_ in 0..#n {
+                #(#tangents)*
+                let mut d_out_: [#float; #m] = [0.0; #m];
+                let _ = #jvp(#(#args,)* &mut out_, &mut d_out_);
+                for (i_, t_) in d_out_.iter().enumerate() {
+                    #col = *t_;
+                }
+            }
+        };
+        match (m.lit, n.lit) {
+            (Some(m), Some(n)) if m <= n => reverse,
+            (Some(_), Some(_)) => forward,
+            _ => quote! {
+                if #m <= #n { #reverse } else { #forward }
+            },
+        }
+    }
+
+    fn jacobian(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let out_ty = &self.output.ty;
+        let m = self.output.m();
+        let mut offsets = Vec::new();
+        let mut n = Len::lit(0);
+        for (k, p) in self.params.iter().enumerate() {
+            if !p.active {
+                continue;
+            }
+            offsets.push((k, n.clone()));
+            n = n.plus(&p.len());
+        }
+        let names = self.names();
+        let params = self.sig_params();
+        let unpack = self.unpack(&format_ident!("out_"));
+        let name = format_ident!("{}_jacobian", f);
+        if !self.has_slices() {
+            let sweeps = self.sweeps(&n, &offsets, &quote!(&mut jac_[i_]), &quote!(jac_[i_][j_]));
+            let doc = format!(
+                " The value of [`{f}`] and its Jacobian `jac[i][j] = ∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n Generated by `#[differentiate]`."
+            );
+            return quote! {
+                #[doc = #doc]
+                #[must_use]
+                #[allow(clippy::too_many_arguments)]
+                #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
+                    let _ = #f;
+                    let mut out_: [#float; #m] = [0.0; #m];
+                    let mut jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
+                    #sweeps
+                    (#unpack, jac_)
+                }
+            };
+        }
+        let into = format_ident!("{}_jacobian_into", f);
+        let sweeps = self.sweeps(
+            &Len::runtime(quote!(n_)),
+            &offsets,
+            &quote!(&mut jac[i_ * n_..(i_ + 1) * n_]),
+            &quote!(jac[i_ * n_ + j_]),
+        );
+        let into_doc = format!(
+            " The value of [`{f}`]; overwrites `jac` (of length M·N, row-major) with its Jacobian `∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n # Panics\n\n If `jac`'s length is not M·N.\n\n Generated by `#[differentiate]`."
+        );
+        let doc = format!(
+            " The value of [`{f}`] and its Jacobian, a vector of length M·N in row-major order: `jac[i * n + j] = ∂output_i/∂input_j` (outputs and active inputs flattened in order).\n\n Generated by `#[differentiate]`."
+        );
+        quote! {
+            #[doc = #into_doc]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #into(#(#params,)* jac: &mut [#float]) -> #out_ty {
+                let _ = #f;
+                let n_: usize = #n;
+                ::core::assert_eq!(jac.len(), #m * n_, "`jac` must have length M·N");
+                let mut out_: [#float; #m] = [0.0; #m];
+                #sweeps
+                #unpack
+            }
+            #[doc = #doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
+                let n_: usize = #n;
+                let mut jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * n_];
+                let output_ = #into(#(#names,)* &mut jac_);
+                (output_, jac_)
+            }
+        }
+    }
+}
+
+/// Rewrites `let [a, b] = g(x, y);` and `let (u, v) = g(x);` in `function`'s body into a call of
+/// `g`'s out-parameter form, `g_outputs_call(x, y, &mut buffer)`, and reads of the buffer, so that the
+/// call is differentiated through the derivatives `#[differentiate]` emits for `g` (its
+/// `_vjp_into` and `_jvp`). `None` when there is no such call.
+pub fn calls(function: &ItemFn) -> Option<ItemFn> {
+    // Most bodies have no such call: look without recursion (an `else if` chain may be
+    // thousands long) before cloning.
+    if !has_call_let(&function.block) {
+        return None;
+    }
+    let mut block = (*function.block).clone();
+    let mut count = 0;
+    calls_in(&mut block, &mut count);
+    if count == 0 {
+        return None;
+    }
+    let mut rewritten = function.clone();
+    rewritten.block = Box::new(block);
+    Some(rewritten)
+}
+
+/// Whether a block has a destructuring `let` of a call, at any depth; found with a stack.
+fn has_call_let(block: &Block) -> bool {
+    let mut blocks = vec![block];
+    let mut exprs: Vec<&Expr> = Vec::new();
+    while let Some(block) = blocks.pop() {
+        for stmt in &block.stmts {
+            match stmt {
+                Stmt::Local(l) => {
+                    if call_let(stmt, &mut 0).is_some() {
+                        return true;
+                    }
+                    if let Some(init) = &l.init {
+                        exprs.push(&init.expr);
+                    }
+                }
+                Stmt::Expr(e, _) => exprs.push(e),
+                _ => {}
+            }
+        }
+        while let Some(e) = exprs.pop() {
+            match e {
+                Expr::Block(b) => blocks.push(&b.block),
+                Expr::If(i) => {
+                    blocks.push(&i.then_branch);
+                    if let Some((_, e)) = &i.else_branch {
+                        exprs.push(e);
+                    }
+                }
+                Expr::ForLoop(f) => blocks.push(&f.body),
+                Expr::While(w) => blocks.push(&w.body),
+                Expr::Loop(l) => blocks.push(&l.body),
+                Expr::Paren(p) => exprs.push(&p.expr),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+fn calls_in(block: &mut Block, count: &mut usize) {
+    let stmts = std::mem::take(&mut block.stmts);
+    for mut stmt in stmts {
+        if let Some(replaced) = call_let(&stmt, count) {
+            block.stmts.extend(replaced);
+            continue;
+        }
+        match &mut stmt {
+            Stmt::Local(l) => {
+                if let Some(init) = &mut l.init {
+                    calls_in_expr(&mut init.expr, count);
+                }
+            }
+            Stmt::Expr(e, _) => calls_in_expr(e, count),
+            _ => {}
+        }
+        block.stmts.push(stmt);
+    }
+}
+
+fn calls_in_expr(e: &mut Expr, count: &mut usize) {
+    match e {
+        Expr::Block(b) => calls_in(&mut b.block, count),
+        Expr::If(i) => {
+            calls_in(&mut i.then_branch, count);
+            if let Some((_, e)) = &mut i.else_branch {
+                calls_in_expr(e, count);
+            }
+        }
+        Expr::ForLoop(f) => calls_in(&mut f.body, count),
+        Expr::While(w) => calls_in(&mut w.body, count),
+        Expr::Loop(l) => calls_in(&mut l.body, count),
+        _ => {}
+    }
+}
+
+/// The names a destructuring pattern binds, each with its `mut`, if it is `[a, b]` or `(a, b)`.
+fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
+    let elems = match pat {
+        Pat::Slice(s) => &s.elems,
+        Pat::Tuple(t) => &t.elems,
+        _ => return None,
+    };
+    elems
+        .iter()
+        .map(|p| match p {
+            Pat::Ident(i) if i.subpat.is_none() && i.by_ref.is_none() => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
+    let Stmt::Local(l) = stmt else { return None };
+    let init = l.init.as_ref()?;
+    if init.diverge.is_some() {
+        return None;
+    }
+    // `let (u, v): (f64, [f64; 2]) = g(x);` says which elements are arrays; without a type,
+    // every element is a float.
+    let (pat, parts) = match &l.pat {
+        Pat::Type(t) => {
+            let parts: Vec<Part> = match &*t.ty {
+                Type::Tuple(tuple) => tuple
+                    .elems
+                    .iter()
+                    .map(|e| part_of(e).map(|(p, _)| p))
+                    .collect::<Option<_>>()?,
+                Type::Array(a) => {
+                    let Len { lit: Some(n), .. } = Len::of(&a.len) else {
+                        return None;
+                    };
+                    (0..n).map(|_| Part::Scalar).collect()
+                }
+                _ => return None,
+            };
+            (&*t.pat, Some(parts))
+        }
+        pat => (pat, None),
+    };
+    let names = bound_names(pat)?;
+    let parts = parts.unwrap_or_else(|| names.iter().map(|_| Part::Scalar).collect());
+    if parts.len() != names.len() {
+        return None;
+    }
+    let Expr::Call(call) = &*init.expr else {
+        return None;
+    };
+    let Expr::Path(callee) = &*call.func else {
+        return None;
+    };
+    let callee = callee.path.get_ident()?;
+    let helper = format_ident!("{}_outputs_call", callee);
+    let buffer = format_ident!("outputs_{}_", *count);
+    *count += 1;
+    let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));
+    let args = call.args.iter();
+    let mut stmts: Vec<Stmt> = vec![
+        syn::parse_quote!(let mut #buffer = [0.0; #m];),
+        syn::parse_quote!(#helper(#(#args,)* &mut #buffer);),
+    ];
+    let mut at = Len::lit(0);
+    for (name, part) in names.into_iter().zip(&parts) {
+        let (mutability, ident) = (&name.mutability, &name.ident);
+        match part {
+            Part::Scalar => stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#at];)),
+            Part::Array(len) => {
+                stmts.push(syn::parse_quote!(let mut #ident = [0.0; #len];));
+                let k = Len::runtime(quote!(k_));
+                let from = at.plus(&k);
+                stmts.push(syn::parse_quote!(for k_ in 0..#len { #ident[k_] = #buffer[#from]; }));
+            }
+        }
+        at = at.plus(&part.len());
+    }
+    Some(stmts)
+}

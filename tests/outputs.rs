@@ -1,0 +1,472 @@
+//! Several outputs: `f_vjp`, `f_jacobian` and `f_jvp` of functions returning float arrays and
+//! tuples. Every Jacobian is checked against central finite differences and against forward
+//! mode column by column; every VJP against `seedᵀ·J`; values against the function itself.
+#![allow(
+    clippy::needless_range_loop,
+    clippy::cast_precision_loss,
+    clippy::manual_memcpy,
+    clippy::cast_lossless
+)]
+
+use autodiff::differentiate;
+
+/// Central finite differences of a function of a flat input vector.
+fn fd(f: &dyn Fn(&[f64]) -> Vec<f64>, x: &[f64]) -> Vec<Vec<f64>> {
+    let h = 1e-6;
+    let m = f(x).len();
+    let mut jac = vec![vec![0.0; x.len()]; m];
+    for j in 0..x.len() {
+        let mut xp = x.to_vec();
+        let mut xm = x.to_vec();
+        xp[j] += h;
+        xm[j] -= h;
+        let (fp, fm) = (f(&xp), f(&xm));
+        for i in 0..m {
+            jac[i][j] = (fp[i] - fm[i]) / (2.0 * h);
+        }
+    }
+    jac
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+#[track_caller]
+fn assert_matrix(got: &[Vec<f64>], want: &[Vec<f64>], tol: f64) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.len(), w.len());
+        for (j, (a, b)) in g.iter().zip(w).enumerate() {
+            assert!(close(*a, *b, tol), "entry ({i}, {j}): {a} vs {b}");
+        }
+    }
+}
+
+/// A loop and a branch: the outputs depend on which side of zero `x` is.
+#[differentiate(reverse, forward)]
+fn polar(x: f64, y: [f64; 3]) -> [f64; 2] {
+    let mut s = 0.0;
+    let mut p = 1.0;
+    for i in 0..3 {
+        s += y[i] * y[i];
+        p *= y[i] + x;
+    }
+    if x > 0.0 {
+        [s.sqrt() * x, p.sin()]
+    } else {
+        [s * x.exp(), p * x]
+    }
+}
+
+fn polar_flat(v: &[f64]) -> Vec<f64> {
+    polar(v[0], [v[1], v[2], v[3]]).to_vec()
+}
+
+fn to_rows<const N: usize, const M: usize>(jac: &[[f64; N]; M]) -> Vec<Vec<f64>> {
+    jac.iter().map(|r| r.to_vec()).collect()
+}
+
+#[test]
+fn polar_jacobian_matches_finite_differences_and_forward_mode() {
+    for x in [0.7, -0.4] {
+        let y = [0.3, -1.2, 0.8];
+        let (value, jac) = polar_jacobian(x, y);
+        assert_eq!(value, polar(x, y));
+        let v = [x, y[0], y[1], y[2]];
+        assert_matrix(&to_rows(&jac), &fd(&polar_flat, &v), 1e-6);
+        // Forward mode, column by column.
+        for j in 0..4 {
+            let mut t = [0.0; 4];
+            t[j] = 1.0;
+            let (val, tangent) = polar_jvp(x, t[0], y, [t[1], t[2], t[3]]);
+            assert_eq!(val, value);
+            for i in 0..2 {
+                assert!(close(tangent[i], jac[i][j], 1e-12), "({i}, {j})");
+            }
+        }
+        // VJP against seedᵀ·J.
+        let seed = [0.6, -1.7];
+        let (val, d_x, d_y) = polar_vjp(x, y, seed);
+        assert_eq!(val, value);
+        let want: Vec<f64> = (0..4)
+            .map(|j| seed[0] * jac[0][j] + seed[1] * jac[1][j])
+            .collect();
+        assert!(close(d_x, want[0], 1e-12));
+        for k in 0..3 {
+            assert!(close(d_y[k], want[k + 1], 1e-12));
+        }
+    }
+}
+
+/// More outputs than inputs: the Jacobian is built by forward sweeps; early `return` in a loop.
+#[differentiate(reverse, forward)]
+fn tall(x: f64, y: f64) -> [f64; 3] {
+    let mut h = [0.0; 3];
+    for i in 0..3 {
+        h[i] = x * (i as f64) + y * y;
+        if h[i] > 10.0 {
+            return [h[i], x, y];
+        }
+    }
+    h
+}
+
+fn tall_flat(v: &[f64]) -> Vec<f64> {
+    tall(v[0], v[1]).to_vec()
+}
+
+#[test]
+fn tall_jacobian_early_return_and_local_array() {
+    for (x, y) in [(0.5, 1.5), (6.0, 0.5), (1.0, 4.0)] {
+        let (value, jac) = tall_jacobian(x, y);
+        assert_eq!(value, tall(x, y));
+        assert_matrix(&to_rows(&jac), &fd(&tall_flat, &[x, y]), 1e-6);
+        let seed = [1.0, -2.0, 0.5];
+        let (val, d_x, d_y) = tall_vjp(x, y, seed);
+        assert_eq!(val, value);
+        let want_x: f64 = (0..3).map(|i| seed[i] * jac[i][0]).sum();
+        let want_y: f64 = (0..3).map(|i| seed[i] * jac[i][1]).sum();
+        assert!(close(d_x, want_x, 1e-12) && close(d_y, want_y, 1e-12));
+        let (_, t) = tall_jvp(x, 0.0, y, 1.0);
+        for i in 0..3 {
+            assert!(close(t[i], jac[i][1], 1e-12));
+        }
+    }
+}
+
+/// `f32` in, `f32` out.
+#[differentiate(reverse, forward)]
+fn rot32(a: f32, r: f32) -> [f32; 2] {
+    [r * a.cos(), r * a.sin()]
+}
+
+#[test]
+fn f32_outputs() {
+    let (a, r) = (0.3f32, 2.0f32);
+    let (value, jac) = rot32_jacobian(a, r);
+    assert_eq!(value, rot32(a, r));
+    // Closed form: ∂(r cos a, r sin a)/∂(a, r).
+    let want = [[-r * a.sin(), a.cos()], [r * a.cos(), a.sin()]];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!((jac[i][j] - want[i][j]).abs() < 1e-6);
+        }
+    }
+    let (_, d_a, d_r) = rot32_vjp(a, r, [1.0, 0.0]);
+    assert!((d_a - want[0][0]).abs() < 1e-6 && (d_r - want[0][1]).abs() < 1e-6);
+    let (_, t) = rot32_jvp(a, 1.0, r, 0.0);
+    assert!((t[0] - want[0][0]).abs() < 1e-6 && (t[1] - want[1][0]).abs() < 1e-6);
+}
+
+/// A tuple output: flattened as its elements, then array elements.
+#[differentiate(reverse, forward)]
+fn pair(x: f64, y: [f64; 2]) -> (f64, [f64; 2]) {
+    let s = x * y[0] + y[1];
+    (s.tanh(), [x * x, y[0] / y[1]])
+}
+
+fn pair_flat(v: &[f64]) -> Vec<f64> {
+    let (a, b) = pair(v[0], [v[1], v[2]]);
+    vec![a, b[0], b[1]]
+}
+
+#[test]
+fn tuple_outputs() {
+    let (x, y) = (0.4, [1.3, -0.7]);
+    let (value, jac) = pair_jacobian(x, y);
+    assert_eq!(value, pair(x, y));
+    assert_matrix(&to_rows(&jac), &fd(&pair_flat, &[x, y[0], y[1]]), 1e-6);
+    let seed = (0.5, [2.0, -1.0]);
+    let (val, d_x, d_y) = pair_vjp(x, y, seed);
+    assert_eq!(val, value);
+    let flat_seed = [0.5, 2.0, -1.0];
+    let want: Vec<f64> = (0..3)
+        .map(|j| (0..3).map(|i| flat_seed[i] * jac[i][j]).sum())
+        .collect();
+    assert!(close(d_x, want[0], 1e-12));
+    assert!(close(d_y[0], want[1], 1e-12) && close(d_y[1], want[2], 1e-12));
+    for j in 0..3 {
+        let mut t = [0.0; 3];
+        t[j] = 1.0;
+        let (val, (t0, t1)) = pair_jvp(x, t[0], y, [t[1], t[2]]);
+        assert_eq!(val, value);
+        assert!(close(t0, jac[0][j], 1e-12));
+        assert!(close(t1[0], jac[1][j], 1e-12) && close(t1[1], jac[2][j], 1e-12));
+    }
+}
+
+/// Slices: the Jacobian is a row-major vector, `_into` forms write into buffers.
+#[differentiate(reverse, forward)]
+fn moments(w: &[f64], b: f64) -> [f64; 2] {
+    let mut s = 0.0;
+    let mut q = 0.0;
+    for i in 0..w.len() {
+        s += w[i] * b;
+        q += w[i] * w[i];
+    }
+    [s, q.sqrt()]
+}
+
+fn moments_flat(v: &[f64]) -> Vec<f64> {
+    let n = v.len() - 1;
+    moments(&v[..n], v[n]).to_vec()
+}
+
+#[test]
+fn slice_inputs() {
+    for w in [vec![0.5, -1.0, 2.0], vec![1.5]] {
+        let b = 0.7;
+        let n = w.len() + 1;
+        let (value, jac) = moments_jacobian(&w, b);
+        assert_eq!(value, moments(&w, b));
+        assert_eq!(jac.len(), 2 * n);
+        let rows: Vec<Vec<f64>> = jac.chunks(n).map(<[f64]>::to_vec).collect();
+        let mut v = w.clone();
+        v.push(b);
+        assert_matrix(&rows, &fd(&moments_flat, &v), 1e-6);
+        // `_into` overwrites.
+        let mut buf = vec![9.0; 2 * n];
+        assert_eq!(moments_jacobian_into(&w, b, &mut buf), value);
+        assert_eq!(buf, jac);
+        // VJPs.
+        let seed = [0.3, 1.1];
+        let (val, d_w, d_b) = moments_vjp(&w, b, seed);
+        assert_eq!(val, value);
+        for j in 0..n {
+            let want = seed[0] * rows[0][j] + seed[1] * rows[1][j];
+            let got = if j < w.len() { d_w[j] } else { d_b };
+            assert!(close(got, want, 1e-12));
+        }
+        let mut acc = vec![1.0; w.len()];
+        let (_, d_b2) = moments_vjp_into(&w, &mut acc, b, seed);
+        assert_eq!(d_b2, d_b);
+        for j in 0..w.len() {
+            assert!(close(acc[j], 1.0 + d_w[j], 1e-12));
+        }
+        // Forward mode along the direction of `b`.
+        let zeros = vec![0.0; w.len()];
+        let (_, t) = moments_jvp(&w, &zeros, b, 1.0);
+        assert!(close(t[0], rows[0][n - 1], 1e-12) && close(t[1], rows[1][n - 1], 1e-12));
+    }
+}
+
+/// A helper that writes an out-parameter from a local array filled in a loop: the array reaches
+/// the output through the out-parameter, so it is active.
+#[differentiate(reverse)]
+fn spread_into(x: f64, out: &mut [f64]) {
+    let mut h = [0.0; 3];
+    for i in 0..3 {
+        h[i] = x * x * (i as f64 + 1.0);
+    }
+    for i in 0..3 {
+        out[i] = h[i];
+    }
+}
+
+#[test]
+fn out_parameter_written_from_a_local_array() {
+    let x = 0.8;
+    let mut out = [0.0; 3];
+    let mut d_out = [1.0, 2.0, 3.0];
+    let (d_x,) = spread_into_vjp_into(x, &mut out, &mut d_out);
+    // ∂out_i/∂x = 2x(i + 1): seedᵀ·J = 2x(1 + 4 + 9).
+    assert!(close(d_x, 2.0 * x * 14.0, 1e-12));
+    assert_eq!(d_out, [0.0; 3]);
+}
+
+/// Public functions with several outputs: their generated siblings are warning-free under the
+/// strictest lints a user may set.
+#[deny(
+    warnings,
+    missing_docs,
+    unused_qualifications,
+    unused_results,
+    clippy::all,
+    clippy::pedantic
+)]
+// The user's own loops index their arrays.
+#[allow(clippy::needless_range_loop)]
+pub mod lints {
+    use autodiff::differentiate;
+
+    /// The length of a constant-sized input.
+    pub const K: usize = 3;
+
+    /// Two outputs of a constant-sized array.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn stats(x: [f64; K], c: f64) -> [f64; 2] {
+        let mut s = 0.0;
+        let mut q = 0.0;
+        for i in 0..K {
+            s += x[i] * c;
+            q += x[i] * x[i];
+        }
+        [s, q]
+    }
+
+    /// A tuple output of `f32`s.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn pair32(x: f32, y: &[f32; 2]) -> (f32, [f32; 2]) {
+        if x > 0.0 {
+            return (x * y[0], [y[1], x]);
+        }
+        (y[0], [x * x, y[1] * 2.0])
+    }
+
+    /// Slice inputs and an inactive integer.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn sums(w: &[f64], b: f64, k: usize) -> [f64; 3] {
+        let mut h = [0.0; 3];
+        for i in 0..w.len() {
+            h[i % 3] += w[i] * b + w[k];
+        }
+        h
+    }
+}
+
+#[test]
+fn constant_sizes_references_and_inactive_parameters() {
+    use lints::{pair32, pair32_jacobian, stats, stats_jacobian, sums, sums_jacobian};
+    let x = [0.5, -1.0, 2.0];
+    let (v, jac) = stats_jacobian(x, 1.5);
+    assert_eq!(v, stats(x, 1.5));
+    let flat = |v: &[f64]| stats([v[0], v[1], v[2]], v[3]).to_vec();
+    assert_matrix(&to_rows(&jac), &fd(&flat, &[0.5, -1.0, 2.0, 1.5]), 1e-6);
+
+    for a in [0.5f32, -0.5] {
+        let y = [1.5f32, -2.0];
+        let (v, jac) = pair32_jacobian(a, &y);
+        assert_eq!(v, pair32(a, &y));
+        // Closed forms of the two branches.
+        let want = if a > 0.0 {
+            [[y[0], a, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+        } else {
+            [[0.0, 1.0, 0.0], [2.0 * a, 0.0, 0.0], [0.0, 0.0, 2.0]]
+        };
+        assert_eq!(jac, want);
+    }
+
+    let w = [0.5, -1.0, 2.0, 0.25];
+    let (v, jac) = sums_jacobian(&w, 0.3, 2);
+    assert_eq!(v, sums(&w, 0.3, 2));
+    let flat = |v: &[f64]| sums(&v[..4], v[4], 2).to_vec();
+    let rows: Vec<Vec<f64>> = jac.chunks(5).map(<[f64]>::to_vec).collect();
+    assert_matrix(&rows, &fd(&flat, &[0.5, -1.0, 2.0, 0.25, 0.3]), 1e-6);
+}
+
+/// A callee with an array output.
+#[differentiate(reverse, forward)]
+fn rot(a: f64, r: f64) -> [f64; 2] {
+    [r * a.cos(), r * a.sin()]
+}
+
+/// A callee with a tuple output.
+#[differentiate(reverse, forward)]
+fn two(x: f64) -> (f64, f64) {
+    (x.sin(), x * x)
+}
+
+/// Calls with several outputs, one in a loop, inside a function with one output.
+#[differentiate(reverse, forward)]
+fn calls_rot(x: f64, y: f64) -> f64 {
+    let [a, b] = rot(x, y);
+    let mut s = a * b;
+    for i in 0..3 {
+        let (u, v) = two(s + x * (i as f64));
+        s += u * v;
+    }
+    s
+}
+
+/// A call inside a function with several outputs.
+#[differentiate(reverse, forward)]
+fn chain(x: f64, y: [f64; 2]) -> [f64; 2] {
+    let [a, b] = rot(x, y[0]);
+    let (u, mut v) = two(b * y[1]);
+    v += a;
+    let mut w = [0.0; 2];
+    w[0] = v;
+    w[1] = a;
+    let (p, q): (f64, [f64; 2]) = pair(u, w);
+    [p * q[0], v + q[1]]
+}
+
+fn calls_rot_flat(v: &[f64]) -> Vec<f64> {
+    vec![calls_rot(v[0], v[1])]
+}
+
+fn chain_flat(v: &[f64]) -> Vec<f64> {
+    chain(v[0], [v[1], v[2]]).to_vec()
+}
+
+#[test]
+fn calls_go_through_the_callee_derivatives() {
+    let (x, y) = (0.4, 1.3);
+    let (value, d_x, d_y) = calls_rot_grad(x, y);
+    assert_eq!(value, calls_rot(x, y));
+    let want = fd(&calls_rot_flat, &[x, y]);
+    assert!(close(d_x, want[0][0], 1e-6) && close(d_y, want[0][1], 1e-6));
+    let (v, t) = calls_rot_jvp(x, 1.0, y, 0.0);
+    assert_eq!(v, value);
+    assert!(close(t, d_x, 1e-12));
+
+    let y = [0.7, -0.9];
+    let (value, jac) = chain_jacobian(x, y);
+    assert_eq!(value, chain(x, y));
+    assert_matrix(&to_rows(&jac), &fd(&chain_flat, &[x, y[0], y[1]]), 1e-6);
+    for j in 0..3 {
+        let mut t = [0.0; 3];
+        t[j] = 1.0;
+        let (_, tangent) = chain_jvp(x, t[0], y, [t[1], t[2]]);
+        assert!(close(tangent[0], jac[0][j], 1e-12) && close(tangent[1], jac[1][j], 1e-12));
+    }
+}
+
+/// A slice of run-time length: `f_jacobian` takes forward sweeps for one element and reverse
+/// sweeps for five.
+#[differentiate(reverse, forward)]
+fn three_of(w: &[f64]) -> [f64; 3] {
+    let mut s = 0.0;
+    let mut p = 1.0;
+    for i in 0..w.len() {
+        s += w[i].sin();
+        p *= w[i];
+    }
+    [s, p, s * p]
+}
+
+#[test]
+fn slice_jacobian_in_either_mode() {
+    for w in [vec![0.8], vec![0.5, -1.0, 2.0, 0.3, 1.1]] {
+        let n = w.len();
+        let (value, jac) = three_of_jacobian(&w);
+        assert_eq!(value, three_of(&w));
+        let rows: Vec<Vec<f64>> = jac.chunks(n).map(<[f64]>::to_vec).collect();
+        let flat = |v: &[f64]| three_of(v).to_vec();
+        assert_matrix(&rows, &fd(&flat, &w), 1e-6);
+        for j in 0..n {
+            let mut t = vec![0.0; n];
+            t[j] = 1.0;
+            let (_, tangent) = three_of_jvp(&w, &t);
+            for i in 0..3 {
+                assert!(close(tangent[i], rows[i][j], 1e-12));
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_sizes_do_not_allocate() {
+    use std::hint::black_box;
+    let info = allocation_counter::measure(|| {
+        let _ = black_box(polar_jacobian(black_box(0.7), [0.3, -1.2, 0.8]));
+        let _ = black_box(tall_jacobian(black_box(0.5), 1.5));
+        let _ = black_box(pair_vjp(black_box(0.4), [1.3, -0.7], (1.0, [0.5, 0.25])));
+        let _ = black_box(pair_jvp(black_box(0.4), 1.0, [1.3, -0.7], [0.0, 1.0]));
+    });
+    assert_eq!(info.count_total, 0);
+}

@@ -202,10 +202,17 @@ fn literal_receivers(x: f64) -> f64 {
 #[test]
 fn methods_on_values_built_from_literals() {
     // Piecewise linear: the slope is the sum of the three factors on each side.
-    for (x, slope) in [(2.0, 2.0 + 9.0 + 2.0), (0.5, 2.0 + 0.25 + 2.0), (-3.0, 1.0 + 0.25 + 1.0)] {
+    for (x, slope) in [
+        (2.0, 2.0 + 9.0 + 2.0),
+        (0.5, 2.0 + 0.25 + 2.0),
+        (-3.0, 1.0 + 0.25 + 1.0),
+    ] {
         let (v, d) = literal_receivers_grad(x);
         assert_eq!(v, literal_receivers(x));
-        assert!((d - slope).abs() <= 1e-12 * slope, "at {x}: {d}, want {slope}");
+        assert!(
+            (d - slope).abs() <= 1e-12 * slope,
+            "at {x}: {d}, want {slope}"
+        );
         assert_eq!(literal_receivers_jvp(x, 1.0), (v, d));
     }
 }

@@ -457,6 +457,19 @@ impl<'g> Sweep<'g> {
                         let value = self.operand(*n).tokens;
                         quote!(let #mutability #name = #value;)
                     }
+                    // Typed where the type is known: a value built from literals alone (`if c
+                    // { 2.0 } else { 1.0 }`) would otherwise have no float type for its methods.
+                    (None, Shape::Scalar) if var.ty.float().is_some() => {
+                        let t = match &self.graph.generic {
+                            Some(t) => quote!(#t),
+                            None => {
+                                let f = var.ty.float().unwrap_or(FloatTy::F64);
+                                let f = format_ident!("{}", f.name());
+                                quote!(#f)
+                            }
+                        };
+                        quote!(let #name: #t;)
+                    }
                     (None, _) => quote!(let #name;),
                 }
             }

@@ -102,7 +102,7 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    Ok(derive(&options, function, graph))
+    derive(&options, function, graph)
 }
 
 /// The derivative functions of `function`, lowered to `graph`, for `options`.
@@ -110,7 +110,7 @@ pub(crate) fn derive(
     options: &Options,
     function: &ItemFn,
     graph: crate::graph::Graph,
-) -> TokenStream {
+) -> syn::Result<TokenStream> {
     let mut out = TokenStream::new();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
@@ -133,7 +133,7 @@ pub(crate) fn derive(
         let tangent = forward::forward(graph);
         emit::forward_fn(function, &tangent).to_tokens(&mut out);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -462,6 +462,12 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
             "`graph` draws functions with one float output; remove it here",
         ));
     }
+    if options.hessian {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`hessian` differentiates functions with one float output twice; remove it here, or differentiate each output in a function of its own",
+        ));
+    }
     let params = params(function, options)?;
     let f = &function.sig.ident;
     let helper_name = format_ident!("{}_outputs", f);
@@ -492,7 +498,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         ..Options::default()
     };
     let graph = lower::lower(&helper, &helper_options)?;
-    let derived = hide(expand::derive(&helper_options, &helper, graph))?;
+    let derived = hide(expand::derive(&helper_options, &helper, graph)?)?;
     let vis = &function.vis;
     let helper_tokens = quote! {
         #[doc(hidden)]

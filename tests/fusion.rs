@@ -17,7 +17,7 @@ fn points() -> Vec<Vec<f64>> {
     (1..=7)
         .map(|n| {
             (0..n)
-                .map(|i| 0.3 + 0.17 * i as f64 - 0.05 * (i * i) as f64 + 0.01 * n as f64)
+                .map(|i| 0.3 + 0.17 * f64::from(i) - 0.05 * f64::from(i * i) + 0.01 * f64::from(n))
                 .collect()
         })
         .collect()
@@ -88,7 +88,7 @@ fn two_sums_added(x: &[f64]) -> f64 {
 #[test]
 fn two_accumulation_loops_added() {
     verify(
-        |x| two_sums_added(x),
+        two_sums_added,
         grad_of(|x, d| two_sums_added_grad_into(x, d).0),
         two_sums_added_jvp,
     );
@@ -97,7 +97,7 @@ fn two_accumulation_loops_added() {
 #[test]
 fn two_accumulation_loops() {
     verify(
-        |x| two_sums(x),
+        two_sums,
         grad_of(|x, d| two_sums_grad_into(x, d).0),
         two_sums_jvp,
     );
@@ -121,7 +121,7 @@ fn two_sums_swapped(x: &[f64]) -> f64 {
 #[test]
 fn two_accumulation_loops_other_order() {
     verify(
-        |x| two_sums_swapped(x),
+        two_sums_swapped,
         grad_of(|x, d| two_sums_swapped_grad_into(x, d).0),
         two_sums_swapped_jvp,
     );
@@ -146,14 +146,14 @@ fn reads_the_sum(x: &[f64]) -> f64 {
 #[test]
 fn loop_reads_an_earlier_sum() {
     verify(
-        |x| reads_the_sum(x),
+        reads_the_sum,
         grad_of(|x, d| reads_the_sum_grad_into(x, d).0),
         reads_the_sum_jvp,
     );
 }
 
 /// A per-iteration temporary: `tmp` is declared before the loop, overwritten at the start of
-/// every iteration and only read after that, as ADBench's GMM does with its centred point.
+/// every iteration and only read after that, as the GMM objective of ADBench does with its centred point.
 #[differentiate(reverse, forward)]
 fn temporary(x: &[f64]) -> f64 {
     let n = x.len();
@@ -182,7 +182,7 @@ fn temporary(x: &[f64]) -> f64 {
 #[test]
 fn per_iteration_temporary() {
     verify(
-        |x| temporary(x),
+        temporary,
         grad_of(|x, d| temporary_grad_into(x, d).0),
         temporary_jvp,
     );
@@ -207,7 +207,7 @@ fn carried_array(x: &[f64]) -> f64 {
 #[test]
 fn array_carried_across_iterations() {
     verify(
-        |x| carried_array(x),
+        carried_array,
         grad_of(|x, d| carried_array_grad_into(x, d).0),
         carried_array_jvp,
     );
@@ -231,7 +231,7 @@ fn temporary_read_after(x: &[f64]) -> f64 {
 #[test]
 fn temporary_read_after_the_loop() {
     verify(
-        |x| temporary_read_after(x),
+        temporary_read_after,
         grad_of(|x, d| temporary_read_after_grad_into(x, d).0),
         temporary_read_after_jvp,
     );
@@ -264,7 +264,7 @@ fn log_sum_exp_between(x: &[f64]) -> f64 {
 #[test]
 fn log_sum_exp_between_sums() {
     verify(
-        |x| log_sum_exp_between(x),
+        log_sum_exp_between,
         grad_of(|x, d| log_sum_exp_between_grad_into(x, d).0),
         log_sum_exp_between_jvp,
     );

@@ -274,6 +274,17 @@ struct Fusion {
     unit: Stmt,
 }
 
+/// Where a statement of the backward code after a loop being fused comes from: a later fused
+/// loop's head (by its place in [`Reverse::fusions`]), a later fused loop itself, what one
+/// deferred, or the backward code of what follows the loop up to the next fused loop.
+#[derive(Clone, Copy, PartialEq)]
+enum From {
+    Head(usize),
+    Unit,
+    Deferred(usize),
+    Out,
+}
+
 /// The first number of the loops the reverse pass adds, above any the program has.
 const COPY_LOOPS: usize = usize::MAX / 2;
 
@@ -1017,13 +1028,6 @@ impl Reverse {
         // The backward code that runs after this loop today, in the order it runs: the head and
         // the loop of each fused loop after it, earliest first, then what they deferred, latest
         // first, then the backward code of what follows this loop up to the next fused loop.
-        #[derive(Clone, Copy, PartialEq)]
-        enum From {
-            Head(usize),
-            Unit,
-            Deferred(usize),
-            Out,
-        }
         let mut tail: Vec<Stmt> = Vec::new();
         let mut from: Vec<From> = Vec::new();
         let mut order: Vec<usize> = (0..self.fusions.len()).collect();

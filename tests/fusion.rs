@@ -153,7 +153,7 @@ fn loop_reads_an_earlier_sum() {
 }
 
 /// A per-iteration temporary: `tmp` is declared before the loop, overwritten at the start of
-/// every iteration and only read after that, as the GMM objective of ADBench does with its centred point.
+/// every iteration and only read after that, like the centred point of a Gaussian mixture objective.
 #[differentiate(reverse, forward)]
 fn temporary(x: &[f64]) -> f64 {
     let n = x.len();

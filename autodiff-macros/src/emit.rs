@@ -1366,13 +1366,15 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     let params: Vec<TokenStream> = params.collect();
     if !has_slices {
         let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
-        let doc = doc_lines(&[
+        let mut doc = vec![
             format!(
                 "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",
                 sig.link(graph)
             ),
             format!("returns `({})`.", entries.join(", ")),
-        ]);
+        ];
+        doc.extend(loop_notes(adjoint));
+        let doc = doc_lines(&doc);
         return quote! {
             #(#doc)*
             #(#attrs)*
@@ -1431,7 +1433,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
                 .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
         )
         .collect();
-    let into_doc = doc_lines(&[
+    let mut into_doc = vec![
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation,",
             sig.link(graph)
@@ -1445,7 +1447,9 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         "# Panics".to_owned(),
         String::new(),
         "If a buffer's length differs from its slice's.".to_owned(),
-    ]);
+    ];
+    into_doc.extend(loop_notes(adjoint));
+    let into_doc = doc_lines(&into_doc);
     // Checked once up front. Slicing the buffer to the length of its slice as well tells LLVM
     // that the two lengths are one value, so an index in bounds for `x` needs no check on `d_x`.
     let length_checks: Vec<TokenStream> = graph
@@ -1662,4 +1666,21 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
             #body
         }
     }
+}
+
+/// The documentation's note on how the backward code of the function's top-level loops runs:
+/// which run it inside themselves, and what each saves on a tape.
+fn loop_notes(adjoint: &Adjoint) -> Vec<String> {
+    if adjoint.fusion_notes.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        String::new(),
+        "# Loops".to_owned(),
+        String::new(),
+        "How the backward code of the top-level loops runs (numbered in source order):".to_owned(),
+        String::new(),
+    ];
+    lines.extend(adjoint.fusion_notes.iter().cloned());
+    lines
 }

@@ -56,10 +56,17 @@ impl Effects {
 /// `s - e`, and sums of those), used only by the next such sum or assigned back to the variable.
 /// Then the variable's value after the iteration is its value before plus a term, and its
 /// adjoint passes through the backward iteration unchanged.
+///
+/// An array declared outside the loop that the loop uses as a temporary of each iteration
+/// ([`per_iteration`]) does not count as stored into.
 pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool {
     let mut effects = Effects::default();
     Effects::of(body, &mut effects);
-    if effects.stored.iter().any(|v| !effects.declared.contains(v)) {
+    if effects
+        .stored
+        .iter()
+        .any(|v| !effects.declared.contains(v) && !per_iteration(graph, body, *v))
+    {
         return false;
     }
     // A call that writes into an array declared outside the loop stores into it.
@@ -132,6 +139,214 @@ pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool
     acc.keys().all(|n| {
         statement_uses.get(n).copied().unwrap_or(0) == allowed.get(n).copied().unwrap_or(0)
     })
+}
+
+/// Whether the local array `var`, declared outside the loop with this `body` and stored into in
+/// it, is a temporary of each iteration: nothing outside the loop but its declaration uses it,
+/// nothing passes it whole, and every element an iteration reads was written earlier in the same
+/// iteration. Then the values an iteration reads are its own, and the backward code of an
+/// iteration consumes every adjoint its reads leave in the array's adjoint, as fusion needs.
+///
+/// Written earlier means: a loop `for c in s..e` whose body stores `var[c]` unconditionally
+/// (a covering loop) comes before the read in a block that encloses it, and the read's index is
+/// the counter of a loop over `s'..e` with `s' >= s` (any `s'` when `s` is `0`), or a literal
+/// `l` with `s = 0` and `e` computed before the loop: if `l < e` the covering loop wrote it; if
+/// not, no store in the loop writes it, when every store's index is such a counter too.
+pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
+    let v = &graph.vars[var.0];
+    if v.param.is_some() || !matches!(v.shape, Shape::Array { .. }) {
+        return false;
+    }
+    let mut inside = Vec::new();
+    nodes_placed(&body.0, &mut inside);
+    let inside: HashSet<NodeId> = inside.into_iter().collect();
+    // Nothing outside the loop reads it (its declaration's value is a fill, not a read).
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if let Op::Load(w) | Op::Array(w, _) = node.op
+            && w == var
+            && (!inside.contains(&NodeId(i)) || matches!(node.op, Op::Array(..)))
+        {
+            return false;
+        }
+    }
+    if count_writes(&graph.body, var) != count_writes(body, var) {
+        return false;
+    }
+    let mut bounds: HashMap<usize, (NodeId, NodeId, bool)> = HashMap::new();
+    collect_bounds(body, &mut bounds);
+    // An index within `s..e`, as far as the loops' bounds show.
+    // `c - k` over `m..e` with `m >= k` is within `0..e` too.
+    let within = |index: NodeId, s: NodeId, e: NodeId| -> bool {
+        let node = &graph.nodes[index.0];
+        let (c, less) = match node.op {
+            Op::Counter(c) => (c, 0),
+            Op::Prim(Prim::Sub) => match (
+                &graph.nodes[node.args[0].0].op,
+                &graph.nodes[node.args[1].0].op,
+            ) {
+                (Op::Counter(c), Op::Lit(LitValue::Int(k), _)) if *k >= 0 => (*c, *k),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let Some(&(s2, e2, inclusive)) = bounds.get(&c) else {
+            return false;
+        };
+        let starts = match graph.nodes[s2.0].op {
+            Op::Lit(LitValue::Int(m), _) => m >= less,
+            _ => less == 0,
+        };
+        !inclusive
+            && starts
+            && same(graph, e, e2)
+            && (is_zero(graph, s) || (less == 0 && same(graph, s, s2)))
+    };
+    // Every store's index within the range of one covering loop, for literal reads.
+    let mut stores = Vec::new();
+    collect_stores(body, var, &mut stores);
+    let covered = |block: &Block, at: usize, index: NodeId| -> bool {
+        block.0[..at].iter().any(|stmt| {
+            let Stmt::For {
+                counter,
+                start,
+                end,
+                inclusive: false,
+                body: inner,
+                ..
+            } = stmt
+            else {
+                return false;
+            };
+            let writes = inner.0.iter().any(|s| {
+                matches!(s, Stmt::Store { var: w, index: i, .. }
+                    if *w == var && matches!(graph.nodes[i.0].op, Op::Counter(k) if k == *counter))
+            });
+            if !writes {
+                return false;
+            }
+            match graph.nodes[index.0].op {
+                Op::Counter(_) | Op::Prim(Prim::Sub) => within(index, *start, *end),
+                Op::Lit(LitValue::Int(_), _) => {
+                    is_zero(graph, *start)
+                        && !inside.contains(end)
+                        && stores.iter().all(|&i| within(i, *start, *end))
+                }
+                _ => false,
+            }
+        })
+    };
+    // Every read whose value is used, with the blocks enclosing it and its statement's position
+    // in each.
+    let mut used = HashSet::new();
+    for &n in &inside {
+        used.extend(graph.nodes[n.0].args.iter().copied());
+    }
+    body.for_each_use(&mut |n| {
+        used.insert(n);
+    });
+    let mut ok = true;
+    let mut path: Vec<(&Block, usize)> = Vec::new();
+    walk_reads(graph, &used, body, var, &mut path, &mut |path, index| {
+        let c = path.iter().any(|&(block, at)| covered(block, at, index));
+        ok &= c;
+    });
+    ok
+}
+
+/// Every load of `var` in `block`, at any depth, with the path of enclosing blocks.
+fn walk_reads<'b>(
+    graph: &Graph,
+    used: &HashSet<NodeId>,
+    block: &'b Block,
+    var: VarId,
+    path: &mut Vec<(&'b Block, usize)>,
+    f: &mut impl FnMut(&[(&'b Block, usize)], NodeId),
+) {
+    for (at, stmt) in block.0.iter().enumerate() {
+        path.push((block, at));
+        if let Stmt::Node(n) = stmt
+            && matches!(graph.nodes[n.0].op, Op::Load(w) if w == var)
+            && used.contains(n)
+        {
+            f(path, graph.nodes[n.0].args[0]);
+        }
+        for inner in stmt.blocks() {
+            walk_reads(graph, used, inner, var, path, f);
+        }
+        path.pop();
+    }
+}
+
+fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool)>) {
+    for stmt in &block.0 {
+        if let Stmt::For {
+            counter,
+            start,
+            end,
+            inclusive,
+            ..
+        } = stmt
+        {
+            into.insert(*counter, (*start, *end, *inclusive));
+        }
+        for inner in stmt.blocks() {
+            collect_bounds(inner, into);
+        }
+    }
+}
+
+fn collect_stores(block: &Block, var: VarId, into: &mut Vec<NodeId>) {
+    for stmt in &block.0 {
+        if let Stmt::Store { var: w, index, .. } = stmt
+            && *w == var
+        {
+            into.push(*index);
+        }
+        for inner in stmt.blocks() {
+            collect_stores(inner, var, into);
+        }
+    }
+}
+
+/// How many statements write `var` other than by declaring it, at any depth.
+fn count_writes(block: &Block, var: VarId) -> usize {
+    block
+        .0
+        .iter()
+        .map(|stmt| {
+            let own = usize::from(matches!(stmt,
+                Stmt::Store { var: w, .. } | Stmt::Assign(w, _) if *w == var));
+            own + stmt
+                .blocks()
+                .into_iter()
+                .map(|b| count_writes(b, var))
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+fn is_zero(graph: &Graph, n: NodeId) -> bool {
+    matches!(graph.nodes[n.0].op, Op::Lit(LitValue::Int(0), _))
+}
+
+/// Whether two integer nodes compute the same value: the same node, or the same pure operation
+/// on the same values.
+fn same(graph: &Graph, a: NodeId, b: NodeId) -> bool {
+    if a == b {
+        return true;
+    }
+    let (x, y) = (&graph.nodes[a.0], &graph.nodes[b.0]);
+    let pure = |op: &Op| {
+        matches!(
+            op,
+            Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Prim(_) | Op::Len(_)
+        )
+    };
+    pure(&x.op)
+        && pure(&y.op)
+        && format!("{:?}", x.op) == format!("{:?}", y.op)
+        && x.args.len() == y.args.len()
+        && x.args.iter().zip(&y.args).all(|(&p, &q)| same(graph, p, q))
 }
 
 /// How some code touches one variable.

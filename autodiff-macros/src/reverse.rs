@@ -43,6 +43,9 @@ pub struct Adjoint {
     pub seed: Option<NodeId>,
     /// The gradient entry of `self`, when `wrt` names it.
     pub self_gradient: Option<NodeId>,
+    /// Which top-level loops run their backward code inside themselves, and what each
+    /// iteration saves: one line per loop, for the generated function's documentation.
+    pub fusion_notes: Vec<String>,
 }
 
 /// Where a primal node is computed: its block.
@@ -90,8 +93,8 @@ struct Reverse {
     capacity: HashMap<VarId, Count>,
     /// The body block of the loop being reversed for fusion: its values are in scope.
     fused_block: Option<usize>,
-    /// The top-level loop whose backward code runs inside it, if one does.
-    fusion: Option<Fusion>,
+    /// The top-level loops whose backward code runs inside them, latest loop first.
+    fusions: Vec<Fusion>,
     /// How many loops were reversed for fusion and then could not be fused.
     fusion_attempts: usize,
     /// Which primal nodes are recomputable, as far as asked.
@@ -200,7 +203,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
-const MAX_FUSION_ATTEMPTS: usize = 4;
+const MAX_FUSION_ATTEMPTS: usize = 8;
 
 /// Pending additions to elements of array adjoints, in the order they were first made, with
 /// an index by array and element: a stretch that updates thousands of elements (the gradient of
@@ -262,6 +265,20 @@ struct Fusion {
     after: Vec<Stmt>,
     /// Primal values after the loop that `head` needs, computed before the loop instead.
     moved: Vec<NodeId>,
+    /// The loop with `body` and `after` as its body: what the fused loop's backward code does,
+    /// for deciding what must run before an earlier fused loop.
+    unit: Stmt,
+}
+
+/// Where a statement of the backward code after a loop being fused comes from: a later fused
+/// loop's head (by its place in [`Reverse::fusions`]), a later fused loop itself, what one
+/// deferred, or the backward code of what follows the loop up to the next fused loop.
+#[derive(Clone, Copy, PartialEq)]
+enum From {
+    Head(usize),
+    Unit,
+    Deferred(usize),
+    Out,
 }
 
 /// The first number of the loops the reverse pass adds, above any the program has.
@@ -311,7 +328,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         copies: 0,
         capacity: HashMap::new(),
         fused_block: None,
-        fusion: None,
+        fusions: Vec::new(),
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
@@ -422,12 +439,17 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
 
     let frame = r.stack.pop().expect("the top frame");
     backward.extend(r.ordered(frame.prologue));
-    // With a fused loop, the declarations join the backward code that runs before it, and what
-    // it deferred runs first at the end.
-    let rest = match &mut r.fusion {
+    // With fused loops, the declarations join the backward code that runs before the first, and
+    // what they deferred runs first at the end, the latest loop's first.
+    let first = r.fusions.iter_mut().min_by_key(|f| f.index);
+    let rest = match first {
         Some(fusion) => {
             fusion.head.splice(0..0, backward);
-            let mut rest = std::mem::take(&mut fusion.deferred);
+            let mut rest: Vec<Stmt> = r
+                .fusions
+                .iter_mut()
+                .flat_map(|f| std::mem::take(&mut f.deferred))
+                .collect();
             rest.extend(frame.out);
             rest
         }
@@ -437,7 +459,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         }
     };
     let mut everything: Vec<Stmt> = r
-        .fusion
+        .fusions
         .iter()
         .flat_map(|f| f.head.iter().chain(&f.body.0).chain(&f.after))
         .cloned()
@@ -451,6 +473,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let live = r.b.with_graph(|g| g.live(&Block(everything), &results));
     r.taped.retain(|_, (_, pop)| live[pop.0]);
 
+    let fusion_notes = r.fusion_notes(&body);
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
     let used = r.b.with_graph(|g| {
@@ -483,6 +506,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         reads,
         seed,
         self_gradient,
+        fusion_notes,
     }
 }
 
@@ -699,7 +723,7 @@ impl Reverse {
 
     /// Whether a primal value is computed before the fused loop rather than where it was.
     fn moved(&self, n: NodeId) -> bool {
-        self.fusion.as_ref().is_some_and(|f| f.moved.contains(&n))
+        self.fusions.iter().any(|f| f.moved.contains(&n))
     }
 
     fn stored(&self, v: VarId) -> bool {
@@ -954,9 +978,10 @@ impl Reverse {
     }
 
     /// Reverses the top-level `for` loop at `index` into its own body when that is sound (see
-    /// [`crate::fuse`]): its carried variables only accumulate, and the backward code of what
-    /// follows it needs only values computed before it. Returns whether it did; at most one loop
-    /// is fused, since the backward code before a fused loop cannot see what it contributes.
+    /// [`crate::fuse`]): its carried variables only accumulate, and the backward code that runs
+    /// after it today (what follows it, and the loops after it already fused) either commutes
+    /// with its backward code or can run before it, from values computed before it. Returns
+    /// whether it did. Loops are tried last first, so every fused loop after this one is known.
     fn try_fuse(
         &mut self,
         index: usize,
@@ -964,8 +989,7 @@ impl Reverse {
         counter: usize,
         bounds: (NodeId, NodeId, bool),
     ) -> bool {
-        if self.fusion.is_some()
-            || self.stack.len() != 1
+        if self.stack.len() != 1
             || self.fusion_attempts >= MAX_FUSION_ATTEMPTS
             || self.buffer_declared_after(index)
         {
@@ -979,7 +1003,6 @@ impl Reverse {
             return false;
         }
         self.fusion_attempts += 1;
-        let tail = Block(self.stack[0].out.clone());
 
         let saved = self.save();
         let id = self.block_ids[&address(body)];
@@ -996,20 +1019,54 @@ impl Reverse {
         if inert(&reversed) {
             return true;
         }
+
+        // The backward code that runs after this loop today, in the order it runs: the head and
+        // the loop of each fused loop after it, earliest first, then what they deferred, latest
+        // first, then the backward code of what follows this loop up to the next fused loop.
+        let mut tail: Vec<Stmt> = Vec::new();
+        let mut from: Vec<From> = Vec::new();
+        let mut order: Vec<usize> = (0..self.fusions.len()).collect();
+        order.sort_by_key(|&f| self.fusions[f].index);
+        for &f in &order {
+            let fusion = &self.fusions[f];
+            tail.extend(fusion.head.iter().cloned());
+            from.extend(std::iter::repeat_n(From::Head(f), fusion.head.len()));
+            tail.push(fusion.unit.clone());
+            from.push(From::Unit);
+        }
+        for (f, fusion) in self.fusions.iter().enumerate() {
+            tail.extend(fusion.deferred.iter().cloned());
+            from.extend(std::iter::repeat_n(
+                From::Deferred(f),
+                fusion.deferred.len(),
+            ));
+        }
+        tail.extend(self.stack[0].out.iter().cloned());
+        from.extend(std::iter::repeat_n(From::Out, self.stack[0].out.len()));
+
         let before = self
             .b
-            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail.0, &reversed.0));
+            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &reversed.0));
+        // A fused loop after this one cannot run before it.
+        if from
+            .iter()
+            .zip(&before)
+            .any(|(f, &first)| first && *f == From::Unit)
+        {
+            self.restore(saved);
+            return false;
+        }
         let mut head = Block::default();
-        let mut deferred = Vec::new();
-        for (stmt, first) in tail.0.into_iter().zip(before) {
+        let mut kept: Vec<(From, Stmt)> = Vec::new();
+        let mut late = Vec::new();
+        for ((stmt, first), f) in tail.into_iter().zip(before).zip(from) {
             if first {
                 head.0.push(stmt);
             } else {
-                deferred.push(stmt);
+                crate::fuse::nodes_placed(std::slice::from_ref(&stmt), &mut late);
+                kept.push((f, stmt));
             }
         }
-        let mut late = Vec::new();
-        crate::fuse::nodes_placed(&deferred, &mut late);
         let late: HashSet<NodeId> = late.into_iter().collect();
         let moved = self
             .computable_before(&head, index, None, &late)
@@ -1021,6 +1078,22 @@ impl Reverse {
         moved.extend(more);
         moved.sort();
         moved.dedup();
+
+        // Commit: the later fused loops keep what did not move before this one.
+        for fusion in &mut self.fusions {
+            fusion.head.clear();
+            fusion.deferred.clear();
+            fusion.moved.retain(|n| !moved.contains(n));
+        }
+        let mut deferred = Vec::new();
+        for (f, stmt) in kept {
+            match f {
+                From::Head(f) => self.fusions[f].head.push(stmt),
+                From::Deferred(f) => self.fusions[f].deferred.push(stmt),
+                From::Out => deferred.push(stmt),
+                From::Unit => {}
+            }
+        }
         self.stack[0].out.clear();
         let mut reversed = reversed;
         let carries = self
@@ -1032,15 +1105,66 @@ impl Reverse {
             head.splice(0..0, carry.declare);
             after.extend(carry.flush);
         }
-        self.fusion = Some(Fusion {
+        let mut unit_body = reversed.0.clone();
+        unit_body.extend(after.iter().cloned());
+        let unit = Stmt::For {
+            counter,
+            name: "_".to_owned(),
+            start: bounds.0,
+            end: bounds.1,
+            inclusive: bounds.2,
+            reverse: false,
+            body: Block(unit_body),
+        };
+        self.fusions.push(Fusion {
             index,
             head,
             deferred,
             body: reversed,
             after,
             moved,
+            unit,
         });
         true
+    }
+
+    /// One line per top-level loop whose backward code saves values or runs inside it: whether
+    /// its backward code runs inside it, and how many values its body saves on a tape (per
+    /// iteration, counting a value saved in a nested loop once per run of that loop).
+    fn fusion_notes(&self, body: &Block) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut ordinal = 0;
+        for (index, stmt) in body.0.iter().enumerate() {
+            let (name, block) = match stmt {
+                Stmt::For { name, body, .. } => (format!("`for {name}`"), body),
+                Stmt::While { body, .. } => ("`while`".to_owned(), body),
+                _ => continue,
+            };
+            ordinal += 1;
+            let mut nodes = Vec::new();
+            crate::fuse::nodes_placed(&block.0, &mut nodes);
+            let saved = nodes
+                .iter()
+                .filter(|n| self.taped.contains_key(n) || self.array_tapes.contains_key(n))
+                .count();
+            let values = match saved {
+                1 => "1 value".to_owned(),
+                k => format!("{k} values"),
+            };
+            let fused = self.fusions.iter().any(|f| f.index == index);
+            let note = match (fused, saved) {
+                (true, 0) => "backward code inside the loop; nothing saved on a tape".to_owned(),
+                (true, _) => format!(
+                    "backward code inside the loop; each iteration saves {values} on a tape (once per run of a nested loop) and takes them back"
+                ),
+                (false, 0) => continue,
+                (false, _) => format!(
+                    "backward code in a second loop; each iteration saves {values} on a tape (once per run of a nested loop)"
+                ),
+            };
+            notes.push(format!("- loop {ordinal} ({name}): {note}."));
+        }
+        notes
     }
 
     /// The state that reversing a block changes, to reverse it again another way.
@@ -1113,12 +1237,35 @@ impl Reverse {
                 {
                     moved.push(id);
                 }
+                // A scalar variable's value that nothing from `index` on changes before it is
+                // read: the same before the loop.
+                Some(home) if home.block == 0 && self.unchanged(&node, index, home.at.0) => {
+                    moved.push(id);
+                }
                 Some(_) => return None,
             }
             work.extend(node.args);
         }
         moved.sort();
         Some(moved)
+    }
+
+    /// Whether `node` reads a scalar variable that no top-level statement from `from` up to
+    /// (not including) `to` writes, at any depth.
+    fn unchanged(&self, node: &Node, from: usize, to: usize) -> bool {
+        let Op::Read(v) = node.op else {
+            return false;
+        };
+        self.b.with_graph(|g| {
+            matches!(g.vars[v.0].shape, Shape::Scalar)
+                && g.body.0.get(from..to).is_some_and(|stmts| {
+                    let block = Block(stmts.to_vec());
+                    !block.stores(v)
+                        && !stmts
+                            .iter()
+                            .any(|s| matches!(s, Stmt::Declare(w, _) if *w == v))
+                })
+        })
     }
 
     /// `for k in 0..h.len() { tape.push(p[k]); }` right after the call that returned the array
@@ -1484,9 +1631,14 @@ impl Reverse {
             match stmt {
                 Stmt::Node(n) if id == 0 && self.moved(*n) => {}
                 Stmt::For { body, .. }
-                    if id == 0 && self.fusion.as_ref().is_some_and(|f| f.index == index) =>
+                    if id == 0 && self.fusions.iter().any(|f| f.index == index) =>
                 {
-                    let fusion = self.fusion.take().expect("checked by the guard");
+                    let at = self
+                        .fusions
+                        .iter()
+                        .position(|f| f.index == index)
+                        .expect("checked by the guard");
+                    let fusion = self.fusions.remove(at);
                     out.extend(fusion.moved.iter().map(|&n| Stmt::Node(n)));
                     out.extend(fusion.head.iter().cloned());
                     // Each iteration empties the tapes it fills: they need room for one.
@@ -1495,7 +1647,7 @@ impl Reverse {
                     copy.extend(fusion.body.0.iter().cloned());
                     out.push(stmt.with_blocks(|_| Block(std::mem::take(&mut copy))));
                     out.extend(fusion.after.iter().cloned());
-                    self.fusion = Some(fusion);
+                    self.fusions.insert(at, fusion);
                 }
                 Stmt::Node(n) => {
                     out.push(stmt.clone());

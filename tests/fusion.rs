@@ -1,0 +1,271 @@
+//! Functions with several top-level accumulation loops, in either order, with per-iteration
+//! temporary arrays, and with loops that read what an earlier loop accumulated: the shapes whose
+//! backward code runs inside the loops (or, where it cannot, in a second loop). Each gradient
+//! is checked against fourth-order finite differences of the original function and against
+//! forward mode along every unit direction.
+#![allow(clippy::needless_range_loop, clippy::cast_precision_loss)]
+
+use autodiff::{Tolerance, check_gradient_with, differentiate};
+
+const TOL: Tolerance = Tolerance {
+    rel: 1e-7,
+    abs: 1e-9,
+};
+
+/// The points the functions are checked at: a few lengths, irregular values.
+fn points() -> Vec<Vec<f64>> {
+    (1..=7)
+        .map(|n| {
+            (0..n)
+                .map(|i| 0.3 + 0.17 * f64::from(i) - 0.05 * f64::from(i * i) + 0.01 * f64::from(n))
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks `grad` at `x` against finite differences of `f` and against `jvp` along each unit
+/// direction.
+fn verify(
+    f: impl Fn(&[f64]) -> f64,
+    grad: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    jvp: impl Fn(&[f64], &[f64]) -> (f64, f64),
+) {
+    for x in points() {
+        let (value, g) = grad(&x);
+        assert_eq!(value.to_bits(), f(&x).to_bits(), "value at {x:?}");
+        check_gradient_with(&f, &x, &g, TOL).unwrap_or_else(|e| panic!("at {x:?}: {e}"));
+        for i in 0..x.len() {
+            let mut e = vec![0.0; x.len()];
+            e[i] = 1.0;
+            let (_, t) = jvp(&x, &e);
+            assert!(
+                (t - g[i]).abs() <= 1e-12 * (1.0 + t.abs()),
+                "entry {i} at {x:?}: reverse {} forward {t}",
+                g[i]
+            );
+        }
+    }
+}
+
+fn grad_of(into: impl Fn(&[f64], &mut [f64]) -> f64) -> impl Fn(&[f64]) -> (f64, Vec<f64>) {
+    move |x| {
+        let mut d = vec![0.0; x.len()];
+        let v = into(x, &mut d);
+        (v, d)
+    }
+}
+
+/// Two accumulation loops, the second reading nothing of the first, and a product of their
+/// sums: the first sum's adjoint is the second sum, so only the second loop runs its backward
+/// code inside itself.
+#[differentiate(reverse, forward)]
+fn two_sums(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin() * x[i];
+    }
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        t += (x[i] * 0.5).exp();
+    }
+    s * t + s
+}
+
+/// The same two loops, summed: both run their backward code inside themselves.
+#[differentiate(reverse, forward)]
+fn two_sums_added(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin() * x[i];
+    }
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        t += (x[i] * 0.5).exp();
+    }
+    2.0 * s - t
+}
+
+#[test]
+fn two_accumulation_loops_added() {
+    verify(
+        two_sums_added,
+        grad_of(|x, d| two_sums_added_grad_into(x, d).0),
+        two_sums_added_jvp,
+    );
+}
+
+#[test]
+fn two_accumulation_loops() {
+    verify(
+        two_sums,
+        grad_of(|x, d| two_sums_grad_into(x, d).0),
+        two_sums_jvp,
+    );
+}
+
+/// The same two loops in the other order, with a scalar computed between them.
+#[differentiate(reverse, forward)]
+fn two_sums_swapped(x: &[f64]) -> f64 {
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        t += (x[i] * 0.5).exp();
+    }
+    let u = t.ln();
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i].sin() * x[i];
+    }
+    u * s + t
+}
+
+#[test]
+fn two_accumulation_loops_other_order() {
+    verify(
+        two_sums_swapped,
+        grad_of(|x, d| two_sums_swapped_grad_into(x, d).0),
+        two_sums_swapped_jvp,
+    );
+}
+
+/// A loop after an accumulation loop that reads its result: the first loop's adjoint is only
+/// known after the second loop's backward code, so the first cannot run its backward code
+/// inside itself; the gradient must still be right.
+#[differentiate(reverse, forward)]
+fn reads_the_sum(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        t += (x[i] * s).sin();
+    }
+    t
+}
+
+#[test]
+fn loop_reads_an_earlier_sum() {
+    verify(
+        reads_the_sum,
+        grad_of(|x, d| reads_the_sum_grad_into(x, d).0),
+        reads_the_sum_jvp,
+    );
+}
+
+/// A per-iteration temporary: `tmp` is declared before the loop, overwritten at the start of
+/// every iteration and only read after that, like the centred point of a Gaussian mixture objective.
+#[differentiate(reverse, forward)]
+fn temporary(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut tmp = [0.0; 8];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            tmp[j] = x[j] - x[i];
+        }
+        for j in 1..n {
+            tmp[j] += 0.5 * tmp[j - 1];
+        }
+        let mut q = tmp[0] * tmp[0];
+        for j in 0..n {
+            q += tmp[j] * tmp[j] * x[j];
+        }
+        acc += (0.1 * q).exp();
+    }
+    let mut other = 0.0;
+    for i in 0..n {
+        other += x[i].cos();
+    }
+    acc * other
+}
+
+#[test]
+fn per_iteration_temporary() {
+    verify(
+        temporary,
+        grad_of(|x, d| temporary_grad_into(x, d).0),
+        temporary_jvp,
+    );
+}
+
+/// A temporary that is read before the iteration writes it: its values cross iterations, so
+/// the loop is not fused, and the gradient must account for the carried values.
+#[differentiate(reverse, forward)]
+fn carried_array(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut prev = [0.0; 8];
+    let mut acc = 0.0;
+    for i in 0..n {
+        acc += prev[0] * x[i];
+        for j in 0..n {
+            prev[j] = x[j] * x[i] + 0.25 * prev[j];
+        }
+    }
+    acc
+}
+
+#[test]
+fn array_carried_across_iterations() {
+    verify(
+        carried_array,
+        grad_of(|x, d| carried_array_grad_into(x, d).0),
+        carried_array_jvp,
+    );
+}
+
+/// A temporary read after the loop: its last iteration's values leave the loop.
+#[differentiate(reverse, forward)]
+fn temporary_read_after(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut tmp = [0.0; 8];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            tmp[j] = x[j] * x[i];
+        }
+        acc += tmp[0];
+    }
+    acc + tmp[n - 1] * 3.0
+}
+
+#[test]
+fn temporary_read_after_the_loop() {
+    verify(
+        temporary_read_after,
+        grad_of(|x, d| temporary_read_after_grad_into(x, d).0),
+        temporary_read_after_jvp,
+    );
+}
+
+/// Three loops: a sum, a maximum (not an accumulation) over the same values, and a sum that
+/// reads the maximum, like a log-sum-exp between two other accumulations.
+#[differentiate(reverse, forward)]
+fn log_sum_exp_between(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i] * 0.5;
+    }
+    let mut mx = x[0];
+    for i in 1..x.len() {
+        mx = mx.max(x[i]);
+    }
+    let mut semx = 0.0;
+    for i in 0..x.len() {
+        semx += (x[i] - mx).exp();
+    }
+    let lse = semx.ln() + mx;
+    let mut prior = 0.0;
+    for i in 0..x.len() {
+        prior += x[i].powi(3);
+    }
+    s - 2.0 * lse + prior
+}
+
+#[test]
+fn log_sum_exp_between_sums() {
+    verify(
+        log_sum_exp_between,
+        grad_of(|x, d| log_sum_exp_between_grad_into(x, d).0),
+        log_sum_exp_between_jvp,
+    );
+}

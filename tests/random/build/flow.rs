@@ -590,10 +590,11 @@ impl<'e> Gen<'e> {
     fn small(&mut self, depth: usize, limit: f64) -> E {
         let e = self.expr(depth);
         let mut e = self.tame(e, limit);
-        // A bare field of `p` has a type the macro cannot see: as an argument of a call it would
-        // need a typed binding (`let s: f64 = p.scale;`). Scaled, it is a float expression.
-        if e.s == cst("p.scale") || e.s == cst("p.shift") {
-            e.s = format!("0.5 * {}", e.s);
+        // Fields of `p` have a type the macro cannot see: a constant built from them alone, as
+        // an argument of a call, would need a typed binding (`let s: f64 = p.scale;`). Scaled
+        // by a float literal, it is a float expression.
+        if !e.var && e.s.contains("p.") {
+            e.s = format!("{} * {}", lit(0.5), e.operand());
             e.atom = false;
         }
         e

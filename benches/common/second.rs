@@ -9,6 +9,9 @@
 //! `echidna::hessian` (a bytecode tape recorded once, then one forward-over-reverse sweep per
 //! input), both over the generic body [`Problem::eval`].
 
+// Used by the report and its test, not by every target that includes the shared code.
+#![allow(dead_code)]
+
 use num_dual::{DualNum, HyperDual64};
 
 use super::{Problem, Real};

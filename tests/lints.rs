@@ -144,6 +144,22 @@ pub mod model {
         s
     }
 
+    /// A local array declared in a loop body, stored to in some iterations only: its adjoint is
+    /// zeroed where each iteration's backward code ends.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn array_in_loop(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let mut h = [0.0; 2];
+            if x[i] > 0.0 {
+                h[0] = x[i] * x[i];
+            }
+            s += h[0].sin() + h[1];
+        }
+        s
+    }
+
     /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
     /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
     /// struct and an integer argument.

@@ -160,6 +160,14 @@ pub mod model {
         s
     }
 
+    /// Constant arrays and slices passed to a callee beside an active scalar: zero tangents.
+    #[differentiate(reverse, forward, wrt(c))]
+    #[must_use]
+    pub fn constant_slices(x: &[f64], c: f64) -> f64 {
+        let h = [0.5; 2];
+        chain(&h, c) + chain(x, c) + chain(&x[1..], c)
+    }
+
     /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
     /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
     /// struct and an integer argument.

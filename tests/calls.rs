@@ -798,8 +798,10 @@ fn scaled_squares(v: &[f64; 2], s: f64) -> f64 {
 fn constant_array_arguments(x: f64, c: f64, w: &[f64], a: &[f64; 2]) -> f64 {
     let h = [0.5; 2];
     let mut k = [0.0; 2];
+    let mut m = 1.0;
     for j in 0..2 {
-        k[j] = c.exp() * (j + 1) as f64;
+        k[j] = c.exp() * m;
+        m += 1.0;
     }
     sine_sum(&h, x)
         + sine_sum(&k, x)

@@ -2022,6 +2022,8 @@ const FLOW_LINTS: &str = "\
     clippy::while_float,
     clippy::eq_op,
     clippy::ifs_same_cond,
+    // The same condition in the oracles, where a constant is a call `R::cst(..)`.
+    clippy::same_functions_in_if_condition,
     clippy::overly_complex_bool_expr,
     clippy::manual_is_multiple_of,
     // The glue flattens array and `Vec` gradients alike.

@@ -35,6 +35,9 @@ const DEFAULT_SEED: u64 = 0x5EED;
 const DEFAULT_PROGRAMS: usize = 500;
 /// Default number of programs with control flow and calls (`build/flow.rs`).
 const DEFAULT_FLOW_PROGRAMS: usize = 500;
+/// Default number of programs of each of the families `m<i>` (several outputs) and `h<i>`
+/// (second order), `build/families.rs`.
+const DEFAULT_FAMILY_PROGRAMS: usize = 100;
 /// Programs per generated module.
 const CHUNK: usize = 50;
 /// Evaluation points per program.
@@ -1954,6 +1957,15 @@ fn main() {
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_PROGRAMS");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_FIRST");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_KNOWN_BUGS");
+    println!("cargo::rerun-if-changed=build/families.rs");
+    for var in [
+        "AUTODIFF_RANDOM_MULTI_PROGRAMS",
+        "AUTODIFF_RANDOM_MULTI_FIRST",
+        "AUTODIFF_RANDOM_HESSIAN_PROGRAMS",
+        "AUTODIFF_RANDOM_HESSIAN_FIRST",
+    ] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
     let seed = env::var("AUTODIFF_RANDOM_SEED").map_or(DEFAULT_SEED, |s| parse_seed(&s));
     let count = env::var("AUTODIFF_RANDOM_PROGRAMS").map_or(DEFAULT_PROGRAMS, |s| {
         s.trim()
@@ -1994,6 +2006,17 @@ fn main() {
     let flow_count = number("AUTODIFF_RANDOM_FLOW_PROGRAMS", DEFAULT_FLOW_PROGRAMS);
     let flow_first = number("AUTODIFF_RANDOM_FLOW_FIRST", 0);
     flow::write(&out_dir, seed, flow_first, flow_count, with_macro);
+    for (family, what) in [
+        (flow::Family::Multi, "MULTI"),
+        (flow::Family::Hessian, "HESSIAN"),
+    ] {
+        let count = number(
+            &format!("AUTODIFF_RANDOM_{what}_PROGRAMS"),
+            DEFAULT_FAMILY_PROGRAMS,
+        );
+        let first = number(&format!("AUTODIFF_RANDOM_{what}_FIRST"), 0);
+        flow::families::write(&out_dir, family, seed, first, count, with_macro);
+    }
 }
 
 /// The argument for integer parameter `ii` of the flat `ns: &[i64]`, cast to its type.

@@ -9,9 +9,13 @@
 #![forbid(unsafe_code)]
 
 pub mod dual;
+pub mod family;
 pub mod fd;
 pub mod harness;
+pub mod hyper;
+pub mod multi;
 pub mod prim;
+pub mod second;
 pub mod tape;
 
 /// Constants passed by reference to the generated programs with control flow (`p: &Params`), read

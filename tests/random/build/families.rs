@@ -32,9 +32,6 @@ pub const MULTI_SHAPES: &[&str] = &[
 /// Shapes of these families that hit known bugs of the macro, generated only when
 /// `AUTODIFF_RANDOM_KNOWN_BUGS` names them (or is `all`), with the family they belong to.
 pub const BUGS: &[(&str, Family)] = &[
-    // `abs`, `max`, `min` inside a loop of a second-order program: wrong Hessian when the
-    // argument changes from one iteration to the next.
-    ("hessian_kink_in_loop", Family::Hessian),
     // A `&[f64; N]` parameter of a second-order program: the expansion does not compile.
     ("hessian_ref_array_param", Family::Hessian),
 ];
@@ -115,13 +112,6 @@ pub struct Member {
 }
 
 impl Gen<'_> {
-    /// Records a kinked operation (`abs`, `max`, `min`) inside a loop of a second-order program.
-    pub(super) fn mark_second_kink(&mut self) {
-        if self.family == Family::Hessian && self.loops > 0 {
-            self.shapes.insert("hessian_kink_in_loop");
-        }
-    }
-
     /// A call for a second-order program: to a helper over floats (with an integer argument or
     /// not) or to the hand-written `hand_mix`.
     pub(super) fn call_expr_second(&mut self, depth: usize) -> E {

@@ -557,10 +557,6 @@ impl<'e> Gen<'e> {
         let a = self.tame(a, CAP);
         let a = self.receiver(a);
         let o = a.operand();
-        // `abs`, `max` and `min` inside loops of second-order programs hit a known bug.
-        let kink = self.family != Family::Hessian
-            || self.loops == 0
-            || families::bug_on("hessian_kink_in_loop");
         let (s, bound) = match self.rng.below(13) {
             0 => (format!("{o}.sin()"), 1.0),
             1 => (format!("{o}.cos()"), 1.0),
@@ -576,17 +572,13 @@ impl<'e> Gen<'e> {
                 (a.bound * a.bound + 1.0).ln(),
             ),
             6 => (format!("({o} * {o} + {}).sqrt()", lit(0.5)), a.bound + 1.0),
-            7 if kink => {
-                self.mark_second_kink();
-                (format!("{o}.abs()"), a.bound)
-            }
+            7 => (format!("{o}.abs()"), a.bound),
             8 => {
                 let a = self.tame(a, 5.0);
                 let o = a.operand();
                 (format!("{o}.powi(2)"), a.bound * a.bound)
             }
-            9 | 10 if kink => {
-                self.mark_second_kink();
+            9 | 10 => {
                 let b = self.expr(1);
                 let b = self.tame(b, CAP);
                 let f = if self.rng.chance(0.5) { "max" } else { "min" };

@@ -17,6 +17,8 @@ pub struct Failure {
     pub at: String,
     /// Whether the comparison checks the generator or an oracle rather than `#[differentiate]`.
     pub oracle_fault: bool,
+    /// Whether it compares second derivatives (`H·v` or Hessian entries) of the macro.
+    pub second_order: bool,
     /// What was compared, with the expected and actual values.
     pub message: String,
 }
@@ -72,6 +74,12 @@ impl Report {
             self.failures.len(),
             failing.len(),
         )
+    }
+
+    /// The failures that do not compare second derivatives of the macro.
+    #[must_use]
+    pub fn first_order_failures(&self) -> usize {
+        self.failures.iter().filter(|f| !f.second_order).count()
     }
 
     /// Asserts that every shape in `shapes` (comma-separated) occurs in at least `min` programs.

@@ -103,6 +103,7 @@ impl Recorder<'_> {
             source: self.program.source,
             at: self.at.clone(),
             oracle_fault,
+            second_order: false,
             message,
         });
     }

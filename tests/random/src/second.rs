@@ -94,11 +94,21 @@ struct Recorder<'r> {
 
 impl Recorder<'_> {
     fn fail(&mut self, oracle_fault: bool, message: String) {
+        self.push(oracle_fault, false, message);
+    }
+
+    /// A second derivative of the macro's differs from the oracle's (or is not symmetric).
+    fn fail_second(&mut self, message: String) {
+        self.push(false, true, message);
+    }
+
+    fn push(&mut self, oracle_fault: bool, second_order: bool, message: String) {
         self.report.failures.push(Failure {
             program: self.program.name,
             source: self.program.source,
             at: self.at.clone(),
             oracle_fault,
+            second_order,
             message,
         });
     }
@@ -311,19 +321,16 @@ fn check_point(p: &'static Program, point: &Point, report: &mut Report) {
         for (a, &got) in hv.iter().enumerate() {
             let (want, scale) = dot(&o.hessian[a], &v);
             if !close(got, want, (0.0, SECOND * scale + tolerance.1)) {
-                r.fail(
-                    false,
-                    format!(
-                        "{what} along {v:?}, (H·v)_{}: {got:?}, hyper-dual oracle {want:?}",
-                        p.float_names[p.active[a]]
-                    ),
-                );
+                r.fail_second(format!(
+                    "{what} along {v:?}, (H·v)_{}: {got:?}, hyper-dual oracle {want:?}",
+                    p.float_names[p.active[a]]
+                ));
             }
         }
         if let Some(first) = &hv_macro {
             for (a, (&got, &want)) in hv.iter().zip(first).enumerate() {
                 if !close(got, want, FIRST) {
-                    r.fail(false, format!("{what} (H·v)_{a}: {got:?}, f_hvp {want:?}"));
+                    r.fail_second(format!("{what} (H·v)_{a}: {got:?}, f_hvp {want:?}"));
                 }
             }
         } else {
@@ -347,35 +354,26 @@ fn check_point(p: &'static Program, point: &Point, report: &mut Report) {
             let want = o.hessian[a][b];
             let names = (p.float_names[p.active[a]], p.float_names[p.active[b]]);
             if !close(got, want, tolerance) {
-                r.fail(
-                    false,
-                    format!(
-                        "f_hessian ∂²/∂{}∂{}: {got:?}, hyper-dual oracle {want:?}",
-                        names.0, names.1
-                    ),
-                );
+                r.fail_second(format!(
+                    "f_hessian ∂²/∂{}∂{}: {got:?}, hyper-dual oracle {want:?}",
+                    names.0, names.1
+                ));
             }
             let mirror = h[b * n + a];
             if b > a && !close(got, mirror, tolerance) {
-                r.fail(
-                    false,
-                    format!(
-                        "f_hessian is not symmetric: ∂²/∂{}∂{} = {got:?}, transposed {mirror:?}",
-                        names.0, names.1
-                    ),
-                );
+                r.fail_second(format!(
+                    "f_hessian is not symmetric: ∂²/∂{}∂{} = {got:?}, transposed {mirror:?}",
+                    names.0, names.1
+                ));
             }
             if let Some(e) = fd_hess[a][b]
                 && !close(got, e.value, (FD.0, FD.1 + 2.0 * e.error))
             {
-                r.fail(
-                    false,
-                    format!(
-                        "f_hessian ∂²/∂{}∂{}: {got:?}, finite differences of the gradient {:?} \
+                r.fail_second(format!(
+                    "f_hessian ∂²/∂{}∂{}: {got:?}, finite differences of the gradient {:?} \
                          ± {:.1e}",
-                        names.0, names.1, e.value, e.error
-                    ),
-                );
+                    names.0, names.1, e.value, e.error
+                ));
             }
         }
     }
@@ -384,10 +382,9 @@ fn check_point(p: &'static Program, point: &Point, report: &mut Report) {
         for (a, &got) in hv.iter().enumerate() {
             let (want, scale) = dot(&h[a * n..(a + 1) * n], &v);
             if !close(got, want, (0.0, SECOND * scale + 1e-12)) {
-                r.fail(
-                    false,
-                    format!("f_hvp (H·v)_{a}: {got:?}, f_hessian's row times v {want:?}"),
-                );
+                r.fail_second(format!(
+                    "f_hvp (H·v)_{a}: {got:?}, f_hessian's row times v {want:?}"
+                ));
             }
         }
     }

@@ -35,9 +35,11 @@ const DEFAULT_SEED: u64 = 0x5EED;
 const DEFAULT_PROGRAMS: usize = 500;
 /// Default number of programs with control flow and calls (`build/flow.rs`).
 const DEFAULT_FLOW_PROGRAMS: usize = 500;
-/// Default number of programs of each of the families `m<i>` (several outputs) and `h<i>`
-/// (second order), `build/families.rs`.
-const DEFAULT_FAMILY_PROGRAMS: usize = 100;
+/// Default number of programs with several outputs, `m<i>` (`build/families.rs`).
+const DEFAULT_MULTI_PROGRAMS: usize = 100;
+/// Default number of programs differentiated to second order, `h<i>` (`build/families.rs`): their
+/// expansions are the largest, so fewer.
+const DEFAULT_HESSIAN_PROGRAMS: usize = 50;
 /// Programs per generated module.
 const CHUNK: usize = 50;
 /// Evaluation points per program.
@@ -2006,14 +2008,11 @@ fn main() {
     let flow_count = number("AUTODIFF_RANDOM_FLOW_PROGRAMS", DEFAULT_FLOW_PROGRAMS);
     let flow_first = number("AUTODIFF_RANDOM_FLOW_FIRST", 0);
     flow::write(&out_dir, seed, flow_first, flow_count, with_macro);
-    for (family, what) in [
-        (flow::Family::Multi, "MULTI"),
-        (flow::Family::Hessian, "HESSIAN"),
+    for (family, what, default) in [
+        (flow::Family::Multi, "MULTI", DEFAULT_MULTI_PROGRAMS),
+        (flow::Family::Hessian, "HESSIAN", DEFAULT_HESSIAN_PROGRAMS),
     ] {
-        let count = number(
-            &format!("AUTODIFF_RANDOM_{what}_PROGRAMS"),
-            DEFAULT_FAMILY_PROGRAMS,
-        );
+        let count = number(&format!("AUTODIFF_RANDOM_{what}_PROGRAMS"), default);
         let first = number(&format!("AUTODIFF_RANDOM_{what}_FIRST"), 0);
         flow::families::write(&out_dir, family, seed, first, count, with_macro);
     }

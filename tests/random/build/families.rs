@@ -426,7 +426,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
     if outputs.is_empty() {
         lines.push(format!("    {acc}"));
     } else if let [Part::Array(m)] = outputs[..]
-        && g.rng.chance(0.35)
+        && g.rng.chance(0.6)
     {
         // A local array filled in a loop and returned whole.
         g.shapes.insert("output_local_array");

@@ -12,7 +12,8 @@ fn report() -> autodiff_random_tests::family::Report {
     for (shape, count) in &report.shapes {
         println!("  {shape:28} {count}");
     }
-    if report.programs >= 100 && std::env::var("AUTODIFF_RANDOM_ONLY").is_err() {
+    // In a full default run (50 programs) every shape switched on occurs in some programs.
+    if report.programs >= 50 && std::env::var("AUTODIFF_RANDOM_ONLY").is_err() {
         report.assert_shapes(SECOND_SHAPES, 2);
     }
     report

@@ -630,21 +630,19 @@ fn flatten(parts: &[Part], value: &str) -> String {
         return format!("{value}.to_vec()");
     }
     let names: Vec<String> = (0..parts.len()).map(|i| format!("o{i}")).collect();
-    let mut body = format!(
-        "let ({}) = {value}; let mut v = Vec::new(); ",
-        names.join(", ")
-    );
-    for (name, part) in names.iter().zip(parts) {
-        match part {
-            Part::Float => {
-                let _ = write!(body, "v.push({name}); ");
-            }
-            Part::Array(_) => {
-                let _ = write!(body, "v.extend_from_slice(&{name}); ");
-            }
-        }
-    }
-    format!("{{ {body}v }}")
+    let pieces: Vec<String> = names
+        .iter()
+        .zip(parts)
+        .map(|(name, part)| match part {
+            Part::Float => format!("vec![{name}]"),
+            Part::Array(_) => format!("{name}.to_vec()"),
+        })
+        .collect();
+    format!(
+        "{{ let ({}) = {value}; [{}].concat() }}",
+        names.join(", "),
+        pieces.join(", ")
+    )
 }
 
 /// A value of the output's type from the flat slice `flat`.
@@ -722,6 +720,10 @@ fn emit_module_header(
     family: Family,
 ) {
     out.push_str(FLOW_LINTS);
+    if family == Family::Hessian {
+        // The expansions of `hessian` contain `x = x;` (a known lint issue of the macro).
+        out.push_str("#[allow(clippy::self_assignment)]\n");
+    }
     let prefix = if family == Family::Multi {
         "multi"
     } else {

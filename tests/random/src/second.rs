@@ -222,9 +222,9 @@ fn check_point(p: &'static Program, point: &Point, report: &mut Report) {
             }
         }
     }
-    for a in 0..n {
-        for b in 0..n {
-            match fd_hess[a][b] {
+    for (a, row) in fd_hess.iter().enumerate() {
+        for (b, estimate) in row.iter().enumerate() {
+            match *estimate {
                 Some(e) => {
                     r.report.fd_checked += 1;
                     let want = o.hessian[a][b];

@@ -52,8 +52,10 @@ fn programs_differentiated_twice_match_the_oracles() {
 // `#[differentiate(hessian)]`, each against a closed form or the hyper-dual oracle. Each also
 // checks the gradient, which is right.
 
+// The expansions of `#[differentiate(hessian)]` contain `x = x;` and `x = x + y;` statements that
+// clippy flags (`self_assignment`, `assign_op_pattern`): a known lint issue of the macro.
+#[allow(clippy::self_assignment, clippy::assign_op_pattern)]
 mod known_bugs {
-    #![allow(clippy::float_cmp)]
 
     use autodiff::differentiate;
     use autodiff_random_tests::hyper::Hyper;
@@ -100,7 +102,7 @@ mod known_bugs {
     #[ignore = "known bug: wrong second derivative"]
     fn hypot_of_a_negated_value_in_a_branch() {
         // f = x + √q with q = x² + (3x + 0.5)² = 10x² + 3x + 0.25.
-        let x: f64 = 0.4946852781608273;
+        let x: f64 = 0.494_685_278_160_827_3;
         let q = 10.0 * x * x + 3.0 * x + 0.25;
         let dq = 20.0 * x + 3.0;
         let (_, d, h) = hypot_in_branch_hessian(1, x);

@@ -35,6 +35,11 @@ const DEFAULT_SEED: u64 = 0x5EED;
 const DEFAULT_PROGRAMS: usize = 500;
 /// Default number of programs with control flow and calls (`build/flow.rs`).
 const DEFAULT_FLOW_PROGRAMS: usize = 500;
+/// Default number of programs with several outputs, `m<i>` (`build/families.rs`).
+const DEFAULT_MULTI_PROGRAMS: usize = 100;
+/// Default number of programs differentiated to second order, `h<i>` (`build/families.rs`): their
+/// expansions are the largest, so fewer.
+const DEFAULT_HESSIAN_PROGRAMS: usize = 50;
 /// Programs per generated module.
 const CHUNK: usize = 50;
 /// Evaluation points per program.
@@ -1954,6 +1959,15 @@ fn main() {
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_PROGRAMS");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_FIRST");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_KNOWN_BUGS");
+    println!("cargo::rerun-if-changed=build/families.rs");
+    for var in [
+        "AUTODIFF_RANDOM_MULTI_PROGRAMS",
+        "AUTODIFF_RANDOM_MULTI_FIRST",
+        "AUTODIFF_RANDOM_HESSIAN_PROGRAMS",
+        "AUTODIFF_RANDOM_HESSIAN_FIRST",
+    ] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
     let seed = env::var("AUTODIFF_RANDOM_SEED").map_or(DEFAULT_SEED, |s| parse_seed(&s));
     let count = env::var("AUTODIFF_RANDOM_PROGRAMS").map_or(DEFAULT_PROGRAMS, |s| {
         s.trim()
@@ -1994,6 +2008,14 @@ fn main() {
     let flow_count = number("AUTODIFF_RANDOM_FLOW_PROGRAMS", DEFAULT_FLOW_PROGRAMS);
     let flow_first = number("AUTODIFF_RANDOM_FLOW_FIRST", 0);
     flow::write(&out_dir, seed, flow_first, flow_count, with_macro);
+    for (family, what, default) in [
+        (flow::Family::Multi, "MULTI", DEFAULT_MULTI_PROGRAMS),
+        (flow::Family::Hessian, "HESSIAN", DEFAULT_HESSIAN_PROGRAMS),
+    ] {
+        let count = number(&format!("AUTODIFF_RANDOM_{what}_PROGRAMS"), default);
+        let first = number(&format!("AUTODIFF_RANDOM_{what}_FIRST"), 0);
+        flow::families::write(&out_dir, family, seed, first, count, with_macro);
+    }
 }
 
 /// The argument for integer parameter `ii` of the flat `ns: &[i64]`, cast to its type.

@@ -15,6 +15,9 @@ use std::fmt::Write as _;
 
 use super::{Rng, literal};
 
+#[path = "families.rs"]
+pub mod families;
+
 /// Opens a constant (printed as `R::cst(` in the oracles).
 const C0: char = '\u{1}';
 /// Closes a constant.
@@ -85,7 +88,10 @@ impl Enabled {
         let wanted: Vec<&str> = known.split(',').map(str::trim).collect();
         for w in &wanted {
             assert!(
-                w.is_empty() || *w == "all" || SHAPES.iter().any(|(s, bug)| s == w && *bug),
+                w.is_empty()
+                    || *w == "all"
+                    || SHAPES.iter().any(|(s, bug)| s == w && *bug)
+                    || families::BUGS.iter().any(|(s, _)| s == w),
                 "AUTODIFF_RANDOM_KNOWN_BUGS: {w:?} is not a known-bug shape"
             );
         }
@@ -278,6 +284,29 @@ struct Gen<'e> {
     n: Option<String>,
     /// Name of the `i32` parameter, if any.
     k: Option<String>,
+    /// Which family of programs is generated (the `q<i>` programs are [`Family::Flow`]).
+    family: Family,
+    /// The output's parts, for a function with several outputs (empty: one float).
+    outputs: Vec<Part>,
+}
+
+/// The families of generated programs: the same generator, each with its own restrictions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    /// `q<i>`: one float output, `#[differentiate(reverse, forward)]`.
+    Flow,
+    /// `m<i>`: several outputs (float arrays and tuples), `#[differentiate(reverse, forward)]`.
+    Multi,
+    /// `h<i>`: `#[differentiate(reverse, hessian)]`, within what second order accepts: no calls
+    /// with array arguments, no structs.
+    Hessian,
+}
+
+/// A part of a function's output: a float, or a float array of the given length.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Part {
+    Float,
+    Array(usize),
 }
 
 impl<'e> Gen<'e> {
@@ -635,6 +664,8 @@ impl<'e> Gen<'e> {
             has_params: false,
             n: None,
             k: None,
+            family: self.family,
+            outputs: Vec::new(),
         }
     }
 
@@ -771,6 +802,11 @@ impl<'e> Gen<'e> {
                 )
             }
         };
+        let attr = if self.family == Family::Hessian {
+            attr.replace("forward", "hessian")
+        } else {
+            attr
+        };
         let _ = write!(self.helper_text, "{attr}\n{signature} {{\n{body}}}\n");
         self.helpers.push(Helper { name, kind, bound });
         self.helpers.len() - 1
@@ -815,6 +851,9 @@ impl<'e> Gen<'e> {
 
     /// A call, as an expression.
     fn call_expr(&mut self, depth: usize) -> E {
+        if self.family == Family::Hessian {
+            return self.call_expr_second(depth);
+        }
         let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2, 2, 2]);
         let e = match choice {
             1 => self.call_slice(depth),
@@ -889,6 +928,9 @@ impl<'e> Gen<'e> {
     }
 
     fn call_array(&mut self, only: Option<&str>) -> Option<E> {
+        if self.family == Family::Hessian {
+            return None;
+        }
         let arrays: Vec<Arr> = self
             .arrays
             .iter()
@@ -1497,6 +1539,9 @@ impl Gen<'_> {
     }
 
     fn call_slice_of(&mut self, h: &str) -> Option<E> {
+        if self.family == Family::Hessian {
+            return None;
+        }
         let a = self.arrays.iter().find(|a| a.name == h)?.clone();
         if self.rng.chance(0.5) {
             let arg = self.whole_array_arg(&a, true, true)?;
@@ -1621,6 +1666,11 @@ impl Gen<'_> {
         let acc = self.scalars[accs[0]].clone();
         let a = self.read_scalar(&acc);
         let value = format!("{} + {}", a.s, e.operand());
+        let value = if self.outputs.is_empty() {
+            value
+        } else {
+            self.output_value(value)
+        };
         self.line(lines, &format!("if {c} {{"));
         self.line(lines, &format!("    return {value};"));
         self.line(lines, "}");
@@ -1755,6 +1805,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         has_params: false,
         n: None,
         k: None,
+        family: Family::Flow,
+        outputs: Vec::new(),
     };
     for p in &params {
         match p.kind {

@@ -140,18 +140,18 @@ const F32: Tolerance = Tolerance {
 const F32_CLEARANCE: f64 = 1e-4;
 
 /// Finite differences are skipped at points whose [`dual::kink_clearance`] is below this.
-const FD_CLEARANCE: f64 = 1e-9;
+pub(crate) const FD_CLEARANCE: f64 = 1e-9;
 
 /// Finite-difference estimates whose error estimate exceeds this (relative to `max(1, |value|)`)
 /// are not used: the function is too rough there (typically jumping back and forth at rounding
 /// level) for differences to mean anything.
-const FD_MAX_ERROR: f64 = 1e-5;
+pub(crate) const FD_MAX_ERROR: f64 = 1e-5;
 
 /// Oracle against finite differences (both in `f64`).
 const ORACLE_FD: (f64, f64) = (1e-6, 1e-7);
 
 /// `|got - want| <= rel |want| + abs`, and both NaN counts as equal.
-fn close(got: f64, want: f64, (rel, abs): (f64, f64)) -> bool {
+pub(crate) fn close(got: f64, want: f64, (rel, abs): (f64, f64)) -> bool {
     if got.is_nan() || want.is_nan() {
         return got.is_nan() && want.is_nan();
     }

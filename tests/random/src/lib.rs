@@ -5,13 +5,19 @@
 //! dual version is the oracle: forward-mode derivatives written by hand from calculus, sharing no
 //! code with the macro. A second family of programs, with branches, loops, early returns, local
 //! arrays and calls, is also checked against [`tape`], an independent reverse-mode tape. [`fd`] holds a finite-difference gradient as a second opinion, and
-//! [`harness`] compares the three.
+//! [`harness`] compares the three. Programs with several outputs are checked by [`multi`]
+//! (Jacobians against the tape and the dual numbers), programs differentiated to second order by
+//! [`second`] against [`hyper`], a hyper-dual oracle; [`family`] holds their report.
 #![forbid(unsafe_code)]
 
 pub mod dual;
+pub mod family;
 pub mod fd;
 pub mod harness;
+pub mod hyper;
+pub mod multi;
 pub mod prim;
+pub mod second;
 pub mod tape;
 
 /// Constants passed by reference to the generated programs with control flow (`p: &Params`), read

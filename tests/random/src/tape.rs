@@ -272,9 +272,63 @@ pub fn gradient(xs: &[f64], f: impl FnOnce(&[Var]) -> Var) -> (f64, Vec<f64>) {
     (out.v, adjoint)
 }
 
+/// Runs `f` on fresh inputs `xs` over a new tape and returns its outputs and their Jacobian, one
+/// row per output (with respect to every input), by one backward sweep over the tape per output.
+///
+/// # Panics
+///
+/// If the tape grows beyond `u32::MAX` nodes.
+pub fn jacobian(xs: &[f64], f: impl FnOnce(&[Var]) -> Vec<Var>) -> (Vec<f64>, Vec<Vec<f64>>) {
+    TAPE.with(|t| t.borrow_mut().clear());
+    let inputs: Vec<Var> = xs
+        .iter()
+        .map(|&v| {
+            TAPE.with(|t| {
+                let mut t = t.borrow_mut();
+                t.push([(CONSTANT, 0.0); 2]);
+                let i = u32::try_from(t.len() - 1).expect("tape index fits in u32");
+                Var { v, i }
+            })
+        })
+        .collect();
+    let outs = f(&inputs);
+    let tape = TAPE.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let rows = outs
+        .iter()
+        .map(|out| {
+            let mut adjoint = vec![0.0; tape.len()];
+            if out.i != CONSTANT {
+                adjoint[out.i as usize] = 1.0;
+            }
+            for k in (xs.len()..tape.len()).rev() {
+                let a = adjoint[k];
+                if a == 0.0 {
+                    continue;
+                }
+                for &(operand, partial) in &tape[k] {
+                    if operand != CONSTANT {
+                        adjoint[operand as usize] += a * partial;
+                    }
+                }
+            }
+            adjoint.truncate(xs.len());
+            adjoint
+        })
+        .collect();
+    (outs.iter().map(|o| o.v).collect(), rows)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Var, gradient};
+    use super::{Var, gradient, jacobian};
+
+    #[test]
+    fn jacobian_rows() {
+        // (x y, x + sin y): rows (y, x) and (1, cos y).
+        let (v, j) = jacobian(&[2.0, 3.0], |v| vec![v[0] * v[1], v[0] + v[1].sin()]);
+        assert_eq!(v, vec![6.0, 2.0 + 3.0_f64.sin()]);
+        assert_eq!(j, vec![vec![3.0, 2.0], vec![1.0, 3.0_f64.cos()]]);
+    }
 
     #[test]
     fn product_and_quotient() {

@@ -131,6 +131,20 @@ pub mod model {
         s * c + c
     }
 
+    /// `abs` of a value carried through a loop: its second order pops a tangent that nothing
+    /// reads.
+    #[differentiate(reverse, hessian)]
+    #[must_use]
+    pub fn carried_abs(x: f64) -> f64 {
+        let mut acc = 0.0;
+        let mut s = 1.0;
+        for _ in 0..2 {
+            s += x;
+            acc += s.abs().sin();
+        }
+        acc
+    }
+
     /// A loop over `0..x.len() - 1` reading `x[i + 1]`, before which the gradient checks the
     /// length once.
     #[differentiate(reverse, forward)]

@@ -115,6 +115,8 @@ struct Sweep<'g> {
     mutated: Vec<bool>,
     /// The name of each `for` loop's counter.
     counters: HashMap<usize, Ident>,
+    /// Pops whose value nothing reads, written all the same (see [`Sweep::keep_pops`]).
+    discarded: HashSet<NodeId>,
 }
 
 /// What the layout learns in one walk over the code.
@@ -398,6 +400,20 @@ impl<'g> Sweep<'g> {
             var_names,
             mutated,
             counters,
+            discarded: HashSet::new(),
+        }
+    }
+
+    /// Writes each pop of `pairs` whose partner is written, even if nothing reads its value:
+    /// a tangent tape is pushed wherever its primal tape is, so it must be popped wherever the
+    /// primal tape is, or the pops after it read what an earlier push left.
+    pub(crate) fn keep_pops(&mut self, pairs: &HashMap<NodeId, NodeId>) {
+        for (&pop, &partner) in pairs {
+            if self.live[partner.0] && !self.live[pop.0] {
+                self.live[pop.0] = true;
+                self.bound[pop.0] = true;
+                self.discarded.insert(pop);
+            }
         }
     }
 
@@ -438,6 +454,10 @@ impl<'g> Sweep<'g> {
             Stmt::Node(n) => {
                 if !(self.live[n.0] && self.bound[n.0]) {
                     return TokenStream::new();
+                }
+                if self.discarded.contains(n) {
+                    let value = self.render(*n).tokens;
+                    return quote!(let _ = #value;);
                 }
                 let name = self.names[n.0].as_ref().expect("bound nodes are named");
                 let value = self.render(*n).tokens;

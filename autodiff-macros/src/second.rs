@@ -28,6 +28,9 @@ pub struct Hvp {
     pub array_hvs: HashMap<usize, VarId>,
     /// A read of each array parameter's `H·v` entry at the end of the code, to return it.
     pub array_hv_reads: HashMap<usize, NodeId>,
+    /// Each pop of a tangent tape, with the pop of the primal tape it mirrors: written wherever
+    /// that one is, so the two tapes stay in step.
+    pub tangent_pops: HashMap<NodeId, NodeId>,
 }
 
 /// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
@@ -116,6 +119,12 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         }
     }
     let mut code = f.block(&adjoint.code);
+    let tangent_pops = f
+        .tangent
+        .iter()
+        .filter(|&(&n, _)| matches!(f.b.node(n).op, Op::Pop(_)))
+        .map(|(&n, &t)| (t, n))
+        .collect();
     let hvs = adjoint
         .gradients
         .iter()
@@ -157,6 +166,7 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         hvs,
         array_hvs,
         array_hv_reads,
+        tangent_pops,
     }
 }
 

@@ -113,7 +113,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         }
     }
     results.extend(hv_results);
-    let sweep = Sweep::new(
+    let mut sweep = Sweep::new(
         graph,
         &hvp.code,
         &inputs.nodes,
@@ -121,6 +121,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         &results,
         &mut inputs.namer,
     );
+    sweep.keep_pops(&hvp.tangent_pops);
     let body = sweep.body(&hvp.code, &inputs.nodes, &results);
 
     let vis = &item.vis;

@@ -269,3 +269,75 @@ fn log_sum_exp_between_sums() {
         log_sum_exp_between_jvp,
     );
 }
+
+/// GMM's shape in ADBench's order: an array filled first, a loop that reads it and keeps the
+/// values of a nested product on a tape, then a loop with its own nested product that subtracts
+/// a multiple of the array (its backward code subtracts from the array's adjoint, which the
+/// first loop's backward code adds to). Both loops run their backward code inside themselves.
+#[differentiate(reverse, forward)]
+fn points_then_prior(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].sin();
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= (q[j] + 0.3 * x[i]).cos();
+        }
+        total += p;
+    }
+    let mut prior = 0.0;
+    for k in 0..n {
+        let mut r = 1.0;
+        for j in 0..k {
+            r *= x[j].tanh() + 1.5;
+        }
+        prior += r - 0.5 * q[k];
+    }
+    total + prior
+}
+
+#[test]
+fn points_then_prior_both_fused() {
+    verify(
+        points_then_prior,
+        grad_of(|x, d| points_then_prior_grad_into(x, d).0),
+        points_then_prior_jvp,
+    );
+}
+
+/// The same, subtracting from an element of the array's adjoint in both loops and adding in
+/// neither: two subtractions commute.
+#[differentiate(reverse, forward)]
+fn two_subtractions(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i] * x[i];
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut p = 1.0;
+        for j in 0..i {
+            p *= x[j].cos() + 2.0;
+        }
+        total += p - q[i] * 0.25;
+    }
+    let mut prior = 0.0;
+    for k in 0..n {
+        prior += x[k].exp() - 0.5 * q[k];
+    }
+    total * 1.5 + prior
+}
+
+#[test]
+fn subtractions_from_one_adjoint() {
+    verify(
+        two_subtractions,
+        grad_of(|x, d| two_subtractions_grad_into(x, d).0),
+        two_subtractions_jvp,
+    );
+}

@@ -1044,9 +1044,10 @@ impl Reverse {
         tail.extend(self.stack[0].out.iter().cloned());
         from.extend(std::iter::repeat_n(From::Out, self.stack[0].out.len()));
 
+        let fused: Vec<bool> = from.iter().map(|f| *f == From::Unit).collect();
         let before = self
             .b
-            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &reversed.0));
+            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &fused, &reversed.0));
         // A fused loop after this one cannot run before it.
         if from
             .iter()

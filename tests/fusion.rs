@@ -341,3 +341,61 @@ fn subtractions_from_one_adjoint() {
         two_subtractions_jvp,
     );
 }
+
+/// A fused loop whose nested loop reads an array filled before it: its backward code loads the
+/// entries again rather than saving them.
+#[differentiate(reverse, forward)]
+fn reads_filled_array(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].cos();
+    }
+    let mut s = 0.0;
+    for a in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= q[j] * x[a] + 2.0;
+        }
+        s += p;
+    }
+    s
+}
+
+#[test]
+fn filled_array_read_again() {
+    verify(
+        reads_filled_array,
+        grad_of(|x, d| reads_filled_array_grad_into(x, d).0),
+        reads_filled_array_jvp,
+    );
+}
+
+/// The same, the loop also overwriting the array after reading it: the loads must be saved.
+#[differentiate(reverse, forward)]
+fn overwrites_read_array(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].cos();
+    }
+    let mut s = 0.0;
+    for a in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= q[j] * x[a] * 0.25 + 1.0;
+        }
+        s += p;
+        q[a] = 0.1 * p.sin();
+    }
+    s
+}
+
+#[test]
+fn overwritten_array_is_saved() {
+    verify(
+        overwrites_read_array,
+        grad_of(|x, d| overwrites_read_array_grad_into(x, d).0),
+        overwrites_read_array_jvp,
+    );
+}

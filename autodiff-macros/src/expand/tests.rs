@@ -518,6 +518,28 @@ fn loops_with_tapes_and_subtractions_are_fused() {
     }
 }
 
+/// A fused loop's nested loop that reads an array filled before the loop loads it again in its
+/// backward code; its own running product is still saved.
+#[test]
+fn fused_loop_loads_unchanged_array_again() {
+    let item = "fn f(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut q = [0.0; 8];
+        for i in 0..n { q[i] = x[i].cos(); }
+        let mut s = 0.0;
+        for a in 0..n {
+            let mut p = 0.0;
+            for j in 0..n { p += q[j] * q[j] * x[a]; }
+            s += p;
+        }
+        s
+    }";
+    assert_eq!(
+        loop_note("", item),
+        "/// - loop 2 (`for a`): backward code inside the loop; nothing saved on a tape."
+    );
+}
+
 /// A local array declared before the loop and overwritten by each iteration before it reads it
 /// does not keep the loop from being fused; one whose values cross iterations does.
 #[test]

@@ -270,7 +270,7 @@ fn log_sum_exp_between_sums() {
     );
 }
 
-/// GMM's shape in ADBench's order: an array filled first, a loop that reads it and keeps the
+/// GMM's shape in the order of its reference code: an array filled first, a loop that reads it and keeps the
 /// values of a nested product on a tape, then a loop with its own nested product that subtracts
 /// a multiple of the array (its backward code subtracts from the array's adjoint, which the
 /// first loop's backward code adds to). Both loops run their backward code inside themselves.

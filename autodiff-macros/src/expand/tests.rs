@@ -473,7 +473,7 @@ fn every_accumulation_loop_is_fused() {
     assert!(note.contains(&inside(2, "j")), "{note}");
 }
 
-/// GMM in ADBench's order: the loop over the points (a nested product, kept on a tape) before
+/// GMM in the order of its reference code: the loop over the points (a nested product, kept on a tape) before
 /// the prior's loop (a nested product too, and a subtraction of `q[k]`). Each loop pops only what
 /// its own iteration pushed, and the prior's backward code subtracts from `d_q[k]` where the
 /// points' adds to it: both commute, so both loops run their backward code inside themselves.

@@ -269,3 +269,133 @@ fn log_sum_exp_between_sums() {
         log_sum_exp_between_jvp,
     );
 }
+
+/// GMM's shape in the order of its reference code: an array filled first, a loop that reads it and keeps the
+/// values of a nested product on a tape, then a loop with its own nested product that subtracts
+/// a multiple of the array (its backward code subtracts from the array's adjoint, which the
+/// first loop's backward code adds to). Both loops run their backward code inside themselves.
+#[differentiate(reverse, forward)]
+fn points_then_prior(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].sin();
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= (q[j] + 0.3 * x[i]).cos();
+        }
+        total += p;
+    }
+    let mut prior = 0.0;
+    for k in 0..n {
+        let mut r = 1.0;
+        for j in 0..k {
+            r *= x[j].tanh() + 1.5;
+        }
+        prior += r - 0.5 * q[k];
+    }
+    total + prior
+}
+
+#[test]
+fn points_then_prior_both_fused() {
+    verify(
+        points_then_prior,
+        grad_of(|x, d| points_then_prior_grad_into(x, d).0),
+        points_then_prior_jvp,
+    );
+}
+
+/// The same, subtracting from an element of the array's adjoint in both loops and adding in
+/// neither: two subtractions commute.
+#[differentiate(reverse, forward)]
+fn two_subtractions(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i] * x[i];
+    }
+    let mut total = 0.0;
+    for i in 0..n {
+        let mut p = 1.0;
+        for j in 0..i {
+            p *= x[j].cos() + 2.0;
+        }
+        total += p - q[i] * 0.25;
+    }
+    let mut prior = 0.0;
+    for k in 0..n {
+        prior += x[k].exp() - 0.5 * q[k];
+    }
+    total * 1.5 + prior
+}
+
+#[test]
+fn subtractions_from_one_adjoint() {
+    verify(
+        two_subtractions,
+        grad_of(|x, d| two_subtractions_grad_into(x, d).0),
+        two_subtractions_jvp,
+    );
+}
+
+/// A fused loop whose nested loop reads an array filled before it: its backward code loads the
+/// entries again rather than saving them.
+#[differentiate(reverse, forward)]
+fn reads_filled_array(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].cos();
+    }
+    let mut s = 0.0;
+    for a in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= q[j] * x[a] + 2.0;
+        }
+        s += p;
+    }
+    s
+}
+
+#[test]
+fn filled_array_read_again() {
+    verify(
+        reads_filled_array,
+        grad_of(|x, d| reads_filled_array_grad_into(x, d).0),
+        reads_filled_array_jvp,
+    );
+}
+
+/// The same, the loop also overwriting the array after reading it: the loads must be saved.
+#[differentiate(reverse, forward)]
+fn overwrites_read_array(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut q = [0.0; 8];
+    for i in 0..n {
+        q[i] = x[i].cos();
+    }
+    let mut s = 0.0;
+    for a in 0..n {
+        let mut p = 1.0;
+        for j in 0..n {
+            p *= q[j] * x[a] * 0.25 + 1.0;
+        }
+        s += p;
+        q[a] = 0.1 * p.sin();
+    }
+    s
+}
+
+#[test]
+fn overwritten_array_is_saved() {
+    verify(
+        overwrites_read_array,
+        grad_of(|x, d| overwrites_read_array_grad_into(x, d).0),
+        overwrites_read_array_jvp,
+    );
+}

@@ -483,7 +483,14 @@ impl<'g> Code<'g> {
             return None;
         };
         let s = &self.graph.nodes[sum.0];
-        if !matches!(s.op, Op::Prim(Prim::Add)) || s.args.iter().filter(|&&a| a == n).count() != 1 {
+        let once = s.args.iter().filter(|&&a| a == n).count() == 1;
+        let sum_of = match s.op {
+            Op::Prim(Prim::Add) => once,
+            // `v - c`: adding `-c`.
+            Op::Prim(Prim::Sub) => once && s.args[0] == n,
+            _ => false,
+        };
+        if !sum_of {
             return None;
         }
         match (self.users(sum), index) {
@@ -494,11 +501,22 @@ impl<'g> Code<'g> {
         }
     }
 
-    /// Whether `value`, assigned to `var`, is `var` plus something.
+    /// Whether `value`, assigned to `var`, is `var` plus or minus something.
     fn adds_to(&self, var: VarId, value: NodeId) -> bool {
+        self.addend(var, value).is_some()
+    }
+
+    /// What `value`, assigned to `var`, adds to `var`, and whether it subtracts it instead
+    /// (`var - c`).
+    fn addend(&self, var: VarId, value: NodeId) -> Option<(NodeId, bool)> {
         let node = &self.graph.nodes[value.0];
-        matches!(node.op, Op::Prim(Prim::Add))
-            && node.args.iter().any(|&a| self.accumulator(a) == Some(var))
+        let acc = |k: usize| self.accumulator(node.args[k]) == Some(var);
+        match node.op {
+            Op::Prim(Prim::Add) if acc(0) => Some((node.args[1], false)),
+            Op::Prim(Prim::Add) if acc(1) => Some((node.args[0], false)),
+            Op::Prim(Prim::Sub) if acc(0) => Some((node.args[1], true)),
+            _ => None,
+        }
     }
 
     /// How `stmts` touch each variable.
@@ -555,17 +573,34 @@ impl<'g> Code<'g> {
 /// or touch what it adds to other than by adding too, those whose values they need, and those
 /// that cannot run after them. The others can run after the loop, where the values after it
 /// exist.
-pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stmt]) -> Vec<bool> {
+///
+/// The loop's iterations, and each fused loop of the tail (`fused[j]`), pop off the tapes only
+/// what the same iteration pushed: they leave every tape as they found it, so their pops do not
+/// conflict with other code's.
+pub fn before_loop(
+    graph: &Graph,
+    forward_len: usize,
+    tail: &[Stmt],
+    fused: &[bool],
+    body: &[Stmt],
+) -> Vec<bool> {
     let mut all = tail.to_vec();
     all.extend(body.iter().cloned());
     let code = Code::new(graph, &all);
+    let balanced =
+        |t: &mut Touches| t.retain(|v, _| !matches!(graph.vars[v.0].shape, Shape::Tape(_)));
     let mut in_body = Touches::new();
     code.touches(body, &mut in_body);
+    balanced(&mut in_body);
     let touches: Vec<Touches> = tail
         .iter()
-        .map(|s| {
+        .zip(fused)
+        .map(|(s, &fused)| {
             let mut t = Touches::new();
             code.touches(std::slice::from_ref(s), &mut t);
+            if fused {
+                balanced(&mut t);
+            }
             t
         })
         .collect();
@@ -706,20 +741,19 @@ pub fn carry_neighbours(
     };
     // Every top-level addition into an array element: its statement, index and addend.
     let mut additions: HashMap<VarId, Vec<(usize, NodeId, NodeId)>> = HashMap::new();
+    let mut subtracted: HashSet<VarId> = HashSet::new();
     let mut touched = Touches::new();
     let mut loads: HashMap<VarId, usize> = HashMap::new();
     {
         let code = Code::new(graph, &body.0);
         for (k, stmt) in body.0.iter().enumerate() {
             if let Stmt::Store { var, index, value } = stmt
-                && code.adds_to(*var, *value)
+                && let Some((addend, minus)) = code.addend(*var, *value)
             {
-                let v = &graph.nodes[value.0];
-                let addend = if code.accumulator(v.args[0]) == Some(*var) {
-                    v.args[1]
-                } else {
-                    v.args[0]
-                };
+                // The carry adds what it holds: an array also subtracted from keeps its code.
+                if minus {
+                    subtracted.insert(*var);
+                }
                 additions.entry(*var).or_default().push((k, *index, addend));
             }
         }
@@ -739,6 +773,9 @@ pub fn carry_neighbours(
     let mut vars: Vec<VarId> = additions.keys().copied().collect();
     vars.sort();
     for var in vars {
+        if subtracted.contains(&var) {
+            continue;
+        }
         let &[a, b] = additions[&var].as_slice() else {
             continue;
         };

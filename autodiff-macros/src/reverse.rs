@@ -95,6 +95,8 @@ struct Reverse {
     capacity: HashMap<VarId, Count>,
     /// The body block of the loop being reversed for fusion: its values are in scope.
     fused_block: Option<usize>,
+    /// The variables the body of the loop being reversed for fusion writes or declares.
+    fused_writes: HashSet<VarId>,
     /// The top-level loops whose backward code runs inside them, latest loop first.
     fusions: Vec<Fusion>,
     /// How many loops were reversed for fusion and then could not be fused.
@@ -331,6 +333,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         copies: 0,
         capacity: HashMap::new(),
         fused_block: None,
+        fused_writes: HashSet::new(),
         fusions: Vec::new(),
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
@@ -692,7 +695,7 @@ impl Reverse {
             }
             let in_scope =
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
-            if in_scope || !self.pure(&node) {
+            if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(&node)) {
                 known.insert(id, in_scope);
             } else if visited {
                 let all = node.args.iter().all(|a| known[a]);
@@ -726,6 +729,14 @@ impl Reverse {
             }
             _ => true,
         }
+    }
+
+    /// Whether `node` loads from an array the loop being reversed for fusion does not write:
+    /// its backward code runs in the same iteration, before anything else writes the array, so
+    /// the load gives the same value again and need not be saved.
+    fn unchanged_in_fused_loop(&self, node: &Node) -> bool {
+        self.fused_block.is_some()
+            && matches!(node.op, Op::Load(v) if !self.fused_writes.contains(&v))
     }
 
     /// Whether a primal value is computed before the fused loop rather than where it was.
@@ -1020,9 +1031,11 @@ impl Reverse {
         let memo = self.b.save_scope();
         self.b.retain(|n| n.0 < forward_len);
         self.fused_block = Some(id);
+        self.fused_writes = written(body);
         self.recomputable.borrow_mut().clear();
         let reversed = self.nested(body);
         self.fused_block = None;
+        self.fused_writes.clear();
         self.recomputable.borrow_mut().clear();
         self.b.restore_scope(memo);
         if inert(&reversed) {
@@ -1053,9 +1066,10 @@ impl Reverse {
         tail.extend(self.stack[0].out.iter().cloned());
         from.extend(std::iter::repeat_n(From::Out, self.stack[0].out.len()));
 
+        let fused: Vec<bool> = from.iter().map(|f| *f == From::Unit).collect();
         let before = self
             .b
-            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &reversed.0));
+            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &fused, &reversed.0));
         // A fused loop after this one cannot run before it.
         if from
             .iter()
@@ -1911,4 +1925,24 @@ impl Node {
             name: None,
         }
     }
+}
+
+/// The variables `block` assigns, stores into or declares, at any depth.
+fn written(block: &Block) -> HashSet<VarId> {
+    fn walk(block: &Block, into: &mut HashSet<VarId>) {
+        for stmt in &block.0 {
+            match stmt {
+                Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } => {
+                    into.insert(*v);
+                }
+                _ => {}
+            }
+            for inner in stmt.blocks() {
+                walk(inner, into);
+            }
+        }
+    }
+    let mut into = HashSet::new();
+    walk(block, &mut into);
+    into
 }

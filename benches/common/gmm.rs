@@ -156,9 +156,8 @@ pub fn gmm_objective(
 /// [`gmm_objective`] with its loop over the points moved after the other two loops (the
 /// log-sum-exp of `alphas` and the Wishart prior), and the per-point temporaries declared in the
 /// loops that use them; the statements otherwise unchanged, so that the value is bit for bit
-/// the same. Not how ADBench writes it: kept as a comparison, because
-/// `#[differentiate]` runs the backward code of an accumulation loop inside it only for the
-/// last loop of the function, which in ADBench's order is the prior's, not the points'.
+/// the same. Not how ADBench writes it: kept as a comparison, from when `#[differentiate]`
+/// fused only the last accumulation loop of a function, in ADBench's order the prior's.
 #[differentiate(wrt(alphas, means, icf))]
 #[must_use]
 pub fn gmm_objective_points_last(
@@ -687,12 +686,6 @@ impl Problem for Gmm {
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
-        // The gradient of ADBench's form tapes about 1.5 d² values per point and component (its
-        // accumulation over the points is not the loop that is fused): 448 MiB at d = 20,
-        // k = 50, and about 40 times that at d = 64, k = 200, more than the machine has.
-        if !self.points_last && self.d * self.d * self.k * self.n > 100_000_000 {
-            return;
-        }
         let f = if self.points_last {
             gmm_objective_points_last_grad_into
         } else {

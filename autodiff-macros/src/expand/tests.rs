@@ -473,6 +473,73 @@ fn every_accumulation_loop_is_fused() {
     assert!(note.contains(&inside(2, "j")), "{note}");
 }
 
+/// GMM in the order of its reference code: the loop over the points (a nested product, kept on a tape) before
+/// the prior's loop (a nested product too, and a subtraction of `q[k]`). Each loop pops only what
+/// its own iteration pushed, and the prior's backward code subtracts from `d_q[k]` where the
+/// points' adds to it: both commute, so both loops run their backward code inside themselves.
+#[test]
+fn loops_with_tapes_and_subtractions_are_fused() {
+    let gmm = "fn f(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut q = [0.0; 8];
+        for i in 0..n { q[i] = x[i].sin(); }
+        let mut total = 0.0;
+        for a in 0..n {
+            let mut p = 1.0;
+            for j in 0..n { p *= (q[j] + x[a]).cos(); }
+            total += p;
+        }
+        let mut prior = 0.0;
+        for b in 0..n {
+            let mut r = 1.0;
+            for j in 0..b { r *= x[j].tanh() + 1.5; }
+            prior += r - 0.5 * q[b];
+        }
+        total + prior
+    }";
+    let fused = |note: &str, name: &str| {
+        note.lines()
+            .any(|l| l.contains(&format!("(`for {name}`): backward code inside the loop")))
+    };
+    for (what, item) in [
+        ("tapes and a subtraction", gmm.to_owned()),
+        (
+            "tapes alone",
+            gmm.replace("r - 0.5 * q[b]", "r + 0.5 * q[b]"),
+        ),
+        (
+            "a subtraction alone",
+            gmm.replace("p *= (q[j] + x[a]).cos()", "p += (q[j] + x[a]).cos()")
+                .replace("r *= x[j].tanh() + 1.5", "r += x[j].tanh()"),
+        ),
+    ] {
+        let note = loop_note("", &item);
+        assert!(fused(&note, "a") && fused(&note, "b"), "{what}:\n{note}");
+    }
+}
+
+/// A fused loop's nested loop that reads an array filled before the loop loads it again in its
+/// backward code; its own running product is still saved.
+#[test]
+fn fused_loop_loads_unchanged_array_again() {
+    let item = "fn f(x: &[f64]) -> f64 {
+        let n = x.len();
+        let mut q = [0.0; 8];
+        for i in 0..n { q[i] = x[i].cos(); }
+        let mut s = 0.0;
+        for a in 0..n {
+            let mut p = 0.0;
+            for j in 0..n { p += q[j] * q[j] * x[a]; }
+            s += p;
+        }
+        s
+    }";
+    assert_eq!(
+        loop_note("", item),
+        "/// - loop 2 (`for a`): backward code inside the loop; nothing saved on a tape."
+    );
+}
+
 /// A local array declared before the loop and overwritten by each iteration before it reads it
 /// does not keep the loop from being fused; one whose values cross iterations does.
 #[test]

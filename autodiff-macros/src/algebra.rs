@@ -22,7 +22,7 @@ use std::ops;
 use proc_macro2::Span;
 
 use crate::graph::{CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, Node, NodeId, Op, Ty};
-use crate::rules::Prim;
+use crate::prim::Prim;
 
 /// The key under which a pure operation is remembered, so it is built once.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -19,7 +19,8 @@ use crate::algebra::{Builder, Site};
 use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
-use crate::rules::{self, Prim, Syntax};
+use crate::prim::{Prim, Syntax};
+use crate::rules;
 
 /// How `f_graph` treats a node.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
+use crate::prim::{Prim, Syntax};
 use crate::reverse::Adjoint;
-use crate::rules::{Prim, Syntax};
 
 mod out_params;
 pub mod second;

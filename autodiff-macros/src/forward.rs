@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use crate::algebra::Builder;
 use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Var, VarId};
+use crate::prim::Prim;
 use crate::reverse::site;
-use crate::rules::{self, Mode, Prim};
+use crate::rules::{self, Mode};
 
 mod call_into;
 mod fields;

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId};
-use crate::rules::Prim;
+use crate::prim::Prim;
 
 /// What a loop body does to variables, at any depth.
 #[derive(Default)]

@@ -12,7 +12,7 @@
 
 use proc_macro2::{Span, TokenStream};
 
-use crate::rules::Prim;
+use crate::prim::Prim;
 
 /// Index of a variable in [`Graph::vars`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -25,7 +25,7 @@ use crate::graph::{
 };
 use crate::names;
 use crate::options::Options;
-use crate::rules::{Prim, Syntax};
+use crate::prim::{Prim, Syntax};
 
 mod buffer;
 mod call_into;

@@ -21,7 +21,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
-use crate::rules::{self, Mode, Prim};
+use crate::prim::Prim;
+use crate::rules::{self, Mode};
 
 mod buffer;
 mod call_into;

@@ -20,8 +20,8 @@ use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, Graph, KnownConst, LitValue, NodeId, Op, Stmt, Ty, VarId,
 };
+use crate::prim::Prim;
 use crate::reverse::Adjoint;
-use crate::rules::Prim;
 
 /// Statements one run may execute before it is taken for an endless loop.
 const STEP_LIMIT: usize = 1_000_000;

@@ -1316,7 +1316,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         results.push((Some(g), "d_self".to_owned()));
     }
     let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
-    let mut scalar_grads = adjoint.gradients.iter();
+    let gradients = adjoint.gradients();
+    let mut scalar_grads = gradients.iter();
     for (i, p) in &active {
         match p.shape {
             Shape::Scalar => {
@@ -1595,7 +1596,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     } else {
         vec![
             (Some(graph.output), "value".to_owned()),
-            (tangent.derivative, "tangent".to_owned()),
+            (tangent.derivative(), "tangent".to_owned()),
         ]
     };
     let sweep = Sweep::new(

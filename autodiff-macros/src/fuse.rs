@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId};
+use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Shape, Stmt, Ty, VarId};
 use crate::prim::Prim;
 
 /// What a loop body does to variables, at any depth.
@@ -59,7 +59,7 @@ impl Effects {
 ///
 /// An array declared outside the loop that the loop uses as a temporary of each iteration
 /// ([`per_iteration`]) does not count as stored into.
-pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool {
+pub fn accumulates_only(graph: &Graph, body: &Block) -> bool {
     let mut effects = Effects::default();
     Effects::of(body, &mut effects);
     if effects
@@ -112,7 +112,10 @@ pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool
 
     // Every use of an accumulating value is the next sum of the same variable, through its
     // accumulating operand, or an assignment back to that variable inside the loop.
-    for (i, node) in graph.nodes.iter().enumerate().take(forward_len) {
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if node.origin != Origin::Primal {
+            continue;
+        }
         for (k, a) in node.args.iter().enumerate() {
             if let Some(&(v, _)) = acc.get(a) {
                 match acc.get(&NodeId(i)) {
@@ -555,7 +558,7 @@ impl<'g> Code<'g> {
 /// or touch what it adds to other than by adding too, those whose values they need, and those
 /// that cannot run after them. The others can run after the loop, where the values after it
 /// exist.
-pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stmt]) -> Vec<bool> {
+pub fn before_loop(graph: &Graph, tail: &[Stmt], body: &[Stmt]) -> Vec<bool> {
     let mut all = tail.to_vec();
     all.extend(body.iter().cloned());
     let code = Code::new(graph, &all);
@@ -599,7 +602,7 @@ pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stm
                 }
                 match placed.get(&n) {
                     Some(&k) if k != j => needs.push((k, n)),
-                    None if n.0 >= forward_len => work.extend(&graph.nodes[n.0].args),
+                    None if !graph.is_primal(n) => work.extend(&graph.nodes[n.0].args),
                     Some(_) | None => {}
                 }
             }
@@ -612,7 +615,7 @@ pub fn before_loop(graph: &Graph, forward_len: usize, tail: &[Stmt], body: &[Stm
         let mut work = vec![n];
         let mut seen = HashSet::new();
         while let Some(m) = work.pop() {
-            if m.0 < forward_len || !seen.insert(m) {
+            if graph.is_primal(m) || !seen.insert(m) {
                 continue;
             }
             let node = &graph.nodes[m.0];

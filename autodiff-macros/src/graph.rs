@@ -236,6 +236,17 @@ pub enum KnownConst {
     DegreesPerRadian,
 }
 
+/// Which program a node belongs to: the user's, or the derivative code a pass built around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The program as lowered (with the `g_grad` calls the reverse pass evaluates it through):
+    /// the forward sweep computes it where the body places it.
+    Primal,
+    /// Built by a differentiation pass: a derivative, a derivative input, or a primal value the
+    /// derivative code recomputes or takes back from a tape.
+    Derivative,
+}
+
 /// One operation or variable of the graph.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -248,6 +259,8 @@ pub struct Node {
     pub span: Span,
     /// The user's name for the value, or a name the passes chose (`d_x`), used for readable code.
     pub name: Option<String>,
+    /// Whether lowering or a differentiation pass made it.
+    pub origin: Origin,
 }
 
 impl Node {
@@ -538,6 +551,11 @@ impl Graph {
 
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
+    }
+
+    /// Whether a node belongs to the program as lowered, rather than to derivative code.
+    pub fn is_primal(&self, id: NodeId) -> bool {
+        self.node(id).origin == Origin::Primal
     }
 
     pub fn var(&self, id: VarId) -> &Var {

@@ -415,6 +415,7 @@ impl Lowerer {
             active: false,
             span,
             name: None,
+            origin: graph::Origin::Primal,
         });
         let id = NodeId(self.nodes.len() - 1);
         self.emit(graph::Stmt::Node(id));

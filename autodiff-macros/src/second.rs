@@ -117,8 +117,8 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
     }
     let mut code = f.block(&adjoint.code);
     let hvs = adjoint
-        .gradients
-        .iter()
+        .gradients()
+        .into_iter()
         .map(|g| g.and_then(|g| f.tangent.get(&g).copied()))
         .collect();
     let mut array_hvs = HashMap::new();

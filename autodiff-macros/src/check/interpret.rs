@@ -683,7 +683,7 @@ pub struct Gradient {
 pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fault> {
     let graph = &adjoint.graph;
     let mut results: Vec<NodeId> = vec![graph.output];
-    results.extend(adjoint.gradients.iter().flatten());
+    results.extend(adjoint.gradients().into_iter().flatten());
     results.extend(adjoint.reads.values());
     let mut m = Machine::new(graph, &adjoint.code, &results, inputs, &[]);
     set_arrays(&mut m, inputs);
@@ -699,7 +699,8 @@ pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fa
     m.stmts(&adjoint.code)?;
     let value = float(m.get(graph.output)?, "the value")?;
     let mut entries = Vec::new();
-    let mut scalar = adjoint.gradients.iter();
+    let gradients = adjoint.gradients();
+    let mut scalar = gradients.iter();
     for (i, p) in graph.params.iter().enumerate().filter(|(_, p)| p.active) {
         if p.var.is_some() {
             let d = adjoint.array_gradients[&i];
@@ -744,7 +745,7 @@ pub fn tangent(
 ) -> Result<(f64, f64), Fault> {
     let graph = &tangent.graph;
     let mut results = vec![graph.output];
-    results.extend(tangent.derivative);
+    results.extend(tangent.derivative());
     let mut m = Machine::new(graph, &tangent.code, &results, inputs, direction);
     set_arrays(&mut m, inputs);
     for (i, seed) in &tangent.seeds {
@@ -757,7 +758,7 @@ pub fn tangent(
     }
     m.stmts(&tangent.code)?;
     let value = float(m.get(graph.output)?, "the value")?;
-    let derivative = match tangent.derivative {
+    let derivative = match tangent.derivative() {
         Some(d) => float(m.get(d)?, "the tangent")?,
         None => 0.0,
     };

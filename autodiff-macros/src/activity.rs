@@ -139,16 +139,11 @@ fn useful_variables(graph: &Graph) -> HashSet<VarId> {
 
 /// Every `(variable, value)` a statement stores, at any depth.
 fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>) {
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
-            Stmt::Store { var, value, .. } => into.push((*var, *value)),
-            _ => {}
-        }
-        for nested in stmt.blocks() {
-            collect_stores(nested, into);
-        }
-    }
+    block.for_each_stmt(|stmt| match stmt {
+        Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
+        Stmt::Store { var, value, .. } => into.push((*var, *value)),
+        _ => {}
+    });
 }
 
 /// Marks the variables that an active value is stored in; whether any changed.

@@ -808,23 +808,18 @@ impl Draw<'_> {
 
 /// Every `(variable, value)` stored at any depth, and the variables assigned after declaration.
 fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>, mutated: &mut HashSet<VarId>) {
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Declare(v, Some(n)) => into.push((*v, *n)),
-            Stmt::Assign(v, n) => {
-                into.push((*v, *n));
-                mutated.insert(*v);
-            }
-            Stmt::Store { var, value, .. } => {
-                into.push((*var, *value));
-                mutated.insert(*var);
-            }
-            _ => {}
+    block.for_each_stmt(|stmt| match stmt {
+        Stmt::Declare(v, Some(n)) => into.push((*v, *n)),
+        Stmt::Assign(v, n) => {
+            into.push((*v, *n));
+            mutated.insert(*v);
         }
-        for nested in stmt.blocks() {
-            collect_stores(nested, into, mutated);
+        Stmt::Store { var, value, .. } => {
+            into.push((*var, *value));
+            mutated.insert(*var);
         }
-    }
+        _ => {}
+    });
 }
 
 fn precedence(p: Prim) -> u8 {

@@ -25,26 +25,21 @@ struct Effects {
 
 impl Effects {
     fn of(block: &Block, into: &mut Effects) {
-        for stmt in &block.0 {
-            match stmt {
-                Stmt::Node(n) => into.nodes.push(*n),
-                Stmt::Declare(v, _) => {
-                    into.declared.insert(*v);
-                }
-                Stmt::Assign(v, n) => into.assigned.push((*v, *n)),
-                Stmt::Store { var, .. } => {
-                    into.stored.insert(*var);
-                }
-                Stmt::Push(..)
-                | Stmt::Assert { .. }
-                | Stmt::If { .. }
-                | Stmt::For { .. }
-                | Stmt::While { .. } => {}
+        block.for_each_stmt(|stmt| match stmt {
+            Stmt::Node(n) => into.nodes.push(*n),
+            Stmt::Declare(v, _) => {
+                into.declared.insert(*v);
             }
-            for block in stmt.blocks() {
-                Self::of(block, into);
+            Stmt::Assign(v, n) => into.assigned.push((*v, *n)),
+            Stmt::Store { var, .. } => {
+                into.stored.insert(*var);
             }
-        }
+            Stmt::Push(..)
+            | Stmt::Assert { .. }
+            | Stmt::If { .. }
+            | Stmt::For { .. }
+            | Stmt::While { .. } => {}
+        });
     }
 }
 
@@ -281,7 +276,7 @@ fn walk_reads<'b>(
 }
 
 fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool)>) {
-    for stmt in &block.0 {
+    block.for_each_stmt(|stmt| {
         if let Stmt::For {
             counter,
             start,
@@ -292,40 +287,27 @@ fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool
         {
             into.insert(*counter, (*start, *end, *inclusive));
         }
-        for inner in stmt.blocks() {
-            collect_bounds(inner, into);
-        }
-    }
+    });
 }
 
 fn collect_stores(block: &Block, var: VarId, into: &mut Vec<NodeId>) {
-    for stmt in &block.0 {
+    block.for_each_stmt(|stmt| {
         if let Stmt::Store { var: w, index, .. } = stmt
             && *w == var
         {
             into.push(*index);
         }
-        for inner in stmt.blocks() {
-            collect_stores(inner, var, into);
-        }
-    }
+    });
 }
 
 /// How many statements write `var` other than by declaring it, at any depth.
 fn count_writes(block: &Block, var: VarId) -> usize {
-    block
-        .0
-        .iter()
-        .map(|stmt| {
-            let own = usize::from(matches!(stmt,
-                Stmt::Store { var: w, .. } | Stmt::Assign(w, _) if *w == var));
-            own + stmt
-                .blocks()
-                .into_iter()
-                .map(|b| count_writes(b, var))
-                .sum::<usize>()
-        })
-        .sum()
+    let mut count = 0;
+    block.for_each_stmt(|stmt| {
+        count += usize::from(matches!(stmt,
+            Stmt::Store { var: w, .. } | Stmt::Assign(w, _) if *w == var));
+    });
+    count
 }
 
 fn is_zero(graph: &Graph, n: NodeId) -> bool {
@@ -657,12 +639,11 @@ pub fn before_loop(graph: &Graph, tail: &[Stmt], body: &[Stmt]) -> Vec<bool> {
 /// The nodes `stmts` compute, at any depth.
 pub fn nodes_placed(stmts: &[Stmt], into: &mut Vec<NodeId>) {
     for stmt in stmts {
-        if let Stmt::Node(n) = stmt {
-            into.push(*n);
-        }
-        for block in stmt.blocks() {
-            nodes_placed(&block.0, into);
-        }
+        stmt.for_each_stmt(|s| {
+            if let Stmt::Node(n) = s {
+                into.push(*n);
+            }
+        });
     }
 }
 

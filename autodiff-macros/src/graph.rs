@@ -483,55 +483,107 @@ impl Stmt {
     }
 }
 
+/// A walk over statements in program order, the one place that knows where each statement
+/// nests blocks and which nodes it uses: a `while` runs its condition block, then reads its
+/// test, then runs its body. Override [`Visit::stmt`] to see each statement (and call
+/// [`walk_stmt`] to go on into what it nests) and [`Visit::use_node`] to see each node a
+/// statement uses directly.
+pub trait Visit<'a> {
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        walk_stmt(self, stmt);
+    }
+
+    fn use_node(&mut self, _node: NodeId) {}
+}
+
+/// Visits each statement of `block`, in order.
+pub fn walk_block<'a, V: Visit<'a> + ?Sized>(v: &mut V, block: &'a Block) {
+    for stmt in &block.0 {
+        v.stmt(stmt);
+    }
+}
+
+/// Visits the nodes `stmt` uses and the statements of the blocks it nests, in program order.
+pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
+    match stmt {
+        Stmt::Node(_) | Stmt::Declare(_, None) => {}
+        Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => v.use_node(*n),
+        Stmt::Assert { args, .. } => args.iter().for_each(|&n| v.use_node(n)),
+        Stmt::Store { index, value, .. } => {
+            v.use_node(*index);
+            v.use_node(*value);
+        }
+        Stmt::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            v.use_node(*cond);
+            walk_block(v, then);
+            walk_block(v, otherwise);
+        }
+        Stmt::For {
+            start, end, body, ..
+        } => {
+            v.use_node(*start);
+            v.use_node(*end);
+            walk_block(v, body);
+        }
+        Stmt::While { cond, test, body } => {
+            walk_block(v, cond);
+            v.use_node(*test);
+            walk_block(v, body);
+        }
+    }
+}
+
+/// A [`Visit`] that calls a closure on every statement.
+struct EachStmt<F>(F);
+
+impl<'a, F: FnMut(&'a Stmt)> Visit<'a> for EachStmt<F> {
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        (self.0)(stmt);
+        walk_stmt(self, stmt);
+    }
+}
+
+/// A [`Visit`] that calls a closure on every node a statement uses.
+struct EachUse<F>(F);
+
+impl<F: FnMut(NodeId)> Visit<'_> for EachUse<F> {
+    fn use_node(&mut self, node: NodeId) {
+        (self.0)(node);
+    }
+}
+
+impl Stmt {
+    /// Calls `f` on this statement and on every statement nested in it, each before the blocks
+    /// it nests.
+    pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
+        EachStmt(f).stmt(self);
+    }
+}
+
 impl Block {
+    /// Calls `f` on every statement of this block and of the blocks nested in it, each before
+    /// the blocks it nests.
+    pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
+        walk_block(&mut EachStmt(f), self);
+    }
+
     /// Whether a statement of this block (or a nested one) stores into `var`.
     pub fn stores(&self, var: VarId) -> bool {
-        self.0.iter().any(|s| match s {
+        let mut stores = false;
+        self.for_each_stmt(|s| {
             // A call that writes into an array assigns it.
-            Stmt::Store { var: v, .. } | Stmt::Assign(v, _) => *v == var,
-            Stmt::If {
-                then, otherwise, ..
-            } => then.stores(var) || otherwise.stores(var),
-            Stmt::For { body, .. } => body.stores(var),
-            Stmt::While { cond, body, .. } => cond.stores(var) || body.stores(var),
-            _ => false,
-        })
+            stores |= matches!(s, Stmt::Store { var: v, .. } | Stmt::Assign(v, _) if *v == var);
+        });
+        stores
     }
 
     /// Calls `f` on every node a statement of this block (or a nested one) uses directly.
     pub fn for_each_use(&self, f: &mut impl FnMut(NodeId)) {
-        for stmt in &self.0 {
-            match stmt {
-                Stmt::Node(_) | Stmt::Declare(_, None) => {}
-                Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => f(*n),
-                Stmt::Assert { args, .. } => args.iter().for_each(|&n| f(n)),
-                Stmt::Store { index, value, .. } => {
-                    f(*index);
-                    f(*value);
-                }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    f(*cond);
-                    then.for_each_use(f);
-                    otherwise.for_each_use(f);
-                }
-                Stmt::For {
-                    start, end, body, ..
-                } => {
-                    f(*start);
-                    f(*end);
-                    body.for_each_use(f);
-                }
-                Stmt::While { cond, test, body } => {
-                    cond.for_each_use(f);
-                    f(*test);
-                    body.for_each_use(f);
-                }
-            }
-        }
+        walk_block(&mut EachUse(f), self);
     }
 }
 

@@ -21,7 +21,8 @@ use syn::{ItemFn, ReturnType};
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Place, Shape, Stmt, Ty,
+    VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -488,13 +489,15 @@ impl<'g> Sweep<'g> {
                     let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
                     return quote!(#name.clear(); #name.resize(#len, #x););
                 }
+                let place = Place {
+                    var: *v,
+                    index: None,
+                };
                 // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
-                if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
+                if !self.bound[n.0] && self.graph.node(*n).reads() == Some(place) {
                     return TokenStream::new();
                 }
-                if let Some((op, rhs)) =
-                    self.compound(*n, |node| matches!(node.op, Op::Read(r) if r == *v))
-                {
+                if let Some((op, rhs)) = self.compound(place, *n) {
                     return quote!(#name #op #rhs;);
                 }
                 let value = self.operand(*n).tokens;
@@ -503,9 +506,11 @@ impl<'g> Sweep<'g> {
             Stmt::Store { var, index, value } => {
                 let name = self.var(*var);
                 let i = self.operand(*index).tokens;
-                if let Some((op, rhs)) = self.compound(*value, |node| {
-                    matches!(node.op, Op::Load(r) if r == *var) && node.args[0] == *index
-                }) {
+                let place = Place {
+                    var: *var,
+                    index: Some(*index),
+                };
+                if let Some((op, rhs)) = self.compound(place, *value) {
                     return quote!(#name[#i] #op #rhs;);
                 }
                 let value = self.operand(*value).tokens;
@@ -630,28 +635,17 @@ impl<'g> Sweep<'g> {
     }
 
     /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.
-    fn compound(
-        &self,
-        value: NodeId,
-        reads_target: impl Fn(&crate::graph::Node) -> bool,
-    ) -> Option<(TokenStream, TokenStream)> {
+    fn compound(&self, place: Place, value: NodeId) -> Option<(TokenStream, TokenStream)> {
         // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
         if self.graph.generic.is_some() {
             return None;
         }
-        let node = self.graph.node(value);
-        let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
-            return None;
-        };
-        if self.bound[value.0] {
+        let (p, target, rhs) = self.graph.update(place, value)?;
+        if self.bound[value.0] || self.bound[target.0] {
             return None;
         }
-        let target = node.args[0];
-        if self.bound[target.0] || !reads_target(self.graph.node(target)) {
-            return None;
-        }
-        let op = punct(&format!("{}=", p.name()), node.span);
-        Some((op, self.operand(node.args[1]).tokens))
+        let op = punct(&format!("{}=", p.name()), self.graph.node(value).span);
+        Some((op, self.operand(rhs).tokens))
     }
 
     /// A node as an operand: its name if it has one, a leaf as itself, otherwise inline.

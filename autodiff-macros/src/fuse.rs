@@ -11,7 +11,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Shape, Stmt, Ty, VarId};
+use crate::graph::{
+    Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId,
+};
 use crate::prim::Prim;
 
 /// What a loop body does to variables, at any depth.
@@ -458,12 +460,7 @@ impl<'g> Code<'g> {
 
     /// The variable `n` reads only to add to it, if it is such a read.
     fn accumulator(&self, n: NodeId) -> Option<VarId> {
-        let node = &self.graph.nodes[n.0];
-        let (var, index) = match node.op {
-            Op::Read(v) => (v, None),
-            Op::Load(v) => (v, node.args.first().copied()),
-            _ => return None,
-        };
+        let Place { var, index } = self.graph.nodes[n.0].reads()?;
         let &[User::Node(sum)] = self.users(n) else {
             return None;
         };

@@ -279,6 +279,28 @@ impl Node {
     }
 }
 
+/// A place a statement writes and a node reads: a variable, or an element of an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub var: VarId,
+    /// The element's index, for an element of an array.
+    pub index: Option<NodeId>,
+}
+
+impl Node {
+    /// The place a `Read` or a `Load` reads.
+    pub fn reads(&self) -> Option<Place> {
+        match self.op {
+            Op::Read(var) => Some(Place { var, index: None }),
+            Op::Load(var) => Some(Place {
+                var,
+                index: self.args.first().copied(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// How many values a variable or parameter holds.
 #[derive(Clone, Debug)]
 pub enum Shape {
@@ -557,6 +579,21 @@ impl<F: FnMut(NodeId)> Visit<'_> for EachUse<F> {
 }
 
 impl Stmt {
+    /// The place an `Assign` or a `Store` writes, and the value it writes there.
+    pub fn writes(&self) -> Option<(Place, NodeId)> {
+        match *self {
+            Stmt::Assign(var, value) => Some((Place { var, index: None }, value)),
+            Stmt::Store { var, index, value } => Some((
+                Place {
+                    var,
+                    index: Some(index),
+                },
+                value,
+            )),
+            _ => None,
+        }
+    }
+
     /// Calls `f` on this statement and on every statement nested in it, each before the blocks
     /// it nests.
     pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
@@ -603,6 +640,18 @@ impl Graph {
 
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
+    }
+
+    /// An update `place op= rhs`: whether `value`, written to `place`, is `place op rhs` for an
+    /// arithmetic operator with the read of `place` on the left. The operator, the read and
+    /// `rhs`.
+    pub fn update(&self, place: Place, value: NodeId) -> Option<(Prim, NodeId, NodeId)> {
+        let node = self.node(value);
+        let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
+            return None;
+        };
+        let read = node.args[0];
+        (self.node(read).reads() == Some(place)).then_some((p, read, node.args[1]))
     }
 
     /// Whether a node belongs to the program as lowered, rather than to derivative code.

@@ -12,7 +12,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::{
-    Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId,
+    Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId, Visit,
+    walk_stmt,
 };
 use crate::prim::Prim;
 
@@ -387,60 +388,44 @@ struct Code<'g> {
 
 impl<'g> Code<'g> {
     fn new(graph: &'g Graph, stmts: &[Stmt]) -> Self {
-        fn walk(stmts: &[Stmt], users: &mut HashMap<NodeId, Vec<User>>, roots: &mut Vec<NodeId>) {
-            fn push(
-                users: &mut HashMap<NodeId, Vec<User>>,
-                n: NodeId,
-                u: User,
-                roots: &mut Vec<NodeId>,
-            ) {
-                users.entry(n).or_default().push(u);
-                roots.push(n);
+        /// Records the statement that uses each node, and collects the nodes the code computes
+        /// or uses.
+        struct Walk<'u> {
+            users: &'u mut HashMap<NodeId, Vec<User>>,
+            roots: &'u mut Vec<NodeId>,
+        }
+        impl Walk<'_> {
+            fn push(&mut self, n: NodeId, u: User) {
+                self.users.entry(n).or_default().push(u);
+                self.roots.push(n);
             }
-            for stmt in stmts {
+        }
+        impl Visit<'_> for Walk<'_> {
+            fn stmt(&mut self, stmt: &Stmt) {
                 match stmt {
-                    Stmt::Node(n) => roots.push(*n),
-                    Stmt::Declare(_, None) => {}
-                    Stmt::Declare(_, Some(n)) | Stmt::Push(_, n) => {
-                        push(users, *n, User::Other, roots);
-                    }
-                    Stmt::Assert { args, .. } => {
-                        for &n in args {
-                            push(users, n, User::Other, roots);
-                        }
-                    }
-                    Stmt::Assign(v, n) => push(users, *n, User::Assign(*v), roots),
+                    Stmt::Node(n) => self.roots.push(*n),
+                    Stmt::Assign(v, n) => self.push(*n, User::Assign(*v)),
                     Stmt::Store { var, index, value } => {
-                        push(users, *value, User::Store(*var, *index), roots);
-                        push(users, *index, User::Other, roots);
+                        self.push(*value, User::Store(*var, *index));
+                        self.push(*index, User::Other);
                     }
-                    Stmt::If {
-                        cond,
-                        then,
-                        otherwise,
-                    } => {
-                        push(users, *cond, User::Other, roots);
-                        walk(&then.0, users, roots);
-                        walk(&otherwise.0, users, roots);
-                    }
-                    Stmt::For {
-                        start, end, body, ..
-                    } => {
-                        push(users, *start, User::Other, roots);
-                        push(users, *end, User::Other, roots);
-                        walk(&body.0, users, roots);
-                    }
-                    Stmt::While { cond, test, body } => {
-                        walk(&cond.0, users, roots);
-                        push(users, *test, User::Other, roots);
-                        walk(&body.0, users, roots);
-                    }
+                    _ => walk_stmt(self, stmt),
                 }
+            }
+
+            fn use_node(&mut self, n: NodeId) {
+                self.push(n, User::Other);
             }
         }
         let mut users = HashMap::new();
         let mut work = Vec::new();
-        walk(stmts, &mut users, &mut work);
+        let mut visit = Walk {
+            users: &mut users,
+            roots: &mut work,
+        };
+        for stmt in stmts {
+            visit.stmt(stmt);
+        }
         let mut seen = HashSet::new();
         while let Some(n) = work.pop() {
             if !seen.insert(n) {

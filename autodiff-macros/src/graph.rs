@@ -507,10 +507,15 @@ impl Stmt {
 
 /// A walk over statements in program order, the one place that knows where each statement
 /// nests blocks and which nodes it uses: a `while` runs its condition block, then reads its
-/// test, then runs its body. Override [`Visit::stmt`] to see each statement (and call
+/// test, then runs its body. Override [`Visit::block`] to see each nested block (and call
+/// [`walk_block`] to go on into its statements), [`Visit::stmt`] to see each statement (and call
 /// [`walk_stmt`] to go on into what it nests) and [`Visit::use_node`] to see each node a
 /// statement uses directly.
 pub trait Visit<'a> {
+    fn block(&mut self, block: &'a Block) {
+        walk_block(self, block);
+    }
+
     fn stmt(&mut self, stmt: &'a Stmt) {
         walk_stmt(self, stmt);
     }
@@ -541,20 +546,20 @@ pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
             otherwise,
         } => {
             v.use_node(*cond);
-            walk_block(v, then);
-            walk_block(v, otherwise);
+            v.block(then);
+            v.block(otherwise);
         }
         Stmt::For {
             start, end, body, ..
         } => {
             v.use_node(*start);
             v.use_node(*end);
-            walk_block(v, body);
+            v.block(body);
         }
         Stmt::While { cond, test, body } => {
-            walk_block(v, cond);
+            v.block(cond);
             v.use_node(*test);
-            walk_block(v, body);
+            v.block(body);
         }
     }
 }

@@ -20,7 +20,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
-use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{
+    Block, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId, Visit, walk_stmt,
+};
 use crate::prim::Prim;
 use crate::rules::{self, Mode};
 
@@ -358,8 +360,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         scratch: Vec::new(),
         snapshots: HashMap::new(),
     };
-    let mut ids = 0;
-    r.locate(&body, &mut ids);
+    r.locate(&body);
     // Only values computed at the top of the function are in scope everywhere in the backward
     // sweep; the others must be recomputed or taped, not shared.
     let home = r.home.clone();
@@ -580,35 +581,26 @@ impl Reverse {
     }
 
     /// Numbers the primal blocks in order and records where each node is computed.
-    fn locate(&mut self, block: &Block, ids: &mut usize) {
-        let id = *ids;
-        *ids += 1;
-        self.block_ids.insert(address(block), id);
-        for (index, stmt) in block.0.iter().enumerate() {
-            match stmt {
-                Stmt::Node(n) => {
-                    self.home.insert(
-                        *n,
-                        Home {
-                            block: id,
-                            at: (index, 0),
-                        },
-                    );
+    fn locate(&mut self, body: &Block) {
+        struct Locate<'r> {
+            r: &'r mut Reverse,
+            ids: usize,
+        }
+        impl Visit<'_> for Locate<'_> {
+            fn block(&mut self, block: &Block) {
+                let id = self.ids;
+                self.ids += 1;
+                self.r.block_ids.insert(address(block), id);
+                for (index, stmt) in block.0.iter().enumerate() {
+                    if let Stmt::Node(n) = stmt {
+                        let at = (index, 0);
+                        self.r.home.insert(*n, Home { block: id, at });
+                    }
+                    walk_stmt(self, stmt);
                 }
-                Stmt::If {
-                    then, otherwise, ..
-                } => {
-                    self.locate(then, ids);
-                    self.locate(otherwise, ids);
-                }
-                Stmt::For { body, .. } => self.locate(body, ids),
-                Stmt::While { cond, body, .. } => {
-                    self.locate(cond, ids);
-                    self.locate(body, ids);
-                }
-                _ => {}
             }
         }
+        Locate { r: self, ids: 0 }.block(body);
     }
 
     fn frame(&mut self) -> &mut Frame {

@@ -1,132 +1,381 @@
-//! Times `f_hvp` against `f_grad` and against a hand-written Hessian-vector product, on
-//! Rosenbrock's function over a slice at n = 2, 10 and 100, and prints the ratios.
+//! Times the second derivatives `#[differentiate(hessian)]` generates and prints the ratios:
+//! `f_hvp` against a Hessian-vector product written by hand and against `f_grad`, and `f_hessian`
+//! against `num-dual`'s hyper-dual numbers and `echidna`'s bytecode-tape Hessian, on the neuron and
+//! on Rosenbrock's function as users write it (`benches/common/`, contenders in
+//! `benches/common/second.rs`).
 //!
 //! ```text
-//! cargo run --release --example bench_hvp
+//! cargo run --release --example bench_hvp [-- --runs 15 --run-ms 5 --markdown]
 //! ```
 //!
-//! Each function is timed in batches of calls lasting about 5 ms, 15 times, interleaved; the
-//! median time per call is reported. Forward mode over the reverse sweep costs, by theory, a
-//! small constant times the gradient (about 2 to 4).
+//! As in `bench_report`: each contender is calibrated to a batch of calls lasting about
+//! `--run-ms`, the batch timed `--runs` times, interleaved with the other contenders of the same
+//! row, and the median time per call reported, `±` the interquartile range of the runs as a
+//! fraction of the median, time spent waiting for a CPU excluded (`benches/common/clock.rs`).
+//! Functions of a slice add into buffers zeroed once, as `f_grad_into` and `f_hvp_into` do.
 
 // Timing arithmetic converts call counts to floats; they stay far below 2^52.
 #![allow(clippy::cast_precision_loss)]
 
+#[path = "../benches/common/clock.rs"]
+mod clock;
+// Each target uses its own part of the shared benchmark code.
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
-use std::time::Instant;
 
-use autodiff::differentiate;
+use clock::Summary;
+use common::neuron::{Neuron, neuron_grad, neuron_hessian, neuron_hvp};
+use common::rosenbrock::{
+    Rosenbrock, rosenbrock_grad_into, rosenbrock_hessian, rosenbrock_hvp_into,
+};
+use common::second::{
+    SIZES, direction, echidna_hessian, neuron_hvp_by_hand, num_dual_hessian, rosenbrock_hvp_by_hand,
+};
+use common::{Problem, Rng};
 
-/// Rosenbrock's function, `Σ (1 − xᵢ)² + 100 (xᵢ₊₁ − xᵢ²)²`.
-#[differentiate(reverse, hessian)]
-fn rosenbrock(x: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let a = 1.0 - x[i];
-        let b = x[i + 1] - x[i] * x[i];
-        s += a * a + 100.0 * b * b;
-    }
-    s
+/// The target for `f_hvp` against the hand-written product.
+const HAND_WRITTEN_TARGET: f64 = 1.10;
+
+struct Settings {
+    runs: usize,
+    run_ns: f64,
+    markdown: bool,
 }
 
-/// The gradient and `H·v` of Rosenbrock's function, by hand, adding into the buffers.
-fn hand_hvp(x: &[f64], v: &[f64], g: &mut [f64], hv: &mut [f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..x.len() - 1 {
-        let a = 1.0 - x[i];
-        let b = x[i + 1] - x[i] * x[i];
-        s += a * a + 100.0 * b * b;
-        g[i] += -2.0 * a - 400.0 * b * x[i];
-        g[i + 1] += 200.0 * b;
-        // The block of this term: [[2 + 1200 xᵢ² − 400 xᵢ₊₁, −400 xᵢ], [−400 xᵢ, 200]].
-        let h00 = 2.0 + 1200.0 * x[i] * x[i] - 400.0 * x[i + 1];
-        let h01 = -400.0 * x[i];
-        hv[i] += h00 * v[i] + h01 * v[i + 1];
-        hv[i + 1] += h01 * v[i] + 200.0 * v[i + 1];
-    }
-    s
+/// Times the contenders of one row: `round` hands each of them to [`Timer::measure`], in the
+/// same order every time; it is called once to calibrate, then once per run.
+struct Timer {
+    run_ns: f64,
+    next: usize,
+    iters: Vec<u64>,
+    runs: Vec<Vec<f64>>,
 }
 
-/// The median nanoseconds per call of `f`, batches interleaved with the others'.
-fn time(fs: &mut [&mut dyn FnMut()]) -> Vec<f64> {
-    let batch: Vec<u64> = fs
-        .iter_mut()
-        .map(|f| {
-            let mut n = 1u64;
-            loop {
-                let start = Instant::now();
-                for _ in 0..n {
-                    f();
-                }
-                if start.elapsed().as_micros() > 5_000 {
-                    return n;
-                }
-                n *= 2;
-            }
-        })
-        .collect();
-    let mut runs = vec![Vec::new(); fs.len()];
-    for _ in 0..15 {
-        for (k, f) in fs.iter_mut().enumerate() {
-            let start = Instant::now();
-            for _ in 0..batch[k] {
-                f();
-            }
-            runs[k].push(start.elapsed().as_nanos() as f64 / batch[k] as f64);
+impl Timer {
+    fn measure(&mut self, mut call: impl FnMut()) {
+        let k = self.next;
+        self.next += 1;
+        if k < self.iters.len() {
+            self.runs[k].push(clock::batch(self.iters[k], &mut call));
+        } else {
+            self.iters.push(clock::calibrate(self.run_ns, &mut call));
+            self.runs.push(Vec::new());
         }
     }
-    runs.into_iter()
-        .map(|mut r| {
-            r.sort_by(f64::total_cmp);
-            r[r.len() / 2]
-        })
+}
+
+fn time(settings: &Settings, mut round: impl FnMut(&mut Timer)) -> Vec<Summary> {
+    let mut timer = Timer {
+        run_ns: settings.run_ns,
+        next: 0,
+        iters: Vec::new(),
+        runs: Vec::new(),
+    };
+    for _ in 0..=settings.runs {
+        timer.next = 0;
+        round(&mut timer);
+    }
+    timer
+        .runs
+        .iter_mut()
+        .map(|r| Summary::of(r.as_mut_slice()))
         .collect()
 }
 
-fn main() {
-    println!("| n | f_grad_into | f_hvp_into | hand-written H·v | f_hvp / f_grad | f_hvp / hand |");
-    println!("|---|---|---|---|---|---|");
-    for n in [2, 10, 100] {
-        let x: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * f64::from(i % 7)).collect();
-        let v: Vec<f64> = (0..n).map(|i| 1.0 - 0.2 * f64::from(i % 5)).collect();
-        let (mut g, mut hv) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-        // The generated and the hand-written products agree.
-        let (mut g2, mut hv2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-        let _ = rosenbrock_hvp_into(&x, &v, &mut g, &mut hv);
-        let _ = hand_hvp(&x, &v, &mut g2, &mut hv2);
-        for i in 0..x.len() {
-            assert!((hv[i] - hv2[i]).abs() <= 1e-9 * (1.0 + hv2[i].abs()));
+fn format_ns(s: Summary) -> String {
+    let ns = s.median;
+    let time = if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    };
+    format!("{time} ±{:.0}%", 100.0 * s.spread)
+}
+
+fn print_table(settings: &Settings, header: &[&str], rows: &[Vec<String>]) {
+    if settings.markdown {
+        println!("| {} |", header.join(" | "));
+        println!("|---|{}", "---:|".repeat(header.len() - 1));
+        for row in rows {
+            println!("| {} |", row.join(" | "));
         }
-        let mut g1 = vec![0.0; x.len()];
-        let (mut g3, mut hv3) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-        let t = time(&mut [
-            &mut || {
-                black_box(rosenbrock_grad_into(black_box(&x), black_box(&mut g1)));
-            },
-            &mut || {
+        return;
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            std::iter::once(header.iter().map(|h| h.chars().count()).nth(c))
+                .chain(rows.iter().map(|r| Some(r[c].chars().count())))
+                .flatten()
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let pad = " ".repeat(widths[c] - cell.chars().count());
+                if c == 0 {
+                    format!("{cell}{pad}")
+                } else {
+                    format!("{pad}{cell}")
+                }
+            })
+            .collect();
+        println!("  {}", padded.join("  "));
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// `a / b`, marked when above `target`.
+fn against(a: Summary, b: Summary, target: f64) -> String {
+    let r = a.median / b.median;
+    if r <= target {
+        format!("{r:.2}")
+    } else {
+        format!("{r:.2} ✗")
+    }
+}
+
+fn ratio(a: Summary, b: Summary) -> String {
+    format!("{:.2}", a.median / b.median)
+}
+
+/// One row of the `H·v` table from the times of `f_grad`, `f_hvp` and the hand-written `H·v`.
+fn hvp_row(label: String, t: &[Summary]) -> Vec<String> {
+    vec![
+        label,
+        format_ns(t[0]),
+        format_ns(t[1]),
+        format_ns(t[2]),
+        against(t[1], t[2], HAND_WRITTEN_TARGET),
+        ratio(t[1], t[0]),
+    ]
+}
+
+fn hvp_table(settings: &Settings) {
+    let mut rows = Vec::new();
+    // The neuron: four scalars.
+    let p = Neuron.points().swap_remove(0);
+    let (x, w, b, t) = (p[0], p[1], p[2], p[3]);
+    let v = direction(4);
+    let times = time(settings, |timer| {
+        timer.measure(|| {
+            black_box(neuron_grad(
+                black_box(x),
+                black_box(w),
+                black_box(b),
+                black_box(t),
+            ));
+        });
+        timer.measure(|| {
+            black_box(neuron_hvp(
+                black_box(x),
+                black_box(v[0]),
+                black_box(w),
+                black_box(v[1]),
+                black_box(b),
+                black_box(v[2]),
+                black_box(t),
+                black_box(v[3]),
+            ));
+        });
+        timer.measure(|| {
+            black_box(neuron_hvp_by_hand(
+                black_box(x),
+                black_box(v[0]),
+                black_box(w),
+                black_box(v[1]),
+                black_box(b),
+                black_box(v[2]),
+                black_box(t),
+                black_box(v[3]),
+            ));
+        });
+    });
+    rows.push(hvp_row("neuron (4)".to_owned(), &times));
+    eprintln!("timed neuron");
+    // Rosenbrock over a slice; the buffers are zeroed once.
+    for n in [2, 10, 100, 1000] {
+        let x = Rosenbrock::new(n).points().swap_remove(0);
+        let v = direction(n);
+        let mut g = vec![0.0; n];
+        let (mut g2, mut hv2) = (vec![0.0; n], vec![0.0; n]);
+        let (mut g3, mut hv3) = (vec![0.0; n], vec![0.0; n]);
+        let times = time(settings, |timer| {
+            timer.measure(|| {
+                black_box(rosenbrock_grad_into(black_box(&x), black_box(&mut g)));
+            });
+            timer.measure(|| {
+                black_box(rosenbrock_hvp_into(
+                    black_box(&x),
+                    black_box(&v),
+                    black_box(&mut g2),
+                    black_box(&mut hv2),
+                ));
+            });
+            timer.measure(|| {
+                black_box(rosenbrock_hvp_by_hand(
+                    black_box(&x),
+                    black_box(&v),
+                    black_box(&mut g3),
+                    black_box(&mut hv3),
+                ));
+            });
+        });
+        rows.push(hvp_row(format!("rosenbrock/{n}"), &times));
+        eprintln!("timed rosenbrock/{n}");
+    }
+    print_table(
+        settings,
+        &[
+            "function (inputs)",
+            "f_grad",
+            "f_hvp",
+            "H·v by hand",
+            "f_hvp / by hand (≤ 1.10)",
+            "f_hvp / f_grad",
+        ],
+        &rows,
+    );
+}
+
+fn hessian_row(label: String, n: usize, t: &[Summary]) -> Vec<String> {
+    vec![
+        label,
+        format_ns(t[0]),
+        format_ns(t[1]),
+        format_ns(t[2]),
+        ratio(t[1], t[0]),
+        ratio(t[2], t[0]),
+        format!("{:.2}", t[0].median / (n as f64 * t[3].median)),
+    ]
+}
+
+fn hessian_table(settings: &Settings) {
+    let mut rows = Vec::new();
+    let p = Neuron.points().swap_remove(0);
+    let (x, w, b, t) = (p[0], p[1], p[2], p[3]);
+    let v = direction(4);
+    let times = time(settings, |timer| {
+        timer.measure(|| {
+            black_box(neuron_hessian(
+                black_box(x),
+                black_box(w),
+                black_box(b),
+                black_box(t),
+            ));
+        });
+        timer.measure(|| {
+            black_box(num_dual_hessian(&Neuron, black_box(&p)));
+        });
+        timer.measure(|| {
+            black_box(echidna_hessian(&Neuron, black_box(&p)));
+        });
+        timer.measure(|| {
+            black_box(neuron_hvp(
+                black_box(x),
+                black_box(v[0]),
+                black_box(w),
+                black_box(v[1]),
+                black_box(b),
+                black_box(v[2]),
+                black_box(t),
+                black_box(v[3]),
+            ));
+        });
+    });
+    rows.push(hessian_row("neuron (4)".to_owned(), 4, &times));
+    eprintln!("timed neuron's Hessian");
+    for n in SIZES {
+        let problem = Rosenbrock::new(n);
+        let x = problem.points().swap_remove(0);
+        let v = Rng::new(3).vec(n, -1.0, 1.0);
+        let (mut g, mut hv) = (vec![0.0; n], vec![0.0; n]);
+        let times = time(settings, |timer| {
+            timer.measure(|| {
+                black_box(rosenbrock_hessian(black_box(&x)));
+            });
+            timer.measure(|| {
+                black_box(num_dual_hessian(&problem, black_box(&x)));
+            });
+            timer.measure(|| {
+                black_box(echidna_hessian(&problem, black_box(&x)));
+            });
+            timer.measure(|| {
                 black_box(rosenbrock_hvp_into(
                     black_box(&x),
                     black_box(&v),
                     black_box(&mut g),
                     black_box(&mut hv),
                 ));
-            },
-            &mut || {
-                black_box(hand_hvp(
-                    black_box(&x),
-                    black_box(&v),
-                    black_box(&mut g3),
-                    black_box(&mut hv3),
-                ));
-            },
-        ]);
-        println!(
-            "| {n} | {:.1} ns | {:.1} ns | {:.1} ns | {:.2} | {:.2} |",
-            t[0],
-            t[1],
-            t[2],
-            t[1] / t[0],
-            t[1] / t[2]
-        );
+            });
+        });
+        rows.push(hessian_row(format!("rosenbrock/{n}"), n, &times));
+        eprintln!("timed rosenbrock/{n}'s Hessian");
     }
+    print_table(
+        settings,
+        &[
+            "function (inputs)",
+            "f_hessian",
+            "num-dual (hyper-dual)",
+            "echidna::hessian",
+            "num-dual / f_hessian",
+            "echidna / f_hessian",
+            "f_hessian / (N · f_hvp)",
+        ],
+        &rows,
+    );
+}
+
+fn main() {
+    let mut settings = Settings {
+        runs: 15,
+        run_ns: 5e6,
+        markdown: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> u32 {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|&v| v > 0)
+                .unwrap_or_else(|| panic!("{name} takes a positive integer"))
+        };
+        match arg.as_str() {
+            "--runs" => settings.runs = value("--runs") as usize,
+            "--run-ms" => settings.run_ns = f64::from(value("--run-ms")) * 1e6,
+            "--markdown" => settings.markdown = true,
+            other => panic!("unknown argument {other}; expected --runs N, --run-ms MS, --markdown"),
+        }
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run with --release for meaningful times");
+    }
+    println!(
+        "median of {} runs of ~{} ms each, per call{}; ± is the interquartile range of the runs",
+        settings.runs,
+        settings.run_ns / 1e6,
+        if clock::excludes_waits() {
+            ", waits for a CPU excluded"
+        } else {
+            ""
+        }
+    );
+    println!("\nHessian-vector products: f_hvp against H·v by hand and against f_grad\n");
+    hvp_table(&settings);
+    println!(
+        "\nHessians: f_hessian against num-dual and echidna; the last column is f_hessian over N products\n"
+    );
+    hessian_table(&settings);
 }

@@ -471,3 +471,109 @@ fn generic_functions_and_wrt() {
     ];
     assert_hessian_close("generic", &hess, &want);
 }
+
+/// Two slices between an array and a scalar: each active input's part of a row is filled by its
+/// own buffer or entry.
+#[differentiate(reverse, hessian)]
+fn two_slices(x: &[f64], w: [f64; 2], b: f64, y: &[f64]) -> f64 {
+    let mut s = b * w[0];
+    for i in 0..x.len() {
+        s += (x[i] * y[i] + w[1]).sin() * b + x[i] * x[i] * y[i];
+    }
+    s * s
+}
+
+#[test]
+fn two_slices_match_differences_of_the_gradient() {
+    let (x, w, b, y) = ([0.3, -0.5, 0.8], [0.7, -1.1], 0.2, [1.5, 0.25, -0.6]);
+    let (value, dx, dw, db, dy, hess) = two_slices_hessian(&x, w, b, &y);
+    assert_eq!(
+        (value, dx, dw, db, dy),
+        two_slices_grad(&x, w, b, &y),
+        "f_hessian's value and gradient are f_grad's"
+    );
+    assert_eq!(hess.len(), 81);
+    let at = [x[0], x[1], x[2], w[0], w[1], b, y[0], y[1], y[2]];
+    let fd = fd_hessian(
+        |p| {
+            let (_, dx, dw, db, dy) = two_slices_grad(&p[..3], [p[3], p[4]], p[5], &p[6..]);
+            [dx[0], dx[1], dx[2], dw[0], dw[1], db, dy[0], dy[1], dy[2]]
+        },
+        at,
+    );
+    for i in 0..9 {
+        for j in 0..9 {
+            let (g, want) = (hess[i * 9 + j], fd[i][j]);
+            assert!(
+                (g - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "two slices: H[{i}][{j}] = {g}, expected {want}"
+            );
+        }
+    }
+}
+
+/// The rows of `f_hessian` come from separate products, whose rounding differs; the result is
+/// symmetric exactly all the same, each entry within rounding of both products.
+#[test]
+fn hessians_are_symmetric_exactly() {
+    let mut asymmetric_products = 0;
+    for k in 0..40 {
+        let p = f64::from(k);
+        let at = [
+            (0.37 * p).sin() * 2.0,
+            (1.3 * p).cos(),
+            0.1 * p - 2.0,
+            (0.7 * p).sin(),
+        ];
+        let (_, _, _, _, _, hess) = neuron_hessian(at[0], at[1], at[2], at[3]);
+        let mut rows = [[0.0; 4]; 4];
+        for (j, row) in rows.iter_mut().enumerate() {
+            let e = |i: usize| if i == j { 1.0 } else { 0.0 };
+            let (_, _, _, _, _, a, b, c, d) =
+                neuron_hvp(at[0], e(0), at[1], e(1), at[2], e(2), at[3], e(3));
+            *row = [a, b, c, d];
+        }
+        for i in 0..4 {
+            for j in 0..4 {
+                assert_eq!(hess[i][j].to_bits(), hess[j][i].to_bits(), "H[{i}][{j}]");
+                let scale = 1e-14 * (1.0 + rows[i][j].abs());
+                assert!((hess[i][j] - rows[i][j]).abs() <= scale);
+                assert!((hess[i][j] - rows[j][i]).abs() <= scale);
+                asymmetric_products += usize::from(rows[i][j] != rows[j][i]);
+            }
+        }
+        let x = [at[0], at[1], at[2], at[3], 0.5];
+        let (_, _, hess) = rosenbrock_slice_hessian(&x);
+        for i in 0..5 {
+            for j in 0..5 {
+                assert_eq!(hess[i * 5 + j].to_bits(), hess[j * 5 + i].to_bits());
+            }
+        }
+    }
+    // The test means something: some products do differ in their last bits.
+    assert!(asymmetric_products > 0);
+}
+
+/// `f_hessian` of fixed-size inputs allocates nothing; with slices it allocates its buffers
+/// once, however many rows it fills.
+#[test]
+fn hessians_allocate_once_not_per_row() {
+    use allocation_counter::measure;
+    use std::hint::black_box;
+    let info = measure(|| {
+        black_box(neuron_hessian(black_box(2.0), 0.5, 0.1, 1.0));
+    });
+    assert_eq!(info.count_total, 0);
+    let info = measure(|| {
+        black_box(rosenbrock_hessian(black_box([-1.2, 1.0, 0.5, -0.3])));
+    });
+    assert_eq!(info.count_total, 0);
+    let count = |n: u32| {
+        let x: Vec<f64> = (0..n).map(|i| 0.1 * f64::from(i)).collect();
+        measure(|| {
+            black_box(rosenbrock_slice_hessian(black_box(&x)));
+        })
+        .count_total
+    };
+    assert_eq!(count(4), count(40));
+}

@@ -21,6 +21,7 @@ pub mod neuron;
 pub mod peers;
 pub mod real;
 pub mod rosenbrock;
+pub mod second;
 pub mod seed;
 pub mod wrapper;
 

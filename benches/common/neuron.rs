@@ -4,8 +4,9 @@
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::{differentiate, sigmoid};
 
-/// The single neuron's squared error, as `#[differentiate]` takes it.
-#[differentiate]
+/// The single neuron's squared error, as `#[differentiate]` takes it; its second derivatives are
+/// benchmarked too (`super::second`).
+#[differentiate(reverse, hessian)]
 pub fn neuron(x: f64, w: f64, b: f64, t: f64) -> f64 {
     (sigmoid(w * x + b) - t).powi(2)
 }

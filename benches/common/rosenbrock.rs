@@ -7,8 +7,9 @@ use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
 
 /// The Rosenbrock function as it is usually written (and as the README shows it): over
-/// `0..x.len() - 1`, reading `x[i]` and `x[i + 1]`.
-#[differentiate]
+/// `0..x.len() - 1`, reading `x[i]` and `x[i + 1]`. Its second derivatives are benchmarked too
+/// (`super::second`).
+#[differentiate(reverse, hessian)]
 #[must_use]
 pub fn rosenbrock(x: &[f64]) -> f64 {
     let mut sum = 0.0;

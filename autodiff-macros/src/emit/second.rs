@@ -286,11 +286,17 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         .to_tokens_into(&mut out);
     }
 
-    // `f_hessian`: one `H·v` along each unit direction, filling a row each.
-    let one = match &graph.generic {
-        Some(t) => quote!(::autodiff::cast::<#t, f64>(1.0)),
-        None => quote!(1.0),
+    // `f_hessian`: one `H·v` along each unit direction, filling a row each; with slices through
+    // `f_hvp_into`, whose buffers are allocated once and whose `H·v` adds into the zeroed row
+    // itself. Then the two triangles are averaged, so that `hess` is symmetric exactly.
+    let cast = |c: f64| {
+        let c = proc_macro2::Literal::f64_unsuffixed(c);
+        match &graph.generic {
+            Some(t) => quote!(::autodiff::cast::<#t, f64>(#c)),
+            None => quote!(#c),
+        }
     };
+    let (one, half) = (cast(1.0), cast(0.5));
     // Names apart from the parameters.
     let mut own = Namer::default();
     for (_, _, ident) in &plain_params {
@@ -301,7 +307,10 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     let n = own.fresh("n");
     let e = own.fresh("e");
     let j = own.fresh("j");
+    let row_i = own.fresh("i");
     let value = own.fresh("value");
+    let rest = own.fresh("rest");
+    let sym = own.fresh("s");
     // The offset of each active parameter in the flattened input, and its length.
     let mut offset = quote!(0);
     let mut scalars = 0usize;
@@ -324,81 +333,121 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                 Some(quote!(#x.len()))
             }
         };
-        layout.push((*i, *p, here, len));
+        layout.push((here, len));
         offset = offset_tokens(scalars, &sized);
     }
     let total = offset;
-    let mut direction_stmts = Vec::new();
-    let mut call_args = Vec::new();
+    // Sets entry `k - at` of a direction `v` to `x`, if `k` falls in it.
+    let set = |v: &proc_macro2::Ident, at: &TokenStream, x: &TokenStream| {
+        quote! {
+            if let Some(#e) = #k.checked_sub(#at).and_then(|#j| #v.get_mut(#j)) {
+                *#e = #x;
+            }
+        }
+    };
+    let mut once = Vec::new();
+    let mut directions = Vec::new();
+    let mut resets = Vec::new();
+    let mut splits = Vec::new();
+    let mut args_first = Vec::new();
+    let mut args_rest = Vec::new();
     let mut fill = Vec::new();
-    let mut names_first = vec![quote!(#value)];
-    let mut names_hv = Vec::new();
-    let mut layout_iter = layout.iter().peekable();
+    let mut grads_returned = Vec::new();
+    let mut hvs_returned = Vec::new();
+    let mut grads_out = vec![value.clone()];
+    let mut layout_iter = layout.iter();
+    let mut remaining = active.len();
     for (_, p, ident) in &plain_params {
-        call_args.push(quote!(#ident));
+        args_first.push(quote!(#ident));
+        args_rest.push(quote!(#ident));
         if !p.active {
             continue;
         }
-        let (_, _, at, len) = layout_iter.next().expect("laid out");
-        let v = own.fresh(&format!("v_{}", names::plain(&p.name)));
+        let (at, len) = layout_iter.next().expect("laid out");
+        let plain = names::plain(&p.name);
+        let v = own.fresh(&format!("v_{plain}"));
         let d = own.fresh(&names::derivative(&p.name));
-        let hv = own.fresh(&format!("hv_{}", names::plain(&p.name)));
-        names_first.push(quote!(#d));
-        names_hv.push(hv.clone());
-        let row = |at: &TokenStream, len: Option<&TokenStream>| match (has_slices, len) {
-            (true, None) => quote!(#hess[#k * #n + #at]),
-            (true, Some(len)) => quote!(#hess[#k * #n + #at..#k * #n + #at + #len]),
-            (false, None) => quote!(#hess[#k][#at]),
-            (false, Some(len)) => quote!(#hess[#k][#at..#at + #len]),
-        };
-        match (&p.shape, len) {
-            (Shape::Scalar, _) => {
-                direction_stmts.push(quote!(let #v = if #k == #at { #one } else { #zero };));
-                let target = row(at, None);
-                fill.push(quote!(#target = #hv;));
-            }
-            (shape, Some(len)) => {
-                let init = match shape {
-                    Shape::Array { .. } => quote!([#zero; #len]),
-                    _ => quote!(::std::vec![#zero; #len]),
-                };
-                direction_stmts.push(quote! {
-                    let mut #v = #init;
-                    if let Some(#e) = #k.checked_sub(#at).and_then(|#j| #v.get_mut(#j)) {
-                        *#e = #one;
-                    }
-                });
-                let target = row(at, Some(len));
-                fill.push(quote!(#target.copy_from_slice(&#hv);));
-            }
-            _ => {}
+        let hv = own.fresh(&format!("hv_{plain}"));
+        // With slices, this parameter's part of the row.
+        let h = own.fresh(&format!("row_{plain}"));
+        remaining -= 1;
+        if has_slices {
+            let width = len.clone().unwrap_or_else(|| quote!(1));
+            splits.push(if remaining == 0 {
+                quote!(let #h = #rest;)
+            } else {
+                quote!(let (#h, #rest) = #rest.split_at_mut(#width);)
+            });
         }
-        let by_ref = matches!(p.shape, Shape::Slice).then(|| quote!(&));
-        call_args.push(quote!(#by_ref #v));
+        grads_out.push(d.clone());
+        match &p.shape {
+            Shape::Scalar => {
+                directions.push(quote!(let #v = if #k == #at { #one } else { #zero };));
+                args_first.push(quote!(#v));
+                args_rest.push(quote!(#v));
+                fill.push(if has_slices {
+                    quote!(#h[0] = #hv;)
+                } else {
+                    quote!(#hess[#k][#at] = #hv;)
+                });
+                grads_returned.push(d);
+                hvs_returned.push(hv);
+            }
+            Shape::Array { len, .. } => {
+                let one_at = set(&v, at, &one);
+                directions.push(quote! {
+                    let mut #v = [#zero; #len];
+                    #one_at
+                });
+                args_first.push(quote!(#v));
+                args_rest.push(quote!(#v));
+                fill.push(if has_slices {
+                    quote!(#h.copy_from_slice(&#hv);)
+                } else {
+                    quote!(#hess[#k][#at..#at + #len].copy_from_slice(&#hv);)
+                });
+                grads_returned.push(d);
+                hvs_returned.push(hv);
+            }
+            _ => {
+                let sink = own.fresh(&format!("sink_{plain}"));
+                once.push(quote! {
+                    let mut #v = ::std::vec![#zero; #ident.len()];
+                    let mut #d = ::std::vec![#zero; #ident.len()];
+                    let mut #sink = ::std::vec![#zero; #ident.len()];
+                });
+                directions.push(set(&v, at, &one));
+                resets.push(set(&v, at, &zero));
+                args_first.push(quote!(&#v, &mut #d, #h));
+                args_rest.push(quote!(&#v, &mut #sink, #h));
+            }
+        }
     }
-    let names_all: Vec<TokenStream> = names_first
-        .iter()
-        .cloned()
-        .chain(names_hv.iter().map(|h| quote!(#h)))
-        .collect();
-    let ignore_first: Vec<TokenStream> = std::iter::once(quote!(_))
-        .chain(names_first.iter().skip(1).map(|_| quote!(_)))
-        .chain(names_hv.iter().map(|h| quote!(#h)))
-        .collect();
-    let callee = &name;
+    let ignored = grads_returned.iter().map(|_| quote!(_));
+    let callee = if has_slices { &hvp_name } else { &name };
     let hessian = sig.name("hessian");
-    let (hess_ty, hess_init, size) = if has_slices {
+    let (hess_ty, hess_init, upper, lower, row) = if has_slices {
         (
             quote!(::std::vec::Vec<#output>),
             quote!(::std::vec![#zero; #n * #n]),
-            quote!(let #n: usize = #total;),
+            quote!(#hess[#j * #n + #row_i]),
+            quote!(#hess[#row_i * #n + #j]),
+            quote!(let #rest = &mut #hess[#k * #n..#k * #n + #n];),
         )
     } else {
         (
             quote!([[#output; #total]; #total]),
             quote!([[#zero; #total]; #total]),
-            quote!(let #n: usize = #total;),
+            quote!(#hess[#j][#row_i]),
+            quote!(#hess[#row_i][#j]),
+            TokenStream::new(),
         )
+    };
+    // Without slices, a row exists only if `n > 0`.
+    let first_fill = if has_slices {
+        quote!(#(#fill)*)
+    } else {
+        quote!(if #n > 0 { #(#fill)* })
     };
     let doc = doc_lines(&[
         format!(
@@ -406,7 +455,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
             sig.link(graph)
         ),
         format!(
-            "active input: returns `({}, {}, hess)`, with the inputs flattened in order; `hess` is {}.",
+            "active input: returns `({}, {}, hess)`, with the inputs flattened in order; `hess` is {},",
             sig.call(graph),
             grads.join(", "),
             if has_slices {
@@ -415,6 +464,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                 "an N × N array"
             }
         ),
+        "symmetric: the two triangles' entries, equal but for rounding, are averaged.".to_owned(),
     ]);
     let many = (signature.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
@@ -422,22 +472,37 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         #(#attrs)*
         #many
         #[must_use]
-        #[allow(clippy::type_complexity, clippy::identity_op)]
+        #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop)]
         #vis fn #hessian #generics(#(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
-            #size
+            let #n: usize = #total;
             let mut #hess = #hess_init;
-            let #k: usize = 0;
-            #(#direction_stmts)*
-            let (#(#names_all,)*) = #callee(#(#call_args),*);
-            if #n > 0 {
-                #(#fill)*
-            }
+            #(#once)*
+            let (#value, #(#grads_returned,)*) = {
+                let #k: usize = 0;
+                #(#directions)*
+                #row
+                #(#splits)*
+                let (#value, #(#grads_returned,)* #(#hvs_returned,)*) = #callee(#(#args_first),*);
+                #first_fill
+                #(#resets)*
+                (#value, #(#grads_returned,)*)
+            };
             for #k in 1..#n {
-                #(#direction_stmts)*
-                let (#(#ignore_first,)*) = #callee(#(#call_args),*);
+                #(#directions)*
+                #row
+                #(#splits)*
+                let (_, #(#ignored,)* #(#hvs_returned,)*) = #callee(#(#args_rest),*);
                 #(#fill)*
+                #(#resets)*
             }
-            (#(#names_first,)* #hess)
+            for #row_i in 0..#n {
+                for #j in 0..#row_i {
+                    let #sym = #half * #lower + #half * #upper;
+                    #lower = #sym;
+                    #upper = #sym;
+                }
+            }
+            (#(#grads_out,)* #hess)
         }
     }
     .to_tokens_into(&mut out);

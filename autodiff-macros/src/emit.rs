@@ -21,8 +21,8 @@ use syn::{ItemFn, ReturnType};
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Place, Shape, Stmt, Ty,
-    VarId,
+    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, KnownConst, LitValue, MAX_INLINE, NodeId,
+    Op, Place, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -451,7 +451,8 @@ impl<'g> Sweep<'g> {
                     || matches!(var.shape, Shape::Tape(_)))
                 .then(|| quote!(mut));
                 match (init, &var.shape) {
-                    (_, Shape::Tape(capacity)) => {
+                    (_, Shape::Tape(count)) => {
+                        let capacity = capacity(count);
                         quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
                     }
                     (Some(n), _) => {
@@ -984,6 +985,47 @@ fn next(prec: Prec) -> Prec {
         Prec::Product => Prec::Cast,
         Prec::Cast => Prec::Prefix,
         Prec::Prefix | Prec::Atom => Prec::Atom,
+    }
+}
+
+/// The inline capacity of a tape that holds `count` values, as a constant expression.
+fn capacity(count: &Count) -> TokenStream {
+    match count {
+        Count::Known(n) => {
+            let n = Literal::u64_unsuffixed((*n).min(MAX_INLINE));
+            quote!(#n)
+        }
+        Count::Const(_) | Count::Saturating(..) => {
+            let e = count_expr(count);
+            let max = Literal::u64_unsuffixed(MAX_INLINE);
+            quote!({
+                let n: usize = #e;
+                if n > #max { #max } else { n }
+            })
+        }
+        Count::Unknown => quote!(0),
+    }
+}
+
+/// A count as a `usize` constant expression.
+fn count_expr(count: &Count) -> TokenStream {
+    match count {
+        Count::Known(n) => {
+            let n = Literal::u64_suffixed(*n);
+            quote!((#n as usize))
+        }
+        Count::Const(tokens) => quote!((#tokens) as usize),
+        Count::Saturating(a, op, b) => {
+            let (a, b) = (count_expr(a), count_expr(b));
+            let method = match op {
+                CountOp::Mul => "saturating_mul",
+                CountOp::Add => "saturating_add",
+                CountOp::Sub => "saturating_sub",
+            };
+            let method = Ident::new(method, Span::call_site());
+            quote!((#a).#method(#b))
+        }
+        Count::Unknown => quote!(0),
     }
 }
 

@@ -317,8 +317,71 @@ pub enum Shape {
     Buffer(NodeId),
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
     /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
-    /// as the constant expression says.
-    Tape(TokenStream),
+    /// as the count says (at most [`MAX_INLINE`]).
+    Tape(Count),
+}
+
+/// How many times something runs, or how many values a tape holds, as far as the compile time
+/// knows: a number, or an expression over the user's integer constants that emission prints as a
+/// constant expression.
+#[derive(Clone, Debug)]
+pub enum Count {
+    Known(u64),
+    /// An integer constant as the user wrote it: a `const`, an array's length `N`.
+    Const(TokenStream),
+    /// Saturating arithmetic on two counts that are not both known.
+    Saturating(Box<Count>, CountOp, Box<Count>),
+    Unknown,
+}
+
+/// The saturating operation of a [`Count::Saturating`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountOp {
+    Mul,
+    Add,
+    Sub,
+}
+
+/// The most values a tape keeps inline; beyond that it grows on the heap.
+pub const MAX_INLINE: u64 = 1024;
+
+impl Count {
+    fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, op: CountOp) -> Count {
+        match (self, other) {
+            (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
+            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
+            (a, b) => Count::Saturating(Box::new(a.clone()), op, Box::new(b.clone())),
+        }
+    }
+
+    pub fn times(&self, other: &Count) -> Count {
+        match (self, other) {
+            (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
+            _ => self.combine(other, u64::saturating_mul, CountOp::Mul),
+        }
+    }
+
+    pub fn minus(&self, other: &Count) -> Count {
+        match other {
+            Count::Known(0) => self.clone(),
+            _ => self.combine(other, u64::saturating_sub, CountOp::Sub),
+        }
+    }
+
+    pub fn plus(&self, other: &Count) -> Count {
+        match (self, other) {
+            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
+            _ => self.combine(other, u64::saturating_add, CountOp::Add),
+        }
+    }
+
+    /// What is known at compile time: an unknown count contributes nothing to a capacity.
+    pub fn known_part(&self) -> Count {
+        match self {
+            Count::Unknown => Count::Known(0),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A mutable variable: a local assigned inside a branch or loop, a local array, or an array or

@@ -21,7 +21,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId, Visit, walk_stmt,
+    Block, Count, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId, Visit,
+    walk_stmt,
 };
 use crate::prim::Prim;
 use crate::rules::{self, Mode};
@@ -768,7 +769,7 @@ impl Reverse {
             TapeKind::Bool => Ty::Bool,
             TapeKind::Int => Ty::Int,
         };
-        let t = self.new_var("tape", ty, Shape::Tape(quote::quote!(0)), None);
+        let t = self.new_var("tape", ty, Shape::Tape(Count::Known(0)), None);
         self.tapes.insert(kind, t);
         t
     }
@@ -1361,9 +1362,9 @@ impl Reverse {
             Op::Lit(crate::graph::LitValue::Int(v), _) => {
                 u64::try_from(*v).map_or(Count::Unknown, Count::Known)
             }
-            Op::Const(tokens) => Count::Const(quote::quote!((#tokens) as usize)),
+            Op::Const(tokens) => Count::Const(tokens.clone()),
             Op::Len(v) => match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
-                Shape::Array { len, .. } => Count::Const(quote::quote!((#len) as usize)),
+                Shape::Array { len, .. } => Count::Const(len),
                 _ => Count::Unknown,
             },
             Op::Prim(Prim::Add) => self
@@ -1773,100 +1774,12 @@ impl Reverse {
                 .collect();
             tapes.sort();
             for t in &tapes {
-                let capacity = self
-                    .capacity
-                    .get(t)
-                    .map_or_else(|| quote::quote!(0), Count::tokens);
+                let capacity = self.capacity.get(t).cloned().unwrap_or(Count::Known(0));
                 self.b
                     .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
             }
             let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
             out.splice(0..0, decls);
-        }
-    }
-}
-
-/// How many times something runs, when the macro can tell at compile time.
-#[derive(Clone)]
-enum Count {
-    Known(u64),
-    /// A constant expression, such as the length of an array parameter `N`.
-    Const(proc_macro2::TokenStream),
-    Unknown,
-}
-
-/// The most values a tape keeps inline; beyond that it grows on the heap.
-const MAX_INLINE: u64 = 1024;
-
-impl Count {
-    fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, method: &str) -> Count {
-        match (self, other) {
-            (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
-            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
-            (a, b) => {
-                let (a, b) = (a.expr(), b.expr());
-                let method = proc_macro2::Ident::new(method, proc_macro2::Span::call_site());
-                Count::Const(quote::quote!((#a).#method(#b)))
-            }
-        }
-    }
-
-    fn times(&self, other: &Count) -> Count {
-        match (self, other) {
-            (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
-            _ => self.combine(other, u64::saturating_mul, "saturating_mul"),
-        }
-    }
-
-    fn minus(&self, other: &Count) -> Count {
-        match other {
-            Count::Known(0) => self.clone(),
-            _ => self.combine(other, u64::saturating_sub, "saturating_sub"),
-        }
-    }
-
-    fn plus(&self, other: &Count) -> Count {
-        match (self, other) {
-            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
-            _ => self.combine(other, u64::saturating_add, "saturating_add"),
-        }
-    }
-
-    /// The count as a `usize` constant expression.
-    fn expr(&self) -> proc_macro2::TokenStream {
-        match self {
-            Count::Known(n) => {
-                let n = proc_macro2::Literal::u64_suffixed(*n);
-                quote::quote!((#n as usize))
-            }
-            Count::Const(e) => e.clone(),
-            Count::Unknown => quote::quote!(0),
-        }
-    }
-
-    /// What is known at compile time: an unknown count contributes nothing to a capacity.
-    fn known_part(&self) -> Count {
-        match self {
-            Count::Unknown => Count::Known(0),
-            other => other.clone(),
-        }
-    }
-
-    /// The inline capacity of a tape that holds this many values, as a constant expression.
-    fn tokens(&self) -> proc_macro2::TokenStream {
-        match self {
-            Count::Known(n) => {
-                let n = proc_macro2::Literal::u64_unsuffixed((*n).min(MAX_INLINE));
-                quote::quote!(#n)
-            }
-            Count::Const(e) => {
-                let max = proc_macro2::Literal::u64_unsuffixed(MAX_INLINE);
-                quote::quote!({
-                    let n: usize = #e;
-                    if n > #max { #max } else { n }
-                })
-            }
-            Count::Unknown => quote::quote!(0),
         }
     }
 }

@@ -773,3 +773,64 @@ fn one_slice_passed_twice() {
     assert_eq!(d, vec![2.0, -4.0, 8.0]);
     assert_slice_modes_agree(&d, |t| self_dot_twice_jvp(&w, t).1);
 }
+
+/// `Σᵢ sin(vᵢ s)`, of a slice and a scalar.
+#[differentiate(reverse, forward)]
+fn sine_sum(v: &[f64], s: f64) -> f64 {
+    let mut t = 0.0;
+    for i in 0..v.len() {
+        t += (v[i] * s).sin();
+    }
+    t
+}
+
+/// `Σᵢ vᵢ² s`, of an array by reference and a scalar.
+#[differentiate(reverse, forward)]
+fn scaled_squares(v: &[f64; 2], s: f64) -> f64 {
+    (v[0] * v[0] + v[1] * v[1]) * s
+}
+
+/// Constant arrays and slices passed to callees beside an active scalar: a local array of
+/// constants, one filled from a parameter outside `wrt`, a slice parameter outside `wrt`, part
+/// of it, and an array parameter by reference outside `wrt`. Their tangents in `g_jvp` are zeros
+/// of their length.
+#[differentiate(reverse, forward, wrt(x))]
+fn constant_array_arguments(x: f64, c: f64, w: &[f64], a: &[f64; 2]) -> f64 {
+    let h = [0.5; 2];
+    let mut k = [0.0; 2];
+    for j in 0..2 {
+        k[j] = c.exp() * (j + 1) as f64;
+    }
+    sine_sum(&h, x)
+        + sine_sum(&k, x)
+        + sine_sum(w, x)
+        + sine_sum(&w[1..3], x)
+        + scaled_squares(a, x)
+        + scaled_squares(&k, x)
+}
+
+#[test]
+fn constant_array_arguments_get_zero_tangents() {
+    let (x, c) = (0.7_f64, -0.3_f64);
+    let w = [0.4, -1.1, 0.9];
+    let a = [1.5, -0.5];
+    let k = [c.exp(), 2.0 * c.exp()];
+    // ∂x of Σ sin(vᵢ x) is Σ vᵢ cos(vᵢ x); of (Σ vᵢ²) x it is Σ vᵢ².
+    let ds = |v: &[f64]| v.iter().map(|&u| u * (u * x).cos()).sum::<f64>();
+    let dq = |v: &[f64]| v.iter().map(|&u| u * u).sum::<f64>();
+    let want = ds(&[0.5, 0.5]) + ds(&k) + ds(&w) + ds(&w[1..3]) + dq(&a) + dq(&k);
+    let (v, dx) = constant_array_arguments_grad(x, c, &w, &a);
+    assert_eq!(
+        v.to_bits(),
+        constant_array_arguments(x, c, &w, &a).to_bits()
+    );
+    assert_relative_eq!(dx, want, max_relative = 1e-12);
+    let (v, t) = constant_array_arguments_jvp(x, 1.0, c, &w, &a);
+    assert_eq!(
+        v.to_bits(),
+        constant_array_arguments(x, c, &w, &a).to_bits()
+    );
+    assert_relative_eq!(t, want, max_relative = 1e-12);
+    let (_, t) = constant_array_arguments_jvp(x, -2.5, c, &w, &a);
+    assert_relative_eq!(t, -2.5 * want, max_relative = 1e-12);
+}

@@ -2183,3 +2183,98 @@ fn neighbours_at_other_offsets() {
         }
     }
 }
+
+/// A local array declared in a loop body and stored to only in some iterations: an iteration
+/// that skips the store reads the zeros of its own array, and the adjoint that its backward code
+/// leaves there must not reach the store of the iteration before.
+#[differentiate(reverse, forward)]
+fn array_declared_in_loop(x: &[f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        let mut h = [0.0; 2];
+        if x[i] > 0.0 {
+            h[0] = x[i] * x[i];
+        }
+        s += h[0].sin() + h[1].cos();
+    }
+    s
+}
+
+/// `sin(v₀ + v₁)`, whose derivative is not zero where `v` is.
+#[differentiate(reverse, forward)]
+fn pair_sine(v: &[f64]) -> f64 {
+    (v[0] + v[1]).sin()
+}
+
+/// The same through a call, with the stores after a `continue` in an inner loop: the shape of a
+/// random program whose gradient was wrong.
+#[differentiate(reverse, forward)]
+fn array_declared_in_loop_to_call(x: &[f64; 4]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        let mut h = [0.0; 2];
+        for j in 0..2 {
+            if x[i] < 0.0 {
+                continue;
+            }
+            h[j] = x[i] * (j + 1) as f64;
+        }
+        s += pair_sine(&h);
+    }
+    s
+}
+
+#[test]
+fn local_array_declared_in_a_loop_and_stored_in_some_iterations() {
+    for x in [
+        [0.7_f64, -0.4, 1.3, -1.1],
+        [-0.5, 0.9, -0.2, 0.6],
+        [1.2, 0.3, -0.8, 0.45],
+    ] {
+        // Σ over positive xᵢ of sin(xᵢ²) + cos(0) for every i.
+        let closed: Vec<f64> = x
+            .iter()
+            .map(|&v| {
+                if v > 0.0 {
+                    2.0 * v * (v * v).cos()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        verify(
+            "array_declared_in_loop",
+            &x,
+            SMOOTH,
+            |p| array_declared_in_loop(&[p[0], p[1], p[2], p[3]]),
+            |p| {
+                let (v, d) = array_declared_in_loop_grad(&[p[0], p[1], p[2], p[3]]);
+                (v, d.to_vec())
+            },
+            |p, d| array_declared_in_loop_jvp(&[p[0], p[1], p[2], p[3]], &[d[0], d[1], d[2], d[3]]),
+            &closed,
+        );
+        // Σ over non-negative xᵢ of sin(3 xᵢ).
+        let closed: Vec<f64> = x
+            .iter()
+            .map(|&v| if v < 0.0 { 0.0 } else { 3.0 * (3.0 * v).cos() })
+            .collect();
+        verify(
+            "array_declared_in_loop_to_call",
+            &x,
+            SMOOTH,
+            |p| array_declared_in_loop_to_call(&[p[0], p[1], p[2], p[3]]),
+            |p| {
+                let (v, d) = array_declared_in_loop_to_call_grad(&[p[0], p[1], p[2], p[3]]);
+                (v, d.to_vec())
+            },
+            |p, d| {
+                array_declared_in_loop_to_call_jvp(
+                    &[p[0], p[1], p[2], p[3]],
+                    &[d[0], d[1], d[2], d[3]],
+                )
+            },
+            &closed,
+        );
+    }
+}

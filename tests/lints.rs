@@ -144,6 +144,30 @@ pub mod model {
         s
     }
 
+    /// A local array declared in a loop body, stored to in some iterations only: its adjoint is
+    /// zeroed where each iteration's backward code ends.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn array_in_loop(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() {
+            let mut h = [0.0; 2];
+            if x[i] > 0.0 {
+                h[0] = x[i] * x[i];
+            }
+            s += h[0].sin() + h[1];
+        }
+        s
+    }
+
+    /// Constant arrays and slices passed to a callee beside an active scalar: zero tangents.
+    #[differentiate(reverse, forward, wrt(c))]
+    #[must_use]
+    pub fn constant_slices(x: &[f64], c: f64) -> f64 {
+        let h = [0.5; 2];
+        chain(&h, c) + chain(x, c) + chain(&x[1..], c)
+    }
+
     /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
     /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
     /// struct and an integer argument.

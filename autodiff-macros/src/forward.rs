@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::algebra::Builder;
-use crate::graph::{Block, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Var, VarId};
+use crate::graph::{Block, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
 use crate::prim::Prim;
 use crate::reverse::site;
 use crate::rules::{self, Mode};
@@ -256,6 +256,7 @@ impl Forward {
             return;
         }
         let before = self.b.len();
+        let mut unplaced = before;
         let t = match node.op {
             Op::Param(p) => Some(self.seed(p, &node)),
             Op::Read(v) | Op::Pop(v) => self.var_tangent.get(&v).map(|&d| {
@@ -272,12 +273,17 @@ impl Forward {
                 self.b
                     .with_graph(|g| g.push(Node::new(Op::Load(d), vec![i], ty)))
             }),
-            Op::Call(ref callee) => self.call(callee, &node),
+            Op::Call(ref callee) => {
+                // The call places its own nodes, among the zero tangents it declares.
+                let t = self.call(callee, &node, before, out);
+                unplaced = self.b.len();
+                t
+            }
             Op::Field(k) if self.varying.is_some() => self.hvp_entry(k, &node),
             Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };
-        for id in before..self.b.len() {
+        for id in unplaced..self.b.len() {
             out.push(Stmt::Node(NodeId(id)));
         }
         if let Some(t) = t {
@@ -313,8 +319,16 @@ impl Forward {
     }
 
     /// The tangent of a call `g(a, b)`: `g_jvp(a, d_a, b, d_b).1`, each float argument followed
-    /// by its tangent (zero for a constant).
-    fn call(&mut self, callee: &crate::graph::Callee, node: &Node) -> Option<NodeId> {
+    /// by its tangent (zero for a constant: a zero array or buffer of its length for a constant
+    /// array or slice, declared before the call and passed as the array is). Places the nodes
+    /// it makes from `start` on in `out`.
+    fn call(
+        &mut self,
+        callee: &crate::graph::Callee,
+        node: &Node,
+        start: usize,
+        out: &mut Vec<Stmt>,
+    ) -> Option<NodeId> {
         let varies = |a: &NodeId| match self.b.node(*a).op {
             Op::Array(v, _) | Op::Part(v) => self.var_tangent.contains_key(&v),
             _ => self.tangent.contains_key(a),
@@ -323,6 +337,7 @@ impl Forward {
             return None;
         }
         self.b.set_site(site(&self.b, node));
+        let mut placed = start;
         let mut args = Vec::new();
         for (&a, &float) in node.args.iter().zip(&callee.floats) {
             args.push(a);
@@ -337,7 +352,7 @@ impl Forward {
                         self.b
                             .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
                     }
-                    // A constant array: a zero array of its length.
+                    // A constant array passed by value: `[0.0; N]`.
                     None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
                         Shape::Array { len, by_ref: false } if !by_ref => {
                             let zero = self.b.lit(0.0);
@@ -345,18 +360,27 @@ impl Forward {
                             self.b
                                 .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
                         }
-                        _ => self.b.lit(0.0),
+                        // By reference, or a slice: a reference to zeros of its length.
+                        shape => {
+                            let z = self.zeros_like(v, &mut placed, out);
+                            let by_ref =
+                                by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
+                            let ty = self.b.node(a).ty;
+                            self.b
+                                .with_graph(|g| g.push(Node::new(Op::Array(z, by_ref), vec![], ty)))
+                        }
                     },
                 },
-                // Part of an array: the same part of its tangent array.
-                (Op::Part(v), _) => match self.var_tangent.get(&v) {
-                    Some(&d) => {
-                        let node = self.b.node(a);
-                        self.b
-                            .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
-                    }
-                    None => self.b.lit(0.0),
-                },
+                // Part of an array: the same part of its tangent array, or of zeros.
+                (Op::Part(v), _) => {
+                    let d = match self.var_tangent.get(&v) {
+                        Some(&d) => d,
+                        None => self.zeros_like(v, &mut placed, out),
+                    };
+                    let node = self.b.node(a);
+                    self.b
+                        .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
+                }
                 (_, Some(&t)) => t,
                 (_, None) => self.b.lit(0.0),
             };
@@ -366,7 +390,52 @@ impl Forward {
         let t = self.b.field(jvp, 1);
         // The callee's derivative may be infinite.
         self.b.mark_infinite(t);
+        out.extend((placed..self.b.len()).map(|id| Stmt::Node(NodeId(id))));
         Some(t)
+    }
+
+    /// A variable of zeros as long as the constant array or slice `v`, declared in `out` after
+    /// the nodes made from `placed` on: `[0.0; N]` for an array, `vec![0.0; v.len()]` for a
+    /// slice.
+    fn zeros_like(&mut self, v: VarId, placed: &mut usize, out: &mut Vec<Stmt>) -> VarId {
+        let var = self.b.with_graph(|g| g.vars[v.0].clone());
+        let zero = self.b.lit(0.0);
+        let (zeros, shape) = match &var.shape {
+            Shape::Array { len, .. } => {
+                let fill = Op::Fill(len.clone());
+                let zeros = self
+                    .b
+                    .with_graph(|g| g.push(Node::new(fill, vec![zero], var.ty)));
+                let shape = Shape::Array {
+                    len: len.clone(),
+                    by_ref: false,
+                };
+                (zeros, shape)
+            }
+            _ => {
+                let len = self
+                    .b
+                    .with_graph(|g| g.push(Node::new(Op::Len(v), vec![], Ty::Int)));
+                let zeros = self
+                    .b
+                    .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, len], var.ty)));
+                (zeros, Shape::Buffer(len))
+            }
+        };
+        let d = self.b.with_graph(|g| {
+            g.vars.push(Var {
+                name: format!("zero_{}", var.name),
+                shape,
+                param: None,
+                active: false,
+                ..var
+            });
+            VarId(g.vars.len() - 1)
+        });
+        out.extend((*placed..self.b.len()).map(|id| Stmt::Node(NodeId(id))));
+        out.push(Stmt::Declare(d, Some(zeros)));
+        *placed = self.b.len();
+        d
     }
 
     /// The tangent input `d_<param>` of `f_jvp`.

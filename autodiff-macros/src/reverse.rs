@@ -21,8 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, Count, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId, Visit,
-    walk_stmt,
+    Block, Count, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId,
 };
 use crate::prim::Prim;
 use crate::rules::{self, Mode};
@@ -104,6 +103,8 @@ struct Reverse {
     counts: HashMap<usize, (VarId, NodeId)>,
     /// The number of each primal block, by its address in the body being reversed.
     block_ids: HashMap<usize, usize>,
+    /// The primal blocks that run inside a loop (at any depth), by number.
+    looped: HashSet<usize>,
     /// Derivative nodes already placed in the backward code.
     placed: HashSet<NodeId>,
     /// Where each popped value was pushed, to pop in the reverse order.
@@ -346,6 +347,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         pending_elements: PendingElements::default(),
         counts: HashMap::new(),
         block_ids: HashMap::new(),
+        looped: HashSet::new(),
         placed: HashSet::new(),
         pop_order: HashMap::new(),
         copies: 0,
@@ -361,7 +363,8 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         scratch: Vec::new(),
         snapshots: HashMap::new(),
     };
-    r.locate(&body);
+    let mut ids = 0;
+    r.locate(&body, &mut ids, false);
     // Only values computed at the top of the function are in scope everywhere in the backward
     // sweep; the others must be recomputed or taped, not shared.
     let home = r.home.clone();
@@ -581,27 +584,40 @@ impl Reverse {
             .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
     }
 
-    /// Numbers the primal blocks in order and records where each node is computed.
-    fn locate(&mut self, body: &Block) {
-        struct Locate<'r> {
-            r: &'r mut Reverse,
-            ids: usize,
+    /// Numbers the primal blocks in order, records where each node is computed and which
+    /// blocks run inside a loop.
+    fn locate(&mut self, block: &Block, ids: &mut usize, in_loop: bool) {
+        let id = *ids;
+        *ids += 1;
+        self.block_ids.insert(address(block), id);
+        if in_loop {
+            self.looped.insert(id);
         }
-        impl Visit<'_> for Locate<'_> {
-            fn block(&mut self, block: &Block) {
-                let id = self.ids;
-                self.ids += 1;
-                self.r.block_ids.insert(address(block), id);
-                for (index, stmt) in block.0.iter().enumerate() {
-                    if let Stmt::Node(n) = stmt {
-                        let at = (index, 0);
-                        self.r.home.insert(*n, Home { block: id, at });
-                    }
-                    walk_stmt(self, stmt);
+        for (index, stmt) in block.0.iter().enumerate() {
+            match stmt {
+                Stmt::Node(n) => {
+                    self.home.insert(
+                        *n,
+                        Home {
+                            block: id,
+                            at: (index, 0),
+                        },
+                    );
                 }
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    self.locate(then, ids, in_loop);
+                    self.locate(otherwise, ids, in_loop);
+                }
+                Stmt::For { body, .. } => self.locate(body, ids, true),
+                Stmt::While { cond, body, .. } => {
+                    self.locate(cond, ids, true);
+                    self.locate(body, ids, true);
+                }
+                _ => {}
             }
         }
-        Locate { r: self, ids: 0 }.block(body);
     }
 
     fn frame(&mut self) -> &mut Frame {
@@ -887,11 +903,13 @@ impl Reverse {
                         self.reverse_invoke(*v, *value);
                         continue;
                     }
-                    if !matches!(
-                        self.b.with_graph(|g| g.vars[v.0].shape.clone()),
-                        Shape::Scalar
-                    ) {
-                        continue;
+                    match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
+                        Shape::Scalar => {}
+                        Shape::Array { .. } if matches!(stmt, Stmt::Declare(..)) => {
+                            self.reset_array_adjoint(*v, adj, *value);
+                            continue;
+                        }
+                        _ => continue,
                     }
                     let d = self.var_adjoint_value(adj);
                     if self.b.node(*value).active {
@@ -1434,6 +1452,36 @@ impl Reverse {
         let mut stmts = self.ordered(frame.prologue);
         stmts.extend(frame.out);
         Block(stmts)
+    }
+
+    /// The reverse of `let mut h = [c; N];` for an active local array `h`: what is left in its
+    /// adjoint belongs to elements read before any store, whose value `c` is a constant, so it
+    /// is dropped. Inside a loop the adjoint must be zeroed there, or what the backward code of
+    /// one run of the block leaves in it would reach the stores of the run before (an element
+    /// that one iteration reads without storing to it, and the previous iteration stored to).
+    fn reset_array_adjoint(&mut self, v: VarId, adj: VarId, value: NodeId) {
+        debug_assert!(
+            !self.b.node(value).active,
+            "a local array is declared filled with a constant"
+        );
+        let block = self.stack.last().map(|f| f.block);
+        if !block.is_some_and(|b| self.looped.contains(&b)) {
+            return;
+        }
+        self.flush();
+        let span = self.b.with_graph(|g| g.vars[v.0].span);
+        let float = self
+            .b
+            .node(value)
+            .ty
+            .float()
+            .unwrap_or_else(|| self.output_ty());
+        self.b.set_site(Site { span, ty: float });
+        let zero = self.b.lit(0.0);
+        let zeros = self.fill(zero, v);
+        self.place(zero);
+        self.place(zeros);
+        self.emit(Stmt::Assign(adj, zeros));
     }
 
     fn reverse_node(&mut self, n: NodeId) {

@@ -352,8 +352,12 @@ impl<'g, T: Scalar> Machine<'g, T> {
             }
             Stmt::Assign(v, n) => {
                 let value = self.get(*n)?;
-                match &self.vars[v.0] {
-                    Some(Val::Arr(_)) => return fault("assignment to a whole array"),
+                match (&self.vars[v.0], &value) {
+                    // The adjoint of an array declared in a loop, zeroed for the next run.
+                    (Some(Val::Arr(old)), Val::Arr(new)) if old.len() == new.len() => {
+                        self.vars[v.0] = Some(value);
+                    }
+                    (Some(Val::Arr(_)), _) => return fault("assignment to a whole array"),
                     _ => self.vars[v.0] = Some(value),
                 }
             }

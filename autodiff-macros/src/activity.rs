@@ -139,43 +139,19 @@ fn useful_variables(graph: &Graph) -> HashSet<VarId> {
 
 /// Every `(variable, value)` a statement stores, at any depth.
 fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>) {
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
-            Stmt::Store { var, value, .. } => into.push((*var, *value)),
-            _ => {}
-        }
-        for nested in stmt.blocks() {
-            collect_stores(nested, into);
-        }
-    }
+    block.for_each_stmt(|stmt| match stmt {
+        Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => into.push((*v, *n)),
+        Stmt::Store { var, value, .. } => into.push((*var, *value)),
+        _ => {}
+    });
 }
 
 /// Marks the variables that an active value is stored in; whether any changed.
 fn stores(graph: &mut Graph, block: &Block, excluded: &HashSet<VarId>) -> bool {
+    let mut assigned = Vec::new();
+    collect_stores(block, &mut assigned);
     let mut changed = false;
-    for stmt in &block.0 {
-        let (var, value) = match stmt {
-            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => (*v, *n),
-            Stmt::Store { var, value, .. } => (*var, *value),
-            Stmt::If {
-                then, otherwise, ..
-            } => {
-                changed |= stores(graph, then, excluded);
-                changed |= stores(graph, otherwise, excluded);
-                continue;
-            }
-            Stmt::For { body, .. } => {
-                changed |= stores(graph, body, excluded);
-                continue;
-            }
-            Stmt::While { cond, body, .. } => {
-                changed |= stores(graph, cond, excluded);
-                changed |= stores(graph, body, excluded);
-                continue;
-            }
-            _ => continue,
-        };
+    for (var, value) in assigned {
         let active = graph.nodes[value.0].active && !excluded.contains(&var);
         if active && !graph.vars[var.0].active {
             graph.vars[var.0].active = true;

@@ -21,8 +21,10 @@ use std::ops;
 
 use proc_macro2::Span;
 
-use crate::graph::{CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, Node, NodeId, Op, Ty};
-use crate::rules::Prim;
+use crate::graph::{
+    CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, Node, NodeId, Op, Origin, Ty,
+};
+use crate::prim::Prim;
 
 /// The key under which a pure operation is remembered, so it is built once.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -193,6 +195,7 @@ impl Builder {
         }
         let id = self.graph.borrow_mut().push(Node {
             args,
+            origin: Origin::Derivative,
             ..node.clone()
         });
         if let Some(key) = key {
@@ -230,19 +233,21 @@ impl Builder {
         self.graph.borrow().node(id).clone()
     }
 
+    /// Whether a node belongs to the program as lowered, rather than to derivative code.
+    pub fn is_primal(&self, id: NodeId) -> bool {
+        self.graph.borrow().is_primal(id)
+    }
+
     pub fn with_graph<R>(&self, f: impl FnOnce(&mut Graph) -> R) -> R {
         f(&mut self.graph.borrow_mut())
     }
 
     /// Names the complete derivative of a named value `d_<name>`, so the derivative sweep reads
     /// like the forward one. Values of the forward sweep keep their own names.
-    pub fn name_derivative(&self, of: &Node, derivative: NodeId, forward_len: usize) {
+    pub fn name_derivative(&self, of: &Node, derivative: NodeId) {
         let Some(name) = &of.name else { return };
-        if derivative.0 < forward_len {
-            return;
-        }
         let target = &mut self.graph.borrow_mut().nodes[derivative.0];
-        if target.name.is_none() && !target.is_leaf() {
+        if target.origin == Origin::Derivative && target.name.is_none() && !target.is_leaf() {
             target.name = Some(crate::names::derivative(name));
         }
     }
@@ -314,6 +319,7 @@ impl Builder {
             active: false,
             span: site.span,
             name: None,
+            origin: Origin::Derivative,
         });
         if let Some(key) = key {
             self.memo.borrow_mut().insert(key, id);

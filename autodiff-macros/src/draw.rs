@@ -19,7 +19,8 @@ use crate::algebra::{Builder, Site};
 use crate::graph::{
     Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
 };
-use crate::rules::{self, Prim, Syntax};
+use crate::prim::{Prim, Syntax};
+use crate::rules;
 
 /// How `f_graph` treats a node.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ enum Kind {
 struct Draw<'g> {
     /// The lowered graph with the nodes of the local derivatives appended.
     graph: &'g Graph,
-    forward_len: usize,
+    /// How each node of the lowered graph is treated.
     kinds: Vec<Kind>,
     /// For each recorded node, the local derivative with respect to each argument.
     partials: Vec<Vec<Option<NodeId>>>,
@@ -102,7 +103,6 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
 
     let mut draw = Draw {
         graph: &graph,
-        forward_len,
         kinds,
         partials,
         needed: vec![false; graph.nodes.len()],
@@ -147,7 +147,7 @@ impl Draw<'_> {
 
         self.id_used[output.0] = true;
         for &(var, value) in &stored {
-            if g.var(var).active && value.0 < self.forward_len {
+            if g.var(var).active && g.is_primal(value) {
                 self.id_used[value.0] = true;
             }
         }
@@ -158,7 +158,7 @@ impl Draw<'_> {
                 self.id_used[arg.0] = true;
             }
         }
-        for i in (0..self.forward_len).rev() {
+        for i in (0..self.kinds.len()).rev() {
             let id = NodeId(i);
             match self.kinds[i] {
                 Kind::Record => {
@@ -181,7 +181,7 @@ impl Draw<'_> {
         for n in stmt_uses {
             self.needed[n.0] = true;
         }
-        for i in (0..self.forward_len).rev() {
+        for i in (0..self.kinds.len()).rev() {
             let id = NodeId(i);
             let node = g.node(id);
             match self.kinds[i] {
@@ -195,7 +195,7 @@ impl Draw<'_> {
                             continue;
                         }
                         self.needed[d.0] = true;
-                        if d.0 >= self.forward_len {
+                        if !g.is_primal(d) {
                             work.extend(&g.node(d).args);
                         }
                     }
@@ -446,7 +446,7 @@ impl Draw<'_> {
                 let mut derived: Vec<NodeId> = Vec::new();
                 let mut work: Vec<NodeId> = self.partials[n.0].iter().flatten().copied().collect();
                 while let Some(d) = work.pop() {
-                    if d.0 >= self.forward_len && !derived.contains(&d) {
+                    if !g.is_primal(d) && !derived.contains(&d) {
                         derived.push(d);
                         work.extend(&g.node(d).args);
                     }
@@ -624,7 +624,7 @@ impl Draw<'_> {
     }
 
     fn value_ident(&self, n: NodeId) -> Ident {
-        if n.0 < self.forward_len {
+        if self.graph.is_primal(n) {
             format_ident!("__n{}", n.0, span = Span::mixed_site())
         } else {
             format_ident!("__d{}", n.0, span = Span::mixed_site())
@@ -808,23 +808,18 @@ impl Draw<'_> {
 
 /// Every `(variable, value)` stored at any depth, and the variables assigned after declaration.
 fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>, mutated: &mut HashSet<VarId>) {
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Declare(v, Some(n)) => into.push((*v, *n)),
-            Stmt::Assign(v, n) => {
-                into.push((*v, *n));
-                mutated.insert(*v);
-            }
-            Stmt::Store { var, value, .. } => {
-                into.push((*var, *value));
-                mutated.insert(*var);
-            }
-            _ => {}
+    block.for_each_stmt(|stmt| match stmt {
+        Stmt::Declare(v, Some(n)) => into.push((*v, *n)),
+        Stmt::Assign(v, n) => {
+            into.push((*v, *n));
+            mutated.insert(*v);
         }
-        for nested in stmt.blocks() {
-            collect_stores(nested, into, mutated);
+        Stmt::Store { var, value, .. } => {
+            into.push((*var, *value));
+            mutated.insert(*var);
         }
-    }
+        _ => {}
+    });
 }
 
 fn precedence(p: Prim) -> u8 {

@@ -21,11 +21,12 @@ use syn::{ItemFn, ReturnType};
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, KnownConst, LitValue, MAX_INLINE, NodeId,
+    Op, Place, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
+use crate::prim::{Prim, Syntax};
 use crate::reverse::Adjoint;
-use crate::rules::{Prim, Syntax};
 
 mod out_params;
 pub mod second;
@@ -470,7 +471,8 @@ impl<'g> Sweep<'g> {
                     || matches!(var.shape, Shape::Tape(_)))
                 .then(|| quote!(mut));
                 match (init, &var.shape) {
-                    (_, Shape::Tape(capacity)) => {
+                    (_, Shape::Tape(count)) => {
+                        let capacity = capacity(count);
                         quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
                     }
                     (Some(n), _) => {
@@ -508,13 +510,15 @@ impl<'g> Sweep<'g> {
                     let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
                     return quote!(#name.clear(); #name.resize(#len, #x););
                 }
+                let place = Place {
+                    var: *v,
+                    index: None,
+                };
                 // `d_s = d_s` (the tangent of `s += c` for a constant `c`) does nothing.
-                if !self.bound[n.0] && matches!(self.graph.node(*n).op, Op::Read(r) if r == *v) {
+                if !self.bound[n.0] && self.graph.node(*n).reads() == Some(place) {
                     return TokenStream::new();
                 }
-                if let Some((op, rhs)) =
-                    self.compound(*n, |node| matches!(node.op, Op::Read(r) if r == *v))
-                {
+                if let Some((op, rhs)) = self.compound(place, *n) {
                     return quote!(#name #op #rhs;);
                 }
                 let value = self.operand(*n).tokens;
@@ -523,9 +527,11 @@ impl<'g> Sweep<'g> {
             Stmt::Store { var, index, value } => {
                 let name = self.var(*var);
                 let i = self.operand(*index).tokens;
-                if let Some((op, rhs)) = self.compound(*value, |node| {
-                    matches!(node.op, Op::Load(r) if r == *var) && node.args[0] == *index
-                }) {
+                let place = Place {
+                    var: *var,
+                    index: Some(*index),
+                };
+                if let Some((op, rhs)) = self.compound(place, *value) {
                     return quote!(#name[#i] #op #rhs;);
                 }
                 let value = self.operand(*value).tokens;
@@ -650,28 +656,17 @@ impl<'g> Sweep<'g> {
     }
 
     /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.
-    fn compound(
-        &self,
-        value: NodeId,
-        reads_target: impl Fn(&crate::graph::Node) -> bool,
-    ) -> Option<(TokenStream, TokenStream)> {
+    fn compound(&self, place: Place, value: NodeId) -> Option<(TokenStream, TokenStream)> {
         // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
         if self.graph.generic.is_some() {
             return None;
         }
-        let node = self.graph.node(value);
-        let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
-            return None;
-        };
-        if self.bound[value.0] {
+        let (p, target, rhs) = self.graph.update(place, value)?;
+        if self.bound[value.0] || self.bound[target.0] {
             return None;
         }
-        let target = node.args[0];
-        if self.bound[target.0] || !reads_target(self.graph.node(target)) {
-            return None;
-        }
-        let op = punct(&format!("{}=", p.name()), node.span);
-        Some((op, self.operand(node.args[1]).tokens))
+        let op = punct(&format!("{}=", p.name()), self.graph.node(value).span);
+        Some((op, self.operand(rhs).tokens))
     }
 
     /// A node as an operand: its name if it has one, a leaf as itself, otherwise inline.
@@ -1013,6 +1008,47 @@ fn next(prec: Prec) -> Prec {
     }
 }
 
+/// The inline capacity of a tape that holds `count` values, as a constant expression.
+fn capacity(count: &Count) -> TokenStream {
+    match count {
+        Count::Known(n) => {
+            let n = Literal::u64_unsuffixed((*n).min(MAX_INLINE));
+            quote!(#n)
+        }
+        Count::Const(_) | Count::Saturating(..) => {
+            let e = count_expr(count);
+            let max = Literal::u64_unsuffixed(MAX_INLINE);
+            quote!({
+                let n: usize = #e;
+                if n > #max { #max } else { n }
+            })
+        }
+        Count::Unknown => quote!(0),
+    }
+}
+
+/// A count as a `usize` constant expression.
+fn count_expr(count: &Count) -> TokenStream {
+    match count {
+        Count::Known(n) => {
+            let n = Literal::u64_suffixed(*n);
+            quote!((#n as usize))
+        }
+        Count::Const(tokens) => quote!((#tokens) as usize),
+        Count::Saturating(a, op, b) => {
+            let (a, b) = (count_expr(a), count_expr(b));
+            let method = match op {
+                CountOp::Mul => "saturating_mul",
+                CountOp::Add => "saturating_add",
+                CountOp::Sub => "saturating_sub",
+            };
+            let method = Ident::new(method, Span::call_site());
+            quote!((#a).#method(#b))
+        }
+        Count::Unknown => quote!(0),
+    }
+}
+
 fn punct(op: &str, span: Span) -> TokenStream {
     op.chars()
         .enumerate()
@@ -1336,7 +1372,8 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         results.push((Some(g), "d_self".to_owned()));
     }
     let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
-    let mut scalar_grads = adjoint.gradients.iter();
+    let gradients = adjoint.gradients();
+    let mut scalar_grads = gradients.iter();
     for (i, p) in &active {
         match p.shape {
             Shape::Scalar => {
@@ -1615,7 +1652,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     } else {
         vec![
             (Some(graph.output), "value".to_owned()),
-            (tangent.derivative, "tangent".to_owned()),
+            (tangent.derivative(), "tangent".to_owned()),
         ]
     };
     let sweep = Sweep::new(

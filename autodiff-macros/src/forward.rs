@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 
 use crate::algebra::Builder;
-use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{Block, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
+use crate::prim::Prim;
 use crate::reverse::site;
-use crate::rules::{self, Mode, Prim};
+use crate::rules::{self, Mode};
 
 mod call_into;
 mod fields;
@@ -23,13 +24,21 @@ pub struct Tangent {
     pub graph: Graph,
     /// The body of `f_jvp`: the primal with tangent statements interleaved.
     pub code: Block,
-    /// The directional derivative of the output; `None` is zero.
-    pub derivative: Option<NodeId>,
+    /// The tangent of each active primal node whose tangent is not zero, computed right after it.
+    #[allow(clippy::struct_field_names)] // the map's name in the IR contract
+    pub tangent_of: HashMap<NodeId, NodeId>,
     /// The tangent input of each active parameter, by parameter index: a node for a scalar,
     /// a variable for an array or slice.
     pub seeds: HashMap<usize, Seed>,
     /// The tangent of `self`, when `wrt` names it and the body reads its fields.
     pub self_seed: Option<NodeId>,
+}
+
+impl Tangent {
+    /// The directional derivative of the output; `None` is zero.
+    pub fn derivative(&self) -> Option<NodeId> {
+        self.tangent_of.get(&self.graph.output).copied()
+    }
 }
 
 /// The tangent input of a parameter.
@@ -55,7 +64,6 @@ pub(crate) struct Forward {
 
 pub fn forward(graph: Graph) -> Tangent {
     let body = graph.body.clone();
-    let output = graph.output;
     let infinite = rules::has_infinite_derivative(&graph, Mode::Forward);
     let b = Builder::new(graph);
     b.set_infinite_variables(infinite);
@@ -107,11 +115,10 @@ pub fn forward(graph: Graph) -> Tangent {
     }
     let mut code = Block(prologue);
     code.0.extend(f.block(&body).0);
-    let derivative = f.tangent.get(&output).copied();
     Tangent {
         graph: f.b.finish(),
         code,
-        derivative,
+        tangent_of: f.tangent,
         seeds: f.seeds,
         self_seed: f.self_seed,
     }
@@ -280,7 +287,10 @@ impl Forward {
             out.push(Stmt::Node(NodeId(id)));
         }
         if let Some(t) = t {
-            self.b.name_derivative(&node, t, before);
+            // Named only if built here: a tangent passed on unchanged keeps its own name.
+            if t.0 >= before {
+                self.b.name_derivative(&node, t);
+            }
             self.tangent.insert(n, t);
         }
     }
@@ -438,6 +448,7 @@ impl Forward {
                 active: false,
                 span: node.span,
                 name: None,
+                origin: Origin::Derivative,
             })
         });
         self.seeds.insert(param, Seed::Scalar(seed));

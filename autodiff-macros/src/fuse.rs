@@ -11,8 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::graph::{Block, CmpOp, Graph, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId};
-use crate::rules::Prim;
+use crate::graph::{
+    Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId, Visit,
+    walk_stmt,
+};
+use crate::prim::Prim;
 
 /// What a loop body does to variables, at any depth.
 #[derive(Default)]
@@ -25,26 +28,21 @@ struct Effects {
 
 impl Effects {
     fn of(block: &Block, into: &mut Effects) {
-        for stmt in &block.0 {
-            match stmt {
-                Stmt::Node(n) => into.nodes.push(*n),
-                Stmt::Declare(v, _) => {
-                    into.declared.insert(*v);
-                }
-                Stmt::Assign(v, n) => into.assigned.push((*v, *n)),
-                Stmt::Store { var, .. } => {
-                    into.stored.insert(*var);
-                }
-                Stmt::Push(..)
-                | Stmt::Assert { .. }
-                | Stmt::If { .. }
-                | Stmt::For { .. }
-                | Stmt::While { .. } => {}
+        block.for_each_stmt(|stmt| match stmt {
+            Stmt::Node(n) => into.nodes.push(*n),
+            Stmt::Declare(v, _) => {
+                into.declared.insert(*v);
             }
-            for block in stmt.blocks() {
-                Self::of(block, into);
+            Stmt::Assign(v, n) => into.assigned.push((*v, *n)),
+            Stmt::Store { var, .. } => {
+                into.stored.insert(*var);
             }
-        }
+            Stmt::Push(..)
+            | Stmt::Assert { .. }
+            | Stmt::If { .. }
+            | Stmt::For { .. }
+            | Stmt::While { .. } => {}
+        });
     }
 }
 
@@ -59,7 +57,7 @@ impl Effects {
 ///
 /// An array declared outside the loop that the loop uses as a temporary of each iteration
 /// ([`per_iteration`]) does not count as stored into.
-pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool {
+pub fn accumulates_only(graph: &Graph, body: &Block) -> bool {
     let mut effects = Effects::default();
     Effects::of(body, &mut effects);
     if effects
@@ -112,7 +110,10 @@ pub fn accumulates_only(graph: &Graph, forward_len: usize, body: &Block) -> bool
 
     // Every use of an accumulating value is the next sum of the same variable, through its
     // accumulating operand, or an assignment back to that variable inside the loop.
-    for (i, node) in graph.nodes.iter().enumerate().take(forward_len) {
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if node.origin != Origin::Primal {
+            continue;
+        }
         for (k, a) in node.args.iter().enumerate() {
             if let Some(&(v, _)) = acc.get(a) {
                 match acc.get(&NodeId(i)) {
@@ -278,7 +279,7 @@ fn walk_reads<'b>(
 }
 
 fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool)>) {
-    for stmt in &block.0 {
+    block.for_each_stmt(|stmt| {
         if let Stmt::For {
             counter,
             start,
@@ -289,40 +290,27 @@ fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool
         {
             into.insert(*counter, (*start, *end, *inclusive));
         }
-        for inner in stmt.blocks() {
-            collect_bounds(inner, into);
-        }
-    }
+    });
 }
 
 fn collect_stores(block: &Block, var: VarId, into: &mut Vec<NodeId>) {
-    for stmt in &block.0 {
+    block.for_each_stmt(|stmt| {
         if let Stmt::Store { var: w, index, .. } = stmt
             && *w == var
         {
             into.push(*index);
         }
-        for inner in stmt.blocks() {
-            collect_stores(inner, var, into);
-        }
-    }
+    });
 }
 
 /// How many statements write `var` other than by declaring it, at any depth.
 fn count_writes(block: &Block, var: VarId) -> usize {
-    block
-        .0
-        .iter()
-        .map(|stmt| {
-            let own = usize::from(matches!(stmt,
-                Stmt::Store { var: w, .. } | Stmt::Assign(w, _) if *w == var));
-            own + stmt
-                .blocks()
-                .into_iter()
-                .map(|b| count_writes(b, var))
-                .sum::<usize>()
-        })
-        .sum()
+    let mut count = 0;
+    block.for_each_stmt(|stmt| {
+        count += usize::from(matches!(stmt,
+            Stmt::Store { var: w, .. } | Stmt::Assign(w, _) if *w == var));
+    });
+    count
 }
 
 fn is_zero(graph: &Graph, n: NodeId) -> bool {
@@ -400,60 +388,44 @@ struct Code<'g> {
 
 impl<'g> Code<'g> {
     fn new(graph: &'g Graph, stmts: &[Stmt]) -> Self {
-        fn walk(stmts: &[Stmt], users: &mut HashMap<NodeId, Vec<User>>, roots: &mut Vec<NodeId>) {
-            fn push(
-                users: &mut HashMap<NodeId, Vec<User>>,
-                n: NodeId,
-                u: User,
-                roots: &mut Vec<NodeId>,
-            ) {
-                users.entry(n).or_default().push(u);
-                roots.push(n);
+        /// Records the statement that uses each node, and collects the nodes the code computes
+        /// or uses.
+        struct Walk<'u> {
+            users: &'u mut HashMap<NodeId, Vec<User>>,
+            roots: &'u mut Vec<NodeId>,
+        }
+        impl Walk<'_> {
+            fn push(&mut self, n: NodeId, u: User) {
+                self.users.entry(n).or_default().push(u);
+                self.roots.push(n);
             }
-            for stmt in stmts {
+        }
+        impl Visit<'_> for Walk<'_> {
+            fn stmt(&mut self, stmt: &Stmt) {
                 match stmt {
-                    Stmt::Node(n) => roots.push(*n),
-                    Stmt::Declare(_, None) => {}
-                    Stmt::Declare(_, Some(n)) | Stmt::Push(_, n) => {
-                        push(users, *n, User::Other, roots);
-                    }
-                    Stmt::Assert { args, .. } => {
-                        for &n in args {
-                            push(users, n, User::Other, roots);
-                        }
-                    }
-                    Stmt::Assign(v, n) => push(users, *n, User::Assign(*v), roots),
+                    Stmt::Node(n) => self.roots.push(*n),
+                    Stmt::Assign(v, n) => self.push(*n, User::Assign(*v)),
                     Stmt::Store { var, index, value } => {
-                        push(users, *value, User::Store(*var, *index), roots);
-                        push(users, *index, User::Other, roots);
+                        self.push(*value, User::Store(*var, *index));
+                        self.push(*index, User::Other);
                     }
-                    Stmt::If {
-                        cond,
-                        then,
-                        otherwise,
-                    } => {
-                        push(users, *cond, User::Other, roots);
-                        walk(&then.0, users, roots);
-                        walk(&otherwise.0, users, roots);
-                    }
-                    Stmt::For {
-                        start, end, body, ..
-                    } => {
-                        push(users, *start, User::Other, roots);
-                        push(users, *end, User::Other, roots);
-                        walk(&body.0, users, roots);
-                    }
-                    Stmt::While { cond, test, body } => {
-                        walk(&cond.0, users, roots);
-                        push(users, *test, User::Other, roots);
-                        walk(&body.0, users, roots);
-                    }
+                    _ => walk_stmt(self, stmt),
                 }
+            }
+
+            fn use_node(&mut self, n: NodeId) {
+                self.push(n, User::Other);
             }
         }
         let mut users = HashMap::new();
         let mut work = Vec::new();
-        walk(stmts, &mut users, &mut work);
+        let mut visit = Walk {
+            users: &mut users,
+            roots: &mut work,
+        };
+        for stmt in stmts {
+            visit.stmt(stmt);
+        }
         let mut seen = HashSet::new();
         while let Some(n) = work.pop() {
             if !seen.insert(n) {
@@ -473,12 +445,7 @@ impl<'g> Code<'g> {
 
     /// The variable `n` reads only to add to it, if it is such a read.
     fn accumulator(&self, n: NodeId) -> Option<VarId> {
-        let node = &self.graph.nodes[n.0];
-        let (var, index) = match node.op {
-            Op::Read(v) => (v, None),
-            Op::Load(v) => (v, node.args.first().copied()),
-            _ => return None,
-        };
+        let Place { var, index } = self.graph.nodes[n.0].reads()?;
         let &[User::Node(sum)] = self.users(n) else {
             return None;
         };
@@ -577,13 +544,7 @@ impl<'g> Code<'g> {
 /// The loop's iterations, and each fused loop of the tail (`fused[j]`), pop off the tapes only
 /// what the same iteration pushed: they leave every tape as they found it, so their pops do not
 /// conflict with other code's.
-pub fn before_loop(
-    graph: &Graph,
-    forward_len: usize,
-    tail: &[Stmt],
-    fused: &[bool],
-    body: &[Stmt],
-) -> Vec<bool> {
+pub fn before_loop(graph: &Graph, tail: &[Stmt], fused: &[bool], body: &[Stmt]) -> Vec<bool> {
     let mut all = tail.to_vec();
     all.extend(body.iter().cloned());
     let code = Code::new(graph, &all);
@@ -634,7 +595,7 @@ pub fn before_loop(
                 }
                 match placed.get(&n) {
                     Some(&k) if k != j => needs.push((k, n)),
-                    None if n.0 >= forward_len => work.extend(&graph.nodes[n.0].args),
+                    None if !graph.is_primal(n) => work.extend(&graph.nodes[n.0].args),
                     Some(_) | None => {}
                 }
             }
@@ -647,7 +608,7 @@ pub fn before_loop(
         let mut work = vec![n];
         let mut seen = HashSet::new();
         while let Some(m) = work.pop() {
-            if m.0 < forward_len || !seen.insert(m) {
+            if graph.is_primal(m) || !seen.insert(m) {
                 continue;
             }
             let node = &graph.nodes[m.0];
@@ -689,12 +650,11 @@ pub fn before_loop(
 /// The nodes `stmts` compute, at any depth.
 pub fn nodes_placed(stmts: &[Stmt], into: &mut Vec<NodeId>) {
     for stmt in stmts {
-        if let Stmt::Node(n) = stmt {
-            into.push(*n);
-        }
-        for block in stmt.blocks() {
-            nodes_placed(&block.0, into);
-        }
+        stmt.for_each_stmt(|s| {
+            if let Stmt::Node(n) = s {
+                into.push(*n);
+            }
+        });
     }
 }
 

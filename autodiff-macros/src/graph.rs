@@ -12,7 +12,7 @@
 
 use proc_macro2::{Span, TokenStream};
 
-use crate::rules::Prim;
+use crate::prim::Prim;
 
 /// Index of a variable in [`Graph::vars`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,6 +236,17 @@ pub enum KnownConst {
     DegreesPerRadian,
 }
 
+/// Which program a node belongs to: the user's, or the derivative code a pass built around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The program as lowered (with the `g_grad` calls the reverse pass evaluates it through):
+    /// the forward sweep computes it where the body places it.
+    Primal,
+    /// Built by a differentiation pass: a derivative, a derivative input, or a primal value the
+    /// derivative code recomputes or takes back from a tape.
+    Derivative,
+}
+
 /// One operation or variable of the graph.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -248,6 +259,8 @@ pub struct Node {
     pub span: Span,
     /// The user's name for the value, or a name the passes chose (`d_x`), used for readable code.
     pub name: Option<String>,
+    /// Whether lowering or a differentiation pass made it.
+    pub origin: Origin,
 }
 
 impl Node {
@@ -263,6 +276,28 @@ impl Node {
                 | Op::SelfValue(_)
                 | Op::Array(..)
         )
+    }
+}
+
+/// A place a statement writes and a node reads: a variable, or an element of an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub var: VarId,
+    /// The element's index, for an element of an array.
+    pub index: Option<NodeId>,
+}
+
+impl Node {
+    /// The place a `Read` or a `Load` reads.
+    pub fn reads(&self) -> Option<Place> {
+        match self.op {
+            Op::Read(var) => Some(Place { var, index: None }),
+            Op::Load(var) => Some(Place {
+                var,
+                index: self.args.first().copied(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -282,8 +317,71 @@ pub enum Shape {
     Buffer(NodeId),
     /// A stack of values the forward sweep saves for the backward sweep: the values of one
     /// block, since the next iteration of a loop overwrites them. It keeps as many values inline
-    /// as the constant expression says.
-    Tape(TokenStream),
+    /// as the count says (at most [`MAX_INLINE`]).
+    Tape(Count),
+}
+
+/// How many times something runs, or how many values a tape holds, as far as the compile time
+/// knows: a number, or an expression over the user's integer constants that emission prints as a
+/// constant expression.
+#[derive(Clone, Debug)]
+pub enum Count {
+    Known(u64),
+    /// An integer constant as the user wrote it: a `const`, an array's length `N`.
+    Const(TokenStream),
+    /// Saturating arithmetic on two counts that are not both known.
+    Saturating(Box<Count>, CountOp, Box<Count>),
+    Unknown,
+}
+
+/// The saturating operation of a [`Count::Saturating`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountOp {
+    Mul,
+    Add,
+    Sub,
+}
+
+/// The most values a tape keeps inline; beyond that it grows on the heap.
+pub const MAX_INLINE: u64 = 1024;
+
+impl Count {
+    fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, op: CountOp) -> Count {
+        match (self, other) {
+            (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
+            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
+            (a, b) => Count::Saturating(Box::new(a.clone()), op, Box::new(b.clone())),
+        }
+    }
+
+    pub fn times(&self, other: &Count) -> Count {
+        match (self, other) {
+            (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
+            _ => self.combine(other, u64::saturating_mul, CountOp::Mul),
+        }
+    }
+
+    pub fn minus(&self, other: &Count) -> Count {
+        match other {
+            Count::Known(0) => self.clone(),
+            _ => self.combine(other, u64::saturating_sub, CountOp::Sub),
+        }
+    }
+
+    pub fn plus(&self, other: &Count) -> Count {
+        match (self, other) {
+            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
+            _ => self.combine(other, u64::saturating_add, CountOp::Add),
+        }
+    }
+
+    /// What is known at compile time: an unknown count contributes nothing to a capacity.
+    pub fn known_part(&self) -> Count {
+        match self {
+            Count::Unknown => Count::Known(0),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A mutable variable: a local assigned inside a branch or loop, a local array, or an array or
@@ -470,55 +568,127 @@ impl Stmt {
     }
 }
 
+/// A walk over statements in program order, the one place that knows where each statement
+/// nests blocks and which nodes it uses: a `while` runs its condition block, then reads its
+/// test, then runs its body. Override [`Visit::block`] to see each nested block (and call
+/// [`walk_block`] to go on into its statements), [`Visit::stmt`] to see each statement (and call
+/// [`walk_stmt`] to go on into what it nests) and [`Visit::use_node`] to see each node a
+/// statement uses directly.
+pub trait Visit<'a> {
+    fn block(&mut self, block: &'a Block) {
+        walk_block(self, block);
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        walk_stmt(self, stmt);
+    }
+
+    fn use_node(&mut self, _node: NodeId) {}
+}
+
+/// Visits each statement of `block`, in order.
+pub fn walk_block<'a, V: Visit<'a> + ?Sized>(v: &mut V, block: &'a Block) {
+    for stmt in &block.0 {
+        v.stmt(stmt);
+    }
+}
+
+/// Visits the nodes `stmt` uses and the statements of the blocks it nests, in program order.
+pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
+    match stmt {
+        Stmt::Node(_) | Stmt::Declare(_, None) => {}
+        Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => v.use_node(*n),
+        Stmt::Assert { args, .. } => args.iter().for_each(|&n| v.use_node(n)),
+        Stmt::Store { index, value, .. } => {
+            v.use_node(*index);
+            v.use_node(*value);
+        }
+        Stmt::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            v.use_node(*cond);
+            v.block(then);
+            v.block(otherwise);
+        }
+        Stmt::For {
+            start, end, body, ..
+        } => {
+            v.use_node(*start);
+            v.use_node(*end);
+            v.block(body);
+        }
+        Stmt::While { cond, test, body } => {
+            v.block(cond);
+            v.use_node(*test);
+            v.block(body);
+        }
+    }
+}
+
+/// A [`Visit`] that calls a closure on every statement.
+struct EachStmt<F>(F);
+
+impl<'a, F: FnMut(&'a Stmt)> Visit<'a> for EachStmt<F> {
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        (self.0)(stmt);
+        walk_stmt(self, stmt);
+    }
+}
+
+/// A [`Visit`] that calls a closure on every node a statement uses.
+struct EachUse<F>(F);
+
+impl<F: FnMut(NodeId)> Visit<'_> for EachUse<F> {
+    fn use_node(&mut self, node: NodeId) {
+        (self.0)(node);
+    }
+}
+
+impl Stmt {
+    /// The place an `Assign` or a `Store` writes, and the value it writes there.
+    pub fn writes(&self) -> Option<(Place, NodeId)> {
+        match *self {
+            Stmt::Assign(var, value) => Some((Place { var, index: None }, value)),
+            Stmt::Store { var, index, value } => Some((
+                Place {
+                    var,
+                    index: Some(index),
+                },
+                value,
+            )),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` on this statement and on every statement nested in it, each before the blocks
+    /// it nests.
+    pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
+        EachStmt(f).stmt(self);
+    }
+}
+
 impl Block {
+    /// Calls `f` on every statement of this block and of the blocks nested in it, each before
+    /// the blocks it nests.
+    pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
+        walk_block(&mut EachStmt(f), self);
+    }
+
     /// Whether a statement of this block (or a nested one) stores into `var`.
     pub fn stores(&self, var: VarId) -> bool {
-        self.0.iter().any(|s| match s {
+        let mut stores = false;
+        self.for_each_stmt(|s| {
             // A call that writes into an array assigns it.
-            Stmt::Store { var: v, .. } | Stmt::Assign(v, _) => *v == var,
-            Stmt::If {
-                then, otherwise, ..
-            } => then.stores(var) || otherwise.stores(var),
-            Stmt::For { body, .. } => body.stores(var),
-            Stmt::While { cond, body, .. } => cond.stores(var) || body.stores(var),
-            _ => false,
-        })
+            stores |= matches!(s, Stmt::Store { var: v, .. } | Stmt::Assign(v, _) if *v == var);
+        });
+        stores
     }
 
     /// Calls `f` on every node a statement of this block (or a nested one) uses directly.
     pub fn for_each_use(&self, f: &mut impl FnMut(NodeId)) {
-        for stmt in &self.0 {
-            match stmt {
-                Stmt::Node(_) | Stmt::Declare(_, None) => {}
-                Stmt::Declare(_, Some(n)) | Stmt::Assign(_, n) | Stmt::Push(_, n) => f(*n),
-                Stmt::Assert { args, .. } => args.iter().for_each(|&n| f(n)),
-                Stmt::Store { index, value, .. } => {
-                    f(*index);
-                    f(*value);
-                }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    f(*cond);
-                    then.for_each_use(f);
-                    otherwise.for_each_use(f);
-                }
-                Stmt::For {
-                    start, end, body, ..
-                } => {
-                    f(*start);
-                    f(*end);
-                    body.for_each_use(f);
-                }
-                Stmt::While { cond, test, body } => {
-                    cond.for_each_use(f);
-                    f(*test);
-                    body.for_each_use(f);
-                }
-            }
-        }
+        walk_block(&mut EachUse(f), self);
     }
 }
 
@@ -538,6 +708,23 @@ impl Graph {
 
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]
+    }
+
+    /// An update `place op= rhs`: whether `value`, written to `place`, is `place op rhs` for an
+    /// arithmetic operator with the read of `place` on the left. The operator, the read and
+    /// `rhs`.
+    pub fn update(&self, place: Place, value: NodeId) -> Option<(Prim, NodeId, NodeId)> {
+        let node = self.node(value);
+        let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
+            return None;
+        };
+        let read = node.args[0];
+        (self.node(read).reads() == Some(place)).then_some((p, read, node.args[1]))
+    }
+
+    /// Whether a node belongs to the program as lowered, rather than to derivative code.
+    pub fn is_primal(&self, id: NodeId) -> bool {
+        self.node(id).origin == Origin::Primal
     }
 
     pub fn var(&self, id: VarId) -> &Var {

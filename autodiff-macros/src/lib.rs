@@ -1,7 +1,8 @@
 //! The `#[differentiate]` attribute of the [`autodiff`](https://docs.rs/autodiff) crate.
 //!
 //! The stages, one module each, in the order they run: `options` parses the attribute, `lower`
-//! turns the function into a computational graph (`graph`), `activity` marks what depends on the
+//! turns the function into a computational graph (`graph`, whose operations are named in
+//! `prim`), `activity` marks what depends on the
 //! active parameters, `reverse` and `forward` extend the graph with derivative code built from the
 //! table in `rules` through the `algebra`, and `emit` prints the result as plain Rust; `draw` emits `f_graph`, which records the graph at a point. `expand`
 //! drives them. Only the stages at the two ends read or write Rust syntax (`options`, `lower`,
@@ -23,6 +24,7 @@ mod lower;
 mod names;
 mod options;
 mod outputs;
+mod prim;
 mod reverse;
 mod rules;
 mod second;

@@ -25,7 +25,7 @@ use crate::graph::{
 };
 use crate::names;
 use crate::options::Options;
-use crate::rules::{Prim, Syntax};
+use crate::prim::{Prim, Syntax};
 
 mod buffer;
 mod call_into;
@@ -415,6 +415,7 @@ impl Lowerer {
             active: false,
             span,
             name: None,
+            origin: graph::Origin::Primal,
         });
         let id = NodeId(self.nodes.len() - 1);
         self.emit(graph::Stmt::Node(id));

@@ -20,8 +20,11 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
-use crate::graph::{Block, FloatTy, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
-use crate::rules::{self, Mode, Prim};
+use crate::graph::{
+    Block, Count, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId,
+};
+use crate::prim::Prim;
+use crate::rules::{self, Mode};
 
 mod buffer;
 mod call_into;
@@ -32,8 +35,12 @@ pub struct Adjoint {
     pub graph: Graph,
     /// The whole body of `f_grad`: the forward sweep, then the backward sweep.
     pub code: Block,
-    /// The gradient entry of each active scalar parameter, in declaration order; `None` is zero.
-    pub gradients: Vec<Option<NodeId>>,
+    /// The complete adjoint of each active primal node whose adjoint is not zero: the node of
+    /// the backward sweep where every contribution to it has been summed (inside a loop, the
+    /// adjoint of the node's value in that iteration). For a parameter, its gradient entry: a
+    /// scalar's adjoint at the end of the backward sweep, a struct's gradient struct.
+    #[allow(clippy::struct_field_names)] // the map's name in the IR contract
+    pub adjoint_of: HashMap<NodeId, NodeId>,
     /// The adjoint of each active array or slice parameter, by parameter index.
     pub array_gradients: HashMap<usize, VarId>,
     /// A read of each array adjoint at the end of the code, to return it.
@@ -46,6 +53,19 @@ pub struct Adjoint {
     /// Which top-level loops run their backward code inside themselves, and what each
     /// iteration saves: one line per loop, for the generated function's documentation.
     pub fusion_notes: Vec<String>,
+}
+
+impl Adjoint {
+    /// The gradient entry of each active scalar (or struct) parameter, in declaration order;
+    /// `None` is zero.
+    pub fn gradients(&self) -> Vec<Option<NodeId>> {
+        self.graph
+            .params
+            .iter()
+            .filter(|p| p.active && p.var.is_none())
+            .map(|p| self.adjoint_of.get(&p.node).copied())
+            .collect()
+    }
 }
 
 /// Where a primal node is computed: its block.
@@ -61,12 +81,12 @@ struct Reverse {
     b: Builder,
     /// Where each primal node is computed.
     home: HashMap<NodeId, Home>,
-    /// The nodes each primal block reads from variables the program mutates (for tapes).
-    forward_len: usize,
     /// The adjoint variable of each active variable.
     var_adjoint: HashMap<VarId, VarId>,
     /// The adjoints of nodes: summed as nodes within their own block.
     adjoint: HashMap<NodeId, NodeId>,
+    /// The complete adjoint of each node reversed so far.
+    adjoint_of: HashMap<NodeId, NodeId>,
     /// Adjoint variables of nodes that receive contributions from inside nested blocks.
     node_adjoint_var: HashMap<NodeId, VarId>,
     /// The primal blocks being reversed, outermost first, with the output being built for each.
@@ -157,6 +177,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
                 active: false,
                 span: node.span,
                 name: None,
+                origin: Origin::Primal,
             });
             out.push(Stmt::Node(grad));
             let value = &mut graph.nodes[n.0];
@@ -186,6 +207,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
                     active: false,
                     span: node.span,
                     name: None,
+                    origin: Origin::Primal,
                 });
                 out.push(Stmt::Node(p));
                 partials.push(Some(p));
@@ -244,6 +266,7 @@ impl IntoIterator for PendingElements {
 struct Saved {
     home: HashMap<NodeId, Home>,
     adjoint: HashMap<NodeId, NodeId>,
+    adjoint_of: HashMap<NodeId, NodeId>,
     node_adjoint_var: HashMap<NodeId, VarId>,
     taped: HashMap<NodeId, (VarId, NodeId)>,
     counts: HashMap<usize, (VarId, NodeId)>,
@@ -308,7 +331,6 @@ struct Frame {
 
 pub fn reverse(mut graph: Graph) -> Adjoint {
     let calls = evaluate_calls_once(&mut graph);
-    let forward_len = graph.nodes.len();
     let body = graph.body.clone();
     let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
     let b = Builder::new(graph);
@@ -316,9 +338,9 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let mut r = Reverse {
         b,
         home: HashMap::new(),
-        forward_len,
         var_adjoint: HashMap::new(),
         adjoint: HashMap::new(),
+        adjoint_of: HashMap::new(),
         node_adjoint_var: HashMap::new(),
         stack: Vec::new(),
         taped: HashMap::new(),
@@ -349,7 +371,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     // Only values computed at the top of the function are in scope everywhere in the backward
     // sweep; the others must be recomputed or taped, not shared.
     let home = r.home.clone();
-    r.b.retain(|id| id.0 >= forward_len || home.get(&id).is_none_or(|h| h.block == 0));
+    r.b.retain(|id| !r.b.is_primal(id) || home.get(&id).is_none_or(|h| h.block == 0));
 
     // Adjoint variables for every active variable, zero before the backward sweep.
     let vars: Vec<(VarId, Var)> = r.b.with_graph(|g| {
@@ -423,21 +445,29 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
 
     // Gradients: what reached each parameter.
     let params = r.b.with_graph(|g| g.params.clone());
-    let mut gradients = Vec::new();
     let mut array_gradients = HashMap::new();
     for (i, p) in params.iter().enumerate().filter(|(_, p)| p.active) {
-        match p.var {
+        let gradient = match p.var {
             Some(v) => {
                 array_gradients.insert(i, r.var_adjoint[&v]);
+                continue;
             }
-            None if p.fields() => gradients.push(Some(r.struct_gradient(Some(i)))),
+            None if p.fields() => Some(r.struct_gradient(Some(i))),
             None => {
                 let node = r.b.node(p.node);
-                let g = r.final_adjoint(p.node, &node);
-                gradients.push(g);
+                r.final_adjoint(p.node, &node)
             }
-        }
+        };
+        match gradient {
+            Some(g) => r.adjoint_of.insert(p.node, g),
+            None => r.adjoint_of.remove(&p.node),
+        };
     }
+    let gradients: Vec<Option<NodeId>> = params
+        .iter()
+        .filter(|p| p.active && p.var.is_none())
+        .map(|p| r.adjoint_of.get(&p.node).copied())
+        .collect();
 
     let self_gradient =
         r.b.with_graph(|g| g.self_active)
@@ -507,7 +537,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     Adjoint {
         graph: r.b.finish(),
         code: Block(code),
-        gradients,
+        adjoint_of: r.adjoint_of,
         array_gradients,
         reads,
         seed,
@@ -603,7 +633,7 @@ impl Reverse {
 
     /// Places a node the builder just made (or found) in the current backward code.
     fn place(&mut self, id: NodeId) -> NodeId {
-        if id.0 >= self.forward_len && self.placed.insert(id) {
+        if !self.b.is_primal(id) && self.placed.insert(id) {
             self.emit(Stmt::Node(id));
         }
         id
@@ -636,10 +666,9 @@ impl Reverse {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
             // Only a copy already placed can be shared: one the rules just built is placed later.
             let placed = &self.placed;
-            let forward_len = self.forward_len;
-            let (copy, fresh) = self
-                .b
-                .recompute(&node, args, |id| id.0 < forward_len || placed.contains(&id));
+            let (copy, fresh) = self.b.recompute(&node, args, |id| {
+                self.b.is_primal(id) || placed.contains(&id)
+            });
             if fresh {
                 self.emit(Stmt::Node(copy));
             }
@@ -658,6 +687,7 @@ impl Reverse {
             g.push(Node {
                 op: Op::Pop(tape),
                 args: vec![],
+                origin: Origin::Derivative,
                 ..node.clone()
             })
         });
@@ -766,7 +796,7 @@ impl Reverse {
             TapeKind::Bool => Ty::Bool,
             TapeKind::Int => Ty::Int,
         };
-        let t = self.new_var("tape", ty, Shape::Tape(quote::quote!(0)), None);
+        let t = self.new_var("tape", ty, Shape::Tape(Count::Known(0)), None);
         self.tapes.insert(kind, t);
         t
     }
@@ -831,7 +861,8 @@ impl Reverse {
             (a, b) => a.or(b),
         };
         if let Some(t) = total {
-            self.b.name_derivative(node, t, self.forward_len);
+            self.b.name_derivative(node, t);
+            self.adjoint_of.insert(n, t);
         }
         total
     }
@@ -1015,10 +1046,9 @@ impl Reverse {
         {
             return false;
         }
-        let forward_len = self.forward_len;
         if !self
             .b
-            .with_graph(|g| crate::fuse::accumulates_only(g, forward_len, body))
+            .with_graph(|g| crate::fuse::accumulates_only(g, body))
         {
             return false;
         }
@@ -1029,7 +1059,7 @@ impl Reverse {
         // The backward code of the loop shares only primal values: derivative values the tail
         // computed may end up after the loop.
         let memo = self.b.save_scope();
-        self.b.retain(|n| n.0 < forward_len);
+        self.b.retain(|n| self.b.is_primal(n));
         self.fused_block = Some(id);
         self.fused_writes = written(body);
         self.recomputable.borrow_mut().clear();
@@ -1069,7 +1099,7 @@ impl Reverse {
         let fused: Vec<bool> = from.iter().map(|f| *f == From::Unit).collect();
         let before = self
             .b
-            .with_graph(|g| crate::fuse::before_loop(g, forward_len, &tail, &fused, &reversed.0));
+            .with_graph(|g| crate::fuse::before_loop(g, &tail, &fused, &reversed.0));
         // A fused loop after this one cannot run before it.
         if from
             .iter()
@@ -1195,6 +1225,7 @@ impl Reverse {
         Saved {
             home: self.home.clone(),
             adjoint: self.adjoint.clone(),
+            adjoint_of: self.adjoint_of.clone(),
             node_adjoint_var: self.node_adjoint_var.clone(),
             taped: self.taped.clone(),
             counts: self.counts.clone(),
@@ -1209,6 +1240,7 @@ impl Reverse {
     fn restore(&mut self, saved: Saved) {
         self.home = saved.home;
         self.adjoint = saved.adjoint;
+        self.adjoint_of = saved.adjoint_of;
         self.node_adjoint_var = saved.node_adjoint_var;
         self.taped = saved.taped;
         self.counts = saved.counts;
@@ -1362,9 +1394,9 @@ impl Reverse {
             Op::Lit(crate::graph::LitValue::Int(v), _) => {
                 u64::try_from(*v).map_or(Count::Unknown, Count::Known)
             }
-            Op::Const(tokens) => Count::Const(quote::quote!((#tokens) as usize)),
+            Op::Const(tokens) => Count::Const(tokens.clone()),
             Op::Len(v) => match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
-                Shape::Array { len, .. } => Count::Const(quote::quote!((#len) as usize)),
+                Shape::Array { len, .. } => Count::Const(len),
                 _ => Count::Unknown,
             },
             Op::Prim(Prim::Add) => self
@@ -1660,7 +1692,7 @@ impl Reverse {
             let args: Vec<NodeId> = args
                 .into_iter()
                 .map(|a| {
-                    if a.0 < self.forward_len {
+                    if self.b.is_primal(a) {
                         self.value(a)
                     } else {
                         a
@@ -1804,100 +1836,12 @@ impl Reverse {
                 .collect();
             tapes.sort();
             for t in &tapes {
-                let capacity = self
-                    .capacity
-                    .get(t)
-                    .map_or_else(|| quote::quote!(0), Count::tokens);
+                let capacity = self.capacity.get(t).cloned().unwrap_or(Count::Known(0));
                 self.b
                     .with_graph(|g| g.vars[t.0].shape = Shape::Tape(capacity));
             }
             let decls: Vec<Stmt> = tapes.into_iter().map(|t| Stmt::Declare(t, None)).collect();
             out.splice(0..0, decls);
-        }
-    }
-}
-
-/// How many times something runs, when the macro can tell at compile time.
-#[derive(Clone)]
-enum Count {
-    Known(u64),
-    /// A constant expression, such as the length of an array parameter `N`.
-    Const(proc_macro2::TokenStream),
-    Unknown,
-}
-
-/// The most values a tape keeps inline; beyond that it grows on the heap.
-const MAX_INLINE: u64 = 1024;
-
-impl Count {
-    fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, method: &str) -> Count {
-        match (self, other) {
-            (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
-            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
-            (a, b) => {
-                let (a, b) = (a.expr(), b.expr());
-                let method = proc_macro2::Ident::new(method, proc_macro2::Span::call_site());
-                Count::Const(quote::quote!((#a).#method(#b)))
-            }
-        }
-    }
-
-    fn times(&self, other: &Count) -> Count {
-        match (self, other) {
-            (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
-            _ => self.combine(other, u64::saturating_mul, "saturating_mul"),
-        }
-    }
-
-    fn minus(&self, other: &Count) -> Count {
-        match other {
-            Count::Known(0) => self.clone(),
-            _ => self.combine(other, u64::saturating_sub, "saturating_sub"),
-        }
-    }
-
-    fn plus(&self, other: &Count) -> Count {
-        match (self, other) {
-            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
-            _ => self.combine(other, u64::saturating_add, "saturating_add"),
-        }
-    }
-
-    /// The count as a `usize` constant expression.
-    fn expr(&self) -> proc_macro2::TokenStream {
-        match self {
-            Count::Known(n) => {
-                let n = proc_macro2::Literal::u64_suffixed(*n);
-                quote::quote!((#n as usize))
-            }
-            Count::Const(e) => e.clone(),
-            Count::Unknown => quote::quote!(0),
-        }
-    }
-
-    /// What is known at compile time: an unknown count contributes nothing to a capacity.
-    fn known_part(&self) -> Count {
-        match self {
-            Count::Unknown => Count::Known(0),
-            other => other.clone(),
-        }
-    }
-
-    /// The inline capacity of a tape that holds this many values, as a constant expression.
-    fn tokens(&self) -> proc_macro2::TokenStream {
-        match self {
-            Count::Known(n) => {
-                let n = proc_macro2::Literal::u64_unsuffixed((*n).min(MAX_INLINE));
-                quote::quote!(#n)
-            }
-            Count::Const(e) => {
-                let max = proc_macro2::Literal::u64_unsuffixed(MAX_INLINE);
-                quote::quote!({
-                    let n: usize = #e;
-                    if n > #max { #max } else { n }
-                })
-            }
-            Count::Unknown => quote::quote!(0),
         }
     }
 }
@@ -1923,6 +1867,7 @@ impl Node {
             active: false,
             span: proc_macro2::Span::call_site(),
             name: None,
+            origin: Origin::Derivative,
         }
     }
 }

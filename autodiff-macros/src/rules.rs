@@ -1,14 +1,15 @@
 //! The table of local derivatives: one row per operation.
 //!
-//! Each row names an operation, how it is written in Rust, its arguments, and for each argument
-//! the incoming sensitivity `g` times the partial derivative of the output with respect to that
-//! argument. `out` is the operation's own value, which many rules reuse (`exp`, `sqrt`, `tanh`).
+//! Each row names an operation of the vocabulary in [`crate::prim`], its arguments, and for each
+//! argument the incoming sensitivity `g` times the partial derivative of the output with respect
+//! to that argument, written in the small expression language of [`crate::algebra`]. `out` is the
+//! operation's own value, which many rules reuse (`exp`, `sqrt`, `tanh`).
 //!
 //! For a scalar operation, `g · ∂out/∂argᵢ` is the same linear map in both modes: the reverse
 //! pass feeds in the adjoint of `out` and accumulates the result into the adjoint of `argᵢ`; the
 //! forward pass feeds in the tangent of `argᵢ` and sums the results into the tangent of `out`.
-//! So this one table serves both, and adding an operation means adding one row here (lowering
-//! finds rows by their Rust spelling, emission prints them by it).
+//! So this one table serves both, and adding an operation means adding its name to the vocabulary
+//! and one row here (lowering finds operations by their Rust spelling, emission prints them by it).
 //!
 //! Conventions at kinks (SPEC): the derivative is that of the branch the code takes, so
 //! `relu'(0) = abs'(0) = 0`, `max`/`min` at a tie follow the first argument, and
@@ -32,64 +33,24 @@
 use crate::algebra::{Builder, Partial, Site, V, ZERO, pole, singular, when};
 use crate::graph::KnownConst::{DegreesPerRadian, Ln2, Ln10, RadiansPerDegree};
 use crate::graph::{Graph, NodeId, Op};
-
-/// How an operation is written in Rust.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Syntax {
-    /// `a + b`.
-    Infix,
-    /// `-a`.
-    Prefix,
-    /// `x.exp()` or `f64::exp(x)`.
-    Method,
-    /// `::autodiff::sigmoid(x)`.
-    Runtime,
-}
+use crate::prim::Prim;
 
 macro_rules! rule_table {
     (|$g:ident, $out:ident| $(
-        $variant:ident = $syntax:ident $name:literal ($($arg:ident),+) => [$($d:expr),+ $(,)?];
+        $variant:ident ($($arg:ident),+) => [$($d:expr),+ $(,)?];
     )*) => {
-        /// An operation of the table.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Prim {
-            $($variant),*
-        }
+        // Each row takes the arguments the vocabulary gives its operation.
+        $(const _: () = assert!(Prim::$variant.arity() == [$(stringify!($arg)),+].len());)*
 
-        impl Prim {
-            /// Every row, in table order.
-            pub const ALL: &[Prim] = &[$(Prim::$variant),*];
-
-            pub fn syntax(self) -> Syntax {
-                match self {
-                    $(Prim::$variant => Syntax::$syntax),*
-                }
-            }
-
-            /// The operator or the method or function name.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Prim::$variant => $name),*
-                }
-            }
-
-            /// The number of arguments, the receiver of a method included.
-            pub fn arity(self) -> usize {
-                match self {
-                    $(Prim::$variant => [$(stringify!($arg)),+].len()),*
-                }
-            }
-
-            /// `g` times the partial derivative of `out` with respect to each argument.
-            #[allow(unused_variables, clippy::too_many_lines)]
-            fn local_derivatives<'a>(self, $g: V<'a>, $out: V<'a>, args: &[V<'a>]) -> Vec<Partial<'a>> {
-                match self {
-                    $(Prim::$variant => {
-                        let mut args = args.iter().copied();
-                        $(let $arg = args.next().expect("lowering checks arity");)+
-                        vec![$(Partial::from($d)),+]
-                    })*
-                }
+        /// `g` times the partial derivative of `out` with respect to each argument of `prim`.
+        #[allow(unused_variables, clippy::too_many_lines)]
+        fn prim_local_derivatives<'a>(prim: Prim, $g: V<'a>, $out: V<'a>, args: &[V<'a>]) -> Vec<Partial<'a>> {
+            match prim {
+                $(Prim::$variant => {
+                    let mut args = args.iter().copied();
+                    $(let $arg = args.next().expect("lowering checks arity");)+
+                    vec![$(Partial::from($d)),+]
+                })*
             }
         }
     };
@@ -97,124 +58,106 @@ macro_rules! rule_table {
 
 rule_table! { |g, out|
     // The seed's table.
-    Add = Infix "+" (a, b) => [g, g];
-    Mul = Infix "*" (a, b) => [g * b, g * a];
+    Add (a, b) => [g, g];
+    Mul (a, b) => [g * b, g * a];
     // `0 · x⁻¹` at `x = 0` would be NaN; the derivative of `x⁰` is 0 everywhere. A negative
     // exponent has a pole at 0.
-    Powi = Method "powi" (x, n) => [
+    Powi (x, n) => [
         pole_unless(n.literal().is_some_and(|n| n >= 0.0), g * when(n.eq(0), 0.0, n.to_float() * x.powi(n - 1))),
         ZERO,
     ];
-    Exp = Method "exp" (x) => [g * out];
-    Sigmoid = Runtime "sigmoid" (x) => [g * (out * (1.0 - out))];
-    Relu = Runtime "relu" (x) => [when(x.gt(0.0), g, 0.0)];
+    Exp (x) => [g * out];
+    Sigmoid (x) => [g * (out * (1.0 - out))];
+    Relu (x) => [when(x.gt(0.0), g, 0.0)];
     // The guard of the chain rule: `0` if the factor is `0`, else the product.
-    ZeroWins = Runtime "zero_wins" (factor, product) => [ZERO, when(factor.eq(0.0), 0.0, g)];
+    ZeroWins (factor, product) => [ZERO, when(factor.eq(0.0), 0.0, g)];
 
     // Arithmetic.
-    Sub = Infix "-" (a, b) => [g, -g];
-    Div = Infix "/" (a, b) => [pole_unless(nonzero(b), g / b), pole_unless(nonzero(b), -(g * out / b))];
-    Rem = Infix "%" (a, b) => [g, -(g * (a / b).trunc())];
-    Neg = Prefix "-" (a) => [-g];
+    Sub (a, b) => [g, -g];
+    Div (a, b) => [pole_unless(nonzero(b), g / b), pole_unless(nonzero(b), -(g * out / b))];
+    Rem (a, b) => [g, -(g * (a / b).trunc())];
+    Neg (a) => [-g];
 
     // Exponentials and logarithms.
-    Exp2 = Method "exp2" (x) => [g * (out * Ln2)];
-    ExpM1 = Method "exp_m1" (x) => [g * (out + 1.0)];
-    Ln = Method "ln" (x) => [pole_unless(positive(x), g / x)];
-    Ln1p = Method "ln_1p" (x) => [pole_unless(x.is_nonnegative(), g / (x + 1.0))];
-    Log = Method "log" (x, base) => [
+    Exp2 (x) => [g * (out * Ln2)];
+    ExpM1 (x) => [g * (out + 1.0)];
+    Ln (x) => [pole_unless(positive(x), g / x)];
+    Ln1p (x) => [pole_unless(x.is_nonnegative(), g / (x + 1.0))];
+    Log (x, base) => [
         pole(g / (x * base.ln())),
         pole(-(g * out / (base * base.ln()))),
     ];
-    Log2 = Method "log2" (x) => [pole_unless(positive(x), g / (x * Ln2))];
-    Log10 = Method "log10" (x) => [pole_unless(positive(x), g / (x * Ln10))];
-    Softplus = Runtime "softplus" (x) => [g * x.sigmoid()];
+    Log2 (x) => [pole_unless(positive(x), g / (x * Ln2))];
+    Log10 (x) => [pole_unless(positive(x), g / (x * Ln10))];
+    Softplus (x) => [g * x.sigmoid()];
 
     // Powers and roots. `sqrt'(0)` is infinite, as the mathematics says.
-    Sqrt = Method "sqrt" (x) => [singular_unless(positive(x), g / (2.0 * out))];
-    Cbrt = Method "cbrt" (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
+    Sqrt (x) => [singular_unless(positive(x), g / (2.0 * out))];
+    Cbrt (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
     // `y · xʸ⁻¹` is infinite at `x = 0` for `y < 1`, and 0 for `y = 0`. Where `xʸ = 0` it is 0 for
     // all nearby `y`: `0 · ln 0` would be NaN.
-    Powf = Method "powf" (x, y) => [
+    Powf (x, y) => [
         singular_unless(
             y.literal().is_some_and(|y| y >= 1.0) || positive(x),
             g * when(y.eq(0.0), 0.0, y * x.powf(y - 1.0)),
         ),
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];
-    Recip = Method "recip" (x) => [pole_unless(positive(x), -(g * (out * out)))];
+    Recip (x) => [pole_unless(positive(x), -(g * (out * out)))];
     // At the origin `x / out` is `0 · ∞`: 0.
-    Hypot = Method "hypot" (x, y) => [
+    Hypot (x, y) => [
         g * when(x.eq(0.0), 0.0, x / out),
         g * when(y.eq(0.0), 0.0, y / out),
     ];
-    MulAdd = Method "mul_add" (x, a, b) => [g * a, g * x, g];
+    MulAdd (x, a, b) => [g * a, g * x, g];
 
     // Trigonometry.
-    Sin = Method "sin" (x) => [g * x.cos()];
-    Cos = Method "cos" (x) => [-(g * x.sin())];
-    Tan = Method "tan" (x) => [g * (1.0 + out * out)];
-    Asin = Method "asin" (x) => [singular(g / (1.0 - x * x).sqrt())];
-    Acos = Method "acos" (x) => [singular(-(g / (1.0 - x * x).sqrt()))];
-    Atan = Method "atan" (x) => [g / (1.0 + x * x)];
+    Sin (x) => [g * x.cos()];
+    Cos (x) => [-(g * x.sin())];
+    Tan (x) => [g * (1.0 + out * out)];
+    Asin (x) => [singular(g / (1.0 - x * x).sqrt())];
+    Acos (x) => [singular(-(g / (1.0 - x * x).sqrt()))];
+    Atan (x) => [g / (1.0 + x * x)];
     // At the origin `x / (x² + y²)` is `0 · ∞`: 0.
-    Atan2 = Method "atan2" (y, x) => [
+    Atan2 (y, x) => [
         g * when(x.eq(0.0), 0.0, x / (x * x + y * y)),
         -(g * when(y.eq(0.0), 0.0, y / (x * x + y * y))),
     ];
-    ToRadians = Method "to_radians" (x) => [g * RadiansPerDegree];
-    ToDegrees = Method "to_degrees" (x) => [g * DegreesPerRadian];
+    ToRadians (x) => [g * RadiansPerDegree];
+    ToDegrees (x) => [g * DegreesPerRadian];
 
     // Hyperbolic functions.
-    Sinh = Method "sinh" (x) => [g * x.cosh()];
-    Cosh = Method "cosh" (x) => [g * x.sinh()];
-    Tanh = Method "tanh" (x) => [g * (1.0 - out * out)];
-    Asinh = Method "asinh" (x) => [g / (x * x + 1.0).sqrt()];
-    Acosh = Method "acosh" (x) => [singular(g / (x * x - 1.0).sqrt())];
-    Atanh = Method "atanh" (x) => [pole(g / (1.0 - x * x))];
+    Sinh (x) => [g * x.cosh()];
+    Cosh (x) => [g * x.sinh()];
+    Tanh (x) => [g * (1.0 - out * out)];
+    Asinh (x) => [g / (x * x + 1.0).sqrt()];
+    Acosh (x) => [singular(g / (x * x - 1.0).sqrt())];
+    Atanh (x) => [pole(g / (1.0 - x * x))];
 
     // Kinks: the derivative of the branch taken.
-    Abs = Method "abs" (x) => [when(x.gt(0.0), g, when(x.lt(0.0), -g, 0.0))];
-    Max = Method "max" (a, b) => [when(a.ge(b), g, 0.0), when(a.ge(b), 0.0, g)];
-    Min = Method "min" (a, b) => [when(a.le(b), g, 0.0), when(a.le(b), 0.0, g)];
-    Clamp = Method "clamp" (x, lo, hi) => [
+    Abs (x) => [when(x.gt(0.0), g, when(x.lt(0.0), -g, 0.0))];
+    Max (a, b) => [when(a.ge(b), g, 0.0), when(a.ge(b), 0.0, g)];
+    Min (a, b) => [when(a.le(b), g, 0.0), when(a.le(b), 0.0, g)];
+    Clamp (x, lo, hi) => [
         when(x.lt(lo), 0.0, when(x.gt(hi), 0.0, g)),
         when(x.lt(lo), g, 0.0),
         when(x.gt(hi), g, 0.0),
     ];
-    Fract = Method "fract" (x) => [g];
+    Fract (x) => [g];
 
     // Piecewise constant.
-    Signum = Method "signum" (x) => [ZERO];
-    Floor = Method "floor" (x) => [ZERO];
-    Ceil = Method "ceil" (x) => [ZERO];
-    Round = Method "round" (x) => [ZERO];
-    Trunc = Method "trunc" (x) => [ZERO];
-}
-
-impl Prim {
-    pub fn find(syntax: Syntax, name: &str) -> Option<Prim> {
-        Prim::ALL
-            .iter()
-            .copied()
-            .find(|p| p.syntax() == syntax && p.name() == name)
-    }
-
-    /// The names of every operation written with `syntax`, for error messages.
-    pub fn names(syntax: Syntax) -> Vec<&'static str> {
-        Prim::ALL
-            .iter()
-            .filter(|p| p.syntax() == syntax)
-            .map(|p| p.name())
-            .collect()
-    }
+    Signum (x) => [ZERO];
+    Floor (x) => [ZERO];
+    Ceil (x) => [ZERO];
+    Round (x) => [ZERO];
+    Trunc (x) => [ZERO];
 }
 
 /// The local derivatives of any graph operation: the table's rows, plus the structural
 /// operations (casts, comparisons, selections) that every graph has.
 pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> Vec<Partial<'a>> {
     match op {
-        Op::Prim(p) => p.local_derivatives(g, out, args),
+        Op::Prim(p) => prim_local_derivatives(*p, g, out, args),
         // A float-to-float cast passes the derivative through, converted to the other side's type.
         Op::Cast(_) => vec![Partial::from(g.across(out, args[0]))],
         Op::Select => vec![

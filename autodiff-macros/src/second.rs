@@ -126,8 +126,8 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         .map(|(&n, &t)| (t, n))
         .collect();
     let hvs = adjoint
-        .gradients
-        .iter()
+        .gradients()
+        .into_iter()
         .map(|g| g.and_then(|g| f.tangent.get(&g).copied()))
         .collect();
     let mut array_hvs = HashMap::new();
@@ -235,22 +235,14 @@ fn is_float(ty: Ty) -> bool {
 
 /// Calls `f(var, value)` for every statement that writes `value` into `var`.
 fn stores(block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) | Stmt::Push(v, n) => f(*v, *n),
-            Stmt::Store { var, value, .. } => f(*var, *value),
-            Stmt::If {
-                then, otherwise, ..
-            } => {
-                stores(then, f);
-                stores(otherwise, f);
-            }
-            Stmt::For { body, .. } => stores(body, f),
-            Stmt::While { cond, body, .. } => {
-                stores(cond, f);
-                stores(body, f);
-            }
-            Stmt::Node(_) | Stmt::Declare(_, None) | Stmt::Assert { .. } => {}
-        }
-    }
+    block.for_each_stmt(|stmt| match stmt {
+        Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) | Stmt::Push(v, n) => f(*v, *n),
+        Stmt::Store { var, value, .. } => f(*var, *value),
+        Stmt::Node(_)
+        | Stmt::Declare(_, None)
+        | Stmt::Assert { .. }
+        | Stmt::If { .. }
+        | Stmt::For { .. }
+        | Stmt::While { .. } => {}
+    });
 }

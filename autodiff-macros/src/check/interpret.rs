@@ -20,8 +20,8 @@ use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, Graph, KnownConst, LitValue, NodeId, Op, Stmt, Ty, VarId,
 };
+use crate::prim::Prim;
 use crate::reverse::Adjoint;
-use crate::rules::Prim;
 
 /// Statements one run may execute before it is taken for an endless loop.
 const STEP_LIMIT: usize = 1_000_000;
@@ -687,7 +687,7 @@ pub struct Gradient {
 pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fault> {
     let graph = &adjoint.graph;
     let mut results: Vec<NodeId> = vec![graph.output];
-    results.extend(adjoint.gradients.iter().flatten());
+    results.extend(adjoint.gradients().into_iter().flatten());
     results.extend(adjoint.reads.values());
     let mut m = Machine::new(graph, &adjoint.code, &results, inputs, &[]);
     set_arrays(&mut m, inputs);
@@ -703,7 +703,8 @@ pub fn gradient(adjoint: &Adjoint, inputs: &[Input<f64>]) -> Result<Gradient, Fa
     m.stmts(&adjoint.code)?;
     let value = float(m.get(graph.output)?, "the value")?;
     let mut entries = Vec::new();
-    let mut scalar = adjoint.gradients.iter();
+    let gradients = adjoint.gradients();
+    let mut scalar = gradients.iter();
     for (i, p) in graph.params.iter().enumerate().filter(|(_, p)| p.active) {
         if p.var.is_some() {
             let d = adjoint.array_gradients[&i];
@@ -748,7 +749,7 @@ pub fn tangent(
 ) -> Result<(f64, f64), Fault> {
     let graph = &tangent.graph;
     let mut results = vec![graph.output];
-    results.extend(tangent.derivative);
+    results.extend(tangent.derivative());
     let mut m = Machine::new(graph, &tangent.code, &results, inputs, direction);
     set_arrays(&mut m, inputs);
     for (i, seed) in &tangent.seeds {
@@ -761,7 +762,7 @@ pub fn tangent(
     }
     m.stmts(&tangent.code)?;
     let value = float(m.get(graph.output)?, "the value")?;
-    let derivative = match tangent.derivative {
+    let derivative = match tangent.derivative() {
         Some(d) => float(m.get(d)?, "the tangent")?,
         None => 0.0,
     };

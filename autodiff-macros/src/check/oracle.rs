@@ -8,7 +8,7 @@
 //! wins over an infinite one (`0 · ∞ = 0`), in every product.
 
 use super::interpret::{Scalar, apply, sigmoid};
-use crate::rules::Prim;
+use crate::prim::Prim;
 
 /// A value and its derivatives; an empty `d` is a constant (all zero).
 #[derive(Clone, Debug)]

@@ -27,6 +27,7 @@ use super::generate::{self, Param, Program};
 use super::interpret::{self, Input};
 use super::oracle::Dual;
 use super::reference;
+use crate::graph::{Graph, NodeId, Origin};
 use crate::{forward, lower, options, reverse};
 
 /// How far a derivative may be from the oracle's, relative to the size of the terms summed.
@@ -229,6 +230,7 @@ fn check_unguarded(program: &Program, numbers: &[f64]) -> Result<Verdict, String
     }
 
     let adjoint = reverse::reverse(graph.clone());
+    contract(&graph, &adjoint.graph, adjoint.adjoint_of.keys(), "f_grad")?;
     let got = interpret::gradient(&adjoint, &inputs).map_err(|f| format!("f_grad faults: {f}"))?;
     if !same_bits(got.value, value) {
         return Err(format!(
@@ -278,6 +280,7 @@ fn check_unguarded(program: &Program, numbers: &[f64]) -> Result<Verdict, String
         .map(|(g, d)| (g * d).abs())
         .sum();
     let tangent = forward::forward(graph.clone());
+    contract(&graph, &tangent.graph, tangent.tangent_of.keys(), "f_jvp")?;
     let (tvalue, derivative) = interpret::tangent(&tangent, &inputs, &direction)
         .map_err(|f| format!("f_jvp faults: {f}"))?;
     if !same_bits(tvalue, value) {
@@ -290,6 +293,34 @@ fn check_unguarded(program: &Program, numbers: &[f64]) -> Result<Verdict, String
     }
 
     Ok(Verdict::Agreed)
+}
+
+/// The contract between a pass and the graph it returns: the lowered nodes stay primal, the
+/// primal nodes come before the derivative ones, and every node with an adjoint or a tangent is
+/// an active primal node.
+fn contract<'a>(
+    lowered: &Graph,
+    result: &Graph,
+    mut derived: impl Iterator<Item = &'a NodeId>,
+    pass: &str,
+) -> Result<(), String> {
+    if let Some(n) = (0..lowered.nodes.len()).find(|&i| !result.is_primal(NodeId(i))) {
+        return Err(format!("{pass}: lowered node n{n} is not primal"));
+    }
+    let primal = result
+        .nodes
+        .iter()
+        .take_while(|n| n.origin == Origin::Primal);
+    if let Some(n) = (primal.count()..result.nodes.len()).find(|&i| result.is_primal(NodeId(i))) {
+        return Err(format!("{pass}: primal node n{n} after derivative nodes"));
+    }
+    if let Some(n) = derived.find(|&&n| !result.is_primal(n) || !result.node(n).active) {
+        return Err(format!(
+            "{pass}: n{} has a derivative but is no active primal node",
+            n.0
+        ));
+    }
+    Ok(())
 }
 
 /// The failure report: the program, the point, and what went wrong.

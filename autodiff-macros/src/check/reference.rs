@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use syn::{BinOp, Expr, Lit, Pat, Stmt, UnOp};
 
 use super::interpret::{Input, Scalar, Val, constant_value};
-use crate::rules::{Prim, Syntax};
+use crate::prim::{Prim, Syntax};
 
 /// Statements and loop iterations one run may take.
 const STEP_LIMIT: usize = 1_000_000;

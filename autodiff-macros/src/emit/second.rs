@@ -93,7 +93,8 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     // are in their buffers.
     let mut results = vec![(Some(graph.output), "value".to_owned())];
     let mut hv_results = Vec::new();
-    let mut scalar = adjoint.gradients.iter().zip(&hvp.hvs);
+    let gradients = adjoint.gradients();
+    let mut scalar = gradients.iter().zip(&hvp.hvs);
     for (i, p) in &active {
         match p.shape {
             Shape::Scalar => {

@@ -10,8 +10,8 @@
 
 use super::Forward;
 use crate::graph::{Invoke, Node, NodeId, Op, Pass, Stmt, Ty};
+use crate::prim::Prim;
 use crate::reverse::site;
-use crate::rules::Prim;
 
 impl Forward {
     /// Makes the `g_grad` node `n` a `g_hvp` call when an argument varies. Returns whether it

@@ -52,6 +52,7 @@ impl Lowerer {
             active: false,
             span,
             name: None,
+            origin: graph::Origin::Primal,
         });
         let id = NodeId(self.nodes.len() - 1);
         self.blocks[0].0.push(graph::Stmt::Node(id));

@@ -15,7 +15,7 @@ use syn::{Expr, Pat};
 
 use super::{Bound, LoopRange, Lowerer, err, float_type, strip};
 use crate::graph::{self, CmpOp, FloatTy, LitValue, NodeId, Op, Shape, Ty, VarId};
-use crate::rules::{Prim, Syntax};
+use crate::prim::{Prim, Syntax};
 
 /// A read-only run of an array's elements: `var[offset..offset + len]`.
 #[derive(Clone, Copy, Debug)]

@@ -64,7 +64,12 @@ impl Reverse {
     /// popped into.
     fn restore_input(&mut self, call: NodeId, input: VarId) -> VarId {
         let ty = self.b.with_graph(|g| g.vars[input.0].ty);
-        let tape = self.new_var("saved", ty, Shape::Tape(quote::quote!(0)), None);
+        let tape = self.new_var(
+            "saved",
+            ty,
+            Shape::Tape(crate::graph::Count::Known(0)),
+            None,
+        );
         self.snapshots
             .entry(call)
             .or_default()

@@ -577,3 +577,39 @@ fn hessians_allocate_once_not_per_row() {
     };
     assert_eq!(count(4), count(40));
 }
+
+/// A local array declared in a loop body, stored to in only some iterations: the backward code
+/// zeroes its adjoint where each iteration ends, and that assignment has a tangent too.
+/// `f = x² + Σ_{i even} a_i·x·sin x + Σ_i a_i² x`.
+#[differentiate(reverse, hessian)]
+fn array_in_loop(a: [f64; 3], x: f64) -> f64 {
+    let mut acc = x * x;
+    for i in 0..3 {
+        let mut h = [0.0; 2];
+        h[0] = a[i] * x;
+        if i % 2 == 0 {
+            h[1] = x.sin();
+        }
+        acc += h[0] * h[1] + h[0] * a[i];
+    }
+    acc
+}
+
+#[test]
+fn array_declared_in_a_loop_has_the_hessian_by_hand() {
+    let (a, x) = ([0.7, -1.3, 0.4], 0.9_f64);
+    let (value, d_a, d_x, hess) = array_in_loop_hessian(a, x);
+    assert_eq!((value, d_a, d_x), array_in_loop_grad(a, x));
+    // Order of the inputs: a[0], a[1], a[2], x.
+    let mut want = [[0.0; 4]; 4];
+    for i in 0..3 {
+        let even = if i % 2 == 0 { 1.0 } else { 0.0 };
+        want[i][i] = 2.0 * x;
+        let d_ax = even * (x.sin() + x * x.cos()) + 2.0 * a[i];
+        want[i][3] = d_ax;
+        want[3][i] = d_ax;
+        want[3][3] += even * a[i] * (2.0 * x.cos() - x * x.sin());
+    }
+    want[3][3] += 2.0;
+    assert_hessian_close("array in loop", &hess, &want);
+}

@@ -145,6 +145,24 @@ pub mod model {
         acc
     }
 
+    /// An early return of an element of a slice, then a `min` whose adjoint is zero: second order
+    /// writes no `d = d` or `d = e + d` and no empty `if`.
+    #[differentiate(reverse, hessian)]
+    #[must_use]
+    pub fn returns_early(n: usize, x: f64, a: &[f64]) -> f64 {
+        let mut acc = x;
+        if n == 0 {
+            return acc;
+        }
+        if n > a.len() {
+            return acc.atan() + a[1];
+        }
+        let t = x.min(a[0] * x);
+        acc += t * 0.0;
+        acc += x * a[0];
+        acc * acc
+    }
+
     /// A loop over `0..x.len() - 1` reading `x[i + 1]`, before which the gradient checks the
     /// length once.
     #[differentiate(reverse, forward)]
@@ -159,8 +177,8 @@ pub mod model {
     }
 
     /// A local array declared in a loop body, stored to in some iterations only: its adjoint is
-    /// zeroed where each iteration's backward code ends.
-    #[differentiate(reverse, forward)]
+    /// zeroed where each iteration's backward code ends, and so is its tangent in second order.
+    #[differentiate(reverse, forward, hessian)]
     #[must_use]
     pub fn array_in_loop(x: &[f64]) -> f64 {
         let mut s = 0.0;

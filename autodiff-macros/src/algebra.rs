@@ -521,6 +521,15 @@ impl Builder {
         if then == otherwise {
             return then;
         }
+        // `if c { 0.0 } else { 0.0 }`, as the rule of `min` gives when both sides' adjoints
+        // are zero.
+        if let (Some(LitValue::Float(a)), Some(LitValue::Float(b))) =
+            (self.lit_value(then), self.lit_value(otherwise))
+            && a.to_bits() == b.to_bits()
+            && self.ty_of(then) == self.ty_of(otherwise)
+        {
+            return then;
+        }
         if let Some(LitValue::Bool(c)) = self.lit_value(cond) {
             return if c { then } else { otherwise };
         }

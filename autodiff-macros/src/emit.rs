@@ -531,6 +531,10 @@ impl<'g> Sweep<'g> {
                     var: *var,
                     index: Some(*index),
                 };
+                // `hv_a[i] = hv_a[i]` (the tangent of `d_a[i] += c` for a constant `c`).
+                if !self.bound[value.0] && self.graph.node(*value).reads() == Some(place) {
+                    return TokenStream::new();
+                }
                 if let Some((op, rhs)) = self.compound(place, *value) {
                     return quote!(#name[#i] #op #rhs;);
                 }
@@ -637,6 +641,10 @@ impl<'g> Sweep<'g> {
         let c = self.operand(cond).tokens;
         let t = self.block(then);
         let o = self.block(otherwise);
+        // `if !true {}`, left where an early return ends a block: nothing to run.
+        if t.is_empty() && o.is_empty() && self.inert(cond) {
+            return TokenStream::new();
+        }
         if o.is_empty() {
             return quote!(if #c { #t });
         }
@@ -653,6 +661,18 @@ impl<'g> Sweep<'g> {
             return quote!(if #c { #t } else #nested);
         }
         quote!(if #c { #t } else { #o })
+    }
+
+    /// Whether evaluating a node, as it is written, does nothing but compute a value: names,
+    /// leaves and primitive operations on them, no calls.
+    fn inert(&self, id: NodeId) -> bool {
+        let node = self.graph.node(id);
+        self.bound[id.0]
+            || node.is_leaf()
+            || matches!(
+                node.op,
+                Op::Prim(_) | Op::Cmp(_) | Op::Not | Op::And | Op::Or | Op::Select
+            ) && node.args.iter().all(|&a| self.inert(a))
     }
 
     /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.

@@ -198,7 +198,22 @@ impl Forward {
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
-                        let t = self.tangent_or_zero(*n, &mut out);
+                        let shape = self.b.with_graph(|g| g.vars[v.0].shape.clone());
+                        let t = match shape {
+                            // A whole array assigned a constant (the adjoint of a local array
+                            // zeroed for the next iteration): its tangent is zeros too.
+                            Shape::Array { len, .. } if !self.tangent.contains_key(n) => {
+                                let zero = self.b.lit(0.0);
+                                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+                                let fill = self.b.with_graph(|g| {
+                                    g.push(Node::new(Op::Fill(len), vec![zero], ty))
+                                });
+                                out.push(Stmt::Node(zero));
+                                out.push(Stmt::Node(fill));
+                                fill
+                            }
+                            _ => self.tangent_or_zero(*n, &mut out),
+                        };
                         out.push(Stmt::Assign(d, t));
                     }
                 }

@@ -711,15 +711,21 @@ impl Graph {
     }
 
     /// An update `place op= rhs`: whether `value`, written to `place`, is `place op rhs` for an
-    /// arithmetic operator with the read of `place` on the left. The operator, the read and
-    /// `rhs`.
+    /// arithmetic operator with the read of `place` on the left, or `rhs op place` for `+` and
+    /// `*`, which commute exactly in floating point. The operator, the read and `rhs`.
     pub fn update(&self, place: Place, value: NodeId) -> Option<(Prim, NodeId, NodeId)> {
         let node = self.node(value);
         let Op::Prim(p @ (Prim::Add | Prim::Sub | Prim::Mul | Prim::Div)) = node.op else {
             return None;
         };
-        let read = node.args[0];
-        (self.node(read).reads() == Some(place)).then_some((p, read, node.args[1]))
+        let [left, right] = node.args[..] else {
+            return None;
+        };
+        if self.node(left).reads() == Some(place) {
+            return Some((p, left, right));
+        }
+        (matches!(p, Prim::Add | Prim::Mul) && self.node(right).reads() == Some(place))
+            .then_some((p, right, left))
     }
 
     /// Whether a node belongs to the program as lowered, rather than to derivative code.

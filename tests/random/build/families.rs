@@ -720,10 +720,6 @@ fn emit_module_header(
     family: Family,
 ) {
     out.push_str(FLOW_LINTS);
-    if family == Family::Hessian {
-        // The expansions of `hessian` contain `x = x;` (a known lint issue of the macro).
-        out.push_str("#[allow(clippy::self_assignment)]\n");
-    }
     let prefix = if family == Family::Multi {
         "multi"
     } else {

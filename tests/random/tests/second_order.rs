@@ -51,9 +51,6 @@ fn programs_differentiated_twice_match_the_oracles() {
 // against a closed form or the hyper-dual oracle: a value saved on a tape whose tangent nothing
 // read left the tangent tape unpopped, so the pops after it read tangents of other values.
 
-// The expansions of `#[differentiate(hessian)]` contain `x = x;` and `x = x + y;` statements that
-// clippy flags (`self_assignment`, `assign_op_pattern`): a known lint issue of the macro.
-#[allow(clippy::self_assignment, clippy::assign_op_pattern)]
 mod tangent_tapes {
     #![allow(clippy::float_cmp)]
 

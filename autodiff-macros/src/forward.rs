@@ -171,13 +171,7 @@ impl Forward {
                         let shape = self.b.with_graph(|g| g.vars[v.0].shape.clone());
                         let t = match (shape, init) {
                             (Shape::Array { len, .. }, Some(_)) => {
-                                let zero = self.b.lit(0.0);
-                                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                                let fill = self.b.with_graph(|g| {
-                                    g.push(Node::new(Op::Fill(len), vec![zero], ty))
-                                });
-                                out.push(Stmt::Node(fill));
-                                Some(fill)
+                                Some(self.zero_array(*v, len, &mut out))
                             }
                             (Shape::Buffer(_), Some(init))
                                 if matches!(self.b.node(*init).op, Op::FieldSlice(_)) =>
@@ -203,14 +197,7 @@ impl Forward {
                             // A whole array assigned a constant (the adjoint of a local array
                             // zeroed for the next iteration): its tangent is zeros too.
                             Shape::Array { len, .. } if !self.tangent.contains_key(n) => {
-                                let zero = self.b.lit(0.0);
-                                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                                let fill = self.b.with_graph(|g| {
-                                    g.push(Node::new(Op::Fill(len), vec![zero], ty))
-                                });
-                                out.push(Stmt::Node(zero));
-                                out.push(Stmt::Node(fill));
-                                fill
+                                self.zero_array(*v, len, &mut out)
                             }
                             _ => self.tangent_or_zero(*n, &mut out),
                         };
@@ -247,6 +234,23 @@ impl Forward {
     }
 
     /// The tangent of `n`, or a zero of its type where it has none.
+    /// `[0.0; len]` of the float type of the array `v`, placed in `out`: the tangent of an array
+    /// declared or assigned whole.
+    fn zero_array(
+        &mut self,
+        v: VarId,
+        len: proc_macro2::TokenStream,
+        out: &mut Vec<Stmt>,
+    ) -> NodeId {
+        let zero = self.b.lit(0.0);
+        let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+        let fill = self
+            .b
+            .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)));
+        out.extend([Stmt::Node(zero), Stmt::Node(fill)]);
+        fill
+    }
+
     fn tangent_or_zero(&mut self, n: NodeId, out: &mut Vec<Stmt>) -> NodeId {
         if let Some(&t) = self.tangent.get(&n) {
             return t;

@@ -613,3 +613,29 @@ fn array_declared_in_a_loop_has_the_hessian_by_hand() {
     want[3][3] += 2.0;
     assert_hessian_close("array in loop", &hess, &want);
 }
+
+/// A parameter borrowed as `&[f64; N]`: `f_hessian` passes each direction by reference too.
+/// `f = b₀² b₁ + c·b₁`, `H = [[2b₁, 2b₀], [2b₀, 0]]` over `(b₀, b₁)`, and `∂²f/∂b₁∂c = 1`.
+#[differentiate(reverse, hessian)]
+fn by_ref_array(b: &[f64; 2], c: f64) -> f64 {
+    b[0] * b[0] * b[1] + c * b[1]
+}
+
+#[test]
+fn arrays_by_reference_have_the_hessian_by_hand() {
+    let (b, c) = ([0.7, -1.3], 2.5);
+    let (value, db, dc, hess) = by_ref_array_hessian(&b, c);
+    assert_eq!((value, db, dc), by_ref_array_grad(&b, c));
+    let want = [
+        [2.0 * b[1], 2.0 * b[0], 0.0],
+        [2.0 * b[0], 0.0, 1.0],
+        [0.0, 1.0, 0.0],
+    ];
+    assert_hessian_close("by_ref_array", &hess, &want);
+    let (_, _, _, hv_b, hv_c) = by_ref_array_hvp(&b, &[1.0, -2.0], c, 0.5);
+    for i in 0..2 {
+        let row = want[i][0] - 2.0 * want[i][1] + 0.5 * want[i][2];
+        assert_relative_eq!(hv_b[i], row, epsilon = 1e-14);
+    }
+    assert_relative_eq!(hv_c, want[2][0] - 2.0 * want[2][1], epsilon = 1e-14);
+}

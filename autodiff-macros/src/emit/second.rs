@@ -394,14 +394,15 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
                 grads_returned.push(d);
                 hvs_returned.push(hv);
             }
-            Shape::Array { len, .. } => {
+            Shape::Array { len, by_ref } => {
                 let one_at = set(&v, at, &one);
                 directions.push(quote! {
                     let mut #v = [#zero; #len];
                     #one_at
                 });
-                args_first.push(quote!(#v));
-                args_rest.push(quote!(#v));
+                let by_ref = by_ref.then(|| quote!(&));
+                args_first.push(quote!(#by_ref #v));
+                args_rest.push(quote!(#by_ref #v));
                 fill.push(if has_slices {
                     quote!(#h.copy_from_slice(&#hv);)
                 } else {

@@ -31,10 +31,8 @@ pub const MULTI_SHAPES: &[&str] = &[
 
 /// Shapes of these families that hit known bugs of the macro, generated only when
 /// `AUTODIFF_RANDOM_KNOWN_BUGS` names them (or is `all`), with the family they belong to.
-pub const BUGS: &[(&str, Family)] = &[
-    // A `&[f64; N]` parameter of a second-order program: the expansion does not compile.
-    ("hessian_ref_array_param", Family::Hessian),
-];
+/// None is known today.
+pub const BUGS: &[(&str, Family)] = &[];
 
 /// Whether the known-bug shape `name` of these families is switched on.
 pub fn bug_on(name: &str) -> bool {
@@ -71,9 +69,7 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
         .iter()
         .copied()
         .filter(|s| {
-            family != Family::Hessian
-                || !(NOT_IN_HESSIAN.contains(s)
-                    || (*s == "ref_array_param" && !bug_on("hessian_ref_array_param")))
+            family != Family::Hessian || !NOT_IN_HESSIAN.contains(s)
         })
         .collect();
     if family == Family::Multi {
@@ -251,9 +247,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
     }
     if rng.chance(0.35) {
         let len = rng.range(2, 4);
-        // `&[f64; N]` with `hessian` hits a known bug.
-        let by_ref =
-            rng.chance(0.5) && (family != Family::Hessian || bug_on("hessian_ref_array_param"));
+        let by_ref = rng.chance(0.5);
         params.push(Param {
             name: "b".to_owned(),
             kind: if by_ref {
@@ -354,9 +348,6 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
                     _ => (super::ArrKind::RefArray, "ref_array_param"),
                 };
                 g.mark(shape);
-                if family == Family::Hessian && shape == "ref_array_param" {
-                    g.shapes.insert("hessian_ref_array_param");
-                }
                 g.arrays.push(super::Arr {
                     name: p.name.clone(),
                     len,

@@ -943,18 +943,21 @@ impl<'g> Sweep<'g> {
                 Op::Array(v, _) => self.var(v).to_token_stream(),
                 _ => self.operand(a).at_least(Prec::Atom),
             };
-            match mode {
-                Pass::Value => t,
-                Pass::Ref => quote!(&#t[..]),
-                Pass::Mut => quote!(&mut #t[..]),
-            }
+            respan(
+                match mode {
+                    Pass::Value => t,
+                    Pass::Ref => quote!(&#t[..]),
+                    Pass::Mut => quote!(&mut #t[..]),
+                },
+                span,
+            )
         });
         Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {
         let prefix = &c.prefix;
-        let args = args.iter().map(|&a| self.operand(a).tokens);
+        let args = args.iter().map(|&a| respan(self.operand(a).tokens, span));
         Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
     }
 
@@ -1067,6 +1070,25 @@ fn count_expr(count: &Count) -> TokenStream {
         }
         Count::Unknown => quote!(0),
     }
+}
+
+/// `tokens` located at the call they are an argument of (resolving as before): where rustc
+/// refuses an argument the macro wrote (a tangent the callee's `wrt(..)` does not take), it points
+/// at the call.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(g.span().located_at(span));
+                t = TokenTree::Group(group);
+            } else {
+                t.set_span(t.span().located_at(span));
+            }
+            t
+        })
+        .collect()
 }
 
 fn punct(op: &str, span: Span) -> TokenStream {

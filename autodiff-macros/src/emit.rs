@@ -1080,7 +1080,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .into_iter()
         .map(|mut t| {
             if let TokenTree::Group(g) = &t {
-                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                let mut group = Group::new(g.delimiter(), respan(g.stream(), span));
                 group.set_span(g.span().located_at(span));
                 t = TokenTree::Group(group);
             } else {

@@ -639,3 +639,131 @@ fn arrays_by_reference_have_the_hessian_by_hand() {
     }
     assert_relative_eq!(hv_c, want[2][0] - 2.0 * want[2][1], epsilon = 1e-14);
 }
+
+/// `Σ vᵢ²·vᵢ₊₁ + Σ sin vᵢ`: a slice helper with a loop.
+#[differentiate(reverse, hessian)]
+fn cubic_chain(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i].sin();
+        if i + 1 < v.len() {
+            s += v[i] * v[i] * v[i + 1];
+        }
+    }
+    s
+}
+
+/// A fixed-size helper taken by value: `p₀ p₁ + exp(p₀)`.
+#[differentiate(reverse, hessian)]
+fn pair(p: [f64; 2]) -> f64 {
+    p[0] * p[1] + p[0].exp()
+}
+
+/// A fixed-size helper taken by reference, with a float after it: `s·(w₀ + w₁ w₂)²`.
+#[differentiate(reverse, hessian)]
+fn weighted(w: &[f64; 3], s: f64) -> f64 {
+    let t = w[0] + w[1] * w[2];
+    s * t * t
+}
+
+/// An opaque slice function with hand-written derivatives: `Σ ln(1 + exp xᵢ)`.
+fn softplus_sum(x: &[f64]) -> f64 {
+    x.iter().map(|x| x.exp().ln_1p()).sum()
+}
+
+fn softplus_sum_grad(x: &[f64]) -> (f64, Vec<f64>) {
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    (softplus_sum(x), x.iter().map(|&x| sigmoid(x)).collect())
+}
+
+fn softplus_sum_hvp(x: &[f64], v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let (value, grad) = softplus_sum_grad(x);
+    let hv = x
+        .iter()
+        .zip(v)
+        .map(|(&x, &v)| sigmoid(x) * (1.0 - sigmoid(x)) * v)
+        .collect();
+    (value, grad, hv)
+}
+
+/// Calls with array and slice arguments, under second order: a local array overwritten in a
+/// loop and passed whole, sub-slices of a parameter, an array by value built from parameters,
+/// an array parameter passed on by reference, a constant array, and a hand-written `g_hvp`.
+#[differentiate(reverse, hessian)]
+fn array_calls(x: &[f64], w: &[f64; 3], y: f64) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        h[0] = x[i] * y;
+        h[1] = x[i].sin();
+        s += cubic_chain(&h) * y;
+    }
+    for i in 0..x.len() - 1 {
+        s += cubic_chain(&x[i..i + 2]) * x[i];
+    }
+    let p = [y, x[0] * w[1]];
+    let c = [0.5, -0.25, 2.0];
+    s + pair(p) + weighted(w, y) + weighted(&c, y * x[1]) + softplus_sum(x) * y
+}
+
+#[test]
+fn calls_with_array_arguments_go_through_the_callees_hvp() {
+    // Over the flattened inputs (x₀, x₁, x₂, w₀, w₁, w₂, y).
+    let grad = |z: [f64; 7]| {
+        let (_, dx, dw, dy) = array_calls_grad(&z[..3], &[z[3], z[4], z[5]], z[6]);
+        [dx[0], dx[1], dx[2], dw[0], dw[1], dw[2], dy]
+    };
+    for at in [
+        [0.3, -0.8, 1.1, 0.5, -0.4, 0.9, 0.7],
+        [-1.2, 0.4, 0.25, -0.3, 1.5, 0.2, -0.6],
+    ] {
+        let (x, w, y) = (&at[..3], [at[3], at[4], at[5]], at[6]);
+        let (value, dx, dw, dy, hess) = array_calls_hessian(x, &w, y);
+        assert_eq!((value, dx.clone(), dw, dy), array_calls_grad(x, &w, y));
+        assert_eq!(hess.len(), 49);
+        let fd = fd_hessian(grad, at);
+        let mut got = [[0.0; 7]; 7];
+        for i in 0..7 {
+            for j in 0..7 {
+                got[i][j] = hess[i * 7 + j];
+            }
+        }
+        assert_hessian_close("array_calls", &got, &fd);
+        // `H·v` along a direction, against the Hessian's rows.
+        let v = [0.5, -1.0, 0.25, 2.0, -0.5, 1.0, -1.5];
+        let (_, _, _, _, hv_x, hv_w, hv_y) =
+            array_calls_hvp(x, &v[..3], &w, &[v[3], v[4], v[5]], y, v[6]);
+        let hv: Vec<f64> = hv_x.iter().chain(&hv_w).chain([&hv_y]).copied().collect();
+        for i in 0..7 {
+            let row: f64 = (0..7).map(|j| got[i][j] * v[j]).sum();
+            assert_relative_eq!(hv[i], row, epsilon = 1e-12, max_relative = 1e-12);
+        }
+    }
+}
+
+/// A call whose value only decides a branch: the reverse pass leaves it a plain call, and so
+/// does second order (no tangent, no `g_jvp`, which `hessian` alone does not emit).
+/// `f = x² y` where `sin(x y) > 0`, else `x y²`.
+#[differentiate(reverse, hessian)]
+fn call_in_condition(x: f64, y: f64) -> f64 {
+    if helper(x, y).sin() > 0.0 {
+        x * x * y
+    } else {
+        x * y * y
+    }
+}
+
+#[test]
+fn a_call_deciding_a_branch_needs_no_tangent() {
+    for (x, y) in [(0.9, 1.3), (2.0, 1.0)] {
+        let (value, dx, dy, hess) = call_in_condition_hessian(x, y);
+        assert_eq!((value, dx, dy), call_in_condition_grad(x, y));
+        let want = if (x * x * y).sin() > 0.0 {
+            [[2.0 * y, 2.0 * x], [2.0 * x, 0.0]]
+        } else {
+            [[0.0, 2.0 * y], [2.0 * y, 2.0 * x]]
+        };
+        assert_eq!(hess, want);
+    }
+}

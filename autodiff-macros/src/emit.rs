@@ -940,7 +940,9 @@ impl<'g> Sweep<'g> {
         let prefix = &c.prefix;
         let args = args.iter().zip(&invoke.modes).map(|(&a, mode)| {
             let t = match self.graph.node(a).op {
-                Op::Array(v, _) => self.var(v).to_token_stream(),
+                // Borrowed below; passed by value, an array prints as it does in a call.
+                Op::Array(v, _) if *mode != Pass::Value => self.var(v).to_token_stream(),
+                _ if *mode == Pass::Value => self.operand(a).tokens,
                 _ => self.operand(a).at_least(Prec::Atom),
             };
             respan(

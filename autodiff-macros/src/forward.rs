@@ -19,6 +19,8 @@ mod call_into;
 mod fields;
 mod hvp;
 
+pub(crate) use hvp::ArgTangent;
+
 /// A graph extended with its tangent code.
 pub struct Tangent {
     pub graph: Graph,
@@ -59,7 +61,9 @@ pub(crate) struct Forward {
     pub(crate) varying: Option<Vec<bool>>,
     /// Under second order, the `g_grad` calls made `g_hvp` calls, with their float arguments'
     /// tangents.
-    pub(crate) hvp_calls: HashMap<NodeId, Vec<Option<NodeId>>>,
+    pub(crate) hvp_calls: HashMap<NodeId, Vec<ArgTangent>>,
+    /// How many dot-product loops the tangents of `g_hvp` calls' values have added.
+    pub(crate) dots: usize,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -77,6 +81,7 @@ pub fn forward(graph: Graph) -> Tangent {
         self_seed: None,
         varying: None,
         hvp_calls: HashMap::new(),
+        dots: 0,
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -298,7 +303,12 @@ impl Forward {
                 unplaced = self.b.len();
                 t
             }
-            Op::Field(k) if self.varying.is_some() => self.hvp_entry(k, &node),
+            Op::Field(k) if self.varying.is_some() => {
+                let t = self.hvp_entry(k, &node, out);
+                unplaced = self.b.len();
+                t
+            }
+            Op::Element => self.element_tangent(&node),
             Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };
@@ -363,46 +373,7 @@ impl Forward {
             if !float {
                 continue;
             }
-            let t = match (self.b.node(a).op, self.tangent.get(&a)) {
-                // An array's tangent is its tangent array.
-                (Op::Array(v, by_ref), _) => match self.var_tangent.get(&v) {
-                    Some(&d) => {
-                        let ty = self.b.node(a).ty;
-                        self.b
-                            .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
-                    }
-                    // A constant array passed by value: `[0.0; N]`.
-                    None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
-                        Shape::Array { len, by_ref: false } if !by_ref => {
-                            let zero = self.b.lit(0.0);
-                            let ty = self.b.node(a).ty;
-                            self.b
-                                .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
-                        }
-                        // By reference, or a slice: a reference to zeros of its length.
-                        shape => {
-                            let z = self.zeros_like(v, &mut placed, out);
-                            let by_ref =
-                                by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
-                            let ty = self.b.node(a).ty;
-                            self.b
-                                .with_graph(|g| g.push(Node::new(Op::Array(z, by_ref), vec![], ty)))
-                        }
-                    },
-                },
-                // Part of an array: the same part of its tangent array, or of zeros.
-                (Op::Part(v), _) => {
-                    let d = match self.var_tangent.get(&v) {
-                        Some(&d) => d,
-                        None => self.zeros_like(v, &mut placed, out),
-                    };
-                    let node = self.b.node(a);
-                    self.b
-                        .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
-                }
-                (_, Some(&t)) => t,
-                (_, None) => self.b.lit(0.0),
-            };
+            let t = self.arg_tangent(a, &mut placed, out);
             args.push(t);
         }
         let jvp = self.b.call(Op::CallJvp(callee.clone()), &args);
@@ -411,6 +382,58 @@ impl Forward {
         self.b.mark_infinite(t);
         out.extend((placed..self.b.len()).map(|id| Stmt::Node(NodeId(id))));
         Some(t)
+    }
+
+    /// The tangent of argument `a` of a call, as the call's derivative function takes it: an
+    /// array's tangent array, or zeros of its length for a constant array or slice (declared in
+    /// `out` after the nodes made from `placed` on, and passed as the array is); a float's
+    /// tangent, or `0.0`.
+    pub(super) fn arg_tangent(
+        &mut self,
+        a: NodeId,
+        placed: &mut usize,
+        out: &mut Vec<Stmt>,
+    ) -> NodeId {
+        match (self.b.node(a).op, self.tangent.get(&a)) {
+            // An array's tangent is its tangent array.
+            (Op::Array(v, by_ref), _) => match self.var_tangent.get(&v) {
+                Some(&d) => {
+                    let ty = self.b.node(a).ty;
+                    self.b
+                        .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
+                }
+                // A constant array passed by value: `[0.0; N]`.
+                None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
+                    Shape::Array { len, by_ref: false } if !by_ref => {
+                        let zero = self.b.lit(0.0);
+                        let ty = self.b.node(a).ty;
+                        self.b
+                            .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+                    }
+                    // By reference, or a slice: a reference to zeros of its length.
+                    shape => {
+                        let z = self.zeros_like(v, placed, out);
+                        let by_ref =
+                            by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
+                        let ty = self.b.node(a).ty;
+                        self.b
+                            .with_graph(|g| g.push(Node::new(Op::Array(z, by_ref), vec![], ty)))
+                    }
+                },
+            },
+            // Part of an array: the same part of its tangent array, or of zeros.
+            (Op::Part(v), _) => {
+                let d = match self.var_tangent.get(&v) {
+                    Some(&d) => d,
+                    None => self.zeros_like(v, placed, out),
+                };
+                let node = self.b.node(a);
+                self.b
+                    .with_graph(|g| g.push(Node::new(Op::Part(d), node.args, node.ty)))
+            }
+            (_, Some(&t)) => t,
+            (_, None) => self.b.lit(0.0),
+        }
     }
 
     /// A variable of zeros as long as the constant array or slice `v`, declared in `out` after

@@ -37,18 +37,6 @@ pub struct Hvp {
 pub fn check(graph: &Graph) -> syn::Result<()> {
     for node in &graph.nodes {
         let (what, instead) = match node.op {
-            Op::Call(ref callee)
-                if node
-                    .args
-                    .iter()
-                    .zip(&callee.floats)
-                    .any(|(a, &float)| float && matches!(graph.node(*a).op, Op::Array(..))) =>
-            {
-                (
-                    "a call with an array or slice argument",
-                    "pass its elements as float arguments, or write the callee's body inline",
-                )
-            }
             Op::Invoke(_) => (
                 "a call that writes into a buffer",
                 "write the callee's body inline",
@@ -95,6 +83,7 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         self_seed: None,
         varying: Some(varying),
         hvp_calls: HashMap::new(),
+        dots: 0,
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let graph_params = primal.params.clone();
@@ -196,7 +185,9 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 Op::Param(p) => {
                     graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
                 }
-                Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) => vars[v.0],
+                Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => {
+                    vars[v.0]
+                }
                 Op::Cmp(_)
                 | Op::Not
                 | Op::And
@@ -207,6 +198,10 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 | Op::Lit(..)
                 | Op::Const(_)
                 | Op::Known(_) => false,
+                // The reverse pass made every active call a `g_grad` call: a call left as it is
+                // computes a value no gradient reads (a branch's condition), whose tangent no
+                // `H·v` entry needs either.
+                Op::Call(_) => false,
                 _ if matches!(node.ty, Ty::Int | Ty::Bool) => false,
                 _ => node.args.iter().any(|a| nodes[a.0]),
             };

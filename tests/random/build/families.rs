@@ -3,9 +3,10 @@
 //! - `m<i>` (for `tests/outputs.rs`): several outputs, returning `[f64; M]` (M = 2..4) or a tuple
 //!   of floats and float arrays, with `#[differentiate(reverse, forward)]`;
 //! - `h<i>` (for `tests/second_order.rs`): one float output with
-//!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no calls with array
-//!   arguments, no call writing into a buffer, no structs): helpers are differentiated with
-//!   `hessian` too, and the hand-written `hand_mix` comes with a hand-written `hand_mix_hvp`.
+//!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no call writing
+//!   into a buffer, no structs): helpers are differentiated with `hessian` too, and the
+//!   hand-written `hand_mix` and `hand_norm` come with hand-written `hand_mix_hvp` and
+//!   `hand_norm_hvp`.
 //!
 //! The body of a program is drawn exactly as for `q<i>` (branches, loops, early returns, local
 //! arrays, slices, calls); only the parameters, the helpers' attribute, the calls allowed and the
@@ -43,18 +44,10 @@ pub fn bug_on(name: &str) -> bool {
         .any(|w| w == "all" || w == name)
 }
 
-/// Shapes of `q<i>` that the `h<i>` programs cannot contain: calls with array arguments and
-/// structs are refused by `#[differentiate(hessian)]`.
+/// Shapes of `q<i>` that the `h<i>` programs cannot contain: structs are refused by
+/// `#[differentiate(hessian)]`, and a `wrt` that leaves out a float is refused at the call.
 const NOT_IN_HESSIAN: &[&str] = &[
     "params_read",
-    "call_slice",
-    "call_array",
-    "call_local_array_after_loop",
-    "call_hand_slice",
-    "array_call_in_loop",
-    "hand_array_call_in_loop",
-    "array_in_loop_call",
-    "array_in_block_call",
     "params_call",
     "params_with_counted_loop",
     "int_field_call",
@@ -83,8 +76,9 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
     list.join(",")
 }
 
-/// The hand-written second-order derivative of `hand_mix(u, v) = u tanh v + sin u`, the convention
-/// a user follows to supply one: the value, the gradient, then `H·(v_u, v_v)`.
+/// The hand-written second-order derivatives of `hand_mix(u, v) = u tanh v + sin u` and of
+/// `hand_norm(v) = √(1 + |v|²)` (`H = I/n − v vᵀ/n³`), the convention a user follows to supply
+/// one: the value, the gradient, then `H·v` (of the slice's type: a `Vec` for a slice).
 const HAND_HVP: &str = "\
 fn hand_mix_hvp(u: f64, v_u: f64, v: f64, v_v: f64) -> (f64, f64, f64, f64, f64) {
     let t = v.tanh();
@@ -97,6 +91,12 @@ fn hand_mix_hvp(u: f64, v_u: f64, v: f64, v_v: f64) -> (f64, f64, f64, f64, f64)
         h_uu * v_u + h_uv * v_v,
         h_uv * v_u + h_vv * v_v,
     )
+}
+fn hand_norm_hvp(v: &[f64], d_v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let (n, grad) = hand_norm_grad(v);
+    let along = v.iter().zip(d_v).map(|(x, d)| x * d).sum::<f64>() / (n * n * n);
+    let hv = v.iter().zip(d_v).map(|(x, d)| d / n - x * along).collect();
+    (n, grad, hv)
 }
 ";
 
@@ -111,7 +111,18 @@ impl Gen<'_> {
     /// A call for a second-order program: to a helper over floats (with an integer argument or
     /// not) or to the hand-written `hand_mix`.
     pub(super) fn call_expr_second(&mut self, depth: usize) -> E {
-        let e = match self.rng.weighted(&[4, 2, 2]) {
+        let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2]);
+        let with_array = match choice {
+            3 => self.call_slice(depth),
+            4 => self.call_array(None),
+            5 => self.call_hand_slice(),
+            _ => None,
+        };
+        if let Some(e) = with_array {
+            self.mark_call_context();
+            return e;
+        }
+        let e = match choice {
             1 => self.call_int(depth),
             2 => {
                 self.mark("call_hand_scalar");

@@ -891,14 +891,14 @@ impl<'e> Gen<'e> {
         }
     }
 
-    fn mark_call_context(&mut self) {
+    pub(super) fn mark_call_context(&mut self) {
         self.mark("call");
         if self.loops > 0 {
             self.mark("call_in_loop");
         }
     }
 
-    fn call_slice(&mut self, depth: usize) -> Option<E> {
+    pub(super) fn call_slice(&mut self, depth: usize) -> Option<E> {
         let arrays: Vec<Arr> = self.arrays.clone();
         let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
         let arg = self.whole_array_arg(&a, true, false)?;
@@ -914,7 +914,7 @@ impl<'e> Gen<'e> {
         })
     }
 
-    fn call_hand_slice(&mut self) -> Option<E> {
+    pub(super) fn call_hand_slice(&mut self) -> Option<E> {
         let arrays: Vec<Arr> = self.arrays.clone();
         let a = arrays.get(self.rng.below(arrays.len().max(1)))?.clone();
         let arg = self.whole_array_arg(&a, true, true)?;
@@ -927,10 +927,7 @@ impl<'e> Gen<'e> {
         })
     }
 
-    fn call_array(&mut self, only: Option<&str>) -> Option<E> {
-        if self.family == Family::Hessian {
-            return None;
-        }
+    pub(super) fn call_array(&mut self, only: Option<&str>) -> Option<E> {
         let arrays: Vec<Arr> = self
             .arrays
             .iter()
@@ -1539,9 +1536,6 @@ impl Gen<'_> {
     }
 
     fn call_slice_of(&mut self, h: &str) -> Option<E> {
-        if self.family == Family::Hessian {
-            return None;
-        }
         let a = self.arrays.iter().find(|a| a.name == h)?.clone();
         if self.rng.chance(0.5) {
             let arg = self.whole_array_arg(&a, true, true)?;

@@ -380,6 +380,49 @@ impl Builder {
         matches!(node.op, Op::Prim(Prim::Neg)).then(|| node.args[0])
     }
 
+    fn is_float(&self, id: NodeId) -> bool {
+        matches!(self.ty_of(id), Ty::Float(_))
+    }
+
+    /// `k·a` for `k = ±2` in one operation where `a + a` (or `-a - a`) takes one or two: the
+    /// factor goes into a literal factor of `a`, or a negation becomes the factor `-2`. `None`
+    /// where `a + a` is as cheap.
+    fn doubled(&self, a: NodeId, k: f64) -> Option<NodeId> {
+        if let Some(m) = self.negated(a) {
+            return self.doubled(m, -k);
+        }
+        self.scaled(a, k, 8)
+            .or_else(|| (k < 0.0).then(|| self.prim(Prim::Mul, &[a, self.lit(k)])))
+    }
+
+    /// `k·a` for `k = ±2`, exactly as IEEE rounds `a + a`, where `a` is a product with a float
+    /// literal among its factors (looked for `depth` products down): the literal scaled.
+    fn scaled(&self, a: NodeId, k: f64, depth: usize) -> Option<NodeId> {
+        if let Some(c) = self.float_lit(a) {
+            let v = k * c;
+            return v.is_finite().then(|| self.lit(v));
+        }
+        let node = self.node(a);
+        match node.op {
+            Op::Prim(Prim::Mul) if depth > 0 => {
+                let [p, q] = node.args[..] else { return None };
+                let product = match self.scaled(p, k, depth - 1) {
+                    Some(p) => self.prim(Prim::Mul, &[p, q]),
+                    None => {
+                        let q = self.scaled(q, k, depth - 1)?;
+                        self.prim(Prim::Mul, &[p, q])
+                    }
+                };
+                // A local derivative marked as possibly infinite stays marked.
+                if self.infinite.borrow().marked.contains(&a) {
+                    self.mark_infinite(product);
+                }
+                Some(product)
+            }
+            _ => None,
+        }
+    }
+
     fn ty_of(&self, id: NodeId) -> Ty {
         self.graph.borrow().node(id).ty
     }
@@ -429,6 +472,12 @@ impl Builder {
                 Some(self.lit(-v))
             }
             (Prim::Neg, [a], _) => self.negated(*a),
+            // `a + a` and `-a - a` are `±2a` exactly: the factor goes into a literal factor of
+            // `a` where it has one (`(g·100)·t + (g·100)·t` is `(g·200)·t`), saving an operation.
+            (Prim::Add, [a, b], _) if a == b && self.is_float(*a) => self.doubled(*a, 2.0),
+            (Prim::Sub, [a, b], _) if self.negated(*a) == Some(*b) && self.is_float(*b) => {
+                self.doubled(*b, -2.0)
+            }
             (Prim::Add, [a, b], _) => {
                 if self.is_lit(*a, 0.0) {
                     Some(*b)

@@ -237,7 +237,8 @@ fn c_grad(x: f64) -> (f64, f64) {
 /// A loop that only accumulates is reversed inside itself: each iteration runs its backward
 /// code right after its forward code, reading its own values, so nothing is recomputed or taped;
 /// what an iteration adds to the next element of `d_x` is carried to the next iteration. The
-/// two reads of `x[i]` are one value, so its adjoint is one sum.
+/// two reads of `x[i]` are one value, so its adjoint is one sum. The two equal terms of the
+/// adjoint of `t` (`(d_s·100)·t + (d_s·100)·t`) are one product by `200`, exactly.
 #[test]
 fn accumulating_loop_is_fused() {
     check(
@@ -277,10 +278,9 @@ fn r_grad_into(x: &[f64], d_x: &mut [f64]) -> (f64,) {
         let d_s_1 = d_s;
         let t_3 = d_s_1 * u;
         let d_u = t_3 + t_3;
-        let t_4 = d_s_1 * 100.0 * t_2;
-        let d_t = t_4 + t_4;
-        let t_5 = d_t * t_1;
-        d_x[i] += -d_u - t_5 - t_5 + d_x_next;
+        let d_t = d_s_1 * 200.0 * t_2;
+        let t_4 = d_t * t_1;
+        d_x[i] += -d_u - t_4 - t_4 + d_x_next;
         d_x_next = d_t;
     }
     if 0 < t {

@@ -767,3 +767,53 @@ fn a_call_deciding_a_branch_needs_no_tangent() {
         assert_eq!(hess, want);
     }
 }
+
+/// Constants in a struct, read as fields and passed whole to a helper, differentiated twice:
+/// the struct is a parameter like any other, with no direction.
+struct Shape {
+    scale: f64,
+    weights: [f64; 2],
+    offsets: Vec<f64>,
+}
+
+#[differentiate(reverse, hessian)]
+fn shaped(p: &Shape, u: f64) -> f64 {
+    p.scale * u.sin() * u
+}
+
+/// `f = s·sin(x₀ y)·x₀ y + w₀ x₀² + w₁ x₁ y + Σ (x_i − o_i)²`.
+#[differentiate(reverse, hessian)]
+fn with_constants(p: &Shape, x: &[f64], y: f64) -> f64 {
+    let mut s = shaped(p, x[0] * y) + p.weights[0] * x[0] * x[0] + p.weights[1] * x[1] * y;
+    for i in 0..x.len() {
+        let d = x[i] - p.offsets[i];
+        s += d * d;
+    }
+    s
+}
+
+#[test]
+fn constant_structs_pass_through_second_order() {
+    let p = Shape {
+        scale: 1.5,
+        weights: [0.75, -2.0],
+        offsets: vec![0.25, -0.5],
+    };
+    let (x, y) = ([0.6, -1.1], 0.8);
+    let (value, dx, dy, hess) = with_constants_hessian(&p, &x, y);
+    assert_eq!((value, dx.clone(), dy), with_constants_grad(&p, &x, y));
+    // By hand: with z = x₀ y, g(z) = s z sin z, g'' = s (2 cos z − z sin z).
+    let z = x[0] * y;
+    let g1 = p.scale * (z.sin() + z * z.cos());
+    let g2 = p.scale * (2.0 * z.cos() - z * z.sin());
+    let want = [
+        [g2 * y * y + 2.0 * p.weights[0] + 2.0, 0.0, g2 * z + g1],
+        [0.0, 2.0, p.weights[1]],
+        [g2 * z + g1, p.weights[1], g2 * x[0] * x[0]],
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_relative_eq!(hess[i * 3 + j], want[i][j], epsilon = 1e-12, max_relative = 1e-12);
+        }
+    }
+}

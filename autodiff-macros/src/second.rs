@@ -41,10 +41,6 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
                 "a call that writes into a buffer",
                 "write the callee's body inline",
             ),
-            Op::Member(_) | Op::FieldSlice(_) | Op::Gradient(_) => (
-                "a struct field",
-                "pass its value as a float or float-array parameter",
-            ),
             _ => continue,
         };
         return Err(syn::Error::new(
@@ -52,15 +48,23 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
             format!("{what} is not supported by `#[differentiate(hessian)]` yet: {instead}"),
         ));
     }
-    if graph.receiver.is_some() || graph.params.iter().any(|p| p.role != Role::Input) {
-        let span = graph
-            .params
-            .iter()
-            .find(|p| p.role != Role::Input)
-            .map_or_else(proc_macro2::Span::call_site, |p| p.span);
-        return Err(syn::Error::new(
-            span,
-            "`#[differentiate(hessian)]` takes floats, float arrays and slices as parameters: pass the fields as separate parameters",
+    // A struct read as a constant (its fields, passed to calls) is a parameter like any other;
+    // one named in `wrt`, an out-parameter or `self` is not yet.
+    if let Some(p) = graph.params.iter().find(|p| p.role != Role::Input) {
+        let message = match p.role {
+            Role::Fields => {
+                "a struct named in `wrt` is not supported by `#[differentiate(hessian)]` yet: pass the fields it is differentiated by as float or float-array parameters"
+            }
+            _ => {
+                "an out-parameter is not supported by `#[differentiate(hessian)]` yet: return the values instead"
+            }
+        };
+        return Err(syn::Error::new(p.span, message));
+    }
+    if let Some(receiver) = &graph.receiver {
+        return Err(syn::Error::new_spanned(
+            receiver,
+            "a method is not supported by `#[differentiate(hessian)]` yet: write it as a function taking the fields it reads as parameters",
         ));
     }
     Ok(())

@@ -4,7 +4,7 @@
 //!   of floats and float arrays, with `#[differentiate(reverse, forward)]`;
 //! - `h<i>` (for `tests/second_order.rs`): one float output with
 //!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no call writing
-//!   into a buffer, no structs): helpers are differentiated with `hessian` too, and the
+//!   into a buffer, no struct in `wrt`, no `wrt` callee): helpers are differentiated with `hessian` too, and the
 //!   hand-written `hand_mix` and `hand_norm` come with hand-written `hand_mix_hvp` and
 //!   `hand_norm_hvp`.
 //!
@@ -44,15 +44,9 @@ pub fn bug_on(name: &str) -> bool {
         .any(|w| w == "all" || w == name)
 }
 
-/// Shapes of `q<i>` that the `h<i>` programs cannot contain: structs are refused by
-/// `#[differentiate(hessian)]`, and a `wrt` that leaves out a float is refused at the call.
-const NOT_IN_HESSIAN: &[&str] = &[
-    "params_read",
-    "params_call",
-    "params_with_counted_loop",
-    "int_field_call",
-    "wrt_call",
-];
+/// Shapes of `q<i>` that the `h<i>` programs cannot contain: `wrt` callees (the `g_hvp` of one
+/// takes directions for its `wrt` parameters only).
+const NOT_IN_HESSIAN: &[&str] = &["wrt_call"];
 
 /// The shapes a family generates, comma-separated: those of `q<i>` switched on (less those it
 /// cannot contain) and its own.
@@ -111,11 +105,12 @@ impl Gen<'_> {
     /// A call for a second-order program: to a helper over floats (with an integer argument or
     /// not) or to the hand-written `hand_mix`.
     pub(super) fn call_expr_second(&mut self, depth: usize) -> E {
-        let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2]);
+        let choice = self.rng.weighted(&[4, 2, 2, 2, 2, 2, 2]);
         let with_array = match choice {
             3 => self.call_slice(depth),
             4 => self.call_array(None),
             5 => self.call_hand_slice(),
+            6 if self.has_params => self.call_params(depth),
             _ => None,
         };
         if let Some(e) = with_array {
@@ -280,8 +275,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
             kind: ParamKind::I32,
         });
     }
-    // Structs are refused by second order.
-    if family == Family::Multi && rng.chance(0.3) {
+    if rng.chance(0.3) {
         params.push(Param {
             name: "p".to_owned(),
             kind: ParamKind::Params,

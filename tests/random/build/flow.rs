@@ -985,7 +985,7 @@ impl<'e> Gen<'e> {
         })
     }
 
-    fn call_params(&mut self, depth: usize) -> Option<E> {
+    pub(super) fn call_params(&mut self, depth: usize) -> Option<E> {
         if !self.on("params_call") {
             return None;
         }
@@ -1671,7 +1671,9 @@ impl Gen<'_> {
     }
 
     fn long_sum(&mut self, lines: &mut Vec<String>) {
-        let over = self.on("long_sum_over_256") && self.rng.chance(0.3);
+        // Second-order programs are fewer: they draw the rarer long sum more often.
+        let chance = if self.family == Family::Hessian { 0.6 } else { 0.3 };
+        let over = self.on("long_sum_over_256") && self.rng.chance(chance);
         let n = if over {
             self.mark("long_sum_over_256");
             self.rng.range(257, 600)

@@ -817,3 +817,37 @@ fn constant_structs_pass_through_second_order() {
         }
     }
 }
+
+#[differentiate(reverse, hessian)]
+fn polar(x: f64, y: f64) -> f64 {
+    x.hypot(y) + 2.0 * y.atan2(x)
+}
+
+/// `hypot` and `atan2` on the axes: the 0 · ∞ guard of their partials holds at the origin only,
+/// so their second derivatives there are those of `x / r`, not of 0. By hand, with `r² = x² + y²`:
+/// `∂²r = (y², −xy, x²) / r³`, `∂²θ = (2xy, y² − x², −2xy) / r⁴`.
+#[test]
+fn hypot_and_atan2_have_their_second_derivatives_on_the_axes() {
+    for (x, y) in [(0.0, 2.0), (-1.5, 0.0), (0.0, -0.5), (0.6, -0.8)] {
+        let (_, dx, dy, hess) = polar_hessian(x, y);
+        let r2: f64 = x * x + y * y;
+        let r = r2.sqrt();
+        let r3 = r2 * r;
+        let r4 = r2 * r2;
+        assert_relative_eq!(dx, x / r - 2.0 * y / r2, epsilon = 1e-15);
+        assert_relative_eq!(dy, y / r + 2.0 * x / r2, epsilon = 1e-15);
+        let want = [
+            [y * y / r3 + 2.0 * (2.0 * x * y) / r4, -x * y / r3 + 2.0 * (y * y - x * x) / r4],
+            [-x * y / r3 + 2.0 * (y * y - x * x) / r4, x * x / r3 - 2.0 * (2.0 * x * y) / r4],
+        ];
+        for i in 0..2 {
+            for j in 0..2 {
+                assert_relative_eq!(hess[i][j], want[i][j], epsilon = 1e-14, max_relative = 1e-14);
+            }
+        }
+    }
+    // At the origin the convention: zero gradient and Hessian, not NaN.
+    let (value, dx, dy, hess) = polar_hessian(0.0, 0.0);
+    assert_eq!((value, dx, dy), (0.0, 0.0, 0.0));
+    assert!(hess.iter().flatten().all(|h| h.is_finite()));
+}

@@ -104,10 +104,11 @@ rule_table! { |g, out|
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];
     Recip (x) => [pole_unless(positive(x), -(g * (out * out)))];
-    // At the origin `x / out` is `0 · ∞`: 0.
+    // At the origin `x / out` is `0 · ∞`: 0. Guarded there only (`out` is 0 nowhere else), so
+    // that off the origin the partials, and their own derivatives, are `x / out`, `y / out`.
     Hypot (x, y) => [
-        g * when(x.eq(0.0), 0.0, x / out),
-        g * when(y.eq(0.0), 0.0, y / out),
+        g * when(out.eq(0.0), 0.0, x / out),
+        g * when(out.eq(0.0), 0.0, y / out),
     ];
     MulAdd (x, a, b) => [g * a, g * x, g];
 
@@ -118,10 +119,11 @@ rule_table! { |g, out|
     Asin (x) => [singular(g / (1.0 - x * x).sqrt())];
     Acos (x) => [singular(-(g / (1.0 - x * x).sqrt()))];
     Atan (x) => [g / (1.0 + x * x)];
-    // At the origin `x / (x² + y²)` is `0 · ∞`: 0.
+    // At the origin `x / (x² + y²)` is `0 · ∞`: 0. Guarded there only, so that on the axes the
+    // partials' own derivatives are those of `x / (x² + y²)`, not of 0.
     Atan2 (y, x) => [
-        g * when(x.eq(0.0), 0.0, x / (x * x + y * y)),
-        -(g * when(y.eq(0.0), 0.0, y / (x * x + y * y))),
+        g * when((x * x + y * y).eq(0.0), 0.0, x / (x * x + y * y)),
+        -(g * when((x * x + y * y).eq(0.0), 0.0, y / (x * x + y * y))),
     ];
     ToRadians (x) => [g * RadiansPerDegree];
     ToDegrees (x) => [g * DegreesPerRadian];

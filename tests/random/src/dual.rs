@@ -343,14 +343,17 @@ impl Dual {
         }
     }
 
-    /// `√(x² + y²)`; derivative `(x dx + y dy)/√(x² + y²)`.
+    /// `√(x² + y²)`; derivative `(x dx + y dy)/√(x² + y²)`, and 0 at the origin (the macro's
+    /// convention: a subgradient, not `0/0`).
     #[must_use]
     pub fn hypot(self, other: Self) -> Self {
         let h = self.v.hypot(other.v);
-        Self {
-            v: h,
-            d: (self.v * self.d + other.v * other.d) / h,
-        }
+        let d = if h == 0.0 {
+            0.0
+        } else {
+            (self.v * self.d + other.v * other.d) / h
+        };
+        Self { v: h, d }
     }
 
     /// `1/x`; derivative `-1/x²`.

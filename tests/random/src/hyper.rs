@@ -178,11 +178,15 @@ impl Hyper {
         }
     }
 
-    /// `h = √(x² + y²)`: gradient `(x, y)/h`, Hessian `(y², -xy, x²)/h³`.
+    /// `h = √(x² + y²)`: gradient `(x, y)/h`, Hessian `(y², -xy, x²)/h³`; all 0 at the origin
+    /// (the macro's convention).
     #[must_use]
     pub fn hypot(self, other: Self) -> Self {
         let (x, y) = (self.v, other.v);
         let h = x.hypot(y);
+        if h == 0.0 {
+            return self.chain2(other, h, 0.0, 0.0, 0.0, 0.0, 0.0);
+        }
         let h3 = h * h * h;
         self.chain2(other, h, x / h, y / h, y * y / h3, -x * y / h3, x * x / h3)
     }

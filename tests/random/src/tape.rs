@@ -150,11 +150,16 @@ impl Var {
         }
     }
 
-    /// `√(x² + y²)`.
+    /// `√(x² + y²)`; partials 0 at the origin (the macro's convention: a subgradient).
     #[must_use]
     pub fn hypot(self, other: Self) -> Self {
         let h = self.v.hypot(other.v);
-        Self::node(h, &[(self, self.v / h), (other, other.v / h)])
+        let (dx, dy) = if h == 0.0 {
+            (0.0, 0.0)
+        } else {
+            (self.v / h, other.v / h)
+        };
+        Self::node(h, &[(self, dx), (other, dy)])
     }
 }
 

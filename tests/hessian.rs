@@ -851,3 +851,50 @@ fn hypot_and_atan2_have_their_second_derivatives_on_the_axes() {
     assert_eq!((value, dx, dy), (0.0, 0.0, 0.0));
     assert!(hess.iter().flatten().all(|h| h.is_finite()));
 }
+
+#[differentiate(reverse, hessian)]
+fn power(x: f64, y: f64) -> f64 {
+    x.powf(y)
+}
+
+/// `xʸ` at a varying exponent `y = 0`: `∂²/∂x∂y xʸ = xʸ⁻¹ (1 + y ln x)` is `1/x` there, not the 0
+/// of the guard that keeps `0 · ∞` out of `∂/∂x` at `x = 0`.
+#[test]
+fn powf_has_its_mixed_derivative_at_a_zero_exponent() {
+    for (x, y) in [(2.0_f64, 0.0_f64), (0.5, 0.0), (1.5, 1.25)] {
+        let (value, dx, dy, hess) = power_hessian(x, y);
+        assert_eq!(value, x.powf(y));
+        assert_relative_eq!(dx, y * x.powf(y - 1.0), epsilon = 1e-15);
+        assert_relative_eq!(dy, x.powf(y) * x.ln(), epsilon = 1e-15);
+        let ln = x.ln();
+        let want = [
+            [y * (y - 1.0) * x.powf(y - 2.0), x.powf(y - 1.0) * (1.0 + y * ln)],
+            [x.powf(y - 1.0) * (1.0 + y * ln), x.powf(y) * ln * ln],
+        ];
+        for i in 0..2 {
+            for j in 0..2 {
+                assert_relative_eq!(hess[i][j], want[i][j], epsilon = 1e-14, max_relative = 1e-14);
+            }
+        }
+    }
+    // At `x = 0, y = 0` the convention: finite, no NaN.
+    let (_, dx, _, _) = power_hessian(0.0, 0.0);
+    assert_eq!(dx, 0.0);
+}
+
+#[differentiate(reverse, hessian)]
+fn scaled_norm(a: f64, x: f64, y: f64) -> f64 {
+    (a - 1.0) * (x * x + y * y).sqrt()
+}
+
+/// Where an adjoint is exactly 0 (`a = 1` here) but its derivative is not, the guard `0 · ∞ = 0`
+/// of the gradient must not drop the derivative: `∂²f/∂a∂x = x / r`.
+#[test]
+fn a_zero_adjoint_keeps_its_derivative() {
+    let (a, x, y) = (1.0, 0.6, -0.8);
+    let (_, _, _, _, hess) = scaled_norm_hessian(a, x, y);
+    let r = (x * x + y * y).sqrt();
+    assert_relative_eq!(hess[0][1], x / r, epsilon = 1e-14);
+    assert_relative_eq!(hess[0][2], y / r, epsilon = 1e-14);
+    assert_relative_eq!(hess[1][0], x / r, epsilon = 1e-14);
+}

@@ -309,6 +309,9 @@ impl Forward {
                 t
             }
             Op::Element => self.element_tangent(&node),
+            Op::Prim(Prim::ZeroWins) => self
+                .guard_tangent(&node)
+                .or_else(|| self.derivative(n, &node)),
             Op::Member(_) => self.field_tangent(n, &node),
             _ => self.derivative(n, &node),
         };
@@ -321,6 +324,63 @@ impl Forward {
                 self.b.name_derivative(&node, t);
             }
             self.tangent.insert(n, t);
+        }
+    }
+
+    /// The tangent of the guard `zero_wins(f, p)`, `p = f·c` with `0 · ∞ = 0`: `ṗ` where `f ≠ 0`,
+    /// and where `f = 0` the tangent of `f·c` there, `ḟ·c` (with `0 · ∞ = 0` again), not the 0
+    /// of the guard's value: an adjoint that is 0 at a point may still change along `v`. Under
+    /// second order the reverse pass's guards are differentiated so.
+    /// `None` where `f` does not vary or is not read off `p`: then the rule's tangent,
+    /// `ṗ` guarded by `f`, holds.
+    fn guard_tangent(&mut self, node: &Node) -> Option<NodeId> {
+        let (f, p) = (node.args[0], node.args[1]);
+        let df = self.tangent.get(&f).copied()?;
+        self.b.set_site(site(&self.b, node));
+        let c = self.cofactor(p, f, 8)?;
+        let product = self.b.prim(Prim::Mul, &[df, c]);
+        let at_zero = self.b.prim(Prim::ZeroWins, &[df, product]);
+        let zero = self.b.lit(0.0);
+        let dp = self.tangent.get(&p).copied().unwrap_or(zero);
+        let is_zero = self.b.cmp(crate::graph::CmpOp::Eq, f, zero);
+        Some(self.b.select(is_zero, at_zero, dp))
+    }
+
+    /// `c` such that `p = f·c`, read off the products (negations, quotients) `p` is built of, looking
+    /// `depth` levels down; `None` if `f` is not a factor of `p` there.
+    fn cofactor(&self, p: NodeId, f: NodeId, depth: usize) -> Option<NodeId> {
+        if p == f {
+            return Some(self.b.lit(1.0));
+        }
+        if depth == 0 {
+            return None;
+        }
+        let node = self.b.node(p);
+        match node.op {
+            Op::Prim(Prim::Mul) => {
+                let [a, b] = node.args[..] else { return None };
+                if a == f {
+                    return Some(b);
+                }
+                if b == f {
+                    return Some(a);
+                }
+                if let Some(c) = self.cofactor(a, f, depth - 1) {
+                    return Some(self.b.prim(Prim::Mul, &[c, b]));
+                }
+                let c = self.cofactor(b, f, depth - 1)?;
+                Some(self.b.prim(Prim::Mul, &[a, c]))
+            }
+            Op::Prim(Prim::Neg) => {
+                let c = self.cofactor(node.args[0], f, depth - 1)?;
+                Some(self.b.prim(Prim::Neg, &[c]))
+            }
+            Op::Prim(Prim::Div) => {
+                let [a, b] = node.args[..] else { return None };
+                let c = self.cofactor(a, f, depth - 1)?;
+                Some(self.b.prim(Prim::Div, &[c, b]))
+            }
+            _ => None,
         }
     }
 

@@ -95,11 +95,20 @@ rule_table! { |g, out|
     Sqrt (x) => [singular_unless(positive(x), g / (2.0 * out))];
     Cbrt (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
     // `y · xʸ⁻¹` is infinite at `x = 0` for `y < 1`, and 0 for `y = 0`. Where `xʸ = 0` it is 0 for
-    // all nearby `y`: `0 · ln 0` would be NaN.
+    // all nearby `y`: `0 · ln 0` would be NaN. A varying exponent is guarded at `x = 0` only, so
+    // that at `y = 0` elsewhere the partial's own derivative in `y` is that of `y · xʸ⁻¹`.
     Powf (x, y) => [
         singular_unless(
             y.literal().is_some_and(|y| y >= 1.0) || positive(x),
-            g * when(y.eq(0.0), 0.0, y * x.powf(y - 1.0)),
+            g * if y.literal().is_some() {
+                when(y.eq(0.0), 0.0, y * x.powf(y - 1.0))
+            } else {
+                when(
+                    x.eq(0.0),
+                    when(y.eq(0.0), 0.0, y * x.powf(y - 1.0)),
+                    y * x.powf(y - 1.0),
+                )
+            },
         ),
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];

@@ -898,3 +898,66 @@ fn a_zero_adjoint_keeps_its_derivative() {
     assert_relative_eq!(hess[0][2], y / r, epsilon = 1e-14);
     assert_relative_eq!(hess[1][0], x / r, epsilon = 1e-14);
 }
+
+/// A loop in a function with a singular local derivative (`sqrt`): its adjoint variables may be
+/// infinite, so the partial `-sin(x·acc)` of `cos` is guarded, and at `x = 0` it is exactly 0
+/// (the guard's factor a negation). Its derivative `-cos(x·acc)·acc` is not.
+#[differentiate(reverse, hessian)]
+fn cos_in_loop(x: f64, y: f64) -> f64 {
+    let mut acc = y.sqrt();
+    for _ in 0..2 {
+        acc += (x * acc).cos();
+    }
+    acc
+}
+
+#[test]
+fn a_guarded_zero_partial_keeps_its_derivative() {
+    for (x, y) in [(0.0, 2.0), (0.0, 0.5), (0.3, 2.0)] {
+        let (_, _, _, hess) = cos_in_loop_hessian(x, y);
+        let fd = fd_hessian(
+            |[x, y]| {
+                let (_, dx, dy) = cos_in_loop_grad(x, y);
+                [dx, dy]
+            },
+            [x, y],
+        );
+        assert_hessian_close("cos_in_loop", &hess, &fd);
+    }
+}
+
+/// An adjoint the reverse pass builds as it flushes a sum, inside an expression and never
+/// placed as a statement of its own (`d_t6·(2t²)·t + d_t6·(2t²)·t`, folded to `d_t6·(4t²)·t`):
+/// its tangent is built where it is used, not taken for a constant's.
+#[differentiate(reverse, hessian)]
+fn unplaced_adjoint(a: &[f64], y: f64) -> f64 {
+    let mut acc: f64 = a[0] + y;
+    for i in 0..3 {
+        for _ in 0..2 {
+            acc += acc.atan();
+        }
+        let t = (a[i] * a[i]).powi(2);
+        acc += t.atan();
+    }
+    acc
+}
+
+#[test]
+fn adjoints_built_inside_expressions_have_tangents() {
+    let at = [-0.36, -1.84, 1.83, -0.69];
+    let (_, _, _, hess) = unplaced_adjoint_hessian(&at[..3], at[3]);
+    let fd = fd_hessian(
+        |z: [f64; 4]| {
+            let (_, da, dy) = unplaced_adjoint_grad(&z[..3], z[3]);
+            [da[0], da[1], da[2], dy]
+        },
+        at,
+    );
+    let mut got = [[0.0; 4]; 4];
+    for i in 0..4 {
+        for j in 0..4 {
+            got[i][j] = hess[i * 4 + j];
+        }
+    }
+    assert_hessian_close("unplaced_adjoint", &got, &fd);
+}

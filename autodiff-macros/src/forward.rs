@@ -64,6 +64,8 @@ pub(crate) struct Forward {
     pub(crate) hvp_calls: HashMap<NodeId, Vec<ArgTangent>>,
     /// How many dot-product loops the tangents of `g_hvp` calls' values have added.
     pub(crate) dots: usize,
+    /// Under second order, the nodes whose tangents have been built (or found not to vary).
+    pub(crate) visited: std::collections::HashSet<NodeId>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -82,6 +84,7 @@ pub fn forward(graph: Graph) -> Tangent {
         varying: None,
         hvp_calls: HashMap::new(),
         dots: 0,
+        visited: std::collections::HashSet::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -276,8 +279,14 @@ impl Forward {
         if !active {
             return;
         }
-        if self.varying.is_some() && self.hvp_call(n, &node, out) {
-            return;
+        if self.varying.is_some() {
+            if !self.visited.insert(n) {
+                return;
+            }
+            self.unplaced_args(n, out);
+            if self.hvp_call(n, &node, out) {
+                return;
+            }
         }
         let before = self.b.len();
         let mut unplaced = before;
@@ -327,20 +336,79 @@ impl Forward {
         }
     }
 
+    /// Over code that is not the graph's own body, the varying arguments of `n` (and theirs)
+    /// that no statement places: expressions the passes built inside others, which emission
+    /// writes inline where they are used. Their tangents are built here, before `n`'s, so that
+    /// `n`'s reads them; without them they would count as constants.
+    fn unplaced_args(&mut self, n: NodeId, out: &mut Vec<Stmt>) {
+        let pending = |f: &Self, a: NodeId| {
+            let varying = f
+                .varying
+                .as_ref()
+                .is_some_and(|v| v.get(a.0).copied().unwrap_or(false));
+            varying
+                && !f.visited.contains(&a)
+                && matches!(
+                    f.b.node(a).op,
+                    Op::Prim(_) | Op::Select | Op::Cast(_) | Op::Element
+                )
+        };
+        // Post-order, without recursion: arguments before the nodes that read them.
+        let mut order = Vec::new();
+        let mut work: Vec<(NodeId, bool)> = self
+            .b
+            .node(n)
+            .args
+            .iter()
+            .filter(|&&a| pending(self, a))
+            .map(|&a| (a, false))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some((a, done)) = work.pop() {
+            if done {
+                order.push(a);
+                continue;
+            }
+            if !seen.insert(a) {
+                continue;
+            }
+            work.push((a, true));
+            for &b in &self.b.node(a).args {
+                if pending(self, b) && !seen.contains(&b) {
+                    work.push((b, false));
+                }
+            }
+        }
+        for a in order {
+            self.b.remember(a);
+            self.node(a, out);
+        }
+    }
+
     /// The tangent of the guard `zero_wins(f, p)`, `p = f·c` with `0 · ∞ = 0`: `ṗ` where `f ≠ 0`,
     /// and where `f = 0` the tangent of `f·c` there, `ḟ·c` (with `0 · ∞ = 0` again), not the 0
     /// of the guard's value: an adjoint that is 0 at a point may still change along `v`. Under
     /// second order the reverse pass's guards are differentiated so.
-    /// `None` where `f` does not vary or is not read off `p`: then the rule's tangent,
-    /// `ṗ` guarded by `f`, holds.
+    /// `None` where `f` does not vary: then the rule's tangent, `ṗ` guarded by `f`, holds. Where
+    /// `c` cannot be read off `p`, `ṗ` unguarded: right wherever it is finite.
     fn guard_tangent(&mut self, node: &Node) -> Option<NodeId> {
         let (f, p) = (node.args[0], node.args[1]);
         let df = self.tangent.get(&f).copied()?;
         self.b.set_site(site(&self.b, node));
-        let c = self.cofactor(p, f, 8)?;
+        let zero = self.b.lit(0.0);
+        let c = match self.cofactor(p, f, 8) {
+            Some(c) => c,
+            // `f = -f₀`: `p = f₀·c₀` is `f·(-c₀)`.
+            None => match self.b.node(f).op {
+                Op::Prim(Prim::Neg) => match self.cofactor(p, self.b.node(f).args[0], 8) {
+                    Some(c) => self.b.prim(Prim::Neg, &[c]),
+                    None => return Some(self.tangent.get(&p).copied().unwrap_or(zero)),
+                },
+                _ => return Some(self.tangent.get(&p).copied().unwrap_or(zero)),
+            },
+        };
         let product = self.b.prim(Prim::Mul, &[df, c]);
         let at_zero = self.b.prim(Prim::ZeroWins, &[df, product]);
-        let zero = self.b.lit(0.0);
         let dp = self.tangent.get(&p).copied().unwrap_or(zero);
         let is_zero = self.b.cmp(crate::graph::CmpOp::Eq, f, zero);
         Some(self.b.select(is_zero, at_zero, dp))

@@ -88,6 +88,7 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         varying: Some(varying),
         hvp_calls: HashMap::new(),
         dots: 0,
+        visited: std::collections::HashSet::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let graph_params = primal.params.clone();

@@ -518,7 +518,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         g.rng.range(0, 3) as i32 - 1,
     );
     let mut points = Vec::new();
-    for _ in 0..FLOW_POINTS {
+    for k in 0..FLOW_POINTS {
+        // Second order: the last point on round values (0, ±1, ½, …), where factors such as
+        // `x - 1` are exactly 0: an adjoint that is 0 there still has a derivative.
+        let round = family == Family::Hessian && k + 1 == FLOW_POINTS;
         let mut floats = Vec::new();
         let mut ints = Vec::new();
         for p in &params {
@@ -536,7 +539,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
                 ParamKind::Params => 0,
             };
             for _ in 0..count {
-                floats.push(4.0 * g.rng.unit() - 2.0);
+                floats.push(if round {
+                    g.rng.pick(&[0.0, 0.5, 1.0, -1.0, 1.5, -0.5])
+                } else {
+                    4.0 * g.rng.unit() - 2.0
+                });
             }
         }
         points.push((floats, ints));

@@ -813,7 +813,12 @@ fn constant_structs_pass_through_second_order() {
     ];
     for i in 0..3 {
         for j in 0..3 {
-            assert_relative_eq!(hess[i * 3 + j], want[i][j], epsilon = 1e-12, max_relative = 1e-12);
+            assert_relative_eq!(
+                hess[i * 3 + j],
+                want[i][j],
+                epsilon = 1e-12,
+                max_relative = 1e-12
+            );
         }
     }
 }
@@ -837,12 +842,23 @@ fn hypot_and_atan2_have_their_second_derivatives_on_the_axes() {
         assert_relative_eq!(dx, x / r - 2.0 * y / r2, epsilon = 1e-15);
         assert_relative_eq!(dy, y / r + 2.0 * x / r2, epsilon = 1e-15);
         let want = [
-            [y * y / r3 + 2.0 * (2.0 * x * y) / r4, -x * y / r3 + 2.0 * (y * y - x * x) / r4],
-            [-x * y / r3 + 2.0 * (y * y - x * x) / r4, x * x / r3 - 2.0 * (2.0 * x * y) / r4],
+            [
+                y * y / r3 + 2.0 * (2.0 * x * y) / r4,
+                -x * y / r3 + 2.0 * (y * y - x * x) / r4,
+            ],
+            [
+                -x * y / r3 + 2.0 * (y * y - x * x) / r4,
+                x * x / r3 - 2.0 * (2.0 * x * y) / r4,
+            ],
         ];
         for i in 0..2 {
             for j in 0..2 {
-                assert_relative_eq!(hess[i][j], want[i][j], epsilon = 1e-14, max_relative = 1e-14);
+                assert_relative_eq!(
+                    hess[i][j],
+                    want[i][j],
+                    epsilon = 1e-14,
+                    max_relative = 1e-14
+                );
             }
         }
     }
@@ -868,12 +884,20 @@ fn powf_has_its_mixed_derivative_at_a_zero_exponent() {
         assert_relative_eq!(dy, x.powf(y) * x.ln(), epsilon = 1e-15);
         let ln = x.ln();
         let want = [
-            [y * (y - 1.0) * x.powf(y - 2.0), x.powf(y - 1.0) * (1.0 + y * ln)],
+            [
+                y * (y - 1.0) * x.powf(y - 2.0),
+                x.powf(y - 1.0) * (1.0 + y * ln),
+            ],
             [x.powf(y - 1.0) * (1.0 + y * ln), x.powf(y) * ln * ln],
         ];
         for i in 0..2 {
             for j in 0..2 {
-                assert_relative_eq!(hess[i][j], want[i][j], epsilon = 1e-14, max_relative = 1e-14);
+                assert_relative_eq!(
+                    hess[i][j],
+                    want[i][j],
+                    epsilon = 1e-14,
+                    max_relative = 1e-14
+                );
             }
         }
     }

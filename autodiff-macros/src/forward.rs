@@ -541,8 +541,7 @@ impl Forward {
                     // By reference, or a slice: a reference to zeros of its length.
                     shape => {
                         let z = self.zeros_like(v, placed, out);
-                        let by_ref =
-                            by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
+                        let by_ref = by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
                         let ty = self.b.node(a).ty;
                         self.b
                             .with_graph(|g| g.push(Node::new(Op::Array(z, by_ref), vec![], ty)))

@@ -190,9 +190,7 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 Op::Param(p) => {
                     graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
                 }
-                Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => {
-                    vars[v.0]
-                }
+                Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => vars[v.0],
                 Op::Cmp(_)
                 | Op::Not
                 | Op::And

@@ -96,7 +96,12 @@ impl Forward {
 
     /// The tangent of entry `k` of a call made a `g_hvp` call, its nodes and statements placed
     /// in `out`.
-    pub(super) fn hvp_entry(&mut self, k: usize, node: &Node, out: &mut Vec<Stmt>) -> Option<NodeId> {
+    pub(super) fn hvp_entry(
+        &mut self,
+        k: usize,
+        node: &Node,
+        out: &mut Vec<Stmt>,
+    ) -> Option<NodeId> {
         let call = node.args[0];
         let tangents = self.hvp_calls.get(&call)?.clone();
         self.b.set_site(site(&self.b, node));
@@ -219,6 +224,9 @@ impl Forward {
         let &t = self.tangent.get(&node.args[0])?;
         let i = node.args[1];
         let ty = node.ty;
-        Some(self.b.with_graph(|g| g.push(Node::new(Op::Element, vec![t, i], ty))))
+        Some(
+            self.b
+                .with_graph(|g| g.push(Node::new(Op::Element, vec![t, i], ty))),
+        )
     }
 }

@@ -55,9 +55,7 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
         .0
         .iter()
         .copied()
-        .filter(|s| {
-            family != Family::Hessian || !NOT_IN_HESSIAN.contains(s)
-        })
+        .filter(|s| family != Family::Hessian || !NOT_IN_HESSIAN.contains(s))
         .collect();
     if family == Family::Multi {
         list.extend(MULTI_SHAPES);

@@ -1672,7 +1672,11 @@ impl Gen<'_> {
 
     fn long_sum(&mut self, lines: &mut Vec<String>) {
         // Second-order programs are fewer: they draw the rarer long sum more often.
-        let chance = if self.family == Family::Hessian { 0.6 } else { 0.3 };
+        let chance = if self.family == Family::Hessian {
+            0.6
+        } else {
+            0.3
+        };
         let over = self.on("long_sum_over_256") && self.rng.chance(chance);
         let n = if over {
             self.mark("long_sum_over_256");

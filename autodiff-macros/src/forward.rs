@@ -318,7 +318,8 @@ impl Forward {
                 t
             }
             Op::Element => self.element_tangent(&node),
-            Op::Prim(Prim::ZeroWins) => self
+            // A guard the rules wrote, not the user's own `zero_wins(f, p)`.
+            Op::Prim(Prim::ZeroWins) if node.origin == Origin::Derivative => self
                 .guard_tangent(&node)
                 .or_else(|| self.derivative(n, &node)),
             Op::Member(_) => self.field_tangent(n, &node),

@@ -191,7 +191,11 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                     graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
                 }
                 Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => vars[v.0],
-                Op::Cmp(_)
+                // The reverse pass made every active call a `g_grad` call: a call left as it is
+                // computes a value no gradient reads (a branch's condition), whose tangent no
+                // `H·v` entry needs either.
+                Op::Call(_)
+                | Op::Cmp(_)
                 | Op::Not
                 | Op::And
                 | Op::Or
@@ -201,10 +205,6 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 | Op::Lit(..)
                 | Op::Const(_)
                 | Op::Known(_) => false,
-                // The reverse pass made every active call a `g_grad` call: a call left as it is
-                // computes a value no gradient reads (a branch's condition), whose tangent no
-                // `H·v` entry needs either.
-                Op::Call(_) => false,
                 _ if matches!(node.ty, Ty::Int | Ty::Bool) => false,
                 _ => node.args.iter().any(|a| nodes[a.0]),
             };

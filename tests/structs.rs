@@ -322,3 +322,36 @@ fn a_struct_whose_floats_are_not_read_has_a_default_gradient() {
     let (_, t) = ignores_fields_jvp(&p, &Params::default(), 1.5, 1.0);
     close("jvp", t, dx);
 }
+
+#[differentiate(reverse, forward)]
+fn damped(u: f64, v: f64) -> f64 {
+    u * v.cos()
+}
+
+/// An accumulator declared from constant fields with its type written (`let mut acc: f64 =
+/// p.a * p.a;`) is a float: calls that take it count it among their float arguments.
+/// `f = damped(tanh(a² + 2x), b/2)`: `∂f/∂x = 2 (1 − tanh²) cos(b/2)`.
+#[differentiate(reverse, forward)]
+fn from_fields(x: f64, p: &Params) -> f64 {
+    let mut acc: f64 = p.a * p.a;
+    for _ in 0..2 {
+        acc += x;
+    }
+    damped(acc.tanh(), 0.5 * p.b)
+}
+
+#[test]
+fn an_annotated_accumulator_of_fields_is_a_float() {
+    let p = Params {
+        a: 0.7,
+        b: -1.2,
+        ..Params::default()
+    };
+    let x = 0.3;
+    let t = (p.a * p.a + 2.0 * x).tanh();
+    let (value, dx) = from_fields_grad(x, &p);
+    close("value", value, t * (0.5 * p.b).cos());
+    close("∂f/∂x", dx, 2.0 * (1.0 - t * t) * (0.5 * p.b).cos());
+    let (_, tangent) = from_fields_jvp(x, 1.0, &p);
+    close("f_jvp", tangent, dx);
+}

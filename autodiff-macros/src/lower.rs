@@ -1169,12 +1169,9 @@ impl Lowerer {
             return;
         }
         if let Some(t) = annotated {
-            // `let c: f64 = self.scale;`: a constant of a type the macro could not see is a float.
-            if self.nodes[value.0].ty == Ty::Other
-                && matches!(self.nodes[value.0].op, Op::Member(_) | Op::Const(_))
-            {
-                self.nodes[value.0].ty = Ty::Float(Some(t));
-            }
+            // `let c: f64 = self.scale;`, `let mut acc: f64 = p.scale * p.scale;`: constants of a
+            // type the macro could not see, and arithmetic on them, are floats.
+            self.annotate(value, t);
             self.settle(value, t);
         }
         self.bind_value(&p.ident, value, p.mutability.is_some(), rest);
@@ -1227,6 +1224,23 @@ impl Lowerer {
         let ident = p.path.get_ident()?;
         let b = self.lookup(&ident.to_string())?;
         Some((b.bound, b.mutable))
+    }
+
+    /// Types as the float `t` a value annotated so whose type the macro could not see: a field or
+    /// a `const`, and arithmetic of them.
+    fn annotate(&mut self, node: NodeId, t: FloatTy) {
+        let mut work = vec![node];
+        while let Some(n) = work.pop() {
+            if self.nodes[n.0].ty != Ty::Other {
+                continue;
+            }
+            match self.nodes[n.0].op {
+                Op::Member(_) | Op::Const(_) => {}
+                Op::Prim(p) if p.is_float_arithmetic() => work.extend(self.nodes[n.0].args.clone()),
+                _ => continue,
+            }
+            self.nodes[n.0].ty = Ty::Float(Some(t));
+        }
     }
 
     /// `let c: f64 = 2.0 * 0.5;` gives its literals a type: they keep it wherever the value is

@@ -128,6 +128,14 @@ impl Prim {
             .find(|p| p.syntax() == syntax && p.name() == name)
     }
 
+    /// `+ - * / %` and negation: operations whose result has the type of their operands.
+    pub fn is_float_arithmetic(self) -> bool {
+        matches!(
+            self,
+            Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem | Prim::Neg
+        )
+    }
+
     /// The names of every operation written with `syntax`, for error messages.
     pub fn names(syntax: Syntax) -> Vec<&'static str> {
         Prim::ALL

@@ -985,3 +985,84 @@ fn adjoints_built_inside_expressions_have_tangents() {
     }
     assert_hessian_close("unplaced_adjoint", &got, &fd);
 }
+
+/// A model whose fields are constants: `self` is read, never differentiated.
+struct Model {
+    scale: f64,
+    bias: f64,
+    weights: [f64; 3],
+}
+
+impl Model {
+    /// `a(z) = tanh(s z + b)`.
+    #[differentiate(reverse, hessian)]
+    fn activation(&self, z: f64) -> f64 {
+        (self.scale * z + self.bias).tanh()
+    }
+
+    /// `L = (a(w x) − ½)² + Σ wᵢ yᵢ²`, calling the method above.
+    #[differentiate(reverse, hessian)]
+    fn loss(&self, w: f64, x: f64, y: &[f64]) -> f64 {
+        let a = self.activation(w * x);
+        let mut s = (a - 0.5).powi(2);
+        for i in 0..y.len() {
+            s += self.weights[i] * y[i] * y[i];
+        }
+        s
+    }
+}
+
+#[test]
+fn methods_have_the_hessian_by_hand() {
+    let m = Model {
+        scale: 0.8,
+        bias: -0.3,
+        weights: [1.5, -0.5, 2.0],
+    };
+    // `a = tanh(u)`, `u = s z + b`: `a' = s (1 − a²)`, `a'' = −2 s² a (1 − a²)`.
+    let z = 0.7;
+    let a = (m.scale * z + m.bias).tanh();
+    let (value, dz, hess) = m.activation_hessian(z);
+    assert_relative_eq!(value, a, max_relative = 1e-15);
+    assert_relative_eq!(dz, m.scale * (1.0 - a * a), max_relative = 1e-14);
+    let second = -2.0 * m.scale * m.scale * a * (1.0 - a * a);
+    assert_relative_eq!(hess[0][0], second, max_relative = 1e-13);
+    let (_, _, hv) = m.activation_hvp(z, -2.0);
+    assert_relative_eq!(hv, -2.0 * second, max_relative = 1e-13);
+
+    // `L(w, x, y) = g(a(w x)) + Σ cᵢ yᵢ²` with `g(a) = (a − ½)²`: with `h(t) = g(a(t))`,
+    // `h' = 2 (a − ½) a'`, `h'' = 2 a'² + 2 (a − ½) a''`, and `t = w x`:
+    // `∂²L/∂w² = x² h''`, `∂²L/∂w∂x = h' + w x h''`, `∂²L/∂x² = w² h''`, `∂²L/∂yᵢ² = 2 cᵢ`.
+    let (w, x, y) = (1.1, -0.6, [0.4, -1.2, 0.9]);
+    let t = w * x;
+    let a = (m.scale * t + m.bias).tanh();
+    let a1 = m.scale * (1.0 - a * a);
+    let a2 = -2.0 * m.scale * m.scale * a * (1.0 - a * a);
+    let h1 = 2.0 * (a - 0.5) * a1;
+    let h2 = 2.0 * a1 * a1 + 2.0 * (a - 0.5) * a2;
+    let mut want = [[0.0; 5]; 5];
+    want[0][0] = x * x * h2;
+    want[0][1] = h1 + w * x * h2;
+    want[1][0] = want[0][1];
+    want[1][1] = w * w * h2;
+    for i in 0..3 {
+        want[2 + i][2 + i] = 2.0 * m.weights[i];
+    }
+    let (value, dw, dx, dy, hess) = m.loss_hessian(w, x, &y);
+    assert_eq!((value, dw, dx, dy.clone()), m.loss_grad(w, x, &y));
+    let mut got = [[0.0; 5]; 5];
+    for i in 0..5 {
+        for j in 0..5 {
+            got[i][j] = hess[i * 5 + j];
+        }
+    }
+    assert_hessian_close("loss", &got, &want);
+    // `H·v` through the allocating `f_hvp` and `f_hvp_into`: against `hess · v`.
+    let v = [0.3, -1.0, 0.5, 2.0, -0.7];
+    let (_, _, _, _, hw, hx, hy) = m.loss_hvp(w, v[0], x, v[1], &y, &v[2..]);
+    let hv: Vec<f64> = [hw, hx].into_iter().chain(hy).collect();
+    for i in 0..5 {
+        let want: f64 = (0..5).map(|j| got[i][j] * v[j]).sum();
+        assert_relative_eq!(hv[i], want, max_relative = 1e-12, epsilon = 1e-14);
+    }
+}

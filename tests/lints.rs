@@ -439,6 +439,17 @@ pub mod structs {
             }
             (p - y) * (p - y)
         }
+
+        /// The same error with `self` a constant, differentiated twice.
+        #[differentiate(reverse, hessian)]
+        #[must_use]
+        pub fn fit(&self, x: &[f64], y: f64) -> f64 {
+            let mut p = self.b;
+            for i in 0..self.used {
+                p += self.w[i] * x[i] * x[i];
+            }
+            (p - y) * (p - y)
+        }
     }
 
     /// A struct parameter by reference.

@@ -49,7 +49,7 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
         ));
     }
     // A struct read as a constant (its fields, passed to calls) is a parameter like any other;
-    // one named in `wrt`, an out-parameter or `self` is not yet.
+    // one named in `wrt` or an out-parameter is not yet.
     if let Some(p) = graph.params.iter().find(|p| p.role != Role::Input) {
         let message = match p.role {
             Role::Fields => {
@@ -61,10 +61,13 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
         };
         return Err(syn::Error::new(p.span, message));
     }
-    if let Some(receiver) = &graph.receiver {
+    // `self` read as a constant is like a `&Params`; differentiated by, it is a struct in `wrt`.
+    if graph.self_active
+        && let Some(receiver) = &graph.receiver
+    {
         return Err(syn::Error::new_spanned(
             receiver,
-            "a method is not supported by `#[differentiate(hessian)]` yet: write it as a function taking the fields it reads as parameters",
+            "`self` named in `wrt` is not supported by `#[differentiate(hessian)]` yet: pass the fields it is differentiated by as float or float-array parameters",
         ));
     }
     Ok(())

@@ -19,6 +19,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     let sig = Signature::new(item);
     let (generics, where_clause) = sig.generics();
     let use_original = sig.use_original(graph);
+    let receiver = Signature::receiver(graph);
     let mut inputs = Inputs::new(graph);
     let active: Vec<(usize, &Param)> = graph
         .params
@@ -150,7 +151,8 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         hvs.join(", ")
     );
     let name = sig.name("hvp");
-    let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let many = (params.len() + usize::from(graph.receiver.is_some()) > 7)
+        .then(|| quote!(#[allow(clippy::too_many_arguments)]));
     let mut out = TokenStream::new();
     let hvp_name = if has_slices {
         sig.name("hvp_into")
@@ -191,7 +193,7 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         #many
         #must_use
         #[allow(clippy::type_complexity)]
-        #vis fn #hvp_name #generics(#(#params),*) -> (#output, #(#tys,)* #(#tys,)*) #where_clause {
+        #vis fn #hvp_name #generics(#receiver #(#params),*) -> (#output, #(#tys,)* #(#tys,)*) #where_clause {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -257,7 +259,12 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
             hvs_out.push(quote!(#hv));
         }
         into_results.extend(into_hvs);
-        let many = (hvp_params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+        let into_callee = match graph.receiver {
+            Some(_) => quote!(self.#hvp_name),
+            None => quote!(#hvp_name),
+        };
+        let many = (hvp_params.len() + usize::from(graph.receiver.is_some()) > 7)
+            .then(|| quote!(#[allow(clippy::too_many_arguments)]));
         let doc = doc_lines(&[
             format!(
                 "The value of [`{}`], its gradient and the Hessian-vector product `H·v` along the",
@@ -278,9 +285,9 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
             #many
             #[must_use]
             #[allow(clippy::type_complexity)]
-            #vis fn #name #generics(#(#hvp_params),*) -> (#output, #(#all_tys,)* #(#all_tys,)*) #where_clause {
+            #vis fn #name #generics(#receiver #(#hvp_params),*) -> (#output, #(#all_tys,)* #(#all_tys,)*) #where_clause {
                 #(#alloc)*
-                let (#(#into_results,)*) = #hvp_name(#(#args),*);
+                let (#(#into_results,)*) = #into_callee(#(#args),*);
                 (#(#grads_out,)* #(#hvs_out,)*)
             }
         }
@@ -427,6 +434,10 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     }
     let ignored = grads_returned.iter().map(|_| quote!(_));
     let callee = if has_slices { &hvp_name } else { &name };
+    let callee = match graph.receiver {
+        Some(_) => quote!(self.#callee),
+        None => quote!(#callee),
+    };
     let hessian = sig.name("hessian");
     let (hess_ty, hess_init, upper, lower, row) = if has_slices {
         (
@@ -468,14 +479,15 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
         ),
         "symmetric: the two triangles' entries, equal but for rounding, are averaged.".to_owned(),
     ]);
-    let many = (signature.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let many = (signature.len() + usize::from(graph.receiver.is_some()) > 7)
+        .then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#doc)*
         #(#attrs)*
         #many
         #[must_use]
         #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop)]
-        #vis fn #hessian #generics(#(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
+        #vis fn #hessian #generics(#receiver #(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
             let #n: usize = #total;
             let mut #hess = #hess_init;
             #(#once)*

@@ -19,6 +19,8 @@
 
 #[path = "../benches/common/clock.rs"]
 mod clock;
+#[path = "../benches/common/table.rs"]
+mod table;
 // Each target uses its own part of the shared benchmark code.
 #[allow(dead_code)]
 #[path = "../benches/common/mod.rs"]
@@ -35,120 +37,10 @@ use common::second::{
     SIZES, direction, echidna_hessian, neuron_hvp_by_hand, num_dual_hessian, rosenbrock_hvp_by_hand,
 };
 use common::{Problem, Rng};
+use table::{Settings, against, format_ns, print_table, ratio, time};
 
 /// The target for `f_hvp` against the hand-written product.
 const HAND_WRITTEN_TARGET: f64 = 1.10;
-
-struct Settings {
-    runs: usize,
-    run_ns: f64,
-    markdown: bool,
-}
-
-/// Times the contenders of one row: `round` hands each of them to [`Timer::measure`], in the
-/// same order every time; it is called once to calibrate, then once per run.
-struct Timer {
-    run_ns: f64,
-    next: usize,
-    iters: Vec<u64>,
-    runs: Vec<Vec<f64>>,
-}
-
-impl Timer {
-    fn measure(&mut self, mut call: impl FnMut()) {
-        let k = self.next;
-        self.next += 1;
-        if k < self.iters.len() {
-            self.runs[k].push(clock::batch(self.iters[k], &mut call));
-        } else {
-            self.iters.push(clock::calibrate(self.run_ns, &mut call));
-            self.runs.push(Vec::new());
-        }
-    }
-}
-
-fn time(settings: &Settings, mut round: impl FnMut(&mut Timer)) -> Vec<Summary> {
-    let mut timer = Timer {
-        run_ns: settings.run_ns,
-        next: 0,
-        iters: Vec::new(),
-        runs: Vec::new(),
-    };
-    for _ in 0..=settings.runs {
-        timer.next = 0;
-        round(&mut timer);
-    }
-    timer
-        .runs
-        .iter_mut()
-        .map(|r| Summary::of(r.as_mut_slice()))
-        .collect()
-}
-
-fn format_ns(s: Summary) -> String {
-    let ns = s.median;
-    let time = if ns < 1e3 {
-        format!("{ns:.1} ns")
-    } else if ns < 1e6 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{:.2} ms", ns / 1e6)
-    };
-    format!("{time} ±{:.0}%", 100.0 * s.spread)
-}
-
-fn print_table(settings: &Settings, header: &[&str], rows: &[Vec<String>]) {
-    if settings.markdown {
-        println!("| {} |", header.join(" | "));
-        println!("|---|{}", "---:|".repeat(header.len() - 1));
-        for row in rows {
-            println!("| {} |", row.join(" | "));
-        }
-        return;
-    }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            std::iter::once(header.iter().map(|h| h.chars().count()).nth(c))
-                .chain(rows.iter().map(|r| Some(r[c].chars().count())))
-                .flatten()
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| {
-                let pad = " ".repeat(widths[c] - cell.chars().count());
-                if c == 0 {
-                    format!("{cell}{pad}")
-                } else {
-                    format!("{pad}{cell}")
-                }
-            })
-            .collect();
-        println!("  {}", padded.join("  "));
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-}
-
-/// `a / b`, marked when above `target`.
-fn against(a: Summary, b: Summary, target: f64) -> String {
-    let r = a.median / b.median;
-    if r <= target {
-        format!("{r:.2}")
-    } else {
-        format!("{r:.2} ✗")
-    }
-}
-
-fn ratio(a: Summary, b: Summary) -> String {
-    format!("{:.2}", a.median / b.median)
-}
 
 /// One row of the `H·v` table from the times of `f_grad`, `f_hvp` and the hand-written `H·v`.
 fn hvp_row(label: String, t: &[Summary]) -> Vec<String> {
@@ -339,39 +231,7 @@ fn hessian_table(settings: &Settings) {
 }
 
 fn main() {
-    let mut settings = Settings {
-        runs: 15,
-        run_ns: 5e6,
-        markdown: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> u32 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .filter(|&v| v > 0)
-                .unwrap_or_else(|| panic!("{name} takes a positive integer"))
-        };
-        match arg.as_str() {
-            "--runs" => settings.runs = value("--runs") as usize,
-            "--run-ms" => settings.run_ns = f64::from(value("--run-ms")) * 1e6,
-            "--markdown" => settings.markdown = true,
-            other => panic!("unknown argument {other}; expected --runs N, --run-ms MS, --markdown"),
-        }
-    }
-    if cfg!(debug_assertions) {
-        eprintln!("warning: a debug build; run with --release for meaningful times");
-    }
-    println!(
-        "median of {} runs of ~{} ms each, per call{}; ± is the interquartile range of the runs",
-        settings.runs,
-        settings.run_ns / 1e6,
-        if clock::excludes_waits() {
-            ", waits for a CPU excluded"
-        } else {
-            ""
-        }
-    );
+    let settings = Settings::from_args();
     println!("\nHessian-vector products: f_hvp against H·v by hand and against f_grad\n");
     hvp_table(&settings);
     println!(

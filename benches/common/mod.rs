@@ -15,6 +15,7 @@
 pub mod gmm;
 pub mod gmm_natural;
 pub mod idioms;
+pub mod jacobian;
 pub mod mixed;
 pub mod mlp;
 pub mod neuron;

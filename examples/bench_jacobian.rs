@@ -1,0 +1,132 @@
+//! Times the Jacobians `#[differentiate]` generates for functions with several outputs and prints
+//! the ratios: `f_jacobian` against the Jacobian written by hand in the same form and against
+//! `num-dual`'s `jacobian` (vector dual numbers), at (outputs, inputs) = (2, 3), (10, 10) and
+//! (100, 6), on a robot arm, the Lorenz-96 system and the residuals of a fit
+//! (`benches/common/jacobian.rs`; they agree, `tests/bench_jacobian.rs`).
+//!
+//! ```text
+//! cargo run --release --example bench_jacobian [-- --runs 15 --run-ms 5 --markdown]
+//! ```
+//!
+//! As in `bench_hvp`: each contender is calibrated to a batch of calls lasting about `--run-ms`,
+//! the batch timed `--runs` times, interleaved with the other contenders of the same row, and the
+//! median time per call reported, `±` the interquartile range of the runs as a fraction of the
+//! median, time spent waiting for a CPU excluded (`benches/common/clock.rs`).
+
+#[path = "../benches/common/clock.rs"]
+mod clock;
+#[path = "../benches/common/table.rs"]
+mod table;
+// Each target uses its own part of the shared benchmark code.
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+
+use clock::Summary;
+use common::jacobian::{
+    arm, arm_by_hand, arm_jacobian, arm_num_dual, lorenz96, lorenz96_by_hand, lorenz96_jacobian,
+    lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data, oscillation_jacobian,
+    oscillation_num_dual, points,
+};
+use table::{Settings, against, format_ns, print_table, ratio, time};
+
+/// The target for `f_jacobian` against the Jacobian written by hand.
+const HAND_WRITTEN_TARGET: f64 = 1.10;
+
+/// A row from the times of the primal, `f_jacobian`, the hand-written Jacobian and num-dual's.
+fn row(label: &str, t: &[Summary]) -> Vec<String> {
+    vec![
+        label.to_owned(),
+        format_ns(t[0]),
+        format_ns(t[1]),
+        format_ns(t[2]),
+        format_ns(t[3]),
+        against(t[1], t[2], HAND_WRITTEN_TARGET),
+        ratio(t[3], t[1]),
+        ratio(t[1], t[0]),
+    ]
+}
+
+fn main() {
+    let settings = Settings::from_args();
+    let (q, x, p) = points();
+    let (t, y) = oscillation_data();
+    let mut rows = Vec::new();
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(arm(black_box(q)));
+        });
+        timer.measure(|| {
+            black_box(arm_jacobian(black_box(q)));
+        });
+        timer.measure(|| {
+            black_box(arm_by_hand(black_box(q)));
+        });
+        timer.measure(|| {
+            black_box(arm_num_dual(black_box(q)));
+        });
+    });
+    rows.push(row("arm (2 × 3)", &times));
+    eprintln!("timed arm");
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(lorenz96(black_box(x)));
+        });
+        timer.measure(|| {
+            black_box(lorenz96_jacobian(black_box(x)));
+        });
+        timer.measure(|| {
+            black_box(lorenz96_by_hand(black_box(x)));
+        });
+        timer.measure(|| {
+            black_box(lorenz96_num_dual(black_box(x)));
+        });
+    });
+    rows.push(row("lorenz96 (10 × 10)", &times));
+    eprintln!("timed lorenz96");
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(oscillation(black_box(p), black_box(&t), black_box(&y)));
+        });
+        timer.measure(|| {
+            black_box(oscillation_jacobian(
+                black_box(p),
+                black_box(&t),
+                black_box(&y),
+            ));
+        });
+        timer.measure(|| {
+            black_box(oscillation_by_hand(
+                black_box(p),
+                black_box(&t),
+                black_box(&y),
+            ));
+        });
+        timer.measure(|| {
+            black_box(oscillation_num_dual(
+                black_box(p),
+                black_box(&t),
+                black_box(&y),
+            ));
+        });
+    });
+    rows.push(row("oscillation (100 × 6)", &times));
+    eprintln!("timed oscillation");
+    println!("\nJacobians: f_jacobian against the Jacobian by hand and num-dual's jacobian\n");
+    print_table(
+        &settings,
+        &[
+            "function (M × N)",
+            "primal",
+            "f_jacobian",
+            "by hand",
+            "num-dual",
+            "f_jacobian / by hand",
+            "num-dual / f_jacobian",
+            "f_jacobian / primal",
+        ],
+        &rows,
+    );
+}

@@ -1,0 +1,104 @@
+//! The Jacobian benchmark contenders (`benches/common/jacobian.rs`) compute what they are timed
+//! for: at each function's point, `f_jacobian` agrees with the Jacobian written by hand, with
+//! `num-dual`'s and with central differences of the primal, and the values with the primal.
+
+// Dense matrices of fixed size read best with indices.
+#![allow(clippy::needless_range_loop)]
+
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::jacobian::{
+    LORENZ_N, POINTS, arm, arm_by_hand, arm_jacobian, arm_num_dual, lorenz96, lorenz96_by_hand,
+    lorenz96_jacobian, lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data,
+    oscillation_jacobian, oscillation_num_dual, points,
+};
+
+/// `|got - want| <= tol * max(|want|, 1e-3 max |want|)`, entry by entry; NaN fails.
+fn assert_close<const M: usize, const N: usize>(
+    what: &str,
+    got: &[[f64; N]; M],
+    want: &[[f64; N]; M],
+    tol: f64,
+) {
+    let norm = want.iter().flatten().fold(0.0_f64, |m, w| m.max(w.abs()));
+    for i in 0..M {
+        for j in 0..N {
+            let (g, w) = (got[i][j], want[i][j]);
+            let within = (g - w).abs() <= tol * w.abs().max(1e-3 * norm);
+            assert!(within, "{what}: [{i}][{j}] got {g:e}, want {w:e}");
+        }
+    }
+}
+
+/// The Jacobian of `f` at `x` by central differences, `jac[i][j] = ∂f_i/∂x_j`.
+fn differences<const M: usize, const N: usize>(
+    f: impl Fn([f64; N]) -> [f64; M],
+    x: [f64; N],
+) -> [[f64; N]; M] {
+    let mut jac = [[0.0; N]; M];
+    for j in 0..N {
+        let h = 1e-6 * x[j].abs().max(1.0);
+        let (mut up, mut down) = (x, x);
+        up[j] += h;
+        down[j] -= h;
+        let (fu, fd) = (f(up), f(down));
+        for i in 0..M {
+            jac[i][j] = (fu[i] - fd[i]) / (2.0 * h);
+        }
+    }
+    jac
+}
+
+#[test]
+fn arm_jacobians_agree() {
+    let (q, _, _) = points();
+    let (value, jac) = arm_jacobian(q);
+    let (hand_value, hand) = arm_by_hand(q);
+    assert_eq!(value, arm(q));
+    for i in 0..2 {
+        assert!((value[i] - hand_value[i]).abs() <= 1e-14, "arm value {i}");
+    }
+    assert_close("arm by hand", &jac, &hand, 1e-13);
+    assert_close("arm num-dual", &arm_num_dual(q).1, &hand, 1e-13);
+    assert_close("arm differences", &differences(arm, q), &hand, 1e-7);
+}
+
+#[test]
+fn lorenz96_jacobians_agree() {
+    let (_, x, _) = points();
+    let (value, jac) = lorenz96_jacobian(x);
+    let (hand_value, hand) = lorenz96_by_hand(x);
+    assert_eq!(value, lorenz96(x));
+    assert_eq!(value, hand_value);
+    assert_close::<LORENZ_N, LORENZ_N>("lorenz96 by hand", &jac, &hand, 1e-13);
+    assert_close("lorenz96 num-dual", &lorenz96_num_dual(x).1, &hand, 1e-13);
+    assert_close(
+        "lorenz96 differences",
+        &differences(lorenz96, x),
+        &hand,
+        1e-7,
+    );
+}
+
+#[test]
+fn oscillation_jacobians_agree() {
+    let (_, _, p) = points();
+    let (t, y) = oscillation_data();
+    let (value, jac) = oscillation_jacobian(p, &t, &y);
+    let (hand_value, hand) = oscillation_by_hand(p, &t, &y);
+    assert_eq!(value, oscillation(p, &t, &y));
+    for i in 0..POINTS {
+        assert!((value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs()));
+    }
+    assert_close::<POINTS, 6>("oscillation by hand", &jac, &hand, 1e-12);
+    assert_close(
+        "oscillation num-dual",
+        &oscillation_num_dual(p, &t, &y).1,
+        &hand,
+        1e-12,
+    );
+    let fd = differences(|p| oscillation(p, &t, &y), p);
+    assert_close("oscillation differences", &fd, &hand, 1e-6);
+}

@@ -412,6 +412,46 @@ fn buffers_compile_and_run() {
     assert_eq!((s, d_s, d_x), (2.0, 4.0, [2.0, 2.0]));
 }
 
+/// Several outputs: Jacobians by reverse sweeps and by forward sweeps in lanes.
+pub mod outputs {
+    use autodiff::differentiate;
+
+    /// The state's size.
+    pub const N: usize = 20;
+
+    /// A planar two-link arm's tip.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn arm(q: [f64; 2]) -> [f64; 2] {
+        let a = q[0] + q[1];
+        [q[0].cos() + 0.5 * a.cos(), q[0].sin() + 0.5 * a.sin()]
+    }
+
+    /// A chain of coupled oscillators, more inputs than one sweep carries.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn chain(x: [f64; N], k: f64) -> [f64; N] {
+        let mut dx = [0.0; N];
+        for i in 1..N - 1 {
+            dx[i] = k * (x[i - 1] - 2.0 * x[i] + x[i + 1]) - x[i].sin();
+        }
+        dx
+    }
+
+    /// The mean and the second moment of weighted values.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn moments(w: &[f64], b: f64) -> (f64, f64) {
+        let mut m = 0.0;
+        let mut s = 0.0;
+        for i in 0..w.len() {
+            m += w[i] * b;
+            s += w[i] * w[i] * b;
+        }
+        (m, s)
+    }
+}
+
 /// Structs, `self` and generic functions.
 pub mod structs {
     use autodiff::differentiate;

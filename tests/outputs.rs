@@ -470,3 +470,148 @@ fn fixed_sizes_do_not_allocate() {
     });
     assert_eq!(info.count_total, 0);
 }
+
+/// The size of the stencil's state: with the coupling constant, 21 columns, more than one
+/// forward sweep in lanes carries.
+const STATE: usize = 20;
+
+/// A discretised `ẍ = k x'' − sin x` right-hand side: `f_jacobian` takes two forward sweeps in
+/// lanes (16 columns, then 5).
+#[differentiate(reverse, forward)]
+fn stencil(x: [f64; STATE], k: f64) -> [f64; STATE] {
+    let mut dx = [0.0; STATE];
+    for i in 1..STATE - 1 {
+        dx[i] = k * (x[i - 1] - 2.0 * x[i] + x[i + 1]) - x[i].sin();
+    }
+    dx[0] = -x[0];
+    dx[STATE - 1] = k * x[STATE - 2] - x[STATE - 1];
+    dx
+}
+
+fn stencil_flat(v: &[f64]) -> Vec<f64> {
+    let x: [f64; STATE] = std::array::from_fn(|i| v[i]);
+    stencil(x, v[STATE]).to_vec()
+}
+
+#[test]
+fn jacobians_wider_than_a_sweep() {
+    let x: [f64; STATE] = std::array::from_fn(|i| (i as f64 * 0.7).sin());
+    let k = 1.3;
+    let (value, jac) = stencil_jacobian(x, k);
+    assert_eq!(value, stencil(x, k));
+    let rows = to_rows(&jac);
+    let mut at = x.to_vec();
+    at.push(k);
+    assert_matrix(&rows, &fd(&stencil_flat, &at), 1e-6);
+    // Against reverse mode, row by row, and forward mode, column by column.
+    for i in 0..STATE {
+        let mut seed = [0.0; STATE];
+        seed[i] = 1.0;
+        let (_, d_x, d_k) = stencil_vjp(x, k, seed);
+        for j in 0..STATE {
+            assert!(close(d_x[j], rows[i][j], 1e-12), "({i}, {j})");
+        }
+        assert!(close(d_k, rows[i][STATE], 1e-12));
+    }
+    for j in 0..=STATE {
+        let mut t = [0.0; STATE];
+        let t_k = if j == STATE { 1.0 } else { 0.0 };
+        if j < STATE {
+            t[j] = 1.0;
+        }
+        let (_, tangent) = stencil_jvp(x, t, k, t_k);
+        for i in 0..STATE {
+            assert!(close(tangent[i], rows[i][j], 1e-12), "({i}, {j})");
+        }
+    }
+}
+
+/// Twelve weighted sums of a slice: `f_jacobian` takes forward sweeps in lanes, eight columns a
+/// sweep, while they are fewer than half the rows, and reverse sweeps beyond.
+#[differentiate(reverse, forward)]
+fn weighted(w: &[f64], b: f64) -> [f64; 12] {
+    let mut out = [0.0; 12];
+    for k in 0..12 {
+        let mut s = b * k as f64;
+        for i in 0..w.len() {
+            s += (w[i] * (k + i) as f64 * 0.1).cos() * w[i];
+        }
+        out[k] = s.tanh();
+    }
+    out
+}
+
+#[test]
+fn slice_jacobians_in_lanes_and_in_reverse() {
+    for len in [3, 20, 60] {
+        let mut v: Vec<f64> = (0..len).map(|i| (i as f64 * 1.3).cos()).collect();
+        v.push(0.4);
+        let (w, b) = (&v[..len], v[len]);
+        let (value, jac) = weighted_jacobian(w, b);
+        assert_eq!(value, weighted(w, b));
+        let rows: Vec<Vec<f64>> = jac.chunks(len + 1).map(<[f64]>::to_vec).collect();
+        let flat = |v: &[f64]| weighted(&v[..len], v[len]).to_vec();
+        assert_matrix(&rows, &fd(&flat, &v), 1e-6);
+        for i in 0..12 {
+            let mut seed = [0.0; 12];
+            seed[i] = 1.0;
+            let (_, d_w, d_b) = weighted_vjp(w, b, seed);
+            for j in 0..len {
+                assert!(close(d_w[j], rows[i][j], 1e-12), "len {len}: ({i}, {j})");
+            }
+            assert!(close(d_b, rows[i][len], 1e-12));
+        }
+    }
+}
+
+/// Every kind of tangent forward mode writes in lanes: selects of `abs`, `max` and a branch, the
+/// `0 · ∞` guard of `sqrt` and `hypot`, `powf`, a `while` loop, an early return.
+#[differentiate(reverse, forward)]
+fn kinds(x: [f64; 3]) -> [f64; 6] {
+    let r = (x[0] * x[0] + x[1] * x[1]).sqrt();
+    let h = x[1].hypot(x[2]);
+    if x[2] > 5.0 {
+        return [r, h, 0.0, 0.0, 0.0, 0.0];
+    }
+    let mut s = x[2].abs();
+    let mut n = 0;
+    while n < 3 {
+        s = s * 0.5 + x[0].max(x[1]);
+        n += 1;
+    }
+    let p = (x[0] * x[0] + 1.0).powf(x[1]);
+    let q = if x[0] > x[1] { x[0] * x[2] } else { -x[2] };
+    [r, h, s, p, q, r * h - q]
+}
+
+fn kinds_flat(v: &[f64]) -> Vec<f64> {
+    kinds([v[0], v[1], v[2]]).to_vec()
+}
+
+#[test]
+fn every_kind_of_tangent_in_lanes() {
+    for x in [[0.3, -1.2, 0.8], [1.5, 0.2, -0.7], [-0.4, 0.9, 6.0]] {
+        let (value, jac) = kinds_jacobian(x);
+        assert_eq!(value, kinds(x));
+        assert_matrix(&to_rows(&jac), &fd(&kinds_flat, &x), 1e-6);
+        for j in 0..3 {
+            let mut t = [0.0; 3];
+            t[j] = 1.0;
+            let (_, tangent) = kinds_jvp(x, t);
+            for i in 0..6 {
+                assert!(close(tangent[i], jac[i][j], 1e-12), "({i}, {j})");
+            }
+        }
+    }
+    // At the origin of `sqrt(x² + y²)` and `hypot(y, z)`: zero, not NaN, as `f_jvp` gives.
+    let (_, jac) = kinds_jacobian([0.0, 0.0, 0.0]);
+    for j in 0..3 {
+        let mut t = [0.0; 3];
+        t[j] = 1.0;
+        let (_, tangent) = kinds_jvp([0.0, 0.0, 0.0], t);
+        for i in 0..6 {
+            assert!(!jac[i][j].is_nan(), "({i}, {j}) is NaN");
+            assert_eq!(tangent[i].to_bits(), jac[i][j].to_bits(), "({i}, {j})");
+        }
+    }
+}

@@ -28,6 +28,7 @@ use crate::names;
 use crate::prim::{Prim, Syntax};
 use crate::reverse::Adjoint;
 
+mod lanes;
 mod out_params;
 pub mod second;
 
@@ -118,6 +119,8 @@ struct Sweep<'g> {
     counters: HashMap<usize, Ident>,
     /// Pops whose value nothing reads, written all the same (see [`Sweep::keep_pops`]).
     discarded: HashSet<NodeId>,
+    /// With tangents carried in lanes (see [`lanes`]): which values and variables are lanes.
+    lanes: Option<lanes::LaneSet>,
 }
 
 /// What the layout learns in one walk over the code.
@@ -402,6 +405,7 @@ impl<'g> Sweep<'g> {
             mutated,
             counters,
             discarded: HashSet::new(),
+            lanes: None,
         }
     }
 
@@ -433,9 +437,16 @@ impl<'g> Sweep<'g> {
         let stmts = self.block(code);
         // A function that only writes out-parameters returns nothing.
         let tuple = (!results.is_empty()).then(|| {
-            let results = results.iter().map(|(id, _)| match id {
-                Some(id) => self.operand(*id).tokens,
-                None => float_literal(0.0).tokens,
+            let results = results.iter().enumerate().map(|(k, (id, _))| {
+                let value = match id {
+                    Some(id) => self.operand(*id).tokens,
+                    None => float_literal(0.0).tokens,
+                };
+                // With lanes, the second result is the output's tangent.
+                match &self.lanes {
+                    Some(l) if k == 1 && id.is_none_or(|id| !l.nodes[id.0]) => l.splat(&value),
+                    _ => value,
+                }
             });
             quote!((#(#results,)*))
         });
@@ -470,6 +481,20 @@ impl<'g> Sweep<'g> {
                 let mutability = (self.mutated[v.0] && init.is_some()
                     || matches!(var.shape, Shape::Tape(_)))
                 .then(|| quote!(mut));
+                if let Some(l) = &self.lanes
+                    && l.vars[v.0]
+                {
+                    return match init {
+                        Some(n) => {
+                            let value = self.lane_value(*n);
+                            quote!(let #mutability #name = #value;)
+                        }
+                        None => {
+                            let t = &l.ty;
+                            quote!(let #name: #t;)
+                        }
+                    };
+                }
                 match (init, &var.shape) {
                     (_, Shape::Tape(count)) => {
                         let capacity = capacity(count);
@@ -521,7 +546,7 @@ impl<'g> Sweep<'g> {
                 if let Some((op, rhs)) = self.compound(place, *n) {
                     return quote!(#name #op #rhs;);
                 }
-                let value = self.operand(*n).tokens;
+                let value = self.stored(*v, *n);
                 quote!(#name = #value;)
             }
             Stmt::Store { var, index, value } => {
@@ -538,7 +563,7 @@ impl<'g> Sweep<'g> {
                 if let Some((op, rhs)) = self.compound(place, *value) {
                     return quote!(#name[#i] #op #rhs;);
                 }
-                let value = self.operand(*value).tokens;
+                let value = self.stored(*var, *value);
                 quote!(#name[#i] = #value;)
             }
             Stmt::Push(v, n) => {
@@ -686,7 +711,52 @@ impl<'g> Sweep<'g> {
             return None;
         }
         let op = punct(&format!("{}=", p.name()), self.graph.node(value).span);
-        Some((op, self.operand(rhs).tokens))
+        let rhs_code = self.operand(rhs).tokens;
+        let rhs_code = match &self.lanes {
+            // `d += c` for a constant `c` of a sum in lanes: `c` in every lane.
+            Some(l)
+                if l.vars[place.var.0] && !l.nodes[rhs.0] && matches!(p, Prim::Add | Prim::Sub) =>
+            {
+                l.splat(&rhs_code)
+            }
+            _ => rhs_code,
+        };
+        Some((op, rhs_code))
+    }
+
+    /// A value as stored into `var`: in every lane if the variable is lanes and the value not.
+    fn stored(&self, var: VarId, value: NodeId) -> TokenStream {
+        let tokens = self.operand(value).tokens;
+        match &self.lanes {
+            Some(l) if l.vars[var.0] && !l.nodes[value.0] => l.splat(&tokens),
+            _ => tokens,
+        }
+    }
+
+    /// The initial value of a variable that is lanes: a value that is not, in every lane, and
+    /// an array or buffer of such values filled with lanes.
+    fn lane_value(&self, n: NodeId) -> TokenStream {
+        let l = self.lanes.as_ref().expect("lanes");
+        if l.nodes[n.0] {
+            return self.operand(n).tokens;
+        }
+        let node = self.graph.node(n);
+        let arg = |k: usize| l.splat(&self.operand(node.args[k]).tokens);
+        match &node.op {
+            Op::Fill(_) if node.args.len() == 2 => {
+                let (x, len) = (arg(0), self.operand(node.args[1]).tokens);
+                quote!(::std::vec![#x; #len])
+            }
+            Op::Fill(len) => {
+                let x = arg(0);
+                quote!([#x; #len])
+            }
+            Op::Vec => {
+                let (x, len) = (arg(0), self.operand(node.args[1]).tokens);
+                quote!(::std::vec![#x; #len])
+            }
+            _ => l.splat(&self.operand(n).tokens),
+        }
     }
 
     /// A node as an operand: its name if it has one, a leaf as itself, otherwise inline.
@@ -805,8 +875,19 @@ impl<'g> Sweep<'g> {
             }
             Op::Select => {
                 let cond = arg(0).tokens;
-                let then = arg(1).tokens;
-                let otherwise = self.operand(node.args[2]);
+                let mut then = arg(1).tokens;
+                let mut otherwise = self.operand(node.args[2]);
+                // A branch that is not lanes, of a value that is: in every lane.
+                if let Some(l) = &self.lanes
+                    && l.nodes[id.0]
+                {
+                    if !l.nodes[node.args[1].0] {
+                        then = l.splat(&then);
+                    }
+                    if !l.nodes[node.args[2].0] {
+                        otherwise = Code::new(l.splat(&otherwise.tokens), Prec::Atom);
+                    }
+                }
                 // `else if` rather than `else { if .. }`, as a person writes it.
                 let otherwise = if otherwise.prec == Prec::If {
                     otherwise.tokens
@@ -972,8 +1053,19 @@ impl<'g> Sweep<'g> {
                     Prim::Add | Prim::Sub => Prec::Sum,
                     _ => Prec::Product,
                 };
-                let a = arg(0).at_least(prec);
-                let b = arg(1).at_least(next(prec));
+                let (mut a, mut b) = (arg(0).at_least(prec), arg(1).at_least(next(prec)));
+                // A sum of lanes and a value that is not: the value in every lane.
+                if let Some(l) = &self.lanes
+                    && l.nodes[id.0]
+                    && matches!(p, Prim::Add | Prim::Sub)
+                {
+                    if !l.nodes[node.args[0].0] {
+                        a = l.splat(&a);
+                    }
+                    if !l.nodes[node.args[1].0] {
+                        b = l.splat(&b);
+                    }
+                }
                 let op = punct(p.name(), span);
                 Code::new(quote!(#a #op #b), prec)
             }
@@ -1012,6 +1104,13 @@ impl<'g> Sweep<'g> {
             }
             Syntax::Runtime => {
                 let args = node.args.iter().map(|&a| self.operand(a).tokens);
+                if self.lanes.as_ref().is_some_and(|l| l.nodes[id.0]) {
+                    // Validated: only the guard of a product is lanes.
+                    return Code::new(
+                        quote!(::autodiff::private::zero_wins_lanes(#(#args),*)),
+                        Prec::Atom,
+                    );
+                }
                 let f = Ident::new(p.name(), span);
                 Code::new(quote!(::autodiff::#f(#(#args),*)), Prec::Atom)
             }
@@ -1649,7 +1748,24 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 
 /// `f_jvp`: the value and the derivative along the direction given by the tangent inputs.
 pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
+    jvp_fn(item, tangent, false).expect("a tangent without lanes is always written")
+}
+
+/// The hidden `f_jvp_lanes::<L>`, forward mode carrying `L` directions at once, if the tangent
+/// code is linear in lanes (see [`lanes`]).
+pub fn forward_lanes_fn(item: &ItemFn, tangent: &Tangent) -> Option<TokenStream> {
+    jvp_fn(item, tangent, true)
+}
+
+/// `f_jvp`, or with `lanes` the hidden `f_jvp_lanes` whose tangents are lanes (`None` if the
+/// tangent code is not linear in lanes; see [`lanes`]).
+fn jvp_fn(item: &ItemFn, tangent: &Tangent, lanes: bool) -> Option<TokenStream> {
     let graph = &tangent.graph;
+    let lane_ty = lanes.then(|| lanes::lane_type(graph));
+    let tangent_ty = |ty: &TokenStream| match &lane_ty {
+        Some(lane) => lanes::replace_float(ty, lane),
+        None => ty.clone(),
+    };
     let sig = Signature::new(item);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
@@ -1657,6 +1773,9 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     let mut inputs = Inputs::new(graph);
     let mut params = Vec::new();
     // `wrt(self)`: the tangent of `self` comes first, as `self` does.
+    if lanes && graph.receiver.is_some() {
+        return None;
+    }
     if graph.self_active {
         let d = inputs.namer.fresh("d_self");
         params.push(quote!(#d: &Self));
@@ -1673,7 +1792,8 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
             continue;
         }
         let d = inputs.namer.fresh(&names::derivative(&p.name));
-        params.push(quote!(#mutability #d: #ty));
+        let d_ty = tangent_ty(ty);
+        params.push(quote!(#mutability #d: #d_ty));
         match tangent.seeds.get(&i) {
             Some(Seed::Scalar(n)) => inputs.nodes.push((*n, d)),
             Some(Seed::Array(v)) => inputs.vars.push((*v, d)),
@@ -1699,7 +1819,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
             (tangent.derivative(), "tangent".to_owned()),
         ]
     };
-    let sweep = Sweep::new(
+    let mut sweep = Sweep::new(
         graph,
         &tangent.code,
         &inputs.nodes,
@@ -1707,8 +1827,30 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
         &results,
         &mut inputs.namer,
     );
+    if let Some(lane) = &lane_ty {
+        let mut seeds = Vec::new();
+        let mut seed_vars = Vec::new();
+        for seed in tangent.seeds.values() {
+            match seed {
+                Seed::Scalar(n) => seeds.push(*n),
+                Seed::Array(v) => seed_vars.push(*v),
+            }
+        }
+        sweep.lanes = Some(lanes::analyse(
+            &sweep,
+            &tangent.code,
+            &seeds,
+            &seed_vars,
+            lane.clone(),
+        )?);
+    }
     let body = sweep.body(&tangent.code, &inputs.nodes, &results);
 
+    if let Some(lane) = &lane_ty {
+        return Some(lanes::function(
+            item, &sig, graph, &params, &unread, &body, lane, unit,
+        ));
+    }
     let name = sig.name("jvp");
     let vis = &item.vis;
     let attrs = sig.attrs();
@@ -1755,7 +1897,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
     } else {
         (Some(quote!(#[must_use])), quote!(-> (#output, #output)))
     };
-    quote! {
+    Some(quote! {
         #(#doc)*
         #(#attrs)*
         #many
@@ -1766,7 +1908,7 @@ pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
             #(#unread)*
             #body
         }
-    }
+    })
 }
 
 /// The documentation's note on how the backward code of the function's top-level loops runs:

@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
 
 use crate::options::Options;
-use crate::{expand, lower};
+use crate::{emit, expand, forward, lower};
 
 /// The length of an array: a number when it is a literal, else its expression.
 #[derive(Clone)]
@@ -42,7 +42,10 @@ impl Len {
         }
         Self {
             lit: None,
-            tokens: quote!((#e)),
+            tokens: match e {
+                Expr::Path(_) => quote!(#e),
+                _ => quote!((#e)),
+            },
         }
     }
 
@@ -498,6 +501,12 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         ..Options::default()
     };
     let graph = lower::lower(&helper, &helper_options)?;
+    // `f_jacobian`'s forward sweeps in lanes, several columns a sweep.
+    let lanes = if options.reverse {
+        emit::forward_lanes_fn(&helper, &forward::forward(graph.clone()))
+    } else {
+        None
+    };
     let derived = hide(expand::derive(&helper_options, &helper, graph)?)?;
     let vis = &function.vis;
     let helper_tokens = quote! {
@@ -507,6 +516,9 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     };
     lower::dispose(helper);
 
+    let jvp_lanes = lanes
+        .as_ref()
+        .map(|_| format_ident!("{}_jvp_lanes", helper_name));
     let emitter = Gen {
         f,
         vis,
@@ -515,8 +527,10 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         params: &params,
         vjp_into: format_ident!("{}_vjp_into", helper_name),
         jvp: format_ident!("{}_jvp", helper_name),
+        jvp_lanes,
     };
     let mut tokens = quote!(#helper_tokens #derived);
+    tokens.extend(lanes.clone());
     tokens.extend(emitter.call_form());
     if options.reverse {
         tokens.extend(emitter.vjp());
@@ -536,7 +550,21 @@ struct Gen<'a> {
     params: &'a [Param],
     vjp_into: Ident,
     jvp: Ident,
+    /// `f_outputs_jvp_lanes`, if the tangent code is linear in lanes and the number of columns
+    /// known at compile time.
+    jvp_lanes: Option<Ident>,
 }
+
+/// How many forward sweeps in lanes a Jacobian takes: a number, or an expression.
+enum Lanes {
+    Known(usize),
+    Runtime(TokenStream),
+}
+
+/// The most columns of a Jacobian one forward sweep in lanes computes.
+const MAX_LANES: usize = 16;
+/// The columns a sweep in lanes computes when their number is known at run time only.
+const RUNTIME_LANES: usize = 8;
 
 impl Gen<'_> {
     /// `f_outputs_call`, its `_vjp_into` and its `_jvp`: the out-parameter form that returns
@@ -986,6 +1014,21 @@ impl Gen<'_> {
                 }
             }
         };
+        if let Some((prelude, lanes, sweeps)) = self.lanes_sweep(n, offsets, col) {
+            // A sweep in lanes costs about two reverse sweeps.
+            return match (m.lit, &sweeps) {
+                (Some(m), Lanes::Known(k)) if 2 * k <= m => quote!(#prelude #lanes),
+                (Some(_), Lanes::Known(_)) => reverse,
+                (_, Lanes::Known(k)) => quote! {
+                    #prelude
+                    if 2 * #k <= #m { #lanes } else { #reverse }
+                },
+                (_, Lanes::Runtime(k)) => quote! {
+                    #prelude
+                    if 2 * #k <= #m { #lanes } else { #reverse }
+                },
+            };
+        }
         match (m.lit, n.lit) {
             (Some(m), Some(n)) if m <= n => reverse,
             (Some(_), Some(_)) => forward,
@@ -993,6 +1036,88 @@ impl Gen<'_> {
                 if #m <= #n { #reverse } else { #forward }
             },
         }
+    }
+
+    /// Forward sweeps with the `n` unit directions in lanes, `W_` columns a sweep, and the
+    /// number of sweeps.
+    fn lanes_sweep(
+        &self,
+        n: &Len,
+        offsets: &[(usize, Len)],
+        col: &TokenStream,
+    ) -> Option<(TokenStream, TokenStream, Lanes)> {
+        let jvp_lanes = self.jvp_lanes.as_ref()?;
+        let float = self.float;
+        let m = self.output.m();
+        let runtime = offsets
+            .iter()
+            .any(|(k, _)| matches!(self.params[*k].kind, Kind::Slice));
+        let nt = &n.tokens;
+        let (width, sweeps) = match n.lit {
+            Some(n) => {
+                let w = n.clamp(1, MAX_LANES);
+                let lit = proc_macro2::Literal::usize_unsuffixed(w);
+                (quote!(#lit), Lanes::Known(n.div_ceil(w)))
+            }
+            None if runtime => {
+                let w = proc_macro2::Literal::usize_unsuffixed(RUNTIME_LANES);
+                (quote!(#w), Lanes::Runtime(quote!(usize::div_ceil(#nt, W_))))
+            }
+            None => {
+                let max = proc_macro2::Literal::usize_unsuffixed(MAX_LANES);
+                (
+                    quote!(if #nt == 0 { 1 } else if #nt < #max { #nt } else { #max }),
+                    Lanes::Runtime(quote!(usize::div_ceil(#nt, W_))),
+                )
+            }
+        };
+        let mut seeds = Vec::new();
+        for (k, off) in offsets {
+            let p = &self.params[*k];
+            let d = p.d();
+            let at = if off.lit == Some(0) {
+                quote!(k_)
+            } else {
+                quote!(#off + k_)
+            };
+            seeds.push(match &p.kind {
+                Kind::Scalar => quote!(let #d = L_::unit(usize::wrapping_sub(#off, chunk_));),
+                Kind::Array(l) | Kind::RefArray(l) => quote! {
+                    let #d: [L_; #l] =
+                        ::core::array::from_fn(|k_| L_::unit(usize::wrapping_sub(#at, chunk_)));
+                },
+                Kind::Slice => {
+                    let name = &p.name;
+                    quote! {
+                        let #d: ::std::vec::Vec<L_> = (0..#name.len())
+                            .map(|k_| L_::unit(usize::wrapping_sub(#at, chunk_)))
+                            .collect();
+                    }
+                }
+                Kind::Constant => return None,
+            });
+        }
+        let args = self.jvp_args(true);
+        let code = quote! {
+            for chunk_ in (0..#nt).step_by(W_) {
+                #(#seeds)*
+                let mut d_out_: [L_; #m] = [L_::splat(0.0); #m];
+                let _ = #jvp_lanes::<W_>(#(#args,)* &mut out_, &mut d_out_);
+                for (i_, t_) in d_out_.iter().enumerate() {
+                    for (l_, x_) in t_.0.iter().enumerate() {
+                        let j_ = chunk_ + l_;
+                        if j_ < #nt {
+                            #col = *x_;
+                        }
+                    }
+                }
+            }
+        };
+        let prelude = quote! {
+            const W_: usize = #width;
+            type L_ = ::autodiff::private::Lanes<#float, W_>;
+        };
+        Some((prelude, code, sweeps))
     }
 
     fn jacobian(&self) -> TokenStream {

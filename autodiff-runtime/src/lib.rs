@@ -32,6 +32,7 @@ pub mod check;
 mod float;
 pub mod graph;
 mod guard;
+mod lanes;
 #[doc(hidden)]
 pub mod private;
 mod structs;

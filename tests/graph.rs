@@ -653,3 +653,153 @@ fn code_of_a_loop_is_laid_out() {
     );
     assert!(code.contains("\n}\n\n/// The value of [`dot`]"), "{code}");
 }
+
+/// A helper that takes an array: Σ vₖ², with ∂/∂vₖ = 2vₖ.
+#[differentiate(reverse)]
+fn sumsq(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+/// A helper with an array and a scalar: k · Σ vₖ², with ∂/∂vₖ = 2k·vₖ and ∂/∂k = Σ vₖ².
+#[differentiate(reverse)]
+fn scaled_sumsq(v: &[f64], k: f64) -> f64 {
+    k * sumsq(v)
+}
+
+/// An array parameter passed whole to a call, and read otherwise:
+/// c · Σ xₖ² + x₁ x₂.
+#[differentiate(reverse, graph)]
+fn whole(x: [f64; 3], c: f64) -> f64 {
+    let q = sumsq(&x);
+    q * c + x[1] * x[2]
+}
+
+/// A slice parameter passed whole and in part, with a scalar beside the part:
+/// c · Σ xₖ² + x₀ (x₁² + x₂²).
+#[differentiate(reverse, graph)]
+fn sliced(x: &[f64], c: f64) -> f64 {
+    let q = sumsq(x);
+    let r = scaled_sumsq(&x[1..3], x[0]);
+    q * c + r
+}
+
+#[test]
+fn an_array_passed_to_a_call_has_an_edge_from_each_element() {
+    let (x, c) = ([0.5, -1.5, 2.0], 0.75);
+    let g = whole_graph(x, c);
+    let (value, dx, dc) = whole_grad(x, c);
+    assert_eq!(node(&g, "whole").value(), value);
+    assert_eq!(node(&g, "q").value(), 0.25 + 2.25 + 4.0);
+    // ∂/∂x₀ = 2c x₀, ∂/∂x₁ = 2c x₁ + x₂, ∂/∂x₂ = 2c x₂ + x₁, ∂/∂c = Σ xₖ².
+    let closed = [2.0 * c * x[0], 2.0 * c * x[1] + x[2], 2.0 * c * x[2] + x[1]];
+    for k in 0..3 {
+        let adjoint = node(&g, &format!("x[{k}]")).adjoint();
+        assert_eq!(adjoint, dx[k], "x[{k}]\n{g}");
+        assert_eq!(adjoint, closed[k], "x[{k}]\n{g}");
+        // ∂sumsq/∂v[k] = 2 v[k], from `sumsq_grad`.
+        assert_eq!(g.local(&format!("x[{k}]"), "q"), Some(2.0 * x[k]));
+    }
+    assert_eq!(node(&g, "c").adjoint(), dc);
+    assert_eq!(dc, 6.5);
+    assert_eq!(g.local("x[1]", "q"), Some(-3.0));
+    assert_eq!(g.local("q", "whole"), None);
+    // c, x[0..3], the call, q · c, x₁ x₂ and the sum.
+    assert_eq!(g.nodes().len(), 1 + 3 + 1 + 3, "{g}");
+    let dot = g.to_dot();
+    let parsed = parse_dot(&dot);
+    assert_eq!(parsed.nodes.len(), g.nodes().len(), "{dot}");
+    check_svg(&g.to_svg());
+
+    let (x, c) = ([0.5, -1.5, 2.0, 3.0], 0.75);
+    let g = sliced_graph(&x, c);
+    let (value, dx, dc) = sliced_grad(&x, c);
+    assert_eq!(node(&g, "sliced").value(), value);
+    let part = x[1] * x[1] + x[2] * x[2];
+    // ∂/∂x₀ = 2c x₀ + x₁² + x₂², ∂/∂x₁ = 2c x₁ + 2x₀ x₁, ∂/∂x₂ = 2c x₂ + 2x₀ x₂, ∂/∂x₃ = 2c x₃.
+    let closed = [
+        2.0 * c * x[0] + part,
+        2.0 * c * x[1] + 2.0 * x[0] * x[1],
+        2.0 * c * x[2] + 2.0 * x[0] * x[2],
+        2.0 * c * x[3],
+    ];
+    for k in 0..4 {
+        let adjoint = node(&g, &format!("x[{k}]")).adjoint();
+        assert_eq!(adjoint, dx[k], "x[{k}]\n{g}");
+        assert_eq!(adjoint, closed[k], "x[{k}]\n{g}");
+        assert_eq!(g.local(&format!("x[{k}]"), "q"), Some(2.0 * x[k]));
+    }
+    assert_eq!(node(&g, "c").adjoint(), dc);
+    // The part x[1..3]: ∂r/∂x[k] = 2 x₀ x[k]; the scalar x₀ beside it: ∂r/∂x₀ = x₁² + x₂².
+    assert_eq!(g.local("x[1]", "r"), Some(2.0 * x[0] * x[1]));
+    assert_eq!(g.local("x[2]", "r"), Some(2.0 * x[0] * x[2]));
+    assert_eq!(g.local("x[0]", "r"), Some(part));
+    assert_eq!(g.local("x[3]", "r"), None);
+}
+
+/// A local array of values computed from the parameters, passed whole: (ab)² + (a + b)².
+#[differentiate(reverse, graph)]
+fn local_array(a: f64, b: f64) -> f64 {
+    let mut h = [0.0; 2];
+    h[0] = a * b;
+    h[1] = a + b;
+    let s = sumsq(&h);
+    s
+}
+
+#[test]
+fn a_local_array_passed_to_a_call_has_an_edge_from_each_element() {
+    let (a, b) = (1.5, -0.5);
+    let g = local_array_graph(a, b);
+    let (value, da, db) = local_array_grad(a, b);
+    assert_eq!(node(&g, "s").value(), value);
+    // ∂/∂a = 2ab · b + 2(a + b), ∂/∂b = 2ab · a + 2(a + b).
+    assert_eq!(node(&g, "a").adjoint(), 2.0 * a * b * b + 2.0 * (a + b));
+    assert_eq!(node(&g, "b").adjoint(), 2.0 * a * b * a + 2.0 * (a + b));
+    assert_eq!((node(&g, "a").adjoint(), node(&g, "b").adjoint()), (da, db));
+    assert_eq!(g.local("h[0]", "s"), Some(2.0 * a * b));
+    assert_eq!(g.local("h[1]", "s"), Some(2.0 * (a + b)));
+    assert_eq!(node(&g, "h[0]").adjoint(), 2.0 * a * b);
+}
+
+/// A call in a loop on a local array overwritten by each iteration:
+/// Σᵢ ((i + 1)² x₀² + c² x₁²) = 14 x₀² + 3 c² x₁².
+#[differentiate(reverse, graph)]
+fn call_in_loop(x: [f64; 2], c: f64) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..3 {
+        h[0] = x[0] * f64::from(i + 1);
+        h[1] = x[1] * c;
+        let q = sumsq(&h);
+        s += q;
+    }
+    s
+}
+
+#[test]
+fn a_call_in_a_loop_has_edges_from_the_elements_of_its_iteration() {
+    let (x, c) = ([0.5, -1.5], 0.75);
+    let g = call_in_loop_graph(x, c);
+    let (value, dx, dc) = call_in_loop_grad(x, c);
+    assert_eq!(node(&g, "s").value(), value);
+    let closed = [28.0 * x[0], 6.0 * c * c * x[1]];
+    for k in 0..2 {
+        let adjoint = node(&g, &format!("x[{k}]")).adjoint();
+        assert_eq!(adjoint, dx[k], "x[{k}]\n{g}");
+        assert_eq!(adjoint, closed[k], "x[{k}]\n{g}");
+    }
+    assert_eq!(node(&g, "c").adjoint(), dc);
+    assert_eq!(dc, 6.0 * c * x[1] * x[1]);
+    // Each iteration's call uses that iteration's elements: ∂q/∂h₀ = 2 (i + 1) x₀.
+    for i in 0..3 {
+        let q = format!("q[i={i}]");
+        let h0 = format!("h[0][i={i}]");
+        assert_eq!(g.local(&h0, &q), Some(2.0 * (f64::from(i) + 1.0) * x[0]));
+        assert_eq!(node(&g, &h0).adjoint(), 2.0 * (f64::from(i) + 1.0) * x[0]);
+    }
+    assert_eq!(g.local("h[0][i=0]", "q[i=1]"), None);
+}

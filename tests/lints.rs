@@ -193,7 +193,7 @@ pub mod model {
     }
 
     /// Constant arrays and slices passed to a callee beside an active scalar: zero tangents.
-    #[differentiate(reverse, forward, wrt(c))]
+    #[differentiate(reverse, forward, graph, wrt(c))]
     #[must_use]
     pub fn constant_slices(x: &[f64], c: f64) -> f64 {
         let h = [0.5; 2];
@@ -202,8 +202,8 @@ pub mod model {
 
     /// Calls: a slice passed straight through (its gradient added into the caller's buffer), a
     /// local array overwritten in a loop and passed whole (its gradients taped), and a constant
-    /// struct and an integer argument.
-    #[differentiate(reverse, forward)]
+    /// struct and an integer argument; drawn with an edge from each element of the arrays.
+    #[differentiate(reverse, forward, graph)]
     #[must_use]
     pub fn calls(x: &[f64], c: f64, k: &Scale) -> f64 {
         let mut h = [0.0; 2];
@@ -348,6 +348,14 @@ fn lint_crate_compiles_and_runs() {
     assert_eq!(v.to_bits(), model::calls(&[1.0, 3.0], 0.5, &k).to_bits());
     let t = model::calls_jvp(&[1.0, 3.0], &[1.0, 0.0], 0.5, 0.0, &k).1;
     assert!((t - d_x[0]).abs() <= 1e-12 * t.abs());
+    let g = model::calls_graph(&[1.0, 3.0], 0.5, &k);
+    for (i, d) in d_x.iter().enumerate() {
+        let a = g.node(&format!("x[{i}]")).map(autodiff::GraphNode::adjoint);
+        assert!(a.is_some_and(|a| (a - d).abs() <= 1e-12 * d.abs()), "{g}");
+    }
+    let (_, d_c) = model::constant_slices_grad(&[1.0, 3.0, 2.0], 0.5);
+    let g = model::constant_slices_graph(&[1.0, 3.0, 2.0], 0.5);
+    assert_eq!(g.node("c").map(autodiff::GraphNode::adjoint), Some(d_c));
     let (v, _, _) = model::taped_call_grad(&[1.0, 3.0], 0.5, &k);
     assert_eq!(
         v.to_bits(),

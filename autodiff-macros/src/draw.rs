@@ -98,6 +98,16 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
         let args: Vec<_> = node.args.iter().map(|&a| builder.v(a)).collect();
         let local = rules::local_derivatives(&node.op, one, builder.v(NodeId(i)), &args);
         partials[i] = local.into_iter().map(|p| p.value().map(|v| v.id)).collect();
+        // An array argument of a call has for its partials the elements of its entry in the
+        // same `g_grad` result as the scalars' (an array): one edge per element.
+        if let Op::Call(callee) = &node.op {
+            let grad = one.call_grad(callee, &args);
+            for (k, entry) in callee.entries().enumerate() {
+                if let (Some(entry), Some(_)) = (entry, array_argument(lowered, node.args[k])) {
+                    partials[i][k] = Some(grad.field(entry).id);
+                }
+            }
+        }
     }
     let graph = builder.finish();
 
@@ -114,6 +124,30 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
     draw.function(item, code)
 }
 
+/// An edge into a recorded node.
+enum Edge {
+    /// From a value, with its local derivative (`None` for 0).
+    Value(NodeId, Option<NodeId>),
+    /// From each element of an active array passed to a call (`var`, or `var[start..end]` for
+    /// part of it), with the matching element of its gradient entry `local`.
+    Elements {
+        var: VarId,
+        start: Option<NodeId>,
+        local: NodeId,
+    },
+}
+
+/// The active array or slice an argument passes whole or in part, with where the part starts.
+fn array_argument(g: &Graph, arg: NodeId) -> Option<(VarId, Option<NodeId>)> {
+    let node = g.node(arg);
+    let (var, start) = match node.op {
+        Op::Array(v, _) => (v, None),
+        Op::Part(v) => (v, Some(node.args[0])),
+        _ => return None,
+    };
+    g.var(var).active.then_some((var, start))
+}
+
 impl Draw<'_> {
     fn node_kind(&self, id: NodeId) -> Kind {
         self.kinds.get(id.0).copied().unwrap_or(Kind::Constant)
@@ -124,14 +158,22 @@ impl Draw<'_> {
         self.node_kind(id) != Kind::Constant
     }
 
-    /// The arguments of a recorded node that get an edge, with their local derivatives.
-    fn edges(&self, id: NodeId) -> Vec<(NodeId, Option<NodeId>)> {
+    /// The edges into a recorded node: from each argument that is a node, and from each element
+    /// of an active array argument of a call, with their local derivatives.
+    fn edges(&self, id: NodeId) -> Vec<Edge> {
         let node = self.graph.node(id);
         node.args
             .iter()
             .enumerate()
-            .filter(|&(_, &a)| self.tracked(a))
-            .map(|(k, &a)| (a, self.partials[id.0].get(k).copied().flatten()))
+            .filter_map(|(k, &a)| {
+                let local = self.partials[id.0].get(k).copied().flatten();
+                if let (Op::Call(_), Some(local), Some((var, start))) =
+                    (&node.op, local, array_argument(self.graph, a))
+                {
+                    return Some(Edge::Elements { var, start, local });
+                }
+                self.tracked(a).then_some(Edge::Value(a, local))
+            })
             .collect()
     }
 
@@ -162,8 +204,10 @@ impl Draw<'_> {
             let id = NodeId(i);
             match self.kinds[i] {
                 Kind::Record => {
-                    for (a, _) in self.edges(id) {
-                        self.id_used[a.0] = true;
+                    for edge in self.edges(id) {
+                        if let Edge::Value(a, _) = edge {
+                            self.id_used[a.0] = true;
+                        }
                     }
                 }
                 Kind::Alias if self.id_used[i] => {
@@ -460,14 +504,28 @@ impl Draw<'_> {
                     let e = self.expr(d);
                     lets.extend(quote!(let #name = #e;));
                 }
-                let edges = self.edges(n).into_iter().map(|(a, d)| {
-                    let id = self.id(a);
-                    let local = match d {
-                        Some(d) => self.operand(d),
-                        None => quote!(0.0),
-                    };
-                    quote!((#id, ::core::primitive::f64::from(#local)))
-                });
+                let edges = self.edges(n);
+                let edges = if edges.iter().any(|e| matches!(e, Edge::Elements { .. })) {
+                    // With an array argument, the edges are collected at run time.
+                    let list = Ident::new("__edges", Span::mixed_site());
+                    let pushes = edges.into_iter().map(|edge| match edge {
+                        Edge::Value(a, d) => {
+                            let edge = self.value_edge(a, d);
+                            quote!(#list.push(#edge);)
+                        }
+                        Edge::Elements { var, start, local } => {
+                            self.element_edges(&list, var, start, local)
+                        }
+                    });
+                    lets.extend(quote!(let mut #list = ::std::vec::Vec::new(); #(#pushes)*));
+                    quote!(&#list)
+                } else {
+                    let edges = edges.into_iter().map(|edge| match edge {
+                        Edge::Value(a, d) => self.value_edge(a, d),
+                        Edge::Elements { .. } => unreachable!("no array argument"),
+                    });
+                    quote!(&[#(#edges),*])
+                };
                 let op = op_label(&node.op);
                 let source = self.source(n);
                 let name = match &node.name {
@@ -477,7 +535,7 @@ impl Draw<'_> {
                     }
                     None => quote!(::core::option::Option::None),
                 };
-                let call = quote!(#graph.op(#op, #source, #name, ::core::primitive::f64::from(#value_name), &[#(#edges),*]));
+                let call = quote!(#graph.op(#op, #source, #name, ::core::primitive::f64::from(#value_name), #edges));
                 let recorded = if lets.is_empty() {
                     call
                 } else {
@@ -516,6 +574,62 @@ impl Draw<'_> {
             _ => TokenStream::new(),
         };
         quote!(#value #record)
+    }
+
+    /// `(id, local)` for the edge from `a`, whose local derivative is `d` (`None` for 0).
+    fn value_edge(&self, a: NodeId, d: Option<NodeId>) -> TokenStream {
+        let id = self.id(a);
+        let local = match d {
+            Some(d) => self.operand(d),
+            None => quote!(0.0),
+        };
+        quote!((#id, ::core::primitive::f64::from(#local)))
+    }
+
+    /// Pushes onto `list` an edge from each element of the array `var` passed to a call (from
+    /// `start` on, for part of it): from the node last stored in the element, or for an
+    /// element of an array parameter its parameter node, with the matching element of the
+    /// gradient entry `local` for its local derivative.
+    fn element_edges(
+        &self,
+        list: &Ident,
+        var: VarId,
+        start: Option<NodeId>,
+        local: NodeId,
+    ) -> TokenStream {
+        let g = self.graph;
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let k = Ident::new("__k", Span::mixed_site());
+        let partial = Ident::new("__partial", Span::mixed_site());
+        let from = Ident::new("__from", Span::mixed_site());
+        let name = self.var(var);
+        let number = var.0;
+        let index = match start {
+            Some(start) => {
+                let start = self.operand(start);
+                quote!(#start + #k)
+            }
+            None => quote!(#k),
+        };
+        let param = match g.var(var).param {
+            Some(p) => {
+                let p = g.params[p].name.trim_start_matches("r#");
+                quote!(::core::option::Option::Some(#p))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let gradient = self.operand(local);
+        quote! {
+            for (#k, #partial) in #gradient.iter().enumerate() {
+                let #from = #graph.load(
+                    #number,
+                    #index,
+                    #param,
+                    ::core::primitive::f64::from(#name[#index]),
+                );
+                #list.push((#from, ::core::primitive::f64::from(*#partial)));
+            }
+        }
     }
 
     /// The source text of a node, rebuilt from the graph: named values by their names, the
@@ -563,7 +677,14 @@ impl Draw<'_> {
                 LitValue::Bool(b) => b.to_string(),
             },
             Op::Counter(_) => node.name.clone().unwrap_or_else(|| "i".to_owned()),
-            Op::Read(v) | Op::Array(v, _) => g.var(*v).name.trim_start_matches("r#").to_owned(),
+            Op::Read(v) | Op::Array(v, false) => g.var(*v).name.trim_start_matches("r#").to_owned(),
+            Op::Array(v, true) => format!("&{}", g.var(*v).name.trim_start_matches("r#")),
+            Op::Part(v) => format!(
+                "&{}[{}..{}]",
+                g.var(*v).name.trim_start_matches("r#"),
+                arg(0),
+                arg(1)
+            ),
             Op::Load(v) => format!("{}[{}]", g.var(*v).name.trim_start_matches("r#"), arg(0)),
             Op::Len(v) => format!("{}.len()", g.var(*v).name.trim_start_matches("r#")),
             Op::Prim(p) => match p.syntax() {
@@ -799,6 +920,11 @@ impl Draw<'_> {
             Op::Element => {
                 let (a, i) = (arg(0), arg(1));
                 quote!(#a[#i])
+            }
+            Op::Part(v) => {
+                let name = self.var(*v);
+                let (start, end) = (arg(0), arg(1));
+                quote!(&#name[#start..#end])
             }
             Op::Pop(_) => quote!(0.0),
             _ => self.leaf(n),

@@ -214,6 +214,19 @@ pub struct Callee {
     pub floats: Vec<bool>,
 }
 
+impl Callee {
+    /// For each argument, its entry in `g_grad`'s result (entry 0 is the value): one per float
+    /// argument, in order, and `None` for the others.
+    pub fn entries(&self) -> impl Iterator<Item = Option<usize>> + '_ {
+        self.floats.iter().scan(0, |entry, &float| {
+            Some(float.then(|| {
+                *entry += 1;
+                *entry
+            }))
+        })
+    }
+}
+
 /// The target of an `as` cast.
 #[derive(Clone, Debug)]
 pub enum CastTo {

@@ -205,21 +205,13 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         // gradient of an array argument is an array: the reverse pass adds it in a loop.
         Op::Call(callee) => {
             let grad = out.call_grad(callee, args);
-            let mut entry = 0;
             callee
-                .floats
-                .iter()
+                .entries()
                 .zip(args)
-                .map(|(&float, arg)| {
-                    if float {
-                        entry += 1;
-                    }
-                    if float && !arg.is_array() {
-                        // The callee's derivative may be infinite: it is not known here.
-                        singular(g * grad.field(entry))
-                    } else {
-                        ZERO
-                    }
+                .map(|(entry, arg)| match entry {
+                    // The callee's derivative may be infinite: it is not known here.
+                    Some(k) if !arg.is_array() => singular(g * grad.field(k)),
+                    _ => ZERO,
                 })
                 .collect()
         }

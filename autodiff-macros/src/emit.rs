@@ -724,6 +724,42 @@ impl<'g> Sweep<'g> {
         Some((op, rhs_code))
     }
 
+    /// `((t · a) · b) · c`, lanes `t` scaled by values, as `t · (a · b · c)`: one product of
+    /// lanes instead of three. `None` unless `id` is such a chain of two or more factors.
+    fn lane_product(&self, id: NodeId) -> Option<Code> {
+        let l = self.lanes.as_ref()?;
+        let mut scalars = Vec::new();
+        let mut at = id;
+        let lanes = loop {
+            let node = self.graph.node(at);
+            // A factor written inline is used here only; one with a name is a leaf.
+            let inline = at == id || !self.bound[at.0];
+            if !(inline && l.nodes[at.0] && matches!(node.op, Op::Prim(Prim::Mul))) {
+                break at;
+            }
+            let (lane, scalar) = if l.nodes[node.args[0].0] {
+                (node.args[0], node.args[1])
+            } else {
+                (node.args[1], node.args[0])
+            };
+            scalars.push(scalar);
+            at = lane;
+        };
+        if scalars.len() < 2 {
+            return None;
+        }
+        let span = self.graph.node(id).span;
+        let star = punct("*", span);
+        let mut factors = scalars.iter().rev().map(|&s| self.operand(s));
+        let first = factors.next().expect("two factors").at_least(Prec::Product);
+        let product = factors.fold(first, |acc, f| {
+            let f = f.at_least(next(Prec::Product));
+            quote!(#acc #star #f)
+        });
+        let lanes = self.operand(lanes).at_least(Prec::Product);
+        Some(Code::new(quote!(#lanes #star (#product)), Prec::Product))
+    }
+
     /// A value as stored into `var`: in every lane if the variable is lanes and the value not.
     fn stored(&self, var: VarId, value: NodeId) -> TokenStream {
         let tokens = self.operand(value).tokens;
@@ -1053,6 +1089,9 @@ impl<'g> Sweep<'g> {
                     Prim::Add | Prim::Sub => Prec::Sum,
                     _ => Prec::Product,
                 };
+                if let Some(code) = self.lane_product(id) {
+                    return code;
+                }
                 let (mut a, mut b) = (arg(0).at_least(prec), arg(1).at_least(next(prec)));
                 // A sum of lanes and a value that is not: the value in every lane.
                 if let Some(l) = &self.lanes

@@ -1071,6 +1071,10 @@ impl Gen<'_> {
                 )
             }
         };
+        let prelude_tokens = quote! {
+            const W_: usize = #width;
+            type L_ = ::autodiff::private::Lanes<#float, W_>;
+        };
         let mut seeds = Vec::new();
         for (k, off) in offsets {
             let p = &self.params[*k];
@@ -1098,6 +1102,19 @@ impl Gen<'_> {
             });
         }
         let args = self.jvp_args(true);
+        // One sweep of exactly the columns of an array Jacobian: each row is a sweep's lanes.
+        if n.lit.is_some_and(|n| (1..=MAX_LANES).contains(&n)) && !self.has_slices() {
+            let code = quote! {
+                let chunk_: usize = 0;
+                #(#seeds)*
+                let mut d_out_: [L_; #m] = [L_::splat(0.0); #m];
+                let _ = #jvp_lanes::<W_>(#(#args,)* &mut out_, &mut d_out_);
+                for (row_, t_) in jac_.iter_mut().zip(&d_out_) {
+                    *row_ = t_.0;
+                }
+            };
+            return Some((quote! { #prelude_tokens }, code, sweeps));
+        }
         let code = quote! {
             for chunk_ in (0..#nt).step_by(W_) {
                 #(#seeds)*
@@ -1113,11 +1130,7 @@ impl Gen<'_> {
                 }
             }
         };
-        let prelude = quote! {
-            const W_: usize = #width;
-            type L_ = ::autodiff::private::Lanes<#float, W_>;
-        };
-        Some((prelude, code, sweeps))
+        Some((prelude_tokens, code, sweeps))
     }
 
     fn jacobian(&self) -> TokenStream {

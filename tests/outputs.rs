@@ -615,3 +615,64 @@ fn every_kind_of_tangent_in_lanes() {
         }
     }
 }
+
+/// `√(ε + Σ vᵢ²)`.
+#[differentiate(reverse, forward)]
+fn softnorm(v: &[f64], eps: f64) -> f64 {
+    let mut s = eps;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s.sqrt()
+}
+
+#[differentiate(reverse, forward)]
+fn bump(a: f64, b: f64) -> f64 {
+    (a * b).tanh() + a
+}
+
+/// Calls of functions with one output, with scalars, a local array, a part of a parameter and
+/// a whole parameter: in lanes, each call's tangent comes from the callee's gradient.
+#[differentiate(reverse, forward)]
+fn features(x: [f64; 4], w: f64) -> [f64; 6] {
+    let mut h = [0.0; 3];
+    let mut out = [0.0; 6];
+    for i in 0..3 {
+        h[i] = x[i] * w + x[i + 1];
+        out[i] = bump(h[i], x[3]);
+    }
+    out[3] = softnorm(&h, 1e-3);
+    out[4] = softnorm(&x[1..3], w * w);
+    out[5] = softnorm(&x, 0.0);
+    out
+}
+
+fn features_flat(v: &[f64]) -> Vec<f64> {
+    features([v[0], v[1], v[2], v[3]], v[4]).to_vec()
+}
+
+#[test]
+fn calls_in_lanes_take_the_callee_gradient() {
+    for (x, w) in [([0.3, -1.2, 0.8, 0.5], 0.7), ([1.5, 0.2, -0.7, -0.3], -1.1)] {
+        let (value, jac) = features_jacobian(x, w);
+        assert_eq!(value, features(x, w));
+        let mut at = x.to_vec();
+        at.push(w);
+        assert_matrix(&to_rows(&jac), &fd(&features_flat, &at), 1e-6);
+        for j in 0..5 {
+            let mut t = [0.0; 4];
+            let t_w = if j == 4 { 1.0 } else { 0.0 };
+            if j < 4 {
+                t[j] = 1.0;
+            }
+            let (_, tangent) = features_jvp(x, t, w, t_w);
+            for i in 0..6 {
+                assert!(close(tangent[i], jac[i][j], 1e-12), "({i}, {j})");
+            }
+        }
+    }
+    // At `x = 0` the norm `|x|` has the convention's zero gradient, not NaN.
+    let (_, jac) = features_jacobian([0.0; 4], 0.5);
+    assert!(jac.iter().flatten().all(|d| !d.is_nan()));
+    assert_eq!(jac[5], [0.0; 5]);
+}

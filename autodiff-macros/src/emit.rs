@@ -760,6 +760,55 @@ impl<'g> Sweep<'g> {
         Some(Code::new(quote!(#lanes #star (#product)), Prec::Product))
     }
 
+    /// The tangent of a call in lanes, `(value, Σ ṫₖ · ∂g/∂aₖ)`, from the callee's gradient:
+    /// `g_jvp` carries one direction, `g_grad` gives the partial derivatives every lane needs.
+    /// `args` are those of `g_jvp`, each float argument followed by its tangent.
+    fn lane_call(&self, c: &crate::graph::Callee, args: &[NodeId], span: Span) -> Code {
+        let l = self.lanes.as_ref().expect("lanes");
+        let mut primal = Vec::new();
+        let mut terms = Vec::new();
+        let mut rest = args.iter();
+        for entry in c.entries() {
+            let Some(&a) = rest.next() else { break };
+            primal.push(a);
+            let Some(entry) = entry else { continue };
+            let Some(&t) = rest.next() else { break };
+            if !l.nodes[t.0] {
+                continue;
+            }
+            let e = syn::Index::from(entry);
+            terms.push(match self.graph.node(t).op {
+                Op::Array(v, _) => {
+                    let name = self.var(v);
+                    quote!(::autodiff::private::dot_lanes(&#name[..], &g_.#e))
+                }
+                Op::Part(_) => {
+                    let t = self.operand(t).tokens;
+                    quote!(::autodiff::private::dot_lanes(#t, &g_.#e))
+                }
+                _ => {
+                    let t = self.operand(t).tokens;
+                    quote!(::autodiff::private::scaled_lanes(#t, g_.#e))
+                }
+            });
+        }
+        let name = format_ident!("{}_grad", c.name, span = c.name.span());
+        let call = self.call(c, &name, &primal, span).tokens;
+        let n = Literal::usize_unsuffixed(c.floats.iter().filter(|&&f| f).count());
+        let sum = if terms.is_empty() {
+            l.splat(&quote!(0.0))
+        } else {
+            quote!(#(#terms)+*)
+        };
+        Code::new(
+            quote_spanned! {span=> {
+                let g_ = ::autodiff::private::entries::<#n, _>(#call);
+                (g_.0, #sum)
+            }},
+            Prec::Atom,
+        )
+    }
+
     /// A value as stored into `var`: in every lane if the variable is lanes and the value not.
     fn stored(&self, var: VarId, value: NodeId) -> TokenStream {
         let tokens = self.operand(value).tokens;
@@ -1012,6 +1061,9 @@ impl<'g> Sweep<'g> {
                     Prec::Atom,
                 )
             }
+            Op::CallJvp(c) if self.lanes.as_ref().is_some_and(|l| l.nodes[id.0]) => {
+                self.lane_call(c, &node.args, span)
+            }
             Op::CallJvp(c) => {
                 let name = format_ident!("{}_jvp", c.name, span = c.name.span());
                 self.call(c, &name, &node.args, span)
@@ -1143,12 +1195,17 @@ impl<'g> Sweep<'g> {
             }
             Syntax::Runtime => {
                 let args = node.args.iter().map(|&a| self.operand(a).tokens);
-                if self.lanes.as_ref().is_some_and(|l| l.nodes[id.0]) {
-                    // Validated: only the guard of a product is lanes.
-                    return Code::new(
-                        quote!(::autodiff::private::zero_wins_lanes(#(#args),*)),
-                        Prec::Atom,
-                    );
+                if let Some(l) = &self.lanes
+                    && l.nodes[id.0]
+                {
+                    // Validated: only the guard of a product is lanes; its factor is a value,
+                    // or a tangent whose lanes each guard their own.
+                    let f = if l.nodes[node.args[0].0] {
+                        quote!(zero_wins_each)
+                    } else {
+                        quote!(zero_wins_lanes)
+                    };
+                    return Code::new(quote!(::autodiff::private::#f(#(#args),*)), Prec::Atom);
                 }
                 let f = Ident::new(p.name(), span);
                 Code::new(quote!(::autodiff::#f(#(#args),*)), Prec::Atom)

@@ -43,6 +43,44 @@ pub fn zero_wins_lanes<T: num_traits::Float, const L: usize>(
     Lanes(product.0.map(|p| crate::zero_wins(factor, p)))
 }
 
+/// [`crate::zero_wins`] lane by lane, each lane of `product` where that lane of `factor` is
+/// not `0`: a tangent times a local derivative that may be infinite.
+#[inline]
+#[must_use]
+pub fn zero_wins_each<T: num_traits::Float, const L: usize>(
+    factor: Lanes<T, L>,
+    product: Lanes<T, L>,
+) -> Lanes<T, L> {
+    let mut out = product.0;
+    for (o, f) in out.iter_mut().zip(factor.0) {
+        *o = crate::zero_wins(f, *o);
+    }
+    Lanes(out)
+}
+
+/// `t · g` lane by lane, `0` where a lane of `t` is `0` (`0 · ∞ = 0`): the tangent a call's
+/// argument contributes, from the callee's partial derivative `g`.
+#[inline]
+#[must_use]
+pub fn scaled_lanes<T: num_traits::Float, const L: usize>(t: Lanes<T, L>, g: T) -> Lanes<T, L> {
+    Lanes(t.0.map(|t| crate::zero_wins(t, t * g)))
+}
+
+/// `Σₖ t[k] · g[k]`, each product as [`scaled_lanes`]: the tangent an array argument of a call
+/// contributes, from the callee's gradient `g` with respect to it.
+#[inline]
+#[must_use]
+pub fn dot_lanes<T: num_traits::Float, const L: usize>(
+    t: &[Lanes<T, L>],
+    g: impl AsRef<[T]>,
+) -> Lanes<T, L> {
+    t.iter()
+        .zip(g.as_ref())
+        .fold(Lanes::splat(T::zero()), |sum, (&t, &g)| {
+            sum + scaled_lanes(t, g)
+        })
+}
+
 impl<T: num_traits::Float, const L: usize> Add for Lanes<T, L> {
     type Output = Self;
     #[inline]
@@ -136,7 +174,7 @@ scalar_times_lanes!(f32, f64);
 
 #[cfg(test)]
 mod tests {
-    use super::{Lanes, zero_wins_lanes};
+    use super::{Lanes, dot_lanes, scaled_lanes, zero_wins_each, zero_wins_lanes};
 
     #[test]
     fn lanes_are_linear() {
@@ -156,5 +194,12 @@ mod tests {
         let inf = Lanes([f64::INFINITY, 1.0]);
         assert_eq!(zero_wins_lanes(0.0, inf), Lanes([0.0, 0.0]));
         assert_eq!(zero_wins_lanes(1.0, inf), inf);
+        assert_eq!(zero_wins_each(Lanes([0.0, 1.0]), inf), Lanes([0.0, 1.0]));
+        let t = Lanes([0.0, 2.0]);
+        assert_eq!(scaled_lanes(t, f64::INFINITY), Lanes([0.0, f64::INFINITY]));
+        let ts = [Lanes([1.0, 0.0]), Lanes([0.0, 1.0]), Lanes([2.0, 3.0])];
+        assert_eq!(dot_lanes(&ts, [0.5, 4.0, -1.0]), Lanes([-1.5, 1.0]));
+        let nan = dot_lanes(&ts, [f64::NAN]);
+        assert!(nan.0[0].is_nan() && nan.0[1] == 0.0);
     }
 }

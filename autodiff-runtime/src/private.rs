@@ -1,6 +1,6 @@
 //! What generated code names and users do not: not part of the public interface.
 
-pub use crate::lanes::{Lanes, zero_wins_lanes};
+pub use crate::lanes::{Lanes, dot_lanes, scaled_lanes, zero_wins_each, zero_wins_lanes};
 
 /// A tuple of a value followed by `N` gradient entries: the result of a `g_grad` that generated
 /// code calls for a call `g(args)` with `N` float arguments.

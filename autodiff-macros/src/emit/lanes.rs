@@ -7,9 +7,11 @@
 //! the local derivatives once for all `L` directions. Which values are lanes follows from the
 //! seeds; the code is written in lanes only if every operation on lanes is one that linear code
 //! has (lanes plus or minus lanes, lanes times or over a primal value, negation, a select, the
-//! `0 · ∞` guard of a product). A value that is not lanes but is added to lanes or stored where
-//! lanes are is a constant's tangent, zero, and is written in every lane. Anything else (a call
-//! taking tangents, a tape of tangents, a generic float) leaves the function without lanes, and
+//! `0 · ∞` guard of a product, a call's tangent). A call's tangent is `Σ ṫₖ · ∂g/∂aₖ` from
+//! `g_grad`, which `f_jacobian`'s reverse sweeps need anyway, as `g_jvp` carries one direction.
+//! A value that is not lanes but is added to lanes or stored where lanes are is a constant's
+//! tangent, zero, and is written in every lane. Anything else (a helper writing into buffers, a
+//! tape of tangents, a generic float, a method) leaves the function without lanes, and
 //! `f_jacobian` with one sweep per column.
 
 use proc_macro2::TokenStream;
@@ -103,6 +105,8 @@ pub(super) fn analyse(
             let lane = match node.op {
                 Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => vars[v.0],
                 Op::Len(_) => false,
+                // The value of `g_jvp(..)`, not its tangent.
+                Op::Field(0) if matches!(graph.node(node.args[0]).op, Op::CallJvp(_)) => false,
                 _ => node.args.iter().any(|a| nodes[a.0]),
             };
             if lane {
@@ -132,16 +136,30 @@ pub(super) fn analyse(
         }
         let lane = |k: usize| nodes[node.args[k].0];
         let linear = match node.op {
+            // An array of lanes is read whole only by a call's tangent, validated there.
             Op::Read(_)
             | Op::Load(_)
-            | Op::Array(_, false)
+            | Op::Array(..)
+            | Op::Part(_)
             | Op::Param(_)
             | Op::Seed(_)
             | Op::Prim(Prim::Add | Prim::Sub | Prim::Neg) => true,
             Op::Prim(Prim::Mul) => lane(0) != lane(1),
             Op::Prim(Prim::Div) => lane(0) && !lane(1),
-            Op::Prim(Prim::ZeroWins) => !lane(0) && lane(1),
+            Op::Prim(Prim::ZeroWins) => lane(1),
             Op::Select => !lane(0),
+            // A call's tangent, from `g_grad`: lanes are only the arguments' tangents, each
+            // after its float argument.
+            Op::CallJvp(ref c) => {
+                let mut at = 0;
+                let mut fits = true;
+                for entry in c.entries() {
+                    fits &= node.args.get(at).is_some_and(|a| !nodes[a.0]);
+                    at += 1 + usize::from(entry.is_some());
+                }
+                fits && at == node.args.len()
+            }
+            Op::Field(1) => matches!(graph.node(node.args[0]).op, Op::CallJvp(_)),
             _ => false,
         };
         if !linear {

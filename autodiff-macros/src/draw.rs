@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Ident, ItemFn};
+use syn::Ident;
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
@@ -59,7 +59,7 @@ fn ident(name: &str) -> Ident {
 }
 
 /// `f_graph(params...) -> ::autodiff::Graph`; `code` is the text of `f_grad`.
-pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
+pub fn graph_fn(lowered: &Graph, code: &str) -> TokenStream {
     let forward_len = lowered.nodes.len();
     let kinds: Vec<Kind> = lowered
         .nodes
@@ -121,7 +121,7 @@ pub fn graph_fn(item: &ItemFn, lowered: &Graph, code: &str) -> TokenStream {
         float: lowered.output_ty,
     };
     draw.analyse();
-    draw.function(item, code)
+    draw.function(&lowered.sig, code)
 }
 
 /// An edge into a recorded node.
@@ -263,10 +263,10 @@ impl Draw<'_> {
         }
     }
 
-    fn function(&self, item: &ItemFn, code: &str) -> TokenStream {
+    fn function(&self, sig: &crate::graph::Signature, code: &str) -> TokenStream {
         let g = self.graph;
-        let f = &item.sig.ident;
-        let vis = &item.vis;
+        let f = &sig.ident;
+        let vis = &sig.vis;
         let name = format_ident!("{}_graph", f);
         let (receiver, use_original, link) = match &g.receiver {
             Some(r) => (quote!(#r,), quote!(let _ = Self::#f;), format!("Self::{f}")),

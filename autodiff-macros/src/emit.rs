@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{ItemFn, ReturnType};
+use syn::ReturnType;
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
@@ -1374,52 +1374,59 @@ fn known(k: KnownConst, ty: FloatTy) -> Code {
     }
 }
 
-/// What generated functions share: the signature pieces of the user's function.
+/// What generated functions share: the signature pieces of the user's function, from the
+/// graph's [`crate::graph::Signature`].
 struct Signature<'a> {
-    item: &'a ItemFn,
+    sig: &'a crate::graph::Signature,
     output: TokenStream,
 }
 
 impl<'a> Signature<'a> {
-    fn new(item: &'a ItemFn) -> Self {
-        let output = match &item.sig.output {
+    fn new(graph: &'a Graph) -> Self {
+        let sig = &graph.sig;
+        let output = match &sig.output {
             ReturnType::Type(_, ty) => ty.to_token_stream(),
             ReturnType::Default => quote!(f64),
         };
-        Signature { item, output }
+        Signature { sig, output }
     }
 
-    /// `#[cfg]` and `#[allow]` apply to generated functions as to the original.
+    /// `#[cfg]`, `#[allow]` and `#[inline]` apply to generated functions as to the original.
     fn attrs(&self) -> impl Iterator<Item = &syn::Attribute> {
-        self.item.attrs.iter().filter(|a| {
-            let path = a.path();
-            path.is_ident("cfg") || path.is_ident("allow") || path.is_ident("inline")
-        })
+        self.sig.attrs.iter()
     }
 
     /// The function's generic parameters and `where` clause, which generated functions repeat.
     fn generics(&self) -> (TokenStream, TokenStream) {
-        let (generics, _, where_clause) = self.item.sig.generics.split_for_impl();
+        let (generics, _, where_clause) = self.sig.generics.split_for_impl();
         (generics.to_token_stream(), where_clause.to_token_stream())
     }
 
+    fn ident(&self) -> &Ident {
+        &self.sig.ident
+    }
+
+    fn vis(&self) -> &syn::Visibility {
+        &self.sig.vis
+    }
+
     fn name(&self, suffix: &str) -> Ident {
-        format_ident!("{}_{}", self.item.sig.ident, suffix)
+        format_ident!("{}_{}", self.sig.ident, suffix)
     }
 
     /// How docs link to the original: `f`, or `Self::f` for a method.
     fn link(&self, graph: &Graph) -> String {
         match graph.receiver {
-            Some(_) => format!("Self::{}", self.item.sig.ident),
-            None => self.item.sig.ident.to_string(),
+            Some(_) => format!("Self::{}", self.sig.ident),
+            None => self.sig.ident.to_string(),
         }
     }
 
     /// `let _ = f;`: a generated function uses the original, so that a crate which only calls
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
-        let f = &self.item.sig.ident;
-        let (_, ty_generics, _) = self.item.sig.generics.split_for_impl();
+        let f = &self.sig.ident;
+        let (_, ty_generics, _) = self.sig.generics.split_for_impl();
         let turbofish = ty_generics.as_turbofish();
         match graph.receiver {
             Some(_) => quote!(let _ = Self::#f #turbofish;),
@@ -1437,7 +1444,7 @@ impl<'a> Signature<'a> {
 
     fn call(&self, graph: &Graph) -> String {
         let params: Vec<&str> = graph.params.iter().map(|p| p.name.as_str()).collect();
-        format!("{}({})", self.item.sig.ident, params.join(", "))
+        format!("{}({})", self.sig.ident, params.join(", "))
     }
 }
 
@@ -1564,9 +1571,9 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 
 /// `f_grad`, and `f_grad_into` when the function takes slices: the value and the gradient, by
 /// one forward and one backward sweep.
-pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
+pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
     let graph = &adjoint.graph;
-    let sig = Signature::new(item);
+    let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
@@ -1580,7 +1587,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
     // buffers of the caller's.
     let outs = graph.params.iter().any(crate::graph::Param::out);
-    let unit = matches!(item.sig.output, ReturnType::Default);
+    let unit = graph.sig.returns_unit();
     let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
     let seed = adjoint.seed.map(|s| {
         let ident = inputs.namer.fresh("seed");
@@ -1636,19 +1643,19 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
     );
     let body = sweep.body(&adjoint.code, &inputs.nodes, &results);
 
-    let vis = &item.vis;
+    let vis = sig.vis();
     let output = &sig.output;
     let items = &graph.items;
     let entries: Vec<String> = std::iter::once(sig.call(graph))
         .chain(
             adjoint
                 .self_gradient
-                .map(|_| format!("∂{}/∂self", item.sig.ident)),
+                .map(|_| format!("∂{}/∂self", sig.ident())),
         )
         .chain(
             active
                 .iter()
-                .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
+                .map(|(_, p)| format!("∂{}/∂{}", sig.ident(), p.name)),
         )
         .collect();
     let attrs: Vec<_> = sig.attrs().collect();
@@ -1686,7 +1693,6 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 
     if outs {
         let parts = out_params::Parts {
-            item,
             adjoint,
             inputs: &inputs,
             unit,
@@ -1726,7 +1732,7 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
         .chain(
             returned
                 .iter()
-                .map(|(_, p)| format!("∂{}/∂{}", item.sig.ident, p.name)),
+                .map(|(_, p)| format!("∂{}/∂{}", sig.ident(), p.name)),
         )
         .collect();
     let mut into_doc = vec![
@@ -1843,26 +1849,26 @@ pub fn reverse_fn(item: &ItemFn, adjoint: &Adjoint) -> TokenStream {
 }
 
 /// `f_jvp`: the value and the derivative along the direction given by the tangent inputs.
-pub fn forward_fn(item: &ItemFn, tangent: &Tangent) -> TokenStream {
-    jvp_fn(item, tangent, false).expect("a tangent without lanes is always written")
+pub fn forward_fn(tangent: &Tangent) -> TokenStream {
+    jvp_fn(tangent, false).expect("a tangent without lanes is always written")
 }
 
 /// The hidden `f_jvp_lanes::<L>`, forward mode carrying `L` directions at once, if the tangent
 /// code is linear in lanes (see [`lanes`]).
-pub fn forward_lanes_fn(item: &ItemFn, tangent: &Tangent) -> Option<TokenStream> {
-    jvp_fn(item, tangent, true)
+pub fn forward_lanes_fn(tangent: &Tangent) -> Option<TokenStream> {
+    jvp_fn(tangent, true)
 }
 
 /// `f_jvp`, or with `lanes` the hidden `f_jvp_lanes` whose tangents are lanes (`None` if the
 /// tangent code is not linear in lanes; see [`lanes`]).
-fn jvp_fn(item: &ItemFn, tangent: &Tangent, lanes: bool) -> Option<TokenStream> {
+fn jvp_fn(tangent: &Tangent, lanes: bool) -> Option<TokenStream> {
     let graph = &tangent.graph;
     let lane_ty = lanes.then(|| lanes::lane_type(graph));
     let tangent_ty = |ty: &TokenStream| match &lane_ty {
         Some(lane) => lanes::replace_float(ty, lane),
         None => ty.clone(),
     };
-    let sig = Signature::new(item);
+    let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
@@ -1906,7 +1912,7 @@ fn jvp_fn(item: &ItemFn, tangent: &Tangent, lanes: bool) -> Option<TokenStream> 
     inputs.nodes.retain(|(n, _)| n.0 != usize::MAX);
     // A function that returns nothing has its outputs in out-parameters, whose tangents it
     // writes into the buffers after them.
-    let unit = matches!(item.sig.output, ReturnType::Default);
+    let unit = graph.sig.returns_unit();
     let results = if unit {
         Vec::new()
     } else {
@@ -1944,11 +1950,11 @@ fn jvp_fn(item: &ItemFn, tangent: &Tangent, lanes: bool) -> Option<TokenStream> 
 
     if let Some(lane) = &lane_ty {
         return Some(lanes::function(
-            item, &sig, graph, &params, &unread, &body, lane, unit,
+            &sig, graph, &params, &unread, &body, lane, unit,
         ));
     }
     let name = sig.name("jvp");
-    let vis = &item.vis;
+    let vis = sig.vis();
     let attrs = sig.attrs();
     let output = &sig.output;
     let items = &graph.items;
@@ -1959,7 +1965,7 @@ fn jvp_fn(item: &ItemFn, tangent: &Tangent, lanes: bool) -> Option<TokenStream> 
         .map(|p| {
             format!(
                 "∂{f}/∂{x} · {d}",
-                f = item.sig.ident,
+                f = sig.ident(),
                 x = p.name,
                 d = names::derivative(&p.name)
             )

@@ -102,22 +102,19 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    derive(&options, function, graph)
+    derive(&options, graph)
 }
 
-/// The derivative functions of `function`, lowered to `graph`, for `options`.
-pub(crate) fn derive(
-    options: &Options,
-    function: &ItemFn,
-    graph: crate::graph::Graph,
-) -> syn::Result<TokenStream> {
+/// The derivative functions of the function lowered to `graph`, for `options`: every pass
+/// takes the graph, and what it emits comes from the graph alone, its signature included.
+pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Result<TokenStream> {
     let mut out = TokenStream::new();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        let grad = emit::reverse_fn(function, &adjoint);
+        let grad = emit::reverse_fn(&adjoint);
         // `f_graph` shows the text of `f_grad`, which is built for it even when not emitted.
         if options.graph {
-            draw::graph_fn(function, &graph, &grad.to_string()).to_tokens(&mut out);
+            draw::graph_fn(&graph, &grad.to_string()).to_tokens(&mut out);
         }
         if options.reverse {
             grad.to_tokens(&mut out);
@@ -127,11 +124,11 @@ pub(crate) fn derive(
         second::check(&graph)?;
         let adjoint = reverse::reverse(graph.clone());
         let hvp = second::hvp(&graph, adjoint);
-        emit::second::hvp_fns(function, &hvp).to_tokens(&mut out);
+        emit::second::hvp_fns(&hvp).to_tokens(&mut out);
     }
     if options.forward {
         let tangent = forward::forward(graph);
-        emit::forward_fn(function, &tangent).to_tokens(&mut out);
+        emit::forward_fn(&tangent).to_tokens(&mut out);
     }
     Ok(out)
 }

@@ -494,9 +494,56 @@ pub struct Param {
     pub span: Span,
 }
 
-/// A lowered function: its parameters, the nodes of its body and the node it returns.
+/// What generated functions repeat of the original's signature: its name, visibility,
+/// generics, return type and the attributes that apply to them too.
+#[derive(Clone)]
+pub struct Signature {
+    pub ident: proc_macro2::Ident,
+    pub vis: syn::Visibility,
+    pub generics: syn::Generics,
+    pub output: syn::ReturnType,
+    /// `#[cfg]`, `#[allow]` and `#[inline]`, which apply to generated functions as to the
+    /// original.
+    pub attrs: Vec<syn::Attribute>,
+}
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fn {}", self.ident)
+    }
+}
+
+impl Signature {
+    pub fn of(item: &syn::ItemFn) -> Self {
+        let attrs = item
+            .attrs
+            .iter()
+            .filter(|a| {
+                let path = a.path();
+                path.is_ident("cfg") || path.is_ident("allow") || path.is_ident("inline")
+            })
+            .cloned()
+            .collect();
+        Signature {
+            ident: item.sig.ident.clone(),
+            vis: item.vis.clone(),
+            generics: item.sig.generics.clone(),
+            output: item.sig.output.clone(),
+            attrs,
+        }
+    }
+
+    /// Whether the function returns nothing: its outputs are out-parameters.
+    pub fn returns_unit(&self) -> bool {
+        matches!(self.output, syn::ReturnType::Default)
+    }
+}
+
+/// A lowered function: its signature and parameters, the nodes of its body and the node it
+/// returns.
 #[derive(Clone, Debug)]
 pub struct Graph {
+    pub sig: Signature,
     pub nodes: Vec<Node>,
     pub vars: Vec<Var>,
     pub params: Vec<Param>,

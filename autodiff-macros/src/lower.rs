@@ -124,6 +124,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
     let mut graph = Graph {
+        sig: graph::Signature::of(item),
         nodes: cx.nodes,
         vars: cx.vars,
         params,

@@ -503,11 +503,11 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let graph = lower::lower(&helper, &helper_options)?;
     // `f_jacobian`'s forward sweeps in lanes, several columns a sweep.
     let lanes = if options.reverse {
-        emit::forward_lanes_fn(&helper, &forward::forward(graph.clone()))
+        emit::forward_lanes_fn(&forward::forward(graph.clone()))
     } else {
         None
     };
-    let derived = hide(expand::derive(&helper_options, &helper, graph)?)?;
+    let derived = hide(expand::derive(&helper_options, graph)?)?;
     let vis = &function.vis;
     let helper_tokens = quote! {
         #[doc(hidden)]

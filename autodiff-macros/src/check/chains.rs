@@ -76,8 +76,8 @@ fn run(source: String, x: Vec<f64>, direction: Vec<f64>) -> Run {
         let graph = lower::lower(&item, &Options::default()).expect("lowers");
         let adjoint = reverse::reverse(graph.clone());
         let tangent = forward::forward(graph);
-        let emitted = emit::reverse_fn(&item, &adjoint).into_iter().count()
-            + emit::forward_fn(&item, &tangent).into_iter().count();
+        let emitted = emit::reverse_fn(&adjoint).into_iter().count()
+            + emit::forward_fn(&tangent).into_iter().count();
         let inputs = [Input::Array(x)];
         let source_value = reference::run(&item, &inputs).expect("the reference evaluates");
         lower::dispose(item);

@@ -300,7 +300,7 @@ fn measure(item: &str) -> String {
         let adjoint = reverse::reverse(graph);
         let reversed = Instant::now();
         stage("emit");
-        let emitted = emit::reverse_fn(&function, &adjoint);
+        let emitted = emit::reverse_fn(&adjoint);
         let done = Instant::now();
         stages[0].push(parsed - start);
         stages[1].push(lowered - parsed);

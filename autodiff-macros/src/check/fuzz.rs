@@ -744,9 +744,9 @@ fn probe() {
                 println!("REVERSED {:.1?}", start.elapsed());
                 let tangent = crate::forward::forward(graph);
                 println!("FORWARD {:.1?}", start.elapsed());
-                let r = crate::emit::reverse_fn(&function, &adjoint);
+                let r = crate::emit::reverse_fn(&adjoint);
                 println!("EMITTED REVERSE {:.1?}", start.elapsed());
-                let f = crate::emit::forward_fn(&function, &tangent);
+                let f = crate::emit::forward_fn(&tangent);
                 println!(
                     "EMITTED FORWARD {:.1?} {}",
                     start.elapsed(),

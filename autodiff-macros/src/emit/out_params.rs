@@ -16,7 +16,6 @@ use crate::reverse::Adjoint;
 
 /// What `reverse_fn` has laid out.
 pub(super) struct Parts<'a> {
-    pub item: &'a syn::ItemFn,
     pub adjoint: &'a Adjoint,
     pub inputs: &'a Inputs,
     /// Whether the function returns nothing.
@@ -28,7 +27,6 @@ pub(super) struct Parts<'a> {
 
 pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     let Parts {
-        item,
         adjoint,
         inputs,
         unit,
@@ -37,7 +35,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
         prelude,
     } = parts;
     let graph = &adjoint.graph;
-    let sig = Signature::new(item);
+    let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
@@ -87,7 +85,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     };
     let mut entries: Vec<String> = returned
         .iter()
-        .map(|p| format!("∂{}/∂{}", item.sig.ident, p.name))
+        .map(|p| format!("∂{}/∂{}", sig.ident(), p.name))
         .collect();
     if !*unit {
         entries.insert(0, sig.call(graph));
@@ -122,7 +120,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     ]);
     let doc = doc_lines(&lines);
     let attrs: Vec<_> = sig.attrs().collect();
-    let vis = &item.vis;
+    let vis = sig.vis();
     let items = &graph.items;
     let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {

@@ -2,7 +2,6 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemFn;
 
 use super::{
     Inputs, Namer, Signature, Sweep, doc_lines, element_type, gradient_type, stored_param, zero_of,
@@ -13,10 +12,10 @@ use crate::names;
 use crate::second::Hvp;
 
 /// `f_hvp` (over `f_hvp_into` when the function takes slices) and `f_hessian`.
-pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
+pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     let adjoint = &hvp.adjoint;
     let graph = &adjoint.graph;
-    let sig = Signature::new(item);
+    let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let use_original = sig.use_original(graph);
     let receiver = Signature::receiver(graph);
@@ -126,11 +125,11 @@ pub fn hvp_fns(item: &ItemFn, hvp: &Hvp) -> TokenStream {
     sweep.keep_pops(&hvp.tangent_pops);
     let body = sweep.body(&hvp.code, &inputs.nodes, &results);
 
-    let vis = &item.vis;
+    let vis = sig.vis();
     let output = &sig.output;
     let items = &graph.items;
     let attrs: Vec<_> = sig.attrs().collect();
-    let f = &item.sig.ident;
+    let f = sig.ident();
     let returned: Vec<&(usize, &Param)> = active
         .iter()
         .filter(|(_, p)| !matches!(p.shape, Shape::Slice))

@@ -803,3 +803,27 @@ fn a_call_in_a_loop_has_edges_from_the_elements_of_its_iteration() {
     }
     assert_eq!(g.local("h[0][i=0]", "q[i=1]"), None);
 }
+
+/// Parameters the body writes keep their names: `x` is the parameter, whose adjoint is
+/// `f_grad`'s entry. f = x⁴ + 1 + 2y₀ + y₁.
+#[differentiate(reverse, graph)]
+fn written_parameter(mut x: f64, mut y: [f64; 2]) -> f64 {
+    x = x * x;
+    y[0] *= 2.0;
+    x * x + 1.0 + y[0] + y[1]
+}
+
+#[test]
+fn a_parameter_the_body_writes_keeps_its_name() {
+    let (x, y) = (0.75, [0.5, -2.0]);
+    let g = written_parameter_graph(x, y);
+    let (value, dx, dy) = written_parameter_grad(x, y);
+    assert_eq!(node(&g, "written_parameter").value(), value);
+    assert!(node(&g, "x").is_parameter());
+    assert_eq!(node(&g, "x").value(), x);
+    assert_eq!(node(&g, "x").adjoint(), dx);
+    assert_eq!(dx, 4.0 * x * x * x);
+    assert!(node(&g, "y[0]").is_parameter());
+    assert_eq!(node(&g, "y[0]").adjoint(), dy[0]);
+    assert_eq!(dy, [2.0, 1.0]);
+}

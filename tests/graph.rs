@@ -804,6 +804,60 @@ fn a_call_in_a_loop_has_edges_from_the_elements_of_its_iteration() {
     assert_eq!(g.local("h[0][i=0]", "q[i=1]"), None);
 }
 
+/// A `mut` array parameter copied whole before it is written: the copy keeps the values (and
+/// nodes) the parameter held. f = x₀² + x₁² + c x₀, so ∂f/∂x₀ = 2x₀ + c, ∂f/∂x₁ = 2x₁,
+/// ∂f/∂c = x₀.
+#[differentiate(reverse, graph)]
+fn copied_then_written(mut x: [f64; 2], c: f64) -> f64 {
+    let h = x;
+    x[0] = c;
+    let q = sumsq(&h);
+    q + x[0] * h[0]
+}
+
+/// A local array copied whole, then written: the copy keeps its elements' nodes.
+/// f = (a b)² + (a + b)² + a, so ∂f/∂a = 2ab² + 2(a + b) + 1, ∂f/∂b = 2a²b + 2(a + b).
+#[differentiate(reverse, graph)]
+fn local_copied(a: f64, b: f64) -> f64 {
+    let mut h = [0.0; 2];
+    h[0] = a * b;
+    h[1] = a + b;
+    let k = h;
+    h[0] = a;
+    let s = sumsq(&k);
+    s + h[0]
+}
+
+#[test]
+fn a_whole_array_copy_keeps_the_nodes_of_its_elements() {
+    let (x, c) = ([0.5, -1.5], 3.0);
+    assert_eq!(copied_then_written(x, c), 0.25 + 2.25 + c * 0.5);
+    let (value, dx, dc) = copied_then_written_grad(x, c);
+    assert_eq!(value, copied_then_written(x, c));
+    assert_eq!(dx, [2.0 * x[0] + c, 2.0 * x[1]]);
+    assert_eq!(dc, x[0]);
+    let g = copied_then_written_graph(x, c);
+    assert_eq!(node(&g, "copied_then_written").value(), value);
+    assert_eq!(node(&g, "x[0]").adjoint(), dx[0]);
+    assert_eq!(node(&g, "x[1]").adjoint(), dx[1]);
+    assert_eq!(node(&g, "c").adjoint(), dc);
+    // The call reads the copy: its edges come from the parameter's elements.
+    assert_eq!(g.local("x[0]", "q"), Some(2.0 * x[0]));
+    assert_eq!(g.local("x[1]", "q"), Some(2.0 * x[1]));
+    assert_eq!(g.local("c", "q"), None);
+
+    let (a, b) = (1.5, -0.5);
+    let g = local_copied_graph(a, b);
+    let (value, da, db) = local_copied_grad(a, b);
+    assert_eq!(node(&g, "local_copied").value(), value);
+    assert_eq!(value, local_copied(a, b));
+    assert_eq!(node(&g, "a").adjoint(), da);
+    assert_eq!(node(&g, "b").adjoint(), db);
+    assert_eq!(da, 2.0 * a * b * b + 2.0 * (a + b) + 1.0);
+    assert_eq!(db, 2.0 * a * a * b + 2.0 * (a + b));
+    assert_eq!(g.local("k[0]", "s"), Some(2.0 * a * b));
+}
+
 /// Parameters the body writes keep their names: `x` is the parameter, whose adjoint is
 /// `f_grad`'s entry. f = x⁴ + 1 + 2y₀ + y₁.
 #[differentiate(reverse, graph)]

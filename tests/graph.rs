@@ -804,6 +804,207 @@ fn a_call_in_a_loop_has_edges_from_the_elements_of_its_iteration() {
     assert_eq!(g.local("h[0][i=0]", "q[i=1]"), None);
 }
 
+fn assert_close(what: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "{what}: got {got}, want {want}"
+    );
+}
+
+/// A run-time buffer `vec![0.0; n]`, stored into in a loop and read through iterator chains:
+/// with sₖ = sin xₖ, f = Σ sₖ² + Σ sₖ sₖ₊₁ + n, so ∂f/∂xₖ = (2sₖ + sₖ₋₁ + sₖ₊₁) cos xₖ.
+#[differentiate(reverse, graph)]
+fn buffer_chain(x: &[f64]) -> f64 {
+    let mut h = vec![0.0; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        h[i] = v.sin();
+    }
+    let ends = h.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+    h.iter().map(|v| v * v).sum::<f64>() + ends + h.len() as f64
+}
+
+/// A buffer declared in a loop, of a length that changes with each iteration, and one of the
+/// input's length: f = c² Σ_{k<m} Σ_{j≤k} xⱼ² + c Σⱼ xⱼ.
+#[differentiate(reverse, graph)]
+fn buffer_in_loop(x: &[f64], c: f64, m: usize) -> f64 {
+    let mut s = 0.0;
+    for k in 0..m {
+        let mut t = vec![0.0; k + 1];
+        for j in 0..=k {
+            t[j] = x[j] * c;
+        }
+        for j in 0..t.len() {
+            s += t[j] * t[j];
+        }
+    }
+    let mut u = vec![0.0; x.len()];
+    for j in 0..u.len() {
+        u[j] = x[j] * c;
+    }
+    for j in 0..u.len() {
+        s += u[j];
+    }
+    s
+}
+
+#[test]
+fn a_run_time_buffer_is_drawn_element_by_element() {
+    let x = [0.5, -1.0, 2.0, 1.5];
+    let g = buffer_chain_graph(&x);
+    let (value, dx) = buffer_chain_grad(&x);
+    assert_eq!(node(&g, "buffer_chain").value(), value);
+    let s: Vec<f64> = x.iter().map(|v| v.sin()).collect();
+    for k in 0..4 {
+        let left = if k > 0 { s[k - 1] } else { 0.0 };
+        let right = if k < 3 { s[k + 1] } else { 0.0 };
+        let closed = (2.0 * s[k] + left + right) * x[k].cos();
+        let adjoint = node(&g, &format!("x[{k}]")).adjoint();
+        // The graph sums the same terms as `f_grad` in another order.
+        assert_close(&format!("x[{k}] against f_grad"), adjoint, dx[k]);
+        assert_close(&format!("x[{k}] against the closed form"), adjoint, closed);
+        // Each element of the buffer is the node stored in it: hₖ = sin xₖ.
+        let h = format!("h[{k}]");
+        assert_eq!(node(&g, &h).value(), s[k]);
+        assert_eq!(g.local(&format!("x[{k}]"), &h), Some(x[k].cos()));
+    }
+    check_svg(&g.to_svg());
+
+    // f = Σ_{k<m} Σ_{j≤k} c² xⱼ² + c Σⱼ xⱼ: ∂f/∂xⱼ = 2c² xⱼ (m − j) + c for j < m, and c past m;
+    // ∂f/∂c = 2c Σ_{k<m} Σ_{j≤k} xⱼ² + Σⱼ xⱼ.
+    let (x, c, m) = ([0.5, -1.25, 2.0, 0.75], 0.3, 3);
+    let g = buffer_in_loop_graph(&x, c, m);
+    let (value, dx, dc) = buffer_in_loop_grad(&x, c, m);
+    assert_eq!(node(&g, "buffer_in_loop").value(), value);
+    for j in 0..4 {
+        let inside = if j < m { (m - j) as f64 } else { 0.0 };
+        let closed = 2.0 * c * c * x[j] * inside + c;
+        let adjoint = node(&g, &format!("x[{j}]")).adjoint();
+        assert_close(&format!("x[{j}] against f_grad"), adjoint, dx[j]);
+        assert_close(&format!("x[{j}] against the closed form"), adjoint, closed);
+    }
+    let squares: f64 = (0..m)
+        .map(|k| (0..=k).map(|j| x[j] * x[j]).sum::<f64>())
+        .sum();
+    let closed = 2.0 * c * squares + x.iter().sum::<f64>();
+    assert_close("c against f_grad", node(&g, "c").adjoint(), dc);
+    assert_close("c against the closed form", node(&g, "c").adjoint(), closed);
+    // The buffer of the second iteration, element 1: x₁ c.
+    assert_eq!(node(&g, "t[1][k=1, j=1]").value(), x[1] * c);
+}
+
+/// `out = a − b`: a helper that writes into a buffer.
+#[differentiate(reverse)]
+fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+/// `out = s · sin(x)`: a helper with a scalar input.
+#[differentiate(reverse)]
+fn scale_sin(x: &[f64], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = s * x[i].sin();
+    }
+}
+
+/// Helpers chained through local buffers: with dᵢ = xᵢ − μᵢ, f = Σ (w sin dᵢ)², so
+/// ∂f/∂xᵢ = w² sin 2dᵢ = −∂f/∂μᵢ and ∂f/∂w = 2w Σ sin² dᵢ.
+#[differentiate(reverse, graph)]
+fn helpers(x: &[f64], mu: &[f64], w: f64) -> f64 {
+    let mut c = vec![0.0; x.len()];
+    subtract(x, mu, &mut c);
+    let mut y = [0.0; 3];
+    scale_sin(&c, w, &mut y);
+    let mut s = 0.0;
+    for i in 0..y.len() {
+        s += y[i] * y[i];
+    }
+    s
+}
+
+/// A helper called in a loop on a buffer declared in it, as a mixture model's objective does:
+/// with rows rᵢ of `x`, f = Σᵢ Σⱼ (rᵢⱼ − μⱼ)² dⱼ.
+#[differentiate(reverse, graph, wrt(x, mu))]
+fn helper_in_loop(x: &[f64], mu: &[f64], data: &[f64]) -> f64 {
+    let d = mu.len();
+    let mut centred = vec![0.0; d];
+    let mut total = 0.0;
+    for i in 0..x.len() / d {
+        let mut row = vec![0.0; d];
+        for j in 0..d {
+            row[j] = x[i * d + j];
+        }
+        subtract(&row, mu, &mut centred);
+        for j in 0..d {
+            total += centred[j] * centred[j] * data[j];
+        }
+    }
+    total
+}
+
+#[test]
+fn a_call_that_writes_into_a_buffer_draws_a_node_per_element() {
+    let (x, mu, w) = ([0.5, -1.0, 2.0], [0.25, 0.5, -0.75], 0.8);
+    let g = helpers_graph(&x, &mu, w);
+    let (value, dx, dmu, dw) = helpers_grad(&x, &mu, w);
+    assert_eq!(node(&g, "helpers").value(), value);
+    let d: Vec<f64> = (0..3).map(|i| x[i] - mu[i]).collect();
+    for i in 0..3 {
+        let closed = w * w * (2.0 * d[i]).sin();
+        let (ax, am) = (
+            node(&g, &format!("x[{i}]")).adjoint(),
+            node(&g, &format!("mu[{i}]")).adjoint(),
+        );
+        assert_close(&format!("x[{i}] against f_grad"), ax, dx[i]);
+        assert_close(&format!("x[{i}] against the closed form"), ax, closed);
+        assert_close(&format!("mu[{i}] against f_grad"), am, dmu[i]);
+        assert_close(&format!("mu[{i}] against the closed form"), am, -closed);
+        // Each element the helper wrote is a node, with row i of its Jacobian on its edges.
+        let (c, y) = (format!("c[{i}]"), format!("y[{i}]"));
+        assert_eq!(node(&g, &c).value(), d[i]);
+        assert_eq!(node(&g, &c).op(), "subtract");
+        assert_eq!(g.local(&format!("x[{i}]"), &c), Some(1.0));
+        assert_eq!(g.local(&format!("mu[{i}]"), &c), Some(-1.0));
+        assert_eq!(g.local(&c, &y), Some(w * d[i].cos()));
+        assert_eq!(g.local("w", &y), Some(d[i].sin()));
+    }
+    // An element the helper's output does not depend on has no edge to it.
+    assert_eq!(g.local("x[0]", "c[1]"), None);
+    assert_eq!(g.local("c[0]", "y[1]"), None);
+    let closed = 2.0 * w * d.iter().map(|d| d.sin().powi(2)).sum::<f64>();
+    assert_close("w against f_grad", node(&g, "w").adjoint(), dw);
+    assert_close("w against the closed form", node(&g, "w").adjoint(), closed);
+    assert!(
+        g.to_string().contains("c[0] = subtract(&x, &mu, &mut c)"),
+        "{g}"
+    );
+    check_svg(&g.to_svg());
+
+    let (x, mu, data) = ([1.0, 2.0, 0.5, -1.0], [0.5, 0.25], [1.0, 3.0]);
+    let g = helper_in_loop_graph(&x, &mu, &data);
+    let (value, dx, dmu) = helper_in_loop_grad(&x, &mu, &data);
+    assert_eq!(node(&g, "helper_in_loop").value(), value);
+    let mut closed_mu = [0.0; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            let closed = 2.0 * (x[i * 2 + j] - mu[j]) * data[j];
+            let adjoint = node(&g, &format!("x[{}]", i * 2 + j)).adjoint();
+            assert_close("x against f_grad", adjoint, dx[i * 2 + j]);
+            assert_close("x against the closed form", adjoint, closed);
+            closed_mu[j] -= closed;
+        }
+    }
+    for j in 0..2 {
+        let adjoint = node(&g, &format!("mu[{j}]")).adjoint();
+        assert_close("mu against f_grad", adjoint, dmu[j]);
+        assert_close("mu against the closed form", adjoint, closed_mu[j]);
+    }
+    // Each iteration's call writes its own nodes.
+    assert_eq!(node(&g, "centred[1][i=1]").value(), x[3] - mu[1]);
+    assert_eq!(g.local("row[1][i=1, j=1]", "centred[1][i=1]"), Some(1.0));
+}
+
 /// A `mut` array parameter copied whole before it is written: the copy keeps the values (and
 /// nodes) the parameter held. f = x₀² + x₁² + c x₀, so ∂f/∂x₀ = 2x₀ + c, ∂f/∂x₁ = 2x₁,
 /// ∂f/∂c = x₀.

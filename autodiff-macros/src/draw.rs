@@ -17,7 +17,8 @@ use syn::{Ident, ItemFn};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, FloatTy, Graph, Invoke, KnownConst, LitValue, NodeId, Op, Pass, Shape,
+    Stmt, Ty, VarId,
 };
 use crate::prim::{Prim, Syntax};
 use crate::rules;
@@ -56,6 +57,21 @@ fn ident(name: &str) -> Ident {
         Some(raw) => Ident::new_raw(raw, Span::mixed_site()),
         None => Ident::new(name, Span::mixed_site()),
     }
+}
+
+/// Refuses what `f_graph` cannot draw, spanned on it: a function whose outputs are
+/// out-parameters has no single output to seed.
+pub fn check(graph: &Graph) -> syn::Result<()> {
+    if let Some(p) = graph.params.iter().find(|p| p.out()) {
+        let name = p.name.trim_start_matches("r#");
+        return Err(syn::Error::new(
+            p.span,
+            format!(
+                "`graph` draws a function with one float output, and the out-parameter `{name}` is an output: draw a function that calls this one with a local `let mut {name} = vec![0.0; n];` and returns one float computed from it, or remove `graph` here"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `f_graph(params...) -> ::autodiff::Graph`; `code` is the text of `f_grad`.
@@ -191,6 +207,16 @@ impl Draw<'_> {
         for &(var, value) in &stored {
             if g.var(var).active && g.is_primal(value) {
                 self.id_used[value.0] = true;
+            }
+        }
+        // A call that writes into an active buffer draws an edge from each scalar it is passed.
+        for &(var, value) in &stored {
+            if g.var(var).active && matches!(g.node(value).op, Op::Invoke(_)) {
+                for &a in &g.node(value).args {
+                    if self.tracked(a) {
+                        self.id_used[a.0] = true;
+                    }
+                }
             }
         }
         // Fills record the node of the value they fill with.
@@ -357,6 +383,9 @@ impl Draw<'_> {
                 let record = self.record_store(*v, *n, None);
                 quote!(let #mutability #name = #value; #record)
             }
+            Stmt::Assign(v, n) if matches!(self.graph.node(*n).op, Op::Invoke(_)) => {
+                self.invoke(*v, *n)
+            }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
                 let value = self.operand(*n);
@@ -472,7 +501,8 @@ impl Draw<'_> {
     fn node(&self, n: NodeId) -> TokenStream {
         let g = self.graph;
         let node = g.node(n);
-        if node.is_leaf() {
+        // A call that writes into a buffer is made by the statement that assigns the buffer.
+        if node.is_leaf() || matches!(node.op, Op::Invoke(_)) {
             return TokenStream::new();
         }
         let graph = Ident::new("__graph", Span::mixed_site());
@@ -574,6 +604,164 @@ impl Draw<'_> {
             _ => TokenStream::new(),
         };
         quote!(#value #record)
+    }
+
+    /// `g(.., &mut out);`, a call that writes into the buffer `out`, and, when `out` is active,
+    /// a node for each element it wrote. Element `j`'s local derivatives are row `j` of the
+    /// call's Jacobian, from `g_vjp_into` seeded with the `j`-th unit vector: from each element
+    /// of each array passed to it, from each scalar, and from each element `out` held before
+    /// the call (the call may read it). An element of an array whose local derivative is zero
+    /// at the point gets no edge: most of such a Jacobian is.
+    fn invoke(&self, out: VarId, call: NodeId) -> TokenStream {
+        let g = self.graph;
+        let node = g.node(call);
+        let Op::Invoke(invoke) = &node.op else {
+            unreachable!("a call that writes into a buffer")
+        };
+        let Invoke { callee, modes, .. } = invoke;
+        let prefix = &callee.prefix;
+        let name = &callee.name;
+        let array = |a: NodeId| match g.node(a).op {
+            Op::Array(v, _) => Some(v),
+            _ => None,
+        };
+        let args: Vec<TokenStream> = node
+            .args
+            .iter()
+            .zip(modes)
+            .map(|(&a, mode)| match (mode, array(a)) {
+                (Pass::Ref, Some(v)) => {
+                    let t = self.var(v);
+                    quote!(&#t[..])
+                }
+                (Pass::Mut, Some(v)) => {
+                    let t = self.var(v);
+                    quote!(&mut #t[..])
+                }
+                _ => self.operand(a),
+            })
+            .collect();
+        let made = quote!(#prefix #name(#(#args),*););
+        if !g.var(out).active {
+            return made;
+        }
+
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let before = Ident::new("__before", Span::mixed_site());
+        let j = Ident::new("__j", Span::mixed_site());
+        let k = Ident::new("__k", Span::mixed_site());
+        let partial = Ident::new("__partial", Span::mixed_site());
+        let from = Ident::new("__from", Span::mixed_site());
+        let scratch = Ident::new("__scratch", Span::mixed_site());
+        let seed = Ident::new("__seed", Span::mixed_site());
+        let grads = Ident::new("__grads", Span::mixed_site());
+        let list = Ident::new("__edges", Span::mixed_site());
+        let ids = Ident::new("__ids", Span::mixed_site());
+        let out_name = self.var(out);
+        let out_number = out.0;
+        let element = |number: usize, var: VarId, buffer: &Ident, values: TokenStream| {
+            let param = match g.var(var).param {
+                Some(p) => {
+                    let p = g.params[p].name.trim_start_matches("r#");
+                    quote!(::core::option::Option::Some(#p))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote! {
+                for (#k, #partial) in #buffer.iter().enumerate() {
+                    if ::core::primitive::f64::from(*#partial) != 0.0 {
+                        let #from = #graph.load(
+                            #number,
+                            #k,
+                            #param,
+                            ::core::primitive::f64::from(#values[#k]),
+                        );
+                        #list.push((#from, ::core::primitive::f64::from(*#partial)));
+                    }
+                }
+            }
+        };
+
+        // The arguments of `g_vjp_into`, and the edges each gives.
+        let mut vjp_args = Vec::new();
+        let mut buffers = Vec::new();
+        let mut edges = Vec::new();
+        let mut entry = 0;
+        for (i, ((&a, mode), &float)) in node.args.iter().zip(modes).zip(&callee.floats).enumerate()
+        {
+            match (mode, array(a)) {
+                (Pass::Mut, _) => {
+                    vjp_args.push(quote!(&mut #scratch[..]));
+                    vjp_args.push(quote!(&mut #seed[..]));
+                }
+                (Pass::Ref, Some(v)) => {
+                    let input = self.var(v);
+                    let buffer = format_ident!("__d{}", i, span = Span::mixed_site());
+                    buffers.push(quote!(let mut #buffer = ::std::vec![0.0; #input.len()];));
+                    vjp_args.push(quote!(&#input[..]));
+                    vjp_args.push(quote!(&mut #buffer[..]));
+                    if g.var(v).active {
+                        edges.push(element(v.0, v, &buffer, quote!(#input)));
+                    }
+                }
+                _ => {
+                    vjp_args.push(self.operand(a));
+                    if float {
+                        if self.tracked(a) {
+                            let id = self.id(a);
+                            let field = syn::Index::from(entry);
+                            edges.push(quote! {
+                                #list.push((#id, ::core::primitive::f64::from(#grads.#field)));
+                            });
+                        }
+                        entry += 1;
+                    }
+                }
+            }
+        }
+        edges.push(element(out_number, out, &seed, quote!(#before)));
+        let uses_grads = node
+            .args
+            .iter()
+            .zip(modes)
+            .zip(&callee.floats)
+            .any(|((&a, mode), &float)| *mode == Pass::Value && float && self.tracked(a));
+        let grads = if uses_grads {
+            quote!(let #grads =)
+        } else {
+            quote!(let _ =)
+        };
+        let vjp = format_ident!("{}_vjp_into", name, span = name.span());
+        let op = op_label(&node.op);
+        let source = self.source(call);
+        let label = g.var(out).name.trim_start_matches("r#");
+        quote! {
+            let #before = #out_name.to_vec();
+            #made
+            let mut #ids = ::std::vec::Vec::with_capacity(#out_name.len());
+            for #j in 0..#out_name.len() {
+                let mut #scratch = #before.clone();
+                let mut #seed = #before.clone();
+                for #partial in #seed.iter_mut() {
+                    *#partial = 0.0;
+                }
+                #seed[#j] = 1.0;
+                #(#buffers)*
+                #grads #prefix #vjp(#(#vjp_args),*);
+                let mut #list = ::std::vec::Vec::new();
+                #(#edges)*
+                #ids.push(#graph.op(
+                    #op,
+                    #source,
+                    ::core::option::Option::None,
+                    ::core::primitive::f64::from(#out_name[#j]),
+                    &#list,
+                ));
+            }
+            for (#j, #from) in #ids.into_iter().enumerate() {
+                #graph.store(#out_number, #label, #j, #from);
+            }
+        }
     }
 
     /// `(id, local)` for the edge from `a`, whose local derivative is `d` (`None` for 0).
@@ -739,6 +927,16 @@ impl Draw<'_> {
                 let args: Vec<String> = (0..node.args.len()).map(arg).collect();
                 format!("{}({})", c.name, args.join(", "))
             }
+            Op::Invoke(invoke) => {
+                let args: Vec<String> = (0..node.args.len())
+                    .map(|k| match invoke.modes.get(k) {
+                        Some(Pass::Ref) => format!("&{}", arg(k)),
+                        Some(Pass::Mut) => format!("&mut {}", arg(k)),
+                        _ => arg(k),
+                    })
+                    .collect();
+                format!("{}({})", invoke.callee.name, args.join(", "))
+            }
             Op::Member(name) => format!("{}.{}", arg(0), name),
             _ => op_label(&node.op),
         }
@@ -898,6 +1096,10 @@ impl Draw<'_> {
                 let x = arg(0);
                 quote!([#x; #len])
             }
+            Op::Vec => {
+                let (x, len) = (arg(0), arg(1));
+                quote!(::std::vec![#x; #len])
+            }
             Op::Member(name) => {
                 let base = arg(0);
                 quote!(#base.#name)
@@ -966,6 +1168,7 @@ fn op_label(op: &Op) -> String {
         Op::Prim(p) => p.name().to_owned(),
         Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => format!("as {}", t.name()),
         Op::Call(c) => c.name.to_string(),
+        Op::Invoke(i) => i.callee.name.to_string(),
         _ => "op".to_owned(),
     }
 }

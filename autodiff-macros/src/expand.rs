@@ -112,6 +112,9 @@ pub(crate) fn derive(
     graph: crate::graph::Graph,
 ) -> syn::Result<TokenStream> {
     let mut out = TokenStream::new();
+    if options.graph {
+        draw::check(&graph)?;
+    }
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
         let grad = emit::reverse_fn(function, &adjoint);

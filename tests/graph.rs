@@ -1082,3 +1082,146 @@ fn a_parameter_the_body_writes_keeps_its_name() {
     assert_eq!(node(&g, "y[0]").adjoint(), dy[0]);
     assert_eq!(dy, [2.0, 1.0]);
 }
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Params {
+    a: f64,
+    w: Vec<f64>,
+    degree: usize,
+}
+
+/// A struct named in `wrt`: f = a sin x + Σ_{i<degree} wᵢ xⁱ, so ∂f/∂a = sin x, ∂f/∂wᵢ = xⁱ
+/// (0 past the degree) and ∂f/∂x = a cos x + Σ i wᵢ xⁱ⁻¹.
+#[differentiate(reverse, graph, wrt(p, x))]
+fn poly(p: &Params, x: f64) -> f64 {
+    let mut s = p.a * x.sin();
+    let mut power = 1.0;
+    for i in 0..p.degree {
+        s += p.w[i] * power;
+        power *= x;
+    }
+    s
+}
+
+impl Params {
+    /// `wrt(self)`, by Horner's rule: for w = (w₀, w₁), f = a x² + w₀ x + w₁, so ∂f/∂a = x²,
+    /// ∂f/∂w₀ = x, ∂f/∂w₁ = 1.
+    #[differentiate(reverse, graph, wrt(self))]
+    fn horner(&self, x: f64) -> f64 {
+        let mut s = self.a;
+        for i in 0..self.w.len() {
+            s = s * x + self.w[i];
+        }
+        s
+    }
+}
+
+#[test]
+fn the_fields_of_a_struct_are_parameter_nodes() {
+    let p = Params {
+        a: 1.5,
+        w: vec![0.25, -1.0, 2.0, 7.0],
+        degree: 3,
+    };
+    let x = 0.7;
+    let g = poly_graph(&p, x);
+    let (value, dp, dx) = poly_grad(&p, x);
+    assert_eq!(node(&g, "poly").value(), value);
+    assert!(node(&g, "p.a").is_parameter());
+    assert_eq!(node(&g, "p.a").value(), p.a);
+    assert_eq!(node(&g, "p.a").adjoint(), dp.a);
+    assert_close("p.a", dp.a, x.sin());
+    for i in 0..3 {
+        let w = node(&g, &format!("p.w[{i}]"));
+        assert!(w.is_parameter());
+        assert_eq!(w.adjoint(), dp.w[i]);
+        assert_close("p.w", w.adjoint(), x.powi(i32::try_from(i).unwrap()));
+    }
+    // Past the degree, the body never reads the element: no node, and no derivative.
+    assert!(g.node("p.w[3]").is_none());
+    assert_eq!(dp.w[3], 0.0);
+    assert_close("x against f_grad", node(&g, "x").adjoint(), dx);
+    assert_close(
+        "x against the closed form",
+        node(&g, "x").adjoint(),
+        p.a * x.cos() + p.w[1] + 2.0 * p.w[2] * x,
+    );
+    assert!(g.to_string().contains("p.a * x.sin()"), "{g}");
+
+    let q = Params {
+        a: 0.5,
+        w: vec![-1.5, 2.0],
+        degree: 0,
+    };
+    let g = q.horner_graph(x);
+    let (value, dq) = q.horner_grad(x);
+    assert_eq!(node(&g, "horner").value(), value);
+    assert_eq!(node(&g, "self.a").adjoint(), dq.a);
+    assert_eq!(node(&g, "self.w[0]").adjoint(), dq.w[0]);
+    assert_eq!(node(&g, "self.w[1]").adjoint(), dq.w[1]);
+    assert_eq!((dq.a, dq.w[0], dq.w[1]), (x * x, x, 1.0));
+}
+
+mod generic {
+    use autodiff::differentiate;
+    use autodiff::num_traits::Float;
+
+    /// A function generic over `T: Float`: f = √(x² + 1) + Σᵢ (wᵢ x − ½)².
+    #[differentiate(reverse, graph)]
+    pub fn loss<T: Float>(x: T, w: &[T]) -> T {
+        let half = T::from(0.5).unwrap();
+        let mut s = (x * x + T::one()).sqrt();
+        for i in 0..w.len() {
+            let e = w[i] * x - half;
+            s = s + e * e;
+        }
+        s
+    }
+}
+
+#[test]
+fn a_generic_function_is_drawn_at_each_float_type() {
+    let (x, w) = (0.8, [0.5, -1.5, 2.0]);
+    let g = generic::loss_graph(x, &w);
+    let (value, dx, dw) = generic::loss_grad(x, &w);
+    assert_eq!(node(&g, "loss").value(), value);
+    assert_close("x against f_grad", node(&g, "x").adjoint(), dx);
+    let closed =
+        x / (x * x + 1.0).sqrt() + w.iter().map(|&wi| 2.0 * (wi * x - 0.5) * wi).sum::<f64>();
+    assert_close("x against the closed form", node(&g, "x").adjoint(), closed);
+    for i in 0..3 {
+        let adjoint = node(&g, &format!("w[{i}]")).adjoint();
+        assert_close("w against f_grad", adjoint, dw[i]);
+        assert_close(
+            "w against the closed form",
+            adjoint,
+            2.0 * (w[i] * x - 0.5) * x,
+        );
+    }
+
+    let (x, w) = (0.8_f32, [0.5_f32, -1.5, 2.0]);
+    let g = generic::loss_graph(x, &w);
+    let (value, dx, dw) = generic::loss_grad(x, &w);
+    // An `f32` function's values are widened: exactly.
+    assert_eq!(node(&g, "loss").value(), f64::from(value));
+    assert!((node(&g, "x").adjoint() - f64::from(dx)).abs() <= 1e-5);
+    for i in 0..3 {
+        assert!((node(&g, &format!("w[{i}]")).adjoint() - f64::from(dw[i])).abs() <= 1e-5);
+    }
+}
+
+/// A method called on a value built from literals alone, as the user names its type.
+#[differentiate(reverse, graph)]
+fn literal_receiver(x: f64) -> f64 {
+    x * f64::abs(if x > 0.0 { 2.0 } else { -1.0 })
+        + x * f64::powi(if x > 1.0 { 3.0 } else { 0.5 }, 2)
+}
+
+#[test]
+fn a_method_on_literals_is_drawn() {
+    for (x, slope) in [(2.0, 2.0 + 9.0), (0.5, 2.0 + 0.25), (-3.0, 1.0 + 0.25)] {
+        let g = literal_receiver_graph(x);
+        assert_eq!(node(&g, "x").adjoint(), literal_receiver_grad(x).1);
+        assert_eq!(node(&g, "x").adjoint(), slope);
+    }
+}

@@ -803,3 +803,425 @@ fn a_call_in_a_loop_has_edges_from_the_elements_of_its_iteration() {
     }
     assert_eq!(g.local("h[0][i=0]", "q[i=1]"), None);
 }
+
+fn assert_close(what: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "{what}: got {got}, want {want}"
+    );
+}
+
+/// A run-time buffer `vec![0.0; n]`, stored into in a loop and read through iterator chains:
+/// with sₖ = sin xₖ, f = Σ sₖ² + Σ sₖ sₖ₊₁ + n, so ∂f/∂xₖ = (2sₖ + sₖ₋₁ + sₖ₊₁) cos xₖ.
+#[differentiate(reverse, graph)]
+fn buffer_chain(x: &[f64]) -> f64 {
+    let mut h = vec![0.0; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        h[i] = v.sin();
+    }
+    let ends = h.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+    h.iter().map(|v| v * v).sum::<f64>() + ends + h.len() as f64
+}
+
+/// A buffer declared in a loop, of a length that changes with each iteration, and one of the
+/// input's length: f = c² Σ_{k<m} Σ_{j≤k} xⱼ² + c Σⱼ xⱼ.
+#[differentiate(reverse, graph)]
+fn buffer_in_loop(x: &[f64], c: f64, m: usize) -> f64 {
+    let mut s = 0.0;
+    for k in 0..m {
+        let mut t = vec![0.0; k + 1];
+        for j in 0..=k {
+            t[j] = x[j] * c;
+        }
+        for j in 0..t.len() {
+            s += t[j] * t[j];
+        }
+    }
+    let mut u = vec![0.0; x.len()];
+    for j in 0..u.len() {
+        u[j] = x[j] * c;
+    }
+    for j in 0..u.len() {
+        s += u[j];
+    }
+    s
+}
+
+#[test]
+fn a_run_time_buffer_is_drawn_element_by_element() {
+    let x = [0.5, -1.0, 2.0, 1.5];
+    let g = buffer_chain_graph(&x);
+    let (value, dx) = buffer_chain_grad(&x);
+    assert_eq!(node(&g, "buffer_chain").value(), value);
+    let s: Vec<f64> = x.iter().map(|v| v.sin()).collect();
+    for k in 0..4 {
+        let left = if k > 0 { s[k - 1] } else { 0.0 };
+        let right = if k < 3 { s[k + 1] } else { 0.0 };
+        let closed = (2.0 * s[k] + left + right) * x[k].cos();
+        let adjoint = node(&g, &format!("x[{k}]")).adjoint();
+        // The graph sums the same terms as `f_grad` in another order.
+        assert_close(&format!("x[{k}] against f_grad"), adjoint, dx[k]);
+        assert_close(&format!("x[{k}] against the closed form"), adjoint, closed);
+        // Each element of the buffer is the node stored in it: hₖ = sin xₖ.
+        let h = format!("h[{k}]");
+        assert_eq!(node(&g, &h).value(), s[k]);
+        assert_eq!(g.local(&format!("x[{k}]"), &h), Some(x[k].cos()));
+    }
+    check_svg(&g.to_svg());
+
+    // f = Σ_{k<m} Σ_{j≤k} c² xⱼ² + c Σⱼ xⱼ: ∂f/∂xⱼ = 2c² xⱼ (m − j) + c for j < m, and c past m;
+    // ∂f/∂c = 2c Σ_{k<m} Σ_{j≤k} xⱼ² + Σⱼ xⱼ.
+    let (x, c, m) = ([0.5, -1.25, 2.0, 0.75], 0.3, 3);
+    let g = buffer_in_loop_graph(&x, c, m);
+    let (value, dx, dc) = buffer_in_loop_grad(&x, c, m);
+    assert_eq!(node(&g, "buffer_in_loop").value(), value);
+    for j in 0..4 {
+        let inside = if j < m { (m - j) as f64 } else { 0.0 };
+        let closed = 2.0 * c * c * x[j] * inside + c;
+        let adjoint = node(&g, &format!("x[{j}]")).adjoint();
+        assert_close(&format!("x[{j}] against f_grad"), adjoint, dx[j]);
+        assert_close(&format!("x[{j}] against the closed form"), adjoint, closed);
+    }
+    let squares: f64 = (0..m)
+        .map(|k| (0..=k).map(|j| x[j] * x[j]).sum::<f64>())
+        .sum();
+    let closed = 2.0 * c * squares + x.iter().sum::<f64>();
+    assert_close("c against f_grad", node(&g, "c").adjoint(), dc);
+    assert_close("c against the closed form", node(&g, "c").adjoint(), closed);
+    // The buffer of the second iteration, element 1: x₁ c.
+    assert_eq!(node(&g, "t[1][k=1, j=1]").value(), x[1] * c);
+}
+
+/// `out = a − b`: a helper that writes into a buffer.
+#[differentiate(reverse)]
+fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+/// `out = s · sin(x)`: a helper with a scalar input.
+#[differentiate(reverse)]
+fn scale_sin(x: &[f64], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = s * x[i].sin();
+    }
+}
+
+/// Helpers chained through local buffers: with dᵢ = xᵢ − μᵢ, f = Σ (w sin dᵢ)², so
+/// ∂f/∂xᵢ = w² sin 2dᵢ = −∂f/∂μᵢ and ∂f/∂w = 2w Σ sin² dᵢ.
+#[differentiate(reverse, graph)]
+fn helpers(x: &[f64], mu: &[f64], w: f64) -> f64 {
+    let mut c = vec![0.0; x.len()];
+    subtract(x, mu, &mut c);
+    let mut y = [0.0; 3];
+    scale_sin(&c, w, &mut y);
+    let mut s = 0.0;
+    for i in 0..y.len() {
+        s += y[i] * y[i];
+    }
+    s
+}
+
+/// A helper called in a loop on a buffer declared in it, as a mixture model's objective does:
+/// with rows rᵢ of `x`, f = Σᵢ Σⱼ (rᵢⱼ − μⱼ)² dⱼ.
+#[differentiate(reverse, graph, wrt(x, mu))]
+fn helper_in_loop(x: &[f64], mu: &[f64], data: &[f64]) -> f64 {
+    let d = mu.len();
+    let mut centred = vec![0.0; d];
+    let mut total = 0.0;
+    for i in 0..x.len() / d {
+        let mut row = vec![0.0; d];
+        for j in 0..d {
+            row[j] = x[i * d + j];
+        }
+        subtract(&row, mu, &mut centred);
+        for j in 0..d {
+            total += centred[j] * centred[j] * data[j];
+        }
+    }
+    total
+}
+
+#[test]
+fn a_call_that_writes_into_a_buffer_draws_a_node_per_element() {
+    let (x, mu, w) = ([0.5, -1.0, 2.0], [0.25, 0.5, -0.75], 0.8);
+    let g = helpers_graph(&x, &mu, w);
+    let (value, dx, dmu, dw) = helpers_grad(&x, &mu, w);
+    assert_eq!(node(&g, "helpers").value(), value);
+    let d: Vec<f64> = (0..3).map(|i| x[i] - mu[i]).collect();
+    for i in 0..3 {
+        let closed = w * w * (2.0 * d[i]).sin();
+        let (ax, am) = (
+            node(&g, &format!("x[{i}]")).adjoint(),
+            node(&g, &format!("mu[{i}]")).adjoint(),
+        );
+        assert_close(&format!("x[{i}] against f_grad"), ax, dx[i]);
+        assert_close(&format!("x[{i}] against the closed form"), ax, closed);
+        assert_close(&format!("mu[{i}] against f_grad"), am, dmu[i]);
+        assert_close(&format!("mu[{i}] against the closed form"), am, -closed);
+        // Each element the helper wrote is a node, with row i of its Jacobian on its edges.
+        let (c, y) = (format!("c[{i}]"), format!("y[{i}]"));
+        assert_eq!(node(&g, &c).value(), d[i]);
+        assert_eq!(node(&g, &c).op(), "subtract");
+        assert_eq!(g.local(&format!("x[{i}]"), &c), Some(1.0));
+        assert_eq!(g.local(&format!("mu[{i}]"), &c), Some(-1.0));
+        assert_eq!(g.local(&c, &y), Some(w * d[i].cos()));
+        assert_eq!(g.local("w", &y), Some(d[i].sin()));
+    }
+    // An element the helper's output does not depend on has no edge to it.
+    assert_eq!(g.local("x[0]", "c[1]"), None);
+    assert_eq!(g.local("c[0]", "y[1]"), None);
+    let closed = 2.0 * w * d.iter().map(|d| d.sin().powi(2)).sum::<f64>();
+    assert_close("w against f_grad", node(&g, "w").adjoint(), dw);
+    assert_close("w against the closed form", node(&g, "w").adjoint(), closed);
+    assert!(
+        g.to_string().contains("c[0] = subtract(&x, &mu, &mut c)"),
+        "{g}"
+    );
+    check_svg(&g.to_svg());
+
+    let (x, mu, data) = ([1.0, 2.0, 0.5, -1.0], [0.5, 0.25], [1.0, 3.0]);
+    let g = helper_in_loop_graph(&x, &mu, &data);
+    let (value, dx, dmu) = helper_in_loop_grad(&x, &mu, &data);
+    assert_eq!(node(&g, "helper_in_loop").value(), value);
+    let mut closed_mu = [0.0; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            let closed = 2.0 * (x[i * 2 + j] - mu[j]) * data[j];
+            let adjoint = node(&g, &format!("x[{}]", i * 2 + j)).adjoint();
+            assert_close("x against f_grad", adjoint, dx[i * 2 + j]);
+            assert_close("x against the closed form", adjoint, closed);
+            closed_mu[j] -= closed;
+        }
+    }
+    for j in 0..2 {
+        let adjoint = node(&g, &format!("mu[{j}]")).adjoint();
+        assert_close("mu against f_grad", adjoint, dmu[j]);
+        assert_close("mu against the closed form", adjoint, closed_mu[j]);
+    }
+    // Each iteration's call writes its own nodes.
+    assert_eq!(node(&g, "centred[1][i=1]").value(), x[3] - mu[1]);
+    assert_eq!(g.local("row[1][i=1, j=1]", "centred[1][i=1]"), Some(1.0));
+}
+
+/// A `mut` array parameter copied whole before it is written: the copy keeps the values (and
+/// nodes) the parameter held. f = x₀² + x₁² + c x₀, so ∂f/∂x₀ = 2x₀ + c, ∂f/∂x₁ = 2x₁,
+/// ∂f/∂c = x₀.
+#[differentiate(reverse, graph)]
+fn copied_then_written(mut x: [f64; 2], c: f64) -> f64 {
+    let h = x;
+    x[0] = c;
+    let q = sumsq(&h);
+    q + x[0] * h[0]
+}
+
+/// A local array copied whole, then written: the copy keeps its elements' nodes.
+/// f = (a b)² + (a + b)² + a, so ∂f/∂a = 2ab² + 2(a + b) + 1, ∂f/∂b = 2a²b + 2(a + b).
+#[differentiate(reverse, graph)]
+fn local_copied(a: f64, b: f64) -> f64 {
+    let mut h = [0.0; 2];
+    h[0] = a * b;
+    h[1] = a + b;
+    let k = h;
+    h[0] = a;
+    let s = sumsq(&k);
+    s + h[0]
+}
+
+#[test]
+fn a_whole_array_copy_keeps_the_nodes_of_its_elements() {
+    let (x, c) = ([0.5, -1.5], 3.0);
+    assert_eq!(copied_then_written(x, c), 0.25 + 2.25 + c * 0.5);
+    let (value, dx, dc) = copied_then_written_grad(x, c);
+    assert_eq!(value, copied_then_written(x, c));
+    assert_eq!(dx, [2.0 * x[0] + c, 2.0 * x[1]]);
+    assert_eq!(dc, x[0]);
+    let g = copied_then_written_graph(x, c);
+    assert_eq!(node(&g, "copied_then_written").value(), value);
+    assert_eq!(node(&g, "x[0]").adjoint(), dx[0]);
+    assert_eq!(node(&g, "x[1]").adjoint(), dx[1]);
+    assert_eq!(node(&g, "c").adjoint(), dc);
+    // The call reads the copy: its edges come from the parameter's elements.
+    assert_eq!(g.local("x[0]", "q"), Some(2.0 * x[0]));
+    assert_eq!(g.local("x[1]", "q"), Some(2.0 * x[1]));
+    assert_eq!(g.local("c", "q"), None);
+
+    let (a, b) = (1.5, -0.5);
+    let g = local_copied_graph(a, b);
+    let (value, da, db) = local_copied_grad(a, b);
+    assert_eq!(node(&g, "local_copied").value(), value);
+    assert_eq!(value, local_copied(a, b));
+    assert_eq!(node(&g, "a").adjoint(), da);
+    assert_eq!(node(&g, "b").adjoint(), db);
+    assert_eq!(da, 2.0 * a * b * b + 2.0 * (a + b) + 1.0);
+    assert_eq!(db, 2.0 * a * a * b + 2.0 * (a + b));
+    assert_eq!(g.local("k[0]", "s"), Some(2.0 * a * b));
+}
+
+/// Parameters the body writes keep their names: `x` is the parameter, whose adjoint is
+/// `f_grad`'s entry. f = x⁴ + 1 + 2y₀ + y₁.
+#[differentiate(reverse, graph)]
+fn written_parameter(mut x: f64, mut y: [f64; 2]) -> f64 {
+    x = x * x;
+    y[0] *= 2.0;
+    x * x + 1.0 + y[0] + y[1]
+}
+
+#[test]
+fn a_parameter_the_body_writes_keeps_its_name() {
+    let (x, y) = (0.75, [0.5, -2.0]);
+    let g = written_parameter_graph(x, y);
+    let (value, dx, dy) = written_parameter_grad(x, y);
+    assert_eq!(node(&g, "written_parameter").value(), value);
+    assert!(node(&g, "x").is_parameter());
+    assert_eq!(node(&g, "x").value(), x);
+    assert_eq!(node(&g, "x").adjoint(), dx);
+    assert_eq!(dx, 4.0 * x * x * x);
+    assert!(node(&g, "y[0]").is_parameter());
+    assert_eq!(node(&g, "y[0]").adjoint(), dy[0]);
+    assert_eq!(dy, [2.0, 1.0]);
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Params {
+    a: f64,
+    w: Vec<f64>,
+    degree: usize,
+}
+
+/// A struct named in `wrt`: f = a sin x + Σ_{i<degree} wᵢ xⁱ, so ∂f/∂a = sin x, ∂f/∂wᵢ = xⁱ
+/// (0 past the degree) and ∂f/∂x = a cos x + Σ i wᵢ xⁱ⁻¹.
+#[differentiate(reverse, graph, wrt(p, x))]
+fn poly(p: &Params, x: f64) -> f64 {
+    let mut s = p.a * x.sin();
+    let mut power = 1.0;
+    for i in 0..p.degree {
+        s += p.w[i] * power;
+        power *= x;
+    }
+    s
+}
+
+impl Params {
+    /// `wrt(self)`, by Horner's rule: for w = (w₀, w₁), f = a x² + w₀ x + w₁, so ∂f/∂a = x²,
+    /// ∂f/∂w₀ = x, ∂f/∂w₁ = 1.
+    #[differentiate(reverse, graph, wrt(self))]
+    fn horner(&self, x: f64) -> f64 {
+        let mut s = self.a;
+        for i in 0..self.w.len() {
+            s = s * x + self.w[i];
+        }
+        s
+    }
+}
+
+#[test]
+fn the_fields_of_a_struct_are_parameter_nodes() {
+    let p = Params {
+        a: 1.5,
+        w: vec![0.25, -1.0, 2.0, 7.0],
+        degree: 3,
+    };
+    let x = 0.7;
+    let g = poly_graph(&p, x);
+    let (value, dp, dx) = poly_grad(&p, x);
+    assert_eq!(node(&g, "poly").value(), value);
+    assert!(node(&g, "p.a").is_parameter());
+    assert_eq!(node(&g, "p.a").value(), p.a);
+    assert_eq!(node(&g, "p.a").adjoint(), dp.a);
+    assert_close("p.a", dp.a, x.sin());
+    for i in 0..3 {
+        let w = node(&g, &format!("p.w[{i}]"));
+        assert!(w.is_parameter());
+        assert_eq!(w.adjoint(), dp.w[i]);
+        assert_close("p.w", w.adjoint(), x.powi(i32::try_from(i).unwrap()));
+    }
+    // Past the degree, the body never reads the element: no node, and no derivative.
+    assert!(g.node("p.w[3]").is_none());
+    assert_eq!(dp.w[3], 0.0);
+    assert_close("x against f_grad", node(&g, "x").adjoint(), dx);
+    assert_close(
+        "x against the closed form",
+        node(&g, "x").adjoint(),
+        p.a * x.cos() + p.w[1] + 2.0 * p.w[2] * x,
+    );
+    assert!(g.to_string().contains("p.a * x.sin()"), "{g}");
+
+    let q = Params {
+        a: 0.5,
+        w: vec![-1.5, 2.0],
+        degree: 0,
+    };
+    let g = q.horner_graph(x);
+    let (value, dq) = q.horner_grad(x);
+    assert_eq!(node(&g, "horner").value(), value);
+    assert_eq!(node(&g, "self.a").adjoint(), dq.a);
+    assert_eq!(node(&g, "self.w[0]").adjoint(), dq.w[0]);
+    assert_eq!(node(&g, "self.w[1]").adjoint(), dq.w[1]);
+    assert_eq!((dq.a, dq.w[0], dq.w[1]), (x * x, x, 1.0));
+}
+
+mod generic {
+    use autodiff::differentiate;
+    use autodiff::num_traits::Float;
+
+    /// A function generic over `T: Float`: f = √(x² + 1) + Σᵢ (wᵢ x − ½)².
+    #[differentiate(reverse, graph)]
+    pub fn loss<T: Float>(x: T, w: &[T]) -> T {
+        let half = T::from(0.5).unwrap();
+        let mut s = (x * x + T::one()).sqrt();
+        for i in 0..w.len() {
+            let e = w[i] * x - half;
+            s = s + e * e;
+        }
+        s
+    }
+}
+
+#[test]
+fn a_generic_function_is_drawn_at_each_float_type() {
+    let (x, w) = (0.8, [0.5, -1.5, 2.0]);
+    let g = generic::loss_graph(x, &w);
+    let (value, dx, dw) = generic::loss_grad(x, &w);
+    assert_eq!(node(&g, "loss").value(), value);
+    assert_close("x against f_grad", node(&g, "x").adjoint(), dx);
+    let closed =
+        x / (x * x + 1.0).sqrt() + w.iter().map(|&wi| 2.0 * (wi * x - 0.5) * wi).sum::<f64>();
+    assert_close("x against the closed form", node(&g, "x").adjoint(), closed);
+    for i in 0..3 {
+        let adjoint = node(&g, &format!("w[{i}]")).adjoint();
+        assert_close("w against f_grad", adjoint, dw[i]);
+        assert_close(
+            "w against the closed form",
+            adjoint,
+            2.0 * (w[i] * x - 0.5) * x,
+        );
+    }
+
+    let (x, w) = (0.8_f32, [0.5_f32, -1.5, 2.0]);
+    let g = generic::loss_graph(x, &w);
+    let (value, dx, dw) = generic::loss_grad(x, &w);
+    // An `f32` function's values are widened: exactly.
+    assert_eq!(node(&g, "loss").value(), f64::from(value));
+    assert!((node(&g, "x").adjoint() - f64::from(dx)).abs() <= 1e-5);
+    for i in 0..3 {
+        assert!((node(&g, &format!("w[{i}]")).adjoint() - f64::from(dw[i])).abs() <= 1e-5);
+    }
+}
+
+/// A method called on a value built from literals alone, as the user names its type.
+#[differentiate(reverse, graph)]
+fn literal_receiver(x: f64) -> f64 {
+    x * f64::abs(if x > 0.0 { 2.0 } else { -1.0 })
+        + x * f64::powi(if x > 1.0 { 3.0 } else { 0.5 }, 2)
+}
+
+#[test]
+fn a_method_on_literals_is_drawn() {
+    for (x, slope) in [(2.0, 2.0 + 9.0), (0.5, 2.0 + 0.25), (-3.0, 1.0 + 0.25)] {
+        let g = literal_receiver_graph(x);
+        assert_eq!(node(&g, "x").adjoint(), literal_receiver_grad(x).1);
+        assert_eq!(node(&g, "x").adjoint(), slope);
+    }
+}

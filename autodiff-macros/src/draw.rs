@@ -17,7 +17,8 @@ use syn::Ident;
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, KnownConst, LitValue, NodeId, Op, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, FloatTy, Graph, Invoke, KnownConst, LitValue, NodeId, Op, Pass, Shape,
+    Stmt, Ty, VarId,
 };
 use crate::prim::{Prim, Syntax};
 use crate::rules;
@@ -27,6 +28,9 @@ use crate::rules;
 enum Kind {
     /// A scalar active parameter, recorded first.
     Param,
+    /// A float field of a struct named in `wrt` (or of `self`), read where the function starts:
+    /// a parameter node `p.a`, recorded there when an edge comes from it.
+    Field,
     /// An operation, recorded with its local derivatives.
     Record,
     /// A value that is an earlier node: a variable, an array element, the branch taken.
@@ -58,6 +62,21 @@ fn ident(name: &str) -> Ident {
     }
 }
 
+/// Refuses what `f_graph` cannot draw, spanned on it: a function whose outputs are
+/// out-parameters has no single output to seed.
+pub fn check(graph: &Graph) -> syn::Result<()> {
+    if let Some(p) = graph.params.iter().find(|p| p.out()) {
+        let name = p.name.trim_start_matches("r#");
+        return Err(syn::Error::new(
+            p.span,
+            format!(
+                "`graph` draws a function with one float output, and the out-parameter `{name}` is an output: draw a function that calls this one with a local `let mut {name} = vec![0.0; n];` and returns one float computed from it, or remove `graph` here"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `f_graph(params...) -> ::autodiff::Graph`; `code` is the text of `f_grad`.
 pub fn graph_fn(lowered: &Graph, code: &str) -> TokenStream {
     let forward_len = lowered.nodes.len();
@@ -67,13 +86,14 @@ pub fn graph_fn(lowered: &Graph, code: &str) -> TokenStream {
         .map(|n| match n.op {
             Op::Param(i) => {
                 let p = &lowered.params[i];
-                if p.active && p.var.is_none() {
+                if p.active && p.var.is_none() && !p.fields() {
                     Kind::Param
                 } else {
                     Kind::Constant
                 }
             }
             _ if !n.active || matches!(n.ty, Ty::Int | Ty::Bool) => Kind::Constant,
+            Op::Member(_) => Kind::Field,
             Op::Prim(_) | Op::Cast(CastTo::Float(_)) | Op::Call(_) => Kind::Record,
             Op::Read(v) | Op::Load(v) if lowered.var(v).active => Kind::Alias,
             Op::Select => Kind::Alias,
@@ -193,6 +213,16 @@ impl Draw<'_> {
                 self.id_used[value.0] = true;
             }
         }
+        // A call that writes into an active buffer draws an edge from each scalar it is passed.
+        for &(var, value) in &stored {
+            if g.var(var).active && matches!(g.node(value).op, Op::Invoke(_)) {
+                for &a in &g.node(value).args {
+                    if self.tracked(a) {
+                        self.id_used[a.0] = true;
+                    }
+                }
+            }
+        }
         // Fills record the node of the value they fill with.
         for (var, value) in &stored {
             if g.var(*var).active && matches!(g.node(*value).op, Op::Fill(_)) {
@@ -244,6 +274,7 @@ impl Draw<'_> {
                         }
                     }
                 }
+                Kind::Field if self.id_used[i] => self.needed[i] = true,
                 Kind::Alias if self.id_used[i] => {
                     // The branch taken, the index of the element.
                     if matches!(node.op, Op::Select | Op::Load(_)) {
@@ -268,9 +299,19 @@ impl Draw<'_> {
         let f = &sig.ident;
         let vis = &sig.vis;
         let name = format_ident!("{}_graph", f);
+        let (generics, ty_generics, where_clause) = item.sig.generics.split_for_impl();
+        let turbofish = ty_generics.as_turbofish();
         let (receiver, use_original, link) = match &g.receiver {
-            Some(r) => (quote!(#r,), quote!(let _ = Self::#f;), format!("Self::{f}")),
-            None => (TokenStream::new(), quote!(let _ = #f;), f.to_string()),
+            Some(r) => (
+                quote!(#r,),
+                quote!(let _ = Self::#f #turbofish;),
+                format!("Self::{f}"),
+            ),
+            None => (
+                TokenStream::new(),
+                quote!(let _ = #f #turbofish;),
+                f.to_string(),
+            ),
         };
         let params = g.params.iter().map(|p| {
             let ident = ident(&p.name);
@@ -286,7 +327,7 @@ impl Draw<'_> {
             let value = ident(&p.name);
             let text = p.name.trim_start_matches("r#");
             let builder = Ident::new("__graph", Span::mixed_site());
-            let call = quote!(#builder.param(#text, ::core::primitive::f64::from(#value)));
+            let call = quote!(#builder.param(#text, ::autodiff::cast::<f64, _>(#value)));
             Some(if self.id_used[p.node.0] {
                 let id = format_ident!("__p{}", i, span = Span::mixed_site());
                 quote!(let #id = #call;)
@@ -314,13 +355,13 @@ impl Draw<'_> {
         quote! {
             #(#[doc = #doc])*
             #[allow(clippy::all, clippy::pedantic)]
-            #vis fn #name(#receiver #(#params),*) -> ::autodiff::Graph {
+            #vis fn #name #generics(#receiver #(#params),*) -> ::autodiff::Graph #where_clause {
                 #use_original
                 #(#items)*
                 let mut #graph_ident = ::autodiff::GraphBuilder::new(#function, #code);
                 #(#record_params)*
                 #body
-                #graph_ident.finish(#output_id, ::core::primitive::f64::from(#output), #source)
+                #graph_ident.finish(#output_id, ::autodiff::cast::<f64, _>(#output), #source)
             }
         }
     }
@@ -350,12 +391,25 @@ impl Draw<'_> {
             Stmt::Declare(v, init) => {
                 let name = self.var(*v);
                 let Some(n) = init else {
-                    return quote!(let #name;);
+                    // Typed where the type is known: a value built from literals alone (`if c
+                    // { 2.0 } else { 1.0 }`) would otherwise have no float type for its methods.
+                    let var = self.graph.var(*v);
+                    return match (&self.graph.generic, var.ty.float(), &var.shape) {
+                        (Some(t), Some(_), Shape::Scalar) => quote!(let #name: #t;),
+                        (None, Some(f), Shape::Scalar) => {
+                            let f = format_ident!("{}", f.name());
+                            quote!(let #name: #f;)
+                        }
+                        _ => quote!(let #name;),
+                    };
                 };
                 let mutability = self.mutated.contains(v).then(|| quote!(mut));
                 let value = self.operand(*n);
                 let record = self.record_store(*v, *n, None);
                 quote!(let #mutability #name = #value; #record)
+            }
+            Stmt::Assign(v, n) if matches!(self.graph.node(*n).op, Op::Invoke(_)) => {
+                self.invoke(*v, *n)
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
@@ -456,9 +510,14 @@ impl Draw<'_> {
             let id = self.id(value);
             return quote!(#graph.store(#k, #name, #i, #id););
         }
-        if let Op::Fill(_) = g.node(value).op {
-            let id = self.id(g.node(value).args[0]);
-            return quote!(#graph.fill(#k, #id););
+        match g.node(value).op {
+            Op::Fill(_) => {
+                let id = self.id(g.node(value).args[0]);
+                return quote!(#graph.fill(#k, #id););
+            }
+            // The slice of an array field: its elements are parameter nodes, made when read.
+            Op::FieldSlice(_) => return TokenStream::new(),
+            _ => {}
         }
         if matches!(var.shape, Shape::Scalar) {
             let id = self.id(value);
@@ -472,7 +531,8 @@ impl Draw<'_> {
     fn node(&self, n: NodeId) -> TokenStream {
         let g = self.graph;
         let node = g.node(n);
-        if node.is_leaf() {
+        // A call that writes into a buffer is made by the statement that assigns the buffer.
+        if node.is_leaf() || matches!(node.op, Op::Invoke(_)) {
             return TokenStream::new();
         }
         let graph = Ident::new("__graph", Span::mixed_site());
@@ -535,7 +595,7 @@ impl Draw<'_> {
                     }
                     None => quote!(::core::option::Option::None),
                 };
-                let call = quote!(#graph.op(#op, #source, #name, ::core::primitive::f64::from(#value_name), #edges));
+                let call = quote!(#graph.op(#op, #source, #name, ::autodiff::cast::<f64, _>(#value_name), #edges));
                 let recorded = if lets.is_empty() {
                     call
                 } else {
@@ -547,6 +607,10 @@ impl Draw<'_> {
                     quote!(let _ = #recorded;)
                 }
             }
+            Kind::Field if self.id_used[n.0] => {
+                let name = self.field_name(n).unwrap_or_else(|| self.text(n, 0, true));
+                quote!(let #id_name = #graph.param(#name, ::autodiff::cast::<f64, _>(#value_name));)
+            }
             Kind::Alias if self.id_used[n.0] => match node.op {
                 Op::Read(v) => {
                     let k = v.0;
@@ -555,14 +619,8 @@ impl Draw<'_> {
                 Op::Load(v) => {
                     let k = v.0;
                     let i = self.operand(node.args[0]);
-                    let param = match g.var(v).param {
-                        Some(p) => {
-                            let name = g.params[p].name.trim_start_matches("r#");
-                            quote!(::core::option::Option::Some(#name))
-                        }
-                        None => quote!(::core::option::Option::None),
-                    };
-                    quote!(let #id_name = #graph.load(#k, #i, #param, ::core::primitive::f64::from(#value_name));)
+                    let param = self.param_name(v);
+                    quote!(let #id_name = #graph.load(#k, #i, #param, ::autodiff::cast::<f64, _>(#value_name));)
                 }
                 Op::Select => {
                     let c = self.operand(node.args[0]);
@@ -576,6 +634,219 @@ impl Draw<'_> {
         quote!(#value #record)
     }
 
+    /// `g(.., &mut out);`, a call that writes into the buffer `out`, and, when `out` is active,
+    /// a node for each element it wrote. Element `j`'s local derivatives are row `j` of the
+    /// call's Jacobian, from `g_vjp_into` seeded with the `j`-th unit vector: from each element
+    /// of each array passed to it, from each scalar, and from each element `out` held before
+    /// the call (the call may read it). An element of an array whose local derivative is zero
+    /// at the point gets no edge: most of such a Jacobian is.
+    fn invoke(&self, out: VarId, call: NodeId) -> TokenStream {
+        let g = self.graph;
+        let node = g.node(call);
+        let Op::Invoke(invoke) = &node.op else {
+            unreachable!("a call that writes into a buffer")
+        };
+        let Invoke { callee, modes, .. } = invoke;
+        let prefix = &callee.prefix;
+        let name = &callee.name;
+        let array = |a: NodeId| match g.node(a).op {
+            Op::Array(v, _) => Some(v),
+            _ => None,
+        };
+        let args: Vec<TokenStream> = node
+            .args
+            .iter()
+            .zip(modes)
+            .map(|(&a, mode)| match (mode, array(a)) {
+                (Pass::Ref, Some(v)) => {
+                    let t = self.var(v);
+                    quote!(&#t[..])
+                }
+                (Pass::Mut, Some(v)) => {
+                    let t = self.var(v);
+                    quote!(&mut #t[..])
+                }
+                _ => self.operand(a),
+            })
+            .collect();
+        let made = quote!(#prefix #name(#(#args),*););
+        if !g.var(out).active {
+            return made;
+        }
+
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let before = Ident::new("__before", Span::mixed_site());
+        let j = Ident::new("__j", Span::mixed_site());
+        let k = Ident::new("__k", Span::mixed_site());
+        let partial = Ident::new("__partial", Span::mixed_site());
+        let from = Ident::new("__from", Span::mixed_site());
+        let scratch = Ident::new("__scratch", Span::mixed_site());
+        let seed = Ident::new("__seed", Span::mixed_site());
+        let grads = Ident::new("__grads", Span::mixed_site());
+        let list = Ident::new("__edges", Span::mixed_site());
+        let ids = Ident::new("__ids", Span::mixed_site());
+        let out_name = self.var(out);
+        let out_number = out.0;
+        let element = |number: usize, var: VarId, buffer: &Ident, values: TokenStream| {
+            let param = self.param_name(var);
+            quote! {
+                for (#k, #partial) in #buffer.iter().enumerate() {
+                    if ::autodiff::cast::<f64, _>(*#partial) != 0.0 {
+                        let #from = #graph.load(
+                            #number,
+                            #k,
+                            #param,
+                            ::autodiff::cast::<f64, _>(#values[#k]),
+                        );
+                        #list.push((#from, ::autodiff::cast::<f64, _>(*#partial)));
+                    }
+                }
+            }
+        };
+
+        // The arguments of `g_vjp_into`, and the edges each gives.
+        let mut vjp_args = Vec::new();
+        let mut buffers = Vec::new();
+        let mut edges = Vec::new();
+        let mut entry = 0;
+        for (i, ((&a, mode), &float)) in node.args.iter().zip(modes).zip(&callee.floats).enumerate()
+        {
+            match (mode, array(a)) {
+                (Pass::Mut, _) => {
+                    vjp_args.push(quote!(&mut #scratch[..]));
+                    vjp_args.push(quote!(&mut #seed[..]));
+                }
+                (Pass::Ref, Some(v)) => {
+                    let input = self.var(v);
+                    let buffer = format_ident!("__d{}", i, span = Span::mixed_site());
+                    let zero = self.float(0.0);
+                    buffers.push(quote!(let mut #buffer = ::std::vec![#zero; #input.len()];));
+                    vjp_args.push(quote!(&#input[..]));
+                    vjp_args.push(quote!(&mut #buffer[..]));
+                    if g.var(v).active {
+                        edges.push(element(v.0, v, &buffer, quote!(#input)));
+                    }
+                }
+                _ => {
+                    vjp_args.push(self.operand(a));
+                    if float {
+                        if self.tracked(a) {
+                            let id = self.id(a);
+                            let field = syn::Index::from(entry);
+                            edges.push(quote! {
+                                #list.push((#id, ::autodiff::cast::<f64, _>(#grads.#field)));
+                            });
+                        }
+                        entry += 1;
+                    }
+                }
+            }
+        }
+        edges.push(element(out_number, out, &seed, quote!(#before)));
+        let uses_grads = node
+            .args
+            .iter()
+            .zip(modes)
+            .zip(&callee.floats)
+            .any(|((&a, mode), &float)| *mode == Pass::Value && float && self.tracked(a));
+        let grads = if uses_grads {
+            quote!(let #grads =)
+        } else {
+            quote!(let _ =)
+        };
+        let vjp = format_ident!("{}_vjp_into", name, span = name.span());
+        let op = op_label(&node.op);
+        let source = self.source(call);
+        let label = g.var(out).name.trim_start_matches("r#");
+        let (zero, one) = (self.float(0.0), self.float(1.0));
+        quote! {
+            let #before = #out_name.to_vec();
+            #made
+            let mut #ids = ::std::vec::Vec::with_capacity(#out_name.len());
+            for #j in 0..#out_name.len() {
+                let mut #scratch = #before.clone();
+                let mut #seed = #before.clone();
+                for #partial in #seed.iter_mut() {
+                    *#partial = #zero;
+                }
+                #seed[#j] = #one;
+                #(#buffers)*
+                #grads #prefix #vjp(#(#vjp_args),*);
+                let mut #list = ::std::vec::Vec::new();
+                #(#edges)*
+                #ids.push(#graph.op(
+                    #op,
+                    #source,
+                    ::core::option::Option::None,
+                    ::autodiff::cast::<f64, _>(#out_name[#j]),
+                    &#list,
+                ));
+            }
+            for (#j, #from) in #ids.into_iter().enumerate() {
+                #graph.store(#out_number, #label, #j, #from);
+            }
+        }
+    }
+
+    /// The name of the parameter an array variable reads, whose elements are parameter nodes
+    /// (`x` for `x[3]`, `p.w` for `p.w[3]`), as an `Option<&str>` in the generated code; `None`
+    /// for a local array.
+    fn param_name(&self, v: VarId) -> TokenStream {
+        let g = self.graph;
+        let name = match g.var(v).param {
+            Some(p) => Some(g.params[p].name.trim_start_matches("r#").to_owned()),
+            None => g
+                .fields
+                .iter()
+                .find(|f| f.var == Some(v) && f.active)
+                .map(|f| self.leaf_path(f.owner, &f.path)),
+        };
+        match name {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        }
+    }
+
+    /// `p.layer.w`, `self.b`: a field as the source writes it.
+    fn leaf_path(&self, owner: Option<usize>, path: &TokenStream) -> String {
+        let owner = match owner {
+            Some(p) => self.graph.params[p]
+                .name
+                .trim_start_matches("r#")
+                .to_owned(),
+            None => "self".to_owned(),
+        };
+        format!("{owner}.{}", path.to_string().replace(' ', ""))
+    }
+
+    /// A variable as the source names it: `h`, or `p.w` for the slice of an array field.
+    fn var_text(&self, v: VarId) -> String {
+        let g = self.graph;
+        match g.fields.iter().find(|f| f.var == Some(v)) {
+            Some(f) => self.leaf_path(f.owner, &f.path),
+            None => g.var(v).name.trim_start_matches("r#").to_owned(),
+        }
+    }
+
+    /// The name of the parameter node of a float field: `p.a`, `self.b`.
+    fn field_name(&self, n: NodeId) -> Option<String> {
+        let g = self.graph;
+        g.fields
+            .iter()
+            .find(|f| f.node == Some(n))
+            .map(|f| self.leaf_path(f.owner, &f.path))
+    }
+
+    /// A float constant of the function's float type, left to inference: `0.0`, or spelled
+    /// through `T` in a function generic over `T: Float`.
+    fn float(&self, v: f64) -> TokenStream {
+        let lit = literal(LitValue::Float(v), None);
+        match &self.graph.generic {
+            Some(t) => quote!(::autodiff::cast::<#t, f64>(#lit)),
+            None => lit,
+        }
+    }
+
     /// `(id, local)` for the edge from `a`, whose local derivative is `d` (`None` for 0).
     fn value_edge(&self, a: NodeId, d: Option<NodeId>) -> TokenStream {
         let id = self.id(a);
@@ -583,7 +854,7 @@ impl Draw<'_> {
             Some(d) => self.operand(d),
             None => quote!(0.0),
         };
-        quote!((#id, ::core::primitive::f64::from(#local)))
+        quote!((#id, ::autodiff::cast::<f64, _>(#local)))
     }
 
     /// Pushes onto `list` an edge from each element of the array `var` passed to a call (from
@@ -597,7 +868,6 @@ impl Draw<'_> {
         start: Option<NodeId>,
         local: NodeId,
     ) -> TokenStream {
-        let g = self.graph;
         let graph = Ident::new("__graph", Span::mixed_site());
         let k = Ident::new("__k", Span::mixed_site());
         let partial = Ident::new("__partial", Span::mixed_site());
@@ -611,13 +881,7 @@ impl Draw<'_> {
             }
             None => quote!(#k),
         };
-        let param = match g.var(var).param {
-            Some(p) => {
-                let p = g.params[p].name.trim_start_matches("r#");
-                quote!(::core::option::Option::Some(#p))
-            }
-            None => quote!(::core::option::Option::None),
-        };
+        let param = self.param_name(var);
         let gradient = self.operand(local);
         quote! {
             for (#k, #partial) in #gradient.iter().enumerate() {
@@ -625,9 +889,9 @@ impl Draw<'_> {
                     #number,
                     #index,
                     #param,
-                    ::core::primitive::f64::from(#name[#index]),
+                    ::autodiff::cast::<f64, _>(#name[#index]),
                 );
-                #list.push((#from, ::core::primitive::f64::from(*#partial)));
+                #list.push((#from, ::autodiff::cast::<f64, _>(*#partial)));
             }
         }
     }
@@ -649,6 +913,9 @@ impl Draw<'_> {
     fn text(&self, n: NodeId, depth: usize, top: bool) -> String {
         let g = self.graph;
         let node = g.node(n);
+        if let Some(field) = self.field_name(n) {
+            return field;
+        }
         if !top && let Some(name) = &node.name {
             return name.trim_start_matches("r#").to_owned();
         }
@@ -677,16 +944,11 @@ impl Draw<'_> {
                 LitValue::Bool(b) => b.to_string(),
             },
             Op::Counter(_) => node.name.clone().unwrap_or_else(|| "i".to_owned()),
-            Op::Read(v) | Op::Array(v, false) => g.var(*v).name.trim_start_matches("r#").to_owned(),
-            Op::Array(v, true) => format!("&{}", g.var(*v).name.trim_start_matches("r#")),
-            Op::Part(v) => format!(
-                "&{}[{}..{}]",
-                g.var(*v).name.trim_start_matches("r#"),
-                arg(0),
-                arg(1)
-            ),
-            Op::Load(v) => format!("{}[{}]", g.var(*v).name.trim_start_matches("r#"), arg(0)),
-            Op::Len(v) => format!("{}.len()", g.var(*v).name.trim_start_matches("r#")),
+            Op::Read(v) | Op::Array(v, false) => self.var_text(*v),
+            Op::Array(v, true) => format!("&{}", self.var_text(*v)),
+            Op::Part(v) => format!("&{}[{}..{}]", self.var_text(*v), arg(0), arg(1)),
+            Op::Load(v) => format!("{}[{}]", self.var_text(*v), arg(0)),
+            Op::Len(v) => format!("{}.len()", self.var_text(*v)),
             Op::Prim(p) => match p.syntax() {
                 Syntax::Infix => {
                     let prec = precedence(*p);
@@ -739,7 +1001,17 @@ impl Draw<'_> {
                 let args: Vec<String> = (0..node.args.len()).map(arg).collect();
                 format!("{}({})", c.name, args.join(", "))
             }
-            Op::Member(name) => format!("{}.{}", arg(0), name),
+            Op::Invoke(invoke) => {
+                let args: Vec<String> = (0..node.args.len())
+                    .map(|k| match invoke.modes.get(k) {
+                        Some(Pass::Ref) => format!("&{}", arg(k)),
+                        Some(Pass::Mut) => format!("&mut {}", arg(k)),
+                        _ => arg(k),
+                    })
+                    .collect();
+                format!("{}({})", invoke.callee.name, args.join(", "))
+            }
+            Op::Member(name) => format!("{}.{}", arg(0), name.to_string().replace(' ', "")),
             _ => op_label(&node.op),
         }
     }
@@ -763,7 +1035,7 @@ impl Draw<'_> {
                 let id = format_ident!("__p{}", i, span = Span::mixed_site());
                 quote!(#id)
             }
-            Kind::Record | Kind::Alias => {
+            Kind::Record | Kind::Alias | Kind::Field => {
                 let id = format_ident!("__i{}", n.0, span = Span::mixed_site());
                 quote!(#id)
             }
@@ -786,6 +1058,13 @@ impl Draw<'_> {
             Op::Param(i) => {
                 let ident = ident(&self.graph.params[*i].name);
                 quote!(#ident)
+            }
+            // A function generic over `T: Float` spells its constants through `T`.
+            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => self.float(*v),
+            Op::Known(k) if self.graph.generic.is_some() => {
+                let t = &self.graph.generic;
+                let value = known(*k, FloatTy::F64);
+                quote!(::autodiff::cast::<#t, f64>(#value))
             }
             Op::Lit(LitValue::Float(_), Some(tokens)) => typed_literal(tokens, node.ty),
             Op::Lit(_, Some(tokens)) | Op::Const(tokens) | Op::SelfValue(tokens) => tokens.clone(),
@@ -825,6 +1104,10 @@ impl Draw<'_> {
                     let method = Ident::new(p.name(), Span::call_site());
                     let receiver = g.node(node.args[0]);
                     let args = node.args.iter().map(|&a| self.operand(a));
+                    if let Some(t) = &g.generic {
+                        // Through the trait, whatever the receiver: `T` has no inherent methods.
+                        return quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*));
+                    }
                     if matches!(receiver.op, Op::Lit(..) | Op::Known(_))
                         || receiver.ty == Ty::Float(None)
                     {
@@ -842,6 +1125,11 @@ impl Draw<'_> {
                     quote!(::autodiff::#f(#(#args),*))
                 }
             },
+            Op::Cast(CastTo::Float(_) | CastTo::Lossless(_)) if g.generic.is_some() => {
+                let a = arg(0);
+                let t = &g.generic;
+                quote!(::autodiff::cast::<#t, _>(#a))
+            }
             Op::Cast(CastTo::Float(t)) => {
                 let a = arg(0);
                 let t = format_ident!("{}", t.name());
@@ -898,6 +1186,10 @@ impl Draw<'_> {
                 let x = arg(0);
                 quote!([#x; #len])
             }
+            Op::Vec => {
+                let (x, len) = (arg(0), arg(1));
+                quote!(::std::vec![#x; #len])
+            }
             Op::Member(name) => {
                 let base = arg(0);
                 quote!(#base.#name)
@@ -925,6 +1217,10 @@ impl Draw<'_> {
                 let name = self.var(*v);
                 let (start, end) = (arg(0), arg(1));
                 quote!(&#name[#start..#end])
+            }
+            Op::FieldSlice(path) => {
+                let base = arg(0);
+                quote!(&#base.#path[..])
             }
             Op::Pop(_) => quote!(0.0),
             _ => self.leaf(n),
@@ -966,6 +1262,7 @@ fn op_label(op: &Op) -> String {
         Op::Prim(p) => p.name().to_owned(),
         Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => format!("as {}", t.name()),
         Op::Call(c) => c.name.to_string(),
+        Op::Invoke(i) => i.callee.name.to_string(),
         _ => "op".to_owned(),
     }
 }

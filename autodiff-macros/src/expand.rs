@@ -109,6 +109,9 @@ fn generate(attr: TokenStream, function: &ItemFn) -> syn::Result<TokenStream> {
 /// takes the graph, and what it emits comes from the graph alone, its signature included.
 pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Result<TokenStream> {
     let mut out = TokenStream::new();
+    if options.graph {
+        draw::check(&graph)?;
+    }
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
         let grad = emit::reverse_fn(&adjoint);

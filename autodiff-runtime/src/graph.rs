@@ -1107,15 +1107,25 @@ impl GraphBuilder {
     }
 
     /// Names a node `name` (with the current iterations), unless it has a name; either way
-    /// `name` finds it.
+    /// `name` finds it, unless it is a parameter's name: a parameter the body assigns to is
+    /// still found by its name (its gradient entry is the parameter's), the values assigned by
+    /// their iterations where they are in a loop.
     fn name(&mut self, id: usize, name: &str) {
         let suffix = self.suffix();
         let full = format!("{name}{suffix}");
         if self.graph.nodes[id].name.is_none() {
             self.graph.nodes[id].name = Some(full.clone());
         }
-        self.graph.names.insert(full, id);
-        self.graph.names.insert(name.to_owned(), id);
+        for key in [full, name.to_owned()] {
+            let parameter = self.graph.names.get(&key).is_some_and(|&p| {
+                p != id
+                    && self.graph.nodes[p].parameter
+                    && self.graph.nodes[p].name.as_deref() == Some(key.as_str())
+            });
+            if !parameter {
+                self.graph.names.insert(key, id);
+            }
+        }
     }
 
     /// A parameter.

@@ -90,12 +90,19 @@ impl Lowerer {
             }
             _ if self.names_array(init) => {
                 let view = self.view_of(init).expect("checked by names_array");
-                // `let q = h;` copies an array that may change later; a reference or a view of
-                // an array nothing stores into can be read in place.
+                // `let q = h;` copies an array that may change later (a local array, or a `mut`
+                // array parameter); a reference or a view of an array nothing stores into can
+                // be read in place.
                 let by_value = !matches!(strip(init), Expr::Reference(_));
-                let source_changes = view.offset.is_none()
-                    && self.vars[view.var.0].param.is_none()
-                    && matches!(self.local_binding(init), Some((Bound::Var(_), _)));
+                let var = &self.vars[view.var.0];
+                let changes = match self.local_binding(init) {
+                    Some((Bound::Var(_), writable)) => {
+                        var.param.is_none()
+                            || writable && matches!(var.shape, Shape::Array { by_ref: false, .. })
+                    }
+                    _ => false,
+                };
+                let source_changes = view.offset.is_none() && changes;
                 if mutable || by_value && source_changes {
                     match self.copy_array(view, &name, init.span()) {
                         Some(v) => self.bind(&p.ident, Bound::Var(v), mutable),

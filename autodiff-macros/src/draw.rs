@@ -299,7 +299,7 @@ impl Draw<'_> {
         let f = &sig.ident;
         let vis = &sig.vis;
         let name = format_ident!("{}_graph", f);
-        let (generics, ty_generics, where_clause) = item.sig.generics.split_for_impl();
+        let (generics, ty_generics, where_clause) = sig.generics.split_for_impl();
         let turbofish = ty_generics.as_turbofish();
         let (receiver, use_original, link) = match &g.receiver {
             Some(r) => (

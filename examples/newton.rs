@@ -1,8 +1,9 @@
-//! Newton's method against L-BFGS on Rosenbrock's function. Newton's method, with a backtracking
-//! line search, gets the exact Hessian from `rosenbrock_hessian`; argmin's L-BFGS only the
-//! gradient, through argmin's `CostFunction` and `Gradient` traits (the `Hessian` trait is
-//! implemented too, for argmin's second-order solvers). The table shows the cost after each
-//! iteration: Newton's converges quadratically once close, L-BFGS superlinearly.
+//! Second-order methods against L-BFGS on Rosenbrock's function. Newton's method, with a
+//! backtracking line search, and argmin's trust-region method (Steihaug's conjugate-gradient
+//! subproblem solver) get the exact Hessian from `rosenbrock_hessian`, the latter through argmin's
+//! `Hessian` trait; argmin's L-BFGS only the gradient, through its `Gradient` trait. The table
+//! shows the cost after each iteration: the second-order methods converge quadratically once
+//! close, L-BFGS superlinearly.
 //!
 //! ```text
 //! cargo run --release --example newton
@@ -11,6 +12,7 @@
 use argmin::core::{CostFunction, Error, Executor, Gradient, Hessian, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
+use argmin::solver::trustregion::{Steihaug, TrustRegion};
 use autodiff::differentiate;
 
 /// Rosenbrock's function in n dimensions, `Σ (1 − xᵢ)² + 100 (xᵢ₊₁ − xᵢ²)²`.
@@ -117,12 +119,21 @@ fn main() -> Result<(), Error> {
             .run()?;
         Ok(rosenbrock(result.state().get_param().expect("a parameter")))
     })?;
+    let trust = costs(iterations, |k| {
+        let solver = TrustRegion::new(Steihaug::new().with_max_iters(20));
+        let result = Executor::new(Rosenbrock, solver)
+            .configure(|state| state.param(start.clone()).max_iters(k))
+            .run()?;
+        Ok(rosenbrock(result.state().get_param().expect("a parameter")))
+    })?;
     println!("Rosenbrock in 2 dimensions from (-1.2, 1): cost after each iteration");
-    println!("| iteration | Newton with f_hessian | L-BFGS with f_grad |");
-    println!("|---|---|---|");
-    for (k, (n, l)) in newton.iter().zip(&lbfgs).enumerate() {
-        println!("| {} | {n:.3e} | {l:.3e} |", k + 1);
-        if *n < 1e-20 && *l < 1e-20 {
+    println!(
+        "| iteration | Newton with f_hessian | argmin's trust region with f_hessian | L-BFGS with f_grad |"
+    );
+    println!("|---|---|---|---|");
+    for (k, ((n, t), l)) in newton.iter().zip(&trust).zip(&lbfgs).enumerate() {
+        println!("| {} | {n:.3e} | {t:.3e} | {l:.3e} |", k + 1);
+        if *n < 1e-20 && *t < 1e-20 && *l < 1e-20 {
             break;
         }
     }

@@ -1077,11 +1077,15 @@ impl<'g> Sweep<'g> {
                 };
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
-            Op::Array(v, by_ref) => {
+            Op::Array(v, refs) => {
                 let name = self.var(*v);
-                match by_ref {
-                    true => Code::new(quote!(&#name), Prec::Prefix),
-                    false => Code::new(quote!(#name), Prec::Atom),
+                match *refs {
+                    0 => Code::new(quote!(#name), Prec::Atom),
+                    ..0 => Code::new(quote!(*#name), Prec::Prefix),
+                    1.. => {
+                        let refs = (0..*refs).map(|_| quote!(&));
+                        Code::new(quote!(#(#refs)*#name), Prec::Prefix)
+                    }
                 }
             }
             Op::Part(v) => {

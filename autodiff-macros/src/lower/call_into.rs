@@ -92,14 +92,29 @@ impl Lowerer {
                 Expr::Reference(r) => (strip(&r.expr), r.mutability.is_some()),
                 other => (other, false),
             };
+            // The `&`s of the argument's type, counted from an owned array.
+            let mut refs = i8::from(matches!(strip(a), Expr::Reference(_)));
             let array = match self.local_binding(target) {
                 Some((Bound::Var(v), writable))
                     if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
                 {
                     Some((v, writable))
                 }
+                // A name bound to a whole array, `let h = &x;`: the array itself.
+                Some((Bound::View(view), _)) if view.offset.is_none() && !mutable => {
+                    refs += view.refs;
+                    Some((view.var, false))
+                }
                 _ => None,
             };
+            if let Some((v, _)) = array
+                && !matches!(
+                    self.vars[v.0].shape,
+                    Shape::Array { by_ref: false, .. } | Shape::Buffer(_)
+                )
+            {
+                refs += 1;
+            }
             match (array, mutable) {
                 (Some((v, writable)), true) => {
                     let is_out = self.vars[v.0]
@@ -122,6 +137,24 @@ impl Lowerer {
                     out = Some(v);
                     modes.push(Pass::Mut);
                 }
+                // `g(h, ..)` with `h: [f64; N]`: the helper takes the array by value, and its
+                // `g_vjp_into` returns that input's gradient, which a caller does not read.
+                // (`g_outputs_call`, the form of a function with several outputs that
+                // `outputs::calls` writes calls through, takes any array as a slice.)
+                (Some((v, _)), false)
+                    if refs <= 0
+                        && matches!(self.vars[v.0].shape, Shape::Array { .. })
+                        && !last.to_string().ends_with("_outputs_call") =>
+                {
+                    let name = target.to_token_stream();
+                    self.errors.push(err(
+                        a,
+                        format!(
+                            "an array passed by value to a helper that writes into a buffer is not supported: make the helper's parameter a slice `&[f64]` and pass `&{name}`"
+                        ),
+                    ));
+                    continue;
+                }
                 (Some(_), false) => modes.push(Pass::Ref),
                 (None, true) => {
                     self.errors.push(err(
@@ -141,7 +174,7 @@ impl Lowerer {
             let v = array.expect("matched above").0;
             let ty = self.vars[v.0].ty;
             floats.push(true);
-            args.push(self.push(Op::Array(v, false), vec![], ty, a.span()));
+            args.push(self.push(Op::Array(v, 0), vec![], ty, a.span()));
         }
         let Some(out) = out else { return };
         let callee = graph::Callee {

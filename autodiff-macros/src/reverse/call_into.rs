@@ -129,8 +129,8 @@ impl Reverse {
                     let len = self.push_node(Op::Len(adj_out), vec![], Ty::Int);
                     self.emit(Stmt::Node(len));
                     let scratch = self.scratch(ty, len);
-                    args.push(self.push_node(Op::Array(scratch, false), vec![], ty));
-                    args.push(self.push_node(Op::Array(adj_out, false), vec![], ty));
+                    args.push(self.push_node(Op::Array(scratch, 0), vec![], ty));
+                    args.push(self.push_node(Op::Array(adj_out, 0), vec![], ty));
                     modes.extend([Pass::Mut, Pass::Mut]);
                 }
                 Pass::Ref => {
@@ -143,7 +143,7 @@ impl Reverse {
                     } else {
                         self.restore_input(call, x)
                     };
-                    args.push(self.push_node(Op::Array(input, false), vec![], x_ty));
+                    args.push(self.push_node(Op::Array(input, 0), vec![], x_ty));
                     let buffer = match self.var_adjoint.get(&x) {
                         Some(&d) => d,
                         None => {
@@ -153,7 +153,7 @@ impl Reverse {
                             self.scratch(x_ty, len)
                         }
                     };
-                    args.push(self.push_node(Op::Array(buffer, false), vec![], x_ty));
+                    args.push(self.push_node(Op::Array(buffer, 0), vec![], x_ty));
                     modes.extend([Pass::Ref, Pass::Mut]);
                 }
                 Pass::Value => {

@@ -998,7 +998,7 @@ impl Lowerer {
 
     fn effect_inner(&mut self, e: &Expr) {
         match e {
-            Expr::Call(c) if call_into::writes_into(c) => self.call_into(c),
+            Expr::Call(c) if self.writes_into(c) => self.call_into(c),
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);

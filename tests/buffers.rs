@@ -883,3 +883,41 @@ fn a_helper_reads_its_buffer_as_it_was_before_the_call() {
         |d| accumulated_jvp(&x, &d[..4], a, d[4]).1,
     );
 }
+
+/// `out ← out + s x`, returning s²: a helper that also returns a float.
+#[differentiate(reverse, forward)]
+fn add_scaled(x: &[f64], s: f64, out: &mut [f64]) -> f64 {
+    for i in 0..out.len() {
+        out[i] += s * x[i];
+    }
+    s * s
+}
+
+/// f = (1 + s x₀)(1 + s x₁): the helper's value is dropped, so its seed is zero.
+#[differentiate(reverse, forward, graph)]
+fn drops_value(x: &[f64], s: f64) -> f64 {
+    let mut o = vec![1.0; x.len()];
+    add_scaled(x, s, &mut o);
+    o[0] * o[1]
+}
+
+#[test]
+fn a_helper_that_also_returns_a_float_is_called_as_a_statement() {
+    let (x, s) = ([0.3, -0.7, 1.1], 0.4);
+    let (u, v) = (1.0 + s * x[0], 1.0 + s * x[1]);
+    let want = [s * v, s * u, 0.0, x[0] * v + x[1] * u];
+    let (value, mut grad, d_s) = drops_value_grad(&x, s);
+    assert_eq!(value, drops_value(&x, s));
+    grad.push(d_s);
+    check_buffer_case(
+        "drops_value",
+        |p| drops_value(&p[..3], p[3]),
+        &[x[0], x[1], x[2], s],
+        &grad,
+        &want,
+        |d| drops_value_jvp(&x, &d[..3], s, d[3]).1,
+    );
+    let graph = drops_value_graph(&x, s);
+    let node = graph.node("s").expect("the parameter's node");
+    assert_all_close("graph d_s", &[node.adjoint()], &[want[3]]);
+}

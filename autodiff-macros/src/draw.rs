@@ -771,7 +771,8 @@ impl Draw<'_> {
                 }
                 #seed[#j] = #one;
                 #(#buffers)*
-                #grads #prefix #vjp(#(#vjp_args),*);
+                // With a zero seed for the float a helper may also return.
+                #grads ::autodiff::private::vjp_into(#prefix #vjp, (#(#vjp_args,)*));
                 let mut #list = ::std::vec::Vec::new();
                 #(#edges)*
                 #ids.push(#graph.op(

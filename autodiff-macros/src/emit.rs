@@ -1127,7 +1127,21 @@ impl<'g> Sweep<'g> {
                 span,
             )
         });
-        Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
+        // A helper that writes into a buffer may also return a float, which the statement
+        // discards: its `g_vjp_into` then takes a seed, zero here, and `g_jvp` returns the value
+        // and tangent. The runtime calls either form with the arguments as a tuple.
+        let dispatch = match invoke.suffix {
+            "vjp_into" => Some(quote!(vjp_into)),
+            "jvp" => Some(quote!(jvp)),
+            _ => None,
+        };
+        match dispatch {
+            Some(via) => Code::new(
+                quote_spanned!(span=> ::autodiff::private::#via(#prefix #name, (#(#args,)*))),
+                Prec::Atom,
+            ),
+            None => Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom),
+        }
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {

@@ -659,3 +659,265 @@ fn buffers_in_every_position() {
     let (_, t) = generic_buffer_jvp(&x, &[0.0, 1.0, 0.0]);
     assert!((t - g[1]).abs() < 1e-12);
 }
+
+/// A helper that reads its out-parameter before writing it: `out ← out ⊙ x`.
+#[differentiate(reverse, forward)]
+fn scale_in_place(x: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] *= x[i];
+    }
+}
+
+/// `out ← out + a x²`, elementwise: a helper that accumulates into its buffer.
+#[differentiate(reverse, forward)]
+fn accumulate(x: &[f64], a: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] += a * x[i] * x[i];
+    }
+}
+
+/// The helper applied twice to its own out-parameter, passed on as `out` and as `&mut *out`:
+/// `out ← out ⊙ x ⊙ x`.
+#[differentiate(reverse, forward)]
+fn scale_twice(x: &[f64], out: &mut [f64]) {
+    scale_in_place(x, out);
+    scale_in_place(x, &mut *out);
+}
+
+/// f = (x₀ + ½) x₀ + x₁: the buffer's contents before the call reach the result through it.
+#[differentiate(reverse, forward)]
+fn reads_buffer(x: &[f64]) -> f64 {
+    let mut o = vec![1.0; x.len()];
+    o[0] = x[0] + 0.5;
+    scale_in_place(x, &mut o);
+    o[0] + o[1]
+}
+
+/// The same with a local array as the buffer.
+#[differentiate(reverse, forward)]
+fn reads_array(x: &[f64]) -> f64 {
+    let mut o = [1.0; 3];
+    o[0] = x[0] + 0.5;
+    scale_in_place(x, &mut o);
+    o[0] + o[1]
+}
+
+/// Twice in a row: f = Σ xᵢ⁴.
+#[differentiate(reverse, forward)]
+fn fourth_powers(x: &[f64]) -> f64 {
+    let mut o = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        o[i] = x[i] * x[i];
+    }
+    scale_in_place(x, &mut o);
+    scale_in_place(x, &mut o);
+    let mut s = 0.0;
+    for i in 0..o.len() {
+        s += o[i];
+    }
+    s
+}
+
+/// In a loop: f = Σ (i + 1)(xᵢ + 1) xᵢ³.
+#[differentiate(reverse, forward)]
+fn in_a_loop(x: &[f64]) -> f64 {
+    let mut o = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        o[i] = x[i] + 1.0;
+    }
+    for _ in 0..3 {
+        scale_in_place(x, &mut o);
+    }
+    let mut s = 0.0;
+    for i in 0..o.len() {
+        s += real(i + 1) * o[i];
+    }
+    s
+}
+
+/// A partial write between two calls: f = 2x₀² + 2x₀x₁² + 2x₂².
+#[differentiate(reverse, forward)]
+fn partly_written(x: &[f64]) -> f64 {
+    let mut o = [2.0; 3];
+    scale_in_place(x, &mut o);
+    o[1] *= x[0];
+    scale_in_place(x, &mut o);
+    o[0] + o[1] + o[2]
+}
+
+/// Rows accumulated into one buffer: with `x` holding rows of length 2, `accⱼ = a Σᵣ xᵣⱼ²` and
+/// f = Σⱼ accⱼ².
+#[differentiate(reverse, forward)]
+fn accumulated(x: &[f64], a: f64) -> f64 {
+    let d = 2;
+    let mut acc = vec![0.0; d];
+    let mut row = vec![0.0; d];
+    for r in 0..x.len() / d {
+        for j in 0..d {
+            row[j] = x[r * d + j];
+        }
+        accumulate(&row, a, &mut acc);
+    }
+    let mut s = 0.0;
+    for j in 0..d {
+        s += acc[j] * acc[j];
+    }
+    s
+}
+
+/// Through a helper that passes its out-parameter on: f = Σ (xᵢ + 1) xᵢ².
+#[differentiate(reverse, forward)]
+fn passed_on(x: &[f64]) -> f64 {
+    let mut o = vec![0.0; x.len()];
+    for i in 0..x.len() {
+        o[i] = x[i] + 1.0;
+    }
+    scale_twice(x, &mut o);
+    let mut s = 0.0;
+    for i in 0..o.len() {
+        s += o[i];
+    }
+    s
+}
+
+/// Checks a gradient against its closed form and finite differences, and `f_jvp` along a
+/// direction that moves every input against it.
+fn check_buffer_case(
+    what: &str,
+    f: impl Fn(&[f64]) -> f64,
+    p: &[f64],
+    grad: &[f64],
+    want: &[f64],
+    jvp: impl Fn(&[f64]) -> f64,
+) {
+    assert_all_close(what, grad, want);
+    fd_check(f, p, grad);
+    let dir: Vec<f64> = (0..p.len())
+        .map(|i| 0.3 - 0.45 * real(i) + 0.1 * real(i * i))
+        .collect();
+    let want: f64 = grad.iter().zip(&dir).map(|(g, d)| g * d).sum();
+    assert_all_close(&format!("{what} jvp"), &[jvp(&dir)], &[want]);
+}
+
+/// A helper's `g_vjp_into` is called with what its buffer held before the call, which it may
+/// read: before the call, after a partial write, twice in a row, in a loop, accumulating, and
+/// passed on as an out-parameter.
+#[test]
+fn a_helper_reads_its_buffer_as_it_was_before_the_call() {
+    let x = [0.3, -0.7, 1.1];
+    let want = [2.0 * x[0] + 0.5, 1.0, 0.0];
+    check_buffer_case(
+        "reads_buffer",
+        reads_buffer,
+        &x,
+        &reads_buffer_grad(&x).1,
+        &want,
+        |d| reads_buffer_jvp(&x, d).1,
+    );
+    check_buffer_case(
+        "reads_array",
+        reads_array,
+        &x,
+        &reads_array_grad(&x).1,
+        &want,
+        |d| reads_array_jvp(&x, d).1,
+    );
+    let want: Vec<f64> = x.iter().map(|v| 4.0 * v.powi(3)).collect();
+    check_buffer_case(
+        "fourth_powers",
+        fourth_powers,
+        &x,
+        &fourth_powers_grad(&x).1,
+        &want,
+        |d| fourth_powers_jvp(&x, d).1,
+    );
+    let want: Vec<f64> = (0..3)
+        .map(|i| real(i + 1) * (4.0 * x[i].powi(3) + 3.0 * x[i] * x[i]))
+        .collect();
+    check_buffer_case(
+        "in_a_loop",
+        in_a_loop,
+        &x,
+        &in_a_loop_grad(&x).1,
+        &want,
+        |d| in_a_loop_jvp(&x, d).1,
+    );
+    let want = [
+        4.0 * x[0] + 2.0 * x[1] * x[1],
+        4.0 * x[0] * x[1],
+        4.0 * x[2],
+    ];
+    check_buffer_case(
+        "partly_written",
+        partly_written,
+        &x,
+        &partly_written_grad(&x).1,
+        &want,
+        |d| partly_written_jvp(&x, d).1,
+    );
+    let want: Vec<f64> = x.iter().map(|v| 3.0 * v * v + 2.0 * v).collect();
+    check_buffer_case(
+        "passed_on",
+        passed_on,
+        &x,
+        &passed_on_grad(&x).1,
+        &want,
+        |d| passed_on_jvp(&x, d).1,
+    );
+
+    // Two rows of two.
+    let (x, a) = ([0.3, -0.7, 1.1, 0.4], 0.9);
+    let sums = [x[0] * x[0] + x[2] * x[2], x[1] * x[1] + x[3] * x[3]];
+    let acc = [a * sums[0], a * sums[1]];
+    let mut want: Vec<f64> = (0..4).map(|k| 4.0 * a * acc[k % 2] * x[k]).collect();
+    want.push(2.0 * (acc[0] * sums[0] + acc[1] * sums[1]));
+    let (_, mut grad, d_a) = accumulated_grad(&x, a);
+    grad.push(d_a);
+    let p = [x[0], x[1], x[2], x[3], a];
+    check_buffer_case(
+        "accumulated",
+        |p| accumulated(&p[..4], p[4]),
+        &p,
+        &grad,
+        &want,
+        |d| accumulated_jvp(&x, &d[..4], a, d[4]).1,
+    );
+}
+
+/// `out ← out + s x`, returning s²: a helper that also returns a float.
+#[differentiate(reverse, forward)]
+fn add_scaled(x: &[f64], s: f64, out: &mut [f64]) -> f64 {
+    for i in 0..out.len() {
+        out[i] += s * x[i];
+    }
+    s * s
+}
+
+/// f = (1 + s x₀)(1 + s x₁): the helper's value is dropped, so its seed is zero.
+#[differentiate(reverse, forward, graph)]
+fn drops_value(x: &[f64], s: f64) -> f64 {
+    let mut o = vec![1.0; x.len()];
+    add_scaled(x, s, &mut o);
+    o[0] * o[1]
+}
+
+#[test]
+fn a_helper_that_also_returns_a_float_is_called_as_a_statement() {
+    let (x, s) = ([0.3, -0.7, 1.1], 0.4);
+    let (u, v) = (1.0 + s * x[0], 1.0 + s * x[1]);
+    let want = [s * v, s * u, 0.0, x[0] * v + x[1] * u];
+    let (value, mut grad, d_s) = drops_value_grad(&x, s);
+    assert_eq!(value, drops_value(&x, s));
+    grad.push(d_s);
+    check_buffer_case(
+        "drops_value",
+        |p| drops_value(&p[..3], p[3]),
+        &[x[0], x[1], x[2], s],
+        &grad,
+        &want,
+        |d| drops_value_jvp(&x, &d[..3], s, d[3]).1,
+    );
+    let graph = drops_value_graph(&x, s);
+    let node = graph.node("s").expect("the parameter's node");
+    assert_all_close("graph d_s", &[node.adjoint()], &[want[3]]);
+}

@@ -836,3 +836,165 @@ fn constant_array_arguments_get_zero_tangents() {
     let (_, t) = constant_array_arguments_jvp(x, -2.5, c, &w, &a);
     assert_relative_eq!(t, -2.5 * want, max_relative = 1e-12);
 }
+
+/// `Σ vᵢ²`, taking a slice.
+#[differentiate(reverse, forward, hessian)]
+fn norm2(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+/// `v₀ v₁ v₂`, taking a reference to an array.
+#[differentiate(reverse, forward, hessian)]
+fn cubic3(v: &[f64; 3]) -> f64 {
+    v[0] * v[1] * v[2]
+}
+
+/// `v₀ + v₁² + v₂³`, taking an array by value.
+#[differentiate(reverse, forward, hessian)]
+fn poly3(v: [f64; 3]) -> f64 {
+    v[0] + v[1] * v[1] + v[2] * v[2] * v[2]
+}
+
+/// A reference to an array passed on directly, through a name bound to it and through a copy:
+/// each argument has the type the callee's parameter has.
+#[differentiate(reverse, forward, hessian)]
+fn ref_direct(x: &[f64; 3]) -> f64 {
+    norm2(x) + cubic3(x) + poly3(*x)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn ref_alias(x: &[f64; 3]) -> f64 {
+    let h = x;
+    norm2(h) + cubic3(h) + poly3(*h)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn ref_copy(x: &[f64; 3]) -> f64 {
+    let h = *x;
+    norm2(&h) + cubic3(&h) + poly3(h)
+}
+
+/// An array parameter by value, passed on directly, through a copy and through a reference.
+#[differentiate(reverse, forward, hessian)]
+fn value_direct(x: [f64; 3]) -> f64 {
+    norm2(&x) + cubic3(&x) + poly3(x)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn value_alias(x: [f64; 3]) -> f64 {
+    let h = x;
+    norm2(&h) + cubic3(&h) + poly3(h)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn value_borrow(x: [f64; 3]) -> f64 {
+    let h = &x;
+    norm2(h) + cubic3(h) + poly3(*h)
+}
+
+/// A constant array passed through a name bound to it: `x c₀ c₁ c₂ + c₀ + c₁² + c₂³ + Σ cᵢ²`.
+#[differentiate(reverse, forward, wrt(x))]
+fn constant_alias(x: f64, c: &[f64; 3]) -> f64 {
+    let h = c;
+    x * cubic3(h) + poly3(*h) + norm2(h)
+}
+
+/// What `f_hvp` returns for an array of three: the value, the gradient and `H·v`.
+type Hvp3 = (f64, [f64; 3], [f64; 3]);
+
+/// The value, the gradient of `f_grad` and of `f_hvp`, the tangent along `v` and `H·v`.
+type Modes = (f64, [f64; 3], [f64; 3], f64, [f64; 3]);
+
+#[test]
+fn whole_arrays_passed_with_the_type_of_the_callee_parameter() {
+    let x = [0.3, -0.7, 1.1];
+    // f = Σ xᵢ² + x₀x₁x₂ + x₀ + x₁² + x₂³ in every form.
+    let want = [
+        2.0 * x[0] + x[1] * x[2] + 1.0,
+        4.0 * x[1] + x[0] * x[2],
+        2.0 * x[2] + x[0] * x[1] + 3.0 * x[2] * x[2],
+    ];
+    let hessian = [
+        [2.0, x[2], x[1]],
+        [x[2], 4.0, x[0]],
+        [x[1], x[0], 2.0 + 6.0 * x[2]],
+    ];
+    let f = |x: &[f64]| {
+        let (a, b, c) = (x[0], x[1], x[2]);
+        a * a + b * b + c * c + a * b * c + a + b * b + c * c * c
+    };
+    let v = [0.5, -0.25, 0.75];
+    let want_hv: Vec<f64> = hessian
+        .iter()
+        .map(|row| row.iter().zip(&v).map(|(h, v)| h * v).sum())
+        .collect();
+    let by_ref = |grad: fn(&[f64; 3]) -> (f64, [f64; 3]),
+                  jvp: fn(&[f64; 3], &[f64; 3]) -> (f64, f64),
+                  hvp: fn(&[f64; 3], &[f64; 3]) -> Hvp3|
+     -> Modes {
+        let (value, g) = grad(&x);
+        let (_, t) = jvp(&x, &v);
+        let (_, hg, hv) = hvp(&x, &v);
+        (value, g, hg, t, hv)
+    };
+    let by_value = |grad: fn([f64; 3]) -> (f64, [f64; 3]),
+                    jvp: fn([f64; 3], [f64; 3]) -> (f64, f64),
+                    hvp: fn([f64; 3], [f64; 3]) -> Hvp3|
+     -> Modes {
+        let (value, g) = grad(x);
+        let (_, t) = jvp(x, v);
+        let (_, hg, hv) = hvp(x, v);
+        (value, g, hg, t, hv)
+    };
+    for (name, (value, grad, hvp_grad, tangent, hv)) in [
+        (
+            "ref_direct",
+            by_ref(ref_direct_grad, ref_direct_jvp, ref_direct_hvp),
+        ),
+        (
+            "ref_alias",
+            by_ref(ref_alias_grad, ref_alias_jvp, ref_alias_hvp),
+        ),
+        (
+            "ref_copy",
+            by_ref(ref_copy_grad, ref_copy_jvp, ref_copy_hvp),
+        ),
+        (
+            "value_direct",
+            by_value(value_direct_grad, value_direct_jvp, value_direct_hvp),
+        ),
+        (
+            "value_alias",
+            by_value(value_alias_grad, value_alias_jvp, value_alias_hvp),
+        ),
+        (
+            "value_borrow",
+            by_value(value_borrow_grad, value_borrow_jvp, value_borrow_hvp),
+        ),
+    ] {
+        assert_relative_eq!(value, f(&x), max_relative = 1e-12);
+        for i in 0..3 {
+            assert_relative_eq!(grad[i], want[i], max_relative = 1e-12);
+            assert_relative_eq!(hvp_grad[i], want[i], max_relative = 1e-12);
+            assert_relative_eq!(hv[i], want_hv[i], max_relative = 1e-12);
+        }
+        autodiff::check_gradient(f, &x, &grad).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let along: f64 = grad.iter().zip(&v).map(|(g, v)| g * v).sum();
+        assert_relative_eq!(tangent, along, max_relative = 1e-12);
+    }
+
+    let c = x;
+    let (value, d_x) = constant_alias_grad(2.0, &c);
+    assert_relative_eq!(
+        value,
+        2.0 * c[0] * c[1] * c[2] + f(&c) - c[0] * c[1] * c[2],
+        max_relative = 1e-12
+    );
+    assert_relative_eq!(d_x, c[0] * c[1] * c[2], max_relative = 1e-12);
+    let (_, t) = constant_alias_jvp(2.0, 1.0, &c);
+    assert_relative_eq!(t, d_x, max_relative = 1e-12);
+}

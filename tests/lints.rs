@@ -384,6 +384,50 @@ pub mod buffers {
         s
     }
 
+    /// Calls `scale`, a helper that also returns a float, as a statement: its value is dropped.
+    #[differentiate(reverse, forward, graph)]
+    #[must_use]
+    #[allow(unused_results)] // as the statement is written
+    pub fn scaled_sum(x: &[f64], s: f64) -> f64 {
+        let mut o = vec![0.0; x.len()];
+        scale(x, s, &mut o);
+        o[0] + o[1]
+    }
+
+    /// Writes `out ⊙ x` into `out`, reading it first.
+    #[differentiate(reverse, forward)]
+    pub fn scale_in_place(x: &[f64], out: &mut [f64]) {
+        for i in 0..out.len() {
+            out[i] *= x[i];
+        }
+    }
+
+    /// Writes `out ⊙ x ⊙ x` into `out`, passing it on.
+    #[differentiate(reverse, forward)]
+    pub fn scale_twice(x: &[f64], out: &mut [f64]) {
+        scale_in_place(x, out);
+        scale_in_place(x, &mut *out);
+    }
+
+    /// `Σ vᵢ²`.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn sum_squares(v: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            s += v[i] * v[i];
+        }
+        s
+    }
+
+    /// `Σ xᵢ²` through a name bound to the array.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn aliased(x: &[f64; 3]) -> f64 {
+        let h = x;
+        sum_squares(h)
+    }
+
     /// Buffers at the top level and in a loop, written by helpers.
     #[differentiate(reverse, forward, wrt(x, mu))]
     #[must_use]
@@ -418,6 +462,20 @@ fn buffers_compile_and_run() {
     let mut d_x = [0.0; 2];
     let (s, d_s) = buffers::scale_vjp_into(&[1.0, 2.0], &mut d_x, 2.0, &mut out, &mut d_out, 1.0);
     assert_eq!((s, d_s, d_x), (2.0, 4.0, [2.0, 2.0]));
+    // o = s x: ∂(o₀ + o₁)/∂x = (s, s), ∂/∂s = x₀ + x₁.
+    let (_, d_x, d_s) = buffers::scaled_sum_grad(&[1.0, 2.0], 0.5);
+    assert_eq!((d_x, d_s), (vec![0.5, 0.5], 3.0));
+    let (_, t) = buffers::scaled_sum_jvp(&[1.0, 2.0], &[1.0, 0.0], 0.5, 1.0);
+    assert!((t - 3.5).abs() < 1e-12, "{t}");
+    let mut out = [2.0, 3.0];
+    let mut d_out = [1.0, 1.0];
+    let mut d_x = [0.0; 2];
+    buffers::scale_twice_vjp_into(&[1.0, 2.0], &mut d_x, &mut out, &mut d_out);
+    assert_eq!((out, d_x, d_out), ([2.0, 12.0], [4.0, 12.0], [1.0, 4.0]));
+    assert_eq!(
+        buffers::aliased_grad(&[1.0, 2.0, 3.0]).1.map(f64::to_bits),
+        [2.0, 4.0, 6.0].map(f64::to_bits)
+    );
 }
 
 /// Several outputs: Jacobians by reverse sweeps and by forward sweeps in lanes.

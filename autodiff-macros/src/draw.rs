@@ -771,7 +771,8 @@ impl Draw<'_> {
                 }
                 #seed[#j] = #one;
                 #(#buffers)*
-                #grads #prefix #vjp(#(#vjp_args),*);
+                // With a zero seed for the float a helper may also return.
+                #grads ::autodiff::private::vjp_into(#prefix #vjp, (#(#vjp_args,)*));
                 let mut #list = ::std::vec::Vec::new();
                 #(#edges)*
                 #ids.push(#graph.op(
@@ -944,8 +945,13 @@ impl Draw<'_> {
                 LitValue::Bool(b) => b.to_string(),
             },
             Op::Counter(_) => node.name.clone().unwrap_or_else(|| "i".to_owned()),
-            Op::Read(v) | Op::Array(v, false) => self.var_text(*v),
-            Op::Array(v, true) => format!("&{}", self.var_text(*v)),
+            Op::Read(v) | Op::Array(v, 0) => self.var_text(*v),
+            Op::Array(v, ..0) => format!("*{}", self.var_text(*v)),
+            Op::Array(v, refs) => format!(
+                "{}{}",
+                "&".repeat(refs.unsigned_abs().into()),
+                self.var_text(*v)
+            ),
             Op::Part(v) => format!("&{}[{}..{}]", self.var_text(*v), arg(0), arg(1)),
             Op::Load(v) => format!("{}[{}]", self.var_text(*v), arg(0)),
             Op::Len(v) => format!("{}.len()", self.var_text(*v)),
@@ -1074,9 +1080,16 @@ impl Draw<'_> {
                 let i = format_ident!("__c{}", c, span = Span::mixed_site());
                 quote!(#i)
             }
-            Op::Array(v, by_ref) => {
+            Op::Array(v, refs) => {
                 let name = self.var(*v);
-                if *by_ref { quote!(&#name) } else { name }
+                match *refs {
+                    0 => name,
+                    ..0 => quote!(*#name),
+                    1.. => {
+                        let refs = (0..*refs).map(|_| quote!(&));
+                        quote!(#(#refs)*#name)
+                    }
+                }
             }
             Op::Seed(_) => quote!(0.0),
             _ => unreachable!("not a leaf"),

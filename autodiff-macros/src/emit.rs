@@ -1077,11 +1077,15 @@ impl<'g> Sweep<'g> {
                 };
                 Code::new(quote!(#tuple.#k), Prec::Atom)
             }
-            Op::Array(v, by_ref) => {
+            Op::Array(v, refs) => {
                 let name = self.var(*v);
-                match by_ref {
-                    true => Code::new(quote!(&#name), Prec::Prefix),
-                    false => Code::new(quote!(#name), Prec::Atom),
+                match *refs {
+                    0 => Code::new(quote!(#name), Prec::Atom),
+                    ..0 => Code::new(quote!(*#name), Prec::Prefix),
+                    1.. => {
+                        let refs = (0..*refs).map(|_| quote!(&));
+                        Code::new(quote!(#(#refs)*#name), Prec::Prefix)
+                    }
                 }
             }
             Op::Part(v) => {
@@ -1123,7 +1127,21 @@ impl<'g> Sweep<'g> {
                 span,
             )
         });
-        Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
+        // A helper that writes into a buffer may also return a float, which the statement
+        // discards: its `g_vjp_into` then takes a seed, zero here, and `g_jvp` returns the value
+        // and tangent. The runtime calls either form with the arguments as a tuple.
+        let dispatch = match invoke.suffix {
+            "vjp_into" => Some(quote!(vjp_into)),
+            "jvp" => Some(quote!(jvp)),
+            _ => None,
+        };
+        match dispatch {
+            Some(via) => Code::new(
+                quote_spanned!(span=> ::autodiff::private::#via(#prefix #name, (#(#args,)*))),
+                Prec::Atom,
+            ),
+            None => Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom),
+        }
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {

@@ -525,29 +525,40 @@ impl Forward {
     ) -> NodeId {
         match (self.b.node(a).op, self.tangent.get(&a)) {
             // An array's tangent is its tangent array.
-            (Op::Array(v, by_ref), _) => match self.var_tangent.get(&v) {
+            (Op::Array(v, refs), _) => match self.var_tangent.get(&v) {
+                // Of the variable's type, written as the primal is.
                 Some(&d) => {
                     let ty = self.b.node(a).ty;
                     self.b
-                        .with_graph(|g| g.push(Node::new(Op::Array(d, by_ref), vec![], ty)))
+                        .with_graph(|g| g.push(Node::new(Op::Array(d, refs), vec![], ty)))
                 }
-                // A constant array passed by value: `[0.0; N]`.
-                None => match self.b.with_graph(|g| g.var(v).shape.clone()) {
-                    Shape::Array { len, by_ref: false } if !by_ref => {
-                        let zero = self.b.lit(0.0);
-                        let ty = self.b.node(a).ty;
-                        self.b
-                            .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+                None => {
+                    let shape = self.b.with_graph(|g| g.var(v).shape.clone());
+                    // The argument's `&`s counted from an owned array: a reference parameter
+                    // or a slice is one already.
+                    let owned = refs
+                        + i8::from(!matches!(
+                            shape,
+                            Shape::Array { by_ref: false, .. } | Shape::Buffer(_)
+                        ));
+                    match shape {
+                        // A constant array passed by value: `[0.0; N]`.
+                        Shape::Array { len, .. } if owned <= 0 => {
+                            let zero = self.b.lit(0.0);
+                            let ty = self.b.node(a).ty;
+                            self.b
+                                .with_graph(|g| g.push(Node::new(Op::Fill(len), vec![zero], ty)))
+                        }
+                        // By reference, or a slice: a reference to zeros of its length.
+                        _ => {
+                            let z = self.zeros_like(v, placed, out);
+                            let ty = self.b.node(a).ty;
+                            self.b.with_graph(|g| {
+                                g.push(Node::new(Op::Array(z, owned.max(1)), vec![], ty))
+                            })
+                        }
                     }
-                    // By reference, or a slice: a reference to zeros of its length.
-                    shape => {
-                        let z = self.zeros_like(v, placed, out);
-                        let by_ref = by_ref || !matches!(shape, Shape::Array { by_ref: false, .. });
-                        let ty = self.b.node(a).ty;
-                        self.b
-                            .with_graph(|g| g.push(Node::new(Op::Array(z, by_ref), vec![], ty)))
-                    }
-                },
+                }
             },
             // Part of an array: the same part of its tangent array, or of zeros.
             (Op::Part(v), _) => {

@@ -141,8 +141,9 @@ pub enum Op {
     CallJvp(Callee),
     /// `arg0.k`: an element of the tuple a `_grad` or `_jvp` call returns.
     Field(usize),
-    /// A whole array or slice passed to a call: `x`, or `&h` when `by_ref`.
-    Array(VarId, bool),
+    /// A whole array or slice passed to a call, with the number of `&` written before it that
+    /// give the expression the type the call's argument has: `x` (0), `&h` (1), `*p` (-1).
+    Array(VarId, i8),
     /// `&var[arg0..arg1]`: part of an array or slice passed to a call.
     Part(VarId),
     /// `arg0[arg1]`: an element of an array a call returned, such as the gradient of a slice.

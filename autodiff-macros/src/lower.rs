@@ -998,7 +998,7 @@ impl Lowerer {
 
     fn effect_inner(&mut self, e: &Expr) {
         match e {
-            Expr::Call(c) if call_into::writes_into(c) => self.call_into(c),
+            Expr::Call(c) if self.writes_into(c) => self.call_into(c),
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);
@@ -2157,21 +2157,22 @@ impl Lowerer {
                 && !matches!(self.vars[v.0].shape, Shape::Scalar)
             {
                 let ty = self.vars[v.0].ty;
-                ids.push(self.push(Op::Array(v, by_ref), vec![], ty, a.span()));
+                ids.push(self.push(Op::Array(v, i8::from(by_ref)), vec![], ty, a.span()));
                 continue;
             }
             if let Expr::Array(literal) = strip(inner) {
                 // `g(&[0.5, x])`: a local array passed whole.
                 let v = self.array_literal(literal, None, "array");
                 let ty = self.vars[v.0].ty;
-                ids.push(self.push(Op::Array(v, by_ref), vec![], ty, a.span()));
+                ids.push(self.push(Op::Array(v, i8::from(by_ref)), vec![], ty, a.span()));
                 continue;
             }
             if self.names_array(a) {
                 let view = self.view_of(a).expect("checked by names_array");
                 let ty = self.vars[view.var.0].ty;
                 let node = match view.offset {
-                    None => self.push(Op::Array(view.var, true), vec![], ty, a.span()),
+                    // Written with the `&`s of the argument and of the names bound on the way.
+                    None => self.push(Op::Array(view.var, view.refs), vec![], ty, a.span()),
                     Some(start) => {
                         // `&x[start..start + len]`: a window, a chunk or a sub-slice.
                         let end = view.end.unwrap_or_else(|| {

@@ -1794,11 +1794,12 @@ impl Reverse {
                     }
                 }
                 other => {
+                    self.save_inputs(other, out, true);
                     out.push(other.clone());
                     if id == 0 {
                         self.declare_adjoint_buffer(other, out);
                     }
-                    self.save_inputs(other, out);
+                    self.save_inputs(other, out, false);
                 }
             }
         }

@@ -37,7 +37,7 @@ impl Forward {
             match mode {
                 Pass::Mut => {
                     let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                    args.push(self.push_node(Op::Array(d_out, false), vec![], ty));
+                    args.push(self.push_node(Op::Array(d_out, 0), vec![], ty));
                     modes.push(Pass::Mut);
                 }
                 Pass::Ref => {
@@ -49,7 +49,7 @@ impl Forward {
                         None => self.zero_buffer(x, out),
                     };
                     let ty = self.b.with_graph(|g| g.vars[x.0].ty);
-                    args.push(self.push_node(Op::Array(tangent, false), vec![], ty));
+                    args.push(self.push_node(Op::Array(tangent, 0), vec![], ty));
                     modes.push(Pass::Ref);
                 }
                 Pass::Value if float => {

@@ -7,7 +7,8 @@
 //!
 //! A call that passes `&mut buffer` is a statement that writes the whole buffer, lowered to
 //! `Stmt::Assign(buffer, Invoke)`; the reverse pass reverses it through `g_vjp_into`, the
-//! forward pass through `g_jvp`.
+//! forward pass through `g_jvp`. A function passes its own out-parameter on as `out` (or
+//! `&mut *out`): a call statement that passes one and no `&mut` writes it.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -59,6 +60,21 @@ pub(super) fn writes_into(c: &syn::ExprCall) -> bool {
 }
 
 impl Lowerer {
+    /// Whether `e` names an out-parameter of the function: `out`.
+    fn names_out_param(&self, e: &Expr) -> bool {
+        matches!(
+            self.local_binding(strip(e)),
+            Some((Bound::Var(v), _))
+                if self.vars[v.0].param.is_some_and(|p| self.out_params.contains(&p))
+        )
+    }
+
+    /// Whether a call statement writes into a buffer: it passes `&mut buffer`, or passes on an
+    /// out-parameter, `g(x, out);`, which the callee may write as well as read.
+    pub(super) fn writes_into(&self, c: &syn::ExprCall) -> bool {
+        writes_into(c) || c.args.iter().any(|a| self.names_out_param(a))
+    }
+
     /// `g(&x, mu, &mut out);`: a statement that writes `out`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
@@ -87,19 +103,56 @@ impl Lowerer {
         let mut modes = Vec::new();
         let mut floats = Vec::new();
         let mut out = None;
+        // Without a `&mut`, the out-parameter passed on is what the call writes.
+        let explicit = writes_into(c);
+        let passed_on: Vec<&Expr> = c.args.iter().filter(|a| self.names_out_param(a)).collect();
+        if !explicit && passed_on.len() > 1 {
+            self.errors.push(err(
+                passed_on[1],
+                "this call passes several out-parameters, and the macro cannot tell which it writes: pass the one it writes as `&mut *out`",
+            ));
+            return;
+        }
         for a in &c.args {
             let (target, mutable) = match strip(a) {
+                // `&mut *out`: an out-parameter passed on.
+                Expr::Reference(r)
+                    if r.mutability.is_some()
+                        && matches!(strip(&r.expr), Expr::Unary(u)
+                            if matches!(u.op, syn::UnOp::Deref(_)) && self.names_out_param(&u.expr)) =>
+                {
+                    let Expr::Unary(u) = strip(&r.expr) else {
+                        unreachable!("matched by the guard")
+                    };
+                    (strip(&u.expr), true)
+                }
                 Expr::Reference(r) => (strip(&r.expr), r.mutability.is_some()),
+                other if !explicit && self.names_out_param(other) => (other, true),
                 other => (other, false),
             };
+            // The `&`s of the argument's type, counted from an owned array.
+            let mut refs = i8::from(matches!(strip(a), Expr::Reference(_)));
             let array = match self.local_binding(target) {
                 Some((Bound::Var(v), writable))
                     if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
                 {
                     Some((v, writable))
                 }
+                // A name bound to a whole array, `let h = &x;`: the array itself.
+                Some((Bound::View(view), _)) if view.offset.is_none() && !mutable => {
+                    refs += view.refs;
+                    Some((view.var, false))
+                }
                 _ => None,
             };
+            if let Some((v, _)) = array
+                && !matches!(
+                    self.vars[v.0].shape,
+                    Shape::Array { by_ref: false, .. } | Shape::Buffer(_)
+                )
+            {
+                refs += 1;
+            }
             match (array, mutable) {
                 (Some((v, writable)), true) => {
                     let is_out = self.vars[v.0]
@@ -122,6 +175,24 @@ impl Lowerer {
                     out = Some(v);
                     modes.push(Pass::Mut);
                 }
+                // `g(h, ..)` with `h: [f64; N]`: the helper takes the array by value, and its
+                // `g_vjp_into` returns that input's gradient, which a caller does not read.
+                // (`g_outputs_call`, the form of a function with several outputs that
+                // `outputs::calls` writes calls through, takes any array as a slice.)
+                (Some((v, _)), false)
+                    if refs <= 0
+                        && matches!(self.vars[v.0].shape, Shape::Array { .. })
+                        && !last.to_string().ends_with("_outputs_call") =>
+                {
+                    let name = target.to_token_stream();
+                    self.errors.push(err(
+                        a,
+                        format!(
+                            "an array passed by value to a helper that writes into a buffer is not supported: make the helper's parameter a slice `&[f64]` and pass `&{name}`"
+                        ),
+                    ));
+                    continue;
+                }
                 (Some(_), false) => modes.push(Pass::Ref),
                 (None, true) => {
                     self.errors.push(err(
@@ -141,7 +212,7 @@ impl Lowerer {
             let v = array.expect("matched above").0;
             let ty = self.vars[v.0].ty;
             floats.push(true);
-            args.push(self.push(Op::Array(v, false), vec![], ty, a.span()));
+            args.push(self.push(Op::Array(v, 0), vec![], ty, a.span()));
         }
         let Some(out) = out else { return };
         let callee = graph::Callee {

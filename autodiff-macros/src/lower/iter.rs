@@ -27,6 +27,9 @@ pub(super) struct View {
     pub(super) len: Option<NodeId>,
     /// `offset + len`, where the source wrote it (`&x[a..b]`).
     pub(super) end: Option<NodeId>,
+    /// For the whole array, how its name is written from the variable's: `x` (0), `&x` (1),
+    /// `*p` (-1), so that a name bound to it (`let h = &x;`) is passed to a call with its type.
+    pub(super) refs: i8,
 }
 
 /// A closure bound with `let`, and what its body's free names were bound to where it was
@@ -256,11 +259,18 @@ impl Lowerer {
                     offset: None,
                     len: None,
                     end: None,
+                    refs: 0,
                 }),
                 _ => None,
             },
-            Expr::Reference(r) => self.view_of(&r.expr),
-            Expr::Unary(u) => self.view_of(&u.expr),
+            Expr::Reference(r) => self.view_of(&r.expr).map(|v| View {
+                refs: v.refs.saturating_add(1),
+                ..v
+            }),
+            Expr::Unary(u) => self.view_of(&u.expr).map(|v| View {
+                refs: v.refs.saturating_sub(1),
+                ..v
+            }),
             Expr::Index(i) => {
                 let base = self.view_of(&i.expr)?;
                 let Expr::Range(r) = strip(&i.index) else {
@@ -293,6 +303,7 @@ impl Lowerer {
                     offset: Some(offset),
                     len: Some(len),
                     end: base.offset.is_none().then_some(end),
+                    refs: 0,
                 })
             }
             _ => None,
@@ -369,6 +380,7 @@ impl Lowerer {
                     offset: Some(offset),
                     len: Some(*size),
                     end: None,
+                    refs: 0,
                 })
             }
             Kind::Enumerate(s) => {

@@ -8,8 +8,11 @@
 //! `g_vjp_into` needs the inputs as they were at the call. A parameter the body never writes is
 //! still that; any other array (a local buffer a loop overwrites) is saved: the forward sweep
 //! pushes its elements on a tape of its own after the call, and the backward code pops them into
-//! a scratch buffer. Scratch buffers and those tapes are declared once, where the function starts,
-//! and each reversed call resizes its scratch buffers in place.
+//! a scratch buffer. The buffer `out` is an input too, since `g` may read it before writing it
+//! (`out[i] = out[i] * x[i]`): the forward sweep pushes its elements before the call, and the
+//! scratch buffer the backward code passes as `out` holds what `out` held then. Scratch buffers
+//! and those tapes are declared once, where the function starts, and each reversed call resizes
+//! its scratch buffers in place.
 
 use super::Reverse;
 use crate::algebra::Site;
@@ -20,6 +23,8 @@ use crate::graph::{Block, Invoke, LitValue, Node, NodeId, Op, Pass, Shape, Stmt,
 pub(super) struct Snapshot {
     pub input: VarId,
     pub tape: VarId,
+    /// Saved before the call rather than after it: the buffer the call writes.
+    pub before: bool,
 }
 
 impl Reverse {
@@ -61,8 +66,8 @@ impl Reverse {
     }
 
     /// An array input of `call` as it was at the call: a scratch buffer the saved elements are
-    /// popped into.
-    fn restore_input(&mut self, call: NodeId, input: VarId) -> VarId {
+    /// popped into. `before` saves it before the call, as the buffer the call writes must be.
+    fn restore_input(&mut self, call: NodeId, input: VarId, before: bool) -> VarId {
         let ty = self.b.with_graph(|g| g.vars[input.0].ty);
         let tape = self.new_var(
             "saved",
@@ -70,10 +75,11 @@ impl Reverse {
             Shape::Tape(crate::graph::Count::Known(0)),
             None,
         );
-        self.snapshots
-            .entry(call)
-            .or_default()
-            .push(Snapshot { input, tape });
+        self.snapshots.entry(call).or_default().push(Snapshot {
+            input,
+            tape,
+            before,
+        });
         let len = self.length_here(input);
         let copy = self.scratch(ty, len);
         let counter = super::COPY_LOOPS + self.copies;
@@ -126,11 +132,10 @@ impl Reverse {
         {
             match mode {
                 Pass::Mut => {
-                    let len = self.push_node(Op::Len(adj_out), vec![], Ty::Int);
-                    self.emit(Stmt::Node(len));
-                    let scratch = self.scratch(ty, len);
-                    args.push(self.push_node(Op::Array(scratch, false), vec![], ty));
-                    args.push(self.push_node(Op::Array(adj_out, false), vec![], ty));
+                    // What `out` held before the call, which `g` may read.
+                    let scratch = self.restore_input(call, out, true);
+                    args.push(self.push_node(Op::Array(scratch, 0), vec![], ty));
+                    args.push(self.push_node(Op::Array(adj_out, 0), vec![], ty));
                     modes.extend([Pass::Mut, Pass::Mut]);
                 }
                 Pass::Ref => {
@@ -141,9 +146,9 @@ impl Reverse {
                     let input = if self.unchanging(x) {
                         x
                     } else {
-                        self.restore_input(call, x)
+                        self.restore_input(call, x, false)
                     };
-                    args.push(self.push_node(Op::Array(input, false), vec![], x_ty));
+                    args.push(self.push_node(Op::Array(input, 0), vec![], x_ty));
                     let buffer = match self.var_adjoint.get(&x) {
                         Some(&d) => d,
                         None => {
@@ -153,7 +158,7 @@ impl Reverse {
                             self.scratch(x_ty, len)
                         }
                     };
-                    args.push(self.push_node(Op::Array(buffer, false), vec![], x_ty));
+                    args.push(self.push_node(Op::Array(buffer, 0), vec![], x_ty));
                     modes.extend([Pass::Ref, Pass::Mut]);
                 }
                 Pass::Value => {
@@ -194,15 +199,16 @@ impl Reverse {
         }
     }
 
-    /// In the forward sweep, after `stmt`: what the backward code of a call needs saved.
-    pub(super) fn save_inputs(&mut self, stmt: &Stmt, out: &mut Vec<Stmt>) {
+    /// In the forward sweep, before `stmt` (`before`) or after it: what the backward code of a
+    /// call needs saved.
+    pub(super) fn save_inputs(&mut self, stmt: &Stmt, out: &mut Vec<Stmt>, before: bool) {
         let Stmt::Assign(_, call) = stmt else {
             return;
         };
         let Some(snapshots) = self.snapshots.get(call).cloned() else {
             return;
         };
-        for Snapshot { input, tape } in snapshots {
+        for Snapshot { input, tape, .. } in snapshots.into_iter().filter(|s| s.before == before) {
             let ty = self.b.with_graph(|g| g.vars[input.0].ty);
             let len = self.push_node(Op::Len(input), vec![], Ty::Int);
             let zero = self.b.int(0);

@@ -1005,3 +1005,76 @@ fn buffers() {
     assert_eq!(vj.to_bits(), v.to_bits());
     assert_close("buffer_chain jvp", t, g[1], REL);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Windows of slices of every length, the shorter ones with no window at all.
+
+/// `Σ_i (i + 1) · w₀ · w₂ · sin(w₁)` over the windows of three, by `for` over `enumerate`.
+#[differentiate(reverse, forward, hessian)]
+fn triples(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, w) in x.windows(3).enumerate() {
+        s += (i + 1) as f64 * w[0] * w[2] * w[1].sin();
+    }
+    s
+}
+
+/// The same windows through `fold`, with a weight from `len`.
+#[differentiate(reverse, forward)]
+fn pairs_fold(x: &[f64]) -> f64 {
+    x.windows(2)
+        .fold(0.5, |acc, w| acc * 0.9 + w[0] * w[1] * w.len() as f64)
+}
+
+#[test]
+fn windows_of_short_slices() {
+    for n in 0..7 {
+        let x: Vec<f64> = (0..n).map(|k| 0.3 + 0.7 * (k as f64).cos()).collect();
+        // Closed forms.
+        let mut want = vec![0.0; n];
+        let mut value = 0.0;
+        for j in 0..n.saturating_sub(2) {
+            let c = (j + 1) as f64;
+            value += c * x[j] * x[j + 2] * x[j + 1].sin();
+            want[j] += c * x[j + 2] * x[j + 1].sin();
+            want[j + 1] += c * x[j] * x[j + 2] * x[j + 1].cos();
+            want[j + 2] += c * x[j] * x[j + 1].sin();
+        }
+        let (v, g) = triples_grad(&x);
+        assert_eq!(v.to_bits(), triples(&x).to_bits(), "n = {n}");
+        assert_close("triples value", v, value, REL);
+        for k in 0..n {
+            assert_close("triples", g[k], want[k], REL);
+        }
+        if n > 0 {
+            check_gradient_with(triples, &x, &g, FD).unwrap();
+            let mut dir = vec![0.0; n];
+            dir[n - 1] = 1.0;
+            let (_, t) = triples_jvp(&x, &dir);
+            assert_close("triples jvp", t, g[n - 1], REL);
+            // H·e_last against central differences of the gradient.
+            let (_, _, hv) = triples_hvp(&x, &dir);
+            let h = 1e-5;
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[n - 1] += h;
+            down[n - 1] -= h;
+            let (gu, gd) = (triples_grad(&up).1, triples_grad(&down).1);
+            for k in 0..n {
+                assert_close("triples hvp", hv[k], (gu[k] - gd[k]) / (2.0 * h), 1e-6);
+            }
+        }
+        // fold: acc_{j+1} = 0.9 acc_j + 2 x_j x_{j+1}; ∂/∂x_k by the chain back from the end.
+        let windows = n.saturating_sub(1);
+        let (v, g) = pairs_fold_grad(&x);
+        assert_eq!(v.to_bits(), pairs_fold(&x).to_bits(), "n = {n}");
+        let mut want = vec![0.0; n];
+        for j in 0..windows {
+            let weight = 0.9_f64.powi((windows - 1 - j) as i32);
+            want[j] += weight * 2.0 * x[j + 1];
+            want[j + 1] += weight * 2.0 * x[j];
+        }
+        for k in 0..n {
+            assert_close("pairs_fold", g[k], want[k], REL);
+        }
+    }
+}

@@ -215,7 +215,7 @@ impl Lowerer {
     /// `view[k]`: a load of the array at the view's offset plus `k`.
     pub(super) fn view_load(&mut self, view: View, k: NodeId, span: Span) -> NodeId {
         let i = match view.offset {
-            Some(o) => self.iop(Prim::Add, o, k, span),
+            Some(o) => self.offset_index(o, k, span),
             None => k,
         };
         if let Some(&n) = self.loads.get(&(view.var, i)) {
@@ -225,6 +225,27 @@ impl Lowerer {
         let n = self.push(Op::Load(view.var), vec![i], ty, span);
         self.loads.insert((view.var, i), n);
         n
+    }
+
+    /// `o + k`, the index of element `k` of a view at offset `o`; for a window whose counter
+    /// is shifted, `o = i - c`, the element `d` is at `i + (d - c)` or `i - (c - d)`.
+    fn offset_index(&mut self, o: NodeId, k: NodeId, span: Span) -> NodeId {
+        if let Some(d) = self.int_value(k)
+            && let (Op::Prim(Prim::Sub), [i, c]) =
+                (&self.nodes[o.0].op, self.nodes[o.0].args.as_slice())
+            && matches!(self.nodes[i.0].op, Op::Counter(_))
+            && let Some(c) = self.int_value(*c)
+        {
+            let i = *i;
+            return if d >= c {
+                let e = self.int(d - c, span);
+                self.iop(Prim::Add, i, e, span)
+            } else {
+                let e = self.int(c - d, span);
+                self.iop(Prim::Sub, i, e, span)
+            };
+        }
+        self.iop(Prim::Add, o, k, span)
     }
 
     /// Whether an expression names an array, a slice or a view, without lowering anything.
@@ -872,7 +893,7 @@ impl Lowerer {
         };
         let (seq, reverse) = unrev(seq);
         let span = f.expr.span();
-        let start = self.int(0, span);
+        let (start, end) = self.loop_range(&seq, reverse, span);
         let name = match (&seq.kind, &*f.pat) {
             (Kind::Enumerate(_), Pat::Tuple(t)) => match t.elems.first() {
                 Some(Pat::Ident(p)) => p.ident.to_string(),
@@ -882,14 +903,45 @@ impl Lowerer {
         };
         let range = LoopRange {
             start,
-            end: seq.count,
+            end,
             inclusive: false,
             reverse,
         };
-        self.counted_loop(f, range, name, &mut |cx, k| {
+        self.counted_loop(f, range, name, &mut |cx, counter| {
+            let k = cx.iop(Prim::Sub, counter, start, span);
             let item = cx.item_at(&seq, k, span);
             cx.bind_item(&f.pat, item);
         });
+    }
+
+    /// The counter's range of a loop over `seq`; the item of counter `i` is that of index
+    /// `i - start`. Usually `0..count`; a loop driven by `x.windows(size)` counts over
+    /// `size - 1..x.len()`, whose last window ends at the counter: the range is empty when `x` is
+    /// shorter than a window, so there is no saturating count, and `i < x.len()` bounds every
+    /// element of the window for the optimiser as the index loop `x[i - 1]`, `x[i]` does.
+    fn loop_range(&mut self, seq: &Seq<'_>, reverse: bool, span: Span) -> (NodeId, NodeId) {
+        fn windows(seq: &Seq<'_>) -> Option<(View, NodeId)> {
+            match &seq.kind {
+                Kind::Views {
+                    of,
+                    size,
+                    chunks: false,
+                } => Some((*of, *size)),
+                Kind::Map(s, ..) | Kind::Enumerate(s) => windows(s),
+                _ => None,
+            }
+        }
+        if !reverse
+            && let Some((of, size)) = windows(seq)
+            && of.offset.is_none()
+            && self.int_value(size).is_some_and(|s| s >= 1)
+        {
+            let one = self.int(1, span);
+            let start = self.iop(Prim::Sub, size, one, span);
+            let end = self.view_len(of, span);
+            return (start, end);
+        }
+        (self.int(0, span), seq.count)
     }
 
     /// `sum`, `product` and `fold` ending a chain; `None` for a method that is not one of them.
@@ -1002,10 +1054,11 @@ impl Lowerer {
         let (seq, reverse) = unrev(seq);
         let counter = self.counters;
         self.counters += 1;
-        let start = self.int(0, span);
+        let (start, end) = self.loop_range(&seq, reverse, span);
         let body = self.nested(|cx| {
-            let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
-            cx.nodes[k.0].name = Some("i".to_owned());
+            let i = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
+            cx.nodes[i.0].name = Some("i".to_owned());
+            let k = cx.iop(Prim::Sub, i, start, span);
             let item = cx.item_at(&seq, k, span);
             let current = cx.read(acc, span);
             let next = step(cx, current, item);
@@ -1015,7 +1068,7 @@ impl Lowerer {
             counter,
             name: "i".to_owned(),
             start,
-            end: seq.count,
+            end,
             inclusive: false,
             reverse,
             body,

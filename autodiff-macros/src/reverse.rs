@@ -675,6 +675,24 @@ impl Reverse {
             self.frame().values.insert(n, copy);
             return copy;
         }
+        // A load from an active array that holds the same values in the backward code: its
+        // index is needed there anyway, for the adjoint, so the element is loaded again at the
+        // index rather than saved beside it.
+        if let Op::Load(v) = node.op
+            && self.b.with_graph(|g| g.vars[v.0].active)
+            && (self.pure(&node) || self.unchanged_in_fused_loop(&node))
+        {
+            let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
+            let placed = &self.placed;
+            let (copy, fresh) = self.b.recompute(&node, args, |id| {
+                self.b.is_primal(id) || placed.contains(&id)
+            });
+            if fresh {
+                self.emit(Stmt::Node(copy));
+            }
+            self.frame().values.insert(n, copy);
+            return copy;
+        }
         // Pushed in the forward sweep right after it is computed, popped at the start of the
         // backward code of its block.
         let kind = match node.ty {

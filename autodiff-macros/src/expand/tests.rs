@@ -578,36 +578,3 @@ fn per_iteration_temporaries_are_fused() {
         "{note}"
     );
 }
-
-#[test]
-fn zz_print() {
-    println!("{}", expand("reverse", r"fn g(d: usize, k: usize, n: usize, icf: &[f64], means: &[f64], x: &[f64]) -> f64 {
-    let icf_sz = d * (d + 1) / 2;
-    let mut xcentered = [0.0; 64];
-    let mut qxcentered = [0.0; 64];
-    let mut slse = 0.0;
-    for ix in 0..n {
-        for ik in 0..k {
-            for id in 0..d {
-                xcentered[id] = x[ix * d + id] - means[ik * d + id];
-            }
-            for id in 0..d {
-                qxcentered[id] = icf[ik * icf_sz + id].exp() * xcentered[id];
-            }
-            let mut lparamsidx = 0;
-            for i in 0..d {
-                for j in i + 1..d {
-                    qxcentered[j] += icf[ik * icf_sz + d + lparamsidx] * xcentered[i];
-                    lparamsidx += 1;
-                }
-            }
-            let mut sqnorm = qxcentered[0] * qxcentered[0];
-            for id in 1..d {
-                sqnorm += qxcentered[id] * qxcentered[id];
-            }
-            slse += sqnorm;
-        }
-    }
-    slse
-}"));
-}

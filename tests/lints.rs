@@ -504,6 +504,20 @@ pub mod outputs {
         dx
     }
 
+    /// The Lorenz-96 system's right-hand side, one output an iteration from the inputs alone,
+    /// so that its Jacobian is taken row by row.
+    #[differentiate(reverse)]
+    #[must_use]
+    pub fn lorenz96_rows(x: [f64; N], forcing: f64) -> [f64; N] {
+        let mut dx = [0.0; N];
+        for i in 0..dx.len() {
+            let next = x[(i + 1) % N];
+            let back2 = x[(i + N - 2) % N];
+            dx[i] = (next - back2) * x[(i + N - 1) % N] - x[i] + forcing;
+        }
+        dx
+    }
+
     /// The mean and the second moment of weighted values.
     #[differentiate(reverse, forward)]
     #[must_use]

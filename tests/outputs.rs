@@ -676,3 +676,175 @@ fn calls_in_lanes_take_the_callee_gradient() {
     assert!(jac.iter().flatten().all(|d| !d.is_nan()));
     assert_eq!(jac[5], [0.0; 5]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Jacobians row by row: each iteration of the loop writes one output from the inputs alone.
+
+const ROWS: usize = 7;
+
+/// Every construct a row may hold: a nested loop with its own accumulator, a local array
+/// overwritten per row, `if`/`else`, `match` on the counter with a guard, a closure, a call with
+/// several outputs, a call with one, cyclic indices, a scalar, an array and a reference to an
+/// array among the active parameters and a constant one left out by `wrt`.
+#[differentiate(reverse, forward, wrt(a, x, w))]
+fn rows_of_everything(a: f64, x: [f64; ROWS], w: &[f64; 3], c: &[f64; ROWS]) -> [f64; ROWS] {
+    let mut r = [0.0; ROWS];
+    for i in 0..ROWS {
+        let left = x[(i + ROWS - 1) % ROWS];
+        let mut h = [0.0; 3];
+        let mut s = 0.0;
+        for k in 0..3 {
+            h[k] = w[k] * left + c[i];
+            s += h[k] * h[k];
+        }
+        let scale = |v: f64| v * a + 0.5;
+        let [u, v] = rot(x[i], scale(s).tanh());
+        let bent = match i {
+            0 => u.sin(),
+            k if k % 2 == 1 => v * a,
+            _ => u + v.tanh(),
+        };
+        r[i] = if x[i] > 0.0 {
+            bent * cube(left)
+        } else {
+            bent - a * a
+        };
+    }
+    r
+}
+
+#[differentiate(reverse, forward)]
+fn cube(z: f64) -> f64 {
+    z * z * z
+}
+
+/// A running sum carried from row to row: not a row loop, the Jacobian is lower triangular and
+/// takes the sweeps.
+#[differentiate(reverse, forward)]
+fn carried(x: [f64; ROWS]) -> [f64; ROWS] {
+    let mut r = [0.0; ROWS];
+    let mut acc = 0.0;
+    for i in 0..r.len() {
+        acc += x[i] * x[i];
+        r[i] = acc.sqrt();
+    }
+    r
+}
+
+/// The output read back inside the loop: not a row loop either.
+#[differentiate(reverse, forward)]
+fn reads_back(x: [f64; ROWS]) -> [f64; ROWS] {
+    let mut r = [0.0; ROWS];
+    for i in 0..ROWS {
+        let before = if i > 0 { r[i - 1] } else { 1.0 };
+        r[i] = before * x[i].sin();
+    }
+    r
+}
+
+/// A row loop over `0..r.len()`, in `f32`.
+#[differentiate(reverse, forward)]
+fn rows32(x: [f32; 4]) -> [f32; 4] {
+    let mut r = [0.0; 4];
+    for i in 0..r.len() {
+        let next = x[(i + 1) % 4];
+        r[i] = x[i] * next.exp() - next;
+    }
+    r
+}
+
+fn jacobian_by_columns<const N: usize, const M: usize>(
+    jvp: &dyn Fn([f64; N]) -> [f64; M],
+) -> Vec<Vec<f64>> {
+    let mut jac = vec![vec![0.0; N]; M];
+    for j in 0..N {
+        let mut t = [0.0; N];
+        t[j] = 1.0;
+        let col = jvp(t);
+        for i in 0..M {
+            jac[i][j] = col[i];
+        }
+    }
+    jac
+}
+
+#[test]
+fn row_loops_give_the_jacobian_row_by_row() {
+    let c = [0.3, -0.2, 0.1, 0.7, -0.5, 0.05, 0.4];
+    let w = [0.9, -0.4, 0.6];
+    let flat = |v: &[f64]| {
+        let x: [f64; ROWS] = std::array::from_fn(|k| v[1 + k]);
+        let w = [v[1 + ROWS], v[2 + ROWS], v[3 + ROWS]];
+        rows_of_everything(v[0], x, &w, &c).to_vec()
+    };
+    for a in [0.8, -0.6] {
+        let x = [0.5, -1.0, 1.5, 0.25, -0.3, 0.9, 1.1];
+        let (value, jac) = rows_of_everything_jacobian(a, x, &w, &c);
+        assert_eq!(value, rows_of_everything(a, x, &w, &c), "bit for bit");
+        let mut v = vec![a];
+        v.extend(x);
+        v.extend(w);
+        assert_matrix(&to_rows(&jac), &fd(&flat, &v), 1e-6);
+        // Forward mode, column by column, and the VJP along each unit seed.
+        let by_columns = jacobian_by_columns::<11, ROWS>(&|t| {
+            let tx: [f64; ROWS] = std::array::from_fn(|k| t[1 + k]);
+            rows_of_everything_jvp(a, t[0], x, tx, &w, &[t[8], t[9], t[10]], &c).1
+        });
+        assert_matrix(&to_rows(&jac), &by_columns, 1e-12);
+        for i in 0..ROWS {
+            let mut seed = [0.0; ROWS];
+            seed[i] = 1.0;
+            let (_, da, dx, dw) = rows_of_everything_vjp(a, x, &w, &c, seed);
+            let mut row = vec![da];
+            row.extend(dx);
+            row.extend(dw);
+            assert_matrix(&[row], &[jac[i].to_vec()], 1e-12);
+        }
+    }
+
+    let x = [0.5, -1.0, 1.5, 0.25, -0.3, 0.9, 1.1];
+    for (name, f, jacobian, jvp) in [
+        (
+            "carried",
+            carried as fn([f64; ROWS]) -> [f64; ROWS],
+            carried_jacobian as fn([f64; ROWS]) -> ([f64; ROWS], [[f64; ROWS]; ROWS]),
+            carried_jvp as fn([f64; ROWS], [f64; ROWS]) -> ([f64; ROWS], [f64; ROWS]),
+        ),
+        (
+            "reads_back",
+            reads_back,
+            reads_back_jacobian,
+            reads_back_jvp,
+        ),
+    ] {
+        let (value, jac) = jacobian(x);
+        assert_eq!(value, f(x), "{name}");
+        let flat = |v: &[f64]| f(std::array::from_fn(|k| v[k])).to_vec();
+        assert_matrix(&to_rows(&jac), &fd(&flat, &x), 1e-6);
+        assert_matrix(
+            &to_rows(&jac),
+            &jacobian_by_columns::<ROWS, ROWS>(&|t| jvp(x, t).1),
+            1e-12,
+        );
+    }
+
+    let x32 = [0.5_f32, -1.0, 1.5, 0.25];
+    let (value, jac) = rows32_jacobian(x32);
+    assert_eq!(value, rows32(x32));
+    for i in 0..4 {
+        let next = (i + 1) % 4;
+        for j in 0..4 {
+            let mut want = 0.0;
+            if j == i {
+                want += x32[next].exp();
+            }
+            if j == next {
+                want += x32[i] * x32[next].exp() - 1.0;
+            }
+            assert!(
+                (jac[i][j] - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "({i}, {j})"
+            );
+        }
+    }
+}

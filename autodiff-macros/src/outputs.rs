@@ -17,6 +17,8 @@ use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
 use crate::options::Options;
 use crate::{emit, expand, forward, lower};
 
+mod rows;
+
 /// The length of an array: a number when it is a literal, else its expression.
 #[derive(Clone)]
 struct Len {
@@ -193,6 +195,8 @@ struct Param {
     ty: Type,
     kind: Kind,
     active: bool,
+    /// Declared `mut`.
+    mutable: bool,
 }
 
 impl Param {
@@ -256,6 +260,7 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
             ty: (*t.ty).clone(),
             kind,
             active,
+            mutable: p.mutability.is_some(),
         });
     }
     Ok(out)
@@ -516,6 +521,43 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     };
     lower::dispose(helper);
 
+    // `f_jacobian` row by row, where each iteration of the function's loop writes one output.
+    let row_grad = match (options.reverse, output.parts.as_slice()) {
+        (true, [Part::Array(len)]) if !output.tuple && params.iter().all(|p| !p.mutable) => {
+            rows::row_loop(function, &len.tokens)
+                .filter(|row| params.iter().all(|p| p.name != row.counter))
+        }
+        _ => None,
+    };
+    let row_grad = match row_grad {
+        Some(row) => {
+            let row_name = format_ident!("{}_outputs_row", f);
+            let counter = &row.counter;
+            let (stmts, value) = (&row.stmts, &row.value);
+            let mut row_fn = function.clone();
+            row_fn.attrs.clear();
+            row_fn.sig.ident = row_name.clone();
+            row_fn.sig.inputs.push(syn::parse_quote!(#counter: usize));
+            row_fn.sig.output = syn::parse_quote!(-> #float);
+            row_fn.block = Box::new(syn::parse_quote!({ #(#stmts)* #value }));
+            let row_options = Options {
+                reverse: true,
+                wrt: options.wrt.clone(),
+                ..Options::default()
+            };
+            let graph = lower::lower(&row_fn, &row_options)?;
+            let derived = hide(expand::derive(&row_options, graph)?)?;
+            let row_tokens = quote! {
+                #[doc(hidden)]
+                #[allow(clippy::all, clippy::pedantic, dead_code, unused_mut, unused_variables)]
+                #row_fn
+                #derived
+            };
+            lower::dispose(row_fn);
+            Some((format_ident!("{}_grad", row_name), row_tokens))
+        }
+        None => None,
+    };
     let jvp_lanes = lanes
         .as_ref()
         .map(|_| format_ident!("{}_jvp_lanes", helper_name));
@@ -528,8 +570,12 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         vjp_into: format_ident!("{}_vjp_into", helper_name),
         jvp: format_ident!("{}_jvp", helper_name),
         jvp_lanes,
+        row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
     };
     let mut tokens = quote!(#helper_tokens #derived);
+    if let Some((_, row_tokens)) = row_grad {
+        tokens.extend(row_tokens);
+    }
     tokens.extend(lanes.clone());
     tokens.extend(emitter.call_form());
     if options.reverse {
@@ -553,6 +599,9 @@ struct Gen<'a> {
     /// `f_outputs_jvp_lanes`, if the tangent code is linear in lanes and the number of columns
     /// known at compile time.
     jvp_lanes: Option<Ident>,
+    /// `f_outputs_row_grad`, the gradient of one iteration of a loop that writes one output an
+    /// iteration (`rows.rs`).
+    row_grad: Option<Ident>,
 }
 
 /// How many forward sweeps in lanes a Jacobian takes: a number, or an expression.
@@ -1038,6 +1087,31 @@ impl Gen<'_> {
         }
     }
 
+    /// The Jacobian row by row: iteration `i_` of the function's loop, differentiated alone,
+    /// gives output `i_` and row `i_`.
+    fn rows(&self, row_grad: &Ident, offsets: &[(usize, Len)]) -> TokenStream {
+        let m = self.output.m();
+        let grads = self.returned_grads();
+        let names = self.names();
+        let fill_row = offsets.iter().map(|(k, off)| {
+            let p = &self.params[*k];
+            let d = p.d();
+            let end = off.plus(&p.len());
+            match p.kind {
+                Kind::Scalar => quote!(row_[#off] = #d;),
+                _ => quote!(row_[#off..#end].copy_from_slice(&#d);),
+            }
+        });
+        quote! {
+            for i_ in 0..#m {
+                let (value_, #(#grads,)*) = #row_grad(#(#names,)* i_);
+                out_[i_] = value_;
+                let row_ = &mut jac_[i_];
+                #(#fill_row)*
+            }
+        }
+    }
+
     /// Forward sweeps with the `n` unit directions in lanes, `W_` columns a sweep, and the
     /// number of sweeps.
     fn lanes_sweep(
@@ -1151,7 +1225,10 @@ impl Gen<'_> {
         let unpack = self.unpack(&format_ident!("out_"));
         let name = format_ident!("{}_jacobian", f);
         if !self.has_slices() {
-            let sweeps = self.sweeps(&n, &offsets, &quote!(&mut jac_[i_]), &quote!(jac_[i_][j_]));
+            let sweeps = match &self.row_grad {
+                Some(row_grad) if n.lit != Some(1) => self.rows(row_grad, &offsets),
+                _ => self.sweeps(&n, &offsets, &quote!(&mut jac_[i_]), &quote!(jac_[i_][j_])),
+            };
             let doc = format!(
                 " The value of [`{f}`] and its Jacobian `jac[i][j] = ∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n Generated by `#[differentiate]`."
             );

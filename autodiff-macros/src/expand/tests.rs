@@ -578,3 +578,42 @@ fn per_iteration_temporaries_are_fused() {
         "{note}"
     );
 }
+
+/// `f_jacobian` of a loop that writes one output an iteration from the inputs alone takes the
+/// gradient of one iteration per row; a loop that carries a value, reads its output or leaves
+/// early keeps the sweeps.
+#[test]
+fn row_loops_are_differentiated_row_by_row() {
+    let rows = |body: &str| {
+        let got = expand(
+            "reverse",
+            &format!("fn f(x: [f64; 4], c: f64) -> [f64; 4] {{ {body} }}"),
+        );
+        let jacobian = &got[got.find("fn f_jacobian").expect("f_jacobian")..];
+        jacobian.contains("f_outputs_row_grad(x, c, i_)")
+    };
+    let accepted = [
+        "let mut r = [0.0; 4]; for i in 0..4 { let n = x[(i + 1) % 4]; r[i] = n * x[i] + c; } r",
+        "let mut r = [0.0; 4]; for i in 0..r.len() { let mut s = 0.0; for k in 0..i { s += x[k]; } r[i] = s * c; } r",
+        "let mut r = [0.0; 4]; for j in 0..4 { let h = [x[j], c]; r[j] = match j { 0 => h[0], k if k > 2 => h[1], _ => h[0] * h[1] }; } r",
+    ];
+    for body in accepted {
+        assert!(rows(body), "{body}");
+    }
+    let refused = [
+        // A value carried from row to row.
+        "let mut r = [0.0; 4]; let mut acc = 0.0; for i in 0..4 { acc += x[i]; r[i] = acc; } r",
+        "let mut r = [0.0; 4]; for i in 0..4 { r[i] = x[i]; } let _ = c; r",
+        // The output read back.
+        "let mut r = [0.0; 4]; for i in 0..4 { let p = if i > 0 { r[i - 1] } else { c }; r[i] = p * x[i]; } r",
+        // Not every row, or not in order.
+        "let mut r = [0.0; 4]; for i in 1..4 { r[i] = x[i] * c; } r",
+        "let mut r = [0.0; 4]; for i in 0..4 { r[3 - i] = x[i] * c; } r",
+        // Leaving early.
+        "let mut r = [0.0; 4]; for i in 0..4 { if x[i] > c { break; } r[i] = x[i]; } r",
+        "let mut r = [0.0; 4]; for i in 0..4 { let mut s = 0.0; for k in 0..4 { if k > i { continue; } s += x[k]; } r[i] = s * c; } r",
+    ];
+    for body in refused {
+        assert!(!rows(body), "{body}");
+    }
+}

@@ -39,17 +39,18 @@ pub struct Hvp {
 
 /// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
 pub fn check(graph: &Graph) -> syn::Result<()> {
-    for node in &graph.nodes {
-        let (what, instead) = match node.op {
-            Op::Invoke(_) => (
-                "a call that writes into a buffer",
-                "write the callee's body inline",
-            ),
-            _ => continue,
-        };
+    // A helper with out-parameters has `g_vjp_into` and `g_jvp`, but no second-order form: its
+    // `H·v` would need the tangent of `g_vjp_into`.
+    if let Some((node, invoke)) = graph.nodes.iter().find_map(|n| match &n.op {
+        Op::Invoke(invoke) => Some((n, invoke)),
+        _ => None,
+    }) {
+        let g = &invoke.callee.name;
         return Err(syn::Error::new(
             node.span,
-            format!("{what} is not supported by `#[differentiate(hessian)]` yet: {instead}"),
+            format!(
+                "a call of `{g}`, which writes into a buffer, is not supported by `#[differentiate(hessian)]` yet: no second-order form of a function with out-parameters is generated; write the body of `{g}` inline here, or make `{g}` return one float (differentiated with `hessian`) and call it once per output"
+            ),
         ));
     }
     // A struct read as a constant (its fields, passed to calls), or named in `wrt`, is a
@@ -57,7 +58,7 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
     if let Some(p) = graph.params.iter().find(|p| p.out()) {
         return Err(syn::Error::new(
             p.span,
-            "an out-parameter is not supported by `#[differentiate(hessian)]` yet: return the values instead",
+            "an out-parameter makes several outputs, and `#[differentiate(hessian)]` differentiates functions with one float output twice: differentiate each output in a function of its own that returns it",
         ));
     }
     Ok(())

@@ -550,7 +550,7 @@ pub mod structs {
 
     impl Model {
         /// A linear model's squared error at one point.
-        #[differentiate(reverse, forward, wrt(self, x))]
+        #[differentiate(reverse, forward, hessian, wrt(self, x))]
         #[must_use]
         pub fn loss(&self, x: &[f64], y: f64) -> f64 {
             let mut p = self.b;
@@ -573,10 +573,18 @@ pub mod structs {
     }
 
     /// A struct parameter by reference.
-    #[differentiate(reverse, forward, wrt(m))]
+    #[differentiate(reverse, forward, hessian, wrt(m))]
     #[must_use]
     pub fn penalty(m: &Model, k: f64) -> f64 {
         k * m.b * m.b + m.w[0]
+    }
+
+    /// A struct parameter by value, with a constant struct by value, differentiated twice.
+    #[differentiate(reverse, hessian, wrt(m, k))]
+    #[must_use]
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn owned(m: Model, other: Model, k: f64) -> f64 {
+        k * m.b * m.w[1] + other.b * m.w[0] * m.w[0]
     }
 
     /// A generic function.
@@ -612,4 +620,15 @@ fn structs_compile_and_run() {
     assert_eq!((d_m.b, d_m.w), (4.0, vec![1.0, 0.0]));
     let (s, ..) = structs::soft_grad(1.0_f32, &[0.0, 0.0]);
     assert!((s - 2.0_f32.ln() * 0.5).abs() < 1e-6);
+    // `[b, w₀, w₁]`, then the two entries of `x`.
+    let (_, _, _, hess) = m.loss_hessian(&[1.0, 1.0], 3.0);
+    assert_eq!(hess.len(), 25);
+    assert_eq!(hess[0].to_bits(), 2.0_f64.to_bits());
+    let (_, _, hess) = structs::penalty_hessian(&m, 2.0);
+    assert_eq!(hess, [4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    let (_, _, d_k, hess) = structs::owned_hessian(m.clone(), m.clone(), 2.0);
+    assert_eq!(d_k.to_bits(), (m.b * m.w[1]).to_bits());
+    // `[b, w₀, w₁, k]`: ∂²/∂w₀² = 2·other.b, ∂²/∂b∂w₁ = k, ∂²/∂b∂k = w₁, ∂²/∂w₁∂k = b.
+    assert_eq!(hess.len(), 16);
+    assert_eq!((hess[5], hess[2], hess[3], hess[11]), (2.0, 2.0, 2.0, 1.0));
 }

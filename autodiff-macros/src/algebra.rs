@@ -433,6 +433,13 @@ impl Builder {
             return id;
         }
         let ty = match p {
+            // Values of unknown type (a struct's fields) are floats or integers as the lowering
+            // left them: unknown.
+            Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem
+                if args.iter().all(|&a| self.ty_of(a) == Ty::Other) =>
+            {
+                Ty::Other
+            }
             Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem
                 if !args.iter().any(|&a| matches!(self.ty_of(a), Ty::Float(_))) =>
             {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::algebra::Builder;
 use crate::forward::{Forward, Seed};
-use crate::graph::{Block, Graph, Node, NodeId, Op, Role, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::reverse::Adjoint;
 use crate::rules::{self, Mode};
 
@@ -28,6 +28,10 @@ pub struct Hvp {
     pub array_hvs: HashMap<usize, VarId>,
     /// A read of each array parameter's `H·v` entry at the end of the code, to return it.
     pub array_hv_reads: HashMap<usize, NodeId>,
+    /// The direction of `self`, when `wrt` names it and the body reads its fields.
+    pub self_seed: Option<NodeId>,
+    /// The `H·v` entry of `self`, a `Self`, when `wrt` names it.
+    pub self_hv: Option<NodeId>,
     /// Each pop of a tangent tape, with the pop of the primal tape it mirrors: written wherever
     /// that one is, so the two tapes stay in step.
     pub tangent_pops: HashMap<NodeId, NodeId>,
@@ -35,39 +39,26 @@ pub struct Hvp {
 
 /// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
 pub fn check(graph: &Graph) -> syn::Result<()> {
-    for node in &graph.nodes {
-        let (what, instead) = match node.op {
-            Op::Invoke(_) => (
-                "a call that writes into a buffer",
-                "write the callee's body inline",
-            ),
-            _ => continue,
-        };
+    // A helper with out-parameters has `g_vjp_into` and `g_jvp`, but no second-order form: its
+    // `H·v` would need the tangent of `g_vjp_into`.
+    if let Some((node, invoke)) = graph.nodes.iter().find_map(|n| match &n.op {
+        Op::Invoke(invoke) => Some((n, invoke)),
+        _ => None,
+    }) {
+        let g = &invoke.callee.name;
         return Err(syn::Error::new(
             node.span,
-            format!("{what} is not supported by `#[differentiate(hessian)]` yet: {instead}"),
+            format!(
+                "a call of `{g}`, which writes into a buffer, is not supported by `#[differentiate(hessian)]` yet: no second-order form of a function with out-parameters is generated; write the body of `{g}` inline here, or make `{g}` return one float (differentiated with `hessian`) and call it once per output"
+            ),
         ));
     }
-    // A struct read as a constant (its fields, passed to calls) is a parameter like any other;
-    // one named in `wrt` or an out-parameter is not yet.
-    if let Some(p) = graph.params.iter().find(|p| p.role != Role::Input) {
-        let message = match p.role {
-            Role::Fields => {
-                "a struct named in `wrt` is not supported by `#[differentiate(hessian)]` yet: pass the fields it is differentiated by as float or float-array parameters"
-            }
-            _ => {
-                "an out-parameter is not supported by `#[differentiate(hessian)]` yet: return the values instead"
-            }
-        };
-        return Err(syn::Error::new(p.span, message));
-    }
-    // `self` read as a constant is like a `&Params`; differentiated by, it is a struct in `wrt`.
-    if graph.self_active
-        && let Some(receiver) = &graph.receiver
-    {
-        return Err(syn::Error::new_spanned(
-            receiver,
-            "`self` named in `wrt` is not supported by `#[differentiate(hessian)]` yet: pass the fields it is differentiated by as float or float-array parameters",
+    // A struct read as a constant (its fields, passed to calls), or named in `wrt`, is a
+    // parameter like any other; an out-parameter is not yet.
+    if let Some(p) = graph.params.iter().find(|p| p.out()) {
+        return Err(syn::Error::new(
+            p.span,
+            "an out-parameter makes several outputs, and `#[differentiate(hessian)]` differentiates functions with one float output twice: differentiate each output in a function of its own that returns it",
         ));
     }
     Ok(())
@@ -116,6 +107,20 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         }
     }
     let mut code = f.block(&adjoint.code);
+    // The `H·v` entry of a struct (or of `self`) is a struct too: built at the end, beside the
+    // gradient entry it is the tangent of.
+    let struct_gradients = graph_params
+        .iter()
+        .filter(|p| p.active && p.fields())
+        .filter_map(|p| adjoint.adjoint_of.get(&p.node).copied());
+    let mut tail = Vec::new();
+    for g in struct_gradients {
+        f.gradient_tangent(g, &mut tail);
+    }
+    let self_hv = adjoint
+        .self_gradient
+        .map(|g| f.gradient_tangent(g, &mut tail));
+    code.0.extend(tail);
     let tangent_pops = f
         .tangent
         .iter()
@@ -163,6 +168,8 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         hvs,
         array_hvs,
         array_hv_reads,
+        self_seed: f.self_seed,
+        self_hv,
         tangent_pops,
     }
 }
@@ -193,6 +200,11 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 Op::Param(p) => {
                     graph.params[p].active && matches!(graph.params[p].shape, Shape::Scalar)
                 }
+                // `self` named in `wrt`: its fields vary as a struct parameter's do.
+                Op::SelfValue(_) => graph.self_active,
+                // A field varies where the primal's analysis found it active: a float field
+                // of a struct that `wrt` names, not an integer one.
+                Op::Member(_) => node.active,
                 Op::Read(v) | Op::Load(v) | Op::Pop(v) | Op::Array(v, _) | Op::Part(v) => vars[v.0],
                 // The reverse pass made every active call a `g_grad` call: a call left as it is
                 // computes a value no gradient reads (a branch's condition), whose tangent no
@@ -230,8 +242,10 @@ fn primal_param(params: &[crate::graph::Param], p: usize, v: VarId) -> bool {
     params[p].var == Some(v)
 }
 
+/// Whether a variable may hold a float: one of a float type, or of the unknown type of a value
+/// read from a struct's field.
 fn is_float(ty: Ty) -> bool {
-    matches!(ty, Ty::Float(_))
+    matches!(ty, Ty::Float(_) | Ty::Other)
 }
 
 /// Calls `f(var, value)` for every statement that writes `value` into `var`.

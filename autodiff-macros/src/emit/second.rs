@@ -7,7 +7,7 @@ use super::{
     Inputs, Namer, Signature, Sweep, doc_lines, element_type, gradient_type, stored_param, zero_of,
 };
 use crate::forward::Seed;
-use crate::graph::{NodeId, Param, Shape};
+use crate::graph::{NodeId, Op, Param, Shape};
 use crate::names;
 use crate::second::Hvp;
 
@@ -35,6 +35,15 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     let mut prelude = Vec::new();
     let mut length_checks = Vec::new();
     let mut directions = Vec::new();
+    // `wrt(self)`: the direction of `self` comes first, as `self` does.
+    if graph.self_active {
+        let v = inputs.namer.fresh("v_self");
+        params.push(quote!(#v: &Self));
+        directions.push(v.clone());
+        inputs
+            .nodes
+            .push((hvp.self_seed.unwrap_or(NodeId(usize::MAX)), v));
+    }
     for (i, p) in graph.params.iter().enumerate() {
         let ident = inputs.param(graph, i).clone();
         let ty = &p.ty_tokens;
@@ -93,6 +102,10 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     // are in their buffers.
     let mut results = vec![(Some(graph.output), "value".to_owned())];
     let mut hv_results = Vec::new();
+    if let Some(g) = adjoint.self_gradient {
+        results.push((Some(g), "d_self".to_owned()));
+        hv_results.push((hvp.self_hv, "hv_self".to_owned()));
+    }
     let gradients = adjoint.gradients();
     let mut scalar = gradients.iter().zip(&hvp.hvs);
     for (i, p) in &active {
@@ -134,15 +147,20 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         .iter()
         .filter(|(_, p)| !matches!(p.shape, Shape::Slice))
         .collect();
-    let tys: Vec<TokenStream> = returned.iter().map(|(_, p)| gradient_type(p)).collect();
-    let grads: Vec<String> = active
+    let self_ty = graph.self_active.then(|| quote!(Self));
+    let tys: Vec<TokenStream> = self_ty
         .iter()
-        .map(|(_, p)| format!("∂{f}/∂{}", p.name))
+        .cloned()
+        .chain(returned.iter().map(|(_, p)| gradient_type(p)))
         .collect();
-    let hvs: Vec<String> = active
-        .iter()
-        .map(|(_, p)| format!("(H·v)_{}", p.name))
+    let entry_names: Vec<&str> = graph
+        .self_active
+        .then_some("self")
+        .into_iter()
+        .chain(active.iter().map(|(_, p)| p.name.as_str()))
         .collect();
+    let grads: Vec<String> = entry_names.iter().map(|x| format!("∂{f}/∂{x}")).collect();
+    let hvs: Vec<String> = entry_names.iter().map(|x| format!("(H·v)_{x}")).collect();
     let entries = format!(
         "returns `({}, {}, {})`",
         sig.call(graph),
@@ -222,7 +240,11 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             quote!(#mutability #ident: #ty)
         })
         .collect();
-    let all_tys: Vec<TokenStream> = active.iter().map(|(_, p)| gradient_type(p)).collect();
+    let all_tys: Vec<TokenStream> = self_ty
+        .iter()
+        .cloned()
+        .chain(active.iter().map(|(_, p)| gradient_type(p)))
+        .collect();
 
     if has_slices {
         // `f_hvp`: allocates the slices' buffers.
@@ -234,6 +256,17 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         let mut hvs_out = Vec::new();
         let mut hvp_params = Vec::new();
         locals.fresh("value");
+        if graph.self_active {
+            let v = locals.fresh("v_self");
+            let d = locals.fresh("d_self");
+            let hv = locals.fresh("hv_self");
+            hvp_params.push(quote!(#v: &Self));
+            args.push(quote!(#v));
+            into_results.push(quote!(#d));
+            into_hvs.push(quote!(#hv));
+            grads_out.push(quote!(#d));
+            hvs_out.push(quote!(#hv));
+        }
         for (_, p, ident) in &plain_params {
             let ty = &p.ty_tokens;
             hvp_params.push(quote!(#ident: #ty));
@@ -318,34 +351,81 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     let value = own.fresh("value");
     let rest = own.fresh("rest");
     let sym = own.fresh("s");
-    // The offset of each active parameter in the flattened input, and its length.
-    let mut offset = quote!(0);
+    let entry = own.fresh("entry");
+    // What each active input is to the flattening: `self` first, then the parameters.
+    let mut entries: Vec<Entry> = Vec::new();
+    if let Some(g) = adjoint.self_gradient {
+        entries.push(Entry {
+            param: None,
+            name: "self".to_owned(),
+            kind: Kind::Struct {
+                base: quote!(self),
+                ty: quote!(Self),
+                by_ref: true,
+                leaves: leaves_of(graph, g),
+            },
+        });
+    }
+    for (i, p) in &active {
+        let ident = &plain_params[*i].2;
+        let kind = match &p.shape {
+            Shape::Scalar if p.fields() => Kind::Struct {
+                base: quote!(#ident),
+                ty: gradient_type(p),
+                by_ref: is_reference(&p.ty_tokens),
+                leaves: adjoint
+                    .adjoint_of
+                    .get(&p.node)
+                    .map(|&g| leaves_of(graph, g))
+                    .unwrap_or_default(),
+            },
+            Shape::Scalar => Kind::Scalar,
+            Shape::Array { len, by_ref } => Kind::Array {
+                len: len.clone(),
+                by_ref: *by_ref,
+            },
+            _ => Kind::Slice,
+        };
+        entries.push(Entry {
+            param: Some(*i),
+            name: p.name.clone(),
+            kind,
+        });
+    }
+    // With a slice or a struct, `N` is known only at run time: `hess` is a `Vec`, each row split
+    // into the entries' parts.
+    let dynamic = entries.iter().any(|x| !x.kind.fixed());
+    // The offset of each entry in the flattened input, and its length.
     let mut scalars = 0usize;
     let mut sized: Vec<TokenStream> = Vec::new();
     let mut layout = Vec::new();
-    for (i, p) in &active {
+    for x in &entries {
         let here = offset_tokens(scalars, &sized);
-        let len = match &p.shape {
-            Shape::Scalar => {
+        let len = match &x.kind {
+            Kind::Scalar => {
                 scalars += 1;
                 None
             }
-            Shape::Array { len, .. } => {
+            Kind::Array { len, .. } => {
                 sized.push(quote!((#len)));
                 Some(len.clone())
             }
-            _ => {
-                let x = &plain_params[*i].2;
+            Kind::Slice => {
+                let x = &plain_params[x.param.expect("a slice parameter")].2;
                 sized.push(quote!(#x.len()));
                 Some(quote!(#x.len()))
             }
+            Kind::Struct { base, leaves, .. } => {
+                let width = struct_layout(base, leaves).1;
+                sized.push(quote!((#width)));
+                Some(width)
+            }
         };
         layout.push((here, len));
-        offset = offset_tokens(scalars, &sized);
     }
-    let total = offset;
-    // Sets entry `k - at` of a direction `v` to `x`, if `k` falls in it.
-    let set = |v: &proc_macro2::Ident, at: &TokenStream, x: &TokenStream| {
+    let total = offset_tokens(scalars, &sized);
+    // Sets entry `k - at` of the array `v` to `x`, if `k` falls in it.
+    let set = |v: &TokenStream, at: &TokenStream, x: &TokenStream| {
         quote! {
             if let Some(#e) = #k.checked_sub(#at).and_then(|#j| #v.get_mut(#j)) {
                 *#e = #x;
@@ -356,29 +436,22 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     let mut directions = Vec::new();
     let mut resets = Vec::new();
     let mut splits = Vec::new();
-    let mut args_first = Vec::new();
-    let mut args_rest = Vec::new();
+    // The arguments of each call, by parameter (`None`: `self`'s direction, first).
+    let mut direction_args: Vec<(Option<usize>, TokenStream, TokenStream)> = Vec::new();
     let mut fill = Vec::new();
     let mut grads_returned = Vec::new();
     let mut hvs_returned = Vec::new();
     let mut grads_out = vec![value.clone()];
-    let mut layout_iter = layout.iter();
-    let mut remaining = active.len();
-    for (_, p, ident) in &plain_params {
-        args_first.push(quote!(#ident));
-        args_rest.push(quote!(#ident));
-        if !p.active {
-            continue;
-        }
-        let (at, len) = layout_iter.next().expect("laid out");
-        let plain = names::plain(&p.name);
+    let mut remaining = entries.len();
+    for (x, (at, len)) in entries.iter().zip(&layout) {
+        let plain = names::plain(&x.name);
         let v = own.fresh(&format!("v_{plain}"));
-        let d = own.fresh(&names::derivative(&p.name));
+        let d = own.fresh(&names::derivative(&x.name));
         let hv = own.fresh(&format!("hv_{plain}"));
-        // With slices, this parameter's part of the row.
+        // With a dynamic layout, this entry's part of the row.
         let h = own.fresh(&format!("row_{plain}"));
         remaining -= 1;
-        if has_slices {
+        if dynamic {
             let width = len.clone().unwrap_or_else(|| quote!(1));
             splits.push(if remaining == 0 {
                 quote!(let #h = #rest;)
@@ -387,12 +460,14 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             });
         }
         grads_out.push(d.clone());
-        match &p.shape {
-            Shape::Scalar => {
+        let mut args = |first: TokenStream, rest: TokenStream| {
+            direction_args.push((x.param, first, rest));
+        };
+        match &x.kind {
+            Kind::Scalar => {
                 directions.push(quote!(let #v = if #k == #at { #one } else { #zero };));
-                args_first.push(quote!(#v));
-                args_rest.push(quote!(#v));
-                fill.push(if has_slices {
+                args(quote!(#v), quote!(#v));
+                fill.push(if dynamic {
                     quote!(#h[0] = #hv;)
                 } else {
                     quote!(#hess[#k][#at] = #hv;)
@@ -400,16 +475,15 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                 grads_returned.push(d);
                 hvs_returned.push(hv);
             }
-            Shape::Array { len, by_ref } => {
-                let one_at = set(&v, at, &one);
+            Kind::Array { len, by_ref } => {
+                let one_at = set(&quote!(#v), at, &one);
                 directions.push(quote! {
                     let mut #v = [#zero; #len];
                     #one_at
                 });
                 let by_ref = by_ref.then(|| quote!(&));
-                args_first.push(quote!(#by_ref #v));
-                args_rest.push(quote!(#by_ref #v));
-                fill.push(if has_slices {
+                args(quote!(#by_ref #v), quote!(#by_ref #v));
+                fill.push(if dynamic {
                     quote!(#h.copy_from_slice(&#hv);)
                 } else {
                     quote!(#hess[#k][#at..#at + #len].copy_from_slice(&#hv);)
@@ -417,18 +491,83 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                 grads_returned.push(d);
                 hvs_returned.push(hv);
             }
-            _ => {
+            Kind::Slice => {
+                let ident = &plain_params[x.param.expect("a slice parameter")].2;
                 let sink = own.fresh(&format!("sink_{plain}"));
                 once.push(quote! {
                     let mut #v = ::std::vec![#zero; #ident.len()];
                     let mut #d = ::std::vec![#zero; #ident.len()];
                     let mut #sink = ::std::vec![#zero; #ident.len()];
                 });
-                directions.push(set(&v, at, &one));
-                resets.push(set(&v, at, &zero));
-                args_first.push(quote!(&#v, &mut #d, #h));
-                args_rest.push(quote!(&#v, &mut #sink, #h));
+                directions.push(set(&quote!(#v), at, &one));
+                resets.push(set(&quote!(#v), at, &zero));
+                args(quote!(&#v, &mut #d, #h), quote!(&#v, &mut #sink, #h));
             }
+            Kind::Struct {
+                base,
+                ty,
+                by_ref,
+                leaves,
+            } => {
+                // The direction: a `P` whose fields the gradient holds are zeros of their
+                // lengths, made once; each row sets one entry to 1 and back.
+                let (offsets, _) = struct_layout(base, leaves);
+                let mut zeros = Vec::new();
+                for ((path, array), o) in leaves.iter().zip(&offsets) {
+                    let field = quote!(#v.#path);
+                    let at = quote!(#at + #o);
+                    if *array {
+                        zeros.push(quote! {
+                            #entry.#path = ::autodiff::FieldGradient::from_gradient(&::std::vec![#zero; #base.#path.len()][..]);
+                        });
+                        directions.push(set(&field, &at, &one));
+                        resets.push(set(&field, &at, &zero));
+                        fill.push(quote! {
+                            #h[#o..#o + #base.#path.len()].copy_from_slice(&#hv.#path[..]);
+                        });
+                    } else {
+                        zeros.push(quote!(#entry.#path = #zero;));
+                        directions.push(quote!(#field = if #k == #at { #one } else { #zero };));
+                        fill.push(quote!(#h[#o] = #hv.#path;));
+                    }
+                }
+                once.push(if zeros.is_empty() {
+                    quote!(let #v = <#ty as ::core::default::Default>::default();)
+                } else {
+                    quote! {
+                        let mut #v = ::autodiff::gradient_of(|#entry: &mut #ty| { #(#zeros)* });
+                    }
+                });
+                if *by_ref {
+                    args(quote!(&#v), quote!(&#v));
+                } else {
+                    args(quote!(#v.clone()), quote!(#v.clone()));
+                }
+                grads_returned.push(d);
+                hvs_returned.push(hv);
+            }
+        }
+    }
+    // The calls' arguments: each parameter (a struct passed by value, cloned: every row takes
+    // it), an active one followed by its direction.
+    let mut args_first = Vec::new();
+    let mut args_rest = Vec::new();
+    let mut by_param = direction_args.into_iter().peekable();
+    if let Some((None, first, rest)) = by_param.next_if(|(p, ..)| p.is_none()) {
+        args_first.push(first);
+        args_rest.push(rest);
+    }
+    for (i, p, ident) in &plain_params {
+        let passed = if by_value_struct(graph, p) {
+            quote!(#ident.clone())
+        } else {
+            quote!(#ident)
+        };
+        args_first.push(passed.clone());
+        args_rest.push(passed);
+        if let Some((_, first, rest)) = by_param.next_if(|(q, ..)| *q == Some(*i)) {
+            args_first.push(first);
+            args_rest.push(rest);
         }
     }
     let ignored = grads_returned.iter().map(|_| quote!(_));
@@ -438,7 +577,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         None => quote!(#callee),
     };
     let hessian = sig.name("hessian");
-    let (hess_ty, hess_init, upper, lower, row) = if has_slices {
+    let (hess_ty, hess_init, upper, lower, row) = if dynamic {
         (
             quote!(::std::vec::Vec<#output>),
             quote!(::std::vec![#zero; #n * #n]),
@@ -455,13 +594,13 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             TokenStream::new(),
         )
     };
-    // Without slices, a row exists only if `n > 0`.
-    let first_fill = if has_slices {
+    // Without a dynamic layout, a row exists only if `n > 0`.
+    let first_fill = if dynamic {
         quote!(#(#fill)*)
     } else {
         quote!(if #n > 0 { #(#fill)* })
     };
-    let doc = doc_lines(&[
+    let mut doc = vec![
         format!(
             "The value of [`{}`], its gradient and its Hessian, by one Hessian-vector product per",
             sig.link(graph)
@@ -470,14 +609,19 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             "active input: returns `({}, {}, hess)`, with the inputs flattened in order; `hess` is {},",
             sig.call(graph),
             grads.join(", "),
-            if has_slices {
+            if dynamic {
                 "a `Vec` of length N·N, row-major"
             } else {
                 "an N × N array"
             }
         ),
         "symmetric: the two triangles' entries, equal but for rounding, are averaged.".to_owned(),
-    ]);
+    ];
+    if let Some(structs) = struct_note(&entries) {
+        doc.push(String::new());
+        doc.push(structs);
+    }
+    let doc = doc_lines(&doc);
     let many = (signature.len() + usize::from(graph.receiver.is_some()) > 7)
         .then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
@@ -485,7 +629,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         #(#attrs)*
         #many
         #[must_use]
-        #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop)]
+        #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop, clippy::clone_on_copy, clippy::redundant_clone)]
         #vis fn #hessian #generics(#receiver #(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
             let #n: usize = #total;
             let mut #hess = #hess_init;
@@ -520,6 +664,119 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     }
     .to_tokens_into(&mut out);
     out
+}
+
+/// An active input of `f_hessian`: `self` (no parameter) or a parameter.
+struct Entry {
+    param: Option<usize>,
+    name: String,
+    kind: Kind,
+}
+
+/// How an active input is flattened.
+enum Kind {
+    Scalar,
+    Array {
+        len: TokenStream,
+        by_ref: bool,
+    },
+    Slice,
+    /// A struct named in `wrt`, or `self`: the fields its gradient entry holds, in the order
+    /// the body first reads them, arrays element by element.
+    Struct {
+        /// How `f_hessian` names it: the parameter, or `self`.
+        base: TokenStream,
+        /// `P`, or `Self`.
+        ty: TokenStream,
+        by_ref: bool,
+        /// Each field's path and whether it is an array.
+        leaves: Vec<(TokenStream, bool)>,
+    },
+}
+
+impl Kind {
+    /// Whether its length is known at compile time.
+    fn fixed(&self) -> bool {
+        matches!(self, Kind::Scalar | Kind::Array { .. })
+    }
+}
+
+/// The fields a struct's gradient entry `g` holds.
+fn leaves_of(graph: &crate::graph::Graph, g: NodeId) -> Vec<(TokenStream, bool)> {
+    match &graph.nodes[g.0].op {
+        Op::Gradient(gradient) => gradient.fields.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// The offset of each field of a struct in its part of the flattened input, and the part's
+/// length: a scalar field is one entry, an array field `base.path.len()`.
+fn struct_layout(
+    base: &TokenStream,
+    leaves: &[(TokenStream, bool)],
+) -> (Vec<TokenStream>, TokenStream) {
+    let mut scalars = 0usize;
+    let mut sized = Vec::new();
+    let mut offsets = Vec::new();
+    for (path, array) in leaves {
+        offsets.push(offset_tokens(scalars, &sized));
+        if *array {
+            sized.push(quote!(#base.#path.len()));
+        } else {
+            scalars += 1;
+        }
+    }
+    (offsets, offset_tokens(scalars, &sized))
+}
+
+/// The documentation's note on how struct inputs are flattened, if there are any.
+fn struct_note(entries: &[Entry]) -> Option<String> {
+    let parts: Vec<String> = entries
+        .iter()
+        .filter_map(|x| match &x.kind {
+            Kind::Struct { leaves, .. } => {
+                let fields: Vec<String> = leaves
+                    .iter()
+                    .map(|(path, array)| {
+                        let path = path.to_string().replace(' ', "");
+                        if *array {
+                            format!("{}.{path}[..]", x.name)
+                        } else {
+                            format!("{}.{path}", x.name)
+                        }
+                    })
+                    .collect();
+                Some(if fields.is_empty() {
+                    format!("`{}` has no entries", x.name)
+                } else {
+                    format!("`{}` is `{}`", x.name, fields.join(", "))
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "A struct's part is the fields its gradient entry holds, arrays element by element: {}.",
+            parts.join("; ")
+        )
+    })
+}
+
+/// Whether a type is a reference, `&P`.
+fn is_reference(ty: &TokenStream) -> bool {
+    matches!(
+        syn::parse2::<syn::Type>(ty.clone()),
+        Ok(syn::Type::Reference(_))
+    )
+}
+
+/// Whether a parameter is a struct passed by value, which each row's call takes a clone of.
+fn by_value_struct(graph: &crate::graph::Graph, p: &Param) -> bool {
+    p.var.is_none()
+        && p.float.is_none()
+        && graph.nodes[p.node.0].ty == crate::graph::Ty::Other
+        && !is_reference(&p.ty_tokens)
 }
 
 /// `scalars + len₁ + len₂ + ...`, the offset after the parameters laid out so far.

@@ -998,3 +998,42 @@ fn whole_arrays_passed_with_the_type_of_the_callee_parameter() {
     let (_, t) = constant_alias_jvp(2.0, 1.0, &c);
     assert_relative_eq!(t, d_x, max_relative = 1e-12);
 }
+
+/// A module with a function of its own named as a runtime function.
+mod own_names {
+    use autodiff::differentiate;
+
+    /// Not the logistic function.
+    #[differentiate(reverse, forward)]
+    pub fn sigmoid(x: f64) -> f64 {
+        x * x
+    }
+
+    /// Called by its path, `sigmoid` is the user's, differentiated through its own `sigmoid_grad`.
+    #[differentiate(reverse, forward)]
+    pub fn f(x: f64) -> f64 {
+        self::sigmoid(x) * x
+    }
+
+    /// The runtime's, by its path, beside the user's.
+    #[differentiate(reverse, forward)]
+    pub fn g(x: f64) -> f64 {
+        autodiff::sigmoid(x) + self::sigmoid(x)
+    }
+}
+
+#[test]
+fn a_function_named_as_a_runtime_function_is_the_users_by_its_path() {
+    for x in [0.7, -1.3] {
+        let (v, d) = own_names::f_grad(x);
+        assert_eq!(v, own_names::f(x));
+        assert_relative_eq!(v, x * x * x, max_relative = 1e-15);
+        assert_relative_eq!(d, 3.0 * x * x, max_relative = 1e-14);
+        let (_, t) = own_names::f_jvp(x, 1.0);
+        assert_relative_eq!(t, d, max_relative = 1e-14);
+        let (v, d) = own_names::g_grad(x);
+        let s = 1.0 / (1.0 + (-x).exp());
+        assert_relative_eq!(v, s + x * x, max_relative = 1e-15);
+        assert_relative_eq!(d, s * (1.0 - s) + 2.0 * x, max_relative = 1e-14);
+    }
+}

@@ -2110,6 +2110,19 @@ impl Lowerer {
                 if Prim::find(Syntax::Runtime, name).is_some() =>
             {
                 let prim = Prim::find(Syntax::Runtime, name).expect("checked by the guard");
+                if owner.is_none() {
+                    // Unqualified, the name is whatever is in scope: a function of the user's
+                    // own called `sigmoid` must not be differentiated as the runtime's. The
+                    // generated functions do not compile unless it is the runtime's.
+                    let id = last;
+                    let check = quote::quote_spanned! {id.span()=>
+                        const _: () = ::autodiff::private::unqualified_name_is_the_runtime_function(::autodiff::#id::<f64>, #id);
+                    };
+                    let text = check.to_string();
+                    if !self.items.iter().any(|i| i.to_string() == text) {
+                        self.items.push(check);
+                    }
+                }
                 self.apply(prim, &args, span, last, None)
             }
             _ if func.qself.is_some() => self.fail(err(

@@ -190,3 +190,10 @@ pub fn jvp<Func: Apply<Args>, Args>(f: Func, args: Args) {
 pub fn vjp_into<Func: VjpInto<Args, Form>, Args, Form>(f: Func, args: Args) -> Func::Gradients {
     f.vjp_into(args)
 }
+
+/// Compiles only when both arguments are the same function. `sigmoid`, `relu` and `softplus`
+/// called unqualified in a differentiated body are differentiated by the runtime's rules, so the
+/// name in scope there must be the runtime's: a function of the user's own of that name is a
+/// compile error ("expected fn item `autodiff::sigmoid::<f64>`, found fn item `sigmoid`"), to be
+/// called by its path (`self::sigmoid(x)`) so that its own `sigmoid_grad` is used.
+pub const fn unqualified_name_is_the_runtime_function<F: Copy>(_runtime: F, _in_scope: F) {}

@@ -112,6 +112,7 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
     if options.graph {
         draw::check(&graph)?;
     }
+    let checks = graph.checks.clone();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
         let grad = emit::reverse_fn(&adjoint);
@@ -133,6 +134,7 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
         let tangent = forward::forward(graph);
         emit::forward_fn(&tangent).to_tokens(&mut out);
     }
+    out.extend(checks);
     Ok(out)
 }
 

@@ -552,6 +552,9 @@ pub struct Graph {
     pub body: Block,
     /// `const` items declared inside the body, copied verbatim into generated functions.
     pub items: Vec<TokenStream>,
+    /// Items that check at compile time what the macro assumed of names it cannot resolve (an
+    /// unqualified `sigmoid` is the runtime's), emitted once beside the generated functions.
+    pub checks: Vec<TokenStream>,
     pub output: NodeId,
     pub output_ty: FloatTy,
     /// `&self`, for a method: passed through unchanged.

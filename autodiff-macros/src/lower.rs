@@ -101,6 +101,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         indices: HashMap::new(),
         scopes: Scopes::new(),
         items: Vec::new(),
+        checks: Vec::new(),
         errors: Errors::default(),
         depth: 0,
         chain: 0,
@@ -130,6 +131,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         params,
         body,
         items: cx.items,
+        checks: cx.checks,
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
         receiver: cx.receiver,
@@ -268,6 +270,8 @@ struct Lowerer {
     /// The names in scope, innermost block last; a later binding shadows an earlier one.
     scopes: Scopes,
     items: Vec<TokenStream>,
+    /// Compile-time checks emitted once beside the generated functions.
+    checks: Vec<TokenStream>,
     errors: Errors,
     depth: usize,
     /// The `else if` links around the current point.
@@ -2113,14 +2117,14 @@ impl Lowerer {
                 if owner.is_none() {
                     // Unqualified, the name is whatever is in scope: a function of the user's
                     // own called `sigmoid` must not be differentiated as the runtime's. The
-                    // generated functions do not compile unless it is the runtime's.
+                    // expansion does not compile unless it is the runtime's.
                     let id = last;
                     let check = quote::quote_spanned! {id.span()=>
                         const _: () = ::autodiff::private::unqualified_name_is_the_runtime_function(::autodiff::#id::<f64>, #id);
                     };
                     let text = check.to_string();
-                    if !self.items.iter().any(|i| i.to_string() == text) {
-                        self.items.push(check);
+                    if !self.checks.iter().any(|i| i.to_string() == text) {
+                        self.checks.push(check);
                     }
                 }
                 self.apply(prim, &args, span, last, None)

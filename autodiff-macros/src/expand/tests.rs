@@ -76,6 +76,10 @@ pub fn neuron_grad(x: f64, w: f64, b: f64, t: f64) -> (f64, f64, f64, f64, f64) 
     let d_x = d_s * w;
     (value, d_x, d_w, d_s, d_t)
 }
+const _: () = ::autodiff::private::unqualified_name_is_the_runtime_function(
+    ::autodiff::sigmoid::<f64>,
+    sigmoid,
+);
 ",
     );
 }
@@ -209,6 +213,10 @@ fn m_grad(a: f64, b: f64) -> (f64, f64, f64) {
         + (if t { 0.0 } else { 1.0 });
     (value, d_a, d_b)
 }
+const _: () = ::autodiff::private::unqualified_name_is_the_runtime_function(
+    ::autodiff::relu::<f64>,
+    relu,
+);
 ",
     );
 }

@@ -31,6 +31,8 @@
 #![allow(clippy::doc_markdown)]
 // Character counts are far below 2^52.
 #![allow(clippy::cast_precision_loss)]
+// The state is copied element by element, as `#[differentiate]` takes it.
+#![allow(clippy::manual_memcpy)]
 
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
@@ -175,6 +177,8 @@ const D_CELL: usize = 9;
 const D_EXTRA_IN: usize = 10;
 
 /// The derivatives of one new hidden or cell value of one layer (`StateElementGradientModel`).
+// ADBench's field names.
+#[allow(clippy::struct_field_names)]
 #[derive(Clone, Copy, Default)]
 struct ElementModel {
     /// By the weights of the forget, input, output and change gates.
@@ -727,7 +731,7 @@ impl Lstm {
     pub fn new(l: usize, c: usize) -> Self {
         assert!(l >= 1 && c >= 3, "LSTM needs l >= 1 and c >= 3");
         let b = BITS;
-        let mut rng = Rng::new(0x4C_5354_4D);
+        let mut rng = Rng::new(0x4C53_544D);
         let main_params = rng.vec(8 * l * b, 0.0, 1.0);
         let extra_params = rng.vec(3 * b, 0.0, 1.0);
         let state = rng.vec(2 * l * b, 0.0, 1.0);

@@ -129,7 +129,7 @@ impl Row {
         // The benchmark functions with loops; the others are straight-line.
         if matches!(
             self.family,
-            "rosenbrock" | "rosenbrock_1n" | "mlp" | "gmm" | "gmm_points_last"
+            "rosenbrock" | "rosenbrock_1n" | "mlp" | "gmm" | "gmm_points_last" | "lstm"
         ) {
             4.0
         } else {

@@ -16,6 +16,8 @@ pub mod gmm;
 pub mod gmm_natural;
 pub mod idioms;
 pub mod jacobian;
+pub mod lstm;
+pub mod lstm_natural;
 pub mod mixed;
 pub mod mlp;
 pub mod neuron;
@@ -220,13 +222,17 @@ pub fn problems<V: ProblemVisitor>(v: &mut V) {
 }
 
 /// Hands `ADBench`'s GMM objective to `v`, at each of [`gmm::GMM_SIZES`] with
-/// [`gmm::POINTS`] points; then the same with the loop over the points last, as a comparison.
+/// [`gmm::POINTS`] points; then the same with the loop over the points last, as a comparison;
+/// then `ADBench`'s LSTM objective at each of [`lstm::LSTM_SIZES`].
 pub fn adbench<V: ProblemVisitor>(v: &mut V) {
     for (d, k) in gmm::GMM_SIZES {
         v.problem(&gmm::Gmm::new(d, k, gmm::POINTS));
     }
     for (d, k) in gmm::GMM_SIZES {
         v.problem(&gmm::Gmm::points_last(d, k, gmm::POINTS));
+    }
+    for (l, c) in lstm::LSTM_SIZES {
+        v.problem(&lstm::Lstm::new(l, c));
     }
 }
 

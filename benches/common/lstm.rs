@@ -33,6 +33,9 @@
 #![allow(clippy::cast_precision_loss)]
 // The state is copied element by element, as `#[differentiate]` takes it.
 #![allow(clippy::manual_memcpy)]
+// `self::sigmoid` is ADBench's own logistic function, differentiated through its
+// `sigmoid_grad`: unqualified, the name would be taken for the runtime's `sigmoid`.
+#![allow(unused_qualifications)]
 
 use super::{Contender, Problem, Real, Rng, Visitor};
 use autodiff::differentiate;
@@ -86,9 +89,9 @@ pub fn lstm_model(
     let cell = hidden + hsize;
     for i in 0..hsize {
         // gates for i-th cell/hidden
-        let forget = sigmoid(input[i] * weight_forget[i] + bias_forget[i]);
-        let ingate = sigmoid(state[hidden + i] * weight_ingate[i] + bias_ingate[i]);
-        let outgate = sigmoid(input[i] * weight_outgate[i] + bias_outgate[i]);
+        let forget = self::sigmoid(input[i] * weight_forget[i] + bias_forget[i]);
+        let ingate = self::sigmoid(state[hidden + i] * weight_ingate[i] + bias_ingate[i]);
+        let outgate = self::sigmoid(input[i] * weight_outgate[i] + bias_outgate[i]);
         let change = (state[hidden + i] * weight_change[i] + bias_change[i]).tanh();
 
         state[cell + i] = state[cell + i] * forget + ingate * change;

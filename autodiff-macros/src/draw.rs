@@ -17,8 +17,8 @@ use syn::Ident;
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, CastTo, CmpOp, FloatTy, Graph, Invoke, KnownConst, LitValue, NodeId, Op, Pass, Shape,
-    Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, FloatTy, Graph, Invoke, KnownConst, LitValue, Loop, NodeId, Op, Pass,
+    Shape, Stmt, Ty, VarId,
 };
 use crate::prim::{Prim, Syntax};
 use crate::rules;
@@ -439,7 +439,7 @@ impl Draw<'_> {
                     quote!(if #c { #t } else { #o })
                 }
             }
-            Stmt::For {
+            Stmt::For(Loop {
                 counter,
                 name,
                 start,
@@ -447,7 +447,7 @@ impl Draw<'_> {
                 inclusive,
                 reverse,
                 body,
-            } => {
+            }) => {
                 let i = format_ident!("__c{}", counter, span = Span::mixed_site());
                 let (s, e) = (self.operand(*start), self.operand(*end));
                 let range = if *inclusive {

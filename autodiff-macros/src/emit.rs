@@ -21,8 +21,8 @@ use syn::ReturnType;
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, KnownConst, LitValue, MAX_INLINE, NodeId,
-    Op, Place, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, KnownConst, LitValue, Loop, MAX_INLINE,
+    NodeId, Op, Place, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -147,7 +147,7 @@ impl Walk {
                 Stmt::Node(_) | Stmt::Assert { .. } => None,
                 Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Push(v, _) => Some(Some(*v)),
                 Stmt::Store { var, .. } => Some(Some(*var)),
-                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => Some(None),
+                Stmt::If { .. } | Stmt::For(Loop { .. }) | Stmt::While { .. } => Some(None),
             };
             if let Some(var) = changes {
                 self.barriers.entry(id).or_default().push((index, var));
@@ -184,9 +184,9 @@ impl Walk {
                     self.block(then);
                     self.block(otherwise);
                 }
-                Stmt::For {
+                Stmt::For(Loop {
                     start, end, body, ..
-                } => {
+                }) => {
                     uses(*start, self);
                     uses(*end, self);
                     self.block(body);
@@ -590,7 +590,7 @@ impl<'g> Sweep<'g> {
                 then,
                 otherwise,
             } => self.if_stmt(*cond, then, otherwise),
-            Stmt::For {
+            Stmt::For(Loop {
                 counter,
                 start,
                 end,
@@ -598,7 +598,7 @@ impl<'g> Sweep<'g> {
                 reverse,
                 body,
                 ..
-            } => {
+            }) => {
                 let i = self
                     .counters
                     .get(counter)

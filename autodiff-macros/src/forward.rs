@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::algebra::Builder;
-use crate::graph::{Block, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{Block, Graph, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
 use crate::prim::Prim;
 use crate::reverse::site;
 use crate::rules::{self, Mode};
@@ -223,7 +223,7 @@ impl Forward {
                         });
                     }
                 }
-                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } => {
+                Stmt::If { .. } | Stmt::For(Loop { .. }) | Stmt::While { .. } => {
                     out.push(stmt.with_blocks(|b| self.block(b)));
                 }
                 Stmt::Assert { .. } => out.push(stmt.clone()),

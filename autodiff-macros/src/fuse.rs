@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::{
-    Block, CmpOp, Graph, LitValue, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId, Visit,
+    Block, CmpOp, Graph, LitValue, Loop, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId, Visit,
     walk_stmt,
 };
 use crate::prim::Prim;
@@ -40,7 +40,7 @@ impl Effects {
             Stmt::Push(..)
             | Stmt::Assert { .. }
             | Stmt::If { .. }
-            | Stmt::For { .. }
+            | Stmt::For(Loop { .. })
             | Stmt::While { .. } => {}
         });
     }
@@ -207,14 +207,14 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
     collect_stores(body, var, &mut stores);
     let covered = |block: &Block, at: usize, index: NodeId| -> bool {
         block.0[..at].iter().any(|stmt| {
-            let Stmt::For {
+            let Stmt::For(Loop {
                 counter,
                 start,
                 end,
                 inclusive: false,
                 body: inner,
                 ..
-            } = stmt
+            }) = stmt
             else {
                 return false;
             };
@@ -280,13 +280,13 @@ fn walk_reads<'b>(
 
 fn collect_bounds(block: &Block, into: &mut HashMap<usize, (NodeId, NodeId, bool)>) {
     block.for_each_stmt(|stmt| {
-        if let Stmt::For {
+        if let Stmt::For(Loop {
             counter,
             start,
             end,
             inclusive,
             ..
-        } = stmt
+        }) = stmt
         {
             into.insert(*counter, (*start, *end, *inclusive));
         }
@@ -524,7 +524,10 @@ impl<'g> Code<'g> {
                 } => {
                     touch(*v, if self.adds_to(*v, *n) { add } else { write });
                 }
-                Stmt::If { .. } | Stmt::For { .. } | Stmt::While { .. } | Stmt::Assert { .. } => {}
+                Stmt::If { .. }
+                | Stmt::For(Loop { .. })
+                | Stmt::While { .. }
+                | Stmt::Assert { .. } => {}
             }
         }
         for stmt in stmts {

@@ -438,15 +438,7 @@ pub enum Stmt {
         otherwise: Block,
     },
     /// `for counter in start..end` (or `..=`, or `.rev()`).
-    For {
-        counter: usize,
-        name: String,
-        start: NodeId,
-        end: NodeId,
-        inclusive: bool,
-        reverse: bool,
-        body: Block,
-    },
+    For(Loop),
     /// `while { cond; test } { body }`: `cond` computes `test` before each iteration.
     While {
         cond: Block,
@@ -464,6 +456,48 @@ pub enum Stmt {
         message: Option<TokenStream>,
     },
 }
+/// A counted loop: `for name in start..end { body }`, `..=` when `inclusive`, `.rev()` when
+/// `reverse`. Passes that copy a loop with new code keep its header: [`Loop::with_body`].
+#[derive(Clone, Debug)]
+pub struct Loop {
+    /// The loop's number, which `Op::Counter` nodes name.
+    pub counter: usize,
+    pub name: String,
+    pub start: NodeId,
+    pub end: NodeId,
+    pub inclusive: bool,
+    pub reverse: bool,
+    pub body: Block,
+}
+
+impl Loop {
+    /// `for name in start..end { body }`, forwards and exclusive.
+    pub fn counted(counter: usize, name: &str, start: NodeId, end: NodeId, body: Block) -> Loop {
+        Loop {
+            counter,
+            name: name.to_owned(),
+            start,
+            end,
+            inclusive: false,
+            reverse: false,
+            body,
+        }
+    }
+
+    /// The same header over another body.
+    pub fn with_body(&self, body: Block) -> Loop {
+        Loop {
+            counter: self.counter,
+            name: self.name.clone(),
+            start: self.start,
+            end: self.end,
+            inclusive: self.inclusive,
+            reverse: self.reverse,
+            body,
+        }
+    }
+}
+
 /// What a parameter is, beyond its shape and activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -593,23 +627,7 @@ impl Stmt {
                 then: f(then),
                 otherwise: f(otherwise),
             },
-            Stmt::For {
-                counter,
-                name,
-                start,
-                end,
-                inclusive,
-                reverse,
-                body,
-            } => Stmt::For {
-                counter: *counter,
-                name: name.clone(),
-                start: *start,
-                end: *end,
-                inclusive: *inclusive,
-                reverse: *reverse,
-                body: f(body),
-            },
+            Stmt::For(l) => Stmt::For(l.with_body(f(&l.body))),
             Stmt::While { cond, test, body } => Stmt::While {
                 cond: f(cond),
                 test: *test,
@@ -625,7 +643,7 @@ impl Stmt {
             Stmt::If {
                 then, otherwise, ..
             } => vec![then, otherwise],
-            Stmt::For { body, .. } => vec![body],
+            Stmt::For(Loop { body, .. }) => vec![body],
             Stmt::While { cond, body, .. } => vec![cond, body],
             _ => Vec::new(),
         }
@@ -676,9 +694,9 @@ pub fn walk_stmt<'a, V: Visit<'a> + ?Sized>(v: &mut V, stmt: &'a Stmt) {
             v.block(then);
             v.block(otherwise);
         }
-        Stmt::For {
+        Stmt::For(Loop {
             start, end, body, ..
-        } => {
+        }) => {
             v.use_node(*start);
             v.use_node(*end);
             v.block(body);

@@ -1150,7 +1150,7 @@ impl Lowerer {
                         value: fill,
                     });
                 });
-                self.emit(graph::Stmt::For {
+                self.emit(graph::Stmt::For(graph::Loop {
                     counter,
                     name: "k".to_owned(),
                     start,
@@ -1158,7 +1158,7 @@ impl Lowerer {
                     inclusive: false,
                     reverse: false,
                     body,
-                });
+                }));
             }
             self.bind(&p.ident, Bound::Var(v), p.mutability.is_some());
             return;
@@ -1574,7 +1574,7 @@ impl Lowerer {
                 });
             });
         }
-        self.emit(graph::Stmt::For {
+        self.emit(graph::Stmt::For(graph::Loop {
             counter,
             name,
             start,
@@ -1582,7 +1582,7 @@ impl Lowerer {
             inclusive,
             reverse,
             body,
-        });
+        }));
     }
 
     fn emit_all(&mut self, block: graph::Block) {

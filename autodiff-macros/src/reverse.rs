@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, Count, FloatTy, Graph, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId,
+    Block, Count, FloatTy, Graph, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId,
 };
 use crate::prim::Prim;
 use crate::rules::{self, Mode};
@@ -613,7 +613,7 @@ impl Reverse {
                     self.locate(then, ids, in_loop);
                     self.locate(otherwise, ids, in_loop);
                 }
-                Stmt::For { body, .. } => self.locate(body, ids, true),
+                Stmt::For(Loop { body, .. }) => self.locate(body, ids, true),
                 Stmt::While { cond, body, .. } => {
                     self.locate(cond, ids, true);
                     self.locate(body, ids, true);
@@ -992,34 +992,24 @@ impl Reverse {
                         });
                     }
                 }
-                Stmt::For {
-                    counter,
-                    name,
-                    start,
-                    end,
-                    inclusive,
-                    reverse,
-                    body,
-                } => {
+                Stmt::For(l) => {
                     self.flush();
-                    let bounds = (*start, *end, *inclusive);
-                    if !reverse && self.try_fuse(index, body, *counter, bounds) {
+                    let bounds = (l.start, l.end, l.inclusive);
+                    if !l.reverse && self.try_fuse(index, &l.body, l.counter, bounds) {
                         continue;
                     }
-                    let body = self.nested(body);
+                    let body = self.nested(&l.body);
                     if inert(&body) {
                         continue;
                     }
-                    let (s, e) = (self.value(*start), self.value(*end));
-                    self.emit(Stmt::For {
-                        counter: *counter,
-                        name: name.clone(),
-                        start: s,
-                        end: e,
-                        inclusive: *inclusive,
-                        reverse: !reverse,
-                        body,
-                    });
+                    // The same loop run backwards, its bounds where the backward code is.
+                    let (start, end) = (self.value(l.start), self.value(l.end));
+                    self.emit(Stmt::For(Loop {
+                        start,
+                        end,
+                        reverse: !l.reverse,
+                        ..l.with_body(body)
+                    }));
                 }
                 Stmt::While { body, .. } => {
                     self.flush();
@@ -1031,15 +1021,13 @@ impl Reverse {
                     let count_read = self.while_count(body_id, index);
                     let n = self.value(count_read);
                     let zero = self.b.int(0);
-                    self.emit(Stmt::For {
-                        counter: usize::MAX - body_id,
-                        name: "_".to_owned(),
-                        start: zero,
-                        end: n,
-                        inclusive: false,
-                        reverse: false,
+                    self.emit(Stmt::For(Loop::counted(
+                        usize::MAX - body_id,
+                        "_",
+                        zero,
+                        n,
                         body,
-                    });
+                    )));
                 }
             }
         }
@@ -1178,7 +1166,7 @@ impl Reverse {
         }
         let mut unit_body = reversed.0.clone();
         unit_body.extend(after.iter().cloned());
-        let unit = Stmt::For {
+        let unit = Stmt::For(Loop {
             counter,
             name: "_".to_owned(),
             start: bounds.0,
@@ -1186,7 +1174,7 @@ impl Reverse {
             inclusive: bounds.2,
             reverse: false,
             body: Block(unit_body),
-        };
+        });
         self.fusions.push(Fusion {
             index,
             head,
@@ -1207,7 +1195,7 @@ impl Reverse {
         let mut ordinal = 0;
         for (index, stmt) in body.0.iter().enumerate() {
             let (name, block) = match stmt {
-                Stmt::For { name, body, .. } => (format!("`for {name}`"), body),
+                Stmt::For(Loop { name, body, .. }) => (format!("`for {name}`"), body),
                 Stmt::While { body, .. } => ("`while`".to_owned(), body),
                 _ => continue,
             };
@@ -1373,7 +1361,7 @@ impl Reverse {
         self.b
             .with_graph(|gr| gr.nodes[i.0].name = Some("k".to_owned()));
         out.push(Stmt::Node(len));
-        out.push(Stmt::For {
+        out.push(Stmt::For(Loop {
             counter,
             name: "k".to_owned(),
             start: zero,
@@ -1385,7 +1373,7 @@ impl Reverse {
                 Stmt::Node(element),
                 Stmt::Push(tape, element),
             ]),
-        });
+        }));
         let this = runs.times(&self.constant(len));
         let total = self
             .capacity
@@ -1680,7 +1668,7 @@ impl Reverse {
                 value: sum,
             },
         ]);
-        self.emit(Stmt::For {
+        self.emit(Stmt::For(Loop {
             counter,
             name: "k".to_owned(),
             start: zero,
@@ -1688,7 +1676,7 @@ impl Reverse {
             inclusive: false,
             reverse: !in_scope,
             body: Block(body),
-        });
+        }));
     }
 
     /// The rules build derivative nodes over primal values; this gives the new nodes that
@@ -1733,7 +1721,7 @@ impl Reverse {
         for (index, stmt) in block.0.iter().enumerate() {
             match stmt {
                 Stmt::Node(n) if id == 0 && self.moved(*n) => {}
-                Stmt::For { body, .. }
+                Stmt::For(Loop { body, .. })
                     if id == 0 && self.fusions.iter().any(|f| f.index == index) =>
                 {
                     let at = self
@@ -1766,12 +1754,12 @@ impl Reverse {
                     self.forward_copy(b, &mut copy, runs);
                     Block(copy)
                 })),
-                Stmt::For {
+                Stmt::For(Loop {
                     start,
                     end,
                     inclusive,
                     ..
-                } => {
+                }) => {
                     let runs = runs.times(&self.trips(*start, *end, *inclusive));
                     out.push(stmt.with_blocks(|b| {
                         let mut copy = Vec::new();

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::algebra::Builder;
 use crate::forward::{Forward, Seed};
-use crate::graph::{Block, Graph, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{Block, Graph, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::reverse::Adjoint;
 use crate::rules::{self, Mode};
 
@@ -257,7 +257,7 @@ fn stores(block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
         | Stmt::Declare(_, None)
         | Stmt::Assert { .. }
         | Stmt::If { .. }
-        | Stmt::For { .. }
+        | Stmt::For(Loop { .. })
         | Stmt::While { .. } => {}
     });
 }

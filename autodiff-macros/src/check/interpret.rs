@@ -18,7 +18,7 @@ use std::fmt;
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, Graph, KnownConst, LitValue, NodeId, Op, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, Graph, KnownConst, LitValue, Loop, NodeId, Op, Stmt, Ty, VarId,
 };
 use crate::prim::Prim;
 use crate::reverse::Adjoint;
@@ -204,7 +204,7 @@ fn placed_nodes(block: &Block, placed: &mut [bool]) {
                 placed_nodes(then, placed);
                 placed_nodes(otherwise, placed);
             }
-            Stmt::For { body, .. } => placed_nodes(body, placed),
+            Stmt::For(Loop { body, .. }) => placed_nodes(body, placed),
             Stmt::While { cond, body, .. } => {
                 placed_nodes(cond, placed);
                 placed_nodes(body, placed);
@@ -392,7 +392,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
                     self.block(otherwise)?;
                 }
             }
-            Stmt::For {
+            Stmt::For(Loop {
                 counter,
                 start,
                 end,
@@ -400,7 +400,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
                 reverse,
                 body,
                 ..
-            } => {
+            }) => {
                 let s = int(&self.get(*start)?, "range start")?;
                 let e = int(&self.get(*end)?, "range end")?;
                 let e = if *inclusive { e + 1 } else { e };

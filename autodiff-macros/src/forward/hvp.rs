@@ -15,7 +15,9 @@
 //! gradient entry with its tangent.
 
 use super::Forward;
-use crate::graph::{Block, Invoke, LitValue, Node, NodeId, Op, Pass, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{
+    Block, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, Var, VarId,
+};
 use crate::prim::Prim;
 use crate::reverse::site;
 
@@ -204,7 +206,7 @@ impl Forward {
             Stmt::Node(sum),
             Stmt::Assign(acc, sum),
         ]);
-        out.push(Stmt::For {
+        out.push(Stmt::For(Loop {
             counter,
             name: "k".to_owned(),
             start,
@@ -212,7 +214,7 @@ impl Forward {
             inclusive: false,
             reverse: false,
             body: Block(body),
-        });
+        }));
         let total = push(self, Op::Read(acc), vec![], ty);
         out.push(Stmt::Node(total));
         total

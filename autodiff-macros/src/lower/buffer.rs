@@ -168,7 +168,7 @@ impl Lowerer {
                     value: fill,
                 });
             });
-            self.emit(graph::Stmt::For {
+            self.emit(graph::Stmt::For(graph::Loop {
                 counter,
                 name: "k".to_owned(),
                 start,
@@ -176,7 +176,7 @@ impl Lowerer {
                 inclusive: false,
                 reverse: false,
                 body,
-            });
+            }));
         }
         self.bind(ident, Bound::Var(v), mutable);
     }

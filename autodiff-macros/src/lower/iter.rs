@@ -1064,7 +1064,7 @@ impl Lowerer {
             let next = step(cx, current, item);
             cx.set(acc, next);
         });
-        self.emit(graph::Stmt::For {
+        self.emit(graph::Stmt::For(graph::Loop {
             counter,
             name: "i".to_owned(),
             start,
@@ -1072,7 +1072,7 @@ impl Lowerer {
             inclusive: false,
             reverse,
             body,
-        });
+        }));
         self.forget();
         self.read(acc, span)
     }
@@ -1184,7 +1184,7 @@ impl Lowerer {
                 value: v,
             });
         });
-        self.emit(graph::Stmt::For {
+        self.emit(graph::Stmt::For(graph::Loop {
             counter,
             name: "k".to_owned(),
             start,
@@ -1192,7 +1192,7 @@ impl Lowerer {
             inclusive: false,
             reverse: false,
             body,
-        });
+        }));
         self.forget();
     }
 

@@ -16,7 +16,7 @@
 
 use super::Reverse;
 use crate::algebra::Site;
-use crate::graph::{Block, Invoke, LitValue, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId};
+use crate::graph::{Block, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId};
 
 /// An array input of a call, saved for the backward sweep.
 #[derive(Clone, Copy)]
@@ -89,7 +89,7 @@ impl Reverse {
             .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
         let pop = self.push_node(Op::Pop(tape), vec![], ty);
         let zero = self.b.int(0);
-        self.emit(Stmt::For {
+        self.emit(Stmt::For(Loop {
             counter,
             name: "k".to_owned(),
             start: zero,
@@ -105,7 +105,7 @@ impl Reverse {
                     value: pop,
                 },
             ]),
-        });
+        }));
         copy
     }
 
@@ -219,7 +219,7 @@ impl Reverse {
                 .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
             let load = self.push_node(Op::Load(input), vec![k], ty);
             out.push(Stmt::Node(len));
-            out.push(Stmt::For {
+            out.push(Stmt::For(Loop {
                 counter,
                 name: "k".to_owned(),
                 start: zero,
@@ -231,7 +231,7 @@ impl Reverse {
                     Stmt::Node(load),
                     Stmt::Push(tape, load),
                 ]),
-            });
+            }));
         }
     }
 

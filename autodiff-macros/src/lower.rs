@@ -264,7 +264,8 @@ struct Lowerer {
     known: HashMap<VarId, NodeId>,
     /// The elements loaded in the current straight-line stretch, by array and index node: a
     /// second `x[i]` is the same value, and its adjoint one sum.
-    loads: HashMap<(VarId, NodeId), NodeId>,
+    /// Loads since memory last changed, by array and index (a literal index by its value).
+    loads: HashMap<(VarId, OperandKey), NodeId>,
     /// Integer arithmetic in the current straight-line stretch, by operation and operands.
     indices: HashMap<(Prim, OperandKey, OperandKey), NodeId>,
     /// The names in scope, innermost block last; a later binding shadows an earlier one.
@@ -1734,12 +1735,13 @@ impl Lowerer {
                     return self.placeholder(span);
                 };
                 let i = self.expr(&index.index);
-                if let Some(&n) = self.loads.get(&(v, i)) {
+                let key = (v, self.operand_key(i));
+                if let Some(&n) = self.loads.get(&key) {
                     return n;
                 }
                 let ty = self.vars[v.0].ty;
                 let n = self.push(Op::Load(v), vec![i], ty, span);
-                self.loads.insert((v, i), n);
+                self.loads.insert(key, n);
                 n
             }
             Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => self.len(m, span),

@@ -625,3 +625,17 @@ fn row_loops_are_differentiated_row_by_row() {
         assert!(!rows(body), "{body}");
     }
 }
+
+/// `h[0] * h[0]` loads the element once, so a loop that overwrites `h` saves it once; and an
+/// active parameter's element at a saved index is loaded again rather than saved beside it.
+#[test]
+fn a_literal_index_is_loaded_once_and_parameters_are_reloaded() {
+    let got = expand(
+        "reverse",
+        "fn f(x: &[f64], n: usize) -> f64 { let mut h = [0.0; 2]; let mut s = 0.0; let mut k = 0; for i in 0..n { h[0] = x[i]; s += h[0] * h[0] + x[k] * x[i]; k += 1; } s }",
+    );
+    let pushes = got.matches(".push(").count();
+    // `h[0]` once, and the index `k`; not `x[k]`.
+    assert_eq!(pushes, 2, "{got}");
+    assert!(got.contains("x[tape"), "{got}");
+}

@@ -218,12 +218,13 @@ impl Lowerer {
             Some(o) => self.offset_index(o, k, span),
             None => k,
         };
-        if let Some(&n) = self.loads.get(&(view.var, i)) {
+        let key = (view.var, self.operand_key(i));
+        if let Some(&n) = self.loads.get(&key) {
             return n;
         }
         let ty = self.vars[view.var.0].ty;
         let n = self.push(Op::Load(view.var), vec![i], ty, span);
-        self.loads.insert((view.var, i), n);
+        self.loads.insert(key, n);
         n
     }
 

@@ -597,28 +597,15 @@ impl Reverse {
             self.looped.insert(id);
         }
         for (index, stmt) in block.0.iter().enumerate() {
-            match stmt {
-                Stmt::Node(n) => {
-                    self.home.insert(
-                        *n,
-                        Home {
-                            block: id,
-                            at: (index, 0),
-                        },
-                    );
-                }
-                Stmt::If {
-                    then, otherwise, ..
-                } => {
-                    self.locate(then, ids, in_loop);
-                    self.locate(otherwise, ids, in_loop);
-                }
-                Stmt::For(Loop { body, .. }) => self.locate(body, ids, true),
-                Stmt::While { cond, body, .. } => {
-                    self.locate(cond, ids, true);
-                    self.locate(body, ids, true);
-                }
-                _ => {}
+            if let Stmt::Node(n) = stmt {
+                let at = (index, 0);
+                self.home.insert(*n, Home { block: id, at });
+            }
+            // A loop's blocks (a `while`'s condition too) run repeatedly; a branch's as often
+            // as the branch.
+            let looped = in_loop || matches!(stmt, Stmt::For(_) | Stmt::While { .. });
+            for nested in stmt.blocks() {
+                self.locate(nested, ids, looped);
             }
         }
     }

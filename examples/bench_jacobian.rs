@@ -2,7 +2,7 @@
 //! the ratios: `f_jacobian` against the Jacobian written by hand in the same form and against
 //! `num-dual`'s `jacobian` (vector dual numbers), at (outputs, inputs) = (2, 3), (10, 10), (100, 6)
 //! and (2, 15), on a robot arm, the Lorenz-96 system, the residuals of a fit and the reprojection
-//! error of bundle adjustment, ADBench's, against its hand-written "Manual" Jacobian
+//! error of bundle adjustment, `ADBench`'s, against its hand-written "Manual" Jacobian
 //! (`benches/common/jacobian.rs`; they agree, `tests/bench_jacobian.rs`).
 //!
 //! ```text

@@ -1,10 +1,12 @@
 //! Several outputs: the Jacobian contenders, shared by the report (`examples/bench_jacobian.rs`)
 //! and the agreement test (`tests/bench_jacobian.rs`).
 //!
-//! Three vector functions as their users write them, at (outputs, inputs) = (2, 3), (10, 10) and
-//! (100, 6): a planar three-link arm's end-effector position (robot kinematics), the Lorenz-96
-//! system's right-hand side (an ODE for a stiff solver), and the residuals of a damped oscillation
-//! fitted to 100 points (least squares). Against `f_jacobian`: the Jacobian written by hand, in the
+//! Four vector functions as their users write them, at (outputs, inputs) = (2, 3), (10, 10),
+//! (100, 6) and (2, 15): a planar three-link arm's end-effector position (robot kinematics), the
+//! Lorenz-96 system's right-hand side (an ODE for a stiff solver), the residuals of a damped
+//! oscillation fitted to 100 points (least squares), and `ADBench`'s bundle-adjustment
+//! reprojection error (a camera, a point and a weight; its hand-written Jacobian is `ADBench`'s
+//! "Manual"). Against `f_jacobian`: the Jacobian written by hand, in the
 //! same form (a fixed-size `[[f64; N]; M]`, filled in one pass), and `num-dual`'s `jacobian`
 //! (vector dual numbers, one forward pass carrying all N directions), over the same body made
 //! generic over [`DualNum`].
@@ -13,6 +15,8 @@
 #![allow(dead_code)]
 // Numerical code indexes its arrays, as the published definitions do.
 #![allow(clippy::needless_range_loop)]
+// Rodrigues' rotation tests for a nonzero angle first, as `ADBench` writes it.
+#![allow(clippy::if_not_else)]
 
 use autodiff::differentiate;
 use nalgebra::SVector;
@@ -297,9 +301,9 @@ pub fn project(cam: [f64; 11], x: [f64; 3]) -> [f64; 2] {
     [d0 * cam[6] + cam[7], d1 * cam[6] + cam[8]]
 }
 
-/// The weighted reprojection error of bundle adjustment (ADBench's `computeReprojError`): camera
-/// `cam` = (Rodrigues rotation, centre, focal length, principal point, two radial distortion
-/// coefficients), point `x`, weight `w`, observed feature `feat`.
+/// The weighted reprojection error of bundle adjustment (`ADBench`'s `computeReprojError`):
+/// camera `cam` = (Rodrigues rotation, centre, focal length, principal point, two radial
+/// distortion coefficients), point `x`, weight `w`, observed feature `feat`.
 #[differentiate(reverse, forward, wrt(cam, x, w))]
 pub fn ba_reproj(cam: [f64; 11], x: [f64; 3], w: f64, feat: &[f64; 2]) -> [f64; 2] {
     let [p0, p1] = project(cam, x);
@@ -432,9 +436,9 @@ fn radial_distort_by_hand(rad: &[f64; 2], proj: &[f64; 2]) -> ([f64; 2], [f64; 4
     ([proj[0] * l, proj[1] * l], proj_d, rad_d)
 }
 
-/// `ba_reproj`'s value and Jacobian by hand, as ADBench's "Manual" computes it (`ba_d.cpp`): the
-/// Jacobians of the rotation, the division by depth and the distortion, chained by 2 × 3 and
-/// 3 × 3 products.
+/// `ba_reproj`'s value and Jacobian by hand, as `ADBench`'s "Manual" computes it (`ba_d.cpp`):
+/// the Jacobians of the rotation, the division by depth and the distortion, chained by 2 × 3
+/// and 3 × 3 products.
 #[must_use]
 pub fn ba_reproj_by_hand(
     cam: [f64; 11],
@@ -572,8 +576,8 @@ pub fn ba_reproj_num_dual(
 /// A bundle-adjustment observation: camera, point, weight, feature.
 pub type BaObservation = ([f64; 11], [f64; 3], f64, [f64; 2]);
 
-/// The observation of ADBench's `data/ba` files (each repeats one camera, point, weight and
-/// feature), and the same with a zero rotation, which takes Rodrigues' first-order branch.
+/// The observation of `ADBench`'s `data/ba` files (each repeats one camera, point, weight
+/// and feature), and the same with a zero rotation, which takes Rodrigues' first-order branch.
 #[must_use]
 pub fn ba_observations() -> [BaObservation; 2] {
     let cam = [

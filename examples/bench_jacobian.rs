@@ -32,7 +32,8 @@ use common::jacobian::{
     oscillation_num_dual, points,
 };
 use common::jacobian::{
-    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_jacobian, ba_reproj_num_dual,
+    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_inline, ba_reproj_inline_jacobian,
+    ba_reproj_jacobian, ba_reproj_num_dual,
 };
 use table::{Settings, against, format_ns, print_table, ratio, time};
 
@@ -154,6 +155,41 @@ fn main() {
         });
     });
     rows.push(row("ba (2 × 15)", &times));
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(ba_reproj_inline(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_inline_jacobian(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_by_hand(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_num_dual(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+    });
+    rows.push(row("ba, one body (2 × 15)", &times));
     eprintln!("timed ba");
     println!("\nJacobians: f_jacobian against the Jacobian by hand and num-dual's jacobian\n");
     print_table(

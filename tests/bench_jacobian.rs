@@ -11,9 +11,10 @@ mod common;
 
 use common::jacobian::{
     BA_N, LORENZ_N, POINTS, arm, arm_by_hand, arm_jacobian, arm_num_dual, ba_flatten,
-    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_jacobian, ba_reproj_num_dual,
-    lorenz96, lorenz96_by_hand, lorenz96_jacobian, lorenz96_num_dual, oscillation,
-    oscillation_by_hand, oscillation_data, oscillation_jacobian, oscillation_num_dual, points,
+    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_inline, ba_reproj_inline_jacobian,
+    ba_reproj_jacobian, ba_reproj_num_dual, lorenz96, lorenz96_by_hand, lorenz96_jacobian,
+    lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data, oscillation_jacobian,
+    oscillation_num_dual, points,
 };
 
 /// `|got - want| <= tol * max(|want|, 1e-3 max |want|)`, entry by entry; NaN fails.
@@ -119,6 +120,12 @@ fn ba_reproj_jacobians_agree() {
             );
         }
         assert_close::<2, BA_N>("ba by hand", &jac, &hand, 1e-13);
+        let (inline_value, inline) = ba_reproj_inline_jacobian(cam, x, w, &feat);
+        assert_eq!(inline_value, ba_reproj_inline(cam, x, w, &feat));
+        for i in 0..2 {
+            assert!((inline_value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs()));
+        }
+        assert_close("ba in one body", &inline, &hand, 1e-13);
         let (dual_value, dual) = ba_reproj_num_dual(cam, x, w, &feat);
         for i in 0..2 {
             assert!((dual_value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs()));

@@ -599,3 +599,39 @@ pub fn ba_observations() -> [BaObservation; 2] {
     unrotated[..3].fill(0.0);
     [(cam, x, w, feat), (unrotated, x, w, feat)]
 }
+
+/// `ba_reproj` in one body: the helpers inlined by hand, the rotation written into a local array.
+#[differentiate(reverse, forward, wrt(cam, x, w))]
+pub fn ba_reproj_inline(cam: [f64; 11], x: [f64; 3], w: f64, feat: &[f64; 2]) -> [f64; 2] {
+    let pt = [x[0] - cam[3], x[1] - cam[4], x[2] - cam[5]];
+    let sqtheta = cam[0] * cam[0] + cam[1] * cam[1] + cam[2] * cam[2];
+    let mut xcam = [0.0; 3];
+    if sqtheta != 0.0 {
+        let theta = sqtheta.sqrt();
+        let costheta = theta.cos();
+        let sintheta = theta.sin();
+        let theta_inverse = 1.0 / theta;
+        let w0 = cam[0] * theta_inverse;
+        let w1 = cam[1] * theta_inverse;
+        let w2 = cam[2] * theta_inverse;
+        let c0 = w1 * pt[2] - w2 * pt[1];
+        let c1 = w2 * pt[0] - w0 * pt[2];
+        let c2 = w0 * pt[1] - w1 * pt[0];
+        let tmp = (w0 * pt[0] + w1 * pt[1] + w2 * pt[2]) * (1.0 - costheta);
+        xcam[0] = pt[0] * costheta + c0 * sintheta + w0 * tmp;
+        xcam[1] = pt[1] * costheta + c1 * sintheta + w1 * tmp;
+        xcam[2] = pt[2] * costheta + c2 * sintheta + w2 * tmp;
+    } else {
+        xcam[0] = pt[0] + (cam[1] * pt[2] - cam[2] * pt[1]);
+        xcam[1] = pt[1] + (cam[2] * pt[0] - cam[0] * pt[2]);
+        xcam[2] = pt[2] + (cam[0] * pt[1] - cam[1] * pt[0]);
+    }
+    let p0 = xcam[0] / xcam[2];
+    let p1 = xcam[1] / xcam[2];
+    let rsq = p0 * p0 + p1 * p1;
+    let l = 1.0 + cam[9] * rsq + cam[10] * rsq * rsq;
+    [
+        w * (p0 * l * cam[6] + cam[7] - feat[0]),
+        w * (p1 * l * cam[6] + cam[8] - feat[1]),
+    ]
+}

@@ -1,7 +1,8 @@
 //! Times the Jacobians `#[differentiate]` generates for functions with several outputs and prints
 //! the ratios: `f_jacobian` against the Jacobian written by hand in the same form and against
-//! `num-dual`'s `jacobian` (vector dual numbers), at (outputs, inputs) = (2, 3), (10, 10) and
-//! (100, 6), on a robot arm, the Lorenz-96 system and the residuals of a fit
+//! `num-dual`'s `jacobian` (vector dual numbers), at (outputs, inputs) = (2, 3), (10, 10), (100, 6)
+//! and (2, 15), on a robot arm, the Lorenz-96 system, the residuals of a fit and the reprojection
+//! error of bundle adjustment, `ADBench`'s, against its hand-written "Manual" Jacobian
 //! (`benches/common/jacobian.rs`; they agree, `tests/bench_jacobian.rs`).
 //!
 //! ```text
@@ -29,6 +30,10 @@ use common::jacobian::{
     arm, arm_by_hand, arm_jacobian, arm_num_dual, lorenz96, lorenz96_by_hand, lorenz96_jacobian,
     lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data, oscillation_jacobian,
     oscillation_num_dual, points,
+};
+use common::jacobian::{
+    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_inline, ba_reproj_inline_jacobian,
+    ba_reproj_jacobian, ba_reproj_num_dual,
 };
 use table::{Settings, against, format_ns, print_table, ratio, time};
 
@@ -114,6 +119,78 @@ fn main() {
     });
     rows.push(row("oscillation (100 × 6)", &times));
     eprintln!("timed oscillation");
+    let [(cam, xb, w, feat), _] = ba_observations();
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(ba_reproj(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_jacobian(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_by_hand(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_num_dual(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+    });
+    rows.push(row("ba (2 × 15)", &times));
+    let times = time(&settings, |timer| {
+        timer.measure(|| {
+            black_box(ba_reproj_inline(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_inline_jacobian(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_by_hand(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+        timer.measure(|| {
+            black_box(ba_reproj_num_dual(
+                black_box(cam),
+                black_box(xb),
+                black_box(w),
+                black_box(&feat),
+            ));
+        });
+    });
+    rows.push(row("ba, one body (2 × 15)", &times));
+    eprintln!("timed ba");
     println!("\nJacobians: f_jacobian against the Jacobian by hand and num-dual's jacobian\n");
     print_table(
         &settings,

@@ -10,9 +10,11 @@
 mod common;
 
 use common::jacobian::{
-    LORENZ_N, POINTS, arm, arm_by_hand, arm_jacobian, arm_num_dual, lorenz96, lorenz96_by_hand,
-    lorenz96_jacobian, lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data,
-    oscillation_jacobian, oscillation_num_dual, points,
+    BA_N, LORENZ_N, POINTS, arm, arm_by_hand, arm_jacobian, arm_num_dual, ba_flatten,
+    ba_observations, ba_reproj, ba_reproj_by_hand, ba_reproj_inline, ba_reproj_inline_jacobian,
+    ba_reproj_jacobian, ba_reproj_num_dual, lorenz96, lorenz96_by_hand, lorenz96_jacobian,
+    lorenz96_num_dual, oscillation, oscillation_by_hand, oscillation_data, oscillation_jacobian,
+    oscillation_num_dual, points,
 };
 
 /// `|got - want| <= tol * max(|want|, 1e-3 max |want|)`, entry by entry; NaN fails.
@@ -101,4 +103,41 @@ fn oscillation_jacobians_agree() {
     );
     let fd = differences(|p| oscillation(p, &t, &y), p);
     assert_close("oscillation differences", &fd, &hand, 1e-6);
+}
+
+#[test]
+fn ba_reproj_jacobians_agree() {
+    for (cam, x, w, feat) in ba_observations() {
+        let (value, jac) = ba_reproj_jacobian(cam, x, w, &feat);
+        let (hand_value, hand) = ba_reproj_by_hand(cam, x, w, &feat);
+        assert_eq!(value, ba_reproj(cam, x, w, &feat));
+        for i in 0..2 {
+            let within = (value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs());
+            assert!(
+                within,
+                "ba value {i}: {} against {}",
+                value[i], hand_value[i]
+            );
+        }
+        assert_close::<2, BA_N>("ba by hand", &jac, &hand, 1e-13);
+        let (inline_value, inline) = ba_reproj_inline_jacobian(cam, x, w, &feat);
+        assert_eq!(inline_value, ba_reproj_inline(cam, x, w, &feat));
+        for i in 0..2 {
+            assert!((inline_value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs()));
+        }
+        assert_close("ba in one body", &inline, &hand, 1e-13);
+        let (dual_value, dual) = ba_reproj_num_dual(cam, x, w, &feat);
+        for i in 0..2 {
+            assert!((dual_value[i] - hand_value[i]).abs() <= 1e-14 * (1.0 + hand_value[i].abs()));
+        }
+        assert_close("ba num-dual", &dual, &hand, 1e-13);
+        let fd = differences(
+            |p: [f64; BA_N]| {
+                let cam = std::array::from_fn(|i| p[i]);
+                ba_reproj(cam, [p[11], p[12], p[13]], p[14], &feat)
+            },
+            ba_flatten(cam, x, w),
+        );
+        assert_close("ba differences", &fd, &hand, 1e-6);
+    }
 }

@@ -115,6 +115,7 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("iter_loop_call", false),
     ("iter_loop_local_array", false),
     ("short_slice", false),
+    ("window_longer_than_local_array", true),
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -145,6 +146,7 @@ pub const ITER_SHAPES: &[&str] = &[
     "iter_loop_call",
     "iter_loop_local_array",
     "short_slice",
+    "window_longer_than_local_array",
 ];
 
 /// Which shapes are on.
@@ -208,7 +210,7 @@ fn render(s: &str, oracle: bool) -> String {
             IT2 => {
                 parts.pop();
             }
-            _ if parts.iter().any(|&iter| iter == oracle) => {}
+            _ if parts.contains(&oracle) => {}
             C0 => {
                 if oracle {
                     out.push_str("R::cst(");
@@ -2025,6 +2027,9 @@ impl Gen<'_> {
             ),
             Unit::Window(k) => {
                 self.mark(if in_loop { "for_windows" } else { "iter_windows" });
+                if arr.kind == ArrKind::Local && arr.len < k {
+                    self.mark("window_longer_than_local_array");
+                }
                 (
                     format!("{name}.windows({k})"),
                     format!("{name}.len().saturating_sub({})", k - 1),
@@ -2032,6 +2037,9 @@ impl Gen<'_> {
                 )
             }
             Unit::Chunk(k) => {
+                if arr.kind == ArrKind::Local && arr.len < k {
+                    self.mark("window_longer_than_local_array");
+                }
                 self.mark(if in_loop {
                     "for_chunks_exact"
                 } else {
@@ -2054,11 +2062,25 @@ impl Gen<'_> {
         }
     }
 
-    fn draw_unit(&mut self) -> Unit {
+    fn draw_unit(&mut self, arr: &Arr) -> Unit {
         match self.rng.weighted(&[5, 2, 2]) {
             0 => Unit::Elem,
-            1 => Unit::Window(self.rng.range(2, 3)),
-            _ => Unit::Chunk(self.rng.range(2, 3)),
+            1 => Unit::Window(self.window(arr)),
+            _ => Unit::Chunk(self.window(arr)),
+        }
+    }
+
+    /// The size of a window or chunk over `arr`: 2 or 3, not longer than a local array unless
+    /// `window_longer_than_local_array` is on (a known bug).
+    fn window(&mut self, arr: &Arr) -> usize {
+        let k = self.rng.range(2, 3);
+        if arr.kind == ArrKind::Local
+            && arr.len < k
+            && !self.on("window_longer_than_local_array")
+        {
+            arr.len
+        } else {
+            k
         }
     }
 
@@ -2178,7 +2200,17 @@ impl Gen<'_> {
             self.mark("call_in_closure");
         }
         self.calls = calls;
-        let e = self.read_all(e, items, counter.map(|c| c.0));
+        let mut e = self.read_all(e, items, counter.map(|c| c.0));
+        if items.iter().any(|it| it.reads.iter().any(|r| r.s == e.s)) {
+            // Not the identity (`|&v| v` is `copied()`).
+            let f = self.rng.pick(&["sin", "tanh", "atan"]);
+            e = E {
+                s: format!("{}.{f}()", e.s),
+                bound: 1.6,
+                atom: true,
+                var: true,
+            };
+        }
         let e = self.tame(e, limit);
         self.items.truncate(ni);
         self.counters.truncate(nc);
@@ -2193,7 +2225,7 @@ impl Gen<'_> {
             Some(a) => a,
             None => self.pick_iterable()?,
         };
-        let unit = self.draw_unit();
+        let unit = self.draw_unit(&arr);
         let mut c = self.chain_source(&arr, unit, false);
         self.adapters(&mut c, 2);
         let with = self.with(&mut c, 0.2);
@@ -2352,7 +2384,11 @@ impl Gen<'_> {
         };
         // A closure bound with `let` goes on the same line (read checks look past the line).
         let pad = self.pad();
-        let mut text: String = pre.iter().map(|l| format!("{l}\n")).collect();
+        let mut text = String::new();
+        for l in &pre {
+            text.push_str(l);
+            text.push('\n');
+        }
         if binding {
             let name = self.fresh("t");
             let ty = if annotated {
@@ -2434,8 +2470,8 @@ impl Gen<'_> {
         let arr = self.pick_iterable()?;
         let form = self.rng.weighted(&[3, 2, 2, 2, 2, 1]);
         let unit = match form {
-            4 => Unit::Window(self.rng.range(2, 3)),
-            5 => Unit::Chunk(self.rng.range(2, 3)),
+            4 => Unit::Window(self.window(&arr)),
+            5 => Unit::Chunk(self.window(&arr)),
             _ => Unit::Elem,
         };
         let mut c = self.chain_source(&arr, unit, true);

@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 
 use super::{
     CAP, Counter, E, Enabled, FLOW_CHUNK, FLOW_LINTS, FLOW_POINTS, Family, FlowProgram, Gen,
-    HAND_F64, HAND_R, HelperKind, ITER_SHAPES, Param, ParamKind, Part, Rng, Scalar, TY, cst, indented, lit,
-    literal, mentions, render, strip_attributes,
+    HAND_F64, HAND_R, HelperKind, ITER_SHAPES, Param, ParamKind, Part, Rng, Scalar, TY, cst,
+    indented, lit, literal, mentions, render, strip_attributes,
 };
 
 /// Shapes of the returned value, for the programs with several outputs.

@@ -1624,7 +1624,12 @@ impl Gen<'_> {
         self.update_on(&mut body, 2, true);
         if let Some((_, entry, items, _)) = &iter {
             // Every item and the `enumerate` counter are read.
-            let text = head.iter().chain(&body).cloned().collect::<Vec<_>>().join("\n");
+            let text = head
+                .iter()
+                .chain(&body)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
             let mut missing = Vec::new();
             let mut bound = 0.0;
             for it in items {
@@ -1638,7 +1643,11 @@ impl Gen<'_> {
                 && !mentions(&text, &c.name)
             {
                 bound += c.below as f64 * 0.25;
-                missing.push(format!("{} * {}", cst(&format!("{} as f64", c.name)), lit(0.25)));
+                missing.push(format!(
+                    "{} * {}",
+                    cst(&format!("{} as f64", c.name)),
+                    lit(0.25)
+                ));
             }
             if !missing.is_empty() {
                 let e = E {
@@ -1948,7 +1957,11 @@ impl Chain {
             Unit::Chunk(k) => format!("{i} * {k}"),
             _ => i,
         };
-        if r == 0 { base } else { format!("{base} + {r}") }
+        if r == 0 {
+            base
+        } else {
+            format!("{base} + {r}")
+        }
     }
 
     /// The oracles' binding of item `t` to `name` (a reference for `by_ref`).
@@ -2020,13 +2033,13 @@ impl Gen<'_> {
     fn chain_source(&mut self, arr: &Arr, unit: Unit, in_loop: bool) -> Chain {
         let name = &arr.name;
         let (text, count, n) = match unit {
-            Unit::Elem => (
-                format!("{name}.iter()"),
-                format!("{name}.len()"),
-                arr.len,
-            ),
+            Unit::Elem => (format!("{name}.iter()"), format!("{name}.len()"), arr.len),
             Unit::Window(k) => {
-                self.mark(if in_loop { "for_windows" } else { "iter_windows" });
+                self.mark(if in_loop {
+                    "for_windows"
+                } else {
+                    "iter_windows"
+                });
                 if arr.kind == ArrKind::Local && arr.len < k {
                     self.mark("window_longer_than_local_array");
                 }
@@ -2074,10 +2087,7 @@ impl Gen<'_> {
     /// `window_longer_than_local_array` is on (a known bug).
     fn window(&mut self, arr: &Arr) -> usize {
         let k = self.rng.range(2, 3);
-        if arr.kind == ArrKind::Local
-            && arr.len < k
-            && !self.on("window_longer_than_local_array")
-        {
+        if arr.kind == ArrKind::Local && arr.len < k && !self.on("window_longer_than_local_array") {
             arr.len
         } else {
             k
@@ -2220,7 +2230,12 @@ impl Gen<'_> {
     /// A chain ending in `sum`, `product` or `fold`: over `f64` the iterator chain, in the oracles
     /// a block with the index loop. Lines to print before the statement (a closure bound with
     /// `let`) go to `pre`.
-    fn chain_expr(&mut self, arr: Option<Arr>, annotated: bool, pre: &mut Vec<String>) -> Option<E> {
+    fn chain_expr(
+        &mut self,
+        arr: Option<Arr>,
+        annotated: bool,
+        pre: &mut Vec<String>,
+    ) -> Option<E> {
         let arr = match arr {
             Some(a) => a,
             None => self.pick_iterable()?,
@@ -2349,11 +2364,17 @@ impl Gen<'_> {
                 bound,
             )
         };
-        let mut index = format!("{{\n{pad}    let mut {acc} = {init};\n{pad}    for {t} in 0..{} {{\n", c.count);
+        let mut index = format!(
+            "{{\n{pad}    let mut {acc} = {init};\n{pad}    for {t} in 0..{} {{\n",
+            c.count
+        );
         for b in &binds {
             let _ = writeln!(index, "{pad}        {b}");
         }
-        let _ = write!(index, "{pad}        {update}\n{pad}    }}\n{pad}    {acc}\n{pad}}}");
+        let _ = write!(
+            index,
+            "{pad}        {update}\n{pad}    }}\n{pad}    {acc}\n{pad}}}"
+        );
         Some(E {
             s: split(&iter_text, &index),
             bound,
@@ -2441,7 +2462,10 @@ impl Gen<'_> {
         let iter = if self.rng.chance(0.3) {
             self.mark("closure_let");
             let f = self.fresh("f");
-            format!("let {f} = |{v}: f64| {};\n{pad}let {h} = {}.map({f});", body.s, b.name)
+            format!(
+                "let {f} = |{v}: f64| {};\n{pad}let {h} = {}.map({f});",
+                body.s, b.name
+            )
         } else {
             format!("let {h} = {}.map(|{v}| {});", b.name, body.s)
         };
@@ -2951,6 +2975,8 @@ const FLOW_LINTS: &str = "\
     clippy::redundant_closure,
     clippy::redundant_closure_for_method_calls,
     clippy::iter_out_of_bounds,
+    // `acc += f(..) + acc` is what a random update may read.
+    clippy::misrefactored_assign_op,
 )]
 ";
 

@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 
 use super::{
     CAP, Counter, E, Enabled, FLOW_CHUNK, FLOW_LINTS, FLOW_POINTS, Family, FlowProgram, Gen,
-    HAND_F64, HAND_R, HelperKind, Param, ParamKind, Part, Rng, Scalar, TY, cst, indented, lit,
-    literal, mentions, render, strip_attributes,
+    HAND_F64, HAND_R, HelperKind, ITER_SHAPES, Param, ParamKind, Part, Rng, Scalar, TY, cst,
+    indented, lit, literal, mentions, render, strip_attributes,
 };
 
 /// Shapes of the returned value, for the programs with several outputs.
@@ -56,6 +56,7 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
         .iter()
         .copied()
         .filter(|s| family != Family::Hessian || !NOT_IN_HESSIAN.contains(s))
+        .filter(|s| !ITER_SHAPES.contains(s))
         .collect();
     if family == Family::Multi {
         list.extend(MULTI_SHAPES);
@@ -328,6 +329,9 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         k: None,
         family,
         outputs: outputs.clone(),
+        items: Vec::new(),
+        short: Vec::new(),
+        calls_made: 0,
     };
     for p in &params {
         match p.kind {

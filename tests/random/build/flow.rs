@@ -24,6 +24,18 @@ const C0: char = '\u{1}';
 const C1: char = '\u{2}';
 /// The float type.
 const TY: char = '\u{3}';
+/// Opens text printed only over `f64` (an iterator), followed by [`IT1`], the text printed only
+/// in the oracles (the same iteration as an index loop), and [`IT2`].
+const IT0: char = '\u{4}';
+/// Separates the `f64` text from the oracles' text.
+const IT1: char = '\u{5}';
+/// Closes the oracles' text.
+const IT2: char = '\u{6}';
+
+/// `iter` over `f64`, `index` in the oracles.
+fn split(iter: &str, index: &str) -> String {
+    format!("{IT0}{iter}{IT1}{index}{IT2}")
+}
 
 /// Programs per generated module.
 const FLOW_CHUNK: usize = 25;
@@ -77,6 +89,64 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("wrt_call", false),
     ("raw_ident_in_loop", false),
     ("long_sum_over_256", false),
+    ("for_iter", false),
+    ("for_ref", false),
+    ("for_slice_ref", false),
+    ("for_enumerate", false),
+    ("for_zip", false),
+    ("for_windows", false),
+    ("for_chunks_exact", false),
+    ("iter_sum", false),
+    ("iter_product", false),
+    ("iter_fold", false),
+    ("iter_map", false),
+    ("iter_rev", false),
+    ("iter_skip", false),
+    ("iter_take", false),
+    ("iter_step_by", false),
+    ("iter_enumerate", false),
+    ("iter_zip", false),
+    ("iter_windows", false),
+    ("iter_chunks_exact", false),
+    ("iter_empty", false),
+    ("closure_let", false),
+    ("call_in_closure", false),
+    ("array_map", false),
+    ("iter_loop_call", false),
+    ("iter_loop_local_array", false),
+    ("short_slice", false),
+    ("window_longer_than_local_array", true),
+];
+
+/// The shapes with iterators, generated in the `q<i>` programs only.
+pub const ITER_SHAPES: &[&str] = &[
+    "for_iter",
+    "for_ref",
+    "for_slice_ref",
+    "for_enumerate",
+    "for_zip",
+    "for_windows",
+    "for_chunks_exact",
+    "iter_sum",
+    "iter_product",
+    "iter_fold",
+    "iter_map",
+    "iter_rev",
+    "iter_skip",
+    "iter_take",
+    "iter_step_by",
+    "iter_enumerate",
+    "iter_zip",
+    "iter_windows",
+    "iter_chunks_exact",
+    "iter_empty",
+    "closure_let",
+    "call_in_closure",
+    "array_map",
+    "iter_loop_call",
+    "iter_loop_local_array",
+    "short_slice",
+    "window_longer_than_local_array",
 ];
 
 /// Which shapes are on.
@@ -127,8 +197,20 @@ fn cst(s: &str) -> String {
 /// Prints marked text for `f64` (`oracle == false`) or for an oracle type `R`.
 fn render(s: &str, oracle: bool) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 4);
+    // Per open [`IT0`]: whether in its `f64` part.
+    let mut parts: Vec<bool> = Vec::new();
     for ch in s.chars() {
         match ch {
+            IT0 => parts.push(true),
+            IT1 => {
+                if let Some(last) = parts.last_mut() {
+                    *last = false;
+                }
+            }
+            IT2 => {
+                parts.pop();
+            }
+            _ if parts.contains(&oracle) => {}
             C0 => {
                 if oracle {
                     out.push_str("R::cst(");
@@ -288,6 +370,20 @@ struct Gen<'e> {
     family: Family,
     /// The output's parts, for a function with several outputs (empty: one float).
     outputs: Vec<Part>,
+    /// Items bound by the enclosing iterator loops and closures.
+    items: Vec<Item>,
+    /// Slices of 0 to 2 elements, only iterated over (never indexed).
+    short: Vec<Arr>,
+    /// Calls generated so far.
+    calls_made: usize,
+}
+
+/// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
+/// (`*v`, `w[0]`, `w[1]`).
+#[derive(Clone)]
+struct Item {
+    name: String,
+    reads: Vec<E>,
 }
 
 /// The families of generated programs: the same generator, each with its own restrictions.
@@ -334,7 +430,13 @@ impl<'e> Gen<'e> {
     /// A leaf: a float variable, an array element, a constant.
     fn leaf(&mut self) -> E {
         for _ in 0..4 {
-            match self.rng.below(10) {
+            // Items of iterator loops and closures in scope are read as often as scalars.
+            let choices = if self.items.is_empty() { 10 } else { 14 };
+            match self.rng.below(choices) {
+                10..=13 => {
+                    let item = &self.items[self.rng.below(self.items.len())];
+                    return item.reads[self.rng.below(item.reads.len())].clone();
+                }
                 0..=3 if !self.scalars.is_empty() => {
                     let i = self.rng.below(self.scalars.len());
                     let s = self.scalars[i].clone();
@@ -666,6 +768,9 @@ impl<'e> Gen<'e> {
             k: None,
             family: self.family,
             outputs: Vec::new(),
+            items: Vec::new(),
+            short: Vec::new(),
+            calls_made: 0,
         }
     }
 
@@ -892,6 +997,7 @@ impl<'e> Gen<'e> {
     }
 
     pub(super) fn mark_call_context(&mut self) {
+        self.calls_made += 1;
         self.mark("call");
         if self.loops > 0 {
             self.mark("call_in_loop");
@@ -1188,6 +1294,11 @@ impl Gen<'_> {
                 && !self.shapes.contains("long_sum_over_256")
                 && self.depth == 0,
         );
+        let iter = if self.family == Family::Flow && !self.iterables().is_empty() {
+            3
+        } else {
+            0
+        };
         let weights = [
             4,                            // let
             4,                            // update
@@ -1199,6 +1310,7 @@ impl Gen<'_> {
             2,                            // early return
             if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
             long,                         // long sum
+            iter,                         // a chain ending in `sum`, `product` or `fold`
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1210,7 +1322,8 @@ impl Gen<'_> {
             6 => self.loop_break(lines),
             7 => self.early_return(lines),
             8 => self.for_loop(lines, true),
-            _ => self.long_sum(lines),
+            9 => self.long_sum(lines),
+            _ => self.iter_statement(lines),
         }
     }
 
@@ -1372,6 +1485,14 @@ impl Gen<'_> {
                 (format!("0..{n}"), n)
             }
         };
+        // Or an iterator: `for v in x.iter()`, `for (i, v) in x.iter().enumerate()`, ...
+        let iter = if self.family == Family::Flow && self.rng.chance(0.4) {
+            let pad = self.pad();
+            self.iter_loop_head(&pad)
+        } else {
+            None
+        };
+        let calls_made = self.calls_made;
         // A local array declared before the loop (or inside it) and overwritten in every
         // iteration.
         let mut before = Vec::new();
@@ -1398,13 +1519,24 @@ impl Gen<'_> {
         }
         self.loops += 1;
         let trips = self.trips;
-        self.trips *= below as f64;
+        let (entry, trip_count) = match &iter {
+            Some((_, c, _, n)) => (c.clone(), *n),
+            None => (
+                Some(Counter {
+                    name: counter.clone(),
+                    below,
+                }),
+                below,
+            ),
+        };
+        self.trips *= trip_count.max(1) as f64;
         self.indent += 1;
-        self.counters.push(Counter {
-            name: counter.clone(),
-            below,
-        });
         let nc = self.counters.len();
+        self.counters.extend(entry.clone());
+        let ni = self.items.len();
+        if let Some((_, _, items, _)) = &iter {
+            self.items.extend(items.iter().cloned());
+        }
         let na = self.arrays.len();
         let ns = self.scalars.len();
         if self.rng.chance(0.2) {
@@ -1490,9 +1622,53 @@ impl Gen<'_> {
             self.line(&mut body, &format!("{acc} += {};", call.s));
         }
         self.update_on(&mut body, 2, true);
+        if let Some((_, entry, items, _)) = &iter {
+            // Every item and the `enumerate` counter are read.
+            let text = head
+                .iter()
+                .chain(&body)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut missing = Vec::new();
+            let mut bound = 0.0;
+            for it in items {
+                if !mentions(&text, &it.name) {
+                    let r = it.reads[self.rng.below(it.reads.len())].clone();
+                    bound += r.bound;
+                    missing.push(r.s);
+                }
+            }
+            if let Some(c) = entry
+                && !mentions(&text, &c.name)
+            {
+                bound += c.below as f64 * 0.25;
+                missing.push(format!(
+                    "{} * {}",
+                    cst(&format!("{} as f64", c.name)),
+                    lit(0.25)
+                ));
+            }
+            if !missing.is_empty() {
+                let e = E {
+                    s: missing.join(" + "),
+                    bound,
+                    atom: false,
+                    var: true,
+                };
+                self.update_with(&mut body, &e);
+            }
+            if array_name.is_some() {
+                self.mark("iter_loop_local_array");
+            }
+            if self.calls_made > calls_made {
+                self.mark("iter_loop_call");
+            }
+        }
+        self.items.truncate(ni);
         self.in_loop_arrays
             .retain(|n| Some(n) != array_name.as_ref());
-        self.counters.truncate(nc - 1);
+        self.counters.truncate(nc);
         self.arrays.truncate(na);
         self.scalars.truncate(ns);
         self.indent -= 1;
@@ -1501,7 +1677,11 @@ impl Gen<'_> {
         let used = head.iter().chain(&body).any(|l| mentions(l, &counter));
         let counter = if used { counter } else { "_".to_owned() };
         lines.extend(before);
-        self.line(lines, &format!("for {counter} in {range} {{"));
+        if let Some((head, ..)) = &iter {
+            self.line(lines, head);
+        } else {
+            self.line(lines, &format!("for {counter} in {range} {{"));
+        }
         lines.extend(head);
         lines.extend(body);
         self.line(lines, "}");
@@ -1707,6 +1887,684 @@ impl Gen<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Iterators
+//
+// Each iterator form is printed over `f64` as written (`x.iter().rev().skip(1)`), and in the
+// oracles as the same iteration by index (`for j in 0..x.len().saturating_sub(1) { let v =
+// x[x.len() - 1 - (j + 1)]; .. }`), so that the oracles never run an iterator the macro lowered.
+
+/// What an iterator yields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// `&f64`.
+    Elem,
+    /// `windows(k)`.
+    Window(usize),
+    /// `chunks_exact(k)`.
+    Chunk(usize),
+}
+
+/// An iterator over an array in scope, with the same iteration by index.
+#[derive(Clone)]
+struct Chain {
+    /// The iterator as printed over `f64`.
+    text: String,
+    /// The number of items, as printed in the oracles.
+    count: String,
+    /// The number of items.
+    n: usize,
+    /// The position of item `@` in the array (the first element of a window; the number of a
+    /// chunk).
+    index: String,
+    arr: Arr,
+    unit: Unit,
+}
+
+/// `e.method` with `e` parenthesized if needed.
+fn call_on(e: &str, method: &str) -> String {
+    if e.contains(' ') {
+        format!("({e}).{method}")
+    } else {
+        format!("{e}.{method}")
+    }
+}
+
+/// `s` without parentheses around the whole of it.
+fn unwrap_parens(s: String) -> String {
+    let Some(inner) = s.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else {
+        return s;
+    };
+    let mut depth = 0i32;
+    for c in inner.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return s;
+        }
+    }
+    inner.to_owned()
+}
+
+impl Chain {
+    /// The index into the array of element `r` of item `t`.
+    fn at(&self, t: &str, r: usize) -> String {
+        let i = unwrap_parens(self.index.replace('@', t));
+        let base = match self.unit {
+            Unit::Chunk(k) if i.contains(' ') => format!("({i}) * {k}"),
+            Unit::Chunk(k) => format!("{i} * {k}"),
+            _ => i,
+        };
+        if r == 0 {
+            base
+        } else {
+            format!("{base} + {r}")
+        }
+    }
+
+    /// The oracles' binding of item `t` to `name` (a reference for `by_ref`).
+    fn bind(&self, name: &str, t: &str, by_ref: bool) -> String {
+        let a = &self.arr.name;
+        match self.unit {
+            Unit::Elem => {
+                let amp = if by_ref { "&" } else { "" };
+                format!("let {name} = {amp}{a}[{}];", self.at(t, 0))
+            }
+            Unit::Window(k) | Unit::Chunk(k) => {
+                let xs: Vec<String> = (0..k).map(|r| format!("{a}[{}]", self.at(t, r))).collect();
+                format!("let {name} = [{}];", xs.join(", "))
+            }
+        }
+    }
+
+    /// The reads of an item bound to `name` (`*v` for a reference).
+    fn reads(&self, name: &str, by_ref: bool) -> Vec<E> {
+        match self.unit {
+            Unit::Elem => vec![E {
+                s: if by_ref {
+                    format!("*{name}")
+                } else {
+                    name.to_owned()
+                },
+                bound: self.arr.bound,
+                atom: !by_ref,
+                var: true,
+            }],
+            Unit::Window(k) | Unit::Chunk(k) => (0..k)
+                .map(|r| E {
+                    s: format!("{name}[{r}]"),
+                    bound: self.arr.bound,
+                    atom: true,
+                    var: true,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a loop or chain takes a second array along (`zip`) or numbers its items (`enumerate`).
+enum With {
+    Nothing,
+    Enumerate(String),
+    Zip(Chain, String),
+}
+
+impl Gen<'_> {
+    /// The arrays that can be iterated over.
+    fn iterables(&self) -> Vec<Arr> {
+        self.arrays.iter().chain(&self.short).cloned().collect()
+    }
+
+    fn pick_iterable(&mut self) -> Option<Arr> {
+        let all = self.iterables();
+        if all.is_empty() {
+            return None;
+        }
+        // The short slices are drawn often: they make the empty iterations.
+        if !self.short.is_empty() && self.rng.chance(0.3) {
+            return Some(self.short[self.rng.below(self.short.len())].clone());
+        }
+        Some(all[self.rng.below(all.len())].clone())
+    }
+
+    /// `arr.iter()`, `arr.windows(k)` or `arr.chunks_exact(k)`.
+    fn chain_source(&mut self, arr: &Arr, unit: Unit, in_loop: bool) -> Chain {
+        let name = &arr.name;
+        let (text, count, n) = match unit {
+            Unit::Elem => (format!("{name}.iter()"), format!("{name}.len()"), arr.len),
+            Unit::Window(k) => {
+                self.mark(if in_loop {
+                    "for_windows"
+                } else {
+                    "iter_windows"
+                });
+                if arr.kind == ArrKind::Local && arr.len < k {
+                    self.mark("window_longer_than_local_array");
+                }
+                (
+                    format!("{name}.windows({k})"),
+                    format!("{name}.len().saturating_sub({})", k - 1),
+                    arr.len.saturating_sub(k - 1),
+                )
+            }
+            Unit::Chunk(k) => {
+                if arr.kind == ArrKind::Local && arr.len < k {
+                    self.mark("window_longer_than_local_array");
+                }
+                self.mark(if in_loop {
+                    "for_chunks_exact"
+                } else {
+                    "iter_chunks_exact"
+                });
+                (
+                    format!("{name}.chunks_exact({k})"),
+                    format!("{name}.len() / {k}"),
+                    arr.len / k,
+                )
+            }
+        };
+        Chain {
+            text,
+            count,
+            n,
+            index: "@".to_owned(),
+            arr: arr.clone(),
+            unit,
+        }
+    }
+
+    fn draw_unit(&mut self, arr: &Arr) -> Unit {
+        match self.rng.weighted(&[5, 2, 2]) {
+            0 => Unit::Elem,
+            1 => Unit::Window(self.window(arr)),
+            _ => Unit::Chunk(self.window(arr)),
+        }
+    }
+
+    /// The size of a window or chunk over `arr`: 2 or 3, not longer than a local array unless
+    /// `window_longer_than_local_array` is on (a known bug).
+    fn window(&mut self, arr: &Arr) -> usize {
+        let k = self.rng.range(2, 3);
+        if arr.kind == ArrKind::Local && arr.len < k && !self.on("window_longer_than_local_array") {
+            arr.len
+        } else {
+            k
+        }
+    }
+
+    /// Up to `max` of `rev`, `skip(m)`, `take(m)`, `step_by(k)`.
+    fn adapters(&mut self, c: &mut Chain, max: usize) {
+        for _ in 0..max {
+            if !self.rng.chance(0.45) {
+                break;
+            }
+            match self.rng.below(4) {
+                0 => {
+                    self.mark("iter_rev");
+                    c.text.push_str(".rev()");
+                    c.index = c.index.replace('@', &format!("({} - 1 - @)", c.count));
+                }
+                1 => {
+                    self.mark("iter_skip");
+                    let m = self.rng.range(1, 3);
+                    let _ = write!(c.text, ".skip({m})");
+                    c.index = c.index.replace('@', &format!("(@ + {m})"));
+                    c.count = call_on(&c.count, &format!("saturating_sub({m})"));
+                    c.n = c.n.saturating_sub(m);
+                }
+                2 => {
+                    self.mark("iter_take");
+                    let m = self.rng.range(1, 3);
+                    let _ = write!(c.text, ".take({m})");
+                    c.count = call_on(&c.count, &format!("min({m})"));
+                    c.n = c.n.min(m);
+                }
+                _ => {
+                    self.mark("iter_step_by");
+                    let k = self.rng.range(2, 3);
+                    let _ = write!(c.text, ".step_by({k})");
+                    c.index = c.index.replace('@', &format!("(@ * {k})"));
+                    c.count = call_on(&c.count, &format!("div_ceil({k})"));
+                    c.n = c.n.div_ceil(k);
+                }
+            }
+        }
+    }
+
+    /// `.zip(..)` after `c`: a second array, by `iter()`, `&y` or `y` (a reference already).
+    fn zip(&mut self, c: &mut Chain, in_loop: bool) -> Option<With> {
+        let y = self.pick_iterable()?;
+        self.mark(if in_loop { "for_zip" } else { "iter_zip" });
+        let arg = match (self.rng.below(2), y.kind) {
+            (0, _) => format!("{}.iter()", y.name),
+            (_, ArrKind::Array | ArrKind::Local) => format!("&{}", y.name),
+            _ => y.name.clone(),
+        };
+        let _ = write!(c.text, ".zip({arg})");
+        c.count = call_on(&c.count, &format!("min({}.len())", y.name));
+        c.n = c.n.min(y.len);
+        let second = self.chain_source(&y, Unit::Elem, in_loop);
+        Some(With::Zip(second, self.fresh("u")))
+    }
+
+    /// `.enumerate()` or `.zip(..)` after `c` (each with chance `p`), or nothing.
+    fn with(&mut self, c: &mut Chain, p: f64) -> With {
+        if self.rng.chance(p) {
+            self.mark("iter_enumerate");
+            c.text.push_str(".enumerate()");
+            return With::Enumerate(self.fresh("i"));
+        }
+        if c.unit == Unit::Elem
+            && self.rng.chance(p / (1.0 - p))
+            && let Some(w) = self.zip(c, false)
+        {
+            return w;
+        }
+        With::Nothing
+    }
+
+    /// Reads of `items` added to `e` where `e` does not read them; `i as f64` if `counter` is
+    /// not read.
+    fn read_all(&mut self, mut e: E, items: &[Item], counter: Option<&str>) -> E {
+        for it in items {
+            if !mentions(&e.s, &it.name) {
+                let r = it.reads[self.rng.below(it.reads.len())].clone();
+                e = E {
+                    s: format!("{} + {}", e.s, r.s),
+                    bound: e.bound + r.bound,
+                    atom: false,
+                    var: true,
+                };
+            }
+        }
+        if let Some(i) = counter
+            && !mentions(&e.s, i)
+        {
+            e = E {
+                s: format!("{} + {} * {}", e.s, cst(&format!("{i} as f64")), lit(0.25)),
+                bound: e.bound + 2.0,
+                atom: false,
+                var: true,
+            };
+        }
+        e
+    }
+
+    /// A closure's body over `items` (and `counter`), bounded by `limit`, reading all of them.
+    fn item_body(&mut self, items: &[Item], counter: Option<(&str, usize)>, limit: f64) -> E {
+        let (ni, nc) = (self.items.len(), self.counters.len());
+        self.items.extend(items.iter().cloned());
+        if let Some((name, below)) = counter {
+            self.counters.push(Counter {
+                name: name.to_owned(),
+                below,
+            });
+        }
+        let calls = self.calls;
+        self.calls = calls && self.on("call_in_closure");
+        let made = self.calls_made;
+        let e = self.small(2, limit);
+        if self.calls_made > made {
+            self.mark("call_in_closure");
+        }
+        self.calls = calls;
+        let mut e = self.read_all(e, items, counter.map(|c| c.0));
+        if items.iter().any(|it| it.reads.iter().any(|r| r.s == e.s)) {
+            // Not the identity (`|&v| v` is `copied()`).
+            let f = self.rng.pick(&["sin", "tanh", "atan"]);
+            e = E {
+                s: format!("{}.{f}()", e.s),
+                bound: 1.6,
+                atom: true,
+                var: true,
+            };
+        }
+        let e = self.tame(e, limit);
+        self.items.truncate(ni);
+        self.counters.truncate(nc);
+        e
+    }
+
+    /// A chain ending in `sum`, `product` or `fold`: over `f64` the iterator chain, in the oracles
+    /// a block with the index loop. Lines to print before the statement (a closure bound with
+    /// `let`) go to `pre`.
+    fn chain_expr(
+        &mut self,
+        arr: Option<Arr>,
+        annotated: bool,
+        pre: &mut Vec<String>,
+    ) -> Option<E> {
+        let arr = match arr {
+            Some(a) => a,
+            None => self.pick_iterable()?,
+        };
+        let unit = self.draw_unit(&arr);
+        let mut c = self.chain_source(&arr, unit, false);
+        self.adapters(&mut c, 2);
+        let with = self.with(&mut c, 0.2);
+        if c.n == 0 {
+            self.mark("iter_empty");
+        }
+        let t = match &with {
+            With::Enumerate(i) => i.clone(),
+            _ => self.fresh("j"),
+        };
+        let v = self.fresh(if unit == Unit::Elem { "v" } else { "w" });
+        // The items: the element (by value, `|&v|`) or the window, and the zipped element.
+        let mut items = vec![Item {
+            name: v.clone(),
+            reads: c.reads(&v, false),
+        }];
+        let mut binds = vec![c.bind(&v, &t, false)];
+        let v_pat = if unit == Unit::Elem {
+            format!("&{v}")
+        } else {
+            v.clone()
+        };
+        let (pat, counter) = match &with {
+            With::Nothing => (v_pat, None),
+            With::Enumerate(i) => (format!("({i}, {v_pat})"), Some((i.as_str(), c.n))),
+            With::Zip(y, u) => {
+                items.push(Item {
+                    name: u.clone(),
+                    reads: y.reads(u, false),
+                });
+                binds.push(y.bind(u, &t, false));
+                (format!("({v_pat}, &{u})"), None)
+            }
+        };
+        let terminal = self.rng.weighted(&[5, 2, 3]);
+        let plain = matches!(with, With::Nothing) && unit == Unit::Elem;
+        let (n, pad) = (c.n.max(1) as f64, self.pad());
+        let acc = self.fresh("s");
+        let (iter_text, update, init, bound) = if terminal < 2 {
+            let product = terminal == 1;
+            self.mark(if product { "iter_product" } else { "iter_sum" });
+            let (method, op, init) = if product {
+                ("product", "*=", lit(1.0))
+            } else {
+                ("sum", "+=", cst("-0.0"))
+            };
+            let turbofish = if annotated && self.rng.chance(0.5) {
+                String::new()
+            } else {
+                "::<f64>".to_owned()
+            };
+            if plain && self.rng.chance(0.2) {
+                // No `map`: the sum or product of the elements themselves.
+                let bound = if product {
+                    arr.bound.max(1.0).powf(n)
+                } else {
+                    n * arr.bound
+                };
+                (
+                    format!("{}.{method}{turbofish}()", c.text),
+                    format!("{acc} {op} {v};"),
+                    init,
+                    bound,
+                )
+            } else {
+                self.mark("iter_map");
+                let limit = if product { 1.5 } else { 4.0 };
+                let body = self.item_body(&items, counter, limit);
+                let closure = if plain && self.rng.chance(0.3) {
+                    // A closure bound with `let`, capturing a value in scope.
+                    self.mark("closure_let");
+                    let f = self.fresh("f");
+                    let captured = self.var_leaf();
+                    let captured = self.tame(captured, 2.0);
+                    let text = format!("{} * {}", body.operand(), captured.operand());
+                    pre.push(format!(
+                        "{pad}{}",
+                        split(&format!("let {f} = |{v}: f64| {text};"), "")
+                    ));
+                    let body = E {
+                        s: text,
+                        bound: body.bound * captured.bound,
+                        atom: false,
+                        var: true,
+                    };
+                    (format!("|&{v}| {f}({v})"), body)
+                } else {
+                    (format!("|{pat}| {}", body.s), body)
+                };
+                let (closure, body) = closure;
+                let bound = if product {
+                    body.bound.max(1.0).powf(n)
+                } else {
+                    n * body.bound
+                };
+                (
+                    format!("{}.map({closure}).{method}{turbofish}()", c.text),
+                    format!("{acc} {op} {};", body.s),
+                    init,
+                    bound,
+                )
+            }
+        } else {
+            self.mark("iter_fold");
+            let init = self.small(1, 2.0);
+            let init = self.receiver(init);
+            let body = self.item_body(&items, counter, 4.0);
+            let (step, bound) = if self.rng.chance(0.5) {
+                let k = self.rng.pick(&[0.5, 0.75]);
+                (
+                    format!("{acc} * {} + {}", lit(k), body.s),
+                    init.bound + body.bound / (1.0 - k),
+                )
+            } else {
+                (format!("({acc} + {}).tanh()", body.s), init.bound.max(1.0))
+            };
+            (
+                format!("{}.fold({}, |{acc}, {pat}| {step})", c.text, init.s),
+                format!("{acc} = {step};"),
+                init.s,
+                bound,
+            )
+        };
+        let mut index = format!(
+            "{{\n{pad}    let mut {acc} = {init};\n{pad}    for {t} in 0..{} {{\n",
+            c.count
+        );
+        for b in &binds {
+            let _ = writeln!(index, "{pad}        {b}");
+        }
+        let _ = write!(
+            index,
+            "{pad}        {update}\n{pad}    }}\n{pad}    {acc}\n{pad}}}"
+        );
+        Some(E {
+            s: split(&iter_text, &index),
+            bound,
+            atom: true,
+            var: true,
+        })
+    }
+
+    /// `let t = <chain>;`, `acc += <chain>;` or `let h = b.map(|v| ..);`.
+    fn iter_statement(&mut self, lines: &mut Vec<String>) {
+        let arrays: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| matches!(a.kind, ArrKind::Array | ArrKind::Local))
+            .cloned()
+            .collect();
+        if !arrays.is_empty() && self.rng.chance(0.15) {
+            let b = arrays[self.rng.below(arrays.len())].clone();
+            self.array_map(lines, &b);
+            return;
+        }
+        // `let t = ..;` (annotated or not: `let t: f64 = x.iter().sum();`) or `acc += ..;`.
+        let binding = self.rng.chance(0.5);
+        let annotated = binding && self.rng.chance(0.4);
+        let mut pre = Vec::new();
+        let Some(e) = self.chain_expr(None, annotated, &mut pre) else {
+            return;
+        };
+        // A closure bound with `let` goes on the same line (read checks look past the line).
+        let pad = self.pad();
+        let mut text = String::new();
+        for l in &pre {
+            text.push_str(l);
+            text.push('\n');
+        }
+        if binding {
+            let name = self.fresh("t");
+            let ty = if annotated {
+                format!(": {TY}")
+            } else {
+                String::new()
+            };
+            let _ = write!(text, "{pad}let {name}{ty} = {};", e.s);
+            self.scalars.push(Scalar {
+                name,
+                bound: e.bound,
+                acc: None,
+            });
+        } else {
+            let e = self.tame(e, CAP);
+            let accs = self.accumulators();
+            let i = accs[self.rng.below(accs.len())];
+            let name = self.scalars[i].name.clone();
+            let _ = write!(text, "{pad}{name} += {};", e.s);
+            self.scalars[i].bound += self.trips * e.bound;
+        }
+        lines.push(text);
+    }
+
+    /// `let h = b.map(|v| ..);` on an array by value, read at once.
+    fn array_map(&mut self, lines: &mut Vec<String>, b: &Arr) {
+        self.mark("array_map");
+        let h = self.fresh("h");
+        let v = self.fresh("v");
+        let item = Item {
+            name: v.clone(),
+            reads: vec![E {
+                s: v.clone(),
+                bound: b.bound,
+                atom: true,
+                var: true,
+            }],
+        };
+        let body = self.item_body(std::slice::from_ref(&item), None, 2.0);
+        let pad = self.pad();
+        let j = self.fresh("j");
+        let index = format!(
+            "let mut {h} = [{}; {}];\n{pad}for {j} in 0..{} {{\n{pad}    let {v} = {}[{j}];\n{pad}    {h}[{j}] = {};\n{pad}}}",
+            lit(0.0),
+            b.len,
+            b.len,
+            b.name,
+            body.s
+        );
+        let iter = if self.rng.chance(0.3) {
+            self.mark("closure_let");
+            let f = self.fresh("f");
+            format!(
+                "let {f} = |{v}: f64| {};\n{pad}let {h} = {}.map({f});",
+                body.s, b.name
+            )
+        } else {
+            format!("let {h} = {}.map(|{v}| {});", b.name, body.s)
+        };
+        self.line(lines, &split(&iter, &index));
+        let terms: Vec<String> = (0..b.len).map(|r| format!("{h}[{r}]")).collect();
+        let read = E {
+            s: terms.join(" * "),
+            bound: body.bound.powi(b.len as i32),
+            atom: false,
+            var: true,
+        };
+        self.update_with(lines, &read);
+        self.arrays.push(Arr {
+            name: h,
+            len: b.len,
+            bound: body.bound,
+            kind: ArrKind::Local,
+            depth: self.depth + usize::from(self.returned),
+        });
+    }
+
+    /// The head of an iterator `for` loop: the `f64` text and the oracles' (`for j in 0..n {` and
+    /// the bindings of the items, indented by `pad`), the enumerate counter, the items and the
+    /// number of trips.
+    fn iter_loop_head(&mut self, pad: &str) -> Option<(String, Option<Counter>, Vec<Item>, usize)> {
+        let arr = self.pick_iterable()?;
+        let form = self.rng.weighted(&[3, 2, 2, 2, 2, 1]);
+        let unit = match form {
+            4 => Unit::Window(self.window(&arr)),
+            5 => Unit::Chunk(self.window(&arr)),
+            _ => Unit::Elem,
+        };
+        let mut c = self.chain_source(&arr, unit, true);
+        // Iterated as a reference (`for v in &h`, `for v in a` for a slice).
+        let by_ref = form == 1;
+        if by_ref {
+            let (text, shape) = match arr.kind {
+                ArrKind::Array | ArrKind::Local => (format!("&{}", arr.name), "for_ref"),
+                _ => (arr.name.clone(), "for_slice_ref"),
+            };
+            self.mark(shape);
+            c.text = text;
+        } else {
+            if form == 0 {
+                self.mark("for_iter");
+            }
+            self.adapters(&mut c, if form == 0 { 2 } else { 1 });
+        }
+        let with = match form {
+            2 => {
+                self.mark("for_enumerate");
+                c.text.push_str(".enumerate()");
+                With::Enumerate(self.fresh("i"))
+            }
+            3 => self.zip(&mut c, true)?,
+            _ => With::Nothing,
+        };
+        if c.n == 0 {
+            self.mark("iter_empty");
+        }
+        let t = match &with {
+            With::Enumerate(i) => i.clone(),
+            _ => self.fresh("j"),
+        };
+        let v = self.fresh(if unit == Unit::Elem { "v" } else { "w" });
+        let elem_ref = unit == Unit::Elem;
+        let mut items = vec![Item {
+            name: v.clone(),
+            reads: c.reads(&v, elem_ref),
+        }];
+        let mut binds = vec![c.bind(&v, &t, elem_ref)];
+        let (pat, counter) = match &with {
+            With::Nothing => (v.clone(), None),
+            With::Enumerate(i) => (
+                format!("({i}, {v})"),
+                Some(Counter {
+                    name: i.clone(),
+                    below: c.n,
+                }),
+            ),
+            With::Zip(y, u) => {
+                items.push(Item {
+                    name: u.clone(),
+                    reads: y.reads(u, true),
+                });
+                binds.push(y.bind(u, &t, true));
+                (format!("({v}, {u})"), None)
+            }
+        };
+        let mut index = format!("for {t} in 0..{} {{", c.count);
+        for b in &binds {
+            let _ = write!(index, "\n{pad}    {b}");
+        }
+        let head = split(&format!("for {pat} in {} {{", c.text), &index);
+        Some((head, counter, items, c.n))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Programs
 
 /// A generated program with its helpers.
@@ -1781,6 +2639,13 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
             kind: ParamKind::Inactive,
         });
     }
+    if enabled.on("short_slice") && rng.chance(0.2) {
+        // A slice of 0 to 2 elements, only iterated over: shorter than some windows and chunks.
+        params.push(Param {
+            name: "e".to_owned(),
+            kind: ParamKind::Slice(rng.range(0, 2)),
+        });
+    }
     rng.shuffle(&mut params);
 
     let mut g = Gen {
@@ -1807,6 +2672,9 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         k: None,
         family: Family::Flow,
         outputs: Vec::new(),
+        items: Vec::new(),
+        short: Vec::new(),
+        calls_made: 0,
     };
     for p in &params {
         match p.kind {
@@ -1821,6 +2689,16 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
                     name: p.name.clone(),
                     bound: 2.0,
                     acc: None,
+                });
+            }
+            ParamKind::Slice(len) if p.name == "e" => {
+                g.mark("short_slice");
+                g.short.push(Arr {
+                    name: p.name.clone(),
+                    len,
+                    bound: 2.0,
+                    kind: ArrKind::Slice,
+                    depth: 0,
                 });
             }
             ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => {
@@ -1884,6 +2762,16 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     let text = lines.join("\n");
     for p in &params {
         if mentions(&text, &p.name) {
+            continue;
+        }
+        if p.name == "e" {
+            let e = g.short[0].clone();
+            let mut pre = Vec::new();
+            if let Some(sum) = g.chain_expr(Some(e), false, &mut pre) {
+                let sum = g.tame(sum, CAP);
+                lines.extend(pre);
+                lines.push(format!("    {acc} += {};", sum.s));
+            }
             continue;
         }
         let read = match p.kind {
@@ -2080,6 +2968,15 @@ const FLOW_LINTS: &str = "\
     clippy::manual_is_multiple_of,
     // The glue flattens array and `Vec` gradients alike.
     clippy::implicit_clone,
+    // Iterators in every form a user writes them: `for v in x.iter()` beside `for v in &x`,
+    // `.zip(&h)` beside `.zip(h.iter())`, closures as written, `skip(3)` past the end.
+    clippy::explicit_iter_loop,
+    clippy::needless_borrows_for_generic_args,
+    clippy::redundant_closure,
+    clippy::redundant_closure_for_method_calls,
+    clippy::iter_out_of_bounds,
+    // `acc += f(..) + acc` is what a random update may read.
+    clippy::misrefactored_assign_op,
 )]
 ";
 

@@ -504,6 +504,16 @@ pub mod outputs {
         dx
     }
 
+    /// Windows and chunks longer than a local array: loops over ranges empty at compile time.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn short_windows(x: f64) -> f64 {
+        let h = [x, x * x];
+        h.windows(3).map(|w| w[0] * w[2]).sum::<f64>()
+            + h.chunks_exact(3).map(|c| c[1]).sum::<f64>()
+            + x
+    }
+
     /// The Lorenz-96 system's right-hand side, one output an iteration from the inputs alone,
     /// so that its Jacobian is taken row by row.
     #[differentiate(reverse)]

@@ -599,6 +599,13 @@ impl<'g> Sweep<'g> {
                 body,
                 ..
             }) => {
+                // A range empty at compile time (a window longer than a local array) is kept, as
+                // the types of what it would assign are inferred from it.
+                let empty = matches!(
+                    (self.graph.const_int(*start), self.graph.const_int(*end)),
+                    (Some(s), Some(e)) if s > e || (s == e && !*inclusive)
+                )
+                .then(|| quote!(#[allow(clippy::reversed_empty_ranges)]));
                 let i = self
                     .counters
                     .get(counter)
@@ -623,7 +630,7 @@ impl<'g> Sweep<'g> {
                     self.length_guard(*end)
                 };
                 let body = self.block(body);
-                quote!(#guard for #i in #range { #body })
+                quote!(#guard #empty for #i in #range { #body })
             }
             Stmt::While { cond, test, body } => {
                 let c = self.block(cond);

@@ -775,6 +775,37 @@ impl Block {
 }
 
 impl Graph {
+    /// The value of an integer node known at compile time: a literal, an array's literal
+    /// length, or `+ - * /` of those.
+    pub fn const_int(&self, n: NodeId) -> Option<i128> {
+        let node = self.node(n);
+        match (&node.op, node.args.as_slice()) {
+            (Op::Lit(LitValue::Int(v), _), _) => Some(*v),
+            (Op::Len(v), _) => match &self.vars[v.0].shape {
+                Shape::Array { len, .. } => {
+                    let text = len.to_string();
+                    text.trim_matches(|c| c == '(' || c == ')' || c == ' ')
+                        .trim_end_matches("usize")
+                        .replace('_', "")
+                        .parse()
+                        .ok()
+                }
+                _ => None,
+            },
+            (Op::Prim(p), [a, b]) => {
+                let (a, b) = (self.const_int(*a)?, self.const_int(*b)?);
+                match p {
+                    Prim::Add => a.checked_add(b),
+                    Prim::Sub => a.checked_sub(b),
+                    Prim::Mul => a.checked_mul(b),
+                    Prim::Div if b != 0 => Some(a / b),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The nodes that `code` or `results` need, directly or through arguments.
     pub fn live(&self, code: &Block, results: &[NodeId]) -> Vec<bool> {
         let mut live = vec![false; self.nodes.len()];

@@ -1066,7 +1066,8 @@ impl Gen<'_> {
                 (Some(_), Some(_)) => reverse,
                 _ => quote! {
                     #prelude
-                    if 2 * #nt <= 5 * #m { #lanes } else { #reverse }
+                    let (columns_, rows_): (usize, usize) = (#nt, #m);
+                    if 2 * columns_ <= 5 * rows_ { #lanes } else { #reverse }
                 },
             };
         }

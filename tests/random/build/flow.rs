@@ -115,7 +115,7 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("iter_loop_call", false),
     ("iter_loop_local_array", false),
     ("short_slice", false),
-    ("window_longer_than_local_array", true),
+    ("window_longer_than_local_array", false),
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.

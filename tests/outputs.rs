@@ -848,3 +848,29 @@ fn row_loops_give_the_jacobian_row_by_row() {
         }
     }
 }
+
+/// An array literal passed to a call with several outputs, as users write it.
+#[differentiate(reverse, forward)]
+fn literal_argument(x: [f64; 3]) -> [f64; 2] {
+    let [u, v] = rot_pair([x[0], x[1]], x[2]);
+    [u * x[2], v + x[0]]
+}
+
+#[differentiate(reverse, forward)]
+fn rot_pair(p: [f64; 2], a: f64) -> [f64; 2] {
+    [
+        p[0] * a.cos() - p[1] * a.sin(),
+        p[0] * a.sin() + p[1] * a.cos(),
+    ]
+}
+
+#[test]
+fn array_literal_arguments_of_calls_with_several_outputs() {
+    let x = [0.7, -0.4, 1.1];
+    let (value, jac) = literal_argument_jacobian(x);
+    assert_eq!(value, literal_argument(x));
+    let flat = |v: &[f64]| literal_argument([v[0], v[1], v[2]]).to_vec();
+    assert_matrix(&to_rows(&jac), &fd(&flat, &x), 1e-6);
+    let by_columns = jacobian_by_columns::<3, 2>(&|t| literal_argument_jvp(x, t).1);
+    assert_matrix(&to_rows(&jac), &by_columns, 1e-12);
+}

@@ -1427,11 +1427,21 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;
     let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));
-    let args = call.args.iter();
-    let mut stmts: Vec<Stmt> = vec![
-        syn::parse_quote!(let mut #buffer = [0.0; #m];),
-        syn::parse_quote!(#helper(#(#args,)* &mut #buffer);),
-    ];
+    // An array literal argument, `g([x[0], x[1]])`, is bound first: a call into a buffer takes
+    // arrays by name.
+    let mut stmts: Vec<Stmt> = Vec::new();
+    let mut args: Vec<Expr> = Vec::new();
+    for (k, arg) in call.args.iter().enumerate() {
+        if matches!(arg, Expr::Array(_)) {
+            let name = format_ident!("{}arg{}_", buffer, k);
+            stmts.push(syn::parse_quote!(let #name = #arg;));
+            args.push(syn::parse_quote!(#name));
+        } else {
+            args.push(arg.clone());
+        }
+    }
+    stmts.push(syn::parse_quote!(let mut #buffer = [0.0; #m];));
+    stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #buffer);));
     let mut at = Len::lit(0);
     for (name, part) in names.into_iter().zip(&parts) {
         let (mutability, ident) = (&name.mutability, &name.ident);

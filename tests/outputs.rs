@@ -849,11 +849,13 @@ fn row_loops_give_the_jacobian_row_by_row() {
     }
 }
 
-/// An array literal passed to a call with several outputs, as users write it.
+/// An array literal passed to a call with several outputs, and a call's array bound whole, as
+/// users write them.
 #[differentiate(reverse, forward)]
 fn literal_argument(x: [f64; 3]) -> [f64; 2] {
     let [u, v] = rot_pair([x[0], x[1]], x[2]);
-    [u * x[2], v + x[0]]
+    let w: [f64; 2] = rot_pair([u, v], x[0]);
+    [w[0] * x[2], w[1] + x[0] * v]
 }
 
 #[differentiate(reverse, forward)]
@@ -873,4 +875,28 @@ fn array_literal_arguments_of_calls_with_several_outputs() {
     assert_matrix(&to_rows(&jac), &fd(&flat, &x), 1e-6);
     let by_columns = jacobian_by_columns::<3, 2>(&|t| literal_argument_jvp(x, t).1);
     assert_matrix(&to_rows(&jac), &by_columns, 1e-12);
+}
+
+/// A call's array bound whole inside a function with one output.
+#[differentiate(reverse, forward)]
+fn bound_whole(a: f64, r: f64) -> f64 {
+    let p: [f64; 2] = rot_pair([r, 0.5 * r], a);
+    p[0] * p[1] + p[0]
+}
+
+#[test]
+fn a_call_with_several_outputs_bound_whole() {
+    for (a, r) in [(0.3, 1.2), (-1.1, 0.4)] {
+        let (v, d_a, d_r) = bound_whole_grad(a, r);
+        assert_eq!(v, bound_whole(a, r));
+        let h = 1e-6;
+        let fd_a = (bound_whole(a + h, r) - bound_whole(a - h, r)) / (2.0 * h);
+        let fd_r = (bound_whole(a, r + h) - bound_whole(a, r - h)) / (2.0 * h);
+        assert!(
+            close(d_a, fd_a, 1e-6) && close(d_r, fd_r, 1e-6),
+            "{d_a} {fd_a} {d_r} {fd_r}"
+        );
+        let (_, t) = bound_whole_jvp(a, 1.0, r, 0.0);
+        assert!(close(t, d_a, 1e-12));
+    }
 }

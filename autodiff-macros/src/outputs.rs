@@ -1383,11 +1383,47 @@ fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
         .collect()
 }
 
+/// The arguments of a call into a buffer, an array literal (`g([x[0], x[1]])`) bound first by a
+/// name made from `prefix`, since a call into a buffer takes arrays by name.
+fn bind_array_arguments(call: &syn::ExprCall, prefix: &Ident) -> (Vec<Stmt>, Vec<Expr>) {
+    let mut stmts: Vec<Stmt> = Vec::new();
+    let mut args: Vec<Expr> = Vec::new();
+    for (k, arg) in call.args.iter().enumerate() {
+        if matches!(arg, Expr::Array(_)) {
+            let name = format_ident!("{}arg{}_", prefix, k);
+            stmts.push(syn::parse_quote!(let #name = #arg;));
+            args.push(syn::parse_quote!(#name));
+        } else {
+            args.push(arg.clone());
+        }
+    }
+    (stmts, args)
+}
+
 fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
     let Stmt::Local(l) = stmt else { return None };
     let init = l.init.as_ref()?;
     if init.diverge.is_some() {
         return None;
+    }
+    // `let y: [f64; 2] = g(x);`: the array `y` is the call's buffer.
+    if let Pat::Type(t) = &l.pat
+        && let Pat::Ident(name) = &*t.pat
+        && name.subpat.is_none()
+        && name.by_ref.is_none()
+        && let Type::Array(a) = &*t.ty
+        && float_of(&a.elem).is_some()
+        && let Expr::Call(call) = &*init.expr
+        && let Expr::Path(callee) = &*call.func
+        && let Some(callee) = callee.path.get_ident()
+    {
+        let helper = format_ident!("{}_outputs_call", callee);
+        let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
+        let (mut stmts, args) = bind_array_arguments(call, &format_ident!("outputs_{}_", *count));
+        *count += 1;
+        stmts.push(syn::parse_quote!(let mut #ident: [#elem; #len] = [0.0; #len];));
+        stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #ident);));
+        return Some(stmts);
     }
     // `let (u, v): (f64, [f64; 2]) = g(x);` says which elements are arrays; without a type,
     // every element is a float.
@@ -1427,19 +1463,7 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;
     let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));
-    // An array literal argument, `g([x[0], x[1]])`, is bound first: a call into a buffer takes
-    // arrays by name.
-    let mut stmts: Vec<Stmt> = Vec::new();
-    let mut args: Vec<Expr> = Vec::new();
-    for (k, arg) in call.args.iter().enumerate() {
-        if matches!(arg, Expr::Array(_)) {
-            let name = format_ident!("{}arg{}_", buffer, k);
-            stmts.push(syn::parse_quote!(let #name = #arg;));
-            args.push(syn::parse_quote!(#name));
-        } else {
-            args.push(arg.clone());
-        }
-    }
+    let (mut stmts, args) = bind_array_arguments(call, &buffer);
     stmts.push(syn::parse_quote!(let mut #buffer = [0.0; #m];));
     stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #buffer);));
     let mut at = Len::lit(0);

@@ -648,28 +648,15 @@ impl Reverse {
             }
         }
         // Recompute what the parameters and counters determine; save the rest. A value computed
-        // from a saved one (`tanh` of a popped sum) is saved itself rather than recomputed.
-        if self.recomputable(n) {
+        // from a saved one (`tanh` of a popped sum) is saved itself rather than recomputed,
+        // except a load from an active array that holds the same values in the backward code:
+        // its index is needed there anyway, for the adjoint, so the element is loaded again at
+        // the (saved) index rather than saved beside it.
+        let reload = matches!(node.op, Op::Load(v) if self.b.with_graph(|g| g.vars[v.0].active))
+            && (self.pure(&node) || self.unchanged_in_fused_loop(&node));
+        if reload || self.recomputable(n) {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
             // Only a copy already placed can be shared: one the rules just built is placed later.
-            let placed = &self.placed;
-            let (copy, fresh) = self.b.recompute(&node, args, |id| {
-                self.b.is_primal(id) || placed.contains(&id)
-            });
-            if fresh {
-                self.emit(Stmt::Node(copy));
-            }
-            self.frame().values.insert(n, copy);
-            return copy;
-        }
-        // A load from an active array that holds the same values in the backward code: its
-        // index is needed there anyway, for the adjoint, so the element is loaded again at the
-        // index rather than saved beside it.
-        if let Op::Load(v) = node.op
-            && self.b.with_graph(|g| g.vars[v.0].active)
-            && (self.pure(&node) || self.unchanged_in_fused_loop(&node))
-        {
-            let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
             let placed = &self.placed;
             let (copy, fresh) = self.b.recompute(&node, args, |id| {
                 self.b.is_primal(id) || placed.contains(&id)

@@ -54,142 +54,70 @@ fn row(label: &str, t: &[Summary]) -> Vec<String> {
     ]
 }
 
+/// Times the primal, `f_jacobian`, the Jacobian by hand and num-dual's, in that order, each
+/// called on the same arguments.
+macro_rules! time_row {
+    (@call $f:path, ($($arg:expr),+)) => {
+        black_box($f($(black_box($arg)),+))
+    };
+    ($settings:expr, $args:tt, $($f:path),+) => {
+        time($settings, |timer| {
+            $(
+                timer.measure(|| {
+                    time_row!(@call $f, $args);
+                });
+            )+
+        })
+    };
+}
+
 fn main() {
     let settings = Settings::from_args();
     let (q, x, p) = points();
     let (t, y) = oscillation_data();
     let mut rows = Vec::new();
-    let times = time(&settings, |timer| {
-        timer.measure(|| {
-            black_box(arm(black_box(q)));
-        });
-        timer.measure(|| {
-            black_box(arm_jacobian(black_box(q)));
-        });
-        timer.measure(|| {
-            black_box(arm_by_hand(black_box(q)));
-        });
-        timer.measure(|| {
-            black_box(arm_num_dual(black_box(q)));
-        });
-    });
-    rows.push(row("arm (2 × 3)", &times));
+    let arm_times = time_row!(&settings, (q), arm, arm_jacobian, arm_by_hand, arm_num_dual);
+    rows.push(row("arm (2 × 3)", &arm_times));
     eprintln!("timed arm");
-    let times = time(&settings, |timer| {
-        timer.measure(|| {
-            black_box(lorenz96(black_box(x)));
-        });
-        timer.measure(|| {
-            black_box(lorenz96_jacobian(black_box(x)));
-        });
-        timer.measure(|| {
-            black_box(lorenz96_by_hand(black_box(x)));
-        });
-        timer.measure(|| {
-            black_box(lorenz96_num_dual(black_box(x)));
-        });
-    });
-    rows.push(row("lorenz96 (10 × 10)", &times));
+    let lorenz_times = time_row!(
+        &settings,
+        (x),
+        lorenz96,
+        lorenz96_jacobian,
+        lorenz96_by_hand,
+        lorenz96_num_dual
+    );
+    rows.push(row("lorenz96 (10 × 10)", &lorenz_times));
     eprintln!("timed lorenz96");
-    let times = time(&settings, |timer| {
-        timer.measure(|| {
-            black_box(oscillation(black_box(p), black_box(&t), black_box(&y)));
-        });
-        timer.measure(|| {
-            black_box(oscillation_jacobian(
-                black_box(p),
-                black_box(&t),
-                black_box(&y),
-            ));
-        });
-        timer.measure(|| {
-            black_box(oscillation_by_hand(
-                black_box(p),
-                black_box(&t),
-                black_box(&y),
-            ));
-        });
-        timer.measure(|| {
-            black_box(oscillation_num_dual(
-                black_box(p),
-                black_box(&t),
-                black_box(&y),
-            ));
-        });
-    });
-    rows.push(row("oscillation (100 × 6)", &times));
+    let oscillation_times = time_row!(
+        &settings,
+        (p, &t, &y),
+        oscillation,
+        oscillation_jacobian,
+        oscillation_by_hand,
+        oscillation_num_dual
+    );
+    rows.push(row("oscillation (100 × 6)", &oscillation_times));
     eprintln!("timed oscillation");
     let [(cam, xb, w, feat), _] = ba_observations();
-    let times = time(&settings, |timer| {
-        timer.measure(|| {
-            black_box(ba_reproj(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_jacobian(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_by_hand(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_num_dual(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-    });
-    rows.push(row("ba (2 × 15)", &times));
-    let times = time(&settings, |timer| {
-        timer.measure(|| {
-            black_box(ba_reproj_inline(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_inline_jacobian(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_by_hand(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-        timer.measure(|| {
-            black_box(ba_reproj_num_dual(
-                black_box(cam),
-                black_box(xb),
-                black_box(w),
-                black_box(&feat),
-            ));
-        });
-    });
-    rows.push(row("ba, one body (2 × 15)", &times));
+    let ba_times = time_row!(
+        &settings,
+        (cam, xb, w, &feat),
+        ba_reproj,
+        ba_reproj_jacobian,
+        ba_reproj_by_hand,
+        ba_reproj_num_dual
+    );
+    rows.push(row("ba (2 × 15)", &ba_times));
+    let inline_times = time_row!(
+        &settings,
+        (cam, xb, w, &feat),
+        ba_reproj_inline,
+        ba_reproj_inline_jacobian,
+        ba_reproj_by_hand,
+        ba_reproj_num_dual
+    );
+    rows.push(row("ba, one body (2 × 15)", &inline_times));
     eprintln!("timed ba");
     println!("\nJacobians: f_jacobian against the Jacobian by hand and num-dual's jacobian\n");
     print_table(

@@ -233,7 +233,6 @@ impl ProblemVisitor for Labels {
 fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
     use Contender::{Echidna, Generated, HandWritten, Primal, Reverse};
     use common::gmm::Gmm;
-    let mut all = CheckAll::default();
     let problems = [
         Gmm::new(3, 4, 20),
         Gmm::new(2, 5, 1000),
@@ -241,17 +240,7 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
         Gmm::points_last(3, 4, 20),
         Gmm::points_last(10, 25, 40),
     ];
-    for p in &problems {
-        all.problem(p);
-        for x in p.points() {
-            let (natural, accepted) = (p.natural(&x), p.primal(&x));
-            assert!(
-                (natural - accepted).abs() <= 1e-12 * natural.abs(),
-                "{}: ADBench's form {natural:e}, accepted form {accepted:e}",
-                p.label()
-            );
-        }
-    }
+    let all = check_against_natural(&problems, Gmm::natural);
     let seen: Vec<(&str, &[Contender])> = all
         .seen
         .iter()
@@ -291,6 +280,24 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
     );
 }
 
+/// Checks every contender of each problem ([`CheckAll`]) and that the accepted form gives the
+/// value of `ADBench`'s own form (`natural`) at each check point, to 1e-12.
+fn check_against_natural<P: Problem>(problems: &[P], natural: fn(&P, &[f64]) -> f64) -> CheckAll {
+    let mut all = CheckAll::default();
+    for p in problems {
+        all.problem(p);
+        for x in p.points() {
+            let (natural, accepted) = (natural(p, &x), p.primal(&x));
+            assert!(
+                (natural - accepted).abs() <= 1e-12 * natural.abs(),
+                "{}: ADBench's form {natural:e}, accepted form {accepted:e}",
+                p.label()
+            );
+        }
+    }
+    all
+}
+
 /// `ADBench`'s LSTM objective in the form `#[differentiate]` accepts: every contender agrees with
 /// `ADBench`'s hand-written (Manual) gradient, including central finite differences of the
 /// primal on the small sizes (so the Manual gradient is checked independently of the generated
@@ -300,7 +307,6 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
 fn adbench_lstm_contenders_agree_with_the_manual_gradient() {
     use Contender::{Echidna, Generated, HandWritten, Primal, Reverse};
     use common::lstm::Lstm;
-    let mut all = CheckAll::default();
     let problems = [
         Lstm::new(1, 4),
         Lstm::new(2, 8),
@@ -308,17 +314,7 @@ fn adbench_lstm_contenders_agree_with_the_manual_gradient() {
         Lstm::new(2, 64),
         Lstm::new(2, 1024),
     ];
-    for p in &problems {
-        all.problem(p);
-        for x in p.points() {
-            let (natural, accepted) = (p.natural(&x), p.primal(&x));
-            assert!(
-                (natural - accepted).abs() <= 1e-12 * natural.abs(),
-                "{}: ADBench's form {natural:e}, accepted form {accepted:e}",
-                p.label()
-            );
-        }
-    }
+    let all = check_against_natural(&problems, Lstm::natural);
     let seen: Vec<(&str, &[Contender])> = all
         .seen
         .iter()

@@ -538,15 +538,7 @@ impl Problem for Gmm {
     }
 
     fn points(&self) -> Vec<Vec<f64>> {
-        let mut rng = Rng::new(7);
-        let mut points = vec![self.params.clone()];
-        points.extend((0..2).map(|_| {
-            self.params
-                .iter()
-                .map(|p| p + rng.uniform(-0.1, 0.1))
-                .collect()
-        }));
-        points
+        super::near(&self.params)
     }
 
     fn primal(&self, params: &[f64]) -> f64 {

@@ -165,6 +165,16 @@ pub trait Problem {
     }
 }
 
+/// Check points for a problem of many parameters: `params` and two points within 0.1 of it in
+/// every coordinate, from a fixed seed.
+#[must_use]
+pub fn near(params: &[f64]) -> Vec<Vec<f64>> {
+    let mut rng = Rng::new(7);
+    let mut points = vec![params.to_vec()];
+    points.extend((0..2).map(|_| params.iter().map(|p| p + rng.uniform(-0.1, 0.1)).collect()));
+    points
+}
+
 /// A label for messages and tables, e.g. `rosenbrock/100`.
 pub fn label<P: Problem>(p: &P) -> String {
     p.label()

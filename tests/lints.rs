@@ -540,6 +540,55 @@ pub mod outputs {
         }
         (m, s)
     }
+
+    /// Polar to Cartesian coordinates, with derivatives by hand.
+    #[must_use]
+    pub fn to_xy(r: f64, t: f64) -> [f64; 2] {
+        [r * t.cos(), r * t.sin()]
+    }
+
+    /// `to_xy` and `seedᵀ·J`, by hand.
+    #[must_use]
+    pub fn to_xy_vjp(r: f64, t: f64, seed: [f64; 2]) -> ([f64; 2], f64, f64) {
+        let (c, s) = (t.cos(), t.sin());
+        (
+            to_xy(r, t),
+            seed[0] * c + seed[1] * s,
+            r * (seed[1] * c - seed[0] * s),
+        )
+    }
+
+    /// `to_xy` and its tangent, by hand.
+    #[must_use]
+    pub fn to_xy_jvp(r: f64, d_r: f64, t: f64, d_t: f64) -> ([f64; 2], [f64; 2]) {
+        let (c, s) = (t.cos(), t.sin());
+        (to_xy(r, t), [d_r * c - r * s * d_t, d_r * s + r * c * d_t])
+    }
+
+    /// Calls with several outputs: generated, with a slice, and hand-written in a loop.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn through_calls(q: [f64; 2], w: &[f64], b: f64) -> f64 {
+        let [x, y] = arm(q);
+        let (m, s) = moments(w, b);
+        let mut t = x * y + m - s;
+        for k in 0..2 {
+            let [u, v] = to_xy(t, b * f64::from(k));
+            t = u + 0.5 * v;
+        }
+        t
+    }
+}
+
+#[test]
+fn calls_with_several_outputs_compile_and_run() {
+    let (q, w, b) = ([0.3, 0.4], [1.0, 2.0], 0.5);
+    let (v, d_q, d_w, d_b) = outputs::through_calls_grad(q, &w, b);
+    assert_eq!(v.to_bits(), outputs::through_calls(q, &w, b).to_bits());
+    let (u, t) = outputs::through_calls_jvp(q, [1.0, 0.0], &w, &[0.0, 0.0], b, 0.0);
+    assert_eq!(u.to_bits(), v.to_bits());
+    assert!((t - d_q[0]).abs() < 1e-12);
+    assert_eq!((d_w.len(), d_b.is_finite()), (2, true));
 }
 
 /// Structs, `self` and generic functions.

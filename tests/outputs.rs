@@ -900,3 +900,234 @@ fn a_call_with_several_outputs_bound_whole() {
         assert!(close(t, d_a, 1e-12));
     }
 }
+
+// Hand-written derivatives of functions with several outputs: a call `let [a, b] = g(x);` goes
+// through `g_vjp` and `g_jvp`, whoever wrote them.
+
+/// Polar to Cartesian coordinates, with derivatives by hand that count their calls.
+fn to_xy(r: f64, t: f64) -> [f64; 2] {
+    [r * t.cos(), r * t.sin()]
+}
+
+static TO_XY_VJP_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn to_xy_vjp(r: f64, t: f64, seed: [f64; 2]) -> ([f64; 2], f64, f64) {
+    TO_XY_VJP_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (c, s) = (t.cos(), t.sin());
+    (
+        to_xy(r, t),
+        seed[0] * c + seed[1] * s,
+        -seed[0] * r * s + seed[1] * r * c,
+    )
+}
+
+fn to_xy_jvp(r: f64, d_r: f64, t: f64, d_t: f64) -> ([f64; 2], [f64; 2]) {
+    let (c, s) = (t.cos(), t.sin());
+    (to_xy(r, t), [d_r * c - r * s * d_t, d_r * s + r * c * d_t])
+}
+
+/// `x² cos y sin y + sin(x cos y)`, through `to_xy`, and once more in a loop.
+#[differentiate(reverse, forward)]
+fn area(x: f64, y: f64) -> f64 {
+    let [a, b] = to_xy(x, y);
+    let mut s = a * b + a.sin();
+    for k in 0..2 {
+        let [u, v] = to_xy(s, y * (k as f64));
+        s = u + 0.5 * v;
+    }
+    s
+}
+
+/// The same, in closed form, with its derivatives by hand.
+fn area_closed(x: f64, y: f64) -> (f64, f64, f64) {
+    let (c, s) = (y.cos(), y.sin());
+    let a = x * c;
+    let f0 = x * x * c * s + a.sin();
+    let (d0x, d0y) = (
+        2.0 * x * c * s + a.cos() * c,
+        x * x * (c * c - s * s) - a.cos() * x * s,
+    );
+    // k = 0: t = 0, s ← s. k = 1: t = y, s ← s (cos y + 0.5 sin y).
+    let m = c + 0.5 * s;
+    let dm = -s + 0.5 * c;
+    (f0 * m, d0x * m, d0y * m + f0 * dm)
+}
+
+#[test]
+fn hand_written_vjp_and_jvp_of_a_vector_function() {
+    for (x, y) in [(0.7, 0.3), (-1.2, 2.1), (0.0, -0.4)] {
+        let (f, d_x, d_y) = area_closed(x, y);
+        let before = TO_XY_VJP_CALLS.load(std::sync::atomic::Ordering::Relaxed);
+        let (value, g_x, g_y) = area_grad(x, y);
+        // Two or more calls in this test's threads; at least this one's three.
+        assert!(TO_XY_VJP_CALLS.load(std::sync::atomic::Ordering::Relaxed) >= before + 3);
+        assert_eq!(value, area(x, y));
+        assert!(close(value, f, 1e-12), "{value} vs {f}");
+        assert!(close(g_x, d_x, 1e-12), "{g_x} vs {d_x}");
+        assert!(close(g_y, d_y, 1e-12), "{g_y} vs {d_y}");
+        let (v, t) = area_jvp(x, 0.25, y, -1.5);
+        assert_eq!(v, value);
+        assert!(close(t, 0.25 * d_x - 1.5 * d_y, 1e-12));
+    }
+}
+
+/// A custom derivative that is not the function's: rounding with a straight-through gradient.
+/// The caller's gradient follows the rule given, which finite differences (zero) would not.
+fn snap(x: f64, y: f64) -> (f64, f64) {
+    (x.round(), y.round())
+}
+
+fn snap_vjp(x: f64, y: f64, seed: (f64, f64)) -> ((f64, f64), f64, f64) {
+    (snap(x, y), seed.0, seed.1)
+}
+
+fn snap_jvp(x: f64, d_x: f64, y: f64, d_y: f64) -> ((f64, f64), (f64, f64)) {
+    (snap(x, y), (d_x, d_y))
+}
+
+#[differentiate(reverse, forward)]
+fn snapped(x: f64, y: f64) -> [f64; 2] {
+    let (a, b) = snap(3.0 * x, y * y);
+    [a * b, a - b]
+}
+
+#[test]
+fn hand_written_straight_through_derivative() {
+    let (x, y) = (0.83, 1.4);
+    let (a, b) = snap(3.0 * x, y * y);
+    let (value, jac) = snapped_jacobian(x, y);
+    assert_eq!(value, [a * b, a - b]);
+    // Through the identity rule: ∂a/∂x = 3, ∂b/∂y = 2y.
+    let want = [[3.0 * b, a * 2.0 * y], [3.0, -2.0 * y]];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert!(close(jac[i][j], want[i][j], 1e-12), "({i}, {j})");
+        }
+    }
+    let (_, t) = snapped_jvp(x, 1.0, y, 0.0);
+    assert!(close(t[0], want[0][0], 1e-12) && close(t[1], want[1][0], 1e-12));
+    let (_, g_x, g_y) = snapped_vjp(x, y, [0.5, -2.0]);
+    assert!(close(g_x, 0.5 * want[0][0] - 2.0 * want[1][0], 1e-12));
+    assert!(close(g_y, 0.5 * want[0][1] - 2.0 * want[1][1], 1e-12));
+}
+
+/// An array in, a tuple of a float and an array out, by hand: `(|p|², p rotated by a)`.
+fn spin(p: [f64; 2], a: f64) -> (f64, [f64; 2]) {
+    let (c, s) = (a.cos(), a.sin());
+    (
+        p[0] * p[0] + p[1] * p[1],
+        [c * p[0] - s * p[1], s * p[0] + c * p[1]],
+    )
+}
+
+fn spin_vjp(p: [f64; 2], a: f64, seed: (f64, [f64; 2])) -> ((f64, [f64; 2]), [f64; 2], f64) {
+    let (c, s) = (a.cos(), a.sin());
+    let (n, r) = seed;
+    let d_p = [
+        2.0 * p[0] * n + c * r[0] + s * r[1],
+        2.0 * p[1] * n - s * r[0] + c * r[1],
+    ];
+    let d_a = r[0] * (-s * p[0] - c * p[1]) + r[1] * (c * p[0] - s * p[1]);
+    (spin(p, a), d_p, d_a)
+}
+
+fn spin_jvp(p: [f64; 2], d_p: [f64; 2], a: f64, d_a: f64) -> ((f64, [f64; 2]), (f64, [f64; 2])) {
+    let (c, s) = (a.cos(), a.sin());
+    let d_n = 2.0 * (p[0] * d_p[0] + p[1] * d_p[1]);
+    let d_r = [
+        c * d_p[0] - s * d_p[1] + d_a * (-s * p[0] - c * p[1]),
+        s * d_p[0] + c * d_p[1] + d_a * (c * p[0] - s * p[1]),
+    ];
+    (spin(p, a), (d_n, d_r))
+}
+
+/// Three steps of `spin`, the array overwritten each step.
+#[differentiate(reverse, forward)]
+fn orbit(p: [f64; 2], a: f64) -> [f64; 2] {
+    let mut q = p;
+    for _ in 0..3 {
+        let (n, r): (f64, [f64; 2]) = spin(q, a);
+        q[0] = r[0] / (1.0 + n);
+        q[1] = r[1];
+    }
+    q
+}
+
+fn orbit_flat(v: &[f64]) -> Vec<f64> {
+    orbit([v[0], v[1]], v[2]).to_vec()
+}
+
+#[test]
+fn hand_written_derivatives_with_array_inputs_and_tuple_outputs() {
+    let (p, a) = ([0.6, -0.8], 0.35);
+    let (value, jac) = orbit_jacobian(p, a);
+    assert_eq!(value, orbit(p, a));
+    assert_matrix(&to_rows(&jac), &fd(&orbit_flat, &[p[0], p[1], a]), 1e-6);
+    for j in 0..3 {
+        let mut t = [0.0; 3];
+        t[j] = 1.0;
+        let (_, tangent) = orbit_jvp(p, [t[0], t[1]], a, t[2]);
+        assert!(close(tangent[0], jac[0][j], 1e-12) && close(tangent[1], jac[1][j], 1e-12));
+    }
+    let seed = [1.3, -0.4];
+    let (_, d_p, d_a) = orbit_vjp(p, a, seed);
+    let d = [d_p[0], d_p[1], d_a];
+    for j in 0..3 {
+        assert!(close(
+            d[j],
+            seed[0] * jac[0][j] + seed[1] * jac[1][j],
+            1e-12
+        ));
+    }
+}
+
+/// A slice in, by hand: the sum and the sum of squares, the slice's gradient a `Vec`.
+fn sums_of(w: &[f64]) -> [f64; 2] {
+    [w.iter().sum(), w.iter().map(|v| v * v).sum()]
+}
+
+fn sums_of_vjp(w: &[f64], seed: [f64; 2]) -> ([f64; 2], Vec<f64>) {
+    (
+        sums_of(w),
+        w.iter().map(|v| seed[0] + 2.0 * v * seed[1]).collect(),
+    )
+}
+
+fn sums_of_jvp(w: &[f64], d_w: &[f64]) -> ([f64; 2], [f64; 2]) {
+    let t = [
+        d_w.iter().sum(),
+        w.iter().zip(d_w).map(|(v, d)| 2.0 * v * d).sum(),
+    ];
+    (sums_of(w), t)
+}
+
+/// The variance, through a hand-written helper and through a generated one with a slice.
+#[differentiate(reverse, forward)]
+fn variance(w: &[f64], b: f64) -> f64 {
+    let n = w.len() as f64;
+    let [s, q] = sums_of(w);
+    let [m, r] = moments(w, b);
+    q / n - (s / n) * (s / n) + m * r
+}
+
+#[test]
+fn slices_through_hand_written_and_generated_vector_functions() {
+    let w = vec![0.5, -1.0, 2.0, 0.25];
+    let b = 0.7;
+    let n = w.len() as f64;
+    let mean = w.iter().sum::<f64>() / n;
+    let (value, d_w, d_b) = variance_grad(&w, b);
+    assert_eq!(value, variance(&w, b));
+    let [m, r] = moments(&w, b);
+    // m = b Σw, r = |w|: ∂(m r)/∂w_i = b r + m w_i / r, ∂/∂b = r Σw.
+    for i in 0..w.len() {
+        let want = 2.0 * (w[i] - mean) / n + b * r + m * w[i] / r;
+        assert!(close(d_w[i], want, 1e-12), "{i}: {} vs {want}", d_w[i]);
+    }
+    assert!(close(d_b, r * w.iter().sum::<f64>(), 1e-12));
+    let dir: Vec<f64> = (0..w.len()).map(|i| 0.1 * i as f64 - 0.2).collect();
+    let (v, t) = variance_jvp(&w, &dir, b, 0.5);
+    assert_eq!(v, value);
+    let want: f64 = d_w.iter().zip(&dir).map(|(g, d)| g * d).sum::<f64>() + 0.5 * d_b;
+    assert!(close(t, want, 1e-12), "{t} vs {want}");
+}

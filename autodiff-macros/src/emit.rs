@@ -1109,7 +1109,7 @@ impl<'g> Sweep<'g> {
     }
 
     /// `g(&x[..], mu, &mut out[..])`, or a derivative function of `g`.
-    fn invoke(&self, invoke: &crate::graph::Invoke, args: &[NodeId], span: Span) -> Code {
+    fn invoke(&self, invoke: &crate::graph::Invoke, nodes: &[NodeId], span: Span) -> Code {
         use crate::graph::Pass;
         let c = &invoke.callee;
         let name = if invoke.suffix.is_empty() {
@@ -1118,7 +1118,7 @@ impl<'g> Sweep<'g> {
             format_ident!("{}_{}", c.name, invoke.suffix, span = c.name.span())
         };
         let prefix = &c.prefix;
-        let args = args.iter().zip(&invoke.modes).map(|(&a, mode)| {
+        let args = nodes.iter().zip(&invoke.modes).map(|(&a, mode)| {
             let t = match self.graph.node(a).op {
                 // Borrowed below; passed by value, an array prints as it does in a call.
                 Op::Array(v, _) if *mode != Pass::Value => self.var(v).to_token_stream(),
@@ -1134,6 +1134,22 @@ impl<'g> Sweep<'g> {
                 span,
             )
         });
+        if invoke.several {
+            let args: Vec<TokenStream> = args.collect();
+            // Each array's length as a constant, if it has one: the buffer's is the number of
+            // floats the pattern binds.
+            let lens: Vec<Option<TokenStream>> = nodes
+                .iter()
+                .map(|&a| match &self.graph.node(a).op {
+                    Op::Array(v, _) => match &self.graph.vars[v.0].shape {
+                        Shape::Array { len, .. } => Some(len.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            return Code::new(several(invoke, prefix, &args, &lens, span), Prec::Atom);
+        }
         // A helper that writes into a buffer may also return a float, which the statement
         // discards: its `g_vjp_into` then takes a seed, zero here, and `g_jvp` returns the value
         // and tangent. The runtime calls either form with the arguments as a tuple.
@@ -2053,4 +2069,118 @@ fn loop_notes(adjoint: &Adjoint) -> Vec<String> {
     ];
     lines.extend(adjoint.fusion_notes.iter().cloned());
     lines
+}
+
+/// A call of a function with several outputs (see [`crate::outputs::calls`]), given its
+/// arguments as printed for a call into a buffer (`&x[..]` for an array, `&mut out[..]` for the
+/// buffer): `g` called with its floats written into the buffer, or the derivative the suffix
+/// names, `g_vjp` (`vjp_into`) or `g_jvp` (`jvp`), through the runtime's adapters, which pass an
+/// array as the type the callee takes and flatten and unflatten outputs and seeds.
+fn several(
+    invoke: &crate::graph::Invoke,
+    prefix: &TokenStream,
+    args: &[TokenStream],
+    lens: &[Option<TokenStream>],
+    span: Span,
+) -> TokenStream {
+    use crate::graph::Pass;
+    // The buffer at `k`'s length, a const generic argument.
+    let len = |k: usize| {
+        let len = lens[k]
+            .as_ref()
+            .expect("the buffer of a call with several outputs is an array");
+        if len.clone().into_iter().count() == 1 {
+            len.clone()
+        } else {
+            quote!({ #len })
+        }
+    };
+    let g = &invoke.callee.name;
+    let private = quote_spanned!(span=> ::autodiff::private);
+    let as_param = |a: &TokenStream| quote_spanned!(span=> #private::arg(#a));
+    let (modes, floats) = (&invoke.modes, &invoke.callee.floats);
+    let mut call = Vec::new();
+    let mut i = 0;
+    match invoke.suffix {
+        "vjp_into" => {
+            // Each argument with an entry in `g_vjp`'s result: floats returned to the caller,
+            // arrays' added into their adjoint buffers.
+            let (mut entries, mut returned, mut adds, mut seed) =
+                (Vec::new(), Vec::new(), Vec::new(), None);
+            for &float in floats {
+                let entry = format_ident!("entry{}_", entries.len(), span = span);
+                match modes[i] {
+                    Pass::Value => {
+                        call.push(args[i].clone());
+                        if float {
+                            entries.push(entry.clone());
+                            returned.push(entry);
+                        }
+                        i += 1;
+                    }
+                    Pass::Ref => {
+                        call.push(as_param(&args[i]));
+                        let adjoint = &args[i + 1];
+                        adds.push(quote_spanned!(span=> #private::add_into(#adjoint, #entry);));
+                        entries.push(entry);
+                        i += 2;
+                    }
+                    Pass::Mut => {
+                        let (adjoint, len) = (&args[i], len(i));
+                        seed = Some(
+                            quote_spanned!(span=> #private::take_seed::<#len, _, _>(#adjoint)),
+                        );
+                        i += 1;
+                    }
+                }
+            }
+            let name = format_ident!("{}_vjp", g, span = g.span());
+            let tail = (!returned.is_empty()).then(|| quote!((#(#returned,)*)));
+            quote_spanned! {span=> {
+                let (_, #(#entries,)*) = #prefix #name(#(#call,)* #seed);
+                #(#adds)*
+                #tail
+            }}
+        }
+        "jvp" => {
+            let mut out = Vec::new();
+            for &float in floats {
+                match modes[i] {
+                    Pass::Value => {
+                        let n = if float { 2 } else { 1 };
+                        call.extend(args[i..i + n].iter().cloned());
+                        i += n;
+                    }
+                    Pass::Ref => {
+                        call.extend(args[i..i + 2].iter().map(as_param));
+                        i += 2;
+                    }
+                    Pass::Mut => {
+                        out.extend(args[i..i + 2].iter().cloned());
+                        out.push(len(i));
+                        i += 2;
+                    }
+                }
+            }
+            let name = format_ident!("{}_jvp", g, span = g.span());
+            let (value, tangent, len) = (&out[0], &out[1], &out[2]);
+            quote_spanned! {span=> {
+                let (output_, tangent_) = #prefix #name(#(#call,)*);
+                #private::flatten_into_m::<#len, _, _>(&output_, #value);
+                #private::flatten_into_m::<#len, _, _>(&tangent_, #tangent);
+            }}
+        }
+        _ => {
+            let mut out = None;
+            for (k, (a, mode)) in args.iter().zip(modes).enumerate() {
+                match mode {
+                    Pass::Value => call.push(a.clone()),
+                    Pass::Ref => call.push(as_param(a)),
+                    Pass::Mut => out = Some((a, len(k))),
+                }
+            }
+            let (out, len) = out.expect("a call with several outputs writes a buffer");
+            quote_spanned!(span=> #private::flatten_into_m::<#len, _, _>(&#prefix #g(#(#call,)*), #out))
+        }
+    }
 }

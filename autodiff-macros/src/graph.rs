@@ -192,6 +192,10 @@ pub struct Invoke {
     pub suffix: &'static str,
     /// How each argument is passed.
     pub modes: Vec<Pass>,
+    /// A call of a function with several outputs, `let [a, b] = g(x);`, which writes them into
+    /// the buffer passed last: `g` returns them, and its derivatives are `g_vjp` and `g_jvp`
+    /// (see [`crate::outputs::calls`]).
+    pub several: bool,
 }
 
 /// How an argument of an [`Invoke`] is passed.

@@ -513,6 +513,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         None
     };
     let derived = hide(expand::derive(&helper_options, graph)?)?;
+    primal_calls(&mut helper.block);
     let vis = &function.vis;
     let helper_tokens = quote! {
         #[doc(hidden)]
@@ -547,6 +548,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
             };
             let graph = lower::lower(&row_fn, &row_options)?;
             let derived = hide(expand::derive(&row_options, graph)?)?;
+            primal_calls(&mut row_fn.block);
             let row_tokens = quote! {
                 #[doc(hidden)]
                 #[allow(clippy::all, clippy::pedantic, dead_code, unused_mut, unused_variables)]
@@ -577,7 +579,6 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         tokens.extend(row_tokens);
     }
     tokens.extend(lanes.clone());
-    tokens.extend(emitter.call_form());
     if options.reverse {
         tokens.extend(emitter.vjp());
         tokens.extend(emitter.jacobian());
@@ -604,109 +605,17 @@ struct Gen<'a> {
     row_grad: Option<Ident>,
 }
 
+/// The suffix of the name `calls` gives a call of a function with several outputs, `g` called
+/// as `g_outputs_call(x, &mut buffer)`, by which lowering tells it from a call of a helper that
+/// writes into a buffer. No such function exists: `g` is called, and `g_vjp` and `g_jvp`.
+pub const CALL_MARKER: &str = "_outputs_call";
+
 /// The most columns of a Jacobian one forward sweep in lanes computes.
 const MAX_LANES: usize = 16;
 /// The columns a sweep in lanes computes when their number is known at run time only.
 const RUNTIME_LANES: usize = 8;
 
 impl Gen<'_> {
-    /// `f_outputs_call`, its `_vjp_into` and its `_jvp`: the out-parameter form that returns
-    /// nothing, through which a differentiated caller calls `f` (see [`calls`]).
-    fn call_form(&self) -> TokenStream {
-        let Gen { f, vis, float, .. } = *self;
-        let name = format_ident!("{}_outputs_call", f);
-        let vjp_name = format_ident!("{}_outputs_call_vjp_into", f);
-        let jvp_name = format_ident!("{}_outputs_call_jvp", f);
-        let helper = format_ident!("{}_outputs", f);
-        let (vjp_into, jvp) = (&self.vjp_into, &self.jvp);
-        // A caller passes arrays as slices: arrays are rebuilt from them, and their gradients
-        // added into the buffers after them.
-        let (mut params, mut vjp_params, mut jvp_params) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut rebuild, mut rebuild_t) = (Vec::new(), Vec::new());
-        let (mut args, mut vjp_args, mut jvp_args) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut grads, mut grad_tys, mut returned, mut add) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for p in self.params {
-            let (n, t, d) = (&p.name, &p.ty, p.d());
-            let array = match &p.kind {
-                Kind::Array(l) | Kind::RefArray(l) => Some(l),
-                _ => None,
-            };
-            let Some(len) = array else {
-                params.push(quote!(#n: #t));
-                vjp_params.push(quote!(#n: #t));
-                jvp_params.push(quote!(#n: #t));
-                args.push(quote!(#n));
-                vjp_args.push(quote!(#n));
-                jvp_args.push(quote!(#n));
-                if p.active {
-                    jvp_params.push(quote!(#d: #t));
-                    jvp_args.push(quote!(#d));
-                    if let Kind::Slice = p.kind {
-                        vjp_params.push(quote!(#d: &mut [#float]));
-                        vjp_args.push(quote!(#d));
-                    } else {
-                        grads.push(d.clone());
-                        returned.push(d.clone());
-                        grad_tys.push(quote!(#float));
-                    }
-                }
-                continue;
-            };
-            let by_ref = matches!(p.kind, Kind::RefArray(_)).then(|| quote!(&));
-            let as_ref = quote!(#n: impl ::core::convert::AsRef<[#float]>);
-            params.push(as_ref.clone());
-            vjp_params.push(as_ref.clone());
-            jvp_params.push(as_ref);
-            rebuild.push(quote! {
-                let #n: &[#float] = #n.as_ref();
-                let #n: [#float; #len] = ::core::array::from_fn(|k_| #n[k_]);
-            });
-            args.push(quote!(#by_ref #n));
-            vjp_args.push(quote!(#by_ref #n));
-            jvp_args.push(quote!(#by_ref #n));
-            if p.active {
-                jvp_params.push(quote!(#d: &[#float]));
-                rebuild_t
-                    .push(quote!(let #d: [#float; #len] = ::core::array::from_fn(|k_| #d[k_]);));
-                jvp_args.push(quote!(#by_ref #d));
-                vjp_params.push(quote!(#d: &mut [#float]));
-                let g = format_ident!("g_{}", n);
-                grads.push(g.clone());
-                add.push(quote!(for (a_, g_) in #d.iter_mut().zip(#g) { *a_ += g_; }));
-            }
-        }
-        let m = self.output.m();
-        let message = format!(
-            "a call of `{f}` destructures its output into another number of floats: name each float, and give the type of array elements, as in `let (u, v): (f64, [f64; 2]) = {f}(..);`"
-        );
-        let attrs = quote! {
-            #[doc(hidden)]
-            #[allow(dead_code, clippy::all, clippy::pedantic)]
-        };
-        quote! {
-            #attrs
-            #vis fn #name(#(#params,)* out_: &mut [#float]) {
-                ::core::assert_eq!(out_.len(), #m, #message);
-                #(#rebuild)*
-                let _ = #helper(#(#args,)* out_);
-            }
-            #attrs
-            #vis fn #vjp_name(#(#vjp_params,)* out_: &mut [#float], d_out_: &mut [#float]) -> (#(#grad_tys,)*) {
-                #(#rebuild)*
-                let (_, #(#grads,)*) = #vjp_into(#(#vjp_args,)* out_, d_out_);
-                #(#add)*
-                (#(#returned,)*)
-            }
-            #attrs
-            #vis fn #jvp_name(#(#jvp_params,)* out_: &mut [#float], d_out_: &mut [#float]) {
-                #(#rebuild)*
-                #(#rebuild_t)*
-                let _ = #jvp(#(#jvp_args,)* out_, d_out_);
-            }
-        }
-    }
-
     fn has_slices(&self) -> bool {
         self.params
             .iter()
@@ -1271,10 +1180,12 @@ impl Gen<'_> {
     }
 }
 
-/// Rewrites `let [a, b] = g(x, y);` and `let (u, v) = g(x);` in `function`'s body into a call of
-/// `g`'s out-parameter form, `g_outputs_call(x, y, &mut buffer)`, and reads of the buffer, so that the
-/// call is differentiated through the derivatives `#[differentiate]` emits for `g` (its
-/// `_vjp_into` and `_jvp`). `None` when there is no such call.
+/// Rewrites `let [a, b] = g(x, y);` and `let (u, v) = g(x);` in `function`'s body into a call
+/// that writes `g`'s floats into a buffer, `g_outputs_call(x, y, &mut buffer)` (see
+/// [`CALL_MARKER`]), and reads of the buffer. Lowered as a call into a buffer, it is emitted as
+/// `g(x, y)` flattened into the buffer, and differentiated through `g_vjp` and `g_jvp`,
+/// generated by `#[differentiate]` on `g` or written by hand. `None` when there is no such
+/// call.
 pub fn calls(function: &ItemFn) -> Option<ItemFn> {
     // Most bodies have no such call: look without recursion (an `else if` chain may be
     // thousands long) before cloning.
@@ -1367,6 +1278,51 @@ fn calls_in_expr(e: &mut Expr, count: &mut usize) {
     }
 }
 
+/// The text of a function `calls` rewrote, to be compiled as the primal: each
+/// `g_outputs_call(x, &mut buffer);` made `g(x)` with its floats written into the buffer.
+pub fn primal_calls(block: &mut Block) {
+    for stmt in &mut block.stmts {
+        match stmt {
+            Stmt::Expr(Expr::Call(call), Some(_)) => {
+                if let Expr::Path(callee) = &*call.func
+                    && let Some(name) = callee.path.get_ident()
+                    && let Some(g) = name.to_string().strip_suffix(CALL_MARKER)
+                    && let Some(out) = call.args.pop()
+                {
+                    let g = Ident::new(g, name.span());
+                    let args = &call.args;
+                    *stmt = syn::parse_quote!(
+                        ::autodiff::private::flatten_into(&#g(#args), #out);
+                    );
+                }
+            }
+            Stmt::Local(l) => {
+                if let Some(init) = &mut l.init {
+                    primal_calls_in(&mut init.expr);
+                }
+            }
+            Stmt::Expr(e, _) => primal_calls_in(e),
+            _ => {}
+        }
+    }
+}
+
+fn primal_calls_in(e: &mut Expr) {
+    match e {
+        Expr::Block(b) => primal_calls(&mut b.block),
+        Expr::If(i) => {
+            primal_calls(&mut i.then_branch);
+            if let Some((_, e)) = &mut i.else_branch {
+                primal_calls_in(e);
+            }
+        }
+        Expr::ForLoop(f) => primal_calls(&mut f.body),
+        Expr::While(w) => primal_calls(&mut w.body),
+        Expr::Loop(l) => primal_calls(&mut l.body),
+        _ => {}
+    }
+}
+
 /// The names a destructuring pattern binds, each with its `mut`, if it is `[a, b]` or `(a, b)`.
 fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
     let elems = match pat {
@@ -1417,7 +1373,7 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
         && let Expr::Path(callee) = &*call.func
         && let Some(callee) = callee.path.get_ident()
     {
-        let helper = format_ident!("{}_outputs_call", callee);
+        let helper = format_ident!("{}{}", callee, CALL_MARKER);
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
         let (mut stmts, args) = bind_array_arguments(call, &format_ident!("outputs_{}_", *count));
         *count += 1;
@@ -1459,7 +1415,7 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
         return None;
     };
     let callee = callee.path.get_ident()?;
-    let helper = format_ident!("{}_outputs_call", callee);
+    let helper = format_ident!("{}{}", callee, CALL_MARKER);
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;
     let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));

@@ -46,6 +46,14 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
         _ => None,
     }) {
         let g = &invoke.callee.name;
+        if invoke.several {
+            return Err(syn::Error::new(
+                node.span,
+                format!(
+                    "a call of `{g}`, which has several outputs, is not supported by `#[differentiate(hessian)]` yet: no second-order form of a function with several outputs is generated; write a function of one float output for each output of `{g}` (with `hessian`) and call those"
+                ),
+            ));
+        }
         return Err(syn::Error::new(
             node.span,
             format!(

@@ -197,3 +197,167 @@ pub fn vjp_into<Func: VjpInto<Args, Form>, Args, Form>(f: Func, args: Args) -> F
 /// compile error ("expected fn item `autodiff::sigmoid::<f64>`, found fn item `sigmoid`"), to be
 /// called by its path (`self::sigmoid(x)`) so that its own `sigmoid_grad` is used.
 pub const fn unqualified_name_is_the_runtime_function<F: Copy>(_runtime: F, _in_scope: F) {}
+
+/// A float, a float array, or a tuple of them: the output of a function with several outputs,
+/// which generated code keeps as its floats in order (tuple elements, then array elements).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an output of floats and float arrays of `{T}`",
+    label = "a call destructured into floats returns this",
+    note = "a function called as `let [a, b] = g(..);` or `let (u, v) = g(..);` returns a float, a float array, or a tuple of them"
+)]
+pub trait Flat<T>: Sized {
+    /// The number of floats.
+    const LEN: usize;
+    /// Writes the floats into `out[..LEN]`.
+    fn write(&self, out: &mut [T]);
+    /// The output whose floats are `from[..LEN]`.
+    fn read(from: &[T]) -> Self;
+}
+
+macro_rules! flat_float {
+    ($($t:ty),*) => {$(
+        impl Flat<$t> for $t {
+            const LEN: usize = 1;
+            #[inline]
+            fn write(&self, out: &mut [$t]) {
+                out[0] = *self;
+            }
+            #[inline]
+            fn read(from: &[$t]) -> Self {
+                from[0]
+            }
+        }
+    )*};
+}
+
+flat_float!(f32, f64);
+
+impl<T: Copy, const N: usize> Flat<T> for [T; N] {
+    const LEN: usize = N;
+    #[inline]
+    fn write(&self, out: &mut [T]) {
+        out[..N].copy_from_slice(self);
+    }
+    #[inline]
+    fn read(from: &[T]) -> Self {
+        core::array::from_fn(|k| from[k])
+    }
+}
+
+macro_rules! flat_tuple {
+    ($($t:ident $v:ident),*) => {
+        impl<T, $($t: Flat<T>),*> Flat<T> for ($($t,)*) {
+            const LEN: usize = 0 $(+ $t::LEN)*;
+            #[inline]
+            #[allow(unused_assignments)]
+            fn write(&self, out: &mut [T]) {
+                let ($($v,)*) = self;
+                let mut at = 0;
+                $(
+                    $v.write(&mut out[at..]);
+                    at += $t::LEN;
+                )*
+            }
+            #[inline]
+            #[allow(unused_assignments)]
+            fn read(from: &[T]) -> Self {
+                let mut at = 0;
+                ($({
+                    let $v = $t::read(&from[at..]);
+                    at += $t::LEN;
+                    $v
+                },)*)
+            }
+        }
+    };
+}
+
+flat_tuple!(A a);
+flat_tuple!(A a, B b);
+flat_tuple!(A a, B b, C c);
+flat_tuple!(A a, B b, C c, D d);
+flat_tuple!(A a, B b, C c, D d, E e);
+flat_tuple!(A a, B b, C c, D d, E e, F f);
+flat_tuple!(A a, B b, C c, D d, E e, F f, G g);
+flat_tuple!(A a, B b, C c, D d, E e, F f, G g, H h);
+
+/// Writes `output`'s floats into `out`: how generated code calls a function with several
+/// outputs, `let [a, b] = g(x);`, keeping them in a buffer.
+///
+/// # Panics
+///
+/// If `out` is not as long as the output, which the macro sizes from the pattern: the pattern
+/// binds another number of floats than `g` returns.
+#[inline]
+pub fn flatten_into<T, O: Flat<T>>(output: &O, out: &mut [T]) {
+    assert_eq!(out.len(), O::LEN, "{OTHER_NUMBER}");
+    output.write(out);
+}
+
+const OTHER_NUMBER: &str = "a call destructures its output into another number of floats: name each float, and give the type of array elements, as in `let (u, v): (f64, [f64; 2]) = g(..);`";
+
+/// [`flatten_into`] into a buffer of `M` floats, which must be the output's number: a compile
+/// error otherwise.
+#[inline]
+pub fn flatten_into_m<const M: usize, T, O: Flat<T>>(output: &O, out: &mut [T]) {
+    const { assert!(O::LEN == M, "{}", OTHER_NUMBER) };
+    output.write(out);
+}
+
+/// The seed of a call's `g_vjp`, of its output's type, read from the adjoints of the `M` floats
+/// the caller bound, which are then zero: the call overwrote them.
+#[inline]
+pub fn take_seed<const M: usize, T: Copy + num_traits::Zero, O: Flat<T>>(adjoint: &mut [T]) -> O {
+    const { assert!(O::LEN == M, "{}", OTHER_NUMBER) };
+    let seed = O::read(adjoint);
+    adjoint.fill(T::zero());
+    seed
+}
+
+/// An argument as the called function takes it: an array that generated code holds as a slice
+/// (`&x[..]`) passed as `[T; N]`, `&[T; N]` or `&[T]`, anything else as it is.
+#[diagnostic::on_unimplemented(
+    message = "a function with several outputs takes `{Self}` where its caller passes `{A}`",
+    note = "an array argument of a function with several outputs is `[f64; N]`, `&[f64; N]` or `&[f64]`"
+)]
+pub trait FromArg<A> {
+    /// The argument as the callee takes it.
+    fn from_arg(a: A) -> Self;
+}
+
+impl<X> FromArg<X> for X {
+    #[inline]
+    fn from_arg(a: X) -> X {
+        a
+    }
+}
+
+impl<T: Copy, const N: usize> FromArg<&[T]> for [T; N] {
+    #[inline]
+    fn from_arg(a: &[T]) -> Self {
+        core::array::from_fn(|k| a[k])
+    }
+}
+
+impl<'a, T, const N: usize> FromArg<&'a [T]> for &'a [T; N] {
+    #[inline]
+    fn from_arg(a: &'a [T]) -> Self {
+        a.try_into()
+            .expect("an array argument has the length of the callee's parameter")
+    }
+}
+
+/// `a` as the parameter it is passed to takes it (see [`FromArg`]).
+#[inline]
+pub fn arg<A, P: FromArg<A>>(a: A) -> P {
+    P::from_arg(a)
+}
+
+/// Adds a gradient entry of an array argument (`[T; N]` or `Vec<T>`) into the argument's
+/// adjoint buffer.
+#[inline]
+pub fn add_into<T: Copy + core::ops::AddAssign, G: AsRef<[T]>>(adjoint: &mut [T], gradient: G) {
+    for (a, g) in adjoint.iter_mut().zip(gradient.as_ref()) {
+        *a += *g;
+    }
+}

@@ -65,6 +65,7 @@ impl Forward {
                 callee: invoke.callee.clone(),
                 suffix: "jvp",
                 modes,
+                several: invoke.several,
             }),
             args,
             Ty::Other,

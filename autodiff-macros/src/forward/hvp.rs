@@ -87,6 +87,7 @@ impl Forward {
                 callee: callee.clone(),
                 suffix: "hvp",
                 modes,
+                several: false,
             });
             call.args = args;
             call.ty = Ty::Other;

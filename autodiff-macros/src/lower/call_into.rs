@@ -89,6 +89,11 @@ impl Lowerer {
         };
         let path = &func.path;
         let last = &path.segments.last().expect("a path has a segment").ident;
+        // `g_outputs_call(x, &mut buffer)`, written by `outputs::calls` for `let [a, b] = g(x);`.
+        let several = last
+            .to_string()
+            .strip_suffix(crate::outputs::CALL_MARKER)
+            .map(|g| syn::Ident::new(g, last.span()));
         let mut prefix = TokenStream::new();
         if let Some(colon) = &path.leading_colon {
             colon.to_tokens(&mut prefix);
@@ -176,13 +181,12 @@ impl Lowerer {
                     modes.push(Pass::Mut);
                 }
                 // `g(h, ..)` with `h: [f64; N]`: the helper takes the array by value, and its
-                // `g_vjp_into` returns that input's gradient, which a caller does not read.
-                // (`g_outputs_call`, the form of a function with several outputs that
-                // `outputs::calls` writes calls through, takes any array as a slice.)
+                // `g_vjp_into` returns that input's gradient, which a caller does not read. (A
+                // function with several outputs returns it from `g_vjp`.)
                 (Some((v, _)), false)
                     if refs <= 0
                         && matches!(self.vars[v.0].shape, Shape::Array { .. })
-                        && !last.to_string().ends_with("_outputs_call") =>
+                        && several.is_none() =>
                 {
                     let name = target.to_token_stream();
                     self.errors.push(err(
@@ -217,7 +221,7 @@ impl Lowerer {
         let Some(out) = out else { return };
         let callee = graph::Callee {
             prefix,
-            name: last.clone(),
+            name: several.clone().unwrap_or_else(|| last.clone()),
             floats,
         };
         let call = self.push(
@@ -225,6 +229,7 @@ impl Lowerer {
                 callee,
                 suffix: "",
                 modes,
+                several: several.is_some(),
             }),
             args,
             Ty::Other,

@@ -13,6 +13,10 @@
 //! scratch buffer the backward code passes as `out` holds what `out` held then. Scratch buffers
 //! and those tapes are declared once, where the function starts, and each reversed call resizes
 //! its scratch buffers in place.
+//!
+//! A call of a function with several outputs, `let [a, b] = g(x);`, is reversed the same way
+//! through `g_vjp`, which returns the gradient of every argument; `g` does not read the buffer,
+//! which is not saved.
 
 use super::Reverse;
 use crate::algebra::Site;
@@ -131,6 +135,12 @@ impl Reverse {
             .zip(&invoke.callee.floats)
         {
             match mode {
+                // A function with several outputs does not read the buffer: its `g_vjp` takes
+                // the buffer's adjoint as its seed.
+                Pass::Mut if invoke.several => {
+                    args.push(self.push_node(Op::Array(adj_out, 0), vec![], ty));
+                    modes.push(Pass::Mut);
+                }
                 Pass::Mut => {
                     // What `out` held before the call, which `g` may read.
                     let scratch = self.restore_input(call, out, true);
@@ -178,6 +188,7 @@ impl Reverse {
                 callee: invoke.callee.clone(),
                 suffix: "vjp_into",
                 modes,
+                several: invoke.several,
             }),
             args,
             Ty::Other,

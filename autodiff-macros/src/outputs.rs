@@ -9,8 +9,10 @@
 //! functions of the contract over them: `f_vjp`, `f_jacobian` (and `_into` forms for slices) in
 //! reverse mode, `f_jvp` in forward mode. The helper and its derivatives are hidden.
 
+use std::collections::HashSet;
+
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
 
@@ -68,7 +70,7 @@ impl Len {
     }
 }
 
-impl quote::ToTokens for Len {
+impl ToTokens for Len {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         tokens.extend(self.tokens.clone());
     }
@@ -1194,13 +1196,54 @@ pub fn calls(function: &ItemFn) -> Option<ItemFn> {
     }
     let mut block = (*function.block).clone();
     let mut count = 0;
-    calls_in(&mut block, &mut count);
+    let locals = local_names(function);
+    calls_in(&mut block, &mut count, &locals);
     if count == 0 {
         return None;
     }
     let mut rewritten = function.clone();
     rewritten.block = Box::new(block);
     Some(rewritten)
+}
+
+/// The names the function binds itself, its parameters and every `let`'s: a call of one is a
+/// call of a closure, inlined where it is called, not of a function with several outputs.
+fn local_names(function: &ItemFn) -> HashSet<String> {
+    use proc_macro2::TokenTree;
+    let mut names: HashSet<String> = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(i) => Some(i.ident.to_string()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let mut open = vec![function.block.to_token_stream().into_iter()];
+    let mut after_let = false;
+    while let Some(level) = open.last_mut() {
+        let Some(tree) = level.next() else {
+            open.pop();
+            continue;
+        };
+        match tree {
+            TokenTree::Group(g) => {
+                after_let = false;
+                open.push(g.stream().into_iter());
+            }
+            TokenTree::Ident(i) if i == "let" => after_let = true,
+            TokenTree::Ident(i) if after_let && i == "mut" => {}
+            TokenTree::Ident(i) if after_let => {
+                names.insert(i.to_string());
+                after_let = false;
+            }
+            _ => after_let = false,
+        }
+    }
+    names
 }
 
 /// Whether a block has a destructuring `let` of a call, at any depth; found with a stack.
@@ -1211,7 +1254,7 @@ fn has_call_let(block: &Block) -> bool {
         for stmt in &block.stmts {
             match stmt {
                 Stmt::Local(l) => {
-                    if call_let(stmt, &mut 0).is_some() {
+                    if call_let(stmt, &mut 0, &HashSet::new()).is_some() {
                         return true;
                     }
                     if let Some(init) = &l.init {
@@ -1242,38 +1285,38 @@ fn has_call_let(block: &Block) -> bool {
     false
 }
 
-fn calls_in(block: &mut Block, count: &mut usize) {
+fn calls_in(block: &mut Block, count: &mut usize, locals: &HashSet<String>) {
     let stmts = std::mem::take(&mut block.stmts);
     for mut stmt in stmts {
-        if let Some(replaced) = call_let(&stmt, count) {
+        if let Some(replaced) = call_let(&stmt, count, locals) {
             block.stmts.extend(replaced);
             continue;
         }
         match &mut stmt {
             Stmt::Local(l) => {
                 if let Some(init) = &mut l.init {
-                    calls_in_expr(&mut init.expr, count);
+                    calls_in_expr(&mut init.expr, count, locals);
                 }
             }
-            Stmt::Expr(e, _) => calls_in_expr(e, count),
+            Stmt::Expr(e, _) => calls_in_expr(e, count, locals),
             _ => {}
         }
         block.stmts.push(stmt);
     }
 }
 
-fn calls_in_expr(e: &mut Expr, count: &mut usize) {
+fn calls_in_expr(e: &mut Expr, count: &mut usize, locals: &HashSet<String>) {
     match e {
-        Expr::Block(b) => calls_in(&mut b.block, count),
+        Expr::Block(b) => calls_in(&mut b.block, count, locals),
         Expr::If(i) => {
-            calls_in(&mut i.then_branch, count);
+            calls_in(&mut i.then_branch, count, locals);
             if let Some((_, e)) = &mut i.else_branch {
-                calls_in_expr(e, count);
+                calls_in_expr(e, count, locals);
             }
         }
-        Expr::ForLoop(f) => calls_in(&mut f.body, count),
-        Expr::While(w) => calls_in(&mut w.body, count),
-        Expr::Loop(l) => calls_in(&mut l.body, count),
+        Expr::ForLoop(f) => calls_in(&mut f.body, count, locals),
+        Expr::While(w) => calls_in(&mut w.body, count, locals),
+        Expr::Loop(l) => calls_in(&mut l.body, count, locals),
         _ => {}
     }
 }
@@ -1356,7 +1399,7 @@ fn bind_array_arguments(call: &syn::ExprCall, prefix: &Ident) -> (Vec<Stmt>, Vec
     (stmts, args)
 }
 
-fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
+fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<Vec<Stmt>> {
     let Stmt::Local(l) = stmt else { return None };
     let init = l.init.as_ref()?;
     if init.diverge.is_some() {
@@ -1372,6 +1415,7 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
         && let Expr::Call(call) = &*init.expr
         && let Expr::Path(callee) = &*call.func
         && let Some(callee) = callee.path.get_ident()
+        && !locals.contains(&callee.to_string())
     {
         let helper = format_ident!("{}{}", callee, CALL_MARKER);
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
@@ -1415,6 +1459,9 @@ fn call_let(stmt: &Stmt, count: &mut usize) -> Option<Vec<Stmt>> {
         return None;
     };
     let callee = callee.path.get_ident()?;
+    if locals.contains(&callee.to_string()) {
+        return None;
+    }
     let helper = format_ident!("{}{}", callee, CALL_MARKER);
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;

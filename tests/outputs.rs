@@ -1131,3 +1131,33 @@ fn slices_through_hand_written_and_generated_vector_functions() {
     let want: f64 = d_w.iter().zip(&dir).map(|(g, d)| g * d).sum::<f64>() + 0.5 * d_b;
     assert!(close(t, want, 1e-12), "{t} vs {want}");
 }
+
+/// `let p = g(x);` without a type, its elements read at literal indices, as `ADBench`'s bundle
+/// adjustment is written: the array is as long as the indices read.
+#[differentiate(reverse, forward)]
+fn untyped_calls(x: f64, y: f64) -> f64 {
+    let p = rot(x, y);
+    let mut s = p[0] * p[1];
+    for k in 0..2 {
+        let q = to_xy(s, y + k as f64);
+        s = q[1] - 0.5 * q[0] + p[0];
+    }
+    s
+}
+
+fn untyped_calls_flat(v: &[f64]) -> Vec<f64> {
+    vec![untyped_calls(v[0], v[1])]
+}
+
+#[test]
+fn a_call_with_several_outputs_bound_without_a_type() {
+    for (x, y) in [(0.4, 1.3), (-0.7, 0.2)] {
+        let (value, d_x, d_y) = untyped_calls_grad(x, y);
+        assert_eq!(value, untyped_calls(x, y));
+        let want = fd(&untyped_calls_flat, &[x, y]);
+        assert!(close(d_x, want[0][0], 1e-6) && close(d_y, want[0][1], 1e-6));
+        let (v, t) = untyped_calls_jvp(x, 0.5, y, -2.0);
+        assert_eq!(v, value);
+        assert!(close(t, 0.5 * d_x - 2.0 * d_y, 1e-12));
+    }
+}

@@ -1257,6 +1257,14 @@ fn has_call_let(block: &Block) -> bool {
                     if call_let(stmt, &mut 0, &HashSet::new()).is_some() {
                         return true;
                     }
+                    // `let y = g(x);`, whose uses `calls_in` reads.
+                    if let (Pat::Ident(_), Some(init)) = (&l.pat, &l.init)
+                        && let Expr::Call(call) = &*init.expr
+                        && let Expr::Path(callee) = &*call.func
+                        && callee.path.get_ident().is_some()
+                    {
+                        return true;
+                    }
                     if let Some(init) = &l.init {
                         exprs.push(&init.expr);
                     }
@@ -1287,8 +1295,14 @@ fn has_call_let(block: &Block) -> bool {
 
 fn calls_in(block: &mut Block, count: &mut usize, locals: &HashSet<String>) {
     let stmts = std::mem::take(&mut block.stmts);
-    for mut stmt in stmts {
-        if let Some(replaced) = call_let(&stmt, count, locals) {
+    let replaced: Vec<Option<Vec<Stmt>>> = (0..stmts.len())
+        .map(|i| {
+            call_let(&stmts[i], count, locals)
+                .or_else(|| indexed_call_let(&stmts[i], &stmts[i + 1..], count, locals))
+        })
+        .collect();
+    for (mut stmt, replaced) in stmts.into_iter().zip(replaced) {
+        if let Some(replaced) = replaced {
             block.stmts.extend(replaced);
             continue;
         }
@@ -1319,6 +1333,106 @@ fn calls_in_expr(e: &mut Expr, count: &mut usize, locals: &HashSet<String>) {
         Expr::Loop(l) => calls_in(&mut l.body, count, locals),
         _ => {}
     }
+}
+
+/// A call of `callee` that writes its floats into the array `ident`, declared by `declare`.
+fn whole_array_call(
+    callee: &Ident,
+    call: &syn::ExprCall,
+    declare: &TokenStream,
+    ident: &Ident,
+    count: &mut usize,
+) -> Vec<Stmt> {
+    let helper = format_ident!("{}{}", callee, CALL_MARKER);
+    let (mut stmts, args) = bind_array_arguments(call, &format_ident!("outputs_{}_", *count));
+    *count += 1;
+    stmts.push(syn::parse_quote!(#declare));
+    stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #ident);));
+    stmts
+}
+
+/// `let y = g(x);` without a type, when every later use of `y` in the block is an element at a
+/// literal index, `y[0]`: an array of as many floats as the largest index says (one more), bound
+/// whole as `let y: [f64; 2] = g(x);` is. Should `g` return more floats than the indices read,
+/// the derivatives do not compile, and the message says to give the type.
+fn indexed_call_let(
+    stmt: &Stmt,
+    later: &[Stmt],
+    count: &mut usize,
+    locals: &HashSet<String>,
+) -> Option<Vec<Stmt>> {
+    let Stmt::Local(l) = stmt else { return None };
+    let init = l.init.as_ref()?;
+    let Pat::Ident(name) = &l.pat else {
+        return None;
+    };
+    if init.diverge.is_some() || name.subpat.is_some() || name.by_ref.is_some() {
+        return None;
+    }
+    let Expr::Call(call) = &*init.expr else {
+        return None;
+    };
+    let Expr::Path(callee) = &*call.func else {
+        return None;
+    };
+    let callee = callee.path.get_ident()?;
+    if locals.contains(&callee.to_string()) {
+        return None;
+    }
+    let len = literal_indices(&name.ident, later)?;
+    let ident = &name.ident;
+    Some(whole_array_call(
+        callee,
+        call,
+        &quote!(let mut #ident = [0.0; #len];),
+        ident,
+        count,
+    ))
+}
+
+/// One more than the largest index `name` is read at in `stmts`, if it is read and only ever as
+/// `name[literal]` (a field `.name` is another thing).
+fn literal_indices(name: &Ident, stmts: &[Stmt]) -> Option<usize> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut tokens = TokenStream::new();
+    for stmt in stmts {
+        stmt.to_tokens(&mut tokens);
+    }
+    let mut open = vec![tokens.into_iter().peekable()];
+    let mut len = 0;
+    let mut after_dot = false;
+    while let Some(level) = open.last_mut() {
+        let Some(tree) = level.next() else {
+            open.pop();
+            continue;
+        };
+        match tree {
+            TokenTree::Group(g) => {
+                after_dot = false;
+                open.push(g.stream().into_iter().peekable());
+            }
+            TokenTree::Ident(i) if i == *name && !after_dot => {
+                let Some(TokenTree::Group(g)) = level.next() else {
+                    return None;
+                };
+                let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+                let [TokenTree::Literal(lit)] = inner.as_slice() else {
+                    return None;
+                };
+                if g.delimiter() != Delimiter::Bracket {
+                    return None;
+                }
+                let k: usize = syn::parse_str::<syn::LitInt>(&lit.to_string())
+                    .ok()?
+                    .base10_parse()
+                    .ok()?;
+                len = len.max(k + 1);
+            }
+            TokenTree::Punct(p) => after_dot = p.as_char() == '.',
+            _ => after_dot = false,
+        }
+    }
+    (len > 0).then_some(len)
 }
 
 /// The text of a function `calls` rewrote, to be compiled as the primal: each
@@ -1417,13 +1531,14 @@ fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<
         && let Some(callee) = callee.path.get_ident()
         && !locals.contains(&callee.to_string())
     {
-        let helper = format_ident!("{}{}", callee, CALL_MARKER);
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
-        let (mut stmts, args) = bind_array_arguments(call, &format_ident!("outputs_{}_", *count));
-        *count += 1;
-        stmts.push(syn::parse_quote!(let mut #ident: [#elem; #len] = [0.0; #len];));
-        stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #ident);));
-        return Some(stmts);
+        return Some(whole_array_call(
+            callee,
+            call,
+            &quote!(let mut #ident: [#elem; #len] = [0.0; #len];),
+            ident,
+            count,
+        ));
     }
     // `let (u, v): (f64, [f64; 2]) = g(x);` says which elements are arrays; without a type,
     // every element is a float.

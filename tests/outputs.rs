@@ -1161,3 +1161,43 @@ fn a_call_with_several_outputs_bound_without_a_type() {
         assert!(close(t, 0.5 * d_x - 2.0 * d_y, 1e-12));
     }
 }
+
+/// Array arguments written before the call are read where they lie by the backward code; one
+/// written again after a call is saved at that call.
+#[differentiate(reverse, forward)]
+fn written_around_calls(p: [f64; 2], a: f64) -> f64 {
+    let mut q = [0.0; 2];
+    for i in 0..2 {
+        q[i] = p[i] * a + 0.1;
+    }
+    let w = [q[1], a * q[0]];
+    let (n, r): (f64, [f64; 2]) = spin(q, a);
+    q[0] = r[0] * n;
+    let (m, s): (f64, [f64; 2]) = spin(q, 0.5 * a);
+    q[1] = s[0] + m;
+    let (k, t): (f64, [f64; 2]) = spin(w, a - 0.2);
+    n + m * q[0] + q[1] * s[1] + k * t[0] - t[1]
+}
+
+fn written_around_calls_flat(v: &[f64]) -> Vec<f64> {
+    vec![written_around_calls([v[0], v[1]], v[2])]
+}
+
+#[test]
+fn arrays_written_before_and_after_calls() {
+    let (p, a) = ([0.6, -0.8], 0.35);
+    let (value, d_p, d_a) = written_around_calls_grad(p, a);
+    assert_eq!(value, written_around_calls(p, a));
+    let want = fd(&written_around_calls_flat, &[p[0], p[1], a]);
+    let got = [d_p[0], d_p[1], d_a];
+    for j in 0..3 {
+        assert!(
+            close(got[j], want[0][j], 1e-6),
+            "{j}: {} vs {}",
+            got[j],
+            want[0][j]
+        );
+    }
+    let (_, t) = written_around_calls_jvp(p, [0.3, -0.1], a, 0.7);
+    assert!(close(t, 0.3 * d_p[0] - 0.1 * d_p[1] + 0.7 * d_a, 1e-12));
+}

@@ -6,7 +6,8 @@
 //! The call writes `out` again, into a scratch buffer of the same length, not into `out`.
 //!
 //! `g_vjp_into` needs the inputs as they were at the call. A parameter the body never writes is
-//! still that; any other array (a local buffer a loop overwrites) is saved: the forward sweep
+//! still that, and so is an array whose writes all come before the top-level statement holding
+//! the call; any other array (a local buffer a loop overwrites) is saved: the forward sweep
 //! pushes its elements on a tape of its own after the call, and the backward code pops them into
 //! a scratch buffer. The buffer `out` is an input too, since `g` may read it before writing it
 //! (`out[i] = out[i] * x[i]`): the forward sweep pushes its elements before the call, and the
@@ -55,6 +56,26 @@ impl Reverse {
     /// nothing writes.
     fn unchanging(&self, v: VarId) -> bool {
         self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v)
+    }
+
+    /// Whether array `v` holds, wherever backward code reads it, what it held at `call`: every
+    /// statement that writes it runs before the top-level statement holding the call, which
+    /// nothing writing it follows (`let rot = [cam[0], cam[1], cam[2]];` before `g(rot)`).
+    fn written_before(&self, v: VarId, call: NodeId) -> bool {
+        self.b.with_graph(|g| {
+            let (mut last_write, mut call_at) = (None, None);
+            for (k, stmt) in g.body.0.iter().enumerate() {
+                stmt.for_each_stmt(|s| {
+                    if matches!(s, Stmt::Store { var, .. } | Stmt::Assign(var, _) if *var == v) {
+                        last_write = Some(k);
+                    }
+                    if matches!(s, Stmt::Assign(_, n) if *n == call) {
+                        call_at = call_at.or(Some(k));
+                    }
+                });
+            }
+            matches!(call_at, Some(c) if last_write.is_none_or(|w| w < c))
+        })
     }
 
     /// The length of array `v`, as the backward code here can read it.
@@ -153,7 +174,7 @@ impl Reverse {
                         continue;
                     };
                     let x_ty = self.b.with_graph(|g| g.vars[x.0].ty);
-                    let input = if self.unchanging(x) {
+                    let input = if self.unchanging(x) || self.written_before(x, call) {
                         x
                     } else {
                         self.restore_input(call, x, false)

@@ -59,22 +59,40 @@ impl Reverse {
     }
 
     /// Whether array `v` holds, wherever backward code reads it, what it held at `call`: every
-    /// statement that writes it runs before the top-level statement holding the call, which
-    /// nothing writing it follows (`let rot = [cam[0], cam[1], cam[2]];` before `g(rot)`).
+    /// statement that writes it runs before the call, in a block the call's statement follows
+    /// in, and no loop holds both (`let rot = [cam[0], cam[1], cam[2]];` before `g(rot)`, in
+    /// the same branch or before it); and it is declared where backward code can name it.
     fn written_before(&self, v: VarId, call: NodeId) -> bool {
         self.b.with_graph(|g| {
-            let (mut last_write, mut call_at) = (None, None);
-            for (k, stmt) in g.body.0.iter().enumerate() {
-                stmt.for_each_stmt(|s| {
-                    if matches!(s, Stmt::Store { var, .. } | Stmt::Assign(var, _) if *var == v) {
-                        last_write = Some(k);
-                    }
-                    if matches!(s, Stmt::Assign(_, n) if *n == call) {
-                        call_at = call_at.or(Some(k));
-                    }
-                });
+            let mut places = Places {
+                var: v,
+                call,
+                path: Vec::new(),
+                writes: Vec::new(),
+                call_at: None,
+            };
+            places.block(&g.body);
+            let Some(call_at) = places.call_at else {
+                return false;
+            };
+            // Backward code names the array where it runs: a parameter, or an array the
+            // function's own block declares, is in scope there.
+            let in_scope = g.vars[v.0].param.is_some()
+                || g.body.0.iter().any(|s| matches!(s, Stmt::Declare(x, _) if *x == v));
+            if !in_scope {
+                return false;
             }
-            matches!(call_at, Some(c) if last_write.is_none_or(|w| w < c))
+            places.writes.iter().all(|w| {
+                // The first level where the two part: the write's statement must come first,
+                // and no statement holding both may be a loop.
+                let common = w.iter().zip(&call_at).take_while(|(a, b)| a == b).count();
+                match (w.get(common), call_at.get(common)) {
+                    (Some(a), Some(b)) => {
+                        a.stmt < b.stmt && w[..common].iter().all(|level| !level.looped)
+                    }
+                    _ => false,
+                }
+            })
         })
     }
 
@@ -290,5 +308,57 @@ impl Reverse {
         tapes.sort();
         decls.extend(tapes.into_iter().map(|t| Stmt::Declare(t, None)));
         decls
+    }
+}
+
+/// Where a statement lies: at each level, its statement's index in its block, which of that
+/// statement's blocks holds the next level, and whether that statement is a loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Level {
+    stmt: usize,
+    block: usize,
+    looped: bool,
+}
+
+/// The places of the statements that write `var` and of the one that makes `call`.
+struct Places {
+    var: VarId,
+    call: NodeId,
+    path: Vec<Level>,
+    writes: Vec<Vec<Level>>,
+    call_at: Option<Vec<Level>>,
+}
+
+impl Places {
+    fn block(&mut self, block: &Block) {
+        for (index, stmt) in block.0.iter().enumerate() {
+            let here = Level {
+                stmt: index,
+                block: usize::MAX,
+                looped: false,
+            };
+            if matches!(stmt, Stmt::Store { var, .. } | Stmt::Assign(var, _) | Stmt::Declare(var, Some(_))
+                if *var == self.var)
+            {
+                let mut at = self.path.clone();
+                at.push(here);
+                self.writes.push(at);
+            }
+            if matches!(stmt, Stmt::Assign(_, n) if *n == self.call) && self.call_at.is_none() {
+                let mut at = self.path.clone();
+                at.push(here);
+                self.call_at = Some(at);
+            }
+            let looped = matches!(stmt, Stmt::For(_) | Stmt::While { .. });
+            for (k, nested) in stmt.blocks().into_iter().enumerate() {
+                self.path.push(Level {
+                    stmt: index,
+                    block: k,
+                    looped,
+                });
+                self.block(nested);
+                self.path.pop();
+            }
+        }
     }
 }

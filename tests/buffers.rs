@@ -537,6 +537,104 @@ fn a_mixture_objective_with_buffers_and_helpers_differentiates() {
     );
 }
 
+/// The same mixture with parts of the parameters passed to the helpers, as the published
+/// objective passes `&x[i * d]`: `&x[i * d..(i + 1) * d]`, a name bound to a part, and a part of
+/// a buffer the loop overwrites (saved for each call).
+#[differentiate(reverse, forward, wrt(alphas, means, log_q))]
+#[allow(clippy::cast_precision_loss)]
+fn gmm_parts(alphas: &[f64], means: &[f64], log_q: &[f64], x: &[f64], d: usize) -> f64 {
+    let k = alphas.len();
+    let n = x.len() / d;
+    let mut centred = vec![0.0; d];
+    let mut scaled = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            let q = &log_q[c * d..(c + 1) * d];
+            subtract(
+                &x[i * d..(i + 1) * d],
+                &means[c * d..(c + 1) * d],
+                &mut centred,
+            );
+            scale_by_exp(q, &centred[0..d], &mut scaled);
+            let mut norm = 0.0;
+            let mut sum_q = 0.0;
+            for j in 0..d {
+                norm += scaled[j] * scaled[j];
+                sum_q += q[j];
+            }
+            main_term[c] = alphas[c] + sum_q - 0.5 * norm;
+        }
+        let mut top = main_term[0];
+        for c in 1..k {
+            top = top.max(main_term[c]);
+        }
+        let mut s = 0.0;
+        for c in 0..k {
+            s += (main_term[c] - top).exp();
+        }
+        total += s.ln() + top;
+    }
+    let mut top = alphas[0];
+    for c in 1..k {
+        top = top.max(alphas[c]);
+    }
+    let mut s = 0.0;
+    for c in 0..k {
+        s += (alphas[c] - top).exp();
+    }
+    n as f64 * (s.ln() + top) - total
+}
+
+#[test]
+fn parts_of_arrays_passed_to_helpers_that_write_buffers() {
+    let d = 3;
+    let alphas = [0.2, -0.4];
+    let means = [0.1, 0.5, -0.3, 1.0, -0.2, 0.4];
+    let log_q = [0.1, -0.2, 0.3, 0.05, 0.2, -0.1];
+    let x = [
+        0.3, 0.1, -0.5, 1.2, -0.4, 0.6, 0.0, 0.9, 0.2, -1.0, 0.3, 0.8,
+    ];
+    // The objective is `gmm`'s, in another form: the same value, the same gradient, and
+    // finite differences and forward mode as oracles.
+    let (value, d_alphas, d_means, d_log_q) = gmm_parts_grad(&alphas, &means, &log_q, &x, d);
+    assert_eq!(value, gmm_parts(&alphas, &means, &log_q, &x, d));
+    let (copied, c_alphas, c_means, c_log_q) = gmm_grad(&alphas, &means, &log_q, &x, d);
+    assert!((value - copied).abs() <= 1e-12 * copied.abs());
+    for (a, b) in [
+        (&d_alphas, &c_alphas),
+        (&d_means, &c_means),
+        (&d_log_q, &c_log_q),
+    ] {
+        assert_all_close("parts against copies", a, b);
+    }
+    let mut p: Vec<f64> = alphas.to_vec();
+    p.extend(means);
+    p.extend(log_q);
+    let mut g = d_alphas.clone();
+    g.extend(&d_means);
+    g.extend(&d_log_q);
+    check_gradient(|p| gmm_parts(&p[..2], &p[2..8], &p[8..14], &x, d), &p, &g).unwrap();
+    let dir: Vec<f64> = (0..14).map(|i| 0.1 * real(i) - 0.6).collect();
+    let (v, t) = gmm_parts_jvp(
+        &alphas,
+        &dir[..2],
+        &means,
+        &dir[2..8],
+        &log_q,
+        &dir[8..14],
+        &x,
+        d,
+    );
+    assert_eq!(v, value);
+    let want: f64 = g.iter().zip(&dir).map(|(a, b)| a * b).sum();
+    assert!(
+        (t - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "jvp {t} vs {want}"
+    );
+}
+
 /// A buffer declared after a loop whose backward code runs inside it.
 #[differentiate(reverse, forward)]
 fn after_fused(x: &[f64]) -> f64 {

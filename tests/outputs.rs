@@ -1201,3 +1201,35 @@ fn arrays_written_before_and_after_calls() {
     let (_, t) = written_around_calls_jvp(p, [0.3, -0.1], a, 0.7);
     assert!(close(t, 0.3 * d_p[0] - 0.1 * d_p[1] + 0.7 * d_a, 1e-12));
 }
+
+/// Part of a slice passed to a function with several outputs, written by hand.
+#[differentiate(reverse, forward)]
+fn tail_spread(w: &[f64]) -> f64 {
+    let [s, q] = sums_of(&w[1..]);
+    let t = &w[..2];
+    let [a, b] = sums_of(t);
+    q - s * s + a * b
+}
+
+#[test]
+fn parts_of_slices_passed_to_functions_with_several_outputs() {
+    let w = [0.5, -1.0, 2.0, 0.25];
+    let (value, d_w) = tail_spread_grad(&w);
+    assert_eq!(value, tail_spread(&w));
+    let s: f64 = w[1..].iter().sum();
+    let (a, b) = (w[0] + w[1], w[0] * w[0] + w[1] * w[1]);
+    for i in 0..w.len() {
+        let tail = if i >= 1 { 2.0 * w[i] - 2.0 * s } else { 0.0 };
+        let head = if i < 2 { b + a * 2.0 * w[i] } else { 0.0 };
+        assert!(
+            close(d_w[i], tail + head, 1e-12),
+            "{i}: {} vs {}",
+            d_w[i],
+            tail + head
+        );
+    }
+    let dir = [0.3, -0.2, 0.1, 0.7];
+    let (_, t) = tail_spread_jvp(&w, &dir);
+    let want: f64 = d_w.iter().zip(&dir).map(|(g, d)| g * d).sum();
+    assert!(close(t, want, 1e-12));
+}

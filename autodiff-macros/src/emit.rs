@@ -234,7 +234,9 @@ impl<'g> Sweep<'g> {
             // So are the buffers a call writes into.
             if let Op::Invoke(invoke) = &node.op {
                 for (a, mode) in node.args.iter().zip(&invoke.modes) {
-                    if let (crate::graph::Pass::Mut, Op::Array(v, _)) = (mode, &graph.node(*a).op) {
+                    if let (crate::graph::Pass::Mut, Op::Array(v, _) | Op::Part(v)) =
+                        (mode, &graph.node(*a).op)
+                    {
                         walk.mutated.insert(*v);
                     }
                 }
@@ -1119,6 +1121,21 @@ impl<'g> Sweep<'g> {
         };
         let prefix = &c.prefix;
         let args = nodes.iter().zip(&invoke.modes).map(|(&a, mode)| {
+            // Part of an array, `&x[start..end]` (`&mut` for an adjoint buffer).
+            if let Op::Part(v) = self.graph.node(a).op {
+                let name = self.var(v);
+                let bounds = &self.graph.node(a).args;
+                let (start, end) = (
+                    self.operand(bounds[0]).tokens,
+                    self.operand(bounds[1]).tokens,
+                );
+                let borrow = if *mode == Pass::Mut {
+                    quote!(&mut)
+                } else {
+                    quote!(&)
+                };
+                return respan(quote!(#borrow #name[#start..#end]), span);
+            }
             let t = match self.graph.node(a).op {
                 // Borrowed below; passed by value, an array prints as it does in a call.
                 Op::Array(v, _) if *mode != Pass::Value => self.var(v).to_token_stream(),

@@ -515,7 +515,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
     let used = r.b.with_graph(|g| {
         let mut used = HashSet::new();
         for (i, node) in g.nodes.iter().enumerate() {
-            if let Op::Array(v, _) = node.op
+            if let Op::Array(v, _) | Op::Part(v) = node.op
                 && live.get(i).copied().unwrap_or(false)
             {
                 used.insert(v);

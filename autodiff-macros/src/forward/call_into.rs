@@ -41,7 +41,8 @@ impl Forward {
                     modes.push(Pass::Mut);
                 }
                 Pass::Ref => {
-                    let Op::Array(x, _) = self.b.node(a).op else {
+                    let arg = self.b.node(a);
+                    let (Op::Array(x, _) | Op::Part(x)) = arg.op else {
                         continue;
                     };
                     let tangent = match self.var_tangent.get(&x) {
@@ -49,7 +50,12 @@ impl Forward {
                         None => self.zero_buffer(x, out),
                     };
                     let ty = self.b.with_graph(|g| g.vars[x.0].ty);
-                    args.push(self.push_node(Op::Array(tangent, 0), vec![], ty));
+                    // `&x[start..end]`: the same part of the tangent.
+                    let (op, bounds) = match arg.op {
+                        Op::Part(_) => (Op::Part(tangent), arg.args.clone()),
+                        _ => (Op::Array(tangent, 0), vec![]),
+                    };
+                    args.push(self.push_node(op, bounds, ty));
                     modes.push(Pass::Ref);
                 }
                 Pass::Value if float => {

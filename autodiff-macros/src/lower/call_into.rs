@@ -205,6 +205,26 @@ impl Lowerer {
                     ));
                     continue;
                 }
+                // `&x[a..b]`, or a name bound to it: part of an array, read.
+                (None, false) if self.names_array(a) => {
+                    let view = self.view_of(a).expect("checked by names_array");
+                    let Some(start) = view.offset else {
+                        self.errors.push(err(
+                            a,
+                            "pass an array to a helper that writes into a buffer by its name, or a part of it as `&x[a..b]`",
+                        ));
+                        continue;
+                    };
+                    let end = view.end.unwrap_or_else(|| {
+                        let len = self.view_len(view, a.span());
+                        self.iop(crate::prim::Prim::Add, start, len, a.span())
+                    });
+                    let ty = self.vars[view.var.0].ty;
+                    floats.push(true);
+                    args.push(self.push(Op::Part(view.var), vec![start, end], ty, a.span()));
+                    modes.push(Pass::Ref);
+                    continue;
+                }
                 (None, false) => {
                     let n = self.expr(a);
                     floats.push(matches!(self.nodes[n.0].ty, Ty::Float(_) | Ty::Other));

@@ -78,7 +78,10 @@ impl Reverse {
             // Backward code names the array where it runs: a parameter, or an array the
             // function's own block declares, is in scope there.
             let in_scope = g.vars[v.0].param.is_some()
-                || g.body.0.iter().any(|s| matches!(s, Stmt::Declare(x, _) if *x == v));
+                || g.body
+                    .0
+                    .iter()
+                    .any(|s| matches!(s, Stmt::Declare(x, _) if *x == v));
             if !in_scope {
                 return false;
             }
@@ -188,8 +191,17 @@ impl Reverse {
                     modes.extend([Pass::Mut, Pass::Mut]);
                 }
                 Pass::Ref => {
-                    let Op::Array(x, _) = self.b.node(a).op else {
-                        continue;
+                    let arg = self.b.node(a);
+                    let (x, part) = match arg.op {
+                        Op::Array(x, _) => (x, None),
+                        // `&x[start..end]`, its bounds where the backward code runs.
+                        Op::Part(x) => (x, Some((arg.args[0], arg.args[1]))),
+                        _ => continue,
+                    };
+                    let part = part.map(|(start, end)| vec![self.value(start), self.value(end)]);
+                    let of = |v: VarId| match &part {
+                        Some(bounds) => (Op::Part(v), bounds.clone()),
+                        None => (Op::Array(v, 0), vec![]),
                     };
                     let x_ty = self.b.with_graph(|g| g.vars[x.0].ty);
                     let input = if self.unchanging(x) || self.written_before(x, call) {
@@ -197,7 +209,8 @@ impl Reverse {
                     } else {
                         self.restore_input(call, x, false)
                     };
-                    args.push(self.push_node(Op::Array(input, 0), vec![], x_ty));
+                    let (op, bounds) = of(input);
+                    args.push(self.push_node(op, bounds, x_ty));
                     let buffer = match self.var_adjoint.get(&x) {
                         Some(&d) => d,
                         None => {
@@ -207,7 +220,8 @@ impl Reverse {
                             self.scratch(x_ty, len)
                         }
                     };
-                    args.push(self.push_node(Op::Array(buffer, 0), vec![], x_ty));
+                    let (op, bounds) = of(buffer);
+                    args.push(self.push_node(op, bounds, x_ty));
                     modes.extend([Pass::Ref, Pass::Mut]);
                 }
                 Pass::Value => {

@@ -5,8 +5,9 @@
 //! `x = x + y` in ADBench's templates (written so for its operator-overloading tools) is `x += y`
 //! here, and the error is returned instead of written through a pointer.
 //!
-//! This is the target form for `#[differentiate]`. Today the macro refuses it (see
-//! `benches/RESULTS.md`, "ADBench GMM"), so the attribute is applied only with the feature
+//! This is the target form for `#[differentiate]`. Today the macro refuses one statement of it,
+//! `preprocess_qs`'s call, which writes two buffers (see `benches/RESULTS.md`, "ADBench GMM"), so
+//! the attribute is applied only with the feature
 //! `gmm-natural` (`cargo test --features gmm-natural --test gmm`); without it these are plain
 //! functions, which the benchmark times as the objective in ADBench's form and which the
 //! hand-written (Manual) gradient in `gmm.rs` shares, as ADBench's Manual shares `gmm.h`.

@@ -635,6 +635,73 @@ fn parts_of_arrays_passed_to_helpers_that_write_buffers() {
     );
 }
 
+/// A helper that scales its buffer in place, reading it.
+#[differentiate(reverse, forward)]
+fn scale_in(w: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] *= w[i];
+    }
+}
+
+/// Parts of a local array written by calls: `h[0..2]` scaled by `w[2..4]`, `h[2..4]` by
+/// `w[0..2]`.
+#[differentiate(reverse, forward)]
+fn halves(w: &[f64]) -> f64 {
+    let mut h = [1.0; 4];
+    for i in 0..4 {
+        h[i] = w[i] + 0.5;
+    }
+    scale_in(&w[2..4], &mut h[0..2]);
+    scale_in(&w[0..2], &mut h[2..4]);
+    h[0] * h[3] + h[1] * h[2]
+}
+
+/// Part of an out-parameter written by a call.
+#[differentiate(reverse, forward)]
+fn write_tail(w: &[f64], out: &mut [f64]) {
+    scale_in(w, &mut out[2..4]);
+}
+
+#[differentiate(reverse, forward)]
+fn uses_tail(w: &[f64]) -> f64 {
+    let mut o = vec![2.0; 4];
+    write_tail(&w[0..2], &mut o);
+    o[0] * o[2] + o[3] * o[3]
+}
+
+#[test]
+fn parts_of_buffers_written_by_calls() {
+    let w = [0.3, -0.7, 1.1, 0.4];
+    let (value, d_w) = halves_grad(&w);
+    assert_eq!(value, halves(&w));
+    // h = ((w₀ + ½) w₂, (w₁ + ½) w₃, (w₂ + ½) w₀, (w₃ + ½) w₁), f = h₀ h₃ + h₁ h₂.
+    let h = [
+        (w[0] + 0.5) * w[2],
+        (w[1] + 0.5) * w[3],
+        (w[2] + 0.5) * w[0],
+        (w[3] + 0.5) * w[1],
+    ];
+    assert!((value - (h[0] * h[3] + h[1] * h[2])).abs() < 1e-14);
+    let want = [
+        h[3] * w[2] + h[1] * (w[2] + 0.5),
+        h[2] * w[3] + h[0] * (w[3] + 0.5),
+        h[3] * (w[0] + 0.5) + h[1] * w[0],
+        h[2] * (w[1] + 0.5) + h[0] * w[1],
+    ];
+    assert_all_close("halves", &d_w, &want);
+    let dir = [0.2, -0.1, 0.5, 0.3];
+    let (_, t) = halves_jvp(&w, &dir);
+    let jv: f64 = want.iter().zip(&dir).map(|(a, b)| a * b).sum();
+    assert!((t - jv).abs() < 1e-12);
+
+    // o = (2, 2, 2 w₀, 2 w₁): f = 4 w₀ + 4 w₁².
+    let (value, d_w) = uses_tail_grad(&w);
+    assert!((value - (4.0 * w[0] + 4.0 * w[1] * w[1])).abs() < 1e-14);
+    assert_all_close("uses_tail", &d_w, &[4.0, 8.0 * w[1], 0.0, 0.0]);
+    let (_, t) = uses_tail_jvp(&w, &dir);
+    assert!((t - (4.0 * dir[0] + 8.0 * w[1] * dir[1])).abs() < 1e-12);
+}
+
 /// A buffer declared after a loop whose backward code runs inside it.
 #[differentiate(reverse, forward)]
 fn after_fused(x: &[f64]) -> f64 {

@@ -37,7 +37,13 @@ impl Forward {
             match mode {
                 Pass::Mut => {
                     let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                    args.push(self.push_node(Op::Array(d_out, 0), vec![], ty));
+                    // `&mut out[a..b]`: the same part of the tangent.
+                    let arg = self.b.node(a);
+                    let node = match arg.op {
+                        Op::Part(_) => self.push_node(Op::Part(d_out), arg.args.clone(), ty),
+                        _ => self.push_node(Op::Array(d_out, 0), vec![], ty),
+                    };
+                    args.push(node);
                     modes.push(Pass::Mut);
                 }
                 Pass::Ref => {

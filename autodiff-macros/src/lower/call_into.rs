@@ -198,6 +198,40 @@ impl Lowerer {
                     continue;
                 }
                 (Some(_), false) => modes.push(Pass::Ref),
+                // `&mut h[a..b]`: part of a local buffer or an out-parameter, written.
+                (None, true) if self.names_array(target) => {
+                    let view = self.view_of(target).expect("checked by names_array");
+                    let v = view.var;
+                    let is_out = self.vars[v.0]
+                        .param
+                        .is_some_and(|p| self.out_params.contains(&p));
+                    let writable = matches!(self.local_binding(target), Some((_, true)))
+                        || self.vars[v.0].param.is_none();
+                    if out.is_some() {
+                        self.errors.push(err(
+                            a,
+                            "a call may write one buffer: split it into calls that write one `&mut` buffer each",
+                        ));
+                        continue;
+                    }
+                    let Some(start) = view.offset.filter(|_| is_out || writable) else {
+                        self.errors.push(err(
+                            a,
+                            "only a local buffer or array, or an out-parameter, can be written by a call, whole or as `&mut h[a..b]`",
+                        ));
+                        continue;
+                    };
+                    let end = view.end.unwrap_or_else(|| {
+                        let len = self.view_len(view, a.span());
+                        self.iop(crate::prim::Prim::Add, start, len, a.span())
+                    });
+                    let ty = self.vars[v.0].ty;
+                    out = Some(v);
+                    floats.push(true);
+                    args.push(self.push(Op::Part(v), vec![start, end], ty, a.span()));
+                    modes.push(Pass::Mut);
+                    continue;
+                }
                 (None, true) => {
                     self.errors.push(err(
                         a,

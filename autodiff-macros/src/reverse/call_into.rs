@@ -184,10 +184,19 @@ impl Reverse {
                     modes.push(Pass::Mut);
                 }
                 Pass::Mut => {
-                    // What `out` held before the call, which `g` may read.
+                    // What `out` held before the call, which `g` may read; of `&mut out[a..b]`,
+                    // that part, and that part of the adjoint.
+                    let arg = self.b.node(a);
+                    let bounds = matches!(arg.op, Op::Part(_))
+                        .then(|| vec![self.value(arg.args[0]), self.value(arg.args[1])]);
                     let scratch = self.restore_input(call, out, true);
-                    args.push(self.push_node(Op::Array(scratch, 0), vec![], ty));
-                    args.push(self.push_node(Op::Array(adj_out, 0), vec![], ty));
+                    for v in [scratch, adj_out] {
+                        let node = match &bounds {
+                            Some(b) => self.push_node(Op::Part(v), b.clone(), ty),
+                            None => self.push_node(Op::Array(v, 0), vec![], ty),
+                        };
+                        args.push(node);
+                    }
                     modes.extend([Pass::Mut, Pass::Mut]);
                 }
                 Pass::Ref => {

@@ -702,6 +702,70 @@ fn parts_of_buffers_written_by_calls() {
     assert!((t - (4.0 * dir[0] + 8.0 * w[1] * dir[1])).abs() < 1e-12);
 }
 
+/// A helper that writes two buffers, reading the first: `a ⊙= w`, `b = a ⊙ w + b`.
+#[differentiate(reverse, forward)]
+fn scale_two(w: &[f64], a: &mut [f64], b: &mut [f64]) {
+    for i in 0..a.len() {
+        a[i] *= w[i];
+        b[i] += a[i] * w[i];
+    }
+}
+
+/// Calls that write two buffers: in a loop, one buffer a part of a local, one buffer read only
+/// by the next call.
+#[differentiate(reverse, forward)]
+fn two_buffers(w: &[f64], x: f64) -> f64 {
+    let mut a = vec![x; 2];
+    let mut b = [0.5; 4];
+    for _ in 0..2 {
+        scale_two(w, &mut a, &mut b[1..3]);
+    }
+    let mut c = vec![1.0; 2];
+    let mut unused = vec![0.0; 2];
+    scale_two(&b[0..2], &mut c, &mut unused);
+    a[0] * b[1] + a[1] * b[2] + c[1] * x
+}
+
+#[test]
+fn calls_that_write_two_buffers() {
+    let w = [0.7, -1.3];
+    let x = 0.9;
+    let (value, d_w, d_x) = two_buffers_grad(&w, x);
+    assert_eq!(value, two_buffers(&w, x));
+    // After two calls: a = x w², b[1 + i] = ½ + x w_i² + x w_i³; c = (1, b[1]).
+    let (a, b1, b2) = (
+        [x * w[0] * w[0], x * w[1] * w[1]],
+        0.5 + x * w[0] * w[0] + x * w[0] * w[0] * w[0],
+        0.5 + x * w[1] * w[1] + x * w[1] * w[1] * w[1],
+    );
+    let closed = a[0] * b1 + a[1] * b2 + b1 * x;
+    assert!(
+        (value - closed).abs() <= 1e-14 * closed.abs().max(1.0),
+        "{value} vs {closed}"
+    );
+    let mut p = w.to_vec();
+    p.push(x);
+    let mut g = d_w.clone();
+    g.push(d_x);
+    check_gradient(|p| two_buffers(&p[..2], p[2]), &p, &g).unwrap();
+    // ∂/∂x by hand: every term is x times a constant, twice over in a·b.
+    let want_x = 2.0 * (a[0] * (b1 - 0.5) + a[1] * (b2 - 0.5)) / x
+        + a[0] * 0.5 / x
+        + a[1] * 0.5 / x
+        + (b1 - 0.5)
+        + b1;
+    assert!(
+        (d_x - want_x).abs() <= 1e-12 * want_x.abs(),
+        "{d_x} vs {want_x}"
+    );
+    let (_, t) = two_buffers_jvp(&w, &[0.4, -0.2], x, 0.3);
+    let want = 0.4 * d_w[0] - 0.2 * d_w[1] + 0.3 * d_x;
+    assert!(
+        (t - want).abs() <= 1e-12 * want.abs().max(1.0),
+        "{t} vs {want}"
+    );
+}
+
 /// A buffer declared after a loop whose backward code runs inside it.
 #[differentiate(reverse, forward)]
 fn after_fused(x: &[f64]) -> f64 {

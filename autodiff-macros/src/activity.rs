@@ -70,6 +70,7 @@ fn spread(graph: &mut Graph, excluded: &HashSet<VarId>) {
                     Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) => {
                         graph.vars[v.0].active
                     }
+                    Op::Written(call) => graph.nodes[call.0].active,
                     _ => node.args.iter().any(|a| graph.nodes[a.0].active),
                 };
             if active && !node.active {
@@ -122,6 +123,10 @@ fn useful_variables(graph: &Graph) -> HashSet<VarId> {
             let node = &graph.nodes[i];
             if let Op::Read(v) | Op::Load(v) | Op::Array(v, _) | Op::Part(v) = node.op {
                 useful.insert(v);
+            }
+            // A buffer a call writes reaches what the call's inputs reach.
+            if let Op::Written(call) = node.op {
+                reaches[call.0] = true;
             }
             for (k, a) in node.args.iter().enumerate() {
                 let condition = matches!(node.op, Op::Select) && k == 0;

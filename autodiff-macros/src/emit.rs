@@ -524,10 +524,15 @@ impl<'g> Sweep<'g> {
             }
             Stmt::Assign(v, n) => {
                 let name = self.var(*v);
-                // A call that writes into buffers is a statement of its own.
-                if let Op::Invoke(_) = self.graph.node(*n).op {
-                    let call = self.operand(*n).tokens;
-                    return quote!(#call;);
+                // A call that writes into buffers is a statement of its own, printed once for
+                // all the buffers it writes.
+                match self.graph.node(*n).op {
+                    Op::Invoke(_) => {
+                        let call = self.operand(*n).tokens;
+                        return quote!(#call;);
+                    }
+                    Op::Written(_) => return TokenStream::new(),
+                    _ => {}
                 }
                 // The adjoint of a buffer, zeroed to the buffer's length in its allocation.
                 if let (Shape::Buffer(_), Op::Vec) =
@@ -1033,6 +1038,8 @@ impl<'g> Sweep<'g> {
             }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
+            // Printed by the call's own statement.
+            Op::Written(_) => Code::new(TokenStream::new(), Prec::Atom),
             Op::FieldSlice(path) => {
                 let base = arg(0).at_least(Prec::Atom);
                 Code::new(quote!(&#base.#path[..]), Prec::Prefix)

@@ -151,6 +151,12 @@ pub enum Op {
     /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
     /// its derivative functions. Its value is a tuple (`()` for the call itself).
     Invoke(Invoke),
+    /// Of a call that writes several buffers, `g(x, &mut a, &mut b)`: in
+    /// `Stmt::Assign(b, Written(call))`, which follows `Stmt::Assign(a, call)`, says that `call`
+    /// writes `b` too. It names the call without using it (so the call stays where its own
+    /// statement is) and prints nothing; the passes differentiate the call, every buffer it
+    /// writes included, at the call's own statement. It is active where the call is.
+    Written(NodeId),
     /// `&arg0.path[..]`: a float-array field of a struct parameter or of `self`, as a slice.
     FieldSlice(TokenStream),
     /// The gradient entry of a struct: `P::default()` with each field in `fields` set to the

@@ -899,13 +899,19 @@ impl Reverse {
             match stmt {
                 Stmt::Node(n) => self.reverse_node(*n),
                 Stmt::Declare(v, Some(value)) | Stmt::Assign(v, value) => {
+                    // A call into buffers is reversed once, for every buffer it writes, at its
+                    // own statement; `Written` names another of them.
+                    match self.b.node(*value).op {
+                        Op::Invoke(_) => {
+                            self.reverse_invoke(*v, *value);
+                            continue;
+                        }
+                        Op::Written(_) => continue,
+                        _ => {}
+                    }
                     let Some(&adj) = self.var_adjoint.get(v) else {
                         continue;
                     };
-                    if let Op::Invoke(_) = self.b.node(*value).op {
-                        self.reverse_invoke(*v, *value);
-                        continue;
-                    }
                     match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
                         Shape::Scalar => {}
                         Shape::Array { .. } if matches!(stmt, Stmt::Declare(..)) => {

@@ -197,6 +197,7 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Array(..)
         | Op::Part(_)
         | Op::Invoke(_)
+        | Op::Written(_)
         | Op::FieldSlice(_)
         | Op::Gradient(_)
         | Op::Element => vec![ZERO; args.len()],

@@ -568,6 +568,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::Array(..)
             | Op::Part(_)
             | Op::Invoke(_)
+            | Op::Written(_)
             | Op::FieldSlice(_)
             | Op::Gradient(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),

@@ -17,13 +17,30 @@ impl Forward {
             return false;
         };
         let node = self.b.node(*call);
-        let Op::Invoke(invoke) = node.op.clone() else {
-            return false;
+        let invoke = match node.op.clone() {
+            Op::Invoke(invoke) => invoke,
+            // Another buffer the call before writes: its tangent is written there.
+            Op::Written(_) => {
+                out.push(stmt.clone());
+                return true;
+            }
+            _ => return false,
         };
-        let Some(&d_out) = self.var_tangent.get(v) else {
+        let written = |a: &NodeId| match self.b.node(*a).op {
+            Op::Array(x, _) | Op::Part(x) => Some(x),
+            _ => None,
+        };
+        let any_tangent = node
+            .args
+            .iter()
+            .zip(&invoke.modes)
+            .filter(|(_, m)| **m == Pass::Mut)
+            .filter_map(|(a, _)| written(a))
+            .any(|x| self.var_tangent.contains_key(&x));
+        if !any_tangent {
             out.push(stmt.clone());
             return true;
-        };
+        }
         let mut args = Vec::new();
         let mut modes = Vec::new();
         for ((&a, &mode), &float) in node
@@ -36,9 +53,17 @@ impl Forward {
             modes.push(mode);
             match mode {
                 Pass::Mut => {
-                    let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                    // `&mut out[a..b]`: the same part of the tangent.
                     let arg = self.b.node(a);
+                    let (Op::Array(x, _) | Op::Part(x)) = arg.op else {
+                        continue;
+                    };
+                    let ty = self.b.with_graph(|g| g.vars[x.0].ty);
+                    let d_out = match self.var_tangent.get(&x) {
+                        Some(&d) => d,
+                        // A buffer whose tangent nothing reads: written into zeros.
+                        None => self.zero_buffer(x, out),
+                    };
+                    // `&mut out[a..b]`: the same part of the tangent.
                     let node = match arg.op {
                         Op::Part(_) => self.push_node(Op::Part(d_out), arg.args.clone(), ty),
                         _ => self.push_node(Op::Array(d_out, 0), vec![], ty),

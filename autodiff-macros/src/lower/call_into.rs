@@ -107,7 +107,7 @@ impl Lowerer {
         let mut args = Vec::new();
         let mut modes = Vec::new();
         let mut floats = Vec::new();
-        let mut out = None;
+        let mut outs: Vec<graph::VarId> = Vec::new();
         // Without a `&mut`, the out-parameter passed on is what the call writes.
         let explicit = writes_into(c);
         let passed_on: Vec<&Expr> = c.args.iter().filter(|a| self.names_out_param(a)).collect();
@@ -163,10 +163,10 @@ impl Lowerer {
                     let is_out = self.vars[v.0]
                         .param
                         .is_some_and(|p| self.out_params.contains(&p));
-                    if out.is_some() {
+                    if outs.contains(&v) {
                         self.errors.push(err(
                             a,
-                            "a call may write one buffer: split it into calls that write one `&mut` buffer each",
+                            "this call writes the same buffer twice: pass each buffer once",
                         ));
                     } else if !(is_out || writable && self.vars[v.0].param.is_none()) {
                         self.errors.push(err(
@@ -177,7 +177,7 @@ impl Lowerer {
                             ),
                         ));
                     }
-                    out = Some(v);
+                    outs.push(v);
                     modes.push(Pass::Mut);
                 }
                 // `g(h, ..)` with `h: [f64; N]`: the helper takes the array by value, and its
@@ -207,10 +207,10 @@ impl Lowerer {
                         .is_some_and(|p| self.out_params.contains(&p));
                     let writable = matches!(self.local_binding(target), Some((_, true)))
                         || self.vars[v.0].param.is_none();
-                    if out.is_some() {
+                    if outs.contains(&v) {
                         self.errors.push(err(
                             a,
-                            "a call may write one buffer: split it into calls that write one `&mut` buffer each",
+                            "this call writes the same buffer twice: pass each buffer once",
                         ));
                         continue;
                     }
@@ -226,7 +226,7 @@ impl Lowerer {
                         self.iop(crate::prim::Prim::Add, start, len, a.span())
                     });
                     let ty = self.vars[v.0].ty;
-                    out = Some(v);
+                    outs.push(v);
                     floats.push(true);
                     args.push(self.push(Op::Part(v), vec![start, end], ty, a.span()));
                     modes.push(Pass::Mut);
@@ -272,7 +272,7 @@ impl Lowerer {
             floats.push(true);
             args.push(self.push(Op::Array(v, 0), vec![], ty, a.span()));
         }
-        let Some(out) = out else { return };
+        let Some(&out) = outs.first() else { return };
         let callee = graph::Callee {
             prefix,
             name: several.clone().unwrap_or_else(|| last.clone()),
@@ -290,6 +290,12 @@ impl Lowerer {
             span,
         );
         self.emit(graph::Stmt::Assign(out, call));
+        // The other buffers it writes.
+        for &other in &outs[1..] {
+            let ty = self.vars[other.0].ty;
+            let written = self.push(Op::Written(call), vec![], ty, span);
+            self.emit(graph::Stmt::Assign(other, written));
+        }
         // Loads after the call read memory again.
         self.forget();
     }

@@ -157,15 +157,28 @@ impl Reverse {
 
     /// Reverses `out = g(args)`, a call that writes the buffer `out`.
     pub(super) fn reverse_invoke(&mut self, out: VarId, call: NodeId) {
-        let Some(&adj_out) = self.var_adjoint.get(&out) else {
-            return;
-        };
-        self.flush();
         let node = self.b.node(call);
         let Op::Invoke(invoke) = node.op.clone() else {
             return;
         };
+        // The buffers the call writes: nothing to do unless one has an adjoint.
+        let written = |b: &crate::algebra::Builder, a: &NodeId| match b.node(*a).op {
+            Op::Array(v, _) | Op::Part(v) => Some(v),
+            _ => None,
+        };
+        let outs: Vec<VarId> = node
+            .args
+            .iter()
+            .zip(&invoke.modes)
+            .filter(|(_, m)| **m == Pass::Mut)
+            .filter_map(|(a, _)| written(&self.b, a))
+            .collect();
+        if !outs.iter().any(|v| self.var_adjoint.contains_key(v)) {
+            return;
+        }
+        self.flush();
         let ty = self.b.with_graph(|g| g.vars[out.0].ty);
+        let adj_out = self.var_adjoint.get(&out).copied();
         let mut args = Vec::new();
         let mut modes = Vec::new();
         let mut scalars = Vec::new();
@@ -180,20 +193,34 @@ impl Reverse {
                 // A function with several outputs does not read the buffer: its `g_vjp` takes
                 // the buffer's adjoint as its seed.
                 Pass::Mut if invoke.several => {
+                    let adj_out = adj_out.expect("the buffer of a call with several outputs");
                     args.push(self.push_node(Op::Array(adj_out, 0), vec![], ty));
                     modes.push(Pass::Mut);
                 }
                 Pass::Mut => {
-                    // What `out` held before the call, which `g` may read; of `&mut out[a..b]`,
-                    // that part, and that part of the adjoint.
+                    // What the buffer held before the call, which `g` may read; of
+                    // `&mut out[a..b]`, that part, and that part of the adjoint.
                     let arg = self.b.node(a);
+                    let Some(buffer) = written(&self.b, &a) else {
+                        continue;
+                    };
+                    let buffer_ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
                     let bounds = matches!(arg.op, Op::Part(_))
                         .then(|| vec![self.value(arg.args[0]), self.value(arg.args[1])]);
-                    let scratch = self.restore_input(call, out, true);
-                    for v in [scratch, adj_out] {
+                    let scratch = self.restore_input(call, buffer, true);
+                    let adjoint = match self.var_adjoint.get(&buffer) {
+                        Some(&d) => d,
+                        // A buffer nothing reads afterwards: a zero seed, in a buffer of its
+                        // length.
+                        None => {
+                            let len = self.length_here(buffer);
+                            self.scratch(buffer_ty, len)
+                        }
+                    };
+                    for v in [scratch, adjoint] {
                         let node = match &bounds {
-                            Some(b) => self.push_node(Op::Part(v), b.clone(), ty),
-                            None => self.push_node(Op::Array(v, 0), vec![], ty),
+                            Some(b) => self.push_node(Op::Part(v), b.clone(), buffer_ty),
+                            None => self.push_node(Op::Array(v, 0), vec![], buffer_ty),
                         };
                         args.push(node);
                     }
@@ -245,6 +272,13 @@ impl Reverse {
                 }
             }
         }
+        // The statement names the last buffer the backward call writes: an adjoint.
+        let target = args
+            .iter()
+            .zip(&modes)
+            .filter(|(_, m)| **m == Pass::Mut)
+            .filter_map(|(a, _)| written(&self.b, a))
+            .last();
         let vjp = self.push_node(
             Op::Invoke(Invoke {
                 callee: invoke.callee.clone(),
@@ -256,7 +290,8 @@ impl Reverse {
             Ty::Other,
         );
         if scalars.is_empty() {
-            self.emit(Stmt::Assign(adj_out, vjp));
+            let target = target.expect("a call into a buffer writes its adjoint");
+            self.emit(Stmt::Assign(target, vjp));
             return;
         }
         // The gradients of the scalar inputs, one tuple element each.

@@ -1,7 +1,6 @@
 use autodiff::differentiate;
 
 fn helper(_a: &[f64], _out: &mut [f64]) {}
-fn two(_a: &mut [f64], _out: &mut [f64]) {}
 
 #[differentiate]
 fn f(x: &[f64], y: f64) -> f64 {
@@ -9,7 +8,6 @@ fn f(x: &[f64], y: f64) -> f64 {
     let mut b = vec![0.0; 2];
     let mut s = y;
     helper(x, &mut s);
-    two(&mut a, &mut b);
     let t = helper(&a, &mut b);
     helper(&a, &mut b);
     b[0] + s + t

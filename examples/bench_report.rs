@@ -129,7 +129,13 @@ impl Row {
         // The benchmark functions with loops; the others are straight-line.
         if matches!(
             self.family,
-            "rosenbrock" | "rosenbrock_1n" | "mlp" | "gmm" | "gmm_points_last" | "lstm"
+            "rosenbrock"
+                | "rosenbrock_1n"
+                | "mlp"
+                | "gmm"
+                | "gmm_points_last"
+                | "gmm_adbench"
+                | "lstm"
         ) {
             4.0
         } else {

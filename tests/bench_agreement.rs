@@ -239,6 +239,8 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
         Gmm::new(10, 25, 40),
         Gmm::points_last(3, 4, 20),
         Gmm::points_last(10, 25, 40),
+        Gmm::adbench_form(3, 4, 20),
+        Gmm::adbench_form(10, 25, 40),
     ];
     let all = check_against_natural(&problems, Gmm::natural);
     let seen: Vec<(&str, &[Contender])> = all
@@ -255,6 +257,8 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
             ("gmm/d10k25n40", tapes_only),
             ("gmm_points_last/d3k4n20", &Contender::ALL[..]),
             ("gmm_points_last/d10k25n40", tapes_only),
+            ("gmm_adbench/d3k4n20", &Contender::ALL[..]),
+            ("gmm_adbench/d10k25n40", tapes_only),
         ]
     );
 
@@ -272,6 +276,10 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
             "gmm_points_last/d10k25n1000",
             "gmm_points_last/d20k50n1000",
             "gmm_points_last/d64k200n1000",
+            "gmm_adbench/d2k5n1000",
+            "gmm_adbench/d10k25n1000",
+            "gmm_adbench/d20k50n1000",
+            "gmm_adbench/d64k200n1000",
             "lstm/l2c1024",
             "lstm/l2c4096",
             "lstm/l4c1024",

@@ -433,8 +433,19 @@ pub struct Gmm {
     wishart: Wishart,
     /// The parameters drawn with the data: the point benchmarked.
     params: Vec<f64>,
-    /// Whether the generated gradient is that of [`gmm_objective_points_last`].
-    points_last: bool,
+    /// Which form of the objective the primal and the generated gradient are.
+    form: Form,
+}
+
+/// The forms of the objective.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// [`gmm_objective`]: helpers inlined, temporaries of fixed capacity.
+    Inlined,
+    /// [`gmm_objective_points_last`].
+    PointsLast,
+    /// ADBench's own, [`gmm_natural::gmm_objective`](super::gmm_natural::gmm_objective).
+    Adbench,
 }
 
 impl Gmm {
@@ -464,7 +475,7 @@ impl Gmm {
             x,
             wishart: Wishart { gamma: 1.0, m: 0 },
             params,
-            points_last: false,
+            form: Form::Inlined,
         }
     }
 
@@ -472,7 +483,17 @@ impl Gmm {
     #[must_use]
     pub fn points_last(d: usize, k: usize, n: usize) -> Self {
         Self {
-            points_last: true,
+            form: Form::PointsLast,
+            ..Self::new(d, k, n)
+        }
+    }
+
+    /// The same data, with the objective in ADBench's own form,
+    /// [`gmm_natural::gmm_objective`](super::gmm_natural::gmm_objective).
+    #[must_use]
+    pub fn adbench_form(d: usize, k: usize, n: usize) -> Self {
+        Self {
+            form: Form::Adbench,
             ..Self::new(d, k, n)
         }
     }
@@ -522,10 +543,10 @@ impl Gmm {
 
 impl Problem for Gmm {
     fn family(&self) -> &'static str {
-        if self.points_last {
-            "gmm_points_last"
-        } else {
-            "gmm"
+        match self.form {
+            Form::Inlined => "gmm",
+            Form::PointsLast => "gmm_points_last",
+            Form::Adbench => "gmm_adbench",
         }
     }
 
@@ -543,10 +564,10 @@ impl Problem for Gmm {
 
     fn primal(&self, params: &[f64]) -> f64 {
         let (alphas, means, icf) = self.split(params);
-        let f = if self.points_last {
-            gmm_objective_points_last
-        } else {
-            gmm_objective
+        let f = match self.form {
+            Form::Inlined => gmm_objective,
+            Form::PointsLast => gmm_objective_points_last,
+            Form::Adbench => super::gmm_natural::gmm_objective,
         };
         f(
             self.d,
@@ -678,10 +699,10 @@ impl Problem for Gmm {
     }
 
     fn generated<V: Visitor>(&self, v: &mut V) {
-        let f = if self.points_last {
-            gmm_objective_points_last_grad_into
-        } else {
-            gmm_objective_grad_into
+        let f = match self.form {
+            Form::Inlined => gmm_objective_grad_into,
+            Form::PointsLast => gmm_objective_points_last_grad_into,
+            Form::Adbench => super::gmm_natural::gmm_objective_grad_into,
         };
         v.accumulating(Contender::Generated, |params, g| {
             let (alphas, means, icf) = self.split(params);

@@ -5,12 +5,10 @@
 //! `x = x + y` in ADBench's templates (written so for its operator-overloading tools) is `x += y`
 //! here, and the error is returned instead of written through a pointer.
 //!
-//! This is the target form for `#[differentiate]`. Today the macro refuses one statement of it,
-//! `preprocess_qs`'s call, which writes two buffers (see `benches/RESULTS.md`, "ADBench GMM"), so
-//! the attribute is applied only with the feature
-//! `gmm-natural` (`cargo test --features gmm-natural --test gmm`); without it these are plain
-//! functions, which the benchmark times as the objective in ADBench's form and which the
-//! hand-written (Manual) gradient in `gmm.rs` shares, as ADBench's Manual shares `gmm.h`.
+//! This is the target form for `#[differentiate]`, which differentiates it as written (see
+//! `benches/RESULTS.md`, "ADBench GMM"). The benchmark times its gradient as the family
+//! `gmm_natural`, and the hand-written (Manual) gradient in `gmm.rs` shares its helpers, as
+//! ADBench's Manual shares `gmm.h`.
 // ADBench's loops index several arrays with one counter, and its arguments are ADBench's.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 // "ADBench" is a name, not code.
@@ -18,7 +16,6 @@
 // Point and component counts are far below 2^52.
 #![allow(clippy::cast_precision_loss)]
 
-#[cfg(feature = "gmm-natural")]
 use autodiff::differentiate;
 
 /// The parameters of the Wishart prior on the inverse covariances (ADBench's `Wishart`).
@@ -31,7 +28,7 @@ pub struct Wishart {
 }
 
 /// `out = x - y`, element by element over `out.len()`.
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 pub fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
     for id in 0..out.len() {
         out[id] = x[id] - y[id];
@@ -39,7 +36,7 @@ pub fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
 }
 
 /// `Σ xᵢ²`, started from the first element as ADBench does (so `x` must not be empty).
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 #[must_use]
 pub fn sqnorm(x: &[f64]) -> f64 {
     let mut res = x[0] * x[0];
@@ -50,7 +47,7 @@ pub fn sqnorm(x: &[f64]) -> f64 {
 }
 
 /// The largest element (`x` must not be empty).
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 #[must_use]
 pub fn arr_max(x: &[f64]) -> f64 {
     let mut m = x[0];
@@ -61,7 +58,7 @@ pub fn arr_max(x: &[f64]) -> f64 {
 }
 
 /// `ln Σ exp(xᵢ)`, computed about the largest element.
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 #[must_use]
 pub fn logsumexp(x: &[f64]) -> f64 {
     let mx = arr_max(x);
@@ -74,7 +71,7 @@ pub fn logsumexp(x: &[f64]) -> f64 {
 
 /// `out = Q x` for the lower-triangular `Q` with diagonal `qdiag` and strictly lower part `ltri`,
 /// stored column by column.
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 pub fn qtimesx(qdiag: &[f64], ltri: &[f64], x: &[f64], out: &mut [f64]) {
     let d = out.len();
     for id in 0..d {
@@ -91,7 +88,7 @@ pub fn qtimesx(qdiag: &[f64], ltri: &[f64], x: &[f64], out: &mut [f64]) {
 
 /// Per component, the sum of the log-diagonal entries of `icf` into `sum_qs`, and their
 /// exponentials (the diagonal of `Q`) into `qdiags`.
-#[cfg_attr(feature = "gmm-natural", differentiate)]
+#[differentiate]
 pub fn preprocess_qs(d: usize, k: usize, icf: &[f64], sum_qs: &mut [f64], qdiags: &mut [f64]) {
     let icf_sz = d * (d + 1) / 2;
     for ik in 0..k {
@@ -133,7 +130,7 @@ pub fn log_gamma_distrib(a: f64, p: usize) -> f64 {
 }
 
 /// The log of the Wishart prior on the `k` inverse covariance factors.
-#[cfg_attr(feature = "gmm-natural", differentiate(wrt(sum_qs, qdiags, icf)))]
+#[differentiate(wrt(sum_qs, qdiags, icf))]
 #[must_use]
 pub fn log_wishart_prior(
     p: usize,
@@ -163,7 +160,7 @@ pub fn log_wishart_prior(
 /// Gaussians, plus the Wishart prior: ADBench's `gmm_objective`. `alphas` are the `k`
 /// unnormalised log weights, `means` the `d · k` means, `icf` the `d (d + 1) / 2 · k` inverse
 /// covariance factors (per component, the log-diagonal then the strictly lower part by columns).
-#[cfg_attr(feature = "gmm-natural", differentiate(wrt(alphas, means, icf)))]
+#[differentiate(wrt(alphas, means, icf))]
 #[must_use]
 pub fn gmm_objective(
     d: usize,

@@ -241,6 +241,9 @@ pub fn adbench<V: ProblemVisitor>(v: &mut V) {
     for (d, k) in gmm::GMM_SIZES {
         v.problem(&gmm::Gmm::points_last(d, k, gmm::POINTS));
     }
+    for (d, k) in gmm::GMM_SIZES {
+        v.problem(&gmm::Gmm::adbench_form(d, k, gmm::POINTS));
+    }
     for (l, c) in lstm::LSTM_SIZES {
         v.problem(&lstm::Lstm::new(l, c));
     }

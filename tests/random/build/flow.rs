@@ -1519,32 +1519,31 @@ impl Gen<'_> {
         // else `(T, T)`), the bound on its scalar outputs, and the array passed.
         let mut call = None;
         let mut passed = None;
-        if choice == 1 || choice == 3 {
-            if let Some(a) = pick(self) {
-                let hand = choice == 3;
-                // A slice helper takes any array by reference; an array helper `[T; N]` by
-                // value or `&[T; N]`.
-                let (by_ref, arg_kind) = if hand || a.kind == ArrKind::Slice || self.rng.chance(0.3)
-                {
-                    (true, None)
+        if (choice == 1 || choice == 3)
+            && let Some(a) = pick(self)
+        {
+            let hand = choice == 3;
+            // A slice helper takes any array by reference; an array helper `[T; N]` by
+            // value or `&[T; N]`.
+            let (by_ref, arg_kind) = if hand || a.kind == ArrKind::Slice || self.rng.chance(0.3) {
+                (true, None)
+            } else {
+                let by_ref = a.kind == ArrKind::RefArray || self.rng.chance(0.5);
+                (by_ref, Some((a.len, by_ref)))
+            };
+            if let Some(arg) = self.whole_array_arg(&a, by_ref, hand) {
+                let s = self.small(2, 4.0);
+                call = Some(if hand {
+                    self.mark("call_hand_several");
+                    let bound = 4.0 * a.len as f64 * a.bound;
+                    (format!("hand_stats({arg}, {})", s.s), false, true, bound)
                 } else {
-                    let by_ref = a.kind == ArrKind::RefArray || self.rng.chance(0.5);
-                    (by_ref, Some((a.len, by_ref)))
-                };
-                if let Some(arg) = self.whole_array_arg(&a, by_ref, hand) {
-                    let s = self.small(2, 4.0);
-                    call = Some(if hand {
-                        self.mark("call_hand_several");
-                        let bound = 4.0 * a.len as f64 * a.bound;
-                        (format!("hand_stats({arg}, {})", s.s), false, true, bound)
-                    } else {
-                        let h = self.helper_of(HelperKind::SeveralWith(arg_kind));
-                        self.mark("call_several");
-                        let text = format!("{}({}, {arg})", self.helpers[h].name, s.s);
-                        (text, false, true, self.helpers[h].bound)
-                    });
-                    passed = Some(a);
-                }
+                    let h = self.helper_of(HelperKind::SeveralWith(arg_kind));
+                    self.mark("call_several");
+                    let text = format!("{}({}, {arg})", self.helpers[h].name, s.s);
+                    (text, false, true, self.helpers[h].bound)
+                });
+                passed = Some(a);
             }
         }
         let (text, array, tuple_array, bound) = match call {
@@ -3300,6 +3299,9 @@ const FLOW_LINTS: &str = "\
     clippy::iter_out_of_bounds,
     // `acc += f(..) + acc` is what a random update may read.
     clippy::misrefactored_assign_op,
+    // Random conditions and clamps: `if n < 1 {..} else if n > 1 {..}`, `(c + u).max(0.75).min(0.125)`.
+    clippy::comparison_chain,
+    clippy::min_max,
 )]
 ";
 

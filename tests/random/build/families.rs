@@ -45,8 +45,19 @@ pub fn bug_on(name: &str) -> bool {
 }
 
 /// Shapes of `q<i>` that the `h<i>` programs cannot contain: `wrt` callees (the `g_hvp` of one
-/// takes directions for its `wrt` parameters only).
-const NOT_IN_HESSIAN: &[&str] = &["wrt_call"];
+/// takes directions for its `wrt` parameters only) and calls with several outputs (second order
+/// refuses them).
+const NOT_IN_HESSIAN: &[&str] = &[
+    "wrt_call",
+    "call_several",
+    "call_hand_several",
+    "call_several_in_loop",
+    "call_several_in_branch",
+    "call_several_array_arg",
+    "call_several_local_array_in_loop",
+    "several_result_array",
+    "several_results_read_later",
+];
 
 /// The shapes a family generates, comma-separated: those of `q<i>` switched on (less those it
 /// cannot contain) and its own.
@@ -332,6 +343,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         items: Vec::new(),
         short: Vec::new(),
         calls_made: 0,
+        several: Vec::new(),
+        filled: Vec::new(),
     };
     for p in &params {
         match p.kind {

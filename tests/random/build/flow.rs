@@ -116,6 +116,14 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("iter_loop_local_array", false),
     ("short_slice", false),
     ("window_longer_than_local_array", false),
+    ("call_several", false),
+    ("call_hand_several", false),
+    ("call_several_in_loop", false),
+    ("call_several_in_branch", false),
+    ("call_several_array_arg", false),
+    ("call_several_local_array_in_loop", false),
+    ("several_result_array", false),
+    ("several_results_read_later", false),
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -325,6 +333,11 @@ enum HelperKind {
     Int,
     /// `#[differentiate(wrt(u))]` on `(u: T, c: T)`.
     Wrt,
+    /// `(u: T, v: T) -> [T; 2]` (with `true`) or `-> (T, T)`: several outputs.
+    Several2(bool),
+    /// `(u: T, w) -> (T, [T; 2])`, `w` a slice `&[T]` (`None`), `[T; N]` or `&[T; N]` (with
+    /// `true`): several outputs.
+    SeveralWith(Option<(usize, bool)>),
 }
 
 struct Helper {
@@ -376,6 +389,10 @@ struct Gen<'e> {
     short: Vec<Arr>,
     /// Calls generated so far.
     calls_made: usize,
+    /// Names bound to the results of calls with several outputs.
+    several: Vec<String>,
+    /// Local arrays overwritten in every iteration of the loops we are in.
+    filled: Vec<String>,
 }
 
 /// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
@@ -771,6 +788,8 @@ impl<'e> Gen<'e> {
             items: Vec::new(),
             short: Vec::new(),
             calls_made: 0,
+            several: Vec::new(),
+            filled: Vec::new(),
         }
     }
 
@@ -904,6 +923,81 @@ impl<'e> Gen<'e> {
                     format!("fn {name}(u: {TY}, c: {TY}) -> {TY}"),
                     format!("    (u * c).sin() + {}\n", e.operand()),
                     5.0,
+                )
+            }
+            HelperKind::Several2(array) => {
+                // The body of a scalar helper, its value `h` one output and another drawn.
+                let mut g = self.sub(vec![scalar("u"), scalar("v")], Vec::new());
+                let (body, bound) = g.helper_scalar_body("u", "v", false);
+                let body = body.strip_suffix("    h\n").unwrap_or_default().to_owned();
+                let h = E {
+                    s: "h".to_owned(),
+                    bound,
+                    atom: true,
+                    var: true,
+                };
+                let other = g.small(2, CAP);
+                let other = g.receiver(other);
+                let (ty, value, bound) = if array {
+                    // Array elements are read unsquashed: at most 4, as local arrays' are.
+                    let a = g.tame(h, 4.0);
+                    let b = g.tame(other, 4.0);
+                    (format!("[{TY}; 2]"), format!("[{}, {}]", a.s, b.s), 4.0)
+                } else {
+                    (
+                        format!("({TY}, {TY})"),
+                        format!("(h, {})", other.s),
+                        bound.max(other.bound),
+                    )
+                };
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(u: {TY}, v: {TY}) -> {ty}"),
+                    format!("{body}    {value}\n"),
+                    bound,
+                )
+            }
+            HelperKind::SeveralWith(arg) => {
+                let mut g = self.sub(
+                    vec![scalar("u")],
+                    vec![Arr {
+                        name: "w".to_owned(),
+                        len: 1,
+                        bound: 4.0,
+                        kind: ArrKind::Slice,
+                        depth: 0,
+                    }],
+                );
+                g.counters.push(Counter {
+                    name: "i".to_owned(),
+                    below: 1,
+                });
+                g.loops = 1;
+                g.trips = 5.0;
+                let e = g.small(2, 4.0);
+                let f = g.small(1, 2.0);
+                let (t0, t1) = (
+                    lit(g.rng.pick(&[0.0, 0.5, 1.0])),
+                    lit(g.rng.pick(&[0.0, -0.5, 1.0])),
+                );
+                let c = lit(g.rng.pick(&[0.5, 1.0, 2.0]));
+                let ty = match arg {
+                    None => format!("&[{TY}]"),
+                    Some((len, by_ref)) => {
+                        format!("{}[{TY}; {len}]", if by_ref { "&" } else { "" })
+                    }
+                };
+                (
+                    "#[differentiate(reverse, forward)]".to_owned(),
+                    format!("fn {name}(u: {TY}, w: {ty}) -> ({TY}, [{TY}; 2])"),
+                    format!(
+                        "    let mut s: {TY} = {t0};\n    let mut m: {TY} = {t1};\n    \
+                         for i in 0..w.len() {{\n        s += (w[i] * u).sin() + {};\n        \
+                         m += w[i] * {};\n    }}\n    (s, [m.tanh() * {c}, (s * u).sin()])\n",
+                        e.s,
+                        f.operand()
+                    ),
+                    6.0 * (1.0 + e.bound) + 1.0,
                 )
             }
         };
@@ -1232,12 +1326,23 @@ impl Gen<'_> {
         let (ns, na, nc) = (self.scalars.len(), self.arrays.len(), self.counters.len());
         let mut lines = Vec::new();
         let mut declared: Vec<(String, usize)> = Vec::new();
+        let mut declared_arrays: Vec<(String, usize)> = Vec::new();
         for _ in 0..budget.max(1) {
             let before = self.scalars.len();
+            let before_arrays = self.arrays.len();
             let at = lines.len();
             self.statement(&mut lines);
             for s in &self.scalars[before..] {
                 declared.push((s.name.clone(), at));
+            }
+            for a in self.arrays.get(before_arrays..).unwrap_or_default() {
+                declared_arrays.push((a.name.clone(), at));
+            }
+        }
+        // Results of calls with several outputs read by a later statement.
+        for (name, at) in declared.iter().chain(&declared_arrays) {
+            if self.several.contains(name) && lines[at + 1..].iter().any(|l| mentions(l, name)) {
+                self.mark("several_results_read_later");
             }
         }
         // Fold unread locals (and this block's accumulators, whose last value would otherwise be
@@ -1266,6 +1371,24 @@ impl Gen<'_> {
             let target_name = self.scalars[target].name.clone();
             self.line(&mut lines, &format!("{target_name} += {};", e.s));
             self.scalars[target].bound += self.trips * e.bound;
+        }
+        // Arrays bound to a call's results that nothing read (local arrays filled in a loop are
+        // read in it).
+        for (name, at) in declared_arrays {
+            let Some(a) = self.arrays.iter().find(|a| a.name == name).cloned() else {
+                continue;
+            };
+            if lines[at + 1..].iter().any(|l| mentions(l, &name)) {
+                continue;
+            }
+            let target = outer[self.rng.below(outer.len())];
+            let target_name = self.scalars[target].name.clone();
+            let terms: Vec<String> = (0..a.len).map(|j| format!("{name}[{j}]")).collect();
+            self.line(
+                &mut lines,
+                &format!("{target_name} += {};", terms.join(" - ")),
+            );
+            self.scalars[target].bound += self.trips * a.bound * a.len as f64;
         }
         self.scalars.truncate(ns);
         self.arrays.truncate(na);
@@ -1299,6 +1422,12 @@ impl Gen<'_> {
         } else {
             0
         };
+        // Second order refuses calls with several outputs.
+        let several = if self.calls && self.family != Family::Hessian {
+            2
+        } else {
+            0
+        };
         let weights = [
             4,                            // let
             4,                            // update
@@ -1311,6 +1440,7 @@ impl Gen<'_> {
             if loops_ok { 2 } else { 0 }, // local array overwritten in a loop
             long,                         // long sum
             iter,                         // a chain ending in `sum`, `product` or `fold`
+            several,                      // a call with several outputs
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1323,7 +1453,8 @@ impl Gen<'_> {
             7 => self.early_return(lines),
             8 => self.for_loop(lines, true),
             9 => self.long_sum(lines),
-            _ => self.iter_statement(lines),
+            10 => self.iter_statement(lines),
+            _ => self.several_call(lines),
         }
     }
 
@@ -1358,6 +1489,134 @@ impl Gen<'_> {
             bound: e.bound,
             acc: None,
         });
+    }
+
+    /// A call to a function with several outputs, its results bound by a pattern (`let [a, b] =
+    /// g(..);`, `let (u, v) = g(..);`, `let (s, y): (f64, [f64; 2]) = g(..);`) or whole (`let y:
+    /// [f64; 2] = g(..);`): to a generated helper or to the hand-written `hand_xy` and
+    /// `hand_stats`, on scalars or on an array (a parameter, or a local array, possibly
+    /// overwritten in every iteration of the loop we are in).
+    fn several_call(&mut self, lines: &mut Vec<String>) {
+        let arrays: Vec<Arr> = self.arrays.clone();
+        // Prefer the arrays of the loops we are in: overwritten in every iteration.
+        let local: Vec<Arr> = arrays
+            .iter()
+            .filter(|a| self.filled.contains(&a.name))
+            .cloned()
+            .collect();
+        let pick = |g: &mut Self| -> Option<Arr> {
+            if !local.is_empty() && g.rng.chance(0.6) {
+                return Some(local[g.rng.below(local.len())].clone());
+            }
+            arrays.get(g.rng.below(arrays.len().max(1))).cloned()
+        };
+        let choice = if local.is_empty() {
+            self.rng.weighted(&[3, 3, 2, 2])
+        } else {
+            self.rng.weighted(&[1, 4, 1, 3])
+        };
+        // The call, whether its output is `[T; 2]` (else a tuple with an array if `tuple_array`,
+        // else `(T, T)`), the bound on its scalar outputs, and the array passed.
+        let mut call = None;
+        let mut passed = None;
+        if (choice == 1 || choice == 3)
+            && let Some(a) = pick(self)
+        {
+            let hand = choice == 3;
+            // A slice helper takes any array by reference; an array helper `[T; N]` by
+            // value or `&[T; N]`.
+            let (by_ref, arg_kind) = if hand || a.kind == ArrKind::Slice || self.rng.chance(0.3) {
+                (true, None)
+            } else {
+                let by_ref = a.kind == ArrKind::RefArray || self.rng.chance(0.5);
+                (by_ref, Some((a.len, by_ref)))
+            };
+            if let Some(arg) = self.whole_array_arg(&a, by_ref, hand) {
+                let s = self.small(2, 4.0);
+                call = Some(if hand {
+                    self.mark("call_hand_several");
+                    let bound = 4.0 * a.len as f64 * a.bound;
+                    (format!("hand_stats({arg}, {})", s.s), false, true, bound)
+                } else {
+                    let h = self.helper_of(HelperKind::SeveralWith(arg_kind));
+                    self.mark("call_several");
+                    let text = format!("{}({}, {arg})", self.helpers[h].name, s.s);
+                    (text, false, true, self.helpers[h].bound)
+                });
+                passed = Some(a);
+            }
+        }
+        let (text, array, tuple_array, bound) = match call {
+            Some(c) => c,
+            None if choice >= 2 => {
+                self.mark("call_hand_several");
+                let r = self.small(2, 4.0);
+                let t = self.small(2, CAP);
+                (format!("hand_xy({}, {})", r.s, t.s), true, false, 4.0)
+            }
+            None => {
+                let array = self.rng.chance(0.6);
+                let h = self.helper_of(HelperKind::Several2(array));
+                let u = self.small(2, 2.0);
+                let v = self.small(2, 2.0);
+                self.mark("call_several");
+                let text = format!("{}({}, {})", self.helpers[h].name, u.s, v.s);
+                (text, array, false, self.helpers[h].bound)
+            }
+        };
+        self.mark_call_context();
+        if self.loops > 0 {
+            self.mark("call_several_in_loop");
+        }
+        if self.branches > 0 {
+            self.mark("call_several_in_branch");
+        }
+        if let Some(a) = &passed {
+            self.mark("call_several_array_arg");
+            if self.filled.contains(&a.name) {
+                self.mark("call_several_local_array_in_loop");
+            }
+        }
+        let scalar = |name: &str, bound: f64| Scalar {
+            name: name.to_owned(),
+            bound,
+            acc: None,
+        };
+        let result_array = |g: &Self, name: &str| Arr {
+            name: name.to_owned(),
+            len: 2,
+            bound: 4.0,
+            kind: ArrKind::Local,
+            depth: g.depth + usize::from(g.returned),
+        };
+        let text = if tuple_array {
+            // Without the type, every element of a tuple pattern is taken for a float.
+            let (s, y) = (self.fresh("t"), self.fresh("y"));
+            self.mark("several_result_array");
+            self.scalars.push(scalar(&s, bound));
+            self.arrays.push(result_array(self, &y));
+            self.several.extend([s.clone(), y.clone()]);
+            format!("let ({s}, {y}): ({TY}, [{TY}; 2]) = {text};")
+        } else if array && self.rng.chance(0.3) {
+            let y = self.fresh("y");
+            self.mark("several_result_array");
+            self.arrays.push(result_array(self, &y));
+            self.several.push(y.clone());
+            format!("let {y}: [{TY}; 2] = {text};")
+        } else {
+            let (a, b) = (self.fresh("t"), self.fresh("t"));
+            self.scalars.push(scalar(&a, bound));
+            self.scalars.push(scalar(&b, bound));
+            self.several.extend([a.clone(), b.clone()]);
+            let annotated = self.rng.chance(0.4);
+            match (array, annotated) {
+                (true, false) => format!("let [{a}, {b}] = {text};"),
+                (true, true) => format!("let [{a}, {b}]: [{TY}; 2] = {text};"),
+                (false, false) => format!("let ({a}, {b}) = {text};"),
+                (false, true) => format!("let ({a}, {b}): ({TY}, {TY}) = {text};"),
+            }
+        };
+        self.line(lines, &text);
     }
 
     fn if_statement(&mut self, lines: &mut Vec<String>) {
@@ -1582,6 +1841,7 @@ impl Gen<'_> {
                 kind: ArrKind::Local,
                 depth: decl_depth,
             });
+            self.filled.push(h.clone());
             // Read it whole, through a call, or element by element.
             let read = self.rng.below(3);
             let call = match read {
@@ -1668,6 +1928,7 @@ impl Gen<'_> {
         self.items.truncate(ni);
         self.in_loop_arrays
             .retain(|n| Some(n) != array_name.as_ref());
+        self.filled.retain(|n| Some(n) != array_name.as_ref());
         self.counters.truncate(nc);
         self.arrays.truncate(na);
         self.scalars.truncate(ns);
@@ -2675,6 +2936,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         items: Vec::new(),
         short: Vec::new(),
         calls_made: 0,
+        several: Vec::new(),
+        filled: Vec::new(),
     };
     for p in &params {
         match p.kind {
@@ -2880,8 +3143,9 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/// Hand-written callees: over `f64` with their hand-written `_grad` and `_jvp` (the convention a
-/// user follows to supply a derivative), and over the oracle type `R`.
+/// Hand-written callees: over `f64` with their hand-written `_grad` and `_jvp` (`_vjp` and
+/// `_jvp` for those with several outputs: the convention a user follows to supply a
+/// derivative), and over the oracle type `R`, where they are the plain functions.
 const HAND_F64: &str = "\
 fn hand_mix(u: f64, v: f64) -> f64 {
     u * v.tanh() + u.sin()
@@ -2909,6 +3173,51 @@ fn hand_norm_jvp(v: &[f64], d_v: &[f64]) -> (f64, f64) {
     let n = hand_norm(v);
     (n, v.iter().zip(d_v).map(|(x, d)| x * d).sum::<f64>() / n)
 }
+fn hand_xy(r: f64, t: f64) -> [f64; 2] {
+    [r * t.cos(), r * t.sin()]
+}
+fn hand_xy_vjp(r: f64, t: f64, seed: [f64; 2]) -> ([f64; 2], f64, f64) {
+    let (c, s) = (t.cos(), t.sin());
+    (
+        hand_xy(r, t),
+        seed[0] * c + seed[1] * s,
+        r * (seed[1] * c - seed[0] * s),
+    )
+}
+fn hand_xy_jvp(r: f64, d_r: f64, t: f64, d_t: f64) -> ([f64; 2], [f64; 2]) {
+    let (c, s) = (t.cos(), t.sin());
+    (hand_xy(r, t), [d_r * c - r * s * d_t, d_r * s + r * c * d_t])
+}
+fn hand_stats(w: &[f64], s: f64) -> (f64, [f64; 2]) {
+    let mut sum = 0.0;
+    let mut q = 1.0;
+    for &x in w {
+        sum += x;
+        q += x * x;
+    }
+    let q = q.sqrt();
+    (s * sum, [1.0 / q, s / q])
+}
+fn hand_stats_vjp(w: &[f64], s: f64, seed: (f64, [f64; 2])) -> ((f64, [f64; 2]), Vec<f64>, f64) {
+    let value = hand_stats(w, s);
+    let (_, [r, _]) = value;
+    let (d_m, [d_r, d_sr]) = seed;
+    // (s Σw, [r, s r]) with r = 1/q, q = √(1 + |w|²): ∂r/∂w_i = -w_i r³.
+    let r3 = r * r * r;
+    let d_w = w
+        .iter()
+        .map(|x| d_m * s - (d_r + d_sr * s) * x * r3)
+        .collect();
+    (value, d_w, d_m * w.iter().sum::<f64>() + d_sr * r)
+}
+fn hand_stats_jvp(w: &[f64], d_w: &[f64], s: f64, d_s: f64) -> ((f64, [f64; 2]), (f64, [f64; 2])) {
+    let value = hand_stats(w, s);
+    let (_, [r, _]) = value;
+    let sum: f64 = w.iter().sum();
+    let d_sum: f64 = d_w.iter().sum();
+    let d_r = -r * r * r * w.iter().zip(d_w).map(|(x, d)| x * d).sum::<f64>();
+    (value, (d_s * sum + s * d_sum, [d_r, d_s * r + s * d_r]))
+}
 ";
 
 const HAND_R: &str = "\
@@ -2921,6 +3230,19 @@ fn hand_norm(v: &[R]) -> R {
         s += x * x;
     }
     s.sqrt()
+}
+fn hand_xy(r: R, t: R) -> [R; 2] {
+    [r * t.cos(), r * t.sin()]
+}
+fn hand_stats(w: &[R], s: R) -> (R, [R; 2]) {
+    let mut sum = R::cst(0.0);
+    let mut q = R::cst(1.0);
+    for &x in w {
+        sum += x;
+        q += x * x;
+    }
+    let q = q.sqrt();
+    (s * sum, [R::cst(1.0) / q, s / q])
 }
 ";
 
@@ -2977,6 +3299,9 @@ const FLOW_LINTS: &str = "\
     clippy::iter_out_of_bounds,
     // `acc += f(..) + acc` is what a random update may read.
     clippy::misrefactored_assign_op,
+    // Random conditions and clamps: `if n < 1 {..} else if n > 1 {..}`, `(c + u).max(0.75).min(0.125)`.
+    clippy::comparison_chain,
+    clippy::min_max,
 )]
 ";
 

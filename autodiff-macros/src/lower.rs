@@ -2194,10 +2194,7 @@ impl Lowerer {
                     None => self.push(Op::Array(view.var, view.refs), vec![], ty, a.span()),
                     Some(start) => {
                         // `&x[start..start + len]`: a window, a chunk or a sub-slice.
-                        let end = view.end.unwrap_or_else(|| {
-                            let len = self.view_len(view, a.span());
-                            self.iop(Prim::Add, start, len, a.span())
-                        });
+                        let end = self.view_end(view, start, a.span());
                         self.push(Op::Part(view.var), vec![start, end], ty, a.span())
                     }
                 };

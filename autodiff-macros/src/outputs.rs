@@ -1335,6 +1335,19 @@ fn calls_in_expr(e: &mut Expr, count: &mut usize, locals: &HashSet<String>) {
     }
 }
 
+/// `g(..)`, a call of a function by a bare name the body does not bind (a closure's is inlined).
+fn called_function<'e>(
+    e: &'e Expr,
+    locals: &HashSet<String>,
+) -> Option<(&'e Ident, &'e syn::ExprCall)> {
+    let Expr::Call(call) = e else { return None };
+    let Expr::Path(callee) = &*call.func else {
+        return None;
+    };
+    let callee = callee.path.get_ident()?;
+    (!locals.contains(&callee.to_string())).then_some((callee, call))
+}
+
 /// A call of `callee` that writes its floats into the array `ident`, declared by `declare`.
 fn whole_array_call(
     callee: &Ident,
@@ -1369,16 +1382,7 @@ fn indexed_call_let(
     if init.diverge.is_some() || name.subpat.is_some() || name.by_ref.is_some() {
         return None;
     }
-    let Expr::Call(call) = &*init.expr else {
-        return None;
-    };
-    let Expr::Path(callee) = &*call.func else {
-        return None;
-    };
-    let callee = callee.path.get_ident()?;
-    if locals.contains(&callee.to_string()) {
-        return None;
-    }
+    let (callee, call) = called_function(&init.expr, locals)?;
     let len = literal_indices(&name.ident, later)?;
     let ident = &name.ident;
     Some(whole_array_call(
@@ -1526,10 +1530,7 @@ fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<
         && name.by_ref.is_none()
         && let Type::Array(a) = &*t.ty
         && float_of(&a.elem).is_some()
-        && let Expr::Call(call) = &*init.expr
-        && let Expr::Path(callee) = &*call.func
-        && let Some(callee) = callee.path.get_ident()
-        && !locals.contains(&callee.to_string())
+        && let Some((callee, call)) = called_function(&init.expr, locals)
     {
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
         return Some(whole_array_call(
@@ -1567,16 +1568,7 @@ fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<
     if parts.len() != names.len() {
         return None;
     }
-    let Expr::Call(call) = &*init.expr else {
-        return None;
-    };
-    let Expr::Path(callee) = &*call.func else {
-        return None;
-    };
-    let callee = callee.path.get_ident()?;
-    if locals.contains(&callee.to_string()) {
-        return None;
-    }
+    let (callee, call) = called_function(&init.expr, locals)?;
     let helper = format_ident!("{}{}", callee, CALL_MARKER);
     let buffer = format_ident!("outputs_{}_", *count);
     *count += 1;

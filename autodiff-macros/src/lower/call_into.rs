@@ -221,10 +221,7 @@ impl Lowerer {
                         ));
                         continue;
                     };
-                    let end = view.end.unwrap_or_else(|| {
-                        let len = self.view_len(view, a.span());
-                        self.iop(crate::prim::Prim::Add, start, len, a.span())
-                    });
+                    let end = self.view_end(view, start, a.span());
                     let ty = self.vars[v.0].ty;
                     outs.push(v);
                     floats.push(true);
@@ -249,10 +246,7 @@ impl Lowerer {
                         ));
                         continue;
                     };
-                    let end = view.end.unwrap_or_else(|| {
-                        let len = self.view_len(view, a.span());
-                        self.iop(crate::prim::Prim::Add, start, len, a.span())
-                    });
+                    let end = self.view_end(view, start, a.span());
                     let ty = self.vars[view.var.0].ty;
                     floats.push(true);
                     args.push(self.push(Op::Part(view.var), vec![start, end], ty, a.span()));

@@ -212,6 +212,14 @@ impl Lowerer {
         }
     }
 
+    /// Where a view at offset `start` ends: `&x[start..end]`.
+    pub(super) fn view_end(&mut self, view: View, start: NodeId, span: Span) -> NodeId {
+        view.end.unwrap_or_else(|| {
+            let len = self.view_len(view, span);
+            self.iop(Prim::Add, start, len, span)
+        })
+    }
+
     /// `view[k]`: a load of the array at the view's offset plus `k`.
     pub(super) fn view_load(&mut self, view: View, k: NodeId, span: Span) -> NodeId {
         let i = match view.offset {

@@ -472,12 +472,6 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
             "`graph` draws functions with one float output; remove it here",
         ));
     }
-    if options.hessian {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            "`hessian` differentiates functions with one float output twice; remove it here, or differentiate each output in a function of its own",
-        ));
-    }
     let params = params(function, options)?;
     let f = &function.sig.ident;
     let helper_name = format_ident!("{}_outputs", f);
@@ -504,6 +498,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let helper_options = Options {
         reverse: true,
         forward: true,
+        hessian: options.hessian,
         wrt: options.wrt.clone(),
         ..Options::default()
     };
@@ -572,6 +567,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         output: &output,
         params: &params,
         vjp_into: format_ident!("{}_vjp_into", helper_name),
+        hvp_into: format_ident!("{}_hvp_into", helper_name),
         jvp: format_ident!("{}_jvp", helper_name),
         jvp_lanes,
         row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
@@ -588,6 +584,9 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     if options.forward {
         tokens.extend(emitter.jvp());
     }
+    if options.hessian {
+        tokens.extend(emitter.hvp());
+    }
     Ok(tokens)
 }
 
@@ -598,6 +597,8 @@ struct Gen<'a> {
     output: &'a Output,
     params: &'a [Param],
     vjp_into: Ident,
+    /// The helper's `_hvp_into`, with `hessian`.
+    hvp_into: Ident,
     jvp: Ident,
     /// `f_outputs_jvp_lanes`, if the tangent code is linear in lanes and the number of columns
     /// known at compile time.
@@ -688,9 +689,14 @@ impl Gen<'_> {
 
     /// `let mut d_out_ = ...;` holding `seed` flattened.
     fn pack_seed(&self) -> TokenStream {
+        self.pack(&format_ident!("seed"), &format_ident!("d_out_"))
+    }
+
+    /// `let mut buf = ...;` holding the output-typed `value` flattened.
+    fn pack(&self, value: &Ident, buf: &Ident) -> TokenStream {
         let (float, m) = (self.float, self.output.m());
         if !self.output.tuple {
-            return quote!(let mut d_out_: [#float; #m] = seed;);
+            return quote!(let mut #buf: [#float; #m] = #value;);
         }
         let mut stmts = Vec::new();
         for (k, (part, off)) in self
@@ -702,15 +708,15 @@ impl Gen<'_> {
         {
             let k = syn::Index::from(k);
             stmts.push(match part {
-                Part::Scalar => quote!(d_out_[#off] = seed.#k;),
+                Part::Scalar => quote!(#buf[#off] = #value.#k;),
                 Part::Array(l) => {
                     let end = off.plus(l);
-                    quote!(d_out_[#off..#end].copy_from_slice(&seed.#k);)
+                    quote!(#buf[#off..#end].copy_from_slice(&#value.#k);)
                 }
             });
         }
         quote! {
-            let mut d_out_: [#float; #m] = [0.0; #m];
+            let mut #buf: [#float; #m] = [0.0; #m];
             #(#stmts)*
         }
     }
@@ -825,6 +831,121 @@ impl Gen<'_> {
                 #pack
                 let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
                 (#unpack, #(#grads,)*)
+            }
+        }
+    }
+
+    /// `f_hvp` (over `f_hvp_into` with slices): the helper's `_hvp_into` with the seed and its
+    /// tangent flattened, the outputs and their tangents rebuilt.
+    fn hvp(&self) -> TokenStream {
+        let Gen { f, vis, float, .. } = *self;
+        let out_ty = &self.output.ty;
+        let m = self.output.m();
+        let (out, v_out, d_out, hv_out) = (
+            format_ident!("out_"),
+            format_ident!("v_out_"),
+            format_ident!("d_out_"),
+            format_ident!("hv_out_"),
+        );
+        let pack_seed = self.pack(&format_ident!("seed"), &d_out);
+        let pack_v_seed = self.pack(&format_ident!("v_seed"), &hv_out);
+        let (unpack, unpack_v) = (self.unpack(&out), self.unpack(&v_out));
+        let hv = |p: &Param| format_ident!("hv_{}", p.name);
+        let v = |p: &Param| format_ident!("v_{}", p.name);
+        // Parameters and arguments of `f_hvp_into` (the helper's, with slices' buffers) and of
+        // `f_hvp`.
+        let (mut into_params, mut plain_params, mut args, mut plain_args) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in self.params {
+            let (n, t) = (&p.name, &p.ty);
+            into_params.push(quote!(#n: #t));
+            plain_params.push(quote!(#n: #t));
+            args.push(quote!(#n));
+            plain_args.push(quote!(#n));
+            if !p.active {
+                continue;
+            }
+            let v = v(p);
+            into_params.push(quote!(#v: #t));
+            plain_params.push(quote!(#v: #t));
+            args.push(quote!(#v));
+            plain_args.push(quote!(#v));
+            if let Kind::Slice = p.kind {
+                let (d, hv) = (p.d(), hv(p));
+                into_params.push(quote!(#d: &mut [#float], #hv: &mut [#float]));
+                args.push(quote!(#d, #hv));
+                plain_args.push(quote!(&mut #d, &mut #hv));
+            }
+        }
+        let returned: Vec<&Param> = self
+            .params
+            .iter()
+            .filter(|p| p.active && !matches!(p.kind, Kind::Slice | Kind::Constant))
+            .collect();
+        let grads: Vec<Ident> = returned.iter().map(|p| p.d()).collect();
+        let hvs: Vec<Ident> = returned.iter().map(|p| hv(p)).collect();
+        let tys: Vec<TokenStream> = returned.iter().map(|p| self.grad_type(p)).collect();
+        let hvp_into = &self.hvp_into;
+        let name = format_ident!("{}_hvp", f);
+        let doc = format!(
+            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `v_seed` after `seed`, by forward mode over the reverse sweep: returns `(output, gradients..., tangent, tangents of the gradients...)`, that is `f_vjp`'s result followed by its tangent. With `seed` fixed (`v_seed` zero) the gradients' tangents are `(seedᵀ·H)·v`, `H` the outputs' Hessians.\n\n Generated by `#[differentiate]`."
+        );
+        let body = |args: &[TokenStream]| {
+            quote! {
+                let _ = #f;
+                let mut #out: [#float; #m] = [0.0; #m];
+                let mut #v_out: [#float; #m] = [0.0; #m];
+                #pack_seed
+                #pack_v_seed
+                let (_, #(#grads,)* #(#hvs,)*) = #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
+                (#unpack, #(#grads,)* #unpack_v, #(#hvs,)*)
+            }
+        };
+        if !self.has_slices() {
+            let body = body(&args);
+            return quote! {
+                #[doc = #doc]
+                #[must_use]
+                #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+                #vis fn #name(#(#plain_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+                    #body
+                }
+            };
+        }
+        let into_name = format_ident!("{}_hvp_into", f);
+        let into_body = body(&args);
+        let into_doc = format!(
+            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `v_seed` after `seed`, by forward mode over the reverse sweep: the gradient of each slice and its tangent are added into the two buffers after its direction; returns `(output, gradients of the other active parameters..., tangent, their tangents...)`.\n\n # Panics\n\n If a direction's or a buffer's length differs from its slice's.\n\n Generated by `#[differentiate]`."
+        );
+        let all: Vec<&Param> = self.params.iter().filter(|p| p.active).collect();
+        let all_tys: Vec<TokenStream> = all.iter().map(|p| self.grad_type(p)).collect();
+        let all_grads: Vec<Ident> = all.iter().map(|p| p.d()).collect();
+        let all_hvs: Vec<Ident> = all.iter().map(|p| hv(p)).collect();
+        let buffers = self
+            .params
+            .iter()
+            .filter(|p| p.active && matches!(p.kind, Kind::Slice))
+            .map(|p| {
+                let (n, d, hv) = (&p.name, p.d(), hv(p));
+                quote! {
+                    let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];
+                    let mut #hv: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];
+                }
+            });
+        quote! {
+            #[doc = #into_doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            #vis fn #into_name(#(#into_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+                #into_body
+            }
+            #[doc = #doc]
+            #[must_use]
+            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            #vis fn #name(#(#plain_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
+                #(#buffers)*
+                let (output_, #(#grads,)* tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* seed, v_seed);
+                (output_, #(#all_grads,)* tangent_, #(#all_hvs,)*)
             }
         }
     }

@@ -32,6 +32,9 @@ pub struct Hvp {
     pub self_seed: Option<NodeId>,
     /// The `H·v` entry of `self`, a `Self`, when `wrt` names it.
     pub self_hv: Option<NodeId>,
+    /// With out-parameters and a float return value: the tangent of the return value's seed, an
+    /// input as the seed is.
+    pub seed_tangent: Option<NodeId>,
     /// Each pop of a tangent tape, with the pop of the primal tape it mirrors: written wherever
     /// that one is, so the two tapes stay in step.
     pub tangent_pops: HashMap<NodeId, NodeId>,
@@ -61,21 +64,22 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
             ),
         ));
     }
-    // A struct read as a constant (its fields, passed to calls), or named in `wrt`, is a
-    // parameter like any other; an out-parameter is not yet.
-    if let Some(p) = graph.params.iter().find(|p| p.out()) {
-        return Err(syn::Error::new(
-            p.span,
-            "an out-parameter makes several outputs, and `#[differentiate(hessian)]` differentiates functions with one float output twice: differentiate each output in a function of its own that returns it",
-        ));
-    }
     Ok(())
 }
 
 /// Forward mode over `adjoint.code`.
 pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
     let graph = adjoint.graph.clone();
-    let (varying, varying_vars) = varying(&graph, &adjoint.code);
+    // With out-parameters the adjoints of the outputs are inputs (the seeds of `f_vjp_into`),
+    // and vary along the direction as the caller's adjoints do: each gets a tangent input.
+    let seeded: Vec<VarId> = graph
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.out())
+        .filter_map(|(i, _)| adjoint.array_gradients.get(&i).copied())
+        .collect();
+    let (varying, varying_vars) = varying(&graph, &adjoint.code, &seeded, adjoint.seed);
     let infinite = rules::has_infinite_derivative(primal, Mode::Forward)
         || rules::has_infinite_derivative(primal, Mode::Reverse);
     let b = Builder::new(graph);
@@ -114,6 +118,18 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
             f.seeds.insert(p, Seed::Array(d));
         }
     }
+    let seed_tangent = adjoint.seed.map(|s| {
+        let node = f.b.node(s);
+        let t = f.b.with_graph(|g| {
+            g.push(Node {
+                op: Op::Seed(usize::MAX - 1),
+                ..node
+            })
+        });
+        f.visited.insert(s);
+        f.tangent.insert(s, t);
+        t
+    });
     let mut code = f.block(&adjoint.code);
     // The `H·v` entry of a struct (or of `self`) is a struct too: built at the end, beside the
     // gradient entry it is the tangent of.
@@ -178,20 +194,29 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         array_hv_reads,
         self_seed: f.self_seed,
         self_hv,
+        seed_tangent,
         tangent_pops,
     }
 }
 
 /// Which nodes and variables of the reverse pass's code depend on the active parameters: a
 /// fixed point over the code, since a loop may store into a variable after reading it.
-fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
+/// `seeded` are the adjoints of out-parameters and `seed` the return value's seed, inputs that
+/// vary.
+fn varying(
+    graph: &Graph,
+    code: &Block,
+    seeded: &[VarId],
+    seed: Option<NodeId>,
+) -> (Vec<bool>, Vec<bool>) {
     let mut vars: Vec<bool> = graph
         .vars
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            v.param
-                .is_some_and(|p| primal_param(&graph.params, p, VarId(i)) && graph.params[p].active)
+            (v.param.is_some_and(|p| {
+                primal_param(&graph.params, p, VarId(i)) && graph.params[p].active
+            }) || seeded.contains(&VarId(i)))
                 && is_float(v.ty)
         })
         .collect();
@@ -217,6 +242,7 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 // The reverse pass made every active call a `g_grad` call: a call left as it is
                 // computes a value no gradient reads (a branch's condition), whose tangent no
                 // `H·v` entry needs either.
+                Op::Seed(_) => Some(NodeId(i)) == seed,
                 Op::Call(_)
                 | Op::Cmp(_)
                 | Op::Not
@@ -224,7 +250,6 @@ fn varying(graph: &Graph, code: &Block) -> (Vec<bool>, Vec<bool>) {
                 | Op::Or
                 | Op::Len(_)
                 | Op::Counter(_)
-                | Op::Seed(_)
                 | Op::Lit(..)
                 | Op::Const(_)
                 | Op::Known(_) => false,

@@ -26,7 +26,11 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         .enumerate()
         .filter(|(_, p)| p.active)
         .collect();
-    let has_slices = active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
+    // A function with out-parameters gets `f_hvp_into` only, on `f_vjp_into`'s pattern: the
+    // caller passes the outputs' adjoints (the seeds) and their tangents in buffers.
+    let outs = graph.params.iter().any(Param::out);
+    let unit = graph.sig.returns_unit();
+    let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
     let zero = zero_of(graph);
 
     // Parameters: each active one followed by its direction, and with slices (in `f_hvp_into`)
@@ -76,7 +80,12 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             Shape::Slice => {
                 params.push(quote!(#d_ident: &mut [#float]));
                 params.push(quote!(#hv_ident: &mut [#float]));
-                for (buffer, what) in [(&d_ident, "gradient"), (&hv_ident, "H·v")] {
+                let whats = if p.out() {
+                    ["adjoint", "adjoint's tangent"]
+                } else {
+                    ["gradient", "H·v"]
+                };
+                for (buffer, what) in [(&d_ident, whats[0]), (&hv_ident, whats[1])] {
                     let message =
                         format!("the {what} buffer `{buffer}` must have the length of `{ident}`");
                     length_checks.push(quote! {
@@ -90,6 +99,18 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             _ => {}
         }
     }
+    // A float returned beside the out-parameters: its seed and the seed's tangent come last.
+    if let Some(seed) = adjoint.seed {
+        let output = &sig.output;
+        let s = inputs.namer.fresh("seed");
+        let v = inputs.namer.fresh("v_seed");
+        params.push(quote!(#s: #output));
+        params.push(quote!(#v: #output));
+        inputs.nodes.push((seed, s));
+        inputs
+            .nodes
+            .push((hvp.seed_tangent.unwrap_or(NodeId(usize::MAX)), v));
+    }
     let unread: Vec<TokenStream> = inputs
         .nodes
         .iter()
@@ -101,6 +122,9 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     // Results: the value, the gradient as `f_grad` returns it, then `H·v` alike; slices' entries
     // are in their buffers.
     let mut results = vec![(Some(graph.output), "value".to_owned())];
+    if unit {
+        results.clear();
+    }
     let mut hv_results = Vec::new();
     if let Some(g) = adjoint.self_gradient {
         results.push((Some(g), "d_self".to_owned()));
@@ -157,15 +181,24 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         .self_active
         .then_some("self")
         .into_iter()
-        .chain(active.iter().map(|(_, p)| p.name.as_str()))
+        .chain(
+            active
+                .iter()
+                .filter(|(_, p)| !p.out())
+                .map(|(_, p)| p.name.as_str()),
+        )
         .collect();
     let grads: Vec<String> = entry_names.iter().map(|x| format!("∂{f}/∂{x}")).collect();
     let hvs: Vec<String> = entry_names.iter().map(|x| format!("(H·v)_{x}")).collect();
+    let value = (!unit).then(|| sig.call(graph));
     let entries = format!(
-        "returns `({}, {}, {})`",
-        sig.call(graph),
-        grads.join(", "),
-        hvs.join(", ")
+        "returns `({})`",
+        value
+            .into_iter()
+            .chain(grads.iter().cloned())
+            .chain(hvs.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let name = sig.name("hvp");
     let many = (params.len() + usize::from(graph.receiver.is_some()) > 7)
@@ -176,7 +209,29 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     } else {
         name.clone()
     };
-    let doc = if has_slices {
+    let doc = if outs {
+        doc_lines(&[
+            format!(
+                "The vector-Jacobian product of [`{}`] and its tangent along the direction given after",
+                sig.link(graph)
+            ),
+            "each parameter, by forward mode over the reverse sweep. Each out-parameter is followed by"
+                .to_owned(),
+            "the buffer of its tangent, which the function writes as `f_jvp` does, then by the adjoint"
+                .to_owned(),
+            "of the output (the seed, as in `f_vjp_into`) and that adjoint's tangent; both are the"
+                .to_owned(),
+            "adjoints of what the buffer held before the call on return. Each input slice is followed"
+                .to_owned(),
+            "by its direction and two buffers, into which the gradient and its tangent are added;"
+                .to_owned(),
+            format!("{entries} without the slices' entries."),
+            String::new(),
+            "# Panics".to_owned(),
+            String::new(),
+            "If a direction's or a buffer's length differs from its slice's.".to_owned(),
+        ])
+    } else if has_slices {
         doc_lines(&[
             format!(
                 "The value of [`{}`], its gradient and the Hessian-vector product `H·v` along the",
@@ -204,13 +259,14 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         ])
     };
     let must_use = (!has_slices).then(|| quote!(#[must_use]));
+    let value_ty = (!unit).then(|| quote!(#output,));
     quote! {
         #(#doc)*
         #(#attrs)*
         #many
         #must_use
         #[allow(clippy::type_complexity)]
-        #vis fn #hvp_name #generics(#receiver #(#params),*) -> (#output, #(#tys,)* #(#tys,)*) #where_clause {
+        #vis fn #hvp_name #generics(#receiver #(#params),*) -> (#value_ty #(#tys,)* #(#tys,)*) #where_clause {
             #use_original
             #(#length_checks)*
             #(#items)*
@@ -220,6 +276,9 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         }
     }
     .to_tokens_into(&mut out);
+    if outs {
+        return out;
+    }
 
     // Plain values for the wrappers below.
     let mut locals = Namer::default();

@@ -230,3 +230,243 @@ fn out_parameter_with_a_value() {
     assert_relative_eq!(hv_x, want, max_relative = 1e-14);
     assert_eq!((d_out[0], hv_out[0]), (0.0, 0.0));
 }
+
+// Second-order callers: calls of functions with several outputs go through `g_hvp` alone, calls
+// of helpers that write into buffers through `g_jvp` and `g_hvp_into`.
+
+/// Only `hessian`: a second-order caller needs nothing else.
+#[differentiate(hessian)]
+fn rot(a: f64, r: f64) -> [f64; 2] {
+    [r * a.cos(), r * a.sin()]
+}
+
+/// `u·v = y²·sin(2x)/2`.
+#[differentiate(hessian)]
+fn rot_product(x: f64, y: f64) -> f64 {
+    let [u, v] = rot(x, y);
+    u * v
+}
+
+#[test]
+fn caller_of_several_outputs_closed_form() {
+    for (x, y) in [(0.3, 1.2), (-1.1, 0.4), (2.0, -0.7)] {
+        let (value, dx, dy, hess) = rot_product_hessian(x, y);
+        let (s2, c2) = ((2.0 * x).sin(), (2.0 * x).cos());
+        assert_relative_eq!(value, y * y * s2 / 2.0, max_relative = 1e-14);
+        assert_relative_eq!(dx, y * y * c2, max_relative = 1e-13);
+        assert_relative_eq!(dy, y * s2, max_relative = 1e-13);
+        let want = [[-2.0 * y * y * s2, 2.0 * y * c2], [2.0 * y * c2, s2]];
+        for i in 0..2 {
+            for j in 0..2 {
+                assert!(
+                    (hess[i][j] - want[i][j]).abs() <= 1e-13 * (1.0 + want[i][j].abs()),
+                    "H[{i}][{j}] = {}, expected {}",
+                    hess[i][j],
+                    want[i][j]
+                );
+            }
+        }
+    }
+}
+
+/// A function with several outputs of an array, called in a loop on parts of the input.
+#[differentiate(reverse, hessian)]
+fn pair_stats(p: &[f64; 2], w: f64) -> (f64, f64) {
+    let m = w * (p[0] + p[1]);
+    (m * m, (p[0] * p[1]).sin() + m)
+}
+
+#[differentiate(reverse, hessian)]
+fn pairs_objective(x: &[f64; 6], w: f64) -> f64 {
+    let mut total = 0.0;
+    for k in 0..3 {
+        let p = [x[2 * k], x[2 * k + 1]];
+        let (a, b) = pair_stats(&p, w);
+        total += a * b + b.exp();
+    }
+    total
+}
+
+/// Central differences of `f_grad`, flattened: column `j` of the Hessian.
+fn fd_columns(grad: impl Fn(&[f64]) -> Vec<f64>, at: &[f64]) -> Vec<Vec<f64>> {
+    (0..at.len())
+        .map(|j| {
+            let step = 1e-5 * (1.0 + at[j].abs());
+            let (mut up, mut down) = (at.to_vec(), at.to_vec());
+            up[j] += step;
+            down[j] -= step;
+            let (gu, gd) = (grad(&up), grad(&down));
+            gu.iter().zip(&gd).map(|(a, b)| (a - b) / (2.0 * step)).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn caller_of_several_outputs_in_a_loop_against_differences() {
+    let x = [0.3, -0.2, 0.5, 0.1, -0.4, 0.25];
+    let w = 0.6;
+    let (value, d_x, d_w, hess) = pairs_objective_hessian(&x, w);
+    let (value_g, d_x_g, d_w_g) = pairs_objective_grad(&x, w);
+    assert_relative_eq!(value, value_g, max_relative = 1e-15);
+    for i in 0..6 {
+        assert_relative_eq!(d_x[i], d_x_g[i], max_relative = 1e-14);
+    }
+    assert_relative_eq!(d_w, d_w_g, max_relative = 1e-14);
+    let grad = |z: &[f64]| {
+        let (_, d_x, d_w) = pairs_objective_grad(z[..6].try_into().unwrap(), z[6]);
+        let mut g = d_x.to_vec();
+        g.push(d_w);
+        g
+    };
+    let at: Vec<f64> = x.iter().copied().chain([w]).collect();
+    let fd = fd_columns(grad, &at);
+    for i in 0..7 {
+        for j in 0..7 {
+            let want = fd[j][i];
+            assert!(
+                (hess[i][j] - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "H[{i}][{j}] = {}, differences {want}",
+                hess[i][j]
+            );
+        }
+    }
+}
+
+/// `y`'s gradient is by hand and straight-through: the caller's second derivatives follow the
+/// hand-written `g_hvp`, not the function.
+fn snap(a: f64, b: f64) -> [f64; 2] {
+    [a.round(), a * b]
+}
+
+#[allow(clippy::type_complexity)]
+fn snap_hvp(
+    a: f64,
+    v_a: f64,
+    b: f64,
+    v_b: f64,
+    seed: [f64; 2],
+    v_seed: [f64; 2],
+) -> ([f64; 2], f64, f64, [f64; 2], f64, f64) {
+    let tangent = [v_a, v_a * b + a * v_b];
+    let (d_a, d_b) = (seed[0] + seed[1] * b, seed[1] * a);
+    let hv_a = v_seed[0] + v_seed[1] * b + seed[1] * v_b;
+    let hv_b = v_seed[1] * a + seed[1] * v_a;
+    (snap(a, b), d_a, d_b, tangent, hv_a, hv_b)
+}
+
+#[differentiate(hessian)]
+fn snapped(x: f64, y: f64) -> f64 {
+    let [r, p] = snap(x, y);
+    r * r * p
+}
+
+#[test]
+fn hand_written_hvp_of_several_outputs() {
+    // With round(x) taken as x: f = x³·y, H = [[6xy, 3x²], [3x², 0]], but the value uses
+    // round(x) = r: f = r²·x·y, whose "gradient" by the rule is (2r·xy + r², r²x)...
+    let (x, y) = (1.2_f64, 0.7);
+    let r = x.round();
+    let (value, dx, dy, hess) = snapped_hessian(x, y);
+    assert_eq!(value, r * r * x * y);
+    // ∂f/∂x = 2r·p + r²·y with p = x·y and ṙ = ẋ by the rule; ∂f/∂y = r²·x.
+    assert_relative_eq!(dx, 2.0 * r * x * y + r * r * y, max_relative = 1e-14);
+    assert_relative_eq!(dy, r * r * x, max_relative = 1e-14);
+    // Differentiating those with ṙ = ẋ: H = [[2xy + 4ry, 2rx + r²], [2rx + r², 0]].
+    let want = [
+        [2.0 * x * y + 4.0 * r * y, 2.0 * r * x + r * r],
+        [2.0 * r * x + r * r, 0.0],
+    ];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert_relative_eq!(hess[i][j], want[i][j], max_relative = 1e-14);
+        }
+    }
+}
+
+/// A helper writing a buffer, called in a second-order caller: `Σ (x − y)²` has
+/// `H = [[2I, −2I], [−2I, 2I]]`.
+#[differentiate(reverse, forward, hessian)]
+fn subtract(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+#[differentiate(reverse, hessian)]
+fn distance(x: &[f64], y: &[f64]) -> f64 {
+    let mut d = vec![0.0; x.len()];
+    subtract(x, y, &mut d);
+    d.iter().map(|e| e * e).sum()
+}
+
+#[test]
+fn caller_of_a_buffer_helper_closed_form() {
+    let x = [0.5, -1.0, 2.0];
+    let y = [1.5, 0.25, -0.5];
+    let (value, d_x, d_y, hess) = distance_hessian(&x, &y);
+    let want_value: f64 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
+    assert_relative_eq!(value, want_value, max_relative = 1e-15);
+    for i in 0..3 {
+        assert_relative_eq!(d_x[i], 2.0 * (x[i] - y[i]), max_relative = 1e-15);
+        assert_relative_eq!(d_y[i], -2.0 * (x[i] - y[i]), max_relative = 1e-15);
+    }
+    let n = 6;
+    for i in 0..n {
+        for j in 0..n {
+            let want = if i % 3 != j % 3 {
+                0.0
+            } else if (i < 3) == (j < 3) {
+                2.0
+            } else {
+                -2.0
+            };
+            assert_eq!(hess[i * n + j], want, "H[{i}][{j}]");
+        }
+    }
+}
+
+/// A helper that reads what its buffer held, called in a loop on a buffer it keeps
+/// overwriting, with a scalar argument: `blend` above.
+#[differentiate(reverse, hessian)]
+fn blended(x: &[f64], s: f64) -> f64 {
+    let mut h = vec![0.3; x.len()];
+    let mut total = 0.0;
+    for k in 0..3 {
+        blend(x, s + k as f64 * 0.1, &mut h);
+        for e in &h {
+            total += e * e * s;
+        }
+    }
+    total
+}
+
+#[test]
+fn caller_of_a_buffer_helper_in_a_loop_against_differences() {
+    let x = [0.3, -0.8, 1.1, 0.45];
+    let s = 0.7;
+    let (value, d_x, d_s, hess) = blended_hessian(&x, s);
+    let (value_g, d_x_g, d_s_g) = blended_grad(&x, s);
+    assert_relative_eq!(value, value_g, max_relative = 1e-14);
+    for i in 0..4 {
+        assert_relative_eq!(d_x[i], d_x_g[i], max_relative = 1e-13);
+    }
+    assert_relative_eq!(d_s, d_s_g, max_relative = 1e-13);
+    let grad = |z: &[f64]| {
+        let (_, mut d_x, d_s) = blended_grad(&z[..4], z[4]);
+        d_x.push(d_s);
+        d_x
+    };
+    let at: Vec<f64> = x.iter().copied().chain([s]).collect();
+    let fd = fd_columns(grad, &at);
+    let n = 5;
+    for i in 0..n {
+        for j in 0..n {
+            let want = fd[j][i];
+            let got = hess[i * n + j];
+            assert!(
+                (got - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "H[{i}][{j}] = {got}, differences {want}"
+            );
+        }
+    }
+}

@@ -1179,6 +1179,7 @@ impl<'g> Sweep<'g> {
         // and tangent. The runtime calls either form with the arguments as a tuple.
         let dispatch = match invoke.suffix {
             "vjp_into" => Some(quote!(vjp_into)),
+            "hvp_into" => Some(quote!(hvp_into)),
             "jvp" => Some(quote!(jvp)),
             _ => None,
         };
@@ -2164,6 +2165,93 @@ fn several(
                 let (_, #(#entries,)*) = #prefix #name(#(#call,)* #seed);
                 #(#adds)*
                 #tail
+            }}
+        }
+        "hvp_into" => {
+            // As `vjp_into` through `g_hvp`, each argument followed by its tangent and each
+            // adjoint by its tangent's buffer; the result's tangent part follows its `g_vjp` part.
+            let (mut entries, mut hv_entries, mut returned, mut hv_returned, mut adds) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut seeds = Vec::new();
+            for &float in floats {
+                let entry = format_ident!("entry{}_", entries.len(), span = span);
+                let hv_entry = format_ident!("hv_entry{}_", entries.len(), span = span);
+                match modes[i] {
+                    Pass::Value => {
+                        if float {
+                            call.extend(args[i..i + 2].iter().cloned());
+                            entries.push(entry.clone());
+                            hv_entries.push(hv_entry.clone());
+                            returned.push(entry);
+                            hv_returned.push(hv_entry);
+                            i += 2;
+                        } else {
+                            call.push(args[i].clone());
+                            i += 1;
+                        }
+                    }
+                    Pass::Ref => {
+                        call.extend(args[i..i + 2].iter().map(as_param));
+                        let (adjoint, hv) = (&args[i + 2], &args[i + 3]);
+                        adds.push(quote_spanned!(span=> #private::add_into(#adjoint, #entry);));
+                        adds.push(quote_spanned!(span=> #private::add_into(#hv, #hv_entry);));
+                        entries.push(entry);
+                        hv_entries.push(hv_entry);
+                        i += 4;
+                    }
+                    Pass::Mut => {
+                        let len = len(i);
+                        for adjoint in &args[i..i + 2] {
+                            seeds.push(quote_spanned!(span=> #private::take_seed::<#len, _, _>(#adjoint)));
+                        }
+                        i += 2;
+                    }
+                }
+            }
+            let name = format_ident!("{}_hvp", g, span = g.span());
+            let tail = (!returned.is_empty()).then(|| quote!((#(#returned,)* #(#hv_returned,)*)));
+            quote_spanned! {span=> {
+                let (_, #(#entries,)* _, #(#hv_entries,)*) = #prefix #name(#(#call,)* #(#seeds,)*);
+                #(#adds)*
+                #tail
+            }}
+        }
+        "hvp_forward" => {
+            // The output and its tangent from `g_hvp` with a zero seed, the gradients skipped.
+            let mut out = Vec::new();
+            let mut skipped = Vec::new();
+            for &float in floats {
+                match modes[i] {
+                    Pass::Value => {
+                        let n = if float { 2 } else { 1 };
+                        call.extend(args[i..i + n].iter().cloned());
+                        if float {
+                            skipped.push(quote!(_));
+                        }
+                        i += n;
+                    }
+                    Pass::Ref => {
+                        call.extend(args[i..i + 2].iter().map(as_param));
+                        skipped.push(quote!(_));
+                        i += 2;
+                    }
+                    Pass::Mut => {
+                        out.extend(args[i..i + 2].iter().cloned());
+                        out.push(len(i));
+                        i += 2;
+                    }
+                }
+            }
+            let name = format_ident!("{}_hvp", g, span = g.span());
+            let (value, tangent, len) = (&out[0], &out[1], &out[2]);
+            quote_spanned! {span=> {
+                let (output_, #(#skipped,)* tangent_, ..) = #prefix #name(
+                    #(#call,)*
+                    #private::zero_seed::<#len, _, _>(),
+                    #private::zero_seed::<#len, _, _>(),
+                );
+                #private::flatten_into_m::<#len, _, _>(&output_, #value);
+                #private::flatten_into_m::<#len, _, _>(&tangent_, #tangent);
             }}
         }
         "jvp" => {

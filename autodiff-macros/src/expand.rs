@@ -125,7 +125,6 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
         }
     }
     if options.hessian {
-        second::check(&graph)?;
         let adjoint = reverse::reverse(graph.clone());
         let hvp = second::hvp(&graph, adjoint);
         emit::second::hvp_fns(&hvp).to_tokens(&mut out);

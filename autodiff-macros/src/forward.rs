@@ -66,6 +66,9 @@ pub(crate) struct Forward {
     pub(crate) dots: usize,
     /// Under second order, the nodes whose tangents have been built (or found not to vary).
     pub(crate) visited: std::collections::HashSet<NodeId>,
+    /// Under second order, the tuples of gradients a `g_vjp_into` call made a `g_hvp_into` call
+    /// returns, with the number of gradients: the tangent of entry `k` is entry `m + k`.
+    pub(crate) hvp_grads: HashMap<VarId, usize>,
 }
 
 pub fn forward(graph: Graph) -> Tangent {
@@ -85,6 +88,7 @@ pub fn forward(graph: Graph) -> Tangent {
         hvp_calls: HashMap::new(),
         dots: 0,
         visited: std::collections::HashSet::new(),
+        hvp_grads: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -173,6 +177,7 @@ impl Forward {
                     self.b.remember(*n);
                     self.node(*n, &mut out);
                 }
+                Stmt::Declare(..) if self.hvp_invoke(stmt, &mut out) => {}
                 Stmt::Declare(v, init) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
@@ -188,6 +193,13 @@ impl Forward {
                                 out.extend(t.map(Stmt::Node));
                                 t
                             }
+                            // A buffer allocated zero (a scratch buffer of the reverse
+                            // pass): its tangent is allocated alike.
+                            (Shape::Buffer(_), Some(init))
+                                if matches!(self.b.node(*init).op, Op::Vec) =>
+                            {
+                                Some(self.zeros_again(*init, &mut out))
+                            }
                             (Shape::Buffer(len), Some(_)) => {
                                 Some(self.tangent_buffer(*v, len, &mut out))
                             }
@@ -196,6 +208,7 @@ impl Forward {
                         out.push(Stmt::Declare(d, t));
                     }
                 }
+                Stmt::Assign(..) if self.hvp_invoke(stmt, &mut out) => {}
                 Stmt::Assign(..) if self.forward_invoke(stmt, &mut out) => {}
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());
@@ -206,6 +219,10 @@ impl Forward {
                             // zeroed for the next iteration): its tangent is zeros too.
                             Shape::Array { len, .. } if !self.tangent.contains_key(n) => {
                                 self.zero_array(*v, len, &mut out)
+                            }
+                            // A buffer zeroed to a length: its tangent too.
+                            Shape::Buffer(_) if matches!(self.b.node(*n).op, Op::Vec) => {
+                                self.zeros_again(*n, &mut out)
                             }
                             _ => self.tangent_or_zero(*n, &mut out),
                         };
@@ -638,6 +655,17 @@ impl Forward {
 }
 
 impl Forward {
+    /// `vec![0.0; len]` of the length of the `vec![x; len]` node `filled`, placed in `out`.
+    fn zeros_again(&mut self, filled: NodeId, out: &mut Vec<Stmt>) -> NodeId {
+        let node = self.b.node(filled);
+        let zero = self.b.lit(0.0);
+        let zeros = self
+            .b
+            .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, node.args[1]], node.ty)));
+        out.extend([Stmt::Node(zero), Stmt::Node(zeros)]);
+        zeros
+    }
+
     /// `vec![0.0; len]`, the tangent of a run-time-sized buffer, declared beside it.
     fn tangent_buffer(&mut self, v: VarId, len: NodeId, out: &mut Vec<Stmt>) -> NodeId {
         let zero = self.b.lit(0.0);

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::algebra::Builder;
 use crate::forward::{Forward, Seed};
-use crate::graph::{Block, Graph, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
+use crate::graph::{Block, Graph, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, Var, VarId};
 use crate::reverse::Adjoint;
 use crate::rules::{self, Mode};
 
@@ -38,33 +38,6 @@ pub struct Hvp {
     /// Each pop of a tangent tape, with the pop of the primal tape it mirrors: written wherever
     /// that one is, so the two tapes stay in step.
     pub tangent_pops: HashMap<NodeId, NodeId>,
-}
-
-/// Refuses what forward-over-reverse does not yet differentiate, spanned on it.
-pub fn check(graph: &Graph) -> syn::Result<()> {
-    // A helper with out-parameters has `g_vjp_into` and `g_jvp`, but no second-order form: its
-    // `H·v` would need the tangent of `g_vjp_into`.
-    if let Some((node, invoke)) = graph.nodes.iter().find_map(|n| match &n.op {
-        Op::Invoke(invoke) => Some((n, invoke)),
-        _ => None,
-    }) {
-        let g = &invoke.callee.name;
-        if invoke.several {
-            return Err(syn::Error::new(
-                node.span,
-                format!(
-                    "a call of `{g}`, which has several outputs, is not supported by `#[differentiate(hessian)]` yet: no second-order form of a function with several outputs is generated; write a function of one float output for each output of `{g}` (with `hessian`) and call those"
-                ),
-            ));
-        }
-        return Err(syn::Error::new(
-            node.span,
-            format!(
-                "a call of `{g}`, which writes into a buffer, is not supported by `#[differentiate(hessian)]` yet: no second-order form of a function with out-parameters is generated; write the body of `{g}` inline here, or make `{g}` return one float (differentiated with `hessian`) and call it once per output"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Forward mode over `adjoint.code`.
@@ -95,6 +68,7 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         hvp_calls: HashMap::new(),
         dots: 0,
         visited: std::collections::HashSet::new(),
+        hvp_grads: HashMap::new(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let graph_params = primal.params.clone();
@@ -258,7 +232,7 @@ fn varying(
             };
             changed |= nodes[i];
         }
-        stores(code, &mut |v, n| {
+        stores(graph, code, &mut |v, n| {
             if nodes[n.0] && !vars[v.0] && is_float(graph.vars[v.0].ty) {
                 vars[v.0] = true;
                 changed = true;
@@ -281,10 +255,24 @@ fn is_float(ty: Ty) -> bool {
     matches!(ty, Ty::Float(_) | Ty::Other)
 }
 
-/// Calls `f(var, value)` for every statement that writes `value` into `var`.
-fn stores(block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
+/// Calls `f(var, value)` for every statement that writes `value` into `var`; a call writes
+/// every buffer it is passed `&mut`.
+fn stores(graph: &Graph, block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
     block.for_each_stmt(|stmt| match stmt {
-        Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) | Stmt::Push(v, n) => f(*v, *n),
+        Stmt::Declare(v, Some(n)) | Stmt::Assign(v, n) => {
+            f(*v, *n);
+            let node = &graph.nodes[n.0];
+            if let Op::Invoke(invoke) = &node.op {
+                for (a, mode) in node.args.iter().zip(&invoke.modes) {
+                    if let (Pass::Mut, Op::Array(w, _) | Op::Part(w)) =
+                        (mode, &graph.nodes[a.0].op)
+                    {
+                        f(*w, *n);
+                    }
+                }
+            }
+        }
+        Stmt::Push(v, n) => f(*v, *n),
         Stmt::Store { var, value, .. } => f(*var, *value),
         Stmt::Node(_)
         | Stmt::Declare(_, None)

@@ -83,6 +83,22 @@ pub trait Gradients {
     fn rest(self) -> Self::Rest;
 }
 
+/// `g_hvp_into` of a helper `g` called as a statement, in either of its forms, as
+/// [`VjpInto`]: one that also returns a float takes that output's seed and the seed's tangent
+/// last, zero here, and returns its value first. The result is the gradients of the scalar
+/// arguments, then their tangents, as a tuple.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take the arguments this call passes to it",
+    label = "called from a `#[differentiate(hessian)]` function with one argument per element of `{Args}`, then a seed and its tangent if the helper returns a float",
+    note = "a helper `g` that writes into a buffer, called from a second-order function, needs `g_jvp` and `g_hvp_into` (`#[differentiate(forward, hessian)]` on `g`; see the README's \"Helpers that write into buffers\")"
+)]
+pub trait HvpInto<Args, Form> {
+    /// The gradients of the scalar arguments and their tangents.
+    type Gradients;
+    /// Calls `self` with `args`, and a zero seed and tangent where it takes them.
+    fn hvp_into(self, args: Args) -> Self::Gradients;
+}
+
 macro_rules! gradients {
     ($($t:ident $v:ident),*) => {
         #[diagnostic::do_not_recommend]
@@ -156,6 +172,32 @@ macro_rules! apply {
                 self($($v,)* S::zero()).rest()
             }
         }
+
+        #[diagnostic::do_not_recommend]
+        impl<Func, R, $($t),*> HvpInto<($($t,)*), Unseeded> for Func
+        where
+            Func: FnOnce($($t),*) -> R,
+        {
+            type Gradients = R;
+            #[inline]
+            fn hvp_into(self, ($($v,)*): ($($t,)*)) -> R {
+                self($($v),*)
+            }
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<Func, R, S, $($t),*> HvpInto<($($t,)*), Seeded<S>> for Func
+        where
+            Func: FnOnce($($t,)* S, S) -> R,
+            R: Gradients,
+            S: num_traits::Zero,
+        {
+            type Gradients = R::Rest;
+            #[inline]
+            fn hvp_into(self, ($($v,)*): ($($t,)*)) -> R::Rest {
+                self($($v,)* S::zero(), S::zero()).rest()
+            }
+        }
     };
 }
 
@@ -176,6 +218,15 @@ apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A
 apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14);
 apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15);
 apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16);
+// Second order passes a tangent after each argument.
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19, A20 a20);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19, A20 a20, A21 a21);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19, A20 a20, A21 a21, A22 a22);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19, A20 a20, A21 a21, A22 a22, A23 a23);
+apply!(A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8, A9 a9, A10 a10, A11 a11, A12 a12, A13 a13, A14 a14, A15 a15, A16 a16, A17 a17, A18 a18, A19 a19, A20 a20, A21 a21, A22 a22, A23 a23, A24 a24);
 
 /// `g_jvp(args)` for a call `g(.., &mut out);`: writes `out` and its tangent, and discards the
 /// value and tangent of the float a helper may also return, as the statement discards its value.
@@ -189,6 +240,20 @@ pub fn jvp<Func: Apply<Args>, Args>(f: Func, args: Args) {
 #[inline]
 pub fn vjp_into<Func: VjpInto<Args, Form>, Args, Form>(f: Func, args: Args) -> Func::Gradients {
     f.vjp_into(args)
+}
+
+/// `g_hvp_into(args)`, with a zero seed and tangent if `g` also returns a float (see
+/// [`HvpInto`]): the gradients of the scalar arguments, then their tangents.
+#[inline]
+pub fn hvp_into<Func: HvpInto<Args, Form>, Args, Form>(f: Func, args: Args) -> Func::Gradients {
+    f.hvp_into(args)
+}
+
+/// The zero seed of a call's `g_hvp`, of its output's type (`M` floats): how the forward sweep
+/// of a second-order caller gets the output and its tangent from `g_hvp` alone.
+#[inline]
+pub fn zero_seed<const M: usize, T: Copy + num_traits::Zero, O: Flat<T>>() -> O {
+    O::read(&[T::zero(); M])
 }
 
 /// Compiles only when both arguments are the same function. `sigmoid`, `relu` and `softplus`

@@ -106,6 +106,16 @@ impl Forward {
         out: &mut Vec<Stmt>,
     ) -> Option<NodeId> {
         let call = node.args[0];
+        // An entry of the scalar gradients of a `g_hvp_into` call: its tangent follows them.
+        if let Op::Read(v) = self.b.node(call).op
+            && let Some(&m) = self.hvp_grads.get(&v)
+        {
+            self.b.set_site(site(&self.b, node));
+            let t = self.b.field(call, m + k);
+            self.b.mark_infinite(t);
+            out.push(Stmt::Node(t));
+            return Some(t);
+        }
         let tangents = self.hvp_calls.get(&call)?.clone();
         self.b.set_site(site(&self.b, node));
         let m = tangents.len();

@@ -296,7 +296,10 @@ fn fd_columns(grad: impl Fn(&[f64]) -> Vec<f64>, at: &[f64]) -> Vec<Vec<f64>> {
             up[j] += step;
             down[j] -= step;
             let (gu, gd) = (grad(&up), grad(&down));
-            gu.iter().zip(&gd).map(|(a, b)| (a - b) / (2.0 * step)).collect()
+            gu.iter()
+                .zip(&gd)
+                .map(|(a, b)| (a - b) / (2.0 * step))
+                .collect()
         })
         .collect()
 }
@@ -432,7 +435,7 @@ fn blended(x: &[f64], s: f64) -> f64 {
     let mut h = vec![0.3; x.len()];
     let mut total = 0.0;
     for k in 0..3 {
-        blend(x, s + k as f64 * 0.1, &mut h);
+        blend(x, s + f64::from(k) * 0.1, &mut h);
         for e in &h {
             total += e * e * s;
         }

@@ -11,9 +11,8 @@
 //! Three forms of the objective:
 //!
 //! - [`gmm_natural::gmm_objective`](super::gmm_natural::gmm_objective): ADBench's, with its
-//!   helpers, run-time-sized temporaries and statement order: the target form for
-//!   `#[differentiate]`, which refuses one call of it today (two buffers written);
-//! - [`gmm_objective`]: the best form `#[differentiate]` accepts today. Every helper is inlined
+//!   helpers, run-time-sized temporaries and statement order, differentiated as written;
+//! - [`gmm_objective`]: the fastest form for `#[differentiate]` today. Every helper is inlined
 //!   where ADBench calls it, and each run-time-sized temporary is a local array of fixed capacity
 //!   ([`MAX_D`], [`MAX_K`]) of which the first `d` or `k` entries are used; ADBench's statements,
 //!   in ADBench's order, otherwise unchanged;

@@ -6,7 +6,8 @@
 //! here, and the error is returned instead of written through a pointer.
 //!
 //! This is the target form for `#[differentiate]`, which differentiates it as written (see
-//! `benches/RESULTS.md`, "ADBench GMM"). The benchmark times its gradient as the family
+//! `benches/RESULTS.md`, "ADBench GMM"), twice too: its `H·v` goes through the helpers' `g_hvp`
+//! and `g_hvp_into`. The benchmark times its gradient as the family
 //! `gmm_natural`, and the hand-written (Manual) gradient in `gmm.rs` shares its helpers, as
 //! ADBench's Manual shares `gmm.h`.
 // ADBench's loops index several arrays with one counter, and its arguments are ADBench's.
@@ -28,7 +29,7 @@ pub struct Wishart {
 }
 
 /// `out = x - y`, element by element over `out.len()`.
-#[differentiate]
+#[differentiate(reverse, forward, hessian)]
 pub fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
     for id in 0..out.len() {
         out[id] = x[id] - y[id];
@@ -36,7 +37,7 @@ pub fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
 }
 
 /// `Σ xᵢ²`, started from the first element as ADBench does (so `x` must not be empty).
-#[differentiate]
+#[differentiate(reverse, hessian)]
 #[must_use]
 pub fn sqnorm(x: &[f64]) -> f64 {
     let mut res = x[0] * x[0];
@@ -47,7 +48,7 @@ pub fn sqnorm(x: &[f64]) -> f64 {
 }
 
 /// The largest element (`x` must not be empty).
-#[differentiate]
+#[differentiate(reverse, hessian)]
 #[must_use]
 pub fn arr_max(x: &[f64]) -> f64 {
     let mut m = x[0];
@@ -58,7 +59,7 @@ pub fn arr_max(x: &[f64]) -> f64 {
 }
 
 /// `ln Σ exp(xᵢ)`, computed about the largest element.
-#[differentiate]
+#[differentiate(reverse, hessian)]
 #[must_use]
 pub fn logsumexp(x: &[f64]) -> f64 {
     let mx = arr_max(x);
@@ -71,7 +72,7 @@ pub fn logsumexp(x: &[f64]) -> f64 {
 
 /// `out = Q x` for the lower-triangular `Q` with diagonal `qdiag` and strictly lower part `ltri`,
 /// stored column by column.
-#[differentiate]
+#[differentiate(reverse, forward, hessian)]
 pub fn qtimesx(qdiag: &[f64], ltri: &[f64], x: &[f64], out: &mut [f64]) {
     let d = out.len();
     for id in 0..d {
@@ -88,7 +89,7 @@ pub fn qtimesx(qdiag: &[f64], ltri: &[f64], x: &[f64], out: &mut [f64]) {
 
 /// Per component, the sum of the log-diagonal entries of `icf` into `sum_qs`, and their
 /// exponentials (the diagonal of `Q`) into `qdiags`.
-#[differentiate]
+#[differentiate(reverse, forward, hessian)]
 pub fn preprocess_qs(d: usize, k: usize, icf: &[f64], sum_qs: &mut [f64], qdiags: &mut [f64]) {
     let icf_sz = d * (d + 1) / 2;
     for ik in 0..k {
@@ -130,7 +131,7 @@ pub fn log_gamma_distrib(a: f64, p: usize) -> f64 {
 }
 
 /// The log of the Wishart prior on the `k` inverse covariance factors.
-#[differentiate(wrt(sum_qs, qdiags, icf))]
+#[differentiate(reverse, hessian, wrt(sum_qs, qdiags, icf))]
 #[must_use]
 pub fn log_wishart_prior(
     p: usize,
@@ -160,7 +161,7 @@ pub fn log_wishart_prior(
 /// Gaussians, plus the Wishart prior: ADBench's `gmm_objective`. `alphas` are the `k`
 /// unnormalised log weights, `means` the `d · k` means, `icf` the `d (d + 1) / 2 · k` inverse
 /// covariance factors (per component, the log-diagonal then the strictly lower part by columns).
-#[differentiate(wrt(alphas, means, icf))]
+#[differentiate(reverse, hessian, wrt(alphas, means, icf))]
 #[must_use]
 pub fn gmm_objective(
     d: usize,

@@ -473,3 +473,29 @@ fn caller_of_a_buffer_helper_in_a_loop_against_differences() {
         }
     }
 }
+
+/// `f32` throughout: `rot_product` in single precision.
+#[differentiate(hessian)]
+fn rot32(a: f32, r: f32) -> (f32, f32) {
+    (r * a.cos(), r * a.sin())
+}
+
+#[differentiate(hessian)]
+fn rot_product32(x: f32, y: f32) -> f32 {
+    let (u, v) = rot32(x, y);
+    u * v
+}
+
+#[test]
+fn several_outputs_in_f32() {
+    let (x, y) = (0.3_f32, 1.2_f32);
+    let (value, _, _, hess) = rot_product32_hessian(x, y);
+    let (s2, c2) = ((2.0 * x).sin(), (2.0 * x).cos());
+    assert_relative_eq!(value, y * y * s2 / 2.0, max_relative = 1e-6);
+    let want = [[-2.0 * y * y * s2, 2.0 * y * c2], [2.0 * y * c2, s2]];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert_relative_eq!(hess[i][j], want[i][j], max_relative = 1e-5);
+        }
+    }
+}

@@ -82,21 +82,11 @@ impl Forward {
                     modes.push(Pass::Mut);
                 }
                 Pass::Ref => {
-                    let arg = self.b.node(a);
-                    let (Op::Array(x, _) | Op::Part(x)) = arg.op else {
+                    // `&x[start..end]`: the same part of the tangent.
+                    let Some(t) = self.array_arg_tangent(a, out) else {
                         continue;
                     };
-                    let tangent = match self.var_tangent.get(&x) {
-                        Some(&d) => d,
-                        None => self.zero_buffer(x, out),
-                    };
-                    let ty = self.b.with_graph(|g| g.vars[x.0].ty);
-                    // `&x[start..end]`: the same part of the tangent.
-                    let (op, bounds) = match arg.op {
-                        Op::Part(_) => (Op::Part(tangent), arg.args.clone()),
-                        _ => (Op::Array(tangent, 0), vec![]),
-                    };
-                    args.push(self.push_node(op, bounds, ty));
+                    args.push(t);
                     modes.push(Pass::Ref);
                 }
                 Pass::Value if float => {
@@ -135,20 +125,31 @@ impl Forward {
     }
 
     /// The tangent of the array argument `a` (`x` or `&x[a..b]`): the same of `x`'s tangent, or
-    /// of zeros of `x`'s length.
+    /// zeros of the argument's length (of the part's, not the whole array's: a part of a long
+    /// constant array is passed in every iteration of a loop).
     fn array_arg_tangent(&mut self, a: NodeId, out: &mut Vec<Stmt>) -> Option<NodeId> {
         let arg = self.b.node(a);
         let (Op::Array(x, _) | Op::Part(x)) = arg.op else {
             return None;
         };
-        let tangent = match self.var_tangent.get(&x) {
-            Some(&d) => d,
-            None => self.zero_buffer(x, out),
-        };
         let ty = self.b.with_graph(|g| g.vars[x.0].ty);
-        Some(match arg.op {
-            Op::Part(_) => self.push_node(Op::Part(tangent), arg.args.clone(), ty),
-            _ => self.push_node(Op::Array(tangent, 0), vec![], ty),
+        Some(match (self.var_tangent.get(&x).copied(), &arg.op) {
+            (Some(d), Op::Part(_)) => self.push_node(Op::Part(d), arg.args.clone(), ty),
+            (Some(d), _) => self.push_node(Op::Array(d, 0), vec![], ty),
+            (None, Op::Part(_)) => {
+                let len = self.push_node(
+                    Op::Prim(crate::prim::Prim::Sub),
+                    vec![arg.args[1], arg.args[0]],
+                    Ty::Int,
+                );
+                out.push(Stmt::Node(len));
+                let zeros = self.zeros_of(x, len, out);
+                self.push_node(Op::Array(zeros, 0), vec![], ty)
+            }
+            (None, _) => {
+                let zeros = self.zero_buffer(x, out);
+                self.push_node(Op::Array(zeros, 0), vec![], ty)
+            }
         })
     }
 
@@ -254,11 +255,17 @@ impl Forward {
 
     /// `vec![0.0; x.len()]`: the tangent of a constant array input.
     fn zero_buffer(&mut self, x: VarId, out: &mut Vec<Stmt>) -> VarId {
+        let len = self.push_node(Op::Len(x), vec![], Ty::Int);
+        out.push(Stmt::Node(len));
+        self.zeros_of(x, len, out)
+    }
+
+    /// `vec![0.0; len]` of `x`'s float type, declared in `out`.
+    fn zeros_of(&mut self, x: VarId, len: NodeId, out: &mut Vec<Stmt>) -> VarId {
         let var = self.b.with_graph(|g| g.vars[x.0].clone());
         let node = self.b.node(self.b.with_graph(|g| g.output));
         self.b.set_site(site(&self.b, &node));
         let zero = self.b.lit(0.0);
-        let len = self.push_node(Op::Len(x), vec![], Ty::Int);
         let zeros = self.push_node(Op::Vec, vec![zero, len], var.ty);
         let d = self.b.with_graph(|g| {
             g.vars.push(crate::graph::Var {
@@ -270,11 +277,7 @@ impl Forward {
             });
             VarId(g.vars.len() - 1)
         });
-        out.extend([
-            Stmt::Node(len),
-            Stmt::Node(zeros),
-            Stmt::Declare(d, Some(zeros)),
-        ]);
+        out.extend([Stmt::Node(zeros), Stmt::Declare(d, Some(zeros))]);
         d
     }
 }

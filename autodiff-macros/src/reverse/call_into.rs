@@ -247,16 +247,24 @@ impl Reverse {
                     };
                     let (op, bounds) = of(input);
                     args.push(self.push_node(op, bounds, x_ty));
-                    let buffer = match self.var_adjoint.get(&x) {
-                        Some(&d) => d,
+                    let (op, bounds) = match self.var_adjoint.get(&x) {
+                        Some(&d) => of(d),
+                        // A constant input: its gradient goes into a buffer nothing reads, of
+                        // the length of the part passed (not of the whole array: a part of a
+                        // long constant array is passed in every iteration of a loop).
                         None => {
-                            // A constant input: its gradient goes into a buffer nothing reads.
-                            let len = self.push_node(Op::Len(input), vec![], Ty::Int);
+                            let len = match &part {
+                                Some(bounds) => self.push_node(
+                                    Op::Prim(crate::prim::Prim::Sub),
+                                    vec![bounds[1], bounds[0]],
+                                    Ty::Int,
+                                ),
+                                None => self.push_node(Op::Len(input), vec![], Ty::Int),
+                            };
                             self.emit(Stmt::Node(len));
-                            self.scratch(x_ty, len)
+                            (Op::Array(self.scratch(x_ty, len), 0), vec![])
                         }
                     };
-                    let (op, bounds) = of(buffer);
                     args.push(self.push_node(op, bounds, x_ty));
                     modes.extend([Pass::Ref, Pass::Mut]);
                 }

@@ -242,7 +242,11 @@ mod hand_written {
 
     #[test]
     fn hand_mix_hvp_is_the_derivative_of_its_gradient() {
-        for (u, v, v_u, v_v) in [(0.3, -1.2, 1.0, 0.5), (-1.7, 0.4, -0.3, 2.0), (0.0, 0.0, 1.0, 1.0)] {
+        for (u, v, v_u, v_v) in [
+            (0.3, -1.2, 1.0, 0.5),
+            (-1.7, 0.4, -0.3, 2.0),
+            (0.0, 0.0, 1.0, 1.0),
+        ] {
             let (value, d_u, d_v, hv_u, hv_v) = hand_mix_hvp(u, v_u, v, v_v);
             assert_eq!((value, d_u, d_v), hand_mix_grad(u, v));
             assert_eq!(value, hand_mix(u, v));

@@ -296,7 +296,10 @@ fn fd_columns(grad: impl Fn(&[f64]) -> Vec<f64>, at: &[f64]) -> Vec<Vec<f64>> {
             up[j] += step;
             down[j] -= step;
             let (gu, gd) = (grad(&up), grad(&down));
-            gu.iter().zip(&gd).map(|(a, b)| (a - b) / (2.0 * step)).collect()
+            gu.iter()
+                .zip(&gd)
+                .map(|(a, b)| (a - b) / (2.0 * step))
+                .collect()
         })
         .collect()
 }

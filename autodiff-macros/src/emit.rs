@@ -2202,7 +2202,9 @@ fn several(
                     Pass::Mut => {
                         let len = len(i);
                         for adjoint in &args[i..i + 2] {
-                            seeds.push(quote_spanned!(span=> #private::take_seed::<#len, _, _>(#adjoint)));
+                            seeds.push(
+                                quote_spanned!(span=> #private::take_seed::<#len, _, _>(#adjoint)),
+                            );
                         }
                         i += 2;
                     }

@@ -264,8 +264,7 @@ fn stores(graph: &Graph, block: &Block, f: &mut impl FnMut(VarId, NodeId)) {
             let node = &graph.nodes[n.0];
             if let Op::Invoke(invoke) = &node.op {
                 for (a, mode) in node.args.iter().zip(&invoke.modes) {
-                    if let (Pass::Mut, Op::Array(w, _) | Op::Part(w)) =
-                        (mode, &graph.nodes[a.0].op)
+                    if let (Pass::Mut, Op::Array(w, _) | Op::Part(w)) = (mode, &graph.nodes[a.0].op)
                     {
                         f(*w, *n);
                     }

@@ -177,7 +177,8 @@ impl Forward {
                     self.b.remember(*n);
                     self.node(*n, &mut out);
                 }
-                Stmt::Declare(..) if self.hvp_invoke(stmt, &mut out) => {}
+                // `g_vjp_into(..)` of a helper writing into a buffer, under second order.
+                Stmt::Declare(..) | Stmt::Assign(..) if self.hvp_invoke(stmt, &mut out) => {}
                 Stmt::Declare(v, init) => {
                     out.push(stmt.clone());
                     if let Some(&d) = self.var_tangent.get(v) {
@@ -208,7 +209,6 @@ impl Forward {
                         out.push(Stmt::Declare(d, t));
                     }
                 }
-                Stmt::Assign(..) if self.hvp_invoke(stmt, &mut out) => {}
                 Stmt::Assign(..) if self.forward_invoke(stmt, &mut out) => {}
                 Stmt::Assign(v, n) => {
                     out.push(stmt.clone());

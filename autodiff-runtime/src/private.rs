@@ -252,6 +252,7 @@ pub fn hvp_into<Func: HvpInto<Args, Form>, Args, Form>(f: Func, args: Args) -> F
 /// The zero seed of a call's `g_hvp`, of its output's type (`M` floats): how the forward sweep
 /// of a second-order caller gets the output and its tangent from `g_hvp` alone.
 #[inline]
+#[must_use]
 pub fn zero_seed<const M: usize, T: Copy + num_traits::Zero, O: Flat<T>>() -> O {
     O::read(&[T::zero(); M])
 }

@@ -4,9 +4,9 @@
 //!   of floats and float arrays, with `#[differentiate(reverse, forward)]`;
 //! - `h<i>` (for `tests/second_order.rs`): one float output with
 //!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no call writing
-//!   into a buffer, no struct in `wrt`, no `wrt` callee): helpers are differentiated with `hessian` too, and the
-//!   hand-written `hand_mix` and `hand_norm` come with hand-written `hand_mix_hvp` and
-//!   `hand_norm_hvp`.
+//!   into a buffer, no struct in `wrt`, no `wrt` callee): helpers, those with several outputs
+//!   too, are differentiated with `hessian` (so `g_hvp` exists), and the hand-written
+//!   `hand_mix`, `hand_norm`, `hand_xy` and `hand_stats` come with hand-written `_hvp`s.
 //!
 //! The body of a program is drawn exactly as for `q<i>` (branches, loops, early returns, local
 //! arrays, slices, calls); only the parameters, the helpers' attribute, the calls allowed and the
@@ -45,19 +45,8 @@ pub fn bug_on(name: &str) -> bool {
 }
 
 /// Shapes of `q<i>` that the `h<i>` programs cannot contain: `wrt` callees (the `g_hvp` of one
-/// takes directions for its `wrt` parameters only) and calls with several outputs (second order
-/// refuses them).
-const NOT_IN_HESSIAN: &[&str] = &[
-    "wrt_call",
-    "call_several",
-    "call_hand_several",
-    "call_several_in_loop",
-    "call_several_in_branch",
-    "call_several_array_arg",
-    "call_several_local_array_in_loop",
-    "several_result_array",
-    "several_results_read_later",
-];
+/// takes directions for its `wrt` parameters only).
+const NOT_IN_HESSIAN: &[&str] = &["wrt_call"];
 
 /// The shapes a family generates, comma-separated: those of `q<i>` switched on (less those it
 /// cannot contain) and its own.
@@ -82,7 +71,12 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
 
 /// The hand-written second-order derivatives of `hand_mix(u, v) = u tanh v + sin u` and of
 /// `hand_norm(v) = √(1 + |v|²)` (`H = I/n − v vᵀ/n³`), the convention a user follows to supply
-/// one: the value, the gradient, then `H·v` (of the slice's type: a `Vec` for a slice).
+/// one: the value, the gradient, then `H·v` (of the slice's type: a `Vec` for a slice); and of
+/// the functions with several outputs `hand_xy(r, t) = [r cos t, r sin t]` and
+/// `hand_stats(w, s) = (s Σw, [1/q, s/q])`, `q = √(1 + |w|²)`: `_vjp`'s result (the output and
+/// `seedᵀ·J`), then its tangent along the parameters' directions and the seed's, the output's
+/// `J·v` and the gradient entries' `(seedᵀ·H)·v + v_seedᵀ·J`. Checked against central
+/// differences of `_grad` and `_vjp` in `tests/second_order.rs` (`hand_written`).
 const HAND_HVP: &str = "\
 fn hand_mix_hvp(u: f64, v_u: f64, v: f64, v_v: f64) -> (f64, f64, f64, f64, f64) {
     let t = v.tanh();
@@ -101,6 +95,55 @@ fn hand_norm_hvp(v: &[f64], d_v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
     let along = v.iter().zip(d_v).map(|(x, d)| x * d).sum::<f64>() / (n * n * n);
     let hv = v.iter().zip(d_v).map(|(x, d)| d / n - x * along).collect();
     (n, grad, hv)
+}
+#[allow(clippy::type_complexity)]
+fn hand_xy_hvp(
+    r: f64,
+    v_r: f64,
+    t: f64,
+    v_t: f64,
+    seed: [f64; 2],
+    v_seed: [f64; 2],
+) -> ([f64; 2], f64, f64, [f64; 2], f64, f64) {
+    let (c, s) = (t.cos(), t.sin());
+    let (value, d_r, d_t) = hand_xy_vjp(r, t, seed);
+    let (_, tangent) = hand_xy_jvp(r, v_r, t, v_t);
+    // d_r = w₀ c + w₁ s and d_t = r (w₁ c − w₀ s), w the seed, differentiated along
+    // (v_r, v_t) and the seed's direction e.
+    let [w0, w1] = seed;
+    let [e0, e1] = v_seed;
+    let hv_r = e0 * c + e1 * s + (w1 * c - w0 * s) * v_t;
+    let hv_t = v_r * (w1 * c - w0 * s) + r * (e1 * c - e0 * s) - r * (w1 * s + w0 * c) * v_t;
+    (value, d_r, d_t, tangent, hv_r, hv_t)
+}
+#[allow(clippy::type_complexity)]
+fn hand_stats_hvp(
+    w: &[f64],
+    v_w: &[f64],
+    s: f64,
+    v_s: f64,
+    seed: (f64, [f64; 2]),
+    v_seed: (f64, [f64; 2]),
+) -> ((f64, [f64; 2]), Vec<f64>, f64, (f64, [f64; 2]), Vec<f64>, f64) {
+    let (value, d_w, d_s) = hand_stats_vjp(w, s, seed);
+    let (_, tangent) = hand_stats_jvp(w, v_w, s, v_s);
+    let (_, [r, _]) = value;
+    let (d_m, [d_r, d_sr]) = seed;
+    let (e_m, [e_r, e_sr]) = v_seed;
+    // d_w_i = d_m s − a w_i r³ with a = d_r + d_sr s, and d_s = d_m Σw + d_sr r, differentiated
+    // along (v_w, v_s) and the seed's direction e: ṙ = −r³ w·v_w, (r³)˙ = 3 r² ṙ.
+    let r3 = r * r * r;
+    let r_dot = -r3 * w.iter().zip(v_w).map(|(x, d)| x * d).sum::<f64>();
+    let r3_dot = 3.0 * r * r * r_dot;
+    let a = d_r + d_sr * s;
+    let a_dot = e_r + e_sr * s + d_sr * v_s;
+    let hv_w = w
+        .iter()
+        .zip(v_w)
+        .map(|(x, d)| e_m * s + d_m * v_s - a_dot * x * r3 - a * (d * r3 + x * r3_dot))
+        .collect();
+    let hv_s = e_m * w.iter().sum::<f64>() + d_m * v_w.iter().sum::<f64>() + e_sr * r + d_sr * r_dot;
+    (value, d_w, d_s, tangent, hv_w, hv_s)
 }
 ";
 
@@ -1171,5 +1214,33 @@ pub fn write(
         chunks.join(", ")
     );
     let path = out_dir.join(file);
+    std::fs::write(&path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    if family == Family::Hessian {
+        write_hand(out_dir);
+    }
+}
+
+/// Writes `hand.rs`: the hand-written callees over `f64` with their first- and second-order
+/// derivatives, in a module `hand`, for the test checking the latter against differences of the
+/// former.
+fn write_hand(out_dir: &std::path::Path) {
+    let mut out = String::from(
+        "// @generated by tests/random/build.rs: the hand-written callees. Do not edit.\n\n",
+    );
+    out.push_str(FLOW_LINTS);
+    out.push_str("mod hand {\n");
+    for text in [HAND_F64, HAND_HVP] {
+        // Public, for the test next to the module.
+        let public: Vec<String> = text
+            .lines()
+            .map(|l| match l.strip_prefix("fn ") {
+                Some(rest) => format!("pub(crate) fn {rest}"),
+                None => l.to_owned(),
+            })
+            .collect();
+        indented(&mut out, &public.join("\n"), 1);
+    }
+    out.push_str("}\n");
+    let path = out_dir.join("hand.rs");
     std::fs::write(&path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }

@@ -410,8 +410,8 @@ pub enum Family {
     Flow,
     /// `m<i>`: several outputs (float arrays and tuples), `#[differentiate(reverse, forward)]`.
     Multi,
-    /// `h<i>`: `#[differentiate(reverse, hessian)]`, within what second order accepts: no calls
-    /// with array arguments, no structs.
+    /// `h<i>`: `#[differentiate(reverse, hessian)]`, within what second order accepts: no `wrt`
+    /// callees, no structs in `wrt`.
     Hessian,
 }
 
@@ -1422,12 +1422,7 @@ impl Gen<'_> {
         } else {
             0
         };
-        // Second order refuses calls with several outputs.
-        let several = if self.calls && self.family != Family::Hessian {
-            2
-        } else {
-            0
-        };
+        let several = if self.calls { 2 } else { 0 };
         let weights = [
             4,                            // let
             4,                            // update

@@ -200,3 +200,137 @@ mod tangent_tapes {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The hand-written callees' second derivatives (`build/families.rs`): each `_hvp` against central
+// differences of its `_grad` or `_vjp` along the directions (and the seed's), its value and
+// gradient against `_grad` or `_vjp`, its tangent against `_jvp` and differences of the function.
+
+include!(concat!(env!("OUT_DIR"), "/hand.rs"));
+
+mod hand_written {
+    use super::hand::{
+        hand_mix, hand_mix_grad, hand_mix_hvp, hand_norm, hand_norm_grad, hand_norm_hvp,
+        hand_stats, hand_stats_hvp, hand_stats_jvp, hand_stats_vjp, hand_xy, hand_xy_hvp,
+        hand_xy_jvp, hand_xy_vjp,
+    };
+
+    /// `(f(h) − f(−h)) / 2h`, entry by entry: the derivative at 0 of a function of one step.
+    fn diff(f: impl Fn(f64) -> Vec<f64>) -> Vec<f64> {
+        let h = 1e-5;
+        let (up, down) = (f(h), f(-h));
+        up.iter()
+            .zip(&down)
+            .map(|(a, b)| (a - b) / (2.0 * h))
+            .collect()
+    }
+
+    fn close(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-7 * (1.0 + w.abs()),
+                "{what}: {g}, differences {w} (got {got:?}, differences {want:?})"
+            );
+        }
+    }
+
+    /// `x + e·d`, entry by entry.
+    fn moved(x: &[f64], d: &[f64], e: f64) -> Vec<f64> {
+        x.iter().zip(d).map(|(a, b)| a + e * b).collect()
+    }
+
+    #[test]
+    fn hand_mix_hvp_is_the_derivative_of_its_gradient() {
+        for (u, v, v_u, v_v) in [
+            (0.3, -1.2, 1.0, 0.5),
+            (-1.7, 0.4, -0.3, 2.0),
+            (0.0, 0.0, 1.0, 1.0),
+        ] {
+            let (value, d_u, d_v, hv_u, hv_v) = hand_mix_hvp(u, v_u, v, v_v);
+            assert_eq!((value, d_u, d_v), hand_mix_grad(u, v));
+            assert_eq!(value, hand_mix(u, v));
+            let fd = diff(|e| {
+                let (_, d_u, d_v) = hand_mix_grad(u + e * v_u, v + e * v_v);
+                vec![d_u, d_v]
+            });
+            close(&[hv_u, hv_v], &fd, "hand_mix H·v");
+        }
+    }
+
+    #[test]
+    fn hand_norm_hvp_is_the_derivative_of_its_gradient() {
+        let cases: [(&[f64], &[f64]); 3] = [
+            (&[0.5, -1.5, 2.0], &[1.0, 0.25, -0.75]),
+            (&[1.2], &[-0.4]),
+            (&[], &[]),
+        ];
+        for (v, d_v) in cases {
+            let (value, grad, hv) = hand_norm_hvp(v, d_v);
+            assert_eq!((value, grad), hand_norm_grad(v));
+            assert_eq!(value, hand_norm(v));
+            let fd = diff(|e| hand_norm_grad(&moved(v, d_v, e)).1);
+            close(&hv, &fd, "hand_norm H·v");
+        }
+    }
+
+    #[test]
+    fn hand_xy_hvp_is_the_derivative_of_its_vjp() {
+        let cases = [
+            (1.7, 0.6, 0.3, -1.1, [0.8, -0.4], [0.25, 1.5]),
+            (-0.9, 2.4, 1.0, 0.5, [-1.3, 0.7], [0.0, 0.0]),
+            (0.0, -1.0, -0.6, 1.2, [0.0, 0.0], [1.0, -2.0]),
+        ];
+        for (r, t, v_r, v_t, seed, v_seed) in cases {
+            let (value, d_r, d_t, tangent, hv_r, hv_t) = hand_xy_hvp(r, v_r, t, v_t, seed, v_seed);
+            assert_eq!((value, d_r, d_t), hand_xy_vjp(r, t, seed));
+            assert_eq!((value, tangent), hand_xy_jvp(r, v_r, t, v_t));
+            let fd = diff(|e| hand_xy(r + e * v_r, t + e * v_t).to_vec());
+            close(&tangent, &fd, "hand_xy J·v");
+            let fd = diff(|e| {
+                let seed = [seed[0] + e * v_seed[0], seed[1] + e * v_seed[1]];
+                let (_, d_r, d_t) = hand_xy_vjp(r + e * v_r, t + e * v_t, seed);
+                vec![d_r, d_t]
+            });
+            close(&[hv_r, hv_t], &fd, "hand_xy (seedᵀ·H)·v + v_seedᵀ·J");
+        }
+    }
+
+    #[test]
+    fn hand_stats_hvp_is_the_derivative_of_its_vjp() {
+        let cases: [(&[f64], &[f64], f64, f64); 4] = [
+            (&[0.5, -1.5, 2.0], &[1.0, 0.25, -0.75], 0.7, -0.4),
+            (&[1.2], &[-0.4], -1.3, 1.0),
+            (&[0.0, 0.0], &[1.0, -1.0], 0.0, 0.5),
+            (&[], &[], 1.1, 0.9),
+        ];
+        let seeds = [
+            ((0.6, [-1.1, 0.3]), (0.2, [0.9, -0.5])),
+            ((0.0, [0.0, 0.0]), (1.0, [0.5, 2.0])),
+            ((-0.8, [0.4, 1.6]), (0.0, [0.0, 0.0])),
+        ];
+        for (w, v_w, s, v_s) in cases {
+            for (seed, v_seed) in seeds {
+                let (value, d_w, d_s, tangent, hv_w, hv_s) =
+                    hand_stats_hvp(w, v_w, s, v_s, seed, v_seed);
+                assert_eq!((value, d_w, d_s), hand_stats_vjp(w, s, seed));
+                assert_eq!((value, tangent), hand_stats_jvp(w, v_w, s, v_s));
+                let flat = |(m, [a, b]): (f64, [f64; 2])| vec![m, a, b];
+                let fd = diff(|e| flat(hand_stats(&moved(w, v_w, e), s + e * v_s)));
+                close(&flat(tangent), &fd, "hand_stats J·v");
+                let fd = diff(|e| {
+                    let seed = (
+                        seed.0 + e * v_seed.0,
+                        [seed.1[0] + e * v_seed.1[0], seed.1[1] + e * v_seed.1[1]],
+                    );
+                    let (_, mut d_w, d_s) = hand_stats_vjp(&moved(w, v_w, e), s + e * v_s, seed);
+                    d_w.push(d_s);
+                    d_w
+                });
+                let mut got = hv_w;
+                got.push(hv_s);
+                close(&got, &fd, "hand_stats (seedᵀ·H)·v + v_seedᵀ·J");
+            }
+        }
+    }
+}

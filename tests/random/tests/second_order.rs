@@ -1,7 +1,8 @@
-//! Random programs with branches, loops, early returns, local arrays and calls, differentiated by
-//! `#[differentiate(reverse, hessian)]`: `f_hessian` and `f_hvp` against a hyper-dual oracle
-//! (itself checked against finite differences of the dual-number gradient), the Hessian's
-//! symmetry, and their value and gradient against `f` and `f_grad`. See `tests/random/README.md`.
+//! Random programs with branches, loops, early returns, local arrays and calls (of functions with
+//! several outputs too), differentiated by `#[differentiate(reverse, hessian)]`: `f_hessian` and
+//! `f_hvp` against a hyper-dual oracle (itself checked against finite differences of the
+//! dual-number gradient), the Hessian's symmetry, and their value and gradient against `f` and
+//! `f_grad`; and the hand-written `_hvp`s of the callees. See `tests/random/README.md`.
 
 include!(concat!(env!("OUT_DIR"), "/second.rs"));
 

@@ -2218,8 +2218,9 @@ fn several(
                 #tail
             }}
         }
-        "hvp_forward" => {
-            // The output and its tangent from `g_hvp` with a zero seed, the gradients skipped.
+        "jvp" | "hvp_forward" => {
+            // The output and its tangent: from `g_jvp`, or under second order from `g_hvp` with
+            // a zero seed, its gradient entries (one per float or array argument) skipped.
             let mut out = Vec::new();
             let mut skipped = Vec::new();
             for &float in floats {
@@ -2244,42 +2245,22 @@ fn several(
                     }
                 }
             }
-            let name = format_ident!("{}_hvp", g, span = g.span());
             let (value, tangent, len) = (&out[0], &out[1], &out[2]);
-            quote_spanned! {span=> {
-                let (output_, #(#skipped,)* tangent_, ..) = #prefix #name(
-                    #(#call,)*
-                    #private::zero_seed::<#len, _, _>(),
-                    #private::zero_seed::<#len, _, _>(),
-                );
-                #private::flatten_into_m::<#len, _, _>(&output_, #value);
-                #private::flatten_into_m::<#len, _, _>(&tangent_, #tangent);
-            }}
-        }
-        "jvp" => {
-            let mut out = Vec::new();
-            for &float in floats {
-                match modes[i] {
-                    Pass::Value => {
-                        let n = if float { 2 } else { 1 };
-                        call.extend(args[i..i + n].iter().cloned());
-                        i += n;
-                    }
-                    Pass::Ref => {
-                        call.extend(args[i..i + 2].iter().map(as_param));
-                        i += 2;
-                    }
-                    Pass::Mut => {
-                        out.extend(args[i..i + 2].iter().cloned());
-                        out.push(len(i));
-                        i += 2;
-                    }
+            let result = if invoke.suffix == "jvp" {
+                let name = format_ident!("{}_jvp", g, span = g.span());
+                quote_spanned!(span=> let (output_, tangent_) = #prefix #name(#(#call,)*);)
+            } else {
+                let name = format_ident!("{}_hvp", g, span = g.span());
+                quote_spanned! {span=>
+                    let (output_, #(#skipped,)* tangent_, ..) = #prefix #name(
+                        #(#call,)*
+                        #private::zero_seed::<#len, _, _>(),
+                        #private::zero_seed::<#len, _, _>(),
+                    );
                 }
-            }
-            let name = format_ident!("{}_jvp", g, span = g.span());
-            let (value, tangent, len) = (&out[0], &out[1], &out[2]);
+            };
             quote_spanned! {span=> {
-                let (output_, tangent_) = #prefix #name(#(#call,)*);
+                #result
                 #private::flatten_into_m::<#len, _, _>(&output_, #value);
                 #private::flatten_into_m::<#len, _, _>(&tangent_, #tangent);
             }}

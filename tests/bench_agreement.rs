@@ -283,7 +283,11 @@ fn adbench_gmm_contenders_agree_with_the_manual_gradient() {
             "lstm/l2c1024",
             "lstm/l2c4096",
             "lstm/l4c1024",
-            "lstm/l4c4096"
+            "lstm/l4c4096",
+            "lstm_adbench/l2c1024",
+            "lstm_adbench/l2c4096",
+            "lstm_adbench/l4c1024",
+            "lstm_adbench/l4c4096"
         ]
     );
 }
@@ -306,11 +310,11 @@ fn check_against_natural<P: Problem>(problems: &[P], natural: fn(&P, &[f64]) -> 
     all
 }
 
-/// `ADBench`'s LSTM objective in the form `#[differentiate]` accepts: every contender agrees with
-/// `ADBench`'s hand-written (Manual) gradient, including central finite differences of the
-/// primal on the small sizes (so the Manual gradient is checked independently of the generated
-/// one), at three points each; and the accepted form gives the value of the objective in
-/// `ADBench`'s own form.
+/// `ADBench`'s LSTM objective, in its own form (`lstm_adbench`) and in the form with the helpers'
+/// views as offsets (`lstm`): every contender agrees with `ADBench`'s hand-written (Manual)
+/// gradient, including central finite differences of the primal on the small sizes (so the
+/// Manual gradient is checked independently of the generated one), at three points each; and
+/// both forms give the value of `ADBench`'s own form.
 #[test]
 fn adbench_lstm_contenders_agree_with_the_manual_gradient() {
     use Contender::{Echidna, Generated, HandWritten, Primal, Reverse};
@@ -321,6 +325,9 @@ fn adbench_lstm_contenders_agree_with_the_manual_gradient() {
         Lstm::new(4, 5),
         Lstm::new(2, 64),
         Lstm::new(2, 1024),
+        Lstm::adbench_form(1, 4),
+        Lstm::adbench_form(4, 5),
+        Lstm::adbench_form(2, 64),
     ];
     let all = check_against_natural(&problems, Lstm::natural);
     let seen: Vec<(&str, &[Contender])> = all
@@ -337,6 +344,9 @@ fn adbench_lstm_contenders_agree_with_the_manual_gradient() {
             ("lstm/l4c5", &Contender::ALL[..]),
             ("lstm/l2c64", &Contender::ALL[..]),
             ("lstm/l2c1024", tapes_only),
+            ("lstm_adbench/l1c4", &Contender::ALL[..]),
+            ("lstm_adbench/l4c5", &Contender::ALL[..]),
+            ("lstm_adbench/l2c64", &Contender::ALL[..]),
         ]
     );
 }

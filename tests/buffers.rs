@@ -1150,3 +1150,148 @@ fn a_helper_that_also_returns_a_float_is_called_as_a_statement() {
     let node = graph.node("s").expect("the parameter's node");
     assert_all_close("graph d_s", &[node.adjoint()], &[want[3]]);
 }
+
+/// Views that are written: `split_at_mut` of a copy made with `to_vec`, and `&mut s[a..b]`.
+/// f = x₀ x₂ (x₃ + x₁) + x₁ x₂.
+#[differentiate(reverse, forward, hessian)]
+fn split_copy(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    let (a, b) = s.split_at_mut(2);
+    a[0] *= b[0];
+    b[1] += a[1];
+    let v = &mut s[1..3];
+    let u = v;
+    u[0] = u[1] * u[0];
+    s[0] * s[3] + s[1]
+}
+
+/// One recurrent cell on a state whose halves are the hidden and the cell values, as ADBench's
+/// LSTM writes its layer: `let (hidden, cell) = state.split_at_mut(n);`.
+#[differentiate(reverse, forward, hessian)]
+fn cell_update(w: &[f64], state: &mut [f64]) {
+    let n = w.len();
+    let (hidden, cell) = state.split_at_mut(n);
+    for i in 0..n {
+        cell[i] = cell[i] * w[i] + hidden[i].tanh();
+        hidden[i] = cell[i].sin() * w[i];
+    }
+}
+
+/// The state copied with `to_vec` (as a by-value `std::vector` argument), updated by
+/// `cell_update` in a loop, then read through `split_at`.
+#[differentiate(reverse, forward, hessian, wrt(w))]
+fn steps(w: &[f64], state: &[f64], count: usize) -> f64 {
+    let mut s = state.to_vec();
+    for _ in 0..count {
+        cell_update(w, &mut s);
+    }
+    let (h, c) = s.split_at(w.len());
+    let mut total = 0.0;
+    for i in 0..h.len() {
+        total += h[i] * c[i];
+    }
+    total
+}
+
+/// The same, the state written as the second part of a buffer: `&mut s[n..]` passed on.
+#[differentiate(reverse, forward, wrt(w))]
+fn steps_in_part(w: &[f64], state: &[f64]) -> f64 {
+    let n = state.len();
+    let mut s = vec![0.5; 2 * n];
+    let (head, tail) = s.split_at_mut(n);
+    for i in 0..n {
+        tail[i] = state[i];
+    }
+    cell_update(w, tail);
+    head[0] += tail[0] * tail[n - 1];
+    s[0] + s[n + 1]
+}
+
+#[test]
+fn written_views_and_copies() {
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let want = [
+        x[2] * (x[3] + x[1]),
+        x[0] * x[2] + x[2],
+        x[0] * (x[3] + x[1]) + x[1],
+        x[0] * x[2],
+    ];
+    let (value, grad) = split_copy_grad(&x);
+    assert_eq!(value, split_copy(&x));
+    assert!((value - (x[0] * x[2] * (x[3] + x[1]) + x[1] * x[2])).abs() < 1e-14);
+    check_buffer_case("split_copy", split_copy, &x, &grad, &want, |d| {
+        split_copy_jvp(&x, d).1
+    });
+    // The Hessian, by hand: every second derivative of the cubic.
+    let hessian = split_copy_hessian(&x).2;
+    let want_h = [
+        [0.0, x[2], x[3] + x[1], x[2]],
+        [x[2], 0.0, x[0] + 1.0, 0.0],
+        [x[3] + x[1], x[0] + 1.0, 0.0, x[0]],
+        [x[2], 0.0, x[0], 0.0],
+    ];
+    assert_eq!(hessian.len(), 16);
+    for (row, want) in hessian.chunks(4).zip(&want_h) {
+        assert_all_close("split_copy hessian", row, want);
+    }
+}
+
+#[test]
+fn a_state_split_into_halves_through_a_loop_of_calls() {
+    let w = [0.7, -0.4, 1.2];
+    let state = [0.2, -0.5, 0.9, 0.3, 1.1, -0.8];
+    for count in [0, 1, 3] {
+        let (value, grad) = steps_grad(&w, &state, count);
+        assert_eq!(value, steps(&w, &state, count));
+        let want = central_differences(|p| steps(p, &state, count), &w);
+        assert_all_close_to(&format!("steps {count}"), &grad, &want, 1e-8);
+        check_gradient(|p| steps(p, &state, count), &w, &grad).unwrap();
+        let dir = [0.3, 0.1, -0.6];
+        let (_, t) = steps_jvp(&w, &dir, &state, count);
+        let jv: f64 = grad.iter().zip(&dir).map(|(g, d)| g * d).sum();
+        assert!((t - jv).abs() < 1e-12, "steps {count} jvp {t} against {jv}");
+        // H·v against central differences of the gradient along v.
+        let (_, _, hv) = steps_hvp(&w, &dir, &state, count);
+        let h = 1e-5;
+        let at = |e: f64| -> Vec<f64> { w.iter().zip(&dir).map(|(a, b)| a + e * b).collect() };
+        let (gp, gm) = (
+            steps_grad(&at(h), &state, count).1,
+            steps_grad(&at(-h), &state, count).1,
+        );
+        let want: Vec<f64> = gp
+            .iter()
+            .zip(&gm)
+            .map(|(p, m)| (p - m) / (2.0 * h))
+            .collect();
+        assert_all_close_to(&format!("steps {count} hvp"), &hv, &want, 1e-7);
+    }
+    let (value, grad) = steps_in_part_grad(&w, &state);
+    assert_eq!(value, steps_in_part(&w, &state));
+    let want = central_differences(|p| steps_in_part(p, &state), &w);
+    assert_all_close_to("steps_in_part", &grad, &want, 1e-8);
+}
+
+/// Fourth-order central differences of `f` at `p`, step 1e-3.
+fn central_differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    let h = 1e-3;
+    (0..p.len())
+        .map(|i| {
+            let at = |e: f64| {
+                let mut q = p.to_vec();
+                q[i] += e;
+                f(&q)
+            };
+            (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h)
+        })
+        .collect()
+}
+
+fn assert_all_close_to(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "{what}[{i}]: got {g}, want {w}"
+        );
+    }
+}

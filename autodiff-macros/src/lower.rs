@@ -158,7 +158,8 @@ enum Bound {
     Node(NodeId),
     /// A variable assigned inside a branch or loop, or an array.
     Var(VarId),
-    /// A read-only part of an array: a window, a chunk, a sub-slice.
+    /// A part of an array: a window, a chunk, a sub-slice; its elements can be stored into when
+    /// the binding is writable (`&mut x[a..b]`, `split_at_mut` of a buffer or an out-parameter).
     View(View),
     /// A closure bound with `let`, inlined where it is called.
     Closure(usize),
@@ -1324,7 +1325,7 @@ impl Lowerer {
             Some((Bound::View(_), _)) => {
                 self.errors.push(err(
                     base,
-                    "a window, chunk or sub-slice is read-only: copy it into a local array `[0.0; N]` to change it",
+                    "a window, chunk or sub-slice is read-only: copy it into a local array `[0.0; N]` to change it, or take it with `&mut x[a..b]` or `split_at_mut` from a buffer or an out-parameter",
                 ));
                 None
             }
@@ -1340,6 +1341,24 @@ impl Lowerer {
 
     /// `h[i] = value(current)`, where `current` is the element's value before.
     fn store(&mut self, index: &syn::ExprIndex, value: impl FnOnce(&mut Self, NodeId) -> NodeId) {
+        // A writable view, `let (hidden, cell) = state.split_at_mut(n);`: its array at its offset.
+        if let Some((Bound::View(view), true)) = self.local_binding(strip(&index.expr)) {
+            let k = self.expr(&index.index);
+            let i = match view.offset {
+                Some(o) => self.offset_index(o, k, index.span()),
+                None => k,
+            };
+            let ty = self.vars[view.var.0].ty;
+            let current = self.push(Op::Load(view.var), vec![i], ty, index.span());
+            let value = value(self, current);
+            self.emit(graph::Stmt::Store {
+                var: view.var,
+                index: i,
+                value,
+            });
+            self.forget();
+            return;
+        }
         let Some(v) = self.array_of(&index.expr) else {
             return;
         };
@@ -1805,6 +1824,20 @@ impl Lowerer {
                     return self.user_call(prefix, &m.method, &args, span);
                 }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
+                    let bind = match name.as_str() {
+                        "split_at" | "split_at_mut" => Some("let (a, b) = x.{}(n);"),
+                        "to_vec" => Some("let s = x.{}();"),
+                        _ => None,
+                    };
+                    if let Some(bind) = bind {
+                        return self.fail(err(
+                            &m.method,
+                            format!(
+                                "`{name}` of an array is supported as the value of a `let`: write `{}`",
+                                bind.replace("{}", &name)
+                            ),
+                        ));
+                    }
                     return self.fail(err(
                         &m.method,
                         format!(

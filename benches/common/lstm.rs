@@ -720,6 +720,10 @@ pub struct Lstm {
     sequence: Vec<f64>,
     /// The parameters drawn with the data: the point benchmarked.
     params: Vec<f64>,
+    /// Whether the primal and the generated gradient are ADBench's own form,
+    /// [`lstm_natural::lstm_objective`](super::lstm_natural::lstm_objective), or
+    /// [`lstm_objective`].
+    adbench: bool,
 }
 
 impl Lstm {
@@ -753,6 +757,17 @@ impl Lstm {
             state,
             sequence,
             params: [main_params, extra_params].concat(),
+            adbench: false,
+        }
+    }
+
+    /// The same data, with the objective in ADBench's own form,
+    /// [`lstm_natural::lstm_objective`](super::lstm_natural::lstm_objective).
+    #[must_use]
+    pub fn adbench_form(l: usize, c: usize) -> Self {
+        Self {
+            adbench: true,
+            ..Self::new(l, c)
         }
     }
 
@@ -781,11 +796,11 @@ impl Lstm {
 
 impl Problem for Lstm {
     fn family(&self) -> &'static str {
-        "lstm"
+        if self.adbench { "lstm_adbench" } else { "lstm" }
     }
 
     fn label(&self) -> String {
-        format!("lstm/l{}c{}", self.l, self.c)
+        format!("{}/l{}c{}", self.family(), self.l, self.c)
     }
 
     fn dim(&self) -> usize {
@@ -797,6 +812,9 @@ impl Problem for Lstm {
     }
 
     fn primal(&self, params: &[f64]) -> f64 {
+        if self.adbench {
+            return self.natural(params);
+        }
         let (main_params, extra_params) = self.split(params);
         lstm_objective(
             self.l,
@@ -889,7 +907,12 @@ impl Problem for Lstm {
         v.accumulating(Contender::Generated, |params, g| {
             let (main_params, extra_params) = self.split(params);
             let (d_main, d_extra) = g.split_at_mut(8 * self.l * BITS);
-            lstm_objective_grad_into(
+            let grad_into = if self.adbench {
+                super::lstm_natural::lstm_objective_grad_into
+            } else {
+                lstm_objective_grad_into
+            };
+            grad_into(
                 self.l,
                 self.c,
                 BITS,

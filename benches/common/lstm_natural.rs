@@ -8,28 +8,28 @@
 //! mutably); the output buffer is overwritten afterwards, as in ADBench, so the values are the
 //! same.
 //!
-//! This is the target form for `#[differentiate]`. Today the macro refuses it (see
-//! `benches/RESULTS.md`, "ADBench: LSTM"), so the attribute is applied only with the feature
-//! `lstm-natural` (`cargo test --features lstm-natural --test bench_agreement`); without it these
-//! are plain functions, whose value the agreement test compares with the accepted form's.
-//! `sigmoid` and `logsumexp`, which the macro accepts as written, are shared with `lstm.rs`.
+//! `#[differentiate]` takes it as written; `benches/RESULTS.md` ("ADBench: LSTM") measures its
+//! gradient against ADBench's hand-written one, and `tests/bench_agreement.rs` checks it. The
+//! one concession is `self::sigmoid`: unqualified, `sigmoid` is the runtime's function (a
+//! compile error says so when another is in scope). `sigmoid` and `logsumexp` are shared with
+//! `lstm.rs`.
 // ADBench's loops index several arrays with one counter, and its arguments are ADBench's.
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 // "ADBench" is a name, not code.
 #![allow(clippy::doc_markdown)]
 // Character counts are far below 2^52.
 #![allow(clippy::cast_precision_loss)]
+// `self::sigmoid` is ADBench's own logistic function, differentiated through its
+// `sigmoid_grad`: unqualified, the name would be taken for the runtime's `sigmoid`.
+#![allow(unused_qualifications)]
 
-use super::lstm::{logsumexp, sigmoid};
-#[cfg(feature = "lstm-natural")]
-use super::lstm::{logsumexp_grad_into, sigmoid_grad};
-#[cfg(feature = "lstm-natural")]
+use super::lstm::{logsumexp, logsumexp_grad, sigmoid, sigmoid_grad};
 use autodiff::differentiate;
 
 /// One LSTM layer (ADBench's `lstm_model`): `params` are the layer's `8 hsize` parameters (the
 /// weights of the forget, input, output and change gates, then their biases), `state` its hidden
 /// values then its cell values, updated in place from `input`.
-#[cfg_attr(feature = "lstm-natural", differentiate)]
+#[differentiate]
 pub fn lstm_model(hsize: usize, params: &[f64], state: &mut [f64], input: &[f64]) {
     let weight_forget = &params[..hsize];
     let weight_ingate = &params[hsize..2 * hsize];
@@ -42,9 +42,9 @@ pub fn lstm_model(hsize: usize, params: &[f64], state: &mut [f64], input: &[f64]
     let (hidden, cell) = state.split_at_mut(hsize);
     for i in 0..hsize {
         // gates for i-th cell/hidden
-        let forget = sigmoid(input[i] * weight_forget[i] + bias_forget[i]);
-        let ingate = sigmoid(hidden[i] * weight_ingate[i] + bias_ingate[i]);
-        let outgate = sigmoid(input[i] * weight_outgate[i] + bias_outgate[i]);
+        let forget = self::sigmoid(input[i] * weight_forget[i] + bias_forget[i]);
+        let ingate = self::sigmoid(hidden[i] * weight_ingate[i] + bias_ingate[i]);
+        let outgate = self::sigmoid(input[i] * weight_outgate[i] + bias_outgate[i]);
         let change = (hidden[i] * weight_change[i] + bias_change[i]).tanh();
 
         cell[i] = cell[i] * forget + ingate * change;
@@ -56,7 +56,7 @@ pub fn lstm_model(hsize: usize, params: &[f64], state: &mut [f64], input: &[f64]
 /// `main_params` the `8 b` parameters of each layer, `extra_params` the input weights, output
 /// weights and output biases, `state` each layer's hidden then cell values (updated), `input`
 /// the character's `b` bits; the prediction goes into `output`.
-#[cfg_attr(feature = "lstm-natural", differentiate)]
+#[differentiate]
 pub fn lstm_predict(
     l: usize,
     b: usize,
@@ -93,10 +93,7 @@ pub fn lstm_predict(
 
 /// The loss of predicting each of `c` characters (`b` bits each, in `sequence`) from the ones
 /// before it (ADBench's `lstm_objective`), from the initial `state`.
-#[cfg_attr(
-    feature = "lstm-natural",
-    differentiate(wrt(main_params, extra_params))
-)]
+#[differentiate(wrt(main_params, extra_params))]
 #[must_use]
 pub fn lstm_objective(
     l: usize,

@@ -247,6 +247,9 @@ pub fn adbench<V: ProblemVisitor>(v: &mut V) {
     for (l, c) in lstm::LSTM_SIZES {
         v.problem(&lstm::Lstm::new(l, c));
     }
+    for (l, c) in lstm::LSTM_SIZES {
+        v.problem(&lstm::Lstm::adbench_form(l, c));
+    }
 }
 
 /// A small deterministic generator (`SplitMix64`) for test points and data.

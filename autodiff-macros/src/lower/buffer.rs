@@ -1,4 +1,4 @@
-//! Run-time-sized local buffers: `let mut q = vec![0.0; n];`.
+//! Run-time-sized local buffers: `let mut q = vec![0.0; n];`, `let mut q = x.to_vec();`.
 //!
 //! A buffer is a local array whose length is an integer node computed where it is declared
 //! ([`Shape::Buffer`]). It is read, stored into and passed to calls as a local `[0.0; N]` is;
@@ -18,6 +18,8 @@ use crate::graph::{self, FloatTy, LitValue, Op, Shape, Ty};
 pub(super) enum Alloc<'a> {
     /// `vec![value; len]`.
     Repeat(syn::ExprRepeat, Span),
+    /// `x.to_vec()`: a buffer holding a copy of an array, a slice or a part of one.
+    Copy(&'a Expr, Span),
     /// `vec![a, b]`, `Vec::new()`, `Vec::with_capacity(n)`: refused, with what to write.
     Refused(&'a Expr, &'static str),
 }
@@ -34,6 +36,9 @@ pub(super) fn alloc(init: &Expr) -> Option<Alloc<'_>> {
                     "only `vec![value; length]` buffers are supported: write `vec![0.0; n]`, then store into its elements",
                 )),
             }
+        }
+        Expr::MethodCall(m) if m.method == "to_vec" && m.args.is_empty() => {
+            Some(Alloc::Copy(&m.receiver, m.span()))
         }
         Expr::Call(c) => match strip(&c.func) {
             Expr::Path(p)
@@ -90,6 +95,16 @@ impl Lowerer {
             Alloc::Repeat(r, span) => {
                 self.buffer_local(&p.ident, p.mutability.is_some(), annotated, &r, span);
             }
+            Alloc::Copy(source, span) if self.names_array(source) => {
+                self.copy_local(&p.ident, p.mutability.is_some(), source, span);
+            }
+            Alloc::Copy(source, _) => {
+                self.errors.push(err(
+                    source,
+                    "`to_vec` copies an array or a slice of floats: write `x.to_vec()` or `x[a..b].to_vec()`",
+                ));
+                self.bind(&p.ident, Bound::Failed, p.mutability.is_some());
+            }
             Alloc::Refused(e, message) => {
                 self.errors.push(err(e.to_token_stream(), message));
                 // Bound all the same, to a buffer, so that indexing it reports nothing more.
@@ -103,6 +118,51 @@ impl Lowerer {
                 self.bind(&p.ident, Bound::Var(v), true);
             }
         }
+    }
+
+    /// `let [mut] name = x.to_vec();`: a buffer of `x`'s length, stored element by element.
+    fn copy_local(&mut self, ident: &syn::Ident, mutable: bool, source: &Expr, span: Span) {
+        let view = self.view_of(source).expect("checked by names_array");
+        let len = self.view_len(view, span);
+        let ty = self.vars[view.var.0].ty;
+        let v = self.var(&ident.to_string(), ty, Shape::Buffer(len), ident.span());
+        let zero = self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span);
+        let init = self.push(Op::Vec, vec![zero, len], ty, span);
+        self.emit(graph::Stmt::Declare(v, Some(init)));
+        self.fill(v, len, span, |cx, k| cx.view_load(view, k, span));
+        self.bind(ident, Bound::Var(v), mutable);
+    }
+
+    /// `for k in 0..len { v[k] = value(k); }`.
+    fn fill(
+        &mut self,
+        v: graph::VarId,
+        len: graph::NodeId,
+        span: Span,
+        value: impl FnOnce(&mut Self, graph::NodeId) -> graph::NodeId,
+    ) {
+        let start = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, span);
+        let counter = self.counters;
+        self.counters += 1;
+        let body = self.nested(|cx| {
+            let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
+            cx.nodes[k.0].name = Some("k".to_owned());
+            let value = value(cx, k);
+            cx.emit(graph::Stmt::Store {
+                var: v,
+                index: k,
+                value,
+            });
+        });
+        self.emit(graph::Stmt::For(graph::Loop {
+            counter,
+            name: "k".to_owned(),
+            start,
+            end: len,
+            inclusive: false,
+            reverse: false,
+            body,
+        }));
     }
 
     /// `let [mut] name = vec![value; len];`: a buffer of run-time length.
@@ -156,27 +216,7 @@ impl Lowerer {
         let init = self.push(Op::Vec, vec![first, len], ty, span);
         self.emit(graph::Stmt::Declare(v, Some(init)));
         if !constant {
-            let start = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, span);
-            let counter = self.counters;
-            self.counters += 1;
-            let body = self.nested(|cx| {
-                let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
-                cx.nodes[k.0].name = Some("k".to_owned());
-                cx.emit(graph::Stmt::Store {
-                    var: v,
-                    index: k,
-                    value: fill,
-                });
-            });
-            self.emit(graph::Stmt::For(graph::Loop {
-                counter,
-                name: "k".to_owned(),
-                start,
-                end: len,
-                inclusive: false,
-                reverse: false,
-                body,
-            }));
+            self.fill(v, len, span, |_, _| fill);
         }
         self.bind(ident, Bound::Var(v), mutable);
     }

@@ -60,13 +60,16 @@ pub(super) fn writes_into(c: &syn::ExprCall) -> bool {
 }
 
 impl Lowerer {
-    /// Whether `e` names an out-parameter of the function: `out`.
+    /// Whether `e` names an out-parameter of the function, `out`, or a writable view, `tail`
+    /// of `let (head, tail) = s.split_at_mut(n);`: a `&mut [f64]` the call may write.
     fn names_out_param(&self, e: &Expr) -> bool {
-        matches!(
-            self.local_binding(strip(e)),
-            Some((Bound::Var(v), _))
-                if self.vars[v.0].param.is_some_and(|p| self.out_params.contains(&p))
-        )
+        match self.local_binding(strip(e)) {
+            Some((Bound::Var(v), _)) => self.vars[v.0]
+                .param
+                .is_some_and(|p| self.out_params.contains(&p)),
+            Some((Bound::View(_), writable)) => writable,
+            _ => false,
+        }
     }
 
     /// Whether a call statement writes into a buffer: it passes `&mut buffer`, or passes on an

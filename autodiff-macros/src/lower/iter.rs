@@ -17,7 +17,7 @@ use super::{Bound, LoopRange, Lowerer, err, float_type, strip};
 use crate::graph::{self, CmpOp, FloatTy, LitValue, NodeId, Op, Shape, Ty, VarId};
 use crate::prim::{Prim, Syntax};
 
-/// A read-only run of an array's elements: `var[offset..offset + len]`.
+/// A run of an array's elements: `var[offset..offset + len]`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct View {
     pub(super) var: VarId,
@@ -238,7 +238,7 @@ impl Lowerer {
 
     /// `o + k`, the index of element `k` of a view at offset `o`; for a window whose counter
     /// is shifted, `o = i - c`, the element `d` is at `i + (d - c)` or `i - (c - d)`.
-    fn offset_index(&mut self, o: NodeId, k: NodeId, span: Span) -> NodeId {
+    pub(super) fn offset_index(&mut self, o: NodeId, k: NodeId, span: Span) -> NodeId {
         if let Some(d) = self.int_value(k)
             && let (Op::Prim(Prim::Sub), [i, c]) =
                 (&self.nodes[o.0].op, self.nodes[o.0].args.as_slice())

@@ -12,6 +12,7 @@ use syn::{Expr, Pat, Stmt};
 use super::iter::{Item, View};
 use super::{Bound, Lowerer, MAX_CHAIN, err, float_type, strip};
 use crate::graph::{self, CastTo, CmpOp, LitValue, NodeId, Op, Shape, Ty, VarId};
+use crate::prim::Prim;
 
 /// What a `match` looks at.
 enum Scrutinee {
@@ -86,6 +87,26 @@ impl Lowerer {
                     m.span(),
                 );
                 self.bind_value(&p.ident, n, mutable, &[]);
+                true
+            }
+            // `let t = tail;` of a writable view: the same view, moved.
+            Expr::Path(_) if matches!(self.local_binding(init), Some((Bound::View(_), true))) => {
+                let view = self.view_of(init).expect("a view");
+                self.bind(&p.ident, Bound::View(view), true);
+                true
+            }
+            // `let h = &mut state[a..b];`: a writable view of a buffer or an out-parameter.
+            Expr::Reference(r) if r.mutability.is_some() && self.names_array(&r.expr) => {
+                if self.writable_array(&r.expr) {
+                    let view = self.view_of(&r.expr).expect("checked by names_array");
+                    self.bind(&p.ident, Bound::View(view), true);
+                } else {
+                    self.errors.push(err(
+                        &r.expr,
+                        "`&mut` of an array this function cannot write: take it from a local buffer or an out-parameter `&mut [f64]`",
+                    ));
+                    self.bind(&p.ident, Bound::Failed, false);
+                }
                 true
             }
             _ if self.names_array(init) => {
@@ -216,6 +237,14 @@ impl Lowerer {
             self.fail_names(pat);
             return;
         }
+        if let Expr::MethodCall(m) = strip(init)
+            && (m.method == "split_at" || m.method == "split_at_mut")
+            && m.args.len() == 1
+            && self.names_array(&m.receiver)
+        {
+            self.let_split(inner, m);
+            return;
+        }
         if matches!(strip(init), Expr::Call(_) | Expr::MethodCall(_)) && !self.names_array(init) {
             let before = self.errors.count();
             self.expr(init);
@@ -245,6 +274,99 @@ impl Lowerer {
             }
             (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
             (p, item) => self.bind_let(p, item, rest),
+        }
+    }
+
+    /// `let (a, b) = x.split_at(n);` or `x.split_at_mut(n)`: two views of `x`, `x[..n]` and
+    /// `x[n..]`, writable for `split_at_mut` of a buffer or an out-parameter. The generated code
+    /// indexes `x` itself, after the check `split_at` makes (`n <= x.len()`).
+    fn let_split(&mut self, pat: &Pat, m: &syn::ExprMethodCall) {
+        let mutable = m.method == "split_at_mut";
+        if mutable && !self.writable_array(&m.receiver) {
+            self.errors.push(err(
+                &m.receiver,
+                "`split_at_mut` of an array this function cannot write: split a local buffer or an out-parameter `&mut [f64]`, or use `split_at` to read",
+            ));
+            self.fail_names(pat);
+            return;
+        }
+        let names: Option<Vec<&Pat>> = match pat {
+            Pat::Tuple(t)
+                if t.elems.len() == 2 && t.elems.iter().all(|p| {
+                    matches!(p, Pat::Wild(_))
+                        || matches!(p, Pat::Ident(i) if i.by_ref.is_none() && i.subpat.is_none())
+                }) =>
+            {
+                Some(t.elems.iter().collect())
+            }
+            _ => None,
+        };
+        let Some(names) = names else {
+            self.errors.push(err(
+                pat,
+                format!(
+                    "bind the two parts to names: `let (a, b) = x.{}(n);`",
+                    m.method
+                ),
+            ));
+            self.fail_names(pat);
+            return;
+        };
+        let span = m.span();
+        let base = self.view_of(&m.receiver).expect("checked by names_array");
+        let at = self.expr(&m.args[0]);
+        if !matches!(self.nodes[at.0].ty, Ty::Int) {
+            self.errors.push(err(
+                &m.args[0],
+                "the index to split at is an integer: write `x.split_at(n)` with `n: usize`",
+            ));
+            self.fail_names(pat);
+            return;
+        }
+        let len = self.view_len(base, span);
+        let within = self.push(Op::Cmp(CmpOp::Le), vec![at, len], Ty::Bool, span);
+        self.emit(graph::Stmt::Assert {
+            mac: syn::Ident::new("assert", span),
+            operands: 1,
+            args: vec![within],
+            message: Some(quote::quote!("mid > len")),
+        });
+        let (first, second) = match base.offset {
+            Some(o) => (o, self.iop(Prim::Add, o, at, span)),
+            None => (self.int(0, span), at),
+        };
+        let rest = self.iop(Prim::Sub, len, at, span);
+        let parts = [(first, at), (second, rest)];
+        for (p, (offset, len)) in names.into_iter().zip(parts) {
+            if let Pat::Ident(i) = p {
+                let view = View {
+                    var: base.var,
+                    offset: Some(offset),
+                    len: Some(len),
+                    end: None,
+                    refs: 0,
+                };
+                self.bind(&i.ident, Bound::View(view), mutable);
+            }
+        }
+    }
+
+    /// Whether a function can write the array an expression names: an out-parameter, a local
+    /// array or buffer, a `mut` array parameter, or a writable view.
+    pub(super) fn writable_array(&self, e: &Expr) -> bool {
+        match strip(e) {
+            Expr::Index(i) => self.writable_array(&i.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.writable_array(&u.expr),
+            e => match self.local_binding(e) {
+                Some((Bound::Var(v), writable)) => {
+                    writable
+                        || self.vars[v.0]
+                            .param
+                            .is_some_and(|p| self.out_params.contains(&p))
+                }
+                Some((Bound::View(_), writable)) => writable,
+                _ => false,
+            },
         }
     }
 

@@ -136,6 +136,7 @@ impl Row {
                 | "gmm_points_last"
                 | "gmm_adbench"
                 | "lstm"
+                | "lstm_adbench"
         ) {
             4.0
         } else {

@@ -1161,11 +1161,11 @@ fn split_copy(x: &[f64]) -> f64 {
     b[1] += a[1];
     let v = &mut s[1..3];
     let u = v;
-    u[0] = u[1] * u[0];
+    u[0] *= u[1];
     s[0] * s[3] + s[1]
 }
 
-/// One recurrent cell on a state whose halves are the hidden and the cell values, as ADBench's
+/// One recurrent cell on a state whose halves are the hidden and the cell values, as `ADBench`'s
 /// LSTM writes its layer: `let (hidden, cell) = state.split_at_mut(n);`.
 #[differentiate(reverse, forward, hessian)]
 fn cell_update(w: &[f64], state: &mut [f64]) {
@@ -1193,18 +1193,18 @@ fn steps(w: &[f64], state: &[f64], count: usize) -> f64 {
     total
 }
 
-/// The same, the state written as the second part of a buffer: `&mut s[n..]` passed on.
+/// The same, the state written as the second half of a buffer (`copy_from_slice`) and passed
+/// on, the first half filled with `fill`.
 #[differentiate(reverse, forward, wrt(w))]
 fn steps_in_part(w: &[f64], state: &[f64]) -> f64 {
     let n = state.len();
     let mut s = vec![0.5; 2 * n];
     let (head, tail) = s.split_at_mut(n);
-    for i in 0..n {
-        tail[i] = state[i];
-    }
+    tail.copy_from_slice(state);
+    head.fill(w[0]);
     cell_update(w, tail);
     head[0] += tail[0] * tail[n - 1];
-    s[0] + s[n + 1]
+    s[0] + s[n + 1] + s[1]
 }
 
 #[test]

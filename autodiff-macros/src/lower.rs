@@ -1005,6 +1005,11 @@ impl Lowerer {
     fn effect_inner(&mut self, e: &Expr) {
         match e {
             Expr::Call(c) if self.writes_into(c) => self.call_into(c),
+            Expr::MethodCall(m)
+                if (m.method == "copy_from_slice" || m.method == "fill") && m.args.len() == 1 =>
+            {
+                self.slice_write(m);
+            }
             Expr::Assign(assign) => {
                 if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);

@@ -11,6 +11,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, GenericArgument, PathArguments, Type};
 
+use super::iter::View;
 use super::{Bound, Lowerer, err, float_type, strip};
 use crate::graph::{self, FloatTy, LitValue, Op, Shape, Ty};
 
@@ -75,6 +76,17 @@ pub(super) fn vec_element(ty: &Type) -> Option<FloatTy> {
     }
 }
 
+/// The whole of an array, as a view.
+const fn whole(var: graph::VarId) -> View {
+    View {
+        var,
+        offset: None,
+        len: None,
+        end: None,
+        refs: 0,
+    }
+}
+
 impl Lowerer {
     /// `let name = <alloc>;` for a vector allocation: a buffer, or the error that says what to
     /// write instead.
@@ -129,14 +141,60 @@ impl Lowerer {
         let zero = self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span);
         let init = self.push(Op::Vec, vec![zero, len], ty, span);
         self.emit(graph::Stmt::Declare(v, Some(init)));
-        self.fill(v, len, span, |cx, k| cx.view_load(view, k, span));
+        self.fill(whole(v), len, span, |cx, k| cx.view_load(view, k, span));
         self.bind(ident, Bound::Var(v), mutable);
     }
 
-    /// `for k in 0..len { v[k] = value(k); }`.
+    /// `dst.copy_from_slice(src);` or `dst.fill(value);` as a statement, for an array this
+    /// function can write (a local buffer or array, an out-parameter, a writable view): a loop
+    /// that stores each element.
+    pub(super) fn slice_write(&mut self, m: &syn::ExprMethodCall) {
+        let span = m.span();
+        let method = m.method.to_string();
+        if !self.names_array(&m.receiver) || !self.writable_array(&m.receiver) {
+            self.expr(&m.args[0]);
+            self.errors.push(err(
+                &m.receiver,
+                format!("`{method}` writes an array: call it on a local buffer, an out-parameter `&mut [f64]` or a part of one, `&mut x[a..b]`"),
+            ));
+            return;
+        }
+        let dst = self.view_of(&m.receiver).expect("checked by names_array");
+        let len = self.view_len(dst, span);
+        if method == "fill" {
+            let value = self.expr(&m.args[0]);
+            self.fill(dst, len, span, |_, _| value);
+            return;
+        }
+        let source = match strip(&m.args[0]) {
+            Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+            e => e,
+        };
+        if !self.names_array(source) {
+            self.expr(source);
+            self.errors.push(err(
+                &m.args[0],
+                "`copy_from_slice` copies an array or a slice: write `dst.copy_from_slice(&x[a..b])`",
+            ));
+            return;
+        }
+        let src = self.view_of(source).expect("checked by names_array");
+        let src_len = self.view_len(src, span);
+        self.emit(graph::Stmt::Assert {
+            mac: syn::Ident::new("assert_eq", span),
+            operands: 2,
+            args: vec![len, src_len],
+            message: Some(quote::quote!(
+                "source slice length does not match destination slice length"
+            )),
+        });
+        self.fill(dst, len, span, |cx, k| cx.view_load(src, k, span));
+    }
+
+    /// `for k in 0..len { dst[k] = value(k); }`.
     fn fill(
         &mut self,
-        v: graph::VarId,
+        dst: View,
         len: graph::NodeId,
         span: Span,
         value: impl FnOnce(&mut Self, graph::NodeId) -> graph::NodeId,
@@ -148,9 +206,13 @@ impl Lowerer {
             let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
             cx.nodes[k.0].name = Some("k".to_owned());
             let value = value(cx, k);
+            let index = match dst.offset {
+                Some(o) => cx.offset_index(o, k, span),
+                None => k,
+            };
             cx.emit(graph::Stmt::Store {
-                var: v,
-                index: k,
+                var: dst.var,
+                index,
                 value,
             });
         });
@@ -216,7 +278,7 @@ impl Lowerer {
         let init = self.push(Op::Vec, vec![first, len], ty, span);
         self.emit(graph::Stmt::Declare(v, Some(init)));
         if !constant {
-            self.fill(v, len, span, |_, _| fill);
+            self.fill(whole(v), len, span, |_, _| fill);
         }
         self.bind(ident, Bound::Var(v), mutable);
     }

@@ -32,4 +32,12 @@ fn split_into_one_name(x: &[f64]) -> f64 {
     parts.0[0]
 }
 
+#[differentiate]
+fn fill_a_parameter(x: &[f64], y: &[f64]) -> f64 {
+    x.fill(1.0);
+    let mut s = vec![0.0; 2];
+    s.copy_from_slice(y[0]);
+    s[0] * x[0]
+}
+
 fn main() {}

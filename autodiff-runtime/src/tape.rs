@@ -9,7 +9,7 @@
 ///
 /// The first `N` values live inline, so a loop whose trip count the macro knows at compile time
 /// (a loop over a fixed-size array, a literal range) never touches the heap; values past `N` go to
-/// a `Vec`, which allocates only then.
+/// a `Vec`, which allocates only then, 1 KiB at first.
 ///
 /// ```
 /// let mut tape = autodiff_runtime::Tape::<f64, 2>::new();
@@ -21,6 +21,9 @@
 /// assert_eq!(tape.pop(), 1.0);
 /// assert!(tape.is_empty());
 /// ```
+/// The size of a tape's first heap allocation.
+const FIRST_SPILL_BYTES: usize = 512;
+
 #[derive(Debug, Clone)]
 pub struct Tape<T, const N: usize> {
     inline: [T; N],
@@ -45,9 +48,22 @@ impl<T: Copy + Default, const N: usize> Tape<T, N> {
         if self.len < N {
             self.inline[self.len] = value;
         } else {
+            if self.spill.len() == self.spill.capacity() {
+                self.grow();
+            }
             self.spill.push(value);
         }
         self.len += 1;
+    }
+
+    /// Doubles the spill; its first allocation has room for `FIRST_SPILL_BYTES` of values at
+    /// once, where a `Vec` would double from four, so the tape of a short loop allocates once
+    /// rather than five or six times.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
+        self.spill.reserve(self.spill.capacity().max(first));
     }
 
     /// Takes back the value saved last.

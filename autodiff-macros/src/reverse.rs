@@ -28,6 +28,7 @@ use crate::rules::{self, Mode};
 
 mod buffer;
 mod call_into;
+mod counters;
 pub(crate) mod fields;
 
 /// A graph extended with its backward sweep.
@@ -137,6 +138,10 @@ struct Reverse {
     scratch: Vec<VarId>,
     /// The array inputs each call that writes into a buffer saves for its backward code.
     snapshots: HashMap<NodeId, Vec<call_into::Snapshot>>,
+    /// Integer counters the backward code steps back instead of saving their values.
+    counters: HashMap<VarId, counters::Counter>,
+    /// The counters the backward code has stepped back: it writes them.
+    undone: HashSet<VarId>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -365,9 +370,12 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         parts: HashMap::new(),
         scratch: Vec::new(),
         snapshots: HashMap::new(),
+        counters: HashMap::new(),
+        undone: HashSet::new(),
     };
     let mut ids = 0;
     r.locate(&body, &mut ids, false);
+    r.counters = r.find_counters(&body);
     // Only values computed at the top of the function are in scope everywhere in the backward
     // sweep; the others must be recomputed or taped, not shared.
     let home = r.home.clone();
@@ -652,6 +660,9 @@ impl Reverse {
         // except a load from an active array that holds the same values in the backward code:
         // its index is needed there anyway, for the adjoint, so the element is loaded again at
         // the (saved) index rather than saved beside it.
+        if let Some(value) = self.counter_read(n) {
+            return value;
+        }
         let reload = matches!(node.op, Op::Load(v) if self.b.with_graph(|g| g.vars[v.0].active))
             && (self.pure(&node) || self.unchanged_in_fused_loop(&node));
         if reload || self.recomputable(n) {
@@ -717,7 +728,9 @@ impl Reverse {
             }
             let in_scope =
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
-            if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(&node)) {
+            if !in_scope && self.steps_back(id) {
+                known.insert(id, true);
+            } else if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(&node)) {
                 known.insert(id, in_scope);
             } else if visited {
                 let all = node.args.iter().all(|a| known[a]);
@@ -1270,6 +1283,8 @@ impl Reverse {
                 None if matches!(node.op, Op::Pop(_)) => {
                     inside?;
                 }
+                // A counter stepped back holds its final value only after the forward sweep.
+                None if matches!(node.op, Op::Read(v) if self.undone.contains(&v)) => return None,
                 None => {}
                 Some(home) if home.block == 0 && home.at.0 < index => continue,
                 Some(home) if inside == Some(home.block) => continue,

@@ -1,5 +1,8 @@
 //! The stack on which generated gradient code saves values for its backward sweep.
 
+/// The size of a tape's first heap allocation.
+const FIRST_SPILL_BYTES: usize = 512;
+
 /// A last-in, first-out store of the values a loop's backward sweep needs.
 ///
 /// `#[differentiate]` emits one for each block of a loop (or branch) whose values the backward
@@ -21,9 +24,6 @@
 /// assert_eq!(tape.pop(), 1.0);
 /// assert!(tape.is_empty());
 /// ```
-/// The size of a tape's first heap allocation.
-const FIRST_SPILL_BYTES: usize = 512;
-
 #[derive(Debug, Clone)]
 pub struct Tape<T, const N: usize> {
     inline: [T; N],

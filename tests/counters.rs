@@ -1,0 +1,214 @@
+//! Integer counters updated by constants in a loop (a running index into packed storage, as
+//! ADBench's `Qtimesx` keeps one): the backward sweep steps them back rather than saving them.
+//! Each function is checked against fourth-order central differences and against forward mode,
+//! which shares no code with the backward sweep.
+// The loops index packed storage by a running counter, as the programs they stand for do.
+#![allow(clippy::needless_range_loop, clippy::explicit_counter_loop)]
+
+use autodiff::{check_gradient, differentiate};
+
+/// `out = L x` for a unit lower-triangular `L` packed by rows below the diagonal, summed
+/// with weights: ADBench's `Qtimesx` without the diagonal.
+#[differentiate(reverse, forward, hessian)]
+fn packed_triangle(ltri: &[f64], x: &[f64]) -> f64 {
+    let d = x.len();
+    let mut out = vec![0.0; d];
+    for i in 0..d {
+        out[i] = x[i];
+    }
+    let mut idx = 0;
+    for i in 0..d {
+        for j in i + 1..d {
+            out[j] += ltri[idx] * x[i];
+            idx += 1;
+        }
+    }
+    let mut s = 0.0;
+    for j in 0..d {
+        s += out[j].sin() * (j as f64 + 1.0);
+    }
+    s
+}
+
+/// Several updates in one body, by different steps, up and down, with reads between them and a
+/// read before the first; the counter also read after the loop.
+#[differentiate(reverse, forward)]
+fn strides(w: &[f64], x: &[f64]) -> f64 {
+    let mut k = 1;
+    let mut acc = 0.0;
+    let mut prod = 1.0;
+    for i in 0..x.len() {
+        let a = w[k - 1];
+        k += 3;
+        let b = w[k - 2];
+        k -= 1;
+        prod = prod * (a * x[i] + b).cos() + w[k] * 0.1;
+        acc += prod * x[i];
+    }
+    acc + w[k]
+}
+
+/// A counter updated in a `while` loop inside a branch, and in a loop nested in a loop over
+/// rows whose trip count changes.
+#[differentiate(reverse, forward)]
+fn ragged(w: &[f64], x: f64, flag: bool) -> f64 {
+    let mut v = x;
+    let mut at = 0;
+    if flag {
+        while at < 3 {
+            v = (v * w[at]).tanh() + v;
+            at += 1;
+        }
+    }
+    let mut p = 0;
+    for row in 0..3 {
+        for _ in 0..=row {
+            v = v * w[p + 3] + (v * v).sin();
+            p += 1;
+        }
+    }
+    v
+}
+
+/// A counter updated inside a branch of the loop body: not a counter the backward sweep can
+/// step back (its updates are not all in one block); saved as before.
+#[differentiate(reverse, forward)]
+fn conditional_step(w: &[f64], x: &[f64]) -> f64 {
+    let mut k = 0;
+    let mut v = 1.0;
+    for i in 0..x.len() {
+        v = v * w[k] + x[i];
+        if x[i] > 0.0 {
+            k += 1;
+        }
+    }
+    v
+}
+
+/// Fourth-order central differences of `f`.
+fn differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    let h = 1e-3;
+    (0..p.len())
+        .map(|i| {
+            let at = |e: f64| {
+                let mut q = p.to_vec();
+                q[i] += e;
+                f(&q)
+            };
+            (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h)
+        })
+        .collect()
+}
+
+fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "{what}[{i}]: got {g}, want {w}"
+        );
+    }
+}
+
+/// The gradient along each unit direction by forward mode.
+fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let mut e = vec![0.0; n];
+            e[i] = 1.0;
+            jvp(&e)
+        })
+        .collect()
+}
+
+#[test]
+fn a_packed_triangle_indexed_by_a_running_counter() {
+    let x = [0.3, -0.7, 1.1, 0.4, -0.2];
+    let ltri: Vec<f64> = (0..10).map(|i| 0.1 * f64::from(i) - 0.45).collect();
+    let (value, d_ltri, d_x) = packed_triangle_grad(&ltri, &x);
+    assert_eq!(value, packed_triangle(&ltri, &x));
+    close(
+        "d_ltri",
+        &d_ltri,
+        &differences(|p| packed_triangle(p, &x), &ltri),
+        1e-8,
+    );
+    close(
+        "d_x",
+        &d_x,
+        &differences(|p| packed_triangle(&ltri, p), &x),
+        1e-8,
+    );
+    let zero_x = [0.0; 5];
+    let jvp_ltri = by_jvp(10, |e| packed_triangle_jvp(&ltri, e, &x, &zero_x).1);
+    close("d_ltri against forward mode", &d_ltri, &jvp_ltri, 1e-12);
+    check_gradient(|p| packed_triangle(&ltri, p), &x, &d_x).unwrap();
+    // H·v against central differences of the gradient along v.
+    let v_l: Vec<f64> = (0..10).map(|i| 0.3 - 0.07 * f64::from(i)).collect();
+    let v_x = [0.2, -0.1, 0.4, 0.3, -0.5];
+    let (_, _, _, hv_l, hv_x) = packed_triangle_hvp(&ltri, &v_l, &x, &v_x);
+    let h = 1e-5;
+    let at = |e: f64| {
+        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
+        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
+        let (_, gl, gx) = packed_triangle_grad(&l, &y);
+        [gl, gx].concat()
+    };
+    let (up, down) = (at(h), at(-h));
+    let want: Vec<f64> = up
+        .iter()
+        .zip(&down)
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect();
+    close("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
+}
+
+#[test]
+fn counters_stepped_by_several_amounts() {
+    let w: Vec<f64> = (0..16).map(|i| 0.05 * f64::from(i) - 0.3).collect();
+    let x = [0.4, -0.9, 0.2, 1.3, -0.5];
+    let (value, d_w, d_x) = strides_grad(&w, &x);
+    assert_eq!(value, strides(&w, &x));
+    close("d_w", &d_w, &differences(|p| strides(p, &x), &w), 1e-8);
+    close("d_x", &d_x, &differences(|p| strides(&w, p), &x), 1e-8);
+    let zero_x = [0.0; 5];
+    let jvp_w = by_jvp(16, |e| strides_jvp(&w, e, &x, &zero_x).1);
+    close("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+}
+
+#[test]
+fn counters_in_while_loops_branches_and_ragged_loops() {
+    let w = [0.9, -0.6, 1.2, 0.5, -0.4, 0.8, 0.3, 1.1, -0.7];
+    for (x, flag) in [(0.7, true), (-0.3, false), (1.4, true)] {
+        let (value, d_w, d_x) = ragged_grad(&w, x, flag);
+        assert_eq!(value, ragged(&w, x, flag));
+        close("d_w", &d_w, &differences(|p| ragged(p, x, flag), &w), 1e-6);
+        let d_x_fd = differences(|p| ragged(&w, p[0], flag), &[x]);
+        close("d_x", &[d_x], &d_x_fd, 1e-6);
+        let jvp_w = by_jvp(9, |e| ragged_jvp(&w, e, x, 0.0, flag).1);
+        close("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+        let zero_w = [0.0; 9];
+        let (_, t) = ragged_jvp(&w, &zero_w, x, 1.0, flag);
+        close("d_x against forward mode", &[d_x], &[t], 1e-12);
+    }
+}
+
+#[test]
+fn a_counter_stepped_in_a_branch_is_saved() {
+    let w = [0.9, -0.6, 1.2, 0.5, -0.4, 0.8];
+    let x = [0.4, -0.9, 0.2, 1.3, -0.5];
+    let (value, d_w, d_x) = conditional_step_grad(&w, &x);
+    assert_eq!(value, conditional_step(&w, &x));
+    close(
+        "d_w",
+        &d_w,
+        &differences(|p| conditional_step(p, &x), &w),
+        1e-8,
+    );
+    close(
+        "d_x",
+        &d_x,
+        &differences(|p| conditional_step(&w, p), &x),
+        1e-8,
+    );
+}

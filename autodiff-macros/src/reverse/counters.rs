@@ -1,6 +1,6 @@
 //! Integer counters run backwards instead of saved.
 //!
-//! A running index such as ADBench's `lparamsidx` (declared at the top, `+= 1` in an inner loop,
+//! A running index such as the `lparamsidx` of `ADBench`'s `Qtimesx` (declared at the top, `+= 1` in an inner loop,
 //! read there to index a packed triangle) would be saved on a tape at every iteration, since its
 //! value at a given iteration is not in scope in the backward sweep. But each update adds a
 //! constant, so the backward code can undo it: at the start of a backward iteration of the loop

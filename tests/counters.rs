@@ -1,5 +1,5 @@
 //! Integer counters updated by constants in a loop (a running index into packed storage, as
-//! ADBench's `Qtimesx` keeps one): the backward sweep steps them back rather than saving them.
+//! `ADBench`'s `Qtimesx` keeps one): the backward sweep steps them back rather than saving them.
 //! Each function is checked against fourth-order central differences and against forward mode,
 //! which shares no code with the backward sweep.
 // The loops index packed storage by a running counter, as the programs they stand for do.
@@ -8,7 +8,7 @@
 use autodiff::{check_gradient, differentiate};
 
 /// `out = L x` for a unit lower-triangular `L` packed by rows below the diagonal, summed
-/// with weights: ADBench's `Qtimesx` without the diagonal.
+/// with weights: `ADBench`'s `Qtimesx` without the diagonal.
 #[differentiate(reverse, forward, hessian)]
 fn packed_triangle(ltri: &[f64], x: &[f64]) -> f64 {
     let d = x.len();

@@ -1,8 +1,8 @@
 //! Integer counters run backwards instead of saved.
 //!
-//! A running index such as the `lparamsidx` of `ADBench`'s `Qtimesx` (declared at the top, `+= 1` in an inner loop,
-//! read there to index a packed triangle) would be saved on a tape at every iteration, since its
-//! value at a given iteration is not in scope in the backward sweep. But each update adds a
+//! A running index such as the `lparamsidx` of `ADBench`'s `Qtimesx` (declared at the top,
+//! `+= 1` in an inner loop, read there to index a packed triangle) would be saved on a tape at
+//! every iteration, since its value at a given iteration is not in scope in the backward sweep. But each update adds a
 //! constant, so the backward code can undo it: at the start of a backward iteration of the loop
 //! body that updates it, the counter is stepped back over that iteration's updates, last first,
 //! and each read of it in the body is taken at its place in that sequence. When the backward

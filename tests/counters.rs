@@ -85,6 +85,57 @@ fn conditional_step(w: &[f64], x: &[f64]) -> f64 {
     v
 }
 
+/// A counter declared in the body of a loop, from that loop's counter, updated in a nested
+/// loop: the backward code starts it, in each backward iteration, from its value at the end of
+/// the forward one.
+#[differentiate(reverse, forward)]
+fn rows(l: &[f64], x: &[f64], k: usize) -> f64 {
+    let d = x.len();
+    let mut q = vec![0.0; d];
+    let mut s = 0.0;
+    for ik in 0..k {
+        let mut idx = ik;
+        for i in 0..d {
+            for j in i + 1..d {
+                q[j] += l[idx] * x[i];
+                idx += 1;
+            }
+        }
+        let mut m = 0.0;
+        for j in 0..d {
+            m += q[j] * q[j];
+        }
+        s += m.sin();
+    }
+    s
+}
+
+/// The same in a loop that only accumulates, whose backward code runs inside it, the running
+/// index declared in its body.
+#[differentiate(reverse, forward)]
+fn fused_rows(l: &[f64], x: &[f64; 4], k: usize) -> f64 {
+    let mut s = 0.0;
+    for ik in 0..k {
+        let mut q = [0.0; 4];
+        for i in 0..4 {
+            q[i] = x[i] * x[i];
+        }
+        let mut idx = 2 * ik;
+        for i in 0..4 {
+            for j in i + 1..4 {
+                q[j] += l[idx] * x[i];
+                idx += 1;
+            }
+        }
+        let mut m = 0.0;
+        for j in 0..4 {
+            m += q[j] * q[j];
+        }
+        s += m.sin() + l[idx];
+    }
+    s
+}
+
 /// Fourth-order central differences of `f`.
 fn differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
     let h = 1e-3;
@@ -211,4 +262,31 @@ fn a_counter_stepped_in_a_branch_is_saved() {
         &differences(|p| conditional_step(&w, p), &x),
         1e-8,
     );
+}
+
+#[test]
+fn counters_declared_in_loop_bodies() {
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let k = 3;
+    let l: Vec<f64> = (0..13).map(|i| 0.15 * f64::from(i) - 0.8).collect();
+    let (value, d_l, d_x) = rows_grad(&l, &x, k);
+    assert_eq!(value, rows(&l, &x, k));
+    close("rows d_l", &d_l, &differences(|p| rows(p, &x, k), &l), 1e-7);
+    close("rows d_x", &d_x, &differences(|p| rows(&l, p, k), &x), 1e-7);
+    let zero_x = [0.0; 4];
+    let jvp_l = by_jvp(l.len(), |e| rows_jvp(&l, e, &x, &zero_x, k).1);
+    close("rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
+
+    let (value, d_l, d_x) = fused_rows_grad(&l, &x, k);
+    assert_eq!(value, fused_rows(&l, &x, k));
+    close(
+        "fused_rows d_l",
+        &d_l,
+        &differences(|p| fused_rows(p, &x, k), &l),
+        1e-7,
+    );
+    let fd_x = differences(|p| fused_rows(&l, &[p[0], p[1], p[2], p[3]], k), &x);
+    close("fused_rows d_x", &d_x, &fd_x, 1e-7);
+    let jvp_l = by_jvp(l.len(), |e| fused_rows_jvp(&l, e, &x, &[0.0; 4], k).1);
+    close("fused_rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
 }

@@ -142,6 +142,9 @@ struct Reverse {
     counters: HashMap<VarId, counters::Counter>,
     /// The counters the backward code has stepped back: it writes them.
     undone: HashSet<VarId>,
+    /// The backward code's variable for each counter declared inside a loop, in the backward
+    /// code of the block that declares it being built.
+    stepped: HashMap<VarId, VarId>,
 }
 
 /// A call `g(args)` whose forward sweep calls `g_grad(args)` once: its value is the first entry,
@@ -336,7 +339,7 @@ struct Frame {
 
 pub fn reverse(mut graph: Graph) -> Adjoint {
     let calls = evaluate_calls_once(&mut graph);
-    let body = graph.body.clone();
+    let mut body = graph.body.clone();
     let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
     let b = Builder::new(graph);
     b.set_infinite_variables(infinite);
@@ -372,10 +375,12 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         snapshots: HashMap::new(),
         counters: HashMap::new(),
         undone: HashSet::new(),
+        stepped: HashMap::new(),
     };
+    let last = r.end_with_reads(&mut body, true);
     let mut ids = 0;
     r.locate(&body, &mut ids, false);
-    r.counters = r.find_counters(&body);
+    r.counters = r.find_counters(&body, &last);
     // Only values computed at the top of the function are in scope everywhere in the backward
     // sweep; the others must be recomputed or taped, not shared.
     let home = r.home.clone();

@@ -18,7 +18,7 @@
 //! fusion runs each iteration's backward code before the next forward one, which the stepping
 //! back would disturb: there the counter's reads are in scope or saved, as before.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::Reverse;
 use crate::graph::{Block, LitValue, Node, NodeId, Op, Origin, Shape, Stmt, Ty, VarId};
@@ -30,27 +30,88 @@ pub(super) struct Counter {
     block: usize,
     /// The updates, by position in the block: the constant, and whether it is added.
     updates: Vec<(usize, NodeId, bool)>,
+    /// For a counter declared in a block that runs more than once (a loop body), the read of
+    /// it that ends that block: its value when the backward code of the block starts.
+    last: Option<NodeId>,
 }
 
 /// What the primal body does to integer variables, block by block.
 #[derive(Default)]
 struct Uses {
     assigns: HashMap<VarId, Vec<(usize, usize, NodeId)>>,
-    declared_inside: HashSet<VarId>,
+    declared: HashMap<VarId, usize>,
 }
 
 impl Reverse {
-    /// The counters of the body (see the module's documentation), after [`Reverse::locate`].
-    pub(super) fn find_counters(&self, body: &Block) -> HashMap<VarId, Counter> {
+    /// Ends every nested block that declares an integer variable assigned deeper inside it with
+    /// a read of that variable, before [`Reverse::locate`]: the value a counter declared there
+    /// has when the block ends ([`Counter::last`]). Unused reads are not emitted.
+    pub(super) fn end_with_reads(&self, block: &mut Block, top: bool) -> HashMap<VarId, NodeId> {
+        let mut reads = HashMap::new();
+        let mut declared = Vec::new();
+        for stmt in &mut block.0 {
+            if let Stmt::Declare(v, _) = stmt {
+                declared.push(*v);
+            }
+            let nested: Vec<&mut Block> = match stmt {
+                Stmt::If {
+                    then, otherwise, ..
+                } => vec![then, otherwise],
+                Stmt::For(l) => vec![&mut l.body],
+                Stmt::While { cond, body, .. } => vec![cond, body],
+                _ => Vec::new(),
+            };
+            for nested in nested {
+                reads.extend(self.end_with_reads(nested, false));
+            }
+        }
+        if top {
+            return reads;
+        }
+        for v in declared {
+            let integer = self.b.with_graph(|g| {
+                let var = &g.vars[v.0];
+                var.param.is_none() && matches!(var.shape, Shape::Scalar) && var.ty == Ty::Int
+            });
+            let assigned_inside = block
+                .0
+                .iter()
+                .any(|s| s.blocks().iter().any(|b| b.stores(v)));
+            if integer && assigned_inside {
+                let read = self.b.with_graph(|g| {
+                    g.push(Node {
+                        origin: Origin::Primal,
+                        ..Node::new(Op::Read(v), vec![], Ty::Int)
+                    })
+                });
+                block.0.push(Stmt::Node(read));
+                reads.insert(v, read);
+            }
+        }
+        reads
+    }
+
+    /// The counters of the body (see the module's documentation), after [`Reverse::locate`];
+    /// `last` is what [`Reverse::end_with_reads`] added.
+    pub(super) fn find_counters(
+        &self,
+        body: &Block,
+        last: &HashMap<VarId, NodeId>,
+    ) -> HashMap<VarId, Counter> {
         let mut uses = Uses::default();
-        self.integer_uses(body, true, &mut uses);
+        self.integer_uses(body, &mut uses);
         let mut counters = HashMap::new();
         for (v, assigns) in uses.assigns {
-            if uses.declared_inside.contains(&v) {
+            let Some(&declared) = uses.declared.get(&v) else {
                 continue;
-            }
+            };
             let (block, _, _) = assigns[0];
+            // Declared at the top, or in a block around the one that updates it, which ends
+            // with a read of it.
+            let last = last.get(&v).copied();
+            let around = declared == 0 || (declared != block && last.is_some());
             if block == 0
+                || !around
                 || !self.looped.contains(&block)
                 || assigns.iter().any(|&(b, _, _)| b != block)
                 || !self.b.with_graph(|g| {
@@ -81,7 +142,15 @@ impl Reverse {
                 current
             });
             if ok {
-                counters.insert(v, Counter { block, updates });
+                let last = if declared == 0 { None } else { last };
+                counters.insert(
+                    v,
+                    Counter {
+                        block,
+                        updates,
+                        last,
+                    },
+                );
             }
         }
         counters
@@ -99,20 +168,20 @@ impl Reverse {
         }
     }
 
-    fn integer_uses(&self, block: &Block, top: bool, uses: &mut Uses) {
+    fn integer_uses(&self, block: &Block, uses: &mut Uses) {
         let id = self.block_ids[&super::address(block)];
         for (at, stmt) in block.0.iter().enumerate() {
             match stmt {
                 Stmt::Assign(v, value) => {
                     uses.assigns.entry(*v).or_default().push((id, at, *value));
                 }
-                Stmt::Declare(v, _) if !top => {
-                    uses.declared_inside.insert(*v);
+                Stmt::Declare(v, _) => {
+                    uses.declared.insert(*v, id);
                 }
                 _ => {}
             }
             for nested in stmt.blocks() {
-                self.integer_uses(nested, false, uses);
+                self.integer_uses(nested, uses);
             }
         }
     }
@@ -120,16 +189,46 @@ impl Reverse {
     /// Whether `n` reads a counter in the block that updates it, outside a loop being reversed
     /// for fusion: its value is had by stepping the counter back ([`Reverse::counter_read`]).
     pub(super) fn steps_back(&self, n: NodeId) -> bool {
-        if self.fused_block.is_some() {
-            return false;
-        }
         let Op::Read(v) = self.b.node(n).op else {
             return false;
         };
+        // In a loop reversed for fusion, a counter declared outside its body carries from one
+        // iteration to the next, which stepping it back in each iteration would disturb.
         self.counters
             .get(&v)
             .zip(self.home.get(&n))
-            .is_some_and(|(c, h)| h.block == c.block)
+            .is_some_and(|(c, h)| {
+                h.block == c.block && (self.fused_block.is_none() || c.last.is_some())
+            })
+    }
+
+    /// For a counter declared in a block that runs more than once: where the backward code of
+    /// that block starts, the counter takes the value it had when the block ended (saved, or
+    /// in scope), once per run of that backward code.
+    fn start_from_last(&mut self, v: VarId, last: NodeId) -> VarId {
+        let declared = self.home[&last].block;
+        let started = self
+            .stack
+            .iter()
+            .rev()
+            .find(|f| f.block == declared)
+            .is_some_and(|f| f.values.contains_key(&last));
+        if started && let Some(&w) = self.stepped.get(&v) {
+            return w;
+        }
+        let value = self.value(last);
+        let name = self.b.with_graph(|g| g.vars[v.0].name.clone());
+        let w = self.new_var(&name, Ty::Int, Shape::Scalar, None);
+        let frame = self
+            .stack
+            .iter_mut()
+            .rev()
+            .find(|f| f.block == declared)
+            .expect("the block that declares a counter encloses the one that updates it");
+        frame.values.insert(last, value);
+        frame.out.insert(0, Stmt::Declare(w, Some(value)));
+        self.stepped.insert(v, w);
+        w
     }
 
     /// The value of a read of a counter in the backward code of the block that updates it, when
@@ -145,6 +244,12 @@ impl Reverse {
         let counter = &self.counters[&v];
         let block = counter.block;
         let updates = counter.updates.clone();
+        // The variable stepped back: the counter itself when it is declared at the top, else
+        // one of the backward code's, since the counter's own is not in scope there.
+        let stepped = match counter.last {
+            Some(last) => self.start_from_last(v, last),
+            None => v,
+        };
         let mut reads: Vec<(usize, NodeId)> = self
             .home
             .iter()
@@ -159,7 +264,7 @@ impl Reverse {
             r.b.with_graph(|g| {
                 g.push(Node {
                     origin: Origin::Derivative,
-                    ..Node::new(Op::Read(v), vec![], ty)
+                    ..Node::new(Op::Read(stepped), vec![], ty)
                 })
             })
         };
@@ -185,7 +290,11 @@ impl Reverse {
                         ..Node::new(Op::Prim(prim), vec![now, c], ty)
                     })
                 });
-                prologue.extend([Stmt::Node(now), Stmt::Node(back), Stmt::Assign(v, back)]);
+                prologue.extend([
+                    Stmt::Node(now),
+                    Stmt::Node(back),
+                    Stmt::Assign(stepped, back),
+                ]);
             } else {
                 let (_, read) = reads.next().expect("peeked");
                 let now = read_now(self);
@@ -193,7 +302,12 @@ impl Reverse {
                 values.push((read, now));
             }
         }
-        self.undone.insert(v);
+        // A counter declared at the top holds its final value only once the forward sweep
+        // is over; one declared inside a loop starts from a value of the block it is declared
+        // in, which the backward code of that block declares.
+        if stepped == v {
+            self.undone.insert(v);
+        }
         let frame = self
             .stack
             .iter_mut()
@@ -202,6 +316,11 @@ impl Reverse {
             .expect("a value is needed only inside the block that computes it");
         frame.prologue.extend(prologue);
         frame.values.extend(values);
-        frame.values.get(&n).copied()
+        let value = frame.values.get(&n).copied();
+        assert!(
+            value.is_some(),
+            "a read of a counter in its block is stepped back"
+        );
+        value
     }
 }

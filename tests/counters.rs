@@ -13,9 +13,7 @@ use autodiff::{check_gradient, differentiate};
 fn packed_triangle(ltri: &[f64], x: &[f64]) -> f64 {
     let d = x.len();
     let mut out = vec![0.0; d];
-    for i in 0..d {
-        out[i] = x[i];
-    }
+    out.copy_from_slice(x);
     let mut idx = 0;
     for i in 0..d {
         for j in i + 1..d {

@@ -4,6 +4,8 @@
 //! which shares no code with the backward sweep.
 // The loops index packed storage by a running counter, as the programs they stand for do.
 #![allow(clippy::needless_range_loop, clippy::explicit_counter_loop)]
+// Indices below 2^52.
+#![allow(clippy::cast_precision_loss)]
 
 use autodiff::{check_gradient, differentiate};
 

@@ -290,3 +290,49 @@ fn counters_declared_in_loop_bodies() {
     let jvp_l = by_jvp(l.len(), |e| fused_rows_jvp(&l, e, &x, &[0.0; 4], k).1);
     close("fused_rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
 }
+
+/// `h[i] += e` keeps the element's adjoint where it is: checked where the loaded element is
+/// used again, where another store to the array comes between the load and the store, where the
+/// stored value is used again, and across the iterations of a loop.
+#[differentiate(reverse, forward)]
+fn accumulations(w: &[f64; 3], x: f64) -> f64 {
+    let mut h = [0.5, x, x * x];
+    let a = h[1];
+    h[1] = a + w[0] * x;
+    let y = a * 3.0;
+    let k = w.len() - 1;
+    let b = h[k];
+    h[k] = w[1] * x;
+    h[k] = b + w[2];
+    let t = h[0] + x.sin();
+    h[0] = t;
+    let mut s = t * t + y;
+    for i in 0..3 {
+        for j in 0..3 {
+            h[j] += w[i] * h[i] * 0.5;
+        }
+        s += h[i].cos();
+    }
+    s + h[0] * h[1] - h[2]
+}
+
+#[test]
+fn accumulating_stores_against_differences_and_forward_mode() {
+    let w = [0.7, -0.4, 1.2];
+    for x in [0.3, -1.1] {
+        let (value, d_w, d_x) = accumulations_grad(&w, x);
+        assert_eq!(value, accumulations(&w, x));
+        let fd_w = differences(|p| accumulations(&[p[0], p[1], p[2]], x), &w);
+        close("d_w", &d_w, &fd_w, 1e-7);
+        let fd_x = differences(|p| accumulations(&w, p[0]), &[x]);
+        close("d_x", &[d_x], &fd_x, 1e-7);
+        let (_, t) = accumulations_jvp(&w, &[0.0; 3], x, 1.0);
+        close("d_x against forward mode", &[d_x], &[t], 1e-12);
+        for k in 0..3 {
+            let mut e = [0.0; 3];
+            e[k] = 1.0;
+            let (_, t) = accumulations_jvp(&w, &e, x, 0.0);
+            close("d_w against forward mode", &[d_w[k]], &[t], 1e-12);
+        }
+    }
+}

@@ -948,13 +948,17 @@ impl Reverse {
                     self.pending.insert(adj, zero);
                 }
                 Stmt::Declare(_, None) | Stmt::Push(..) | Stmt::Assert { .. } => {}
-                Stmt::Store { var, index, value } => {
+                Stmt::Store {
+                    var,
+                    index: element,
+                    value,
+                } => {
                     let Some(&adj) = self.var_adjoint.get(var) else {
                         continue;
                     };
                     // The store reads and clears its element's adjoint: updates land first.
                     self.flush();
-                    let i = self.value(*index);
+                    let i = self.value(*element);
                     let node = self.b.node(*value);
                     self.b.set_site(site(&self.b, &node));
                     let ty = node.ty;
@@ -962,6 +966,14 @@ impl Reverse {
                         .b
                         .with_graph(|g| g.push(Node::new(Op::Load(adj), vec![i], ty)));
                     self.place(d);
+                    // `h[i] += e`: the element's adjoint is also that of what it held, so it
+                    // stays where it is and only `e` takes it.
+                    if let Some(e) = self.accumulated(block, index, *var, *element, *value) {
+                        if self.b.node(e).active {
+                            self.contribute(e, d);
+                        }
+                        continue;
+                    }
                     if node.active {
                         self.contribute(*value, d);
                     }
@@ -1030,6 +1042,46 @@ impl Reverse {
             }
         }
         self.flush();
+    }
+
+    /// For the store `var[index] = value` at `at` in `block`: `e` when `value` is
+    /// `var[index] + e` (or `e + var[index]`), loaded in the same block with no store into `var`
+    /// between the load and the store. Then the adjoint of the element before the store is the
+    /// adjoint after it, plus what other uses of the load add.
+    fn accumulated(
+        &self,
+        block: &Block,
+        at: usize,
+        var: VarId,
+        index: NodeId,
+        value: NodeId,
+    ) -> Option<NodeId> {
+        let node = self.b.node(value);
+        let (Op::Prim(Prim::Add), &[a, b]) = (node.op, node.args.as_slice()) else {
+            return None;
+        };
+        let current = self.frame_block();
+        let is_element = |n: NodeId| {
+            let load = self.b.node(n);
+            matches!(load.op, Op::Load(v) if v == var)
+                && load.args.first() == Some(&index)
+                && self.home.get(&n).is_some_and(|h| {
+                    h.block == current
+                        && h.at.0 < at
+                        && !Block(block.0[h.at.0 + 1..at].to_vec()).stores(var)
+                })
+        };
+        if is_element(a) {
+            Some(b)
+        } else if is_element(b) {
+            Some(a)
+        } else {
+            None
+        }
+    }
+
+    fn frame_block(&self) -> usize {
+        self.stack.last().expect("a frame is open").block
     }
 
     /// Reverses the top-level `for` loop at `index` into its own body when that is sound (see

@@ -247,6 +247,27 @@ pub mod model {
     pub fn constant(x: f64) -> f64 {
         1.0
     }
+
+    /// A buffer skipped past its end: the loop's range is empty at compile time.
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn skip_past_end(x: f64) -> f64 {
+        let mut b: Vec<f64> = vec![0.0; 3];
+        b[0] = x;
+        let mut s = 0.0;
+        for v in b.iter().skip(3) {
+            s += v * x;
+        }
+        s + b[0]
+    }
+
+    /// An element of a typed buffer read through a method before anything is stored.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn method_on_a_fresh_buffer(x: f64) -> f64 {
+        let b: Vec<f64> = vec![0.0; 2];
+        b[1].atan() + x
+    }
 }
 
 /// Everyday Rust: iterator chains, closures, patterns, `match`, array values and assertions.
@@ -313,6 +334,11 @@ fn lint_crate_compiles_and_runs() {
     assert_eq!((v, d), (5.0, vec![-2.0, -2.0, 4.0]));
     let (v, dx, dy) = model::seed_grad(2.0, 3.0);
     assert_eq!((v, dx, dy), (15.0, 3.0, 8.0));
+    // Nothing is skipped into: the value is `x`, its derivative 1.
+    assert_eq!(model::skip_past_end_grad(0.7), (0.7, 1.0));
+    assert_eq!(model::skip_past_end_jvp(0.7, 2.0), (0.7, 2.0));
+    let (v, d, h) = model::method_on_a_fresh_buffer_hessian(0.7);
+    assert_eq!((v, d, h), (0.7, 1.0, [[0.0]]));
     let (v, t) = model::seed_jvp(2.0, 1.0, 3.0, 0.0);
     assert_eq!((v, t), (15.0, 3.0));
     let (l, ..) = model::neuron_grad(2.0, 0.5, 0.1, 1.0);

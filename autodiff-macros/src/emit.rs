@@ -502,6 +502,16 @@ impl<'g> Sweep<'g> {
                         let capacity = capacity(count);
                         quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
                     }
+                    // A buffer of a known float type is typed: `vec![0.0; n]` alone is not, and
+                    // a method on an element read before any store would not resolve.
+                    (Some(n), Shape::Buffer(_))
+                        if var.ty.float().is_some()
+                            && matches!(self.graph.node(*n).op, Op::Vec) =>
+                    {
+                        let value = self.operand(*n).tokens;
+                        let t = self.float_type(var.ty);
+                        quote!(let #mutability #name: ::std::vec::Vec<#t> = #value;)
+                    }
                     (Some(n), _) => {
                         let value = self.operand(*n).tokens;
                         quote!(let #mutability #name = #value;)
@@ -509,14 +519,7 @@ impl<'g> Sweep<'g> {
                     // Typed where the type is known: a value built from literals alone (`if c
                     // { 2.0 } else { 1.0 }`) would otherwise have no float type for its methods.
                     (None, Shape::Scalar) if var.ty.float().is_some() => {
-                        let t = match &self.graph.generic {
-                            Some(t) => quote!(#t),
-                            None => {
-                                let f = var.ty.float().unwrap_or(FloatTy::F64);
-                                let f = format_ident!("{}", f.name());
-                                quote!(#f)
-                            }
-                        };
+                        let t = self.float_type(var.ty);
                         quote!(let #name: #t;)
                     }
                     (None, _) => quote!(let #name;),
@@ -855,6 +858,18 @@ impl<'g> Sweep<'g> {
                 quote!(::std::vec![#x; #len])
             }
             _ => l.splat(&self.operand(n).tokens),
+        }
+    }
+
+    /// The float type of a value of type `ty`: the function's type parameter, or `f64`/`f32`.
+    fn float_type(&self, ty: Ty) -> TokenStream {
+        match &self.graph.generic {
+            Some(t) => quote!(#t),
+            None => {
+                let f = ty.float().unwrap_or(FloatTy::F64);
+                let f = format_ident!("{}", f.name());
+                quote!(#f)
+            }
         }
     }
 

@@ -171,6 +171,10 @@ impl Lowerer {
         if self.int_value(b) == Some(0) {
             return a;
         }
+        // Known at compile time: a literal, so that an empty loop is seen to be one.
+        if let (Some(x), Some(y)) = (self.int_value(a), self.int_value(b)) {
+            return self.int((x - y).max(0), span);
+        }
         let cond = self.push(Op::Cmp(CmpOp::Le), vec![b, a], Ty::Bool, span);
         let diff = self.iop(Prim::Sub, a, b, span);
         let zero = self.int(0, span);
@@ -198,6 +202,9 @@ impl Lowerer {
     fn min_count(&mut self, a: NodeId, b: NodeId, span: Span) -> NodeId {
         if self.same_count(a, b) {
             return a;
+        }
+        if let (Some(x), Some(y)) = (self.int_value(a), self.int_value(b)) {
+            return self.int(x.min(y), span);
         }
         let cond = self.push(Op::Cmp(CmpOp::Le), vec![a, b], Ty::Bool, span);
         self.push(Op::Select, vec![cond, a, b], Ty::Int, span)
@@ -546,6 +553,12 @@ impl Lowerer {
                     "take" => {
                         let count = self.min_count(s.count, n, span);
                         (Kind::Take(s), count)
+                    }
+                    _ if let (Some(c), Some(k)) = (self.int_value(s.count), self.int_value(n))
+                        && k > 0 =>
+                    {
+                        let count = self.int((c + k - 1) / k, span);
+                        (Kind::StepBy(s, n), count)
                     }
                     _ => {
                         // ceil(count / step): `if count == 0 { 0 } else { (count - 1) / step + 1 }`.

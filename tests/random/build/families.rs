@@ -388,6 +388,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         calls_made: 0,
         several: Vec::new(),
         filled: Vec::new(),
+        writable: Vec::new(),
+        top_buffers: Vec::new(),
     };
     for p in &params {
         match p.kind {
@@ -478,7 +480,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         lines.push(format!("    {acc} += {};", call.s));
     }
     if outputs.is_empty() {
-        lines.push(format!("    {acc}"));
+        lines.push(g.result(&acc));
     } else if let [Part::Array(m)] = outputs[..]
         && g.rng.chance(0.6)
     {
@@ -522,7 +524,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         } else {
             "output_tuple"
         });
-        let value = g.output_value(acc.clone());
+        let first = g.result(&acc);
+        let value = g.output_value(first.trim().to_owned());
         lines.push(format!("    {value}"));
     }
 

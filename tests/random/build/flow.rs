@@ -2576,11 +2576,12 @@ impl Gen<'_> {
     }
 
     fn long_sum(&mut self, lines: &mut Vec<String>) {
-        // Second-order programs are fewer: they draw the rarer long sum more often.
-        let chance = if self.family == Family::Hessian {
-            0.6
-        } else {
+        // The families `m<i>` and `h<i>` have fewer programs: they draw the rarer long sum more
+        // often.
+        let chance = if self.family == Family::Flow {
             0.3
+        } else {
+            0.6
         };
         let over = self.on("long_sum_over_256") && self.rng.chance(chance);
         let n = if over {

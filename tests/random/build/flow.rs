@@ -1103,8 +1103,7 @@ impl<'e> Gen<'e> {
         // by one of them (a factor at most 1 on the first).
         let limits: &[f64] = match write {
             Write::Overwrite => &[4.0],
-            Write::Update => &[2.0, 2.0],
-            Write::Two => &[2.0, 2.0],
+            Write::Update | Write::Two => &[2.0, 2.0],
             Write::Value => &[4.0, 1.0],
         };
         let mut es: Vec<E> = limits.iter().map(|&l| elem(&mut g, l)).collect();
@@ -1140,7 +1139,7 @@ impl<'e> Gen<'e> {
                 )
             }
             Write::Value => {
-                sig.push_str(&format!(" -> {TY}"));
+                let _ = write!(sig, " -> {TY}");
                 (
                     format!(
                         "        out[i] = {};\n        t += out[i] * {};\n",
@@ -1338,10 +1337,9 @@ impl<'e> Gen<'e> {
         Some(match (a.kind, by_ref) {
             (ArrKind::Slice | ArrKind::RefArray, true)
             | (ArrKind::Array | ArrKind::Local, false) => a.name.clone(),
-            // `*b` is not supported yet.
-            (ArrKind::RefArray | ArrKind::Slice, false) => return None,
+            // `*b` is not supported yet; a `Vec` is passed by reference.
+            (ArrKind::RefArray | ArrKind::Slice | ArrKind::Buffer, false) => return None,
             (ArrKind::Array | ArrKind::Local | ArrKind::Buffer, true) => format!("&{}", a.name),
-            (ArrKind::Buffer, false) => return None,
         })
     }
 
@@ -1594,11 +1592,7 @@ impl Gen<'_> {
             0
         };
         let several = if self.calls { 2 } else { 0 };
-        let buffer = if self.calls && self.on("buffer_call") {
-            2
-        } else {
-            0
-        };
+        let buffer = u32::from(self.calls && self.on("buffer_call"));
         let weights = [
             4,                            // let
             4,                            // update
@@ -1802,7 +1796,12 @@ impl Gen<'_> {
     /// `&{a}[o..o + l]` (a literal or a loop counter as `o`) or, if `a` has length `l`, `a`
     /// whole (`&mut` for `written`): an argument of a helper that writes into a buffer, and
     /// the index of element `r` of the part, for `r` in `0..l`.
-    fn part_arg(&mut self, a: &Arr, l: usize, written: bool) -> (String, impl Fn(usize) -> String + use<>) {
+    fn part_arg(
+        &mut self,
+        a: &Arr,
+        l: usize,
+        written: bool,
+    ) -> (String, impl Fn(usize) -> String + use<>) {
         let amp = if written { "&mut " } else { "&" };
         let at = |base: Option<String>, o: usize| {
             move |r: usize| match &base {
@@ -1853,10 +1852,16 @@ impl Gen<'_> {
         };
         if vec {
             self.mark("buffer_vec");
-            self.line(lines, &format!("let mut {name}: Vec<{TY}> = vec![{init}; {m}];"));
+            self.line(
+                lines,
+                &format!("let mut {name}: Vec<{TY}> = vec![{init}; {m}];"),
+            );
         } else {
             self.mark("buffer_local_array");
-            self.line(lines, &format!("let mut {name}: [{TY}; {m}] = [{init}; {m}];"));
+            self.line(
+                lines,
+                &format!("let mut {name}: [{TY}; {m}] = [{init}; {m}];"),
+            );
         }
         if fill && init == lit(0.0) && self.rng.chance(0.6) {
             for j in 0..m {
@@ -1951,7 +1956,7 @@ impl Gen<'_> {
                 outs.push(t.clone());
                 continue;
             }
-            if !existing.is_empty() && self.rng.chance(0.4) {
+            if !existing.is_empty() && self.rng.chance(0.6) {
                 let a = existing.remove(self.rng.below(existing.len()));
                 self.mark("buffer_existing_array");
                 outs.push(a);
@@ -2022,11 +2027,7 @@ impl Gen<'_> {
             let j = self.rng.below(outs[0].len);
             terms.push(format!("{}[{j}]", outs[0].name));
         }
-        let op = if self.rng.chance(0.5) {
-            " + "
-        } else {
-            " * "
-        };
+        let op = if self.rng.chance(0.5) { " + " } else { " * " };
         let n = terms.len() as i32;
         let e = E {
             s: terms.join(op),
@@ -2292,6 +2293,19 @@ impl Gen<'_> {
             }
             let i = accs[0];
             self.scalars[i].bound += self.trips * 64.0 + CAP;
+            // The array, filled, then written (or updated in place) by a call.
+            if self.calls && self.on("buffer_existing_array") && self.rng.chance(0.2) {
+                let a = Arr {
+                    name: h.clone(),
+                    len: array_len,
+                    bound: 4.0,
+                    kind: ArrKind::Local,
+                    depth: decl_depth,
+                };
+                if self.buffer_call(&mut head, Some(&a)) {
+                    self.mark("buffer_existing_array");
+                }
+            }
         }
         // A buffer declared before the loop and written by a call in every iteration (as a
         // mixture model's objective writes each centred row into one buffer).
@@ -2299,7 +2313,7 @@ impl Gen<'_> {
         if self.calls
             && self.on("buffer_overwritten_in_loop")
             && !self.arrays.is_empty()
-            && self.rng.chance(0.2)
+            && self.rng.chance(0.15)
         {
             let m = self.rng.range(2, 3);
             self.loops -= 1;

@@ -143,6 +143,8 @@ pub const SHAPES: &[(&str, bool)] = &[
     // Not a bug: a call that writes into a buffer is a statement (README, "Known limitations"),
     // so a helper's float value cannot be used yet.
     ("buffer_value_used", true),
+    // A `vec!` buffer read through a method before a call writes it: the expansion cannot infer
+    // its element type (README, "Known-bug shapes").
     ("buffer_vec_read_first", true),
     // `x.iter().skip(m)` over a `vec![0.0; n]` with `m >= n`: `clippy::reversed_empty_ranges` on
     // the expansion.

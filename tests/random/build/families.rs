@@ -3,10 +3,12 @@
 //! - `m<i>` (for `tests/outputs.rs`): several outputs, returning `[f64; M]` (M = 2..4) or a tuple
 //!   of floats and float arrays, with `#[differentiate(reverse, forward)]`;
 //! - `h<i>` (for `tests/second_order.rs`): one float output with
-//!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no call writing
-//!   into a buffer, no struct in `wrt`, no `wrt` callee): helpers, those with several outputs
-//!   too, are differentiated with `hessian` (so `g_hvp` exists), and the hand-written
-//!   `hand_mix`, `hand_norm`, `hand_xy` and `hand_stats` come with hand-written `_hvp`s.
+//!   `#[differentiate(reverse, hessian)]`, within what second order accepts (no struct in
+//!   `wrt`, no `wrt` callee): helpers, those with several outputs too, are differentiated with
+//!   `hessian` (so `g_hvp` exists), those that write into buffers with `reverse, forward,
+//!   hessian` (`g_jvp` for the caller's forward sweep, `g_hvp_into` for its backward sweep), and
+//!   the hand-written `hand_mix`, `hand_norm`, `hand_xy` and `hand_stats` come with hand-written
+//!   `_hvp`s.
 //!
 //! The body of a program is drawn exactly as for `q<i>` (branches, loops, early returns, local
 //! arrays, slices, calls); only the parameters, the helpers' attribute, the calls allowed and the
@@ -388,6 +390,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         calls_made: 0,
         several: Vec::new(),
         filled: Vec::new(),
+        writable: Vec::new(),
+        top_buffers: Vec::new(),
     };
     for p in &params {
         match p.kind {
@@ -478,7 +482,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         lines.push(format!("    {acc} += {};", call.s));
     }
     if outputs.is_empty() {
-        lines.push(format!("    {acc}"));
+        lines.push(g.result(&acc));
     } else if let [Part::Array(m)] = outputs[..]
         && g.rng.chance(0.6)
     {
@@ -522,7 +526,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         } else {
             "output_tuple"
         });
-        let value = g.output_value(acc.clone());
+        let first = g.result(&acc);
+        let value = g.output_value(first.trim().to_owned());
         lines.push(format!("    {value}"));
     }
 

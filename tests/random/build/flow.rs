@@ -143,12 +143,12 @@ pub const SHAPES: &[(&str, bool)] = &[
     // Not a bug: a call that writes into a buffer is a statement (README, "Known limitations"),
     // so a helper's float value cannot be used yet.
     ("buffer_value_used", true),
-    // A `vec!` buffer read through a method before a call writes it: the expansion cannot infer
-    // its element type (README, "Known-bug shapes").
-    ("buffer_vec_read_first", true),
-    // `x.iter().skip(m)` over a `vec![0.0; n]` with `m >= n`: `clippy::reversed_empty_ranges` on
-    // the expansion.
-    ("skip_past_vec_buffer", true),
+    // A `vec!` buffer read through a method before a call writes it (the expansion once lost its
+    // element type; README, "Known-bug shapes").
+    ("buffer_vec_read_first", false),
+    // `x.iter().skip(m)` over a `vec![0.0; n]` with `m >= n` (once `clippy::reversed_empty_ranges`
+    // on the expansion).
+    ("skip_past_vec_buffer", false),
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -2855,7 +2855,7 @@ impl Gen<'_> {
                 1 => {
                     let m = self.rng.range(1, 3);
                     if c.arr.kind == ArrKind::Buffer && m >= c.n {
-                        // A known bug: an empty range left in the expansion.
+                        // Once a bug: an empty range left in the expansion.
                         if !self.on("skip_past_vec_buffer") {
                             continue;
                         }

@@ -140,6 +140,11 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("buffer_call_in_branch", false),
     ("buffer_read_later", false),
     ("buffer_in_result", false),
+    ("packed_index", false),
+    ("packed_index_in_loop", false),
+    ("split_copy", false),
+    ("fill_part", false),
+    ("copy_into_part", false),
     // Not a bug: a call that writes into a buffer is a statement (README, "Known limitations"),
     // so a helper's float value cannot be used yet.
     ("buffer_value_used", true),
@@ -1599,6 +1604,8 @@ impl Gen<'_> {
         };
         let several = if self.calls { 2 } else { 0 };
         let buffer = u32::from(self.calls && self.on("buffer_call"));
+        let packed = u32::from(loops_ok && self.loops == 0 && self.on("packed_index"));
+        let parts = u32::from(self.on("split_copy"));
         let weights = [
             4,                            // let
             4,                            // update
@@ -1613,6 +1620,8 @@ impl Gen<'_> {
             iter,                         // a chain ending in `sum`, `product` or `fold`
             several,                      // a call with several outputs
             buffer,                       // a call that writes into a buffer
+            packed,                       // a running index into packed storage
+            parts,                        // parts of a copy written where they lie
         ];
         match self.rng.weighted(&weights) {
             0 => self.let_statement(lines),
@@ -1627,12 +1636,135 @@ impl Gen<'_> {
             9 => self.long_sum(lines),
             10 => self.iter_statement(lines),
             11 => self.several_call(lines),
-            _ => {
+            12 => {
                 if !self.buffer_call(lines, None) {
                     self.let_statement(lines);
                 }
             }
+            13 => {
+                if !self.packed_index(lines) {
+                    self.let_statement(lines);
+                }
+            }
+            _ => {
+                if !self.written_parts(lines) {
+                    self.let_statement(lines);
+                }
+            }
         }
+    }
+
+    /// A running index into packed storage, as `ADBench`'s `Qtimesx` walks a triangle:
+    /// `let mut k = 0;`, then `s += a[k] * e; k += 1;` in a triangle of two loops (`s` an
+    /// accumulator in scope), which the backward sweep steps back rather than saves; or, in the
+    /// body of an outer loop, `k` declared there from its counter. Returns `false`, having
+    /// generated nothing, when no array is long enough or no accumulator is in scope.
+    fn packed_index(&mut self, lines: &mut Vec<String>) -> bool {
+        let arrays: Vec<Arr> = self.arrays.iter().filter(|a| a.len >= 1).cloned().collect();
+        if arrays.is_empty() {
+            return false;
+        }
+        let accumulators = self.accumulators();
+        if accumulators.is_empty() {
+            return false;
+        }
+        let target = accumulators[self.rng.below(accumulators.len())];
+        let a = arrays[self.rng.below(arrays.len())].clone();
+        let outer = self.on("packed_index_in_loop") && self.rng.chance(0.5);
+        let reps = if outer { self.rng.range(2, 3) } else { 1 };
+        // The triangle's size: m (m - 1) / 2 entries from offset at most reps - 1.
+        let mut m = 2;
+        while m < 4 && (m + 1) * m / 2 + reps - 1 <= a.len {
+            m += 1;
+        }
+        if m * (m - 1) / 2 + reps - 1 > a.len {
+            return false;
+        }
+        self.mark("packed_index");
+        let acc = self.scalars[target].name.clone();
+        let (k, i) = (self.fresh("k"), self.fresh("i"));
+        if outer {
+            self.mark("packed_index_in_loop");
+            let r = self.fresh("r");
+            self.line(lines, &format!("for {r} in 0..{reps} {{"));
+            self.indent += 1;
+            self.line(lines, &format!("let mut {k} = {r};"));
+        } else {
+            self.line(lines, &format!("let mut {k} = 0;"));
+        }
+        self.line(lines, &format!("for {i} in 0..{m} {{"));
+        self.indent += 1;
+        self.line(lines, &format!("for _ in {i} + 1..{m} {{"));
+        self.indent += 1;
+        let e = self.small(2, 4.0);
+        self.line(
+            lines,
+            &format!("{acc} += {}[{k}] * {};", a.name, e.operand()),
+        );
+        self.line(lines, &format!("{k} += 1;"));
+        self.indent -= 1;
+        self.line(lines, "}");
+        self.indent -= 1;
+        self.line(lines, "}");
+        if outer {
+            self.indent -= 1;
+            self.line(lines, "}");
+        }
+        self.scalars[target].bound +=
+            self.trips * (m * (m - 1) / 2 * reps) as f64 * a.bound * e.bound;
+        true
+    }
+
+    /// Parts of a copy written where they lie: `let mut b = a.to_vec();`,
+    /// `let (p, q) = b.split_at_mut(c);`, a store into `p`, then `q.fill(e)`,
+    /// `q.copy_from_slice(&a[..l])` or a store into `q`, and `b` read afterwards into an
+    /// accumulator in scope. Returns `false`, having generated nothing, when no array has two
+    /// elements or no accumulator is in scope.
+    fn written_parts(&mut self, lines: &mut Vec<String>) -> bool {
+        let arrays: Vec<Arr> = self.arrays.iter().filter(|a| a.len >= 2).cloned().collect();
+        if arrays.is_empty() {
+            return false;
+        }
+        let accumulators = self.accumulators();
+        if accumulators.is_empty() {
+            return false;
+        }
+        let target = accumulators[self.rng.below(accumulators.len())];
+        let a = arrays[self.rng.below(arrays.len())].clone();
+        let len = a.len;
+        let c = self.rng.range(1, len - 1);
+        self.mark("split_copy");
+        let (b, p, q) = (self.fresh("b"), self.fresh("p"), self.fresh("q"));
+        self.line(lines, &format!("let mut {b} = {}.to_vec();", a.name));
+        self.line(lines, &format!("let ({p}, {q}) = {b}.split_at_mut({c});"));
+        let e = self.small(2, 4.0);
+        self.line(lines, &format!("{p}[0] *= {};", e.s));
+        let mut bound = a.bound * e.bound.max(1.0);
+        match self.rng.below(3) {
+            0 => {
+                self.mark("fill_part");
+                let f = self.small(2, 4.0);
+                self.line(lines, &format!("{q}.fill({});", f.s));
+                bound = bound.max(f.bound);
+            }
+            1 => {
+                self.mark("copy_into_part");
+                self.line(
+                    lines,
+                    &format!("{q}.copy_from_slice(&{}[..{}]);", a.name, len - c),
+                );
+                bound = bound.max(a.bound);
+            }
+            _ => {
+                let f = self.small(2, 4.0);
+                self.line(lines, &format!("{q}[{}] += {};", len - c - 1, f.s));
+                bound = bound.max(a.bound + f.bound);
+            }
+        }
+        let acc = self.scalars[target].name.clone();
+        self.line(lines, &format!("{acc} += {b}[0] * {b}[{}];", len - 1));
+        self.scalars[target].bound += self.trips * bound * bound;
+        true
     }
 
     fn local_name(&mut self) -> String {

@@ -759,6 +759,16 @@ impl Stmt {
     pub fn for_each_stmt<'a>(&'a self, f: impl FnMut(&'a Stmt)) {
         EachStmt(f).stmt(self);
     }
+
+    /// Whether this statement (or one nested in it) stores into `var`.
+    pub fn stores(&self, var: VarId) -> bool {
+        let mut stores = false;
+        self.for_each_stmt(|s| {
+            // A call that writes into an array assigns it.
+            stores |= matches!(s, Stmt::Store { var: v, .. } | Stmt::Assign(v, _) if *v == var);
+        });
+        stores
+    }
 }
 
 impl Block {
@@ -770,12 +780,7 @@ impl Block {
 
     /// Whether a statement of this block (or a nested one) stores into `var`.
     pub fn stores(&self, var: VarId) -> bool {
-        let mut stores = false;
-        self.for_each_stmt(|s| {
-            // A call that writes into an array assigns it.
-            stores |= matches!(s, Stmt::Store { var: v, .. } | Stmt::Assign(v, _) if *v == var);
-        });
-        stores
+        self.0.iter().any(|s| s.stores(var))
     }
 
     /// Calls `f` on every node a statement of this block (or a nested one) uses directly.

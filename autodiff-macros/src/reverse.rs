@@ -627,6 +627,16 @@ impl Reverse {
         self.stack.last_mut().expect("a frame is open")
     }
 
+    /// The frame of the primal block `block`, which encloses the block being reversed: a value
+    /// is needed only inside the block that computes it.
+    fn frame_of(&mut self, block: usize) -> &mut Frame {
+        self.stack
+            .iter_mut()
+            .rev()
+            .find(|f| f.block == block)
+            .expect("the block is open around the one being reversed")
+    }
+
     fn emit(&mut self, stmt: Stmt) {
         self.frame().out.push(stmt);
     }
@@ -701,12 +711,7 @@ impl Reverse {
         });
         self.taped.insert(n, (tape, pop));
         self.pop_order.insert(pop, home.at);
-        let frame = self
-            .stack
-            .iter_mut()
-            .rev()
-            .find(|f| f.block == home.block)
-            .expect("a value is needed only inside the block that computes it");
+        let frame = self.frame_of(home.block);
         frame.prologue.push(Stmt::Node(pop));
         frame.values.insert(n, pop);
         pop
@@ -836,13 +841,9 @@ impl Reverse {
                     );
                     self.b.set_site(site(&self.b, &node));
                     let zero = self.b.lit(0.0);
-                    let frame = self
-                        .stack
-                        .iter_mut()
-                        .rev()
-                        .find(|f| f.block == home)
-                        .expect("the home of a value encloses its uses");
-                    frame.prologue.push(Stmt::Declare(v, Some(zero)));
+                    self.frame_of(home)
+                        .prologue
+                        .push(Stmt::Declare(v, Some(zero)));
                     self.node_adjoint_var.insert(n, v);
                     v
                 }
@@ -1068,7 +1069,7 @@ impl Reverse {
                 && self.home.get(&n).is_some_and(|h| {
                     h.block == current
                         && h.at.0 < at
-                        && !Block(block.0[h.at.0 + 1..at].to_vec()).stores(var)
+                        && !block.0[h.at.0 + 1..at].iter().any(|s| s.stores(var))
                 })
         };
         if is_element(a) {
@@ -1372,11 +1373,9 @@ impl Reverse {
         self.b.with_graph(|g| {
             matches!(g.vars[v.0].shape, Shape::Scalar)
                 && g.body.0.get(from..to).is_some_and(|stmts| {
-                    let block = Block(stmts.to_vec());
-                    !block.stores(v)
-                        && !stmts
-                            .iter()
-                            .any(|s| matches!(s, Stmt::Declare(w, _) if *w == v))
+                    !stmts
+                        .iter()
+                        .any(|s| s.stores(v) || matches!(s, Stmt::Declare(w, _) if *w == v))
                 })
         })
     }

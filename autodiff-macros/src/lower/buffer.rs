@@ -216,15 +216,9 @@ impl Lowerer {
                 value,
             });
         });
-        self.emit(graph::Stmt::For(graph::Loop {
-            counter,
-            name: "k".to_owned(),
-            start,
-            end: len,
-            inclusive: false,
-            reverse: false,
-            body,
-        }));
+        self.emit(graph::Stmt::For(graph::Loop::counted(
+            counter, "k", start, len, body,
+        )));
     }
 
     /// `let [mut] name = vec![value; len];`: a buffer of run-time length.

@@ -69,15 +69,11 @@ impl Reverse {
             return reads;
         }
         for v in declared {
-            let integer = self.b.with_graph(|g| {
-                let var = &g.vars[v.0];
-                var.param.is_none() && matches!(var.shape, Shape::Scalar) && var.ty == Ty::Int
-            });
             let assigned_inside = block
                 .0
                 .iter()
                 .any(|s| s.blocks().iter().any(|b| b.stores(v)));
-            if integer && assigned_inside {
+            if self.integer_local(v) && assigned_inside {
                 let read = self.b.with_graph(|g| {
                     g.push(Node {
                         origin: Origin::Primal,
@@ -114,12 +110,7 @@ impl Reverse {
                 || !around
                 || !self.looped.contains(&block)
                 || assigns.iter().any(|&(b, _, _)| b != block)
-                || !self.b.with_graph(|g| {
-                    let var = &g.vars[v.0];
-                    var.param.is_none()
-                        && matches!(var.shape, Shape::Scalar)
-                        && matches!(var.ty, Ty::Int)
-                })
+                || !self.integer_local(v)
             {
                 continue;
             }
@@ -142,7 +133,6 @@ impl Reverse {
                 current
             });
             if ok {
-                let last = if declared == 0 { None } else { last };
                 counters.insert(
                     v,
                     Counter {
@@ -154,6 +144,14 @@ impl Reverse {
             }
         }
         counters
+    }
+
+    /// Whether `v` is a local integer variable, not a parameter.
+    fn integer_local(&self, v: VarId) -> bool {
+        self.b.with_graph(|g| {
+            let var = &g.vars[v.0];
+            var.param.is_none() && matches!(var.shape, Shape::Scalar) && var.ty == Ty::Int
+        })
     }
 
     /// `before + c` or `before - c` of an integer literal `c`: `(before, c, added)`.
@@ -207,24 +205,13 @@ impl Reverse {
     /// in scope), once per run of that backward code.
     fn start_from_last(&mut self, v: VarId, last: NodeId) -> VarId {
         let declared = self.home[&last].block;
-        let started = self
-            .stack
-            .iter()
-            .rev()
-            .find(|f| f.block == declared)
-            .is_some_and(|f| f.values.contains_key(&last));
-        if started && let Some(&w) = self.stepped.get(&v) {
-            return w;
+        if self.frame_of(declared).values.contains_key(&last) {
+            return self.stepped[&v];
         }
         let value = self.value(last);
         let name = self.b.with_graph(|g| g.vars[v.0].name.clone());
         let w = self.new_var(&name, Ty::Int, Shape::Scalar, None);
-        let frame = self
-            .stack
-            .iter_mut()
-            .rev()
-            .find(|f| f.block == declared)
-            .expect("the block that declares a counter encloses the one that updates it");
+        let frame = self.frame_of(declared);
         frame.values.insert(last, value);
         frame.out.insert(0, Stmt::Declare(w, Some(value)));
         self.stepped.insert(v, w);
@@ -308,18 +295,13 @@ impl Reverse {
         if stepped == v {
             self.undone.insert(v);
         }
-        let frame = self
-            .stack
-            .iter_mut()
-            .rev()
-            .find(|f| f.block == block)
-            .expect("a value is needed only inside the block that computes it");
+        let frame = self.frame_of(block);
         frame.prologue.extend(prologue);
         frame.values.extend(values);
         let value = frame.values.get(&n).copied();
         assert!(
             value.is_some(),
-            "a read of a counter in its block is stepped back"
+            "every read of a counter in its block is stepped back"
         );
         value
     }

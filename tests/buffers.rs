@@ -6,6 +6,11 @@
 use autodiff::num_traits::Float;
 use autodiff::{check_gradient, differentiate};
 
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
+use common::{assert_all_close_to, differences};
+
 /// Squares into a buffer of the input's length, then sums the sines of the squares:
 /// ∂f/∂xᵢ = 2 xᵢ cos(xᵢ²) · s where s scales by `scale`.
 #[differentiate(reverse, forward)]
@@ -1243,7 +1248,7 @@ fn a_state_split_into_halves_through_a_loop_of_calls() {
     for count in [0, 1, 3] {
         let (value, grad) = steps_grad(&w, &state, count);
         assert_eq!(value, steps(&w, &state, count));
-        let want = central_differences(|p| steps(p, &state, count), &w);
+        let want = differences(|p| steps(p, &state, count), &w);
         assert_all_close_to(&format!("steps {count}"), &grad, &want, 1e-8);
         check_gradient(|p| steps(p, &state, count), &w, &grad).unwrap();
         let dir = [0.3, 0.1, -0.6];
@@ -1267,31 +1272,6 @@ fn a_state_split_into_halves_through_a_loop_of_calls() {
     }
     let (value, grad) = steps_in_part_grad(&w, &state);
     assert_eq!(value, steps_in_part(&w, &state));
-    let want = central_differences(|p| steps_in_part(p, &state), &w);
+    let want = differences(|p| steps_in_part(p, &state), &w);
     assert_all_close_to("steps_in_part", &grad, &want, 1e-8);
-}
-
-/// Fourth-order central differences of `f` at `p`, step 1e-3.
-fn central_differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
-    let h = 1e-3;
-    (0..p.len())
-        .map(|i| {
-            let at = |e: f64| {
-                let mut q = p.to_vec();
-                q[i] += e;
-                f(&q)
-            };
-            (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h)
-        })
-        .collect()
-}
-
-fn assert_all_close_to(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{what}[{i}]: got {g}, want {w}"
-        );
-    }
 }

@@ -9,6 +9,11 @@
 
 use autodiff::{check_gradient, differentiate};
 
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
+use common::{assert_all_close_to, differences};
+
 /// `out = L x` for a unit lower-triangular `L` packed by rows below the diagonal, summed
 /// with weights: `ADBench`'s `Qtimesx` without the diagonal.
 #[differentiate(reverse, forward, hessian)]
@@ -136,31 +141,6 @@ fn fused_rows(l: &[f64], x: &[f64; 4], k: usize) -> f64 {
     s
 }
 
-/// Fourth-order central differences of `f`.
-fn differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
-    let h = 1e-3;
-    (0..p.len())
-        .map(|i| {
-            let at = |e: f64| {
-                let mut q = p.to_vec();
-                q[i] += e;
-                f(&q)
-            };
-            (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h)
-        })
-        .collect()
-}
-
-fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g - w).abs() <= tol * w.abs().max(1.0),
-            "{what}[{i}]: got {g}, want {w}"
-        );
-    }
-}
-
 /// The gradient along each unit direction by forward mode.
 fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..n)
@@ -178,13 +158,13 @@ fn a_packed_triangle_indexed_by_a_running_counter() {
     let ltri: Vec<f64> = (0..10).map(|i| 0.1 * f64::from(i) - 0.45).collect();
     let (value, d_ltri, d_x) = packed_triangle_grad(&ltri, &x);
     assert_eq!(value, packed_triangle(&ltri, &x));
-    close(
+    assert_all_close_to(
         "d_ltri",
         &d_ltri,
         &differences(|p| packed_triangle(p, &x), &ltri),
         1e-8,
     );
-    close(
+    assert_all_close_to(
         "d_x",
         &d_x,
         &differences(|p| packed_triangle(&ltri, p), &x),
@@ -192,7 +172,7 @@ fn a_packed_triangle_indexed_by_a_running_counter() {
     );
     let zero_x = [0.0; 5];
     let jvp_ltri = by_jvp(10, |e| packed_triangle_jvp(&ltri, e, &x, &zero_x).1);
-    close("d_ltri against forward mode", &d_ltri, &jvp_ltri, 1e-12);
+    assert_all_close_to("d_ltri against forward mode", &d_ltri, &jvp_ltri, 1e-12);
     check_gradient(|p| packed_triangle(&ltri, p), &x, &d_x).unwrap();
     // H·v against central differences of the gradient along v.
     let v_l: Vec<f64> = (0..10).map(|i| 0.3 - 0.07 * f64::from(i)).collect();
@@ -211,7 +191,7 @@ fn a_packed_triangle_indexed_by_a_running_counter() {
         .zip(&down)
         .map(|(p, m)| (p - m) / (2.0 * h))
         .collect();
-    close("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
+    assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
 }
 
 #[test]
@@ -220,11 +200,11 @@ fn counters_stepped_by_several_amounts() {
     let x = [0.4, -0.9, 0.2, 1.3, -0.5];
     let (value, d_w, d_x) = strides_grad(&w, &x);
     assert_eq!(value, strides(&w, &x));
-    close("d_w", &d_w, &differences(|p| strides(p, &x), &w), 1e-8);
-    close("d_x", &d_x, &differences(|p| strides(&w, p), &x), 1e-8);
+    assert_all_close_to("d_w", &d_w, &differences(|p| strides(p, &x), &w), 1e-8);
+    assert_all_close_to("d_x", &d_x, &differences(|p| strides(&w, p), &x), 1e-8);
     let zero_x = [0.0; 5];
     let jvp_w = by_jvp(16, |e| strides_jvp(&w, e, &x, &zero_x).1);
-    close("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+    assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
 }
 
 #[test]
@@ -233,14 +213,14 @@ fn counters_in_while_loops_branches_and_ragged_loops() {
     for (x, flag) in [(0.7, true), (-0.3, false), (1.4, true)] {
         let (value, d_w, d_x) = ragged_grad(&w, x, flag);
         assert_eq!(value, ragged(&w, x, flag));
-        close("d_w", &d_w, &differences(|p| ragged(p, x, flag), &w), 1e-6);
+        assert_all_close_to("d_w", &d_w, &differences(|p| ragged(p, x, flag), &w), 1e-6);
         let d_x_fd = differences(|p| ragged(&w, p[0], flag), &[x]);
-        close("d_x", &[d_x], &d_x_fd, 1e-6);
+        assert_all_close_to("d_x", &[d_x], &d_x_fd, 1e-6);
         let jvp_w = by_jvp(9, |e| ragged_jvp(&w, e, x, 0.0, flag).1);
-        close("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+        assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
         let zero_w = [0.0; 9];
         let (_, t) = ragged_jvp(&w, &zero_w, x, 1.0, flag);
-        close("d_x against forward mode", &[d_x], &[t], 1e-12);
+        assert_all_close_to("d_x against forward mode", &[d_x], &[t], 1e-12);
     }
 }
 
@@ -250,13 +230,13 @@ fn a_counter_stepped_in_a_branch_is_saved() {
     let x = [0.4, -0.9, 0.2, 1.3, -0.5];
     let (value, d_w, d_x) = conditional_step_grad(&w, &x);
     assert_eq!(value, conditional_step(&w, &x));
-    close(
+    assert_all_close_to(
         "d_w",
         &d_w,
         &differences(|p| conditional_step(p, &x), &w),
         1e-8,
     );
-    close(
+    assert_all_close_to(
         "d_x",
         &d_x,
         &differences(|p| conditional_step(&w, p), &x),
@@ -271,24 +251,24 @@ fn counters_declared_in_loop_bodies() {
     let l: Vec<f64> = (0..13).map(|i| 0.15 * f64::from(i) - 0.8).collect();
     let (value, d_l, d_x) = rows_grad(&l, &x, k);
     assert_eq!(value, rows(&l, &x, k));
-    close("rows d_l", &d_l, &differences(|p| rows(p, &x, k), &l), 1e-7);
-    close("rows d_x", &d_x, &differences(|p| rows(&l, p, k), &x), 1e-7);
+    assert_all_close_to("rows d_l", &d_l, &differences(|p| rows(p, &x, k), &l), 1e-7);
+    assert_all_close_to("rows d_x", &d_x, &differences(|p| rows(&l, p, k), &x), 1e-7);
     let zero_x = [0.0; 4];
     let jvp_l = by_jvp(l.len(), |e| rows_jvp(&l, e, &x, &zero_x, k).1);
-    close("rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
+    assert_all_close_to("rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
 
     let (value, d_l, d_x) = fused_rows_grad(&l, &x, k);
     assert_eq!(value, fused_rows(&l, &x, k));
-    close(
+    assert_all_close_to(
         "fused_rows d_l",
         &d_l,
         &differences(|p| fused_rows(p, &x, k), &l),
         1e-7,
     );
     let fd_x = differences(|p| fused_rows(&l, &[p[0], p[1], p[2], p[3]], k), &x);
-    close("fused_rows d_x", &d_x, &fd_x, 1e-7);
+    assert_all_close_to("fused_rows d_x", &d_x, &fd_x, 1e-7);
     let jvp_l = by_jvp(l.len(), |e| fused_rows_jvp(&l, e, &x, &[0.0; 4], k).1);
-    close("fused_rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
+    assert_all_close_to("fused_rows d_l against forward mode", &d_l, &jvp_l, 1e-12);
 }
 
 /// `h[i] += e` keeps the element's adjoint where it is: checked where the loaded element is
@@ -323,16 +303,16 @@ fn accumulating_stores_against_differences_and_forward_mode() {
         let (value, d_w, d_x) = accumulations_grad(&w, x);
         assert_eq!(value, accumulations(&w, x));
         let fd_w = differences(|p| accumulations(&[p[0], p[1], p[2]], x), &w);
-        close("d_w", &d_w, &fd_w, 1e-7);
+        assert_all_close_to("d_w", &d_w, &fd_w, 1e-7);
         let fd_x = differences(|p| accumulations(&w, p[0]), &[x]);
-        close("d_x", &[d_x], &fd_x, 1e-7);
+        assert_all_close_to("d_x", &[d_x], &fd_x, 1e-7);
         let (_, t) = accumulations_jvp(&w, &[0.0; 3], x, 1.0);
-        close("d_x against forward mode", &[d_x], &[t], 1e-12);
+        assert_all_close_to("d_x against forward mode", &[d_x], &[t], 1e-12);
         for k in 0..3 {
             let mut e = [0.0; 3];
             e[k] = 1.0;
             let (_, t) = accumulations_jvp(&w, &e, x, 0.0);
-            close("d_w against forward mode", &[d_w[k]], &[t], 1e-12);
+            assert_all_close_to("d_w against forward mode", &[d_w[k]], &[t], 1e-12);
         }
     }
 }

@@ -16,6 +16,8 @@
     clippy::cast_precision_loss
 )]
 
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
 mod common;
 
 use autodiff::{Tolerance, check_gradient_with, differentiate};

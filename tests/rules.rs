@@ -15,6 +15,8 @@
     clippy::cast_precision_loss
 )]
 
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
 mod common;
 
 /// The finite-difference tolerance: the checker's default unless given.

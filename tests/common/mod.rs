@@ -1,4 +1,4 @@
-//! Checks shared by the derivative-rule tests.
+//! Checks shared by the derivative-rule tests, and oracles the other tests share.
 //!
 //! [`check`] holds a generated gradient to three independent references at each point: a
 //! closed form derived by hand, fourth-order finite differences of the original function, and
@@ -195,6 +195,35 @@ pub fn check_f32<const N: usize>(
         assert!(
             (f64::from(t) - dot).abs() <= REL_F32 * scale,
             "{name} at {p:?}: f_jvp along {r:?} is {t:e}, gradient · direction is {dot:e}"
+        );
+    }
+}
+
+/// Fourth-order central differences of `f` at `p`, step `1e-3`: an oracle that knows nothing of
+/// the generated code.
+#[must_use]
+pub fn differences(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    let h = 1e-3;
+    (0..p.len())
+        .map(|i| {
+            let at = |e: f64| {
+                let mut q = p.to_vec();
+                q[i] += e;
+                f(&q)
+            };
+            (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h)
+        })
+        .collect()
+}
+
+/// Asserts every entry of `got` is within `tol` of `want`'s, relative to it or to 1, whichever
+/// is larger.
+pub fn assert_all_close_to(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "{what}[{i}]: got {g}, want {w}"
         );
     }
 }

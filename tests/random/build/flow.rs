@@ -821,6 +821,33 @@ impl<'e> Gen<'e> {
     }
 
     /// The body of a helper: a fresh generator over the helper's own parameters.
+    /// A generator for the body of a helper's loop `for i in 0..array.len()` over a slice
+    /// parameter `array` (elements at most 4), with a float parameter `scalar` (at most 2):
+    /// about five iterations.
+    fn slice_loop_body(&mut self, scalar: &str, array: &str) -> Gen<'e> {
+        let mut g = self.sub(
+            vec![Scalar {
+                name: scalar.to_owned(),
+                bound: 2.0,
+                acc: None,
+            }],
+            vec![Arr {
+                name: array.to_owned(),
+                len: 1,
+                bound: 4.0,
+                kind: ArrKind::Slice,
+                depth: 0,
+            }],
+        );
+        g.counters.push(Counter {
+            name: "i".to_owned(),
+            below: 1,
+        });
+        g.loops = 1;
+        g.trips = 5.0;
+        g
+    }
+
     fn sub(&mut self, scalars: Vec<Scalar>, arrays: Vec<Arr>) -> Gen<'e> {
         Gen {
             rng: Rng(self.rng.next()),
@@ -884,22 +911,7 @@ impl<'e> Gen<'e> {
                 )
             }
             HelperKind::Slice => {
-                let mut g = self.sub(
-                    vec![scalar("s")],
-                    vec![Arr {
-                        name: "v".to_owned(),
-                        len: 1,
-                        bound: 4.0,
-                        kind: ArrKind::Slice,
-                        depth: 0,
-                    }],
-                );
-                g.counters.push(Counter {
-                    name: "i".to_owned(),
-                    below: 1,
-                });
-                g.loops = 1;
-                g.trips = 5.0;
+                let mut g = self.slice_loop_body("s", "v");
                 let e = g.small(2, 4.0);
                 let t = lit(g.rng.pick(&[0.0, 0.5, 1.0]));
                 (
@@ -1021,22 +1033,7 @@ impl<'e> Gen<'e> {
                 )
             }
             HelperKind::SeveralWith(arg) => {
-                let mut g = self.sub(
-                    vec![scalar("u")],
-                    vec![Arr {
-                        name: "w".to_owned(),
-                        len: 1,
-                        bound: 4.0,
-                        kind: ArrKind::Slice,
-                        depth: 0,
-                    }],
-                );
-                g.counters.push(Counter {
-                    name: "i".to_owned(),
-                    below: 1,
-                });
-                g.loops = 1;
-                g.trips = 5.0;
+                let mut g = self.slice_loop_body("u", "w");
                 let e = g.small(2, 4.0);
                 let f = g.small(1, 2.0);
                 let (t0, t1) = (
@@ -1084,26 +1081,7 @@ impl<'e> Gen<'e> {
     /// signature, the body and a bound on its value. Every element it writes is at most 4 in
     /// magnitude if what the buffers held was (they are read unsquashed, as local arrays are).
     fn buffer_helper(&mut self, name: &str, write: Write) -> (String, String, String, f64) {
-        let mut g = self.sub(
-            vec![Scalar {
-                name: "s".to_owned(),
-                bound: 2.0,
-                acc: None,
-            }],
-            vec![Arr {
-                name: "v".to_owned(),
-                len: 1,
-                bound: 4.0,
-                kind: ArrKind::Slice,
-                depth: 0,
-            }],
-        );
-        g.counters.push(Counter {
-            name: "i".to_owned(),
-            below: 1,
-        });
-        g.loops = 1;
-        g.trips = 5.0;
+        let mut g = self.slice_loop_body("s", "v");
         // An element: depends on `v` or `s`, at most `limit`.
         let elem = |g: &mut Gen<'_>, limit: f64| {
             let e = g.small(2, limit);

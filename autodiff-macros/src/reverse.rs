@@ -30,6 +30,7 @@ mod buffer;
 mod call_into;
 mod counters;
 pub(crate) mod fields;
+mod promote;
 
 /// A graph extended with its backward sweep.
 pub struct Adjoint {
@@ -547,9 +548,25 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         code.push(Stmt::Node(read));
         reads.insert(d, read);
     }
+    let adjoint_arrays: HashSet<VarId> = r
+        .var_adjoint
+        .values()
+        .copied()
+        .filter(|v| {
+            r.b.with_graph(|g| {
+                matches!(
+                    g.vars[v.0].shape,
+                    Shape::Array { .. } | Shape::Slice | Shape::Buffer(_)
+                )
+            })
+        })
+        .collect();
+    let mut graph = r.b.finish();
+    let mut code = Block(code);
+    promote::promote(&mut graph, &mut code, &adjoint_arrays);
     Adjoint {
-        graph: r.b.finish(),
-        code: Block(code),
+        graph,
+        code,
         adjoint_of: r.adjoint_of,
         array_gradients,
         reads,

@@ -1,0 +1,322 @@
+//! Adjoint elements a loop adds into at one index, summed in a local.
+//!
+//! The backward code of `for j in i + 1..d { out[j] += l[k] * x[i]; }` adds into `d_x[i]` at
+//! every iteration of the loop over `j`. Through memory, each addition waits for the previous
+//! one's store, and LLVM cannot keep the element in a register: every iteration may panic on a
+//! bounds check, and the element must hold its value if it does. A hand-written adjoint sums
+//! into a local and adds it once after the loop; [`promote`] rewrites the backward code so.
+//!
+//! A loop qualifies for an array adjoint `a` when every statement of its body that writes `a`
+//! is `a[e] = a[e] + s` at its own level, with one index `e` that the loop does not change, and
+//! nothing else in the body reads or writes `a`. The rewrite declares `a_sum = 0` before the
+//! loop, turns each of those statements into `a_sum += s`, and adds `a[e] += a_sum` after the
+//! loop, when the loop ran (so an index that is out of bounds still panics only where it did).
+//! The sum's rounding differs from adding into memory in order, as any reassociation does.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
+use crate::prim::Prim;
+
+/// Rewrites every loop in `code` (innermost first) whose body only adds into one element of an
+/// array in `adjoints`, as the module describes.
+pub(super) fn promote(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>) {
+    let mut placed = HashSet::new();
+    code.for_each_stmt(|s| {
+        if let Stmt::Node(n) = s {
+            placed.insert(*n);
+        }
+    });
+    block(graph, code, adjoints, &placed);
+}
+
+fn block(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>, placed: &HashSet<NodeId>) {
+    let mut out = Vec::with_capacity(code.0.len());
+    for mut stmt in std::mem::take(&mut code.0) {
+        match &mut stmt {
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                block(graph, then, adjoints, placed);
+                block(graph, otherwise, adjoints, placed);
+            }
+            Stmt::While { cond, body, .. } => {
+                block(graph, cond, adjoints, placed);
+                block(graph, body, adjoints, placed);
+            }
+            Stmt::For(l) => {
+                block(graph, &mut l.body, adjoints, placed);
+                let mut after = Vec::new();
+                for (var, index) in candidates(graph, l, adjoints, placed) {
+                    let (before, sum) = rewrite(graph, l, var, index);
+                    out.extend(before);
+                    after.push(sum);
+                }
+                out.push(stmt);
+                out.extend(after);
+                continue;
+            }
+            _ => {}
+        }
+        out.push(stmt);
+    }
+    code.0 = out;
+}
+
+/// An element `a[e] = a[e] + s` of the loop body's own level: `(a, e, the load, the sum, s)`.
+fn added(graph: &Graph, stmt: &Stmt) -> Option<(VarId, NodeId, NodeId, NodeId, NodeId)> {
+    let Stmt::Store { var, index, value } = *stmt else {
+        return None;
+    };
+    let sum = graph.node(value);
+    if !matches!(sum.op, Op::Prim(Prim::Add)) {
+        return None;
+    }
+    let is_element = |n: NodeId| {
+        let load = graph.node(n);
+        matches!(load.op, Op::Load(v) if v == var) && load.args.first() == Some(&index)
+    };
+    let (load, s) = match sum.args[..] {
+        [a, b] if is_element(a) => (a, b),
+        [a, b] if is_element(b) => (b, a),
+        _ => return None,
+    };
+    Some((var, index, load, value, s))
+}
+
+/// The arrays of `adjoints` that the loop only adds into at one index it does not change.
+fn candidates(
+    graph: &Graph,
+    l: &Loop,
+    adjoints: &HashSet<VarId>,
+    placed: &HashSet<NodeId>,
+) -> Vec<(VarId, NodeId)> {
+    let body = &l.body;
+    // The index of each array's additions, and the nodes those statements use.
+    // Each load must read the element after the previous addition wrote it: computed inline,
+    // or placed in the body after that addition.
+    let mut index: HashMap<VarId, Option<NodeId>> = HashMap::new();
+    let mut own: HashSet<NodeId> = HashSet::new();
+    let mut at: HashMap<NodeId, usize> = HashMap::new();
+    let mut last: HashMap<VarId, usize> = HashMap::new();
+    for (k, stmt) in body.0.iter().enumerate() {
+        if let Stmt::Node(n) = stmt {
+            at.insert(*n, k);
+        }
+        if let Some((var, e, load, sum, _)) = added(graph, stmt)
+            && adjoints.contains(&var)
+        {
+            let fresh = match at.get(&load) {
+                Some(&p) => last.get(&var).is_none_or(|&l| p > l),
+                None => !placed.contains(&load),
+            };
+            let entry = index.entry(var).or_insert(Some(e));
+            if *entry != Some(e) || !fresh {
+                *entry = None;
+            }
+            last.insert(var, k);
+            own.extend([load, sum]);
+        }
+    }
+    index.retain(|_, e| e.is_some());
+    if index.is_empty() {
+        return Vec::new();
+    }
+
+    // Everything the body evaluates: its placed nodes and what its statements use, down to the
+    // names of values placed outside it.
+    let mut inside = HashSet::new();
+    body.for_each_stmt(|s| {
+        if let Stmt::Node(n) = s {
+            inside.insert(*n);
+        }
+    });
+    let written = written(body);
+    let mut uses: HashMap<NodeId, usize> = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut work: Vec<NodeId> = inside.iter().copied().collect();
+    body.for_each_use(&mut |n| {
+        *uses.entry(n).or_default() += 1;
+        work.push(n);
+    });
+    let mut refused: HashSet<VarId> = HashSet::new();
+    body.for_each_stmt(|s| match s {
+        Stmt::Declare(v, _) | Stmt::Assign(v, _) => {
+            refused.insert(*v);
+        }
+        Stmt::Store { var, value, .. } if !own.contains(value) => {
+            refused.insert(*var);
+        }
+        _ => {}
+    });
+    while let Some(n) = work.pop() {
+        if !seen.insert(n) || (placed.contains(&n) && !inside.contains(&n)) {
+            continue;
+        }
+        let node = graph.node(n);
+        if let Some(v) = mentions(&node.op)
+            && !own.contains(&n)
+        {
+            refused.insert(v);
+        }
+        for &a in &node.args {
+            *uses.entry(a).or_default() += 1;
+            work.push(a);
+        }
+    }
+
+    let mut found: Vec<(VarId, NodeId)> = index
+        .into_iter()
+        .filter_map(|(v, e)| Some((v, e?)))
+        .filter(|(v, e)| {
+            !refused.contains(v)
+                && body
+                    .0
+                    .iter()
+                    .filter_map(|s| added(graph, s))
+                    .filter(|a| a.0 == *v)
+                    .all(|(_, _, load, sum, _)| {
+                        uses.get(&load) == Some(&1) && uses.get(&sum) == Some(&1)
+                    })
+                && invariant(graph, *e, l.counter, &inside, &written, placed)
+                && invariant(graph, l.start, l.counter, &inside, &written, placed)
+                && invariant(graph, l.end, l.counter, &inside, &written, placed)
+        })
+        .collect();
+    found.sort_by_key(|(v, _)| *v);
+    found
+}
+
+/// The variable a node reads or passes on, if any.
+fn mentions(op: &Op) -> Option<VarId> {
+    match *op {
+        Op::Read(v) | Op::Load(v) | Op::Len(v) | Op::Array(v, _) | Op::Part(v) | Op::Pop(v) => {
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `n` has the same value after the loop as in each of its iterations, and can be
+/// evaluated again there: it is not computed in the body, and what it is computed from is
+/// neither the loop's counter nor written in the body, nor a call or a value taken off a tape.
+fn invariant(
+    graph: &Graph,
+    n: NodeId,
+    counter: usize,
+    inside: &HashSet<NodeId>,
+    written: &HashSet<VarId>,
+    placed: &HashSet<NodeId>,
+) -> bool {
+    let mut work = vec![n];
+    let mut seen = HashSet::new();
+    while let Some(n) = work.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        let node = graph.node(n);
+        if inside.contains(&n) || matches!(node.op, Op::Counter(c) if c == counter) {
+            return false;
+        }
+        if placed.contains(&n) {
+            // A name bound before the loop.
+            continue;
+        }
+        let fine = match node.op {
+            Op::Read(v) | Op::Load(v) | Op::Len(v) => !written.contains(&v),
+            Op::Counter(_)
+            | Op::Param(_)
+            | Op::Lit(..)
+            | Op::Const(_)
+            | Op::Known(_)
+            | Op::Prim(_)
+            | Op::Cast(_)
+            | Op::Cmp(_)
+            | Op::Select
+            | Op::Not
+            | Op::And
+            | Op::Or => true,
+            _ => false,
+        };
+        if !fine {
+            return false;
+        }
+        work.extend(&node.args);
+    }
+    true
+}
+
+/// The variables `block` declares, assigns or stores into, at any depth.
+fn written(block: &Block) -> HashSet<VarId> {
+    let mut into = HashSet::new();
+    block.for_each_stmt(|s| {
+        if let Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } = s {
+            into.insert(*v);
+        }
+    });
+    into
+}
+
+/// Sums the loop's additions into `var[index]` in a new local: returns the statements that
+/// declare it, to go before the loop, and the one that adds it into the element after the loop.
+fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Vec<Stmt>, Stmt) {
+    let array = graph.vars[var.0].clone();
+    let ty = array.ty;
+    let sum = VarId(graph.vars.len());
+    graph.vars.push(Var {
+        name: format!("{}_sum", array.name),
+        shape: Shape::Scalar,
+        active: false,
+        param: None,
+        ..array
+    });
+    let node =
+        |graph: &mut Graph, op: Op, args: Vec<NodeId>, ty: Ty| graph.push(Node::new(op, args, ty));
+    let zero = node(
+        graph,
+        Op::Lit(crate::graph::LitValue::Float(0.0), None),
+        vec![],
+        ty,
+    );
+
+    let mut dead = HashSet::new();
+    let mut out = Vec::with_capacity(l.body.0.len());
+    for stmt in std::mem::take(&mut l.body.0) {
+        match added(graph, &stmt) {
+            Some((v, _, load, old, s)) if v == var => {
+                dead.extend([load, old]);
+                let read = node(graph, Op::Read(sum), vec![], ty);
+                let total = node(graph, Op::Prim(Prim::Add), vec![read, s], ty);
+                out.extend([
+                    Stmt::Node(read),
+                    Stmt::Node(total),
+                    Stmt::Assign(sum, total),
+                ]);
+            }
+            _ => out.push(stmt),
+        }
+    }
+    out.retain(|s| !matches!(s, Stmt::Node(n) if dead.contains(n)));
+    l.body.0 = out;
+
+    let read = node(graph, Op::Read(sum), vec![], ty);
+    let load = node(graph, Op::Load(var), vec![index], ty);
+    let total = node(graph, Op::Prim(Prim::Add), vec![load, read], ty);
+    let op = if l.inclusive { CmpOp::Le } else { CmpOp::Lt };
+    let ran = node(graph, Op::Cmp(op), vec![l.start, l.end], Ty::Bool);
+    let add = Stmt::If {
+        cond: ran,
+        then: Block(vec![
+            Stmt::Node(read),
+            Stmt::Node(load),
+            Stmt::Node(total),
+            Stmt::Store {
+                var,
+                index,
+                value: total,
+            },
+        ]),
+        otherwise: Block::default(),
+    };
+    (vec![Stmt::Declare(sum, Some(zero))], add)
+}

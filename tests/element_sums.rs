@@ -1,0 +1,188 @@
+//! Loops whose backward code adds into one element of an array adjoint at every iteration
+//! (`d_x[i]` in a loop over `j`): the backward sweep sums into a local and adds it once after
+//! the loop. Each function is checked against fourth-order central differences and forward mode,
+//! including where the loop runs zero times with an index that is then out of bounds, and where
+//! the element is also read or scaled in the loop (so it must stay in memory).
+// The loops index several arrays with one counter, as the programs they stand for do.
+#![allow(clippy::needless_range_loop)]
+// Indices below 2^52.
+#![allow(clippy::cast_precision_loss)]
+
+use autodiff::{check_gradient, differentiate};
+
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
+use common::{assert_all_close_to, differences};
+
+/// `y = L x` for a strictly lower-triangular `L` packed by columns, then a weighted sum of
+/// sines: the backward code of the inner loop adds into `d_x[i]` at every `j`.
+#[differentiate(reverse, forward, hessian)]
+fn columns(ltri: &[f64], x: &[f64]) -> f64 {
+    let d = x.len();
+    let mut y = vec![0.0; d];
+    let mut idx = 0;
+    for i in 0..d {
+        for j in i + 1..d {
+            y[j] += ltri[idx] * x[i].cos();
+            idx += 1;
+        }
+    }
+    let mut s = 0.0;
+    for j in 0..d {
+        s += (y[j] + x[j]).sin() * (j as f64 + 1.0);
+    }
+    s
+}
+
+/// Three nested loops over `w[i] x[j] z[k]`: `d_w[i]` is the same element in the loops over `j`
+/// and `k`, `d_x[j]` in the loop over `k`.
+#[differentiate(reverse, forward)]
+fn outer(w: &[f64], x: &[f64], z: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        for j in 0..x.len() {
+            for k in 0..z.len() {
+                s += (w[i] * x[j] + z[k]).tanh();
+            }
+        }
+    }
+    s
+}
+
+/// `w[k]` with `k` a parameter, in loops that may run zero times: an exclusive range, an
+/// inclusive one, and one run backwards.
+#[differentiate(reverse, forward)]
+fn reach(w: &[f64], x: &[f64], k: usize, m: usize) -> f64 {
+    let mut s = 0.0;
+    for j in 0..x.len() {
+        s += w[k] * x[j].sin();
+    }
+    for j in 1..=m {
+        s += w[k] * j as f64;
+    }
+    for j in (0..m).rev() {
+        s += (w[k] * x[j]).exp();
+    }
+    s
+}
+
+/// An element of a local array scaled in the loop (`h[i] = h[i] * a[j]`) and read there: its
+/// adjoint is read, scaled and written at every iteration, and must stay where it is.
+#[differentiate(reverse, forward)]
+fn scaled(a: &[f64], x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut h = vec![0.0; n];
+    h.copy_from_slice(x);
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..a.len() {
+            h[i] = h[i] * a[j] + 0.1;
+            s += h[i] * h[i];
+        }
+    }
+    s
+}
+
+/// The gradient along each unit direction by forward mode.
+fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let mut e = vec![0.0; n];
+            e[i] = 1.0;
+            jvp(&e)
+        })
+        .collect()
+}
+
+#[test]
+fn a_triangle_by_columns_against_differences_forward_mode_and_hv() {
+    let x = [0.3, -0.7, 1.1, 0.4, -0.2, 0.9];
+    let ltri: Vec<f64> = (0..15).map(|i| 0.07 * f64::from(i) - 0.5).collect();
+    let (value, d_ltri, d_x) = columns_grad(&ltri, &x);
+    assert_eq!(value, columns(&ltri, &x));
+    assert_all_close_to(
+        "d_ltri",
+        &d_ltri,
+        &differences(|p| columns(p, &x), &ltri),
+        1e-8,
+    );
+    assert_all_close_to("d_x", &d_x, &differences(|p| columns(&ltri, p), &x), 1e-8);
+    let zero_l = vec![0.0; 15];
+    let jvp_x = by_jvp(6, |e| columns_jvp(&ltri, &zero_l, &x, e).1);
+    assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
+    check_gradient(|p| columns(&ltri, p), &x, &d_x).unwrap();
+
+    // H·v against central differences of the gradient along v, and the gradient `f_hvp`
+    // returns against `f_grad`'s.
+    let v_l: Vec<f64> = (0..15).map(|i| 0.3 - 0.04 * f64::from(i)).collect();
+    let v_x = [0.2, -0.1, 0.4, 0.3, -0.5, 0.25];
+    let (_, g_l, g_x, hv_l, hv_x) = columns_hvp(&ltri, &v_l, &x, &v_x);
+    assert_all_close_to("f_hvp's d_x", &g_x, &d_x, 1e-14);
+    assert_all_close_to("f_hvp's d_ltri", &g_l, &d_ltri, 1e-14);
+    let h = 1e-5;
+    let at = |e: f64| {
+        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
+        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
+        let (_, gl, gx) = columns_grad(&l, &y);
+        [gl, gx].concat()
+    };
+    let (up, down) = (at(h), at(-h));
+    let want: Vec<f64> = up
+        .iter()
+        .zip(&down)
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect();
+    assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
+}
+
+#[test]
+fn one_element_through_two_loop_levels() {
+    let w = [0.4, -0.3, 0.8];
+    let x = [0.5, 1.2, -0.6, 0.1];
+    let z = [-0.2, 0.3];
+    let (value, d_w, d_x, d_z) = outer_grad(&w, &x, &z);
+    assert_eq!(value, outer(&w, &x, &z));
+    assert_all_close_to("d_w", &d_w, &differences(|p| outer(p, &x, &z), &w), 1e-9);
+    assert_all_close_to("d_x", &d_x, &differences(|p| outer(&w, p, &z), &x), 1e-9);
+    assert_all_close_to("d_z", &d_z, &differences(|p| outer(&w, &x, p), &z), 1e-9);
+    let jvp_w = by_jvp(3, |e| outer_jvp(&w, e, &x, &[0.0; 4], &z, &[0.0; 2]).1);
+    assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+}
+
+#[test]
+fn loops_that_run_zero_times_leave_an_out_of_bounds_element_alone() {
+    // `k` is past the end of `w`: only the empty loops name `w[k]`.
+    let w = [0.7, -0.4, 0.3];
+    let (value, d_w, d_x) = reach_grad(&w, &[], 3, 0);
+    assert_eq!(value, 0.0);
+    assert_eq!(d_w, vec![0.0; 3]);
+    assert!(d_x.is_empty());
+
+    let x = [0.5, -1.1, 0.8];
+    let (value, d_w, d_x) = reach_grad(&w, &x, 1, 2);
+    assert_eq!(value, reach(&w, &x, 1, 2));
+    assert_all_close_to("d_w", &d_w, &differences(|p| reach(p, &x, 1, 2), &w), 1e-9);
+    assert_all_close_to("d_x", &d_x, &differences(|p| reach(&w, p, 1, 2), &x), 1e-9);
+    let jvp_w = by_jvp(3, |e| reach_jvp(&w, e, &x, &[0.0; 3], 1, 2).1);
+    assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+}
+
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn a_loop_that_runs_still_panics_on_an_out_of_bounds_element() {
+    let w = [0.7, -0.4, 0.3];
+    let _ = reach_grad(&w, &[0.5], 3, 0);
+}
+
+#[test]
+fn an_element_scaled_in_the_loop_stays_in_memory() {
+    let a = [0.9, -0.5, 1.1];
+    let x = [0.3, -0.8, 0.6, 1.4];
+    let (value, d_a, d_x) = scaled_grad(&a, &x);
+    assert_eq!(value, scaled(&a, &x));
+    assert_all_close_to("d_a", &d_a, &differences(|p| scaled(p, &x), &a), 1e-8);
+    assert_all_close_to("d_x", &d_x, &differences(|p| scaled(&a, p), &x), 1e-8);
+    let jvp_x = by_jvp(4, |e| scaled_jvp(&a, &[0.0; 3], &x, e).1);
+    assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
+}

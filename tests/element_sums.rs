@@ -84,6 +84,21 @@ fn scaled(a: &[f64], x: &[f64]) -> f64 {
     s
 }
 
+/// `x[i]`, `x[0]` and `x[j]` in the loop over `j`: the additions into `d_x[i]` and `d_x[0]`
+/// wait until after the loop while those into `d_x[j]` stay, and the three meet when `j` is `i`
+/// or `0`.
+#[differentiate(reverse, forward, hessian)]
+fn gram(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            s += (x[i] * x[j] + 0.3 * x[0]).sin() * (j as f64 + 0.5);
+        }
+    }
+    s
+}
+
 /// The gradient along each unit direction by forward mode.
 fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..n)
@@ -185,4 +200,29 @@ fn an_element_scaled_in_the_loop_stays_in_memory() {
     assert_all_close_to("d_x", &d_x, &differences(|p| scaled(&a, p), &x), 1e-8);
     let jvp_x = by_jvp(4, |e| scaled_jvp(&a, &[0.0; 3], &x, e).1);
     assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
+}
+
+#[test]
+fn additions_at_a_fixed_index_and_at_the_counter_into_one_array() {
+    let x = [0.4, -0.9, 0.7, 1.3];
+    let (value, d_x) = gram_grad(&x);
+    assert_eq!(value, gram(&x));
+    assert_all_close_to("d_x", &d_x, &differences(gram, &x), 1e-8);
+    let jvp = by_jvp(4, |e| gram_jvp(&x, e).1);
+    assert_all_close_to("d_x against forward mode", &d_x, &jvp, 1e-12);
+    // H·v against central differences of the gradient along v.
+    let v = [0.3, 0.1, -0.6, 0.2];
+    let (_, _, hv) = gram_hvp(&x, &v);
+    let h = 1e-5;
+    let at = |e: f64| {
+        let y: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + e * b).collect();
+        gram_grad(&y).1
+    };
+    let (up, down) = (at(h), at(-h));
+    let want: Vec<f64> = up
+        .iter()
+        .zip(&down)
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect();
+    assert_all_close_to("H·v", &hv, &want, 1e-7);
 }

@@ -7,10 +7,14 @@
 //! into a local and adds it once after the loop; [`promote`] rewrites the backward code so.
 //!
 //! A loop qualifies for an array adjoint `a` when every statement of its body that writes `a`
-//! is `a[e] = a[e] + s` at its own level, with one index `e` that the loop does not change, and
-//! nothing else in the body reads or writes `a`. The rewrite declares `a_sum = 0` before the
-//! loop, turns each of those statements into `a_sum += s`, and adds `a[e] += a_sum` after the
-//! loop, when the loop ran (so an index that is out of bounds still panics only where it did).
+//! is an addition `a[e] = a[e] + s` at its own level, each loading the element after the
+//! previous addition into `a`, and nothing else in the body reads `a`. Additions commute, so
+//! those at an index `e` that the loop does not change can wait until after the loop, whatever
+//! the others add into (the same element included). For each such index the rewrite declares
+//! `a_sum = 0` before the loop, turns those additions into `a_sum += s`, and adds
+//! `a[e] += a_sum` after the loop, when the loop ran (so an index that is out of bounds still
+//! panics only where it did).
+//!
 //! The sum's rounding differs from adding into memory in order, as any reassociation does.
 
 use std::collections::{HashMap, HashSet};
@@ -18,8 +22,8 @@ use std::collections::{HashMap, HashSet};
 use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::prim::Prim;
 
-/// Rewrites every loop in `code` (innermost first) whose body only adds into one element of an
-/// array in `adjoints`, as the module describes.
+/// Rewrites every loop in `code` (innermost first) whose body adds into an element of an array
+/// in `adjoints` that it does not move, as the module describes.
 pub(super) fn promote(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>) {
     let mut placed = HashSet::new();
     code.for_each_stmt(|s| {
@@ -48,12 +52,23 @@ fn block(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>, placed:
                 block(graph, &mut l.body, adjoints, placed);
                 let mut after = Vec::new();
                 for (var, index) in candidates(graph, l, adjoints, placed) {
-                    let (before, sum) = rewrite(graph, l, var, index);
-                    out.extend(before);
-                    after.push(sum);
+                    let (declare, add) = rewrite(graph, l, var, index);
+                    out.push(declare);
+                    after.extend(add);
                 }
+                if after.is_empty() {
+                    out.push(stmt);
+                    continue;
+                }
+                // The sums are added when the loop ran.
+                let op = if l.inclusive { CmpOp::Le } else { CmpOp::Lt };
+                let ran = graph.push(Node::new(Op::Cmp(op), vec![l.start, l.end], Ty::Bool));
                 out.push(stmt);
-                out.extend(after);
+                out.push(Stmt::If {
+                    cond: ran,
+                    then: Block(after),
+                    otherwise: Block::default(),
+                });
                 continue;
             }
             _ => {}
@@ -84,7 +99,7 @@ fn added(graph: &Graph, stmt: &Stmt) -> Option<(VarId, NodeId, NodeId, NodeId, N
     Some((var, index, load, value, s))
 }
 
-/// The arrays of `adjoints` that the loop only adds into at one index it does not change.
+/// The arrays of `adjoints` that the loop only adds into, each with an index it does not change.
 fn candidates(
     graph: &Graph,
     l: &Loop,
@@ -92,11 +107,12 @@ fn candidates(
     placed: &HashSet<NodeId>,
 ) -> Vec<(VarId, NodeId)> {
     let body = &l.body;
-    // The index of each array's additions, and the nodes those statements use.
-    // Each load must read the element after the previous addition wrote it: computed inline,
-    // or placed in the body after that addition.
-    let mut index: HashMap<VarId, Option<NodeId>> = HashMap::new();
+    // The indices each array is added into at, and the nodes those statements use. Each load
+    // must read the element after the previous addition into the array wrote it: computed
+    // inline, or placed in the body after that addition.
+    let mut indices: HashMap<VarId, Vec<NodeId>> = HashMap::new();
     let mut own: HashSet<NodeId> = HashSet::new();
+    let mut refused: HashSet<VarId> = HashSet::new();
     let mut at: HashMap<NodeId, usize> = HashMap::new();
     let mut last: HashMap<VarId, usize> = HashMap::new();
     for (k, stmt) in body.0.iter().enumerate() {
@@ -110,16 +126,18 @@ fn candidates(
                 Some(&p) => last.get(&var).is_none_or(|&l| p > l),
                 None => !placed.contains(&load),
             };
-            let entry = index.entry(var).or_insert(Some(e));
-            if *entry != Some(e) || !fresh {
-                *entry = None;
+            if !fresh {
+                refused.insert(var);
+            }
+            let list = indices.entry(var).or_default();
+            if !list.contains(&e) {
+                list.push(e);
             }
             last.insert(var, k);
             own.extend([load, sum]);
         }
     }
-    index.retain(|_, e| e.is_some());
-    if index.is_empty() {
+    if indices.is_empty() {
         return Vec::new();
     }
 
@@ -139,7 +157,6 @@ fn candidates(
         *uses.entry(n).or_default() += 1;
         work.push(n);
     });
-    let mut refused: HashSet<VarId> = HashSet::new();
     body.for_each_stmt(|s| match s {
         Stmt::Declare(v, _) | Stmt::Assign(v, _) => {
             refused.insert(*v);
@@ -165,10 +182,12 @@ fn candidates(
         }
     }
 
-    let mut found: Vec<(VarId, NodeId)> = index
+    // Additions commute: those at an index the loop does not change can wait until after it,
+    // whatever the others add into (the same element included), as long as nothing else reads
+    // the array in the loop.
+    let mut found: Vec<(VarId, NodeId)> = indices
         .into_iter()
-        .filter_map(|(v, e)| Some((v, e?)))
-        .filter(|(v, e)| {
+        .filter(|(v, _)| {
             !refused.contains(v)
                 && body
                     .0
@@ -178,12 +197,15 @@ fn candidates(
                     .all(|(_, _, load, sum, _)| {
                         uses.get(&load) == Some(&1) && uses.get(&sum) == Some(&1)
                     })
-                && invariant(graph, *e, l.counter, &inside, &written, placed)
+        })
+        .flat_map(|(v, es)| es.into_iter().map(move |e| (v, e)))
+        .filter(|&(_, e)| {
+            invariant(graph, e, l.counter, &inside, &written, placed)
                 && invariant(graph, l.start, l.counter, &inside, &written, placed)
                 && invariant(graph, l.end, l.counter, &inside, &written, placed)
         })
         .collect();
-    found.sort_by_key(|(v, _)| *v);
+    found.sort_by_key(|&(v, e)| (v, e));
     found
 }
 
@@ -257,9 +279,9 @@ fn written(block: &Block) -> HashSet<VarId> {
     into
 }
 
-/// Sums the loop's additions into `var[index]` in a new local: returns the statements that
-/// declare it, to go before the loop, and the one that adds it into the element after the loop.
-fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Vec<Stmt>, Stmt) {
+/// Sums the loop's additions into `var[index]` in a new local: returns its declaration, to go
+/// before the loop, and the statements that add it into the element after the loop.
+fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Stmt, Vec<Stmt>) {
     let array = graph.vars[var.0].clone();
     let ty = array.ty;
     let sum = VarId(graph.vars.len());
@@ -283,7 +305,7 @@ fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Vec<S
     let mut out = Vec::with_capacity(l.body.0.len());
     for stmt in std::mem::take(&mut l.body.0) {
         match added(graph, &stmt) {
-            Some((v, _, load, old, s)) if v == var => {
+            Some((v, e, load, old, s)) if v == var && e == index => {
                 dead.extend([load, old]);
                 let read = node(graph, Op::Read(sum), vec![], ty);
                 let total = node(graph, Op::Prim(Prim::Add), vec![read, s], ty);
@@ -302,21 +324,15 @@ fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Vec<S
     let read = node(graph, Op::Read(sum), vec![], ty);
     let load = node(graph, Op::Load(var), vec![index], ty);
     let total = node(graph, Op::Prim(Prim::Add), vec![load, read], ty);
-    let op = if l.inclusive { CmpOp::Le } else { CmpOp::Lt };
-    let ran = node(graph, Op::Cmp(op), vec![l.start, l.end], Ty::Bool);
-    let add = Stmt::If {
-        cond: ran,
-        then: Block(vec![
-            Stmt::Node(read),
-            Stmt::Node(load),
-            Stmt::Node(total),
-            Stmt::Store {
-                var,
-                index,
-                value: total,
-            },
-        ]),
-        otherwise: Block::default(),
-    };
-    (vec![Stmt::Declare(sum, Some(zero))], add)
+    let add = vec![
+        Stmt::Node(read),
+        Stmt::Node(load),
+        Stmt::Node(total),
+        Stmt::Store {
+            var,
+            index,
+            value: total,
+        },
+    ];
+    (Stmt::Declare(sum, Some(zero)), add)
 }

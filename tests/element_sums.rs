@@ -1,8 +1,10 @@
-//! Loops whose backward code adds into one element of an array adjoint at every iteration
-//! (`d_x[i]` in a loop over `j`): the backward sweep sums into a local and adds it once after
-//! the loop. Each function is checked against fourth-order central differences and forward mode,
-//! including where the loop runs zero times with an index that is then out of bounds, and where
-//! the element is also read or scaled in the loop (so it must stay in memory).
+//! Elements a loop reads or adds into at an index it does not change (`x[i]` and `d_x[i]` in a
+//! loop over `j`): the derivative code reads the element once before the loop, and sums the
+//! additions into a local that it adds once after it. Each function is checked against
+//! fourth-order central differences and forward mode, including where the loop runs zero times
+//! with an index that is then out of bounds, where the array read is overwritten at every
+//! iteration of an outer loop, and where the element is also read or scaled in the loop (so it
+//! must stay in memory).
 // The loops index several arrays with one counter, as the programs they stand for do.
 #![allow(clippy::needless_range_loop)]
 // Indices below 2^52.
@@ -95,6 +97,46 @@ fn gram(x: &[f64]) -> f64 {
         for j in 0..n {
             s += (x[i] * x[j] + 0.3 * x[0]).sin() * (j as f64 + 0.5);
         }
+    }
+    s
+}
+
+/// A packed triangle applied to a buffer overwritten at every iteration of the outer loop: the
+/// inner loop reads `xc[i]`, which the backward sweep must see as it was in its own iteration.
+#[differentiate(reverse, forward, hessian)]
+fn overwritten(ltri: &[f64], x: &[f64], n: usize) -> f64 {
+    let d = x.len();
+    let mut xc = vec![0.0; d];
+    let mut qx = vec![0.0; d];
+    let mut s = 0.0;
+    for p in 0..n {
+        for i in 0..d {
+            xc[i] = (x[i] * (p as f64 + 1.0)).sin();
+            qx[i] = xc[i];
+        }
+        let mut idx = 0;
+        for i in 0..d {
+            for j in i + 1..d {
+                qx[j] += ltri[idx] * xc[i];
+                idx += 1;
+            }
+        }
+        for i in 0..d {
+            s += qx[i] * qx[i] * 0.5;
+        }
+    }
+    s
+}
+
+/// `w[k]` read in an inner loop that may run zero times, `k` a parameter.
+#[differentiate(reverse, forward)]
+fn inner_reach(w: &[f64], y: &[f64], k: usize, m: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..y.len() {
+        for j in 0..m {
+            s += (w[k] * y[i] + j as f64).sin();
+        }
+        s += y[i];
     }
     s
 }
@@ -225,4 +267,72 @@ fn additions_at_a_fixed_index_and_at_the_counter_into_one_array() {
         .map(|(p, m)| (p - m) / (2.0 * h))
         .collect();
     assert_all_close_to("H·v", &hv, &want, 1e-7);
+}
+
+#[test]
+fn an_element_read_in_an_inner_loop_from_a_buffer_overwritten_per_iteration() {
+    let x = [0.3, -0.7, 1.1, 0.4, -0.2];
+    let ltri: Vec<f64> = (0..10).map(|i| 0.09 * f64::from(i) - 0.4).collect();
+    let (value, d_ltri, d_x) = overwritten_grad(&ltri, &x, 3);
+    assert_eq!(value, overwritten(&ltri, &x, 3));
+    assert_all_close_to(
+        "d_ltri",
+        &d_ltri,
+        &differences(|p| overwritten(p, &x, 3), &ltri),
+        1e-8,
+    );
+    assert_all_close_to(
+        "d_x",
+        &d_x,
+        &differences(|p| overwritten(&ltri, p, 3), &x),
+        1e-8,
+    );
+    let zero_l = vec![0.0; 10];
+    let jvp_x = by_jvp(5, |e| overwritten_jvp(&ltri, &zero_l, &x, e, 3).1);
+    assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
+    let v_l: Vec<f64> = (0..10).map(|i| 0.2 - 0.05 * f64::from(i)).collect();
+    let v_x = [0.1, 0.4, -0.3, 0.2, 0.5];
+    let (_, _, _, hv_l, hv_x) = overwritten_hvp(&ltri, &v_l, &x, &v_x, 3);
+    let h = 1e-5;
+    let at = |e: f64| {
+        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
+        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
+        let (_, gl, gx) = overwritten_grad(&l, &y, 3);
+        [gl, gx].concat()
+    };
+    let (up, down) = (at(h), at(-h));
+    let want: Vec<f64> = up
+        .iter()
+        .zip(&down)
+        .map(|(p, m)| (p - m) / (2.0 * h))
+        .collect();
+    assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
+}
+
+#[test]
+fn an_inner_loop_that_runs_zero_times_reads_no_element() {
+    // `k` is past the end of `w`: only the inner loop, which runs zero times, names `w[k]`.
+    let w = [0.7, -0.4];
+    let y = [0.5, -1.1, 0.8];
+    let (value, d_w, d_y) = inner_reach_grad(&w, &y, 2, 0);
+    assert_eq!(value, inner_reach(&w, &y, 2, 0));
+    assert_eq!(d_w, vec![0.0; 2]);
+    assert_eq!(d_y, vec![1.0; 3]);
+
+    let (value, d_w, d_y) = inner_reach_grad(&w, &y, 1, 3);
+    assert_eq!(value, inner_reach(&w, &y, 1, 3));
+    assert_all_close_to(
+        "d_w",
+        &d_w,
+        &differences(|p| inner_reach(p, &y, 1, 3), &w),
+        1e-9,
+    );
+    assert_all_close_to(
+        "d_y",
+        &d_y,
+        &differences(|p| inner_reach(&w, p, 1, 3), &y),
+        1e-9,
+    );
+    let jvp_w = by_jvp(2, |e| inner_reach_jvp(&w, e, &y, &[0.0; 3], 1, 3).1);
+    assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
 }

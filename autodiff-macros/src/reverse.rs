@@ -30,6 +30,7 @@ mod buffer;
 mod call_into;
 mod counters;
 pub(crate) mod fields;
+mod hoist;
 mod promote;
 
 /// A graph extended with its backward sweep.
@@ -340,6 +341,7 @@ struct Frame {
 
 pub fn reverse(mut graph: Graph) -> Adjoint {
     let calls = evaluate_calls_once(&mut graph);
+    hoist::hoist(&mut graph);
     let mut body = graph.body.clone();
     let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
     let b = Builder::new(graph);

@@ -128,13 +128,18 @@ fn overwritten(ltri: &[f64], x: &[f64], n: usize) -> f64 {
     s
 }
 
-/// `w[k]` read in an inner loop that may run zero times, `k` a parameter.
+/// `h[k]` read in an inner loop that may run zero times, `k` a parameter, `h` a buffer
+/// overwritten at every iteration of the outer loop.
 #[differentiate(reverse, forward)]
 fn inner_reach(w: &[f64], y: &[f64], k: usize, m: usize) -> f64 {
+    let mut h = vec![0.0; w.len()];
     let mut s = 0.0;
     for i in 0..y.len() {
+        for q in 0..w.len() {
+            h[q] = w[q] * y[i];
+        }
         for j in 0..m {
-            s += (w[k] * y[i] + j as f64).sin();
+            s += (h[k] + j as f64).sin();
         }
         s += y[i];
     }
@@ -311,7 +316,7 @@ fn an_element_read_in_an_inner_loop_from_a_buffer_overwritten_per_iteration() {
 
 #[test]
 fn an_inner_loop_that_runs_zero_times_reads_no_element() {
-    // `k` is past the end of `w`: only the inner loop, which runs zero times, names `w[k]`.
+    // `k` is past the end of `h`: only the inner loop, which runs zero times, names `h[k]`.
     let w = [0.7, -0.4];
     let y = [0.5, -1.1, 0.8];
     let (value, d_w, d_y) = inner_reach_grad(&w, &y, 2, 0);

@@ -8,41 +8,64 @@
 //! as a hand-written adjoint does.
 //!
 //! [`hoist`] moves a load `v[e]` from the top level of the body of a loop nested in another to
-//! just before the loop, when the loop neither writes `v` nor changes `e`:
+//! just before the loop, when the loop neither writes `v` nor changes `e`, and `v` changes
+//! elsewhere (an array that never changes is read again by the backward code, not saved):
 //!
 //! ```text
-//! let x_i: f64;
-//! if i + 1 < d { x_i = x[i]; } else { x_i = 0.0; }
-//! for j in i + 1..d { .. x_i .. }
+//! if i + 1 < d {
+//!     let t = x[i];
+//!     for j in i + 1..d { .. t .. }
+//! }
 //! ```
 //!
-//! The load runs only when the loop would run, so an index out of bounds panics only where it
-//! did. The primal value is unchanged: the function's own body is emitted as written, and the
+//! The load runs only when the loop runs, so an index out of bounds panics only where it did. The primal value is unchanged: the function's own body is emitted as written, and the
 //! derivative code reads the same element once instead of at every iteration.
 
 use std::collections::HashSet;
 
-use crate::graph::{Block, CmpOp, Graph, LitValue, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var};
+use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Stmt, Ty, VarId};
 
 /// Hoists, in the loops of `graph`'s body nested in other loops, the loads the module describes.
 pub(super) fn hoist(graph: &mut Graph) {
     let body = std::mem::take(&mut graph.body);
-    graph.body = block(graph, body, &mut Vec::new());
+    let mut changing = HashSet::new();
+    changed(&body, false, &mut changing);
+    graph.body = block(graph, body, &changing, 0);
 }
 
-/// `loops` are the enclosing loops' counters and names.
-fn block(graph: &mut Graph, code: Block, loops: &mut Vec<(usize, String)>) -> Block {
+/// The arrays whose elements change while the function runs: stored into, written by a call,
+/// or declared in a loop. The backward code reads the others where it needs them, so reading
+/// them before a loop saves nothing.
+fn changed(code: &Block, in_loop: bool, into: &mut HashSet<VarId>) {
+    for stmt in &code.0 {
+        match stmt {
+            Stmt::Store { var, .. } | Stmt::Assign(var, _) => {
+                into.insert(*var);
+            }
+            Stmt::Declare(var, _) if in_loop => {
+                into.insert(*var);
+            }
+            _ => {}
+        }
+        let looped = in_loop || matches!(stmt, Stmt::For(_) | Stmt::While { .. });
+        for inner in stmt.blocks() {
+            changed(inner, looped, into);
+        }
+    }
+}
+
+/// `depth`: how many loops enclose `code`.
+fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize) -> Block {
     let mut out = Vec::with_capacity(code.0.len());
     for stmt in code.0 {
         match stmt {
             Stmt::For(mut l) => {
-                loops.push((l.counter, l.name.clone()));
-                l.body = block(graph, std::mem::take(&mut l.body), loops);
-                loops.pop();
-                if !loops.is_empty() {
-                    out.extend(hoist_loads(graph, &mut l, loops));
+                l.body = block(graph, std::mem::take(&mut l.body), changing, depth + 1);
+                if depth == 0 {
+                    out.push(Stmt::For(l));
+                } else {
+                    out.extend(hoist_loads(graph, l, changing));
                 }
-                out.push(Stmt::For(l));
             }
             Stmt::If {
                 cond,
@@ -50,14 +73,15 @@ fn block(graph: &mut Graph, code: Block, loops: &mut Vec<(usize, String)>) -> Bl
                 otherwise,
             } => out.push(Stmt::If {
                 cond,
-                then: block(graph, then, loops),
-                otherwise: block(graph, otherwise, loops),
+                then: block(graph, then, changing, depth),
+                otherwise: block(graph, otherwise, changing, depth),
             }),
             Stmt::While { cond, test, body } => {
                 // A `while` loop repeats too: a `for` loop in it is nested.
-                loops.push((usize::MAX, String::new()));
-                let (cond, body) = (block(graph, cond, loops), block(graph, body, loops));
-                loops.pop();
+                let (cond, body) = (
+                    block(graph, cond, changing, depth + 1),
+                    block(graph, body, changing, depth + 1),
+                );
                 out.push(Stmt::While { cond, test, body });
             }
             other => out.push(other),
@@ -66,8 +90,9 @@ fn block(graph: &mut Graph, code: Block, loops: &mut Vec<(usize, String)>) -> Bl
     Block(out)
 }
 
-/// Moves the loads of `l`'s body that qualify out of it; returns what goes before the loop.
-fn hoist_loads(graph: &mut Graph, l: &mut Loop, loops: &[(usize, String)]) -> Vec<Stmt> {
+/// Moves the loads of `l`'s body that qualify out of it: returns the loop as it was, or, with
+/// loads moved, whether the loop runs and `if` it does, the loads and then the loop.
+fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec<Stmt> {
     let mut inside = HashSet::new();
     let mut written = HashSet::new();
     l.body.for_each_stmt(|s| match s {
@@ -89,61 +114,17 @@ fn hoist_loads(graph: &mut Graph, l: &mut Loop, loops: &[(usize, String)]) -> Ve
         })
         .filter(|&n| {
             let node = graph.node(n);
-            matches!(node.op, Op::Load(v) if !written.contains(&v))
+            matches!(node.op, Op::Load(v) if changing.contains(&v) && !written.contains(&v))
                 && matches!(node.ty, Ty::Float(_))
                 && invariant(graph, node.args[0], l.counter, &inside, &written)
         })
         .collect();
     if hoisted.is_empty() {
-        return Vec::new();
+        return vec![Stmt::For(l)];
     }
     l.body
         .0
         .retain(|s| !matches!(s, Stmt::Node(n) if hoisted.contains(n)));
-
-    // For each load: a variable, assigned the element when the loop runs, else zero; the load's
-    // node becomes a read of that variable, placed before the loop.
-    let (mut declare, mut then, mut otherwise, mut reads) = (vec![], vec![], vec![], vec![]);
-    for n in hoisted {
-        let load = graph.node(n).clone();
-        let Op::Load(array) = load.op else {
-            unreachable!("a load")
-        };
-        let index = load.args[0];
-        let counter = match graph.node(index).op {
-            Op::Counter(c) => loops.iter().find(|(k, _)| *k == c).map(|(_, name)| name),
-            _ => None,
-        };
-        let name = format!(
-            "{}_{}",
-            graph.vars[array.0].name.trim_start_matches("r#"),
-            counter.map_or("at", String::as_str)
-        );
-        let var = crate::graph::VarId(graph.vars.len());
-        graph.vars.push(Var {
-            name,
-            ty: load.ty,
-            shape: Shape::Scalar,
-            active: load.active,
-            param: None,
-            span: load.span,
-        });
-        let element = graph.push(load.clone());
-        let zero = graph.push(Node {
-            op: Op::Lit(LitValue::Float(0.0), None),
-            args: vec![],
-            active: false,
-            name: None,
-            ..load.clone()
-        });
-        let node = &mut graph.nodes[n.0];
-        node.op = Op::Read(var);
-        node.args.clear();
-        declare.push(Stmt::Declare(var, None));
-        then.extend([Stmt::Node(element), Stmt::Assign(var, element)]);
-        otherwise.push(Stmt::Assign(var, zero));
-        reads.push(Stmt::Node(n));
-    }
     let op = if l.inclusive { CmpOp::Le } else { CmpOp::Lt };
     let span = graph.node(l.end).span;
     let ran = graph.push(Node {
@@ -155,14 +136,16 @@ fn hoist_loads(graph: &mut Graph, l: &mut Loop, loops: &[(usize, String)]) -> Ve
         name: None,
         origin: crate::graph::Origin::Primal,
     });
-    declare.push(Stmt::Node(ran));
-    declare.push(Stmt::If {
-        cond: ran,
-        then: Block(then),
-        otherwise: Block(otherwise),
-    });
-    declare.extend(reads);
-    declare
+    let mut then: Vec<Stmt> = hoisted.into_iter().map(Stmt::Node).collect();
+    then.push(Stmt::For(l));
+    vec![
+        Stmt::Node(ran),
+        Stmt::If {
+            cond: ran,
+            then: Block(then),
+            otherwise: Block::default(),
+        },
+    ]
 }
 
 /// Whether the index `n` has one value in every iteration of the loop over `counter` and can be
@@ -172,7 +155,7 @@ fn invariant(
     n: NodeId,
     counter: usize,
     inside: &HashSet<NodeId>,
-    written: &HashSet<crate::graph::VarId>,
+    written: &HashSet<VarId>,
 ) -> bool {
     let mut work = vec![n];
     let mut seen = HashSet::new();

@@ -224,8 +224,10 @@ fn counters_in_while_loops_branches_and_ragged_loops() {
     }
 }
 
+/// The gradient; that the counter is saved rather than stepped back is checked on the expansion
+/// (`autodiff-macros`, `expand::tests::a_counter_stepped_in_a_branch_is_saved`).
 #[test]
-fn a_counter_stepped_in_a_branch_is_saved() {
+fn a_counter_stepped_in_a_branch_against_differences() {
     let w = [0.9, -0.6, 1.2, 0.5, -0.4, 0.8];
     let x = [0.4, -0.9, 0.2, 1.3, -0.5];
     let (value, d_w, d_x) = conditional_step_grad(&w, &x);

@@ -640,3 +640,47 @@ fn a_literal_index_is_loaded_once_and_parameters_are_reloaded() {
     assert!(got.contains("k -= 1;"), "{got}");
     assert!(got.contains("x[k_2]"), "{got}");
 }
+
+/// A counter stepped in a branch is not stepped back (the backward code could not tell whether
+/// the branch ran): its value is saved at every iteration.
+#[test]
+fn a_counter_stepped_in_a_branch_is_saved() {
+    let got = expand(
+        "reverse",
+        "fn f(w: &[f64], x: &[f64]) -> f64 { let mut k = 0; let mut v = 1.0; for i in 0..x.len() { v = v * w[k] + x[i]; if x[i] > 0.0 { k += 1; } } v }",
+    );
+    assert!(!got.contains("k -= 1"), "{got}");
+    assert!(got.contains(".push(k"), "{got}");
+}
+
+/// The backward code of a packed triangle over a parameter sums the additions into `d_x[i]`
+/// over `j` in a local and adds it after the loop, when the loop ran, while the additions into
+/// `d_x[j]` stay in the loop.
+#[test]
+fn a_triangle_adds_into_the_outer_element_once() {
+    let got = expand(
+        "reverse",
+        "fn f(l: &[f64], x: &[f64]) -> f64 { let d = x.len(); let mut s = 0.0; let mut k = 0; for i in 0..d { for j in i + 1..d { s += l[k] * x[i] * x[j]; k += 1; } } s }",
+    );
+    let flat: String = got.split_whitespace().collect();
+    assert!(flat.contains("d_x_sum+="), "{got}");
+    assert!(flat.contains("d_x[j]+="), "{got}");
+    assert!(flat.contains("{d_x[i]+=d_x_sum;}"), "{got}");
+    assert!(!flat.contains("d_x[i]+=t"), "{got}");
+}
+
+/// `xc[i]`, of a buffer overwritten for every point, is read once per `i` before the loop over
+/// `j`, inside a guard that holds the loop, and saved once per `i`; its adjoint is summed over
+/// `j` and added once.
+#[test]
+fn a_triangle_reads_the_outer_element_once() {
+    let got = expand(
+        "reverse",
+        "fn f(l: &[f64], x: &[f64], n: usize) -> f64 { let d = x.len(); let mut xc = vec![0.0; d]; let mut s = 0.0; for p in 0..n { for i in 0..d { xc[i] = x[i] * p as f64; } let mut y = 0.0; let mut k = 0; for i in 0..d { for j in i + 1..d { y += l[k] * xc[i] * xc[j]; k += 1; } } s += y * y; } s }",
+    );
+    let flat: String = got.split_whitespace().collect();
+    assert!(flat.contains("ift<d{lett_1=xc[i_1];forjint..d{"), "{got}");
+    assert!(flat.contains("}tape.push(t_1);}"), "{got}");
+    assert!(flat.contains("d_t+="), "{got}");
+    assert!(flat.contains("}d_xc[i_1]+=d_t;}"), "{got}");
+}

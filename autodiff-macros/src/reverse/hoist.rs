@@ -93,6 +93,13 @@ fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize
 /// Moves the loads of `l`'s body that qualify out of it: returns the loop as it was, or, with
 /// loads moved, whether the loop runs and `if` it does, the loads and then the loop.
 fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec<Stmt> {
+    // Loads at the top level of the body, of arrays that change, before looking deeper.
+    let loads = l.body.0.iter().any(|s| {
+        matches!(*s, Stmt::Node(n) if matches!(graph.node(n).op, Op::Load(v) if changing.contains(&v)))
+    });
+    if !loads {
+        return vec![Stmt::For(l)];
+    }
     let mut inside = HashSet::new();
     let mut written = HashSet::new();
     l.body.for_each_stmt(|s| match s {

@@ -25,6 +25,14 @@ use crate::prim::Prim;
 /// Rewrites every loop in `code` (innermost first) whose body adds into an element of an array
 /// in `adjoints` that it does not move, as the module describes.
 pub(super) fn promote(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>) {
+    if adjoints.is_empty()
+        || !code
+            .0
+            .iter()
+            .any(|s| s.blocks().iter().any(|b| has_loop(b)))
+    {
+        return;
+    }
     let mut placed = HashSet::new();
     code.for_each_stmt(|s| {
         if let Stmt::Node(n) = s {
@@ -76,6 +84,13 @@ fn block(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<VarId>, placed:
         out.push(stmt);
     }
     code.0 = out;
+}
+
+/// Whether `code` is or holds a loop.
+fn has_loop(code: &Block) -> bool {
+    code.0
+        .iter()
+        .any(|s| matches!(s, Stmt::For(_)) || s.blocks().iter().any(|b| has_loop(b)))
 }
 
 /// An element `a[e] = a[e] + s` of the loop body's own level: `(a, e, the load, the sum, s)`.
@@ -141,8 +156,7 @@ fn candidates(
         return Vec::new();
     }
 
-    // Everything the body evaluates: its placed nodes and what its statements use, down to the
-    // names of values placed outside it.
+    // The indices the loop does not change, of loops whose bounds it does not change either.
     let mut inside = HashSet::new();
     body.for_each_stmt(|s| {
         if let Stmt::Node(n) = s {
@@ -150,6 +164,22 @@ fn candidates(
         }
     });
     let written = written(body);
+    let bounds = invariant(graph, l.start, l.counter, &inside, &written, placed)
+        && invariant(graph, l.end, l.counter, &inside, &written, placed);
+    if !bounds {
+        return Vec::new();
+    }
+    for es in indices.values_mut() {
+        es.retain(|&e| invariant(graph, e, l.counter, &inside, &written, placed));
+    }
+    indices.retain(|_, es| !es.is_empty());
+    if indices.is_empty() {
+        return Vec::new();
+    }
+
+    // Everything the body evaluates: its placed nodes and what its statements use, down to the
+    // names of values placed outside it; how often each node is used, and which variables are
+    // read or written other than by the additions.
     let mut uses: HashMap<NodeId, usize> = HashMap::new();
     let mut seen = HashSet::new();
     let mut work: Vec<NodeId> = inside.iter().copied().collect();
@@ -199,11 +229,6 @@ fn candidates(
                     })
         })
         .flat_map(|(v, es)| es.into_iter().map(move |e| (v, e)))
-        .filter(|&(_, e)| {
-            invariant(graph, e, l.counter, &inside, &written, placed)
-                && invariant(graph, l.start, l.counter, &inside, &written, placed)
-                && invariant(graph, l.end, l.counter, &inside, &written, placed)
-        })
         .collect();
     found.sort_by_key(|&(v, e)| (v, e));
     found

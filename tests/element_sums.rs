@@ -146,6 +146,28 @@ fn inner_reach(w: &[f64], y: &[f64], k: usize, m: usize) -> f64 {
     s
 }
 
+/// The triangle in `f32`, over a buffer overwritten per point: the local sums and the reads
+/// moved before the inner loop take the element type.
+#[differentiate(reverse, hessian)]
+fn overwritten_f32(ltri: &[f32], x: &[f32], n: usize) -> f32 {
+    let d = x.len();
+    let mut xc = vec![0.0_f32; d];
+    let mut s = 0.0_f32;
+    for p in 0..n {
+        for i in 0..d {
+            xc[i] = x[i] * (p as f32 + 1.0);
+        }
+        let mut idx = 0;
+        for i in 0..d {
+            for j in i + 1..d {
+                s += ltri[idx] * xc[i] * xc[j];
+                idx += 1;
+            }
+        }
+    }
+    s
+}
+
 /// The gradient along each unit direction by forward mode.
 fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..n)
@@ -340,4 +362,45 @@ fn an_inner_loop_that_runs_zero_times_reads_no_element() {
     );
     let jvp_w = by_jvp(2, |e| inner_reach_jvp(&w, e, &y, &[0.0; 3], 1, 3).1);
     assert_all_close_to("d_w against forward mode", &d_w, &jvp_w, 1e-12);
+}
+
+#[test]
+fn the_same_in_f32() {
+    let x = [0.3_f32, -0.7, 1.1, 0.4];
+    let ltri = [0.2_f32, -0.5, 0.7, 0.1, -0.3, 0.6];
+    let (value, d_ltri, d_x) = overwritten_f32_grad(&ltri, &x, 2);
+    assert_eq!(value, overwritten_f32(&ltri, &x, 2));
+    // Closed form: s = Σ_p (p + 1)² Σ_{i<j} l_k x_i x_j, so ∂s/∂l_k = 5 x_i x_j and
+    // ∂s/∂x_m = 5 Σ_{pairs with m} l_k x_other.
+    let mut want_l = [0.0_f64; 6];
+    let mut want_x = [0.0_f64; 4];
+    let mut k = 0;
+    for i in 0..4 {
+        for j in i + 1..4 {
+            let (xi, xj, l) = (f64::from(x[i]), f64::from(x[j]), f64::from(ltri[k]));
+            want_l[k] = 5.0 * xi * xj;
+            want_x[i] += 5.0 * l * xj;
+            want_x[j] += 5.0 * l * xi;
+            k += 1;
+        }
+    }
+    for (got, want) in d_ltri.iter().zip(&want_l) {
+        assert!(
+            (f64::from(*got) - want).abs() <= 1e-5 * want.abs().max(1.0),
+            "{got} {want}"
+        );
+    }
+    for (got, want) in d_x.iter().zip(&want_x) {
+        assert!(
+            (f64::from(*got) - want).abs() <= 1e-5 * want.abs().max(1.0),
+            "{got} {want}"
+        );
+    }
+    // H·v along x alone: ∂²s/∂x_i∂x_j = 5 l_k for the pair (i, j).
+    let v_x = [1.0_f32, 0.0, 0.0, 0.0];
+    let (_, _, _, _, hv_x) = overwritten_f32_hvp(&ltri, &[0.0; 6], &x, &v_x, 2);
+    let want_hv = [0.0, 5.0 * 0.2, 5.0 * -0.5, 5.0 * 0.7];
+    for (got, want) in hv_x.iter().zip(&want_hv) {
+        assert!((f64::from(*got) - want).abs() <= 1e-5, "{got} {want}");
+    }
 }

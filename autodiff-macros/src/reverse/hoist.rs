@@ -18,7 +18,8 @@
 //! }
 //! ```
 //!
-//! The load runs only when the loop runs, so an index out of bounds panics only where it did. The primal value is unchanged: the function's own body is emitted as written, and the
+//! The load runs only when the loop runs, so an index out of bounds panics only where it did.
+//! The primal value is unchanged: the function's own body is emitted as written, and the
 //! derivative code reads the same element once instead of at every iteration.
 
 use std::collections::HashSet;

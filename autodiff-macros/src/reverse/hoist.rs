@@ -95,9 +95,13 @@ fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize
 /// loads moved, whether the loop runs and `if` it does, the loads and then the loop.
 fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec<Stmt> {
     // Loads at the top level of the body, of arrays that change, before looking deeper.
-    let loads = l.body.0.iter().any(|s| {
-        matches!(*s, Stmt::Node(n) if matches!(graph.node(n).op, Op::Load(v) if changing.contains(&v)))
-    });
+    let changing_load =
+        |n: NodeId| matches!(graph.node(n).op, Op::Load(v) if changing.contains(&v));
+    let loads = l
+        .body
+        .0
+        .iter()
+        .any(|s| matches!(*s, Stmt::Node(n) if changing_load(n)));
     if !loads {
         return vec![Stmt::For(l)];
     }

@@ -168,6 +168,43 @@ fn overwritten_f32(ltri: &[f32], x: &[f32], n: usize) -> f32 {
     s
 }
 
+/// Writes `out = x * s`: a helper that writes a buffer, called in an inner loop.
+#[differentiate(reverse, forward)]
+fn scaled_copy(x: &[f64], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[i] * s;
+    }
+}
+
+/// Shapes around the rewrites: an inner loop in a `while` loop reading an element of a buffer
+/// the outer loop rewrites, at an index computed before it; an inner loop that rewrites the
+/// buffer it reads through a call (not hoisted); a reversed inclusive inner loop.
+#[differentiate(reverse, forward)]
+fn around(x: &[f64], w: f64) -> f64 {
+    let d = x.len();
+    let mut h = vec![0.0; d];
+    let mut s = 0.0;
+    let mut p = 0;
+    while p < 3 {
+        for i in 0..d {
+            h[i] = (x[i] + p as f64 * w).sin();
+        }
+        let r = d - 1 - p % d;
+        for j in 0..d {
+            s += h[r] * h[j] * w;
+        }
+        for j in (1..=d / 2).rev() {
+            s += h[0] * x[j];
+        }
+        for j in 0..2_usize {
+            scaled_copy(x, w + j as f64, &mut h);
+            s += h[r] * 0.5;
+        }
+        p += 1;
+    }
+    s
+}
+
 /// The gradient along each unit direction by forward mode.
 fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..n)
@@ -403,4 +440,19 @@ fn the_same_in_f32() {
     for (got, want) in hv_x.iter().zip(&want_hv) {
         assert!((f64::from(*got) - want).abs() <= 1e-5, "{got} {want}");
     }
+}
+
+#[test]
+fn reads_and_sums_around_while_loops_calls_and_reversed_ranges() {
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let w = 0.8;
+    let (value, d_x, d_w) = around_grad(&x, w);
+    assert_eq!(value, around(&x, w));
+    assert_all_close_to("d_x", &d_x, &differences(|p| around(p, w), &x), 1e-8);
+    let want_w = differences(|p| around(&x, p[0]), &[w]);
+    assert_all_close_to("d_w", &[d_w], &want_w, 1e-8);
+    let jvp_x = by_jvp(4, |e| around_jvp(&x, e, w, 0.0).1);
+    assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
+    let jvp_w = around_jvp(&x, &[0.0; 4], w, 1.0).1;
+    assert_all_close_to("d_w against forward mode", &[d_w], &[jvp_w], 1e-12);
 }

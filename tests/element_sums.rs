@@ -205,6 +205,22 @@ fn around(x: &[f64], w: f64) -> f64 {
     s
 }
 
+/// Elements at literal indices of a local array rewritten per point, read in an inner loop over
+/// `0..m` that may run zero times.
+#[differentiate(reverse, forward)]
+fn literal(x: &[f64], n: usize, m: usize) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for p in 0..n {
+        h[0] = x[p] * 2.0;
+        h[1] = x[p].cos();
+        for j in 0..m {
+            s += h[0] * x[j] + h[1] * h[1];
+        }
+    }
+    s
+}
+
 /// The gradient along each unit direction by forward mode.
 fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     (0..n)
@@ -455,4 +471,17 @@ fn reads_and_sums_around_while_loops_calls_and_reversed_ranges() {
     assert_all_close_to("d_x against forward mode", &d_x, &jvp_x, 1e-12);
     let jvp_w = around_jvp(&x, &[0.0; 4], w, 1.0).1;
     assert_all_close_to("d_w against forward mode", &[d_w], &[jvp_w], 1e-12);
+}
+
+#[test]
+fn elements_at_literal_indices_read_in_an_inner_loop() {
+    let x = [0.3, -0.7, 1.1, 0.4];
+    for (n, m) in [(3, 4), (4, 2), (2, 0)] {
+        let (value, d_x) = literal_grad(&x, n, m);
+        assert_eq!(value, literal(&x, n, m));
+        let want = differences(|p| literal(p, n, m), &x);
+        assert_all_close_to("d_x", &d_x, &want, 1e-8);
+        let jvp = by_jvp(4, |e| literal_jvp(&x, e, n, m).1);
+        assert_all_close_to("d_x against forward mode", &d_x, &jvp, 1e-12);
+    }
 }

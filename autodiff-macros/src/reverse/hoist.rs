@@ -176,18 +176,14 @@ fn invariant(
             continue;
         }
         let node = graph.node(n);
-        let fine = !inside.contains(&n)
-            && match node.op {
-                Op::Counter(c) => c != counter,
-                Op::Read(v) | Op::Load(v) | Op::Len(v) => !written.contains(&v),
-                Op::Param(_)
-                | Op::Lit(..)
-                | Op::Const(_)
-                | Op::Known(_)
-                | Op::Prim(_)
-                | Op::Cast(_) => true,
-                _ => false,
-            };
+        // A constant is the same wherever the body places it, and is written where it is used.
+        let fine = match node.op {
+            Op::Counter(c) => c != counter,
+            Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) => true,
+            Op::Read(v) | Op::Load(v) | Op::Len(v) => !inside.contains(&n) && !written.contains(&v),
+            Op::Prim(_) | Op::Cast(_) => !inside.contains(&n),
+            _ => false,
+        };
         if !fine {
             return false;
         }

@@ -262,6 +262,13 @@ fn invariant(
             continue;
         }
         let node = graph.node(n);
+        // A constant is the same wherever the body places it, and is written where it is used.
+        if matches!(
+            node.op,
+            Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_)
+        ) {
+            continue;
+        }
         if inside.contains(&n) || matches!(node.op, Op::Counter(c) if c == counter) {
             return false;
         }

@@ -9,7 +9,7 @@ use autodiff::{check_gradient, differentiate};
 // Shared with the other tests, which use the parts this file does not.
 #[allow(dead_code)]
 mod common;
-use common::{assert_all_close_to, differences};
+use common::{assert_all_close_to, differences, hv_by_differences};
 
 /// Squares into a buffer of the input's length, then sums the sines of the squares:
 /// ∂f/∂xᵢ = 2 xᵢ cos(xᵢ²) · s where s scales by `scale`.
@@ -1257,17 +1257,7 @@ fn a_state_split_into_halves_through_a_loop_of_calls() {
         assert!((t - jv).abs() < 1e-12, "steps {count} jvp {t} against {jv}");
         // H·v against central differences of the gradient along v.
         let (_, _, hv) = steps_hvp(&w, &dir, &state, count);
-        let h = 1e-5;
-        let at = |e: f64| -> Vec<f64> { w.iter().zip(&dir).map(|(a, b)| a + e * b).collect() };
-        let (gp, gm) = (
-            steps_grad(&at(h), &state, count).1,
-            steps_grad(&at(-h), &state, count).1,
-        );
-        let want: Vec<f64> = gp
-            .iter()
-            .zip(&gm)
-            .map(|(p, m)| (p - m) / (2.0 * h))
-            .collect();
+        let want = hv_by_differences(|q| steps_grad(q, &state, count).1, &w, &dir);
         assert_all_close_to(&format!("steps {count} hvp"), &hv, &want, 1e-7);
     }
     let (value, grad) = steps_in_part_grad(&w, &state);

@@ -12,7 +12,7 @@ use autodiff::{check_gradient, differentiate};
 // Shared with the other tests, which use the parts this file does not.
 #[allow(dead_code)]
 mod common;
-use common::{assert_all_close_to, differences};
+use common::{assert_all_close_to, by_jvp, differences, hv_by_differences};
 
 /// `out = L x` for a unit lower-triangular `L` packed by rows below the diagonal, summed
 /// with weights: `ADBench`'s `Qtimesx` without the diagonal.
@@ -141,17 +141,6 @@ fn fused_rows(l: &[f64], x: &[f64; 4], k: usize) -> f64 {
     s
 }
 
-/// The gradient along each unit direction by forward mode.
-fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    (0..n)
-        .map(|i| {
-            let mut e = vec![0.0; n];
-            e[i] = 1.0;
-            jvp(&e)
-        })
-        .collect()
-}
-
 #[test]
 fn a_packed_triangle_indexed_by_a_running_counter() {
     let x = [0.3, -0.7, 1.1, 0.4, -0.2];
@@ -178,19 +167,15 @@ fn a_packed_triangle_indexed_by_a_running_counter() {
     let v_l: Vec<f64> = (0..10).map(|i| 0.3 - 0.07 * f64::from(i)).collect();
     let v_x = [0.2, -0.1, 0.4, 0.3, -0.5];
     let (_, _, _, hv_l, hv_x) = packed_triangle_hvp(&ltri, &v_l, &x, &v_x);
-    let h = 1e-5;
-    let at = |e: f64| {
-        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
-        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
-        let (_, gl, gx) = packed_triangle_grad(&l, &y);
-        [gl, gx].concat()
-    };
-    let (up, down) = (at(h), at(-h));
-    let want: Vec<f64> = up
-        .iter()
-        .zip(&down)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect();
+    let want = hv_by_differences(
+        |q| {
+            let (l, y) = q.split_at(10);
+            let (_, gl, gx) = packed_triangle_grad(l, y);
+            [gl, gx].concat()
+        },
+        &[ltri.as_slice(), &x].concat(),
+        &[v_l.as_slice(), &v_x].concat(),
+    );
     assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
 }
 

@@ -15,7 +15,7 @@ use autodiff::{check_gradient, differentiate};
 // Shared with the other tests, which use the parts this file does not.
 #[allow(dead_code)]
 mod common;
-use common::{assert_all_close_to, differences};
+use common::{assert_all_close_to, by_jvp, differences, hv_by_differences};
 
 /// `y = L x` for a strictly lower-triangular `L` packed by columns, then a weighted sum of
 /// sines: the backward code of the inner loop adds into `d_x[i]` at every `j`.
@@ -221,17 +221,6 @@ fn literal(x: &[f64], n: usize, m: usize) -> f64 {
     s
 }
 
-/// The gradient along each unit direction by forward mode.
-fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
-    (0..n)
-        .map(|i| {
-            let mut e = vec![0.0; n];
-            e[i] = 1.0;
-            jvp(&e)
-        })
-        .collect()
-}
-
 #[test]
 fn a_triangle_by_columns_against_differences_forward_mode_and_hv() {
     let x = [0.3, -0.7, 1.1, 0.4, -0.2, 0.9];
@@ -257,19 +246,15 @@ fn a_triangle_by_columns_against_differences_forward_mode_and_hv() {
     let (_, g_l, g_x, hv_l, hv_x) = columns_hvp(&ltri, &v_l, &x, &v_x);
     assert_all_close_to("f_hvp's d_x", &g_x, &d_x, 1e-14);
     assert_all_close_to("f_hvp's d_ltri", &g_l, &d_ltri, 1e-14);
-    let h = 1e-5;
-    let at = |e: f64| {
-        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
-        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
-        let (_, gl, gx) = columns_grad(&l, &y);
-        [gl, gx].concat()
-    };
-    let (up, down) = (at(h), at(-h));
-    let want: Vec<f64> = up
-        .iter()
-        .zip(&down)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect();
+    let want = hv_by_differences(
+        |q| {
+            let (l, y) = q.split_at(15);
+            let (_, gl, gx) = columns_grad(l, y);
+            [gl, gx].concat()
+        },
+        &[ltri.as_slice(), &x].concat(),
+        &[v_l.as_slice(), &v_x].concat(),
+    );
     assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
 }
 
@@ -335,17 +320,7 @@ fn additions_at_a_fixed_index_and_at_the_counter_into_one_array() {
     // H·v against central differences of the gradient along v.
     let v = [0.3, 0.1, -0.6, 0.2];
     let (_, _, hv) = gram_hvp(&x, &v);
-    let h = 1e-5;
-    let at = |e: f64| {
-        let y: Vec<f64> = x.iter().zip(&v).map(|(a, b)| a + e * b).collect();
-        gram_grad(&y).1
-    };
-    let (up, down) = (at(h), at(-h));
-    let want: Vec<f64> = up
-        .iter()
-        .zip(&down)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect();
+    let want = hv_by_differences(|q| gram_grad(q).1, &x, &v);
     assert_all_close_to("H·v", &hv, &want, 1e-7);
 }
 
@@ -373,19 +348,15 @@ fn an_element_read_in_an_inner_loop_from_a_buffer_overwritten_per_iteration() {
     let v_l: Vec<f64> = (0..10).map(|i| 0.2 - 0.05 * f64::from(i)).collect();
     let v_x = [0.1, 0.4, -0.3, 0.2, 0.5];
     let (_, _, _, hv_l, hv_x) = overwritten_hvp(&ltri, &v_l, &x, &v_x, 3);
-    let h = 1e-5;
-    let at = |e: f64| {
-        let l: Vec<f64> = ltri.iter().zip(&v_l).map(|(a, b)| a + e * b).collect();
-        let y: Vec<f64> = x.iter().zip(&v_x).map(|(a, b)| a + e * b).collect();
-        let (_, gl, gx) = overwritten_grad(&l, &y, 3);
-        [gl, gx].concat()
-    };
-    let (up, down) = (at(h), at(-h));
-    let want: Vec<f64> = up
-        .iter()
-        .zip(&down)
-        .map(|(p, m)| (p - m) / (2.0 * h))
-        .collect();
+    let want = hv_by_differences(
+        |q| {
+            let (l, y) = q.split_at(10);
+            let (_, gl, gx) = overwritten_grad(l, y, 3);
+            [gl, gx].concat()
+        },
+        &[ltri.as_slice(), &x].concat(),
+        &[v_l.as_slice(), &v_x].concat(),
+    );
     assert_all_close_to("H·v", &[hv_l, hv_x].concat(), &want, 1e-7);
 }
 

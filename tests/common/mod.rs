@@ -227,3 +227,32 @@ pub fn assert_all_close_to(what: &str, got: &[f64], want: &[f64], tol: f64) {
         );
     }
 }
+
+/// Central differences, step `1e-5`, of a gradient along `v` at `p` (both flattened over the
+/// parameters): `H·v` by an oracle that knows nothing of the forward-over-reverse code.
+#[must_use]
+pub fn hv_by_differences(grad: impl Fn(&[f64]) -> Vec<f64>, p: &[f64], v: &[f64]) -> Vec<f64> {
+    let h = 1e-5;
+    let at = |e: f64| -> Vec<f64> {
+        let q: Vec<f64> = p.iter().zip(v).map(|(a, b)| a + e * b).collect();
+        grad(&q)
+    };
+    let (up, down) = (at(h), at(-h));
+    up.iter()
+        .zip(&down)
+        .map(|(u, d)| (u - d) / (2.0 * h))
+        .collect()
+}
+
+/// The gradient along each unit direction of `n` inputs, by forward mode: `jvp(e)` is the
+/// directional derivative along `e`.
+#[must_use]
+pub fn by_jvp(n: usize, jvp: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let mut e = vec![0.0; n];
+            e[i] = 1.0;
+            jvp(&e)
+        })
+        .collect()
+}

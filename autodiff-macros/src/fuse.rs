@@ -772,21 +772,9 @@ pub fn carry_neighbours(
         // The element at `i` gets this iteration's addition and the previous one's carry.
         let (k, index, own) = here;
         let sum = push(graph, Op::Prim(Prim::Add), vec![own, read], float);
-        let load = push(graph, Op::Load(var), vec![index], float);
-        let total = push(graph, Op::Prim(Prim::Add), vec![load, sum], float);
-        replace.insert(
-            k,
-            vec![
-                Stmt::Node(sum),
-                Stmt::Node(load),
-                Stmt::Node(total),
-                Stmt::Store {
-                    var,
-                    index,
-                    value: total,
-                },
-            ],
-        );
+        let mut add = vec![Stmt::Node(sum)];
+        add.extend(graph.add_to_element(var, index, sum, float));
+        replace.insert(k, add);
         replace.insert(next.0, vec![Stmt::Assign(carry, next.2)]);
 
         // After the loop, if it ran: the element after the last iteration's.

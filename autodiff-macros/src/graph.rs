@@ -10,6 +10,8 @@
 //! derivative nodes after it through [`crate::algebra::Builder`]. No stage after lowering sees
 //! `syn`: constants the user spelled out travel as opaque token streams.
 
+use std::collections::HashSet;
+
 use proc_macro2::{Span, TokenStream};
 
 use crate::prim::Prim;
@@ -790,6 +792,64 @@ impl Block {
 }
 
 impl Graph {
+    /// Whether `n` has the same value before, in each iteration of and after the loop over
+    /// `counter`, and can be evaluated again there: it is not computed in the body (`inside`, the
+    /// nodes the body places), and what it is computed from is neither the loop's counter nor a
+    /// variable the body writes (`written`), nor a call or a value taken off a tape. A node
+    /// `placed` outside the body is a name bound before the loop.
+    pub fn invariant_in_loop(
+        &self,
+        n: NodeId,
+        counter: usize,
+        inside: &HashSet<NodeId>,
+        written: &HashSet<VarId>,
+        placed: &HashSet<NodeId>,
+    ) -> bool {
+        let mut work = vec![n];
+        let mut seen = HashSet::new();
+        while let Some(n) = work.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            let node = self.node(n);
+            // A constant is the same wherever the body places it, and is written where it is used.
+            if matches!(
+                node.op,
+                Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_)
+            ) {
+                continue;
+            }
+            if inside.contains(&n) || matches!(node.op, Op::Counter(c) if c == counter) {
+                return false;
+            }
+            if placed.contains(&n) {
+                // A name bound before the loop.
+                continue;
+            }
+            let fine = match node.op {
+                Op::Read(v) | Op::Load(v) | Op::Len(v) => !written.contains(&v),
+                Op::Counter(_)
+                | Op::Param(_)
+                | Op::Lit(..)
+                | Op::Const(_)
+                | Op::Known(_)
+                | Op::Prim(_)
+                | Op::Cast(_)
+                | Op::Cmp(_)
+                | Op::Select
+                | Op::Not
+                | Op::And
+                | Op::Or => true,
+                _ => false,
+            };
+            if !fine {
+                return false;
+            }
+            work.extend(&node.args);
+        }
+        true
+    }
+
     /// The value of an integer node known at compile time: a literal, an array's literal
     /// length, or `+ - * /` of those.
     pub fn const_int(&self, n: NodeId) -> Option<i128> {
@@ -867,6 +927,27 @@ impl Graph {
 
     /// Appends a node exactly as given: lowering uses this, so that the forward sweep computes
     /// what the user wrote, operation for operation.
+    /// `var[index] += value` for a pass: the load, the sum and the store, each placed.
+    pub fn add_to_element(
+        &mut self,
+        var: VarId,
+        index: NodeId,
+        value: NodeId,
+        ty: Ty,
+    ) -> Vec<Stmt> {
+        let load = self.push(Node::new(Op::Load(var), vec![index], ty));
+        let total = self.push(Node::new(Op::Prim(Prim::Add), vec![load, value], ty));
+        vec![
+            Stmt::Node(load),
+            Stmt::Node(total),
+            Stmt::Store {
+                var,
+                index,
+                value: total,
+            },
+        ]
+    }
+
     pub fn push(&mut self, node: Node) -> NodeId {
         self.nodes.push(node);
         NodeId(self.nodes.len() - 1)

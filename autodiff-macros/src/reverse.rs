@@ -1950,7 +1950,7 @@ impl Node {
 }
 
 /// The variables `block` assigns, stores into or declares, at any depth.
-fn written(block: &Block) -> HashSet<VarId> {
+pub(super) fn written(block: &Block) -> HashSet<VarId> {
     fn walk(block: &Block, into: &mut HashSet<VarId>) {
         for stmt in &block.0 {
             match stmt {

@@ -29,9 +29,23 @@ use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Stmt, Ty, VarId}
 /// Hoists, in the loops of `graph`'s body nested in other loops, the loads the module describes.
 pub(super) fn hoist(graph: &mut Graph) {
     let body = std::mem::take(&mut graph.body);
-    let mut changing = HashSet::new();
-    changed(&body, false, &mut changing);
-    graph.body = block(graph, body, &changing, 0);
+    let mut function = Function::default();
+    changed(&body, false, &mut function.changing);
+    body.for_each_stmt(|s| {
+        if let Stmt::Node(n) = s {
+            function.placed.insert(*n);
+        }
+    });
+    graph.body = block(graph, body, &function, 0);
+}
+
+/// What the whole function tells about its arrays and nodes.
+#[derive(Default)]
+struct Function {
+    /// The arrays whose elements change ([`changed`]).
+    changing: HashSet<VarId>,
+    /// The nodes the body places: a name where they are placed.
+    placed: HashSet<NodeId>,
 }
 
 /// The arrays whose elements change while the function runs: stored into, written by a call,
@@ -56,16 +70,16 @@ fn changed(code: &Block, in_loop: bool, into: &mut HashSet<VarId>) {
 }
 
 /// `depth`: how many loops enclose `code`.
-fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize) -> Block {
+fn block(graph: &mut Graph, code: Block, function: &Function, depth: usize) -> Block {
     let mut out = Vec::with_capacity(code.0.len());
     for stmt in code.0 {
         match stmt {
             Stmt::For(mut l) => {
-                l.body = block(graph, std::mem::take(&mut l.body), changing, depth + 1);
+                l.body = block(graph, std::mem::take(&mut l.body), function, depth + 1);
                 if depth == 0 {
                     out.push(Stmt::For(l));
                 } else {
-                    out.extend(hoist_loads(graph, l, changing));
+                    out.extend(hoist_loads(graph, l, function));
                 }
             }
             Stmt::If {
@@ -74,14 +88,14 @@ fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize
                 otherwise,
             } => out.push(Stmt::If {
                 cond,
-                then: block(graph, then, changing, depth),
-                otherwise: block(graph, otherwise, changing, depth),
+                then: block(graph, then, function, depth),
+                otherwise: block(graph, otherwise, function, depth),
             }),
             Stmt::While { cond, test, body } => {
                 // A `while` loop repeats too: a `for` loop in it is nested.
                 let (cond, body) = (
-                    block(graph, cond, changing, depth + 1),
-                    block(graph, body, changing, depth + 1),
+                    block(graph, cond, function, depth + 1),
+                    block(graph, body, function, depth + 1),
                 );
                 out.push(Stmt::While { cond, test, body });
             }
@@ -93,10 +107,10 @@ fn block(graph: &mut Graph, code: Block, changing: &HashSet<VarId>, depth: usize
 
 /// Moves the loads of `l`'s body that qualify out of it: returns the loop as it was, or, with
 /// loads moved, whether the loop runs and `if` it does, the loads and then the loop.
-fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec<Stmt> {
+fn hoist_loads(graph: &mut Graph, mut l: Loop, function: &Function) -> Vec<Stmt> {
     // Loads at the top level of the body, of arrays that change, before looking deeper.
     let changing_load =
-        |n: NodeId| matches!(graph.node(n).op, Op::Load(v) if changing.contains(&v));
+        |n: NodeId| matches!(graph.node(n).op, Op::Load(v) if function.changing.contains(&v));
     let loads = l
         .body
         .0
@@ -106,16 +120,12 @@ fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec
         return vec![Stmt::For(l)];
     }
     let mut inside = HashSet::new();
-    let mut written = HashSet::new();
-    l.body.for_each_stmt(|s| match s {
-        Stmt::Node(n) => {
+    l.body.for_each_stmt(|s| {
+        if let Stmt::Node(n) = s {
             inside.insert(*n);
         }
-        Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } => {
-            written.insert(*v);
-        }
-        _ => {}
     });
+    let written = super::written(&l.body);
     let hoisted: Vec<NodeId> = l
         .body
         .0
@@ -126,9 +136,13 @@ fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec
         })
         .filter(|&n| {
             let node = graph.node(n);
-            matches!(node.op, Op::Load(v) if changing.contains(&v) && !written.contains(&v))
+            let unwritten = |v: VarId| function.changing.contains(&v) && !written.contains(&v);
+            let index = node.args.first().copied();
+            matches!(node.op, Op::Load(v) if unwritten(v))
                 && matches!(node.ty, Ty::Float(_))
-                && invariant(graph, node.args[0], l.counter, &inside, &written)
+                && index.is_some_and(|e| {
+                    graph.invariant_in_loop(e, l.counter, &inside, &written, &function.placed)
+                })
         })
         .collect();
     if hoisted.is_empty() {
@@ -158,36 +172,4 @@ fn hoist_loads(graph: &mut Graph, mut l: Loop, changing: &HashSet<VarId>) -> Vec
             otherwise: Block::default(),
         },
     ]
-}
-
-/// Whether the index `n` has one value in every iteration of the loop over `counter` and can be
-/// computed before it: not computed in its body, and computed from nothing the body writes.
-fn invariant(
-    graph: &Graph,
-    n: NodeId,
-    counter: usize,
-    inside: &HashSet<NodeId>,
-    written: &HashSet<VarId>,
-) -> bool {
-    let mut work = vec![n];
-    let mut seen = HashSet::new();
-    while let Some(n) = work.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        let node = graph.node(n);
-        // A constant is the same wherever the body places it, and is written where it is used.
-        let fine = match node.op {
-            Op::Counter(c) => c != counter,
-            Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_) => true,
-            Op::Read(v) | Op::Load(v) | Op::Len(v) => !inside.contains(&n) && !written.contains(&v),
-            Op::Prim(_) | Op::Cast(_) => !inside.contains(&n),
-            _ => false,
-        };
-        if !fine {
-            return false;
-        }
-        work.extend(&node.args);
-    }
-    true
 }

@@ -163,14 +163,14 @@ fn candidates(
             inside.insert(*n);
         }
     });
-    let written = written(body);
-    let bounds = invariant(graph, l.start, l.counter, &inside, &written, placed)
-        && invariant(graph, l.end, l.counter, &inside, &written, placed);
+    let written = super::written(body);
+    let bounds = graph.invariant_in_loop(l.start, l.counter, &inside, &written, placed)
+        && graph.invariant_in_loop(l.end, l.counter, &inside, &written, placed);
     if !bounds {
         return Vec::new();
     }
     for es in indices.values_mut() {
-        es.retain(|&e| invariant(graph, e, l.counter, &inside, &written, placed));
+        es.retain(|&e| graph.invariant_in_loop(e, l.counter, &inside, &written, placed));
     }
     indices.retain(|_, es| !es.is_empty());
     if indices.is_empty() {
@@ -244,73 +244,6 @@ fn mentions(op: &Op) -> Option<VarId> {
     }
 }
 
-/// Whether `n` has the same value after the loop as in each of its iterations, and can be
-/// evaluated again there: it is not computed in the body, and what it is computed from is
-/// neither the loop's counter nor written in the body, nor a call or a value taken off a tape.
-fn invariant(
-    graph: &Graph,
-    n: NodeId,
-    counter: usize,
-    inside: &HashSet<NodeId>,
-    written: &HashSet<VarId>,
-    placed: &HashSet<NodeId>,
-) -> bool {
-    let mut work = vec![n];
-    let mut seen = HashSet::new();
-    while let Some(n) = work.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        let node = graph.node(n);
-        // A constant is the same wherever the body places it, and is written where it is used.
-        if matches!(
-            node.op,
-            Op::Param(_) | Op::Lit(..) | Op::Const(_) | Op::Known(_)
-        ) {
-            continue;
-        }
-        if inside.contains(&n) || matches!(node.op, Op::Counter(c) if c == counter) {
-            return false;
-        }
-        if placed.contains(&n) {
-            // A name bound before the loop.
-            continue;
-        }
-        let fine = match node.op {
-            Op::Read(v) | Op::Load(v) | Op::Len(v) => !written.contains(&v),
-            Op::Counter(_)
-            | Op::Param(_)
-            | Op::Lit(..)
-            | Op::Const(_)
-            | Op::Known(_)
-            | Op::Prim(_)
-            | Op::Cast(_)
-            | Op::Cmp(_)
-            | Op::Select
-            | Op::Not
-            | Op::And
-            | Op::Or => true,
-            _ => false,
-        };
-        if !fine {
-            return false;
-        }
-        work.extend(&node.args);
-    }
-    true
-}
-
-/// The variables `block` declares, assigns or stores into, at any depth.
-fn written(block: &Block) -> HashSet<VarId> {
-    let mut into = HashSet::new();
-    block.for_each_stmt(|s| {
-        if let Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } = s {
-            into.insert(*v);
-        }
-    });
-    into
-}
-
 /// Sums the loop's additions into `var[index]` in a new local: returns its declaration, to go
 /// before the loop, and the statements that add it into the element after the loop.
 fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Stmt, Vec<Stmt>) {
@@ -354,17 +287,7 @@ fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Stmt,
     l.body.0 = out;
 
     let read = node(graph, Op::Read(sum), vec![], ty);
-    let load = node(graph, Op::Load(var), vec![index], ty);
-    let total = node(graph, Op::Prim(Prim::Add), vec![load, read], ty);
-    let add = vec![
-        Stmt::Node(read),
-        Stmt::Node(load),
-        Stmt::Node(total),
-        Stmt::Store {
-            var,
-            index,
-            value: total,
-        },
-    ];
+    let mut add = vec![Stmt::Node(read)];
+    add.extend(graph.add_to_element(var, index, read, ty));
     (Stmt::Declare(sum, Some(zero)), add)
 }

@@ -1632,22 +1632,33 @@ impl Gen<'_> {
         }
     }
 
+    /// An array of at least `min_len` elements and an accumulator in scope (its index in
+    /// `scalars`), drawn in that order; `None`, having drawn nothing, when either is missing.
+    fn array_and_accumulator(&mut self, min_len: usize) -> Option<(Arr, usize)> {
+        let arrays: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| a.len >= min_len)
+            .cloned()
+            .collect();
+        let accumulators = self.accumulators();
+        if arrays.is_empty() || accumulators.is_empty() {
+            return None;
+        }
+        let target = accumulators[self.rng.below(accumulators.len())];
+        let a = arrays[self.rng.below(arrays.len())].clone();
+        Some((a, target))
+    }
+
     /// A running index into packed storage, as `ADBench`'s `Qtimesx` walks a triangle:
     /// `let mut k = 0;`, then `s += a[k] * e; k += 1;` in a triangle of two loops (`s` an
     /// accumulator in scope), which the backward sweep steps back rather than saves; or, in the
     /// body of an outer loop, `k` declared there from its counter. Returns `false`, having
     /// generated nothing, when no array is long enough or no accumulator is in scope.
     fn packed_index(&mut self, lines: &mut Vec<String>) -> bool {
-        let arrays: Vec<Arr> = self.arrays.iter().filter(|a| a.len >= 1).cloned().collect();
-        if arrays.is_empty() {
+        let Some((a, target)) = self.array_and_accumulator(1) else {
             return false;
-        }
-        let accumulators = self.accumulators();
-        if accumulators.is_empty() {
-            return false;
-        }
-        let target = accumulators[self.rng.below(accumulators.len())];
-        let a = arrays[self.rng.below(arrays.len())].clone();
+        };
         let outer = self.on("packed_index_in_loop") && self.rng.chance(0.5);
         let reps = if outer { self.rng.range(2, 3) } else { 1 };
         // The triangle's size: m (m - 1) / 2 entries from offset at most reps - 1.
@@ -1699,16 +1710,9 @@ impl Gen<'_> {
     /// accumulator in scope. Returns `false`, having generated nothing, when no array has two
     /// elements or no accumulator is in scope.
     fn written_parts(&mut self, lines: &mut Vec<String>) -> bool {
-        let arrays: Vec<Arr> = self.arrays.iter().filter(|a| a.len >= 2).cloned().collect();
-        if arrays.is_empty() {
+        let Some((a, target)) = self.array_and_accumulator(2) else {
             return false;
-        }
-        let accumulators = self.accumulators();
-        if accumulators.is_empty() {
-            return false;
-        }
-        let target = accumulators[self.rng.below(accumulators.len())];
-        let a = arrays[self.rng.below(arrays.len())].clone();
+        };
         let len = a.len;
         let c = self.rng.range(1, len - 1);
         self.mark("split_copy");

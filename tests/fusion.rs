@@ -399,3 +399,74 @@ fn overwritten_array_is_saved() {
         overwrites_read_array_jvp,
     );
 }
+
+/// A fused loop whose body fills a temporary in one nested loop and reads it in the next two,
+/// as GMM's log-sum-exp reads `main_term`: nothing in the iteration writes the temporary after
+/// those reads, so their backward code loads the entries again.
+#[differentiate(reverse, forward)]
+fn softmax_rows(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut h = [0.0; 8];
+    let mut s = 0.0;
+    for a in 0..n {
+        for j in 0..n {
+            h[j] = x[j] * x[a] + 0.1 * j as f64;
+        }
+        let mut m = h[0];
+        for j in 1..n {
+            m = m.max(h[j]);
+        }
+        let mut e = 0.0;
+        for j in 0..n {
+            e += (h[j] - m).exp() * x[j];
+        }
+        s += e.abs().ln() + m * x[a];
+    }
+    s
+}
+
+#[test]
+fn temporary_read_by_later_nested_loops() {
+    verify(
+        softmax_rows,
+        grad_of(|x, d| softmax_rows_grad_into(x, d).0),
+        softmax_rows_jvp,
+    );
+}
+
+/// The same, the iteration clearing the temporary at its end: the entries the nested loops read
+/// are gone by the time their backward code runs, so they are saved. (The maximum enters the
+/// result, `m * x[a]`, so which entry it came from matters.)
+#[differentiate(reverse, forward)]
+fn softmax_rows_cleared(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut h = [0.0; 8];
+    let mut s = 0.0;
+    for a in 0..n {
+        for j in 0..n {
+            h[j] = x[j] * x[a] + 0.1 * j as f64;
+        }
+        let mut m = h[0];
+        for j in 1..n {
+            m = m.max(h[j]);
+        }
+        let mut e = 0.0;
+        for j in 0..n {
+            e += (h[j] - m).exp() * x[j];
+        }
+        s += e.abs().ln() + m * x[a];
+        for j in 0..n {
+            h[j] = -1.0;
+        }
+    }
+    s
+}
+
+#[test]
+fn temporary_cleared_after_the_reads() {
+    verify(
+        softmax_rows_cleared,
+        grad_of(|x, d| softmax_rows_cleared_grad_into(x, d).0),
+        softmax_rows_cleared_jvp,
+    );
+}

@@ -118,8 +118,9 @@ struct Reverse {
     capacity: HashMap<VarId, Count>,
     /// The body block of the loop being reversed for fusion: its values are in scope.
     fused_block: Option<usize>,
-    /// The variables the body of the loop being reversed for fusion writes or declares.
-    fused_writes: HashSet<VarId>,
+    /// For the body of the loop being reversed for fusion: per statement `j`, the variables
+    /// statements `j..` write or declare, and the statement each nested block is in.
+    fused_writes: FusedWrites,
     /// The top-level loops whose backward code runs inside them, latest loop first.
     fusions: Vec<Fusion>,
     /// How many loops were reversed for fusion and then could not be fused.
@@ -366,7 +367,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         copies: 0,
         capacity: HashMap::new(),
         fused_block: None,
-        fused_writes: HashSet::new(),
+        fused_writes: FusedWrites::default(),
         fusions: Vec::new(),
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
@@ -698,7 +699,7 @@ impl Reverse {
             return value;
         }
         let reload = matches!(node.op, Op::Load(v) if self.b.with_graph(|g| g.vars[v.0].active))
-            && (self.pure(&node) || self.unchanged_in_fused_loop(&node));
+            && (self.pure(&node) || self.unchanged_in_fused_loop(n, &node));
         if reload || self.recomputable(n) {
             let args: Vec<NodeId> = node.args.iter().map(|&a| self.value(a)).collect();
             // Only a copy already placed can be shared: one the rules just built is placed later.
@@ -759,7 +760,7 @@ impl Reverse {
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
             if !in_scope && self.steps_back(id) {
                 known.insert(id, true);
-            } else if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(&node)) {
+            } else if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(id, &node)) {
                 known.insert(id, in_scope);
             } else if visited {
                 let all = node.args.iter().all(|a| known[a]);
@@ -795,12 +796,31 @@ impl Reverse {
         }
     }
 
-    /// Whether `node` loads from an array the loop being reversed for fusion does not write:
-    /// its backward code runs in the same iteration, before anything else writes the array, so
-    /// the load gives the same value again and need not be saved.
-    fn unchanged_in_fused_loop(&self, node: &Node) -> bool {
-        self.fused_block.is_some()
-            && matches!(node.op, Op::Load(v) if !self.fused_writes.contains(&v))
+    /// Whether `node` loads from an array that the body of the loop being reversed for fusion
+    /// does not write from the statement holding the load on: the backward code of that
+    /// statement runs in the same iteration, after the forward code of the statements after
+    /// it and the backward code of theirs (which writes no primal array), so the load gives the
+    /// same value again and need not be saved. (`main_term[ik]`, written by one loop of the
+    /// body and read by the next, is read again in the backward code of the second.)
+    fn unchanged_in_fused_loop(&self, id: NodeId, node: &Node) -> bool {
+        let Some(fused) = self.fused_block else {
+            return false;
+        };
+        let Op::Load(v) = node.op else {
+            return false;
+        };
+        let from = match self.home.get(&id) {
+            Some(h) if h.block == fused => h.at.0,
+            Some(h) => match self.fused_writes.statement.get(&h.block) {
+                Some(&j) => j,
+                None => 0,
+            },
+            None => 0,
+        };
+        self.fused_writes
+            .from
+            .get(from)
+            .is_some_and(|written| !written.contains(&v))
     }
 
     /// Whether a primal value is computed before the fused loop rather than where it was.
@@ -1137,11 +1157,11 @@ impl Reverse {
         let memo = self.b.save_scope();
         self.b.retain(|n| self.b.is_primal(n));
         self.fused_block = Some(id);
-        self.fused_writes = written(body);
+        self.fused_writes = FusedWrites::of(body, &self.block_ids);
         self.recomputable.borrow_mut().clear();
         let reversed = self.nested(body);
         self.fused_block = None;
-        self.fused_writes.clear();
+        self.fused_writes = FusedWrites::default();
         self.recomputable.borrow_mut().clear();
         self.b.restore_scope(memo);
         if inert(&reversed) {
@@ -1951,20 +1971,49 @@ impl Node {
 
 /// The variables `block` assigns, stores into or declares, at any depth.
 pub(super) fn written(block: &Block) -> HashSet<VarId> {
-    fn walk(block: &Block, into: &mut HashSet<VarId>) {
-        for stmt in &block.0 {
-            match stmt {
-                Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } => {
-                    into.insert(*v);
-                }
-                _ => {}
-            }
-            for inner in stmt.blocks() {
-                walk(inner, into);
-            }
-        }
-    }
     let mut into = HashSet::new();
-    walk(block, &mut into);
+    for stmt in &block.0 {
+        written_by(stmt, &mut into);
+    }
     into
+}
+
+/// Adds the variables `stmt` assigns, stores into or declares, at any depth, to `into`.
+fn written_by(stmt: &Stmt, into: &mut HashSet<VarId>) {
+    stmt.for_each_stmt(|s| {
+        if let Stmt::Declare(v, _) | Stmt::Assign(v, _) | Stmt::Store { var: v, .. } = s {
+            into.insert(*v);
+        }
+    });
+}
+
+/// What the body of a loop reversed for fusion writes, statement by statement.
+#[derive(Default)]
+struct FusedWrites {
+    /// Per statement `j` of the body: the variables statements `j..` write or declare.
+    from: Vec<HashSet<VarId>>,
+    /// The statement of the body each block nested in it is in, by block number.
+    statement: HashMap<usize, usize>,
+}
+
+impl FusedWrites {
+    fn of(body: &Block, block_ids: &HashMap<usize, usize>) -> FusedWrites {
+        let mut from = vec![HashSet::new(); body.0.len() + 1];
+        for (j, stmt) in body.0.iter().enumerate().rev() {
+            let mut later = from[j + 1].clone();
+            written_by(stmt, &mut later);
+            from[j] = later;
+        }
+        let mut statement = HashMap::new();
+        for (j, stmt) in body.0.iter().enumerate() {
+            stmt.for_each_stmt(|s| {
+                for block in s.blocks() {
+                    if let Some(&id) = block_ids.get(&address(block)) {
+                        statement.insert(id, j);
+                    }
+                }
+            });
+        }
+        FusedWrites { from, statement }
+    }
 }

@@ -20,8 +20,8 @@ use std::fmt::Write as _;
 
 use super::{
     CAP, Counter, E, Enabled, FLOW_CHUNK, FLOW_LINTS, FLOW_POINTS, Family, FlowProgram, Gen,
-    HAND_F64, HAND_R, HelperKind, ITER_SHAPES, Param, ParamKind, Part, Rng, Scalar, TY, cst,
-    indented, lit, literal, mentions, render, strip_attributes,
+    HAND_F64, HAND_R, HelperKind, ITER_SHAPES, Param, ParamKind, Part, Rng, Scalar, TY,
+    VIEW_SHAPES, cst, indented, lit, literal, mentions, render, strip_attributes,
 };
 
 /// Shapes of the returned value, for the programs with several outputs.
@@ -58,7 +58,7 @@ pub fn shapes(family: Family, enabled: &Enabled) -> String {
         .iter()
         .copied()
         .filter(|s| family != Family::Hessian || !NOT_IN_HESSIAN.contains(s))
-        .filter(|s| !ITER_SHAPES.contains(s))
+        .filter(|s| !ITER_SHAPES.contains(s) && !VIEW_SHAPES.contains(s))
         .collect();
     if family == Family::Multi {
         list.extend(MULTI_SHAPES);
@@ -392,6 +392,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         filled: Vec::new(),
         writable: Vec::new(),
         top_buffers: Vec::new(),
+        // The shapes of the second stream are drawn in `q<i>` only.
+        extra: Rng(0),
+        extra_helpers: Vec::new(),
+        extra_fresh: 0,
+        vsum: None,
     };
     for p in &params {
         match p.kind {

@@ -31,6 +31,10 @@ const IT0: char = '\u{4}';
 const IT1: char = '\u{5}';
 /// Closes the oracles' text.
 const IT2: char = '\u{6}';
+/// Opens a line of a shape drawn from the second stream of a program ([`VIEW_SHAPES`]): printed
+/// as nothing, and the line is not seen by the checks of what later lines read ([`mentions`]),
+/// so that the lines around it are drawn and printed as without it.
+const NEW: char = '\u{7}';
 
 /// `iter` over `f64`, `index` in the oracles.
 fn split(iter: &str, index: &str) -> String {
@@ -154,6 +158,19 @@ pub const SHAPES: &[(&str, bool)] = &[
     // `x.iter().skip(m)` over a `vec![0.0; n]` with `m >= n` (once `clippy::reversed_empty_ranges`
     // on the expansion).
     ("skip_past_vec_buffer", false),
+    ("let_view_written", false),
+    ("let_view_to_helper", false),
+    ("helper_view_of_out", false),
+];
+
+/// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
+/// only: views `&mut b[o..o + l]` of a local array or buffer, bound by `let` and written through
+/// (`let_view_written`), passed to a helper that writes into a buffer (`let_view_to_helper`), and
+/// helpers that write their buffer through a view of it (`helper_view_of_out`).
+pub const VIEW_SHAPES: &[&str] = &[
+    "let_view_written",
+    "let_view_to_helper",
+    "helper_view_of_out",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -261,16 +278,20 @@ fn render(s: &str, oracle: bool) -> String {
                 }
             }
             TY => out.push_str(if oracle { "R" } else { "f64" }),
+            NEW => {}
             c => out.push(c),
         }
     }
     out
 }
 
-/// Whether `name` occurs in `text` as a whole identifier.
+/// Whether `name` occurs in `text` as a whole identifier, outside the lines of the second stream
+/// (marked [`NEW`]): what those read changes nothing the first stream decides.
 fn mentions(text: &str, name: &str) -> bool {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '#';
-    text.split(|c: char| !ident(c)).any(|t| t == name)
+    text.lines()
+        .filter(|l| !l.contains(NEW))
+        .any(|l| l.split(|c: char| !ident(c)).any(|t| t == name))
 }
 
 /// An expression with a bound on its magnitude.
@@ -454,6 +475,18 @@ struct Gen<'e> {
     /// Buffers written by calls, declared at the function's top level (in scope at its end),
     /// with their lengths.
     top_buffers: Vec<(String, usize)>,
+    /// The program's second stream, from which the shapes of [`VIEW_SHAPES`] are drawn: whether a
+    /// statement gets one, and everything in it. `rng` draws exactly what it drew before these
+    /// shapes existed, so the rest of the program is printed as before, and the lines of those
+    /// shapes are inserted into it.
+    extra: Rng,
+    /// Helpers written for those shapes (`q<i>_w<k>`), and whether each writes through a view.
+    extra_helpers: Vec<(String, bool)>,
+    /// Numbers of the names those shapes give (`vw<k>`, `vb<k>`).
+    extra_fresh: usize,
+    /// The bound on `vsum`, the accumulator those shapes add into (declared first, added into the
+    /// result last), once one has.
+    vsum: Option<f64>,
 }
 
 /// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
@@ -880,6 +913,11 @@ impl<'e> Gen<'e> {
             filled: Vec::new(),
             writable: Vec::new(),
             top_buffers: Vec::new(),
+            // Helpers' bodies draw no shape of the second stream.
+            extra: Rng(0),
+            extra_helpers: Vec::new(),
+            extra_fresh: 0,
+            vsum: None,
         }
     }
 
@@ -1490,6 +1528,7 @@ impl Gen<'_> {
                     buffers.push((a.name.clone(), lines.len()));
                 }
             }
+            self.extra_statement(&mut lines, None, 0.05);
         }
         // Buffers written by a call read by a later statement.
         for (name, end) in buffers {
@@ -1747,6 +1786,458 @@ impl Gen<'_> {
         self.line(lines, &format!("{acc} += {b}[0] * {b}[{}];", len - 1));
         self.scalars[target].bound += self.trips * bound * bound;
         true
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Shapes of the second stream
+
+    /// A line of a shape of the second stream (marked [`NEW`]).
+    fn extra_line(&self, lines: &mut Vec<String>, text: &str) {
+        lines.push(format!("{}{NEW}{text}", self.pad()));
+    }
+
+    /// After a statement, with probability `p` drawn from the second stream, a shape of
+    /// [`VIEW_SHAPES`]. `counter` is a loop counter it may take as an offset: one that lines of
+    /// the first stream read (a counter they do not read is printed `_`). The shape is drawn with
+    /// the streams swapped and everything else it could change put back: it reads what is in
+    /// scope, but calls nothing but buffer helpers of its own or already written, declares
+    /// nothing later lines see, and adds into `vsum` only.
+    fn extra_statement(&mut self, lines: &mut Vec<String>, counter: Option<Counter>, p: f64) {
+        if self.family != Family::Flow
+            || !self.calls
+            || !self.items.is_empty()
+            || !VIEW_SHAPES.iter().any(|s| self.on(s))
+            || !self.extra.chance(p)
+        {
+            return;
+        }
+        std::mem::swap(&mut self.rng, &mut self.extra);
+        let shapes = self.shapes.clone();
+        let (calls_made, fresh) = (self.calls_made, self.fresh);
+        let counters = std::mem::replace(&mut self.counters, counter.into_iter().collect());
+        self.calls = false;
+        self.view_statement(lines);
+        self.calls = true;
+        self.counters = counters;
+        let drawn = std::mem::replace(&mut self.shapes, shapes);
+        self.shapes
+            .extend(drawn.into_iter().filter(|s| VIEW_SHAPES.contains(s)));
+        self.calls_made = calls_made;
+        debug_assert_eq!(self.fresh, fresh, "the second stream names its own locals");
+        std::mem::swap(&mut self.rng, &mut self.extra);
+    }
+
+    /// An expression that depends on a float variable, at most `limit` (halved until it is).
+    fn var_small(&mut self, limit: f64) -> E {
+        let e = self.small(2, limit);
+        let e = self.receiver(e);
+        let mut e = self.tame(e, limit);
+        while e.bound > limit {
+            e = E {
+                s: format!("{} * {}", lit(0.5), e.operand()),
+                bound: e.bound / 2.0,
+                atom: false,
+                var: e.var,
+            };
+        }
+        e
+    }
+
+    /// The array a view writes: a local array or buffer in scope that a call may write, or a new
+    /// one (`vb<k>`, not seen by later lines), a copy `a.to_vec()` of an array in scope or
+    /// `vec![0.0; m]` or `[0.0; m]` filled element by element; with the lines declaring it.
+    fn view_target(&mut self) -> (Arr, Vec<String>) {
+        let existing: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| {
+                a.len >= 2
+                    && a.kind.local()
+                    && a.bound <= 4.0
+                    && self.writable.iter().any(|(n, _)| *n == a.name)
+            })
+            .cloned()
+            .collect();
+        if !existing.is_empty() && self.rng.chance(0.7) {
+            return (existing[self.rng.below(existing.len())].clone(), Vec::new());
+        }
+        self.extra_fresh += 1;
+        let name = format!("vb{}", self.extra_fresh);
+        let mut lines = Vec::new();
+        let sources: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| a.len >= 2 && a.bound <= 4.0)
+            .cloned()
+            .collect();
+        if !sources.is_empty() && self.rng.chance(0.4) {
+            let a = sources[self.rng.below(sources.len())].clone();
+            self.extra_line(
+                &mut lines,
+                &format!("let mut {name} = {}.to_vec();", a.name),
+            );
+            let arr = Arr {
+                name,
+                len: a.len,
+                bound: a.bound,
+                kind: ArrKind::Buffer,
+                depth: self.depth,
+            };
+            return (arr, lines);
+        }
+        let m = self.rng.range(2, 4);
+        let vec = self.rng.chance(0.5);
+        let zero = lit(0.0);
+        let decl = if vec {
+            format!("let mut {name}: Vec<{TY}> = vec![{zero}; {m}];")
+        } else {
+            format!("let mut {name}: [{TY}; {m}] = [{zero}; {m}];")
+        };
+        self.extra_line(&mut lines, &decl);
+        for j in 0..m {
+            let e = self.var_small(4.0);
+            self.extra_line(&mut lines, &format!("{name}[{j}] = {};", e.s));
+        }
+        let arr = Arr {
+            name,
+            len: m,
+            bound: 4.0,
+            kind: if vec { ArrKind::Buffer } else { ArrKind::Local },
+            depth: self.depth,
+        };
+        (arr, lines)
+    }
+
+    /// `n` stores through the view `vw`, whose element `j` is at most `cur[j]`, each leaving it at
+    /// most `limit`: `vw[j] = e;`, `vw[j] = vw[k] * e;`, `vw[j] *= e;` or `vw[j] += e;` (after
+    /// `vw[j] *= 0.5;` when the sum could pass `limit`).
+    fn view_stores(
+        &mut self,
+        lines: &mut Vec<String>,
+        vw: &str,
+        cur: &mut [f64],
+        limit: f64,
+        n: usize,
+    ) {
+        for _ in 0..n {
+            let j = self.rng.below(cur.len());
+            match self.rng.weighted(&[2, 1, 2, 3]) {
+                0 => {
+                    let e = self.var_small(limit);
+                    self.extra_line(lines, &format!("{vw}[{j}] = {};", e.s));
+                    cur[j] = e.bound;
+                }
+                1 => {
+                    let k = self.rng.below(cur.len());
+                    let e = self.var_small(1.0);
+                    self.extra_line(lines, &format!("{vw}[{j}] = {vw}[{k}] * {};", e.operand()));
+                    cur[j] = cur[k] * e.bound;
+                }
+                2 => {
+                    let e = self.var_small(1.0);
+                    self.extra_line(lines, &format!("{vw}[{j}] *= {};", e.s));
+                    cur[j] *= e.bound;
+                }
+                _ => {
+                    if cur[j] > limit / 2.0 {
+                        self.extra_line(lines, &format!("{vw}[{j}] *= {};", lit(0.5)));
+                        cur[j] *= 0.5;
+                    }
+                    let e = self.var_small(limit - cur[j]);
+                    self.extra_line(lines, &format!("{vw}[{j}] += {};", e.s));
+                    cur[j] += e.bound;
+                }
+            }
+        }
+    }
+
+    /// What a buffer helper reads as `v`, at least `k` elements: an array in scope, whole or
+    /// `&a[o..o + k]` (`None` when none is that long).
+    fn view_source(&mut self, k: usize) -> Option<String> {
+        let sources: Vec<Arr> = self.arrays.iter().filter(|a| a.len >= k).cloned().collect();
+        if sources.is_empty() {
+            return None;
+        }
+        let a = sources[self.rng.below(sources.len())].clone();
+        if a.len == k || self.rng.chance(0.4) {
+            return Some(match a.kind {
+                ArrKind::Slice | ArrKind::RefArray => a.name,
+                _ => format!("&{}", a.name),
+            });
+        }
+        let o = self.rng.below(a.len - k + 1);
+        Some(format!("&{}[{o}..{}]", a.name, o + k))
+    }
+
+    /// A helper that writes into a buffer for a shape of the second stream: a buffer helper of
+    /// the program already written, or a new one (`q<i>_w<k>`), which writes through a view of
+    /// its buffer if `view` (always) or sometimes. Returns its name and whether it writes through
+    /// a view.
+    fn view_callee(&mut self, view: bool) -> (String, bool) {
+        let written: Vec<String> = self
+            .helpers
+            .iter()
+            .filter(|h| {
+                matches!(
+                    h.kind,
+                    HelperKind::Buffer(Write::Overwrite | Write::Update | Write::Value)
+                )
+            })
+            .map(|h| h.name.clone())
+            .collect();
+        let own: Vec<(String, bool)> = self
+            .extra_helpers
+            .iter()
+            .filter(|(_, v)| *v || !view)
+            .cloned()
+            .collect();
+        let choice = self.rng.weighted(&[
+            u32::from(!view && !written.is_empty()) * 3,
+            u32::from(!own.is_empty()) * 2,
+            2,
+        ]);
+        match choice {
+            0 => (written[self.rng.below(written.len())].clone(), false),
+            1 => own[self.rng.below(own.len())].clone(),
+            _ => {
+                let name = format!("{}_w{}", self.name, self.extra_helpers.len());
+                let through_view = view || (self.on("helper_view_of_out") && self.rng.chance(0.5));
+                let text = if through_view {
+                    self.view_helper(&name)
+                } else {
+                    let write = if self.rng.chance(0.5) {
+                        Write::Overwrite
+                    } else {
+                        Write::Update
+                    };
+                    let (attr, signature, body, _) = self.buffer_helper(&name, write);
+                    format!("{attr}\n{signature} {{\n{body}}}\n")
+                };
+                for l in text.lines() {
+                    let _ = writeln!(self.helper_text, "{NEW}{l}");
+                }
+                self.extra_helpers.push((name.clone(), through_view));
+                (name, through_view)
+            }
+        }
+    }
+
+    /// A helper `fn g(v: &[T], s: T, out: &mut [T])` (the caller passes `out` of at least one
+    /// element, `v` at least as long) that writes `out` through views of it:
+    /// - `let (head, tail) = out.split_at_mut(1);`, `head[0] = ..` (or `*=`), then
+    ///   `tail[i] = tail[i] * a + .. v[i + 1]` over `tail.len()`;
+    /// - `let m = &mut out[1..];`, `m[i] *= a; m[i] += .. v[i + 1]` over `m.len()`, then
+    ///   `out[0] *= ..`;
+    /// - `let (m, end) = out.split_at_mut(out.len() - 1);`, `m[i] = ..` over `m.len()`, then
+    ///   `end[0] = end[0] * a + ..`.
+    ///
+    /// Every element it writes is at most 4 in magnitude if what the buffer held was (`|a| <=
+    /// 0.5`, what is added at most 2), as [`Gen::buffer_helper`]'s.
+    fn view_helper(&mut self, name: &str) -> String {
+        let mut g = self.slice_loop_body("s", "v");
+        // Outside the loop: `v[0]` only.
+        let mut h = self.sub(
+            vec![Scalar {
+                name: "s".to_owned(),
+                bound: 2.0,
+                acc: None,
+            }],
+            vec![Arr {
+                name: "v".to_owned(),
+                len: 1,
+                bound: 4.0,
+                kind: ArrKind::Slice,
+                depth: 0,
+            }],
+        );
+        let variant = g.rng.below(3);
+        // The factor, in the loop (`tail[i] * a`, `m[i] *= a`) or after it (`end[0] * a`).
+        let mut a = if variant == 2 {
+            h.var_small(0.5)
+        } else {
+            g.var_small(0.5)
+        };
+        // What the loop stores or adds (at most 4 or 2), and what is stored into, multiplies or
+        // is added to the element outside it: `head[0] = e` (at most 4) or `head[0] *= e`,
+        // `out[0] *= e` (at most 1), `end[0] * a + e` (at most 2).
+        let (inner, outer, assign) = if variant == 2 {
+            let mut e = g.var_small(4.0);
+            if !mentions(&e.s, "v") {
+                e.s = format!("{} * v[i].cos()", e.operand());
+            }
+            (e.s, h.var_small(2.0).operand(), false)
+        } else {
+            let b = g.var_small(1.0);
+            let assign = variant == 0 && h.rng.chance(0.5);
+            let limit = if assign { 4.0 } else { 1.0 };
+            (
+                format!("{} + {} * v[i + 1]", b.s, lit(0.25)),
+                h.var_small(limit).s,
+                assign,
+            )
+        };
+        // Every parameter is read: `s` through the factor `a` if nothing else reads it.
+        if ![&a.s, &inner, &outer].iter().any(|e| mentions(e, "s")) {
+            a.s = format!("{} * s.tanh()", a.operand());
+            a.atom = false;
+        }
+        let (a, a_times) = (a.s.clone(), a.operand());
+        let body = match variant {
+            0 => {
+                let op = if assign { "=" } else { "*=" };
+                format!(
+                    "    let (head, tail) = out.split_at_mut(1);\n    head[0] {op} {outer};\n    \
+                     for i in 0..tail.len() {{\n        tail[i] = tail[i] * {a_times} + {inner};\n    }}\n"
+                )
+            }
+            1 => format!(
+                "    let m = &mut out[1..];\n    for i in 0..m.len() {{\n        m[i] *= {a};\n        \
+                 m[i] += {inner};\n    }}\n    out[0] *= {outer};\n"
+            ),
+            _ => format!(
+                "    let (m, end) = out.split_at_mut(out.len() - 1);\n    for i in 0..m.len() {{\n        \
+                 m[i] = {inner};\n    }}\n    end[0] = end[0] * {a_times} + {outer};\n"
+            ),
+        };
+        format!(
+            "#[differentiate(reverse, forward)]\nfn {name}(v: &[{TY}], s: {TY}, out: &mut \
+             [{TY}]) {{\n{body}}}\n"
+        )
+    }
+
+    /// A shape of [`VIEW_SHAPES`]: a view `let vw = &mut b[o..o + l];` of a local array or buffer
+    /// `b` (`o` a literal or the loop counter given), written through (`let_view_written`), or
+    /// passed to a helper that writes into a buffer, whole (an implicit reborrow) or as
+    /// `&mut vw[..k]`, and written or read through after the call (`let_view_to_helper`); or a
+    /// part `&mut b[o..o + l]` passed to a helper that writes through a view of its buffer
+    /// (`helper_view_of_out`). Then an element of `b` is added into `vsum`. Every element of `b`
+    /// stays at most 4 in magnitude (at most its bound, without a helper).
+    fn view_statement(&mut self, lines: &mut Vec<String>) {
+        let on = |g: &Self, s: &'static str| u32::from(g.on(s));
+        let mut kind = self.rng.weighted(&[
+            3 * on(self, "let_view_written"),
+            3 * on(self, "let_view_to_helper"),
+            2 * on(self, "helper_view_of_out"),
+        ]);
+        let (b, decl) = self.view_target();
+        // `b` is not read while a view of it lives: not in scope for the expressions until then.
+        let arrays = self.arrays.clone();
+        self.arrays.retain(|a| a.name != b.name);
+        let longest = self.arrays.iter().map(|a| a.len).max().unwrap_or(0);
+        if kind > 0 && longest == 0 {
+            if !self.on("let_view_written") {
+                self.arrays = arrays;
+                return;
+            }
+            kind = 0;
+        }
+        lines.extend(decl);
+        // The view's length and place (a helper's `v` is at least as long as what it writes).
+        let l = if kind == 2 {
+            self.rng.range(1, b.len.min(longest))
+        } else {
+            self.rng.range(1, b.len)
+        };
+        let counter = self
+            .counters
+            .iter()
+            .find(|c| c.below >= 1 && c.below - 1 + l <= b.len)
+            .cloned();
+        let base = match counter {
+            Some(c) if self.rng.chance(0.6) => Some(c.name),
+            _ => None,
+        };
+        let o = if base.is_some() {
+            0
+        } else {
+            self.rng.below(b.len - l + 1)
+        };
+        let range = match &base {
+            Some(c) => format!("{c}..{c} + {l}"),
+            None => format!("{o}..{}", o + l),
+        };
+        let at = |r: usize| match &base {
+            Some(c) if r == 0 => c.clone(),
+            Some(c) => format!("{c} + {r}"),
+            None => (o + r).to_string(),
+        };
+        let mut cur = vec![b.bound; l];
+        // The bound on `b`'s elements afterwards.
+        let mut bound = b.bound;
+        if kind == 2 {
+            self.mark("helper_view_of_out");
+            let (g, _) = self.view_callee(true);
+            let v = self.view_source(l).unwrap_or_default();
+            let s = self.small(2, 2.0);
+            let out = if l == b.len && base.is_none() && self.rng.chance(0.3) {
+                format!("&mut {}", b.name)
+            } else {
+                format!("&mut {}[{range}]", b.name)
+            };
+            self.extra_line(lines, &format!("{g}({v}, {}, {out});", s.s));
+            bound = bound.max(4.0);
+        } else {
+            self.extra_fresh += 1;
+            let vw = format!("vw{}", self.extra_fresh);
+            self.extra_line(lines, &format!("let {vw} = &mut {}[{range}];", b.name));
+            if kind == 0 {
+                self.mark("let_view_written");
+                let n = self.rng.range(1, 3);
+                self.view_stores(lines, &vw, &mut cur, b.bound, n);
+            } else {
+                self.mark("let_view_to_helper");
+                if self.rng.chance(0.4) {
+                    self.view_stores(lines, &vw, &mut cur, b.bound, 1);
+                }
+                let k = if l <= longest && self.rng.chance(0.5) {
+                    l
+                } else {
+                    self.rng.range(1, l.min(longest))
+                };
+                let (g, through_view) = self.view_callee(false);
+                if through_view {
+                    self.mark("helper_view_of_out");
+                }
+                let v = self.view_source(k).unwrap_or_default();
+                let s = self.small(2, 2.0);
+                let out = if k == l && self.rng.chance(0.7) {
+                    vw.clone()
+                } else {
+                    format!("&mut {vw}[..{k}]")
+                };
+                self.extra_line(lines, &format!("{g}({v}, {}, {out});", s.s));
+                for c in cur.iter_mut().take(k) {
+                    *c = c.max(4.0);
+                }
+                bound = bound.max(4.0);
+                // Through the view after the call: stores, a read into `vsum`, or both.
+                let after = self.rng.below(3);
+                if after != 1 {
+                    let n = self.rng.range(1, 2);
+                    self.view_stores(lines, &vw, &mut cur, bound, n);
+                }
+                if after != 0 {
+                    let j = self.rng.below(l);
+                    let e = self.small(2, 2.0);
+                    self.extra_line(lines, &format!("vsum += {vw}[{j}] * {};", e.operand()));
+                    self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * cur[j] * e.bound);
+                }
+            }
+            bound = cur.iter().copied().fold(bound, f64::max);
+        }
+        self.arrays = arrays;
+        // The array itself, after the view: an element of the part or any other.
+        let j = if self.rng.chance(0.6) {
+            at(self.rng.below(l))
+        } else {
+            self.rng.below(b.len).to_string()
+        };
+        let e = self.small(2, 2.0);
+        self.extra_line(
+            lines,
+            &format!("vsum += {}[{j}] * {};", b.name, e.operand()),
+        );
+        self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * bound * e.bound);
     }
 
     fn local_name(&mut self) -> String {
@@ -2479,6 +2970,15 @@ impl Gen<'_> {
             self.line(&mut body, &format!("{acc} += {};", call.s));
         }
         self.update_on(&mut body, 2, true);
+        if iter.is_none() {
+            // The counter as a view's offset, if the loop reads it anyway (an unread one is `_`).
+            let used = head.iter().chain(&body).any(|l| mentions(l, &counter));
+            let c = Counter {
+                name: counter.clone(),
+                below,
+            };
+            self.extra_statement(&mut body, used.then_some(c), 0.12);
+        }
         if let Some((_, entry, items, _)) = &iter {
             // Every item and the `enumerate` counter are read.
             let text = head
@@ -3548,6 +4048,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         filled: Vec::new(),
         writable: Vec::new(),
         top_buffers: Vec::new(),
+        extra: Rng(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ 0x71E3),
+        extra_helpers: Vec::new(),
+        extra_fresh: 0,
+        vsum: None,
     };
     for p in &params {
         match p.kind {
@@ -3665,6 +4169,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         let call = g.call_expr(1);
         let call = g.tame(call, CAP);
         lines.push(format!("    {acc} += {};", call.s));
+    }
+    if let Some(bound) = g.vsum {
+        lines.insert(1, format!("    {NEW}let mut vsum: {TY} = {};", lit(0.0)));
+        let read = if bound > CAP { "vsum.atan()" } else { "vsum" };
+        lines.push(format!("    {NEW}{acc} += {read};"));
     }
     lines.push(g.result(&acc));
 

@@ -1265,3 +1265,93 @@ fn a_state_split_into_halves_through_a_loop_of_calls() {
     let want = differences(|p| steps_in_part(p, &state), &w);
     assert_all_close_to("steps_in_part", &grad, &want, 1e-8);
 }
+
+/// A value and an array, as a function with several outputs returns them.
+#[differentiate(reverse, forward, hessian)]
+fn square_and_pair(u: f64) -> (f64, [f64; 2]) {
+    (u, [u * u, u.sin()])
+}
+
+/// The array of a tuple bound by a pattern, a part of it passed to a helper that writes into a
+/// buffer: the adjoint the helper's backward call adds into the part must reach the call that
+/// returned the array. f = x + s · x² (`&y[0..1]`) or x + s · sin x (`&y[1..2]`).
+#[differentiate(reverse, forward, hessian)]
+fn tuple_part_to_helper(x: f64, s: f64, second: bool) -> f64 {
+    let (t, y): (f64, [f64; 2]) = square_and_pair(x);
+    let mut b = [0.0; 1];
+    if second {
+        scale_sin_free(&y[1..2], s, &mut b);
+    } else {
+        scale_sin_free(&y[0..1], s, &mut b);
+    }
+    b[0] + t
+}
+
+/// `out = s · x`, a helper that writes into a buffer.
+#[differentiate(reverse, forward, hessian)]
+fn scale_sin_free(x: &[f64], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = s * x[i];
+    }
+}
+
+/// An accumulation loop that fills an array a helper then reads a part of: the loop's
+/// backward code needs the adjoint the helper's backward call adds into that part, so it cannot
+/// run inside the loop before the call is reversed. f = Σ xᵢ² + (s x₁²)(s x₂²), s = x₀.
+#[differentiate(reverse, forward, hessian)]
+fn loop_fills_what_a_helper_reads(x: &[f64]) -> f64 {
+    let mut y = [0.0; 3];
+    let mut total = 0.0;
+    for i in 0..3 {
+        y[i] = x[i] * x[i];
+        total += y[i];
+    }
+    let mut b = [0.0; 2];
+    scale_sin_free(&y[1..3], x[0], &mut b);
+    total + b[0] * b[1]
+}
+
+#[test]
+fn a_part_of_an_array_written_before_a_helper_reads_it() {
+    for (x, s) in [(1.5, 1.0), (-0.7, 0.4)] {
+        for second in [false, true] {
+            let (value, d_x, d_s) = tuple_part_to_helper_grad(x, s, second);
+            assert_eq!(value, tuple_part_to_helper(x, s, second));
+            let (inner, d_inner) = if second {
+                (x.sin(), x.cos())
+            } else {
+                (x * x, 2.0 * x)
+            };
+            assert_all_close("tuple part", &[d_x, d_s], &[1.0 + s * d_inner, inner]);
+            let (_, t) = tuple_part_to_helper_jvp(x, 0.3, s, -0.2, second);
+            assert_all_close("tuple part jvp", &[t], &[0.3 * d_x - 0.2 * d_s]);
+            let (_, _, _, hv_x, hv_s) = tuple_part_to_helper_hvp(x, 1.0, s, 0.0, second);
+            let dd_inner = if second { -x.sin() } else { 2.0 };
+            assert_all_close("tuple part hvp", &[hv_x, hv_s], &[s * dd_inner, d_inner]);
+        }
+    }
+    let x = [0.3, -0.7, 1.1];
+    let (s, a, c) = (x[0], x[1] * x[1], x[2] * x[2]);
+    let want = [
+        2.0 * x[0] + 2.0 * s * a * c,
+        2.0 * x[1] + s * s * 2.0 * x[1] * c,
+        2.0 * x[2] + s * s * a * 2.0 * x[2],
+    ];
+    check_buffer_case(
+        "loop_fills_what_a_helper_reads",
+        loop_fills_what_a_helper_reads,
+        &x,
+        &loop_fills_what_a_helper_reads_grad(&x).1,
+        &want,
+        |d| loop_fills_what_a_helper_reads_jvp(&x, d).1,
+    );
+    let dir = [0.3, 0.1, -0.6];
+    let (_, _, hv) = loop_fills_what_a_helper_reads_hvp(&x, &dir);
+    let by_differences = hv_by_differences(|q| loop_fills_what_a_helper_reads_grad(q).1, &x, &dir);
+    assert_all_close_to(
+        "loop_fills_what_a_helper_reads hvp",
+        &hv,
+        &by_differences,
+        1e-7,
+    );
+}

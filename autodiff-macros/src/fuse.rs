@@ -605,6 +605,26 @@ pub fn before_loop(graph: &Graph, tail: &[Stmt], fused: &[bool], body: &[Stmt]) 
             needs
         })
         .collect();
+    // A call that writes several buffers is its statement and one `Assign(b, Written(call))`
+    // per other buffer: they go before the loop together or not at all.
+    let mut needs = needs;
+    let mut calls: HashMap<NodeId, usize> = HashMap::new();
+    for (j, stmt) in tail.iter().enumerate() {
+        if let Stmt::Assign(_, n) | Stmt::Declare(_, Some(n)) = stmt
+            && matches!(graph.nodes[n.0].op, Op::Invoke(_))
+        {
+            calls.insert(*n, j);
+        }
+    }
+    for (j, stmt) in tail.iter().enumerate() {
+        if let Stmt::Assign(_, n) = stmt
+            && let Op::Written(call) = graph.nodes[n.0].op
+            && let Some(&k) = calls.get(&call)
+        {
+            needs[j].push((k, call));
+            needs[k].push((j, *n));
+        }
+    }
     // A value read from a variable the loop adds to, or computed from one, is only right
     // before the loop.
     let stale = |n: NodeId| {

@@ -1382,6 +1382,18 @@ impl Reverse {
                 }
                 // A counter stepped back holds its final value only after the forward sweep.
                 None if matches!(node.op, Op::Read(v) if self.undone.contains(&v)) => return None,
+                // An array of the program passed to a derivative call, or loaded, by backward
+                // code moved before the loop: there, it does not yet hold what the loop (or a
+                // statement after it) writes into it. (The loop's own backward code runs in its
+                // iterations, where the array holds what it read.)
+                None if inside.is_none()
+                    && matches!(
+                        node.op,
+                        Op::Array(v, _) | Op::Part(v) | Op::Load(v) if self.written_from(v, index)
+                    ) =>
+                {
+                    return None;
+                }
                 None => {}
                 Some(home) if home.block == 0 && home.at.0 < index => continue,
                 Some(home) if inside == Some(home.block) => continue,
@@ -1401,6 +1413,18 @@ impl Reverse {
         }
         moved.sort();
         Some(moved)
+    }
+
+    /// Whether a top-level statement of the program from `index` on writes or declares `v`, at
+    /// any depth.
+    fn written_from(&self, v: VarId, index: usize) -> bool {
+        self.b.with_graph(|g| {
+            let mut written = HashSet::new();
+            for stmt in g.body.0.iter().skip(index) {
+                written_by(stmt, &mut written);
+            }
+            written.contains(&v)
+        })
     }
 
     /// Whether `node` reads a scalar variable that no top-level statement from `from` up to

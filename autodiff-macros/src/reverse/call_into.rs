@@ -280,13 +280,21 @@ impl Reverse {
                 }
             }
         }
-        // The statement names the last buffer the backward call writes: an adjoint.
-        let target = args
+        // Every buffer the backward call writes: adjoints and scratch buffers. The statement
+        // names the last, an adjoint; each other follows as `Assign(b, Written(call))`, as a
+        // call of the primal that writes several buffers does, so that the passes after this one
+        // see every write (fusion must not move the backward code of a loop that reads one
+        // of them, `d_y` of `g(&y[0..1], &mut b)`, ahead of the call).
+        let mut targets: Vec<VarId> = Vec::new();
+        for v in args
             .iter()
             .zip(&modes)
             .filter(|(_, m)| **m == Pass::Mut)
             .filter_map(|(a, _)| written(&self.b, a))
-            .last();
+        {
+            targets.retain(|&t| t != v);
+            targets.push(v);
+        }
         let vjp = self.push_node(
             Op::Invoke(Invoke {
                 callee: invoke.callee.clone(),
@@ -297,14 +305,34 @@ impl Reverse {
             args,
             Ty::Other,
         );
-        if scalars.is_empty() {
-            let target = target.expect("a call into a buffer writes its adjoint");
+        let also = if scalars.is_empty() {
+            let target = *targets
+                .last()
+                .expect("a call into a buffer writes its adjoint");
             self.emit(Stmt::Assign(target, vjp));
+            &targets[..targets.len() - 1]
+        } else {
+            &targets[..]
+        };
+        let also_written: Vec<Stmt> = also
+            .iter()
+            .map(|&v| {
+                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+                Stmt::Assign(v, self.push_node(Op::Written(vjp), vec![], ty))
+            })
+            .collect();
+        if scalars.is_empty() {
+            for stmt in also_written {
+                self.emit(stmt);
+            }
             return;
         }
         // The gradients of the scalar inputs, one tuple element each.
         let grads = self.new_var("grads", Ty::Other, Shape::Scalar, None);
         self.emit(Stmt::Declare(grads, Some(vjp)));
+        for stmt in also_written {
+            self.emit(stmt);
+        }
         let read = self.read_node(grads);
         self.place(read);
         for (a, k) in scalars {

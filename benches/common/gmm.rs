@@ -26,7 +26,8 @@
 // "ADBench" is a name, not code.
 #![allow(clippy::doc_markdown)]
 // Point and component counts are far below 2^52; the fixed-capacity temporaries stand in for
-// `vec![0.0; d * k]`, which the macro does not take yet.
+// `vec![0.0; d * k]`, which the macro did not take when this form was written (it does now:
+// `gmm_natural` is ADBench's form, with `vec!`); kept as written, as a comparison.
 #![allow(clippy::cast_precision_loss, clippy::large_stack_arrays)]
 
 use super::gmm_natural::{Wishart, log_gamma_distrib, preprocess_qs, qtimesx, sqnorm, subtract};

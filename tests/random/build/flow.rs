@@ -161,16 +161,23 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("let_view_written", false),
     ("let_view_to_helper", false),
     ("helper_view_of_out", false),
+    ("several_result_to_buffer_helper", false),
+    ("several_result_copied_to_buffer_helper", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
 /// only: views `&mut b[o..o + l]` of a local array or buffer, bound by `let` and written through
 /// (`let_view_written`), passed to a helper that writes into a buffer (`let_view_to_helper`), and
-/// helpers that write their buffer through a view of it (`helper_view_of_out`).
+/// helpers that write their buffer through a view of it (`helper_view_of_out`); the array a call
+/// with several outputs returns, passed right after the call, whole or a part, to a helper that
+/// writes into a buffer (`several_result_to_buffer_helper`), or copied element by element by a
+/// loop into a local array first (`several_result_copied_to_buffer_helper`).
 pub const VIEW_SHAPES: &[&str] = &[
     "let_view_written",
     "let_view_to_helper",
     "helper_view_of_out",
+    "several_result_to_buffer_helper",
+    "several_result_copied_to_buffer_helper",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -1796,27 +1803,40 @@ impl Gen<'_> {
         lines.push(format!("{}{NEW}{text}", self.pad()));
     }
 
-    /// After a statement, with probability `p` drawn from the second stream, a shape of
-    /// [`VIEW_SHAPES`]. `counter` is a loop counter it may take as an offset: one that lines of
+    /// After a statement, with probability `p` drawn from the second stream, a view shape of
+    /// [`VIEW_SHAPES`] ([`Gen::view_statement`]). `counter` is a loop counter it may take as an offset: one that lines of
     /// the first stream read (a counter they do not read is printed `_`). The shape is drawn with
     /// the streams swapped and everything else it could change put back: it reads what is in
     /// scope, but calls nothing but buffer helpers of its own or already written, declares
     /// nothing later lines see, and adds into `vsum` only.
     fn extra_statement(&mut self, lines: &mut Vec<String>, counter: Option<Counter>, p: f64) {
+        let views = [
+            "let_view_written",
+            "let_view_to_helper",
+            "helper_view_of_out",
+        ];
         if self.family != Family::Flow
             || !self.calls
             || !self.items.is_empty()
-            || !VIEW_SHAPES.iter().any(|s| self.on(s))
+            || !views.iter().any(|s| self.on(s))
             || !self.extra.chance(p)
         {
             return;
         }
+        self.in_second_stream(counter.into_iter().collect(), |g| g.view_statement(lines));
+    }
+
+    /// Runs `draw` with the streams swapped, `counters` the only loop counters in scope, and
+    /// everything else the second stream could change put back: the shapes but for those of
+    /// [`VIEW_SHAPES`], the count of calls (and it checks that no name of the first stream was
+    /// taken).
+    fn in_second_stream(&mut self, counters: Vec<Counter>, draw: impl FnOnce(&mut Self)) {
         std::mem::swap(&mut self.rng, &mut self.extra);
         let shapes = self.shapes.clone();
         let (calls_made, fresh) = (self.calls_made, self.fresh);
-        let counters = std::mem::replace(&mut self.counters, counter.into_iter().collect());
+        let counters = std::mem::replace(&mut self.counters, counters);
         self.calls = false;
-        self.view_statement(lines);
+        draw(self);
         self.calls = true;
         self.counters = counters;
         let drawn = std::mem::replace(&mut self.shapes, shapes);
@@ -2240,6 +2260,190 @@ impl Gen<'_> {
         self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * bound * e.bound);
     }
 
+    /// Right after a call with several outputs that bound the array `y` (`let y: [T; 2] =
+    /// g(..);` or the array of `let (t, y): (T, [T; 2]) = g(..);`), with probability 0.35 drawn
+    /// from the second stream, a shape of it ([`Gen::several_to_buffer_statement`]). Its
+    /// offsets may be a loop counter that a line of the first stream in this block already reads
+    /// (the loop does not print it `_`).
+    fn several_to_buffer(&mut self, lines: &mut Vec<String>, y: &Arr) {
+        let shapes = [
+            "several_result_to_buffer_helper",
+            "several_result_copied_to_buffer_helper",
+        ];
+        if self.family != Family::Flow
+            || !self.calls
+            || !self.items.is_empty()
+            || !shapes.iter().any(|s| self.on(s))
+            || !self.extra.chance(0.35)
+        {
+            return;
+        }
+        let read: Vec<Counter> = self
+            .counters
+            .iter()
+            .filter(|c| lines.iter().any(|l| mentions(l, &c.name)))
+            .cloned()
+            .collect();
+        self.in_second_stream(read, |g| g.several_to_buffer_statement(lines, y));
+    }
+
+    /// The array `y` a call with several outputs just bound (elements at most 4), whole (`&y`)
+    /// or a part (`&y[0..1]`, `&y[1..2]`, `&y[i..i + 1]` with a loop counter), passed to a
+    /// helper that writes into a buffer (`several_result_to_buffer_helper`); or first copied
+    /// element by element into a local array of its own, `for k in 0..2 { vb[k] = y[k] * e; }`,
+    /// and a part of that passed (`several_result_copied_to_buffer_helper`). The helper is one of
+    /// the program's buffer helpers or one of the second stream's ([`Gen::view_callee`]); it
+    /// writes an array as the view shapes do ([`Gen::view_target`]): a part `&mut b[o..o + k]`
+    /// or the whole of a local array or buffer in scope or of a new one, or a let-bound view of
+    /// it. Then an element of what it wrote is added into `vsum`.
+    fn several_to_buffer_statement(&mut self, lines: &mut Vec<String>, y: &Arr) {
+        let copy = self.rng.weighted(&[
+            u32::from(self.on("several_result_to_buffer_helper")),
+            u32::from(self.on("several_result_copied_to_buffer_helper")),
+        ]) == 1;
+        let src = if copy {
+            self.mark("several_result_copied_to_buffer_helper");
+            self.extra_fresh += 1;
+            let (h, k) = (
+                format!("vb{}", self.extra_fresh),
+                format!("vk{}", self.extra_fresh),
+            );
+            let zero = lit(0.0);
+            let vec = self.rng.chance(0.5);
+            let decl = if vec {
+                format!("let mut {h}: Vec<{TY}> = vec![{zero}; 2];")
+            } else {
+                format!("let mut {h}: [{TY}; 2] = [{zero}; 2];")
+            };
+            self.extra_line(lines, &decl);
+            let e = self.var_small(1.0);
+            let (range, read) = match self.rng.below(4) {
+                0 => (format!("0..{}.len()", y.name), format!("{}[{k}]", y.name)),
+                1 => ("0..2".to_owned(), format!("{}[1 - {k}]", y.name)),
+                _ => ("0..2".to_owned(), format!("{}[{k}]", y.name)),
+            };
+            self.extra_line(lines, &format!("for {k} in {range} {{"));
+            self.extra_line(lines, &format!("    {h}[{k}] = {read} * {};", e.operand()));
+            self.extra_line(lines, "}");
+            Arr {
+                name: h,
+                len: 2,
+                bound: 4.0,
+                kind: if vec { ArrKind::Buffer } else { ArrKind::Local },
+                depth: self.depth,
+            }
+        } else {
+            self.mark("several_result_to_buffer_helper");
+            y.clone()
+        };
+        // What the helper reads: the whole, or one element at a literal or a counter.
+        let (read, ls) = if self.rng.chance(0.35) {
+            (format!("&{}", src.name), 2)
+        } else {
+            let counters: Vec<String> = self
+                .counters
+                .iter()
+                .filter(|c| c.below >= 1 && c.below <= src.len)
+                .map(|c| c.name.clone())
+                .collect();
+            if !counters.is_empty() && self.rng.chance(0.5) {
+                let c = counters[self.rng.below(counters.len())].clone();
+                (format!("&{}[{c}..{c} + 1]", src.name), 1)
+            } else {
+                let o = self.rng.below(src.len);
+                (format!("&{}[{o}..{}]", src.name, o + 1), 1)
+            }
+        };
+        let (b, decl) = self.view_target();
+        // `b` is not read while the call or a view of it writes it.
+        let arrays = self.arrays.clone();
+        self.arrays.retain(|a| a.name != b.name);
+        lines.extend(decl);
+        // The length written (at most what `v` holds) and of a view around it.
+        let k = if ls == 2 && self.rng.chance(0.5) {
+            2
+        } else {
+            1
+        };
+        let view = self.rng.chance(0.4);
+        let l = if view { self.rng.range(k, b.len) } else { k };
+        let counter = self
+            .counters
+            .iter()
+            .find(|c| c.below >= 1 && c.below - 1 + l <= b.len)
+            .cloned();
+        let base = match counter {
+            Some(c) if self.rng.chance(0.5) => Some(c.name),
+            _ => None,
+        };
+        let o = if base.is_some() {
+            0
+        } else {
+            self.rng.below(b.len - l + 1)
+        };
+        let range = match &base {
+            Some(c) => format!("{c}..{c} + {l}"),
+            None => format!("{o}..{}", o + l),
+        };
+        let at = |r: usize| match &base {
+            Some(c) if r == 0 => c.clone(),
+            Some(c) => format!("{c} + {r}"),
+            None => (o + r).to_string(),
+        };
+        let (g, through_view) = self.view_callee(false);
+        if through_view {
+            self.mark("helper_view_of_out");
+        }
+        let s = self.small(2, 2.0);
+        if view {
+            self.extra_fresh += 1;
+            let vw = format!("vw{}", self.extra_fresh);
+            self.extra_line(lines, &format!("let {vw} = &mut {}[{range}];", b.name));
+            let out = if k == l && self.rng.chance(0.7) {
+                vw.clone()
+            } else {
+                format!("&mut {vw}[..{k}]")
+            };
+            self.extra_line(lines, &format!("{g}({read}, {}, {out});", s.s));
+            if self.rng.chance(0.5) {
+                let j = self.rng.below(k);
+                let e = self.small(2, 2.0);
+                self.extra_line(lines, &format!("vsum += {vw}[{j}] * {};", e.operand()));
+                self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * 4.0 * e.bound);
+            }
+        } else {
+            let out = if l == b.len && base.is_none() && self.rng.chance(0.4) {
+                format!("&mut {}", b.name)
+            } else {
+                format!("&mut {}[{range}]", b.name)
+            };
+            self.extra_line(lines, &format!("{g}({read}, {}, {out});", s.s));
+        }
+        self.arrays = arrays;
+        // What the call wrote (or, less often, any element of `b`), and sometimes the copy.
+        let j = if self.rng.chance(0.75) {
+            at(self.rng.below(k))
+        } else {
+            self.rng.below(b.len).to_string()
+        };
+        let e = self.small(2, 2.0);
+        self.extra_line(
+            lines,
+            &format!("vsum += {}[{j}] * {};", b.name, e.operand()),
+        );
+        let mut added = 4.0 * e.bound;
+        if copy && self.rng.chance(0.3) {
+            let j = self.rng.below(2);
+            let e = self.small(2, 2.0);
+            self.extra_line(
+                lines,
+                &format!("vsum += {}[{j}] * {};", src.name, e.operand()),
+            );
+            added += 4.0 * e.bound;
+        }
+        self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * added);
+    }
+
     fn local_name(&mut self) -> String {
         if self.loops == 0
             && self.depth == 0
@@ -2374,6 +2578,8 @@ impl Gen<'_> {
             kind: ArrKind::Local,
             depth: g.depth + usize::from(g.returned),
         };
+        // The array bound, if one is.
+        let mut bound_array = None;
         let text = if tuple_array {
             // Without the type, every element of a tuple pattern is taken for a float.
             let (s, y) = (self.fresh("t"), self.fresh("y"));
@@ -2381,12 +2587,14 @@ impl Gen<'_> {
             self.scalars.push(scalar(&s, bound));
             self.arrays.push(result_array(self, &y));
             self.several.extend([s.clone(), y.clone()]);
+            bound_array = Some(result_array(self, &y));
             format!("let ({s}, {y}): ({TY}, [{TY}; 2]) = {text};")
         } else if array && self.rng.chance(0.3) {
             let y = self.fresh("y");
             self.mark("several_result_array");
             self.arrays.push(result_array(self, &y));
             self.several.push(y.clone());
+            bound_array = Some(result_array(self, &y));
             format!("let {y}: [{TY}; 2] = {text};")
         } else {
             let (a, b) = (self.fresh("t"), self.fresh("t"));
@@ -2402,6 +2610,9 @@ impl Gen<'_> {
             }
         };
         self.line(lines, &text);
+        if let Some(y) = bound_array {
+            self.several_to_buffer(lines, &y);
+        }
     }
 
     /// `&{a}[o..o + l]` (a literal or a loop counter as `o`) or, if `a` has length `l`, `a`

@@ -684,3 +684,39 @@ fn a_triangle_reads_the_outer_element_once() {
     assert!(flat.contains("d_t+="), "{got}");
     assert!(flat.contains("}d_xc[i_1]+=d_t;}"), "{got}");
 }
+
+/// In a fused loop, the entries of a temporary that later nested loops read are loaded again in
+/// their backward code when no later statement of the iteration writes the temporary, and saved
+/// when one does (here the loop at the end that clears it).
+#[test]
+fn fused_loop_loads_a_temporary_no_later_statement_writes() {
+    let item = |clear: &str| {
+        format!(
+            "fn f(x: &[f64]) -> f64 {{
+                let n = x.len();
+                let mut h = [0.0; 8];
+                let mut s = 0.0;
+                for a in 0..n {{
+                    for j in 0..n {{ h[j] = x[j] * x[a]; }}
+                    let mut m = h[0];
+                    for j in 1..n {{ m = m.max(h[j]); }}
+                    let mut e = 0.0;
+                    for j in 0..n {{ e += (h[j] - m).exp(); }}
+                    s += e.ln() + m * x[a];
+                    {clear}
+                }}
+                s
+            }}"
+        )
+    };
+    // The running maximum and the exponentials are saved; the entries of `h` are not.
+    assert_eq!(
+        loop_note("", &item("")),
+        "/// - loop 1 (`for a`): backward code inside the loop; each iteration saves 2 values on a tape (once per run of a nested loop) and takes them back."
+    );
+    // Cleared after the reads: the entry the maximum reads is saved too.
+    assert_eq!(
+        loop_note("", &item("for j in 0..n { h[j] = 0.0; }")),
+        "/// - loop 1 (`for a`): backward code inside the loop; each iteration saves 3 values on a tape (once per run of a nested loop) and takes them back."
+    );
+}

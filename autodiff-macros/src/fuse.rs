@@ -578,7 +578,7 @@ pub fn before_loop(graph: &Graph, tail: &[Stmt], fused: &[bool], body: &[Stmt]) 
             placed.insert(n, j);
         }
     }
-    let needs: Vec<Vec<(usize, NodeId)>> = tail
+    let mut needs: Vec<Vec<(usize, NodeId)>> = tail
         .iter()
         .enumerate()
         .map(|(j, stmt)| {
@@ -607,7 +607,6 @@ pub fn before_loop(graph: &Graph, tail: &[Stmt], fused: &[bool], body: &[Stmt]) 
         .collect();
     // A call that writes several buffers is its statement and one `Assign(b, Written(call))`
     // per other buffer: they go before the loop together or not at all.
-    let mut needs = needs;
     let mut calls: HashMap<NodeId, usize> = HashMap::new();
     for (j, stmt) in tail.iter().enumerate() {
         if let Stmt::Assign(_, n) | Stmt::Declare(_, Some(n)) = stmt

@@ -118,8 +118,8 @@ struct Reverse {
     capacity: HashMap<VarId, Count>,
     /// The body block of the loop being reversed for fusion: its values are in scope.
     fused_block: Option<usize>,
-    /// For the body of the loop being reversed for fusion: per statement `j`, the variables
-    /// statements `j..` write or declare, and the statement each nested block is in.
+    /// For the body of the loop being reversed for fusion: the last statement writing each
+    /// variable, and the statement each nested block is in.
     fused_writes: FusedWrites,
     /// The top-level loops whose backward code runs inside them, latest loop first.
     fusions: Vec<Fusion>,
@@ -129,6 +129,9 @@ struct Reverse {
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
     stored: std::cell::OnceCell<HashSet<VarId>>,
+    /// The last top-level statement of the program that writes or declares each variable, once
+    /// computed.
+    last_writes: std::cell::OnceCell<HashMap<VarId, usize>>,
     /// The calls the forward sweep evaluates through `g_grad`, by the node of their value.
     calls: HashMap<NodeId, CallSite>,
     /// Array gradients of calls that the backward sweep takes back element by element: the
@@ -372,6 +375,7 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         fusion_attempts: 0,
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
+        last_writes: std::cell::OnceCell::new(),
         calls,
         array_tapes: HashMap::new(),
         parts: HashMap::new(),
@@ -809,18 +813,15 @@ impl Reverse {
         let Op::Load(v) = node.op else {
             return false;
         };
-        let from = match self.home.get(&id) {
-            Some(h) if h.block == fused => h.at.0,
-            Some(h) => match self.fused_writes.statement.get(&h.block) {
-                Some(&j) => j,
-                None => 0,
-            },
-            None => 0,
-        };
-        self.fused_writes
-            .from
-            .get(from)
-            .is_some_and(|written| !written.contains(&v))
+        let w = &self.fused_writes;
+        let from = self.home.get(&id).map_or(0, |h| {
+            if h.block == fused {
+                h.at.0
+            } else {
+                w.statement.get(&h.block).copied().unwrap_or(0)
+            }
+        });
+        w.last.get(&v).is_none_or(|&last| last < from)
     }
 
     /// Whether a primal value is computed before the fused loop rather than where it was.
@@ -1418,13 +1419,10 @@ impl Reverse {
     /// Whether a top-level statement of the program from `index` on writes or declares `v`, at
     /// any depth.
     fn written_from(&self, v: VarId, index: usize) -> bool {
-        self.b.with_graph(|g| {
-            let mut written = HashSet::new();
-            for stmt in g.body.0.iter().skip(index) {
-                written_by(stmt, &mut written);
-            }
-            written.contains(&v)
-        })
+        self.last_writes
+            .get_or_init(|| self.b.with_graph(|g| last_writes(&g.body)))
+            .get(&v)
+            .is_some_and(|&last| last >= index)
     }
 
     /// Whether `node` reads a scalar variable that no top-level statement from `from` up to
@@ -2011,23 +2009,31 @@ fn written_by(stmt: &Stmt, into: &mut HashSet<VarId>) {
     });
 }
 
+/// The last statement of `block` that assigns, stores into or declares each variable (at any
+/// depth within it), by its index in the block.
+fn last_writes(block: &Block) -> HashMap<VarId, usize> {
+    let mut last = HashMap::new();
+    for (j, stmt) in block.0.iter().enumerate() {
+        let mut written = HashSet::new();
+        written_by(stmt, &mut written);
+        for v in written {
+            last.insert(v, j);
+        }
+    }
+    last
+}
+
 /// What the body of a loop reversed for fusion writes, statement by statement.
 #[derive(Default)]
 struct FusedWrites {
-    /// Per statement `j` of the body: the variables statements `j..` write or declare.
-    from: Vec<HashSet<VarId>>,
+    /// The last statement of the body that writes or declares each variable.
+    last: HashMap<VarId, usize>,
     /// The statement of the body each block nested in it is in, by block number.
     statement: HashMap<usize, usize>,
 }
 
 impl FusedWrites {
     fn of(body: &Block, block_ids: &HashMap<usize, usize>) -> FusedWrites {
-        let mut from = vec![HashSet::new(); body.0.len() + 1];
-        for (j, stmt) in body.0.iter().enumerate().rev() {
-            let mut later = from[j + 1].clone();
-            written_by(stmt, &mut later);
-            from[j] = later;
-        }
         let mut statement = HashMap::new();
         for (j, stmt) in body.0.iter().enumerate() {
             stmt.for_each_stmt(|s| {
@@ -2038,6 +2044,9 @@ impl FusedWrites {
                 }
             });
         }
-        FusedWrites { from, statement }
+        FusedWrites {
+            last: last_writes(body),
+            statement,
+        }
     }
 }

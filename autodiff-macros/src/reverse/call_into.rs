@@ -281,7 +281,8 @@ impl Reverse {
             }
         }
         // Every buffer the backward call writes: adjoints and scratch buffers. The statement
-        // names the last, an adjoint; each other follows as `Assign(b, Written(call))`, as a
+        // names the last, an adjoint (or declares the gradients of the scalar inputs); each
+        // other follows as `Assign(b, Written(call))`, as a
         // call of the primal that writes several buffers does, so that the passes after this one
         // see every write (fusion must not move the backward code of a loop that reads one
         // of them, `d_y` of `g(&y[0..1], &mut b)`, ahead of the call).
@@ -305,34 +306,27 @@ impl Reverse {
             args,
             Ty::Other,
         );
-        let also = if scalars.is_empty() {
-            let target = *targets
-                .last()
+        // With scalar inputs, the statement declares the tuple of their gradients instead.
+        let grads = if scalars.is_empty() {
+            let target = targets
+                .pop()
                 .expect("a call into a buffer writes its adjoint");
             self.emit(Stmt::Assign(target, vjp));
-            &targets[..targets.len() - 1]
+            None
         } else {
-            &targets[..]
+            let grads = self.new_var("grads", Ty::Other, Shape::Scalar, None);
+            self.emit(Stmt::Declare(grads, Some(vjp)));
+            Some(grads)
         };
-        let also_written: Vec<Stmt> = also
-            .iter()
-            .map(|&v| {
-                let ty = self.b.with_graph(|g| g.vars[v.0].ty);
-                Stmt::Assign(v, self.push_node(Op::Written(vjp), vec![], ty))
-            })
-            .collect();
-        if scalars.is_empty() {
-            for stmt in also_written {
-                self.emit(stmt);
-            }
-            return;
+        for v in targets {
+            let ty = self.b.with_graph(|g| g.vars[v.0].ty);
+            let written = self.push_node(Op::Written(vjp), vec![], ty);
+            self.emit(Stmt::Assign(v, written));
         }
         // The gradients of the scalar inputs, one tuple element each.
-        let grads = self.new_var("grads", Ty::Other, Shape::Scalar, None);
-        self.emit(Stmt::Declare(grads, Some(vjp)));
-        for stmt in also_written {
-            self.emit(stmt);
-        }
+        let Some(grads) = grads else {
+            return;
+        };
         let read = self.read_node(grads);
         self.place(read);
         for (a, k) in scalars {

@@ -247,6 +247,31 @@ impl Enabled {
     }
 }
 
+/// Where a part of an array starts: a loop counter (`base`) or a literal offset `o`.
+struct Place {
+    base: Option<String>,
+    o: usize,
+}
+
+impl Place {
+    /// The part's range, `c..c + l` or `o..o + l`.
+    fn range(&self, l: usize) -> String {
+        match &self.base {
+            Some(c) => format!("{c}..{c} + {l}"),
+            None => format!("{}..{}", self.o, self.o + l),
+        }
+    }
+
+    /// The index in the array of element `r` of the part.
+    fn at(&self, r: usize) -> String {
+        match &self.base {
+            Some(c) if r == 0 => c.clone(),
+            Some(c) => format!("{c} + {r}"),
+            None => (self.o + r).to_string(),
+        }
+    }
+}
+
 /// `x` as a constant.
 fn lit(x: f64) -> String {
     format!("{C0}{}{C1}", literal(x))
@@ -2160,29 +2185,8 @@ impl Gen<'_> {
         } else {
             self.rng.range(1, b.len)
         };
-        let counter = self
-            .counters
-            .iter()
-            .find(|c| c.below >= 1 && c.below - 1 + l <= b.len)
-            .cloned();
-        let base = match counter {
-            Some(c) if self.rng.chance(0.6) => Some(c.name),
-            _ => None,
-        };
-        let o = if base.is_some() {
-            0
-        } else {
-            self.rng.below(b.len - l + 1)
-        };
-        let range = match &base {
-            Some(c) => format!("{c}..{c} + {l}"),
-            None => format!("{o}..{}", o + l),
-        };
-        let at = |r: usize| match &base {
-            Some(c) if r == 0 => c.clone(),
-            Some(c) => format!("{c} + {r}"),
-            None => (o + r).to_string(),
-        };
+        let place = self.place(b.len, l, 0.6);
+        let range = place.range(l);
         let mut cur = vec![b.bound; l];
         // The bound on `b`'s elements afterwards.
         let mut bound = b.bound;
@@ -2191,7 +2195,7 @@ impl Gen<'_> {
             let (g, _) = self.view_callee(true);
             let v = self.view_source(l).unwrap_or_default();
             let s = self.small(2, 2.0);
-            let out = if l == b.len && base.is_none() && self.rng.chance(0.3) {
+            let out = if l == b.len && place.base.is_none() && self.rng.chance(0.3) {
                 format!("&mut {}", b.name)
             } else {
                 format!("&mut {}[{range}]", b.name)
@@ -2250,7 +2254,7 @@ impl Gen<'_> {
         self.arrays = arrays;
         // The array itself, after the view: an element of the part or any other.
         let j = if self.rng.chance(0.6) {
-            at(self.rng.below(l))
+            place.at(self.rng.below(l))
         } else {
             self.rng.below(b.len).to_string()
         };
@@ -2369,29 +2373,8 @@ impl Gen<'_> {
         };
         let view = self.rng.chance(0.4);
         let l = if view { self.rng.range(k, b.len) } else { k };
-        let counter = self
-            .counters
-            .iter()
-            .find(|c| c.below >= 1 && c.below - 1 + l <= b.len)
-            .cloned();
-        let base = match counter {
-            Some(c) if self.rng.chance(0.5) => Some(c.name),
-            _ => None,
-        };
-        let o = if base.is_some() {
-            0
-        } else {
-            self.rng.below(b.len - l + 1)
-        };
-        let range = match &base {
-            Some(c) => format!("{c}..{c} + {l}"),
-            None => format!("{o}..{}", o + l),
-        };
-        let at = |r: usize| match &base {
-            Some(c) if r == 0 => c.clone(),
-            Some(c) => format!("{c} + {r}"),
-            None => (o + r).to_string(),
-        };
+        let place = self.place(b.len, l, 0.5);
+        let range = place.range(l);
         let (g, through_view) = self.view_callee(false);
         if through_view {
             self.mark("helper_view_of_out");
@@ -2414,7 +2397,7 @@ impl Gen<'_> {
                 self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * 4.0 * e.bound);
             }
         } else {
-            let out = if l == b.len && base.is_none() && self.rng.chance(0.4) {
+            let out = if l == b.len && place.base.is_none() && self.rng.chance(0.4) {
                 format!("&mut {}", b.name)
             } else {
                 format!("&mut {}[{range}]", b.name)
@@ -2424,7 +2407,7 @@ impl Gen<'_> {
         self.arrays = arrays;
         // What the call wrote (or, less often, any element of `b`), and sometimes the copy.
         let j = if self.rng.chance(0.75) {
-            at(self.rng.below(k))
+            place.at(self.rng.below(k))
         } else {
             self.rng.below(b.len).to_string()
         };
@@ -2616,6 +2599,27 @@ impl Gen<'_> {
         if let Some(y) = bound_array {
             self.several_to_buffer(lines, &y);
         }
+    }
+
+    /// Where a part of `l` elements of an array of length `len` starts: at the counter of a
+    /// loop in scope that leaves room (`c..c + l`), with probability `p` when there is one, or at
+    /// a literal offset.
+    fn place(&mut self, len: usize, l: usize, p: f64) -> Place {
+        let counter = self
+            .counters
+            .iter()
+            .find(|c| c.below >= 1 && c.below - 1 + l <= len)
+            .cloned();
+        let base = match counter {
+            Some(c) if self.rng.chance(p) => Some(c.name),
+            _ => None,
+        };
+        let o = if base.is_some() {
+            0
+        } else {
+            self.rng.below(len - l + 1)
+        };
+        Place { base, o }
     }
 
     /// `&{a}[o..o + l]` (a literal or a loop counter as `o`) or, if `a` has length `l`, `a`

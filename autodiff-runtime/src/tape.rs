@@ -12,7 +12,7 @@ const FIRST_SPILL_BYTES: usize = 512;
 ///
 /// The first `N` values live inline, so a loop whose trip count the macro knows at compile time
 /// (a loop over a fixed-size array, a literal range) never touches the heap; values past `N` go to
-/// a `Vec`, which allocates only then, 1 KiB at first.
+/// a `Vec`, which allocates only then, 512 bytes at first.
 ///
 /// ```
 /// let mut tape = autodiff_runtime::Tape::<f64, 2>::new();
@@ -30,7 +30,7 @@ pub struct Tape<T, const N: usize> {
     /// The number of values saved.
     len: usize,
     /// Values `N..` at `len - N`; every slot is initialised, so a push is one comparison and a
-    /// store, and the tape's length lives apart from it (in a register, in a hot loop).
+    /// store, and `len` is the only length kept.
     spill: Vec<T>,
 }
 
@@ -102,8 +102,9 @@ impl<T: Copy + Default, const N: usize> Default for Tape<T, N> {
 
 /// Appends `value` to a full spill, first doubling it; its first allocation has room for
 /// `FIRST_SPILL_BYTES` of values at once, where a `Vec` would double from four, so the tape of a
-/// short loop allocates once rather than five or six times. It takes the spill alone, so that
-/// the tape's length never leaves the caller's registers.
+/// short loop allocates once rather than five or six times. It takes the spill alone, not the
+/// tape, so that the tape's length need not be read again from memory after a call that may
+/// have changed it.
 #[cold]
 #[inline(never)]
 fn grow_and_push<T: Copy + Default>(spill: &mut Vec<T>, value: T) {

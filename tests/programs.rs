@@ -11,8 +11,14 @@
 //! one-dimensional Gaussian mixture log-likelihood through a log-sum-exp helper; bilinear
 //! interpolation on a grid; a damped spring integrated by semi-implicit Euler in a `while` loop;
 //! Huber and pinball (quantile) regression losses; a discrete-time survival model through prefix
-//! sums and products; a pendulum's energy as a method and Newton's method in a `loop`; and the
-//! complex quadratic map of Mandelbrot-set programs through a helper with two outputs.
+//! sums and products; a pendulum's energy as a method and Newton's method in a `loop`; the
+//! complex quadratic map of Mandelbrot-set programs through a helper with two outputs; the
+//! Black–Scholes call price with the Abramowitz–Stegun 26.2.17 normal CDF (Hull, *Options,
+//! Futures and Other Derivatives*, ch. 15); the forward kinematics of a two-link planar arm
+//! (Spong, Hutchinson and Vidyasagar, *Robot Modeling and Control*, §4); trapezoid-rule
+//! quadrature; Holt's linear exponential smoothing (Hyndman and Athanasopoulos, *Forecasting:
+//! Principles and Practice*, §8.2); a tiered electricity tariff; and a first-passage simulation
+//! that returns from inside its loop.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1045,5 +1051,316 @@ fn complex_quadratic_map() {
                 &[cr, ci],
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Black–Scholes prices through the Abramowitz–Stegun normal CDF
+// ---------------------------------------------------------------------------------------------
+
+/// Φ(x) by Abramowitz and Stegun 26.2.17 (absolute error below 7.5e-8), the polynomial in
+/// `t` by Horner's rule.
+#[differentiate(reverse, forward, hessian)]
+fn norm_cdf(x: f64) -> f64 {
+    let b = [
+        0.319_381_530,
+        -0.356_563_782,
+        1.781_477_937,
+        -1.821_255_978,
+        1.330_274_429,
+    ];
+    let t = 1.0 / (1.0 + 0.231_641_9 * x.abs());
+    let poly = t * b.iter().rev().fold(0.0, |acc, &c| acc * t + c);
+    let tail = (-0.5 * x * x).exp() / (2.0 * PI).sqrt() * poly;
+    if x >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The Black–Scholes price of a European call; its gradient holds delta, vega, rho and minus
+/// theta, its Hessian gamma, vanna and volga.
+#[differentiate(reverse, forward, hessian, wrt(spot, vol, rate, expiry))]
+fn black_scholes_call(spot: f64, strike: f64, vol: f64, rate: f64, expiry: f64) -> f64 {
+    let sqrt_t = expiry.sqrt();
+    let d1 = ((spot / strike).ln() + (rate + 0.5 * vol * vol) * expiry) / (vol * sqrt_t);
+    let d2 = d1 - vol * sqrt_t;
+    spot * norm_cdf(d1) - strike * (-rate * expiry).exp() * norm_cdf(d2)
+}
+
+#[test]
+fn black_scholes() {
+    let strike = 100.0;
+    for p in [
+        [100.0, 0.2, 0.05, 1.0],
+        [80.0, 0.35, 0.01, 0.5],
+        [130.0, 0.15, 0.03, 2.0],
+    ] {
+        let f = |q: &[f64]| black_scholes_call(q[0], strike, q[1], q[2], q[3]);
+        let grad = |q: &[f64]| {
+            let (_, a, b, c, d) = black_scholes_call_grad(q[0], strike, q[1], q[2], q[3]);
+            vec![a, b, c, d]
+        };
+        let (value, ..) = black_scholes_call_grad(p[0], strike, p[1], p[2], p[3]);
+        assert_eq!(value, f(&p));
+        let g = grad(&p);
+        assert_near("black-scholes grad", &g, &fd_gradient(f, &p), FD);
+        let v = direction(4);
+        let (_, t) = black_scholes_call_jvp(p[0], v[0], strike, p[1], v[1], p[2], v[2], p[3], v[3]);
+        assert_near("black-scholes jvp", &[t], &[dot(&g, &v)], 1e-9);
+        let (_, _, _, _, _, hess) = black_scholes_call_hessian(p[0], strike, p[1], p[2], p[3]);
+        check_hessian("black-scholes hessian", &hess.concat(), grad, &p);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. A two-link planar arm: forward kinematics and its Jacobian
+// ---------------------------------------------------------------------------------------------
+
+/// The tip of a two-link arm with joint angles θ₁, θ₂ and link lengths l₁, l₂.
+#[differentiate(reverse, forward)]
+fn arm_tip(angles: [f64; 2], lengths: &[f64; 2]) -> [f64; 2] {
+    let [t1, t2] = angles;
+    let [l1, l2] = *lengths;
+    [
+        l1 * t1.cos() + l2 * (t1 + t2).cos(),
+        l1 * t1.sin() + l2 * (t1 + t2).sin(),
+    ]
+}
+
+#[test]
+fn two_link_arm_jacobian() {
+    for (angles, lengths) in [([0.3_f64, 0.8], [1.0, 0.7]), ([-1.2, 2.0], [0.5, 1.5])] {
+        let [t1, t2] = angles;
+        let [l1, l2] = lengths;
+        let (s1, c1, s12, c12) = (t1.sin(), t1.cos(), (t1 + t2).sin(), (t1 + t2).cos());
+        // The manipulator Jacobian, rows x and y, columns θ₁, θ₂, l₁, l₂.
+        let want = [
+            [-l1 * s1 - l2 * s12, -l2 * s12, c1, c12],
+            [l1 * c1 + l2 * c12, l2 * c12, s1, s12],
+        ];
+        let (out, jac) = arm_tip_jacobian(angles, &lengths);
+        assert_eq!(out, arm_tip(angles, &lengths));
+        for i in 0..2 {
+            assert_near("arm jacobian", &jac[i], &want[i], EXACT);
+        }
+        let seed = [0.3, -0.8];
+        let (out, da, dl) = arm_tip_vjp(angles, &lengths, seed);
+        assert_eq!(out, arm_tip(angles, &lengths));
+        let got = [da[0], da[1], dl[0], dl[1]];
+        let w: Vec<f64> = (0..4)
+            .map(|j| seed[0] * want[0][j] + seed[1] * want[1][j])
+            .collect();
+        assert_near("arm vjp", &got, &w, EXACT);
+        let (_, t) = arm_tip_jvp(angles, [0.1, 0.2], &lengths, &[0.3, 0.4]);
+        let w: Vec<f64> = (0..2)
+            .map(|i| dot(&want[i], &[0.1, 0.2, 0.3, 0.4]))
+            .collect();
+        assert_near("arm jvp", &t, &w, EXACT);
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// 14. The trapezoid rule over `windows(2)`, the integrand a closure capturing the parameters
+// ---------------------------------------------------------------------------------------------
+/// ∫ a e^{-b x} sin(ω x) dx on the grid by the trapezoid rule.
+#[differentiate(reverse, forward, hessian, wrt(a, b, omega))]
+fn trapezoid(a: f64, b: f64, omega: f64, xs: &[f64]) -> f64 {
+    let f = |x: f64| a * (-b * x).exp() * (omega * x).sin();
+    xs.windows(2)
+        .map(|w| 0.5 * (w[1] - w[0]) * (f(w[0]) + f(w[1])))
+        .sum()
+}
+
+#[test]
+fn trapezoid_rule() {
+    let xs: Vec<f64> = (0..=20_u8)
+        .map(|i| (f64::from(i) * 0.15).powf(1.2))
+        .collect();
+    for p in [[1.0, 0.5, 2.0], [2.0, 1.5, 0.7], [-0.5, 0.1, 4.0]] {
+        let (a, b, om) = (p[0], p[1], p[2]);
+        // By hand: the same quadrature of the integrand's derivatives.
+        let mut want = [0.0; 3];
+        for w in xs.windows(2) {
+            for x in [w[0], w[1]] {
+                let h = 0.5 * (w[1] - w[0]);
+                let e = (-b * x).exp();
+                want[0] += h * e * (om * x).sin();
+                want[1] += h * a * (-x) * e * (om * x).sin();
+                want[2] += h * a * e * x * (om * x).cos();
+            }
+        }
+        let (value, da, db, dw) = trapezoid_grad(a, b, om, &xs);
+        assert_eq!(value, trapezoid(a, b, om, &xs));
+        assert_near("trap grad", &[da, db, dw], &want, EXACT);
+        let (_, t) = trapezoid_jvp(a, 0.3, b, -0.2, om, 0.5, &xs);
+        assert_near("trap jvp", &[t], &[dot(&want, &[0.3, -0.2, 0.5])], EXACT);
+        let (_, _, _, _, hess) = trapezoid_hessian(a, b, om, &xs);
+        let gr = |q: &[f64]| {
+            let (_, a, b, c) = trapezoid_grad(q[0], q[1], q[2], &xs);
+            vec![a, b, c]
+        };
+        check_hessian("trap hess", &hess.concat(), gr, &p);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 15. Holt's linear exponential smoothing: squared one-step forecast errors
+// ---------------------------------------------------------------------------------------------
+#[differentiate(reverse, forward, hessian, wrt(alpha, beta))]
+fn holt_sse(alpha: f64, beta: f64, ys: &[f64]) -> f64 {
+    let mut level = ys[0];
+    let mut trend = ys[1] - ys[0];
+    let mut sse = 0.0;
+    for &y in ys.iter().skip(1) {
+        let forecast = level + trend;
+        let err = y - forecast;
+        sse += err * err;
+        let new_level = alpha * y + (1.0 - alpha) * (level + trend);
+        trend = beta * (new_level - level) + (1.0 - beta) * trend;
+        level = new_level;
+    }
+    sse
+}
+
+/// The gradient by forward mode written out by hand: the tangents of level and trend along α
+/// and β carried through the recursion.
+fn holt_by_hand(alpha: f64, beta: f64, ys: &[f64]) -> [f64; 2] {
+    let mut level = ys[0];
+    let mut trend = ys[1] - ys[0];
+    let (mut dl, mut dt) = ([0.0; 2], [0.0; 2]);
+    let mut g = [0.0; 2];
+    for &y in &ys[1..] {
+        let err = y - level - trend;
+        for k in 0..2 {
+            g[k] += -2.0 * err * (dl[k] + dt[k]);
+        }
+        let nl = alpha * y + (1.0 - alpha) * (level + trend);
+        let mut dnl = [0.0; 2];
+        for k in 0..2 {
+            dnl[k] = (1.0 - alpha) * (dl[k] + dt[k]);
+        }
+        dnl[0] += y - level - trend;
+        let nt = beta * (nl - level) + (1.0 - beta) * trend;
+        let mut dnt = [0.0; 2];
+        for k in 0..2 {
+            dnt[k] = beta * (dnl[k] - dl[k]) + (1.0 - beta) * dt[k];
+        }
+        dnt[1] += nl - level - trend;
+        level = nl;
+        trend = nt;
+        dl = dnl;
+        dt = dnt;
+    }
+    g
+}
+
+#[test]
+fn holt_smoothing_errors() {
+    let ys = [10.0, 12.0, 13.5, 13.0, 15.2, 16.8, 16.1, 18.0];
+    for (al, be) in [(0.5, 0.3), (0.9, 0.1), (0.2, 0.8)] {
+        let (value, da, db) = holt_sse_grad(al, be, &ys);
+        assert_eq!(value, holt_sse(al, be, &ys));
+        let want = holt_by_hand(al, be, &ys);
+        assert_near("holt grad", &[da, db], &want, 1e-9);
+        assert_near(
+            "holt fd",
+            &[da, db],
+            &fd_gradient(|q| holt_sse(q[0], q[1], &ys), &[al, be]),
+            FD,
+        );
+        let (_, t) = holt_sse_jvp(al, 0.4, be, -0.3, &ys);
+        assert_near("holt jvp", &[t], &[0.4 * want[0] - 0.3 * want[1]], 1e-9);
+        let (_, _, _, hess) = holt_sse_hessian(al, be, &ys);
+        check_hessian(
+            "holt hess",
+            &hess.concat(),
+            |q| holt_by_hand(q[0], q[1], &ys).to_vec(),
+            &[al, be],
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 16. A tiered tariff: `match` on integer ranges, with a binding and a guard
+// ---------------------------------------------------------------------------------------------
+#[differentiate(reverse, forward, hessian, wrt(usage, rates))]
+fn tariff(usage: &[f64], rates: &[f64; 3], discount_months: u32) -> f64 {
+    let mut bill = 0.0;
+    for (month, &u) in usage.iter().enumerate() {
+        let tier = (u / 100.0).floor() as i64;
+        let charge = match tier {
+            0 => rates[0] * u,
+            1..=2 => rates[0] * 100.0 + rates[1] * (u - 100.0),
+            t if t >= 3 => rates[0] * 100.0 + rates[1] * 200.0 + rates[2] * (u - 300.0).powf(1.1),
+            _ => 0.0,
+        };
+        bill += if (month as u32) < discount_months {
+            0.9 * charge
+        } else {
+            charge
+        };
+    }
+    bill
+}
+
+#[test]
+fn tiered_tariff() {
+    let usage = [50.0, 150.0, 280.0, 420.0, -5.0, 310.0];
+    let rates = [0.1, 0.15, 0.25];
+    for disc in [0, 2, 6] {
+        let (value, du, dr) = tariff_grad(&usage, &rates, disc);
+        assert_eq!(value, tariff(&usage, &rates, disc));
+        let mut p = usage.to_vec();
+        p.extend(rates);
+        let f = |q: &[f64]| tariff(&q[..6], &[q[6], q[7], q[8]], disc);
+        let mut g = du.clone();
+        g.extend(dr);
+        assert_near("tariff grad", &g, &fd_gradient(f, &p), FD);
+        let v = direction(9);
+        let (_, t) = tariff_jvp(&usage, &v[..6], &rates, &[v[6], v[7], v[8]], disc);
+        assert_near("tariff jvp", &[t], &[dot(&g, &v)], 1e-12);
+        let gr = |q: &[f64]| {
+            let (_, mut a, b) = tariff_grad(&q[..6], &[q[6], q[7], q[8]], disc);
+            a.extend(b);
+            a
+        };
+        let (_, _, _, hess) = tariff_hessian(&usage, &rates, disc);
+        check_hessian("tariff hess", &hess, gr, &p);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 17. First passage over a barrier: early `return` from inside a loop
+// ---------------------------------------------------------------------------------------------
+/// Compounds x by (1 + μ/10) per step and returns, at the first step where x exceeds the
+/// barrier, x times the number of steps taken; or the final x if it never does.
+#[differentiate(reverse, forward, hessian, wrt(x0, mu))]
+fn first_passage(x0: f64, mu: f64, barrier: f64, steps: usize) -> f64 {
+    let mut x = x0;
+    for k in 0..steps {
+        x *= 1.0 + mu * 0.1;
+        if x > barrier {
+            return x * (k as f64 + 1.0);
+        }
+    }
+    x
+}
+
+#[test]
+fn first_passage_with_early_return() {
+    for (x0, mu) in [(1.0, 0.5), (1.0, 0.05), (0.5, 1.3)] {
+        let (v, a, b) = first_passage_grad(x0, mu, 2.0, 20);
+        assert_eq!(v, first_passage(x0, mu, 2.0, 20));
+        let want = fd_gradient(|q| first_passage(q[0], q[1], 2.0, 20), &[x0, mu]);
+        assert_near("fp grad", &[a, b], &want, FD);
+        let (_, t) = first_passage_jvp(x0, 0.3, mu, 0.7, 2.0, 20);
+        assert_near("fp jvp", &[t], &[0.3 * a + 0.7 * b], 1e-12);
+        let (_, _, _, hess) = first_passage_hessian(x0, mu, 2.0, 20);
+        check_hessian(
+            "fp hess",
+            &hess.concat(),
+            |q| {
+                let (_, a, b) = first_passage_grad(q[0], q[1], 2.0, 20);
+                vec![a, b]
+            },
+            &[x0, mu],
+        );
     }
 }

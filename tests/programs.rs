@@ -15,10 +15,13 @@
 //! complex quadratic map of Mandelbrot-set programs through a helper with two outputs; the
 //! Black–Scholes call price with the Abramowitz–Stegun 26.2.17 normal CDF (Hull, *Options,
 //! Futures and Other Derivatives*, ch. 15); the forward kinematics of a two-link planar arm
-//! (Spong, Hutchinson and Vidyasagar, *Robot Modeling and Control*, §4); trapezoid-rule
-//! quadrature; Holt's linear exponential smoothing (Hyndman and Athanasopoulos, *Forecasting:
-//! Principles and Practice*, §8.2); a tiered electricity tariff; and a first-passage simulation
-//! that returns from inside its loop.
+//! (Spong, Hutchinson and Vidyasagar, *Robot Modeling and Control*, §4); trapezoid-rule and
+//! composite Simpson quadrature; Holt's linear exponential smoothing (Hyndman and
+//! Athanasopoulos, *Forecasting: Principles and Practice*, §8.2); a tiered electricity tariff; a
+//! first-passage simulation that returns from inside its loop; an `f32` leapfrog; minibatch least
+//! squares through `f_grad_into`; an AR(1) likelihood as a method; a pseudo-Huber location
+//! estimate; a chain of masses whose force helpers accumulate into a shared buffer; and the
+//! sample moments of a slice through `f_jacobian_into` and `f_vjp_into`.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1363,4 +1366,387 @@ fn first_passage_with_early_return() {
             &[x0, mu],
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 18. Composite Simpson's rule with `step_by(2)` over the odd and even nodes
+// ---------------------------------------------------------------------------------------------
+
+/// ∫ₐᵇ sin(kx) / (1 + cx²) dx by the composite Simpson rule on `n` (even) intervals, the
+/// integrand a closure capturing `k` and `c`.
+#[differentiate(reverse, forward, hessian, wrt(k, c))]
+fn simpson(k: f64, c: f64, a: f64, b: f64, n: usize) -> f64 {
+    let h = (b - a) / n as f64;
+    let f = |x: f64| (k * x).sin() / (1.0 + c * x * x);
+    let odd: f64 = (1..n).step_by(2).map(|i| f(a + i as f64 * h)).sum();
+    let even: f64 = (2..n).step_by(2).map(|i| f(a + i as f64 * h)).sum();
+    h / 3.0 * (f(a) + 4.0 * odd + 2.0 * even + f(b))
+}
+
+#[test]
+fn simpson_rule() {
+    for p in [[1.0, 0.5], [2.5, 0.1]] {
+        let f = |q: &[f64]| simpson(q[0], q[1], 0.0, 2.0, 10);
+        let (v, a, b) = simpson_grad(p[0], p[1], 0.0, 2.0, 10);
+        assert_eq!(v, f(&p));
+        assert_near("simpson", &[a, b], &fd_gradient(f, &p), FD);
+        let (_, _, _, h) = simpson_hessian(p[0], p[1], 0.0, 2.0, 10);
+        check_hessian(
+            "simpson h",
+            &h.concat(),
+            |q| {
+                let (_, a, b) = simpson_grad(q[0], q[1], 0.0, 2.0, 10);
+                vec![a, b]
+            },
+            &p,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 19. An `f32` leapfrog of a harmonic oscillator, its action accumulated in `f64` through `.into()`
+// ---------------------------------------------------------------------------------------------
+
+/// Twenty kick–drift–kick steps of q'' = −ω²q in `f32`, the discrete action Σ L dt with
+/// L = p²/2 − ω²q²/2 summed in `f64`.
+#[differentiate(reverse, forward)]
+fn oscillator_f32(q0: f32, p0: f32, omega: f32) -> f64 {
+    let dt = 0.05_f32;
+    let mut q = q0;
+    let mut p = p0;
+    let mut action = 0.0_f64;
+    for _ in 0..20 {
+        p -= 0.5 * dt * omega * omega * q;
+        q += dt * p;
+        p -= 0.5 * dt * omega * omega * q;
+        let lag: f64 = (0.5 * p * p - 0.5 * omega * omega * q * q).into();
+        action += lag * 0.05;
+    }
+    action
+}
+
+#[test]
+fn f32_oscillator() {
+    for p in [[1.0_f32, 0.0, 2.0], [0.3, -0.5, 1.1]] {
+        let (v, a, b, c) = oscillator_f32_grad(p[0], p[1], p[2]);
+        assert_eq!(v, oscillator_f32(p[0], p[1], p[2]));
+        // Finite differences of the same steps run in `f64`, to the accuracy of `f32`.
+        let f = |q: &[f64]| {
+            let dt = 0.05_f64;
+            let (mut x, mut y, om) = (q[0], q[1], q[2]);
+            let mut s = 0.0;
+            for _ in 0..20 {
+                y -= 0.5 * dt * om * om * x;
+                x += dt * y;
+                y -= 0.5 * dt * om * om * x;
+                s += (0.5 * y * y - 0.5 * om * om * x * x) * 0.05;
+            }
+            s
+        };
+        let pf: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+        let got = [f64::from(a), f64::from(b), f64::from(c)];
+        assert_near("f32 osc", &got, &fd_gradient(f, &pf), 1e-4);
+        let (_, t) = oscillator_f32_jvp(p[0], 0.5, p[1], -0.5, p[2], 0.25);
+        assert_near(
+            "f32 jvp",
+            &[t],
+            &[0.5 * got[0] - 0.5 * got[1] + 0.25 * got[2]],
+            1e-4,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 20. Minibatch least squares: `f_grad_into` accumulating a batch's gradient
+// ---------------------------------------------------------------------------------------------
+
+/// The squared error of one row, (w·x − y)².
+#[differentiate(reverse, forward)]
+fn row_loss(w: &[f64], x: &[f64], y: f64) -> f64 {
+    let z: f64 = w.iter().zip(x).map(|(a, b)| a * b).sum();
+    (z - y).powi(2)
+}
+
+#[test]
+fn minibatch_gradient_accumulates() {
+    let xs = [[1.0, 0.5, -0.2], [0.3, -1.0, 0.8], [-0.5, 0.2, 1.5]];
+    let ys = [0.5, -0.3, 1.2];
+    let mut w = vec![0.1, -0.2, 0.3];
+    for _ in 0..3 {
+        let mut g = vec![0.0; 3];
+        let mut total = 0.0;
+        for (x, &y) in xs.iter().zip(&ys) {
+            let mut dx = [0.0; 3];
+            let (v, dy) = row_loss_grad_into(&w, &mut g, x, &mut dx, y);
+            total += v;
+            let z = dot(&w, x);
+            assert_near("dy", &[dy], &[-2.0 * (z - y)], EXACT);
+            let want_dx: Vec<f64> = w.iter().map(|wj| 2.0 * (z - y) * wj).collect();
+            assert_near("dx", &dx, &want_dx, EXACT);
+        }
+        let mut want = vec![0.0; 3];
+        for (x, &y) in xs.iter().zip(&ys) {
+            let z = dot(&w, x);
+            for j in 0..3 {
+                want[j] += 2.0 * (z - y) * x[j];
+            }
+        }
+        assert_near("sgd accum", &g, &want, EXACT);
+        assert!(total > 0.0);
+        for j in 0..3 {
+            w[j] -= 0.1 * g[j];
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 21. An AR(1) model's conditional likelihood as a method, `wrt(self)`
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Ar1 {
+    phi: f64,
+    log_sigma: f64,
+    mean: f64,
+}
+
+impl Ar1 {
+    /// The conditional Gaussian negative log-likelihood of a series under
+    /// yₜ − μ = φ(yₜ₋₁ − μ) + εₜ, εₜ ~ N(0, σ²), over consecutive pairs (`windows(2)`).
+    #[differentiate(reverse, forward, hessian, wrt(self))]
+    fn nll(&self, ys: &[f64]) -> f64 {
+        let sigma2 = (2.0 * self.log_sigma).exp();
+        let mut total = 0.0;
+        for w in ys.windows(2) {
+            let e = (w[1] - self.mean) - self.phi * (w[0] - self.mean);
+            total += 0.5 * (2.0 * PI * sigma2).ln() + e * e / (2.0 * sigma2);
+        }
+        total
+    }
+}
+
+#[test]
+fn ar1_method() {
+    let ys = [0.5, 0.8, 0.3, -0.2, 0.1, 0.9, 1.2];
+    for m in [
+        Ar1 {
+            phi: 0.5,
+            log_sigma: -0.3,
+            mean: 0.2,
+        },
+        Ar1 {
+            phi: -0.2,
+            log_sigma: 0.4,
+            mean: 0.6,
+        },
+    ] {
+        let flat = |q: &[f64]| {
+            Ar1 {
+                phi: q[0],
+                log_sigma: q[1],
+                mean: q[2],
+            }
+            .nll(&ys)
+        };
+        let p = [m.phi, m.log_sigma, m.mean];
+        let (v, g) = Ar1::nll_grad(&m, &ys);
+        assert_eq!(v, m.nll(&ys));
+        let gv = [g.phi, g.log_sigma, g.mean];
+        assert_near("ar1 grad", &gv, &fd_gradient(flat, &p), FD);
+        let (_, t) = Ar1::nll_jvp(
+            &m,
+            &Ar1 {
+                phi: 0.1,
+                log_sigma: 0.2,
+                mean: -0.3,
+            },
+            &ys,
+        );
+        assert_near("ar1 jvp", &[t], &[dot(&gv, &[0.1, 0.2, -0.3])], 1e-10);
+        // The Hessian flattens the fields in the order the body first reads them: log σ, μ, φ.
+        let (_, _, h) = Ar1::nll_hessian(&m, &ys);
+        let gr = |q: &[f64]| {
+            let (_, g) = Ar1::nll_grad(
+                &Ar1 {
+                    phi: q[2],
+                    log_sigma: q[0],
+                    mean: q[1],
+                },
+                &ys,
+            );
+            vec![g.log_sigma, g.mean, g.phi]
+        };
+        check_hessian("ar1 hess", &h, gr, &[m.log_sigma, m.mean, m.phi]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 22. A robust location estimate: a differentiated helper inside `map`, `continue` on a mask
+// ---------------------------------------------------------------------------------------------
+
+/// The pseudo-Huber loss δ²(√(1 + (r/δ)²) − 1).
+#[differentiate(reverse, forward, hessian)]
+fn pseudo_huber(r: f64, delta: f64) -> f64 {
+    delta * delta * ((1.0 + (r / delta).powi(2)).sqrt() - 1.0)
+}
+
+/// Σ pseudo-Huber(xᵢ − c) over all points, plus the same with residuals scaled by 1.5 over
+/// the points the mask selects.
+#[differentiate(reverse, forward, hessian, wrt(center, delta))]
+fn robust_center(center: f64, delta: f64, xs: &[f64], mask: &[bool]) -> f64 {
+    let all: f64 = xs.iter().map(|&x| pseudo_huber(x - center, delta)).sum();
+    let mut masked = 0.0;
+    for (i, &x) in xs.iter().enumerate() {
+        if !mask[i] {
+            continue;
+        }
+        let r = x - center;
+        let r = r * 1.5;
+        masked += pseudo_huber(r, delta);
+    }
+    all + masked
+}
+
+#[test]
+fn robust_location() {
+    let xs = [0.1, 0.5, 3.0, -0.4, 0.2];
+    let mask = [true, false, true, true, false];
+    for p in [[0.2, 1.0], [1.0, 0.3]] {
+        let f = |q: &[f64]| robust_center(q[0], q[1], &xs, &mask);
+        let (v, a, b) = robust_center_grad(p[0], p[1], &xs, &mask);
+        assert_eq!(v, f(&p));
+        assert_near("robust", &[a, b], &fd_gradient(f, &p), FD);
+        let (_, t) = robust_center_jvp(p[0], 0.3, p[1], 0.6, &xs, &mask);
+        assert_near("robust jvp", &[t], &[0.3 * a + 0.6 * b], 1e-10);
+        let (_, _, _, h) = robust_center_hessian(p[0], p[1], &xs, &mask);
+        check_hessian(
+            "robust h",
+            &h.concat(),
+            |q| {
+                let (_, a, b) = robust_center_grad(q[0], q[1], &xs, &mask);
+                vec![a, b]
+            },
+            &p,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 23. A chain of masses: helpers that add forces into a buffer they also read, in a time loop
+// ---------------------------------------------------------------------------------------------
+
+/// Adds the pairwise spring forces of a chain into `force` (which it also reads).
+#[differentiate(reverse, forward, hessian)]
+fn add_spring_forces(pos: &[f64], k: f64, rest: f64, force: &mut [f64]) {
+    for i in 0..pos.len() - 1 {
+        let stretch = pos[i + 1] - pos[i] - rest;
+        force[i] += k * stretch;
+        force[i + 1] -= k * stretch;
+    }
+}
+
+/// Adds a pull toward the origin, −c x|x|, into `force`.
+#[differentiate(reverse, forward, hessian)]
+fn add_anchor(pos: &[f64], c: f64, force: &mut [f64]) {
+    for i in 0..pos.len() {
+        force[i] -= c * pos[i] * pos[i].abs();
+    }
+}
+
+/// Symplectic Euler over a chain of unit masses, the force buffer zeroed and refilled by the
+/// helpers every step; returns the kinetic energy plus a cubic term in the final positions.
+#[differentiate(reverse, forward, hessian, wrt(x0, k, c))]
+fn chain_sim(x0: &[f64], k: f64, c: f64, steps: usize) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut v = vec![0.0; n];
+    let mut f = vec![0.0; n];
+    for _ in 0..steps {
+        for i in 0..n {
+            f[i] = 0.0;
+        }
+        add_spring_forces(&x, k, 1.0, &mut f);
+        add_anchor(&x, c, &mut f);
+        for i in 0..n {
+            v[i] += 0.1 * f[i];
+            x[i] += 0.1 * v[i];
+        }
+    }
+    let mut kinetic = 0.0;
+    for i in 0..n {
+        kinetic += 0.5 * v[i] * v[i] + 0.1 * x[i] * x[i] * x[i];
+    }
+    kinetic
+}
+
+#[test]
+fn chain_of_masses() {
+    let x0 = [0.2, 1.3, 1.9, 3.4];
+    for steps in [0, 1, 4] {
+        for (k, c) in [(2.0, 0.1), (0.5, 0.7)] {
+            let mut p = x0.to_vec();
+            p.push(k);
+            p.push(c);
+            let f = |q: &[f64]| chain_sim(&q[..4], q[4], q[5], steps);
+            let gr = |q: &[f64]| {
+                let (_, mut a, b, c) = chain_sim_grad(&q[..4], q[4], q[5], steps);
+                a.push(b);
+                a.push(c);
+                a
+            };
+            let (v, ..) = chain_sim_grad(&x0, k, c, steps);
+            assert_eq!(v, f(&p));
+            let g = gr(&p);
+            assert_near("chain grad", &g, &fd_gradient(f, &p), FD);
+            let d = direction(6);
+            let (_, t) = chain_sim_jvp(&x0, &d[..4], k, d[4], c, d[5], steps);
+            assert_near("chain jvp", &[t], &[dot(&g, &d)], 1e-9);
+            let (_, _, _, _, h) = chain_sim_hessian(&x0, k, c, steps);
+            check_hessian("chain h", &h, gr, &p);
+            let (_, _, _, _, hv, hk, hc) = chain_sim_hvp(&x0, &d[..4], k, d[4], c, d[5], steps);
+            let mut hv = hv;
+            hv.push(hk);
+            hv.push(hc);
+            let want: Vec<f64> = (0..6).map(|r| dot(&h[r * 6..(r + 1) * 6], &d)).collect();
+            assert_near("chain hvp", &hv, &want, 1e-9);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 24. Sample moments of a slice: `f_jacobian_into` and `f_vjp_into`
+// ---------------------------------------------------------------------------------------------
+
+/// Mean, variance and skewness of the shifted sample.
+#[differentiate(reverse, forward)]
+fn moments(x: &[f64], shift: f64) -> [f64; 3] {
+    let n = x.len() as f64;
+    let mean = x.iter().map(|v| v - shift).sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - shift - mean).powi(2)).sum::<f64>() / n;
+    let skew = x.iter().map(|v| (v - shift - mean).powi(3)).sum::<f64>() / n / var.powf(1.5);
+    [mean, var, skew]
+}
+
+#[test]
+fn sample_moments_into_buffers() {
+    let x = [0.3, 1.2, -0.5, 2.2, 0.9];
+    let shift = 0.4;
+    let mut p = x.to_vec();
+    p.push(shift);
+    let flat = |q: &[f64]| moments(&q[..5], q[5]).to_vec();
+    let jfd = fd_jacobian(flat, &p);
+    let mut jac = vec![0.0; 18];
+    let out = moments_jacobian_into(&x, shift, &mut jac);
+    assert_eq!(out, moments(&x, shift));
+    assert_near("moments jac", &jac, &jfd.concat(), FD);
+    let seed = [0.5, -1.0, 0.25];
+    let mut dx = vec![1.0; 5];
+    let (_, ds) = moments_vjp_into(&x, &mut dx, shift, seed);
+    let want: Vec<f64> = (0..6)
+        .map(|j| (0..3).map(|i| seed[i] * jfd[i][j]).sum::<f64>())
+        .collect();
+    let got: Vec<f64> = dx.iter().map(|v| v - 1.0).chain([ds]).collect();
+    assert_near("moments vjp_into", &got, &want, FD);
+    let (_, jac2) = moments_jacobian(&x, shift);
+    assert_near("moments jac2", &jac2, &jac, 1e-15);
 }

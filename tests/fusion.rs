@@ -470,3 +470,77 @@ fn temporary_cleared_after_the_reads() {
         softmax_rows_cleared_jvp,
     );
 }
+
+/// A helper reading two entries of the slice it is given.
+#[differentiate(reverse, forward)]
+fn pair_energy(v: &[f64]) -> f64 {
+    v[0] * v[1] + v[1]
+}
+
+/// An accumulation loop that passes a part of a temporary to a helper before the iteration
+/// stores into it: the helper reads what the previous iteration stored, so the iterations are
+/// not independent and the loop's backward code must not run inside it. The sum is
+/// `Σ_{i < n - 1} (2 x_i² + 2 x_i)`.
+#[differentiate(reverse, forward)]
+fn part_read_before_the_stores(x: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += pair_energy(&h[0..2]);
+        for j in 0..2 {
+            h[j] = x[i] * (j as f64 + 1.0);
+        }
+    }
+    s
+}
+
+/// The same with the part passed after the stores: each iteration reads its own entries. The
+/// sum is `Σ_i (2 x_i² + 2 x_i)`.
+#[differentiate(reverse, forward)]
+fn part_read_after_the_stores(x: &[f64]) -> f64 {
+    let mut h = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        for j in 0..2 {
+            h[j] = x[i] * (j as f64 + 1.0);
+        }
+        s += pair_energy(&h[0..2]);
+    }
+    s
+}
+
+#[test]
+fn part_of_a_temporary_passed_to_a_helper() {
+    for x in points() {
+        let n = x.len();
+        // Closed forms: ∂/∂x_i (2 x_i² + 2 x_i) = 4 x_i + 2, for the entries each form sums.
+        let before: Vec<f64> = (0..n)
+            .map(|i| if i + 1 < n { 4.0 * x[i] + 2.0 } else { 0.0 })
+            .collect();
+        let after: Vec<f64> = x.iter().map(|xi| 4.0 * xi + 2.0).collect();
+        let (_, g) = part_read_before_the_stores_grad(&x);
+        for (i, (a, b)) in g.iter().zip(&before).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-12,
+                "before, entry {i} at {x:?}: {a} against {b}"
+            );
+        }
+        let (_, g) = part_read_after_the_stores_grad(&x);
+        for (i, (a, b)) in g.iter().zip(&after).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-12,
+                "after, entry {i} at {x:?}: {a} against {b}"
+            );
+        }
+    }
+    verify(
+        part_read_before_the_stores,
+        grad_of(|x, d| part_read_before_the_stores_grad_into(x, d).0),
+        part_read_before_the_stores_jvp,
+    );
+    verify(
+        part_read_after_the_stores,
+        grad_of(|x, d| part_read_after_the_stores_grad_into(x, d).0),
+        part_read_after_the_stores_jvp,
+    );
+}

@@ -144,8 +144,8 @@ pub fn accumulates_only(graph: &Graph, body: &Block) -> bool {
 
 /// Whether the local array `var`, declared outside the loop with this `body` and stored into in
 /// it, is a temporary of each iteration: nothing outside the loop but its declaration uses it,
-/// nothing passes it whole, and every element an iteration reads was written earlier in the same
-/// iteration. Then the values an iteration reads are its own, and the backward code of an
+/// nothing passes it or a part of it to a call, and every element an iteration reads was
+/// written earlier in the same iteration. Then the values an iteration reads are its own, and the backward code of an
 /// iteration consumes every adjoint its reads leave in the array's adjoint, as fusion needs.
 ///
 /// Written earlier means: a loop `for c in s..e` whose body stores `var[c]` unconditionally
@@ -161,11 +161,13 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
     let mut inside = Vec::new();
     nodes_placed(&body.0, &mut inside);
     let inside: HashSet<NodeId> = inside.into_iter().collect();
-    // Nothing outside the loop reads it (its declaration's value is a fill, not a read).
+    // Nothing outside the loop reads it (its declaration's value is a fill, not a read), and
+    // nothing passes it, whole or a part, to a call: which elements a call reads is not known
+    // here, so it could read one that an earlier iteration stored.
     for (i, node) in graph.nodes.iter().enumerate() {
-        if let Op::Load(w) | Op::Array(w, _) = node.op
+        if let Op::Load(w) | Op::Array(w, _) | Op::Part(w) = node.op
             && w == var
-            && (!inside.contains(&NodeId(i)) || matches!(node.op, Op::Array(..)))
+            && (!inside.contains(&NodeId(i)) || matches!(node.op, Op::Array(..) | Op::Part(_)))
         {
             return false;
         }

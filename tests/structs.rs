@@ -261,6 +261,59 @@ fn generic_functions_get_generic_derivatives() {
     close("jvp", t, d[1]);
 }
 
+/// A generic loop whose backward code needs the values it overwrites (a product): its tape holds
+/// `T`, which need not implement `Default`. f = Πᵢ sin(xᵢ).
+#[differentiate(reverse, forward, hessian)]
+fn generic_product<T: Float>(x: &[T]) -> T {
+    let mut p = T::one();
+    for i in 0..x.len() {
+        p = p * x[i].sin();
+    }
+    p
+}
+
+#[test]
+fn a_generic_loop_saves_its_values() {
+    let x = [0.3, -1.2, 0.7];
+    let f: f64 = x.iter().map(|v| v.sin()).product();
+    // ∂f/∂xⱼ = cos xⱼ Πᵢ≠ⱼ sin xᵢ; ∂²f/∂xⱼ∂xₖ = cos xⱼ cos xₖ Πᵢ≠ⱼ,ₖ sin xᵢ (j ≠ k), −f (j = k).
+    let others = |skip: &[usize]| -> f64 {
+        (0..3)
+            .filter(|i| !skip.contains(i))
+            .map(|i| x[i].sin())
+            .product()
+    };
+    let (value, g) = generic_product_grad(&x);
+    close("value", value, f);
+    for j in 0..3 {
+        close("grad", g[j], x[j].cos() * others(&[j]));
+    }
+    let (_, t) = generic_product_jvp(&x, &[0.0, 1.0, 0.0]);
+    close("jvp", t, g[1]);
+    let v = [1.0, -2.0, 0.5];
+    let (_, _, hv) = generic_product_hvp(&x, &v);
+    for j in 0..3 {
+        let row: f64 = (0..3)
+            .map(|k| {
+                let h = if j == k {
+                    -f
+                } else {
+                    x[j].cos() * x[k].cos() * others(&[j, k])
+                };
+                h * v[k]
+            })
+            .sum();
+        close("hvp", hv[j], row);
+    }
+    // The same function on `f32`.
+    let x32 = [0.3_f32, -1.2, 0.7];
+    let (v32, g32) = generic_product_grad(&x32);
+    assert!((f64::from(v32) - f).abs() < 1e-5);
+    for j in 0..3 {
+        assert!((f64::from(g32[j]) - g[j]).abs() < 1e-5);
+    }
+}
+
 impl Model {
     /// `self` as a constant (no `wrt(self)`): its array field is read by index, its length
     /// taken; f = Σᵢ wᵢ sin(i x) + b, ∂f/∂x = Σᵢ i wᵢ cos(i x).

@@ -500,7 +500,14 @@ impl<'g> Sweep<'g> {
                 match (init, &var.shape) {
                     (_, Shape::Tape(count)) => {
                         let capacity = capacity(count);
-                        quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
+                        // `T: Float` does not imply `Default`: a generic function's float tapes
+                        // are filled with its zero.
+                        if self.graph.generic.is_some() && var.ty.float().is_some() {
+                            let zero = zero_of(self.graph);
+                            quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::filled(#zero);)
+                        } else {
+                            quote!(let mut #name = ::autodiff::Tape::<_, #capacity>::new();)
+                        }
                     }
                     // A buffer of a known float type is typed: `vec![0.0; n]` alone is not, and
                     // a method on an element read before any store would not resolve.

@@ -38,8 +38,17 @@ impl<T: Copy + Default, const N: usize> Tape<T, N> {
     /// An empty tape; it does not allocate.
     #[must_use]
     pub fn new() -> Self {
+        Self::filled(T::default())
+    }
+}
+
+impl<T: Copy, const N: usize> Tape<T, N> {
+    /// An empty tape whose unused inline slots hold `fill`, for a `T` without a `Default`
+    /// (a generic `T: Float`); it does not allocate.
+    #[must_use]
+    pub fn filled(fill: T) -> Self {
         Tape {
-            inline: [T::default(); N],
+            inline: [fill; N],
             len: 0,
             spill: Vec::new(),
         }
@@ -100,19 +109,19 @@ impl<T: Copy + Default, const N: usize> Default for Tape<T, N> {
     }
 }
 
-/// Appends `value` to a full spill, first doubling it; its first allocation has room for
+/// Appends `value` to a full spill, doubling it and filling the new slots with `value` (the
+/// first is the push; the others are written before any pop reads them); its first allocation has room for
 /// `FIRST_SPILL_BYTES` of values at once, where a `Vec` would double from four, so the tape of a
 /// short loop allocates once rather than five or six times. It takes the spill alone, not the
 /// tape, so that the tape's length need not be read again from memory after a call that may
 /// have changed it.
 #[cold]
 #[inline(never)]
-fn grow_and_push<T: Copy + Default>(spill: &mut Vec<T>, value: T) {
+fn grow_and_push<T: Copy>(spill: &mut Vec<T>, value: T) {
     let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
     let len = spill.len();
     spill.reserve_exact(len.max(first));
-    spill.push(value);
-    spill.resize(spill.capacity(), T::default());
+    spill.resize(spill.capacity(), value);
 }
 
 #[cfg(test)]

@@ -268,6 +268,22 @@ pub mod model {
         let b: Vec<f64> = vec![0.0; 2];
         b[1].atan() + x
     }
+
+    /// Three slices and an array output: the hidden function behind `attend_vjp` takes eight
+    /// arguments (each slice with its buffer, the output as an out-parameter and its seed).
+    #[differentiate(reverse, forward)]
+    #[must_use]
+    pub fn attend(query: &[f64], keys: &[f64], values: &[f64]) -> [f64; 2] {
+        [query[0] * keys[0], values[0]]
+    }
+
+    /// A helper writing a buffer from three slices: its `_vjp_into` takes eight arguments.
+    #[differentiate(reverse, forward, hessian)]
+    pub fn fused_multiply_add(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64]) {
+        for i in 0..out.len() {
+            out[i] = a[i] * b[i] + c[i];
+        }
+    }
 }
 
 /// Everyday Rust: iterator chains, closures, patterns, `match`, array values and assertions.

@@ -42,6 +42,8 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     let name = sig.name("vjp_into");
 
     let mut params = Vec::new();
+    // Slices whose entry in `params` is two arguments, the slice and its buffer.
+    let mut paired = 0;
     let mut checks = Vec::new();
     let mut buffers = Vec::new();
     let mut seeds = Vec::new();
@@ -54,6 +56,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
                 let d = inputs.var(*d).expect("named by reverse_fn");
                 let float = super::element_type(p);
                 params.push(quote!(#ident: #ty, #d: &mut [#float]));
+                paired += 1;
                 let message = format!("`{d}` must have the length of `{ident}`");
                 checks.push(quote! {
                     ::core::assert_eq!(#d.len(), #ident.len(), #message);
@@ -122,7 +125,8 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
     let attrs: Vec<_> = sig.attrs().collect();
     let vis = sig.vis();
     let items = &graph.items;
-    let many = (params.len() > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    let arity = params.len() + paired + usize::from(graph.receiver.is_some());
+    let many = (arity > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
     quote! {
         #(#doc)*
         #(#attrs)*

@@ -216,3 +216,38 @@ fn methods_on_values_built_from_literals() {
         assert_eq!(literal_receivers_jvp(x, 1.0), (v, d));
     }
 }
+
+/// `is_empty` in assertions and conditions, as `x.len() == 0`: f = n · w₀ Σ xᵢ², where n is 1
+/// for a non-empty `x`.
+#[differentiate(reverse, forward, hessian)]
+fn guarded_energy(x: &[f64], w: [f64; 2]) -> f64 {
+    assert!(!x.is_empty());
+    debug_assert!(!w.is_empty(), "w is empty");
+    let n = if x.is_empty() { 0.0 } else { 1.0 };
+    let mut s = 0.0;
+    for xi in x {
+        s += xi * xi * w[0] * n;
+    }
+    s
+}
+
+#[test]
+fn is_empty_is_a_constant_condition() {
+    let x = [1.0, -2.0, 0.5];
+    let w = [3.0, 4.0];
+    let (value, dx, dw) = guarded_energy_grad(&x, w);
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    assert!((value - 3.0 * sq).abs() < 1e-12);
+    for (d, xi) in dx.iter().zip(&x) {
+        assert!((d - 6.0 * xi).abs() < 1e-12);
+    }
+    assert!((dw[0] - sq).abs() < 1e-12 && dw[1] == 0.0);
+    let (_, t) = guarded_energy_jvp(&x, &[0.0, 1.0, 0.0], w, [1.0, 0.0]);
+    assert!((t - (6.0 * x[1] + sq)).abs() < 1e-12);
+    // H·v along x₀: ∂²f/∂x₀² = 2 w₀, ∂²f/∂w₀∂x₀ = 2 x₀.
+    let (_, _, _, hx, hw) = guarded_energy_hvp(&x, &[1.0, 0.0, 0.0], w, [0.0, 0.0]);
+    assert!((hx[0] - 6.0).abs() < 1e-12 && hx[1] == 0.0 && hx[2] == 0.0);
+    assert!((hw[0] - 2.0 * x[0]).abs() < 1e-12 && hw[1] == 0.0);
+    let caught = std::panic::catch_unwind(|| guarded_energy_grad(&[], w));
+    assert!(caught.is_err(), "the assertion is kept");
+}

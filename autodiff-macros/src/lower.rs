@@ -1769,6 +1769,12 @@ impl Lowerer {
                 n
             }
             Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => self.len(m, span),
+            // `x.is_empty()`, as `assert!(!x.is_empty())` writes it: `x.len() == 0`.
+            Expr::MethodCall(m) if m.method == "is_empty" && m.args.is_empty() => {
+                let len = self.len(m, span);
+                let zero = self.push(Op::Lit(LitValue::Int(0), None), vec![], Ty::Int, span);
+                self.push(Op::Cmp(CmpOp::Eq), vec![len, zero], Ty::Bool, span)
+            }
             // `T::from(c).unwrap()` in a function generic over `T: Float`.
             Expr::MethodCall(m)
                 if self.generic.is_some() && (m.method == "unwrap" || m.method == "expect") =>

@@ -1334,6 +1334,15 @@ impl Lowerer {
                 ));
                 None
             }
+            Some((Bound::Node(n), _))
+                if matches!(self.nodes[n.0].op, Op::Call(_) | Op::CallGrad(_)) =>
+            {
+                self.errors.push(err(
+                    base,
+                    "this holds a call's result, whose type is not written here: to index it, write the type where it is bound, `let p: [f64; 2] = g(..);`",
+                ));
+                None
+            }
             _ => {
                 self.errors.push(err(
                     base,

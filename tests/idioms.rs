@@ -1081,3 +1081,231 @@ fn windows_of_short_slices() {
         }
     }
 }
+
+// Fields of struct parameters as iterator sources: `&p.w`, `p.w.iter()`, `zip(&p.w)`, windows
+// and sub-slices of a field, for a struct `wrt` names, a constant struct and `self`.
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Net {
+    w: [f64; 2],
+}
+
+/// f = Σ xᵢ wᵢ: ∂f/∂wⱼ = xⱼ.
+#[differentiate(reverse, forward, wrt(net))]
+fn zip_field(net: &Net, x: &[f64]) -> f64 {
+    x.iter().zip(&net.w).map(|(a, b)| a * b).sum::<f64>()
+}
+
+/// f = Σ sin(wᵢ xᵢ): ∂f/∂wⱼ = xⱼ cos(wⱼ xⱼ).
+#[differentiate(reverse, forward, wrt(net))]
+fn field_zip(net: &Net, x: &[f64]) -> f64 {
+    net.w.iter().zip(x).map(|(w, a)| (w * a).sin()).sum::<f64>()
+}
+
+/// f = Σ wᵢ² x + Σ (i + 1) e^{wᵢ}: ∂f/∂wⱼ = 2 wⱼ x + (j + 1) e^{wⱼ}.
+#[differentiate(reverse, forward, wrt(net))]
+fn for_field(net: &Net, x: f64) -> f64 {
+    let mut s = 0.0;
+    for w in &net.w {
+        s += w * w * x;
+    }
+    for (i, w) in net.w.iter().enumerate() {
+        s += (i as f64 + 1.0) * w.exp();
+    }
+    s
+}
+
+/// A constant struct: f = Σ sin(wᵢ xᵢ) + Π (1 + wᵢ xᵢ), with respect to `x`:
+/// ∂f/∂xⱼ = wⱼ cos(wⱼ xⱼ) + wⱼ Π_{i≠j} (1 + wᵢ xᵢ).
+#[differentiate(reverse, forward)]
+fn const_field(net: &Net, x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for (w, a) in net.w.iter().zip(x) {
+        p *= 1.0 + w * a;
+    }
+    net.w.iter().zip(x).map(|(w, a)| (w * a).sin()).sum::<f64>() + p
+}
+
+#[test]
+fn field_arrays_are_iterator_sources() {
+    let points = [[0.5, -1.5], [-0.7, 0.2]];
+    let net = |p: [f64; 2]| Net { w: p };
+    let x = [0.3, 1.1];
+    check(
+        "zip_field",
+        &points,
+        FD,
+        |p| zip_field(&net(p), &x),
+        |p| {
+            let (v, g) = zip_field_grad(&net(p), &x);
+            (v, g.w)
+        },
+        |p, d| zip_field_jvp(&net(p), &net(d), &x),
+        |_| x,
+    );
+    check(
+        "field_zip",
+        &points,
+        FD,
+        |p| field_zip(&net(p), &x),
+        |p| {
+            let (v, g) = field_zip_grad(&net(p), &x);
+            (v, g.w)
+        },
+        |p, d| field_zip_jvp(&net(p), &net(d), &x),
+        |p| [x[0] * (p[0] * x[0]).cos(), x[1] * (p[1] * x[1]).cos()],
+    );
+    // A shorter `x` stops the zip: the second weight is not read.
+    let (_, g) = zip_field_grad(&Net { w: [2.0, 3.0] }, &[5.0]);
+    assert_eq!(g.w, [5.0, 0.0]);
+    check(
+        "for_field",
+        &points,
+        FD,
+        |p| for_field(&net(p), -0.8),
+        |p| {
+            let (v, g) = for_field_grad(&net(p), -0.8);
+            (v, g.w)
+        },
+        |p, d| for_field_jvp(&net(p), &net(d), -0.8),
+        |p| {
+            [
+                2.0 * p[0] * -0.8 + p[0].exp(),
+                2.0 * p[1] * -0.8 + 2.0 * p[1].exp(),
+            ]
+        },
+    );
+    let w = Net { w: [0.8, -1.3] };
+    check(
+        "const_field",
+        &[[0.4, 1.7], [-0.9, 0.25]],
+        FD,
+        |x| const_field(&w, &x),
+        |x| {
+            let (v, g) = const_field_grad(&w, &x);
+            (v, [g[0], g[1]])
+        },
+        |x, d| const_field_jvp(&w, &x, &d),
+        |x| {
+            let (u0, u1) = (1.0 + w.w[0] * x[0], 1.0 + w.w[1] * x[1]);
+            [
+                w.w[0] * (w.w[0] * x[0]).cos() + w.w[0] * u1,
+                w.w[1] * (w.w[1] * x[1]).cos() + w.w[1] * u0,
+            ]
+        },
+    );
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Series {
+    c: Vec<f64>,
+    inner: Net,
+}
+
+impl Series {
+    /// f = Σₖ cₖ xᵏ (Horner, from the back) + c₀ Σᵢ vᵢ², `v = inner.w`:
+    /// ∂f/∂cₖ = xᵏ + [k = 0] Σ vᵢ², ∂f/∂vᵢ = 2 c₀ vᵢ.
+    #[differentiate(reverse, forward, hessian, wrt(self))]
+    fn eval(&self, x: f64) -> f64 {
+        let p = self.c.iter().rev().fold(0.0, |acc, c| acc * x + c);
+        let mut s = 0.0;
+        for v in self.inner.w.iter() {
+            s += v * v;
+        }
+        p + self.c[0] * s
+    }
+
+    /// With `self` constant: f = Σ cₖ aₖ², ∂f/∂aⱼ = 2 cⱼ aⱼ.
+    #[differentiate(reverse, forward)]
+    fn weigh(&self, a: &[f64]) -> f64 {
+        self.c.iter().zip(a).map(|(c, a)| c * a * a).sum::<f64>()
+    }
+}
+
+/// Windows and a sub-slice of a `Vec` field: f = Σ vⱼ vⱼ₊₁ + Σ_{j≥1} vⱼ,
+/// ∂f/∂vⱼ = vⱼ₋₁ + vⱼ₊₁ (where they exist) + [j ≥ 1].
+#[differentiate(reverse, forward, wrt(s))]
+fn field_windows(s: &Series) -> f64 {
+    s.c.windows(2).map(|p| p[0] * p[1]).sum::<f64>() + s.c[1..].iter().sum::<f64>()
+}
+
+#[test]
+fn field_arrays_of_self_and_vec_fields_are_iterator_sources() {
+    let series = |p: [f64; 5]| Series {
+        c: vec![p[0], p[1], p[2]],
+        inner: Net { w: [p[3], p[4]] },
+    };
+    let flat = |s: &Series| [s.c[0], s.c[1], s.c[2], s.inner.w[0], s.inner.w[1]];
+    let x = 0.7;
+    let points = [[0.5, -1.5, 0.3, 1.1, -0.6], [-0.7, 0.2, 2.0, -0.4, 0.9]];
+    check(
+        "eval",
+        &points,
+        FD,
+        |p| series(p).eval(x),
+        |p| {
+            let (v, g) = series(p).eval_grad(x);
+            assert_eq!(g.c.len(), 3);
+            (v, flat(&g))
+        },
+        |p, d| series(p).eval_jvp(&series(d), x),
+        |p| {
+            let sq = p[3] * p[3] + p[4] * p[4];
+            [1.0 + sq, x, x * x, 2.0 * p[0] * p[3], 2.0 * p[0] * p[4]]
+        },
+    );
+    // H·v by hand: the only second derivatives are ∂²/∂c₀∂vᵢ = 2vᵢ and ∂²/∂vᵢ² = 2c₀.
+    let p = points[0];
+    let d = [0.3, -0.2, 0.9, 0.5, -1.1];
+    let (v, g, hv) = series(p).eval_hvp(&series(d), x);
+    assert_eq!((v, g), series(p).eval_grad(x));
+    let want = [
+        2.0 * (p[3] * d[3] + p[4] * d[4]),
+        0.0,
+        0.0,
+        2.0 * p[3] * d[0] + 2.0 * p[0] * d[3],
+        2.0 * p[4] * d[0] + 2.0 * p[0] * d[4],
+    ];
+    for (k, (got, want)) in flat(&hv).into_iter().zip(want).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs(),
+            "eval hvp[{k}]: {got} vs {want}"
+        );
+    }
+    let s = series(points[1]);
+    check(
+        "weigh",
+        &[[0.4, 1.7, -0.3], [-0.9, 0.25, 1.2]],
+        FD,
+        |a| s.weigh(&a),
+        |a| {
+            let (v, g) = s.weigh_grad(&a);
+            (v, [g[0], g[1], g[2]])
+        },
+        |a, d| s.weigh_jvp(&a, &d),
+        |a| std::array::from_fn(|j| 2.0 * s.c[j] * a[j]),
+    );
+    let with = |c: [f64; 4]| Series {
+        c: c.to_vec(),
+        inner: Net::default(),
+    };
+    check(
+        "field_windows",
+        &[[0.5, -1.5, 0.3, 1.1], [-0.7, 0.2, 2.0, -0.4]],
+        FD,
+        |c| field_windows(&with(c)),
+        |c| {
+            let (v, g) = field_windows_grad(&with(c));
+            assert_eq!(g.inner, Net::default());
+            (v, [g.c[0], g.c[1], g.c[2], g.c[3]])
+        },
+        |c, d| field_windows_jvp(&with(c), &with(d)),
+        |c| {
+            std::array::from_fn(|j| {
+                let before = if j > 0 { c[j - 1] + 1.0 } else { 0.0 };
+                let after = if j < 3 { c[j + 1] } else { 0.0 };
+                before + after
+            })
+        },
+    );
+}

@@ -1,7 +1,8 @@
 //! Fields of structs: `p.a`, `p.layer.w[i]`, `self.scale`.
 //!
 //! The macro cannot see a struct's definition, so it learns the fields from their use: a field
-//! that is indexed (or whose `len()` is taken) is a float array, any other is a scalar. Each
+//! that is indexed (or whose `len()` is taken, or that an iterator reads: `&p.w`, `p.w.iter()`,
+//! `p.w.windows(2)`) is a float array, any other is a scalar. Each
 //! field the body reads becomes one leaf of the graph, read once at the top of the function:
 //! a scalar field is a node, an array field a slice variable `let p_w = &p.w[..];`. When `wrt`
 //! names the struct (or `self`), those leaves are active, and the struct's gradient entry is a
@@ -63,6 +64,31 @@ impl Lowerer {
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
     fn field_path(&mut self, e: &Expr) -> Option<(Option<usize>, NodeId, TokenStream)> {
+        let (owner, p, path) = self.field_owner(e)?;
+        let root = match owner {
+            None => self.push_top(
+                Op::SelfValue(p.to_token_stream()),
+                vec![],
+                Ty::Other,
+                p.span(),
+            ),
+            Some(_) => {
+                let ident = p.path.get_ident()?;
+                let Bound::Node(n) = self.lookup(&ident.to_string())?.bound else {
+                    return None;
+                };
+                n
+            }
+        };
+        Some((owner, root, path))
+    }
+
+    /// The owner, root path and member path of `p.a.b` or `self.a`, when `p` is a struct
+    /// parameter, without lowering anything.
+    fn field_owner<'e>(
+        &self,
+        e: &'e Expr,
+    ) -> Option<(Option<usize>, &'e syn::ExprPath, TokenStream)> {
         let mut members = Vec::new();
         let mut base = strip(e);
         while let Expr::Field(f) = base {
@@ -77,15 +103,9 @@ impl Lowerer {
         }
         members.reverse();
         let Expr::Path(p) = base else { return None };
-        let (owner, root) = if p.path.is_ident("self") {
+        let owner = if p.path.is_ident("self") {
             self.receiver.as_ref()?;
-            let root = self.push_top(
-                Op::SelfValue(p.to_token_stream()),
-                vec![],
-                Ty::Other,
-                p.span(),
-            );
-            (None, root)
+            None
         } else {
             let ident = p.path.get_ident()?;
             let Bound::Node(n) = self.lookup(&ident.to_string())?.bound else {
@@ -95,9 +115,63 @@ impl Lowerer {
                 return None;
             };
             self.structs.params.get(&i)?;
-            (Some(i), n)
+            Some(i)
         };
-        Some((owner, root, quote!(#(#members).*)))
+        Some((owner, p, quote!(#(#members).*)))
+    }
+
+    /// The leaf of a field, if the body has read it already.
+    fn known_leaf(&self, e: &Expr) -> Option<&FieldLeaf> {
+        let (owner, _, path) = self.field_owner(e)?;
+        let &k = self.structs.index.get(&(owner, path.to_string()))?;
+        Some(&self.structs.leaves[k])
+    }
+
+    /// Whether `e` is a field of a struct parameter or of `self`.
+    pub(super) fn names_field(&self, e: &Expr) -> bool {
+        self.field_owner(e).is_some()
+    }
+
+    /// The slice variable of `p.w` when the body already uses it as an array, without lowering
+    /// anything: such a field is an array wherever an array's name is (`&p.w`, `&p.w[a..b]`).
+    pub(super) fn known_array_field(&self, e: &Expr) -> Option<VarId> {
+        self.known_leaf(e)?.var
+    }
+
+    /// Learns that the field under `&`, `*` and sub-slicing in `e` (`&p.w`, `p.w`,
+    /// `&self.w[1..]`) is an array, where the context wants one (an iterator's source, the
+    /// receiver of `windows`). A field the body already read whole as a value is a number to
+    /// the macro: that is an error, reported here, and the result is `false`.
+    pub(super) fn learn_array_field(&mut self, e: &Expr) -> bool {
+        let mut base = strip(e);
+        loop {
+            base = match base {
+                Expr::Reference(r) if r.mutability.is_none() => strip(&r.expr),
+                Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => strip(&u.expr),
+                Expr::Index(i) if matches!(strip(&i.index), Expr::Range(_)) => strip(&i.expr),
+                _ => break,
+            };
+        }
+        if !matches!(base, Expr::Field(_)) {
+            return true;
+        }
+        match self.known_leaf(base) {
+            None => {
+                self.field_array(base);
+                true
+            }
+            Some(leaf) if leaf.var.is_some() => true,
+            Some(_) => {
+                let name = base.to_token_stream().to_string().replace(' ', "");
+                self.errors.push(syn::Error::new(
+                    base.span(),
+                    format!(
+                        "`{name}` is read whole as a value earlier in the body (`let a = {name};` or a call `f(&{name})`), so the macro takes it for a number: read an array field only through its elements and iterators (`{name}[i]`, `{name}.iter()`, `&{name}`), and pass `&{name}` to a call only after the body has indexed or iterated over it"
+                    ),
+                ));
+                false
+            }
+        }
     }
 
     /// Whether `v` is the slice of an array field.

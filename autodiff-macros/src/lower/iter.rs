@@ -279,6 +279,7 @@ impl Lowerer {
             Expr::Index(i) => {
                 matches!(strip(&i.index), Expr::Range(_)) && self.names_array(&i.expr)
             }
+            Expr::Field(_) => self.known_array_field(e).is_some(),
             _ => false,
         }
     }
@@ -343,6 +344,13 @@ impl Lowerer {
                     refs: 0,
                 })
             }
+            Expr::Field(_) => self.known_array_field(e).map(|var| View {
+                var,
+                offset: None,
+                len: None,
+                end: None,
+                refs: 0,
+            }),
             _ => None,
         }
     }
@@ -454,6 +462,9 @@ impl Lowerer {
     /// An iterator chain, or `None` once an error is reported.
     fn seq<'a>(&mut self, e: &'a Expr) -> Option<Seq<'a>> {
         let span = e.span();
+        if !self.learn_array_field(e) {
+            return None;
+        }
         if let Some(view) = self.view_of(e) {
             let count = self.view_len(view, span);
             return Some(Seq {
@@ -577,6 +588,9 @@ impl Lowerer {
             }
             "windows" | "chunks_exact" => {
                 let size = one(self)?;
+                if !self.learn_array_field(&m.receiver) {
+                    return None;
+                }
                 let Some(of) = self.view_of(&m.receiver) else {
                     self.errors.push(err(
                         &m.receiver,
@@ -1044,6 +1058,10 @@ impl Lowerer {
             "map" if m.args.len() == 1 && self.names_array(&m.receiver) => Some(self.fail(err(
                 &m.method,
                 "`array.map(..)` makes an array: bind it, as in `let y = x.map(|v| v * 2.0);`, or sum it with `x.iter().map(..).sum::<f64>()`",
+            ))),
+            "map" if m.args.len() == 1 && self.names_field(&m.receiver) => Some(self.fail(err(
+                &m.method,
+                "`map` of a field array is not supported: iterate over it, as in `p.w.iter().map(|v| ..).sum::<f64>()`, or fill a local array by index: `let mut y = [0.0; N]; for i in 0..N { y[i] = .. }`",
             ))),
             "into" if m.args.is_empty() => Some(self.fail(err(
                 &m.method,

@@ -1069,3 +1069,196 @@ fn methods_have_the_hessian_by_hand() {
         assert_relative_eq!(hv[i], want, max_relative = 1e-12, epsilon = 1e-14);
     }
 }
+
+// Mixed precision: `f_hvp`'s directions and `H·v` entries have each parameter's type, and
+// `f_hessian`'s `hess` has the output's type, as `f_jacobian`'s `jac` does.
+
+/// `x·y` with `x` an `f32`: gradient `(y, x)`, `H = [[0, 1], [1, 0]]`.
+#[differentiate(reverse, forward, hessian)]
+fn mixed_second(x: f32, y: f64) -> f64 {
+    let a: f64 = x.into();
+    a * y
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[test]
+fn mixed_f32_and_f64_parameters_with_an_f64_output() {
+    for (x, y) in [(2.0_f32, 3.0_f64), (-1.5, 0.25), (0.0, 0.0)] {
+        let xd = f64::from(x);
+        let (value, dx, dy): (f64, f32, f64) = mixed_second_grad(x, y);
+        assert_relative_eq!(value, xd * y);
+        assert_relative_eq!(dx, y as f32);
+        assert_relative_eq!(dy, xd);
+        for (vx, vy) in [(1.0_f32, 0.0_f64), (0.0, 1.0), (0.5, -2.0), (-3.0, 0.75)] {
+            let (v, gx, gy, hx, hy): (f64, f32, f64, f32, f64) = mixed_second_hvp(x, vx, y, vy);
+            assert_eq!((v, gx, gy), (value, dx, dy));
+            // H·v = (v_y, v_x).
+            assert_relative_eq!(hx, vy as f32, max_relative = 1e-6);
+            assert_relative_eq!(hy, f64::from(vx), max_relative = 1e-6);
+        }
+        let (v, gx, gy, hess): (f64, f32, f64, [[f64; 2]; 2]) = mixed_second_hessian(x, y);
+        assert_eq!((v, gx, gy), (value, dx, dy));
+        assert_eq!(hess, [[0.0, 1.0], [1.0, 0.0]]);
+        let (v, t) = mixed_second_jvp(x, 1.0, y, 0.0);
+        assert_relative_eq!(v, value);
+        assert_relative_eq!(t, y);
+    }
+}
+
+/// `x·y²` in `f32` with `x` an `f64`: gradient `(y², 2xy)`, `H = [[0, 2y], [2y, 2x]]`.
+#[allow(clippy::cast_possible_truncation)]
+#[differentiate(reverse, hessian)]
+fn mixed_f32_output(x: f64, y: f32) -> f32 {
+    let b: f32 = y;
+    (x as f32) * b * b
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[test]
+fn mixed_f64_parameter_with_an_f32_output() {
+    for (x, y) in [(2.0_f64, 3.0_f32), (-1.5, 0.25), (0.5, -1.25)] {
+        let xs = x as f32;
+        let (value, dx, dy): (f32, f64, f32) = mixed_f32_output_grad(x, y);
+        assert_relative_eq!(value, xs * y * y, max_relative = 1e-6);
+        assert_relative_eq!(dx, f64::from(y * y), max_relative = 1e-6);
+        assert_relative_eq!(dy, 2.0 * xs * y, max_relative = 1e-6);
+        let want = [[0.0, 2.0 * y], [2.0 * y, 2.0 * xs]];
+        for (vx, vy) in [(1.0_f64, 0.0_f32), (0.0, 1.0), (0.5, -2.0), (-3.0, 0.75)] {
+            let (v, gx, gy, hx, hy): (f32, f64, f32, f64, f32) = mixed_f32_output_hvp(x, vx, y, vy);
+            assert_eq!((v, gx, gy), (value, dx, dy));
+            let v32 = [vx as f32, vy];
+            let hv: Vec<f32> = (0..2)
+                .map(|i| want[i][0] * v32[0] + want[i][1] * v32[1])
+                .collect();
+            assert_relative_eq!(hx, f64::from(hv[0]), max_relative = 1e-5, epsilon = 1e-6);
+            assert_relative_eq!(hy, hv[1], max_relative = 1e-5, epsilon = 1e-6);
+        }
+        let (v, gx, gy, hess): (f32, f64, f32, [[f32; 2]; 2]) = mixed_f32_output_hessian(x, y);
+        assert_eq!((v, gx, gy), (value, dx, dy));
+        for i in 0..2 {
+            for j in 0..2 {
+                assert_relative_eq!(hess[i][j], want[i][j], max_relative = 1e-5, epsilon = 1e-6);
+            }
+        }
+    }
+}
+
+/// `x₀·x₁·s` with `x` an `[f32; 2]`: over `(x₀, x₁, s)`,
+/// `H = [[0, s, x₁], [s, 0, x₀], [x₁, x₀, 0]]`.
+#[differentiate(reverse, hessian)]
+fn mixed_array(x: [f32; 2], s: f64) -> f64 {
+    let a: f64 = x[0].into();
+    let b: f64 = f64::from(x[1]);
+    a * b * s
+}
+
+/// `Σ xᵢ²·s` with `x` a slice of `f32`: `H[i][i] = 2s`, `H[i][s] = 2xᵢ`, `H[s][s] = 0`.
+#[differentiate(reverse, hessian)]
+fn mixed_slice(x: &[f32], s: f64) -> f64 {
+    let mut t = 0.0;
+    for i in 0..x.len() {
+        let a: f64 = x[i].into();
+        t += a * a * s;
+    }
+    t
+}
+
+/// `w₀·w₁·t²` in `f32` with `w` an `[f64; 2]`: over `(w₀, w₁, t)`,
+/// `H = [[0, t², 2w₁t], [t², 0, 2w₀t], [2w₁t, 2w₀t, 2w₀w₁]]`.
+#[allow(clippy::cast_possible_truncation)]
+#[differentiate(reverse, hessian)]
+fn mixed_f64_array_f32_output(w: [f64; 2], t: f32) -> f32 {
+    let a = (w[0] * w[1]) as f32;
+    a * t * t
+}
+
+#[allow(clippy::cast_possible_truncation)]
+#[test]
+fn mixed_precision_arrays_and_slices() {
+    let (x, s) = ([1.5_f32, -0.5], 2.0_f64);
+    let (x0, x1) = (f64::from(x[0]), f64::from(x[1]));
+    let want = [[0.0, s, x1], [s, 0.0, x0], [x1, x0, 0.0]];
+    let (value, dx, ds): (f64, [f32; 2], f64) = mixed_array_grad(x, s);
+    assert_relative_eq!(value, x0 * x1 * s);
+    assert_eq!(dx, [(x1 * s) as f32, (x0 * s) as f32]);
+    assert_relative_eq!(ds, x0 * x1);
+    for v in [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.5, -2.0, 0.25]] {
+        let (_, _, _, hx, hs): (f64, [f32; 2], f64, [f32; 2], f64) =
+            mixed_array_hvp(x, [v[0] as f32, v[1] as f32], s, v[2]);
+        let hv: Vec<f64> = (0..3)
+            .map(|i| (0..3).map(|j| want[i][j] * v[j]).sum())
+            .collect();
+        assert_relative_eq!(f64::from(hx[0]), hv[0], max_relative = 1e-6);
+        assert_relative_eq!(f64::from(hx[1]), hv[1], max_relative = 1e-6);
+        assert_relative_eq!(hs, hv[2], max_relative = 1e-12);
+    }
+    let (v, gx, gs, hess): (f64, [f32; 2], f64, [[f64; 3]; 3]) = mixed_array_hessian(x, s);
+    assert_eq!((v, gx, gs), (value, dx, ds));
+    assert_eq!(hess, want);
+
+    // The slice: `hess` a `Vec<f64>` of length 16, row-major over `(x₀, x₁, x₂, s)`.
+    let (x, s) = ([0.5_f32, -1.25, 2.0], 1.5_f64);
+    let mut want = [[0.0; 4]; 4];
+    for i in 0..3 {
+        want[i][i] = 2.0 * s;
+        want[i][3] = 2.0 * f64::from(x[i]);
+        want[3][i] = want[i][3];
+    }
+    let sum: f64 = x.iter().map(|&a| f64::from(a) * f64::from(a)).sum();
+    let (value, dx, ds): (f64, Vec<f32>, f64) = mixed_slice_grad(&x, s);
+    assert_relative_eq!(value, sum * s);
+    assert_relative_eq!(ds, sum);
+    for i in 0..3 {
+        assert_relative_eq!(dx[i], (2.0 * f64::from(x[i]) * s) as f32);
+    }
+    let v = [0.5_f64, -1.0, 2.0, 0.25];
+    let vx: Vec<f32> = v[..3].iter().map(|&a| a as f32).collect();
+    let (_, _, _, hx, hs): (f64, Vec<f32>, f64, Vec<f32>, f64) = mixed_slice_hvp(&x, &vx, s, v[3]);
+    for i in 0..3 {
+        let want: f64 = (0..4).map(|j| want[i][j] * v[j]).sum();
+        assert_relative_eq!(f64::from(hx[i]), want, max_relative = 1e-6);
+    }
+    let want_s: f64 = (0..4).map(|j| want[3][j] * v[j]).sum();
+    assert_relative_eq!(hs, want_s, max_relative = 1e-12);
+    // Every row's `H·v` of `x` goes through one `f32` buffer: each row sees it zeroed again.
+    let (v, gx, gs, hess): (f64, Vec<f32>, f64, Vec<f64>) = mixed_slice_hessian(&x, s);
+    assert_eq!((v, gx, gs), (value, dx, ds));
+    assert_eq!(hess.len(), 16);
+    for i in 0..4 {
+        for j in 0..4 {
+            assert_relative_eq!(hess[i * 4 + j], want[i][j], max_relative = 1e-12);
+        }
+    }
+
+    // An `f32` output with an `[f64; 2]`: `hess` is `[[f32; 3]; 3]`.
+    let (w, t) = ([1.5_f64, -0.5], 2.0_f32);
+    let (w0, w1) = (w[0] as f32, w[1] as f32);
+    let want = [
+        [0.0, t * t, 2.0 * w1 * t],
+        [t * t, 0.0, 2.0 * w0 * t],
+        [2.0 * w1 * t, 2.0 * w0 * t, 2.0 * w0 * w1],
+    ];
+    let (value, dw, dt): (f32, [f64; 2], f32) = mixed_f64_array_f32_output_grad(w, t);
+    assert_relative_eq!(value, w0 * w1 * t * t, max_relative = 1e-6);
+    assert_relative_eq!(dw[0], f64::from(w1 * t * t), max_relative = 1e-6);
+    assert_relative_eq!(dw[1], f64::from(w0 * t * t), max_relative = 1e-6);
+    assert_relative_eq!(dt, 2.0 * w0 * w1 * t, max_relative = 1e-6);
+    for v in [[1.0_f32, 0.0, 0.0], [0.0, 0.0, 1.0], [0.5, -2.0, 0.25]] {
+        let (_, _, _, hw, ht): (f32, [f64; 2], f32, [f64; 2], f32) =
+            mixed_f64_array_f32_output_hvp(w, [f64::from(v[0]), f64::from(v[1])], t, v[2]);
+        let hv: Vec<f32> = (0..3)
+            .map(|i| (0..3).map(|j| want[i][j] * v[j]).sum())
+            .collect();
+        assert_relative_eq!(hw[0], f64::from(hv[0]), max_relative = 1e-5, epsilon = 1e-6);
+        assert_relative_eq!(hw[1], f64::from(hv[1]), max_relative = 1e-5, epsilon = 1e-6);
+        assert_relative_eq!(ht, hv[2], max_relative = 1e-5, epsilon = 1e-6);
+    }
+    let (v, gw, gt, hess): (f32, [f64; 2], f32, [[f32; 3]; 3]) =
+        mixed_f64_array_f32_output_hessian(w, t);
+    assert_eq!((v, gw, gt), (value, dw, dt));
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_relative_eq!(hess[i][j], want[i][j], max_relative = 1e-5, epsilon = 1e-6);
+        }
+    }
+}

@@ -72,6 +72,9 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         inputs.vars.push((d, d_ident.clone()));
         inputs.vars.push((hv, hv_ident.clone()));
         let float = element_type(p);
+        // Zeros of the parameter's own float type, which in a function generic over `T` may be
+        // `f64`.
+        let zero = literal_of(0.0, &float, graph.generic.as_ref());
         match &p.shape {
             Shape::Array { len, .. } => {
                 prelude.push(quote!(let mut #d_ident = [#zero; #len];));
@@ -339,6 +342,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             let d = locals.fresh(&names::derivative(&p.name));
             let hv = locals.fresh(&format!("hv_{}", names::plain(&p.name)));
             if matches!(p.shape, Shape::Slice) {
+                let zero = literal_of(0.0, &element_type(p), graph.generic.as_ref());
                 alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
                 alloc.push(quote!(let mut #hv = ::std::vec![#zero; #ident.len()];));
                 args.push(quote!(&mut #d, &mut #hv));
@@ -395,7 +399,8 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             None => quote!(#c),
         }
     };
-    let (one, half) = (cast(1.0), cast(0.5));
+    let half = cast(0.5);
+    let generic = graph.generic.as_ref();
     // Names apart from the parameters.
     let mut own = Namer::default();
     for (_, _, ident) in &plain_params {
@@ -409,6 +414,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     let row_i = own.fresh("i");
     let value = own.fresh("value");
     let rest = own.fresh("rest");
+    let x_ = own.fresh("x");
     let sym = own.fresh("s");
     let entry = own.fresh("entry");
     // What each active input is to the flattening: `self` first, then the parameters.
@@ -522,14 +528,39 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         let mut args = |first: TokenStream, rest: TokenStream| {
             direction_args.push((x.param, first, rest));
         };
+        // A float parameter's element type, its direction's constants in it, and an entry of its
+        // `H·v` converted into `hess`'s type (the output's, as `f_jacobian`'s `jac` is).
+        let elem = x
+            .param
+            .map_or_else(|| output.clone(), |i| element_type(&graph.params[i]));
+        let (one, zero) = (
+            literal_of(1.0, &elem, generic),
+            literal_of(0.0, &elem, generic),
+        );
+        let same = elem.to_string() == output.to_string();
+        let to_output = |x: &TokenStream| convert(x, &elem, output, generic);
+        // `dst[..] = src[..]`, entry by entry converted where the types differ.
+        let copy = |dst: TokenStream, src: TokenStream| {
+            if same {
+                quote!(#dst.copy_from_slice(&#src);)
+            } else {
+                let value = to_output(&quote!(*#x_));
+                quote! {
+                    for (#e, #x_) in #dst.iter_mut().zip(&#src) {
+                        *#e = #value;
+                    }
+                }
+            }
+        };
         match &x.kind {
             Kind::Scalar => {
                 directions.push(quote!(let #v = if #k == #at { #one } else { #zero };));
                 args(quote!(#v), quote!(#v));
+                let value = to_output(&quote!(#hv));
                 fill.push(if dynamic {
-                    quote!(#h[0] = #hv;)
+                    quote!(#h[0] = #value;)
                 } else {
-                    quote!(#hess[#k][#at] = #hv;)
+                    quote!(#hess[#k][#at] = #value;)
                 });
                 grads_returned.push(d);
                 hvs_returned.push(hv);
@@ -543,9 +574,9 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                 let by_ref = by_ref.then(|| quote!(&));
                 args(quote!(#by_ref #v), quote!(#by_ref #v));
                 fill.push(if dynamic {
-                    quote!(#h.copy_from_slice(&#hv);)
+                    copy(quote!(#h), quote!(#hv))
                 } else {
-                    quote!(#hess[#k][#at..#at + #len].copy_from_slice(&#hv);)
+                    copy(quote!(#hess[#k][#at..#at + #len]), quote!(#hv))
                 });
                 grads_returned.push(d);
                 hvs_returned.push(hv);
@@ -560,7 +591,26 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                 });
                 directions.push(set(&quote!(#v), at, &one));
                 resets.push(set(&quote!(#v), at, &zero));
-                args(quote!(&#v, &mut #d, #h), quote!(&#v, &mut #sink, #h));
+                if same {
+                    // `f_hvp_into` adds `H·v` into the zeroed row itself.
+                    args(quote!(&#v, &mut #d, #h), quote!(&#v, &mut #sink, #h));
+                } else {
+                    // Of another type than the row: into a buffer of the slice's type, zeroed
+                    // again after its entries are converted into the row.
+                    let buffer = own.fresh(&format!("hv_row_{plain}"));
+                    once.push(quote!(let mut #buffer = ::std::vec![#zero; #ident.len()];));
+                    args(
+                        quote!(&#v, &mut #d, &mut #buffer),
+                        quote!(&#v, &mut #sink, &mut #buffer),
+                    );
+                    let value = to_output(&quote!(*#x_));
+                    fill.push(quote! {
+                        for (#e, #x_) in #h.iter_mut().zip(#buffer.iter_mut()) {
+                            *#e = #value;
+                            *#x_ = #zero;
+                        }
+                    });
+                }
             }
             Kind::Struct {
                 base,
@@ -581,13 +631,23 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                         });
                         directions.push(set(&field, &at, &one));
                         resets.push(set(&field, &at, &zero));
-                        fill.push(quote! {
-                            #h[#o..#o + #base.#path.len()].copy_from_slice(&#hv.#path[..]);
+                        fill.push(match generic {
+                            Some(_) => quote! {
+                                #h[#o..#o + #base.#path.len()].copy_from_slice(&#hv.#path[..]);
+                            },
+                            None => quote! {
+                                for (#e, #x_) in #h[#o..#o + #base.#path.len()].iter_mut().zip(&#hv.#path[..]) {
+                                    *#e = *#x_ as #output;
+                                }
+                            },
                         });
                     } else {
                         zeros.push(quote!(#entry.#path = #zero;));
                         directions.push(quote!(#field = if #k == #at { #one } else { #zero };));
-                        fill.push(quote!(#h[#o] = #hv.#path;));
+                        fill.push(match generic {
+                            Some(_) => quote!(#h[#o] = #hv.#path;),
+                            None => quote!(#h[#o] = #hv.#path as #output;),
+                        });
                     }
                 }
                 once.push(if zeros.is_empty() {
@@ -688,10 +748,10 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
         #(#attrs)*
         #many
         #[must_use]
-        #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop, clippy::clone_on_copy, clippy::redundant_clone)]
+        #[allow(clippy::type_complexity, clippy::identity_op, clippy::needless_range_loop, clippy::clone_on_copy, clippy::redundant_clone, clippy::unnecessary_cast)]
         #vis fn #hessian #generics(#receiver #(#signature),*) -> (#output, #(#all_tys,)* #hess_ty) #where_clause {
             let #n: usize = #total;
-            let mut #hess = #hess_init;
+            let mut #hess: #hess_ty = #hess_init;
             #(#once)*
             let (#value, #(#grads_returned,)*) = {
                 let #k: usize = 0;
@@ -836,6 +896,37 @@ fn by_value_struct(graph: &crate::graph::Graph, p: &Param) -> bool {
         && p.float.is_none()
         && graph.nodes[p.node.0].ty == crate::graph::Ty::Other
         && !is_reference(&p.ty_tokens)
+}
+
+/// `x`, a value of float type `from`, as a value of float type `to`: itself when they are the
+/// same, else `f64::from` (lossless), an `as` cast (rounding to `f32`), or, in a function generic
+/// over `T`, `autodiff::cast`. A `hess` of mixed-precision inputs is of the output's type, as
+/// `f_jacobian`'s `jac` is: each entry of an `H·v` of another type is converted into it.
+fn convert(
+    x: &TokenStream,
+    from: &TokenStream,
+    to: &TokenStream,
+    generic: Option<&proc_macro2::Ident>,
+) -> TokenStream {
+    let (f, t) = (from.to_string(), to.to_string());
+    if f == t {
+        return x.clone();
+    }
+    match generic {
+        Some(_) => quote!(::autodiff::cast::<#to, _>(#x)),
+        None if f == "f32" && t == "f64" => quote!(::core::primitive::f64::from(#x)),
+        None => quote!(#x as #to),
+    }
+}
+
+/// The constant `c` as a value of float type `elem`: spelled through `T` where `elem` is the
+/// generic `T`, else an unsuffixed literal whose type the context gives.
+fn literal_of(c: f64, elem: &TokenStream, generic: Option<&proc_macro2::Ident>) -> TokenStream {
+    let c = proc_macro2::Literal::f64_unsuffixed(c);
+    match generic {
+        Some(t) if t == &elem.to_string() => quote!(::autodiff::cast::<#t, f64>(#c)),
+        _ => quote!(#c),
+    }
 }
 
 /// `scalars + len₁ + len₂ + ...`, the offset after the parameters laid out so far.

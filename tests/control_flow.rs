@@ -2278,3 +2278,76 @@ fn local_array_declared_in_a_loop_and_stored_in_some_iterations() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Branches that leave instead of giving a value.
+
+/// `let r = if .. { value } else { return .. };`: f = 2x² + x for k = 0, sin x otherwise.
+#[differentiate(reverse, forward, hessian)]
+fn leave_in_else(x: f64, k: i32) -> f64 {
+    let r = if k == 0 {
+        x * x
+    } else {
+        return x.sin();
+    };
+    r * 2.0 + x
+}
+
+/// The same through `match` arms that leave with and without a block: f = 2x² + x (k = 0),
+/// sin x (k = 1), 3x (otherwise).
+#[differentiate(reverse, forward, hessian)]
+fn leave_in_arm(x: f64, k: i32) -> f64 {
+    let r = match k {
+        0 => x * x,
+        1 => return x.sin(),
+        _ => {
+            return 3.0 * x;
+        }
+    };
+    r * 2.0 + x
+}
+
+/// A loop whose `let` takes a value or leaves the loop: Σ xᵢ² over the leading positive xᵢ.
+#[differentiate(reverse, forward)]
+fn leading_positive_squares(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let t = if x[i] > 0.0 { x[i] * x[i] } else { break };
+        s += t;
+    }
+    s
+}
+
+#[test]
+fn branches_that_leave() {
+    for x in [0.7_f64, -1.3, 2.1] {
+        for k in 0..3 {
+            // (value, f', f'') by hand.
+            let two = (2.0 * x * x + x, 4.0 * x + 1.0, 4.0);
+            let sine = (x.sin(), x.cos(), -x.sin());
+            let want_else = if k == 0 { two } else { sine };
+            let want_arm = match k {
+                0 => two,
+                1 => sine,
+                _ => (3.0 * x, 3.0, 0.0),
+            };
+            for (name, got, want) in [
+                ("else", leave_in_else_hvp(x, 1.0, k), want_else),
+                ("arm", leave_in_arm_hvp(x, 1.0, k), want_arm),
+            ] {
+                assert!(close(got.0, want.0, 1e-14), "{name} value at ({x}, {k})");
+                assert!(close(got.1, want.1, 1e-14), "{name} f' at ({x}, {k})");
+                assert!(close(got.2, want.2, 1e-14), "{name} f'' at ({x}, {k})");
+            }
+            assert_eq!(leave_in_else_grad(x, k), (want_else.0, want_else.1));
+            let (_, t) = leave_in_arm_jvp(x, 1.0, k);
+            assert!(close(t, want_arm.1, 1e-14));
+        }
+    }
+    let x = [0.5, 2.0, -1.0, 3.0];
+    let (value, g) = leading_positive_squares_grad(&x);
+    assert!(close(value, 4.25, 1e-15));
+    assert_eq!(g, vec![1.0, 4.0, 0.0, 0.0]);
+    let (_, t) = leading_positive_squares_jvp(&x, &[1.0, 1.0, 1.0, 1.0]);
+    assert!(close(t, 5.0, 1e-15));
+}

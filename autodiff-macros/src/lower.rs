@@ -928,6 +928,17 @@ impl Lowerer {
     /// A block whose value, if any, goes to `target`: a branch or a loop body.
     fn branch(&mut self, block: &Block, target: Option<VarId>) -> graph::Block {
         self.nested(|cx| {
+            // A branch that ends by leaving (`else { return x; }`) has no value: the target
+            // gets a constant, which nothing reads, so that it is set on every path.
+            if let Some(t) = target
+                && block.stmts.last().is_some_and(diverges)
+            {
+                let span = block.brace_token.span.close();
+                let dummy = cx.dummy(t, span);
+                cx.set(t, dummy);
+                cx.stmts(&block.stmts, &mut |_| None);
+                return;
+            }
             let (stmts, tail) = match (target, block.stmts.split_last()) {
                 (Some(_), Some((Stmt::Expr(e, None), rest))) => (rest, Some(e)),
                 _ => (&block.stmts[..], None),
@@ -949,6 +960,15 @@ impl Lowerer {
                 None
             });
         })
+    }
+
+    /// A constant of the type of `target`, for a path on which its value is never read.
+    pub(super) fn dummy(&mut self, target: VarId, span: Span) -> NodeId {
+        match self.vars[target.0].ty {
+            Ty::Int => self.int(0, span),
+            Ty::Bool => self.bool_lit(false, span),
+            ty => self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span),
+        }
     }
 
     fn stmt(&mut self, stmt: &Stmt, rest: &[Stmt]) {
@@ -2466,4 +2486,32 @@ fn unsupported(expr: &Expr) -> syn::Error {
             "{what}\n(supported: literals, constants, `let` and patterns, `+ - * / %`, comparisons, `as` casts, the `f64`/`f32` math methods, `sigmoid`, `relu`, `softplus`, blocks, `if`, `match`, `for` over ranges and iterators, `while`, `loop`, `break`, `continue`, `return`, indexing, arrays, iterator chains ending in `sum`, `product` or `fold`, closures, assertions)"
         ),
     )
+}
+
+/// Whether a statement always leaves its block: `return`, `break`, `continue`, or a macro that
+/// panics.
+pub(crate) fn diverges(stmt: &Stmt) -> bool {
+    match stmt {
+        Stmt::Expr(e, _) => expr_diverges(e),
+        Stmt::Macro(m) => macro_diverges(&m.mac),
+        _ => false,
+    }
+}
+
+/// Whether an expression always leaves its block (see [`diverges`]).
+pub(crate) fn expr_diverges(e: &Expr) -> bool {
+    match strip(e) {
+        Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => true,
+        Expr::Macro(m) => macro_diverges(&m.mac),
+        _ => false,
+    }
+}
+
+fn macro_diverges(mac: &syn::Macro) -> bool {
+    mac.path.segments.last().is_some_and(|s| {
+        matches!(
+            s.ident.to_string().as_str(),
+            "panic" | "unreachable" | "todo" | "unimplemented"
+        )
+    })
 }

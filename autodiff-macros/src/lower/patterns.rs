@@ -587,6 +587,12 @@ impl Lowerer {
     fn arm_body(&mut self, body: &Expr, target: Option<VarId>) -> graph::Block {
         match (body, target) {
             (Expr::Block(b), _) if b.label.is_none() => self.branch(&b.block, target),
+            // `_ => return x,`: the arm leaves, and the target gets a constant nothing reads.
+            (e, Some(t)) if super::expr_diverges(e) => self.nested(|cx| {
+                let dummy = cx.dummy(t, e.span());
+                cx.set(t, dummy);
+                cx.effect(e);
+            }),
             (e, Some(t)) => self.nested(|cx| {
                 let v = cx.expr(e);
                 cx.set(t, v);

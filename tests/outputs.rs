@@ -1233,3 +1233,139 @@ fn parts_of_slices_passed_to_functions_with_several_outputs() {
     let want: f64 = d_w.iter().zip(&dir).map(|(g, d)| g * d).sum();
     assert!(close(t, want, 1e-12));
 }
+
+/// `return` of a tuple from a `match` arm, before the tail: (x, x²) for k = 0, else (2x, x).
+#[differentiate(reverse, forward)]
+#[allow(clippy::single_match)] // the `match` form is what is tested
+fn returned_from_an_arm(x: f64, k: i32) -> (f64, f64) {
+    match k {
+        0 => {
+            return (x, x * x);
+        }
+        _ => {}
+    }
+    (x * 2.0, x)
+}
+
+/// A `match` as the tail, its arms a tuple, a block and a `return`.
+#[differentiate(reverse, forward)]
+#[allow(clippy::needless_return)] // an arm that returns is what is tested
+fn matched_tail(x: f64, k: i32) -> (f64, [f64; 2]) {
+    match k {
+        0 => (x, [x * x, 1.0]),
+        1 => {
+            let y = x.sin();
+            (y, [y, x])
+        }
+        _ => return (3.0 * x, [x, x]),
+    }
+}
+
+/// An `if` as the tail whose first branch returns.
+#[differentiate(reverse, forward)]
+#[allow(clippy::needless_return, clippy::redundant_else)] // the form is what is tested
+fn returned_from_a_branch(x: f64, k: i32) -> (f64, [f64; 2]) {
+    if k == 0 {
+        return (x, [x, x]);
+    } else {
+        (x * x, [2.0 * x, x.cos()])
+    }
+}
+
+/// Array outputs returned by `array.map`, alone and in a tuple.
+#[differentiate(reverse, forward)]
+fn squares(z: [f64; 3]) -> [f64; 3] {
+    z.map(|v| v * v)
+}
+
+#[differentiate(reverse, forward)]
+fn scaled(z: [f64; 2], s: f64) -> (f64, [f64; 2]) {
+    (s * z[0], z.map(|v| v * s))
+}
+
+/// A helper with an array output, and functions returning its result as theirs.
+#[differentiate(reverse, forward)]
+fn square_and_sine(x: f64) -> [f64; 2] {
+    [x * x, x.sin()]
+}
+
+#[differentiate(reverse, forward)]
+fn passed_on(x: f64) -> [f64; 2] {
+    square_and_sine(x)
+}
+
+#[differentiate(reverse, forward)]
+fn passed_on_in_a_tuple(x: f64) -> (f64, [f64; 2]) {
+    (x, square_and_sine(2.0 * x))
+}
+
+#[test]
+fn returns_from_arms_and_mapped_outputs() {
+    let x = 0.7_f64;
+    for k in 0..3 {
+        // Jacobians by hand (one input, so one column).
+        let (v, jac) = returned_from_an_arm_jacobian(x, k);
+        let (want_v, want_j) = if k == 0 {
+            ((x, x * x), [[1.0], [2.0 * x]])
+        } else {
+            ((2.0 * x, x), [[2.0], [1.0]])
+        };
+        assert_eq!(v, want_v);
+        assert!(close(jac[0][0], want_j[0][0], 1e-14) && close(jac[1][0], want_j[1][0], 1e-14));
+
+        let (v, jac) = matched_tail_jacobian(x, k);
+        let (want_v, want_j) = match k {
+            0 => ((x, [x * x, 1.0]), [1.0, 2.0 * x, 0.0]),
+            1 => ((x.sin(), [x.sin(), x]), [x.cos(), x.cos(), 1.0]),
+            _ => ((3.0 * x, [x, x]), [3.0, 1.0, 1.0]),
+        };
+        assert_eq!(v, want_v);
+        for i in 0..3 {
+            assert!(
+                close(jac[i][0], want_j[i], 1e-14),
+                "matched_tail ({i}) at k = {k}"
+            );
+        }
+        let (_, t) = matched_tail_jvp(x, 1.0, k);
+        assert!(close(t.0, want_j[0], 1e-14) && close(t.1[1], want_j[2], 1e-14));
+
+        let (_, jac) = returned_from_a_branch_jacobian(x, k);
+        let want_j = if k == 0 {
+            [1.0, 1.0, 1.0]
+        } else {
+            [2.0 * x, 2.0, -x.sin()]
+        };
+        for i in 0..3 {
+            assert!(close(jac[i][0], want_j[i], 1e-14));
+        }
+    }
+    let (v, jac) = passed_on_jacobian(x);
+    assert_eq!(v, [x * x, x.sin()]);
+    assert!(close(jac[0][0], 2.0 * x, 1e-15) && close(jac[1][0], x.cos(), 1e-15));
+    let (_, t) = passed_on_jvp(x, 1.0);
+    assert!(close(t[0], 2.0 * x, 1e-15) && close(t[1], x.cos(), 1e-15));
+    let (v, jac) = passed_on_in_a_tuple_jacobian(x);
+    assert_eq!(v, (x, [4.0 * x * x, (2.0 * x).sin()]));
+    let want = [1.0, 8.0 * x, 2.0 * (2.0 * x).cos()];
+    for i in 0..3 {
+        assert!(close(jac[i][0], want[i], 1e-15));
+    }
+    let z = [1.0, -2.0, 0.5];
+    let (v, jac) = squares_jacobian(z);
+    assert_eq!(v, [1.0, 4.0, 0.25]);
+    for i in 0..3 {
+        for j in 0..3 {
+            let want = if i == j { 2.0 * z[i] } else { 0.0 };
+            assert!(close(jac[i][j], want, 1e-15));
+        }
+    }
+    let (v, jac) = scaled_jacobian([1.0, 2.0], 3.0);
+    assert_eq!(v, (3.0, [3.0, 6.0]));
+    // Rows ∂(s z₀, z₀ s, z₁ s)/∂(z₀, z₁, s).
+    let want = [[3.0, 0.0, 1.0], [3.0, 0.0, 1.0], [0.0, 3.0, 2.0]];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!(close(jac[i][j], want[i][j], 1e-15));
+        }
+    }
+}

@@ -313,11 +313,13 @@ impl Rewriter<'_> {
                         stmts.push(syn::parse_quote!(for k_ in 0..#len { #out[#at] = #p[k_]; }));
                     }
                 },
+                // `z.map(|v| v * v)`, `g(x)`: bound with the output's type, then stored.
                 other => {
-                    return Err(syn::Error::new(
-                        other.span(),
-                        "an array output is returned as an array literal `[a, b]` or a local array `h`",
-                    ));
+                    let float = &self.output.float;
+                    let n = &len.tokens;
+                    let name = format_ident!("value_", span = other.span());
+                    stmts.push(syn::parse_quote!(let #name: [#float; #n] = #other;));
+                    self.store_part(part, offset, syn::parse_quote!(#name), stmts)?;
                 }
             },
         }
@@ -348,6 +350,17 @@ impl Rewriter<'_> {
                 }
                 stmts.push(Stmt::Expr(Expr::If(i), None));
             }
+            Expr::Match(mut m) => {
+                for arm in &mut m.arms {
+                    let body =
+                        std::mem::replace(&mut *arm.body, Expr::Verbatim(TokenStream::new()));
+                    let mut inner = Vec::new();
+                    self.tail(body, &mut inner)?;
+                    *arm.body = syn::parse_quote!({ #(#inner)* });
+                }
+                stmts.push(Stmt::Expr(Expr::Match(m), None));
+            }
+            Expr::Return(r) if rewritten(&r) => stmts.push(syn::parse_quote!(return 0.0;)),
             Expr::Return(r) => {
                 if let Some(v) = r.expr {
                     self.tail(*v, stmts)?;
@@ -405,6 +418,7 @@ impl Rewriter<'_> {
 
     fn returns_in(&self, e: &mut Expr) -> syn::Result<()> {
         match e {
+            Expr::Return(r) if rewritten(r) => {}
             Expr::Return(_) => {
                 let Expr::Return(r) = std::mem::replace(e, Expr::Verbatim(TokenStream::new()))
                 else {
@@ -422,6 +436,12 @@ impl Rewriter<'_> {
                     self.returns_in(e)?;
                 }
             }
+            Expr::Match(m) => {
+                self.returns_in(&mut m.expr)?;
+                for arm in &mut m.arms {
+                    self.returns_in(&mut arm.body)?;
+                }
+            }
             Expr::ForLoop(f) => self.returns(&mut f.body)?,
             Expr::While(w) => self.returns(&mut w.body)?,
             Expr::Loop(l) => self.returns(&mut l.body)?,
@@ -430,6 +450,12 @@ impl Rewriter<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether a `return` is one the rewriter wrote, `return 0.0` after the stores: the function
+/// returns several outputs, so `return 0.0` is not one the user could write.
+fn rewritten(r: &syn::ExprReturn) -> bool {
+    matches!(r.expr.as_deref(), Some(Expr::Lit(l)) if matches!(&l.lit, syn::Lit::Float(f) if f.base10_digits() == "0.0"))
 }
 
 fn strip(e: Expr) -> Expr {
@@ -495,6 +521,10 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         .push(syn::parse_quote!(#out: &mut [#float]));
     helper.sig.output = syn::parse_quote!(-> #float);
     helper.block = Box::new(body);
+    // A tail the rewriter bound, `let value_: [f64; 2] = g(x);`, is a call with several outputs.
+    if let Some(rewritten) = calls(&helper) {
+        helper = rewritten;
+    }
     let helper_options = Options {
         reverse: true,
         forward: true,

@@ -544,3 +544,77 @@ fn part_of_a_temporary_passed_to_a_helper() {
         part_read_after_the_stores_jvp,
     );
 }
+
+/// A temporary declared in the loop, stored into only on even iterations but read in every
+/// one: an odd iteration reads the declaration's zero, so the adjoint its read leaves must be
+/// dropped there, not carried to the store of the iteration before. f = Σ over even i of
+/// xᵢ · x_{i+1} (the odd iterations add 0 · xᵢ), plus Σ xᵢ².
+#[differentiate(reverse, forward)]
+fn stored_on_even_iterations(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut h = [0.0; 2];
+        h[0] = x[i];
+        if i % 2 == 0 {
+            h[1] = x[i];
+        }
+        s += h[0] * h[0] + h[1] * x[(i + 1) % n];
+    }
+    s
+}
+
+/// The same temporary stored in full each iteration by a covering loop before its reads: each
+/// run's backward code clears what its reads added, and the declaration need not.
+/// f = Σᵢ (xᵢ² + xᵢ · x_{i+1}).
+#[differentiate(reverse, forward)]
+fn stored_in_full(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let mut h = [0.0; 2];
+        for j in 0..2 {
+            h[j] = x[i];
+        }
+        s += h[0] * h[0] + h[1] * x[(i + 1) % n];
+    }
+    s
+}
+
+#[test]
+fn temporaries_declared_in_the_loop() {
+    for x in points() {
+        let n = x.len();
+        // ∂/∂x_k of Σᵢ xᵢ² + Σ_{i in I} xᵢ x_{(i+1) mod n}, I the even i (or all i).
+        let want = |all: bool| -> Vec<f64> {
+            let mut g: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+            for i in (0..n).filter(|i| all || i % 2 == 0) {
+                let j = (i + 1) % n;
+                g[i] += x[j];
+                g[j] += x[i];
+            }
+            g
+        };
+        for (name, got, want) in [
+            ("even", stored_on_even_iterations_grad(&x).1, want(false)),
+            ("full", stored_in_full_grad(&x).1, want(true)),
+        ] {
+            for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-12,
+                    "{name}, entry {k} at {x:?}: {a} against {b}"
+                );
+            }
+        }
+    }
+    verify(
+        stored_on_even_iterations,
+        grad_of(|x, d| stored_on_even_iterations_grad_into(x, d).0),
+        stored_on_even_iterations_jvp,
+    );
+    verify(
+        stored_in_full,
+        grad_of(|x, d| stored_in_full_grad_into(x, d).0),
+        stored_in_full_jvp,
+    );
+}

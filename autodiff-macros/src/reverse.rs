@@ -132,6 +132,10 @@ struct Reverse {
     /// The last top-level statement of the program that writes or declares each variable, once
     /// computed.
     last_writes: std::cell::OnceCell<HashMap<VarId, usize>>,
+    /// Local arrays declared in a block whose every read element the same run of the block
+    /// stored first (`fuse::per_iteration` of the block): the backward code of a run leaves
+    /// their adjoints zero, so the declaration's reverse need not zero them again.
+    cleared_by_stores: HashSet<VarId>,
     /// The calls the forward sweep evaluates through `g_grad`, by the node of their value.
     calls: HashMap<NodeId, CallSite>,
     /// Array gradients of calls that the backward sweep takes back element by element: the
@@ -384,7 +388,13 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         counters: HashMap::new(),
         undone: HashSet::new(),
         stepped: HashMap::new(),
+        cleared_by_stores: HashSet::new(),
     };
+    r.cleared_by_stores = r.b.with_graph(|g| {
+        let mut cleared = HashSet::new();
+        cleared_by_stores(g, &g.body, &mut cleared);
+        cleared
+    });
     let last = r.end_with_reads(&mut body, true);
     let mut ids = 0;
     r.locate(&body, &mut ids, false);
@@ -1597,7 +1607,7 @@ impl Reverse {
             "a local array is declared filled with a constant"
         );
         let block = self.stack.last().map(|f| f.block);
-        if !block.is_some_and(|b| self.looped.contains(&b)) {
+        if !block.is_some_and(|b| self.looped.contains(&b)) || self.cleared_by_stores.contains(&v) {
             return;
         }
         self.flush();
@@ -2047,6 +2057,24 @@ impl FusedWrites {
         FusedWrites {
             last: last_writes(body),
             statement,
+        }
+    }
+}
+
+/// The local arrays of `block` and the blocks inside it whose every read element is stored
+/// earlier in the same run of the block that declares them (see `Reverse::cleared_by_stores`).
+/// Each element's adjoint is then cleared by the backward code of the store that covers it,
+/// after (in backward order) every read of the element has added into it.
+fn cleared_by_stores(graph: &Graph, block: &Block, into: &mut HashSet<VarId>) {
+    for stmt in &block.0 {
+        if let Stmt::Declare(v, Some(_)) = stmt
+            && matches!(graph.vars[v.0].shape, Shape::Array { .. })
+            && crate::fuse::per_iteration(graph, block, *v)
+        {
+            into.insert(*v);
+        }
+        for inner in stmt.blocks() {
+            cleared_by_stores(graph, inner, into);
         }
     }
 }

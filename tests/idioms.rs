@@ -1309,3 +1309,86 @@ fn field_arrays_of_self_and_vec_fields_are_iterator_sources() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Array and tuple values chosen by `if` and `match`, assigned whole, and returned by closures.
+
+/// `H·d` against a Hessian derived by hand.
+fn check_hvp<const N: usize>(name: &str, hv: [f64; N], hessian: [[f64; N]; N], d: [f64; N]) {
+    for i in 0..N {
+        let want: f64 = (0..N).map(|j| hessian[i][j] * d[j]).sum();
+        assert_close(&format!("{name}: (H·d)[{i}]"), hv[i], want, REL);
+    }
+}
+
+/// `q` replaced whole, each new element reading the old ones: `(x, 1) → (x, 2x) → (2x², 2x)`.
+#[differentiate(reverse, forward, hessian)]
+fn reassign_literal(x: f64) -> f64 {
+    let mut q = [x, 1.0];
+    for _ in 0..2 {
+        q = [q[0] * q[1], q[0] + x];
+    }
+    q[0] + q[1]
+}
+
+/// `q = [v; 2]` and `q = [0.0; 2]` beside `q = [..]` in a branch of a loop:
+/// `s = ab + a²b + b²`, then `+ b`, the last `q[0]`.
+#[differentiate(reverse, forward, hessian)]
+fn reassign_fill(x: [f64; 2]) -> f64 {
+    let mut q = [x[0], x[1]];
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += q[0] * q[1];
+        if i == 1 {
+            q = [x[1]; 2];
+        } else {
+            q = [q[1], q[0] * x[0]];
+        }
+    }
+    let t = q[0];
+    q = [0.0; 2];
+    q[1] += t;
+    s + q[0] + q[1]
+}
+
+#[test]
+fn whole_array_reassignment() {
+    for x in [0.7, -1.3, 2.1] {
+        check(
+            "reassign_literal",
+            &[[x]],
+            FD,
+            |p| reassign_literal(p[0]),
+            |p| {
+                let (v, g) = reassign_literal_grad(p[0]);
+                (v, [g])
+            },
+            |p, d| reassign_literal_jvp(p[0], d[0]),
+            |p| [4.0 * p[0] + 2.0],
+        );
+        let (v, g, hv) = reassign_literal_hvp(x, 0.5);
+        assert_close("reassign_literal value", v, 2.0 * x * x + 2.0 * x, REL);
+        assert_close("reassign_literal grad", g, 4.0 * x + 2.0, REL);
+        check_hvp("reassign_literal", [hv], [[4.0]], [0.5]);
+    }
+    let points = [[0.4, 1.7], [-0.9, 0.25], [1.3, -0.6]];
+    check(
+        "reassign_fill",
+        &points,
+        FD,
+        reassign_fill,
+        reassign_fill_grad,
+        reassign_fill_jvp,
+        |[a, b]| [b + 2.0 * a * b, a + a * a + 2.0 * b + 1.0],
+    );
+    for [a, b] in points {
+        let d = [0.3, -1.1];
+        let (_, _, hv) = reassign_fill_hvp([a, b], d);
+        check_hvp(
+            "reassign_fill",
+            hv,
+            [[2.0 * b, 1.0 + 2.0 * a], [1.0 + 2.0 * a, 2.0]],
+            d,
+        );
+    }
+}

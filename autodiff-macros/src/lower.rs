@@ -242,6 +242,13 @@ impl Scopes {
     }
 }
 
+/// Where the value of a branch, a `match` arm or an assignment goes: a scalar variable, or each
+/// element of an array.
+pub(super) enum Target {
+    Var(VarId),
+    Array(VarId),
+}
+
 /// The flags that `break` and `continue` set in the loop being lowered.
 #[derive(Clone, Copy)]
 struct LoopFlags {
@@ -926,7 +933,7 @@ impl Lowerer {
     }
 
     /// A block whose value, if any, goes to `target`: a branch or a loop body.
-    fn branch(&mut self, block: &Block, target: Option<VarId>) -> graph::Block {
+    fn branch(&mut self, block: &Block, target: Option<&Target>) -> graph::Block {
         self.nested(|cx| {
             // A branch that ends by leaving (`else { return x; }`) has no value: the target
             // gets a constant, which nothing reads, so that it is set on every path.
@@ -934,8 +941,7 @@ impl Lowerer {
                 && block.stmts.last().is_some_and(diverges)
             {
                 let span = block.brace_token.span.close();
-                let dummy = cx.dummy(t, span);
-                cx.set(t, dummy);
+                cx.set_dummy(t, span);
                 cx.stmts(&block.stmts, &mut |_| None);
                 return;
             }
@@ -945,10 +951,7 @@ impl Lowerer {
             };
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
-                    (Some(e), Some(t)) => {
-                        let v = cx.expr(e);
-                        cx.set(t, v);
-                    }
+                    (Some(e), Some(t)) => cx.assign_to(e, t),
                     (None, Some(_)) => {
                         cx.fail(syn::Error::new(
                             block.brace_token.span.close(),
@@ -1031,7 +1034,10 @@ impl Lowerer {
                 self.slice_write(m);
             }
             Expr::Assign(assign) => {
-                if let Expr::Index(index) = &*assign.left {
+                if let Some(v) = self.whole_array(&assign.left) {
+                    // `q = [q[1], q[0]];`: every element is computed before any is stored.
+                    self.assign_to(&assign.right, &Target::Array(v));
+                } else if let Expr::Index(index) = &*assign.left {
                     let value = self.expr(&assign.right);
                     self.store(index, |_, _| value);
                 } else {
@@ -1336,6 +1342,18 @@ impl Lowerer {
         }
     }
 
+    /// The local array (or `mut` array parameter) a whole-array assignment `q = ...` replaces.
+    fn whole_array(&self, target: &Expr) -> Option<VarId> {
+        match self.local_binding(target) {
+            Some((Bound::Var(v), true))
+                if matches!(self.vars[v.0].shape, Shape::Array { by_ref: false, .. }) =>
+            {
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
     /// The array variable an indexing expression reads or writes.
     fn array_of(&mut self, base: &Expr) -> Option<VarId> {
         if let Some(v) = self.field_array(base) {
@@ -1431,7 +1449,7 @@ impl Lowerer {
     }
 
     /// `if cond { .. } else { .. }`; with a `target`, each branch assigns its value to it.
-    fn if_(&mut self, e: &syn::ExprIf, target: Option<VarId>) {
+    fn if_(&mut self, e: &syn::ExprIf, target: Option<&Target>) {
         let cond = self.expr(&e.cond);
         let then = self.branch(&e.then_branch, target);
         let otherwise = match &e.else_branch {
@@ -1487,7 +1505,7 @@ impl Lowerer {
         let span = e.if_token.span;
         let v = self.var("value_of_if", Ty::Float(None), Shape::Scalar, span);
         self.emit(graph::Stmt::Declare(v, None));
-        self.if_(e, Some(v));
+        self.if_(e, Some(&Target::Var(v)));
         // The branches decide the type; any float will do for a literal-only `if`.
         let ty = self.nodes.iter().rev().find_map(|n| match (n.ty, &n.op) {
             (Ty::Float(Some(t)), _) => Some(t),
@@ -2460,7 +2478,7 @@ fn unsupported(expr: &Expr) -> syn::Error {
         }
         Expr::Return(_) => "`return` is a statement: write `return value;` on its own line",
         Expr::Array(_) | Expr::Repeat(_) => {
-            "an array is a value of a `let`, an argument or an iterator's source: bind it, as in `let c = [a, b];` or `let mut h = [0.0; N];`"
+            "an array is a value of a `let`, of an assignment to a whole array, of an argument or of an iterator's source: bind it, as in `let c = [a, b];` or `let mut h = [0.0; N];`"
         }
         Expr::Field(_) | Expr::Struct(_) | Expr::Tuple(_) => {
             "tuples and struct literals are not supported: read named fields, or pass the scalars as parameters"

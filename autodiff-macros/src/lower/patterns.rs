@@ -6,11 +6,12 @@
 //! an `if` / `else if` chain; an assertion is a statement of the forward sweep.
 
 use proc_macro2::{Literal, Span};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, Pat, Stmt};
 
 use super::iter::{Item, View};
-use super::{Bound, Lowerer, MAX_CHAIN, err, float_type, strip};
+use super::{Bound, Lowerer, MAX_CHAIN, Target, err, float_type, strip};
 use crate::graph::{self, CastTo, CmpOp, LitValue, NodeId, Op, Shape, Ty, VarId};
 use crate::prim::Prim;
 
@@ -526,7 +527,7 @@ impl Lowerer {
     }
 
     /// `match` as a statement, or as a value assigned to `target`: an `if` / `else if` chain.
-    pub(super) fn match_(&mut self, m: &syn::ExprMatch, target: Option<VarId>) {
+    pub(super) fn match_(&mut self, m: &syn::ExprMatch, target: Option<&Target>) {
         let s = self.scrutinee(&m.expr);
         if m.arms.is_empty() {
             self.errors
@@ -543,7 +544,7 @@ impl Lowerer {
         self.arms(&m.arms, &s, target);
     }
 
-    fn arms(&mut self, arms: &[syn::Arm], s: &Scrutinee, target: Option<VarId>) {
+    fn arms(&mut self, arms: &[syn::Arm], s: &Scrutinee, target: Option<&Target>) {
         let Some((arm, rest)) = arms.split_first() else {
             return;
         };
@@ -584,19 +585,15 @@ impl Lowerer {
         });
     }
 
-    fn arm_body(&mut self, body: &Expr, target: Option<VarId>) -> graph::Block {
+    fn arm_body(&mut self, body: &Expr, target: Option<&Target>) -> graph::Block {
         match (body, target) {
             (Expr::Block(b), _) if b.label.is_none() => self.branch(&b.block, target),
             // `_ => return x,`: the arm leaves, and the target gets a constant nothing reads.
             (e, Some(t)) if super::expr_diverges(e) => self.nested(|cx| {
-                let dummy = cx.dummy(t, e.span());
-                cx.set(t, dummy);
+                cx.set_dummy(t, e.span());
                 cx.effect(e);
             }),
-            (e, Some(t)) => self.nested(|cx| {
-                let v = cx.expr(e);
-                cx.set(t, v);
-            }),
+            (e, Some(t)) => self.nested(|cx| cx.assign_to(e, t)),
             (e, None) => self.nested(|cx| cx.effect(e)),
         }
     }
@@ -606,7 +603,7 @@ impl Lowerer {
         let span = m.match_token.span;
         let v = self.var("value_of_if", Ty::Float(None), Shape::Scalar, span);
         self.emit(graph::Stmt::Declare(v, None));
-        self.match_(m, Some(v));
+        self.match_(m, Some(&Target::Var(v)));
         self.read(v, span)
     }
 
@@ -692,8 +689,145 @@ impl Lowerer {
             mac: mac_name,
             operands,
             args: ids,
-            message: message.map(|m| quote::ToTokens::to_token_stream(&m)),
+            message: message.map(|m| m.to_token_stream()),
         });
+    }
+}
+
+/// The literal length of an array's parts, `[a, b]` or `[v; 3]`.
+fn literal_len(len: &proc_macro2::TokenStream) -> Option<usize> {
+    syn::parse2::<syn::LitInt>(len.clone())
+        .ok()?
+        .base10_parse::<usize>()
+        .ok()
+}
+
+impl Lowerer {
+    /// On a path that leaves, a constant for each scalar part, which nothing reads: the
+    /// variables are set on every path.
+    pub(super) fn set_dummy(&mut self, target: &Target, span: Span) {
+        match target {
+            Target::Var(v) => {
+                let dummy = self.dummy(*v, span);
+                self.set(*v, dummy);
+            }
+            Target::Array(_) => {}
+        }
+    }
+
+    /// `target = e`, part by part. Every part is computed before any is stored, so that
+    /// `q = [q[1], q[0]];` reads the old elements.
+    pub(super) fn assign_to(&mut self, e: &Expr, target: &Target) {
+        let span = e.span();
+        let len = match target {
+            Target::Var(v) => {
+                let value = self.expr(e);
+                self.set(*v, value);
+                return;
+            }
+            Target::Array(v) => match &self.vars[v.0].shape {
+                Shape::Array { len, .. } => Some(len.clone()),
+                _ => None,
+            },
+        };
+        match (strip(e), target) {
+            (Expr::If(i), _) => self.if_(i, Some(target)),
+            (Expr::Match(m), _) => self.match_(m, Some(target)),
+            (Expr::Block(b), _) if b.label.is_none() => {
+                let block = self.branch(&b.block, Some(target));
+                self.emit_all(block);
+            }
+            (Expr::Array(a), Target::Array(v)) => {
+                if let Some(n) = len.as_ref().and_then(literal_len)
+                    && n != a.elems.len()
+                {
+                    self.errors.push(err(
+                        a,
+                        format!("expected an array of {n} elements, found {}", a.elems.len()),
+                    ));
+                    return;
+                }
+                let values: Vec<NodeId> = a.elems.iter().map(|e| self.expr(e)).collect();
+                for (k, value) in values.into_iter().enumerate() {
+                    self.store_element(*v, k, value, span);
+                }
+                self.forget();
+            }
+            (Expr::Repeat(r), Target::Array(v)) => {
+                let value = self.expr(&r.expr);
+                self.store_each(*v, span, &mut |_, _| value);
+            }
+            (_, Target::Array(v)) if self.names_array(e) => {
+                let view = self.view_of(e).expect("checked by names_array");
+                let v = *v;
+                // All loads first: the source may be the array itself.
+                self.store_each(v, span, &mut |cx, k| cx.view_load(view, k, span));
+            }
+            _ => self.errors.push(err(
+                e,
+                "an array value here is an array literal `[a, b]`, `[v; N]`, an array's name, or an `if`, `match` or block ending in one",
+            )),
+        }
+    }
+
+    /// `v[k] = value`.
+    fn store_element(&mut self, v: VarId, k: usize, value: NodeId, span: Span) {
+        match (self.vars[v.0].ty, self.nodes[value.0].ty) {
+            (Ty::Float(None), t @ (Ty::Float(Some(_)) | Ty::Int)) => self.vars[v.0].ty = t,
+            (Ty::Float(Some(t)), _) => self.settle(value, t),
+            _ => {}
+        }
+        let index = self.int(k as i128, span);
+        self.emit(graph::Stmt::Store {
+            var: v,
+            index,
+            value,
+        });
+    }
+
+    /// `for k in 0..v.len() { v[k] = value(k); }`.
+    fn store_each(
+        &mut self,
+        v: VarId,
+        span: Span,
+        value: &mut dyn FnMut(&mut Self, NodeId) -> NodeId,
+    ) {
+        let whole = View {
+            var: v,
+            offset: None,
+            len: None,
+            end: None,
+            refs: 0,
+        };
+        let count = self.view_len(whole, span);
+        let counter = self.counters;
+        self.counters += 1;
+        let start = self.int(0, span);
+        let body = self.nested(|cx| {
+            let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
+            cx.nodes[k.0].name = Some("k".to_owned());
+            let value = value(cx, k);
+            match (cx.vars[v.0].ty, cx.nodes[value.0].ty) {
+                (Ty::Float(None), t @ (Ty::Float(Some(_)) | Ty::Int)) => cx.vars[v.0].ty = t,
+                (Ty::Float(Some(t)), _) => cx.settle(value, t),
+                _ => {}
+            }
+            cx.emit(graph::Stmt::Store {
+                var: v,
+                index: k,
+                value,
+            });
+        });
+        self.emit(graph::Stmt::For(graph::Loop {
+            counter,
+            name: "k".to_owned(),
+            start,
+            end: count,
+            inclusive: false,
+            reverse: false,
+            body,
+        }));
+        self.forget();
     }
 }
 

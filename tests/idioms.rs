@@ -1392,3 +1392,167 @@ fn whole_array_reassignment() {
         );
     }
 }
+
+/// `let [a, b] = match ..`: `x₀²x₁` for `k = 0`, `x₁²x₀` otherwise.
+#[differentiate(reverse, forward, hessian)]
+fn match_array_pattern(x: [f64; 2], k: usize) -> f64 {
+    let [a, b] = match k {
+        0 => [x[0], x[1]],
+        _ => [x[1], x[0]],
+    };
+    a * a * b
+}
+
+/// `let (a, b) = match ..` with a guard, an arm that returns and a block arm.
+#[differentiate(reverse, forward, hessian)]
+fn match_tuple_pattern(x: [f64; 2], k: i32) -> f64 {
+    let (a, b) = match k {
+        0 => (x[0], x[1]),
+        j if j < 0 => return x[0] * x[1],
+        _ => {
+            let s = x[0] + x[1];
+            (s, x[0] * x[1])
+        }
+    };
+    a.sin() * b
+}
+
+/// `let (a, b) = if ..`: the larger first.
+#[differentiate(reverse, forward, hessian)]
+fn if_tuple_pattern(x: [f64; 2]) -> f64 {
+    let (a, b) = if x[0] > x[1] {
+        (x[0], x[1])
+    } else {
+        (x[1], x[0])
+    };
+    a * a + 3.0 * b
+}
+
+/// An array chosen by `if` bound by a name and changed, in a loop an arm leaves with `break`:
+/// `x₀(x₁x₂ + 1) + x₂(x₂ + 1)`.
+#[differentiate(reverse, forward, hessian)]
+fn if_array_named(x: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        let mut p = if i == 2 {
+            break;
+        } else if i == 0 {
+            [x[0], x[1] * x[2]]
+        } else {
+            [x[2]; 2]
+        };
+        p[1] += 1.0;
+        s += p[0] * p[1];
+    }
+    s
+}
+
+#[test]
+fn array_and_tuple_values_of_branches() {
+    let points = [[0.4, 1.7], [-0.9, 0.25], [1.3, -0.6]];
+    let d = [0.3, -1.1];
+    for k in [0, 1] {
+        check(
+            "match_array_pattern",
+            &points,
+            FD,
+            |p| match_array_pattern(p, k),
+            |p| match_array_pattern_grad(p, k),
+            |p, d| match_array_pattern_jvp(p, d, k),
+            |[a, b]| {
+                if k == 0 {
+                    [2.0 * a * b, a * a]
+                } else {
+                    [b * b, 2.0 * a * b]
+                }
+            },
+        );
+        for [a, b] in points {
+            let (_, _, hv) = match_array_pattern_hvp([a, b], d, k);
+            let h = if k == 0 {
+                [[2.0 * b, 2.0 * a], [2.0 * a, 0.0]]
+            } else {
+                [[0.0, 2.0 * b], [2.0 * b, 2.0 * a]]
+            };
+            check_hvp("match_array_pattern", hv, h, d);
+        }
+    }
+    for k in [0, -2, 3] {
+        check(
+            "match_tuple_pattern",
+            &points,
+            FD,
+            |p| match_tuple_pattern(p, k),
+            |p| match_tuple_pattern_grad(p, k),
+            |p, d| match_tuple_pattern_jvp(p, d, k),
+            |[a, b]| match k {
+                0 => [a.cos() * b, a.sin()],
+                k if k < 0 => [b, a],
+                _ => {
+                    let (s, p) = (a + b, a * b);
+                    [s.cos() * p + s.sin() * b, s.cos() * p + s.sin() * a]
+                }
+            },
+        );
+        for [a, b] in points {
+            let (_, _, hv) = match_tuple_pattern_hvp([a, b], d, k);
+            let h = match k {
+                0 => [[-a.sin() * b, a.cos()], [a.cos(), 0.0]],
+                k if k < 0 => [[0.0, 1.0], [1.0, 0.0]],
+                _ => {
+                    let (s, p) = (a + b, a * b);
+                    let off = -s.sin() * p + s.cos() * (a + b) + s.sin();
+                    [
+                        [-s.sin() * p + 2.0 * s.cos() * b, off],
+                        [off, -s.sin() * p + 2.0 * s.cos() * a],
+                    ]
+                }
+            };
+            check_hvp("match_tuple_pattern", hv, h, d);
+        }
+    }
+    check(
+        "if_tuple_pattern",
+        &points,
+        FD,
+        if_tuple_pattern,
+        if_tuple_pattern_grad,
+        if_tuple_pattern_jvp,
+        |[a, b]| {
+            if a > b {
+                [2.0 * a, 3.0]
+            } else {
+                [3.0, 2.0 * b]
+            }
+        },
+    );
+    for [a, b] in points {
+        let (_, _, hv) = if_tuple_pattern_hvp([a, b], d);
+        let h = if a > b {
+            [[2.0, 0.0], [0.0, 0.0]]
+        } else {
+            [[0.0, 0.0], [0.0, 2.0]]
+        };
+        check_hvp("if_tuple_pattern", hv, h, d);
+    }
+    let points = [[0.4, 1.7, -0.3], [-0.9, 0.25, 1.2]];
+    check(
+        "if_array_named",
+        &points,
+        FD,
+        if_array_named,
+        if_array_named_grad,
+        if_array_named_jvp,
+        |[a, b, c]| [b * c + 1.0, a * c, a * b + 2.0 * c + 1.0],
+    );
+    for [a, b, c] in points {
+        let d = [0.3, -1.1, 0.7];
+        let (_, _, hv) = if_array_named_hvp([a, b, c], d);
+        check_hvp(
+            "if_array_named",
+            hv,
+            [[0.0, c, b], [c, 0.0, a], [b, a, 2.0]],
+            d,
+        );
+    }
+}

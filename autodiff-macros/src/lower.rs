@@ -242,11 +242,12 @@ impl Scopes {
     }
 }
 
-/// Where the value of a branch, a `match` arm or an assignment goes: a scalar variable, or each
-/// element of an array.
+/// Where the value of a branch, a `match` arm or an assignment goes: a scalar variable, each
+/// element of an array, or each part of a tuple.
 pub(super) enum Target {
     Var(VarId),
     Array(VarId),
+    Tuple(Vec<Target>),
 }
 
 /// The flags that `break` and `continue` set in the loop being lowered.

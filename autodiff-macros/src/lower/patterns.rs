@@ -56,6 +56,33 @@ impl Lowerer {
         };
         let mutable = p.mutability.is_some();
         let name = p.ident.to_string();
+        if Self::chooses_parts(init) {
+            match self.parts_of(init, true) {
+                Some(parts @ Parts::Array(_)) => {
+                    // `let p = match k { 0 => [a, b], _ => [b, a] };`: a local array that each
+                    // branch stores into.
+                    let target = self.declare_target(&parts, Some(&local.pat), init.span());
+                    self.assign_declared(init, &target);
+                    if let Target::Array(v) = target {
+                        self.bind(&p.ident, Bound::Var(v), mutable);
+                    }
+                    return true;
+                }
+                Some(Parts::Tuple(parts)) => {
+                    let names: Vec<String> = (0..parts.len()).map(|k| format!("a{k}")).collect();
+                    self.errors.push(err(
+                        &p.ident,
+                        format!(
+                            "a tuple is bound by a pattern that names its parts: write `let ({}) = ...;`",
+                            names.join(", ")
+                        ),
+                    ));
+                    self.bind(&p.ident, Bound::Failed, mutable);
+                    return true;
+                }
+                _ => {}
+            }
+        }
         match strip(init) {
             Expr::Closure(c) => {
                 self.bind_closure(&p.ident, c);
@@ -236,6 +263,25 @@ impl Lowerer {
                 "only names, `_`, tuples `(a, b)` and arrays `[a, b]` can be bound by `let`",
             ));
             self.fail_names(pat);
+            return;
+        }
+        if Self::chooses_parts(init)
+            && let Some(parts @ (Parts::Array(_) | Parts::Tuple(_))) = self.parts_of(init, true)
+        {
+            // `let (a, b) = if c { (x, y) } else { (y, x) };`: a variable per part, which each
+            // branch assigns, then the pattern bound to them.
+            let target = self.declare_target(&parts, Some(inner), init.span());
+            let before = self.errors.count();
+            self.assign_declared(init, &target);
+            if self.errors.count() > before {
+                self.fail_names(pat);
+                return;
+            }
+            let item = self.target_item(&target, init.span());
+            match (inner, item) {
+                (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
+                (p, item) => self.bind_let(p, item, rest),
+            }
             return;
         }
         if let Expr::MethodCall(m) = strip(init)
@@ -694,6 +740,15 @@ impl Lowerer {
     }
 }
 
+/// The parts of a value lowered part by part: a number, an array of the length written, or a
+/// tuple.
+#[derive(Clone)]
+pub(super) enum Parts {
+    Scalar,
+    Array(proc_macro2::TokenStream),
+    Tuple(Vec<Parts>),
+}
+
 /// The literal length of an array's parts, `[a, b]` or `[v; 3]`.
 fn literal_len(len: &proc_macro2::TokenStream) -> Option<usize> {
     syn::parse2::<syn::LitInt>(len.clone())
@@ -702,7 +757,161 @@ fn literal_len(len: &proc_macro2::TokenStream) -> Option<usize> {
         .ok()
 }
 
+/// The expression a block ends with, if it ends with one.
+fn tail_of(b: &syn::Block) -> Option<&Expr> {
+    match b.stmts.last() {
+        Some(Stmt::Expr(e, None)) => Some(e),
+        _ => None,
+    }
+}
+
 impl Lowerer {
+    /// Whether an expression chooses or computes an array or tuple value that is lowered part by
+    /// part: an `if`, a `match` or a block.
+    fn chooses_parts(e: &Expr) -> bool {
+        match strip(e) {
+            Expr::If(_) | Expr::Match(_) => true,
+            Expr::Block(b) => b.label.is_none(),
+            _ => false,
+        }
+    }
+
+    /// The parts of an expression's value, from the first branch that writes them out; `None`
+    /// when nothing shows them. With `names`, a local array's name is an array too.
+    pub(super) fn parts_of(&self, e: &Expr, names: bool) -> Option<Parts> {
+        match strip(e) {
+            Expr::Array(a) => Some(Parts::Array(
+                Literal::usize_unsuffixed(a.elems.len()).into_token_stream(),
+            )),
+            Expr::Repeat(r) => Some(Parts::Array(r.len.to_token_stream())),
+            Expr::Tuple(t) if !t.elems.is_empty() => Some(Parts::Tuple(
+                t.elems
+                    .iter()
+                    .map(|e| self.parts_of(e, names).unwrap_or(Parts::Scalar))
+                    .collect(),
+            )),
+            Expr::If(i) => tail_of(&i.then_branch)
+                .and_then(|e| self.parts_of(e, names))
+                .or_else(|| {
+                    i.else_branch
+                        .as_ref()
+                        .and_then(|(_, e)| self.parts_of(e, names))
+                }),
+            Expr::Match(m) => m.arms.iter().find_map(|a| self.parts_of(&a.body, names)),
+            Expr::Block(b) if b.label.is_none() => {
+                tail_of(&b.block).and_then(|e| self.parts_of(e, names))
+            }
+            Expr::Path(_) if names => match self.local_binding(e) {
+                Some((Bound::Var(v), _)) => match &self.vars[v.0].shape {
+                    Shape::Array { len, .. } => Some(Parts::Array(len.clone())),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A variable for each part, named by the pattern where it names one, declared before the
+    /// branches assign it.
+    fn declare_target(&mut self, parts: &Parts, pat: Option<&Pat>, span: Span) -> Target {
+        let pat = match pat {
+            Some(Pat::Type(t)) => Some(&*t.pat),
+            Some(Pat::Paren(p)) => Some(&*p.pat),
+            p => p,
+        };
+        let name = match pat {
+            Some(Pat::Ident(i)) => i.ident.to_string(),
+            _ => "part".to_owned(),
+        };
+        match parts {
+            Parts::Scalar => {
+                let v = self.var(&name, Ty::Float(None), Shape::Scalar, span);
+                self.emit(graph::Stmt::Declare(v, None));
+                Target::Var(v)
+            }
+            Parts::Array(len) => {
+                let v = self.var(
+                    &name,
+                    Ty::Float(None),
+                    Shape::Array {
+                        len: len.clone(),
+                        by_ref: false,
+                    },
+                    span,
+                );
+                self.declare_array(v, span);
+                Target::Array(v)
+            }
+            Parts::Tuple(ps) => {
+                let subs: Vec<Option<&Pat>> = match pat {
+                    Some(Pat::Tuple(t)) if t.elems.len() == ps.len() => {
+                        t.elems.iter().map(Some).collect()
+                    }
+                    _ => vec![None; ps.len()],
+                };
+                Target::Tuple(
+                    ps.iter()
+                        .zip(subs)
+                        .map(|(p, s)| self.declare_target(p, s, span))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Assigns a value to variables just declared for it; an array of integers gets integer
+    /// zeros where it was declared.
+    fn assign_declared(&mut self, e: &Expr, target: &Target) {
+        let declared = self.nodes.len();
+        self.assign_to(e, target);
+        self.integer_arrays(target, declared);
+    }
+
+    fn integer_arrays(&mut self, target: &Target, before: usize) {
+        match target {
+            Target::Var(_) => {}
+            Target::Array(v) => {
+                if self.vars[v.0].ty != Ty::Int {
+                    return;
+                }
+                // The zero and the fill that `declare_array` pushed for it.
+                for n in (0..before).rev() {
+                    let node = &self.nodes[n];
+                    if matches!(node.op, Op::Fill(_)) && node.ty == Ty::Float(None) {
+                        let zero = node.args[0];
+                        self.nodes[n].ty = Ty::Int;
+                        self.nodes[zero.0].ty = Ty::Int;
+                        self.nodes[zero.0].op = Op::Lit(LitValue::Int(0), None);
+                        break;
+                    }
+                }
+            }
+            Target::Tuple(ts) => {
+                for t in ts {
+                    self.integer_arrays(t, before);
+                }
+            }
+        }
+    }
+
+    /// The value of declared variables, as the item a pattern binds.
+    fn target_item(&mut self, target: &Target, span: Span) -> Item {
+        match target {
+            Target::Var(v) => Item::Value(self.read(*v, span)),
+            Target::Array(v) => Item::View(View {
+                var: *v,
+                offset: None,
+                len: None,
+                end: None,
+                refs: 0,
+            }),
+            Target::Tuple(ts) => {
+                Item::Tuple(ts.iter().map(|t| self.target_item(t, span)).collect())
+            }
+        }
+    }
+
     /// On a path that leaves, a constant for each scalar part, which nothing reads: the
     /// variables are set on every path.
     pub(super) fn set_dummy(&mut self, target: &Target, span: Span) {
@@ -712,6 +921,11 @@ impl Lowerer {
                 self.set(*v, dummy);
             }
             Target::Array(_) => {}
+            Target::Tuple(ts) => {
+                for t in ts {
+                    self.set_dummy(t, span);
+                }
+            }
         }
     }
 
@@ -729,6 +943,7 @@ impl Lowerer {
                 Shape::Array { len, .. } => Some(len.clone()),
                 _ => None,
             },
+            Target::Tuple(_) => None,
         };
         match (strip(e), target) {
             (Expr::If(i), _) => self.if_(i, Some(target)),
@@ -757,15 +972,24 @@ impl Lowerer {
                 let value = self.expr(&r.expr);
                 self.store_each(*v, span, &mut |_, _| value);
             }
+            (Expr::Tuple(t), Target::Tuple(ts)) if t.elems.len() == ts.len() => {
+                for (e, t) in t.elems.iter().zip(ts) {
+                    self.assign_to(e, t);
+                }
+            }
             (_, Target::Array(v)) if self.names_array(e) => {
                 let view = self.view_of(e).expect("checked by names_array");
                 let v = *v;
                 // All loads first: the source may be the array itself.
                 self.store_each(v, span, &mut |cx, k| cx.view_load(view, k, span));
             }
-            _ => self.errors.push(err(
+            (_, Target::Array(_)) => self.errors.push(err(
                 e,
                 "an array value here is an array literal `[a, b]`, `[v; N]`, an array's name, or an `if`, `match` or block ending in one",
+            )),
+            _ => self.errors.push(err(
+                e,
+                "a tuple value here is written out, `(a, b)`, or an `if`, `match` or block ending in one",
             )),
         }
     }

@@ -491,3 +491,184 @@ fn the_readme_example() {
     let (_, _, _, hv_m, hv_x) = m.loss_hvp(&v, 1.0, 0.0); // H · e_b
     assert_eq!((hv_m.b, hv_x), (0.0, 2.0));
 }
+
+/// Parameters stored in `f32`, for a function computed in `f64`.
+#[derive(Default, Clone, Debug)]
+struct Single {
+    a: f32,
+    w: [f32; 2],
+}
+
+/// The example of an `f32` struct in an `f64` function: `f = a·x + w₀²`.
+#[differentiate(reverse, forward, hessian, wrt(p))]
+fn single(p: &Single, x: f64) -> f64 {
+    let a: f64 = p.a.into();
+    let w0: f64 = p.w[0].into();
+    a * x + w0 * w0
+}
+
+/// `f = a·x + w₀² + a·sin(w₁) + a²x`, flattened as `[a, w₀, w₁, x]`.
+#[differentiate(hessian, wrt(p, x))]
+#[allow(clippy::cast_lossless)] // `as f64` is read as `f64::from` is.
+fn single_mixed(p: &Single, x: f64) -> f64 {
+    let a = f64::from(p.a);
+    let w1 = p.w[1] as f64;
+    a * x + f64::from(p.w[0]) * f64::from(p.w[0]) + a * w1.sin() + a * a * x
+}
+
+/// `f32` in, `f32` out: the gradient and `H·v` entries of `f32` fields are `f32`, the
+/// Hessian of the `f64` output's type.
+#[test]
+#[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
+fn f32_fields_of_an_f64_function() {
+    let p = Single {
+        a: 0.75,
+        w: [-1.25, 0.5],
+    };
+    let x = 0.6;
+    let (a, w0, w1) = (f64::from(p.a), f64::from(p.w[0]), f64::from(p.w[1]));
+
+    let (value, d_p) = single_grad(&p, x);
+    assert_eq!(value, a * x + w0 * w0);
+    assert_eq!((d_p.a, d_p.w), (x as f32, [(2.0 * w0) as f32, 0.0]));
+    let (_, t) = single_jvp(
+        &p,
+        &Single {
+            a: 1.0,
+            w: [1.0, 0.0],
+        },
+        x,
+    );
+    assert!((t - (x + 2.0 * w0)).abs() < 1e-12);
+
+    // H = diag(0, 2, 0) over [a, w₀, w₁].
+    let (v, g, hv) = single_hvp(
+        &p,
+        &Single {
+            a: 1.0,
+            w: [3.0, 1.0],
+        },
+        x,
+    );
+    assert_eq!(v, value);
+    assert_eq!((g.a, g.w), (d_p.a, d_p.w));
+    assert_eq!((hv.a, hv.w), (0.0_f32, [6.0_f32, 0.0]));
+    let (_, g, hess) = single_hessian(&p, x);
+    assert_eq!((g.a, g.w), (d_p.a, d_p.w));
+    assert_eq!(hess, vec![0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+
+    // With x too, and cross terms.
+    let (value, d_p, d_x, hess) = single_mixed_hessian(&p, x);
+    assert!((value - (a * x + w0 * w0 + a * w1.sin() + a * a * x)).abs() < 1e-12);
+    let near32 = |got: f32, want: f64| (f64::from(got) - want).abs() <= 1e-6 * want.abs().max(1.0);
+    assert!(near32(d_p.a, x + w1.sin() + 2.0 * a * x), "{d_p:?}");
+    assert!(
+        near32(d_p.w[0], 2.0 * w0) && near32(d_p.w[1], a * w1.cos()),
+        "{d_p:?}"
+    );
+    assert!((d_x - (a + a * a)).abs() < 1e-12);
+    let mut want = [[0.0; 4]; 4];
+    want[0][0] = 2.0 * x;
+    want[0][2] = w1.cos();
+    want[2][0] = w1.cos();
+    want[0][3] = 1.0 + 2.0 * a;
+    want[3][0] = 1.0 + 2.0 * a;
+    want[1][1] = 2.0;
+    want[2][2] = -a * w1.sin();
+    for i in 0..4 {
+        for j in 0..4 {
+            // The rows of `f32` fields come from their `f32` `H·v` entries.
+            let got = hess[i * 4 + j];
+            assert!(
+                (got - want[i][j]).abs() <= 1e-6 * want[i][j].abs().max(1.0),
+                "hess[{i}][{j}] = {got}"
+            );
+        }
+    }
+    // H·v along w₁ and x: the third and fourth columns summed.
+    let (_, _, _, hv_p, hv_x) = single_mixed_hvp(
+        &p,
+        &Single {
+            a: 0.0,
+            w: [0.0, 1.0],
+        },
+        x,
+        1.0,
+    );
+    assert!(near32(hv_p.a, want[0][2] + want[0][3]), "{hv_p:?}");
+    assert!(
+        near32(hv_p.w[0], 0.0) && near32(hv_p.w[1], want[2][2]),
+        "{hv_p:?}"
+    );
+    assert!((hv_x - (want[3][2] + want[3][3])).abs() < 1e-12);
+}
+
+/// Parameters stored in `f64`, for a function computed in `f32`.
+#[derive(Default, Clone, Debug)]
+struct Double {
+    a: f64,
+    w: Vec<f64>,
+}
+
+/// `f = a·x² + sin(w₀)·w₁`, flattened as `[a, w₀, w₁, x]`.
+#[differentiate(reverse, hessian, wrt(p, x))]
+#[allow(clippy::cast_possible_truncation)]
+fn double(p: &Double, x: f32) -> f32 {
+    let a = p.a as f32;
+    a * x * x + (p.w[0] as f32).sin() * p.w[1] as f32
+}
+
+/// `f64` fields of an `f32` function: their entries are the `f32` derivatives, widened; the
+/// Hessian is `f32`.
+#[test]
+#[allow(clippy::cast_possible_truncation)]
+fn f64_fields_of_an_f32_function() {
+    let p = Double {
+        a: 1.5,
+        w: vec![0.3, -2.0],
+    };
+    let x = 0.8_f32;
+    let (a, w0, w1) = (p.a as f32, p.w[0] as f32, p.w[1] as f32);
+    let (_, d_p, d_x, hess) = double_hessian(&p, x);
+    let near = |got: f32, want: f32| (got - want).abs() <= 1e-5 * want.abs().max(1.0);
+    let near64 = |got: f64, want: f32| near(got as f32, want);
+    assert!(
+        near64(d_p.a, x * x) && near64(d_p.w[0], w0.cos() * w1),
+        "{d_p:?}"
+    );
+    assert!(
+        near64(d_p.w[1], w0.sin()) && near(d_x, 2.0 * a * x),
+        "{d_p:?}"
+    );
+    let mut want = [[0.0_f32; 4]; 4];
+    want[0][3] = 2.0 * x;
+    want[3][0] = 2.0 * x;
+    want[1][1] = -w0.sin() * w1;
+    want[1][2] = w0.cos();
+    want[2][1] = w0.cos();
+    want[3][3] = 2.0 * a;
+    for i in 0..4 {
+        for j in 0..4 {
+            assert!(
+                near(hess[i * 4 + j], want[i][j]),
+                "hess[{i}][{j}] = {}",
+                hess[i * 4 + j]
+            );
+        }
+    }
+    let (_, g, _, hv_p, hv_x) = double_hvp(
+        &p,
+        &Double {
+            a: 1.0,
+            w: vec![0.0, 1.0],
+        },
+        x,
+        0.0,
+    );
+    assert_eq!(g.w.len(), 2);
+    assert!(
+        near64(hv_p.a, 0.0) && near64(hv_p.w[0], want[1][2]),
+        "{hv_p:?}"
+    );
+    assert!(near64(hv_p.w[1], 0.0) && near(hv_x, want[3][0]), "{hv_p:?}");
+}

@@ -408,3 +408,145 @@ fn an_annotated_accumulator_of_fields_is_a_float() {
     let (_, tangent) = from_fields_jvp(x, 1.0, &p);
     close("f_jvp", tangent, dx);
 }
+
+/// Parameters stored in `f32`, for functions computed in `f64` (and the other way round).
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Single {
+    a: f32,
+    w: [f32; 2],
+    v: Vec<f32>,
+    label: String,
+}
+
+/// `f = a·x + w₀² + a·sin(w₁) + v₀·x²`, in `f64` from `f32` fields read by `.into()`,
+/// `f64::from` and `as f64`.
+#[differentiate(reverse, forward, wrt(p, x))]
+#[allow(clippy::cast_lossless)] // `as f64` is read as `f64::from` is.
+fn widened(p: &Single, x: f64) -> f64 {
+    let a: f64 = p.a.into();
+    let w0: f64 = p.w[0].into();
+    let w1 = f64::from(p.w[1]);
+    a * x + w0 * w0 + a * w1.sin() + p.v[0] as f64 * x * x
+}
+
+/// `f32` in, `f32` out: an `f32` field's gradient entry is the `f64` derivative rounded to
+/// `f32`, as for an `f32` parameter of an `f64` function.
+#[test]
+fn f32_fields_of_an_f64_function_get_f32_entries() {
+    let p = Single {
+        a: 0.7,
+        w: [-1.3, 0.4],
+        v: vec![2.5, 9.0],
+        label: "p".into(),
+    };
+    let x = 0.6;
+    let (a, w0, w1, v0) = (
+        f64::from(p.a),
+        f64::from(p.w[0]),
+        f64::from(p.w[1]),
+        f64::from(p.v[0]),
+    );
+    let (value, d_p, d_x) = widened_grad(&p, x);
+    assert_eq!(value, widened(&p, x));
+    #[allow(clippy::cast_possible_truncation)]
+    let want = Single {
+        a: (x + w1.sin()) as f32,
+        w: [(2.0 * w0) as f32, (a * w1.cos()) as f32],
+        v: vec![(x * x) as f32, 0.0],
+        label: String::new(),
+    };
+    let near = |got: f32, want: f32| (got - want).abs() <= 1e-6 * want.abs().max(1.0);
+    assert!(near(d_p.a, want.a), "{d_p:?}");
+    assert!(
+        near(d_p.w[0], want.w[0]) && near(d_p.w[1], want.w[1]),
+        "{d_p:?}"
+    );
+    assert!(near(d_p.v[0], want.v[0]) && d_p.v[1] == 0.0, "{d_p:?}");
+    assert_eq!(d_p.label, "");
+    close("∂f/∂x", d_x, a + 2.0 * v0 * x);
+    // Tangents along each field, and along x.
+    let along = |d: Single, d_x: f64| widened_jvp(&p, &d, x, d_x).1;
+    let unit = Single {
+        v: vec![0.0, 0.0],
+        ..Single::default()
+    };
+    close(
+        "jvp a",
+        along(
+            Single {
+                a: 1.0,
+                ..unit.clone()
+            },
+            0.0,
+        ),
+        x + w1.sin(),
+    );
+    close(
+        "jvp w₁",
+        along(
+            Single {
+                w: [0.0, 1.0],
+                ..unit.clone()
+            },
+            0.0,
+        ),
+        a * w1.cos(),
+    );
+    close(
+        "jvp v₀",
+        along(
+            Single {
+                v: vec![1.0, 0.0],
+                ..unit.clone()
+            },
+            0.0,
+        ),
+        x * x,
+    );
+    close("jvp x", along(unit, 1.0), a + 2.0 * v0 * x);
+}
+
+/// Parameters stored in `f64`, for a function computed in `f32`.
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Double {
+    a: f64,
+    w: [f64; 2],
+}
+
+/// `f = a·x² + sin(w₀)·w₁`, in `f32` from `f64` fields.
+#[differentiate(reverse, forward, wrt(p, x))]
+#[allow(clippy::cast_possible_truncation)]
+fn narrowed(p: &Double, x: f32) -> f32 {
+    let a = p.a as f32;
+    a * x * x + (p.w[0] as f32).sin() * p.w[1] as f32
+}
+
+/// `f64` fields of an `f32` function: their entries are the `f32` derivatives, widened.
+#[test]
+#[allow(clippy::cast_possible_truncation)]
+fn f64_fields_of_an_f32_function_get_f64_entries() {
+    let p = Double {
+        a: 1.5,
+        w: [0.3, -2.0],
+    };
+    let x = 0.8_f32;
+    let (a, w0, w1) = (p.a as f32, p.w[0] as f32, p.w[1] as f32);
+    let (value, d_p, d_x) = narrowed_grad(&p, x);
+    assert_eq!(value, narrowed(&p, x));
+    let near = |got: f64, want: f32| {
+        (got - f64::from(want)).abs() <= 1e-6 * f64::from(want.abs().max(1.0))
+    };
+    assert!(near(d_p.a, x * x), "{d_p:?}");
+    assert!(near(d_p.w[0], w0.cos() * w1), "{d_p:?}");
+    assert!(near(d_p.w[1], w0.sin()), "{d_p:?}");
+    assert!((d_x - 2.0 * a * x).abs() <= 1e-6);
+    let d = Double {
+        a: 1.0,
+        w: [0.0, 0.0],
+    };
+    let (v, t) = narrowed_jvp(&p, &d, x, 0.0);
+    assert_eq!(v, value);
+    assert!((t - x * x).abs() <= 1e-6);
+    let (_, t) = narrowed_jvp(&p, &Double::default(), x, 1.0);
+    assert!((t - 2.0 * a * x).abs() <= 1e-6);
+}

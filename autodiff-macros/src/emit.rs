@@ -1079,8 +1079,13 @@ impl<'g> Sweep<'g> {
                     let value = self.operand(a).tokens;
                     if *array {
                         quote!(entry_.#path = ::autodiff::FieldGradient::from_gradient(&#value[..]);)
-                    } else {
+                    } else if self.graph.generic.is_none() && literal_only(self.graph, a) {
+                        // An unsuffixed constant takes the field's type.
                         quote!(entry_.#path = #value;)
+                    } else {
+                        // Of the field's type: an `f32` field of an `f64` function holds its
+                        // derivative rounded to `f32`.
+                        quote!(entry_.#path = ::autodiff::ScalarGradient::from_derivative(#value);)
                     }
                 });
                 Code::new(

@@ -10,8 +10,8 @@
 //! - [`Tape`]: the stack on which generated code saves the values a loop's backward sweep needs.
 //! - [`zero_wins`]: the guard generated code uses where a derivative can meet an infinity
 //!   (`0 · ∞ = 0`).
-//! - [`gradient_of`] and [`FieldGradient`]: how generated code builds the gradient entry of a
-//!   struct parameter.
+//! - [`gradient_of`], [`FieldGradient`] and [`ScalarGradient`]: how generated code builds the
+//!   gradient entry of a struct parameter.
 //! - [`Graph`]: the computational graph `#[differentiate(graph)]` records at a point, with
 //!   values, adjoints and local derivatives, drawn as DOT or SVG.
 //!
@@ -45,7 +45,7 @@ pub use check::{
 pub use float::Float;
 pub use graph::{Graph, GraphBuilder, GraphNode};
 pub use guard::zero_wins;
-pub use structs::{FieldGradient, gradient_of};
+pub use structs::{FieldGradient, ScalarGradient, gradient_of};
 
 /// The float trait of generic differentiated functions: `fn f<T: num_traits::Float>(..)`.
 pub use num_traits;

@@ -35,6 +35,78 @@ impl<T: Clone> FieldGradient<T> for Vec<T> {
     }
 }
 
+// Fields of the other precision than the function: the derivatives are accumulated in the
+// function's float type and stored in the field's, as for an `f32` parameter of an `f64`
+// function (`f32` in, `f32` out).
+
+impl<const N: usize> FieldGradient<f64> for [f32; N] {
+    fn from_gradient(gradient: &[f64]) -> Self {
+        assert_eq!(gradient.len(), N, "a gradient as long as the array");
+        core::array::from_fn(|i| ScalarGradient::from_derivative(gradient[i]))
+    }
+}
+
+impl<const N: usize> FieldGradient<f32> for [f64; N] {
+    fn from_gradient(gradient: &[f32]) -> Self {
+        assert_eq!(gradient.len(), N, "a gradient as long as the array");
+        core::array::from_fn(|i| f64::from(gradient[i]))
+    }
+}
+
+impl FieldGradient<f64> for Vec<f32> {
+    fn from_gradient(gradient: &[f64]) -> Self {
+        gradient
+            .iter()
+            .map(|&g| ScalarGradient::from_derivative(g))
+            .collect()
+    }
+}
+
+impl FieldGradient<f32> for Vec<f64> {
+    fn from_gradient(gradient: &[f32]) -> Self {
+        gradient.iter().map(|&g| f64::from(g)).collect()
+    }
+}
+
+/// A float field of a gradient struct, built from its derivative, which is of the function's
+/// float type: the same value, or an `f32` field's derivative rounded from the `f64` it was
+/// accumulated in (`f32` in, `f32` out).
+///
+/// ```
+/// use autodiff_runtime::ScalarGradient;
+///
+/// let same: f64 = ScalarGradient::from_derivative(0.1_f64);
+/// let rounded: f32 = ScalarGradient::from_derivative(0.1_f64);
+/// let widened: f64 = ScalarGradient::from_derivative(0.5_f32);
+/// assert_eq!((same, rounded, widened), (0.1, 0.1, 0.5));
+/// ```
+pub trait ScalarGradient<T> {
+    /// The field holding `derivative`.
+    fn from_derivative(derivative: T) -> Self;
+}
+
+impl<T> ScalarGradient<T> for T {
+    #[inline]
+    fn from_derivative(derivative: T) -> Self {
+        derivative
+    }
+}
+
+impl ScalarGradient<f64> for f32 {
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)]
+    fn from_derivative(derivative: f64) -> Self {
+        derivative as f32
+    }
+}
+
+impl ScalarGradient<f32> for f64 {
+    #[inline]
+    fn from_derivative(derivative: f32) -> Self {
+        f64::from(derivative)
+    }
+}
+
 /// `P::default()`, with the fields that `fill` sets: the gradient entry of a struct.
 ///
 /// ```

@@ -550,3 +550,33 @@ fn f64_fields_of_an_f32_function_get_f64_entries() {
     let (_, t) = narrowed_jvp(&p, &Double::default(), x, 1.0);
     assert!((t - 2.0 * a * x).abs() <= 1e-6);
 }
+
+/// What to write instead of a plain `f64` parameter beside `T` (which is refused: see
+/// `tests/ui/params/float_param_of_a_generic_fn.rs`): the parameter as `T`, converted by the
+/// caller. `f = x·y + y²`.
+#[differentiate(reverse, forward, hessian)]
+fn generic_scaled<T: Float>(x: T, y: T) -> T {
+    x * y + y * y
+}
+
+#[test]
+#[allow(clippy::cast_possible_truncation)]
+fn a_generic_function_takes_its_floats_as_t() {
+    let (x, y) = (2.5_f32, 0.75_f64);
+    let y32 = y as f32;
+    let (value, dx, dy) = generic_scaled_grad(x, y32);
+    let near = |got: f32, want: f32| (got - want).abs() <= 1e-6 * want.abs().max(1.0);
+    assert!(near(value, x * y32 + y32 * y32));
+    assert!(near(dx, y32) && near(dy, x + 2.0 * y32));
+    let (_, t) = generic_scaled_jvp(x, 1.0, y32, 1.0);
+    assert!(near(t, y32 + x + 2.0 * y32));
+    // H = [[0, 1], [1, 2]].
+    let (_, _, _, hess) = generic_scaled_hessian(x, y32);
+    assert_eq!(hess, [[0.0, 1.0], [1.0, 2.0]]);
+    let (_, _, _, hv_x, hv_y) = generic_scaled_hvp(x, 1.0, y32, 2.0);
+    assert!(near(hv_x, 2.0) && near(hv_y, 5.0));
+    // And in `f64`.
+    let (_, dx, dy) = generic_scaled_grad(2.5, y);
+    close("∂f/∂x", dx, y);
+    close("∂f/∂y", dy, 2.5 + 2.0 * y);
+}

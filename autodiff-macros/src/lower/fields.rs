@@ -35,8 +35,10 @@ pub(super) fn is_struct(p: &Param, ty: Ty) -> bool {
 }
 
 impl Lowerer {
-    /// Records the struct parameters, once `wrt` is applied.
+    /// Records the struct parameters, once `wrt` is applied, and checks the parameters of a
+    /// function generic over `T: Float` (see [`Lowerer::check_generic_params`]).
     pub(super) fn register_structs(&mut self, params: &[Param]) {
+        self.check_generic_params(params);
         for (i, p) in params.iter().enumerate() {
             if is_struct(p, self.nodes[p.node.0].ty) {
                 self.structs.params.insert(i, p.fields());

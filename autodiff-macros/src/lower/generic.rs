@@ -8,10 +8,11 @@
 
 use std::cell::RefCell;
 
+use proc_macro2::{Group, TokenStream, TokenTree};
 use syn::{Expr, GenericParam, Ident, TypeParamBound, WherePredicate};
 
 use super::{Lowerer, strip};
-use crate::graph::{CastTo, FloatTy, LitValue, Op, Ty};
+use crate::graph::{CastTo, FloatTy, LitValue, Op, Param, Ty};
 
 thread_local! {
     /// The float type parameter of the function being lowered.
@@ -67,7 +68,66 @@ fn generic_path<'a>(e: &'a Expr, name: &str) -> Option<&'a syn::ExprCall> {
         .then_some(c)
 }
 
+/// Whether `tokens` name `f64` or `f32` anywhere (`f64`, `[f32; 3]`, `&[f64]`).
+fn mentions_float(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == "f64" || i == "f32",
+        TokenTree::Group(g) => mentions_float(g.stream()),
+        _ => false,
+    })
+}
+
+/// `tokens` with `f64` and `f32` spelled `t`: the type a parameter is written with in a
+/// generic function.
+fn with_float_param(tokens: TokenStream, t: &Ident) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(i) if i == "f64" || i == "f32" => TokenTree::Ident(t.clone()),
+            TokenTree::Group(g) => {
+                let mut inner = Group::new(g.delimiter(), with_float_param(g.stream(), t));
+                inner.set_span(g.span());
+                TokenTree::Group(inner)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// A type as a person writes it: `&[T]`, `[T; 3]`, `&mut [T]`.
+fn spelled(ty: &TokenStream) -> String {
+    ty.to_string()
+        .replace(' ', "")
+        .replace(';', "; ")
+        .replace("&mut", "&mut ")
+}
+
 impl Lowerer {
+    /// Refuses float parameters of a concrete type (`y: f64`, `w: &[f32]`) in a function
+    /// generic over `T: Float`, active or not. Lowering reads `T` as `f64`, and emission spells
+    /// every float of the generated functions, their constants and their gradient entries with
+    /// `T`, so a parameter of another float type would give derivatives that do not compile
+    /// (`T * f64`, an `f64` entry returned as `T`). Written as `T`, it is converted by the caller.
+    pub(super) fn check_generic_params(&mut self, params: &[Param]) {
+        let Some(t) = self.generic.clone() else {
+            return;
+        };
+        for p in params {
+            if p.float.is_none() || !mentions_float(p.ty_tokens.clone()) {
+                continue;
+            }
+            let ty = &p.ty_tokens;
+            let written = spelled(&with_float_param(ty.clone(), &t));
+            self.errors.push(syn::Error::new_spanned(
+                ty,
+                format!(
+                    "in a function generic over `{t}: Float`, float parameters are of type `{t}`: write `{name}: {written}` and convert the argument where the function is called, or write the function for `f64` or `f32`",
+                    name = p.name,
+                ),
+            ));
+        }
+    }
+
     /// `T::one()` and `T::zero()`.
     pub(super) fn generic_constant_call(
         &mut self,

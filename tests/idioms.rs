@@ -1556,3 +1556,71 @@ fn array_and_tuple_values_of_branches() {
         );
     }
 }
+
+/// A closure returning an array, bound whole and by a pattern:
+/// `x₀² + sin(x₀)·x₁² + sin(x₁)`.
+#[differentiate(reverse, forward, hessian)]
+fn closure_array(x: [f64; 2]) -> f64 {
+    let pair = |a: f64| [a * a, a.sin()];
+    let p = pair(x[0]);
+    let [u, v] = pair(x[1]);
+    p[0] + p[1] * u + v
+}
+
+/// A closure returning a tuple from a block, capturing `c`: `u·v = eˣ⁰x₁(eˣ⁰ + x₁)`.
+#[differentiate(reverse, forward, hessian)]
+fn closure_tuple(x: [f64; 2]) -> f64 {
+    let c = x[1];
+    let split = |a: f64| {
+        let e = a.exp();
+        (e * c, e + c)
+    };
+    let (u, v) = split(x[0]);
+    u * v
+}
+
+#[test]
+fn closures_returning_arrays_and_tuples() {
+    let points = [[0.4, 1.7], [-0.9, 0.25], [1.3, -0.6]];
+    let d = [0.3, -1.1];
+    check(
+        "closure_array",
+        &points,
+        FD,
+        closure_array,
+        closure_array_grad,
+        closure_array_jvp,
+        |[a, b]| [2.0 * a + a.cos() * b * b, 2.0 * a.sin() * b + b.cos()],
+    );
+    check(
+        "closure_tuple",
+        &points,
+        FD,
+        closure_tuple,
+        closure_tuple_grad,
+        closure_tuple_jvp,
+        |[a, b]| {
+            let e = a.exp();
+            [2.0 * e * e * b + e * b * b, e * e + 2.0 * e * b]
+        },
+    );
+    for [a, b] in points {
+        let (_, _, hv) = closure_array_hvp([a, b], d);
+        let off = 2.0 * a.cos() * b;
+        check_hvp(
+            "closure_array",
+            hv,
+            [[2.0 - a.sin() * b * b, off], [off, 2.0 * a.sin() - b.sin()]],
+            d,
+        );
+        let (_, _, hv) = closure_tuple_hvp([a, b], d);
+        let e = a.exp();
+        let off = 2.0 * e * e + 2.0 * e * b;
+        check_hvp(
+            "closure_tuple",
+            hv,
+            [[4.0 * e * e * b + e * b * b, off], [off, 2.0 * e]],
+            d,
+        );
+    }
+}

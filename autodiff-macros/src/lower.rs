@@ -115,6 +115,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         structs: fields::Structs::default(),
         generic: None,
         closures: Vec::new(),
+        projections: HashMap::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -303,6 +304,9 @@ struct Lowerer {
     generic: Option<Ident>,
     /// The closures bound with `let`, by [`Bound::Closure`].
     closures: Vec<iter::Closure>,
+    /// For a closure bound with `let` that returns an array or a tuple, by its
+    /// [`Bound::Closure`]: one closure per element, each computing that element alone.
+    projections: HashMap<usize, patterns::Projection>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -1379,6 +1383,13 @@ impl Lowerer {
                 self.errors.push(err(
                     base,
                     "this holds a call's result, whose type is not written here: to index it, write the type where it is bound, `let p: [f64; 2] = g(..);`",
+                ));
+                None
+            }
+            None if self.projected_call(base).is_some() => {
+                self.errors.push(err(
+                    base,
+                    "this closure returns an array: bind its value, `let p = h(..);` or `let [a, b] = h(..);`, then index `p[0]`",
                 ));
                 None
             }

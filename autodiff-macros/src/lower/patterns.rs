@@ -56,7 +56,7 @@ impl Lowerer {
         };
         let mutable = p.mutability.is_some();
         let name = p.ident.to_string();
-        if Self::chooses_parts(init) {
+        if self.chooses_parts(init) {
             match self.parts_of(init, true) {
                 Some(parts @ Parts::Array(_)) => {
                     // `let p = match k { 0 => [a, b], _ => [b, a] };`: a local array that each
@@ -85,6 +85,7 @@ impl Lowerer {
         }
         match strip(init) {
             Expr::Closure(c) => {
+                self.project_closure(c);
                 self.bind_closure(&p.ident, c);
                 true
             }
@@ -265,7 +266,7 @@ impl Lowerer {
             self.fail_names(pat);
             return;
         }
-        if Self::chooses_parts(init)
+        if self.chooses_parts(init)
             && let Some(parts @ (Parts::Array(_) | Parts::Tuple(_))) = self.parts_of(init, true)
         {
             // `let (a, b) = if c { (x, y) } else { (y, x) };`: a variable per part, which each
@@ -749,12 +750,48 @@ pub(super) enum Parts {
     Tuple(Vec<Parts>),
 }
 
+/// A closure bound with `let` that returns an array or a tuple: the closures that compute each
+/// element, in order (an array's elements, then a tuple's parts depth first).
+pub(super) struct Projection {
+    parts: Parts,
+    elements: Vec<usize>,
+}
+
+/// One step into a value: an element of an array, or a part of a tuple.
+#[derive(Clone, Copy)]
+enum Step {
+    Index(usize),
+    Field(usize),
+}
+
 /// The literal length of an array's parts, `[a, b]` or `[v; 3]`.
 fn literal_len(len: &proc_macro2::TokenStream) -> Option<usize> {
     syn::parse2::<syn::LitInt>(len.clone())
         .ok()?
         .base10_parse::<usize>()
         .ok()
+}
+
+/// The paths to each number of a value of these parts, in order.
+fn leaves(parts: &Parts) -> Option<Vec<Vec<Step>>> {
+    match parts {
+        Parts::Scalar => Some(vec![Vec::new()]),
+        Parts::Array(len) => Some(
+            (0..literal_len(len)?)
+                .map(|k| vec![Step::Index(k)])
+                .collect(),
+        ),
+        Parts::Tuple(ps) => {
+            let mut all = Vec::new();
+            for (k, p) in ps.iter().enumerate() {
+                for mut path in leaves(p)? {
+                    path.insert(0, Step::Field(k));
+                    all.push(path);
+                }
+            }
+            Some(all)
+        }
+    }
 }
 
 /// The expression a block ends with, if it ends with one.
@@ -765,14 +802,80 @@ fn tail_of(b: &syn::Block) -> Option<&Expr> {
     }
 }
 
+/// The expression for one element of an array- or tuple-valued expression: `[a, b]` gives
+/// `a` or `b`; a block, an `if` and a `match` keep their statements and conditions, and each
+/// of their values gives its element; anything else is indexed, `e[k]` or `e.k`.
+fn project(e: &Expr, step: Step) -> Expr {
+    match (e, step) {
+        (Expr::Paren(p), _) => project(&p.expr, step),
+        (Expr::Group(g), _) => project(&g.expr, step),
+        (Expr::Array(a), Step::Index(k)) if k < a.elems.len() => a.elems[k].clone(),
+        (Expr::Repeat(r), Step::Index(_)) => (*r.expr).clone(),
+        (Expr::Tuple(t), Step::Field(k)) if k < t.elems.len() => t.elems[k].clone(),
+        (Expr::Block(b), _) if b.label.is_none() => {
+            let mut b = b.clone();
+            project_block(&mut b.block, step);
+            Expr::Block(b)
+        }
+        (Expr::If(i), _) => {
+            let mut i = i.clone();
+            project_block(&mut i.then_branch, step);
+            if let Some((_, els)) = &mut i.else_branch {
+                **els = project(els, step);
+            }
+            Expr::If(i)
+        }
+        (Expr::Match(m), _) => {
+            let mut m = m.clone();
+            for arm in &mut m.arms {
+                *arm.body = project(&arm.body, step);
+            }
+            Expr::Match(m)
+        }
+        (e, _) if super::expr_diverges(e) => e.clone(),
+        (e, Step::Index(k)) => {
+            let k = Literal::usize_unsuffixed(k);
+            syn::parse_quote_spanned!(e.span()=> (#e)[#k])
+        }
+        (e, Step::Field(k)) => {
+            let k = syn::Index::from(k);
+            syn::parse_quote_spanned!(e.span()=> (#e).#k)
+        }
+    }
+}
+
+fn project_block(b: &mut syn::Block, step: Step) {
+    if let Some(Stmt::Expr(e, None)) = b.stmts.last_mut()
+        && !super::expr_diverges(e)
+    {
+        *e = project(e, step);
+    }
+}
+
 impl Lowerer {
     /// Whether an expression chooses or computes an array or tuple value that is lowered part by
-    /// part: an `if`, a `match` or a block.
-    fn chooses_parts(e: &Expr) -> bool {
+    /// part: an `if`, a `match`, a block, or a call of a closure returning one.
+    fn chooses_parts(&self, e: &Expr) -> bool {
         match strip(e) {
             Expr::If(_) | Expr::Match(_) => true,
             Expr::Block(b) => b.label.is_none(),
-            _ => false,
+            _ => self.projected_call(e).is_some(),
+        }
+    }
+
+    /// The closure bound with `let` that an expression calls, when it returns an array or a
+    /// tuple.
+    pub(super) fn projected_call(&self, e: &Expr) -> Option<usize> {
+        let Expr::Call(c) = strip(e) else {
+            return None;
+        };
+        let Expr::Path(p) = strip(&c.func) else {
+            return None;
+        };
+        let ident = p.path.get_ident()?;
+        match self.lookup(&ident.to_string())?.bound {
+            Bound::Closure(k) if self.projections.contains_key(&k) => Some(k),
+            _ => None,
         }
     }
 
@@ -801,6 +904,10 @@ impl Lowerer {
             Expr::Block(b) if b.label.is_none() => {
                 tail_of(&b.block).and_then(|e| self.parts_of(e, names))
             }
+            Expr::Call(_) => {
+                let k = self.projected_call(e)?;
+                Some(self.projections[&k].parts.clone())
+            }
             Expr::Path(_) if names => match self.local_binding(e) {
                 Some((Bound::Var(v), _)) => match &self.vars[v.0].shape {
                     Shape::Array { len, .. } => Some(Parts::Array(len.clone())),
@@ -810,6 +917,42 @@ impl Lowerer {
             },
             _ => None,
         }
+    }
+
+    /// `let pair = |a: f64| [a * a, a.sin()];`: one closure per element, each the body with
+    /// only that element's value, so that `pair(x)` can be stored element by element.
+    fn project_closure(&mut self, c: &syn::ExprClosure) {
+        if c.asyncness.is_some() || super::mentions(c.body.to_token_stream(), "return") {
+            return;
+        }
+        let Some(parts) = self.parts_of(&c.body, false) else {
+            return;
+        };
+        if matches!(parts, Parts::Scalar) {
+            return;
+        }
+        let Some(paths) = leaves(&parts) else {
+            return;
+        };
+        let mut elements = Vec::new();
+        for path in paths {
+            let mut body = (*c.body).clone();
+            for step in path {
+                body = project(&body, step);
+            }
+            let mut part = c.clone();
+            *part.body = body;
+            part.output = syn::ReturnType::Default;
+            // Bound in a scope of its own: the element closures have no name in the body.
+            self.scopes.open();
+            let ident = syn::Ident::new("element", c.span());
+            self.bind_closure(&ident, &part);
+            self.scopes.close();
+            elements.push(self.closures.len() - 1);
+        }
+        // The closure itself is bound next, at this index.
+        self.projections
+            .insert(self.closures.len(), Projection { parts, elements });
     }
 
     /// A variable for each part, named by the pattern where it names one, declared before the
@@ -977,6 +1120,19 @@ impl Lowerer {
                     self.assign_to(e, t);
                 }
             }
+            (Expr::Call(c), _) if self.projected_call(e).is_some() => {
+                let k = self.projected_call(e).expect("checked by the guard");
+                let elements = self.projections[&k].elements.clone();
+                let parts = self.projections[&k].parts.clone();
+                let args: Vec<&Expr> = c.args.iter().collect();
+                let values: Vec<NodeId> = elements
+                    .iter()
+                    .map(|&j| self.call_closure(j, &args, span))
+                    .collect();
+                let mut values = values.into_iter();
+                self.store_parts(target, &parts, &mut values, e);
+                self.forget();
+            }
             (_, Target::Array(v)) if self.names_array(e) => {
                 let view = self.view_of(e).expect("checked by names_array");
                 let v = *v;
@@ -985,11 +1141,45 @@ impl Lowerer {
             }
             (_, Target::Array(_)) => self.errors.push(err(
                 e,
-                "an array value here is an array literal `[a, b]`, `[v; N]`, an array's name, or an `if`, `match` or block ending in one",
+                "an array value here is an array literal `[a, b]`, `[v; N]`, an array's name, a call of a closure returning an array, or an `if`, `match` or block ending in one",
             )),
             _ => self.errors.push(err(
                 e,
-                "a tuple value here is written out, `(a, b)`, or an `if`, `match` or block ending in one",
+                "a tuple value here is written out, `(a, b)`, or is a call of a closure returning a tuple, or an `if`, `match` or block ending in one",
+            )),
+        }
+    }
+
+    /// Stores the values of a closure's elements, in order, into the target.
+    fn store_parts(
+        &mut self,
+        target: &Target,
+        parts: &Parts,
+        values: &mut dyn Iterator<Item = NodeId>,
+        e: &Expr,
+    ) {
+        let span = e.span();
+        match (target, parts) {
+            (Target::Var(v), Parts::Scalar) => {
+                if let Some(value) = values.next() {
+                    self.set(*v, value);
+                }
+            }
+            (Target::Array(v), Parts::Array(len)) => {
+                for k in 0..literal_len(len).unwrap_or(0) {
+                    if let Some(value) = values.next() {
+                        self.store_element(*v, k, value, span);
+                    }
+                }
+            }
+            (Target::Tuple(ts), Parts::Tuple(ps)) if ts.len() == ps.len() => {
+                for (t, p) in ts.iter().zip(ps) {
+                    self.store_parts(t, p, values, e);
+                }
+            }
+            _ => self.errors.push(err(
+                e,
+                "this closure's value does not have the parts the binding expects: bind it with a pattern of its shape, `let [a, b] = f(x);` or `let (u, v) = f(x);`",
             )),
         }
     }

@@ -231,7 +231,8 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
                 Op::Counter(_) | Op::Prim(Prim::Sub) => within(index, *start, *end),
                 Op::Lit(LitValue::Int(_), _) => {
                     is_zero(graph, *start)
-                        && !inside.contains(end)
+                        && (!inside.contains(end)
+                            || matches!(graph.nodes[end.0].op, Op::Lit(LitValue::Int(_), _)))
                         && stores.iter().all(|&i| within(i, *start, *end))
                 }
                 _ => false,

@@ -555,6 +555,9 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         used
     });
     let mut code = r.call_declarations(|v| used.contains(&v));
+    let once =
+        r.b.with_graph(|g| declared_once(g, &mut forward, false, &r.cleared_by_stores));
+    code.extend(once);
     code.extend(forward);
     code.extend(rest);
     let mut reads = HashMap::new();
@@ -2077,4 +2080,79 @@ fn cleared_by_stores(graph: &Graph, block: &Block, into: &mut HashSet<VarId>) {
             cleared_by_stores(graph, inner, into);
         }
     }
+}
+
+/// Takes out of the loops of `code` the declarations of the arrays of `cleared` (every element a
+/// run of their block reads, it stored first) filled with a constant, to declare them once
+/// before the code: no iteration reads what an earlier one left, so the forward sweep need not
+/// fill them again at every iteration (the function itself still does).
+fn declared_once(
+    graph: &Graph,
+    code: &mut Vec<Stmt>,
+    in_loop: bool,
+    cleared: &HashSet<VarId>,
+) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    if in_loop {
+        // The declarations that move, with the placements of their fill and its constant.
+        let mut moving: Vec<usize> = Vec::new();
+        let mut nodes: HashSet<NodeId> = HashSet::new();
+        for (k, stmt) in code.iter().enumerate() {
+            let Stmt::Declare(v, Some(fill)) = stmt else {
+                continue;
+            };
+            let node = &graph.nodes[fill.0];
+            let constant = matches!(node.op, Op::Fill(_))
+                && node
+                    .args
+                    .iter()
+                    .all(|a| matches!(graph.nodes[a.0].op, Op::Lit(..) | Op::Const(_)));
+            if constant && cleared.contains(v) {
+                moving.push(k);
+                nodes.insert(*fill);
+                nodes.extend(node.args.iter().copied());
+            }
+        }
+        // Nothing that stays uses the nodes that move.
+        let stays = Block(
+            code.iter()
+                .enumerate()
+                .filter(|(k, s)| {
+                    !moving.contains(k) && !matches!(s, Stmt::Node(n) if nodes.contains(n))
+                })
+                .map(|(_, s)| s.clone())
+                .collect(),
+        );
+        let mut used = false;
+        stays.for_each_use(&mut |n| used |= nodes.contains(&n));
+        if !moving.is_empty() && !used {
+            let mut k = 0;
+            code.retain(|stmt| {
+                let moves =
+                    moving.contains(&k) || matches!(stmt, Stmt::Node(n) if nodes.contains(n));
+                k += 1;
+                if moves {
+                    out.push(stmt.clone());
+                }
+                !moves
+            });
+        }
+    }
+    for stmt in code.iter_mut() {
+        match stmt {
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                out.extend(declared_once(graph, &mut then.0, in_loop, cleared));
+                out.extend(declared_once(graph, &mut otherwise.0, in_loop, cleared));
+            }
+            Stmt::For(l) => out.extend(declared_once(graph, &mut l.body.0, true, cleared)),
+            Stmt::While { cond, body, .. } => {
+                out.extend(declared_once(graph, &mut cond.0, true, cleared));
+                out.extend(declared_once(graph, &mut body.0, true, cleared));
+            }
+            _ => {}
+        }
+    }
+    out
 }

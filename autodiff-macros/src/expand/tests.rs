@@ -720,3 +720,40 @@ fn fused_loop_loads_a_temporary_no_later_statement_writes() {
         "/// - loop 1 (`for a`): backward code inside the loop; each iteration saves 3 values on a tape (once per run of a nested loop) and takes them back."
     );
 }
+
+#[test]
+fn temporary_stored_before_its_reads_is_declared_once() {
+    let item = |store: &str| {
+        format!(
+            "fn f(x: &[f64]) -> f64 {{
+                let mut s = 0.0;
+                for i in 0..x.len() {{
+                    let mut h = [0.0; 2];
+                    {store}
+                    s += h[0] * h[1];
+                }}
+                s
+            }}"
+        )
+    };
+    let grad_into = |text: &str| {
+        let at = text.find("fn f_grad_into").expect("f_grad_into");
+        let body = &text[at..];
+        let fill = body.find("let mut h = [0.0; 2];").expect("h is declared");
+        let lp = body.find("for i in").expect("the loop");
+        (fill < lp, body.matches("[0.0; 2];").count())
+    };
+    // Every entry read is stored first: `h` is declared once, before the loop, and neither it
+    // nor its adjoint is filled again in the loop (the adjoint's declaration is the other fill).
+    let text = expand(
+        "reverse",
+        &item("for j in 0..2 { h[j] = x[i] * (j as f64 + 1.0); }"),
+    );
+    assert_eq!(grad_into(&text), (true, 2), "{text}");
+    // `h[1]` is stored on some iterations only: declared in the loop, its adjoint zeroed there.
+    let text = expand(
+        "reverse",
+        &item("h[0] = x[i]; if i % 2 == 0 { h[1] = x[i]; }"),
+    );
+    assert_eq!(grad_into(&text), (false, 3), "{text}");
+}

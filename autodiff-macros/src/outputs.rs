@@ -256,6 +256,19 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
         };
         let kind = kind(&t.ty);
         let float = !matches!(kind, Kind::Constant);
+        let named = options
+            .wrt
+            .as_ref()
+            .and_then(|w| w.iter().find(|n| **n == p.ident));
+        if let (false, Some(name)) = (float, named) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "a function with several outputs differentiates float, float-array and slice parameters only: pass the floats of `{}` as parameters, or return one float",
+                    p.ident
+                ),
+            ));
+        }
         let active = float && options.wrt.as_ref().is_none_or(|w| w.contains(&p.ident));
         out.push(Param {
             name: p.ident.clone(),

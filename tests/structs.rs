@@ -580,3 +580,88 @@ fn a_generic_function_takes_its_floats_as_t() {
     close("∂f/∂x", dx, y);
     close("∂f/∂y", dy, 2.5 + 2.0 * y);
 }
+
+/// Array fields of a struct passed by reference to a differentiated helper, and nothing else
+/// in the body reading them: f = w·x + v[1..]·x[..1] + b.
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Dense {
+    w: [f64; 2],
+    v: Vec<f64>,
+    b: f64,
+}
+
+#[differentiate(reverse, forward)]
+fn dot_of(w: &[f64], x: &[f64]) -> f64 {
+    w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+}
+
+#[differentiate(reverse, forward, wrt(dense, x))]
+fn fields_passed_by_reference(dense: &Dense, x: &[f64]) -> f64 {
+    dot_of(&dense.w, x) + dot_of(&dense.v[1..], &x[..1]) + dense.b
+}
+
+#[test]
+fn array_fields_passed_to_a_helper() {
+    let dense = Dense {
+        w: [1.0, 2.0],
+        v: vec![3.0, 4.0, 5.0],
+        b: 0.5,
+    };
+    let x = [0.5, -1.0];
+    let (value, d_dense, d_x) = fields_passed_by_reference_grad(&dense, &x);
+    close("value", value, 0.5 - 2.0 + 4.0 * 0.5 + 0.5);
+    // ∂f/∂w = x, ∂f/∂v = (0, x₀, 0), ∂f/∂b = 1; ∂f/∂x = w + (v₁, 0).
+    assert_eq!(
+        d_dense,
+        Dense {
+            w: [0.5, -1.0],
+            v: vec![0.0, 0.5, 0.0],
+            b: 1.0,
+        }
+    );
+    assert_eq!(d_x, vec![1.0 + 4.0, 2.0]);
+    let tangent = Dense {
+        w: [1.0, 0.0],
+        v: vec![0.0, 1.0, 0.0],
+        b: 2.0,
+    };
+    let (_, t) = fields_passed_by_reference_jvp(&dense, &tangent, &x, &[0.0, 1.0]);
+    close("jvp", t, 0.5 + 0.5 + 2.0 + 2.0);
+}
+
+/// A helper writing a buffer from an array field: f = (w₀ − x₀)(w₁ − x₁).
+#[differentiate(reverse, forward)]
+fn difference_into(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+#[differentiate(reverse, forward, wrt(dense, x))]
+fn field_to_a_buffer_helper(dense: &Dense, x: &[f64]) -> f64 {
+    let mut out = [0.0; 2];
+    difference_into(&dense.w, x, &mut out);
+    out[0] * out[1]
+}
+
+#[test]
+fn an_array_field_passed_to_a_buffer_helper() {
+    let dense = Dense {
+        w: [1.0, 2.0],
+        v: Vec::new(),
+        b: 0.0,
+    };
+    let x = [0.5, -1.0];
+    let (value, d_dense, d_x) = field_to_a_buffer_helper_grad(&dense, &x);
+    let (u0, u1) = (1.0 - 0.5, 2.0 + 1.0);
+    close("value", value, u0 * u1);
+    assert_eq!(d_dense.w, [u1, u0]);
+    assert_eq!(d_x, vec![-u1, -u0]);
+    let tangent = Dense {
+        w: [1.0, 1.0],
+        v: Vec::new(),
+        b: 0.0,
+    };
+    let (_, t) = field_to_a_buffer_helper_jvp(&dense, &tangent, &x, &[0.0, 0.0]);
+    close("jvp", t, u0 + u1);
+}

@@ -2289,6 +2289,12 @@ impl Lowerer {
                 ids.push(self.push(Op::Array(v, i8::from(by_ref)), vec![], ty, a.span()));
                 continue;
             }
+            // `g(&p.w)`, `g(&p.w[1..])`: a field passed by reference is an array field, even
+            // where the body reads it no other way.
+            if by_ref && self.names_field(field_under_range(inner)) && !self.learn_array_field(a) {
+                ids.push(self.placeholder(a.span()));
+                continue;
+            }
             if self.names_array(a) {
                 let view = self.view_of(a).expect("checked by names_array");
                 let ty = self.vars[view.var.0].ty;
@@ -2544,4 +2550,12 @@ fn macro_diverges(mac: &syn::Macro) -> bool {
             "panic" | "unreachable" | "todo" | "unimplemented"
         )
     })
+}
+
+/// `p.w` of `p.w[a..b]`, or the expression itself.
+pub(super) fn field_under_range(e: &Expr) -> &Expr {
+    match strip(e) {
+        Expr::Index(i) if matches!(strip(&i.index), Expr::Range(_)) => strip(&i.expr),
+        other => other,
+    }
 }

@@ -140,7 +140,17 @@ impl Lowerer {
             };
             // The `&`s of the argument's type, counted from an owned array.
             let mut refs = i8::from(matches!(strip(a), Expr::Reference(_)));
+            // `&p.w`, `&p.w[a..b]`: an array field, read.
+            if !mutable
+                && refs > 0
+                && self.names_field(super::field_under_range(target))
+                && !self.learn_array_field(a)
+            {
+                continue;
+            }
+            let field = (!mutable).then(|| self.known_array_field(target)).flatten();
             let array = match self.local_binding(target) {
+                _ if field.is_some() => field.map(|v| (v, false)),
                 Some((Bound::Var(v), writable))
                     if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
                 {

@@ -397,6 +397,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         extra_helpers: Vec::new(),
         extra_fresh: 0,
         vsum: None,
+        vtot: None,
+        energy_helpers: Vec::new(),
     };
     for p in &params {
         match p.kind {

@@ -163,6 +163,15 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("helper_view_of_out", false),
     ("several_result_to_buffer_helper", false),
     ("several_result_copied_to_buffer_helper", false),
+    ("accumulation_loop_call", false),
+    ("accumulation_call_before_stores", false),
+    ("accumulation_call_after_stores", false),
+    ("accumulation_call_part", false),
+    ("accumulation_call_counter_part", false),
+    ("accumulation_single_stores", false),
+    ("accumulation_vec_buffer", false),
+    ("accumulation_helper_reused", false),
+    ("accumulation_loop_not_last", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -171,13 +180,25 @@ pub const SHAPES: &[(&str, bool)] = &[
 /// helpers that write their buffer through a view of it (`helper_view_of_out`); the array a call
 /// with several outputs returns, passed right after the call, whole or a part, to a helper that
 /// writes into a buffer (`several_result_to_buffer_helper`), or copied element by element by a
-/// loop into a local array first (`several_result_copied_to_buffer_helper`).
+/// loop into a local array first (`several_result_copied_to_buffer_helper`); accumulation loops
+/// at the top level that write a local array of their own and pass it, whole or a part, to a
+/// scalar helper whose value they add up, before or after the stores of the iteration
+/// (`accumulation_*`, [`Gen::accumulation_statement`]).
 pub const VIEW_SHAPES: &[&str] = &[
     "let_view_written",
     "let_view_to_helper",
     "helper_view_of_out",
     "several_result_to_buffer_helper",
     "several_result_copied_to_buffer_helper",
+    "accumulation_loop_call",
+    "accumulation_call_before_stores",
+    "accumulation_call_after_stores",
+    "accumulation_call_part",
+    "accumulation_call_counter_part",
+    "accumulation_single_stores",
+    "accumulation_vec_buffer",
+    "accumulation_helper_reused",
+    "accumulation_loop_not_last",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -519,6 +540,13 @@ struct Gen<'e> {
     /// The bound on `vsum`, the accumulator those shapes add into (declared first, added into the
     /// result last), once one has.
     vsum: Option<f64>,
+    /// The bound on `vtot`, the accumulator of the accumulation loops of the second stream
+    /// ([`Gen::accumulation_statement`]; declared first, added into the result last, squashed
+    /// only if its bound passes [`CAP`], which those loops avoid), once one has.
+    vtot: Option<f64>,
+    /// Scalar helpers written for those loops (`q<i>_e<k>`), with the least length of slice each
+    /// reads and the bound on its value.
+    energy_helpers: Vec<(String, usize, f64)>,
 }
 
 /// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
@@ -950,6 +978,8 @@ impl<'e> Gen<'e> {
             extra_helpers: Vec::new(),
             extra_fresh: 0,
             vsum: None,
+            vtot: None,
+            energy_helpers: Vec::new(),
         }
     }
 
@@ -1546,6 +1576,8 @@ impl Gen<'_> {
         let mut declared_arrays: Vec<(String, usize)> = Vec::new();
         // Buffers declared by a statement (for a call to write), with the end of its lines.
         let mut buffers: Vec<(String, usize)> = Vec::new();
+        // The ends of the accumulation loops of the second stream drawn here.
+        let mut accumulations: Vec<usize> = Vec::new();
         for _ in 0..budget.max(1) {
             let before = self.scalars.len();
             let before_arrays = self.arrays.len();
@@ -1561,6 +1593,20 @@ impl Gen<'_> {
                 }
             }
             self.extra_statement(&mut lines, None, 0.05);
+            if self.extra_accumulation(&mut lines) {
+                accumulations.push(lines.len());
+            }
+        }
+        // An accumulation loop of the second stream followed by another loop at the top level.
+        let pad = self.pad();
+        let heads = ["for ", "while ", "loop "].map(|h| format!("{pad}{h}"));
+        if accumulations.iter().any(|&at| {
+            lines[at..].iter().any(|l| {
+                let l = l.replace([NEW, IT0], "");
+                heads.iter().any(|h| l.starts_with(h.as_str()))
+            })
+        }) {
+            self.mark("accumulation_loop_not_last");
         }
         // Buffers written by a call read by a later statement.
         for (name, end) in buffers {
@@ -2428,6 +2474,298 @@ impl Gen<'_> {
             added += 4.0 * e.bound;
         }
         self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * added);
+    }
+
+    /// After a statement of the function's top-level block, with probability 0.08 drawn from the
+    /// second stream, an accumulation loop over a local array of its own
+    /// ([`Gen::accumulation_statement`]), unless the bound of `vtot` would pass [`CAP`] (then
+    /// `vtot` would be squashed at the end and no loop that adds into it could be fused).
+    /// Returns whether it drew one.
+    fn extra_accumulation(&mut self, lines: &mut Vec<String>) -> bool {
+        if self.family != Family::Flow
+            || !self.calls
+            || !self.items.is_empty()
+            || self.loops > 0
+            || self.depth > 0
+            || !self.on("accumulation_loop_call")
+            || !self.extra.chance(0.08)
+            || self.vtot.unwrap_or(0.0) > CAP - 8.0
+        {
+            return false;
+        }
+        self.in_second_stream(Vec::new(), |g| g.accumulation_statement(lines));
+        true
+    }
+
+    /// A helper `fn g(v: &[T], s: T) -> T` for [`Gen::accumulation_statement`] (`q<i>_e<k>`),
+    /// reading elements of `v` at most 4 and `s` at most 2: a loop `t += (v[i] * s).sin() * a +
+    /// v[i] * b` over `v.len()` (any length; the callers pass at most 5 elements), or
+    /// `v[0] * v[1] * c + e` (the callers pass at least 2). Returns its text, the least length
+    /// it needs and the bound on its value.
+    fn energy_helper(&mut self, name: &str) -> (String, usize, f64) {
+        let scalar = |name: &str, bound: f64| Scalar {
+            name: name.to_owned(),
+            bound,
+            acc: None,
+        };
+        let (body, least, bound) = if self.rng.chance(0.5) {
+            let mut g = self.slice_loop_body("s", "v");
+            let a = g.var_small(1.0);
+            let b = g.var_small(0.5);
+            let t = self.rng.pick(&[0.0, 0.5, 1.0]);
+            (
+                format!(
+                    "    let mut t: {TY} = {};\n    for i in 0..v.len() {{\n        t += (v[i] * s).sin() * {} + v[i] * {};\n    }}\n    t\n",
+                    lit(t),
+                    a.operand(),
+                    b.operand()
+                ),
+                1,
+                5.0 * (a.bound + 4.0 * b.bound) + t,
+            )
+        } else {
+            let mut g = self.sub(
+                vec![scalar("a", 4.0), scalar("b", 4.0), scalar("s", 2.0)],
+                Vec::new(),
+            );
+            let mut e = g.var_small(2.0);
+            if !mentions(&e.s, "s") {
+                e.s = format!("{} * s.cos()", e.operand());
+                e.atom = false;
+            }
+            let c = self.rng.pick(&[0.125, 0.25]);
+            (
+                format!(
+                    "    let a = v[0];\n    let b = v[1];\n    a * b * {} + {}\n",
+                    lit(c),
+                    e.s
+                ),
+                2,
+                16.0 * c + e.bound,
+            )
+        };
+        (
+            format!(
+                "#[differentiate(reverse, forward)]\nfn {name}(v: &[{TY}], s: {TY}) -> {TY} {{\n{body}}}\n"
+            ),
+            least,
+            bound,
+        )
+    }
+
+    /// The helper an accumulation loop calls: one of the program's slice helpers `(v: &[T], s:
+    /// T)` (also called by lines of the first stream), one of [`Gen::energy_helper`]'s already
+    /// written, or a new one. Returns its name, the least length it needs and its bound, and
+    /// whether it is also called elsewhere.
+    fn energy_callee(&mut self) -> (String, usize, f64, bool) {
+        let program: Vec<(String, usize, f64)> = self
+            .helpers
+            .iter()
+            .filter(|h| h.kind == HelperKind::Slice)
+            .map(|h| (h.name.clone(), 1, h.bound))
+            .collect();
+        let choice = self.rng.weighted(&[
+            u32::from(!program.is_empty()) * 2,
+            u32::from(!self.energy_helpers.is_empty()) * 2,
+            3,
+        ]);
+        match choice {
+            0 => {
+                let (n, l, b) = program[self.rng.below(program.len())].clone();
+                (n, l, b, true)
+            }
+            1 => {
+                let (n, l, b) =
+                    self.energy_helpers[self.rng.below(self.energy_helpers.len())].clone();
+                (n, l, b, true)
+            }
+            _ => {
+                let name = format!("{}_e{}", self.name, self.energy_helpers.len());
+                let (text, least, bound) = self.energy_helper(&name);
+                for l in text.lines() {
+                    let _ = writeln!(self.helper_text, "{NEW}{l}");
+                }
+                self.energy_helpers.push((name.clone(), least, bound));
+                (name, least, bound, false)
+            }
+        }
+    }
+
+    /// An accumulation loop at the top level over a local array of its own, declared before it
+    /// (`accumulation_loop_call`):
+    ///
+    /// ```text
+    /// let mut vb: [T; L] = [0.0; L];          // or `vec![0.0; L]`
+    /// for vi in 0..N {                        // `N` a literal, `x.len()` or `n`
+    ///     vtot += c * g(&vb[0..2], s);        // before the stores: the previous iteration's
+    ///     for vj in 0..L { vb[vj] = e; }      // or single stores `vb[1] = e;`
+    ///     vtot += c * g(&vb[vi..vi + 2], s);  // after them: this iteration's
+    /// }
+    /// ```
+    ///
+    /// `g` a scalar-returning helper ([`Gen::energy_callee`]) given the whole array or a part
+    /// (`&vb[a..b]`, `&vb[..k]`, `&vb[vi..vi + k]`), called before the stores
+    /// (`accumulation_call_before_stores`: it reads what the iteration before stored, the zeros
+    /// in the first), after them (`accumulation_call_after_stores`) or both; sometimes called
+    /// after the loop too, on another array or on `vb` (`accumulation_helper_reused`, also when
+    /// the helper is one the program calls elsewhere). Everything is added into `vtot`, scaled
+    /// so that each call adds at most 2.5 (each loop at most 7.5).
+    fn accumulation_statement(&mut self, lines: &mut Vec<String>) {
+        self.mark("accumulation_loop_call");
+        self.extra_fresh += 1;
+        let k = self.extra_fresh;
+        let (h, i, j) = (format!("vb{k}"), format!("vi{k}"), format!("vj{k}"));
+        let sources: Vec<Arr> = self
+            .arrays
+            .iter()
+            .filter(|a| !a.kind.local() && (1..=5).contains(&a.len))
+            .cloned()
+            .collect();
+        let (range, trips) = match self.rng.below(4) {
+            0 | 1 if !sources.is_empty() => {
+                let a = &sources[self.rng.below(sources.len())];
+                (format!("0..{}.len()", a.name), a.len)
+            }
+            2 if self.n.is_some() => (format!("0..{}", self.n.clone().unwrap_or_default()), 4),
+            _ => {
+                let t = self.rng.range(2, 4);
+                (format!("0..{t}"), t)
+            }
+        };
+        let (g, least, hb, reused) = self.energy_callee();
+        let len = self.rng.range(least.max(2), 4);
+        let vec = self.rng.chance(0.25);
+        let zero = lit(0.0);
+        let decl = if vec {
+            self.mark("accumulation_vec_buffer");
+            format!("let mut {h}: Vec<{TY}> = vec![{zero}; {len}];")
+        } else {
+            format!("let mut {h}: [{TY}; {len}] = [{zero}; {len}];")
+        };
+        // The scale: a power of two with `trips * c * hb` at most 2.5.
+        let mut c = 1.0;
+        while trips as f64 * c * hb > 2.5 {
+            c /= 2.0;
+        }
+        let scaled = |call: String| {
+            if c == 1.0 {
+                call
+            } else {
+                format!("{} * {call}", lit(c))
+            }
+        };
+        // Where the calls are: before the stores, after them, or both.
+        let place = self.rng.weighted(&[3, 2, 2]);
+        let (before, after) = (place != 1, place != 0);
+        let counter = Counter {
+            name: i.clone(),
+            below: trips,
+        };
+        self.counters = vec![counter];
+        self.loops += 1;
+        let mut body: Vec<String> = Vec::new();
+        let mut bound = 0.0;
+        let mut call = |g2: &mut Self, body: &mut Vec<String>| {
+            // The argument: whole, `&vb[a..b]`, `&vb[..k]` or `&vb[vi..vi + k]`.
+            let l = g2.rng.range(least.max(1), len);
+            let arg = match g2.rng.weighted(&[2, 3, 2, 3]) {
+                0 => format!("&{h}"),
+                2 => {
+                    g2.mark("accumulation_call_part");
+                    format!("&{h}[..{l}]")
+                }
+                3 if trips - 1 + l <= len => {
+                    g2.mark("accumulation_call_part");
+                    g2.mark("accumulation_call_counter_part");
+                    format!("&{h}[{i}..{i} + {l}]")
+                }
+                _ => {
+                    g2.mark("accumulation_call_part");
+                    let o = g2.rng.below(len - l + 1);
+                    format!("&{h}[{o}..{}]", o + l)
+                }
+            };
+            let s = g2.small(2, 2.0);
+            body.push(format!(
+                "    {NEW}vtot += {};",
+                scaled(format!("{g}({arg}, {})", s.s))
+            ));
+            bound += trips as f64 * c * hb;
+        };
+        if before {
+            self.mark("accumulation_call_before_stores");
+            call(self, &mut body);
+        }
+        // The stores: a covering loop, or single stores of some elements.
+        if self.rng.chance(0.6) {
+            let by_len = self.rng.chance(0.2);
+            self.counters.push(Counter {
+                name: j.clone(),
+                below: len,
+            });
+            self.loops += 1;
+            let e = self.var_small(4.0);
+            self.loops -= 1;
+            self.counters.pop();
+            // `0..vb.len()` storing what does not depend on the counter is a fill
+            // (`clippy::manual_slice_fill`).
+            let end = if by_len && mentions(&e.s, &j) {
+                format!("{h}.len()")
+            } else {
+                len.to_string()
+            };
+            body.push(format!("    {NEW}for {j} in 0..{end} {{"));
+            body.push(format!("        {NEW}{h}[{j}] = {};", e.s));
+            body.push(format!("    {NEW}}}"));
+        } else {
+            self.mark("accumulation_single_stores");
+            let mut at: Vec<usize> = (0..len).collect();
+            self.rng.shuffle(&mut at);
+            at.truncate(self.rng.range(1, len));
+            for at in at {
+                let e = self.var_small(4.0);
+                body.push(format!("    {NEW}{h}[{at}] = {};", e.s));
+            }
+        }
+        if after {
+            self.mark("accumulation_call_after_stores");
+            call(self, &mut body);
+        }
+        self.loops -= 1;
+        self.counters.clear();
+        let read = body.iter().any(|l| mentions(&l.replace(NEW, ""), &i));
+        self.extra_line(lines, &decl);
+        self.extra_line(
+            lines,
+            &format!("for {} in {range} {{", if read { i.as_str() } else { "_" }),
+        );
+        for l in body {
+            lines.push(format!("{}{l}", self.pad()));
+        }
+        self.extra_line(lines, "}");
+        // The helper called after the loop too: on `vb` (what the last iteration stored) or on
+        // another array in scope.
+        let mut reused = reused;
+        if self.rng.chance(0.3) {
+            let arg = if self.rng.chance(0.3) {
+                Some(format!("&{h}"))
+            } else {
+                self.view_source(least.max(1))
+            };
+            if let Some(arg) = arg {
+                let s = self.small(2, 2.0);
+                self.extra_line(
+                    lines,
+                    &format!("vtot += {};", scaled(format!("{g}({arg}, {})", s.s))),
+                );
+                bound += c * hb;
+                reused = true;
+            }
+        }
+        if reused {
+            self.mark("accumulation_helper_reused");
+        }
+        self.vtot = Some(self.vtot.unwrap_or(0.0) + bound);
     }
 
     fn local_name(&mut self) -> String {
@@ -4270,6 +4608,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         extra_helpers: Vec::new(),
         extra_fresh: 0,
         vsum: None,
+        vtot: None,
+        energy_helpers: Vec::new(),
     };
     for p in &params {
         match p.kind {
@@ -4391,6 +4731,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     if let Some(bound) = g.vsum {
         lines.insert(1, format!("    {NEW}let mut vsum: {TY} = {};", lit(0.0)));
         let read = if bound > CAP { "vsum.atan()" } else { "vsum" };
+        lines.push(format!("    {NEW}{acc} += {read};"));
+    }
+    if let Some(bound) = g.vtot {
+        lines.insert(1, format!("    {NEW}let mut vtot: {TY} = {};", lit(0.0)));
+        let read = if bound > CAP { "vtot.atan()" } else { "vtot" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
     lines.push(g.result(&acc));

@@ -1890,7 +1890,7 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
         let d = locals.fresh(&names::derivative(&p.name));
         if matches!(p.shape, Shape::Slice) {
             let zero = zero_of(graph);
-            alloc.push(quote!(let mut #d = ::std::vec![#zero; #ident.len()];));
+            alloc.push(quote!(let mut #d = ::autodiff::private::zeros(#ident.len(), #zero);));
             call_args.push(quote!(&mut #d));
         } else {
             into_results.push(quote!(#d));

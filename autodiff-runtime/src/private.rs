@@ -427,3 +427,15 @@ pub fn add_into<T: Copy + core::ops::AddAssign, G: AsRef<[T]>>(adjoint: &mut [T]
         *a += *g;
     }
 }
+
+/// A `Vec` of `len` copies of `zero`, for the gradient of a slice that `f_grad` returns. Filled
+/// after a plain allocation rather than by `vec![0.0; len]`, whose zeroed allocation (`calloc`)
+/// skips glibc's per-thread cache of small blocks: a caller calls `g_grad` once per call of `g`,
+/// and for a short slice the allocation is most of the call's cost.
+#[inline]
+#[must_use]
+pub fn zeros<T: Copy>(len: usize, zero: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    v.resize(len, zero);
+    v
+}

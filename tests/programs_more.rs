@@ -16,7 +16,9 @@
 //! attention (Vaswani et al., 2017); a Gaussian-process negative log marginal likelihood through
 //! a 3×3 Cholesky factorisation (Rasmussen and Williams, *Gaussian Processes for Machine
 //! Learning*, Algorithm 2.1); Huber-regularised least squares; the maximum drawdown of a price
-//! series by a running maximum; and a cube root by bisection polished by one Newton step.
+//! series by a running maximum; a cube root by bisection polished by one Newton step; a
+//! two-unit Elman recurrent network as a struct with `wrt(self)`; soft dynamic time warping
+//! (Cuturi and Blondel, *Soft-DTW*, ICML 2017); and a Bézier curve by de Casteljau's algorithm.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1162,5 +1164,166 @@ fn bisection_root_derivative_by_hand() {
         assert_near("root derivative", &[dc], &[want], 1e-8);
         let (_, t) = cubic_root_jvp(c, 2.0);
         assert_near("root jvp", &[t], &[2.0 * want], 1e-8);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 18. A recurrent network's loss over a sequence, a struct of weights with `wrt(self)`
+// ---------------------------------------------------------------------------------------------
+
+/// A two-unit Elman network: h ← tanh(W h + u x + b), read out by v·h at the end.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Elman {
+    w: [f64; 4],
+    u: [f64; 2],
+    b: [f64; 2],
+    v: [f64; 2],
+}
+
+impl Elman {
+    #[differentiate(reverse, forward, hessian, wrt(self))]
+    fn loss(&self, xs: &[f64], target: f64) -> f64 {
+        let mut h = [0.0; 2];
+        for &x in xs {
+            h = [
+                (self.w[0] * h[0] + self.w[1] * h[1] + self.u[0] * x + self.b[0]).tanh(),
+                (self.w[2] * h[0] + self.w[3] * h[1] + self.u[1] * x + self.b[1]).tanh(),
+            ];
+        }
+        let y = self.v[0] * h[0] + self.v[1] * h[1];
+        (y - target).powi(2)
+    }
+
+    fn flat(&self) -> Vec<f64> {
+        [&self.w[..], &self.u, &self.b, &self.v].concat()
+    }
+
+    fn from_flat(p: &[f64]) -> Elman {
+        Elman {
+            w: p[0..4].try_into().unwrap(),
+            u: p[4..6].try_into().unwrap(),
+            b: p[6..8].try_into().unwrap(),
+            v: p[8..10].try_into().unwrap(),
+        }
+    }
+}
+
+#[test]
+fn elman_gradient_jvp_and_hvp() {
+    let xs = [0.5, -0.3, 1.2, 0.8];
+    let p = [0.3, -0.5, 0.8, 0.1, 0.9, -0.4, 0.05, -0.2, 1.1, -0.7];
+    let m = Elman::from_flat(&p);
+    for target in [0.4, -1.0] {
+        let (value, d) = m.loss_grad(&xs, target);
+        assert_eq!(value, m.loss(&xs, target));
+        let want = fd_gradient(|q| Elman::from_flat(q).loss(&xs, target), &p);
+        assert_near("elman gradient", &d.flat(), &want, FD);
+        let v = direction(10);
+        let (_, t) = m.loss_jvp(&Elman::from_flat(&v), &xs, target);
+        assert_near("elman jvp", &[t], &[dot(&d.flat(), &v)], EXACT);
+        let grad = |q: &[f64]| Elman::from_flat(q).loss_grad(&xs, target).1.flat();
+        let (_, _, hv) = m.loss_hvp(&Elman::from_flat(&v), &xs, target);
+        assert_near("elman hvp", &hv.flat(), &fd_directional(grad, &p, &v), 1e-5);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 19. Soft dynamic time warping (Cuturi and Blondel, 2017)
+// ---------------------------------------------------------------------------------------------
+
+/// The soft-DTW discrepancy between two series, by its (n+1)×(m+1) table with infinite borders
+/// and a soft minimum shifted by the hard one.
+#[differentiate(reverse, forward, hessian, wrt(x, y))]
+fn soft_dtw(x: &[f64], y: &[f64], gamma: f64) -> f64 {
+    let n = x.len();
+    let m = y.len();
+    let w = m + 1;
+    let mut r = vec![f64::INFINITY; (n + 1) * w];
+    r[0] = 0.0;
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = (x[i - 1] - y[j - 1]).powi(2);
+            let a = r[(i - 1) * w + j - 1];
+            let b = r[(i - 1) * w + j];
+            let c = r[i * w + j - 1];
+            let lo = a.min(b).min(c);
+            let s =
+                (-(a - lo) / gamma).exp() + (-(b - lo) / gamma).exp() + (-(c - lo) / gamma).exp();
+            r[i * w + j] = cost + lo - gamma * s.ln();
+        }
+    }
+    r[n * w + m]
+}
+
+#[test]
+fn soft_dtw_derivatives() {
+    let x = [0.0, 0.5, 1.2, 0.8];
+    let y = [0.1, 1.0, 0.7];
+    let p = [&x[..], &y].concat();
+    for gamma in [0.5, 0.05] {
+        let f = |q: &[f64]| soft_dtw(&q[..4], &q[4..], gamma);
+        let (value, dx, dy) = soft_dtw_grad(&x, &y, gamma);
+        assert_eq!(value, f(&p));
+        let got = [dx, dy].concat();
+        assert_near("soft-dtw gradient", &got, &fd_gradient(f, &p), FD);
+        let v = direction(7);
+        let (_, t) = soft_dtw_jvp(&x, &v[..4], &y, &v[4..], gamma);
+        assert_near("soft-dtw jvp", &[t], &[dot(&got, &v)], EXACT);
+        let grad = |q: &[f64]| {
+            let (_, a, b) = soft_dtw_grad(&q[..4], &q[4..], gamma);
+            [a, b].concat()
+        };
+        let (_, _, _, hess) = soft_dtw_hessian(&x, &y, gamma);
+        check_hessian("soft-dtw hessian", &hess, grad, &p);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 20. A Bézier curve by de Casteljau's algorithm, in place in a copy of the control points
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward, hessian)]
+fn de_casteljau(p: &[f64], t: f64) -> f64 {
+    let n = p.len();
+    let mut b = p.to_vec();
+    for r in 1..n {
+        for i in 0..n - r {
+            b[i] = (1.0 - t) * b[i] + t * b[i + 1];
+        }
+    }
+    b[0]
+}
+
+#[test]
+fn de_casteljau_matches_the_bernstein_form() {
+    let p = [0.0, 1.5, -0.5, 2.0, 1.0];
+    let binom = [1.0, 4.0, 6.0, 4.0, 1.0];
+    for t in [0.2, 0.5, 0.9] {
+        let (value, dp, dt) = de_casteljau_grad(&p, t);
+        assert_eq!(value, de_casteljau(&p, t));
+        // ∂B/∂pₖ = C(4, k) tᵏ (1 − t)⁴⁻ᵏ, ∂B/∂t = 4 Σₖ (pₖ₊₁ − pₖ) C(3, k) tᵏ (1 − t)³⁻ᵏ.
+        let bern: Vec<f64> = (0..5)
+            .map(|k| binom[k] * t.powi(k as i32) * (1.0 - t).powi(4 - k as i32))
+            .collect();
+        assert_near("de casteljau value", &[value], &[dot(&bern, &p)], EXACT);
+        assert_near("de casteljau d p", &dp, &bern, EXACT);
+        let b3 = [1.0, 3.0, 3.0, 1.0];
+        let want_dt: f64 = (0..4)
+            .map(|k| {
+                4.0 * (p[k + 1] - p[k]) * b3[k] * t.powi(k as i32) * (1.0 - t).powi(3 - k as i32)
+            })
+            .sum();
+        assert_near("de casteljau d t", &[dt], &[want_dt], EXACT);
+        let q = [&p[..], &[t]].concat();
+        let grad = |q: &[f64]| {
+            let (_, mut g, gt) = de_casteljau_grad(&q[..5], q[5]);
+            g.push(gt);
+            g
+        };
+        let (_, _, _, hess) = de_casteljau_hessian(&p, t);
+        check_hessian("de casteljau hessian", &hess, grad, &q);
+        let v = direction(6);
+        let (_, tangent) = de_casteljau_jvp(&p, &v[..5], t, v[5]);
+        assert_near("de casteljau jvp", &[tangent], &[dot(&grad(&q), &v)], EXACT);
     }
 }

@@ -1262,3 +1262,29 @@ fn mixed_precision_arrays_and_slices() {
         }
     }
 }
+
+/// An array parameter the body stores into: f = 2 v₀ v₁ + w₀ (w₁ overwritten by 1).
+#[differentiate(reverse, forward, hessian)]
+fn stored_array_parameters(mut v: [f64; 2], mut w: [f64; 2]) -> f64 {
+    v[0] *= 2.0;
+    w[1] = 1.0;
+    v[0] * v[1] + w[0] * w[1]
+}
+
+#[test]
+fn parameters_stored_into_have_directions_stored_into() {
+    let (v, w) = ([1.0, 3.0], [0.5, 7.0]);
+    // ∇ = (2 v₁, 2 v₀ | 1, 0); H couples v₀ and v₁ by 2, nothing else.
+    let (value, gv, gw, hv, hw) = stored_array_parameters_hvp(v, [1.0, -1.0], w, [2.0, 5.0]);
+    assert_eq!(value, 2.0 * 1.0 * 3.0 + 0.5);
+    assert_eq!((gv, gw), ([6.0, 2.0], [1.0, 0.0]));
+    assert_eq!((hv, hw), ([-2.0, 2.0], [0.0, 0.0]));
+    let (_, _, _, hess) = stored_array_parameters_hessian(v, w);
+    let want = [
+        [0.0, 2.0, 0.0, 0.0],
+        [2.0, 0.0, 0.0, 0.0],
+        [0.0; 4],
+        [0.0; 4],
+    ];
+    assert_eq!(hess, want);
+}

@@ -277,6 +277,16 @@ pub mod model {
         [query[0] * keys[0], values[0]]
     }
 
+    /// An array parameter the body stores into, to second order: its direction is stored into
+    /// too (`mut`), and one stored a constant as well.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn stored_parameter(mut v: [f64; 2], mut w: [f64; 2]) -> f64 {
+        v[0] *= 2.0;
+        w[1] = 1.0;
+        v[0] * v[1] + w[0] * w[1]
+    }
+
     /// A helper writing a buffer from three slices: its `_vjp_into` takes eight arguments.
     #[differentiate(reverse, forward, hessian)]
     pub fn fused_multiply_add(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64]) {

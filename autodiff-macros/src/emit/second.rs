@@ -57,7 +57,8 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             continue;
         }
         let v = inputs.namer.fresh(&format!("v_{}", names::plain(&p.name)));
-        params.push(quote!(#v: #ty));
+        // A parameter the body stores into has a direction the tangent code stores into too.
+        params.push(quote!(#mutability #v: #ty));
         directions.push(v.clone());
         match hvp.seeds.get(&i) {
             Some(Seed::Scalar(n)) => inputs.nodes.push((*n, v.clone())),

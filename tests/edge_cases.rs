@@ -251,3 +251,24 @@ fn is_empty_is_a_constant_condition() {
     let caught = std::panic::catch_unwind(|| guarded_energy_grad(&[], w));
     assert!(caught.is_err(), "the assertion is kept");
 }
+
+/// Assertion messages that capture names inline, `{x}` and `{k:>3}`, beside positional ones.
+#[differentiate(reverse, forward, hessian)]
+fn checked_root(x: f64, k: usize) -> f64 {
+    assert!(x >= 0.0, "x = {x}, k = {k:>3}, again {x:.2} {{braces}}");
+    debug_assert!(k < 10, "k = {}", k);
+    x.sqrt() * 2.0
+}
+
+#[test]
+fn assertion_messages_capture_names() {
+    assert_eq!(checked_root_grad(4.0, 2), (4.0, 0.5));
+    assert_eq!(checked_root_jvp(4.0, 1.0, 2), (4.0, 0.5));
+    let (_, _, h) = checked_root_hvp(4.0, 1.0, 2);
+    assert!((h + 0.0625).abs() < 1e-15, "f'' = -x^(-3/2) / 2 at 4");
+    let message = std::panic::catch_unwind(|| checked_root_grad(-1.0, 7))
+        .expect_err("the assertion is kept")
+        .downcast::<String>()
+        .expect("a formatted message");
+    assert_eq!(*message, "x = -1, k =   7, again -1.00 {braces}");
+}

@@ -715,13 +715,6 @@ impl Lowerer {
                 ));
                 return;
             };
-            if captures_names(&s.value()) {
-                self.errors.push(err(
-                    s,
-                    "name the message's arguments after it, as in `\"x = {}\", x`: inline names such as `{x}` are not supported",
-                ));
-                return;
-            }
             message = Some(s.clone());
         }
         let mut ids = Vec::new();
@@ -730,6 +723,20 @@ impl Lowerer {
                 continue;
             }
             ids.push(self.expr(a));
+        }
+        // `"x = {x}"`: each name captured inline becomes an argument after the others, named
+        // by its position, `"x = {1}", x`, so that it is lowered (and renamed) like them.
+        if let Some(s) = &message
+            && captures_names(&s.value())
+        {
+            let explicit = args.len() - operands - 1;
+            let (text, names) = inline_names(&s.value(), explicit);
+            for name in &names {
+                let ident = syn::Ident::new(name, s.span());
+                let path: Expr = syn::parse_quote!(#ident);
+                ids.push(self.expr(&path));
+            }
+            message = Some(syn::LitStr::new(&text, s.span()));
         }
         let mac_name = syn::Ident::new(name, mac.path.span());
         self.emit(graph::Stmt::Assert {
@@ -1261,6 +1268,45 @@ fn captures_names(s: &str) -> bool {
         }
     }
     false
+}
+
+/// The format string `s` with each name captured inline (`{x}`, `{x:.3}`) replaced by the
+/// position of an argument after the `explicit` ones (`{1}`, `{1:.3}`), and the names in order
+/// (a name captured twice is one argument).
+fn inline_names(s: &str, explicit: usize) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '{' {
+            continue;
+        }
+        if chars.peek() == Some(&'{') {
+            out.push(chars.next().expect("peeked"));
+            continue;
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek()
+            && (c.is_alphanumeric() || c == '_')
+        {
+            name.push(c);
+            chars.next();
+        }
+        if name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+            let at = match names.iter().position(|n| *n == name) {
+                Some(k) => k,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            };
+            out.push_str(&(explicit + at).to_string());
+        } else {
+            out.push_str(&name);
+        }
+    }
+    (out, names)
 }
 
 fn macro_error(mac: &syn::Macro, name: &str) -> syn::Error {

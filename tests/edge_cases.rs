@@ -254,6 +254,7 @@ fn is_empty_is_a_constant_condition() {
 
 /// Assertion messages that capture names inline, `{x}` and `{k:>3}`, beside positional ones.
 #[differentiate(reverse, forward, hessian)]
+#[allow(clippy::uninlined_format_args)] // the positional form is tested beside the inline one
 fn checked_root(x: f64, k: usize) -> f64 {
     assert!(x >= 0.0, "x = {x}, k = {k:>3}, again {x:.2} {{braces}}");
     debug_assert!(k < 10, "k = {}", k);

@@ -199,11 +199,16 @@ struct Param {
     active: bool,
     /// Declared `mut`.
     mutable: bool,
+    /// The names of its gradient (or tangent), direction and Hessian-vector product in the
+    /// generated functions, apart from every name of the user's: `d_x`, `v_x`, `hv_x`.
+    d: Ident,
+    v: Ident,
+    hv: Ident,
 }
 
 impl Param {
     fn d(&self) -> Ident {
-        format_ident!("d_{}", self.name)
+        self.d.clone()
     }
 
     fn len(&self) -> Len {
@@ -271,6 +276,9 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
         }
         let active = float && options.wrt.as_ref().is_none_or(|w| w.contains(&p.ident));
         out.push(Param {
+            d: p.ident.clone(),
+            v: p.ident.clone(),
+            hv: p.ident.clone(),
             name: p.ident.clone(),
             ty: (*t.ty).clone(),
             kind,
@@ -281,10 +289,124 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
     Ok(out)
 }
 
+/// Every identifier in `tokens`, at any depth, without the `r#` of raw ones.
+fn idents_in(tokens: TokenStream, names: &mut HashSet<String>) {
+    use proc_macro2::TokenTree;
+    let mut open = vec![tokens.into_iter()];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            Some(TokenTree::Group(g)) => open.push(g.stream().into_iter()),
+            Some(TokenTree::Ident(i)) => {
+                names.insert(crate::names::plain(&i.to_string()).to_owned());
+            }
+            Some(_) => {}
+            None => {
+                open.pop();
+            }
+        }
+    }
+}
+
+/// Chooses the names of generated parameters and locals apart from each other and from every
+/// identifier the user wrote in the function (parameters, locals, paths): a parameter may be
+/// called `seed`, `v_x`, `d_x`, `jac` or `out_`.
+struct Fresh {
+    used: HashSet<String>,
+}
+
+impl Fresh {
+    fn of(tokens: TokenStream) -> Self {
+        let mut used = HashSet::new();
+        idents_in(tokens, &mut used);
+        Self { used }
+    }
+
+    /// `preferred`, or `preferred_1`, `preferred_2`, ... if it is taken (`out_1_` for `out_`:
+    /// no double underscore, which is not snake case).
+    fn fresh(&mut self, preferred: &str) -> Ident {
+        let preferred = crate::names::plain(preferred);
+        let mut name = preferred.to_owned();
+        let mut n = 1;
+        while self.used.contains(&name) {
+            name = match preferred.strip_suffix('_') {
+                Some(stem) => format!("{}_", crate::names::suffixed(stem, n)),
+                None => crate::names::suffixed(preferred, n),
+            };
+            n += 1;
+        }
+        let ident = crate::names::ident(&name, Span::call_site());
+        self.used.insert(name);
+        ident
+    }
+}
+
+/// The generated functions' own names, chosen by [`Fresh`].
+struct Names {
+    seed: Ident,
+    v_seed: Ident,
+    jac: Ident,
+    out_: Ident,
+    d_out_: Ident,
+    v_out_: Ident,
+    hv_out_: Ident,
+    jac_: Ident,
+    n_: Ident,
+    i_: Ident,
+    j_: Ident,
+    t_: Ident,
+    row_: Ident,
+    value_: Ident,
+    k_: Ident,
+    chunk_: Ident,
+    l_: Ident,
+    x_: Ident,
+    lanes_: Ident,
+    lane_: Ident,
+    columns_: Ident,
+    rows_: Ident,
+    output_: Ident,
+    tangent_: Ident,
+}
+
+impl Names {
+    fn new(fresh: &mut Fresh, out_: Ident) -> Self {
+        let mut f = |name: &str| fresh.fresh(name);
+        Self {
+            seed: f("seed"),
+            v_seed: f("v_seed"),
+            jac: f("jac"),
+            d_out_: f("d_out_"),
+            v_out_: f("v_out_"),
+            hv_out_: f("hv_out_"),
+            jac_: f("jac_"),
+            n_: f("n_"),
+            i_: f("i_"),
+            j_: f("j_"),
+            t_: f("t_"),
+            row_: f("row_"),
+            value_: f("value_"),
+            k_: f("k_"),
+            chunk_: f("chunk_"),
+            l_: f("l_"),
+            x_: f("x_"),
+            lanes_: f("W_"),
+            lane_: f("L_"),
+            columns_: f("columns_"),
+            rows_: f("rows_"),
+            output_: f("output_"),
+            tangent_: f("tangent_"),
+            out_,
+        }
+    }
+}
+
 /// Rewrites a function body so that it stores its result into `out_` and returns `0.0`.
 struct Rewriter<'a> {
     output: &'a Output,
     out: Ident,
+    /// A loop counter and a bound value, named apart from the user's names.
+    k: Ident,
+    value: Ident,
 }
 
 impl Rewriter<'_> {
@@ -322,15 +444,16 @@ impl Rewriter<'_> {
                         }
                     }
                     None => {
-                        let at = offset.plus(&Len::runtime(quote!(k_)));
-                        stmts.push(syn::parse_quote!(for k_ in 0..#len { #out[#at] = #p[k_]; }));
+                        let k = &self.k;
+                        let at = offset.plus(&Len::runtime(quote!(#k)));
+                        stmts.push(syn::parse_quote!(for #k in 0..#len { #out[#at] = #p[#k]; }));
                     }
                 },
                 // `z.map(|v| v * v)`, `g(x)`: bound with the output's type, then stored.
                 other => {
                     let float = &self.output.float;
                     let n = &len.tokens;
-                    let name = format_ident!("value_", span = other.span());
+                    let name = Ident::new(&self.value.to_string(), other.span());
                     stmts.push(syn::parse_quote!(let #name: [#float; #n] = #other;));
                     self.store_part(part, offset, syn::parse_quote!(#name), stmts)?;
                 }
@@ -511,17 +634,27 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
             "`graph` draws functions with one float output; remove it here",
         ));
     }
-    let params = params(function, options)?;
+    let mut params = params(function, options)?;
     let f = &function.sig.ident;
     let helper_name = format_ident!("{}_outputs", f);
-    let out = format_ident!("out_");
+    // Every generated name apart from the user's: a parameter may be called `seed` or `out_`.
+    let mut fresh = Fresh::of(function.to_token_stream());
+    let out = fresh.fresh("out_");
     let float = &output.float;
 
     // The helper: the body writing into `out_`.
     let rewriter = Rewriter {
         output: &output,
         out: out.clone(),
+        k: fresh.fresh("k_"),
+        value: fresh.fresh("value_"),
     };
+    for p in &mut params {
+        p.d = fresh.fresh(&crate::names::derivative(&p.name.to_string()));
+        p.v = fresh.fresh(&format!("v_{}", crate::names::plain(&p.name.to_string())));
+        p.hv = fresh.fresh(&format!("hv_{}", crate::names::plain(&p.name.to_string())));
+    }
+    let names = Names::new(&mut fresh, out.clone());
     let mut body = (*function.block).clone();
     rewriter.block_tail(&mut body)?;
     body.stmts.push(Stmt::Expr(syn::parse_quote!(0.0), None));
@@ -614,6 +747,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         jvp: format_ident!("{}_jvp", helper_name),
         jvp_lanes,
         row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
+        names,
     };
     let mut tokens = quote!(#helper_tokens #derived);
     if let Some((_, row_tokens)) = row_grad {
@@ -649,6 +783,7 @@ struct Gen<'a> {
     /// `f_outputs_row_grad`, the gradient of one iteration of a loop that writes one output an
     /// iteration (`rows.rs`).
     row_grad: Option<Ident>,
+    names: Names,
 }
 
 /// The suffix of the name `calls` gives a call of a function with several outputs, `g` called
@@ -732,7 +867,7 @@ impl Gen<'_> {
 
     /// `let mut d_out_ = ...;` holding `seed` flattened.
     fn pack_seed(&self) -> TokenStream {
-        self.pack(&format_ident!("seed"), &format_ident!("d_out_"))
+        self.pack(&self.names.seed, &self.names.d_out_)
     }
 
     /// `let mut buf = ...;` holding the output-typed `value` flattened.
@@ -766,6 +901,7 @@ impl Gen<'_> {
 
     /// The output rebuilt from the flat array `buf`.
     fn unpack(&self, buf: &Ident) -> TokenStream {
+        let Names { k_, .. } = &self.names;
         if !self.output.tuple {
             return quote!(#buf);
         }
@@ -777,20 +913,26 @@ impl Gen<'_> {
                 .map(|(part, off)| match part {
                     Part::Scalar => quote!(#buf[#off]),
                     Part::Array(_) => {
-                        let at = off.plus(&Len::runtime(quote!(k_)));
-                        quote!(::core::array::from_fn(|k_| #buf[#at]))
+                        let at = off.plus(&Len::runtime(quote!(#k_)));
+                        quote!(::core::array::from_fn(|#k_| #buf[#at]))
                     }
                 });
         quote!((#(#elems,)*))
     }
 
     fn vjp(&self) -> TokenStream {
+        let Names {
+            seed,
+            out_,
+            d_out_,
+            output_,
+            ..
+        } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
-        let out = format_ident!("out_");
-        let unpack = self.unpack(&out);
+        let unpack = self.unpack(out_);
         let vjp_into = &self.vjp_into;
         let grads = self.returned_grads();
         let name = format_ident!("{}_vjp", f);
@@ -831,30 +973,33 @@ impl Gen<'_> {
             #[doc = #into_doc]
             #[must_use]
             #[allow(clippy::too_many_arguments)]
-            #vis fn #into_name(#(#into_params,)* seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
+            #vis fn #into_name(#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
                 let _ = #f;
-                let mut out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments)]
-            #vis fn #name(#(#plain_params,)* seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
+            #vis fn #name(#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (output_, #(#grads,)*) = #into_name(#(#call_args,)* seed);
-                (output_, #(#all,)*)
+                let (#output_, #(#grads,)*) = #into_name(#(#call_args,)* #seed);
+                (#output_, #(#all,)*)
             }
         }
     }
 
     fn vjp_plain(&self, name: &Ident, doc: &str) -> TokenStream {
+        let Names {
+            seed, out_, d_out_, ..
+        } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
-        let unpack = self.unpack(&format_ident!("out_"));
+        let unpack = self.unpack(out_);
         let vjp_into = &self.vjp_into;
         let grads = self.returned_grads();
         let tys = self
@@ -868,11 +1013,11 @@ impl Gen<'_> {
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments)]
-            #vis fn #name(#(#params,)* seed: #out_ty) -> (#out_ty, #(#tys,)*) {
+            #vis fn #name(#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) {
                 let _ = #f;
-                let mut out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
         }
@@ -881,20 +1026,26 @@ impl Gen<'_> {
     /// `f_hvp` (over `f_hvp_into` with slices): the helper's `_hvp_into` with the seed and its
     /// tangent flattened, the outputs and their tangents rebuilt.
     fn hvp(&self) -> TokenStream {
+        let Names {
+            seed,
+            v_seed,
+            out_,
+            d_out_,
+            v_out_,
+            hv_out_,
+            output_,
+            tangent_,
+            ..
+        } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
-        let (out, v_out, d_out, hv_out) = (
-            format_ident!("out_"),
-            format_ident!("v_out_"),
-            format_ident!("d_out_"),
-            format_ident!("hv_out_"),
-        );
-        let pack_seed = self.pack(&format_ident!("seed"), &d_out);
-        let pack_v_seed = self.pack(&format_ident!("v_seed"), &hv_out);
-        let (unpack, unpack_v) = (self.unpack(&out), self.unpack(&v_out));
-        let hv = |p: &Param| format_ident!("hv_{}", p.name);
-        let v = |p: &Param| format_ident!("v_{}", p.name);
+        let (out, v_out, d_out, hv_out) = (out_, v_out_, d_out_, hv_out_);
+        let pack_seed = self.pack(seed, d_out);
+        let pack_v_seed = self.pack(v_seed, hv_out);
+        let (unpack, unpack_v) = (self.unpack(out), self.unpack(v_out));
+        let hv = |p: &Param| p.hv.clone();
+        let v = |p: &Param| p.v.clone();
         // Parameters and arguments of `f_hvp_into` (the helper's, with slices' buffers) and of
         // `f_hvp`.
         let (mut into_params, mut plain_params, mut args, mut plain_args) =
@@ -931,7 +1082,7 @@ impl Gen<'_> {
         let hvp_into = &self.hvp_into;
         let name = format_ident!("{}_hvp", f);
         let doc = format!(
-            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `v_seed` after `seed`, by forward mode over the reverse sweep: returns `(output, gradients..., tangent, tangents of the gradients...)`, that is `f_vjp`'s result followed by its tangent. With `seed` fixed (`v_seed` zero) the gradients' tangents are `(seedᵀ·H)·v`, `H` the outputs' Hessians.\n\n Generated by `#[differentiate]`."
+            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `{v_seed}` after `{seed}`, by forward mode over the reverse sweep: returns `(output, gradients..., tangent, tangents of the gradients...)`, that is `f_vjp`'s result followed by its tangent. With `{seed}` fixed (`{v_seed}` zero) the gradients' tangents are `(seedᵀ·H)·v`, `H` the outputs' Hessians.\n\n Generated by `#[differentiate]`."
         );
         let body = |args: &[TokenStream]| {
             quote! {
@@ -950,7 +1101,7 @@ impl Gen<'_> {
                 #[doc = #doc]
                 #[must_use]
                 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-                #vis fn #name(#(#plain_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+                #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
                     #body
                 }
             };
@@ -958,7 +1109,7 @@ impl Gen<'_> {
         let into_name = format_ident!("{}_hvp_into", f);
         let into_body = body(&args);
         let into_doc = format!(
-            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `v_seed` after `seed`, by forward mode over the reverse sweep: the gradient of each slice and its tangent are added into the two buffers after its direction; returns `(output, gradients of the other active parameters..., tangent, their tangents...)`.\n\n # Panics\n\n If a direction's or a buffer's length differs from its slice's.\n\n Generated by `#[differentiate]`."
+            " The value of [`{f}`], the vector-Jacobian product `seedᵀ·J` of its outputs, and the tangents of both along the direction given after each parameter and `{v_seed}` after `{seed}`, by forward mode over the reverse sweep: the gradient of each slice and its tangent are added into the two buffers after its direction; returns `(output, gradients of the other active parameters..., tangent, their tangents...)`.\n\n # Panics\n\n If a direction's or a buffer's length differs from its slice's.\n\n Generated by `#[differentiate]`."
         );
         let all: Vec<&Param> = self.params.iter().filter(|p| p.active).collect();
         let all_tys: Vec<TokenStream> = all.iter().map(|p| self.grad_type(p)).collect();
@@ -979,16 +1130,16 @@ impl Gen<'_> {
             #[doc = #into_doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-            #vis fn #into_name(#(#into_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+            #vis fn #into_name(#(#into_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
                 #into_body
             }
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-            #vis fn #name(#(#plain_params,)* seed: #out_ty, v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
+            #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (output_, #(#grads,)* tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* seed, v_seed);
-                (output_, #(#all_grads,)* tangent_, #(#all_hvs,)*)
+                let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* #seed, #v_seed);
+                (#output_, #(#all_grads,)* #tangent_, #(#all_hvs,)*)
             }
         }
     }
@@ -1012,6 +1163,7 @@ impl Gen<'_> {
     }
 
     fn jvp(&self) -> TokenStream {
+        let Names { out_, d_out_, .. } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
@@ -1027,8 +1179,8 @@ impl Gen<'_> {
         }
         let args = self.jvp_args(false);
         let jvp = &self.jvp;
-        let unpack_v = self.unpack(&format_ident!("out_"));
-        let unpack_t = self.unpack(&format_ident!("d_out_"));
+        let unpack_v = self.unpack(out_);
+        let unpack_t = self.unpack(d_out_);
         let doc = format!(
             " The value of [`{f}`] and its derivative along a direction, by forward-mode automatic differentiation: returns `(output, tangent)`, the tangent of the output's type.\n\n Generated by `#[differentiate]`."
         );
@@ -1038,9 +1190,9 @@ impl Gen<'_> {
             #[allow(clippy::too_many_arguments)]
             #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
                 let _ = #f;
-                let mut out_: [#float; #m] = [0.0; #m];
-                let mut d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut out_, &mut d_out_);
+                let mut #out_: [#float; #m] = [0.0; #m];
+                let mut #d_out_: [#float; #m] = [0.0; #m];
+                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack_v, #unpack_t)
             }
         }
@@ -1055,6 +1207,17 @@ impl Gen<'_> {
         rows: &TokenStream,
         col: &TokenStream,
     ) -> TokenStream {
+        let Names {
+            out_,
+            d_out_,
+            i_,
+            j_,
+            t_,
+            row_,
+            columns_,
+            rows_,
+            ..
+        } = &self.names;
         let float = self.float;
         let m = self.output.m();
         let vjp_into = &self.vjp_into;
@@ -1069,8 +1232,8 @@ impl Gen<'_> {
             let d = p.d();
             let end = off.plus(&p.len());
             fill_row.push(match p.kind {
-                Kind::Scalar => quote!(row_[#off] = #d;),
-                _ => quote!(row_[#off..#end].copy_from_slice(&#d);),
+                Kind::Scalar => quote!(#row_[#off] = #d;),
+                _ => quote!(#row_[#off..#end].copy_from_slice(&#d);),
             });
             if let Kind::Slice = p.kind {
                 let name = &p.name;
@@ -1083,12 +1246,12 @@ impl Gen<'_> {
         let args = self.vjp_args(true);
         let reverse = quote! {
             #(#buffers)*
-            for i_ in 0..#m {
-                let mut d_out_: [#float; #m] = [0.0; #m];
-                d_out_[i_] = 1.0;
+            for #i_ in 0..#m {
+                let mut #d_out_: [#float; #m] = [0.0; #m];
+                #d_out_[#i_] = 1.0;
                 #(#clear)*
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut out_, &mut d_out_);
-                let row_ = #rows;
+                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let #row_ = #rows;
                 #(#fill_row)*
             }
         };
@@ -1100,22 +1263,22 @@ impl Gen<'_> {
             let d = p.d();
             let end = off.plus(&p.len());
             let at = if off.lit == Some(0) {
-                quote!(j_)
+                quote!(#j_)
             } else {
-                quote!(j_ - #off)
+                quote!(#j_ - #off)
             };
             tangents.push(match &p.kind {
-                Kind::Scalar => quote!(let #d: #float = if j_ == #off { 1.0 } else { 0.0 };),
+                Kind::Scalar => quote!(let #d: #float = if #j_ == #off { 1.0 } else { 0.0 };),
                 Kind::Array(l) | Kind::RefArray(l) => quote! {
                     let mut #d: [#float; #l] = [0.0; #l];
-                    if (#off..#end).contains(&j_) { #d[#at] = 1.0; }
+                    if (#off..#end).contains(&#j_) { #d[#at] = 1.0; }
                 },
                 _ => {
                     let name = &p.name;
                     slice_buffers.push(quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #name.len()];));
                     quote! {
                         #d.fill(0.0);
-                        if (#off..#end).contains(&j_) { #d[#at] = 1.0; }
+                        if (#off..#end).contains(&#j_) { #d[#at] = 1.0; }
                     }
                 }
             });
@@ -1123,12 +1286,12 @@ impl Gen<'_> {
         let args = self.jvp_args(true);
         let forward = quote! {
             #(#slice_buffers)*
-            for j_ in 0..#n {
+            for #j_ in 0..#n {
                 #(#tangents)*
-                let mut d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut out_, &mut d_out_);
-                for (i_, t_) in d_out_.iter().enumerate() {
-                    #col = *t_;
+                let mut #d_out_: [#float; #m] = [0.0; #m];
+                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
+                for (#i_, #t_) in #d_out_.iter().enumerate() {
+                    #col = *#t_;
                 }
             }
         };
@@ -1141,8 +1304,8 @@ impl Gen<'_> {
                 (Some(_), Some(_)) => reverse,
                 _ => quote! {
                     #prelude
-                    let (columns_, rows_): (usize, usize) = (#nt, #m);
-                    if 2 * columns_ <= 5 * rows_ { #lanes } else { #reverse }
+                    let (#columns_, #rows_): (usize, usize) = (#nt, #m);
+                    if 2 * #columns_ <= 5 * #rows_ { #lanes } else { #reverse }
                 },
             };
         }
@@ -1158,6 +1321,14 @@ impl Gen<'_> {
     /// The Jacobian row by row: iteration `i_` of the function's loop, differentiated alone,
     /// gives output `i_` and row `i_`.
     fn rows(&self, row_grad: &Ident, offsets: &[(usize, Len)]) -> TokenStream {
+        let Names {
+            out_,
+            jac_,
+            i_,
+            row_,
+            value_,
+            ..
+        } = &self.names;
         let m = self.output.m();
         let grads = self.returned_grads();
         let names = self.names();
@@ -1166,15 +1337,15 @@ impl Gen<'_> {
             let d = p.d();
             let end = off.plus(&p.len());
             match p.kind {
-                Kind::Scalar => quote!(row_[#off] = #d;),
-                _ => quote!(row_[#off..#end].copy_from_slice(&#d);),
+                Kind::Scalar => quote!(#row_[#off] = #d;),
+                _ => quote!(#row_[#off..#end].copy_from_slice(&#d);),
             }
         });
         quote! {
-            for i_ in 0..#m {
-                let (value_, #(#grads,)*) = #row_grad(#(#names,)* i_);
-                out_[i_] = value_;
-                let row_ = &mut jac_[i_];
+            for #i_ in 0..#m {
+                let (#value_, #(#grads,)*) = #row_grad(#(#names,)* #i_);
+                #out_[#i_] = #value_;
+                let #row_ = &mut #jac_[#i_];
                 #(#fill_row)*
             }
         }
@@ -1188,6 +1359,22 @@ impl Gen<'_> {
         offsets: &[(usize, Len)],
         col: &TokenStream,
     ) -> Option<(TokenStream, TokenStream)> {
+        let Names {
+            out_,
+            d_out_,
+            jac_,
+            i_,
+            j_,
+            t_,
+            row_,
+            k_,
+            chunk_,
+            l_,
+            x_,
+            lanes_,
+            lane_,
+            ..
+        } = &self.names;
         let jvp_lanes = self.jvp_lanes.as_ref()?;
         let float = self.float;
         let m = self.output.m();
@@ -1210,29 +1397,29 @@ impl Gen<'_> {
             }
         };
         let prelude_tokens = quote! {
-            const W_: usize = #width;
-            type L_ = ::autodiff::private::Lanes<#float, W_>;
+            const #lanes_: usize = #width;
+            type #lane_ = ::autodiff::private::Lanes<#float, #lanes_>;
         };
         let mut seeds = Vec::new();
         for (k, off) in offsets {
             let p = &self.params[*k];
             let d = p.d();
             let at = if off.lit == Some(0) {
-                quote!(k_)
+                quote!(#k_)
             } else {
-                quote!(#off + k_)
+                quote!(#off + #k_)
             };
             seeds.push(match &p.kind {
-                Kind::Scalar => quote!(let #d = L_::unit(usize::wrapping_sub(#off, chunk_));),
+                Kind::Scalar => quote!(let #d = #lane_::unit(usize::wrapping_sub(#off, #chunk_));),
                 Kind::Array(l) | Kind::RefArray(l) => quote! {
-                    let #d: [L_; #l] =
-                        ::core::array::from_fn(|k_| L_::unit(usize::wrapping_sub(#at, chunk_)));
+                    let #d: [#lane_; #l] =
+                        ::core::array::from_fn(|#k_| #lane_::unit(usize::wrapping_sub(#at, #chunk_)));
                 },
                 Kind::Slice => {
                     let name = &p.name;
                     quote! {
-                        let #d: ::std::vec::Vec<L_> = (0..#name.len())
-                            .map(|k_| L_::unit(usize::wrapping_sub(#at, chunk_)))
+                        let #d: ::std::vec::Vec<#lane_> = (0..#name.len())
+                            .map(|#k_| #lane_::unit(usize::wrapping_sub(#at, #chunk_)))
                             .collect();
                     }
                 }
@@ -1243,26 +1430,26 @@ impl Gen<'_> {
         // One sweep of exactly the columns of an array Jacobian: each row is a sweep's lanes.
         if n.lit.is_some_and(|n| (1..=MAX_LANES).contains(&n)) && !self.has_slices() {
             let code = quote! {
-                let chunk_: usize = 0;
+                let #chunk_: usize = 0;
                 #(#seeds)*
-                let mut d_out_: [L_; #m] = [L_::splat(0.0); #m];
-                let _ = #jvp_lanes::<W_>(#(#args,)* &mut out_, &mut d_out_);
-                for (row_, t_) in jac_.iter_mut().zip(&d_out_) {
-                    *row_ = t_.0;
+                let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
+                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                for (#row_, #t_) in #jac_.iter_mut().zip(&#d_out_) {
+                    *#row_ = #t_.0;
                 }
             };
             return Some((quote! { #prelude_tokens }, code));
         }
         let code = quote! {
-            for chunk_ in (0..#nt).step_by(W_) {
+            for #chunk_ in (0..#nt).step_by(#lanes_) {
                 #(#seeds)*
-                let mut d_out_: [L_; #m] = [L_::splat(0.0); #m];
-                let _ = #jvp_lanes::<W_>(#(#args,)* &mut out_, &mut d_out_);
-                for (i_, t_) in d_out_.iter().enumerate() {
-                    for (l_, x_) in t_.0.iter().enumerate() {
-                        let j_ = chunk_ + l_;
-                        if j_ < #nt {
-                            #col = *x_;
+                let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
+                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                for (#i_, #t_) in #d_out_.iter().enumerate() {
+                    for (#l_, #x_) in #t_.0.iter().enumerate() {
+                        let #j_ = #chunk_ + #l_;
+                        if #j_ < #nt {
+                            #col = *#x_;
                         }
                     }
                 }
@@ -1272,6 +1459,17 @@ impl Gen<'_> {
     }
 
     fn jacobian(&self) -> TokenStream {
+        let Names {
+            jac,
+            out_,
+            jac_,
+            n_,
+            i_,
+            j_,
+            output_,
+            ..
+        } = &self.names;
+        let jac_message = format!("`{jac}` must have length M·N");
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
@@ -1286,12 +1484,17 @@ impl Gen<'_> {
         }
         let names = self.names();
         let params = self.sig_params();
-        let unpack = self.unpack(&format_ident!("out_"));
+        let unpack = self.unpack(out_);
         let name = format_ident!("{}_jacobian", f);
         if !self.has_slices() {
             let sweeps = match &self.row_grad {
                 Some(row_grad) if n.lit != Some(1) => self.rows(row_grad, &offsets),
-                _ => self.sweeps(&n, &offsets, &quote!(&mut jac_[i_]), &quote!(jac_[i_][j_])),
+                _ => self.sweeps(
+                    &n,
+                    &offsets,
+                    &quote!(&mut #jac_[#i_]),
+                    &quote!(#jac_[#i_][#j_]),
+                ),
             };
             let doc = format!(
                 " The value of [`{f}`] and its Jacobian `jac[i][j] = ∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n Generated by `#[differentiate]`."
@@ -1302,22 +1505,22 @@ impl Gen<'_> {
                 #[allow(clippy::too_many_arguments)]
                 #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
                     let _ = #f;
-                    let mut out_: [#float; #m] = [0.0; #m];
-                    let mut jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
+                    let mut #out_: [#float; #m] = [0.0; #m];
+                    let mut #jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
                     #sweeps
-                    (#unpack, jac_)
+                    (#unpack, #jac_)
                 }
             };
         }
         let into = format_ident!("{}_jacobian_into", f);
         let sweeps = self.sweeps(
-            &Len::runtime(quote!(n_)),
+            &Len::runtime(quote!(#n_)),
             &offsets,
-            &quote!(&mut jac[i_ * n_..(i_ + 1) * n_]),
-            &quote!(jac[i_ * n_ + j_]),
+            &quote!(&mut #jac[#i_ * #n_..(#i_ + 1) * #n_]),
+            &quote!(#jac[#i_ * #n_ + #j_]),
         );
         let into_doc = format!(
-            " The value of [`{f}`]; overwrites `jac` (of length M·N, row-major) with its Jacobian `∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n # Panics\n\n If `jac`'s length is not M·N.\n\n Generated by `#[differentiate]`."
+            " The value of [`{f}`]; overwrites `{jac}` (of length M·N, row-major) with its Jacobian `∂output_i/∂input_j` (outputs and active inputs flattened in order), by automatic differentiation in the mode that needs fewer sweeps.\n\n # Panics\n\n If `{jac}`'s length is not M·N.\n\n Generated by `#[differentiate]`."
         );
         let doc = format!(
             " The value of [`{f}`] and its Jacobian, a vector of length M·N in row-major order: `jac[i * n + j] = ∂output_i/∂input_j` (outputs and active inputs flattened in order).\n\n Generated by `#[differentiate]`."
@@ -1325,11 +1528,11 @@ impl Gen<'_> {
         quote! {
             #[doc = #into_doc]
             #[allow(clippy::too_many_arguments)]
-            #vis fn #into(#(#params,)* jac: &mut [#float]) -> #out_ty {
+            #vis fn #into(#(#params,)* #jac: &mut [#float]) -> #out_ty {
                 let _ = #f;
-                let n_: usize = #n;
-                ::core::assert_eq!(jac.len(), #m * n_, "`jac` must have length M·N");
-                let mut out_: [#float; #m] = [0.0; #m];
+                let #n_: usize = #n;
+                ::core::assert_eq!(#jac.len(), #m * #n_, #jac_message);
+                let mut #out_: [#float; #m] = [0.0; #m];
                 #sweeps
                 #unpack
             }
@@ -1337,10 +1540,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments)]
             #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
-                let n_: usize = #n;
-                let mut jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * n_];
-                let output_ = #into(#(#names,)* &mut jac_);
-                (output_, jac_)
+                let #n_: usize = #n;
+                let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * #n_];
+                let #output_ = #into(#(#names,)* &mut #jac_);
+                (#output_, #jac_)
             }
         }
     }
@@ -1359,15 +1562,38 @@ pub fn calls(function: &ItemFn) -> Option<ItemFn> {
         return None;
     }
     let mut block = (*function.block).clone();
-    let mut count = 0;
+    let mut count = Calls::new(function.to_token_stream());
     let locals = local_names(function);
     calls_in(&mut block, &mut count, &locals);
-    if count == 0 {
+    if count.count == 0 {
         return None;
     }
     let mut rewritten = function.clone();
     rewritten.block = Box::new(block);
     Some(rewritten)
+}
+
+/// The calls `calls` has rewritten, and the names of its buffers and loop counter, apart from
+/// every name of the function's.
+struct Calls {
+    count: usize,
+    fresh: Fresh,
+    k: Ident,
+}
+
+impl Calls {
+    fn new(function: TokenStream) -> Self {
+        let mut fresh = Fresh::of(function);
+        let k = fresh.fresh("k_");
+        Self { count: 0, fresh, k }
+    }
+
+    /// The buffer of the next call, `outputs_0_`.
+    fn buffer(&mut self) -> Ident {
+        let name = self.fresh.fresh(&format!("outputs_{}_", self.count));
+        self.count += 1;
+        name
+    }
 }
 
 /// The names the function binds itself, its parameters and every `let`'s: a call of one is a
@@ -1418,7 +1644,9 @@ fn has_call_let(block: &Block) -> bool {
         for stmt in &block.stmts {
             match stmt {
                 Stmt::Local(l) => {
-                    if call_let(stmt, &mut 0, &HashSet::new()).is_some() {
+                    if call_let(stmt, &mut Calls::new(TokenStream::new()), &HashSet::new())
+                        .is_some()
+                    {
                         return true;
                     }
                     // `let y = g(x);`, whose uses `calls_in` reads.
@@ -1457,7 +1685,7 @@ fn has_call_let(block: &Block) -> bool {
     false
 }
 
-fn calls_in(block: &mut Block, count: &mut usize, locals: &HashSet<String>) {
+fn calls_in(block: &mut Block, count: &mut Calls, locals: &HashSet<String>) {
     let stmts = std::mem::take(&mut block.stmts);
     let replaced: Vec<Option<Vec<Stmt>>> = (0..stmts.len())
         .map(|i| {
@@ -1483,7 +1711,7 @@ fn calls_in(block: &mut Block, count: &mut usize, locals: &HashSet<String>) {
     }
 }
 
-fn calls_in_expr(e: &mut Expr, count: &mut usize, locals: &HashSet<String>) {
+fn calls_in_expr(e: &mut Expr, count: &mut Calls, locals: &HashSet<String>) {
     match e {
         Expr::Block(b) => calls_in(&mut b.block, count, locals),
         Expr::If(i) => {
@@ -1518,11 +1746,11 @@ fn whole_array_call(
     call: &syn::ExprCall,
     declare: &TokenStream,
     ident: &Ident,
-    count: &mut usize,
+    count: &mut Calls,
 ) -> Vec<Stmt> {
     let helper = format_ident!("{}{}", callee, CALL_MARKER);
-    let (mut stmts, args) = bind_array_arguments(call, &format_ident!("outputs_{}_", *count));
-    *count += 1;
+    let buffer = count.buffer();
+    let (mut stmts, args) = bind_array_arguments(call, &buffer, count);
     stmts.push(syn::parse_quote!(#declare));
     stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #ident);));
     stmts
@@ -1535,7 +1763,7 @@ fn whole_array_call(
 fn indexed_call_let(
     stmt: &Stmt,
     later: &[Stmt],
-    count: &mut usize,
+    count: &mut Calls,
     locals: &HashSet<String>,
 ) -> Option<Vec<Stmt>> {
     let Stmt::Local(l) = stmt else { return None };
@@ -1666,12 +1894,16 @@ fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
 
 /// The arguments of a call into a buffer, an array literal (`g([x[0], x[1]])`) bound first by a
 /// name made from `prefix`, since a call into a buffer takes arrays by name.
-fn bind_array_arguments(call: &syn::ExprCall, prefix: &Ident) -> (Vec<Stmt>, Vec<Expr>) {
+fn bind_array_arguments(
+    call: &syn::ExprCall,
+    prefix: &Ident,
+    count: &mut Calls,
+) -> (Vec<Stmt>, Vec<Expr>) {
     let mut stmts: Vec<Stmt> = Vec::new();
     let mut args: Vec<Expr> = Vec::new();
     for (k, arg) in call.args.iter().enumerate() {
         if matches!(arg, Expr::Array(_)) {
-            let name = format_ident!("{}arg{}_", prefix, k);
+            let name = count.fresh.fresh(&format!("{prefix}arg{k}_"));
             stmts.push(syn::parse_quote!(let #name = #arg;));
             args.push(syn::parse_quote!(#name));
         } else {
@@ -1681,7 +1913,7 @@ fn bind_array_arguments(call: &syn::ExprCall, prefix: &Ident) -> (Vec<Stmt>, Vec
     (stmts, args)
 }
 
-fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<Vec<Stmt>> {
+fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<Vec<Stmt>> {
     let Stmt::Local(l) = stmt else { return None };
     let init = l.init.as_ref()?;
     if init.diverge.is_some() {
@@ -1734,10 +1966,10 @@ fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<
     }
     let (callee, call) = called_function(&init.expr, locals)?;
     let helper = format_ident!("{}{}", callee, CALL_MARKER);
-    let buffer = format_ident!("outputs_{}_", *count);
-    *count += 1;
+    let buffer = count.buffer();
+    let k = count.k.clone();
     let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));
-    let (mut stmts, args) = bind_array_arguments(call, &buffer);
+    let (mut stmts, args) = bind_array_arguments(call, &buffer, count);
     stmts.push(syn::parse_quote!(let mut #buffer = [0.0; #m];));
     stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #buffer);));
     let mut at = Len::lit(0);
@@ -1747,9 +1979,8 @@ fn call_let(stmt: &Stmt, count: &mut usize, locals: &HashSet<String>) -> Option<
             Part::Scalar => stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#at];)),
             Part::Array(len) => {
                 stmts.push(syn::parse_quote!(let mut #ident = [0.0; #len];));
-                let k = Len::runtime(quote!(k_));
-                let from = at.plus(&k);
-                stmts.push(syn::parse_quote!(for k_ in 0..#len { #ident[k_] = #buffer[#from]; }));
+                let from = at.plus(&Len::runtime(quote!(#k)));
+                stmts.push(syn::parse_quote!(for #k in 0..#len { #ident[#k] = #buffer[#from]; }));
             }
         }
         at = at.plus(&part.len());

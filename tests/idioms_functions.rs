@@ -503,3 +503,227 @@ fn two_dimensional() {
         None,
     );
 }
+
+// `f64::max(m, x)`, `f64::sqrt(s)` and the like, where `m` or `s` starts as an unsuffixed
+// literal: Rust cannot call a method on such a value, so the derivatives must not either.
+
+#[differentiate(reverse, forward, hessian)]
+fn linf(x: &[f64]) -> f64 {
+    x.iter().map(|v| v.abs()).fold(0.0, f64::max)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn running(x: f64) -> f64 {
+    let mut m = 0.0;
+    for _ in 0..3 {
+        m = f64::max(m, x);
+    }
+    m * x
+}
+
+/// f = √(x₀ + x₁²) for x₀ > 0: the first step is √(x₀²) = x₀.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn sqrt_chain(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s = f64::sqrt(s + x[i] * x[i]);
+    }
+    s
+}
+
+/// f = x₀² x₁.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn powi_chain(x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p = f64::powi(p, 2) * x[i];
+    }
+    p
+}
+
+/// f = |x|.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn hypot_chain(x: &[f64]) -> f64 {
+    let mut h = 0.0;
+    for i in 0..x.len() {
+        h = f64::hypot(h, x[i]);
+    }
+    h
+}
+
+/// f = ln x₀ + x₁.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn ln_chain(x: &[f64]) -> f64 {
+    let mut l = 1.0;
+    for i in 0..x.len() {
+        l = f64::ln(l) + x[i];
+    }
+    l
+}
+
+/// f = x₀ x₁ + x₁.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn mul_add_chain(x: &[f64]) -> f64 {
+    let mut q = 0.0;
+    for i in 0..x.len() {
+        q = f64::mul_add(q, x[i], x[i]);
+    }
+    q
+}
+
+/// The same written as methods where Rust accepts them: the receiver's type is known.
+/// f = max(x₀, x₁)² + √(x₀² + x₁²).
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_range_loop)] // the macro takes `for` over ranges
+fn method_forms(x: &[f64]) -> f64 {
+    let mut m = 0.0;
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        m = x[i].max(m);
+        s = x[i].mul_add(x[i], s);
+    }
+    let r: f64 = s;
+    m * m + r.sqrt()
+}
+
+/// `f_hvp` of a function of a slice: the value, the gradient and the Hessian-vector product.
+type Hvp = fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+
+/// Checks `f_grad`, `f_jvp` and `f_hvp` of a function of a slice against a closed-form gradient
+/// and Hessian.
+#[allow(clippy::too_many_arguments)]
+fn verify_second(
+    name: &str,
+    x: &[f64],
+    f: fn(&[f64]) -> f64,
+    grad: fn(&[f64]) -> (f64, Vec<f64>),
+    jvp: fn(&[f64], &[f64]) -> (f64, f64),
+    hvp: Hvp,
+    want_g: &[f64],
+    want_h: &[&[f64]],
+) {
+    verify_slice(name, x, f, grad, jvp, Some(want_g.to_vec()));
+    for i in 0..x.len() {
+        let mut e = vec![0.0; x.len()];
+        e[i] = 1.0;
+        let (v, g, hv) = hvp(x, &e);
+        assert_eq!(v.to_bits(), f(x).to_bits(), "{name}: f_hvp value");
+        for j in 0..x.len() {
+            assert_close(&format!("{name}: f_hvp ∂/∂x{j}"), g[j], want_g[j], REL);
+            assert_close(&format!("{name}: ∂²/∂x{j}∂x{i}"), hv[j], want_h[j][i], REL);
+        }
+    }
+}
+
+#[test]
+fn float_paths_on_values_from_unsuffixed_literals() {
+    let (value, g) = linf_grad(&[1.0, -3.0, 2.0]);
+    assert_eq!((value, g), (3.0, vec![0.0, -1.0, 0.0]));
+    verify_second(
+        "linf",
+        &[1.0, -3.0, 2.0],
+        linf,
+        linf_grad,
+        linf_jvp,
+        linf_hvp,
+        &[0.0, -1.0, 0.0],
+        &[&[0.0; 3], &[0.0; 3], &[0.0; 3]],
+    );
+
+    for x in [1.5_f64, 0.4] {
+        // m = x for x > 0: f = x².
+        assert_eq!(running_grad(x), (x * x, 2.0 * x));
+        assert_eq!(running_jvp(x, 1.0), (x * x, 2.0 * x));
+        assert_eq!(running_hvp(x, 1.0), (x * x, 2.0 * x, 2.0));
+    }
+    // m = 0 for x < 0: f = 0.
+    assert_eq!(running_grad(-1.5), (0.0, 0.0));
+    assert_eq!(running_hvp(-1.5, 1.0), (0.0, 0.0, 0.0));
+
+    let (a, b): (f64, f64) = (2.0, 1.0);
+    let r = (a + b * b).sqrt();
+    verify_second(
+        "sqrt_chain",
+        &[a, b],
+        sqrt_chain,
+        sqrt_chain_grad,
+        sqrt_chain_jvp,
+        sqrt_chain_hvp,
+        &[0.5 / r, b / r],
+        &[
+            &[-0.25 / r.powi(3), -0.5 * b / r.powi(3)],
+            &[-0.5 * b / r.powi(3), 1.0 / r - b * b / r.powi(3)],
+        ],
+    );
+
+    let (a, b): (f64, f64) = (1.5, -0.5);
+    verify_second(
+        "powi_chain",
+        &[a, b],
+        powi_chain,
+        powi_chain_grad,
+        powi_chain_jvp,
+        powi_chain_hvp,
+        &[2.0 * a * b, a * a],
+        &[&[2.0 * b, 2.0 * a], &[2.0 * a, 0.0]],
+    );
+
+    let (a, b): (f64, f64) = (3.0, -4.0);
+    let n: f64 = 5.0;
+    verify_second(
+        "hypot_chain",
+        &[a, b],
+        hypot_chain,
+        hypot_chain_grad,
+        hypot_chain_jvp,
+        hypot_chain_hvp,
+        &[a / n, b / n],
+        &[
+            &[(1.0 - a * a / (n * n)) / n, -a * b / n.powi(3)],
+            &[-a * b / n.powi(3), (1.0 - b * b / (n * n)) / n],
+        ],
+    );
+
+    let (a, b): (f64, f64) = (2.5, 0.7);
+    verify_second(
+        "ln_chain",
+        &[a, b],
+        ln_chain,
+        ln_chain_grad,
+        ln_chain_jvp,
+        ln_chain_hvp,
+        &[1.0 / a, 1.0],
+        &[&[-1.0 / (a * a), 0.0], &[0.0, 0.0]],
+    );
+    verify_second(
+        "mul_add_chain",
+        &[a, b],
+        mul_add_chain,
+        mul_add_chain_grad,
+        mul_add_chain_jvp,
+        mul_add_chain_hvp,
+        &[b, a + 1.0],
+        &[&[0.0, 1.0], &[1.0, 0.0]],
+    );
+
+    // x₀ is the larger: f = x₀² + |x|.
+    let (a, b) = (3.0, -4.0);
+    verify_second(
+        "method_forms",
+        &[a, b],
+        method_forms,
+        method_forms_grad,
+        method_forms_jvp,
+        method_forms_hvp,
+        &[2.0 * a + a / n, b / n],
+        &[
+            &[2.0 + (1.0 - a * a / (n * n)) / n, -a * b / n.powi(3)],
+            &[-a * b / n.powi(3), (1.0 - b * b / (n * n)) / n],
+        ],
+    );
+}

@@ -665,3 +665,86 @@ fn an_array_field_passed_to_a_buffer_helper() {
     let (_, t) = field_to_a_buffer_helper_jvp(&dense, &tangent, &x, &[0.0, 0.0]);
     close("jvp", t, u0 + u1);
 }
+
+// Integer `min`, `max`, `abs`, `clamp` and `pow` in a generic function stay integer calls.
+
+/// f = Σ_{i < min(k, n)} xᵢ².
+#[differentiate(reverse, forward, hessian)]
+fn head_sq<T: Float>(x: &[T], k: usize) -> T {
+    let mut s = T::zero();
+    for i in 0..k.min(x.len()) {
+        s = s + x[i] * x[i];
+    }
+    s
+}
+
+/// f = Σᵢ wᵢ xᵢ² with integer weights wᵢ = |c − 2| · max(k, 1) + clamp(i + 1, 0, n − 1).
+#[differentiate(reverse, forward, hessian)]
+fn integer_weights<T: Float>(x: &[T], k: usize, c: i32) -> T {
+    let n = x.len();
+    let mut s = T::zero();
+    for i in 0..n {
+        let w = T::from((c - 2).abs()).unwrap() * T::from(k.max(1)).unwrap()
+            + T::from((i + 1).clamp(0, n - 1)).unwrap();
+        s = s + w * x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn integer_methods_in_generic_functions() {
+    let x = [1.0, 2.0, 3.0];
+    assert_eq!(head_sq_grad(&x, 2).1, vec![2.0, 4.0, 0.0]);
+    for k in [0, 2, 5] {
+        let want: Vec<f64> = (0..3)
+            .map(|i| if i < k { 2.0 * x[i] } else { 0.0 })
+            .collect();
+        let (value, g) = head_sq_grad(&x, k);
+        assert_eq!(value, head_sq(&x, k));
+        assert_eq!(g, want);
+        let (_, t) = head_sq_jvp(&x, &[1.0, 1.0, 1.0], k);
+        close("jvp", t, want.iter().sum());
+        let (_, g2, hv) = head_sq_hvp(&x, &[1.0, -1.0, 0.5], k);
+        assert_eq!(g2, want);
+        let dir = [1.0, -1.0, 0.5];
+        for i in 0..3 {
+            close("hvp", hv[i], if i < k { 2.0 * dir[i] } else { 0.0 });
+        }
+        let x32 = [1.0_f32, 2.0, 3.0];
+        let (_, g32) = head_sq_grad(&x32, k);
+        for i in 0..3 {
+            assert!((f64::from(g32[i]) - want[i]).abs() < 1e-5);
+        }
+        let (_, _, hv32) = head_sq_hvp(&x32, &[1.0, -1.0, 0.5], k);
+        for i in 0..3 {
+            let want = if i < k { 2.0 * dir[i] } else { 0.0 };
+            assert!((f64::from(hv32[i]) - want).abs() < 1e-5);
+        }
+    }
+
+    let x = [0.5, -1.5, 2.0, 0.25];
+    let dir = [1.0, 0.5, -2.0, 3.0];
+    // (k, c) → |c − 2| · max(k, 1).
+    for (k, c, base) in [(0, -1, 3.0), (3, 5, 9.0)] {
+        let w: Vec<f64> = [1.0, 2.0, 3.0, 3.0].iter().map(|b| base + b).collect();
+        let (value, g) = integer_weights_grad(&x, k, c);
+        close("value", value, (0..4).map(|i| w[i] * x[i] * x[i]).sum());
+        for i in 0..4 {
+            close("grad", g[i], 2.0 * w[i] * x[i]);
+        }
+        let (_, t) = integer_weights_jvp(&x, &dir, k, c);
+        close("jvp", t, (0..4).map(|i| 2.0 * w[i] * x[i] * dir[i]).sum());
+        let (_, _, hv) = integer_weights_hvp(&x, &dir, k, c);
+        for i in 0..4 {
+            close("hvp", hv[i], 2.0 * w[i] * dir[i]);
+        }
+        let x32 = [0.5_f32, -1.5, 2.0, 0.25];
+        let dir32 = [1.0_f32, 0.5, -2.0, 3.0];
+        let (_, g32) = integer_weights_grad(&x32, k, c);
+        let (_, _, hv32) = integer_weights_hvp(&x32, &dir32, k, c);
+        for i in 0..4 {
+            assert!((f64::from(g32[i]) - 2.0 * w[i] * x[i]).abs() < 1e-4);
+            assert!((f64::from(hv32[i]) - 2.0 * w[i] * dir[i]).abs() < 1e-4);
+        }
+    }
+}

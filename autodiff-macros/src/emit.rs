@@ -121,6 +121,8 @@ struct Sweep<'g> {
     discarded: HashSet<NodeId>,
     /// With tangents carried in lanes (see [`lanes`]): which values and variables are lanes.
     lanes: Option<lanes::LaneSet>,
+    /// Values whose float type Rust cannot tell where they are computed (see [`untyped`]).
+    untyped: Vec<bool>,
 }
 
 /// What the layout learns in one walk over the code.
@@ -408,6 +410,7 @@ impl<'g> Sweep<'g> {
             counters,
             discarded: HashSet::new(),
             lanes: None,
+            untyped: untyped(graph),
         }
     }
 
@@ -1261,6 +1264,12 @@ impl<'g> Sweep<'g> {
             Syntax::Method => {
                 let method = Ident::new(p.name(), span);
                 let receiver = self.graph.node(node.args[0]);
+                if node.ty == Ty::Int {
+                    // An integer's own method, `k.min(n)`: a constant, in any function.
+                    let r = self.operand(node.args[0]).at_least(Prec::Atom);
+                    let rest = node.args[1..].iter().map(|&a| self.operand(a).tokens);
+                    return Code::new(quote!(#r.#method(#(#rest),*)), Prec::Atom);
+                }
                 if let Some(t) = &self.graph.generic {
                     // Through the trait, whatever the receiver: `T` has no inherent methods.
                     let args = node.args.iter().map(|&a| self.operand(a).tokens);
@@ -1271,9 +1280,10 @@ impl<'g> Sweep<'g> {
                 }
                 if matches!(receiver.op, Op::Lit(..))
                     || receiver.ty == Ty::Float(None)
-                    || literal_only(self.graph, node.args[0])
+                    || self.untyped[node.args[0].0]
                 {
-                    // A literal has no methods until its type is known: `f64::exp(2.0)`.
+                    // A literal has no methods until its type is known: `f64::exp(2.0)`, and
+                    // neither has a variable that starts as one: `f64::max(m, x)`.
                     let t = node.ty.float().unwrap_or(self.graph.output_ty);
                     let t = format_ident!("{}", t.name());
                     let args = node.args.iter().map(|&a| self.operand(a).tokens);
@@ -1645,6 +1655,98 @@ fn literal_only(graph: &Graph, id: NodeId) -> bool {
         }
     }
     true
+}
+
+/// Which values Rust cannot tell the float type of where they are computed, so that a method
+/// called on one does not compile (E0689): unsuffixed literals, values built from them alone, and
+/// values read from a variable (or popped from a tape) that starts as one, as `m` in
+/// `let mut m = 0.0; for .. { m = f64::max(m, x); }`. Those are the values a method is printed
+/// on by path. Others are typed: parameters, suffixed literals, casts, calls, method results,
+/// and arithmetic with at least one typed operand (Rust unifies the operands of `+`).
+fn untyped(graph: &Graph) -> Vec<bool> {
+    // What may set each variable before it is read: its declarations, and pushes on a tape.
+    fn sources(block: &Block, decls: &mut [Vec<Option<NodeId>>], pushes: &mut [Vec<NodeId>]) {
+        for stmt in &block.0 {
+            match stmt {
+                Stmt::Declare(v, init) => decls[v.0].push(*init),
+                Stmt::Push(v, n) => pushes[v.0].push(*n),
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    sources(then, decls, pushes);
+                    sources(otherwise, decls, pushes);
+                }
+                Stmt::For(Loop { body, .. }) => sources(body, decls, pushes),
+                Stmt::While { cond, body, .. } => {
+                    sources(cond, decls, pushes);
+                    sources(body, decls, pushes);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut decls = vec![Vec::new(); graph.vars.len()];
+    let mut pushes = vec![Vec::new(); graph.vars.len()];
+    sources(&graph.body, &mut decls, &mut pushes);
+    // The least set of typed values and variables: grown until nothing changes.
+    let mut typed = vec![false; graph.nodes.len()];
+    let mut typed_var = vec![false; graph.vars.len()];
+    loop {
+        let mut changed = false;
+        for (v, var) in graph.vars.iter().enumerate() {
+            if typed_var[v] {
+                continue;
+            }
+            let now = if var.param.is_some() {
+                true
+            } else if matches!(var.shape, Shape::Tape(_)) {
+                pushes[v].iter().any(|n| typed[n.0])
+            } else if decls[v].is_empty() {
+                // Declared outside what this graph prints: as before, by its method form.
+                true
+            } else {
+                decls[v].iter().all(|init| match init {
+                    // A buffer of a float type is declared with it.
+                    Some(n) if matches!(var.shape, Shape::Buffer(_)) => {
+                        typed[n.0]
+                            || (var.ty.float().is_some() && matches!(graph.node(*n).op, Op::Vec))
+                    }
+                    Some(n) => typed[n.0],
+                    // `let r: f64;`, for a float scalar.
+                    None => var.ty.float().is_some() && matches!(var.shape, Shape::Scalar),
+                })
+            };
+            if now {
+                typed_var[v] = true;
+                changed = true;
+            }
+        }
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if typed[i] {
+                continue;
+            }
+            let arg = |k: usize| node.args.get(k).is_some_and(|a| typed[a.0]);
+            let now = match &node.op {
+                Op::Lit(LitValue::Float(_), None) => false,
+                Op::Lit(LitValue::Float(_), Some(_)) => node.ty.float().is_some(),
+                Op::Prim(p) => match p.syntax() {
+                    Syntax::Method => true,
+                    _ => node.args.iter().any(|a| typed[a.0]),
+                },
+                Op::Select => arg(1) || arg(2),
+                Op::Fill(_) | Op::Vec => arg(0),
+                Op::Read(v) | Op::Load(v) | Op::Pop(v) => typed_var[v.0],
+                _ => true,
+            };
+            if now {
+                typed[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return typed.into_iter().map(|t| !t).collect();
+        }
+    }
 }
 
 /// The gradient type of a parameter: itself for scalars and arrays, `Vec` for a slice.

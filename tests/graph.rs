@@ -1225,3 +1225,28 @@ fn a_method_on_literals_is_drawn() {
         assert_eq!(node(&g, "x").adjoint(), slope);
     }
 }
+
+/// A loop over a variable that starts as an unsuffixed literal, through `f64::max` and
+/// `f64::sqrt` by path: the graph's code types it. f = √(m + 1) · y with m = max(x, 0) + 0.3
+/// after three steps (x > 0.1 here: m = x + 0.3).
+#[differentiate(reverse, graph)]
+fn running_maximum(x: f64, y: f64) -> f64 {
+    let mut m = 0.0;
+    for _ in 0..3 {
+        m = f64::max(m, x) + 0.1;
+    }
+    f64::sqrt(m + 1.0) * y
+}
+
+#[test]
+fn a_loop_over_a_literal_start_is_drawn() {
+    let (x, y) = (0.5_f64, 2.0_f64);
+    let graph = running_maximum_graph(x, y);
+    let (value, dx, dy) = running_maximum_grad(x, y);
+    let r = (x + 0.3 + 1.0).sqrt();
+    assert!((value - r * y).abs() < 1e-15);
+    assert!((dx - y / (2.0 * r)).abs() < 1e-15 && (dy - r).abs() < 1e-15);
+    let adjoint = |name: &str| graph.node(name).map(autodiff::GraphNode::adjoint);
+    assert_eq!(adjoint("x"), Some(dx));
+    assert_eq!(adjoint("y"), Some(dy));
+}

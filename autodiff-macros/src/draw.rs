@@ -1115,21 +1115,21 @@ impl Draw<'_> {
                 }
                 Syntax::Method => {
                     let method = Ident::new(p.name(), Span::call_site());
-                    let receiver = g.node(node.args[0]);
                     let args = node.args.iter().map(|&a| self.operand(a));
                     if let Some(t) = &g.generic {
                         // Through the trait, whatever the receiver: `T` has no inherent methods.
                         return quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*));
                     }
-                    if matches!(receiver.op, Op::Lit(..) | Op::Known(_))
-                        || receiver.ty == Ty::Float(None)
-                    {
-                        let t = format_ident!("{}", node.ty.float().unwrap_or(self.float).name());
-                        quote!(::core::primitive::#t::#method(#(#args),*))
-                    } else {
+                    // By path, whatever the receiver, as a float: a variable that starts as a
+                    // literal (`let mut m = 0.0;`) has no methods where rustc meets it. An
+                    // integer's method stays a method.
+                    if node.ty == Ty::Int {
                         let r = arg(0);
                         let rest = node.args[1..].iter().map(|&a| self.operand(a));
                         quote!(#r.#method(#(#rest),*))
+                    } else {
+                        let t = format_ident!("{}", node.ty.float().unwrap_or(self.float).name());
+                        quote!(::core::primitive::#t::#method(#(#args),*))
                     }
                 }
                 Syntax::Runtime => {

@@ -2351,3 +2351,25 @@ fn branches_that_leave() {
     let (_, t) = leading_positive_squares_jvp(&x, &[1.0, 1.0, 1.0, 1.0]);
     assert!(close(t, 5.0, 1e-15));
 }
+
+/// Integer values of `if` and `match` (constants): f = x (k + j), k = 2 for n > 1 else 0, j = 1
+/// for n = 0 else 3.
+#[differentiate(reverse, forward, hessian)]
+fn integer_branch_values(x: f64, n: i32) -> f64 {
+    let k = if n > 1 { 2 } else { 0 };
+    let j: i32 = match n {
+        0 => 1,
+        _ => 3,
+    };
+    x * f64::from(k) + x * f64::from(j)
+}
+
+#[test]
+fn branches_with_integer_values() {
+    for n in [0, 1, 2] {
+        let c = f64::from(if n > 1 { 2 } else { 0 } + if n == 0 { 1 } else { 3 });
+        assert_eq!(integer_branch_values_grad(1.5, n), (1.5 * c, c));
+        assert_eq!(integer_branch_values_jvp(1.5, 2.0, n), (1.5 * c, 2.0 * c));
+        assert_eq!(integer_branch_values_hvp(1.5, 1.0, n), (1.5 * c, c, 0.0));
+    }
+}

@@ -1518,12 +1518,15 @@ impl Lowerer {
         let v = self.var("value_of_if", Ty::Float(None), Shape::Scalar, span);
         self.emit(graph::Stmt::Declare(v, None));
         self.if_(e, Some(&Target::Var(v)));
-        // The branches decide the type; any float will do for a literal-only `if`.
-        let ty = self.nodes.iter().rev().find_map(|n| match (n.ty, &n.op) {
-            (Ty::Float(Some(t)), _) => Some(t),
-            _ => None,
-        });
-        self.vars[v.0].ty = Ty::Float(ty);
+        // The branches decide the type (`set` makes it an integer's); any float will do for a
+        // literal-only `if`.
+        if matches!(self.vars[v.0].ty, Ty::Float(_)) {
+            let ty = self.nodes.iter().rev().find_map(|n| match (n.ty, &n.op) {
+                (Ty::Float(Some(t)), _) => Some(t),
+                _ => None,
+            });
+            self.vars[v.0].ty = Ty::Float(ty);
+        }
         self.read(v, span)
     }
 

@@ -63,7 +63,8 @@ fn ident(name: &str) -> Ident {
 }
 
 /// Refuses what `f_graph` cannot draw, spanned on it: a function whose outputs are
-/// out-parameters has no single output to seed.
+/// out-parameters has no single output to seed, and a call of a function with several outputs
+/// has no `g_vjp_into` whose columns would give its edges.
 pub fn check(graph: &Graph) -> syn::Result<()> {
     if let Some(p) = graph.params.iter().find(|p| p.out()) {
         let name = p.name.trim_start_matches("r#");
@@ -73,6 +74,20 @@ pub fn check(graph: &Graph) -> syn::Result<()> {
                 "`graph` draws a function with one float output, and the out-parameter `{name}` is an output: draw a function that calls this one with a local `let mut {name} = vec![0.0; n];` and returns one float computed from it, or remove `graph` here"
             ),
         ));
+    }
+    // A call of a function with several outputs has no `g_vjp_into` to draw its edges from.
+    for node in &graph.nodes {
+        if let Op::Invoke(invoke) = &node.op
+            && invoke.several
+        {
+            let name = &invoke.callee.name;
+            return Err(syn::Error::new(
+                node.span,
+                format!(
+                    "`graph` does not draw through a call of `{name}`, a function with several outputs: remove `graph` here, or draw a function without this call"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -1369,3 +1369,52 @@ fn returns_from_arms_and_mapped_outputs() {
         }
     }
 }
+
+/// A helper with two outputs, called inside a closure and inside a `match` arm.
+#[differentiate(reverse, forward, hessian)]
+fn cosine_and_square(v: f64) -> [f64; 2] {
+    [v.cos(), v * v]
+}
+
+/// f = z² cos z (through the closure) + (cos 2z + 4z² for k = 0, z otherwise).
+#[differentiate(reverse, forward, hessian)]
+fn calls_in_a_closure_and_an_arm(z: f64, k: i32) -> f64 {
+    let product = |u: f64| {
+        let [c, d] = cosine_and_square(u);
+        c * d
+    };
+    let s = match k {
+        0 => {
+            let [a, b] = cosine_and_square(2.0 * z);
+            a + b
+        }
+        _ => z,
+    };
+    product(z) + s
+}
+
+#[test]
+fn several_output_calls_in_closures_and_arms() {
+    let z = 0.7_f64;
+    let (sin, cos) = z.sin_cos();
+    let first = 2.0 * z * cos - z * z * sin;
+    let second = 2.0 * cos - 4.0 * z * sin - z * z * cos;
+    for k in [0, 1] {
+        let (d1, d2) = if k == 0 {
+            (
+                first - 2.0 * (2.0 * z).sin() + 8.0 * z,
+                second - 4.0 * (2.0 * z).cos() + 8.0,
+            )
+        } else {
+            (first + 1.0, second)
+        };
+        let (_, g) = calls_in_a_closure_and_an_arm_grad(z, k);
+        let (_, t) = calls_in_a_closure_and_an_arm_jvp(z, 1.0, k);
+        let (_, _, h) = calls_in_a_closure_and_an_arm_hvp(z, 1.0, k);
+        assert!(
+            close(g, d1, 1e-13) && close(t, d1, 1e-13),
+            "f' at k = {k}: {g}, {t}, {d1}"
+        );
+        assert!(close(h, d2, 1e-12), "f'' at k = {k}: {h} against {d2}");
+    }
+}

@@ -1678,6 +1678,8 @@ fn has_call_let(block: &Block) -> bool {
                 Expr::While(w) => blocks.push(&w.body),
                 Expr::Loop(l) => blocks.push(&l.body),
                 Expr::Paren(p) => exprs.push(&p.expr),
+                Expr::Closure(c) => exprs.push(&c.body),
+                Expr::Match(m) => exprs.extend(m.arms.iter().map(|a| &*a.body)),
                 _ => {}
             }
         }
@@ -1723,6 +1725,13 @@ fn calls_in_expr(e: &mut Expr, count: &mut Calls, locals: &HashSet<String>) {
         Expr::ForLoop(f) => calls_in(&mut f.body, count, locals),
         Expr::While(w) => calls_in(&mut w.body, count, locals),
         Expr::Loop(l) => calls_in(&mut l.body, count, locals),
+        // A closure's body is inlined where it is called, and a `match` arm is a branch.
+        Expr::Closure(c) => calls_in_expr(&mut c.body, count, locals),
+        Expr::Match(m) => {
+            for arm in &mut m.arms {
+                calls_in_expr(&mut arm.body, count, locals);
+            }
+        }
         _ => {}
     }
 }

@@ -1897,27 +1897,7 @@ impl Lowerer {
                     return self.user_call(prefix, &m.method, &args, span);
                 }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
-                    let bind = match name.as_str() {
-                        "split_at" | "split_at_mut" => Some("let (a, b) = x.{}(n);"),
-                        "to_vec" => Some("let s = x.{}();"),
-                        _ => None,
-                    };
-                    if let Some(bind) = bind {
-                        return self.fail(err(
-                            &m.method,
-                            format!(
-                                "`{name}` of an array is supported as the value of a `let`: write `{}`",
-                                bind.replace("{}", &name)
-                            ),
-                        ));
-                    }
-                    return self.fail(err(
-                        &m.method,
-                        format!(
-                            "`{name}` is not a supported method; the differentiable methods are: {}",
-                            Prim::names(Syntax::Method).join(", ")
-                        ),
-                    ));
+                    return self.fail(unsupported_method(&m.method));
                 };
                 let mut args = vec![&*m.receiver];
                 args.extend(m.args.iter());
@@ -2561,4 +2541,62 @@ pub(super) fn field_under_range(e: &Expr) -> &Expr {
         Expr::Index(i) if matches!(strip(&i.index), Expr::Range(_)) => strip(&i.expr),
         other => other,
     }
+}
+
+/// The error for a method the body does not take, out of the recursive lowering of expressions,
+/// whose stack frame bounds how deep an expression may nest.
+#[cold]
+#[inline(never)]
+fn unsupported_method(method: &Ident) -> syn::Error {
+    let name = method.to_string();
+    let bind = match name.as_str() {
+        "split_at" | "split_at_mut" => Some("let (a, b) = x.{}(n);"),
+        "to_vec" => Some("let s = x.{}();"),
+        _ => None,
+    };
+    if let Some(bind) = bind {
+        return err(
+            method,
+            format!(
+                "`{name}` of an array is supported as the value of a `let`: write `{}`",
+                bind.replace("{}", &name)
+            ),
+        );
+    }
+    if integer_method(&name) {
+        return err(
+            method,
+            format!(
+                "the integer method `{name}` is not supported (integers take `min`, `max`, `abs`, `clamp` and `+ - * / %`): compute it outside the function and pass it as a parameter, or write it with those"
+            ),
+        );
+    }
+    err(
+        method,
+        format!(
+            "`{name}` is not a supported method; the differentiable methods are: {}",
+            Prim::names(Syntax::Method).join(", ")
+        ),
+    )
+}
+
+/// Methods of Rust's integer types, and of no float type, that the body does not take.
+fn integer_method(name: &str) -> bool {
+    matches!(
+        name,
+        "pow"
+            | "isqrt"
+            | "ilog"
+            | "ilog2"
+            | "ilog10"
+            | "abs_diff"
+            | "count_ones"
+            | "count_zeros"
+            | "leading_zeros"
+            | "trailing_zeros"
+            | "is_power_of_two"
+            | "next_power_of_two"
+    ) || ["checked_", "wrapping_", "saturating_", "overflowing_"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }

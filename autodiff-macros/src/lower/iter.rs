@@ -1200,8 +1200,18 @@ impl Lowerer {
         Some(out)
     }
 
+    /// Gives an array whose type is not known yet the type of a value stored into it (a float's
+    /// or an integer's), and an untyped literal stored into a typed array that array's type.
+    pub(super) fn type_store(&mut self, out: VarId, value: NodeId) {
+        match (self.vars[out.0].ty, self.nodes[value.0].ty) {
+            (Ty::Float(None), t @ (Ty::Float(Some(_)) | Ty::Int)) => self.vars[out.0].ty = t,
+            (Ty::Float(Some(t)), _) => self.settle(value, t),
+            _ => {}
+        }
+    }
+
     /// `for k in 0..count { out[k] = value(k); }`.
-    fn fill_loop(
+    pub(super) fn fill_loop(
         &mut self,
         out: VarId,
         count: NodeId,
@@ -1215,9 +1225,7 @@ impl Lowerer {
             let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
             cx.nodes[k.0].name = Some("k".to_owned());
             let v = value(cx, k);
-            if let (Ty::Float(None), Ty::Float(Some(t))) = (cx.vars[out.0].ty, cx.nodes[v.0].ty) {
-                cx.vars[out.0].ty = Ty::Float(Some(t));
-            }
+            cx.type_store(out, v);
             cx.emit(graph::Stmt::Store {
                 var: out,
                 index: k,

@@ -1193,11 +1193,7 @@ impl Lowerer {
 
     /// `v[k] = value`.
     fn store_element(&mut self, v: VarId, k: usize, value: NodeId, span: Span) {
-        match (self.vars[v.0].ty, self.nodes[value.0].ty) {
-            (Ty::Float(None), t @ (Ty::Float(Some(_)) | Ty::Int)) => self.vars[v.0].ty = t,
-            (Ty::Float(Some(t)), _) => self.settle(value, t),
-            _ => {}
-        }
+        self.type_store(v, value);
         let index = self.int(k as i128, span);
         self.emit(graph::Stmt::Store {
             var: v,
@@ -1221,34 +1217,7 @@ impl Lowerer {
             refs: 0,
         };
         let count = self.view_len(whole, span);
-        let counter = self.counters;
-        self.counters += 1;
-        let start = self.int(0, span);
-        let body = self.nested(|cx| {
-            let k = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
-            cx.nodes[k.0].name = Some("k".to_owned());
-            let value = value(cx, k);
-            match (cx.vars[v.0].ty, cx.nodes[value.0].ty) {
-                (Ty::Float(None), t @ (Ty::Float(Some(_)) | Ty::Int)) => cx.vars[v.0].ty = t,
-                (Ty::Float(Some(t)), _) => cx.settle(value, t),
-                _ => {}
-            }
-            cx.emit(graph::Stmt::Store {
-                var: v,
-                index: k,
-                value,
-            });
-        });
-        self.emit(graph::Stmt::For(graph::Loop {
-            counter,
-            name: "k".to_owned(),
-            start,
-            end: count,
-            inclusive: false,
-            reverse: false,
-            body,
-        }));
-        self.forget();
+        self.fill_loop(v, count, span, value);
     }
 }
 

@@ -15,55 +15,11 @@
 use autodiff::differentiate;
 use autodiff::num_traits::Float;
 
-// ---------------------------------------------------------------------------------------------
-// Oracles
-// ---------------------------------------------------------------------------------------------
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
 
-fn fd_jacobian(f: impl Fn(&[f64]) -> Vec<f64>, p: &[f64]) -> Vec<Vec<f64>> {
-    let m = f(p).len();
-    let mut jac = vec![vec![0.0; p.len()]; m];
-    for j in 0..p.len() {
-        let h = 1e-4 * p[j].abs().max(1.0);
-        let at = |e: f64| {
-            let mut q = p.to_vec();
-            q[j] += e;
-            f(&q)
-        };
-        let (a, b, c, d) = (at(2.0 * h), at(h), at(-h), at(-2.0 * h));
-        for i in 0..m {
-            jac[i][j] = (-a[i] + 8.0 * b[i] - 8.0 * c[i] + d[i]) / (12.0 * h);
-        }
-    }
-    jac
-}
-
-fn fd_gradient(f: impl Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
-    fd_jacobian(|q| vec![f(q)], p).remove(0)
-}
-
-fn fd_hessian(grad: impl Fn(&[f64]) -> Vec<f64>, p: &[f64]) -> Vec<f64> {
-    fd_jacobian(grad, p).into_iter().flatten().collect()
-}
-
-#[track_caller]
-fn assert_near(what: &str, got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(0.0_f64, |m, w| m.max(w.abs()));
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let bound = tol * (w.abs() + 1e-3 * scale) + 1e-10;
-        assert!(
-            (g - w).abs() <= bound,
-            "{what}[{i}]: got {g:e}, want {w:e} (difference {:e})",
-            (g - w).abs()
-        );
-    }
-}
-
-const FD: f64 = 1e-6;
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use common::oracles::{FD, assert_near, dot, fd_gradient, fd_hessian, fd_jacobian};
 
 fn direction(n: usize) -> Vec<f64> {
     (0..n)

@@ -6,6 +6,8 @@
 //! pseudo-random direction their dot product). [`check_f32`] does the same for `f32` functions,
 //! with the closed form evaluated in `f64`.
 
+pub mod oracles;
+
 use approx::relative_eq;
 use autodiff::{Tolerance, check_gradient_with};
 

@@ -2299,8 +2299,23 @@ impl Gen<'_> {
         }
         self.arrays = arrays;
         // The array itself, after the view: an element of the part or any other.
-        let j = if self.rng.chance(0.6) {
-            place.at(self.rng.below(l))
+        let read = self.read_back(lines, &b, &place, l, 0.6);
+        self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * bound * read);
+    }
+
+    /// `vsum += b[j] * e;` after a write through a part of `b` at `place`: with probability `p`
+    /// `j` is one of the part's first `count` elements, else any element of `b`. Returns the
+    /// bound of `e`.
+    fn read_back(
+        &mut self,
+        lines: &mut Vec<String>,
+        b: &Arr,
+        place: &Place,
+        count: usize,
+        p: f64,
+    ) -> f64 {
+        let j = if self.rng.chance(p) {
+            place.at(self.rng.below(count))
         } else {
             self.rng.below(b.len).to_string()
         };
@@ -2309,7 +2324,7 @@ impl Gen<'_> {
             lines,
             &format!("vsum += {}[{j}] * {};", b.name, e.operand()),
         );
-        self.vsum = Some(self.vsum.unwrap_or(0.0) + self.trips * bound * e.bound);
+        e.bound
     }
 
     /// Right after a call with several outputs that bound the array `y` (`let y: [T; 2] =
@@ -2452,17 +2467,7 @@ impl Gen<'_> {
         }
         self.arrays = arrays;
         // What the call wrote (or, less often, any element of `b`), and sometimes the copy.
-        let j = if self.rng.chance(0.75) {
-            place.at(self.rng.below(k))
-        } else {
-            self.rng.below(b.len).to_string()
-        };
-        let e = self.small(2, 2.0);
-        self.extra_line(
-            lines,
-            &format!("vsum += {}[{j}] * {};", b.name, e.operand()),
-        );
-        let mut added = 4.0 * e.bound;
+        let mut added = 4.0 * self.read_back(lines, &b, &place, k, 0.75);
         // Rarely the copy (read after the call, it hid that bug too).
         if copy && self.rng.chance(0.1) {
             let j = self.rng.below(2);

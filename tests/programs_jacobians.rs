@@ -8,7 +8,17 @@
 //! - the bundle-adjustment reprojection error of `ADBench` (`computeReprojError` with
 //!   `rodrigues_rotate_point`, `radial_distort` and `project`, `microsoft/ADBench`,
 //!   `src/cpp/shared/ba.h`), helpers writing into `&mut [f64]` buffers as the C++ does: the
-//!   2 × 15 Jacobian with respect to the camera (11), the point (3) and the weight;
+//!   2 × 15 Jacobian with respect to the camera (11), the point (3) and the weight, `ba_objective`
+//!   over several observations into two output buffers, and the Hessian of the squared error;
+//! - Robertson's stiff chemical kinetics (also in `f32`, rate constants as parameters), Van der
+//!   Pol's oscillator (`f64` and `f32`), Lorenz's system and a classical Runge–Kutta step of it
+//!   that calls it four times (`let k1: [f64; 3] = lorenz(u, p);`), and the one-dimensional
+//!   Brusselator writing into a `&mut [f64]` (Hairer and Wanner, *Solving Ordinary Differential
+//!   Equations II*, §IV.1; Hairer, Nørsett and Wanner, I, §II.1): Jacobians against closed
+//!   forms, columns by `f_jvp`, rows by `f_vjp_into`, second order by `f_hvp`/`f_hvp_into`;
+//! - the gravitational N-body right-hand side into a buffer and its Hamiltonian (Hairer, Lubich
+//!   and Wanner, *Geometric Numerical Integration*, §I.2.4), the forces checked as the
+//!   Hamiltonian's gradient and its 22 × 22 Hessian;
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -27,7 +37,7 @@ use autodiff::differentiate;
 #[allow(dead_code)]
 mod common;
 
-use common::oracles::{FD, assert_near, direction, dot, fd_jacobian};
+use common::oracles::{EXACT, FD, assert_near, direction, dot, fd_jacobian};
 
 // ---------------------------------------------------------------------------------------------
 // 1. Bundle adjustment: ADBench's reprojection error
@@ -412,4 +422,560 @@ fn bundle_adjustment_cost_hessian() {
         .map(|i| dot(&hess[i * 15..(i + 1) * 15], &v))
         .collect();
     assert_near("ba cost hvp", &hv, &want, 1e-9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Stiff and chaotic ODE right-hand sides and their Jacobians
+// ---------------------------------------------------------------------------------------------
+
+/// Robertson's chemical kinetics (Hairer and Wanner, *Solving Ordinary Differential Equations
+/// II*, §IV.1, (1.3)), the classic stiff test problem.
+#[differentiate(reverse, forward, hessian)]
+fn robertson(y: [f64; 3]) -> [f64; 3] {
+    let [y1, y2, y3] = y;
+    [
+        -0.04 * y1 + 1.0e4 * y2 * y3,
+        0.04 * y1 - 1.0e4 * y2 * y3 - 3.0e7 * y2 * y2,
+        3.0e7 * y2 * y2,
+    ]
+}
+
+/// The same with its rate constants as parameters, in `f32`.
+#[differentiate(reverse, forward)]
+fn robertson32(y: [f32; 3], k: [f32; 3]) -> [f32; 3] {
+    let r1 = k[0] * y[0];
+    let r2 = k[1] * y[1] * y[1];
+    let r3 = k[2] * y[1] * y[2];
+    [-r1 + r3, r1 - r2 - r3, r2]
+}
+
+#[test]
+fn robertson_jacobian_closed_form() {
+    for y in [[1.0, 0.0, 0.0], [0.9, 3.2e-5, 0.1], [0.2, 1.1e-6, 0.8]] {
+        let (dy, jac) = robertson_jacobian(y);
+        assert_eq!(dy, robertson(y));
+        let want = [
+            [-0.04, 1.0e4 * y[2], 1.0e4 * y[1]],
+            [0.04, -1.0e4 * y[2] - 6.0e7 * y[1], -1.0e4 * y[1]],
+            [0.0, 6.0e7 * y[1], 0.0],
+        ];
+        for i in 0..3 {
+            assert_near("robertson jacobian", &jac[i], &want[i], EXACT);
+        }
+        // Mass is conserved: the columns of J sum to zero, so 1ᵀJ = 0.
+        let (_, d_y) = robertson_vjp(y, [1.0, 1.0, 1.0]);
+        assert_near("robertson conservation", &d_y, &[0.0; 3], EXACT);
+        let v = [0.3, -1.0e-3, 2.0];
+        let (_, t) = robertson_jvp(y, v);
+        let want_t: Vec<f64> = want.iter().map(|r| dot(r, &v)).collect();
+        assert_near("robertson jvp", &t, &want_t, EXACT);
+        // Second order: the only curvature is in y₂y₃ and y₂².
+        let w = [0.5, -2.0, 1.5];
+        let (_, _, _, hv) = robertson_hvp(y, v, w, [0.0; 3]);
+        // wᵀ ∇²f · v, row by row of the Hessians of the three components.
+        let hyy = [
+            w[0] * 0.0 + w[1] * -6.0e7 + w[2] * 6.0e7,
+            1.0e4 * (w[0] - w[1]),
+        ];
+        let want_hv = [0.0, hyy[0] * v[1] + hyy[1] * v[2], hyy[1] * v[1]];
+        assert_near("robertson hvp", &hv, &want_hv, EXACT);
+    }
+}
+
+#[test]
+fn robertson_f32_jacobian() {
+    let k = [0.04f32, 3.0e7, 1.0e4];
+    let y = [0.9f32, 3.2e-5, 0.1];
+    let (dy, jac) = robertson32_jacobian(y, k);
+    assert_eq!(dy, robertson32(y, k));
+    let want: [[f32; 6]; 3] = [
+        [-k[0], k[2] * y[2], k[2] * y[1], -y[0], 0.0, y[1] * y[2]],
+        [
+            k[0],
+            -2.0 * k[1] * y[1] - k[2] * y[2],
+            -k[2] * y[1],
+            y[0],
+            -y[1] * y[1],
+            -y[1] * y[2],
+        ],
+        [0.0, 2.0 * k[1] * y[1], 0.0, 0.0, y[1] * y[1], 0.0],
+    ];
+    for i in 0..3 {
+        for j in 0..6 {
+            let (g, w) = (jac[i][j], want[i][j]);
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1e-3),
+                "[{i}][{j}]: {g} vs {w}"
+            );
+        }
+    }
+}
+
+/// Van der Pol's oscillator as a first-order system (Hairer and Wanner, II, §IV.1, (1.5)).
+#[differentiate(reverse, forward, hessian)]
+fn van_der_pol(mu: f64, y: [f64; 2]) -> [f64; 2] {
+    [y[1], mu * (1.0 - y[0] * y[0]) * y[1] - y[0]]
+}
+
+/// The same in `f32`.
+#[differentiate(reverse, forward)]
+fn van_der_pol32(mu: f32, y: [f32; 2]) -> [f32; 2] {
+    [y[1], mu * (1.0 - y[0] * y[0]) * y[1] - y[0]]
+}
+
+#[test]
+fn van_der_pol_jacobian_closed_form() {
+    for (mu, y) in [(1.0, [2.0, 0.0]), (1000.0, [-1.5, 0.3]), (0.2, [0.1, -0.7])] {
+        let (dy, jac) = van_der_pol_jacobian(mu, y);
+        assert_eq!(dy, van_der_pol(mu, y));
+        // Columns: μ, y₀, y₁.
+        let want = [
+            [0.0, 0.0, 1.0],
+            [
+                (1.0 - y[0] * y[0]) * y[1],
+                -2.0 * mu * y[0] * y[1] - 1.0,
+                mu * (1.0 - y[0] * y[0]),
+            ],
+        ];
+        for i in 0..2 {
+            assert_near("van der pol jacobian", &jac[i], &want[i], EXACT);
+        }
+        let (_, t) = van_der_pol_jvp(mu, 0.5, y, [1.0, -2.0]);
+        let v = [0.5, 1.0, -2.0];
+        assert_near(
+            "van der pol jvp",
+            &t,
+            &[dot(&want[0], &v), dot(&want[1], &v)],
+            EXACT,
+        );
+        let (_, d_mu, d_y) = van_der_pol_vjp(mu, y, [0.25, -1.5]);
+        let got = [d_mu, d_y[0], d_y[1]];
+        let want_vjp: Vec<f64> = (0..3)
+            .map(|j| 0.25 * want[0][j] - 1.5 * want[1][j])
+            .collect();
+        assert_near("van der pol vjp", &got, &want_vjp, EXACT);
+        let (mu32, y32) = (mu as f32, [y[0] as f32, y[1] as f32]);
+        let (_, jac32) = van_der_pol32_jacobian(mu32, y32);
+        for i in 0..2 {
+            for j in 0..3 {
+                let w = want[i][j] as f32;
+                assert!((jac32[i][j] - w).abs() <= 1e-5 * w.abs().max(1.0));
+            }
+        }
+    }
+}
+
+/// Lorenz's system, `u` the state and `p = [σ, ρ, β]`, as `DifferentialEquations.jl`'s
+/// tutorial writes it.
+#[differentiate(reverse, forward, hessian)]
+fn lorenz(u: [f64; 3], p: [f64; 3]) -> [f64; 3] {
+    let [x, y, z] = u;
+    let [sigma, rho, beta] = p;
+    [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
+}
+
+#[test]
+fn lorenz_jacobian_closed_form() {
+    let p = [10.0, 28.0, 8.0 / 3.0];
+    let u = [1.2, -0.4, 20.5];
+    let (du, jac) = lorenz_jacobian(u, p);
+    assert_eq!(du, lorenz(u, p));
+    let [x, y, z] = u;
+    let want = [
+        [-p[0], p[0], 0.0, y - x, 0.0, 0.0],
+        [p[1] - z, -1.0, -x, 0.0, x, 0.0],
+        [y, x, -p[2], 0.0, 0.0, -z],
+    ];
+    for i in 0..3 {
+        assert_near("lorenz jacobian", &jac[i], &want[i], EXACT);
+    }
+}
+
+/// One classical Runge–Kutta step of Lorenz's system (Hairer, Nørsett and Wanner, I, §II.1):
+/// its Jacobian is the step's sensitivity matrix, through four calls of a function with
+/// several outputs.
+#[differentiate(reverse, forward, hessian)]
+fn lorenz_rk4(u: [f64; 3], p: [f64; 3], h: f64) -> [f64; 3] {
+    let k1: [f64; 3] = lorenz(u, p);
+    let mut v = [0.0; 3];
+    for i in 0..3 {
+        v[i] = u[i] + 0.5 * h * k1[i];
+    }
+    let k2: [f64; 3] = lorenz(v, p);
+    for i in 0..3 {
+        v[i] = u[i] + 0.5 * h * k2[i];
+    }
+    let k3: [f64; 3] = lorenz(v, p);
+    for i in 0..3 {
+        v[i] = u[i] + h * k3[i];
+    }
+    let k4: [f64; 3] = lorenz(v, p);
+    let mut next = [0.0; 3];
+    for i in 0..3 {
+        next[i] = u[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+    }
+    next
+}
+
+fn lorenz_rk4_flat(q: &[f64]) -> Vec<f64> {
+    lorenz_rk4([q[0], q[1], q[2]], [q[3], q[4], q[5]], q[6]).to_vec()
+}
+
+#[test]
+fn lorenz_rk4_sensitivities() {
+    let q = [1.2, -0.4, 20.5, 10.0, 28.0, 8.0 / 3.0, 0.01];
+    let want = fd_jacobian(lorenz_rk4_flat, &q);
+    let (u, p, h) = ([q[0], q[1], q[2]], [q[3], q[4], q[5]], q[6]);
+    let (next, jac) = lorenz_rk4_jacobian(u, p, h);
+    assert_eq!(next.to_vec(), lorenz_rk4_flat(&q));
+    for i in 0..3 {
+        assert_near("rk4 jacobian", &jac[i], &want[i], FD);
+    }
+    // Forward and reverse agree with the differences.
+    let v = direction(7);
+    let (_, t) = lorenz_rk4_jvp(u, [v[0], v[1], v[2]], p, [v[3], v[4], v[5]], h, v[6]);
+    let want_t: Vec<f64> = want.iter().map(|r| dot(r, &v)).collect();
+    assert_near("rk4 jvp", &t, &want_t, FD);
+    let w = [0.4, -1.1, 0.7];
+    let (_, d_u, d_p, d_h) = lorenz_rk4_vjp(u, p, h, w);
+    let mut got = d_u.to_vec();
+    got.extend_from_slice(&d_p);
+    got.push(d_h);
+    let want_vjp: Vec<f64> = (0..7)
+        .map(|j| (0..3).map(|i| w[i] * want[i][j]).sum())
+        .collect();
+    assert_near("rk4 vjp", &got, &want_vjp, FD);
+    // Second order: the tangent of wᵀJ along (v, v_w) against differences of the VJP.
+    let vw = [0.2, 0.5, -0.3];
+    let (_, _, _, _, tangent, hv_u, hv_p, hv_h) =
+        lorenz_rk4_hvp(u, [v[0], v[1], v[2]], p, [v[3], v[4], v[5]], h, v[6], w, vw);
+    assert_near("rk4 hvp tangent", &tangent, &t, 1e-12);
+    let vjp_flat = |z: &[f64]| {
+        let (_, a, b, c) = lorenz_rk4_vjp(
+            [z[0], z[1], z[2]],
+            [z[3], z[4], z[5]],
+            z[6],
+            [z[7], z[8], z[9]],
+        );
+        let mut g = a.to_vec();
+        g.extend_from_slice(&b);
+        g.push(c);
+        g
+    };
+    let mut z = q.to_vec();
+    z.extend_from_slice(&w);
+    let mut vz = v.clone();
+    vz.extend_from_slice(&vw);
+    let want_hv = common::oracles::fd_directional(vjp_flat, &z, &vz);
+    let mut got_hv = hv_u.to_vec();
+    got_hv.extend_from_slice(&hv_p);
+    got_hv.push(hv_h);
+    assert_near("rk4 hvp", &got_hv, &want_hv, FD);
+}
+
+/// The one-dimensional Brusselator, reaction and diffusion on `n` interior points with
+/// Dirichlet boundaries `u = 1`, `v = 3` (Hairer and Wanner, II, §IV.1, (1.6)); `y` holds
+/// `u₁ v₁ u₂ v₂ …`, interleaved so the Jacobian is banded.
+#[differentiate(reverse, forward, hessian)]
+fn brusselator(y: &[f64], alpha: f64, dy: &mut [f64]) {
+    let n = y.len() / 2;
+    let c = alpha * ((n + 1) * (n + 1)) as f64;
+    for i in 0..n {
+        let u = y[2 * i];
+        let v = y[2 * i + 1];
+        let (u_left, v_left) = if i == 0 {
+            (1.0, 3.0)
+        } else {
+            (y[2 * i - 2], y[2 * i - 1])
+        };
+        let (u_right, v_right) = if i == n - 1 {
+            (1.0, 3.0)
+        } else {
+            (y[2 * i + 2], y[2 * i + 3])
+        };
+        dy[2 * i] = 1.0 + u * u * v - 4.0 * u + c * (u_left - 2.0 * u + u_right);
+        dy[2 * i + 1] = 3.0 * u - u * u * v + c * (v_left - 2.0 * v + v_right);
+    }
+}
+
+/// The Brusselator's Jacobian, by hand.
+fn brusselator_jacobian_by_hand(y: &[f64], alpha: f64) -> Vec<Vec<f64>> {
+    let n = y.len() / 2;
+    let c = alpha * ((n + 1) * (n + 1)) as f64;
+    let mut jac = vec![vec![0.0; 2 * n + 1]; 2 * n];
+    for i in 0..n {
+        let (u, v) = (y[2 * i], y[2 * i + 1]);
+        let (a, b) = (2 * i, 2 * i + 1);
+        jac[a][a] = 2.0 * u * v - 4.0 - 2.0 * c;
+        jac[a][b] = u * u;
+        jac[b][a] = 3.0 - 2.0 * u * v;
+        jac[b][b] = -u * u - 2.0 * c;
+        if i > 0 {
+            jac[a][a - 2] = c;
+            jac[b][b - 2] = c;
+        }
+        if i < n - 1 {
+            jac[a][a + 2] = c;
+            jac[b][b + 2] = c;
+        }
+        let lap_u =
+            if i == 0 { 1.0 } else { y[a - 2] } - 2.0 * u + if i == n - 1 { 1.0 } else { y[a + 2] };
+        let lap_v =
+            if i == 0 { 3.0 } else { y[b - 2] } - 2.0 * v + if i == n - 1 { 3.0 } else { y[b + 2] };
+        let scale = ((n + 1) * (n + 1)) as f64;
+        jac[a][2 * n] = scale * lap_u;
+        jac[b][2 * n] = scale * lap_v;
+    }
+    jac
+}
+
+#[test]
+fn brusselator_jacobian_by_columns_and_rows() {
+    let n = 6;
+    let y: Vec<f64> = (0..n)
+        .flat_map(|i| {
+            let x = (i + 1) as f64 / (n + 1) as f64;
+            [1.0 + 0.5 * (std::f64::consts::PI * x).sin(), 3.0 - 0.2 * x]
+        })
+        .collect();
+    let alpha = 1.0 / 50.0;
+    let want = brusselator_jacobian_by_hand(&y, alpha);
+    let m = 2 * n;
+    // Columns by forward mode: J·eⱼ.
+    for j in 0..=m {
+        let mut d_y = vec![0.0; m];
+        let mut d_alpha = 0.0;
+        if j < m {
+            d_y[j] = 1.0;
+        } else {
+            d_alpha = 1.0;
+        }
+        let (mut out, mut d_out) = (vec![0.0; m], vec![0.0; m]);
+        brusselator_jvp(&y, &d_y, alpha, d_alpha, &mut out, &mut d_out);
+        let col: Vec<f64> = want.iter().map(|r| r[j]).collect();
+        assert_near("brusselator column", &d_out, &col, EXACT);
+    }
+    // Rows by reverse mode: eᵢᵀ·J, the gradient added into a buffer holding 1s.
+    for i in 0..m {
+        let mut d_y = vec![1.0; m];
+        let (mut out, mut d_out) = (vec![0.0; m], vec![0.0; m]);
+        d_out[i] = 1.0;
+        let (d_alpha,) = brusselator_vjp_into(&y, &mut d_y, alpha, &mut out, &mut d_out);
+        let row: Vec<f64> = want[i][..m].iter().map(|v| v + 1.0).collect();
+        assert_near("brusselator row", &d_y, &row, EXACT);
+        assert_near("brusselator row alpha", &[d_alpha], &[want[i][m]], EXACT);
+    }
+}
+
+#[test]
+fn brusselator_second_order() {
+    let n = 4;
+    let m = 2 * n;
+    let y: Vec<f64> = (0..m).map(|i| 1.0 + 0.3 * (i as f64 * 0.7).sin()).collect();
+    let alpha = 0.02;
+    let w = direction(m);
+    let v = direction(m + 1);
+    let v_y = &v[..m];
+    let v_alpha = v[m];
+    let v_w: Vec<f64> = (0..m).map(|i| 0.1 * i as f64 - 0.2).collect();
+    let (mut d_y, mut hv_y) = (vec![0.0; m], vec![0.0; m]);
+    let (mut out, mut v_out) = (vec![0.0; m], vec![0.0; m]);
+    let (mut d_out, mut hv_out) = (w.clone(), v_w.clone());
+    let (d_alpha, hv_alpha) = brusselator_hvp_into(
+        &y,
+        v_y,
+        &mut d_y,
+        &mut hv_y,
+        alpha,
+        v_alpha,
+        &mut out,
+        &mut v_out,
+        &mut d_out,
+        &mut hv_out,
+    );
+    // The VJP against the hand-written Jacobian.
+    let jac = brusselator_jacobian_by_hand(&y, alpha);
+    let want_vjp: Vec<f64> = (0..=m)
+        .map(|j| (0..m).map(|i| w[i] * jac[i][j]).sum())
+        .collect();
+    let mut got = d_y.clone();
+    got.push(d_alpha);
+    assert_near("brusselator hvp grad", &got, &want_vjp, EXACT);
+    // The output's tangent is J·v.
+    let want_t: Vec<f64> = jac.iter().map(|r| dot(r, &v)).collect();
+    assert_near("brusselator hvp tangent", &v_out, &want_t, EXACT);
+    // The gradient's tangent by differences of the hand-written wᵀJ.
+    let vjp = |z: &[f64]| {
+        let jac = brusselator_jacobian_by_hand(&z[..m], z[m]);
+        (0..=m)
+            .map(|j| (0..m).map(|i| z[m + 1 + i] * jac[i][j]).sum())
+            .collect::<Vec<f64>>()
+    };
+    let mut z = y.clone();
+    z.push(alpha);
+    z.extend_from_slice(&w);
+    let mut vz = v.clone();
+    vz.extend_from_slice(&v_w);
+    let want_hv = common::oracles::fd_directional(vjp, &z, &vz);
+    let mut got_hv = hv_y.clone();
+    got_hv.push(hv_alpha);
+    assert_near("brusselator hvp", &got_hv, &want_hv, FD);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Gravitational N-body right-hand side into a buffer, and its Hamiltonian
+// ---------------------------------------------------------------------------------------------
+
+/// Newton's equations for `n` bodies, `state = [q₁ … qₙ, p₁ … pₙ]` with velocities as momenta
+/// per unit mass (Hairer, Lubich and Wanner, *Geometric Numerical Integration*, §I.2.4, the
+/// outer solar system): `deriv` receives `[v, a]`, `aᵢ = Σⱼ G mⱼ (qⱼ − qᵢ) / |qⱼ − qᵢ|³`.
+#[differentiate(reverse, forward, hessian)]
+fn gravity(state: &[f64], masses: &[f64], g: f64, deriv: &mut [f64]) {
+    let n = masses.len();
+    for i in 0..n {
+        for k in 0..3 {
+            deriv[3 * i + k] = state[3 * n + 3 * i + k];
+            deriv[3 * n + 3 * i + k] = 0.0;
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            if i == j {
+                continue;
+            }
+            let dx = state[3 * j] - state[3 * i];
+            let dy = state[3 * j + 1] - state[3 * i + 1];
+            let dz = state[3 * j + 2] - state[3 * i + 2];
+            let r2 = dx * dx + dy * dy + dz * dz;
+            let r3 = r2 * r2.sqrt();
+            let s = g * masses[j] / r3;
+            deriv[3 * n + 3 * i] += s * dx;
+            deriv[3 * n + 3 * i + 1] += s * dy;
+            deriv[3 * n + 3 * i + 2] += s * dz;
+        }
+    }
+}
+
+/// The Hamiltonian of the same system: kinetic minus potential energy, summed over pairs.
+#[differentiate(reverse, forward, hessian)]
+fn hamiltonian(state: &[f64], masses: &[f64], g: f64) -> f64 {
+    let n = masses.len();
+    let mut kinetic = 0.0;
+    for i in 0..n {
+        let v = &state[3 * n + 3 * i..3 * n + 3 * i + 3];
+        kinetic += 0.5 * masses[i] * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    }
+    let mut potential = 0.0;
+    for i in 0..n {
+        for j in i + 1..n {
+            let dx = state[3 * j] - state[3 * i];
+            let dy = state[3 * j + 1] - state[3 * i + 1];
+            let dz = state[3 * j + 2] - state[3 * i + 2];
+            potential -= g * masses[i] * masses[j] / (dx * dx + dy * dy + dz * dz).sqrt();
+        }
+    }
+    kinetic + potential
+}
+
+fn three_bodies() -> (Vec<f64>, Vec<f64>, f64) {
+    // The Pythagorean three-body problem's masses, at a point of its orbit, moving.
+    let state = vec![
+        1.0, 3.0, 0.1, -2.0, -1.0, -0.2, 1.0, -1.0, 0.05, // positions
+        0.1, -0.2, 0.01, 0.3, 0.05, -0.02, -0.25, 0.1, 0.03, // velocities
+    ];
+    (state, vec![3.0, 4.0, 5.0], 1.0)
+}
+
+fn gravity_flat(z: &[f64]) -> Vec<f64> {
+    // state (18), masses (3), g
+    let mut out = vec![0.0; 18];
+    gravity(&z[..18], &z[18..21], z[21], &mut out);
+    out
+}
+
+#[test]
+fn gravity_jacobian_products() {
+    let (state, masses, g) = three_bodies();
+    let mut z = state.clone();
+    z.extend_from_slice(&masses);
+    z.push(g);
+    let jac = fd_jacobian(gravity_flat, &z);
+    // J·v.
+    let v = direction(22);
+    let (mut out, mut d_out) = (vec![0.0; 18], vec![0.0; 18]);
+    gravity_jvp(
+        &state,
+        &v[..18],
+        &masses,
+        &v[18..21],
+        g,
+        v[21],
+        &mut out,
+        &mut d_out,
+    );
+    assert_eq!(out, gravity_flat(&z));
+    let want_t: Vec<f64> = jac.iter().map(|r| dot(r, &v)).collect();
+    assert_near("gravity jvp", &d_out, &want_t, FD);
+    // wᵀ·J.
+    let w = direction(18);
+    let (mut d_state, mut d_masses) = (vec![0.0; 18], vec![0.0; 3]);
+    let mut seed = w.clone();
+    let (d_g,) = gravity_vjp_into(
+        &state,
+        &mut d_state,
+        &masses,
+        &mut d_masses,
+        g,
+        &mut out,
+        &mut seed,
+    );
+    let mut got = d_state.clone();
+    got.extend_from_slice(&d_masses);
+    got.push(d_g);
+    let want: Vec<f64> = (0..22)
+        .map(|j| (0..18).map(|i| w[i] * jac[i][j]).sum())
+        .collect();
+    assert_near("gravity vjp", &got, &want, FD);
+    // The velocity block of J is the identity.
+    for i in 0..9 {
+        for j in 0..22 {
+            let e = if j == 9 + i { 1.0 } else { 0.0 };
+            assert!((jac[i][j] - e).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn gravity_forces_are_the_hamiltonian_gradient() {
+    let (state, masses, g) = three_bodies();
+    let (h, d_state, _, _) = hamiltonian_grad(&state, &masses, g);
+    assert_eq!(h, hamiltonian(&state, &masses, g));
+    // ∂H/∂qᵢ = −mᵢ aᵢ and ∂H/∂vᵢ = mᵢ vᵢ, with aᵢ from the right-hand side as written.
+    let mut deriv = vec![0.0; 18];
+    gravity(&state, &masses, g, &mut deriv);
+    let want: Vec<f64> = (0..18)
+        .map(|k| {
+            let i = (k % 9) / 3;
+            if k < 9 {
+                -masses[i] * deriv[9 + k]
+            } else {
+                masses[i] * state[k]
+            }
+        })
+        .collect();
+    assert_near("hamiltonian grad", &d_state, &want, 1e-12);
+    // The Hessian in the state (18 × 18) against differences of the gradient.
+    let (_, _, _, _, hess) = hamiltonian_hessian(&state, &masses, g);
+    let n = 22;
+    assert_eq!(hess.len(), n * n);
+    let grad = |z: &[f64]| {
+        let (_, mut a, b, c) = hamiltonian_grad(&z[..18], &z[18..21], z[21]);
+        a.extend_from_slice(&b);
+        a.push(c);
+        a
+    };
+    let mut z = state.clone();
+    z.extend_from_slice(&masses);
+    z.push(g);
+    common::oracles::check_hessian("hamiltonian hessian", &hess, grad, &z);
 }

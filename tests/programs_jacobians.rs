@@ -19,6 +19,14 @@
 //! - the gravitational N-body right-hand side into a buffer and its Hamiltonian (Hairer, Lubich
 //!   and Wanner, *Geometric Numerical Integration*, §I.2.4), the forces checked as the
 //!   Hamiltonian's gradient and its 22 × 22 Hessian;
+//! - Newton–Raphson on the logistic-regression log-likelihood (Hastie, Tibshirani and Friedman,
+//!   *The Elements of Statistical Learning*, §4.4.1) and on the Poisson-regression one
+//!   (McCullagh and Nelder, *Generalized Linear Models*, §6.2, generic over `T: Float`, also in
+//!   `f32`), `f_hessian` against `−Xᵀ W X`;
+//! - the Gamma log-likelihood in its shape and rate, maximised by Newton's method, and the
+//!   Student-t log-likelihood in location, scale and degrees of freedom (Lange, Little and
+//!   Taylor, JASA 1989), both through *Numerical Recipes*' Lanczos `gammln` (§6.1), their
+//!   Hessians against the trigamma function summed independently;
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -28,10 +36,13 @@
     clippy::needless_range_loop,
     clippy::type_complexity,
     // `if x != 0.0 { .. } else { .. }`, as the published code reads.
-    clippy::if_not_else
+    clippy::if_not_else,
+    // Authors' names such as McCullagh read as code to the lint.
+    clippy::doc_markdown
 )]
 
 use autodiff::differentiate;
+use autodiff::num_traits::Float;
 
 // Shared with the other tests, which use the parts this file does not.
 #[allow(dead_code)]
@@ -978,4 +989,356 @@ fn gravity_forces_are_the_hamiltonian_gradient() {
     z.extend_from_slice(&masses);
     z.push(g);
     common::oracles::check_hessian("hamiltonian hessian", &hess, grad, &z);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Newton's method on regression log-likelihoods
+// ---------------------------------------------------------------------------------------------
+
+/// Solves `a · x = b` for a small dense row-major `a` by Gaussian elimination with partial
+/// pivoting.
+fn solve(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let n = b.len();
+    let mut m: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let mut row = a[i * n..(i + 1) * n].to_vec();
+            row.push(b[i]);
+            row
+        })
+        .collect();
+    for k in 0..n {
+        let p = (k..n)
+            .max_by(|&i, &j| m[i][k].abs().total_cmp(&m[j][k].abs()))
+            .unwrap();
+        m.swap(k, p);
+        for i in k + 1..n {
+            let f = m[i][k] / m[k][k];
+            for j in k..=n {
+                m[i][j] -= f * m[k][j];
+            }
+        }
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|j| m[i][j] * x[j]).sum();
+        x[i] = (m[i][n] - s) / m[i][i];
+    }
+    x
+}
+
+/// A design matrix of `n` rows `[1, t, t²/2]` and 0/1 or count responses, deterministic.
+fn design(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut x = Vec::new();
+    let mut t_all = Vec::new();
+    for i in 0..n {
+        let t = -1.5 + 3.0 * i as f64 / (n - 1) as f64;
+        x.extend_from_slice(&[1.0, t, 0.5 * t * t]);
+        t_all.push(t);
+    }
+    (x, t_all)
+}
+
+/// The log-likelihood of logistic regression, `ℓ(β) = Σᵢ yᵢ xᵢᵀβ − log(1 + exp(xᵢᵀβ))`
+/// (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, §4.4.1, (4.20)),
+/// `x` row-major with one row per observation.
+#[differentiate(reverse, forward, hessian, wrt(beta))]
+fn logistic_log_likelihood(beta: &[f64], x: &[f64], y: &[f64]) -> f64 {
+    let p = beta.len();
+    let mut ll = 0.0;
+    for i in 0..y.len() {
+        let row = &x[i * p..(i + 1) * p];
+        let mut eta = 0.0;
+        for j in 0..p {
+            eta += row[j] * beta[j];
+        }
+        ll += y[i] * eta - eta.exp().ln_1p();
+    }
+    ll
+}
+
+#[test]
+fn logistic_regression_newton_raphson() {
+    let n = 24;
+    let (x, t) = design(n);
+    // Labels from a noisy threshold, so that the maximum exists (the classes overlap).
+    let y: Vec<f64> = t
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let noisy = t + 0.9 * ((i * 7 % 5) as f64 - 2.0) / 2.0;
+            if noisy > 0.2 { 1.0 } else { 0.0 }
+        })
+        .collect();
+    let mut beta = vec![0.0; 3];
+    for iteration in 0..25 {
+        let (ll, grad, hess) = logistic_log_likelihood_hessian(&beta, &x, &y);
+        assert_eq!(ll, logistic_log_likelihood(&beta, &x, &y));
+        // The closed forms: ∇ℓ = Xᵀ(y − p), ∇²ℓ = −Xᵀ W X with W = diag(p(1 − p)).
+        let mut want_g = [0.0; 3];
+        let mut want_h = [0.0; 9];
+        for i in 0..n {
+            let row = &x[i * 3..(i + 1) * 3];
+            let pi = 1.0 / (1.0 + (-dot(row, &beta)).exp());
+            for a in 0..3 {
+                want_g[a] += (y[i] - pi) * row[a];
+                for b in 0..3 {
+                    want_h[a * 3 + b] -= pi * (1.0 - pi) * row[a] * row[b];
+                }
+            }
+        }
+        assert_near("logistic grad", &grad, &want_g, 1e-12);
+        assert_near("logistic hessian", &hess, &want_h, 1e-12);
+        // H·v by f_hvp agrees with the Hessian.
+        let v = [0.3, -0.2, 0.9];
+        let (_, _, hv) = logistic_log_likelihood_hvp(&beta, &v, &x, &y);
+        let want_hv: Vec<f64> = (0..3).map(|a| dot(&want_h[a * 3..a * 3 + 3], &v)).collect();
+        assert_near("logistic hvp", &hv, &want_hv, 1e-12);
+        // β ← β − H⁻¹ ∇ℓ.
+        let step = solve(&hess, &grad);
+        for a in 0..3 {
+            beta[a] -= step[a];
+        }
+        if grad.iter().map(|g| g.abs()).fold(0.0, f64::max) < 1e-11 {
+            assert!(iteration > 2, "converged suspiciously fast");
+            break;
+        }
+    }
+    let (_, grad) = logistic_log_likelihood_grad(&beta, &x, &y);
+    assert!(
+        grad.iter().all(|g| g.abs() < 1e-10),
+        "not converged: {grad:?}"
+    );
+}
+
+/// The Poisson regression log-likelihood with the log link, leaving out `Σ log yᵢ!`
+/// (McCullagh and Nelder, *Generalized Linear Models*, §6.2), generic over the float type.
+#[differentiate(reverse, forward, hessian, wrt(beta))]
+fn poisson_log_likelihood<T: Float>(beta: &[T], x: &[T], y: &[T]) -> T {
+    let p = beta.len();
+    let mut ll = T::zero();
+    for (i, &yi) in y.iter().enumerate() {
+        let eta = x[i * p..(i + 1) * p]
+            .iter()
+            .zip(beta)
+            .fold(T::zero(), |acc, (&a, &b)| acc + a * b);
+        ll = ll + yi * eta - eta.exp();
+    }
+    ll
+}
+
+#[test]
+fn poisson_regression_newton_in_f64_and_f32() {
+    let n = 20;
+    let (x, t) = design(n);
+    let y: Vec<f64> = t
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| ((1.0 + 0.8 * t).exp() + (i % 3) as f64).floor())
+        .collect();
+    let mut beta = vec![0.5, 0.0, 0.0];
+    for _ in 0..30 {
+        let (_, grad, hess) = poisson_log_likelihood_hessian(&beta, &x, &y);
+        let mut want_h = [0.0; 9];
+        let mut want_g = [0.0; 3];
+        for i in 0..n {
+            let row = &x[i * 3..(i + 1) * 3];
+            let mu = dot(row, &beta).exp();
+            for a in 0..3 {
+                want_g[a] += (y[i] - mu) * row[a];
+                for b in 0..3 {
+                    want_h[a * 3 + b] -= mu * row[a] * row[b];
+                }
+            }
+        }
+        assert_near("poisson grad", &grad, &want_g, 1e-12);
+        assert_near("poisson hessian", &hess, &want_h, 1e-12);
+        let step = solve(&hess, &grad);
+        for a in 0..3 {
+            beta[a] -= step[a];
+        }
+    }
+    let (_, grad) = poisson_log_likelihood_grad(&beta, &x, &y);
+    assert!(
+        grad.iter().all(|g| g.abs() < 1e-9),
+        "not converged: {grad:?}"
+    );
+    // In f32 at the optimum: the Hessian matches the f64 one to single precision.
+    let b32: Vec<f32> = beta.iter().map(|&b| b as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&b| b as f32).collect();
+    let y32: Vec<f32> = y.iter().map(|&b| b as f32).collect();
+    let (_, _, h32) = poisson_log_likelihood_hessian(&b32, &x32, &y32);
+    let (_, _, h64) = poisson_log_likelihood_hessian(&beta, &x, &y);
+    for (a, b) in h32.iter().zip(&h64) {
+        assert!(
+            (f64::from(*a) - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "{a} vs {b}"
+        );
+    }
+    let (_, t32) = poisson_log_likelihood_jvp(&b32, &[1.0, 0.0, 0.0], &x32, &y32);
+    assert!(
+        t32.abs() < 1e-2,
+        "the f32 gradient at the f64 optimum: {t32}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Gamma and Student-t log-likelihoods through a Lanczos log-gamma
+// ---------------------------------------------------------------------------------------------
+
+/// `ln Γ(xx)` for `xx > 0` by Lanczos' approximation, as *Numerical Recipes in C* (2nd ed.,
+/// §6.1) writes `gammln` (its `static` table a local array: a `const` array cannot be indexed
+/// in a differentiated body yet).
+#[differentiate(reverse, forward, hessian)]
+fn gammln(xx: f64) -> f64 {
+    let cof = [
+        76.180_091_729_471_46,
+        -86.505_320_329_416_77,
+        24.014_098_240_830_91,
+        -1.231_739_572_450_155,
+        0.120_865_097_386_617_9e-2,
+        -0.539_523_938_495_3e-5,
+    ];
+    let x = xx;
+    let mut y = xx;
+    let mut tmp = x + 5.5;
+    tmp -= (x + 0.5) * tmp.ln();
+    let mut ser = 1.000_000_000_190_015;
+    for j in 0..6 {
+        y += 1.0;
+        ser += cof[j] / y;
+    }
+    -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
+}
+
+/// The trigamma function `ψ'(x) = Σₖ 1/(x + k)²`, summed to `x + k ≥ 20` and finished by its
+/// asymptotic series: an oracle independent of `gammln`.
+fn trigamma(mut x: f64) -> f64 {
+    let mut s = 0.0;
+    while x < 20.0 {
+        s += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let x2 = 1.0 / (x * x);
+    s + 1.0 / x + x2 / 2.0 + x2 / x * (1.0 / 6.0 - x2 * (1.0 / 30.0 - x2 / 42.0))
+}
+
+/// The Gamma log-likelihood in its shape `α` and rate `β`:
+/// `n (α ln β − ln Γ(α)) + (α − 1) Σ ln xᵢ − β Σ xᵢ`.
+#[differentiate(reverse, forward, hessian, wrt(alpha, beta))]
+fn gamma_log_likelihood(alpha: f64, beta: f64, x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mut sum_ln = 0.0;
+    let mut sum = 0.0;
+    for &xi in x {
+        sum_ln += xi.ln();
+        sum += xi;
+    }
+    n * (alpha * beta.ln() - gammln(alpha)) + (alpha - 1.0) * sum_ln - beta * sum
+}
+
+fn gamma_sample() -> Vec<f64> {
+    vec![
+        0.82, 1.94, 2.51, 0.47, 3.36, 1.21, 2.05, 0.96, 1.58, 4.12, 1.33, 2.74,
+    ]
+}
+
+#[test]
+fn gamma_maximum_likelihood_by_newton() {
+    let x = gamma_sample();
+    let n = x.len() as f64;
+    // Moment estimates to start.
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let (mut alpha, mut beta) = (mean * mean / var, mean / var);
+    for _ in 0..20 {
+        let (_, ga, gb, h) = gamma_log_likelihood_hessian(alpha, beta, &x);
+        // ∂²ℓ/∂α² = −n ψ'(α), ∂²ℓ/∂α∂β = n/β, ∂²ℓ/∂β² = −nα/β².
+        let want = [
+            [-n * trigamma(alpha), n / beta],
+            [n / beta, -n * alpha / (beta * beta)],
+        ];
+        for i in 0..2 {
+            assert_near("gamma hessian", &h[i], &want[i], 1e-7);
+        }
+        let g = |p: &[f64]| {
+            let (_, a, b) = gamma_log_likelihood_grad(p[0], p[1], &x);
+            vec![a, b]
+        };
+        let f = |p: &[f64]| gamma_log_likelihood(p[0], p[1], &x);
+        if ga.abs().max(gb.abs()) > 1e-4 {
+            // Away from the optimum, where differences are meaningful.
+            assert_near(
+                "gamma grad",
+                &[ga, gb],
+                &common::oracles::fd_gradient(f, &[alpha, beta]),
+                FD,
+            );
+        }
+        let hf: Vec<f64> = h.iter().flatten().copied().collect();
+        common::oracles::check_hessian("gamma hessian fd", &hf, g, &[alpha, beta]);
+        let step = solve(&hf, &[ga, gb]);
+        alpha -= step[0];
+        beta -= step[1];
+    }
+    let (_, ga, gb) = gamma_log_likelihood_grad(alpha, beta, &x);
+    assert!(ga.abs() < 1e-10 && gb.abs() < 1e-10, "{ga} {gb}");
+    // At the optimum β = α / x̄.
+    assert!((beta - alpha / mean).abs() < 1e-10 * beta);
+}
+
+/// The Student-t log-likelihood in its location `μ`, scale `σ` and degrees of freedom `ν`
+/// (Lange, Little and Taylor, "Robust statistical modeling using the t distribution", JASA
+/// 1989, (1)).
+#[differentiate(reverse, forward, hessian, wrt(mu, sigma, nu))]
+fn student_t_log_likelihood(mu: f64, sigma: f64, nu: f64, x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mut s = 0.0;
+    for &xi in x {
+        let z = (xi - mu) / sigma;
+        s += (1.0 + z * z / nu).ln();
+    }
+    n * (gammln(0.5 * (nu + 1.0))
+        - gammln(0.5 * nu)
+        - 0.5 * (nu * std::f64::consts::PI).ln()
+        - sigma.ln())
+        - 0.5 * (nu + 1.0) * s
+}
+
+#[test]
+fn student_t_hessian() {
+    let x = [
+        0.3, -1.2, 2.8, 0.1, -0.4, 5.9, 0.7, -2.2, 0.05, 1.1, -0.8, 0.6,
+    ];
+    for p in [[0.2, 1.1, 3.5], [-0.1, 0.7, 1.3], [0.5, 2.0, 12.0]] {
+        let f = |q: &[f64]| student_t_log_likelihood(q[0], q[1], q[2], &x);
+        let g = |q: &[f64]| {
+            let (_, a, b, c) = student_t_log_likelihood_grad(q[0], q[1], q[2], &x);
+            vec![a, b, c]
+        };
+        assert_near("t grad", &g(&p), &common::oracles::fd_gradient(f, &p), FD);
+        let (val, ga, gb, gc, h) = student_t_log_likelihood_hessian(p[0], p[1], p[2], &x);
+        assert_eq!(val, f(&p));
+        assert_eq!(vec![ga, gb, gc], g(&p));
+        let hf: Vec<f64> = h.iter().flatten().copied().collect();
+        common::oracles::check_hessian("t hessian", &hf, g, &p);
+        // ∂²ℓ/∂ν² involves ψ' at (ν + 1)/2 and ν/2 plus the data term.
+        let nu = p[2];
+        let n = x.len() as f64;
+        let mut data = 0.0;
+        for &xi in &x {
+            let z2 = ((xi - p[0]) / p[1]).powi(2);
+            let a = z2 / (nu * nu + nu * z2);
+            // d/dν of −½(ν + 1) ln(1 + z²/ν) twice.
+            data += a - 0.5 * (nu + 1.0) * z2 * (2.0 * nu + z2) / (nu * nu * (nu + z2) * (nu + z2));
+        }
+        let want = n
+            * (0.25 * trigamma(0.5 * (nu + 1.0)) - 0.25 * trigamma(0.5 * nu) + 0.5 / (nu * nu))
+            + data;
+        assert_near("t d2/dnu2", &[h[2][2]], &[want], 1e-7);
+        let v = [0.4, -0.3, 0.8];
+        let (_, _, _, _, hm, hs, hn) =
+            student_t_log_likelihood_hvp(p[0], v[0], p[1], v[1], p[2], v[2], &x);
+        let want_hv: Vec<f64> = (0..3).map(|i| dot(&h[i], &v)).collect();
+        assert_near("t hvp", &[hm, hs, hn], &want_hv, 1e-12);
+    }
 }

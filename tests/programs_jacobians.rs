@@ -27,6 +27,15 @@
 //!   Student-t log-likelihood in location, scale and degrees of freedom (Lange, Little and
 //!   Taylor, JASA 1989), both through *Numerical Recipes*' Lanczos `gammln` (§6.1), their
 //!   Hessians against the trigamma function summed independently;
+//! - inverse kinematics of a planar three-link arm by damped least squares (Buss, "Introduction
+//!   to inverse kinematics with Jacobian transpose, pseudoinverse and damped least squares
+//!   methods", 2004), in `f64` and `f32`;
+//! - Gauss–Newton on NIST StRD's Misra1a, the residuals an array `[f64; 14]`, to the certified
+//!   values;
+//! - the Lennard-Jones pair routine returning `(f64, [f64; 2])` (energy and force, Allen and
+//!   Tildesley, *Computer Simulation of Liquids*), and callers that destructure it
+//!   (`let (u, f): (f64, [f64; 2]) = lennard_jones(..)`) in every mode: a cluster's energy and
+//!   virial, and Newton's method on its energy to the equilateral minimum;
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1341,4 +1350,353 @@ fn student_t_hessian() {
         let want_hv: Vec<f64> = (0..3).map(|i| dot(&h[i], &v)).collect();
         assert_near("t hvp", &[hm, hs, hn], &want_hv, 1e-12);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Inverse kinematics of a planar arm by damped least squares
+// ---------------------------------------------------------------------------------------------
+
+/// The end effector of a planar three-link arm minus its target: joint angles accumulate along
+/// the chain (Buss, "Introduction to inverse kinematics with Jacobian transpose, pseudoinverse
+/// and damped least squares methods", 2004, §2).
+#[differentiate(reverse, forward, hessian, wrt(theta))]
+fn ik_residual(theta: [f64; 3], lengths: [f64; 3], target: [f64; 2]) -> [f64; 2] {
+    let mut angle = 0.0;
+    let mut x = 0.0;
+    let mut y = 0.0;
+    for i in 0..3 {
+        angle += theta[i];
+        x += lengths[i] * angle.cos();
+        y += lengths[i] * angle.sin();
+    }
+    [x - target[0], y - target[1]]
+}
+
+/// The same in `f32`.
+#[differentiate(reverse, forward, wrt(theta))]
+fn ik_residual32(theta: [f32; 3], lengths: [f32; 3], target: [f32; 2]) -> [f32; 2] {
+    let mut angle = 0.0;
+    let mut x = 0.0;
+    let mut y = 0.0;
+    for i in 0..3 {
+        angle += theta[i];
+        x += lengths[i] * angle.cos();
+        y += lengths[i] * angle.sin();
+    }
+    [x - target[0], y - target[1]]
+}
+
+/// The arm's Jacobian by hand: joint `j` moves every link after it.
+fn ik_jacobian_by_hand(theta: [f64; 3], lengths: [f64; 3]) -> [[f64; 3]; 2] {
+    let mut phi = [0.0; 3];
+    let mut a = 0.0;
+    for i in 0..3 {
+        a += theta[i];
+        phi[i] = a;
+    }
+    let mut jac = [[0.0; 3]; 2];
+    for j in 0..3 {
+        for i in j..3 {
+            jac[0][j] -= lengths[i] * phi[i].sin();
+            jac[1][j] += lengths[i] * phi[i].cos();
+        }
+    }
+    jac
+}
+
+#[test]
+fn inverse_kinematics_by_damped_least_squares() {
+    let lengths = [1.0, 0.8, 0.5];
+    let target = [1.2, 1.1];
+    let mut theta = [0.3, 0.4, -0.2];
+    let lambda = 0.1;
+    for _ in 0..200 {
+        let (e, jac) = ik_residual_jacobian(theta, lengths, target);
+        let want = ik_jacobian_by_hand(theta, lengths);
+        for i in 0..2 {
+            assert_near("ik jacobian", &jac[i], &want[i], EXACT);
+        }
+        // Δθ = −Jᵀ (J Jᵀ + λ² I)⁻¹ e.
+        let mut a = [0.0; 4];
+        for i in 0..2 {
+            for k in 0..2 {
+                a[i * 2 + k] = dot(&jac[i], &jac[k]) + if i == k { lambda * lambda } else { 0.0 };
+            }
+        }
+        let f = solve(&a, &e);
+        for j in 0..3 {
+            theta[j] -= jac[0][j] * f[0] + jac[1][j] * f[1];
+        }
+    }
+    let e = ik_residual(theta, lengths, target);
+    assert!(e[0].abs() < 1e-10 && e[1].abs() < 1e-10, "{e:?}");
+    // Second order: the tangent of eᵀJ (the gradient of ½|e|²) along v, against differences.
+    let v = [0.5, -0.25, 1.0];
+    let w = [0.3, -0.7];
+    let (_, _, tangent, hv) = ik_residual_hvp(theta, v, lengths, target, w, [0.0; 2]);
+    let want = ik_jacobian_by_hand(theta, lengths);
+    assert_near(
+        "ik tangent",
+        &tangent,
+        &[dot(&want[0], &v), dot(&want[1], &v)],
+        EXACT,
+    );
+    let vjp = |q: &[f64]| {
+        let jac = ik_jacobian_by_hand([q[0], q[1], q[2]], lengths);
+        (0..3)
+            .map(|j| w[0] * jac[0][j] + w[1] * jac[1][j])
+            .collect::<Vec<f64>>()
+    };
+    let want_hv = common::oracles::fd_directional(vjp, &theta, &v);
+    assert_near("ik hvp", &hv, &want_hv, FD);
+    // f32: the same Jacobian to single precision.
+    let t32 = [theta[0] as f32, theta[1] as f32, theta[2] as f32];
+    let (_, j32) = ik_residual32_jacobian(t32, [1.0, 0.8, 0.5], [1.2, 1.1]);
+    for i in 0..2 {
+        for j in 0..3 {
+            assert!((f64::from(j32[i][j]) - want[i][j]).abs() < 1e-5);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Gauss–Newton on a NIST nonlinear regression problem
+// ---------------------------------------------------------------------------------------------
+
+/// NIST StRD Misra1a (`https://www.itl.nist.gov/div898/strd/nls/data/misra1a.shtml`), the
+/// regressor and the response.
+const MISRA1A_X: [f64; 14] = [
+    77.6, 114.9, 141.1, 190.8, 239.9, 289.0, 332.8, 378.4, 434.8, 477.3, 536.8, 593.1, 689.1, 760.0,
+];
+const MISRA1A_Y: [f64; 14] = [
+    10.07, 14.73, 17.94, 23.93, 29.61, 35.18, 40.02, 44.82, 50.76, 55.05, 61.01, 66.40, 75.47,
+    81.78,
+];
+
+/// The residuals `yᵢ − b₁ (1 − exp(−b₂ xᵢ))`, one array element per observation, as a
+/// Gauss–Newton solver (Ceres' `CostFunction`, MINPACK's `fcn`) wants them.
+#[differentiate(reverse, forward, wrt(b))]
+fn misra1a_residuals(b: [f64; 2], x: &[f64; 14], y: &[f64; 14]) -> [f64; 14] {
+    let mut r = [0.0; 14];
+    for i in 0..14 {
+        r[i] = y[i] - b[0] * (1.0 - (-b[1] * x[i]).exp());
+    }
+    r
+}
+
+#[test]
+fn misra1a_gauss_newton_reaches_the_certified_values() {
+    // NIST's second starting point.
+    let mut b = [250.0, 5.0e-4];
+    for _ in 0..50 {
+        let (r, jac) = misra1a_residuals_jacobian(b, &MISRA1A_X, &MISRA1A_Y);
+        for i in 0..14 {
+            let e = (-b[1] * MISRA1A_X[i]).exp();
+            let want = [-(1.0 - e), -b[0] * MISRA1A_X[i] * e];
+            assert_near("misra1a jacobian", &jac[i], &want, EXACT);
+        }
+        // (JᵀJ) Δ = −Jᵀ r.
+        let mut jtj = [0.0; 4];
+        let mut jtr = [0.0; 2];
+        for i in 0..14 {
+            for a in 0..2 {
+                jtr[a] -= jac[i][a] * r[i];
+                for c in 0..2 {
+                    jtj[a * 2 + c] += jac[i][a] * jac[i][c];
+                }
+            }
+        }
+        let step = solve(&jtj, &jtr);
+        b[0] += step[0];
+        b[1] += step[1];
+        // The VJP with the residuals as seed is Jᵀr, the gradient of ½|r|².
+        let (_, g) = misra1a_residuals_vjp(b, &MISRA1A_X, &MISRA1A_Y, r);
+        assert!(g.iter().all(|v| v.is_finite()));
+    }
+    // Certified: b₁ = 2.3894212918E+02, b₂ = 5.5015643181E-04, RSS = 1.2455138894E-01.
+    assert!((b[0] / 2.389_421_291_8e2 - 1.0).abs() < 1e-9, "{b:?}");
+    assert!((b[1] / 5.501_564_318_1e-4 - 1.0).abs() < 1e-9, "{b:?}");
+    let r = misra1a_residuals(b, &MISRA1A_X, &MISRA1A_Y);
+    let rss: f64 = r.iter().map(|v| v * v).sum();
+    assert!((rss / 1.245_513_889_4e-1 - 1.0).abs() < 1e-9, "{rss}");
+    // J·v at the solution.
+    let (_, t) = misra1a_residuals_jvp(b, [1.0, -1.0e-6], &MISRA1A_X, &MISRA1A_Y);
+    for i in 0..14 {
+        let e = (-b[1] * MISRA1A_X[i]).exp();
+        let want = -(1.0 - e) + 1.0e-6 * b[0] * MISRA1A_X[i] * e;
+        assert_near("misra1a jvp", &[t[i]], &[want], EXACT);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Tuple outputs: a Lennard-Jones pair's energy and force, and callers of it
+// ---------------------------------------------------------------------------------------------
+
+/// The Lennard-Jones pair potential and the force it exerts at separation `d`, returned together
+/// as molecular-dynamics codes compute them (Allen and Tildesley, *Computer Simulation of
+/// Liquids*, §1.4.3 and §5.2): `u = 4ε((σ/r)¹² − (σ/r)⁶)`, `f = 24ε(2(σ/r)¹² − (σ/r)⁶) d / r²`.
+#[differentiate(reverse, forward, hessian)]
+fn lennard_jones(d: [f64; 2], epsilon: f64, sigma: f64) -> (f64, [f64; 2]) {
+    let r2 = d[0] * d[0] + d[1] * d[1];
+    let sr2 = sigma * sigma / r2;
+    let sr6 = sr2 * sr2 * sr2;
+    let sr12 = sr6 * sr6;
+    let u = 4.0 * epsilon * (sr12 - sr6);
+    let f = 24.0 * epsilon * (2.0 * sr12 - sr6) / r2;
+    (u, [f * d[0], f * d[1]])
+}
+
+fn lennard_jones_flat(q: &[f64]) -> Vec<f64> {
+    let (u, f) = lennard_jones([q[0], q[1]], q[2], q[3]);
+    vec![u, f[0], f[1]]
+}
+
+#[test]
+fn lennard_jones_jacobian_of_a_tuple_output() {
+    for q in [
+        [1.1, 0.3, 1.0, 1.0],
+        [0.9, -0.8, 0.7, 1.2],
+        [2.0, 1.5, 1.3, 0.9],
+    ] {
+        let (d, eps, sig) = ([q[0], q[1]], q[2], q[3]);
+        let ((u, f), jac) = lennard_jones_jacobian(d, eps, sig);
+        assert_eq!(vec![u, f[0], f[1]], lennard_jones_flat(&q));
+        // Rows u, f₀, f₁; columns d₀, d₁, ε, σ.
+        let want = fd_jacobian(lennard_jones_flat, &q);
+        for i in 0..3 {
+            assert_near("lj jacobian", &jac[i], &want[i], FD);
+        }
+        // The force is minus the energy's gradient: the program's own force, not the macro's.
+        assert_near("lj force", &[-jac[0][0], -jac[0][1]], &f, 1e-12);
+        // And ∂u/∂ε = u/ε.
+        assert_near("lj d/deps", &[jac[0][2]], &[u / eps], 1e-12);
+        // The force's Jacobian in d is minus the energy's Hessian, so symmetric.
+        assert!((jac[1][1] - jac[2][0]).abs() < 1e-10 * jac[1][1].abs().max(1.0));
+        // seedᵀ·J with a tuple seed.
+        let seed = (0.5, [-1.0, 2.0]);
+        let (_, d_d, d_eps, d_sig) = lennard_jones_vjp(d, eps, sig, seed);
+        let s = [seed.0, seed.1[0], seed.1[1]];
+        let want_vjp: Vec<f64> = (0..4)
+            .map(|j| (0..3).map(|i| s[i] * want[i][j]).sum())
+            .collect();
+        assert_near("lj vjp", &[d_d[0], d_d[1], d_eps, d_sig], &want_vjp, FD);
+        // J·v, a tuple tangent.
+        let v = [0.3, -0.6, 0.1, 0.05];
+        let (_, (tu, tf)) = lennard_jones_jvp(d, [v[0], v[1]], eps, v[2], sig, v[3]);
+        let want_t: Vec<f64> = want.iter().map(|r| dot(r, &v)).collect();
+        assert_near("lj jvp", &[tu, tf[0], tf[1]], &want_t, FD);
+    }
+}
+
+/// The potential energy and the virial `W = Σ r_ij · f_ij` of a cluster of three atoms in the
+/// plane, from the pair routine (Allen and Tildesley, §2.4): two outputs from a loop over pairs
+/// that destructures the pair's tuple.
+#[differentiate(reverse, forward, hessian)]
+fn cluster_energy_virial(pos: [f64; 6]) -> [f64; 2] {
+    let mut energy = 0.0;
+    let mut virial = 0.0;
+    for i in 0..3 {
+        for j in i + 1..3 {
+            let d = [pos[2 * i] - pos[2 * j], pos[2 * i + 1] - pos[2 * j + 1]];
+            let (u, f): (f64, [f64; 2]) = lennard_jones(d, 1.0, 1.0);
+            energy += u;
+            virial += d[0] * f[0] + d[1] * f[1];
+        }
+    }
+    [energy, virial]
+}
+
+/// The potential energy alone, for Newton's method on the cluster's geometry.
+#[differentiate(reverse, forward, hessian)]
+fn cluster_energy(pos: [f64; 6]) -> f64 {
+    let mut energy = 0.0;
+    for i in 0..3 {
+        for j in i + 1..3 {
+            let (u, _f): (f64, [f64; 2]) = lennard_jones(
+                [pos[2 * i] - pos[2 * j], pos[2 * i + 1] - pos[2 * j + 1]],
+                1.0,
+                1.0,
+            );
+            energy += u;
+        }
+    }
+    energy
+}
+
+fn cluster_flat(q: &[f64]) -> Vec<f64> {
+    cluster_energy_virial([q[0], q[1], q[2], q[3], q[4], q[5]]).to_vec()
+}
+
+#[test]
+fn lennard_jones_cluster_in_every_mode() {
+    let pos = [0.0, 0.0, 1.15, 0.05, 0.5, 0.95];
+    let want = fd_jacobian(cluster_flat, &pos);
+    let (ev, jac) = cluster_energy_virial_jacobian(pos);
+    assert_eq!(ev.to_vec(), cluster_flat(&pos));
+    for i in 0..2 {
+        assert_near("cluster jacobian", &jac[i], &want[i], FD);
+    }
+    let v = direction(6);
+    let (_, t) = cluster_energy_virial_jvp(pos, [v[0], v[1], v[2], v[3], v[4], v[5]]);
+    assert_near(
+        "cluster jvp",
+        &t,
+        &[dot(&want[0], &v), dot(&want[1], &v)],
+        FD,
+    );
+    // The energy's gradient is the first row; translations leave it unchanged.
+    let (e, g) = cluster_energy_grad(pos);
+    assert_eq!(e, ev[0]);
+    assert_near("cluster grad", &g, &want[0], FD);
+    assert!((g[0] + g[2] + g[4]).abs() < 1e-12 && (g[1] + g[3] + g[5]).abs() < 1e-12);
+    // Newton's method on the energy with f_hessian: translations and the rotation make the
+    // Hessian singular, so take the minimum-norm step on its range by adding a small shift.
+    let mut p = pos;
+    for _ in 0..40 {
+        let (_, g, h) = cluster_energy_hessian(p);
+        let grad_fd = |q: &[f64]| {
+            let (_, g) = cluster_energy_grad([q[0], q[1], q[2], q[3], q[4], q[5]]);
+            g.to_vec()
+        };
+        let hf: Vec<f64> = h.iter().flatten().copied().collect();
+        common::oracles::check_hessian("cluster hessian", &hf, grad_fd, &p);
+        let shifted: Vec<f64> = (0..36)
+            .map(|k| hf[k] + if k % 7 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let step = solve(&shifted, &g);
+        for k in 0..6 {
+            p[k] -= step[k];
+        }
+    }
+    // The minimum is an equilateral triangle of side 2^(1/6) σ.
+    let side = |i: usize, j: usize| {
+        ((p[2 * i] - p[2 * j]).powi(2) + (p[2 * i + 1] - p[2 * j + 1]).powi(2)).sqrt()
+    };
+    let r_min = 2.0_f64.powf(1.0 / 6.0);
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        assert!(
+            (side(i, j) - r_min).abs() < 1e-9,
+            "side {i}{j}: {}",
+            side(i, j)
+        );
+    }
+    assert!((cluster_energy(p) + 3.0).abs() < 1e-12);
+    // Second order of the two outputs: the tangent of wᵀJ against differences of the VJP.
+    let w = [0.8, -0.3];
+    let vw = [0.1, 0.4];
+    let pv = [v[0], v[1], v[2], v[3], v[4], v[5]];
+    let (_, _, tangent, hv) = cluster_energy_virial_hvp(pos, pv, w, vw);
+    assert_near("cluster hvp tangent", &tangent, &t, 1e-12);
+    let vjp = |z: &[f64]| {
+        let (_, g) = cluster_energy_virial_vjp([z[0], z[1], z[2], z[3], z[4], z[5]], [z[6], z[7]]);
+        g.to_vec()
+    };
+    let z = [pos[0], pos[1], pos[2], pos[3], pos[4], pos[5], w[0], w[1]];
+    let vz = [v[0], v[1], v[2], v[3], v[4], v[5], vw[0], vw[1]];
+    assert_near(
+        "cluster hvp",
+        &hv,
+        &common::oracles::fd_directional(vjp, &z, &vz),
+        FD,
+    );
 }

@@ -1,0 +1,1154 @@
+//! Pairwise combinations of what the body may contain (SPEC, "The body: what it may contain")
+//! with each mode (`reverse`, `forward`, `hessian`, `graph`, and all of them together), each
+//! float type (`f64`, `f32`, generic `T: Float`), each parameter kind (scalar, `[f64; N]`,
+//! `&[f64; N]`, `&[f64]`, a struct named in `wrt`, `&self`) and each output kind (float,
+//! `[f64; M]`, `(f64, [f64; 2])`), and the numerical conventions (kinks, `0 · ∞ = 0`, `inf`
+//! where the derivative is infinite) in every mode. Every derivative is checked against
+//! fourth-order central differences of the original function (nested for Hessians), or, for
+//! `f32` functions, of the same formula written by hand in `f64`, or against closed forms.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::needless_range_loop,
+    clippy::type_complexity,
+    clippy::let_and_return,
+    // `match` on a `bool` is one of the constructs under test.
+    clippy::match_bool
+)]
+
+use autodiff::num_traits::Float;
+use autodiff::{differentiate, relu, sigmoid, softplus};
+
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
+
+use common::oracles::{direction, dot, fd_gradient, fd_jacobian};
+
+// ---------------------------------------------------------------------------------------------
+// Oracles
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts `got` is `want` to `tol`, relative to each entry and to a hundredth of the largest.
+#[track_caller]
+fn near(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = want.iter().fold(0.0_f64, |m, w| m.max(w.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let bound = tol * (w.abs() + 1e-2 * scale) + 1e-12;
+        assert!((g - w).abs() <= bound, "{what}[{i}]: got {g:e}, want {w:e}");
+    }
+}
+
+/// The row-major Hessian of `f` by nested central differences.
+fn fd_hess(f: &dyn Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    fd_jacobian(|q| fd_gradient(f, q), p)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn mat_vec(m: &[f64], v: &[f64]) -> Vec<f64> {
+    let n = v.len();
+    (0..n).map(|i| dot(&m[i * n..(i + 1) * n], v)).collect()
+}
+
+fn flat<const N: usize, const M: usize>(h: &[[f64; N]; M]) -> Vec<f64> {
+    h.iter().flatten().copied().collect()
+}
+
+fn flat32<const N: usize, const M: usize>(h: &[[f32; N]; M]) -> Vec<f64> {
+    h.iter().flatten().map(|&v| f64::from(v)).collect()
+}
+
+fn wide(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&v| f64::from(v)).collect()
+}
+
+fn narrow(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&v| v as f32).collect()
+}
+
+/// Every mode of a function with one float output, flattened to `f64` vectors: `(value, ...)`.
+struct Modes<'a> {
+    /// The function (or, for `f32`, the same formula in `f64`): the oracle's source.
+    f: &'a dyn Fn(&[f64]) -> f64,
+    grad: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>),
+    jvp: &'a dyn Fn(&[f64], &[f64]) -> (f64, f64),
+    hessian: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>),
+    hvp: &'a dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>),
+    graph: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>),
+}
+
+/// Checks every mode at `p` against differences of `m.f`, to `tol` (about `1e-6` for `f64`
+/// and `1e-3` for `f32`).
+#[track_caller]
+fn check_modes(what: &str, m: &Modes, p: &[f64], tol: f64) {
+    let f0 = (m.f)(p);
+    let g = fd_gradient(m.f, p);
+    let h = fd_hess(m.f, p);
+    let v = direction(p.len());
+    let vt = tol.min(1e-6);
+    let (val, gr) = (m.grad)(p);
+    near(&format!("{what} value"), &[val], &[f0], vt);
+    near(&format!("{what} grad"), &gr, &g, tol);
+    let (val, t) = (m.jvp)(p, &v);
+    near(&format!("{what} jvp value"), &[val], &[f0], vt);
+    near(&format!("{what} jvp"), &[t], &[dot(&g, &v)], tol);
+    let (val, hg, hess) = (m.hessian)(p);
+    near(&format!("{what} hessian value"), &[val], &[f0], vt);
+    near(&format!("{what} hessian grad"), &hg, &g, tol);
+    near(&format!("{what} hessian"), &hess, &h, 10.0 * tol);
+    let (val, vg, hv) = (m.hvp)(p, &v);
+    near(&format!("{what} hvp value"), &[val], &[f0], vt);
+    near(&format!("{what} hvp grad"), &vg, &g, tol);
+    near(&format!("{what} hvp"), &hv, &mat_vec(&h, &v), 10.0 * tol);
+    let (val, adj) = (m.graph)(p);
+    near(&format!("{what} graph value"), &[val], &[f0], vt);
+    near(&format!("{what} graph adjoints"), &adj, &g, tol);
+}
+
+/// The adjoints of the named nodes, and the output's value. An element of an array parameter
+/// that this evaluation never reads (past a `break`) has no node: its adjoint is 0.
+fn adjoints(g: &autodiff::Graph, out: &str, names: &[&str]) -> (f64, Vec<f64>) {
+    let value = g.node(out).expect("output node").value();
+    let adj = names
+        .iter()
+        .map(|n| match g.node(n) {
+            Some(node) => node.adjoint(),
+            None if n.ends_with(']') => 0.0,
+            None => panic!("node {n}\n{g}"),
+        })
+        .collect();
+    (value, adj)
+}
+
+fn with(mut v: Vec<f64>, last: f64) -> Vec<f64> {
+    v.push(last);
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every float method in its path form `f64::m(x)` / `f32::m(x)`, and in method form on a
+// generic `T`, in every mode
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn paths64(x: f64, y: f64) -> f64 {
+    let a = f64::exp(x) + f64::exp2(x) + f64::exp_m1(x) + f64::ln(x + 2.0) + f64::ln_1p(x);
+    let b = f64::log(x + 2.0, 3.0) + f64::log2(x + 2.0) + f64::log10(x + 2.0) + f64::sqrt(x + 2.0);
+    let c = f64::cbrt(x) + f64::powi(x, 3) + f64::powf(y, x) + f64::sin(x) + f64::cos(y);
+    let d = f64::asin(x * 0.5) + f64::acos(y * 0.3) + f64::atan(x) + f64::atan2(y, x);
+    let e = f64::cosh(y) + f64::tanh(x) + f64::asinh(x) + f64::acosh(y + 2.0) + f64::sinh(x);
+    let g = f64::abs(x) + f64::signum(x) + f64::max(x, y) + f64::min(x, y) + f64::tan(x);
+    let h = f64::hypot(x, y) + f64::recip(y) + f64::mul_add(x, y, x) + f64::floor(x);
+    let i = f64::round(x) + f64::trunc(y) + f64::fract(x) + f64::to_radians(y);
+    let j = f64::to_degrees(x) * 0.01 + f64::clamp(x, -0.2, y) + f64::ceil(y) + f64::atanh(x);
+    a * 0.1 + b + c * d + e + g * h + i * j
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn paths32(x: f32, y: f32) -> f32 {
+    let a = f32::exp(x) + f32::exp2(x) + f32::exp_m1(x) + f32::ln(x + 2.0) + f32::ln_1p(x);
+    let b = f32::log(x + 2.0, 3.0) + f32::log2(x + 2.0) + f32::log10(x + 2.0) + f32::sqrt(x + 2.0);
+    let c = f32::cbrt(x) + f32::powi(x, 3) + f32::powf(y, x) + f32::sin(x) + f32::cos(y);
+    let d = f32::asin(x * 0.5) + f32::acos(y * 0.3) + f32::atan(x) + f32::atan2(y, x);
+    let e = f32::cosh(y) + f32::tanh(x) + f32::asinh(x) + f32::acosh(y + 2.0) + f32::sinh(x);
+    let g = f32::abs(x) + f32::signum(x) + f32::max(x, y) + f32::min(x, y) + f32::tan(x);
+    let h = f32::hypot(x, y) + f32::recip(y) + f32::mul_add(x, y, x) + f32::floor(x);
+    let i = f32::round(x) + f32::trunc(y) + f32::fract(x) + f32::to_radians(y);
+    let j = f32::to_degrees(x) * 0.01 + f32::clamp(x, -0.2, y) + f32::ceil(y) + f32::atanh(x);
+    a * 0.1 + b + c * d + e + g * h + i * j
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn methods_t<T: Float>(x: T, y: T) -> T {
+    let two = T::one() + T::one();
+    let a = x.exp() + x.exp2() + x.exp_m1() + (x + two).ln() + x.ln_1p() + (x + two).log(two);
+    let b = (x + two).log2() + (x + two).log10() + (x + two).sqrt() + x.cbrt() + x.powi(3);
+    let c = y.powf(x) + x.sin() + y.cos() + x.tan() + (x / two).asin() + (y / two).acos();
+    let d = x.atan() + y.atan2(x) + x.sinh() + y.cosh() + x.tanh() + x.asinh();
+    let e = (y + two).acosh() + (x / two).atanh() + x.abs() + x.signum() + x.max(y) + x.min(y);
+    let f = x.hypot(y) + y.recip() + x.mul_add(y, x) + x.floor() + y.ceil() + x.round();
+    let g = y.trunc() + x.fract() + y.to_radians() + x.to_degrees() / (two * two * two);
+    a + b * c + d * e + f * g
+}
+
+fn two_modes64(
+    f: fn(f64, f64) -> f64,
+    grad: fn(f64, f64) -> (f64, f64, f64),
+    jvp: fn(f64, f64, f64, f64) -> (f64, f64),
+    hessian: fn(f64, f64) -> (f64, f64, f64, [[f64; 2]; 2]),
+    hvp: fn(f64, f64, f64, f64) -> (f64, f64, f64, f64, f64),
+    graph: fn(f64, f64) -> autodiff::Graph,
+    out: &'static str,
+) -> (
+    Box<dyn Fn(&[f64]) -> f64>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+) {
+    (
+        Box::new(move |p| f(p[0], p[1])),
+        Box::new(move |p| {
+            let (v, a, b) = grad(p[0], p[1]);
+            (v, vec![a, b])
+        }),
+        Box::new(move |p, d| jvp(p[0], d[0], p[1], d[1])),
+        Box::new(move |p| {
+            let (v, a, b, h) = hessian(p[0], p[1]);
+            (v, vec![a, b], flat(&h))
+        }),
+        Box::new(move |p, d| {
+            let (v, a, b, ha, hb) = hvp(p[0], d[0], p[1], d[1]);
+            (v, vec![a, b], vec![ha, hb])
+        }),
+        Box::new(move |p| adjoints(&graph(p[0], p[1]), out, &["x", "y"])),
+    )
+}
+
+#[test]
+fn path_forms_of_every_method_in_every_mode_f64() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
+        paths64,
+        paths64_grad,
+        paths64_jvp,
+        paths64_hessian,
+        paths64_hvp,
+        paths64_graph,
+        "paths64",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("paths64", &m, &[0.3, 0.7], 1e-6);
+    check_modes("paths64", &m, &[-0.4, 1.3], 1e-6);
+}
+
+#[test]
+fn generic_methods_in_every_mode_at_f64() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
+        methods_t::<f64>,
+        methods_t_grad::<f64>,
+        methods_t_jvp::<f64>,
+        methods_t_hessian::<f64>,
+        methods_t_hvp::<f64>,
+        methods_t_graph::<f64>,
+        "methods_t",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("methods_t", &m, &[0.3, 0.7], 1e-6);
+    check_modes("methods_t", &m, &[-0.6, 1.1], 1e-6);
+}
+
+/// An `f32` function's modes, widened to `f64`, with `f` the same formula in `f64`.
+fn two_modes32(
+    f: fn(f64, f64) -> f64,
+    grad: fn(f32, f32) -> (f32, f32, f32),
+    jvp: fn(f32, f32, f32, f32) -> (f32, f32),
+    hessian: fn(f32, f32) -> (f32, f32, f32, [[f32; 2]; 2]),
+    hvp: fn(f32, f32, f32, f32) -> (f32, f32, f32, f32, f32),
+    graph: fn(f32, f32) -> autodiff::Graph,
+    out: &'static str,
+) -> (
+    Box<dyn Fn(&[f64]) -> f64>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+) {
+    let n = |p: &[f64]| (p[0] as f32, p[1] as f32);
+    (
+        Box::new(move |p| f(p[0], p[1])),
+        Box::new(move |p| {
+            let (x, y) = n(p);
+            let (v, a, b) = grad(x, y);
+            (f64::from(v), wide(&[a, b]))
+        }),
+        Box::new(move |p, d| {
+            let (x, y) = n(p);
+            let (v, t) = jvp(x, d[0] as f32, y, d[1] as f32);
+            (f64::from(v), f64::from(t))
+        }),
+        Box::new(move |p| {
+            let (x, y) = n(p);
+            let (v, a, b, h) = hessian(x, y);
+            (f64::from(v), wide(&[a, b]), flat32(&h))
+        }),
+        Box::new(move |p, d| {
+            let (x, y) = n(p);
+            let (v, a, b, ha, hb) = hvp(x, d[0] as f32, y, d[1] as f32);
+            (f64::from(v), wide(&[a, b]), wide(&[ha, hb]))
+        }),
+        Box::new(move |p| {
+            let (x, y) = n(p);
+            adjoints(&graph(x, y), out, &["x", "y"])
+        }),
+    )
+}
+
+#[test]
+fn path_forms_of_every_method_in_every_mode_f32() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
+        paths64,
+        paths32_grad,
+        paths32_jvp,
+        paths32_hessian,
+        paths32_hvp,
+        paths32_graph,
+        "paths32",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    // The points are exact in f32.
+    check_modes("paths32", &m, &[0.25, 0.75], 2e-4);
+    check_modes("paths32", &m, &[-0.375, 1.25], 2e-4);
+}
+
+#[test]
+fn generic_methods_in_every_mode_at_f32() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
+        methods_t::<f64>,
+        methods_t_grad::<f32>,
+        methods_t_jvp::<f32>,
+        methods_t_hessian::<f32>,
+        methods_t_hvp::<f32>,
+        methods_t_graph::<f32>,
+        "methods_t",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("methods_t f32", &m, &[0.25, 0.75], 2e-4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A generic iterator chain ending in `fold`, `sum` and `product` (through `zip`, `skip`, `take`,
+// `rev`, `step_by`, `enumerate`, `map`) over a `[T; 4]`, every mode, at f64 and f32
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn fold_chain<T: Float + std::iter::Sum + std::iter::Product>(x: [T; 4], c: T) -> T {
+    let s = x
+        .iter()
+        .zip(x.iter().skip(1))
+        .map(|(a, b)| *a * *b)
+        .fold(c, |acc, v| acc * c + v);
+    let t: T = x.iter().take(3).rev().map(|&v| (v * c).sin()).sum();
+    let p: T = x.iter().step_by(2).map(|v| v.exp()).product();
+    let q = x.iter().enumerate().fold(T::zero(), |acc, (i, &v)| {
+        acc + v * v * T::from(i + 1).unwrap()
+    });
+    s + t * p + q
+}
+
+fn fold_chain_modes<T: Float + std::iter::Sum + std::iter::Product>(
+    out: &'static str,
+) -> (
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+) {
+    let t = |v: f64| T::from(v).unwrap();
+    let d = |v: T| v.to_f64().unwrap();
+    let arr = move |p: &[f64]| [t(p[0]), t(p[1]), t(p[2]), t(p[3])];
+    let dv = move |a: [T; 4], l: T| vec![d(a[0]), d(a[1]), d(a[2]), d(a[3]), d(l)];
+    (
+        Box::new(move |p| {
+            let (v, dx, dc) = fold_chain_grad(arr(p), t(p[4]));
+            (d(v), dv(dx, dc))
+        }),
+        Box::new(move |p, w| {
+            let (v, tan) = fold_chain_jvp(arr(p), arr(w), t(p[4]), t(w[4]));
+            (d(v), d(tan))
+        }),
+        Box::new(move |p| {
+            let (v, dx, dc, h) = fold_chain_hessian(arr(p), t(p[4]));
+            let h = h.iter().flatten().map(|&e| d(e)).collect();
+            (d(v), dv(dx, dc), h)
+        }),
+        Box::new(move |p, w| {
+            let (v, dx, dc, hx, hc) = fold_chain_hvp(arr(p), arr(w), t(p[4]), t(w[4]));
+            (d(v), dv(dx, dc), dv(hx, hc))
+        }),
+        Box::new(move |p| {
+            let g = fold_chain_graph(arr(p), t(p[4]));
+            adjoints(&g, out, &["x[0]", "x[1]", "x[2]", "x[3]", "c"])
+        }),
+    )
+}
+
+#[test]
+fn generic_iterator_chain_in_every_mode() {
+    let f = |p: &[f64]| fold_chain([p[0], p[1], p[2], p[3]], p[4]);
+    let (grad, jvp, hessian, hvp, graph) = fold_chain_modes::<f64>("fold_chain");
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("fold_chain", &m, &[0.3, -0.7, 1.1, 0.4, 0.8], 1e-6);
+    let (grad, jvp, hessian, hvp, graph) = fold_chain_modes::<f32>("fold_chain");
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes(
+        "fold_chain f32",
+        &m,
+        &[0.25, -0.75, 1.125, 0.375, 0.875],
+        2e-4,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `match` on integers with guards, bindings and ranges, and on a `bool`, in `f32`, every mode
+// (the graph in particular)
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn match_guard32(x: f32, y: f32, k: i32) -> f32 {
+    let a = match k {
+        0 => x * y,
+        j if j < 0 => (x - y).powi(2),
+        1..=3 => x.sin() * y,
+        _ => x.hypot(y),
+    };
+    let b = match x > y {
+        true => x,
+        false => y,
+    };
+    let c = match k {
+        m @ 4..=9 => x * m as f32,
+        _ => y,
+    };
+    let r = a + b * c;
+    r
+}
+
+fn match_guard64(x: f64, y: f64, k: i32) -> f64 {
+    let a = match k {
+        0 => x * y,
+        j if j < 0 => (x - y).powi(2),
+        1..=3 => x.sin() * y,
+        _ => x.hypot(y),
+    };
+    let b = if x > y { x } else { y };
+    let c = if (4..=9).contains(&k) {
+        x * f64::from(k)
+    } else {
+        y
+    };
+    a + b * c
+}
+
+#[test]
+fn match_with_guards_in_f32_in_every_mode() {
+    for k in [0, -2, 2, 5, 12] {
+        let n = |p: &[f64]| (p[0] as f32, p[1] as f32);
+        let f = move |p: &[f64]| match_guard64(p[0], p[1], k);
+        let grad = move |p: &[f64]| {
+            let (x, y) = n(p);
+            let (v, a, b) = match_guard32_grad(x, y, k);
+            (f64::from(v), wide(&[a, b]))
+        };
+        let jvp = move |p: &[f64], d: &[f64]| {
+            let (x, y) = n(p);
+            let (v, t) = match_guard32_jvp(x, d[0] as f32, y, d[1] as f32, k);
+            (f64::from(v), f64::from(t))
+        };
+        let hessian = move |p: &[f64]| {
+            let (x, y) = n(p);
+            let (v, a, b, h) = match_guard32_hessian(x, y, k);
+            (f64::from(v), wide(&[a, b]), flat32(&h))
+        };
+        let hvp = move |p: &[f64], d: &[f64]| {
+            let (x, y) = n(p);
+            let (v, a, b, ha, hb) = match_guard32_hvp(x, d[0] as f32, y, d[1] as f32, k);
+            (f64::from(v), wide(&[a, b]), wide(&[ha, hb]))
+        };
+        let graph = move |p: &[f64]| {
+            let (x, y) = n(p);
+            let g = match_guard32_graph(x, y, k);
+            // The output is named after the function and after the bound name it ends with.
+            let r = g.node("r").expect("r").value();
+            let (v, adj) = adjoints(&g, "match_guard32", &["x", "y"]);
+            assert_eq!(r, v);
+            (v, adj)
+        };
+        let m = Modes {
+            f: &f,
+            grad: &grad,
+            jvp: &jvp,
+            hessian: &hessian,
+            hvp: &hvp,
+            graph: &graph,
+        };
+        check_modes(&format!("match k = {k}"), &m, &[0.75, 0.5], 2e-4);
+        check_modes(&format!("match k = {k}"), &m, &[0.25, 1.5], 2e-4);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several outputs: `chunks_exact` over a slice into a tuple `(f64, [f64; 2])`, forward and
+// reverse (`_vjp`, `_jacobian` as a row-major `Vec`, `_jacobian_into`, `_vjp_into`, `_jvp`)
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward)]
+fn chunk_stats(x: &[f64], c: f64) -> (f64, [f64; 2]) {
+    let mut s = 0.0;
+    let mut lo = 0.0;
+    let mut hi = 0.0;
+    for ch in x.chunks_exact(3) {
+        s += ch[0] * ch[1] * c;
+        lo += ch[0].min(ch[2]);
+        hi += ch[1].max(ch[2]) * c;
+    }
+    (s, [lo, hi])
+}
+
+fn tuple_flat((a, [b, c]): (f64, [f64; 2])) -> Vec<f64> {
+    vec![a, b, c]
+}
+
+#[test]
+fn chunks_exact_over_a_slice_with_a_tuple_output() {
+    // Seven entries: the last is not in a chunk.
+    let p = [0.4, -1.2, 0.9, 1.5, 0.3, -0.6, 2.0, 0.7];
+    let f = |q: &[f64]| tuple_flat(chunk_stats(&q[..7], q[7]));
+    let jac = fd_jacobian(f, &p);
+    let want: Vec<f64> = jac.iter().flatten().copied().collect();
+    let (out, j) = chunk_stats_jacobian(&p[..7], p[7]);
+    assert_eq!(tuple_flat(out), f(&p));
+    assert_eq!(j.len(), 3 * 8);
+    near("chunk_stats jacobian", &j, &want, 1e-6);
+    let mut into = vec![f64::NAN; 24];
+    let out = chunk_stats_jacobian_into(&p[..7], p[7], &mut into);
+    assert_eq!(tuple_flat(out), f(&p));
+    near("chunk_stats jacobian_into", &into, &want, 1e-6);
+    let seed = (0.5, [-1.5, 2.0]);
+    let s = tuple_flat(seed);
+    let vjp: Vec<f64> = (0..8)
+        .map(|j| (0..3).map(|i| s[i] * jac[i][j]).sum())
+        .collect();
+    let (out, dx, dc) = chunk_stats_vjp(&p[..7], p[7], seed);
+    assert_eq!(tuple_flat(out), f(&p));
+    assert_eq!(dx.len(), 7);
+    near("chunk_stats vjp", &with(dx, dc), &vjp, 1e-6);
+    // `_vjp_into` adds into the buffer.
+    let mut dx = vec![1.0; 7];
+    let (out, dc) = chunk_stats_vjp_into(&p[..7], &mut dx, p[7], seed);
+    assert_eq!(tuple_flat(out), f(&p));
+    let added: Vec<f64> = dx.iter().map(|v| v - 1.0).collect();
+    near("chunk_stats vjp_into", &with(added, dc), &vjp, 1e-6);
+    let v = direction(8);
+    let (out, t) = chunk_stats_jvp(&p[..7], &v[..7], p[7], v[7]);
+    assert_eq!(tuple_flat(out), f(&p));
+    let want: Vec<f64> = jac.iter().map(|row| dot(row, &v)).collect();
+    near("chunk_stats jvp", &tuple_flat(t), &want, 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// An array output `[f64; 3]` from a `&[f64; 2]` parameter destructured by `let [r, t] = *p;`,
+// and a tuple output from a slice through `sum::<f64>()` and `map`
+// ---------------------------------------------------------------------------------------------
+
+#[differentiate(reverse, forward)]
+fn polar(p: &[f64; 2], s: f64) -> [f64; 3] {
+    let [r, t] = *p;
+    [r * t.cos() * s, r * t.sin(), r.hypot(t) + s]
+}
+
+#[test]
+fn array_output_from_a_referenced_array() {
+    let p = [1.3, 0.6, -0.8];
+    let f = |q: &[f64]| polar(&[q[0], q[1]], q[2]).to_vec();
+    let jac = fd_jacobian(f, &p);
+    let (out, j) = polar_jacobian(&[p[0], p[1]], p[2]);
+    assert_eq!(out.to_vec(), f(&p));
+    let j: [[f64; 3]; 3] = j;
+    near("polar jacobian", &flat(&j), &flat_vec(&jac), 1e-6);
+    let seed = [0.5, -1.0, 2.0];
+    let (out, dp, ds) = polar_vjp(&[p[0], p[1]], p[2], seed);
+    assert_eq!(out.to_vec(), f(&p));
+    let dp: [f64; 2] = dp;
+    let want: Vec<f64> = (0..3)
+        .map(|j| (0..3).map(|i| seed[i] * jac[i][j]).sum())
+        .collect();
+    near("polar vjp", &[dp[0], dp[1], ds], &want, 1e-6);
+    let v = direction(3);
+    let (_, t) = polar_jvp(&[p[0], p[1]], &[v[0], v[1]], p[2], v[2]);
+    let want: Vec<f64> = jac.iter().map(|row| dot(row, &v)).collect();
+    near("polar jvp", &t, &want, 1e-6);
+}
+
+fn flat_vec(m: &[Vec<f64>]) -> Vec<f64> {
+    m.iter().flatten().copied().collect()
+}
+
+#[differentiate(reverse, forward)]
+fn moments(x: &[f64]) -> (f64, [f64; 2]) {
+    let n = x.len() as f64;
+    let m: f64 = x.iter().sum::<f64>() / n;
+    let v = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n;
+    (m, [v, v.sqrt()])
+}
+
+#[test]
+fn tuple_output_from_a_slice_through_iterator_sums() {
+    let p = [0.4, -1.2, 0.9, 1.5];
+    let f = |q: &[f64]| tuple_flat(moments(q));
+    let jac = fd_jacobian(f, &p);
+    let (out, j) = moments_jacobian(&p);
+    assert_eq!(tuple_flat(out), f(&p));
+    near("moments jacobian", &j, &flat_vec(&jac), 1e-6);
+    let v = direction(4);
+    let (_, t) = moments_jvp(&p, &v);
+    let want: Vec<f64> = jac.iter().map(|row| dot(row, &v)).collect();
+    near("moments jvp", &tuple_flat(t), &want, 1e-6);
+    let seed = (1.0, [0.0, -2.0]);
+    let (_, dx) = moments_vjp(&p, seed);
+    let want: Vec<f64> = (0..4).map(|j| jac[0][j] - 2.0 * jac[2][j]).collect();
+    near("moments vjp", &dx, &want, 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A `&self` method with `wrt(self)` and `hessian`: closures capturing a local array built from
+// the fields, and `self` itself
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default, Clone, Debug)]
+struct Layer {
+    w: [f64; 3],
+    b: f64,
+    tag: u32,
+}
+
+impl Layer {
+    #[differentiate(reverse, forward, hessian, graph, wrt(self))]
+    fn apply(&self, x: f64) -> f64 {
+        let w = [self.w[0], self.w[1], self.w[2]];
+        let b = self.b;
+        let poly = |v: f64| w[0] + w[1] * v + w[2] * v * v + b;
+        let direct = |v: f64| self.w[2] * v + self.b;
+        let z = poly(x);
+        (z * z + 1.0).sqrt() + poly(x * 0.5).tanh() * direct(x)
+    }
+}
+
+#[test]
+fn closures_capturing_an_array_in_a_method_with_self_in_every_mode() {
+    let at = |q: &[f64]| Layer {
+        w: [q[0], q[1], q[2]],
+        b: q[3],
+        tag: 7,
+    };
+    let x = 0.8;
+    let fields = |d: &Layer| vec![d.w[0], d.w[1], d.w[2], d.b];
+    let f = |q: &[f64]| at(q).apply(x);
+    let grad = |q: &[f64]| {
+        let (v, d) = at(q).apply_grad(x);
+        assert_eq!(d.tag, 0);
+        (v, fields(&d))
+    };
+    let jvp = |q: &[f64], v: &[f64]| at(q).apply_jvp(&at(v), x);
+    // The Hessian's order is the order the body reads the fields (SPEC leaves it open): find it
+    // from the gradient of each unit direction through `_hvp`, which names the fields.
+    let hvp = |q: &[f64], v: &[f64]| {
+        let (val, d, hv) = at(q).apply_hvp(&at(v), x);
+        (val, fields(&d), fields(&hv))
+    };
+    let hessian = |q: &[f64]| {
+        let (val, d, h) = at(q).apply_hessian(x);
+        assert_eq!(h.len(), 16);
+        // Rows of H·eⱼ, by the hvp, fix the permutation of the flattened fields.
+        let cols: Vec<Vec<f64>> = (0..4)
+            .map(|j| {
+                let mut e = vec![0.0; 4];
+                e[j] = 1.0;
+                hvp(q, &e).2
+            })
+            .collect();
+        let mut full = vec![0.0; 16];
+        for i in 0..4 {
+            for j in 0..4 {
+                full[i * 4 + j] = cols[j][i];
+            }
+        }
+        let mut sorted_h = h.clone();
+        let mut sorted_full = full.clone();
+        sorted_h.sort_by(f64::total_cmp);
+        sorted_full.sort_by(f64::total_cmp);
+        near("apply hessian entries", &sorted_h, &sorted_full, 1e-12);
+        (val, fields(&d), full)
+    };
+    let graph = |q: &[f64]| {
+        let g = at(q).apply_graph(x);
+        adjoints(
+            &g,
+            "apply",
+            &["self.w[0]", "self.w[1]", "self.w[2]", "self.b"],
+        )
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("apply", &m, &[0.5, -0.3, 0.9, 0.2], 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `while`, `continue`, `break`, `loop` and an early `return` in a generic function over a
+// slice, every mode, on both sides of the early return
+// ---------------------------------------------------------------------------------------------
+
+// The reverse sweep generated for a generic `while` / `loop` trips `assign_op_pattern`.
+#[allow(clippy::assign_op_pattern)]
+#[differentiate(reverse, forward, hessian, graph)]
+fn loops_t<T: Float>(x: &[T], a: T) -> T {
+    let mut i = 0;
+    let mut s = T::zero();
+    while i < x.len() {
+        if x[i] < T::zero() {
+            i += 1;
+            continue;
+        }
+        s = s + (x[i] + a).sqrt() * a;
+        if s > T::from(10.0).unwrap() {
+            break;
+        }
+        i += 1;
+    }
+    let mut t = s;
+    loop {
+        t = t * a;
+        if t.abs() < T::one() {
+            break;
+        }
+        if t.abs() > T::from(100.0).unwrap() {
+            return t;
+        }
+    }
+    t + s
+}
+
+fn slice_modes<T: Float + 'static>(
+    n: usize,
+    f_grad: fn(&[T], T) -> (T, Vec<T>, T),
+    f_jvp: fn(&[T], &[T], T, T) -> (T, T),
+    f_hessian: fn(&[T], T) -> (T, Vec<T>, T, Vec<T>),
+    f_hvp: fn(&[T], &[T], T, T) -> (T, Vec<T>, T, Vec<T>, T),
+    f_graph: fn(&[T], T) -> autodiff::Graph,
+    (out, scalar): (&'static str, &'static str),
+) -> (
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
+    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
+) {
+    let t = |v: f64| T::from(v).unwrap();
+    let d = |v: T| v.to_f64().unwrap();
+    let vs = move |p: &[f64]| p[..n].iter().map(|&v| t(v)).collect::<Vec<T>>();
+    let dv = move |a: &[T], l: T| a.iter().map(|&v| d(v)).chain([d(l)]).collect::<Vec<f64>>();
+    (
+        Box::new(move |p| {
+            let (v, dx, da) = f_grad(&vs(p), t(p[n]));
+            (d(v), dv(&dx, da))
+        }),
+        Box::new(move |p, w| {
+            let (v, tan) = f_jvp(&vs(p), &vs(w), t(p[n]), t(w[n]));
+            (d(v), d(tan))
+        }),
+        Box::new(move |p| {
+            let (v, dx, da, h) = f_hessian(&vs(p), t(p[n]));
+            assert_eq!(h.len(), (n + 1) * (n + 1));
+            (d(v), dv(&dx, da), h.iter().map(|&e| d(e)).collect())
+        }),
+        Box::new(move |p, w| {
+            let (v, dx, da, hx, ha) = f_hvp(&vs(p), &vs(w), t(p[n]), t(w[n]));
+            (d(v), dv(&dx, da), dv(&hx, ha))
+        }),
+        Box::new(move |p| {
+            let g = f_graph(&vs(p), t(p[n]));
+            let names: Vec<String> = (0..n).map(|i| format!("x[{i}]")).collect();
+            let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+            names.push(scalar);
+            adjoints(&g, out, &names)
+        }),
+    )
+}
+
+#[test]
+fn loops_with_break_continue_and_return_in_a_generic_function_in_every_mode() {
+    let f = |p: &[f64]| loops_t(&p[..4], p[4]);
+    // Through the `while` and the `loop` to the end; through the early `return`; and with a
+    // negative entry skipped by `continue`.
+    let points: [&[f64]; 3] = [
+        &[0.3, 0.5, 0.2, 0.1, 0.7],
+        &[2.0, 3.0, 2.5, 1.5, 2.2],
+        &[0.3, -0.5, 0.2, 0.4, 0.6],
+    ];
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        4,
+        loops_t_grad,
+        loops_t_jvp,
+        loops_t_hessian,
+        loops_t_hvp,
+        loops_t_graph,
+        ("loops_t", "a"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    for p in points {
+        check_modes("loops_t", &m, p, 1e-6);
+    }
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f32>(
+        4,
+        loops_t_grad,
+        loops_t_jvp,
+        loops_t_hessian,
+        loops_t_hvp,
+        loops_t_graph,
+        ("loops_t", "a"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("loops_t f32", &m, &[0.25, 0.5, 0.125, 0.375, 0.75], 2e-4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `vec![0.0; n]`, a local and a module `const`, `std::f32::consts::PI`, `for v in &buf`, in
+// `f32` over a slice, every mode, and `_grad_into`; and `vec![T::zero(); n]` in a generic one
+// ---------------------------------------------------------------------------------------------
+
+const SCALE32: f32 = 1.5;
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn buffers32(x: &[f32], s: f32) -> f32 {
+    const HALF: f32 = 0.5;
+    let n = x.len();
+    let mut buf = vec![0.0; n];
+    for i in 0..n {
+        buf[i] = x[i] * s * SCALE32 + std::f32::consts::PI * HALF;
+    }
+    let mut acc = 0.0;
+    for v in &buf {
+        acc += v.sin();
+    }
+    acc * s
+}
+
+fn buffers64(x: &[f64], s: f64) -> f64 {
+    x.iter()
+        .map(|v| (v * s * 1.5 + std::f64::consts::FRAC_PI_2).sin())
+        .sum::<f64>()
+        * s
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn buffers_t<T: Float>(x: &[T], s: T) -> T {
+    let n = x.len();
+    let mut buf = vec![T::zero(); n];
+    for i in 0..n {
+        buf[i] = x[i] * s;
+    }
+    for i in 1..n {
+        buf[i] = buf[i] * buf[i - 1].cos();
+    }
+    buf.iter().fold(T::zero(), |a, &v| a + v * v)
+}
+
+#[test]
+fn run_time_sized_buffers_and_constants_in_f32_in_every_mode() {
+    let n = |p: &[f64]| (narrow(&p[..3]), p[3] as f32);
+    let f = |p: &[f64]| buffers64(&p[..3], p[3]);
+    let grad = |p: &[f64]| {
+        let (x, s) = n(p);
+        let (v, dx, ds) = buffers32_grad(&x, s);
+        (f64::from(v), with(wide(&dx), f64::from(ds)))
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (x, s) = n(p);
+        let (dx, ds) = n(d);
+        let (v, t) = buffers32_jvp(&x, &dx, s, ds);
+        (f64::from(v), f64::from(t))
+    };
+    let hessian = |p: &[f64]| {
+        let (x, s) = n(p);
+        let (v, dx, ds, h) = buffers32_hessian(&x, s);
+        (f64::from(v), with(wide(&dx), f64::from(ds)), wide(&h))
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (x, s) = n(p);
+        let (dx, ds) = n(d);
+        let (v, gx, gs, hx, hs) = buffers32_hvp(&x, &dx, s, ds);
+        let g = with(wide(&gx), f64::from(gs));
+        (f64::from(v), g, with(wide(&hx), f64::from(hs)))
+    };
+    let graph = |p: &[f64]| {
+        let (x, s) = n(p);
+        adjoints(
+            &buffers32_graph(&x, s),
+            "buffers32",
+            &["x[0]", "x[1]", "x[2]", "s"],
+        )
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    let p = [0.25, -0.5, 0.75, 0.625];
+    check_modes("buffers32", &m, &p, 2e-4);
+    // `_grad_into` adds the slice's gradient into the buffer and returns the rest.
+    let (x, s) = n(&p);
+    let mut dx = vec![1.0_f32; 3];
+    let (v, ds) = buffers32_grad_into(&x, &mut dx, s);
+    let (v0, g, g_s) = buffers32_grad(&x, s);
+    assert_eq!((v, ds), (v0, g_s));
+    for i in 0..3 {
+        assert_eq!(dx[i], 1.0 + g[i]);
+    }
+}
+
+#[test]
+fn run_time_sized_generic_buffer_in_every_mode() {
+    let f = |p: &[f64]| buffers_t(&p[..3], p[3]);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        3,
+        buffers_t_grad,
+        buffers_t_jvp,
+        buffers_t_hessian,
+        buffers_t_hvp,
+        buffers_t_graph,
+        ("buffers_t", "s"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("buffers_t", &m, &[0.4, -0.9, 1.3, 0.7], 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numerical conventions in every mode: kinks take the branch the code takes, `0 · ∞ = 0`, and
+// `inf` where the true derivative is infinite, in f64, f32 and generic functions
+// ---------------------------------------------------------------------------------------------
+
+/// Norms at the origin: the gradient is the subgradient (0, 0), never NaN.
+#[differentiate(reverse, forward, hessian, graph)]
+fn norms_t<T: Float>(x: T, y: T) -> T {
+    (x * x + y * y).sqrt() + x.hypot(y)
+}
+
+/// `x^y` at `x = 0`: ∂/∂y = xʸ ln x = 0 · (−∞) = 0.
+#[differentiate(reverse, forward, hessian, graph)]
+fn zero_base_t<T: Float>(x: T, y: T) -> T {
+    x.powf(y)
+}
+
+/// `y √x` at `x = 0`: ∂/∂x = y / (2√x), infinite unless `y = 0`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn root_t<T: Float>(x: T, y: T) -> T {
+    let r = x.sqrt();
+    y * r
+}
+
+/// Every mode's gradient entries (and the tangent along `v`) at one point, as `f64`.
+fn gradients_everywhere<T: Float>(
+    p: [T; 2],
+    v: [T; 2],
+    f_grad: fn(T, T) -> (T, T, T),
+    f_jvp: fn(T, T, T, T) -> (T, T),
+    f_hessian: fn(T, T) -> (T, T, T, [[T; 2]; 2]),
+    f_hvp: fn(T, T, T, T) -> (T, T, T, T, T),
+    f_graph: fn(T, T) -> autodiff::Graph,
+) -> ([[f64; 2]; 4], f64) {
+    let d = |v: T| v.to_f64().unwrap();
+    let (_, a, b) = f_grad(p[0], p[1]);
+    let (_, t) = f_jvp(p[0], v[0], p[1], v[1]);
+    let (_, ha, hb, _) = f_hessian(p[0], p[1]);
+    let (_, va, vb, _, _) = f_hvp(p[0], v[0], p[1], v[1]);
+    let g = f_graph(p[0], p[1]);
+    let adj = |n: &str| g.node(n).expect(n).adjoint();
+    (
+        [
+            [d(a), d(b)],
+            [d(ha), d(hb)],
+            [d(va), d(vb)],
+            [adj("x"), adj("y")],
+        ],
+        d(t),
+    )
+}
+
+#[track_caller]
+fn expect_everywhere(what: &str, got: ([[f64; 2]; 4], f64), grad: [f64; 2], tangent: f64) {
+    let modes = ["grad", "hessian", "hvp", "graph"];
+    for (mode, g) in modes.iter().zip(got.0) {
+        assert_eq!(g, grad, "{what}: {mode}");
+    }
+    assert_eq!(got.1, tangent, "{what}: jvp");
+}
+
+fn conventions<T: Float + std::fmt::Debug + 'static>() {
+    let t = |v: f64| T::from(v).unwrap();
+    let z = T::zero();
+    let v = [t(1.0), t(2.0)];
+    // The norms at the origin: (0, 0) and a zero tangent, in every mode.
+    let got = gradients_everywhere(
+        [z, z],
+        v,
+        norms_t_grad,
+        norms_t_jvp,
+        norms_t_hessian,
+        norms_t_hvp,
+        norms_t_graph,
+    );
+    expect_everywhere("norms at the origin", got, [0.0, 0.0], 0.0);
+    // 0^y for y = 2: ∂/∂x = 2·0 = 0 and ∂/∂y = 0 · ln 0 = 0.
+    let got = gradients_everywhere(
+        [z, t(2.0)],
+        v,
+        zero_base_t_grad,
+        zero_base_t_jvp,
+        zero_base_t_hessian,
+        zero_base_t_hvp,
+        zero_base_t_graph,
+    );
+    expect_everywhere("0^2", got, [0.0, 0.0], 0.0);
+    // 0^y for y = 1/2: ∂/∂x = ∞, ∂/∂y = 0.
+    let got = gradients_everywhere(
+        [z, t(0.5)],
+        v,
+        zero_base_t_grad,
+        zero_base_t_jvp,
+        zero_base_t_hessian,
+        zero_base_t_hvp,
+        zero_base_t_graph,
+    );
+    expect_everywhere("0^0.5", got, [f64::INFINITY, 0.0], f64::INFINITY);
+    // y √x at (0, 1): ∂/∂x = ∞, ∂/∂y = 0; along (0, 1) the tangent is 0 · ∞ + 0 = 0.
+    let got = gradients_everywhere(
+        [z, t(1.0)],
+        [z, t(1.0)],
+        root_t_grad,
+        root_t_jvp,
+        root_t_hessian,
+        root_t_hvp,
+        root_t_graph,
+    );
+    expect_everywhere("y sqrt x at (0, 1)", got, [f64::INFINITY, 0.0], 0.0);
+    // ... and along (1, 2) it is ∞.
+    let (_, tan) = root_t_jvp(z, t(1.0), t(1.0), t(2.0));
+    assert_eq!(tan.to_f64(), Some(f64::INFINITY));
+    // y √x at (0, 0): ∂/∂x = 0 · ∞ = 0, ∂/∂y = √0 = 0.
+    let got = gradients_everywhere(
+        [z, z],
+        v,
+        root_t_grad,
+        root_t_jvp,
+        root_t_hessian,
+        root_t_hvp,
+        root_t_graph,
+    );
+    expect_everywhere("y sqrt x at (0, 0)", got, [0.0, 0.0], 0.0);
+}
+
+#[test]
+fn zero_times_infinity_and_infinite_derivatives_in_every_mode_f64() {
+    conventions::<f64>();
+}
+
+#[test]
+fn zero_times_infinity_and_infinite_derivatives_in_every_mode_f32() {
+    conventions::<f32>();
+}
+
+/// Kinks at 0 in f32: `relu'(0) = 0`, `abs'(0) = 0`, `max` / `min` at a tie follow the first
+/// argument, `signum` and `floor` are flat, and `x⁰ = 1` is flat in `x` even at 0.
+#[differentiate(reverse, forward, hessian, graph)]
+fn kinks32(x: f32, y: f32) -> f32 {
+    let k = relu(x) + 2.0 * x.abs() + 3.0 * x.max(y) + 5.0 * y.min(x);
+    let flat = 7.0 * x.signum() + 11.0 * x.floor() + x.powi(0) * y;
+    let smooth = sigmoid(x) * 0.0 + softplus(y * 0.0);
+    k + flat + smooth
+}
+
+#[test]
+fn kinks_in_f32_in_every_mode() {
+    // ∂/∂x = 3 (max) + 0.25·0 (sigmoid times 0); ∂/∂y = 5 (min) + 1 (x⁰ y) + softplus'(0)·0.
+    let got = gradients_everywhere(
+        [0.0, 0.0],
+        [1.0, 2.0],
+        kinks32_grad,
+        kinks32_jvp,
+        kinks32_hessian,
+        kinks32_hvp,
+        kinks32_graph,
+    );
+    expect_everywhere("kinks32 at 0", got, [3.0, 6.0], 15.0);
+    let (_, _, _, h) = kinks32_hessian(0.0, 0.0);
+    assert_eq!(h, [[0.0; 2]; 2]);
+    let (_, _, _, hx, hy) = kinks32_hvp(0.0, 1.0, 0.0, 2.0);
+    assert_eq!((hx, hy), (0.0, 0.0));
+}

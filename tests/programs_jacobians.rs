@@ -36,6 +36,12 @@
 //!   Tildesley, *Computer Simulation of Liquids*), and callers that destructure it
 //!   (`let (u, f): (f64, [f64; 2]) = lennard_jones(..)`) in every mode: a cluster's energy and
 //!   virial, and Newton's method on its energy to the equilateral minimum;
+//! - functions of slices, their Jacobians as row-major `Vec`s and through `f_jacobian_into`:
+//!   Welford's running mean and variance (Knuth, *TAOCP* vol. 2, §4.2.2) with the variance's
+//!   Hessian, and the periodogram at eight Fourier frequencies (Brockwell and Davis, §10.1) at
+//!   lengths on both sides of the lanes/rows switch;
+//! - multi-view triangulation residuals (Hartley and Zisserman, §12.4) of one point through
+//!   `ADBench`'s `project` helper writing into a buffer: an 8 × 3 Jacobian.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1699,4 +1705,159 @@ fn lennard_jones_cluster_in_every_mode() {
         &common::oracles::fd_directional(vjp, &z, &vz),
         FD,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Functions of slices: Jacobians as row-major `Vec`s and into buffers
+// ---------------------------------------------------------------------------------------------
+
+/// The sample mean and variance by Welford's online update (Welford, Technometrics 1962; Knuth,
+/// *The Art of Computer Programming*, vol. 2, §4.2.2, (15) and (16)).
+#[differentiate(reverse, forward, hessian)]
+fn welford(x: &[f64]) -> [f64; 2] {
+    let mut mean = 0.0;
+    let mut m2 = 0.0;
+    for (k, &xi) in x.iter().enumerate() {
+        let delta = xi - mean;
+        mean += delta / (k + 1) as f64;
+        m2 += delta * (xi - mean);
+    }
+    [mean, m2 / (x.len() - 1) as f64]
+}
+
+#[test]
+fn welford_jacobian_any_length() {
+    for n in [2, 3, 5, 6, 9, 17, 40] {
+        let x: Vec<f64> = (0..n)
+            .map(|i| (i as f64 * 1.3).sin() * 2.0 + 0.1 * i as f64)
+            .collect();
+        let nf = n as f64;
+        let mean = x.iter().sum::<f64>() / nf;
+        // ∂x̄/∂xᵢ = 1/n, ∂s²/∂xᵢ = 2(xᵢ − x̄)/(n − 1).
+        let mut want = vec![1.0 / nf; n];
+        want.extend(x.iter().map(|xi| 2.0 * (xi - mean) / (nf - 1.0)));
+        let (out, jac) = welford_jacobian(&x);
+        assert_eq!(out, welford(&x));
+        assert_near("welford jacobian", &jac, &want, 1e-12);
+        let mut buf = vec![f64::NAN; 2 * n];
+        assert_eq!(welford_jacobian_into(&x, &mut buf), out);
+        assert_near("welford jacobian_into", &buf, &want, 1e-12);
+        // seedᵀ·J added into a buffer.
+        let mut acc = vec![1.0; n];
+        let (out_vjp,) = welford_vjp_into(&x, &mut acc, [2.0, -0.5]);
+        assert_eq!(out_vjp, out);
+        let want_acc: Vec<f64> = (0..n)
+            .map(|i| 1.0 + 2.0 * want[i] - 0.5 * want[n + i])
+            .collect();
+        assert_near("welford vjp_into", &acc, &want_acc, 1e-12);
+        // The variance's Hessian is 2/(n − 1) (I − 11ᵀ/n): H·v = 2/(n − 1) (v − v̄).
+        let v = direction(n);
+        let vbar = v.iter().sum::<f64>() / nf;
+        let (_, _, tangent, hv) = welford_hvp(&x, &v, [0.0, 1.0], [0.0, 0.0]);
+        let want_hv: Vec<f64> = v.iter().map(|vi| 2.0 * (vi - vbar) / (nf - 1.0)).collect();
+        assert_near("welford hvp", &hv, &want_hv, 1e-12);
+        assert_near(
+            "welford tangent",
+            &tangent,
+            &[dot(&want[..n], &v), dot(&want[n..], &v)],
+            1e-12,
+        );
+    }
+}
+
+/// The periodogram of a real series at its first eight Fourier frequencies,
+/// `|Σₜ xₜ e^{−2πi k t / n}|² / n` (Brockwell and Davis, *Time Series: Theory and Methods*,
+/// §10.1).
+#[differentiate(reverse, forward, hessian)]
+fn periodogram(x: &[f64]) -> [f64; 8] {
+    let n = x.len();
+    let mut power = [0.0; 8];
+    for k in 0..8 {
+        let mut re = 0.0;
+        let mut im = 0.0;
+        for t in 0..n {
+            let w = 2.0 * std::f64::consts::PI * (k * t) as f64 / n as f64;
+            re += x[t] * w.cos();
+            im -= x[t] * w.sin();
+        }
+        power[k] = (re * re + im * im) / n as f64;
+    }
+    power
+}
+
+#[test]
+fn periodogram_jacobian_forward_lanes_and_reverse_rows() {
+    // Short series take forward sweeps in lanes, long ones reverse sweeps per output.
+    for n in [1, 2, 7, 8, 9, 16, 17, 19, 20, 21, 33] {
+        let x: Vec<f64> = (0..n)
+            .map(|t| (0.7 * t as f64).cos() + 0.3 * (t % 3) as f64 - 0.2)
+            .collect();
+        let nf = n as f64;
+        // ∂Pₖ/∂xₜ = 2 (Re cos ωₖₜ − Im sin ωₖₜ) / n.
+        let mut want = Vec::new();
+        for k in 0..8 {
+            let w = |t: usize| 2.0 * std::f64::consts::PI * (k * t) as f64 / nf;
+            let re: f64 = (0..n).map(|t| x[t] * w(t).cos()).sum();
+            let im: f64 = -(0..n).map(|t| x[t] * w(t).sin()).sum::<f64>();
+            want.extend((0..n).map(|t| 2.0 * (re * w(t).cos() - im * w(t).sin()) / nf));
+        }
+        let (p, jac) = periodogram_jacobian(&x);
+        assert_eq!(p, periodogram(&x));
+        assert_near(&format!("periodogram jacobian n = {n}"), &jac, &want, 1e-10);
+        let mut buf = vec![0.5; 8 * n];
+        periodogram_jacobian_into(&x, &mut buf);
+        assert_eq!(buf, jac);
+    }
+}
+
+/// Multi-view triangulation: the reprojection residuals of one point seen by four cameras, to be
+/// refined by Gauss–Newton in the point alone (Hartley and Zisserman, *Multiple View Geometry*,
+/// §12.4), through `ADBench`'s `project` writing into a buffer. Eight outputs of three inputs.
+#[differentiate(reverse, forward, wrt(x))]
+fn triangulation_residuals(x: [f64; 3], cams: &[f64], feats: &[f64]) -> [f64; 8] {
+    let mut r = [0.0; 8];
+    let mut proj = [0.0; 2];
+    for c in 0..4 {
+        project(&cams[c * 11..(c + 1) * 11], &x, &mut proj);
+        r[2 * c] = proj[0] - feats[2 * c];
+        r[2 * c + 1] = proj[1] - feats[2 * c + 1];
+    }
+    r
+}
+
+#[test]
+fn triangulation_jacobian_through_a_buffer_helper() {
+    let mut cams = Vec::new();
+    for c in 0..4 {
+        let a = c as f64;
+        cams.extend_from_slice(&[
+            0.05 * a,
+            -0.1 + 0.07 * a,
+            0.02,
+            -0.6 + 0.4 * a,
+            0.1 * a,
+            -3.0,
+            400.0 + 10.0 * a,
+            320.0,
+            240.0,
+            -0.05,
+            0.01,
+        ]);
+    }
+    let feats = [300.0, 220.0, 310.0, 230.0, 330.0, 210.0, 350.0, 260.0];
+    let x = [0.2, -0.1, 1.5];
+    let f = |q: &[f64]| triangulation_residuals([q[0], q[1], q[2]], &cams, &feats).to_vec();
+    let want = fd_jacobian(f, &x);
+    let (r, jac) = triangulation_residuals_jacobian(x, &cams, &feats);
+    assert_eq!(r.to_vec(), f(&x));
+    // Every active parameter has a fixed size: `[[f64; 3]; 8]`.
+    for i in 0..8 {
+        assert_near("triangulation jacobian", &jac[i], &want[i], FD);
+    }
+    let (_, t) = triangulation_residuals_jvp(x, [1.0, 0.5, -0.25], &cams, &feats);
+    let want_t: Vec<f64> = want
+        .iter()
+        .map(|row| dot(row, &[1.0, 0.5, -0.25]))
+        .collect();
+    assert_near("triangulation jvp", &t, &want_t, FD);
 }

@@ -12,10 +12,12 @@
 //!   `bukin_n6`, `easom`, `eggholder`, `goldsteinprice`, `holder_table`, `levy`, `levy_n13`,
 //!   `matyas`, `mccormick`, `picheny`, `rastrigin` (through `rastrigin_a`), `schaffer_n2`,
 //!   `schaffer_n4`, `sphere`, `styblinski_tang` and `threehumpcamel`;
-//! - statrs' log-densities (github.com/statrs-dev/statrs, src/distribution): the Lanczos
-//!   `ln_gamma` of src/function/gamma.rs (a `const` table folded through
-//!   `iter().enumerate().skip(1)`), and `Normal`, `Gamma`, `Beta` and `StudentsT` as structs with
-//!   a `&self` `ln_pdf`, differentiated in the point and in `self`;
+//! - statrs' log-densities (github.com/statrs-dev/statrs, `src/distribution`): the Lanczos
+//!   `ln_gamma` of `src/function/gamma.rs` (a coefficient table folded through
+//!   `iter().enumerate().skip(1)`), checked against digamma and trigamma at 1 and 1/2 and the
+//!   reflection formula, and `Normal`, `Gamma`, `Beta` and `StudentsT` as structs with a `&self`
+//!   `ln_pdf` calling `ln_gamma`, differentiated in the point and in `self`. Where the macro
+//!   refuses statrs' own spelling a comment names the entry of `bugs_idiomatic.md`;
 //! - a logistic loss through `softplus` and a smooth maximum by log-sum-exp;
 //! - cosine similarity by `zip().map().sum()`, in `f32` and `f64`;
 //! - Welford's one-pass variance (Welford, Technometrics 4(3), 1962);
@@ -39,7 +41,9 @@
     clippy::needless_range_loop,
     // Constants copied with the digits their source gives.
     clippy::excessive_precision,
-    clippy::unreadable_literal
+    clippy::unreadable_literal,
+    // statrs' `(self.freedom + 1.0) / 2.0`.
+    clippy::manual_midpoint
 )]
 
 use std::f64::consts::{PI, TAU};
@@ -710,4 +714,378 @@ fn argmin_functions_of_a_slice() {
     let (value, g) = ackley_grad(&[0.0, 0.0]);
     assert!(value.abs() < 1e-12);
     assert_eq!(g, vec![0.0, 0.0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. statrs' log-densities: the Lanczos `ln_gamma` and four distributions as structs
+// ---------------------------------------------------------------------------------------------
+
+/// `statrs::consts`.
+mod consts {
+    /// ln(π)
+    pub const LN_PI: f64 = 1.1447298858494001741434273513530587116472948129153;
+    /// ln(2 √(e / π))
+    pub const LN_2_SQRT_E_OVER_PI: f64 = 0.6207822376352452223455184457816472122518527279025978;
+    /// ln(√(2π))
+    pub const LN_SQRT_2PI: f64 = 0.91893853320467274178032973640561763986139747363778;
+}
+
+/// `statrs::function::gamma`: `ln_gamma` as statrs writes it.
+mod gamma {
+    use super::consts;
+    use autodiff::differentiate;
+    use std::f64::consts as f64_consts;
+
+    /// Auxiliary variable when evaluating the `gamma_ln` function
+    const GAMMA_R: f64 = 10.900511;
+
+    /// Computes the logarithm of the gamma function with an accuracy of 16 floating point
+    /// digits (Pugh, *An Analysis of the Lanczos Gamma Approximation*, 2004, p. 116).
+    #[differentiate(reverse, forward, hessian)]
+    pub fn ln_gamma(x: f64) -> f64 {
+        // statrs keeps this table in `const GAMMA_DK: &[f64]`, which the macro does not
+        // iterate (bugs_idiomatic.md, 5).
+        let gamma_dk = [
+            2.48574089138753565546e-5,
+            1.05142378581721974210,
+            -3.45687097222016235469,
+            4.51227709466894823700,
+            -2.98285225323576655721,
+            1.05639711577126713077,
+            -1.95428773191645869583e-1,
+            1.70970543404441224307e-2,
+            -5.71926117404305781283e-4,
+            4.63399473359905636708e-6,
+            -2.71994908488607703910e-9,
+        ];
+        if x < 0.5 {
+            let s = gamma_dk
+                .iter()
+                .enumerate()
+                .skip(1)
+                .fold(gamma_dk[0], |s, (i, d)| s + d / (i as f64 - x));
+
+            consts::LN_PI
+                - (f64_consts::PI * x).sin().ln()
+                - s.ln()
+                - consts::LN_2_SQRT_E_OVER_PI
+                - (0.5 - x) * ((0.5 - x + GAMMA_R) / f64_consts::E).ln()
+        } else {
+            let s = gamma_dk
+                .iter()
+                .enumerate()
+                .skip(1)
+                .fold(gamma_dk[0], |s, (i, d)| s + d / (x + i as f64 - 1.0));
+
+            s.ln()
+                + consts::LN_2_SQRT_E_OVER_PI
+                + (x - 0.5) * ((x - 0.5 + GAMMA_R) / f64_consts::E).ln()
+        }
+    }
+}
+
+/// The Euler–Mascheroni constant γ = −ψ(1).
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+#[test]
+fn statrs_ln_gamma_derivatives_are_digamma_and_trigamma() {
+    use gamma::{ln_gamma, ln_gamma_grad, ln_gamma_hessian, ln_gamma_jvp};
+    // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ′(1) = π²/6, ψ′(1/2) = π²/2; below 1/2 the reflection
+    // branch, ψ(x) = ψ(1 − x) − π cot(πx).
+    let (value, d) = ln_gamma_grad(1.0);
+    assert!(value.abs() < 1e-14);
+    assert_near("digamma(1)", &[d], &[-EULER_GAMMA], 1e-12);
+    let (_, d, h) = ln_gamma_hessian(1.0);
+    assert_near("digamma(1)", &[d], &[-EULER_GAMMA], 1e-12);
+    assert_near("trigamma(1)", &[h[0][0]], &[PI * PI / 6.0], 1e-9);
+    let (value, d, h) = ln_gamma_hessian(0.5);
+    assert_near("ln_gamma(1/2)", &[value], &[0.5 * PI.ln()], 1e-14);
+    let psi_half = -EULER_GAMMA - 2.0 * 2.0_f64.ln();
+    assert_near("digamma(1/2)", &[d], &[psi_half], 1e-12);
+    assert_near("trigamma(1/2)", &[h[0][0]], &[PI * PI / 2.0], 1e-9);
+    for x in [0.3, 0.1, 0.45, 2.5, 7.25, 30.0] {
+        let (value, d) = ln_gamma_grad(x);
+        assert_eq!(value, ln_gamma(x));
+        let fd = fd_gradient(|p| ln_gamma(p[0]), &[x]);
+        assert_near("digamma", &[d], &fd, FD);
+        let (_, t) = ln_gamma_jvp(x, 1.0);
+        assert_near("digamma by tangent", &[t], &[d], EXACT);
+        let (_, _, h) = ln_gamma_hessian(x);
+        check_hessian(
+            "trigamma",
+            &[h[0][0]],
+            |p| vec![ln_gamma_grad(p[0]).1],
+            &[x],
+        );
+        if x < 0.5 {
+            let (_, d_reflected) = ln_gamma_grad(1.0 - x);
+            let want = d_reflected - PI / (PI * x).tan();
+            assert_near("reflection", &[d], &[want], 1e-10);
+        }
+    }
+}
+
+/// `statrs::distribution::Normal`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Normal {
+    mean: f64,
+    std_dev: f64,
+}
+
+/// `statrs::distribution::normal::ln_pdf_unchecked`.
+#[differentiate(reverse, forward, hessian)]
+fn ln_pdf_unchecked(x: f64, mean: f64, std_dev: f64) -> f64 {
+    let d = (x - mean) / std_dev;
+    (-0.5 * d * d) - consts::LN_SQRT_2PI - std_dev.ln()
+}
+
+impl Normal {
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn ln_pdf(&self, x: f64) -> f64 {
+        // statrs passes `self.mean, self.std_dev` directly (bugs_idiomatic.md, 8).
+        let mean: f64 = self.mean;
+        let std_dev: f64 = self.std_dev;
+        ln_pdf_unchecked(x, mean, std_dev)
+    }
+}
+
+/// `statrs::distribution::Gamma`, shape α and rate β.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Gamma {
+    shape: f64,
+    rate: f64,
+}
+
+impl Gamma {
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn ln_pdf(&self, x: f64) -> f64 {
+        if x < 0.0 {
+            f64::NEG_INFINITY
+        } else if self.shape == 1.0 {
+            self.rate.ln() - self.rate * x
+        } else if x == f64::INFINITY {
+            // statrs: `x.is_infinite()` (bugs_idiomatic.md, 7).
+            f64::NEG_INFINITY
+        } else {
+            // statrs: `gamma::ln_gamma(self.shape)` (bugs_idiomatic.md, 8).
+            let shape: f64 = self.shape;
+            self.shape * self.rate.ln() + (self.shape - 1.0) * x.ln()
+                - self.rate * x
+                - gamma::ln_gamma(shape)
+        }
+    }
+}
+
+/// `statrs::distribution::Beta`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Beta {
+    shape_a: f64,
+    shape_b: f64,
+}
+
+impl Beta {
+    #[allow(clippy::manual_range_contains)]
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn ln_pdf(&self, x: f64) -> f64 {
+        // statrs: `!(0.0..=1.0).contains(&x)` (bugs_idiomatic.md, 7).
+        if x < 0.0 || x > 1.0 {
+            f64::NEG_INFINITY
+        } else if self.shape_a == 1.0 && self.shape_b == 1.0 {
+            0.0
+        } else {
+            // statrs passes `self.shape_a + self.shape_b`, `self.shape_a`, `self.shape_b`
+            // (bugs_idiomatic.md, 8).
+            let shape_a: f64 = self.shape_a;
+            let shape_b: f64 = self.shape_b;
+            let aa = gamma::ln_gamma(shape_a + shape_b)
+                - gamma::ln_gamma(shape_a)
+                - gamma::ln_gamma(shape_b);
+            let bb = if x == 0.0 {
+                if self.shape_a < 1.0 {
+                    f64::INFINITY
+                } else if self.shape_a == 1.0 {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                }
+            } else {
+                (self.shape_a - 1.0) * x.ln()
+            };
+            let cc = if x == 1.0 {
+                if self.shape_b < 1.0 {
+                    f64::INFINITY
+                } else if self.shape_b == 1.0 {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                }
+            } else {
+                (self.shape_b - 1.0) * (1.0 - x).ln()
+            };
+            aa + bb + cc
+        }
+    }
+}
+
+/// `statrs::distribution::StudentsT`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct StudentsT {
+    location: f64,
+    scale: f64,
+    freedom: f64,
+}
+
+impl StudentsT {
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn ln_pdf(&self, x: f64) -> f64 {
+        if x.abs() == f64::INFINITY {
+            // statrs: `x.is_infinite()` (bugs_idiomatic.md, 7).
+            f64::NEG_INFINITY
+        } else if self.freedom >= 1e8 {
+            // statrs passes `self.location, self.scale` (bugs_idiomatic.md, 8).
+            let location: f64 = self.location;
+            let scale: f64 = self.scale;
+            ln_pdf_unchecked(x, location, scale)
+        } else {
+            let d = (x - self.location) / self.scale;
+            // statrs passes `(self.freedom + 1.0) / 2.0` (bugs_idiomatic.md, 8).
+            let freedom: f64 = self.freedom;
+            gamma::ln_gamma((freedom + 1.0) / 2.0)
+                - 0.5 * ((self.freedom + 1.0) * (1.0 + d * d / self.freedom).ln())
+                - gamma::ln_gamma(freedom / 2.0)
+                - 0.5 * (self.freedom * PI).ln()
+                - self.scale.ln()
+        }
+    }
+}
+
+#[test]
+fn statrs_normal_ln_pdf() {
+    for (mean, std_dev, x) in [(0.0, 1.0, 0.3), (1.5, 0.4, 2.2), (-3.0, 7.0, 10.0)] {
+        let dist = Normal { mean, std_dev };
+        let (value, d_dist, dx) = dist.ln_pdf_grad(x);
+        assert_eq!(value, dist.ln_pdf(x));
+        let z = (x - mean) / std_dev;
+        let by_hand = [z / std_dev, (z * z - 1.0) / std_dev, -z / std_dev];
+        assert_near(
+            "normal gradient",
+            &[d_dist.mean, d_dist.std_dev, dx],
+            &by_hand,
+            EXACT,
+        );
+        let tangent = Normal {
+            mean: 0.3,
+            std_dev: -0.2,
+        };
+        let (_, t) = dist.ln_pdf_jvp(&tangent, x, 0.5);
+        let want = dot(&by_hand, &[0.3, -0.2, 0.5]);
+        assert!((t - want).abs() <= 1e-12 * want.abs().max(1.0));
+        let grad = |p: &[f64]| -> Vec<f64> {
+            let z = (p[2] - p[0]) / p[1];
+            vec![z / p[1], (z * z - 1.0) / p[1], -z / p[1]]
+        };
+        let (_, _, _, hess) = dist.ln_pdf_hessian(x);
+        check_hessian("normal hessian", &hess, grad, &[mean, std_dev, x]);
+    }
+}
+
+/// Checks a distribution's `ln_pdf` gradient in its parameters and the point against finite
+/// differences, forward mode against it, and the Hessian against differences of the gradient.
+macro_rules! check_ln_pdf {
+    ($name:literal, $dist:expr, $x:expr, $to:expr, $from:expr) => {{
+        let dist = $dist;
+        let x: f64 = $x;
+        let to = $to;
+        let from = $from;
+        let (value, d_dist, dx) = dist.ln_pdf_grad(x);
+        assert_eq!(value, dist.ln_pdf(x), "{}: value", $name);
+        let mut p: Vec<f64> = to(&dist);
+        p.push(x);
+        let f = |q: &[f64]| from(&q[..q.len() - 1]).ln_pdf(q[q.len() - 1]);
+        let mut got: Vec<f64> = to(&d_dist);
+        got.push(dx);
+        assert_near(concat!($name, " gradient"), &got, &fd_gradient(f, &p), FD);
+        let v = direction(p.len());
+        let (_, t) = dist.ln_pdf_jvp(&from(&v[..v.len() - 1]), x, v[v.len() - 1]);
+        assert!(
+            (t - dot(&got, &v)).abs() <= 1e-10 * t.abs().max(1.0),
+            "{}: tangent {t} vs {}",
+            $name,
+            dot(&got, &v)
+        );
+        let grad = |q: &[f64]| -> Vec<f64> {
+            let (_, d, dx) = from(&q[..q.len() - 1]).ln_pdf_grad(q[q.len() - 1]);
+            let mut g = to(&d);
+            g.push(dx);
+            g
+        };
+        let (_, _, _, hess) = dist.ln_pdf_hessian(x);
+        check_hessian(concat!($name, " hessian"), &hess, grad, &p);
+    }};
+}
+
+#[test]
+fn statrs_gamma_beta_and_students_t_ln_pdf() {
+    for (shape, rate, x) in [(2.5, 1.5, 0.7), (0.6, 3.0, 0.2), (9.0, 0.5, 14.0)] {
+        check_ln_pdf!(
+            "gamma",
+            Gamma { shape, rate },
+            x,
+            |d: &Gamma| vec![d.shape, d.rate],
+            |p: &[f64]| Gamma {
+                shape: p[0],
+                rate: p[1],
+            }
+        );
+        // ∂/∂x = (α − 1)/x − β, ∂/∂β = α/β − x.
+        let (_, d, dx) = Gamma { shape, rate }.ln_pdf_grad(x);
+        assert_near(
+            "gamma closed form",
+            &[dx, d.rate],
+            &[(shape - 1.0) / x - rate, shape / rate - x],
+            EXACT,
+        );
+    }
+    for (shape_a, shape_b, x) in [(2.0, 5.0, 0.3), (0.5, 0.5, 0.9), (3.5, 1.2, 0.05)] {
+        check_ln_pdf!(
+            "beta",
+            Beta { shape_a, shape_b },
+            x,
+            |d: &Beta| vec![d.shape_a, d.shape_b],
+            |p: &[f64]| Beta {
+                shape_a: p[0],
+                shape_b: p[1],
+            }
+        );
+        let (_, _, dx) = Beta { shape_a, shape_b }.ln_pdf_grad(x);
+        let want = (shape_a - 1.0) / x - (shape_b - 1.0) / (1.0 - x);
+        assert_near("beta closed form", &[dx], &[want], EXACT);
+    }
+    for (location, scale, freedom, x) in [(0.0, 1.0, 3.0, 0.4), (2.0, 0.5, 12.5, -1.0)] {
+        check_ln_pdf!(
+            "students_t",
+            StudentsT {
+                location,
+                scale,
+                freedom,
+            },
+            x,
+            // `f_hessian` orders the fields as the body first reads them.
+            |d: &StudentsT| vec![d.freedom, d.location, d.scale],
+            |p: &[f64]| StudentsT {
+                freedom: p[0],
+                location: p[1],
+                scale: p[2],
+            }
+        );
+        let dist = StudentsT {
+            location,
+            scale,
+            freedom,
+        };
+        let (_, _, dx) = dist.ln_pdf_grad(x);
+        let d = (x - location) / scale;
+        let want = -(freedom + 1.0) * d / (scale * (freedom + d * d));
+        assert_near("students_t closed form", &[dx], &[want], EXACT);
+    }
 }

@@ -1828,8 +1828,8 @@ fn triangulation_residuals(x: [f64; 3], cams: &[f64], feats: &[f64]) -> [f64; 8]
 #[test]
 fn triangulation_jacobian_through_a_buffer_helper() {
     let mut cams = Vec::new();
-    for c in 0..4 {
-        let a = c as f64;
+    for c in 0..4_u8 {
+        let a = f64::from(c);
         cams.extend_from_slice(&[
             0.05 * a,
             -0.1 + 0.07 * a,

@@ -49,8 +49,8 @@
 use std::f64::consts::{PI, TAU};
 use std::iter::Sum;
 
-use autodiff::differentiate;
 use autodiff::num_traits::{Float, FromPrimitive};
+use autodiff::{differentiate, softplus};
 
 // Shared with the other tests, which use the parts this file does not.
 #[allow(dead_code)]
@@ -1087,5 +1087,501 @@ fn statrs_gamma_beta_and_students_t_ln_pdf() {
         let d = (x - location) / scale;
         let want = -(freedom + 1.0) * d / (scale * (freedom + d * d));
         assert_near("students_t closed form", &[dx], &[want], EXACT);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Losses and statistics by iterator chains
+// ---------------------------------------------------------------------------------------------
+
+/// Mean logistic loss of a linear model, `softplus(z) − y z` with z = w·x + b, over rows of
+/// features stored one after another.
+#[differentiate(reverse, forward, hessian, wrt(w, b))]
+fn logistic_loss(w: &[f64], b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    xs.chunks_exact(w.len())
+        .zip(ys)
+        .map(|(x, &y)| {
+            let z = x.iter().zip(w).map(|(xi, wi)| xi * wi).sum::<f64>() + b;
+            softplus(z) - y * z
+        })
+        .sum::<f64>()
+        / ys.len() as f64
+}
+
+/// A smooth maximum, (1/β) log Σ exp(β xᵢ), shifted by the largest entry.
+#[differentiate(reverse, forward, hessian, wrt(xs))]
+fn smooth_max(xs: &[f64], beta: f64) -> f64 {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    m + xs.iter().map(|&x| (beta * (x - m)).exp()).sum::<f64>().ln() / beta
+}
+
+const LOGISTIC_X: [f64; 12] = [
+    0.5, -1.2, 0.3, 1.0, 0.2, -0.7, -0.4, 0.9, 1.5, -0.3, -0.8, 0.1,
+];
+const LOGISTIC_Y: [f64; 4] = [1.0, 0.0, 1.0, 0.0];
+
+#[test]
+fn logistic_loss_and_smooth_max() {
+    let w = [0.4, -0.3, 0.8];
+    let b = 0.1;
+    let (value, dw, db) = logistic_loss_grad(&w, b, &LOGISTIC_X, &LOGISTIC_Y);
+    assert_eq!(value, logistic_loss(&w, b, &LOGISTIC_X, &LOGISTIC_Y));
+    // ∂/∂w = (1/n) Σ (σ(z) − y) x, ∂/∂b = (1/n) Σ (σ(z) − y).
+    let grad = |p: &[f64]| -> Vec<f64> {
+        let mut g = vec![0.0; 4];
+        for (x, y) in LOGISTIC_X.chunks_exact(3).zip(LOGISTIC_Y) {
+            let z = dot(x, &p[..3]) + p[3];
+            let r = (1.0 / (1.0 + (-z).exp()) - y) / 4.0;
+            for j in 0..3 {
+                g[j] += r * x[j];
+            }
+            g[3] += r;
+        }
+        g
+    };
+    let p = [w[0], w[1], w[2], b];
+    let mut got = dw.clone();
+    got.push(db);
+    assert_near("logistic gradient", &got, &grad(&p), EXACT);
+    let v = direction(4);
+    let (_, t) = logistic_loss_jvp(&w, &v[..3], b, v[3], &LOGISTIC_X, &LOGISTIC_Y);
+    assert!((t - dot(&got, &v)).abs() < 1e-12);
+    let (_, _, _, hess) = logistic_loss_hessian(&w, b, &LOGISTIC_X, &LOGISTIC_Y);
+    check_hessian("logistic hessian", &hess, grad, &p);
+
+    for beta in [1.0, 4.0] {
+        let xs = [0.3, -1.0, 2.0, 1.7];
+        let (value, g) = smooth_max_grad(&xs, beta);
+        assert_eq!(value, smooth_max(&xs, beta));
+        // The gradient is softmax(β x).
+        let softmax = |x: &[f64]| -> Vec<f64> {
+            let total: f64 = x.iter().map(|v| (beta * v).exp()).sum();
+            x.iter().map(|v| (beta * v).exp() / total).collect()
+        };
+        assert_near("smooth max gradient", &g, &softmax(&xs), EXACT);
+        let v = direction(4);
+        let (_, t) = smooth_max_jvp(&xs, &v, beta);
+        assert!((t - dot(&g, &v)).abs() < 1e-12);
+        let (_, _, hess) = smooth_max_hessian(&xs, beta);
+        check_hessian("smooth max hessian", &hess, softmax, &xs);
+    }
+}
+
+/// Cosine similarity of two embeddings.
+#[differentiate(reverse, forward, hessian)]
+fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm_a = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm_b = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm_a * norm_b)
+}
+
+/// Cosine similarity of `f32` embeddings accumulated in `f64`.
+#[differentiate(reverse, forward)]
+fn cosine_similarity_wide(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
+    let norm_a: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let norm_b: f64 = b
+        .iter()
+        .map(|&x| {
+            let x: f64 = x.into();
+            x * x
+        })
+        .sum::<f64>()
+        .sqrt();
+    dot / (norm_a * norm_b)
+}
+
+/// ∂cos/∂a = b/(|a||b|) − cos · a/|a|², in `f64`.
+fn cosine_gradient_by_hand(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let (na, nb) = (dot(a, a).sqrt(), dot(b, b).sqrt());
+    let c = dot(a, b) / (na * nb);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| y / (na * nb) - c * x / (na * na))
+        .collect()
+}
+
+#[test]
+fn cosine_similarity_in_f32_and_f64() {
+    let a: [f32; 4] = [0.3, -1.2, 2.0, 0.7];
+    let b: [f32; 4] = [1.1, 0.4, -0.5, 2.2];
+    let a64 = a.map(f64::from);
+    let b64 = b.map(f64::from);
+    let (value, da, db) = cosine_similarity_grad(&a, &b);
+    assert_eq!(value, cosine_similarity(&a, &b));
+    let da: Vec<f64> = da.into_iter().map(f64::from).collect();
+    let db: Vec<f64> = db.into_iter().map(f64::from).collect();
+    assert_near("cosine da", &da, &cosine_gradient_by_hand(&a64, &b64), 1e-5);
+    assert_near("cosine db", &db, &cosine_gradient_by_hand(&b64, &a64), 1e-5);
+    let (_, t) = cosine_similarity_jvp(&a, &[1.0, 0.0, 0.0, 0.0], &b, &[0.0; 4]);
+    assert_near("cosine tangent", &[f64::from(t)], &[da[0]], 1e-5);
+    // The Hessian in (a, b), against differences of the closed-form gradient.
+    let grad = |p: &[f64]| -> Vec<f64> {
+        let mut g = cosine_gradient_by_hand(&p[..4], &p[4..]);
+        g.extend(cosine_gradient_by_hand(&p[4..], &p[..4]));
+        g
+    };
+    let (_, _, _, hess) = cosine_similarity_hessian(&a, &b);
+    let hess: Vec<f64> = hess.into_iter().map(f64::from).collect();
+    let mut p = a64.to_vec();
+    p.extend(b64);
+    let want = common::oracles::fd_hessian(grad, &p);
+    assert_near("cosine hessian", &hess, &want, 1e-4);
+
+    let (value, da, db) = cosine_similarity_wide_grad(&a, &b);
+    assert_eq!(value, cosine_similarity_wide(&a, &b));
+    let da: Vec<f64> = da.into_iter().map(f64::from).collect();
+    let db: Vec<f64> = db.into_iter().map(f64::from).collect();
+    assert_near("wide da", &da, &cosine_gradient_by_hand(&a64, &b64), 1e-6);
+    assert_near("wide db", &db, &cosine_gradient_by_hand(&b64, &a64), 1e-6);
+    let (_, t) = cosine_similarity_wide_jvp(&a, &[0.0, 1.0, 0.0, 0.0], &b, &[0.0; 4]);
+    assert_near("wide tangent", &[t], &[da[1]], 1e-6);
+}
+
+/// The sample variance by Welford's one-pass update.
+#[differentiate(reverse, forward, hessian)]
+fn welford_variance(xs: &[f64]) -> f64 {
+    let (mut mean, mut m2) = (0.0, 0.0);
+    for (i, &x) in xs.iter().enumerate() {
+        let delta = x - mean;
+        mean += delta / (i + 1) as f64;
+        m2 += delta * (x - mean);
+    }
+    m2 / (xs.len() - 1) as f64
+}
+
+/// Σ xᵢ² by pairwise (cascade) summation in a scratch buffer halved level by level.
+#[differentiate(reverse, forward, hessian)]
+fn pairwise_sum_of_squares(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut buf = vec![0.0; n];
+    for i in 0..n {
+        buf[i] = x[i] * x[i];
+    }
+    let mut len = n;
+    while len > 1 {
+        let half = len / 2;
+        for i in 0..half {
+            buf[i] = buf[2 * i] + buf[2 * i + 1];
+        }
+        if len % 2 == 1 {
+            buf[half] = buf[len - 1];
+            len = half + 1;
+        } else {
+            len = half;
+        }
+    }
+    buf[0]
+}
+
+#[test]
+fn welford_variance_and_pairwise_sum() {
+    let xs = [2.0, 4.5, -1.0, 3.25, 0.5, 7.0, -2.5];
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let (value, g) = welford_variance_grad(&xs);
+    let want_var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert_near("welford value", &[value], &[want_var], 1e-13);
+    // ∂s²/∂xᵢ = 2 (xᵢ − x̄)/(n − 1); ∂²s²/∂xᵢ∂xⱼ = 2 (δᵢⱼ − 1/n)/(n − 1).
+    let want: Vec<f64> = xs.iter().map(|x| 2.0 * (x - mean) / (n - 1.0)).collect();
+    assert_near("welford gradient", &g, &want, EXACT);
+    let v = direction(xs.len());
+    let (_, t) = welford_variance_jvp(&xs, &v);
+    assert!((t - dot(&g, &v)).abs() < 1e-12);
+    let (_, _, hess) = welford_variance_hessian(&xs);
+    let k = xs.len();
+    let want_h: Vec<f64> = (0..k * k)
+        .map(|ij| {
+            let delta = if ij / k == ij % k { 1.0 } else { 0.0 };
+            2.0 * (delta - 1.0 / n) / (n - 1.0)
+        })
+        .collect();
+    assert_near("welford hessian", &hess, &want_h, EXACT);
+
+    for len in [1, 2, 5, 8, 13] {
+        let x: Vec<f64> = direction(len).iter().map(|v| 3.0 * v - 0.25).collect();
+        let (value, g) = pairwise_sum_of_squares_grad(&x);
+        assert_eq!(value, pairwise_sum_of_squares(&x));
+        assert_near("pairwise value", &[value], &[dot(&x, &x)], 1e-14);
+        let want: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+        assert_near("pairwise gradient", &g, &want, EXACT);
+        let (_, t) = pairwise_sum_of_squares_jvp(&x, &x);
+        assert_near("pairwise tangent", &[t], &[2.0 * dot(&x, &x)], EXACT);
+        let (_, _, hess) = pairwise_sum_of_squares_hessian(&x);
+        let want_h: Vec<f64> = (0..len * len)
+            .map(|ij| if ij / len == ij % len { 2.0 } else { 0.0 })
+            .collect();
+        assert_near("pairwise hessian", &hess, &want_h, EXACT);
+    }
+}
+
+/// Soft k-means: the expected squared distance of one point to centroids stored row by row,
+/// under the soft assignment rₖ ∝ exp(−β ‖x − cₖ‖²).
+#[differentiate(reverse, forward, hessian, wrt(centroids, x))]
+fn soft_kmeans_objective(x: &[f64], centroids: &[f64], beta: f64) -> f64 {
+    let d = x.len();
+    let sq_dist = |c: &[f64]| -> f64 { c.iter().zip(x).map(|(ci, xi)| (xi - ci).powi(2)).sum() };
+    let total: f64 = centroids
+        .chunks_exact(d)
+        .map(|c| (-beta * sq_dist(c)).exp())
+        .sum();
+    centroids
+        .chunks_exact(d)
+        .map(|c| {
+            let e = sq_dist(c);
+            (-beta * e).exp() / total * e
+        })
+        .sum()
+}
+
+#[test]
+fn soft_kmeans_assignment() {
+    let x = [0.4, -0.2];
+    let centroids = [0.0, 0.0, 1.0, 0.5, -0.6, 0.8];
+    let beta = 1.7;
+    let (value, dx, dc) = soft_kmeans_objective_grad(&x, &centroids, beta);
+    assert_eq!(value, soft_kmeans_objective(&x, &centroids, beta));
+    let f = |p: &[f64]| soft_kmeans_objective(&p[..2], &p[2..], beta);
+    let mut p = x.to_vec();
+    p.extend(centroids);
+    let mut got = dx.clone();
+    got.extend(&dc);
+    assert_near("soft k-means gradient", &got, &fd_gradient(f, &p), FD);
+    // Moving the point and every centroid together changes nothing.
+    assert!((dx[0] + dc.iter().step_by(2).sum::<f64>()).abs() < 1e-12);
+    let v = direction(p.len());
+    let (_, t) = soft_kmeans_objective_jvp(&x, &v[..2], &centroids, &v[2..], beta);
+    assert!((t - dot(&got, &v)).abs() < 1e-12);
+    let grad = |q: &[f64]| -> Vec<f64> {
+        let (_, a, b) = soft_kmeans_objective_grad(&q[..2], &q[2..], beta);
+        let mut g = a;
+        g.extend(b);
+        g
+    };
+    let (_, _, _, hess) = soft_kmeans_objective_hessian(&x, &centroids, beta);
+    check_hessian("soft k-means hessian", &hess, grad, &p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Smoothing, quadrature and splines
+// ---------------------------------------------------------------------------------------------
+
+/// Holt's linear exponential smoothing: the sum of squared one-step-ahead errors.
+#[differentiate(reverse, forward, hessian, wrt(alpha, beta))]
+fn holt_sse(ys: &[f64], alpha: f64, beta: f64) -> f64 {
+    let mut level = ys[0];
+    let mut trend = ys[1] - ys[0];
+    let mut sse = 0.0;
+    for &y in ys.iter().skip(1) {
+        let forecast = level + trend;
+        let err = y - forecast;
+        let new_level = alpha * y + (1.0 - alpha) * forecast;
+        trend = beta * (new_level - level) + (1.0 - beta) * trend;
+        level = new_level;
+        sse += err * err;
+    }
+    sse
+}
+
+/// Simple exponential smoothing written as the weighted sum it is: the last `k` observations
+/// weighted α(1 − α)ʲ, newest first.
+#[differentiate(reverse, forward, hessian, wrt(alpha))]
+fn ewma_last(xs: &[f64], alpha: f64, k: usize) -> f64 {
+    xs.iter()
+        .rev()
+        .take(k)
+        .enumerate()
+        .map(|(j, &x)| alpha * (1.0 - alpha).powi(j as i32) * x)
+        .sum()
+}
+
+const SALES: [f64; 10] = [12.0, 13.5, 13.1, 15.2, 16.0, 15.7, 17.9, 18.4, 18.0, 20.3];
+
+#[test]
+fn exponential_smoothing() {
+    for (alpha, beta) in [(0.5, 0.3), (0.8, 0.1), (0.2, 0.6)] {
+        let (value, da, db) = holt_sse_grad(&SALES, alpha, beta);
+        assert_eq!(value, holt_sse(&SALES, alpha, beta));
+        let f = |p: &[f64]| holt_sse(&SALES, p[0], p[1]);
+        assert_near(
+            "holt gradient",
+            &[da, db],
+            &fd_gradient(f, &[alpha, beta]),
+            FD,
+        );
+        let (_, t) = holt_sse_jvp(&SALES, alpha, 0.3, beta, -0.7);
+        assert!((t - (0.3 * da - 0.7 * db)).abs() < 1e-10 * t.abs().max(1.0));
+        let grad = |p: &[f64]| {
+            let (_, a, b) = holt_sse_grad(&SALES, p[0], p[1]);
+            vec![a, b]
+        };
+        let (_, _, _, hess) = holt_sse_hessian(&SALES, alpha, beta);
+        check_hessian("holt hessian", hess.as_flattened(), grad, &[alpha, beta]);
+    }
+    for alpha in [0.3, 0.75] {
+        let k = 6;
+        let (value, d) = ewma_last_grad(&SALES, alpha, k);
+        assert_eq!(value, ewma_last(&SALES, alpha, k));
+        // d/dα Σⱼ α(1−α)ʲ xⱼ = Σⱼ (1−α)ʲ⁻¹ (1 − (j+1) α) xⱼ.
+        let want: f64 = SALES
+            .iter()
+            .rev()
+            .take(k)
+            .enumerate()
+            .map(|(j, x)| (1.0 - alpha).powi(j as i32 - 1) * (1.0 - (j as f64 + 1.0) * alpha) * x)
+            .sum();
+        assert_near("ewma derivative", &[d], &[want], EXACT);
+        let (_, _, h) = ewma_last_hessian(&SALES, alpha, k);
+        check_hessian(
+            "ewma hessian",
+            h.as_flattened(),
+            |p| vec![ewma_last_grad(&SALES, p[0], k).1],
+            &[alpha],
+        );
+    }
+}
+
+/// Five-point Gauss–Legendre nodes on [−1, 1].
+const GL_NODES: [f64; 5] = [
+    -0.906_179_845_938_664,
+    -0.538_469_310_105_683,
+    0.0,
+    0.538_469_310_105_683,
+    0.906_179_845_938_664,
+];
+/// Their weights.
+const GL_WEIGHTS: [f64; 5] = [
+    0.236_926_885_056_189,
+    0.478_628_670_499_366,
+    0.568_888_888_888_889,
+    0.478_628_670_499_366,
+    0.236_926_885_056_189,
+];
+
+/// ∫₀ᵇ exp(−a t²) dt by five-point Gauss–Legendre quadrature.
+#[differentiate(reverse, forward, hessian, wrt(a, b))]
+fn gauss_legendre_gaussian(a: f64, b: f64, nodes: &[f64; 5], weights: &[f64; 5]) -> f64 {
+    let half = b / 2.0;
+    nodes
+        .iter()
+        .zip(weights)
+        .map(|(&t, &w)| {
+            let s = half * (t + 1.0);
+            w * (-a * s * s).exp()
+        })
+        .sum::<f64>()
+        * half
+}
+
+/// Composite Simpson's rule for ∫ₐᵇ sin(k t) dt on `N` intervals, odd and even nodes by
+/// `step_by`.
+#[differentiate(reverse, forward, hessian)]
+fn simpson_sin(a: f64, b: f64, k: f64) -> f64 {
+    const N: usize = 8;
+    let h = (b - a) / N as f64;
+    let f = |t: f64| (k * t).sin();
+    let odd: f64 = (1..N).step_by(2).map(|i| f(a + i as f64 * h)).sum();
+    let even: f64 = (2..N).step_by(2).map(|i| f(a + i as f64 * h)).sum();
+    h / 3.0 * (f(a) + 4.0 * odd + 2.0 * even + f(b))
+}
+
+#[test]
+fn quadrature_rules() {
+    for (a, b) in [(1.0, 0.8), (0.3, 2.0)] {
+        let (value, da, db) = gauss_legendre_gaussian_grad(a, b, &GL_NODES, &GL_WEIGHTS);
+        assert_eq!(value, gauss_legendre_gaussian(a, b, &GL_NODES, &GL_WEIGHTS));
+        let f = |p: &[f64]| gauss_legendre_gaussian(p[0], p[1], &GL_NODES, &GL_WEIGHTS);
+        assert_near(
+            "gauss-legendre gradient",
+            &[da, db],
+            &fd_gradient(f, &[a, b]),
+            FD,
+        );
+        // The rule is near exact: d/db ≈ exp(−a b²), d/da ≈ −∫ t² exp(−a t²) dt.
+        assert!((db - (-a * b * b).exp()).abs() < 1e-4);
+        let (_, _, _, hess) = gauss_legendre_gaussian_hessian(a, b, &GL_NODES, &GL_WEIGHTS);
+        let grad = |p: &[f64]| {
+            let (_, x, y) = gauss_legendre_gaussian_grad(p[0], p[1], &GL_NODES, &GL_WEIGHTS);
+            vec![x, y]
+        };
+        check_hessian("gauss-legendre hessian", hess.as_flattened(), grad, &[a, b]);
+    }
+    for (a, b, k) in [(0.0, 1.0, 2.0), (-0.5, 2.5, 0.7)] {
+        let (value, da, db, dk) = simpson_sin_grad(a, b, k);
+        assert_eq!(value, simpson_sin(a, b, k));
+        let f = |p: &[f64]| simpson_sin(p[0], p[1], p[2]);
+        assert_near(
+            "simpson gradient",
+            &[da, db, dk],
+            &fd_gradient(f, &[a, b, k]),
+            FD,
+        );
+        // Near the exact integral's: ∂/∂a = −sin(ka), ∂/∂b = sin(kb).
+        assert!((da + (k * a).sin()).abs() < 1e-3 && (db - (k * b).sin()).abs() < 1e-3);
+        let (_, t) = simpson_sin_jvp(a, 0.2, b, -0.1, k, 0.5);
+        assert!((t - (0.2 * da - 0.1 * db + 0.5 * dk)).abs() < 1e-12);
+        let grad = |p: &[f64]| {
+            let (_, x, y, z) = simpson_sin_grad(p[0], p[1], p[2]);
+            vec![x, y, z]
+        };
+        let (_, _, _, _, hess) = simpson_sin_hessian(a, b, k);
+        check_hessian("simpson hessian", hess.as_flattened(), grad, &[a, b, k]);
+    }
+}
+
+/// The uniform cubic B-spline basis function on [0, 4), piece by piece.
+#[differentiate(reverse, forward, hessian)]
+fn cubic_bspline(t: f64) -> f64 {
+    let u = t.fract();
+    match t.floor() as i64 {
+        k if k < 0 => 0.0,
+        0 => u.powi(3) / 6.0,
+        1 => (-3.0 * u.powi(3) + 3.0 * u * u + 3.0 * u + 1.0) / 6.0,
+        2 => (3.0 * u.powi(3) - 6.0 * u * u + 4.0) / 6.0,
+        3 => (1.0 - u).powi(3) / 6.0,
+        _ => 0.0,
+    }
+}
+
+/// A uniform cubic spline Σ cᵢ B(x − i + 3).
+#[differentiate(reverse, forward, hessian)]
+fn spline(coeffs: &[f64], x: f64) -> f64 {
+    coeffs
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| c * cubic_bspline(x - i as f64 + 3.0))
+        .sum()
+}
+
+#[test]
+fn cubic_b_spline() {
+    let coeffs = [1.0, -0.5, 2.0, 0.3, 1.2, -1.0];
+    for x in [0.3, 1.5, 2.75, 4.1] {
+        let (value, dc, dx) = spline_grad(&coeffs, x);
+        assert_eq!(value, spline(&coeffs, x));
+        // ∂/∂cᵢ is the basis function itself.
+        let basis: Vec<f64> = (0..coeffs.len())
+            .map(|i| cubic_bspline(x - i as f64 + 3.0))
+            .collect();
+        assert_near("spline ∂/∂c", &dc, &basis, EXACT);
+        let dxf = fd_gradient(|p| spline(&coeffs, p[0]), &[x]);
+        assert_near("spline ∂/∂x", &[dx], &dxf, FD);
+        let v = direction(coeffs.len());
+        let (_, t) = spline_jvp(&coeffs, &v, x, 0.5);
+        assert!((t - dot(&dc, &v) - 0.5 * dx).abs() < 1e-12);
+        let grad = |p: &[f64]| {
+            let (_, mut g, d) = spline_grad(&p[..6], p[6]);
+            g.push(d);
+            g
+        };
+        let mut p = coeffs.to_vec();
+        p.push(x);
+        let (_, _, _, hess) = spline_hessian(&coeffs, x);
+        check_hessian("spline hessian", &hess, grad, &p);
     }
 }

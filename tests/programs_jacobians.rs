@@ -41,7 +41,13 @@
 //!   Hessian, and the periodogram at eight Fourier frequencies (Brockwell and Davis, §10.1) at
 //!   lengths on both sides of the lanes/rows switch;
 //! - multi-view triangulation residuals (Hartley and Zisserman, §12.4) of one point through
-//!   `ADBench`'s `project` helper writing into a buffer: an 8 × 3 Jacobian.
+//!   `ADBench`'s `project` helper writing into a buffer: an 8 × 3 Jacobian;
+//! - the Black–Scholes call price (Hull, *Options, Futures, and Other Derivatives*, §15.8)
+//!   through a normal CDF with hand-written `_grad`, `_jvp` and `_hvp` (*Numerical Recipes*'
+//!   `erfcc`): delta, vega, rho, theta, gamma, vanna and volga against their closed forms;
+//! - Kepler's equation solved by Newton's method inside the function (Vallado, *Fundamentals of
+//!   Astrodynamics and Applications*, Algorithm 2), the position's Jacobian against the
+//!   implicit function theorem.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1860,4 +1866,173 @@ fn triangulation_jacobian_through_a_buffer_helper() {
         .map(|row| dot(row, &[1.0, 0.5, -0.25]))
         .collect();
     assert_near("triangulation jvp", &t, &want_t, FD);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Black–Scholes: second-order Greeks through a hand-written normal CDF
+// ---------------------------------------------------------------------------------------------
+
+/// The standard normal distribution function by *Numerical Recipes*' `erfcc` (§6.2, Chebyshev
+/// fit, relative error below 1.2e-7), outside the macro's reach.
+fn norm_cdf(x: f64) -> f64 {
+    let z = (x / std::f64::consts::SQRT_2).abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - 0.5 * erfc
+    } else {
+        0.5 * erfc
+    }
+}
+
+/// The standard normal density.
+fn norm_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// By hand: the value, then `Φ'(x) = φ(x)`.
+fn norm_cdf_grad(x: f64) -> (f64, f64) {
+    (norm_cdf(x), norm_pdf(x))
+}
+
+/// By hand: the value and the tangent.
+fn norm_cdf_jvp(x: f64, d_x: f64) -> (f64, f64) {
+    (norm_cdf(x), norm_pdf(x) * d_x)
+}
+
+/// By hand: the value, the gradient, and the second derivative along `v_x`: `φ'(x) = −x φ(x)`.
+fn norm_cdf_hvp(x: f64, v_x: f64) -> (f64, f64, f64) {
+    let p = norm_pdf(x);
+    (norm_cdf(x), p, -x * p * v_x)
+}
+
+/// The Black–Scholes price of a European call (Hull, *Options, Futures, and Other
+/// Derivatives*, §15.8), in the spot `s`, the volatility `sigma`, the rate `r` and the maturity `t`.
+#[differentiate(reverse, forward, hessian, wrt(s, sigma, r, t))]
+fn black_scholes_call(s: f64, k: f64, sigma: f64, r: f64, t: f64) -> f64 {
+    let sqrt_t = t.sqrt();
+    let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * sqrt_t);
+    let d2 = d1 - sigma * sqrt_t;
+    s * norm_cdf(d1) - k * (-r * t).exp() * norm_cdf(d2)
+}
+
+#[test]
+fn black_scholes_greeks() {
+    for (s, k, sigma, r, t) in [
+        (100.0, 95.0, 0.25, 0.03, 0.75),
+        (42.0, 40.0, 0.2, 0.1, 0.5),
+        (80.0, 120.0, 0.4, 0.01, 2.0),
+    ] {
+        let sqrt_t: f64 = t.sqrt();
+        let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * sqrt_t);
+        let d2 = d1 - sigma * sqrt_t;
+        let disc = (-r * t).exp();
+        // Hull's Greeks: delta, vega, rho, and theta with the sign of ∂/∂t.
+        let delta = norm_cdf(d1);
+        let vega = s * norm_pdf(d1) * sqrt_t;
+        let rho = k * t * disc * norm_cdf(d2);
+        let dt = s * norm_pdf(d1) * sigma / (2.0 * sqrt_t) + r * k * disc * norm_cdf(d2);
+        let (price, g_s, g_sigma, g_r, g_t, hess) = black_scholes_call_hessian(s, k, sigma, r, t);
+        assert_eq!(price, black_scholes_call(s, k, sigma, r, t));
+        assert_near(
+            "greeks",
+            &[g_s, g_sigma, g_r, g_t],
+            &[delta, vega, rho, dt],
+            1e-10,
+        );
+        // Gamma, vanna and volga (vomma).
+        let gamma = norm_pdf(d1) / (s * sigma * sqrt_t);
+        let vanna = -norm_pdf(d1) * d2 / sigma;
+        let volga = vega * d1 * d2 / sigma;
+        assert_near("gamma", &[hess[0][0]], &[gamma], 1e-9);
+        assert_near("vanna", &[hess[0][1], hess[1][0]], &[vanna, vanna], 1e-9);
+        assert_near("volga", &[hess[1][1]], &[volga], 1e-9);
+        // The whole Hessian against differences of the gradient.
+        let grad = |q: &[f64]| {
+            let (_, a, b, c, d) = black_scholes_call_grad(q[0], k, q[1], q[2], q[3]);
+            vec![a, b, c, d]
+        };
+        let hf: Vec<f64> = hess.iter().flatten().copied().collect();
+        common::oracles::check_hessian("black-scholes hessian", &hf, grad, &[s, sigma, r, t]);
+        let (_, tangent) = black_scholes_call_jvp(s, 1.0, k, sigma, 0.0, r, 0.0, t, 0.0);
+        assert_near("delta by jvp", &[tangent], &[delta], 1e-12);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Kepler's equation solved by Newton's method inside the differentiated function
+// ---------------------------------------------------------------------------------------------
+
+/// The position in the orbital plane from the mean anomaly `m`, the eccentricity `e` and the
+/// semi-major axis `a`: Kepler's equation `E − e sin E = M` by Newton's method until the step is
+/// below 1e-15 (Vallado, *Fundamentals of Astrodynamics and Applications*, Algorithm 2), then
+/// `x = a (cos E − e)`, `y = a √(1 − e²) sin E`.
+#[differentiate(reverse, forward, hessian)]
+fn kepler_position(m: f64, e: f64, a: f64) -> [f64; 2] {
+    let mut big_e = if e < 0.8 { m } else { std::f64::consts::PI };
+    loop {
+        let step = (big_e - e * big_e.sin() - m) / (1.0 - e * big_e.cos());
+        big_e -= step;
+        if step.abs() < 1e-15 {
+            break;
+        }
+    }
+    [
+        a * (big_e.cos() - e),
+        a * (1.0 - e * e).sqrt() * big_e.sin(),
+    ]
+}
+
+#[test]
+fn kepler_position_through_the_converged_iteration() {
+    for (m, e, a) in [(0.7, 0.1, 1.0), (2.5, 0.6, 7000.0), (1.0, 0.85, 2.0)] {
+        // By the implicit function theorem: ∂E/∂M = 1/(1 − e cos E), ∂E/∂e = sin E/(1 − e cos E).
+        let big_e = {
+            let mut x = m;
+            for _ in 0..100 {
+                x -= (x - e * x.sin() - m) / (1.0 - e * x.cos());
+            }
+            x
+        };
+        let den = 1.0 - e * big_e.cos();
+        let (de_dm, de_de) = (1.0 / den, big_e.sin() / den);
+        let b = (1.0 - e * e).sqrt();
+        let want = [
+            [
+                -a * big_e.sin() * de_dm,
+                -a * big_e.sin() * de_de - a,
+                big_e.cos() - e,
+            ],
+            [
+                a * b * big_e.cos() * de_dm,
+                a * b * big_e.cos() * de_de - a * e / b * big_e.sin(),
+                b * big_e.sin(),
+            ],
+        ];
+        let (pos, jac) = kepler_position_jacobian(m, e, a);
+        assert_eq!(pos, kepler_position(m, e, a));
+        for i in 0..2 {
+            assert_near("kepler jacobian", &jac[i], &want[i], 1e-9);
+        }
+        let (_, t) = kepler_position_jvp(m, 1.0, e, 0.0, a, 0.0);
+        assert_near("kepler jvp", &t, &[want[0][0], want[1][0]], 1e-9);
+        // Second order against differences of the reverse-mode VJP.
+        let w = [0.6, -0.8];
+        let (_, _, _, _, _, hv_m, hv_e, hv_a) =
+            kepler_position_hvp(m, 0.3, e, -0.1, a, 0.2, w, [0.0, 0.0]);
+        let vjp = |q: &[f64]| {
+            let (_, x, y, z) = kepler_position_vjp(q[0], q[1], q[2], w);
+            vec![x, y, z]
+        };
+        let want_hv = common::oracles::fd_directional(vjp, &[m, e, a], &[0.3, -0.1, 0.2]);
+        assert_near("kepler hvp", &[hv_m, hv_e, hv_a], &want_hv, 1e-6);
+    }
 }

@@ -1624,3 +1624,164 @@ fn closures_returning_arrays_and_tuples() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Integer methods: constants, computed as written.
+
+/// The AR(1) quadratic form `Σᵢⱼ ρ^|i−j| xᵢ xⱼ`, plus terms in `n.pow(2)` and `usize::pow`.
+#[differentiate(reverse, forward, hessian, graph)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn ar1_form(rho: f64, x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for (i, xi) in x.iter().enumerate() {
+        for (j, xj) in x.iter().enumerate() {
+            s += rho.powi(i.abs_diff(j) as i32) * xi * xj;
+        }
+    }
+    s + n.pow(2) as f64 * rho + usize::pow(2, 3) as f64 * rho
+}
+
+/// Neighbours on a ring, `rem_euclid` and `checked_sub`, on the indices that are powers of two,
+/// plus `n - i` halves of each element by `saturating_sub`.
+#[differentiate(reverse, forward)]
+#[allow(clippy::needless_range_loop)]
+fn ring_terms(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let next = (i + 1).rem_euclid(n);
+        let prev = i.checked_sub(1).unwrap_or(n - 1);
+        if i.is_power_of_two() {
+            s += x[i] * x[next] - x[prev];
+        }
+        for _ in 0..n.saturating_sub(i) {
+            s += 0.5 * x[i];
+        }
+    }
+    s
+}
+
+/// A counter over a literal range that indexes, then calls an integer method: the backward
+/// sweep computes `k` again where no indexing tells rustc the counter's type.
+#[differentiate(reverse, forward, hessian)]
+#[allow(
+    clippy::needless_range_loop,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap
+)]
+fn literal_range(rho: f64, x: &[f64; 3]) -> f64 {
+    let mut s = 0.0;
+    let mut t = 0.0;
+    for i in 0..3 {
+        t += x[i] * rho;
+        let k = i.abs_diff(1) as i32;
+        s += rho.powi(k);
+    }
+    s * t
+}
+
+/// An integer field, bound with its type.
+struct Grid {
+    n: usize,
+}
+
+#[differentiate(reverse, forward)]
+fn grid_scale(x: f64, g: &Grid) -> f64 {
+    let n: usize = g.n;
+    x * x * n.pow(2) as f64
+}
+
+#[test]
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn integer_methods() {
+    let points = [[0.5, 1.0, -2.0, 0.5], [-0.3, 0.25, 1.5, -1.0]];
+    check(
+        "ar1_form",
+        &points,
+        FD,
+        |p| ar1_form(p[0], &p[1..]),
+        |p| {
+            let (v, dr, dx) = ar1_form_grad(p[0], &p[1..]);
+            (v, [dr, dx[0], dx[1], dx[2]])
+        },
+        |p, d| ar1_form_jvp(p[0], d[0], &p[1..], &d[1..]),
+        |p| {
+            let (rho, x) = (p[0], &p[1..]);
+            let mut g = [9.0 + 8.0, 0.0, 0.0, 0.0];
+            for i in 0..3_usize {
+                for j in 0..3 {
+                    let k = i.abs_diff(j) as i32;
+                    if k > 0 {
+                        g[0] += f64::from(k) * rho.powi(k - 1) * x[i] * x[j];
+                    }
+                    g[1 + i] += 2.0 * rho.powi(k) * x[j];
+                }
+            }
+            g
+        },
+    );
+    // The second derivative in ρ along ρ: Σ |i−j| (|i−j| − 1) ρ^(|i−j|−2) xᵢ xⱼ.
+    let x = [1.0, -2.0, 0.5];
+    let (_, _, _, hv_rho, _) = ar1_form_hvp(0.5, 1.0, &x, &[0.0; 3]);
+    let mut expected = 0.0;
+    for i in 0..3_usize {
+        for j in 0..3 {
+            let k = i.abs_diff(j) as i32;
+            if k > 1 {
+                expected += f64::from(k * (k - 1)) * 0.5_f64.powi(k - 2) * x[i] * x[j];
+            }
+        }
+    }
+    assert_close("ar1_form H·v", hv_rho, expected, REL);
+    let (_, d_rho, _) = ar1_form_grad(0.5, &x);
+    let graph = ar1_form_graph(0.5, &x);
+    let rho = graph.node("rho").expect("the parameter's node");
+    assert_close("ar1_form graph adjoint", rho.adjoint(), d_rho, REL);
+
+    // s = 1 + 2ρ, t = ρ Σx: f = s t.
+    check(
+        "literal_range",
+        &[[0.5, 1.0, 2.0, 3.0], [-1.5, 0.5, -2.0, 1.0]],
+        FD,
+        |p| literal_range(p[0], &[p[1], p[2], p[3]]),
+        |p| {
+            let (v, dr, dx) = literal_range_grad(p[0], &[p[1], p[2], p[3]]);
+            (v, [dr, dx[0], dx[1], dx[2]])
+        },
+        |p, d| literal_range_jvp(p[0], d[0], &[p[1], p[2], p[3]], &[d[1], d[2], d[3]]),
+        |[rho, a, b, c]| {
+            let (s, sum) = (1.0 + 2.0 * rho, a + b + c);
+            let w = s * rho;
+            [2.0 * rho * sum + s * sum, w, w, w]
+        },
+    );
+
+    check(
+        "ring_terms",
+        &[[1.0, 2.0, 3.0, 4.0], [-0.5, 0.25, 2.0, -3.0]],
+        FD,
+        |p| ring_terms(&p),
+        |p| {
+            let (v, d) = ring_terms_grad(&p);
+            (v, [d[0], d[1], d[2], d[3]])
+        },
+        |p, d| ring_terms_jvp(&p, &d),
+        // x₁x₂ − x₀ + x₂x₃ − x₁ + ½(4x₀ + 3x₁ + 2x₂ + x₃)
+        |[_, x1, x2, x3]| [1.0, x2 + 0.5, x1 + x3 + 1.0, x2 + 0.5],
+    );
+
+    let g = Grid { n: 3 };
+    check(
+        "grid_scale",
+        &[[0.5], [-1.25]],
+        FD,
+        |[x]| grid_scale(x, &g),
+        |[x]| {
+            let (v, d) = grid_scale_grad(x, &g);
+            (v, [d])
+        },
+        |[x], [d]| grid_scale_jvp(x, d, &g),
+        |[x]| [18.0 * x],
+    );
+}

@@ -1251,6 +1251,15 @@ impl Draw<'_> {
                 quote!(&#base.#path[..])
             }
             Op::Pop(_) => quote!(0.0),
+            Op::IntMethod(Some(ty), name) => {
+                let args = (0..node.args.len()).map(arg);
+                quote!(#ty::#name(#(#args),*))
+            }
+            Op::IntMethod(None, name) => {
+                let base = arg(0);
+                let rest = (1..node.args.len()).map(arg);
+                quote!((#base).#name(#(#rest),*))
+            }
             _ => self.leaf(n),
         }
     }
@@ -1291,6 +1300,7 @@ fn op_label(op: &Op) -> String {
         Op::Cast(CastTo::Float(t) | CastTo::Lossless(t)) => format!("as {}", t.name()),
         Op::Call(c) => c.name.to_string(),
         Op::Invoke(i) => i.callee.name.to_string(),
+        Op::IntMethod(_, name) => name.to_string(),
         _ => "op".to_owned(),
     }
 }

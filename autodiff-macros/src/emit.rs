@@ -1061,6 +1061,19 @@ impl<'g> Sweep<'g> {
                 let base = arg(0).at_least(Prec::Atom);
                 Code::new(quote!(#base.#name), Prec::Atom)
             }
+            Op::IntMethod(ty, name) => {
+                let args: Vec<TokenStream> = (0..node.args.len()).map(|k| arg(k).tokens).collect();
+                match ty {
+                    Some(ty) => {
+                        Code::new(quote_spanned!(span=> #ty::#name(#(#args),*)), Prec::Atom)
+                    }
+                    None => {
+                        let base = arg(0).at_least(Prec::Atom);
+                        let rest = &args[1..];
+                        Code::new(quote_spanned!(span=> #base.#name(#(#rest),*)), Prec::Atom)
+                    }
+                }
+            }
             Op::Call(c) => self.call(c, &c.name, &node.args, span),
             Op::Invoke(invoke) => self.invoke(invoke, &node.args, span),
             // Printed by the call's own statement.

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 
 use crate::prim::Prim;
 
@@ -153,6 +153,9 @@ pub enum Op {
     /// A call that writes into a buffer it borrows mutably: `g(&x, mu, &mut out)`, or one of
     /// its derivative functions. Its value is a tuple (`()` for the call itself).
     Invoke(Invoke),
+    /// A method of an integer, a constant with no derivative: `arg0.name(arg1, ..)`, or with a
+    /// type, `ty::name(args..)` (`i.pow(2)`, `a.abs_diff(b)`, `usize::pow(2, k)`).
+    IntMethod(Option<TokenStream>, Ident),
     /// Of a call that writes several buffers, `g(x, &mut a, &mut b)`: in
     /// `Stmt::Assign(b, Written(call))`, which follows `Stmt::Assign(a, call)`, says that `call`
     /// writes `b` too. It names the call without using it (so the call stays where its own
@@ -222,7 +225,7 @@ pub enum Pass {
 pub struct Callee {
     /// What comes before the name: `module::`, `self.`, or nothing.
     pub prefix: TokenStream,
-    pub name: proc_macro2::Ident,
+    pub name: Ident,
     /// Which arguments are floats, each with an entry in `g_grad`'s result.
     pub floats: Vec<bool>,
 }
@@ -462,7 +465,7 @@ pub enum Stmt {
     /// `mac!(args.., message, message args..)`: an assertion of the user's, kept in the
     /// forward sweep, with no derivative. `args` are the operands, then the message's arguments.
     Assert {
-        mac: proc_macro2::Ident,
+        mac: Ident,
         operands: usize,
         args: Vec<NodeId>,
         message: Option<TokenStream>,
@@ -545,7 +548,7 @@ pub struct Param {
 /// generics, return type and the attributes that apply to them too.
 #[derive(Clone)]
 pub struct Signature {
-    pub ident: proc_macro2::Ident,
+    pub ident: Ident,
     pub vis: syn::Visibility,
     pub generics: syn::Generics,
     pub output: syn::ReturnType,
@@ -611,7 +614,7 @@ pub struct Graph {
     pub fields: Vec<FieldLeaf>,
     /// The float type parameter `T` of a function generic over `T: Float`, which every float
     /// type, constant and cast of the generated functions is spelled with.
-    pub generic: Option<proc_macro2::Ident>,
+    pub generic: Option<Ident>,
 }
 
 impl Param {

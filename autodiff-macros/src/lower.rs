@@ -148,8 +148,58 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
             graph.nodes[i].ty = graph.vars[v.0].ty;
         }
     }
+    type_literal_ranges(&mut graph);
     crate::activity::analyse(&mut graph);
     Ok(graph)
+}
+
+/// `for i in 0..3` whose counter indexes an array has its end written `3usize`, the type the
+/// user's code infers from the indexing: the derivative code may call an integer method on the
+/// counter (`i.abs_diff(1)`) where no indexing has come before it to tell rustc its type.
+fn type_literal_ranges(graph: &mut Graph) {
+    let mut indices = Vec::new();
+    let mut loops = Vec::new();
+    graph.body.for_each_stmt(|s| match s {
+        graph::Stmt::Store { index, .. } => indices.push(*index),
+        graph::Stmt::For(l) => loops.push((l.counter, l.start, l.end)),
+        _ => {}
+    });
+    for node in &graph.nodes {
+        match node.op {
+            Op::Load(_) => indices.push(node.args[0]),
+            Op::Part(_) => indices.extend(&node.args),
+            _ => {}
+        }
+    }
+    // The counters an index is computed from, through integer arithmetic.
+    let mut indexing = HashSet::new();
+    let mut seen = HashSet::new();
+    while let Some(n) = indices.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        match graph.nodes[n.0].op {
+            Op::Counter(c) => {
+                indexing.insert(c);
+            }
+            Op::Prim(_) if graph.nodes[n.0].ty == Ty::Int => indices.extend(&graph.nodes[n.0].args),
+            _ => {}
+        }
+    }
+    let unsuffixed = |nodes: &[Node], n: NodeId| {
+        matches!(&nodes[n.0].op, Op::Lit(LitValue::Int(_), Some(t))
+            if syn::parse2::<syn::LitInt>(t.clone()).is_ok_and(|l| l.suffix().is_empty()))
+    };
+    for (counter, start, end) in loops {
+        if indexing.contains(&counter)
+            && unsuffixed(&graph.nodes, start)
+            && unsuffixed(&graph.nodes, end)
+            && let Op::Lit(LitValue::Int(v), tokens) = &mut graph.nodes[end.0].op
+        {
+            let literal = syn::LitInt::new(&format!("{v}usize"), Span::call_site());
+            *tokens = Some(literal.to_token_stream());
+        }
+    }
 }
 
 /// What a name refers to.
@@ -407,10 +457,22 @@ fn float_type(ty: &Type) -> Option<FloatTy> {
 }
 
 /// What differentiation needs to know of a type that is not a float.
+/// Rust's integer types.
+const INTEGERS: &[&str] = &[
+    "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+];
+
+/// The type of what an integer method returns, as the graph types it: a flag for `is_*`, else
+/// an integer (or what the method's own chain makes of it, `i.checked_sub(1).unwrap_or(0)`).
+fn int_method_type(name: &str) -> Ty {
+    if name.starts_with("is_") {
+        Ty::Bool
+    } else {
+        Ty::Int
+    }
+}
+
 fn constant_type(ty: &Type) -> Ty {
-    const INTEGERS: &[&str] = &[
-        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
-    ];
     match ty {
         Type::Path(p) if p.qself.is_none() => match p.path.get_ident() {
             Some(i) if INTEGERS.iter().any(|n| i == n) => Ty::Int,
@@ -1216,6 +1278,13 @@ impl Lowerer {
             // type the macro could not see, and arithmetic on them, are floats.
             self.annotate(value, t);
             self.settle(value, t);
+        } else if let Pat::Type(t) = &local.pat
+            && constant_type(&t.ty) == Ty::Int
+            && self.nodes[value.0].ty == Ty::Other
+            && matches!(self.nodes[value.0].op, Op::Member(_) | Op::Const(_))
+        {
+            // `let n: usize = self.n;`: a field or a constant the type names an integer.
+            self.nodes[value.0].ty = Ty::Int;
         }
         self.bind_value(&p.ident, value, p.mutability.is_some(), rest);
     }
@@ -1897,7 +1966,7 @@ impl Lowerer {
                     return self.user_call(prefix, &m.method, &args, span);
                 }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
-                    return self.fail(unsupported_method(&m.method));
+                    return self.int_method(m, span);
                 };
                 let mut args = vec![&*m.receiver];
                 args.extend(m.args.iter());
@@ -2197,6 +2266,29 @@ impl Lowerer {
                         ),
                     )),
                 }
+            }
+            Some(owner) if INTEGERS.contains(&owner) && last_segment_plain(&func.path) => {
+                // `usize::pow(2, k)`, `i64::rem_euclid(a, b)`: a constant.
+                let ty = Ident::new(owner, first_span(&c.func));
+                let ids: Vec<NodeId> = args.iter().map(|a| self.expr(a)).collect();
+                if let Some(a) = ids
+                    .iter()
+                    .position(|a| !matches!(self.nodes[a.0].ty, Ty::Int | Ty::Bool))
+                {
+                    return self.fail(err(
+                        args[a],
+                        format!(
+                            "`{owner}::{name}` takes integers here: convert this argument with `as`"
+                        ),
+                    ));
+                }
+                let result = int_method_type(name);
+                self.push(
+                    Op::IntMethod(Some(ty.into_token_stream()), last.clone()),
+                    ids,
+                    result,
+                    span,
+                )
             }
             None | Some("autodiff" | "autodiff_runtime")
                 if Prim::find(Syntax::Runtime, name).is_some() =>
@@ -2543,6 +2635,40 @@ pub(super) fn field_under_range(e: &Expr) -> &Expr {
     }
 }
 
+impl Lowerer {
+    /// `i.pow(2)`, `a.abs_diff(b)`: a method of an integer (one the table of float methods does
+    /// not name), a constant the function computes as written. Of anything else, the error.
+    /// Out of the recursive lowering of expressions, whose stack frame bounds how deep an
+    /// expression may nest.
+    #[inline(never)]
+    fn int_method(&mut self, m: &syn::ExprMethodCall, span: Span) -> NodeId {
+        if self.names_array(&m.receiver) {
+            return self.fail(unsupported_method(&m.method));
+        }
+        let receiver = self.expr(&m.receiver);
+        if self.nodes[receiver.0].ty != Ty::Int {
+            return self.fail(unsupported_method(&m.method));
+        }
+        let mut ids = vec![receiver];
+        ids.extend(m.args.iter().map(|a| self.expr(a)));
+        // Its value is a constant only if every argument is (no integer method takes a float).
+        if let Some(a) = ids[1..]
+            .iter()
+            .position(|a| !matches!(self.nodes[a.0].ty, Ty::Int | Ty::Bool))
+        {
+            return self.fail(err(
+                &m.args[a],
+                format!(
+                    "the integer method `{}` takes integers here: convert this argument with `as`",
+                    m.method
+                ),
+            ));
+        }
+        let ty = int_method_type(&m.method.to_string());
+        self.push(Op::IntMethod(None, m.method.clone()), ids, ty, span)
+    }
+}
+
 /// The error for a method the body does not take, out of the recursive lowering of expressions,
 /// whose stack frame bounds how deep an expression may nest.
 #[cold]
@@ -2567,7 +2693,12 @@ fn unsupported_method(method: &Ident) -> syn::Error {
         return err(
             method,
             format!(
-                "the integer method `{name}` is not supported (integers take `min`, `max`, `abs`, `clamp` and `+ - * / %`): compute it outside the function and pass it as a parameter, or write it with those"
+                "`{name}` is a method of integers, and the macro cannot see that this receiver is one: bind it to a name with its type first, as in `let n: usize = self.n;`{}",
+                if name == "pow" {
+                    " (a float takes `powi` or `powf`)"
+                } else {
+                    ""
+                }
             ),
         );
     }

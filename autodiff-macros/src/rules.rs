@@ -176,9 +176,11 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
             Partial::from(when(args[0], g, 0.0)),
             Partial::from(when(args[0], 0.0, g)),
         ],
-        // Conditions, indices and the values read from variables carry no derivative through
-        // their arguments: the reverse and forward passes handle variables themselves.
+        // Conditions, indices, integer methods and the values read from variables carry no
+        // derivative through their arguments: the reverse and forward passes handle variables
+        // themselves.
         Op::Cmp(_)
+        | Op::IntMethod(..)
         | Op::Not
         | Op::And
         | Op::Or

@@ -569,6 +569,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             | Op::Part(_)
             | Op::Invoke(_)
             | Op::Written(_)
+            | Op::IntMethod(..)
             | Op::FieldSlice(_)
             | Op::Gradient(_)
             | Op::Element) => return fault(format!("{op:?} is not interpreted")),

@@ -1,9 +1,13 @@
 use autodiff::differentiate;
 
-// An integer method the body does not take.
+pub struct Grid {
+    pub n: usize,
+}
+
+// An integer method on a receiver whose type the macro cannot see.
 #[differentiate]
-fn f(x: f64, n: usize) -> f64 {
-    let m = n.saturating_sub(1);
+fn f(x: f64, g: &Grid) -> f64 {
+    let m = g.n.saturating_sub(1);
     x * m as f64
 }
 

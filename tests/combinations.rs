@@ -1152,3 +1152,767 @@ fn kinks_in_f32_in_every_mode() {
     let (_, _, _, hx, hy) = kinks32_hvp(0.0, 1.0, 0.0, 2.0);
     assert_eq!((hx, hy), (0.0, 0.0));
 }
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn prod_t<T: Float + std::iter::Product>(x: [T; 3]) -> T {
+    x.iter().copied().product()
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn prod_fold(x: &[f64]) -> f64 {
+    x.iter().fold(1.0, |a, &v| a * v)
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn pows(x: f64, y: f64) -> f64 {
+    x.powf(2.0) + y.powf(3.0) + x.powi(2) * 3.0 + y.powi(3) * 5.0
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn pows32(x: f32, y: f32) -> f32 {
+    x.powf(2.0) + y.powf(3.0) + x.powi(2) * 3.0 + y.powi(3) * 5.0
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn sqrt1(x: f64) -> f64 {
+    x.sqrt()
+}
+#[differentiate(reverse, forward, hessian)]
+fn local_wild(x: f64, y: f64) -> f64 {
+    let (_, b) = (x * y, x + y);
+    let [_, d] = [x, y * y];
+    b * d
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn amap32(x: [f32; 3], s: f32) -> f32 {
+    let k = s * 2.0;
+    let y = x.map(|v| v * k + s.sin());
+    let f = |v: f32| v * y[0];
+    let g = |v: f32| f(v) * 2.0 + k;
+    x.iter().map(|&v| g(v)).sum::<f32>() + y[2]
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn amap_t<T: Float>(x: [T; 3], s: T) -> T {
+    let y = x.map(|v| v * s);
+    y[0] * y[1] + y[2]
+}
+#[differentiate(reverse, forward)]
+fn zips(x: &[f64], y: [f64; 3], z: &[f64; 3]) -> [f64; 2] {
+    let mut a = 0.0;
+    for (p, q) in x.iter().zip(y) {
+        a += p * q;
+    }
+    let mut b = 0.0;
+    for (p, q) in x.iter().zip(z.iter()) {
+        b += p * q;
+    }
+    let c: f64 = y.iter().zip(z).map(|(u, v)| u * v).sum();
+    [a + c, b]
+}
+#[differentiate(reverse, forward)]
+fn windows32(x: &[f32]) -> [f32; 2] {
+    let mut s = 0.0;
+    let mut t = 0.0;
+    for w in x.windows(3) {
+        s += w[0] * w[2];
+        t += w[1].sin();
+    }
+    [s, t]
+}
+#[differentiate(reverse, forward)]
+fn tuple32(x: f32, y: f32) -> (f32, [f32; 2]) {
+    (x * y, [x.sin(), y.cos()])
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn debug_eq(x: [f64; 2], y: f64) -> f64 {
+    debug_assert_eq!(x.len(), 2);
+    debug_assert_ne!(x.len(), 3);
+    assert_ne!(x.len(), 4);
+    assert!(y > -1e300, "y = {y}");
+    x[0] * y + x[1]
+}
+const NN: usize = 3;
+#[differentiate(reverse, forward, hessian, graph)]
+fn consts_t<T: Float>(x: [T; NN], y: T) -> T {
+    let mut h = [T::zero(); NN];
+    for i in 0..NN {
+        h[i] = x[i] * y + T::epsilon();
+    }
+    h[0] * h[1] * h[2] + T::from(std::f64::consts::PI).unwrap() * y
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn subslices(x: &[f64], y: f64) -> f64 {
+    let a = &x[1..];
+    let b = &x[..2];
+    a[0] * b[1] * y + a.len() as f64
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn shadow(x: f64, y: f64) -> f64 {
+    let x = x * 2.0;
+    let y = y + x;
+    let x = x * y;
+    x
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn match_arrays(x: f64, y: f64, k: u8) -> f64 {
+    let [a, b] = match k {
+        0 => [x, y],
+        _ => [y * x, x],
+    };
+    let (c, d) = if k > 1 { (a, b) } else { (b, a) };
+    a * c + b * d
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn early_in_for(x: &[f64], y: f64) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in x.iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        s += v * y;
+        if s > 3.0 {
+            return s * s;
+        }
+    }
+    s
+}
+#[differentiate(reverse, forward)]
+fn early_multi(x: &[f64], y: f64) -> (f64, [f64; 2]) {
+    let mut s = 0.0;
+    for v in x {
+        s += v * y;
+        if s > 3.0 {
+            return (s, [y, s * y]);
+        }
+    }
+    (s * 2.0, [s, y])
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn literal32(x: f32) -> f64 {
+    f64::from(2.0_f32) * f64::from(x) + f64::from(x * x)
+}
+#[derive(Default, Clone, Debug)]
+struct Pv {
+    w: [f64; 2],
+    b: f64,
+}
+// By value on purpose: the struct is the parameter kind under test.
+#[allow(clippy::needless_pass_by_value)]
+#[differentiate(reverse, forward, hessian, graph, wrt(p, x))]
+fn by_value(p: Pv, x: f64) -> f64 {
+    p.w[0] * x * x + p.w[1] * p.b
+}
+#[differentiate(reverse, forward, hessian, graph, wrt(p))]
+fn by_ref_iter(p: &Pv, x: f64) -> f64 {
+    p.w.iter().map(|v| v * x).sum::<f64>() + p.b
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn widen(x: f32, y: &[f32], z: f64) -> f64 {
+    let a: f64 = x.into();
+    let b = f64::from(y[0]);
+    let c: f64 = (x * y[1]).into();
+    a * b + c.sin() * z + f64::from(y[1] * y[1]) * z
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn refs(x: f64, y: [f64; 2]) -> f64 {
+    let r = &x;
+    let s = &y;
+    let [a, b] = *s;
+    *r * s[0] + (*s)[1] * *r + a * b
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn activations32(x: f32, y: f32) -> f32 {
+    sigmoid(x * y) + relu(x - y) + softplus(y) * relu(y)
+}
+
+fn activations64(x: f64, y: f64) -> f64 {
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let relu = |v: f64| v.max(0.0);
+    let softplus = |v: f64| v.exp().ln_1p();
+    sig(x * y) + relu(x - y) + softplus(y) * relu(y)
+}
+
+fn widen64(x: f64, y: &[f64], z: f64) -> f64 {
+    x * y[0] + (x * y[1]).sin() * z + y[1] * y[1] * z
+}
+
+#[test]
+fn into_and_from_between_float_types_in_every_mode() {
+    let n = |p: &[f64]| (p[0] as f32, [p[1] as f32, p[2] as f32], p[3]);
+    let f = |p: &[f64]| widen64(p[0], &p[1..3], p[3]);
+    let grad = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        let (v, dx, dy, dz) = widen_grad(x, &y, z);
+        let dy: Vec<f32> = dy;
+        (
+            v,
+            vec![f64::from(dx), f64::from(dy[0]), f64::from(dy[1]), dz],
+        )
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (x, y, z) = n(p);
+        let (dx, dy, dz) = n(d);
+        widen_jvp(x, dx, &y, &dy, z, dz)
+    };
+    let hessian = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        let (v, dx, dy, dz, h) = widen_hessian(x, &y, z);
+        // Mixed: the Hessian is in the output's type.
+        let h: Vec<f64> = h;
+        (
+            v,
+            vec![f64::from(dx), f64::from(dy[0]), f64::from(dy[1]), dz],
+            h,
+        )
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (x, y, z) = n(p);
+        let (dx, dy, dz) = n(d);
+        let (v, gx, gy, gz, hx, hy, hz) = widen_hvp(x, dx, &y, &dy, z, dz);
+        let g = vec![f64::from(gx), f64::from(gy[0]), f64::from(gy[1]), gz];
+        (
+            v,
+            g,
+            vec![f64::from(hx), f64::from(hy[0]), f64::from(hy[1]), hz],
+        )
+    };
+    let graph = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        adjoints(&widen_graph(x, &y, z), "widen", &["x", "y[0]", "y[1]", "z"])
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("widen", &m, &[0.5, 1.25, -0.75, 0.3], 2e-5);
+}
+
+#[test]
+fn references_and_dereferences_in_every_mode() {
+    // f = x y₀ + y₁ x + y₀ y₁.
+    let (x, y) = (0.7, [-1.3, 2.1]);
+    let grad = [y[0] + y[1], x + y[1], x + y[0]];
+    let (v, dx, dy) = refs_grad(x, y);
+    assert_eq!(v, refs(x, y));
+    near("refs grad", &[dx, dy[0], dy[1]], &grad, 1e-15);
+    let d = [0.3, -0.2, 0.9];
+    let (_, t) = refs_jvp(x, d[0], y, [d[1], d[2]]);
+    near("refs jvp", &[t], &[dot(&grad, &d)], 1e-15);
+    let hess = [0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0];
+    let (_, _, _, h) = refs_hessian(x, y);
+    assert_eq!(flat(&h), hess);
+    let (_, _, _, hx, hy) = refs_hvp(x, d[0], y, [d[1], d[2]]);
+    near("refs hvp", &[hx, hy[0], hy[1]], &mat_vec(&hess, &d), 1e-15);
+    let g = refs_graph(x, y);
+    let (_, adj) = adjoints(&g, "refs", &["x", "y[0]", "y[1]"]);
+    near("refs graph", &adj, &grad, 1e-15);
+    assert_eq!(g.node("refs").expect("output").value(), refs(x, y));
+}
+
+#[test]
+fn runtime_activations_in_f32_in_every_mode() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
+        activations64,
+        activations32_grad,
+        activations32_jvp,
+        activations32_hessian,
+        activations32_hvp,
+        activations32_graph,
+        "activations32",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("activations32", &m, &[0.75, 0.5], 2e-4);
+    check_modes("activations32", &m, &[-0.5, 1.25], 2e-4);
+    check_modes("activations32", &m, &[0.25, -0.5], 2e-4);
+}
+
+fn amap64(x: [f64; 3], s: f64) -> f64 {
+    let k = s * 2.0;
+    let y = x.map(|v| v * k + s.sin());
+    x.iter().map(|&v| v * y[0] * 2.0 + k).sum::<f64>() + y[2]
+}
+
+#[test]
+fn array_map_and_closures_calling_closures_in_f32_and_generic_in_every_mode() {
+    let n = |p: &[f64]| ([p[0] as f32, p[1] as f32, p[2] as f32], p[3] as f32);
+    let f = |p: &[f64]| amap64([p[0], p[1], p[2]], p[3]);
+    let grad = |p: &[f64]| {
+        let (x, s) = n(p);
+        let (v, dx, ds) = amap32_grad(x, s);
+        (f64::from(v), with(wide(&dx), f64::from(ds)))
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (x, s) = n(p);
+        let (dx, ds) = n(d);
+        let (v, t) = amap32_jvp(x, dx, s, ds);
+        (f64::from(v), f64::from(t))
+    };
+    let hessian = |p: &[f64]| {
+        let (x, s) = n(p);
+        let (v, dx, ds, h) = amap32_hessian(x, s);
+        (f64::from(v), with(wide(&dx), f64::from(ds)), flat32(&h))
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (x, s) = n(p);
+        let (dx, ds) = n(d);
+        let (v, gx, gs, hx, hs) = amap32_hvp(x, dx, s, ds);
+        let g = with(wide(&gx), f64::from(gs));
+        (f64::from(v), g, with(wide(&hx), f64::from(hs)))
+    };
+    let graph = |p: &[f64]| {
+        let (x, s) = n(p);
+        adjoints(
+            &amap32_graph(x, s),
+            "amap32",
+            &["x[0]", "x[1]", "x[2]", "s"],
+        )
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("amap32", &m, &[0.25, -0.5, 0.75, 0.625], 2e-4);
+
+    // The generic one at f64: (x₀ s)(x₁ s) + x₂ s.
+    let (x, s) = ([0.3, -1.1, 0.8], 0.7);
+    let grad = [x[1] * s * s, x[0] * s * s, s, 2.0 * x[0] * x[1] * s + x[2]];
+    let (v, dx, ds) = amap_t_grad(x, s);
+    assert_eq!(v, amap_t(x, s));
+    near("amap_t grad", &with(dx.to_vec(), ds), &grad, 1e-15);
+    let d = [0.2, 0.4, -0.6, 1.0];
+    let (_, t) = amap_t_jvp(x, [d[0], d[1], d[2]], s, d[3]);
+    near("amap_t jvp", &[t], &[dot(&grad, &d)], 1e-14);
+    #[rustfmt::skip]
+    let hess = [
+        0.0, s * s, 0.0, 2.0 * x[1] * s,
+        s * s, 0.0, 0.0, 2.0 * x[0] * s,
+        0.0, 0.0, 0.0, 1.0,
+        2.0 * x[1] * s, 2.0 * x[0] * s, 1.0, 2.0 * x[0] * x[1],
+    ];
+    let (_, _, _, h) = amap_t_hessian(x, s);
+    near("amap_t hessian", &flat(&h), &hess, 1e-14);
+    let (_, _, _, hx, hs) = amap_t_hvp(x, [d[0], d[1], d[2]], s, d[3]);
+    near(
+        "amap_t hvp",
+        &with(hx.to_vec(), hs),
+        &mat_vec(&hess, &d),
+        1e-14,
+    );
+    let g = amap_t_graph(x, s);
+    let (_, adj) = adjoints(&g, "amap_t", &["x[0]", "x[1]", "x[2]", "s"]);
+    near("amap_t graph", &adj, &grad, 1e-15);
+}
+
+fn jac_check(what: &str, f: &dyn Fn(&[f64]) -> Vec<f64>, p: &[f64], got: &[f64], tol: f64) {
+    let want: Vec<f64> = fd_jacobian(f, p).into_iter().flatten().collect();
+    near(what, got, &want, tol);
+}
+
+fn vjp_of(f: &dyn Fn(&[f64]) -> Vec<f64>, p: &[f64], seed: &[f64]) -> Vec<f64> {
+    let jac = fd_jacobian(f, p);
+    (0..p.len())
+        .map(|j| (0..seed.len()).map(|i| seed[i] * jac[i][j]).sum())
+        .collect()
+}
+
+fn jvp_of(f: &dyn Fn(&[f64]) -> Vec<f64>, p: &[f64], v: &[f64]) -> Vec<f64> {
+    fd_jacobian(f, p).iter().map(|row| dot(row, v)).collect()
+}
+
+#[test]
+fn several_outputs_through_zip_windows_and_early_returns() {
+    // Mixed parameter kinds (a slice, an array, a referenced array): a row-major `Vec`.
+    let p = [0.4, -1.2, 0.9, 1.5, 0.3, -0.6, 2.0, 0.7, -0.2];
+    let split = |q: &[f64]| ([q[3], q[4], q[5]], [q[6], q[7], q[8]]);
+    let f = |q: &[f64]| {
+        let (y, z) = split(q);
+        zips(&q[..3], y, &z).to_vec()
+    };
+    let (y, z) = split(&p);
+    let (out, jac) = zips_jacobian(&p[..3], y, &z);
+    assert_eq!(out.to_vec(), f(&p));
+    jac_check("zips jacobian", &f, &p, &jac, 1e-6);
+    let seed = [0.5, -2.0];
+    let (_, dx, dy, dz) = zips_vjp(&p[..3], y, &z, seed);
+    let got: Vec<f64> = dx.iter().chain(&dy).chain(&dz).copied().collect();
+    near("zips vjp", &got, &vjp_of(&f, &p, &seed), 1e-6);
+    let v = direction(9);
+    let (vy, vz) = split(&v);
+    let (_, t) = zips_jvp(&p[..3], &v[..3], y, vy, &z, &vz);
+    near("zips jvp", &t, &jvp_of(&f, &p, &v), 1e-6);
+
+    // f32 windows over a slice, differences of the same formula in f64.
+    let x32 = [0.25_f32, -0.5, 0.75, 1.25, -1.0];
+    let p: Vec<f64> = wide(&x32);
+    let f = |q: &[f64]| {
+        let (mut s, mut t) = (0.0, 0.0);
+        for w in q.windows(3) {
+            s += w[0] * w[2];
+            t += w[1].sin();
+        }
+        vec![s, t]
+    };
+    let (out, jac) = windows32_jacobian(&x32);
+    near("windows32 value", &wide(&out), &f(&p), 1e-6);
+    jac_check("windows32 jacobian", &f, &p, &wide(&jac), 1e-5);
+    let (_, dx) = windows32_vjp(&x32, [1.0, -0.5]);
+    near(
+        "windows32 vjp",
+        &wide(&dx),
+        &vjp_of(&f, &p, &[1.0, -0.5]),
+        1e-5,
+    );
+    let v = direction(5);
+    let (_, t) = windows32_jvp(&x32, &narrow(&v));
+    near("windows32 jvp", &wide(&t), &jvp_of(&f, &p, &v), 1e-5);
+
+    // An f32 tuple output: `[[f32; 2]; 3]`.
+    let (x, y) = (0.75_f32, -0.5_f32);
+    let (out, jac) = tuple32_jacobian(x, y);
+    assert_eq!(out, tuple32(x, y));
+    let (xd, yd) = (f64::from(x), f64::from(y));
+    let want = [yd, xd, xd.cos(), 0.0, 0.0, -yd.sin()];
+    near("tuple32 jacobian", &flat32(&jac), &want, 1e-6);
+    let (_, t) = tuple32_jvp(x, 1.0, y, 2.0);
+    let t = [t.0, t.1[0], t.1[1]];
+    let want = [yd + 2.0 * xd, xd.cos(), -2.0 * yd.sin()];
+    near("tuple32 jvp", &wide(&t), &want, 1e-6);
+
+    // Both sides of the early return, with its own tuple.
+    let f = |q: &[f64]| {
+        let (a, [b, c]) = early_multi(&q[..3], q[3]);
+        vec![a, b, c]
+    };
+    for p in [[0.5, 0.25, 0.75, 1.5], [2.5, 1.0, 0.5, 1.5]] {
+        let (_, jac) = early_multi_jacobian(&p[..3], p[3]);
+        jac_check("early_multi jacobian", &f, &p, &jac, 1e-6);
+        let seed = (1.0, [-0.5, 0.25]);
+        let (_, dx, dy) = early_multi_vjp(&p[..3], p[3], seed);
+        near(
+            "early_multi vjp",
+            &with(dx, dy),
+            &vjp_of(&f, &p, &[1.0, -0.5, 0.25]),
+            1e-6,
+        );
+        let v = direction(4);
+        let (_, (a, [b, c])) = early_multi_jvp(&p[..3], &v[..3], p[3], v[3]);
+        near("early_multi jvp", &[a, b, c], &jvp_of(&f, &p, &v), 1e-6);
+    }
+}
+
+#[test]
+fn assertions_constants_subslices_and_shadowing_in_every_mode() {
+    // Assertions are kept and have no derivative: x₀ y + x₁.
+    let (x, y) = ([0.6, -0.4], 1.7);
+    let grad = [y, 1.0, x[0]];
+    let hess = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+    let d = [0.3, -0.8, 0.5];
+    let (v, dx, dy) = debug_eq_grad(x, y);
+    assert_eq!(v, debug_eq(x, y));
+    near("debug_eq grad", &with(dx.to_vec(), dy), &grad, 1e-15);
+    let (_, t) = debug_eq_jvp(x, [d[0], d[1]], y, d[2]);
+    near("debug_eq jvp", &[t], &[dot(&grad, &d)], 1e-15);
+    let (_, _, _, h) = debug_eq_hessian(x, y);
+    assert_eq!(flat(&h), hess);
+    let (_, _, _, hx, hy) = debug_eq_hvp(x, [d[0], d[1]], y, d[2]);
+    near(
+        "debug_eq hvp",
+        &with(hx.to_vec(), hy),
+        &mat_vec(&hess, &d),
+        1e-15,
+    );
+    let (_, adj) = adjoints(&debug_eq_graph(x, y), "debug_eq", &["x[0]", "x[1]", "y"]);
+    near("debug_eq graph", &adj, &grad, 1e-15);
+
+    // A module `const` sizing an array parameter and a local array, `T::epsilon()` and a
+    // constant path through `T::from`: every mode, at f64.
+    let f = |p: &[f64]| consts_t([p[0], p[1], p[2]], p[3]);
+    let grad = |p: &[f64]| {
+        let (v, dx, dy) = consts_t_grad([p[0], p[1], p[2]], p[3]);
+        (v, with(dx.to_vec(), dy))
+    };
+    let jvp =
+        |p: &[f64], d: &[f64]| consts_t_jvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
+    let hessian = |p: &[f64]| {
+        let (v, dx, dy, h) = consts_t_hessian([p[0], p[1], p[2]], p[3]);
+        (v, with(dx.to_vec(), dy), flat(&h))
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (v, dx, dy, hx, hy) = consts_t_hvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
+        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
+    };
+    let graph = |p: &[f64]| {
+        let g = consts_t_graph([p[0], p[1], p[2]], p[3]);
+        adjoints(&g, "consts_t", &["x[0]", "x[1]", "x[2]", "y"])
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("consts_t", &m, &[0.5, -1.5, 0.75, 1.25], 1e-6);
+
+    // Sub-slices `&x[1..]` and `&x[..2]` bound to locals: x₁² y + (n − 1).
+    let x = [0.3, -0.9, 1.4, 2.0];
+    let y = 0.6;
+    let grad = [0.0, 2.0 * x[1] * y, 0.0, 0.0, x[1] * x[1]];
+    let (v, dx, dy) = subslices_grad(&x, y);
+    assert_eq!(v, subslices(&x, y));
+    near("subslices grad", &with(dx, dy), &grad, 1e-15);
+    let d = direction(5);
+    let (_, t) = subslices_jvp(&x, &d[..4], y, d[4]);
+    near("subslices jvp", &[t], &[dot(&grad, &d)], 1e-15);
+    let (_, _, _, h) = subslices_hessian(&x, y);
+    let mut hess = vec![0.0; 25];
+    hess[6] = 2.0 * y;
+    hess[9] = 2.0 * x[1];
+    hess[21] = 2.0 * x[1];
+    near("subslices hessian", &h, &hess, 1e-15);
+    let (_, _, _, hx, hy) = subslices_hvp(&x, &d[..4], y, d[4]);
+    near("subslices hvp", &with(hx, hy), &mat_vec(&hess, &d), 1e-15);
+    let g = subslices_graph(&x, y);
+    let (_, adj) = adjoints(&g, "subslices", &["x[0]", "x[1]", "x[2]", "x[3]", "y"]);
+    near("subslices graph", &adj, &grad, 1e-15);
+
+    // Shadowed parameters: 2x (y + 2x), and the graph's output under both names.
+    let (x, y) = (0.7, -0.3);
+    let grad = [2.0 * y + 8.0 * x, 2.0 * x];
+    let (v, dx, dy) = shadow_grad(x, y);
+    assert_eq!(v, shadow(x, y));
+    near("shadow grad", &[dx, dy], &grad, 1e-15);
+    let (_, t) = shadow_jvp(x, 1.0, y, -2.0);
+    near("shadow jvp", &[t], &[grad[0] - 2.0 * grad[1]], 1e-15);
+    let (_, _, _, h) = shadow_hessian(x, y);
+    assert_eq!(flat(&h), [8.0, 2.0, 2.0, 0.0]);
+    let (_, _, _, hx, hy) = shadow_hvp(x, 1.0, y, -2.0);
+    assert_eq!([hx, hy], [4.0, 2.0]);
+    let g = shadow_graph(x, y);
+    assert_eq!(g.node("shadow").expect("output").value(), v);
+    assert_eq!(g.node("shadow").expect("output").adjoint(), 1.0);
+}
+
+#[test]
+fn matches_binding_arrays_and_early_returns_from_a_for_in_every_mode() {
+    for k in 0..3_u8 {
+        let f = move |p: &[f64]| match_arrays(p[0], p[1], k);
+        let grad = move |p: &[f64]| {
+            let (v, a, b) = match_arrays_grad(p[0], p[1], k);
+            (v, vec![a, b])
+        };
+        let jvp = move |p: &[f64], d: &[f64]| match_arrays_jvp(p[0], d[0], p[1], d[1], k);
+        let hessian = move |p: &[f64]| {
+            let (v, a, b, h) = match_arrays_hessian(p[0], p[1], k);
+            (v, vec![a, b], flat(&h))
+        };
+        let hvp = move |p: &[f64], d: &[f64]| {
+            let (v, a, b, ha, hb) = match_arrays_hvp(p[0], d[0], p[1], d[1], k);
+            (v, vec![a, b], vec![ha, hb])
+        };
+        let graph = move |p: &[f64]| {
+            adjoints(
+                &match_arrays_graph(p[0], p[1], k),
+                "match_arrays",
+                &["x", "y"],
+            )
+        };
+        let m = Modes {
+            f: &f,
+            grad: &grad,
+            jvp: &jvp,
+            hessian: &hessian,
+            hvp: &hvp,
+            graph: &graph,
+        };
+        check_modes(&format!("match_arrays k = {k}"), &m, &[0.7, -1.3], 1e-6);
+    }
+
+    let f = |p: &[f64]| early_in_for(&p[..4], p[4]);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        4,
+        early_in_for_grad,
+        early_in_for_jvp,
+        early_in_for_hessian,
+        early_in_for_hvp,
+        early_in_for_graph,
+        ("early_in_for", "y"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    // To the end, skipping x₁; and out through the `return` at x₂.
+    check_modes("early_in_for", &m, &[0.5, 3.0, 0.25, 0.75, 1.5], 1e-6);
+    check_modes("early_in_for", &m, &[0.5, 3.0, 2.5, 0.75, 1.5], 1e-6);
+
+    // `let (_, b) = (..);` and `let [_, d] = [..];` on local values: (x + y) y².
+    let (v, dx, dy) = local_wild_grad(0.5, 2.0);
+    assert_eq!((v, dx, dy), (10.0, 4.0, 14.0));
+    let (_, _, _, h) = local_wild_hessian(0.5, 2.0);
+    assert_eq!(h, [[0.0, 4.0], [4.0, 13.0]]);
+}
+
+#[test]
+fn an_f32_parameter_with_an_f64_output_in_every_mode() {
+    // 2x + x² (the square in f32, exact at this x).
+    let x = 0.75_f32;
+    let xd = f64::from(x);
+    let (v, dx) = literal32_grad(x);
+    assert_eq!(v, 2.0 * xd + xd * xd);
+    let dx: f32 = dx;
+    assert_eq!(f64::from(dx), 2.0 + 2.0 * xd);
+    let (_, t) = literal32_jvp(x, 0.5);
+    assert_eq!(t, 0.5 * (2.0 + 2.0 * xd));
+    let (_, _, h) = literal32_hessian(x);
+    assert_eq!(h, [[2.0]]);
+    let (_, _, hv) = literal32_hvp(x, 0.5);
+    assert_eq!(f64::from(hv), 1.0);
+    let g = literal32_graph(x);
+    assert_eq!(g.node("x").expect("x").adjoint(), 2.0 + 2.0 * xd);
+}
+
+#[test]
+fn structs_by_value_and_by_reference_in_every_mode() {
+    // w₀ x² + w₁ b, with respect to the struct and x.
+    let p = Pv {
+        w: [0.6, -1.1],
+        b: 0.4,
+    };
+    let x = 1.3;
+    let (v, dp, dx) = by_value_grad(p.clone(), x);
+    assert_eq!(v, by_value(p.clone(), x));
+    let grad = [x * x, p.b, p.w[1], 2.0 * p.w[0] * x];
+    let got = [dp.w[0], dp.w[1], dp.b, dx];
+    near("by_value grad", &got, &grad, 1e-15);
+    let d = Pv {
+        w: [0.5, -0.25],
+        b: 2.0,
+    };
+    let dd = [d.w[0], d.w[1], d.b, -1.5];
+    let (_, t) = by_value_jvp(p.clone(), d.clone(), x, dd[3]);
+    near("by_value jvp", &[t], &[dot(&grad, &dd)], 1e-15);
+    #[rustfmt::skip]
+    let hess = [
+        0.0, 0.0, 0.0, 2.0 * x,
+        0.0, 0.0, 1.0, 0.0,
+        0.0, 1.0, 0.0, 0.0,
+        2.0 * x, 0.0, 0.0, 2.0 * p.w[0],
+    ];
+    let (_, hp, hgx, hv, hvx) = by_value_hvp(p.clone(), d.clone(), x, dd[3]);
+    near(
+        "by_value hvp grad",
+        &[hp.w[0], hp.w[1], hp.b, hgx],
+        &grad,
+        1e-15,
+    );
+    near(
+        "by_value hvp",
+        &[hv.w[0], hv.w[1], hv.b, hvx],
+        &mat_vec(&hess, &dd),
+        1e-15,
+    );
+    let (_, _, _, h) = by_value_hessian(p.clone(), x);
+    // Flattened in an order of its own: compare the entries as a multiset.
+    let mut h: Vec<f64> = h.clone();
+    let mut want = hess.to_vec();
+    h.sort_by(f64::total_cmp);
+    want.sort_by(f64::total_cmp);
+    assert_eq!(h, want);
+    let g = by_value_graph(p.clone(), x);
+    let (_, adj) = adjoints(&g, "by_value", &["p.w[0]", "p.w[1]", "p.b", "x"]);
+    near("by_value graph", &adj, &grad, 1e-15);
+
+    // (w₀ + w₁) x + b through an iterator over the field, only the struct active.
+    let (v, dp) = by_ref_iter_grad(&p, x);
+    assert_eq!(v, by_ref_iter(&p, x));
+    assert_eq!([dp.w[0], dp.w[1], dp.b], [x, x, 1.0]);
+    let (_, t) = by_ref_iter_jvp(&p, &d, x);
+    near(
+        "by_ref_iter jvp",
+        &[t],
+        &[x * (d.w[0] + d.w[1]) + d.b],
+        1e-15,
+    );
+    let (_, _, h) = by_ref_iter_hessian(&p, x);
+    assert!(h.iter().all(|&e| e == 0.0));
+    let g = by_ref_iter_graph(&p, x);
+    let (_, adj) = adjoints(&g, "by_ref_iter", &["p.w[0]", "p.w[1]", "p.b"]);
+    assert_eq!(adj, [x, x, 1.0]);
+}
+
+#[test]
+fn products_with_a_zero_factor_and_powers_at_zero_in_every_mode() {
+    // ∏ xᵢ at (0, 2, 3): the gradient is the product of the others, never 0/0.
+    let x = [0.0, 2.0, 3.0];
+    let grad = [6.0, 0.0, 0.0];
+    let hess = [0.0, 3.0, 2.0, 3.0, 0.0, 0.0, 2.0, 0.0, 0.0];
+    let d = [1.0, -1.0, 0.5];
+    assert_eq!(prod_t_grad(x), (0.0, grad));
+    assert_eq!(prod_t_jvp(x, d), (0.0, 6.0));
+    let (_, _, h) = prod_t_hessian(x);
+    assert_eq!(flat(&h), hess);
+    let (_, _, hv) = prod_t_hvp(x, d);
+    assert_eq!(hv.to_vec(), mat_vec(&hess, &d));
+    let (_, adj) = adjoints(&prod_t_graph(x), "prod_t", &["x[0]", "x[1]", "x[2]"]);
+    assert_eq!(adj, grad);
+    let (_, g32) = prod_t_grad([0.0_f32, 2.0, 3.0]);
+    assert_eq!(g32, [6.0, 0.0, 0.0]);
+    let (_, _, h32) = prod_t_hessian([0.0_f32, 2.0, 3.0]);
+    assert_eq!(flat32(&h32), hess);
+    // Two zeros: every first derivative vanishes.
+    assert_eq!(prod_t_grad([0.0, 0.0, 3.0]).1, [0.0; 3]);
+    // The same through `fold` over a slice.
+    assert_eq!(prod_fold_grad(&x).1, grad.to_vec());
+    assert_eq!(prod_fold_jvp(&x, &d), (0.0, 6.0));
+    assert_eq!(prod_fold_hessian(&x).2, hess.to_vec());
+    assert_eq!(prod_fold_hvp(&x, &d).2, mat_vec(&hess, &d));
+    let (_, adj) = adjoints(&prod_fold_graph(&x), "prod_fold", &["x[0]", "x[1]", "x[2]"]);
+    assert_eq!(adj, grad);
+
+    // x^2.0 + y^3.0 + 3x² + 5y³ at the origin: gradient 0, Hessian diag(2 + 6, 0).
+    assert_eq!(pows_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+    assert_eq!(pows_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+    assert_eq!(pows_hessian(0.0, 0.0).3, [[8.0, 0.0], [0.0, 0.0]]);
+    assert_eq!(pows_hvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 0.0, 8.0, 0.0));
+    let (_, adj) = adjoints(&pows_graph(0.0, 0.0), "pows", &["x", "y"]);
+    assert_eq!(adj, [0.0, 0.0]);
+    assert_eq!(pows32_grad(0.0, 0.0), (0.0, 0.0, 0.0));
+    assert_eq!(pows32_jvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0));
+    assert_eq!(pows32_hessian(0.0, 0.0).3, [[8.0, 0.0], [0.0, 0.0]]);
+    assert_eq!(pows32_hvp(0.0, 1.0, 0.0, 1.0), (0.0, 0.0, 0.0, 8.0, 0.0));
+
+    // √x at 0: the gradient is ∞ in every mode; along a zero direction the tangent and
+    // H·v are 0 (0 · ∞ = 0); along 1, H·v = −∞.
+    assert_eq!(sqrt1_grad(0.0), (0.0, f64::INFINITY));
+    assert_eq!(sqrt1_jvp(0.0, 0.0), (0.0, 0.0));
+    assert_eq!(sqrt1_jvp(0.0, 1.0), (0.0, f64::INFINITY));
+    assert_eq!(sqrt1_hvp(0.0, 0.0), (0.0, f64::INFINITY, 0.0));
+    assert_eq!(sqrt1_hvp(0.0, 1.0), (0.0, f64::INFINITY, f64::NEG_INFINITY));
+    assert_eq!(sqrt1_hessian(0.0).1, f64::INFINITY);
+    assert_eq!(
+        sqrt1_graph(0.0).node("x").expect("x").adjoint(),
+        f64::INFINITY
+    );
+}

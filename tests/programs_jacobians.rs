@@ -47,12 +47,18 @@
 //!   `erfcc`): delta, vega, rho, theta, gamma, vanna and volga against their closed forms;
 //! - Kepler's equation solved by Newton's method inside the function (Vallado, *Fundamentals of
 //!   Astrodynamics and Applications*, Algorithm 2), the position's Jacobian against the
-//!   implicit function theorem.
+//!   implicit function theorem;
+//! - `ADBench`'s Gaussian mixture model objective (`gmm_objective` with `logsumexp`,
+//!   `preprocess_qs`, `Qtimesx`, `subtract` and `log_wishart_prior`, `src/cpp/shared/gmm.h`),
+//!   helpers writing into buffers as the C++ does: its 20 × 20 Hessian;
+//! - the Student-t log-likelihood again, generic over `T: Float` through a generic `gammln`,
+//!   in `f64` and `f32`.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
     // Differentiated loops index their arrays, as the published versions do.
     clippy::needless_range_loop,
     clippy::type_complexity,
@@ -2035,4 +2041,295 @@ fn kepler_position_through_the_converged_iteration() {
         let want_hv = common::oracles::fd_directional(vjp, &[m, e, a], &[0.3, -0.1, 0.2]);
         assert_near("kepler hvp", &[hv_m, hv_e, hv_a], &want_hv, 1e-6);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Generic floats: the Student-t log-likelihood over `T: Float`
+// ---------------------------------------------------------------------------------------------
+
+/// `gammln` generic over the float type, its constants through `T::from`.
+#[differentiate(reverse, forward, hessian)]
+fn gammln_generic<T: Float>(xx: T) -> T {
+    let c = |v: f64| T::from(v).unwrap();
+    let cof = [
+        c(76.180_091_729_471_46),
+        c(-86.505_320_329_416_77),
+        c(24.014_098_240_830_91),
+        c(-1.231_739_572_450_155),
+        c(0.120_865_097_386_617_9e-2),
+        c(-0.539_523_938_495_3e-5),
+    ];
+    let x = xx;
+    let mut y = xx;
+    let mut tmp = x + c(5.5);
+    tmp = tmp - (x + c(0.5)) * tmp.ln();
+    let mut ser = c(1.000_000_000_190_015);
+    for j in 0..6 {
+        y = y + T::one();
+        ser = ser + cof[j] / y;
+    }
+    -tmp + (c(2.506_628_274_631_000_5) * ser / x).ln()
+}
+
+/// The Student-t log-likelihood of section 5, generic over the float type.
+#[differentiate(reverse, forward, hessian, wrt(mu, sigma, nu))]
+fn student_t_generic<T: Float>(mu: T, sigma: T, nu: T, x: &[T]) -> T {
+    let half = T::from(0.5).unwrap();
+    let pi = T::from(std::f64::consts::PI).unwrap();
+    let n = T::from(x.len()).unwrap();
+    let mut s = T::zero();
+    for &xi in x {
+        let z = (xi - mu) / sigma;
+        s = s + (T::one() + z * z / nu).ln();
+    }
+    n * (gammln_generic(half * (nu + T::one()))
+        - gammln_generic(half * nu)
+        - half * (nu * pi).ln()
+        - sigma.ln())
+        - half * (nu + T::one()) * s
+}
+
+#[test]
+fn student_t_generic_matches_the_f64_program() {
+    let x = [0.3, -1.2, 2.8, 0.1, -0.4, 5.9, 0.7, -2.2];
+    let (mu, sigma, nu) = (0.2, 1.1, 3.5);
+    let (v, a, b, c, h) = student_t_generic_hessian(mu, sigma, nu, &x);
+    let (v0, a0, b0, c0, h0) = student_t_log_likelihood_hessian(mu, sigma, nu, &x);
+    assert_near("generic value", &[v], &[v0], 1e-13);
+    assert_near("generic grad", &[a, b, c], &[a0, b0, c0], 1e-12);
+    for i in 0..3 {
+        assert_near("generic hessian", &h[i], &h0[i], 1e-11);
+    }
+    let g = |q: &[f64]| {
+        let (_, a, b, c) = student_t_generic_grad(q[0], q[1], q[2], &x);
+        vec![a, b, c]
+    };
+    let hf: Vec<f64> = h.iter().flatten().copied().collect();
+    common::oracles::check_hessian("generic t hessian", &hf, g, &[mu, sigma, nu]);
+    // In f32.
+    let x32 = x.map(|v| v as f32);
+    let (_, a32, b32, c32, h32) = student_t_generic_hessian(0.2f32, 1.1, 3.5, &x32);
+    for (g32, g64) in [a32, b32, c32].iter().zip([a, b, c]) {
+        assert!((f64::from(*g32) - g64).abs() < 1e-3 * g64.abs().max(1.0));
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((f64::from(h32[i][j]) - h[i][j]).abs() < 1e-3 * h[i][j].abs().max(1.0));
+        }
+    }
+    let (_, t) = student_t_generic_jvp(mu, 1.0, sigma, 0.0, nu, 0.0, &x);
+    assert_near("generic jvp", &[t], &[a], 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. ADBench's Gaussian mixture model objective, its gradient and its Hessian
+// ---------------------------------------------------------------------------------------------
+
+/// The Wishart prior's parameters, constants of the objective.
+#[derive(Clone, Copy)]
+struct Wishart {
+    gamma: f64,
+    m: i32,
+}
+
+/// The log of the multivariate gamma function `Γ_p(a)`, a constant of the prior: an ordinary
+/// function, not differentiated.
+fn log_gamma_distrib(a: f64, p: i32) -> f64 {
+    let mut out = 0.25 * f64::from(p * (p - 1)) * std::f64::consts::PI.ln();
+    for j in 1..=p {
+        out += gammln(a + 0.5 * f64::from(1 - j));
+    }
+    out
+}
+
+/// `log Σ exp(xᵢ)`, shifted by the largest element.
+#[differentiate(reverse, forward, hessian)]
+fn logsumexp(x: &[f64]) -> f64 {
+    let mx = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let mut semx = 0.0;
+    for i in 0..x.len() {
+        semx += (x[i] - mx).exp();
+    }
+    semx.ln() + mx
+}
+
+/// Per component, the sum of the log-diagonal of the inverse covariance factor and its
+/// exponentiated diagonal, written into two buffers.
+#[differentiate(reverse, forward, hessian)]
+fn preprocess_qs(d: usize, k: usize, icf: &[f64], sum_qs: &mut [f64], qdiags: &mut [f64]) {
+    let icf_sz = d * (d + 1) / 2;
+    for ik in 0..k {
+        sum_qs[ik] = 0.0;
+        for id in 0..d {
+            let q = icf[ik * icf_sz + id];
+            sum_qs[ik] += q;
+            qdiags[ik * d + id] = q.exp();
+        }
+    }
+}
+
+/// `out = Q x` for the lower-triangular `Q` given by its diagonal and its strictly lower part
+/// stored column by column.
+#[differentiate(reverse, forward, hessian)]
+fn qtimesx(qdiag: &[f64], ltri: &[f64], x: &[f64], out: &mut [f64]) {
+    let d = x.len();
+    for id in 0..d {
+        out[id] = qdiag[id] * x[id];
+    }
+    let mut lparamsidx = 0;
+    for i in 0..d {
+        for j in i + 1..d {
+            out[j] += ltri[lparamsidx] * x[i];
+            lparamsidx += 1;
+        }
+    }
+}
+
+/// `out = x − y`.
+#[differentiate(reverse, forward, hessian)]
+fn subtract(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[i] - y[i];
+    }
+}
+
+/// The log of the Wishart prior on the precision matrices.
+#[differentiate(reverse, forward, hessian)]
+fn log_wishart_prior(
+    p: usize,
+    k: usize,
+    wishart: Wishart,
+    sum_qs: &[f64],
+    qdiags: &[f64],
+    icf: &[f64],
+) -> f64 {
+    let n = p as i32 + wishart.m + 1;
+    let icf_sz = p * (p + 1) / 2;
+    let c = f64::from(n * p as i32) * (wishart.gamma.ln() - 0.5 * 2.0_f64.ln())
+        - log_gamma_distrib(0.5 * f64::from(n), p as i32);
+    let mut out = 0.0;
+    for ik in 0..k {
+        let frobenius =
+            sqsum(&qdiags[ik * p..(ik + 1) * p]) + sqsum(&icf[ik * icf_sz + p..(ik + 1) * icf_sz]);
+        out += 0.5 * wishart.gamma * wishart.gamma * frobenius - f64::from(wishart.m) * sum_qs[ik];
+    }
+    out - k as f64 * c
+}
+
+/// `ADBench`'s `gmm_objective` (`src/cpp/shared/gmm.h`): the negative log-likelihood of `n`
+/// points in `d` dimensions under `k` Gaussians with log-weights `alphas`, `means`, and inverse
+/// covariance factors `icf`, plus the Wishart prior.
+#[differentiate(reverse, forward, hessian, wrt(alphas, means, icf))]
+#[allow(clippy::too_many_arguments)] // ADBench's signature
+fn gmm_objective(
+    d: usize,
+    k: usize,
+    n: usize,
+    alphas: &[f64],
+    means: &[f64],
+    icf: &[f64],
+    x: &[f64],
+    wishart: Wishart,
+) -> f64 {
+    let constant = -((n * d) as f64) * 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let icf_sz = d * (d + 1) / 2;
+    let mut qdiags = vec![0.0; d * k];
+    let mut sum_qs = vec![0.0; k];
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    preprocess_qs(d, k, icf, &mut sum_qs, &mut qdiags);
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            subtract(
+                &x[ix * d..(ix + 1) * d],
+                &means[ik * d..(ik + 1) * d],
+                &mut xcentered,
+            );
+            qtimesx(
+                &qdiags[ik * d..(ik + 1) * d],
+                &icf[ik * icf_sz + d..(ik + 1) * icf_sz],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = alphas[ik] + sum_qs[ik] - 0.5 * sqsum(&qxcentered);
+        }
+        slse += logsumexp(&main_term);
+    }
+    let lse_alphas = logsumexp(alphas);
+    let mut err = constant + slse - n as f64 * lse_alphas;
+    err += log_wishart_prior(d, k, wishart, &sum_qs, &qdiags, icf);
+    err
+}
+
+#[test]
+fn gmm_objective_gradient_and_hessian() {
+    let (d, k, n) = (3, 2, 5);
+    let icf_sz = d * (d + 1) / 2;
+    let alphas = [0.3, -0.4];
+    let means = [0.1, -0.2, 0.5, 1.2, 0.8, -0.6];
+    let icf: Vec<f64> = (0..k * icf_sz)
+        .map(|i| 0.2 * ((i * 5 % 7) as f64 - 3.0) / 3.0)
+        .collect();
+    let x: Vec<f64> = (0..n * d).map(|i| (0.9 * i as f64).sin() * 1.5).collect();
+    let wishart = Wishart { gamma: 1.0, m: 0 };
+    let na = k;
+    let nm = k * d;
+    let split = |q: &[f64]| {
+        (
+            q[..na].to_vec(),
+            q[na..na + nm].to_vec(),
+            q[na + nm..].to_vec(),
+        )
+    };
+    let f = |q: &[f64]| {
+        let (a, m, i) = split(q);
+        gmm_objective(d, k, n, &a, &m, &i, &x, wishart)
+    };
+    let grad = |q: &[f64]| {
+        let (a, m, i) = split(q);
+        let (_, mut g, gm, gi) = gmm_objective_grad(d, k, n, &a, &m, &i, &x, wishart);
+        g.extend_from_slice(&gm);
+        g.extend_from_slice(&gi);
+        g
+    };
+    let mut p = alphas.to_vec();
+    p.extend_from_slice(&means);
+    p.extend_from_slice(&icf);
+    assert_near(
+        "gmm grad",
+        &grad(&p),
+        &common::oracles::fd_gradient(f, &p),
+        FD,
+    );
+    // The objective is invariant under adding a constant to every log-weight.
+    let g = grad(&p);
+    assert!((g[0] + g[1]).abs() < 1e-10, "{g:?}");
+    let (value, _, _, _, hess) = gmm_objective_hessian(d, k, n, &alphas, &means, &icf, &x, wishart);
+    assert_eq!(value, f(&p));
+    common::oracles::check_hessian("gmm hessian", &hess, grad, &p);
+    // H·v by f_hvp.
+    let v = direction(p.len());
+    let (_, _, _, _, hv_a, hv_m, hv_i) = gmm_objective_hvp(
+        d,
+        k,
+        n,
+        &alphas,
+        &v[..na],
+        &means,
+        &v[na..na + nm],
+        &icf,
+        &v[na + nm..],
+        &x,
+        wishart,
+    );
+    let mut hv = hv_a;
+    hv.extend_from_slice(&hv_m);
+    hv.extend_from_slice(&hv_i);
+    let np = p.len();
+    let want: Vec<f64> = (0..np)
+        .map(|i| dot(&hess[i * np..(i + 1) * np], &v))
+        .collect();
+    assert_near("gmm hvp", &hv, &want, 1e-9);
 }

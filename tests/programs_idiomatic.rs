@@ -11,13 +11,16 @@
 //!   `T: Float + FromPrimitive (+ Sum)`: `ackley` (through `ackley_abc`), `beale`, `booth`,
 //!   `bukin_n6`, `easom`, `eggholder`, `goldsteinprice`, `holder_table`, `levy`, `levy_n13`,
 //!   `matyas`, `mccormick`, `picheny`, `rastrigin` (through `rastrigin_a`), `schaffer_n2`,
-//!   `schaffer_n4`, `sphere`, `styblinski_tang` and `threehumpcamel`;
+//!   `schaffer_n4`, `sphere`, `styblinski_tang` and `threehumpcamel`. Three spellings differ
+//!   from argmin's, because the macro refuses them: constants are `T::from(c).unwrap()` where
+//!   argmin writes `T::from_f64(c).unwrap()` (and `T::from_usize`), `2.0 * PI` is `TAU`, and
+//!   `picheny` binds `param.map(..)` before destructuring it. argmin's `zero` is left out;
 //! - statrs' log-densities (github.com/statrs-dev/statrs, `src/distribution`): the Lanczos
 //!   `ln_gamma` of `src/function/gamma.rs` (a coefficient table folded through
 //!   `iter().enumerate().skip(1)`), checked against digamma and trigamma at 1 and 1/2 and the
 //!   reflection formula, and `Normal`, `Gamma`, `Beta` and `StudentsT` as structs with a `&self`
 //!   `ln_pdf` calling `ln_gamma`, differentiated in the point and in `self`. Where the macro
-//!   refuses statrs' own spelling a comment names the entry of `bugs_idiomatic.md`;
+//!   refuses statrs' own spelling, a comment says what statrs writes;
 //! - a logistic loss through `softplus` and a smooth maximum by log-sum-exp;
 //! - cosine similarity by `zip().map().sum()`, in `f32` and `f64`;
 //! - Welford's one-pass variance (Welford, Technometrics 4(3), 1962);
@@ -30,7 +33,13 @@
 //!   Athanasopoulos, *Forecasting: Principles and Practice*, §8.2);
 //! - five-point Gauss–Legendre quadrature from `const` node and weight tables;
 //! - a uniform cubic B-spline by `match` on the knot span;
-//! - composite Simpson's rule by `skip`/`step_by`.
+//! - composite Simpson's rule by `skip`/`step_by`;
+//! - the lag-1 sample autocorrelation (Box and Jenkins, *Time Series Analysis*, §2.1.4) by
+//!   `zip(x.iter().skip(1))`, the geometric mean and a plain product by `product` (exact where an
+//!   entry is 0), and the Euclidean norm accumulated by a `hypot` fold;
+//! - log-sum-exp generic over `T: Float + Sum`, at `f64` and `f32`;
+//! - polar to Cartesian coordinates, two outputs (`f_jacobian`, `f_vjp`, `f_jvp`), and a caller
+//!   that destructures them.
 #![allow(
     // Dimensions and indices as floats, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -743,8 +752,8 @@ mod gamma {
     /// digits (Pugh, *An Analysis of the Lanczos Gamma Approximation*, 2004, p. 116).
     #[differentiate(reverse, forward, hessian)]
     pub fn ln_gamma(x: f64) -> f64 {
-        // statrs keeps this table in `const GAMMA_DK: &[f64]`, which the macro does not
-        // iterate (bugs_idiomatic.md, 5).
+        // statrs keeps this table in `const GAMMA_DK: &[f64]`, which the macro neither
+        // iterates nor indexes.
         let gamma_dk = [
             2.48574089138753565546e-5,
             1.05142378581721974210,
@@ -842,7 +851,8 @@ fn ln_pdf_unchecked(x: f64, mean: f64, std_dev: f64) -> f64 {
 impl Normal {
     #[differentiate(reverse, forward, hessian, wrt(self, x))]
     fn ln_pdf(&self, x: f64) -> f64 {
-        // statrs passes `self.mean, self.std_dev` directly (bugs_idiomatic.md, 8).
+        // statrs passes `self.mean, self.std_dev` directly; the macro gives a field of `self`
+        // passed to a call no derivative.
         let mean: f64 = self.mean;
         let std_dev: f64 = self.std_dev;
         ln_pdf_unchecked(x, mean, std_dev)
@@ -864,10 +874,10 @@ impl Gamma {
         } else if self.shape == 1.0 {
             self.rate.ln() - self.rate * x
         } else if x == f64::INFINITY {
-            // statrs: `x.is_infinite()` (bugs_idiomatic.md, 7).
+            // statrs tests `x.is_infinite()`, which the macro refuses.
             f64::NEG_INFINITY
         } else {
-            // statrs: `gamma::ln_gamma(self.shape)` (bugs_idiomatic.md, 8).
+            // statrs calls `gamma::ln_gamma(self.shape)`; see `Normal::ln_pdf`.
             let shape: f64 = self.shape;
             self.shape * self.rate.ln() + (self.shape - 1.0) * x.ln()
                 - self.rate * x
@@ -887,14 +897,14 @@ impl Beta {
     #[allow(clippy::manual_range_contains)]
     #[differentiate(reverse, forward, hessian, wrt(self, x))]
     fn ln_pdf(&self, x: f64) -> f64 {
-        // statrs: `!(0.0..=1.0).contains(&x)` (bugs_idiomatic.md, 7).
+        // statrs tests `!(0.0..=1.0).contains(&x)`, which the macro refuses.
         if x < 0.0 || x > 1.0 {
             f64::NEG_INFINITY
         } else if self.shape_a == 1.0 && self.shape_b == 1.0 {
             0.0
         } else {
-            // statrs passes `self.shape_a + self.shape_b`, `self.shape_a`, `self.shape_b`
-            // (bugs_idiomatic.md, 8).
+            // statrs passes `self.shape_a + self.shape_b`, `self.shape_a`, `self.shape_b`;
+            // see `Normal::ln_pdf`.
             let shape_a: f64 = self.shape_a;
             let shape_b: f64 = self.shape_b;
             let aa = gamma::ln_gamma(shape_a + shape_b)
@@ -939,16 +949,16 @@ impl StudentsT {
     #[differentiate(reverse, forward, hessian, wrt(self, x))]
     fn ln_pdf(&self, x: f64) -> f64 {
         if x.abs() == f64::INFINITY {
-            // statrs: `x.is_infinite()` (bugs_idiomatic.md, 7).
+            // statrs tests `x.is_infinite()`, which the macro refuses.
             f64::NEG_INFINITY
         } else if self.freedom >= 1e8 {
-            // statrs passes `self.location, self.scale` (bugs_idiomatic.md, 8).
+            // statrs passes `self.location, self.scale`; see `Normal::ln_pdf`.
             let location: f64 = self.location;
             let scale: f64 = self.scale;
             ln_pdf_unchecked(x, location, scale)
         } else {
             let d = (x - self.location) / self.scale;
-            // statrs passes `(self.freedom + 1.0) / 2.0` (bugs_idiomatic.md, 8).
+            // statrs passes `(self.freedom + 1.0) / 2.0`; see `Normal::ln_pdf`.
             let freedom: f64 = self.freedom;
             gamma::ln_gamma((freedom + 1.0) / 2.0)
                 - 0.5 * ((self.freedom + 1.0) * (1.0 + d * d / self.freedom).ln())
@@ -1583,5 +1593,228 @@ fn cubic_b_spline() {
         p.push(x);
         let (_, _, _, hess) = spline_hessian(&coeffs, x);
         check_hessian("spline hessian", &hess, grad, &p);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. More iterator idioms: lags, products, hypot folds, generic log-sum-exp, polar coordinates
+// ---------------------------------------------------------------------------------------------
+
+/// The lag-1 sample autocorrelation r₁ = Σₜ (xₜ − x̄)(xₜ₊₁ − x̄) / Σₜ (xₜ − x̄)² (Box and
+/// Jenkins, *Time Series Analysis*, §2.1.4), pairing the series with itself shifted by `skip`.
+#[differentiate(reverse, forward, hessian)]
+fn lag1_autocorrelation(x: &[f64]) -> f64 {
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    let num: f64 = x
+        .iter()
+        .zip(x.iter().skip(1))
+        .map(|(a, b)| (a - mean) * (b - mean))
+        .sum();
+    let den: f64 = x.iter().map(|v| (v - mean).powi(2)).sum();
+    num / den
+}
+
+/// The geometric mean (Π xᵢ)^(1/n) by `product`.
+#[differentiate(reverse, forward, hessian)]
+fn geometric_mean(x: &[f64]) -> f64 {
+    x.iter().product::<f64>().powf(1.0 / x.len() as f64)
+}
+
+/// The product Π xᵢ by `product`, whose gradient must not divide by an entry.
+#[differentiate(reverse, forward, hessian)]
+fn product_of(x: &[f64]) -> f64 {
+    x.iter().product()
+}
+
+/// The Euclidean norm accumulated by `hypot`, which neither overflows nor underflows.
+#[differentiate(reverse, forward, hessian)]
+fn hypot_norm(x: &[f64]) -> f64 {
+    x.iter().fold(0.0, |acc: f64, &v| acc.hypot(v))
+}
+
+#[test]
+fn lags_products_and_norms() {
+    let x = [1.2, 0.7, 1.9, 2.4, 1.1, 0.3, 1.6];
+    let (value, g) = lag1_autocorrelation_grad(&x);
+    assert_eq!(value, lag1_autocorrelation(&x));
+    assert_near(
+        "autocorrelation gradient",
+        &g,
+        &fd_gradient(lag1_autocorrelation, &x),
+        FD,
+    );
+    // r₁ does not change when the series is shifted or scaled.
+    assert!(g.iter().sum::<f64>().abs() < 1e-12);
+    assert!(dot(&g, &x).abs() < 1e-12);
+    let v = direction(x.len());
+    let (_, t) = lag1_autocorrelation_jvp(&x, &v);
+    assert!((t - dot(&g, &v)).abs() < 1e-12);
+    let (_, _, hess) = lag1_autocorrelation_hessian(&x);
+    check_hessian(
+        "autocorrelation hessian",
+        &hess,
+        |p| lag1_autocorrelation_grad(p).1,
+        &x,
+    );
+
+    let y = [2.0, 3.0, 4.0];
+    let (value, g) = geometric_mean_grad(&y);
+    assert_near("geometric mean", &[value], &[24.0_f64.cbrt()], 1e-14);
+    let want: Vec<f64> = y.iter().map(|v| value / (3.0 * v)).collect();
+    assert_near("geometric mean gradient", &g, &want, EXACT);
+    let (_, _, hess) = geometric_mean_hessian(&y);
+    check_hessian(
+        "geometric mean hessian",
+        &hess,
+        |p| geometric_mean_grad(p).1,
+        &y,
+    );
+
+    // ∂/∂xᵢ Π x = Π_{j≠i} xⱼ, also where an entry is 0.
+    for (p, want) in [
+        ([2.0, 3.0, 4.0], [12.0, 8.0, 6.0]),
+        ([2.0, 0.0, 3.0], [0.0, 6.0, 0.0]),
+        ([0.0, 0.0, 3.0], [0.0, 0.0, 0.0]),
+    ] {
+        let (value, g) = product_of_grad(&p);
+        assert_eq!(value, p.iter().product::<f64>());
+        assert_eq!(g, want.to_vec());
+        let (_, _, hess) = product_of_hessian(&p);
+        let want_h = [0.0, p[2], p[1], p[2], 0.0, p[0], p[1], p[0], 0.0];
+        assert_near("product hessian", &hess, &want_h, EXACT);
+    }
+
+    for p in [
+        vec![3.0, 4.0],
+        vec![0.0, 0.0, 3.0],
+        vec![1e200, 1e200],
+        vec![-2.0, 1.0, 2.0],
+    ] {
+        let (value, g) = hypot_norm_grad(&p);
+        assert_eq!(value, hypot_norm(&p));
+        let want: Vec<f64> = p.iter().map(|v| v / value).collect();
+        assert_near("hypot norm gradient", &g, &want, EXACT);
+        let (_, t) = hypot_norm_jvp(&p, &p);
+        assert_near("hypot norm tangent", &[t], &[value], EXACT);
+    }
+    let p = [-2.0, 1.0, 2.0];
+    let (_, _, hess) = hypot_norm_hessian(&p);
+    // (I − x̂x̂ᵀ)/‖x‖ with ‖x‖ = 3.
+    let want: Vec<f64> = (0..9)
+        .map(|ij| {
+            let (i, j) = (ij / 3, ij % 3);
+            (if i == j { 1.0 } else { 0.0 } - p[i] * p[j] / 9.0) / 3.0
+        })
+        .collect();
+    assert_near("hypot norm hessian", &hess, &want, EXACT);
+}
+
+/// log Σ exp zᵢ, generic over the float type, shifted by the largest entry.
+// Clippy asks for `fold(T::neg_infinity(), T::max)`, which the macro refuses.
+#[allow(clippy::redundant_closure_for_method_calls)]
+#[differentiate(reverse, forward, hessian)]
+fn log_sum_exp<T: Float + Sum>(z: &[T]) -> T {
+    let m = z.iter().copied().fold(T::neg_infinity(), |a, b| a.max(b));
+    m + z.iter().map(|&v| (v - m).exp()).sum::<T>().ln()
+}
+
+#[test]
+fn generic_log_sum_exp_at_f64_and_f32() {
+    let z = [0.1, 0.5, -0.3, 2.0];
+    let (value, g) = log_sum_exp_grad(&z);
+    let total: f64 = z.iter().map(|v| v.exp()).sum();
+    assert_near("log-sum-exp", &[value], &[total.ln()], 1e-14);
+    let softmax: Vec<f64> = z.iter().map(|v| v.exp() / total).collect();
+    assert_near("log-sum-exp gradient", &g, &softmax, EXACT);
+    let (_, _, hess) = log_sum_exp_hessian(&z);
+    // diag(p) − p pᵀ.
+    let want: Vec<f64> = (0..16)
+        .map(|ij| {
+            let (i, j) = (ij / 4, ij % 4);
+            (if i == j { softmax[i] } else { 0.0 }) - softmax[i] * softmax[j]
+        })
+        .collect();
+    assert_near("log-sum-exp hessian", &hess, &want, EXACT);
+    let v = direction(4);
+    let (_, _, hv) = log_sum_exp_hvp(&z, &v);
+    let want_hv: Vec<f64> = (0..4).map(|i| dot(&want[i * 4..(i + 1) * 4], &v)).collect();
+    assert_near("log-sum-exp hvp", &hv, &want_hv, EXACT);
+    let z32 = z.map(|v| v as f32);
+    let (_, g32) = log_sum_exp_grad(&z32);
+    let g32: Vec<f64> = g32.into_iter().map(f64::from).collect();
+    assert_near("log-sum-exp f32 gradient", &g32, &softmax, 1e-5);
+    let (_, t32) = log_sum_exp_jvp(&z32, &[1.0, 0.0, 0.0, 0.0]);
+    assert_near(
+        "log-sum-exp f32 tangent",
+        &[f64::from(t32)],
+        &[softmax[0]],
+        1e-5,
+    );
+}
+
+/// Polar to Cartesian coordinates, two outputs.
+#[differentiate(reverse, forward)]
+fn polar_to_cartesian(r: f64, theta: f64) -> (f64, f64) {
+    (r * theta.cos(), r * theta.sin())
+}
+
+/// The squared distance from a point given in polar coordinates to `target`.
+#[differentiate(reverse, forward, wrt(r, theta))]
+fn polar_distance_sq(r: f64, theta: f64, target: &[f64; 2]) -> f64 {
+    let (x, y) = polar_to_cartesian(r, theta);
+    let [tx, ty] = *target;
+    (x - tx).powi(2) + (y - ty).powi(2)
+}
+
+#[test]
+fn polar_coordinates() {
+    let target = [1.0, -0.5];
+    for (r, theta) in [(2.0, 0.3), (0.5, 2.5)] {
+        let ((x, y), jac) = polar_to_cartesian_jacobian(r, theta);
+        assert_eq!((x, y), polar_to_cartesian(r, theta));
+        let want = [
+            [theta.cos(), -r * theta.sin()],
+            [theta.sin(), r * theta.cos()],
+        ];
+        assert_near(
+            "polar jacobian",
+            jac.as_flattened(),
+            want.as_flattened(),
+            EXACT,
+        );
+        // det J = r.
+        let det = jac[0][0] * jac[1][1] - jac[0][1] * jac[1][0];
+        assert_near("polar determinant", &[det], &[r], EXACT);
+        let (_, dr, dtheta) = polar_to_cartesian_vjp(r, theta, (0.7, -1.1));
+        assert_near(
+            "polar vjp",
+            &[dr, dtheta],
+            &[
+                0.7 * want[0][0] - 1.1 * want[1][0],
+                0.7 * want[0][1] - 1.1 * want[1][1],
+            ],
+            EXACT,
+        );
+        let (_, (tx, ty)) = polar_to_cartesian_jvp(r, 0.2, theta, -0.4);
+        assert_near(
+            "polar jvp",
+            &[tx, ty],
+            &[
+                0.2 * want[0][0] - 0.4 * want[0][1],
+                0.2 * want[1][0] - 0.4 * want[1][1],
+            ],
+            EXACT,
+        );
+
+        let (value, dr, dtheta) = polar_distance_sq_grad(r, theta, &target);
+        assert_eq!(value, polar_distance_sq(r, theta, &target));
+        let (ex, ey) = (x - target[0], y - target[1]);
+        let want = [
+            2.0 * (ex * theta.cos() + ey * theta.sin()),
+            2.0 * r * (-ex * theta.sin() + ey * theta.cos()),
+        ];
+        assert_near("polar distance gradient", &[dr, dtheta], &want, EXACT);
+        let (_, t) = polar_distance_sq_jvp(r, 1.0, theta, 0.0, &target);
+        assert_near("polar distance tangent", &[t], &[want[0]], EXACT);
     }
 }

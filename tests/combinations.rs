@@ -1916,3 +1916,312 @@ fn products_with_a_zero_factor_and_powers_at_zero_in_every_mode() {
         f64::INFINITY
     );
 }
+
+#[differentiate(reverse)]
+fn powi_r(x: f32, k: i32) -> f32 {
+    x.powi(k)
+}
+#[differentiate(forward)]
+fn powi_f(x: f32, k: i32) -> f32 {
+    x.powi(k)
+}
+#[differentiate(hessian)]
+fn powi_h(x: f32, k: i32) -> f32 {
+    x.powi(k)
+}
+#[differentiate(reverse)]
+fn powi_t<T: Float>(x: T, k: i32) -> T {
+    x.powi(k)
+}
+#[differentiate(reverse)]
+fn powi_lit(x: f32) -> f32 {
+    x.powi(3)
+}
+#[differentiate(reverse)]
+fn cast_n(x: f32, n: usize) -> f32 {
+    x * n as f32
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn closures_more(x: [f64; 3], y: f64) -> f64 {
+    let mut k = y;
+    k *= 2.0;
+    let f = |v: f64| {
+        let t = v * k;
+        t * t
+    };
+    let mut s = 0.0;
+    for i in 0..3 {
+        let g = |v: f64| v * x[i] + f(v);
+        s += g(y);
+    }
+    s
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn zip3(x: &[f32], y: [f32; 3], z: &[f32; 3]) -> f32 {
+    let a: f32 = x.iter().zip(y).zip(z).map(|((a, b), c)| a * b * c).sum();
+    let b: f32 = x.iter().rev().enumerate().map(|(i, v)| v * i as f32).sum();
+    let c: f32 = x
+        .iter()
+        .enumerate()
+        .rev()
+        .skip(1)
+        .map(|(i, v)| v * v * i as f32)
+        .sum();
+    a + b * c
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn win_t<T: Float + std::iter::Sum>(x: &[T], s: T) -> T {
+    let d: T = x.windows(2).map(|w| (w[1] - w[0]) * s).sum();
+    let e: T = x.chunks_exact(2).map(|c| c[0] * c[1]).sum();
+    -d * e + T::one() / s
+}
+#[differentiate(reverse, forward, hessian)]
+fn compound32(x: [f32; 6], y: f32, n: usize, k: i32) -> f32 {
+    let mut h = [0.0_f32; 3];
+    for (i, c) in x.chunks_exact(2).enumerate() {
+        h[i] += c[0] * y;
+        h[i] *= c[1];
+        h[i] /= y + 1.0;
+        h[i] -= 1.0;
+    }
+    let m = n as f32;
+    let r = if h[0] > 0.0 {
+        h[0].powi(k)
+    } else if h[1] > 0.0 {
+        -h[1] * m
+    } else {
+        h[2]
+    };
+    r + h.iter().sum::<f32>() * x.len() as f32
+}
+#[differentiate(reverse, forward, hessian, graph, wrt(y))]
+fn wrt_subset32(x: &[f32], y: f32, z: f32) -> f32 {
+    x.iter().map(|v| v * y * z).sum::<f32>() + y * y
+}
+#[differentiate(reverse, forward)]
+fn one_out(x: f64) -> [f64; 1] {
+    [x.sin()]
+}
+#[differentiate(reverse, forward)]
+fn one_tuple(x: f64, y: [f64; 2]) -> (f64, [f64; 1], f64) {
+    (x * y[0], [y[1].exp()], x + y[1])
+}
+
+fn zip3_64(x: &[f64], y: &[f64], z: &[f64]) -> f64 {
+    let a: f64 = (0..3).map(|i| x[i] * y[i] * z[i]).sum();
+    let b: f64 = (0..3).map(|i| x[2 - i] * i as f64).sum();
+    let c: f64 = (0..2).map(|i| x[i] * x[i] * i as f64).sum();
+    a + b * c
+}
+
+fn compound64(x: &[f64], y: f64, n: usize, k: i32) -> f64 {
+    let h: Vec<f64> = (0..3)
+        .map(|i| x[2 * i] * y * x[2 * i + 1] / (y + 1.0) - 1.0)
+        .collect();
+    let r = if h[0] > 0.0 {
+        h[0].powi(k)
+    } else if h[1] > 0.0 {
+        -h[1] * n as f64
+    } else {
+        h[2]
+    };
+    r + h.iter().sum::<f64>() * 6.0
+}
+
+#[test]
+fn closures_in_loops_nested_zips_and_windows_over_slices_in_every_mode() {
+    // Closures capturing a mutated local and a loop index: s = y Σx + 12 y⁴.
+    let f = |p: &[f64]| closures_more([p[0], p[1], p[2]], p[3]);
+    let grad = |p: &[f64]| {
+        let (v, dx, dy) = closures_more_grad([p[0], p[1], p[2]], p[3]);
+        (v, with(dx.to_vec(), dy))
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        closures_more_jvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3])
+    };
+    let hessian = |p: &[f64]| {
+        let (v, dx, dy, h) = closures_more_hessian([p[0], p[1], p[2]], p[3]);
+        (v, with(dx.to_vec(), dy), flat(&h))
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (v, dx, dy, hx, hy) =
+            closures_more_hvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
+        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
+    };
+    let graph = |p: &[f64]| {
+        let g = closures_more_graph([p[0], p[1], p[2]], p[3]);
+        adjoints(&g, "closures_more", &["x[0]", "x[1]", "x[2]", "y"])
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("closures_more", &m, &[0.3, -0.5, 0.9, 0.7], 1e-6);
+    let (_, dx, dy) = closures_more_grad([0.3, -0.5, 0.9], 0.5);
+    near(
+        "closures_more closed form",
+        &with(dx.to_vec(), dy),
+        &[0.5, 0.5, 0.5, 0.7 + 48.0 * 0.125],
+        1e-14,
+    );
+
+    // f32: zip of three (slice, array, referenced array), rev().enumerate(),
+    // enumerate().rev().skip(1).
+    let n = |p: &[f64]| {
+        (
+            narrow(&p[..3]),
+            [p[3] as f32, p[4] as f32, p[5] as f32],
+            [p[6] as f32, p[7] as f32, p[8] as f32],
+        )
+    };
+    let f = |p: &[f64]| zip3_64(&p[..3], &p[3..6], &p[6..]);
+    let flat9 = |v: f32, dx: &[f32], dy: [f32; 3], dz: [f32; 3]| {
+        let all: Vec<f32> = dx.iter().chain(&dy).chain(&dz).copied().collect();
+        (f64::from(v), wide(&all))
+    };
+    let grad = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        let (v, dx, dy, dz) = zip3_grad(&x, y, &z);
+        flat9(v, &dx, dy, dz)
+    };
+    let jvp = |p: &[f64], d: &[f64]| {
+        let (x, y, z) = n(p);
+        let (dx, dy, dz) = n(d);
+        let (v, t) = zip3_jvp(&x, &dx, y, dy, &z, &dz);
+        (f64::from(v), f64::from(t))
+    };
+    let hessian = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        let (v, dx, dy, dz, h) = zip3_hessian(&x, y, &z);
+        let (v, g) = flat9(v, &dx, dy, dz);
+        (v, g, wide(&h))
+    };
+    let hvp = |p: &[f64], d: &[f64]| {
+        let (x, y, z) = n(p);
+        let (dx, dy, dz) = n(d);
+        let (v, gx, gy, gz, hx, hy, hz) = zip3_hvp(&x, &dx, y, dy, &z, &dz);
+        let (v, g) = flat9(v, &gx, gy, gz);
+        (v, g, flat9(0.0, &hx, hy, hz).1)
+    };
+    let graph = |p: &[f64]| {
+        let (x, y, z) = n(p);
+        let names = [
+            "x[0]", "x[1]", "x[2]", "y[0]", "y[1]", "y[2]", "z[0]", "z[1]", "z[2]",
+        ];
+        adjoints(&zip3_graph(&x, y, &z), "zip3", &names)
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    let p = [0.25, -0.5, 0.75, 1.25, 0.5, -1.0, 0.375, 2.0, -0.625];
+    check_modes("zip3", &m, &p, 2e-4);
+
+    // Generic windows and chunks_exact over a slice, unary minus and T::one() / s.
+    let f = |p: &[f64]| win_t(&p[..4], p[4]);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        4,
+        win_t_grad,
+        win_t_jvp,
+        win_t_hessian,
+        win_t_hvp,
+        win_t_graph,
+        ("win_t", "s"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("win_t", &m, &[0.3, -0.5, 0.9, 1.2, 0.7], 1e-6);
+}
+
+#[test]
+fn compound_assignments_casts_and_integer_exponents_in_f32() {
+    // Each branch of the `if` / `else if` / `else`.
+    let points: [[f64; 7]; 3] = [
+        [1.5, 2.0, 0.5, 0.25, 0.75, -1.0, 1.5],
+        [0.25, 1.0, 2.5, 1.5, 0.5, 0.75, 1.5],
+        [0.25, 1.0, 0.5, 0.5, 2.5, 1.25, 0.5],
+    ];
+    for k in [-2, 3] {
+        for p in points {
+            let n = |p: &[f64]| {
+                let x: Vec<f32> = narrow(&p[..6]);
+                ([x[0], x[1], x[2], x[3], x[4], x[5]], p[6] as f32)
+            };
+            let f = |q: &[f64]| compound64(&q[..6], q[6], 4, k);
+            let (x, y) = n(&p);
+            let (v, dx, dy) = compound32_grad(x, y, 4, k);
+            let want = fd_gradient(f, &p);
+            near("compound32 value", &[f64::from(v)], &[f(&p)], 1e-5);
+            near(
+                "compound32 grad",
+                &with(wide(&dx), f64::from(dy)),
+                &want,
+                2e-4,
+            );
+            let d = direction(7);
+            let (dxs, dys) = n(&d);
+            let (_, t) = compound32_jvp(x, dxs, y, dys, 4, k);
+            near("compound32 jvp", &[f64::from(t)], &[dot(&want, &d)], 2e-4);
+            let h = fd_hess(&f, &p);
+            let (_, _, _, hess) = compound32_hessian(x, y, 4, k);
+            near("compound32 hessian", &flat32(&hess), &h, 2e-3);
+            let (_, _, _, hx, hy) = compound32_hvp(x, dxs, y, dys, 4, k);
+            let hv = with(wide(&hx), f64::from(hy));
+            near("compound32 hvp", &hv, &mat_vec(&h, &d), 2e-3);
+        }
+    }
+    // An i32 exponent from a parameter, in f32 and generic, every mode but the graph.
+    assert_eq!(powi_r_grad(2.0, 3), (8.0, 12.0));
+    assert_eq!(powi_f_jvp(2.0, 0.5, 3), (8.0, 6.0));
+    assert_eq!(powi_h_hessian(2.0, 3), (8.0, 12.0, [[12.0]]));
+    assert_eq!(powi_h_hvp(2.0, 0.5, -2), (0.25, -0.25, 0.375 * 0.5));
+    assert_eq!(powi_t_grad(2.0_f32, -2), (0.25, -0.25));
+    assert_eq!(powi_lit_grad(2.0), (8.0, 12.0));
+    assert_eq!(cast_n_grad(2.0, 3), (6.0, 3.0));
+    // `wrt(y)` in f32 over a slice: Σx·y·z + y², only y active.
+    assert_eq!(wrt_subset32_grad(&[1.0, 2.0], 0.5, 3.0), (4.75, 10.0));
+    assert_eq!(
+        wrt_subset32_hessian(&[1.0, 2.0], 0.5, 3.0),
+        (4.75, 10.0, [[2.0]])
+    );
+    assert_eq!(
+        wrt_subset32_hvp(&[1.0, 2.0], 0.5, 0.25, 3.0),
+        (4.75, 10.0, 0.5)
+    );
+    assert_eq!(wrt_subset32_jvp(&[1.0, 2.0], 0.5, 0.25, 3.0), (4.75, 2.5));
+    let g = wrt_subset32_graph(&[1.0, 2.0], 0.5, 3.0);
+    assert_eq!(g.node("y").expect("y").adjoint(), 10.0);
+}
+
+#[test]
+fn single_entry_arrays_in_outputs() {
+    let x = 0.5_f64;
+    let (out, jac) = one_out_jacobian(x);
+    assert_eq!(out, [x.sin()]);
+    assert_eq!(jac, [[x.cos()]]);
+    assert_eq!(one_out_vjp(x, [2.0]), ([x.sin()], 2.0 * x.cos()));
+    assert_eq!(one_out_jvp(x, 3.0), ([x.sin()], [3.0 * x.cos()]));
+    let y = [1.0, 2.0];
+    let (out, jac) = one_tuple_jacobian(x, y);
+    assert_eq!(out, (x * y[0], [y[1].exp()], x + y[1]));
+    let e = y[1].exp();
+    assert_eq!(jac, [[y[0], x, 0.0], [0.0, 0.0, e], [1.0, 0.0, 1.0]]);
+    let (_, dx, dy) = one_tuple_vjp(x, y, (1.0, [2.0], 3.0));
+    assert_eq!((dx, dy), (y[0] + 3.0, [x, 2.0 * e + 3.0]));
+    let (_, t) = one_tuple_jvp(x, 1.0, y, [0.0, 1.0]);
+    assert_eq!(t, (y[0], [e], 2.0));
+}

@@ -39,7 +39,10 @@
 //!   entry is 0), and the Euclidean norm accumulated by a `hypot` fold;
 //! - log-sum-exp generic over `T: Float + Sum`, at `f64` and `f32`;
 //! - polar to Cartesian coordinates, two outputs (`f_jacobian`, `f_vjp`, `f_jvp`), and a caller
-//!   that destructures them.
+//!   that destructures them;
+//! - a recursive pairwise sum of squares (Higham, §4.2) through its own gradient;
+//! - a pendulum's energy as a `&self` method reading an associated `const`, and a linear model
+//!   in `f32` as a struct differentiated in `self`.
 #![allow(
     // Dimensions and indices as floats, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1817,4 +1820,159 @@ fn polar_coordinates() {
         let (_, t) = polar_distance_sq_jvp(r, 1.0, theta, 0.0, &target);
         assert_near("polar distance tangent", &[t], &[want[0]], EXACT);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Recursion, associated constants and an `f32` model
+// ---------------------------------------------------------------------------------------------
+
+/// Σ xᵢ² by recursive pairwise summation (Higham, *Accuracy and Stability of Numerical
+/// Algorithms*, §4.2): each half through the function's own gradient.
+#[differentiate(reverse, forward, hessian)]
+fn pairwise_sum_of_squares_recursive(x: &[f64]) -> f64 {
+    if x.len() <= 2 {
+        x.iter().map(|v| v * v).sum()
+    } else {
+        let (a, b) = x.split_at(x.len() / 2);
+        pairwise_sum_of_squares_recursive(a) + pairwise_sum_of_squares_recursive(b)
+    }
+}
+
+#[test]
+fn recursive_pairwise_sum() {
+    for len in [1, 2, 3, 7, 16] {
+        let x: Vec<f64> = direction(len).iter().map(|v| 2.0 * v + 0.1).collect();
+        let (value, g) = pairwise_sum_of_squares_recursive_grad(&x);
+        assert_near("recursive pairwise value", &[value], &[dot(&x, &x)], 1e-14);
+        let want: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+        assert_near("recursive pairwise gradient", &g, &want, EXACT);
+        let (_, t) = pairwise_sum_of_squares_recursive_jvp(&x, &x);
+        assert_near(
+            "recursive pairwise tangent",
+            &[t],
+            &[2.0 * dot(&x, &x)],
+            EXACT,
+        );
+        let (_, _, hess) = pairwise_sum_of_squares_recursive_hessian(&x);
+        let want_h: Vec<f64> = (0..len * len)
+            .map(|ij| if ij / len == ij % len { 2.0 } else { 0.0 })
+            .collect();
+        assert_near("recursive pairwise hessian", &hess, &want_h, EXACT);
+    }
+}
+
+/// A simple pendulum of length ℓ and mass m.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Pendulum {
+    length: f64,
+    mass: f64,
+}
+
+impl Pendulum {
+    /// Standard gravity, m/s².
+    const G: f64 = 9.806_65;
+
+    /// Kinetic plus potential energy at angle θ and angular velocity ω.
+    #[differentiate(reverse, forward, hessian, wrt(self, theta))]
+    fn energy(&self, theta: f64, omega: f64) -> f64 {
+        let height = self.length * (1.0 - theta.cos());
+        0.5 * self.mass * (self.length * omega).powi(2) + self.mass * Self::G * height
+    }
+}
+
+#[test]
+fn pendulum_energy() {
+    let g = Pendulum::G;
+    for (length, mass, theta, omega) in [(2.0, 0.5, 0.3, 1.2), (0.7, 3.0, -1.1, 0.4)] {
+        let p = Pendulum { length, mass };
+        let (value, dp, dtheta) = p.energy_grad(theta, omega);
+        assert_eq!(value, p.energy(theta, omega));
+        let c = 1.0 - theta.cos();
+        let want = [
+            mass * length * omega * omega + mass * g * c,
+            0.5 * length * length * omega * omega + g * length * c,
+            mass * g * length * theta.sin(),
+        ];
+        assert_near(
+            "pendulum gradient",
+            &[dp.length, dp.mass, dtheta],
+            &want,
+            EXACT,
+        );
+        let (_, t) = p.energy_jvp(
+            &Pendulum {
+                length: 0.1,
+                mass: -0.2,
+            },
+            theta,
+            0.3,
+            omega,
+        );
+        assert_near(
+            "pendulum tangent",
+            &[t],
+            &[dot(&want, &[0.1, -0.2, 0.3])],
+            EXACT,
+        );
+        // In the order the body first reads them: ℓ, m, θ.
+        let (_, _, _, hess) = p.energy_hessian(theta, omega);
+        let want_h = [
+            mass * omega * omega,
+            length * omega * omega + g * c,
+            mass * g * theta.sin(),
+            length * omega * omega + g * c,
+            0.0,
+            g * length * theta.sin(),
+            mass * g * theta.sin(),
+            g * length * theta.sin(),
+            mass * g * length * theta.cos(),
+        ];
+        assert_near("pendulum hessian", &hess, &want_h, EXACT);
+    }
+}
+
+/// A linear model in `f32`, its squared error on one example.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Linear32 {
+    w: [f32; 2],
+    b: f32,
+}
+
+impl Linear32 {
+    #[differentiate(reverse, forward, hessian, wrt(self))]
+    fn squared_error(&self, x: &[f32; 2], y: f32) -> f32 {
+        let prediction = self.w.iter().zip(x).map(|(w, x)| w * x).sum::<f32>() + self.b;
+        (prediction - y).powi(2)
+    }
+}
+
+#[test]
+fn linear_model_in_f32() {
+    let m = Linear32 {
+        w: [0.5, -1.0],
+        b: 0.25,
+    };
+    let x = [1.0, 2.0];
+    let (value, d) = m.squared_error_grad(&x, 0.5);
+    assert_eq!(value, m.squared_error(&x, 0.5));
+    // r = w·x + b − y = −1.75: ∂/∂w = 2 r x, ∂/∂b = 2 r.
+    assert_eq!(
+        d,
+        Linear32 {
+            w: [-3.5, -7.0],
+            b: -3.5
+        }
+    );
+    let (_, t) = m.squared_error_jvp(
+        &Linear32 {
+            w: [1.0, 0.0],
+            b: 1.0,
+        },
+        &x,
+        0.5,
+    );
+    assert_eq!(t, -7.0);
+    // 2 [x; 1][x; 1]ᵀ, in the order w, b.
+    let (_, _, hess) = m.squared_error_hessian(&x, 0.5);
+    assert_eq!(hess, vec![2.0, 4.0, 2.0, 4.0, 8.0, 4.0, 2.0, 4.0, 2.0]);
 }

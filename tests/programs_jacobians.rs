@@ -52,7 +52,9 @@
 //!   `preprocess_qs`, `Qtimesx`, `subtract` and `log_wishart_prior`, `src/cpp/shared/gmm.h`),
 //!   helpers writing into buffers as the C++ does: its 20 × 20 Hessian;
 //! - the Student-t log-likelihood again, generic over `T: Float` through a generic `gammln`,
-//!   in `f64` and `f32`.
+//!   in `f64` and `f32`;
+//! - a classical Runge–Kutta step arranged as GSL's `rk4` stepper, calling the Brusselator's
+//!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2332,4 +2334,107 @@ fn gmm_objective_gradient_and_hessian() {
         .map(|i| dot(&hess[i * np..(i + 1) * np], &v))
         .collect();
     assert_near("gmm hvp", &hv, &want, 1e-9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. A classical Runge–Kutta step over a right-hand side that writes into a buffer
+// ---------------------------------------------------------------------------------------------
+
+/// One step of the classical Runge–Kutta method, as GSL's `rk4` stepper (`ode-initval2/rk4.c`)
+/// arranges it: the right-hand side writes each stage into a local buffer, the stages are
+/// combined into `y_next`. The step's Jacobian is the Brusselator's sensitivity over `h`.
+#[differentiate(reverse, forward, hessian)]
+fn brusselator_rk4(y: &[f64], alpha: f64, h: f64, y_next: &mut [f64]) {
+    let n = y.len();
+    let mut k1 = vec![0.0; n];
+    let mut k2 = vec![0.0; n];
+    let mut k3 = vec![0.0; n];
+    let mut k4 = vec![0.0; n];
+    let mut ytmp = vec![0.0; n];
+    brusselator(y, alpha, &mut k1);
+    for i in 0..n {
+        ytmp[i] = y[i] + 0.5 * h * k1[i];
+    }
+    brusselator(&ytmp, alpha, &mut k2);
+    for i in 0..n {
+        ytmp[i] = y[i] + 0.5 * h * k2[i];
+    }
+    brusselator(&ytmp, alpha, &mut k3);
+    for i in 0..n {
+        ytmp[i] = y[i] + h * k3[i];
+    }
+    brusselator(&ytmp, alpha, &mut k4);
+    for i in 0..n {
+        y_next[i] = y[i] + h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+    }
+}
+
+fn brusselator_rk4_flat(z: &[f64]) -> Vec<f64> {
+    let m = z.len() - 2;
+    let mut out = vec![0.0; m];
+    brusselator_rk4(&z[..m], z[m], z[m + 1], &mut out);
+    out
+}
+
+#[test]
+fn runge_kutta_step_through_a_buffer_right_hand_side() {
+    let m = 8;
+    let y: Vec<f64> = (0..m).map(|i| 1.0 + 0.4 * (i as f64 * 0.9).cos()).collect();
+    let (alpha, h) = (0.02, 0.05);
+    let mut z = y.clone();
+    z.extend_from_slice(&[alpha, h]);
+    let jac = fd_jacobian(brusselator_rk4_flat, &z);
+    // Rows: wᵀ·J added into buffers.
+    let w = direction(m);
+    let (mut d_y, mut out, mut seed) = (vec![0.0; m], vec![0.0; m], w.clone());
+    let (d_alpha, d_h) = brusselator_rk4_vjp_into(&y, &mut d_y, alpha, h, &mut out, &mut seed);
+    assert_eq!(out, brusselator_rk4_flat(&z));
+    let want: Vec<f64> = (0..m + 2)
+        .map(|j| (0..m).map(|i| w[i] * jac[i][j]).sum())
+        .collect();
+    let mut got = d_y.clone();
+    got.extend_from_slice(&[d_alpha, d_h]);
+    assert_near("rk4 step vjp", &got, &want, FD);
+    // Columns: J·v.
+    let v = direction(m + 2);
+    let (mut out2, mut t) = (vec![0.0; m], vec![0.0; m]);
+    brusselator_rk4_jvp(&y, &v[..m], alpha, v[m], h, v[m + 1], &mut out2, &mut t);
+    let want_t: Vec<f64> = jac.iter().map(|r| dot(r, &v)).collect();
+    assert_near("rk4 step jvp", &t, &want_t, FD);
+    // Second order against differences of the VJP.
+    let v_w: Vec<f64> = (0..m).map(|i| 0.2 - 0.05 * i as f64).collect();
+    let (mut d_y, mut hv_y) = (vec![0.0; m], vec![0.0; m]);
+    let (mut out3, mut v_out) = (vec![0.0; m], vec![0.0; m]);
+    let (mut seed, mut v_seed) = (w.clone(), v_w.clone());
+    let (d_alpha, d_h, hv_alpha, hv_h) = brusselator_rk4_hvp_into(
+        &y,
+        &v[..m],
+        &mut d_y,
+        &mut hv_y,
+        alpha,
+        v[m],
+        h,
+        v[m + 1],
+        &mut out3,
+        &mut v_out,
+        &mut seed,
+        &mut v_seed,
+    );
+    assert_near("rk4 step hvp grad", &[d_alpha, d_h], &want[m..], FD);
+    assert_near("rk4 step hvp tangent", &v_out, &want_t, FD);
+    let vjp = |q: &[f64]| {
+        let (mut d_y, mut out, mut seed) = (vec![0.0; m], vec![0.0; m], q[m + 2..].to_vec());
+        let (a, b) =
+            brusselator_rk4_vjp_into(&q[..m], &mut d_y, q[m], q[m + 1], &mut out, &mut seed);
+        d_y.extend_from_slice(&[a, b]);
+        d_y
+    };
+    let mut zz = z.clone();
+    zz.extend_from_slice(&w);
+    let mut vz = v.clone();
+    vz.extend_from_slice(&v_w);
+    let want_hv = common::oracles::fd_directional(vjp, &zz, &vz);
+    let mut got_hv = hv_y.clone();
+    got_hv.extend_from_slice(&[hv_alpha, hv_h]);
+    assert_near("rk4 step hvp", &got_hv, &want_hv, FD);
 }

@@ -1940,7 +1940,7 @@ struct Linear32 {
 
 impl Linear32 {
     #[differentiate(reverse, forward, hessian, wrt(self))]
-    fn squared_error(&self, x: &[f32; 2], y: f32) -> f32 {
+    fn squared_error(&self, x: [f32; 2], y: f32) -> f32 {
         let prediction = self.w.iter().zip(x).map(|(w, x)| w * x).sum::<f32>() + self.b;
         (prediction - y).powi(2)
     }
@@ -1953,8 +1953,8 @@ fn linear_model_in_f32() {
         b: 0.25,
     };
     let x = [1.0, 2.0];
-    let (value, d) = m.squared_error_grad(&x, 0.5);
-    assert_eq!(value, m.squared_error(&x, 0.5));
+    let (value, d) = m.squared_error_grad(x, 0.5);
+    assert_eq!(value, m.squared_error(x, 0.5));
     // r = w·x + b − y = −1.75: ∂/∂w = 2 r x, ∂/∂b = 2 r.
     assert_eq!(
         d,
@@ -1968,11 +1968,11 @@ fn linear_model_in_f32() {
             w: [1.0, 0.0],
             b: 1.0,
         },
-        &x,
+        x,
         0.5,
     );
     assert_eq!(t, -7.0);
     // 2 [x; 1][x; 1]ᵀ, in the order w, b.
-    let (_, _, hess) = m.squared_error_hessian(&x, 0.5);
+    let (_, _, hess) = m.squared_error_hessian(x, 0.5);
     assert_eq!(hess, vec![2.0, 4.0, 2.0, 4.0, 8.0, 4.0, 2.0, 4.0, 2.0]);
 }

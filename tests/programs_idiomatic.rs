@@ -42,7 +42,9 @@
 //!   that destructures them;
 //! - a recursive pairwise sum of squares (Higham, §4.2) through its own gradient;
 //! - a pendulum's energy as a `&self` method reading an associated `const`, and a linear model
-//!   in `f32` as a struct differentiated in `self`.
+//!   in `f32` as a struct differentiated in `self`;
+//! - a two-unit `tanh` network whose weights are fields of fields (`net.layer.w`), by
+//!   `chunks_exact().zip().enumerate()` and unrolled.
 #![allow(
     // Dimensions and indices as floats, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -1975,4 +1977,101 @@ fn linear_model_in_f32() {
     // 2 [x; 1][x; 1]ᵀ, in the order w, b.
     let (_, _, hess) = m.squared_error_hessian(x, 0.5);
     assert_eq!(hess, vec![2.0, 4.0, 2.0, 4.0, 8.0, 4.0, 2.0, 4.0, 2.0]);
+}
+
+/// The hidden layer of a small network.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Layer {
+    w: [f64; 4],
+    b: [f64; 2],
+}
+
+/// Two inputs, two `tanh` units, a scaled linear read-out.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Net {
+    layer: Layer,
+    out: [f64; 2],
+    scale: f64,
+}
+
+/// The network's output, reading fields of fields through `chunks_exact`, `zip` and `enumerate`.
+#[differentiate(reverse, forward, hessian, wrt(net))]
+fn net_output(net: &Net, x: &[f64; 2]) -> f64 {
+    let mut s = 0.0;
+    for (i, (row, b)) in net.layer.w.chunks_exact(2).zip(&net.layer.b).enumerate() {
+        let h = (row[0] * x[0] + row[1] * x[1] + b).tanh();
+        s += net.out[i] * h;
+    }
+    net.scale * s
+}
+
+/// The same network with the hidden units named and read out by `zip`.
+#[differentiate(reverse, forward, hessian, wrt(net))]
+fn net_output_unrolled(net: &Net, x: &[f64; 2]) -> f64 {
+    let h0 = (net.layer.w[0] * x[0] + net.layer.w[1] * x[1] + net.layer.b[0]).tanh();
+    let h1 = (net.layer.w[2] * x[0] + net.layer.w[3] * x[1] + net.layer.b[1]).tanh();
+    let h = [h0, h1];
+    net.scale * net.out.iter().zip(&h).map(|(o, h)| o * h).sum::<f64>()
+}
+
+/// The network's parameters in declaration order.
+fn net_flat(n: &Net) -> Vec<f64> {
+    let mut v = n.layer.w.to_vec();
+    v.extend(n.layer.b);
+    v.extend(n.out);
+    v.push(n.scale);
+    v
+}
+
+fn net_from(p: &[f64]) -> Net {
+    Net {
+        layer: Layer {
+            w: [p[0], p[1], p[2], p[3]],
+            b: [p[4], p[5]],
+        },
+        out: [p[6], p[7]],
+        scale: p[8],
+    }
+}
+
+#[test]
+fn network_with_nested_struct_fields() {
+    let net = Net {
+        layer: Layer {
+            w: [0.5, -0.3, 0.8, 0.2],
+            b: [0.1, -0.2],
+        },
+        out: [1.5, -0.7],
+        scale: 1.3,
+    };
+    let x = [0.4, -1.1];
+    let p = net_flat(&net);
+    let fd = fd_gradient(|q| net_output(&net_from(q), &x), &p);
+    let (value, d) = net_output_grad(&net, &x);
+    assert_eq!(value, net_output(&net, &x));
+    assert_near("net gradient", &net_flat(&d), &fd, FD);
+    let (value2, d2) = net_output_unrolled_grad(&net, &x);
+    assert_near("unrolled net value", &[value2], &[value], 1e-15);
+    assert_near(
+        "unrolled net gradient",
+        &net_flat(&d2),
+        &net_flat(&d),
+        EXACT,
+    );
+    let v = direction(9);
+    let (_, t) = net_output_jvp(&net, &net_from(&v), &x);
+    assert!((t - dot(&net_flat(&d), &v)).abs() < 1e-12);
+    let (_, t2) = net_output_unrolled_jvp(&net, &net_from(&v), &x);
+    assert!((t2 - t).abs() < 1e-12);
+    // The Hessian holds the fields in the order the body first reads them; its Hessian-vector
+    // product is a `Net` and does not depend on that order.
+    let grad = |q: &[f64]| net_flat(&net_output_grad(&net_from(q), &x).1);
+    let want = common::oracles::fd_hessian(grad, &p);
+    let (_, _, hv) = net_output_hvp(&net, &net_from(&v), &x);
+    let want_hv: Vec<f64> = (0..9).map(|i| dot(&want[i * 9..(i + 1) * 9], &v)).collect();
+    assert_near("net hvp", &net_flat(&hv), &want_hv, 1e-6);
+    let (_, _, hv2) = net_output_unrolled_hvp(&net, &net_from(&v), &x);
+    assert_near("unrolled net hvp", &net_flat(&hv2), &net_flat(&hv), EXACT);
+    let (_, _, hess) = net_output_hessian(&net, &x);
+    assert_eq!(hess.len(), 81);
 }

@@ -32,10 +32,16 @@ use common::oracles::{direction, dot, fd_gradient, fd_jacobian};
 /// Asserts `got` is `want` to `tol`, relative to each entry and to a hundredth of the largest.
 #[track_caller]
 fn near(what: &str, got: &[f64], want: &[f64], tol: f64) {
+    near_floor(what, got, want, tol, 1e-12);
+}
+
+/// As [`near`], with an absolute floor (for second differences, whose rounding is about `1e-8`).
+#[track_caller]
+fn near_floor(what: &str, got: &[f64], want: &[f64], tol: f64, floor: f64) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     let scale = want.iter().fold(0.0_f64, |m, w| m.max(w.abs()));
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let bound = tol * (w.abs() + 1e-2 * scale) + 1e-12;
+        let bound = tol * (w.abs() + 1e-2 * scale) + floor;
         assert!((g - w).abs() <= bound, "{what}[{i}]: got {g:e}, want {w:e}");
     }
 }
@@ -98,11 +104,17 @@ fn check_modes(what: &str, m: &Modes, p: &[f64], tol: f64) {
     let (val, hg, hess) = (m.hessian)(p);
     near(&format!("{what} hessian value"), &[val], &[f0], vt);
     near(&format!("{what} hessian grad"), &hg, &g, tol);
-    near(&format!("{what} hessian"), &hess, &h, 10.0 * tol);
+    near_floor(&format!("{what} hessian"), &hess, &h, 10.0 * tol, 1e-6);
     let (val, vg, hv) = (m.hvp)(p, &v);
     near(&format!("{what} hvp value"), &[val], &[f0], vt);
     near(&format!("{what} hvp grad"), &vg, &g, tol);
-    near(&format!("{what} hvp"), &hv, &mat_vec(&h, &v), 10.0 * tol);
+    near_floor(
+        &format!("{what} hvp"),
+        &hv,
+        &mat_vec(&h, &v),
+        10.0 * tol,
+        1e-6,
+    );
     let (val, adj) = (m.graph)(p);
     near(&format!("{what} graph value"), &[val], &[f0], vt);
     near(&format!("{what} graph adjoints"), &adj, &g, tol);
@@ -2224,4 +2236,355 @@ fn single_entry_arrays_in_outputs() {
     assert_eq!((dx, dy), (y[0] + 3.0, [x, 2.0 * e + 3.0]));
     let (_, t) = one_tuple_jvp(x, 1.0, y, [0.0, 1.0]);
     assert_eq!(t, (y[0], [e], 2.0));
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn float_match(x: f64, y: f64) -> f64 {
+    let a = match x {
+        v if v < 0.0 => v * y,
+        v if v > 1.0 && y > 0.0 || !(y < 2.0 && x < 9.0) => v.sqrt(),
+        _ => x * x,
+    };
+    let z = {
+        let t = x * y;
+        t.sin()
+    };
+    a + z
+}
+// A closure where the path `T::max` reads shorter: the body takes `f64::max` and `f32::max`.
+#[allow(clippy::redundant_closure_for_method_calls)]
+#[differentiate(reverse, forward, hessian, graph)]
+fn fold_path_t<T: Float>(x: [T; 3]) -> T {
+    x.iter().copied().fold(T::neg_infinity(), |a, b| a.max(b))
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn fold_path32(x: [f32; 3]) -> f32 {
+    x.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        + x.iter().copied().fold(f32::INFINITY, f32::min)
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn rev_ranges<T: Float>(x: &[T], a: T) -> T {
+    let mut s = T::zero();
+    for i in (0..x.len()).rev() {
+        s = s * a + x[i];
+    }
+    for i in (1..=2).rev() {
+        s = s + x[i] * a;
+    }
+    s
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn rm_r(x: f64, k: i32) -> f64 {
+    let y = match k {
+        0 => return x * 2.0,
+        _ => x.sin(),
+    };
+    y * x
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn ri_r(x: f64) -> f64 {
+    let y = if x > 1.0 {
+        return x * 2.0;
+    } else {
+        x.sin()
+    };
+    y * x
+}
+#[differentiate(reverse, forward, hessian)]
+fn inner32(x: f32) -> f32 {
+    x.sin() * x
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn outer32(x: f32, y: f32) -> f32 {
+    let f = |v: f32| inner32(v * y);
+    inner32(f(x)) + f(y)
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn typed_arrays(x: f64, y: f64) -> f64 {
+    let v: [f64; 3] = [x, y, x * y];
+    let mut w = [0.0; 3];
+    for i in 0..3 {
+        w[i] = v[i] * v[(i + 1) % 3];
+    }
+    let s: f64 = v.iter().zip(w.iter()).map(|(a, b)| a * b).sum();
+    s
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn rb_if(x: f64) -> f64 {
+    let y = {
+        if x > 0.0 {
+            return x.exp();
+        }
+        x
+    };
+    y * x
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn rb_match_stmt(x: f64, k: i32) -> f64 {
+    let mut y = x;
+    match k {
+        0 => y = x.cos(),
+        _ => {
+            if x > 0.0 {
+                return x.exp();
+            }
+        }
+    }
+    y * x
+}
+
+fn outer64(x: f64, y: f64) -> f64 {
+    let inner = |v: f64| v.sin() * v;
+    let f = |v: f64| inner(v * y);
+    inner(f(x)) + f(y)
+}
+
+#[test]
+fn float_guards_blocks_typed_arrays_and_reversed_ranges_in_every_mode() {
+    // Guards on a float scrutinee with `&&`, `||` and `!`, in each arm.
+    let f = |p: &[f64]| float_match(p[0], p[1]);
+    let (fm, grad, jvp, hessian, hvp, graph) = two_modes64(
+        float_match,
+        float_match_grad,
+        float_match_jvp,
+        float_match_hessian,
+        float_match_hvp,
+        float_match_graph,
+        "float_match",
+    );
+    let m = Modes {
+        f: &*fm,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    for p in [[1.5, 0.5], [-0.5, 0.5], [0.5, 0.5], [0.5, 2.5]] {
+        check_modes("float_match", &m, &p, 1e-6);
+        assert_eq!(f(&p), float_match_grad(p[0], p[1]).0);
+    }
+    let (fm, grad, jvp, hessian, hvp, graph) = two_modes64(
+        typed_arrays,
+        typed_arrays_grad,
+        typed_arrays_jvp,
+        typed_arrays_hessian,
+        typed_arrays_hvp,
+        typed_arrays_graph,
+        "typed_arrays",
+    );
+    let m = Modes {
+        f: &*fm,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("typed_arrays", &m, &[0.5, 0.75], 1e-6);
+    // `(0..n).rev()` and `(1..=2).rev()` in a generic function, at f64 and f32.
+    let f = |p: &[f64]| rev_ranges(&p[..3], p[3]);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        3,
+        rev_ranges_grad,
+        rev_ranges_jvp,
+        rev_ranges_hessian,
+        rev_ranges_hvp,
+        rev_ranges_graph,
+        ("rev_ranges", "a"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("rev_ranges", &m, &[0.5, 2.0, 1.0, 0.7], 1e-6);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f32>(
+        3,
+        rev_ranges_grad,
+        rev_ranges_jvp,
+        rev_ranges_hessian,
+        rev_ranges_hvp,
+        rev_ranges_graph,
+        ("rev_ranges", "a"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("rev_ranges f32", &m, &[0.5, 2.0, 1.0, 0.75], 2e-4);
+}
+
+#[test]
+fn early_returns_from_arms_branches_blocks_and_statements_in_every_mode() {
+    type Fns = (
+        fn(f64, f64) -> f64,
+        fn(f64, f64) -> (f64, f64, f64),
+        fn(f64, f64, f64, f64) -> (f64, f64),
+        fn(f64, f64) -> (f64, f64, f64, [[f64; 2]; 2]),
+        fn(f64, f64, f64, f64) -> (f64, f64, f64, f64, f64),
+        fn(f64, f64) -> autodiff::Graph,
+    );
+    // The integer selector rides along as the second "float", rounded back.
+    fn k(v: f64) -> i32 {
+        v.round() as i32
+    }
+    let rm: Fns = (
+        |x, k_| rm_r(x, k(k_)),
+        |x, k_| {
+            let (v, d) = rm_r_grad(x, k(k_));
+            (v, d, 0.0)
+        },
+        |x, d, k_, _| rm_r_jvp(x, d, k(k_)),
+        |x, k_| {
+            let (v, d, h) = rm_r_hessian(x, k(k_));
+            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
+        },
+        |x, d, k_, _| {
+            let (v, g, hv) = rm_r_hvp(x, d, k(k_));
+            (v, g, 0.0, hv, 0.0)
+        },
+        |x, k_| rm_r_graph(x, k(k_)),
+    );
+    let rs: Fns = (
+        |x, k_| rb_match_stmt(x, k(k_)),
+        |x, k_| {
+            let (v, d) = rb_match_stmt_grad(x, k(k_));
+            (v, d, 0.0)
+        },
+        |x, d, k_, _| rb_match_stmt_jvp(x, d, k(k_)),
+        |x, k_| {
+            let (v, d, h) = rb_match_stmt_hessian(x, k(k_));
+            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
+        },
+        |x, d, k_, _| {
+            let (v, g, hv) = rb_match_stmt_hvp(x, d, k(k_));
+            (v, g, 0.0, hv, 0.0)
+        },
+        |x, k_| rb_match_stmt_graph(x, k(k_)),
+    );
+    let ri: Fns = (
+        |x, _| ri_r(x),
+        |x, _| {
+            let (v, d) = ri_r_grad(x);
+            (v, d, 0.0)
+        },
+        |x, d, _, _| ri_r_jvp(x, d),
+        |x, _| {
+            let (v, d, h) = ri_r_hessian(x);
+            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
+        },
+        |x, d, _, _| {
+            let (v, g, hv) = ri_r_hvp(x, d);
+            (v, g, 0.0, hv, 0.0)
+        },
+        |x, _| ri_r_graph(x),
+    );
+    let rb: Fns = (
+        |x, _| rb_if(x),
+        |x, _| {
+            let (v, d) = rb_if_grad(x);
+            (v, d, 0.0)
+        },
+        |x, d, _, _| rb_if_jvp(x, d),
+        |x, _| {
+            let (v, d, h) = rb_if_hessian(x);
+            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
+        },
+        |x, d, _, _| {
+            let (v, g, hv) = rb_if_hvp(x, d);
+            (v, g, 0.0, hv, 0.0)
+        },
+        |x, _| rb_if_graph(x),
+    );
+    let cases: [(&'static str, Fns, &[f64]); 4] = [
+        ("rm_r", rm, &[0.0, 1.0]),
+        ("rb_match_stmt", rs, &[0.0, 1.0]),
+        ("ri_r", ri, &[0.0]),
+        ("rb_if", rb, &[0.0]),
+    ];
+    for (name, fns, ks) in cases {
+        let (f, grad, jvp, hessian, hvp, _) =
+            two_modes64(fns.0, fns.1, fns.2, fns.3, fns.4, fns.5, name);
+        for &kk in ks {
+            for x in [-0.5, 0.5, 1.5] {
+                // Only the first parameter is a float: differentiate along it alone.
+                let f1 = |p: &[f64]| f(&[p[0], kk]);
+                let grad1 = |p: &[f64]| {
+                    let (v, g) = grad(&[p[0], kk]);
+                    (v, vec![g[0]])
+                };
+                let jvp1 = |p: &[f64], d: &[f64]| jvp(&[p[0], kk], &[d[0], 0.0]);
+                let hessian1 = |p: &[f64]| {
+                    let (v, g, h) = hessian(&[p[0], kk]);
+                    (v, vec![g[0]], vec![h[0]])
+                };
+                let hvp1 = |p: &[f64], d: &[f64]| {
+                    let (v, g, hv) = hvp(&[p[0], kk], &[d[0], 0.0]);
+                    (v, vec![g[0]], vec![hv[0]])
+                };
+                let graph1 = |p: &[f64]| adjoints(&(fns.5)(p[0], kk), name, &["x"]);
+                let m = Modes {
+                    f: &f1,
+                    grad: &grad1,
+                    jvp: &jvp1,
+                    hessian: &hessian1,
+                    hvp: &hvp1,
+                    graph: &graph1,
+                };
+                check_modes(&format!("{name} k = {kk}"), &m, &[x], 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn nested_calls_through_closures_and_folds_by_paths_in_f32() {
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
+        outer64,
+        outer32_grad,
+        outer32_jvp,
+        outer32_hessian,
+        outer32_hvp,
+        outer32_graph,
+        "outer32",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("outer32", &m, &[0.5, 0.75], 2e-4);
+    // max + min by `f32::max` / `f32::min`: the gradient picks the argmax and the argmin.
+    let x = [0.5_f32, 2.0, 1.0];
+    assert_eq!(fold_path32_grad(x), (2.5, [1.0, 1.0, 0.0]));
+    assert_eq!(fold_path32_jvp(x, [1.0, 2.0, 4.0]), (2.5, 3.0));
+    assert_eq!(fold_path32_hessian(x).2, [[0.0; 3]; 3]);
+    assert_eq!(fold_path32_hvp(x, [1.0, 2.0, 4.0]).2, [0.0; 3]);
+    let (_, adj) = adjoints(
+        &fold_path32_graph(x),
+        "fold_path32",
+        &["x[0]", "x[1]", "x[2]"],
+    );
+    assert_eq!(adj, [1.0, 1.0, 0.0]);
+    // A tie follows the first argument: the running maximum.
+    assert_eq!(fold_path32_grad([2.0, 2.0, 2.0]).1, [2.0, 0.0, 0.0]);
+    // The generic one, by a closure.
+    assert_eq!(fold_path_t_grad([0.5, 2.0, 1.0]), (2.0, [0.0, 1.0, 0.0]));
+    assert_eq!(
+        fold_path_t_jvp([0.5_f32, 2.0, 1.0], [1.0, 2.0, 4.0]),
+        (2.0, 2.0)
+    );
+    assert_eq!(fold_path_t_hessian([0.5, 2.0, 1.0]).2, [[0.0; 3]; 3]);
+    let g = fold_path_t_graph([0.5, 2.0, 1.0]);
+    assert_eq!(g.node("x[1]").expect("x[1]").adjoint(), 1.0);
 }

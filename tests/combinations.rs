@@ -2588,3 +2588,240 @@ fn nested_calls_through_closures_and_folds_by_paths_in_f32() {
     let g = fold_path_t_graph([0.5, 2.0, 1.0]);
     assert_eq!(g.node("x[1]").expect("x[1]").adjoint(), 1.0);
 }
+#[differentiate(reverse, forward, hessian, graph)]
+fn gen_leaf<T: Float>(x: T, y: T) -> T {
+    (x * y).sin() + x
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn call_gen32(x: f32, y: f32) -> f32 {
+    gen_leaf(x, y) * gen_leaf(y, x * x)
+}
+#[differentiate(reverse, forward, hessian)]
+fn arr_leaf(p: [f64; 2]) -> f64 {
+    p[0] * p[1].cos()
+}
+#[differentiate(reverse, forward, hessian)]
+fn slice_leaf(p: &[f64]) -> f64 {
+    p.iter().map(|v| v * v).sum()
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn call_literals(x: f64, y: f64) -> f64 {
+    arr_leaf([x, y * 2.0]) + slice_leaf(&[x, y, x * y])
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn call_in_chain(x: &[f64], y: f64) -> f64 {
+    x.iter().map(|&v| gen_leaf(v, y)).sum::<f64>()
+}
+#[derive(Default, Clone)]
+struct Inner32 {
+    w: [f32; 2],
+}
+#[derive(Default, Clone)]
+struct Outer32 {
+    layer: Inner32,
+    b: f32,
+}
+// `&[f32; 2]` on purpose: the referenced array is the parameter kind under test.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+#[differentiate(reverse, forward, hessian, graph, wrt(p, x))]
+fn nested32(p: &Outer32, x: &[f32; 2]) -> f32 {
+    (p.layer.w[0] * x[0] + p.layer.w[1] * x[1] + p.b).tanh()
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn graph_api32(x: f32, y: f32) -> f32 {
+    let e = x * y;
+    let s = e * e;
+    let t = s + e.sin();
+    t
+}
+
+fn call_gen64(x: f64, y: f64) -> f64 {
+    let g = |a: f64, b: f64| (a * b).sin() + a;
+    g(x, y) * g(y, x * x)
+}
+
+#[test]
+fn calls_to_generic_functions_with_literal_arrays_and_slices_in_every_mode() {
+    // An f32 function calling a generic one twice.
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
+        call_gen64,
+        call_gen32_grad,
+        call_gen32_jvp,
+        call_gen32_hessian,
+        call_gen32_hvp,
+        call_gen32_graph,
+        "call_gen32",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("call_gen32", &m, &[0.5, 0.75], 2e-4);
+    // Array and slice literals as arguments.
+    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
+        call_literals,
+        call_literals_grad,
+        call_literals_jvp,
+        call_literals_hessian,
+        call_literals_hvp,
+        call_literals_graph,
+        "call_literals",
+    );
+    let m = Modes {
+        f: &*f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("call_literals", &m, &[0.5, 0.75], 1e-6);
+    // A generic call inside a `map` over a slice.
+    let f = |p: &[f64]| call_in_chain(&p[..3], p[3]);
+    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
+        3,
+        call_in_chain_grad,
+        call_in_chain_jvp,
+        call_in_chain_hessian,
+        call_in_chain_hvp,
+        call_in_chain_graph,
+        ("call_in_chain", "y"),
+    );
+    let m = Modes {
+        f: &f,
+        grad: &*grad,
+        jvp: &*jvp,
+        hessian: &*hessian,
+        hvp: &*hvp,
+        graph: &*graph,
+    };
+    check_modes("call_in_chain", &m, &[0.5, 0.75, -1.25, 0.3], 1e-6);
+}
+
+#[test]
+fn nested_struct_fields_in_f32_with_a_referenced_array_in_every_mode() {
+    // tanh(w₀x₀ + w₁x₁ + b) with respect to the struct and the array.
+    let p = Outer32 {
+        layer: Inner32 { w: [0.5, -0.25] },
+        b: 0.125,
+    };
+    let x = [1.0_f32, 2.0];
+    let z = 0.5 * 1.0 - 0.25 * 2.0 + 0.125_f64;
+    let s = 1.0 - z.tanh().powi(2);
+    // Order: w₀, w₁, b, x₀, x₁.
+    let grad = [s * 1.0, s * 2.0, s, s * 0.5, s * -0.25];
+    let (v, dp, dx) = nested32_grad(&p, &x);
+    near("nested32 value", &[f64::from(v)], &[z.tanh()], 1e-6);
+    let got = [dp.layer.w[0], dp.layer.w[1], dp.b, dx[0], dx[1]];
+    near("nested32 grad", &wide(&got), &grad, 1e-6);
+    let d = Outer32 {
+        layer: Inner32 { w: [1.0, 0.5] },
+        b: -1.0,
+    };
+    let dd = [1.0, 0.5, -1.0, 0.25, 2.0];
+    let (_, t) = nested32_jvp(&p, &d, &x, &[0.25, 2.0]);
+    near("nested32 jvp", &[f64::from(t)], &[dot(&grad, &dd)], 1e-6);
+    // H = s'' · a aᵀ + s · (the bilinear part), with a = ∂z and s'' = −2 tanh z (1 − tanh² z).
+    let a = [1.0, 2.0, 1.0, 0.5, -0.25];
+    let c = -2.0 * z.tanh() * s;
+    let mut hess = vec![0.0; 25];
+    for i in 0..5 {
+        for j in 0..5 {
+            hess[i * 5 + j] = c * a[i] * a[j];
+        }
+    }
+    // ∂²z/∂wᵢ∂xᵢ = 1.
+    for (i, j) in [(0, 3), (1, 4)] {
+        hess[i * 5 + j] += s;
+        hess[j * 5 + i] += s;
+    }
+    let (_, hp, hx, hvp, hvx) = nested32_hvp(&p, &d, &x, &[0.25, 2.0]);
+    let g = [hp.layer.w[0], hp.layer.w[1], hp.b, hx[0], hx[1]];
+    near("nested32 hvp grad", &wide(&g), &grad, 1e-6);
+    let hv = [hvp.layer.w[0], hvp.layer.w[1], hvp.b, hvx[0], hvx[1]];
+    near("nested32 hvp", &wide(&hv), &mat_vec(&hess, &dd), 1e-5);
+    let (_, _, _, h) = nested32_hessian(&p, &x);
+    let mut h: Vec<f64> = wide(&h);
+    let mut want = hess.clone();
+    h.sort_by(f64::total_cmp);
+    want.sort_by(f64::total_cmp);
+    near("nested32 hessian entries", &h, &want, 1e-5);
+    let g = nested32_graph(&p, &x);
+    let names = ["p.layer.w[0]", "p.layer.w[1]", "p.b", "x[0]", "x[1]"];
+    let (_, adj) = adjoints(&g, "nested32", &names);
+    near("nested32 graph", &adj, &grad, 1e-6);
+}
+
+#[test]
+fn graph_api_on_f32_generic_and_method_functions() {
+    // e = xy, s = e², t = s + sin e.
+    let (x, y) = (0.5_f32, 0.75_f32);
+    let g = graph_api32_graph(x, y);
+    let (xd, yd) = (f64::from(x), f64::from(y));
+    let e = xd * yd;
+    let de = 2.0 * e + e.cos();
+    assert_eq!(g.node("e").expect("e").value(), e);
+    near("e adjoint", &[g.node("e").unwrap().adjoint()], &[de], 1e-6);
+    near(
+        "x adjoint",
+        &[g.node("x").unwrap().adjoint()],
+        &[de * yd],
+        1e-6,
+    );
+    // One edge per pair, summing both uses of `e` in `e * e`.
+    assert_eq!(g.local("e", "s"), Some(2.0 * e));
+    assert_eq!(g.local("x", "e"), Some(yd));
+    assert_eq!(g.local("s", "t"), Some(1.0));
+    assert_eq!(g.local("x", "t"), None);
+    assert_eq!(g.local("x", "nowhere"), None);
+    // Both names find the output.
+    let out = g.node("graph_api32").expect("output").value();
+    assert_eq!(g.node("t").expect("t").value(), out);
+    assert_eq!(out, f64::from(graph_api32(x, y)));
+    let dot = g.to_dot();
+    assert!(dot.starts_with("digraph"), "{dot}");
+    for name in ["x", "y", "e", "s", "t"] {
+        assert!(
+            dot.contains(&format!("label=\"{name}")) || dot.contains(&format!(": {name} = ")),
+            "{name} in {dot}"
+        );
+    }
+    assert_eq!(dot.matches("adjoint = ").count(), g.nodes().len(), "{dot}");
+    let svg = g.to_svg();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let text = g.to_string();
+    assert!(
+        text.contains("Forward pass") && text.contains("Backward pass"),
+        "{text}"
+    );
+
+    // A generic function's graph at f32 and at f64 holds the same structure.
+    let g32 = fold_chain_graph([0.25_f32, -0.75, 1.125, 0.375], 0.875);
+    let g64 = fold_chain_graph([0.25_f64, -0.75, 1.125, 0.375], 0.875);
+    assert_eq!(g32.nodes().len(), g64.nodes().len());
+    for n in ["x[0]", "x[3]", "c", "fold_chain"] {
+        let (a, b) = (g32.node(n).unwrap(), g64.node(n).unwrap());
+        near(
+            n,
+            &[a.value(), a.adjoint()],
+            &[b.value(), b.adjoint()],
+            1e-5,
+        );
+    }
+
+    // A method with `wrt(self)`: the fields' nodes are named through `self`.
+    let l = Layer {
+        w: [0.5, -0.3, 0.9],
+        b: 0.2,
+        tag: 1,
+    };
+    let g = l.apply_graph(0.8);
+    let (v, d) = l.apply_grad(0.8);
+    assert_eq!(g.node("apply").unwrap().value(), v);
+    assert_eq!(g.node("self.b").unwrap().adjoint(), d.b);
+    assert!(g.to_dot().contains("self.w[2]"));
+}

@@ -54,7 +54,10 @@
 //! - the Student-t log-likelihood again, generic over `T: Float` through a generic `gammln`,
 //!   in `f64` and `f32`;
 //! - a classical Runge–Kutta step arranged as GSL's `rk4` stepper, calling the Brusselator's
-//!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order.
+//!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order;
+//! - the planar arm again with its rotations through `sin_cos`, a function with two outputs
+//!   whose `_vjp`, `_jvp` and `_hvp` are written by hand, called as `let (s, c) = sin_cos(a);`
+//!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2437,4 +2440,130 @@ fn runge_kutta_step_through_a_buffer_right_hand_side() {
     let mut got_hv = hv_y.clone();
     got_hv.extend_from_slice(&[hv_alpha, hv_h]);
     assert_near("rk4 step hvp", &got_hv, &want_hv, FD);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 15. Hand-written derivatives of a function with several outputs: `sin_cos`
+// ---------------------------------------------------------------------------------------------
+
+/// `f64::sin_cos`, which the macro does not differentiate, as a function with two outputs.
+fn sin_cos(a: f64) -> (f64, f64) {
+    a.sin_cos()
+}
+
+/// By hand: `seedᵀ·J`.
+fn sin_cos_vjp(a: f64, seed: (f64, f64)) -> ((f64, f64), f64) {
+    let (s, c) = a.sin_cos();
+    ((s, c), seed.0 * c - seed.1 * s)
+}
+
+/// By hand: `J·d_a`.
+fn sin_cos_jvp(a: f64, d_a: f64) -> ((f64, f64), (f64, f64)) {
+    let (s, c) = a.sin_cos();
+    ((s, c), (c * d_a, -s * d_a))
+}
+
+/// By hand: the VJP, the tangent `J·v_a`, and the VJP's tangent
+/// `(seedᵀ·H)·v_a + v_seedᵀ·J`.
+fn sin_cos_hvp(
+    a: f64,
+    v_a: f64,
+    seed: (f64, f64),
+    v_seed: (f64, f64),
+) -> ((f64, f64), f64, (f64, f64), f64) {
+    let (s, c) = a.sin_cos();
+    let grad = seed.0 * c - seed.1 * s;
+    let hv = (-seed.0 * s - seed.1 * c) * v_a + v_seed.0 * c - v_seed.1 * s;
+    ((s, c), grad, (c * v_a, -s * v_a), hv)
+}
+
+/// The planar arm of section 6, its rotations through `sin_cos` as robotics code writes them.
+#[differentiate(reverse, forward, hessian)]
+fn arm_tip(theta: [f64; 3], lengths: [f64; 3]) -> [f64; 2] {
+    let mut angle = 0.0;
+    let mut tip = [0.0; 2];
+    for i in 0..3 {
+        angle += theta[i];
+        let (s, c) = sin_cos(angle);
+        tip[0] += lengths[i] * c;
+        tip[1] += lengths[i] * s;
+    }
+    tip
+}
+
+/// Half the squared distance of the tip to a target, for Newton's method.
+#[differentiate(reverse, forward, hessian)]
+fn arm_cost(theta: [f64; 3], lengths: [f64; 3], target: [f64; 2]) -> f64 {
+    let tip: [f64; 2] = arm_tip(theta, lengths);
+    let dx = tip[0] - target[0];
+    let dy = tip[1] - target[1];
+    0.5 * (dx * dx + dy * dy)
+}
+
+#[test]
+fn arm_through_hand_written_sin_cos() {
+    let lengths = [1.0, 0.8, 0.5];
+    let theta = [0.3, 0.4, -0.2];
+    let (tip, jac) = arm_tip_jacobian(theta, lengths);
+    let target = [1.2, 1.1];
+    let e = ik_residual(theta, lengths, target);
+    assert_near(
+        "arm tip",
+        &tip,
+        &[e[0] + target[0], e[1] + target[1]],
+        1e-14,
+    );
+    // Columns θ, then the lengths: ∂tip/∂lᵢ = (cos φᵢ, sin φᵢ).
+    let by_hand = ik_jacobian_by_hand(theta, lengths);
+    let phi = [0.3, 0.7, 0.5_f64];
+    for i in 0..2 {
+        assert_near("arm jacobian θ", &jac[i][..3], &by_hand[i], EXACT);
+        let want: Vec<f64> = phi
+            .iter()
+            .map(|p| if i == 0 { p.cos() } else { p.sin() })
+            .collect();
+        assert_near("arm jacobian l", &jac[i][3..], &want, EXACT);
+    }
+    // The cost's gradient is eᵀJ, its Hessian JᵀJ + Σ eᵢ ∇²eᵢ, against differences.
+    let grad = |q: &[f64]| {
+        let (_, g, gl, gt) = arm_cost_grad([q[0], q[1], q[2]], [q[3], q[4], q[5]], [q[6], q[7]]);
+        let mut v = g.to_vec();
+        v.extend_from_slice(&gl);
+        v.extend_from_slice(&gt);
+        v
+    };
+    let (_, g, _, _) = arm_cost_grad(theta, lengths, target);
+    let want: Vec<f64> = (0..3)
+        .map(|j| e[0] * by_hand[0][j] + e[1] * by_hand[1][j])
+        .collect();
+    assert_near("arm cost grad", &g, &want, EXACT);
+    let (_, _, _, _, hess) = arm_cost_hessian(theta, lengths, target);
+    let hf: Vec<f64> = hess.iter().flatten().copied().collect();
+    let mut p = theta.to_vec();
+    p.extend_from_slice(&lengths);
+    p.extend_from_slice(&target);
+    common::oracles::check_hessian("arm cost hessian", &hf, grad, &p);
+    // Levenberg–Marquardt on the angles alone with the full Hessian's angle block, the damping
+    // halved on success and doubled on failure (the arm is redundant: one direction is flat).
+    let mut th = theta;
+    let mut mu = 1.0;
+    for _ in 0..100 {
+        let (c, g, _, _, h) = arm_cost_hessian(th, lengths, target);
+        let block: Vec<f64> = (0..9)
+            .map(|k| h[k / 3][k % 3] + if k % 4 == 0 { mu } else { 0.0 })
+            .collect();
+        let step = solve(&block, &g);
+        let trial = [th[0] - step[0], th[1] - step[1], th[2] - step[2]];
+        if arm_cost(trial, lengths, target) < c {
+            th = trial;
+            mu *= 0.5;
+        } else {
+            mu *= 2.0;
+        }
+    }
+    assert!(
+        arm_cost(th, lengths, target) < 1e-20,
+        "{}",
+        arm_cost(th, lengths, target)
+    );
 }

@@ -2825,3 +2825,110 @@ fn graph_api_on_f32_generic_and_method_functions() {
     assert_eq!(g.node("self.b").unwrap().adjoint(), d.b);
     assert!(g.to_dot().contains("self.w[2]"));
 }
+#[differentiate(reverse, forward, hessian, graph)]
+fn clamp_at(x: f64, lo: f64, hi: f64) -> f64 {
+    x.clamp(lo, hi)
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn atan2_0(y: f64, x: f64) -> f64 {
+    y.atan2(x)
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn sqsq(x: f64) -> f64 {
+    x.sqrt() * x.sqrt()
+}
+
+#[differentiate(hessian)]
+fn s_asin(x: f64) -> f64 {
+    x.asin()
+}
+#[differentiate(hessian)]
+fn s_acos(x: f64) -> f64 {
+    x.acos()
+}
+#[differentiate(hessian)]
+fn s_acosh(x: f64) -> f64 {
+    x.acosh()
+}
+#[differentiate(hessian)]
+fn s_powf(x: f64) -> f64 {
+    x.powf(0.5)
+}
+#[differentiate(hessian)]
+fn s_div(x: f64) -> f64 {
+    1.0 / x
+}
+#[differentiate(hessian)]
+fn s_ln(x: f64) -> f64 {
+    x.ln()
+}
+#[differentiate(hessian)]
+fn s_powi(x: f64) -> f64 {
+    x.powi(-1)
+}
+#[differentiate(hessian)]
+fn s_hypot(x: f64, y: f64) -> f64 {
+    x.hypot(y)
+}
+#[differentiate(hessian)]
+fn s_norm(x: f64, y: f64) -> f64 {
+    (x * x + y * y).sqrt()
+}
+
+#[test]
+fn second_order_at_singular_points_follows_the_conventions() {
+    let inf = f64::INFINITY;
+    // Gradient ±∞ and Hessian ±∞ where the true derivatives are infinite; H·0 = 0 (0 · ∞ = 0).
+    assert_eq!(
+        s_asin_hessian(1.0),
+        (std::f64::consts::FRAC_PI_2, inf, [[inf]])
+    );
+    assert_eq!(s_asin_hvp(1.0, 0.0).2, 0.0);
+    assert_eq!(s_acos_hessian(1.0), (0.0, -inf, [[-inf]]));
+    assert_eq!(s_acos_hvp(1.0, 0.0).2, 0.0);
+    assert_eq!(s_acosh_hessian(1.0), (0.0, inf, [[-inf]]));
+    assert_eq!(s_acosh_hvp(1.0, 0.0).2, 0.0);
+    assert_eq!(s_powf_hessian(0.0), (0.0, inf, [[-inf]]));
+    assert_eq!(s_powf_hvp(0.0, 0.0).2, 0.0);
+    assert_eq!(s_ln_hessian(0.0), (-inf, inf, [[-inf]]));
+    assert_eq!(s_ln_hvp(0.0, 0.0).2, 0.0);
+    assert_eq!(s_div_hessian(0.0), (inf, -inf, [[inf]]));
+    assert_eq!(s_div_hvp(0.0, 0.0).2, 0.0);
+    assert_eq!(s_powi_hessian(0.0), (inf, -inf, [[inf]]));
+    assert_eq!(s_powi_hvp(0.0, 0.0).2, 0.0);
+    // hypot and the norm off the origin: ∂²/∂x² = y² / r³ = 1 at (0, 1).
+    assert_eq!(
+        s_hypot_hessian(0.0, 1.0),
+        (1.0, 0.0, 1.0, [[1.0, 0.0], [0.0, 0.0]])
+    );
+    assert_eq!(
+        s_norm_hessian(0.0, 1.0),
+        (1.0, 0.0, 1.0, [[1.0, 0.0], [0.0, 0.0]])
+    );
+    assert_eq!(s_hypot_hvp(0.0, 1.0, 1.0, 0.0), (1.0, 0.0, 1.0, 1.0, 0.0));
+    // At the origin the gradients are the subgradient (0, 0) and H·0 = 0.
+    assert_eq!(s_hypot_hvp(0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0, 0.0));
+    assert_eq!(s_norm_hvp(0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0, 0.0));
+    // A clamp at either bound follows the branch the code takes (the value itself): ∂/∂x = 1.
+    for x in [0.0, 1.0] {
+        assert_eq!(clamp_at_grad(x, 0.0, 1.0), (x, 1.0, 0.0, 0.0));
+        assert_eq!(clamp_at_jvp(x, 1.0, 0.0, 2.0, 1.0, 4.0), (x, 1.0));
+        assert_eq!(clamp_at_hessian(x, 0.0, 1.0).4, [[0.0; 3]; 3]);
+        let g = clamp_at_graph(x, 0.0, 1.0);
+        let (_, adj) = adjoints(&g, "clamp_at", &["x", "lo", "hi"]);
+        assert_eq!(adj, [1.0, 0.0, 0.0]);
+    }
+    // √x · √x at 0: each factor's ∞ meets the other's 0.
+    assert_eq!(sqsq_grad(0.0), (0.0, 0.0));
+    assert_eq!(sqsq_jvp(0.0, 1.0), (0.0, 0.0));
+    assert_eq!(sqsq_hvp(0.0, 0.0), (0.0, 0.0, 0.0));
+    assert_eq!(
+        sqsq_graph(0.0).node("x").map(autodiff::GraphNode::adjoint),
+        Some(0.0)
+    );
+    // atan2 at the origin: 0, not NaN.
+    let (_, dy, dx) = atan2_0_grad(0.0, 0.0);
+    assert!(dy == 0.0 && dx == 0.0);
+}

@@ -57,7 +57,10 @@
 //!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order;
 //! - the planar arm again with its rotations through `sin_cos`, a function with two outputs
 //!   whose `_vjp`, `_jvp` and `_hvp` are written by hand, called as `let (s, c) = sin_cos(a);`
-//!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance.
+//!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance;
+//! - adjoint sensitivities of 25 symplectic Euler steps of the three-body problem, the state
+//!   updated in place and the right-hand side called into a buffer at each step: gradient and
+//!   22 × 22 Hessian of the final separation.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2566,4 +2569,59 @@ fn arm_through_hand_written_sin_cos() {
         "{}",
         arm_cost(th, lengths, target)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 16. Adjoint sensitivities of an N-body integration through the buffer right-hand side
+// ---------------------------------------------------------------------------------------------
+
+/// The squared distance between the first two bodies after `steps` steps of the symplectic
+/// Euler method (Hairer, Lubich and Wanner, §I.1.2), the state updated in place and the
+/// right-hand side of section 3 writing the accelerations into a buffer at each step.
+#[differentiate(reverse, forward, hessian)]
+fn nbody_final_separation(state0: &[f64], masses: &[f64], h: f64, steps: usize) -> f64 {
+    let n = masses.len();
+    let mut state = state0.to_vec();
+    let mut deriv = vec![0.0; state0.len()];
+    for _ in 0..steps {
+        gravity(&state, masses, 1.0, &mut deriv);
+        for k in 0..3 * n {
+            state[3 * n + k] += h * deriv[3 * n + k];
+        }
+        for k in 0..3 * n {
+            state[k] += h * state[3 * n + k];
+        }
+    }
+    let dx = state[0] - state[3];
+    let dy = state[1] - state[4];
+    let dz = state[2] - state[5];
+    dx * dx + dy * dy + dz * dz
+}
+
+#[test]
+fn nbody_integration_gradient_and_hessian() {
+    let (state, masses, _) = three_bodies();
+    let (h, steps) = (0.01, 25);
+    let mut p = state.clone();
+    p.extend_from_slice(&masses);
+    p.push(h);
+    let f = |q: &[f64]| nbody_final_separation(&q[..18], &q[18..21], q[21], steps);
+    let grad = |q: &[f64]| {
+        let (_, mut g, gm, gh) = nbody_final_separation_grad(&q[..18], &q[18..21], q[21], steps);
+        g.extend_from_slice(&gm);
+        g.push(gh);
+        g
+    };
+    assert_near(
+        "nbody grad",
+        &grad(&p),
+        &common::oracles::fd_gradient(f, &p),
+        FD,
+    );
+    let (val, _, _, _, hess) = nbody_final_separation_hessian(&state, &masses, h, steps);
+    assert_eq!(val, f(&p));
+    common::oracles::check_hessian("nbody hessian", &hess, grad, &p);
+    let v = direction(22);
+    let (_, t) = nbody_final_separation_jvp(&state, &v[..18], &masses, &v[18..21], h, v[21], steps);
+    assert_near("nbody jvp", &[t], &[dot(&grad(&p), &v)], 1e-10);
 }

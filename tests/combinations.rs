@@ -2932,3 +2932,110 @@ fn second_order_at_singular_points_follows_the_conventions() {
     let (_, dy, dx) = atan2_0_grad(0.0, 0.0);
     assert!(dy == 0.0 && dx == 0.0);
 }
+#[differentiate(graph)]
+fn gnames(x: [f64; 3], y: f64) -> f64 {
+    let a = y * 2.0;
+    let a = a * a;
+    let mut s = 0.0;
+    for i in 0..3 {
+        let t = x[i] * y;
+        s += t;
+    }
+    s * a
+}
+#[differentiate(reverse, forward)]
+fn multi32(x: &[f32], s: f32) -> (f32, [f32; 2]) {
+    let a: f32 = x.iter().map(|v| v * s).sum();
+    (a, [a * a, x[0] * s])
+}
+#[differentiate(reverse, forward, hessian)]
+fn into_t<T: Float>(x: &[T], w: &[T], s: T) -> T {
+    x.iter()
+        .zip(w)
+        .map(|(a, b)| *a * *b * s)
+        .fold(T::zero(), |p, q| p + q)
+}
+
+#[derive(Default, Clone)]
+struct Sl32 {
+    w: [f32; 2],
+}
+impl Sl32 {
+    #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
+    fn fit(&self, x: &[f32]) -> f32 {
+        x.iter().map(|v| (v * self.w[0] - self.w[1]).powi(2)).sum()
+    }
+}
+#[test]
+fn buffer_helpers_in_f32_and_generic_and_a_method_over_a_slice() {
+    // f32 several outputs over a slice: (a, [a², x₀ s]) with a = s Σx.
+    let x = [1.0_f32, 2.0, 3.0];
+    let s = 0.5_f32;
+    #[rustfmt::skip]
+    let want = [
+        0.5, 0.5, 0.5, 6.0,
+        3.0, 3.0, 3.0, 36.0,
+        0.5, 0.0, 0.0, 1.0,
+    ];
+    let mut jac = vec![f32::NAN; 12];
+    let out = multi32_jacobian_into(&x, s, &mut jac);
+    assert_eq!(out, (3.0, [9.0, 0.5]));
+    assert_eq!(wide(&jac), want);
+    let (_, jac) = multi32_jacobian(&x, s);
+    assert_eq!(wide(&jac), want);
+    let mut dx = vec![1.0_f32; 3];
+    let (out, ds) = multi32_vjp_into(&x, &mut dx, s, (1.0, [1.0, 1.0]));
+    assert_eq!((out, ds), ((3.0, [9.0, 0.5]), 43.0));
+    assert_eq!(dx, [5.0, 4.5, 4.5]);
+    let (_, (ta, [tb, tc])) = multi32_jvp(&x, &[1.0, 0.0, 0.0], s, 1.0);
+    assert_eq!([ta, tb, tc], [6.5, 39.0, 1.5]);
+
+    // A generic `_grad_into` with two slices adds into both buffers: Σ xᵢ wᵢ s.
+    let (x, w) = ([1.0, 2.0, 3.0], [0.5, 0.25, 1.0]);
+    let (mut dx, mut dw) = (vec![1.0; 3], vec![2.0; 3]);
+    let (v, ds) = into_t_grad_into(&x, &mut dx, &w, &mut dw, 2.0);
+    assert_eq!((v, ds), (8.0, 4.0));
+    assert_eq!((dx, dw), (vec![2.0, 1.5, 3.0], vec![4.0, 6.0, 8.0]));
+    let (v, gx, gw, gs, h) = into_t_hessian(&[1.0_f32, 2.0], &[0.5, 0.25], 2.0);
+    assert_eq!((v, gx, gw, gs), (2.0, vec![1.0, 0.5], vec![2.0, 4.0], 1.0));
+    // Order x₀, x₁, w₀, w₁, s: ∂²/∂xᵢ∂wᵢ = s, ∂²/∂xᵢ∂s = wᵢ, ∂²/∂wᵢ∂s = xᵢ.
+    #[rustfmt::skip]
+    let hess = [
+        0.0, 0.0, 2.0, 0.0, 0.5,
+        0.0, 0.0, 0.0, 2.0, 0.25,
+        2.0, 0.0, 0.0, 0.0, 1.0,
+        0.0, 2.0, 0.0, 0.0, 2.0,
+        0.5, 0.25, 1.0, 2.0, 0.0,
+    ];
+    assert_eq!(wide(&h), hess);
+
+    // A method over a slice with `wrt(self, x)`, f32: Σ (xᵢ w₀ − w₁)².
+    let m = Sl32 { w: [0.5, 2.0] };
+    let x = [1.0_f32, 2.0];
+    let (v, d, dx) = m.fit_grad(&x);
+    assert_eq!((v, d.w, dx), (3.25, [-7.0, 5.0], vec![-1.5, -1.0]));
+    let (_, t) = m.fit_jvp(&Sl32 { w: [1.0, 0.0] }, &x, &[0.0, 0.0]);
+    assert_eq!(t, -7.0);
+    // Order w₀, w₁, x₀, x₁ (the order the body reads them).
+    let (_, _, _, h) = m.fit_hessian(&x);
+    #[rustfmt::skip]
+    let hess = [
+        10.0, -6.0, -2.0, 0.0,
+        -6.0, 4.0, -1.0, -1.0,
+        -2.0, -1.0, 0.5, 0.0,
+        0.0, -1.0, 0.0, 0.5,
+    ];
+    assert_eq!(wide(&h), hess);
+    let g = m.fit_graph(&x);
+    let (_, adj) = adjoints(&g, "fit", &["self.w[0]", "self.w[1]", "x[0]", "x[1]"]);
+    assert_eq!(adj, [-7.0, 5.0, -1.5, -1.0]);
+
+    // Graph names: the last of shadowed bindings, a binding inside a loop, a reassigned sum.
+    let g = gnames_graph([1.0, 2.0, 3.0], 0.5);
+    let node = |n: &str| g.node(n).map(|n| (n.value(), n.adjoint()));
+    assert_eq!(node("a"), Some((1.0, 3.0)));
+    assert_eq!(node("t"), Some((1.5, 1.0)));
+    assert_eq!(node("s"), Some((3.0, 1.0)));
+    assert_eq!(node("gnames"), Some((3.0, 1.0)));
+    assert_eq!(node("y").map(|n| n.1), Some(18.0));
+}

@@ -3039,3 +3039,57 @@ fn buffer_helpers_in_f32_and_generic_and_a_method_over_a_slice() {
     assert_eq!(node("gnames"), Some((3.0, 1.0)));
     assert_eq!(node("y").map(|n| n.1), Some(18.0));
 }
+#[differentiate(reverse, forward, hessian, graph)]
+fn match_more(x: [f32; 4], k: i32) -> f32 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += match i % 3 {
+            0 | 2 => x[i] * x[i],
+            _ => x[i].sin(),
+        };
+    }
+    let c = match k {
+        i32::MIN..=-1 => s * 2.0,
+        0..3 => s.sqrt(),
+        3.. => -s,
+    };
+    c
+}
+#[test]
+fn or_patterns_and_open_ranges_in_match_in_f32_in_every_mode() {
+    let x = [0.5_f32, 1.0, -0.75, 2.0];
+    let xd = wide(&x);
+    // s = x₀² + sin x₁ + x₂² + x₃² (index 3 is 0 mod 3).
+    let s = xd[0] * xd[0] + xd[1].sin() + xd[2] * xd[2] + xd[3] * xd[3];
+    let gs = [2.0 * xd[0], xd[1].cos(), 2.0 * xd[2], 2.0 * xd[3]];
+    let hs = [2.0, -xd[1].sin(), 2.0, 2.0];
+    let v = [1.0, -0.5, 0.25, 2.0];
+    for k in [-5, 1, 7] {
+        // c = 2s, √s or −s, with its gradient and Hessian.
+        let (c, dc, ddc) = match k {
+            ..=-1 => (2.0 * s, 2.0, 0.0),
+            0..3 => (s.sqrt(), 0.5 / s.sqrt(), -0.25 / (s * s.sqrt())),
+            _ => (-s, -1.0, 0.0),
+        };
+        let grad: Vec<f64> = gs.iter().map(|g| dc * g).collect();
+        let mut hess = vec![0.0; 16];
+        for i in 0..4 {
+            for j in 0..4 {
+                hess[i * 4 + j] = ddc * gs[i] * gs[j] + if i == j { dc * hs[i] } else { 0.0 };
+            }
+        }
+        let what = format!("match_more k = {k}");
+        let (val, g) = match_more_grad(x, k);
+        near(&what, &[f64::from(val)], &[c], 1e-6);
+        near(&what, &wide(&g), &grad, 1e-6);
+        let (_, t) = match_more_jvp(x, narrow(&v).try_into().unwrap(), k);
+        near(&what, &[f64::from(t)], &[dot(&grad, &v)], 1e-6);
+        let (_, _, h) = match_more_hessian(x, k);
+        near(&what, &flat32(&h), &hess, 1e-5);
+        let (_, _, hv) = match_more_hvp(x, narrow(&v).try_into().unwrap(), k);
+        near(&what, &wide(&hv), &mat_vec(&hess, &v), 1e-5);
+        let g = match_more_graph(x, k);
+        let (_, adj) = adjoints(&g, "match_more", &["x[0]", "x[1]", "x[2]", "x[3]"]);
+        near(&what, &adj, &grad, 1e-6);
+    }
+}

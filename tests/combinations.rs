@@ -999,6 +999,19 @@ fn run_time_sized_generic_buffer_in_every_mode() {
         graph: &*graph,
     };
     check_modes("buffers_t", &m, &[0.4, -0.9, 1.3, 0.7], 1e-6);
+    // `vec![x; n]` and `[2x; 3]` filled with an active value: f = n x · 2x + 8x³.
+    let (x, n) = (1.5, 4);
+    let (d, dd) = (4.0 * 4.0 * x + 24.0 * x * x, 16.0 + 48.0 * x);
+    assert_eq!(fill_active_grad(x, n), (45.0, d));
+    assert_eq!(fill_active_jvp(x, 0.5, n), (45.0, 0.5 * d));
+    assert_eq!(fill_active_hessian(x, n), (45.0, d, [[dd]]));
+    assert_eq!(fill_active_hvp(x, 0.5, n), (45.0, d, 0.5 * dd));
+    assert_eq!(
+        fill_active_graph(x, n)
+            .node("x")
+            .map(autodiff::GraphNode::adjoint),
+        Some(d)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3092,4 +3105,10 @@ fn or_patterns_and_open_ranges_in_match_in_f32_in_every_mode() {
         let (_, adj) = adjoints(&g, "match_more", &["x[0]", "x[1]", "x[2]", "x[3]"]);
         near(&what, &adj, &grad, 1e-6);
     }
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn fill_active(x: f64, n: usize) -> f64 {
+    let v = vec![x; n];
+    let a = [x * 2.0; 3];
+    v.iter().sum::<f64>() * a[1] + a.iter().product::<f64>()
 }

@@ -3112,3 +3112,104 @@ fn fill_active(x: f64, n: usize) -> f64 {
     let a = [x * 2.0; 3];
     v.iter().sum::<f64>() * a[1] + a.iter().product::<f64>()
 }
+#[differentiate(reverse, forward, hessian, graph)]
+fn idx_chain(x: [f64; 6], y: f64) -> f64 {
+    let a: f64 = x
+        .iter()
+        .skip(1)
+        .enumerate()
+        .map(|(i, v)| v * (i as f64 + 1.0))
+        .sum();
+    let b: f64 = x
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, v)| v * i as f64)
+        .sum();
+    let c: f64 = x
+        .iter()
+        .enumerate()
+        .step_by(2)
+        .map(|(i, v)| v * v * i as f64)
+        .sum();
+    let d: f64 = x
+        .iter()
+        .step_by(2)
+        .enumerate()
+        .map(|(i, v)| v * i as f64)
+        .sum();
+    let e: f64 = x
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (w[1] - w[0]) * i as f64)
+        .sum();
+    let f: f64 = x
+        .chunks_exact(2)
+        .rev()
+        .enumerate()
+        .map(|(i, c)| c[0] * c[1] * i as f64)
+        .sum();
+    let g: f64 = x
+        .iter()
+        .zip(x.iter().rev())
+        .enumerate()
+        .map(|(i, (p, q))| p * q * i as f64)
+        .sum();
+    let h: f64 = x
+        .iter()
+        .skip(1)
+        .take(3)
+        .rev()
+        .enumerate()
+        .map(|(i, v)| v * i as f64)
+        .sum();
+    let k: f64 = x.iter().rev().skip(2).step_by(2).map(|v| v * y).sum();
+    a + b * y + c + d * y + e + f + g + h * y + k
+}
+fn idx_chain64(x: &[f64], y: f64) -> f64 {
+    let a: f64 = (1..6).map(|j| x[j] * j as f64).sum();
+    let b: f64 = (1..6).map(|j| x[j] * j as f64).sum();
+    let c: f64 = [0, 2, 4].iter().map(|&j| x[j] * x[j] * j as f64).sum();
+    let d: f64 = x[2] + 2.0 * x[4];
+    let e: f64 = (0..5).map(|j| (x[j + 1] - x[j]) * j as f64).sum();
+    let f: f64 = x[2] * x[3] + 2.0 * x[0] * x[1];
+    let g: f64 = (0..6).map(|j| x[j] * x[5 - j] * j as f64).sum();
+    let h: f64 = x[2] + 2.0 * x[1];
+    let k: f64 = (x[3] + x[1]) * y;
+    a + b * y + c + d * y + e + f + g + h * y + k
+}
+#[test]
+fn enumerate_indices_before_and_after_adaptors_in_every_mode() {
+    let p = [0.3, -0.7, 1.1, 0.4, 0.8, -1.2, 0.6];
+    let arr = |q: &[f64]| [q[0], q[1], q[2], q[3], q[4], q[5]];
+    // The same sums written with explicit indices.
+    assert!((idx_chain(arr(&p), p[6]) - idx_chain64(&p[..6], p[6])).abs() < 1e-14);
+    let f = |q: &[f64]| idx_chain64(&q[..6], q[6]);
+    let grad = |q: &[f64]| {
+        let (v, dx, dy) = idx_chain_grad(arr(q), q[6]);
+        (v, with(dx.to_vec(), dy))
+    };
+    let jvp = |q: &[f64], d: &[f64]| idx_chain_jvp(arr(q), arr(d), q[6], d[6]);
+    let hessian = |q: &[f64]| {
+        let (v, dx, dy, h) = idx_chain_hessian(arr(q), q[6]);
+        (v, with(dx.to_vec(), dy), flat(&h))
+    };
+    let hvp = |q: &[f64], d: &[f64]| {
+        let (v, dx, dy, hx, hy) = idx_chain_hvp(arr(q), arr(d), q[6], d[6]);
+        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
+    };
+    let graph = |q: &[f64]| {
+        let g = idx_chain_graph(arr(q), q[6]);
+        let names = ["x[0]", "x[1]", "x[2]", "x[3]", "x[4]", "x[5]", "y"];
+        adjoints(&g, "idx_chain", &names)
+    };
+    let m = Modes {
+        f: &f,
+        grad: &grad,
+        jvp: &jvp,
+        hessian: &hessian,
+        hvp: &hvp,
+        graph: &graph,
+    };
+    check_modes("idx_chain", &m, &p, 1e-6);
+}

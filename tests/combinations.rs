@@ -2086,6 +2086,25 @@ fn closures_in_loops_nested_zips_and_windows_over_slices_in_every_mode() {
         graph: &graph,
     };
     check_modes("closures_more", &m, &[0.3, -0.5, 0.9, 0.7], 1e-6);
+    // A closure with a loop in its body, one with two scalars, one taking `&f64`:
+    // y Σx + x₀ y + x₂ y.
+    let (x, y) = ([1.0, 2.0, 3.0], 0.5);
+    let grad = [2.0 * y, y, 2.0 * y, 6.0 + x[0] + x[2]];
+    let (v, dx, dy) = closure_loop_grad(x, y);
+    assert_eq!(
+        (v, with(dx.to_vec(), dy)),
+        (closure_loop(x, y), grad.to_vec())
+    );
+    let (_, t) = closure_loop_jvp(x, [1.0, 0.0, -1.0], y, 2.0);
+    assert_eq!(t, grad[0] - grad[2] + 2.0 * grad[3]);
+    let (_, _, _, h) = closure_loop_hessian(x, y);
+    assert_eq!(h[3], [2.0, 1.0, 2.0, 0.0]);
+    let (_, adj) = adjoints(
+        &closure_loop_graph(x, y),
+        "closure_loop",
+        &["x[0]", "x[1]", "x[2]", "y"],
+    );
+    assert_eq!(adj, grad);
     let (_, dx, dy) = closures_more_grad([0.3, -0.5, 0.9], 0.5);
     near(
         "closures_more closed form",
@@ -3212,4 +3231,17 @@ fn enumerate_indices_before_and_after_adaptors_in_every_mode() {
         graph: &graph,
     };
     check_modes("idx_chain", &m, &p, 1e-6);
+}
+#[differentiate(reverse, forward, hessian, graph)]
+fn closure_loop(x: [f64; 3], y: f64) -> f64 {
+    let f = |v: f64| {
+        let mut s = 0.0;
+        for i in 0..3 {
+            s += v * x[i];
+        }
+        s
+    };
+    let g = |a: f64, b: f64| a * b;
+    let h = |v: &f64| v * y;
+    f(y) + g(x[0], y) + h(&x[2])
 }

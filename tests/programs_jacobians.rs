@@ -60,7 +60,10 @@
 //!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance;
 //! - adjoint sensitivities of 25 symplectic Euler steps of the three-body problem, the state
 //!   updated in place and the right-hand side called into a buffer at each step: gradient and
-//!   22 × 22 Hessian of the final separation.
+//!   22 × 22 Hessian of the final separation;
+//! - a linearly implicit Euler step for Robertson's problem (Hairer and Wanner, II, §IV.9):
+//!   a 3 × 3 Gaussian elimination with partial pivoting inside the function, its Jacobian
+//!   conserving mass as the step does.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2624,4 +2627,103 @@ fn nbody_integration_gradient_and_hessian() {
     let v = direction(22);
     let (_, t) = nbody_final_separation_jvp(&state, &v[..18], &masses, &v[18..21], h, v[21], steps);
     assert_near("nbody jvp", &[t], &[dot(&grad(&p), &v)], 1e-10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 17. A linearly implicit Euler step: a linear solve with pivoting inside the function
+// ---------------------------------------------------------------------------------------------
+
+/// One step of the linearly implicit Euler method for Robertson's problem (Hairer and Wanner,
+/// II, §IV.9, (9.4)): `(I − h J) Δ = h f(y)`, `y + Δ`, with `J` Robertson's Jacobian written
+/// out and the 3 × 3 system solved by Gaussian elimination with partial pivoting, the matrix
+/// stored row-major in a flat array (nested arrays are not differentiated), rows swapped by
+/// hand (`slice::swap` is not differentiated).
+#[differentiate(reverse, forward)]
+#[allow(clippy::manual_swap)]
+fn robertson_linearly_implicit(y: [f64; 3], h: f64) -> [f64; 3] {
+    let f: [f64; 3] = robertson(y);
+    let mut a = [0.0; 9];
+    a[0] = 1.0 + h * 0.04;
+    a[1] = -h * 1.0e4 * y[2];
+    a[2] = -h * 1.0e4 * y[1];
+    a[3] = -h * 0.04;
+    a[4] = 1.0 + h * (1.0e4 * y[2] + 6.0e7 * y[1]);
+    a[5] = h * 1.0e4 * y[1];
+    a[6] = 0.0;
+    a[7] = -h * 6.0e7 * y[1];
+    a[8] = 1.0;
+    let mut b = [h * f[0], h * f[1], h * f[2]];
+    for k in 0..3 {
+        // The pivot: the largest entry of column k on or below the diagonal.
+        let mut p = k;
+        for i in k + 1..3 {
+            if a[i * 3 + k].abs() > a[p * 3 + k].abs() {
+                p = i;
+            }
+        }
+        if p != k {
+            for j in 0..3 {
+                let t = a[k * 3 + j];
+                a[k * 3 + j] = a[p * 3 + j];
+                a[p * 3 + j] = t;
+            }
+            let t = b[k];
+            b[k] = b[p];
+            b[p] = t;
+        }
+        for i in k + 1..3 {
+            let factor = a[i * 3 + k] / a[k * 3 + k];
+            for j in k..3 {
+                a[i * 3 + j] -= factor * a[k * 3 + j];
+            }
+            b[i] -= factor * b[k];
+        }
+    }
+    let mut delta = [0.0; 3];
+    for i in (0..3).rev() {
+        let mut s = b[i];
+        for j in i + 1..3 {
+            s -= a[i * 3 + j] * delta[j];
+        }
+        delta[i] = s / a[i * 3 + i];
+    }
+    [y[0] + delta[0], y[1] + delta[1], y[2] + delta[2]]
+}
+
+#[test]
+fn linearly_implicit_euler_step_sensitivities() {
+    // Pivoting changes rows where the large rate constants dominate.
+    for (y, h) in [
+        ([1.0, 0.0, 0.0], 1.0e-3),
+        ([0.9, 3.2e-5, 0.1], 0.05),
+        ([0.2, 1.1e-6, 0.8], 10.0),
+    ] {
+        let f = |q: &[f64]| robertson_linearly_implicit([q[0], q[1], q[2]], q[3]).to_vec();
+        let p = [y[0], y[1], y[2], h];
+        // Differences in variables scaled to their size: y₂ lives near 1e-5.
+        let scale = [1.0, 1.0e-6, 1.0, h];
+        let scaled = |q: &[f64]| f(&[q[0], q[1] * scale[1], q[2], q[3] * scale[3]]);
+        let want: Vec<Vec<f64>> = fd_jacobian(scaled, &[p[0], p[1] / scale[1], p[2], 1.0])
+            .into_iter()
+            .map(|row| (0..4).map(|j| row[j] / scale[j]).collect())
+            .collect();
+        let (next, jac) = robertson_linearly_implicit_jacobian(y, h);
+        assert_eq!(next.to_vec(), f(&p));
+        // Mass is conserved by the step, so the rows of its Jacobian sum to (1, 1, 1, 0).
+        for j in 0..4 {
+            let s = jac[0][j] + jac[1][j] + jac[2][j];
+            let e = if j < 3 { 1.0 } else { 0.0 };
+            assert!((s - e).abs() < 1e-9, "column {j}: {s}");
+        }
+        // Column by column: the y₂ column's differences carry roundoff of 1e-7.
+        for j in 0..4 {
+            let got: Vec<f64> = (0..3).map(|i| jac[i][j]).collect();
+            let col: Vec<f64> = (0..3).map(|i| want[i][j]).collect();
+            assert_near("linearly implicit jacobian", &got, &col, 1e-4);
+        }
+        let (_, t) = robertson_linearly_implicit_jvp(y, [0.1, -1.0e-6, 0.3], h, 0.01);
+        let v = [0.1, -1.0e-6, 0.3, 0.01];
+        let want_t: Vec<f64> = jac.iter().map(|r| dot(r, &v)).collect();
+        assert_near("linearly implicit jvp", &t, &want_t, 1e-10);
+    }
 }

@@ -63,7 +63,10 @@
 //!   22 × 22 Hessian of the final separation;
 //! - a linearly implicit Euler step for Robertson's problem (Hairer and Wanner, II, §IV.9):
 //!   a 3 × 3 Gaussian elimination with partial pivoting inside the function, its Jacobian
-//!   conserving mass as the step does.
+//!   conserving mass as the step does;
+//! - velocity Verlet (Swope et al., 1982) over a force routine that returns the energy and
+//!   writes the forces into a buffer (Allen and Tildesley, §5.1): the routine's VJP against the
+//!   chain's Laplacian, the trajectory's gradient and Hessian.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2726,4 +2729,105 @@ fn linearly_implicit_euler_step_sensitivities() {
         let want_t: Vec<f64> = jac.iter().map(|r| dot(r, &v)).collect();
         assert_near("linearly implicit jvp", &t, &want_t, 1e-10);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 18. Velocity Verlet over a force routine that returns the energy and writes the forces
+// ---------------------------------------------------------------------------------------------
+
+/// The forces of a harmonic chain of unit rest length written into `f`, the potential energy
+/// returned, as molecular-dynamics force routines are written (Allen and Tildesley, §3.2 and
+/// §5.1): `f` zeroed, then each bond adds its pair of forces.
+#[differentiate(reverse, forward, hessian)]
+fn chain_forces(x: &[f64], k: f64, f: &mut [f64]) -> f64 {
+    let n = x.len();
+    let mut energy = 0.0;
+    f.fill(0.0);
+    for i in 0..n - 1 {
+        let d = x[i + 1] - x[i] - 1.0;
+        energy += 0.5 * k * d * d;
+        f[i] += k * d;
+        f[i + 1] -= k * d;
+    }
+    energy
+}
+
+/// The kinetic energy after five velocity Verlet steps (Swope et al., J. Chem. Phys. 1982), the
+/// force routine called as a statement, its energy unused.
+#[differentiate(reverse, forward, hessian)]
+fn verlet_kinetic(x0: &[f64], v0: &[f64], k: f64, h: f64) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut v = v0.to_vec();
+    let mut f = vec![0.0; n];
+    chain_forces(&x, k, &mut f);
+    for _ in 0..5 {
+        for i in 0..n {
+            v[i] += 0.5 * h * f[i];
+            x[i] += h * v[i];
+        }
+        chain_forces(&x, k, &mut f);
+        for i in 0..n {
+            v[i] += 0.5 * h * f[i];
+        }
+    }
+    let mut kinetic = 0.0;
+    for i in 0..n {
+        kinetic += 0.5 * v[i] * v[i];
+    }
+    kinetic
+}
+
+#[test]
+fn velocity_verlet_through_a_force_routine() {
+    let x = [0.0, 1.2, 1.9, 3.3];
+    let k = 2.0;
+    // The force routine's VJP with seeds on both outputs: w·f + s·E.
+    let w = [0.3, -0.2, 0.5, 0.1];
+    let s = 0.7;
+    let (mut d_x, mut f, mut d_f) = (vec![0.0; 4], vec![0.0; 4], w.to_vec());
+    let (energy, d_k) = chain_forces_vjp_into(&x, &mut d_x, k, &mut f, &mut d_f, s);
+    let mut f2 = vec![0.0; 4];
+    assert_eq!(energy, chain_forces(&x, k, &mut f2));
+    assert_eq!(f, f2);
+    // The forces are minus the energy's gradient, so w·f + s·E has gradient −H w + s ∇E:
+    // for the chain, ∂fᵢ/∂xⱼ is k times the graph Laplacian's −Lᵢⱼ.
+    let lap = [
+        [1.0, -1.0, 0.0, 0.0],
+        [-1.0, 2.0, -1.0, 0.0],
+        [0.0, -1.0, 2.0, -1.0],
+        [0.0, 0.0, -1.0, 1.0],
+    ];
+    let want: Vec<f64> = (0..4)
+        .map(|j| -k * dot(&w, &[lap[0][j], lap[1][j], lap[2][j], lap[3][j]]) - s * f[j])
+        .collect();
+    assert_near("forces vjp", &d_x, &want, 1e-12);
+    // ∂/∂k: w·f/k + s·E/k.
+    assert_near(
+        "forces vjp k",
+        &[d_k],
+        &[(dot(&w, &f) + s * energy) / k],
+        1e-12,
+    );
+    // The trajectory: gradient against differences, Hessian against differences of it.
+    let v0 = [0.1, -0.2, 0.05, 0.3];
+    let mut p = x.to_vec();
+    p.extend_from_slice(&v0);
+    p.extend_from_slice(&[k, 0.1]);
+    let run = |q: &[f64]| verlet_kinetic(&q[..4], &q[4..8], q[8], q[9]);
+    let grad = |q: &[f64]| {
+        let (_, mut g, gv, gk, gh) = verlet_kinetic_grad(&q[..4], &q[4..8], q[8], q[9]);
+        g.extend_from_slice(&gv);
+        g.extend_from_slice(&[gk, gh]);
+        g
+    };
+    assert_near(
+        "verlet grad",
+        &grad(&p),
+        &common::oracles::fd_gradient(run, &p),
+        FD,
+    );
+    let (value, _, _, _, _, hess) = verlet_kinetic_hessian(&x, &v0, k, 0.1);
+    assert_eq!(value, run(&p));
+    common::oracles::check_hessian("verlet hessian", &hess, grad, &p);
 }

@@ -1355,3 +1355,91 @@ fn a_part_of_an_array_written_before_a_helper_reads_it() {
         1e-7,
     );
 }
+
+/// Prefix sums, doubled: `out` written in full, then read: `outᵢ = 2 Σ_{j ≤ i} xⱼ`.
+#[differentiate(reverse, forward)]
+fn prefix_sums(x: &[f64], out: &mut [f64]) {
+    let n = out.len();
+    for i in 0..n {
+        out[i] = 2.0 * x[i];
+    }
+    for i in 1..n {
+        out[i] += out[i - 1];
+    }
+}
+
+/// A copy, then a change in place.
+#[differentiate(reverse, forward)]
+fn copied(x: &[f64], out: &mut [f64]) {
+    out.copy_from_slice(x);
+    out[0] *= x[0];
+}
+
+/// Writes all but the first element: what `out[0]` held passes through.
+#[differentiate(reverse, forward)]
+fn all_but_first(x: &[f64], out: &mut [f64]) {
+    for i in 1..out.len() {
+        out[i] = x[i] * x[i];
+    }
+}
+
+/// Writes `out` in full only when `s` is positive.
+#[differentiate(reverse, forward)]
+fn when_positive(x: &[f64], s: f64, out: &mut [f64]) {
+    if s > 0.0 {
+        for i in 0..out.len() {
+            out[i] = s * x[i];
+        }
+    }
+}
+
+/// A loop over rows through five helpers and one local buffer: `c` is overwritten by the prefix
+/// sums of a row, by a copy of the row, by a multiple of the row when the row starts positive,
+/// in all but its first element by the squares of the row, then scaled in place by the row (a
+/// helper that reads it); f sums (Σᵢ cᵢ)², c₀ c₂ and c₀ c₁ at those points of each row.
+#[differentiate(reverse, forward)]
+fn rows_through_helpers(x: &[f64], d: usize) -> f64 {
+    let mut c = vec![0.0; d];
+    let mut f = 0.0;
+    for r in 0..x.len() / d {
+        let row = &x[r * d..(r + 1) * d];
+        prefix_sums(row, &mut c);
+        let mut s = 0.0;
+        for v in &c {
+            s += v;
+        }
+        f += s * s;
+        copied(row, &mut c);
+        f += c[0] * c[2];
+        when_positive(row, row[0], &mut c);
+        all_but_first(row, &mut c);
+        scale_in_place(row, &mut c);
+        f += c[0] * c[1];
+    }
+    f
+}
+
+#[test]
+fn helpers_that_overwrite_their_buffers_say_so() {
+    assert!(subtract_overwrites());
+    assert!(scale_sin_overwrites());
+    assert!(prefix_sums_overwrites());
+    assert!(copied_overwrites());
+    assert!(!scale_in_overwrites());
+    assert!(!accumulate_overwrites());
+    assert!(!scale_in_place_overwrites());
+    assert!(!write_tail_overwrites());
+    assert!(!all_but_first_overwrites());
+    assert!(!when_positive_overwrites());
+    // The caller saves what its buffer held only for the helpers that read it: the gradient
+    // against differences, through every kind of helper.
+    let x = [0.4, -1.2, 0.7, -0.3, 1.5, 0.2, 0.9, -0.8, 0.6];
+    let (value, grad) = rows_through_helpers_grad(&x, 3);
+    assert_eq!(value, rows_through_helpers(&x, 3));
+    let fd = differences(|p| rows_through_helpers(p, 3), &x);
+    assert_all_close_to("rows_through_helpers", &grad, &fd, 1e-9);
+    let dir = [0.3, -0.1, 0.7, 0.2, -0.5, 0.4, 0.1, 0.6, -0.2];
+    let (_, tangent) = rows_through_helpers_jvp(&x, &dir, 3);
+    let along: f64 = grad.iter().zip(&dir).map(|(g, v)| g * v).sum();
+    assert!((tangent - along).abs() < 1e-12 * (1.0 + along.abs()));
+}

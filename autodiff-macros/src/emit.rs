@@ -29,7 +29,7 @@ use crate::prim::{Prim, Syntax};
 use crate::reverse::Adjoint;
 
 mod lanes;
-mod out_params;
+pub(crate) mod out_params;
 pub mod second;
 
 /// Operator precedence of emitted expressions, loosest first.

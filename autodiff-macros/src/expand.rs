@@ -129,6 +129,9 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
         let hvp = second::hvp(&graph, adjoint);
         emit::second::hvp_fns(&hvp).to_tokens(&mut out);
     }
+    if (options.reverse || options.hessian) && graph.params.iter().any(crate::graph::Param::out) {
+        emit::out_params::overwrites_fn(&graph).to_tokens(&mut out);
+    }
     if options.forward {
         let tangent = forward::forward(graph);
         emit::forward_fn(&tangent).to_tokens(&mut out);

@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Inputs, Signature, doc_lines, gradient_type, stored_param};
-use crate::graph::Shape;
+use crate::graph::{Block, Graph, LitValue, Loop, Op, Shape, Stmt, VarId};
 use crate::reverse::Adjoint;
 
 /// What `reverse_fn` has laid out.
@@ -139,4 +139,96 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
             #body
         }
     }
+}
+
+/// `g_overwrites()`: whether `g` writes every element of each out-parameter before it reads
+/// any, so that `g_vjp_into` never reads what the buffer held before the call. A caller's
+/// forward sweep saves a buffer's elements before the call for `g_vjp_into` only when it is
+/// false; the constant folds away. A method's is an associated function of its type.
+pub(crate) fn overwrites_fn(graph: &Graph) -> TokenStream {
+    let sig = Signature::new(graph);
+    let name = sig.name("overwrites");
+    let vis = sig.vis();
+    let value = overwrites(graph);
+    let doc = format!(
+        " Whether [`{}`] writes every element of its out-parameters before reading any.",
+        sig.link(graph)
+    );
+    quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[must_use]
+        #[inline]
+        #vis const fn #name() -> bool {
+            #value
+        }
+    }
+}
+
+/// Whether the function writes every element of each out-parameter before it reads any: the
+/// first top-level statement that touches the buffer (other than reading its length) is a loop
+/// `for i in 0..out.len()` whose body stores `out[i]` unconditionally and reads nothing of
+/// `out`.
+pub(crate) fn overwrites(graph: &Graph) -> bool {
+    let outs: Vec<VarId> = graph
+        .params
+        .iter()
+        .filter(|p| p.out())
+        .filter_map(|p| p.var)
+        .collect();
+    !outs.is_empty() && outs.iter().all(|&o| overwritten_first(graph, o))
+}
+
+fn overwritten_first(graph: &Graph, out: VarId) -> bool {
+    for stmt in &graph.body.0 {
+        if !touches(graph, stmt, out, true) {
+            continue;
+        }
+        let Stmt::For(Loop {
+            counter,
+            start,
+            end,
+            inclusive: false,
+            reverse: false,
+            body,
+            ..
+        }) = stmt
+        else {
+            return false;
+        };
+        let from_zero = matches!(graph.node(*start).op, Op::Lit(LitValue::Int(0), _));
+        let to_len = matches!(graph.node(*end).op, Op::Len(v) if v == out);
+        let stored = body.0.iter().any(|s| {
+            matches!(s, Stmt::Store { var, index, .. }
+                if *var == out && matches!(graph.node(*index).op, Op::Counter(c) if c == *counter))
+        });
+        let reads = body.0.iter().any(|s| touches(graph, s, out, false));
+        return from_zero && to_len && stored && !reads;
+    }
+    false
+}
+
+/// Whether `stmt` (or a statement nested in it) reads `out` (a load of an element, the buffer
+/// or a part of it passed to a call), or, with `writes`, also writes it.
+fn touches(graph: &Graph, stmt: &Stmt, out: VarId, writes: bool) -> bool {
+    let mut found = false;
+    let mut nodes = Vec::new();
+    stmt.for_each_stmt(|s| match s {
+        Stmt::Store { var, .. } | Stmt::Assign(var, _) if *var == out => found |= writes,
+        _ => {}
+    });
+    let block = Block(vec![stmt.clone()]);
+    block.for_each_use(&mut |n| nodes.push(n));
+    let mut seen = std::collections::HashSet::new();
+    while let Some(n) = nodes.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        let node = graph.node(n);
+        if matches!(node.op, Op::Load(v) | Op::Array(v, _) | Op::Part(v) if v == out) {
+            found = true;
+        }
+        nodes.extend(node.args.iter().copied());
+    }
+    found
 }

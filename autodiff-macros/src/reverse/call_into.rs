@@ -21,15 +21,20 @@
 
 use super::Reverse;
 use crate::algebra::Site;
-use crate::graph::{Block, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId};
+use crate::graph::{
+    Block, Callee, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId,
+};
 
 /// An array input of a call, saved for the backward sweep.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(super) struct Snapshot {
     pub input: VarId,
     pub tape: VarId,
     /// Saved before the call rather than after it: the buffer the call writes.
     pub before: bool,
+    /// For the buffer the call writes: `g_overwrites`, false when `g_vjp_into` reads what the
+    /// buffer held, the only case it is saved in.
+    pub unless: Option<Callee>,
 }
 
 impl Reverse {
@@ -113,7 +118,7 @@ impl Reverse {
 
     /// An array input of `call` as it was at the call: a scratch buffer the saved elements are
     /// popped into. `before` saves it before the call, as the buffer the call writes must be.
-    fn restore_input(&mut self, call: NodeId, input: VarId, before: bool) -> VarId {
+    fn restore_input(&mut self, call: NodeId, input: VarId, before: Option<&Callee>) -> VarId {
         let ty = self.b.with_graph(|g| g.vars[input.0].ty);
         let tape = self.new_var(
             "saved",
@@ -121,10 +126,24 @@ impl Reverse {
             Shape::Tape(crate::graph::Count::Known(0)),
             None,
         );
+        // `g_overwrites`: of `self.g`, `Self::g_overwrites`.
+        let unless = before.map(|callee| {
+            let prefix = if callee.prefix.to_string() == quote::quote!(self.).to_string() {
+                quote::quote!(Self::)
+            } else {
+                callee.prefix.clone()
+            };
+            Callee {
+                prefix,
+                name: quote::format_ident!("{}_overwrites", callee.name, span = callee.name.span()),
+                floats: Vec::new(),
+            }
+        });
         self.snapshots.entry(call).or_default().push(Snapshot {
             input,
             tape,
-            before,
+            before: before.is_some(),
+            unless: unless.clone(),
         });
         let len = self.length_here(input);
         let copy = self.scratch(ty, len);
@@ -135,7 +154,7 @@ impl Reverse {
             .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
         let pop = self.push_node(Op::Pop(tape), vec![], ty);
         let zero = self.b.int(0);
-        self.emit(Stmt::For(Loop {
+        let restore = Stmt::For(Loop {
             counter,
             name: "k".to_owned(),
             start: zero,
@@ -151,8 +170,26 @@ impl Reverse {
                     value: pop,
                 },
             ]),
-        }));
+        });
+        let restore = self.unless(unless, restore);
+        self.emit(restore);
         copy
+    }
+
+    /// `stmt`, or with `overwrites`, `if !g_overwrites() { stmt }`: the saving and restoring
+    /// of what a buffer held before a call, which `g_vjp_into` reads only when the constant
+    /// `g_overwrites()` is false.
+    fn unless(&mut self, overwrites: Option<Callee>, stmt: Stmt) -> Stmt {
+        let Some(overwrites) = overwrites else {
+            return stmt;
+        };
+        let call = self.push_node(Op::Call(overwrites), vec![], Ty::Bool);
+        let cond = self.push_node(Op::Not, vec![call], Ty::Bool);
+        Stmt::If {
+            cond,
+            then: Block(vec![stmt]),
+            otherwise: Block::default(),
+        }
     }
 
     /// Reverses `out = g(args)`, a call that writes the buffer `out`.
@@ -207,7 +244,7 @@ impl Reverse {
                     let buffer_ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
                     let bounds = matches!(arg.op, Op::Part(_))
                         .then(|| vec![self.value(arg.args[0]), self.value(arg.args[1])]);
-                    let scratch = self.restore_input(call, buffer, true);
+                    let scratch = self.restore_input(call, buffer, Some(&invoke.callee));
                     let adjoint = match self.var_adjoint.get(&buffer) {
                         Some(&d) => d,
                         // A buffer nothing reads afterwards: a zero seed, in a buffer of its
@@ -243,7 +280,7 @@ impl Reverse {
                     let input = if self.unchanging(x) || self.written_before(x, call) {
                         x
                     } else {
-                        self.restore_input(call, x, false)
+                        self.restore_input(call, x, None)
                     };
                     let (op, bounds) = of(input);
                     args.push(self.push_node(op, bounds, x_ty));
@@ -346,7 +383,13 @@ impl Reverse {
         let Some(snapshots) = self.snapshots.get(call).cloned() else {
             return;
         };
-        for Snapshot { input, tape, .. } in snapshots.into_iter().filter(|s| s.before == before) {
+        for Snapshot {
+            input,
+            tape,
+            unless,
+            ..
+        } in snapshots.into_iter().filter(|s| s.before == before)
+        {
             let ty = self.b.with_graph(|g| g.vars[input.0].ty);
             let len = self.push_node(Op::Len(input), vec![], Ty::Int);
             let zero = self.b.int(0);
@@ -357,7 +400,7 @@ impl Reverse {
                 .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
             let load = self.push_node(Op::Load(input), vec![k], ty);
             out.push(Stmt::Node(len));
-            out.push(Stmt::For(Loop {
+            let save = Stmt::For(Loop {
                 counter,
                 name: "k".to_owned(),
                 start: zero,
@@ -369,7 +412,8 @@ impl Reverse {
                     Stmt::Node(load),
                     Stmt::Push(tape, load),
                 ]),
-            }));
+            });
+            out.push(self.unless(unless, save));
         }
     }
 

@@ -66,7 +66,9 @@
 //!   conserving mass as the step does;
 //! - velocity Verlet (Swope et al., 1982) over a force routine that returns the energy and
 //!   writes the forces into a buffer (Allen and Tildesley, §5.1): the routine's VJP against the
-//!   chain's Laplacian, the trajectory's gradient and Hessian.
+//!   chain's Laplacian, the trajectory's gradient and Hessian;
+//! - the Hodgkin–Huxley equations (Dayan and Abbott, *Theoretical Neuroscience*, §5.6): the
+//!   4 × 5 Jacobian at rest, on the upstroke and in repolarisation.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2830,4 +2832,75 @@ fn velocity_verlet_through_a_force_routine() {
     let (value, _, _, _, _, hess) = verlet_kinetic_hessian(&x, &v0, k, 0.1);
     assert_eq!(value, run(&p));
     common::oracles::check_hessian("verlet hessian", &hess, grad, &p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 19. Hodgkin–Huxley: a neuron's right-hand side and its Jacobian
+// ---------------------------------------------------------------------------------------------
+
+/// The Hodgkin–Huxley equations in the modern sign convention, millivolts and milliseconds
+/// (Dayan and Abbott, *Theoretical Neuroscience*, §5.6): `y = [V, m, h, n]`, `i_ext` the
+/// injected current per unit area.
+#[differentiate(reverse, forward, hessian)]
+fn hodgkin_huxley(y: [f64; 4], i_ext: f64) -> [f64; 4] {
+    let [v, m, h, n] = y;
+    let alpha_m = 0.1 * (v + 40.0) / (1.0 - (-(v + 40.0) / 10.0).exp());
+    let beta_m = 4.0 * (-(v + 65.0) / 18.0).exp();
+    let alpha_h = 0.07 * (-(v + 65.0) / 20.0).exp();
+    let beta_h = 1.0 / (1.0 + (-(v + 35.0) / 10.0).exp());
+    let alpha_n = 0.01 * (v + 55.0) / (1.0 - (-(v + 55.0) / 10.0).exp());
+    let beta_n = 0.125 * (-(v + 65.0) / 80.0).exp();
+    let i_na = 120.0 * m.powi(3) * h * (v - 50.0);
+    let i_k = 36.0 * n.powi(4) * (v + 77.0);
+    let i_l = 0.3 * (v + 54.387);
+    [
+        i_ext - i_na - i_k - i_l,
+        alpha_m * (1.0 - m) - beta_m * m,
+        alpha_h * (1.0 - h) - beta_h * h,
+        alpha_n * (1.0 - n) - beta_n * n,
+    ]
+}
+
+fn hodgkin_huxley_flat(q: &[f64]) -> Vec<f64> {
+    hodgkin_huxley([q[0], q[1], q[2], q[3]], q[4]).to_vec()
+}
+
+#[test]
+fn hodgkin_huxley_jacobian_against_differences() {
+    // At rest, during the upstroke and during repolarisation.
+    for q in [
+        [-65.0, 0.053, 0.596, 0.3177, 0.0],
+        [-30.0, 0.4, 0.45, 0.4, 10.0],
+        [20.0, 0.9, 0.1, 0.7, 10.0],
+    ] {
+        let y = [q[0], q[1], q[2], q[3]];
+        let (dy, jac) = hodgkin_huxley_jacobian(y, q[4]);
+        assert_eq!(dy.to_vec(), hodgkin_huxley_flat(&q));
+        let want = fd_jacobian(hodgkin_huxley_flat, &q);
+        for i in 0..4 {
+            assert_near("hodgkin-huxley jacobian", &jac[i], &want[i], FD);
+        }
+        // The membrane equation's gating columns by hand, and ∂/∂I = e₀.
+        let (v, m, h, n) = (q[0], q[1], q[2], q[3]);
+        let by_hand = [
+            -120.0 * 3.0 * m * m * h * (v - 50.0),
+            -120.0 * m.powi(3) * (v - 50.0),
+            -36.0 * 4.0 * n.powi(3) * (v + 77.0),
+            1.0,
+        ];
+        assert_near(
+            "hodgkin-huxley dV'",
+            &[jac[0][1], jac[0][2], jac[0][3], jac[0][4]],
+            &by_hand,
+            EXACT,
+        );
+        assert_eq!([jac[1][4], jac[2][4], jac[3][4]], [0.0; 3]);
+        // The gates do not couple: ∂ṁ/∂h = ∂ṁ/∂n = 0, and so on.
+        assert_eq!(
+            [
+                jac[1][2], jac[1][3], jac[2][1], jac[2][3], jac[3][1], jac[3][2]
+            ],
+            [0.0; 6]
+        );
+    }
 }

@@ -68,7 +68,10 @@
 //!   writes the forces into a buffer (Allen and Tildesley, §5.1): the routine's VJP against the
 //!   chain's Laplacian, the trajectory's gradient and Hessian;
 //! - the Hodgkin–Huxley equations (Dayan and Abbott, *Theoretical Neuroscience*, §5.6): the
-//!   4 × 5 Jacobian at rest, on the upstroke and in repolarisation.
+//!   4 × 5 Jacobian at rest, on the upstroke and in repolarisation;
+//! - Misra1a again as a problem struct holding its data (as a Ceres `CostFunction` functor
+//!   does), its `&self` cost calling the residual vector with the data fields as slices: full
+//!   Newton with `f_hessian` to the certified values.
 #![allow(
     // Dimensions and indices as `f64`, as the definitions read them; they are small.
     clippy::cast_precision_loss,
@@ -2903,4 +2906,77 @@ fn hodgkin_huxley_jacobian_against_differences() {
             [0.0; 6]
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 20. Misra1a again, as a problem struct whose method calls the residual vector
+// ---------------------------------------------------------------------------------------------
+
+/// The residuals of section 7 for data of any length, taken as slices (the data active too:
+/// a callee's `wrt` must name every float parameter).
+#[differentiate(reverse, forward, hessian)]
+fn exponential_residuals(b: [f64; 2], x: &[f64], y: &[f64]) -> [f64; 14] {
+    let mut r = [0.0; 14];
+    for i in 0..14 {
+        r[i] = y[i] - b[0] * (1.0 - (-b[1] * x[i]).exp());
+    }
+    r
+}
+
+/// A least-squares problem holding its data, as a Ceres `CostFunction` functor or a SciPy
+/// `least_squares` closure holds it; the cost is half the squared residuals.
+struct ExponentialFit {
+    x: Vec<f64>,
+    y: Vec<f64>,
+}
+
+impl ExponentialFit {
+    #[differentiate(reverse, forward, hessian)]
+    fn cost(&self, b: [f64; 2]) -> f64 {
+        let r: [f64; 14] = exponential_residuals(b, &self.x, &self.y);
+        let mut s = 0.0;
+        for i in 0..14 {
+            s += r[i] * r[i];
+        }
+        0.5 * s
+    }
+}
+
+#[test]
+fn misra1a_full_newton_through_a_method() {
+    let problem = ExponentialFit {
+        x: MISRA1A_X.to_vec(),
+        y: MISRA1A_Y.to_vec(),
+    };
+    // Full Newton from close to the solution (the Gauss–Newton run of section 7 gets there
+    // from NIST's start): the cost's Hessian includes the residuals' second derivatives.
+    let mut b = [240.0, 5.4e-4];
+    for _ in 0..20 {
+        let (c, g, h) = problem.cost_hessian(b);
+        assert_eq!(c, problem.cost(b));
+        // Against differences of the gradient, in variables scaled to their size.
+        let scale = [100.0, 1.0e-4];
+        let grad = |q: &[f64]| {
+            let (_, g) = problem.cost_grad([q[0] * scale[0], q[1] * scale[1]]);
+            vec![g[0] * scale[0], g[1] * scale[1]]
+        };
+        let hs: Vec<f64> = (0..4)
+            .map(|k| h[k / 2][k % 2] * scale[k / 2] * scale[k % 2])
+            .collect();
+        common::oracles::check_hessian(
+            "misra1a cost hessian",
+            &hs,
+            grad,
+            &[b[0] / scale[0], b[1] / scale[1]],
+        );
+        let hf: Vec<f64> = h.iter().flatten().copied().collect();
+        let step = solve(&hf, &g);
+        b[0] -= step[0];
+        b[1] -= step[1];
+    }
+    assert!((b[0] / 2.389_421_291_8e2 - 1.0).abs() < 1e-9, "{b:?}");
+    assert!((b[1] / 5.501_564_318_1e-4 - 1.0).abs() < 1e-9, "{b:?}");
+    let (_, t) = problem.cost_jvp([240.0, 5.4e-4], [1.0, 0.0]);
+    let (_, g) = problem.cost_grad([240.0, 5.4e-4]);
+    assert_near("misra1a cost jvp", &[t], &[g[0]], 1e-12);
 }

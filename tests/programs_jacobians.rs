@@ -9,7 +9,8 @@
 //!   `rodrigues_rotate_point`, `radial_distort` and `project`, `microsoft/ADBench`,
 //!   `src/cpp/shared/ba.h`), helpers writing into `&mut [f64]` buffers as the C++ does: the
 //!   2 × 15 Jacobian with respect to the camera (11), the point (3) and the weight, `ba_objective`
-//!   over several observations into two output buffers, and the Hessian of the squared error;
+//!   over several observations into two output buffers, the Hessian of one observation's
+//!   squared error, and the gradient (checked as `Jᵀr`) and 35 × 35 Hessian of the whole cost;
 //! - Robertson's stiff chemical kinetics (also in `f32`, rate constants as parameters), Van der
 //!   Pol's oscillator (`f64` and `f32`), Lorenz's system and a classical Runge–Kutta step of it
 //!   that calls it four times (`let k1: [f64; 3] = lorenz(u, p);`), and the one-dimensional
@@ -2979,4 +2980,72 @@ fn misra1a_full_newton_through_a_method() {
     let (_, t) = problem.cost_jvp([240.0, 5.4e-4], [1.0, 0.0]);
     let (_, g) = problem.cost_grad([240.0, 5.4e-4]);
     assert_near("misra1a cost jvp", &[t], &[g[0]], 1e-12);
+}
+
+/// The bundle-adjustment cost over every observation: half the squared reprojection errors plus
+/// the weight terms, the cameras and points picked by index (`obs`), for Newton's method on the
+/// whole problem (`f_hessian` through the reprojection error's `_hvp`).
+#[differentiate(reverse, hessian, wrt(cams, x, w))]
+fn ba_cost(cams: &[f64], x: &[f64], w: &[f64], obs: &[usize], feats: &[f64]) -> f64 {
+    let mut cost = 0.0;
+    for i in 0..w.len() {
+        let c = obs[2 * i];
+        let p = obs[2 * i + 1];
+        let [ex, ey] = compute_reproj_error(
+            &cams[c * 11..(c + 1) * 11],
+            &x[p * 3..(p + 1) * 3],
+            w[i],
+            &feats[2 * i..2 * i + 2],
+        );
+        let ew = compute_zach_weight_error(w[i]);
+        cost += 0.5 * (ex * ex + ey * ey + ew * ew);
+    }
+    cost
+}
+
+#[test]
+fn bundle_adjustment_total_cost_hessian() {
+    let ba = ba_problem();
+    let (nc, nx) = (ba.cams.len(), ba.x.len());
+    let p = ba.flat();
+    let grad = |q: &[f64]| {
+        let (_, mut g, gx, gw) =
+            ba_cost_grad(&q[..nc], &q[nc..nc + nx], &q[nc + nx..], &ba.obs, &ba.feats);
+        g.extend_from_slice(&gx);
+        g.extend_from_slice(&gw);
+        g
+    };
+    let cost = |q: &[f64]| ba_cost(&q[..nc], &q[nc..nc + nx], &q[nc + nx..], &ba.obs, &ba.feats);
+    assert_near(
+        "ba total grad",
+        &grad(&p),
+        &common::oracles::fd_gradient(cost, &p),
+        FD,
+    );
+    // The gradient is Jᵀr of the residuals `ba_objective` writes.
+    let r = ba.residuals(&ba.cams, &ba.x, &ba.w);
+    let (mut d_cams, mut d_x, mut d_w) = (vec![0.0; nc], vec![0.0; nx], vec![0.0; ba.w.len()]);
+    let (mut out_r, mut out_w) = (vec![0.0; 8], vec![0.0; 4]);
+    let (mut seed_r, mut seed_w) = (r[..8].to_vec(), r[8..].to_vec());
+    ba_objective_vjp_into(
+        &ba.cams,
+        &mut d_cams,
+        &ba.x,
+        &mut d_x,
+        &ba.w,
+        &mut d_w,
+        &ba.obs,
+        &ba.feats,
+        &mut out_r,
+        &mut seed_r,
+        &mut out_w,
+        &mut seed_w,
+    );
+    let mut jtr = d_cams.clone();
+    jtr.extend_from_slice(&d_x);
+    jtr.extend_from_slice(&d_w);
+    assert_near("ba total grad is Jᵀr", &grad(&p), &jtr, 1e-10);
+    let (value, _, _, _, hess) = ba_cost_hessian(&ba.cams, &ba.x, &ba.w, &ba.obs, &ba.feats);
+    assert_eq!(value, cost(&p));
+    common::oracles::check_hessian("ba total hessian", &hess, grad, &p);
 }

@@ -1418,3 +1418,49 @@ fn several_output_calls_in_closures_and_arms() {
         assert!(close(h, d2, 1e-12), "f'' at k = {k}: {h} against {d2}");
     }
 }
+
+/// No float parameter: a Jacobian with no column.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::cast_precision_loss)]
+fn constant_outputs(n: usize) -> [f64; 2] {
+    [n as f64, 1.0]
+}
+
+/// The sum of a data slice and its length, shifted by a constant.
+#[differentiate(reverse, forward)]
+#[allow(clippy::cast_precision_loss)]
+fn slice_summary(x: &[f64], offset: usize) -> [f64; 2] {
+    let mut s = 0.0;
+    for v in x {
+        s += v;
+    }
+    [s + offset as f64, x.len() as f64]
+}
+
+/// A tuple output, of an empty slice and a scalar.
+#[differentiate(reverse, forward)]
+fn squares_and_scalar(x: &[f64], c: f64) -> (f64, [f64; 2]) {
+    let mut s = 0.0;
+    for v in x {
+        s += v * v;
+    }
+    (s + c, [c * 2.0, s])
+}
+
+#[test]
+fn jacobian_output_without_columns() {
+    // The output is the function's even when no column is computed.
+    assert_eq!(constant_outputs_jacobian(3), ([3.0, 1.0], [[], []]));
+    let (out, jac) = slice_summary_jacobian(&[], 3);
+    assert_eq!((out, jac.len()), ([3.0, 0.0], 0));
+    let mut empty: [f64; 0] = [];
+    assert_eq!(slice_summary_jacobian_into(&[], 3, &mut empty), [3.0, 0.0]);
+    // One column (the scalar) and none of the empty slice: ∂(s + c, 2c, s)/∂c = (1, 2, 0).
+    let (out, jac) = squares_and_scalar_jacobian(&[], 1.5);
+    assert_eq!((out, jac), ((1.5, [3.0, 0.0]), vec![1.0, 2.0, 0.0]));
+    let (out, jac) = squares_and_scalar_jacobian(&[2.0], 1.5);
+    assert_eq!(
+        (out, jac),
+        ((5.5, [3.0, 4.0]), vec![4.0, 1.0, 0.0, 2.0, 4.0, 0.0])
+    );
+}

@@ -1284,14 +1284,18 @@ impl Gen<'_> {
             });
         }
         let args = self.jvp_args(true);
+        // At least one sweep, which computes the output: with no column (an empty slice, or no
+        // float parameter) a sweep of zero tangents.
         let forward = quote! {
             #(#slice_buffers)*
-            for #j_ in 0..#n {
+            for #j_ in 0..::core::cmp::max(#n, 1) {
                 #(#tangents)*
                 let mut #d_out_: [#float; #m] = [0.0; #m];
                 let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
-                for (#i_, #t_) in #d_out_.iter().enumerate() {
-                    #col = *#t_;
+                if #j_ < #n {
+                    for (#i_, #t_) in #d_out_.iter().enumerate() {
+                        #col = *#t_;
+                    }
                 }
             }
         };
@@ -1440,8 +1444,9 @@ impl Gen<'_> {
             };
             return Some((quote! { #prelude_tokens }, code));
         }
+        // At least one sweep, which computes the output (see `forward` above).
         let code = quote! {
-            for #chunk_ in (0..#nt).step_by(#lanes_) {
+            for #chunk_ in (0..::core::cmp::max(#nt, 1)).step_by(#lanes_) {
                 #(#seeds)*
                 let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
                 let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);

@@ -30,6 +30,13 @@ pub mod model {
         (x + y) * y
     }
 
+    /// The right-hand side `f(t, y)` of an autonomous system, which leaves its time unused.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn oscillator(_t: f64, y: [f64; 2]) -> [f64; 2] {
+        [y[1], -y[0]]
+    }
+
     /// The single neuron's squared error.
     #[differentiate(reverse, graph)]
     #[must_use]

@@ -565,7 +565,7 @@ impl std::fmt::Debug for Signature {
 
 impl Signature {
     pub fn of(item: &syn::ItemFn) -> Self {
-        let attrs = item
+        let mut attrs = item
             .attrs
             .iter()
             .filter(|a| {
@@ -573,7 +573,16 @@ impl Signature {
                 path.is_ident("cfg") || path.is_ident("allow") || path.is_ident("inline")
             })
             .cloned()
-            .collect();
+            .collect::<Vec<_>>();
+        // A parameter the function leaves unused, `_t`, is passed on by generated code (to the
+        // hidden function of several outputs, to the original).
+        let underscored = item.sig.inputs.iter().any(|input| {
+            matches!(input, syn::FnArg::Typed(t)
+                if matches!(&*t.pat, syn::Pat::Ident(p) if p.ident.to_string().starts_with('_')))
+        });
+        if underscored {
+            attrs.push(syn::parse_quote!(#[allow(clippy::used_underscore_binding)]));
+        }
         Signature {
             ident: item.sig.ident.clone(),
             vis: item.vis.clone(),

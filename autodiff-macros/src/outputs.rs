@@ -972,7 +972,7 @@ impl Gen<'_> {
         quote! {
             #[doc = #into_doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #into_name(#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
                 let _ = #f;
                 let mut #out_: [#float; #m] = [0.0; #m];
@@ -982,7 +982,7 @@ impl Gen<'_> {
             }
             #[doc = #doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
                 #(#buffers)*
                 let (#output_, #(#grads,)*) = #into_name(#(#call_args,)* #seed);
@@ -1012,7 +1012,7 @@ impl Gen<'_> {
         quote! {
             #[doc = #doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) {
                 let _ = #f;
                 let mut #out_: [#float; #m] = [0.0; #m];
@@ -1100,7 +1100,11 @@ impl Gen<'_> {
             return quote! {
                 #[doc = #doc]
                 #[must_use]
-                #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+                #[allow(
+                clippy::too_many_arguments,
+                clippy::type_complexity,
+                clippy::used_underscore_binding
+            )]
                 #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
                     #body
                 }
@@ -1129,13 +1133,21 @@ impl Gen<'_> {
         quote! {
             #[doc = #into_doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            #[allow(
+                clippy::too_many_arguments,
+                clippy::type_complexity,
+                clippy::used_underscore_binding
+            )]
             #vis fn #into_name(#(#into_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
                 #into_body
             }
             #[doc = #doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+            #[allow(
+                clippy::too_many_arguments,
+                clippy::type_complexity,
+                clippy::used_underscore_binding
+            )]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
                 #(#buffers)*
                 let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* #seed, #v_seed);
@@ -1187,7 +1199,7 @@ impl Gen<'_> {
         quote! {
             #[doc = #doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
                 let _ = #f;
                 let mut #out_: [#float; #m] = [0.0; #m];
@@ -1507,7 +1519,7 @@ impl Gen<'_> {
             return quote! {
                 #[doc = #doc]
                 #[must_use]
-                #[allow(clippy::too_many_arguments)]
+                #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
                 #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
                     let _ = #f;
                     let mut #out_: [#float; #m] = [0.0; #m];
@@ -1532,7 +1544,7 @@ impl Gen<'_> {
         );
         quote! {
             #[doc = #into_doc]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #into(#(#params,)* #jac: &mut [#float]) -> #out_ty {
                 let _ = #f;
                 let #n_: usize = #n;
@@ -1543,7 +1555,7 @@ impl Gen<'_> {
             }
             #[doc = #doc]
             #[must_use]
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
                 let #n_: usize = #n;
                 let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * #n_];

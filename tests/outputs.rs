@@ -1464,3 +1464,64 @@ fn jacobian_output_without_columns() {
         ((5.5, [3.0, 4.0]), vec![4.0, 1.0, 0.0, 2.0, 4.0, 0.0])
     );
 }
+
+/// Forward kinematics of a two-link arm, in a module of its own.
+mod kin {
+    use autodiff::differentiate;
+
+    #[differentiate(reverse, forward, hessian)]
+    pub fn fk(t: [f64; 2]) -> [f64; 2] {
+        [
+            t[0].cos() + (t[0] + t[1]).cos(),
+            t[0].sin() + (t[0] + t[1]).sin(),
+        ]
+    }
+}
+
+/// Several-output calls by path: `|p|² + p₀ p₁`, the tip bound by a pattern and by a name.
+#[differentiate(reverse, forward, hessian)]
+#[allow(unused_qualifications)] // the paths are what is tested
+fn reach_by_path(t: [f64; 2]) -> f64 {
+    let [a, b] = kin::fk(t);
+    let p: [f64; 2] = crate::kin::fk(t);
+    let q = self::kin::fk(t);
+    a * a + b * b + p[0] * q[1]
+}
+
+#[test]
+fn several_output_calls_by_path() {
+    let f = |t: [f64; 2]| {
+        let (x, y) = (
+            t[0].cos() + (t[0] + t[1]).cos(),
+            t[0].sin() + (t[0] + t[1]).sin(),
+        );
+        x * x + y * y + x * y
+    };
+    let h = 1e-5;
+    for t in [[0.3, 0.8], [-1.1, 2.0]] {
+        let (value, grad) = reach_by_path_grad(t);
+        assert!(close(value, f(t), 1e-14));
+        for (k, g) in grad.iter().enumerate() {
+            let (mut up, mut down) = (t, t);
+            up[k] += h;
+            down[k] -= h;
+            let fd = (f(up) - f(down)) / (2.0 * h);
+            assert!(close(*g, fd, 1e-8), "∂/∂t{k}: {g} against {fd}");
+            let mut dir = [0.0; 2];
+            dir[k] = 1.0;
+            let (_, tangent) = reach_by_path_jvp(t, dir);
+            assert!(close(tangent, *g, 1e-13));
+            // The Hessian's column k against differences of the checked gradient.
+            let (_, _, hv) = reach_by_path_hvp(t, dir);
+            let (gu, gd) = (reach_by_path_grad(up).1, reach_by_path_grad(down).1);
+            for j in 0..2 {
+                let fd = (gu[j] - gd[j]) / (2.0 * h);
+                assert!(
+                    close(hv[j], fd, 1e-7),
+                    "H[{j}][{k}]: {} against {fd}",
+                    hv[j]
+                );
+            }
+        }
+    }
+}

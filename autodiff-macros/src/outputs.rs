@@ -1670,7 +1670,7 @@ fn has_call_let(block: &Block) -> bool {
                     if let (Pat::Ident(_), Some(init)) = (&l.pat, &l.init)
                         && let Expr::Call(call) = &*init.expr
                         && let Expr::Path(callee) = &*call.func
-                        && callee.path.get_ident().is_some()
+                        && called_path(&callee.path).is_some()
                     {
                         return true;
                     }
@@ -1753,28 +1753,78 @@ fn calls_in_expr(e: &mut Expr, count: &mut Calls, locals: &HashSet<String>) {
     }
 }
 
-/// `g(..)`, a call of a function by a bare name the body does not bind (a closure's is inlined).
+/// A function called by name: `g`, or by path, `kin::g`.
+struct Called<'e> {
+    /// What comes before the name: `kin::`, or nothing.
+    prefix: TokenStream,
+    name: &'e Ident,
+}
+
+impl Called<'_> {
+    /// The call of `g_outputs_call`, the helper that writes `g`'s floats into a buffer.
+    fn helper(&self) -> TokenStream {
+        let prefix = &self.prefix;
+        let helper = format_ident!("{}{}", self.name, CALL_MARKER);
+        quote!(#prefix #helper)
+    }
+}
+
+/// The path `g` or `a::b::g` (no generic arguments) of a function, as [`Called`].
+fn called_path(path: &syn::Path) -> Option<Called<'_>> {
+    if path.segments.iter().any(|s| !s.arguments.is_none()) {
+        return None;
+    }
+    // `f64::sin_cos(x)`, `std::..`: not a differentiated function's.
+    let first = path.segments.first()?.ident.to_string();
+    if path.segments.len() > 1
+        && matches!(
+            first.as_str(),
+            "f32" | "f64" | "std" | "core" | "alloc" | "autodiff" | "num_traits"
+        )
+    {
+        return None;
+    }
+    let mut prefix = TokenStream::new();
+    path.leading_colon.to_tokens(&mut prefix);
+    for pair in path.segments.pairs() {
+        if let syn::punctuated::Pair::Punctuated(seg, sep) = pair {
+            seg.to_tokens(&mut prefix);
+            sep.to_tokens(&mut prefix);
+        }
+    }
+    let name = &path.segments.last()?.ident;
+    Some(Called { prefix, name })
+}
+
+/// `g(..)` or `kin::g(..)`, a call of a function by a name the body does not bind (a
+/// closure's is inlined) or by a path.
 fn called_function<'e>(
     e: &'e Expr,
     locals: &HashSet<String>,
-) -> Option<(&'e Ident, &'e syn::ExprCall)> {
+) -> Option<(Called<'e>, &'e syn::ExprCall)> {
     let Expr::Call(call) = e else { return None };
     let Expr::Path(callee) = &*call.func else {
         return None;
     };
-    let callee = callee.path.get_ident()?;
-    (!locals.contains(&callee.to_string())).then_some((callee, call))
+    if callee.qself.is_some() {
+        return None;
+    }
+    let called = called_path(&callee.path)?;
+    if callee.path.segments.len() == 1 && locals.contains(&called.name.to_string()) {
+        return None;
+    }
+    Some((called, call))
 }
 
 /// A call of `callee` that writes its floats into the array `ident`, declared by `declare`.
 fn whole_array_call(
-    callee: &Ident,
+    callee: &Called<'_>,
     call: &syn::ExprCall,
     declare: &TokenStream,
     ident: &Ident,
     count: &mut Calls,
 ) -> Vec<Stmt> {
-    let helper = format_ident!("{}{}", callee, CALL_MARKER);
+    let helper = callee.helper();
     let buffer = count.buffer();
     let (mut stmts, args) = bind_array_arguments(call, &buffer, count);
     stmts.push(syn::parse_quote!(#declare));
@@ -1804,7 +1854,7 @@ fn indexed_call_let(
     let len = literal_indices(&name.ident, later)?;
     let ident = &name.ident;
     Some(whole_array_call(
-        callee,
+        &callee,
         call,
         &quote!(let mut #ident = [0.0; #len];),
         ident,
@@ -1864,14 +1914,15 @@ pub fn primal_calls(block: &mut Block) {
         match stmt {
             Stmt::Expr(Expr::Call(call), Some(_)) => {
                 if let Expr::Path(callee) = &*call.func
-                    && let Some(name) = callee.path.get_ident()
-                    && let Some(g) = name.to_string().strip_suffix(CALL_MARKER)
+                    && let Some(called) = called_path(&callee.path)
+                    && let Some(g) = called.name.to_string().strip_suffix(CALL_MARKER)
                     && let Some(out) = call.args.pop()
                 {
-                    let g = Ident::new(g, name.span());
+                    let g = Ident::new(g, called.name.span());
+                    let prefix = &called.prefix;
                     let args = &call.args;
                     *stmt = syn::parse_quote!(
-                        ::autodiff::private::flatten_into(&#g(#args), #out);
+                        ::autodiff::private::flatten_into(&#prefix #g(#args), #out);
                     );
                 }
             }
@@ -1956,7 +2007,7 @@ fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<
     {
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
         return Some(whole_array_call(
-            callee,
+            &callee,
             call,
             &quote!(let mut #ident: [#elem; #len] = [0.0; #len];),
             ident,
@@ -1991,7 +2042,7 @@ fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<
         return None;
     }
     let (callee, call) = called_function(&init.expr, locals)?;
-    let helper = format_ident!("{}{}", callee, CALL_MARKER);
+    let helper = callee.helper();
     let buffer = count.buffer();
     let k = count.k.clone();
     let m = parts.iter().fold(Len::lit(0), |at, p| at.plus(&p.len()));

@@ -1525,3 +1525,20 @@ fn several_output_calls_by_path() {
         }
     }
 }
+
+/// An `f32` constant of a function with `f64` outputs, left out of `wrt`.
+#[differentiate(reverse, forward, hessian, wrt(a))]
+fn mixed_constant(a: f64, q: f32) -> [f64; 2] {
+    let c = f64::from(q);
+    [a * c, a * a + c]
+}
+
+#[test]
+fn several_outputs_with_a_constant_of_another_float_type() {
+    let (out, jac) = mixed_constant_jacobian(2.0, 3.0);
+    assert_eq!((out, jac), ([6.0, 7.0], [[3.0], [4.0]]));
+    let (_, d_a) = mixed_constant_vjp(2.0, 3.0, [1.0, -1.0]);
+    assert!(close(d_a, 3.0 - 4.0, 1e-15));
+    let (_, tangent) = mixed_constant_jvp(2.0, 1.0, 3.0);
+    assert_eq!(tangent, [3.0, 4.0]);
+}

@@ -289,6 +289,38 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
     Ok(out)
 }
 
+/// An active float parameter of another float type than the outputs' (`q: f32` of a function
+/// returning `[f64; 2]`): its gradient entries would mix types in one Jacobian, which the
+/// generated functions do not do.
+fn mixed_floats(function: &ItemFn, params: &[Param], output: &Output) -> syn::Result<()> {
+    let out = output.float.to_token_stream().to_string();
+    for (p, arg) in params.iter().zip(&function.sig.inputs) {
+        let FnArg::Typed(t) = arg else { continue };
+        let elem = match &p.ty {
+            Type::Array(a) => &*a.elem,
+            Type::Reference(r) => match &*r.elem {
+                Type::Array(a) => &*a.elem,
+                Type::Slice(s) => &*s.elem,
+                other => other,
+            },
+            other => other,
+        };
+        if p.active
+            && let Some(float) = float_of(elem)
+            && float != out
+        {
+            return Err(syn::Error::new(
+                t.ty.span(),
+                format!(
+                    "a function with several outputs of `{out}` differentiates `{out}` parameters: take `{}` as `{out}`, or leave it out of `wrt(..)` to pass it as a constant",
+                    p.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every identifier in `tokens`, at any depth, without the `r#` of raw ones.
 fn idents_in(tokens: TokenStream, names: &mut HashSet<String>) {
     use proc_macro2::TokenTree;
@@ -635,6 +667,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         ));
     }
     let mut params = params(function, options)?;
+    mixed_floats(function, &params, &output)?;
     let f = &function.sig.ident;
     let helper_name = format_ident!("{}_outputs", f);
     // Every generated name apart from the user's: a parameter may be called `seed` or `out_`.

@@ -303,3 +303,33 @@ fn accumulating_stores_against_differences_and_forward_mode() {
         }
     }
 }
+
+/// Integer methods on the length of a local array or buffer, and on a counter over it: the
+/// length is a `usize` in the expansion too (`h.len()` of `[f64; 3]` is the constant 3).
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn lengths_as_receivers(x: &[f64]) -> f64 {
+    let a = [x[0], 2.0 * x[1], 3.0 * x[0] * x[1]];
+    let b = vec![x[1]; x.len() + 1];
+    let n = a.len();
+    let mut h = [0.0; 3];
+    for i in 0..h.len() {
+        h[i] = x[0] * h[i.abs_diff(1)] + x[1];
+    }
+    a[a.len().pow(2) % 3] * b[b.len().saturating_sub(1)] + h[0] * h[2] + n.pow(2) as f64 * x[0]
+}
+
+#[test]
+fn integer_methods_on_lengths() {
+    let x = [0.7, -1.3];
+    let (value, grad) = lengths_as_receivers_grad(&x);
+    assert_eq!(value, lengths_as_receivers(&x));
+    let fd = differences(lengths_as_receivers, &x);
+    assert_all_close_to("lengths_as_receivers", &grad, &fd, 1e-9);
+    assert_all_close_to(
+        "lengths_as_receivers, forward",
+        &by_jvp(2, |v| lengths_as_receivers_jvp(&x, v).1),
+        &grad,
+        1e-12,
+    );
+}

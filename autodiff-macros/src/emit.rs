@@ -1035,6 +1035,14 @@ impl<'g> Sweep<'g> {
                 // A local array's length is the constant it was declared with: the array itself
                 // is out of scope in the backward code of the block that declares it.
                 if let (None, Shape::Array { len, .. }) = (var.param, &var.shape) {
+                    // `3usize`: an unsuffixed literal has no type of its own, which an integer
+                    // method on the length needs (`h.len().pow(2)`).
+                    if let Ok(n) = syn::parse2::<syn::LitInt>(len.clone())
+                        && n.suffix().is_empty()
+                    {
+                        let n = syn::LitInt::new(&format!("{}usize", n.base10_digits()), span);
+                        return Code::new(quote!(#n), Prec::Atom);
+                    }
                     return Code::new(quote!((#len)), Prec::Atom);
                 }
                 let name = self.var(*v);

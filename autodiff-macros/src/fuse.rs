@@ -327,6 +327,10 @@ fn same(graph: &Graph, a: NodeId, b: NodeId) -> bool {
         return true;
     }
     let (x, y) = (&graph.nodes[a.0], &graph.nodes[b.0]);
+    // `3` and `3usize`.
+    if let (Op::Lit(LitValue::Int(p), _), Op::Lit(LitValue::Int(q), _)) = (&x.op, &y.op) {
+        return p == q;
+    }
     let pure = |op: &Op| {
         matches!(
             op,

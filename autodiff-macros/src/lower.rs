@@ -1996,7 +1996,8 @@ impl Lowerer {
     /// `x.len()`: a constant, or the length node of a buffer or an array field.
     fn len(&mut self, m: &syn::ExprMethodCall, span: Span) -> NodeId {
         if let Some(view) = self.view_of(&m.receiver) {
-            return self.view_len(view, span);
+            let n = self.view_len(view, span);
+            return self.usize_literal(n, span);
         }
         if let Some(n) = self.field_len(&m.receiver) {
             return n;
@@ -2005,9 +2006,31 @@ impl Lowerer {
             return self.placeholder(span);
         };
         if let Shape::Buffer(len) = self.vars[v.0].shape {
-            return len;
+            return self.usize_literal(len, span);
         }
         self.push(Op::Len(v), vec![], Ty::Int, span)
+    }
+
+    /// The length of a buffer, `3` of `vec![x; 3]` or `[0.0; 3]`, as a `usize`: written `3usize`,
+    /// since an unsuffixed literal has no type of its own (`h.len().pow(2)` would not compile).
+    fn usize_literal(&mut self, len: NodeId, span: Span) -> NodeId {
+        match &self.nodes[len.0].op {
+            Op::Lit(LitValue::Int(n), tokens)
+                if tokens.as_ref().is_none_or(|t| {
+                    syn::parse2::<syn::LitInt>(t.clone()).is_ok_and(|l| l.suffix().is_empty())
+                }) =>
+            {
+                let literal = syn::LitInt::new(&format!("{n}usize"), span).to_token_stream();
+                let n = *n;
+                self.push(
+                    Op::Lit(LitValue::Int(n), Some(literal)),
+                    vec![],
+                    Ty::Int,
+                    span,
+                )
+            }
+            _ => len,
+        }
     }
 
     fn lit(&mut self, lit: &Lit) -> NodeId {

@@ -2023,7 +2023,7 @@ impl Lowerer {
                 Ok(v) => self.push(
                     Op::Lit(LitValue::Float(v), tokens),
                     vec![],
-                    Ty::Float(suffix_ty(f.suffix())),
+                    generic::written_float(Ty::Float(suffix_ty(f.suffix()))),
                     span,
                 ),
                 Err(e) => self.fail(e),
@@ -2034,7 +2034,7 @@ impl Lowerer {
                         Ok(v) => self.push(
                             Op::Lit(LitValue::Float(v), tokens),
                             vec![],
-                            Ty::Float(Some(t)),
+                            generic::written_float(Ty::Float(Some(t))),
                             span,
                         ),
                         Err(e) => self.fail(e),
@@ -2106,7 +2106,7 @@ impl Lowerer {
                 "f32" => Some(Ty::Float(Some(FloatTy::F32))),
                 _ => None,
             })
-            .unwrap_or(Ty::Other);
+            .map_or(Ty::Other, generic::written_float);
         self.push(Op::Const(p.to_token_stream()), vec![], ty, p.span())
     }
 
@@ -2170,6 +2170,7 @@ impl Lowerer {
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
             let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
+            let ty = self.arithmetic_type(l, r, ty);
             // Index arithmetic is shared, so that `x[i + 1]` twice is one element.
             if ty == Ty::Int {
                 let key = (prim, self.operand_key(l), self.operand_key(r));
@@ -2232,6 +2233,11 @@ impl Lowerer {
         {
             let k = *k;
             return self.call_closure(k, &args, span);
+        }
+        if func.qself.is_none()
+            && let Some(n) = self.float_method_call(&func.path, &args, span)
+        {
+            return n;
         }
         let last = &func
             .path

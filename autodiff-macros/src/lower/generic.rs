@@ -4,7 +4,7 @@
 //! `where` clause) is read as a float type wherever `f64` would be: lowering treats it as `f64`,
 //! and emission spells every float type, constant and cast of the generated functions with it
 //! (`::autodiff::cast::<T, _>(0.5)`). The constants a generic body writes, `T::one()`,
-//! `T::zero()` and `T::from(c).unwrap()`, are constants of the graph.
+//! `T::zero()`, `T::from(c).unwrap()` and `T::from_f64(c).unwrap()`, are constants of the graph.
 
 use std::cell::RefCell;
 
@@ -12,7 +12,8 @@ use proc_macro2::{Group, TokenStream, TokenTree};
 use syn::{Expr, GenericParam, Ident, TypeParamBound, WherePredicate};
 
 use super::{Lowerer, strip};
-use crate::graph::{CastTo, FloatTy, LitValue, Op, Param, Ty};
+use crate::graph::{CastTo, FloatTy, LitValue, NodeId, Op, Param, Ty};
+use crate::prim::{Prim, Syntax};
 
 thread_local! {
     /// The float type parameter of the function being lowered.
@@ -66,6 +67,57 @@ fn generic_path<'a>(e: &'a Expr, name: &str) -> Option<&'a syn::ExprCall> {
     let segments = &p.path.segments;
     (segments.len() == 2 && is_float_param(&segments[0].ident) && segments[1].ident == name)
         .then_some(c)
+}
+
+/// The type of a float the body writes as `f64` or `f32` (a suffixed literal, a constant such as
+/// `std::f64::consts::PI`): in a function generic over `T: Float` it is not `T`, which lowering
+/// reads as `f64`, but a constant of a concrete type the generated code writes as the body does.
+#[inline(never)]
+pub(super) fn written_float(ty: Ty) -> Ty {
+    match ty {
+        Ty::Float(Some(_)) if GENERIC.with(|g| g.borrow().is_some()) => Ty::Other,
+        ty => ty,
+    }
+}
+
+/// `T::from(c)`, `T::from_f64(c)`, `T::from_usize(n)`, ...: the conversions of `NumCast` and
+/// `FromPrimitive` that give the value of their argument (or `None`).
+const CONVERSIONS: &[&str] = &[
+    "from",
+    "from_f64",
+    "from_usize",
+    "from_isize",
+    "from_u8",
+    "from_u16",
+    "from_u32",
+    "from_u64",
+    "from_u128",
+    "from_i8",
+    "from_i16",
+    "from_i32",
+    "from_i64",
+    "from_i128",
+];
+
+/// A float method named by path on the float type parameter, `T::exp` (which lowering reads as
+/// `f64::exp`), or on the trait, `Float::exp` or `num_traits::Float::exp` (whose float type the
+/// arguments give): the operation of the table and the float type the path names.
+pub(super) fn float_method_path(path: &syn::Path) -> Option<(Prim, Option<FloatTy>)> {
+    let segments = &path.segments;
+    let n = segments.len();
+    if n < 2 || segments.iter().any(|s| !s.arguments.is_none()) {
+        return None;
+    }
+    let owner = &segments[n - 2].ident;
+    let ty = if n == 2 && path.leading_colon.is_none() && is_float_param(owner) {
+        Some(FloatTy::F64)
+    } else if owner == "Float" {
+        None
+    } else {
+        return None;
+    };
+    let prim = Prim::find(Syntax::Method, &segments[n - 1].ident.to_string())?;
+    Some((prim, ty))
 }
 
 /// Whether `tokens` name `f64` or `f32` anywhere (`f64`, `[f32; 3]`, `&[f64]`).
@@ -128,11 +180,48 @@ impl Lowerer {
         }
     }
 
+    /// `T::exp(x)`, `Float::powi(x, 3)`: the float method `x.exp()`, `x.powi(3)`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn float_method_call(
+        &mut self,
+        path: &syn::Path,
+        args: &[&Expr],
+        span: proc_macro2::Span,
+    ) -> Option<NodeId> {
+        let (prim, ty) = float_method_path(path)?;
+        let last = &path.segments.last().expect("a path has a segment").ident;
+        Some(self.apply(prim, args, span, last, ty))
+    }
+
+    /// The type of `l op r`, `ty` by the usual join, but in a function generic over `T: Float`,
+    /// a float literal with a constant of a concrete type, `2.0 * PI`, is of that type, not `T`
+    /// (Rust gives the literal the constant's type), and so is the literal.
+    #[inline(never)]
+    pub(super) fn arithmetic_type(&mut self, l: NodeId, r: NodeId, ty: Ty) -> Ty {
+        if self.generic.is_none() {
+            return ty;
+        }
+        let literal = |n: NodeId| matches!(self.nodes[n.0].op, Op::Lit(LitValue::Float(_), _));
+        let (lt, rt) = (self.nodes[l.0].ty, self.nodes[r.0].ty);
+        match (lt, rt) {
+            (Ty::Other, Ty::Float(_)) if literal(r) => {
+                self.nodes[r.0].ty = Ty::Other;
+                Ty::Other
+            }
+            (Ty::Float(_), Ty::Other) if literal(l) => {
+                self.nodes[l.0].ty = Ty::Other;
+                Ty::Other
+            }
+            _ => ty,
+        }
+    }
+
     /// `T::one()` and `T::zero()`.
     pub(super) fn generic_constant_call(
         &mut self,
         c: &syn::ExprCall,
-    ) -> Option<crate::graph::NodeId> {
+    ) -> Option<NodeId> {
         let span = syn::spanned::Spanned::span(c);
         let e = Expr::Call(c.clone());
         for (name, value) in [("one", 1.0), ("zero", 0.0)] {
@@ -147,7 +236,7 @@ impl Lowerer {
     /// `T::from(c).unwrap()` (or `.expect(..)`) in a function generic over `T: Float`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
-    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<crate::graph::NodeId> {
+    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<NodeId> {
         let span = syn::spanned::Spanned::span(e);
         let ty = Ty::Float(Some(FloatTy::F64));
         let Expr::MethodCall(m) = strip(e) else {
@@ -156,7 +245,11 @@ impl Lowerer {
         if !(m.method == "unwrap" || m.method == "expect") {
             return None;
         }
-        let c = generic_path(&m.receiver, "from")?;
+        // `NumCast::from` and `FromPrimitive`'s conversions, which give the same value. Not
+        // `from_f32`, whose literal argument is an `f32`, rounded.
+        let c = CONVERSIONS
+            .iter()
+            .find_map(|name| generic_path(&m.receiver, name))?;
         let [arg] = c.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };

@@ -729,8 +729,9 @@ impl<'g> Sweep<'g> {
 
     /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.
     fn compound(&self, place: Place, value: NodeId) -> Option<(TokenStream, TokenStream)> {
-        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
-        if self.graph.generic.is_some() {
+        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t` for its
+        // floats (its integers, a loop's count of iterations, have `+=`).
+        if self.graph.generic.is_some() && self.graph.vars[place.var.0].ty != Ty::Int {
             return None;
         }
         let (p, target, rhs) = self.graph.update(place, value)?;

@@ -1082,7 +1082,9 @@ impl Draw<'_> {
             }
             // A function generic over `T: Float` spells its constants through `T`.
             // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
-            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() && node.ty != Ty::Other => {
+            Op::Lit(LitValue::Float(v), _)
+                if self.graph.generic.is_some() && node.ty != Ty::Other =>
+            {
                 self.float(*v)
             }
             Op::Known(k) if self.graph.generic.is_some() => {

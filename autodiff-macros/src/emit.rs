@@ -906,7 +906,9 @@ impl<'g> Sweep<'g> {
             ),
             // A function generic over `T: Float` spells its constants through `T`.
             // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
-            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() && node.ty != Ty::Other => {
+            Op::Lit(LitValue::Float(v), _)
+                if self.graph.generic.is_some() && node.ty != Ty::Other =>
+            {
                 let t = &self.graph.generic;
                 let lit = float_literal(*v).tokens;
                 Code::new(quote!(::autodiff::cast::<#t, f64>(#lit)), Prec::Atom)

@@ -218,10 +218,7 @@ impl Lowerer {
     }
 
     /// `T::one()` and `T::zero()`.
-    pub(super) fn generic_constant_call(
-        &mut self,
-        c: &syn::ExprCall,
-    ) -> Option<NodeId> {
+    pub(super) fn generic_constant_call(&mut self, c: &syn::ExprCall) -> Option<NodeId> {
         let span = syn::spanned::Spanned::span(c);
         let e = Expr::Call(c.clone());
         for (name, value) in [("one", 1.0), ("zero", 0.0)] {

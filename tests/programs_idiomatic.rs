@@ -2363,3 +2363,186 @@ fn generic_loops_in_every_mode() {
         EXACT,
     );
 }
+
+/// A concrete `f64` parameter that `wrt` leaves out of a generic function: a constant, converted
+/// by the body.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_with_f64_constant<T: Float>(x: T, c: f64) -> T {
+    x * T::from(c).unwrap() + T::from(c * c + 2.0).unwrap() + T::from(c.sqrt()).unwrap() * x.sin()
+}
+
+/// An `f32` constant parameter beside an integer one, bound to a local.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_with_f32_constant<T: Float>(x: T, c: f32, n: usize) -> T {
+    let k = c * 2.0;
+    x * x * T::from(k).unwrap() * T::from(n).unwrap()
+}
+
+/// A caller passing its `f64` constant on.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_passes_f64_constant<T: Float>(x: T, c: f64) -> T {
+    generic_with_f64_constant(x, c) * x
+}
+
+#[test]
+fn generic_function_with_an_inactive_concrete_float() {
+    let c: f64 = 2.25;
+    let f = |x: f64| x * c + (c * c + 2.0) + c.sqrt() * x.sin();
+    let df = |x: f64| c + c.sqrt() * x.cos();
+    let d2f = |x: f64| -c.sqrt() * x.sin();
+    for x in [0.3, -1.2] {
+        let (value, d) = generic_with_f64_constant_grad(x, c);
+        assert_eq!(value, generic_with_f64_constant(x, c));
+        assert_near("f64 constant value", &[value], &[f(x)], EXACT);
+        assert_near("f64 constant gradient", &[d], &[df(x)], EXACT);
+        let (_, t) = generic_with_f64_constant_jvp(x, 1.0, c);
+        assert_near("f64 constant tangent", &[t], &[df(x)], EXACT);
+        let (_, _, h) = generic_with_f64_constant_hessian(x, c);
+        assert_near("f64 constant hessian", &h.concat(), &[d2f(x)], EXACT);
+        let (_, _, hv) = generic_with_f64_constant_hvp(x, 1.0, c);
+        assert_near("f64 constant hvp", &[hv], &[d2f(x)], EXACT);
+        let g = generic_with_f64_constant_graph(x, c);
+        assert_near(
+            "f64 constant graph",
+            &[g.node("x").unwrap().adjoint()],
+            &[df(x)],
+            EXACT,
+        );
+        let (_, d32) = generic_with_f64_constant_grad(x as f32, c);
+        assert_near(
+            "f64 constant at f32",
+            &[f64::from(d32)],
+            &[df(f64::from(x as f32))],
+            1e-5,
+        );
+        // (f x)' = f'(x) x + f(x), and (f x)'' = f''(x) x + 2 f'(x).
+        let (value, d) = generic_passes_f64_constant_grad(x, c);
+        assert_near("caller value", &[value], &[f(x) * x], EXACT);
+        assert_near("caller gradient", &[d], &[df(x) * x + f(x)], EXACT);
+        let (_, t) = generic_passes_f64_constant_jvp(x, 1.0, c);
+        assert_near("caller tangent", &[t], &[df(x) * x + f(x)], EXACT);
+        let (_, _, h) = generic_passes_f64_constant_hessian(x, c);
+        assert_near(
+            "caller hessian",
+            &h.concat(),
+            &[d2f(x) * x + 2.0 * df(x)],
+            EXACT,
+        );
+        let g = generic_passes_f64_constant_graph(x, c);
+        let want = df(x) * x + f(x);
+        assert_near(
+            "caller graph",
+            &[g.node("x").unwrap().adjoint()],
+            &[want],
+            EXACT,
+        );
+    }
+    // x² · 2c · n, with 2c computed in `f32`.
+    let (c, n, x) = (0.1_f32, 3, 1.5);
+    let k = f64::from(c * 2.0) * 3.0;
+    let (value, d) = generic_with_f32_constant_grad(x, c, n);
+    assert_eq!(value, generic_with_f32_constant(x, c, n));
+    assert_near("f32 constant gradient", &[d], &[2.0 * x * k], EXACT);
+    let (_, t) = generic_with_f32_constant_jvp(x, 1.0, c, n);
+    assert_near("f32 constant tangent", &[t], &[2.0 * x * k], EXACT);
+    let (_, _, h) = generic_with_f32_constant_hessian(x, c, n);
+    assert_near("f32 constant hessian", &h.concat(), &[2.0 * k], EXACT);
+    let g = generic_with_f32_constant_graph(x, c, n);
+    assert_near(
+        "f32 constant graph",
+        &[g.node("x").unwrap().adjoint()],
+        &[2.0 * x * k],
+        EXACT,
+    );
+}
+
+/// A linear model generic over its float type, as a generic `impl` block writes it.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct GenericModel<T> {
+    w: Vec<T>,
+    b: T,
+}
+
+impl<T: Float + Default> GenericModel<T> {
+    /// The squared error of the prediction, differentiated in the model.
+    #[differentiate(reverse, forward, hessian, graph, wrt(self))]
+    fn loss(&self, x: &[T], y: T) -> T {
+        let mut p = self.b;
+        for i in 0..self.w.len() {
+            p = p + self.w[i] * x[i];
+        }
+        (p - y) * (p - y)
+    }
+
+    /// A prediction through `exp`, differentiated in the input.
+    #[differentiate(reverse, forward, hessian, graph)]
+    fn predict(&self, x: &[T]) -> T {
+        self.w
+            .iter()
+            .zip(x)
+            .fold(self.b, |p, (&w, &v)| p + w * T::exp(v))
+    }
+}
+
+#[test]
+fn methods_of_a_generic_impl_block() {
+    let m = GenericModel {
+        w: vec![0.5, -1.0],
+        b: 0.25,
+    };
+    let x = [1.0, 2.0];
+    // r = w·x + b − y = −1.75: ∂/∂w = 2 r x, ∂/∂b = 2 r.
+    let (value, d) = m.loss_grad(&x, 0.5);
+    assert_eq!(value, m.loss(&x, 0.5));
+    assert_eq!(value, 3.0625);
+    assert_eq!(
+        d,
+        GenericModel {
+            w: vec![-3.5, -7.0],
+            b: -3.5
+        }
+    );
+    let tangent = GenericModel {
+        w: vec![1.0, 0.0],
+        b: 1.0,
+    };
+    let (_, t) = m.loss_jvp(&tangent, &x, 0.5);
+    assert_eq!(t, -7.0);
+    // 2 [x; 1][x; 1]ᵀ, in the order the body reads the fields: b, w.
+    let (_, _, hess) = m.loss_hessian(&x, 0.5);
+    assert_eq!(hess, vec![2.0, 2.0, 4.0, 2.0, 2.0, 4.0, 4.0, 4.0, 8.0]);
+    let (_, _, hv) = m.loss_hvp(&tangent, &x, 0.5);
+    // H·(1, 0, 1) over (w₀, w₁, b): 2 (x·v_w + v_b) [x; 1] = 4 [1, 2, 1].
+    assert_eq!(
+        hv,
+        GenericModel {
+            w: vec![4.0, 8.0],
+            b: 4.0
+        }
+    );
+    let g = m.loss_graph(&x, 0.5);
+    assert_eq!(g.output().value(), 3.0625);
+    // The prediction, in `f64` and in `f32`: ∂/∂xᵢ = wᵢ e^{xᵢ}.
+    let (value, dx) = m.predict_grad(&x);
+    assert_eq!(value, m.predict(&x));
+    let want = [0.5 * 1.0_f64.exp(), -(2.0_f64.exp())];
+    assert_near("predict gradient", &dx, &want, EXACT);
+    let (_, t) = m.predict_jvp(&x, &[1.0, 1.0]);
+    assert_near("predict tangent", &[t], &[want[0] + want[1]], EXACT);
+    let (_, _, hess) = m.predict_hessian(&x);
+    assert_near(
+        "predict hessian",
+        &hess,
+        &[want[0], 0.0, 0.0, want[1]],
+        EXACT,
+    );
+    let g = m.predict_graph(&x);
+    assert_near("predict graph", &[g.output().value()], &[value], EXACT);
+    let m32 = GenericModel {
+        w: vec![0.5_f32, -1.0],
+        b: 0.25,
+    };
+    let (_, dx32) = m32.predict_grad(&[1.0, 2.0]);
+    let dx32: Vec<f64> = dx32.into_iter().map(f64::from).collect();
+    assert_near("predict f32 gradient", &dx32, &want, 1e-5);
+}

@@ -629,7 +629,8 @@ impl Lowerer {
             ));
         }
         let generic = "only functions generic over a float type are differentiated: bound the type parameter by `num_traits::Float` (`fn f<T: Float>`), or write the function for `f64` or `f32`";
-        let float_param = generic::float_param(&sig.generics);
+        let float_param =
+            generic::float_param(&sig.generics).or_else(|| generic::impl_float_param(sig));
         generic::set_float_param(float_param.as_ref());
         if float_param.is_some() {
             self.generic = float_param;
@@ -756,6 +757,7 @@ impl Lowerer {
         }
         if let Some(wrt) = &options.wrt {
             self.restrict(&mut params, wrt);
+            self.concrete_constants(&mut params);
         }
         params
     }

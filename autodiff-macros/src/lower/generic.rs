@@ -53,6 +53,26 @@ pub(super) fn float_param(generics: &syn::Generics) -> Option<Ident> {
     None
 }
 
+/// The type parameter of a generic `impl<T: Float> Model<T>` block that a method returns,
+/// `fn loss(&self, x: &[T]) -> T`: the method does not see the `impl`'s bounds, so a method
+/// without generics of its own returning a one-letter type (a type parameter's name, not a
+/// type's) is taken to be generic over it; the generated code calls its methods through
+/// `Float`, which checks the bound where it is called.
+pub(super) fn impl_float_param(sig: &syn::Signature) -> Option<Ident> {
+    if sig.receiver().is_none() || !sig.generics.params.is_empty() {
+        return None;
+    }
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let syn::Type::Path(p) = &**ty else {
+        return None;
+    };
+    let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
+    let name = ident.to_string();
+    (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())).then(|| ident.clone())
+}
+
 /// Sets (or clears) the float type parameter for the function being lowered.
 pub(super) fn set_float_param(ident: Option<&Ident>) {
     GENERIC.with(|g| *g.borrow_mut() = ident.map(ToString::to_string));
@@ -155,11 +175,35 @@ fn spelled(ty: &TokenStream) -> String {
 }
 
 impl Lowerer {
+    /// A scalar parameter of a concrete float type (`c: f64`) that `wrt` leaves out of a function
+    /// generic over `T: Float` is a constant of that type, as a `const` or `PI` is: its value is
+    /// never `T`, and the body converts it (`T::from(c).unwrap()`).
+    pub(super) fn concrete_constants(&mut self, params: &mut [Param]) {
+        if self.generic.is_none() {
+            return;
+        }
+        for p in params {
+            let concrete = matches!(&p.shape, crate::graph::Shape::Scalar)
+                && !p.active
+                && p.float.is_some()
+                && matches!(
+                    syn::parse2::<syn::Type>(p.ty_tokens.clone()),
+                    Ok(syn::Type::Path(t)) if t.path.is_ident("f64") || t.path.is_ident("f32")
+                );
+            if concrete {
+                p.float = None;
+                self.nodes[p.node.0].ty = Ty::Other;
+            }
+        }
+    }
+
     /// Refuses float parameters of a concrete type (`y: f64`, `w: &[f32]`) in a function
-    /// generic over `T: Float`, active or not. Lowering reads `T` as `f64`, and emission spells
-    /// every float of the generated functions, their constants and their gradient entries with
-    /// `T`, so a parameter of another float type would give derivatives that do not compile
-    /// (`T * f64`, an `f64` entry returned as `T`). Written as `T`, it is converted by the caller.
+    /// generic over `T: Float`: active ones, and arrays and slices, active or not (a scalar
+    /// that `wrt` leaves out is a constant, see [`Lowerer::concrete_constants`]). Lowering reads
+    /// `T` as `f64`, and emission spells every float of the generated functions, their constants
+    /// and their gradient entries with `T`, so a parameter of another float type would give
+    /// derivatives that do not compile (`T * f64`, an `f64` entry returned as `T`). Written as
+    /// `T`, it is converted by the caller.
     pub(super) fn check_generic_params(&mut self, params: &[Param]) {
         let Some(t) = self.generic.clone() else {
             return;
@@ -170,10 +214,19 @@ impl Lowerer {
             }
             let ty = &p.ty_tokens;
             let written = spelled(&with_float_param(ty.clone(), &t));
+            // A scalar that `wrt` leaves out is a constant (see `concrete_constants`).
+            let constant = if matches!(p.shape, crate::graph::Shape::Scalar) {
+                format!(
+                    ", or leave `{name}` out of `wrt(..)` to make it a constant",
+                    name = p.name
+                )
+            } else {
+                String::new()
+            };
             self.errors.push(syn::Error::new_spanned(
                 ty,
                 format!(
-                    "in a function generic over `{t}: Float`, float parameters are of type `{t}`: write `{name}: {written}` and convert the argument where the function is called, or write the function for `f64` or `f32`",
+                    "in a function generic over `{t}: Float`, float parameters are of type `{t}`: write `{name}: {written}` and convert the argument where the function is called{constant}, or write the function for `f64` or `f32`",
                     name = p.name,
                 ),
             ));

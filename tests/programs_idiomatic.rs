@@ -11,10 +11,9 @@
 //!   `T: Float + FromPrimitive (+ Sum)`: `ackley` (through `ackley_abc`), `beale`, `booth`,
 //!   `bukin_n6`, `easom`, `eggholder`, `goldsteinprice`, `holder_table`, `levy`, `levy_n13`,
 //!   `matyas`, `mccormick`, `picheny`, `rastrigin` (through `rastrigin_a`), `schaffer_n2`,
-//!   `schaffer_n4`, `sphere`, `styblinski_tang` and `threehumpcamel`. Three spellings differ
-//!   from argmin's, because the macro refuses them: constants are `T::from(c).unwrap()` where
-//!   argmin writes `T::from_f64(c).unwrap()` (and `T::from_usize`), `2.0 * PI` is `TAU`, and
-//!   `picheny` binds `param.map(..)` before destructuring it. argmin's `zero` is left out;
+//!   `schaffer_n4`, `sphere`, `styblinski_tang` and `threehumpcamel`. One spelling differs
+//!   from argmin's, because the macro refuses it: `picheny` binds `param.map(..)` before
+//!   destructuring it. argmin's `zero` (a constant) is checked too;
 //! - statrs' log-densities (github.com/statrs-dev/statrs, `src/distribution`): the Lanczos
 //!   `ln_gamma` of `src/function/gamma.rs` (a coefficient table folded through
 //!   `iter().enumerate().skip(1)`), checked against digamma and trigamma at 1 and 1/2 and the
@@ -60,7 +59,7 @@
     clippy::manual_midpoint
 )]
 
-use std::f64::consts::{PI, TAU};
+use std::f64::consts::PI;
 use std::iter::Sum;
 
 use autodiff::num_traits::{Float, FromPrimitive};
@@ -81,8 +80,8 @@ fn ackley_abc<T>(param: &[T], a: T, b: T, c: T) -> T
 where
     T: Float + FromPrimitive + Sum,
 {
-    let num1 = T::from(1.0).unwrap();
-    let n = T::from(param.len()).unwrap();
+    let num1 = T::from_f64(1.0).unwrap();
+    let n = T::from_usize(param.len()).unwrap();
     -a * (-b * ((num1 / n) * param.iter().map(|x| x.powi(2)).sum()).sqrt()).exp()
         - ((num1 / n) * param.iter().map(|x| (c * *x).cos()).sum()).exp()
         + a
@@ -96,9 +95,9 @@ where
 {
     ackley_abc(
         param,
-        T::from(20.0).unwrap(),
-        T::from(0.2).unwrap(),
-        T::from(TAU).unwrap(),
+        T::from_f64(20.0).unwrap(),
+        T::from_f64(0.2).unwrap(),
+        T::from_f64(2.0 * PI).unwrap(),
     )
 }
 
@@ -108,9 +107,9 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    (T::from(1.5).unwrap() - x1 + x1 * x2).powi(2)
-        + (T::from(2.25).unwrap() - x1 + x1 * (x2.powi(2))).powi(2)
-        + (T::from(2.625).unwrap() - x1 + x1 * (x2.powi(3))).powi(2)
+    (T::from_f64(1.5).unwrap() - x1 + x1 * x2).powi(2)
+        + (T::from_f64(2.25).unwrap() - x1 + x1 * (x2.powi(2))).powi(2)
+        + (T::from_f64(2.625).unwrap() - x1 + x1 * (x2.powi(3))).powi(2)
 }
 
 #[differentiate(reverse, forward, hessian)]
@@ -118,9 +117,9 @@ fn booth<T>(param: &[T; 2]) -> T
 where
     T: Float + FromPrimitive,
 {
-    let n2 = T::from(2.0).unwrap();
-    let n5 = T::from(5.0).unwrap();
-    let n7 = T::from(7.0).unwrap();
+    let n2 = T::from_f64(2.0).unwrap();
+    let n5 = T::from_f64(5.0).unwrap();
+    let n7 = T::from_f64(7.0).unwrap();
 
     let [x1, x2] = *param;
     (x1 + n2 * x2 - n7).powi(2) + (n2 * x1 + x2 - n5).powi(2)
@@ -132,9 +131,9 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let n001 = T::from(0.01).unwrap();
-    let n10 = T::from(10.0).unwrap();
-    let n100 = T::from(100.0).unwrap();
+    let n001 = T::from_f64(0.01).unwrap();
+    let n10 = T::from_f64(10.0).unwrap();
+    let n100 = T::from_f64(100.0).unwrap();
     n100 * (x2 - n001 * x1.powi(2)).abs().sqrt() + n001 * (x1 + n10).abs()
 }
 
@@ -144,7 +143,7 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let pi = T::from(PI).unwrap();
+    let pi = T::from_f64(PI).unwrap();
     -x1.cos() * x2.cos() * (-(x1 - pi).powi(2) - (x2 - pi).powi(2)).exp()
 }
 
@@ -154,8 +153,12 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let n47 = T::from(47.0).unwrap();
-    -(x2 + n47) * (x2 + x1 / T::from(2.0).unwrap() + n47).abs().sqrt().sin()
+    let n47 = T::from_f64(47.0).unwrap();
+    -(x2 + n47)
+        * (x2 + x1 / T::from_f64(2.0).unwrap() + n47)
+            .abs()
+            .sqrt()
+            .sin()
         - x1 * (x1 - (x2 + n47)).abs().sqrt().sin()
 }
 
@@ -165,19 +168,19 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let n1 = T::from(1.0).unwrap();
-    let n2 = T::from(2.0).unwrap();
-    let n3 = T::from(3.0).unwrap();
-    let n6 = T::from(6.0).unwrap();
-    let n12 = T::from(12.0).unwrap();
-    let n14 = T::from(14.0).unwrap();
-    let n18 = T::from(18.0).unwrap();
-    let n19 = T::from(19.0).unwrap();
-    let n27 = T::from(27.0).unwrap();
-    let n30 = T::from(30.0).unwrap();
-    let n32 = T::from(32.0).unwrap();
-    let n36 = T::from(36.0).unwrap();
-    let n48 = T::from(48.0).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
+    let n2 = T::from_f64(2.0).unwrap();
+    let n3 = T::from_f64(3.0).unwrap();
+    let n6 = T::from_f64(6.0).unwrap();
+    let n12 = T::from_f64(12.0).unwrap();
+    let n14 = T::from_f64(14.0).unwrap();
+    let n18 = T::from_f64(18.0).unwrap();
+    let n19 = T::from_f64(19.0).unwrap();
+    let n27 = T::from_f64(27.0).unwrap();
+    let n30 = T::from_f64(30.0).unwrap();
+    let n32 = T::from_f64(32.0).unwrap();
+    let n36 = T::from_f64(36.0).unwrap();
+    let n48 = T::from_f64(48.0).unwrap();
     (n1 + (x1 + x2 + n1).powi(2)
         * (n19 - n14 * (x1 + x2) + n3 * (x1.powi(2) + x2.powi(2)) + n6 * x1 * x2))
         * (n30
@@ -191,8 +194,8 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let pi = T::from(PI).unwrap();
-    let n1 = T::from(1.0).unwrap();
+    let pi = T::from_f64(PI).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
     -(x1.sin() * x2.cos() * (n1 - (x1.powi(2) + x2.powi(2)).sqrt() / pi).abs().exp()).abs()
 }
 
@@ -204,11 +207,11 @@ where
     let plen = param.len();
     assert!(plen >= 2);
 
-    let n1 = T::from(1.0).unwrap();
-    let n2 = T::from(2.0).unwrap();
-    let n4 = T::from(4.0).unwrap();
-    let n10 = T::from(10.0).unwrap();
-    let pi = T::from(PI).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
+    let n2 = T::from_f64(2.0).unwrap();
+    let n4 = T::from_f64(4.0).unwrap();
+    let n10 = T::from_f64(10.0).unwrap();
+    let pi = T::from_f64(PI).unwrap();
 
     let w = |x: T| n1 + (x - n1) / n4;
 
@@ -228,10 +231,10 @@ where
 {
     let [x1, x2] = *param;
 
-    let n1 = T::from(1.0).unwrap();
-    let n2 = T::from(2.0).unwrap();
-    let n3 = T::from(3.0).unwrap();
-    let pi = T::from(PI).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
+    let n2 = T::from_f64(2.0).unwrap();
+    let n3 = T::from_f64(3.0).unwrap();
+    let pi = T::from_f64(PI).unwrap();
 
     (n3 * pi * x1).sin().powi(2)
         + (x1 - n1).powi(2) * (n1 + (n3 * pi * x2).sin().powi(2))
@@ -245,8 +248,8 @@ where
 {
     let [x1, x2] = *param;
 
-    let n026 = T::from(0.26).unwrap();
-    let n048 = T::from(0.48).unwrap();
+    let n026 = T::from_f64(0.26).unwrap();
+    let n048 = T::from_f64(0.48).unwrap();
 
     n026 * (x1.powi(2) + x2.powi(2)) - n048 * x1 * x2
 }
@@ -257,9 +260,9 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    (x1 + x2).sin() + (x1 - x2).powi(2) - T::from(1.5).unwrap() * x1
-        + T::from(2.5).unwrap() * x2
-        + T::from(1.0).unwrap()
+    (x1 + x2).sin() + (x1 - x2).powi(2) - T::from_f64(1.5).unwrap() * x1
+        + T::from_f64(2.5).unwrap() * x2
+        + T::from_f64(1.0).unwrap()
 }
 
 #[differentiate(reverse, forward, hessian)]
@@ -267,25 +270,25 @@ fn picheny<T>(param: &[T; 2]) -> T
 where
     T: Float + FromPrimitive,
 {
-    let n1 = T::from(1.0).unwrap();
-    let n2 = T::from(2.0).unwrap();
-    let n3 = T::from(3.0).unwrap();
-    let n4 = T::from(4.0).unwrap();
-    let n6 = T::from(6.0).unwrap();
-    let n12 = T::from(12.0).unwrap();
-    let n14 = T::from(14.0).unwrap();
-    let n18 = T::from(18.0).unwrap();
-    let n19 = T::from(19.0).unwrap();
-    let n27 = T::from(27.0).unwrap();
-    let n30 = T::from(30.0).unwrap();
-    let n32 = T::from(32.0).unwrap();
-    let n36 = T::from(36.0).unwrap();
-    let n48 = T::from(48.0).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
+    let n2 = T::from_f64(2.0).unwrap();
+    let n3 = T::from_f64(3.0).unwrap();
+    let n4 = T::from_f64(4.0).unwrap();
+    let n6 = T::from_f64(6.0).unwrap();
+    let n12 = T::from_f64(12.0).unwrap();
+    let n14 = T::from_f64(14.0).unwrap();
+    let n18 = T::from_f64(18.0).unwrap();
+    let n19 = T::from_f64(19.0).unwrap();
+    let n27 = T::from_f64(27.0).unwrap();
+    let n30 = T::from_f64(30.0).unwrap();
+    let n32 = T::from_f64(32.0).unwrap();
+    let n36 = T::from_f64(36.0).unwrap();
+    let n48 = T::from_f64(48.0).unwrap();
 
     let y = param.map(|x| n4 * x - n2);
     let [x1, x2] = y;
 
-    T::from(1.0 / 2.427).unwrap()
+    T::from_f64(1.0 / 2.427).unwrap()
         * (((n1
             + (x1 + x2 + n1).powi(2)
                 * (n19 - n14 * (x1 + x2) + n3 * (x1.powi(2) + x2.powi(2)) + n6 * x1 * x2))
@@ -294,7 +297,7 @@ where
                     * (n18 - n32 * x1 + n12 * x1.powi(2) + n48 * x2 - n36 * x1 * x2
                         + n27 * x2.powi(2))))
         .log10()
-            - T::from(8.693).unwrap())
+            - T::from_f64(8.693).unwrap())
 }
 
 #[differentiate(reverse, forward, hessian)]
@@ -302,10 +305,10 @@ fn rastrigin_a<T>(param: &[T], a: T) -> T
 where
     T: Float + FromPrimitive + Sum,
 {
-    a * T::from(param.len()).unwrap()
+    a * T::from_usize(param.len()).unwrap()
         + param
             .iter()
-            .map(|&x| x.powi(2) - a * (T::from(TAU).unwrap() * x).cos())
+            .map(|&x| x.powi(2) - a * (T::from_f64(2.0 * PI).unwrap() * x).cos())
             .sum()
 }
 
@@ -314,7 +317,7 @@ fn rastrigin<T>(param: &[T]) -> T
 where
     T: Float + FromPrimitive + Sum,
 {
-    rastrigin_a(param, T::from(10.0).unwrap())
+    rastrigin_a(param, T::from_f64(10.0).unwrap())
 }
 
 #[differentiate(reverse, forward, hessian)]
@@ -324,9 +327,9 @@ where
 {
     let [x1, x2] = *param;
 
-    let n0_001 = T::from(0.001).unwrap();
-    let n0_5 = T::from(0.5).unwrap();
-    let n1 = T::from(1.0).unwrap();
+    let n0_001 = T::from_f64(0.001).unwrap();
+    let n0_5 = T::from_f64(0.5).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
 
     n0_5 + ((x1.powi(2) - x2.powi(2)).sin().powi(2) - n0_5)
         / (n1 + n0_001 * (x1.powi(2) + x2.powi(2))).powi(2)
@@ -338,9 +341,9 @@ where
     T: Float + FromPrimitive,
 {
     let [x1, x2] = *param;
-    let n05 = T::from(0.5).unwrap();
-    let n1 = T::from(1.0).unwrap();
-    let n0001 = T::from(0.001).unwrap();
+    let n05 = T::from_f64(0.5).unwrap();
+    let n1 = T::from_f64(1.0).unwrap();
+    let n0001 = T::from_f64(0.001).unwrap();
     n05 + ((x1.powi(2) - x2.powi(2)).abs().sin().cos().powi(2) - n05)
         / (n1 + n0001 * (x1.powi(2) + x2.powi(2))).powi(2)
 }
@@ -358,10 +361,12 @@ fn styblinski_tang<T>(param: &[T]) -> T
 where
     T: Float + FromPrimitive + Sum,
 {
-    T::from(0.5).unwrap()
+    T::from_f64(0.5).unwrap()
         * param
             .iter()
-            .map(|x| x.powi(4) - T::from(16.0).unwrap() * x.powi(2) + T::from(5.0).unwrap() * *x)
+            .map(|x| {
+                x.powi(4) - T::from_f64(16.0).unwrap() * x.powi(2) + T::from_f64(5.0).unwrap() * *x
+            })
             .sum()
 }
 
@@ -372,10 +377,18 @@ where
 {
     let [x1, x2] = *param;
 
-    T::from(2.0).unwrap() * x1.powi(2) - T::from(1.05).unwrap() * x1.powi(4)
-        + x1.powi(6) / T::from(6.0).unwrap()
+    T::from_f64(2.0).unwrap() * x1.powi(2) - T::from_f64(1.05).unwrap() * x1.powi(4)
+        + x1.powi(6) / T::from_f64(6.0).unwrap()
         + x1 * x2
         + x2.powi(2)
+}
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn zero<T>(_param: &[T]) -> T
+where
+    T: Float + FromPrimitive,
+{
+    T::from_f64(0.0).unwrap()
 }
 
 /// Checks a two-parameter test function at `points`: value, gradient against finite differences
@@ -1715,11 +1728,9 @@ fn lags_products_and_norms() {
 }
 
 /// log Σ exp zᵢ, generic over the float type, shifted by the largest entry.
-// Clippy asks for `fold(T::neg_infinity(), T::max)`, which the macro refuses.
-#[allow(clippy::redundant_closure_for_method_calls)]
 #[differentiate(reverse, forward, hessian)]
 fn log_sum_exp<T: Float + Sum>(z: &[T]) -> T {
-    let m = z.iter().copied().fold(T::neg_infinity(), |a, b| a.max(b));
+    let m = z.iter().copied().fold(T::neg_infinity(), T::max);
     m + z.iter().map(|&v| (v - m).exp()).sum::<T>().ln()
 }
 
@@ -2074,4 +2085,464 @@ fn network_with_nested_struct_fields() {
     assert_near("unrolled net hvp", &net_flat(&hv2), &net_flat(&hv), EXACT);
     let (_, _, hess) = net_output_hessian(&net, &x);
     assert_eq!(hess.len(), 81);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic spellings: float methods by path on `T` and on the trait, `f64` constants beside `T`,
+// constant values, loops
+// ---------------------------------------------------------------------------------------------
+
+/// Every method named by path on the type parameter, as `f64::exp(x)` is on `f64`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn methods_on_t<T: Float>(x: T, y: T) -> T {
+    T::exp(x) * T::sqrt(y) + T::max(x, y) + T::powi(x, 3) + T::atan2(y, x) + T::hypot(x, y)
+}
+
+/// The same methods through the trait, `Float::powi(x, 3)`, in a generic function.
+#[differentiate(reverse, forward, hessian, graph)]
+fn methods_on_float_trait<T: Float>(x: T, y: T) -> T {
+    Float::exp(x) * Float::sqrt(y)
+        + Float::max(x, y)
+        + Float::powi(x, 3)
+        + Float::atan2(y, x)
+        + Float::hypot(x, y)
+}
+
+/// The trait's methods by a longer path.
+mod trait_path {
+    use autodiff::differentiate;
+    use autodiff::num_traits;
+
+    /// `num_traits::Float::sqrt(x)` where `Float` is not imported.
+    #[differentiate(reverse, forward, hessian, graph)]
+    pub fn long_trait_path<T: num_traits::Float>(x: T) -> T {
+        num_traits::Float::sqrt(x) * num_traits::Float::ln(x)
+    }
+}
+
+/// The trait's methods in an `f64` function.
+#[differentiate(reverse, forward, hessian, graph)]
+fn float_trait_in_f64(x: f64, y: f64) -> f64 {
+    Float::exp(x) * Float::sqrt(y)
+        + Float::max(x, y)
+        + Float::powi(x, 3)
+        + Float::atan2(y, x)
+        + Float::hypot(x, y)
+}
+
+/// ∇ of `exp(x)√y + max(x, y) + x³ + atan2(y, x) + hypot(x, y)` where `y > x`.
+fn methods_gradient_by_hand(x: f64, y: f64) -> [f64; 2] {
+    let (r2, r) = (x * x + y * y, x.hypot(y));
+    [
+        x.exp() * y.sqrt() + 3.0 * x * x - y / r2 + x / r,
+        x.exp() / (2.0 * y.sqrt()) + 1.0 + x / r2 + y / r,
+    ]
+}
+
+#[test]
+fn float_methods_by_path_on_t_and_on_the_trait() {
+    type Modes = (
+        fn(f64, f64) -> (f64, f64, f64),
+        fn(f64, f64, f64, f64) -> (f64, f64),
+        fn(f64, f64) -> (f64, f64, f64, [[f64; 2]; 2]),
+        fn(f64, f64) -> autodiff::Graph,
+    );
+    let (x, y) = (0.7, 1.3);
+    let want = methods_gradient_by_hand(x, y);
+    let value = methods_on_t(x, y);
+    let grad_of = |q: &[f64]| {
+        let (_, dx, dy) = methods_on_t_grad(q[0], q[1]);
+        vec![dx, dy]
+    };
+    let all: [(&str, Modes); 3] = [
+        (
+            "T::",
+            (
+                methods_on_t_grad,
+                methods_on_t_jvp,
+                methods_on_t_hessian,
+                methods_on_t_graph,
+            ),
+        ),
+        (
+            "Float::",
+            (
+                methods_on_float_trait_grad,
+                methods_on_float_trait_jvp,
+                methods_on_float_trait_hessian,
+                methods_on_float_trait_graph,
+            ),
+        ),
+        (
+            "Float:: in f64",
+            (
+                float_trait_in_f64_grad,
+                float_trait_in_f64_jvp,
+                float_trait_in_f64_hessian,
+                float_trait_in_f64_graph,
+            ),
+        ),
+    ];
+    for (what, (grad, jvp, hessian, graph)) in all {
+        let (v, dx, dy) = grad(x, y);
+        assert_eq!(v, value, "{what}");
+        assert_near(what, &[dx, dy], &want, EXACT);
+        let (v, t) = jvp(x, 0.3, y, -0.8);
+        assert_eq!(v, value, "{what}");
+        assert_near(what, &[t], &[0.3 * want[0] - 0.8 * want[1]], EXACT);
+        let (v, hx, hy, hess) = hessian(x, y);
+        assert_eq!(v, value, "{what}");
+        assert_near(what, &[hx, hy], &want, EXACT);
+        check_hessian(what, hess.as_flattened(), grad_of, &[x, y]);
+        let g = graph(x, y);
+        assert_near(what, &[g.output().value()], &[value], EXACT);
+        let adjoints = [
+            g.node("x").unwrap().adjoint(),
+            g.node("y").unwrap().adjoint(),
+        ];
+        assert_near(what, &adjoints, &want, EXACT);
+    }
+    let (_, _, _, hv_x, hv_y) = methods_on_t_hvp(x, 1.0, y, 0.0);
+    let (_, _, _, hess) = methods_on_t_hessian(x, y);
+    assert_near("T:: hvp", &[hv_x, hv_y], &hess[0], EXACT);
+    // √x · ln x: (ln x + 2) / (2√x).
+    let x = 2.5_f64;
+    let (value, d) = trait_path::long_trait_path_grad(x);
+    assert_eq!(value, trait_path::long_trait_path(x));
+    let want = (x.ln() + 2.0) / (2.0 * x.sqrt());
+    assert_near("num_traits::Float::sqrt", &[d], &[want], EXACT);
+    let (_, t) = trait_path::long_trait_path_jvp(x, 1.0);
+    assert_near("num_traits::Float::sqrt tangent", &[t], &[want], EXACT);
+    // −ln x / (4 x^{3/2}).
+    let (_, _, h) = trait_path::long_trait_path_hessian(x);
+    assert_near(
+        "num_traits::Float::sqrt hessian",
+        &h.concat(),
+        &[-x.ln() / (4.0 * x.powf(1.5))],
+        EXACT,
+    );
+    let g = trait_path::long_trait_path_graph(x);
+    assert_near(
+        "num_traits::Float::sqrt graph",
+        &[g.node("x").unwrap().adjoint()],
+        &[want],
+        EXACT,
+    );
+    // At `f32`, the same closed form.
+    let (_, dx, dy) = methods_on_t_grad(0.7_f32, 1.3_f32);
+    assert_near(
+        "T:: f32",
+        &[f64::from(dx), f64::from(dy)],
+        &methods_gradient_by_hand(f64::from(0.7_f32), f64::from(1.3_f32)),
+        1e-5,
+    );
+}
+
+/// `2.0 * PI` in a generic body is an `f64` constant, converted to `T` where the body says so:
+/// in `T::from(..)`, bound with `let`, passed to a differentiated callee, and with a method.
+#[differentiate(reverse, forward, hessian, graph)]
+fn f64_constants_in_generic<T: Float + FromPrimitive>(x: T) -> T {
+    let c = 2.0 * PI;
+    let h = PI / 2.0 - 0.5_f64;
+    T::from(2.0_f64 * PI).unwrap() * x
+        + T::from(c).unwrap() * x * x
+        + scaled(x, T::from(2.0 * PI).unwrap())
+        + T::from_f64((2.0 * PI).sqrt()).unwrap() * x.sin()
+        + T::from(h).unwrap() * x
+}
+
+/// `x · c`, differentiated in both.
+#[differentiate(reverse, forward, hessian, graph)]
+fn scaled<T: Float>(x: T, c: T) -> T {
+    x * c
+}
+
+#[test]
+fn f64_constant_arithmetic_in_a_generic_function() {
+    let tau = 2.0 * PI;
+    let h = PI / 2.0 - 0.5;
+    let f = |x: f64| tau * x + tau * x * x + x * tau + tau.sqrt() * x.sin() + h * x;
+    let df = |x: f64| tau + 2.0 * tau * x + tau + tau.sqrt() * x.cos() + h;
+    let d2f = |x: f64| 2.0 * tau - tau.sqrt() * x.sin();
+    for x in [0.4, -1.3] {
+        assert_near("value", &[f64_constants_in_generic(x)], &[f(x)], EXACT);
+        let (value, d) = f64_constants_in_generic_grad(x);
+        assert_eq!(value, f64_constants_in_generic(x));
+        assert_near("gradient", &[d], &[df(x)], EXACT);
+        let (_, t) = f64_constants_in_generic_jvp(x, 1.0);
+        assert_near("tangent", &[t], &[df(x)], EXACT);
+        let (_, g, h) = f64_constants_in_generic_hessian(x);
+        assert_near("hessian gradient", &[g], &[df(x)], EXACT);
+        assert_near("hessian", &h.concat(), &[d2f(x)], EXACT);
+        let (_, _, hv) = f64_constants_in_generic_hvp(x, 1.0);
+        assert_near("hvp", &[hv], &[d2f(x)], EXACT);
+        let g = f64_constants_in_generic_graph(x);
+        assert_near("graph", &[g.node("x").unwrap().adjoint()], &[df(x)], EXACT);
+        let (_, d32) = f64_constants_in_generic_grad(x as f32);
+        assert_near("f32", &[f64::from(d32)], &[df(f64::from(x as f32))], 1e-4);
+    }
+}
+
+/// A generic function whose value is a constant: `T::zero()`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn generic_zero<T: Float>(_x: T, _y: T) -> T {
+    T::zero()
+}
+
+#[test]
+fn generic_function_of_constant_value() {
+    assert_eq!(generic_zero_grad(1.5, -2.0), (0.0, 0.0, 0.0));
+    assert_eq!(generic_zero_grad(1.5_f32, -2.0_f32), (0.0, 0.0, 0.0));
+    assert_eq!(generic_zero_jvp(1.5, -2.0, 1.0, 1.0), (0.0, 0.0));
+    assert_eq!(
+        generic_zero_hvp(1.5, -2.0, 1.0, 1.0),
+        (0.0, 0.0, 0.0, 0.0, 0.0)
+    );
+    assert_eq!(
+        generic_zero_hessian(1.5, -2.0),
+        (0.0, 0.0, 0.0, [[0.0; 2]; 2])
+    );
+    assert_eq!(generic_zero_graph(1.5, -2.0).output().value(), 0.0);
+    // argmin's `zero`.
+    let p = [1.0, -2.0, 3.0];
+    assert_eq!(zero_grad(&p), (0.0, vec![0.0; 3]));
+    assert_eq!(zero_jvp(&p, &[1.0; 3]), (0.0, 0.0));
+    let (value, g, hess) = zero_hessian(&p);
+    assert_eq!((value, g, hess), (0.0, vec![0.0; 3], vec![0.0; 9]));
+    let (value, g, hv) = zero_hvp(&p, &[1.0; 3]);
+    assert_eq!((value, g, hv), (0.0, vec![0.0; 3], vec![0.0; 3]));
+    assert_eq!(zero_graph(&p).output().value(), 0.0);
+}
+
+/// Loops in a generic function, whose generated counters pass `clippy::assign_op_pattern`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn generic_loops<T: Float>(x: &[T], a: T) -> T {
+    let mut t = a;
+    loop {
+        t = t * a;
+        if t.abs() > T::from(4.0).unwrap() {
+            break;
+        }
+    }
+    let mut s = T::zero();
+    let mut i = 0;
+    while i < x.len() {
+        s = s + x[i] * t;
+        i += 1;
+    }
+    s
+}
+
+#[test]
+fn generic_loops_in_every_mode() {
+    // a = 1.5: t = a³ = 3.375 < 4, then a⁴ = 5.0625 > 4, so s = a⁴ Σx, ∂s/∂a = 4a³ Σx.
+    let x = [0.5, -1.0, 2.0];
+    let a: f64 = 1.5;
+    let sum: f64 = x.iter().sum();
+    let (value, dx, da) = generic_loops_grad(&x, a);
+    assert_eq!(value, generic_loops(&x, a));
+    assert_near("loops value", &[value], &[a.powi(4) * sum], EXACT);
+    assert_near("loops d_x", &dx, &[a.powi(4); 3], EXACT);
+    assert_near("loops d_a", &[da], &[4.0 * a.powi(3) * sum], EXACT);
+    let (_, t) = generic_loops_jvp(&x, &[0.0; 3], a, 1.0);
+    assert_near("loops tangent", &[t], &[da], EXACT);
+    let (_, _, _, hess) = generic_loops_hessian(&x, a);
+    assert_near(
+        "loops ∂²/∂a²",
+        &[hess[3 * 4 + 3]],
+        &[12.0 * a * a * sum],
+        EXACT,
+    );
+    let (_, _, _, _, hv_a) = generic_loops_hvp(&x, &[0.0; 3], a, 1.0);
+    assert_near("loops hvp", &[hv_a], &[12.0 * a * a * sum], EXACT);
+    let g = generic_loops_graph(&x, a);
+    assert_near(
+        "loops graph",
+        &[g.node("a").unwrap().adjoint()],
+        &[da],
+        EXACT,
+    );
+}
+
+/// A concrete `f64` parameter that `wrt` leaves out of a generic function: a constant, converted
+/// by the body.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_with_f64_constant<T: Float>(x: T, c: f64) -> T {
+    x * T::from(c).unwrap() + T::from(c * c + 2.0).unwrap() + T::from(c.sqrt()).unwrap() * x.sin()
+}
+
+/// An `f32` constant parameter beside an integer one, bound to a local.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_with_f32_constant<T: Float>(x: T, c: f32, n: usize) -> T {
+    let k = c * 2.0;
+    x * x * T::from(k).unwrap() * T::from(n).unwrap()
+}
+
+/// A caller passing its `f64` constant on.
+#[differentiate(reverse, forward, hessian, graph, wrt(x))]
+fn generic_passes_f64_constant<T: Float>(x: T, c: f64) -> T {
+    generic_with_f64_constant(x, c) * x
+}
+
+#[test]
+fn generic_function_with_an_inactive_concrete_float() {
+    let c: f64 = 2.25;
+    let f = |x: f64| x * c + (c * c + 2.0) + c.sqrt() * x.sin();
+    let df = |x: f64| c + c.sqrt() * x.cos();
+    let d2f = |x: f64| -c.sqrt() * x.sin();
+    for x in [0.3, -1.2] {
+        let (value, d) = generic_with_f64_constant_grad(x, c);
+        assert_eq!(value, generic_with_f64_constant(x, c));
+        assert_near("f64 constant value", &[value], &[f(x)], EXACT);
+        assert_near("f64 constant gradient", &[d], &[df(x)], EXACT);
+        let (_, t) = generic_with_f64_constant_jvp(x, 1.0, c);
+        assert_near("f64 constant tangent", &[t], &[df(x)], EXACT);
+        let (_, _, h) = generic_with_f64_constant_hessian(x, c);
+        assert_near("f64 constant hessian", &h.concat(), &[d2f(x)], EXACT);
+        let (_, _, hv) = generic_with_f64_constant_hvp(x, 1.0, c);
+        assert_near("f64 constant hvp", &[hv], &[d2f(x)], EXACT);
+        let g = generic_with_f64_constant_graph(x, c);
+        assert_near(
+            "f64 constant graph",
+            &[g.node("x").unwrap().adjoint()],
+            &[df(x)],
+            EXACT,
+        );
+        let (_, d32) = generic_with_f64_constant_grad(x as f32, c);
+        assert_near(
+            "f64 constant at f32",
+            &[f64::from(d32)],
+            &[df(f64::from(x as f32))],
+            1e-5,
+        );
+        // (f x)' = f'(x) x + f(x), and (f x)'' = f''(x) x + 2 f'(x).
+        let (value, d) = generic_passes_f64_constant_grad(x, c);
+        assert_near("caller value", &[value], &[f(x) * x], EXACT);
+        assert_near("caller gradient", &[d], &[df(x) * x + f(x)], EXACT);
+        let (_, t) = generic_passes_f64_constant_jvp(x, 1.0, c);
+        assert_near("caller tangent", &[t], &[df(x) * x + f(x)], EXACT);
+        let (_, _, h) = generic_passes_f64_constant_hessian(x, c);
+        assert_near(
+            "caller hessian",
+            &h.concat(),
+            &[d2f(x) * x + 2.0 * df(x)],
+            EXACT,
+        );
+        let g = generic_passes_f64_constant_graph(x, c);
+        let want = df(x) * x + f(x);
+        assert_near(
+            "caller graph",
+            &[g.node("x").unwrap().adjoint()],
+            &[want],
+            EXACT,
+        );
+    }
+    // x² · 2c · n, with 2c computed in `f32`.
+    let (c, n, x) = (0.1_f32, 3, 1.5);
+    let k = f64::from(c * 2.0) * 3.0;
+    let (value, d) = generic_with_f32_constant_grad(x, c, n);
+    assert_eq!(value, generic_with_f32_constant(x, c, n));
+    assert_near("f32 constant gradient", &[d], &[2.0 * x * k], EXACT);
+    let (_, t) = generic_with_f32_constant_jvp(x, 1.0, c, n);
+    assert_near("f32 constant tangent", &[t], &[2.0 * x * k], EXACT);
+    let (_, _, h) = generic_with_f32_constant_hessian(x, c, n);
+    assert_near("f32 constant hessian", &h.concat(), &[2.0 * k], EXACT);
+    let g = generic_with_f32_constant_graph(x, c, n);
+    assert_near(
+        "f32 constant graph",
+        &[g.node("x").unwrap().adjoint()],
+        &[2.0 * x * k],
+        EXACT,
+    );
+}
+
+/// A linear model generic over its float type, as a generic `impl` block writes it.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct GenericModel<T> {
+    w: Vec<T>,
+    b: T,
+}
+
+impl<T: Float + Default> GenericModel<T> {
+    /// The squared error of the prediction, differentiated in the model.
+    #[differentiate(reverse, forward, hessian, graph, wrt(self))]
+    fn loss(&self, x: &[T], y: T) -> T {
+        let mut p = self.b;
+        for i in 0..self.w.len() {
+            p = p + self.w[i] * x[i];
+        }
+        (p - y) * (p - y)
+    }
+
+    /// A prediction through `exp`, differentiated in the input.
+    #[differentiate(reverse, forward, hessian, graph)]
+    fn predict(&self, x: &[T]) -> T {
+        self.w
+            .iter()
+            .zip(x)
+            .fold(self.b, |p, (&w, &v)| p + w * T::exp(v))
+    }
+}
+
+#[test]
+fn methods_of_a_generic_impl_block() {
+    let m = GenericModel {
+        w: vec![0.5, -1.0],
+        b: 0.25,
+    };
+    let x = [1.0, 2.0];
+    // r = w·x + b − y = −1.75: ∂/∂w = 2 r x, ∂/∂b = 2 r.
+    let (value, d) = m.loss_grad(&x, 0.5);
+    assert_eq!(value, m.loss(&x, 0.5));
+    assert_eq!(value, 3.0625);
+    assert_eq!(
+        d,
+        GenericModel {
+            w: vec![-3.5, -7.0],
+            b: -3.5
+        }
+    );
+    let tangent = GenericModel {
+        w: vec![1.0, 0.0],
+        b: 1.0,
+    };
+    let (_, t) = m.loss_jvp(&tangent, &x, 0.5);
+    assert_eq!(t, -7.0);
+    // 2 [x; 1][x; 1]ᵀ, in the order the body reads the fields: b, w.
+    let (_, _, hess) = m.loss_hessian(&x, 0.5);
+    assert_eq!(hess, vec![2.0, 2.0, 4.0, 2.0, 2.0, 4.0, 4.0, 4.0, 8.0]);
+    let (_, _, hv) = m.loss_hvp(&tangent, &x, 0.5);
+    // H·(1, 0, 1) over (w₀, w₁, b): 2 (x·v_w + v_b) [x; 1] = 4 [1, 2, 1].
+    assert_eq!(
+        hv,
+        GenericModel {
+            w: vec![4.0, 8.0],
+            b: 4.0
+        }
+    );
+    let g = m.loss_graph(&x, 0.5);
+    assert_eq!(g.output().value(), 3.0625);
+    // The prediction, in `f64` and in `f32`: ∂/∂xᵢ = wᵢ e^{xᵢ}.
+    let (value, dx) = m.predict_grad(&x);
+    assert_eq!(value, m.predict(&x));
+    let want = [0.5 * 1.0_f64.exp(), -(2.0_f64.exp())];
+    assert_near("predict gradient", &dx, &want, EXACT);
+    let (_, t) = m.predict_jvp(&x, &[1.0, 1.0]);
+    assert_near("predict tangent", &[t], &[want[0] + want[1]], EXACT);
+    let (_, _, hess) = m.predict_hessian(&x);
+    assert_near(
+        "predict hessian",
+        &hess,
+        &[want[0], 0.0, 0.0, want[1]],
+        EXACT,
+    );
+    let g = m.predict_graph(&x);
+    assert_near("predict graph", &[g.output().value()], &[value], EXACT);
+    let m32 = GenericModel {
+        w: vec![0.5_f32, -1.0],
+        b: 0.25,
+    };
+    let (_, dx32) = m32.predict_grad(&[1.0, 2.0]);
+    let dx32: Vec<f64> = dx32.into_iter().map(f64::from).collect();
+    assert_near("predict f32 gradient", &dx32, &want, 1e-5);
 }

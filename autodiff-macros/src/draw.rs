@@ -1081,7 +1081,12 @@ impl Draw<'_> {
                 quote!(#ident)
             }
             // A function generic over `T: Float` spells its constants through `T`.
-            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => self.float(*v),
+            // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
+            Op::Lit(LitValue::Float(v), _)
+                if self.graph.generic.is_some() && node.ty != Ty::Other =>
+            {
+                self.float(*v)
+            }
             Op::Known(k) if self.graph.generic.is_some() => {
                 let t = &self.graph.generic;
                 let value = known(*k, FloatTy::F64);
@@ -1131,14 +1136,16 @@ impl Draw<'_> {
                 Syntax::Method => {
                     let method = Ident::new(p.name(), Span::call_site());
                     let args = node.args.iter().map(|&a| self.operand(a));
-                    if let Some(t) = &g.generic {
+                    if let Some(t) = &g.generic
+                        && node.ty != Ty::Other
+                    {
                         // Through the trait, whatever the receiver: `T` has no inherent methods.
                         return quote!(<#t as ::autodiff::num_traits::Float>::#method(#(#args),*));
                     }
                     // By path, whatever the receiver, as a float: a variable that starts as a
                     // literal (`let mut m = 0.0;`) has no methods where rustc meets it. An
                     // integer's method stays a method.
-                    if node.ty == Ty::Int {
+                    if node.ty == Ty::Int || (g.generic.is_some() && node.ty == Ty::Other) {
                         let r = arg(0);
                         let rest = node.args[1..].iter().map(|&a| self.operand(a));
                         quote!(#r.#method(#(#rest),*))

@@ -445,7 +445,7 @@ impl<'g> Sweep<'g> {
             let results = results.iter().enumerate().map(|(k, (id, _))| {
                 let value = match id {
                     Some(id) => self.operand(*id).tokens,
-                    None => float_literal(0.0).tokens,
+                    None => zero_of(self.graph),
                 };
                 // With lanes, the second result is the output's tangent.
                 match &self.lanes {
@@ -729,8 +729,9 @@ impl<'g> Sweep<'g> {
 
     /// `x op= rhs` for an update `x = x op rhs` whose read of `x` is written inline.
     fn compound(&self, place: Place, value: NodeId) -> Option<(TokenStream, TokenStream)> {
-        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t`.
-        if self.graph.generic.is_some() {
+        // `T: Float` does not imply `AddAssign`: a generic function writes `s = s + t` for its
+        // floats (its integers, a loop's count of iterations, have `+=`).
+        if self.graph.generic.is_some() && self.graph.vars[place.var.0].ty != Ty::Int {
             return None;
         }
         let (p, target, rhs) = self.graph.update(place, value)?;
@@ -904,7 +905,10 @@ impl<'g> Sweep<'g> {
                 Prec::Atom,
             ),
             // A function generic over `T: Float` spells its constants through `T`.
-            Op::Lit(LitValue::Float(v), _) if self.graph.generic.is_some() => {
+            // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
+            Op::Lit(LitValue::Float(v), _)
+                if self.graph.generic.is_some() && node.ty != Ty::Other =>
+            {
                 let t = &self.graph.generic;
                 let lit = float_literal(*v).tokens;
                 Code::new(quote!(::autodiff::cast::<#t, f64>(#lit)), Prec::Atom)
@@ -1285,8 +1289,9 @@ impl<'g> Sweep<'g> {
             Syntax::Method => {
                 let method = Ident::new(p.name(), span);
                 let receiver = self.graph.node(node.args[0]);
-                if node.ty == Ty::Int {
-                    // An integer's own method, `k.min(n)`: a constant, in any function.
+                if node.ty == Ty::Int || (self.graph.generic.is_some() && node.ty == Ty::Other) {
+                    // An integer's own method, `k.min(n)`: a constant, in any function; and a
+                    // method of a concrete float in a generic one, `(2.0 * PI).sqrt()`.
                     let r = self.operand(node.args[0]).at_least(Prec::Atom);
                     let rest = node.args[1..].iter().map(|&a| self.operand(a).tokens);
                     return Code::new(quote!(#r.#method(#(#rest),*)), Prec::Atom);

@@ -629,7 +629,8 @@ impl Lowerer {
             ));
         }
         let generic = "only functions generic over a float type are differentiated: bound the type parameter by `num_traits::Float` (`fn f<T: Float>`), or write the function for `f64` or `f32`";
-        let float_param = generic::float_param(&sig.generics);
+        let float_param =
+            generic::float_param(&sig.generics).or_else(|| generic::impl_float_param(sig));
         generic::set_float_param(float_param.as_ref());
         if float_param.is_some() {
             self.generic = float_param;
@@ -756,6 +757,7 @@ impl Lowerer {
         }
         if let Some(wrt) = &options.wrt {
             self.restrict(&mut params, wrt);
+            self.concrete_constants(&mut params);
         }
         params
     }
@@ -2046,7 +2048,7 @@ impl Lowerer {
                 Ok(v) => self.push(
                     Op::Lit(LitValue::Float(v), tokens),
                     vec![],
-                    Ty::Float(suffix_ty(f.suffix())),
+                    generic::written_float(Ty::Float(suffix_ty(f.suffix()))),
                     span,
                 ),
                 Err(e) => self.fail(e),
@@ -2057,7 +2059,7 @@ impl Lowerer {
                         Ok(v) => self.push(
                             Op::Lit(LitValue::Float(v), tokens),
                             vec![],
-                            Ty::Float(Some(t)),
+                            generic::written_float(Ty::Float(Some(t))),
                             span,
                         ),
                         Err(e) => self.fail(e),
@@ -2129,7 +2131,7 @@ impl Lowerer {
                 "f32" => Some(Ty::Float(Some(FloatTy::F32))),
                 _ => None,
             })
-            .unwrap_or(Ty::Other);
+            .map_or(Ty::Other, generic::written_float);
         self.push(Op::Const(p.to_token_stream()), vec![], ty, p.span())
     }
 
@@ -2193,6 +2195,7 @@ impl Lowerer {
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
             let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
+            let ty = self.arithmetic_type(l, r, ty);
             // Index arithmetic is shared, so that `x[i + 1]` twice is one element.
             if ty == Ty::Int {
                 let key = (prim, self.operand_key(l), self.operand_key(r));
@@ -2255,6 +2258,11 @@ impl Lowerer {
         {
             let k = *k;
             return self.call_closure(k, &args, span);
+        }
+        if func.qself.is_none()
+            && let Some(n) = self.float_method_call(&func.path, &args, span)
+        {
+            return n;
         }
         let last = &func
             .path

@@ -4,7 +4,7 @@
 //! `where` clause) is read as a float type wherever `f64` would be: lowering treats it as `f64`,
 //! and emission spells every float type, constant and cast of the generated functions with it
 //! (`::autodiff::cast::<T, _>(0.5)`). The constants a generic body writes, `T::one()`,
-//! `T::zero()` and `T::from(c).unwrap()`, are constants of the graph.
+//! `T::zero()`, `T::from(c).unwrap()` and `T::from_f64(c).unwrap()`, are constants of the graph.
 
 use std::cell::RefCell;
 
@@ -12,7 +12,8 @@ use proc_macro2::{Group, TokenStream, TokenTree};
 use syn::{Expr, GenericParam, Ident, TypeParamBound, WherePredicate};
 
 use super::{Lowerer, strip};
-use crate::graph::{CastTo, FloatTy, LitValue, Op, Param, Ty};
+use crate::graph::{CastTo, FloatTy, LitValue, NodeId, Op, Param, Ty};
+use crate::prim::{Prim, Syntax};
 
 thread_local! {
     /// The float type parameter of the function being lowered.
@@ -52,6 +53,26 @@ pub(super) fn float_param(generics: &syn::Generics) -> Option<Ident> {
     None
 }
 
+/// The type parameter of a generic `impl<T: Float> Model<T>` block that a method returns,
+/// `fn loss(&self, x: &[T]) -> T`: the method does not see the `impl`'s bounds, so a method
+/// without generics of its own returning a one-letter type (a type parameter's name, not a
+/// type's) is taken to be generic over it; the generated code calls its methods through
+/// `Float`, which checks the bound where it is called.
+pub(super) fn impl_float_param(sig: &syn::Signature) -> Option<Ident> {
+    if sig.receiver().is_none() || !sig.generics.params.is_empty() {
+        return None;
+    }
+    let syn::ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    let syn::Type::Path(p) = &**ty else {
+        return None;
+    };
+    let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
+    let name = ident.to_string();
+    (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())).then(|| ident.clone())
+}
+
 /// Sets (or clears) the float type parameter for the function being lowered.
 pub(super) fn set_float_param(ident: Option<&Ident>) {
     GENERIC.with(|g| *g.borrow_mut() = ident.map(ToString::to_string));
@@ -66,6 +87,57 @@ fn generic_path<'a>(e: &'a Expr, name: &str) -> Option<&'a syn::ExprCall> {
     let segments = &p.path.segments;
     (segments.len() == 2 && is_float_param(&segments[0].ident) && segments[1].ident == name)
         .then_some(c)
+}
+
+/// The type of a float the body writes as `f64` or `f32` (a suffixed literal, a constant such as
+/// `std::f64::consts::PI`): in a function generic over `T: Float` it is not `T`, which lowering
+/// reads as `f64`, but a constant of a concrete type the generated code writes as the body does.
+#[inline(never)]
+pub(super) fn written_float(ty: Ty) -> Ty {
+    match ty {
+        Ty::Float(Some(_)) if GENERIC.with(|g| g.borrow().is_some()) => Ty::Other,
+        ty => ty,
+    }
+}
+
+/// `T::from(c)`, `T::from_f64(c)`, `T::from_usize(n)`, ...: the conversions of `NumCast` and
+/// `FromPrimitive` that give the value of their argument (or `None`).
+const CONVERSIONS: &[&str] = &[
+    "from",
+    "from_f64",
+    "from_usize",
+    "from_isize",
+    "from_u8",
+    "from_u16",
+    "from_u32",
+    "from_u64",
+    "from_u128",
+    "from_i8",
+    "from_i16",
+    "from_i32",
+    "from_i64",
+    "from_i128",
+];
+
+/// A float method named by path on the float type parameter, `T::exp` (which lowering reads as
+/// `f64::exp`), or on the trait, `Float::exp` or `num_traits::Float::exp` (whose float type the
+/// arguments give): the operation of the table and the float type the path names.
+pub(super) fn float_method_path(path: &syn::Path) -> Option<(Prim, Option<FloatTy>)> {
+    let segments = &path.segments;
+    let n = segments.len();
+    if n < 2 || segments.iter().any(|s| !s.arguments.is_none()) {
+        return None;
+    }
+    let owner = &segments[n - 2].ident;
+    let ty = if n == 2 && path.leading_colon.is_none() && is_float_param(owner) {
+        Some(FloatTy::F64)
+    } else if owner == "Float" {
+        None
+    } else {
+        return None;
+    };
+    let prim = Prim::find(Syntax::Method, &segments[n - 1].ident.to_string())?;
+    Some((prim, ty))
 }
 
 /// Whether `tokens` name `f64` or `f32` anywhere (`f64`, `[f32; 3]`, `&[f64]`).
@@ -103,11 +175,35 @@ fn spelled(ty: &TokenStream) -> String {
 }
 
 impl Lowerer {
+    /// A scalar parameter of a concrete float type (`c: f64`) that `wrt` leaves out of a function
+    /// generic over `T: Float` is a constant of that type, as a `const` or `PI` is: its value is
+    /// never `T`, and the body converts it (`T::from(c).unwrap()`).
+    pub(super) fn concrete_constants(&mut self, params: &mut [Param]) {
+        if self.generic.is_none() {
+            return;
+        }
+        for p in params {
+            let concrete = matches!(&p.shape, crate::graph::Shape::Scalar)
+                && !p.active
+                && p.float.is_some()
+                && matches!(
+                    syn::parse2::<syn::Type>(p.ty_tokens.clone()),
+                    Ok(syn::Type::Path(t)) if t.path.is_ident("f64") || t.path.is_ident("f32")
+                );
+            if concrete {
+                p.float = None;
+                self.nodes[p.node.0].ty = Ty::Other;
+            }
+        }
+    }
+
     /// Refuses float parameters of a concrete type (`y: f64`, `w: &[f32]`) in a function
-    /// generic over `T: Float`, active or not. Lowering reads `T` as `f64`, and emission spells
-    /// every float of the generated functions, their constants and their gradient entries with
-    /// `T`, so a parameter of another float type would give derivatives that do not compile
-    /// (`T * f64`, an `f64` entry returned as `T`). Written as `T`, it is converted by the caller.
+    /// generic over `T: Float`: active ones, and arrays and slices, active or not (a scalar
+    /// that `wrt` leaves out is a constant, see [`Lowerer::concrete_constants`]). Lowering reads
+    /// `T` as `f64`, and emission spells every float of the generated functions, their constants
+    /// and their gradient entries with `T`, so a parameter of another float type would give
+    /// derivatives that do not compile (`T * f64`, an `f64` entry returned as `T`). Written as
+    /// `T`, it is converted by the caller.
     pub(super) fn check_generic_params(&mut self, params: &[Param]) {
         let Some(t) = self.generic.clone() else {
             return;
@@ -118,21 +214,64 @@ impl Lowerer {
             }
             let ty = &p.ty_tokens;
             let written = spelled(&with_float_param(ty.clone(), &t));
+            // A scalar that `wrt` leaves out is a constant (see `concrete_constants`).
+            let constant = if matches!(p.shape, crate::graph::Shape::Scalar) {
+                format!(
+                    ", or leave `{name}` out of `wrt(..)` to make it a constant",
+                    name = p.name
+                )
+            } else {
+                String::new()
+            };
             self.errors.push(syn::Error::new_spanned(
                 ty,
                 format!(
-                    "in a function generic over `{t}: Float`, float parameters are of type `{t}`: write `{name}: {written}` and convert the argument where the function is called, or write the function for `f64` or `f32`",
+                    "in a function generic over `{t}: Float`, float parameters are of type `{t}`: write `{name}: {written}` and convert the argument where the function is called{constant}, or write the function for `f64` or `f32`",
                     name = p.name,
                 ),
             ));
         }
     }
 
-    /// `T::one()` and `T::zero()`.
-    pub(super) fn generic_constant_call(
+    /// `T::exp(x)`, `Float::powi(x, 3)`: the float method `x.exp()`, `x.powi(3)`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn float_method_call(
         &mut self,
-        c: &syn::ExprCall,
-    ) -> Option<crate::graph::NodeId> {
+        path: &syn::Path,
+        args: &[&Expr],
+        span: proc_macro2::Span,
+    ) -> Option<NodeId> {
+        let (prim, ty) = float_method_path(path)?;
+        let last = &path.segments.last().expect("a path has a segment").ident;
+        Some(self.apply(prim, args, span, last, ty))
+    }
+
+    /// The type of `l op r`, `ty` by the usual join, but in a function generic over `T: Float`,
+    /// a float literal with a constant of a concrete type, `2.0 * PI`, is of that type, not `T`
+    /// (Rust gives the literal the constant's type), and so is the literal.
+    #[inline(never)]
+    pub(super) fn arithmetic_type(&mut self, l: NodeId, r: NodeId, ty: Ty) -> Ty {
+        if self.generic.is_none() {
+            return ty;
+        }
+        let literal = |n: NodeId| matches!(self.nodes[n.0].op, Op::Lit(LitValue::Float(_), _));
+        let (lt, rt) = (self.nodes[l.0].ty, self.nodes[r.0].ty);
+        match (lt, rt) {
+            (Ty::Other, Ty::Float(_)) if literal(r) => {
+                self.nodes[r.0].ty = Ty::Other;
+                Ty::Other
+            }
+            (Ty::Float(_), Ty::Other) if literal(l) => {
+                self.nodes[l.0].ty = Ty::Other;
+                Ty::Other
+            }
+            _ => ty,
+        }
+    }
+
+    /// `T::one()` and `T::zero()`.
+    pub(super) fn generic_constant_call(&mut self, c: &syn::ExprCall) -> Option<NodeId> {
         let span = syn::spanned::Spanned::span(c);
         let e = Expr::Call(c.clone());
         for (name, value) in [("one", 1.0), ("zero", 0.0)] {
@@ -147,7 +286,7 @@ impl Lowerer {
     /// `T::from(c).unwrap()` (or `.expect(..)`) in a function generic over `T: Float`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
-    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<crate::graph::NodeId> {
+    pub(super) fn generic_constant(&mut self, e: &Expr) -> Option<NodeId> {
         let span = syn::spanned::Spanned::span(e);
         let ty = Ty::Float(Some(FloatTy::F64));
         let Expr::MethodCall(m) = strip(e) else {
@@ -156,7 +295,11 @@ impl Lowerer {
         if !(m.method == "unwrap" || m.method == "expect") {
             return None;
         }
-        let c = generic_path(&m.receiver, "from")?;
+        // `NumCast::from` and `FromPrimitive`'s conversions, which give the same value. Not
+        // `from_f32`, whose literal argument is an `f32`, rounded.
+        let c = CONVERSIONS
+            .iter()
+            .find_map(|name| generic_path(&m.receiver, name))?;
         let [arg] = c.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };

@@ -13,7 +13,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
 
-use super::{Bound, LoopRange, Lowerer, err, float_type, strip};
+use super::{Bound, LoopRange, Lowerer, err, float_type, generic, strip};
 use crate::graph::{self, CmpOp, FloatTy, LitValue, NodeId, Op, Shape, Ty, VarId};
 use crate::prim::{Prim, Syntax};
 
@@ -685,6 +685,9 @@ impl Lowerer {
                 let name = segments.last().map_or("", String::as_str);
                 let owner = segments.len().checked_sub(2).map(|i| segments[i].as_str());
                 let found = match owner {
+                    _ if p.qself.is_none() && generic::float_method_path(&p.path).is_some() => {
+                        generic::float_method_path(&p.path)
+                    }
                     Some("f64") => {
                         Prim::find(Syntax::Method, name).map(|p| (p, Some(FloatTy::F64)))
                     }

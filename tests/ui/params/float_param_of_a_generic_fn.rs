@@ -1,8 +1,8 @@
 use autodiff::differentiate;
 use autodiff::num_traits::Float;
 
-// `T` is the function's float type: an `f64` or `f32` parameter beside it is refused, active
-// or not, with the type to write instead.
+// `T` is the function's float type: an `f64` or `f32` parameter beside it is refused when active,
+// an array or slice even when not, with the type to write instead.
 #[differentiate(reverse, forward, hessian)]
 fn g<T: Float>(x: T, y: f64) -> T {
     x * T::from(y).unwrap()

@@ -108,6 +108,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         overflowed: false,
         loops: Vec::new(),
         ret: None,
+        exit_target: None,
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
@@ -295,6 +296,7 @@ impl Scopes {
 
 /// Where the value of a branch, a `match` arm or an assignment goes: a scalar variable, each
 /// element of an array, or each part of a tuple.
+#[derive(Clone)]
 pub(super) enum Target {
     Var(VarId),
     Array(VarId),
@@ -341,6 +343,9 @@ struct Lowerer {
     /// The loops being lowered, innermost last.
     loops: Vec<LoopFlags>,
     ret: Option<ReturnFlags>,
+    /// While the statements of a branch that assigns a target are lowered: that target, set to
+    /// a constant nothing reads where a `break`, `continue` or `return` skips the branch's value.
+    exit_target: Option<Target>,
     counters: usize,
     /// `&self`, in a method.
     receiver: Option<TokenStream>,
@@ -929,6 +934,7 @@ impl Lowerer {
         stmts: &[Stmt],
         tail: &mut dyn FnMut(&mut Self) -> Option<NodeId>,
     ) -> Option<NodeId> {
+        let target = self.exit_target.take();
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
             let tokens = chains::stmt(stmt);
@@ -941,11 +947,15 @@ impl Lowerer {
                 let cond = self.still_running(chains::span(chains::stmt(stmt)));
                 let rest = &stmts[k + 1..];
                 let mut value = None;
-                let then = self.nested(|cx| value = cx.stmts(rest, tail));
+                let then = self.nested(|cx| {
+                    cx.exit_target.clone_from(&target);
+                    value = cx.stmts(rest, tail);
+                });
+                let otherwise = self.skipped_value(target.as_ref(), cond);
                 self.emit(graph::Stmt::If {
                     cond,
                     then,
-                    otherwise: graph::Block::default(),
+                    otherwise,
                 });
                 // A value computed under the guard reaches the caller through a variable.
                 let _ = value;
@@ -953,6 +963,19 @@ impl Lowerer {
             }
         }
         tail(self)
+    }
+
+    /// Where a guard skips the rest of a branch that assigns `target`, the target gets a
+    /// constant, which nothing reads, so that it is set on every path.
+    #[inline(never)]
+    fn skipped_value(&mut self, target: Option<&Target>, cond: NodeId) -> graph::Block {
+        match target {
+            Some(t) => {
+                let span = self.nodes[cond.0].span;
+                self.nested(|cx| cx.set_dummy(t, span))
+            }
+            None => graph::Block::default(),
+        }
     }
 
     /// `true` while no `break`, `continue` or `return` has happened.
@@ -1016,6 +1039,7 @@ impl Lowerer {
                 (Some(_), Some((Stmt::Expr(e, None), rest))) => (rest, Some(e)),
                 _ => (&block.stmts[..], None),
             };
+            cx.exit_target = target.cloned();
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
                     (Some(e), Some(t)) => cx.assign_to(e, t),

@@ -1250,3 +1250,31 @@ fn a_loop_over_a_literal_start_is_drawn() {
     assert_eq!(adjoint("x"), Some(dx));
     assert_eq!(adjoint("y"), Some(dy));
 }
+
+/// `x.powi(k)` with `k: i32` in an `f32` function: the local derivative `k x^(k-1)` converts
+/// the exponent to `f32`.
+#[differentiate(graph)]
+fn powi_f32(x: f32, k: i32) -> f32 {
+    x.powi(k)
+}
+
+/// The same with a loop index as the exponent: Σ_{i<3} xⁱ.
+#[differentiate(graph)]
+fn powi_f32_loop(x: f32) -> f32 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += x.powi(i);
+    }
+    s
+}
+
+#[test]
+fn an_f32_powi_with_an_integer_exponent_is_drawn() {
+    let g = powi_f32_graph(2.0, 3);
+    assert_eq!(g.node("x").map(|n| (n.value(), n.adjoint())), Some((2.0, 12.0)));
+    assert_eq!(g.node("powi_f32").map(autodiff::GraphNode::value), Some(8.0));
+    // 1 + x + x², derivative 1 + 2x.
+    let g = powi_f32_loop_graph(2.0);
+    assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(5.0));
+    assert_eq!(g.node("s").map(autodiff::GraphNode::value), Some(7.0));
+}

@@ -1163,10 +1163,14 @@ impl Draw<'_> {
                 let t = format_ident!("{}", t.name());
                 quote!(#a as #t)
             }
-            Op::Cast(CastTo::Lossless(t)) => {
+            Op::Cast(CastTo::Lossless(FloatTy::F64)) => {
                 let a = arg(0);
-                let t = format_ident!("{}", t.name());
-                quote!(::core::primitive::#t::from(#a))
+                quote!(::core::primitive::f64::from(#a))
+            }
+            // `f32: From<i32>` does not hold; as `emit` writes it, `powi` exponents are small.
+            Op::Cast(CastTo::Lossless(FloatTy::F32)) => {
+                let a = arg(0);
+                quote!(#a as f32)
             }
             Op::Cast(CastTo::Other(ty, _)) => {
                 let a = arg(0);

@@ -126,8 +126,10 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     cx.check_struct_uses(&params);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
+    let mut sig = graph::Signature::of(item);
+    lint_levels(chains::block(&item.block), &mut sig.attrs);
     let mut graph = Graph {
-        sig: graph::Signature::of(item),
+        sig,
         nodes: cx.nodes,
         vars: cx.vars,
         params,
@@ -152,6 +154,42 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     type_literal_ranges(&mut graph);
     crate::activity::analyse(&mut graph);
     Ok(graph)
+}
+
+/// The lint levels that the body's statements and expressions set, `#[allow(..)]` and
+/// `#[expect(..)]` (inner attributes too), as `allow`s: the generated functions carry the
+/// statements' code without their attributes, so they carry these instead, and an `expect` there
+/// could go unfulfilled. Token trees nest only as deep as brackets do, which `expand` bounds.
+#[inline(never)]
+fn lint_levels(tokens: TokenStream, out: &mut Vec<syn::Attribute>) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let TokenTree::Group(g) = t else { continue };
+        let after_pound = match i.checked_sub(1).map(|k| &tokens[k]) {
+            Some(TokenTree::Punct(p)) if p.as_char() == '#' => true,
+            Some(TokenTree::Punct(p)) if p.as_char() == '!' => {
+                matches!(i.checked_sub(2).map(|k| &tokens[k]), Some(TokenTree::Punct(p)) if p.as_char() == '#')
+            }
+            _ => false,
+        };
+        if after_pound && g.delimiter() == proc_macro2::Delimiter::Bracket {
+            let mut inner = g.stream().into_iter();
+            if let (Some(TokenTree::Ident(level)), Some(TokenTree::Group(lints)), None) =
+                (inner.next(), inner.next(), inner.next())
+                && (level == "allow" || level == "expect")
+                && lints.delimiter() == proc_macro2::Delimiter::Parenthesis
+            {
+                let lints = lints.stream();
+                let attr: syn::Attribute = syn::parse_quote!(#[allow(#lints)]);
+                let text = attr.to_token_stream().to_string();
+                if !out.iter().any(|a| a.to_token_stream().to_string() == text) {
+                    out.push(attr);
+                }
+            }
+        } else {
+            lint_levels(g.stream(), out);
+        }
+    }
 }
 
 /// `for i in 0..3` whose counter indexes an array has its end written `3usize`, the type the

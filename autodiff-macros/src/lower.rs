@@ -109,6 +109,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         loops: Vec::new(),
         ret: None,
         exit_target: None,
+        aliases: Vec::new(),
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
@@ -142,6 +143,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         self_active: cx.structs.self_active,
         fields: cx.structs.leaves,
         generic: cx.generic,
+        aliases: cx.aliases,
+        returned: cx.ret.map(|r| r.value),
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -384,6 +387,8 @@ struct Lowerer {
     /// While the statements of a branch that assigns a target are lowered: that target, set to
     /// a constant nothing reads where a `break`, `continue` or `return` skips the branch's value.
     exit_target: Option<Target>,
+    /// [`Graph::aliases`].
+    aliases: Vec<(NodeId, String)>,
     counters: usize,
     /// `&self`, in a method.
     receiver: Option<TokenStream>,
@@ -856,11 +861,14 @@ impl Lowerer {
         self.scopes.lookup(name)
     }
 
-    /// Gives a node its user's name, for readable generated code.
+    /// Gives a node its user's name, for readable generated code; a node that cannot take it
+    /// (a parameter, a value named already) keeps it as an alias, for `f_graph`.
     fn name(&mut self, node: NodeId, name: &str) {
         let n = &mut self.nodes[node.0];
         if n.name.is_none() && !n.is_leaf() {
             n.name = Some(name.to_owned());
+        } else if n.name.as_deref() != Some(name) && name != "_" {
+            self.aliases.push((node, name.to_owned()));
         }
     }
 

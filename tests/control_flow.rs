@@ -2464,7 +2464,10 @@ fn conditional_return_inside_a_branch_value() {
             assert!(close(hvp.1, want.1, 1e-14), "{name} hvp f' at ({x}, {k})");
             assert!(close(hvp.2, want.2, 1e-14), "{name} f'' at ({x}, {k})");
             let node = graph.node("x").expect("the parameter's node");
-            assert!(close(node.adjoint(), want.1, 1e-14), "{name} graph at ({x}, {k})");
+            assert!(
+                close(node.adjoint(), want.1, 1e-14),
+                "{name} graph at ({x}, {k})"
+            );
         }
     }
     // x = 0.5: s = 0.5, 0.75, 1.125, 1.6875, 2.53125 (n = 5), then the loop breaks.
@@ -2483,6 +2486,9 @@ fn conditional_return_inside_a_branch_value() {
         let (value, g) = break_inside_arm_grad(x, n);
         assert!(close(value, s, 1e-15), "value for n = {n}");
         assert!(close(g, ds, 1e-14), "gradient for n = {n}");
-        assert!(close(break_inside_arm_jvp(x, 1.0, n).1, ds, 1e-14), "jvp for n = {n}");
+        assert!(
+            close(break_inside_arm_jvp(x, 1.0, n).1, ds, 1e-14),
+            "jvp for n = {n}"
+        );
     }
 }

@@ -1271,8 +1271,14 @@ fn powi_f32_loop(x: f32) -> f32 {
 #[test]
 fn an_f32_powi_with_an_integer_exponent_is_drawn() {
     let g = powi_f32_graph(2.0, 3);
-    assert_eq!(g.node("x").map(|n| (n.value(), n.adjoint())), Some((2.0, 12.0)));
-    assert_eq!(g.node("powi_f32").map(autodiff::GraphNode::value), Some(8.0));
+    assert_eq!(
+        g.node("x").map(|n| (n.value(), n.adjoint())),
+        Some((2.0, 12.0))
+    );
+    assert_eq!(
+        g.node("powi_f32").map(autodiff::GraphNode::value),
+        Some(8.0)
+    );
     // 1 + x + x², derivative 1 + 2x.
     let g = powi_f32_loop_graph(2.0);
     assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(5.0));
@@ -1379,17 +1385,29 @@ fn an_early_return_names_no_node_result() {
     let g = clash_result_graph(0.5);
     let r = g.node("result").expect("the binding");
     assert_eq!((r.value(), r.adjoint()), (1.5, 0.0));
-    assert_eq!(g.node("clash_result").map(autodiff::GraphNode::value), Some(0.5_f64.exp()));
+    assert_eq!(
+        g.node("clash_result").map(autodiff::GraphNode::value),
+        Some(0.5_f64.exp())
+    );
     let g = clash_result_graph(-0.5);
     let r = g.node("result").expect("the binding");
     assert_eq!((r.value(), r.adjoint()), (-1.5, -0.5));
-    assert_eq!(g.node("clash_result").map(autodiff::GraphNode::value), Some(0.75));
+    assert_eq!(
+        g.node("clash_result").map(autodiff::GraphNode::value),
+        Some(0.75)
+    );
     let text = g.to_string();
     assert!(text.contains("clash_result = result * x = 0.75"), "{g}");
-    assert!(!text.contains("∂clash_result/∂result · ∂clash_result/∂result"), "{g}");
+    assert!(
+        !text.contains("∂clash_result/∂result · ∂clash_result/∂result"),
+        "{g}"
+    );
     let g = return_from_arm_graph(-0.5, 0);
     assert!(g.node("result").is_none());
-    assert_eq!(g.node("return_from_arm").map(autodiff::GraphNode::value), Some(-1.0));
+    assert_eq!(
+        g.node("return_from_arm").map(autodiff::GraphNode::value),
+        Some(-1.0)
+    );
     assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(2.0));
     assert!(!g.to_string().contains("result"), "{g}");
 }

@@ -763,7 +763,10 @@ pub mod statement_attributes {
     #[must_use]
     pub fn clipped(x: f64, y: f64) -> f64 {
         let mut s = x * y;
-        #[expect(clippy::manual_range_contains, reason = "the bounds read as an interval")]
+        #[expect(
+            clippy::manual_range_contains,
+            reason = "the bounds read as an interval"
+        )]
         if x >= 0.0 && x <= 1.0 {
             s += x;
         }

@@ -2373,3 +2373,122 @@ fn branches_with_integer_values() {
         assert_eq!(integer_branch_values_hvp(1.5, 1.0, n), (1.5 * c, c, 0.0));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A branch that gives a value after a conditional `return` or `break`.
+
+/// `let y = match k { 0 => cos x, _ => { if x > 0 { return eˣ; } x } }; y x`: f = x cos x for
+/// k = 0, eˣ for k ≠ 0 and x > 0, x² otherwise.
+#[differentiate(reverse, forward, hessian, graph)]
+fn leave_inside_arm(x: f64, k: i32) -> f64 {
+    let y = match k {
+        0 => x.cos(),
+        _ => {
+            if x > 0.0 {
+                return x.exp();
+            }
+            x
+        }
+    };
+    y * x
+}
+
+/// The same with `if`/`else`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn leave_inside_else(x: f64, k: i32) -> f64 {
+    let y = if k == 0 {
+        x.cos()
+    } else {
+        if x > 0.0 {
+            return x.exp();
+        }
+        x
+    };
+    y * x
+}
+
+/// A loop whose `match` arm may `break` before its value: s₀ = x, sᵢ₊₁ = sᵢ + sᵢ x while
+/// sᵢ ≤ 2, over n iterations.
+#[differentiate(reverse, forward)]
+fn break_inside_arm(x: f64, n: i32) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        let t = match i {
+            0 => x,
+            _ => {
+                if s > 2.0 {
+                    break;
+                }
+                s * x
+            }
+        };
+        s += t;
+    }
+    s
+}
+
+#[test]
+fn conditional_return_inside_a_branch_value() {
+    for (x, k) in [(0.5_f64, 1), (-0.5, 1), (0.5, 0), (-0.5, 0), (1.3, 2)] {
+        // (value, f', f'') by hand.
+        let want = if k == 0 {
+            (
+                x * x.cos(),
+                x.cos() - x * x.sin(),
+                -2.0 * x.sin() - x * x.cos(),
+            )
+        } else if x > 0.0 {
+            (x.exp(), x.exp(), x.exp())
+        } else {
+            (x * x, 2.0 * x, 2.0)
+        };
+        for (name, grad, jvp, hvp, graph) in [
+            (
+                "arm",
+                leave_inside_arm_grad(x, k),
+                leave_inside_arm_jvp(x, 1.0, k),
+                leave_inside_arm_hvp(x, 1.0, k),
+                leave_inside_arm_graph(x, k),
+            ),
+            (
+                "else",
+                leave_inside_else_grad(x, k),
+                leave_inside_else_jvp(x, 1.0, k),
+                leave_inside_else_hvp(x, 1.0, k),
+                leave_inside_else_graph(x, k),
+            ),
+        ] {
+            assert!(close(grad.0, want.0, 1e-15), "{name} value at ({x}, {k})");
+            assert!(close(grad.1, want.1, 1e-14), "{name} f' at ({x}, {k})");
+            assert!(close(jvp.1, want.1, 1e-14), "{name} jvp at ({x}, {k})");
+            assert!(close(hvp.1, want.1, 1e-14), "{name} hvp f' at ({x}, {k})");
+            assert!(close(hvp.2, want.2, 1e-14), "{name} f'' at ({x}, {k})");
+            let node = graph.node("x").expect("the parameter's node");
+            assert!(
+                close(node.adjoint(), want.1, 1e-14),
+                "{name} graph at ({x}, {k})"
+            );
+        }
+    }
+    // x = 0.5: s = 0.5, 0.75, 1.125, 1.6875, 2.53125 (n = 5), then the loop breaks.
+    for n in 0..8 {
+        let (mut s, mut ds) = (0.0, 0.0);
+        let x = 0.5;
+        for i in 0..n {
+            if i == 0 {
+                (s, ds) = (x, 1.0);
+            } else if s > 2.0 {
+                break;
+            } else {
+                (s, ds) = (s + s * x, ds + ds * x + s);
+            }
+        }
+        let (value, g) = break_inside_arm_grad(x, n);
+        assert!(close(value, s, 1e-15), "value for n = {n}");
+        assert!(close(g, ds, 1e-14), "gradient for n = {n}");
+        assert!(
+            close(break_inside_arm_jvp(x, 1.0, n).1, ds, 1e-14),
+            "jvp for n = {n}"
+        );
+    }
+}

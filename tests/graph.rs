@@ -1250,3 +1250,164 @@ fn a_loop_over_a_literal_start_is_drawn() {
     assert_eq!(adjoint("x"), Some(dx));
     assert_eq!(adjoint("y"), Some(dy));
 }
+
+/// `x.powi(k)` with `k: i32` in an `f32` function: the local derivative `k x^(k-1)` converts
+/// the exponent to `f32`.
+#[differentiate(graph)]
+fn powi_f32(x: f32, k: i32) -> f32 {
+    x.powi(k)
+}
+
+/// The same with a loop index as the exponent: Σ_{i<3} xⁱ.
+#[differentiate(graph)]
+fn powi_f32_loop(x: f32) -> f32 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += x.powi(i);
+    }
+    s
+}
+
+#[test]
+fn an_f32_powi_with_an_integer_exponent_is_drawn() {
+    let g = powi_f32_graph(2.0, 3);
+    assert_eq!(
+        g.node("x").map(|n| (n.value(), n.adjoint())),
+        Some((2.0, 12.0))
+    );
+    assert_eq!(
+        g.node("powi_f32").map(autodiff::GraphNode::value),
+        Some(8.0)
+    );
+    // 1 + x + x², derivative 1 + 2x.
+    let g = powi_f32_loop_graph(2.0);
+    assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(5.0));
+    assert_eq!(g.node("s").map(autodiff::GraphNode::value), Some(7.0));
+}
+
+/// A `let` that binds a parameter as it is.
+#[differentiate(reverse, graph)]
+fn alias_of_parameter(x: f64, y: f64) -> f64 {
+    let a = x;
+    let b = a;
+    b * y
+}
+
+/// A `let` that takes an array parameter apart, and one of a reference to it.
+#[differentiate(reverse, graph)]
+fn alias_of_elements(y: [f64; 2], z: &[f64; 2]) -> f64 {
+    let [a, b] = y;
+    let s = z;
+    let [c, _] = *s;
+    a * b + c
+}
+
+/// A `let` that names a value already named.
+#[differentiate(reverse, graph)]
+fn alias_of_value(x: f64) -> f64 {
+    let u = x * x;
+    let v = u;
+    v.sin()
+}
+
+#[test]
+fn a_let_of_a_node_names_it() {
+    let node = |g: &Graph, name: &str| g.node(name).map(|n| (n.value(), n.adjoint()));
+    let g = alias_of_parameter_graph(0.5, 2.0);
+    assert_eq!(node(&g, "a"), Some((0.5, 2.0)));
+    assert_eq!(node(&g, "b"), Some((0.5, 2.0)));
+    assert_eq!(node(&g, "x"), Some((0.5, 2.0)));
+    let g = alias_of_elements_graph([0.5, 2.0], &[3.0, 4.0]);
+    assert_eq!(node(&g, "a"), Some((0.5, 2.0)));
+    assert_eq!(node(&g, "b"), Some((2.0, 0.5)));
+    assert_eq!(node(&g, "c"), Some((3.0, 1.0)));
+    let (_, dy, dz) = alias_of_elements_grad([0.5, 2.0], &[3.0, 4.0]);
+    assert_eq!((dy, dz), ([2.0, 0.5], [1.0, 0.0]));
+    let g = alias_of_value_graph(0.5);
+    let want = (0.25, 0.25_f64.cos());
+    assert_eq!(node(&g, "u"), Some(want));
+    assert_eq!(node(&g, "v"), Some(want));
+    assert_eq!(g.local("u", "alias_of_value"), Some(0.25_f64.cos()));
+}
+
+/// A `let` bound to an iterator chain that ends in `sum` or `fold`.
+#[differentiate(reverse, graph)]
+fn chain_sum(x: &[f64]) -> f64 {
+    let s: f64 = x.iter().map(|v| v * v).sum();
+    s.sqrt()
+}
+
+/// The same through `fold`, and the `sum` turbofish.
+#[differentiate(reverse, graph)]
+fn chain_fold(x: &[f64]) -> f64 {
+    let s = x.iter().fold(0.0, |a, v| a + v * v);
+    let t = x.iter().map(|v| v * 2.0).sum::<f64>();
+    let r = s.sqrt() + t;
+    r
+}
+
+#[test]
+fn a_let_of_an_iterator_chain_is_a_node() {
+    let x = [3.0, 4.0];
+    let g = chain_sum_graph(&x);
+    let s = g.node("s").expect("the sum's node");
+    assert_eq!((s.value(), s.adjoint()), (25.0, 0.1));
+    let g = chain_fold_graph(&x);
+    let s = g.node("s").expect("the fold's node");
+    assert_eq!((s.value(), s.adjoint()), (25.0, 0.1));
+    let t = g.node("t").expect("the sum's node");
+    assert_eq!((t.value(), t.adjoint()), (14.0, 1.0));
+    assert_eq!(g.node("r").map(autodiff::GraphNode::value), Some(19.0));
+}
+
+/// An early `return` and a binding of the user's named `result`.
+#[differentiate(reverse, graph)]
+fn clash_result(x: f64) -> f64 {
+    let result = x * 3.0;
+    if x > 0.0 {
+        return x.exp();
+    }
+    result * x
+}
+
+/// An early `return` from a `match` arm, without a binding named `result`.
+#[differentiate(graph)]
+fn return_from_arm(x: f64, k: i32) -> f64 {
+    let y = match k {
+        0 => return x * 2.0,
+        _ => x.sin(),
+    };
+    y * x
+}
+
+#[test]
+fn an_early_return_names_no_node_result() {
+    let g = clash_result_graph(0.5);
+    let r = g.node("result").expect("the binding");
+    assert_eq!((r.value(), r.adjoint()), (1.5, 0.0));
+    assert_eq!(
+        g.node("clash_result").map(autodiff::GraphNode::value),
+        Some(0.5_f64.exp())
+    );
+    let g = clash_result_graph(-0.5);
+    let r = g.node("result").expect("the binding");
+    assert_eq!((r.value(), r.adjoint()), (-1.5, -0.5));
+    assert_eq!(
+        g.node("clash_result").map(autodiff::GraphNode::value),
+        Some(0.75)
+    );
+    let text = g.to_string();
+    assert!(text.contains("clash_result = result * x = 0.75"), "{g}");
+    assert!(
+        !text.contains("∂clash_result/∂result · ∂clash_result/∂result"),
+        "{g}"
+    );
+    let g = return_from_arm_graph(-0.5, 0);
+    assert!(g.node("result").is_none());
+    assert_eq!(
+        g.node("return_from_arm").map(autodiff::GraphNode::value),
+        Some(-1.0)
+    );
+    assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(2.0));
+    assert!(!g.to_string().contains("result"), "{g}");
+}

@@ -1288,3 +1288,52 @@ fn parameters_stored_into_have_directions_stored_into() {
     ];
     assert_eq!(hess, want);
 }
+
+/// `1/x` written as a method.
+#[differentiate(reverse, forward, hessian)]
+fn recip_method(x: f64) -> f64 {
+    x.recip()
+}
+
+/// `1/x` written as a division.
+#[differentiate(reverse, hessian)]
+fn recip_division(x: f64) -> f64 {
+    1.0 / x
+}
+
+/// `∛x`, whose second derivative `-(2/9) x^(-5/3)` is infinite at 0.
+#[differentiate(reverse, forward, hessian)]
+fn cube_root(x: f64) -> f64 {
+    x.cbrt()
+}
+
+#[test]
+fn second_order_at_singular_points() {
+    // Away from 0, against the closed forms: (1/x)' = -1/x², (1/x)'' = 2/x³;
+    // ∛x' = 1/(3 ∛x²), ∛x'' = -2/(9 x ∛x²).
+    for x in [0.5_f64, -1.7, 3.0, 1e-3] {
+        let (v, g, h) = recip_method_hvp(x, 1.0);
+        assert_relative_eq!(v, 1.0 / x);
+        assert_relative_eq!(g, -1.0 / (x * x), max_relative = 1e-15);
+        assert_relative_eq!(h, 2.0 / (x * x * x), max_relative = 1e-15);
+        assert_eq!(recip_method_grad(x), (v, g));
+        let (v, g, h) = cube_root_hvp(x, 1.0);
+        let c = x.cbrt();
+        assert_relative_eq!(v, c);
+        assert_relative_eq!(g, 1.0 / (3.0 * c * c), max_relative = 1e-15);
+        assert_relative_eq!(h, -2.0 / (9.0 * x * c * c), max_relative = 1e-14);
+        let (_, t) = cube_root_jvp(x, 1.0);
+        assert_relative_eq!(t, g, max_relative = 1e-15);
+    }
+    // At 0: along the zero direction, H·v is 0, as for `1.0 / x`.
+    let (v, g, h) = recip_method_hvp(0.0, 0.0);
+    assert_eq!((v, g), (f64::INFINITY, f64::NEG_INFINITY));
+    assert_eq!(h, 0.0);
+    assert_eq!(recip_division_hvp(0.0, 0.0).2, 0.0);
+    assert_eq!(recip_method_hessian(0.0).2[0][0].abs(), f64::INFINITY);
+    // ∛x'' is infinite at 0 (-∞ from the right), not 0.
+    let (v, g, hess) = cube_root_hessian(0.0);
+    assert_eq!((v, g), (0.0, f64::INFINITY));
+    assert_eq!(hess[0][0], f64::NEG_INFINITY);
+    assert_eq!(cube_root_hvp(0.0, 0.0), (0.0, f64::INFINITY, 0.0));
+}

@@ -750,3 +750,50 @@ fn structs_compile_and_run() {
     assert_eq!(hess.len(), 16);
     assert_eq!((hess[5], hess[2], hess[3], hess[11]), (2.0, 2.0, 2.0, 1.0));
 }
+
+/// Lints the user allows on one statement or expression, which the generated functions copy
+/// without the statement's attributes.
+pub mod statement_attributes {
+    use autodiff::differentiate;
+
+    /// A range test written out, allowed on its `let`.
+    #[differentiate(reverse, forward, hessian, graph)]
+    #[must_use]
+    pub fn guarded(x: f64) -> f64 {
+        #[allow(clippy::manual_range_contains)]
+        let inside = x >= 0.0 && x <= 1.0;
+        if inside { x * x } else { x }
+    }
+
+    /// The same expected on an `if` statement, and a float comparison expected on a `let`.
+    #[differentiate(reverse, forward, hessian, graph)]
+    #[must_use]
+    pub fn clipped(x: f64, y: f64) -> f64 {
+        let mut s = x * y;
+        #[expect(
+            clippy::manual_range_contains,
+            reason = "the bounds read as an interval"
+        )]
+        if x >= 0.0 && x <= 1.0 {
+            s += x;
+        }
+        #[expect(clippy::float_cmp)]
+        let same = x == y;
+        if same { s * 2.0 } else { s }
+    }
+}
+
+#[test]
+fn statement_attributes_compile_and_run() {
+    use statement_attributes::{clipped_grad, clipped_hvp, clipped_jvp, guarded_grad, guarded_hvp};
+    assert_eq!(guarded_grad(0.5), (0.25, 1.0));
+    assert_eq!(guarded_grad(2.0), (2.0, 1.0));
+    assert_eq!(guarded_hvp(0.5, 1.0), (0.25, 1.0, 2.0));
+    // s = x y (+ x on [0, 1]), doubled where x = y.
+    assert_eq!(clipped_grad(0.5, 3.0), (2.0, 4.0, 0.5));
+    assert_eq!(clipped_grad(2.0, 2.0), (8.0, 4.0, 4.0));
+    assert_eq!(clipped_jvp(0.5, 1.0, 3.0, 0.0), (2.0, 4.0));
+    assert_eq!(clipped_hvp(0.5, 1.0, 3.0, 0.0), (2.0, 4.0, 0.5, 0.0, 1.0));
+    let g = statement_attributes::guarded_graph(0.5);
+    assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(1.0));
+}

@@ -223,6 +223,17 @@ impl Draw<'_> {
         collect_stores(&g.body, &mut stored, &mut self.mutated);
 
         self.id_used[output.0] = true;
+        // A name a `let` gives a value finds its node.
+        for (n, _) in &g.aliases {
+            if self.tracked(*n) {
+                self.id_used[n.0] = true;
+            }
+        }
+        for (i, node) in g.nodes.iter().enumerate().take(self.kinds.len()) {
+            if self.kinds[i] == Kind::Alias && node.name.is_some() {
+                self.id_used[i] = true;
+            }
+        }
         for &(var, value) in &stored {
             if g.var(var).active && g.is_primal(value) {
                 self.id_used[value.0] = true;
@@ -350,6 +361,12 @@ impl Draw<'_> {
                 quote!(let _ = #call;)
             })
         });
+        let param_aliases: TokenStream = g
+            .params
+            .iter()
+            .filter(|p| self.node_kind(p.node) == Kind::Param)
+            .map(|p| self.aliases(p.node))
+            .collect();
         let items = &g.items;
         let body = self.block(&g.body);
         let output = self.operand(g.output);
@@ -375,6 +392,7 @@ impl Draw<'_> {
                 #(#items)*
                 let mut #graph_ident = ::autodiff::GraphBuilder::new(#function, #code);
                 #(#record_params)*
+                #param_aliases
                 #body
                 #graph_ident.finish(#output_id, ::autodiff::cast::<f64, _>(#output), #source)
             }
@@ -515,8 +533,10 @@ impl Draw<'_> {
         }
         let graph = Ident::new("__graph", Span::mixed_site());
         let k = v.0;
-        // The variable lowering makes for an `if` used as a value is named by no one.
+        // The variable lowering makes for an `if` used as a value, and the one an early `return`
+        // assigns, are named by no one.
         let name = match var.name.as_str() {
+            _ if g.returned == Some(v) => "",
             "value_of_if" => "",
             name => name.trim_start_matches("r#"),
         };
@@ -646,7 +666,36 @@ impl Draw<'_> {
             },
             _ => TokenStream::new(),
         };
-        quote!(#value #record)
+        let aliases = self.aliases(n);
+        quote!(#value #record #aliases)
+    }
+
+    /// Tells the builder the names a `let` gave node `n` when it was already a node: a read
+    /// or an element named by the `let`, or a value of another name.
+    fn aliases(&self, n: NodeId) -> TokenStream {
+        let g = self.graph;
+        let kind = self.node_kind(n);
+        if matches!(kind, Kind::Constant) || !self.id_used[n.0] {
+            return TokenStream::new();
+        }
+        let own = match (kind, &g.node(n).name) {
+            (Kind::Alias, Some(name)) => Some(name),
+            _ => None,
+        };
+        let others = g
+            .aliases
+            .iter()
+            .filter(|(m, _)| *m == n)
+            .map(|(_, name)| name);
+        let graph = Ident::new("__graph", Span::mixed_site());
+        let id = self.id(n);
+        own.into_iter()
+            .chain(others)
+            .map(|name| {
+                let name = name.trim_start_matches("r#");
+                quote!(#graph.alias(#name, #id);)
+            })
+            .collect()
     }
 
     /// `g(.., &mut out);`, a call that writes into the buffer `out`, and, when `out` is active,
@@ -1170,10 +1219,14 @@ impl Draw<'_> {
                 let t = format_ident!("{}", t.name());
                 quote!(#a as #t)
             }
-            Op::Cast(CastTo::Lossless(t)) => {
+            Op::Cast(CastTo::Lossless(FloatTy::F64)) => {
                 let a = arg(0);
-                let t = format_ident!("{}", t.name());
-                quote!(::core::primitive::#t::from(#a))
+                quote!(::core::primitive::f64::from(#a))
+            }
+            // `f32: From<i32>` does not hold; as `emit` writes it, `powi` exponents are small.
+            Op::Cast(CastTo::Lossless(FloatTy::F32)) => {
+                let a = arg(0);
+                quote!(#a as f32)
             }
             Op::Cast(CastTo::Other(ty, _)) => {
                 let a = arg(0);

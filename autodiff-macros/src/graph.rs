@@ -624,6 +624,11 @@ pub struct Graph {
     /// The float type parameter `T` of a function generic over `T: Float`, which every float
     /// type, constant and cast of the generated functions is spelled with.
     pub generic: Option<Ident>,
+    /// Names a `let` gives to a value that already is a node with no name of its own or another
+    /// name (`let a = x;`, `let b = a;`), in program order: `f_graph` finds the node by them too.
+    pub aliases: Vec<(NodeId, String)>,
+    /// The variable that an early `return` assigns the returned value to, named by no one.
+    pub returned: Option<VarId>,
 }
 
 impl Param {

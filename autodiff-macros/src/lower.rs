@@ -108,6 +108,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         overflowed: false,
         loops: Vec::new(),
         ret: None,
+        exit_target: None,
+        aliases: Vec::new(),
         counters: 0,
         receiver: None,
         construct_names: HashMap::new(),
@@ -125,8 +127,10 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     cx.check_struct_uses(&params);
     cx.errors.finish()?;
     let body = cx.blocks.pop().expect("the body block");
+    let mut sig = graph::Signature::of(item);
+    lint_levels(chains::block(&item.block), &mut sig.attrs);
     let mut graph = Graph {
-        sig: graph::Signature::of(item),
+        sig,
         nodes: cx.nodes,
         vars: cx.vars,
         params,
@@ -139,6 +143,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         self_active: cx.structs.self_active,
         fields: cx.structs.leaves,
         generic: cx.generic,
+        aliases: cx.aliases,
+        returned: cx.ret.map(|r| r.value),
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -151,6 +157,42 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
     type_literal_ranges(&mut graph);
     crate::activity::analyse(&mut graph);
     Ok(graph)
+}
+
+/// The lint levels that the body's statements and expressions set, `#[allow(..)]` and
+/// `#[expect(..)]` (inner attributes too), as `allow`s: the generated functions carry the
+/// statements' code without their attributes, so they carry these instead, and an `expect` there
+/// could go unfulfilled. Token trees nest only as deep as brackets do, which `expand` bounds.
+#[inline(never)]
+fn lint_levels(tokens: TokenStream, out: &mut Vec<syn::Attribute>) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let TokenTree::Group(g) = t else { continue };
+        let after_pound = match i.checked_sub(1).map(|k| &tokens[k]) {
+            Some(TokenTree::Punct(p)) if p.as_char() == '#' => true,
+            Some(TokenTree::Punct(p)) if p.as_char() == '!' => {
+                matches!(i.checked_sub(2).map(|k| &tokens[k]), Some(TokenTree::Punct(p)) if p.as_char() == '#')
+            }
+            _ => false,
+        };
+        if after_pound && g.delimiter() == proc_macro2::Delimiter::Bracket {
+            let mut inner = g.stream().into_iter();
+            if let (Some(TokenTree::Ident(level)), Some(TokenTree::Group(lints)), None) =
+                (inner.next(), inner.next(), inner.next())
+                && (level == "allow" || level == "expect")
+                && lints.delimiter() == proc_macro2::Delimiter::Parenthesis
+            {
+                let lints = lints.stream();
+                let attr: syn::Attribute = syn::parse_quote!(#[allow(#lints)]);
+                let text = attr.to_token_stream().to_string();
+                if !out.iter().any(|a| a.to_token_stream().to_string() == text) {
+                    out.push(attr);
+                }
+            }
+        } else {
+            lint_levels(g.stream(), out);
+        }
+    }
 }
 
 /// `for i in 0..3` whose counter indexes an array has its end written `3usize`, the type the
@@ -295,6 +337,7 @@ impl Scopes {
 
 /// Where the value of a branch, a `match` arm or an assignment goes: a scalar variable, each
 /// element of an array, or each part of a tuple.
+#[derive(Clone)]
 pub(super) enum Target {
     Var(VarId),
     Array(VarId),
@@ -341,6 +384,11 @@ struct Lowerer {
     /// The loops being lowered, innermost last.
     loops: Vec<LoopFlags>,
     ret: Option<ReturnFlags>,
+    /// While the statements of a branch that assigns a target are lowered: that target, set to
+    /// a constant nothing reads where a `break`, `continue` or `return` skips the branch's value.
+    exit_target: Option<Target>,
+    /// [`Graph::aliases`].
+    aliases: Vec<(NodeId, String)>,
     counters: usize,
     /// `&self`, in a method.
     receiver: Option<TokenStream>,
@@ -815,11 +863,14 @@ impl Lowerer {
         self.scopes.lookup(name)
     }
 
-    /// Gives a node its user's name, for readable generated code.
+    /// Gives a node its user's name, for readable generated code; a node that cannot take it
+    /// (a parameter, a value named already) keeps it as an alias, for `f_graph`.
     fn name(&mut self, node: NodeId, name: &str) {
         let n = &mut self.nodes[node.0];
         if n.name.is_none() && !n.is_leaf() {
             n.name = Some(name.to_owned());
+        } else if n.name.as_deref() != Some(name) && name != "_" {
+            self.aliases.push((node, name.to_owned()));
         }
     }
 
@@ -931,6 +982,7 @@ impl Lowerer {
         stmts: &[Stmt],
         tail: &mut dyn FnMut(&mut Self) -> Option<NodeId>,
     ) -> Option<NodeId> {
+        let target = self.exit_target.take();
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
             let tokens = chains::stmt(stmt);
@@ -943,11 +995,15 @@ impl Lowerer {
                 let cond = self.still_running(chains::span(chains::stmt(stmt)));
                 let rest = &stmts[k + 1..];
                 let mut value = None;
-                let then = self.nested(|cx| value = cx.stmts(rest, tail));
+                let then = self.nested(|cx| {
+                    cx.exit_target.clone_from(&target);
+                    value = cx.stmts(rest, tail);
+                });
+                let otherwise = self.skipped_value(target.as_ref(), cond);
                 self.emit(graph::Stmt::If {
                     cond,
                     then,
-                    otherwise: graph::Block::default(),
+                    otherwise,
                 });
                 // A value computed under the guard reaches the caller through a variable.
                 let _ = value;
@@ -955,6 +1011,19 @@ impl Lowerer {
             }
         }
         tail(self)
+    }
+
+    /// Where a guard skips the rest of a branch that assigns `target`, the target gets a
+    /// constant, which nothing reads, so that it is set on every path.
+    #[inline(never)]
+    fn skipped_value(&mut self, target: Option<&Target>, cond: NodeId) -> graph::Block {
+        match target {
+            Some(t) => {
+                let span = self.nodes[cond.0].span;
+                self.nested(|cx| cx.set_dummy(t, span))
+            }
+            None => graph::Block::default(),
+        }
     }
 
     /// `true` while no `break`, `continue` or `return` has happened.
@@ -1018,6 +1087,7 @@ impl Lowerer {
                 (Some(_), Some((Stmt::Expr(e, None), rest))) => (rest, Some(e)),
                 _ => (&block.stmts[..], None),
             };
+            cx.exit_target = target.cloned();
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
                     (Some(e), Some(t)) => cx.assign_to(e, t),

@@ -93,7 +93,10 @@ rule_table! { |g, out|
 
     // Powers and roots. `sqrt'(0)` is infinite, as the mathematics says.
     Sqrt (x) => [singular_unless(positive(x), g / (2.0 * out))];
-    Cbrt (x) => [singular_unless(positive(x), g / (3.0 * (out * out)))];
+    // `(g / 3∛x) / ∛x` rather than `g / (3 ∛x²)`: at `x = 0` the latter's own derivative has the
+    // factor `2 ∛x = 0` against an infinite one, which `0 · ∞ = 0` makes a second derivative of 0
+    // where it is infinite.
+    Cbrt (x) => [singular_unless(positive(x), g / (3.0 * out) / out)];
     // `y · xʸ⁻¹` is infinite at `x = 0` for `y < 1`, and 0 for `y = 0`. Where `xʸ = 0` it is 0 for
     // all nearby `y`: `0 · ln 0` would be NaN. A varying exponent is guarded at `x = 0` only, so
     // that at `y = 0` elsewhere the partial's own derivative in `y` is that of `y · xʸ⁻¹`.
@@ -112,7 +115,9 @@ rule_table! { |g, out|
         ),
         g * when(out.eq(0.0), 0.0, out * x.ln()),
     ];
-    Recip (x) => [pole_unless(positive(x), -(g * (out * out)))];
+    // As `1 / x` is: `out * out` at `x = 0` would make the second derivative along a zero
+    // direction `∞ · 0`.
+    Recip (x) => [pole_unless(positive(x), -(g * out / x))];
     // At the origin `x / out` is `0 · ∞`: 0. Guarded there only (`out` is 0 nowhere else), so
     // that off the origin the partials, and their own derivatives, are `x / out`, `y / out`.
     Hypot (x, y) => [

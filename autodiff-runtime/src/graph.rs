@@ -1177,6 +1177,13 @@ impl GraphBuilder {
         }
     }
 
+    /// A `let` names `id`, which is a node already (a parameter, an element, a named value).
+    pub fn alias(&mut self, name: &str, id: Option<usize>) {
+        if let Some(id) = id {
+            self.name(id, name);
+        }
+    }
+
     /// The node a mutable variable holds.
     #[must_use]
     pub fn get(&self, var: usize) -> Option<usize> {

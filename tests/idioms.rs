@@ -1785,3 +1785,266 @@ fn integer_methods() {
         |[x]| [18.0 * x],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Constant tables, iterated, indexed, bound and zipped; `const` items in the body.
+
+const DK: &[f64] = &[1.0, 2.0, 3.0];
+const DKA: [f64; 3] = [1.0, 2.0, 3.0];
+/// Three-point Gauss–Legendre weights and nodes on [-1, 1].
+const GW: [f64; 3] = [5.0 / 9.0, 8.0 / 9.0, 5.0 / 9.0];
+const GX: [f64; 3] = [-0.774_596_669_241_483_4, 0.0, 0.774_596_669_241_483_4];
+
+/// `Σ dₖ x = 6x`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn const_slice_iter(x: f64) -> f64 {
+    DK.iter().map(|d| d * x * x).sum()
+}
+
+/// `Σ dₖ x = 6x`, over the array constant.
+#[differentiate(reverse, forward, hessian)]
+fn const_array_iter(x: f64) -> f64 {
+    DKA.iter().map(|d| d * x).sum::<f64>() + x
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn const_for(x: f64) -> f64 {
+    let mut s = 0.0;
+    for d in DKA {
+        s += d * x;
+    }
+    s
+}
+
+/// `Σ dₖ x² = 6x²`, indexed through `len`.
+#[differentiate(reverse, forward, hessian)]
+fn const_index(x: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..DK.len() {
+        s += DK[i] * x * x;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn const_bound(x: f64) -> f64 {
+    let dk: [f64; 3] = DKA;
+    dk.iter().map(|d| d * x).sum()
+}
+
+/// Lanczos-like: `d₀ + Σ_{i≥1} dᵢ / (x + i - 1)` = `1 + 2/x + 3/(x+1)`.
+#[differentiate(reverse, forward, hessian)]
+fn const_in_body(x: f64) -> f64 {
+    const DK: [f64; 3] = [1.0, 2.0, 3.0];
+    DK.iter()
+        .enumerate()
+        .skip(1)
+        .fold(DK[0], |s, (i, d)| s + d / (x + i as f64 - 1.0))
+}
+
+/// Gauss–Legendre of `exp(a t)` on [-1, 1], zipping two constant tables; and a literal array.
+#[differentiate(reverse, forward, hessian)]
+fn const_zip(a: f64) -> f64 {
+    let mut s = 0.0;
+    for (w, t) in GW.iter().zip(GX.iter()) {
+        s += w * (a * t).exp();
+    }
+    s + [1.0, 2.0].iter().map(|c| c * a).sum::<f64>()
+}
+
+#[test]
+fn constant_tables() {
+    for x in [0.7, 1.9, 3.2] {
+        let d = 0.5;
+        let cases: [(&str, f64, f64, f64, f64, f64, f64); 4] = [
+            {
+                let (v, g) = const_slice_iter_grad(x);
+                let (vj, t) = const_slice_iter_jvp(x, d);
+                (
+                    "const_slice_iter",
+                    v,
+                    g,
+                    vj,
+                    t,
+                    6.0 * x * x,
+                    12.0 * x,
+                )
+            },
+            {
+                let (v, g) = const_array_iter_grad(x);
+                let (vj, t) = const_array_iter_jvp(x, d);
+                ("const_array_iter", v, g, vj, t, 7.0 * x, 7.0)
+            },
+            {
+                let (v, g) = const_for_grad(x);
+                let (vj, t) = const_for_jvp(x, d);
+                ("const_for", v, g, vj, t, 6.0 * x, 6.0)
+            },
+            {
+                let (v, g) = const_index_grad(x);
+                let (vj, t) = const_index_jvp(x, d);
+                ("const_index", v, g, vj, t, 6.0 * x * x, 12.0 * x)
+            },
+        ];
+        for (name, v, g, vj, t, value, slope) in cases {
+            assert_close(&format!("{name} value"), v, value, REL);
+            assert_close(&format!("{name} jvp value"), vj, value, REL);
+            assert_close(&format!("{name} grad"), g, slope, REL);
+            assert_close(&format!("{name} jvp"), t, slope * d, REL);
+        }
+        let (_, _, hv) = const_slice_iter_hvp(x, d);
+        assert_close("const_slice_iter hvp", hv, 12.0 * d, REL);
+        let (_, _, hv) = const_index_hvp(x, d);
+        assert_close("const_index hvp", hv, 12.0 * d, REL);
+        let (_, _, hv) = const_for_hvp(x, d);
+        assert_close("const_for hvp", hv, 0.0, REL);
+        let graph = const_slice_iter_graph(x);
+        let node = graph.node("x").expect("the parameter's node");
+        assert_close("const_slice_iter graph adjoint", node.adjoint(), 12.0 * x, REL);
+
+        let (v, g) = const_bound_grad(x);
+        assert_close("const_bound value", v, 6.0 * x, REL);
+        assert_close("const_bound grad", g, 6.0, REL);
+        assert_close("const_bound jvp", const_bound_jvp(x, d).1, 6.0 * d, REL);
+
+        let f = |x: f64| 1.0 + 2.0 / x + 3.0 / (x + 1.0);
+        let df = |x: f64| -2.0 / (x * x) - 3.0 / ((x + 1.0) * (x + 1.0));
+        let d2f = |x: f64| 4.0 / (x * x * x) + 6.0 / ((x + 1.0) * (x + 1.0) * (x + 1.0));
+        let (v, g) = const_in_body_grad(x);
+        assert_close("const_in_body value", v, f(x), REL);
+        assert_close("const_in_body grad", g, df(x), REL);
+        assert_close("const_in_body jvp", const_in_body_jvp(x, d).1, df(x) * d, REL);
+        let (_, _, hv) = const_in_body_hvp(x, d);
+        assert_close("const_in_body hvp", hv, d2f(x) * d, REL);
+
+        // Σ wₖ exp(a tₖ) + 3a, its derivative Σ wₖ tₖ exp(a tₖ) + 3, its second Σ wₖ tₖ² exp(a tₖ).
+        let a = x - 1.0;
+        let sum = |p: i32| -> f64 {
+            (0..3)
+                .map(|k| GW[k] * GX[k].powi(p) * (a * GX[k]).exp())
+                .sum()
+        };
+        let (v, g) = const_zip_grad(a);
+        assert_close("const_zip value", v, sum(0) + 3.0 * a, REL);
+        assert_close("const_zip grad", g, sum(1) + 3.0, REL);
+        assert_close("const_zip jvp", const_zip_jvp(a, d).1, (sum(1) + 3.0) * d, REL);
+        let (_, _, hv) = const_zip_hvp(a, d);
+        assert_close("const_zip hvp", hv, sum(2) * d, REL);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A part of a several-output call ignored with `_`.
+
+#[differentiate(reverse, forward, hessian)]
+fn pair_out(x: f64) -> (f64, f64) {
+    (x.sin(), x * x)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn cos_sin_out(x: f64) -> [f64; 2] {
+    [x.cos(), x.sin()]
+}
+
+/// `x³`.
+#[differentiate(reverse, forward, hessian)]
+fn call_tuple_wild(x: f64) -> f64 {
+    let (_, b) = pair_out(x);
+    b * x
+}
+
+/// `x sin x`.
+#[differentiate(reverse, forward, hessian)]
+fn call_array_wild(x: f64) -> f64 {
+    let [_, b] = cos_sin_out(x);
+    b * x
+}
+
+#[test]
+fn wildcard_in_call_pattern() {
+    for x in [0.3, -1.2, 2.5] {
+        let d = 0.75;
+        let (v, g) = call_tuple_wild_grad(x);
+        assert_close("call_tuple_wild value", v, x * x * x, REL);
+        assert_close("call_tuple_wild grad", g, 3.0 * x * x, REL);
+        assert_close("call_tuple_wild jvp", call_tuple_wild_jvp(x, d).1, 3.0 * x * x * d, REL);
+        let (_, _, hv) = call_tuple_wild_hvp(x, d);
+        assert_close("call_tuple_wild hvp", hv, 6.0 * x * d, REL);
+
+        let (v, g) = call_array_wild_grad(x);
+        let slope = x.sin() + x * x.cos();
+        assert_close("call_array_wild value", v, x * x.sin(), REL);
+        assert_close("call_array_wild grad", g, slope, REL);
+        assert_close("call_array_wild jvp", call_array_wild_jvp(x, d).1, slope * d, REL);
+        let (_, _, hv) = call_array_wild_hvp(x, d);
+        assert_close(
+            "call_array_wild hvp",
+            hv,
+            (2.0 * x.cos() - x * x.sin()) * d,
+            REL,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float predicates and `contains` in conditions.
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn in_unit(x: f64) -> f64 {
+    if !(0.0..=1.0).contains(&x) {
+        return 0.0;
+    }
+    x * x
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn half_open(x: f64) -> f64 {
+    if (0.0..1.0).contains(&x) { x * x } else { 3.0 * x }
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn predicates(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    if x.is_finite() {
+        s += x * y;
+    }
+    if y.is_infinite() || y.is_nan() {
+        s = 0.0;
+    }
+    if x.is_sign_negative() { s - y } else { s }
+}
+
+#[test]
+fn float_predicates() {
+    for (x, value, slope) in [(0.5, 0.25, 1.0), (1.0, 1.0, 2.0), (1.5, 0.0, 0.0), (-0.5, 0.0, 0.0)]
+    {
+        let (v, g) = in_unit_grad(x);
+        assert_close("in_unit value", v, value, REL);
+        assert_close("in_unit grad", g, slope, REL);
+        assert_close("in_unit jvp", in_unit_jvp(x, 2.0).1, 2.0 * slope, REL);
+        let (_, _, hv) = in_unit_hvp(x, 1.0);
+        assert_close("in_unit hvp", hv, if value > 0.0 { 2.0 } else { 0.0 }, REL);
+        let graph = in_unit_graph(x);
+        assert_close("in_unit graph", graph.node("x").expect("x").adjoint(), slope, REL);
+    }
+    for (x, slope) in [(0.5, 1.0), (1.0, 3.0), (-0.1, 3.0), (0.0, 0.0)] {
+        assert_close("half_open grad", half_open_grad(x).1, slope, REL);
+        assert_close("half_open jvp", half_open_jvp(x, 1.0).1, slope, REL);
+    }
+    check(
+        "predicates",
+        &[[0.5, 2.0], [-1.5, 0.25]],
+        FD,
+        |[x, y]| predicates(x, y),
+        |[x, y]| {
+            let (v, a, b) = predicates_grad(x, y);
+            (v, [a, b])
+        },
+        |[x, y], [a, b]| predicates_jvp(x, a, y, b),
+        |[x, y]| [y, if x < 0.0 { x - 1.0 } else { x }],
+    );
+    let (_, _, _, hx, hy) = predicates_hvp(0.5, 1.0, 2.0, 0.0);
+    assert_close("predicates hvp x", hx, 0.0, REL);
+    assert_close("predicates hvp y", hy, 1.0, REL);
+    assert_eq!(predicates(f64::INFINITY, 1.0), 0.0);
+}

@@ -116,6 +116,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         generic: None,
         closures: Vec::new(),
         projections: HashMap::new(),
+        const_arrays: HashMap::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -357,6 +358,9 @@ struct Lowerer {
     /// For a closure bound with `let` that returns an array or a tuple, by its
     /// [`Bound::Closure`]: one closure per element, each computing that element alone.
     projections: HashMap<usize, patterns::Projection>,
+    /// The constant arrays and slices the body reads (`const W: [f64; 5]`), by path: each a
+    /// variable bound once at the top of the function, `let w = &W;`.
+    const_arrays: HashMap<String, VarId>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -1462,6 +1466,7 @@ impl Lowerer {
                 ));
                 None
             }
+            None if let Some(v) = self.const_array(base) => Some(v),
             _ => {
                 self.errors.push(err(
                     base,
@@ -1470,6 +1475,50 @@ impl Lowerer {
                 None
             }
         }
+    }
+
+    /// A constant array or slice the function does not bind, `W` or `&W` of `const W: [f64; 5]`
+    /// or `const W: &[f64]`, where the body reads an array: a variable bound once at the top of
+    /// the function to a reference to it, with no derivative.
+    #[inline(never)]
+    pub(super) fn const_array(&mut self, e: &Expr) -> Option<VarId> {
+        let p = match strip(e) {
+            Expr::Path(p) => p,
+            Expr::Reference(r) if r.mutability.is_none() => match strip(&r.expr) {
+                Expr::Path(p) => p,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if p.qself.is_some() || p.path.is_ident("self") {
+            return None;
+        }
+        if let Some(ident) = p.path.get_ident()
+            && self.lookup(&ident.to_string()).is_some()
+        {
+            return None;
+        }
+        let key = p.path.to_token_stream().to_string();
+        if let Some(&v) = self.const_arrays.get(&key) {
+            return Some(v);
+        }
+        let span = p.span();
+        let last = p.path.segments.last()?.ident.to_string().to_lowercase();
+        let name = names::plain(&last).to_owned();
+        // Declared in the function's own block, before the statement being lowered, so that
+        // every later use, in any branch or loop, sees it.
+        let inner = self.blocks.split_off(1);
+        let value = self.push(
+            Op::Const(quote::quote_spanned!(span=> &#p)),
+            vec![],
+            Ty::Other,
+            span,
+        );
+        let v = self.var(&name, Ty::Float(None), Shape::Slice, span);
+        self.emit(graph::Stmt::Declare(v, Some(value)));
+        self.blocks.extend(inner);
+        self.const_arrays.insert(key, v);
+        Some(v)
     }
 
     /// `h[i] = value(current)`, where `current` is the element's value before.
@@ -2646,6 +2695,18 @@ impl Lowerer {
             return self.fail(unsupported_method(&m.method));
         }
         let receiver = self.expr(&m.receiver);
+        if matches!(self.nodes[receiver.0].ty, Ty::Float(_))
+            && m.args.is_empty()
+            && float_predicate(&m.method.to_string())
+        {
+            // `x.is_finite()`: a condition, with no derivative.
+            return self.push(
+                Op::IntMethod(None, m.method.clone()),
+                vec![receiver],
+                Ty::Bool,
+                span,
+            );
+        }
         if self.nodes[receiver.0].ty != Ty::Int {
             return self.fail(unsupported_method(&m.method));
         }
@@ -2708,6 +2769,20 @@ fn unsupported_method(method: &Ident) -> syn::Error {
             "`{name}` is not a supported method; the differentiable methods are: {}",
             Prim::names(Syntax::Method).join(", ")
         ),
+    )
+}
+
+/// The `bool` methods of a float: conditions with no derivative.
+fn float_predicate(name: &str) -> bool {
+    matches!(
+        name,
+        "is_finite"
+            | "is_infinite"
+            | "is_nan"
+            | "is_normal"
+            | "is_subnormal"
+            | "is_sign_positive"
+            | "is_sign_negative"
     )
 }
 

@@ -496,6 +496,12 @@ impl Lowerer {
                 self.errors.follow_on();
                 None
             }
+            // `[1.0, 2.0].iter()`: a local array; `W.iter()` of a constant `W`.
+            Expr::Array(a) => {
+                let var = self.array_literal(a, None, "items");
+                Some(self.whole(var, span))
+            }
+            _ if let Some(var) = self.const_array(e) => Some(self.whole(var, span)),
             other => {
                 self.errors.push(err(
                     other,
@@ -503,6 +509,22 @@ impl Lowerer {
                 ));
                 None
             }
+        }
+    }
+
+    /// The items of a whole array.
+    fn whole<'a>(&mut self, var: VarId, span: Span) -> Seq<'a> {
+        let view = View {
+            var,
+            offset: None,
+            len: None,
+            end: None,
+            refs: 0,
+        };
+        let count = self.view_len(view, span);
+        Seq {
+            kind: Kind::Elems(view),
+            count,
         }
     }
 
@@ -1063,6 +1085,9 @@ impl Lowerer {
                 &m.method,
                 "`map` of a field array is not supported: iterate over it, as in `p.w.iter().map(|v| ..).sum::<f64>()`, or fill a local array by index: `let mut y = [0.0; N]; for i in 0..N { y[i] = .. }`",
             ))),
+            "contains" if m.args.len() == 1 && matches!(strip(&m.receiver), Expr::Range(_)) => {
+                Some(self.range_contains(m))
+            }
             "into" if m.args.is_empty() => Some(self.fail(err(
                 &m.method,
                 "`.into()` needs its target type: write `let y: f64 = x.into();` or `f64::from(x)`",
@@ -1077,6 +1102,36 @@ impl Lowerer {
             }
             _ => None,
         }
+    }
+
+    /// `(a..b).contains(&x)`, `(a..=b).contains(&x)`: `a <= x && x < b` (`x <= b`), a condition
+    /// with no derivative; a missing bound is no test.
+    #[inline(never)]
+    fn range_contains(&mut self, m: &syn::ExprMethodCall) -> NodeId {
+        let span = m.span();
+        let Expr::Range(r) = strip(&m.receiver) else {
+            unreachable!("checked by the caller")
+        };
+        let x = self.expr(&m.args[0]);
+        let mut test = None;
+        if let Some(start) = &r.start {
+            let a = self.expr(start);
+            test = Some(self.push(Op::Cmp(CmpOp::Le), vec![a, x], Ty::Bool, span));
+        }
+        if let Some(end) = &r.end {
+            let b = self.expr(end);
+            let op = if matches!(r.limits, syn::RangeLimits::Closed(_)) {
+                CmpOp::Le
+            } else {
+                CmpOp::Lt
+            };
+            let below = self.push(Op::Cmp(op), vec![x, b], Ty::Bool, span);
+            test = Some(match test {
+                Some(t) => self.push(Op::And, vec![t, below], Ty::Bool, span),
+                None => below,
+            });
+        }
+        test.unwrap_or_else(|| self.bool_lit(true, span))
     }
 
     /// A loop over an iterator that folds its items into an accumulator.

@@ -138,6 +138,16 @@ impl Lowerer {
                 }
                 true
             }
+            // `let w: [f64; 3] = W;` of a constant `W`: read in place.
+            Expr::Path(_) | Expr::Reference(_)
+                if !mutable
+                    && annotation.is_some_and(|t| super::array_type(t).is_some())
+                    && !self.names_array(init)
+                    && let Some(v) = self.const_array(init) =>
+            {
+                self.bind(&p.ident, Bound::Var(v), false);
+                true
+            }
             _ if self.names_array(init) => {
                 let view = self.view_of(init).expect("checked by names_array");
                 // `let q = h;` copies an array that may change later (a local array, or a `mut`

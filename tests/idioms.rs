@@ -2048,3 +2048,157 @@ fn float_predicates() {
     assert_close("predicates hvp y", hy, 1.0, REL);
     assert_eq!(predicates(f64::INFINITY, 1.0), 0.0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Closures that change a captured `let mut`, take an array, or read a pair's parts; `fold` with
+// a tuple accumulator; `let [a, b] = p.map(..)`.
+
+/// `acc = 1·x + 2·x = 3x`, each call inlined where it is written.
+#[differentiate(reverse, forward, hessian, graph)]
+fn closure_counter(x: f64) -> f64 {
+    let mut acc = 0.0;
+    let mut add = |v: f64| {
+        acc += v * x;
+    };
+    add(1.0);
+    add(2.0);
+    acc
+}
+
+/// The unbraced form, called in a loop and beside a read: `s = Σ_{k<3} (x·k + y)·…`:
+/// `s₀ = 0, s ← s·y + x` three times: `s = x(1 + y + y²)`.
+#[differentiate(reverse, forward, hessian)]
+fn closure_in_loop(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    let mut step = || s = s * y + x;
+    for _ in 0..3 {
+        step();
+    }
+    s
+}
+
+/// `x₀y + x₂`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn closure_array_param(x: [f64; 3], y: f64) -> f64 {
+    let g = |p: [f64; 2]| p[0] * p[1];
+    g([x[0], y]) + x[2]
+}
+
+/// `(4p₀ - 2)(4p₁ - 2)`.
+#[differentiate(reverse, forward, hessian)]
+fn map_destructured(param: &[f64; 2]) -> f64 {
+    let [x1, x2] = param.map(|x| 4.0 * x - 2.0);
+    x1 * x2
+}
+
+/// statrs' form: `1 + 2/x + 3/(x + 1)`, the pair read by `t.0` and `t.1`.
+#[differentiate(reverse, forward, hessian)]
+fn fold_pair_fields(x: f64) -> f64 {
+    let dk = [1.0, 2.0, 3.0];
+    dk.iter()
+        .enumerate()
+        .skip(1)
+        .fold(dk[0], |s, t| s + t.1 / (x + t.0 as f64 - 1.0))
+}
+
+/// `(Σx)(Πx)`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn fold_tuple(x: &[f64]) -> f64 {
+    let (s, p) = x.iter().fold((0.0, 1.0), |(s, p), &v| (s + v, p * v));
+    s * p
+}
+
+#[test]
+fn closures_changing_captures() {
+    for x in [0.4, -1.7] {
+        let (v, g) = closure_counter_grad(x);
+        assert_close("closure_counter value", v, 3.0 * x, REL);
+        assert_close("closure_counter grad", g, 3.0, REL);
+        assert_close("closure_counter jvp", closure_counter_jvp(x, 0.5).1, 1.5, REL);
+        let (_, _, hv) = closure_counter_hvp(x, 0.5);
+        assert_close("closure_counter hvp", hv, 0.0, REL);
+        let graph = closure_counter_graph(x);
+        assert_close("closure_counter graph", graph.node("x").expect("x").adjoint(), 3.0, REL);
+    }
+    check(
+        "closure_in_loop",
+        &[[0.5, 2.0], [-1.5, 0.25]],
+        FD,
+        |[x, y]| closure_in_loop(x, y),
+        |[x, y]| {
+            let (v, a, b) = closure_in_loop_grad(x, y);
+            (v, [a, b])
+        },
+        |[x, y], [a, b]| closure_in_loop_jvp(x, a, y, b),
+        |[x, y]| [1.0 + y + y * y, x * (1.0 + 2.0 * y)],
+    );
+    let (_, _, _, hx, hy) = closure_in_loop_hvp(0.5, 1.0, 2.0, 0.0);
+    // H = [[0, 1 + 2y], [1 + 2y, 2x]] at (0.5, 2).
+    assert_close("closure_in_loop hvp x", hx, 0.0, REL);
+    assert_close("closure_in_loop hvp y", hy, 5.0, REL);
+}
+
+#[test]
+fn closure_array_parameter() {
+    check(
+        "closure_array_param",
+        &[[0.5, -1.0, 2.0, 3.0], [1.5, 0.25, -0.75, -2.0]],
+        FD,
+        |[a, b, c, y]| closure_array_param([a, b, c], y),
+        |[a, b, c, y]| {
+            let (v, dx, dy) = closure_array_param_grad([a, b, c], y);
+            (v, [dx[0], dx[1], dx[2], dy])
+        },
+        |[a, b, c, y], [da, db, dc, dy]| closure_array_param_jvp([a, b, c], [da, db, dc], y, dy),
+        |[a, _, _, y]| [y, 0.0, 1.0, a],
+    );
+    let (_, _, _, hx, hy) = closure_array_param_hvp([0.5, -1.0, 2.0], [1.0, 0.0, 0.0], 3.0, 2.0);
+    assert_eq!(hx, [2.0, 0.0, 0.0]);
+    assert_close("closure_array_param hvp y", hy, 1.0, REL);
+    let graph = closure_array_param_graph([0.5, -1.0, 2.0], 3.0);
+    assert_close("closure_array_param graph", graph.node("y").expect("y").adjoint(), 0.5, REL);
+}
+
+#[test]
+fn patterns_over_map_and_pairs() {
+    check(
+        "map_destructured",
+        &[[0.3, 0.9], [-0.5, 1.25]],
+        FD,
+        |p| map_destructured(&p),
+        |p| {
+            let (v, d) = map_destructured_grad(&p);
+            (v, d)
+        },
+        |p, d| map_destructured_jvp(&p, &d),
+        |[a, b]| [4.0 * (4.0 * b - 2.0), 4.0 * (4.0 * a - 2.0)],
+    );
+    let (_, _, hv) = map_destructured_hvp(&[0.3, 0.9], &[1.0, 0.5]);
+    assert_eq!(hv, [8.0, 16.0]);
+
+    for x in [0.7, 2.3] {
+        let df = -2.0 / (x * x) - 3.0 / ((x + 1.0) * (x + 1.0));
+        let (v, g) = fold_pair_fields_grad(x);
+        assert_close("fold_pair_fields value", v, 1.0 + 2.0 / x + 3.0 / (x + 1.0), REL);
+        assert_close("fold_pair_fields grad", g, df, REL);
+        assert_close("fold_pair_fields jvp", fold_pair_fields_jvp(x, 2.0).1, 2.0 * df, REL);
+        let d2f = 4.0 / (x * x * x) + 6.0 / ((x + 1.0) * (x + 1.0) * (x + 1.0));
+        assert_close("fold_pair_fields hvp", fold_pair_fields_hvp(x, 1.0).2, d2f, REL);
+    }
+
+    let x = [0.5, -1.5, 2.0];
+    let (sum, prod) = (x.iter().sum::<f64>(), x.iter().product::<f64>());
+    let (v, g) = fold_tuple_grad(&x);
+    assert_close("fold_tuple value", v, sum * prod, REL);
+    for i in 0..3 {
+        let others: f64 = (0..3).filter(|&j| j != i).map(|j| x[j]).product();
+        assert_close("fold_tuple grad", g[i], prod + sum * others, REL);
+    }
+    let e = [0.0, 1.0, 0.0];
+    assert_close("fold_tuple jvp", fold_tuple_jvp(&x, &e).1, g[1], REL);
+    let (_, _, hv) = fold_tuple_hvp(&x, &e);
+    let want = common::hv_by_differences(|p| fold_tuple_grad(p).1, &x, &e);
+    common::assert_all_close_to("fold_tuple hvp", &hv, &want, 1e-6);
+    let graph = fold_tuple_graph(&x);
+    assert!(graph.node("fold_tuple").is_some());
+}

@@ -117,6 +117,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         closures: Vec::new(),
         projections: HashMap::new(),
         const_arrays: HashMap::new(),
+        tuples: Vec::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -215,6 +216,9 @@ enum Bound {
     View(View),
     /// A closure bound with `let`, inlined where it is called.
     Closure(usize),
+    /// A pair an iterator yields, bound to one name (`|s, t| s + t.1`): its parts, by index
+    /// into `tuples`, are read as `t.0`, `t.1`.
+    Tuple(usize),
     /// A binding whose value was reported as an error: its uses report nothing more.
     Failed,
 }
@@ -361,6 +365,8 @@ struct Lowerer {
     /// The constant arrays and slices the body reads (`const W: [f64; 5]`), by path: each a
     /// variable bound once at the top of the function, `let w = &W;`.
     const_arrays: HashMap<String, VarId>,
+    /// The tuples bound to one name, by [`Bound::Tuple`].
+    tuples: Vec<Vec<iter::Item>>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -373,7 +379,7 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
 }
 
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.
-fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
+pub(super) fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, t) in tokens.iter().enumerate() {
         match t {
@@ -429,11 +435,22 @@ fn escapes(tokens: TokenStream, word: &str) -> bool {
     false
 }
 
-/// Whether a statement contains a branch or a loop.
+/// Whether a statement contains a branch, a loop, or a closure (whose body runs where it is
+/// called: a name it assigns is a variable).
 fn has_control_flow(tokens: &TokenStream) -> bool {
     ["if", "for", "while", "loop", "match"]
         .iter()
         .any(|w| mentions(tokens.clone(), w))
+        || has_bar(tokens.clone())
+}
+
+/// Whether the tokens contain `|`, as a closure's parameters do.
+fn has_bar(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Punct(p) => p.as_char() == '|',
+        TokenTree::Group(g) => has_bar(g.stream()),
+        _ => false,
+    })
 }
 
 /// The float type a Rust type names, if it is `f32` or `f64`.
@@ -1099,6 +1116,7 @@ impl Lowerer {
     fn effect_inner(&mut self, e: &Expr) {
         match e {
             Expr::Call(c) if self.writes_into(c) => self.call_into(c),
+            Expr::Call(c) if self.called_closure(c).is_some() => self.closure_effect(c),
             Expr::MethodCall(m)
                 if (m.method == "copy_from_slice" || m.method == "fill") && m.args.len() == 1 =>
             {
@@ -1931,6 +1949,7 @@ impl Lowerer {
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => self.field(f, expr),
+            Expr::Field(f) => self.tuple_field(f, expr),
             Expr::Index(index) => {
                 if let Some(n) = self.view_index(index) {
                     return n;
@@ -2029,6 +2048,28 @@ impl Lowerer {
                 self.expr(&r.expr)
             }
             other => self.fail(unsupported(other)),
+        }
+    }
+
+    /// `t.0` of a pair bound to the name `t`.
+    #[inline(never)]
+    fn tuple_field(&mut self, f: &syn::ExprField, expr: &Expr) -> NodeId {
+        let syn::Member::Unnamed(index) = &f.member else {
+            unreachable!("named fields are read by `field`")
+        };
+        let Some((Bound::Tuple(k), _)) = self.local_binding(strip(&f.base)) else {
+            return self.fail(unsupported(expr));
+        };
+        match self.tuples[k].get(index.index as usize) {
+            Some(iter::Item::Value(n)) => *n,
+            Some(_) => self.fail(err(
+                f,
+                "this part is not a number: destructure the item, as in `(i, w)`, and use `w`",
+            )),
+            None => self.fail(err(
+                &f.member,
+                format!("this item has {} parts", self.tuples[k].len()),
+            )),
         }
     }
 
@@ -2137,6 +2178,10 @@ impl Lowerer {
                 Bound::Closure(_) => self.fail(err(
                     ident,
                     format!("`{ident}` is a closure: call it, as in `{ident}(x)`"),
+                )),
+                Bound::Tuple(_) => self.fail(err(
+                    ident,
+                    format!("`{ident}` is a pair: use its parts, `{ident}.0` and `{ident}.1`, or destructure it, as in `(i, v)`"),
                 )),
                 Bound::Failed => {
                     self.errors.follow_on();

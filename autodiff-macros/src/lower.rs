@@ -118,6 +118,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         projections: HashMap::new(),
         const_arrays: HashMap::new(),
         tuples: Vec::new(),
+        nested_params: HashSet::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -367,6 +368,8 @@ struct Lowerer {
     const_arrays: HashMap<String, VarId>,
     /// The tuples bound to one name, by [`Bound::Tuple`].
     tuples: Vec<Vec<iter::Item>>,
+    /// The parameters whose type is an array of arrays, which the body cannot read.
+    nested_params: HashSet<usize>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -736,6 +739,9 @@ impl Lowerer {
             }
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
+            if nested_array_type(&typed.ty) {
+                self.nested_params.insert(index);
+            }
             let name = pat.ident.to_string();
             let node = self.push(Op::Param(index), vec![], ty, pat.ident.span());
             self.nodes[node.0].name = Some(name.clone());
@@ -1485,6 +1491,10 @@ impl Lowerer {
                 None
             }
             None if let Some(v) = self.const_array(base) => Some(v),
+            _ if self.nested_array(base) => {
+                self.errors.push(nested_array_error(base));
+                None
+            }
             _ => {
                 self.errors.push(err(
                     base,
@@ -1492,6 +1502,34 @@ impl Lowerer {
                 ));
                 None
             }
+        }
+    }
+
+    /// Whether an expression is an array of arrays: `m[i]` being indexed, or a parameter
+    /// typed `[[f64; K]; N]` or `&[[f64; K]]`.
+    #[inline(never)]
+    pub(super) fn nested_array(&self, e: &Expr) -> bool {
+        match strip(e) {
+            Expr::Index(_) => true,
+            Expr::Reference(r) => self.nested_array(&r.expr),
+            Expr::Path(_) => {
+                let nested = |v: VarId| {
+                    self.vars[v.0]
+                        .param
+                        .is_some_and(|k| self.nested_params.contains(&k))
+                };
+                match self.local_binding(e) {
+                    // The parameter, or one of its rows (`p` of `points.iter()`).
+                    Some((Bound::Node(n), _)) => match self.nodes[n.0].op {
+                        Op::Param(k) => self.nested_params.contains(&k),
+                        Op::Load(v) => nested(v),
+                        _ => false,
+                    },
+                    Some((Bound::Var(v), _)) => nested(v),
+                    _ => false,
+                }
+            }
+            _ => false,
         }
     }
 
@@ -2597,6 +2635,17 @@ fn strip(e: &Expr) -> &Expr {
 }
 
 /// `[f64; N]`, `&[f64; N]` or `&[f64]` (or `f32`): the shape and the element's float type.
+/// Whether a type is an array or slice of arrays, `[[f64; K]; N]` or `&[[f64; K]]`.
+fn nested_array_type(ty: &Type) -> bool {
+    match ty {
+        Type::Array(a) => matches!(&*a.elem, Type::Array(_)),
+        Type::Slice(sl) => matches!(&*sl.elem, Type::Array(_)),
+        Type::Reference(r) => nested_array_type(&r.elem),
+        Type::Paren(p) => nested_array_type(&p.elem),
+        _ => false,
+    }
+}
+
 fn array_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
     match ty {
         Type::Array(a) => Some((
@@ -2814,6 +2863,16 @@ fn unsupported_method(method: &Ident) -> syn::Error {
             "`{name}` is not a supported method; the differentiable methods are: {}",
             Prim::names(Syntax::Method).join(", ")
         ),
+    )
+}
+
+/// The error for reading an array of arrays.
+#[cold]
+#[inline(never)]
+fn nested_array_error(e: &Expr) -> syn::Error {
+    err(
+        e,
+        "arrays of arrays (`[[f64; K]; N]`, `&[[f64; K]]`) are not supported: flatten it, `[f64; N * K]` or `&[f64]` indexed `m[i * K + j]`, or pass one array per column",
     )
 }
 

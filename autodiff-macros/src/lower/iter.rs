@@ -503,6 +503,10 @@ impl Lowerer {
                 let var = self.array_literal(a, None, "items");
                 Some(self.whole(var, span))
             }
+            _ if self.nested_array(e) && !matches!(strip(e), Expr::Index(_)) => {
+                self.errors.push(super::nested_array_error(e));
+                None
+            }
             _ if let Some(var) = self.const_array(e) => Some(self.whole(var, span)),
             other => {
                 self.errors.push(err(

@@ -1817,6 +1817,7 @@ fn const_for(x: f64) -> f64 {
 }
 
 /// `Σ dₖ x² = 6x²`, indexed through `len`.
+#[allow(clippy::needless_range_loop)]
 #[differentiate(reverse, forward, hessian)]
 fn const_index(x: f64) -> f64 {
     let mut s = 0.0;
@@ -1860,15 +1861,7 @@ fn constant_tables() {
             {
                 let (v, g) = const_slice_iter_grad(x);
                 let (vj, t) = const_slice_iter_jvp(x, d);
-                (
-                    "const_slice_iter",
-                    v,
-                    g,
-                    vj,
-                    t,
-                    6.0 * x * x,
-                    12.0 * x,
-                )
+                ("const_slice_iter", v, g, vj, t, 6.0 * x * x, 12.0 * x)
             },
             {
                 let (v, g) = const_array_iter_grad(x);
@@ -1900,7 +1893,12 @@ fn constant_tables() {
         assert_close("const_for hvp", hv, 0.0, REL);
         let graph = const_slice_iter_graph(x);
         let node = graph.node("x").expect("the parameter's node");
-        assert_close("const_slice_iter graph adjoint", node.adjoint(), 12.0 * x, REL);
+        assert_close(
+            "const_slice_iter graph adjoint",
+            node.adjoint(),
+            12.0 * x,
+            REL,
+        );
 
         let (v, g) = const_bound_grad(x);
         assert_close("const_bound value", v, 6.0 * x, REL);
@@ -1913,7 +1911,12 @@ fn constant_tables() {
         let (v, g) = const_in_body_grad(x);
         assert_close("const_in_body value", v, f(x), REL);
         assert_close("const_in_body grad", g, df(x), REL);
-        assert_close("const_in_body jvp", const_in_body_jvp(x, d).1, df(x) * d, REL);
+        assert_close(
+            "const_in_body jvp",
+            const_in_body_jvp(x, d).1,
+            df(x) * d,
+            REL,
+        );
         let (_, _, hv) = const_in_body_hvp(x, d);
         assert_close("const_in_body hvp", hv, d2f(x) * d, REL);
 
@@ -1927,7 +1930,12 @@ fn constant_tables() {
         let (v, g) = const_zip_grad(a);
         assert_close("const_zip value", v, sum(0) + 3.0 * a, REL);
         assert_close("const_zip grad", g, sum(1) + 3.0, REL);
-        assert_close("const_zip jvp", const_zip_jvp(a, d).1, (sum(1) + 3.0) * d, REL);
+        assert_close(
+            "const_zip jvp",
+            const_zip_jvp(a, d).1,
+            (sum(1) + 3.0) * d,
+            REL,
+        );
         let (_, _, hv) = const_zip_hvp(a, d);
         assert_close("const_zip hvp", hv, sum(2) * d, REL);
     }
@@ -1967,7 +1975,12 @@ fn wildcard_in_call_pattern() {
         let (v, g) = call_tuple_wild_grad(x);
         assert_close("call_tuple_wild value", v, x * x * x, REL);
         assert_close("call_tuple_wild grad", g, 3.0 * x * x, REL);
-        assert_close("call_tuple_wild jvp", call_tuple_wild_jvp(x, d).1, 3.0 * x * x * d, REL);
+        assert_close(
+            "call_tuple_wild jvp",
+            call_tuple_wild_jvp(x, d).1,
+            3.0 * x * x * d,
+            REL,
+        );
         let (_, _, hv) = call_tuple_wild_hvp(x, d);
         assert_close("call_tuple_wild hvp", hv, 6.0 * x * d, REL);
 
@@ -1975,7 +1988,12 @@ fn wildcard_in_call_pattern() {
         let slope = x.sin() + x * x.cos();
         assert_close("call_array_wild value", v, x * x.sin(), REL);
         assert_close("call_array_wild grad", g, slope, REL);
-        assert_close("call_array_wild jvp", call_array_wild_jvp(x, d).1, slope * d, REL);
+        assert_close(
+            "call_array_wild jvp",
+            call_array_wild_jvp(x, d).1,
+            slope * d,
+            REL,
+        );
         let (_, _, hv) = call_array_wild_hvp(x, d);
         assert_close(
             "call_array_wild hvp",
@@ -1999,7 +2017,11 @@ fn in_unit(x: f64) -> f64 {
 
 #[differentiate(reverse, forward, hessian)]
 fn half_open(x: f64) -> f64 {
-    if (0.0..1.0).contains(&x) { x * x } else { 3.0 * x }
+    if (0.0..1.0).contains(&x) {
+        x * x
+    } else {
+        3.0 * x
+    }
 }
 
 #[differentiate(reverse, forward, hessian)]
@@ -2016,8 +2038,12 @@ fn predicates(x: f64, y: f64) -> f64 {
 
 #[test]
 fn float_predicates() {
-    for (x, value, slope) in [(0.5, 0.25, 1.0), (1.0, 1.0, 2.0), (1.5, 0.0, 0.0), (-0.5, 0.0, 0.0)]
-    {
+    for (x, value, slope) in [
+        (0.5, 0.25, 1.0),
+        (1.0, 1.0, 2.0),
+        (1.5, 0.0, 0.0),
+        (-0.5, 0.0, 0.0),
+    ] {
         let (v, g) = in_unit_grad(x);
         assert_close("in_unit value", v, value, REL);
         assert_close("in_unit grad", g, slope, REL);
@@ -2025,7 +2051,12 @@ fn float_predicates() {
         let (_, _, hv) = in_unit_hvp(x, 1.0);
         assert_close("in_unit hvp", hv, if value > 0.0 { 2.0 } else { 0.0 }, REL);
         let graph = in_unit_graph(x);
-        assert_close("in_unit graph", graph.node("x").expect("x").adjoint(), slope, REL);
+        assert_close(
+            "in_unit graph",
+            graph.node("x").expect("x").adjoint(),
+            slope,
+            REL,
+        );
     }
     for (x, slope) in [(0.5, 1.0), (1.0, 3.0), (-0.1, 3.0), (0.0, 0.0)] {
         assert_close("half_open grad", half_open_grad(x).1, slope, REL);
@@ -2114,11 +2145,21 @@ fn closures_changing_captures() {
         let (v, g) = closure_counter_grad(x);
         assert_close("closure_counter value", v, 3.0 * x, REL);
         assert_close("closure_counter grad", g, 3.0, REL);
-        assert_close("closure_counter jvp", closure_counter_jvp(x, 0.5).1, 1.5, REL);
+        assert_close(
+            "closure_counter jvp",
+            closure_counter_jvp(x, 0.5).1,
+            1.5,
+            REL,
+        );
         let (_, _, hv) = closure_counter_hvp(x, 0.5);
         assert_close("closure_counter hvp", hv, 0.0, REL);
         let graph = closure_counter_graph(x);
-        assert_close("closure_counter graph", graph.node("x").expect("x").adjoint(), 3.0, REL);
+        assert_close(
+            "closure_counter graph",
+            graph.node("x").expect("x").adjoint(),
+            3.0,
+            REL,
+        );
     }
     check(
         "closure_in_loop",
@@ -2156,7 +2197,12 @@ fn closure_array_parameter() {
     assert_eq!(hx, [2.0, 0.0, 0.0]);
     assert_close("closure_array_param hvp y", hy, 1.0, REL);
     let graph = closure_array_param_graph([0.5, -1.0, 2.0], 3.0);
-    assert_close("closure_array_param graph", graph.node("y").expect("y").adjoint(), 0.5, REL);
+    assert_close(
+        "closure_array_param graph",
+        graph.node("y").expect("y").adjoint(),
+        0.5,
+        REL,
+    );
 }
 
 #[test]
@@ -2179,20 +2225,35 @@ fn patterns_over_map_and_pairs() {
     for x in [0.7, 2.3] {
         let df = -2.0 / (x * x) - 3.0 / ((x + 1.0) * (x + 1.0));
         let (v, g) = fold_pair_fields_grad(x);
-        assert_close("fold_pair_fields value", v, 1.0 + 2.0 / x + 3.0 / (x + 1.0), REL);
+        assert_close(
+            "fold_pair_fields value",
+            v,
+            1.0 + 2.0 / x + 3.0 / (x + 1.0),
+            REL,
+        );
         assert_close("fold_pair_fields grad", g, df, REL);
-        assert_close("fold_pair_fields jvp", fold_pair_fields_jvp(x, 2.0).1, 2.0 * df, REL);
+        assert_close(
+            "fold_pair_fields jvp",
+            fold_pair_fields_jvp(x, 2.0).1,
+            2.0 * df,
+            REL,
+        );
         let d2f = 4.0 / (x * x * x) + 6.0 / ((x + 1.0) * (x + 1.0) * (x + 1.0));
-        assert_close("fold_pair_fields hvp", fold_pair_fields_hvp(x, 1.0).2, d2f, REL);
+        assert_close(
+            "fold_pair_fields hvp",
+            fold_pair_fields_hvp(x, 1.0).2,
+            d2f,
+            REL,
+        );
     }
 
     let x = [0.5, -1.5, 2.0];
     let (sum, prod) = (x.iter().sum::<f64>(), x.iter().product::<f64>());
     let (v, g) = fold_tuple_grad(&x);
     assert_close("fold_tuple value", v, sum * prod, REL);
-    for i in 0..3 {
+    for (i, &gi) in g.iter().enumerate() {
         let others: f64 = (0..3).filter(|&j| j != i).map(|j| x[j]).product();
-        assert_close("fold_tuple grad", g[i], prod + sum * others, REL);
+        assert_close("fold_tuple grad", gi, prod + sum * others, REL);
     }
     let e = [0.0, 1.0, 0.0];
     assert_close("fold_tuple jvp", fold_tuple_jvp(&x, &e).1, g[1], REL);

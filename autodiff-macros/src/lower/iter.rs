@@ -1135,7 +1135,10 @@ impl Lowerer {
         let inits: Vec<NodeId> = init.elems.iter().map(|e| self.expr(e)).collect();
         let (c, captures) = match self.fun(&m.args[1])? {
             Fun::Closure(c) => (c.clone(), Vec::new()),
-            Fun::Bound(k) => (self.closures[k].expr.clone(), self.closures[k].captures.clone()),
+            Fun::Bound(k) => (
+                self.closures[k].expr.clone(),
+                self.closures[k].captures.clone(),
+            ),
             Fun::Method(..) => {
                 self.errors.push(err(
                     &m.args[1],
@@ -1147,7 +1150,10 @@ impl Lowerer {
         if c.inputs.len() != 2 {
             self.errors.push(err(
                 &c.inputs,
-                format!("a `fold` closure takes 2 arguments, found {}", c.inputs.len()),
+                format!(
+                    "a `fold` closure takes 2 arguments, found {}",
+                    c.inputs.len()
+                ),
             ));
             return None;
         }
@@ -1199,7 +1205,8 @@ impl Lowerer {
             }
             cx.bind_item(&c.inputs[0], Item::Tuple(current));
             cx.bind_item(&c.inputs[1], item);
-            let target = super::Target::Tuple(accs.iter().map(|&v| super::Target::Var(v)).collect());
+            let target =
+                super::Target::Tuple(accs.iter().map(|&v| super::Target::Var(v)).collect());
             cx.assign_to(&c.body, &target);
             cx.scopes.close();
         });
@@ -1214,7 +1221,9 @@ impl Lowerer {
         }));
         self.forget();
         Some(Item::Tuple(
-            accs.iter().map(|&v| Item::Value(self.read(v, span))).collect(),
+            accs.iter()
+                .map(|&v| Item::Value(self.read(v, span)))
+                .collect(),
         ))
     }
 
@@ -1240,8 +1249,13 @@ impl Lowerer {
                 CmpOp::Lt
             };
             let below = self.push(Op::Cmp(op), vec![x, b], Ty::Bool, span);
+            // `if a <= x { x < b } else { false }`: `a <= x && x < b` is what clippy's
+            // `manual_range_contains` rejects in the generated code.
             test = Some(match test {
-                Some(t) => self.push(Op::And, vec![t, below], Ty::Bool, span),
+                Some(t) => {
+                    let no = self.bool_lit(false, span);
+                    self.push(Op::Select, vec![t, below, no], Ty::Bool, span)
+                }
                 None => below,
             });
         }

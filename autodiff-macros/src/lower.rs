@@ -1490,7 +1490,7 @@ impl Lowerer {
                 ));
                 None
             }
-            None if let Some(v) = self.const_array(base) => Some(v),
+            _ if let Some(v) = self.const_array(base) => Some(v),
             _ if self.nested_array(base) => {
                 self.errors.push(nested_array_error(base));
                 None
@@ -1549,23 +1549,33 @@ impl Lowerer {
         if p.qself.is_some() || p.path.is_ident("self") {
             return None;
         }
+        let mut path = p.path.clone();
         if let Some(ident) = p.path.get_ident()
-            && self.lookup(&ident.to_string()).is_some()
+            && let Some(b) = self.lookup(&ident.to_string())
         {
-            return None;
+            // `let w = W;` bound the constant by name: the constant itself.
+            let Bound::Node(n) = b.bound else {
+                return None;
+            };
+            match &self.nodes[n.0].op {
+                Op::Const(tokens) if !b.mutable && self.nodes[n.0].ty == Ty::Other => {
+                    path = syn::parse2::<syn::Path>(tokens.clone()).ok()?;
+                }
+                _ => return None,
+            }
         }
-        let key = p.path.to_token_stream().to_string();
+        let key = path.to_token_stream().to_string();
         if let Some(&v) = self.const_arrays.get(&key) {
             return Some(v);
         }
         let span = p.span();
-        let last = p.path.segments.last()?.ident.to_string().to_lowercase();
+        let last = path.segments.last()?.ident.to_string().to_lowercase();
         let name = names::plain(&last).to_owned();
         // Declared in the function's own block, before the statement being lowered, so that
         // every later use, in any branch or loop, sees it.
         let inner = self.blocks.split_off(1);
         let value = self.push(
-            Op::Const(quote::quote_spanned!(span=> &#p)),
+            Op::Const(quote::quote_spanned!(span=> &#path)),
             vec![],
             Ty::Other,
             span,

@@ -1785,3 +1785,483 @@ fn integer_methods() {
         |[x]| [18.0 * x],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Constant tables, iterated, indexed, bound and zipped; `const` items in the body.
+
+const DK: &[f64] = &[1.0, 2.0, 3.0];
+const DKA: [f64; 3] = [1.0, 2.0, 3.0];
+/// Three-point Gauss–Legendre weights and nodes on [-1, 1].
+const GW: [f64; 3] = [5.0 / 9.0, 8.0 / 9.0, 5.0 / 9.0];
+const GX: [f64; 3] = [-0.774_596_669_241_483_4, 0.0, 0.774_596_669_241_483_4];
+
+/// `Σ dₖ x = 6x`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn const_slice_iter(x: f64) -> f64 {
+    DK.iter().map(|d| d * x * x).sum()
+}
+
+/// `Σ dₖ x = 6x`, over the array constant.
+#[differentiate(reverse, forward, hessian)]
+fn const_array_iter(x: f64) -> f64 {
+    DKA.iter().map(|d| d * x).sum::<f64>() + x
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn const_for(x: f64) -> f64 {
+    let mut s = 0.0;
+    for d in DKA {
+        s += d * x;
+    }
+    s
+}
+
+/// `Σ dₖ x² = 6x²`, indexed through `len`.
+#[allow(clippy::needless_range_loop)]
+#[differentiate(reverse, forward, hessian)]
+fn const_index(x: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..DK.len() {
+        s += DK[i] * x * x;
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn const_bound(x: f64) -> f64 {
+    let dk: [f64; 3] = DKA;
+    let table = DK;
+    dk.iter().map(|d| d * x).sum::<f64>() + table[1] * x - table.iter().sum::<f64>() * x
+}
+
+/// Lanczos-like: `d₀ + Σ_{i≥1} dᵢ / (x + i - 1)` = `1 + 2/x + 3/(x+1)`.
+#[differentiate(reverse, forward, hessian)]
+fn const_in_body(x: f64) -> f64 {
+    const DK: [f64; 3] = [1.0, 2.0, 3.0];
+    DK.iter()
+        .enumerate()
+        .skip(1)
+        .fold(DK[0], |s, (i, d)| s + d / (x + i as f64 - 1.0))
+}
+
+/// Gauss–Legendre of `exp(a t)` on [-1, 1], zipping two constant tables; and a literal array.
+#[differentiate(reverse, forward, hessian)]
+fn const_zip(a: f64) -> f64 {
+    let mut s = 0.0;
+    for (w, t) in GW.iter().zip(GX.iter()) {
+        s += w * (a * t).exp();
+    }
+    s + [1.0, 2.0].iter().map(|c| c * a).sum::<f64>()
+}
+
+#[test]
+fn constant_tables() {
+    for x in [0.7, 1.9, 3.2] {
+        let d = 0.5;
+        let cases: [(&str, f64, f64, f64, f64, f64, f64); 4] = [
+            {
+                let (v, g) = const_slice_iter_grad(x);
+                let (vj, t) = const_slice_iter_jvp(x, d);
+                ("const_slice_iter", v, g, vj, t, 6.0 * x * x, 12.0 * x)
+            },
+            {
+                let (v, g) = const_array_iter_grad(x);
+                let (vj, t) = const_array_iter_jvp(x, d);
+                ("const_array_iter", v, g, vj, t, 7.0 * x, 7.0)
+            },
+            {
+                let (v, g) = const_for_grad(x);
+                let (vj, t) = const_for_jvp(x, d);
+                ("const_for", v, g, vj, t, 6.0 * x, 6.0)
+            },
+            {
+                let (v, g) = const_index_grad(x);
+                let (vj, t) = const_index_jvp(x, d);
+                ("const_index", v, g, vj, t, 6.0 * x * x, 12.0 * x)
+            },
+        ];
+        for (name, v, g, vj, t, value, slope) in cases {
+            assert_close(&format!("{name} value"), v, value, REL);
+            assert_close(&format!("{name} jvp value"), vj, value, REL);
+            assert_close(&format!("{name} grad"), g, slope, REL);
+            assert_close(&format!("{name} jvp"), t, slope * d, REL);
+        }
+        let (_, _, hv) = const_slice_iter_hvp(x, d);
+        assert_close("const_slice_iter hvp", hv, 12.0 * d, REL);
+        let (_, _, hv) = const_index_hvp(x, d);
+        assert_close("const_index hvp", hv, 12.0 * d, REL);
+        let (_, _, hv) = const_for_hvp(x, d);
+        assert_close("const_for hvp", hv, 0.0, REL);
+        let graph = const_slice_iter_graph(x);
+        let node = graph.node("x").expect("the parameter's node");
+        assert_close(
+            "const_slice_iter graph adjoint",
+            node.adjoint(),
+            12.0 * x,
+            REL,
+        );
+
+        // 6x + 2x - 6x.
+        let (v, g) = const_bound_grad(x);
+        assert_close("const_bound value", v, 2.0 * x, REL);
+        assert_close("const_bound grad", g, 2.0, REL);
+        assert_close("const_bound jvp", const_bound_jvp(x, d).1, 2.0 * d, REL);
+
+        let f = |x: f64| 1.0 + 2.0 / x + 3.0 / (x + 1.0);
+        let df = |x: f64| -2.0 / (x * x) - 3.0 / ((x + 1.0) * (x + 1.0));
+        let d2f = |x: f64| 4.0 / (x * x * x) + 6.0 / ((x + 1.0) * (x + 1.0) * (x + 1.0));
+        let (v, g) = const_in_body_grad(x);
+        assert_close("const_in_body value", v, f(x), REL);
+        assert_close("const_in_body grad", g, df(x), REL);
+        assert_close(
+            "const_in_body jvp",
+            const_in_body_jvp(x, d).1,
+            df(x) * d,
+            REL,
+        );
+        let (_, _, hv) = const_in_body_hvp(x, d);
+        assert_close("const_in_body hvp", hv, d2f(x) * d, REL);
+
+        // Σ wₖ exp(a tₖ) + 3a, its derivative Σ wₖ tₖ exp(a tₖ) + 3, its second Σ wₖ tₖ² exp(a tₖ).
+        let a = x - 1.0;
+        let sum = |p: i32| -> f64 {
+            (0..3)
+                .map(|k| GW[k] * GX[k].powi(p) * (a * GX[k]).exp())
+                .sum()
+        };
+        let (v, g) = const_zip_grad(a);
+        assert_close("const_zip value", v, sum(0) + 3.0 * a, REL);
+        assert_close("const_zip grad", g, sum(1) + 3.0, REL);
+        assert_close(
+            "const_zip jvp",
+            const_zip_jvp(a, d).1,
+            (sum(1) + 3.0) * d,
+            REL,
+        );
+        let (_, _, hv) = const_zip_hvp(a, d);
+        assert_close("const_zip hvp", hv, sum(2) * d, REL);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A part of a several-output call ignored with `_`.
+
+#[differentiate(reverse, forward, hessian)]
+fn pair_out(x: f64) -> (f64, f64) {
+    (x.sin(), x * x)
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn cos_sin_out(x: f64) -> [f64; 2] {
+    [x.cos(), x.sin()]
+}
+
+/// `x³`.
+#[differentiate(reverse, forward, hessian)]
+fn call_tuple_wild(x: f64) -> f64 {
+    let (_, b) = pair_out(x);
+    b * x
+}
+
+/// `x sin x`.
+#[differentiate(reverse, forward, hessian)]
+fn call_array_wild(x: f64) -> f64 {
+    let [_, b] = cos_sin_out(x);
+    b * x
+}
+
+#[test]
+fn wildcard_in_call_pattern() {
+    for x in [0.3, -1.2, 2.5] {
+        let d = 0.75;
+        let (v, g) = call_tuple_wild_grad(x);
+        assert_close("call_tuple_wild value", v, x * x * x, REL);
+        assert_close("call_tuple_wild grad", g, 3.0 * x * x, REL);
+        assert_close(
+            "call_tuple_wild jvp",
+            call_tuple_wild_jvp(x, d).1,
+            3.0 * x * x * d,
+            REL,
+        );
+        let (_, _, hv) = call_tuple_wild_hvp(x, d);
+        assert_close("call_tuple_wild hvp", hv, 6.0 * x * d, REL);
+
+        let (v, g) = call_array_wild_grad(x);
+        let slope = x.sin() + x * x.cos();
+        assert_close("call_array_wild value", v, x * x.sin(), REL);
+        assert_close("call_array_wild grad", g, slope, REL);
+        assert_close(
+            "call_array_wild jvp",
+            call_array_wild_jvp(x, d).1,
+            slope * d,
+            REL,
+        );
+        let (_, _, hv) = call_array_wild_hvp(x, d);
+        assert_close(
+            "call_array_wild hvp",
+            hv,
+            (2.0 * x.cos() - x * x.sin()) * d,
+            REL,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float predicates and `contains` in conditions.
+
+#[differentiate(reverse, forward, hessian, graph)]
+fn in_unit(x: f64) -> f64 {
+    if !(0.0..=1.0).contains(&x) {
+        return 0.0;
+    }
+    x * x
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn half_open(x: f64) -> f64 {
+    if (0.0..1.0).contains(&x) {
+        x * x
+    } else {
+        3.0 * x
+    }
+}
+
+#[differentiate(reverse, forward, hessian)]
+fn predicates(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    if x.is_finite() {
+        s += x * y;
+    }
+    if y.is_infinite() || y.is_nan() {
+        s = 0.0;
+    }
+    if x.is_sign_negative() { s - y } else { s }
+}
+
+#[test]
+fn float_predicates() {
+    for (x, value, slope) in [
+        (0.5, 0.25, 1.0),
+        (1.0, 1.0, 2.0),
+        (1.5, 0.0, 0.0),
+        (-0.5, 0.0, 0.0),
+    ] {
+        let (v, g) = in_unit_grad(x);
+        assert_close("in_unit value", v, value, REL);
+        assert_close("in_unit grad", g, slope, REL);
+        assert_close("in_unit jvp", in_unit_jvp(x, 2.0).1, 2.0 * slope, REL);
+        let (_, _, hv) = in_unit_hvp(x, 1.0);
+        assert_close("in_unit hvp", hv, if value > 0.0 { 2.0 } else { 0.0 }, REL);
+        let graph = in_unit_graph(x);
+        assert_close(
+            "in_unit graph",
+            graph.node("x").expect("x").adjoint(),
+            slope,
+            REL,
+        );
+    }
+    for (x, slope) in [(0.5, 1.0), (1.0, 3.0), (-0.1, 3.0), (0.0, 0.0)] {
+        assert_close("half_open grad", half_open_grad(x).1, slope, REL);
+        assert_close("half_open jvp", half_open_jvp(x, 1.0).1, slope, REL);
+    }
+    check(
+        "predicates",
+        &[[0.5, 2.0], [-1.5, 0.25]],
+        FD,
+        |[x, y]| predicates(x, y),
+        |[x, y]| {
+            let (v, a, b) = predicates_grad(x, y);
+            (v, [a, b])
+        },
+        |[x, y], [a, b]| predicates_jvp(x, a, y, b),
+        |[x, y]| [y, if x < 0.0 { x - 1.0 } else { x }],
+    );
+    let (_, _, _, hx, hy) = predicates_hvp(0.5, 1.0, 2.0, 0.0);
+    assert_close("predicates hvp x", hx, 0.0, REL);
+    assert_close("predicates hvp y", hy, 1.0, REL);
+    assert_eq!(predicates(f64::INFINITY, 1.0), 0.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closures that change a captured `let mut`, take an array, or read a pair's parts; `fold` with
+// a tuple accumulator; `let [a, b] = p.map(..)`.
+
+/// `acc = 1·x + 2·x = 3x`, each call inlined where it is written.
+#[differentiate(reverse, forward, hessian, graph)]
+fn closure_counter(x: f64) -> f64 {
+    let mut acc = 0.0;
+    let mut add = |v: f64| {
+        acc += v * x;
+    };
+    add(1.0);
+    add(2.0);
+    acc
+}
+
+/// The unbraced form, called in a loop and beside a read: `s = Σ_{k<3} (x·k + y)·…`:
+/// `s₀ = 0, s ← s·y + x` three times: `s = x(1 + y + y²)`.
+#[differentiate(reverse, forward, hessian)]
+fn closure_in_loop(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    let mut step = || s = s * y + x;
+    for _ in 0..3 {
+        step();
+    }
+    s
+}
+
+/// `x₀y + x₂`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn closure_array_param(x: [f64; 3], y: f64) -> f64 {
+    let g = |p: [f64; 2]| p[0] * p[1];
+    g([x[0], y]) + x[2]
+}
+
+/// `(4p₀ - 2)(4p₁ - 2)`.
+#[differentiate(reverse, forward, hessian)]
+fn map_destructured(param: &[f64; 2]) -> f64 {
+    let [x1, x2] = param.map(|x| 4.0 * x - 2.0);
+    x1 * x2
+}
+
+/// statrs' form: `1 + 2/x + 3/(x + 1)`, the pair read by `t.0` and `t.1`.
+#[differentiate(reverse, forward, hessian)]
+fn fold_pair_fields(x: f64) -> f64 {
+    let dk = [1.0, 2.0, 3.0];
+    dk.iter()
+        .enumerate()
+        .skip(1)
+        .fold(dk[0], |s, t| s + t.1 / (x + t.0 as f64 - 1.0))
+}
+
+/// `(Σx)(Πx)`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn fold_tuple(x: &[f64]) -> f64 {
+    let (s, p) = x.iter().fold((0.0, 1.0), |(s, p), &v| (s + v, p * v));
+    s * p
+}
+
+#[test]
+fn closures_changing_captures() {
+    for x in [0.4, -1.7] {
+        let (v, g) = closure_counter_grad(x);
+        assert_close("closure_counter value", v, 3.0 * x, REL);
+        assert_close("closure_counter grad", g, 3.0, REL);
+        assert_close(
+            "closure_counter jvp",
+            closure_counter_jvp(x, 0.5).1,
+            1.5,
+            REL,
+        );
+        let (_, _, hv) = closure_counter_hvp(x, 0.5);
+        assert_close("closure_counter hvp", hv, 0.0, REL);
+        let graph = closure_counter_graph(x);
+        assert_close(
+            "closure_counter graph",
+            graph.node("x").expect("x").adjoint(),
+            3.0,
+            REL,
+        );
+    }
+    check(
+        "closure_in_loop",
+        &[[0.5, 2.0], [-1.5, 0.25]],
+        FD,
+        |[x, y]| closure_in_loop(x, y),
+        |[x, y]| {
+            let (v, a, b) = closure_in_loop_grad(x, y);
+            (v, [a, b])
+        },
+        |[x, y], [a, b]| closure_in_loop_jvp(x, a, y, b),
+        |[x, y]| [1.0 + y + y * y, x * (1.0 + 2.0 * y)],
+    );
+    let (_, _, _, hx, hy) = closure_in_loop_hvp(0.5, 1.0, 2.0, 0.0);
+    // H = [[0, 1 + 2y], [1 + 2y, 2x]] at (0.5, 2).
+    assert_close("closure_in_loop hvp x", hx, 0.0, REL);
+    assert_close("closure_in_loop hvp y", hy, 5.0, REL);
+}
+
+#[test]
+fn closure_array_parameter() {
+    check(
+        "closure_array_param",
+        &[[0.5, -1.0, 2.0, 3.0], [1.5, 0.25, -0.75, -2.0]],
+        FD,
+        |[a, b, c, y]| closure_array_param([a, b, c], y),
+        |[a, b, c, y]| {
+            let (v, dx, dy) = closure_array_param_grad([a, b, c], y);
+            (v, [dx[0], dx[1], dx[2], dy])
+        },
+        |[a, b, c, y], [da, db, dc, dy]| closure_array_param_jvp([a, b, c], [da, db, dc], y, dy),
+        |[a, _, _, y]| [y, 0.0, 1.0, a],
+    );
+    let (_, _, _, hx, hy) = closure_array_param_hvp([0.5, -1.0, 2.0], [1.0, 0.0, 0.0], 3.0, 2.0);
+    assert_eq!(hx, [2.0, 0.0, 0.0]);
+    assert_close("closure_array_param hvp y", hy, 1.0, REL);
+    let graph = closure_array_param_graph([0.5, -1.0, 2.0], 3.0);
+    assert_close(
+        "closure_array_param graph",
+        graph.node("y").expect("y").adjoint(),
+        0.5,
+        REL,
+    );
+}
+
+#[test]
+fn patterns_over_map_and_pairs() {
+    check(
+        "map_destructured",
+        &[[0.3, 0.9], [-0.5, 1.25]],
+        FD,
+        |p| map_destructured(&p),
+        |p| {
+            let (v, d) = map_destructured_grad(&p);
+            (v, d)
+        },
+        |p, d| map_destructured_jvp(&p, &d),
+        |[a, b]| [4.0 * (4.0 * b - 2.0), 4.0 * (4.0 * a - 2.0)],
+    );
+    let (_, _, hv) = map_destructured_hvp(&[0.3, 0.9], &[1.0, 0.5]);
+    assert_eq!(hv, [8.0, 16.0]);
+
+    for x in [0.7, 2.3] {
+        let df = -2.0 / (x * x) - 3.0 / ((x + 1.0) * (x + 1.0));
+        let (v, g) = fold_pair_fields_grad(x);
+        assert_close(
+            "fold_pair_fields value",
+            v,
+            1.0 + 2.0 / x + 3.0 / (x + 1.0),
+            REL,
+        );
+        assert_close("fold_pair_fields grad", g, df, REL);
+        assert_close(
+            "fold_pair_fields jvp",
+            fold_pair_fields_jvp(x, 2.0).1,
+            2.0 * df,
+            REL,
+        );
+        let d2f = 4.0 / (x * x * x) + 6.0 / ((x + 1.0) * (x + 1.0) * (x + 1.0));
+        assert_close(
+            "fold_pair_fields hvp",
+            fold_pair_fields_hvp(x, 1.0).2,
+            d2f,
+            REL,
+        );
+    }
+
+    let x = [0.5, -1.5, 2.0];
+    let (sum, prod) = (x.iter().sum::<f64>(), x.iter().product::<f64>());
+    let (v, g) = fold_tuple_grad(&x);
+    assert_close("fold_tuple value", v, sum * prod, REL);
+    for (i, &gi) in g.iter().enumerate() {
+        let others: f64 = (0..3).filter(|&j| j != i).map(|j| x[j]).product();
+        assert_close("fold_tuple grad", gi, prod + sum * others, REL);
+    }
+    let e = [0.0, 1.0, 0.0];
+    assert_close("fold_tuple jvp", fold_tuple_jvp(&x, &e).1, g[1], REL);
+    let (_, _, hv) = fold_tuple_hvp(&x, &e);
+    let want = common::hv_by_differences(|p| fold_tuple_grad(p).1, &x, &e);
+    common::assert_all_close_to("fold_tuple hvp", &hv, &want, 1e-6);
+    let graph = fold_tuple_graph(&x);
+    assert!(graph.node("fold_tuple").is_some());
+}

@@ -118,6 +118,9 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         generic: None,
         closures: Vec::new(),
         projections: HashMap::new(),
+        const_arrays: HashMap::new(),
+        tuples: Vec::new(),
+        nested_params: HashSet::new(),
     };
     let output_ty = cx.signature(item);
     let params = cx.params(item, options);
@@ -256,6 +259,9 @@ enum Bound {
     View(View),
     /// A closure bound with `let`, inlined where it is called.
     Closure(usize),
+    /// A pair an iterator yields, bound to one name (`|s, t| s + t.1`): its parts, by index
+    /// into `tuples`, are read as `t.0`, `t.1`.
+    Tuple(usize),
     /// A binding whose value was reported as an error: its uses report nothing more.
     Failed,
 }
@@ -405,6 +411,13 @@ struct Lowerer {
     /// For a closure bound with `let` that returns an array or a tuple, by its
     /// [`Bound::Closure`]: one closure per element, each computing that element alone.
     projections: HashMap<usize, patterns::Projection>,
+    /// The constant arrays and slices the body reads (`const W: [f64; 5]`), by path: each a
+    /// variable bound once at the top of the function, `let w = &W;`.
+    const_arrays: HashMap<String, VarId>,
+    /// The tuples bound to one name, by [`Bound::Tuple`].
+    tuples: Vec<Vec<iter::Item>>,
+    /// The parameters whose type is an array of arrays, which the body cannot read.
+    nested_params: HashSet<usize>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -417,7 +430,7 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
 }
 
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.
-fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
+pub(super) fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, t) in tokens.iter().enumerate() {
         match t {
@@ -473,11 +486,22 @@ fn escapes(tokens: TokenStream, word: &str) -> bool {
     false
 }
 
-/// Whether a statement contains a branch or a loop.
+/// Whether a statement contains a branch, a loop, or a closure (whose body runs where it is
+/// called: a name it assigns is a variable).
 fn has_control_flow(tokens: &TokenStream) -> bool {
     ["if", "for", "while", "loop", "match"]
         .iter()
         .any(|w| mentions(tokens.clone(), w))
+        || has_bar(tokens.clone())
+}
+
+/// Whether the tokens contain `|`, as a closure's parameters do.
+fn has_bar(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Punct(p) => p.as_char() == '|',
+        TokenTree::Group(g) => has_bar(g.stream()),
+        _ => false,
+    })
 }
 
 /// The float type a Rust type names, if it is `f32` or `f64`.
@@ -764,6 +788,9 @@ impl Lowerer {
             }
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
+            if nested_array_type(&typed.ty) {
+                self.nested_params.insert(index);
+            }
             let name = pat.ident.to_string();
             let node = self.push(Op::Param(index), vec![], ty, pat.ident.span());
             self.nodes[node.0].name = Some(name.clone());
@@ -1167,6 +1194,7 @@ impl Lowerer {
     fn effect_inner(&mut self, e: &Expr) {
         match e {
             Expr::Call(c) if self.writes_into(c) => self.call_into(c),
+            Expr::Call(c) if self.called_closure(c).is_some() => self.closure_effect(c),
             Expr::MethodCall(m)
                 if (m.method == "copy_from_slice" || m.method == "fill") && m.args.len() == 1 =>
             {
@@ -1534,6 +1562,11 @@ impl Lowerer {
                 ));
                 None
             }
+            _ if let Some(v) = self.const_array(base) => Some(v),
+            _ if self.nested_array(base) => {
+                self.errors.push(nested_array_error(base));
+                None
+            }
             _ => {
                 self.errors.push(err(
                     base,
@@ -1542,6 +1575,88 @@ impl Lowerer {
                 None
             }
         }
+    }
+
+    /// Whether an expression is an array of arrays: `m[i]` being indexed, or a parameter
+    /// typed `[[f64; K]; N]` or `&[[f64; K]]`.
+    #[inline(never)]
+    pub(super) fn nested_array(&self, e: &Expr) -> bool {
+        match strip(e) {
+            Expr::Index(_) => true,
+            Expr::Reference(r) => self.nested_array(&r.expr),
+            Expr::Path(_) => {
+                let nested = |v: VarId| {
+                    self.vars[v.0]
+                        .param
+                        .is_some_and(|k| self.nested_params.contains(&k))
+                };
+                match self.local_binding(e) {
+                    // The parameter, or one of its rows (`p` of `points.iter()`).
+                    Some((Bound::Node(n), _)) => match self.nodes[n.0].op {
+                        Op::Param(k) => self.nested_params.contains(&k),
+                        Op::Load(v) => nested(v),
+                        _ => false,
+                    },
+                    Some((Bound::Var(v), _)) => nested(v),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// A constant array or slice the function does not bind, `W` or `&W` of `const W: [f64; 5]`
+    /// or `const W: &[f64]`, where the body reads an array: a variable bound once at the top of
+    /// the function to a reference to it, with no derivative.
+    #[inline(never)]
+    pub(super) fn const_array(&mut self, e: &Expr) -> Option<VarId> {
+        let p = match strip(e) {
+            Expr::Path(p) => p,
+            Expr::Reference(r) if r.mutability.is_none() => match strip(&r.expr) {
+                Expr::Path(p) => p,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if p.qself.is_some() || p.path.is_ident("self") {
+            return None;
+        }
+        let mut path = p.path.clone();
+        if let Some(ident) = p.path.get_ident()
+            && let Some(b) = self.lookup(&ident.to_string())
+        {
+            // `let w = W;` bound the constant by name: the constant itself.
+            let Bound::Node(n) = b.bound else {
+                return None;
+            };
+            match &self.nodes[n.0].op {
+                Op::Const(tokens) if !b.mutable && self.nodes[n.0].ty == Ty::Other => {
+                    path = syn::parse2::<syn::Path>(tokens.clone()).ok()?;
+                }
+                _ => return None,
+            }
+        }
+        let key = path.to_token_stream().to_string();
+        if let Some(&v) = self.const_arrays.get(&key) {
+            return Some(v);
+        }
+        let span = p.span();
+        let last = path.segments.last()?.ident.to_string().to_lowercase();
+        let name = names::plain(&last).to_owned();
+        // Declared in the function's own block, before the statement being lowered, so that
+        // every later use, in any branch or loop, sees it.
+        let inner = self.blocks.split_off(1);
+        let value = self.push(
+            Op::Const(quote::quote_spanned!(span=> &#path)),
+            vec![],
+            Ty::Other,
+            span,
+        );
+        let v = self.var(&name, Ty::Float(None), Shape::Slice, span);
+        self.emit(graph::Stmt::Declare(v, Some(value)));
+        self.blocks.extend(inner);
+        self.const_arrays.insert(key, v);
+        Some(v)
     }
 
     /// `h[i] = value(current)`, where `current` is the element's value before.
@@ -1954,6 +2069,7 @@ impl Lowerer {
             Expr::Path(p) if p.qself.is_none() => self.path(p),
             Expr::If(i) => self.if_value(i),
             Expr::Field(f) if matches!(f.member, syn::Member::Named(_)) => self.field(f, expr),
+            Expr::Field(f) => self.tuple_field(f, expr),
             Expr::Index(index) => {
                 if let Some(n) = self.view_index(index) {
                     return n;
@@ -2052,6 +2168,28 @@ impl Lowerer {
                 self.expr(&r.expr)
             }
             other => self.fail(unsupported(other)),
+        }
+    }
+
+    /// `t.0` of a pair bound to the name `t`.
+    #[inline(never)]
+    fn tuple_field(&mut self, f: &syn::ExprField, expr: &Expr) -> NodeId {
+        let syn::Member::Unnamed(index) = &f.member else {
+            unreachable!("named fields are read by `field`")
+        };
+        let Some((Bound::Tuple(k), _)) = self.local_binding(strip(&f.base)) else {
+            return self.fail(unsupported(expr));
+        };
+        match self.tuples[k].get(index.index as usize) {
+            Some(iter::Item::Value(n)) => *n,
+            Some(_) => self.fail(err(
+                f,
+                "this part is not a number: destructure the item, as in `(i, w)`, and use `w`",
+            )),
+            None => self.fail(err(
+                &f.member,
+                format!("this item has {} parts", self.tuples[k].len()),
+            )),
         }
     }
 
@@ -2183,6 +2321,10 @@ impl Lowerer {
                 Bound::Closure(_) => self.fail(err(
                     ident,
                     format!("`{ident}` is a closure: call it, as in `{ident}(x)`"),
+                )),
+                Bound::Tuple(_) => self.fail(err(
+                    ident,
+                    format!("`{ident}` is a pair: use its parts, `{ident}.0` and `{ident}.1`, or destructure it, as in `(i, v)`"),
                 )),
                 Bound::Failed => {
                     self.errors.follow_on();
@@ -2604,6 +2746,17 @@ fn strip(e: &Expr) -> &Expr {
 }
 
 /// `[f64; N]`, `&[f64; N]` or `&[f64]` (or `f32`): the shape and the element's float type.
+/// Whether a type is an array or slice of arrays, `[[f64; K]; N]` or `&[[f64; K]]`.
+fn nested_array_type(ty: &Type) -> bool {
+    match ty {
+        Type::Array(a) => matches!(&*a.elem, Type::Array(_)),
+        Type::Slice(sl) => matches!(&*sl.elem, Type::Array(_)),
+        Type::Reference(r) => nested_array_type(&r.elem),
+        Type::Paren(p) => nested_array_type(&p.elem),
+        _ => false,
+    }
+}
+
 fn array_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
     match ty {
         Type::Array(a) => Some((
@@ -2747,6 +2900,18 @@ impl Lowerer {
             return self.fail(unsupported_method(&m.method));
         }
         let receiver = self.expr(&m.receiver);
+        if matches!(self.nodes[receiver.0].ty, Ty::Float(_))
+            && m.args.is_empty()
+            && float_predicate(&m.method.to_string())
+        {
+            // `x.is_finite()`: a condition, with no derivative.
+            return self.push(
+                Op::IntMethod(None, m.method.clone()),
+                vec![receiver],
+                Ty::Bool,
+                span,
+            );
+        }
         if self.nodes[receiver.0].ty != Ty::Int {
             return self.fail(unsupported_method(&m.method));
         }
@@ -2809,6 +2974,30 @@ fn unsupported_method(method: &Ident) -> syn::Error {
             "`{name}` is not a supported method; the differentiable methods are: {}",
             Prim::names(Syntax::Method).join(", ")
         ),
+    )
+}
+
+/// The error for reading an array of arrays.
+#[cold]
+#[inline(never)]
+fn nested_array_error(e: &Expr) -> syn::Error {
+    err(
+        e,
+        "arrays of arrays (`[[f64; K]; N]`, `&[[f64; K]]`) are not supported: flatten it, `[f64; N * K]` or `&[f64]` indexed `m[i * K + j]`, or pass one array per column",
+    )
+}
+
+/// The `bool` methods of a float: conditions with no derivative.
+fn float_predicate(name: &str) -> bool {
+    matches!(
+        name,
+        "is_finite"
+            | "is_infinite"
+            | "is_nan"
+            | "is_normal"
+            | "is_subnormal"
+            | "is_sign_positive"
+            | "is_sign_negative"
     )
 }
 

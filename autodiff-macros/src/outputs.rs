@@ -1986,20 +1986,23 @@ fn primal_calls_in(e: &mut Expr) {
     }
 }
 
-/// The names a destructuring pattern binds, each with its `mut`, if it is `[a, b]` or `(a, b)`.
-fn bound_names(pat: &Pat) -> Option<Vec<&syn::PatIdent>> {
+/// The names a destructuring pattern binds, each with its `mut`, if it is `[a, b]` or `(a, b)`;
+/// `None` for a part it ignores with `_`.
+fn bound_names(pat: &Pat) -> Option<Vec<Option<&syn::PatIdent>>> {
     let elems = match pat {
         Pat::Slice(s) => &s.elems,
         Pat::Tuple(t) => &t.elems,
         _ => return None,
     };
-    elems
+    let names: Vec<Option<&syn::PatIdent>> = elems
         .iter()
         .map(|p| match p {
-            Pat::Ident(i) if i.subpat.is_none() && i.by_ref.is_none() => Some(i),
+            Pat::Ident(i) if i.subpat.is_none() && i.by_ref.is_none() => Some(Some(i)),
+            Pat::Wild(_) => Some(None),
             _ => None,
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    names.iter().any(Option::is_some).then_some(names)
 }
 
 /// The arguments of a call into a buffer, an array literal (`g([x[0], x[1]])`) bound first by a
@@ -2084,6 +2087,11 @@ fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<
     stmts.push(syn::parse_quote!(#helper(#(#args,)* &mut #buffer);));
     let mut at = Len::lit(0);
     for (name, part) in names.into_iter().zip(&parts) {
+        let Some(name) = name else {
+            // `_`: the part is computed (its seed is zero) and not bound.
+            at = at.plus(&part.len());
+            continue;
+        };
         let (mutability, ident) = (&name.mutability, &name.ident);
         match part {
             Part::Scalar => stmts.push(syn::parse_quote!(let #mutability #ident = #buffer[#at];)),

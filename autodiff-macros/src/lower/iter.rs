@@ -36,7 +36,9 @@ pub(super) struct View {
 /// written: a later `let` of the same name does not change what the closure reads.
 pub(super) struct Closure {
     expr: syn::ExprClosure,
-    captures: Vec<(String, Bound)>,
+    /// Each captured name, what it is bound to, and whether the closure assigns it (a scalar
+    /// variable the closure borrows mutably, which its calls change).
+    captures: Vec<(String, Bound, bool)>,
 }
 
 /// The value an iterator yields.
@@ -496,6 +498,16 @@ impl Lowerer {
                 self.errors.follow_on();
                 None
             }
+            // `[1.0, 2.0].iter()`: a local array; `W.iter()` of a constant `W`.
+            Expr::Array(a) => {
+                let var = self.array_literal(a, None, "items");
+                Some(self.whole(var, span))
+            }
+            _ if self.nested_array(e) && !matches!(strip(e), Expr::Index(_)) => {
+                self.errors.push(super::nested_array_error(e));
+                None
+            }
+            _ if let Some(var) = self.const_array(e) => Some(self.whole(var, span)),
             other => {
                 self.errors.push(err(
                     other,
@@ -503,6 +515,22 @@ impl Lowerer {
                 ));
                 None
             }
+        }
+    }
+
+    /// The items of a whole array.
+    fn whole<'a>(&mut self, var: VarId, span: Span) -> Seq<'a> {
+        let view = View {
+            var,
+            offset: None,
+            len: None,
+            end: None,
+            refs: 0,
+        };
+        let count = self.view_len(view, span);
+        Seq {
+            kind: Kind::Elems(view),
+            count,
         }
     }
 
@@ -736,12 +764,12 @@ impl Lowerer {
     /// bound to the items.
     fn apply_fun(&mut self, f: &Fun<'_>, items: Vec<Item>, span: Span) -> NodeId {
         match f {
-            Fun::Closure(c) => self.inline(c, &[], items, span),
+            Fun::Closure(c) => self.inline(c, &[], items, span, false),
             Fun::Bound(k) => {
                 let closure = &self.closures[*k];
                 let c = closure.expr.clone();
                 let captures = closure.captures.clone();
-                self.inline(&c, &captures, items, span)
+                self.inline(&c, &captures, items, span, false)
             }
             Fun::Method(prim, ty) => {
                 let mut ids = Vec::new();
@@ -793,12 +821,15 @@ impl Lowerer {
     }
 
     /// A closure's body, with its captures and parameters bound.
+    /// Called for what it does (`add(v);`, a body that ends with a statement), `effect` lowers
+    /// the body as a statement.
     fn inline(
         &mut self,
         c: &syn::ExprClosure,
-        captures: &[(String, Bound)],
+        captures: &[(String, Bound, bool)],
         items: Vec<Item>,
         span: Span,
+        effect: bool,
     ) -> NodeId {
         if c.inputs.len() != items.len() {
             return self.fail(syn::Error::new(
@@ -811,18 +842,23 @@ impl Lowerer {
             ));
         }
         self.scopes.open();
-        for (name, bound) in captures {
+        for (name, bound, mutable) in captures {
             self.scopes.bind(
                 super::Binding {
                     name: name.clone(),
                     bound: *bound,
-                    mutable: false,
+                    mutable: *mutable,
                 },
                 false,
             );
         }
         for (pat, item) in c.inputs.iter().zip(items) {
             self.bind_item(pat, item);
+        }
+        if effect {
+            self.effect(&c.body);
+            self.scopes.close();
+            return self.placeholder(span);
         }
         let v = self.expr(&c.body);
         if let syn::ReturnType::Type(_, t) = &c.output
@@ -840,12 +876,9 @@ impl Lowerer {
             (Pat::Ident(p), item) if p.subpat.is_none() && p.by_ref.is_none() => match item {
                 Item::Value(n) => self.bind(&p.ident, Bound::Node(n), p.mutability.is_some()),
                 Item::View(v) => self.bind(&p.ident, Bound::View(v), false),
-                Item::Tuple(_) => {
-                    self.errors.push(err(
-                        p,
-                        "this item is a pair: destructure it, as in `(a, b)` or `(i, v)`",
-                    ));
-                    self.bind(&p.ident, Bound::Failed, false);
+                Item::Tuple(parts) => {
+                    self.tuples.push(parts);
+                    self.bind(&p.ident, Bound::Tuple(self.tuples.len() - 1), false);
                 }
             },
             (Pat::Wild(_), _) => {}
@@ -1037,6 +1070,12 @@ impl Lowerer {
                     )),
                 }))
             }
+            "fold" if m.args.len() == 2 && matches!(strip(&m.args[0]), Expr::Tuple(_)) => {
+                Some(self.fail(err(
+                    &m.args[0],
+                    "a `fold` with a tuple accumulator makes a tuple: bind it with a pattern, as in `let (s, p) = x.iter().fold((0.0, 1.0), |(s, p), &v| (s + v, p * v));`",
+                )))
+            }
             "fold" if m.args.len() == 2 => {
                 let init = &m.args[0];
                 let f = &m.args[1];
@@ -1066,6 +1105,9 @@ impl Lowerer {
                 &m.method,
                 "`map` of a field array is not supported: iterate over it, as in `p.w.iter().map(|v| ..).sum::<f64>()`, or fill a local array by index: `let mut y = [0.0; N]; for i in 0..N { y[i] = .. }`",
             ))),
+            "contains" if m.args.len() == 1 && matches!(strip(&m.receiver), Expr::Range(_)) => {
+                Some(self.range_contains(m))
+            }
             "into" if m.args.is_empty() => Some(self.fail(err(
                 &m.method,
                 "`.into()` needs its target type: write `let y: f64 = x.into();` or `f64::from(x)`",
@@ -1080,6 +1122,147 @@ impl Lowerer {
             }
             _ => None,
         }
+    }
+
+    /// `x.iter().fold((a, b), |(s, p), v| (.., ..))`: one accumulator variable per part of the
+    /// tuple (of numbers), which the closure's tuple assigns each time; the tuple of their
+    /// values after the loop.
+    #[inline(never)]
+    pub(super) fn fold_tuple(
+        &mut self,
+        m: &syn::ExprMethodCall,
+        init: &syn::ExprTuple,
+    ) -> Option<Item> {
+        let span = m.span();
+        let seq = self.seq(&m.receiver)?;
+        let inits: Vec<NodeId> = init.elems.iter().map(|e| self.expr(e)).collect();
+        let (c, captures) = match self.fun(&m.args[1])? {
+            Fun::Closure(c) => (c.clone(), Vec::new()),
+            Fun::Bound(k) => (
+                self.closures[k].expr.clone(),
+                self.closures[k].captures.clone(),
+            ),
+            Fun::Method(..) => {
+                self.errors.push(err(
+                    &m.args[1],
+                    "a `fold` with a tuple accumulator takes a closure that returns the new tuple, as in `|(s, p), &v| (s + v, p * v)`",
+                ));
+                return None;
+            }
+        };
+        if c.inputs.len() != 2 {
+            self.errors.push(err(
+                &c.inputs,
+                format!(
+                    "a `fold` closure takes 2 arguments, found {}",
+                    c.inputs.len()
+                ),
+            ));
+            return None;
+        }
+        let names: Vec<String> = match c.inputs.first() {
+            Some(Pat::Tuple(t)) if t.elems.len() == inits.len() => t
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(k, p)| match p {
+                    Pat::Ident(i) => i.ident.to_string(),
+                    _ => format!("acc{k}"),
+                })
+                .collect(),
+            _ => (0..inits.len()).map(|k| format!("acc{k}")).collect(),
+        };
+        let accs: Vec<VarId> = inits
+            .iter()
+            .zip(&names)
+            .map(|(&n, name)| {
+                let ty = self.nodes[n.0].ty;
+                let v = self.var(name, ty, Shape::Scalar, span);
+                self.emit(graph::Stmt::Declare(v, Some(n)));
+                v
+            })
+            .collect();
+        let (seq, reverse) = unrev(seq);
+        let counter = self.counters;
+        self.counters += 1;
+        let (start, end) = self.loop_range(&seq, reverse, span);
+        let body = self.nested(|cx| {
+            let i = cx.push(Op::Counter(counter), vec![], Ty::Int, span);
+            cx.nodes[i.0].name = Some("i".to_owned());
+            let k = cx.iop(Prim::Sub, i, start, span);
+            let item = cx.item_at(&seq, k, span);
+            let current = accs
+                .iter()
+                .map(|&v| Item::Value(cx.read(v, span)))
+                .collect();
+            cx.scopes.open();
+            for (name, bound, mutable) in &captures {
+                cx.scopes.bind(
+                    super::Binding {
+                        name: name.clone(),
+                        bound: *bound,
+                        mutable: *mutable,
+                    },
+                    false,
+                );
+            }
+            cx.bind_item(&c.inputs[0], Item::Tuple(current));
+            cx.bind_item(&c.inputs[1], item);
+            let target =
+                super::Target::Tuple(accs.iter().map(|&v| super::Target::Var(v)).collect());
+            cx.assign_to(&c.body, &target);
+            cx.scopes.close();
+        });
+        self.emit(graph::Stmt::For(graph::Loop {
+            counter,
+            name: "i".to_owned(),
+            start,
+            end,
+            inclusive: false,
+            reverse,
+            body,
+        }));
+        self.forget();
+        Some(Item::Tuple(
+            accs.iter()
+                .map(|&v| Item::Value(self.read(v, span)))
+                .collect(),
+        ))
+    }
+
+    /// `(a..b).contains(&x)`, `(a..=b).contains(&x)`: `a <= x && x < b` (`x <= b`), a condition
+    /// with no derivative; a missing bound is no test.
+    #[inline(never)]
+    fn range_contains(&mut self, m: &syn::ExprMethodCall) -> NodeId {
+        let span = m.span();
+        let Expr::Range(r) = strip(&m.receiver) else {
+            unreachable!("checked by the caller")
+        };
+        let x = self.expr(&m.args[0]);
+        let mut test = None;
+        if let Some(start) = &r.start {
+            let a = self.expr(start);
+            test = Some(self.push(Op::Cmp(CmpOp::Le), vec![a, x], Ty::Bool, span));
+        }
+        if let Some(end) = &r.end {
+            let b = self.expr(end);
+            let op = if matches!(r.limits, syn::RangeLimits::Closed(_)) {
+                CmpOp::Le
+            } else {
+                CmpOp::Lt
+            };
+            let below = self.push(Op::Cmp(op), vec![x, b], Ty::Bool, span);
+            // `if a <= x { x < b } else { false }`: `a <= x && x < b` is what clippy's
+            // `manual_range_contains` rejects in the generated code.
+            test = Some(match test {
+                Some(t) => {
+                    let no = self.bool_lit(false, span);
+                    self.push(Op::Select, vec![t, below, no], Ty::Bool, span)
+                }
+                None => below,
+            });
+        }
+        test.unwrap_or_else(|| self.bool_lit(true, span))
     }
 
     /// A loop over an iterator that folds its items into an accumulator.
@@ -1130,11 +1313,19 @@ impl Lowerer {
         idents(c.body.to_token_stream(), &mut names);
         names.sort();
         names.dedup();
+        let mut assigned = Vec::new();
+        super::assigned(c.body.to_token_stream(), &mut assigned);
         let mut captures = Vec::new();
         for name in names {
             let Some(b) = self.lookup(&name) else {
                 continue;
             };
+            let changed = b.mutable && assigned.contains(&name);
+            if changed {
+                let bound = self.changed_capture(c, &name, b.bound);
+                captures.push((name, bound, true));
+                continue;
+            }
             let bound = match b.bound {
                 // A scalar variable is read where the closure is written: a `move` closure
                 // copies it there, and a borrowing one forbids changing it while it lives.
@@ -1150,13 +1341,86 @@ impl Lowerer {
                 }
                 other => other,
             };
-            captures.push((name, bound));
+            captures.push((name, bound, false));
         }
         self.closures.push(Closure {
             expr: c.clone(),
             captures,
         });
         self.bind(ident, Bound::Closure(self.closures.len() - 1), false);
+    }
+
+    /// What a closure that assigns the captured `name` binds it to: the scalar variable itself,
+    /// which each call changes (the closure borrows it mutably, so nothing else changes it
+    /// meanwhile).
+    #[cold]
+    #[inline(never)]
+    fn changed_capture(&mut self, c: &syn::ExprClosure, name: &str, bound: Bound) -> Bound {
+        match bound {
+            Bound::Var(v) if matches!(self.vars[v.0].shape, Shape::Scalar) => {
+                if c.capture.is_some() {
+                    self.errors.push(err(
+                        c.capture,
+                        format!("a `move` closure changes its own copy of `{name}`, not `{name}`: remove `move`, or return the new value from the closure"),
+                    ));
+                    return Bound::Failed;
+                }
+                Bound::Var(v)
+            }
+            Bound::Failed => Bound::Failed,
+            Bound::Var(_) | Bound::View(_) => bound,
+            _ => {
+                self.errors.push(err(
+                    &c.body,
+                    format!("this closure assigns the captured `{name}`, which the macro cannot follow here: return the new value from the closure, `{name} = f({name}, ..);`"),
+                ));
+                Bound::Failed
+            }
+        }
+    }
+
+    /// `f(a, b);` for a closure `f` bound with `let`, as a statement: its body, inlined as one.
+    pub(super) fn closure_effect(&mut self, call: &syn::ExprCall) {
+        let k = self.called_closure(call).expect("checked by the caller");
+        let span = call.span();
+        let mut items = Vec::new();
+        for a in &call.args {
+            items.push(self.closure_arg(a));
+        }
+        let closure = &self.closures[k];
+        let c = closure.expr.clone();
+        let captures = closure.captures.clone();
+        self.inline(&c, &captures, items, span, true);
+    }
+
+    /// The closure bound with `let` that a call calls, if it calls one.
+    pub(super) fn called_closure(&self, call: &syn::ExprCall) -> Option<usize> {
+        let Expr::Path(p) = strip(&call.func) else {
+            return None;
+        };
+        match self.lookup(&p.path.get_ident()?.to_string())?.bound {
+            Bound::Closure(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// An argument of a closure bound with `let`: an array (a literal one is a new local array),
+    /// a view, or a number.
+    fn closure_arg(&mut self, a: &Expr) -> Item {
+        if let Expr::Array(lit) = strip(a) {
+            let var = self.array_literal(lit, None, "arg");
+            return Item::View(View {
+                var,
+                offset: None,
+                len: None,
+                end: None,
+                refs: 0,
+            });
+        }
+        match self.view_of(a) {
+            Some(v) => Item::View(v),
+            None => Item::Value(self.expr(a)),
+        }
     }
 
     /// `x.map(|v| ..)` of an array `[f64; N]`: a new local array of the closure's values.
@@ -1251,10 +1515,7 @@ impl Lowerer {
     pub(super) fn call_closure(&mut self, k: usize, args: &[&Expr], span: Span) -> NodeId {
         let mut items = Vec::new();
         for a in args {
-            match self.view_of(a) {
-                Some(v) => items.push(Item::View(v)),
-                None => items.push(Item::Value(self.expr(a))),
-            }
+            items.push(self.closure_arg(a));
         }
         self.apply_fun(&Fun::Bound(k), items, span)
     }

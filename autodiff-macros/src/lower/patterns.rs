@@ -138,6 +138,16 @@ impl Lowerer {
                 }
                 true
             }
+            // `let w: [f64; 3] = W;` of a constant `W`: read in place.
+            Expr::Path(_) | Expr::Reference(_)
+                if !mutable
+                    && annotation.is_some_and(|t| super::array_type(t).is_some())
+                    && !self.names_array(init)
+                    && let Some(v) = self.const_array(init) =>
+            {
+                self.bind(&p.ident, Bound::Var(v), false);
+                true
+            }
             _ if self.names_array(init) => {
                 let view = self.view_of(init).expect("checked by names_array");
                 // `let q = h;` copies an array that may change later (a local array, or a `mut`
@@ -291,6 +301,40 @@ impl Lowerer {
             && self.names_array(&m.receiver)
         {
             self.let_split(inner, m);
+            return;
+        }
+        if let Expr::MethodCall(m) = strip(init)
+            && m.method == "map"
+            && m.args.len() == 1
+            && self.names_array(&m.receiver)
+            && let Pat::Slice(s) = inner
+        {
+            // `let [a, b] = p.map(|v| ..);`: the new array, destructured.
+            match self.array_map(m, "mapped") {
+                Some(var) => {
+                    let view = View {
+                        var,
+                        offset: None,
+                        len: None,
+                        end: None,
+                        refs: 0,
+                    };
+                    self.bind_let_slice(s, view, rest);
+                }
+                None => self.fail_names(pat),
+            }
+            return;
+        }
+        if let Expr::MethodCall(m) = strip(init)
+            && m.method == "fold"
+            && m.args.len() == 2
+            && let Expr::Tuple(t) = strip(&m.args[0])
+        {
+            // `let (s, p) = x.iter().fold((0.0, 1.0), |(s, p), &v| (s + v, p * v));`
+            match self.fold_tuple(m, t) {
+                Some(item) => self.bind_let(inner, item, rest),
+                None => self.fail_names(pat),
+            }
             return;
         }
         if matches!(strip(init), Expr::Call(_) | Expr::MethodCall(_)) && !self.names_array(init) {

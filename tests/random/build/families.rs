@@ -399,6 +399,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         vsum: None,
         vtot: None,
         energy_helpers: Vec::new(),
+        int_draws: 0,
+        vint: None,
     };
     for p in &params {
         match p.kind {

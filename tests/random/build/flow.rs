@@ -17,6 +17,8 @@ use super::{Rng, literal};
 
 #[path = "families.rs"]
 pub mod families;
+#[path = "ints.rs"]
+mod ints;
 
 /// Opens a constant (printed as `R::cst(` in the oracles).
 const C0: char = '\u{1}';
@@ -172,6 +174,23 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("accumulation_vec_buffer", false),
     ("accumulation_helper_reused", false),
     ("accumulation_loop_not_last", false),
+    ("int_method_loop", false),
+    ("int_method_index", false),
+    ("int_method_store", false),
+    ("int_method_exponent", false),
+    ("int_method_cast", false),
+    ("int_method_condition", false),
+    ("int_method_let", false),
+    ("int_method_inner_bound", false),
+    ("int_method_literal_range", false),
+    ("int_method_before_index", false),
+    ("int_method_int_param", false),
+    ("int_method_len", false),
+    ("int_method_outer_counter", false),
+    // `h.len()` of a local array as an integer-method receiver, or `0..h.len()` with a method on
+    // the counter before an index: the expansion writes the length as an unsuffixed literal
+    // (E0689; README, "Known-bug shapes").
+    ("int_method_local_len", true),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -199,6 +218,20 @@ pub const VIEW_SHAPES: &[&str] = &[
     "accumulation_vec_buffer",
     "accumulation_helper_reused",
     "accumulation_loop_not_last",
+    "int_method_loop",
+    "int_method_index",
+    "int_method_store",
+    "int_method_exponent",
+    "int_method_cast",
+    "int_method_condition",
+    "int_method_let",
+    "int_method_inner_bound",
+    "int_method_literal_range",
+    "int_method_before_index",
+    "int_method_int_param",
+    "int_method_len",
+    "int_method_outer_counter",
+    "int_method_local_len",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -547,6 +580,12 @@ struct Gen<'e> {
     /// Scalar helpers written for those loops (`q<i>_e<k>`), with the least length of slice each
     /// reads and the bound on its value.
     energy_helpers: Vec<(String, usize, f64)>,
+    /// Places where a loop with integer methods could have been drawn so far (which seeds the
+    /// stream it is drawn from, [`Gen::extra_int_methods`]).
+    int_draws: usize,
+    /// The bound on `vint`, the accumulator of the loops with integer methods (declared first,
+    /// added into the result last, as `vsum`), once one has.
+    vint: Option<f64>,
 }
 
 /// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
@@ -980,6 +1019,8 @@ impl<'e> Gen<'e> {
             vsum: None,
             vtot: None,
             energy_helpers: Vec::new(),
+            int_draws: 0,
+            vint: None,
         }
     }
 
@@ -1593,6 +1634,7 @@ impl Gen<'_> {
                 }
             }
             self.extra_statement(&mut lines, None, 0.05);
+            self.extra_int_methods(&mut lines, None, 0.03);
             if self.extra_accumulation(&mut lines) {
                 accumulations.push(lines.len());
             }
@@ -3538,7 +3580,8 @@ impl Gen<'_> {
                 name: counter.clone(),
                 below,
             };
-            self.extra_statement(&mut body, used.then_some(c), 0.12);
+            self.extra_statement(&mut body, used.then_some(c.clone()), 0.12);
+            self.extra_int_methods(&mut body, used.then_some(c), 0.08);
         }
         if let Some((_, entry, items, _)) = &iter {
             // Every item and the `enumerate` counter are read.
@@ -4615,6 +4658,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         vsum: None,
         vtot: None,
         energy_helpers: Vec::new(),
+        int_draws: 0,
+        vint: None,
     };
     for p in &params {
         match p.kind {
@@ -4741,6 +4786,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     if let Some(bound) = g.vtot {
         lines.insert(1, format!("    {NEW}let mut vtot: {TY} = {};", lit(0.0)));
         let read = if bound > CAP { "vtot.atan()" } else { "vtot" };
+        lines.push(format!("    {NEW}{acc} += {read};"));
+    }
+    if let Some(bound) = g.vint {
+        lines.insert(1, format!("    {NEW}let mut vint: {TY} = {};", lit(0.0)));
+        let read = if bound > CAP { "vint.atan()" } else { "vint" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
     lines.push(g.result(&acc));
@@ -4975,6 +5025,9 @@ const FLOW_LINTS: &str = "\
     clippy::same_functions_in_if_condition,
     clippy::overly_complex_bool_expr,
     clippy::manual_is_multiple_of,
+    // Integer methods as users write them: `i.checked_sub(1).unwrap_or(0)` beside
+    // `i.saturating_sub(1)`.
+    clippy::manual_saturating_arithmetic,
     // The glue flattens array and `Vec` gradients alike.
     clippy::implicit_clone,
     // Iterators in every form a user writes them: `for v in x.iter()` beside `for v in &x`,

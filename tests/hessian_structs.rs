@@ -672,3 +672,48 @@ fn f64_fields_of_an_f32_function() {
     );
     assert!(near64(hv_p.w[1], 0.0) && near(hv_x, want[3][0]), "{hv_p:?}");
 }
+
+/// (x − m)², differentiated: called with fields of an active struct as arguments.
+#[differentiate(reverse, hessian)]
+fn sq_dist(x: f64, m: f64) -> f64 {
+    (x - m) * (x - m)
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Shift {
+    m: f64,
+    s: f64,
+}
+
+impl Shift {
+    /// (x − m)² s: flattened `[m, s, x]`.
+    #[differentiate(reverse, hessian, wrt(self, x))]
+    fn field_args(&self, x: f64) -> f64 {
+        sq_dist(x, self.m) * self.s
+    }
+}
+
+#[test]
+fn fields_of_self_passed_to_a_differentiated_call() {
+    let n = Shift { m: 1.0, s: 2.0 };
+    let x = 3.5;
+    let d = x - 1.0;
+    let (v, g, dx, h) = n.field_args_hessian(x);
+    assert!((v - d * d * 2.0).abs() < 1e-12);
+    assert!((g.m + 2.0 * d * 2.0).abs() < 1e-12);
+    assert!((g.s - d * d).abs() < 1e-12);
+    assert!((dx - 2.0 * d * 2.0).abs() < 1e-12);
+    let want = [
+        [4.0, -2.0 * d, -4.0],
+        [-2.0 * d, 0.0, 2.0 * d],
+        [-4.0, 2.0 * d, 4.0],
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+        }
+    }
+    let (_, _, _, hv, hx) = n.field_args_hvp(&Shift { m: 1.0, s: 0.0 }, x, 0.0);
+    assert!((hv.m - 4.0).abs() < 1e-12 && (hv.s + 2.0 * d).abs() < 1e-12);
+    assert!((hx + 4.0).abs() < 1e-12);
+}

@@ -748,3 +748,87 @@ fn integer_methods_in_generic_functions() {
         }
     }
 }
+
+/// (x − m)², differentiated: called with fields of an active struct as arguments.
+#[differentiate(reverse, forward, hessian)]
+fn sq_dist(x: f64, m: f64) -> f64 {
+    (x - m) * (x - m)
+}
+
+/// m², differentiated: called with an expression of fields.
+#[differentiate(reverse, forward, hessian)]
+fn square_of(m: f64) -> f64 {
+    m * m
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Shift {
+    m: f64,
+    s: f64,
+}
+
+impl Shift {
+    /// (x − m)²: ∂/∂m = −2(x − m), ∂/∂x = 2(x − m).
+    #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
+    fn field_arg(&self, x: f64) -> f64 {
+        sq_dist(x, self.m)
+    }
+
+    /// (m + s)² x: ∂/∂m = ∂/∂s = 2(m + s)x, ∂/∂x = (m + s)².
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn field_sum_arg(&self, x: f64) -> f64 {
+        square_of(self.m + self.s) * x
+    }
+
+    /// (x − m)² s, the fields bound by a tuple pattern first.
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn field_tuple_arg(&self, x: f64) -> f64 {
+        let (m, s): (f64, f64) = (self.m, self.s);
+        sq_dist(x, m) * s
+    }
+}
+
+/// (x − p.m)² + (p.s)², the struct a parameter named in `wrt`.
+#[differentiate(reverse, forward, hessian, wrt(p, x))]
+fn param_field_args(p: &Shift, x: f64) -> f64 {
+    sq_dist(x, p.m) + square_of(p.s)
+}
+
+#[test]
+fn fields_of_an_active_struct_passed_to_differentiated_calls() {
+    let n = Shift { m: 1.0, s: 2.0 };
+    let x = 3.5;
+    let (v, g, dx) = n.field_arg_grad(x);
+    close("value", v, (x - 1.0) * (x - 1.0));
+    close("dm", g.m, -2.0 * (x - 1.0));
+    assert_eq!(g.s, 0.0);
+    close("dx", dx, 2.0 * (x - 1.0));
+    let (_, t) = n.field_arg_jvp(&Shift { m: 1.0, s: 0.0 }, x, 0.5);
+    close("jvp", t, -2.0 * (x - 1.0) + 0.5 * 2.0 * (x - 1.0));
+    let graph = n.field_arg_graph(x);
+    close("graph", graph.node("x").unwrap().adjoint(), 2.0 * (x - 1.0));
+
+    let (v, g, dx) = n.field_sum_arg_grad(x);
+    close("value", v, 9.0 * x);
+    close("dm", g.m, 6.0 * x);
+    close("ds", g.s, 6.0 * x);
+    close("dx", dx, 9.0);
+    let (_, t) = n.field_sum_arg_jvp(&Shift { m: 1.0, s: -2.0 }, x, 1.0);
+    close("jvp", t, 6.0 * x - 12.0 * x + 9.0);
+
+    let (v, g, dx) = n.field_tuple_arg_grad(x);
+    close("value", v, (x - 1.0) * (x - 1.0) * 2.0);
+    close("dm", g.m, -4.0 * (x - 1.0));
+    close("ds", g.s, (x - 1.0) * (x - 1.0));
+    close("dx", dx, 4.0 * (x - 1.0));
+    let (_, t) = n.field_tuple_arg_jvp(&Shift { m: 0.0, s: 1.0 }, x, 0.0);
+    close("jvp", t, (x - 1.0) * (x - 1.0));
+
+    let (v, g, dx) = param_field_args_grad(&n, x);
+    close("value", v, (x - 1.0) * (x - 1.0) + 4.0);
+    close("dm", g.m, -2.0 * (x - 1.0));
+    close("ds", g.s, 4.0);
+    close("dx", dx, 2.0 * (x - 1.0));
+    let (_, t) = param_field_args_jvp(&n, &Shift { m: 1.0, s: 1.0 }, x, 1.0);
+    close("jvp", t, -2.0 * (x - 1.0) + 4.0 + 2.0 * (x - 1.0));
+}

@@ -114,10 +114,12 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         out_params: Vec::new(),
         structs: fields::Structs::default(),
         generic: None,
+        float_ty: None,
         closures: Vec::new(),
         projections: HashMap::new(),
     };
     let output_ty = cx.signature(item);
+    cx.float_ty = output_ty;
     let params = cx.params(item, options);
     cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
@@ -352,6 +354,8 @@ struct Lowerer {
     structs: fields::Structs,
     /// The float type parameter of a function generic over `T: Float`.
     generic: Option<Ident>,
+    /// The float type the function returns, when it returns one.
+    float_ty: Option<FloatTy>,
     /// The closures bound with `let`, by [`Bound::Closure`].
     closures: Vec<iter::Closure>,
     /// For a closure bound with `let` that returns an array or a tuple, by its
@@ -2387,6 +2391,7 @@ impl Lowerer {
             }
             ids.push(self.expr(a));
         }
+        self.type_field_args(&ids);
         let floats: Vec<bool> = ids
             .iter()
             // A constant of a type the macro does not see (a struct, a field, a `const`) has no

@@ -271,6 +271,54 @@ impl Lowerer {
 }
 
 impl Lowerer {
+    /// The arguments of a call that are fields of a struct `wrt` names (or of `self` with
+    /// `wrt(self)`), or float arithmetic of them, such as `g(x, self.m)` or
+    /// `g(self.m + self.s)`: floats, whose derivatives flow through the call's gradient
+    /// entries, as they do through `let m: f64 = self.m;`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn type_field_args(&mut self, ids: &[NodeId]) {
+        let float = ids
+            .iter()
+            .find_map(|a| match self.nodes[a.0].ty {
+                Ty::Float(Some(t)) => Some(t),
+                _ => None,
+            })
+            .or(self.float_ty)
+            .unwrap_or(graph::FloatTy::F64);
+        for &a in ids {
+            if self.nodes[a.0].ty == Ty::Other && self.reads_active_field(a) {
+                self.annotate(a, float);
+            }
+        }
+    }
+
+    /// Whether `n` is an active field, or float arithmetic over fields and constants that reads
+    /// one.
+    fn reads_active_field(&self, n: NodeId) -> bool {
+        let mut work = vec![n];
+        let mut found = false;
+        while let Some(n) = work.pop() {
+            let node = &self.nodes[n.0];
+            if node.ty != Ty::Other {
+                return false;
+            }
+            match &node.op {
+                Op::Member(_) => {
+                    found |= self
+                        .structs
+                        .leaves
+                        .iter()
+                        .any(|l| l.active && l.node == Some(n));
+                }
+                Op::Const(_) => {}
+                Op::Prim(p) if p.is_float_arithmetic() => work.extend(node.args.iter().copied()),
+                _ => return false,
+            }
+        }
+        found
+    }
+
     /// A struct that `wrt` names contributes to the result only through the fields the body
     /// reads: a call that takes the struct whole, or a method of `self` with `wrt(self)`, would
     /// hide its fields from the gradient, so it is an error rather than a zero.

@@ -832,3 +832,80 @@ fn fields_of_an_active_struct_passed_to_differentiated_calls() {
     let (_, t) = param_field_args_jvp(&n, &Shift { m: 1.0, s: 1.0 }, x, 1.0);
     close("jvp", t, -2.0 * (x - 1.0) + 4.0 + 2.0 * (x - 1.0));
 }
+
+/// Associated functions (no receiver) in an `impl` block.
+struct Pendulum;
+
+impl Pendulum {
+    const K: f64 = 2.0;
+
+    /// 1 − cos θ, which does not name `Self`: ∂/∂θ = sin θ.
+    #[differentiate(reverse, forward, graph)]
+    fn height(theta: f64) -> f64 {
+        1.0 - theta.cos()
+    }
+
+    /// K (1 − cos θ) w₀: ∂/∂θ = K sin θ w₀, ∂/∂w₀ = K (1 − cos θ).
+    #[differentiate(reverse, forward, hessian, graph)]
+    fn scaled(theta: f64, w: &[f64]) -> f64 {
+        Self::K * (1.0 - theta.cos()) * w[0]
+    }
+
+    /// 2 · scaled(θ, [3]), through `Self::scaled_grad`: ∂/∂θ = 12 sin θ.
+    #[differentiate(reverse, forward, hessian)]
+    fn twice(theta: f64) -> f64 {
+        Self::scaled(theta, &[3.0]) * 2.0
+    }
+
+    /// [K cos θ, sin θ].
+    #[differentiate(reverse, forward, hessian)]
+    fn point(theta: f64) -> [f64; 2] {
+        [theta.cos() * Self::K, theta.sin()]
+    }
+}
+
+#[test]
+fn associated_functions_without_receiver() {
+    let t = 0.7_f64;
+    let (v, d) = Pendulum::height_grad(t);
+    close("value", v, 1.0 - t.cos());
+    close("grad", d, t.sin());
+    close("jvp", Pendulum::height_jvp(t, 2.0).1, 2.0 * t.sin());
+    let g = Pendulum::height_graph(t);
+    close("graph", g.node("theta").unwrap().adjoint(), t.sin());
+
+    let (v, d, dw) = Pendulum::scaled_grad(t, &[3.0]);
+    close("value", v, 6.0 * (1.0 - t.cos()));
+    close("dθ", d, 6.0 * t.sin());
+    close("dw", dw[0], 2.0 * (1.0 - t.cos()));
+    close(
+        "jvp",
+        Pendulum::scaled_jvp(t, 1.0, &[3.0], &[0.0]).1,
+        6.0 * t.sin(),
+    );
+    let (_, _, _, h) = Pendulum::scaled_hessian(t, &[3.0]);
+    close("h00", h[0], 6.0 * t.cos());
+    close("h01", h[1], 2.0 * t.sin());
+    close(
+        "graph",
+        Pendulum::scaled_graph(t, &[3.0])
+            .node("theta")
+            .unwrap()
+            .adjoint(),
+        6.0 * t.sin(),
+    );
+
+    let (v, d) = Pendulum::twice_grad(t);
+    close("value", v, 12.0 * (1.0 - t.cos()));
+    close("grad", d, 12.0 * t.sin());
+    close("jvp", Pendulum::twice_jvp(t, 1.0).1, 12.0 * t.sin());
+    let (_, _, hv) = Pendulum::twice_hvp(t, 1.0);
+    close("hvp", hv, 12.0 * t.cos());
+
+    let (p, jac) = Pendulum::point_jacobian(t);
+    close("p0", p[0], 2.0 * t.cos());
+    close("j0", jac[0][0], -2.0 * t.sin());
+    close("j1", jac[1][0], t.cos());
+    let (_, tangent) = Pendulum::point_jvp(t, 1.0);
+    close("jvp", tangent[1], t.cos());
+}

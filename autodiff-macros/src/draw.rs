@@ -322,11 +322,13 @@ impl Draw<'_> {
                 quote!(let _ = Self::#f #turbofish;),
                 format!("Self::{f}"),
             ),
-            None => (
+            None if g.associated => (
                 TokenStream::new(),
-                quote!(let _ = #f #turbofish;),
-                f.to_string(),
+                quote!(let _ = Self::#f #turbofish;),
+                format!("Self::{f}"),
             ),
+            // Possibly an associated function: `f` may not name it (see `expand`).
+            None => (TokenStream::new(), TokenStream::new(), f.to_string()),
         };
         let params = g.params.iter().map(|p| {
             let ident = ident(&p.name);

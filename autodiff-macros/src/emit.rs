@@ -1532,9 +1532,10 @@ impl<'a> Signature<'a> {
 
     /// How docs link to the original: `f`, or `Self::f` for a method.
     fn link(&self, graph: &Graph) -> String {
-        match graph.receiver {
-            Some(_) => format!("Self::{}", self.sig.ident),
-            None => self.sig.ident.to_string(),
+        if graph.receiver.is_some() || graph.associated {
+            format!("Self::{}", self.sig.ident)
+        } else {
+            self.sig.ident.to_string()
         }
     }
 
@@ -1544,9 +1545,22 @@ impl<'a> Signature<'a> {
         let f = &self.sig.ident;
         let (_, ty_generics, _) = self.sig.generics.split_for_impl();
         let turbofish = ty_generics.as_turbofish();
+        if graph.receiver.is_some() || graph.associated {
+            quote!(let _ = Self::#f #turbofish;)
+        } else {
+            // Possibly an associated function: `f` may not name it (see `expand`).
+            let _ = turbofish;
+            TokenStream::new()
+        }
+    }
+
+    /// How a generated function calls another one generated beside it: `self.f_hvp` in a
+    /// method, `Self::f_hvp` in an associated function, `f_hvp` otherwise.
+    pub(crate) fn sibling(graph: &Graph, name: &Ident) -> TokenStream {
         match graph.receiver {
-            Some(_) => quote!(let _ = Self::#f #turbofish;),
-            None => quote!(let _ = #f #turbofish;),
+            Some(_) => quote!(self.#name),
+            None if graph.associated => quote!(Self::#name),
+            None => quote!(#name),
         }
     }
 
@@ -2013,10 +2027,7 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
         outer_results.push(quote!(#d));
     }
     let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
-    let callee = match graph.receiver {
-        Some(_) => quote!(self.#into),
-        None => quote!(#into),
-    };
+    let callee = Signature::sibling(graph, &into);
     let doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",

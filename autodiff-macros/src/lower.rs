@@ -137,6 +137,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         checks: cx.checks,
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
+        associated: cx.receiver.is_none() && associated(item),
         receiver: cx.receiver,
         self_active: cx.structs.self_active,
         fields: cx.structs.leaves,
@@ -370,6 +371,23 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
         TokenTree::Group(g) => mentions(g.stream(), word),
         _ => false,
     })
+}
+
+/// Whether a function takes `self` in some form.
+pub fn has_receiver(item: &ItemFn) -> bool {
+    item.sig
+        .inputs
+        .iter()
+        .any(|a| matches!(a, FnArg::Receiver(_)))
+}
+
+/// Whether a function without receiver names `Self`, in its signature or its body: it is an
+/// associated function of an `impl` block, which generated code names as `Self::f`. (A function
+/// that does not name `Self` reads the same inside an `impl` block as outside.)
+pub fn associated(item: &ItemFn) -> bool {
+    !has_receiver(item)
+        && (mentions(item.sig.to_token_stream(), "Self")
+            || mentions(item.block.to_token_stream(), "Self"))
 }
 
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.

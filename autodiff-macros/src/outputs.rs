@@ -748,6 +748,11 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         jvp_lanes,
         row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
         names,
+        at: if lower::associated(function) {
+            quote!(Self::)
+        } else {
+            TokenStream::new()
+        },
     };
     let mut tokens = quote!(#helper_tokens #derived);
     if let Some((_, row_tokens)) = row_grad {
@@ -783,6 +788,8 @@ struct Gen<'a> {
     /// `f_outputs_row_grad`, the gradient of one iteration of a loop that writes one output an
     /// iteration (`rows.rs`).
     row_grad: Option<Ident>,
+    /// `Self::` before the names of generated functions, in an associated function.
+    at: TokenStream,
     names: Names,
 }
 
@@ -921,6 +928,8 @@ impl Gen<'_> {
     }
 
     fn vjp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed,
             out_,
@@ -974,10 +983,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments)]
             #vis fn #into_name(#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
             #[doc = #doc]
@@ -985,17 +994,19 @@ impl Gen<'_> {
             #[allow(clippy::too_many_arguments)]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (#output_, #(#grads,)*) = #into_name(#(#call_args,)* #seed);
+                let (#output_, #(#grads,)*) = #at #into_name(#(#call_args,)* #seed);
                 (#output_, #(#all,)*)
             }
         }
     }
 
     fn vjp_plain(&self, name: &Ident, doc: &str) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed, out_, d_out_, ..
         } = &self.names;
-        let Gen { f, vis, float, .. } = *self;
+        let Gen { vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
@@ -1014,10 +1025,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments)]
             #vis fn #name(#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
         }
@@ -1026,6 +1037,8 @@ impl Gen<'_> {
     /// `f_hvp` (over `f_hvp_into` with slices): the helper's `_hvp_into` with the seed and its
     /// tangent flattened, the outputs and their tangents rebuilt.
     fn hvp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed,
             v_seed,
@@ -1086,12 +1099,12 @@ impl Gen<'_> {
         );
         let body = |args: &[TokenStream]| {
             quote! {
-                let _ = #f;
+                #use_original
                 let mut #out: [#float; #m] = [0.0; #m];
                 let mut #v_out: [#float; #m] = [0.0; #m];
                 #pack_seed
                 #pack_v_seed
-                let (_, #(#grads,)* #(#hvs,)*) = #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
+                let (_, #(#grads,)* #(#hvs,)*) = #at #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
                 (#unpack, #(#grads,)* #unpack_v, #(#hvs,)*)
             }
         };
@@ -1138,7 +1151,7 @@ impl Gen<'_> {
             #[allow(clippy::too_many_arguments, clippy::type_complexity)]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* #seed, #v_seed);
+                let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #at #into_name(#(#plain_args,)* #seed, #v_seed);
                 (#output_, #(#all_grads,)* #tangent_, #(#all_hvs,)*)
             }
         }
@@ -1162,7 +1175,20 @@ impl Gen<'_> {
         out
     }
 
+    /// `let _ = Self::f;` in an associated function, so that `f` counts as used; a function that
+    /// may be free or associated is allowed to be unused instead (see `expand`).
+    fn use_original(&self) -> TokenStream {
+        let f = self.f;
+        if self.at.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(let _ = Self::#f;)
+        }
+    }
+
     fn jvp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names { out_, d_out_, .. } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
@@ -1189,10 +1215,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments)]
             #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 let mut #d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack_v, #unpack_t)
             }
         }
@@ -1207,6 +1233,7 @@ impl Gen<'_> {
         rows: &TokenStream,
         col: &TokenStream,
     ) -> TokenStream {
+        let at = &self.at;
         let Names {
             out_,
             d_out_,
@@ -1250,7 +1277,7 @@ impl Gen<'_> {
                 let mut #d_out_: [#float; #m] = [0.0; #m];
                 #d_out_[#i_] = 1.0;
                 #(#clear)*
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 let #row_ = #rows;
                 #(#fill_row)*
             }
@@ -1289,7 +1316,7 @@ impl Gen<'_> {
             for #j_ in 0..#n {
                 #(#tangents)*
                 let mut #d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 for (#i_, #t_) in #d_out_.iter().enumerate() {
                     #col = *#t_;
                 }
@@ -1321,6 +1348,7 @@ impl Gen<'_> {
     /// The Jacobian row by row: iteration `i_` of the function's loop, differentiated alone,
     /// gives output `i_` and row `i_`.
     fn rows(&self, row_grad: &Ident, offsets: &[(usize, Len)]) -> TokenStream {
+        let at = &self.at;
         let Names {
             out_,
             jac_,
@@ -1343,7 +1371,7 @@ impl Gen<'_> {
         });
         quote! {
             for #i_ in 0..#m {
-                let (#value_, #(#grads,)*) = #row_grad(#(#names,)* #i_);
+                let (#value_, #(#grads,)*) = #at #row_grad(#(#names,)* #i_);
                 #out_[#i_] = #value_;
                 let #row_ = &mut #jac_[#i_];
                 #(#fill_row)*
@@ -1359,6 +1387,7 @@ impl Gen<'_> {
         offsets: &[(usize, Len)],
         col: &TokenStream,
     ) -> Option<(TokenStream, TokenStream)> {
+        let at = &self.at;
         let Names {
             out_,
             d_out_,
@@ -1433,7 +1462,7 @@ impl Gen<'_> {
                 let #chunk_: usize = 0;
                 #(#seeds)*
                 let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
-                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
                 for (#row_, #t_) in #jac_.iter_mut().zip(&#d_out_) {
                     *#row_ = #t_.0;
                 }
@@ -1444,7 +1473,7 @@ impl Gen<'_> {
             for #chunk_ in (0..#nt).step_by(#lanes_) {
                 #(#seeds)*
                 let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
-                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
                 for (#i_, #t_) in #d_out_.iter().enumerate() {
                     for (#l_, #x_) in #t_.0.iter().enumerate() {
                         let #j_ = #chunk_ + #l_;
@@ -1459,6 +1488,8 @@ impl Gen<'_> {
     }
 
     fn jacobian(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             jac,
             out_,
@@ -1504,7 +1535,7 @@ impl Gen<'_> {
                 #[must_use]
                 #[allow(clippy::too_many_arguments)]
                 #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
-                    let _ = #f;
+                    #use_original
                     let mut #out_: [#float; #m] = [0.0; #m];
                     let mut #jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
                     #sweeps
@@ -1529,7 +1560,7 @@ impl Gen<'_> {
             #[doc = #into_doc]
             #[allow(clippy::too_many_arguments)]
             #vis fn #into(#(#params,)* #jac: &mut [#float]) -> #out_ty {
-                let _ = #f;
+                #use_original
                 let #n_: usize = #n;
                 ::core::assert_eq!(#jac.len(), #m * #n_, #jac_message);
                 let mut #out_: [#float; #m] = [0.0; #m];
@@ -1542,7 +1573,7 @@ impl Gen<'_> {
             #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
                 let #n_: usize = #n;
                 let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * #n_];
-                let #output_ = #into(#(#names,)* &mut #jac_);
+                let #output_ = #at #into(#(#names,)* &mut #jac_);
                 (#output_, #jac_)
             }
         }

@@ -717,3 +717,47 @@ fn fields_of_self_passed_to_a_differentiated_call() {
     assert!((hv.m - 4.0).abs() < 1e-12 && (hv.s + 2.0 * d).abs() < 1e-12);
     assert!((hx + 4.0).abs() < 1e-12);
 }
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Line {
+    w: [f64; 2],
+}
+
+/// w₀w₁x² through `let w = m.w;`: flattened `[w₀, w₁, x]`.
+#[differentiate(reverse, hessian, wrt(m, x))]
+fn copied_field(m: &Line, x: f64) -> f64 {
+    let w = m.w;
+    w[0] * w[1] * x * x
+}
+
+/// The same through `let [a, b] = m.w;`.
+#[differentiate(reverse, hessian, wrt(m, x))]
+fn destructured_field(m: &Line, x: f64) -> f64 {
+    let [a, b] = m.w;
+    a * b * x * x
+}
+
+#[test]
+fn an_array_field_bound_to_a_local() {
+    let m = Line { w: [2.0, 3.0] };
+    let x = 1.5;
+    let (a, b) = (2.0, 3.0);
+    let want = [
+        [0.0, x * x, 2.0 * b * x],
+        [x * x, 0.0, 2.0 * a * x],
+        [2.0 * b * x, 2.0 * a * x, 2.0 * a * b],
+    ];
+    for (v, g, dx, h) in [
+        copied_field_hessian(&m, x),
+        destructured_field_hessian(&m, x),
+    ] {
+        assert!((v - a * b * x * x).abs() < 1e-12);
+        assert_eq!(g.w, [b * x * x, a * x * x]);
+        assert!((dx - 2.0 * a * b * x).abs() < 1e-12);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+            }
+        }
+    }
+}

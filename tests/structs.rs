@@ -909,3 +909,83 @@ fn associated_functions_without_receiver() {
     let (_, tangent) = Pendulum::point_jvp(t, 1.0);
     close("jvp", tangent[1], t.cos());
 }
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Line {
+    w: [f64; 2],
+}
+
+impl Line {
+    /// w₀x + w₁ with `self` constant, the array field copied into a local first.
+    #[differentiate(reverse, forward)]
+    fn copied_field_const(&self, x: f64) -> f64 {
+        let w = self.w;
+        w[0] * x + w[1]
+    }
+
+    /// w₀x + w₁, the copied array field captured by a closure.
+    #[differentiate(reverse, forward, graph, wrt(self, x))]
+    fn copied_field_captured(&self, x: f64) -> f64 {
+        let w = self.w;
+        let f = |v: f64| w[0] * v;
+        f(x) + w[1]
+    }
+}
+
+/// w₀x + w₁: ∂/∂w = [x, 1], ∂/∂x = w₀.
+#[differentiate(reverse, forward, graph, wrt(m, x))]
+fn copied_field(m: &Line, x: f64) -> f64 {
+    let w = m.w;
+    w[0] * x + w[1]
+}
+
+/// w₀x + w₁ through `let [a, b] = m.w;`.
+#[differentiate(reverse, forward, graph, wrt(m, x))]
+fn destructured_field(m: &Line, x: f64) -> f64 {
+    let [a, b] = m.w;
+    a * x + b
+}
+
+/// (w₀ + w₁)x through an annotated copy and an iterator.
+#[differentiate(reverse, forward, wrt(m, x))]
+fn annotated_field_copy(m: &Line, x: f64) -> f64 {
+    let w: [f64; 2] = m.w;
+    w.iter().map(|v| v * x).sum::<f64>()
+}
+
+#[test]
+fn an_array_field_bound_to_a_local() {
+    let m = Line { w: [2.0, 3.0] };
+    let x = 5.0;
+    let dir = Line { w: [1.0, -1.0] };
+    assert_eq!(m.copied_field_const_grad(x), (13.0, 2.0));
+    assert_eq!(m.copied_field_const_jvp(x, 1.0), (13.0, 2.0));
+    for (v, g, dx) in [
+        m.copied_field_captured_grad(x),
+        copied_field_grad(&m, x),
+        destructured_field_grad(&m, x),
+    ] {
+        close("value", v, 13.0);
+        assert_eq!(g.w, [x, 1.0]);
+        close("dx", dx, 2.0);
+    }
+    for (_, t) in [
+        m.copied_field_captured_jvp(&dir, x, 0.5),
+        copied_field_jvp(&m, &dir, x, 0.5),
+        destructured_field_jvp(&m, &dir, x, 0.5),
+    ] {
+        close("jvp", t, x - 1.0 + 0.5 * 2.0);
+    }
+    for g in [
+        m.copied_field_captured_graph(x),
+        copied_field_graph(&m, x),
+        destructured_field_graph(&m, x),
+    ] {
+        close("graph", g.node("x").unwrap().adjoint(), 2.0);
+    }
+    let (v, g, dx) = annotated_field_copy_grad(&m, x);
+    close("value", v, 25.0);
+    assert_eq!(g.w, [x, x]);
+    close("dx", dx, 5.0);
+    close("jvp", annotated_field_copy_jvp(&m, &dir, x, 1.0).1, 5.0);
+}

@@ -115,6 +115,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         structs: fields::Structs::default(),
         generic: None,
         float_ty: None,
+        tails: Vec::new(),
         closures: Vec::new(),
         projections: HashMap::new(),
     };
@@ -357,6 +358,9 @@ struct Lowerer {
     generic: Option<Ident>,
     /// The float type the function returns, when it returns one.
     float_ty: Option<FloatTy>,
+    /// For each block being lowered that binds a field with `let`, the tokens of the
+    /// expression that ends it (see [`Lowerer::learn_bound_array_field`]).
+    tails: Vec<Option<TokenStream>>,
     /// The closures bound with `let`, by [`Bound::Closure`].
     closures: Vec<iter::Closure>,
     /// For a closure bound with `let` that returns an array or a tuple, by its
@@ -919,6 +923,13 @@ impl Lowerer {
             let done = self.flag("returned", span);
             self.ret = Some(ReturnFlags { value, done });
         }
+        self.push_tail(
+            stmts,
+            match tail {
+                Tail::Expr(e) => Some(e),
+                Tail::Missing(_) => None,
+            },
+        );
         let value = self.stmts(stmts, &mut |cx: &mut Self| match tail {
             Tail::Expr(e) => {
                 let v = cx.expr(e);
@@ -934,6 +945,7 @@ impl Lowerer {
                 "the body must end with the value it returns, an expression of type `f64` or `f32`",
             ))),
         });
+        self.tails.pop();
         match (self.ret, value) {
             (Some(r), _) => {
                 self.forget();
@@ -1007,9 +1019,11 @@ impl Lowerer {
             Some((Stmt::Expr(e, None), rest)) => (rest, Some(e)),
             _ => (&block.stmts[..], None),
         };
+        self.push_tail(stmts, tail);
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
         }
+        self.tails.pop();
         let value = match tail {
             Some(e) => self.expr(e),
             None => self.fail(syn::Error::new(
@@ -1038,6 +1052,7 @@ impl Lowerer {
                 (Some(_), Some((Stmt::Expr(e, None), rest))) => (rest, Some(e)),
                 _ => (&block.stmts[..], None),
             };
+            cx.push_tail(stmts, tail);
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
                     (Some(e), Some(t)) => cx.assign_to(e, t),
@@ -1051,6 +1066,7 @@ impl Lowerer {
                 }
                 None
             });
+            cx.tails.pop();
         })
     }
 
@@ -1194,6 +1210,7 @@ impl Lowerer {
                 "`let ... else` is not supported: bind a plain name",
             ));
         }
+        self.learn_bound_array_field(&local.pat, &init.expr, rest);
         let Pat::Ident(p) = pat else {
             if matches!(pat, Pat::Wild(_)) {
                 self.expr(&init.expr);

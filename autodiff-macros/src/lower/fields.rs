@@ -34,6 +34,37 @@ pub(super) fn is_struct(p: &Param, ty: Ty) -> bool {
     p.var.is_none() && p.float.is_none() && ty == Ty::Other
 }
 
+/// Whether the tokens use `name` as an array: `name[..]`, `&name`, `name.iter()`, `name.len()`
+/// and the other methods of slices that the body may call.
+fn used_as_array(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            TokenTree::Group(g) => {
+                if used_as_array(g.stream(), name) {
+                    return true;
+                }
+            }
+            TokenTree::Ident(id) if id == name => {
+                let after = tokens.get(i + 1);
+                let indexed = matches!(after, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket);
+                let method = matches!(after, Some(TokenTree::Punct(p)) if p.as_char() == '.')
+                    && matches!(tokens.get(i + 2), Some(TokenTree::Ident(m)) if [
+                        "iter", "len", "windows", "chunks_exact", "chunks", "into_iter", "map", "split_at"
+                    ].iter().any(|n| m == n));
+                let borrowed =
+                    i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '&');
+                if indexed || method || borrowed {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 impl Lowerer {
     /// Records the struct parameters, once `wrt` is applied, and checks the parameters of a
     /// function generic over `T: Float` (see [`Lowerer::check_generic_params`]).
@@ -174,6 +205,80 @@ impl Lowerer {
                 false
             }
         }
+    }
+
+    /// `let w = self.w;`, `let [a, b] = m.w;`, `let w: [f64; 2] = p.w;`: a field that the body
+    /// has not read yet, bound by an array pattern, with an array type, or to a name that the
+    /// statements after it index or iterate over, is an array field.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn learn_bound_array_field(
+        &mut self,
+        pat: &syn::Pat,
+        init: &Expr,
+        rest: &[syn::Stmt],
+    ) {
+        let mut base = strip(init);
+        while let Expr::Reference(syn::ExprReference {
+            expr,
+            mutability: None,
+            ..
+        })
+        | Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Deref(_),
+            expr,
+            ..
+        }) = base
+        {
+            base = strip(expr);
+        }
+        if !matches!(base, Expr::Field(_))
+            || !self.names_field(base)
+            || self.known_leaf(base).is_some()
+        {
+            return;
+        }
+        let (pat, typed) = match pat {
+            syn::Pat::Type(t) => (&*t.pat, super::array_type(&t.ty).is_some()),
+            p => (p, false),
+        };
+        let array = typed
+            || match pat {
+                syn::Pat::Slice(_) => true,
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    rest.iter()
+                        .any(|s| used_as_array(super::chains::stmt(s), &p.ident))
+                        || self
+                            .tails
+                            .last()
+                            .and_then(Clone::clone)
+                            .is_some_and(|t| used_as_array(t, &p.ident))
+                }
+                _ => false,
+            };
+        if array {
+            self.learn_array_field(init);
+        }
+    }
+
+    /// Records the tokens of the expression that ends a block, when a `let` among `stmts` binds
+    /// a field: [`Lowerer::learn_bound_array_field`] looks for the name's uses there too.
+    /// Popped by the caller once the block is lowered.
+    #[inline(never)]
+    pub(super) fn push_tail(&mut self, stmts: &[syn::Stmt], tail: Option<&Expr>) {
+        let binds_field = stmts.iter().any(|s| {
+            let syn::Stmt::Local(l) = s else { return false };
+            let Some(init) = &l.init else { return false };
+            let mut e = strip(&init.expr);
+            while let Expr::Reference(syn::ExprReference { expr, .. })
+            | Expr::Unary(syn::ExprUnary { expr, .. }) = e
+            {
+                e = strip(expr);
+            }
+            matches!(e, Expr::Field(_))
+        });
+        let tokens = tail.filter(|_| binds_field).map(super::chains::expr);
+        self.tails.push(tokens);
     }
 
     /// Whether `v` is the slice of an array field.
@@ -337,17 +442,17 @@ impl Lowerer {
                 Op::SelfValue(_) if self.structs.self_active => Some("self".to_owned()),
                 _ => None,
             });
-            let name = match (through_self, whole) {
-                (true, _) => "self".to_owned(),
-                (false, Some(name)) => name,
+            let g = &callee.name;
+            let message = match (through_self, whole) {
+                (true, _) => format!(
+                    "`wrt` names `self`, and the call `self.{g}(..)` would hide how the result depends on the fields of `self` (the macro cannot add `{g}_grad`'s `Self` gradient to this one's): make `{g}` an associated function of the fields it reads, as in `fn {g}(v: f64, a: f64) -> f64`, and call it as `Self::{g}(v, self.a)`; fields passed as arguments get their derivatives"
+                ),
+                (false, Some(name)) => format!(
+                    "`wrt` names `{name}`, and passing it whole to `{g}` would hide how the result depends on its fields: make `{g}` take the fields it reads, as in `{g}(x, {name}.a)` (`&{name}.w` for an array field); fields passed as arguments get their derivatives"
+                ),
                 (false, None) => continue,
             };
-            errors.push(syn::Error::new(
-                node.span,
-                format!(
-                    "`wrt` names `{name}`, and this call would hide how the result depends on its fields: pass the fields the callee reads as arguments (`{name}.w`, `{name}.b`)"
-                ),
-            ));
+            errors.push(syn::Error::new(node.span, message));
         }
         for e in errors {
             self.errors.push(e);

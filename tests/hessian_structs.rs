@@ -761,3 +761,38 @@ fn an_array_field_bound_to_a_local() {
         }
     }
 }
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Bob {
+    length: f64,
+    mass: f64,
+}
+
+impl Bob {
+    /// m l (1 − cos θ), `self` by value: flattened `[m, l, θ]`.
+    #[differentiate(reverse, hessian, wrt(self, theta))]
+    fn energy(self, theta: f64) -> f64 {
+        self.mass * self.length * (1.0 - theta.cos())
+    }
+}
+
+#[test]
+fn self_by_value() {
+    let p = Bob {
+        length: 2.0,
+        mass: 3.0,
+    };
+    let t = 0.5_f64;
+    let (c, s) = (1.0 - t.cos(), t.sin());
+    let (_, _, _, h) = p.energy_hessian(t);
+    let want = [
+        [0.0, c, 2.0 * s],
+        [c, 0.0, 3.0 * s],
+        [2.0 * s, 3.0 * s, 6.0 * t.cos()],
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+        }
+    }
+}

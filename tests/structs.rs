@@ -989,3 +989,73 @@ fn an_array_field_bound_to_a_local() {
     close("dx", dx, 5.0);
     close("jvp", annotated_field_copy_jvp(&m, &dir, x, 1.0).1, 5.0);
 }
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Bob {
+    length: f64,
+    mass: f64,
+}
+
+impl Bob {
+    const G: f64 = 9.81;
+
+    /// m g l (1 − cos θ), `self` by value.
+    #[differentiate(reverse, forward, graph, wrt(self, theta))]
+    fn energy(self, theta: f64) -> f64 {
+        self.mass * Self::G * self.length * (1.0 - theta.cos())
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Weights {
+    scale: f64,
+    w: Vec<f64>,
+}
+
+impl Weights {
+    /// s (w₀x₀ + w₁x₁), `self` by value and not `Copy`.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn dot(self, x: &[f64]) -> f64 {
+        self.scale * (self.w[0] * x[0] + self.w[1] * x[1])
+    }
+}
+
+#[test]
+fn self_by_value() {
+    let p = Bob {
+        length: 2.0,
+        mass: 3.0,
+    };
+    let t = 0.5_f64;
+    let (v, g, dt) = p.energy_grad(t);
+    let c = 1.0 - t.cos();
+    close("value", v, 3.0 * Bob::G * 2.0 * c);
+    close("dl", g.length, 3.0 * Bob::G * c);
+    close("dm", g.mass, 2.0 * Bob::G * c);
+    close("dθ", dt, 6.0 * Bob::G * t.sin());
+    let dir = Bob {
+        length: 1.0,
+        mass: 0.0,
+    };
+    close("jvp", p.energy_jvp(&dir, t, 0.0).1, 3.0 * Bob::G * c);
+    close(
+        "graph",
+        p.energy_graph(t).node("theta").unwrap().adjoint(),
+        dt,
+    );
+
+    let q = Weights {
+        scale: 2.0,
+        w: vec![1.0, 3.0],
+    };
+    let (v, g, dx) = q.clone().dot_grad(&[0.5, 4.0]);
+    close("value", v, 2.0 * 12.5);
+    close("ds", g.scale, 12.5);
+    assert_eq!(g.w, vec![1.0, 8.0]);
+    assert_eq!(dx, vec![2.0, 6.0]);
+    let dir = Weights {
+        scale: 1.0,
+        w: vec![0.0, 0.0],
+    };
+    close("jvp", q.dot_jvp(&dir, &[0.5, 4.0], &[0.0, 0.0]).1, 12.5);
+}

@@ -697,14 +697,23 @@ impl Lowerer {
             let typed = match arg {
                 FnArg::Receiver(r) => {
                     if r.mutability.is_some()
-                        || !matches!(r.kind, syn::ReceiverKind::Reference(_, _, None))
+                        || !matches!(
+                            r.kind,
+                            syn::ReceiverKind::Reference(_, _, None) | syn::ReceiverKind::Value
+                        )
                     {
                         self.errors.push(err(
                             r,
-                            "a differentiated method takes `&self`: it reads its fields as constants",
+                            "a differentiated method takes `&self` or `self`: it only reads its fields (`wrt(self)` gives them derivatives)",
                         ));
                     }
-                    self.receiver = Some(r.to_token_stream());
+                    // `self` by value: the generated functions borrow it, since they only read
+                    // its fields and call each other with it.
+                    self.receiver = Some(if matches!(r.kind, syn::ReceiverKind::Value) {
+                        quote::quote_spanned!(r.self_token.span=> &self)
+                    } else {
+                        r.to_token_stream()
+                    });
                     continue;
                 }
                 FnArg::Typed(t) => t,

@@ -1059,3 +1059,88 @@ fn self_by_value() {
     };
     close("jvp", q.dot_jvp(&dir, &[0.5, 4.0], &[0.0, 0.0]).1, 12.5);
 }
+
+/// Σ xᵢ², with a named lifetime.
+#[differentiate(reverse, forward, hessian, graph)]
+fn with_lifetime<'a>(x: &'a [f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+impl Line {
+    /// w₀ x₀ x₁, a method with a named lifetime.
+    #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
+    fn with_lifetime<'a>(&self, x: &'a [f64]) -> f64 {
+        self.w[0] * x[0] * x[1]
+    }
+}
+
+#[test]
+fn lifetime_parameters() {
+    let x = [1.0, 2.0];
+    assert_eq!(with_lifetime_grad(&x), (5.0, vec![2.0, 4.0]));
+    assert_eq!(with_lifetime_jvp(&x, &[1.0, 0.0]), (5.0, 2.0));
+    assert_eq!(with_lifetime_hessian(&x).2, vec![2.0, 0.0, 0.0, 2.0]);
+    close(
+        "graph",
+        with_lifetime_graph(&x)
+            .node("with_lifetime")
+            .unwrap()
+            .value(),
+        5.0,
+    );
+    let m = Line { w: [2.0, 0.0] };
+    let (v, g, dx) = m.with_lifetime_grad(&x);
+    close("value", v, 4.0);
+    assert_eq!(g.w, [2.0, 0.0]);
+    assert_eq!(dx, vec![4.0, 2.0]);
+    let (_, _, _, h) = m.with_lifetime_hessian(&x);
+    // Flattened [w₀, w₁, x₀, x₁].
+    assert_eq!(&h[..4], &[0.0, 0.0, 2.0, 1.0]);
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Mth {
+    k: [f64; 2],
+    c: f64,
+}
+
+impl Mth {
+    /// sin(k v) + c, of the fields it reads: what `self.helper(x)` becomes with `wrt(self)`.
+    #[differentiate(reverse, forward)]
+    fn helper(v: f64, k: f64, c: f64) -> f64 {
+        (k * v).sin() + c
+    }
+
+    /// helper(x, k₀, c) k₁ + x²: ∂/∂k = [k₁ x cos(k₀x), sin(k₀x) + c], ∂/∂c = k₁,
+    /// ∂/∂x = k₁ k₀ cos(k₀x) + 2x.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn outer(&self, x: f64) -> f64 {
+        let a = Self::helper(x, self.k[0], self.c);
+        a * self.k[1] + x * x
+    }
+}
+
+#[test]
+fn a_helper_of_the_fields_instead_of_a_method_of_self() {
+    let m = Mth {
+        k: [0.7, 1.5],
+        c: 0.25,
+    };
+    let x = 1.3_f64;
+    let (k0, k1) = (0.7_f64, 1.5);
+    let (v, g, dx) = m.outer_grad(x);
+    close("value", v, ((k0 * x).sin() + 0.25) * k1 + x * x);
+    close("dk0", g.k[0], k1 * x * (k0 * x).cos());
+    close("dk1", g.k[1], (k0 * x).sin() + 0.25);
+    close("dc", g.c, k1);
+    close("dx", dx, k1 * k0 * (k0 * x).cos() + 2.0 * x);
+    let dir = Mth {
+        k: [1.0, 0.0],
+        c: 1.0,
+    };
+    close(
+        "jvp",
+        m.outer_jvp(&dir, x, 0.0).1,
+        k1 * x * (k0 * x).cos() + k1,
+    );
+}

@@ -314,8 +314,8 @@ impl Draw<'_> {
         let f = &sig.ident;
         let vis = &sig.vis;
         let name = format_ident!("{}_graph", f);
-        let (generics, ty_generics, where_clause) = sig.generics.split_for_impl();
-        let turbofish = ty_generics.as_turbofish();
+        let (generics, _, where_clause) = sig.generics.split_for_impl();
+        let turbofish = crate::emit::type_turbofish(&sig.generics);
         let (receiver, use_original, link) = match &g.receiver {
             Some(r) => (
                 quote!(#r,),

@@ -1492,6 +1492,25 @@ fn known(k: KnownConst, ty: FloatTy) -> Code {
 
 /// What generated functions share: the signature pieces of the user's function, from the
 /// graph's [`crate::graph::Signature`].
+/// `::<T>` to name a function by its type parameters: lifetimes are left to inference (a late
+/// bound one cannot be given explicitly).
+pub(crate) fn type_turbofish(generics: &syn::Generics) -> TokenStream {
+    let args: Vec<&Ident> = generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(&t.ident),
+            syn::GenericParam::Const(c) => Some(&c.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    if args.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(::<#(#args),*>)
+    }
+}
+
 struct Signature<'a> {
     sig: &'a crate::graph::Signature,
     output: TokenStream,
@@ -1543,13 +1562,11 @@ impl<'a> Signature<'a> {
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
         let f = &self.sig.ident;
-        let (_, ty_generics, _) = self.sig.generics.split_for_impl();
-        let turbofish = ty_generics.as_turbofish();
+        let turbofish = type_turbofish(&self.sig.generics);
         if graph.receiver.is_some() || graph.associated {
             quote!(let _ = Self::#f #turbofish;)
         } else {
             // Possibly an associated function: `f` may not name it (see `expand`).
-            let _ = turbofish;
             TokenStream::new()
         }
     }

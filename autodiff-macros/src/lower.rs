@@ -377,6 +377,35 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
     })
 }
 
+/// A parameter bound by a pattern rather than a name: the generated functions pass each
+/// parameter on by its name.
+#[cold]
+#[inline(never)]
+fn param_pattern(pat: &Pat, ty: &Type) -> syn::Error {
+    let tidy = |t: TokenStream| {
+        t.to_string()
+            .replace(" ,", ",")
+            .replace(" ;", ";")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace("[ ", "[")
+            .replace(" ]", "]")
+            .replace("& ", "&")
+    };
+    let message = match pat {
+        Pat::Wild(_) => format!(
+            "a differentiated function passes its parameters on by name: name this one, as in `_unused: {}`",
+            tidy(ty.to_token_stream())
+        ),
+        other => format!(
+            "a differentiated function passes its parameters on by name: name this one, as in `p: {}`, and destructure it in the body, `let {} = p;`",
+            tidy(ty.to_token_stream()),
+            tidy(other.to_token_stream())
+        ),
+    };
+    err(pat, message)
+}
+
 /// Whether a function takes `self` in some form.
 pub fn has_receiver(item: &ItemFn) -> bool {
     item.sig
@@ -659,7 +688,13 @@ impl Lowerer {
         generic::set_float_param(float_param.as_ref());
         if float_param.is_some() {
             self.generic = float_param;
-        } else if !sig.generics.params.is_empty() {
+        } else if sig
+            .generics
+            .params
+            .iter()
+            .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        {
+            // Lifetimes are copied to the generated functions as they are.
             self.errors.push(err(&sig.generics, generic));
         } else if let Some(w) = &sig.generics.where_clause {
             self.errors.push(err(w, generic));
@@ -719,10 +754,7 @@ impl Lowerer {
                 FnArg::Typed(t) => t,
             };
             let Pat::Ident(pat) = &*typed.pat else {
-                self.errors.push(err(
-                    &typed.pat,
-                    "parameters must be plain names such as `x: f64`; destructure inside the body",
-                ));
+                self.errors.push(param_pattern(&typed.pat, &typed.ty));
                 continue;
             };
             if let Some(r) = &pat.by_ref {

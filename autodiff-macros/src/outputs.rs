@@ -239,6 +239,18 @@ fn kind(ty: &Type) -> Kind {
 
 fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
     let sig = &function.sig;
+    if sig
+        .generics
+        .params
+        .iter()
+        .all(|p| matches!(p, syn::GenericParam::Lifetime(_)))
+        && !sig.generics.params.is_empty()
+    {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a function with several outputs cannot have lifetime parameters yet: remove them and let the references' lifetimes be elided, as in `x: &[f64]`",
+        ));
+    }
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new(
             sig.generics.span(),

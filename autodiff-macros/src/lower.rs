@@ -420,7 +420,12 @@ pub fn has_receiver(item: &ItemFn) -> bool {
 pub fn associated(item: &ItemFn) -> bool {
     !has_receiver(item)
         && (mentions(item.sig.to_token_stream(), "Self")
-            || mentions(item.block.to_token_stream(), "Self"))
+            // Printed a statement at a time without recursion: a body may be one long chain.
+            || item
+                .block
+                .stmts
+                .iter()
+                .any(|s| mentions(chains::stmt(s), "Self")))
 }
 
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.

@@ -41,11 +41,7 @@ fn used_as_array(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, t) in tokens.iter().enumerate() {
         match t {
-            TokenTree::Group(g) => {
-                if used_as_array(g.stream(), name) {
-                    return true;
-                }
-            }
+            TokenTree::Group(g) if used_as_array(g.stream(), name) => return true,
             TokenTree::Ident(id) if id == name => {
                 let after = tokens.get(i + 1);
                 let indexed = matches!(after, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket);

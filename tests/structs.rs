@@ -1061,6 +1061,8 @@ fn self_by_value() {
 }
 
 /// Σ xᵢ², with a named lifetime.
+// The named lifetime is what is tested.
+#[allow(clippy::needless_lifetimes)]
 #[differentiate(reverse, forward, hessian, graph)]
 fn with_lifetime<'a>(x: &'a [f64]) -> f64 {
     x.iter().map(|v| v * v).sum()
@@ -1068,6 +1070,7 @@ fn with_lifetime<'a>(x: &'a [f64]) -> f64 {
 
 impl Line {
     /// w₀ x₀ x₁, a method with a named lifetime.
+    #[allow(clippy::needless_lifetimes)]
     #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
     fn with_lifetime<'a>(&self, x: &'a [f64]) -> f64 {
         self.w[0] * x[0] * x[1]

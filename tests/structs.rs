@@ -1147,3 +1147,38 @@ fn a_helper_of_the_fields_instead_of_a_method_of_self() {
         k1 * x * (k0 * x).cos() + k1,
     );
 }
+
+/// x · n, differentiated: an integer argument has no entry.
+#[differentiate(reverse, forward)]
+fn times(x: f64, n: usize) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let k = n as f64;
+    x * k
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Counted {
+    m: f64,
+    n: usize,
+}
+
+impl Counted {
+    /// m x n, the integer field bound with its type before the call: ∂/∂m = x n.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn scaled(&self, x: f64) -> f64 {
+        let n: usize = self.n;
+        times(self.m * x, n)
+    }
+}
+
+#[test]
+fn an_integer_field_of_an_active_struct_bound_with_its_type_before_a_call() {
+    let c = Counted { m: 2.0, n: 3 };
+    let (v, g, dx) = c.scaled_grad(1.5);
+    close("value", v, 9.0);
+    close("dm", g.m, 4.5);
+    assert_eq!(g.n, 0);
+    close("dx", dx, 6.0);
+    let dir = Counted { m: 1.0, n: 0 };
+    close("jvp", c.scaled_jvp(&dir, 1.5, 0.0).1, 4.5);
+}

@@ -1182,3 +1182,41 @@ fn an_integer_field_of_an_active_struct_bound_with_its_type_before_a_call() {
     let dir = Counted { m: 1.0, n: 0 };
     close("jvp", c.scaled_jvp(&dir, 1.5, 0.0).1, 4.5);
 }
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Scaled {
+    w: [f64; 3],
+    s: f64,
+}
+
+/// s Σ wᵢ x through `let w = p.w; for v in &w`, the scalar field read through `&s`.
+// `&s` is the point: a scalar read by reference stays a scalar.
+#[allow(clippy::op_ref)]
+#[differentiate(reverse, forward, wrt(p, x))]
+fn iterated_field_copy(p: &Scaled, x: f64) -> f64 {
+    let w = p.w;
+    let s = p.s;
+    let mut total = 0.0;
+    for v in &w {
+        total += v * x * &s;
+    }
+    total
+}
+
+#[test]
+fn an_array_field_copied_then_iterated_by_reference() {
+    let p = Scaled {
+        w: [1.0, 2.0, 3.0],
+        s: 0.5,
+    };
+    let (v, g, dx) = iterated_field_copy_grad(&p, 2.0);
+    close("value", v, 6.0);
+    assert_eq!(g.w, [1.0, 1.0, 1.0]);
+    close("ds", g.s, 12.0);
+    close("dx", dx, 3.0);
+    let dir = Scaled {
+        w: [0.0, 0.0, 1.0],
+        s: 0.0,
+    };
+    close("jvp", iterated_field_copy_jvp(&p, &dir, 2.0, 0.0).1, 1.0);
+}

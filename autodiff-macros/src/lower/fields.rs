@@ -49,8 +49,15 @@ fn used_as_array(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
                     && matches!(tokens.get(i + 2), Some(TokenTree::Ident(m)) if [
                         "iter", "len", "windows", "chunks_exact", "chunks", "into_iter", "map", "split_at"
                     ].iter().any(|n| m == n));
-                let borrowed =
-                    i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '&');
+                // `for v in &w`, `dot(&w, x)`, `x.iter().zip(&w)`; not `v * &s`.
+                let borrowed = i > 0
+                    && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '&')
+                    && (i == 1
+                        || match &tokens[i - 2] {
+                            TokenTree::Ident(k) => k == "in",
+                            TokenTree::Punct(p) => p.as_char() == ',',
+                            _ => false,
+                        });
                 if indexed || method || borrowed {
                     return true;
                 }

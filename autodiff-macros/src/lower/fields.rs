@@ -2,7 +2,8 @@
 //!
 //! The macro cannot see a struct's definition, so it learns the fields from their use: a field
 //! that is indexed (or whose `len()` is taken, or that an iterator reads: `&p.w`, `p.w.iter()`,
-//! `p.w.windows(2)`) is a float array, any other is a scalar. Each
+//! `p.w.windows(2)`), or that is bound to a local the body uses so (`let w = p.w;`,
+//! `let [a, b] = p.w;`), is a float array, any other is a scalar. Each
 //! field the body reads becomes one leaf of the graph, read once at the top of the function:
 //! a scalar field is a node, an array field a slice variable `let p_w = &p.w[..];`. When `wrt`
 //! names the struct (or `self`), those leaves are active, and the struct's gradient entry is a

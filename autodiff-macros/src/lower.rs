@@ -377,6 +377,32 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
     })
 }
 
+/// A return type that is not a float, an array or a tuple of them.
+#[cold]
+#[inline(never)]
+fn return_type(ty: &Type, not_generic: bool) -> syn::Error {
+    let base = "a differentiated function returns `f64` or `f32`, or several outputs: `[f64; M]` or a tuple of floats and float arrays";
+    match ty {
+        // `-> T` in `impl<T: Float> S<T>`: the macro sees the method, not the `impl` block.
+        Type::Path(p)
+            if not_generic
+                && p.qself.is_none()
+                && p.path.get_ident().is_some_and(|t| {
+                    t.to_string().starts_with(|c: char| c.is_ascii_uppercase())
+                }) =>
+        {
+            let t = p.path.get_ident().expect("checked by the guard");
+            err(
+                ty,
+                format!(
+                    "{base}; if `{t}` is a float type parameter of the `impl` block (`impl<{t}: Float> S<{t}>`), the macro cannot see it: write the method in an `impl S<f64>` block, or differentiate a free function generic over `{t}: Float` that takes the fields it reads"
+                ),
+            )
+        }
+        _ => err(ty, base),
+    }
+}
+
 /// A parameter bound by a pattern rather than a name: the generated functions pass each
 /// parameter on by its name.
 #[cold]
@@ -712,10 +738,7 @@ impl Lowerer {
             ReturnType::Type(_, ty) => {
                 let float = float_type(ty);
                 if float.is_none() {
-                    self.errors.push(err(
-                        ty,
-                        "a differentiated function returns `f64` or `f32`, or several outputs: `[f64; M]` or a tuple of floats and float arrays",
-                    ));
+                    self.errors.push(return_type(ty, self.generic.is_none()));
                 }
                 float
             }

@@ -672,3 +672,127 @@ fn f64_fields_of_an_f32_function() {
     );
     assert!(near64(hv_p.w[1], 0.0) && near(hv_x, want[3][0]), "{hv_p:?}");
 }
+
+/// (x − m)², differentiated: called with fields of an active struct as arguments.
+#[differentiate(reverse, hessian)]
+fn sq_dist(x: f64, m: f64) -> f64 {
+    (x - m) * (x - m)
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Shift {
+    m: f64,
+    s: f64,
+}
+
+impl Shift {
+    /// (x − m)² s: flattened `[m, s, x]`.
+    #[differentiate(reverse, hessian, wrt(self, x))]
+    fn field_args(&self, x: f64) -> f64 {
+        sq_dist(x, self.m) * self.s
+    }
+}
+
+#[test]
+fn fields_of_self_passed_to_a_differentiated_call() {
+    let n = Shift { m: 1.0, s: 2.0 };
+    let x = 3.5;
+    let d = x - 1.0;
+    let (v, g, dx, h) = n.field_args_hessian(x);
+    assert!((v - d * d * 2.0).abs() < 1e-12);
+    assert!((g.m + 2.0 * d * 2.0).abs() < 1e-12);
+    assert!((g.s - d * d).abs() < 1e-12);
+    assert!((dx - 2.0 * d * 2.0).abs() < 1e-12);
+    let want = [
+        [4.0, -2.0 * d, -4.0],
+        [-2.0 * d, 0.0, 2.0 * d],
+        [-4.0, 2.0 * d, 4.0],
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+        }
+    }
+    let (_, _, _, hv, hx) = n.field_args_hvp(&Shift { m: 1.0, s: 0.0 }, x, 0.0);
+    assert!((hv.m - 4.0).abs() < 1e-12 && (hv.s + 2.0 * d).abs() < 1e-12);
+    assert!((hx + 4.0).abs() < 1e-12);
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Line {
+    w: [f64; 2],
+}
+
+/// w₀w₁x² through `let w = m.w;`: flattened `[w₀, w₁, x]`.
+#[differentiate(reverse, hessian, wrt(m, x))]
+fn copied_field(m: &Line, x: f64) -> f64 {
+    let w = m.w;
+    w[0] * w[1] * x * x
+}
+
+/// The same through `let [a, b] = m.w;`.
+#[differentiate(reverse, hessian, wrt(m, x))]
+fn destructured_field(m: &Line, x: f64) -> f64 {
+    let [a, b] = m.w;
+    a * b * x * x
+}
+
+#[test]
+fn an_array_field_bound_to_a_local() {
+    let m = Line { w: [2.0, 3.0] };
+    let x = 1.5;
+    let (a, b) = (2.0, 3.0);
+    let want = [
+        [0.0, x * x, 2.0 * b * x],
+        [x * x, 0.0, 2.0 * a * x],
+        [2.0 * b * x, 2.0 * a * x, 2.0 * a * b],
+    ];
+    for (v, g, dx, h) in [
+        copied_field_hessian(&m, x),
+        destructured_field_hessian(&m, x),
+    ] {
+        assert!((v - a * b * x * x).abs() < 1e-12);
+        assert_eq!(g.w, [b * x * x, a * x * x]);
+        assert!((dx - 2.0 * a * b * x).abs() < 1e-12);
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Bob {
+    length: f64,
+    mass: f64,
+}
+
+impl Bob {
+    /// m l (1 − cos θ), `self` by value: flattened `[m, l, θ]`.
+    #[differentiate(reverse, hessian, wrt(self, theta))]
+    fn energy(self, theta: f64) -> f64 {
+        self.mass * self.length * (1.0 - theta.cos())
+    }
+}
+
+#[test]
+fn self_by_value() {
+    let p = Bob {
+        length: 2.0,
+        mass: 3.0,
+    };
+    let t = 0.5_f64;
+    let (c, s) = (1.0 - t.cos(), t.sin());
+    let (_, _, _, h) = p.energy_hessian(t);
+    let want = [
+        [0.0, c, 2.0 * s],
+        [c, 0.0, 3.0 * s],
+        [2.0 * s, 3.0 * s, 6.0 * t.cos()],
+    ];
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h[i * 3 + j] - want[i][j]).abs() < 1e-12, "{i} {j}: {h:?}");
+        }
+    }
+}

@@ -748,3 +748,475 @@ fn integer_methods_in_generic_functions() {
         }
     }
 }
+
+/// (x − m)², differentiated: called with fields of an active struct as arguments.
+#[differentiate(reverse, forward, hessian)]
+fn sq_dist(x: f64, m: f64) -> f64 {
+    (x - m) * (x - m)
+}
+
+/// m², differentiated: called with an expression of fields.
+#[differentiate(reverse, forward, hessian)]
+fn square_of(m: f64) -> f64 {
+    m * m
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Shift {
+    m: f64,
+    s: f64,
+}
+
+impl Shift {
+    /// (x − m)²: ∂/∂m = −2(x − m), ∂/∂x = 2(x − m).
+    #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
+    fn field_arg(&self, x: f64) -> f64 {
+        sq_dist(x, self.m)
+    }
+
+    /// (m + s)² x: ∂/∂m = ∂/∂s = 2(m + s)x, ∂/∂x = (m + s)².
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn field_sum_arg(&self, x: f64) -> f64 {
+        square_of(self.m + self.s) * x
+    }
+
+    /// (x − m)² s, the fields bound by a tuple pattern first.
+    #[differentiate(reverse, forward, hessian, wrt(self, x))]
+    fn field_tuple_arg(&self, x: f64) -> f64 {
+        let (m, s): (f64, f64) = (self.m, self.s);
+        sq_dist(x, m) * s
+    }
+}
+
+/// (x − p.m)² + (p.s)², the struct a parameter named in `wrt`.
+#[differentiate(reverse, forward, hessian, wrt(p, x))]
+fn param_field_args(p: &Shift, x: f64) -> f64 {
+    sq_dist(x, p.m) + square_of(p.s)
+}
+
+#[test]
+fn fields_of_an_active_struct_passed_to_differentiated_calls() {
+    let n = Shift { m: 1.0, s: 2.0 };
+    let x = 3.5;
+    let (v, g, dx) = n.field_arg_grad(x);
+    close("value", v, (x - 1.0) * (x - 1.0));
+    close("dm", g.m, -2.0 * (x - 1.0));
+    assert_eq!(g.s, 0.0);
+    close("dx", dx, 2.0 * (x - 1.0));
+    let (_, t) = n.field_arg_jvp(&Shift { m: 1.0, s: 0.0 }, x, 0.5);
+    close("jvp", t, -2.0 * (x - 1.0) + 0.5 * 2.0 * (x - 1.0));
+    let graph = n.field_arg_graph(x);
+    close("graph", graph.node("x").unwrap().adjoint(), 2.0 * (x - 1.0));
+
+    let (v, g, dx) = n.field_sum_arg_grad(x);
+    close("value", v, 9.0 * x);
+    close("dm", g.m, 6.0 * x);
+    close("ds", g.s, 6.0 * x);
+    close("dx", dx, 9.0);
+    let (_, t) = n.field_sum_arg_jvp(&Shift { m: 1.0, s: -2.0 }, x, 1.0);
+    close("jvp", t, 6.0 * x - 12.0 * x + 9.0);
+
+    let (v, g, dx) = n.field_tuple_arg_grad(x);
+    close("value", v, (x - 1.0) * (x - 1.0) * 2.0);
+    close("dm", g.m, -4.0 * (x - 1.0));
+    close("ds", g.s, (x - 1.0) * (x - 1.0));
+    close("dx", dx, 4.0 * (x - 1.0));
+    let (_, t) = n.field_tuple_arg_jvp(&Shift { m: 0.0, s: 1.0 }, x, 0.0);
+    close("jvp", t, (x - 1.0) * (x - 1.0));
+
+    let (v, g, dx) = param_field_args_grad(&n, x);
+    close("value", v, (x - 1.0) * (x - 1.0) + 4.0);
+    close("dm", g.m, -2.0 * (x - 1.0));
+    close("ds", g.s, 4.0);
+    close("dx", dx, 2.0 * (x - 1.0));
+    let (_, t) = param_field_args_jvp(&n, &Shift { m: 1.0, s: 1.0 }, x, 1.0);
+    close("jvp", t, -2.0 * (x - 1.0) + 4.0 + 2.0 * (x - 1.0));
+}
+
+/// Associated functions (no receiver) in an `impl` block.
+struct Pendulum;
+
+impl Pendulum {
+    const K: f64 = 2.0;
+
+    /// 1 − cos θ, which does not name `Self`: ∂/∂θ = sin θ.
+    #[differentiate(reverse, forward, graph)]
+    fn height(theta: f64) -> f64 {
+        1.0 - theta.cos()
+    }
+
+    /// K (1 − cos θ) w₀: ∂/∂θ = K sin θ w₀, ∂/∂w₀ = K (1 − cos θ).
+    #[differentiate(reverse, forward, hessian, graph)]
+    fn scaled(theta: f64, w: &[f64]) -> f64 {
+        Self::K * (1.0 - theta.cos()) * w[0]
+    }
+
+    /// 2 · scaled(θ, [3]), through `Self::scaled_grad`: ∂/∂θ = 12 sin θ.
+    #[differentiate(reverse, forward, hessian)]
+    fn twice(theta: f64) -> f64 {
+        Self::scaled(theta, &[3.0]) * 2.0
+    }
+
+    /// [K cos θ, sin θ].
+    #[differentiate(reverse, forward, hessian)]
+    fn point(theta: f64) -> [f64; 2] {
+        [theta.cos() * Self::K, theta.sin()]
+    }
+}
+
+#[test]
+fn associated_functions_without_receiver() {
+    let t = 0.7_f64;
+    let (v, d) = Pendulum::height_grad(t);
+    close("value", v, 1.0 - t.cos());
+    close("grad", d, t.sin());
+    close("jvp", Pendulum::height_jvp(t, 2.0).1, 2.0 * t.sin());
+    let g = Pendulum::height_graph(t);
+    close("graph", g.node("theta").unwrap().adjoint(), t.sin());
+
+    let (v, d, dw) = Pendulum::scaled_grad(t, &[3.0]);
+    close("value", v, 6.0 * (1.0 - t.cos()));
+    close("dθ", d, 6.0 * t.sin());
+    close("dw", dw[0], 2.0 * (1.0 - t.cos()));
+    close(
+        "jvp",
+        Pendulum::scaled_jvp(t, 1.0, &[3.0], &[0.0]).1,
+        6.0 * t.sin(),
+    );
+    let (_, _, _, h) = Pendulum::scaled_hessian(t, &[3.0]);
+    close("h00", h[0], 6.0 * t.cos());
+    close("h01", h[1], 2.0 * t.sin());
+    close(
+        "graph",
+        Pendulum::scaled_graph(t, &[3.0])
+            .node("theta")
+            .unwrap()
+            .adjoint(),
+        6.0 * t.sin(),
+    );
+
+    let (v, d) = Pendulum::twice_grad(t);
+    close("value", v, 12.0 * (1.0 - t.cos()));
+    close("grad", d, 12.0 * t.sin());
+    close("jvp", Pendulum::twice_jvp(t, 1.0).1, 12.0 * t.sin());
+    let (_, _, hv) = Pendulum::twice_hvp(t, 1.0);
+    close("hvp", hv, 12.0 * t.cos());
+
+    let (p, jac) = Pendulum::point_jacobian(t);
+    close("p0", p[0], 2.0 * t.cos());
+    close("j0", jac[0][0], -2.0 * t.sin());
+    close("j1", jac[1][0], t.cos());
+    let (_, tangent) = Pendulum::point_jvp(t, 1.0);
+    close("jvp", tangent[1], t.cos());
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Line {
+    w: [f64; 2],
+}
+
+impl Line {
+    /// w₀x + w₁ with `self` constant, the array field copied into a local first.
+    #[differentiate(reverse, forward)]
+    fn copied_field_const(&self, x: f64) -> f64 {
+        let w = self.w;
+        w[0] * x + w[1]
+    }
+
+    /// w₀x + w₁, the copied array field captured by a closure.
+    #[differentiate(reverse, forward, graph, wrt(self, x))]
+    fn copied_field_captured(&self, x: f64) -> f64 {
+        let w = self.w;
+        let f = |v: f64| w[0] * v;
+        f(x) + w[1]
+    }
+}
+
+/// w₀x + w₁: ∂/∂w = [x, 1], ∂/∂x = w₀.
+#[differentiate(reverse, forward, graph, wrt(m, x))]
+fn copied_field(m: &Line, x: f64) -> f64 {
+    let w = m.w;
+    w[0] * x + w[1]
+}
+
+/// w₀x + w₁ through `let [a, b] = m.w;`.
+#[differentiate(reverse, forward, graph, wrt(m, x))]
+fn destructured_field(m: &Line, x: f64) -> f64 {
+    let [a, b] = m.w;
+    a * x + b
+}
+
+/// (w₀ + w₁)x through an annotated copy and an iterator.
+#[differentiate(reverse, forward, wrt(m, x))]
+fn annotated_field_copy(m: &Line, x: f64) -> f64 {
+    let w: [f64; 2] = m.w;
+    w.iter().map(|v| v * x).sum::<f64>()
+}
+
+#[test]
+fn an_array_field_bound_to_a_local() {
+    let m = Line { w: [2.0, 3.0] };
+    let x = 5.0;
+    let dir = Line { w: [1.0, -1.0] };
+    assert_eq!(m.copied_field_const_grad(x), (13.0, 2.0));
+    assert_eq!(m.copied_field_const_jvp(x, 1.0), (13.0, 2.0));
+    for (v, g, dx) in [
+        m.copied_field_captured_grad(x),
+        copied_field_grad(&m, x),
+        destructured_field_grad(&m, x),
+    ] {
+        close("value", v, 13.0);
+        assert_eq!(g.w, [x, 1.0]);
+        close("dx", dx, 2.0);
+    }
+    for (_, t) in [
+        m.copied_field_captured_jvp(&dir, x, 0.5),
+        copied_field_jvp(&m, &dir, x, 0.5),
+        destructured_field_jvp(&m, &dir, x, 0.5),
+    ] {
+        close("jvp", t, x - 1.0 + 0.5 * 2.0);
+    }
+    for g in [
+        m.copied_field_captured_graph(x),
+        copied_field_graph(&m, x),
+        destructured_field_graph(&m, x),
+    ] {
+        close("graph", g.node("x").unwrap().adjoint(), 2.0);
+    }
+    let (v, g, dx) = annotated_field_copy_grad(&m, x);
+    close("value", v, 25.0);
+    assert_eq!(g.w, [x, x]);
+    close("dx", dx, 5.0);
+    close("jvp", annotated_field_copy_jvp(&m, &dir, x, 1.0).1, 5.0);
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Bob {
+    length: f64,
+    mass: f64,
+}
+
+impl Bob {
+    const G: f64 = 9.81;
+
+    /// m g l (1 − cos θ), `self` by value.
+    #[differentiate(reverse, forward, graph, wrt(self, theta))]
+    fn energy(self, theta: f64) -> f64 {
+        self.mass * Self::G * self.length * (1.0 - theta.cos())
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Weights {
+    scale: f64,
+    w: Vec<f64>,
+}
+
+impl Weights {
+    /// s (w₀x₀ + w₁x₁), `self` by value and not `Copy`.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn dot(self, x: &[f64]) -> f64 {
+        self.scale * (self.w[0] * x[0] + self.w[1] * x[1])
+    }
+}
+
+#[test]
+fn self_by_value() {
+    let p = Bob {
+        length: 2.0,
+        mass: 3.0,
+    };
+    let t = 0.5_f64;
+    let (v, g, dt) = p.energy_grad(t);
+    let c = 1.0 - t.cos();
+    close("value", v, 3.0 * Bob::G * 2.0 * c);
+    close("dl", g.length, 3.0 * Bob::G * c);
+    close("dm", g.mass, 2.0 * Bob::G * c);
+    close("dθ", dt, 6.0 * Bob::G * t.sin());
+    let dir = Bob {
+        length: 1.0,
+        mass: 0.0,
+    };
+    close("jvp", p.energy_jvp(&dir, t, 0.0).1, 3.0 * Bob::G * c);
+    close(
+        "graph",
+        p.energy_graph(t).node("theta").unwrap().adjoint(),
+        dt,
+    );
+
+    let q = Weights {
+        scale: 2.0,
+        w: vec![1.0, 3.0],
+    };
+    let (v, g, dx) = q.clone().dot_grad(&[0.5, 4.0]);
+    close("value", v, 2.0 * 12.5);
+    close("ds", g.scale, 12.5);
+    assert_eq!(g.w, vec![1.0, 8.0]);
+    assert_eq!(dx, vec![2.0, 6.0]);
+    let dir = Weights {
+        scale: 1.0,
+        w: vec![0.0, 0.0],
+    };
+    close("jvp", q.dot_jvp(&dir, &[0.5, 4.0], &[0.0, 0.0]).1, 12.5);
+}
+
+/// Σ xᵢ², with a named lifetime.
+// The named lifetime is what is tested.
+#[allow(clippy::needless_lifetimes)]
+#[differentiate(reverse, forward, hessian, graph)]
+fn with_lifetime<'a>(x: &'a [f64]) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+impl Line {
+    /// w₀ x₀ x₁, a method with a named lifetime.
+    #[allow(clippy::needless_lifetimes)]
+    #[differentiate(reverse, forward, hessian, graph, wrt(self, x))]
+    fn with_lifetime<'a>(&self, x: &'a [f64]) -> f64 {
+        self.w[0] * x[0] * x[1]
+    }
+}
+
+#[test]
+fn lifetime_parameters() {
+    let x = [1.0, 2.0];
+    assert_eq!(with_lifetime_grad(&x), (5.0, vec![2.0, 4.0]));
+    assert_eq!(with_lifetime_jvp(&x, &[1.0, 0.0]), (5.0, 2.0));
+    assert_eq!(with_lifetime_hessian(&x).2, vec![2.0, 0.0, 0.0, 2.0]);
+    close(
+        "graph",
+        with_lifetime_graph(&x)
+            .node("with_lifetime")
+            .unwrap()
+            .value(),
+        5.0,
+    );
+    let m = Line { w: [2.0, 0.0] };
+    let (v, g, dx) = m.with_lifetime_grad(&x);
+    close("value", v, 4.0);
+    assert_eq!(g.w, [2.0, 0.0]);
+    assert_eq!(dx, vec![4.0, 2.0]);
+    let (_, _, _, h) = m.with_lifetime_hessian(&x);
+    // Flattened [w₀, w₁, x₀, x₁].
+    assert_eq!(&h[..4], &[0.0, 0.0, 2.0, 1.0]);
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Mth {
+    k: [f64; 2],
+    c: f64,
+}
+
+impl Mth {
+    /// sin(k v) + c, of the fields it reads: what `self.helper(x)` becomes with `wrt(self)`.
+    #[differentiate(reverse, forward)]
+    fn helper(v: f64, k: f64, c: f64) -> f64 {
+        (k * v).sin() + c
+    }
+
+    /// helper(x, k₀, c) k₁ + x²: ∂/∂k = [k₁ x cos(k₀x), sin(k₀x) + c], ∂/∂c = k₁,
+    /// ∂/∂x = k₁ k₀ cos(k₀x) + 2x.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn outer(&self, x: f64) -> f64 {
+        let a = Self::helper(x, self.k[0], self.c);
+        a * self.k[1] + x * x
+    }
+}
+
+#[test]
+fn a_helper_of_the_fields_instead_of_a_method_of_self() {
+    let m = Mth {
+        k: [0.7, 1.5],
+        c: 0.25,
+    };
+    let x = 1.3_f64;
+    let (k0, k1) = (0.7_f64, 1.5);
+    let (v, g, dx) = m.outer_grad(x);
+    close("value", v, ((k0 * x).sin() + 0.25) * k1 + x * x);
+    close("dk0", g.k[0], k1 * x * (k0 * x).cos());
+    close("dk1", g.k[1], (k0 * x).sin() + 0.25);
+    close("dc", g.c, k1);
+    close("dx", dx, k1 * k0 * (k0 * x).cos() + 2.0 * x);
+    let dir = Mth {
+        k: [1.0, 0.0],
+        c: 1.0,
+    };
+    close(
+        "jvp",
+        m.outer_jvp(&dir, x, 0.0).1,
+        k1 * x * (k0 * x).cos() + k1,
+    );
+}
+
+/// x · n, differentiated: an integer argument has no entry.
+#[differentiate(reverse, forward)]
+fn times(x: f64, n: usize) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let k = n as f64;
+    x * k
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Counted {
+    m: f64,
+    n: usize,
+}
+
+impl Counted {
+    /// m x n, the integer field bound with its type before the call: ∂/∂m = x n.
+    #[differentiate(reverse, forward, wrt(self, x))]
+    fn scaled(&self, x: f64) -> f64 {
+        let n: usize = self.n;
+        times(self.m * x, n)
+    }
+}
+
+#[test]
+fn an_integer_field_of_an_active_struct_bound_with_its_type_before_a_call() {
+    let c = Counted { m: 2.0, n: 3 };
+    let (v, g, dx) = c.scaled_grad(1.5);
+    close("value", v, 9.0);
+    close("dm", g.m, 4.5);
+    assert_eq!(g.n, 0);
+    close("dx", dx, 6.0);
+    let dir = Counted { m: 1.0, n: 0 };
+    close("jvp", c.scaled_jvp(&dir, 1.5, 0.0).1, 4.5);
+}
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Scaled {
+    w: [f64; 3],
+    s: f64,
+}
+
+/// s Σ wᵢ x through `let w = p.w; for v in &w`, the scalar field read through `&s`.
+// `&s` is the point: a scalar read by reference stays a scalar.
+#[allow(clippy::op_ref)]
+#[differentiate(reverse, forward, wrt(p, x))]
+fn iterated_field_copy(p: &Scaled, x: f64) -> f64 {
+    let w = p.w;
+    let s = p.s;
+    let mut total = 0.0;
+    for v in &w {
+        total += v * x * &s;
+    }
+    total
+}
+
+#[test]
+fn an_array_field_copied_then_iterated_by_reference() {
+    let p = Scaled {
+        w: [1.0, 2.0, 3.0],
+        s: 0.5,
+    };
+    let (v, g, dx) = iterated_field_copy_grad(&p, 2.0);
+    close("value", v, 6.0);
+    assert_eq!(g.w, [1.0, 1.0, 1.0]);
+    close("ds", g.s, 12.0);
+    close("dx", dx, 3.0);
+    let dir = Scaled {
+        w: [0.0, 0.0, 1.0],
+        s: 0.0,
+    };
+    close("jvp", iterated_field_copy_jvp(&p, &dir, 2.0, 0.0).1, 1.0);
+}

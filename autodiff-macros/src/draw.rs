@@ -325,19 +325,21 @@ impl Draw<'_> {
         let f = &sig.ident;
         let vis = &sig.vis;
         let name = format_ident!("{}_graph", f);
-        let (generics, ty_generics, where_clause) = sig.generics.split_for_impl();
-        let turbofish = ty_generics.as_turbofish();
+        let (generics, _, where_clause) = sig.generics.split_for_impl();
+        let turbofish = crate::emit::type_turbofish(&sig.generics);
         let (receiver, use_original, link) = match &g.receiver {
             Some(r) => (
                 quote!(#r,),
                 quote!(let _ = Self::#f #turbofish;),
                 format!("Self::{f}"),
             ),
-            None => (
+            None if g.associated => (
                 TokenStream::new(),
-                quote!(let _ = #f #turbofish;),
-                f.to_string(),
+                quote!(let _ = Self::#f #turbofish;),
+                format!("Self::{f}"),
             ),
+            // Possibly an associated function: `f` may not name it (see `expand`).
+            None => (TokenStream::new(), TokenStream::new(), f.to_string()),
         };
         let params = g.params.iter().map(|p| {
             let ident = ident(&p.name);

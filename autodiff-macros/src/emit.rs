@@ -1505,6 +1505,25 @@ fn known(k: KnownConst, ty: FloatTy) -> Code {
 
 /// What generated functions share: the signature pieces of the user's function, from the
 /// graph's [`crate::graph::Signature`].
+/// `::<T>` to name a function by its type parameters: lifetimes are left to inference (a late
+/// bound one cannot be given explicitly).
+pub(crate) fn type_turbofish(generics: &syn::Generics) -> TokenStream {
+    let args: Vec<&Ident> = generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            syn::GenericParam::Type(t) => Some(&t.ident),
+            syn::GenericParam::Const(c) => Some(&c.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    if args.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(::<#(#args),*>)
+    }
+}
+
 struct Signature<'a> {
     sig: &'a crate::graph::Signature,
     output: TokenStream,
@@ -1545,9 +1564,10 @@ impl<'a> Signature<'a> {
 
     /// How docs link to the original: `f`, or `Self::f` for a method.
     fn link(&self, graph: &Graph) -> String {
-        match graph.receiver {
-            Some(_) => format!("Self::{}", self.sig.ident),
-            None => self.sig.ident.to_string(),
+        if graph.receiver.is_some() || graph.associated {
+            format!("Self::{}", self.sig.ident)
+        } else {
+            self.sig.ident.to_string()
         }
     }
 
@@ -1555,11 +1575,22 @@ impl<'a> Signature<'a> {
     /// `f_grad` gets no "function `f` is never used" warning.
     fn use_original(&self, graph: &Graph) -> TokenStream {
         let f = &self.sig.ident;
-        let (_, ty_generics, _) = self.sig.generics.split_for_impl();
-        let turbofish = ty_generics.as_turbofish();
+        let turbofish = type_turbofish(&self.sig.generics);
+        if graph.receiver.is_some() || graph.associated {
+            quote!(let _ = Self::#f #turbofish;)
+        } else {
+            // Possibly an associated function: `f` may not name it (see `expand`).
+            TokenStream::new()
+        }
+    }
+
+    /// How a generated function calls another one generated beside it: `self.f_hvp` in a
+    /// method, `Self::f_hvp` in an associated function, `f_hvp` otherwise.
+    pub(crate) fn sibling(graph: &Graph, name: &Ident) -> TokenStream {
         match graph.receiver {
-            Some(_) => quote!(let _ = Self::#f #turbofish;),
-            None => quote!(let _ = #f #turbofish;),
+            Some(_) => quote!(self.#name),
+            None if graph.associated => quote!(Self::#name),
+            None => quote!(#name),
         }
     }
 
@@ -2026,10 +2057,7 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
         outer_results.push(quote!(#d));
     }
     let grad_tys = active.iter().map(|(_, p)| gradient_type(p));
-    let callee = match graph.receiver {
-        Some(_) => quote!(self.#into),
-        None => quote!(#into),
-    };
+    let callee = Signature::sibling(graph, &into);
     let doc = doc_lines(&[
         format!(
             "The value of [`{}`] and its gradient, by reverse-mode automatic differentiation:",

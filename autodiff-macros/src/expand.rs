@@ -48,9 +48,14 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
     // The function as written is its tokens: printing the parsed function again would recurse
     // down every chain of binary operators in it, a sum of thousands of terms as deep as long.
     let generated = generate(attr, &function);
+    // A function without receiver that does not name `Self` may be a free function or an
+    // associated one: generated code cannot name it (`f` or `Self::f`) to mark it used, so it
+    // is allowed to be unused, as a crate that only calls `f_grad` leaves it.
+    let allow = (!lower::has_receiver(&function) && !lower::associated(&function))
+        .then(|| quote!(#[allow(dead_code)]));
     lower::dispose(function);
     match generated {
-        Ok(generated) => quote!(#item #generated),
+        Ok(generated) => quote!(#allow #item #generated),
         Err(e) => {
             let error = e.into_compile_error();
             quote!(#item #error)

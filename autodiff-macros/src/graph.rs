@@ -617,6 +617,9 @@ pub struct Graph {
     pub output_ty: FloatTy,
     /// `&self`, for a method: passed through unchanged.
     pub receiver: Option<TokenStream>,
+    /// Whether a function without receiver names `Self` (in its signature or body), so is an
+    /// associated function of an `impl` block: generated code calls its siblings as `Self::f`.
+    pub associated: bool,
     /// Whether `wrt` names `self`.
     pub self_active: bool,
     /// The fields of structs the body reads.

@@ -116,6 +116,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         out_params: Vec::new(),
         structs: fields::Structs::default(),
         generic: None,
+        float_ty: None,
+        tails: Vec::new(),
         closures: Vec::new(),
         projections: HashMap::new(),
         const_arrays: HashMap::new(),
@@ -123,6 +125,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         nested_params: HashSet::new(),
     };
     let output_ty = cx.signature(item);
+    cx.float_ty = output_ty;
     let params = cx.params(item, options);
     cx.register_structs(&params);
     let output = cx.body(&item.block, output_ty.is_some());
@@ -142,6 +145,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         checks: cx.checks,
         output,
         output_ty: output_ty.unwrap_or(FloatTy::F64),
+        associated: cx.receiver.is_none() && associated(item),
         receiver: cx.receiver,
         self_active: cx.structs.self_active,
         fields: cx.structs.leaves,
@@ -406,6 +410,11 @@ struct Lowerer {
     structs: fields::Structs,
     /// The float type parameter of a function generic over `T: Float`.
     generic: Option<Ident>,
+    /// The float type the function returns, when it returns one.
+    float_ty: Option<FloatTy>,
+    /// For each block being lowered that binds a field with `let`, the tokens of the
+    /// expression that ends it (see [`Lowerer::learn_bound_array_field`]).
+    tails: Vec<Option<TokenStream>>,
     /// The closures bound with `let`, by [`Bound::Closure`].
     closures: Vec<iter::Closure>,
     /// For a closure bound with `let` that returns an array or a tuple, by its
@@ -427,6 +436,83 @@ fn mentions(tokens: TokenStream, word: &str) -> bool {
         TokenTree::Group(g) => mentions(g.stream(), word),
         _ => false,
     })
+}
+
+/// A return type that is not a float, an array or a tuple of them.
+#[cold]
+#[inline(never)]
+fn return_type(ty: &Type, not_generic: bool) -> syn::Error {
+    let base = "a differentiated function returns `f64` or `f32`, or several outputs: `[f64; M]` or a tuple of floats and float arrays";
+    match ty {
+        // `-> T` in `impl<T: Float> S<T>`: the macro sees the method, not the `impl` block.
+        Type::Path(p)
+            if not_generic
+                && p.qself.is_none()
+                && p.path.get_ident().is_some_and(|t| {
+                    t.to_string().starts_with(|c: char| c.is_ascii_uppercase())
+                }) =>
+        {
+            let t = p.path.get_ident().expect("checked by the guard");
+            err(
+                ty,
+                format!(
+                    "{base}; if `{t}` is a float type parameter of the `impl` block (`impl<{t}: Float> S<{t}>`), the macro cannot see it: write the method in an `impl S<f64>` block, or differentiate a free function generic over `{t}: Float` that takes the fields it reads"
+                ),
+            )
+        }
+        _ => err(ty, base),
+    }
+}
+
+/// A parameter bound by a pattern rather than a name: the generated functions pass each
+/// parameter on by its name.
+#[cold]
+#[inline(never)]
+fn param_pattern(pat: &Pat, ty: &Type) -> syn::Error {
+    let tidy = |t: TokenStream| {
+        t.to_string()
+            .replace(" ,", ",")
+            .replace(" ;", ";")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace("[ ", "[")
+            .replace(" ]", "]")
+            .replace("& ", "&")
+    };
+    let message = match pat {
+        Pat::Wild(_) => format!(
+            "a differentiated function passes its parameters on by name: name this one, as in `_unused: {}`",
+            tidy(ty.to_token_stream())
+        ),
+        other => format!(
+            "a differentiated function passes its parameters on by name: name this one, as in `p: {}`, and destructure it in the body, `let {} = p;`",
+            tidy(ty.to_token_stream()),
+            tidy(other.to_token_stream())
+        ),
+    };
+    err(pat, message)
+}
+
+/// Whether a function takes `self` in some form.
+pub fn has_receiver(item: &ItemFn) -> bool {
+    item.sig
+        .inputs
+        .iter()
+        .any(|a| matches!(a, FnArg::Receiver(_)))
+}
+
+/// Whether a function without receiver names `Self`, in its signature or its body: it is an
+/// associated function of an `impl` block, which generated code names as `Self::f`. (A function
+/// that does not name `Self` reads the same inside an `impl` block as outside.)
+pub fn associated(item: &ItemFn) -> bool {
+    !has_receiver(item)
+        && (mentions(item.sig.to_token_stream(), "Self")
+            // Printed a statement at a time without recursion: a body may be one long chain.
+            || item
+                .block
+                .stmts
+                .iter()
+                .any(|s| mentions(chains::stmt(s), "Self")))
 }
 
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.
@@ -706,7 +792,13 @@ impl Lowerer {
         generic::set_float_param(float_param.as_ref());
         if float_param.is_some() {
             self.generic = float_param;
-        } else if !sig.generics.params.is_empty() {
+        } else if sig
+            .generics
+            .params
+            .iter()
+            .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        {
+            // Lifetimes are copied to the generated functions as they are.
             self.errors.push(err(&sig.generics, generic));
         } else if let Some(w) = &sig.generics.where_clause {
             self.errors.push(err(w, generic));
@@ -719,10 +811,7 @@ impl Lowerer {
             ReturnType::Type(_, ty) => {
                 let float = float_type(ty);
                 if float.is_none() {
-                    self.errors.push(err(
-                        ty,
-                        "a differentiated function returns `f64` or `f32`, or several outputs: `[f64; M]` or a tuple of floats and float arrays",
-                    ));
+                    self.errors.push(return_type(ty, self.generic.is_none()));
                 }
                 float
             }
@@ -744,23 +833,29 @@ impl Lowerer {
             let typed = match arg {
                 FnArg::Receiver(r) => {
                     if r.mutability.is_some()
-                        || !matches!(r.kind, syn::ReceiverKind::Reference(_, _, None))
+                        || !matches!(
+                            r.kind,
+                            syn::ReceiverKind::Reference(_, _, None) | syn::ReceiverKind::Value
+                        )
                     {
                         self.errors.push(err(
                             r,
-                            "a differentiated method takes `&self`: it reads its fields as constants",
+                            "a differentiated method takes `&self` or `self`: it only reads its fields (`wrt(self)` gives them derivatives)",
                         ));
                     }
-                    self.receiver = Some(r.to_token_stream());
+                    // `self` by value: the generated functions borrow it, since they only read
+                    // its fields and call each other with it.
+                    self.receiver = Some(if matches!(r.kind, syn::ReceiverKind::Value) {
+                        quote::quote_spanned!(r.self_token.span=> &self)
+                    } else {
+                        r.to_token_stream()
+                    });
                     continue;
                 }
                 FnArg::Typed(t) => t,
             };
             let Pat::Ident(pat) = &*typed.pat else {
-                self.errors.push(err(
-                    &typed.pat,
-                    "parameters must be plain names such as `x: f64`; destructure inside the body",
-                ));
+                self.errors.push(param_pattern(&typed.pat, &typed.ty));
                 continue;
             };
             if let Some(r) = &pat.by_ref {
@@ -977,6 +1072,13 @@ impl Lowerer {
             let done = self.flag("returned", span);
             self.ret = Some(ReturnFlags { value, done });
         }
+        self.push_tail(
+            stmts,
+            match tail {
+                Tail::Expr(e) => Some(e),
+                Tail::Missing(_) => None,
+            },
+        );
         let value = self.stmts(stmts, &mut |cx: &mut Self| match tail {
             Tail::Expr(e) => {
                 let v = cx.expr(e);
@@ -992,6 +1094,7 @@ impl Lowerer {
                 "the body must end with the value it returns, an expression of type `f64` or `f32`",
             ))),
         });
+        self.tails.pop();
         match (self.ret, value) {
             (Some(r), _) => {
                 self.forget();
@@ -1083,9 +1186,11 @@ impl Lowerer {
             Some((Stmt::Expr(e, None), rest)) => (rest, Some(e)),
             _ => (&block.stmts[..], None),
         };
+        self.push_tail(stmts, tail);
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
         }
+        self.tails.pop();
         let value = match tail {
             Some(e) => self.expr(e),
             None => self.fail(syn::Error::new(
@@ -1115,6 +1220,7 @@ impl Lowerer {
                 _ => (&block.stmts[..], None),
             };
             cx.exit_target = target.cloned();
+            cx.push_tail(stmts, tail);
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
                     (Some(e), Some(t)) => cx.assign_to(e, t),
@@ -1128,6 +1234,7 @@ impl Lowerer {
                 }
                 None
             });
+            cx.tails.pop();
         })
     }
 
@@ -1272,6 +1379,7 @@ impl Lowerer {
                 "`let ... else` is not supported: bind a plain name",
             ));
         }
+        self.learn_bound_array_field(&local.pat, &init.expr, rest);
         let Pat::Ident(p) = pat else {
             if matches!(pat, Pat::Wild(_)) {
                 self.expr(&init.expr);
@@ -2630,6 +2738,7 @@ impl Lowerer {
             }
             ids.push(self.expr(a));
         }
+        self.type_field_args(&ids);
         let floats: Vec<bool> = ids
             .iter()
             // A constant of a type the macro does not see (a struct, a field, a `const`) has no

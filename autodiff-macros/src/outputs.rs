@@ -239,6 +239,18 @@ fn kind(ty: &Type) -> Kind {
 
 fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
     let sig = &function.sig;
+    if sig
+        .generics
+        .params
+        .iter()
+        .all(|p| matches!(p, syn::GenericParam::Lifetime(_)))
+        && !sig.generics.params.is_empty()
+    {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a function with several outputs cannot have lifetime parameters yet: remove them and let the references' lifetimes be elided, as in `x: &[f64]`",
+        ));
+    }
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new(
             sig.generics.span(),
@@ -781,6 +793,11 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         jvp_lanes,
         row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
         names,
+        at: if lower::associated(function) {
+            quote!(Self::)
+        } else {
+            TokenStream::new()
+        },
     };
     let mut tokens = quote!(#helper_tokens #derived);
     if let Some((_, row_tokens)) = row_grad {
@@ -816,6 +833,8 @@ struct Gen<'a> {
     /// `f_outputs_row_grad`, the gradient of one iteration of a loop that writes one output an
     /// iteration (`rows.rs`).
     row_grad: Option<Ident>,
+    /// `Self::` before the names of generated functions, in an associated function.
+    at: TokenStream,
     names: Names,
 }
 
@@ -954,6 +973,8 @@ impl Gen<'_> {
     }
 
     fn vjp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed,
             out_,
@@ -1007,10 +1028,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #into_name(#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
             #[doc = #doc]
@@ -1018,17 +1039,19 @@ impl Gen<'_> {
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (#output_, #(#grads,)*) = #into_name(#(#call_args,)* #seed);
+                let (#output_, #(#grads,)*) = #at #into_name(#(#call_args,)* #seed);
                 (#output_, #(#all,)*)
             }
         }
     }
 
     fn vjp_plain(&self, name: &Ident, doc: &str) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed, out_, d_out_, ..
         } = &self.names;
-        let Gen { f, vis, float, .. } = *self;
+        let Gen { vis, float, .. } = *self;
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
@@ -1047,10 +1070,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 #pack
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
             }
         }
@@ -1059,6 +1082,8 @@ impl Gen<'_> {
     /// `f_hvp` (over `f_hvp_into` with slices): the helper's `_hvp_into` with the seed and its
     /// tangent flattened, the outputs and their tangents rebuilt.
     fn hvp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             seed,
             v_seed,
@@ -1119,12 +1144,12 @@ impl Gen<'_> {
         );
         let body = |args: &[TokenStream]| {
             quote! {
-                let _ = #f;
+                #use_original
                 let mut #out: [#float; #m] = [0.0; #m];
                 let mut #v_out: [#float; #m] = [0.0; #m];
                 #pack_seed
                 #pack_v_seed
-                let (_, #(#grads,)* #(#hvs,)*) = #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
+                let (_, #(#grads,)* #(#hvs,)*) = #at #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
                 (#unpack, #(#grads,)* #unpack_v, #(#hvs,)*)
             }
         };
@@ -1183,7 +1208,7 @@ impl Gen<'_> {
             )]
             #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
                 #(#buffers)*
-                let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #into_name(#(#plain_args,)* #seed, #v_seed);
+                let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #at #into_name(#(#plain_args,)* #seed, #v_seed);
                 (#output_, #(#all_grads,)* #tangent_, #(#all_hvs,)*)
             }
         }
@@ -1207,7 +1232,20 @@ impl Gen<'_> {
         out
     }
 
+    /// `let _ = Self::f;` in an associated function, so that `f` counts as used; a function that
+    /// may be free or associated is allowed to be unused instead (see `expand`).
+    fn use_original(&self) -> TokenStream {
+        let f = self.f;
+        if self.at.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(let _ = Self::#f;)
+        }
+    }
+
     fn jvp(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names { out_, d_out_, .. } = &self.names;
         let Gen { f, vis, float, .. } = *self;
         let out_ty = &self.output.ty;
@@ -1234,10 +1272,10 @@ impl Gen<'_> {
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
-                let _ = #f;
+                #use_original
                 let mut #out_: [#float; #m] = [0.0; #m];
                 let mut #d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack_v, #unpack_t)
             }
         }
@@ -1252,6 +1290,7 @@ impl Gen<'_> {
         rows: &TokenStream,
         col: &TokenStream,
     ) -> TokenStream {
+        let at = &self.at;
         let Names {
             out_,
             d_out_,
@@ -1295,7 +1334,7 @@ impl Gen<'_> {
                 let mut #d_out_: [#float; #m] = [0.0; #m];
                 #d_out_[#i_] = 1.0;
                 #(#clear)*
-                let (_, #(#grads,)*) = #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
+                let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 let #row_ = #rows;
                 #(#fill_row)*
             }
@@ -1336,7 +1375,7 @@ impl Gen<'_> {
             for #j_ in 0..::core::cmp::max(#n, 1) {
                 #(#tangents)*
                 let mut #d_out_: [#float; #m] = [0.0; #m];
-                let _ = #jvp(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 if #j_ < #n {
                     for (#i_, #t_) in #d_out_.iter().enumerate() {
                         #col = *#t_;
@@ -1370,6 +1409,7 @@ impl Gen<'_> {
     /// The Jacobian row by row: iteration `i_` of the function's loop, differentiated alone,
     /// gives output `i_` and row `i_`.
     fn rows(&self, row_grad: &Ident, offsets: &[(usize, Len)]) -> TokenStream {
+        let at = &self.at;
         let Names {
             out_,
             jac_,
@@ -1392,7 +1432,7 @@ impl Gen<'_> {
         });
         quote! {
             for #i_ in 0..#m {
-                let (#value_, #(#grads,)*) = #row_grad(#(#names,)* #i_);
+                let (#value_, #(#grads,)*) = #at #row_grad(#(#names,)* #i_);
                 #out_[#i_] = #value_;
                 let #row_ = &mut #jac_[#i_];
                 #(#fill_row)*
@@ -1408,6 +1448,7 @@ impl Gen<'_> {
         offsets: &[(usize, Len)],
         col: &TokenStream,
     ) -> Option<(TokenStream, TokenStream)> {
+        let at = &self.at;
         let Names {
             out_,
             d_out_,
@@ -1482,7 +1523,7 @@ impl Gen<'_> {
                 let #chunk_: usize = 0;
                 #(#seeds)*
                 let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
-                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
                 for (#row_, #t_) in #jac_.iter_mut().zip(&#d_out_) {
                     *#row_ = #t_.0;
                 }
@@ -1494,7 +1535,7 @@ impl Gen<'_> {
             for #chunk_ in (0..::core::cmp::max(#nt, 1)).step_by(#lanes_) {
                 #(#seeds)*
                 let mut #d_out_: [#lane_; #m] = [#lane_::splat(0.0); #m];
-                let _ = #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
+                let _ = #at #jvp_lanes::<#lanes_>(#(#args,)* &mut #out_, &mut #d_out_);
                 for (#i_, #t_) in #d_out_.iter().enumerate() {
                     for (#l_, #x_) in #t_.0.iter().enumerate() {
                         let #j_ = #chunk_ + #l_;
@@ -1509,6 +1550,8 @@ impl Gen<'_> {
     }
 
     fn jacobian(&self) -> TokenStream {
+        let at = &self.at;
+        let use_original = self.use_original();
         let Names {
             jac,
             out_,
@@ -1554,7 +1597,7 @@ impl Gen<'_> {
                 #[must_use]
                 #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
                 #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
-                    let _ = #f;
+                    #use_original
                     let mut #out_: [#float; #m] = [0.0; #m];
                     let mut #jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
                     #sweeps
@@ -1579,7 +1622,7 @@ impl Gen<'_> {
             #[doc = #into_doc]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
             #vis fn #into(#(#params,)* #jac: &mut [#float]) -> #out_ty {
-                let _ = #f;
+                #use_original
                 let #n_: usize = #n;
                 ::core::assert_eq!(#jac.len(), #m * #n_, #jac_message);
                 let mut #out_: [#float; #m] = [0.0; #m];
@@ -1592,7 +1635,7 @@ impl Gen<'_> {
             #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
                 let #n_: usize = #n;
                 let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * #n_];
-                let #output_ = #into(#(#names,)* &mut #jac_);
+                let #output_ = #at #into(#(#names,)* &mut #jac_);
                 (#output_, #jac_)
             }
         }

@@ -8,7 +8,7 @@ pub use crate::lanes::{Lanes, dot_lanes, scaled_lanes, zero_wins_each, zero_wins
     message = "this call's `_grad` does not return the value followed by one gradient entry per float argument",
     label = "`{Self}` has a different number of entries",
     note = "a function called from a `#[differentiate]` function needs a `_grad` that returns the value, then one entry per float argument, in order: a `wrt(...)` on it must name every float parameter",
-    note = "a constant whose type the macro cannot see (a field, a `const`, a struct) has no entry: pass a float constant as a float by binding it first, as in `let c: f64 = p.c;`"
+    note = "a constant whose type the macro cannot see (a field of a constant struct, a `const`, a struct) has no entry: pass a float constant as a float by binding it first, as in `let c: f64 = p.c;`; a field of a struct that `wrt` names is taken for a float: pass an integer field by binding it with its type first, as in `let n: usize = p.n;`"
 )]
 pub trait Entries<const N: usize> {}
 

@@ -335,7 +335,18 @@ pub fn expand_checked(attr: &TokenStream, item: &TokenStream) -> Result<Duration
         let text = expanded.to_string();
         let file = syn::parse2::<syn::File>(expanded)
             .map_err(|e| format!("the expansion does not parse: {e}\n{text}"))?;
-        let first = file.items.first().map(|i| quote::quote!(#i).to_string());
+        // Less the `#[allow(dead_code)]` put before a function that may be free or associated.
+        let first = file.items.first().map(|i| {
+            let mut i = i.clone();
+            if let syn::Item::Fn(f) = &mut i
+                && f.attrs.first().is_some_and(|a| {
+                    quote::quote!(#a).to_string() == quote::quote!(#[allow(dead_code)]).to_string()
+                })
+            {
+                f.attrs.remove(0);
+            }
+            quote::quote!(#i).to_string()
+        });
         if first != Some(quote::quote!(#function).to_string()) {
             return Err(format!(
                 "the expansion does not start with the function as written\n{text}"

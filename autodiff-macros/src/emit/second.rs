@@ -355,10 +355,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             hvs_out.push(quote!(#hv));
         }
         into_results.extend(into_hvs);
-        let into_callee = match graph.receiver {
-            Some(_) => quote!(self.#hvp_name),
-            None => quote!(#hvp_name),
-        };
+        let into_callee = Signature::sibling(graph, &hvp_name);
         let many = (hvp_params.len() + usize::from(graph.receiver.is_some()) > 7)
             .then(|| quote!(#[allow(clippy::too_many_arguments)]));
         let doc = doc_lines(&[
@@ -692,10 +689,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     }
     let ignored = grads_returned.iter().map(|_| quote!(_));
     let callee = if has_slices { &hvp_name } else { &name };
-    let callee = match graph.receiver {
-        Some(_) => quote!(self.#callee),
-        None => quote!(#callee),
-    };
+    let callee = Signature::sibling(graph, callee);
     let hessian = sig.name("hessian");
     let (hess_ty, hess_init, upper, lower, row) = if dynamic {
         (

@@ -2,7 +2,8 @@
 //!
 //! The macro cannot see a struct's definition, so it learns the fields from their use: a field
 //! that is indexed (or whose `len()` is taken, or that an iterator reads: `&p.w`, `p.w.iter()`,
-//! `p.w.windows(2)`) is a float array, any other is a scalar. Each
+//! `p.w.windows(2)`), or that is bound to a local the body uses so (`let w = p.w;`,
+//! `let [a, b] = p.w;`), is a float array, any other is a scalar. Each
 //! field the body reads becomes one leaf of the graph, read once at the top of the function:
 //! a scalar field is a node, an array field a slice variable `let p_w = &p.w[..];`. When `wrt`
 //! names the struct (or `self`), those leaves are active, and the struct's gradient entry is a
@@ -32,6 +33,40 @@ pub(super) struct Structs {
 /// Whether a parameter is a struct: a value of a type the macro does not know, not an array.
 pub(super) fn is_struct(p: &Param, ty: Ty) -> bool {
     p.var.is_none() && p.float.is_none() && ty == Ty::Other
+}
+
+/// Whether the tokens use `name` as an array: `name[..]`, `&name`, `name.iter()`, `name.len()`
+/// and the other methods of slices that the body may call.
+fn used_as_array(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            TokenTree::Group(g) if used_as_array(g.stream(), name) => return true,
+            TokenTree::Ident(id) if id == name => {
+                let after = tokens.get(i + 1);
+                let indexed = matches!(after, Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket);
+                let method = matches!(after, Some(TokenTree::Punct(p)) if p.as_char() == '.')
+                    && matches!(tokens.get(i + 2), Some(TokenTree::Ident(m)) if [
+                        "iter", "len", "windows", "chunks_exact", "chunks", "into_iter", "map", "split_at"
+                    ].iter().any(|n| m == n));
+                // `for v in &w`, `dot(&w, x)`, `x.iter().zip(&w)`; not `v * &s`.
+                let borrowed = i > 0
+                    && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '&')
+                    && (i == 1
+                        || match &tokens[i - 2] {
+                            TokenTree::Ident(k) => k == "in",
+                            TokenTree::Punct(p) => p.as_char() == ',',
+                            _ => false,
+                        });
+                if indexed || method || borrowed {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Lowerer {
@@ -176,6 +211,80 @@ impl Lowerer {
         }
     }
 
+    /// `let w = self.w;`, `let [a, b] = m.w;`, `let w: [f64; 2] = p.w;`: a field that the body
+    /// has not read yet, bound by an array pattern, with an array type, or to a name that the
+    /// statements after it index or iterate over, is an array field.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn learn_bound_array_field(
+        &mut self,
+        pat: &syn::Pat,
+        init: &Expr,
+        rest: &[syn::Stmt],
+    ) {
+        let mut base = strip(init);
+        while let Expr::Reference(syn::ExprReference {
+            expr,
+            mutability: None,
+            ..
+        })
+        | Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Deref(_),
+            expr,
+            ..
+        }) = base
+        {
+            base = strip(expr);
+        }
+        if !matches!(base, Expr::Field(_))
+            || !self.names_field(base)
+            || self.known_leaf(base).is_some()
+        {
+            return;
+        }
+        let (pat, typed) = match pat {
+            syn::Pat::Type(t) => (&*t.pat, super::array_type(&t.ty).is_some()),
+            p => (p, false),
+        };
+        let array = typed
+            || match pat {
+                syn::Pat::Slice(_) => true,
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    rest.iter()
+                        .any(|s| used_as_array(super::chains::stmt(s), &p.ident))
+                        || self
+                            .tails
+                            .last()
+                            .and_then(Clone::clone)
+                            .is_some_and(|t| used_as_array(t, &p.ident))
+                }
+                _ => false,
+            };
+        if array {
+            self.learn_array_field(init);
+        }
+    }
+
+    /// Records the tokens of the expression that ends a block, when a `let` among `stmts` binds
+    /// a field: [`Lowerer::learn_bound_array_field`] looks for the name's uses there too.
+    /// Popped by the caller once the block is lowered.
+    #[inline(never)]
+    pub(super) fn push_tail(&mut self, stmts: &[syn::Stmt], tail: Option<&Expr>) {
+        let binds_field = stmts.iter().any(|s| {
+            let syn::Stmt::Local(l) = s else { return false };
+            let Some(init) = &l.init else { return false };
+            let mut e = strip(&init.expr);
+            while let Expr::Reference(syn::ExprReference { expr, .. })
+            | Expr::Unary(syn::ExprUnary { expr, .. }) = e
+            {
+                e = strip(expr);
+            }
+            matches!(e, Expr::Field(_))
+        });
+        let tokens = tail.filter(|_| binds_field).map(super::chains::expr);
+        self.tails.push(tokens);
+    }
+
     /// Whether `v` is the slice of an array field.
     pub(super) fn is_field(&self, v: VarId) -> bool {
         self.structs.leaves.iter().any(|f| f.var == Some(v))
@@ -271,6 +380,54 @@ impl Lowerer {
 }
 
 impl Lowerer {
+    /// The arguments of a call that are fields of a struct `wrt` names (or of `self` with
+    /// `wrt(self)`), or float arithmetic of them, such as `g(x, self.m)` or
+    /// `g(self.m + self.s)`: floats, whose derivatives flow through the call's gradient
+    /// entries, as they do through `let m: f64 = self.m;`.
+    // Kept out of the frames of the recursive `expr`, which deep expressions nest.
+    #[inline(never)]
+    pub(super) fn type_field_args(&mut self, ids: &[NodeId]) {
+        let float = ids
+            .iter()
+            .find_map(|a| match self.nodes[a.0].ty {
+                Ty::Float(Some(t)) => Some(t),
+                _ => None,
+            })
+            .or(self.float_ty)
+            .unwrap_or(graph::FloatTy::F64);
+        for &a in ids {
+            if self.nodes[a.0].ty == Ty::Other && self.reads_active_field(a) {
+                self.annotate(a, float);
+            }
+        }
+    }
+
+    /// Whether `n` is an active field, or float arithmetic over fields and constants that reads
+    /// one.
+    fn reads_active_field(&self, n: NodeId) -> bool {
+        let mut work = vec![n];
+        let mut found = false;
+        while let Some(n) = work.pop() {
+            let node = &self.nodes[n.0];
+            if node.ty != Ty::Other {
+                return false;
+            }
+            match &node.op {
+                Op::Member(_) => {
+                    found |= self
+                        .structs
+                        .leaves
+                        .iter()
+                        .any(|l| l.active && l.node == Some(n));
+                }
+                Op::Const(_) => {}
+                Op::Prim(p) if p.is_float_arithmetic() => work.extend(node.args.iter().copied()),
+                _ => return false,
+            }
+        }
+        found
+    }
+
     /// A struct that `wrt` names contributes to the result only through the fields the body
     /// reads: a call that takes the struct whole, or a method of `self` with `wrt(self)`, would
     /// hide its fields from the gradient, so it is an error rather than a zero.
@@ -289,17 +446,17 @@ impl Lowerer {
                 Op::SelfValue(_) if self.structs.self_active => Some("self".to_owned()),
                 _ => None,
             });
-            let name = match (through_self, whole) {
-                (true, _) => "self".to_owned(),
-                (false, Some(name)) => name,
+            let g = &callee.name;
+            let message = match (through_self, whole) {
+                (true, _) => format!(
+                    "`wrt` names `self`, and the call `self.{g}(..)` would hide how the result depends on the fields of `self` (the macro cannot add `{g}_grad`'s `Self` gradient to this one's): make `{g}` an associated function of the fields it reads, as in `fn {g}(v: f64, a: f64) -> f64`, and call it as `Self::{g}(v, self.a)`; fields passed as arguments get their derivatives"
+                ),
+                (false, Some(name)) => format!(
+                    "`wrt` names `{name}`, and passing it whole to `{g}` would hide how the result depends on its fields: make `{g}` take the fields it reads, as in `{g}(x, {name}.a)` (`&{name}.w` for an array field); fields passed as arguments get their derivatives"
+                ),
                 (false, None) => continue,
             };
-            errors.push(syn::Error::new(
-                node.span,
-                format!(
-                    "`wrt` names `{name}`, and this call would hide how the result depends on its fields: pass the fields the callee reads as arguments (`{name}.w`, `{name}.b`)"
-                ),
-            ));
+            errors.push(syn::Error::new(node.span, message));
         }
         for e in errors {
             self.errors.push(e);

@@ -905,12 +905,14 @@ impl Lowerer {
                     Item::View(_) => "a slice",
                     Item::Tuple(_) => "a tuple",
                 };
-                self.errors.push(err(
-                    pat,
-                    format!(
+                let message = match (pat, &item) {
+                    (Pat::Slice(_), Item::Value(_)) => "this array pattern binds a value that the macro takes for a number: destructure an array, such as a parameter `[f64; N]`, a local array or an array field (`let [a, b] = p.w;` where the body reads `p.w` no other way), or bind the value to a name".to_owned(),
+                    (Pat::Tuple(_), Item::Tuple(_)) => "this tuple pattern does not match the tuple's length, or has `..`: name each part, as in `(a, b)`".to_owned(),
+                    _ => format!(
                         "this pattern cannot bind {what}: use a name, `_`, `&v`, `(a, b)` for a pair, or `[a, b]` for an array"
                     ),
-                ));
+                };
+                self.errors.push(err(pat, message));
                 self.fail_names(pat);
             }
         }

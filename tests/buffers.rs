@@ -1443,3 +1443,82 @@ fn helpers_that_overwrite_their_buffers_say_so() {
     let along: f64 = grad.iter().zip(&dir).map(|(g, v)| g * v).sum();
     assert!((tangent - along).abs() < 1e-12 * (1.0 + along.abs()));
 }
+
+/// Gathers `x` at the indices `idx`, squared, into `out`: `idx` is a constant slice before
+/// the out-parameter, with no derivative buffer.
+#[differentiate(reverse, forward, hessian)]
+fn gather_sq(x: &[f64], idx: &[usize], out: &mut [f64]) {
+    for i in 0..idx.len() {
+        out[i] = x[idx[i]] * x[idx[i]];
+    }
+}
+
+/// g = [x₂², x₀², x₁²] at `idx = [2, 0, 1]`; f = g₀g₁ − g₂ = x₀²x₂² − x₁².
+#[differentiate(reverse, forward, hessian)]
+fn gathered(x: &[f64], idx: &[usize]) -> f64 {
+    let mut g = [0.0; 3];
+    gather_sq(x, idx, &mut g);
+    g[0] * g[1] - g[2]
+}
+
+/// As `gathered`, with a part of a local index array.
+#[differentiate(reverse, forward, hessian)]
+fn gathered_local(x: &[f64]) -> f64 {
+    let idx = [2usize, 0, 1, 0];
+    let mut g = [0.0; 3];
+    gather_sq(x, &idx[..3], &mut g);
+    g[0] * g[1] - g[2]
+}
+
+/// Constants of a helper, passed by reference.
+struct Shift {
+    by: f64,
+}
+
+/// `out = x² + shift`.
+#[differentiate(reverse, forward, hessian)]
+fn shifted_sq(x: &[f64], cfg: &Shift, out: &mut [f64]) {
+    for i in 0..x.len() {
+        out[i] = x[i] * x[i] + cfg.by;
+    }
+}
+
+/// g = x² + s; f = g₀g₁ − g₂.
+#[differentiate(reverse, forward, hessian)]
+fn shifted_caller(x: &[f64], cfg: &Shift) -> f64 {
+    let mut g = [0.0; 3];
+    shifted_sq(x, cfg, &mut g);
+    g[0] * g[1] - g[2]
+}
+
+#[test]
+fn buffer_helpers_take_constant_references_before_their_out_parameter() {
+    let x = [1.0, 2.0, 3.0];
+    let idx = [2, 0, 1];
+    // ∂f = (2x₀x₂², −2x₁, 2x₂x₀²); H: ∂₀₀ = 2x₂², ∂₀₂ = 4x₀x₂, ∂₁₁ = −2, ∂₂₂ = 2x₀².
+    let want_grad = [18.0, -4.0, 6.0];
+    let want_hess = [18.0, 0.0, 12.0, 0.0, -2.0, 0.0, 12.0, 0.0, 2.0];
+    let (f, g) = gathered_grad(&x, &idx);
+    assert_eq!((f, g), (5.0, want_grad.to_vec()));
+    let (f, g) = gathered_local_grad(&x);
+    assert_eq!((f, g), (5.0, want_grad.to_vec()));
+    for (k, &want) in want_grad.iter().enumerate() {
+        let mut v = [0.0; 3];
+        v[k] = 1.0;
+        assert_eq!(gathered_jvp(&x, &v, &idx), (5.0, want));
+        assert_eq!(gathered_local_jvp(&x, &v), (5.0, want));
+    }
+    assert_eq!(gathered_hessian(&x, &idx).2, want_hess.to_vec());
+    assert_eq!(gathered_local_hessian(&x).2, want_hess.to_vec());
+
+    // g = [1.5, 4.5, 9.5]: f = −2.75, ∂f = (2x₀g₁, 2x₁g₀, −2x₂), H: ∂₀₀ = 2g₁, ∂₀₁ = 4x₀x₁,
+    // ∂₁₁ = 2g₀, ∂₂₂ = −2.
+    let cfg = Shift { by: 0.5 };
+    let (f, g) = shifted_caller_grad(&x, &cfg);
+    assert_eq!((f, g), (-2.75, vec![9.0, 6.0, -6.0]));
+    assert_eq!(shifted_caller_jvp(&x, &[0.0, 1.0, 0.0], &cfg), (-2.75, 6.0));
+    let (_, _, h) = shifted_caller_hessian(&x, &cfg);
+    assert_eq!(h, vec![9.0, 8.0, 0.0, 8.0, 3.0, 0.0, 0.0, 0.0, -2.0]);
+    let fd = differences(|p| shifted_caller(p, &cfg), &x);
+    assert_all_close_to("shifted_caller", &shifted_caller_grad(&x, &cfg).1, &fd, 1e-6);
+}

@@ -78,6 +78,41 @@ impl Lowerer {
         writes_into(c) || c.args.iter().any(|a| self.names_out_param(a))
     }
 
+    /// An argument that names an array of integers or of another constant type, whole or a
+    /// part (`idx`, `&idx[a..b]`): passed as it is, without a derivative buffer.
+    #[inline(never)]
+    fn constant_array_arg(&mut self, a: &Expr) -> Option<graph::NodeId> {
+        if !self.names_array(a) {
+            return None;
+        }
+        let view = self.view_of(a)?;
+        if matches!(self.vars[view.var.0].ty, Ty::Float(_)) {
+            return None;
+        }
+        let ty = self.vars[view.var.0].ty;
+        Some(match view.offset {
+            None => self.push(Op::Array(view.var, view.refs), vec![], ty, a.span()),
+            Some(start) => {
+                let end = self.view_end(view, start, a.span());
+                self.push(Op::Part(view.var), vec![start, end], ty, a.span())
+            }
+        })
+    }
+
+    /// Whether a scalar argument is a float, with a derivative: not a reference to a constant
+    /// (`&cfg`), nor a parameter of a type that is not a float (`cfg: &Cfg`).
+    #[inline(never)]
+    fn float_arg(&self, a: &Expr, n: graph::NodeId) -> bool {
+        let node = &self.nodes[n.0];
+        match node.ty {
+            Ty::Float(_) => true,
+            Ty::Other => {
+                !matches!(strip(a), Expr::Reference(_)) && !matches!(node.op, Op::Param(_))
+            }
+            _ => false,
+        }
+    }
+
     /// `g(&x, mu, &mut out);`: a statement that writes `out`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
@@ -138,6 +173,13 @@ impl Lowerer {
                 other if !explicit && self.names_out_param(other) => (other, true),
                 other => (other, false),
             };
+            // `idx` or `&idx[a..b]` with `idx: &[usize]`: a constant array, passed as it is.
+            if !mutable && let Some(n) = self.constant_array_arg(a) {
+                args.push(n);
+                floats.push(false);
+                modes.push(Pass::Value);
+                continue;
+            }
             // The `&`s of the argument's type, counted from an owned array.
             let mut refs = i8::from(matches!(strip(a), Expr::Reference(_)));
             // `&p.w`, `&p.w[a..b]`: an array field, read.
@@ -268,7 +310,7 @@ impl Lowerer {
                 }
                 (None, false) => {
                     let n = self.expr(a);
-                    floats.push(matches!(self.nodes[n.0].ty, Ty::Float(_) | Ty::Other));
+                    floats.push(self.float_arg(a, n));
                     args.push(n);
                     modes.push(Pass::Value);
                     continue;

@@ -1520,5 +1520,95 @@ fn buffer_helpers_take_constant_references_before_their_out_parameter() {
     let (_, _, h) = shifted_caller_hessian(&x, &cfg);
     assert_eq!(h, vec![9.0, 8.0, 0.0, 8.0, 3.0, 0.0, 0.0, 0.0, -2.0]);
     let fd = differences(|p| shifted_caller(p, &cfg), &x);
-    assert_all_close_to("shifted_caller", &shifted_caller_grad(&x, &cfg).1, &fd, 1e-6);
+    assert_all_close_to(
+        "shifted_caller",
+        &shifted_caller_grad(&x, &cfg).1,
+        &fd,
+        1e-6,
+    );
+}
+
+/// `out = a − b`.
+#[differentiate(reverse, forward, hessian)]
+fn sub_into(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+/// The squared distance between two points stored one after the other in one slice: two parts
+/// of one array passed to one call.
+#[differentiate(reverse, forward, hessian)]
+fn pair_dist2(x: &[f64]) -> f64 {
+    let mut d = [0.0; 2];
+    sub_into(&x[0..2], &x[2..4], &mut d);
+    d[0] * d[0] + d[1] * d[1]
+}
+
+/// Every ordered pair of three points of a local array, weighted by the first's index.
+#[differentiate(reverse, forward, hessian)]
+fn weighted_pairs(x: [f64; 6]) -> f64 {
+    let p = [x[0] * x[1], x[1], x[2], x[3], x[4], x[5]];
+    let mut d = [0.0; 2];
+    let mut s = 0.0;
+    for i in 0..3 {
+        for j in 0..3 {
+            if i != j {
+                sub_into(&p[2 * i..2 * i + 2], &p[2 * j..2 * j + 2], &mut d);
+                s += (i as f64 + 1.0) * d[0] * d[0] * d[1];
+            }
+        }
+    }
+    s
+}
+
+/// The same slice passed twice: `x − x = 0`.
+#[differentiate(reverse, forward, hessian)]
+fn minus_itself(x: &[f64]) -> f64 {
+    let mut d = vec![0.0; x.len()];
+    sub_into(x, x, &mut d);
+    d[0] + x[0] * x[1]
+}
+
+#[test]
+fn two_parts_of_one_array_are_inputs_of_one_buffer_helper() {
+    let x = [1.0, 2.0, 4.0, 6.0];
+    assert_eq!(pair_dist2_grad(&x), (25.0, vec![-6.0, -8.0, 6.0, 8.0]));
+    let (_, _, h) = pair_dist2_hessian(&x);
+    let want = [
+        2.0, 0.0, -2.0, 0.0, //
+        0.0, 2.0, 0.0, -2.0, //
+        -2.0, 0.0, 2.0, 0.0, //
+        0.0, -2.0, 0.0, 2.0,
+    ];
+    assert_eq!(h, want.to_vec());
+    assert_eq!(pair_dist2_jvp(&x, &[1.0, 0.0, 0.0, 0.0]), (25.0, -6.0));
+
+    let p = [1.0, 2.0, 4.0, 6.0, 0.5, -1.0];
+    let fd = differences(|q| weighted_pairs(q.try_into().unwrap()), &p);
+    let (_, g) = weighted_pairs_grad(p);
+    assert_all_close_to("weighted_pairs", &g, &fd, 1e-6);
+    for k in 0..6 {
+        let mut v = [0.0; 6];
+        v[k] = 1.0;
+        let (_, t) = weighted_pairs_jvp(p, v);
+        assert_all_close_to("weighted_pairs_jvp", &[t], &[g[k]], 1e-12);
+    }
+    let (_, _, h) = weighted_pairs_hessian(p);
+    for k in 0..6 {
+        let mut v = [0.0; 6];
+        v[k] = 1.0;
+        let want = hv_by_differences(
+            |q| weighted_pairs_grad(q.try_into().unwrap()).1.to_vec(),
+            &p,
+            &v,
+        );
+        assert_all_close_to("weighted_pairs_hessian", &h[k], &want, 1e-5);
+    }
+
+    assert_eq!(minus_itself_grad(&[1.0, 2.0]), (2.0, vec![2.0, 1.0]));
+    assert_eq!(
+        minus_itself_hessian(&[1.0, 2.0]).2,
+        vec![0.0, 1.0, 1.0, 0.0]
+    );
 }

@@ -1612,3 +1612,85 @@ fn two_parts_of_one_array_are_inputs_of_one_buffer_helper() {
         vec![0.0, 1.0, 1.0, 0.0]
     );
 }
+
+/// `v = (q₀q₁, q₁²)`: accelerations from positions.
+#[differentiate(reverse, forward, hessian)]
+fn accel2(q: &[f64], v: &mut [f64]) {
+    v[0] = q[0] * q[1];
+    v[1] = q[1] * q[1];
+}
+
+/// One half of a state written from the other through `split_at_mut`:
+/// state = [x₀, x₁, x₀x₁, x₁²], f = x₀x₁³ + x₀.
+#[differentiate(reverse, forward, hessian)]
+fn half_from_half(x: &[f64]) -> f64 {
+    let mut state = [x[0], x[1], 0.0, 0.0];
+    let (q, v) = state.split_at_mut(2);
+    accel2(q, &mut *v);
+    state[2] * state[3] + state[0]
+}
+
+/// The same in a loop over a buffer, the halves passed as parts.
+#[differentiate(reverse, forward, hessian)]
+fn half_from_half_steps(x: &[f64]) -> f64 {
+    let mut state = vec![0.0; 4];
+    state[0] = x[0];
+    state[1] = x[1];
+    for _ in 0..2 {
+        let (q, v) = state.split_at_mut(2);
+        accel2(&q[..], &mut v[..]);
+        state[0] = state[2] * 0.5;
+        state[1] = state[3] - state[0];
+    }
+    state[1] * state[0]
+}
+
+#[test]
+fn a_buffer_helper_reads_one_half_of_a_split_buffer_and_writes_the_other() {
+    let x = [0.7, -1.3];
+    let (x0, x1) = (x[0], x[1]);
+    let (f, g) = half_from_half_grad(&x);
+    assert_all_close_to("half_from_half", &[f], &[x0 * x1.powi(3) + x0], 1e-12);
+    assert_all_close_to(
+        "half_from_half",
+        &g,
+        &[x1.powi(3) + 1.0, 3.0 * x0 * x1 * x1],
+        1e-12,
+    );
+    assert_all_close_to(
+        "half_from_half_jvp",
+        &[half_from_half_jvp(&x, &[0.0, 1.0]).1],
+        &[g[1]],
+        1e-12,
+    );
+    let (_, _, h) = half_from_half_hessian(&x);
+    let cross = 3.0 * x1 * x1;
+    assert_all_close_to(
+        "half_from_half_hessian",
+        &h,
+        &[0.0, cross, cross, 6.0 * x0 * x1],
+        1e-12,
+    );
+
+    let fd = differences(half_from_half_steps, &x);
+    let (_, g) = half_from_half_steps_grad(&x);
+    assert_all_close_to("half_from_half_steps", &g, &fd, 1e-6);
+    assert_all_close_to(
+        "half_from_half_steps_jvp",
+        &[half_from_half_steps_jvp(&x, &[1.0, 0.0]).1],
+        &[g[0]],
+        1e-12,
+    );
+    let (_, _, h) = half_from_half_steps_hessian(&x);
+    for k in 0..2 {
+        let mut v = [0.0; 2];
+        v[k] = 1.0;
+        let want = hv_by_differences(|p| half_from_half_steps_grad(p).1, &x, &v);
+        assert_all_close_to(
+            "half_from_half_steps_hessian",
+            &h[2 * k..2 * k + 2],
+            &want,
+            1e-5,
+        );
+    }
+}

@@ -14,6 +14,7 @@ use syn::{Expr, GenericArgument, PathArguments, Type};
 use super::iter::View;
 use super::{Bound, Lowerer, err, float_type, strip};
 use crate::graph::{self, FloatTy, LitValue, Op, Shape, Ty};
+use crate::prim::Prim;
 
 /// What the value of a `let` allocates, when it is a growable vector.
 pub(super) enum Alloc<'a> {
@@ -143,6 +144,34 @@ impl Lowerer {
         self.emit(graph::Stmt::Declare(v, Some(init)));
         self.fill(whole(v), len, span, |cx, k| cx.view_load(view, k, span));
         self.bind(ident, Bound::Var(v), mutable);
+    }
+
+    /// A buffer holding a copy of `var[start..end]`: what a call reads of an array it also
+    /// writes another part of (`g(q, &mut *v)` with `let (q, v) = state.split_at_mut(n);`).
+    #[inline(never)]
+    pub(super) fn copy_of_part(
+        &mut self,
+        var: graph::VarId,
+        start: graph::NodeId,
+        end: graph::NodeId,
+        span: Span,
+    ) -> graph::VarId {
+        let len = self.iop(Prim::Sub, end, start, span);
+        let source = View {
+            var,
+            offset: Some(start),
+            len: Some(len),
+            end: Some(end),
+            refs: 0,
+        };
+        let ty = self.vars[var.0].ty;
+        let name = format!("{}_read", self.vars[var.0].name);
+        let v = self.var(&name, ty, Shape::Buffer(len), span);
+        let zero = self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span);
+        let init = self.push(Op::Vec, vec![zero, len], ty, span);
+        self.emit(graph::Stmt::Declare(v, Some(init)));
+        self.fill(whole(v), len, span, |cx, k| cx.view_load(source, k, span));
+        v
     }
 
     /// `dst.copy_from_slice(src);` or `dst.fill(value);` as a statement, for an array this

@@ -113,6 +113,32 @@ impl Lowerer {
         }
     }
 
+    /// An input that is a part of an array the call writes another part of (`g(q, &mut *v)`
+    /// with `let (q, v) = state.split_at_mut(n);`) is read from a copy made before the call.
+    #[inline(never)]
+    fn copy_read_parts(
+        &mut self,
+        args: &mut [graph::NodeId],
+        modes: &[Pass],
+        outs: &[graph::VarId],
+        span: proc_macro2::Span,
+    ) {
+        for (a, mode) in args.iter_mut().zip(modes) {
+            let node = &self.nodes[a.0];
+            if *mode != Pass::Ref {
+                continue;
+            }
+            let Op::Part(v) = node.op else { continue };
+            if !outs.contains(&v) {
+                continue;
+            }
+            let (start, end) = (node.args[0], node.args[1]);
+            let copy = self.copy_of_part(v, start, end, span);
+            let ty = self.vars[copy.0].ty;
+            *a = self.push(Op::Array(copy, 0), vec![], ty, span);
+        }
+    }
+
     /// `g(&x, mu, &mut out);`: a statement that writes `out`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
@@ -150,10 +176,7 @@ impl Lowerer {
         let explicit = writes_into(c);
         let passed_on: Vec<&Expr> = c.args.iter().filter(|a| self.names_out_param(a)).collect();
         if !explicit && passed_on.len() > 1 {
-            self.errors.push(err(
-                passed_on[1],
-                "this call passes several out-parameters, and the macro cannot tell which it writes: pass the one it writes as `&mut *out`",
-            ));
+            several_passed_on(&mut self.errors, passed_on[0], passed_on[1]);
             return;
         }
         for a in &c.args {
@@ -265,7 +288,7 @@ impl Lowerer {
                     if outs.contains(&v) {
                         self.errors.push(err(
                             a,
-                            "this call writes the same buffer twice: pass each buffer once",
+                            "this call writes two parts of one buffer, which is not supported: let it write a separate buffer, `let mut b = vec![0.0; n];`, and copy that in with `copy_from_slice`",
                         ));
                         continue;
                     }
@@ -322,6 +345,7 @@ impl Lowerer {
             args.push(self.push(Op::Array(v, 0), vec![], ty, a.span()));
         }
         let Some(&out) = outs.first() else { return };
+        self.copy_read_parts(&mut args, &modes, &outs, span);
         let callee = graph::Callee {
             prefix,
             name: several.clone().unwrap_or_else(|| last.clone()),
@@ -348,6 +372,19 @@ impl Lowerer {
         // Loads after the call read memory again.
         self.forget();
     }
+}
+
+/// The error for a call passing on two out-parameters or writable views, `g(q, v)`.
+#[cold]
+#[inline(never)]
+fn several_passed_on(errors: &mut super::Errors, first: &Expr, second: &Expr) {
+    let (a, b) = (first.to_token_stream(), second.to_token_stream());
+    errors.push(err(
+        second,
+        format!(
+            "this call passes several out-parameters, and the macro cannot tell which it writes: pass the one it writes as `&mut *{b}` (or `&mut *{a}`); the others are then inputs, which it reads"
+        ),
+    ));
 }
 
 /// The shape of a parameter: an array or slice, an out-parameter, or a scalar.

@@ -1694,3 +1694,48 @@ fn a_buffer_helper_reads_one_half_of_a_split_buffer_and_writes_the_other() {
         );
     }
 }
+
+/// An array literal as an input of a buffer helper: d = x − (m, m), f = d₀d₁.
+#[differentiate(reverse, forward, hessian)]
+fn literal_into_helper(x: [f64; 2], m: f64) -> f64 {
+    let mut d = [0.0; 2];
+    sub_into(&x, &[m, m], &mut d);
+    d[0] * d[1]
+}
+
+/// A literal of values a loop changes, passed in each iteration.
+#[differentiate(reverse, forward, hessian)]
+fn literal_in_loop(x: &[f64], m: f64) -> f64 {
+    let mut d = [0.0; 2];
+    let mut s = 0.0;
+    let mut c = m;
+    for i in 0..3 {
+        sub_into(&x[i..i + 2], &[c, c * c], &mut d);
+        s += d[0] * d[1];
+        c = c * 0.5 + d[0];
+    }
+    s
+}
+
+#[test]
+fn an_array_literal_is_an_input_of_a_buffer_helper() {
+    let (x, m) = ([1.0, 2.0], 0.5);
+    assert_eq!(literal_into_helper_grad(x, m), (0.75, [1.5, 0.5], -2.0));
+    assert_eq!(literal_into_helper_jvp(x, [0.0, 0.0], m, 1.0), (0.75, -2.0));
+    // H: ∂x₀∂x₁ = 1, ∂x₀∂m = ∂x₁∂m = −1, ∂m² = 2.
+    let (_, _, _, h) = literal_into_helper_hessian(x, m);
+    assert_eq!(h, [[0.0, 1.0, -1.0], [1.0, 0.0, -1.0], [-1.0, -1.0, 2.0]]);
+
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let m = 0.6;
+    let (value, dx, dm) = literal_in_loop_grad(&x, m);
+    assert_eq!(value, literal_in_loop(&x, m));
+    let mut p = x.to_vec();
+    p.push(m);
+    let fd = differences(|p| literal_in_loop(&p[..4], p[4]), &p);
+    let mut g = dx.clone();
+    g.push(dm);
+    assert_all_close_to("literal_in_loop", &g, &fd, 1e-6);
+    let (_, t) = literal_in_loop_jvp(&x, &[0.0; 4], m, 1.0);
+    assert_all_close_to("literal_in_loop_jvp", &[t], &[dm], 1e-12);
+}

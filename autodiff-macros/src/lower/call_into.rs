@@ -214,8 +214,14 @@ impl Lowerer {
                 continue;
             }
             let field = (!mutable).then(|| self.known_array_field(target)).flatten();
+            // `&[m, m]`: a local array, as `let tmp = [m, m];` would be.
+            let literal = match target {
+                Expr::Array(l) if !mutable => Some(self.array_literal(l, None, "array")),
+                _ => None,
+            };
             let array = match self.local_binding(target) {
                 _ if field.is_some() => field.map(|v| (v, false)),
+                _ if literal.is_some() => literal.map(|v| (v, false)),
                 Some((Bound::Var(v), writable))
                     if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
                 {

@@ -1739,3 +1739,79 @@ fn an_array_literal_is_an_input_of_a_buffer_helper() {
     let (_, t) = literal_in_loop_jvp(&x, &[0.0; 4], m, 1.0);
     assert_all_close_to("literal_in_loop_jvp", &[t], &[dm], 1e-12);
 }
+
+/// Sorts three values by swapping, as a pivoting step does: the sorted values are weighted
+/// 1, 2, 3, so each input's derivative is the weight of its rank.
+#[differentiate(reverse, forward, hessian)]
+fn sort3(x: [f64; 3]) -> f64 {
+    let mut a = x;
+    for i in 0..3 {
+        for j in 0..2 - i {
+            if a[j] > a[j + 1] {
+                a.swap(j, j + 1);
+            }
+        }
+    }
+    a[0] + 2.0 * a[1] + 3.0 * a[2] * a[2]
+}
+
+/// `swap` on a run-time buffer, on a part of it, and on an out-parameter.
+#[differentiate(reverse, forward, hessian)]
+fn reversed_into(x: &[f64], out: &mut [f64]) {
+    let mut b = x.to_vec();
+    let n = b.len();
+    for i in 0..n / 2 {
+        b.swap(i, n - 1 - i);
+    }
+    b[1..3].swap(0, 1);
+    for i in 0..n {
+        out[i] = b[i] * x[i];
+    }
+    out.swap(0, n - 1);
+}
+
+/// f = Σ wᵢ outᵢ over `reversed_into`.
+#[differentiate(reverse, forward, hessian)]
+fn reversed_weighted(x: &[f64]) -> f64 {
+    let mut out = vec![0.0; x.len()];
+    reversed_into(x, &mut out);
+    let mut s = 0.0;
+    for i in 0..out.len() {
+        s += (i as f64 + 1.0) * out[i];
+    }
+    s
+}
+
+#[test]
+fn swap_permutes_values_and_their_derivatives() {
+    // Sorted: (1, 2, 3) from x = (3, 1, 2): ∂f/∂x = (6·3, 1, 2).
+    let x = [3.0, 1.0, 2.0];
+    assert_eq!(sort3_grad(x), (32.0, [18.0, 1.0, 2.0]));
+    assert_eq!(sort3_jvp(x, [1.0, 0.0, 0.0]), (32.0, 18.0));
+    let (_, _, h) = sort3_hessian(x);
+    assert_eq!(h, [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+
+    let x = [0.5, -1.0, 2.0, 1.5, 0.25];
+    let fd = differences(reversed_weighted, &x);
+    let (value, g) = reversed_weighted_grad(&x);
+    assert_eq!(value, reversed_weighted(&x));
+    assert_all_close_to("reversed_weighted", &g, &fd, 1e-6);
+    for k in 0..5 {
+        let mut v = [0.0; 5];
+        v[k] = 1.0;
+        let (_, t) = reversed_weighted_jvp(&x, &v);
+        assert_all_close_to("reversed_weighted_jvp", &[t], &[g[k]], 1e-12);
+    }
+    let (_, _, h) = reversed_weighted_hessian(&x);
+    for k in 0..5 {
+        let mut v = [0.0; 5];
+        v[k] = 1.0;
+        let want = hv_by_differences(|p| reversed_weighted_grad(p).1, &x, &v);
+        assert_all_close_to(
+            "reversed_weighted_hessian",
+            &h[5 * k..5 * k + 5],
+            &want,
+            1e-5,
+        );
+    }
+}

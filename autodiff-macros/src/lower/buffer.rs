@@ -220,6 +220,44 @@ impl Lowerer {
         self.fill(dst, len, span, |cx, k| cx.view_load(src, k, span));
     }
 
+    /// `a.swap(i, j);` on an array this function can write: both elements loaded, then each
+    /// stored where the other was, a permutation whose adjoints and tangents swap alike.
+    #[inline(never)]
+    pub(super) fn slice_swap(&mut self, m: &syn::ExprMethodCall) {
+        let span = m.span();
+        if !self.names_array(&m.receiver) || !self.writable_array(&m.receiver) {
+            for a in &m.args {
+                self.expr(a);
+            }
+            self.errors.push(err(
+                &m.receiver,
+                "`swap` permutes an array: call it on a local buffer or array, an out-parameter `&mut [f64]` or a part of one, `x[a..b].swap(i, j)`",
+            ));
+            return;
+        }
+        let view = self.view_of(&m.receiver).expect("checked by names_array");
+        let mut at = Vec::new();
+        for a in &m.args {
+            let k = self.expr(a);
+            at.push(match view.offset {
+                Some(o) => self.offset_index(o, k, span),
+                None => k,
+            });
+        }
+        let ty = self.vars[view.var.0].ty;
+        let first = self.push(Op::Load(view.var), vec![at[0]], ty, span);
+        let second = self.push(Op::Load(view.var), vec![at[1]], ty, span);
+        for (index, value) in [(at[0], second), (at[1], first)] {
+            self.emit(graph::Stmt::Store {
+                var: view.var,
+                index,
+                value,
+            });
+        }
+        // Loads after a store read memory again.
+        self.forget();
+    }
+
     /// `for k in 0..len { dst[k] = value(k); }`.
     fn fill(
         &mut self,

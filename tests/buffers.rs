@@ -1551,13 +1551,15 @@ fn weighted_pairs(x: [f64; 6]) -> f64 {
     let p = [x[0] * x[1], x[1], x[2], x[3], x[4], x[5]];
     let mut d = [0.0; 2];
     let mut s = 0.0;
+    let mut w = 1.0;
     for i in 0..3 {
         for j in 0..3 {
             if i != j {
                 sub_into(&p[2 * i..2 * i + 2], &p[2 * j..2 * j + 2], &mut d);
-                s += (i as f64 + 1.0) * d[0] * d[0] * d[1];
+                s += w * d[0] * d[0] * d[1];
             }
         }
+        w += 1.0;
     }
     s
 }
@@ -1633,7 +1635,7 @@ fn half_from_half(x: &[f64]) -> f64 {
 /// The same in a loop over a buffer, the halves passed as parts.
 #[differentiate(reverse, forward, hessian)]
 fn half_from_half_steps(x: &[f64]) -> f64 {
-    let mut state = vec![0.0; 4];
+    let mut state = vec![0.0; x.len() + 2];
     state[0] = x[0];
     state[1] = x[1];
     for _ in 0..2 {
@@ -1776,8 +1778,10 @@ fn reversed_weighted(x: &[f64]) -> f64 {
     let mut out = vec![0.0; x.len()];
     reversed_into(x, &mut out);
     let mut s = 0.0;
+    let mut w = 1.0;
     for i in 0..out.len() {
-        s += (i as f64 + 1.0) * out[i];
+        s += w * out[i];
+        w += 1.0;
     }
     s
 }

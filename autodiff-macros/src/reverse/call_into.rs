@@ -542,6 +542,7 @@ impl Reverse {
 
 /// The gradient of a second part of one array passed to a call, in a scratch buffer, to add
 /// into the array's adjoint after the call.
+#[derive(Clone, Copy)]
 pub(super) struct Aliased {
     adjoint: VarId,
     scratch: VarId,

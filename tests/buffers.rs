@@ -1443,3 +1443,379 @@ fn helpers_that_overwrite_their_buffers_say_so() {
     let along: f64 = grad.iter().zip(&dir).map(|(g, v)| g * v).sum();
     assert!((tangent - along).abs() < 1e-12 * (1.0 + along.abs()));
 }
+
+/// Gathers `x` at the indices `idx`, squared, into `out`: `idx` is a constant slice before
+/// the out-parameter, with no derivative buffer.
+#[differentiate(reverse, forward, hessian)]
+fn gather_sq(x: &[f64], idx: &[usize], out: &mut [f64]) {
+    for i in 0..idx.len() {
+        out[i] = x[idx[i]] * x[idx[i]];
+    }
+}
+
+/// g = [x₂², x₀², x₁²] at `idx = [2, 0, 1]`; f = g₀g₁ − g₂ = x₀²x₂² − x₁².
+#[differentiate(reverse, forward, hessian)]
+fn gathered(x: &[f64], idx: &[usize]) -> f64 {
+    let mut g = [0.0; 3];
+    gather_sq(x, idx, &mut g);
+    g[0] * g[1] - g[2]
+}
+
+/// As `gathered`, with a part of a local index array.
+#[differentiate(reverse, forward, hessian)]
+fn gathered_local(x: &[f64]) -> f64 {
+    let idx = [2usize, 0, 1, 0];
+    let mut g = [0.0; 3];
+    gather_sq(x, &idx[..3], &mut g);
+    g[0] * g[1] - g[2]
+}
+
+/// Constants of a helper, passed by reference.
+struct Shift {
+    by: f64,
+}
+
+/// `out = x² + shift`.
+#[differentiate(reverse, forward, hessian)]
+fn shifted_sq(x: &[f64], cfg: &Shift, out: &mut [f64]) {
+    for i in 0..x.len() {
+        out[i] = x[i] * x[i] + cfg.by;
+    }
+}
+
+/// g = x² + s; f = g₀g₁ − g₂.
+#[differentiate(reverse, forward, hessian)]
+fn shifted_caller(x: &[f64], cfg: &Shift) -> f64 {
+    let mut g = [0.0; 3];
+    shifted_sq(x, cfg, &mut g);
+    g[0] * g[1] - g[2]
+}
+
+#[test]
+fn buffer_helpers_take_constant_references_before_their_out_parameter() {
+    let x = [1.0, 2.0, 3.0];
+    let idx = [2, 0, 1];
+    // ∂f = (2x₀x₂², −2x₁, 2x₂x₀²); H: ∂₀₀ = 2x₂², ∂₀₂ = 4x₀x₂, ∂₁₁ = −2, ∂₂₂ = 2x₀².
+    let want_grad = [18.0, -4.0, 6.0];
+    let want_hess = [18.0, 0.0, 12.0, 0.0, -2.0, 0.0, 12.0, 0.0, 2.0];
+    let (f, g) = gathered_grad(&x, &idx);
+    assert_eq!((f, g), (5.0, want_grad.to_vec()));
+    let (f, g) = gathered_local_grad(&x);
+    assert_eq!((f, g), (5.0, want_grad.to_vec()));
+    for (k, &want) in want_grad.iter().enumerate() {
+        let mut v = [0.0; 3];
+        v[k] = 1.0;
+        assert_eq!(gathered_jvp(&x, &v, &idx), (5.0, want));
+        assert_eq!(gathered_local_jvp(&x, &v), (5.0, want));
+    }
+    assert_eq!(gathered_hessian(&x, &idx).2, want_hess.to_vec());
+    assert_eq!(gathered_local_hessian(&x).2, want_hess.to_vec());
+
+    // g = [1.5, 4.5, 9.5]: f = −2.75, ∂f = (2x₀g₁, 2x₁g₀, −2x₂), H: ∂₀₀ = 2g₁, ∂₀₁ = 4x₀x₁,
+    // ∂₁₁ = 2g₀, ∂₂₂ = −2.
+    let cfg = Shift { by: 0.5 };
+    let (f, g) = shifted_caller_grad(&x, &cfg);
+    assert_eq!((f, g), (-2.75, vec![9.0, 6.0, -6.0]));
+    assert_eq!(shifted_caller_jvp(&x, &[0.0, 1.0, 0.0], &cfg), (-2.75, 6.0));
+    let (_, _, h) = shifted_caller_hessian(&x, &cfg);
+    assert_eq!(h, vec![9.0, 8.0, 0.0, 8.0, 3.0, 0.0, 0.0, 0.0, -2.0]);
+    let fd = differences(|p| shifted_caller(p, &cfg), &x);
+    assert_all_close_to(
+        "shifted_caller",
+        &shifted_caller_grad(&x, &cfg).1,
+        &fd,
+        1e-6,
+    );
+}
+
+/// `out = a − b`.
+#[differentiate(reverse, forward, hessian)]
+fn sub_into(a: &[f64], b: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[i] - b[i];
+    }
+}
+
+/// The squared distance between two points stored one after the other in one slice: two parts
+/// of one array passed to one call.
+#[differentiate(reverse, forward, hessian)]
+fn pair_dist2(x: &[f64]) -> f64 {
+    let mut d = [0.0; 2];
+    sub_into(&x[0..2], &x[2..4], &mut d);
+    d[0] * d[0] + d[1] * d[1]
+}
+
+/// Every ordered pair of three points of a local array, weighted by the first's index.
+#[differentiate(reverse, forward, hessian)]
+fn weighted_pairs(x: [f64; 6]) -> f64 {
+    let p = [x[0] * x[1], x[1], x[2], x[3], x[4], x[5]];
+    let mut d = [0.0; 2];
+    let mut s = 0.0;
+    let mut w = 1.0;
+    for i in 0..3 {
+        for j in 0..3 {
+            if i != j {
+                sub_into(&p[2 * i..2 * i + 2], &p[2 * j..2 * j + 2], &mut d);
+                s += w * d[0] * d[0] * d[1];
+            }
+        }
+        w += 1.0;
+    }
+    s
+}
+
+/// The same slice passed twice: `x − x = 0`.
+#[differentiate(reverse, forward, hessian)]
+fn minus_itself(x: &[f64]) -> f64 {
+    let mut d = vec![0.0; x.len()];
+    sub_into(x, x, &mut d);
+    d[0] + x[0] * x[1]
+}
+
+#[test]
+fn two_parts_of_one_array_are_inputs_of_one_buffer_helper() {
+    let x = [1.0, 2.0, 4.0, 6.0];
+    assert_eq!(pair_dist2_grad(&x), (25.0, vec![-6.0, -8.0, 6.0, 8.0]));
+    let (_, _, h) = pair_dist2_hessian(&x);
+    let want = [
+        2.0, 0.0, -2.0, 0.0, //
+        0.0, 2.0, 0.0, -2.0, //
+        -2.0, 0.0, 2.0, 0.0, //
+        0.0, -2.0, 0.0, 2.0,
+    ];
+    assert_eq!(h, want.to_vec());
+    assert_eq!(pair_dist2_jvp(&x, &[1.0, 0.0, 0.0, 0.0]), (25.0, -6.0));
+
+    let p = [1.0, 2.0, 4.0, 6.0, 0.5, -1.0];
+    let fd = differences(|q| weighted_pairs(q.try_into().unwrap()), &p);
+    let (_, g) = weighted_pairs_grad(p);
+    assert_all_close_to("weighted_pairs", &g, &fd, 1e-6);
+    for k in 0..6 {
+        let mut v = [0.0; 6];
+        v[k] = 1.0;
+        let (_, t) = weighted_pairs_jvp(p, v);
+        assert_all_close_to("weighted_pairs_jvp", &[t], &[g[k]], 1e-12);
+    }
+    let (_, _, h) = weighted_pairs_hessian(p);
+    for k in 0..6 {
+        let mut v = [0.0; 6];
+        v[k] = 1.0;
+        let want = hv_by_differences(
+            |q| weighted_pairs_grad(q.try_into().unwrap()).1.to_vec(),
+            &p,
+            &v,
+        );
+        assert_all_close_to("weighted_pairs_hessian", &h[k], &want, 1e-5);
+    }
+
+    assert_eq!(minus_itself_grad(&[1.0, 2.0]), (2.0, vec![2.0, 1.0]));
+    assert_eq!(
+        minus_itself_hessian(&[1.0, 2.0]).2,
+        vec![0.0, 1.0, 1.0, 0.0]
+    );
+}
+
+/// `v = (q₀q₁, q₁²)`: accelerations from positions.
+#[differentiate(reverse, forward, hessian)]
+fn accel2(q: &[f64], v: &mut [f64]) {
+    v[0] = q[0] * q[1];
+    v[1] = q[1] * q[1];
+}
+
+/// One half of a state written from the other through `split_at_mut`:
+/// state = [x₀, x₁, x₀x₁, x₁²], f = x₀x₁³ + x₀.
+#[differentiate(reverse, forward, hessian)]
+fn half_from_half(x: &[f64]) -> f64 {
+    let mut state = [x[0], x[1], 0.0, 0.0];
+    let (q, v) = state.split_at_mut(2);
+    accel2(q, &mut *v);
+    state[2] * state[3] + state[0]
+}
+
+/// The same in a loop over a buffer, the halves passed as parts.
+#[differentiate(reverse, forward, hessian)]
+fn half_from_half_steps(x: &[f64]) -> f64 {
+    let mut state = vec![0.0; x.len() + 2];
+    state[0] = x[0];
+    state[1] = x[1];
+    for _ in 0..2 {
+        let (q, v) = state.split_at_mut(2);
+        accel2(&q[..], &mut v[..]);
+        state[0] = state[2] * 0.5;
+        state[1] = state[3] - state[0];
+    }
+    state[1] * state[0]
+}
+
+#[test]
+fn a_buffer_helper_reads_one_half_of_a_split_buffer_and_writes_the_other() {
+    let x = [0.7, -1.3];
+    let (x0, x1) = (x[0], x[1]);
+    let (f, g) = half_from_half_grad(&x);
+    assert_all_close_to("half_from_half", &[f], &[x0 * x1.powi(3) + x0], 1e-12);
+    assert_all_close_to(
+        "half_from_half",
+        &g,
+        &[x1.powi(3) + 1.0, 3.0 * x0 * x1 * x1],
+        1e-12,
+    );
+    assert_all_close_to(
+        "half_from_half_jvp",
+        &[half_from_half_jvp(&x, &[0.0, 1.0]).1],
+        &[g[1]],
+        1e-12,
+    );
+    let (_, _, h) = half_from_half_hessian(&x);
+    let cross = 3.0 * x1 * x1;
+    assert_all_close_to(
+        "half_from_half_hessian",
+        &h,
+        &[0.0, cross, cross, 6.0 * x0 * x1],
+        1e-12,
+    );
+
+    let fd = differences(half_from_half_steps, &x);
+    let (_, g) = half_from_half_steps_grad(&x);
+    assert_all_close_to("half_from_half_steps", &g, &fd, 1e-6);
+    assert_all_close_to(
+        "half_from_half_steps_jvp",
+        &[half_from_half_steps_jvp(&x, &[1.0, 0.0]).1],
+        &[g[0]],
+        1e-12,
+    );
+    let (_, _, h) = half_from_half_steps_hessian(&x);
+    for k in 0..2 {
+        let mut v = [0.0; 2];
+        v[k] = 1.0;
+        let want = hv_by_differences(|p| half_from_half_steps_grad(p).1, &x, &v);
+        assert_all_close_to(
+            "half_from_half_steps_hessian",
+            &h[2 * k..2 * k + 2],
+            &want,
+            1e-5,
+        );
+    }
+}
+
+/// An array literal as an input of a buffer helper: d = x − (m, m), f = d₀d₁.
+#[differentiate(reverse, forward, hessian)]
+fn literal_into_helper(x: [f64; 2], m: f64) -> f64 {
+    let mut d = [0.0; 2];
+    sub_into(&x, &[m, m], &mut d);
+    d[0] * d[1]
+}
+
+/// A literal of values a loop changes, passed in each iteration.
+#[differentiate(reverse, forward, hessian)]
+fn literal_in_loop(x: &[f64], m: f64) -> f64 {
+    let mut d = [0.0; 2];
+    let mut s = 0.0;
+    let mut c = m;
+    for i in 0..3 {
+        sub_into(&x[i..i + 2], &[c, c * c], &mut d);
+        s += d[0] * d[1];
+        c = c * 0.5 + d[0];
+    }
+    s
+}
+
+#[test]
+fn an_array_literal_is_an_input_of_a_buffer_helper() {
+    let (x, m) = ([1.0, 2.0], 0.5);
+    assert_eq!(literal_into_helper_grad(x, m), (0.75, [1.5, 0.5], -2.0));
+    assert_eq!(literal_into_helper_jvp(x, [0.0, 0.0], m, 1.0), (0.75, -2.0));
+    // H: ∂x₀∂x₁ = 1, ∂x₀∂m = ∂x₁∂m = −1, ∂m² = 2.
+    let (_, _, _, h) = literal_into_helper_hessian(x, m);
+    assert_eq!(h, [[0.0, 1.0, -1.0], [1.0, 0.0, -1.0], [-1.0, -1.0, 2.0]]);
+
+    let x = [0.3, -0.7, 1.1, 0.4];
+    let m = 0.6;
+    let (value, dx, dm) = literal_in_loop_grad(&x, m);
+    assert_eq!(value, literal_in_loop(&x, m));
+    let mut p = x.to_vec();
+    p.push(m);
+    let fd = differences(|p| literal_in_loop(&p[..4], p[4]), &p);
+    let mut g = dx.clone();
+    g.push(dm);
+    assert_all_close_to("literal_in_loop", &g, &fd, 1e-6);
+    let (_, t) = literal_in_loop_jvp(&x, &[0.0; 4], m, 1.0);
+    assert_all_close_to("literal_in_loop_jvp", &[t], &[dm], 1e-12);
+}
+
+/// Sorts three values by swapping, as a pivoting step does: the sorted values are weighted
+/// 1, 2, 3, so each input's derivative is the weight of its rank.
+#[differentiate(reverse, forward, hessian)]
+fn sort3(x: [f64; 3]) -> f64 {
+    let mut a = x;
+    for i in 0..3 {
+        for j in 0..2 - i {
+            if a[j] > a[j + 1] {
+                a.swap(j, j + 1);
+            }
+        }
+    }
+    a[0] + 2.0 * a[1] + 3.0 * a[2] * a[2]
+}
+
+/// `swap` on a run-time buffer, on a part of it, and on an out-parameter.
+#[differentiate(reverse, forward, hessian)]
+fn reversed_into(x: &[f64], out: &mut [f64]) {
+    let mut b = x.to_vec();
+    let n = b.len();
+    for i in 0..n / 2 {
+        b.swap(i, n - 1 - i);
+    }
+    b[1..3].swap(0, 1);
+    for i in 0..n {
+        out[i] = b[i] * x[i];
+    }
+    out.swap(0, n - 1);
+}
+
+/// f = Σ wᵢ outᵢ over `reversed_into`.
+#[differentiate(reverse, forward, hessian)]
+fn reversed_weighted(x: &[f64]) -> f64 {
+    let mut out = vec![0.0; x.len()];
+    reversed_into(x, &mut out);
+    let mut s = 0.0;
+    let mut w = 1.0;
+    for i in 0..out.len() {
+        s += w * out[i];
+        w += 1.0;
+    }
+    s
+}
+
+#[test]
+fn swap_permutes_values_and_their_derivatives() {
+    // Sorted: (1, 2, 3) from x = (3, 1, 2): ∂f/∂x = (6·3, 1, 2).
+    let x = [3.0, 1.0, 2.0];
+    assert_eq!(sort3_grad(x), (32.0, [18.0, 1.0, 2.0]));
+    assert_eq!(sort3_jvp(x, [1.0, 0.0, 0.0]), (32.0, 18.0));
+    let (_, _, h) = sort3_hessian(x);
+    assert_eq!(h, [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
+
+    let x = [0.5, -1.0, 2.0, 1.5, 0.25];
+    let fd = differences(reversed_weighted, &x);
+    let (value, g) = reversed_weighted_grad(&x);
+    assert_eq!(value, reversed_weighted(&x));
+    assert_all_close_to("reversed_weighted", &g, &fd, 1e-6);
+    for k in 0..5 {
+        let mut v = [0.0; 5];
+        v[k] = 1.0;
+        let (_, t) = reversed_weighted_jvp(&x, &v);
+        assert_all_close_to("reversed_weighted_jvp", &[t], &[g[k]], 1e-12);
+    }
+    let (_, _, h) = reversed_weighted_hessian(&x);
+    for k in 0..5 {
+        let mut v = [0.0; 5];
+        v[k] = 1.0;
+        let want = hv_by_differences(|p| reversed_weighted_grad(p).1, &x, &v);
+        assert_all_close_to(
+            "reversed_weighted_hessian",
+            &h[5 * k..5 * k + 5],
+            &want,
+            1e-5,
+        );
+    }
+}

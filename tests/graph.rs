@@ -1411,3 +1411,53 @@ fn an_early_return_names_no_node_result() {
     assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(2.0));
     assert!(!g.to_string().contains("result"), "{g}");
 }
+
+/// `out = a₀ · x`: a helper whose first input is read at its first element.
+#[differentiate(reverse)]
+fn scale_by_first(a: &[f64], x: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = a[0] * x[i];
+    }
+}
+
+/// Parts of a parameter and of a local array as inputs of a buffer helper, and a part of a
+/// buffer written: y = (x₁, x₁x₀), out = x₀ y, f = out₀ + out₁ = x₀x₁ + x₀²x₁; then
+/// w[1..3] = y₀ · (x₁, x₂) and g = f + w₁ + 2w₂ = f + x₁² + 2x₁x₂.
+#[differentiate(reverse, graph)]
+fn parts_into_helper(x: &[f64]) -> f64 {
+    let y = [x[1], x[1] * x[0]];
+    let mut out = [0.0; 2];
+    scale_by_first(&x[0..1], &y, &mut out);
+    let mut w = [0.0; 4];
+    scale_by_first(&y[0..1], &x[1..3], &mut w[1..3]);
+    out[0] + out[1] + w[1] + 2.0 * w[2] + w[0] + w[3]
+}
+
+#[test]
+fn a_buffer_helper_given_parts_of_arrays_is_drawn() {
+    let x = [2.0, 3.0, -1.0];
+    let g = parts_into_helper_graph(&x);
+    let (value, dx) = parts_into_helper_grad(&x);
+    let (x0, x1, x2) = (x[0], x[1], x[2]);
+    let closed = [
+        x1 + 2.0 * x0 * x1,
+        x0 + x0 * x0 + 2.0 * x1 + 2.0 * x2,
+        2.0 * x1,
+    ];
+    assert_eq!(node(&g, "parts_into_helper").value(), value);
+    for i in 0..3 {
+        let adjoint = node(&g, &format!("x[{i}]")).adjoint();
+        assert_close(&format!("x[{i}] against f_grad"), adjoint, dx[i]);
+        assert_close(
+            &format!("x[{i}] against the closed form"),
+            adjoint,
+            closed[i],
+        );
+    }
+    // The written part's elements are nodes at their own indices.
+    assert_eq!(node(&g, "w[1]").value(), x1 * x1);
+    assert_eq!(node(&g, "w[2]").value(), x1 * x2);
+    assert_eq!(g.local("x[2]", "w[2]"), Some(x1));
+    assert_eq!(g.local("x[0]", "out[1]"), Some(x1 * x0));
+    check_svg(&g.to_svg());
+}

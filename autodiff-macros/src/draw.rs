@@ -716,8 +716,22 @@ impl Draw<'_> {
         let prefix = &callee.prefix;
         let name = &callee.name;
         let array = |a: NodeId| match g.node(a).op {
-            Op::Array(v, _) => Some(v),
+            Op::Array(v, _) | Op::Part(v) => Some(v),
             _ => None,
+        };
+        // `&x[start..end]`: the part's bounds, else the whole array's.
+        let range = |a: NodeId| match g.node(a).op {
+            Op::Part(_) => {
+                let bounds = &g.node(a).args;
+                let (start, end) = (self.operand(bounds[0]), self.operand(bounds[1]));
+                (quote!(#start..#end), Some(start))
+            }
+            _ => (quote!(..), None),
+        };
+        // `start + k`, or `k` for a whole array.
+        let at = |start: &Option<TokenStream>, k: &Ident| match start {
+            Some(start) => quote!(#start + #k),
+            None => quote!(#k),
         };
         let args: Vec<TokenStream> = node
             .args
@@ -725,16 +739,23 @@ impl Draw<'_> {
             .zip(modes)
             .map(|(&a, mode)| match (mode, array(a)) {
                 (Pass::Ref, Some(v)) => {
-                    let t = self.var(v);
-                    quote!(&#t[..])
+                    let (t, (r, _)) = (self.var(v), range(a));
+                    quote!(&#t[#r])
                 }
                 (Pass::Mut, Some(v)) => {
-                    let t = self.var(v);
-                    quote!(&mut #t[..])
+                    let (t, (r, _)) = (self.var(v), range(a));
+                    quote!(&mut #t[#r])
                 }
                 _ => self.operand(a),
             })
             .collect();
+        // The part of `out` the call writes.
+        let (window, first) = node
+            .args
+            .iter()
+            .zip(modes)
+            .find(|(a, mode)| **mode == Pass::Mut && array(**a) == Some(out))
+            .map_or_else(|| (quote!(..), None), |(&a, _)| range(a));
         let made = quote!(#prefix #name(#(#args),*););
         if !g.var(out).active {
             return made;
@@ -753,16 +774,21 @@ impl Draw<'_> {
         let ids = Ident::new("__ids", Span::mixed_site());
         let out_name = self.var(out);
         let out_number = out.0;
-        let element = |number: usize, var: VarId, buffer: &Ident, values: TokenStream| {
+        let element = |number: usize,
+                       var: VarId,
+                       buffer: &Ident,
+                       values: TokenStream,
+                       start: &Option<TokenStream>| {
             let param = self.param_name(var);
+            let index = at(start, &k);
             quote! {
                 for (#k, #partial) in #buffer.iter().enumerate() {
                     if ::autodiff::cast::<f64, _>(*#partial) != 0.0 {
                         let #from = #graph.load(
                             #number,
-                            #k,
+                            #index,
                             #param,
-                            ::autodiff::cast::<f64, _>(#values[#k]),
+                            ::autodiff::cast::<f64, _>(#values[#index]),
                         );
                         #list.push((#from, ::autodiff::cast::<f64, _>(*#partial)));
                     }
@@ -784,13 +810,14 @@ impl Draw<'_> {
                 }
                 (Pass::Ref, Some(v)) => {
                     let input = self.var(v);
+                    let (r, start) = range(a);
                     let buffer = format_ident!("__d{}", i, span = Span::mixed_site());
                     let zero = self.float(0.0);
-                    buffers.push(quote!(let mut #buffer = ::std::vec![#zero; #input.len()];));
-                    vjp_args.push(quote!(&#input[..]));
+                    buffers.push(quote!(let mut #buffer = ::std::vec![#zero; #input[#r].len()];));
+                    vjp_args.push(quote!(&#input[#r]));
                     vjp_args.push(quote!(&mut #buffer[..]));
                     if g.var(v).active {
-                        edges.push(element(v.0, v, &buffer, quote!(#input)));
+                        edges.push(element(v.0, v, &buffer, quote!(#input), &start));
                     }
                 }
                 _ => {
@@ -808,7 +835,7 @@ impl Draw<'_> {
                 }
             }
         }
-        edges.push(element(out_number, out, &seed, quote!(#before)));
+        edges.push(element(out_number, out, &seed, quote!(#before), &first));
         let uses_grads = node
             .args
             .iter()
@@ -825,13 +852,14 @@ impl Draw<'_> {
         let source = self.source(call);
         let label = g.var(out).name.trim_start_matches("r#");
         let (zero, one) = (self.float(0.0), self.float(1.0));
+        let written = at(&first, &j);
         quote! {
             let #before = #out_name.to_vec();
             #made
-            let mut #ids = ::std::vec::Vec::with_capacity(#out_name.len());
-            for #j in 0..#out_name.len() {
-                let mut #scratch = #before.clone();
-                let mut #seed = #before.clone();
+            let mut #ids = ::std::vec::Vec::with_capacity(#out_name[#window].len());
+            for #j in 0..#out_name[#window].len() {
+                let mut #scratch = #before[#window].to_vec();
+                let mut #seed = #before[#window].to_vec();
                 for #partial in #seed.iter_mut() {
                     *#partial = #zero;
                 }
@@ -845,12 +873,12 @@ impl Draw<'_> {
                     #op,
                     #source,
                     ::core::option::Option::None,
-                    ::autodiff::cast::<f64, _>(#out_name[#j]),
+                    ::autodiff::cast::<f64, _>(#out_name[#written]),
                     &#list,
                 ));
             }
             for (#j, #from) in #ids.into_iter().enumerate() {
-                #graph.store(#out_number, #label, #j, #from);
+                #graph.store(#out_number, #label, #written, #from);
             }
         }
     }

@@ -1307,6 +1307,7 @@ impl Lowerer {
             {
                 self.slice_write(m);
             }
+            Expr::MethodCall(m) if m.method == "swap" && m.args.len() == 2 => self.slice_swap(m),
             Expr::Assign(assign) => {
                 if let Some(v) = self.whole_array(&assign.left) {
                     // `q = [q[1], q[0]];`: every element is computed before any is stored.

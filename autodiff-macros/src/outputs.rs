@@ -662,6 +662,33 @@ fn hide(tokens: TokenStream) -> syn::Result<TokenStream> {
 }
 
 /// Emits the derivative functions of a function with several outputs.
+/// An out-parameter `&mut [f64]` of a function with several outputs, which it does not
+/// support.
+fn out_param(function: &ItemFn) -> Option<&syn::PatType> {
+    function.sig.inputs.iter().find_map(|a| match a {
+        FnArg::Typed(t)
+            if matches!(&*t.ty, Type::Reference(r) if r.mutability.is_some()
+                && matches!(&*r.elem, Type::Slice(_) | Type::Array(_))) =>
+        {
+            Some(t)
+        }
+        _ => None,
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn out_param_error(function: &ItemFn, out: &syn::PatType) -> syn::Error {
+    let name = out.pat.to_token_stream();
+    let message = format!(
+        "a function with an out-parameter (`{name}`) returns nothing or a float, not an array or a tuple: write these outputs into an out-parameter as well (`stats: &mut [f64]`), or return every output and take no out-parameter"
+    );
+    match &function.sig.output {
+        ReturnType::Type(_, ty) => syn::Error::new_spanned(ty, message),
+        ReturnType::Default => syn::Error::new(function.sig.output.span(), message),
+    }
+}
+
 pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream> {
     let output = match output(function) {
         Some(o) => o?,
@@ -677,6 +704,9 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
             Span::call_site(),
             "`graph` draws functions with one float output; remove it here",
         ));
+    }
+    if let Some(out) = out_param(function) {
+        return Err(out_param_error(function, out));
     }
     let mut params = params(function, options)?;
     mixed_floats(function, &params, &output)?;

@@ -14,6 +14,7 @@ use syn::{Expr, GenericArgument, PathArguments, Type};
 use super::iter::View;
 use super::{Bound, Lowerer, err, float_type, strip};
 use crate::graph::{self, FloatTy, LitValue, Op, Shape, Ty};
+use crate::prim::Prim;
 
 /// What the value of a `let` allocates, when it is a growable vector.
 pub(super) enum Alloc<'a> {
@@ -145,6 +146,34 @@ impl Lowerer {
         self.bind(ident, Bound::Var(v), mutable);
     }
 
+    /// A buffer holding a copy of `var[start..end]`: what a call reads of an array it also
+    /// writes another part of (`g(q, &mut *v)` with `let (q, v) = state.split_at_mut(n);`).
+    #[inline(never)]
+    pub(super) fn copy_of_part(
+        &mut self,
+        var: graph::VarId,
+        start: graph::NodeId,
+        end: graph::NodeId,
+        span: Span,
+    ) -> graph::VarId {
+        let len = self.iop(Prim::Sub, end, start, span);
+        let source = View {
+            var,
+            offset: Some(start),
+            len: Some(len),
+            end: Some(end),
+            refs: 0,
+        };
+        let ty = self.vars[var.0].ty;
+        let name = format!("{}_read", self.vars[var.0].name);
+        let v = self.var(&name, ty, Shape::Buffer(len), span);
+        let zero = self.push(Op::Lit(LitValue::Float(0.0), None), vec![], ty, span);
+        let init = self.push(Op::Vec, vec![zero, len], ty, span);
+        self.emit(graph::Stmt::Declare(v, Some(init)));
+        self.fill(whole(v), len, span, |cx, k| cx.view_load(source, k, span));
+        v
+    }
+
     /// `dst.copy_from_slice(src);` or `dst.fill(value);` as a statement, for an array this
     /// function can write (a local buffer or array, an out-parameter, a writable view): a loop
     /// that stores each element.
@@ -189,6 +218,44 @@ impl Lowerer {
             )),
         });
         self.fill(dst, len, span, |cx, k| cx.view_load(src, k, span));
+    }
+
+    /// `a.swap(i, j);` on an array this function can write: both elements loaded, then each
+    /// stored where the other was, a permutation whose adjoints and tangents swap alike.
+    #[inline(never)]
+    pub(super) fn slice_swap(&mut self, m: &syn::ExprMethodCall) {
+        let span = m.span();
+        if !self.names_array(&m.receiver) || !self.writable_array(&m.receiver) {
+            for a in &m.args {
+                self.expr(a);
+            }
+            self.errors.push(err(
+                &m.receiver,
+                "`swap` permutes an array: call it on a local buffer or array, an out-parameter `&mut [f64]` or a part of one, `x[a..b].swap(i, j)`",
+            ));
+            return;
+        }
+        let view = self.view_of(&m.receiver).expect("checked by names_array");
+        let mut at = Vec::new();
+        for a in &m.args {
+            let k = self.expr(a);
+            at.push(match view.offset {
+                Some(o) => self.offset_index(o, k, span),
+                None => k,
+            });
+        }
+        let ty = self.vars[view.var.0].ty;
+        let first = self.push(Op::Load(view.var), vec![at[0]], ty, span);
+        let second = self.push(Op::Load(view.var), vec![at[1]], ty, span);
+        for (index, value) in [(at[0], second), (at[1], first)] {
+            self.emit(graph::Stmt::Store {
+                var: view.var,
+                index,
+                value,
+            });
+        }
+        // Loads after a store read memory again.
+        self.forget();
     }
 
     /// `for k in 0..len { dst[k] = value(k); }`.

@@ -78,6 +78,67 @@ impl Lowerer {
         writes_into(c) || c.args.iter().any(|a| self.names_out_param(a))
     }
 
+    /// An argument that names an array of integers or of another constant type, whole or a
+    /// part (`idx`, `&idx[a..b]`): passed as it is, without a derivative buffer.
+    #[inline(never)]
+    fn constant_array_arg(&mut self, a: &Expr) -> Option<graph::NodeId> {
+        if !self.names_array(a) {
+            return None;
+        }
+        let view = self.view_of(a)?;
+        if matches!(self.vars[view.var.0].ty, Ty::Float(_)) {
+            return None;
+        }
+        let ty = self.vars[view.var.0].ty;
+        Some(match view.offset {
+            None => self.push(Op::Array(view.var, view.refs), vec![], ty, a.span()),
+            Some(start) => {
+                let end = self.view_end(view, start, a.span());
+                self.push(Op::Part(view.var), vec![start, end], ty, a.span())
+            }
+        })
+    }
+
+    /// Whether a scalar argument is a float, with a derivative: not a reference to a constant
+    /// (`&cfg`), nor a parameter of a type that is not a float (`cfg: &Cfg`).
+    #[inline(never)]
+    fn float_arg(&self, a: &Expr, n: graph::NodeId) -> bool {
+        let node = &self.nodes[n.0];
+        match node.ty {
+            Ty::Float(_) => true,
+            Ty::Other => {
+                !matches!(strip(a), Expr::Reference(_)) && !matches!(node.op, Op::Param(_))
+            }
+            _ => false,
+        }
+    }
+
+    /// An input that is a part of an array the call writes another part of (`g(q, &mut *v)`
+    /// with `let (q, v) = state.split_at_mut(n);`) is read from a copy made before the call.
+    #[inline(never)]
+    fn copy_read_parts(
+        &mut self,
+        args: &mut [graph::NodeId],
+        modes: &[Pass],
+        outs: &[graph::VarId],
+        span: proc_macro2::Span,
+    ) {
+        for (a, mode) in args.iter_mut().zip(modes) {
+            let node = &self.nodes[a.0];
+            if *mode != Pass::Ref {
+                continue;
+            }
+            let Op::Part(v) = node.op else { continue };
+            if !outs.contains(&v) {
+                continue;
+            }
+            let (start, end) = (node.args[0], node.args[1]);
+            let copy = self.copy_of_part(v, start, end, span);
+            let ty = self.vars[copy.0].ty;
+            *a = self.push(Op::Array(copy, 0), vec![], ty, span);
+        }
+    }
+
     /// `g(&x, mu, &mut out);`: a statement that writes `out`.
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
@@ -115,10 +176,7 @@ impl Lowerer {
         let explicit = writes_into(c);
         let passed_on: Vec<&Expr> = c.args.iter().filter(|a| self.names_out_param(a)).collect();
         if !explicit && passed_on.len() > 1 {
-            self.errors.push(err(
-                passed_on[1],
-                "this call passes several out-parameters, and the macro cannot tell which it writes: pass the one it writes as `&mut *out`",
-            ));
+            several_passed_on(&mut self.errors, passed_on[0], passed_on[1]);
             return;
         }
         for a in &c.args {
@@ -138,6 +196,13 @@ impl Lowerer {
                 other if !explicit && self.names_out_param(other) => (other, true),
                 other => (other, false),
             };
+            // `idx` or `&idx[a..b]` with `idx: &[usize]`: a constant array, passed as it is.
+            if !mutable && let Some(n) = self.constant_array_arg(a) {
+                args.push(n);
+                floats.push(false);
+                modes.push(Pass::Value);
+                continue;
+            }
             // The `&`s of the argument's type, counted from an owned array.
             let mut refs = i8::from(matches!(strip(a), Expr::Reference(_)));
             // `&p.w`, `&p.w[a..b]`: an array field, read.
@@ -149,8 +214,14 @@ impl Lowerer {
                 continue;
             }
             let field = (!mutable).then(|| self.known_array_field(target)).flatten();
+            // `&[m, m]`: a local array, as `let tmp = [m, m];` would be.
+            let literal = match target {
+                Expr::Array(l) if !mutable => Some(self.array_literal(l, None, "array")),
+                _ => None,
+            };
             let array = match self.local_binding(target) {
                 _ if field.is_some() => field.map(|v| (v, false)),
+                _ if literal.is_some() => literal.map(|v| (v, false)),
                 Some((Bound::Var(v), writable))
                     if !matches!(self.vars[v.0].shape, Shape::Scalar) =>
                 {
@@ -223,7 +294,7 @@ impl Lowerer {
                     if outs.contains(&v) {
                         self.errors.push(err(
                             a,
-                            "this call writes the same buffer twice: pass each buffer once",
+                            "this call writes two parts of one buffer, which is not supported: let it write a separate buffer, `let mut b = vec![0.0; n];`, and copy that in with `copy_from_slice`",
                         ));
                         continue;
                     }
@@ -268,7 +339,7 @@ impl Lowerer {
                 }
                 (None, false) => {
                     let n = self.expr(a);
-                    floats.push(matches!(self.nodes[n.0].ty, Ty::Float(_) | Ty::Other));
+                    floats.push(self.float_arg(a, n));
                     args.push(n);
                     modes.push(Pass::Value);
                     continue;
@@ -280,6 +351,7 @@ impl Lowerer {
             args.push(self.push(Op::Array(v, 0), vec![], ty, a.span()));
         }
         let Some(&out) = outs.first() else { return };
+        self.copy_read_parts(&mut args, &modes, &outs, span);
         let callee = graph::Callee {
             prefix,
             name: several.clone().unwrap_or_else(|| last.clone()),
@@ -306,6 +378,19 @@ impl Lowerer {
         // Loads after the call read memory again.
         self.forget();
     }
+}
+
+/// The error for a call passing on two out-parameters or writable views, `g(q, v)`.
+#[cold]
+#[inline(never)]
+fn several_passed_on(errors: &mut super::Errors, first: &Expr, second: &Expr) {
+    let (a, b) = (first.to_token_stream(), second.to_token_stream());
+    errors.push(err(
+        second,
+        format!(
+            "this call passes several out-parameters, and the macro cannot tell which it writes: pass the one it writes as `&mut *{b}` (or `&mut *{a}`); the others are then inputs, which it reads"
+        ),
+    ));
 }
 
 /// The shape of a parameter: an array or slice, an out-parameter, or a scalar.

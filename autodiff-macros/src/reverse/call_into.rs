@@ -220,6 +220,10 @@ impl Reverse {
         let mut modes = Vec::new();
         let mut scalars = Vec::new();
         let mut entry = 0;
+        // The adjoints passed so far, and the scratch buffers passed instead for a second part
+        // of one array (`g(&x[0..2], &x[2..4], &mut d)`), added into its adjoint after the call.
+        let mut passed: Vec<VarId> = Vec::new();
+        let mut aliased: Vec<Aliased> = Vec::new();
         for ((&a, &mode), &float) in node
             .args
             .iter()
@@ -285,7 +289,16 @@ impl Reverse {
                     let (op, bounds) = of(input);
                     args.push(self.push_node(op, bounds, x_ty));
                     let (op, bounds) = match self.var_adjoint.get(&x) {
-                        Some(&d) => of(d),
+                        Some(&d) if passed.contains(&d) => {
+                            let (scratch, add) =
+                                self.aliased_gradient(d, x_ty, input, part.clone());
+                            aliased.push(add);
+                            (Op::Array(scratch, 0), vec![])
+                        }
+                        Some(&d) => {
+                            passed.push(d);
+                            of(d)
+                        }
                         // A constant input: its gradient goes into a buffer nothing reads, of
                         // the length of the part passed (not of the whole array: a part of a
                         // long constant array is passed in every iteration of a loop).
@@ -360,6 +373,9 @@ impl Reverse {
             let written = self.push_node(Op::Written(vjp), vec![], ty);
             self.emit(Stmt::Assign(v, written));
         }
+        for add in aliased {
+            self.add_aliased(add);
+        }
         // The gradients of the scalar inputs, one tuple element each.
         let Some(grads) = grads else {
             return;
@@ -372,6 +388,87 @@ impl Reverse {
             self.place(field);
             self.contribute(a, field);
         }
+    }
+
+    /// For an input of a call whose array's adjoint `d` is already passed to the call (two
+    /// parts of one array, or the array twice): a zeroed scratch buffer of the part's length to
+    /// pass instead, and what to add into `d` after the call.
+    #[inline(never)]
+    fn aliased_gradient(
+        &mut self,
+        d: VarId,
+        ty: Ty,
+        input: VarId,
+        part: Option<Vec<NodeId>>,
+    ) -> (VarId, Aliased) {
+        let len = match &part {
+            Some(bounds) => self.push_node(
+                Op::Prim(crate::prim::Prim::Sub),
+                vec![bounds[1], bounds[0]],
+                Ty::Int,
+            ),
+            None => self.push_node(Op::Len(input), vec![], Ty::Int),
+        };
+        self.emit(Stmt::Node(len));
+        let scratch = self.scratch(ty, len);
+        let add = Aliased {
+            adjoint: d,
+            scratch,
+            start: part.map(|bounds| bounds[0]),
+            len,
+            ty,
+        };
+        (scratch, add)
+    }
+
+    /// After the backward call: `d[start + k] += scratch[k]` for the gradient of a second part
+    /// of one array.
+    #[inline(never)]
+    fn add_aliased(&mut self, add: Aliased) {
+        let Aliased {
+            adjoint,
+            scratch,
+            start,
+            len,
+            ty,
+        } = add;
+        let counter = super::COPY_LOOPS + self.copies;
+        self.copies += 1;
+        let k = self.push_node(Op::Counter(counter), vec![], Ty::Int);
+        self.b
+            .with_graph(|g| g.nodes[k.0].name = Some("k".to_owned()));
+        let zero = self.b.int(0);
+        let mut body = vec![Stmt::Node(k)];
+        let at = match start {
+            Some(start) => {
+                let at = self.push_node(Op::Prim(crate::prim::Prim::Add), vec![start, k], Ty::Int);
+                body.push(Stmt::Node(at));
+                at
+            }
+            None => k,
+        };
+        let element = self.push_node(Op::Load(scratch), vec![k], ty);
+        let current = self.push_node(Op::Load(adjoint), vec![at], ty);
+        let sum = self.push_node(Op::Prim(crate::prim::Prim::Add), vec![current, element], ty);
+        body.extend([
+            Stmt::Node(element),
+            Stmt::Node(current),
+            Stmt::Node(sum),
+            Stmt::Store {
+                var: adjoint,
+                index: at,
+                value: sum,
+            },
+        ]);
+        self.emit(Stmt::For(Loop {
+            counter,
+            name: "k".to_owned(),
+            start: zero,
+            end: len,
+            inclusive: false,
+            reverse: false,
+            body: Block(body),
+        }));
     }
 
     /// In the forward sweep, before `stmt` (`before`) or after it: what the backward code of a
@@ -441,6 +538,18 @@ impl Reverse {
         decls.extend(tapes.into_iter().map(|t| Stmt::Declare(t, None)));
         decls
     }
+}
+
+/// The gradient of a second part of one array passed to a call, in a scratch buffer, to add
+/// into the array's adjoint after the call.
+#[derive(Clone, Copy)]
+pub(super) struct Aliased {
+    adjoint: VarId,
+    scratch: VarId,
+    /// Where the part starts, `None` for the whole array.
+    start: Option<NodeId>,
+    len: NodeId,
+    ty: Ty,
 }
 
 /// Where a statement lies: at each level, its statement's index in its block, which of that

@@ -188,9 +188,9 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("int_method_len", false),
     ("int_method_outer_counter", false),
     // `h.len()` of a local array as an integer-method receiver, or `0..h.len()` with a method on
-    // the counter before an index: the expansion writes the length as an unsuffixed literal
-    // (E0689; README, "Known-bug shapes").
-    ("int_method_local_len", true),
+    // the counter before an index: the expansion wrote the length as an unsuffixed literal
+    // (E0689; README, "Known-bug shapes"; fixed since, the length is written `3usize`).
+    ("int_method_local_len", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs

@@ -254,7 +254,13 @@ impl Gen<'_> {
             if tgt_ok && self.rng.chance(0.4) {
                 let b = cx.target.clone().unwrap_or_else(|| cx.arrays[0].clone());
                 let e = self.var_small(cx.cur);
-                self.extra_line(&mut body, &format!("{}[{vi}] = {};", b.name, e.s));
+                // Not `vb[vi] = vb[vi];` (`clippy::self_assignment`): its negation.
+                let value = if e.s == format!("{}[{vi}]", b.name) {
+                    format!("-{}", e.s)
+                } else {
+                    e.s.clone()
+                };
+                self.extra_line(&mut body, &format!("{}[{vi}] = {value};", b.name));
             } else {
                 let a = cx.arrays[plain[self.rng.below(plain.len())]].clone();
                 let e = self.small(2, 2.0);

@@ -1814,6 +1814,10 @@ fn calls_in(block: &mut Block, count: &mut Calls, locals: &HashSet<String>) {
     let stmts = std::mem::take(&mut block.stmts);
     let replaced: Vec<Option<Vec<Stmt>>> = (0..stmts.len())
         .map(|i| {
+            if untyped_names_indexed(&stmts[i], &stmts[i + 1..]) {
+                // Left as written: lowering reports the pattern, saying to give its type.
+                return None;
+            }
             call_let(&stmts[i], count, locals)
                 .or_else(|| indexed_call_let(&stmts[i], &stmts[i + 1..], count, locals))
         })
@@ -1966,6 +1970,47 @@ fn indexed_call_let(
         ident,
         count,
     ))
+}
+
+/// `let (u, f) = g(x);`, a pattern without a type (which takes every element as a float), one of
+/// whose names `stmts` index (`f[0]`): an array element, which needs the pattern's type.
+fn untyped_names_indexed(stmt: &Stmt, later: &[Stmt]) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    let Stmt::Local(l) = stmt else { return false };
+    let Some(names) = bound_names(&l.pat) else {
+        return false;
+    };
+    if !matches!(l.init.as_ref().map(|i| &*i.expr), Some(Expr::Call(_))) {
+        return false;
+    }
+    let mut tokens = TokenStream::new();
+    for stmt in later {
+        stmt.to_tokens(&mut tokens);
+    }
+    let mut open = vec![tokens.into_iter().peekable()];
+    let mut after_dot = false;
+    while let Some(level) = open.last_mut() {
+        let Some(tree) = level.next() else {
+            open.pop();
+            continue;
+        };
+        match tree {
+            TokenTree::Group(g) => {
+                after_dot = false;
+                open.push(g.stream().into_iter().peekable());
+            }
+            TokenTree::Ident(i) if !after_dot && names.iter().flatten().any(|n| n.ident == i) => {
+                if let Some(TokenTree::Group(g)) = level.peek()
+                    && g.delimiter() == Delimiter::Bracket
+                {
+                    return true;
+                }
+            }
+            TokenTree::Punct(p) => after_dot = p.as_char() == '.',
+            _ => after_dot = false,
+        }
+    }
+    false
 }
 
 /// One more than the largest index `name` is read at in `stmts`, if it is read and only ever as

@@ -346,7 +346,7 @@ impl Lowerer {
             }
             self.errors.push(err(
                 pat,
-                "a call's result is destructured by names alone, `let (u, v) = g(..);` or `let [a, b] = g(..);`: for nested patterns, bind it with its type, `let (u, w): (f64, [f64; 2]) = g(..);`, then index `w[0]`",
+                "a call's result is destructured by names alone, `let (u, v) = g(..);` or `let [a, b] = g(..);`: for an array part or nested patterns, bind it with its type, `let (u, w): (f64, [f64; 2]) = g(..);`, then index `w[0]`",
             ));
             self.fail_names(pat);
             return;

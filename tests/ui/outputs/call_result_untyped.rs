@@ -25,6 +25,13 @@ fn nested(x: f64) -> f64 {
     a + b + c
 }
 
+// A pattern without its type whose array part is indexed.
+#[differentiate]
+fn indexed_part(x: f64) -> f64 {
+    let (a, bc) = pair(x);
+    a + bc[0]
+}
+
 // Both written with the type: accepted.
 #[differentiate]
 fn typed(x: f64, z: [f64; 2], k: usize) -> f64 {

@@ -1232,19 +1232,20 @@ fn poisson_regression_newton_in_f64_and_f32() {
 // 5. Gamma and Student-t log-likelihoods through a Lanczos log-gamma
 // ---------------------------------------------------------------------------------------------
 
+/// The coefficients of `gammln`, its `static` table.
+const COF: [f64; 6] = [
+    76.180_091_729_471_46,
+    -86.505_320_329_416_77,
+    24.014_098_240_830_91,
+    -1.231_739_572_450_155,
+    0.120_865_097_386_617_9e-2,
+    -0.539_523_938_495_3e-5,
+];
+
 /// `ln Γ(xx)` for `xx > 0` by Lanczos' approximation, as *Numerical Recipes in C* (2nd ed.,
-/// §6.1) writes `gammln` (its `static` table a local array: a `const` array cannot be indexed
-/// in a differentiated body yet).
+/// §6.1) writes `gammln`, its table a `const` indexed in the loop.
 #[differentiate(reverse, forward, hessian)]
 fn gammln(xx: f64) -> f64 {
-    let cof = [
-        76.180_091_729_471_46,
-        -86.505_320_329_416_77,
-        24.014_098_240_830_91,
-        -1.231_739_572_450_155,
-        0.120_865_097_386_617_9e-2,
-        -0.539_523_938_495_3e-5,
-    ];
     let x = xx;
     let mut y = xx;
     let mut tmp = x + 5.5;
@@ -1252,7 +1253,7 @@ fn gammln(xx: f64) -> f64 {
     let mut ser = 1.000_000_000_190_015;
     for j in 0..6 {
         y += 1.0;
-        ser += cof[j] / y;
+        ser += COF[j] / y;
     }
     -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
 }

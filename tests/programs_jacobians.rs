@@ -2646,10 +2646,9 @@ fn nbody_integration_gradient_and_hessian() {
 /// One step of the linearly implicit Euler method for Robertson's problem (Hairer and Wanner,
 /// II, §IV.9, (9.4)): `(I − h J) Δ = h f(y)`, `y + Δ`, with `J` Robertson's Jacobian written
 /// out and the 3 × 3 system solved by Gaussian elimination with partial pivoting, the matrix
-/// stored row-major in a flat array (nested arrays are not differentiated), rows swapped by
-/// hand (`slice::swap` is not differentiated).
+/// stored row-major in a flat array (nested arrays are not differentiated), rows swapped with
+/// `slice::swap`.
 #[differentiate(reverse, forward)]
-#[allow(clippy::manual_swap)]
 fn robertson_linearly_implicit(y: [f64; 3], h: f64) -> [f64; 3] {
     let f: [f64; 3] = robertson(y);
     let mut a = [0.0; 9];
@@ -2673,13 +2672,9 @@ fn robertson_linearly_implicit(y: [f64; 3], h: f64) -> [f64; 3] {
         }
         if p != k {
             for j in 0..3 {
-                let t = a[k * 3 + j];
-                a[k * 3 + j] = a[p * 3 + j];
-                a[p * 3 + j] = t;
+                a.swap(k * 3 + j, p * 3 + j);
             }
-            let t = b[k];
-            b[k] = b[p];
-            b[p] = t;
+            b.swap(k, p);
         }
         for i in k + 1..3 {
             let factor = a[i * 3 + k] / a[k * 3 + k];

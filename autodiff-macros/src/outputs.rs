@@ -1975,7 +1975,6 @@ fn indexed_call_let(
 /// `let (u, f) = g(x);`, a pattern without a type (which takes every element as a float), one of
 /// whose names `stmts` index (`f[0]`): an array element, which needs the pattern's type.
 fn untyped_names_indexed(stmt: &Stmt, later: &[Stmt]) -> bool {
-    use proc_macro2::{Delimiter, TokenTree};
     let Stmt::Local(l) = stmt else { return false };
     let Some(names) = bound_names(&l.pat) else {
         return false;
@@ -1983,46 +1982,69 @@ fn untyped_names_indexed(stmt: &Stmt, later: &[Stmt]) -> bool {
     if !matches!(l.init.as_ref().map(|i| &*i.expr), Some(Expr::Call(_))) {
         return false;
     }
-    let mut tokens = TokenStream::new();
-    for stmt in later {
-        stmt.to_tokens(&mut tokens);
-    }
-    let mut open = vec![tokens.into_iter().peekable()];
-    let mut after_dot = false;
-    while let Some(level) = open.last_mut() {
-        let Some(tree) = level.next() else {
-            open.pop();
-            continue;
-        };
-        match tree {
-            TokenTree::Group(g) => {
-                after_dot = false;
-                open.push(g.stream().into_iter().peekable());
-            }
-            TokenTree::Ident(i) if !after_dot && names.iter().flatten().any(|n| n.ident == i) => {
-                if let Some(TokenTree::Group(g)) = level.peek()
-                    && g.delimiter() == Delimiter::Bracket
-                {
-                    return true;
-                }
-            }
-            TokenTree::Punct(p) => after_dot = p.as_char() == '.',
-            _ => after_dot = false,
-        }
-    }
-    false
+    let mut indexed = false;
+    each_use(
+        later,
+        |i| names.iter().flatten().any(|n| n.ident == *i),
+        |next| {
+            indexed = bracket(next).is_some();
+            !indexed
+        },
+    );
+    indexed
 }
 
 /// One more than the largest index `name` is read at in `stmts`, if it is read and only ever as
 /// `name[literal]` (a field `.name` is another thing).
 fn literal_indices(name: &Ident, stmts: &[Stmt]) -> Option<usize> {
-    use proc_macro2::{Delimiter, TokenTree};
+    use proc_macro2::TokenTree;
+    let mut len = Some(0);
+    each_use(
+        stmts,
+        |i| i == name,
+        |next| {
+            let literal = bracket(next).and_then(|g| {
+                let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+                let [TokenTree::Literal(lit)] = inner.as_slice() else {
+                    return None;
+                };
+                syn::parse_str::<syn::LitInt>(&lit.to_string())
+                    .ok()?
+                    .base10_parse::<usize>()
+                    .ok()
+            });
+            len = literal.and_then(|k| len.map(|l: usize| l.max(k + 1)));
+            len.is_some()
+        },
+    );
+    len.filter(|&l| l > 0)
+}
+
+/// The bracketed group `[..]` that `next` is, if it is one.
+fn bracket(next: Option<&proc_macro2::TokenTree>) -> Option<&proc_macro2::Group> {
+    match next {
+        Some(proc_macro2::TokenTree::Group(g))
+            if g.delimiter() == proc_macro2::Delimiter::Bracket =>
+        {
+            Some(g)
+        }
+        _ => None,
+    }
+}
+
+/// Calls `visit` with the token after each use in `stmts`, at any depth, of a name `wanted`
+/// takes (not a field `.name`), until it returns false.
+fn each_use(
+    stmts: &[Stmt],
+    wanted: impl Fn(&Ident) -> bool,
+    mut visit: impl FnMut(Option<&proc_macro2::TokenTree>) -> bool,
+) {
+    use proc_macro2::TokenTree;
     let mut tokens = TokenStream::new();
     for stmt in stmts {
         stmt.to_tokens(&mut tokens);
     }
     let mut open = vec![tokens.into_iter().peekable()];
-    let mut len = 0;
     let mut after_dot = false;
     while let Some(level) = open.last_mut() {
         let Some(tree) = level.next() else {
@@ -2034,28 +2056,15 @@ fn literal_indices(name: &Ident, stmts: &[Stmt]) -> Option<usize> {
                 after_dot = false;
                 open.push(g.stream().into_iter().peekable());
             }
-            TokenTree::Ident(i) if i == *name && !after_dot => {
-                let Some(TokenTree::Group(g)) = level.next() else {
-                    return None;
-                };
-                let inner: Vec<TokenTree> = g.stream().into_iter().collect();
-                let [TokenTree::Literal(lit)] = inner.as_slice() else {
-                    return None;
-                };
-                if g.delimiter() != Delimiter::Bracket {
-                    return None;
+            TokenTree::Ident(i) if !after_dot && wanted(&i) => {
+                if !visit(level.peek()) {
+                    return;
                 }
-                let k: usize = syn::parse_str::<syn::LitInt>(&lit.to_string())
-                    .ok()?
-                    .base10_parse()
-                    .ok()?;
-                len = len.max(k + 1);
             }
             TokenTree::Punct(p) => after_dot = p.as_char() == '.',
             _ => after_dot = false,
         }
     }
-    (len > 0).then_some(len)
 }
 
 /// The text of a function `calls` rewrote, to be compiled as the primal: each

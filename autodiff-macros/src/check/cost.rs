@@ -652,6 +652,41 @@ fn expand_file() {
                     let out: syn::File = syn::parse2(out).expect("the expansion parses");
                     items.extend(out.items);
                 }
+                // Methods: each expanded in its `impl` block.
+                syn::Item::Impl(mut block) => {
+                    let mut impl_items = Vec::new();
+                    for item in std::mem::take(&mut block.items) {
+                        let syn::ImplItem::Fn(mut f) = item else {
+                            impl_items.push(item);
+                            continue;
+                        };
+                        let Some(at) = f.attrs.iter().position(|a| {
+                            a.path()
+                                .segments
+                                .last()
+                                .is_some_and(|s| s.ident == "differentiate")
+                        }) else {
+                            impl_items.push(syn::ImplItem::Fn(f));
+                            continue;
+                        };
+                        let args = match f.attrs.remove(at).meta {
+                            syn::Meta::List(l) => l.tokens,
+                            _ => TokenStream::new(),
+                        };
+                        let tokens = f.to_token_stream();
+                        let start = Instant::now();
+                        let out = differentiate(args, &tokens);
+                        spent += start.elapsed();
+                        count += 1;
+                        let out: syn::File = syn::parse2(out).expect("the expansion parses");
+                        impl_items.extend(out.items.into_iter().map(|item| match item {
+                            syn::Item::Fn(f) => syn::parse_quote!(#f),
+                            other => syn::ImplItem::Verbatim(other.to_token_stream()),
+                        }));
+                    }
+                    block.items = impl_items;
+                    items.push(syn::Item::Impl(block));
+                }
                 syn::Item::Use(u) if imports_only_differentiate(&u.tree) => {}
                 other => items.push(other),
             }

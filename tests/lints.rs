@@ -797,3 +797,55 @@ fn statement_attributes_compile_and_run() {
     let g = statement_attributes::guarded_graph(0.5);
     assert_eq!(g.node("x").map(autodiff::GraphNode::adjoint), Some(1.0));
 }
+
+/// Several outputs from a generic function and from methods.
+pub mod generic_outputs {
+    use autodiff::differentiate;
+    use num_traits::Float;
+
+    /// Polar to Cartesian coordinates.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn polar<T: Float>(r: T, theta: T) -> [T; 2] {
+        [r * theta.cos(), r * theta.sin()]
+    }
+
+    /// The mean and the variance of a slice.
+    ///
+    /// # Panics
+    ///
+    /// If the slice's length is not a `T`.
+    #[differentiate]
+    #[must_use]
+    pub fn moments<T: Float>(x: &[T]) -> (T, T) {
+        let n = T::from(x.len()).unwrap();
+        let mut s = T::zero();
+        let mut q = T::zero();
+        for &v in x {
+            s = s + v;
+            q = q + v * v;
+        }
+        let mean = s / n;
+        (mean, q / n - mean * mean)
+    }
+
+    /// A two-link arm.
+    pub struct Arm<T> {
+        /// The first link's length.
+        pub l1: T,
+        /// The second link's length.
+        pub l2: T,
+    }
+
+    impl<T: Float> Arm<T> {
+        /// The tip's position.
+        #[differentiate(reverse, forward)]
+        #[must_use]
+        pub fn tip(&self, a: T, b: T) -> [T; 2] {
+            [
+                self.l1 * a.cos() + self.l2 * (a + b).cos(),
+                self.l1 * a.sin() + self.l2 * (a + b).sin(),
+            ]
+        }
+    }
+}

@@ -87,6 +87,12 @@ enum OperandKey {
 }
 
 /// Drops a function without recursion along the chains of binary operators in its body.
+/// The float type parameter `function` is generic over, if any: bounded by `Float` in its own
+/// generics, or, for a method of a generic `impl<T: Float>`, the one-letter type it returns.
+pub fn float_param(sig: &syn::Signature) -> Option<Ident> {
+    generic::float_param(&sig.generics).or_else(|| generic::impl_float_param(sig))
+}
+
 pub fn dispose(item: ItemFn) {
     chains::dispose(*item.block);
 }

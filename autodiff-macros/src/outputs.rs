@@ -117,18 +117,30 @@ impl Output {
     }
 }
 
-fn float_of(ty: &Type) -> Option<&'static str> {
+thread_local! {
+    /// The float type parameter (`T` of `fn f<T: Float>`) of the function being expanded.
+    static FLOAT_PARAM: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Reads `function`'s float type parameter, if it is generic over one, as a float type from now
+/// on (until the next function).
+fn set_float_param(function: &ItemFn) {
+    let param = lower::float_param(&function.sig).map(|t| t.to_string());
+    FLOAT_PARAM.with(|f| *f.borrow_mut() = param);
+}
+
+/// `f64`, `f32`, or the float type parameter, if `ty` is one of them.
+fn float_of(ty: &Type) -> Option<String> {
     let Type::Path(p) = ty else { return None };
-    if p.path.is_ident("f64") {
-        Some("f64")
-    } else if p.path.is_ident("f32") {
-        Some("f32")
+    let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
+    if ident == "f64" || ident == "f32" || FLOAT_PARAM.with(|f| f.borrow().as_ref().is_some_and(|t| ident == t)) {
+        Some(ident.to_string())
     } else {
         None
     }
 }
 
-fn part_of(ty: &Type) -> Option<(Part, &'static str)> {
+fn part_of(ty: &Type) -> Option<(Part, String)> {
     match ty {
         Type::Array(a) => Some((Part::Array(Len::of(&a.len)), float_of(&a.elem)?)),
         Type::Paren(p) => part_of(&p.elem),
@@ -169,7 +181,7 @@ fn output(function: &ItemFn) -> Option<syn::Result<Output>> {
     if floats.iter().any(|f| *f != floats[0]) {
         return refuse();
     }
-    let float = syn::parse_str(floats[0]).expect("a float type");
+    let float = syn::parse_str(&floats[0]).expect("a float type");
     Some(Ok(Output {
         float,
         ty: (**ty).clone(),
@@ -207,6 +219,19 @@ struct Param {
 }
 
 impl Param {
+    /// The parameter as declared: `x: f64`, or the receiver, `&self`.
+    fn decl(&self) -> TokenStream {
+        let (n, t) = (&self.name, &self.ty);
+        match t {
+            _ if n != "self" => quote!(#n: #t),
+            Type::Reference(r) if matches!(&*r.elem, Type::Path(p) if p.path.is_ident("Self")) => {
+                let (lifetime, mutability) = (&r.lifetime, &r.mutability);
+                quote!(&#lifetime #mutability self)
+            }
+            _ => quote!(self: #t),
+        }
+    }
+
     fn d(&self) -> Ident {
         self.d.clone()
     }
@@ -251,19 +276,53 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
             "a function with several outputs cannot have lifetime parameters yet: remove them and let the references' lifetimes be elided, as in `x: &[f64]`",
         ));
     }
-    if !sig.generics.params.is_empty() {
+    let float_param = lower::float_param(sig);
+    if sig.generics.params.iter().any(|p| match p {
+        syn::GenericParam::Type(t) => float_param.as_ref() != Some(&t.ident),
+        syn::GenericParam::Lifetime(_) => false,
+        syn::GenericParam::Const(_) => true,
+    }) {
         return Err(syn::Error::new(
             sig.generics.span(),
-            "a function with several outputs cannot be generic yet: write it for `f64` or `f32`",
+            "a function with several outputs may be generic over one float type only, `fn f<T: Float>(x: T) -> [T; 2]`: write the other parameters as concrete types",
         ));
     }
     let mut out = Vec::new();
     for arg in &sig.inputs {
-        let FnArg::Typed(t) = arg else {
-            return Err(syn::Error::new(
-                arg.span(),
-                "a method cannot have several outputs yet: write a free function",
-            ));
+        let t = match arg {
+            FnArg::Typed(t) => t,
+            FnArg::Receiver(r) => {
+                if let Some(name) = options
+                    .wrt
+                    .as_ref()
+                    .and_then(|w| w.iter().find(|n| *n == "self"))
+                {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "a function with several outputs differentiates float, float-array and slice parameters only: pass the floats of `self` as parameters, or return one float",
+                    ));
+                }
+                // `self: &Self`, a constant passed through.
+                let name = Ident::new("self", r.self_token.span);
+                out.push(Param {
+                    d: name.clone(),
+                    v: name.clone(),
+                    hv: name.clone(),
+                    name,
+                    ty: match &r.kind {
+                        syn::ReceiverKind::Reference(_, lifetime, mutability) => {
+                            syn::parse_quote!(&#lifetime #mutability Self)
+                        }
+                        syn::ReceiverKind::Typed(_, ty) => (**ty).clone(),
+                        // The derivatives take `self` by reference, as those of one output.
+                        _ => syn::parse_quote!(&Self),
+                    },
+                    kind: Kind::Constant,
+                    active: false,
+                    mutable: false,
+                });
+                continue;
+            }
         };
         let Pat::Ident(p) = &*t.pat else {
             return Err(syn::Error::new(
@@ -690,6 +749,7 @@ fn out_param_error(function: &ItemFn, out: &syn::PatType) -> syn::Error {
 }
 
 pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream> {
+    set_float_param(function);
     let output = match output(function) {
         Some(o) => o?,
         None => {
@@ -732,7 +792,11 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let names = Names::new(&mut fresh, out.clone());
     let mut body = (*function.block).clone();
     rewriter.block_tail(&mut body)?;
-    body.stmts.push(Stmt::Expr(syn::parse_quote!(0.0), None));
+    let zero = match lower::float_param(&function.sig) {
+        Some(t) => quote!(#t::zero()),
+        None => quote!(0.0),
+    };
+    body.stmts.push(Stmt::Expr(syn::parse_quote!(#zero), None));
     let mut helper = function.clone();
     helper.attrs.clear();
     helper.sig.ident = helper_name.clone();
@@ -755,7 +819,8 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     };
     let graph = lower::lower(&helper, &helper_options)?;
     // `f_jacobian`'s forward sweeps in lanes, several columns a sweep.
-    let lanes = if options.reverse {
+    let float_param = lower::float_param(&function.sig);
+    let lanes = if options.reverse && float_param.is_none() {
         emit::forward_lanes_fn(&forward::forward(graph.clone()))
     } else {
         None
@@ -811,6 +876,7 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
     let jvp_lanes = lanes
         .as_ref()
         .map(|_| format_ident!("{}_jvp_lanes", helper_name));
+    let (generics, _, where_clause) = function.sig.generics.split_for_impl();
     let emitter = Gen {
         f,
         vis,
@@ -823,11 +889,15 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         jvp_lanes,
         row_grad: row_grad.as_ref().map(|(name, _)| name.clone()),
         names,
-        at: if lower::associated(function) {
+        at: if lower::associated(function) || function.sig.receiver().is_some() {
             quote!(Self::)
         } else {
             TokenStream::new()
         },
+        generics: generics.to_token_stream(),
+        where_clause: where_clause.to_token_stream(),
+        zero: float_literal(float_param.as_ref(), 0.0),
+        one: float_literal(float_param.as_ref(), 1.0),
     };
     let mut tokens = quote!(#helper_tokens #derived);
     if let Some((_, row_tokens)) = row_grad {
@@ -845,6 +915,18 @@ pub fn generate(options: &Options, function: &ItemFn) -> syn::Result<TokenStream
         tokens.extend(emitter.hvp());
     }
     Ok(tokens)
+}
+
+/// `value` of the float type: a literal, or in a function generic over `T`, cast to `T`.
+fn float_literal(generic: Option<&Ident>, value: f64) -> TokenStream {
+    let lit = proc_macro2::Literal::f64_suffixed(value);
+    match generic {
+        Some(t) => quote!(::autodiff::cast::<#t, f64>(#lit)),
+        None => {
+            let lit = proc_macro2::Literal::f64_unsuffixed(value);
+            quote!(#lit)
+        }
+    }
 }
 
 struct Gen<'a> {
@@ -866,6 +948,13 @@ struct Gen<'a> {
     /// `Self::` before the names of generated functions, in an associated function.
     at: TokenStream,
     names: Names,
+    /// The function's generics, `<T: Float>`, and its `where` clause, for every generated
+    /// function.
+    generics: TokenStream,
+    where_clause: TokenStream,
+    /// `0.0` and `1.0` of the float type.
+    zero: TokenStream,
+    one: TokenStream,
 }
 
 /// The suffix of the name `calls` gives a call of a function with several outputs, `g` called
@@ -888,10 +977,7 @@ impl Gen<'_> {
     fn sig_params(&self) -> Vec<TokenStream> {
         self.params
             .iter()
-            .map(|p| {
-                let (n, t) = (&p.name, &p.ty);
-                quote!(#n: #t)
-            })
+            .map(Param::decl)
             .collect()
     }
 
@@ -900,8 +986,7 @@ impl Gen<'_> {
         let float = self.float;
         let mut out = Vec::new();
         for p in self.params {
-            let (n, t) = (&p.name, &p.ty);
-            out.push(quote!(#n: #t));
+            out.push(p.decl());
             if p.active && matches!(p.kind, Kind::Slice) {
                 let d = p.d();
                 out.push(quote!(#d: &mut [#float]));
@@ -954,7 +1039,7 @@ impl Gen<'_> {
 
     /// `let mut buf = ...;` holding the output-typed `value` flattened.
     fn pack(&self, value: &Ident, buf: &Ident) -> TokenStream {
-        let (float, m) = (self.float, self.output.m());
+        let (float, m, zero) = (self.float, self.output.m(), &self.zero);
         if !self.output.tuple {
             return quote!(let mut #buf: [#float; #m] = #value;);
         }
@@ -976,7 +1061,7 @@ impl Gen<'_> {
             });
         }
         quote! {
-            let mut #buf: [#float; #m] = [0.0; #m];
+            let mut #buf: [#float; #m] = [#zero; #m];
             #(#stmts)*
         }
     }
@@ -1013,6 +1098,7 @@ impl Gen<'_> {
             ..
         } = &self.names;
         let Gen { f, vis, float, .. } = *self;
+        let (generics, where_clause, zero) = (&self.generics, &self.where_clause, &self.zero);
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
@@ -1049,7 +1135,7 @@ impl Gen<'_> {
             .filter(|p| p.active && matches!(p.kind, Kind::Slice))
             .map(|p| {
                 let (n, d) = (&p.name, p.d());
-                quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];)
+                quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![#zero; #n.len()];)
             });
         let plain_params = self.sig_params();
         let call_args = self.vjp_args(true);
@@ -1057,9 +1143,9 @@ impl Gen<'_> {
             #[doc = #into_doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #into_name(#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) {
+            #vis fn #into_name #generics (#(#into_params,)* #seed: #out_ty) -> (#out_ty, #(#non_slice_tys,)*) #where_clause {
                 #use_original
-                let mut #out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [#zero; #m];
                 #pack
                 let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
@@ -1067,7 +1153,7 @@ impl Gen<'_> {
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #name(#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) {
+            #vis fn #name #generics (#(#plain_params,)* #seed: #out_ty) -> (#out_ty, #(#all_tys,)*) #where_clause {
                 #(#buffers)*
                 let (#output_, #(#grads,)*) = #at #into_name(#(#call_args,)* #seed);
                 (#output_, #(#all,)*)
@@ -1082,6 +1168,7 @@ impl Gen<'_> {
             seed, out_, d_out_, ..
         } = &self.names;
         let Gen { vis, float, .. } = *self;
+        let (generics, where_clause, zero) = (&self.generics, &self.where_clause, &self.zero);
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let pack = self.pack_seed();
@@ -1099,9 +1186,9 @@ impl Gen<'_> {
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #name(#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) {
+            #vis fn #name #generics (#(#params,)* #seed: #out_ty) -> (#out_ty, #(#tys,)*) #where_clause {
                 #use_original
-                let mut #out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [#zero; #m];
                 #pack
                 let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack, #(#grads,)*)
@@ -1126,6 +1213,7 @@ impl Gen<'_> {
             ..
         } = &self.names;
         let Gen { f, vis, float, .. } = *self;
+        let (generics, where_clause, zero) = (&self.generics, &self.where_clause, &self.zero);
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let (out, v_out, d_out, hv_out) = (out_, v_out_, d_out_, hv_out_);
@@ -1140,8 +1228,8 @@ impl Gen<'_> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in self.params {
             let (n, t) = (&p.name, &p.ty);
-            into_params.push(quote!(#n: #t));
-            plain_params.push(quote!(#n: #t));
+            into_params.push(p.decl());
+            plain_params.push(p.decl());
             args.push(quote!(#n));
             plain_args.push(quote!(#n));
             if !p.active {
@@ -1175,8 +1263,8 @@ impl Gen<'_> {
         let body = |args: &[TokenStream]| {
             quote! {
                 #use_original
-                let mut #out: [#float; #m] = [0.0; #m];
-                let mut #v_out: [#float; #m] = [0.0; #m];
+                let mut #out: [#float; #m] = [#zero; #m];
+                let mut #v_out: [#float; #m] = [#zero; #m];
                 #pack_seed
                 #pack_v_seed
                 let (_, #(#grads,)* #(#hvs,)*) = #at #hvp_into(#(#args,)* &mut #out, &mut #v_out, &mut #d_out, &mut #hv_out);
@@ -1193,7 +1281,7 @@ impl Gen<'_> {
                 clippy::type_complexity,
                 clippy::used_underscore_binding
             )]
-                #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+                #vis fn #name #generics (#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) #where_clause {
                     #body
                 }
             };
@@ -1214,8 +1302,8 @@ impl Gen<'_> {
             .map(|p| {
                 let (n, d, hv) = (&p.name, p.d(), hv(p));
                 quote! {
-                    let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];
-                    let mut #hv: ::std::vec::Vec<#float> = ::std::vec![0.0; #n.len()];
+                    let mut #d: ::std::vec::Vec<#float> = ::std::vec![#zero; #n.len()];
+                    let mut #hv: ::std::vec::Vec<#float> = ::std::vec![#zero; #n.len()];
                 }
             });
         quote! {
@@ -1226,7 +1314,7 @@ impl Gen<'_> {
                 clippy::type_complexity,
                 clippy::used_underscore_binding
             )]
-            #vis fn #into_name(#(#into_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) {
+            #vis fn #into_name #generics (#(#into_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#tys,)* #out_ty, #(#tys,)*) #where_clause {
                 #into_body
             }
             #[doc = #doc]
@@ -1236,7 +1324,7 @@ impl Gen<'_> {
                 clippy::type_complexity,
                 clippy::used_underscore_binding
             )]
-            #vis fn #name(#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) {
+            #vis fn #name #generics (#(#plain_params,)* #seed: #out_ty, #v_seed: #out_ty) -> (#out_ty, #(#all_tys,)* #out_ty, #(#all_tys,)*) #where_clause {
                 #(#buffers)*
                 let (#output_, #(#grads,)* #tangent_, #(#hvs,)*) = #at #into_name(#(#plain_args,)* #seed, #v_seed);
                 (#output_, #(#all_grads,)* #tangent_, #(#all_hvs,)*)
@@ -1278,13 +1366,14 @@ impl Gen<'_> {
         let use_original = self.use_original();
         let Names { out_, d_out_, .. } = &self.names;
         let Gen { f, vis, float, .. } = *self;
+        let (generics, where_clause, zero) = (&self.generics, &self.where_clause, &self.zero);
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let name = format_ident!("{}_jvp", f);
         let mut params = Vec::new();
         for p in self.params {
-            let (n, t) = (&p.name, &p.ty);
-            params.push(quote!(#n: #t));
+            let t = &p.ty;
+            params.push(p.decl());
             if p.active {
                 let d = p.d();
                 params.push(quote!(#d: #t));
@@ -1301,10 +1390,10 @@ impl Gen<'_> {
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #name(#(#params,)*) -> (#out_ty, #out_ty) {
+            #vis fn #name #generics (#(#params,)*) -> (#out_ty, #out_ty) #where_clause {
                 #use_original
-                let mut #out_: [#float; #m] = [0.0; #m];
-                let mut #d_out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [#zero; #m];
+                let mut #d_out_: [#float; #m] = [#zero; #m];
                 let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 (#unpack_v, #unpack_t)
             }
@@ -1332,7 +1421,7 @@ impl Gen<'_> {
             rows_,
             ..
         } = &self.names;
-        let float = self.float;
+        let (float, zero, one) = (self.float, &self.zero, &self.one);
         let m = self.output.m();
         let vjp_into = &self.vjp_into;
         let jvp = &self.jvp;
@@ -1352,17 +1441,17 @@ impl Gen<'_> {
             if let Kind::Slice = p.kind {
                 let name = &p.name;
                 buffers.push(
-                    quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #name.len()];),
+                    quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![#zero; #name.len()];),
                 );
-                clear.push(quote!(#d.fill(0.0);));
+                clear.push(quote!(#d.fill(#zero);));
             }
         }
         let args = self.vjp_args(true);
         let reverse = quote! {
             #(#buffers)*
             for #i_ in 0..#m {
-                let mut #d_out_: [#float; #m] = [0.0; #m];
-                #d_out_[#i_] = 1.0;
+                let mut #d_out_: [#float; #m] = [#zero; #m];
+                #d_out_[#i_] = #one;
                 #(#clear)*
                 let (_, #(#grads,)*) = #at #vjp_into(#(#args,)* &mut #out_, &mut #d_out_);
                 let #row_ = #rows;
@@ -1382,17 +1471,17 @@ impl Gen<'_> {
                 quote!(#j_ - #off)
             };
             tangents.push(match &p.kind {
-                Kind::Scalar => quote!(let #d: #float = if #j_ == #off { 1.0 } else { 0.0 };),
+                Kind::Scalar => quote!(let #d: #float = if #j_ == #off { #one } else { #zero };),
                 Kind::Array(l) | Kind::RefArray(l) => quote! {
-                    let mut #d: [#float; #l] = [0.0; #l];
-                    if (#off..#end).contains(&#j_) { #d[#at] = 1.0; }
+                    let mut #d: [#float; #l] = [#zero; #l];
+                    if (#off..#end).contains(&#j_) { #d[#at] = #one; }
                 },
                 _ => {
                     let name = &p.name;
-                    slice_buffers.push(quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![0.0; #name.len()];));
+                    slice_buffers.push(quote!(let mut #d: ::std::vec::Vec<#float> = ::std::vec![#zero; #name.len()];));
                     quote! {
-                        #d.fill(0.0);
-                        if (#off..#end).contains(&#j_) { #d[#at] = 1.0; }
+                        #d.fill(#zero);
+                        if (#off..#end).contains(&#j_) { #d[#at] = #one; }
                     }
                 }
             });
@@ -1404,7 +1493,7 @@ impl Gen<'_> {
             #(#slice_buffers)*
             for #j_ in 0..::core::cmp::max(#n, 1) {
                 #(#tangents)*
-                let mut #d_out_: [#float; #m] = [0.0; #m];
+                let mut #d_out_: [#float; #m] = [#zero; #m];
                 let _ = #at #jvp(#(#args,)* &mut #out_, &mut #d_out_);
                 if #j_ < #n {
                     for (#i_, #t_) in #d_out_.iter().enumerate() {
@@ -1594,6 +1683,7 @@ impl Gen<'_> {
         } = &self.names;
         let jac_message = format!("`{jac}` must have length M·N");
         let Gen { f, vis, float, .. } = *self;
+        let (generics, where_clause, zero) = (&self.generics, &self.where_clause, &self.zero);
         let out_ty = &self.output.ty;
         let m = self.output.m();
         let mut offsets = Vec::new();
@@ -1626,10 +1716,10 @@ impl Gen<'_> {
                 #[doc = #doc]
                 #[must_use]
                 #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-                #vis fn #name(#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) {
+                #vis fn #name #generics (#(#params,)*) -> (#out_ty, [[#float; #n]; #m]) #where_clause {
                     #use_original
-                    let mut #out_: [#float; #m] = [0.0; #m];
-                    let mut #jac_: [[#float; #n]; #m] = [[0.0; #n]; #m];
+                    let mut #out_: [#float; #m] = [#zero; #m];
+                    let mut #jac_: [[#float; #n]; #m] = [[#zero; #n]; #m];
                     #sweeps
                     (#unpack, #jac_)
                 }
@@ -1651,20 +1741,20 @@ impl Gen<'_> {
         quote! {
             #[doc = #into_doc]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #into(#(#params,)* #jac: &mut [#float]) -> #out_ty {
+            #vis fn #into #generics (#(#params,)* #jac: &mut [#float]) -> #out_ty #where_clause {
                 #use_original
                 let #n_: usize = #n;
                 ::core::assert_eq!(#jac.len(), #m * #n_, #jac_message);
-                let mut #out_: [#float; #m] = [0.0; #m];
+                let mut #out_: [#float; #m] = [#zero; #m];
                 #sweeps
                 #unpack
             }
             #[doc = #doc]
             #[must_use]
             #[allow(clippy::too_many_arguments, clippy::used_underscore_binding)]
-            #vis fn #name(#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) {
+            #vis fn #name #generics (#(#params,)*) -> (#out_ty, ::std::vec::Vec<#float>) #where_clause {
                 let #n_: usize = #n;
-                let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![0.0; #m * #n_];
+                let mut #jac_: ::std::vec::Vec<#float> = ::std::vec![#zero; #m * #n_];
                 let #output_ = #at #into(#(#names,)* &mut #jac_);
                 (#output_, #jac_)
             }
@@ -1679,6 +1769,7 @@ impl Gen<'_> {
 /// generated by `#[differentiate]` on `g` or written by hand. `None` when there is no such
 /// call.
 pub fn calls(function: &ItemFn) -> Option<ItemFn> {
+    set_float_param(function);
     // Most bodies have no such call: look without recursion (an `else if` chain may be
     // thousands long) before cloning.
     if !has_call_let(&function.block) {

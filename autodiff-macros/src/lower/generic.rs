@@ -33,7 +33,7 @@ fn bounded_by_float<'a>(bounds: impl IntoIterator<Item = &'a TypeParamBound>) ->
 }
 
 /// The type parameter bounded by `Float`, if the function has one.
-pub(super) fn float_param(generics: &syn::Generics) -> Option<Ident> {
+pub(crate) fn float_param(generics: &syn::Generics) -> Option<Ident> {
     for param in &generics.params {
         if let GenericParam::Type(t) = param
             && bounded_by_float(&t.bounds)
@@ -58,19 +58,31 @@ pub(super) fn float_param(generics: &syn::Generics) -> Option<Ident> {
 /// without generics of its own returning a one-letter type (a type parameter's name, not a
 /// type's) is taken to be generic over it; the generated code calls its methods through
 /// `Float`, which checks the bound where it is called.
-pub(super) fn impl_float_param(sig: &syn::Signature) -> Option<Ident> {
+pub(crate) fn impl_float_param(sig: &syn::Signature) -> Option<Ident> {
     if sig.receiver().is_none() || !sig.generics.params.is_empty() {
         return None;
     }
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         return None;
     };
-    let syn::Type::Path(p) = &**ty else {
-        return None;
-    };
-    let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
-    let name = ident.to_string();
-    (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())).then(|| ident.clone())
+    one_letter(ty)
+}
+
+/// The one-letter type `ty` is, or (several outputs) the element type of an array or the first
+/// tuple element's.
+fn one_letter(ty: &syn::Type) -> Option<Ident> {
+    match ty {
+        syn::Type::Array(a) => one_letter(&a.elem),
+        syn::Type::Tuple(t) => one_letter(t.elems.first()?),
+        syn::Type::Paren(p) => one_letter(&p.elem),
+        syn::Type::Path(p) => {
+            let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
+            let name = ident.to_string();
+            (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase()))
+                .then(|| ident.clone())
+        }
+        _ => None,
+    }
 }
 
 /// Sets (or clears) the float type parameter for the function being lowered.

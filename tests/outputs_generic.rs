@@ -54,7 +54,11 @@ fn generic_function_with_an_array_output() {
     assert_eq!(value, polar(r, t));
     for i in 0..2 {
         let want_i = want[i][0] * 0.4 - want[i][1] * 0.2;
-        assert!((tangent[i] - want_i).abs() < 1e-14, "{i}: {} {want_i}", tangent[i]);
+        assert!(
+            (tangent[i] - want_i).abs() < 1e-14,
+            "{i}: {} {want_i}",
+            tangent[i]
+        );
     }
 }
 
@@ -150,6 +154,20 @@ impl Arm {
         [x, y]
     }
 
+    /// `|tip|²` through the method with several outputs, called as a method.
+    #[differentiate]
+    fn reach_squared(&self, a: f64, b: f64) -> f64 {
+        let [x, y] = self.tip(a, b);
+        x * x + y * y
+    }
+
+    /// The same, called by path.
+    #[differentiate]
+    fn reach_squared_by_path(&self, a: f64, b: f64) -> f64 {
+        let [x, y] = Self::tip(self, a, b);
+        x * x + y * y
+    }
+
     /// By value, a tuple.
     #[differentiate]
     fn reach(self, a: f64) -> (f64, f64) {
@@ -193,7 +211,12 @@ fn method_with_an_array_output() {
         (v, (j[0][0], j[1][0]))
     };
     assert_eq!(value, arm.reach(a));
-    assert_near("by value", &[dx, dy], &[-1.2 * a.sin(), 0.7 * a.cos()], 1e-14);
+    assert_near(
+        "by value",
+        &[dx, dy],
+        &[-1.2 * a.sin(), 0.7 * a.cos()],
+        1e-14,
+    );
 }
 
 /// The same arm generic over the float type, in a generic `impl`.
@@ -254,4 +277,83 @@ fn generic_caller_of_a_generic_function_with_several_outputs() {
     );
     let (_, dr32, _) = polar_area_grad(1.5_f32, 0.3);
     assert!((f64::from(dr32) - r * (2.0 * t).sin()).abs() < 1e-5);
+}
+
+#[test]
+fn method_with_several_outputs_called_from_a_method() {
+    let arm = Arm { l1: 1.2, l2: 0.7 };
+    let (a, b) = (0.4, 1.1);
+    // |tip|² = l1² + l2² + 2 l1 l2 cos b: independent of a.
+    let want = 1.2 * 1.2 + 0.7 * 0.7 + 2.0 * 1.2 * 0.7 * b.cos();
+    let d_b = -2.0 * 1.2 * 0.7 * b.sin();
+    for (value, da, db) in [
+        arm.reach_squared_grad(a, b),
+        arm.reach_squared_by_path_grad(a, b),
+    ] {
+        assert!((value - want).abs() < 1e-13);
+        assert!(da.abs() < 1e-13, "{da}");
+        assert!((db - d_b).abs() < 1e-13, "{db} {d_b}");
+    }
+}
+
+/// A `where` clause, an array and a slice, a tuple output, second order.
+#[differentiate(reverse, forward, hessian)]
+fn weighted<T>(x: [T; 2], s: &[T]) -> (T, [T; 2])
+where
+    T: Float,
+{
+    let mut acc = T::zero();
+    for &v in s {
+        acc = acc + v * x[0];
+    }
+    (acc, [x[0] * x[1], x[1].exp()])
+}
+
+#[test]
+fn generic_function_with_a_where_clause_and_a_slice() {
+    let x = [0.3, 0.7];
+    let s = [1.0, 2.0, 3.0];
+    let (value, jac) = weighted_jacobian(x, &s[..]);
+    assert_eq!(value, weighted(x, &s[..]));
+    // Columns x0, x1, s0, s1, s2; rows acc = x0 Σs, x0 x1, exp x1.
+    let e = 0.7_f64.exp();
+    let want = [
+        6.0, 0.0, 0.3, 0.3, 0.3, //
+        0.7, 0.3, 0.0, 0.0, 0.0, //
+        0.0, e, 0.0, 0.0, 0.0,
+    ];
+    assert_near("jacobian", &jac, &want, 1e-14);
+    let fd = fd_jacobian(
+        |p| {
+            let (a, [b, c]) = weighted([p[0], p[1]], &p[2..]);
+            vec![a, b, c]
+        },
+        &[0.3, 0.7, 1.0, 2.0, 3.0],
+    );
+    let flat: Vec<f64> = fd.concat();
+    assert_near("differences", &jac, &flat, 1e-7);
+    // Second order along v_x = (1, 0): the tangent is J·v; the gradient's tangent
+    // (seedᵀ·H)·v with seed (1, [1, 1]): ∂²(x0 x1)/∂x1∂x0 = 1, ∂²(x0 Σs)/∂s_j∂x0 = 1.
+    let (mut ds, mut hv_s) = ([0.0; 3], [0.0; 3]);
+    let (value, dx, tangent, hv_x) = weighted_hvp_into(
+        x,
+        [1.0, 0.0],
+        &s[..],
+        &[0.0; 3],
+        &mut ds,
+        &mut hv_s,
+        (1.0, [1.0, 1.0]),
+        (0.0, [0.0, 0.0]),
+    );
+    assert_eq!(value, weighted(x, &s[..]));
+    assert_near("gradient", &dx, &[6.0 + 0.7, 0.3 + e], 1e-14);
+    assert_near("gradient of s", &ds, &[0.3; 3], 1e-14);
+    assert_near(
+        "tangent",
+        &[tangent.0, tangent.1[0], tangent.1[1]],
+        &[6.0, 0.7, 0.0],
+        1e-14,
+    );
+    assert_near("hv x", &hv_x, &[0.0, 1.0], 1e-14);
+    assert_near("hv s", &hv_s, &[1.0; 3], 1e-14);
 }

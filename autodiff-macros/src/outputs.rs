@@ -133,7 +133,10 @@ fn set_float_param(function: &ItemFn) {
 fn float_of(ty: &Type) -> Option<String> {
     let Type::Path(p) = ty else { return None };
     let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
-    if ident == "f64" || ident == "f32" || FLOAT_PARAM.with(|f| f.borrow().as_ref().is_some_and(|t| ident == t)) {
+    if ident == "f64"
+        || ident == "f32"
+        || FLOAT_PARAM.with(|f| f.borrow().as_ref().is_some_and(|t| ident == t))
+    {
         Some(ident.to_string())
     } else {
         None
@@ -975,10 +978,7 @@ impl Gen<'_> {
     }
 
     fn sig_params(&self) -> Vec<TokenStream> {
-        self.params
-            .iter()
-            .map(Param::decl)
-            .collect()
+        self.params.iter().map(Param::decl).collect()
     }
 
     /// Parameters with a `&mut [T]` buffer after each active slice.
@@ -2244,12 +2244,26 @@ fn bind_array_arguments(
     (stmts, args)
 }
 
+/// `self.g(x)` as the call it is, `Self::g(self, x)`.
+fn method_of_self(e: &Expr) -> Option<Expr> {
+    let Expr::MethodCall(m) = e else { return None };
+    if m.turbofish.is_some()
+        || !matches!(strip(m.receiver.as_ref().clone()), Expr::Path(p) if p.path.is_ident("self"))
+    {
+        return None;
+    }
+    let (method, args) = (&m.method, m.args.iter());
+    Some(syn::parse_quote_spanned!(m.method.span()=> Self::#method(self, #(#args),*)))
+}
+
 fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<Vec<Stmt>> {
     let Stmt::Local(l) = stmt else { return None };
     let init = l.init.as_ref()?;
     if init.diverge.is_some() {
         return None;
     }
+    let of_self = method_of_self(&init.expr);
+    let init_expr = of_self.as_ref().unwrap_or(&init.expr);
     // `let y: [f64; 2] = g(x);`: the array `y` is the call's buffer.
     if let Pat::Type(t) = &l.pat
         && let Pat::Ident(name) = &*t.pat
@@ -2257,7 +2271,7 @@ fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<
         && name.by_ref.is_none()
         && let Type::Array(a) = &*t.ty
         && float_of(&a.elem).is_some()
-        && let Some((callee, call)) = called_function(&init.expr, locals)
+        && let Some((callee, call)) = called_function(init_expr, locals)
     {
         let (ident, len, elem) = (&name.ident, &a.len, &a.elem);
         return Some(whole_array_call(
@@ -2295,7 +2309,7 @@ fn call_let(stmt: &Stmt, count: &mut Calls, locals: &HashSet<String>) -> Option<
     if parts.len() != names.len() {
         return None;
     }
-    let (callee, call) = called_function(&init.expr, locals)?;
+    let (callee, call) = called_function(init_expr, locals)?;
     let helper = callee.helper();
     let buffer = count.buffer();
     let k = count.k.clone();

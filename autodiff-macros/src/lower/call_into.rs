@@ -107,7 +107,10 @@ impl Lowerer {
         match node.ty {
             Ty::Float(_) => true,
             Ty::Other => {
-                !matches!(strip(a), Expr::Reference(_)) && !matches!(node.op, Op::Param(_))
+                // The receiver, `Self::g(self, x)`, is a constant.
+                !matches!(strip(a), Expr::Reference(_))
+                    && !matches!(node.op, Op::Param(_))
+                    && !matches!(strip(a), Expr::Path(p) if p.path.is_ident("self"))
             }
             _ => false,
         }

@@ -78,8 +78,7 @@ fn one_letter(ty: &syn::Type) -> Option<Ident> {
         syn::Type::Path(p) => {
             let ident = p.path.get_ident().filter(|_| p.qself.is_none())?;
             let name = ident.to_string();
-            (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase()))
-                .then(|| ident.clone())
+            (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())).then(|| ident.clone())
         }
         _ => None,
     }

@@ -11,26 +11,69 @@ use syn::ItemFn;
 use crate::options::Options;
 use crate::{draw, emit, forward, lower, options, outputs, reverse, second};
 
-/// The deepest nesting of brackets, braces and parentheses the item may have: lowering's limit.
-/// Each group is at least one level of nesting as lowering counts it, so nothing it accepts is
-/// refused here; deeper items are refused before `syn`, whose recursive parser needs several
-/// kilobytes of stack a level and, on rustc's 8 MiB, overflows a little beyond 400 nested `if`s,
-/// between 400 and 500 right-nested products `x * (x * (..))` and between 600 and 1,000 nested
-/// parentheses (rustc itself compiles about 850 and 1,100 of the last two). A flat chain
-/// `a + b + c + ..` has no groups and no limit.
-const MAX_GROUP_DEPTH: usize = lower::MAX_DEPTH;
+/// The stack of the thread that expands a function nested beyond the limits of rustc's 8 MiB:
+/// reserved, and used only as deep as the function needs (a few megabytes for the deepest
+/// nesting rustc itself compiles).
+const DEEP_STACK: usize = 1 << 30;
 
 /// Expands `#[differentiate(attr)] item`.
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
+    let (head, generated) = parts(attr, item);
+    quote!(#head #item #generated)
+}
+
+/// Expands `#[differentiate(attr)] item` as [`differentiate`] does, and where a limit of nesting
+/// refuses it, expands it again on a thread with a stack large enough for the deepest nesting
+/// rustc compiles. Tokens cannot cross threads (the compiler's live on the macro's thread), so
+/// that thread reads and writes them as text, with `proc_macro2`'s own implementation: its
+/// output has no spans, so the function's own tokens are kept from the input and an error of
+/// the deep expansion points at the attribute.
+pub fn differentiate_at_any_depth(attr: &TokenStream, item: &TokenStream) -> TokenStream {
+    lower::take_limit_met();
+    let expanded = differentiate(attr.clone(), item);
+    if !lower::take_limit_met() {
+        return expanded;
+    }
+    let (attr_text, item_text) = (attr.to_string(), item.to_string());
+    proc_macro2::fallback::force();
+    let deep = std::thread::Builder::new()
+        .name("differentiate".into())
+        .stack_size(DEEP_STACK)
+        .spawn(move || {
+            lower::set_deep();
+            let attr: TokenStream = attr_text.parse().expect("printed tokens parse again");
+            let item: TokenStream = item_text.parse().expect("printed tokens parse again");
+            let (head, generated) = parts(attr, &item);
+            (head.to_string(), generated.to_string())
+        })
+        .map(std::thread::JoinHandle::join);
+    proc_macro2::fallback::unforce();
+    match deep {
+        Ok(Ok((head, generated))) => {
+            let head: TokenStream = head.parse().expect("printed tokens parse again");
+            let generated: TokenStream = generated.parse().expect("printed tokens parse again");
+            quote!(#head #item #generated)
+        }
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // No thread: the refusal stands.
+        Err(_) => expanded,
+    }
+}
+
+/// What goes before the function as written (attributes) and after it (the generated
+/// functions, or the errors).
+fn parts(attr: TokenStream, item: &TokenStream) -> (TokenStream, TokenStream) {
     if let Some(span) = nested_too_deep(item) {
+        lower::met_limit();
         let error = syn::Error::new(
             span,
             format!(
-                "nested more than {MAX_GROUP_DEPTH} levels deep in brackets, braces or parentheses, more than the macro's parser follows on the compiler's stack: move the inner part into a function, or split it with `let` bindings"
+                "nested more than {} levels deep in brackets, braces or parentheses, more than the macro's parser follows: move the inner part into a function, or split it with `let` bindings",
+                lower::max_depth()
             ),
         )
         .into_compile_error();
-        return quote!(#item #error);
+        return (TokenStream::new(), error);
     }
     let function: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
@@ -42,7 +85,7 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
                 ),
             )
             .into_compile_error();
-            return quote!(#item #error);
+            return (TokenStream::new(), error);
         }
     };
     // The function as written is its tokens: printing the parsed function again would recurse
@@ -55,19 +98,22 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
         .then(|| quote!(#[allow(dead_code)]));
     lower::dispose(function);
     match generated {
-        Ok(generated) => quote!(#allow #item #generated),
-        Err(e) => {
-            let error = e.into_compile_error();
-            quote!(#item #error)
-        }
+        Ok(generated) => (quote!(#allow), generated),
+        Err(e) => (TokenStream::new(), e.into_compile_error()),
     }
 }
 
-/// The first group nested deeper than [`MAX_GROUP_DEPTH`] in the item, if any: the item is
-/// then refused before it is parsed.
+/// The first group nested deeper than lowering's limit in the item, if any: the item is then
+/// refused before it is parsed. Each group is at least one level of nesting as lowering counts
+/// it, so nothing it accepts is refused here; deeper items are refused before `syn`, whose
+/// recursive parser needs several kilobytes of stack a level and, on rustc's 8 MiB, overflows a
+/// little beyond 400 nested `if`s, between 400 and 500 right-nested products `x * (x * (..))` and
+/// between 600 and 1,000 nested parentheses (rustc itself compiles about 850 and 1,100 of the
+/// last two). A flat chain `a + b + c + ..` has no groups and no limit. On the thread of
+/// [`differentiate_at_any_depth`] the limit is that thread's.
 pub(crate) fn nested_too_deep(item: &TokenStream) -> Option<proc_macro2::Span> {
     // One more for the braces of the function's body.
-    too_deep(item, MAX_GROUP_DEPTH + 1)
+    too_deep(item, lower::max_depth() + 1)
 }
 
 /// The span of the first group nested more than `limit` deep in `tokens`, found without

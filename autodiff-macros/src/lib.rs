@@ -43,7 +43,7 @@ pub fn differentiate(
     // emitted, with an error that asks for a report. (Tests call `expand` directly, so a panic
     // there still fails them.)
     let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        expand::differentiate(attr, &item)
+        expand::differentiate_at_any_depth(&attr, &item)
     }));
     match expanded {
         Ok(tokens) => tokens.into(),

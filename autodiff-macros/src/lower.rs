@@ -50,6 +50,50 @@ pub(crate) const MAX_DEPTH: usize = 256;
 /// the nesting limit unless it is itself nested deeply.
 const MAX_CHAIN: usize = 200;
 
+/// Both limits on a thread with a stack of its own (`expand::differentiate_at_any_depth`), where a
+/// function that meets the others is expanded again: deeper than rustc itself compiles.
+const DEEP_MAX_DEPTH: usize = 2048;
+
+thread_local! {
+    /// Whether this thread has the large stack of `DEEP_MAX_DEPTH`.
+    static DEEP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether a limit of nesting has refused something since it was last asked.
+    static LIMIT_MET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How deeply expressions may nest on this thread.
+pub(crate) fn max_depth() -> usize {
+    if DEEP.get() {
+        DEEP_MAX_DEPTH
+    } else {
+        MAX_DEPTH
+    }
+}
+
+/// The longest `else if` chain or `match` on this thread.
+pub(super) fn max_chain() -> usize {
+    if DEEP.get() {
+        DEEP_MAX_DEPTH
+    } else {
+        MAX_CHAIN
+    }
+}
+
+/// Gives this thread the limits of a large stack.
+pub(crate) fn set_deep() {
+    DEEP.set(true);
+}
+
+/// Records that a limit of nesting refused something.
+pub(crate) fn met_limit() {
+    LIMIT_MET.set(true);
+}
+
+/// Whether a limit of nesting refused something since the last call.
+pub(crate) fn take_limit_met() -> bool {
+    LIMIT_MET.replace(false)
+}
+
 /// Errors collected across a stage, reported together.
 #[derive(Default)]
 pub struct Errors(Option<syn::Error>, usize);
@@ -1280,9 +1324,10 @@ impl Lowerer {
                 | Expr::Match(_)
         );
         if construct {
-            if self.depth >= MAX_DEPTH {
+            if self.depth >= max_depth() {
                 if !self.overflowed {
                     self.overflowed = true;
+                    met_limit();
                     let first = chains::expr(e)
                         .into_iter()
                         .next()
@@ -1290,7 +1335,8 @@ impl Lowerer {
                     self.errors.push(syn::Error::new(
                         first,
                         format!(
-                            "branches and loops nested more than {MAX_DEPTH} levels deep: move the inner ones into a function"
+                            "branches and loops nested more than {} levels deep: move the inner ones into a function",
+                            max_depth()
                         ),
                     ));
                 }
@@ -1848,13 +1894,15 @@ impl Lowerer {
             Some((_, els)) => match &**els {
                 Expr::Block(b) => self.branch(&b.block, target),
                 // Each `else if` is an `if` inside the `else` branch, one level deeper.
-                Expr::If(nested) if self.chain >= MAX_CHAIN => {
+                Expr::If(nested) if self.chain >= max_chain() => {
                     if !self.overflowed {
                         self.overflowed = true;
+                        met_limit();
                         self.errors.push(err(
                             nested.if_token,
                             format!(
-                                "`else if` chain longer than {MAX_CHAIN} branches: split it, or move part of it into a function"
+                                "`else if` chain longer than {} branches: split it, or move part of it into a function",
+                                max_chain()
                             ),
                         ));
                     }
@@ -2156,15 +2204,17 @@ impl Lowerer {
     }
 
     fn expr(&mut self, expr: &Expr) -> NodeId {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= max_depth() {
             if self.overflowed {
                 return self.placeholder(first_span(expr));
             }
             self.overflowed = true;
+            met_limit();
             return self.fail(syn::Error::new(
                 first_span(expr),
                 format!(
-                    "expression nested more than {MAX_DEPTH} levels deep, more than the macro follows on the compiler's stack (a flat chain `a + b + c + ..` of any length is fine): split it with `let` bindings"
+                    "expression nested more than {} levels deep, more than the macro follows (a flat chain `a + b + c + ..` of any length is fine): split it with `let` bindings",
+                    max_depth()
                 ),
             ));
         }

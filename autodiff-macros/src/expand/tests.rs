@@ -747,3 +747,45 @@ fn temporary_stored_before_its_reads_is_declared_once() {
     );
     assert_eq!(grad_into(&text), (false, 3), "{text}");
 }
+
+/// `depth` nested parentheses with two operators a level, `((x * y + x) * y + x) ..`.
+fn parenthesised(depth: usize) -> String {
+    let mut e = String::from("x");
+    for _ in 0..depth {
+        e = format!("({e} * y + x)");
+    }
+    format!("fn f(x: f64, y: f64) -> f64 {{ {e} }}")
+}
+
+/// Beyond the limits of the macro's own thread, a function is expanded again on a thread with
+/// a large stack, without an error, as deep as rustc compiles and beyond; past that thread's own
+/// limit the refusal names it.
+#[test]
+fn deep_functions_expand_on_a_large_stack() {
+    // On a thread with rustc's 8 MiB, as the macro runs.
+    let expand = |depth: usize| {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let item: TokenStream = parenthesised(depth).parse().unwrap();
+                super::differentiate_at_any_depth(&TokenStream::new(), &item).to_string()
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    for depth in [300, 1000] {
+        let out = expand(depth);
+        assert!(
+            !out.contains("compile_error"),
+            "{depth}: {}",
+            &out[out.find("compile_error").unwrap_or(0)..]
+        );
+        assert!(out.contains("fn f_grad"), "{depth}");
+    }
+    let out = expand(3000);
+    assert!(
+        out.contains("nested more than 2048 levels deep"),
+        "{out:.300}"
+    );
+}

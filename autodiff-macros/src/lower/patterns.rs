@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Pat, Stmt};
 
 use super::iter::{Item, View};
-use super::{Bound, Lowerer, MAX_CHAIN, Target, err, float_type, strip};
+use super::{Bound, Lowerer, Target, err, float_type, max_chain, met_limit, strip};
 use crate::graph::{self, CastTo, CmpOp, LitValue, NodeId, Op, Shape, Ty, VarId};
 use crate::prim::Prim;
 
@@ -625,10 +625,14 @@ impl Lowerer {
                 .push(err(m, "a `match` without arms cannot be differentiated"));
             return;
         }
-        if m.arms.len() > MAX_CHAIN {
+        if m.arms.len() > max_chain() {
+            met_limit();
             self.errors.push(err(
                 m.match_token,
-                format!("`match` with more than {MAX_CHAIN} arms: split it, or move part of it into a function"),
+                format!(
+                    "`match` with more than {} arms: split it, or move part of it into a function",
+                    max_chain()
+                ),
             ));
             return;
         }

@@ -793,3 +793,84 @@ fn graph_names_tell_shadowed_values_and_running_totals_apart() {
     assert_eq!(dx, vec![1.5 + 1.0, 1.5 + 1.0]);
     assert_eq!(g.node("y").map(autodiff::GraphNode::adjoint), Some(dy));
 }
+
+/// `sin_cos` in its method and path forms: `r sin a cos a + cos r`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn sin_cos_forms(a: f64, r: f64) -> f64 {
+    let (s, c) = a.sin_cos();
+    let (_, cr) = f64::sin_cos(r);
+    r * s * c + cr
+}
+
+/// The same generic, through `T::sin_cos` and the method.
+#[differentiate(reverse, forward, hessian, graph)]
+fn sin_cos_generic<T: Float>(a: T, r: T) -> T {
+    let (s, c) = T::sin_cos(a);
+    let (_, cr) = r.sin_cos();
+    r * s * c + cr
+}
+
+/// A planar arm's tip as robotics code writes its rotations, a function with several outputs.
+#[differentiate(reverse, forward)]
+fn arm_tip_sin_cos(theta: [f32; 2], lengths: [f32; 2]) -> [f32; 2] {
+    let mut angle = 0.0;
+    let mut tip = [0.0; 2];
+    for i in 0..2 {
+        angle += theta[i];
+        let (s, c) = angle.sin_cos();
+        tip[0] += lengths[i] * c;
+        tip[1] += lengths[i] * s;
+    }
+    tip
+}
+
+#[test]
+fn sin_cos_in_every_mode() {
+    let (a, r) = (0.7_f64, 1.3_f64);
+    let v = a.sin() * a.cos() * r + r.cos();
+    let g = [r * (2.0 * a).cos(), a.sin() * a.cos() - r.sin()];
+    let h = [
+        [-2.0 * r * (2.0 * a).sin(), (2.0 * a).cos()],
+        [(2.0 * a).cos(), -r.cos()],
+    ];
+    let close = |got: f64, want: f64| assert!((got - want).abs() < 1e-14, "{got} {want}");
+    let (val, ga, gr) = sin_cos_forms_grad(a, r);
+    close(val, v);
+    close(ga, g[0]);
+    close(gr, g[1]);
+    let (_, t) = sin_cos_forms_jvp(a, 0.5, r, -2.0);
+    close(t, 0.5 * g[0] - 2.0 * g[1]);
+    let (_, _, _, hess) = sin_cos_forms_hessian(a, r);
+    for i in 0..2 {
+        for j in 0..2 {
+            close(hess[i][j], h[i][j]);
+        }
+    }
+    let (_, _, _, ha, hr) = sin_cos_forms_hvp(a, 0.5, r, -2.0);
+    close(ha, 0.5 * h[0][0] - 2.0 * h[0][1]);
+    close(hr, 0.5 * h[1][0] - 2.0 * h[1][1]);
+    let graph = sin_cos_forms_graph(a, r);
+    close(graph.node("a").expect("a").adjoint(), g[0]);
+    close(graph.node("c").expect("c").value(), a.cos());
+    let (val, ga, gr) = sin_cos_generic_grad(a, r);
+    close(val, v);
+    close(ga, g[0]);
+    close(gr, g[1]);
+    let (_, _, _, hess) = sin_cos_generic_hessian(a, r);
+    close(hess[0][0], h[0][0]);
+    close(sin_cos_generic_graph(a, r).node("r").expect("r").adjoint(), g[1]);
+
+    // The arm: ∂tip/∂θ₀ = (−y, x) and ∂tip/∂θ₁ the second link's part of it.
+    let (theta, lengths) = ([0.4_f32, -0.9], [1.5_f32, 0.75]);
+    let (t0, t1) = (f64::from(theta[0]), f64::from(theta[0] + theta[1]));
+    let (l0, l1) = (f64::from(lengths[0]), f64::from(lengths[1]));
+    let (x, y) = (l0 * t0.cos() + l1 * t1.cos(), l0 * t0.sin() + l1 * t1.sin());
+    let (tip, jac) = arm_tip_sin_cos_jacobian(theta, lengths);
+    assert!((f64::from(tip[0]) - x).abs() < 1e-6 && (f64::from(tip[1]) - y).abs() < 1e-6);
+    let want = [[-y, -l1 * t1.sin(), t0.cos(), t1.cos()], [x, l1 * t1.cos(), t0.sin(), t1.sin()]];
+    for i in 0..2 {
+        for j in 0..4 {
+            assert!((f64::from(jac[i][j]) - want[i][j]).abs() < 1e-6, "{jac:?}");
+        }
+    }
+}

@@ -58,7 +58,7 @@
 //!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order;
 //! - the planar arm again with its rotations through `sin_cos`, a function with two outputs
 //!   whose `_vjp`, `_jvp` and `_hvp` are written by hand, called as `let (s, c) = sin_cos(a);`
-//!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance;
+//!   in every mode, and through `angle.sin_cos()` itself, and Levenberg–Marquardt with the full Hessian of the tip's distance;
 //! - adjoint sensitivities of 25 symplectic Euler steps of the three-body problem, the state
 //!   updated in place and the right-hand side called into a buffer at each step: gradient and
 //!   22 × 22 Hessian of the final separation;
@@ -2462,7 +2462,8 @@ fn runge_kutta_step_through_a_buffer_right_hand_side() {
 // 15. Hand-written derivatives of a function with several outputs: `sin_cos`
 // ---------------------------------------------------------------------------------------------
 
-/// `f64::sin_cos`, which the macro does not differentiate, as a function with two outputs.
+/// `f64::sin_cos` as a user's function with two outputs whose derivatives are written by hand
+/// (the macro differentiates `a.sin_cos()` itself too: see [`arm_tip_method`]).
 fn sin_cos(a: f64) -> (f64, f64) {
     a.sin_cos()
 }
@@ -2507,6 +2508,20 @@ fn arm_tip(theta: [f64; 3], lengths: [f64; 3]) -> [f64; 2] {
     tip
 }
 
+/// The same with the method itself, `angle.sin_cos()`.
+#[differentiate(reverse, forward, hessian)]
+fn arm_tip_method(theta: [f64; 3], lengths: [f64; 3]) -> [f64; 2] {
+    let mut angle = 0.0;
+    let mut tip = [0.0; 2];
+    for i in 0..3 {
+        angle += theta[i];
+        let (s, c) = angle.sin_cos();
+        tip[0] += lengths[i] * c;
+        tip[1] += lengths[i] * s;
+    }
+    tip
+}
+
 /// Half the squared distance of the tip to a target, for Newton's method.
 #[differentiate(reverse, forward, hessian)]
 fn arm_cost(theta: [f64; 3], lengths: [f64; 3], target: [f64; 2]) -> f64 {
@@ -2532,6 +2547,8 @@ fn arm_through_hand_written_sin_cos() {
     // Columns θ, then the lengths: ∂tip/∂lᵢ = (cos φᵢ, sin φᵢ).
     let by_hand = ik_jacobian_by_hand(theta, lengths);
     let phi = [0.3, 0.7, 0.5_f64];
+    let (tip_m, jac_m) = arm_tip_method_jacobian(theta, lengths);
+    assert_eq!(tip_m, tip);
     for i in 0..2 {
         assert_near("arm jacobian θ", &jac[i][..3], &by_hand[i], EXACT);
         let want: Vec<f64> = phi
@@ -2539,6 +2556,8 @@ fn arm_through_hand_written_sin_cos() {
             .map(|p| if i == 0 { p.cos() } else { p.sin() })
             .collect();
         assert_near("arm jacobian l", &jac[i][3..], &want, EXACT);
+        assert_near("arm_tip_method jacobian θ", &jac_m[i][..3], &by_hand[i], EXACT);
+        assert_near("arm_tip_method jacobian l", &jac_m[i][3..], &want, EXACT);
     }
     // The cost's gradient is eᵀJ, its Hessian JᵀJ + Σ eᵢ ∇²eᵢ, against differences.
     let grad = |q: &[f64]| {

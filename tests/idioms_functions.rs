@@ -858,7 +858,10 @@ fn sin_cos_in_every_mode() {
     close(gr, g[1]);
     let (_, _, _, hess) = sin_cos_generic_hessian(a, r);
     close(hess[0][0], h[0][0]);
-    close(sin_cos_generic_graph(a, r).node("r").expect("r").adjoint(), g[1]);
+    close(
+        sin_cos_generic_graph(a, r).node("r").expect("r").adjoint(),
+        g[1],
+    );
 
     // The arm: ∂tip/∂θ₀ = (−y, x) and ∂tip/∂θ₁ the second link's part of it.
     let (theta, lengths) = ([0.4_f32, -0.9], [1.5_f32, 0.75]);
@@ -867,7 +870,10 @@ fn sin_cos_in_every_mode() {
     let (x, y) = (l0 * t0.cos() + l1 * t1.cos(), l0 * t0.sin() + l1 * t1.sin());
     let (tip, jac) = arm_tip_sin_cos_jacobian(theta, lengths);
     assert!((f64::from(tip[0]) - x).abs() < 1e-6 && (f64::from(tip[1]) - y).abs() < 1e-6);
-    let want = [[-y, -l1 * t1.sin(), t0.cos(), t1.cos()], [x, l1 * t1.cos(), t0.sin(), t1.sin()]];
+    let want = [
+        [-y, -l1 * t1.sin(), t0.cos(), t1.cos()],
+        [x, l1 * t1.cos(), t0.sin(), t1.sin()],
+    ];
     for i in 0..2 {
         for j in 0..4 {
             assert!((f64::from(jac[i][j]) - want[i][j]).abs() < 1e-6, "{jac:?}");

@@ -222,13 +222,17 @@ impl Out for f32 {
 
 impl<E: Out, const N: usize> Out for [E; N] {
     fn put(&self, out: &mut Vec<f64>) {
-        self.iter().for_each(|e| e.put(out));
+        for e in self {
+            e.put(out);
+        }
     }
 }
 
 impl<E: Out> Out for Vec<E> {
     fn put(&self, out: &mut Vec<f64>) {
-        self.iter().for_each(|e| e.put(out));
+        for e in self {
+            e.put(out);
+        }
     }
 }
 

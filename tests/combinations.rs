@@ -78,12 +78,12 @@ fn narrow(v: &[f64]) -> Vec<f32> {
 /// Every mode of a function with one float output, flattened to `f64` vectors: `(value, ...)`.
 struct Modes<'a> {
     /// The function (or, for `f32`, the same formula in `f64`): the oracle's source.
-    f: &'a dyn Fn(&[f64]) -> f64,
-    grad: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>),
-    jvp: &'a dyn Fn(&[f64], &[f64]) -> (f64, f64),
-    hessian: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>),
-    hvp: &'a dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>),
-    graph: &'a dyn Fn(&[f64]) -> (f64, Vec<f64>),
+    f: Box<dyn Fn(&[f64]) -> f64 + 'a>,
+    grad: Box<dyn Fn(&[f64]) -> (f64, Vec<f64>) + 'a>,
+    jvp: Box<dyn Fn(&[f64], &[f64]) -> (f64, f64) + 'a>,
+    hessian: Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>) + 'a>,
+    hvp: Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>) + 'a>,
+    graph: Box<dyn Fn(&[f64]) -> (f64, Vec<f64>) + 'a>,
 }
 
 /// Checks every mode at `p` against differences of `m.f`, to `tol` (about `1e-6` for `f64`
@@ -91,8 +91,8 @@ struct Modes<'a> {
 #[track_caller]
 fn check_modes(what: &str, m: &Modes, p: &[f64], tol: f64) {
     let f0 = (m.f)(p);
-    let g = fd_gradient(m.f, p);
-    let h = fd_hess(m.f, p);
+    let g = fd_gradient(&*m.f, p);
+    let h = fd_hess(&*m.f, p);
     let v = direction(p.len());
     let vt = tol.min(1e-6);
     let (val, gr) = (m.grad)(p);
@@ -120,6 +120,29 @@ fn check_modes(what: &str, m: &Modes, p: &[f64], tol: f64) {
     near(&format!("{what} graph adjoints"), &adj, &g, tol);
 }
 
+/// Checks every mode at `p` against a gradient and a row-major Hessian in closed form, along
+/// the direction `v`, to `tol`.
+#[track_caller]
+fn check_closed(what: &str, m: &Modes, p: &[f64], grad: &[f64], hess: &[f64], tol: f64) {
+    let f0 = (m.f)(p);
+    let v = direction(p.len());
+    let (val, gr) = (m.grad)(p);
+    near(&format!("{what} value"), &[val], &[f0], tol);
+    near(&format!("{what} grad"), &gr, grad, tol);
+    let (val, t) = (m.jvp)(p, &v);
+    near(&format!("{what} jvp value"), &[val], &[f0], tol);
+    near(&format!("{what} jvp"), &[t], &[dot(grad, &v)], tol);
+    let (_, hg, h) = (m.hessian)(p);
+    near(&format!("{what} hessian grad"), &hg, grad, tol);
+    near(&format!("{what} hessian"), &h, hess, tol);
+    let (_, vg, hv) = (m.hvp)(p, &v);
+    near(&format!("{what} hvp grad"), &vg, grad, tol);
+    near(&format!("{what} hvp"), &hv, &mat_vec(hess, &v), tol);
+    let (val, adj) = (m.graph)(p);
+    near(&format!("{what} graph value"), &[val], &[f0], tol);
+    near(&format!("{what} graph adjoints"), &adj, grad, tol);
+}
+
 /// The adjoints of the named nodes, and the output's value. An element of an array parameter
 /// that this evaluation never reads (past a `break`) has no node: its adjoint is 0.
 fn adjoints(g: &autodiff::Graph, out: &str, names: &[&str]) -> (f64, Vec<f64>) {
@@ -138,6 +161,174 @@ fn adjoints(g: &autodiff::Graph, out: &str, names: &[&str]) -> (f64, Vec<f64>) {
 fn with(mut v: Vec<f64>, last: f64) -> Vec<f64> {
     v.push(last);
     v
+}
+
+/// A parameter read from the flat `f64` vector the oracles work on; `Wide` is its `f64` form,
+/// which the oracle takes.
+trait In: Sized {
+    type Wide: In;
+    fn take(p: &[f64], at: &mut usize) -> Self;
+    /// The names of its nodes in `f_graph`.
+    fn names(name: &str, out: &mut Vec<String>);
+}
+
+impl In for f64 {
+    type Wide = f64;
+    fn take(p: &[f64], at: &mut usize) -> Self {
+        *at += 1;
+        p[*at - 1]
+    }
+    fn names(name: &str, out: &mut Vec<String>) {
+        out.push(name.to_owned());
+    }
+}
+
+impl In for f32 {
+    type Wide = f64;
+    fn take(p: &[f64], at: &mut usize) -> Self {
+        f64::take(p, at) as f32
+    }
+    fn names(name: &str, out: &mut Vec<String>) {
+        out.push(name.to_owned());
+    }
+}
+
+impl<E: In, const N: usize> In for [E; N] {
+    type Wide = [E::Wide; N];
+    fn take(p: &[f64], at: &mut usize) -> Self {
+        std::array::from_fn(|_| E::take(p, at))
+    }
+    fn names(name: &str, out: &mut Vec<String>) {
+        out.extend((0..N).map(|i| format!("{name}[{i}]")));
+    }
+}
+
+/// A result flattened to `f64`s: floats, arrays, `Vec`s, nested arrays and tuples of them.
+trait Out {
+    fn put(&self, out: &mut Vec<f64>);
+}
+
+impl Out for f64 {
+    fn put(&self, out: &mut Vec<f64>) {
+        out.push(*self);
+    }
+}
+
+impl Out for f32 {
+    fn put(&self, out: &mut Vec<f64>) {
+        out.push(f64::from(*self));
+    }
+}
+
+impl<E: Out, const N: usize> Out for [E; N] {
+    fn put(&self, out: &mut Vec<f64>) {
+        for e in self {
+            e.put(out);
+        }
+    }
+}
+
+impl<E: Out> Out for Vec<E> {
+    fn put(&self, out: &mut Vec<f64>) {
+        for e in self {
+            e.put(out);
+        }
+    }
+}
+
+macro_rules! out_tuple {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Out),*> Out for ($($t,)*) {
+            fn put(&self, out: &mut Vec<f64>) {
+                $(self.$i.put(out);)*
+            }
+        }
+    };
+}
+out_tuple!(A 0, B 1);
+out_tuple!(A 0, B 1, C 2);
+out_tuple!(A 0, B 1, C 2, D 3);
+out_tuple!(A 0, B 1, C 2, D 3, E 4);
+out_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+out_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+
+fn flat_of(r: &impl Out) -> Vec<f64> {
+    let mut out = Vec::new();
+    r.put(&mut out);
+    out
+}
+
+/// `(value, rest)` of a flattened `(value, entries...)`, the rest split after `n` entries.
+fn split(r: &[f64], n: usize) -> (f64, Vec<f64>, Vec<f64>) {
+    (r[0], r[1..=n].to_vec(), r[n + 1..].to_vec())
+}
+
+/// An argument as the function takes it: by value, by reference, or as a slice.
+macro_rules! pass {
+    (val $e:expr) => {
+        $e
+    };
+    (ref $e:expr) => {
+        &$e
+    };
+    (slice $e:expr) => {
+        &$e[..]
+    };
+}
+
+/// Every mode of a function with one float output, over the flat vector of its float
+/// parameters: `modes!([oracle, f_grad, f_jvp, f_hessian, f_hvp, f_graph, "f"], (val x: f32,
+/// slice y: [f32; 3]; k))`, each parameter passed `val`ue, `ref` or `slice` and typed as the
+/// flat vector's entries are read into it (a slice as an array), then constants passed last.
+/// The oracle takes the same parameters in `f64`.
+macro_rules! modes {
+    (
+        [$f:expr, $grad:expr, $jvp:expr, $hessian:expr, $hvp:expr, $graph:expr, $out:literal],
+        ($($m:ident $p:ident: $t:ty),* $(; $($c:expr),*)?)
+    ) => {{
+        #[allow(unused_mut, unused_variables)]
+        let count = {
+            let mut names: Vec<String> = Vec::new();
+            $(<$t as In>::names(stringify!($p), &mut names);)*
+            names
+        };
+        let n = count.len();
+        Modes {
+            f: Box::new(move |q: &[f64]| {
+                let mut at = 0;
+                $(let $p = <<$t as In>::Wide as In>::take(q, &mut at);)*
+                flat_of(&$f($(pass!($m $p),)* $($($c),*)?))[0]
+            }),
+            grad: Box::new(move |q: &[f64]| {
+                let mut at = 0;
+                $(let $p = <$t as In>::take(q, &mut at);)*
+                let (v, g, _) = split(&flat_of(&$grad($(pass!($m $p),)* $($($c),*)?)), n);
+                (v, g)
+            }),
+            jvp: Box::new(move |q: &[f64], d: &[f64]| {
+                let (mut at, mut dt) = (0, 0);
+                $(let $p = (<$t as In>::take(q, &mut at), <$t as In>::take(d, &mut dt));)*
+                let r = flat_of(&$jvp($(pass!($m $p.0), pass!($m $p.1),)* $($($c),*)?));
+                (r[0], r[1])
+            }),
+            hessian: Box::new(move |q: &[f64]| {
+                let mut at = 0;
+                $(let $p = <$t as In>::take(q, &mut at);)*
+                split(&flat_of(&$hessian($(pass!($m $p),)* $($($c),*)?)), n)
+            }),
+            hvp: Box::new(move |q: &[f64], d: &[f64]| {
+                let (mut at, mut dt) = (0, 0);
+                $(let $p = (<$t as In>::take(q, &mut at), <$t as In>::take(d, &mut dt));)*
+                split(&flat_of(&$hvp($(pass!($m $p.0), pass!($m $p.1),)* $($($c),*)?)), n)
+            }),
+            graph: Box::new(move |q: &[f64]| {
+                let mut at = 0;
+                $(let $p = <$t as In>::take(q, &mut at);)*
+                let names: Vec<&str> = count.iter().map(String::as_str).collect();
+                adjoints(&$graph($(pass!($m $p),)* $($($c),*)?), $out, &names)
+            }),
+        }
+    }};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,153 +377,56 @@ fn methods_t<T: Float>(x: T, y: T) -> T {
     a + b * c + d * e + f * g
 }
 
-fn two_modes64(
-    f: fn(f64, f64) -> f64,
-    grad: fn(f64, f64) -> (f64, f64, f64),
-    jvp: fn(f64, f64, f64, f64) -> (f64, f64),
-    hessian: fn(f64, f64) -> (f64, f64, f64, [[f64; 2]; 2]),
-    hvp: fn(f64, f64, f64, f64) -> (f64, f64, f64, f64, f64),
-    graph: fn(f64, f64) -> autodiff::Graph,
-    out: &'static str,
-) -> (
-    Box<dyn Fn(&[f64]) -> f64>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-) {
-    (
-        Box::new(move |p| f(p[0], p[1])),
-        Box::new(move |p| {
-            let (v, a, b) = grad(p[0], p[1]);
-            (v, vec![a, b])
-        }),
-        Box::new(move |p, d| jvp(p[0], d[0], p[1], d[1])),
-        Box::new(move |p| {
-            let (v, a, b, h) = hessian(p[0], p[1]);
-            (v, vec![a, b], flat(&h))
-        }),
-        Box::new(move |p, d| {
-            let (v, a, b, ha, hb) = hvp(p[0], d[0], p[1], d[1]);
-            (v, vec![a, b], vec![ha, hb])
-        }),
-        Box::new(move |p| adjoints(&graph(p[0], p[1]), out, &["x", "y"])),
-    )
-}
-
 #[test]
 fn path_forms_of_every_method_in_every_mode_f64() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
-        paths64,
-        paths64_grad,
-        paths64_jvp,
-        paths64_hessian,
-        paths64_hvp,
-        paths64_graph,
-        "paths64",
+    let m = modes!(
+        [
+            paths64,
+            paths64_grad,
+            paths64_jvp,
+            paths64_hessian,
+            paths64_hvp,
+            paths64_graph,
+            "paths64"
+        ],
+        (val x: f64, val y: f64)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("paths64", &m, &[0.3, 0.7], 1e-6);
     check_modes("paths64", &m, &[-0.4, 1.3], 1e-6);
 }
 
 #[test]
 fn generic_methods_in_every_mode_at_f64() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
-        methods_t::<f64>,
-        methods_t_grad::<f64>,
-        methods_t_jvp::<f64>,
-        methods_t_hessian::<f64>,
-        methods_t_hvp::<f64>,
-        methods_t_graph::<f64>,
-        "methods_t",
+    let m = modes!(
+        [
+            methods_t::<f64>,
+            methods_t_grad::<f64>,
+            methods_t_jvp::<f64>,
+            methods_t_hessian::<f64>,
+            methods_t_hvp::<f64>,
+            methods_t_graph::<f64>,
+            "methods_t"
+        ],
+        (val x: f64, val y: f64)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("methods_t", &m, &[0.3, 0.7], 1e-6);
     check_modes("methods_t", &m, &[-0.6, 1.1], 1e-6);
 }
 
-/// An `f32` function's modes, widened to `f64`, with `f` the same formula in `f64`.
-fn two_modes32(
-    f: fn(f64, f64) -> f64,
-    grad: fn(f32, f32) -> (f32, f32, f32),
-    jvp: fn(f32, f32, f32, f32) -> (f32, f32),
-    hessian: fn(f32, f32) -> (f32, f32, f32, [[f32; 2]; 2]),
-    hvp: fn(f32, f32, f32, f32) -> (f32, f32, f32, f32, f32),
-    graph: fn(f32, f32) -> autodiff::Graph,
-    out: &'static str,
-) -> (
-    Box<dyn Fn(&[f64]) -> f64>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-) {
-    let n = |p: &[f64]| (p[0] as f32, p[1] as f32);
-    (
-        Box::new(move |p| f(p[0], p[1])),
-        Box::new(move |p| {
-            let (x, y) = n(p);
-            let (v, a, b) = grad(x, y);
-            (f64::from(v), wide(&[a, b]))
-        }),
-        Box::new(move |p, d| {
-            let (x, y) = n(p);
-            let (v, t) = jvp(x, d[0] as f32, y, d[1] as f32);
-            (f64::from(v), f64::from(t))
-        }),
-        Box::new(move |p| {
-            let (x, y) = n(p);
-            let (v, a, b, h) = hessian(x, y);
-            (f64::from(v), wide(&[a, b]), flat32(&h))
-        }),
-        Box::new(move |p, d| {
-            let (x, y) = n(p);
-            let (v, a, b, ha, hb) = hvp(x, d[0] as f32, y, d[1] as f32);
-            (f64::from(v), wide(&[a, b]), wide(&[ha, hb]))
-        }),
-        Box::new(move |p| {
-            let (x, y) = n(p);
-            adjoints(&graph(x, y), out, &["x", "y"])
-        }),
-    )
-}
-
 #[test]
 fn path_forms_of_every_method_in_every_mode_f32() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
-        paths64,
-        paths32_grad,
-        paths32_jvp,
-        paths32_hessian,
-        paths32_hvp,
-        paths32_graph,
-        "paths32",
+    let m = modes!(
+        [
+            paths64,
+            paths32_grad,
+            paths32_jvp,
+            paths32_hessian,
+            paths32_hvp,
+            paths32_graph,
+            "paths32"
+        ],
+        (val x: f32, val y: f32)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     // The points are exact in f32.
     check_modes("paths32", &m, &[0.25, 0.75], 2e-4);
     check_modes("paths32", &m, &[-0.375, 1.25], 2e-4);
@@ -340,23 +434,18 @@ fn path_forms_of_every_method_in_every_mode_f32() {
 
 #[test]
 fn generic_methods_in_every_mode_at_f32() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
-        methods_t::<f64>,
-        methods_t_grad::<f32>,
-        methods_t_jvp::<f32>,
-        methods_t_hessian::<f32>,
-        methods_t_hvp::<f32>,
-        methods_t_graph::<f32>,
-        "methods_t",
+    let m = modes!(
+        [
+            methods_t::<f64>,
+            methods_t_grad::<f32>,
+            methods_t_jvp::<f32>,
+            methods_t_hessian::<f32>,
+            methods_t_hvp::<f32>,
+            methods_t_graph::<f32>,
+            "methods_t"
+        ],
+        (val x: f32, val y: f32)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("methods_t f32", &m, &[0.25, 0.75], 2e-4);
 }
 
@@ -380,66 +469,33 @@ fn fold_chain<T: Float + std::iter::Sum + std::iter::Product>(x: [T; 4], c: T) -
     s + t * p + q
 }
 
-fn fold_chain_modes<T: Float + std::iter::Sum + std::iter::Product>(
-    out: &'static str,
-) -> (
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-) {
-    let t = |v: f64| T::from(v).unwrap();
-    let d = |v: T| v.to_f64().unwrap();
-    let arr = move |p: &[f64]| [t(p[0]), t(p[1]), t(p[2]), t(p[3])];
-    let dv = move |a: [T; 4], l: T| vec![d(a[0]), d(a[1]), d(a[2]), d(a[3]), d(l)];
-    (
-        Box::new(move |p| {
-            let (v, dx, dc) = fold_chain_grad(arr(p), t(p[4]));
-            (d(v), dv(dx, dc))
-        }),
-        Box::new(move |p, w| {
-            let (v, tan) = fold_chain_jvp(arr(p), arr(w), t(p[4]), t(w[4]));
-            (d(v), d(tan))
-        }),
-        Box::new(move |p| {
-            let (v, dx, dc, h) = fold_chain_hessian(arr(p), t(p[4]));
-            let h = h.iter().flatten().map(|&e| d(e)).collect();
-            (d(v), dv(dx, dc), h)
-        }),
-        Box::new(move |p, w| {
-            let (v, dx, dc, hx, hc) = fold_chain_hvp(arr(p), arr(w), t(p[4]), t(w[4]));
-            (d(v), dv(dx, dc), dv(hx, hc))
-        }),
-        Box::new(move |p| {
-            let g = fold_chain_graph(arr(p), t(p[4]));
-            adjoints(&g, out, &["x[0]", "x[1]", "x[2]", "x[3]", "c"])
-        }),
-    )
-}
-
 #[test]
 fn generic_iterator_chain_in_every_mode() {
-    let f = |p: &[f64]| fold_chain([p[0], p[1], p[2], p[3]], p[4]);
-    let (grad, jvp, hessian, hvp, graph) = fold_chain_modes::<f64>("fold_chain");
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
+    let m = modes!(
+        [
+            fold_chain::<f64>,
+            fold_chain_grad::<f64>,
+            fold_chain_jvp::<f64>,
+            fold_chain_hessian::<f64>,
+            fold_chain_hvp::<f64>,
+            fold_chain_graph::<f64>,
+            "fold_chain"
+        ],
+        (val x: [f64; 4], val c: f64)
+    );
     check_modes("fold_chain", &m, &[0.3, -0.7, 1.1, 0.4, 0.8], 1e-6);
-    let (grad, jvp, hessian, hvp, graph) = fold_chain_modes::<f32>("fold_chain");
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
+    let m = modes!(
+        [
+            fold_chain::<f64>,
+            fold_chain_grad::<f32>,
+            fold_chain_jvp::<f32>,
+            fold_chain_hessian::<f32>,
+            fold_chain_hvp::<f32>,
+            fold_chain_graph::<f32>,
+            "fold_chain"
+        ],
+        (val x: [f32; 4], val c: f32)
+    );
     check_modes(
         "fold_chain f32",
         &m,
@@ -492,47 +548,25 @@ fn match_guard64(x: f64, y: f64, k: i32) -> f64 {
 #[test]
 fn match_with_guards_in_f32_in_every_mode() {
     for k in [0, -2, 2, 5, 12] {
-        let n = |p: &[f64]| (p[0] as f32, p[1] as f32);
-        let f = move |p: &[f64]| match_guard64(p[0], p[1], k);
-        let grad = move |p: &[f64]| {
-            let (x, y) = n(p);
-            let (v, a, b) = match_guard32_grad(x, y, k);
-            (f64::from(v), wide(&[a, b]))
-        };
-        let jvp = move |p: &[f64], d: &[f64]| {
-            let (x, y) = n(p);
-            let (v, t) = match_guard32_jvp(x, d[0] as f32, y, d[1] as f32, k);
-            (f64::from(v), f64::from(t))
-        };
-        let hessian = move |p: &[f64]| {
-            let (x, y) = n(p);
-            let (v, a, b, h) = match_guard32_hessian(x, y, k);
-            (f64::from(v), wide(&[a, b]), flat32(&h))
-        };
-        let hvp = move |p: &[f64], d: &[f64]| {
-            let (x, y) = n(p);
-            let (v, a, b, ha, hb) = match_guard32_hvp(x, d[0] as f32, y, d[1] as f32, k);
-            (f64::from(v), wide(&[a, b]), wide(&[ha, hb]))
-        };
-        let graph = move |p: &[f64]| {
-            let (x, y) = n(p);
-            let g = match_guard32_graph(x, y, k);
+        let m = modes!(
+            [
+                match_guard64,
+                match_guard32_grad,
+                match_guard32_jvp,
+                match_guard32_hessian,
+                match_guard32_hvp,
+                match_guard32_graph,
+                "match_guard32"
+            ],
+            (val x: f32, val y: f32; k)
+        );
+        for p in [[0.75, 0.5], [0.25, 1.5]] {
+            check_modes(&format!("match k = {k}"), &m, &p, 2e-4);
             // The output is named after the function and after the bound name it ends with.
+            let g = match_guard32_graph(p[0] as f32, p[1] as f32, k);
             let r = g.node("r").expect("r").value();
-            let (v, adj) = adjoints(&g, "match_guard32", &["x", "y"]);
-            assert_eq!(r, v);
-            (v, adj)
-        };
-        let m = Modes {
-            f: &f,
-            grad: &grad,
-            jvp: &jvp,
-            hessian: &hessian,
-            hvp: &hvp,
-            graph: &graph,
-        };
-        check_modes(&format!("match k = {k}"), &m, &[0.75, 0.5], 2e-4);
-        check_modes(&format!("match k = {k}"), &m, &[0.25, 1.5], 2e-4);
+            assert_eq!(r, g.node("match_guard32").expect("output").value());
+        }
     }
 }
 
@@ -738,12 +772,12 @@ fn closures_capturing_an_array_in_a_method_with_self_in_every_mode() {
         )
     };
     let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
+        f: Box::new(&f),
+        grad: Box::new(&grad),
+        jvp: Box::new(&jvp),
+        hessian: Box::new(&hessian),
+        hvp: Box::new(&hvp),
+        graph: Box::new(&graph),
     };
     check_modes("apply", &m, &[0.5, -0.3, 0.9, 0.2], 1e-6);
 }
@@ -753,8 +787,6 @@ fn closures_capturing_an_array_in_a_method_with_self_in_every_mode() {
 // slice, every mode, on both sides of the early return
 // ---------------------------------------------------------------------------------------------
 
-// The reverse sweep generated for a generic `while` / `loop` trips `assign_op_pattern`.
-#[allow(clippy::assign_op_pattern)]
 #[differentiate(reverse, forward, hessian, graph)]
 fn loops_t<T: Float>(x: &[T], a: T) -> T {
     let mut i = 0;
@@ -783,56 +815,8 @@ fn loops_t<T: Float>(x: &[T], a: T) -> T {
     t + s
 }
 
-fn slice_modes<T: Float + 'static>(
-    n: usize,
-    f_grad: fn(&[T], T) -> (T, Vec<T>, T),
-    f_jvp: fn(&[T], &[T], T, T) -> (T, T),
-    f_hessian: fn(&[T], T) -> (T, Vec<T>, T, Vec<T>),
-    f_hvp: fn(&[T], &[T], T, T) -> (T, Vec<T>, T, Vec<T>, T),
-    f_graph: fn(&[T], T) -> autodiff::Graph,
-    (out, scalar): (&'static str, &'static str),
-) -> (
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, f64)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>)>,
-    Box<dyn Fn(&[f64]) -> (f64, Vec<f64>)>,
-) {
-    let t = |v: f64| T::from(v).unwrap();
-    let d = |v: T| v.to_f64().unwrap();
-    let vs = move |p: &[f64]| p[..n].iter().map(|&v| t(v)).collect::<Vec<T>>();
-    let dv = move |a: &[T], l: T| a.iter().map(|&v| d(v)).chain([d(l)]).collect::<Vec<f64>>();
-    (
-        Box::new(move |p| {
-            let (v, dx, da) = f_grad(&vs(p), t(p[n]));
-            (d(v), dv(&dx, da))
-        }),
-        Box::new(move |p, w| {
-            let (v, tan) = f_jvp(&vs(p), &vs(w), t(p[n]), t(w[n]));
-            (d(v), d(tan))
-        }),
-        Box::new(move |p| {
-            let (v, dx, da, h) = f_hessian(&vs(p), t(p[n]));
-            assert_eq!(h.len(), (n + 1) * (n + 1));
-            (d(v), dv(&dx, da), h.iter().map(|&e| d(e)).collect())
-        }),
-        Box::new(move |p, w| {
-            let (v, dx, da, hx, ha) = f_hvp(&vs(p), &vs(w), t(p[n]), t(w[n]));
-            (d(v), dv(&dx, da), dv(&hx, ha))
-        }),
-        Box::new(move |p| {
-            let g = f_graph(&vs(p), t(p[n]));
-            let names: Vec<String> = (0..n).map(|i| format!("x[{i}]")).collect();
-            let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
-            names.push(scalar);
-            adjoints(&g, out, &names)
-        }),
-    )
-}
-
 #[test]
 fn loops_with_break_continue_and_return_in_a_generic_function_in_every_mode() {
-    let f = |p: &[f64]| loops_t(&p[..4], p[4]);
     // Through the `while` and the `loop` to the end; through the early `return`; and with a
     // negative entry skipped by `continue`.
     let points: [&[f64]; 3] = [
@@ -840,43 +824,33 @@ fn loops_with_break_continue_and_return_in_a_generic_function_in_every_mode() {
         &[2.0, 3.0, 2.5, 1.5, 2.2],
         &[0.3, -0.5, 0.2, 0.4, 0.6],
     ];
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        4,
-        loops_t_grad,
-        loops_t_jvp,
-        loops_t_hessian,
-        loops_t_hvp,
-        loops_t_graph,
-        ("loops_t", "a"),
+    let m = modes!(
+        [
+            loops_t::<f64>,
+            loops_t_grad::<f64>,
+            loops_t_jvp::<f64>,
+            loops_t_hessian::<f64>,
+            loops_t_hvp::<f64>,
+            loops_t_graph::<f64>,
+            "loops_t"
+        ],
+        (slice x: [f64; 4], val a: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     for p in points {
         check_modes("loops_t", &m, p, 1e-6);
     }
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f32>(
-        4,
-        loops_t_grad,
-        loops_t_jvp,
-        loops_t_hessian,
-        loops_t_hvp,
-        loops_t_graph,
-        ("loops_t", "a"),
+    let m = modes!(
+        [
+            loops_t::<f64>,
+            loops_t_grad::<f32>,
+            loops_t_jvp::<f32>,
+            loops_t_hessian::<f32>,
+            loops_t_hvp::<f32>,
+            loops_t_graph::<f32>,
+            "loops_t"
+        ],
+        (slice x: [f32; 4], val a: f32)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("loops_t f32", &m, &[0.25, 0.5, 0.125, 0.375, 0.75], 2e-4);
 }
 
@@ -924,51 +898,22 @@ fn buffers_t<T: Float>(x: &[T], s: T) -> T {
 
 #[test]
 fn run_time_sized_buffers_and_constants_in_f32_in_every_mode() {
-    let n = |p: &[f64]| (narrow(&p[..3]), p[3] as f32);
-    let f = |p: &[f64]| buffers64(&p[..3], p[3]);
-    let grad = |p: &[f64]| {
-        let (x, s) = n(p);
-        let (v, dx, ds) = buffers32_grad(&x, s);
-        (f64::from(v), with(wide(&dx), f64::from(ds)))
-    };
-    let jvp = |p: &[f64], d: &[f64]| {
-        let (x, s) = n(p);
-        let (dx, ds) = n(d);
-        let (v, t) = buffers32_jvp(&x, &dx, s, ds);
-        (f64::from(v), f64::from(t))
-    };
-    let hessian = |p: &[f64]| {
-        let (x, s) = n(p);
-        let (v, dx, ds, h) = buffers32_hessian(&x, s);
-        (f64::from(v), with(wide(&dx), f64::from(ds)), wide(&h))
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (x, s) = n(p);
-        let (dx, ds) = n(d);
-        let (v, gx, gs, hx, hs) = buffers32_hvp(&x, &dx, s, ds);
-        let g = with(wide(&gx), f64::from(gs));
-        (f64::from(v), g, with(wide(&hx), f64::from(hs)))
-    };
-    let graph = |p: &[f64]| {
-        let (x, s) = n(p);
-        adjoints(
-            &buffers32_graph(&x, s),
-            "buffers32",
-            &["x[0]", "x[1]", "x[2]", "s"],
-        )
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [
+            buffers64,
+            buffers32_grad,
+            buffers32_jvp,
+            buffers32_hessian,
+            buffers32_hvp,
+            buffers32_graph,
+            "buffers32"
+        ],
+        (slice x: [f32; 3], val s: f32)
+    );
     let p = [0.25, -0.5, 0.75, 0.625];
     check_modes("buffers32", &m, &p, 2e-4);
     // `_grad_into` adds the slice's gradient into the buffer and returns the rest.
-    let (x, s) = n(&p);
+    let (x, s) = (narrow(&p[..3]), p[3] as f32);
     let mut dx = vec![1.0_f32; 3];
     let (v, ds) = buffers32_grad_into(&x, &mut dx, s);
     let (v0, g, g_s) = buffers32_grad(&x, s);
@@ -980,24 +925,18 @@ fn run_time_sized_buffers_and_constants_in_f32_in_every_mode() {
 
 #[test]
 fn run_time_sized_generic_buffer_in_every_mode() {
-    let f = |p: &[f64]| buffers_t(&p[..3], p[3]);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        3,
-        buffers_t_grad,
-        buffers_t_jvp,
-        buffers_t_hessian,
-        buffers_t_hvp,
-        buffers_t_graph,
-        ("buffers_t", "s"),
+    let m = modes!(
+        [
+            buffers_t::<f64>,
+            buffers_t_grad::<f64>,
+            buffers_t_jvp::<f64>,
+            buffers_t_hessian::<f64>,
+            buffers_t_hvp::<f64>,
+            buffers_t_graph::<f64>,
+            "buffers_t"
+        ],
+        (slice x: [f64; 3], val s: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("buffers_t", &m, &[0.4, -0.9, 1.3, 0.7], 1e-6);
     // `vec![x; n]` and `[2x; 3]` filled with an active value: f = n x · 2x + 8x³.
     let (x, n) = (1.5, 4);
@@ -1364,56 +1303,11 @@ fn widen64(x: f64, y: &[f64], z: f64) -> f64 {
 
 #[test]
 fn into_and_from_between_float_types_in_every_mode() {
-    let n = |p: &[f64]| (p[0] as f32, [p[1] as f32, p[2] as f32], p[3]);
-    let f = |p: &[f64]| widen64(p[0], &p[1..3], p[3]);
-    let grad = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        let (v, dx, dy, dz) = widen_grad(x, &y, z);
-        let dy: Vec<f32> = dy;
-        (
-            v,
-            vec![f64::from(dx), f64::from(dy[0]), f64::from(dy[1]), dz],
-        )
-    };
-    let jvp = |p: &[f64], d: &[f64]| {
-        let (x, y, z) = n(p);
-        let (dx, dy, dz) = n(d);
-        widen_jvp(x, dx, &y, &dy, z, dz)
-    };
-    let hessian = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        let (v, dx, dy, dz, h) = widen_hessian(x, &y, z);
-        // Mixed: the Hessian is in the output's type.
-        let h: Vec<f64> = h;
-        (
-            v,
-            vec![f64::from(dx), f64::from(dy[0]), f64::from(dy[1]), dz],
-            h,
-        )
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (x, y, z) = n(p);
-        let (dx, dy, dz) = n(d);
-        let (v, gx, gy, gz, hx, hy, hz) = widen_hvp(x, dx, &y, &dy, z, dz);
-        let g = vec![f64::from(gx), f64::from(gy[0]), f64::from(gy[1]), gz];
-        (
-            v,
-            g,
-            vec![f64::from(hx), f64::from(hy[0]), f64::from(hy[1]), hz],
-        )
-    };
-    let graph = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        adjoints(&widen_graph(x, &y, z), "widen", &["x", "y[0]", "y[1]", "z"])
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    // Mixed: the Hessian is in the output's type.
+    let m = modes!(
+        [widen64, widen_grad, widen_jvp, widen_hessian, widen_hvp, widen_graph, "widen"],
+        (val x: f32, slice y: [f32; 2], val z: f64)
+    );
     check_modes("widen", &m, &[0.5, 1.25, -0.75, 0.3], 2e-5);
 }
 
@@ -1422,42 +1316,28 @@ fn references_and_dereferences_in_every_mode() {
     // f = x y₀ + y₁ x + y₀ y₁.
     let (x, y) = (0.7, [-1.3, 2.1]);
     let grad = [y[0] + y[1], x + y[1], x + y[0]];
-    let (v, dx, dy) = refs_grad(x, y);
-    assert_eq!(v, refs(x, y));
-    near("refs grad", &[dx, dy[0], dy[1]], &grad, 1e-15);
-    let d = [0.3, -0.2, 0.9];
-    let (_, t) = refs_jvp(x, d[0], y, [d[1], d[2]]);
-    near("refs jvp", &[t], &[dot(&grad, &d)], 1e-15);
     let hess = [0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0];
-    let (_, _, _, h) = refs_hessian(x, y);
-    assert_eq!(flat(&h), hess);
-    let (_, _, _, hx, hy) = refs_hvp(x, d[0], y, [d[1], d[2]]);
-    near("refs hvp", &[hx, hy[0], hy[1]], &mat_vec(&hess, &d), 1e-15);
-    let g = refs_graph(x, y);
-    let (_, adj) = adjoints(&g, "refs", &["x", "y[0]", "y[1]"]);
-    near("refs graph", &adj, &grad, 1e-15);
-    assert_eq!(g.node("refs").expect("output").value(), refs(x, y));
+    let m = modes!(
+        [refs, refs_grad, refs_jvp, refs_hessian, refs_hvp, refs_graph, "refs"],
+        (val x: f64, val y: [f64; 2])
+    );
+    check_closed("refs", &m, &[x, y[0], y[1]], &grad, &hess, 1e-15);
 }
 
 #[test]
 fn runtime_activations_in_f32_in_every_mode() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
-        activations64,
-        activations32_grad,
-        activations32_jvp,
-        activations32_hessian,
-        activations32_hvp,
-        activations32_graph,
-        "activations32",
+    let m = modes!(
+        [
+            activations64,
+            activations32_grad,
+            activations32_jvp,
+            activations32_hessian,
+            activations32_hvp,
+            activations32_graph,
+            "activations32"
+        ],
+        (val x: f32, val y: f32)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("activations32", &m, &[0.75, 0.5], 2e-4);
     check_modes("activations32", &m, &[-0.5, 1.25], 2e-4);
     check_modes("activations32", &m, &[0.25, -0.5], 2e-4);
@@ -1471,58 +1351,15 @@ fn amap64(x: [f64; 3], s: f64) -> f64 {
 
 #[test]
 fn array_map_and_closures_calling_closures_in_f32_and_generic_in_every_mode() {
-    let n = |p: &[f64]| ([p[0] as f32, p[1] as f32, p[2] as f32], p[3] as f32);
-    let f = |p: &[f64]| amap64([p[0], p[1], p[2]], p[3]);
-    let grad = |p: &[f64]| {
-        let (x, s) = n(p);
-        let (v, dx, ds) = amap32_grad(x, s);
-        (f64::from(v), with(wide(&dx), f64::from(ds)))
-    };
-    let jvp = |p: &[f64], d: &[f64]| {
-        let (x, s) = n(p);
-        let (dx, ds) = n(d);
-        let (v, t) = amap32_jvp(x, dx, s, ds);
-        (f64::from(v), f64::from(t))
-    };
-    let hessian = |p: &[f64]| {
-        let (x, s) = n(p);
-        let (v, dx, ds, h) = amap32_hessian(x, s);
-        (f64::from(v), with(wide(&dx), f64::from(ds)), flat32(&h))
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (x, s) = n(p);
-        let (dx, ds) = n(d);
-        let (v, gx, gs, hx, hs) = amap32_hvp(x, dx, s, ds);
-        let g = with(wide(&gx), f64::from(gs));
-        (f64::from(v), g, with(wide(&hx), f64::from(hs)))
-    };
-    let graph = |p: &[f64]| {
-        let (x, s) = n(p);
-        adjoints(
-            &amap32_graph(x, s),
-            "amap32",
-            &["x[0]", "x[1]", "x[2]", "s"],
-        )
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [amap64, amap32_grad, amap32_jvp, amap32_hessian, amap32_hvp, amap32_graph, "amap32"],
+        (val x: [f32; 3], val s: f32)
+    );
     check_modes("amap32", &m, &[0.25, -0.5, 0.75, 0.625], 2e-4);
 
     // The generic one at f64: (x₀ s)(x₁ s) + x₂ s.
     let (x, s) = ([0.3, -1.1, 0.8], 0.7);
     let grad = [x[1] * s * s, x[0] * s * s, s, 2.0 * x[0] * x[1] * s + x[2]];
-    let (v, dx, ds) = amap_t_grad(x, s);
-    assert_eq!(v, amap_t(x, s));
-    near("amap_t grad", &with(dx.to_vec(), ds), &grad, 1e-15);
-    let d = [0.2, 0.4, -0.6, 1.0];
-    let (_, t) = amap_t_jvp(x, [d[0], d[1], d[2]], s, d[3]);
-    near("amap_t jvp", &[t], &[dot(&grad, &d)], 1e-14);
     #[rustfmt::skip]
     let hess = [
         0.0, s * s, 0.0, 2.0 * x[1] * s,
@@ -1530,18 +1367,19 @@ fn array_map_and_closures_calling_closures_in_f32_and_generic_in_every_mode() {
         0.0, 0.0, 0.0, 1.0,
         2.0 * x[1] * s, 2.0 * x[0] * s, 1.0, 2.0 * x[0] * x[1],
     ];
-    let (_, _, _, h) = amap_t_hessian(x, s);
-    near("amap_t hessian", &flat(&h), &hess, 1e-14);
-    let (_, _, _, hx, hs) = amap_t_hvp(x, [d[0], d[1], d[2]], s, d[3]);
-    near(
-        "amap_t hvp",
-        &with(hx.to_vec(), hs),
-        &mat_vec(&hess, &d),
-        1e-14,
+    let m = modes!(
+        [
+            amap_t::<f64>,
+            amap_t_grad::<f64>,
+            amap_t_jvp::<f64>,
+            amap_t_hessian::<f64>,
+            amap_t_hvp::<f64>,
+            amap_t_graph::<f64>,
+            "amap_t"
+        ],
+        (val x: [f64; 3], val s: f64)
     );
-    let g = amap_t_graph(x, s);
-    let (_, adj) = adjoints(&g, "amap_t", &["x[0]", "x[1]", "x[2]", "s"]);
-    near("amap_t graph", &adj, &grad, 1e-15);
+    check_closed("amap_t", &m, &with(x.to_vec(), s), &grad, &hess, 1e-14);
 }
 
 fn jac_check(what: &str, f: &dyn Fn(&[f64]) -> Vec<f64>, p: &[f64], got: &[f64], tol: f64) {
@@ -1647,76 +1485,57 @@ fn assertions_constants_subslices_and_shadowing_in_every_mode() {
     let (x, y) = ([0.6, -0.4], 1.7);
     let grad = [y, 1.0, x[0]];
     let hess = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
-    let d = [0.3, -0.8, 0.5];
-    let (v, dx, dy) = debug_eq_grad(x, y);
-    assert_eq!(v, debug_eq(x, y));
-    near("debug_eq grad", &with(dx.to_vec(), dy), &grad, 1e-15);
-    let (_, t) = debug_eq_jvp(x, [d[0], d[1]], y, d[2]);
-    near("debug_eq jvp", &[t], &[dot(&grad, &d)], 1e-15);
-    let (_, _, _, h) = debug_eq_hessian(x, y);
-    assert_eq!(flat(&h), hess);
-    let (_, _, _, hx, hy) = debug_eq_hvp(x, [d[0], d[1]], y, d[2]);
-    near(
-        "debug_eq hvp",
-        &with(hx.to_vec(), hy),
-        &mat_vec(&hess, &d),
-        1e-15,
+    let m = modes!(
+        [
+            debug_eq,
+            debug_eq_grad,
+            debug_eq_jvp,
+            debug_eq_hessian,
+            debug_eq_hvp,
+            debug_eq_graph,
+            "debug_eq"
+        ],
+        (val x: [f64; 2], val y: f64)
     );
-    let (_, adj) = adjoints(&debug_eq_graph(x, y), "debug_eq", &["x[0]", "x[1]", "y"]);
-    near("debug_eq graph", &adj, &grad, 1e-15);
+    check_closed("debug_eq", &m, &[x[0], x[1], y], &grad, &hess, 1e-15);
 
     // A module `const` sizing an array parameter and a local array, `T::epsilon()` and a
     // constant path through `T::from`: every mode, at f64.
-    let f = |p: &[f64]| consts_t([p[0], p[1], p[2]], p[3]);
-    let grad = |p: &[f64]| {
-        let (v, dx, dy) = consts_t_grad([p[0], p[1], p[2]], p[3]);
-        (v, with(dx.to_vec(), dy))
-    };
-    let jvp =
-        |p: &[f64], d: &[f64]| consts_t_jvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
-    let hessian = |p: &[f64]| {
-        let (v, dx, dy, h) = consts_t_hessian([p[0], p[1], p[2]], p[3]);
-        (v, with(dx.to_vec(), dy), flat(&h))
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (v, dx, dy, hx, hy) = consts_t_hvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
-        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
-    };
-    let graph = |p: &[f64]| {
-        let g = consts_t_graph([p[0], p[1], p[2]], p[3]);
-        adjoints(&g, "consts_t", &["x[0]", "x[1]", "x[2]", "y"])
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [
+            consts_t::<f64>,
+            consts_t_grad::<f64>,
+            consts_t_jvp::<f64>,
+            consts_t_hessian::<f64>,
+            consts_t_hvp::<f64>,
+            consts_t_graph::<f64>,
+            "consts_t"
+        ],
+        (val x: [f64; 3], val y: f64)
+    );
     check_modes("consts_t", &m, &[0.5, -1.5, 0.75, 1.25], 1e-6);
 
     // Sub-slices `&x[1..]` and `&x[..2]` bound to locals: x₁² y + (n − 1).
     let x = [0.3, -0.9, 1.4, 2.0];
     let y = 0.6;
     let grad = [0.0, 2.0 * x[1] * y, 0.0, 0.0, x[1] * x[1]];
-    let (v, dx, dy) = subslices_grad(&x, y);
-    assert_eq!(v, subslices(&x, y));
-    near("subslices grad", &with(dx, dy), &grad, 1e-15);
-    let d = direction(5);
-    let (_, t) = subslices_jvp(&x, &d[..4], y, d[4]);
-    near("subslices jvp", &[t], &[dot(&grad, &d)], 1e-15);
-    let (_, _, _, h) = subslices_hessian(&x, y);
     let mut hess = vec![0.0; 25];
     hess[6] = 2.0 * y;
     hess[9] = 2.0 * x[1];
     hess[21] = 2.0 * x[1];
-    near("subslices hessian", &h, &hess, 1e-15);
-    let (_, _, _, hx, hy) = subslices_hvp(&x, &d[..4], y, d[4]);
-    near("subslices hvp", &with(hx, hy), &mat_vec(&hess, &d), 1e-15);
-    let g = subslices_graph(&x, y);
-    let (_, adj) = adjoints(&g, "subslices", &["x[0]", "x[1]", "x[2]", "x[3]", "y"]);
-    near("subslices graph", &adj, &grad, 1e-15);
+    let m = modes!(
+        [
+            subslices,
+            subslices_grad,
+            subslices_jvp,
+            subslices_hessian,
+            subslices_hvp,
+            subslices_graph,
+            "subslices"
+        ],
+        (slice x: [f64; 4], val y: f64)
+    );
+    check_closed("subslices", &m, &with(x.to_vec(), y), &grad, &hess, 1e-15);
 
     // Shadowed parameters: 2x (y + 2x), and the graph's output under both names.
     let (x, y) = (0.7, -0.3);
@@ -1738,56 +1557,32 @@ fn assertions_constants_subslices_and_shadowing_in_every_mode() {
 #[test]
 fn matches_binding_arrays_and_early_returns_from_a_for_in_every_mode() {
     for k in 0..3_u8 {
-        let f = move |p: &[f64]| match_arrays(p[0], p[1], k);
-        let grad = move |p: &[f64]| {
-            let (v, a, b) = match_arrays_grad(p[0], p[1], k);
-            (v, vec![a, b])
-        };
-        let jvp = move |p: &[f64], d: &[f64]| match_arrays_jvp(p[0], d[0], p[1], d[1], k);
-        let hessian = move |p: &[f64]| {
-            let (v, a, b, h) = match_arrays_hessian(p[0], p[1], k);
-            (v, vec![a, b], flat(&h))
-        };
-        let hvp = move |p: &[f64], d: &[f64]| {
-            let (v, a, b, ha, hb) = match_arrays_hvp(p[0], d[0], p[1], d[1], k);
-            (v, vec![a, b], vec![ha, hb])
-        };
-        let graph = move |p: &[f64]| {
-            adjoints(
-                &match_arrays_graph(p[0], p[1], k),
-                "match_arrays",
-                &["x", "y"],
-            )
-        };
-        let m = Modes {
-            f: &f,
-            grad: &grad,
-            jvp: &jvp,
-            hessian: &hessian,
-            hvp: &hvp,
-            graph: &graph,
-        };
+        let m = modes!(
+            [
+                match_arrays,
+                match_arrays_grad,
+                match_arrays_jvp,
+                match_arrays_hessian,
+                match_arrays_hvp,
+                match_arrays_graph,
+                "match_arrays"
+            ],
+            (val x: f64, val y: f64; k)
+        );
         check_modes(&format!("match_arrays k = {k}"), &m, &[0.7, -1.3], 1e-6);
     }
-
-    let f = |p: &[f64]| early_in_for(&p[..4], p[4]);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        4,
-        early_in_for_grad,
-        early_in_for_jvp,
-        early_in_for_hessian,
-        early_in_for_hvp,
-        early_in_for_graph,
-        ("early_in_for", "y"),
+    let m = modes!(
+        [
+            early_in_for,
+            early_in_for_grad,
+            early_in_for_jvp,
+            early_in_for_hessian,
+            early_in_for_hvp,
+            early_in_for_graph,
+            "early_in_for"
+        ],
+        (slice x: [f64; 4], val y: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     // To the end, skipping x₁; and out through the `return` at x₂.
     check_modes("early_in_for", &m, &[0.5, 3.0, 0.25, 0.75, 1.5], 1e-6);
     check_modes("early_in_for", &m, &[0.5, 3.0, 2.5, 0.75, 1.5], 1e-6);
@@ -2056,35 +1851,18 @@ fn compound64(x: &[f64], y: f64, n: usize, k: i32) -> f64 {
 #[test]
 fn closures_in_loops_nested_zips_and_windows_over_slices_in_every_mode() {
     // Closures capturing a mutated local and a loop index: s = y Σx + 12 y⁴.
-    let f = |p: &[f64]| closures_more([p[0], p[1], p[2]], p[3]);
-    let grad = |p: &[f64]| {
-        let (v, dx, dy) = closures_more_grad([p[0], p[1], p[2]], p[3]);
-        (v, with(dx.to_vec(), dy))
-    };
-    let jvp = |p: &[f64], d: &[f64]| {
-        closures_more_jvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3])
-    };
-    let hessian = |p: &[f64]| {
-        let (v, dx, dy, h) = closures_more_hessian([p[0], p[1], p[2]], p[3]);
-        (v, with(dx.to_vec(), dy), flat(&h))
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (v, dx, dy, hx, hy) =
-            closures_more_hvp([p[0], p[1], p[2]], [d[0], d[1], d[2]], p[3], d[3]);
-        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
-    };
-    let graph = |p: &[f64]| {
-        let g = closures_more_graph([p[0], p[1], p[2]], p[3]);
-        adjoints(&g, "closures_more", &["x[0]", "x[1]", "x[2]", "y"])
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [
+            closures_more,
+            closures_more_grad,
+            closures_more_jvp,
+            closures_more_hessian,
+            closures_more_hvp,
+            closures_more_graph,
+            "closures_more"
+        ],
+        (val x: [f64; 3], val y: f64)
+    );
     check_modes("closures_more", &m, &[0.3, -0.5, 0.9, 0.7], 1e-6);
     // A closure with a loop in its body, one with two scalars, one taking `&f64`:
     // y Σx + x₀ y + x₂ y.
@@ -2115,79 +1893,34 @@ fn closures_in_loops_nested_zips_and_windows_over_slices_in_every_mode() {
 
     // f32: zip of three (slice, array, referenced array), rev().enumerate(),
     // enumerate().rev().skip(1).
-    let n = |p: &[f64]| {
-        (
-            narrow(&p[..3]),
-            [p[3] as f32, p[4] as f32, p[5] as f32],
-            [p[6] as f32, p[7] as f32, p[8] as f32],
-        )
-    };
-    let f = |p: &[f64]| zip3_64(&p[..3], &p[3..6], &p[6..]);
-    let flat9 = |v: f32, dx: &[f32], dy: [f32; 3], dz: [f32; 3]| {
-        let all: Vec<f32> = dx.iter().chain(&dy).chain(&dz).copied().collect();
-        (f64::from(v), wide(&all))
-    };
-    let grad = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        let (v, dx, dy, dz) = zip3_grad(&x, y, &z);
-        flat9(v, &dx, dy, dz)
-    };
-    let jvp = |p: &[f64], d: &[f64]| {
-        let (x, y, z) = n(p);
-        let (dx, dy, dz) = n(d);
-        let (v, t) = zip3_jvp(&x, &dx, y, dy, &z, &dz);
-        (f64::from(v), f64::from(t))
-    };
-    let hessian = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        let (v, dx, dy, dz, h) = zip3_hessian(&x, y, &z);
-        let (v, g) = flat9(v, &dx, dy, dz);
-        (v, g, wide(&h))
-    };
-    let hvp = |p: &[f64], d: &[f64]| {
-        let (x, y, z) = n(p);
-        let (dx, dy, dz) = n(d);
-        let (v, gx, gy, gz, hx, hy, hz) = zip3_hvp(&x, &dx, y, dy, &z, &dz);
-        let (v, g) = flat9(v, &gx, gy, gz);
-        (v, g, flat9(0.0, &hx, hy, hz).1)
-    };
-    let graph = |p: &[f64]| {
-        let (x, y, z) = n(p);
-        let names = [
-            "x[0]", "x[1]", "x[2]", "y[0]", "y[1]", "y[2]", "z[0]", "z[1]", "z[2]",
-        ];
-        adjoints(&zip3_graph(&x, y, &z), "zip3", &names)
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [
+            |x: &[f64], y: [f64; 3], z: &[f64; 3]| zip3_64(x, &y, z),
+            zip3_grad,
+            zip3_jvp,
+            zip3_hessian,
+            zip3_hvp,
+            zip3_graph,
+            "zip3"
+        ],
+        (slice x: [f32; 3], val y: [f32; 3], ref z: [f32; 3])
+    );
     let p = [0.25, -0.5, 0.75, 1.25, 0.5, -1.0, 0.375, 2.0, -0.625];
     check_modes("zip3", &m, &p, 2e-4);
 
     // Generic windows and chunks_exact over a slice, unary minus and T::one() / s.
-    let f = |p: &[f64]| win_t(&p[..4], p[4]);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        4,
-        win_t_grad,
-        win_t_jvp,
-        win_t_hessian,
-        win_t_hvp,
-        win_t_graph,
-        ("win_t", "s"),
+    let m = modes!(
+        [
+            win_t::<f64>,
+            win_t_grad::<f64>,
+            win_t_jvp::<f64>,
+            win_t_hessian::<f64>,
+            win_t_hvp::<f64>,
+            win_t_graph::<f64>,
+            "win_t"
+        ],
+        (slice x: [f64; 4], val s: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("win_t", &m, &[0.3, -0.5, 0.9, 1.2, 0.7], 1e-6);
 }
 
@@ -2282,11 +2015,9 @@ fn float_match(x: f64, y: f64) -> f64 {
     };
     a + z
 }
-// A closure where the path `T::max` reads shorter: the body takes `f64::max` and `f32::max`.
-#[allow(clippy::redundant_closure_for_method_calls)]
 #[differentiate(reverse, forward, hessian, graph)]
 fn fold_path_t<T: Float>(x: [T; 3]) -> T {
-    x.iter().copied().fold(T::neg_infinity(), |a, b| a.max(b))
+    x.iter().copied().fold(T::neg_infinity(), T::max)
 }
 #[differentiate(reverse, forward, hessian, graph)]
 fn fold_path32(x: [f32; 3]) -> f32 {
@@ -2374,227 +2105,117 @@ fn outer64(x: f64, y: f64) -> f64 {
 fn float_guards_blocks_typed_arrays_and_reversed_ranges_in_every_mode() {
     // Guards on a float scrutinee with `&&`, `||` and `!`, in each arm.
     let f = |p: &[f64]| float_match(p[0], p[1]);
-    let (fm, grad, jvp, hessian, hvp, graph) = two_modes64(
-        float_match,
-        float_match_grad,
-        float_match_jvp,
-        float_match_hessian,
-        float_match_hvp,
-        float_match_graph,
-        "float_match",
+    let m = modes!(
+        [
+            float_match,
+            float_match_grad,
+            float_match_jvp,
+            float_match_hessian,
+            float_match_hvp,
+            float_match_graph,
+            "float_match"
+        ],
+        (val x: f64, val y: f64)
     );
-    let m = Modes {
-        f: &*fm,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     for p in [[1.5, 0.5], [-0.5, 0.5], [0.5, 0.5], [0.5, 2.5]] {
         check_modes("float_match", &m, &p, 1e-6);
         assert_eq!(f(&p), float_match_grad(p[0], p[1]).0);
     }
-    let (fm, grad, jvp, hessian, hvp, graph) = two_modes64(
-        typed_arrays,
-        typed_arrays_grad,
-        typed_arrays_jvp,
-        typed_arrays_hessian,
-        typed_arrays_hvp,
-        typed_arrays_graph,
-        "typed_arrays",
+    let m = modes!(
+        [
+            typed_arrays,
+            typed_arrays_grad,
+            typed_arrays_jvp,
+            typed_arrays_hessian,
+            typed_arrays_hvp,
+            typed_arrays_graph,
+            "typed_arrays"
+        ],
+        (val x: f64, val y: f64)
     );
-    let m = Modes {
-        f: &*fm,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("typed_arrays", &m, &[0.5, 0.75], 1e-6);
     // `(0..n).rev()` and `(1..=2).rev()` in a generic function, at f64 and f32.
-    let f = |p: &[f64]| rev_ranges(&p[..3], p[3]);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        3,
-        rev_ranges_grad,
-        rev_ranges_jvp,
-        rev_ranges_hessian,
-        rev_ranges_hvp,
-        rev_ranges_graph,
-        ("rev_ranges", "a"),
+    let m = modes!(
+        [
+            rev_ranges::<f64>,
+            rev_ranges_grad::<f64>,
+            rev_ranges_jvp::<f64>,
+            rev_ranges_hessian::<f64>,
+            rev_ranges_hvp::<f64>,
+            rev_ranges_graph::<f64>,
+            "rev_ranges"
+        ],
+        (slice x: [f64; 3], val a: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("rev_ranges", &m, &[0.5, 2.0, 1.0, 0.7], 1e-6);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f32>(
-        3,
-        rev_ranges_grad,
-        rev_ranges_jvp,
-        rev_ranges_hessian,
-        rev_ranges_hvp,
-        rev_ranges_graph,
-        ("rev_ranges", "a"),
+    let m = modes!(
+        [
+            rev_ranges::<f64>,
+            rev_ranges_grad::<f32>,
+            rev_ranges_jvp::<f32>,
+            rev_ranges_hessian::<f32>,
+            rev_ranges_hvp::<f32>,
+            rev_ranges_graph::<f32>,
+            "rev_ranges"
+        ],
+        (slice x: [f32; 3], val a: f32)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("rev_ranges f32", &m, &[0.5, 2.0, 1.0, 0.75], 2e-4);
 }
 
 #[test]
 fn early_returns_from_arms_branches_blocks_and_statements_in_every_mode() {
-    type Fns = (
-        fn(f64, f64) -> f64,
-        fn(f64, f64) -> (f64, f64, f64),
-        fn(f64, f64, f64, f64) -> (f64, f64),
-        fn(f64, f64) -> (f64, f64, f64, [[f64; 2]; 2]),
-        fn(f64, f64, f64, f64) -> (f64, f64, f64, f64, f64),
-        fn(f64, f64) -> autodiff::Graph,
-    );
-    // The integer selector rides along as the second "float", rounded back.
-    fn k(v: f64) -> i32 {
-        v.round() as i32
-    }
-    let rm: Fns = (
-        |x, k_| rm_r(x, k(k_)),
-        |x, k_| {
-            let (v, d) = rm_r_grad(x, k(k_));
-            (v, d, 0.0)
-        },
-        |x, d, k_, _| rm_r_jvp(x, d, k(k_)),
-        |x, k_| {
-            let (v, d, h) = rm_r_hessian(x, k(k_));
-            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
-        },
-        |x, d, k_, _| {
-            let (v, g, hv) = rm_r_hvp(x, d, k(k_));
-            (v, g, 0.0, hv, 0.0)
-        },
-        |x, k_| rm_r_graph(x, k(k_)),
-    );
-    let rs: Fns = (
-        |x, k_| rb_match_stmt(x, k(k_)),
-        |x, k_| {
-            let (v, d) = rb_match_stmt_grad(x, k(k_));
-            (v, d, 0.0)
-        },
-        |x, d, k_, _| rb_match_stmt_jvp(x, d, k(k_)),
-        |x, k_| {
-            let (v, d, h) = rb_match_stmt_hessian(x, k(k_));
-            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
-        },
-        |x, d, k_, _| {
-            let (v, g, hv) = rb_match_stmt_hvp(x, d, k(k_));
-            (v, g, 0.0, hv, 0.0)
-        },
-        |x, k_| rb_match_stmt_graph(x, k(k_)),
-    );
-    let ri: Fns = (
-        |x, _| ri_r(x),
-        |x, _| {
-            let (v, d) = ri_r_grad(x);
-            (v, d, 0.0)
-        },
-        |x, d, _, _| ri_r_jvp(x, d),
-        |x, _| {
-            let (v, d, h) = ri_r_hessian(x);
-            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
-        },
-        |x, d, _, _| {
-            let (v, g, hv) = ri_r_hvp(x, d);
-            (v, g, 0.0, hv, 0.0)
-        },
-        |x, _| ri_r_graph(x),
-    );
-    let rb: Fns = (
-        |x, _| rb_if(x),
-        |x, _| {
-            let (v, d) = rb_if_grad(x);
-            (v, d, 0.0)
-        },
-        |x, d, _, _| rb_if_jvp(x, d),
-        |x, _| {
-            let (v, d, h) = rb_if_hessian(x);
-            (v, d, 0.0, [[h[0][0], 0.0], [0.0, 0.0]])
-        },
-        |x, d, _, _| {
-            let (v, g, hv) = rb_if_hvp(x, d);
-            (v, g, 0.0, hv, 0.0)
-        },
-        |x, _| rb_if_graph(x),
-    );
-    let cases: [(&'static str, Fns, &[f64]); 4] = [
-        ("rm_r", rm, &[0.0, 1.0]),
-        ("rb_match_stmt", rs, &[0.0, 1.0]),
-        ("ri_r", ri, &[0.0]),
-        ("rb_if", rb, &[0.0]),
-    ];
-    for (name, fns, ks) in cases {
-        let (f, grad, jvp, hessian, hvp, _) =
-            two_modes64(fns.0, fns.1, fns.2, fns.3, fns.4, fns.5, name);
-        for &kk in ks {
-            for x in [-0.5, 0.5, 1.5] {
-                // Only the first parameter is a float: differentiate along it alone.
-                let f1 = |p: &[f64]| f(&[p[0], kk]);
-                let grad1 = |p: &[f64]| {
-                    let (v, g) = grad(&[p[0], kk]);
-                    (v, vec![g[0]])
-                };
-                let jvp1 = |p: &[f64], d: &[f64]| jvp(&[p[0], kk], &[d[0], 0.0]);
-                let hessian1 = |p: &[f64]| {
-                    let (v, g, h) = hessian(&[p[0], kk]);
-                    (v, vec![g[0]], vec![h[0]])
-                };
-                let hvp1 = |p: &[f64], d: &[f64]| {
-                    let (v, g, hv) = hvp(&[p[0], kk], &[d[0], 0.0]);
-                    (v, vec![g[0]], vec![hv[0]])
-                };
-                let graph1 = |p: &[f64]| adjoints(&(fns.5)(p[0], kk), name, &["x"]);
-                let m = Modes {
-                    f: &f1,
-                    grad: &grad1,
-                    jvp: &jvp1,
-                    hessian: &hessian1,
-                    hvp: &hvp1,
-                    graph: &graph1,
-                };
-                check_modes(&format!("{name} k = {kk}"), &m, &[x], 1e-6);
-            }
+    let xs = [[-0.5], [0.5], [1.5]];
+    for k in [0, 1] {
+        let m = modes!(
+            [rm_r, rm_r_grad, rm_r_jvp, rm_r_hessian, rm_r_hvp, rm_r_graph, "rm_r"],
+            (val x: f64; k)
+        );
+        let s = modes!(
+            [
+                rb_match_stmt,
+                rb_match_stmt_grad,
+                rb_match_stmt_jvp,
+                rb_match_stmt_hessian,
+                rb_match_stmt_hvp,
+                rb_match_stmt_graph,
+                "rb_match_stmt"
+            ],
+            (val x: f64; k)
+        );
+        for x in xs {
+            check_modes(&format!("rm_r k = {k}"), &m, &x, 1e-6);
+            check_modes(&format!("rb_match_stmt k = {k}"), &s, &x, 1e-6);
         }
+    }
+    let i = modes!(
+        [ri_r, ri_r_grad, ri_r_jvp, ri_r_hessian, ri_r_hvp, ri_r_graph, "ri_r"],
+        (val x: f64)
+    );
+    let b = modes!(
+        [rb_if, rb_if_grad, rb_if_jvp, rb_if_hessian, rb_if_hvp, rb_if_graph, "rb_if"],
+        (val x: f64)
+    );
+    for x in xs {
+        check_modes("ri_r", &i, &x, 1e-6);
+        check_modes("rb_if", &b, &x, 1e-6);
     }
 }
 
 #[test]
 fn nested_calls_through_closures_and_folds_by_paths_in_f32() {
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
-        outer64,
-        outer32_grad,
-        outer32_jvp,
-        outer32_hessian,
-        outer32_hvp,
-        outer32_graph,
-        "outer32",
+    let m = modes!(
+        [
+            outer64,
+            outer32_grad,
+            outer32_jvp,
+            outer32_hessian,
+            outer32_hvp,
+            outer32_graph,
+            "outer32"
+        ],
+        (val x: f32, val y: f32)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("outer32", &m, &[0.5, 0.75], 2e-4);
     // max + min by `f32::max` / `f32::min`: the gradient picks the argmax and the argmin.
     let x = [0.5_f32, 2.0, 1.0];
@@ -2675,62 +2296,46 @@ fn call_gen64(x: f64, y: f64) -> f64 {
 #[test]
 fn calls_to_generic_functions_with_literal_arrays_and_slices_in_every_mode() {
     // An f32 function calling a generic one twice.
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes32(
-        call_gen64,
-        call_gen32_grad,
-        call_gen32_jvp,
-        call_gen32_hessian,
-        call_gen32_hvp,
-        call_gen32_graph,
-        "call_gen32",
+    let m = modes!(
+        [
+            call_gen64,
+            call_gen32_grad,
+            call_gen32_jvp,
+            call_gen32_hessian,
+            call_gen32_hvp,
+            call_gen32_graph,
+            "call_gen32"
+        ],
+        (val x: f32, val y: f32)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("call_gen32", &m, &[0.5, 0.75], 2e-4);
     // Array and slice literals as arguments.
-    let (f, grad, jvp, hessian, hvp, graph) = two_modes64(
-        call_literals,
-        call_literals_grad,
-        call_literals_jvp,
-        call_literals_hessian,
-        call_literals_hvp,
-        call_literals_graph,
-        "call_literals",
+    let m = modes!(
+        [
+            call_literals,
+            call_literals_grad,
+            call_literals_jvp,
+            call_literals_hessian,
+            call_literals_hvp,
+            call_literals_graph,
+            "call_literals"
+        ],
+        (val x: f64, val y: f64)
     );
-    let m = Modes {
-        f: &*f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("call_literals", &m, &[0.5, 0.75], 1e-6);
     // A generic call inside a `map` over a slice.
-    let f = |p: &[f64]| call_in_chain(&p[..3], p[3]);
-    let (grad, jvp, hessian, hvp, graph) = slice_modes::<f64>(
-        3,
-        call_in_chain_grad,
-        call_in_chain_jvp,
-        call_in_chain_hessian,
-        call_in_chain_hvp,
-        call_in_chain_graph,
-        ("call_in_chain", "y"),
+    let m = modes!(
+        [
+            call_in_chain,
+            call_in_chain_grad,
+            call_in_chain_jvp,
+            call_in_chain_hessian,
+            call_in_chain_hvp,
+            call_in_chain_graph,
+            "call_in_chain"
+        ],
+        (slice x: [f64; 3], val y: f64)
     );
-    let m = Modes {
-        f: &f,
-        grad: &*grad,
-        jvp: &*jvp,
-        hessian: &*hessian,
-        hvp: &*hvp,
-        graph: &*graph,
-    };
     check_modes("call_in_chain", &m, &[0.5, 0.75, -1.25, 0.3], 1e-6);
 }
 
@@ -3203,33 +2808,18 @@ fn enumerate_indices_before_and_after_adaptors_in_every_mode() {
     let arr = |q: &[f64]| [q[0], q[1], q[2], q[3], q[4], q[5]];
     // The same sums written with explicit indices.
     assert!((idx_chain(arr(&p), p[6]) - idx_chain64(&p[..6], p[6])).abs() < 1e-14);
-    let f = |q: &[f64]| idx_chain64(&q[..6], q[6]);
-    let grad = |q: &[f64]| {
-        let (v, dx, dy) = idx_chain_grad(arr(q), q[6]);
-        (v, with(dx.to_vec(), dy))
-    };
-    let jvp = |q: &[f64], d: &[f64]| idx_chain_jvp(arr(q), arr(d), q[6], d[6]);
-    let hessian = |q: &[f64]| {
-        let (v, dx, dy, h) = idx_chain_hessian(arr(q), q[6]);
-        (v, with(dx.to_vec(), dy), flat(&h))
-    };
-    let hvp = |q: &[f64], d: &[f64]| {
-        let (v, dx, dy, hx, hy) = idx_chain_hvp(arr(q), arr(d), q[6], d[6]);
-        (v, with(dx.to_vec(), dy), with(hx.to_vec(), hy))
-    };
-    let graph = |q: &[f64]| {
-        let g = idx_chain_graph(arr(q), q[6]);
-        let names = ["x[0]", "x[1]", "x[2]", "x[3]", "x[4]", "x[5]", "y"];
-        adjoints(&g, "idx_chain", &names)
-    };
-    let m = Modes {
-        f: &f,
-        grad: &grad,
-        jvp: &jvp,
-        hessian: &hessian,
-        hvp: &hvp,
-        graph: &graph,
-    };
+    let m = modes!(
+        [
+            |x: [f64; 6], y: f64| idx_chain64(&x, y),
+            idx_chain_grad,
+            idx_chain_jvp,
+            idx_chain_hessian,
+            idx_chain_hvp,
+            idx_chain_graph,
+            "idx_chain"
+        ],
+        (val x: [f64; 6], val y: f64)
+    );
     check_modes("idx_chain", &m, &p, 1e-6);
 }
 #[differentiate(reverse, forward, hessian, graph)]

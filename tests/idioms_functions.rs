@@ -20,6 +20,7 @@ mod common;
 
 use std::f64::consts::{E, PI};
 
+use autodiff::num_traits::{Float, FromPrimitive};
 use autodiff::{Tolerance, check_gradient_with, differentiate};
 use common::{REL, assert_close};
 
@@ -726,4 +727,156 @@ fn float_paths_on_values_from_unsuffixed_literals() {
             &[-a * b / n.powi(3), (1.0 - b * b / (n * n)) / n],
         ],
     );
+}
+
+/// Constants of a generic function through `FromPrimitive::from_f32`, whose literal is an `f32`:
+/// `c x² + 2`, `c` the `f32` nearest to 0.1.
+#[differentiate(reverse, forward, hessian, graph)]
+fn from_f32_constants<T: Float + FromPrimitive>(x: T) -> T {
+    let c = T::from_f32(0.1).unwrap();
+    c * x * x + T::from_f32(2.0).expect("2 is an f32")
+}
+
+#[test]
+fn generic_constants_through_from_f32_in_every_mode() {
+    let c = f64::from(0.1_f32);
+    let x = 1.5;
+    let (v, g) = (c * x * x + 2.0, 2.0 * c * x);
+    assert_eq!(from_f32_constants(x), v);
+    assert_eq!(from_f32_constants_grad(x), (v, g));
+    assert_eq!(from_f32_constants_jvp(x, 0.5), (v, 0.5 * g));
+    assert_eq!(from_f32_constants_hessian(x), (v, g, [[2.0 * c]]));
+    assert_eq!(from_f32_constants_hvp(x, 0.5), (v, g, c));
+    let graph = from_f32_constants_graph(x);
+    assert_eq!(graph.node("x").map(autodiff::GraphNode::adjoint), Some(g));
+    // In f32 the constant is 0.1 exactly as `f32`, not 0.1 rounded from `f64` twice.
+    let (v32, g32) = from_f32_constants_grad(1.5_f32);
+    assert_eq!(v32, 0.1_f32 * 1.5 * 1.5 + 2.0);
+    assert_eq!(g32, 2.0 * 0.1_f32 * 1.5);
+}
+
+/// Two `let`s of the same name, and a chain's running total beside the body's own `sum`.
+#[differentiate(reverse, graph)]
+fn shadowed_and_summed(y: f64, x: &[f64]) -> f64 {
+    let t = y * 3.0;
+    let t = t * 2.0;
+    let sum = y + 1.0;
+    let s: f64 = x.iter().map(|v| v * sum).sum();
+    let acc = x.iter().fold(t, |a, v| a + v);
+    s + acc
+}
+
+#[test]
+fn graph_names_tell_shadowed_values_and_running_totals_apart() {
+    let (y, x) = (0.5, [1.0, 2.0]);
+    let g = shadowed_and_summed_graph(y, &x);
+    // The last `t` is found by its name and shown primed; the first keeps its name.
+    assert_eq!(g.node("t").map(autodiff::GraphNode::value), Some(3.0));
+    assert_eq!(g.node("t′").map(autodiff::GraphNode::value), Some(3.0));
+    let named = |name: &str| -> Vec<(f64, f64)> {
+        g.nodes()
+            .iter()
+            .filter(|n| n.name() == Some(name))
+            .map(|n| (n.value(), n.adjoint()))
+            .collect()
+    };
+    // The first `t` is 3y, the second 2t: ∂/∂t′ = 1 (through the fold), ∂/∂t = 2.
+    assert_eq!(named("t"), [(1.5, 2.0)], "{g}");
+    assert_eq!(named("t′"), [(3.0, 1.0)], "{g}");
+    // The body's `sum` is y + 1, not the chain's running total; ∂/∂sum = Σx.
+    let sum = g.node("sum").expect("the body's sum");
+    assert_eq!((sum.value(), sum.adjoint()), (1.5, 3.0));
+    assert!(!g.to_string().contains("sum[i="), "{g}");
+    let (v, dy, dx) = shadowed_and_summed_grad(y, &x);
+    assert_eq!(v, shadowed_and_summed(y, &x));
+    assert_eq!(dy, 6.0 + 3.0);
+    assert_eq!(dx, vec![1.5 + 1.0, 1.5 + 1.0]);
+    assert_eq!(g.node("y").map(autodiff::GraphNode::adjoint), Some(dy));
+}
+
+/// `sin_cos` in its method and path forms: `r sin a cos a + cos r`.
+#[differentiate(reverse, forward, hessian, graph)]
+fn sin_cos_forms(a: f64, r: f64) -> f64 {
+    let (s, c) = a.sin_cos();
+    let (_, cr) = f64::sin_cos(r);
+    r * s * c + cr
+}
+
+/// The same generic, through `T::sin_cos` and the method.
+#[differentiate(reverse, forward, hessian, graph)]
+fn sin_cos_generic<T: Float>(a: T, r: T) -> T {
+    let (s, c) = T::sin_cos(a);
+    let (_, cr) = r.sin_cos();
+    r * s * c + cr
+}
+
+/// A planar arm's tip as robotics code writes its rotations, a function with several outputs.
+#[differentiate(reverse, forward)]
+fn arm_tip_sin_cos(theta: [f32; 2], lengths: [f32; 2]) -> [f32; 2] {
+    let mut angle = 0.0;
+    let mut tip = [0.0; 2];
+    for i in 0..2 {
+        angle += theta[i];
+        let (s, c) = angle.sin_cos();
+        tip[0] += lengths[i] * c;
+        tip[1] += lengths[i] * s;
+    }
+    tip
+}
+
+#[test]
+fn sin_cos_in_every_mode() {
+    let (a, r) = (0.7_f64, 1.3_f64);
+    let v = a.sin() * a.cos() * r + r.cos();
+    let g = [r * (2.0 * a).cos(), a.sin() * a.cos() - r.sin()];
+    let h = [
+        [-2.0 * r * (2.0 * a).sin(), (2.0 * a).cos()],
+        [(2.0 * a).cos(), -r.cos()],
+    ];
+    let close = |got: f64, want: f64| assert!((got - want).abs() < 1e-14, "{got} {want}");
+    let (val, ga, gr) = sin_cos_forms_grad(a, r);
+    close(val, v);
+    close(ga, g[0]);
+    close(gr, g[1]);
+    let (_, t) = sin_cos_forms_jvp(a, 0.5, r, -2.0);
+    close(t, 0.5 * g[0] - 2.0 * g[1]);
+    let (_, _, _, hess) = sin_cos_forms_hessian(a, r);
+    for i in 0..2 {
+        for j in 0..2 {
+            close(hess[i][j], h[i][j]);
+        }
+    }
+    let (_, _, _, ha, hr) = sin_cos_forms_hvp(a, 0.5, r, -2.0);
+    close(ha, 0.5 * h[0][0] - 2.0 * h[0][1]);
+    close(hr, 0.5 * h[1][0] - 2.0 * h[1][1]);
+    let graph = sin_cos_forms_graph(a, r);
+    close(graph.node("a").expect("a").adjoint(), g[0]);
+    close(graph.node("c").expect("c").value(), a.cos());
+    let (val, ga, gr) = sin_cos_generic_grad(a, r);
+    close(val, v);
+    close(ga, g[0]);
+    close(gr, g[1]);
+    let (_, _, _, hess) = sin_cos_generic_hessian(a, r);
+    close(hess[0][0], h[0][0]);
+    close(
+        sin_cos_generic_graph(a, r).node("r").expect("r").adjoint(),
+        g[1],
+    );
+
+    // The arm: ∂tip/∂θ₀ = (−y, x) and ∂tip/∂θ₁ the second link's part of it.
+    let (theta, lengths) = ([0.4_f32, -0.9], [1.5_f32, 0.75]);
+    let (t0, t1) = (f64::from(theta[0]), f64::from(theta[0] + theta[1]));
+    let (l0, l1) = (f64::from(lengths[0]), f64::from(lengths[1]));
+    let (x, y) = (l0 * t0.cos() + l1 * t1.cos(), l0 * t0.sin() + l1 * t1.sin());
+    let (tip, jac) = arm_tip_sin_cos_jacobian(theta, lengths);
+    assert!((f64::from(tip[0]) - x).abs() < 1e-6 && (f64::from(tip[1]) - y).abs() < 1e-6);
+    let want = [
+        [-y, -l1 * t1.sin(), t0.cos(), t1.cos()],
+        [x, l1 * t1.cos(), t0.sin(), t1.sin()],
+    ];
+    for i in 0..2 {
+        for j in 0..4 {
+            assert!((f64::from(jac[i][j]) - want[i][j]).abs() < 1e-6, "{jac:?}");
+        }
+    }
 }

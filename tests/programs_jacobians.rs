@@ -58,7 +58,7 @@
 //!   buffer-writing right-hand side four times on local buffers: VJP, JVP and second order;
 //! - the planar arm again with its rotations through `sin_cos`, a function with two outputs
 //!   whose `_vjp`, `_jvp` and `_hvp` are written by hand, called as `let (s, c) = sin_cos(a);`
-//!   in every mode, and Levenberg–Marquardt with the full Hessian of the tip's distance;
+//!   in every mode, and through `angle.sin_cos()` itself, and Levenberg–Marquardt with the full Hessian of the tip's distance;
 //! - adjoint sensitivities of 25 symplectic Euler steps of the three-body problem, the state
 //!   updated in place and the right-hand side called into a buffer at each step: gradient and
 //!   22 × 22 Hessian of the final separation;
@@ -174,8 +174,12 @@ fn project(cam: &[f64], x: &[f64], proj: &mut [f64]) {
     proj[1] = proj[1] * cam[6] + cam[8];
 }
 
-/// The weighted reprojection error of one observation. Every slice is active, `feat` too: a
-/// caller that leaves some out of its own `wrt` still passes them (see [`reproj_error_wrt`]).
+/// The weighted reprojection error of one observation. Every slice is active, `feat` too, though
+/// `ADBench` differentiates in the camera, the point and the weight alone: with
+/// `wrt(cam, x, w)` here, the differentiated callers below fail to compile (a known limitation,
+/// README's "Known limitations of calls"): a caller cannot see a callee's `wrt` and calls
+/// `compute_reproj_error_vjp` and `_jvp` with an entry and a tangent for every float argument.
+/// A caller that leaves some out of its own `wrt` still passes them (see [`reproj_error_wrt`]).
 #[differentiate(reverse, forward, hessian)]
 fn compute_reproj_error(cam: &[f64], x: &[f64], w: f64, feat: &[f64]) -> [f64; 2] {
     let mut proj = [0.0; 2];
@@ -313,7 +317,7 @@ fn ba_objective(
     for i in 0..p {
         let cam_idx = obs[i * 2];
         let pt_idx = obs[i * 2 + 1];
-        let e: [f64; 2] = compute_reproj_error(
+        let e = compute_reproj_error(
             &cams[cam_idx * 11..(cam_idx + 1) * 11],
             &x[pt_idx * 3..(pt_idx + 1) * 3],
             w[i],
@@ -654,6 +658,9 @@ fn lorenz_jacobian_closed_form() {
 /// several outputs.
 #[differentiate(reverse, forward, hessian)]
 fn lorenz_rk4(u: [f64; 3], p: [f64; 3], h: f64) -> [f64; 3] {
+    // The stages' types are written: `let k1 = lorenz(u, p);` read at the loop's `k1[i]` is a
+    // compile error that asks for them (the macro cannot see `lorenz`'s output length; README,
+    // "Known limitations").
     let k1: [f64; 3] = lorenz(u, p);
     let mut v = [0.0; 3];
     for i in 0..3 {
@@ -2462,7 +2469,8 @@ fn runge_kutta_step_through_a_buffer_right_hand_side() {
 // 15. Hand-written derivatives of a function with several outputs: `sin_cos`
 // ---------------------------------------------------------------------------------------------
 
-/// `f64::sin_cos`, which the macro does not differentiate, as a function with two outputs.
+/// `f64::sin_cos` as a user's function with two outputs whose derivatives are written by hand
+/// (the macro differentiates `a.sin_cos()` itself too: see [`arm_tip_method`]).
 fn sin_cos(a: f64) -> (f64, f64) {
     a.sin_cos()
 }
@@ -2507,10 +2515,24 @@ fn arm_tip(theta: [f64; 3], lengths: [f64; 3]) -> [f64; 2] {
     tip
 }
 
+/// The same with the method itself, `angle.sin_cos()`.
+#[differentiate(reverse, forward, hessian)]
+fn arm_tip_method(theta: [f64; 3], lengths: [f64; 3]) -> [f64; 2] {
+    let mut angle = 0.0;
+    let mut tip = [0.0; 2];
+    for i in 0..3 {
+        angle += theta[i];
+        let (s, c) = angle.sin_cos();
+        tip[0] += lengths[i] * c;
+        tip[1] += lengths[i] * s;
+    }
+    tip
+}
+
 /// Half the squared distance of the tip to a target, for Newton's method.
 #[differentiate(reverse, forward, hessian)]
 fn arm_cost(theta: [f64; 3], lengths: [f64; 3], target: [f64; 2]) -> f64 {
-    let tip: [f64; 2] = arm_tip(theta, lengths);
+    let tip = arm_tip(theta, lengths);
     let dx = tip[0] - target[0];
     let dy = tip[1] - target[1];
     0.5 * (dx * dx + dy * dy)
@@ -2532,6 +2554,8 @@ fn arm_through_hand_written_sin_cos() {
     // Columns θ, then the lengths: ∂tip/∂lᵢ = (cos φᵢ, sin φᵢ).
     let by_hand = ik_jacobian_by_hand(theta, lengths);
     let phi = [0.3, 0.7, 0.5_f64];
+    let (tip_m, jac_m) = arm_tip_method_jacobian(theta, lengths);
+    assert_eq!(tip_m, tip);
     for i in 0..2 {
         assert_near("arm jacobian θ", &jac[i][..3], &by_hand[i], EXACT);
         let want: Vec<f64> = phi
@@ -2539,6 +2563,13 @@ fn arm_through_hand_written_sin_cos() {
             .map(|p| if i == 0 { p.cos() } else { p.sin() })
             .collect();
         assert_near("arm jacobian l", &jac[i][3..], &want, EXACT);
+        assert_near(
+            "arm_tip_method jacobian θ",
+            &jac_m[i][..3],
+            &by_hand[i],
+            EXACT,
+        );
+        assert_near("arm_tip_method jacobian l", &jac_m[i][3..], &want, EXACT);
     }
     // The cost's gradient is eᵀJ, its Hessian JᵀJ + Σ eᵢ ∇²eᵢ, against differences.
     let grad = |q: &[f64]| {
@@ -2646,11 +2677,11 @@ fn nbody_integration_gradient_and_hessian() {
 /// One step of the linearly implicit Euler method for Robertson's problem (Hairer and Wanner,
 /// II, §IV.9, (9.4)): `(I − h J) Δ = h f(y)`, `y + Δ`, with `J` Robertson's Jacobian written
 /// out and the 3 × 3 system solved by Gaussian elimination with partial pivoting, the matrix
-/// stored row-major in a flat array (nested arrays are not differentiated), rows swapped with
-/// `slice::swap`.
+/// stored row-major in a flat array (`[[f64; 3]; 3]` is a compile error: arrays of arrays are
+/// not supported, README's "Not supported"), rows swapped with `slice::swap`.
 #[differentiate(reverse, forward)]
 fn robertson_linearly_implicit(y: [f64; 3], h: f64) -> [f64; 3] {
-    let f: [f64; 3] = robertson(y);
+    let f = robertson(y);
     let mut a = [0.0; 9];
     a[0] = 1.0 + h * 0.04;
     a[1] = -h * 1.0e4 * y[2];
@@ -2909,8 +2940,9 @@ fn hodgkin_huxley_jacobian_against_differences() {
 // 20. Misra1a again, as a problem struct whose method calls the residual vector
 // ---------------------------------------------------------------------------------------------
 
-/// The residuals of section 7 for data of any length, taken as slices (the data active too:
-/// a callee's `wrt` must name every float parameter).
+/// The residuals of section 7 for data of any length, taken as slices. The data are active
+/// too: with `wrt(b)` here the call in [`ExponentialFit::cost`] fails to compile, since a
+/// caller cannot see a callee's `wrt` (README, "Known limitations of calls").
 #[differentiate(reverse, forward, hessian)]
 fn exponential_residuals(b: [f64; 2], x: &[f64], y: &[f64]) -> [f64; 14] {
     let mut r = [0.0; 14];
@@ -2930,6 +2962,7 @@ struct ExponentialFit {
 impl ExponentialFit {
     #[differentiate(reverse, forward, hessian)]
     fn cost(&self, b: [f64; 2]) -> f64 {
+        // Typed: read at a loop's `r[i]`, an untyped `r` is a compile error asking for it.
         let r: [f64; 14] = exponential_residuals(b, &self.x, &self.y);
         let mut s = 0.0;
         for i in 0..14 {

@@ -2344,8 +2344,15 @@ fn several(
             }
             let name = format_ident!("{}_vjp", g, span = g.span());
             let tail = (!returned.is_empty()).then(|| quote!((#(#returned,)*)));
+            // One entry per float and array argument, checked where the call is (a callee
+            // whose `wrt` leaves one out has fewer).
+            let mut result = quote_spanned!(span=> #prefix #name(#(#call,)* #seed));
+            if entries.len() <= 11 {
+                let n = Literal::usize_unsuffixed(entries.len());
+                result = quote_spanned!(g.span()=> ::autodiff::private::checked_entries::<#n, _>(#result));
+            }
             quote_spanned! {span=> {
-                let (_, #(#entries,)*) = #prefix #name(#(#call,)* #seed);
+                let (_, #(#entries,)*) = #result;
                 #(#adds)*
                 #tail
             }}

@@ -1985,6 +1985,15 @@ fn called_path(path: &syn::Path) -> Option<Called<'_>> {
     {
         return None;
     }
+    // `T::sin_cos(x)`, `Float::sin_cos(x)`: the float method, by a type's path (a module's is
+    // in lower case).
+    if path.segments.len() == 2
+        && path.segments[1].ident == "sin_cos"
+        && first != "Self"
+        && first.starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        return None;
+    }
     let mut prefix = TokenStream::new();
     path.leading_colon.to_tokens(&mut prefix);
     for pair in path.segments.pairs() {

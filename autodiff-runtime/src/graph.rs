@@ -11,7 +11,7 @@
 //! middle of long loops: it keeps the first and last three iterations and puts one
 //! "… 94 more" node in place of the rest. The values and adjoints stay exact either way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
 /// Loops with at least this many iterations are drawn with their middle elided.
@@ -1052,6 +1052,8 @@ pub struct GraphBuilder {
     arrays: HashMap<usize, ArrayNodes>,
     /// The loops being run: (run, label of the current iteration, ordinal of the next one).
     loop_stack: Vec<(usize, String, usize)>,
+    /// The names the nodes show.
+    shown: HashSet<String>,
 }
 
 impl GraphBuilder {
@@ -1071,6 +1073,7 @@ impl GraphBuilder {
             vars: HashMap::new(),
             arrays: HashMap::new(),
             loop_stack: Vec::new(),
+            shown: HashSet::new(),
         }
     }
 
@@ -1110,11 +1113,25 @@ impl GraphBuilder {
     /// `name` finds it, unless it is a parameter's name: a parameter the body assigns to is
     /// still found by its name (its gradient entry is the parameter's), the values assigned by
     /// their iterations where they are in a loop.
+    ///
+    /// A node given a name that an earlier node shows already (`let x = x * 2.0;`, an
+    /// assignment `s = s * y;` after `s = s + x;`) shows it primed, `x′`, `s′[i=0]`, and is
+    /// found by that too: the drawing tells the values of a name apart.
     fn name(&mut self, id: usize, name: &str) {
         let suffix = self.suffix();
         let full = format!("{name}{suffix}");
         if self.graph.nodes[id].name.is_none() {
-            self.graph.nodes[id].name = Some(full.clone());
+            let mut shown = full.clone();
+            let mut primes = String::new();
+            while self.shown.contains(&shown) {
+                primes.push('′');
+                shown = format!("{name}{primes}{suffix}");
+            }
+            self.shown.insert(shown.clone());
+            if shown != full {
+                self.graph.names.insert(shown.clone(), id);
+            }
+            self.graph.nodes[id].name = Some(shown);
         }
         for key in [full, name.to_owned()] {
             let parameter = self.graph.names.get(&key).is_some_and(|&p| {

@@ -5,17 +5,28 @@ pub use crate::lanes::{Lanes, dot_lanes, scaled_lanes, zero_wins_each, zero_wins
 /// A tuple of a value followed by `N` gradient entries: the result of a `g_grad` that generated
 /// code calls for a call `g(args)` with `N` float arguments.
 #[diagnostic::on_unimplemented(
-    message = "this call's `_grad` does not return the value followed by one gradient entry per float argument",
+    message = "this call's `_grad` (`_vjp` for several outputs) does not return the value followed by one gradient entry per float argument",
     label = "`{Self}` has a different number of entries",
-    note = "a function called from a `#[differentiate]` function needs a `_grad` that returns the value, then one entry per float argument, in order: a `wrt(...)` on it must name every float parameter",
+    note = "a function called from a `#[differentiate]` function needs a `_grad` (a `_vjp` if it has several outputs) that returns the value, then one entry per float or array argument, in order: a `wrt(...)` on it must name every float parameter, slices of data too",
     note = "a constant whose type the macro cannot see (a field of a constant struct, a `const`, a struct) has no entry: pass a float constant as a float by binding it first, as in `let c: f64 = p.c;`; a field of a struct that `wrt` names is taken for a float: pass an integer field by binding it with its type first, as in `let n: usize = p.n;`"
 )]
-pub trait Entries<const N: usize> {}
+pub trait Entries<const N: usize> {
+    /// The tuple itself.
+    type Checked;
+    /// `self`, as [`Entries::Checked`].
+    fn checked(self) -> Self::Checked;
+}
 
 macro_rules! entries {
     ($n:literal: $($t:ident),*) => {
         #[diagnostic::do_not_recommend]
-        impl<V, $($t),*> Entries<$n> for (V, $($t,)*) {}
+        impl<V, $($t),*> Entries<$n> for (V, $($t,)*) {
+            type Checked = Self;
+            #[inline]
+            fn checked(self) -> Self {
+                self
+            }
+        }
     };
 }
 
@@ -36,6 +47,13 @@ entries!(11: A, B, C, D, E, F, G, H, I, J, K);
 #[inline]
 pub fn entries<const N: usize, T: Entries<N>>(t: T) -> T {
     t
+}
+
+/// As [`entries`], for a result that generated code destructures: where `t` has another number
+/// of entries, the pattern meets no type of its own to report a second error on.
+#[inline]
+pub fn checked_entries<const N: usize, T: Entries<N>>(t: T) -> T::Checked {
+    t.checked()
 }
 
 /// `f` called with the arguments in the tuple `args`: how generated code calls a helper's

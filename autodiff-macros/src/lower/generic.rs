@@ -4,7 +4,8 @@
 //! `where` clause) is read as a float type wherever `f64` would be: lowering treats it as `f64`,
 //! and emission spells every float type, constant and cast of the generated functions with it
 //! (`::autodiff::cast::<T, _>(0.5)`). The constants a generic body writes, `T::one()`,
-//! `T::zero()`, `T::from(c).unwrap()` and `T::from_f64(c).unwrap()`, are constants of the graph.
+//! `T::zero()`, `T::from(c).unwrap()`, `T::from_f64(c).unwrap()` and `T::from_f32(c).unwrap()`, are
+//! constants of the graph.
 
 use std::cell::RefCell;
 
@@ -306,16 +307,19 @@ impl Lowerer {
         if !(m.method == "unwrap" || m.method == "expect") {
             return None;
         }
-        // `NumCast::from` and `FromPrimitive`'s conversions, which give the same value. Not
-        // `from_f32`, whose literal argument is an `f32`, rounded.
-        let c = CONVERSIONS
+        // `NumCast::from` and `FromPrimitive`'s conversions, which give the same value, and
+        // `from_f32`, whose literal argument is an `f32`: rounded to it.
+        let (c, single) = CONVERSIONS
             .iter()
-            .find_map(|name| generic_path(&m.receiver, name))?;
+            .find_map(|name| generic_path(&m.receiver, name).map(|c| (c, false)))
+            .or_else(|| generic_path(&m.receiver, "from_f32").map(|c| (c, true)))?;
         let [arg] = c.args.iter().collect::<Vec<_>>()[..] else {
             return None;
         };
         let value = self.expr(arg);
         if let Op::Lit(LitValue::Float(v), _) = self.nodes[value.0].op {
+            #[allow(clippy::cast_possible_truncation)]
+            let v = if single { f64::from(v as f32) } else { v };
             return Some(self.push(Op::Lit(LitValue::Float(v), None), vec![], ty, span));
         }
         if let Op::Lit(LitValue::Int(v), _) = self.nodes[value.0].op {

@@ -1061,7 +1061,8 @@ impl Lowerer {
                     );
                     (one, Prim::Mul)
                 };
-                Some(self.reduce(seq, init, &name, span, &mut |cx, acc, item| match item {
+                let total = self.unbound_name(&name);
+                Some(self.reduce(seq, init, &total, span, &mut |cx, acc, item| match item {
                     Item::Value(v) => {
                         let t = cx.nodes[acc.0].ty.join(cx.nodes[v.0].ty);
                         cx.push(Op::Prim(op), vec![acc, v], t, span)
@@ -1091,9 +1092,9 @@ impl Lowerer {
                 let acc_name = match &f {
                     Fun::Closure(c) => match c.inputs.first() {
                         Some(Pat::Ident(p)) => p.ident.to_string(),
-                        _ => "acc".to_owned(),
+                        _ => self.unbound_name("acc"),
                     },
-                    _ => "acc".to_owned(),
+                    _ => self.unbound_name("acc"),
                 };
                 Some(self.reduce(seq, init, &acc_name, span, &mut |cx, acc, item| {
                     cx.apply_fun(&f, vec![Item::Value(acc), item], span)
@@ -1268,6 +1269,19 @@ impl Lowerer {
     }
 
     /// A loop over an iterator that folds its items into an accumulator.
+    /// `name`, or `name_1`, `name_2`, ... if the body has bound it: the name of a chain's running
+    /// total, which the graph shows and finds, must not hide the body's own `sum` or `acc`.
+    #[inline(never)]
+    fn unbound_name(&self, name: &str) -> String {
+        let mut k = 0;
+        let mut candidate = name.to_owned();
+        while self.lookup(&candidate).is_some() {
+            k += 1;
+            candidate = format!("{name}_{k}");
+        }
+        candidate
+    }
+
     fn reduce(
         &mut self,
         seq: Seq<'_>,

@@ -337,6 +337,10 @@ impl Lowerer {
             }
             return;
         }
+        if let Some(item) = self.sin_cos(init) {
+            self.bind_let(inner, item, rest);
+            return;
+        }
         if matches!(strip(init), Expr::Call(_) | Expr::MethodCall(_)) && !self.names_array(init) {
             let before = self.errors.count();
             self.expr(init);
@@ -367,6 +371,47 @@ impl Lowerer {
             (Pat::Slice(s), Item::View(v)) => self.bind_let_slice(s, v, rest),
             (p, item) => self.bind_let(p, item, rest),
         }
+    }
+
+    /// `let (s, c) = x.sin_cos();`, or by path, `f64::sin_cos(x)`, `T::sin_cos(x)`: the sine and
+    /// the cosine of one value, a pair of nodes.
+    #[inline(never)]
+    fn sin_cos(&mut self, init: &Expr) -> Option<Item> {
+        let (x, float) = match strip(init) {
+            Expr::MethodCall(m)
+                if m.method == "sin_cos" && m.args.is_empty() && m.turbofish.is_none() =>
+            {
+                (&*m.receiver, None)
+            }
+            Expr::Call(c) if c.args.len() == 1 => {
+                let Expr::Path(p) = strip(&c.func) else {
+                    return None;
+                };
+                let segments = &p.path.segments;
+                let n = segments.len();
+                if n < 2 || segments[n - 1].ident != "sin_cos" || p.qself.is_some() {
+                    return None;
+                }
+                let owner = &segments[n - 2].ident;
+                let float = if owner == "f64" {
+                    Some(graph::FloatTy::F64)
+                } else if owner == "f32" {
+                    Some(graph::FloatTy::F32)
+                } else if owner == "Float" || super::generic::is_float_param(owner) {
+                    None
+                } else {
+                    return None;
+                };
+                (&c.args[0], float)
+            }
+            _ => return None,
+        };
+        let span = init.span();
+        let x = self.expr(x);
+        let ty = float.map_or(self.nodes[x.0].ty, |t| Ty::Float(Some(t)));
+        let sin = self.push(Op::Prim(Prim::Sin), vec![x], ty, span);
+        let cos = self.push(Op::Prim(Prim::Cos), vec![x], ty, span);
+        Some(Item::Tuple(vec![Item::Value(sin), Item::Value(cos)]))
     }
 
     /// `let (a, b) = x.split_at(n);` or `x.split_at_mut(n)`: two views of `x`, `x[..n]` and

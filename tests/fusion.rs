@@ -694,7 +694,7 @@ fn log_sum_exp(x: &[f64]) -> f64 {
 const D: usize = 3;
 const K: usize = 2;
 
-/// ADBench's `gmm_objective` in shape: buffers declared before the points' loop, helpers
+/// The shape of `gmm_objective` in `ADBench`: buffers declared before the points' loop, helpers
 /// writing into them in the components' loop, a log-sum-exp over `main_term`.
 #[differentiate(reverse, wrt(p))]
 fn mixture(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
@@ -828,10 +828,10 @@ fn mixture_problem(n: usize) -> (Vec<f64>, Vec<f64>) {
     (p, data)
 }
 
-fn check_mixture(
-    f: fn(usize, usize, &[f64], &[f64]) -> f64,
-    into: fn(usize, usize, &[f64], &mut [f64], &[f64]) -> (f64,),
-) {
+/// A mixture's `f_grad_into`.
+type GradInto = fn(usize, usize, &[f64], &mut [f64], &[f64]) -> (f64,);
+
+fn check_mixture(f: fn(usize, usize, &[f64], &[f64]) -> f64, into: GradInto) {
     for n in [1, 2, 5] {
         let (p, data) = mixture_problem(n);
         let mut d = vec![0.0; p.len()];
@@ -870,7 +870,7 @@ fn points_loop_writing_buffers_between_other_statements() {
 }
 
 /// The peak heap of one gradient with `n` points.
-fn peak_bytes(into: fn(usize, usize, &[f64], &mut [f64], &[f64]) -> (f64,), n: usize) -> u64 {
+fn peak_bytes(into: GradInto, n: usize) -> u64 {
     let (p, data) = mixture_problem(n);
     let mut d = vec![0.0; p.len()];
     allocation_counter::measure(|| {

@@ -396,7 +396,7 @@ impl Temporary<'_> {
             let covered = path.iter().any(|&c| c);
             let mut roots = Vec::new();
             match stmt {
-                Stmt::Node(n) => roots.push(*n),
+                Stmt::Node(n) | Stmt::Push(_, n) => roots.push(*n),
                 Stmt::Declare(_, init) => roots.extend(init.iter().copied()),
                 Stmt::Assign(w, n) => {
                     if *w == self.var {
@@ -407,7 +407,6 @@ impl Temporary<'_> {
                     }
                     roots.push(*n);
                 }
-                Stmt::Push(_, n) => roots.push(*n),
                 Stmt::Store { index, value, .. } => roots.extend([*index, *value]),
                 Stmt::Assert { args, .. } => roots.extend(args.iter().copied()),
                 Stmt::If { cond, .. } => roots.push(*cond),

@@ -816,6 +816,64 @@ fn mixture_then_prior(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
     err + 0.1 * weight * prior
 }
 
+/// Overwriting helpers, but each point reads what the previous point left in `xcentered`
+/// before the helper writes it, and the value after the loop reads it too: the buffer carries
+/// values from one iteration to the next, so the loop keeps its backward code apart whatever
+/// the constants.
+#[differentiate(reverse, wrt(p))]
+fn mixture_reads_last_point(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        slse += 0.3 * xcentered[0] * xcentered[d - 1];
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k])
+}
+
+/// Overwriting helpers, and the value after the loop reads a buffer the loop wrote.
+#[differentiate(reverse, wrt(p))]
+fn mixture_read_after(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k]) + qxcentered[0] * main_term[k - 1]
+}
+
 /// The mixture's parameters, and `n` points.
 fn mixture_problem(n: usize) -> (Vec<f64>, Vec<f64>) {
     let len = K + 2 * K * D;
@@ -869,6 +927,12 @@ fn points_loop_writing_buffers_between_other_statements() {
     check_mixture(mixture_then_prior, mixture_then_prior_grad_into);
 }
 
+#[test]
+fn points_loop_reading_what_an_earlier_point_left_in_a_buffer() {
+    check_mixture(mixture_reads_last_point, mixture_reads_last_point_grad_into);
+    check_mixture(mixture_read_after, mixture_read_after_grad_into);
+}
+
 /// The peak heap of one gradient with `n` points.
 fn peak_bytes(into: GradInto, n: usize) -> u64 {
     let (p, data) = mixture_problem(n);
@@ -887,7 +951,12 @@ fn points_loop_fused_only_when_the_helpers_overwrite() {
     for into in [mixture_grad_into, mixture_then_prior_grad_into] {
         assert_eq!(peak_bytes(into, 4), peak_bytes(into, 64));
     }
-    for into in [mixture_blended_grad_into, mixture_one_blended_grad_into] {
+    for into in [
+        mixture_blended_grad_into,
+        mixture_one_blended_grad_into,
+        mixture_reads_last_point_grad_into,
+        mixture_read_after_grad_into,
+    ] {
         assert!(peak_bytes(into, 64) > peak_bytes(into, 4));
     }
 }

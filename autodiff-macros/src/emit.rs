@@ -2241,8 +2241,6 @@ fn jvp_fn(tangent: &Tangent, lanes: bool) -> Option<TokenStream> {
     })
 }
 
-/// The documentation's note on how the backward code of the function's top-level loops runs:
-/// which run it inside themselves, and what each saves on a tape.
 /// The "Loops" section of the documentation: the notes of `adjoint`, and with `fused` the code
 /// run when its callees overwrite their buffers, the notes of both where they differ.
 fn dual_notes(adjoint: &Adjoint, fused: Option<&Adjoint>) -> Vec<String> {
@@ -2255,8 +2253,9 @@ fn dual_notes(adjoint: &Adjoint, fused: Option<&Adjoint>) -> Vec<String> {
         .map(|c| format!("`{}_overwrites()`", c.name))
         .collect();
     let when = format!(
-        "when {} (true for these arguments' callees if each writes every element of its out-parameters before reading any)",
-        callees.join(" and ")
+        "when {} {} true (each such helper writes every element of its out-parameters before reading any)",
+        callees.join(" and "),
+        if callees.len() == 1 { "is" } else { "are" }
     );
     // Notes are `- loop N (…): …`, in source order, each list without the loops it has
     // nothing to say about.
@@ -2284,13 +2283,13 @@ fn dual_notes(adjoint: &Adjoint, fused: Option<&Adjoint>) -> Vec<String> {
         let (ordinal, head, text) = split(note);
         by_loop.entry(ordinal).or_insert((head, None, None)).2 = Some(text);
     }
-    let nothing = "nothing to reverse in it".to_owned();
+    let nothing = "backward code in a second loop; nothing saved on a tape".to_owned();
     let notes: Vec<String> = by_loop
         .into_values()
         .map(|(head, fused, other)| match (fused, other) {
             (Some(f), Some(o)) if f == o => format!("{head}: {f}."),
             (f, o) => format!(
-                "{head}: {when}, {}; otherwise, {}.",
+                "{head}: {when}: {}; otherwise, {}.",
                 f.unwrap_or_else(|| nothing.clone()),
                 o.unwrap_or_else(|| nothing.clone())
             ),
@@ -2299,6 +2298,8 @@ fn dual_notes(adjoint: &Adjoint, fused: Option<&Adjoint>) -> Vec<String> {
     loop_notes(&notes)
 }
 
+/// The documentation's note on how the backward code of the function's top-level loops runs:
+/// which run it inside themselves, and what each saves on a tape.
 fn loop_notes(fusion_notes: &[String]) -> Vec<String> {
     if fusion_notes.is_empty() {
         return Vec::new();

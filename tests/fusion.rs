@@ -618,3 +618,345 @@ fn temporaries_declared_in_the_loop() {
         stored_in_full_jvp,
     );
 }
+
+// ADBench's GMM form: helpers that write into buffers declared before the points' loop, called
+// in a loop over the components inside it, then a log-sum-exp over a buffer the inner loop
+// filled. Whether the points' loop can run its backward code inside itself depends on whether
+// the helpers overwrite their buffers (`centre_overwrites()`), a constant only the compiler
+// knows: the gradient holds both forms and picks one by the constants.
+
+/// `out = x - y`: overwrites `out`.
+#[differentiate(reverse)]
+fn centre(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[i] - y[i];
+    }
+}
+
+/// `out = L x` for the lower-bidiagonal `L` with diagonal `q` and subdiagonal `0.5 q`:
+/// overwrites `out`, then adds into it.
+#[differentiate(reverse)]
+fn bidiagonal(q: &[f64], x: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = q[i] * x[i];
+    }
+    for i in 1..out.len() {
+        out[i] += 0.5 * q[i - 1] * x[i - 1];
+    }
+}
+
+/// `out = 0.5 out + x - y`: reads `out` first, so what it held matters.
+#[differentiate(reverse)]
+fn centre_blended(x: &[f64], y: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = 0.5 * out[i] + x[i] - y[i];
+    }
+}
+
+/// `out = 0.5 out + q x`: reads `out` first.
+#[differentiate(reverse)]
+fn scaled_blended(q: &[f64], x: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = 0.5 * out[i] + q[i] * x[i];
+    }
+}
+
+#[differentiate(reverse)]
+fn squared_norm(x: &[f64]) -> f64 {
+    let mut s = x[0] * x[0];
+    for i in 1..x.len() {
+        s += x[i] * x[i];
+    }
+    s
+}
+
+#[differentiate(reverse)]
+fn largest(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        m = m.max(x[i]);
+    }
+    m
+}
+
+#[differentiate(reverse)]
+fn log_sum_exp(x: &[f64]) -> f64 {
+    let m = largest(x);
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] - m).exp();
+    }
+    s.ln() + m
+}
+
+/// The mixture's dimensions: `d` coordinates, `k` components; `p` holds the `k` log weights,
+/// the `k · d` means and the `k · d` scales.
+const D: usize = 3;
+const K: usize = 2;
+
+/// The shape of `gmm_objective` in `ADBench`: buffers declared before the points' loop, helpers
+/// writing into them in the components' loop, a log-sum-exp over `main_term`.
+#[differentiate(reverse, wrt(p))]
+fn mixture(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k])
+}
+
+/// The same with a helper that reads its buffer first: what an iteration leaves in
+/// `xcentered` reaches the next, and the points' loop must keep its backward code apart.
+#[differentiate(reverse, wrt(p))]
+fn mixture_blended(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre_blended(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k])
+}
+
+/// Two helpers, the first overwriting its buffer, the second not.
+#[differentiate(reverse, wrt(p))]
+fn mixture_one_blended(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            scaled_blended(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k])
+}
+
+/// The points' loop between other statements: a sum before it that it reads, and after it a
+/// prior over the scales in a loop of its own and a product with a value computed before.
+#[differentiate(reverse, wrt(p))]
+fn mixture_then_prior(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut spread = 0.0;
+    for i in 0..k {
+        spread += p[i] * p[i];
+    }
+    let weight = spread.sqrt() + 1.0;
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * weight * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    let lse = log_sum_exp(&p[..k]);
+    let mut prior = 0.0;
+    for i in k + k * d..p.len() {
+        prior += (p[i] - 1.0) * (p[i] - 1.0);
+    }
+    let err = slse - n as f64 * lse;
+    err + 0.1 * weight * prior
+}
+
+/// Overwriting helpers, but each point reads what the previous point left in `xcentered`
+/// before the helper writes it, and the value after the loop reads it too: the buffer carries
+/// values from one iteration to the next, so the loop keeps its backward code apart whatever
+/// the constants.
+#[differentiate(reverse, wrt(p))]
+fn mixture_reads_last_point(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        slse += 0.3 * xcentered[0] * xcentered[d - 1];
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k])
+}
+
+/// Overwriting helpers, and the value after the loop reads a buffer the loop wrote.
+#[differentiate(reverse, wrt(p))]
+fn mixture_read_after(d: usize, k: usize, p: &[f64], data: &[f64]) -> f64 {
+    let n = data.len() / d;
+    let mut xcentered = vec![0.0; d];
+    let mut qxcentered = vec![0.0; d];
+    let mut main_term = vec![0.0; k];
+    let mut slse = 0.0;
+    for ix in 0..n {
+        for ik in 0..k {
+            centre(
+                &data[ix * d..(ix + 1) * d],
+                &p[k + ik * d..k + (ik + 1) * d],
+                &mut xcentered,
+            );
+            bidiagonal(
+                &p[k + k * d + ik * d..k + k * d + (ik + 1) * d],
+                &xcentered,
+                &mut qxcentered,
+            );
+            main_term[ik] = p[ik] - 0.5 * squared_norm(&qxcentered);
+        }
+        slse += log_sum_exp(&main_term);
+    }
+    slse - n as f64 * log_sum_exp(&p[..k]) + qxcentered[0] * main_term[k - 1]
+}
+
+/// The mixture's parameters, and `n` points.
+fn mixture_problem(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let len = K + 2 * K * D;
+    let p: Vec<f64> = (0..len)
+        .map(|i| 0.4 + 0.13 * i as f64 - 0.021 * (i * i) as f64 + 0.3 * (i as f64 * 1.7).sin())
+        .collect();
+    let data: Vec<f64> = (0..n * D)
+        .map(|i| 0.2 * i as f64 - 0.9 + 0.5 * (i as f64 * 0.77).cos())
+        .collect();
+    (p, data)
+}
+
+/// A mixture's `f_grad_into`.
+type GradInto = fn(usize, usize, &[f64], &mut [f64], &[f64]) -> (f64,);
+
+fn check_mixture(f: fn(usize, usize, &[f64], &[f64]) -> f64, into: GradInto) {
+    for n in [1, 2, 5] {
+        let (p, data) = mixture_problem(n);
+        let mut d = vec![0.0; p.len()];
+        let (value,) = into(D, K, &p, &mut d, &data);
+        assert_eq!(
+            value.to_bits(),
+            f(D, K, &p, &data).to_bits(),
+            "value, n = {n}"
+        );
+        check_gradient_with(|p| f(D, K, p, &data), &p, &d, TOL)
+            .unwrap_or_else(|e| panic!("n = {n}: {e}"));
+    }
+}
+
+#[test]
+fn points_loop_writing_buffers_through_overwriting_helpers() {
+    assert!(centre_overwrites() && bidiagonal_overwrites());
+    check_mixture(mixture, mixture_grad_into);
+}
+
+#[test]
+fn points_loop_writing_a_buffer_through_a_helper_that_reads_it() {
+    assert!(!centre_blended_overwrites());
+    check_mixture(mixture_blended, mixture_blended_grad_into);
+}
+
+#[test]
+fn points_loop_with_one_overwriting_helper_and_one_not() {
+    assert!(centre_overwrites() && !scaled_blended_overwrites());
+    check_mixture(mixture_one_blended, mixture_one_blended_grad_into);
+}
+
+#[test]
+fn points_loop_writing_buffers_between_other_statements() {
+    check_mixture(mixture_then_prior, mixture_then_prior_grad_into);
+}
+
+#[test]
+fn points_loop_reading_what_an_earlier_point_left_in_a_buffer() {
+    check_mixture(mixture_reads_last_point, mixture_reads_last_point_grad_into);
+    check_mixture(mixture_read_after, mixture_read_after_grad_into);
+}
+
+/// The peak heap of one gradient with `n` points.
+fn peak_bytes(into: GradInto, n: usize) -> u64 {
+    let (p, data) = mixture_problem(n);
+    let mut d = vec![0.0; p.len()];
+    allocation_counter::measure(|| {
+        std::hint::black_box(into(D, K, &p, &mut d, &data));
+    })
+    .bytes_max
+}
+
+/// With overwriting helpers the points' loop runs its backward code inside itself: each point
+/// takes back what it saved, and the peak heap does not grow with the points. With a helper
+/// that reads its buffer, every point's values are saved until the backward loop.
+#[test]
+fn points_loop_fused_only_when_the_helpers_overwrite() {
+    for into in [mixture_grad_into, mixture_then_prior_grad_into] {
+        assert_eq!(peak_bytes(into, 4), peak_bytes(into, 64));
+    }
+    for into in [
+        mixture_blended_grad_into,
+        mixture_one_blended_grad_into,
+        mixture_reads_last_point_grad_into,
+        mixture_read_after_grad_into,
+    ] {
+        assert!(peak_bytes(into, 64) > peak_bytes(into, 4));
+    }
+}

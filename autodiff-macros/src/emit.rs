@@ -1823,13 +1823,20 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
 
 /// `f_grad`, and `f_grad_into` when the function takes slices: the value and the gradient, by
 /// one forward and one backward sweep.
+#[cfg(test)]
 pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
+    reverse_fn_dual(adjoint, None)
+}
+
+/// [`reverse_fn`], with `fused` (from [`crate::reverse::reverse_assuming`]) the code to run
+/// instead when the callees it assumes overwrite their buffers: `if g_overwrites() && … {
+/// fused } else { adjoint }`, a condition of constants that folds away.
+pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
-    let mut inputs = Inputs::new(graph);
     let active: Vec<(usize, &crate::graph::Param)> = graph
         .params
         .iter()
@@ -1841,59 +1848,31 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
     let outs = graph.params.iter().any(crate::graph::Param::out);
     let unit = graph.sig.returns_unit();
     let has_slices = outs || active.iter().any(|(_, p)| matches!(p.shape, Shape::Slice));
-    let seed = adjoint.seed.map(|s| {
-        let ident = inputs.namer.fresh("seed");
-        inputs.nodes.push((s, ident.clone()));
-        ident
-    });
-
-    // The gradient variables of array and slice parameters: buffers of `f_grad_into`, or
-    // arrays declared at the start of `f_grad`.
-    let mut prelude = Vec::new();
-    for (i, p) in &active {
-        let Some(&d) = adjoint.array_gradients.get(i) else {
-            continue;
-        };
-        let ident = inputs.namer.fresh(&names::derivative(&p.name));
-        inputs.vars.push((d, ident.clone()));
-        if let Shape::Array { len, .. } = &p.shape {
-            let zero = zero_of(graph);
-            prelude.push(quote!(let mut #ident = [#zero; #len];));
+    let (inputs, seed, prelude, body) = laid_out(adjoint);
+    let body = match fused {
+        Some(fused) => {
+            let (.., fused_body) = laid_out(fused);
+            let cond = fused.assumed.iter().map(|callee| {
+                let prefix = if callee.prefix.to_string() == quote!(self.).to_string() {
+                    quote!(Self::)
+                } else {
+                    callee.prefix.clone()
+                };
+                let name = format_ident!("{}_overwrites", callee.name, span = callee.name.span());
+                quote!(#prefix #name())
+            });
+            quote! {
+                if #(#cond)&&* {
+                    #fused_body
+                } else {
+                    #body
+                }
+            }
         }
-    }
-    let mut results = vec![(Some(graph.output), "value".to_owned())];
-    if unit {
-        results.clear();
-    }
-    // `wrt(self)`: the gradient entry of `self` comes first, as `self` does.
-    if let Some(g) = adjoint.self_gradient {
-        results.push((Some(g), "d_self".to_owned()));
-    }
+        None => body,
+    };
+    let notes = dual_notes(adjoint, fused);
     let self_ty = adjoint.self_gradient.map(|_| quote!(Self,));
-    let gradients = adjoint.gradients();
-    let mut scalar_grads = gradients.iter();
-    for (i, p) in &active {
-        match p.shape {
-            Shape::Scalar => {
-                let g = *scalar_grads.next().expect("one gradient per scalar");
-                results.push((g, names::derivative(&p.name)));
-            }
-            Shape::Array { .. } => {
-                let d = adjoint.array_gradients[i];
-                results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
-            }
-            Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => {}
-        }
-    }
-    let sweep = Sweep::new(
-        graph,
-        &adjoint.code,
-        &inputs.nodes,
-        &inputs.vars,
-        &results,
-        &mut inputs.namer,
-    );
-    let body = sweep.body(&adjoint.code, &inputs.nodes, &results);
 
     let vis = sig.vis();
     let output = &sig.output;
@@ -1928,7 +1907,7 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
             ),
             format!("returns `({})`.", entries.join(", ")),
         ];
-        doc.extend(loop_notes(adjoint));
+        doc.extend(notes);
         let doc = doc_lines(&doc);
         return quote! {
             #(#doc)*
@@ -2002,7 +1981,7 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
         String::new(),
         "If a buffer's length differs from its slice's.".to_owned(),
     ];
-    into_doc.extend(loop_notes(adjoint));
+    into_doc.extend(notes);
     let into_doc = doc_lines(&into_doc);
     // Checked once up front. Slicing the buffer to the length of its slice as well tells LLVM
     // that the two lengths are one value, so an index in bounds for `x` needs no check on `d_x`.
@@ -2262,10 +2241,67 @@ fn jvp_fn(tangent: &Tangent, lanes: bool) -> Option<TokenStream> {
     })
 }
 
+/// The "Loops" section of the documentation: the notes of `adjoint`, and with `fused` the code
+/// run when its callees overwrite their buffers, the notes of both where they differ.
+fn dual_notes(adjoint: &Adjoint, fused: Option<&Adjoint>) -> Vec<String> {
+    let Some(fused) = fused else {
+        return loop_notes(&adjoint.fusion_notes);
+    };
+    let callees: Vec<String> = fused
+        .assumed
+        .iter()
+        .map(|c| format!("`{}_overwrites()`", c.name))
+        .collect();
+    let when = format!(
+        "when {} {} true (each such helper writes every element of its out-parameters before reading any)",
+        callees.join(" and "),
+        if callees.len() == 1 { "is" } else { "are" }
+    );
+    // Notes are `- loop N (…): …`, in source order, each list without the loops it has
+    // nothing to say about.
+    let split = |note: &String| -> (usize, String, String) {
+        let (head, text) = note.split_once(": ").unwrap_or((note, ""));
+        let ordinal = head
+            .trim_start_matches("- loop ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        (
+            ordinal,
+            head.to_owned(),
+            text.trim_end_matches('.').to_owned(),
+        )
+    };
+    let mut by_loop: std::collections::BTreeMap<usize, (String, Option<String>, Option<String>)> =
+        std::collections::BTreeMap::new();
+    for note in &fused.fusion_notes {
+        let (ordinal, head, text) = split(note);
+        by_loop.entry(ordinal).or_insert((head, None, None)).1 = Some(text);
+    }
+    for note in &adjoint.fusion_notes {
+        let (ordinal, head, text) = split(note);
+        by_loop.entry(ordinal).or_insert((head, None, None)).2 = Some(text);
+    }
+    let nothing = "backward code in a second loop; nothing saved on a tape".to_owned();
+    let notes: Vec<String> = by_loop
+        .into_values()
+        .map(|(head, fused, other)| match (fused, other) {
+            (Some(f), Some(o)) if f == o => format!("{head}: {f}."),
+            (f, o) => format!(
+                "{head}: {when}: {}; otherwise, {}.",
+                f.unwrap_or_else(|| nothing.clone()),
+                o.unwrap_or_else(|| nothing.clone())
+            ),
+        })
+        .collect();
+    loop_notes(&notes)
+}
+
 /// The documentation's note on how the backward code of the function's top-level loops runs:
 /// which run it inside themselves, and what each saves on a tape.
-fn loop_notes(adjoint: &Adjoint) -> Vec<String> {
-    if adjoint.fusion_notes.is_empty() {
+fn loop_notes(fusion_notes: &[String]) -> Vec<String> {
+    if fusion_notes.is_empty() {
         return Vec::new();
     }
     let mut lines = vec![
@@ -2275,8 +2311,75 @@ fn loop_notes(adjoint: &Adjoint) -> Vec<String> {
         "How the backward code of the top-level loops runs (numbered in source order):".to_owned(),
         String::new(),
     ];
-    lines.extend(adjoint.fusion_notes.iter().cloned());
+    lines.extend(fusion_notes.iter().cloned());
     lines
+}
+
+/// The body of the gradient function for `adjoint`, with the names of its inputs, its seed's
+/// name and the declarations of array gradients that come first.
+fn laid_out(adjoint: &Adjoint) -> (Inputs, Option<Ident>, Vec<TokenStream>, TokenStream) {
+    let graph = &adjoint.graph;
+    let mut inputs = Inputs::new(graph);
+    let active: Vec<(usize, &crate::graph::Param)> = graph
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.active)
+        .collect();
+    let unit = graph.sig.returns_unit();
+    let seed = adjoint.seed.map(|s| {
+        let ident = inputs.namer.fresh("seed");
+        inputs.nodes.push((s, ident.clone()));
+        ident
+    });
+
+    // The gradient variables of array and slice parameters: buffers of `f_grad_into`, or
+    // arrays declared at the start of `f_grad`.
+    let mut prelude = Vec::new();
+    for (i, p) in &active {
+        let Some(&d) = adjoint.array_gradients.get(i) else {
+            continue;
+        };
+        let ident = inputs.namer.fresh(&names::derivative(&p.name));
+        inputs.vars.push((d, ident.clone()));
+        if let Shape::Array { len, .. } = &p.shape {
+            let zero = zero_of(graph);
+            prelude.push(quote!(let mut #ident = [#zero; #len];));
+        }
+    }
+    let mut results = vec![(Some(graph.output), "value".to_owned())];
+    if unit {
+        results.clear();
+    }
+    // `wrt(self)`: the gradient entry of `self` comes first, as `self` does.
+    if let Some(g) = adjoint.self_gradient {
+        results.push((Some(g), "d_self".to_owned()));
+    }
+    let gradients = adjoint.gradients();
+    let mut scalar_grads = gradients.iter();
+    for (i, p) in &active {
+        match p.shape {
+            Shape::Scalar => {
+                let g = *scalar_grads.next().expect("one gradient per scalar");
+                results.push((g, names::derivative(&p.name)));
+            }
+            Shape::Array { .. } => {
+                let d = adjoint.array_gradients[i];
+                results.push((adjoint.reads.get(&d).copied(), names::derivative(&p.name)));
+            }
+            Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => {}
+        }
+    }
+    let sweep = Sweep::new(
+        graph,
+        &adjoint.code,
+        &inputs.nodes,
+        &inputs.vars,
+        &results,
+        &mut inputs.namer,
+    );
+    let body = sweep.body(&adjoint.code, &inputs.nodes, &results);
+    (inputs, seed, prelude, body)
 }
 
 /// A call of a function with several outputs (see [`crate::outputs::calls`]), given its

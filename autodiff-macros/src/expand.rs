@@ -166,7 +166,12 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
     let checks = graph.checks.clone();
     if options.reverse || options.graph {
         let adjoint = reverse::reverse(graph.clone());
-        let grad = emit::reverse_fn(&adjoint);
+        let fused = if options.reverse {
+            reverse::reverse_assuming(&graph)
+        } else {
+            None
+        };
+        let grad = emit::reverse_fn_dual(&adjoint, fused.as_ref());
         // `f_graph` shows the text of `f_grad`, which is built for it even when not emitted.
         if options.graph {
             draw::graph_fn(&graph, &grad.to_string()).to_tokens(&mut out);

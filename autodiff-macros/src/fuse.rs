@@ -58,18 +58,61 @@ impl Effects {
 /// An array declared outside the loop that the loop uses as a temporary of each iteration
 /// ([`per_iteration`]) does not count as stored into.
 pub fn accumulates_only(graph: &Graph, body: &Block) -> bool {
+    accumulates(graph, body, &HashSet::new())
+}
+
+/// When [`accumulates_only`] refuses the loop with this `body` only because calls write into
+/// arrays declared outside it (`subtract(x, mu, &mut xcentered)`): the calls (their `Invoke`
+/// nodes) such that, if each overwrites every element of the buffers it writes before reading
+/// any (its `g_overwrites()`), every array declared outside the loop that the loop writes is a
+/// temporary of each iteration ([`temporary`]) and the loop only accumulates. `None` when the
+/// loop is refused for another reason, or needs no such call.
+pub fn accumulates_if_overwritten(graph: &Graph, body: &Block) -> Option<Vec<NodeId>> {
     let mut effects = Effects::default();
     Effects::of(body, &mut effects);
-    if effects
+    let mut written: Vec<VarId> = effects
         .stored
         .iter()
-        .any(|v| !effects.declared.contains(v) && !per_iteration(graph, body, *v))
-    {
+        .copied()
+        .chain(effects.assigned.iter().map(|(v, _)| *v))
+        .filter(|v| {
+            !effects.declared.contains(v) && !matches!(graph.vars[v.0].shape, Shape::Scalar)
+        })
+        .collect();
+    written.sort();
+    written.dedup();
+    let mut calls = Vec::new();
+    let mut exempt = HashSet::new();
+    for v in written {
+        let assigned = effects.assigned.iter().any(|(w, _)| *w == v);
+        if !assigned && per_iteration(graph, body, v) {
+            continue;
+        }
+        if !temporary(graph, body, v, &mut calls) {
+            return None;
+        }
+        exempt.insert(v);
+    }
+    calls.sort();
+    calls.dedup();
+    (!calls.is_empty() && accumulates(graph, body, &exempt)).then_some(calls)
+}
+
+/// [`accumulates_only`], with the arrays in `exempt`, declared outside the loop, known to be
+/// temporaries of each iteration.
+fn accumulates(graph: &Graph, body: &Block, exempt: &HashSet<VarId>) -> bool {
+    let mut effects = Effects::default();
+    Effects::of(body, &mut effects);
+    if effects.stored.iter().any(|v| {
+        !effects.declared.contains(v) && !exempt.contains(v) && !per_iteration(graph, body, *v)
+    }) {
         return false;
     }
     // A call that writes into an array declared outside the loop stores into it.
     if effects.assigned.iter().any(|(v, _)| {
-        !effects.declared.contains(v) && !matches!(graph.vars[v.0].shape, Shape::Scalar)
+        !effects.declared.contains(v)
+            && !exempt.contains(v)
+            && !matches!(graph.vars[v.0].shape, Shape::Scalar)
     }) {
         return false;
     }
@@ -257,6 +300,210 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
     ok
 }
 
+/// Whether the local array `var`, declared outside the loop with this `body` and written in it,
+/// is a temporary of each iteration provided the calls that write it overwrite it (which this
+/// adds to `calls`): nothing outside the loop reads or writes it, every call that writes it in
+/// the loop writes it whole (`&mut buf`, not a part), and every read of it in the loop (a load,
+/// or the array or a part of it passed to a call) comes after, in the same iteration, a
+/// statement that writes it whole: such a call, or a loop `for c in 0..buf.len()` whose body
+/// stores `buf[c]` unconditionally, in a block enclosing the read.
+fn temporary(graph: &Graph, body: &Block, var: VarId, calls: &mut Vec<NodeId>) -> bool {
+    let v = &graph.vars[var.0];
+    if v.param.is_some() || !matches!(v.shape, Shape::Array { .. } | Shape::Buffer(_)) {
+        return false;
+    }
+    if count_writes(&graph.body, var) != count_writes(body, var) {
+        return false;
+    }
+    let placed: HashSet<NodeId> = {
+        let mut placed = Vec::new();
+        nodes_placed(&body.0, &mut placed);
+        placed.into_iter().collect()
+    };
+    // A load whose value nothing uses (the old value of an element a store overwrites) reads
+    // nothing.
+    let mut used = HashSet::new();
+    for node in &graph.nodes {
+        used.extend(node.args.iter().copied());
+    }
+    graph.body.for_each_use(&mut |n| {
+        used.insert(n);
+    });
+    body.for_each_use(&mut |n| {
+        used.insert(n);
+    });
+    let reads = |n: usize| {
+        let node = &graph.nodes[n];
+        node.origin == Origin::Primal
+            && reads_array(graph, node, var)
+            && (used.contains(&NodeId(n)) || !matches!(node.op, Op::Load(_)))
+    };
+    let mut t = Temporary {
+        graph,
+        var,
+        placed: &placed,
+        is_read: &reads,
+        reads: HashSet::new(),
+        covered: true,
+        calls: Vec::new(),
+    };
+    let mut path = Vec::new();
+    if !t.block(body, &mut path) || !t.covered {
+        return false;
+    }
+    // Every read of it in the program is one of those.
+    if (0..graph.nodes.len()).any(|i| reads(i) && !t.reads.contains(&NodeId(i))) {
+        return false;
+    }
+    calls.extend(t.calls);
+    true
+}
+
+/// Whether `node` reads the array `var`: a load of it, or a call passed it or a part of it
+/// other than as the buffer it writes.
+fn reads_array(graph: &Graph, node: &crate::graph::Node, var: VarId) -> bool {
+    if matches!(node.op, Op::Load(w) if w == var) {
+        return true;
+    }
+    node.args.iter().enumerate().any(|(k, a)| {
+        matches!(graph.nodes[a.0].op, Op::Array(w, _) | Op::Part(w) if w == var)
+            && !matches!(&node.op, Op::Invoke(invoke)
+                if invoke.modes.get(k) == Some(&crate::graph::Pass::Mut))
+    })
+}
+
+/// The walk of [`temporary`].
+struct Temporary<'a> {
+    graph: &'a Graph,
+    var: VarId,
+    placed: &'a HashSet<NodeId>,
+    /// Whether a node reads the array.
+    is_read: &'a dyn Fn(usize) -> bool,
+    /// The reads found, each after a statement that writes the array whole.
+    reads: HashSet<NodeId>,
+    /// Whether every read found so far is after such a statement.
+    covered: bool,
+    /// The calls that write the array.
+    calls: Vec<NodeId>,
+}
+
+impl Temporary<'_> {
+    /// Walks `block`; `path` holds, for each enclosing block, whether a statement before the
+    /// current one wrote the array whole. False when a write is not of a form allowed.
+    fn block(&mut self, block: &Block, path: &mut Vec<bool>) -> bool {
+        path.push(false);
+        for stmt in &block.0 {
+            let covered = path.iter().any(|&c| c);
+            let mut roots = Vec::new();
+            match stmt {
+                Stmt::Node(n) | Stmt::Push(_, n) => roots.push(*n),
+                Stmt::Declare(_, init) => roots.extend(init.iter().copied()),
+                Stmt::Assign(w, n) => {
+                    if *w == self.var {
+                        let Some(call) = self.whole_call(*n) else {
+                            return false;
+                        };
+                        self.calls.push(call);
+                    }
+                    roots.push(*n);
+                }
+                Stmt::Store { index, value, .. } => roots.extend([*index, *value]),
+                Stmt::Assert { args, .. } => roots.extend(args.iter().copied()),
+                Stmt::If { cond, .. } => roots.push(*cond),
+                Stmt::For(Loop { start, end, .. }) => roots.extend([*start, *end]),
+                Stmt::While { test, .. } => roots.push(*test),
+            }
+            self.uses(&roots, covered);
+            for inner in stmt.blocks() {
+                if !self.block(inner, path) {
+                    return false;
+                }
+            }
+            if self.writes_whole(stmt) {
+                *path.last_mut().expect("pushed above") = true;
+            }
+        }
+        path.pop();
+        true
+    }
+
+    /// Records the reads among `roots` and the values they use that no statement places.
+    fn uses(&mut self, roots: &[NodeId], covered: bool) {
+        let mut work: Vec<NodeId> = roots.to_vec();
+        let mut seen = HashSet::new();
+        while let Some(n) = work.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            let node = &self.graph.nodes[n.0];
+            if (self.is_read)(n.0) {
+                self.reads.insert(n);
+                self.covered &= covered;
+            }
+            work.extend(
+                node.args
+                    .iter()
+                    .filter(|a| !self.placed.contains(a))
+                    .copied(),
+            );
+        }
+    }
+
+    /// The call that `Assign(var, n)` is, when it writes the whole array: `n` itself or, for a
+    /// second buffer of a call, `Written(call)`.
+    fn whole_call(&self, n: NodeId) -> Option<NodeId> {
+        let call = match self.graph.nodes[n.0].op {
+            Op::Written(call) => call,
+            _ => n,
+        };
+        let node = &self.graph.nodes[call.0];
+        let Op::Invoke(invoke) = &node.op else {
+            return None;
+        };
+        if invoke.several || !invoke.suffix.is_empty() {
+            return None;
+        }
+        node.args
+            .iter()
+            .zip(&invoke.modes)
+            .any(|(a, m)| {
+                *m == crate::graph::Pass::Mut
+                    && matches!(self.graph.nodes[a.0].op, Op::Array(w, _) if w == self.var)
+            })
+            .then_some(call)
+    }
+
+    /// Whether `stmt` writes the whole array: a call that writes it whole, or a loop over
+    /// `0..len` whose body stores each element at the counter.
+    fn writes_whole(&self, stmt: &Stmt) -> bool {
+        match stmt {
+            Stmt::Assign(w, n) => *w == self.var && self.whole_call(*n).is_some(),
+            Stmt::For(Loop {
+                counter,
+                start,
+                end,
+                inclusive: false,
+                body,
+                ..
+            }) => {
+                let graph = self.graph;
+                let to_len = match (&graph.nodes[end.0].op, &graph.vars[self.var.0].shape) {
+                    (Op::Len(w), _) => *w == self.var,
+                    (_, Shape::Buffer(len)) => same(graph, *end, *len),
+                    _ => false,
+                };
+                is_zero(graph, *start)
+                    && to_len
+                    && body.0.iter().any(|s| {
+                        matches!(s, Stmt::Store { var, index, .. } if *var == self.var
+                            && matches!(graph.nodes[index.0].op, Op::Counter(c) if c == *counter))
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Every load of `var` in `block`, at any depth, with the path of enclosing blocks.
 fn walk_reads<'b>(
     graph: &Graph,
@@ -389,6 +636,9 @@ enum User {
 /// What backward code does, as far as reordering it is concerned.
 struct Code<'g> {
     graph: &'g Graph,
+    /// Whether a derivative call's addition into the gradient buffer of an input counts as
+    /// adding to it (see [`before_loop`]).
+    calls_add: bool,
     /// The users of every node the code computes or uses.
     users: HashMap<NodeId, Vec<User>>,
 }
@@ -443,7 +693,11 @@ impl<'g> Code<'g> {
                 work.push(a);
             }
         }
-        Code { graph, users }
+        Code {
+            graph,
+            calls_add: false,
+            users,
+        }
     }
 
     fn users(&self, n: NodeId) -> &[User] {
@@ -493,6 +747,37 @@ impl<'g> Code<'g> {
         }
     }
 
+    /// Whether `value`, assigned to `var`, is a call of `g_vjp_into` (or a second buffer it
+    /// writes) that only adds into `var`: every buffer of `var` it is passed is the gradient
+    /// buffer of an input slice, which follows that slice (`&x[..], &mut d_x[..]`), where the
+    /// seed of an out-parameter follows a scratch buffer.
+    fn call_adds_to(&self, var: VarId, value: NodeId) -> bool {
+        let call = match self.graph.nodes[value.0].op {
+            Op::Written(call) => call,
+            _ => value,
+        };
+        let node = &self.graph.nodes[call.0];
+        let Op::Invoke(invoke) = &node.op else {
+            return false;
+        };
+        if invoke.suffix != "vjp_into" || invoke.several {
+            return false;
+        }
+        let mut passed = false;
+        for (k, a) in node.args.iter().enumerate() {
+            if matches!(self.graph.nodes[a.0].op, Op::Array(w, _) | Op::Part(w) if w == var) {
+                passed = true;
+                let gradient = k > 0
+                    && invoke.modes.get(k) == Some(&crate::graph::Pass::Mut)
+                    && invoke.modes.get(k - 1) == Some(&crate::graph::Pass::Ref);
+                if !gradient {
+                    return false;
+                }
+            }
+        }
+        passed
+    }
+
     /// How `stmts` touch each variable.
     fn touches(&self, stmts: &[Stmt], into: &mut Touches) {
         let mut touch = |v: VarId, t: Touch| into.entry(v).or_default().join(t);
@@ -529,7 +814,9 @@ impl<'g> Code<'g> {
                 | Stmt::Store {
                     var: v, value: n, ..
                 } => {
-                    touch(*v, if self.adds_to(*v, *n) { add } else { write });
+                    let adds =
+                        self.adds_to(*v, *n) || (self.calls_add && self.call_adds_to(*v, *n));
+                    touch(*v, if adds { add } else { write });
                 }
                 Stmt::If { .. }
                 | Stmt::For(Loop { .. })
@@ -554,10 +841,21 @@ impl<'g> Code<'g> {
 /// The loop's iterations, and each fused loop of the tail (`fused[j]`), pop off the tapes only
 /// what the same iteration pushed: they leave every tape as they found it, so their pops do not
 /// conflict with other code's.
-pub fn before_loop(graph: &Graph, tail: &[Stmt], fused: &[bool], body: &[Stmt]) -> Vec<bool> {
+///
+/// With `calls_add`, a derivative call that adds into the gradient buffer of an input slice
+/// (`qtimesx_vjp_into(.., &mut d_icf[a..b], ..)`) adds to it, as `d_icf[i] += …` does, rather
+/// than writing it; without it, it writes it.
+pub fn before_loop(
+    graph: &Graph,
+    tail: &[Stmt],
+    fused: &[bool],
+    body: &[Stmt],
+    calls_add: bool,
+) -> Vec<bool> {
     let mut all = tail.to_vec();
     all.extend(body.iter().cloned());
-    let code = Code::new(graph, &all);
+    let mut code = Code::new(graph, &all);
+    code.calls_add = calls_add;
     let balanced =
         |t: &mut Touches| t.retain(|v, _| !matches!(graph.vars[v.0].shape, Shape::Tape(_)));
     let mut in_body = Touches::new();

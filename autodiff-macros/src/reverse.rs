@@ -56,6 +56,9 @@ pub struct Adjoint {
     /// Which top-level loops run their backward code inside themselves, and what each
     /// iteration saves: one line per loop, for the generated function's documentation.
     pub fusion_notes: Vec<String>,
+    /// The callees whose `g_overwrites()` this code assumes true (see [`reverse_assuming`]):
+    /// empty for the code that holds whatever they are.
+    pub assumed: Vec<crate::graph::Callee>,
 }
 
 impl Adjoint {
@@ -125,6 +128,11 @@ struct Reverse {
     fusions: Vec<Fusion>,
     /// How many loops were reversed for fusion and then could not be fused.
     fusion_attempts: usize,
+    /// Whether a loop that writes outer buffers through calls may be fused on the assumption
+    /// that the callees overwrite them (see [`reverse_assuming`]).
+    assume: bool,
+    /// The calls of the fused loops whose callees are assumed to overwrite their buffers.
+    assumed: Vec<NodeId>,
     /// Which primal nodes are recomputable, as far as asked.
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
@@ -347,7 +355,29 @@ struct Frame {
     values: HashMap<NodeId, NodeId>,
 }
 
-pub fn reverse(mut graph: Graph) -> Adjoint {
+pub fn reverse(graph: Graph) -> Adjoint {
+    reverse_with(graph, false).expect("without assumptions the pass always succeeds")
+}
+
+/// The backward code of `graph` on the assumption that the callees of some calls into buffers
+/// declared outside a top-level loop overwrite every element of those buffers before reading
+/// any (their constant `g_overwrites()` is true): then such a buffer is a temporary of each
+/// iteration and the loop can be fused ([`crate::fuse::accumulates_if_overwritten`]). The
+/// constants are known to rustc, not here: the generated function runs this code when they
+/// are all true, and [`reverse`]'s otherwise. `None` when no loop is fused that way.
+pub fn reverse_assuming(graph: &Graph) -> Option<Adjoint> {
+    let candidate = graph.body.0.iter().any(|stmt| {
+        matches!(stmt, Stmt::For(l) if !l.reverse
+            && !crate::fuse::accumulates_only(graph, &l.body)
+            && crate::fuse::accumulates_if_overwritten(graph, &l.body).is_some())
+    });
+    if !candidate {
+        return None;
+    }
+    reverse_with(graph.clone(), true)
+}
+
+fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
     let calls = evaluate_calls_once(&mut graph);
     hoist::hoist(&mut graph);
     let mut body = graph.body.clone();
@@ -377,6 +407,8 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         fused_writes: FusedWrites::default(),
         fusions: Vec::new(),
         fusion_attempts: 0,
+        assume,
+        assumed: Vec::new(),
         recomputable: std::cell::RefCell::new(HashMap::new()),
         stored: std::cell::OnceCell::new(),
         last_writes: std::cell::OnceCell::new(),
@@ -581,10 +613,21 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
             })
         })
         .collect();
+    if assume && r.assumed.is_empty() {
+        return None;
+    }
     let mut graph = r.b.finish();
+    let mut assumed: Vec<crate::graph::Callee> = Vec::new();
+    for call in &r.assumed {
+        if let Op::Invoke(invoke) = &graph.nodes[call.0].op
+            && !assumed.iter().any(|c| same_callee(c, &invoke.callee))
+        {
+            assumed.push(invoke.callee.clone());
+        }
+    }
     let mut code = Block(code);
     promote::promote(&mut graph, &mut code, &adjoint_arrays);
-    Adjoint {
+    Some(Adjoint {
         graph,
         code,
         adjoint_of: r.adjoint_of,
@@ -593,7 +636,12 @@ pub fn reverse(mut graph: Graph) -> Adjoint {
         seed,
         self_gradient,
         fusion_notes,
-    }
+        assumed,
+    })
+}
+
+fn same_callee(a: &crate::graph::Callee, b: &crate::graph::Callee) -> bool {
+    a.name == b.name && a.prefix.to_string() == b.prefix.to_string()
 }
 
 pub(crate) fn site(b: &Builder, node: &Node) -> Site {
@@ -1156,11 +1204,22 @@ impl Reverse {
         {
             return false;
         }
+        let mut assumed = Vec::new();
         if !self
             .b
             .with_graph(|g| crate::fuse::accumulates_only(g, body))
         {
-            return false;
+            let calls = self
+                .assume
+                .then(|| {
+                    self.b
+                        .with_graph(|g| crate::fuse::accumulates_if_overwritten(g, body))
+                })
+                .flatten();
+            match calls {
+                Some(calls) => assumed = calls,
+                None => return false,
+            }
         }
         self.fusion_attempts += 1;
 
@@ -1179,6 +1238,7 @@ impl Reverse {
         self.recomputable.borrow_mut().clear();
         self.b.restore_scope(memo);
         if inert(&reversed) {
+            self.assumed.extend(assumed);
             return true;
         }
 
@@ -1207,9 +1267,10 @@ impl Reverse {
         from.extend(std::iter::repeat_n(From::Out, self.stack[0].out.len()));
 
         let fused: Vec<bool> = from.iter().map(|f| *f == From::Unit).collect();
+        let assume = self.assume;
         let before = self
             .b
-            .with_graph(|g| crate::fuse::before_loop(g, &tail, &fused, &reversed.0));
+            .with_graph(|g| crate::fuse::before_loop(g, &tail, &fused, &reversed.0, assume));
         // A fused loop after this one cannot run before it.
         if from
             .iter()
@@ -1288,6 +1349,7 @@ impl Reverse {
             moved,
             unit,
         });
+        self.assumed.extend(assumed);
         true
     }
 

@@ -627,31 +627,32 @@ fn expand_file() {
         let file: syn::File = syn::parse_file(&source).expect("the input parses");
         let mut items = Vec::new();
         let (mut count, mut spent) = (0, Duration::ZERO);
+        // The attribute's arguments, if `attrs` holds `#[differentiate(..)]`, which it loses.
+        let take_attribute = |attrs: &mut Vec<syn::Attribute>| {
+            let at = attrs.iter().position(|a| {
+                a.path()
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "differentiate")
+            })?;
+            Some(match attrs.remove(at).meta {
+                syn::Meta::List(l) => l.tokens,
+                _ => TokenStream::new(),
+            })
+        };
+        let mut expand = |args: TokenStream, tokens: TokenStream| -> syn::File {
+            let start = Instant::now();
+            let out = differentiate(args, &tokens);
+            spent += start.elapsed();
+            count += 1;
+            syn::parse2(out).expect("the expansion parses")
+        };
         for item in file.items {
             match item {
-                syn::Item::Fn(mut f) => {
-                    let at = f.attrs.iter().position(|a| {
-                        a.path()
-                            .segments
-                            .last()
-                            .is_some_and(|s| s.ident == "differentiate")
-                    });
-                    let Some(at) = at else {
-                        items.push(syn::Item::Fn(f));
-                        continue;
-                    };
-                    let args = match f.attrs.remove(at).meta {
-                        syn::Meta::List(l) => l.tokens,
-                        _ => TokenStream::new(),
-                    };
-                    let tokens = f.to_token_stream();
-                    let start = Instant::now();
-                    let out = differentiate(args, &tokens);
-                    spent += start.elapsed();
-                    count += 1;
-                    let out: syn::File = syn::parse2(out).expect("the expansion parses");
-                    items.extend(out.items);
-                }
+                syn::Item::Fn(mut f) => match take_attribute(&mut f.attrs) {
+                    Some(args) => items.extend(expand(args, f.to_token_stream()).items),
+                    None => items.push(syn::Item::Fn(f)),
+                },
                 // Methods: each expanded in its `impl` block.
                 syn::Item::Impl(mut block) => {
                     let mut impl_items = Vec::new();
@@ -660,25 +661,11 @@ fn expand_file() {
                             impl_items.push(item);
                             continue;
                         };
-                        let Some(at) = f.attrs.iter().position(|a| {
-                            a.path()
-                                .segments
-                                .last()
-                                .is_some_and(|s| s.ident == "differentiate")
-                        }) else {
+                        let Some(args) = take_attribute(&mut f.attrs) else {
                             impl_items.push(syn::ImplItem::Fn(f));
                             continue;
                         };
-                        let args = match f.attrs.remove(at).meta {
-                            syn::Meta::List(l) => l.tokens,
-                            _ => TokenStream::new(),
-                        };
-                        let tokens = f.to_token_stream();
-                        let start = Instant::now();
-                        let out = differentiate(args, &tokens);
-                        spent += start.elapsed();
-                        count += 1;
-                        let out: syn::File = syn::parse2(out).expect("the expansion parses");
+                        let out = expand(args, f.to_token_stream());
                         impl_items.extend(out.items.into_iter().map(|item| match item {
                             syn::Item::Fn(f) => syn::parse_quote!(#f),
                             other => syn::ImplItem::Verbatim(other.to_token_stream()),

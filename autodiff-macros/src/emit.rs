@@ -1983,8 +1983,9 @@ pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStrea
     ];
     into_doc.extend(notes);
     let into_doc = doc_lines(&into_doc);
-    // Checked once up front. Slicing the buffer to the length of its slice as well tells LLVM
-    // that the two lengths are one value, so an index in bounds for `x` needs no check on `d_x`.
+    // Checked once up front, by one call that also cuts the buffer to the length of its slice,
+    // which tells LLVM that the two lengths are one value, so an index in bounds for `x` needs
+    // no check on `d_x`.
     let length_checks: Vec<TokenStream> = graph
         .params
         .iter()
@@ -1998,8 +1999,7 @@ pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStrea
             let d = inputs.var(*d).expect("named above");
             let message = format!("`{d}` must have the length of `{x}`");
             Some(quote! {
-                ::core::assert_eq!(#d.len(), #x.len(), #message);
-                let #d = &mut #d[..#x.len()];
+                let #d = ::autodiff::private::buffer(#d, #x.len(), #message);
             })
         })
         .collect();

@@ -20,6 +20,11 @@ it times
   `--timings` into frontend (parsing, macro expansion, type checking, MIR; until the
   metadata is written) and codegen (LLVM).
 
+With --crate-only it times only the crate alone (after one build of its dependencies), the
+variants interleaved (one build of each variant, then the next round) so that the load of the
+machine falls on all of them alike; --variants and --profiles choose which (by directory name:
+plain, without, with, with-opt, expanded).
+
 Each figure is the median of --reps builds, in seconds (wall clock; CPU is user + system time
 of cargo and everything it ran). With --stress it also builds each stress crate once (debug,
 dependencies prebuilt in a shared target directory) and reports how long it took and how it
@@ -159,6 +164,61 @@ def measure_variants(out, reps):
     return clean, crate
 
 
+def variant_key(label, directory):
+    return "with-opt" if label.startswith("with, macro") else directory
+
+
+def measure_crate_only(out, reps, variants, profiles):
+    chosen = [v for v in VARIANTS if variant_key(v[0], v[1]) in variants]
+    crate = {}
+    for profile, flags in PROFILES:
+        if profile not in profiles:
+            continue
+        for label, directory, name, env in chosen:
+            d = os.path.join(out, directory)
+            _, p = cargo(d, ["build", *flags], env)
+            check(p, f"cargo build {flags} in {d}")
+            crate[(label, profile)] = []
+        for _ in range(reps):
+            for label, directory, name, env in chosen:
+                d = os.path.join(out, directory)
+                target = os.path.join(d, env.get("CARGO_TARGET_DIR", "target"))
+                _, p = cargo(d, ["clean", "-p", name, *flags], env)
+                check(p, f"cargo clean -p {name}")
+                t, p = cargo(d, ["build", *flags, "--timings"], env)
+                check(p, f"cargo build {flags} --timings in {d}")
+                crate[(label, profile)].append((*t, *unit_sections(target, name)))
+        for label, *_ in chosen:
+            runs = crate[(label, profile)]
+            print(
+                f"  {profile:7} {label:28} crate {spread([r[0] for r in runs])} s (load {loadavg()})",
+                file=sys.stderr,
+            )
+    print(
+        f"\nThe crate alone, dependencies already built (s, median of {reps}, min–max, variants"
+        " interleaved; frontend and codegen: rustc's time for the crate, split by `--timings`)\n"
+    )
+    columns = ("wall", "CPU", "frontend", "codegen")
+    measured = [p for p, _ in PROFILES if p in profiles]
+    header = " | ".join(f"{p} {c}" for p in measured for c in columns)
+    print(f"| variant | {header} |")
+    print("|---|" + "--:|" * (len(measured) * len(columns)))
+    fields = (0, 1, 3, 4)
+    for label, *_ in chosen:
+        cells = [spread([r[i] for r in crate[(label, p)]]) for p in measured for i in fields]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if any(label == "without" for label, *_ in chosen):
+        for label, *_ in chosen:
+            if label in ("without", "plain"):
+                continue
+            cells = [
+                ratio([r[i] for r in crate[(label, p)]], [r[i] for r in crate[("without", p)]])
+                for p in measured
+                for i in fields
+            ]
+            print(f"| ratio {label} / without | " + " | ".join(cells) + " |")
+
+
 def ratio(a, b):
     return f"{median(a) / median(b):.2f}×"
 
@@ -279,10 +339,15 @@ def main():
     ap.add_argument("--stress", action="store_true", help="also build the stress crates")
     ap.add_argument("--only-stress", action="store_true", help="build only the stress crates")
     ap.add_argument("--stress-timeout", type=int, default=600)
+    ap.add_argument("--crate-only", action="store_true", help="time only the crate alone, variants interleaved")
+    ap.add_argument("--variants", default="plain,without,with,with-opt,expanded", help="with --crate-only")
+    ap.add_argument("--profiles", default="debug,release", help="with --crate-only")
     args = ap.parse_args()
 
     print(f"load average at start: {open('/proc/loadavg').read().strip()}")
-    if not args.only_stress:
+    if args.crate_only:
+        measure_crate_only(args.out, args.reps, args.variants.split(","), args.profiles.split(","))
+    elif not args.only_stress:
         clean, crate = measure_variants(args.out, args.reps)
         print_tables(clean, crate, args.reps)
     if args.stress or args.only_stress:

@@ -59,8 +59,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
                 paired += 1;
                 let message = format!("`{d}` must have the length of `{ident}`");
                 checks.push(quote! {
-                    ::core::assert_eq!(#d.len(), #ident.len(), #message);
-                    let #d = &mut #d[..#ident.len()];
+                    let #d = ::autodiff::private::buffer(#d, #ident.len(), #message);
                 });
                 if p.out() {
                     seeds.push(format!("`{d}`"));

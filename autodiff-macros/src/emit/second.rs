@@ -93,12 +93,13 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                     let message =
                         format!("the {what} buffer `{buffer}` must have the length of `{ident}`");
                     length_checks.push(quote! {
-                        ::core::assert_eq!(#buffer.len(), #ident.len(), #message);
-                        let #buffer = &mut #buffer[..#ident.len()];
+                        let #buffer = ::autodiff::private::buffer(#buffer, #ident.len(), #message);
                     });
                 }
                 let message = format!("the direction `{v}` must have the length of `{ident}`");
-                length_checks.push(quote!(::core::assert_eq!(#v.len(), #ident.len(), #message);));
+                length_checks.push(
+                    quote!(::autodiff::private::same_length(#v.len(), #ident.len(), #message);),
+                );
             }
             _ => {}
         }

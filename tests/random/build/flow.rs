@@ -5227,6 +5227,15 @@ fn indented(out: &mut String, text: &str, levels: usize) {
 
 fn emit_flow_chunk(out: &mut String, index: usize, programs: &[FlowProgram], with_macro: bool) {
     out.push_str(FLOW_LINTS);
+    if programs.iter().any(|p| p.shapes.contains("real_block")) {
+        // `const` tables declared where they are used, as in the programs the constructs of
+        // `build/real.rs` come from (a line of the second stream's, so that the modules of the
+        // other programs are printed as before).
+        out.push_str(&render(
+            &format!("{NEW}#[allow(clippy::items_after_statements)]\n"),
+            false,
+        ));
+    }
     let _ = writeln!(out, "mod flow_{index:03} {{");
     if with_macro {
         out.push_str("    use autodiff::differentiate;\n");

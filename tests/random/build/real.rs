@@ -259,16 +259,23 @@ impl Gen<'_> {
         let e = self.var_small(4.0);
         self.extra_line(lines, &format!("let {p} = {};", e.s));
         let ends = [-1.0, -0.5, 0.0, 0.5, 1.0, 1.5];
+        // A negated condition has no `else` (`clippy::if_not_else`).
+        let otherwise = self.rng.chance(0.6);
         let cond = match self.rng.below(6) {
             0 => format!("{p}.is_finite()"),
-            1 => format!("!{p}.is_nan()"),
+            1 if !otherwise => format!("!{p}.is_nan()"),
+            1 => format!("{p}.is_nan()"),
             2 => format!("{p}.is_nan()"),
             3 => format!("{p}.is_sign_negative()"),
             _ => {
                 self.mark("real_range_contains");
                 let lo = self.rng.below(ends.len() - 1);
                 let hi = self.rng.range(lo + 1, ends.len() - 1);
-                let not = if self.rng.chance(0.3) { "!" } else { "" };
+                let not = if !otherwise && self.rng.chance(0.5) {
+                    "!"
+                } else {
+                    ""
+                };
                 format!(
                     "{not}({}..={}).contains(&{p})",
                     lit(ends[lo]),
@@ -282,7 +289,7 @@ impl Gen<'_> {
         self.extra_line(lines, &format!("vreal += {} * {p};", a.operand()));
         self.indent -= 1;
         let mut bound = a.bound * 4.0;
-        if self.rng.chance(0.6) {
+        if otherwise {
             let b = self.var_small(4.0);
             self.extra_line(lines, "} else {");
             self.indent += 1;

@@ -264,8 +264,7 @@ impl Gen<'_> {
         let cond = match self.rng.below(6) {
             0 => format!("{p}.is_finite()"),
             1 if !otherwise => format!("!{p}.is_nan()"),
-            1 => format!("{p}.is_nan()"),
-            2 => format!("{p}.is_nan()"),
+            1 | 2 => format!("{p}.is_nan()"),
             3 => format!("{p}.is_sign_negative()"),
             _ => {
                 self.mark("real_range_contains");

@@ -1241,3 +1241,75 @@ fn de_casteljau_matches_the_bernstein_form() {
         assert_near("de casteljau jvp", &[tangent], &[dot(&grad(&q), &v)], EXACT);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A constant index table passed by reference to a helper that writes into a buffer
+// ---------------------------------------------------------------------------------------------
+
+/// `out[i] = x[idx[i]] · s`: the indices a constant slice before the out-parameter.
+#[differentiate(reverse, forward)]
+fn gather_scaled(x: &[f64], idx: &[usize], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[idx[i]] * s;
+    }
+}
+
+/// `b = [x₂y, x₀y]` from the `const` table `K = [2, 0]` passed as `&K`, written twice by a
+/// loop; f = b₀b₁ + b₀ = x₀x₂y² + x₂y.
+#[differentiate(reverse, forward)]
+fn gathered_by_const_table(x: &[f64], y: f64) -> f64 {
+    const K: [usize; 2] = [2, 0];
+    let mut b = [0.0; 2];
+    for _ in 0..2 {
+        gather_scaled(x, &K, y, &mut b);
+    }
+    b[0] * b[1] + b[0]
+}
+
+/// The same after an early return, the table declared in the block that follows it.
+#[differentiate(reverse, forward)]
+#[allow(clippy::items_after_statements)] // the table declared after the `return`, where it is used
+fn gathered_by_const_table_after_return(x: &[f64], y: f64) -> f64 {
+    if y > 5.0 {
+        return y;
+    }
+    const K: [usize; 2] = [2, 0];
+    let mut b = [0.0; 2];
+    gather_scaled(x, &K, y, &mut b);
+    b[0] * b[1] + b[0]
+}
+
+#[test]
+fn const_index_tables_are_passed_by_reference_to_buffer_helpers() {
+    let x = [0.7, -1.3, 1.9];
+    let y = -0.8;
+    // ∂f/∂x = (x₂y², 0, x₀y² + y), ∂f/∂y = 2x₀x₂y + x₂.
+    let want_x = [x[2] * y * y, 0.0, x[0] * y * y + y];
+    let want_y = 2.0 * x[0] * x[2] * y + x[2];
+    let want = x[0] * x[2] * y * y + x[2] * y;
+    for (name, grad, jvp) in [
+        (
+            "loop",
+            gathered_by_const_table_grad as fn(&[f64], f64) -> (f64, Vec<f64>, f64),
+            gathered_by_const_table_jvp as fn(&[f64], &[f64], f64, f64) -> (f64, f64),
+        ),
+        (
+            "after return",
+            gathered_by_const_table_after_return_grad,
+            gathered_by_const_table_after_return_jvp,
+        ),
+    ] {
+        let (value, d_x, d_y) = grad(&x, y);
+        assert_near(name, &[value], &[want], EXACT);
+        assert_near(name, &d_x, &want_x, EXACT);
+        assert_near(name, &[d_y], &[want_y], EXACT);
+        let v = [0.3, -0.6, 0.2];
+        let (tv, tangent) = jvp(&x, &v, y, 0.5);
+        assert_near(
+            name,
+            &[tv, tangent],
+            &[want, dot(&want_x, &v) + 0.5 * want_y],
+            EXACT,
+        );
+    }
+}

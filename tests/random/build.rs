@@ -1959,6 +1959,7 @@ fn main() {
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_PROGRAMS");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_FLOW_FIRST");
     println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_KNOWN_BUGS");
+    println!("cargo::rerun-if-env-changed=AUTODIFF_RANDOM_REAL_RATE");
     println!("cargo::rerun-if-changed=build/families.rs");
     for var in [
         "AUTODIFF_RANDOM_MULTI_PROGRAMS",

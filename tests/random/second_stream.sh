@@ -54,8 +54,8 @@ def strip(path):
             continue
         if carry:
             line, carry = carry + line.lstrip(), ""
-        for n in names:
-            for form in (f', ("{n}", false)', f', "{n}"', f'"{n}", ', f",{n}", f"{n},"):
+        for n in sorted(names, key=len, reverse=True):
+            for form in (f', ("{n}", false)', f', ("{n}", true)', f', "{n}"', f'"{n}", ', f",{n}", f"{n},"):
                 line = line.replace(form, "")
         kept.append(line)
     return kept, dropped

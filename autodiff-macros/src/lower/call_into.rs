@@ -99,6 +99,29 @@ impl Lowerer {
         })
     }
 
+    /// `&K` of a constant item that is not a float (`const K: [usize; 2]`, a constant struct),
+    /// lowered to `K`: passed on with its `&`, as written.
+    #[inline(never)]
+    fn constant_reference(&mut self, a: &Expr, n: graph::NodeId) -> graph::NodeId {
+        let Expr::Reference(r) = strip(a) else {
+            return n;
+        };
+        let node = &self.nodes[n.0];
+        match &node.op {
+            Op::Const(tokens) if r.mutability.is_none() && node.ty == Ty::Other => {
+                let tokens = tokens.clone();
+                let span = a.span();
+                self.push(
+                    Op::Const(quote::quote_spanned!(span=> &#tokens)),
+                    vec![],
+                    Ty::Other,
+                    span,
+                )
+            }
+            _ => n,
+        }
+    }
+
     /// Whether a scalar argument is a float, with a derivative: not a reference to a constant
     /// (`&cfg`), nor a parameter of a type that is not a float (`cfg: &Cfg`).
     #[inline(never)]
@@ -342,6 +365,7 @@ impl Lowerer {
                 }
                 (None, false) => {
                     let n = self.expr(a);
+                    let n = self.constant_reference(a, n);
                     floats.push(self.float_arg(a, n));
                     args.push(n);
                     modes.push(Pass::Value);

@@ -401,6 +401,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         energy_helpers: Vec::new(),
         int_draws: 0,
         vint: None,
+        real_draws: 0,
+        vreal: None,
     };
     for p in &params {
         match p.kind {

@@ -19,6 +19,8 @@ use super::{Rng, literal};
 pub mod families;
 #[path = "ints.rs"]
 mod ints;
+#[path = "real.rs"]
+mod real;
 
 /// Opens a constant (printed as `R::cst(` in the oracles).
 const C0: char = '\u{1}';
@@ -191,6 +193,27 @@ pub const SHAPES: &[(&str, bool)] = &[
     // the counter before an index: the expansion wrote the length as an unsuffixed literal
     // (E0689; README, "Known-bug shapes"; fixed since, the length is written `3usize`).
     ("int_method_local_len", false),
+    // Constructs of real programs, from a fork of the second stream (`build/real.rs`).
+    ("real_block", false),
+    ("real_const_table", false),
+    ("real_const_iter", false),
+    ("real_const_index", false),
+    ("real_predicate", false),
+    ("real_range_contains", false),
+    ("real_swap", false),
+    ("real_swap_slice", false),
+    ("real_closure_assign", false),
+    ("real_closure_array", false),
+    ("real_fold_pairs", false),
+    ("real_fold_tuple", false),
+    ("real_call_path", false),
+    ("real_call_path_tuple", false),
+    ("real_buffer_index_helper", false),
+    ("real_buffer_in_loop", false),
+    // A local index array `let k = [2usize, 0];` declared in a block (a loop body, a branch, after
+    // an early `return`) and passed to a helper that writes into a buffer: the backward sweep
+    // passes `&k` where it is not in scope (E0425; README, "Known-bug shapes").
+    ("real_index_array_in_block", true),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -232,6 +255,23 @@ pub const VIEW_SHAPES: &[&str] = &[
     "int_method_len",
     "int_method_outer_counter",
     "int_method_local_len",
+    "real_block",
+    "real_const_table",
+    "real_const_iter",
+    "real_const_index",
+    "real_predicate",
+    "real_range_contains",
+    "real_swap",
+    "real_swap_slice",
+    "real_closure_assign",
+    "real_closure_array",
+    "real_fold_pairs",
+    "real_fold_tuple",
+    "real_call_path",
+    "real_call_path_tuple",
+    "real_buffer_index_helper",
+    "real_buffer_in_loop",
+    "real_index_array_in_block",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -586,6 +626,12 @@ struct Gen<'e> {
     /// The bound on `vint`, the accumulator of the loops with integer methods (declared first,
     /// added into the result last, as `vsum`), once one has.
     vint: Option<f64>,
+    /// Places where constructs of real programs could have been drawn so far (which seeds the
+    /// stream they are drawn from, [`Gen::extra_real`]).
+    real_draws: usize,
+    /// The bound on `vreal`, the accumulator of those constructs (declared first, added into the
+    /// result last, as `vsum`), once one has.
+    vreal: Option<f64>,
 }
 
 /// An item bound by an iterator loop or a closure (`v`, `w`), with the expressions reading it
@@ -1021,6 +1067,8 @@ impl<'e> Gen<'e> {
             energy_helpers: Vec::new(),
             int_draws: 0,
             vint: None,
+            real_draws: 0,
+            vreal: None,
         }
     }
 
@@ -1635,6 +1683,7 @@ impl Gen<'_> {
             }
             self.extra_statement(&mut lines, None, 0.05);
             self.extra_int_methods(&mut lines, None, 0.03);
+            self.extra_real(&mut lines, None, 0.04);
             if self.extra_accumulation(&mut lines) {
                 accumulations.push(lines.len());
             }
@@ -3581,7 +3630,8 @@ impl Gen<'_> {
                 below,
             };
             self.extra_statement(&mut body, used.then_some(c.clone()), 0.12);
-            self.extra_int_methods(&mut body, used.then_some(c), 0.08);
+            self.extra_int_methods(&mut body, used.then_some(c.clone()), 0.08);
+            self.extra_real(&mut body, used.then_some(c), 0.08);
         }
         if let Some((_, entry, items, _)) = &iter {
             // Every item and the `enumerate` counter are read.
@@ -4660,6 +4710,8 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         energy_helpers: Vec::new(),
         int_draws: 0,
         vint: None,
+        real_draws: 0,
+        vreal: None,
     };
     for p in &params {
         match p.kind {
@@ -4791,6 +4843,11 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     if let Some(bound) = g.vint {
         lines.insert(1, format!("    {NEW}let mut vint: {TY} = {};", lit(0.0)));
         let read = if bound > CAP { "vint.atan()" } else { "vint" };
+        lines.push(format!("    {NEW}{acc} += {read};"));
+    }
+    if let Some(bound) = g.vreal {
+        lines.insert(1, format!("    {NEW}let mut vreal: {TY} = {};", lit(0.0)));
+        let read = if bound > CAP { "vreal.atan()" } else { "vreal" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
     lines.push(g.result(&acc));
@@ -5170,6 +5227,15 @@ fn indented(out: &mut String, text: &str, levels: usize) {
 
 fn emit_flow_chunk(out: &mut String, index: usize, programs: &[FlowProgram], with_macro: bool) {
     out.push_str(FLOW_LINTS);
+    if programs.iter().any(|p| p.shapes.contains("real_block")) {
+        // `const` tables declared where they are used, as in the programs the constructs of
+        // `build/real.rs` come from (a line of the second stream's, so that the modules of the
+        // other programs are printed as before).
+        out.push_str(&render(
+            &format!("{NEW}#[allow(clippy::items_after_statements)]\n"),
+            false,
+        ));
+    }
     let _ = writeln!(out, "mod flow_{index:03} {{");
     if with_macro {
         out.push_str("    use autodiff::differentiate;\n");

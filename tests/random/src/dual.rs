@@ -82,6 +82,26 @@ impl Dual {
         Self { v, d: 0.0 }
     }
 
+    /// Whether the value is finite (a predicate: no derivative).
+    #[must_use]
+    pub const fn is_finite(self) -> bool {
+        self.v.is_finite()
+    }
+
+    /// Whether the value is NaN.
+    #[must_use]
+    pub const fn is_nan(self) -> bool {
+        self.v.is_nan()
+    }
+
+    /// Whether the value's sign bit is set; the distance to 0 is recorded as a kink, as a
+    /// comparison's distance to its tie, since finite differences must not cross it.
+    #[must_use]
+    pub fn is_sign_negative(self) -> bool {
+        near_kink(self.v.abs(), self.d.abs(), self.v.abs());
+        self.v.is_sign_negative()
+    }
+
     /// The seeded input: tangent 1.
     #[must_use]
     pub const fn var(v: f64) -> Self {

@@ -40,6 +40,24 @@ impl Var {
         Self { v, i: CONSTANT }
     }
 
+    /// Whether the value is finite (a predicate: no derivative).
+    #[must_use]
+    pub const fn is_finite(self) -> bool {
+        self.v.is_finite()
+    }
+
+    /// Whether the value is NaN.
+    #[must_use]
+    pub const fn is_nan(self) -> bool {
+        self.v.is_nan()
+    }
+
+    /// Whether the value's sign bit is set.
+    #[must_use]
+    pub const fn is_sign_negative(self) -> bool {
+        self.v.is_sign_negative()
+    }
+
     /// A new node with the given operands and local partial derivatives.
     fn node(v: f64, operands: &[(Self, f64)]) -> Self {
         let mut node: Node = [(CONSTANT, 0.0); 2];

@@ -1819,3 +1819,80 @@ fn swap_permutes_values_and_their_derivatives() {
         );
     }
 }
+
+/// `out[i] = x[idx[i]] · s`, reading its indices from a constant `&[usize]`.
+#[differentiate(reverse, forward, hessian)]
+fn gather_scaled(x: &[f64], idx: &[usize], s: f64, out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[idx[i]] * s;
+    }
+}
+
+/// Local index arrays bound in a branch, a loop body and after an early `return`, passed to a
+/// buffer helper: the helper's derivative in the backward sweep reads them again there.
+#[differentiate(reverse, forward, hessian)]
+fn gathered_in_blocks(x: &[f64], y: f64) -> f64 {
+    if y > 5.0 {
+        return y;
+    }
+    let mut total = 0.0;
+    if y > 0.0 {
+        let k = [1usize, 0];
+        let mut b = [0.0; 2];
+        gather_scaled(x, &k, y, &mut b);
+        total += b[0] * b[1];
+    }
+    for i in 0..2 {
+        let k = [2usize, 1];
+        let mut b = [0.0; 2];
+        gather_scaled(x, &k, y + i as f64, &mut b);
+        total += b[0] - b[1] * b[1];
+    }
+    let k: [usize; 1] = [2];
+    let mut b = [0.0; 1];
+    gather_scaled(x, &k, y, &mut b);
+    total + b[0] * y
+}
+
+#[test]
+fn local_index_arrays_in_blocks_reach_the_backward_sweep() {
+    let x = [0.3, -0.7, 1.1];
+    let y = 0.8;
+    // y > 0: x1 y · x0 y; i = 0, 1: x2 (y + i) - (x1 (y + i))²; then x2 y · y.
+    let value = |x: &[f64], y: f64| {
+        let mut t = x[1] * y * x[0] * y;
+        for i in 0..2 {
+            let s = y + f64::from(i);
+            t += x[2] * s - (x[1] * s) * (x[1] * s);
+        }
+        t + x[2] * y * y
+    };
+    let s: [f64; 2] = [y, y + 1.0];
+    let want_x = [
+        x[1] * y * y,
+        x[0] * y * y - 2.0 * x[1] * (s[0] * s[0] + s[1] * s[1]),
+        s[0] + s[1] + y * y,
+    ];
+    let want_y =
+        2.0 * x[0] * x[1] * y + 2.0 * x[2] - 2.0 * x[1] * x[1] * (s[0] + s[1]) + 2.0 * x[2] * y;
+    let (v, dx, dy) = gathered_in_blocks_grad(&x, y);
+    assert_eq!(v, gathered_in_blocks(&x, y));
+    assert!((v - value(&x, y)).abs() < 1e-14);
+    for j in 0..3 {
+        assert!(
+            (dx[j] - want_x[j]).abs() < 1e-13,
+            "{j}: {} {}",
+            dx[j],
+            want_x[j]
+        );
+    }
+    assert!((dy - want_y).abs() < 1e-13, "{dy} {want_y}");
+    let (_, t) = gathered_in_blocks_jvp(&x, &[0.0, 0.0, 0.0], y, 1.0);
+    assert!((t - want_y).abs() < 1e-13);
+    // Second order along y: d²/dy² = 2 x0 x1 - 4 x1² + 2 x2.
+    let (.., hv_y) = gathered_in_blocks_hvp(&x, &[0.0; 3], y, 1.0);
+    let want_yy = 2.0 * x[0] * x[1] - 4.0 * x[1] * x[1] + 2.0 * x[2];
+    assert!((hv_y - want_yy).abs() < 1e-12, "{hv_y} {want_yy}");
+    // Past the early return: y alone.
+    assert_eq!(gathered_in_blocks_grad(&x, 6.0), (6.0, vec![0.0; 3], 1.0));
+}

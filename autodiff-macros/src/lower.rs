@@ -565,6 +565,23 @@ pub fn associated(item: &ItemFn) -> bool {
                 .any(|s| mentions(chains::stmt(s), "Self")))
 }
 
+/// Whether `e` is an array of integer literals, `[1usize, 0]`, `[-1, 2]` or `[0usize; 3]`.
+pub(super) fn integer_literals(e: &Expr) -> bool {
+    let literal = |e: &Expr| match strip(e) {
+        Expr::Lit(l) => matches!(l.lit, Lit::Int(_)),
+        Expr::Unary(u) => {
+            matches!(u.op, UnOp::Neg(_))
+                && matches!(strip(&u.expr), Expr::Lit(l) if matches!(l.lit, Lit::Int(_)))
+        }
+        _ => false,
+    };
+    match strip(e) {
+        Expr::Array(a) => !a.elems.is_empty() && a.elems.iter().all(literal),
+        Expr::Repeat(r) => literal(&r.expr),
+        _ => false,
+    }
+}
+
 /// The names assigned (`x = ..`, `x op= ..`, `x[i] = ..`) anywhere in the tokens.
 pub(super) fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();

@@ -49,6 +49,25 @@ fn element_type(ty: &syn::Type) -> Option<graph::FloatTy> {
 impl Lowerer {
     /// `let name = ...;` for the values that are not a single node: a closure, an array
     /// literal, `array.map(..)`, a view, `x.into()`. `false` if the value is none of these.
+    /// An array of integer literals bound without `mut` in a branch, a loop or after an early
+    /// `return`, `let k = [1usize, 0];`, declared in the function's own block, before the
+    /// statement being lowered, as a constant table is ([`Lowerer::const_array`]): a call may
+    /// take it as a constant argument, `h(x, &k, &mut out)`, and the call's derivative in the
+    /// backward sweep, outside that block, reads it again. Its value is the same wherever it is
+    /// computed.
+    #[inline(never)]
+    fn hoisted_array(
+        &mut self,
+        a: &syn::ExprArray,
+        elem: Option<graph::FloatTy>,
+        name: &str,
+    ) -> VarId {
+        let inner = self.blocks.split_off(1);
+        let v = self.array_literal(a, elem, name);
+        self.blocks.extend(inner);
+        v
+    }
+
     pub(super) fn let_idiom(&mut self, local: &syn::Local, p: &syn::PatIdent, init: &Expr) -> bool {
         let annotation = match &local.pat {
             Pat::Type(t) => Some(&*t.ty),
@@ -91,7 +110,11 @@ impl Lowerer {
             }
             Expr::Array(a) => {
                 let elem = annotation.and_then(element_type);
-                let v = self.array_literal(a, elem, &name);
+                let v = if !mutable && super::integer_literals(init) {
+                    self.hoisted_array(a, elem, &name)
+                } else {
+                    self.array_literal(a, elem, &name)
+                };
                 self.bind(&p.ident, Bound::Var(v), mutable);
                 true
             }

@@ -212,8 +212,8 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("real_buffer_in_loop", false),
     // A local index array `let k = [2usize, 0];` declared in a block (a loop body, a branch, after
     // an early `return`) and passed to a helper that writes into a buffer: the backward sweep
-    // passes `&k` where it is not in scope (E0425; README, "Known-bug shapes").
-    ("real_index_array_in_block", true),
+    // passed `&k` where it is not in scope (E0425; fixed, README, "Known-bug shapes").
+    ("real_index_array_in_block", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs

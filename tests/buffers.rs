@@ -1845,7 +1845,7 @@ fn gathered_in_blocks(x: &[f64], y: f64) -> f64 {
     for i in 0..2 {
         let k = [2usize, 1];
         let mut b = [0.0; 2];
-        gather_scaled(x, &k, y + i as f64, &mut b);
+        gather_scaled(x, &k, y + f64::from(i), &mut b);
         total += b[0] - b[1] * b[1];
     }
     let k: [usize; 1] = [2];

@@ -1837,12 +1837,7 @@ pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStrea
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
-    let active: Vec<(usize, &crate::graph::Param)> = graph
-        .params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.active)
-        .collect();
+    let active = active_params(graph);
     // A function with out-parameters gets `f_vjp_into` only: the seeds of its outputs are
     // buffers of the caller's.
     let outs = graph.params.iter().any(crate::graph::Param::out);
@@ -2315,17 +2310,22 @@ fn loop_notes(fusion_notes: &[String]) -> Vec<String> {
     lines
 }
 
+/// The active parameters of `graph`, with their places among all the parameters.
+fn active_params(graph: &Graph) -> Vec<(usize, &crate::graph::Param)> {
+    graph
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.active)
+        .collect()
+}
+
 /// The body of the gradient function for `adjoint`, with the names of its inputs, its seed's
 /// name and the declarations of array gradients that come first.
 fn laid_out(adjoint: &Adjoint) -> (Inputs, Option<Ident>, Vec<TokenStream>, TokenStream) {
     let graph = &adjoint.graph;
     let mut inputs = Inputs::new(graph);
-    let active: Vec<(usize, &crate::graph::Param)> = graph
-        .params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.active)
-        .collect();
+    let active = active_params(graph);
     let unit = graph.sig.returns_unit();
     let seed = adjoint.seed.map(|s| {
         let ident = inputs.namer.fresh("seed");

@@ -104,6 +104,21 @@ impl Reverse {
         })
     }
 
+    /// The length of what a call is passed of `input`: the part `bounds[0]..bounds[1]`, or the
+    /// whole array, emitted here.
+    fn part_len(&mut self, input: VarId, part: Option<&[NodeId]>) -> NodeId {
+        let len = match part {
+            Some(bounds) => self.push_node(
+                Op::Prim(crate::prim::Prim::Sub),
+                vec![bounds[1], bounds[0]],
+                Ty::Int,
+            ),
+            None => self.push_node(Op::Len(input), vec![], Ty::Int),
+        };
+        self.emit(Stmt::Node(len));
+        len
+    }
+
     /// The length of array `v`, as the backward code here can read it.
     fn length_here(&mut self, v: VarId) -> NodeId {
         match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
@@ -303,15 +318,7 @@ impl Reverse {
                         // the length of the part passed (not of the whole array: a part of a
                         // long constant array is passed in every iteration of a loop).
                         None => {
-                            let len = match &part {
-                                Some(bounds) => self.push_node(
-                                    Op::Prim(crate::prim::Prim::Sub),
-                                    vec![bounds[1], bounds[0]],
-                                    Ty::Int,
-                                ),
-                                None => self.push_node(Op::Len(input), vec![], Ty::Int),
-                            };
-                            self.emit(Stmt::Node(len));
+                            let len = self.part_len(input, part.as_deref());
                             (Op::Array(self.scratch(x_ty, len), 0), vec![])
                         }
                     };
@@ -401,15 +408,7 @@ impl Reverse {
         input: VarId,
         part: Option<Vec<NodeId>>,
     ) -> (VarId, Aliased) {
-        let len = match &part {
-            Some(bounds) => self.push_node(
-                Op::Prim(crate::prim::Prim::Sub),
-                vec![bounds[1], bounds[0]],
-                Ty::Int,
-            ),
-            None => self.push_node(Op::Len(input), vec![], Ty::Int),
-        };
-        self.emit(Stmt::Node(len));
+        let len = self.part_len(input, part.as_deref());
         let scratch = self.scratch(ty, len);
         let add = Aliased {
             adjoint: d,

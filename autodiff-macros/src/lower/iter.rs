@@ -1216,16 +1216,7 @@ impl Lowerer {
             cx.assign_to(&c.body, &target);
             cx.scopes.close();
         });
-        self.emit(graph::Stmt::For(graph::Loop {
-            counter,
-            name: "i".to_owned(),
-            start,
-            end,
-            inclusive: false,
-            reverse,
-            body,
-        }));
-        self.forget();
+        self.fold_loop(counter, start, end, reverse, body);
         Some(Item::Tuple(
             accs.iter()
                 .map(|&v| Item::Value(self.read(v, span)))
@@ -1306,6 +1297,20 @@ impl Lowerer {
             let next = step(cx, current, item);
             cx.set(acc, next);
         });
+        self.fold_loop(counter, start, end, reverse, body);
+        self.read(acc, span)
+    }
+
+    /// The loop of a `fold` (or `sum`, `product`) over the items `start..end`, its counter `i`,
+    /// after which the values the body computed are forgotten.
+    fn fold_loop(
+        &mut self,
+        counter: usize,
+        start: NodeId,
+        end: NodeId,
+        reverse: bool,
+        body: graph::Block,
+    ) {
         self.emit(graph::Stmt::For(graph::Loop {
             counter,
             name: "i".to_owned(),
@@ -1316,7 +1321,6 @@ impl Lowerer {
             body,
         }));
         self.forget();
-        self.read(acc, span)
     }
 
     /// `let f = |x| ..;`: remembered with what its free names are bound to now.

@@ -849,3 +849,47 @@ pub mod generic_outputs {
         }
     }
 }
+
+/// Associated functions that neither take `self` nor name `Self`, whose siblings call one
+/// another as `Self::..`.
+pub mod associated {
+    use autodiff::differentiate;
+
+    /// A namespace of formulas.
+    pub struct Formulas;
+
+    impl Formulas {
+        /// `x² y`.
+        #[differentiate(hessian)]
+        #[must_use]
+        pub fn mixed(x: f64, y: f64) -> f64 {
+            x * x * y
+        }
+
+        /// The sum of squares of a slice.
+        #[differentiate(reverse, forward, hessian)]
+        #[must_use]
+        pub fn squares(x: &[f64]) -> f64 {
+            x.iter().map(|v| v * v).sum()
+        }
+
+        /// Polar to Cartesian coordinates.
+        #[differentiate(reverse, forward, hessian)]
+        #[must_use]
+        pub fn polar(r: f64, a: f64) -> [f64; 2] {
+            [r * a.cos(), r * a.sin()]
+        }
+
+        /// A private helper used only through its gradient.
+        #[differentiate]
+        fn cubes(x: &[f64]) -> f64 {
+            x.iter().map(|v| v * v * v).sum()
+        }
+
+        /// The gradient of the private helper.
+        #[must_use]
+        pub fn cubes_gradient(x: &[f64]) -> Vec<f64> {
+            Self::cubes_grad(x).1
+        }
+    }
+}

@@ -11,14 +11,25 @@ use syn::ItemFn;
 use crate::options::Options;
 use crate::{draw, emit, forward, lower, options, outputs, reverse, second};
 
+pub mod context;
+
+use context::Place;
+
 /// The stack of the thread that expands a function nested beyond the limits of rustc's 8 MiB:
 /// reserved, and used only as deep as the function needs (a few megabytes for the deepest
 /// nesting rustc itself compiles).
 const DEEP_STACK: usize = 1 << 30;
 
-/// Expands `#[differentiate(attr)] item`.
+/// Expands `#[differentiate(attr)] item`, a function written at module level or where its
+/// tokens show it.
+#[cfg(test)]
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
-    let (head, generated) = parts(attr, item);
+    differentiate_in(attr, item, Place::Free)
+}
+
+/// Expands `#[differentiate(attr)] item`, a function written in the block `place`.
+pub fn differentiate_in(attr: TokenStream, item: &TokenStream, place: Place) -> TokenStream {
+    let (head, generated) = parts(attr, item, place);
     quote!(#head #item #generated)
 }
 
@@ -28,9 +39,13 @@ pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
 /// that thread reads and writes them as text, with `proc_macro2`'s own implementation: its
 /// output has no spans, so the function's own tokens are kept from the input and an error of
 /// the deep expansion points at the attribute.
-pub fn differentiate_at_any_depth(attr: &TokenStream, item: &TokenStream) -> TokenStream {
+pub fn differentiate_at_any_depth(
+    attr: &TokenStream,
+    item: &TokenStream,
+    place: Place,
+) -> TokenStream {
     lower::take_limit_met();
-    let expanded = differentiate(attr.clone(), item);
+    let expanded = differentiate_in(attr.clone(), item, place);
     if !lower::take_limit_met() {
         return expanded;
     }
@@ -43,7 +58,7 @@ pub fn differentiate_at_any_depth(attr: &TokenStream, item: &TokenStream) -> Tok
             lower::set_deep();
             let attr: TokenStream = attr_text.parse().expect("printed tokens parse again");
             let item: TokenStream = item_text.parse().expect("printed tokens parse again");
-            let (head, generated) = parts(attr, &item);
+            let (head, generated) = parts(attr, &item, place);
             (head.to_string(), generated.to_string())
         })
         .map(std::thread::JoinHandle::join);
@@ -62,7 +77,8 @@ pub fn differentiate_at_any_depth(attr: &TokenStream, item: &TokenStream) -> Tok
 
 /// What goes before the function as written (attributes) and after it (the generated
 /// functions, or the errors).
-fn parts(attr: TokenStream, item: &TokenStream) -> (TokenStream, TokenStream) {
+fn parts(attr: TokenStream, item: &TokenStream, place: Place) -> (TokenStream, TokenStream) {
+    lower::set_in_impl(place == Place::Associated);
     if let Some(span) = nested_too_deep(item) {
         lower::met_limit();
         let error = syn::Error::new(
@@ -88,12 +104,25 @@ fn parts(attr: TokenStream, item: &TokenStream) -> (TokenStream, TokenStream) {
             return (TokenStream::new(), error);
         }
     };
+    if place == Place::TraitImpl {
+        let f = &function.sig.ident;
+        let error = syn::Error::new(
+            f.span(),
+            format!(
+                "`#[differentiate]` cannot add `{f}_grad` and the other functions it generates to a trait's `impl` block, which holds only the trait's items: differentiate a free function or a method of an inherent `impl` block with this body, and call it from `{f}`"
+            ),
+        )
+        .into_compile_error();
+        lower::dispose(function);
+        return (TokenStream::new(), error);
+    }
     // The function as written is its tokens: printing the parsed function again would recurse
     // down every chain of binary operators in it, a sum of thousands of terms as deep as long.
     let generated = generate(attr, &function);
-    // A function without receiver that does not name `Self` may be a free function or an
-    // associated one: generated code cannot name it (`f` or `Self::f`) to mark it used, so it
-    // is allowed to be unused, as a crate that only calls `f_grad` leaves it.
+    // A function without receiver that does not name `Self`, where its source file does not
+    // show an `impl` block around it, may be a free function or an associated one: generated
+    // code cannot name it (`f` or `Self::f`) to mark it used, so it is allowed to be unused, as
+    // a crate that only calls `f_grad` leaves it.
     let allow = (!lower::has_receiver(&function) && !lower::associated(&function))
         .then(|| quote!(#[allow(dead_code)]));
     lower::dispose(function);

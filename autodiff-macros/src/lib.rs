@@ -37,13 +37,15 @@ pub fn differentiate(
     attr: proc_macro::TokenStream,
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
+    let item_tokens = item.clone();
     let item: proc_macro2::TokenStream = item.into();
     let attr: proc_macro2::TokenStream = attr.into();
     // A bug in the macro must not take the user's function down with it: the function is still
     // emitted, with an error that asks for a report. (Tests call `expand` directly, so a panic
     // there still fails them.)
     let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        expand::differentiate_at_any_depth(&attr, &item)
+        let place = expand::context::place(&item_tokens);
+        expand::differentiate_at_any_depth(&attr, &item, place)
     }));
     match expanded {
         Ok(tokens) => tokens.into(),

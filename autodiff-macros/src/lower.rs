@@ -59,6 +59,9 @@ thread_local! {
     static DEEP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Whether a limit of nesting has refused something since it was last asked.
     static LIMIT_MET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether the function being expanded is written in an `impl` block or a `trait`, as its
+    /// source file says (`expand::context`).
+    static IN_IMPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// How deeply expressions may nest on this thread.
@@ -82,6 +85,11 @@ pub(super) fn max_chain() -> usize {
 /// Gives this thread the limits of a large stack.
 pub(crate) fn set_deep() {
     DEEP.set(true);
+}
+
+/// Records whether the function being expanded is written in an `impl` block or a `trait`.
+pub(crate) fn set_in_impl(in_impl: bool) {
+    IN_IMPL.set(in_impl);
 }
 
 /// Records that a limit of nesting refused something.
@@ -551,12 +559,13 @@ pub fn has_receiver(item: &ItemFn) -> bool {
         .any(|a| matches!(a, FnArg::Receiver(_)))
 }
 
-/// Whether a function without receiver names `Self`, in its signature or its body: it is an
-/// associated function of an `impl` block, which generated code names as `Self::f`. (A function
-/// that does not name `Self` reads the same inside an `impl` block as outside.)
+/// Whether a function without receiver is an associated function of an `impl` block or a
+/// `trait`, which generated code names as `Self::f`: it names `Self`, in its signature or its
+/// body, or its source file shows the block around it (`expand::context`).
 pub fn associated(item: &ItemFn) -> bool {
     !has_receiver(item)
-        && (mentions(item.sig.to_token_stream(), "Self")
+        && (IN_IMPL.get()
+            || mentions(item.sig.to_token_stream(), "Self")
             // Printed a statement at a time without recursion: a body may be one long chain.
             || item
                 .block

@@ -233,7 +233,10 @@ impl<'g> Sweep<'g> {
             if let Op::Pop(v) = node.op {
                 walk.mutated.insert(v);
             }
-            // So are the buffers a call writes into.
+            // So are the scratch buffers of `g_grad_into`, and the buffers a call writes into.
+            if let Op::CallGrad(c) = &node.op {
+                walk.mutated.extend(c.scratch.iter().copied());
+            }
             if let Op::Invoke(invoke) = &node.op {
                 for (a, mode) in node.args.iter().zip(&invoke.modes) {
                     if let (crate::graph::Pass::Mut, Op::Array(v, _) | Op::Part(v)) =
@@ -1121,6 +1124,7 @@ impl<'g> Sweep<'g> {
                     Prec::Atom,
                 )
             }
+            Op::CallGrad(c) if !c.scratch.is_empty() => self.call_grad_into(c, &node.args, span),
             Op::CallGrad(c) => {
                 let name = format_ident!("{}_grad", c.name, span = c.name.span());
                 let call = self.call(c, &name, &node.args, span).tokens;
@@ -1245,6 +1249,48 @@ impl<'g> Sweep<'g> {
             ),
             None => Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom),
         }
+    }
+
+    /// `g_grad_into(args, buffers)` of a function differentiated beside this one, as a tuple
+    /// shaped like `g_grad`'s: the value, then an entry per float argument, a slice's gradient
+    /// borrowed from the scratch buffer passed after it (zeroed first, its memory kept from call
+    /// to call). Each slice is bound first, as `&[T]` (a `&mut` out-parameter reborrowed), so
+    /// that its length sizes the buffer.
+    fn call_grad_into(&self, c: &crate::graph::Callee, args: &[NodeId], span: Span) -> Code {
+        let name = format_ident!("{}_grad_into", c.name, span = c.name.span());
+        let prefix = &c.prefix;
+        let buffers = c.buffers.as_deref().unwrap_or_default();
+        let mut scratch = c.scratch.iter();
+        let (mut bound, mut slices, mut passed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut entries = vec![quote!(g_.0)];
+        let mut scalars = 0;
+        for (i, (&a, &float)) in args.iter().zip(&c.floats).enumerate() {
+            let value = respan(self.operand(a).tokens, span);
+            if buffers.get(i) == Some(&true) {
+                let arg = format_ident!("a{}_", i);
+                let s = self.var(*scratch.next().expect("a scratch buffer per slice"));
+                slices.push(quote!(::autodiff::private::slice(#value)));
+                passed.push(quote!(#arg));
+                passed.push(quote!(::autodiff::private::zeroed(&mut #s, #arg.len())));
+                bound.push(arg);
+                entries.push(quote!(&#s[..]));
+            } else {
+                passed.push(value);
+                if float {
+                    scalars += 1;
+                    let k = syn::Index::from(scalars);
+                    entries.push(quote!(g_.#k));
+                }
+            }
+        }
+        Code::new(
+            quote_spanned!(span=> {
+                let (#(#bound,)*) = (#(#slices,)*);
+                let g_ = #prefix #name(#(#passed),*);
+                (#(#entries,)*)
+            }),
+            Prec::Atom,
+        )
     }
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {

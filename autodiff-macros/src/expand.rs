@@ -13,7 +13,7 @@ use crate::{draw, emit, forward, lower, options, outputs, reverse, second};
 
 pub mod context;
 
-use context::Place;
+use context::{Context, Place};
 
 /// The stack of the thread that expands a function nested beyond the limits of rustc's 8 MiB:
 /// reserved, and used only as deep as the function needs (a few megabytes for the deepest
@@ -24,12 +24,12 @@ const DEEP_STACK: usize = 1 << 30;
 /// tokens show it.
 #[cfg(test)]
 pub fn differentiate(attr: TokenStream, item: &TokenStream) -> TokenStream {
-    differentiate_in(attr, item, Place::Free)
+    differentiate_in(attr, item, &Context::default())
 }
 
-/// Expands `#[differentiate(attr)] item`, a function written in the block `place`.
-pub fn differentiate_in(attr: TokenStream, item: &TokenStream, place: Place) -> TokenStream {
-    let (head, generated) = parts(attr, item, place);
+/// Expands `#[differentiate(attr)] item`, a function written where `context` says.
+pub fn differentiate_in(attr: TokenStream, item: &TokenStream, context: &Context) -> TokenStream {
+    let (head, generated) = parts(attr, item, context);
     quote!(#head #item #generated)
 }
 
@@ -42,10 +42,10 @@ pub fn differentiate_in(attr: TokenStream, item: &TokenStream, place: Place) -> 
 pub fn differentiate_at_any_depth(
     attr: &TokenStream,
     item: &TokenStream,
-    place: Place,
+    context: Context,
 ) -> TokenStream {
     lower::take_limit_met();
-    let expanded = differentiate_in(attr.clone(), item, place);
+    let expanded = differentiate_in(attr.clone(), item, &context);
     if !lower::take_limit_met() {
         return expanded;
     }
@@ -58,7 +58,7 @@ pub fn differentiate_at_any_depth(
             lower::set_deep();
             let attr: TokenStream = attr_text.parse().expect("printed tokens parse again");
             let item: TokenStream = item_text.parse().expect("printed tokens parse again");
-            let (head, generated) = parts(attr, &item, place);
+            let (head, generated) = parts(attr, &item, &context);
             (head.to_string(), generated.to_string())
         })
         .map(std::thread::JoinHandle::join);
@@ -77,8 +77,9 @@ pub fn differentiate_at_any_depth(
 
 /// What goes before the function as written (attributes) and after it (the generated
 /// functions, or the errors).
-fn parts(attr: TokenStream, item: &TokenStream, place: Place) -> (TokenStream, TokenStream) {
-    lower::set_in_impl(place == Place::Associated);
+fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStream, TokenStream) {
+    let place = context.place;
+    lower::set_context(place == Place::Associated, context.siblings.clone());
     if let Some(span) = nested_too_deep(item) {
         lower::met_limit();
         let error = syn::Error::new(
@@ -210,6 +211,7 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
         }
     }
     if options.hessian {
+        let graph = graph.clone().without_grad_into();
         let adjoint = reverse::reverse(graph.clone());
         let hvp = second::hvp(&graph, adjoint);
         emit::second::hvp_fns(&hvp).to_tokens(&mut out);

@@ -228,6 +228,14 @@ pub struct Callee {
     pub name: Ident,
     /// Which arguments are floats, each with an entry in `g_grad`'s result.
     pub floats: Vec<bool>,
+    /// For a function differentiated in the same block, whose `g_grad_into` exists: for each
+    /// argument, whether it is a slice after which `g_grad_into` takes a buffer into which it
+    /// adds the slice's gradient.
+    pub buffers: Option<Vec<bool>>,
+    /// Of a `CallGrad` the reverse pass makes a call of `g_grad_into`: the scratch buffer passed
+    /// after each slice argument, zeroed before the call, whose gradient `CallGrad`'s tuple
+    /// borrows where `g_grad`'s holds a `Vec`. Empty for a call of `g_grad`.
+    pub scratch: Vec<VarId>,
 }
 
 impl Callee {
@@ -971,6 +979,17 @@ impl Graph {
     pub fn push(&mut self, node: Node) -> NodeId {
         self.nodes.push(node);
         NodeId(self.nodes.len() - 1)
+    }
+
+    /// Every call through `g_grad` alone, as the second order needs (`g_hvp` has no `_into`
+    /// form that the forward pass over the reverse one could call).
+    pub fn without_grad_into(mut self) -> Self {
+        for node in &mut self.nodes {
+            if let Op::Call(c) = &mut node.op {
+                c.buffers = None;
+            }
+        }
+        self
     }
 
     /// Leaves and negated literals are written inline wherever they are used: they cost nothing

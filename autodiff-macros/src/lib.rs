@@ -44,8 +44,8 @@ pub fn differentiate(
     // emitted, with an error that asks for a report. (Tests call `expand` directly, so a panic
     // there still fails them.)
     let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let place = expand::context::place(&item_tokens);
-        expand::differentiate_at_any_depth(&attr, &item, place)
+        let context = expand::context::context(&item_tokens);
+        expand::differentiate_at_any_depth(&attr, &item, context)
     }));
     match expanded {
         Ok(tokens) => tokens.into(),

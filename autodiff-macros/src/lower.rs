@@ -20,6 +20,7 @@ use syn::{
     BinOp, Block, Expr, FnArg, Ident, Item, ItemFn, Lit, Local, Pat, ReturnType, Stmt, Type, UnOp,
 };
 
+use crate::expand::context::ParamKind;
 use crate::graph::{
     self, CastTo, CmpOp, FloatTy, Graph, LitValue, Node, NodeId, Op, Param, Shape, Ty, Var, VarId,
 };
@@ -62,6 +63,10 @@ thread_local! {
     /// Whether the function being expanded is written in an `impl` block or a `trait`, as its
     /// source file says (`expand::context`).
     static IN_IMPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The functions differentiated in the same block as the one being expanded that have
+    /// `g_grad_into`, with their parameters, as its source file says (`expand::context`).
+    static SIBLINGS: std::cell::RefCell<HashMap<String, Vec<ParamKind>>> =
+        std::cell::RefCell::new(HashMap::new());
 }
 
 /// How deeply expressions may nest on this thread.
@@ -87,9 +92,11 @@ pub(crate) fn set_deep() {
     DEEP.set(true);
 }
 
-/// Records whether the function being expanded is written in an `impl` block or a `trait`.
-pub(crate) fn set_in_impl(in_impl: bool) {
+/// Records what the source file says of the function being expanded: whether it is written in
+/// an `impl` block or a `trait`, and its siblings with `g_grad_into`.
+pub(crate) fn set_context(in_impl: bool, siblings: HashMap<String, Vec<ParamKind>>) {
     IN_IMPL.set(in_impl);
+    SIBLINGS.set(siblings);
 }
 
 /// Records that a limit of nesting refused something.
@@ -2835,12 +2842,56 @@ impl Lowerer {
                 _ => None,
             })
             .unwrap_or(Ty::Float(None));
+        let buffers = self.sibling_buffers(&prefix, name, &ids);
         let callee = graph::Callee {
             prefix,
             name: name.clone(),
             floats,
+            buffers,
+            scratch: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
+    }
+
+    /// For a call `g(args)` of a function differentiated in the same block, with `g_grad_into`:
+    /// for each argument, whether it is a slice after which `g_grad_into` takes a buffer. `None`
+    /// where the arguments do not match `g`'s parameters as its source reads (`g_grad` is then
+    /// called, as for any function).
+    #[inline(never)]
+    fn sibling_buffers(
+        &self,
+        prefix: &TokenStream,
+        name: &Ident,
+        args: &[NodeId],
+    ) -> Option<Vec<bool>> {
+        let prefix = prefix.to_string();
+        let by_name = match prefix.as_str() {
+            "" => !IN_IMPL.get(),
+            "Self ::" => IN_IMPL.get(),
+            _ => false,
+        };
+        if !by_name {
+            return None;
+        }
+        let params = SIBLINGS.with_borrow(|s| s.get(&name.to_string()).cloned())?;
+        if params.len() != args.len() {
+            return None;
+        }
+        params
+            .iter()
+            .zip(args)
+            .map(|(param, &a)| {
+                let node = &self.nodes[a.0];
+                let array = matches!(node.op, Op::Array(..) | Op::Part(_));
+                let float = matches!(node.ty, Ty::Float(_));
+                match param {
+                    ParamKind::Slice if array && float => Some(true),
+                    ParamKind::Float if !array && float => Some(false),
+                    ParamKind::Constant if !float => Some(false),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// Lowers the arguments of a table operation and builds its node.

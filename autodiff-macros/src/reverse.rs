@@ -196,6 +196,10 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
                 out.push(stmt.clone());
                 continue;
             }
+            let mut callee = callee.clone();
+            if let Some(buffers) = &callee.buffers {
+                callee.scratch = sibling_scratch(graph, buffers, &node.args);
+            }
             let grad = graph.push(Node {
                 op: Op::CallGrad(callee.clone()),
                 args: node.args.clone(),
@@ -252,6 +256,34 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
     let body = graph.body.clone();
     graph.body = visit(graph, &body, &mut calls);
     calls
+}
+
+/// For a call of `g_grad_into` (a function differentiated beside this one): a scratch buffer
+/// for each slice argument, which the call zeroes and adds the slice's gradient into, declared
+/// once where the function starts ([`Reverse::call_declarations`]).
+fn sibling_scratch(graph: &mut Graph, buffers: &[bool], args: &[NodeId]) -> Vec<VarId> {
+    let mut scratch = Vec::new();
+    for (&buffer, &a) in buffers.iter().zip(args) {
+        if !buffer {
+            continue;
+        }
+        let ty = graph.node(a).ty;
+        let empty = graph.push(Node::new(
+            Op::Lit(crate::graph::LitValue::Int(0), None),
+            vec![],
+            Ty::Int,
+        ));
+        graph.vars.push(Var {
+            name: "scratch".to_owned(),
+            ty,
+            shape: Shape::Buffer(empty),
+            active: false,
+            param: None,
+            span: proc_macro2::Span::call_site(),
+        });
+        scratch.push(VarId(graph.vars.len() - 1));
+    }
+    scratch
 }
 
 /// The most loops reversed for fusion, each at the cost of saving the pass's state.
@@ -379,6 +411,15 @@ pub fn reverse_assuming(graph: &Graph) -> Option<Adjoint> {
 
 fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
     let calls = evaluate_calls_once(&mut graph);
+    let sibling_scratch: Vec<VarId> = graph
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::CallGrad(c) => Some(c.scratch.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     hoist::hoist(&mut graph);
     let mut body = graph.body.clone();
     let infinite = rules::has_infinite_derivative(&graph, Mode::Reverse);
@@ -415,7 +456,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         calls,
         array_tapes: HashMap::new(),
         parts: HashMap::new(),
-        scratch: Vec::new(),
+        scratch: sibling_scratch,
         snapshots: HashMap::new(),
         counters: HashMap::new(),
         undone: HashSet::new(),
@@ -582,6 +623,18 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
                 && live.get(i).copied().unwrap_or(false)
             {
                 used.insert(v);
+            }
+        }
+        // The scratch buffers of the calls of `g_grad_into` the forward sweep makes.
+        let mut open = vec![&forward[..]];
+        while let Some(code) = open.pop() {
+            for stmt in code {
+                if let Stmt::Node(n) = stmt
+                    && let Op::CallGrad(c) = &g.node(*n).op
+                {
+                    used.extend(c.scratch.iter().copied());
+                }
+                open.extend(stmt.blocks().into_iter().map(|b| &b.0[..]));
             }
         }
         used

@@ -283,6 +283,28 @@ pub fn buffer<'a, T>(buffer: &'a mut [T], len: usize, message: &'static str) -> 
     &mut buffer[..len]
 }
 
+/// `slice` as a shared slice: an argument of a call of a differentiated sibling's
+/// `g_grad_into`, bound before the call (`&mut` reborrowed, a `Vec` or an array coerced).
+#[inline]
+#[must_use]
+pub fn slice<T>(slice: &[T]) -> &[T] {
+    slice
+}
+
+/// `buffer` emptied and filled with `len` zeros, in the memory it already has: the scratch
+/// buffer a call of a differentiated sibling's `g_grad_into` adds a slice's gradient into.
+#[inline]
+pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buffer.capacity() < len {
+        // A first call: an allocation of exactly `len` (see `zeros`).
+        *buffer = zeros(len, T::zero());
+    } else {
+        buffer.clear();
+        buffer.resize(len, T::zero());
+    }
+    buffer
+}
+
 /// Panics with `message` unless `left == right`, as `assert_eq!(left, right, message)` would:
 /// the check of a slice that must have another's length.
 #[allow(clippy::inline_always)]

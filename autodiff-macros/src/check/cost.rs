@@ -625,6 +625,15 @@ fn expand_file() {
     let source = std::fs::read_to_string(&input).expect("read AUTODIFF_EXPAND_IN");
     let (expanded, count, spent) = on_stack(COMPILER_STACK, move || {
         let file: syn::File = syn::parse_file(&source).expect("the input parses");
+        // Where each function is, as the macro reads it from the file: by name, the first.
+        let functions = crate::expand::context::functions(&source);
+        let context = |name: String| {
+            functions
+                .iter()
+                .find(|g| g.name == name)
+                .map(|g| crate::expand::context::of(&functions, &name, g.line))
+                .unwrap_or_default()
+        };
         let mut items = Vec::new();
         let (mut count, mut spent) = (0, Duration::ZERO);
         // The attribute's arguments, if `attrs` holds `#[differentiate(..)]`, which it loses.
@@ -640,9 +649,9 @@ fn expand_file() {
                 _ => TokenStream::new(),
             })
         };
-        let mut expand = |args: TokenStream, tokens: TokenStream| -> syn::File {
+        let mut expand = |args: TokenStream, name: &syn::Ident, tokens: TokenStream| -> syn::File {
             let start = Instant::now();
-            let out = differentiate(args, &tokens);
+            let out = crate::expand::differentiate_in(args, &tokens, &context(name.to_string()));
             spent += start.elapsed();
             count += 1;
             syn::parse2(out).expect("the expansion parses")
@@ -650,7 +659,9 @@ fn expand_file() {
         for item in file.items {
             match item {
                 syn::Item::Fn(mut f) => match take_attribute(&mut f.attrs) {
-                    Some(args) => items.extend(expand(args, f.to_token_stream()).items),
+                    Some(args) => {
+                        items.extend(expand(args, &f.sig.ident, f.to_token_stream()).items);
+                    }
                     None => items.push(syn::Item::Fn(f)),
                 },
                 // Methods: each expanded in its `impl` block.
@@ -665,7 +676,7 @@ fn expand_file() {
                             impl_items.push(syn::ImplItem::Fn(f));
                             continue;
                         };
-                        let out = expand(args, f.to_token_stream());
+                        let out = expand(args, &f.sig.ident, f.to_token_stream());
                         impl_items.extend(out.items.into_iter().map(|item| match item {
                             syn::Item::Fn(f) => syn::parse_quote!(#f),
                             other => syn::ImplItem::Verbatim(other.to_token_stream()),

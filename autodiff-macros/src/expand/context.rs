@@ -9,6 +9,11 @@
 //! function's span, and finds the block around the line of the function's name. A function it
 //! cannot find there (written by a macro, or a file the compiler does not name) is taken to be
 //! free, or associated where its tokens say so.
+//!
+//! The same reading tells which functions of the same block carry `#[differentiate]` with
+//! `f_grad_into` (reverse mode, every float parameter, slices among them, one float out): a
+//! call of such a sibling adds its gradients into scratch buffers the caller keeps, instead of
+//! receiving a new `Vec` from `g_grad` at each call.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,9 +21,10 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// The block a function is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Place {
     /// At module level or in a function's body, or not found.
+    #[default]
     Free,
     /// An associated function of an `impl Type` block or a `trait` definition: siblings are
     /// named `Self::f_grad`.
@@ -27,30 +33,58 @@ pub enum Place {
     TraitImpl,
 }
 
-/// The functions of one source file: name, line of the name, and place.
-type Functions = Vec<(String, usize, Place)>;
+/// How a parameter of a differentiated sibling takes part in its `g_grad_into`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A float (`f64`, `f32`, or a type parameter): a scalar entry in the result.
+    Float,
+    /// A slice of floats: a buffer follows it, into which its gradient is added.
+    Slice,
+    /// Anything else, passed as it is, with no entry.
+    Constant,
+}
+
+/// What the driver learns from the function's source file.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    pub place: Place,
+    /// The functions of the same block whose `g_grad_into` exists, with their parameters.
+    pub siblings: HashMap<String, Vec<ParamKind>>,
+}
+
+/// A function of a source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    pub name: String,
+    /// The line of its name.
+    pub line: usize,
+    pub place: Place,
+    /// The block it is written in, numbered in the order the blocks are read.
+    pub block: usize,
+    /// Its parameters, if it has `g_grad_into`.
+    pub grad_into: Option<Vec<ParamKind>>,
+}
 
 /// A file read: when it was modified, its length, and its functions.
-type Read = (Option<SystemTime>, u64, Functions);
+type Read = (Option<SystemTime>, u64, Vec<Function>);
 
 thread_local! {
     /// The functions of each file read, with the time it was modified and its length, so that a
     /// process that expands the file again after an edit reads it again.
-    static FILES: RefCell<HashMap<PathBuf, Read>> =
-        RefCell::new(HashMap::new());
+    static FILES: RefCell<HashMap<PathBuf, Read>> = RefCell::new(HashMap::new());
 }
 
-/// Where the function `item` (the attribute's input) is written.
-pub fn place(item: &proc_macro::TokenStream) -> Place {
+/// What the source file says of the function `item` (the attribute's input).
+pub fn context(item: &proc_macro::TokenStream) -> Context {
     let Some(name) = name(item) else {
-        return Place::Free;
+        return Context::default();
     };
     let Some(path) = name.span().local_file() else {
-        return Place::Free;
+        return Context::default();
     };
     let line = name.span().line();
     let Ok(meta) = std::fs::metadata(&path) else {
-        return Place::Free;
+        return Context::default();
     };
     let stamp = (meta.modified().ok(), meta.len());
     FILES.with_borrow_mut(|files| {
@@ -59,18 +93,39 @@ pub fn place(item: &proc_macro::TokenStream) -> Place {
             .is_some_and(|(modified, len, _)| (*modified, *len) == stamp);
         if !fresh {
             let Ok(text) = std::fs::read_to_string(&path) else {
-                return Place::Free;
+                return Context::default();
             };
             files.insert(path.clone(), (stamp.0, stamp.1, functions(&text)));
         }
-        let functions = &files[&path].2;
         let name = name.to_string();
         let name = name.strip_prefix("r#").unwrap_or(&name);
+        of(&files[&path].2, name, line)
+    })
+}
+
+/// The context of the function `name` whose name is on `line`, among a file's `functions`.
+pub fn of(functions: &[Function], name: &str, line: usize) -> Context {
+    let Some(f) = functions.iter().find(|f| f.name == name && f.line == line) else {
+        return Context::default();
+    };
+    // A name written twice in the block (under `#[cfg]`s) is left out: which one is compiled is
+    // not known here.
+    let once = |g: &Function| {
         functions
             .iter()
-            .find(|(n, l, _)| n == name && *l == line)
-            .map_or(Place::Free, |(_, _, place)| *place)
-    })
+            .filter(|h| h.block == g.block && h.name == g.name)
+            .count()
+            == 1
+    };
+    let siblings = functions
+        .iter()
+        .filter(|g| g.block == f.block && g.name != f.name && once(g))
+        .filter_map(|g| Some((g.name.clone(), g.grad_into.clone()?)))
+        .collect();
+    Context {
+        place: f.place,
+        siblings,
+    }
 }
 
 /// The name of the function: the identifier after `fn` among the item's own tokens.
@@ -87,18 +142,26 @@ fn name(item: &proc_macro::TokenStream) -> Option<proc_macro::Ident> {
 }
 
 /// Every function of a source file, with the line of its name and the block it is in.
-pub fn functions(text: &str) -> Functions {
+pub fn functions(text: &str) -> Vec<Function> {
     let mut found = Vec::new();
     // Without recursion: a file's nesting is as deep as its braces.
     let mut open = vec![(lex(text), Place::Free)];
+    let mut blocks = 0;
     while let Some((trees, here)) = open.pop() {
+        blocks += 1;
         // Where the current item's header starts: after the last `;` or block.
         let mut start = 0;
         for (i, t) in trees.iter().enumerate() {
             match t {
                 Tree::Ident(f, _) if f == "fn" => {
                     if let Some(Tree::Ident(name, line)) = trees.get(i + 1) {
-                        found.push((name.clone(), *line, here));
+                        found.push(Function {
+                            name: name.clone(),
+                            line: *line,
+                            place: here,
+                            block: blocks,
+                            grad_into: grad_into(&trees[start..i], &trees[i + 2..]),
+                        });
                     }
                 }
                 Tree::Group('{', inner) => {
@@ -114,6 +177,118 @@ pub fn functions(text: &str) -> Functions {
         }
     }
     found
+}
+
+/// The parameters of a function with `g_grad_into`, from what comes before `fn` (its
+/// attributes) and after its name: `#[differentiate]` in reverse mode without `wrt`, a float
+/// parameter, a slice of floats among them, one float returned, no receiver and no array
+/// (whose gradients `g_grad_into` returns).
+fn grad_into(attributes: &[Tree], rest: &[Tree]) -> Option<Vec<ParamKind>> {
+    let ident = |t: &Tree, s: &str| matches!(t, Tree::Ident(i, _) if i == s);
+    let differentiated = attributes.windows(2).find_map(|w| match w {
+        [Tree::Punct('#'), Tree::Group('[', inner)] => {
+            let at = inner.iter().position(|t| ident(t, "differentiate"))?;
+            let path = inner[..at]
+                .iter()
+                .all(|t| ident(t, "autodiff") || matches!(t, Tree::Punct(':')));
+            match &inner[at + 1..] {
+                _ if !path => None,
+                [] => Some(&[][..]),
+                [Tree::Group('(', args)] => Some(&args[..]),
+                _ => None,
+            }
+        }
+        _ => None,
+    })?;
+    let modes = ["reverse", "forward", "graph", "hessian"];
+    let named = |m: &str| differentiated.iter().any(|t| ident(t, m));
+    let reverse = named("reverse") || !modes.iter().any(|&m| named(m));
+    if !reverse || named("wrt") {
+        return None;
+    }
+    // Type parameters: `<T: Float, 'a, const N: usize>`.
+    let mut generics = Vec::new();
+    let mut rest = rest;
+    if let Some(Tree::Punct('<')) = rest.first() {
+        let mut depth = 0;
+        let mut end = None;
+        for (i, t) in rest.iter().enumerate() {
+            match t {
+                Tree::Punct('<') => depth += 1,
+                Tree::Punct('>')
+                    if !matches!(rest.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) =>
+                {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                Tree::Ident(name, _) if depth == 1 => {
+                    if matches!(rest[i - 1], Tree::Punct('<' | ',')) {
+                        generics.push(name.as_str());
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end? + 1..];
+    }
+    let [Tree::Group('(', params), rest @ ..] = rest else {
+        return None;
+    };
+    let float = |t: &Tree| matches!(t, Tree::Ident(name, _) if name == "f64" || name == "f32" || generics.contains(&name.as_str()));
+    // One float returned: `-> T {` or `-> T where ..`.
+    match rest {
+        [Tree::Punct('-'), Tree::Punct('>'), t, end, ..]
+            if float(t) && (matches!(end, Tree::Group('{', _)) || ident(end, "where")) => {}
+        _ => return None,
+    }
+    let mut kinds = Vec::new();
+    for param in split(params) {
+        let colon = param.iter().position(|t| matches!(t, Tree::Punct(':')))?;
+        let ty = &param[colon + 1..];
+        kinds.push(match ty {
+            [t] if float(t) => ParamKind::Float,
+            [Tree::Punct('&'), Tree::Group('[', inner)]
+            | [
+                Tree::Punct('&'),
+                Tree::Punct('\''),
+                Tree::Ident(..),
+                Tree::Group('[', inner),
+            ] if matches!(&inner[..], [t] if float(t)) => ParamKind::Slice,
+            // A buffer the function writes, an array, `self`.
+            [Tree::Punct('&'), Tree::Ident(m, _), ..] if m == "mut" => return None,
+            [Tree::Group('[', _)] | [Tree::Punct('&'), Tree::Group('[', _)] => return None,
+            _ => ParamKind::Constant,
+        });
+    }
+    kinds.contains(&ParamKind::Slice).then_some(kinds)
+}
+
+/// The parameters in a parameter list: split at the commas outside `<..>`.
+fn split(params: &[Tree]) -> Vec<&[Tree]> {
+    let mut out = Vec::new();
+    let (mut start, mut depth) = (0, 0i32);
+    for (i, t) in params.iter().enumerate() {
+        match t {
+            Tree::Punct('<') => depth += 1,
+            Tree::Punct('>')
+                if !matches!(params.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) =>
+            {
+                depth -= 1;
+            }
+            Tree::Punct(',') if depth == 0 => {
+                out.push(&params[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < params.len() {
+        out.push(&params[start..]);
+    }
+    out
 }
 
 /// A token of a source file, as far as finding blocks needs: an identifier with its line, a
@@ -277,13 +452,13 @@ fn block(header: &[Tree]) -> Place {
 
 #[cfg(test)]
 mod tests {
-    use super::{Place, functions};
+    use super::{ParamKind, Place, functions, of};
 
     fn place(text: &str, name: &str) -> Option<Place> {
         functions(text)
             .into_iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, _, p)| p)
+            .find(|f| f.name == name)
+            .map(|f| f.place)
     }
 
     #[test]
@@ -337,11 +512,61 @@ mod tests {
     #[test]
     fn lines_are_the_names() {
         let found = functions("fn a() {}\n/* \n */ \"\n\"; impl S {\n    fn a() {}\n}\n");
+        let lines: Vec<_> = found
+            .iter()
+            .map(|f| (f.name.as_str(), f.line, f.place))
+            .collect();
+        assert_eq!(lines, [("a", 1, Place::Free), ("a", 5, Place::Associated)]);
+    }
+
+    #[test]
+    fn siblings_with_grad_into_are_those_of_the_same_block() {
+        let text = r#"
+            use autodiff::differentiate;
+            #[differentiate(reverse, hessian)]
+            pub fn sqnorm(x: &[f64]) -> f64 { x.iter().map(|v| v * v).sum() }
+            #[autodiff::differentiate]
+            #[must_use]
+            fn generic<'a, T: Float + Into<f64>>(x: &'a [T], k: usize, s: T, m: &HashMap<usize, f64>) -> T { x[k] * s }
+            #[differentiate(forward)]
+            fn forward_only(x: &[f64]) -> f64 { x[0] }
+            #[differentiate(wrt(x))]
+            fn partial(x: &[f64], y: &[f64]) -> f64 { x[0] * y[0] }
+            #[differentiate]
+            fn scalars(x: f64) -> f64 { x }
+            #[differentiate]
+            fn array(x: &[f64; 2], y: &[f64]) -> f64 { x[0] * y[0] }
+            #[differentiate]
+            fn writes(x: &[f64], out: &mut [f64]) { out[0] = x[0]; }
+            #[differentiate]
+            fn two(x: &[f64]) -> [f64; 2] { [x[0], x[1]] }
+            fn plain(x: &[f64]) -> f64 { x[0] }
+            #[differentiate]
+            pub fn caller(x: &[f64]) -> f64 { sqnorm(x) + generic(x, 0, 2.0, &HashMap::new()) }
+            mod inner {
+                #[differentiate]
+                fn other(x: &[f64]) -> f64 { x[0] }
+            }
+            #[cfg(feature = "a")]
+            #[differentiate]
+            fn twice(x: &[f64]) -> f64 { x[0] }
+            #[cfg(not(feature = "a"))]
+            fn twice(x: &[f64]) -> f64 { x[0] }
+        "#;
+        let found = functions(text);
+        let line = found.iter().find(|f| f.name == "caller").unwrap().line;
+        let context = of(&found, "caller", line);
+        let mut names: Vec<_> = context.siblings.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["generic", "sqnorm"]);
+        assert_eq!(context.siblings["sqnorm"], [ParamKind::Slice]);
         assert_eq!(
-            found,
-            vec![
-                ("a".to_string(), 1, Place::Free),
-                ("a".to_string(), 5, Place::Associated)
+            context.siblings["generic"],
+            [
+                ParamKind::Slice,
+                ParamKind::Constant,
+                ParamKind::Float,
+                ParamKind::Constant
             ]
         );
     }

@@ -771,8 +771,12 @@ fn deep_functions_expand_on_a_large_stack() {
             .stack_size(8 << 20)
             .spawn(move || {
                 let item: TokenStream = parenthesised(depth).parse().unwrap();
-                super::differentiate_at_any_depth(&TokenStream::new(), &item, super::Place::Free)
-                    .to_string()
+                super::differentiate_at_any_depth(
+                    &TokenStream::new(),
+                    &item,
+                    super::Context::default(),
+                )
+                .to_string()
             })
             .unwrap()
             .join()

@@ -383,6 +383,8 @@ impl Lowerer {
             prefix,
             name: several.clone().unwrap_or_else(|| last.clone()),
             floats,
+            buffers: None,
+            scratch: Vec::new(),
         };
         let call = self.push(
             Op::Invoke(Invoke {

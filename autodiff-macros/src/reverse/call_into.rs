@@ -152,6 +152,8 @@ impl Reverse {
                 prefix,
                 name: quote::format_ident!("{}_overwrites", callee.name, span = callee.name.span()),
                 floats: Vec::new(),
+                buffers: None,
+                scratch: Vec::new(),
             }
         });
         self.snapshots.entry(call).or_default().push(Snapshot {

@@ -177,16 +177,21 @@ fn batch_of_calls(w: &[f64], data: &[f64], c: f64) -> f64 {
     s
 }
 
-/// The helper called once: one allocation, the scratch buffer of its gradient.
+/// The helper called once: its gradient needs a scratch buffer, to be scaled by the call's
+/// adjoint.
 #[differentiate]
 fn passes_weights(w: &[f64], c: f64) -> f64 {
     sample_loss(w, 0.5, c) + c
 }
 
 #[test]
-fn calls_with_slices_allocate_one_scratch_buffer() {
+fn calls_with_slices_allocate_one_scratch_buffer_past_16_elements() {
+    // Up to 16 elements, the scratch buffer is on the stack.
     let w = [0.5, -1.0, 0.25];
     let mut d_w = [0.0; 3];
+    // Past them, it is allocated at the first call and reused by the others.
+    let long: Vec<f64> = (0..40).map(|i| f64::from(i) * 0.05 - 1.0).collect();
+    let mut d_long = vec![0.0; long.len()];
     for n in [1, 10, 100] {
         let data: Vec<f64> = (0..n).map(|k| f64::from(k) * 0.01).collect();
         let mut d_data = vec![0.0; data.len()];
@@ -199,11 +204,24 @@ fn calls_with_slices_allocate_one_scratch_buffer() {
                 0.5,
             ));
         });
-        // One scratch buffer, allocated at the first call and reused by the others.
+        assert_eq!(info.count_total, 0, "n = {n}");
+        let info = measure(|| {
+            black_box(batch_of_calls_grad_into(
+                &long,
+                &mut d_long,
+                &data,
+                &mut d_data,
+                0.5,
+            ));
+        });
         assert_eq!(info.count_total, 1, "n = {n}");
     }
     let info = measure(|| {
         black_box(passes_weights_grad_into(&w, &mut d_w, 0.5));
+    });
+    assert_eq!(info.count_total, 0);
+    let info = measure(|| {
+        black_box(passes_weights_grad_into(&long, &mut d_long, 0.5));
     });
     assert_eq!(info.count_total, 1);
     // Against finite differences of the loss over all of its inputs.

@@ -21,8 +21,8 @@ use syn::ReturnType;
 
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
-    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, KnownConst, LitValue, Loop, MAX_INLINE,
-    NodeId, Op, Place, Shape, Stmt, Ty, VarId,
+    Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, IntoBuffer, KnownConst, LitValue, Loop,
+    MAX_INLINE, NodeId, Op, Place, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -123,6 +123,8 @@ struct Sweep<'g> {
     lanes: Option<lanes::LaneSet>,
     /// Values whose float type Rust cannot tell where they are computed (see [`untyped`]).
     untyped: Vec<bool>,
+    /// The scratch buffers of the calls of `g_grad_into` (see [`Sweep::call_grad_into`]).
+    scratch: HashSet<VarId>,
 }
 
 /// What the layout learns in one walk over the code.
@@ -235,7 +237,8 @@ impl<'g> Sweep<'g> {
             }
             // So are the scratch buffers of `g_grad_into`, and the buffers a call writes into.
             if let Op::CallGrad(c) = &node.op {
-                walk.mutated.extend(c.scratch.iter().copied());
+                walk.mutated
+                    .extend(c.scratch.iter().filter_map(|b| b.scratch()));
             }
             if let Op::Invoke(invoke) = &node.op {
                 for (a, mode) in node.args.iter().zip(&invoke.modes) {
@@ -414,6 +417,15 @@ impl<'g> Sweep<'g> {
             discarded: HashSet::new(),
             lanes: None,
             untyped: untyped(graph),
+            scratch: graph
+                .nodes
+                .iter()
+                .flat_map(|node| match &node.op {
+                    Op::CallGrad(c) => &c.scratch[..],
+                    _ => &[],
+                })
+                .filter_map(|b| b.scratch())
+                .collect(),
         }
     }
 
@@ -489,6 +501,10 @@ impl<'g> Sweep<'g> {
                 let mutability = (self.mutated[v.0] && init.is_some()
                     || matches!(var.shape, Shape::Tape(_)))
                 .then(|| quote!(mut));
+                if self.scratch.contains(v) {
+                    let t = self.float_type(var.ty);
+                    return quote!(let mut #name = ::autodiff::private::Scratch::<#t>::new(););
+                }
                 if let Some(l) = &self.lanes
                     && l.vars[v.0]
                 {
@@ -1254,7 +1270,7 @@ impl<'g> Sweep<'g> {
     /// `g_grad_into(args, buffers)` of a function differentiated beside this one, as a tuple
     /// shaped like `g_grad`'s: the value, then an entry per float argument, a slice's gradient
     /// borrowed from the scratch buffer passed after it (zeroed first, its memory kept from call
-    /// to call). Each slice is bound first, as `&[T]` (a `&mut` out-parameter reborrowed), so
+    /// to call), or `()` where the buffer is the slice's adjoint itself ([`IntoBuffer`]). Each slice is bound first, as `&[T]` (a `&mut` out-parameter reborrowed), so
     /// that its length sizes the buffer.
     fn call_grad_into(&self, c: &crate::graph::Callee, args: &[NodeId], span: Span) -> Code {
         let name = format_ident!("{}_grad_into", c.name, span = c.name.span());
@@ -1268,12 +1284,22 @@ impl<'g> Sweep<'g> {
             let value = respan(self.operand(a).tokens, span);
             if buffers.get(i) == Some(&true) {
                 let arg = format_ident!("a{}_", i);
-                let s = self.var(*scratch.next().expect("a scratch buffer per slice"));
                 slices.push(quote!(::autodiff::private::slice(#value)));
                 passed.push(quote!(#arg));
-                passed.push(quote!(::autodiff::private::zeroed(&mut #s, #arg.len())));
+                match *scratch.next().expect("a buffer per slice") {
+                    IntoBuffer::Scratch(s) => {
+                        let s = self.var(s);
+                        passed.push(quote!(::autodiff::private::zeroed(&mut #s, #arg.len())));
+                        entries.push(quote!(&#s[..]));
+                    }
+                    // Added into where it belongs; the backward code reads no entry.
+                    IntoBuffer::Adjoint(adjoint) => {
+                        let adjoint = self.var(adjoint);
+                        passed.push(quote!(&mut #adjoint[..]));
+                        entries.push(quote!(()));
+                    }
+                }
                 bound.push(arg);
-                entries.push(quote!(&#s[..]));
             } else {
                 passed.push(value);
                 if float {

@@ -232,10 +232,33 @@ pub struct Callee {
     /// argument, whether it is a slice after which `g_grad_into` takes a buffer into which it
     /// adds the slice's gradient.
     pub buffers: Option<Vec<bool>>,
-    /// Of a `CallGrad` the reverse pass makes a call of `g_grad_into`: the scratch buffer passed
-    /// after each slice argument, zeroed before the call, whose gradient `CallGrad`'s tuple
-    /// borrows where `g_grad`'s holds a `Vec`. Empty for a call of `g_grad`.
-    pub scratch: Vec<VarId>,
+    /// Of a `CallGrad` the reverse pass makes a call of `g_grad_into`: the buffer passed after
+    /// each slice argument. Empty for a call of `g_grad`.
+    pub scratch: Vec<IntoBuffer>,
+}
+
+/// The buffer that a call of `g_grad_into` adds a slice argument's gradient into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntoBuffer {
+    /// A scratch buffer, zeroed before the call, kept from call to call: `CallGrad`'s tuple
+    /// borrows the gradient from it where `g_grad`'s holds a `Vec`, and the backward code adds
+    /// it, scaled by the call's adjoint, into the argument's adjoint.
+    Scratch(VarId),
+    /// The argument's adjoint itself, where the call's adjoint is 1 (the call is the function's
+    /// output and nothing else reads it), so `g_grad_into`'s gradient needs no scaling and the
+    /// backward code nothing: the argument's variable until the reverse pass has made its
+    /// adjoint, then that adjoint.
+    Adjoint(VarId),
+}
+
+impl IntoBuffer {
+    /// The scratch buffer, if it is one.
+    pub fn scratch(self) -> Option<VarId> {
+        match self {
+            IntoBuffer::Scratch(v) => Some(v),
+            IntoBuffer::Adjoint(_) => None,
+        }
+    }
 }
 
 impl Callee {

@@ -21,7 +21,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
-    Block, Count, FloatTy, Graph, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId,
+    Block, Count, FloatTy, Graph, IntoBuffer, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var,
+    VarId,
 };
 use crate::prim::Prim;
 use crate::rules::{self, Mode};
@@ -180,11 +181,16 @@ struct CallSite {
 /// node becomes the first entry of the result, and one node per active argument reads its
 /// partial derivative (an array for an array argument) right after the call.
 fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
-    fn visit(graph: &mut Graph, block: &Block, calls: &mut HashMap<NodeId, CallSite>) -> Block {
+    fn visit(
+        graph: &mut Graph,
+        block: &Block,
+        top: bool,
+        calls: &mut HashMap<NodeId, CallSite>,
+    ) -> Block {
         let mut out = Vec::new();
         for stmt in &block.0 {
             let Stmt::Node(n) = stmt else {
-                out.push(stmt.with_blocks(|b| visit(graph, b, calls)));
+                out.push(stmt.with_blocks(|b| visit(graph, b, false, calls)));
                 continue;
             };
             let node = graph.node(*n).clone();
@@ -198,7 +204,8 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
             }
             let mut callee = callee.clone();
             if let Some(buffers) = &callee.buffers {
-                callee.scratch = sibling_scratch(graph, buffers, &node.args);
+                let seeded = top && is_seeded_output(graph, *n);
+                callee.scratch = sibling_buffers(graph, buffers, &node.args, seeded);
             }
             let grad = graph.push(Node {
                 op: Op::CallGrad(callee.clone()),
@@ -216,9 +223,16 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
             out.push(stmt.clone());
             let mut entry = 0;
             let mut partials = Vec::new();
-            for (&arg, &float) in node.args.iter().zip(&callee.floats) {
+            let mut buffers = callee.scratch.iter();
+            for (i, (&arg, &float)) in node.args.iter().zip(&callee.floats).enumerate() {
                 if float {
                     entry += 1;
+                }
+                // `g_grad_into` adds this gradient into the argument's adjoint itself.
+                let slice = callee.buffers.as_ref().is_some_and(|b| b[i]);
+                if slice && let Some(IntoBuffer::Adjoint(_)) = buffers.next() {
+                    partials.push(None);
+                    continue;
                 }
                 let a = graph.node(arg);
                 let active = match a.op {
@@ -254,17 +268,60 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
     }
     let mut calls = HashMap::new();
     let body = graph.body.clone();
-    graph.body = visit(graph, &body, &mut calls);
+    graph.body = visit(graph, &body, true, &mut calls);
     calls
 }
 
-/// For a call of `g_grad_into` (a function differentiated beside this one): a scratch buffer
-/// for each slice argument, which the call zeroes and adds the slice's gradient into, declared
-/// once where the function starts ([`Reverse::call_declarations`]).
-fn sibling_scratch(graph: &mut Graph, buffers: &[bool], args: &[NodeId]) -> Vec<VarId> {
+/// Whether the adjoint of node `n`, made at the top of the body, is the seed 1: it is the
+/// function's output, there are no out-parameters (whose seeds come from the caller), and no
+/// other node or statement reads it.
+fn is_seeded_output(graph: &Graph, n: NodeId) -> bool {
+    fn read_by_stmts(block: &Block, n: NodeId) -> bool {
+        block.0.iter().any(|stmt| {
+            let reads = match stmt {
+                Stmt::Node(_) | Stmt::For(_) | Stmt::While { .. } => false,
+                Stmt::Declare(_, init) => *init == Some(n),
+                Stmt::Assign(_, value) | Stmt::Push(_, value) => *value == n,
+                Stmt::Store { index, value, .. } => *index == n || *value == n,
+                Stmt::If { cond, .. } => *cond == n,
+                Stmt::Assert { args, .. } => args.contains(&n),
+            };
+            reads
+                || matches!(stmt, Stmt::While { test, .. } if *test == n)
+                || stmt.blocks().into_iter().any(|b| read_by_stmts(b, n))
+        })
+    }
+    graph.output == n
+        && graph.returned.is_none()
+        && !graph.params.iter().any(crate::graph::Param::out)
+        && !graph.nodes.iter().any(|m| m.args.contains(&n))
+        && !read_by_stmts(&graph.body, n)
+}
+
+/// For a call of `g_grad_into` (a function differentiated beside this one): the buffer for each
+/// slice argument. Where the call's adjoint is the seed 1 (`seeded`), a slice parameter's
+/// gradient goes straight into its adjoint, passed once; elsewhere into a scratch buffer, which
+/// the call zeroes, declared once where the function starts ([`Reverse::call_declarations`]).
+fn sibling_buffers(
+    graph: &mut Graph,
+    buffers: &[bool],
+    args: &[NodeId],
+    seeded: bool,
+) -> Vec<IntoBuffer> {
     let mut scratch = Vec::new();
+    let mut direct = HashSet::new();
     for (&buffer, &a) in buffers.iter().zip(args) {
         if !buffer {
+            continue;
+        }
+        if seeded
+            && let Op::Array(v, _) = graph.node(a).op
+            && graph.vars[v.0]
+                .param
+                .is_some_and(|p| graph.params[p].active && !graph.params[p].out())
+            && direct.insert(v)
+        {
+            scratch.push(IntoBuffer::Adjoint(v));
             continue;
         }
         let ty = graph.node(a).ty;
@@ -281,7 +338,7 @@ fn sibling_scratch(graph: &mut Graph, buffers: &[bool], args: &[NodeId]) -> Vec<
             param: None,
             span: proc_macro2::Span::call_site(),
         });
-        scratch.push(VarId(graph.vars.len() - 1));
+        scratch.push(IntoBuffer::Scratch(VarId(graph.vars.len() - 1)));
     }
     scratch
 }
@@ -415,7 +472,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         .nodes
         .iter()
         .filter_map(|n| match &n.op {
-            Op::CallGrad(c) => Some(c.scratch.iter().copied()),
+            Op::CallGrad(c) => Some(c.scratch.iter().filter_map(|b| b.scratch())),
             _ => None,
         })
         .flatten()
@@ -518,6 +575,18 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         }
         r.var_adjoint.insert(*id, adj);
     }
+    // The calls of `g_grad_into` that add into an argument's adjoint now name it.
+    r.b.with_graph(|g| {
+        for node in &mut g.nodes {
+            if let Op::CallGrad(c) = &mut node.op {
+                for buffer in &mut c.scratch {
+                    if let IntoBuffer::Adjoint(v) = buffer {
+                        *v = r.var_adjoint[v];
+                    }
+                }
+            }
+        }
+    });
 
     // The adjoint of the output is 1.
     let output = r.b.with_graph(|g| g.output);
@@ -632,7 +701,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
                 if let Stmt::Node(n) = stmt
                     && let Op::CallGrad(c) = &g.node(*n).op
                 {
-                    used.extend(c.scratch.iter().copied());
+                    used.extend(c.scratch.iter().filter_map(|b| b.scratch()));
                 }
                 open.extend(stmt.blocks().into_iter().map(|b| &b.0[..]));
             }

@@ -291,18 +291,81 @@ pub fn slice<T>(slice: &[T]) -> &[T] {
     slice
 }
 
-/// `buffer` emptied and filled with `len` zeros, in the memory it already has: the scratch
+/// The number of elements a [`Scratch`] holds without allocating.
+const SCRATCH_INLINE: usize = 16;
+
+/// The buffer into which a call of a differentiated sibling's `g_grad_into` adds a slice's
+/// gradient, before the caller scales it into its own adjoint: a slice of up to 16 elements
+/// lives on the stack, a longer one in a `Vec` kept from call to call.
+#[derive(Debug, Clone)]
+pub enum Scratch<T> {
+    /// Not used yet: free to make.
+    Empty,
+    /// Up to [`SCRATCH_INLINE`] elements, the first `len` in use.
+    Inline([T; SCRATCH_INLINE], usize),
+    /// More.
+    Heap(Vec<T>),
+}
+
+impl<T> Scratch<T> {
+    /// An empty buffer; it does not allocate.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        Scratch::Empty
+    }
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> core::ops::Deref for Scratch<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Scratch::Empty => &[],
+            Scratch::Inline(a, len) => &a[..*len],
+            Scratch::Heap(v) => v,
+        }
+    }
+}
+
+/// `buffer` holding `len` zeros, in the memory it already has where that is enough: the scratch
 /// buffer a call of a differentiated sibling's `g_grad_into` adds a slice's gradient into.
 #[inline]
-pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
-    if buffer.capacity() < len {
-        // A first call: an allocation of exactly `len` (see `zeros`).
-        *buffer = zeros(len, T::zero());
-    } else {
-        buffer.clear();
-        buffer.resize(len, T::zero());
+pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -> &mut [T] {
+    let fits = match buffer {
+        Scratch::Empty => false,
+        Scratch::Inline(..) => len <= SCRATCH_INLINE,
+        Scratch::Heap(v) => v.capacity() >= len,
+    };
+    if !fits {
+        *buffer = if len <= SCRATCH_INLINE {
+            Scratch::Inline([T::zero(); SCRATCH_INLINE], len)
+        } else {
+            // An allocation of exactly `len`, filled below (see `zeros`).
+            Scratch::Heap(Vec::with_capacity(len))
+        };
     }
-    buffer
+    match buffer {
+        Scratch::Empty => &mut [],
+        Scratch::Inline(a, n) => {
+            *n = len;
+            let part = &mut a[..len];
+            part.fill(T::zero());
+            part
+        }
+        Scratch::Heap(v) => {
+            v.clear();
+            v.resize(len, T::zero());
+            v
+        }
+    }
 }
 
 /// Panics with `message` unless `left == right`, as `assert_eq!(left, right, message)` would:

@@ -797,3 +797,43 @@ fn deep_functions_expand_on_a_large_stack() {
         "{out:.300}"
     );
 }
+
+/// A call of a sibling with `g_grad_into` whose value is the output passes the caller's buffer
+/// once; a call whose adjoint is not 1 zeroes a scratch buffer and scales it afterwards.
+#[test]
+fn sibling_calls_pass_the_callers_buffer_where_the_adjoint_is_one() {
+    use super::context::{Context, ParamKind, Place};
+    let context = Context {
+        place: Place::Free,
+        siblings: [("dot".to_owned(), vec![ParamKind::Slice, ParamKind::Slice])].into(),
+    };
+    let expand = |item: &str| {
+        let item: TokenStream = item.parse().unwrap();
+        let file: syn::File =
+            syn::parse2(super::differentiate_in(TokenStream::new(), &item, &context)).unwrap();
+        prettyplease::unparse(&file)
+    };
+    let through = expand("fn f(x: &[f64], y: &[f64]) -> f64 { dot(x, y) }");
+    assert!(
+        through.contains("dot_grad_into(a0_, &mut d_x[..], a1_, &mut d_y[..])"),
+        "{through}"
+    );
+    assert!(!through.contains("zeroed"), "{through}");
+    // `x` twice: its buffer once, then a scratch buffer added afterwards.
+    let twice = expand("fn f(x: &[f64]) -> f64 { dot(x, x) }");
+    assert!(twice.contains("&mut d_x[..]"), "{twice}");
+    assert_eq!(twice.matches("zeroed(&mut scratch").count(), 1, "{twice}");
+    for scaled in [
+        "fn f(x: &[f64], y: &[f64]) -> f64 { dot(x, y).ln() }",
+        "fn f(x: &[f64], y: &[f64]) -> f64 { let d = dot(x, y); d + d }",
+        "fn f(x: &[f64], y: &[f64], c: bool) -> f64 { if c { dot(x, y) } else { 0.0 } }",
+    ] {
+        let out = expand(scaled);
+        assert!(!out.contains("&mut d_x[..]"), "{out}");
+        assert_eq!(
+            out.matches("::autodiff::private::zeroed").count(),
+            2,
+            "{out}"
+        );
+    }
+}

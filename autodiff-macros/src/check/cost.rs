@@ -607,6 +607,68 @@ fn imports_only_differentiate(tree: &syn::UseTree) -> bool {
     }
 }
 
+/// The items of a file or module with each `#[differentiate]` function replaced by its
+/// expansion: functions, methods in their `impl` blocks, and the items of inline modules.
+fn expand_items(
+    list: Vec<syn::Item>,
+    expand: &mut dyn FnMut(TokenStream, &syn::Ident, TokenStream) -> syn::File,
+) -> Vec<syn::Item> {
+    // The attribute's arguments, if `attrs` holds `#[differentiate(..)]`, which it loses.
+    let take_attribute = |attrs: &mut Vec<syn::Attribute>| {
+        let at = attrs.iter().position(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "differentiate")
+        })?;
+        Some(match attrs.remove(at).meta {
+            syn::Meta::List(l) => l.tokens,
+            _ => TokenStream::new(),
+        })
+    };
+    let mut items = Vec::new();
+    for item in list {
+        match item {
+            syn::Item::Fn(mut f) => match take_attribute(&mut f.attrs) {
+                Some(args) => {
+                    items.extend(expand(args, &f.sig.ident, f.to_token_stream()).items);
+                }
+                None => items.push(syn::Item::Fn(f)),
+            },
+            // Methods: each expanded in its `impl` block.
+            syn::Item::Impl(mut block) => {
+                let mut impl_items = Vec::new();
+                for item in std::mem::take(&mut block.items) {
+                    let syn::ImplItem::Fn(mut f) = item else {
+                        impl_items.push(item);
+                        continue;
+                    };
+                    let Some(args) = take_attribute(&mut f.attrs) else {
+                        impl_items.push(syn::ImplItem::Fn(f));
+                        continue;
+                    };
+                    let out = expand(args, &f.sig.ident, f.to_token_stream());
+                    impl_items.extend(out.items.into_iter().map(|item| match item {
+                        syn::Item::Fn(f) => syn::parse_quote!(#f),
+                        other => syn::ImplItem::Verbatim(other.to_token_stream()),
+                    }));
+                }
+                block.items = impl_items;
+                items.push(syn::Item::Impl(block));
+            }
+            syn::Item::Mod(mut module) => {
+                if let Some((brace, content)) = module.content.take() {
+                    module.content = Some((brace, expand_items(content, expand)));
+                }
+                items.push(syn::Item::Mod(module));
+            }
+            syn::Item::Use(u) if imports_only_differentiate(&u.tree) => {}
+            other => items.push(other),
+        }
+    }
+    items
+}
+
 /// Rewrites the file `AUTODIFF_EXPAND_IN` into `AUTODIFF_EXPAND_OUT` with every
 /// `#[differentiate(...)]` function replaced by its expansion and `use ...::differentiate;`
 /// removed: the same crate as plain Rust. The backward sweep may store a zero that nothing reads
@@ -625,70 +687,21 @@ fn expand_file() {
     let source = std::fs::read_to_string(&input).expect("read AUTODIFF_EXPAND_IN");
     let (expanded, count, spent) = on_stack(COMPILER_STACK, move || {
         let file: syn::File = syn::parse_file(&source).expect("the input parses");
-        // Where each function is, as the macro reads it from the file: by name, the first.
         let functions = crate::expand::context::functions(&source);
-        let context = |name: String| {
-            functions
-                .iter()
-                .find(|g| g.name == name)
-                .map(|g| crate::expand::context::of(&functions, &name, g.line))
-                .unwrap_or_default()
+        // Where each function is, as the macro reads it from the file: by the line of its name
+        // (proc-macro2's `span-locations`, on in tests).
+        let context = |name: &syn::Ident| {
+            crate::expand::context::of(&functions, &name.to_string(), name.span().start().line)
         };
-        let mut items = Vec::new();
         let (mut count, mut spent) = (0, Duration::ZERO);
-        // The attribute's arguments, if `attrs` holds `#[differentiate(..)]`, which it loses.
-        let take_attribute = |attrs: &mut Vec<syn::Attribute>| {
-            let at = attrs.iter().position(|a| {
-                a.path()
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "differentiate")
-            })?;
-            Some(match attrs.remove(at).meta {
-                syn::Meta::List(l) => l.tokens,
-                _ => TokenStream::new(),
-            })
-        };
         let mut expand = |args: TokenStream, name: &syn::Ident, tokens: TokenStream| -> syn::File {
             let start = Instant::now();
-            let out = crate::expand::differentiate_in(args, &tokens, &context(name.to_string()));
+            let out = crate::expand::differentiate_in(args, &tokens, &context(name));
             spent += start.elapsed();
             count += 1;
             syn::parse2(out).expect("the expansion parses")
         };
-        for item in file.items {
-            match item {
-                syn::Item::Fn(mut f) => match take_attribute(&mut f.attrs) {
-                    Some(args) => {
-                        items.extend(expand(args, &f.sig.ident, f.to_token_stream()).items);
-                    }
-                    None => items.push(syn::Item::Fn(f)),
-                },
-                // Methods: each expanded in its `impl` block.
-                syn::Item::Impl(mut block) => {
-                    let mut impl_items = Vec::new();
-                    for item in std::mem::take(&mut block.items) {
-                        let syn::ImplItem::Fn(mut f) = item else {
-                            impl_items.push(item);
-                            continue;
-                        };
-                        let Some(args) = take_attribute(&mut f.attrs) else {
-                            impl_items.push(syn::ImplItem::Fn(f));
-                            continue;
-                        };
-                        let out = expand(args, &f.sig.ident, f.to_token_stream());
-                        impl_items.extend(out.items.into_iter().map(|item| match item {
-                            syn::Item::Fn(f) => syn::parse_quote!(#f),
-                            other => syn::ImplItem::Verbatim(other.to_token_stream()),
-                        }));
-                    }
-                    block.items = impl_items;
-                    items.push(syn::Item::Impl(block));
-                }
-                syn::Item::Use(u) if imports_only_differentiate(&u.tree) => {}
-                other => items.push(other),
-            }
-        }
+        let items = expand_items(file.items, &mut expand);
         let mut attrs = file.attrs;
         attrs.push(syn::parse_quote!(#![allow(unused_assignments)]));
         let text = prettyplease::unparse(&syn::File {

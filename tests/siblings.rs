@@ -165,6 +165,21 @@ fn checked_through(x: &[f64]) -> f64 {
     q
 }
 
+/// The same call twice, the first discarded: only the output's adds into `x`'s buffer.
+#[differentiate]
+#[allow(clippy::let_underscore_must_use)]
+fn called_twice(x: &[f64]) -> f64 {
+    let _ = sqnorm(x);
+    sqnorm(x)
+}
+
+/// The output's call takes a scalar that another call computes from the same slice.
+#[differentiate]
+fn scaled_through(x: &[f64]) -> f64 {
+    let a = sqnorm(x);
+    picked(x, 1, a)
+}
+
 #[differentiate]
 fn branch_through(x: &[f64], c: bool) -> f64 {
     if c { sqnorm(x) } else { dot(x, x) }
@@ -369,6 +384,18 @@ fn a_call_passed_through_adds_into_the_callers_buffer() {
         for (gi, xi) in g.iter().zip(X) {
             assert_relative_eq!(*gi, 2.0 * xi, max_relative = 1e-14);
         }
+    }
+    let (v, g) = called_twice_grad(&X);
+    assert_relative_eq!(v, q, max_relative = 1e-14);
+    for (gi, xi) in g.iter().zip(X) {
+        assert_relative_eq!(*gi, 2.0 * xi, max_relative = 1e-14);
+    }
+    // `q · x₁²`: `∂/∂xᵢ = 2xᵢ x₁² + [i = 1] 2 q x₁`.
+    let (v, g) = scaled_through_grad(&X);
+    assert_relative_eq!(v, q * X[1] * X[1], max_relative = 1e-14);
+    for (i, (gi, xi)) in g.iter().zip(X).enumerate() {
+        let own = if i == 1 { 2.0 * q * X[1] } else { 0.0 };
+        assert_relative_eq!(*gi, 2.0 * xi * X[1] * X[1] + own, max_relative = 1e-14);
     }
     let data = [0.25, -2.0, 1.0, 0.5, 3.0, -1.5];
     let mut d_w = [0.5; 6];

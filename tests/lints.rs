@@ -893,3 +893,48 @@ pub mod associated {
         }
     }
 }
+
+/// Calls of functions of slices differentiated beside the caller: through `g_grad_into`, with
+/// a scratch buffer, or with the caller's own buffer where the call is the output.
+pub mod siblings {
+    use autodiff::differentiate;
+
+    /// `Σ xᵢ⁴`.
+    #[differentiate]
+    #[must_use]
+    pub fn quartic(x: &[f64]) -> f64 {
+        x.iter().map(|v| v * v * v * v).sum()
+    }
+
+    /// `Σ wᵢ xᵢ`.
+    #[differentiate]
+    #[must_use]
+    pub fn weighted(w: &[f64], x: &[f64]) -> f64 {
+        w.iter().zip(x).map(|(a, b)| a * b).sum()
+    }
+
+    /// The helper passed through.
+    #[differentiate]
+    #[must_use]
+    pub fn passed(x: &[f64]) -> f64 {
+        quartic(x)
+    }
+
+    /// A fixed-size array passed through, with constant weights.
+    #[differentiate(wrt(x))]
+    #[must_use]
+    pub fn passed_array(x: [f64; 3], w: &[f64]) -> f64 {
+        weighted(w, &x)
+    }
+
+    /// The helper's value scaled, and called per pair.
+    #[differentiate]
+    #[must_use]
+    pub fn pairs(x: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..x.len() / 2 {
+            s += quartic(&x[2 * i..2 * i + 2]).ln_1p();
+        }
+        s + weighted(x, x).sqrt()
+    }
+}

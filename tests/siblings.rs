@@ -180,6 +180,17 @@ fn scaled_through(x: &[f64]) -> f64 {
     picked(x, 1, a)
 }
 
+/// Fixed-size arrays passed through: their adjoints are local arrays, borrowed as slices.
+#[differentiate]
+fn array_through(x: [f64; 3]) -> f64 {
+    sqnorm(&x)
+}
+
+#[differentiate]
+fn ref_array_through(x: &[f64; 3]) -> f64 {
+    sqnorm(x)
+}
+
 #[differentiate]
 fn branch_through(x: &[f64], c: bool) -> f64 {
     if c { sqnorm(x) } else { dot(x, x) }
@@ -382,6 +393,14 @@ fn a_call_passed_through_adds_into_the_callers_buffer() {
     ] {
         assert_relative_eq!(v, q, max_relative = 1e-14);
         for (gi, xi) in g.iter().zip(X) {
+            assert_relative_eq!(*gi, 2.0 * xi, max_relative = 1e-14);
+        }
+    }
+    let a = [X[0], X[1], X[2]];
+    let qa: f64 = a.iter().map(|v| v * v).sum();
+    for (v, g) in [array_through_grad(a), ref_array_through_grad(&a)] {
+        assert_relative_eq!(v, qa, max_relative = 1e-14);
+        for (gi, xi) in g.iter().zip(a) {
             assert_relative_eq!(*gi, 2.0 * xi, max_relative = 1e-14);
         }
     }

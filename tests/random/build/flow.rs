@@ -214,6 +214,9 @@ pub const SHAPES: &[(&str, bool)] = &[
     // an early `return`) and passed to a helper that writes into a buffer: the backward sweep
     // passed `&k` where it is not in scope (E0425; fixed, README, "Known-bug shapes").
     ("real_index_array_in_block", false),
+    // The result passed to a slice helper with a slice parameter, `h(x, (acc).atan())`: the
+    // output is the call, and the caller's own buffer goes to `h_grad_into`.
+    ("result_through_helper", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -3151,6 +3154,36 @@ impl Gen<'_> {
 
     /// The function's tail: `acc`, or `acc` plus an element of a buffer a call wrote at the top
     /// level.
+    /// With a chance drawn from the second stream, `result` passed to one of the program's
+    /// slice helpers with one of its slice parameters, `h(x, (result).atan())`: the call is then
+    /// the function's output, whose adjoint is the seed, so `h_grad_into` adds into the
+    /// caller's own buffer for `x`.
+    fn result_through_helper(&mut self, params: &[Param], result: String) -> String {
+        let slices: Vec<&str> = params
+            .iter()
+            .filter(|p| matches!(p.kind, ParamKind::Slice(_)))
+            .map(|p| p.name.as_str())
+            .collect();
+        let helpers: Vec<&str> = self
+            .helpers
+            .iter()
+            .filter(|h| h.kind == HelperKind::Slice)
+            .map(|h| h.name.as_str())
+            .collect();
+        if self.family != Family::Flow
+            || !self.on("result_through_helper")
+            || slices.is_empty()
+            || helpers.is_empty()
+            || !self.extra.chance(0.3)
+        {
+            return result;
+        }
+        let x = slices[self.extra.below(slices.len())].to_owned();
+        let h = helpers[self.extra.below(helpers.len())].to_owned();
+        self.mark("result_through_helper");
+        format!("    {h}({x}, ({}).atan())", result.trim_start())
+    }
+
     pub(super) fn result(&mut self, acc: &str) -> String {
         if self.top_buffers.is_empty() || !self.rng.chance(0.7) {
             return format!("    {acc}");
@@ -4850,7 +4883,9 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         let read = if bound > CAP { "vreal.atan()" } else { "vreal" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
-    lines.push(g.result(&acc));
+    let result = g.result(&acc);
+    let result = g.result_through_helper(&params, result);
+    lines.push(result);
 
     let mut signature = Vec::new();
     for p in &params {

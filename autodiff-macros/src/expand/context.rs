@@ -110,16 +110,14 @@ pub fn of(functions: &[Function], name: &str, line: usize) -> Context {
     };
     // A name written twice in the block (under `#[cfg]`s) is left out: which one is compiled is
     // not known here.
-    let once = |g: &Function| {
-        functions
-            .iter()
-            .filter(|h| h.block == g.block && h.name == g.name)
-            .count()
-            == 1
-    };
-    let siblings = functions
+    let block: Vec<&Function> = functions.iter().filter(|g| g.block == f.block).collect();
+    let mut written: HashMap<&str, usize> = HashMap::new();
+    for g in &block {
+        *written.entry(g.name.as_str()).or_default() += 1;
+    }
+    let siblings = block
         .iter()
-        .filter(|g| g.block == f.block && g.name != f.name && once(g))
+        .filter(|g| g.name != f.name && written[g.name.as_str()] == 1)
         .filter_map(|g| Some((g.name.clone(), g.grad_into.clone()?)))
         .collect();
     Context {

@@ -117,6 +117,7 @@ fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStre
         lower::dispose(function);
         return (TokenStream::new(), error);
     }
+    let function = name_parameters(function, item);
     // The function as written is its tokens: printing the parsed function again would recurse
     // down every chain of binary operators in it, a sum of thousands of terms as deep as long.
     let generated = generate(attr, &function);
@@ -131,6 +132,72 @@ fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStre
         Ok(generated) => (quote!(#allow), generated),
         Err(e) => (TokenStream::new(), e.into_compile_error()),
     }
+}
+
+/// The function with a name for each parameter that `_` or an array pattern binds, as the
+/// generated functions pass their parameters on by name: `_` becomes `_argK` (K its position),
+/// and `[x, y]: [f64; 2]` (or `&[x, y]: &[f64; 2]`) becomes `argK: [f64; 2]` destructured first
+/// thing in the body, `let [x, y] = argK;`. A name already in the item gets a further `_`.
+fn name_parameters(mut function: ItemFn, item: &TokenStream) -> ItemFn {
+    fn idents(tokens: TokenStream, out: &mut std::collections::HashSet<String>) {
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Ident(i) => {
+                    out.insert(i.to_string());
+                }
+                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    // `_`, `[a, b]` and `&[a, b]`; another pattern (a tuple's, whose type no parameter may
+    // have) keeps lowering's error.
+    let named = |pat: &syn::Pat| match pat {
+        syn::Pat::Wild(_) | syn::Pat::Slice(_) => true,
+        syn::Pat::Reference(r) => matches!(*r.pat, syn::Pat::Slice(_)),
+        _ => false,
+    };
+    let patterned = |arg: &syn::FnArg| matches!(arg, syn::FnArg::Typed(t) if named(&t.pat));
+    if !function.sig.inputs.iter().any(patterned) {
+        return function;
+    }
+    let mut taken = std::collections::HashSet::new();
+    idents(item.clone(), &mut taken);
+    let mut lets = Vec::new();
+    for (k, arg) in function.sig.inputs.iter_mut().enumerate() {
+        let syn::FnArg::Typed(typed) = arg else {
+            continue;
+        };
+        if !named(&typed.pat) {
+            continue;
+        }
+        let wild = matches!(*typed.pat, syn::Pat::Wild(_));
+        let mut name = if wild {
+            format!("_arg{k}")
+        } else {
+            format!("arg{k}")
+        };
+        while taken.contains(&name) {
+            name.push('_');
+        }
+        taken.insert(name.clone());
+        let ident = syn::Ident::new(&name, syn::spanned::Spanned::span(&*typed.pat));
+        let pat = std::mem::replace(&mut *typed.pat, syn::parse_quote!(#ident));
+        // `&[a, b]: &[f64; 2]`: the elements of the array referred to, as `let [a, b] = r;`
+        // binds them (the body reads them as values either way).
+        let pat = match pat {
+            syn::Pat::Reference(r) => *r.pat,
+            pat => pat,
+        };
+        if !wild {
+            lets.push(syn::parse_quote!(let #pat = #ident;));
+        }
+    }
+    if !lets.is_empty() {
+        lets.append(&mut function.block.stmts);
+        function.block.stmts = lets;
+    }
+    function
 }
 
 /// The first group nested deeper than lowering's limit in the item, if any: the item is then

@@ -529,8 +529,8 @@ fn return_type(ty: &Type, not_generic: bool) -> syn::Error {
     }
 }
 
-/// A parameter bound by a pattern rather than a name: the generated functions pass each
-/// parameter on by its name.
+/// A parameter bound by a pattern rather than a name (but `_` or an array's): the generated
+/// functions pass each parameter on by its name.
 #[cold]
 #[inline(never)]
 fn param_pattern(pat: &Pat, ty: &Type) -> syn::Error {
@@ -544,17 +544,12 @@ fn param_pattern(pat: &Pat, ty: &Type) -> syn::Error {
             .replace(" ]", "]")
             .replace("& ", "&")
     };
-    let message = match pat {
-        Pat::Wild(_) => format!(
-            "a differentiated function passes its parameters on by name: name this one, as in `_unused: {}`",
-            tidy(ty.to_token_stream())
-        ),
-        other => format!(
-            "a differentiated function passes its parameters on by name: name this one, as in `p: {}`, and destructure it in the body, `let {} = p;`",
-            tidy(ty.to_token_stream()),
-            tidy(other.to_token_stream())
-        ),
-    };
+    // `_` and array patterns are named before lowering (`expand::name_parameters`).
+    let message = format!(
+        "a differentiated function passes its parameters on by name: name this one, as in `p: {}`, and destructure it in the body, `let {} = p;`",
+        tidy(ty.to_token_stream()),
+        tidy(pat.to_token_stream())
+    );
     err(pat, message)
 }
 

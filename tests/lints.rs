@@ -938,3 +938,29 @@ pub mod siblings {
         s + weighted(x, x).sqrt()
     }
 }
+
+/// Parameters bound by `_` and by an array's pattern.
+pub mod patterns {
+    use autodiff::differentiate;
+
+    /// A decay that leaves its time unused.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn decay(_: f64, y: f64) -> f64 {
+        -0.5 * y
+    }
+
+    /// The area of a rectangle.
+    #[differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn area([w, h]: [f64; 2]) -> f64 {
+        w * h
+    }
+
+    /// A reference to a point.
+    #[differentiate]
+    #[must_use]
+    pub fn norm(&[a, b]: &[f64; 2]) -> f64 {
+        a.hypot(b)
+    }
+}

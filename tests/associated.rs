@@ -5,6 +5,7 @@
 
 use approx::assert_relative_eq;
 use autodiff::differentiate;
+use autodiff::num_traits::Float;
 
 /// A namespace of formulas, as users group them.
 pub struct Formulas;
@@ -170,4 +171,66 @@ fn provided_function_of_a_trait() {
     for (gi, v) in g.iter().zip(x) {
         assert_relative_eq!(*gi, v.sinh(), max_relative = 1e-14);
     }
+}
+
+/// A spring generic over its float type, whose type parameter has a name longer than a letter:
+/// the macro reads the bound `Real: Float` from the `impl` block in the source file.
+pub struct Spring<Real> {
+    k: Real,
+    rest: Real,
+}
+
+impl<Real: Float + Default> Spring<Real> {
+    /// `k (x - rest)² / 2`.
+    #[differentiate(reverse, forward)]
+    pub fn energy(&self, x: Real) -> Real {
+        let d = x - self.rest;
+        self.k * d * d / (Real::one() + Real::one())
+    }
+
+    /// `s sin x`, an associated function of the same block.
+    #[differentiate]
+    pub fn wave(x: Real, s: Real) -> Real {
+        s * x.sin()
+    }
+}
+
+/// The bound in a `where` clause.
+pub struct Scaled<Weight> {
+    w: Weight,
+}
+
+impl<Weight> Scaled<Weight>
+where
+    Weight: Float,
+{
+    /// `w x³`.
+    #[differentiate]
+    pub fn cube(&self, x: Weight) -> Weight {
+        self.w * x * x * x
+    }
+}
+
+#[test]
+fn methods_of_a_generic_impl_block() {
+    let spring = Spring { k: 3.0, rest: 0.5 };
+    let (v, d) = spring.energy_grad(2.0);
+    assert_relative_eq!(v, 3.375, max_relative = 1e-15);
+    assert_relative_eq!(d, 4.5, max_relative = 1e-15);
+    let (_, t) = spring.energy_jvp(2.0, -2.0);
+    assert_relative_eq!(t, -9.0, max_relative = 1e-15);
+    let single = Spring {
+        k: 3.0_f32,
+        rest: 0.5,
+    };
+    let (v, d) = single.energy_grad(2.0);
+    assert_relative_eq!(v, 3.375, max_relative = 1e-6);
+    assert_relative_eq!(d, 4.5, max_relative = 1e-6);
+    let (v, dx, ds) = Spring::<f64>::wave_grad(0.5, 2.0);
+    assert_relative_eq!(v, 2.0 * 0.5_f64.sin(), max_relative = 1e-15);
+    assert_relative_eq!(dx, 2.0 * 0.5_f64.cos(), max_relative = 1e-15);
+    assert_relative_eq!(ds, 0.5_f64.sin(), max_relative = 1e-15);
+    let (v, d) = Scaled { w: 2.0 }.cube_grad(1.5);
+    assert_relative_eq!(v, 6.75, max_relative = 1e-15);
+    assert_relative_eq!(d, 13.5, max_relative = 1e-15);
 }

@@ -79,7 +79,11 @@ pub fn differentiate_at_any_depth(
 /// functions, or the errors).
 fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStream, TokenStream) {
     let place = context.place;
-    lower::set_context(place == Place::Associated, context.siblings.clone());
+    lower::set_context(
+        place == Place::Associated,
+        context.siblings.clone(),
+        context.impl_float.clone(),
+    );
     if let Some(span) = nested_too_deep(item) {
         lower::met_limit();
         let error = syn::Error::new(

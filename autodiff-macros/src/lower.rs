@@ -93,10 +93,16 @@ pub(crate) fn set_deep() {
 }
 
 /// Records what the source file says of the function being expanded: whether it is written in
-/// an `impl` block or a `trait`, and its siblings with `g_grad_into`.
-pub(crate) fn set_context(in_impl: bool, siblings: HashMap<String, Vec<ParamKind>>) {
+/// an `impl` block or a `trait`, its siblings with `g_grad_into`, and the `impl` block's type
+/// parameter bounded by `Float`.
+pub(crate) fn set_context(
+    in_impl: bool,
+    siblings: HashMap<String, Vec<ParamKind>>,
+    impl_float: Option<String>,
+) {
     IN_IMPL.set(in_impl);
     SIBLINGS.set(siblings);
+    generic::set_impl_float(impl_float);
 }
 
 /// Records that a limit of nesting refused something.
@@ -147,7 +153,7 @@ enum OperandKey {
 
 /// Drops a function without recursion along the chains of binary operators in its body.
 /// The float type parameter `function` is generic over, if any: bounded by `Float` in its own
-/// generics, or, for a method of a generic `impl<T: Float>`, the one-letter type it returns.
+/// generics, or, for a method of a generic `impl<T: Float>`, that `T`.
 pub fn float_param(sig: &syn::Signature) -> Option<Ident> {
     generic::float_param(&sig.generics).or_else(|| generic::impl_float_param(sig))
 }

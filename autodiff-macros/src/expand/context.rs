@@ -50,6 +50,9 @@ pub struct Context {
     pub place: Place,
     /// The functions of the same block whose `g_grad_into` exists, with their parameters.
     pub siblings: HashMap<String, Vec<ParamKind>>,
+    /// The type parameter of the `impl` block around the function bounded by `Float`
+    /// (`impl<Real: Float> S<Real>`), if any.
+    pub impl_float: Option<String>,
 }
 
 /// A function of a source file.
@@ -63,6 +66,8 @@ pub struct Function {
     pub block: usize,
     /// Its parameters, if it has `g_grad_into`.
     pub grad_into: Option<Vec<ParamKind>>,
+    /// The type parameter of its `impl` block bounded by `Float`, if any.
+    pub impl_float: Option<String>,
 }
 
 /// A file read: when it was modified, its length, and its functions.
@@ -123,6 +128,7 @@ pub fn of(functions: &[Function], name: &str, line: usize) -> Context {
     Context {
         place: f.place,
         siblings,
+        impl_float: f.impl_float.clone(),
     }
 }
 
@@ -143,9 +149,9 @@ fn name(item: &proc_macro::TokenStream) -> Option<proc_macro::Ident> {
 pub fn functions(text: &str) -> Vec<Function> {
     let mut found = Vec::new();
     // Without recursion: a file's nesting is as deep as its braces.
-    let mut open = vec![(lex(text), Place::Free)];
+    let mut open = vec![(lex(text), Place::Free, None)];
     let mut blocks = 0;
-    while let Some((trees, here)) = open.pop() {
+    while let Some((trees, here, impl_float)) = open.pop() {
         blocks += 1;
         // Where the current item's header starts: after the last `;` or block.
         let mut start = 0;
@@ -159,16 +165,22 @@ pub fn functions(text: &str) -> Vec<Function> {
                             place: here,
                             block: blocks,
                             grad_into: grad_into(&trees[start..i], &trees[i + 2..]),
+                            impl_float: impl_float.clone(),
                         });
                     }
                 }
                 Tree::Group('{', inner) => {
-                    open.push((inner.clone(), block(&trees[start..i])));
+                    let header = &trees[start..i];
+                    let place = block(header);
+                    let float = (place == Place::Associated)
+                        .then(|| float_param(header))
+                        .flatten();
+                    open.push((inner.clone(), place, float));
                     start = i + 1;
                 }
                 // Items in brackets or parentheses (a closure's, in an array) are in function
                 // bodies.
-                Tree::Group(_, inner) => open.push((inner.clone(), Place::Free)),
+                Tree::Group(_, inner) => open.push((inner.clone(), Place::Free, None)),
                 Tree::Punct(';') => start = i + 1,
                 _ => {}
             }
@@ -448,6 +460,48 @@ fn block(header: &[Tree]) -> Place {
     }
 }
 
+/// The type parameter of an `impl` block's header bounded by `Float`: `impl<Real: Float + Copy>`
+/// or `impl<Real> S<Real> where Real: Float`.
+fn float_param(header: &[Tree]) -> Option<String> {
+    let ident = |t: &Tree, s: &str| matches!(t, Tree::Ident(i, _) if i == s);
+    let at = header.iter().position(|t| ident(t, "impl"))?;
+    let header = &header[at + 1..];
+    // `Name: .. Float ..`, a parameter or a `where` predicate.
+    let bounded = |part: &[Tree]| match part {
+        [Tree::Ident(name, _), Tree::Punct(':'), rest @ ..]
+            if rest.iter().any(|t| ident(t, "Float")) =>
+        {
+            Some(name.clone())
+        }
+        _ => None,
+    };
+    // The parameters, `<..>`, split at the commas outside nested `<..>`.
+    let mut params = Vec::new();
+    if let Some(Tree::Punct('<')) = header.first() {
+        let mut depth = 0;
+        for (i, t) in header.iter().enumerate() {
+            match t {
+                Tree::Punct('<') => depth += 1,
+                Tree::Punct('>')
+                    if !matches!(header.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) =>
+                {
+                    depth -= 1;
+                    if depth == 0 {
+                        params = split(&header[1..i]);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(found) = params.iter().find_map(|p| bounded(p)) {
+        return Some(found);
+    }
+    let at = header.iter().position(|t| ident(t, "where"))?;
+    split(&header[at + 1..]).into_iter().find_map(bounded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{ParamKind, Place, functions, of};
@@ -567,5 +621,32 @@ mod tests {
                 ParamKind::Constant
             ]
         );
+    }
+
+    #[test]
+    fn the_float_parameter_of_an_impl_block() {
+        let text = "
+            impl<'a, Real: num_traits::Float + Default, const N: usize> S<'a, Real, N> {
+                fn f(&self, x: Real) -> Real { x }
+            }
+            impl<W> P<W> where W: Copy + Float, {
+                fn g(&self, x: W) -> W { x }
+            }
+            impl<T: Copy> Q<T> {
+                fn h(&self, x: T) -> T { x }
+            }
+            impl<F: Float> Tr for R<F> {
+                fn k(&self, x: F) -> F { x }
+            }
+        ";
+        let found = functions(text);
+        let float = |name: &str| {
+            let f = found.iter().find(|f| f.name == name).unwrap();
+            of(&found, name, f.line).impl_float
+        };
+        assert_eq!(float("f").as_deref(), Some("Real"));
+        assert_eq!(float("g").as_deref(), Some("W"));
+        assert_eq!(float("h"), None);
+        assert_eq!(float("k"), None);
     }
 }

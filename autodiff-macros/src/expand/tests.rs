@@ -806,6 +806,7 @@ fn sibling_calls_pass_the_callers_buffer_where_the_adjoint_is_one() {
     let context = Context {
         place: Place::Free,
         siblings: [("dot".to_owned(), vec![ParamKind::Slice, ParamKind::Slice])].into(),
+        impl_float: None,
     };
     let expand = |item: &str| {
         let item: TokenStream = item.parse().unwrap();

@@ -19,6 +19,15 @@ use crate::prim::{Prim, Syntax};
 thread_local! {
     /// The float type parameter of the function being lowered.
     static GENERIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The type parameter bounded by `Float` of the `impl` block around the function being
+    /// expanded, as its source file says (`expand::context`).
+    static IMPL_FLOAT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Records the type parameter bounded by `Float` of the `impl` block around the function being
+/// expanded.
+pub(crate) fn set_impl_float(name: Option<String>) {
+    IMPL_FLOAT.set(name);
 }
 
 /// Whether `ident` names the float type parameter of the function being lowered.
@@ -54,19 +63,33 @@ pub(crate) fn float_param(generics: &syn::Generics) -> Option<Ident> {
     None
 }
 
-/// The type parameter of a generic `impl<T: Float> Model<T>` block that a method returns,
-/// `fn loss(&self, x: &[T]) -> T`: the method does not see the `impl`'s bounds, so a method
-/// without generics of its own returning a one-letter type (a type parameter's name, not a
-/// type's) is taken to be generic over it; the generated code calls its methods through
-/// `Float`, which checks the bound where it is called.
+/// The type parameter of a generic `impl<T: Float> Model<T>` block, for a function in it
+/// without generics of its own: the one its source file shows bounded by `Float`
+/// (`impl<Real: Float + Copy>`, `where Real: Float`), where its signature names it; else, for a
+/// method that the file does not show (a macro's output), the one-letter type it returns (a
+/// type parameter's name, not a type's). The generated code calls its methods through `Float`,
+/// which checks the bound where it is called.
 pub(crate) fn impl_float_param(sig: &syn::Signature) -> Option<Ident> {
-    if sig.receiver().is_none() || !sig.generics.params.is_empty() {
+    if !sig.generics.params.is_empty() {
         return None;
     }
+    if let Some(name) = IMPL_FLOAT.with_borrow(Clone::clone) {
+        return named(quote::ToTokens::to_token_stream(sig), &name);
+    }
+    sig.receiver()?;
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         return None;
     };
     one_letter(ty)
+}
+
+/// The identifier `name` where `tokens` first write it.
+fn named(tokens: TokenStream, name: &str) -> Option<Ident> {
+    tokens.into_iter().find_map(|t| match t {
+        TokenTree::Ident(i) if i == name => Some(i),
+        TokenTree::Group(g) => named(g.stream(), name),
+        _ => None,
+    })
 }
 
 /// The one-letter type `ty` is, or (several outputs) the element type of an array or the first

@@ -220,29 +220,13 @@ fn grad_into(attributes: &[Tree], rest: &[Tree]) -> Option<Vec<ParamKind>> {
     let mut generics = Vec::new();
     let mut rest = rest;
     if let Some(Tree::Punct('<')) = rest.first() {
-        let mut depth = 0;
-        let mut end = None;
-        for (i, t) in rest.iter().enumerate() {
-            match t {
-                Tree::Punct('<') => depth += 1,
-                Tree::Punct('>')
-                    if !matches!(rest.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) =>
-                {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i);
-                        break;
-                    }
-                }
-                Tree::Ident(name, _) if depth == 1 => {
-                    if matches!(rest[i - 1], Tree::Punct('<' | ',')) {
-                        generics.push(name.as_str());
-                    }
-                }
-                _ => {}
+        let end = angle_end(rest)?;
+        for param in split(&rest[1..end]) {
+            if let Some(Tree::Ident(name, _)) = param.first() {
+                generics.push(name.as_str());
             }
         }
-        rest = &rest[end? + 1..];
+        rest = &rest[end + 1..];
     }
     let [Tree::Group('(', params), rest @ ..] = rest else {
         return None;
@@ -460,6 +444,24 @@ fn block(header: &[Tree]) -> Place {
     }
 }
 
+/// The index of the `>` that closes the `<` that `trees` starts with (not the `>` of a `->`).
+fn angle_end(trees: &[Tree]) -> Option<usize> {
+    let mut depth = 0;
+    for (i, t) in trees.iter().enumerate() {
+        match t {
+            Tree::Punct('<') => depth += 1,
+            Tree::Punct('>') if !matches!(trees.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The type parameter of an `impl` block's header bounded by `Float`: `impl<Real: Float + Copy>`
 /// or `impl<Real> S<Real> where Real: Float`.
 fn float_param(header: &[Tree]) -> Option<String> {
@@ -476,25 +478,10 @@ fn float_param(header: &[Tree]) -> Option<String> {
         _ => None,
     };
     // The parameters, `<..>`, split at the commas outside nested `<..>`.
-    let mut params = Vec::new();
-    if let Some(Tree::Punct('<')) = header.first() {
-        let mut depth = 0;
-        for (i, t) in header.iter().enumerate() {
-            match t {
-                Tree::Punct('<') => depth += 1,
-                Tree::Punct('>')
-                    if !matches!(header.get(i.wrapping_sub(1)), Some(Tree::Punct('-'))) =>
-                {
-                    depth -= 1;
-                    if depth == 0 {
-                        params = split(&header[1..i]);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+    let params = match header.first() {
+        Some(Tree::Punct('<')) => split(&header[1..angle_end(header)?]),
+        _ => Vec::new(),
+    };
     if let Some(found) = params.iter().find_map(|p| bounded(p)) {
         return Some(found);
     }

@@ -688,10 +688,24 @@ fn expand_file() {
     let (expanded, count, spent) = on_stack(COMPILER_STACK, move || {
         let file: syn::File = syn::parse_file(&source).expect("the input parses");
         let functions = crate::expand::context::functions(&source);
-        // Where each function is, as the macro reads it from the file: by the line of its name
-        // (proc-macro2's `span-locations`, on in tests).
-        let context = |name: &syn::Ident| {
-            crate::expand::context::of(&functions, &name.to_string(), name.span().start().line)
+        // Where each function is, as the macro reads it from the file: the k-th function of a
+        // name met in the file's order is the k-th the file's lexer found. (Spans carry no lines
+        // here: proc-macro2's `span-locations` would make every span larger, and the stack this
+        // file measures deeper.)
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut context = |name: &syn::Ident| {
+            let name = name.to_string();
+            let k = seen.entry(name.clone()).or_default();
+            let mut lines: Vec<usize> = functions
+                .iter()
+                .filter(|f| f.name == name)
+                .map(|f| f.line)
+                .collect();
+            lines.sort_unstable();
+            let line = lines.get(*k).copied();
+            *k += 1;
+            line.map(|line| crate::expand::context::of(&functions, &name, line))
+                .unwrap_or_default()
         };
         let (mut count, mut spent) = (0, Duration::ZERO);
         let mut expand = |args: TokenStream, name: &syn::Ident, tokens: TokenStream| -> syn::File {

@@ -275,6 +275,7 @@ pub const VIEW_SHAPES: &[&str] = &[
     "real_buffer_index_helper",
     "real_buffer_in_loop",
     "real_index_array_in_block",
+    "result_through_helper",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.

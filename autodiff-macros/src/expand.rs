@@ -143,17 +143,6 @@ fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStre
 /// and `[x, y]: [f64; 2]` (or `&[x, y]: &[f64; 2]`) becomes `argK: [f64; 2]` destructured first
 /// thing in the body, `let [x, y] = argK;`. A name already in the item gets a further `_`.
 fn name_parameters(mut function: ItemFn, item: &TokenStream) -> ItemFn {
-    fn idents(tokens: TokenStream, out: &mut std::collections::HashSet<String>) {
-        for t in tokens {
-            match t {
-                proc_macro2::TokenTree::Ident(i) => {
-                    out.insert(i.to_string());
-                }
-                proc_macro2::TokenTree::Group(g) => idents(g.stream(), out),
-                _ => {}
-            }
-        }
-    }
     // `_`, `[a, b]` and `&[a, b]`; another pattern (a tuple's, whose type no parameter may
     // have) keeps lowering's error.
     let named = |pat: &syn::Pat| match pat {
@@ -165,8 +154,20 @@ fn name_parameters(mut function: ItemFn, item: &TokenStream) -> ItemFn {
     if !function.sig.inputs.iter().any(patterned) {
         return function;
     }
+    // Every identifier of the item, read without recursion (a body may nest deeply).
     let mut taken = std::collections::HashSet::new();
-    idents(item.clone(), &mut taken);
+    let mut open = vec![item.clone()];
+    while let Some(tokens) = open.pop() {
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Ident(i) => {
+                    taken.insert(i.to_string());
+                }
+                proc_macro2::TokenTree::Group(g) => open.push(g.stream()),
+                _ => {}
+            }
+        }
+    }
     let mut lets = Vec::new();
     for (k, arg) in function.sig.inputs.iter_mut().enumerate() {
         let syn::FnArg::Typed(typed) = arg else {

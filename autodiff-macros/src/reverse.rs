@@ -205,7 +205,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
             let mut callee = callee.clone();
             if let Some(buffers) = &callee.buffers {
                 let seeded = top && is_seeded_output(graph, *n);
-                callee.scratch = sibling_buffers(graph, buffers, &node.args, seeded);
+                callee.scratch = grad_into_buffers(graph, buffers, &node.args, seeded);
             }
             let grad = graph.push(Node {
                 op: Op::CallGrad(callee.clone()),
@@ -279,16 +279,15 @@ fn is_seeded_output(graph: &Graph, n: NodeId) -> bool {
     fn read_by_stmts(block: &Block, n: NodeId) -> bool {
         block.0.iter().any(|stmt| {
             let reads = match stmt {
-                Stmt::Node(_) | Stmt::For(_) | Stmt::While { .. } => false,
+                Stmt::Node(_) | Stmt::For(_) => false,
                 Stmt::Declare(_, init) => *init == Some(n),
                 Stmt::Assign(_, value) | Stmt::Push(_, value) => *value == n,
                 Stmt::Store { index, value, .. } => *index == n || *value == n,
                 Stmt::If { cond, .. } => *cond == n,
+                Stmt::While { test, .. } => *test == n,
                 Stmt::Assert { args, .. } => args.contains(&n),
             };
-            reads
-                || matches!(stmt, Stmt::While { test, .. } if *test == n)
-                || stmt.blocks().into_iter().any(|b| read_by_stmts(b, n))
+            reads || stmt.blocks().into_iter().any(|b| read_by_stmts(b, n))
         })
     }
     graph.output == n
@@ -302,7 +301,7 @@ fn is_seeded_output(graph: &Graph, n: NodeId) -> bool {
 /// slice argument. Where the call's adjoint is the seed 1 (`seeded`), a slice parameter's
 /// gradient goes straight into its adjoint, passed once; elsewhere into a scratch buffer, which
 /// the call zeroes, declared once where the function starts ([`Reverse::call_declarations`]).
-fn sibling_buffers(
+fn grad_into_buffers(
     graph: &mut Graph,
     buffers: &[bool],
     args: &[NodeId],

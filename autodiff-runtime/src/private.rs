@@ -336,8 +336,10 @@ impl<T> core::ops::Deref for Scratch<T> {
 }
 
 /// `buffer` holding `len` zeros, in the memory it already has where that is enough: the scratch
-/// buffer a call of a differentiated sibling's `g_grad_into` adds a slice's gradient into.
-#[inline]
+/// buffer a call of a differentiated sibling's `g_grad_into` adds a slice's gradient into. It runs
+/// once per call, so it is always inlined and the first use's making of the buffer is not.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -> &mut [T] {
     let fits = match buffer {
         Scratch::Empty => false,
@@ -345,12 +347,7 @@ pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -
         Scratch::Heap(v) => v.capacity() >= len,
     };
     if !fits {
-        *buffer = if len <= SCRATCH_INLINE {
-            Scratch::Inline([T::zero(); SCRATCH_INLINE], len)
-        } else {
-            // An allocation of exactly `len`, filled below (see `zeros`).
-            Scratch::Heap(Vec::with_capacity(len))
-        };
+        make_room(buffer, len);
     }
     match buffer {
         Scratch::Empty => &mut [],
@@ -366,6 +363,18 @@ pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -
             v
         }
     }
+}
+
+/// Replaces `buffer` with one that holds `len` elements: inline up to [`SCRATCH_INLINE`], else an
+/// allocation of exactly `len`, filled by [`zeroed`] (see `zeros`).
+#[cold]
+#[inline(never)]
+fn make_room<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) {
+    *buffer = if len <= SCRATCH_INLINE {
+        Scratch::Inline([T::zero(); SCRATCH_INLINE], len)
+    } else {
+        Scratch::Heap(Vec::with_capacity(len))
+    };
 }
 
 /// Panics with `message` unless `left == right`, as `assert_eq!(left, right, message)` would:

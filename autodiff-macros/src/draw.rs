@@ -1304,7 +1304,7 @@ impl Draw<'_> {
                 let x = arg(0);
                 quote!([#x; #len])
             }
-            Op::Vec => {
+            Op::Vec | Op::Resized => {
                 let (x, len) = (arg(0), arg(1));
                 quote!(::std::vec![#x; #len])
             }

@@ -22,7 +22,7 @@ use syn::ReturnType;
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, IntoBuffer, KnownConst, LitValue, Loop,
-    MAX_INLINE, NodeId, Op, Place, Shape, Stmt, Ty, VarId,
+    MAX_INLINE, NodeId, Op, Place, Shape, Stmt, Ty, UNKNOWN_INLINE, VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -566,12 +566,16 @@ impl<'g> Sweep<'g> {
                     Op::Written(_) => return TokenStream::new(),
                     _ => {}
                 }
-                // The adjoint of a buffer, zeroed to the buffer's length in its allocation.
-                if let (Shape::Buffer(_), Op::Vec) =
+                // The adjoint of a buffer, zeroed to the buffer's length in its allocation; or a
+                // scratch buffer, only resized.
+                if let (Shape::Buffer(_), op @ (Op::Vec | Op::Resized)) =
                     (&self.graph.vars[v.0].shape, &self.graph.node(*n).op)
                 {
                     let args = &self.graph.node(*n).args;
                     let (x, len) = (self.operand(args[0]).tokens, self.operand(args[1]).tokens);
+                    if matches!(op, Op::Resized) {
+                        return quote!(#name.resize(#len, #x););
+                    }
                     return quote!(#name.clear(); #name.resize(#len, #x););
                 }
                 let place = Place {
@@ -883,7 +887,7 @@ impl<'g> Sweep<'g> {
                 let x = arg(0);
                 quote!([#x; #len])
             }
-            Op::Vec => {
+            Op::Vec | Op::Resized => {
                 let (x, len) = (arg(0), self.operand(node.args[1]).tokens);
                 quote!(::std::vec![#x; #len])
             }
@@ -1080,7 +1084,7 @@ impl<'g> Sweep<'g> {
                 let x = arg(0).tokens;
                 Code::new(quote!([#x; #len]), Prec::Atom)
             }
-            Op::Vec => {
+            Op::Vec | Op::Resized => {
                 let (x, len) = (arg(0).tokens, arg(1).tokens);
                 Code::new(quote_spanned!(span=> ::std::vec![#x; #len]), Prec::Atom)
             }
@@ -1444,7 +1448,10 @@ fn capacity(count: &Count) -> TokenStream {
                 if n > #max { #max } else { n }
             })
         }
-        Count::Unknown => quote!(0),
+        Count::Unknown => {
+            let n = Literal::u64_unsuffixed(UNKNOWN_INLINE);
+            quote!(#n)
+        }
     }
 }
 
@@ -1863,7 +1870,7 @@ fn untyped(graph: &Graph) -> Vec<bool> {
                     _ => node.args.iter().any(|a| typed[a.0]),
                 },
                 Op::Select => arg(1) || arg(2),
-                Op::Fill(_) | Op::Vec => arg(0),
+                Op::Fill(_) | Op::Vec | Op::Resized => arg(0),
                 Op::Read(v) | Op::Load(v) | Op::Pop(v) => typed_var[v.0],
                 _ => true,
             };

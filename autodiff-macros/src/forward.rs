@@ -196,7 +196,7 @@ impl Forward {
                             // A buffer allocated zero (a scratch buffer of the reverse
                             // pass): its tangent is allocated alike.
                             (Shape::Buffer(_), Some(init))
-                                if matches!(self.b.node(*init).op, Op::Vec) =>
+                                if matches!(self.b.node(*init).op, Op::Vec | Op::Resized) =>
                             {
                                 Some(self.zeros_again(*init, &mut out))
                             }
@@ -219,8 +219,10 @@ impl Forward {
                             Shape::Array { len, .. } if !self.tangent.contains_key(n) => {
                                 self.zero_array(*v, len, &mut out)
                             }
-                            // A buffer zeroed to a length: its tangent too.
-                            Shape::Buffer(_) if matches!(self.b.node(*n).op, Op::Vec) => {
+                            // A buffer zeroed (or resized) to a length: its tangent too.
+                            Shape::Buffer(_)
+                                if matches!(self.b.node(*n).op, Op::Vec | Op::Resized) =>
+                            {
                                 self.zeros_again(*n, &mut out)
                             }
                             _ => self.tangent_or_zero(*n, &mut out),
@@ -654,13 +656,14 @@ impl Forward {
 }
 
 impl Forward {
-    /// `vec![0.0; len]` of the length of the `vec![x; len]` node `filled`, placed in `out`.
+    /// `vec![0.0; len]` of the length of the `vec![x; len]` node `filled`, placed in `out`
+    /// (a buffer resized alike, for a scratch buffer only resized).
     fn zeros_again(&mut self, filled: NodeId, out: &mut Vec<Stmt>) -> NodeId {
         let node = self.b.node(filled);
         let zero = self.b.lit(0.0);
         let zeros = self
             .b
-            .with_graph(|g| g.push(Node::new(Op::Vec, vec![zero, node.args[1]], node.ty)));
+            .with_graph(|g| g.push(Node::new(node.op, vec![zero, node.args[1]], node.ty)));
         out.extend([Stmt::Node(zero), Stmt::Node(zeros)]);
         zeros
     }

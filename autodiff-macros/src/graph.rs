@@ -127,6 +127,10 @@ pub enum Op {
     Fill(TokenStream),
     /// `vec![arg0; arg1]`, a buffer whose length is known at run time.
     Vec,
+    /// Assigned to a buffer: the buffer resized to `arg1` elements (new ones `arg0`), its
+    /// other elements left as they are. A scratch buffer whose elements are all written before
+    /// they are read, or never read, needs no zeroing.
+    Resized,
     /// The index of the `for` loop with this number, inside its body.
     Counter(usize),
     /// The value the backward sweep takes back from a tape the forward sweep pushed it on.
@@ -405,6 +409,11 @@ pub enum CountOp {
 /// The most values a tape keeps inline; beyond that it grows on the heap.
 pub const MAX_INLINE: u64 = 1024;
 
+/// The values a tape keeps inline for a count the compile time does not know (a loop over a
+/// slice): a short loop, such as one over a point's few coordinates in a function called once
+/// per point, then never touches the heap, for 128 bytes of stack per tape of `f64`.
+pub const UNKNOWN_INLINE: u64 = 16;
+
 impl Count {
     fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, op: CountOp) -> Count {
         match (self, other) {
@@ -435,10 +444,11 @@ impl Count {
         }
     }
 
-    /// What is known at compile time: an unknown count contributes nothing to a capacity.
-    pub fn known_part(&self) -> Count {
+    /// What a tape keeps inline of this many values: an unknown count contributes
+    /// [`UNKNOWN_INLINE`].
+    pub fn inline_part(&self) -> Count {
         match self {
-            Count::Unknown => Count::Known(0),
+            Count::Unknown => Count::Known(UNKNOWN_INLINE),
             other => other.clone(),
         }
     }

@@ -970,7 +970,7 @@ impl Reverse {
         match node.op {
             // A callee runs once, in the forward sweep: the value of a call (and the entries of
             // `g_grad`) is saved, not computed again.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Call(_) | Op::CallGrad(_) => {
+            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Resized | Op::Call(_) | Op::CallGrad(_) => {
                 false
             }
             // A whole array is read where it is passed: only a parameter never stored into
@@ -1687,7 +1687,7 @@ impl Reverse {
             .capacity
             .get(&tape)
             .unwrap_or(&Count::Known(0))
-            .plus(&this.known_part());
+            .plus(&this.inline_part());
         self.capacity.insert(tape, total);
     }
 
@@ -2125,14 +2125,15 @@ impl Reverse {
             out.push(Stmt::Push(tape, n));
         }
         // A tape holds what each block pushes times the runs of the block: the part known at
-        // compile time fits inline, so loops of a known trip count need no heap.
+        // compile time fits inline, so loops of a known trip count need no heap, and a loop of
+        // an unknown count keeps its first values inline too.
         for (tape, n) in counts {
             let this = runs.times(&Count::Known(n));
             let total = self
                 .capacity
                 .get(&tape)
                 .unwrap_or(&Count::Known(0))
-                .plus(&this.known_part());
+                .plus(&this.inline_part());
             self.capacity.insert(tape, total);
         }
         // Tapes are declared where the function starts.

@@ -192,6 +192,7 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
         | Op::Load(_)
         | Op::Fill(_)
         | Op::Vec
+        | Op::Resized
         | Op::Read(_)
         | Op::Len(_)
         | Op::Counter(_)

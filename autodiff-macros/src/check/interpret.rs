@@ -538,7 +538,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
                 };
                 Val::Arr(vec![args[0].clone(); len])
             }
-            Op::Vec => {
+            Op::Vec | Op::Resized => {
                 let len = int(&args[1], "length")?;
                 let Ok(len) = usize::try_from(len) else {
                     return fault(format!("buffer length {len} is negative"));

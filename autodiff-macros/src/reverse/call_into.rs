@@ -42,8 +42,10 @@ impl Reverse {
         self.b.with_graph(|g| g.push(Node::new(op, args, ty)))
     }
 
-    /// A buffer the backward code resizes to `len` (a node in scope here) and writes into.
-    fn scratch(&mut self, ty: Ty, len: NodeId) -> VarId {
+    /// A buffer the backward code resizes to `len` (a node in scope here) and writes into:
+    /// zeroed first when `zeroed`, else holding what it held (a buffer whose elements are all
+    /// written before they are read, or never read).
+    fn scratch(&mut self, ty: Ty, len: NodeId, zeroed: bool) -> VarId {
         let v = self.new_var("scratch", ty, Shape::Buffer(len), None);
         self.scratch.push(v);
         let float = ty.float().unwrap_or_else(|| self.output_ty());
@@ -52,7 +54,8 @@ impl Reverse {
             ty: float,
         });
         let zero = self.b.lit(0.0);
-        let zeros = self.push_node(Op::Vec, vec![zero, len], ty);
+        let op = if zeroed { Op::Vec } else { Op::Resized };
+        let zeros = self.push_node(op, vec![zero, len], ty);
         self.emit(Stmt::Assign(v, zeros));
         v
     }
@@ -135,12 +138,7 @@ impl Reverse {
     /// popped into. `before` saves it before the call, as the buffer the call writes must be.
     fn restore_input(&mut self, call: NodeId, input: VarId, before: Option<&Callee>) -> VarId {
         let ty = self.b.with_graph(|g| g.vars[input.0].ty);
-        let tape = self.new_var(
-            "saved",
-            ty,
-            Shape::Tape(crate::graph::Count::Known(0)),
-            None,
-        );
+        let tape = self.new_var("saved", ty, Shape::Tape(crate::graph::Count::Unknown), None);
         // `g_overwrites`: of `self.g`, `Self::g_overwrites`.
         let unless = before.map(|callee| {
             let prefix = if callee.prefix.to_string() == quote::quote!(self.).to_string() {
@@ -163,7 +161,9 @@ impl Reverse {
             unless: unless.clone(),
         });
         let len = self.length_here(input);
-        let copy = self.scratch(ty, len);
+        // Every element is popped into it before the call reads it, or, for the buffer of a
+        // helper that overwrites it, never read.
+        let copy = self.scratch(ty, len, false);
         let counter = super::COPY_LOOPS + self.copies;
         self.copies += 1;
         let k = self.push_node(Op::Counter(counter), vec![], Ty::Int);
@@ -272,7 +272,7 @@ impl Reverse {
                         // length.
                         None => {
                             let len = self.length_here(buffer);
-                            self.scratch(buffer_ty, len)
+                            self.scratch(buffer_ty, len, true)
                         }
                     };
                     for v in [scratch, adjoint] {
@@ -321,7 +321,7 @@ impl Reverse {
                         // long constant array is passed in every iteration of a loop).
                         None => {
                             let len = self.part_len(input, part.as_deref());
-                            (Op::Array(self.scratch(x_ty, len), 0), vec![])
+                            (Op::Array(self.scratch(x_ty, len, false), 0), vec![])
                         }
                     };
                     args.push(self.push_node(op, bounds, x_ty));
@@ -411,7 +411,7 @@ impl Reverse {
         part: Option<Vec<NodeId>>,
     ) -> (VarId, Aliased) {
         let len = self.part_len(input, part.as_deref());
-        let scratch = self.scratch(ty, len);
+        let scratch = self.scratch(ty, len, true);
         let add = Aliased {
             adjoint: d,
             scratch,

@@ -299,24 +299,23 @@ const SCRATCH_INLINE: usize = 16;
 /// lives on the stack, a longer one in a `Vec` kept from call to call.
 #[derive(Debug, Clone)]
 pub enum Scratch<T> {
-    /// Not used yet: free to make.
-    Empty,
     /// Up to [`SCRATCH_INLINE`] elements, the first `len` in use.
     Inline([T; SCRATCH_INLINE], usize),
     /// More.
     Heap(Vec<T>),
 }
 
-impl<T> Scratch<T> {
-    /// An empty buffer; it does not allocate.
+impl<T: Copy + num_traits::Zero> Scratch<T> {
+    /// An empty buffer on the stack; it does not allocate. (Its zeros are stored again by
+    /// [`zeroed`] before any is read, so the compiler drops the first stores.)
     #[inline]
     #[must_use]
-    pub const fn new() -> Self {
-        Scratch::Empty
+    pub fn new() -> Self {
+        Scratch::Inline([T::zero(); SCRATCH_INLINE], 0)
     }
 }
 
-impl<T> Default for Scratch<T> {
+impl<T: Copy + num_traits::Zero> Default for Scratch<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -328,7 +327,6 @@ impl<T> core::ops::Deref for Scratch<T> {
     #[inline]
     fn deref(&self) -> &[T] {
         match self {
-            Scratch::Empty => &[],
             Scratch::Inline(a, len) => &a[..*len],
             Scratch::Heap(v) => v,
         }
@@ -337,25 +335,22 @@ impl<T> core::ops::Deref for Scratch<T> {
 
 /// `buffer` holding `len` zeros, in the memory it already has where that is enough: the scratch
 /// buffer a call of a differentiated sibling's `g_grad_into` adds a slice's gradient into. It runs
-/// once per call, so it is always inlined and the first use's making of the buffer is not.
-#[allow(clippy::inline_always)]
-#[inline(always)]
+/// once per call, so it is inlined and the making of a longer buffer is not.
+#[inline]
 pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -> &mut [T] {
     let fits = match buffer {
-        Scratch::Empty => false,
         Scratch::Inline(..) => len <= SCRATCH_INLINE,
         Scratch::Heap(v) => v.capacity() >= len,
     };
     if !fits {
-        make_room(buffer, len);
+        to_heap(buffer, len);
     }
     match buffer {
-        Scratch::Empty => &mut [],
+        // All of it, a few vector stores rather than a `memset` of `len` elements.
         Scratch::Inline(a, n) => {
+            *a = [T::zero(); SCRATCH_INLINE];
             *n = len;
-            let part = &mut a[..len];
-            part.fill(T::zero());
-            part
+            &mut a[..len]
         }
         Scratch::Heap(v) => {
             v.clear();
@@ -365,16 +360,12 @@ pub fn zeroed<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) -
     }
 }
 
-/// Replaces `buffer` with one that holds `len` elements: inline up to [`SCRATCH_INLINE`], else an
-/// allocation of exactly `len`, filled by [`zeroed`] (see `zeros`).
+/// Replaces `buffer` with an allocation of exactly `len`, more than [`SCRATCH_INLINE`] (or more
+/// than the last one), filled by [`zeroed`] (see `zeros`).
 #[cold]
 #[inline(never)]
-fn make_room<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) {
-    *buffer = if len <= SCRATCH_INLINE {
-        Scratch::Inline([T::zero(); SCRATCH_INLINE], len)
-    } else {
-        Scratch::Heap(Vec::with_capacity(len))
-    };
+fn to_heap<T: Copy + num_traits::Zero>(buffer: &mut Scratch<T>, len: usize) {
+    *buffer = Scratch::Heap(Vec::with_capacity(len));
 }
 
 /// Panics with `message` unless `left == right`, as `assert_eq!(left, right, message)` would:

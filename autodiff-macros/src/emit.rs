@@ -22,7 +22,7 @@ use syn::ReturnType;
 use crate::forward::{Seed, Tangent};
 use crate::graph::{
     Block, CastTo, CmpOp, Count, CountOp, FloatTy, Graph, IntoBuffer, KnownConst, LitValue, Loop,
-    MAX_INLINE, NodeId, Op, Place, Shape, Stmt, Ty, UNKNOWN_INLINE, VarId,
+    MAX_INLINE, NodeId, Op, Place, Shape, Stmt, Ty, VarId,
 };
 use crate::names;
 use crate::prim::{Prim, Syntax};
@@ -1448,10 +1448,7 @@ fn capacity(count: &Count) -> TokenStream {
                 if n > #max { #max } else { n }
             })
         }
-        Count::Unknown => {
-            let n = Literal::u64_unsuffixed(UNKNOWN_INLINE);
-            quote!(#n)
-        }
+        Count::Slice(_) | Count::Unknown => capacity(&count.inline_part()),
     }
 }
 
@@ -1473,7 +1470,7 @@ fn count_expr(count: &Count) -> TokenStream {
             let method = Ident::new(method, Span::call_site());
             quote!((#a).#method(#b))
         }
-        Count::Unknown => quote!(0),
+        Count::Slice(_) | Count::Unknown => count_expr(&count.inline_part()),
     }
 }
 

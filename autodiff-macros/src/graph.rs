@@ -395,6 +395,9 @@ pub enum Count {
     Const(TokenStream),
     /// Saturating arithmetic on two counts that are not both known.
     Saturating(Box<Count>, CountOp, Box<Count>),
+    /// `n` times the length of a slice parameter, give or take a constant: unknown, but the
+    /// slice is often short (the coordinates of a point).
+    Slice(u64),
     Unknown,
 }
 
@@ -409,16 +412,19 @@ pub enum CountOp {
 /// The most values a tape keeps inline; beyond that it grows on the heap.
 pub const MAX_INLINE: u64 = 1024;
 
-/// The values a tape keeps inline for a count the compile time does not know (a loop over a
-/// slice): a short loop, such as one over a point's few coordinates in a function called once
-/// per point, then never touches the heap, for 128 bytes of stack per tape of `f64`.
-pub const UNKNOWN_INLINE: u64 = 16;
+/// The values a tape keeps inline for each value pushed per element of a slice parameter
+/// ([`Count::Slice`]): the loop of a helper called once per point over the point's few
+/// coordinates then never touches the heap, for 128 bytes of stack per tape of `f64`. (A loop of
+/// any other unknown count keeps nothing inline: its pushes then test the heap part alone.)
+pub const SLICE_INLINE: u64 = 16;
 
 impl Count {
     fn combine(&self, other: &Count, known: fn(u64, u64) -> u64, op: CountOp) -> Count {
         match (self, other) {
             (Count::Known(a), Count::Known(b)) => Count::Known(known(*a, *b)),
-            (Count::Unknown, _) | (_, Count::Unknown) => Count::Unknown,
+            (Count::Unknown | Count::Slice(_), _) | (_, Count::Unknown | Count::Slice(_)) => {
+                Count::Unknown
+            }
             (a, b) => Count::Saturating(Box::new(a.clone()), op, Box::new(b.clone())),
         }
     }
@@ -426,29 +432,37 @@ impl Count {
     pub fn times(&self, other: &Count) -> Count {
         match (self, other) {
             (Count::Known(1), x) | (x, Count::Known(1)) => x.clone(),
+            (Count::Slice(a), Count::Known(b)) | (Count::Known(b), Count::Slice(a)) => {
+                Count::Slice(a.saturating_mul(*b))
+            }
             _ => self.combine(other, u64::saturating_mul, CountOp::Mul),
         }
     }
 
     pub fn minus(&self, other: &Count) -> Count {
-        match other {
-            Count::Known(0) => self.clone(),
+        match (self, other) {
+            (_, Count::Known(0)) | (Count::Slice(_), Count::Known(_)) => self.clone(),
             _ => self.combine(other, u64::saturating_sub, CountOp::Sub),
         }
     }
 
     pub fn plus(&self, other: &Count) -> Count {
         match (self, other) {
-            (Count::Known(0), x) | (x, Count::Known(0)) => x.clone(),
+            (Count::Known(0), x)
+            | (x, Count::Known(0))
+            | (x @ Count::Slice(_), Count::Known(_))
+            | (Count::Known(_), x @ Count::Slice(_)) => x.clone(),
+            (Count::Slice(a), Count::Slice(b)) => Count::Slice(a.saturating_add(*b)),
             _ => self.combine(other, u64::saturating_add, CountOp::Add),
         }
     }
 
-    /// What a tape keeps inline of this many values: an unknown count contributes
-    /// [`UNKNOWN_INLINE`].
+    /// What a tape keeps inline of this many values: what is known at compile time, and
+    /// [`SLICE_INLINE`] for each value pushed per element of a slice parameter.
     pub fn inline_part(&self) -> Count {
         match self {
-            Count::Unknown => Count::Known(UNKNOWN_INLINE),
+            Count::Unknown => Count::Known(0),
+            Count::Slice(n) => Count::Known(n.saturating_mul(SLICE_INLINE)),
             other => other.clone(),
         }
     }

@@ -136,6 +136,42 @@ impl Prim {
         )
     }
 
+    /// Whether it is computed by a call into the math library, tens of instructions, where a
+    /// value saved on a tape costs a store and a load: the reverse pass saves such a value
+    /// rather than computing it again in the backward code of a loop.
+    pub fn is_costly(self) -> bool {
+        matches!(
+            self,
+            Prim::Powi
+                | Prim::Exp
+                | Prim::Sigmoid
+                | Prim::Exp2
+                | Prim::ExpM1
+                | Prim::Ln
+                | Prim::Ln1p
+                | Prim::Log
+                | Prim::Log2
+                | Prim::Log10
+                | Prim::Softplus
+                | Prim::Cbrt
+                | Prim::Powf
+                | Prim::Hypot
+                | Prim::Sin
+                | Prim::Cos
+                | Prim::Tan
+                | Prim::Asin
+                | Prim::Acos
+                | Prim::Atan
+                | Prim::Atan2
+                | Prim::Sinh
+                | Prim::Cosh
+                | Prim::Tanh
+                | Prim::Asinh
+                | Prim::Acosh
+                | Prim::Atanh
+        )
+    }
+
     /// The names of every operation written with `syntax`, for error messages.
     pub fn names(syntax: Syntax) -> Vec<&'static str> {
         Prim::ALL

@@ -10,9 +10,10 @@
 //! `d_s`; an array `h` has an adjoint array `d_h`; a branch is reversed as a branch on the same
 //! condition, a loop as a loop running the other way (a `while` loop counts its iterations).
 //! The backward code of a loop body needs the values of that iteration. A value that is a pure
-//! function of the parameters and the loop counters is recomputed there; any other (a value read
-//! from a variable the loop overwrites, a branch decision) is pushed on a tape in the forward
-//! sweep and popped in the backward sweep. A block pushes its values when it ends, after the
+//! function of the parameters and the loop counters is recomputed there, unless it is a call
+//! into the math library (`exp`, `ln`, `tanh`: tens of instructions, where a saved value costs a
+//! store and a load); any other (such a call, a value read from a variable the loop overwrites, a
+//! branch decision) is pushed on a tape in the forward sweep and popped in the backward sweep. A block pushes its values when it ends, after the
 //! blocks nested in it, and its backward code pops them first: so one tape per kind of value
 //! serves every block, last in first out. Straight-line code at the top of the function needs no tape: its values are
 //! still in scope when the backward sweep runs.
@@ -946,6 +947,17 @@ impl Reverse {
                 node.is_leaf() || self.home.get(&id).is_none_or(|h| self.in_scope(h.block));
             if !in_scope && self.steps_back(id) {
                 known.insert(id, true);
+            } else if !in_scope
+                && matches!(node.op, Op::Prim(p) if p.is_costly())
+                && self
+                    .home
+                    .get(&id)
+                    .is_some_and(|h| self.looped.contains(&h.block))
+            {
+                // `exp` of a loop's element is saved: a push and a pop cost less than a
+                // second call into the math library. (A branch outside loops runs once: its
+                // values are computed again.)
+                known.insert(id, false);
             } else if in_scope || !(self.pure(&node) || self.unchanged_in_fused_loop(id, &node)) {
                 known.insert(id, in_scope);
             } else if visited {
@@ -970,9 +982,13 @@ impl Reverse {
         match node.op {
             // A callee runs once, in the forward sweep: the value of a call (and the entries of
             // `g_grad`) is saved, not computed again.
-            Op::Read(_) | Op::Pop(_) | Op::Fill(_) | Op::Vec | Op::Resized | Op::Call(_) | Op::CallGrad(_) => {
-                false
-            }
+            Op::Read(_)
+            | Op::Pop(_)
+            | Op::Fill(_)
+            | Op::Vec
+            | Op::Resized
+            | Op::Call(_)
+            | Op::CallGrad(_) => false,
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
             Op::Load(v) | Op::Array(v, _) => {
@@ -1711,6 +1727,9 @@ impl Reverse {
             Op::Const(tokens) => Count::Const(tokens.clone()),
             Op::Len(v) => match self.b.with_graph(|g| g.vars[v.0].shape.clone()) {
                 Shape::Array { len, .. } => Count::Const(len),
+                Shape::Slice if self.b.with_graph(|g| g.vars[v.0].param.is_some()) => {
+                    Count::Slice(1)
+                }
                 _ => Count::Unknown,
             },
             Op::Prim(Prim::Add) => self
@@ -2125,8 +2144,8 @@ impl Reverse {
             out.push(Stmt::Push(tape, n));
         }
         // A tape holds what each block pushes times the runs of the block: the part known at
-        // compile time fits inline, so loops of a known trip count need no heap, and a loop of
-        // an unknown count keeps its first values inline too.
+        // compile time fits inline, so loops of a known trip count need no heap, and a loop over
+        // a slice parameter keeps its first values inline too.
         for (tape, n) in counts {
             let this = runs.times(&Count::Known(n));
             let total = self

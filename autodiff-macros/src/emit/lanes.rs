@@ -189,7 +189,10 @@ pub(super) fn analyse(
             let op = &graph.node(n).op;
             let scalar_into_array = matches!(op, Op::Fill(_) | Op::Vec | Op::Resized);
             let scalar = graph.node(n).ty.float().is_some()
-                && !matches!(op, Op::Array(..) | Op::Part(_) | Op::Fill(_) | Op::Vec | Op::Resized);
+                && !matches!(
+                    op,
+                    Op::Array(..) | Op::Part(_) | Op::Fill(_) | Op::Vec | Op::Resized
+                );
             fits &= scalar || scalar_into_array;
         }
     });

@@ -138,7 +138,12 @@ impl Reverse {
     /// popped into. `before` saves it before the call, as the buffer the call writes must be.
     fn restore_input(&mut self, call: NodeId, input: VarId, before: Option<&Callee>) -> VarId {
         let ty = self.b.with_graph(|g| g.vars[input.0].ty);
-        let tape = self.new_var("saved", ty, Shape::Tape(crate::graph::Count::Unknown), None);
+        let tape = self.new_var(
+            "saved",
+            ty,
+            Shape::Tape(crate::graph::Count::Known(0)),
+            None,
+        );
         // `g_overwrites`: of `self.g`, `Self::g_overwrites`.
         let unless = before.map(|callee| {
             let prefix = if callee.prefix.to_string() == quote::quote!(self.).to_string() {

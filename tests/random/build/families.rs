@@ -406,6 +406,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
     };
     for p in &params {
         match p.kind {
+            // Drawn in the `q<i>` programs only.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                unreachable!("a family does not draw an unnamed parameter")
+            }
             ParamKind::Scalar | ParamKind::Inactive => {
                 if p.name.starts_with("r#") {
                     g.mark("raw_ident_in_loop");
@@ -474,6 +478,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
             continue;
         }
         let read = match p.kind {
+            // Drawn in the `q<i>` programs only.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                unreachable!("a family does not draw an unnamed parameter")
+            }
             ParamKind::Scalar | ParamKind::Inactive => format!("{}.sin()", p.name),
             ParamKind::Slice(_) | ParamKind::Array(_) | ParamKind::RefArray(_) => {
                 format!("{}[1]", p.name)
@@ -545,6 +553,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
     let mut signature = Vec::new();
     for p in &params {
         let ty = match p.kind {
+            // Drawn in the `q<i>` programs only.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                unreachable!("a family does not draw an unnamed parameter")
+            }
             ParamKind::Scalar | ParamKind::Inactive => TY.to_string(),
             ParamKind::Slice(_) => format!("&[{TY}]"),
             ParamKind::Array(len) => format!("[{TY}; {len}]"),
@@ -600,6 +612,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         let mut ints = Vec::new();
         for p in &params {
             let count = match p.kind {
+                // Drawn in the `q<i>` programs only.
+                ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                    unreachable!("a family does not draw an unnamed parameter")
+                }
                 ParamKind::Scalar | ParamKind::Inactive => 1,
                 ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => len,
                 ParamKind::Usize => {
@@ -654,6 +670,10 @@ fn call_args(p: &FlowProgram, dirs: bool, buffers: &[&str]) -> String {
     };
     for q in &p.params {
         match q.kind {
+            // Drawn in the `q<i>` programs only.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                unreachable!("a family does not draw an unnamed parameter")
+            }
             ParamKind::Scalar | ParamKind::Inactive => {
                 out.push(format!("xs[{o}]"));
                 if dirs && q.kind == ParamKind::Scalar {
@@ -752,6 +772,10 @@ fn active_parts(p: &FlowProgram) -> Vec<(String, bool)> {
     let mut parts = Vec::new();
     for q in &p.params {
         match q.kind {
+            // Drawn in the `q<i>` programs only.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {
+                unreachable!("a family does not draw an unnamed parameter")
+            }
             ParamKind::Scalar => parts.push((format!("vec![g{}]", parts.len()), false)),
             ParamKind::Slice(_) => parts.push((format!("g{}.to_vec()", parts.len()), true)),
             ParamKind::Array(_) | ParamKind::RefArray(_) => {

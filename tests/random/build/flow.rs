@@ -217,6 +217,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     // The result passed to a slice helper with a slice parameter, `h(x, (acc).atan())`: the
     // output is the call, and the caller's own buffer goes to `h_grad_into`.
     ("result_through_helper", false),
+    // Parameters without a name of their own: `_: f64`, and arrays bound by a pattern,
+    // `[pw0, pw1]: [f64; 2]` or `&[pw0, pw1]: &[f64; 2]`, whose elements the result reads.
+    ("unused_param", false),
+    ("pattern_param", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -276,6 +280,8 @@ pub const VIEW_SHAPES: &[&str] = &[
     "real_buffer_in_loop",
     "real_index_array_in_block",
     "result_through_helper",
+    "unused_param",
+    "pattern_param",
 ];
 
 /// The shapes with iterators, generated in the `q<i>` programs only.
@@ -456,6 +462,31 @@ enum ParamKind {
     Usize,
     I32,
     Params,
+    /// A float parameter written `_` (an ODE right-hand side's unused time): active, its
+    /// gradient entry 0.
+    Unused,
+    /// `[pw0, pw1]: [f64; N]`, an array bound by a pattern, its elements read as scalars.
+    Pattern(usize),
+    /// `&[pw0, pw1]: &[f64; N]`.
+    RefPattern(usize),
+}
+
+impl ParamKind {
+    /// How it is written in a signature, its type `ty` given.
+    fn declared(self, name: &str, ty: &str) -> String {
+        let elements = |len: usize| {
+            (0..len)
+                .map(|i| format!("{name}{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Self::Unused => format!("_: {ty}"),
+            Self::Pattern(len) => format!("[{}]: {ty}", elements(len)),
+            Self::RefPattern(len) => format!("&[{}]: {ty}", elements(len)),
+            _ => format!("{name}: {ty}"),
+        }
+    }
 }
 
 struct Param {
@@ -3185,6 +3216,25 @@ impl Gen<'_> {
         format!("    {h}({x}, ({}).atan())", result.trim_start())
     }
 
+    /// `result` plus a term that reads every element of each array bound by a pattern,
+    /// `(pw0 * pw1 - pw2).sin()`.
+    fn result_reading_patterns(params: &[Param], result: String) -> String {
+        let mut result = result;
+        for p in params {
+            if let ParamKind::Pattern(len) | ParamKind::RefPattern(len) = p.kind {
+                let name = &p.name;
+                let product = format!("{name}0 * {name}1");
+                let term = if len > 2 {
+                    format!("({product} - {name}2).sin()")
+                } else {
+                    format!("({product}).sin()")
+                };
+                result = format!("    {} + {term}", result.trim_start());
+            }
+        }
+        result
+    }
+
     pub(super) fn result(&mut self, acc: &str) -> String {
         if self.top_buffers.is_empty() || !self.rng.chance(0.7) {
             return format!("    {acc}");
@@ -4747,8 +4797,43 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         real_draws: 0,
         vreal: None,
     };
+    // From the second stream, so that the first stream draws the same programs: a float
+    // parameter written `_` and an array bound by a pattern, where no `wrt` list (which cannot
+    // name them) is written.
+    if !params.iter().any(|p| p.kind == ParamKind::Inactive) {
+        if g.on("unused_param") && g.extra.chance(0.12) {
+            let at = g.extra.below(params.len() + 1);
+            params.insert(
+                at,
+                Param {
+                    name: "_".to_owned(),
+                    kind: ParamKind::Unused,
+                },
+            );
+            g.mark("unused_param");
+        }
+        if g.on("pattern_param") && g.extra.chance(0.15) {
+            let len = g.extra.range(2, 3);
+            let kind = if g.extra.chance(0.5) {
+                ParamKind::Pattern(len)
+            } else {
+                ParamKind::RefPattern(len)
+            };
+            let at = g.extra.below(params.len() + 1);
+            params.insert(
+                at,
+                Param {
+                    name: "pw".to_owned(),
+                    kind,
+                },
+            );
+            g.mark("pattern_param");
+        }
+    }
     for p in &params {
         match p.kind {
+            // Read by the result ([`Gen::result_reading_patterns`]), or not at all.
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => {}
             ParamKind::Scalar | ParamKind::Inactive => {
                 if p.name.starts_with("r#") {
                     g.mark("raw_ident_in_loop");
@@ -4832,7 +4917,12 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
     // Every parameter is read.
     let text = lines.join("\n");
     for p in &params {
-        if mentions(&text, &p.name) {
+        if mentions(&text, &p.name)
+            || matches!(
+                p.kind,
+                ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_)
+            )
+        {
             continue;
         }
         if p.name == "e" {
@@ -4853,6 +4943,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
             ParamKind::Usize => cst(&format!("{} as f64", p.name)),
             ParamKind::I32 => cst(&format!("f64::from({})", p.name)),
             ParamKind::Params => cst("p.scale"),
+            ParamKind::Unused | ParamKind::Pattern(_) | ParamKind::RefPattern(_) => continue,
         };
         lines.push(format!("    {acc} += {read};"));
     }
@@ -4885,21 +4976,22 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
     let result = g.result(&acc);
+    let result = Gen::result_reading_patterns(&params, result);
     let result = g.result_through_helper(&params, result);
     lines.push(result);
 
     let mut signature = Vec::new();
     for p in &params {
         let ty = match p.kind {
-            ParamKind::Scalar | ParamKind::Inactive => TY.to_string(),
+            ParamKind::Scalar | ParamKind::Inactive | ParamKind::Unused => TY.to_string(),
             ParamKind::Slice(_) => format!("&[{TY}]"),
-            ParamKind::Array(len) => format!("[{TY}; {len}]"),
-            ParamKind::RefArray(len) => format!("&[{TY}; {len}]"),
+            ParamKind::Array(len) | ParamKind::Pattern(len) => format!("[{TY}; {len}]"),
+            ParamKind::RefArray(len) | ParamKind::RefPattern(len) => format!("&[{TY}; {len}]"),
             ParamKind::Usize => "usize".to_owned(),
             ParamKind::I32 => "i32".to_owned(),
             ParamKind::Params => "&Params".to_owned(),
         };
-        signature.push(format!("{}: {ty}", p.name));
+        signature.push(p.kind.declared(&p.name, &ty));
     }
     let function = format!(
         "fn {name}({}) -> {TY} {{\n{}\n}}\n",
@@ -4940,8 +5032,12 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         let mut ints = Vec::new();
         for p in &params {
             let count = match p.kind {
-                ParamKind::Scalar | ParamKind::Inactive => 1,
-                ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => len,
+                ParamKind::Scalar | ParamKind::Inactive | ParamKind::Unused => 1,
+                ParamKind::Slice(len)
+                | ParamKind::Array(len)
+                | ParamKind::RefArray(len)
+                | ParamKind::Pattern(len)
+                | ParamKind::RefPattern(len) => len,
                 ParamKind::Usize => {
                     ints.push(g.rng.range(0, 4) as i64);
                     0
@@ -5149,9 +5245,9 @@ fn args(p: &FlowProgram, jvp: bool) -> String {
     };
     for q in &p.params {
         match q.kind {
-            ParamKind::Scalar | ParamKind::Inactive => {
+            ParamKind::Scalar | ParamKind::Inactive | ParamKind::Unused => {
                 out.push(format!("xs[{o}]"));
-                if jvp && q.kind == ParamKind::Scalar {
+                if jvp && q.kind != ParamKind::Inactive {
                     out.push(format!("dir[{a}]"));
                     a += 1;
                 }
@@ -5165,8 +5261,11 @@ fn args(p: &FlowProgram, jvp: bool) -> String {
                 }
                 o += len;
             }
-            ParamKind::Array(len) | ParamKind::RefArray(len) => {
-                let amp = if matches!(q.kind, ParamKind::RefArray(_)) {
+            ParamKind::Array(len)
+            | ParamKind::RefArray(len)
+            | ParamKind::Pattern(len)
+            | ParamKind::RefPattern(len) => {
+                let amp = if matches!(q.kind, ParamKind::RefArray(_) | ParamKind::RefPattern(_)) {
                     "&"
                 } else {
                     ""
@@ -5209,10 +5308,12 @@ impl FlowProgram {
         let mut active = Vec::new();
         for q in &self.params {
             let (len, slice) = match q.kind {
-                ParamKind::Scalar | ParamKind::Inactive => (1, false),
-                ParamKind::Slice(len) | ParamKind::Array(len) | ParamKind::RefArray(len) => {
-                    (len, true)
-                }
+                ParamKind::Scalar | ParamKind::Inactive | ParamKind::Unused => (1, false),
+                ParamKind::Slice(len)
+                | ParamKind::Array(len)
+                | ParamKind::RefArray(len)
+                | ParamKind::Pattern(len)
+                | ParamKind::RefPattern(len) => (len, true),
                 _ => (0, false),
             };
             for i in 0..len {
@@ -5311,8 +5412,12 @@ fn emit_flow_chunk(out: &mut String, index: usize, programs: &[FlowProgram], wit
             let mut k = 0;
             for q in &p.params {
                 match q.kind {
-                    ParamKind::Scalar => parts.push(format!("vec![g{k}]")),
-                    ParamKind::Slice(_) | ParamKind::Array(_) | ParamKind::RefArray(_) => {
+                    ParamKind::Scalar | ParamKind::Unused => parts.push(format!("vec![g{k}]")),
+                    ParamKind::Slice(_)
+                    | ParamKind::Array(_)
+                    | ParamKind::RefArray(_)
+                    | ParamKind::Pattern(_)
+                    | ParamKind::RefPattern(_) => {
                         parts.push(format!("g{k}.to_vec()"));
                     }
                     _ => continue,

@@ -238,3 +238,49 @@ fn calls_with_slices_allocate_one_scratch_buffer_past_16_elements() {
     )
     .unwrap();
 }
+
+/// `ln Σ exp(xᵢ - m)` about the running maximum `m`, as `ADBench`'s `logsumexp` writes it with
+/// `arr_max`: the maximum's loop keeps each step's old maximum on a tape, and the sum's loop
+/// saves each `exp` (a call into the math library is saved, not computed again).
+#[differentiate]
+fn smooth_max_of(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        m = m.max(x[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] - m).exp();
+    }
+    s.ln() + m
+}
+
+#[test]
+fn a_loop_over_a_short_slice_keeps_its_tape_on_the_stack() {
+    // A loop over a slice parameter keeps 16 values per push inline: a point's few coordinates
+    // (a helper called once per point) need no heap.
+    for n in [1_u8, 5, 16] {
+        let x: Vec<f64> = (0..n).map(|i| f64::from(i).sin()).collect();
+        let mut d_x = vec![0.0; x.len()];
+        let info = measure(|| {
+            black_box(smooth_max_of_grad_into(black_box(&x), &mut d_x));
+        });
+        assert_eq!(info.count_total, 0, "n = {n}");
+    }
+    // Past them, the float tape (one per kind of value: the maxima and the exponentials, 32
+    // inline) spills once.
+    let x: Vec<f64> = (0..40).map(|i| f64::from(i).sin()).collect();
+    let mut d_x = vec![0.0; 40];
+    let info = measure(|| {
+        black_box(smooth_max_of_grad_into(black_box(&x), &mut d_x));
+    });
+    assert_eq!(info.count_total, 1);
+    // The gradient is the softmax about the maximum.
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    let (value, g) = smooth_max_of_grad(&x);
+    assert!((value - (z.ln() + m)).abs() < 1e-14);
+    for (gi, xi) in g.iter().zip(&x) {
+        assert!((gi - (xi - m).exp() / z).abs() < 1e-15);
+    }
+}

@@ -97,3 +97,67 @@ fn waves_gradient_and_hessian_match_their_closed_forms() {
         }
     }
 }
+
+/// A product over a fixed-size array with a method reading a field: the loop is reversed as a
+/// second loop, so its `sin` values are saved, and their tangents with them in `f_hvp`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Wave {
+    a: f64,
+}
+
+// `&self`, as a method is usually written, though `Wave` is small.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+impl Wave {
+    #[differentiate(reverse, hessian, wrt(self, x))]
+    fn product(&self, x: &[f64; 3]) -> f64 {
+        let mut p = 1.0;
+        for i in 0..3 {
+            p *= (self.a * x[i]).sin() + 2.0;
+        }
+        p
+    }
+}
+
+#[differentiate(reverse, hessian)]
+fn wave_product(a: f64, x: &[f64; 3]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..3 {
+        p *= (a * x[i]).sin() + 2.0;
+    }
+    p
+}
+
+#[test]
+fn a_product_of_saved_sines_has_the_hessian_of_finite_differences() {
+    let a = 0.7;
+    let x = [0.3, -0.4, 0.9];
+    let (_, _, _, hess) = wave_product_hessian(a, &x);
+    // Central differences of the gradient (an oracle outside the Hessian's code).
+    let grad = |q: [f64; 4]| {
+        let (_, da, dx) = wave_product_grad(q[0], &[q[1], q[2], q[3]]);
+        [da, dx[0], dx[1], dx[2]]
+    };
+    let p = [a, x[0], x[1], x[2]];
+    let h = 1e-6;
+    for j in 0..4 {
+        let (mut up, mut down) = (p, p);
+        up[j] += h;
+        down[j] -= h;
+        let (gu, gd) = (grad(up), grad(down));
+        for i in 0..4 {
+            let fd = (gu[i] - gd[i]) / (2.0 * h);
+            assert!(
+                (fd - hess[i][j]).abs() < 1e-6 * fd.abs().max(1.0),
+                "H[{i}][{j}]: {} against {fd}",
+                hess[i][j]
+            );
+        }
+    }
+    // The method, with `a` a field of `self`, flattens `self.a` first, then `x`.
+    let (_, _, _, by_method) = Wave { a }.product_hessian(&x);
+    for i in 0..4 {
+        for j in 0..4 {
+            close("method", by_method[i * 4 + j], hess[i][j]);
+        }
+    }
+}

@@ -796,3 +796,52 @@ fn self_by_value() {
         }
     }
 }
+
+/// A loop that carries a value started from a field, `r = self.a` then `r *= self.b`, and
+/// reads it through `sin`: `r`'s values go on a tape, of the unknown type a field's value has.
+/// Second order gave that tape no tape of tangents (it took it for an integer's), so `H·v`
+/// lost every term through `r` (`f_hessian` returned 0 for ∂²/∂a²).
+#[derive(Default, Debug, Clone, Copy, PartialEq)]
+struct Growth {
+    a: f64,
+    b: f64,
+}
+
+// `&self`, as a method is usually written, though `Growth` is small.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+impl Growth {
+    #[differentiate(reverse, hessian, wrt(self))]
+    fn wave(&self, n: usize) -> f64 {
+        let mut r = self.a;
+        let mut s = 0.0;
+        for _ in 0..n {
+            r *= self.b;
+            s += r.sin();
+        }
+        s
+    }
+}
+
+#[test]
+fn a_field_carried_through_a_loop_keeps_its_tangent_on_the_tape() {
+    let g = Growth { a: 0.7, b: 1.3 };
+    for n in [1, 3, 6] {
+        let (_, _, hess) = g.wave_hessian(n);
+        let want = fd_hessian(
+            |q| {
+                let (_, d) = Growth { a: q[0], b: q[1] }.wave_grad(n);
+                vec![d.a, d.b]
+            },
+            &[g.a, g.b],
+        );
+        assert_close("H of Σ sin(a bᵏ)", &hess, &want, 1e-6);
+        // ∂²/∂a² = -Σₖ b²ᵏ sin(a bᵏ), by hand.
+        let by_hand: f64 = (1..=n)
+            .map(|k| {
+                let bk = g.b.powi(i32::try_from(k).expect("small"));
+                -bk * bk * (g.a * bk).sin()
+            })
+            .sum();
+        assert_close("∂²/∂a²", &hess[..1], &[by_hand], 1e-12);
+    }
+}

@@ -431,6 +431,11 @@ enum TapeKind {
     Float(FloatTy),
     Bool,
     Int,
+    /// A value of a struct's field, or computed from one, whose type the macro does not know:
+    /// a float or an integer. Its tape has that unknown type too, so that second order, which
+    /// gives a tape of a type that may be a float a tape of tangents, does not take it for an
+    /// integer's.
+    Other,
 }
 
 /// One primal block being reversed.
@@ -905,7 +910,8 @@ impl Reverse {
         let kind = match node.ty {
             Ty::Float(t) => TapeKind::Float(t.unwrap_or_else(|| self.output_ty())),
             Ty::Bool => TapeKind::Bool,
-            Ty::Int | Ty::Other => TapeKind::Int,
+            Ty::Int => TapeKind::Int,
+            Ty::Other => TapeKind::Other,
         };
         let tape = self.tape(kind);
         let pop = self.b.with_graph(|g| {
@@ -1048,6 +1054,7 @@ impl Reverse {
             TapeKind::Float(t) => Ty::Float(Some(t)),
             TapeKind::Bool => Ty::Bool,
             TapeKind::Int => Ty::Int,
+            TapeKind::Other => Ty::Other,
         };
         let t = self.new_var("tape", ty, Shape::Tape(Count::Known(0)), None);
         self.tapes.insert(kind, t);

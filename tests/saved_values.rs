@@ -7,7 +7,9 @@
 // Test sizes are far below 2^52.
 #![allow(clippy::cast_precision_loss)]
 
+use allocation_counter::measure;
 use autodiff::differentiate;
+use std::hint::black_box;
 
 /// `ln Σ exp(xᵢ)`, about the largest element, as `ADBench`'s `logsumexp` writes it.
 #[differentiate(reverse, hessian)]
@@ -159,5 +161,35 @@ fn a_product_of_saved_sines_has_the_hessian_of_finite_differences() {
         for j in 0..4 {
             close("method", by_method[i * 4 + j], hess[i][j]);
         }
+    }
+}
+
+#[test]
+fn a_loop_over_a_short_slice_keeps_its_tape_on_the_stack() {
+    // A loop over a slice parameter keeps 16 values per push inline: a point's few coordinates
+    // (a helper called once per point) need no heap.
+    for n in [1_u8, 5, 16] {
+        let x: Vec<f64> = (0..n).map(|i| f64::from(i).sin()).collect();
+        let mut d_x = vec![0.0; x.len()];
+        let info = measure(|| {
+            black_box(logsumexp_grad_into(black_box(&x), &mut d_x));
+        });
+        assert_eq!(info.count_total, 0, "n = {n}");
+    }
+    // Past them, the float tape (one per kind of value: the maxima and the exponentials, 32
+    // inline) spills once.
+    let x: Vec<f64> = (0..40).map(|i| f64::from(i).sin()).collect();
+    let mut d_x = vec![0.0; 40];
+    let info = measure(|| {
+        black_box(logsumexp_grad_into(black_box(&x), &mut d_x));
+    });
+    assert_eq!(info.count_total, 1);
+    // The gradient is the softmax about the maximum.
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = x.iter().map(|v| (v - m).exp()).sum();
+    let (value, g) = logsumexp_grad(&x);
+    assert!((value - (z.ln() + m)).abs() < 1e-14);
+    for (gi, xi) in g.iter().zip(&x) {
+        assert!((gi - (xi - m).exp() / z).abs() < 1e-15);
     }
 }

@@ -11,6 +11,12 @@ use allocation_counter::measure;
 use autodiff::differentiate;
 use std::hint::black_box;
 
+// Shared with the other tests, which use the parts this file does not.
+#[allow(dead_code)]
+mod common;
+
+use common::oracles::{EXACT, assert_near, check_hessian};
+
 /// `ln Σ exp(xᵢ)`, about the largest element, as `ADBench`'s `logsumexp` writes it.
 #[differentiate(reverse, hessian)]
 fn logsumexp(x: &[f64]) -> f64 {
@@ -41,13 +47,6 @@ fn points(n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn close(what: &str, got: f64, want: f64) {
-    assert!(
-        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
-        "{what}: got {got}, want {want}"
-    );
-}
-
 #[test]
 fn logsumexp_gradient_and_hessian_are_the_softmax_and_its_jacobian() {
     // 5 elements keep the tape on the stack; 40 spill it to the heap.
@@ -57,21 +56,20 @@ fn logsumexp_gradient_and_hessian_are_the_softmax_and_its_jacobian() {
         let z: f64 = x.iter().map(|v| (v - mx).exp()).sum();
         let p: Vec<f64> = x.iter().map(|v| (v - mx).exp() / z).collect();
         let (value, grad) = logsumexp_grad(&x);
-        close("value", value, z.ln() + mx);
-        for i in 0..n {
-            close("softmax", grad[i], p[i]);
-        }
+        assert_near("value", &[value], &[z.ln() + mx], EXACT);
+        assert_near("softmax", &grad, &p, EXACT);
         let (_, _, hess) = logsumexp_hessian(&x);
-        for i in 0..n {
-            for j in 0..n {
-                let want = if i == j {
+        let want: Vec<f64> = (0..n * n)
+            .map(|k| {
+                let (i, j) = (k / n, k % n);
+                if i == j {
                     p[i] - p[i] * p[j]
                 } else {
                     -p[i] * p[j]
-                };
-                close("diag(p) - p pᵀ", hess[i * n + j], want);
-            }
-        }
+                }
+            })
+            .collect();
+        assert_near("diag(p) - p pᵀ", &hess, &want, EXACT);
     }
 }
 
@@ -82,21 +80,17 @@ fn waves_gradient_and_hessian_match_their_closed_forms() {
         let w: Vec<f64> = (0..n).map(|i| 0.5 + 0.1 * i as f64).collect();
         let (_, grad) = waves_grad(&x, &w);
         let (_, _, hess) = waves_hessian(&x, &w);
+        let mut want_grad = vec![0.0; n];
+        let mut want_hess = vec![0.0; n * n];
         for i in 0..n {
             let (t, s, c, v) = (x[i].tanh(), x[i].sin(), x[i].cos(), x[i]);
             let sech2 = 1.0 - t * t;
-            let want = w[i] * (sech2 * s + t * c) + 2.0 * v / (1.0 + v * v);
-            close("gradient", grad[i], want);
-            let second = w[i] * (-2.0 * t * sech2 * s + 2.0 * sech2 * c - t * s)
+            want_grad[i] = w[i] * (sech2 * s + t * c) + 2.0 * v / (1.0 + v * v);
+            want_hess[i * n + i] = w[i] * (-2.0 * t * sech2 * s + 2.0 * sech2 * c - t * s)
                 + (2.0 - 2.0 * v * v) / ((1.0 + v * v) * (1.0 + v * v));
-            for j in 0..n {
-                close(
-                    "hessian",
-                    hess[i * n + j],
-                    if i == j { second } else { 0.0 },
-                );
-            }
         }
+        assert_near("gradient", &grad, &want_grad, EXACT);
+        assert_near("hessian", &hess, &want_hess, EXACT);
     }
 }
 
@@ -134,34 +128,16 @@ fn a_product_of_saved_sines_has_the_hessian_of_finite_differences() {
     let a = 0.7;
     let x = [0.3, -0.4, 0.9];
     let (_, _, _, hess) = wave_product_hessian(a, &x);
+    let hess: Vec<f64> = hess.iter().flatten().copied().collect();
     // Central differences of the gradient (an oracle outside the Hessian's code).
-    let grad = |q: [f64; 4]| {
+    let grad = |q: &[f64]| {
         let (_, da, dx) = wave_product_grad(q[0], &[q[1], q[2], q[3]]);
-        [da, dx[0], dx[1], dx[2]]
+        vec![da, dx[0], dx[1], dx[2]]
     };
-    let p = [a, x[0], x[1], x[2]];
-    let h = 1e-6;
-    for j in 0..4 {
-        let (mut up, mut down) = (p, p);
-        up[j] += h;
-        down[j] -= h;
-        let (gu, gd) = (grad(up), grad(down));
-        for i in 0..4 {
-            let fd = (gu[i] - gd[i]) / (2.0 * h);
-            assert!(
-                (fd - hess[i][j]).abs() < 1e-6 * fd.abs().max(1.0),
-                "H[{i}][{j}]: {} against {fd}",
-                hess[i][j]
-            );
-        }
-    }
+    check_hessian("H", &hess, grad, &[a, x[0], x[1], x[2]]);
     // The method, with `a` a field of `self`, flattens `self.a` first, then `x`.
     let (_, _, _, by_method) = Wave { a }.product_hessian(&x);
-    for i in 0..4 {
-        for j in 0..4 {
-            close("method", by_method[i * 4 + j], hess[i][j]);
-        }
-    }
+    assert_near("method", &by_method, &hess, EXACT);
 }
 
 #[test]
@@ -184,12 +160,4 @@ fn a_loop_over_a_short_slice_keeps_its_tape_on_the_stack() {
         black_box(logsumexp_grad_into(black_box(&x), &mut d_x));
     });
     assert_eq!(info.count_total, 1);
-    // The gradient is the softmax about the maximum.
-    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let z: f64 = x.iter().map(|v| (v - m).exp()).sum();
-    let (value, g) = logsumexp_grad(&x);
-    assert!((value - (z.ln() + m)).abs() < 1e-14);
-    for (gi, xi) in g.iter().zip(&x) {
-        assert!((gi - (xi - m).exp() / z).abs() < 1e-15);
-    }
 }

@@ -16,8 +16,17 @@ pub enum Syntax {
     Runtime,
 }
 
+/// What an operation costs where it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cost {
+    /// A few instructions, inline: arithmetic, comparisons, rounding, `sqrt`.
+    Inline,
+    /// A call into the math library, tens of instructions: `exp`, `ln`, `tanh`, `sin`.
+    Call,
+}
+
 macro_rules! vocabulary {
-    ($($variant:ident = $syntax:ident $name:literal ($($arg:ident),+);)*) => {
+    ($($variant:ident = $syntax:ident $name:literal ($($arg:ident),+) $cost:ident;)*) => {
         /// A primitive operation: a row of the table of local derivatives.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Prim {
@@ -31,6 +40,14 @@ macro_rules! vocabulary {
             pub fn syntax(self) -> Syntax {
                 match self {
                     $(Prim::$variant => Syntax::$syntax),*
+                }
+            }
+
+            /// What it costs where it runs: the reverse pass saves a [`Cost::Call`] on a tape
+            /// rather than computing it again in the backward code of a loop.
+            pub fn cost(self) -> Cost {
+                match self {
+                    $(Prim::$variant => Cost::$cost),*
                 }
             }
 
@@ -53,71 +70,71 @@ macro_rules! vocabulary {
 
 vocabulary! {
     // The seed's table.
-    Add = Infix "+" (a, b);
-    Mul = Infix "*" (a, b);
-    Powi = Method "powi" (x, n);
-    Exp = Method "exp" (x);
-    Sigmoid = Runtime "sigmoid" (x);
-    Relu = Runtime "relu" (x);
+    Add = Infix "+" (a, b) Inline;
+    Mul = Infix "*" (a, b) Inline;
+    Powi = Method "powi" (x, n) Call;
+    Exp = Method "exp" (x) Call;
+    Sigmoid = Runtime "sigmoid" (x) Call;
+    Relu = Runtime "relu" (x) Inline;
     // The guard of the chain rule: `0` if the factor is `0`, else the product.
-    ZeroWins = Runtime "zero_wins" (factor, product);
+    ZeroWins = Runtime "zero_wins" (factor, product) Inline;
 
     // Arithmetic.
-    Sub = Infix "-" (a, b);
-    Div = Infix "/" (a, b);
-    Rem = Infix "%" (a, b);
-    Neg = Prefix "-" (a);
+    Sub = Infix "-" (a, b) Inline;
+    Div = Infix "/" (a, b) Inline;
+    Rem = Infix "%" (a, b) Inline;
+    Neg = Prefix "-" (a) Inline;
 
     // Exponentials and logarithms.
-    Exp2 = Method "exp2" (x);
-    ExpM1 = Method "exp_m1" (x);
-    Ln = Method "ln" (x);
-    Ln1p = Method "ln_1p" (x);
-    Log = Method "log" (x, base);
-    Log2 = Method "log2" (x);
-    Log10 = Method "log10" (x);
-    Softplus = Runtime "softplus" (x);
+    Exp2 = Method "exp2" (x) Call;
+    ExpM1 = Method "exp_m1" (x) Call;
+    Ln = Method "ln" (x) Call;
+    Ln1p = Method "ln_1p" (x) Call;
+    Log = Method "log" (x, base) Call;
+    Log2 = Method "log2" (x) Call;
+    Log10 = Method "log10" (x) Call;
+    Softplus = Runtime "softplus" (x) Call;
 
     // Powers and roots.
-    Sqrt = Method "sqrt" (x);
-    Cbrt = Method "cbrt" (x);
-    Powf = Method "powf" (x, y);
-    Recip = Method "recip" (x);
-    Hypot = Method "hypot" (x, y);
-    MulAdd = Method "mul_add" (x, a, b);
+    Sqrt = Method "sqrt" (x) Inline;
+    Cbrt = Method "cbrt" (x) Call;
+    Powf = Method "powf" (x, y) Call;
+    Recip = Method "recip" (x) Inline;
+    Hypot = Method "hypot" (x, y) Call;
+    MulAdd = Method "mul_add" (x, a, b) Inline;
 
     // Trigonometry.
-    Sin = Method "sin" (x);
-    Cos = Method "cos" (x);
-    Tan = Method "tan" (x);
-    Asin = Method "asin" (x);
-    Acos = Method "acos" (x);
-    Atan = Method "atan" (x);
-    Atan2 = Method "atan2" (y, x);
-    ToRadians = Method "to_radians" (x);
-    ToDegrees = Method "to_degrees" (x);
+    Sin = Method "sin" (x) Call;
+    Cos = Method "cos" (x) Call;
+    Tan = Method "tan" (x) Call;
+    Asin = Method "asin" (x) Call;
+    Acos = Method "acos" (x) Call;
+    Atan = Method "atan" (x) Call;
+    Atan2 = Method "atan2" (y, x) Call;
+    ToRadians = Method "to_radians" (x) Inline;
+    ToDegrees = Method "to_degrees" (x) Inline;
 
     // Hyperbolic functions.
-    Sinh = Method "sinh" (x);
-    Cosh = Method "cosh" (x);
-    Tanh = Method "tanh" (x);
-    Asinh = Method "asinh" (x);
-    Acosh = Method "acosh" (x);
-    Atanh = Method "atanh" (x);
+    Sinh = Method "sinh" (x) Call;
+    Cosh = Method "cosh" (x) Call;
+    Tanh = Method "tanh" (x) Call;
+    Asinh = Method "asinh" (x) Call;
+    Acosh = Method "acosh" (x) Call;
+    Atanh = Method "atanh" (x) Call;
 
     // Kinks.
-    Abs = Method "abs" (x);
-    Max = Method "max" (a, b);
-    Min = Method "min" (a, b);
-    Clamp = Method "clamp" (x, lo, hi);
-    Fract = Method "fract" (x);
+    Abs = Method "abs" (x) Inline;
+    Max = Method "max" (a, b) Inline;
+    Min = Method "min" (a, b) Inline;
+    Clamp = Method "clamp" (x, lo, hi) Inline;
+    Fract = Method "fract" (x) Inline;
 
     // Piecewise constant.
-    Signum = Method "signum" (x);
-    Floor = Method "floor" (x);
-    Ceil = Method "ceil" (x);
-    Round = Method "round" (x);
-    Trunc = Method "trunc" (x);
+    Signum = Method "signum" (x) Inline;
+    Floor = Method "floor" (x) Inline;
+    Ceil = Method "ceil" (x) Inline;
+    Round = Method "round" (x) Inline;
+    Trunc = Method "trunc" (x) Inline;
 }
 
 impl Prim {
@@ -133,42 +150,6 @@ impl Prim {
         matches!(
             self,
             Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem | Prim::Neg
-        )
-    }
-
-    /// Whether it is computed by a call into the math library, tens of instructions, where a
-    /// value saved on a tape costs a store and a load: the reverse pass saves such a value
-    /// rather than computing it again in the backward code of a loop.
-    pub fn is_costly(self) -> bool {
-        matches!(
-            self,
-            Prim::Powi
-                | Prim::Exp
-                | Prim::Sigmoid
-                | Prim::Exp2
-                | Prim::ExpM1
-                | Prim::Ln
-                | Prim::Ln1p
-                | Prim::Log
-                | Prim::Log2
-                | Prim::Log10
-                | Prim::Softplus
-                | Prim::Cbrt
-                | Prim::Powf
-                | Prim::Hypot
-                | Prim::Sin
-                | Prim::Cos
-                | Prim::Tan
-                | Prim::Asin
-                | Prim::Acos
-                | Prim::Atan
-                | Prim::Atan2
-                | Prim::Sinh
-                | Prim::Cosh
-                | Prim::Tanh
-                | Prim::Asinh
-                | Prim::Acosh
-                | Prim::Atanh
         )
     }
 

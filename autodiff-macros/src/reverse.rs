@@ -25,7 +25,7 @@ use crate::graph::{
     Block, Count, FloatTy, Graph, IntoBuffer, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var,
     VarId,
 };
-use crate::prim::Prim;
+use crate::prim::{Cost, Prim};
 use crate::rules::{self, Mode};
 
 mod buffer;
@@ -954,7 +954,7 @@ impl Reverse {
             if !in_scope && self.steps_back(id) {
                 known.insert(id, true);
             } else if !in_scope
-                && matches!(node.op, Op::Prim(p) if p.is_costly())
+                && matches!(node.op, Op::Prim(p) if p.cost() == Cost::Call)
                 && self
                     .home
                     .get(&id)

@@ -221,6 +221,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     // `[pw0, pw1]: [f64; 2]` or `&[pw0, pw1]: &[f64; 2]`, whose elements the result reads.
     ("unused_param", false),
     ("pattern_param", false),
+    // A local started from a field of `p`, `let mut pr = p.scale;` (a value whose type the
+    // macro cannot tell), carried through a loop by an active factor and read through `sin`:
+    // second order once kept no tangents for the tape it was saved on (CHANGELOG, "Fixed").
+    ("field_carried", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -3216,6 +3220,32 @@ impl Gen<'_> {
         format!("    {h}({x}, ({}).atan())", result.trim_start())
     }
 
+    /// With a chance drawn from `stream`, a local started from the field `p.scale` and carried
+    /// through a loop of 2 to 4 iterations by the factor `x.tanh()` of an active scalar `x`,
+    /// each iteration adding its `sin` into `acc`: lines at the function's top level.
+    fn field_carried(
+        &mut self,
+        lines: &mut Vec<String>,
+        params: &[Param],
+        acc: &str,
+        stream: &mut Rng,
+    ) {
+        let Some(x) = params.iter().find(|p| p.kind == ParamKind::Scalar) else {
+            return;
+        };
+        if !self.has_params || !self.on("field_carried") || !stream.chance(0.9) {
+            return;
+        }
+        let trips = stream.range(2, 4);
+        let x = &x.name;
+        lines.push(format!("    {NEW}let mut pr = {};", cst("p.scale")));
+        lines.push(format!("    {NEW}for _ in 0..{trips} {{"));
+        lines.push(format!("    {NEW}    pr *= {x}.tanh();"));
+        lines.push(format!("    {NEW}    {acc} += pr.sin();"));
+        lines.push(format!("    {NEW}}}"));
+        self.mark("field_carried");
+    }
+
     /// `result` plus a term that reads every element of each array bound by a pattern,
     /// `(pw0 * pw1 - pw2).sin()`.
     fn result_reading_patterns(params: &[Param], result: String) -> String {
@@ -4975,6 +5005,9 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         let read = if bound > CAP { "vreal.atan()" } else { "vreal" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
+    let mut extra = std::mem::replace(&mut g.extra, Rng(0));
+    g.field_carried(&mut lines, &params, &acc, &mut extra);
+    g.extra = extra;
     let result = g.result(&acc);
     let result = Gen::result_reading_patterns(&params, result);
     let result = g.result_through_helper(&params, result);

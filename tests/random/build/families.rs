@@ -500,9 +500,10 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         let call = g.tame(call, CAP);
         lines.push(format!("    {acc} += {};", call.s));
     }
-    // From a stream of its own, so that the rest of the program is drawn as before.
-    let mut own = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F) ^ salt ^ 0xF1E1D);
-    g.field_carried(&mut lines, &params, &acc, &mut own);
+    // From a second stream of its own (these families draw no other shape from one), so that
+    // the rest of the program is drawn as before.
+    g.extra = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F) ^ salt ^ 0xF1E1D);
+    g.field_carried(&mut lines, &params, &acc);
     if outputs.is_empty() {
         lines.push(g.result(&acc));
     } else if let [Part::Array(m)] = outputs[..]

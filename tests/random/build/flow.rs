@@ -3220,23 +3220,17 @@ impl Gen<'_> {
         format!("    {h}({x}, ({}).atan())", result.trim_start())
     }
 
-    /// With a chance drawn from `stream`, a local started from the field `p.scale` and carried
-    /// through a loop of 2 to 4 iterations by the factor `x.tanh()` of an active scalar `x`,
-    /// each iteration adding its `sin` into `acc`: lines at the function's top level.
-    fn field_carried(
-        &mut self,
-        lines: &mut Vec<String>,
-        params: &[Param],
-        acc: &str,
-        stream: &mut Rng,
-    ) {
+    /// With a chance drawn from the second stream, a local started from the field `p.scale`
+    /// and carried through a loop of 2 to 4 iterations by the factor `x.tanh()` of an active
+    /// scalar `x`, each iteration adding its `sin` into `acc`: lines at the function's top level.
+    fn field_carried(&mut self, lines: &mut Vec<String>, params: &[Param], acc: &str) {
         let Some(x) = params.iter().find(|p| p.kind == ParamKind::Scalar) else {
             return;
         };
-        if !self.has_params || !self.on("field_carried") || !stream.chance(0.9) {
+        if !self.has_params || !self.on("field_carried") || !self.extra.chance(0.9) {
             return;
         }
-        let trips = stream.range(2, 4);
+        let trips = self.extra.range(2, 4);
         let x = &x.name;
         lines.push(format!("    {NEW}let mut pr = {};", cst("p.scale")));
         lines.push(format!("    {NEW}for _ in 0..{trips} {{"));
@@ -5005,9 +4999,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         let read = if bound > CAP { "vreal.atan()" } else { "vreal" };
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
-    let mut extra = std::mem::replace(&mut g.extra, Rng(0));
-    g.field_carried(&mut lines, &params, &acc, &mut extra);
-    g.extra = extra;
+    g.field_carried(&mut lines, &params, &acc);
     let result = g.result(&acc);
     let result = Gen::result_reading_patterns(&params, result);
     let result = g.result_through_helper(&params, result);

@@ -1896,3 +1896,111 @@ fn local_index_arrays_in_blocks_reach_the_backward_sweep() {
     // Past the early return: y alone.
     assert_eq!(gathered_in_blocks_grad(&x, 6.0), (6.0, vec![0.0; 3], 1.0));
 }
+
+/// `out = Q x` for the lower-triangular `Q` with diagonal `q` and strictly lower part `l`
+/// stored column by column (the GMM benchmark's `qtimesx`): a linear helper, whose adjoints need nothing
+/// its forward sweep computes.
+#[differentiate(reverse, forward)]
+fn lower_times(q: &[f64], l: &[f64], x: &[f64], out: &mut [f64]) {
+    let d = out.len();
+    for i in 0..d {
+        out[i] = q[i] * x[i];
+    }
+    let mut k = 0;
+    for i in 0..d {
+        for j in i + 1..d {
+            out[j] += l[k] * x[i];
+            k += 1;
+        }
+    }
+}
+
+/// `out = exp(x)`: a helper whose backward code reads back what it stored.
+#[differentiate(reverse, forward)]
+fn exps(x: &[f64], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[i].exp();
+    }
+}
+
+/// Σ over the rows `r` of `x` (rows of length `d`) of ‖Q (xᵣ − μ)‖² + Σ exp(xᵣ): helpers into
+/// buffers overwritten per row, whose backward code calls their `g_adjoint_into`.
+#[differentiate(reverse, forward, wrt(q, l, mu))]
+fn centred_rows(q: &[f64], l: &[f64], mu: &[f64], x: &[f64], d: usize) -> f64 {
+    let mut centred = vec![0.0; d];
+    let mut image = vec![0.0; d];
+    let mut e = vec![0.0; d];
+    let mut s = 0.0;
+    for r in 0..x.len() / d {
+        subtract(&x[r * d..(r + 1) * d], mu, &mut centred);
+        lower_times(q, l, &centred, &mut image);
+        exps(&centred, &mut e);
+        for i in 0..d {
+            s += image[i] * image[i] + e[i];
+        }
+    }
+    s
+}
+
+/// A caller's backward code calls `g_adjoint_into`, which takes `g_vjp_into`'s arguments and
+/// gives its adjoints without writing the outputs (a linear helper then runs no forward sweep):
+/// against closed forms, including for helpers whose adjoints read what they stored or what
+/// the buffer held (those call `g_vjp_into`), and a caller against central differences.
+#[test]
+fn a_callers_backward_code_takes_the_adjoints_alone() {
+    let (q, l, x) = ([1.5, -0.5, 2.0], [0.3, -1.2, 0.7], [0.4, -0.9, 1.3]);
+    let seed = [0.6, -1.1, 0.25];
+    // Q x: ∂/∂q_i = s_i x_i, ∂/∂x_i = q_i s_i + Σ_{j>i} l_{k(i,j)} s_j, ∂/∂l_{k(i,j)} = s_j x_i,
+    // with k(0,1) = 0, k(0,2) = 1, k(1,2) = 2.
+    let want_q: Vec<f64> = (0..3).map(|i| seed[i] * x[i]).collect();
+    let want_x = [
+        q[0] * seed[0] + l[0] * seed[1] + l[1] * seed[2],
+        q[1] * seed[1] + l[2] * seed[2],
+        q[2] * seed[2],
+    ];
+    let want_l = [seed[1] * x[0], seed[2] * x[0], seed[2] * x[1]];
+    let (mut d_q, mut d_l, mut d_x, mut d_out) = ([0.0; 3], [0.0; 3], [0.0; 3], seed);
+    let mut out = [0.0; 3];
+    lower_times_adjoint_into(
+        &q, &mut d_q, &l, &mut d_l, &x, &mut d_x, &mut out, &mut d_out,
+    );
+    assert_all_close("d_q", &d_q, &want_q);
+    assert_all_close("d_l", &d_l, &want_l);
+    assert_all_close("d_x", &d_x, &want_x);
+    assert_eq!(d_out, [0.0; 3]);
+
+    // exp(x): ∂/∂x_i = s_i exp(x_i).
+    let (mut d_x, mut d_out, mut out) = ([0.0; 3], seed, [0.0; 3]);
+    exps_adjoint_into(&x, &mut d_x, &mut out, &mut d_out);
+    let want: Vec<f64> = (0..3).map(|i| seed[i] * x[i].exp()).collect();
+    assert_all_close("exps d_x", &d_x, &want);
+    assert_eq!(d_out, [0.0; 3]);
+
+    // s · sin(x): ∂/∂x_i = s · s_i cos(x_i), ∂/∂s = Σ s_i sin(x_i).
+    let (mut d_x, mut d_out, mut out) = ([0.0; 3], seed, [0.0; 3]);
+    let (d_s,) = scale_sin_adjoint_into(&x, &mut d_x, 2.0, &mut out, &mut d_out);
+    let want: Vec<f64> = (0..3).map(|i| 2.0 * seed[i] * x[i].cos()).collect();
+    assert_all_close("scale_sin d_x", &d_x, &want);
+    let want_s: f64 = (0..3).map(|i| seed[i] * x[i].sin()).sum();
+    assert_all_close("scale_sin d_s", &[d_s], &[want_s]);
+
+    // out ← out ⊙ x reads what the buffer held (`b`): ∂/∂x_i = s_i b_i, and the seed becomes
+    // the adjoint of what it held, s_i x_i.
+    let b = [0.5, 2.0, -1.5];
+    let (mut d_x, mut d_out, mut out) = ([0.0; 3], seed, b);
+    scale_in_place_adjoint_into(&x, &mut d_x, &mut out, &mut d_out);
+    let want: Vec<f64> = (0..3).map(|i| seed[i] * b[i]).collect();
+    assert_all_close("scale_in_place d_x", &d_x, &want);
+    let want: Vec<f64> = (0..3).map(|i| seed[i] * x[i]).collect();
+    assert_all_close("scale_in_place d_out", &d_out, &want);
+
+    // A caller of all three, against central differences of the primal.
+    let xs = [0.4, -0.9, 1.3, 0.2, 0.8, -0.3, -1.1, 0.5, 0.9];
+    let mu = [0.1, -0.2, 0.3];
+    let (mut g_q, mut g_l, mut g_mu) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+    let (value,) = centred_rows_grad_into(&q, &mut g_q, &l, &mut g_l, &mu, &mut g_mu, &xs, 3);
+    assert_all_close("value", &[value], &[centred_rows(&q, &l, &mu, &xs, 3)]);
+    fd_check(|p| centred_rows(p, &l, &mu, &xs, 3), &q, &g_q);
+    fd_check(|p| centred_rows(&q, p, &mu, &xs, 3), &l, &g_l);
+    fd_check(|p| centred_rows(&q, &l, p, &xs, 3), &mu, &g_mu);
+}

@@ -372,8 +372,10 @@ impl<'g> Sweep<'g> {
             .collect();
         let mut names: Vec<Option<Ident>> = vec![None; n];
         let mut counters = HashMap::new();
+        // A loop whose counter nothing live reads prints it as `_`.
         for (i, node) in graph.nodes.iter().enumerate() {
-            if let Op::Counter(k) = node.op {
+            if let (Op::Counter(k), true) = (&node.op, live[i]) {
+                let k = *k;
                 let name = node.name.clone().unwrap_or_else(|| "i".to_owned());
                 let ident = counters
                     .entry(k)
@@ -1257,7 +1259,7 @@ impl<'g> Sweep<'g> {
         // discards: its `g_vjp_into` then takes a seed, zero here, and `g_jvp` returns the value
         // and tangent. The runtime calls either form with the arguments as a tuple.
         let dispatch = match invoke.suffix {
-            "vjp_into" => Some(quote!(vjp_into)),
+            "vjp_into" | "adjoint_into" => Some(quote!(vjp_into)),
             "hvp_into" => Some(quote!(hvp_into)),
             "jvp" => Some(quote!(jvp)),
             _ => None,
@@ -1908,6 +1910,28 @@ pub fn reverse_fn(adjoint: &Adjoint) -> TokenStream {
 /// instead when the callees it assumes overwrite their buffers: `if g_overwrites() && … {
 /// fused } else { adjoint }`, a condition of constants that folds away.
 pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStream {
+    reverse_fn_as(adjoint, fused, out_params::Form::Vjp)
+}
+
+/// For a function with out-parameters, the hidden `f_adjoint_into` that callers' backward code
+/// calls: [`reverse_fn_dual`]'s code without the stores into the out-parameters where
+/// [`crate::reverse::discard::adjoint_only`] can remove them, else a call of `f_vjp_into`.
+pub fn adjoint_into_fn(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStream {
+    use crate::reverse::discard::adjoint_only;
+    let only = adjoint_only(adjoint);
+    let fused_only = fused.map(adjoint_only);
+    match (only, fused_only) {
+        (Some(a), None) => reverse_fn_as(&a, None, out_params::Form::AdjointOnly),
+        (Some(a), Some(Some(f))) => reverse_fn_as(&a, Some(&f), out_params::Form::AdjointOnly),
+        _ => reverse_fn_as(adjoint, fused, out_params::Form::AdjointByVjp),
+    }
+}
+
+fn reverse_fn_as(
+    adjoint: &Adjoint,
+    fused: Option<&Adjoint>,
+    form: out_params::Form,
+) -> TokenStream {
     let graph = &adjoint.graph;
     let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
@@ -2001,6 +2025,7 @@ pub fn reverse_fn_dual(adjoint: &Adjoint, fused: Option<&Adjoint>) -> TokenStrea
             seed: seed.as_ref(),
             body: &body,
             prelude: &prelude,
+            form,
         };
         return out_params::vjp_into(&parts);
     }

@@ -280,6 +280,9 @@ pub(crate) fn derive(options: &Options, graph: crate::graph::Graph) -> syn::Resu
         }
         if options.reverse {
             grad.to_tokens(&mut out);
+            if graph.params.iter().any(crate::graph::Param::out) {
+                emit::adjoint_into_fn(&adjoint, fused.as_ref()).to_tokens(&mut out);
+            }
         }
     }
     if options.hessian {

@@ -760,7 +760,7 @@ impl<'g> Code<'g> {
         let Op::Invoke(invoke) = &node.op else {
             return false;
         };
-        if invoke.suffix != "vjp_into" || invoke.several {
+        if invoke.suffix != "adjoint_into" {
             return false;
         }
         let mut passed = false;

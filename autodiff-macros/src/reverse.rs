@@ -31,6 +31,7 @@ use crate::rules::{self, Mode};
 mod buffer;
 mod call_into;
 mod counters;
+pub(crate) mod discard;
 pub(crate) mod fields;
 mod hoist;
 mod promote;

@@ -23,6 +23,20 @@ pub(super) struct Parts<'a> {
     pub seed: Option<&'a proc_macro2::Ident>,
     pub body: &'a TokenStream,
     pub prelude: &'a [TokenStream],
+    pub form: Form,
+}
+
+/// Which of the two functions `vjp_into` emits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `f_vjp_into`: the outputs written into the out-parameters, and the adjoints.
+    Vjp,
+    /// The hidden `f_adjoint_into` that callers' backward code calls: the adjoints alone, what
+    /// the out-parameters hold on return unspecified ([`crate::reverse::discard`]).
+    AdjointOnly,
+    /// `f_adjoint_into` as a call of `f_vjp_into`, when the stores cannot be told apart from
+    /// what reads them.
+    AdjointByVjp,
 }
 
 pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
@@ -33,15 +47,22 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
         seed,
         body,
         prelude,
+        form,
     } = parts;
     let graph = &adjoint.graph;
     let sig = Signature::new(graph);
     let (generics, where_clause) = sig.generics();
     let receiver = Signature::receiver(graph);
     let use_original = sig.use_original(graph);
-    let name = sig.name("vjp_into");
+    let vjp_name = sig.name("vjp_into");
+    let name = match form {
+        Form::Vjp => vjp_name.clone(),
+        Form::AdjointOnly | Form::AdjointByVjp => sig.name("adjoint_into"),
+    };
 
     let mut params = Vec::new();
+    // The arguments of a call of `f_vjp_into` with these parameters.
+    let mut args = Vec::new();
     // Slices whose entry in `params` is two arguments, the slice and its buffer.
     let mut paired = 0;
     let mut checks = Vec::new();
@@ -56,6 +77,7 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
                 let d = inputs.var(*d).expect("named by reverse_fn");
                 let float = super::element_type(p);
                 params.push(quote!(#ident: #ty, #d: &mut [#float]));
+                args.extend([quote!(#ident), quote!(#d)]);
                 paired += 1;
                 let message = format!("`{d}` must have the length of `{ident}`");
                 checks.push(quote! {
@@ -67,12 +89,21 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
                     buffers.push(format!("`{d}`"));
                 }
             }
-            _ => params.push(quote!(#mutability #ident: #ty)),
+            // A wrapper passes a parameter on without changing it.
+            _ if *form == Form::AdjointByVjp => {
+                params.push(quote!(#ident: #ty));
+                args.push(quote!(#ident));
+            }
+            _ => {
+                params.push(quote!(#mutability #ident: #ty));
+                args.push(quote!(#ident));
+            }
         }
     }
     let output = &sig.output;
     if let Some(seed) = seed {
         params.push(quote!(#seed: #output));
+        args.push(quote!(#seed));
     }
     let returned: Vec<&crate::graph::Param> = graph
         .params
@@ -120,14 +151,45 @@ pub(super) fn vjp_into(parts: &Parts<'_>) -> TokenStream {
         String::new(),
         "If a buffer's length differs from its slice's.".to_owned(),
     ]);
+    if *form != Form::Vjp {
+        lines = vec![
+            format!(
+                "The adjoints of [`{}_vjp_into`] alone, for a caller's backward code: the same",
+                sig.link(graph)
+            ),
+            "arguments and result, but what each out-parameter holds on return is unspecified."
+                .to_owned(),
+        ];
+    }
+    // Parameters only the removed stores read.
+    if *form == Form::AdjointOnly {
+        for i in crate::reverse::discard::unread_params(adjoint) {
+            let ident = inputs.param(graph, i);
+            checks.push(quote!(let _ = #ident;));
+        }
+    }
     let doc = doc_lines(&lines);
+    let hidden = (*form != Form::Vjp).then(|| quote!(#[doc(hidden)]));
     let attrs: Vec<_> = sig.attrs().collect();
     let vis = sig.vis();
     let items = &graph.items;
     let arity = params.len() + paired + usize::from(graph.receiver.is_some());
     let many = (arity > 7).then(|| quote!(#[allow(clippy::too_many_arguments)]));
+    if *form == Form::AdjointByVjp {
+        let vjp = Signature::sibling(graph, &vjp_name);
+        return quote! {
+            #(#doc)*
+            #hidden
+            #(#attrs)*
+            #many
+            #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {
+                #vjp(#(#args),*)
+            }
+        };
+    }
     quote! {
         #(#doc)*
+        #hidden
         #(#attrs)*
         #many
         #vis fn #name #generics(#receiver #(#params),*) #ret #where_clause {

@@ -164,7 +164,7 @@ impl Forward {
         let Op::Invoke(invoke) = node.op.clone() else {
             return false;
         };
-        if self.varying.is_none() || invoke.suffix != "vjp_into" {
+        if self.varying.is_none() || !matches!(invoke.suffix, "vjp_into" | "adjoint_into") {
             return false;
         }
         if !self.varies(*call) {

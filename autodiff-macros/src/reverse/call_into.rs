@@ -363,7 +363,13 @@ impl Reverse {
         let vjp = self.push_node(
             Op::Invoke(Invoke {
                 callee: invoke.callee.clone(),
-                suffix: "vjp_into",
+                // The buffer passed as the output is a scratch buffer, dropped afterwards: a
+                // call of one output buffer needs only the adjoints (`g_adjoint_into`).
+                suffix: if invoke.several {
+                    "vjp_into"
+                } else {
+                    "adjoint_into"
+                },
                 modes,
                 several: invoke.several,
             }),

@@ -165,6 +165,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("let_view_written", false),
     ("let_view_to_helper", false),
     ("helper_view_of_out", false),
+    // A linear buffer helper shaped as ADBench's `qtimesx`: its overwrite loop, then adds into
+    // later elements through a running integer index, so the hidden `g_adjoint_into` that a
+    // caller's backward code calls runs none of its forward sweep but the counting loop.
+    ("helper_triangle", false),
     ("several_result_to_buffer_helper", false),
     ("several_result_copied_to_buffer_helper", false),
     ("accumulation_loop_call", false),
@@ -241,6 +245,7 @@ pub const VIEW_SHAPES: &[&str] = &[
     "let_view_written",
     "let_view_to_helper",
     "helper_view_of_out",
+    "helper_triangle",
     "several_result_to_buffer_helper",
     "several_result_copied_to_buffer_helper",
     "accumulation_loop_call",
@@ -2227,6 +2232,9 @@ impl Gen<'_> {
                 let through_view = view || (self.on("helper_view_of_out") && self.rng.chance(0.5));
                 let text = if through_view {
                     self.view_helper(&name)
+                } else if self.on("helper_triangle") && self.rng.chance(0.5) {
+                    self.mark("helper_triangle");
+                    self.triangle_helper(&name)
                 } else {
                     let write = if self.rng.chance(0.5) {
                         Write::Overwrite
@@ -2243,6 +2251,33 @@ impl Gen<'_> {
                 (name, through_view)
             }
         }
+    }
+
+    /// A helper `fn g(v: &[T], s: T, out: &mut [T])` (the caller passes `v` at least as long as
+    /// `out`) shaped as ADBench's `qtimesx`: `out[i] = ..` over `out.len()` (at most 3.5), then
+    /// `out[j] += v[i] / 16 / (1 + c)` for `j > i`, `c` counting the terms. Linear in what it
+    /// adds, so its adjoints need nothing its forward sweep computes but the count; every element
+    /// stays below 4 in magnitude (at most three terms of at most ¼).
+    fn triangle_helper(&mut self, name: &str) -> String {
+        let mut g = self.slice_loop_body("s", "v");
+        let e = g.small(2, 3.5);
+        let e = g.receiver(e);
+        let mut e = g.tame(e, 3.5);
+        for (p, factor) in [("s", "s.tanh()"), ("v", "v[i].cos()")] {
+            if !mentions(&e.s, p) {
+                e.s = format!("{} * {factor}", e.operand());
+                e.atom = false;
+            }
+        }
+        format!(
+            "#[differentiate(reverse, forward)]\nfn {name}(v: &[{TY}], s: {TY}, out: &mut [{TY}]) {{\n    \
+             for i in 0..out.len() {{\n        out[i] = {};\n    }}\n    let mut c = 0;\n    \
+             for i in 0..out.len() {{\n        for j in i + 1..out.len() {{\n            \
+             out[j] += {} * v[i] / ({} + {C0}c as f64{C1});\n            c += 1;\n        }}\n    }}\n}}\n",
+            e.s,
+            lit(0.0625),
+            lit(1.0),
+        )
     }
 
     /// A helper `fn g(v: &[T], s: T, out: &mut [T])` (the caller passes `out` of at least one

@@ -574,7 +574,14 @@ impl Gen<'_> {
             }
             2 => {
                 let e = self.var_small(1.0);
-                self.extra_line(body, &format!("{}[{p}] *= {};", b.name, e.s));
+                // `vb[P] *= e` with `e` reading `vb` borrows `vb` mutably before `e` reads it
+                // where the element type is not a primitive (the oracles' `R`: E0502).
+                let line = if mentions(&e.s, &b.name) {
+                    format!("{}[{p}] = {}[{p}] * {};", b.name, b.name, e.operand())
+                } else {
+                    format!("{}[{p}] *= {};", b.name, e.s)
+                };
+                self.extra_line(body, &line);
             }
             _ => {
                 let j = self.int_expr(cx, 0);

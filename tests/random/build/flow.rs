@@ -2254,7 +2254,7 @@ impl Gen<'_> {
     }
 
     /// A helper `fn g(v: &[T], s: T, out: &mut [T])` (the caller passes `v` at least as long as
-    /// `out`) shaped as ADBench's `qtimesx`: `out[i] = ..` over `out.len()` (at most 3.5), then
+    /// `out`) shaped as `qtimesx` of the GMM benchmark: `out[i] = ..` over `out.len()` (at most 3.5), then
     /// `out[j] += v[i] / 16 / (1 + c)` for `j > i`, `c` counting the terms. Linear in what it
     /// adds, so its adjoints need nothing its forward sweep computes but the count; every element
     /// stays below 4 in magnitude (at most three terms of at most ¼).

@@ -1913,7 +1913,9 @@ impl Reverse {
     /// or saved for the iteration that made the call).
     fn reverse_call(&mut self, call: &CallSite, node: &Node, g: NodeId) {
         self.b.set_site(site(&self.b, node));
-        for (&arg, &partial) in call.args.iter().zip(&call.partials) {
+        // Last argument first: where the forward sweep pushed the array gradients after the
+        // call, in the order of the arguments, the backward code pops the last one first.
+        for (&arg, &partial) in call.args.iter().zip(&call.partials).rev() {
             let Some(p) = partial else {
                 continue;
             };

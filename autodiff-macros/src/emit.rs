@@ -1304,6 +1304,12 @@ impl<'g> Sweep<'g> {
                         passed.push(quote!(&mut #adjoint[..]));
                         entries.push(quote!(()));
                     }
+                    // Saved as it is made; the backward code pops it.
+                    IntoBuffer::Tape(tape) => {
+                        let tape = self.var(tape);
+                        passed.push(quote!(#tape.extend_zeroed(#arg.len())));
+                        entries.push(quote!(()));
+                    }
                 }
                 bound.push(arg);
             } else {

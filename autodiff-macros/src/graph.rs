@@ -253,6 +253,10 @@ pub enum IntoBuffer {
     /// backward code nothing: the argument's variable until the reverse pass has made its
     /// adjoint, then that adjoint.
     Adjoint(VarId),
+    /// Zeros pushed on a tape (`tape.extend_zeroed(len)`), where the gradient of a call in a
+    /// reversed loop is saved for the backward code: the call adds it there, and the backward
+    /// code pops it element by element.
+    Tape(VarId),
 }
 
 impl IntoBuffer {
@@ -260,7 +264,7 @@ impl IntoBuffer {
     pub fn scratch(self) -> Option<VarId> {
         match self {
             IntoBuffer::Scratch(v) => Some(v),
-            IntoBuffer::Adjoint(_) => None,
+            IntoBuffer::Adjoint(_) | IntoBuffer::Tape(_) => None,
         }
     }
 }

@@ -274,6 +274,38 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
     calls
 }
 
+/// For `p`, an array gradient of a call of `g_grad_into` (`Field(k)` of its `CallGrad`) that
+/// the call adds into a buffer of its own (a scratch buffer, or zeros pushed on a tape): the
+/// call, and the index of that buffer among its buffers.
+fn scratch_of(graph: &Graph, p: NodeId) -> Option<(NodeId, usize)> {
+    let Op::Field(entry) = graph.node(p).op else {
+        return None;
+    };
+    let call = *graph.node(p).args.first()?;
+    let Op::CallGrad(c) = &graph.node(call).op else {
+        return None;
+    };
+    let buffers = c.buffers.as_deref()?;
+    let (mut at, mut k) = (0, 0);
+    for (i, &float) in c.floats.iter().enumerate() {
+        if float {
+            at += 1;
+        }
+        let buffer = buffers.get(i).copied().unwrap_or(false);
+        if float && at == entry {
+            let own = matches!(
+                c.scratch.get(k),
+                Some(IntoBuffer::Scratch(_) | IntoBuffer::Tape(_))
+            );
+            return (buffer && own).then_some((call, k));
+        }
+        if buffer {
+            k += 1;
+        }
+    }
+    None
+}
+
 /// Whether the adjoint of node `n`, made at the top of the body, is the seed 1: it is the
 /// function's output, there are no out-parameters (whose seeds come from the caller), and no
 /// other node or statement reads it.
@@ -437,6 +469,10 @@ enum TapeKind {
     /// gives a tape of a type that may be a float a tape of tangents, does not take it for an
     /// integer's.
     Other,
+    /// The slices' gradients that calls of `g_grad_into` in a reversed loop add straight into
+    /// zeros pushed on the tape ([`IntoBuffer::Tape`]): pushed whole, so the tape keeps no value
+    /// inline, where a slice could straddle the inline part and the heap.
+    Gradients(FloatTy),
 }
 
 /// One primal block being reversed.
@@ -715,6 +751,8 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         used
     });
     let mut code = r.call_declarations(|v| used.contains(&v));
+    let mut rest = rest;
+    r.b.with_graph(|g| call_into::sized_once(g, &mut code, &mut [&mut forward, &mut rest]));
     let once =
         r.b.with_graph(|g| declared_once(g, &mut forward, false, &r.cleared_by_stores));
     code.extend(once);
@@ -1052,7 +1090,7 @@ impl Reverse {
             return t;
         }
         let ty = match kind {
-            TapeKind::Float(t) => Ty::Float(Some(t)),
+            TapeKind::Float(t) | TapeKind::Gradients(t) => Ty::Float(Some(t)),
             TapeKind::Bool => Ty::Bool,
             TapeKind::Int => Ty::Int,
             TapeKind::Other => Ty::Other,
@@ -1662,7 +1700,9 @@ impl Reverse {
     }
 
     /// `for k in 0..h.len() { tape.push(p[k]); }` right after the call that returned the array
-    /// gradient `p` of `h`: the backward sweep pops it at the call, last element first.
+    /// gradient `p` of `h`: the backward sweep pops it at the call, last element first. Where
+    /// `g_grad_into` added `p` into a scratch buffer, the call adds it into zeros pushed on the
+    /// tape instead ([`IntoBuffer::Tape`]), in the same order, and nothing is copied.
     fn push_elements(
         &mut self,
         p: NodeId,
@@ -1671,6 +1711,30 @@ impl Reverse {
         out: &mut Vec<Stmt>,
         runs: &Count,
     ) {
+        let gradients = self
+            .tapes
+            .iter()
+            .any(|(kind, &t)| t == tape && matches!(kind, TapeKind::Gradients(_)));
+        // One slice per call (the call borrows the tape once), the first this loop saves: its
+        // zeros are pushed during the call, before the copies of the others after it.
+        if gradients
+            && let Some((call, k)) = self.b.with_graph(|g| scratch_of(g, p))
+            && self.b.with_graph(|g| match &g.nodes[call.0].op {
+                Op::CallGrad(c) => c
+                    .scratch
+                    .iter()
+                    .enumerate()
+                    .all(|(j, b)| j == k || !matches!(b, IntoBuffer::Tape(_))),
+                _ => false,
+            })
+        {
+            self.b.with_graph(|g| {
+                if let Op::CallGrad(c) = &mut g.nodes[call.0].op {
+                    c.scratch[k] = IntoBuffer::Tape(tape);
+                }
+            });
+            return;
+        }
         let counter = COPY_LOOPS + self.copies;
         self.copies += 1;
         let ty = self.b.node(p).ty;
@@ -1706,6 +1770,10 @@ impl Reverse {
                 Stmt::Push(tape, element),
             ]),
         }));
+        // The tape of gradients pushed whole keeps nothing inline.
+        if gradients {
+            return;
+        }
         let this = runs.times(&self.constant(len));
         let total = self
             .capacity
@@ -1950,7 +2018,14 @@ impl Reverse {
         self.flush();
         let in_scope = self.home.get(&p).is_none_or(|h| self.in_scope(h.block));
         let tape = (!in_scope).then(|| {
-            let kind = TapeKind::Float(ty.float().unwrap_or_else(|| self.output_ty()));
+            let float = ty.float().unwrap_or_else(|| self.output_ty());
+            // A gradient that `g_grad_into` adds into a scratch buffer goes on the tape whole:
+            // the call adds it into zeros pushed there, which saves the copy.
+            let kind = if self.b.with_graph(|g| scratch_of(g, p)).is_some() {
+                TapeKind::Gradients(float)
+            } else {
+                TapeKind::Float(float)
+            };
             let tape = self.tape(kind);
             self.array_tapes.insert(p, (tape, v));
             tape

@@ -90,6 +90,37 @@ impl<T: Copy, const N: usize> Tape<T, N> {
         value
     }
 
+    /// Saves `n` zeros and returns them to be written in place: a slice's gradient that a call
+    /// adds into them is saved without a copy, and popped element by element, last first.
+    ///
+    /// # Panics
+    ///
+    /// If the `n` values would lie partly inline and partly on the heap: generated code calls
+    /// it on tapes with no inline part.
+    #[inline]
+    pub fn extend_zeroed(&mut self, n: usize) -> &mut [T]
+    where
+        T: num_traits::Zero,
+    {
+        let start = self.len;
+        self.len += n;
+        if self.len <= N {
+            let part = &mut self.inline[start..self.len];
+            part.fill(T::zero());
+            return part;
+        }
+        let start = start
+            .checked_sub(N)
+            .expect("a slice pushed on a tape lies wholly inline or wholly on the heap");
+        let end = start + n;
+        if self.spill.len() < end {
+            grow_to(&mut self.spill, end);
+        }
+        let part = &mut self.spill[start..end];
+        part.fill(T::zero());
+        part
+    }
+
     /// The number of values saved.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -124,6 +155,18 @@ fn grow_and_push<T: Copy>(spill: &mut Vec<T>, value: T) {
     spill.resize(spill.capacity(), value);
 }
 
+/// Makes a spill hold at least `end` values: doubled, or `FIRST_SPILL_BYTES` at first, as
+/// [`grow_and_push`] does.
+#[cold]
+#[inline(never)]
+fn grow_to<T: Copy + num_traits::Zero>(spill: &mut Vec<T>, end: usize) {
+    let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
+    let len = spill.len();
+    let want = end.max(2 * len).max(first);
+    spill.reserve_exact(want - len);
+    spill.resize(want, T::zero());
+}
+
 #[cfg(test)]
 mod tests {
     use super::Tape;
@@ -144,6 +187,41 @@ mod tests {
             }
             assert!(inline0.is_empty() && inline3.is_empty());
         }
+    }
+
+    #[test]
+    fn slices_pushed_as_zeros_and_written_pop_last_first() {
+        let mut inline0: Tape<f64, 0> = Tape::new();
+        let mut inline4: Tape<f64, 4> = Tape::new();
+        let mut model = Vec::new();
+        // Slices of 3 between single values, across the first spill and several growths;
+        // on the tape with an inline part, only where a slice lies wholly on one side.
+        for round in 0..200_u32 {
+            let x = f64::from(round);
+            inline0.push(x);
+            model.push(x);
+            let slice = [x + 0.25, x + 0.5, x + 0.75];
+            for (z, v) in inline0.extend_zeroed(3).iter_mut().zip(slice) {
+                assert_eq!(*z, 0.0);
+                *z += v;
+            }
+            model.extend(slice);
+        }
+        for _ in 0..4 {
+            inline4.push(1.0);
+        }
+        inline4.extend_zeroed(2).copy_from_slice(&[2.0, 3.0]);
+        assert_eq!(
+            (inline4.pop(), inline4.pop(), inline4.pop()),
+            (3.0, 2.0, 1.0)
+        );
+        let mut small: Tape<f64, 4> = Tape::new();
+        small.extend_zeroed(3)[1] = 5.0;
+        assert_eq!((small.pop(), small.pop(), small.pop()), (0.0, 5.0, 0.0));
+        while let Some(want) = model.pop() {
+            assert_eq!(inline0.pop(), want);
+        }
+        assert!(inline0.is_empty());
     }
 
     #[test]

@@ -827,7 +827,6 @@ fn sibling_calls_pass_the_callers_buffer_where_the_adjoint_is_one() {
     for scaled in [
         "fn f(x: &[f64], y: &[f64]) -> f64 { dot(x, y).ln() }",
         "fn f(x: &[f64], y: &[f64]) -> f64 { let d = dot(x, y); d + d }",
-        "fn f(x: &[f64], y: &[f64], c: bool) -> f64 { if c { dot(x, y) } else { 0.0 } }",
     ] {
         let out = expand(scaled);
         assert!(!out.contains("&mut d_x[..]"), "{out}");
@@ -837,4 +836,22 @@ fn sibling_calls_pass_the_callers_buffer_where_the_adjoint_is_one() {
             "{out}"
         );
     }
+    // In a branch, whose values the backward code pops from a tape, the first gradient is added
+    // into zeros pushed on the tape and the second copied there from its scratch buffer.
+    let branch =
+        expand("fn f(x: &[f64], y: &[f64], c: bool) -> f64 { if c { dot(x, y) } else { 0.0 } }");
+    assert!(!branch.contains("&mut d_x[..]"), "{branch}");
+    assert_eq!(
+        branch.matches("tape.extend_zeroed(a0_.len())").count(),
+        1,
+        "{branch}"
+    );
+    assert_eq!(
+        branch
+            .matches("::autodiff::private::zeroed(&mut scratch")
+            .count(),
+        1,
+        "{branch}"
+    );
+    assert_eq!(branch.matches("tape.push(").count(), 1, "{branch}");
 }

@@ -22,7 +22,7 @@
 use super::Reverse;
 use crate::algebra::Site;
 use crate::graph::{
-    Block, Callee, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId,
+    Block, Callee, Graph, Invoke, LitValue, Loop, Node, NodeId, Op, Pass, Shape, Stmt, Ty, VarId,
 };
 
 /// An array input of a call, saved for the backward sweep.
@@ -549,6 +549,78 @@ impl Reverse {
         tapes.sort();
         decls.extend(tapes.into_iter().map(|t| Stmt::Declare(t, None)));
         decls
+    }
+}
+
+/// Scratch buffers resized to one length known where the function starts (a parameter, a
+/// slice parameter's length, a constant), and never zeroed, are declared at that length and not
+/// resized again: `let mut scratch = vec![0.0; d];` rather than `scratch.resize(d, 0.0)` at
+/// every reversed call of a loop. `decls` declares them; `code` is everything after.
+pub(super) fn sized_once(graph: &mut Graph, decls: &mut [Stmt], code: &mut [&mut Vec<Stmt>]) {
+    // The assignments that size `v` (not the calls that write it, `Written`).
+    fn sizes(graph: &Graph, stmt: &Stmt, v: VarId) -> bool {
+        matches!(stmt, Stmt::Assign(w, n) if *w == v && !matches!(graph.node(*n).op, Op::Written(_)))
+    }
+    fn assigns(graph: &Graph, block: &[Stmt], v: VarId, found: &mut Vec<NodeId>) {
+        for stmt in block {
+            if let Stmt::Assign(_, n) = stmt
+                && sizes(graph, stmt, v)
+            {
+                found.push(*n);
+            }
+            for b in stmt.blocks() {
+                assigns(graph, &b.0, v, found);
+            }
+        }
+    }
+    fn without(graph: &Graph, block: &[Stmt], v: VarId) -> Vec<Stmt> {
+        block
+            .iter()
+            .filter(|s| !sizes(graph, s, v))
+            .map(|s| s.with_blocks(|b| Block(without(graph, &b.0, v))))
+            .collect()
+    }
+    let known = |graph: &Graph, n: NodeId| match graph.node(n).op {
+        Op::Param(_) | Op::Lit(..) | Op::Const(_) => true,
+        Op::Len(x) => graph.vars[x.0].param.is_some(),
+        _ => false,
+    };
+    for decl in decls.iter_mut() {
+        let Stmt::Declare(v, Some(init)) = *decl else {
+            continue;
+        };
+        if !matches!(graph.node(init).op, Op::Vec) {
+            continue;
+        }
+        let mut found = Vec::new();
+        for block in code.iter() {
+            assigns(graph, block, v, &mut found);
+        }
+        let Some(&first) = found.first() else {
+            continue;
+        };
+        let len = graph.node(first).args[1];
+        let same = found
+            .iter()
+            .all(|&n| matches!(graph.node(n).op, Op::Resized) && graph.node(n).args[1] == len);
+        if !(same && known(graph, len)) {
+            continue;
+        }
+        // The length computed again where the function starts (a name bound to it may come
+        // later); a parameter is its own name.
+        let len = match graph.node(len).op {
+            Op::Param(_) => len,
+            _ => {
+                let copy = graph.node(len).clone();
+                graph.push(Node::new(copy.op, copy.args, copy.ty))
+            }
+        };
+        let resized = graph.node(first);
+        let sized = Node::new(Op::Vec, vec![resized.args[0], len], resized.ty);
+        *decl = Stmt::Declare(v, Some(graph.push(sized)));
+        for block in code.iter_mut() {
+            **block = without(graph, block, v);
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use super::Adjoint;
-use crate::graph::{Block, Graph, NodeId, Op, Stmt, VarId};
+use crate::graph::{Block, Graph, Loop, NodeId, Op, Stmt, VarId};
 
 /// `adjoint` without the stores into out-parameters, or `None` when something reads what they
 /// store (or a call writes an out-parameter), when a store's value was taken off a tape, or when
@@ -91,23 +91,42 @@ pub fn unread_params(adjoint: &Adjoint) -> Vec<usize> {
 
 /// `block` without its stores into `outs`, and without the loops and branches left empty.
 fn without_stores(block: &Block, outs: &HashSet<VarId>) -> Block {
+    prune(
+        block,
+        &|s| matches!(s, Stmt::Store { var, .. } if outs.contains(var)),
+        &|l, body| (!body.0.is_empty()).then(|| Stmt::For(l.with_body(body))),
+    )
+}
+
+/// `block` without the nodes computed for nothing in `used`, and without the loops and branches
+/// left empty.
+fn without_dead(graph: &Graph, block: &Block, used: &HashSet<NodeId>) -> Block {
+    prune(
+        block,
+        &|s| matches!(s, Stmt::Node(n) if !used.contains(n)),
+        &|l, body| loop_left(graph, l, body),
+    )
+}
+
+/// `block` without the statements `drop` picks and without the branches left empty; each loop
+/// becomes what `rebuild` makes of it with its pruned body (`None`: nothing).
+fn prune(
+    block: &Block,
+    drop: &dyn Fn(&Stmt) -> bool,
+    rebuild: &dyn Fn(&Loop, Block) -> Option<Stmt>,
+) -> Block {
     let mut kept = Vec::new();
     for stmt in &block.0 {
         match stmt {
-            Stmt::Store { var, .. } if outs.contains(var) => {}
-            Stmt::For(l) => {
-                let body = without_stores(&l.body, outs);
-                if !body.0.is_empty() {
-                    kept.push(Stmt::For(l.with_body(body)));
-                }
-            }
+            _ if drop(stmt) => {}
+            Stmt::For(l) => kept.extend(rebuild(l, prune(&l.body, drop, rebuild))),
             Stmt::If {
                 cond,
                 then,
                 otherwise,
             } => {
                 let (then, otherwise) =
-                    (without_stores(then, outs), without_stores(otherwise, outs));
+                    (prune(then, drop, rebuild), prune(otherwise, drop, rebuild));
                 if !(then.0.is_empty() && otherwise.0.is_empty()) {
                     kept.push(Stmt::If {
                         cond: *cond,
@@ -117,9 +136,9 @@ fn without_stores(block: &Block, outs: &HashSet<VarId>) -> Block {
                 }
             }
             Stmt::While { cond, test, body } => kept.push(Stmt::While {
-                cond: without_stores(cond, outs),
+                cond: prune(cond, drop, rebuild),
                 test: *test,
-                body: without_stores(body, outs),
+                body: prune(body, drop, rebuild),
             }),
             _ => kept.push(stmt.clone()),
         }
@@ -127,70 +146,33 @@ fn without_stores(block: &Block, outs: &HashSet<VarId>) -> Block {
     Block(kept)
 }
 
-/// `block` without the nodes computed for nothing in `used`, and without the loops and branches
-/// left empty.
-fn without_dead(graph: &Graph, block: &Block, used: &HashSet<NodeId>) -> Block {
-    let mut kept = Vec::new();
-    for stmt in &block.0 {
-        match stmt {
-            Stmt::Node(n) if !used.contains(n) => {}
-            Stmt::For(l) => {
-                let body = without_dead(graph, &l.body, used);
-                // Placing the loop's counter (which the backward loop may read) is not work.
-                let counter =
-                    |n: NodeId| matches!(graph.node(n).op, Op::Counter(k) if k == l.counter);
-                let counts = |s: &Stmt| matches!(s, Stmt::Node(n) if counter(*n));
-                if body.0.iter().all(counts) {
-                    continue;
-                }
-                let mut read = false;
-                let mut work = Vec::new();
-                body.for_each_use(&mut |n| work.push(n));
-                let mut seen = HashSet::new();
-                while let Some(n) = work.pop() {
-                    if seen.insert(n) {
-                        read |= counter(n);
-                        work.extend(graph.node(n).args.iter().copied());
-                    }
-                }
-                if read {
-                    kept.push(Stmt::For(l.with_body(body)));
-                } else {
-                    // A loop that only repeats something: its counter, which the backward
-                    // loop of the same number may still read, is not placed here, and the loop
-                    // gets a number no node names, so that it prints as `for _ in ..`.
-                    let body = Block(body.0.into_iter().filter(|s| !counts(s)).collect());
-                    let mut l = l.with_body(body);
-                    l.counter = usize::MAX;
-                    kept.push(Stmt::For(l));
-                }
-            }
-            Stmt::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                let (then, otherwise) = (
-                    without_dead(graph, then, used),
-                    without_dead(graph, otherwise, used),
-                );
-                if !(then.0.is_empty() && otherwise.0.is_empty()) {
-                    kept.push(Stmt::If {
-                        cond: *cond,
-                        then,
-                        otherwise,
-                    });
-                }
-            }
-            Stmt::While { cond, test, body } => kept.push(Stmt::While {
-                cond: without_dead(graph, cond, used),
-                test: *test,
-                body: without_dead(graph, body, used),
-            }),
-            _ => kept.push(stmt.clone()),
+/// The loop `l` with its body pruned to `body`: nothing if the body only places the counter,
+/// which the backward loop of the same number may still read; as it is if the body reads the
+/// counter; else a loop that only repeats something, which places no counter and gets a number
+/// no node names, so that it prints as `for _ in ..`.
+fn loop_left(graph: &Graph, l: &Loop, body: Block) -> Option<Stmt> {
+    let counter = |n: NodeId| matches!(graph.node(n).op, Op::Counter(k) if k == l.counter);
+    let counts = |s: &Stmt| matches!(s, Stmt::Node(n) if counter(*n));
+    if body.0.iter().all(counts) {
+        return None;
+    }
+    let mut read = false;
+    let mut work = Vec::new();
+    body.for_each_use(&mut |n| work.push(n));
+    let mut seen = HashSet::new();
+    while let Some(n) = work.pop() {
+        if seen.insert(n) {
+            read |= counter(n);
+            work.extend(graph.node(n).args.iter().copied());
         }
     }
-    Block(kept)
+    if read {
+        return Some(Stmt::For(l.with_body(body)));
+    }
+    let body = Block(body.0.into_iter().filter(|s| !counts(s)).collect());
+    let mut l = l.with_body(body);
+    l.counter = usize::MAX;
+    Some(Stmt::For(l))
 }
 
 /// Every node that `code`'s statements or the function's results use, directly or through the

@@ -267,3 +267,52 @@ fn gradients_of_a_custom_call_in_a_reversed_loop_come_back_in_order() {
     assert_near("d_w", &d_w, &want_w, EXACT);
     assert_near("d_v", &d_v, &want_v, EXACT);
 }
+
+/// `Σ aᵢ bᵢ cᵢ`, a sibling of three slices.
+#[differentiate(reverse)]
+fn triple(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i] * c[i];
+    }
+    s
+}
+
+/// The call shapes around [`recurrence`]'s: three slice arguments, a local array overwritten
+/// per iteration passed beside a parameter, and the call in a branch of the loop, each in a loop
+/// whose backward code runs after it.
+#[differentiate(reverse)]
+fn recurrences(w: &[f64], v: &[f64]) -> f64 {
+    let d = w.len();
+    let mut h = 0.0;
+    let mut row = [0.0; 3];
+    for r in 0..v.len() / d {
+        h = (h + triple(w, &v[r * d..(r + 1) * d], w)).tanh();
+        for i in 0..3 {
+            row[i] = (v[r * d + i] * h).sin();
+        }
+        if r % 2 == 0 {
+            h = (h * 0.5 + dot2(&row, &w[0..3])).tanh();
+        } else {
+            h = h.sin() + dot2(&w[0..3], &row) * h;
+        }
+    }
+    h
+}
+
+/// Those shapes against central differences of the primal.
+#[test]
+fn gradients_of_calls_with_several_arrays_in_reversed_loops_match_differences() {
+    let (d, rows) = (4, 5);
+    let w: Vec<f64> = (0..d).map(|i| 0.4 * (i as f64 + 0.5).sin()).collect();
+    let v: Vec<f64> = (0..d * rows)
+        .map(|i| 0.3 * (0.9 * i as f64).cos())
+        .collect();
+    let (mut d_w, mut d_v) = (vec![0.0; d], vec![0.0; d * rows]);
+    let (value,) = recurrences_grad_into(&w, &mut d_w, &v, &mut d_v);
+    assert_near("value", &[value], &[recurrences(&w, &v)], EXACT);
+    let fd_w = common::oracles::fd_gradient(|p| recurrences(p, &v), &w);
+    let fd_v = common::oracles::fd_gradient(|p| recurrences(&w, p), &v);
+    assert_near("d_w against differences", &d_w, &fd_w, 1e-7);
+    assert_near("d_v against differences", &d_v, &fd_v, 1e-7);
+}

@@ -208,26 +208,52 @@ fn recurrence_by_hand(w: &[f64], v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
     (hs[rows], d_w, d_v)
 }
 
+/// `d` weights and `rows` rows of `d` values, the inputs of the recurrences below.
+fn weights_and_rows(d: usize, rows: usize) -> (Vec<f64>, Vec<f64>) {
+    let w = (0..d).map(|i| 0.3 * (i as f64 + 1.0).sin()).collect();
+    let v = (0..d * rows)
+        .map(|i| 0.2 * (0.7 * i as f64).cos())
+        .collect();
+    (w, v)
+}
+
+/// A generated `f_grad_into(w, d_w, v, d_v)`.
+type GradInto = fn(&[f64], &mut [f64], &[f64], &mut [f64]) -> (f64,);
+
+/// The value and the gradients that a generated `_grad_into` of `(w, v)` gives.
+fn gradient_at(grad_into: GradInto, w: &[f64], v: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let (mut d_w, mut d_v) = (vec![0.0; w.len()], vec![0.0; v.len()]);
+    let (value,) = grad_into(w, &mut d_w, v, &mut d_v);
+    (value, d_w, d_v)
+}
+
+/// Asserts gradients of `f` at `(w, v)` against its central differences.
+fn against_differences(
+    f: fn(&[f64], &[f64]) -> f64,
+    w: &[f64],
+    v: &[f64],
+    d_w: &[f64],
+    d_v: &[f64],
+) {
+    let fd_w = common::oracles::fd_gradient(|p| f(p, v), w);
+    let fd_v = common::oracles::fd_gradient(|p| f(w, p), v);
+    assert_near("d_w against differences", d_w, &fd_w, 1e-7);
+    assert_near("d_v against differences", d_v, &fd_v, 1e-7);
+}
+
 /// A call of a sibling in a reversed loop saves the gradients of its slices on the tape (the
 /// first without a copy): against the gradient by hand, and finite differences, for rows short
 /// enough for the sibling's scratch to live on the stack and longer ones.
 #[test]
 fn gradients_of_a_call_in_a_reversed_loop_are_saved_whole() {
     for (d, rows) in [(3, 4), (20, 3)] {
-        let w: Vec<f64> = (0..d).map(|i| 0.3 * (i as f64 + 1.0).sin()).collect();
-        let v: Vec<f64> = (0..d * rows)
-            .map(|i| 0.2 * (0.7 * i as f64).cos())
-            .collect();
-        let (mut d_w, mut d_v) = (vec![0.0; d], vec![0.0; d * rows]);
-        let (value,) = recurrence_grad_into(&w, &mut d_w, &v, &mut d_v);
+        let (w, v) = weights_and_rows(d, rows);
+        let (value, d_w, d_v) = gradient_at(recurrence_grad_into, &w, &v);
         let (want, want_w, want_v) = recurrence_by_hand(&w, &v);
         assert_near("value", &[value], &[want], EXACT);
         assert_near("d_w", &d_w, &want_w, EXACT);
         assert_near("d_v", &d_v, &want_v, EXACT);
-        let fd_w = common::oracles::fd_gradient(|p| recurrence(p, &v), &w);
-        let fd_v = common::oracles::fd_gradient(|p| recurrence(&w, p), &v);
-        assert_near("d_w against differences", &d_w, &fd_w, 1e-7);
-        assert_near("d_v against differences", &d_v, &fd_v, 1e-7);
+        against_differences(recurrence, &w, &v, &d_w, &d_v);
     }
 }
 
@@ -255,13 +281,8 @@ fn recurrence_by_custom(w: &[f64], v: &[f64]) -> f64 {
 /// The same through `g_grad`, whose `Vec`s the forward sweep copies onto the tape.
 #[test]
 fn gradients_of_a_custom_call_in_a_reversed_loop_come_back_in_order() {
-    let (d, rows) = (3, 4);
-    let w: Vec<f64> = (0..d).map(|i| 0.3 * (i as f64 + 1.0).sin()).collect();
-    let v: Vec<f64> = (0..d * rows)
-        .map(|i| 0.2 * (0.7 * i as f64).cos())
-        .collect();
-    let (mut d_w, mut d_v) = (vec![0.0; d], vec![0.0; d * rows]);
-    let (value,) = recurrence_by_custom_grad_into(&w, &mut d_w, &v, &mut d_v);
+    let (w, v) = weights_and_rows(3, 4);
+    let (value, d_w, d_v) = gradient_at(recurrence_by_custom_grad_into, &w, &v);
     let (want, want_w, want_v) = recurrence_by_hand(&w, &v);
     assert_near("value", &[value], &[want], EXACT);
     assert_near("d_w", &d_w, &want_w, EXACT);
@@ -303,16 +324,8 @@ fn recurrences(w: &[f64], v: &[f64]) -> f64 {
 /// Those shapes against central differences of the primal.
 #[test]
 fn gradients_of_calls_with_several_arrays_in_reversed_loops_match_differences() {
-    let (d, rows) = (4, 5);
-    let w: Vec<f64> = (0..d).map(|i| 0.4 * (i as f64 + 0.5).sin()).collect();
-    let v: Vec<f64> = (0..d * rows)
-        .map(|i| 0.3 * (0.9 * i as f64).cos())
-        .collect();
-    let (mut d_w, mut d_v) = (vec![0.0; d], vec![0.0; d * rows]);
-    let (value,) = recurrences_grad_into(&w, &mut d_w, &v, &mut d_v);
+    let (w, v) = weights_and_rows(4, 5);
+    let (value, d_w, d_v) = gradient_at(recurrences_grad_into, &w, &v);
     assert_near("value", &[value], &[recurrences(&w, &v)], EXACT);
-    let fd_w = common::oracles::fd_gradient(|p| recurrences(p, &v), &w);
-    let fd_v = common::oracles::fd_gradient(|p| recurrences(&w, p), &v);
-    assert_near("d_w against differences", &d_w, &fd_w, 1e-7);
-    assert_near("d_v against differences", &d_v, &fd_v, 1e-7);
+    against_differences(recurrences, &w, &v, &d_w, &d_v);
 }

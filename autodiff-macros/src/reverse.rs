@@ -286,24 +286,13 @@ fn scratch_of(graph: &Graph, p: NodeId) -> Option<(NodeId, usize)> {
         return None;
     };
     let buffers = c.buffers.as_deref()?;
-    let (mut at, mut k) = (0, 0);
-    for (i, &float) in c.floats.iter().enumerate() {
-        if float {
-            at += 1;
-        }
-        let buffer = buffers.get(i).copied().unwrap_or(false);
-        if float && at == entry {
-            let own = matches!(
-                c.scratch.get(k),
-                Some(IntoBuffer::Scratch(_) | IntoBuffer::Tape(_))
-            );
-            return (buffer && own).then_some((call, k));
-        }
-        if buffer {
-            k += 1;
-        }
-    }
-    None
+    let i = c.entries().position(|e| e == Some(entry))?;
+    let k = buffers[..i].iter().filter(|&&b| b).count();
+    let own = matches!(
+        c.scratch.get(k),
+        Some(IntoBuffer::Scratch(_) | IntoBuffer::Tape(_))
+    );
+    (buffers.get(i) == Some(&true) && own).then_some((call, k))
 }
 
 /// Whether the adjoint of node `n`, made at the top of the body, is the seed 1: it is the

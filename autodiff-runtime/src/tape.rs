@@ -62,7 +62,7 @@ impl<T: Copy, const N: usize> Tape<T, N> {
         } else {
             match self.spill.get_mut(self.len - N) {
                 Some(slot) => *slot = value,
-                None => grow_and_push(&mut self.spill, value),
+                None => grow_to(&mut self.spill, self.len - N + 1, value),
             }
         }
         self.len += 1;
@@ -114,7 +114,7 @@ impl<T: Copy, const N: usize> Tape<T, N> {
             .expect("a slice pushed on a tape lies wholly inline or wholly on the heap");
         let end = start + n;
         if self.spill.len() < end {
-            grow_to(&mut self.spill, end);
+            grow_to(&mut self.spill, end, T::zero());
         }
         let part = &mut self.spill[start..end];
         part.fill(T::zero());
@@ -140,31 +140,19 @@ impl<T: Copy + Default, const N: usize> Default for Tape<T, N> {
     }
 }
 
-/// Appends `value` to a full spill, doubling it and filling the new slots with `value` (the
-/// first is the push; the others are written before any pop reads them); its first allocation has room for
-/// `FIRST_SPILL_BYTES` of values at once, where a `Vec` would double from four, so the tape of a
-/// short loop allocates once rather than five or six times. It takes the spill alone, not the
-/// tape, so that the tape's length need not be read again from memory after a call that may
-/// have changed it.
+/// Makes a full spill hold at least `end` values, filling the new slots with `fill` (for a push,
+/// the value pushed; the others are written before any pop reads them): it doubles, and its
+/// first allocation has room for `FIRST_SPILL_BYTES` of values at once, where a `Vec` would
+/// double from four, so the tape of a short loop allocates once rather than five or six times.
+/// It takes the spill alone, not the tape, so that the tape's length need not be read again
+/// from memory after a call that may have changed it.
 #[cold]
 #[inline(never)]
-fn grow_and_push<T: Copy>(spill: &mut Vec<T>, value: T) {
+fn grow_to<T: Copy>(spill: &mut Vec<T>, end: usize, fill: T) {
     let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
     let len = spill.len();
-    spill.reserve_exact(len.max(first));
-    spill.resize(spill.capacity(), value);
-}
-
-/// Makes a spill hold at least `end` values: doubled, or `FIRST_SPILL_BYTES` at first, as
-/// [`grow_and_push`] does.
-#[cold]
-#[inline(never)]
-fn grow_to<T: Copy + num_traits::Zero>(spill: &mut Vec<T>, end: usize) {
-    let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
-    let len = spill.len();
-    let want = end.max(2 * len).max(first);
-    spill.reserve_exact(want - len);
-    spill.resize(want, T::zero());
+    spill.reserve_exact(end.max(2 * len).max(first) - len);
+    spill.resize(spill.capacity(), fill);
 }
 
 #[cfg(test)]

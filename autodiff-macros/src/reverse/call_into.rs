@@ -563,14 +563,13 @@ pub(super) fn sized_once(graph: &mut Graph, decls: &mut [Stmt], code: &mut [&mut
     }
     fn assigns(graph: &Graph, block: &[Stmt], v: VarId, found: &mut Vec<NodeId>) {
         for stmt in block {
-            if let Stmt::Assign(_, n) = stmt
-                && sizes(graph, stmt, v)
-            {
-                found.push(*n);
-            }
-            for b in stmt.blocks() {
-                assigns(graph, &b.0, v, found);
-            }
+            stmt.for_each_stmt(|s| {
+                if let Stmt::Assign(_, n) = s
+                    && sizes(graph, s, v)
+                {
+                    found.push(*n);
+                }
+            });
         }
     }
     fn without(graph: &Graph, block: &[Stmt], v: VarId) -> Vec<Stmt> {

@@ -399,6 +399,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
         vsum: None,
         vtot: None,
         energy_helpers: Vec::new(),
+        pair_helper: None,
         int_draws: 0,
         vint: None,
         real_draws: 0,

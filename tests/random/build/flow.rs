@@ -180,6 +180,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("accumulation_vec_buffer", false),
     ("accumulation_helper_reused", false),
     ("accumulation_loop_not_last", false),
+    // A top-level loop carrying its state through `tanh` (so its backward code runs after it)
+    // that calls a sibling of two slices on two arrays: the call's two saved gradients once came
+    // back swapped (CHANGELOG, "Fixed").
+    ("recurrence_two_slices", false),
     ("int_method_loop", false),
     ("int_method_index", false),
     ("int_method_store", false),
@@ -257,6 +261,7 @@ pub const VIEW_SHAPES: &[&str] = &[
     "accumulation_vec_buffer",
     "accumulation_helper_reused",
     "accumulation_loop_not_last",
+    "recurrence_two_slices",
     "int_method_loop",
     "int_method_index",
     "int_method_store",
@@ -664,6 +669,8 @@ struct Gen<'e> {
     /// Scalar helpers written for those loops (`q<i>_e<k>`), with the least length of slice each
     /// reads and the bound on its value.
     energy_helpers: Vec<(String, usize, f64)>,
+    /// The helper of two slices written for [`Gen::recurrence_statement`] (`q<i>_t`), once one is.
+    pair_helper: Option<String>,
     /// Places where a loop with integer methods could have been drawn so far (which seeds the
     /// stream it is drawn from, [`Gen::extra_int_methods`]).
     int_draws: usize,
@@ -1109,6 +1116,7 @@ impl<'e> Gen<'e> {
             vsum: None,
             vtot: None,
             energy_helpers: Vec::new(),
+            pair_helper: None,
             int_draws: 0,
             vint: None,
             real_draws: 0,
@@ -1731,6 +1739,7 @@ impl Gen<'_> {
             if self.extra_accumulation(&mut lines) {
                 accumulations.push(lines.len());
             }
+            self.extra_recurrence(&mut lines);
         }
         // An accumulation loop of the second stream followed by another loop at the top level.
         let pad = self.pad();
@@ -2665,6 +2674,75 @@ impl Gen<'_> {
         }
         self.in_second_stream(Vec::new(), |g| g.accumulation_statement(lines));
         true
+    }
+
+    /// At the top level, with probability drawn from the second stream, a
+    /// [`Gen::recurrence_statement`].
+    fn extra_recurrence(&mut self, lines: &mut Vec<String>) {
+        if self.family != Family::Flow
+            || !self.calls
+            || !self.items.is_empty()
+            || self.loops > 0
+            || self.depth > 0
+            || !self.on("recurrence_two_slices")
+            || !self.extra.chance(0.06)
+            || self.vtot.unwrap_or(0.0) > CAP - 8.0
+        {
+            return;
+        }
+        self.in_second_stream(Vec::new(), |g| g.recurrence_statement(lines));
+    }
+
+    /// A loop whose state goes through `tanh`, so that its backward code runs after it, calling
+    /// a sibling of two slices on parts of two arrays in scope (`recurrence_two_slices`):
+    ///
+    /// ```text
+    /// let mut vh3: T = 0.0;
+    /// for _ in 0..3 {
+    ///     vh3 = (vh3 * 0.5 + 0.25 * q7_t(&x[1..3], &b[0..2])).tanh();
+    /// }
+    /// vtot += vh3;
+    /// ```
+    ///
+    /// with `q<i>_t(a, b) = Σ aᵢ sin(bᵢ)` over the shorter (an array passed whole may be longer
+    /// than the part beside it). Each iteration saves both of the call's gradients on
+    /// the tape, which the backward code takes back last first. `vh` stays below 1.
+    fn recurrence_statement(&mut self, lines: &mut Vec<String>) {
+        let l = self.rng.range(1, 3);
+        let (Some(a), Some(b)) = (self.view_source(l), self.view_source(l)) else {
+            return;
+        };
+        self.mark("recurrence_two_slices");
+        let name = if let Some(name) = &self.pair_helper {
+            name.clone()
+        } else {
+            let name = format!("{}_t", self.name);
+            let text = format!(
+                "#[differentiate(reverse, forward)]\nfn {name}(a: &[{TY}], b: &[{TY}]) -> {TY} {{\n    \
+                 let mut t: {TY} = {};\n    for i in 0..a.len().min(b.len()) {{\n        t += a[i] * b[i].sin();\n    \
+                 }}\n    t\n}}\n",
+                lit(0.0)
+            );
+            for l in text.lines() {
+                let _ = writeln!(self.helper_text, "{NEW}{l}");
+            }
+            self.pair_helper = Some(name.clone());
+            name
+        };
+        self.extra_fresh += 1;
+        let h = format!("vh{}", self.extra_fresh);
+        let trips = self.rng.range(2, 4);
+        self.extra_line(lines, &format!("let mut {h}: {TY} = {};", lit(0.0)));
+        self.extra_line(lines, &format!("for _ in 0..{trips} {{"));
+        lines.push(format!(
+            "{}    {NEW}{h} = ({h} * {} + {} * {name}({a}, {b})).tanh();",
+            self.pad(),
+            lit(0.5),
+            lit(0.25)
+        ));
+        self.extra_line(lines, "}");
+        self.extra_line(lines, &format!("vtot += {h};"));
+        self.vtot = Some(self.vtot.unwrap_or(0.0) + 1.0);
     }
 
     /// A helper `fn g(v: &[T], s: T) -> T` for [`Gen::accumulation_statement`] (`q<i>_e<k>`),
@@ -4851,6 +4929,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         vsum: None,
         vtot: None,
         energy_helpers: Vec::new(),
+        pair_helper: None,
         int_draws: 0,
         vint: None,
         real_draws: 0,

@@ -291,6 +291,38 @@ pub fn slice<T>(slice: &[T]) -> &[T] {
     slice
 }
 
+/// The number of iterations of `start..end`, for the room generated code makes on a tape
+/// before a loop ([`crate::Tape::reserve`]): a bound that is no `usize` counts as 0, since the
+/// room is only a hint.
+#[inline]
+#[must_use]
+pub fn trips<I: TryInto<usize>>(start: I, end: I) -> usize {
+    let (start, end) = (start.try_into().unwrap_or(0), end.try_into().unwrap_or(0));
+    end.saturating_sub(start)
+}
+
+/// `a + b` of loop bounds, computed for the room made on a tape before a loop that may not
+/// run: without the overflow check of a debug build, which the loop itself might never make.
+#[inline]
+#[must_use]
+pub fn wrapping_add<I: num_traits::WrappingAdd + Copy>(a: I, b: I) -> I {
+    a.wrapping_add(&b)
+}
+
+/// `a - b`, as [`wrapping_add`].
+#[inline]
+#[must_use]
+pub fn wrapping_sub<I: num_traits::WrappingSub + Copy>(a: I, b: I) -> I {
+    a.wrapping_sub(&b)
+}
+
+/// `a * b`, as [`wrapping_add`].
+#[inline]
+#[must_use]
+pub fn wrapping_mul<I: num_traits::WrappingMul + Copy>(a: I, b: I) -> I {
+    a.wrapping_mul(&b)
+}
+
 /// The number of elements a [`Scratch`] holds without allocating.
 const SCRATCH_INLINE: usize = 16;
 

@@ -121,6 +121,19 @@ impl<T: Copy, const N: usize> Tape<T, N> {
         part
     }
 
+    /// Makes room for `additional` more values, so that pushing them does not allocate:
+    /// generated code calls it before a loop whose pushes it can count where the loop starts.
+    /// An empty tape gets exactly that room, rather than [`FIRST_SPILL_BYTES`]; a tape with
+    /// values at least doubles, so room made again and again for a growing tape costs what
+    /// pushing costs.
+    #[inline]
+    pub fn reserve(&mut self, additional: usize) {
+        let end = self.len.saturating_add(additional).saturating_sub(N);
+        if end > self.spill.capacity() {
+            make_room(&mut self.spill, end);
+        }
+    }
+
     /// The number of values saved.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -146,13 +159,26 @@ impl<T: Copy + Default, const N: usize> Default for Tape<T, N> {
 /// double from four, so the tape of a short loop allocates once rather than five or six times.
 /// It takes the spill alone, not the tape, so that the tape's length need not be read again
 /// from memory after a call that may have changed it.
+/// Room made by [`Tape::reserve`] is used as it is.
 #[cold]
 #[inline(never)]
 fn grow_to<T: Copy>(spill: &mut Vec<T>, end: usize, fill: T) {
-    let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
-    let len = spill.len();
-    spill.reserve_exact(end.max(2 * len).max(first) - len);
+    if spill.capacity() < end {
+        let first = FIRST_SPILL_BYTES / size_of::<T>().max(1);
+        let len = spill.len();
+        spill.reserve_exact(end.max(2 * len).max(first) - len);
+    }
     spill.resize(spill.capacity(), fill);
+}
+
+/// Gives a spill room for `end` values: exactly that for an empty one, at least twice its room
+/// otherwise. The new room is filled by the next push ([`grow_to`]).
+#[cold]
+#[inline(never)]
+fn make_room<T>(spill: &mut Vec<T>, end: usize) {
+    let room = spill.capacity();
+    let target = if room == 0 { end } else { end.max(2 * room) };
+    spill.reserve_exact(target - spill.len());
 }
 
 #[cfg(test)]
@@ -237,6 +263,46 @@ mod tests {
             assert_eq!(inline3.pop(), want);
         }
         assert!(inline0.is_empty() && inline3.is_empty());
+    }
+
+    #[test]
+    fn room_made_before_a_loop_is_exact_then_doubles() {
+        let mut tape: Tape<u64, 2> = Tape::new();
+        let mut model = Vec::new();
+        // As a loop over points uses it: room for one point's pushes, then the pushes, then
+        // the pops, again and again; room counts the inline part.
+        for point in 0..5_u64 {
+            tape.reserve(12);
+            assert_eq!(tape.spill.capacity(), 10);
+            for v in 0..12 {
+                tape.push(point * 100 + v);
+                model.push(point * 100 + v);
+            }
+            assert_eq!(tape.spill.capacity(), 10);
+            while let Some(want) = model.pop() {
+                assert_eq!(tape.pop(), want);
+            }
+        }
+        // More pushes than the room made, slices among them, and room made again for a tape
+        // that holds values: at least double.
+        tape.reserve(5);
+        for v in 0..30 {
+            if v % 7 == 3 {
+                let part = tape.extend_zeroed(3);
+                part.copy_from_slice(&[v, v + 1, v + 2]);
+                model.extend([v, v + 1, v + 2]);
+            } else {
+                tape.push(v);
+                model.push(v);
+            }
+            let room = tape.spill.capacity();
+            tape.reserve(1);
+            assert!(tape.spill.capacity() == room || tape.spill.capacity() >= 2 * room);
+        }
+        while let Some(want) = model.pop() {
+            assert_eq!(tape.pop(), want);
+        }
+        assert!(tape.is_empty());
     }
 
     #[test]

@@ -2004,3 +2004,121 @@ fn a_callers_backward_code_takes_the_adjoints_alone() {
     fd_check(|p| centred_rows(&q, p, &mu, &xs, 3), &l, &g_l);
     fd_check(|p| centred_rows(&q, &l, p, &xs, 3), &mu, &g_mu);
 }
+
+/// f = Σ sin(c · 1.5 xᵢ): the helper reads a buffer made for the call, whose contents before it
+/// are the literal it was filled with, which the backward code fills again rather than save.
+#[differentiate]
+fn fresh_buffer(x: &[f64], c: f64) -> f64 {
+    let mut q = vec![1.5; x.len()];
+    scale_in_place(x, &mut q);
+    let mut s = 0.0;
+    for i in 0..q.len() {
+        s += (c * q[i]).sin();
+    }
+    s
+}
+
+/// f = Σ (2 xᵢ)² c for c > 0, else x₀² c³ + 4 (n − 1) c: the call in one branch, a write in
+/// the other.
+#[differentiate]
+fn fresh_in_one_branch(x: &[f64], c: f64) -> f64 {
+    let mut q = vec![2.0; x.len()];
+    if c > 0.0 {
+        scale_in_place(x, &mut q);
+    } else {
+        q[0] = x[0] * c;
+    }
+    let mut s = 0.0;
+    for i in 0..q.len() {
+        s += q[i] * q[i] * c;
+    }
+    s
+}
+
+/// A write in a branch before the call: the buffer is not what it was filled with.
+#[differentiate]
+fn written_in_a_branch_first(x: &[f64], c: f64) -> f64 {
+    let mut q = vec![0.0; x.len()];
+    if c > 0.0 {
+        q[1] = c * x[0];
+    }
+    scale_in_place(x, &mut q);
+    q[1] * c + q[0]
+}
+
+/// Two calls in a row on a fresh buffer of ones: f = Σ xᵢ² c; the second call's buffer is not
+/// fresh.
+#[differentiate]
+fn fresh_then_written(x: &[f64], c: f64) -> f64 {
+    let mut q = vec![1.0; x.len()];
+    scale_in_place(x, &mut q);
+    scale_in_place(x, &mut q);
+    let mut s = 0.0;
+    for i in 0..q.len() {
+        s += q[i] * c;
+    }
+    s
+}
+
+#[test]
+fn a_buffer_made_for_a_call_is_filled_again_not_saved() {
+    let x = [0.3, -0.7, 1.1, 0.45];
+    let c = 0.8;
+    // Closed form: ∂f/∂xᵢ = 1.5 c cos(1.5 c xᵢ), ∂f/∂c = Σ 1.5 xᵢ cos(1.5 c xᵢ).
+    let (value, gx, gc) = fresh_buffer_grad(&x, c);
+    assert_eq!(value.to_bits(), fresh_buffer(&x, c).to_bits());
+    let want: Vec<f64> = x.iter().map(|v| 1.5 * c * (1.5 * c * v).cos()).collect();
+    assert_all_close("fresh_buffer d_x", &gx, &want);
+    let want: f64 = x.iter().map(|v| 1.5 * v * (1.5 * c * v).cos()).sum();
+    assert_all_close("fresh_buffer d_c", &[gc], &[want]);
+
+    // ∂f/∂xᵢ = 8 c xᵢ, ∂f/∂c = Σ 4 xᵢ² for c > 0; ∂f/∂x₀ = 2 x₀ c³, ∂f/∂c = 3 x₀² c² + 4 (n − 1)
+    // for c < 0.
+    let (_, gx, gc) = fresh_in_one_branch_grad(&x, c);
+    let want: Vec<f64> = x.iter().map(|v| 8.0 * c * v).collect();
+    assert_all_close("fresh_in_one_branch d_x", &gx, &want);
+    let want: f64 = x.iter().map(|v| 4.0 * v * v).sum();
+    assert_all_close("fresh_in_one_branch d_c", &[gc], &[want]);
+    let m = -c;
+    let (_, gx, gc) = fresh_in_one_branch_grad(&x, m);
+    assert_all_close(
+        "fresh_in_one_branch d_x",
+        &gx,
+        &[2.0 * x[0] * m.powi(3), 0.0, 0.0, 0.0],
+    );
+    assert_all_close(
+        "fresh_in_one_branch d_c",
+        &[gc],
+        &[3.0 * x[0] * x[0] * m * m + 12.0],
+    );
+
+    // f = c² x₀ x₁ + 0 for c > 0, 0 otherwise: ∂f/∂x₀ = c² x₁, ∂f/∂x₁ = c² x₀, ∂f/∂c = 2 c x₀ x₁.
+    let (_, gx, gc) = written_in_a_branch_first_grad(&x, c);
+    assert_all_close(
+        "written_in_a_branch_first d_x",
+        &gx,
+        &[c * c * x[1], c * c * x[0], 0.0, 0.0],
+    );
+    assert_all_close(
+        "written_in_a_branch_first d_c",
+        &[gc],
+        &[2.0 * c * x[0] * x[1]],
+    );
+
+    let (_, gx, gc) = fresh_then_written_grad(&x, c);
+    let want: Vec<f64> = x.iter().map(|v| 2.0 * c * v).collect();
+    assert_all_close("fresh_then_written d_x", &gx, &want);
+    let want: f64 = x.iter().map(|v| v * v).sum();
+    assert_all_close("fresh_then_written d_c", &[gc], &[want]);
+    for (f, g) in [
+        (
+            fresh_buffer as fn(&[f64], f64) -> f64,
+            fresh_buffer_grad as fn(&[f64], f64) -> _,
+        ),
+        (fresh_in_one_branch, fresh_in_one_branch_grad),
+        (written_in_a_branch_first, written_in_a_branch_first_grad),
+        (fresh_then_written, fresh_then_written_grad),
+    ] {
+        fd_check(|p| f(p, c), &x, &g(&x, c).1);
+    }
+}

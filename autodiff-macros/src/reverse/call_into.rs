@@ -43,9 +43,9 @@ impl Reverse {
     }
 
     /// A buffer the backward code resizes to `len` (a node in scope here) and writes into:
-    /// zeroed first when `zeroed`, else holding what it held (a buffer whose elements are all
-    /// written before they are read, or never read).
-    fn scratch(&mut self, ty: Ty, len: NodeId, zeroed: bool) -> VarId {
+    /// with `fill`, every element set to it first (zeros for an adjoint), else holding what it
+    /// held (a buffer whose elements are all written before they are read, or never read).
+    fn scratch(&mut self, ty: Ty, len: NodeId, fill: Option<f64>) -> VarId {
         let v = self.new_var("scratch", ty, Shape::Buffer(len), None);
         self.scratch.push(v);
         let float = ty.float().unwrap_or_else(|| self.output_ty());
@@ -53,10 +53,10 @@ impl Reverse {
             span: proc_macro2::Span::call_site(),
             ty: float,
         });
-        let zero = self.b.lit(0.0);
-        let op = if zeroed { Op::Vec } else { Op::Resized };
-        let zeros = self.push_node(op, vec![zero, len], ty);
-        self.emit(Stmt::Assign(v, zeros));
+        let value = self.b.lit(fill.unwrap_or(0.0));
+        let op = if fill.is_some() { Op::Vec } else { Op::Resized };
+        let filled = self.push_node(op, vec![value, len], ty);
+        self.emit(Stmt::Assign(v, filled));
         v
     }
 
@@ -93,7 +93,7 @@ impl Reverse {
             if !in_scope {
                 return false;
             }
-            places.writes.iter().all(|w| {
+            places.writes.iter().all(|(w, _)| {
                 // The first level where the two part: the write's statement must come first,
                 // and no statement holding both may be a loop.
                 let common = w.iter().zip(&call_at).take_while(|(a, b)| a == b).count();
@@ -104,6 +104,60 @@ impl Reverse {
                     _ => false,
                 }
             })
+        })
+    }
+
+    /// The literal that buffer `out` holds in every element when `call` writes it: the `c` of
+    /// its declaration `let mut out = vec![c; n];` in the function's block, when no loop holds
+    /// the call and nothing else writes `out` before it. What `out` held before the call is
+    /// then `c` again, and need not be saved (`let mut q = vec![0.0; k]; g(x, &mut q);`, the
+    /// usual way to call a helper that writes a buffer).
+    fn fresh_fill(&self, out: VarId, call: NodeId) -> Option<f64> {
+        self.b.with_graph(|g| {
+            let declared = g.body.0.iter().position(
+                |s| matches!(s, Stmt::Declare(x, Some(n)) if *x == out && matches!(g.node(*n).op, Op::Vec)),
+            )?;
+            let Stmt::Declare(_, Some(init)) = &g.body.0[declared] else {
+                return None;
+            };
+            let Op::Lit(LitValue::Float(fill), _) = g.node(g.node(*init).args[0]).op else {
+                return None;
+            };
+            let mut places = Places {
+                var: out,
+                call,
+                path: Vec::new(),
+                writes: Vec::new(),
+                call_at: None,
+            };
+            places.block(&g.body);
+            let call_at = places.call_at?;
+            if call_at.iter().any(|level| level.looped) || call_at[0].stmt <= declared {
+                return None;
+            }
+            let own = |n: &Option<NodeId>| match n {
+                Some(n) => *n == call || matches!(g.node(*n).op, Op::Written(c) if c == call),
+                None => false,
+            };
+            let fresh = places.writes.iter().all(|(w, value)| {
+                if own(value) || (w.len() == 1 && w[0].stmt == declared) {
+                    return true;
+                }
+                // Where the write and the call part: the write comes after the call, or in
+                // another branch of the statement holding both (no loop holds the call).
+                let common = w.iter().zip(&call_at).take_while(|(a, b)| a == b).count();
+                match (w.get(common), call_at.get(common)) {
+                    (Some(a), Some(b)) => {
+                        a.stmt > b.stmt
+                            || (a.stmt == b.stmt
+                                && a.block != b.block
+                                && a.block != usize::MAX
+                                && b.block != usize::MAX)
+                    }
+                    _ => false,
+                }
+            });
+            fresh.then_some(fill)
         })
     }
 
@@ -168,7 +222,7 @@ impl Reverse {
         let len = self.length_here(input);
         // Every element is popped into it before the call reads it, or, for the buffer of a
         // helper that overwrites it, never read.
-        let copy = self.scratch(ty, len, false);
+        let copy = self.scratch(ty, len, None);
         let counter = super::COPY_LOOPS + self.copies;
         self.copies += 1;
         let k = self.push_node(Op::Counter(counter), vec![], Ty::Int);
@@ -270,14 +324,20 @@ impl Reverse {
                     let buffer_ty = self.b.with_graph(|g| g.vars[buffer.0].ty);
                     let bounds = matches!(arg.op, Op::Part(_))
                         .then(|| vec![self.value(arg.args[0]), self.value(arg.args[1])]);
-                    let scratch = self.restore_input(call, buffer, Some(&invoke.callee));
+                    let scratch = match self.fresh_fill(buffer, call) {
+                        Some(fill) => {
+                            let len = self.length_here(buffer);
+                            self.scratch(buffer_ty, len, Some(fill))
+                        }
+                        None => self.restore_input(call, buffer, Some(&invoke.callee)),
+                    };
                     let adjoint = match self.var_adjoint.get(&buffer) {
                         Some(&d) => d,
                         // A buffer nothing reads afterwards: a zero seed, in a buffer of its
                         // length.
                         None => {
                             let len = self.length_here(buffer);
-                            self.scratch(buffer_ty, len, true)
+                            self.scratch(buffer_ty, len, Some(0.0))
                         }
                     };
                     for v in [scratch, adjoint] {
@@ -326,7 +386,7 @@ impl Reverse {
                         // long constant array is passed in every iteration of a loop).
                         None => {
                             let len = self.part_len(input, part.as_deref());
-                            (Op::Array(self.scratch(x_ty, len, false), 0), vec![])
+                            (Op::Array(self.scratch(x_ty, len, None), 0), vec![])
                         }
                     };
                     args.push(self.push_node(op, bounds, x_ty));
@@ -422,7 +482,7 @@ impl Reverse {
         part: Option<Vec<NodeId>>,
     ) -> (VarId, Aliased) {
         let len = self.part_len(input, part.as_deref());
-        let scratch = self.scratch(ty, len, true);
+        let scratch = self.scratch(ty, len, Some(0.0));
         let add = Aliased {
             adjoint: d,
             scratch,
@@ -649,7 +709,8 @@ struct Places {
     var: VarId,
     call: NodeId,
     path: Vec<Level>,
-    writes: Vec<Vec<Level>>,
+    /// Each write's place and the value the statement gives `var` (none for a store).
+    writes: Vec<(Vec<Level>, Option<NodeId>)>,
     call_at: Option<Vec<Level>>,
 }
 
@@ -661,12 +722,17 @@ impl Places {
                 block: usize::MAX,
                 looped: false,
             };
-            if matches!(stmt, Stmt::Store { var, .. } | Stmt::Assign(var, _) | Stmt::Declare(var, Some(_))
-                if *var == self.var)
-            {
+            let written = match stmt {
+                Stmt::Store { var, .. } if *var == self.var => Some(None),
+                Stmt::Assign(var, n) | Stmt::Declare(var, Some(n)) if *var == self.var => {
+                    Some(Some(*n))
+                }
+                _ => None,
+            };
+            if let Some(value) = written {
                 let mut at = self.path.clone();
                 at.push(here);
-                self.writes.push(at);
+                self.writes.push((at, value));
             }
             if matches!(stmt, Stmt::Assign(_, n) if *n == self.call) && self.call_at.is_none() {
                 let mut at = self.path.clone();

@@ -238,3 +238,79 @@ fn calls_with_slices_allocate_one_scratch_buffer_past_16_elements() {
     )
     .unwrap();
 }
+
+/// Per point, a recurrence over its `d` coordinates through `tanh`, whose values go on a tape;
+/// the points' loop only accumulates, so its backward code runs inside it and pops them again.
+#[differentiate]
+fn points_loss(w: &[f64], x: &[f64]) -> f64 {
+    let d = w.len();
+    let mut s = 0.0;
+    for p in 0..x.len() / d {
+        let mut h = 0.0;
+        for i in 0..d {
+            h = (h + w[i] * x[p * d + i]).tanh();
+        }
+        s += h * h;
+    }
+    s
+}
+
+/// A product over a slice, whose partial products all go on a tape before the backward loop.
+#[differentiate]
+fn sin_product(x: &[f64]) -> f64 {
+    let mut p = 1.0;
+    for i in 0..x.len() {
+        p *= x[i].sin() + 1.5;
+    }
+    p
+}
+
+#[test]
+fn a_tape_gets_the_room_its_loop_needs() {
+    // One point's values: the first 16 inline (a loop over a slice parameter), the other 24 on
+    // the heap, made room for before the loop over the coordinates, once, and used again by
+    // every point. The tape used to start at 512 bytes.
+    let d = 40;
+    let w: Vec<f64> = (0..d).map(|i| 0.3 - 0.01 * f64::from(i)).collect();
+    let x: Vec<f64> = (0..5 * d).map(|i| (f64::from(i) * 0.37).sin()).collect();
+    let mut d_w = vec![0.0; w.len()];
+    let mut d_x = vec![0.0; x.len()];
+    let info = measure(|| {
+        black_box(points_loss_grad_into(&w, &mut d_w, &x, &mut d_x));
+    });
+    assert_eq!((info.count_total, info.bytes_max), (1, 24 * 8));
+    let (value, gw, gx) = points_loss_grad(&w, &x);
+    assert_eq!(value.to_bits(), points_loss(&w, &x).to_bits());
+    autodiff::check_gradient(|p| points_loss(p, &x), &w, &gw).unwrap();
+    autodiff::check_gradient(|p| points_loss(&w, p), &x, &gx).unwrap();
+
+    // All of a loop's values, two per element (the partial product and the factor): room for
+    // those past the inline part at once, where a tape doubling from 512 bytes allocated six
+    // times (and copied what it held at each).
+    let x: Vec<f64> = (0..1000).map(|i| (f64::from(i) * 0.61).cos()).collect();
+    let mut d_x = vec![0.0; x.len()];
+    let info = measure(|| {
+        black_box(sin_product_grad_into(&x, &mut d_x));
+    });
+    assert_eq!(info.count_total, 1);
+    assert!(info.bytes_max <= 2 * 1000 * 8, "{}", info.bytes_max);
+    // Against the closed form: ∂/∂xᵢ Π (sin xⱼ + 1.5) = p cos xᵢ / (sin xᵢ + 1.5).
+    let short = &x[..12];
+    let (p, g) = sin_product_grad(short);
+    for (i, (&xi, &gi)) in short.iter().zip(&g).enumerate() {
+        let want = p * xi.cos() / (xi.sin() + 1.5);
+        assert!(
+            (gi - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{i}: {gi} {want}"
+        );
+    }
+    let (p, g) = sin_product_grad(&x);
+    assert_eq!(p.to_bits(), sin_product(&x).to_bits());
+    for (i, (&xi, &gi)) in x.iter().zip(&g).enumerate() {
+        let want = p * xi.cos() / (xi.sin() + 1.5);
+        assert!(
+            (gi - want).abs() <= 1e-9 * want.abs().max(1e-300),
+            "{i}: {gi} {want}"
+        );
+    }
+}

@@ -30,6 +30,7 @@ use crate::reverse::Adjoint;
 
 mod lanes;
 pub(crate) mod out_params;
+mod reserve;
 pub mod second;
 
 /// Operator precedence of emitted expressions, loosest first.
@@ -125,6 +126,8 @@ struct Sweep<'g> {
     untyped: Vec<bool>,
     /// The scratch buffers of the calls of `g_grad_into` (see [`Sweep::call_grad_into`]).
     scratch: HashSet<VarId>,
+    /// The room made on tapes before loops, by the loop's address (see [`reserve`]).
+    reserves: HashMap<usize, Vec<reserve::Reserve>>,
 }
 
 /// What the layout learns in one walk over the code.
@@ -428,6 +431,7 @@ impl<'g> Sweep<'g> {
                 })
                 .filter_map(|b| b.scratch())
                 .collect(),
+            reserves: reserve::plan(graph, code),
         }
     }
 
@@ -674,8 +678,9 @@ impl<'g> Sweep<'g> {
                 } else {
                     self.length_guard(*end)
                 };
+                let room = self.room(stmt);
                 let body = self.block(body);
-                quote!(#guard #empty for #i in #range { #body })
+                quote!(#room #guard #empty for #i in #range { #body })
             }
             Stmt::While { cond, test, body } => {
                 let c = self.block(cond);
@@ -689,6 +694,111 @@ impl<'g> Sweep<'g> {
                 }
             }
         }
+    }
+
+    /// `tape.reserve(n);` for each tape loop `stmt` fills (see [`reserve`]).
+    fn room(&self, stmt: &Stmt) -> TokenStream {
+        let Stmt::For(l) = stmt else {
+            return TokenStream::new();
+        };
+        let Some(reserves) = self.reserves.get(&reserve::address(l)) else {
+            return TokenStream::new();
+        };
+        reserves
+            .iter()
+            .filter_map(|r| {
+                let n = self.amount(&r.amount)?;
+                let tape = self.var(r.tape);
+                Some(quote!(#tape.reserve(#n);))
+            })
+            .collect()
+    }
+
+    /// A count of values pushed, as a `usize` expression.
+    fn amount(&self, amount: &reserve::Amount) -> Option<TokenStream> {
+        use reserve::Amount;
+        Some(match amount {
+            Amount::Known(n) => {
+                let n = Literal::usize_suffixed(usize::try_from(*n).ok()?);
+                quote!(#n)
+            }
+            Amount::Trips {
+                start,
+                end,
+                inclusive,
+            } => {
+                let (s, e) = (self.bound_value(*start)?, self.bound_value(*end)?);
+                let e = if *inclusive {
+                    quote!(::autodiff::private::wrapping_add(#e, 1))
+                } else {
+                    e
+                };
+                quote!(::autodiff::private::trips(#s, #e))
+            }
+            Amount::Len(v) => {
+                let v = self.var(*v);
+                quote!(#v.len())
+            }
+            Amount::Sum(terms) => {
+                let mut terms = terms
+                    .iter()
+                    .map(|t| self.amount(t))
+                    .collect::<Option<Vec<_>>>()?
+                    .into_iter();
+                let first = terms.next()?;
+                terms.fold(first, |a, b| quote!(#a.saturating_add(#b)))
+            }
+            Amount::Times(a, b) => {
+                let (a, b) = (self.amount(a)?, self.amount(b)?);
+                quote!(#a.saturating_mul(#b))
+            }
+            Amount::Choose {
+                test,
+                then,
+                otherwise,
+            } => {
+                let test = self.bound_value(*test)?;
+                let (a, b) = (self.amount(then)?, self.amount(otherwise)?);
+                quote!((if #test { #a } else { #b }))
+            }
+        })
+    }
+
+    /// An integer value the room made before a loop is computed from: what
+    /// [`reserve`] accepts, written again from its parts (the names bound inside the loop are
+    /// not in scope before it), its arithmetic without overflow checks.
+    fn bound_value(&self, n: NodeId) -> Option<TokenStream> {
+        let node = self.graph.node(n);
+        Some(match &node.op {
+            Op::Lit(value @ LitValue::Int(_), _) => literal(*value).tokens,
+            Op::Param(_) => self.names[n.0].as_ref()?.to_token_stream(),
+            Op::Const(tokens) => tokens.clone(),
+            Op::Read(v) => self.var(*v).to_token_stream(),
+            Op::Len(v) => {
+                let v = self.var(*v);
+                quote!(#v.len())
+            }
+            Op::Counter(c) => self.counters.get(c)?.to_token_stream(),
+            // The test of a branch on a constant function's value.
+            Op::Not => {
+                let x = self.bound_value(node.args[0])?;
+                quote!(!#x)
+            }
+            Op::Call(_) if node.args.is_empty() => self.render(n).tokens,
+            Op::Prim(op @ (Prim::Add | Prim::Sub | Prim::Mul)) => {
+                let (a, b) = (
+                    self.bound_value(node.args[0])?,
+                    self.bound_value(node.args[1])?,
+                );
+                let f = match op {
+                    Prim::Add => quote!(wrapping_add),
+                    Prim::Sub => quote!(wrapping_sub),
+                    _ => quote!(wrapping_mul),
+                };
+                quote!(::autodiff::private::#f(#a, #b))
+            }
+            _ => return None,
+        })
     }
 
     /// For a loop over `..x.len() - c` with `x` a slice parameter, `assert!(end < x.len())`

@@ -133,10 +133,23 @@ impl Planner<'_> {
         // The tapes room is made on in this block, up to the index of the statement that pops
         // them.
         let mut covered: HashMap<VarId, usize> = HashMap::new();
+        // The tapes each statement pops from, where a loop may make room.
+        let pops: Vec<HashSet<VarId>> = if block.0.iter().any(|s| matches!(s, Stmt::For(_))) {
+            block
+                .0
+                .iter()
+                .map(|s| Touched::of(self.graph, std::slice::from_ref(s)).popped)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (index, stmt) in block.0.iter().enumerate() {
             match stmt {
                 Stmt::Declare(v, Some(_)) => self.in_scope.push(*v),
-                Stmt::For(l) => self.for_loop(l, &block.0[index..], index, &mut covered),
+                Stmt::For(l) => {
+                    let rest = (&block.0[index..], &pops[index..]);
+                    self.for_loop(l, rest, index, &mut covered);
+                }
                 _ => {
                     for b in stmt.blocks() {
                         self.block(b);
@@ -153,7 +166,7 @@ impl Planner<'_> {
     fn for_loop(
         &mut self,
         l: &Loop,
-        rest: &[Stmt],
+        (rest, pops): (&[Stmt], &[HashSet<VarId>]),
         index: usize,
         covered: &mut HashMap<VarId, usize>,
     ) {
@@ -172,13 +185,9 @@ impl Planner<'_> {
             .collect();
         tapes.sort();
         for tape in tapes {
-            let until = rest
+            let until = pops
                 .iter()
-                .position(|s| {
-                    Touched::of(self.graph, std::slice::from_ref(s))
-                        .popped
-                        .contains(&tape)
-                })
+                .position(|p| p.contains(&tape))
                 .unwrap_or(rest.len());
             let amount = match self.pushes(&rest[..until], tape) {
                 Some(amount) => Some((amount, until)),
@@ -402,65 +411,63 @@ struct Touched {
 }
 
 impl Touched {
+    /// What `stmts` and the blocks in them push and pop, from the statements alone: the reverse
+    /// pass places every pop and every call that saves a gradient (`Stmt::Node`), so no walk
+    /// over what the values are computed from is needed, and a block of thousands of
+    /// statements is looked at once per loop that makes room.
     fn of(graph: &Graph, stmts: &[Stmt]) -> Touched {
         let mut walk = TouchWalk {
             graph,
-            pushed: HashSet::new(),
-            nodes: Vec::new(),
+            touched: Touched::default(),
         };
         for stmt in stmts {
             walk.stmt(stmt);
         }
-        let mut touched = Touched {
-            pushed: walk.pushed,
-            popped: HashSet::new(),
-        };
-        let mut seen: HashSet<NodeId> = HashSet::new();
-        let mut work = walk.nodes;
-        while let Some(n) = work.pop() {
-            if !seen.insert(n) {
-                continue;
-            }
-            let node = graph.node(n);
-            if let Op::Pop(t) = node.op {
-                touched.popped.insert(t);
-            }
-            work.extend(node.args.iter().copied());
-        }
-        touched
+        walk.touched
     }
 }
 
-/// The tapes pushed on and the nodes placed or used by some statements.
+/// The walk of [`Touched::of`].
 struct TouchWalk<'g> {
     graph: &'g Graph,
-    pushed: HashSet<VarId>,
-    nodes: Vec<NodeId>,
+    touched: Touched,
+}
+
+impl TouchWalk<'_> {
+    fn node(&mut self, n: NodeId) {
+        match &self.graph.node(n).op {
+            Op::Pop(t) => {
+                self.touched.popped.insert(*t);
+            }
+            Op::CallGrad(c) => {
+                self.touched
+                    .pushed
+                    .extend(c.scratch.iter().filter_map(|b| match b {
+                        IntoBuffer::Tape(t) => Some(*t),
+                        _ => None,
+                    }));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Visit<'_> for TouchWalk<'_> {
     fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
             Stmt::Push(t, _) => {
-                self.pushed.insert(*t);
+                self.touched.pushed.insert(*t);
             }
-            // A pop nothing reads is placed all the same; a call that saves a gradient pushes
-            // where it is placed.
-            Stmt::Node(n) => {
-                self.nodes.push(*n);
-                if let Op::CallGrad(c) = &self.graph.node(*n).op {
-                    self.pushed.extend(c.scratch.iter().filter_map(|b| match b {
-                        IntoBuffer::Tape(t) => Some(*t),
-                        _ => None,
-                    }));
-                }
-            }
+            Stmt::Node(n) => self.node(*n),
             _ => {}
         }
         walk_stmt(self, stmt);
     }
 
-    fn use_node(&mut self, node: NodeId) {
-        self.nodes.push(node);
+    /// A pop read where it is used, without a placement of its own.
+    fn use_node(&mut self, n: NodeId) {
+        if let Op::Pop(t) = self.graph.node(n).op {
+            self.touched.popped.insert(t);
+        }
     }
 }

@@ -2122,3 +2122,49 @@ fn a_buffer_made_for_a_call_is_filled_again_not_saved() {
         fd_check(|p| f(p, c), &x, &g(&x, c).1);
     }
 }
+
+/// A scale held by a struct, whose methods write into buffers and call each other.
+struct Scaler {
+    a: f64,
+}
+
+impl Scaler {
+    /// `out = a · sin(x)`.
+    #[differentiate(reverse, forward)]
+    fn fill(&self, x: &[f64], out: &mut [f64]) {
+        for i in 0..out.len() {
+            out[i] = self.a * x[i].sin();
+        }
+    }
+
+    /// f = Σ (a sin xᵢ)², through `self.fill(x, &mut o)`.
+    #[differentiate(reverse, forward)]
+    fn energy(&self, x: &[f64]) -> f64 {
+        let mut o = vec![0.0; x.len()];
+        self.fill(x, &mut o);
+        let mut s = 0.0;
+        for i in 0..o.len() {
+            s += o[i] * o[i];
+        }
+        s
+    }
+}
+
+#[test]
+fn a_method_that_writes_a_buffer_is_called_on_self() {
+    let s = Scaler { a: 1.3 };
+    let x = [0.3, -0.7, 1.1];
+    // ∂f/∂xᵢ = 2 a² sin xᵢ cos xᵢ.
+    let (value, g) = s.energy_grad(&x);
+    assert_eq!(value.to_bits(), s.energy(&x).to_bits());
+    let want: Vec<f64> = x
+        .iter()
+        .map(|v| 2.0 * s.a * s.a * v.sin() * v.cos())
+        .collect();
+    assert_all_close("energy d_x", &g, &want);
+    let dir = [0.5, -1.0, 2.0];
+    let (_, t) = s.energy_jvp(&x, &dir);
+    let want: f64 = want.iter().zip(&dir).map(|(g, d)| g * d).sum();
+    assert_all_close("energy jvp", &[t], &[want]);
+    fd_check(|p| s.energy(p), &x, &g);
+}

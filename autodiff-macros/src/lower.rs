@@ -1387,6 +1387,12 @@ impl Lowerer {
     fn effect_inner(&mut self, e: &Expr) {
         match e {
             Expr::Call(c) if self.writes_into(c) => self.call_into(c),
+            Expr::MethodCall(m)
+                if call_into::as_self_call(m).is_some_and(|c| self.writes_into(&c)) =>
+            {
+                let c = call_into::as_self_call(m).expect("checked by the guard");
+                self.call_into(&c);
+            }
             Expr::Call(c) if self.called_closure(c).is_some() => self.closure_effect(c),
             Expr::MethodCall(m)
                 if (m.method == "copy_from_slice" || m.method == "fill") && m.args.len() == 1 =>

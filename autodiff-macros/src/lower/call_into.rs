@@ -52,6 +52,29 @@ pub(super) fn has_out_params(sig: &syn::Signature) -> bool {
     })
 }
 
+/// `self.g(x, &mut out)`, a method of the same `impl` called on `self`, as the call it is,
+/// `Self::g(self, x, &mut out)`: so a method that writes into a buffer is called like a function
+/// that does.
+pub(super) fn as_self_call(m: &syn::ExprMethodCall) -> Option<syn::ExprCall> {
+    let Expr::Path(receiver) = strip(&m.receiver) else {
+        return None;
+    };
+    if !receiver.path.is_ident("self") || m.turbofish.is_some() {
+        return None;
+    }
+    let method = &m.method;
+    let func: Expr = syn::parse_quote_spanned!(method.span()=> Self::#method);
+    let mut args = syn::punctuated::Punctuated::new();
+    args.push((*m.receiver).clone());
+    args.extend(m.args.iter().cloned());
+    Some(syn::ExprCall {
+        attrs: m.attrs.clone(),
+        func: Box::new(func),
+        paren_token: m.paren_token,
+        args,
+    })
+}
+
 /// Whether a call passes a `&mut` argument: a call of a helper that writes into a buffer.
 pub(super) fn writes_into(c: &syn::ExprCall) -> bool {
     c.args

@@ -12,7 +12,8 @@ const FIRST_SPILL_BYTES: usize = 512;
 ///
 /// The first `N` values live inline, so a loop whose trip count the macro knows at compile time
 /// (a loop over a fixed-size array, a literal range) never touches the heap; values past `N` go to
-/// a `Vec`, which allocates only then, 512 bytes at first.
+/// a `Vec`, which allocates only then: 512 bytes at first, or the room that generated code makes
+/// before a loop whose pushes it can count where the loop starts ([`Tape::reserve`]).
 ///
 /// ```
 /// let mut tape = autodiff_runtime::Tape::<f64, 2>::new();

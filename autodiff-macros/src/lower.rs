@@ -1114,14 +1114,12 @@ impl Lowerer {
                 Tail::Missing(block.brace_token.span.close()),
             ),
         };
+        // The tokens of each statement, printed once for the scans below.
+        let printed: Vec<TokenStream> = block.stmts.iter().map(chains::stmt).collect();
         // A `mut` parameter assigned in a branch or loop becomes a variable, as a `let mut` does.
         let mut names = Vec::new();
-        for stmt in block
-            .stmts
-            .iter()
-            .filter(|s| has_control_flow(&chains::stmt(s)))
-        {
-            assigned(chains::stmt(stmt), &mut names);
+        for tokens in printed.iter().filter(|t| has_control_flow(t)) {
+            assigned(tokens.clone(), &mut names);
         }
         let rebound: Vec<(String, NodeId, Ty, Span)> = self
             .scopes
@@ -1141,7 +1139,10 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
-        let early_return = stmts.iter().any(|s| mentions(chains::stmt(s), "return"));
+        // `stmts` is the block's statements but the last, or all of them.
+        let early_return = printed[..stmts.len()]
+            .iter()
+            .any(|t| mentions(t.clone(), "return"));
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
@@ -1199,12 +1200,15 @@ impl Lowerer {
         let target = self.exit_target.take();
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
-            let tokens = chains::stmt(stmt);
             // A statement exits the block if it may `return`, or `break`/`continue` the loop
-            // being lowered (those inside a loop nested in the statement stop at that loop).
-            let exits = self.ret.is_some() && mentions(tokens.clone(), "return")
-                || !self.loops.is_empty()
-                    && (escapes(tokens.clone(), "break") || escapes(tokens, "continue"));
+            // being lowered (those inside a loop nested in the statement stop at that loop);
+            // its tokens are printed only where it could.
+            let exits = (self.ret.is_some() || !self.loops.is_empty()) && {
+                let tokens = chains::stmt(stmt);
+                self.ret.is_some() && mentions(tokens.clone(), "return")
+                    || !self.loops.is_empty()
+                        && (escapes(tokens.clone(), "break") || escapes(tokens, "continue"))
+            };
             if exits && (k + 1 < stmts.len() || self.ret.is_some() && self.loops.is_empty()) {
                 let cond = self.still_running(chains::span(chains::stmt(stmt)));
                 let rest = &stmts[k + 1..];

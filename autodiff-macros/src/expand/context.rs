@@ -68,6 +68,8 @@ pub struct Function {
     pub grad_into: Option<Vec<ParamKind>>,
     /// The type parameter of its `impl` block bounded by `Float`, if any.
     pub impl_float: Option<String>,
+    /// Whether its name is written once in its block (not twice under `#[cfg]`s).
+    pub once: bool,
 }
 
 /// A file read: when it was modified, its length, and its functions.
@@ -115,14 +117,9 @@ pub fn of(functions: &[Function], name: &str, line: usize) -> Context {
     };
     // A name written twice in the block (under `#[cfg]`s) is left out: which one is compiled is
     // not known here.
-    let block: Vec<&Function> = functions.iter().filter(|g| g.block == f.block).collect();
-    let mut written: HashMap<&str, usize> = HashMap::new();
-    for g in &block {
-        *written.entry(g.name.as_str()).or_default() += 1;
-    }
-    let siblings = block
+    let siblings = functions
         .iter()
-        .filter(|g| g.name != f.name && written[g.name.as_str()] == 1)
+        .filter(|g| g.block == f.block && g.once && g.name != f.name)
         .filter_map(|g| Some((g.name.clone(), g.grad_into.clone()?)))
         .collect();
     Context {
@@ -166,6 +163,7 @@ pub fn functions(text: &str) -> Vec<Function> {
                             block: blocks,
                             grad_into: grad_into(&trees[start..i], &trees[i + 2..]),
                             impl_float: impl_float.clone(),
+                            once: true,
                         });
                     }
                 }
@@ -185,6 +183,17 @@ pub fn functions(text: &str) -> Vec<Function> {
                 _ => {}
             }
         }
+    }
+    let mut written: HashMap<(usize, &str), usize> = HashMap::new();
+    for f in &found {
+        *written.entry((f.block, f.name.as_str())).or_default() += 1;
+    }
+    let once: Vec<bool> = found
+        .iter()
+        .map(|f| written[&(f.block, f.name.as_str())] == 1)
+        .collect();
+    for (f, once) in found.iter_mut().zip(once) {
+        f.once = once;
     }
     found
 }

@@ -2110,6 +2110,13 @@ fn a_buffer_made_for_a_call_is_filled_again_not_saved() {
     assert_all_close("fresh_then_written d_x", &gx, &want);
     let want: f64 = x.iter().map(|v| v * v).sum();
     assert_all_close("fresh_then_written d_c", &[gc], &[want]);
+    // What the helper's backward code reads of the buffer is refilled, not saved: the
+    // gradient allocates the buffer, its adjoint and that scratch buffer, and no tape.
+    let mut d_x = [0.0; 4];
+    let info = allocation_counter::measure(|| {
+        std::hint::black_box(fresh_buffer_grad_into(&x, &mut d_x, c));
+    });
+    assert_eq!((info.count_total, info.bytes_max), (3, 3 * 4 * 8));
     for (f, g) in [
         (
             fresh_buffer as fn(&[f64], f64) -> f64,

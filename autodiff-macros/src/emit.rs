@@ -774,10 +774,8 @@ impl<'g> Sweep<'g> {
             Op::Param(_) => self.names[n.0].as_ref()?.to_token_stream(),
             Op::Const(tokens) => tokens.clone(),
             Op::Read(v) => self.var(*v).to_token_stream(),
-            Op::Len(v) => {
-                let v = self.var(*v);
-                quote!(#v.len())
-            }
+            // Written from the array, not from a name bound to it.
+            Op::Len(_) => self.render(n).tokens,
             Op::Counter(c) => self.counters.get(c)?.to_token_stream(),
             // The test of a branch on a constant function's value.
             Op::Not => {

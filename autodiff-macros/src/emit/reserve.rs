@@ -68,6 +68,26 @@ impl Amount {
         }
     }
 
+    /// Whether every value the count is computed from passes `node` (the bounds of loops and
+    /// parts) or `len` (the arrays whose lengths it reads); a branch's test, a constant
+    /// function's value, is known everywhere.
+    fn all(
+        &self,
+        node: &mut impl FnMut(NodeId) -> bool,
+        len: &mut impl FnMut(VarId) -> bool,
+    ) -> bool {
+        match self {
+            Amount::Known(_) => true,
+            Amount::Trips { start, end, .. } => node(*start) && node(*end),
+            Amount::Len(v) => len(*v),
+            Amount::Sum(terms) => terms.iter().all(|t| t.all(node, len)),
+            Amount::Times(a, b) => a.all(node, len) && b.all(node, len),
+            Amount::Choose {
+                then, otherwise, ..
+            } => then.all(node, len) && otherwise.all(node, len),
+        }
+    }
+
     fn times(a: Amount, b: Amount) -> Amount {
         match (a, b) {
             (Amount::Known(0), _) | (_, Amount::Known(0)) => Amount::Known(0),
@@ -89,7 +109,6 @@ pub(super) fn plan(graph: &Graph, code: &Block) -> HashMap<usize, Vec<Reserve>> 
     let mut planner = Planner {
         graph,
         in_scope: Vec::new(),
-        counters: Vec::new(),
         reserved: Vec::new(),
         frames: Vec::new(),
         out: HashMap::new(),
@@ -107,8 +126,6 @@ struct Planner<'g> {
     graph: &'g Graph,
     /// The variables declared with a value in the blocks around the statement walked.
     in_scope: Vec<VarId>,
-    /// The counters of the loops around it.
-    counters: Vec<usize>,
     /// The tapes a loop around it makes room on already.
     reserved: Vec<VarId>,
     /// The loops around it, outermost first. Room is made on a tape only outside loops or
@@ -118,12 +135,12 @@ struct Planner<'g> {
     out: HashMap<usize, Vec<Reserve>>,
 }
 
-/// A loop around the statement walked: where it is, what is known where it starts, and the
-/// tapes it pops from.
+/// A loop around the statement walked: where it is, its counter, how many variables are in
+/// scope where it starts, and the tapes it pops from.
 struct Frame {
     address: usize,
+    counter: usize,
     scope: usize,
-    counters: usize,
     popped: HashSet<VarId>,
 }
 
@@ -208,41 +225,30 @@ impl Planner<'_> {
                 .frames
                 .iter()
                 .rev()
-                .take_while(|f| {
-                    f.popped.contains(&reserve.tape) && self.known_at(&reserve.amount, f)
+                .enumerate()
+                .take_while(|&(k, f)| {
+                    // Known where the loop starts: what the loops around it know.
+                    let around = self.frames.len() - 1 - k;
+                    f.popped.contains(&reserve.tape)
+                        && reserve
+                            .amount
+                            .all(&mut |n| self.known_in(n, f.scope, around), &mut |v| {
+                                self.in_scope_in(v, f.scope)
+                            })
                 })
                 .last()
-                .map_or_else(|| address(l), |f| f.address);
+                .map_or_else(|| address(l), |(_, f)| f.address);
             self.out.entry(at).or_default().push(reserve);
         }
         self.frames.push(Frame {
             address: address(l),
+            counter: l.counter,
             scope: self.in_scope.len(),
-            counters: self.counters.len(),
             popped: touched.popped,
         });
-        self.counters.push(l.counter);
         self.block(&l.body);
-        self.counters.pop();
         self.frames.pop();
         self.reserved.truncate(mark);
-    }
-
-    /// Whether what `amount` counts is known where the loop of `frame` starts.
-    fn known_at(&self, amount: &Amount, frame: &Frame) -> bool {
-        match amount {
-            Amount::Known(_) => true,
-            Amount::Trips { start, end, .. } => {
-                self.known_in(*start, frame.scope, frame.counters)
-                    && self.known_in(*end, frame.scope, frame.counters)
-            }
-            Amount::Len(v) => self.in_scope_in(*v, frame.scope),
-            Amount::Sum(terms) => terms.iter().all(|t| self.known_at(t, frame)),
-            Amount::Times(a, b) => self.known_at(a, frame) && self.known_at(b, frame),
-            Amount::Choose {
-                then, otherwise, ..
-            } => self.known_at(then, frame) && self.known_at(otherwise, frame),
-        }
     }
 
     /// Whether a test is the value of a function without arguments, or its negation.
@@ -257,28 +263,21 @@ impl Planner<'_> {
 
     /// Whether a count is known at compile time: built from literals and constants alone.
     fn constant(&self, amount: &Amount) -> bool {
-        let leaf = |n: NodeId| {
-            let mut work = vec![n];
-            while let Some(n) = work.pop() {
-                let node = self.graph.node(n);
-                match node.op {
-                    Op::Lit(..) | Op::Const(_) => {}
-                    Op::Prim(_) => work.extend(node.args.iter().copied()),
-                    _ => return false,
+        amount.all(
+            &mut |n| {
+                let mut work = vec![n];
+                while let Some(n) = work.pop() {
+                    let node = self.graph.node(n);
+                    match node.op {
+                        Op::Lit(..) | Op::Const(_) => {}
+                        Op::Prim(_) => work.extend(node.args.iter().copied()),
+                        _ => return false,
+                    }
                 }
-            }
-            true
-        };
-        match amount {
-            Amount::Known(_) => true,
-            Amount::Trips { start, end, .. } => leaf(*start) && leaf(*end),
-            Amount::Len(_) => false,
-            Amount::Sum(terms) => terms.iter().all(|t| self.constant(t)),
-            Amount::Times(a, b) => self.constant(a) && self.constant(b),
-            Amount::Choose {
-                then, otherwise, ..
-            } => self.constant(then) && self.constant(otherwise),
-        }
+                true
+            },
+            &mut |_| false,
+        )
     }
 
     /// The iterations of loop `l`, if the code before the loop walked can compute its bounds.
@@ -384,19 +383,19 @@ impl Planner<'_> {
     /// `*` from literals, constants, parameters, variables and lengths in scope, and counters of
     /// the loops around it.
     fn known(&self, n: NodeId) -> bool {
-        self.known_in(n, self.in_scope.len(), self.counters.len())
+        self.known_in(n, self.in_scope.len(), self.frames.len())
     }
 
     /// [`Planner::known`] with the first `scope` variables in scope and the counters of the
-    /// first `counters` loops around.
-    fn known_in(&self, n: NodeId, scope: usize, counters: usize) -> bool {
+    /// outermost `frames` loops around.
+    fn known_in(&self, n: NodeId, scope: usize, frames: usize) -> bool {
         let node = self.graph.node(n);
         match &node.op {
             Op::Lit(crate::graph::LitValue::Int(_), _) | Op::Param(_) | Op::Const(_) => true,
             Op::Read(v) | Op::Len(v) => self.in_scope_in(*v, scope),
-            Op::Counter(c) => self.counters[..counters].contains(c),
+            Op::Counter(c) => self.frames[..frames].iter().any(|f| f.counter == *c),
             Op::Prim(Prim::Add | Prim::Sub | Prim::Mul) => {
-                node.args.iter().all(|a| self.known_in(*a, scope, counters))
+                node.args.iter().all(|a| self.known_in(*a, scope, frames))
             }
             _ => false,
         }

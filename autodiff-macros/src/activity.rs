@@ -13,12 +13,12 @@
 //! stores could only multiply that zero by a local derivative, which is `NaN` where the local
 //! derivative is infinite (`sqrt` at `0`).
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use crate::graph::{Block, Graph, NodeId, Op, Stmt, Ty, VarId};
 
 pub fn analyse(graph: &mut Graph) {
-    spread(graph, &HashSet::new());
+    spread(graph, &HashSet::default());
     let useful = useful_variables(graph);
     let unused: HashSet<VarId> = (0..graph.vars.len())
         .map(VarId)

@@ -15,8 +15,8 @@
 //! The builder also knows which derivative nodes may be infinite (see [`Builder::may_be_infinite`]),
 //! so that the chain rule guards a product against `0 · ∞` only where an infinity can reach it.
 
+use crate::hash::{HashMap, HashSet};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
 use std::ops;
 
 use proc_macro2::Span;
@@ -87,7 +87,7 @@ struct Infinite {
 
 impl Builder {
     pub fn new(graph: Graph) -> Self {
-        let mut memo = HashMap::new();
+        let mut memo = HashMap::default();
         for (i, node) in graph.nodes.iter().enumerate() {
             if let Some(key) = key_of(node) {
                 memo.entry(key).or_insert(NodeId(i));
@@ -106,7 +106,7 @@ impl Builder {
             memo: RefCell::new(memo),
             site: Cell::new(site),
             infinite: RefCell::new(infinite),
-            signs: RefCell::new(HashMap::new()),
+            signs: RefCell::new(HashMap::default()),
         }
     }
 

@@ -9,7 +9,7 @@
 //! of every loop. Reading a variable or an array element records no node: it is an edge from the
 //! node last stored there. The builder runs the backward pass at the end, at run time.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -152,7 +152,7 @@ pub fn graph_fn(lowered: &Graph, code: &str) -> TokenStream {
         partials,
         needed: vec![false; graph.nodes.len()],
         id_used: vec![false; forward_len],
-        mutated: HashSet::new(),
+        mutated: HashSet::default(),
         float: lowered.output_ty,
     };
     draw.analyse();
@@ -289,7 +289,7 @@ impl Draw<'_> {
                     self.needed[i] = true;
                     let mut work: Vec<NodeId> =
                         self.partials[i].iter().flatten().copied().collect();
-                    let mut seen = HashSet::new();
+                    let mut seen = HashSet::default();
                     while let Some(d) = work.pop() {
                         if !seen.insert(d) {
                             continue;

@@ -13,7 +13,7 @@
 //! a type error lands on the user's code. Names the user did not write are chosen not to collide
 //! with any other generated name.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -374,7 +374,7 @@ impl<'g> Sweep<'g> {
             })
             .collect();
         let mut names: Vec<Option<Ident>> = vec![None; n];
-        let mut counters = HashMap::new();
+        let mut counters = HashMap::default();
         // A loop whose counter nothing live reads prints it as `_`.
         for (i, node) in graph.nodes.iter().enumerate() {
             if let (Op::Counter(k), true) = (&node.op, live[i]) {
@@ -419,7 +419,7 @@ impl<'g> Sweep<'g> {
             var_names,
             mutated,
             counters,
-            discarded: HashSet::new(),
+            discarded: HashSet::default(),
             lanes: None,
             untyped: untyped(graph),
             scratch: graph

@@ -155,7 +155,7 @@ fn name_parameters(mut function: ItemFn, item: &TokenStream) -> ItemFn {
         return function;
     }
     // Every identifier of the item, read without recursion (a body may nest deeply).
-    let mut taken = std::collections::HashSet::new();
+    let mut taken = crate::hash::HashSet::default();
     let mut open = vec![item.clone()];
     while let Some(tokens) = open.pop() {
         for t in tokens {

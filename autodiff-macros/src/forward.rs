@@ -7,7 +7,7 @@
 //! directional derivative: forward mode costs one pass per input direction, reverse mode one pass
 //! per output.
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use crate::algebra::Builder;
 use crate::graph::{Block, Graph, Loop, Node, NodeId, Op, Origin, Shape, Stmt, Ty, Var, VarId};
@@ -65,7 +65,7 @@ pub(crate) struct Forward {
     /// How many dot-product loops the tangents of `g_hvp` calls' values have added.
     pub(crate) dots: usize,
     /// Under second order, the nodes whose tangents have been built (or found not to vary).
-    pub(crate) visited: std::collections::HashSet<NodeId>,
+    pub(crate) visited: crate::hash::HashSet<NodeId>,
     /// Under second order, the tuples of gradients a `g_vjp_into` call made a `g_hvp_into` call
     /// returns, with the number of gradients: the tangent of entry `k` is entry `m + k`.
     pub(crate) hvp_grads: HashMap<VarId, usize>,
@@ -80,15 +80,15 @@ pub fn forward(graph: Graph) -> Tangent {
     b.retain(|_| false);
     let mut f = Forward {
         b,
-        tangent: HashMap::new(),
-        var_tangent: HashMap::new(),
-        seeds: HashMap::new(),
+        tangent: HashMap::default(),
+        var_tangent: HashMap::default(),
+        seeds: HashMap::default(),
         self_seed: None,
         varying: None,
-        hvp_calls: HashMap::new(),
+        hvp_calls: HashMap::default(),
         dots: 0,
-        visited: std::collections::HashSet::new(),
-        hvp_grads: HashMap::new(),
+        visited: crate::hash::HashSet::default(),
+        hvp_grads: HashMap::default(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let mut prologue = Vec::new();
@@ -382,7 +382,7 @@ impl Forward {
             .filter(|&&a| pending(self, a))
             .map(|&a| (a, false))
             .collect();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = crate::hash::HashSet::default();
         while let Some((a, done)) = work.pop() {
             if done {
                 order.push(a);

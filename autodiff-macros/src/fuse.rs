@@ -9,7 +9,7 @@
 //! that from the primal loop body; the reverse pass decides the rest (that the adjoints the loop
 //! starts from are known before it runs).
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use crate::graph::{
     Block, CmpOp, Graph, LitValue, Loop, NodeId, Op, Origin, Place, Shape, Stmt, Ty, VarId, Visit,
@@ -58,7 +58,7 @@ impl Effects {
 /// An array declared outside the loop that the loop uses as a temporary of each iteration
 /// ([`per_iteration`]) does not count as stored into.
 pub fn accumulates_only(graph: &Graph, body: &Block) -> bool {
-    accumulates(graph, body, &HashSet::new())
+    accumulates(graph, body, &HashSet::default())
 }
 
 /// When [`accumulates_only`] refuses the loop with this `body` only because calls write into
@@ -82,7 +82,7 @@ pub fn accumulates_if_overwritten(graph: &Graph, body: &Block) -> Option<Vec<Nod
     written.sort();
     written.dedup();
     let mut calls = Vec::new();
-    let mut exempt = HashSet::new();
+    let mut exempt = HashSet::default();
     for v in written {
         let assigned = effects.assigned.iter().any(|(w, _)| *w == v);
         if !assigned && per_iteration(graph, body, v) {
@@ -132,7 +132,7 @@ fn accumulates(graph: &Graph, body: &Block, exempt: &HashSet<VarId>) -> bool {
     // The accumulating values of each carried variable, and which operand carries it.
     let mut nodes = effects.nodes.clone();
     nodes.sort();
-    let mut acc: HashMap<NodeId, (VarId, usize)> = HashMap::new();
+    let mut acc: HashMap<NodeId, (VarId, usize)> = HashMap::default();
     for &n in &nodes {
         let node = &graph.nodes[n.0];
         let from = |k: usize| node.args.get(k).and_then(|a| acc.get(a)).map(|(v, _)| *v);
@@ -166,7 +166,7 @@ fn accumulates(graph: &Graph, body: &Block, exempt: &HashSet<VarId>) -> bool {
             }
         }
     }
-    let mut allowed: HashMap<NodeId, usize> = HashMap::new();
+    let mut allowed: HashMap<NodeId, usize> = HashMap::default();
     for &(v, n) in &effects.assigned {
         if carried.contains(&v) {
             match acc.get(&n) {
@@ -175,7 +175,7 @@ fn accumulates(graph: &Graph, body: &Block, exempt: &HashSet<VarId>) -> bool {
             }
         }
     }
-    let mut statement_uses: HashMap<NodeId, usize> = HashMap::new();
+    let mut statement_uses: HashMap<NodeId, usize> = HashMap::default();
     graph
         .body
         .for_each_use(&mut |n| *statement_uses.entry(n).or_default() += 1);
@@ -218,7 +218,7 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
     if count_writes(&graph.body, var) != count_writes(body, var) {
         return false;
     }
-    let mut bounds: HashMap<usize, (NodeId, NodeId, bool)> = HashMap::new();
+    let mut bounds: HashMap<usize, (NodeId, NodeId, bool)> = HashMap::default();
     collect_bounds(body, &mut bounds);
     // An index within `s..e`, as far as the loops' bounds show.
     // `c - k` over `m..e` with `m >= k` is within `0..e` too.
@@ -284,7 +284,7 @@ pub fn per_iteration(graph: &Graph, body: &Block, var: VarId) -> bool {
     };
     // Every read whose value is used, with the blocks enclosing it and its statement's position
     // in each.
-    let mut used = HashSet::new();
+    let mut used = HashSet::default();
     for &n in &inside {
         used.extend(graph.nodes[n.0].args.iter().copied());
     }
@@ -322,7 +322,7 @@ fn temporary(graph: &Graph, body: &Block, var: VarId, calls: &mut Vec<NodeId>) -
     };
     // A load whose value nothing uses (the old value of an element a store overwrites) reads
     // nothing.
-    let mut used = HashSet::new();
+    let mut used = HashSet::default();
     for node in &graph.nodes {
         used.extend(node.args.iter().copied());
     }
@@ -343,7 +343,7 @@ fn temporary(graph: &Graph, body: &Block, var: VarId, calls: &mut Vec<NodeId>) -
         var,
         placed: &placed,
         is_read: &reads,
-        reads: HashSet::new(),
+        reads: HashSet::default(),
         covered: true,
         calls: Vec::new(),
     };
@@ -430,7 +430,7 @@ impl Temporary<'_> {
     /// Records the reads among `roots` and the values they use that no statement places.
     fn uses(&mut self, roots: &[NodeId], covered: bool) {
         let mut work: Vec<NodeId> = roots.to_vec();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(n) = work.pop() {
             if !seen.insert(n) {
                 continue;
@@ -674,7 +674,7 @@ impl<'g> Code<'g> {
                 self.push(n, User::Other);
             }
         }
-        let mut users = HashMap::new();
+        let mut users = HashMap::default();
         let mut work = Vec::new();
         let mut visit = Walk {
             users: &mut users,
@@ -683,7 +683,7 @@ impl<'g> Code<'g> {
         for stmt in stmts {
             visit.stmt(stmt);
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(n) = work.pop() {
             if !seen.insert(n) {
                 continue;
@@ -858,14 +858,14 @@ pub fn before_loop(
     code.calls_add = calls_add;
     let balanced =
         |t: &mut Touches| t.retain(|v, _| !matches!(graph.vars[v.0].shape, Shape::Tape(_)));
-    let mut in_body = Touches::new();
+    let mut in_body = Touches::default();
     code.touches(body, &mut in_body);
     balanced(&mut in_body);
     let touches: Vec<Touches> = tail
         .iter()
         .zip(fused)
         .map(|(s, &fused)| {
-            let mut t = Touches::new();
+            let mut t = Touches::default();
             code.touches(std::slice::from_ref(s), &mut t);
             if fused {
                 balanced(&mut t);
@@ -875,7 +875,7 @@ pub fn before_loop(
         .collect();
 
     // Where each node the tail computes is placed, and what each statement needs.
-    let mut placed: HashMap<NodeId, usize> = HashMap::new();
+    let mut placed: HashMap<NodeId, usize> = HashMap::default();
     for (j, stmt) in tail.iter().enumerate() {
         let mut nodes = Vec::new();
         nodes_placed(std::slice::from_ref(stmt), &mut nodes);
@@ -895,7 +895,7 @@ pub fn before_loop(
             for n in own {
                 work.extend(&graph.nodes[n.0].args);
             }
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             let mut needs = Vec::new();
             while let Some(n) = work.pop() {
                 if !seen.insert(n) {
@@ -912,7 +912,7 @@ pub fn before_loop(
         .collect();
     // A call that writes several buffers is its statement and one `Assign(b, Written(call))`
     // per other buffer: they go before the loop together or not at all.
-    let mut calls: HashMap<NodeId, usize> = HashMap::new();
+    let mut calls: HashMap<NodeId, usize> = HashMap::default();
     for (j, stmt) in tail.iter().enumerate() {
         if let Stmt::Assign(_, n) | Stmt::Declare(_, Some(n)) = stmt
             && matches!(graph.nodes[n.0].op, Op::Invoke(_))
@@ -933,7 +933,7 @@ pub fn before_loop(
     // before the loop.
     let stale = |n: NodeId| {
         let mut work = vec![n];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(m) = work.pop() {
             if graph.is_primal(m) || !seen.insert(m) {
                 continue;
@@ -1027,10 +1027,10 @@ pub fn carry_neighbours(
         }
     };
     // Every top-level addition into an array element: its statement, index and addend.
-    let mut additions: HashMap<VarId, Vec<(usize, NodeId, NodeId)>> = HashMap::new();
-    let mut subtracted: HashSet<VarId> = HashSet::new();
-    let mut touched = Touches::new();
-    let mut loads: HashMap<VarId, usize> = HashMap::new();
+    let mut additions: HashMap<VarId, Vec<(usize, NodeId, NodeId)>> = HashMap::default();
+    let mut subtracted: HashSet<VarId> = HashSet::default();
+    let mut touched = Touches::default();
+    let mut loads: HashMap<VarId, usize> = HashMap::default();
     {
         let code = Code::new(graph, &body.0);
         for (k, stmt) in body.0.iter().enumerate() {
@@ -1055,7 +1055,7 @@ pub fn carry_neighbours(
     }
 
     let mut carries = Vec::new();
-    let mut replace: HashMap<usize, Vec<Stmt>> = HashMap::new();
+    let mut replace: HashMap<usize, Vec<Stmt>> = HashMap::default();
     let mut reads = Vec::new();
     let mut vars: Vec<VarId> = additions.keys().copied().collect();
     vars.sort();

@@ -10,7 +10,7 @@
 //! derivative nodes after it through [`crate::algebra::Builder`]. No stage after lowering sees
 //! `syn`: constants the user spelled out travel as opaque token streams.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use proc_macro2::{Ident, Span, TokenStream};
 
@@ -885,7 +885,7 @@ impl Graph {
         placed: &HashSet<NodeId>,
     ) -> bool {
         let mut work = vec![n];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(n) = work.pop() {
             if !seen.insert(n) {
                 continue;

@@ -20,6 +20,7 @@ mod expand;
 mod forward;
 mod fuse;
 mod graph;
+mod hash;
 mod lower;
 mod names;
 mod options;

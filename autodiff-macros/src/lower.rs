@@ -10,7 +10,7 @@
 //! construct is replaced by a placeholder and lowering goes on, so the user sees every independent
 //! mistake at once.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 use std::rc::Rc;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
@@ -66,7 +66,7 @@ thread_local! {
     /// The functions differentiated in the same block as the one being expanded that have
     /// `g_grad_into`, with their parameters, as its source file says (`expand::context`).
     static SIBLINGS: std::cell::RefCell<HashMap<String, Vec<ParamKind>>> =
-        std::cell::RefCell::new(HashMap::new());
+        std::cell::RefCell::new(HashMap::default());
 }
 
 /// How deeply expressions may nest on this thread.
@@ -167,9 +167,9 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         nodes: Vec::new(),
         vars: Vec::new(),
         blocks: vec![graph::Block::default()],
-        known: HashMap::new(),
-        loads: HashMap::new(),
-        indices: HashMap::new(),
+        known: HashMap::default(),
+        loads: HashMap::default(),
+        indices: HashMap::default(),
         scopes: Scopes::new(),
         items: Vec::new(),
         checks: Vec::new(),
@@ -183,17 +183,17 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         aliases: Vec::new(),
         counters: 0,
         receiver: None,
-        construct_names: HashMap::new(),
+        construct_names: HashMap::default(),
         out_params: Vec::new(),
         structs: fields::Structs::default(),
         generic: None,
         float_ty: None,
         tails: Vec::new(),
         closures: Vec::new(),
-        projections: HashMap::new(),
-        const_arrays: HashMap::new(),
+        projections: HashMap::default(),
+        const_arrays: HashMap::default(),
         tuples: Vec::new(),
-        nested_params: HashSet::new(),
+        nested_params: HashSet::default(),
     };
     let output_ty = cx.signature(item);
     cx.float_ty = output_ty;
@@ -292,8 +292,8 @@ fn type_literal_ranges(graph: &mut Graph) {
         }
     }
     // The counters an index is computed from, through integer arithmetic.
-    let mut indexing = HashSet::new();
-    let mut seen = HashSet::new();
+    let mut indexing = HashSet::default();
+    let mut seen = HashSet::default();
     while let Some(n) = indices.pop() {
         if !seen.insert(n) {
             continue;
@@ -359,7 +359,7 @@ impl Scopes {
     fn new() -> Self {
         Scopes {
             levels: vec![Vec::new()],
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! functions of the contract over them: `f_vjp`, `f_jacobian` (and `_into` forms for slices) in
 //! reverse mode, `f_jvp` in forward mode. The helper and its derivatives are hidden.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -422,7 +422,7 @@ struct Fresh {
 
 impl Fresh {
     fn of(tokens: TokenStream) -> Self {
-        let mut used = HashSet::new();
+        let mut used = HashSet::default();
         idents_in(tokens, &mut used);
         Self { used }
     }
@@ -1858,8 +1858,12 @@ fn has_call_let(block: &Block) -> bool {
         for stmt in &block.stmts {
             match stmt {
                 Stmt::Local(l) => {
-                    if call_let(stmt, &mut Calls::new(TokenStream::new()), &HashSet::new())
-                        .is_some()
+                    if call_let(
+                        stmt,
+                        &mut Calls::new(TokenStream::new()),
+                        &HashSet::default(),
+                    )
+                    .is_some()
                     {
                         return true;
                     }

@@ -18,7 +18,7 @@
 //! serves every block, last in first out. Straight-line code at the top of the function needs no tape: its values are
 //! still in scope when the backward sweep runs.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use crate::algebra::{Builder, Site};
 use crate::graph::{
@@ -268,7 +268,7 @@ fn evaluate_calls_once(graph: &mut Graph) -> HashMap<NodeId, CallSite> {
         }
         Block(out)
     }
-    let mut calls = HashMap::new();
+    let mut calls = HashMap::default();
     let body = graph.body.clone();
     graph.body = visit(graph, &body, true, &mut calls);
     calls
@@ -331,7 +331,7 @@ fn grad_into_buffers(
     seeded: bool,
 ) -> Vec<IntoBuffer> {
     let mut scratch = Vec::new();
-    let mut direct = HashSet::new();
+    let mut direct = HashSet::default();
     for (&buffer, &a) in buffers.iter().zip(args) {
         if !buffer {
             continue;
@@ -515,44 +515,44 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
     b.set_infinite_variables(infinite);
     let mut r = Reverse {
         b,
-        home: HashMap::new(),
-        var_adjoint: HashMap::new(),
-        adjoint: HashMap::new(),
-        adjoint_of: HashMap::new(),
-        node_adjoint_var: HashMap::new(),
+        home: HashMap::default(),
+        var_adjoint: HashMap::default(),
+        adjoint: HashMap::default(),
+        adjoint_of: HashMap::default(),
+        node_adjoint_var: HashMap::default(),
         stack: Vec::new(),
-        taped: HashMap::new(),
-        tapes: HashMap::new(),
-        pending: HashMap::new(),
+        taped: HashMap::default(),
+        tapes: HashMap::default(),
+        pending: HashMap::default(),
         pending_elements: PendingElements::default(),
-        counts: HashMap::new(),
-        block_ids: HashMap::new(),
-        looped: HashSet::new(),
-        placed: HashSet::new(),
-        pop_order: HashMap::new(),
+        counts: HashMap::default(),
+        block_ids: HashMap::default(),
+        looped: HashSet::default(),
+        placed: HashSet::default(),
+        pop_order: HashMap::default(),
         copies: 0,
-        capacity: HashMap::new(),
+        capacity: HashMap::default(),
         fused_block: None,
         fused_writes: FusedWrites::default(),
         fusions: Vec::new(),
         fusion_attempts: 0,
         assume,
         assumed: Vec::new(),
-        recomputable: std::cell::RefCell::new(HashMap::new()),
+        recomputable: std::cell::RefCell::new(HashMap::default()),
         stored: std::cell::OnceCell::new(),
         last_writes: std::cell::OnceCell::new(),
         calls,
-        array_tapes: HashMap::new(),
-        parts: HashMap::new(),
+        array_tapes: HashMap::default(),
+        parts: HashMap::default(),
         scratch: sibling_scratch,
-        snapshots: HashMap::new(),
-        counters: HashMap::new(),
-        undone: HashSet::new(),
-        stepped: HashMap::new(),
-        cleared_by_stores: HashSet::new(),
+        snapshots: HashMap::default(),
+        counters: HashMap::default(),
+        undone: HashSet::default(),
+        stepped: HashMap::default(),
+        cleared_by_stores: HashSet::default(),
     };
     r.cleared_by_stores = r.b.with_graph(|g| {
-        let mut cleared = HashSet::new();
+        let mut cleared = HashSet::default();
         cleared_by_stores(g, &g.body, &mut cleared);
         cleared
     });
@@ -643,13 +643,13 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         block: 0,
         out: Vec::new(),
         prologue: Vec::new(),
-        values: HashMap::new(),
+        values: HashMap::default(),
     });
     r.reverse_stmts(&body);
 
     // Gradients: what reached each parameter.
     let params = r.b.with_graph(|g| g.params.clone());
-    let mut array_gradients = HashMap::new();
+    let mut array_gradients = HashMap::default();
     for (i, p) in params.iter().enumerate().filter(|(_, p)| p.active) {
         let gradient = match p.var {
             Some(v) => {
@@ -717,7 +717,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
     let mut forward = Vec::new();
     r.forward_copy(&body, &mut forward, &Count::Known(1));
     let used = r.b.with_graph(|g| {
-        let mut used = HashSet::new();
+        let mut used = HashSet::default();
         for (i, node) in g.nodes.iter().enumerate() {
             if let Op::Array(v, _) | Op::Part(v) = node.op
                 && live.get(i).copied().unwrap_or(false)
@@ -747,7 +747,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
     code.extend(once);
     code.extend(forward);
     code.extend(rest);
-    let mut reads = HashMap::new();
+    let mut reads = HashMap::default();
     let mut returned: Vec<VarId> = array_gradients.values().copied().collect();
     returned.sort();
     for d in returned {
@@ -1610,7 +1610,7 @@ impl Reverse {
         let mut work = Vec::new();
         code.for_each_use(&mut |n| work.push(n));
         crate::fuse::nodes_placed(&code.0, &mut work);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut moved = Vec::new();
         while let Some(id) = work.pop() {
             if !seen.insert(id) {
@@ -1853,7 +1853,7 @@ impl Reverse {
             block: id,
             out: Vec::new(),
             prologue: Vec::new(),
-            values: HashMap::new(),
+            values: HashMap::default(),
         });
         self.resize_adjoint_buffers(block);
         self.reverse_stmts(block);
@@ -2085,7 +2085,7 @@ impl Reverse {
     fn materialize(&mut self, roots: &[NodeId], first_new: usize) {
         let mut new = Vec::new();
         let mut work = roots.to_vec();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(id) = work.pop() {
             if id.0 < first_new || !seen.insert(id) {
                 continue;
@@ -2211,7 +2211,7 @@ impl Reverse {
             }
         }
         pushes.sort_by_key(|(at, _)| *at);
-        let mut counts: HashMap<VarId, u64> = HashMap::new();
+        let mut counts: HashMap<VarId, u64> = HashMap::default();
         for (_, n) in pushes {
             let tape = self.taped[&n].0;
             *counts.entry(tape).or_default() += 1;
@@ -2283,7 +2283,7 @@ impl Node {
 
 /// The variables `block` assigns, stores into or declares, at any depth.
 pub(super) fn written(block: &Block) -> HashSet<VarId> {
-    let mut into = HashSet::new();
+    let mut into = HashSet::default();
     for stmt in &block.0 {
         written_by(stmt, &mut into);
     }
@@ -2302,9 +2302,9 @@ fn written_by(stmt: &Stmt, into: &mut HashSet<VarId>) {
 /// The last statement of `block` that assigns, stores into or declares each variable (at any
 /// depth within it), by its index in the block.
 fn last_writes(block: &Block) -> HashMap<VarId, usize> {
-    let mut last = HashMap::new();
+    let mut last = HashMap::default();
     for (j, stmt) in block.0.iter().enumerate() {
-        let mut written = HashSet::new();
+        let mut written = HashSet::default();
         written_by(stmt, &mut written);
         for v in written {
             last.insert(v, j);
@@ -2324,7 +2324,7 @@ struct FusedWrites {
 
 impl FusedWrites {
     fn of(body: &Block, block_ids: &HashMap<usize, usize>) -> FusedWrites {
-        let mut statement = HashMap::new();
+        let mut statement = HashMap::default();
         for (j, stmt) in body.0.iter().enumerate() {
             stmt.for_each_stmt(|s| {
                 for block in s.blocks() {
@@ -2373,7 +2373,7 @@ fn declared_once(
     if in_loop {
         // The declarations that move, with the placements of their fill and its constant.
         let mut moving: Vec<usize> = Vec::new();
-        let mut nodes: HashSet<NodeId> = HashSet::new();
+        let mut nodes: HashSet<NodeId> = HashSet::default();
         for (k, stmt) in code.iter().enumerate() {
             let Stmt::Declare(v, Some(fill)) = stmt else {
                 continue;

@@ -8,7 +8,7 @@
 //! parallel tangent tapes, pushed and popped in step; adjoint variables and arrays get tangent
 //! variables as primal ones do.
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use crate::algebra::Builder;
 use crate::forward::{Forward, Seed};
@@ -60,15 +60,15 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
     b.retain(|_| false);
     let mut f = Forward {
         b,
-        tangent: HashMap::new(),
-        var_tangent: HashMap::new(),
-        seeds: HashMap::new(),
+        tangent: HashMap::default(),
+        var_tangent: HashMap::default(),
+        seeds: HashMap::default(),
         self_seed: None,
         varying: Some(varying),
-        hvp_calls: HashMap::new(),
+        hvp_calls: HashMap::default(),
         dots: 0,
-        visited: std::collections::HashSet::new(),
-        hvp_grads: HashMap::new(),
+        visited: crate::hash::HashSet::default(),
+        hvp_grads: HashMap::default(),
     };
     let vars: Vec<Var> = f.b.with_graph(|g| g.vars.clone());
     let graph_params = primal.params.clone();
@@ -130,8 +130,8 @@ pub fn hvp(primal: &Graph, adjoint: Adjoint) -> Hvp {
         .into_iter()
         .map(|g| g.and_then(|g| f.tangent.get(&g).copied()))
         .collect();
-    let mut array_hvs = HashMap::new();
-    let mut array_hv_reads = HashMap::new();
+    let mut array_hvs = HashMap::default();
+    let mut array_hv_reads = HashMap::default();
     for (&p, &d) in &adjoint.array_gradients {
         let t = match f.var_tangent.get(&d) {
             Some(&t) => t,

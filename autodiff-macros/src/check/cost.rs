@@ -692,7 +692,8 @@ fn expand_file() {
         // name met in the file's order is the k-th the file's lexer found. (Spans carry no lines
         // here: proc-macro2's `span-locations` would make every span larger, and the stack this
         // file measures deeper.)
-        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut seen: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::default();
         let mut context = |name: &syn::Ident| {
             let name = name.to_string();
             let k = seen.entry(name.clone()).or_default();

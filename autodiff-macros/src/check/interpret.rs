@@ -12,8 +12,8 @@
 //! the primal program through the same evaluator. The table's operations on `f64` are std's
 //! methods and the runtime's three functions, re-implemented as the runtime writes them.
 
+use crate::hash::HashMap;
 use std::cmp::Ordering::{Equal, Greater, Less};
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::forward::{Seed, Tangent};
@@ -300,7 +300,7 @@ impl<'g, T: Scalar> Machine<'g, T> {
             live: graph.live(code, results),
             nodes: vec![None; graph.nodes.len()],
             vars: vec![None; graph.vars.len()],
-            counters: HashMap::new(),
+            counters: HashMap::default(),
             steps: 0,
         }
     }

@@ -6,8 +6,8 @@
 //! assignment, arithmetic, comparisons, casts, the table's methods and functions, blocks, `if`,
 //! `for` over ranges, `while`, `loop`, `break`, `continue`, `return`, indexing and local arrays.
 
+use crate::hash::HashMap;
 use std::cmp::Ordering::{Equal, Greater, Less};
-use std::collections::HashMap;
 
 use syn::{BinOp, Expr, Lit, Pat, Stmt, UnOp};
 
@@ -38,7 +38,7 @@ struct Evaluator<T> {
 
 /// Runs `item` on `inputs`, one per parameter.
 pub fn run<T: Scalar>(item: &syn::ItemFn, inputs: &[Input<T>]) -> Result<T, String> {
-    let mut scope = HashMap::new();
+    let mut scope = HashMap::default();
     for (arg, input) in item.sig.inputs.iter().zip(inputs) {
         let syn::FnArg::Typed(t) = arg else {
             return Err("a receiver".to_owned());
@@ -123,7 +123,7 @@ impl<T: Scalar> Evaluator<T> {
     }
 
     fn block(&mut self, block: &syn::Block) -> Eval<T> {
-        self.scopes.push(HashMap::new());
+        self.scopes.push(HashMap::default());
         let value = self.stmts(&block.stmts);
         self.scopes.pop();
         value
@@ -469,7 +469,7 @@ impl<T: Scalar> Evaluator<T> {
         };
         for i in counters {
             self.step()?;
-            self.scopes.push(HashMap::new());
+            self.scopes.push(HashMap::default());
             if let Some(name) = &name {
                 self.scopes
                     .last_mut()

@@ -280,7 +280,7 @@ fn touches(graph: &Graph, stmt: &Stmt, out: VarId, writes: bool) -> bool {
     });
     let block = Block(vec![stmt.clone()]);
     block.for_each_use(&mut |n| nodes.push(n));
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::hash::HashSet::default();
     while let Some(n) = nodes.pop() {
         if !seen.insert(n) {
             continue;

@@ -18,7 +18,7 @@
 //! known: on a tape that only grows, a push's doubling is as good. Counts known at compile time
 //! get none: they are the tape's inline part.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use crate::graph::{Block, Graph, IntoBuffer, Loop, NodeId, Op, Stmt, VarId, Visit, walk_stmt};
 use crate::prim::Prim;
@@ -111,7 +111,7 @@ pub(super) fn plan(graph: &Graph, code: &Block) -> HashMap<usize, Vec<Reserve>> 
         in_scope: Vec::new(),
         reserved: Vec::new(),
         frames: Vec::new(),
-        out: HashMap::new(),
+        out: HashMap::default(),
     };
     planner.block(code);
     planner.out
@@ -149,7 +149,7 @@ impl Planner<'_> {
         let mark = self.in_scope.len();
         // The tapes room is made on in this block, up to the index of the statement that pops
         // them.
-        let mut covered: HashMap<VarId, usize> = HashMap::new();
+        let mut covered: HashMap<VarId, usize> = HashMap::default();
         // The tapes each statement pops from, where a loop may make room.
         let pops: Vec<HashSet<VarId>> = if block.0.iter().any(|s| matches!(s, Stmt::For(_))) {
             block

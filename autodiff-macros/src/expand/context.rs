@@ -15,8 +15,8 @@
 //! call of such a sibling adds its gradients into scratch buffers the caller keeps, instead of
 //! receiving a new `Vec` from `g_grad` at each call.
 
+use crate::hash::HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -78,7 +78,7 @@ type Read = (Option<SystemTime>, u64, Vec<Function>);
 thread_local! {
     /// The functions of each file read, with the time it was modified and its length, so that a
     /// process that expands the file again after an edit reads it again.
-    static FILES: RefCell<HashMap<PathBuf, Read>> = RefCell::new(HashMap::new());
+    static FILES: RefCell<HashMap<PathBuf, Read>> = RefCell::new(HashMap::default());
 }
 
 /// What the source file says of the function `item` (the attribute's input).
@@ -184,7 +184,7 @@ pub fn functions(text: &str) -> Vec<Function> {
             }
         }
     }
-    let mut written: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut written: HashMap<(usize, &str), usize> = HashMap::default();
     for f in &found {
         *written.entry((f.block, f.name.as_str())).or_default() += 1;
     }
@@ -590,7 +590,7 @@ mod tests {
             fn two(x: &[f64]) -> [f64; 2] { [x[0], x[1]] }
             fn plain(x: &[f64]) -> f64 { x[0] }
             #[differentiate]
-            pub fn caller(x: &[f64]) -> f64 { sqnorm(x) + generic(x, 0, 2.0, &HashMap::new()) }
+            pub fn caller(x: &[f64]) -> f64 { sqnorm(x) + generic(x, 0, 2.0, &HashMap::default()) }
             mod inner {
                 #[differentiate]
                 fn other(x: &[f64]) -> f64 { x[0] }

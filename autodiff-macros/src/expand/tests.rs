@@ -805,7 +805,9 @@ fn sibling_calls_pass_the_callers_buffer_where_the_adjoint_is_one() {
     use super::context::{Context, ParamKind, Place};
     let context = Context {
         place: Place::Free,
-        siblings: [("dot".to_owned(), vec![ParamKind::Slice, ParamKind::Slice])].into(),
+        siblings: [("dot".to_owned(), vec![ParamKind::Slice, ParamKind::Slice])]
+            .into_iter()
+            .collect(),
         impl_float: None,
     };
     let expand = |item: &str| {

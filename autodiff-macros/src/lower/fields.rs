@@ -9,7 +9,7 @@
 //! names the struct (or `self`), those leaves are active, and the struct's gradient entry is a
 //! `P::default()` whose fields the body read hold their derivatives.
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};

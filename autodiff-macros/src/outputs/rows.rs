@@ -21,7 +21,7 @@
 //! what it declares itself, may not read the output array, may not leave the loop early
 //! (`return`, `break`, `continue`) and may not borrow mutably. Anything else keeps the sweeps.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -111,7 +111,7 @@ pub fn row_loop(function: &ItemFn, len: &TokenStream) -> Option<RowLoop> {
         counter: &counter.ident,
         ok: true,
     };
-    let mut declared = HashSet::new();
+    let mut declared = HashSet::default();
     for s in stmts {
         scan.stmt(s, &mut declared);
     }

@@ -8,7 +8,7 @@
 //! by resizing it to the buffer's length, all zeros (`clear` and `resize`, which reuse the
 //! allocation). Either way the backward sweep allocates one adjoint buffer per buffer.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use super::Reverse;
 use crate::algebra::Site;

@@ -18,7 +18,7 @@
 //! fusion runs each iteration's backward code before the next forward one, which the stepping
 //! back would disturb: there the counter's reads are in scope or saved, as before.
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use super::Reverse;
 use crate::graph::{Block, LitValue, Node, NodeId, Op, Origin, Shape, Stmt, Ty, VarId};
@@ -47,7 +47,7 @@ impl Reverse {
     /// a read of that variable, before [`Reverse::locate`]: the value a counter declared there
     /// has when the block ends ([`Counter::last`]). Unused reads are not emitted.
     pub(super) fn end_with_reads(&self, block: &mut Block, top: bool) -> HashMap<VarId, NodeId> {
-        let mut reads = HashMap::new();
+        let mut reads = HashMap::default();
         let mut declared = Vec::new();
         for stmt in &mut block.0 {
             if let Stmt::Declare(v, _) = stmt {
@@ -96,7 +96,7 @@ impl Reverse {
     ) -> HashMap<VarId, Counter> {
         let mut uses = Uses::default();
         self.integer_uses(body, &mut uses);
-        let mut counters = HashMap::new();
+        let mut counters = HashMap::default();
         for (v, assigns) in uses.assigns {
             let Some(&declared) = uses.declared.get(&v) else {
                 continue;

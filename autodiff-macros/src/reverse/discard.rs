@@ -8,7 +8,7 @@
 //! computation that only fed them, which for a linear function such as `out = Q x` is the whole
 //! forward sweep. The caller calls the result, `g_adjoint_into`, with `g_vjp_into`'s arguments.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use super::Adjoint;
 use crate::graph::{Block, Graph, Loop, NodeId, Op, Stmt, VarId};
@@ -159,7 +159,7 @@ fn loop_left(graph: &Graph, l: &Loop, body: Block) -> Option<Stmt> {
     let mut read = false;
     let mut work = Vec::new();
     body.for_each_use(&mut |n| work.push(n));
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     while let Some(n) = work.pop() {
         if seen.insert(n) {
             read |= counter(n);
@@ -184,7 +184,7 @@ fn reads(adjoint: &Adjoint, code: &Block) -> HashSet<NodeId> {
     work.extend(adjoint.self_gradient);
     work.extend(adjoint.gradients().into_iter().flatten());
     work.extend(adjoint.reads.values().copied());
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     while let Some(n) = work.pop() {
         if seen.insert(n) {
             work.extend(adjoint.graph.node(n).args.iter().copied());

@@ -22,7 +22,7 @@
 //! The primal value is unchanged: the function's own body is emitted as written, and the
 //! derivative code reads the same element once instead of at every iteration.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Stmt, Ty, VarId};
 
@@ -119,7 +119,7 @@ fn hoist_loads(graph: &mut Graph, mut l: Loop, function: &Function) -> Vec<Stmt>
     if !loads {
         return vec![Stmt::For(l)];
     }
-    let mut inside = HashSet::new();
+    let mut inside = HashSet::default();
     l.body.for_each_stmt(|s| {
         if let Stmt::Node(n) = s {
             inside.insert(*n);

@@ -17,7 +17,7 @@
 //!
 //! The sum's rounding differs from adding into memory in order, as any reassociation does.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use crate::graph::{Block, CmpOp, Graph, Loop, Node, NodeId, Op, Shape, Stmt, Ty, Var, VarId};
 use crate::prim::Prim;
@@ -33,7 +33,7 @@ pub(super) fn promote(graph: &mut Graph, code: &mut Block, adjoints: &HashSet<Va
     {
         return;
     }
-    let mut placed = HashSet::new();
+    let mut placed = HashSet::default();
     code.for_each_stmt(|s| {
         if let Stmt::Node(n) = s {
             placed.insert(*n);
@@ -125,11 +125,11 @@ fn candidates(
     // The indices each array is added into at, and the nodes those statements use. Each load
     // must read the element after the previous addition into the array wrote it: computed
     // inline, or placed in the body after that addition.
-    let mut indices: HashMap<VarId, Vec<NodeId>> = HashMap::new();
-    let mut own: HashSet<NodeId> = HashSet::new();
-    let mut refused: HashSet<VarId> = HashSet::new();
-    let mut at: HashMap<NodeId, usize> = HashMap::new();
-    let mut last: HashMap<VarId, usize> = HashMap::new();
+    let mut indices: HashMap<VarId, Vec<NodeId>> = HashMap::default();
+    let mut own: HashSet<NodeId> = HashSet::default();
+    let mut refused: HashSet<VarId> = HashSet::default();
+    let mut at: HashMap<NodeId, usize> = HashMap::default();
+    let mut last: HashMap<VarId, usize> = HashMap::default();
     for (k, stmt) in body.0.iter().enumerate() {
         if let Stmt::Node(n) = stmt {
             at.insert(*n, k);
@@ -157,7 +157,7 @@ fn candidates(
     }
 
     // The indices the loop does not change, of loops whose bounds it does not change either.
-    let mut inside = HashSet::new();
+    let mut inside = HashSet::default();
     body.for_each_stmt(|s| {
         if let Stmt::Node(n) = s {
             inside.insert(*n);
@@ -180,8 +180,8 @@ fn candidates(
     // Everything the body evaluates: its placed nodes and what its statements use, down to the
     // names of values placed outside it; how often each node is used, and which variables are
     // read or written other than by the additions.
-    let mut uses: HashMap<NodeId, usize> = HashMap::new();
-    let mut seen = HashSet::new();
+    let mut uses: HashMap<NodeId, usize> = HashMap::default();
+    let mut seen = HashSet::default();
     let mut work: Vec<NodeId> = inside.iter().copied().collect();
     body.for_each_use(&mut |n| {
         *uses.entry(n).or_default() += 1;
@@ -266,7 +266,7 @@ fn rewrite(graph: &mut Graph, l: &mut Loop, var: VarId, index: NodeId) -> (Stmt,
         ty,
     );
 
-    let mut dead = HashSet::new();
+    let mut dead = HashSet::default();
     let mut out = Vec::with_capacity(l.body.0.len());
     for stmt in std::mem::take(&mut l.body.0) {
         match added(graph, &stmt) {

@@ -657,21 +657,28 @@ fn escapes(tokens: TokenStream, word: &str) -> bool {
 }
 
 /// Whether a statement contains a branch, a loop, or a closure (whose body runs where it is
-/// called: a name it assigns is a variable).
+/// called: a name it assigns is a variable): `if`, `for`, `while`, `loop`, `match` or a `|`, in
+/// one walk over the tokens.
 fn has_control_flow(tokens: &TokenStream) -> bool {
-    ["if", "for", "while", "loop", "match"]
-        .iter()
-        .any(|w| mentions(tokens.clone(), w))
-        || has_bar(tokens.clone())
-}
-
-/// Whether the tokens contain `|`, as a closure's parameters do.
-fn has_bar(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|t| match t {
-        TokenTree::Punct(p) => p.as_char() == '|',
-        TokenTree::Group(g) => has_bar(g.stream()),
-        _ => false,
-    })
+    let mut work = vec![tokens.clone()];
+    while let Some(tokens) = work.pop() {
+        for t in tokens {
+            match t {
+                TokenTree::Ident(i) => {
+                    if matches!(
+                        i.to_string().as_str(),
+                        "if" | "for" | "while" | "loop" | "match"
+                    ) {
+                        return true;
+                    }
+                }
+                TokenTree::Punct(p) if p.as_char() == '|' => return true,
+                TokenTree::Group(g) => work.push(g.stream()),
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 /// The float type a Rust type names, if it is `f32` or `f64`.

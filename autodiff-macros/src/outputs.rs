@@ -17,6 +17,7 @@ use syn::spanned::Spanned;
 use syn::{Block, Expr, FnArg, Ident, ItemFn, Pat, ReturnType, Stmt, Type};
 
 use crate::options::Options;
+use crate::prim::{Prim, Syntax};
 use crate::{emit, expand, forward, lower};
 
 mod rows;
@@ -1867,11 +1868,15 @@ fn has_call_let(block: &Block) -> bool {
                     {
                         return true;
                     }
-                    // `let y = g(x);`, whose uses `calls_in` reads.
+                    // `let y = g(x);`, whose uses `calls_in` reads. An unqualified `relu`,
+                    // `sigmoid` or `softplus` is the runtime's, which returns one float (the
+                    // expansion checks that the name in scope is the runtime's).
                     if let (Pat::Ident(_), Some(init)) = (&l.pat, &l.init)
                         && let Expr::Call(call) = &*init.expr
                         && let Expr::Path(callee) = &*call.func
-                        && called_path(&callee.path).is_some()
+                        && let Some(called) = called_path(&callee.path)
+                        && !(called.prefix.is_empty()
+                            && Prim::find(Syntax::Runtime, &called.name.to_string()).is_some())
                     {
                         return true;
                     }

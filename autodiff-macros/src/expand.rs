@@ -122,6 +122,7 @@ fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStre
         return (TokenStream::new(), error);
     }
     let function = name_parameters(function, item);
+    lower::set_names_self(Some(item));
     // The function as written is its tokens: printing the parsed function again would recurse
     // down every chain of binary operators in it, a sum of thousands of terms as deep as long.
     let generated = generate(attr, &function);
@@ -131,6 +132,7 @@ fn parts(attr: TokenStream, item: &TokenStream, context: &Context) -> (TokenStre
     // a crate that only calls `f_grad` leaves it.
     let allow = (!lower::has_receiver(&function) && !lower::associated(&function))
         .then(|| quote!(#[allow(dead_code)]));
+    lower::set_names_self(None);
     lower::dispose(function);
     match generated {
         Ok(generated) => (quote!(#allow), generated),

@@ -63,6 +63,9 @@ thread_local! {
     /// Whether the function being expanded is written in an `impl` block or a `trait`, as its
     /// source file says (`expand::context`).
     static IN_IMPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether the function being expanded names `Self` in its signature or body, read from
+    /// its tokens once by the driver ([`set_names_self`]); `None` outside an expansion.
+    static NAMES_SELF: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
     /// The functions differentiated in the same block as the one being expanded that have
     /// `g_grad_into`, with their parameters, as its source file says (`expand::context`).
     static SIBLINGS: std::cell::RefCell<HashMap<String, Vec<ParamKind>>> =
@@ -573,13 +576,52 @@ pub fn has_receiver(item: &ItemFn) -> bool {
 pub fn associated(item: &ItemFn) -> bool {
     !has_receiver(item)
         && (IN_IMPL.get()
-            || mentions(item.sig.to_token_stream(), "Self")
-            // Printed a statement at a time without recursion: a body may be one long chain.
-            || item
-                .block
-                .stmts
-                .iter()
-                .any(|s| mentions(chains::stmt(s), "Self")))
+            || NAMES_SELF.get().unwrap_or_else(|| {
+                mentions(item.sig.to_token_stream(), "Self")
+                    // Printed a statement at a time without recursion: a body may be one long
+                    // chain.
+                    || item
+                        .block
+                        .stmts
+                        .iter()
+                        .any(|s| mentions(chains::stmt(s), "Self"))
+            }))
+}
+
+/// Records whether the function being expanded names `Self` outside its outer attributes (its
+/// signature or body), from the tokens the macro was given, for [`associated`]; `None` when the
+/// expansion ends. Printing the parsed function again to look would cost more than the rest of
+/// lowering a short function.
+pub(crate) fn set_names_self(item: Option<&TokenStream>) {
+    NAMES_SELF.set(item.map(|item| {
+        let mut top = item.clone().into_iter().peekable();
+        let mut groups = Vec::new();
+        while let Some(t) = top.next() {
+            match t {
+                // `#[attr]` before the function: not its signature or body.
+                TokenTree::Punct(p)
+                    if p.as_char() == '#'
+                        && matches!(top.peek(), Some(TokenTree::Group(g))
+                            if g.delimiter() == proc_macro2::Delimiter::Bracket) =>
+                {
+                    top.next();
+                }
+                TokenTree::Ident(i) if i == "Self" => return true,
+                TokenTree::Group(g) => groups.push(g.stream()),
+                _ => {}
+            }
+        }
+        while let Some(tokens) = groups.pop() {
+            for t in tokens {
+                match t {
+                    TokenTree::Ident(i) if i == "Self" => return true,
+                    TokenTree::Group(g) => groups.push(g.stream()),
+                    _ => {}
+                }
+            }
+        }
+        false
+    }));
 }
 
 /// Whether `e` is an array of integer literals, `[1usize, 0]`, `[-1, 2]` or `[0usize; 3]`.

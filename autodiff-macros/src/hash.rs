@@ -1,7 +1,7 @@
 //! The hash maps and sets of the passes, keyed by node and variable numbers, token keys and
 //! names.
 //!
-//! The standard library's hasher (SipHash) resists collisions that an adversary chooses, which
+//! The standard library's hasher (`SipHash`) resists collisions that an adversary chooses, which
 //! keys the macro makes itself do not need, and it is generic code that a proc macro gets
 //! compiled without optimisation (cargo builds build-time dependencies at `opt-level = 0`):
 //! hashing was a tenth of the macro's instructions. This one hashes a word in a rotate, an

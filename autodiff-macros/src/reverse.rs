@@ -1987,7 +1987,19 @@ impl Reverse {
                 continue;
             }
             let before = self.b.len();
-            let d = self.b.prim(Prim::Mul, &[g, p]);
+            let d = {
+                let (gv, pv) = (self.b.v(g), self.b.v(p));
+                // The chain rule's guards for a partial that may be infinite (`rules::chain`):
+                // the callee's partial may be infinite where the adjoint is 0, and the adjoint
+                // may be infinite where the partial is 0 (`sq(x).sqrt()` at 0); `0 · ∞ = 0`.
+                let mut v = gv * pv;
+                if self.b.may_be_infinite(g) {
+                    v = pv.zero_wins(v);
+                }
+                v = gv.zero_wins(v);
+                self.b.mark_infinite(v.id);
+                v.id
+            };
             let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
             self.materialize(&fresh, before);
             let d = self.value(d);
@@ -2048,7 +2060,17 @@ impl Reverse {
             None => push(Op::Element, vec![p, i], ty),
             Some(tape) => push(Op::Pop(tape), vec![], ty),
         };
-        let scaled = push(Op::Prim(Prim::Mul), vec![g, element], ty);
+        // With the guards of a scalar argument's partial (`reverse_call`): `0 · ∞ = 0` both ways.
+        let product = push(Op::Prim(Prim::Mul), vec![g, element], ty);
+        let guarded = self
+            .b
+            .may_be_infinite(g)
+            .then(|| push(Op::Prim(Prim::ZeroWins), vec![element, product], ty));
+        let scaled = push(
+            Op::Prim(Prim::ZeroWins),
+            vec![g, guarded.unwrap_or(product)],
+            ty,
+        );
         let current = push(Op::Load(adj), vec![at], ty);
         let sum = push(Op::Prim(Prim::Add), vec![current, scaled], ty);
         self.b
@@ -2058,8 +2080,10 @@ impl Reverse {
         if at != i {
             body.push(Stmt::Node(at));
         }
+        body.push(Stmt::Node(element));
+        body.push(Stmt::Node(product));
+        body.extend(guarded.map(Stmt::Node));
         body.extend([
-            Stmt::Node(element),
             Stmt::Node(scaled),
             Stmt::Node(current),
             Stmt::Node(sum),

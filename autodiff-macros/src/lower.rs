@@ -3274,7 +3274,7 @@ fn unsupported_method(method: &Ident) -> syn::Error {
     err(
         method,
         format!(
-            "`{name}` is not a supported method; the differentiable methods are: {}",
+            "`{name}` is not a supported method; the differentiable methods are: {}; a method of a type of your own is called by its path: `Type::{name}(receiver, ..)`",
             Prim::names(Syntax::Method).join(", ")
         ),
     )

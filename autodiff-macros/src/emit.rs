@@ -106,6 +106,27 @@ struct Pos {
 /// The deepest expression written inline before a value gets a `let`.
 const MAX_INLINE_DEPTH: usize = 48;
 
+/// The most `let`s of values a block keeps as they are ([`Sweep::block`]).
+const MAX_LETS_IN_SCOPE: usize = 256;
+
+/// The names declared together by one `let (a, b, ..);` of a block past that many.
+const NAMES_PER_DECLARATION: usize = 64;
+
+/// Whether tokens hold a `&`: a borrow, whose temporary a `let` may keep alive.
+fn borrows(tokens: &TokenStream) -> bool {
+    let mut work = vec![tokens.clone()];
+    while let Some(tokens) = work.pop() {
+        for t in tokens {
+            match t {
+                TokenTree::Punct(p) if p.as_char() == '&' => return true,
+                TokenTree::Group(g) => work.push(g.stream()),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
 /// A function body laid out for printing: what is live, what gets a `let`, and every name.
 struct Sweep<'g> {
     graph: &'g Graph,
@@ -484,7 +505,46 @@ impl<'g> Sweep<'g> {
     }
 
     fn block(&self, block: &Block) -> TokenStream {
-        block.0.iter().map(|s| self.stmt(s)).collect()
+        let lets = block
+            .0
+            .iter()
+            .filter(|s| matches!(s, Stmt::Node(n) if self.binds(*n)))
+            .count();
+        if lets <= MAX_LETS_IN_SCOPE {
+            return block.0.iter().map(|s| self.stmt(s)).collect();
+        }
+        // Each `let` opens a scope inside the previous one, and LLVM writes the debug
+        // information of nested scopes recursively: thousands of `let`s in one block (the
+        // gradient of a 3,000-term sum of products) overflow its stack in a debug build. So
+        // the values get their names in a few declarations first, `let (t, t_1, ..);`, and are
+        // assigned where they were bound, which opens no scope. A value that borrows (`&` in
+        // it) keeps its `let`, whose lifetime extension an assignment would not have.
+        let mut names = Vec::new();
+        let mut body = TokenStream::new();
+        for stmt in &block.0 {
+            if let Stmt::Node(n) = stmt
+                && self.binds(*n)
+            {
+                let value = self.render(*n).tokens;
+                if !borrows(&value) {
+                    let name = self.names[n.0].as_ref().expect("bound nodes are named");
+                    names.push(name.clone());
+                    body.extend(quote!(#name = #value;));
+                    continue;
+                }
+            }
+            body.extend(self.stmt(stmt));
+        }
+        let declarations = names.chunks(NAMES_PER_DECLARATION).map(|names| {
+            let names = names.iter();
+            quote!(let (#(#names,)*);)
+        });
+        quote!(#(#declarations)* #body)
+    }
+
+    /// Whether the statement of node `n` is a `let` of it: `let name = value;`.
+    fn binds(&self, n: NodeId) -> bool {
+        self.live[n.0] && self.bound[n.0] && !self.discarded.contains(&n)
     }
 
     fn stmt(&self, stmt: &Stmt) -> TokenStream {

@@ -1220,3 +1220,73 @@ fn an_array_field_copied_then_iterated_by_reference() {
     };
     close("jvp", iterated_field_copy_jvp(&p, &dir, 2.0, 0.0).1, 1.0);
 }
+
+/// A model whose prediction is a method, called on a struct parameter from a free function:
+/// `m.pred(x)` goes through `m.pred_grad(x)`, as `self.pred(x)` goes through `self.pred_grad(x)`.
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Lin {
+    w: [f64; 2],
+}
+
+impl Lin {
+    #[differentiate(reverse, forward, hessian)]
+    fn pred(&self, x: f64) -> f64 {
+        (self.w[0] * x + self.w[1]).tanh()
+    }
+}
+
+/// The squared prediction, through a reference.
+#[differentiate(reverse, forward, hessian)]
+fn squared_prediction(m: &Lin, x: f64) -> f64 {
+    let p = m.pred(x);
+    p * p
+}
+
+/// A loss over samples, the model by value, the method called in a loop.
+#[differentiate(reverse, forward)]
+fn sample_loss(m: Lin, xs: &[f64], t: f64) -> f64 {
+    let mut s = 0.0;
+    for x in xs {
+        let e = m.pred(*x) - t;
+        s += e * e;
+    }
+    s
+}
+
+#[test]
+fn a_method_called_on_a_struct_parameter() {
+    let m = Lin { w: [0.7, -0.2] };
+    let x = 0.9;
+    // d/dx tanh(u)² = 2 tanh(u) (1 − tanh²(u)) w₀, u = w₀ x + w₁.
+    let p = (0.7 * x - 0.2_f64).tanh();
+    let want = 2.0 * p * (1.0 - p * p) * 0.7;
+    let (v, dx) = squared_prediction_grad(&m, x);
+    assert_eq!(v, squared_prediction(&m, x));
+    assert!((v - p * p).abs() < 1e-15);
+    assert!((dx - want).abs() < 1e-14, "{dx} != {want}");
+    let (vj, tj) = squared_prediction_jvp(&m, x, 1.0);
+    assert_eq!(vj, v);
+    assert!((tj - dx).abs() < 1e-14);
+    // Second order against central differences of the gradient.
+    let (_, g, hv) = squared_prediction_hvp(&m, x, 1.0);
+    assert_eq!(g, dx);
+    let h = 1e-5;
+    let fd =
+        (squared_prediction_grad(&m, x + h).1 - squared_prediction_grad(&m, x - h).1) / (2.0 * h);
+    assert!((hv - fd).abs() < 1e-8, "{hv} != {fd}");
+
+    // Σ (tanh(w₀ xᵢ + w₁) − t)²: by xᵢ, 2 eᵢ (1 − tanh²) w₀; by t, −2 Σ eᵢ.
+    let xs = [0.1, -0.4, 1.3];
+    let t = 0.25;
+    let (v, dxs, dt) = sample_loss_grad(m.clone(), &xs, t);
+    let ps: Vec<f64> = xs.iter().map(|x| (0.7 * x - 0.2_f64).tanh()).collect();
+    let es: Vec<f64> = ps.iter().map(|p| p - t).collect();
+    assert!((v - es.iter().map(|e| e * e).sum::<f64>()).abs() < 1e-15);
+    assert!((dt + 2.0 * es.iter().sum::<f64>()).abs() < 1e-14);
+    for ((d, e), p) in dxs.iter().zip(&es).zip(&ps) {
+        let want = 2.0 * e * (1.0 - p * p) * 0.7;
+        assert!((d - want).abs() < 1e-14, "{d} != {want}");
+    }
+    let (_, tj) = sample_loss_jvp(m, &xs, &[0.0; 3], t, 1.0);
+    assert!((tj - dt).abs() < 1e-14);
+}

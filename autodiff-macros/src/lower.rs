@@ -2411,6 +2411,17 @@ impl Lowerer {
                     let args: Vec<&Expr> = m.args.iter().collect();
                     return self.user_call(prefix, &m.method, &args, span);
                 }
+                if Prim::find(Syntax::Method, &name).is_none()
+                    && let Some(owner) = self.constant_struct(&m.receiver)
+                {
+                    // A method of a struct parameter's type, the struct a constant:
+                    // differentiated through `m.name_grad(..)`, as a method of `self` is.
+                    // Named as generated code names its parameters (`emit::Namer`).
+                    let owner = names::ident(&owner.to_string(), Span::mixed_site());
+                    let prefix = quote::quote!(#owner.);
+                    let args: Vec<&Expr> = m.args.iter().collect();
+                    return self.user_call(prefix, &m.method, &args, span);
+                }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
                     return self.int_method(m, span);
                 };

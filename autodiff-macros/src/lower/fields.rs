@@ -164,6 +164,20 @@ impl Lowerer {
         Some(&self.structs.leaves[k])
     }
 
+    /// The name of a struct parameter that `wrt` leaves out, if `e` is one: the receiver of a
+    /// method of its type, `m.pred(x)`, called as `self.pred(x)` is.
+    pub(super) fn constant_struct<'e>(&self, e: &'e Expr) -> Option<&'e proc_macro2::Ident> {
+        let Expr::Path(p) = strip(e) else { return None };
+        let ident = p.path.get_ident()?;
+        let Bound::Node(n) = self.lookup(&ident.to_string())?.bound else {
+            return None;
+        };
+        let Op::Param(i) = self.nodes[n.0].op else {
+            return None;
+        };
+        (self.structs.params.get(&i) == Some(&false)).then_some(ident)
+    }
+
     /// Whether `e` is a field of a struct parameter or of `self`.
     pub(super) fn names_field(&self, e: &Expr) -> bool {
         self.field_owner(e).is_some()

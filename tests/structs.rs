@@ -1223,7 +1223,7 @@ fn an_array_field_copied_then_iterated_by_reference() {
 
 /// A model whose prediction is a method, called on a struct parameter from a free function:
 /// `m.pred(x)` goes through `m.pred_grad(x)`, as `self.pred(x)` goes through `self.pred_grad(x)`.
-#[derive(Default, Debug, Clone, PartialEq)]
+#[derive(Default, Debug, Clone, Copy, PartialEq)]
 struct Lin {
     w: [f64; 2],
 }
@@ -1278,7 +1278,7 @@ fn a_method_called_on_a_struct_parameter() {
     // Σ (tanh(w₀ xᵢ + w₁) − t)²: by xᵢ, 2 eᵢ (1 − tanh²) w₀; by t, −2 Σ eᵢ.
     let xs = [0.1, -0.4, 1.3];
     let t = 0.25;
-    let (v, dxs, dt) = sample_loss_grad(m.clone(), &xs, t);
+    let (v, dxs, dt) = sample_loss_grad(m, &xs, t);
     let ps: Vec<f64> = xs.iter().map(|x| (0.7 * x - 0.2_f64).tanh()).collect();
     let es: Vec<f64> = ps.iter().map(|p| p - t).collect();
     assert!((v - es.iter().map(|e| e * e).sum::<f64>()).abs() < 1e-15);

@@ -574,11 +574,13 @@ fn nesting_error_is_spanned_on_the_expression() {
 }
 
 /// The output grows by as many tokens from size `n` to `2n` as from `2n` to `3n`, within 5%:
-/// no expression swell.
+/// no expression swell. Straight-line code is measured past 256 bound values from the smallest
+/// size on, where a block declares its values first (`emit::Sweep::block`), which changes the
+/// tokens a statement takes by a constant.
 #[test]
 fn output_grows_linearly() {
     for (shape, n) in [
-        (Shape::Straight, 48),
+        (Shape::Straight, 200),
         (Shape::Loop, 48),
         (Shape::If, 25),
         (Shape::For, 25),

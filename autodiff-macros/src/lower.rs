@@ -2411,16 +2411,8 @@ impl Lowerer {
                     let args: Vec<&Expr> = m.args.iter().collect();
                     return self.user_call(prefix, &m.method, &args, span);
                 }
-                if Prim::find(Syntax::Method, &name).is_none()
-                    && let Some(owner) = self.constant_struct(&m.receiver)
-                {
-                    // A method of a struct parameter's type, the struct a constant:
-                    // differentiated through `m.name_grad(..)`, as a method of `self` is.
-                    // Named as generated code names its parameters (`emit::Namer`).
-                    let owner = names::ident(&owner.to_string(), Span::mixed_site());
-                    let prefix = quote::quote!(#owner.);
-                    let args: Vec<&Expr> = m.args.iter().collect();
-                    return self.user_call(prefix, &m.method, &args, span);
+                if let Some(n) = self.struct_method(m, span) {
+                    return n;
                 }
                 let Some(prim) = Prim::find(Syntax::Method, &name) else {
                     return self.int_method(m, span);
@@ -3204,6 +3196,22 @@ pub(super) fn field_under_range(e: &Expr) -> &Expr {
 }
 
 impl Lowerer {
+    /// `m.pred(x)`, a method of a struct parameter's type, the struct a constant (`wrt` leaves
+    /// it out): differentiated through `m.pred_grad(..)`, as a method of `self` is. Out of the
+    /// recursive lowering of expressions, whose stack frame bounds how deep they may nest.
+    #[inline(never)]
+    fn struct_method(&mut self, m: &syn::ExprMethodCall, span: Span) -> Option<NodeId> {
+        if Prim::find(Syntax::Method, &m.method.to_string()).is_some() {
+            return None;
+        }
+        let owner = self.constant_struct(&m.receiver)?;
+        // Named as generated code names its parameters (`emit::Namer`).
+        let owner = names::ident(&owner.to_string(), Span::mixed_site());
+        let prefix = quote::quote!(#owner.);
+        let args: Vec<&Expr> = m.args.iter().collect();
+        Some(self.user_call(prefix, &m.method, &args, span))
+    }
+
     /// `i.pow(2)`, `a.abs_diff(b)`: a method of an integer (one the table of float methods does
     /// not name), a constant the function computes as written. Of anything else, the error.
     /// Out of the recursive lowering of expressions, whose stack frame bounds how deep an

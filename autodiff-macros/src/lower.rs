@@ -594,33 +594,20 @@ pub fn associated(item: &ItemFn) -> bool {
 /// lowering a short function.
 pub(crate) fn set_names_self(item: Option<&TokenStream>) {
     NAMES_SELF.set(item.map(|item| {
+        // The function's tokens without the `#[attr]`s before it: its signature and body.
+        let mut rest = TokenStream::new();
         let mut top = item.clone().into_iter().peekable();
-        let mut groups = Vec::new();
         while let Some(t) = top.next() {
-            match t {
-                // `#[attr]` before the function: not its signature or body.
-                TokenTree::Punct(p)
-                    if p.as_char() == '#'
-                        && matches!(top.peek(), Some(TokenTree::Group(g))
-                            if g.delimiter() == proc_macro2::Delimiter::Bracket) =>
-                {
-                    top.next();
-                }
-                TokenTree::Ident(i) if i == "Self" => return true,
-                TokenTree::Group(g) => groups.push(g.stream()),
-                _ => {}
+            if matches!(&t, TokenTree::Punct(p) if p.as_char() == '#')
+                && matches!(top.peek(), Some(TokenTree::Group(g))
+                    if g.delimiter() == proc_macro2::Delimiter::Bracket)
+            {
+                top.next();
+                continue;
             }
+            rest.extend([t]);
         }
-        while let Some(tokens) = groups.pop() {
-            for t in tokens {
-                match t {
-                    TokenTree::Ident(i) if i == "Self" => return true,
-                    TokenTree::Group(g) => groups.push(g.stream()),
-                    _ => {}
-                }
-            }
-        }
-        false
+        mentions(rest, "Self")
     }));
 }
 

@@ -1987,19 +1987,7 @@ impl Reverse {
                 continue;
             }
             let before = self.b.len();
-            let d = {
-                let (gv, pv) = (self.b.v(g), self.b.v(p));
-                // The chain rule's guards for a partial that may be infinite (`rules::chain`):
-                // the callee's partial may be infinite where the adjoint is 0, and the adjoint
-                // may be infinite where the partial is 0 (`sq(x).sqrt()` at 0); `0 · ∞ = 0`.
-                let mut v = gv * pv;
-                if self.b.may_be_infinite(g) {
-                    v = pv.zero_wins(v);
-                }
-                v = gv.zero_wins(v);
-                self.b.mark_infinite(v.id);
-                v.id
-            };
+            let d = rules::times_callee_partial(self.b.v(g), self.b.v(p)).id;
             let fresh: Vec<NodeId> = (before..self.b.len()).map(NodeId).collect();
             self.materialize(&fresh, before);
             let d = self.value(d);

@@ -228,6 +228,21 @@ pub fn local_derivatives<'a>(op: &Op, g: V<'a>, out: V<'a>, args: &[V<'a>]) -> V
     }
 }
 
+/// `g` times a partial derivative a callee returned, `p`, with the guards `chain` puts on a
+/// `singular` partial: the callee's partial may be infinite where the adjoint is 0, and the
+/// adjoint may be infinite where the partial is 0 (`sq(x).sqrt()` at 0); `0 · ∞ = 0`. For the
+/// reverse pass, which takes the partials of a call from the forward sweep's `g_grad`.
+pub fn times_callee_partial<'a>(g: V<'a>, p: V<'a>) -> V<'a> {
+    let b = g.builder();
+    let mut v = g * p;
+    if b.may_be_infinite(g.id) {
+        v = p.zero_wins(v);
+    }
+    v = g.zero_wins(v);
+    b.mark_infinite(v.id);
+    v
+}
+
 /// `singular(v)` unless `finite` (known at compile time: a literal exponent).
 fn singular_unless(finite: bool, v: V<'_>) -> Partial<'_> {
     if finite { Partial::Of(v) } else { singular(v) }

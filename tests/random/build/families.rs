@@ -505,6 +505,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled, family: Family) -> M
     // the rest of the program is drawn as before.
     g.extra = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F) ^ salt ^ 0xF1E1D);
     g.field_carried(&mut lines, &params, &acc);
+    g.params_method(&mut lines, &params, &acc);
     if outputs.is_empty() {
         lines.push(g.result(&acc));
     } else if let [Part::Array(m)] = outputs[..]

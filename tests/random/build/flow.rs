@@ -233,6 +233,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     // macro cannot tell), carried through a loop by an active factor and read through `sin`:
     // second order once kept no tangents for the tape it was saved on (CHANGELOG, "Fixed").
     ("field_carried", false),
+    // A method of `Params` marked `#[differentiate(reverse, forward, hessian)]` (`Params::warp`
+    // in the library), called on the constant `p: &Params` as users call one, `p.warp(u)`: in a
+    // loop over a few iterations and on a value the loop carried. The oracles inline its body.
+    ("params_method", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -3353,6 +3357,47 @@ impl Gen<'_> {
         self.mark("field_carried");
     }
 
+    /// With a chance drawn from a fork of the second stream (so that the rest of the program,
+    /// the second stream's later draws included, is drawn as before), calls of the method
+    /// `Params::warp` on the constant `p`, lines at the function's top level: `let mut wsum = 0.0;`,
+    /// a loop of 2 to 3 iterations adding `0.25 * p.warp(..)` of an active scalar `x` and the
+    /// counter, then `acc += 0.25 * p.warp(wsum.tanh());`. `warp(u) = scale tanh u + shift
+    /// sin(u / 2)` is at most 4 in magnitude, as `scale` and `shift` are at most 2.
+    fn params_method(&mut self, lines: &mut Vec<String>, params: &[Param], acc: &str) {
+        let Some(x) = params.iter().find(|p| p.kind == ParamKind::Scalar) else {
+            return;
+        };
+        let mut fork = Rng(self.extra.0 ^ 0x5EED_3E7B_0D00_0001);
+        if !self.has_params || !self.on("params_method") || !fork.chance(0.8) {
+            return;
+        }
+        let trips = fork.range(2, 3);
+        let x = &x.name;
+        let warp = |u: &str| {
+            format!(
+                "{IT0}p.warp({u}){IT1}({} * ({u}).tanh() + {} * ({} * ({u})).sin()){IT2}",
+                cst("p.scale"),
+                cst("p.shift"),
+                lit(0.5)
+            )
+        };
+        let arg = format!("{} * {x} + {}", lit(0.5), cst("wk as f64 * 0.25"));
+        lines.push(format!("    {NEW}let mut wsum: {TY} = {};", lit(0.0)));
+        lines.push(format!("    {NEW}for wk in 0..{trips} {{"));
+        lines.push(format!(
+            "    {NEW}    wsum += {} * {};",
+            lit(0.25),
+            warp(&arg)
+        ));
+        lines.push(format!("    {NEW}}}"));
+        lines.push(format!(
+            "    {NEW}{acc} += {} * {};",
+            lit(0.25),
+            warp("wsum.tanh()")
+        ));
+        self.mark("params_method");
+    }
+
     /// `result` plus a term that reads every element of each array bound by a pattern,
     /// `(pw0 * pw1 - pw2).sin()`.
     fn result_reading_patterns(params: &[Param], result: String) -> String {
@@ -5114,6 +5159,7 @@ pub fn generate(index: usize, seed: u64, enabled: &Enabled) -> FlowProgram {
         lines.push(format!("    {NEW}{acc} += {read};"));
     }
     g.field_carried(&mut lines, &params, &acc);
+    g.params_method(&mut lines, &params, &acc);
     let result = g.result(&acc);
     let result = Gen::result_reading_patterns(&params, result);
     let result = g.result_through_helper(&params, result);

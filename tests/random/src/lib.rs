@@ -33,3 +33,13 @@ pub struct Params {
     /// An integer field, used as an exponent.
     pub k: i32,
 }
+
+impl Params {
+    /// `scale · tanh u + shift · sin(u / 2)`: a differentiated method the programs call on their
+    /// constant `p: &Params`, as `p.warp(u)`, in every mode (the oracles inline its body).
+    #[autodiff::differentiate(reverse, forward, hessian)]
+    #[must_use]
+    pub fn warp(&self, u: f64) -> f64 {
+        self.scale * u.tanh() + self.shift * (0.5 * u).sin()
+    }
+}

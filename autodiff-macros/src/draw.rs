@@ -1047,6 +1047,9 @@ impl Draw<'_> {
                 self.var_text(*v)
             ),
             Op::Part(v) => format!("&{}[{}..{}]", self.var_text(*v), arg(0), arg(1)),
+            Op::Load(v) if node.args.len() == 2 => {
+                format!("{}[{}][{}]", self.var_text(*v), arg(0), arg(1))
+            }
             Op::Load(v) => format!("{}[{}]", self.var_text(*v), arg(0)),
             Op::Len(v) => format!("{}.len()", self.var_text(*v)),
             Op::Prim(p) => match p.syntax() {
@@ -1294,6 +1297,11 @@ impl Draw<'_> {
             Op::Load(v) => {
                 let name = self.var(*v);
                 let i = arg(0);
+                // `m[i][j]` of a constant table.
+                if node.args.len() == 2 {
+                    let j = arg(1);
+                    return quote!(#name[#i][#j]);
+                }
                 quote!(#name[#i])
             }
             Op::Len(v) => {

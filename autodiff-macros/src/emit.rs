@@ -1225,6 +1225,11 @@ impl<'g> Sweep<'g> {
             Op::Load(v) => {
                 let name = self.var(*v);
                 let i = arg(0).tokens;
+                // `m[i][j]` of a constant array of arrays.
+                if node.args.len() == 2 {
+                    let j = arg(1).tokens;
+                    return Code::new(quote_spanned!(span=> #name[#i][#j]), Prec::Atom);
+                }
                 Code::new(quote_spanned!(span=> #name[#i]), Prec::Atom)
             }
             Op::Len(v) => {

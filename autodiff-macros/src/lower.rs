@@ -196,7 +196,8 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         projections: HashMap::default(),
         const_arrays: HashMap::default(),
         tuples: Vec::new(),
-        nested_params: HashSet::default(),
+        nested_params: HashMap::default(),
+        nested_locals: HashMap::default(),
     };
     let output_ty = cx.signature(item);
     cx.float_ty = output_ty;
@@ -289,8 +290,7 @@ fn type_literal_ranges(graph: &mut Graph) {
     });
     for node in &graph.nodes {
         match node.op {
-            Op::Load(_) => indices.push(node.args[0]),
-            Op::Part(_) => indices.extend(&node.args),
+            Op::Load(_) | Op::Part(_) => indices.extend(&node.args),
             _ => {}
         }
     }
@@ -499,8 +499,12 @@ struct Lowerer {
     const_arrays: HashMap<String, VarId>,
     /// The tuples bound to one name, by [`Bound::Tuple`].
     tuples: Vec<Vec<iter::Item>>,
-    /// The parameters whose type is an array of arrays, which the body cannot read.
-    nested_params: HashSet<usize>,
+    /// The parameters whose type is an array of arrays, constants of the function, with their
+    /// elements' float type: the body reads them element by element, `m[i][j]`.
+    nested_params: HashMap<usize, Option<FloatTy>>,
+    /// The local arrays of arrays of constants (`let m = [[1.0, 0.5], [0.5, 2.0]];`), with
+    /// their elements' float type where annotated.
+    nested_locals: HashMap<VarId, Option<FloatTy>>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -609,6 +613,36 @@ pub(crate) fn set_names_self(item: Option<&TokenStream>) {
         }
         mentions(rest, "Self")
     }));
+}
+
+/// Whether `e` is an array of arrays of number literals (negated or not) and paths of
+/// constants (`PI`, `W`, `std::f64::consts::E`; a one-name path that `local` does not call one
+/// of the function's names), `[[1.0, -0.5], [0.5, 2.0]]` or `[[0.25; 3]; 3]`: a table with no
+/// derivative.
+pub(super) fn constant_matrix(e: &Expr, local: &dyn Fn(&Ident) -> bool) -> bool {
+    let entry = |e: &Expr| -> bool {
+        let mut e = strip(e);
+        while let Expr::Unary(u) = e
+            && matches!(u.op, UnOp::Neg(_))
+        {
+            e = strip(&u.expr);
+        }
+        match e {
+            Expr::Lit(l) => matches!(l.lit, Lit::Float(_) | Lit::Int(_)),
+            Expr::Path(p) => p.qself.is_none() && p.path.get_ident().is_none_or(|i| !local(i)),
+            _ => false,
+        }
+    };
+    let row = |e: &Expr| match strip(e) {
+        Expr::Array(a) => !a.elems.is_empty() && a.elems.iter().all(entry),
+        Expr::Repeat(r) => entry(&r.expr),
+        _ => false,
+    };
+    match strip(e) {
+        Expr::Array(a) => !a.elems.is_empty() && a.elems.iter().all(row),
+        Expr::Repeat(r) => row(&r.expr),
+        _ => false,
+    }
 }
 
 /// Whether `e` is an array of integer literals, `[1usize, 0]`, `[-1, 2]` or `[0usize; 3]`.
@@ -1004,7 +1038,7 @@ impl Lowerer {
             let ty = float.map_or_else(|| constant_type(&typed.ty), |t| Ty::Float(Some(t)));
             let index = params.len();
             if nested_array_type(&typed.ty) {
-                self.nested_params.insert(index);
+                self.nested_params.insert(index, nested_float(&typed.ty));
             }
             let name = pat.ident.to_string();
             let node = self.push(Op::Param(index), vec![], ty, pat.ident.span());
@@ -1532,6 +1566,13 @@ impl Lowerer {
             self.vec_local(local, p, annotated, alloc);
             return;
         }
+        if let Expr::Repeat(r) = &*init.expr
+            && matches!(strip(&r.expr), Expr::Array(_) | Expr::Repeat(_))
+        {
+            self.errors.push(nested_array_error(&init.expr));
+            self.bind(&p.ident, Bound::Failed, p.mutability.is_some());
+            return;
+        }
         if let Expr::Repeat(r) = &*init.expr {
             // A local array: `let mut h = [0.0; 4];`.
             let fill = self.expr(&r.expr);
@@ -1805,7 +1846,25 @@ impl Lowerer {
             }
             _ if let Some(v) = self.const_array(base) => Some(v),
             _ if self.nested_array(base) => {
-                self.errors.push(nested_array_error(base));
+                let mut root = strip(base);
+                while let Expr::Index(i) = root {
+                    root = strip(&i.expr);
+                }
+                if matches!(self.local_binding(root), Some((Bound::Failed, _))) {
+                    self.errors.follow_on();
+                } else {
+                    self.errors.push(nested_array_error(base));
+                }
+                None
+            }
+            Some((Bound::Node(n), _))
+                if matches!(self.nodes[n.0].op, Op::Load(v)
+                    if self.const_arrays.values().any(|&c| c == v)) =>
+            {
+                self.errors.push(err(
+                    base,
+                    "this is a row of a table of constants: read its elements where the table is indexed, `t[i][j]`",
+                ));
                 None
             }
             _ => {
@@ -1829,12 +1888,12 @@ impl Lowerer {
                 let nested = |v: VarId| {
                     self.vars[v.0]
                         .param
-                        .is_some_and(|k| self.nested_params.contains(&k))
+                        .is_some_and(|k| self.nested_params.contains_key(&k))
                 };
                 match self.local_binding(e) {
                     // The parameter, or one of its rows (`p` of `points.iter()`).
                     Some((Bound::Node(n), _)) => match self.nodes[n.0].op {
-                        Op::Param(k) => self.nested_params.contains(&k),
+                        Op::Param(k) => self.nested_params.contains_key(&k),
                         Op::Load(v) => nested(v),
                         _ => false,
                     },
@@ -1844,6 +1903,34 @@ impl Lowerer {
             }
             _ => false,
         }
+    }
+
+    /// `m[i][j]` of a constant array of arrays: a parameter typed `[[f64; K]; N]`, `&[[f64; K]; N]`
+    /// or `&[[f64; K]]` that `wrt` cannot name, or a `const` the function does not bind (a
+    /// Butcher tableau, a convolution kernel): a load with two indices, with no derivative.
+    #[inline(never)]
+    fn nested_element(&mut self, index: &syn::ExprIndex) -> Option<NodeId> {
+        let Expr::Index(row) = strip(&index.expr) else {
+            return None;
+        };
+        let (v, float) = match self.local_binding(strip(&row.expr)) {
+            Some((Bound::Var(v), _)) => {
+                let float = match self.vars[v.0].param {
+                    Some(k) => *self.nested_params.get(&k)?,
+                    None => *self.nested_locals.get(&v)?,
+                };
+                (v, float)
+            }
+            Some((Bound::Node(_), _)) | None => (self.const_array(&row.expr)?, None),
+            Some((Bound::Failed, _)) => {
+                self.errors.follow_on();
+                return Some(self.placeholder(index.span()));
+            }
+            _ => return None,
+        };
+        let i = self.expr(&row.index);
+        let j = self.expr(&index.index);
+        Some(self.push(Op::Load(v), vec![i, j], Ty::Float(float), index.span()))
     }
 
     /// A constant array or slice the function does not bind, `W` or `&W` of `const W: [f64; 5]`
@@ -2317,6 +2404,9 @@ impl Lowerer {
             Expr::Field(f) => self.tuple_field(f, expr),
             Expr::Index(index) => {
                 if let Some(n) = self.view_index(index) {
+                    return n;
+                }
+                if let Some(n) = self.nested_element(index) {
                     return n;
                 }
                 let Some(v) = self.array_of(&index.expr) else {
@@ -3050,6 +3140,22 @@ fn nested_array_type(ty: &Type) -> bool {
     }
 }
 
+/// The float type of the elements of an array or slice of arrays, `[[f32; K]; N]` or
+/// `&[[f64; K]]`.
+fn nested_float(ty: &Type) -> Option<FloatTy> {
+    match ty {
+        Type::Array(syn::TypeArray { elem, .. }) | Type::Slice(syn::TypeSlice { elem, .. }) => {
+            match &**elem {
+                Type::Array(row) => float_type(&row.elem),
+                _ => None,
+            }
+        }
+        Type::Reference(r) => nested_float(&r.elem),
+        Type::Paren(p) => nested_float(&p.elem),
+        _ => None,
+    }
+}
+
 fn array_type(ty: &Type) -> Option<(Shape, Option<FloatTy>)> {
     match ty {
         Type::Array(a) => Some((
@@ -3289,10 +3395,10 @@ fn unsupported_method(method: &Ident) -> syn::Error {
 /// The error for reading an array of arrays.
 #[cold]
 #[inline(never)]
-fn nested_array_error(e: &Expr) -> syn::Error {
+pub(super) fn nested_array_error(e: &Expr) -> syn::Error {
     err(
         e,
-        "arrays of arrays (`[[f64; K]; N]`, `&[[f64; K]]`) are not supported: flatten it, `[f64; N * K]` or `&[f64]` indexed `m[i * K + j]`, or pass one array per column",
+        "an array of arrays (`[[f64; K]; N]`, `&[[f64; K]]`) is read only as a table of constants, element by element: `m[i][j]` of a `const`, of a parameter that `wrt` leaves out, or of a `let` of literals without `mut`; for one with derivatives, or to take a row `m[i]`, flatten it, `[f64; N * K]` or `&[f64]` indexed `m[i * K + j]`, or pass one array per row",
     )
 }
 

@@ -1025,8 +1025,10 @@ impl Reverse {
             | Op::CallGrad(_) => false,
             // A whole array is read where it is passed: only a parameter never stored into
             // holds the same values in the backward sweep.
+            // So does a constant table the function's top block binds, `let w = &W;`.
             Op::Load(v) | Op::Array(v, _) => {
-                self.b.with_graph(|g| g.vars[v.0].param.is_some()) && !self.stored(v)
+                (self.b.with_graph(|g| g.vars[v.0].param.is_some()) || self.table(v))
+                    && !self.stored(v)
             }
             _ => true,
         }
@@ -1059,6 +1061,17 @@ impl Reverse {
     /// Whether a primal value is computed before the fused loop rather than where it was.
     fn moved(&self, n: NodeId) -> bool {
         self.fusions.iter().any(|f| f.moved.contains(&n))
+    }
+
+    /// Whether `v` is a reference to a constant, `let w = &W;`, bound in the function's top
+    /// block (where the lowering binds every constant table): in scope everywhere after it.
+    fn table(&self, v: VarId) -> bool {
+        self.b.with_graph(|g| {
+            g.body.0.iter().any(|s| {
+                matches!(s, Stmt::Declare(w, Some(n))
+                    if *w == v && matches!(g.node(*n).op, Op::Const(_)))
+            })
+        })
     }
 
     fn stored(&self, v: VarId) -> bool {

@@ -68,6 +68,30 @@ impl Lowerer {
         v
     }
 
+    /// `let m = [[1.0, 0.5], [0.5, 2.0]];`, an array of arrays of constants: bound once at the
+    /// top of the function to a reference to it (a promoted constant), read `m[i][j]` with no
+    /// derivative, as a `const` table is.
+    fn constant_matrix(
+        &mut self,
+        init: &Expr,
+        annotation: Option<&syn::Type>,
+        name: &str,
+    ) -> VarId {
+        let span = init.span();
+        let float = annotation.and_then(super::nested_float);
+        let value = match annotation {
+            Some(ty) => quote::quote_spanned!(span=> { let m: &#ty = &#init; m }),
+            None => quote::quote_spanned!(span=> &#init),
+        };
+        let inner = self.blocks.split_off(1);
+        let value = self.push(Op::Const(value), vec![], Ty::Other, span);
+        let v = self.var(name, Ty::Float(float), Shape::Slice, span);
+        self.emit(graph::Stmt::Declare(v, Some(value)));
+        self.blocks.extend(inner);
+        self.nested_locals.insert(v, float);
+        v
+    }
+
     pub(super) fn let_idiom(&mut self, local: &syn::Local, p: &syn::PatIdent, init: &Expr) -> bool {
         let annotation = match &local.pat {
             Pat::Type(t) => Some(&*t.ty),
@@ -106,6 +130,23 @@ impl Lowerer {
             Expr::Closure(c) => {
                 self.project_closure(c);
                 self.bind_closure(&p.ident, c);
+                true
+            }
+            Expr::Array(_)
+                if !mutable
+                    && super::constant_matrix(init, &|i| self.lookup(&i.to_string()).is_some()) =>
+            {
+                let v = self.constant_matrix(init, annotation, &name);
+                self.bind(&p.ident, Bound::Var(v), false);
+                true
+            }
+            Expr::Array(a)
+                if a.elems
+                    .first()
+                    .is_some_and(|e| matches!(strip(e), Expr::Array(_) | Expr::Repeat(_))) =>
+            {
+                self.errors.push(super::nested_array_error(init));
+                self.bind(&p.ident, Bound::Failed, mutable);
                 true
             }
             Expr::Array(a) => {

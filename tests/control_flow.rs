@@ -653,6 +653,104 @@ fn while_with_a_data_dependent_trip_count_newton() {
     );
 }
 
+/// The do-while of Rust, `while { body; condition } {}`: a Babylonian square root whose steps
+/// are all in the condition.
+#[differentiate(reverse, forward, hessian)]
+fn babylonian(a: f64) -> f64 {
+    let mut y = a;
+    let mut steps = 0;
+    while {
+        let prev = y;
+        y = 0.5 * (y + a / y);
+        steps += 1;
+        (y - prev).abs() > 1e-12 * y && steps < 60
+    } {}
+    y
+}
+
+/// A condition that assigns the value the function returns, and a body that overwrites it
+/// (Clad's `Loops.C`, `fn28`): the last run of the condition decides it.
+#[differentiate(reverse, forward)]
+#[allow(unused_assignments)] // As Clad's test writes it: the body's value is overwritten.
+fn condition_assigns(i: f64, j: f64) -> f64 {
+    let mut res = 0.0;
+    let mut c = 0;
+    while {
+        res = i * j;
+        c < 2
+    } {
+        res = 3.0 * i * j;
+        c += 1;
+    }
+    res
+}
+
+/// A condition that accumulates, then a `break`: the condition runs once, not again after the
+/// `break` (Clad's `Loops.C`, `fn26`).
+#[differentiate(reverse, forward)]
+fn condition_then_break(x: f64) -> f64 {
+    let mut r = 0.0;
+    let mut k = 0;
+    while {
+        r += x * x;
+        k += 1;
+        k < 5
+    } {
+        if r > 3.0 {
+            break;
+        }
+        r += x;
+    }
+    r
+}
+
+#[test]
+fn do_while_the_condition_holds_the_body() {
+    for a in [0.25, 2.0, 10.0] {
+        let (v, d) = babylonian_grad(a);
+        assert_eq!(v, babylonian(a));
+        assert!(close(v, a.sqrt(), 1e-12));
+        assert!(close(d, 0.5 / a.sqrt(), 1e-8), "∂babylonian({a}) = {d:e}");
+        let (_, t) = babylonian_jvp(a, 1.0);
+        assert!(close(t, d, 1e-12));
+        let (_, _, hv) = babylonian_hvp(a, 1.0);
+        assert!(
+            close(hv, -0.25 / (a * a.sqrt()), 1e-6),
+            "∂²babylonian({a}) = {hv:e}"
+        );
+    }
+    // res = i j after the third run of the condition: (j, i).
+    let (i, j) = (3.0, 5.0);
+    verify(
+        "condition_assigns",
+        &[i, j],
+        SMOOTH,
+        |p| condition_assigns(p[0], p[1]),
+        |p| {
+            let (v, di, dj) = condition_assigns_grad(p[0], p[1]);
+            (v, vec![di, dj])
+        },
+        |p, d| condition_assigns_jvp(p[0], d[0], p[1], d[1]),
+        &[j, i],
+    );
+    // At x = 1.5: r = x² = 2.25 ≤ 3, r += x, then r += x² = 6 > 3 and the loop breaks: r = 2x² +
+    // x, r' = 4x + 1. At x = 0.5: four runs of the body, r = 5x² + 4x, r' = 10x + 4.
+    for (x, closed) in [(1.5, 4.0 * 1.5 + 1.0), (0.5, 10.0 * 0.5 + 4.0)] {
+        verify(
+            &format!("condition_then_break x={x}"),
+            &[x],
+            SMOOTH,
+            |p| condition_then_break(p[0]),
+            |p| {
+                let (v, d) = condition_then_break_grad(p[0]);
+                (v, vec![d])
+            },
+            |p, d| condition_then_break_jvp(p[0], d[0]),
+            &[closed],
+        );
+    }
+}
+
 /// Halves until at most one: `⌈log₂ x⌉` trips for `x > 1`, none otherwise.
 #[differentiate(reverse, forward)]
 fn halve(x: f64) -> f64 {

@@ -2272,6 +2272,25 @@ impl Lowerer {
                 "loop labels are not supported: use `break` on the innermost loop",
             ));
         }
+        // A condition that assigns, `while { r = x * x; r < 1.0 } { .. }` (the do-while of
+        // Rust): the loop it is, `loop { if !{ r = x * x; r < 1.0 } { break; } .. }`, so that its
+        // assignments are statements of the loop's body, which the backward sweep reverses, and
+        // a `break` in the body leaves before the condition runs again.
+        let mut assigns = Vec::new();
+        assigned(w.cond.to_token_stream(), &mut assigns);
+        if !assigns.is_empty() {
+            let (cond, body) = (&w.cond, &w.body);
+            let as_loop: syn::ExprLoop = syn::parse_quote_spanned!(span=>
+                loop {
+                    if !(#cond) {
+                        break;
+                    }
+                    #body
+                }
+            );
+            self.loop_(&as_loop);
+            return;
+        }
         let flags = self.loop_flags(&w.body, span);
         let mut test = None;
         let cond = self.nested(|cx| {

@@ -645,6 +645,16 @@ pub(super) fn constant_matrix(e: &Expr, local: &dyn Fn(&Ident) -> bool) -> bool 
     }
 }
 
+/// Whether the tokens hold a statement (a `;`): in a `while` condition, an assignment or a call
+/// that writes a buffer as much as a `let`.
+fn statements(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Punct(p) => p.as_char() == ';',
+        TokenTree::Group(g) => statements(g.stream()),
+        _ => false,
+    })
+}
+
 /// Whether `e` is an array of integer literals, `[1usize, 0]`, `[-1, 2]` or `[0usize; 3]`.
 pub(super) fn integer_literals(e: &Expr) -> bool {
     let literal = |e: &Expr| match strip(e) {
@@ -2272,13 +2282,11 @@ impl Lowerer {
                 "loop labels are not supported: use `break` on the innermost loop",
             ));
         }
-        // A condition that assigns, `while { r = x * x; r < 1.0 } { .. }` (the do-while of
+        // A condition with statements, `while { r = x * x; r < 1.0 } { .. }` (the do-while of
         // Rust): the loop it is, `loop { if !{ r = x * x; r < 1.0 } { break; } .. }`, so that its
         // assignments are statements of the loop's body, which the backward sweep reverses, and
         // a `break` in the body leaves before the condition runs again.
-        let mut assigns = Vec::new();
-        assigned(w.cond.to_token_stream(), &mut assigns);
-        if !assigns.is_empty() {
+        if statements(w.cond.to_token_stream()) {
             let (cond, body) = (&w.cond, &w.body);
             let as_loop: syn::ExprLoop = syn::parse_quote_spanned!(span=>
                 loop {

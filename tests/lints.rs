@@ -30,6 +30,15 @@ pub mod model {
         (x + y) * y
     }
 
+    /// The negation of a negative constant: `-(-2.0)` in the generated code, which rustc's
+    /// `double_negations` lint rejects when written `--2.0`.
+    #[differentiate(reverse, forward, graph, hessian)]
+    #[must_use]
+    pub fn negated_constant(x: f64) -> f64 {
+        let a = -2.0;
+        x * -a
+    }
+
     /// The right-hand side `f(t, y)` of an autonomous system, which leaves its time unused.
     #[differentiate(reverse, forward, hessian)]
     #[must_use]
@@ -362,6 +371,8 @@ pub mod idioms {
 
 #[test]
 fn lint_crate_compiles_and_runs() {
+    assert_eq!(model::negated_constant_grad(3.0), (6.0, 2.0));
+    assert_eq!(model::negated_constant_jvp(3.0, 1.0), (6.0, 2.0));
     // Σ (xᵢ₊₁ − xᵢ)² at (1, 2, 4) is 1 + 4, with gradient (−2, 2 − 4, 4).
     let (v, d) = model::steps_grad(&[1.0, 2.0, 4.0]);
     assert_eq!((v, d), (5.0, vec![-2.0, -2.0, 4.0]));

@@ -11,7 +11,7 @@
 
 use crate::hash::HashSet;
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::Ident;
 
@@ -1212,6 +1212,11 @@ impl Draw<'_> {
                 }
                 Syntax::Prefix => {
                     let a = arg(0);
+                    // `-(-2.0)`: rustc's `double_negations` lint rejects `--2.0`.
+                    let a = match a.clone().into_iter().next() {
+                        Some(TokenTree::Punct(m)) if m.as_char() == '-' => quote!((#a)),
+                        _ => a,
+                    };
                     let op: TokenStream = p.name().parse().expect("an operator");
                     quote!(#op #a)
                 }

@@ -1540,6 +1540,12 @@ impl<'g> Sweep<'g> {
             }
             Syntax::Prefix => {
                 let a = arg(0).at_least(Prec::Prefix);
+                // `-(-2.0)`, not `--2.0`, which rustc's `double_negations` lint rejects (a
+                // negative literal the user wrote is one token run, `-2.0`).
+                let a = match a.clone().into_iter().next() {
+                    Some(TokenTree::Punct(m)) if m.as_char() == '-' => quote!((#a)),
+                    _ => a,
+                };
                 let op = punct(p.name(), span);
                 Code::new(quote!(#op #a), Prec::Prefix)
             }

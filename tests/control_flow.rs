@@ -751,6 +751,63 @@ fn do_while_the_condition_holds_the_body() {
     }
 }
 
+/// An operation chosen by an enum that derives no `PartialEq` (Clad's `Switch.C`, `fn24`):
+/// `match` arms on its unit variants, an or-pattern among them, and a `const` pattern.
+#[derive(Clone, Copy)]
+enum Combine {
+    Add,
+    Mul,
+    Div,
+    Hypot,
+}
+
+const TWICE: i32 = 2;
+
+#[differentiate(reverse, forward, hessian)]
+fn combine(x: f64, y: f64, op: Combine, k: i32) -> f64 {
+    let v = match op {
+        Combine::Add => x + y,
+        Combine::Mul | Combine::Div if k > 0 => x * y,
+        Combine::Div => x / y,
+        Combine::Hypot => x.hypot(y),
+        Combine::Mul => -x * y,
+    };
+    match k {
+        TWICE => 2.0 * v,
+        _ => v,
+    }
+}
+
+#[test]
+fn match_on_the_unit_variants_of_an_enum_without_partial_eq() {
+    let (x, y): (f64, f64) = (1.5, -0.75);
+    let h = x.hypot(y);
+    for (op, k, closed) in [
+        (Combine::Add, 0, [1.0, 1.0]),
+        (Combine::Mul, 1, [y, x]),
+        (Combine::Mul, 0, [-y, -x]),
+        (Combine::Div, 2, [2.0 * y, 2.0 * x]),
+        (Combine::Div, 0, [1.0 / y, -x / (y * y)]),
+        (Combine::Hypot, 2, [2.0 * x / h, 2.0 * y / h]),
+    ] {
+        verify(
+            "combine",
+            &[x, y],
+            SMOOTH,
+            |p| combine(p[0], p[1], op, k),
+            |p| {
+                let (v, dx, dy) = combine_grad(p[0], p[1], op, k);
+                (v, vec![dx, dy])
+            },
+            |p, d| combine_jvp(p[0], d[0], p[1], d[1], op, k),
+            &closed,
+        );
+    }
+    // ∂²(x / y)/∂y² = 2x / y³, along (0, 1).
+    let (_, _, _, hx, hy) = combine_hvp(x, 0.0, y, 1.0, Combine::Div, 0);
+    assert!(close(hx, -1.0 / (y * y), 1e-12) && close(hy, 2.0 * x / (y * y * y), 1e-12));
+}
+
 /// Halves until at most one: `⌈log₂ x⌉` trips for `x > 1`, none otherwise.
 #[differentiate(reverse, forward)]
 fn halve(x: f64) -> f64 {

@@ -557,7 +557,7 @@ impl Builder {
                 CmpOp::Le => x <= y,
                 CmpOp::Gt => x > y,
                 CmpOp::Ge => x >= y,
-                CmpOp::Eq => x == y,
+                CmpOp::Eq | CmpOp::Is => x == y,
                 CmpOp::Ne => x != y,
             };
             return self.push(Op::Lit(LitValue::Bool(v), None), vec![], Ty::Bool);

@@ -1096,6 +1096,7 @@ impl Draw<'_> {
                     CmpOp::Ge => ">=",
                     CmpOp::Eq => "==",
                     CmpOp::Ne => "!=",
+                    CmpOp::Is => return format!("matches!({}, {})", arg(0), arg(1)),
                 };
                 format!("{} {op} {}", arg(0), arg(1))
             }
@@ -1272,13 +1273,18 @@ impl Draw<'_> {
             }
             Op::Cmp(op) => {
                 let (a, b) = (arg(0), arg(1));
+                if *op == CmpOp::Is
+                    && let Op::Const(pattern) = &self.graph.node(node.args[1]).op
+                {
+                    return quote!(::core::matches!(#a, #pattern));
+                }
                 let op = match op {
                     CmpOp::Lt => quote!(<),
                     CmpOp::Le => quote!(<=),
                     CmpOp::Gt => quote!(>),
                     CmpOp::Ge => quote!(>=),
-                    CmpOp::Eq => quote!(==),
                     CmpOp::Ne => quote!(!=),
+                    CmpOp::Eq | CmpOp::Is => quote!(==),
                 };
                 quote!(#a #op #b)
             }

@@ -1172,13 +1172,24 @@ impl<'g> Sweep<'g> {
                     left.at_least(Prec::Atom)
                 };
                 let b = side(arg(1));
+                // The pattern as the user wrote it, never a name bound to its value (which
+                // `matches!` would take for a binding that matches everything).
+                if *op == CmpOp::Is
+                    && let Op::Const(pattern) = &self.graph.node(node.args[1]).op
+                {
+                    let a = arg(0).tokens;
+                    return Code::new(
+                        quote_spanned!(span=> ::core::matches!(#a, #pattern)),
+                        Prec::Atom,
+                    );
+                }
                 let op = match op {
                     CmpOp::Lt => quote_spanned!(span=> <),
                     CmpOp::Le => quote_spanned!(span=> <=),
                     CmpOp::Gt => quote_spanned!(span=> >),
                     CmpOp::Ge => quote_spanned!(span=> >=),
-                    CmpOp::Eq => quote_spanned!(span=> ==),
                     CmpOp::Ne => quote_spanned!(span=> !=),
+                    CmpOp::Eq | CmpOp::Is => quote_spanned!(span=> ==),
                 };
                 Code::new(quote!(#a #op #b), Prec::Cmp)
             }

@@ -90,6 +90,9 @@ pub enum CmpOp {
     Ge,
     Eq,
     Ne,
+    /// The left matches the pattern on the right, a path such as an enum's unit variant
+    /// (`Op::Add` in a `match` arm): `matches!(a, Op::Add)`, which needs no `PartialEq`.
+    Is,
 }
 
 /// What a node computes.

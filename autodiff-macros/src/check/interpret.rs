@@ -638,7 +638,7 @@ fn compare<T: Scalar>(op: CmpOp, a: &Val<T>, b: &Val<T>) -> Result<bool, Fault> 
         (CmpOp::Le, o) => matches!(o, Some(Less | Equal)),
         (CmpOp::Gt, o) => o == Some(Greater),
         (CmpOp::Ge, o) => matches!(o, Some(Greater | Equal)),
-        (CmpOp::Eq, o) => o == Some(Equal),
+        (CmpOp::Eq | CmpOp::Is, o) => o == Some(Equal),
         (CmpOp::Ne, o) => o != Some(Equal),
     })
 }

@@ -21,10 +21,23 @@ enum Scrutinee {
     Tuple(Vec<Scrutinee>),
 }
 
+/// Whether an identifier pattern names a constant or a unit variant (`TWICE` of
+/// `const TWICE: i32`, `Add` of `use Op::*`) rather than binding a name: as rustc resolves it,
+/// for a name written as a binding is, in snake case.
+fn constant_pattern(p: &syn::PatIdent) -> bool {
+    p.by_ref.is_none()
+        && p.mutability.is_none()
+        && p.subpat.is_none()
+        && p.ident
+            .to_string()
+            .starts_with(|c: char| c.is_ascii_uppercase())
+}
+
 /// Whether a pattern matches every value.
 fn irrefutable(pat: &Pat) -> bool {
     match pat {
         Pat::Wild(_) => true,
+        Pat::Ident(p) if constant_pattern(p) => false,
         Pat::Ident(p) => p.subpat.as_ref().is_none_or(|(_, s)| irrefutable(s)),
         Pat::Paren(p) => irrefutable(&p.pat),
         Pat::Or(o) => o.cases.iter().any(irrefutable),
@@ -664,6 +677,13 @@ impl Lowerer {
         };
         match pat {
             Pat::Wild(_) => None,
+            // A constant or a unit variant named by an identifier: `matches!` leaves the
+            // choice to rustc, as the pattern is written.
+            Pat::Ident(p) if constant_pattern(p) => {
+                let ident = &p.ident;
+                let v = self.push(Op::Const(quote::quote!(#ident)), vec![], Ty::Other, span);
+                Some(self.push(Op::Cmp(CmpOp::Is), vec![s, v], Ty::Bool, span))
+            }
             Pat::Ident(p) => {
                 if p.by_ref.is_some() {
                     self.errors.push(err(
@@ -687,9 +707,11 @@ impl Lowerer {
                 let v = self.lit(&l.lit);
                 Some(self.push(Op::Cmp(CmpOp::Eq), vec![s, v], Ty::Bool, span))
             }
+            // A `const` or an enum's unit variant: `matches!`, as the pattern is written, so
+            // that an enum without `PartialEq` compiles.
             Pat::Path(p) => {
                 let v = self.path(p);
-                Some(self.push(Op::Cmp(CmpOp::Eq), vec![s, v], Ty::Bool, span))
+                Some(self.push(Op::Cmp(CmpOp::Is), vec![s, v], Ty::Bool, span))
             }
             Pat::Range(r) => {
                 let mut test: Option<NodeId> = None;

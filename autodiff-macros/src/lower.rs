@@ -2965,6 +2965,17 @@ impl Lowerer {
                 ids.push(self.push(Op::Array(v, i8::from(by_ref)), vec![], ty, a.span()));
                 continue;
             }
+            // `g(&f)` of `let f = h(v);`: `h` may return an array, which the macro cannot see.
+            if by_ref
+                && let Some((Bound::Node(n), _)) = self.local_binding(inner)
+                && matches!(self.nodes[n.0].op, Op::Call(_) | Op::CallGrad(_))
+            {
+                ids.push(self.fail(err(
+                    a,
+                    "this holds a call's result, whose type the macro cannot see: an array is passed on when its type is written where it is bound, `let p: [f64; 2] = g(..);`, and a float by value, `h(s)`",
+                )));
+                continue;
+            }
             if let Expr::Array(literal) = strip(inner) {
                 // `g(&[0.5, x])`: a local array passed whole.
                 let v = self.array_literal(literal, None, "array");

@@ -498,6 +498,29 @@ mod powf {
             at [[1.5, 2.5], [0.3, -1.7], [4.0, 0.5], [2.2, -3.0], [0.8, 0.0]]
         );
     }
+
+    #[differentiate(reverse, forward, hessian)]
+    pub fn h(x: f64, y: f64) -> f64 {
+        x.powf(y)
+    }
+
+    /// At a negative base `∂/∂y = xʸ ln x` is NaN, where `∂/∂x = y xʸ⁻¹` exists: a zero
+    /// tangent (or direction) of `y` must not carry the NaN into it (Clad's `f_pow_zero`).
+    #[test]
+    fn a_negative_base_keeps_the_derivatives_in_x() {
+        // (-2)³ = -8, ∂/∂x = 3 · 4 = 12, ∂²/∂x² = 3 · 2 · (-2) = -12.
+        let (v, dx, dy) = f_grad(-2.0, 3.0);
+        assert_eq!((v, dx), (-8.0, 12.0));
+        assert!(dy.is_nan(), "xʸ ln x at x < 0 has no value: {dy}");
+        assert_eq!(f_jvp(-2.0, 1.0, 3.0, 0.0), (-8.0, 12.0));
+        let (_, gx, _, hx, _) = h_hvp(-2.0, 1.0, 3.0, 0.0);
+        assert_eq!((gx, hx), (12.0, -12.0));
+        let (_, _, _, hess) = h_hessian(-2.0, 3.0);
+        assert_eq!(hess[0][0], -12.0);
+        // x¹ at 0: ∂²/∂x² = y (y - 1) xʸ⁻² = 0 · ∞ = 0 along x, where ln 0 would make it NaN.
+        let (_, gx, _, hx, _) = h_hvp(0.0, 1.0, 1.0, 0.0);
+        assert_eq!((gx, hx), (1.0, 0.0));
+    }
 }
 
 mod recip {

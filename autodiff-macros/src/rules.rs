@@ -113,7 +113,10 @@ rule_table! { |g, out|
                 )
             },
         ),
-        g * when(out.eq(0.0), 0.0, out * x.ln()),
+        // `xʸ ln x` is NaN for `x < 0` (and `-∞` for `xʸ = 1` at `x = 0`): marked so that a
+        // zero tangent of `y` (or adjoint) makes the product 0, and the derivatives in `x`,
+        // which exist there (`(-2)³`), stay finite.
+        singular_unless(positive(x), g * when(out.eq(0.0), 0.0, out * x.ln())),
     ];
     // As `1 / x` is: `out * out` at `x = 0` would make the second derivative along a zero
     // direction `∞ · 0`.

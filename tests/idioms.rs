@@ -405,6 +405,13 @@ fn array_map(x: [f64; 3]) -> f64 {
     s.iter().zip(e.iter()).map(|(a, b)| a * b).sum()
 }
 
+/// `map` of an array literal, as `cachefwd.c` of Enzyme's tests reads with iterators.
+#[differentiate(reverse, forward)]
+fn literal_map(x: [f64; 3]) -> f64 {
+    let s = [x[0], x[1], x[0] * x[2]].map(f64::sin);
+    s[0] + s[1] * s[2]
+}
+
 #[differentiate(reverse, forward)]
 fn closures(x: [f64; 3]) -> f64 {
     let a = 2.0 * x[0];
@@ -425,6 +432,19 @@ fn maps_and_closures() {
         array_map_grad,
         array_map_jvp,
         |x| x.map(|v| (0.5 * v.cos() + 0.5 * v.sin()) * v.exp()),
+    );
+    check(
+        "literal_map",
+        &[[0.5, -1.0, 2.0]],
+        FD,
+        literal_map,
+        literal_map_grad,
+        literal_map_jvp,
+        |x| {
+            let (s1, c0, c1, c2) = (x[1].sin(), x[0].cos(), x[1].cos(), (x[0] * x[2]).cos());
+            let s2 = (x[0] * x[2]).sin();
+            [c0 + s1 * c2 * x[2], c1 * s2, s1 * c2 * x[0]]
+        },
     );
     check(
         "closures",

@@ -1446,7 +1446,20 @@ impl Lowerer {
     /// `x.map(|v| ..)` of an array `[f64; N]`: a new local array of the closure's values.
     pub(super) fn array_map(&mut self, m: &syn::ExprMethodCall, name: &str) -> Option<VarId> {
         let span = m.span();
-        let view = self.view_of(&m.receiver)?;
+        // `[x, y, x * y].map(..)`: the literal is a local array first.
+        let view = match strip(&m.receiver) {
+            Expr::Array(literal) => {
+                let var = self.array_literal(literal, None, "items");
+                View {
+                    var,
+                    offset: None,
+                    len: None,
+                    end: None,
+                    refs: 0,
+                }
+            }
+            _ => self.view_of(&m.receiver)?,
+        };
         let len = match (&self.vars[view.var.0].shape, view.offset) {
             (Shape::Array { len, .. }, None) => len.clone(),
             _ => {

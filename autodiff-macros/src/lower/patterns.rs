@@ -173,7 +173,10 @@ impl Lowerer {
                 true
             }
             Expr::MethodCall(m)
-                if m.method == "map" && m.args.len() == 1 && self.names_array(&m.receiver) =>
+                if m.method == "map"
+                    && m.args.len() == 1
+                    && (self.names_array(&m.receiver)
+                        || matches!(strip(&m.receiver), Expr::Array(_))) =>
             {
                 match self.array_map(m, &name) {
                     Some(v) => self.bind(&p.ident, Bound::Var(v), mutable),

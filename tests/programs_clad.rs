@@ -70,7 +70,12 @@ fn check_point(
     let want = f(p);
     let (value, g) = grad(p);
     same_value(&format!("{name}_grad at {p:?}"), value, want);
-    assert_near(&format!("{name} gradient at {p:?}"), &g, &fd_gradient(f, p), FD);
+    assert_near(
+        &format!("{name} gradient at {p:?}"),
+        &g,
+        &fd_gradient(f, p),
+        FD,
+    );
     let dir = direction(p.len());
     let (vj, t) = jvp(p, &dir);
     same_value(&format!("{name}_jvp at {p:?}"), vj, want);
@@ -155,23 +160,27 @@ fn slice1(
 /// The Hessian of a function of two scalars against differences of its (checked) gradient,
 /// the gradient `f_hessian` returns against `f_grad`'s, and `f_hvp` against `hess · v`.
 #[track_caller]
-fn hessian2(
-    name: &str,
-    pts: &[[f64; 2]],
-    g: Grad2,
-    h: Hess2,
-    hvp: Hvp2,
-) {
+fn hessian2(name: &str, pts: &[[f64; 2]], g: Grad2, h: Hess2, hvp: Hvp2) {
     for p in pts {
         let (v, a, b) = g(p[0], p[1]);
         let (vh, ah, bh, hess) = h(p[0], p[1]);
         same_value(&format!("{name}_hessian at {p:?}"), vh, v);
-        assert_near(&format!("{name}_hessian gradient"), &[ah, bh], &[a, b], EXACT);
+        assert_near(
+            &format!("{name}_hessian gradient"),
+            &[ah, bh],
+            &[a, b],
+            EXACT,
+        );
         let grad = |q: &[f64]| {
             let (_, a, b) = g(q[0], q[1]);
             vec![a, b]
         };
-        check_hessian(&format!("{name} hessian at {p:?}"), hess.as_flattened(), grad, p);
+        check_hessian(
+            &format!("{name} hessian at {p:?}"),
+            hess.as_flattened(),
+            grad,
+            p,
+        );
         let dir = direction(2);
         let (vv, av, bv, hx, hy) = hvp(p[0], dir[0], p[1], dir[1]);
         same_value(&format!("{name}_hvp at {p:?}"), vv, v);
@@ -815,15 +824,62 @@ const P2: [[f64; 2]; 3] = [[1.3, -0.7], [0.45, 2.1], [-1.6, 0.95]];
 
 #[test]
 fn gradient_loops() {
-    scalar1("loops_f1", &[3.0, -0.7, 1.9], loops_f1, loops_f1_grad, loops_f1_jvp);
-    scalar1("loops_f2", &[1.1, -0.7, 0.9], loops_f2, loops_f2_grad, loops_f2_jvp);
-    scalar1("loops_f3", &[3.0, -0.7], loops_f3, loops_f3_grad, loops_f3_jvp);
-    scalar1("loops_f4", &[3.0, -0.7], loops_f4, loops_f4_grad, loops_f4_jvp);
-    scalar1("loops_f5", &[3.0, -0.7], loops_f5, loops_f5_grad, loops_f5_jvp);
-    scalar1("loops_const_local", &[3.0, -0.7], loops_const_local, loops_const_local_grad, loops_const_local_jvp);
-    scalar2("loops_const", &[[2.3, 3.1], [1.5, -2.2]], loops_const, loops_const_grad, loops_const_jvp);
+    scalar1(
+        "loops_f1",
+        &[3.0, -0.7, 1.9],
+        loops_f1,
+        loops_f1_grad,
+        loops_f1_jvp,
+    );
+    scalar1(
+        "loops_f2",
+        &[1.1, -0.7, 0.9],
+        loops_f2,
+        loops_f2_grad,
+        loops_f2_jvp,
+    );
+    scalar1(
+        "loops_f3",
+        &[3.0, -0.7],
+        loops_f3,
+        loops_f3_grad,
+        loops_f3_jvp,
+    );
+    scalar1(
+        "loops_f4",
+        &[3.0, -0.7],
+        loops_f4,
+        loops_f4_grad,
+        loops_f4_jvp,
+    );
+    scalar1(
+        "loops_f5",
+        &[3.0, -0.7],
+        loops_f5,
+        loops_f5_grad,
+        loops_f5_jvp,
+    );
+    scalar1(
+        "loops_const_local",
+        &[3.0, -0.7],
+        loops_const_local,
+        loops_const_local_grad,
+        loops_const_local_jvp,
+    );
+    scalar2(
+        "loops_const",
+        &[[2.3, 3.1], [1.5, -2.2]],
+        loops_const,
+        loops_const_grad,
+        loops_const_jvp,
+    );
     for (name, f, g, j) in [
-        ("loops_f6", loops_f6 as fn(f64, f64) -> f64, loops_f6_grad as Grad2, loops_f6_jvp as Jvp2),
+        (
+            "loops_f6",
+            loops_f6 as fn(f64, f64) -> f64,
+            loops_f6_grad as Grad2,
+            loops_f6_jvp as Jvp2,
+        ),
         ("loops_fn7", loops_fn7, loops_fn7_grad, loops_fn7_jvp),
         ("loops_fn8", loops_fn8, loops_fn8_grad, loops_fn8_jvp),
         ("loops_fn9", loops_fn9, loops_fn9_grad, loops_fn9_jvp),
@@ -852,10 +908,22 @@ fn gradient_loops() {
     }
     // Clad's points: fn35 at (2, 2) is {12, 4}; fn36 at (1, 1) is {1.75, 0}.
     assert_eq!(loops_fn35_grad(2.0, 2.0), (loops_fn35(2.0, 2.0), 12.0, 4.0));
-    scalar2("loops_fn35", &[[2.1, 1.7], [1.2, -0.6], [-0.9, 0.8]], loops_fn35, loops_fn35_grad, loops_fn35_jvp);
+    scalar2(
+        "loops_fn35",
+        &[[2.1, 1.7], [1.2, -0.6], [-0.9, 0.8]],
+        loops_fn35,
+        loops_fn35_grad,
+        loops_fn35_jvp,
+    );
     let (_, d36, _) = loops_fn36_grad(1.0, 1.0);
     assert!((d36 - (1.0_f64.sin() + 2.0_f64.sin())).abs() < 1e-15);
-    scalar2("loops_fn36", &[[1.0, 1.0], [0.3, 2.0], [2.5, -1.0]], loops_fn36, loops_fn36_grad, loops_fn36_jvp);
+    scalar2(
+        "loops_fn36",
+        &[[1.0, 1.0], [0.3, 2.0], [2.5, -1.0]],
+        loops_fn36,
+        loops_fn36_grad,
+        loops_fn36_jvp,
+    );
     // The trip count of `loops_init_var` moves with the step of finite differences, so its
     // oracle is the same sum with the trip count of the point held fixed.
     for (lower, upper) in [(1.0, 2.0), (-0.5, 1.25)] {
@@ -877,13 +945,36 @@ fn gradient_loops() {
         };
         let (v, dl, du) = loops_init_var_grad(lower, upper);
         assert_eq!(v, loops_init_var(lower, upper));
-        assert_near("loops_init_var", &[dl, du], &fd_gradient(fixed, &[lower, upper]), FD);
+        assert_near(
+            "loops_init_var",
+            &[dl, du],
+            &fd_gradient(fixed, &[lower, upper]),
+            FD,
+        );
         let (_, t) = loops_init_var_jvp(lower, 0.5, upper, -1.5);
         assert!((t - (0.5 * dl - 1.5 * du)).abs() < 1e-10);
     }
-    scalar1("loops_fn21", &[5.0, -0.3], loops_fn21, loops_fn21_grad, loops_fn21_jvp);
-    scalar1("loops_fn22", &[5.0, -0.3], loops_fn22, loops_fn22_grad, loops_fn22_jvp);
-    scalar1("loops_fn39", &[9.0, -0.3], loops_fn39, loops_fn39_grad, loops_fn39_jvp);
+    scalar1(
+        "loops_fn21",
+        &[5.0, -0.3],
+        loops_fn21,
+        loops_fn21_grad,
+        loops_fn21_jvp,
+    );
+    scalar1(
+        "loops_fn22",
+        &[5.0, -0.3],
+        loops_fn22,
+        loops_fn22_grad,
+        loops_fn22_jvp,
+    );
+    scalar1(
+        "loops_fn39",
+        &[9.0, -0.3],
+        loops_fn39,
+        loops_fn39_grad,
+        loops_fn39_jvp,
+    );
 }
 
 #[test]
@@ -895,15 +986,41 @@ fn gradient_loops_over_slices() {
     assert_eq!((v, d), (6.0, vec![1.0, 1.0, 1.0, 0.0, 0.0]));
     let (_, t) = loops_sum_jvp(&p, &[0.5, 1.0, 2.0, 4.0, 8.0], 4);
     assert_eq!(t, 7.5);
-    slice1("loops_sum_squares", &[&p, &[0.3, -1.2]], loops_sum_squares, loops_sum_squares_grad, loops_sum_squares_jvp);
-    slice1("loops_fn19", &[&p, &[0.3, -1.2]], loops_fn19, loops_fn19_grad, loops_fn19_jvp);
-    slice1("loops_fn20", &[&p, &[0.3, -1.2]], loops_fn20, loops_fn20_grad, loops_fn20_jvp);
+    slice1(
+        "loops_sum_squares",
+        &[&p, &[0.3, -1.2]],
+        loops_sum_squares,
+        loops_sum_squares_grad,
+        loops_sum_squares_jvp,
+    );
+    slice1(
+        "loops_fn19",
+        &[&p, &[0.3, -1.2]],
+        loops_fn19,
+        loops_fn19_grad,
+        loops_fn19_jvp,
+    );
+    slice1(
+        "loops_fn20",
+        &[&p, &[0.3, -1.2]],
+        loops_fn20,
+        loops_fn20_grad,
+        loops_fn20_jvp,
+    );
     let x = [1.0; 5];
     // Clad: ∂/∂p of the log-likelihood at x = 1, p = 1..5, σ = 2 is {0, -0.25, -0.5, -0.75, -1}.
     let (v, _, dp, _) = loops_log_gaus_grad(&x, &p, 2.0);
     assert_eq!(v, loops_log_gaus(&x, &p, 2.0));
-    assert_near("log_gaus ∂/∂p", &dp, &[0.0, -0.25, -0.5, -0.75, -1.0], EXACT);
-    for (x, p, s) in [([0.3, -0.4, 1.1], [1.0, 0.2, 0.5], 0.8), ([2.0, 1.0, -1.0], [0.0, 0.5, 0.1], 1.7)] {
+    assert_near(
+        "log_gaus ∂/∂p",
+        &dp,
+        &[0.0, -0.25, -0.5, -0.75, -1.0],
+        EXACT,
+    );
+    for (x, p, s) in [
+        ([0.3, -0.4, 1.1], [1.0, 0.2, 0.5], 0.8),
+        ([2.0, 1.0, -1.0], [0.0, 0.5, 0.1], 1.7),
+    ] {
         let f = |q: &[f64]| loops_log_gaus(&q[0..3], &q[3..6], q[6]);
         let (_, dx, dp, ds) = loops_log_gaus_grad(&x, &p, s);
         let mut got = dx.clone();
@@ -918,7 +1035,12 @@ fn gradient_loops_over_slices() {
     let x = [1.0, 2.0, 3.0, 4.0, 5.0];
     let (v, dx, dy) = loops_fn43_grad(&x, 5.0);
     assert_eq!(v, loops_fn43(&x, 5.0));
-    assert_near("loops_fn43", &dx, &[-1.0, -0.25, -1.0 / 9.0, 0.0, 0.0], EXACT);
+    assert_near(
+        "loops_fn43",
+        &dx,
+        &[-1.0, -0.25, -1.0 / 9.0, 0.0, 0.0],
+        EXACT,
+    );
     assert_eq!(dy, 0.0);
 }
 
@@ -1216,13 +1338,23 @@ fn type_conversion(z: f32, a: i32) -> f32 {
 #[test]
 fn gradient_gradients() {
     for (name, f, g, j) in [
-        ("f_add1", f_add1 as fn(f64, f64) -> f64, f_add1_grad as Grad2, f_add1_jvp as Jvp2),
+        (
+            "f_add1",
+            f_add1 as fn(f64, f64) -> f64,
+            f_add1_grad as Grad2,
+            f_add1_jvp as Jvp2,
+        ),
         ("f_add3", f_add3, f_add3_grad, f_add3_jvp),
         ("f_sub2", f_sub2, f_sub2_grad, f_sub2_jvp),
         ("f_mult2", f_mult2, f_mult2_grad, f_mult2_jvp),
         ("f_div2", f_div2, f_div2_grad, f_div2_jvp),
         ("f_c", f_c, f_c_grad, f_c_jvp),
-        ("f_rosenbrock", f_rosenbrock, f_rosenbrock_grad, f_rosenbrock_jvp),
+        (
+            "f_rosenbrock",
+            f_rosenbrock,
+            f_rosenbrock_grad,
+            f_rosenbrock_jvp,
+        ),
         ("f_cond1", f_cond1, f_cond1_grad, f_cond1_jvp),
         ("f_cond2", f_cond2, f_cond2_grad, f_cond2_jvp),
         ("f_cond3", f_cond3, f_cond3_grad, f_cond3_jvp),
@@ -1233,10 +1365,25 @@ fn gradient_gradients() {
         ("f_decls2", f_decls2, f_decls2_grad, f_decls2_jvp),
         ("f_decls3", f_decls3, f_decls3_grad, f_decls3_jvp),
         ("f_issue138", f_issue138, f_issue138_grad, f_issue138_jvp),
-        ("f_const_reference", f_const_reference, f_const_reference_grad, f_const_reference_jvp),
-        ("fn_increment_in_return", fn_increment_in_return, fn_increment_in_return_grad, fn_increment_in_return_jvp),
+        (
+            "f_const_reference",
+            f_const_reference,
+            f_const_reference_grad,
+            f_const_reference_jvp,
+        ),
+        (
+            "fn_increment_in_return",
+            fn_increment_in_return,
+            fn_increment_in_return_grad,
+            fn_increment_in_return_jvp,
+        ),
         ("f_mult3", f_mult3, f_mult3_grad, f_mult3_jvp),
-        ("f_const_denom", f_const_denom, f_const_denom_grad, f_const_denom_jvp),
+        (
+            "f_const_denom",
+            f_const_denom,
+            f_const_denom_grad,
+            f_const_denom_jvp,
+        ),
         ("f_infinity", f_infinity, f_infinity_grad, f_infinity_jvp),
         ("unary_f2", unary_f2, unary_f2_grad, unary_f2_jvp),
     ] {
@@ -1245,11 +1392,35 @@ fn gradient_gradients() {
     // Clad's points.
     assert_eq!(f_cond4_grad(3.0, -1.0), (9.0, 6.0, 0.0));
     assert_eq!(f_if2_grad(-5.0, -4.0), (4.0, 0.0, -1.0));
-    scalar2("f_decls3", &[[3.0, 0.0], [-3.0, 0.0], [0.5, 0.0]], f_decls3, f_decls3_grad, f_decls3_jvp);
-    scalar2("f_mult3", &[[3.0, 5.0], [12.0, 5.0]], f_mult3, f_mult3_grad, f_mult3_jvp);
+    scalar2(
+        "f_decls3",
+        &[[3.0, 0.0], [-3.0, 0.0], [0.5, 0.0]],
+        f_decls3,
+        f_decls3_grad,
+        f_decls3_jvp,
+    );
+    scalar2(
+        "f_mult3",
+        &[[3.0, 5.0], [12.0, 5.0]],
+        f_mult3,
+        f_mult3_grad,
+        f_mult3_jvp,
+    );
     scalar1("fn_div", &[2.0, -0.3], fn_div, fn_div_grad, fn_div_jvp);
-    scalar1("fn_const_cond_op", &[2.0, -0.3], fn_const_cond_op, fn_const_cond_op_grad, fn_const_cond_op_jvp);
-    scalar1("unary_f1", &[5.0, -0.3], unary_f1, unary_f1_grad, unary_f1_jvp);
+    scalar1(
+        "fn_const_cond_op",
+        &[2.0, -0.3],
+        fn_const_cond_op,
+        fn_const_cond_op_grad,
+        fn_const_cond_op_jvp,
+    );
+    scalar1(
+        "unary_f1",
+        &[5.0, -0.3],
+        unary_f1,
+        unary_f1_grad,
+        unary_f1_jvp,
+    );
     let s = S { c1: 1.5, c2: -0.25 };
     let (v, dx, dy) = s.f_grad(0.3, 0.8);
     assert_eq!((v, dx, dy), (s.f(0.3, 0.8), 1.5, -0.25));
@@ -1273,13 +1444,40 @@ fn gradient_gradients() {
         };
         check_hessian("f_norm hessian", hess.as_flattened(), grad, &p);
     }
-    scalar2("f_pow", &[[1.3, 0.7], [0.45, 2.1], [2.0, -1.5]], f_pow, f_pow_grad, f_pow_jvp);
-    hessian2("f_pow", &[[1.3, 0.7], [0.45, 2.1]], f_pow_grad, f_pow_hessian, f_pow_hvp);
-    hessian2("f_rosenbrock", &P2, f_rosenbrock_grad, f_rosenbrock_hessian, f_rosenbrock_hvp);
-    hessian2("f_decls2", &P2, f_decls2_grad, f_decls2_hessian, f_decls2_hvp);
+    scalar2(
+        "f_pow",
+        &[[1.3, 0.7], [0.45, 2.1], [2.0, -1.5]],
+        f_pow,
+        f_pow_grad,
+        f_pow_jvp,
+    );
+    hessian2(
+        "f_pow",
+        &[[1.3, 0.7], [0.45, 2.1]],
+        f_pow_grad,
+        f_pow_hessian,
+        f_pow_hvp,
+    );
+    hessian2(
+        "f_rosenbrock",
+        &P2,
+        f_rosenbrock_grad,
+        f_rosenbrock_hessian,
+        f_rosenbrock_hvp,
+    );
+    hessian2(
+        "f_decls2",
+        &P2,
+        f_decls2_grad,
+        f_decls2_hessian,
+        f_decls2_hvp,
+    );
     for p in [[2.0, 0.5, -1.25], [-1.0, 3.0, 0.75]] {
         let (v, dy, dz) = f_types_grad(p[0] as i32, p[1] as f32, p[2]);
-        assert_eq!((v, dy, dz), (f_types(p[0] as i32, p[1] as f32, p[2]), 1.0_f32, 1.0));
+        assert_eq!(
+            (v, dy, dz),
+            (f_types(p[0] as i32, p[1] as f32, p[2]), 1.0_f32, 1.0)
+        );
         let (_, t) = f_types_jvp(p[0] as i32, p[1] as f32, 2.0, p[2], 3.0);
         assert_eq!(t, 5.0);
     }
@@ -1485,7 +1683,12 @@ fn compound_f5(mut x: f64, y: f64) -> f64 {
 #[test]
 fn gradient_assignments() {
     for (name, f, g, j) in [
-        ("assign_f2", assign_f2 as fn(f64, f64) -> f64, assign_f2_grad as Grad2, assign_f2_jvp as Jvp2),
+        (
+            "assign_f2",
+            assign_f2 as fn(f64, f64) -> f64,
+            assign_f2_grad as Grad2,
+            assign_f2_jvp as Jvp2,
+        ),
         ("assign_f3", assign_f3, assign_f3_grad, assign_f3_jvp),
         ("assign_f5", assign_f5, assign_f5_grad, assign_f5_jvp),
         ("assign_f7", assign_f7, assign_f7_grad, assign_f7_jvp),
@@ -1500,10 +1703,30 @@ fn gradient_assignments() {
         ("assign_f24", assign_f24, assign_f24_grad, assign_f24_jvp),
         ("assign_f26", assign_f26, assign_f26_grad, assign_f26_jvp),
         ("assign_f27", assign_f27, assign_f27_grad, assign_f27_jvp),
-        ("compound_f1", compound_f1, compound_f1_grad, compound_f1_jvp),
-        ("compound_f2", compound_f2, compound_f2_grad, compound_f2_jvp),
-        ("compound_f4", compound_f4, compound_f4_grad, compound_f4_jvp),
-        ("compound_f5", compound_f5, compound_f5_grad, compound_f5_jvp),
+        (
+            "compound_f1",
+            compound_f1,
+            compound_f1_grad,
+            compound_f1_jvp,
+        ),
+        (
+            "compound_f2",
+            compound_f2,
+            compound_f2_grad,
+            compound_f2_jvp,
+        ),
+        (
+            "compound_f4",
+            compound_f4,
+            compound_f4_grad,
+            compound_f4_jvp,
+        ),
+        (
+            "compound_f5",
+            compound_f5,
+            compound_f5_grad,
+            compound_f5_jvp,
+        ),
     ] {
         scalar2(name, &P2, f, g, j);
     }
@@ -1511,8 +1734,17 @@ fn gradient_assignments() {
     assert_eq!(assign_f5_grad(-3.0, 4.0), (-9.0, 6.0, 0.0));
     assert_eq!(assign_f5_grad(3.0, -4.0), (-9.0, -6.0, 0.0));
     assert_eq!(assign_f14_grad(3.0, 4.0).1, 96.0);
-    assert_eq!(assign_f15_grad(3.0, 4.0), (assign_f15(3.0, 4.0), 30.0, 33.0));
-    hessian2("assign_f19", &P2, assign_f19_grad, assign_f19_hessian, assign_f19_hvp);
+    assert_eq!(
+        assign_f15_grad(3.0, 4.0),
+        (assign_f15(3.0, 4.0), 30.0, 33.0)
+    );
+    hessian2(
+        "assign_f19",
+        &P2,
+        assign_f19_grad,
+        assign_f19_hessian,
+        assign_f19_hvp,
+    );
     for p in [[3.0, 4.0, 5.0], [0.3, -1.2, 2.0]] {
         let (v, di, dj) = assign_f18_grad(p[0], p[1], p[2]);
         assert_eq!((v, di, dj), (assign_f18(p[0], p[1], p[2]), 3.0, 2.0));
@@ -1759,11 +1991,32 @@ fn gradient_switch() {
     // Clad's points.
     assert_eq!(switch_fn1_grad(3.0, 5.0, 1).1, 156.0);
     assert_eq!(switch_fn1_grad(3.0, 5.0, 1).2, 100.0);
-    assert_eq!(switch_fn3_grad(3.0, 5.0), (switch_fn3(3.0, 5.0), 162.0, 90.0));
+    assert_eq!(
+        switch_fn3_grad(3.0, 5.0),
+        (switch_fn3(3.0, 5.0), 162.0, 90.0)
+    );
     assert_eq!(switch_fn7_grad(3.0, 5.0), (19.0, 3.0, 2.0));
-    scalar2("switch_fn3", &P2, switch_fn3, switch_fn3_grad, switch_fn3_jvp);
-    scalar2("switch_fn7", &P2, switch_fn7, switch_fn7_grad, switch_fn7_jvp);
-    scalar2("switch_fn7_ranges", &P2, switch_fn7_ranges, switch_fn7_ranges_grad, switch_fn7_ranges_jvp);
+    scalar2(
+        "switch_fn3",
+        &P2,
+        switch_fn3,
+        switch_fn3_grad,
+        switch_fn3_jvp,
+    );
+    scalar2(
+        "switch_fn7",
+        &P2,
+        switch_fn7,
+        switch_fn7_grad,
+        switch_fn7_jvp,
+    );
+    scalar2(
+        "switch_fn7_ranges",
+        &P2,
+        switch_fn7_ranges,
+        switch_fn7_ranges_grad,
+        switch_fn7_ranges_jvp,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1847,20 +2100,59 @@ fn ref_after_early(x: f64, y: f64) -> f64 {
 
 #[test]
 fn gradient_early_returns() {
-    let pts = [[5.0, 3.0], [3.0, 5.0], [20.5, 1.0], [1.0, 20.5], [2.0, 3.0], [1.0, 1.05], [8.0, 7.0], [6.0, 7.0], [-5.0, 3.0], [0.4, -1.3]];
+    let pts = [
+        [5.0, 3.0],
+        [3.0, 5.0],
+        [20.5, 1.0],
+        [1.0, 20.5],
+        [2.0, 3.0],
+        [1.0, 1.05],
+        [8.0, 7.0],
+        [6.0, 7.0],
+        [-5.0, 3.0],
+        [0.4, -1.3],
+    ];
     for (name, f, g, j) in [
-        ("single_early", single_early as fn(f64, f64) -> f64, single_early_grad as Grad2, single_early_jvp as Jvp2),
-        ("multi_early", multi_early, multi_early_grad, multi_early_jvp),
+        (
+            "single_early",
+            single_early as fn(f64, f64) -> f64,
+            single_early_grad as Grad2,
+            single_early_jvp as Jvp2,
+        ),
+        (
+            "multi_early",
+            multi_early,
+            multi_early_grad,
+            multi_early_jvp,
+        ),
         ("loop_early", loop_early, loop_early_grad, loop_early_jvp),
         ("mid_early", mid_early, mid_early_grad, mid_early_jvp),
-        ("nested_early_return", nested_early_return, nested_early_return_grad, nested_early_return_jvp),
-        ("decl_after_early", decl_after_early, decl_after_early_grad, decl_after_early_jvp),
-        ("ref_after_early", ref_after_early, ref_after_early_grad, ref_after_early_jvp),
+        (
+            "nested_early_return",
+            nested_early_return,
+            nested_early_return_grad,
+            nested_early_return_jvp,
+        ),
+        (
+            "decl_after_early",
+            decl_after_early,
+            decl_after_early_grad,
+            decl_after_early_jvp,
+        ),
+        (
+            "ref_after_early",
+            ref_after_early,
+            ref_after_early_grad,
+            ref_after_early_jvp,
+        ),
     ] {
         scalar2(name, &pts, f, g, j);
     }
     assert_eq!(loop_early_grad(2.0, 3.0), (24.0, 12.0, 8.0));
-    assert_eq!(mid_early_grad(8.0, 7.0), (mid_early(8.0, 7.0), 896.0, 960.0));
+    assert_eq!(
+        mid_early_grad(8.0, 7.0),
+        (mid_early(8.0, 7.0), 896.0, 960.0)
+    );
     assert_eq!(decl_after_early_grad(3.0, 0.0), (1.0, 0.0, 0.0));
     assert_eq!(ref_after_early_grad(1.0, 2.0), (16.0, 64.0, 32.0));
 }
@@ -2123,7 +2415,12 @@ fn vm_f8(arr: &[f64]) -> f64 {
 #[test]
 fn gradient_function_calls() {
     for (name, f, g, j) in [
-        ("calls_fn9", calls_fn9 as fn(f64, f64) -> f64, calls_fn9_grad as Grad2, calls_fn9_jvp as Jvp2),
+        (
+            "calls_fn9",
+            calls_fn9 as fn(f64, f64) -> f64,
+            calls_fn9_grad as Grad2,
+            calls_fn9_jvp as Jvp2,
+        ),
         ("calls_fn10", calls_fn10, calls_fn10_grad, calls_fn10_jvp),
         ("calls_fn27", calls_fn27, calls_fn27_grad, calls_fn27_jvp),
         ("calls_fn28", calls_fn28, calls_fn28_grad, calls_fn28_jvp),
@@ -2138,11 +2435,23 @@ fn gradient_function_calls() {
     }
     // Clad's points.
     assert_eq!(calls_fn9_grad(3.0, 5.0), (15.0, 5.0, 3.0));
-    scalar2("calls_fn10", &[[8.0, 5.0], [5.0, 2.0], [2.0, 5.0], [-1.0, 2.0]], calls_fn10, calls_fn10_grad, calls_fn10_jvp);
+    scalar2(
+        "calls_fn10",
+        &[[8.0, 5.0], [5.0, 2.0], [2.0, 5.0], [-1.0, 2.0]],
+        calls_fn10,
+        calls_fn10_grad,
+        calls_fn10_jvp,
+    );
     assert_eq!(calls_fn27_grad(2.0, 1.0), (4.0, 2.0, 2.0));
     assert_eq!(calls_fn28_grad(3.0, 5.0), (47.0, 15.0, 9.0));
     assert_eq!(fn_id_loop_grad(2.0, 5.0), (11.0, 3.0, 1.0));
-    scalar1("calls_fn23", &[3.0, -0.5], calls_fn23, calls_fn23_grad, calls_fn23_jvp);
+    scalar1(
+        "calls_fn23",
+        &[3.0, -0.5],
+        calls_fn23,
+        calls_fn23_grad,
+        calls_fn23_jvp,
+    );
     hessian2("fcr_fn2", &P2, fcr_fn2_grad, fcr_fn2_hessian, fcr_fn2_hvp);
     let w = [2.0, 3.0];
     assert_eq!(calls_fn13_grad(&[2.0], &w), (6.0, vec![3.0]));
@@ -2152,11 +2461,29 @@ fn gradient_function_calls() {
     let (x1, w1) = ([3.0, 5.0], [-1.0, 2.0, 3.0]);
     assert_eq!(calls_fn20_grad(&x1, &w1), (21.0, vec![2.0, 3.0]));
     assert_eq!(calls_fn20_jvp(&x1, &[1.0, -1.0], &w1), (21.0, -1.0));
-    slice1("calls_fn29", &[&[3.0, 4.0], &[-0.5, 1.5]], calls_fn29, calls_fn29_grad, calls_fn29_jvp);
+    slice1(
+        "calls_fn29",
+        &[&[3.0, 4.0], &[-0.5, 1.5]],
+        calls_fn29,
+        calls_fn29_grad,
+        calls_fn29_jvp,
+    );
     assert_eq!(calls_fn29_grad(&[3.0, 4.0]), (36.0, vec![24.0, 9.0]));
-    slice1("calls_fn32", &[&[3.0], &[-0.7]], calls_fn32, calls_fn32_grad, calls_fn32_jvp);
+    slice1(
+        "calls_fn32",
+        &[&[3.0], &[-0.7]],
+        calls_fn32,
+        calls_fn32_grad,
+        calls_fn32_jvp,
+    );
     assert_eq!(calls_fn32_grad(&[3.0]), (39.0, vec![22.0]));
-    slice1("vm_f8", &[&[1.0, 2.0, 3.0], &[-0.5]], vm_f8, vm_f8_grad, vm_f8_jvp);
+    slice1(
+        "vm_f8",
+        &[&[1.0, 2.0, 3.0], &[-0.5]],
+        vm_f8,
+        vm_f8_grad,
+        vm_f8_jvp,
+    );
     for (arr, w) in [([1.0, 2.0, 3.0], 2.0), ([0.3, -1.1, 0.8], -0.6)] {
         let f = |q: &[f64]| vm_f7(&q[..3], q[3]);
         let (v, da, dw) = vm_f7_grad(&arr, w);
@@ -2270,12 +2597,39 @@ fn udt_fn17(sf: &SimpleFunctions1, i: f64, j: f64) -> f64 {
 
 #[test]
 fn gradient_user_defined_types() {
-    let p = Pair { first: 3.0, second: 5.0 };
+    let p = Pair {
+        first: 3.0,
+        second: 5.0,
+    };
     let (v, dp, di) = udt_fn1_grad(p, 3.0);
-    assert_eq!((v, dp, di), (22.0, Pair { first: 1.0, second: 2.0 }, 3.0));
-    assert_eq!(udt_fn1_jvp(p, Pair { first: 1.0, second: 1.0 }, 3.0, 1.0).1, 6.0);
+    assert_eq!(
+        (v, dp, di),
+        (
+            22.0,
+            Pair {
+                first: 1.0,
+                second: 2.0
+            },
+            3.0
+        )
+    );
+    assert_eq!(
+        udt_fn1_jvp(
+            p,
+            Pair {
+                first: 1.0,
+                second: 1.0
+            },
+            3.0,
+            1.0
+        )
+        .1,
+        6.0
+    );
 
-    let t = Tangent { data: [5.0, 5.0, 5.0, 5.0, 5.0] };
+    let t = Tangent {
+        data: [5.0, 5.0, 5.0, 5.0, 5.0],
+    };
     let (v, dt, di, dj) = t.some_mem_fn_grad(3.0, 5.0);
     assert_eq!(v, t.some_mem_fn(3.0, 5.0));
     assert_eq!((dt.data, di, dj), ([3.0, 5.0, 3.0, 5.0, 5.0], 5.0, 5.0));
@@ -2286,18 +2640,25 @@ fn gradient_user_defined_types() {
     let (_, _, hess) = udt_fn5_hessian(&t, 3.0);
     assert_eq!(hess, [[10.0]]);
 
-    let t = Tangent { data: [0.5, -1.0, 2.0, 0.25, 1.5] };
+    let t = Tangent {
+        data: [0.5, -1.0, 2.0, 0.25, 1.5],
+    };
     let (v, dt, di) = udt_fn2_grad(&t, 3.0);
     assert_eq!(v, udt_fn2(&t, 3.0));
     assert_eq!((dt.data, di), ([4.0, 2.0, 2.0, 2.0, 2.0], 1.0));
-    let dir = Tangent { data: [1.0, 0.0, 0.0, 0.0, 2.0] };
+    let dir = Tangent {
+        data: [1.0, 0.0, 0.0, 0.0, 2.0],
+    };
     assert_eq!(udt_fn2_jvp(&t, &dir, 3.0, 1.0).1, 4.0 + 4.0 + 1.0);
 
     let c = Complex { re: 1.5, im: -0.5 };
     let (v, dt, dc) = udt_fn9_grad(&t, c);
     assert_eq!(v, udt_fn9(&t, c));
     assert_eq!((dt.data, dc), ([1.0; 5], Complex { re: 5.0, im: 10.0 }));
-    assert_eq!(udt_fn9_jvp(&t, &dir, c, Complex { re: 1.0, im: 1.0 }).1, 3.0 + 15.0);
+    assert_eq!(
+        udt_fn9_jvp(&t, &dir, c, Complex { re: 1.0, im: 1.0 }).1,
+        3.0 + 15.0
+    );
 
     let sf = SimpleFunctions1 { x: 3.0, y: 5.0 };
     assert_eq!(udt_fn17_grad(&sf, 3.0, 5.0), (39.0, 13.0, 3.0));
@@ -2352,7 +2713,13 @@ fn bd_f17(x: f64) -> f64 {
 
 #[differentiate(reverse, forward, hessian)]
 fn bd_unary(x: f64) -> f64 {
-    x.tan() + x.cosh() + x.sinh() + (0.5 * x).asin() + x.atan() + x.abs().log10() + x.abs().log2()
+    x.tan()
+        + x.cosh()
+        + x.sinh()
+        + (0.5 * x).asin()
+        + x.atan()
+        + x.abs().log10()
+        + x.abs().log2()
         + x.cbrt()
         + x.exp2()
         + x.exp_m1()
@@ -2477,14 +2844,19 @@ fn first_derivative_builtins_and_loops() {
     for (x, y) in [(0.7_f32, -1.2_f32), (1.3, 0.4)] {
         let (v, dx, dy) = bd_f4_grad(x, y);
         assert_eq!(v, bd_f4(x, y));
-        assert!((dx - 2.0 * x * (x * x).cos()).abs() < 1e-6 && (dy - 2.0 * y * (y * y).cos()).abs() < 1e-6);
+        assert!(
+            (dx - 2.0 * x * (x * x).cos()).abs() < 1e-6
+                && (dy - 2.0 * y * (y * y).cos()).abs() < 1e-6
+        );
         assert!((bd_f4_jvp(x, 1.0, y, 0.0).1 - dx).abs() < 1e-6);
         let (_, d) = bd_f6_grad(x);
         assert!((d - 2.0 * x * (x * x).exp()).abs() < 1e-5);
         let (v, dx, dy) = bd_f9_grad(x.abs(), y);
         assert_eq!(v, bd_f9(x.abs(), y));
         let xa = x.abs();
-        assert!((dx - y * xa.powf(y - 1.0)).abs() < 1e-5 && (dy - xa.powf(y) * xa.ln()).abs() < 1e-5);
+        assert!(
+            (dx - y * xa.powf(y - 1.0)).abs() < 1e-5 && (dy - xa.powf(y) * xa.ln()).abs() < 1e-5
+        );
         let (v, d) = bd_f10_grad(x, 3);
         assert_eq!((v, d), (bd_f10(x, 3), 3.0 * x * x));
         let (_, d) = bd_f16_grad(x / 2.0);
@@ -2498,8 +2870,20 @@ fn first_derivative_builtins_and_loops() {
     scalar2("bd_f15", &P2, bd_f15, bd_f15_grad, bd_f15_jvp);
     scalar1("bd_f17", &[2.0, -0.3], bd_f17, bd_f17_grad, bd_f17_jvp);
     assert_eq!(bd_f17_grad(0.0), (0.0, 0.0));
-    scalar1("bd_unary", &[0.6, -0.45, 1.1], bd_unary, bd_unary_grad, bd_unary_jvp);
-    scalar2("bd_binary", &[[1.3, -0.7], [0.45, 2.1], [-1.6, 0.95], [5.3, 1.5]], bd_binary, bd_binary_grad, bd_binary_jvp);
+    scalar1(
+        "bd_unary",
+        &[0.6, -0.45, 1.1],
+        bd_unary,
+        bd_unary_grad,
+        bd_unary_jvp,
+    );
+    scalar2(
+        "bd_binary",
+        &[[1.3, -0.7], [0.45, 2.1], [-1.6, 0.95], [5.3, 1.5]],
+        bd_binary,
+        bd_binary_grad,
+        bd_binary_jvp,
+    );
     scalar1("bd_cbrt", &[2.0, -0.3], bd_cbrt, bd_cbrt_grad, bd_cbrt_jvp);
     scalar2("bd_hypot", &P2, bd_hypot, bd_hypot_grad, bd_hypot_jvp);
     scalar2("bd_norm", &P2, bd_norm, bd_norm_grad, bd_norm_jvp);
@@ -2516,24 +2900,62 @@ fn first_derivative_builtins_and_loops() {
             let (v, d) = fd_loops_f1_grad(x, y);
             assert_eq!(v, fd_loops_f1(x, y));
             assert_near("fd_loops_f1", &[d], &[f64::from(y) * x.powi(y - 1)], EXACT);
-            assert_near("fd_loops_f1_jvp", &[fd_loops_f1_jvp(x, 1.0, y).1], &[d], EXACT);
+            assert_near(
+                "fd_loops_f1_jvp",
+                &[fd_loops_f1_jvp(x, 1.0, y).1],
+                &[d],
+                EXACT,
+            );
             let n = 2_i32.pow(y as u32);
             let (v, d) = fd_loops_f2_grad(x, y);
             assert_eq!(v, fd_loops_f2(x, y));
             assert_near("fd_loops_f2", &[d], &[f64::from(n) * x.powi(n - 1)], 1e-12);
-            assert_near("fd_loops_f2_jvp", &[fd_loops_f2_jvp(x, 1.0, y).1], &[d], EXACT);
+            assert_near(
+                "fd_loops_f2_jvp",
+                &[fd_loops_f2_jvp(x, 1.0, y).1],
+                &[d],
+                EXACT,
+            );
             let (v, d) = fd_loops_f4_grad(x, y);
             assert_eq!(v, fd_loops_f4(x, y));
-            assert_near("fd_loops_f4", &[d], &[f64::from(y) * x.sin().powi(y - 1) * x.cos()], 1e-12);
+            assert_near(
+                "fd_loops_f4",
+                &[d],
+                &[f64::from(y) * x.sin().powi(y - 1) * x.cos()],
+                1e-12,
+            );
             let (v, d) = fd_loops_fn10_grad(x, y as usize);
             assert_eq!(v, fd_loops_fn10(x, y as usize));
             assert_near("fd_loops_fn10", &[d], &[2.0 * f64::from(y) * x], EXACT);
-            assert_near("fd_loops_fn10_jvp", &[fd_loops_fn10_jvp(x, 1.0, y as usize).1], &[d], EXACT);
+            assert_near(
+                "fd_loops_fn10_jvp",
+                &[fd_loops_fn10_jvp(x, 1.0, y as usize).1],
+                &[d],
+                EXACT,
+            );
         }
     }
-    scalar2("fd_loops_fn9", &P2, fd_loops_fn9, fd_loops_fn9_grad, fd_loops_fn9_jvp);
-    scalar2("fd_loops_fn19", &P2, fd_loops_fn19, fd_loops_fn19_grad, fd_loops_fn19_jvp);
-    scalar2("fd_loops_fn21", &P2, fd_loops_fn21, fd_loops_fn21_grad, fd_loops_fn21_jvp);
+    scalar2(
+        "fd_loops_fn9",
+        &P2,
+        fd_loops_fn9,
+        fd_loops_fn9_grad,
+        fd_loops_fn9_jvp,
+    );
+    scalar2(
+        "fd_loops_fn19",
+        &P2,
+        fd_loops_fn19,
+        fd_loops_fn19_grad,
+        fd_loops_fn19_jvp,
+    );
+    scalar2(
+        "fd_loops_fn21",
+        &P2,
+        fd_loops_fn21,
+        fd_loops_fn21_grad,
+        fd_loops_fn21_jvp,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2784,13 +3206,49 @@ fn hessians() {
     assert_eq!(h_cond3_hessian(5.0, -2.0).3, [[30.0, 0.0], [0.0, 12.0]]);
     assert_eq!(f_power10_hessian(5.0).2, [[90.0 * 5.0_f64.powi(8)]]);
     let pts = [[1.0, 2.0], [0.5, -1.5], [-0.8, 0.3]];
-    hessian2("f_cubed_add1", &pts, f_cubed_add1_grad, f_cubed_add1_hessian, f_cubed_add1_hvp);
-    hessian2("f_suvat1", &pts, f_suvat1_grad, f_suvat1_hessian, f_suvat1_hvp);
+    hessian2(
+        "f_cubed_add1",
+        &pts,
+        f_cubed_add1_grad,
+        f_cubed_add1_hessian,
+        f_cubed_add1_hvp,
+    );
+    hessian2(
+        "f_suvat1",
+        &pts,
+        f_suvat1_grad,
+        f_suvat1_hessian,
+        f_suvat1_hvp,
+    );
     hessian2("h_cond3", &pts, h_cond3_grad, h_cond3_hessian, h_cond3_hvp);
-    hessian2("f1_outer", &pts, f1_outer_grad, f1_outer_hessian, f1_outer_hvp);
-    hessian2("nested_f2", &pts, nested_f2_grad, nested_f2_hessian, nested_f2_hvp);
-    hessian2("linear_and_nonlinear", &pts, linear_and_nonlinear_grad, linear_and_nonlinear_hessian, linear_and_nonlinear_hvp);
-    hessian2("sum_of_cubes", &pts, sum_of_cubes_grad, sum_of_cubes_hessian, sum_of_cubes_hvp);
+    hessian2(
+        "f1_outer",
+        &pts,
+        f1_outer_grad,
+        f1_outer_hessian,
+        f1_outer_hvp,
+    );
+    hessian2(
+        "nested_f2",
+        &pts,
+        nested_f2_grad,
+        nested_f2_hessian,
+        nested_f2_hvp,
+    );
+    hessian2(
+        "linear_and_nonlinear",
+        &pts,
+        linear_and_nonlinear_grad,
+        linear_and_nonlinear_hessian,
+        linear_and_nonlinear_hvp,
+    );
+    hessian2(
+        "sum_of_cubes",
+        &pts,
+        sum_of_cubes_grad,
+        sum_of_cubes_hessian,
+        sum_of_cubes_hvp,
+    );
     assert_eq!(sum_of_cubes_hessian(2.0, 3.0).3, [[12.0, 0.0], [0.0, 18.0]]);
     for p in pts {
         check_point(
@@ -2807,7 +3265,12 @@ fn hessians() {
     for x in [5.0, -0.7, 1.1] {
         let (v, d, h) = f_power10_hessian(x);
         assert_eq!((v, d), f_power10_grad(x));
-        assert_near("f_power10", &[d, h[0][0]], &[10.0 * x.powi(9), 90.0 * x.powi(8)], 1e-12);
+        assert_near(
+            "f_power10",
+            &[d, h[0][0]],
+            &[10.0 * x.powi(9), 90.0 * x.powi(8)],
+            1e-12,
+        );
         let (_, d2, h2) = f2_outer_hessian(x);
         assert_eq!((d2, h2), (4.0 * x, [[4.0]]));
         let (_, _, hv) = f_power10_hvp(x, 2.0);
@@ -2836,7 +3299,12 @@ fn hessians() {
             vec![dw.x, dw.y, di, dj]
         };
         let at = [w.x, w.y, i, j];
-        assert_near("mem_fn_2_all gradient", &grad_all(&at), &fd_gradient(flat, &at), FD);
+        assert_near(
+            "mem_fn_2_all gradient",
+            &grad_all(&at),
+            &fd_gradient(flat, &at),
+            FD,
+        );
         let (_, _, _, _, h) = w.mem_fn_2_all_hessian(i, j);
         check_hessian("mem_fn_2_all hessian", &h, grad_all, &at);
     }
@@ -2868,8 +3336,18 @@ fn hessians() {
     // Hessian/EarlyReturns.C.
     let c = [0.3, 0.7, 0.2, 0.5];
     for (name, f, g, hf) in [
-        ("early_before_loop", early_before_loop as fn(&[f64]) -> f64, early_before_loop_grad as fn(&[f64]) -> (f64, Vec<f64>), early_before_loop_hessian as fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>)),
-        ("loop_after_early", loop_after_early, loop_after_early_grad, loop_after_early_hessian),
+        (
+            "early_before_loop",
+            early_before_loop as fn(&[f64]) -> f64,
+            early_before_loop_grad as fn(&[f64]) -> (f64, Vec<f64>),
+            early_before_loop_hessian as fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>),
+        ),
+        (
+            "loop_after_early",
+            loop_after_early,
+            loop_after_early_grad,
+            loop_after_early_hessian,
+        ),
     ] {
         let (v, d, h) = hf(&c);
         assert_eq!(v, f(&c));
@@ -2885,39 +3363,69 @@ fn hessians() {
         d.push(dq);
         d
     };
-    check_hessian("many_directions hessian", &h, grad, &[2.0, 3.0, 5.0, 7.0, 11.0]);
+    check_hessian(
+        "many_directions hessian",
+        &h,
+        grad,
+        &[2.0, 3.0, 5.0, 7.0, 11.0],
+    );
     let (_, _, h) = some_directions_hessian(&[2.0, 3.0], &[1.5, 0.5]);
     assert_eq!(h, [3.0, 0.0, 0.0, 9.0]);
     let (_, _, h) = two_subsets_x_hessian(2.0, 3.0);
     assert_eq!(h, [[6.0]]);
     // Hessian/PerDirectionFallback.C.
-    assert_eq!(with_enum_hessian(1.0, 2.0, true).3, [[4.0, 2.0], [2.0, 0.0]]);
-    assert_eq!(with_enum_hessian(1.0, 2.0, false).3, [[0.0, 1.0], [1.0, 0.0]]);
-    assert_eq!(with_ref_hessian(1.0, 2.0, &3.0).3, [[12.0, 6.0], [6.0, 0.0]]);
+    assert_eq!(
+        with_enum_hessian(1.0, 2.0, true).3,
+        [[4.0, 2.0], [2.0, 0.0]]
+    );
+    assert_eq!(
+        with_enum_hessian(1.0, 2.0, false).3,
+        [[0.0, 1.0], [1.0, 0.0]]
+    );
+    assert_eq!(
+        with_ref_hessian(1.0, 2.0, &3.0).3,
+        [[12.0, 6.0], [6.0, 0.0]]
+    );
     // Hessian/BuiltinDerivatives.C, in f32, against closed forms.
     for x in [0.7_f32, 1.9] {
         let (_, d, h) = hb_f1_hessian(x);
-        assert!((d - (x.cos() - x.sin())).abs() < 1e-6 && (h[0][0] + x.sin() + x.cos()).abs() < 1e-6);
+        assert!(
+            (d - (x.cos() - x.sin())).abs() < 1e-6 && (h[0][0] + x.sin() + x.cos()).abs() < 1e-6
+        );
         let (_, d, h) = hb_f4_hessian(x);
-        assert!((d - 4.0 * x.powi(3)).abs() < 1e-4 * d.abs() && (h[0][0] - 12.0 * x * x).abs() < 1e-4 * h[0][0]);
+        assert!(
+            (d - 4.0 * x.powi(3)).abs() < 1e-4 * d.abs()
+                && (h[0][0] - 12.0 * x * x).abs() < 1e-4 * h[0][0]
+        );
         let (_, d, h) = hb_f5_hessian(x);
         let l = 2.0_f32.ln();
-        assert!((d - 2.0_f32.powf(x) * l).abs() < 1e-5 && (h[0][0] - 2.0_f32.powf(x) * l * l).abs() < 1e-5);
+        assert!(
+            (d - 2.0_f32.powf(x) * l).abs() < 1e-5
+                && (h[0][0] - 2.0_f32.powf(x) * l * l).abs() < 1e-5
+        );
         let y = 1.3_f32;
         let (_, dx, dy, h) = hb_f6_hessian(x, y);
         let (lx, p) = (x.ln(), x.powf(y));
         let want = [
-            [y * (y - 1.0) * x.powf(y - 2.0), x.powf(y - 1.0) * (1.0 + y * lx)],
+            [
+                y * (y - 1.0) * x.powf(y - 2.0),
+                x.powf(y - 1.0) * (1.0 + y * lx),
+            ],
             [x.powf(y - 1.0) * (1.0 + y * lx), p * lx * lx],
         ];
         assert!((dx - y * x.powf(y - 1.0)).abs() < 1e-5 && (dy - p * lx).abs() < 1e-5);
         for r in 0..2 {
             for k in 0..2 {
-                assert!((h[r][k] - want[r][k]).abs() < 1e-5, "hb_f6 hessian {h:?} vs {want:?}");
+                assert!(
+                    (h[r][k] - want[r][k]).abs() < 1e-5,
+                    "hb_f6 hessian {h:?} vs {want:?}"
+                );
             }
         }
         let (_, _, _, h) = hb_f7_hessian(x, y);
-        assert!((h[0][0] + x.sin()).abs() < 1e-6 && h[0][1] == 0.0 && (h[1][1] - y.exp()).abs() < 1e-5);
+        assert!(
+            (h[0][0] + x.sin()).abs() < 1e-6 && h[0][1] == 0.0 && (h[1][1] - y.exp()).abs() < 1e-5
+        );
         assert_eq!(hb_f8_hessian(x, y).3, [[1.0, 1.0], [1.0, 1.0]]);
     }
 }
@@ -2945,12 +3453,20 @@ fn jmultiply(x: f64, y: f64) -> f64 {
 #[differentiate(reverse, forward, hessian)]
 fn jac_f4(x: f64, y: f64, z: f64) -> [f64; 3] {
     let constant = 42.0;
-    [jmultiply(x, y) * constant, jmultiply(y, z) * constant, jmultiply(z, x) * constant]
+    [
+        jmultiply(x, y) * constant,
+        jmultiply(y, z) * constant,
+        jmultiply(z, x) * constant,
+    ]
 }
 
 #[differentiate(reverse, forward, hessian)]
 fn jac_f6(a: [f64; 2], b: f64) -> [f64; 3] {
-    [a[0] * a[0] * a[0], a[0] * a[0] * a[0] + b * b * b, 2.0 * (a[0] + b)]
+    [
+        a[0] * a[0] * a[0],
+        a[0] * a[0] * a[0] + b * b * b,
+        2.0 * (a[0] + b),
+    ]
 }
 
 /// `void f_7(double a, double& b, double& c)`: two outputs as a tuple.
@@ -3027,7 +3543,9 @@ fn check_outputs3<const M: usize>(
     check_jacobian(name, &p, &fv, j.as_flattened());
     let seed: [f64; M] = std::array::from_fn(|i| 0.5 - 0.3 * i as f64);
     let (_, a, b, c) = vjp(p[0], p[1], p[2], seed);
-    let want: Vec<f64> = (0..3).map(|k| (0..M).map(|i| seed[i] * j[i][k]).sum()).collect();
+    let want: Vec<f64> = (0..3)
+        .map(|k| (0..M).map(|i| seed[i] * j[i][k]).sum())
+        .collect();
     assert_near(&format!("{name} vjp"), &[a, b, c], &want, 1e-12);
     let dir = direction(3);
     let (_, t) = jvp(p[0], dir[0], p[1], dir[1], p[2], dir[2]);
@@ -3046,14 +3564,22 @@ fn jacobians() {
         check_outputs3("jac_f3", p, jac_f3, jac_f3_jacobian, jac_f3_vjp, jac_f3_jvp);
         check_outputs3("jac_f4", p, jac_f4, jac_f4_jacobian, jac_f4_vjp, jac_f4_jvp);
     }
-    assert_eq!(jac_f1_jacobian(1.0, 2.0, 3.0).1, [[3.0, 0.0, 0.0], [3.0, 12.0, 0.0], [-2.0, 0.0, 60.0]]);
+    assert_eq!(
+        jac_f1_jacobian(1.0, 2.0, 3.0).1,
+        [[3.0, 0.0, 0.0], [3.0, 12.0, 0.0], [-2.0, 0.0, 60.0]]
+    );
     for (a, b) in [([3.0, 1.0], 5.0), ([-0.5, 2.0], 0.3)] {
         let (out, j) = jac_f6_jacobian(a, b);
         assert_eq!(out, jac_f6(a, b));
         let fv = |q: &[f64]| jac_f6([q[0], q[1]], q[2]).to_vec();
         check_jacobian("jac_f6", &[a[0], a[1], b], &fv, j.as_flattened());
         let (_, t) = jac_f6_jvp(a, [1.0, 1.0], b, 1.0);
-        assert_near("jac_f6 jvp", &t, &[j[0][0] + j[0][2], j[1][0] + j[1][2], j[2][0] + j[2][2]], 1e-12);
+        assert_near(
+            "jac_f6 jvp",
+            &t,
+            &[j[0][0] + j[0][2], j[1][0] + j[1][2], j[2][0] + j[2][2]],
+            1e-12,
+        );
         let (out, j) = jac_f8_jacobian(a[0], b);
         assert_eq!(out, jac_f8(a[0], b));
         let fv = |q: &[f64]| jac_f8(q[0], q[1]).to_vec();
@@ -3063,9 +3589,18 @@ fn jacobians() {
         let fv = |q: &[f64]| jac_f11([q[0], q[1]], [q[2]]).to_vec();
         check_jacobian("jac_f11", &[a[0], a[1], b], &fv, j.as_flattened());
         let (_, da, db) = jac_f11_vjp(a, [b], [1.0, -1.0, 0.5]);
-        assert_near("jac_f11 vjp", &[da[0], da[1], db[0]], &[a[1] - 2.0 * a[0] + 1.0, a[0], 0.0], 1e-12);
+        assert_near(
+            "jac_f11 vjp",
+            &[da[0], da[1], db[0]],
+            &[a[1] - 2.0 * a[0] + 1.0, a[0], 0.0],
+            1e-12,
+        );
         for (name, f, jf) in [
-            ("jfc_fn1", jfc_fn1 as fn(f64, f64) -> [f64; 2], jfc_fn1_jacobian as fn(f64, f64) -> ([f64; 2], [[f64; 2]; 2])),
+            (
+                "jfc_fn1",
+                jfc_fn1 as fn(f64, f64) -> [f64; 2],
+                jfc_fn1_jacobian as fn(f64, f64) -> ([f64; 2], [[f64; 2]; 2]),
+            ),
             ("jfc_fn2", jfc_fn2, jfc_fn2_jacobian),
         ] {
             let p = [a[0].abs() + 0.5, b.abs() + 1.0];
@@ -3077,7 +3612,12 @@ fn jacobians() {
     }
     // Clad's numbers: {405, 266.96, 201.18, 75} and {10, 90, 54, 100} at (3, 5).
     let (_, j) = jfc_fn1_jacobian(3.0, 5.0);
-    assert_near("jfc_fn1 at (3, 5)", j.as_flattened(), &[405.0, 243.0 * 3.0_f64.ln(), 125.0 * 5.0_f64.ln(), 75.0], 1e-9);
+    assert_near(
+        "jfc_fn1 at (3, 5)",
+        j.as_flattened(),
+        &[405.0, 243.0 * 3.0_f64.ln(), 125.0 * 5.0_f64.ln(), 75.0],
+        1e-9,
+    );
     assert_eq!(jfc_fn2_jacobian(3.0, 5.0).1, [[10.0, 90.0], [54.0, 100.0]]);
     let (out, j) = jac_f7_jacobian(2.0);
     assert_eq!((out, j), ((6.0, -30.0), [[3.0], [-15.0]]));
@@ -3097,7 +3637,13 @@ fn jacobians() {
             &|q, d| jac_caller_jvp(q[0], d[0], q[1], d[1]),
         );
     }
-    hessian2("jac_caller", &[[1.3, 0.7], [0.45, 2.1]], jac_caller_grad, jac_caller_hessian, jac_caller_hvp);
+    hessian2(
+        "jac_caller",
+        &[[1.3, 0.7], [0.45, 2.1]],
+        jac_caller_grad,
+        jac_caller_hessian,
+        jac_caller_hvp,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3114,46 +3660,186 @@ fn hessian1(name: &str, pts: &[f64], g: Grad1, h: Hess1, hvp: Hvp1) {
         let (v, d) = g(x);
         let (vh, dh, hess) = h(x);
         same_value(&format!("{name}_hessian at {x}"), vh, v);
-        assert_near(&format!("{name}_hessian gradient at {x}"), &[dh], &[d], EXACT);
-        check_hessian(&format!("{name} hessian at {x}"), hess.as_flattened(), |q| vec![g(q[0]).1], &[x]);
+        assert_near(
+            &format!("{name}_hessian gradient at {x}"),
+            &[dh],
+            &[d],
+            EXACT,
+        );
+        check_hessian(
+            &format!("{name} hessian at {x}"),
+            hess.as_flattened(),
+            |q| vec![g(q[0]).1],
+            &[x],
+        );
         let (vv, dv, hv) = hvp(x, -0.75);
         same_value(&format!("{name}_hvp at {x}"), vv, v);
-        assert_near(&format!("{name}_hvp at {x}"), &[dv, hv], &[d, -0.75 * hess[0][0]], 1e-9);
+        assert_near(
+            &format!("{name}_hvp at {x}"),
+            &[dv, hv],
+            &[d, -0.75 * hess[0][0]],
+            1e-9,
+        );
     }
 }
 
 #[test]
 fn second_order_of_the_scalar_programs() {
     for (name, g, h, hvp) in [
-        ("assign_f12", assign_f12_grad as Grad2, assign_f12_hessian as Hess2, assign_f12_hvp as Hvp2),
-        ("assign_f13", assign_f13_grad, assign_f13_hessian, assign_f13_hvp),
-        ("assign_f14", assign_f14_grad, assign_f14_hessian, assign_f14_hvp),
-        ("assign_f15", assign_f15_grad, assign_f15_hessian, assign_f15_hvp),
-        ("assign_f16", assign_f16_grad, assign_f16_hessian, assign_f16_hvp),
-        ("assign_f19", assign_f19_grad, assign_f19_hessian, assign_f19_hvp),
-        ("assign_f2", assign_f2_grad, assign_f2_hessian, assign_f2_hvp),
-        ("assign_f24", assign_f24_grad, assign_f24_hessian, assign_f24_hvp),
-        ("assign_f26", assign_f26_grad, assign_f26_hessian, assign_f26_hvp),
-        ("assign_f27", assign_f27_grad, assign_f27_hessian, assign_f27_hvp),
-        ("assign_f3", assign_f3_grad, assign_f3_hessian, assign_f3_hvp),
-        ("assign_f5", assign_f5_grad, assign_f5_hessian, assign_f5_hvp),
-        ("assign_f7", assign_f7_grad, assign_f7_hessian, assign_f7_hvp),
-        ("assign_f8", assign_f8_grad, assign_f8_hessian, assign_f8_hvp),
-        ("assign_f9", assign_f9_grad, assign_f9_hessian, assign_f9_hvp),
-        ("bd_binary", bd_binary_grad, bd_binary_hessian, bd_binary_hvp),
+        (
+            "assign_f12",
+            assign_f12_grad as Grad2,
+            assign_f12_hessian as Hess2,
+            assign_f12_hvp as Hvp2,
+        ),
+        (
+            "assign_f13",
+            assign_f13_grad,
+            assign_f13_hessian,
+            assign_f13_hvp,
+        ),
+        (
+            "assign_f14",
+            assign_f14_grad,
+            assign_f14_hessian,
+            assign_f14_hvp,
+        ),
+        (
+            "assign_f15",
+            assign_f15_grad,
+            assign_f15_hessian,
+            assign_f15_hvp,
+        ),
+        (
+            "assign_f16",
+            assign_f16_grad,
+            assign_f16_hessian,
+            assign_f16_hvp,
+        ),
+        (
+            "assign_f19",
+            assign_f19_grad,
+            assign_f19_hessian,
+            assign_f19_hvp,
+        ),
+        (
+            "assign_f2",
+            assign_f2_grad,
+            assign_f2_hessian,
+            assign_f2_hvp,
+        ),
+        (
+            "assign_f24",
+            assign_f24_grad,
+            assign_f24_hessian,
+            assign_f24_hvp,
+        ),
+        (
+            "assign_f26",
+            assign_f26_grad,
+            assign_f26_hessian,
+            assign_f26_hvp,
+        ),
+        (
+            "assign_f27",
+            assign_f27_grad,
+            assign_f27_hessian,
+            assign_f27_hvp,
+        ),
+        (
+            "assign_f3",
+            assign_f3_grad,
+            assign_f3_hessian,
+            assign_f3_hvp,
+        ),
+        (
+            "assign_f5",
+            assign_f5_grad,
+            assign_f5_hessian,
+            assign_f5_hvp,
+        ),
+        (
+            "assign_f7",
+            assign_f7_grad,
+            assign_f7_hessian,
+            assign_f7_hvp,
+        ),
+        (
+            "assign_f8",
+            assign_f8_grad,
+            assign_f8_hessian,
+            assign_f8_hvp,
+        ),
+        (
+            "assign_f9",
+            assign_f9_grad,
+            assign_f9_hessian,
+            assign_f9_hvp,
+        ),
+        (
+            "bd_binary",
+            bd_binary_grad,
+            bd_binary_hessian,
+            bd_binary_hvp,
+        ),
         ("bd_f11", bd_f11_grad, bd_f11_hessian, bd_f11_hvp),
         ("bd_f15", bd_f15_grad, bd_f15_hessian, bd_f15_hvp),
         ("bd_hypot", bd_hypot_grad, bd_hypot_hessian, bd_hypot_hvp),
         ("bd_norm", bd_norm_grad, bd_norm_hessian, bd_norm_hvp),
-        ("calls_fn10", calls_fn10_grad, calls_fn10_hessian, calls_fn10_hvp),
-        ("calls_fn27", calls_fn27_grad, calls_fn27_hessian, calls_fn27_hvp),
-        ("calls_fn28", calls_fn28_grad, calls_fn28_hessian, calls_fn28_hvp),
-        ("calls_fn9", calls_fn9_grad, calls_fn9_hessian, calls_fn9_hvp),
-        ("compound_f1", compound_f1_grad, compound_f1_hessian, compound_f1_hvp),
-        ("compound_f2", compound_f2_grad, compound_f2_hessian, compound_f2_hvp),
-        ("compound_f4", compound_f4_grad, compound_f4_hessian, compound_f4_hvp),
-        ("compound_f5", compound_f5_grad, compound_f5_hessian, compound_f5_hvp),
-        ("decl_after_early", decl_after_early_grad, decl_after_early_hessian, decl_after_early_hvp),
+        (
+            "calls_fn10",
+            calls_fn10_grad,
+            calls_fn10_hessian,
+            calls_fn10_hvp,
+        ),
+        (
+            "calls_fn27",
+            calls_fn27_grad,
+            calls_fn27_hessian,
+            calls_fn27_hvp,
+        ),
+        (
+            "calls_fn28",
+            calls_fn28_grad,
+            calls_fn28_hessian,
+            calls_fn28_hvp,
+        ),
+        (
+            "calls_fn9",
+            calls_fn9_grad,
+            calls_fn9_hessian,
+            calls_fn9_hvp,
+        ),
+        (
+            "compound_f1",
+            compound_f1_grad,
+            compound_f1_hessian,
+            compound_f1_hvp,
+        ),
+        (
+            "compound_f2",
+            compound_f2_grad,
+            compound_f2_hessian,
+            compound_f2_hvp,
+        ),
+        (
+            "compound_f4",
+            compound_f4_grad,
+            compound_f4_hessian,
+            compound_f4_hvp,
+        ),
+        (
+            "compound_f5",
+            compound_f5_grad,
+            compound_f5_hessian,
+            compound_f5_hvp,
+        ),
+        (
+            "decl_after_early",
+            decl_after_early_grad,
+            decl_after_early_hessian,
+            decl_after_early_hvp,
+        ),
         ("f_add1", f_add1_grad, f_add1_hessian, f_add1_hvp),
         ("f_add3", f_add3_grad, f_add3_hessian, f_add3_hvp),
         ("f_c", f_c_grad, f_c_hessian, f_c_hvp),
@@ -3161,74 +3847,310 @@ fn second_order_of_the_scalar_programs() {
         ("f_cond2", f_cond2_grad, f_cond2_hessian, f_cond2_hvp),
         ("f_cond3", f_cond3_grad, f_cond3_hessian, f_cond3_hvp),
         ("f_cond4", f_cond4_grad, f_cond4_hessian, f_cond4_hvp),
-        ("f_const_denom", f_const_denom_grad, f_const_denom_hessian, f_const_denom_hvp),
-        ("f_const_reference", f_const_reference_grad, f_const_reference_hessian, f_const_reference_hvp),
+        (
+            "f_const_denom",
+            f_const_denom_grad,
+            f_const_denom_hessian,
+            f_const_denom_hvp,
+        ),
+        (
+            "f_const_reference",
+            f_const_reference_grad,
+            f_const_reference_hessian,
+            f_const_reference_hvp,
+        ),
         ("f_decls1", f_decls1_grad, f_decls1_hessian, f_decls1_hvp),
         ("f_decls2", f_decls2_grad, f_decls2_hessian, f_decls2_hvp),
         ("f_decls3", f_decls3_grad, f_decls3_hessian, f_decls3_hvp),
         ("f_div2", f_div2_grad, f_div2_hessian, f_div2_hvp),
         ("f_if2", f_if2_grad, f_if2_hessian, f_if2_hvp),
-        ("f_infinity", f_infinity_grad, f_infinity_hessian, f_infinity_hvp),
-        ("f_issue138", f_issue138_grad, f_issue138_hessian, f_issue138_hvp),
+        (
+            "f_infinity",
+            f_infinity_grad,
+            f_infinity_hessian,
+            f_infinity_hvp,
+        ),
+        (
+            "f_issue138",
+            f_issue138_grad,
+            f_issue138_hessian,
+            f_issue138_hvp,
+        ),
         ("f_mult2", f_mult2_grad, f_mult2_hessian, f_mult2_hvp),
         ("f_mult3", f_mult3_grad, f_mult3_hessian, f_mult3_hvp),
         ("f_pow", f_pow_grad, f_pow_hessian, f_pow_hvp),
-        ("f_rosenbrock", f_rosenbrock_grad, f_rosenbrock_hessian, f_rosenbrock_hvp),
+        (
+            "f_rosenbrock",
+            f_rosenbrock_grad,
+            f_rosenbrock_hessian,
+            f_rosenbrock_hvp,
+        ),
         ("f_sin", f_sin_grad, f_sin_hessian, f_sin_hvp),
         ("f_sub2", f_sub2_grad, f_sub2_hessian, f_sub2_hvp),
         ("fcr_fn1", fcr_fn1_grad, fcr_fn1_hessian, fcr_fn1_hvp),
         ("fcr_fn2", fcr_fn2_grad, fcr_fn2_hessian, fcr_fn2_hvp),
         ("fcr_fn7", fcr_fn7_grad, fcr_fn7_hessian, fcr_fn7_hvp),
         ("fcr_fn8", fcr_fn8_grad, fcr_fn8_hessian, fcr_fn8_hvp),
-        ("fd_loops_fn19", fd_loops_fn19_grad, fd_loops_fn19_hessian, fd_loops_fn19_hvp),
-        ("fd_loops_fn21", fd_loops_fn21_grad, fd_loops_fn21_hessian, fd_loops_fn21_hvp),
-        ("fd_loops_fn9", fd_loops_fn9_grad, fd_loops_fn9_hessian, fd_loops_fn9_hvp),
-        ("fn_id_loop", fn_id_loop_grad, fn_id_loop_hessian, fn_id_loop_hvp),
-        ("fn_increment_in_return", fn_increment_in_return_grad, fn_increment_in_return_hessian, fn_increment_in_return_hvp),
-        ("loop_early", loop_early_grad, loop_early_hessian, loop_early_hvp),
-        ("loops_const", loops_const_grad, loops_const_hessian, loops_const_hvp),
+        (
+            "fd_loops_fn19",
+            fd_loops_fn19_grad,
+            fd_loops_fn19_hessian,
+            fd_loops_fn19_hvp,
+        ),
+        (
+            "fd_loops_fn21",
+            fd_loops_fn21_grad,
+            fd_loops_fn21_hessian,
+            fd_loops_fn21_hvp,
+        ),
+        (
+            "fd_loops_fn9",
+            fd_loops_fn9_grad,
+            fd_loops_fn9_hessian,
+            fd_loops_fn9_hvp,
+        ),
+        (
+            "fn_id_loop",
+            fn_id_loop_grad,
+            fn_id_loop_hessian,
+            fn_id_loop_hvp,
+        ),
+        (
+            "fn_increment_in_return",
+            fn_increment_in_return_grad,
+            fn_increment_in_return_hessian,
+            fn_increment_in_return_hvp,
+        ),
+        (
+            "loop_early",
+            loop_early_grad,
+            loop_early_hessian,
+            loop_early_hvp,
+        ),
+        (
+            "loops_const",
+            loops_const_grad,
+            loops_const_hessian,
+            loops_const_hvp,
+        ),
         ("loops_f6", loops_f6_grad, loops_f6_hessian, loops_f6_hvp),
-        ("loops_fn10", loops_fn10_grad, loops_fn10_hessian, loops_fn10_hvp),
-        ("loops_fn11", loops_fn11_grad, loops_fn11_hessian, loops_fn11_hvp),
-        ("loops_fn12", loops_fn12_grad, loops_fn12_hessian, loops_fn12_hvp),
-        ("loops_fn13", loops_fn13_grad, loops_fn13_hessian, loops_fn13_hvp),
-        ("loops_fn14", loops_fn14_grad, loops_fn14_hessian, loops_fn14_hvp),
-        ("loops_fn15", loops_fn15_grad, loops_fn15_hessian, loops_fn15_hvp),
-        ("loops_fn16", loops_fn16_grad, loops_fn16_hessian, loops_fn16_hvp),
-        ("loops_fn17", loops_fn17_grad, loops_fn17_hessian, loops_fn17_hvp),
-        ("loops_fn18", loops_fn18_grad, loops_fn18_hessian, loops_fn18_hvp),
-        ("loops_fn24", loops_fn24_grad, loops_fn24_hessian, loops_fn24_hvp),
-        ("loops_fn25", loops_fn25_grad, loops_fn25_hessian, loops_fn25_hvp),
-        ("loops_fn27", loops_fn27_grad, loops_fn27_hessian, loops_fn27_hvp),
-        ("loops_fn32", loops_fn32_grad, loops_fn32_hessian, loops_fn32_hvp),
-        ("loops_fn34", loops_fn34_grad, loops_fn34_hessian, loops_fn34_hvp),
-        ("loops_fn35", loops_fn35_grad, loops_fn35_hessian, loops_fn35_hvp),
-        ("loops_fn36", loops_fn36_grad, loops_fn36_hessian, loops_fn36_hvp),
-        ("loops_fn37", loops_fn37_grad, loops_fn37_hessian, loops_fn37_hvp),
-        ("loops_fn38", loops_fn38_grad, loops_fn38_hessian, loops_fn38_hvp),
-        ("loops_fn40", loops_fn40_grad, loops_fn40_hessian, loops_fn40_hvp),
-        ("loops_fn41", loops_fn41_grad, loops_fn41_hessian, loops_fn41_hvp),
-        ("loops_fn45", loops_fn45_grad, loops_fn45_hessian, loops_fn45_hvp),
-        ("loops_fn46", loops_fn46_grad, loops_fn46_hessian, loops_fn46_hvp),
-        ("loops_fn7", loops_fn7_grad, loops_fn7_hessian, loops_fn7_hvp),
-        ("loops_fn8", loops_fn8_grad, loops_fn8_hessian, loops_fn8_hvp),
-        ("loops_fn9", loops_fn9_grad, loops_fn9_hessian, loops_fn9_hvp),
-        ("mid_early", mid_early_grad, mid_early_hessian, mid_early_hvp),
-        ("multi_early", multi_early_grad, multi_early_hessian, multi_early_hvp),
-        ("nested_early_return", nested_early_return_grad, nested_early_return_hessian, nested_early_return_hvp),
-        ("ref_after_early", ref_after_early_grad, ref_after_early_hessian, ref_after_early_hvp),
-        ("single_early", single_early_grad, single_early_hessian, single_early_hvp),
-        ("switch_fn3", switch_fn3_grad, switch_fn3_hessian, switch_fn3_hvp),
-        ("switch_fn7", switch_fn7_grad, switch_fn7_hessian, switch_fn7_hvp),
-        ("switch_fn7_ranges", switch_fn7_ranges_grad, switch_fn7_ranges_hessian, switch_fn7_ranges_hvp),
+        (
+            "loops_fn10",
+            loops_fn10_grad,
+            loops_fn10_hessian,
+            loops_fn10_hvp,
+        ),
+        (
+            "loops_fn11",
+            loops_fn11_grad,
+            loops_fn11_hessian,
+            loops_fn11_hvp,
+        ),
+        (
+            "loops_fn12",
+            loops_fn12_grad,
+            loops_fn12_hessian,
+            loops_fn12_hvp,
+        ),
+        (
+            "loops_fn13",
+            loops_fn13_grad,
+            loops_fn13_hessian,
+            loops_fn13_hvp,
+        ),
+        (
+            "loops_fn14",
+            loops_fn14_grad,
+            loops_fn14_hessian,
+            loops_fn14_hvp,
+        ),
+        (
+            "loops_fn15",
+            loops_fn15_grad,
+            loops_fn15_hessian,
+            loops_fn15_hvp,
+        ),
+        (
+            "loops_fn16",
+            loops_fn16_grad,
+            loops_fn16_hessian,
+            loops_fn16_hvp,
+        ),
+        (
+            "loops_fn17",
+            loops_fn17_grad,
+            loops_fn17_hessian,
+            loops_fn17_hvp,
+        ),
+        (
+            "loops_fn18",
+            loops_fn18_grad,
+            loops_fn18_hessian,
+            loops_fn18_hvp,
+        ),
+        (
+            "loops_fn24",
+            loops_fn24_grad,
+            loops_fn24_hessian,
+            loops_fn24_hvp,
+        ),
+        (
+            "loops_fn25",
+            loops_fn25_grad,
+            loops_fn25_hessian,
+            loops_fn25_hvp,
+        ),
+        (
+            "loops_fn27",
+            loops_fn27_grad,
+            loops_fn27_hessian,
+            loops_fn27_hvp,
+        ),
+        (
+            "loops_fn32",
+            loops_fn32_grad,
+            loops_fn32_hessian,
+            loops_fn32_hvp,
+        ),
+        (
+            "loops_fn34",
+            loops_fn34_grad,
+            loops_fn34_hessian,
+            loops_fn34_hvp,
+        ),
+        (
+            "loops_fn35",
+            loops_fn35_grad,
+            loops_fn35_hessian,
+            loops_fn35_hvp,
+        ),
+        (
+            "loops_fn36",
+            loops_fn36_grad,
+            loops_fn36_hessian,
+            loops_fn36_hvp,
+        ),
+        (
+            "loops_fn37",
+            loops_fn37_grad,
+            loops_fn37_hessian,
+            loops_fn37_hvp,
+        ),
+        (
+            "loops_fn38",
+            loops_fn38_grad,
+            loops_fn38_hessian,
+            loops_fn38_hvp,
+        ),
+        (
+            "loops_fn40",
+            loops_fn40_grad,
+            loops_fn40_hessian,
+            loops_fn40_hvp,
+        ),
+        (
+            "loops_fn41",
+            loops_fn41_grad,
+            loops_fn41_hessian,
+            loops_fn41_hvp,
+        ),
+        (
+            "loops_fn45",
+            loops_fn45_grad,
+            loops_fn45_hessian,
+            loops_fn45_hvp,
+        ),
+        (
+            "loops_fn46",
+            loops_fn46_grad,
+            loops_fn46_hessian,
+            loops_fn46_hvp,
+        ),
+        (
+            "loops_fn7",
+            loops_fn7_grad,
+            loops_fn7_hessian,
+            loops_fn7_hvp,
+        ),
+        (
+            "loops_fn8",
+            loops_fn8_grad,
+            loops_fn8_hessian,
+            loops_fn8_hvp,
+        ),
+        (
+            "loops_fn9",
+            loops_fn9_grad,
+            loops_fn9_hessian,
+            loops_fn9_hvp,
+        ),
+        (
+            "mid_early",
+            mid_early_grad,
+            mid_early_hessian,
+            mid_early_hvp,
+        ),
+        (
+            "multi_early",
+            multi_early_grad,
+            multi_early_hessian,
+            multi_early_hvp,
+        ),
+        (
+            "nested_early_return",
+            nested_early_return_grad,
+            nested_early_return_hessian,
+            nested_early_return_hvp,
+        ),
+        (
+            "ref_after_early",
+            ref_after_early_grad,
+            ref_after_early_hessian,
+            ref_after_early_hvp,
+        ),
+        (
+            "single_early",
+            single_early_grad,
+            single_early_hessian,
+            single_early_hvp,
+        ),
+        (
+            "switch_fn3",
+            switch_fn3_grad,
+            switch_fn3_hessian,
+            switch_fn3_hvp,
+        ),
+        (
+            "switch_fn7",
+            switch_fn7_grad,
+            switch_fn7_hessian,
+            switch_fn7_hvp,
+        ),
+        (
+            "switch_fn7_ranges",
+            switch_fn7_ranges_grad,
+            switch_fn7_ranges_hessian,
+            switch_fn7_ranges_hvp,
+        ),
         ("unary_f2", unary_f2_grad, unary_f2_hessian, unary_f2_hvp),
         ("vm_f3", vm_f3_grad, vm_f3_hessian, vm_f3_hvp),
     ] {
         let pts: &[[f64; 2]] = match name {
-            "single_early" | "multi_early" | "loop_early" | "mid_early" | "nested_early_return"
-            | "decl_after_early" | "ref_after_early" => {
-                &[[5.0, 3.0], [3.0, 5.0], [20.5, 1.0], [1.0, 20.5], [2.0, 3.0], [8.0, 7.0], [-5.0, 3.0]]
-            }
+            "single_early"
+            | "multi_early"
+            | "loop_early"
+            | "mid_early"
+            | "nested_early_return"
+            | "decl_after_early"
+            | "ref_after_early" => &[
+                [5.0, 3.0],
+                [3.0, 5.0],
+                [20.5, 1.0],
+                [1.0, 20.5],
+                [2.0, 3.0],
+                [8.0, 7.0],
+                [-5.0, 3.0],
+            ],
             "calls_fn10" => &[[8.0, 5.0], [5.0, 2.0], [2.0, 5.0], [-1.0, 2.0]],
             "loops_fn35" => &[[2.1, 1.7], [1.2, -0.6], [-0.9, 0.8]],
             "f_pow" => &[[1.3, 0.7], [0.45, 2.1], [2.0, -1.5]],
@@ -3237,19 +4159,54 @@ fn second_order_of_the_scalar_programs() {
         hessian2(name, pts, g, h, hvp);
     }
     for (name, g, h, hvp) in [
-        ("loops_f1", loops_f1_grad as Grad1, loops_f1_hessian as Hess1, loops_f1_hvp as Hvp1),
+        (
+            "loops_f1",
+            loops_f1_grad as Grad1,
+            loops_f1_hessian as Hess1,
+            loops_f1_hvp as Hvp1,
+        ),
         ("loops_f2", loops_f2_grad, loops_f2_hessian, loops_f2_hvp),
         ("loops_f3", loops_f3_grad, loops_f3_hessian, loops_f3_hvp),
         ("loops_f4", loops_f4_grad, loops_f4_hessian, loops_f4_hvp),
         ("loops_f5", loops_f5_grad, loops_f5_hessian, loops_f5_hvp),
-        ("loops_const_local", loops_const_local_grad, loops_const_local_hessian, loops_const_local_hvp),
-        ("loops_fn21", loops_fn21_grad, loops_fn21_hessian, loops_fn21_hvp),
-        ("loops_fn22", loops_fn22_grad, loops_fn22_hessian, loops_fn22_hvp),
-        ("loops_fn39", loops_fn39_grad, loops_fn39_hessian, loops_fn39_hvp),
+        (
+            "loops_const_local",
+            loops_const_local_grad,
+            loops_const_local_hessian,
+            loops_const_local_hvp,
+        ),
+        (
+            "loops_fn21",
+            loops_fn21_grad,
+            loops_fn21_hessian,
+            loops_fn21_hvp,
+        ),
+        (
+            "loops_fn22",
+            loops_fn22_grad,
+            loops_fn22_hessian,
+            loops_fn22_hvp,
+        ),
+        (
+            "loops_fn39",
+            loops_fn39_grad,
+            loops_fn39_hessian,
+            loops_fn39_hvp,
+        ),
         ("fn_div", fn_div_grad, fn_div_hessian, fn_div_hvp),
-        ("fn_const_cond_op", fn_const_cond_op_grad, fn_const_cond_op_hessian, fn_const_cond_op_hvp),
+        (
+            "fn_const_cond_op",
+            fn_const_cond_op_grad,
+            fn_const_cond_op_hessian,
+            fn_const_cond_op_hvp,
+        ),
         ("unary_f1", unary_f1_grad, unary_f1_hessian, unary_f1_hvp),
-        ("calls_fn23", calls_fn23_grad, calls_fn23_hessian, calls_fn23_hvp),
+        (
+            "calls_fn23",
+            calls_fn23_grad,
+            calls_fn23_hessian,
+            calls_fn23_hvp,
+        ),
         ("bd_f17", bd_f17_grad, bd_f17_hessian, bd_f17_hvp),
         ("bd_unary", bd_unary_grad, bd_unary_hessian, bd_unary_hvp),
         ("bd_cbrt", bd_cbrt_grad, bd_cbrt_hessian, bd_cbrt_hvp),
@@ -3397,14 +4354,70 @@ fn switch_scrutinee(u: f64, v: f64) -> f64 {
 #[test]
 fn lambdas_and_side_effects() {
     for (name, f, g, j, h, hv) in [
-        ("lambda_f1", lambda_f1 as fn(f64, f64) -> f64, lambda_f1_grad as Grad2, lambda_f1_jvp as Jvp2, lambda_f1_hessian as Hess2, lambda_f1_hvp as Hvp2),
-        ("lambda_f2", lambda_f2, lambda_f2_grad, lambda_f2_jvp, lambda_f2_hessian, lambda_f2_hvp),
-        ("lambda_f3", lambda_f3, lambda_f3_grad, lambda_f3_jvp, lambda_f3_hessian, lambda_f3_hvp),
-        ("lambda_f7", lambda_f7, lambda_f7_grad, lambda_f7_jvp, lambda_f7_hessian, lambda_f7_hvp),
-        ("cond_add_assign", cond_add_assign, cond_add_assign_grad, cond_add_assign_jvp, cond_add_assign_hessian, cond_add_assign_hvp),
-        ("assign_in_expression", assign_in_expression, assign_in_expression_grad, assign_in_expression_jvp, assign_in_expression_hessian, assign_in_expression_hvp),
-        ("assign_chain", assign_chain, assign_chain_grad, assign_chain_jvp, assign_chain_hessian, assign_chain_hvp),
-        ("switch_scrutinee", switch_scrutinee, switch_scrutinee_grad, switch_scrutinee_jvp, switch_scrutinee_hessian, switch_scrutinee_hvp),
+        (
+            "lambda_f1",
+            lambda_f1 as fn(f64, f64) -> f64,
+            lambda_f1_grad as Grad2,
+            lambda_f1_jvp as Jvp2,
+            lambda_f1_hessian as Hess2,
+            lambda_f1_hvp as Hvp2,
+        ),
+        (
+            "lambda_f2",
+            lambda_f2,
+            lambda_f2_grad,
+            lambda_f2_jvp,
+            lambda_f2_hessian,
+            lambda_f2_hvp,
+        ),
+        (
+            "lambda_f3",
+            lambda_f3,
+            lambda_f3_grad,
+            lambda_f3_jvp,
+            lambda_f3_hessian,
+            lambda_f3_hvp,
+        ),
+        (
+            "lambda_f7",
+            lambda_f7,
+            lambda_f7_grad,
+            lambda_f7_jvp,
+            lambda_f7_hessian,
+            lambda_f7_hvp,
+        ),
+        (
+            "cond_add_assign",
+            cond_add_assign,
+            cond_add_assign_grad,
+            cond_add_assign_jvp,
+            cond_add_assign_hessian,
+            cond_add_assign_hvp,
+        ),
+        (
+            "assign_in_expression",
+            assign_in_expression,
+            assign_in_expression_grad,
+            assign_in_expression_jvp,
+            assign_in_expression_hessian,
+            assign_in_expression_hvp,
+        ),
+        (
+            "assign_chain",
+            assign_chain,
+            assign_chain_grad,
+            assign_chain_jvp,
+            assign_chain_hessian,
+            assign_chain_hvp,
+        ),
+        (
+            "switch_scrutinee",
+            switch_scrutinee,
+            switch_scrutinee_grad,
+            switch_scrutinee_jvp,
+            switch_scrutinee_hessian,
+            switch_scrutinee_hvp,
+        ),
     ] {
         scalar2(name, &P2, f, g, j);
         hessian2(name, &P2, g, h, hv);
@@ -3412,13 +4425,43 @@ fn lambdas_and_side_effects() {
     // Clad's points: {80, 48} at (3, 5).
     assert_eq!(cond_add_assign_grad(3.0, 5.0), (240.0, 80.0, 48.0));
     for (name, f, g, j, h, hv) in [
-        ("lambda_f6", lambda_f6 as fn(f64) -> f64, lambda_f6_grad as Grad1, lambda_f6_jvp as Jvp1, lambda_f6_hessian as Hess1, lambda_f6_hvp as Hvp1),
-        ("cond_side_eff", cond_side_eff, cond_side_eff_grad, cond_side_eff_jvp, cond_side_eff_hessian, cond_side_eff_hvp),
-        ("increment_in_expression", increment_in_expression, increment_in_expression_grad, increment_in_expression_jvp, increment_in_expression_hessian, increment_in_expression_hvp),
+        (
+            "lambda_f6",
+            lambda_f6 as fn(f64) -> f64,
+            lambda_f6_grad as Grad1,
+            lambda_f6_jvp as Jvp1,
+            lambda_f6_hessian as Hess1,
+            lambda_f6_hvp as Hvp1,
+        ),
+        (
+            "cond_side_eff",
+            cond_side_eff,
+            cond_side_eff_grad,
+            cond_side_eff_jvp,
+            cond_side_eff_hessian,
+            cond_side_eff_hvp,
+        ),
+        (
+            "increment_in_expression",
+            increment_in_expression,
+            increment_in_expression_grad,
+            increment_in_expression_jvp,
+            increment_in_expression_hessian,
+            increment_in_expression_hvp,
+        ),
     ] {
         scalar1(name, &[0.6, -0.45, 3.0], f, g, j);
         hessian1(name, &[0.6, -0.45, 3.0], g, h, hv);
     }
-    scalar3("comma_side_effect", &[[10.0, 5.0, 2.0], [0.3, -1.2, 0.7]], comma_side_effect, comma_side_effect_grad, comma_side_effect_jvp);
-    assert_eq!(comma_side_effect_grad(10.0, 5.0, 2.0), (32.0, 2.0, 2.0, 16.0));
+    scalar3(
+        "comma_side_effect",
+        &[[10.0, 5.0, 2.0], [0.3, -1.2, 0.7]],
+        comma_side_effect,
+        comma_side_effect_grad,
+        comma_side_effect_jvp,
+    );
+    assert_eq!(
+        comma_side_effect_grad(10.0, 5.0, 2.0),
+        (32.0, 2.0, 2.0, 16.0)
+    );
 }

@@ -223,9 +223,8 @@ fn two_level(u0: &[f64; 6], outer: usize, inner: usize) -> f64 {
             let i = seg * inner + s;
             let mut tmp = [0.0; 6];
             for k in 0..6 {
-                tmp[k] = u[k]
-                    + 0.2 * (u[(k + 1) % 6] - u[k])
-                    + 0.05 * (glob[k] + 0.01 * i as f64).cos();
+                tmp[k] =
+                    u[k] + 0.2 * (u[(k + 1) % 6] - u[k]) + 0.05 * (glob[k] + 0.01 * i as f64).cos();
             }
             for k in 0..6 {
                 glob[k] = 0.8 * glob[k] + 0.2 * tmp[k] * u[k];
@@ -1316,7 +1315,11 @@ fn dopri5_decay(t_end: f64) -> f64 {
                 t += h;
                 x = x5;
             }
-            let factor = if err == 0.0 { 5.0 } else { (0.9 * err.powf(-0.2)).clamp(0.2, 5.0) };
+            let factor = if err == 0.0 {
+                5.0
+            } else {
+                (0.9 * err.powf(-0.2)).clamp(0.2, 5.0)
+            };
             h *= factor;
         }
     }
@@ -2417,7 +2420,13 @@ fn get_posed_relatives(base_relatives: &[f64], pose_params: &[f64], relatives: &
                 tr[row + c * 4] = r[row + c * 3];
             }
         }
-        mat_mult(&base_relatives[i * 16..(i + 1) * 16], 4, &tr, 4, &mut relatives[i * 16..(i + 1) * 16]);
+        mat_mult(
+            &base_relatives[i * 16..(i + 1) * 16],
+            4,
+            &tr,
+            4,
+            &mut relatives[i * 16..(i + 1) * 16],
+        );
     }
 }
 
@@ -2430,7 +2439,13 @@ fn relatives_to_absolutes(relatives: &[f64], parents: &[i32], absolutes: &mut [f
         } else {
             let p = parents[i] as usize;
             let (done, rest) = absolutes.split_at_mut(i * 16);
-            mat_mult(&done[p * 16..(p + 1) * 16], 4, &relatives[i * 16..(i + 1) * 16], 4, &mut rest[..16]);
+            mat_mult(
+                &done[p * 16..(p + 1) * 16],
+                4,
+                &relatives[i * 16..(i + 1) * 16],
+                4,
+                &mut rest[..16],
+            );
         }
     }
 }
@@ -2488,7 +2503,13 @@ fn hand_objective(
     let mut positions = vec![0.0; 3 * n_vert];
     let mut curr = vec![0.0; 4 * n_vert];
     for b in 0..bone_count {
-        mat_mult(&transforms[b * 16..(b + 1) * 16], 4, &model.base_positions, n_vert, &mut curr);
+        mat_mult(
+            &transforms[b * 16..(b + 1) * 16],
+            4,
+            &model.base_positions,
+            n_vert,
+            &mut curr,
+        );
         for v in 0..n_vert {
             for i in 0..3 {
                 positions[i + v * 3] += curr[i + v * 4] * model.weights[b + v * bone_count];
@@ -2776,13 +2797,14 @@ fn horner(c: &[f64], x: f64) -> f64 {
 /// `‖a − b‖ / ‖b‖` (or `‖a − b‖` when `b` is zero), as Enzyme's `frechet.h`.
 fn frechet(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let den: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
-    if den == 0.0 {
-        num
-    } else {
-        num / den
-    }
+    if den == 0.0 { num } else { num / den }
 }
 
 #[track_caller]
@@ -2880,14 +2902,18 @@ fn heat_step_vjp_and_jvp() {
     let (mut du, mut dg) = (seed[..8].to_vec(), seed[8..].to_vec());
     heat_step_vjp_into(3, &mut u, &mut du, &mut g, &mut dg);
     let got = [du, dg].concat();
-    let want: Vec<f64> = (0..16).map(|j| (0..16).map(|i| seed[i] * jac[i][j]).sum()).collect();
+    let want: Vec<f64> = (0..16)
+        .map(|j| (0..16).map(|i| seed[i] * jac[i][j]).sum())
+        .collect();
     assert_near("heat_step vjp", &got, &want, FD);
     // JVP along a direction.
     let (mut u, mut g) = (u0, g0);
     let (mut tu, mut tg) = (seed[..8].to_vec(), seed[8..].to_vec());
     heat_step_jvp(3, &mut u, &mut tu, &mut g, &mut tg);
     let got = [tu, tg].concat();
-    let want: Vec<f64> = (0..16).map(|i| (0..16).map(|j| jac[i][j] * seed[j]).sum()).collect();
+    let want: Vec<f64> = (0..16)
+        .map(|i| (0..16).map(|j| jac[i][j] * seed[j]).sum())
+        .collect();
     assert_near("heat_step jvp", &got, &want, FD);
 }
 
@@ -2913,7 +2939,12 @@ fn checkpoint_hvp_for() {
         let (value, gu, gp) = hvp_plain_grad(&HVP_X0, &HVP_P0, n);
         assert_eq!(value, f(&p));
         let g = [gu.clone(), gp.clone()].concat();
-        assert_near(&format!("hvp_plain grad n={n}"), &g, &fd_gradient(f, &p), FD);
+        assert_near(
+            &format!("hvp_plain grad n={n}"),
+            &g,
+            &fd_gradient(f, &p),
+            FD,
+        );
         let (vh, gu2, gp2, hu, hp) = hvp_plain_hvp(&HVP_X0, &HVP_VX, &HVP_P0, &HVP_VP, n);
         assert_eq!(vh, value);
         assert_eq!((gu2, gp2), (gu, gp));
@@ -2939,7 +2970,12 @@ fn checkpoint_hvp_while() {
         let (value, gu, gp) = hvp_while_grad(&HVP_X0, &HVP_P0, limit);
         assert_eq!(value, f(&p));
         let g = [gu, gp].concat();
-        assert_near(&format!("hvp_while grad {limit}"), &g, &fd_gradient(f, &p), FD);
+        assert_near(
+            &format!("hvp_while grad {limit}"),
+            &g,
+            &fd_gradient(f, &p),
+            FD,
+        );
         let (_, _, _, hu, hp) = hvp_while_hvp(&HVP_X0, &HVP_VX, &HVP_P0, &HVP_VP, limit);
         let hv = [hu, hp].concat();
         assert_near(
@@ -3001,14 +3037,26 @@ type Jac2 = ([f64; 2], [[f64; 2]; 2]);
 fn step_a(x: [f64; 2]) -> Jac2 {
     let s = x[0] + x[1];
     let u = 2.0 * x[0] + x[1];
-    ([3.0 * u.sin(), 4.0 * s.cos()], [[6.0 * u.cos(), 3.0 * u.cos()], [-4.0 * s.sin(), -4.0 * s.sin()]])
+    (
+        [3.0 * u.sin(), 4.0 * s.cos()],
+        [
+            [6.0 * u.cos(), 3.0 * u.cos()],
+            [-4.0 * s.sin(), -4.0 * s.sin()],
+        ],
+    )
 }
 
 /// `doB` and its Jacobian, by hand.
 fn step_b(x: [f64; 2]) -> Jac2 {
     let u = 2.0 * x[0] + x[1];
     let s = x[0] + 2.0 * x[1];
-    ([4.0 * s.cos(), 4.0 * u.sin()], [[-4.0 * s.sin(), -8.0 * s.sin()], [8.0 * u.cos(), 4.0 * u.cos()]])
+    (
+        [4.0 * s.cos(), 4.0 * u.sin()],
+        [
+            [-4.0 * s.sin(), -8.0 * s.sin()],
+            [8.0 * u.cos(), 4.0 * u.cos()],
+        ],
+    )
 }
 
 fn chain(j: [[f64; 2]; 2], acc: [[f64; 2]; 2]) -> [[f64; 2]; 2] {
@@ -3056,7 +3104,10 @@ fn goto_state_machines() {
             let (y, j) = jac(p);
             let (yw, jw) = machine_closed(p, fixed);
             assert!(frechet(&y, &yw) < 1e-14, "{name} value");
-            assert!(frechet(&flat(&j), &flat(&jw)) < 1e-13, "{name} at {p:?}: {j:?} vs {jw:?}");
+            assert!(
+                frechet(&flat(&j), &flat(&jw)) < 1e-13,
+                "{name} at {p:?}: {j:?} vs {jw:?}"
+            );
         }
         // The seeds of loopsnested.c.
         let (_, j) = goto_machine_jacobian(p);
@@ -3085,7 +3136,11 @@ const EULER_PRIMITIVES: [[f64; 5]; 4] = [
 const EULER_NORMALS: [[f64; 3]; 3] = [
     [1.0, 0.0, 0.0],
     [0.6, -0.8, 0.0],
-    [0.424_264_068_711_928_5, 0.565_685_424_949_238, -0.707_106_781_186_547_6],
+    [
+        0.424_264_068_711_928_5,
+        0.565_685_424_949_238,
+        -0.707_106_781_186_547_6,
+    ],
 ];
 
 fn euler_from_primitive(q: &[f64; 5], eos: &EulerEos) -> [f64; 5] {
@@ -3124,7 +3179,10 @@ fn cholesky_min_pivot(a: &[f64], n: usize) -> f64 {
 
 #[test]
 fn entropy_gradient_and_hessian() {
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     for q in &EULER_PRIMITIVES {
         let u = euler_from_primitive(q, &eos);
         let w = entropy_variables(&u, &eos);
@@ -3141,9 +3199,15 @@ fn entropy_gradient_and_hessian() {
                 assert!((h[r][c] - h[c][r]).abs() <= 1e-13 * scale, "asymmetric");
             }
         }
-        assert!(cholesky_min_pivot(&hf, 5) > 0.0, "not positive definite: {h:?}");
+        assert!(
+            cholesky_min_pivot(&hf, 5) > 0.0,
+            "not positive definite: {h:?}"
+        );
         let (_, jw) = entropy_variables_jacobian(&u, &eos);
-        assert!(frechet(&hf, &flat(&jw)) < 1e-12, "nested vs flat {h:?} {jw:?}");
+        assert!(
+            frechet(&hf, &flat(&jw)) < 1e-12,
+            "nested vs flat {h:?} {jw:?}"
+        );
         // Forward mode over the closed form, column by column.
         for col in 0..5 {
             let mut e = [0.0; 5];
@@ -3168,17 +3232,25 @@ fn euler_flux_homogeneity() {
     for q in &EULER_PRIMITIVES {
         for n in &EULER_NORMALS {
             for stiff in [false, true] {
-                let eos = EulerEos { gamma: 1.4, p_inf: if stiff { 0.5 * q[4] } else { 0.0 } };
+                let eos = EulerEos {
+                    gamma: 1.4,
+                    p_inf: if stiff { 0.5 * q[4] } else { 0.0 },
+                };
                 let u = euler_from_primitive(q, &eos);
                 let (f, jac) = euler_flux_jacobian(&u, n, &eos);
                 assert_eq!(f, euler_flux(&u, n, &eos));
-                let au: Vec<f64> = (0..5).map(|r| (0..5).map(|c| jac[r][c] * u[c]).sum()).collect();
+                let au: Vec<f64> = (0..5)
+                    .map(|r| (0..5).map(|c| jac[r][c] * u[c]).sum())
+                    .collect();
                 if stiff {
                     let gp = eos.gamma * eos.p_inf;
                     let un = euler_normal_velocity(&u, n);
                     let expected = [0.0, gp * n[0], gp * n[1], gp * n[2], gp * un];
                     let dev: Vec<f64> = (0..5).map(|i| au[i] - f[i]).collect();
-                    assert!(frechet(&dev, &expected) < 1e-13, "stiffened {dev:?} {expected:?}");
+                    assert!(
+                        frechet(&dev, &expected) < 1e-13,
+                        "stiffened {dev:?} {expected:?}"
+                    );
                 } else {
                     assert!(frechet(&au, &f) < 1e-13, "ideal A·U {au:?} vs F {f:?}");
                 }
@@ -3191,7 +3263,10 @@ fn euler_flux_homogeneity() {
         }
     }
     // Finite differences at the sea-level state.
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     let u = euler_from_primitive(&EULER_PRIMITIVES[0], &eos);
     let n = EULER_NORMALS[2];
     let (_, jac) = euler_flux_jacobian(&u, &n, &eos);
@@ -3211,7 +3286,10 @@ fn euler_flux_homogeneity() {
 
 #[test]
 fn riemann_flux_consistency() {
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     for q in &EULER_PRIMITIVES {
         for n in &EULER_NORMALS {
             let u = euler_from_primitive(q, &eos);
@@ -3219,16 +3297,27 @@ fn riemann_flux_consistency() {
             let a: Vec<f64> = (0..5).flat_map(|r| jac[r][..5].to_vec()).collect();
             let f = euler_flux(&u, n, &eos);
             for (name, fstar, jstar) in [
-                ("rusanov", rusanov_flux(&u, &u, n, &eos), rusanov_flux_jacobian(&u, &u, n, &eos)),
-                ("hll", hll_flux(&u, &u, n, &eos), hll_flux_jacobian(&u, &u, n, &eos)),
+                (
+                    "rusanov",
+                    rusanov_flux(&u, &u, n, &eos),
+                    rusanov_flux_jacobian(&u, &u, n, &eos),
+                ),
+                (
+                    "hll",
+                    hll_flux(&u, &u, n, &eos),
+                    hll_flux_jacobian(&u, &u, n, &eos),
+                ),
             ] {
                 assert!(frechet(&fstar, &f) < 1e-14, "{name} primal");
                 assert_eq!(jstar.0, fstar);
-                let sum: Vec<f64> =
-                    (0..5).flat_map(|r| (0..5).map(move |c| (r, c))).map(|(r, c)| jstar.1[r][c] + jstar.1[r][5 + c]).collect();
+                let sum: Vec<f64> = (0..5)
+                    .flat_map(|r| (0..5).map(move |c| (r, c)))
+                    .map(|(r, c)| jstar.1[r][c] + jstar.1[r][5 + c])
+                    .collect();
                 let err = frechet(&sum, &a);
                 assert!(err < 1e-13, "{name}: AL + AR vs A: {err:e}");
-                if name == "hll" && euler_normal_velocity(&u, n) - euler_sound_speed(&u, &eos) > 0.0 {
+                if name == "hll" && euler_normal_velocity(&u, n) - euler_sound_speed(&u, &eos) > 0.0
+                {
                     for r in 0..5 {
                         for c in 5..10 {
                             assert_eq!(jstar.1[r][c], 0.0, "hll upwind right block");
@@ -3251,7 +3340,12 @@ fn riemann_flux_consistency() {
             |q| {
                 let a: [f64; 5] = q[..5].try_into().unwrap();
                 let b: [f64; 5] = q[5..].try_into().unwrap();
-                if name == "hll" { hll_flux(&a, &b, &n, &eos) } else { rusanov_flux(&a, &b, &n, &eos) }.to_vec()
+                if name == "hll" {
+                    hll_flux(&a, &b, &n, &eos)
+                } else {
+                    rusanov_flux(&a, &b, &n, &eos)
+                }
+                .to_vec()
             },
             &p,
         );
@@ -3296,7 +3390,10 @@ fn guarded_normalize() {
     let origin = [0.0; 3];
     for (name, jac) in &idioms[..2] {
         let (_, j) = jac(origin);
-        assert!(flat(&j).iter().all(|&x| x == 0.0), "{name} at the origin: {j:?}");
+        assert!(
+            flat(&j).iter().all(|&x| x == 0.0),
+            "{name} at the origin: {j:?}"
+        );
         let (_, t) = if *name == "after" {
             normalize_guard_after_jvp(origin, [1.0, 0.0, 0.0])
         } else {
@@ -3314,7 +3411,10 @@ fn guarded_normalize() {
     for r in 0..3 {
         for c in 0..3 {
             let want = if r == c { 1.0 / GUARD_EPS } else { 0.0 };
-            assert!((j[r][c] - want).abs() <= 1e-3 * 1.0 / GUARD_EPS, "floor at origin {j:?}");
+            assert!(
+                (j[r][c] - want).abs() <= 1e-3 * 1.0 / GUARD_EPS,
+                "floor at origin {j:?}"
+            );
         }
     }
     let (_, j) = normalize_guard_after_jacobian([0.5 * GUARD_EPS, 0.0, 0.0]);
@@ -3342,7 +3442,10 @@ fn rotated_frame_identities() {
             ("n1·n2", frame_n1_dot_n2_grad(x, &nf).1),
             ("α²", frame_alpha_normsq_grad(x, &nf).1),
         ] {
-            assert!(g.iter().all(|v| v.is_finite() && v.abs() < 1e-13), "{name} at {x:?}: {g:?}");
+            assert!(
+                g.iter().all(|v| v.is_finite() && v.abs() < 1e-13),
+                "{name} at {x:?}: {g:?}"
+            );
         }
         let (_, t) = frame_n1_dot_n2_jvp(x, [1.0, -1.0, 0.5, 0.25, 2.0, -0.5], &nf);
         assert!(t.is_finite() && t.abs() < 1e-13, "n1·n2 jvp at {x:?}: {t}");
@@ -3369,7 +3472,13 @@ fn rotated_frame_identities() {
 // substencil_weights.c
 // ---------------------------------------------------------------------------------------------
 
-const OPTIMAL: [f64; 5] = [1.0 / 30.0, -13.0 / 60.0, 47.0 / 60.0, 9.0 / 20.0, -1.0 / 20.0];
+const OPTIMAL: [f64; 5] = [
+    1.0 / 30.0,
+    -13.0 / 60.0,
+    47.0 / 60.0,
+    9.0 / 20.0,
+    -1.0 / 20.0,
+];
 
 fn step_profile(s: f64) -> [f64; 5] {
     std::array::from_fn(|j| (0.7 * j as f64).sin() + if j >= 3 { s } else { 0.0 })
@@ -3430,7 +3539,10 @@ fn weno_teno_weights() {
     let jump = (0..5).fold(0.0_f64, |m, j| m.max((plus[j] - minus[j]).abs()));
     assert!(jump > 1e-3, "no kink");
     let mean: Vec<f64> = (0..5).map(|j| 0.5 * (plus[j] + minus[j])).collect();
-    assert!(frechet(&g, &mean) < 1e-14, "weno5z kink: {g:?} vs mean {mean:?}");
+    assert!(
+        frechet(&g, &mean) < 1e-14,
+        "weno5z kink: {g:?} vs mean {mean:?}"
+    );
     // TENO5: inside a branch the gradient is the frozen-weight stencil.
     for s in [0.0, 0.2, 0.35, 0.8, 1.5, 3.0] {
         let v = step_profile(s);
@@ -3476,7 +3588,10 @@ fn newton_inversion() {
                         temperature_of_jvp(&x, &e, before, polish).1
                     })
                     .collect();
-                assert!(frechet(&fwd, &g) < 1e-13, "reverse vs forward {g:?} {fwd:?}");
+                assert!(
+                    frechet(&fwd, &g) < 1e-13,
+                    "reverse vs forward {g:?} {fwd:?}"
+                );
             }
             // Test before the update, with the polish: machine precision again.
             let (_, g) = temperature_of_grad(&x, true, true);
@@ -3525,7 +3640,11 @@ fn fwdsolve() {
     real_dl[6] = -3000.0;
     assert_near("fwdsolve dL", &dl, &real_dl, 1e-12);
     assert_near("fwdsolve db", &db, &[-170_000.0, 20000.0, 30000.0], 1e-12);
-    assert_eq!(dout, vec![0.0; 3], "the buffer's prior contents are overwritten");
+    assert_eq!(
+        dout,
+        vec![0.0; 3],
+        "the buffer's prior contents are overwritten"
+    );
     // Forward mode.
     let dir = direction(12);
     let mut out3 = vec![0.0; 3];
@@ -3546,7 +3665,10 @@ fn fwdsolve() {
 
 #[test]
 fn headerremat() {
-    let answer = [200.0, 15500.0, 24336.0, 37830.0, 59536.0, 92720.0, 144_780.0, 226_814.0, 355_216.0, 554_280.0];
+    let answer = [
+        200.0, 15500.0, 24336.0, 37830.0, 59536.0, 92720.0, 144_780.0, 226_814.0, 355_216.0,
+        554_280.0,
+    ];
     let mut out = vec![1.0; 10];
     let mut d_out = vec![1.0; 10];
     let (value, d_dr) = integrate_image_vjp_into(200.0, &mut out, &mut d_out, 1.0);
@@ -3556,7 +3678,12 @@ fn headerremat() {
     assert_eq!(d_out, answer.to_vec());
     // The integer casts are piecewise constant (finite differences straddle their steps):
     // the value is nr₉ ntheta₉ dr₉ with dr₉ = dr / 0.8⁹.
-    close("headerremat d/ddr", d_dr, 554_280.0 / 0.8_f64.powi(9), 1e-13);
+    close(
+        "headerremat d/ddr",
+        d_dr,
+        554_280.0 / 0.8_f64.powi(9),
+        1e-13,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3577,7 +3704,11 @@ fn insertsort() {
     sorted.sort_by(|a, b| b.partial_cmp(a).unwrap());
     let cut = sorted[3];
     for i in 0..8 {
-        assert_eq!(g[i], if arr[i] >= cut { 1.0 } else { 0.0 }, "distinct d_array[{i}]");
+        assert_eq!(
+            g[i],
+            if arr[i] >= cut { 1.0 } else { 0.0 },
+            "distinct d_array[{i}]"
+        );
     }
     let d = [0.5_f32, -0.25, 1.0, 2.0, -1.0, 0.125, 0.75, -0.5];
     let (_, t) = insertsort_sum_jvp(&arr, &d);
@@ -3592,7 +3723,12 @@ fn invsqrt() {
     assert_eq!(value, invmag(&a));
     let im = value * value * value;
     for i in 0..3 {
-        assert!((g[i] + a[i] * im).abs() < 1e-3, "dA[{i}] {} vs {}", g[i], -a[i] * im);
+        assert!(
+            (g[i] + a[i] * im).abs() < 1e-3,
+            "dA[{i}] {} vs {}",
+            g[i],
+            -a[i] * im
+        );
     }
     let s: f64 = a.iter().map(|v| v * v).sum();
     let (_, dy) = q_rsqrt_grad(s as f32);
@@ -3606,7 +3742,10 @@ fn invsqrt() {
 #[test]
 fn loops_f32() {
     assert_eq!(compute_loops_grad(2.0, 3.0), (500.0, 100.0, 100.0));
-    assert_eq!(compute_loops_double_grad(2.0, 3.0), (50000.0, 10000.0, 10000.0));
+    assert_eq!(
+        compute_loops_double_grad(2.0, 3.0),
+        (50000.0, 10000.0, 10000.0)
+    );
     assert_eq!(compute_loops_triple_grad(2.0, 3.0), (5.0e6, 1.0e6, 1.0e6));
     assert_eq!(compute_loops_jvp(2.0, 1.0, 3.0, 0.5), (500.0, 150.0));
     assert_eq!(compute_loops_triple_jvp(2.0, 1.0, 3.0, -1.0), (5.0e6, 0.0));
@@ -3630,7 +3769,12 @@ fn manydiv() {
         close("alldiv2 d_a", g2[i], -res2 / a[i], 1e-14);
     }
     let d = direction(5);
-    jvp_agrees("alldiv", alldiv_jvp(&a, &d, 3.14, 0.5).1, &[g.clone(), vec![dstart]].concat(), &[d.clone(), vec![0.5]].concat());
+    jvp_agrees(
+        "alldiv",
+        alldiv_jvp(&a, &d, 3.14, 0.5).1,
+        &[g.clone(), vec![dstart]].concat(),
+        &[d.clone(), vec![0.5]].concat(),
+    );
     jvp_agrees("alldiv2", alldiv2_jvp(&a, &d).1, &g2, &d);
 }
 
@@ -3647,7 +3791,10 @@ fn manymax() {
     let (_, g, dstart) = running_max_grad(&[1.0, 2.0, 3.0, 4.0, 5.0], 102.0);
     assert_eq!(g, vec![0.0; 5]);
     assert_eq!(dstart, 1.0);
-    assert_eq!(running_max_jvp(&a, &[1.0, 2.0, 3.0, 4.0, 5.0], 3.14, 7.0).1, 4.0);
+    assert_eq!(
+        running_max_jvp(&a, &[1.0, 2.0, 3.0, 4.0, 5.0], 3.14, 7.0).1,
+        4.0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3659,18 +3806,22 @@ fn taylor_sine_second_order() {
     let x = 1.23;
     let fact = |n: i32| (1..=n).map(f64::from).product::<f64>();
     let dpoly = |x: f64| -> f64 {
-        (0..6).map(|k| {
-            let i = 2 * k + 1;
-            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-            sign * f64::from(i) * x.powi(i - 1) / fact(i)
-        }).sum()
+        (0..6)
+            .map(|k| {
+                let i = 2 * k + 1;
+                let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+                sign * f64::from(i) * x.powi(i - 1) / fact(i)
+            })
+            .sum()
     };
     let ddpoly = |x: f64| -> f64 {
-        (1..6).map(|k| {
-            let i = 2 * k + 1;
-            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
-            sign * f64::from(i * (i - 1)) * x.powi(i - 2) / fact(i)
-        }).sum()
+        (1..6)
+            .map(|k| {
+                let i = 2 * k + 1;
+                let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+                sign * f64::from(i * (i - 1)) * x.powi(i - 2) / fact(i)
+            })
+            .sum()
     };
     let (value, g) = my_sin_grad(x);
     assert_eq!(value, my_sin(x));
@@ -3697,7 +3848,11 @@ fn overwrite_outer_loop() {
     assert_eq!(value, overwrite_outer(&a, &offs, 4));
     for k in 0..20 {
         let read = (5..9).contains(&k) || (10..14).contains(&k) || (15..19).contains(&k);
-        assert_eq!(g[k], if read { 2.0 * (k as f64 + 1.0) } else { 0.0 }, "dA[{k}]");
+        assert_eq!(
+            g[k],
+            if read { 2.0 * (k as f64 + 1.0) } else { 0.0 },
+            "dA[{k}]"
+        );
     }
     let d = direction(20);
     jvp_agrees("overwrite", overwrite_outer_jvp(&a, &d, &offs, 4).1, &g, &d);
@@ -3733,7 +3888,9 @@ fn readwriteread_cube() {
 fn remat() {
     let num_reg = 10;
     let num_elem = 20;
-    let idx: Vec<usize> = (0..num_reg * num_elem).map(|k| (k % num_elem) % num_reg).collect();
+    let idx: Vec<usize> = (0..num_reg * num_elem)
+        .map(|k| (k % num_elem) % num_reg)
+        .collect();
     let delv: Vec<f64> = (0..num_reg).map(|i| i as f64).collect();
     let mut e = vec![0.0; num_reg];
     let mut d_delv = vec![0.0; num_reg];
@@ -3767,7 +3924,10 @@ fn remat_simple_and_remat2() {
     }
     let (v, g) = symmetry_function_atomic_grad(&[3.0, 5.0]);
     assert_eq!((v, g), (34.0, vec![6.0, 10.0]));
-    assert_eq!(symmetry_function_atomic_jvp(&[3.0, 5.0], &[1.0, 1.0]).1, 16.0);
+    assert_eq!(
+        symmetry_function_atomic_jvp(&[3.0, 5.0], &[1.0, 1.0]).1,
+        16.0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3776,7 +3936,9 @@ fn remat_simple_and_remat2() {
 
 #[test]
 fn rwrloop() {
-    let a: Vec<f64> = (0..100).map(|k| f64::from((k / 10) * 100 + k % 10)).collect();
+    let a: Vec<f64> = (0..100)
+        .map(|k| f64::from((k / 10) * 100 + k % 10))
+        .collect();
     let (_, g) = rwr_sum_grad(&a, 10);
     for k in 0..100 {
         assert_eq!(g[k], 2.0 * a[k]);
@@ -3796,9 +3958,24 @@ fn sumtil_breaks() {
     let (_, g) = sumtil2_grad(&v);
     assert_eq!(g, vec![2.0, 2.0, 2.0, 1.0, 0.0]);
     let d = direction(5);
-    jvp_agrees("sumtil", sumtil_jvp(&v, &d).1, &[4.0, 8.0, 12.0, 8.0, 0.0], &d);
-    jvp_agrees("sumtil2", sumtil2_jvp(&v, &d).1, &[2.0, 2.0, 2.0, 1.0, 0.0], &d);
-    assert_near("sumtil fd", &sumtil_grad(&v).1, &fd_gradient(sumtil, &v), FD);
+    jvp_agrees(
+        "sumtil",
+        sumtil_jvp(&v, &d).1,
+        &[4.0, 8.0, 12.0, 8.0, 0.0],
+        &d,
+    );
+    jvp_agrees(
+        "sumtil2",
+        sumtil2_jvp(&v, &d).1,
+        &[2.0, 2.0, 2.0, 1.0, 0.0],
+        &d,
+    );
+    assert_near(
+        "sumtil fd",
+        &sumtil_grad(&v).1,
+        &fd_gradient(sumtil, &v),
+        FD,
+    );
 }
 
 #[test]
@@ -3840,7 +4017,12 @@ fn taylorlog_sum() {
     assert!((g - 2.0).abs() < 1e-7);
     let (value, g) = taylorlog_grad(0.3, 5);
     assert_eq!(value, taylorlog(0.3, 5));
-    close("taylorlog 5", g, (0..5).map(|i| 0.3_f64.powi(i)).sum(), 1e-14);
+    close(
+        "taylorlog 5",
+        g,
+        (0..5).map(|i| 0.3_f64.powi(i)).sum(),
+        1e-14,
+    );
     assert_eq!(taylorlog_jvp(0.3, 2.0, 5).1, 2.0 * g);
 }
 
@@ -3849,9 +4031,17 @@ fn vecmax() {
     let v = [-1.0, 2.0, -0.2, 2.0, 1.0];
     let (value, g) = reduce_max_grad(&v);
     assert_eq!(value, 2.0);
-    assert_eq!(g, vec![0.0, 0.0, 0.0, 1.0, 0.0], "the ternary takes the later element at a tie");
+    assert_eq!(
+        g,
+        vec![0.0, 0.0, 0.0, 1.0, 0.0],
+        "the ternary takes the later element at a tie"
+    );
     let (_, g) = reduce_max_fold_grad(&v);
-    assert_eq!(g, vec![0.0, 1.0, 0.0, 0.0, 0.0], "f64::max follows its first argument at a tie");
+    assert_eq!(
+        g,
+        vec![0.0, 1.0, 0.0, 0.0, 0.0],
+        "f64::max follows its first argument at a tie"
+    );
     let (value, g) = reduce_max_mean_grad(&v);
     assert_eq!(value, 2.0);
     assert_eq!(g, vec![0.0, 0.5, 0.0, 0.5, 0.0]);
@@ -3891,8 +4081,16 @@ fn ode_integrators() {
 fn nested_predicate() {
     for fvec in [[1.0, 2.0, 3.0], [-5.0, 1.0, 0.0], [0.0, 0.0, 0.0]] {
         for fan in [false, true] {
-            assert_eq!(predicate_first_grad(&fvec, fan), (fvec[0], [1.0, 0.0, 0.0]), "first {fvec:?} {fan}");
-            assert_eq!(predicate_second_grad(&fvec, fan).1, [1.0, 1.0, 1.0], "second {fvec:?} {fan}");
+            assert_eq!(
+                predicate_first_grad(&fvec, fan),
+                (fvec[0], [1.0, 0.0, 0.0]),
+                "first {fvec:?} {fan}"
+            );
+            assert_eq!(
+                predicate_second_grad(&fvec, fan).1,
+                [1.0, 1.0, 1.0],
+                "second {fvec:?} {fan}"
+            );
             assert_eq!(predicate_first_jvp(&fvec, &[1.0, 1.0, 1.0], fan).1, 1.0);
             assert_eq!(predicate_second_jvp(&fvec, &[1.0, 1.0, 1.0], fan).1, 3.0);
         }
@@ -3908,7 +4106,12 @@ fn binops_and_activity() {
     let res = [0.0, 3.75, 8.888_888_888_888_89, 15.9375];
     for i in 1..5_i32 {
         let x = f64::from(i);
-        close("binops", binops_jvp(x, 1.0, x * x, 0.0).1, res[(i - 1) as usize], 1e-10);
+        close(
+            "binops",
+            binops_jvp(x, 1.0, x * x, 0.0).1,
+            res[(i - 1) as usize],
+            1e-10,
+        );
         let (_, d1, d2) = binops_grad(x, x * x);
         close("binops grad", d1, x * x - 1.0 / (x * x), 1e-14);
         assert_eq!(d2, x);
@@ -3924,12 +4127,27 @@ fn binops_and_activity() {
 fn div_range() {
     let y = 1e160;
     close("d/dx x/y, y=1e160", quotient_grad(2.0, y).1 * y, 1.0, 1e-12);
-    close("d/dy x/y, x=y=1e160", quotient_grad(y, y).2 * y, -1.0, 1e-12);
+    close(
+        "d/dy x/y, x=y=1e160",
+        quotient_grad(y, y).2 * y,
+        -1.0,
+        1e-12,
+    );
     close("jvp d/dx", quotient_jvp(2.0, 1.0, y, 0.0).1 * y, 1.0, 1e-12);
     close("jvp d/dy", quotient_jvp(y, 0.0, y, 1.0).1 * y, -1.0, 1e-12);
     let y = 1e-160;
-    close("d/dx x/y, y=1e-160", quotient_grad(2.0, y).1 * y, 1.0, 1e-12);
-    close("jvp d/dx y=1e-160", quotient_jvp(2.0, 1.0, y, 0.0).1 * y, 1.0, 1e-12);
+    close(
+        "d/dx x/y, y=1e-160",
+        quotient_grad(2.0, y).1 * y,
+        1.0,
+        1e-12,
+    );
+    close(
+        "jvp d/dx y=1e-160",
+        quotient_jvp(2.0, 1.0, y, 0.0).1 * y,
+        1.0,
+        1e-12,
+    );
     let y = 1e80;
     let (_, _, _, h) = quotient_hessian(1.0, y);
     close("d²/dy²", h[1][1] * (y * y) * y, 2.0, 1e-12);
@@ -3944,7 +4162,12 @@ fn fabs_signed_zero() {
     assert_eq!(abs_neg_square_grad(0.0).1, 0.0);
     assert_eq!(abs_neg_square_jvp(0.0, 1.0).1, 0.0);
     for x in [1.5, -1.5] {
-        close("|-x²|'' away from 0", abs_neg_square_hvp(x, 1.0).2, 2.0, 1e-14);
+        close(
+            "|-x²|'' away from 0",
+            abs_neg_square_hvp(x, 1.0).2,
+            2.0,
+            1e-14,
+        );
     }
     // SPEC: abs'(0) = 0, so the second derivative at 0 is 0 (Enzyme's test wants 2).
     assert_eq!(abs_neg_square_hvp(0.0, 1.0).2, 0.0);
@@ -3961,8 +4184,18 @@ fn rosenbrock_forward() {
     for i in 0..4 {
         let mut e = [0.0; 4];
         e[i] = 1.0;
-        close("rosenbrock2 fwd", rosenbrock2_jvp(&control, &e).1, results[i], 1e-12);
-        close("rosenbrock2 chunks fwd", rosenbrock2_chunks_jvp(&control, &e).1, results[i], 1e-12);
+        close(
+            "rosenbrock2 fwd",
+            rosenbrock2_jvp(&control, &e).1,
+            results[i],
+            1e-12,
+        );
+        close(
+            "rosenbrock2 chunks fwd",
+            rosenbrock2_chunks_jvp(&control, &e).1,
+            results[i],
+            1e-12,
+        );
     }
     let (_, g) = rosenbrock2_grad(&control);
     assert_near("rosenbrock2 grad", &g, &results, 1e-12);
@@ -3999,21 +4232,31 @@ fn nn_softmax_f32() {
     let labels = 3;
     let size = 8;
     let pixels: Vec<u8> = (0..size).map(|j| (37 * j % 256) as u8).collect();
-    let w: Vec<f32> = (0..labels * size).map(|k| ((k * 7 % 11) as f32 - 5.0) / 10.0).collect();
+    let w: Vec<f32> = (0..labels * size)
+        .map(|k| ((k * 7 % 11) as f32 - 5.0) / 10.0)
+        .collect();
     let b = vec![0.1_f32, -0.2, 0.05];
     for label in 0..labels {
         let (value, dw, db) = nn_loss_grad(&w, &b, &pixels, label);
         assert_eq!(value, nn_loss(&w, &b, &pixels, label));
         let xs: Vec<f64> = pixels.iter().map(|&p| f64::from(p) / 255.0).collect();
         let act: Vec<f64> = (0..labels)
-            .map(|i| f64::from(b[i]) + (0..size).map(|j| f64::from(w[i * size + j]) * xs[j]).sum::<f64>())
+            .map(|i| {
+                f64::from(b[i])
+                    + (0..size)
+                        .map(|j| f64::from(w[i * size + j]) * xs[j])
+                        .sum::<f64>()
+            })
             .collect();
         let z: f64 = act.iter().map(|a| a.exp()).sum();
         for i in 0..labels {
             let delta = act[i].exp() / z - if i == label { 1.0 } else { 0.0 };
             assert!((f64::from(db[i]) - delta).abs() < 1e-5, "db[{i}]");
             for j in 0..size {
-                assert!((f64::from(dw[i * size + j]) - delta * xs[j]).abs() < 1e-5, "dw[{i}][{j}]");
+                assert!(
+                    (f64::from(dw[i * size + j]) - delta * xs[j]).abs() < 1e-5,
+                    "dw[{i}][{j}]"
+                );
             }
         }
     }
@@ -4022,7 +4265,9 @@ fn nn_softmax_f32() {
 #[test]
 fn fft_roundtrip_and_parseval() {
     let n = 16;
-    let x: Vec<f64> = (0..n).map(|i| (0.3 * i as f64).sin() + 0.1 * i as f64).collect();
+    let x: Vec<f64> = (0..n)
+        .map(|i| (0.3 * i as f64).sin() + 0.1 * i as f64)
+        .collect();
     let w: Vec<f64> = (0..n).map(|i| 1.0 + 0.5 * (i as f64).cos()).collect();
     let (value, gx, gw) = fft_roundtrip_grad(&x, &w);
     assert_eq!(value, fft_roundtrip(&x, &w));
@@ -4046,7 +4291,9 @@ fn fft_roundtrip_and_parseval() {
         },
         &x,
     );
-    let want: Vec<f64> = (0..n).map(|j| (0..n).map(|i| w[i] * jac[i][j]).sum()).collect();
+    let want: Vec<f64> = (0..n)
+        .map(|j| (0..n).map(|i| w[i] * jac[i][j]).sum())
+        .collect();
     assert_near("fft vjp", &seed, &want, FD);
 }
 
@@ -4069,19 +4316,46 @@ fn blas_loops() {
     let a: Vec<f64> = (0..12).map(|k| (0.37 * f64::from(k)).cos()).collect();
     for trans in [false, true] {
         let (xs, ys): (Vec<f64>, Vec<f64>) = if trans {
-            ((0..3).map(|i| 0.2 * f64::from(i) - 0.1).collect(), (0..4).map(|i| 0.3 * f64::from(i)).collect())
+            (
+                (0..3).map(|i| 0.2 * f64::from(i) - 0.1).collect(),
+                (0..4).map(|i| 0.3 * f64::from(i)).collect(),
+            )
         } else {
-            ((0..4).map(|i| 0.2 * f64::from(i) - 0.1).collect(), (0..3).map(|i| 0.3 * f64::from(i)).collect())
+            (
+                (0..4).map(|i| 0.2 * f64::from(i) - 0.1).collect(),
+                (0..3).map(|i| 0.3 * f64::from(i)).collect(),
+            )
         };
         let p = [vec![1.3], a.clone(), xs.clone(), vec![0.7], ys.clone()].concat();
         let (na, nx) = (a.len(), xs.len());
-        let f = |q: &[f64]| gemv_loss(q[0], &q[1..=na], &q[1 + na..1 + na + nx], q[1 + na + nx], &q[2 + na + nx..], trans);
+        let f = |q: &[f64]| {
+            gemv_loss(
+                q[0],
+                &q[1..=na],
+                &q[1 + na..1 + na + nx],
+                q[1 + na + nx],
+                &q[2 + na + nx..],
+                trans,
+            )
+        };
         let (value, dal, da, dx, dbe, dy) = gemv_loss_grad(1.3, &a, &xs, 0.7, &ys, trans);
         assert_eq!(value, f(&p));
         let g = [vec![dal], da, dx, vec![dbe], dy].concat();
         assert_near(&format!("gemv trans={trans}"), &g, &fd_gradient(f, &p), FD);
         let d = direction(p.len());
-        let (_, t) = gemv_loss_jvp(1.3, d[0], &a, &d[1..=na], &xs, &d[1 + na..1 + na + nx], 0.7, d[1 + na + nx], &ys, &d[2 + na + nx..], trans);
+        let (_, t) = gemv_loss_jvp(
+            1.3,
+            d[0],
+            &a,
+            &d[1..=na],
+            &xs,
+            &d[1 + na..1 + na + nx],
+            0.7,
+            d[1 + na + nx],
+            &ys,
+            &d[2 + na + nx..],
+            trans,
+        );
         jvp_agrees("gemv", t, &g, &d);
     }
     let (m, k) = (3, 2);
@@ -4121,7 +4395,10 @@ fn rustc_window() {
     assert_eq!(dx2, [4804.0, 35208.0, -3600.0]);
     assert_eq!(da2[..], jac[1][3..]);
     let p = [x.to_vec(), args.to_vec()].concat();
-    let want = fd_jacobian(|q| window_pair(&q[..3].try_into().unwrap(), &q[3..].try_into().unwrap()).to_vec(), &p);
+    let want = fd_jacobian(
+        |q| window_pair(&q[..3].try_into().unwrap(), &q[3..].try_into().unwrap()).to_vec(),
+        &p,
+    );
     assert_near("window fd", &flat(&jac), &want.concat(), FD);
     let mut y3 = [0.0; 2];
     let mut t3 = [0.0; 2];
@@ -4172,17 +4449,50 @@ fn rustc_codegen_tests() {
     let p = OptProblem { a: 1.0, b: 2.0 };
     let (value, dp, dx) = p.objective_grad(&[2.0]);
     assert_eq!(value, p.objective(&[2.0]));
-    assert_eq!(dp, OptProblem { a: 1.0, b: 2f64.sqrt() });
+    assert_eq!(
+        dp,
+        OptProblem {
+            a: 1.0,
+            b: 2f64.sqrt()
+        }
+    );
     close("impl dx", dx[0], 2.0 / (2.0 * 2f64.sqrt()), 1e-15);
     // abi_handling.rs
     assert_eq!(abi_f1_grad(&[2.0, 3.0]), (5.0, [1.0, 1.0]));
     assert_eq!(abi_f1_jvp(&[2.0, 3.0], &[1.0, 0.0]), (5.0, 1.0));
-    assert_eq!(abi_f5_grad(Input { x: 2.0, y: 3.0 }), (5.0, Input { x: 1.0, y: 1.0 }));
-    let n = NestedInput { x: 2.0, y: Wrapper { z: 3.0 } };
-    assert_eq!(abi_f6_grad(n), (11.0, NestedInput { x: 1.0, y: Wrapper { z: 6.0 } }));
-    assert_eq!(abi_f6_jvp(n, NestedInput { x: 2.0, y: Wrapper { z: 4.0 } }), (11.0, 26.0));
+    assert_eq!(
+        abi_f5_grad(Input { x: 2.0, y: 3.0 }),
+        (5.0, Input { x: 1.0, y: 1.0 })
+    );
+    let n = NestedInput {
+        x: 2.0,
+        y: Wrapper { z: 3.0 },
+    };
+    assert_eq!(
+        abi_f6_grad(n),
+        (
+            11.0,
+            NestedInput {
+                x: 1.0,
+                y: Wrapper { z: 6.0 }
+            }
+        )
+    );
+    assert_eq!(
+        abi_f6_jvp(
+            n,
+            NestedInput {
+                x: 2.0,
+                y: Wrapper { z: 4.0 }
+            }
+        ),
+        (11.0, 26.0)
+    );
     // struct.rs
-    assert_eq!(struct_callee_grad(&MyStruct { f: 7.0 }), (49.0, MyStruct { f: 14.0 }));
+    assert_eq!(
+        struct_callee_grad(&MyStruct { f: 7.0 }),
+        (49.0, MyStruct { f: 14.0 })
+    );
     // generic.rs
     assert_eq!(generic_square_grad(3.0_f32), (9.0, 6.0));
     assert_eq!(generic_square_grad(3.0_f64), (9.0, 6.0));
@@ -4204,7 +4514,11 @@ fn complex_abs() {
     close("|c|²", v, 25.0, 1e-15);
     close("d re", g[0], 6.0, 1e-14);
     close("d im", g[1], 8.0, 1e-14);
-    assert_eq!(complex_abs_squared_grad([0.0, 0.0]).1, [0.0, 0.0], "hypot at the origin");
+    assert_eq!(
+        complex_abs_squared_grad([0.0, 0.0]).1,
+        [0.0, 0.0],
+        "hypot at the origin"
+    );
     assert_eq!(complex_abs_squared_jvp([0.0, 0.0], [1.0, 1.0]).1, 0.0);
     let (_, _, h) = complex_abs_squared_hessian([3.0, 4.0]);
     assert_near("|c|² hessian", &flat(&h), &[2.0, 0.0, 0.0, 2.0], 1e-12);
@@ -4221,7 +4535,11 @@ fn omp2() {
     omp_square_vjp_into(&mut a, &mut d_a, m);
     assert_eq!(d_a[0], 0.0);
     for i in 1..n {
-        assert_eq!(d_a[i], if i < m { 1.0 } else { 2.0 * (i as f32 + 1.0) }, "d_a[{i}]");
+        assert_eq!(
+            d_a[i],
+            if i < m { 1.0 } else { 2.0 * (i as f32 + 1.0) },
+            "d_a[{i}]"
+        );
     }
 }
 
@@ -4280,8 +4598,18 @@ fn idiomatic_versions() {
         assert!((f64::from(gf[i]) - g1[i]).abs() < 1e-6);
     }
     for n in [1, 5, 40] {
-        close("taylorlog iter", taylorlog_iter_grad(0.3, n).1, taylorlog_grad(0.3, n).1, 1e-14);
-        close("taylorlog iter jvp", taylorlog_iter_jvp(0.3, 1.0, n).1, taylorlog_grad(0.3, n).1, 1e-14);
+        close(
+            "taylorlog iter",
+            taylorlog_iter_grad(0.3, n).1,
+            taylorlog_grad(0.3, n).1,
+            1e-14,
+        );
+        close(
+            "taylorlog iter jvp",
+            taylorlog_iter_jvp(0.3, 1.0, n).1,
+            taylorlog_grad(0.3, n).1,
+            1e-14,
+        );
     }
     let v = [1.0, 2.0, 3.0, 4.0, 5.0];
     assert_eq!(cachefwd_iter_grad(&v).1, cachefwd_sumtil_grad(&v).1);
@@ -4293,42 +4621,99 @@ fn idiomatic_versions() {
     assert_near("alldiv fold", &g, &g0, 1e-14);
     close("alldiv fold dstart", ds, ds0, 1e-14);
     let x = 1.23;
-    close("my_sin_match", my_sin_match_grad(x).1, my_sin_grad(x).1, 1e-14);
-    close("my_sin_match hvp", my_sin_match_hvp(x, 1.0).2, my_sin_hvp(x, 1.0).2, 1e-13);
-    close("my_sin_match jvp", my_sin_match_jvp(x, 1.0).1, my_sin_grad(x).1, 1e-14);
+    close(
+        "my_sin_match",
+        my_sin_match_grad(x).1,
+        my_sin_grad(x).1,
+        1e-14,
+    );
+    close(
+        "my_sin_match hvp",
+        my_sin_match_hvp(x, 1.0).2,
+        my_sin_hvp(x, 1.0).2,
+        1e-13,
+    );
+    close(
+        "my_sin_match jvp",
+        my_sin_match_jvp(x, 1.0).1,
+        my_sin_grad(x).1,
+        1e-14,
+    );
 }
 
 #[test]
 fn hll_match_and_entropy_of_eos() {
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     for q in &EULER_PRIMITIVES {
         for n in &EULER_NORMALS {
             let u = euler_from_primitive(q, &eos);
-            let ur = euler_from_primitive(&[q[0] * 1.1, q[1] * 0.9, q[2] + 3.0, q[3], q[4] * 1.2], &eos);
+            let ur = euler_from_primitive(
+                &[q[0] * 1.1, q[1] * 0.9, q[2] + 3.0, q[3], q[4] * 1.2],
+                &eos,
+            );
             let (f1, j1) = hll_flux_jacobian(&u, &ur, n, &eos);
             let (f2, j2) = hll_flux_match_jacobian(&u, &ur, n, &eos);
             assert!(frechet(&f2, &f1) < 1e-15);
-            assert!(frechet(&flat(&j2), &flat(&j1)) < 1e-13, "hll match jacobian");
+            assert!(
+                frechet(&flat(&j2), &flat(&j1)) < 1e-13,
+                "hll match jacobian"
+            );
         }
     }
-    let eos = EulerEos { gamma: 1.4, p_inf: 2000.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 2000.0,
+    };
     let u = euler_from_primitive(&EULER_PRIMITIVES[0], &eos);
     let (v, deos, du) = eos.entropy_grad(&u);
-    close("entropy method value", v, mathematical_entropy(&u, &eos), 1e-14);
+    close(
+        "entropy method value",
+        v,
+        mathematical_entropy(&u, &eos),
+        1e-14,
+    );
     assert!(frechet(&du, &mathematical_entropy_grad(&u, &eos).1) < 1e-13);
     let p = [eos.gamma, eos.p_inf];
-    let want = fd_gradient(|q| EulerEos { gamma: q[0], p_inf: q[1] }.entropy(&u), &p);
+    let want = fd_gradient(
+        |q| {
+            EulerEos {
+                gamma: q[0],
+                p_inf: q[1],
+            }
+            .entropy(&u)
+        },
+        &p,
+    );
     assert_near("d entropy / d eos", &[deos.gamma, deos.p_inf], &want, FD);
     let (v2, du2, deos2) = entropy_of_grad(&u, &eos);
     close("entropy_of value", v2, v, 1e-14);
     assert_near("entropy_of du", &du2, &du, 1e-13);
-    assert_near("entropy_of deos", &[deos2.gamma, deos2.p_inf], &[deos.gamma, deos.p_inf], 1e-13);
-    let tangent = EulerEos { gamma: 0.5, p_inf: -1.0 };
+    assert_near(
+        "entropy_of deos",
+        &[deos2.gamma, deos2.p_inf],
+        &[deos.gamma, deos.p_inf],
+        1e-13,
+    );
+    let tangent = EulerEos {
+        gamma: 0.5,
+        p_inf: -1.0,
+    };
     let (_, t) = eos.entropy_jvp(&tangent, &u, &[0.0; 5]);
-    close("entropy method jvp", t, 0.5 * deos.gamma - deos.p_inf, 1e-12);
+    close(
+        "entropy method jvp",
+        t,
+        0.5 * deos.gamma - deos.p_inf,
+        1e-12,
+    );
     let (_, _, _, hv_eos, hv_u) = eos.entropy_hvp(&tangent, &u, &[0.0; 5]);
     let grad = |q: &[f64]| {
-        let e = EulerEos { gamma: q[0], p_inf: q[1] };
+        let e = EulerEos {
+            gamma: q[0],
+            p_inf: q[1],
+        };
         let (_, d, du) = e.entropy_grad(&q[2..].try_into().unwrap());
         [vec![d.gamma, d.p_inf], du.to_vec()].concat()
     };
@@ -4346,18 +4731,36 @@ fn generic_ports() {
     let (vf, d1f, _) = binops_generic_grad(2.0_f32, 4.0);
     assert_eq!((vf, d1f), (8.5, 3.75));
     let (_, _, _, h) = binops_generic_hessian(2.0_f64, 4.0);
-    assert_near("binops generic hessian", &flat(&h), &[2.0 / 8.0, 1.0, 1.0, 0.0], 1e-14);
+    assert_near(
+        "binops generic hessian",
+        &flat(&h),
+        &[2.0 / 8.0, 1.0, 1.0, 0.0],
+        1e-14,
+    );
     let control = [1.5, 2.5, 3.5, 4.5];
-    assert_eq!(rosenbrock2_generic_grad(&control).1, rosenbrock2_grad(&control).1);
+    assert_eq!(
+        rosenbrock2_generic_grad(&control).1,
+        rosenbrock2_grad(&control).1
+    );
     let (_, _, h) = rosenbrock2_generic_hessian(&control);
-    assert_near("rosenbrock generic hessian", &h, &rosenbrock2_hessian(&control).2, 1e-14);
+    assert_near(
+        "rosenbrock generic hessian",
+        &h,
+        &rosenbrock2_hessian(&control).2,
+        1e-14,
+    );
     let cf = [1.5_f32, 2.5, 3.5, 4.5];
     let (_, gf) = rosenbrock2_generic_grad(&cf);
     assert_eq!(gf, vec![-149.0, 50.0, 10855.0, -1550.0]);
     let mut dx = vec![0.0; 4];
     let mut hv = vec![0.0; 4];
     let _ = rosenbrock2_hvp_into(&control, &[1.0, 0.0, 0.0, 0.0], &mut dx, &mut hv);
-    assert_near("rosenbrock hvp_into", &hv, &rosenbrock2_hessian(&control).2[..4], 1e-14);
+    assert_near(
+        "rosenbrock hvp_into",
+        &hv,
+        &rosenbrock2_hessian(&control).2[..4],
+        1e-14,
+    );
 }
 
 #[test]
@@ -4367,7 +4770,12 @@ fn heron_and_while() {
         close("heron", t, f64::sqrt(a), 1e-15);
         close("heron'", g, 0.5 / a.sqrt(), 1e-12);
         close("heron jvp", heron_sqrt_jvp(a, 1.0).1, g, 1e-12);
-        close("heron''", heron_sqrt_hvp(a, 1.0).2, -0.25 * a.powf(-1.5), 1e-9);
+        close(
+            "heron''",
+            heron_sqrt_hvp(a, 1.0).2,
+            -0.25 * a.powf(-1.5),
+            1e-9,
+        );
     }
     let u0 = [1.0, 1.1, 1.2, 1.3];
     for limit in [0.5, 1.2, 2.0, 8.0] {
@@ -4377,7 +4785,10 @@ fn heron_and_while() {
         assert_near(&format!("grow_while {limit}"), &g, &fd_gradient(f, &u0), FD);
     }
     let (v, g) = integrate_image_helper_grad(200.0);
-    let (v0, g0) = (integrate_image(200.0, &mut [1.0; 10]), 554_280.0 / 0.8_f64.powi(9));
+    let (v0, g0) = (
+        integrate_image(200.0, &mut [1.0; 10]),
+        554_280.0 / 0.8_f64.powi(9),
+    );
     assert_eq!(v, v0);
     close("headerremat helper", g, g0, 1e-13);
 }
@@ -4407,7 +4818,10 @@ fn window_slices() {
 
 #[test]
 fn tuple_outputs() {
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     for q in &EULER_PRIMITIVES {
         let u = euler_from_primitive(q, &eos);
         let (rho, vel, p) = euler_primitives(&u, 1.4);
@@ -4415,11 +4829,22 @@ fn tuple_outputs() {
         close("p", p, q[4], 1e-9);
         assert!(frechet(&vel, &q[1..4]) < 1e-14);
         let (v, g) = entropy_via_primitives_grad(&u, 1.4);
-        close("entropy via primitives", v, mathematical_entropy(&u, &eos), 1e-13);
-        assert!(frechet(&g, &entropy_variables(&u, &eos)) < 1e-13, "gradient");
+        close(
+            "entropy via primitives",
+            v,
+            mathematical_entropy(&u, &eos),
+            1e-13,
+        );
+        assert!(
+            frechet(&g, &entropy_variables(&u, &eos)) < 1e-13,
+            "gradient"
+        );
         let (_, _, h) = entropy_via_primitives_hessian(&u, 1.4);
         let (_, _, h0) = mathematical_entropy_hessian(&u, &eos);
-        assert!(frechet(&flat(&h), &flat(&h0)) < 1e-12, "hessian via tuple outputs");
+        assert!(
+            frechet(&flat(&h), &flat(&h0)) < 1e-12,
+            "hessian via tuple outputs"
+        );
         for n in &EULER_NORMALS {
             let (f, j) = euler_flux_primitive_jacobian(&u, n, 1.4);
             let (f0, j0) = euler_flux_jacobian(&u, n, &eos);
@@ -4452,7 +4877,10 @@ fn complex_argument() {
     close("d/dim arg", g[1], 3.0 / 25.0, 1e-14);
     let (v, g) = complex_arg_grad([0.0, 0.0]);
     assert_eq!(v, 0.0);
-    assert!(!g[0].is_nan() && !g[1].is_nan(), "atan2 at the origin: value 0, gradient {g:?}");
+    assert!(
+        !g[0].is_nan() && !g[1].is_nan(),
+        "atan2 at the origin: value 0, gradient {g:?}"
+    );
     let (_, t) = complex_arg_jvp([0.0, 0.0], [1.0, 1.0]);
     assert!(!t.is_nan(), "atan2 jvp at the origin: {t}");
 }
@@ -4466,7 +4894,12 @@ fn subslice_helpers() {
     assert_eq!(value, forward_sub_loss(&l, &b));
     let p = [l.clone(), b.clone()].concat();
     let f = |q: &[f64]| forward_sub_loss(&q[..9], &q[9..]);
-    assert_near("forward_sub_loss", &[dl.clone(), db.clone()].concat(), &fd_gradient(f, &p), FD);
+    assert_near(
+        "forward_sub_loss",
+        &[dl.clone(), db.clone()].concat(),
+        &fd_gradient(f, &p),
+        FD,
+    );
     let d = direction(21);
     let (_, t) = forward_sub_loss_jvp(&l, &d[..9], &b, &d[9..]);
     jvp_agrees("forward_sub_loss", t, &[dl, db].concat(), &d);
@@ -4484,7 +4917,10 @@ fn destructured_machine() {
         let (y, j) = goto_destructured_jacobian(p);
         let (yw, jw) = machine_closed(p, false);
         assert!(frechet(&y, &yw) < 1e-14);
-        assert!(frechet(&flat(&j), &flat(&jw)) < 1e-13, "goto destructured {j:?} vs {jw:?}");
+        assert!(
+            frechet(&flat(&j), &flat(&jw)) < 1e-13,
+            "goto destructured {j:?} vs {jw:?}"
+        );
         let (_, t) = goto_destructured_jvp(p, [0.0, 1.0]);
         close("destructured jvp", t[0], jw[0][1], 1e-12);
     }
@@ -4496,9 +4932,19 @@ fn generic_impl_decay() {
     for t in [0.1, 1.0, 3.7] {
         let (v, g) = m.integrate_grad(t, 3);
         assert_eq!(v, m.integrate(t, 3));
-        close("decay generic", g, -1.2 * (1.0 - 1.2 * t / 3.0).powi(2), 1e-13);
+        close(
+            "decay generic",
+            g,
+            -1.2 * (1.0 - 1.2 * t / 3.0).powi(2),
+            1e-13,
+        );
         let (_, _, h) = m.integrate_hvp(t, 1.0, 3);
-        close("decay generic second", h, 2.0 * 1.2 * 1.2 / 3.0 * (1.0 - 1.2 * t / 3.0), 1e-12);
+        close(
+            "decay generic second",
+            h,
+            2.0 * 1.2 * 1.2 / 3.0 * (1.0 - 1.2 * t / 3.0),
+            1e-12,
+        );
     }
     let mf = Decay { a: 1.2_f32 };
     let (_, g) = mf.integrate_grad(1.0_f32, 3);
@@ -4515,13 +4961,19 @@ fn softmax_f32_second_order() {
         let p: Vec<f64> = act.iter().map(|&a| f64::from(a).exp() / z).collect();
         for i in 0..4 {
             let want = p[i] - if i == label { 1.0 } else { 0.0 };
-            assert!((f64::from(g[i]) - want).abs() < 1e-6, "f32 softmax grad {i}");
+            assert!(
+                (f64::from(g[i]) - want).abs() < 1e-6,
+                "f32 softmax grad {i}"
+            );
         }
         let (_, _, h) = softmax_xent_f32_hessian(&act, label);
         for r in 0..4 {
             for c in 0..4 {
                 let want = if r == c { p[r] } else { 0.0 } - p[r] * p[c];
-                assert!((f64::from(h[r * 4 + c]) - want).abs() < 1e-6, "f32 hessian {r} {c}");
+                assert!(
+                    (f64::from(h[r * 4 + c]) - want).abs() < 1e-6,
+                    "f32 hessian {r} {c}"
+                );
             }
         }
     }
@@ -4539,9 +4991,23 @@ fn linear_struct_wrt_self() {
         let (v, d) = lin.loss_grad(&x, label);
         assert_eq!(v, lin.loss(&x, label));
         let flatp = [lin.w.clone(), lin.b.clone()].concat();
-        let f = |q: &[f64]| Linear { w: q[..12].to_vec(), b: q[12..].to_vec() }.loss(&x, label);
-        assert_near("linear wrt(self)", &[d.w.clone(), d.b.clone()].concat(), &fd_gradient(f, &flatp), FD);
-        let tangent = Linear { w: vec![0.0; 12], b: vec![1.0, 0.0, 0.0] };
+        let f = |q: &[f64]| {
+            Linear {
+                w: q[..12].to_vec(),
+                b: q[12..].to_vec(),
+            }
+            .loss(&x, label)
+        };
+        assert_near(
+            "linear wrt(self)",
+            &[d.w.clone(), d.b.clone()].concat(),
+            &fd_gradient(f, &flatp),
+            FD,
+        );
+        let tangent = Linear {
+            w: vec![0.0; 12],
+            b: vec![1.0, 0.0, 0.0],
+        };
         let (_, t) = lin.loss_jvp(&tangent, &x, label);
         close("linear jvp", t, d.b[0], 1e-13);
     }
@@ -4577,14 +5043,24 @@ fn closures_strides_rows() {
     assert_near("rows hessian", &h, &want.concat(), 1e-6);
     let dir = direction(12);
     let (_, _, hv) = logsumexp_rows_hvp(&xr, &dir, 4);
-    let want: Vec<f64> = (0..12).map(|r| (0..12).map(|c| h[r * 12 + c] * dir[c]).sum()).collect();
+    let want: Vec<f64> = (0..12)
+        .map(|r| (0..12).map(|c| h[r * 12 + c] * dir[c]).sum())
+        .collect();
     assert_near("rows hvp", &hv, &want, 1e-12);
     let xm = [1.0, 5.0, 3.0, 2.0, 4.0, 3.0];
     let (v, g) = column_max_sum_grad(&xm, 3);
     assert_eq!(v, 2.0 + 5.0 + 3.0);
-    assert_eq!(g, vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0], "ties follow the first argument");
+    assert_eq!(
+        g,
+        vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        "ties follow the first argument"
+    );
     let (_, g) = column_max_sum_grad(&[2.0, 1.0, 1.0, 7.0], 2);
-    assert_eq!(g, vec![1.0, 0.0, 0.0, 1.0], "x[0] seeds every column: {g:?}");
+    assert_eq!(
+        g,
+        vec![1.0, 0.0, 0.0, 1.0],
+        "x[0] seeds every column: {g:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -4643,9 +5119,19 @@ fn hand_setup() -> (Vec<i32>, HandModel, Vec<usize>, Vec<f64>) {
         }
     }
     let correspondences = vec![0, 2, 4, 1];
-    let points: Vec<f64> = (0..12).map(|k| 0.5 * (0.9 * k as f64).cos() + 0.2 * k as f64).collect();
-    let model = HandModel { base_relatives, inverse_base_absolutes, base_positions, weights, points };
-    let theta: Vec<f64> = (0..15).map(|k| 0.1 + 0.15 * (1.3 * k as f64).sin()).collect();
+    let points: Vec<f64> = (0..12)
+        .map(|k| 0.5 * (0.9 * k as f64).cos() + 0.2 * k as f64)
+        .collect();
+    let model = HandModel {
+        base_relatives,
+        inverse_base_absolutes,
+        base_positions,
+        weights,
+        points,
+    };
+    let theta: Vec<f64> = (0..15)
+        .map(|k| 0.1 + 0.15 * (1.3 * k as f64).sin())
+        .collect();
     (parents, model, correspondences, theta)
 }
 
@@ -4673,7 +5159,15 @@ fn hand_tracking() {
         let mut seed = vec![0.0; 12];
         seed[r] = 1.0;
         let mut dtheta = vec![0.0; 15];
-        hand_objective_vjp_into(&theta, &mut dtheta, &parents, &model, &corr, &mut err, &mut seed);
+        hand_objective_vjp_into(
+            &theta,
+            &mut dtheta,
+            &parents,
+            &model,
+            &corr,
+            &mut err,
+            &mut seed,
+        );
         assert_near(&format!("hand row {r}"), &dtheta, &jac[r], FD);
     }
     let mut err = vec![0.0; 12];
@@ -4710,7 +5204,9 @@ fn hand_tracking() {
 
 #[test]
 fn weno_on_a_grid() {
-    let u: Vec<f64> = (0..20).map(|i| (0.45 * i as f64).sin() + 0.05 * i as f64).collect();
+    let u: Vec<f64> = (0..20)
+        .map(|i| (0.45 * i as f64).sin() + 0.05 * i as f64)
+        .collect();
     let (v, g) = weno_residual_grad(&u);
     assert_eq!(v, weno_residual(&u));
     assert_near("weno residual", &g, &fd_gradient(weno_residual, &u), FD);
@@ -4738,7 +5234,8 @@ fn spd(n: usize) -> Vec<f64> {
     let mut a = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            a[i * n + j] = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum::<f64>() + if i == j { 0.5 } else { 0.0 };
+            a[i * n + j] = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum::<f64>()
+                + if i == j { 0.5 } else { 0.0 };
         }
     }
     a
@@ -4781,7 +5278,11 @@ fn in_place_factorisations() {
     let mut want = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            want[i * n + j] = if i == j { inv[i * n + i] } else { 2.0 * inv[i * n + j] };
+            want[i * n + j] = if i == j {
+                inv[i * n + i]
+            } else {
+                2.0 * inv[i * n + j]
+            };
         }
     }
     assert_near("cholesky logdet", &g, &want, 1e-10);
@@ -4789,12 +5290,21 @@ fn in_place_factorisations() {
     let d = direction(n * n);
     jvp_agrees("cholesky", cholesky_logdet_jvp(&a, &d).1, &g, &d);
     let (_, _, hv) = cholesky_logdet_hvp(&a, &d);
-    assert_near("cholesky hvp", &hv, &fd_directional(|q| cholesky_logdet_grad(q).1, &a, &d), 1e-6);
+    assert_near(
+        "cholesky hvp",
+        &hv,
+        &fd_directional(|q| cholesky_logdet_grad(q).1, &a, &d),
+        1e-6,
+    );
     // Triangular solve.
     let mut l = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            l[i * n + j] = if i == j { 2.0 + 0.1 * i as f64 } else { 0.3 * (i + j) as f64 - 0.5 };
+            l[i * n + j] = if i == j {
+                2.0 + 0.1 * i as f64
+            } else {
+                0.3 * (i + j) as f64 - 0.5
+            };
         }
     }
     let b: Vec<f64> = (0..n).map(|i| 1.0 - 0.4 * i as f64).collect();
@@ -4802,14 +5312,28 @@ fn in_place_factorisations() {
     assert_eq!(v, trsv_sum(&l, &b));
     let p = [l.clone(), b.clone()].concat();
     let f = |q: &[f64]| trsv_sum(&q[..16], &q[16..]);
-    assert_near("trsv", &[dl.clone(), db.clone()].concat(), &fd_gradient(f, &p), FD);
+    assert_near(
+        "trsv",
+        &[dl.clone(), db.clone()].concat(),
+        &fd_gradient(f, &p),
+        FD,
+    );
     let d = direction(20);
-    jvp_agrees("trsv", trsv_sum_jvp(&l, &d[..16], &b, &d[16..]).1, &[dl, db].concat(), &d);
+    jvp_agrees(
+        "trsv",
+        trsv_sum_jvp(&l, &d[..16], &b, &d[16..]).1,
+        &[dl, db].concat(),
+        &d,
+    );
     // Gauss–Seidel on a diagonally dominant system.
     let mut am = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            am[i * n + j] = if i == j { 4.0 + i as f64 } else { 0.3 * ((i * 3 + j) as f64).sin() };
+            am[i * n + j] = if i == j {
+                4.0 + i as f64
+            } else {
+                0.3 * ((i * 3 + j) as f64).sin()
+            };
         }
     }
     let (v, da, db) = gauss_seidel_grad(&am, &b);
@@ -4821,15 +5345,27 @@ fn in_place_factorisations() {
 
 #[test]
 fn partial_writes_into_buffers() {
-    let x = [0.5, -1.0, 2.0, -0.3, 1.5, 0.7, -2.0, 0.4, -0.1, 0.9, 1.1, -0.6];
+    let x = [
+        0.5, -1.0, 2.0, -0.3, 1.5, 0.7, -2.0, 0.4, -0.1, 0.9, 1.1, -0.6,
+    ];
     let (v, g) = held_signal_grad(&x, 3);
     assert_eq!(v, held_signal(&x, 3));
-    assert_near("held signal", &g, &fd_gradient(|q| held_signal(q, 3), &x), FD);
+    assert_near(
+        "held signal",
+        &g,
+        &fd_gradient(|q| held_signal(q, 3), &x),
+        FD,
+    );
     let d = direction(12);
     jvp_agrees("held signal", held_signal_jvp(&x, &d, 3).1, &g, &d);
     let (v, g) = copied_signal_grad(&x, 3);
     assert_eq!(v, copied_signal(&x, 3));
-    assert_near("copied signal", &g, &fd_gradient(|q| copied_signal(q, 3), &x), FD);
+    assert_near(
+        "copied signal",
+        &g,
+        &fd_gradient(|q| copied_signal(q, 3), &x),
+        FD,
+    );
     jvp_agrees("copied signal", copied_signal_jvp(&x, &d, 3).1, &g, &d);
     // The helpers' own VJPs: the seed of an element they do not write passes through.
     let mut out = [7.0, 7.0, 7.0];
@@ -4855,13 +5391,23 @@ fn carried_outputs_jacobians() {
     assert_eq!(r, prefix_sums(x));
     for i in 0..4 {
         for c in 0..4 {
-            assert_eq!(j[i][c], if c <= i { 2.0 * x[c] } else { 0.0 }, "prefix J[{i}][{c}]");
+            assert_eq!(
+                j[i][c],
+                if c <= i { 2.0 * x[c] } else { 0.0 },
+                "prefix J[{i}][{c}]"
+            );
         }
     }
     let (_, j) = square_differences_jacobian(x);
     for i in 0..4 {
         for c in 0..4 {
-            let want = if c == i { 2.0 * x[c] } else if i > 0 && c == i - 1 { -2.0 * x[c] } else { 0.0 };
+            let want = if c == i {
+                2.0 * x[c]
+            } else if i > 0 && c == i - 1 {
+                -2.0 * x[c]
+            } else {
+                0.0
+            };
             assert_eq!(j[i][c], want, "differences J[{i}][{c}]");
         }
     }
@@ -4880,7 +5426,10 @@ fn sibling_wrappers() {
     let mut buf = vec![1.0; 4];
     let _ = norm_squared_grad_into(&x, &mut buf);
     assert_eq!(buf, x.iter().map(|v| 1.0 + 2.0 * v).collect::<Vec<_>>());
-    assert_eq!(norm_squared_jvp(&x, &[1.0; 4]).1, 2.0 * x.iter().sum::<f64>());
+    assert_eq!(
+        norm_squared_jvp(&x, &[1.0; 4]).1,
+        2.0 * x.iter().sum::<f64>()
+    );
     let (v, g) = halves_dot_grad(&x);
     assert_eq!(v, 0.5 * 2.0 - 0.3);
     assert_eq!(g, vec![2.0, 0.3, 0.5, -1.0]);
@@ -4889,12 +5438,19 @@ fn sibling_wrappers() {
 #[test]
 fn moments_jacobian_strategies() {
     for n in [2, 3, 10] {
-        let x: Vec<f64> = (0..n).map(|i| (1.3 * i as f64).sin() + 0.1 * (i * i) as f64).collect();
+        let x: Vec<f64> = (0..n)
+            .map(|i| (1.3 * i as f64).sin() + 0.1 * (i * i) as f64)
+            .collect();
         let (m, jac) = moments_jacobian(&x);
         assert_eq!(m, moments(&x));
         let want = fd_jacobian(|q| moments(q).to_vec(), &x);
         for r in 0..3 {
-            assert_near(&format!("moments n={n} row {r}"), &jac[r * n..(r + 1) * n], &want[r], FD);
+            assert_near(
+                &format!("moments n={n} row {r}"),
+                &jac[r * n..(r + 1) * n],
+                &want[r],
+                FD,
+            );
         }
         let mut buf = vec![0.0; 3 * n];
         let _ = moments_jacobian_into(&x, &mut buf);
@@ -4907,12 +5463,22 @@ fn horner_rule() {
     let c = [1.0, -2.0, 0.5, 3.0];
     let x = 0.7;
     let (v, dc, dx) = horner_grad(&c, x);
-    close("horner value", v, 1.0 - 2.0 * x + 0.5 * x * x + 3.0 * x * x * x, 1e-15);
+    close(
+        "horner value",
+        v,
+        1.0 - 2.0 * x + 0.5 * x * x + 3.0 * x * x * x,
+        1e-15,
+    );
     assert_near("horner dc", &dc, &[1.0, x, x * x, x * x * x], 1e-15);
     close("horner dx", dx, -2.0 + x + 9.0 * x * x, 1e-14);
     let (_, _, _, hc, hx) = horner_hvp(&c, &[0.0; 4], x, 1.0);
     close("horner d²/dx²", hx, 1.0 + 18.0 * x, 1e-14);
-    assert_near("horner d²/dxdc", &hc, &[0.0, 1.0, 2.0 * x, 3.0 * x * x], 1e-14);
+    assert_near(
+        "horner d²/dxdc",
+        &hc,
+        &[0.0, 1.0, 2.0 * x, 3.0 * x * x],
+        1e-14,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -4920,7 +5486,14 @@ fn horner_rule() {
 // ---------------------------------------------------------------------------------------------
 
 #[track_caller]
-fn hv_check(what: &str, hv: &[f64], grad: impl Fn(&[f64]) -> Vec<f64>, p: &[f64], v: &[f64], tol: f64) {
+fn hv_check(
+    what: &str,
+    hv: &[f64],
+    grad: impl Fn(&[f64]) -> Vec<f64>,
+    p: &[f64],
+    v: &[f64],
+    tol: f64,
+) {
     let want = fd_directional(grad, p, v);
     assert_near(what, hv, &want, tol);
 }
@@ -4933,12 +5506,30 @@ fn second_order_programs() {
         let (val, g, hv) = heat_loss_hvp(&u0, &v8, n);
         assert_eq!(val, heat_loss(&u0, n));
         assert_eq!(g, heat_loss_grad(&u0, n).1);
-        hv_check(&format!("heat hvp n={n}"), &hv, |q| heat_loss_grad(q, n).1, &u0, &v8, 1e-6);
+        hv_check(
+            &format!("heat hvp n={n}"),
+            &hv,
+            |q| heat_loss_grad(q, n).1,
+            &u0,
+            &v8,
+            1e-6,
+        );
     }
     let p = [0.3, 0.5, 0.7, 0.9];
     let v4: [f64; 4] = direction(4).try_into().unwrap();
     let (_, _, hv) = fixed_point_loss_hvp(&p, &v4, 1e-15);
-    hv_check("fixed point hvp", &hv, |q| fixed_point_loss_grad(&q.try_into().unwrap(), 1e-15).1.to_vec(), &p, &v4, 1e-5);
+    hv_check(
+        "fixed point hvp",
+        &hv,
+        |q| {
+            fixed_point_loss_grad(&q.try_into().unwrap(), 1e-15)
+                .1
+                .to_vec()
+        },
+        &p,
+        &v4,
+        1e-5,
+    );
     let y = [0.767, 0.233];
     for t_ref in [300.0, 3000.0] {
         let x = [thermo_energy(t_ref, &y), y[0], y[1], 500.0];
@@ -4948,45 +5539,120 @@ fn second_order_programs() {
         let scale = [1e4, 0.01, 0.01, 10.0];
         let vs: Vec<f64> = (0..4).map(|i| v4[i] * scale[i]).collect();
         let (_, _, hvs) = temperature_of_hvp(&x, &vs.clone().try_into().unwrap(), false, false);
-        hv_check(&format!("temperature hvp {t_ref}"), &hvs, |q| temperature_of_grad(&q.try_into().unwrap(), false, false).1.to_vec(), &x, &vs, 1e-5);
+        hv_check(
+            &format!("temperature hvp {t_ref}"),
+            &hvs,
+            |q| {
+                temperature_of_grad(&q.try_into().unwrap(), false, false)
+                    .1
+                    .to_vec()
+            },
+            &x,
+            &vs,
+            1e-5,
+        );
         let _ = hv;
     }
-    let u: Vec<f64> = (0..14).map(|i| (0.45 * i as f64).sin() + 0.05 * i as f64).collect();
+    let u: Vec<f64> = (0..14)
+        .map(|i| (0.45 * i as f64).sin() + 0.05 * i as f64)
+        .collect();
     let v14 = direction(14);
     let (_, _, hv) = weno_residual_hvp(&u, &v14);
-    hv_check("weno residual hvp", &hv, |q| weno_residual_grad(q).1, &u, &v14, 1e-5);
+    hv_check(
+        "weno residual hvp",
+        &hv,
+        |q| weno_residual_grad(q).1,
+        &u,
+        &v14,
+        1e-5,
+    );
     let (_, _, hv2) = weno_residual_windows_hvp(&u, &v14);
     assert_near("weno windows hvp", &hv2, &hv, 1e-10);
-    let x = [0.5, -1.0, 2.0, -0.3, 1.5, 0.7, -2.0, 0.4, -0.1, 0.9, 1.1, -0.6];
+    let x = [
+        0.5, -1.0, 2.0, -0.3, 1.5, 0.7, -2.0, 0.4, -0.1, 0.9, 1.1, -0.6,
+    ];
     let v12 = direction(12);
     let (_, _, hv) = held_signal_hvp(&x, &v12, 3);
-    hv_check("held signal hvp", &hv, |q| held_signal_grad(q, 3).1, &x, &v12, 1e-6);
+    hv_check(
+        "held signal hvp",
+        &hv,
+        |q| held_signal_grad(q, 3).1,
+        &x,
+        &v12,
+        1e-6,
+    );
     let (_, _, hv) = copied_signal_hvp(&x, &v12, 3);
-    hv_check("copied signal hvp", &hv, |q| copied_signal_grad(q, 3).1, &x, &v12, 1e-6);
+    hv_check(
+        "copied signal hvp",
+        &hv,
+        |q| copied_signal_grad(q, 3).1,
+        &x,
+        &v12,
+        1e-6,
+    );
     let (parents, model, corr, theta) = hand_setup();
     let v15 = direction(15);
     let (_, _, hv) = hand_loss_hvp(&theta, &v15, &parents, &model, &corr);
-    hv_check("hand hvp", &hv, |q| hand_loss_grad(q, &parents, &model, &corr).1, &theta, &v15, 1e-5);
+    hv_check(
+        "hand hvp",
+        &hv,
+        |q| hand_loss_grad(q, &parents, &model, &corr).1,
+        &theta,
+        &v15,
+        1e-5,
+    );
     let u6 = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
     let v6: [f64; 6] = direction(6).try_into().unwrap();
     let (_, _, hv) = two_level_hvp(&u6, &v6, 2, 3);
-    hv_check("two_level hvp", &hv, |q| two_level_grad(&q.try_into().unwrap(), 2, 3).1.to_vec(), &u6, &v6, 1e-6);
+    hv_check(
+        "two_level hvp",
+        &hv,
+        |q| two_level_grad(&q.try_into().unwrap(), 2, 3).1.to_vec(),
+        &u6,
+        &v6,
+        1e-6,
+    );
     for limit in [1.2, 8.0] {
         let (_, _, hv) = grow_until_hvp([1.0, 1.1, 1.2, 1.3], v4, limit);
-        hv_check("grow_until hvp", &hv, |q| grow_until_grad(q.try_into().unwrap(), limit).1.to_vec(), &[1.0, 1.1, 1.2, 1.3], &v4, 1e-6);
+        hv_check(
+            "grow_until hvp",
+            &hv,
+            |q| grow_until_grad(q.try_into().unwrap(), limit).1.to_vec(),
+            &[1.0, 1.1, 1.2, 1.3],
+            &v4,
+            1e-6,
+        );
         let (_, _, hv) = grow_while_hvp([1.0, 1.1, 1.2, 1.3], v4, limit);
-        hv_check("grow_while hvp", &hv, |q| grow_while_grad(q.try_into().unwrap(), limit).1.to_vec(), &[1.0, 1.1, 1.2, 1.3], &v4, 1e-6);
+        hv_check(
+            "grow_while hvp",
+            &hv,
+            |q| grow_while_grad(q.try_into().unwrap(), limit).1.to_vec(),
+            &[1.0, 1.1, 1.2, 1.3],
+            &v4,
+            1e-6,
+        );
     }
     for t in [0.3, 2.5] {
         let (_, _, h) = dopri5_decay_hvp(t, 1.0);
         close("dopri5 second", h, 1.44 * (-1.2 * t).exp(), 1e-3);
-        hv_check("dopri5 hvp", &[h], |q| vec![dopri5_decay_grad(q[0]).1], &[t], &[1.0], 1e-4);
+        hv_check(
+            "dopri5 hvp",
+            &[h],
+            |q| vec![dopri5_decay_grad(q[0]).1],
+            &[t],
+            &[1.0],
+            1e-4,
+        );
     }
     let a = spd(4);
     let mut am = vec![0.0; 16];
     for i in 0..4 {
         for j in 0..4 {
-            am[i * 4 + j] = if i == j { 4.0 + i as f64 } else { 0.3 * ((i * 3 + j) as f64).sin() };
+            am[i * 4 + j] = if i == j {
+                4.0 + i as f64
+            } else {
+                0.3 * ((i * 3 + j) as f64).sin()
+            };
         }
     }
     let b = [1.0, 0.6, 0.2, -0.2];
@@ -4994,14 +5660,25 @@ fn second_order_programs() {
     let (_, _, _, ha, hb) = gauss_seidel_hvp(&am, &v16, &b, &v4);
     let pt = [am.clone(), b.to_vec()].concat();
     let dir = [v16.clone(), v4.to_vec()].concat();
-    hv_check("gauss-seidel hvp", &[ha, hb].concat(), |q| {
-        let (_, da, db) = gauss_seidel_grad(&q[..16], &q[16..]);
-        [da, db].concat()
-    }, &pt, &dir, 1e-5);
+    hv_check(
+        "gauss-seidel hvp",
+        &[ha, hb].concat(),
+        |q| {
+            let (_, da, db) = gauss_seidel_grad(&q[..16], &q[16..]);
+            [da, db].concat()
+        },
+        &pt,
+        &dir,
+        1e-5,
+    );
     let _ = a;
     let vv: Vec<f64> = (0..5).map(|i| 0.5 + i as f64).collect();
     let (_, _, hv) = sumtil_hvp(&[1.0, 2.0, 3.0, 4.0, 5.0], &vv);
-    let want: Vec<f64> = [4.0, 4.0, 4.0, 2.0, 0.0].iter().zip(&vv).map(|(h, v)| h * v).collect();
+    let want: Vec<f64> = [4.0, 4.0, 4.0, 2.0, 0.0]
+        .iter()
+        .zip(&vv)
+        .map(|(h, v)| h * v)
+        .collect();
     assert_near("sumtil hvp", &hv, &want, 1e-14);
     let arr = [0.3_f32, -1.2, 2.5, 0.7];
     let (_, _, hv) = insertsort_sum_hvp(&arr, &[1.0, 1.0, 1.0, 1.0]);
@@ -5015,34 +5692,56 @@ fn second_order_more() {
     let d = direction(21);
     let (_, _, _, hl, hb) = forward_sub_loss_hvp(&l, &d[..9], &b, &d[9..]);
     let p = [l.clone(), b.clone()].concat();
-    hv_check("forward_sub_loss hvp", &[hl, hb].concat(), |q| {
-        let (_, a, c) = forward_sub_loss_grad(&q[..9], &q[9..]);
-        [a, c].concat()
-    }, &p, &d, 1e-6);
+    hv_check(
+        "forward_sub_loss hvp",
+        &[hl, hb].concat(),
+        |q| {
+            let (_, a, c) = forward_sub_loss_grad(&q[..9], &q[9..]);
+            [a, c].concat()
+        },
+        &p,
+        &d,
+        1e-6,
+    );
     let n = 4;
     let mut lt = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            lt[i * n + j] = if i == j { 2.0 + 0.1 * i as f64 } else { 0.3 * (i + j) as f64 - 0.5 };
+            lt[i * n + j] = if i == j {
+                2.0 + 0.1 * i as f64
+            } else {
+                0.3 * (i + j) as f64 - 0.5
+            };
         }
     }
     let bb: Vec<f64> = (0..n).map(|i| 1.0 - 0.4 * i as f64).collect();
     let d = direction(20);
     let (_, _, _, hl, hb) = trsv_sum_hvp(&lt, &d[..16], &bb, &d[16..]);
     let p = [lt.clone(), bb.clone()].concat();
-    hv_check("trsv hvp", &[hl, hb].concat(), |q| {
-        let (_, a, c) = trsv_sum_grad(&q[..16], &q[16..]);
-        [a, c].concat()
-    }, &p, &d, 1e-6);
+    hv_check(
+        "trsv hvp",
+        &[hl, hb].concat(),
+        |q| {
+            let (_, a, c) = trsv_sum_grad(&q[..16], &q[16..]);
+            [a, c].concat()
+        },
+        &p,
+        &d,
+        1e-6,
+    );
     let v = [-1.0, 2.0, -0.2, 2.0, 1.0];
     let (_, _, hv) = reduce_max_mean_hvp(&v, &[1.0; 5]);
     assert_eq!(hv, vec![0.0; 5]);
     // The tuple-output function to second order: seedᵀ·H·v.
-    let eos = EulerEos { gamma: 1.4, p_inf: 0.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 0.0,
+    };
     let u = euler_from_primitive(&EULER_PRIMITIVES[0], &eos);
     let seed = (0.0, [0.0; 3], 1.0);
     let du: [f64; 5] = direction(5).try_into().unwrap();
-    let (out, gu, gg, tangent, hu, hg) = euler_primitives_hvp(&u, &du, 1.4, 0.0, seed, (0.0, [0.0; 3], 0.0));
+    let (out, gu, gg, tangent, hu, hg) =
+        euler_primitives_hvp(&u, &du, 1.4, 0.0, seed, (0.0, [0.0; 3], 0.0));
     assert_eq!(out, euler_primitives(&u, 1.4));
     let (_, gu0, gg0) = euler_primitives_vjp(&u, 1.4, seed);
     assert_eq!((gu, gg), (gu0, gg0));
@@ -5054,7 +5753,14 @@ fn second_order_more() {
     };
     let p = [u.to_vec(), vec![1.4]].concat();
     let dir = [du.to_vec(), vec![0.0]].concat();
-    hv_check("primitives hvp", &[hu.to_vec(), vec![hg]].concat(), grad, &p, &dir, 1e-6);
+    hv_check(
+        "primitives hvp",
+        &[hu.to_vec(), vec![hg]].concat(),
+        grad,
+        &p,
+        &dir,
+        1e-6,
+    );
 }
 
 #[test]
@@ -5075,16 +5781,25 @@ fn logsumexp_with_minus_infinity() {
 
 #[test]
 fn struct_hessian() {
-    let eos = EulerEos { gamma: 1.4, p_inf: 2000.0 };
+    let eos = EulerEos {
+        gamma: 1.4,
+        p_inf: 2000.0,
+    };
     let u = euler_from_primitive(&EULER_PRIMITIVES[2], &eos);
     let (v, deos, du, h) = eos.entropy_hessian(&u);
     assert_eq!(v, eos.entropy(&u));
-    assert_eq!((deos.gamma, deos.p_inf, du), { let g = eos.entropy_grad(&u); (g.1.gamma, g.1.p_inf, g.2) });
+    assert_eq!((deos.gamma, deos.p_inf, du), {
+        let g = eos.entropy_grad(&u);
+        (g.1.gamma, g.1.p_inf, g.2)
+    });
     // Flattened as self's fields (gamma, p_inf), then u.
     let n = (h.len() as f64).sqrt() as usize;
     assert_eq!(n, 7);
     let grad = |q: &[f64]| {
-        let e = EulerEos { gamma: q[0], p_inf: q[1] };
+        let e = EulerEos {
+            gamma: q[0],
+            p_inf: q[1],
+        };
         let (_, d, du) = e.entropy_grad(&q[2..].try_into().unwrap());
         [vec![d.gamma, d.p_inf], du.to_vec()].concat()
     };

@@ -237,6 +237,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     // in the library), called on the constant `p: &Params` as users call one, `p.warp(u)`: in a
     // loop over a few iterations and on a value the loop carried. The oracles inline its body.
     ("params_method", false),
+    // A counted `while` printed as Rust's do-while, `while { j += 1; acc = acc * 0.75 + 0.25 *
+    // acc.sin(); j <= n } { .. }`: a condition with statements, whose assignments the backward
+    // sweep once left out (a silent wrong gradient).
+    ("while_condition_block", false),
 ];
 
 /// The shapes drawn from a program's second stream ([`Gen::extra`]), in the `q<i>` programs
@@ -4050,8 +4054,27 @@ impl Gen<'_> {
             let j = self.fresh("j");
             let n = self.rng.range(1, 4);
             self.line(lines, &format!("let mut {j} = 0;"));
-            self.line(lines, &format!("while {j} < {n} {{"));
-            self.line(lines, &format!("    {j} += 1;"));
+            // From a fork of the second stream, the same loop printed as Rust's do-while, its
+            // step in the condition with an assignment of an accumulator: no draw changes.
+            let accs = self.accumulators();
+            if self.on("while_condition_block")
+                && let Some(&acc) = accs.last()
+                && Rng(self.extra.0 ^ 0xD0_3417_E000_0001 ^ self.fresh as u64).chance(0.4)
+            {
+                self.mark("while_condition_block");
+                let a = self.scalars[acc].name.clone();
+                self.line(lines, "while {");
+                self.line(lines, &format!("    {j} += 1;"));
+                self.line(
+                    lines,
+                    &format!("    {a} = {a} * {} + {} * {a}.sin();", lit(0.75), lit(0.25)),
+                );
+                self.line(lines, &format!("    {j} <= {n}"));
+                self.line(lines, "} {");
+            } else {
+                self.line(lines, &format!("while {j} < {n} {{"));
+                self.line(lines, &format!("    {j} += 1;"));
+            }
             let body = self.counted_body(&j, n + 1);
             lines.extend(body);
             self.line(lines, "}");

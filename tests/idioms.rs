@@ -405,6 +405,46 @@ fn array_map(x: [f64; 3]) -> f64 {
     s.iter().zip(e.iter()).map(|(a, b)| a * b).sum()
 }
 
+/// A second difference of a window, passed to `map` by name.
+#[differentiate(reverse, forward)]
+fn stencil(v: &[f64]) -> f64 {
+    v[0] - 2.0 * v[1] + v[2]
+}
+
+/// Squared second differences through a function passed by name, `.map(curvature)`, as clippy's
+/// `redundant_closure` would have `.map(|w| curvature(w))` written.
+#[differentiate(reverse, forward)]
+fn curvature(v: &[f64]) -> f64 {
+    let c = stencil(v);
+    c * c
+}
+
+#[differentiate(reverse, forward)]
+fn roughness(u: &[f64]) -> f64 {
+    u.windows(3).map(curvature).sum::<f64>() + u.iter().copied().map(f64::sin).sum::<f64>()
+}
+
+#[test]
+fn a_function_passed_to_map_by_name() {
+    let u = [0.3, -1.2, 0.7, 2.0, -0.4];
+    let (value, g) = roughness_grad(&u);
+    assert_eq!(value, roughness(&u));
+    let mut want: Vec<f64> = u.iter().map(|x| x.cos()).collect();
+    for i in 0..3 {
+        let c = u[i] - 2.0 * u[i + 1] + u[i + 2];
+        want[i] += 2.0 * c;
+        want[i + 1] -= 4.0 * c;
+        want[i + 2] += 2.0 * c;
+    }
+    for (k, (a, b)) in g.iter().zip(&want).enumerate() {
+        assert_close(&format!("∂roughness/∂u{k}"), *a, *b, 1e-12);
+    }
+    let d = [1.0, 0.5, -0.25, 0.0, 2.0];
+    let (_, t) = roughness_jvp(&u, &d);
+    let want_t: f64 = want.iter().zip(&d).map(|(a, b)| a * b).sum();
+    assert_close("roughness jvp", t, want_t, 1e-12);
+}
+
 /// `map` of an array literal, as `cachefwd.c` of Enzyme's tests reads with iterators.
 #[differentiate(reverse, forward)]
 fn literal_map(x: [f64; 3]) -> f64 {

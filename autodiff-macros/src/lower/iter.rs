@@ -8,7 +8,7 @@
 //! unchanged. A window, a chunk or a sub-slice is a [`View`] of its array: an offset and a
 //! length, with no copy. A closure is inlined where it is called.
 
-use proc_macro2::{Span, TokenTree};
+use proc_macro2::{Ident, Span, TokenTree};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Expr, Pat};
@@ -727,6 +727,19 @@ impl Lowerer {
                 if let Some((prim, ty)) = found {
                     return Some(Fun::Method(prim, ty));
                 }
+                // A function passed by name, `.map(stencil)`: the closure `|v| stencil(v)`, which
+                // clippy would have the user write back as `stencil`.
+                if p.qself.is_none() && p.path.segments.iter().all(|s| s.arguments.is_none()) {
+                    let span = p.span();
+                    let item = Ident::new("__autodiff_item", span);
+                    let expr: syn::ExprClosure =
+                        syn::parse_quote_spanned!(span=> |#item| #p(#item));
+                    self.closures.push(Closure {
+                        expr,
+                        captures: Vec::new(),
+                    });
+                    return Some(Fun::Bound(self.closures.len() - 1));
+                }
                 self.errors.push(err(
                     p,
                     "pass a closure, as in `|v| v * 2.0`, a closure bound with `let`, or a float method such as `f64::max`",
@@ -1324,7 +1337,7 @@ impl Lowerer {
     }
 
     /// `let f = |x| ..;`: remembered with what its free names are bound to now.
-    pub(super) fn bind_closure(&mut self, ident: &syn::Ident, c: &syn::ExprClosure) {
+    pub(super) fn bind_closure(&mut self, ident: &Ident, c: &syn::ExprClosure) {
         if !self.check_closure(c) {
             self.bind(ident, Bound::Failed, false);
             return;

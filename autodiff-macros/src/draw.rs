@@ -353,6 +353,11 @@ impl Draw<'_> {
                 return None;
             }
             let value = ident(&p.name);
+            let value = if p.by_ref {
+                quote!(*#value)
+            } else {
+                quote!(#value)
+            };
             let text = p.name.trim_start_matches("r#");
             let builder = Ident::new("__graph", Span::mixed_site());
             let call = quote!(#builder.param(#text, ::autodiff::cast::<f64, _>(#value)));
@@ -1160,8 +1165,13 @@ impl Draw<'_> {
         let node = self.graph.node(n);
         match &node.op {
             Op::Param(i) => {
-                let ident = ident(&self.graph.params[*i].name);
-                quote!(#ident)
+                let p = &self.graph.params[*i];
+                let ident = ident(&p.name);
+                if p.by_ref {
+                    quote!((*#ident))
+                } else {
+                    quote!(#ident)
+                }
             }
             // A function generic over `T: Float` spells its constants through `T`.
             // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
@@ -1338,7 +1348,11 @@ impl Draw<'_> {
                     _ => c.name.clone(),
                 };
                 let prefix = &c.prefix;
-                let args = node.args.iter().map(|&a| self.operand(a));
+                let borrowed = c.borrowed(node.args.len());
+                let args = node.args.iter().zip(borrowed).map(|(&a, by_ref)| {
+                    let value = self.operand(a);
+                    if by_ref { quote!(&(#value)) } else { value }
+                });
                 quote!(#prefix #name(#(#args),*))
             }
             Op::Field(k) => {

@@ -1085,18 +1085,25 @@ impl<'g> Sweep<'g> {
         self.render(id)
     }
 
+    /// A parameter, a tangent input or a loop counter, by its name; a float taken by reference,
+    /// and its tangent or direction, are read through it.
+    #[inline(never)]
+    fn input(&self, id: NodeId) -> Code {
+        let name = self.names[id.0].as_ref().expect("inputs are named");
+        match self.graph.node(id).op {
+            Op::Param(i) | Op::Seed(i) if self.graph.params.get(i).is_some_and(|p| p.by_ref) => {
+                Code::new(quote!(*#name), Prec::Prefix)
+            }
+            _ => Code::new(name.to_token_stream(), Prec::Atom),
+        }
+    }
+
     fn render(&self, id: NodeId) -> Code {
         let node = self.graph.node(id);
         let span = node.span;
         let arg = |k: usize| self.operand(node.args[k]);
         match &node.op {
-            Op::Param(_) | Op::Seed(_) | Op::Counter(_) => Code::new(
-                self.names[id.0]
-                    .as_ref()
-                    .expect("inputs are named")
-                    .to_token_stream(),
-                Prec::Atom,
-            ),
+            Op::Param(_) | Op::Seed(_) | Op::Counter(_) => self.input(id),
             // A function generic over `T: Float` spells its constants through `T`.
             // A constant of a concrete type, `2.0` in `2.0 * PI`, is written as the body does.
             Op::Lit(LitValue::Float(v), _)
@@ -1392,37 +1399,45 @@ impl<'g> Sweep<'g> {
             format_ident!("{}_{}", c.name, invoke.suffix, span = c.name.span())
         };
         let prefix = &c.prefix;
-        let args = nodes.iter().zip(&invoke.modes).map(|(&a, mode)| {
-            // Part of an array, `&x[start..end]` (`&mut` for an adjoint buffer).
-            if let Op::Part(v) = self.graph.node(a).op {
-                let name = self.var(v);
-                let bounds = &self.graph.node(a).args;
-                let (start, end) = (
-                    self.operand(bounds[0]).tokens,
-                    self.operand(bounds[1]).tokens,
-                );
-                let borrow = if *mode == Pass::Mut {
-                    quote!(&mut)
-                } else {
-                    quote!(&)
+        let borrowed = c.borrowed(nodes.len());
+        let args = nodes
+            .iter()
+            .zip(&invoke.modes)
+            .zip(borrowed)
+            .map(|((&a, mode), by_ref)| {
+                if by_ref && *mode == Pass::Value {
+                    return respan(self.reference(a), span);
+                }
+                // Part of an array, `&x[start..end]` (`&mut` for an adjoint buffer).
+                if let Op::Part(v) = self.graph.node(a).op {
+                    let name = self.var(v);
+                    let bounds = &self.graph.node(a).args;
+                    let (start, end) = (
+                        self.operand(bounds[0]).tokens,
+                        self.operand(bounds[1]).tokens,
+                    );
+                    let borrow = if *mode == Pass::Mut {
+                        quote!(&mut)
+                    } else {
+                        quote!(&)
+                    };
+                    return respan(quote!(#borrow #name[#start..#end]), span);
+                }
+                let t = match self.graph.node(a).op {
+                    // Borrowed below; passed by value, an array prints as it does in a call.
+                    Op::Array(v, _) if *mode != Pass::Value => self.var(v).to_token_stream(),
+                    _ if *mode == Pass::Value => self.operand(a).tokens,
+                    _ => self.operand(a).at_least(Prec::Atom),
                 };
-                return respan(quote!(#borrow #name[#start..#end]), span);
-            }
-            let t = match self.graph.node(a).op {
-                // Borrowed below; passed by value, an array prints as it does in a call.
-                Op::Array(v, _) if *mode != Pass::Value => self.var(v).to_token_stream(),
-                _ if *mode == Pass::Value => self.operand(a).tokens,
-                _ => self.operand(a).at_least(Prec::Atom),
-            };
-            respan(
-                match mode {
-                    Pass::Value => t,
-                    Pass::Ref => quote!(&#t[..]),
-                    Pass::Mut => quote!(&mut #t[..]),
-                },
-                span,
-            )
-        });
+                respan(
+                    match mode {
+                        Pass::Value => t,
+                        Pass::Ref => quote!(&#t[..]),
+                        Pass::Mut => quote!(&mut #t[..]),
+                    },
+                    span,
+                )
+            });
         if invoke.several {
             let args: Vec<TokenStream> = args.collect();
             // Each array's length as a constant, if it has one: the buffer's is the number of
@@ -1470,8 +1485,14 @@ impl<'g> Sweep<'g> {
         let (mut bound, mut slices, mut passed) = (Vec::new(), Vec::new(), Vec::new());
         let mut entries = vec![quote!(g_.0)];
         let mut scalars = 0;
+        let borrowed = c.borrowed(args.len());
         for (i, (&a, &float)) in args.iter().zip(&c.floats).enumerate() {
-            let value = respan(self.operand(a).tokens, span);
+            let value = if borrowed[i] {
+                self.reference(a)
+            } else {
+                self.operand(a).tokens
+            };
+            let value = respan(value, span);
             if buffers.get(i) == Some(&true) {
                 let arg = format_ident!("a{}_", i);
                 slices.push(quote!(::autodiff::private::slice(#value)));
@@ -1517,8 +1538,22 @@ impl<'g> Sweep<'g> {
 
     fn call(&self, c: &crate::graph::Callee, name: &Ident, args: &[NodeId], span: Span) -> Code {
         let prefix = &c.prefix;
-        let args = args.iter().map(|&a| respan(self.operand(a).tokens, span));
+        let borrowed = c.borrowed(args.len());
+        let args = args.iter().zip(borrowed).map(|(&a, by_ref)| {
+            let value = if by_ref {
+                self.reference(a)
+            } else {
+                self.operand(a).tokens
+            };
+            respan(value, span)
+        });
         Code::new(quote_spanned!(span=> #prefix #name(#(#args),*)), Prec::Atom)
+    }
+
+    /// `&value`: a float argument passed by reference, see [`crate::graph::Callee::refs`].
+    fn reference(&self, a: NodeId) -> TokenStream {
+        let value = self.operand(a).at_least(Prec::Prefix);
+        quote!(&#value)
     }
 
     fn prim(&self, p: Prim, id: NodeId, span: Span) -> Code {
@@ -1957,6 +1992,8 @@ fn element_type(p: &crate::graph::Param) -> TokenStream {
         }
     }
     match syn::parse2::<syn::Type>(p.ty_tokens.clone()) {
+        // `&f64`: the float it refers to.
+        Ok(syn::Type::Reference(r)) if p.by_ref => r.elem.to_token_stream(),
         Ok(ty) => elem(&ty).map_or_else(|| ty.to_token_stream(), ToTokens::to_token_stream),
         Err(_) => format_ident!("{}", p.float.unwrap_or(FloatTy::F64).name()).to_token_stream(),
     }
@@ -2089,6 +2126,7 @@ fn gradient_type(p: &crate::graph::Param) -> TokenStream {
             Ok(syn::Type::Reference(r)) => r.elem.to_token_stream(),
             _ => p.ty_tokens.clone(),
         },
+        Shape::Scalar if p.by_ref => float,
         Shape::Scalar => p.ty_tokens.clone(),
         Shape::Array { len, .. } => quote!([#float; #len]),
         Shape::Slice | Shape::Tape(_) | Shape::Buffer(_) => quote!(::std::vec::Vec<#float>),

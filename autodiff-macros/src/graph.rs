@@ -234,11 +234,15 @@ pub struct Callee {
     pub prefix: TokenStream,
     pub name: Ident,
     /// Which arguments are floats, each with an entry in `g_grad`'s result.
-    pub floats: Vec<bool>,
+    pub floats: Box<[bool]>,
     /// For a function differentiated in the same block, whose `g_grad_into` exists: for each
     /// argument, whether it is a slice after which `g_grad_into` takes a buffer into which it
     /// adds the slice's gradient.
-    pub buffers: Option<Vec<bool>>,
+    pub buffers: Option<Box<[bool]>>,
+    /// Which arguments are floats passed by reference, `g(&y)` or `g(x)` of a parameter
+    /// `x: &f64`: they, their tangents and their directions are passed as `&value`. Empty where
+    /// none is.
+    pub refs: Box<[bool]>,
     /// Of a `CallGrad` the reverse pass makes a call of `g_grad_into`: the buffer passed after
     /// each slice argument. Empty for a call of `g_grad`.
     pub scratch: Vec<IntoBuffer>,
@@ -273,6 +277,29 @@ impl IntoBuffer {
 }
 
 impl Callee {
+    /// For the `count` arguments of a call of `g`, of `g_grad` (one per argument of `g`) or of
+    /// `g_jvp` and `g_hvp` (each float argument followed by its tangent or direction): whether
+    /// each is passed by reference.
+    pub fn borrowed(&self, count: usize) -> Vec<bool> {
+        if !self.refs.contains(&true) {
+            return vec![false; count];
+        }
+        if count == self.refs.len() {
+            return self.refs.to_vec();
+        }
+        let spread: Vec<bool> = self
+            .refs
+            .iter()
+            .zip(&self.floats)
+            .flat_map(|(&r, &float)| std::iter::repeat_n(r, 1 + usize::from(float)))
+            .collect();
+        if spread.len() == count {
+            spread
+        } else {
+            vec![false; count]
+        }
+    }
+
     /// For each argument, its entry in `g_grad`'s result (entry 0 is the value): one per float
     /// argument, in order, and `None` for the others.
     pub fn entries(&self) -> impl Iterator<Item = Option<usize>> + '_ {
@@ -602,6 +629,9 @@ pub struct Param {
     pub mutable: bool,
     /// What kind of input it is, beyond its shape.
     pub role: Role,
+    /// A float taken by reference, `x: &f64` named in `wrt`: its value is `*x`, its tangent and
+    /// direction are references too, its gradient entry a float.
+    pub by_ref: bool,
     pub node: NodeId,
     pub span: Span,
 }

@@ -198,6 +198,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         tuples: Vec::new(),
         nested_params: HashMap::default(),
         nested_locals: HashMap::default(),
+        ref_params: Vec::new(),
     };
     let output_ty = cx.signature(item);
     cx.float_ty = output_ty;
@@ -401,6 +402,14 @@ impl Scopes {
         Some(&self.levels[level][at])
     }
 
+    /// Whether `name` is bound where it was at `at`, not shadowed since.
+    fn binds_at(&self, name: &str, at: (usize, usize)) -> bool {
+        self.index
+            .get(names::plain(name))
+            .and_then(|p| p.last())
+            .is_some_and(|&last| last == at)
+    }
+
     fn lookup_mut(&mut self, name: &str) -> Option<&mut Binding> {
         let &(level, at) = self.index.get(names::plain(name))?.last()?;
         Some(&mut self.levels[level][at])
@@ -505,6 +514,9 @@ struct Lowerer {
     /// The local arrays of arrays of constants (`let m = [[1.0, 0.5], [0.5, 2.0]];`), with
     /// their elements' float type where annotated.
     nested_locals: HashMap<VarId, Option<FloatTy>>,
+    /// Where the parameters that are floats taken by reference (`x: &f64`) are bound, by
+    /// name: a call that passes such a name on passes the reference.
+    ref_params: Vec<(String, (usize, usize))>,
 }
 
 /// Whether the tokens contain an identifier: a cheap over-approximation of what a statement does.
@@ -778,6 +790,16 @@ fn float_type(ty: &Type) -> Option<FloatTy> {
     }
 }
 
+/// The float type of a shared reference to a float, `&f64`, `&f32` or `&T`.
+fn float_reference(ty: &Type) -> Option<FloatTy> {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => float_type(&r.elem),
+        Type::Paren(p) => float_reference(&p.elem),
+        Type::Group(g) => float_reference(&g.elem),
+        _ => None,
+    }
+}
+
 /// What differentiation needs to know of a type that is not a float.
 /// Rust's integer types.
 const INTEGERS: &[&str] = &[
@@ -1032,7 +1054,12 @@ impl Lowerer {
                 self.errors
                     .push(err(at, "`@` patterns are not supported: use a plain name"));
             }
-            let (shape, float, out) = call_into::param_shape(&typed.ty);
+            let (shape, mut float, out) = call_into::param_shape(&typed.ty);
+            // `x: &f64`: a float read through the reference, a constant unless `wrt` names it.
+            let by_ref = float.is_none() && !out && float_reference(&typed.ty).is_some();
+            if by_ref {
+                float = float_reference(&typed.ty);
+            }
             if let Some(e) = call_into::fixed_size_out(&typed.ty) {
                 self.errors.push(e);
             }
@@ -1067,18 +1094,23 @@ impl Lowerer {
                 var,
                 ty_tokens: typed.ty.to_token_stream(),
                 float,
-                active: float.is_some(),
+                active: float.is_some() && !by_ref,
                 mutable: pat.mutability.is_some(),
                 role: if out {
                     graph::Role::Out
                 } else {
                     graph::Role::Input
                 },
+                by_ref,
                 node,
                 span: pat.ident.span(),
             });
             if out {
                 self.out_params.push(index);
+            }
+            if by_ref {
+                self.ref_params
+                    .push((name.clone(), (0, self.scopes.outermost().len())));
             }
             self.scopes.bind(
                 Binding {
@@ -1091,8 +1123,8 @@ impl Lowerer {
         }
         if let Some(wrt) = &options.wrt {
             self.restrict(&mut params, wrt);
-            self.concrete_constants(&mut params);
         }
+        self.concrete_constants(&mut params);
         params
     }
 
@@ -2952,7 +2984,9 @@ impl Lowerer {
         span: Span,
     ) -> NodeId {
         let mut ids = Vec::new();
+        let mut refs = Vec::new();
         for a in args {
+            refs.push(self.passes_reference(a));
             // A whole array or slice: `x`, or `&h` for a local array.
             let (inner, by_ref) = match strip(a) {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
@@ -3007,7 +3041,7 @@ impl Lowerer {
             ids.push(self.expr(a));
         }
         self.type_field_args(&ids);
-        let floats: Vec<bool> = ids
+        let floats: Box<[bool]> = ids
             .iter()
             // A constant of a type the macro does not see (a struct, a field, a `const`) has no
             // entry: `g_grad`'s arity is checked where it is called.
@@ -3020,15 +3054,42 @@ impl Lowerer {
                 _ => None,
             })
             .unwrap_or(Ty::Float(None));
-        let buffers = self.sibling_buffers(&prefix, name, &ids);
+        let buffers = self
+            .sibling_buffers(&prefix, name, &ids)
+            .map(Vec::into_boxed_slice);
+        // Only a float is passed by reference as a float is: an array has its own node.
+        for (r, a) in refs.iter_mut().zip(&ids) {
+            let node = &self.nodes[a.0];
+            *r &=
+                matches!(node.ty, Ty::Float(_)) && !matches!(node.op, Op::Array(..) | Op::Part(_));
+        }
+        if !refs.contains(&true) {
+            refs.clear();
+        }
         let callee = graph::Callee {
             prefix,
             name: name.clone(),
             floats,
             buffers,
+            refs: refs.into(),
             scratch: Vec::new(),
         };
         self.push(Op::Call(callee), ids, ty, span)
+    }
+
+    /// Whether a call's argument is a reference to a float: `&y`, or a parameter `x: &f64`
+    /// passed on by its name.
+    pub(super) fn passes_reference(&self, a: &Expr) -> bool {
+        match strip(a) {
+            Expr::Reference(r) => r.mutability.is_none(),
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().is_some_and(|i| {
+                let name = i.to_string();
+                self.ref_params
+                    .iter()
+                    .any(|(n, at)| names::same(n, &name) && self.scopes.binds_at(&name, *at))
+            }),
+            _ => false,
+        }
     }
 
     /// For a call `g(args)` of a function differentiated in the same block, with `g_grad_into`:

@@ -340,6 +340,20 @@ fn params(function: &ItemFn, options: &Options) -> syn::Result<Vec<Param>> {
             .wrt
             .as_ref()
             .and_then(|w| w.iter().find(|n| **n == p.ident));
+        if let (false, Some(name), Type::Reference(r)) = (float, named, &*t.ty)
+            && r.mutability.is_none()
+            && float_of(&r.elem).is_some()
+        {
+            let elem = &r.elem;
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "a function with several outputs differentiates floats taken by value: write `{}: {}`",
+                    p.ident,
+                    quote::quote!(#elem)
+                ),
+            ));
+        }
         if let (false, Some(name)) = (float, named) {
             return Err(syn::Error::new(
                 name.span(),

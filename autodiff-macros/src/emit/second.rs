@@ -443,7 +443,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
                     .map(|&g| leaves_of(graph, g))
                     .unwrap_or_default(),
             },
-            Shape::Scalar => Kind::Scalar,
+            Shape::Scalar => Kind::Scalar { by_ref: p.by_ref },
             Shape::Array { len, by_ref } => Kind::Array {
                 len: len.clone(),
                 by_ref: *by_ref,
@@ -466,7 +466,7 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
     for x in &entries {
         let here = offset_tokens(scalars, &sized);
         let len = match &x.kind {
-            Kind::Scalar => {
+            Kind::Scalar { .. } => {
                 scalars += 1;
                 None
             }
@@ -552,9 +552,10 @@ pub fn hvp_fns(hvp: &Hvp) -> TokenStream {
             }
         };
         match &x.kind {
-            Kind::Scalar => {
+            Kind::Scalar { by_ref } => {
                 directions.push(quote!(let #v = if #k == #at { #one } else { #zero };));
-                args(quote!(#v), quote!(#v));
+                let by_ref = by_ref.then(|| quote!(&));
+                args(quote!(#by_ref #v), quote!(#by_ref #v));
                 let value = to_output(&quote!(#hv));
                 fill.push(if dynamic {
                     quote!(#h[0] = #value;)
@@ -790,7 +791,10 @@ struct Entry {
 
 /// How an active input is flattened.
 enum Kind {
-    Scalar,
+    /// A float, `by_ref` for `&f64`.
+    Scalar {
+        by_ref: bool,
+    },
     Array {
         len: TokenStream,
         by_ref: bool,
@@ -812,7 +816,7 @@ enum Kind {
 impl Kind {
     /// Whether its length is known at compile time.
     fn fixed(&self) -> bool {
-        matches!(self, Kind::Scalar | Kind::Array { .. })
+        matches!(self, Kind::Scalar { .. } | Kind::Array { .. })
     }
 }
 

@@ -388,6 +388,13 @@ impl Lowerer {
                 }
                 (None, false) => {
                     let n = self.expr(a);
+                    if matches!(self.nodes[n.0].ty, Ty::Float(_)) && self.passes_reference(a) {
+                        self.errors.push(err(
+                            a,
+                            "a helper that writes into a buffer takes its floats by value: make its parameter `f64` (or `f32`) and pass the value, as in `*x`",
+                        ));
+                        continue;
+                    }
                     let n = self.constant_reference(a, n);
                     floats.push(self.float_arg(a, n));
                     args.push(n);
@@ -405,8 +412,9 @@ impl Lowerer {
         let callee = graph::Callee {
             prefix,
             name: several.clone().unwrap_or_else(|| last.clone()),
-            floats,
+            floats: floats.into(),
             buffers: None,
+            refs: Box::default(),
             scratch: Vec::new(),
         };
         let call = self.push(

@@ -210,10 +210,17 @@ fn spelled(ty: &TokenStream) -> String {
 }
 
 impl Lowerer {
-    /// A scalar parameter of a concrete float type (`c: f64`) that `wrt` leaves out of a function
+    /// A scalar parameter of a concrete float type (`c: f64`, `c: &f64`) that `wrt` leaves out of a function
     /// generic over `T: Float` is a constant of that type, as a `const` or `PI` is: its value is
     /// never `T`, and the body converts it (`T::from(c).unwrap()`).
     pub(super) fn concrete_constants(&mut self, params: &mut [Param]) {
+        fn concrete(ty: &syn::Type) -> bool {
+            match ty {
+                syn::Type::Path(t) => t.path.is_ident("f64") || t.path.is_ident("f32"),
+                syn::Type::Reference(r) => concrete(&r.elem),
+                _ => false,
+            }
+        }
         if self.generic.is_none() {
             return;
         }
@@ -221,12 +228,10 @@ impl Lowerer {
             let concrete = matches!(&p.shape, crate::graph::Shape::Scalar)
                 && !p.active
                 && p.float.is_some()
-                && matches!(
-                    syn::parse2::<syn::Type>(p.ty_tokens.clone()),
-                    Ok(syn::Type::Path(t)) if t.path.is_ident("f64") || t.path.is_ident("f32")
-                );
+                && syn::parse2::<syn::Type>(p.ty_tokens.clone()).is_ok_and(|t| concrete(&t));
             if concrete {
                 p.float = None;
+                p.by_ref = false;
                 self.nodes[p.node.0].ty = Ty::Other;
             }
         }

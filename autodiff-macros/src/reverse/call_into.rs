@@ -208,8 +208,9 @@ impl Reverse {
             Callee {
                 prefix,
                 name: quote::format_ident!("{}_overwrites", callee.name, span = callee.name.span()),
-                floats: Vec::new(),
+                floats: Box::default(),
                 buffers: None,
+                refs: Box::default(),
                 scratch: Vec::new(),
             }
         });

@@ -1,7 +1,10 @@
 use autodiff::differentiate;
 
+/// A float type the macro does not see through.
+type Real = f64;
+
 #[differentiate]
-fn f(x: f64, y: &f64) -> f64 {
+fn f(x: f64, y: &Real) -> f64 {
     *y * x
 }
 

@@ -445,6 +445,9 @@ impl Builder {
             {
                 Ty::Int
             }
+            // A bit operator is on integers only, of the left operand's type for a shift.
+            Prim::Shl | Prim::Shr => self.ty_of(args[0]),
+            p if p.is_bitwise() => self.ty_of(args[0]).join(self.ty_of(args[1])),
             _ => self.float_ty(),
         };
         self.push(Op::Prim(p), args.to_vec(), ty)

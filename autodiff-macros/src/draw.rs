@@ -1058,6 +1058,10 @@ impl Draw<'_> {
             Op::Load(v) => format!("{}[{}]", self.var_text(*v), arg(0)),
             Op::Len(v) => format!("{}.len()", self.var_text(*v)),
             Op::Prim(p) => match p.syntax() {
+                Syntax::Infix if p.is_bitwise() => {
+                    let side = u8::MAX - 1;
+                    format!("{} {} {}", operand(0, side), p.name(), operand(1, side))
+                }
                 Syntax::Infix => {
                     let prec = precedence(*p);
                     // The right operand of `-` and `/` needs parentheses at equal precedence.
@@ -1406,6 +1410,7 @@ fn collect_stores(block: &Block, into: &mut Vec<(VarId, NodeId)>, mutated: &mut 
 
 fn precedence(p: Prim) -> u8 {
     match p {
+        _ if p.is_bitwise() => 0,
         Prim::Add | Prim::Sub => 1,
         _ => 2,
     }

@@ -40,6 +40,8 @@ enum Prec {
     Or,
     And,
     Cmp,
+    /// `& | ^ << >>`, whose operands are always atoms or prefixed, in parentheses otherwise.
+    Bit,
     Sum,
     Product,
     Cast,
@@ -1560,6 +1562,12 @@ impl<'g> Sweep<'g> {
         let node = self.graph.node(id);
         let arg = |k: usize| self.operand(node.args[k]);
         match p.syntax() {
+            Syntax::Infix if p.is_bitwise() => {
+                // `(i + 1) & 1`, `(n as u32) << 2`: clear to the reader and to rustc.
+                let (a, b) = (arg(0).at_least(Prec::Prefix), arg(1).at_least(Prec::Prefix));
+                let op = punct(p.name(), span);
+                Code::new(quote!(#a #op #b), Prec::Bit)
+            }
             Syntax::Infix => {
                 let prec = match p {
                     Prim::Add | Prim::Sub => Prec::Sum,
@@ -1658,7 +1666,8 @@ fn next(prec: Prec) -> Prec {
         Prec::If => Prec::Or,
         Prec::Or => Prec::And,
         Prec::And => Prec::Cmp,
-        Prec::Cmp => Prec::Sum,
+        Prec::Cmp => Prec::Bit,
+        Prec::Bit => Prec::Sum,
         Prec::Sum => Prec::Product,
         Prec::Product => Prec::Cast,
         Prec::Cast => Prec::Prefix,

@@ -697,18 +697,23 @@ pub(super) fn assigned(tokens: TokenStream, names: &mut Vec<String>) {
                 {
                     j += 1;
                 }
-                let is_assign = match (tokens.get(j), tokens.get(j + 1)) {
-                    (Some(TokenTree::Punct(p)), _)
+                let joint = |k: usize, c: &str| {
+                    matches!(tokens.get(k), Some(TokenTree::Punct(p))
+                        if c.contains(p.as_char()) && p.spacing() == proc_macro2::Spacing::Joint)
+                };
+                let eq = |k: usize| matches!(tokens.get(k), Some(TokenTree::Punct(p)) if p.as_char() == '=');
+                let is_assign = match tokens.get(j) {
+                    Some(TokenTree::Punct(p))
                         if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Alone =>
                     {
                         true
                     }
-                    (Some(TokenTree::Punct(op)), Some(TokenTree::Punct(eq))) => {
-                        "+-*/%".contains(op.as_char())
-                            && op.spacing() == proc_macro2::Spacing::Joint
-                            && eq.as_char() == '='
+                    // `x op= ..`, and `x <<= ..`, `x >>= ..` (not `x >= ..`).
+                    _ => {
+                        (joint(j, "+-*/%&|^") && eq(j + 1))
+                            || (joint(j, "<") && joint(j + 1, "<") && eq(j + 2))
+                            || (joint(j, ">") && joint(j + 1, ">") && eq(j + 2))
                     }
-                    _ => false,
                 };
                 if is_assign {
                     names.push(ident.to_string());
@@ -1531,17 +1536,16 @@ impl Lowerer {
             Expr::Binary(b) if compound(&b.op).is_some() => {
                 let prim = compound(&b.op).expect("checked by the guard");
                 let span = binary_span(b);
+                let op_span = b.op.span();
                 if let Expr::Index(index) = &*b.left {
                     let rhs = self.expr(&b.right);
                     self.store(index, |cx, current| {
-                        let ty = cx.nodes[current.0].ty.join(cx.nodes[rhs.0].ty);
-                        cx.push(Op::Prim(prim), vec![current, rhs], ty, span)
+                        cx.compound_value(prim, current, rhs, span, op_span)
                     });
                 } else {
                     let current = self.expr(&b.left);
                     let rhs = self.expr(&b.right);
-                    let ty = self.nodes[current.0].ty.join(self.nodes[rhs.0].ty);
-                    let value = self.push(Op::Prim(prim), vec![current, rhs], ty, span);
+                    let value = self.compound_value(prim, current, rhs, span, op_span);
                     self.assign(&b.left, value);
                 }
             }
@@ -1564,6 +1568,39 @@ impl Lowerer {
                 self.expr(e);
             }
         }
+    }
+
+    /// `!a`: the negation of a `bool`, or the bitwise complement of an integer.
+    #[inline(never)]
+    fn not(&mut self, a: &Expr, span: Span) -> NodeId {
+        let a = self.expr(a);
+        let ty = if self.nodes[a.0].ty == Ty::Int {
+            Ty::Int
+        } else {
+            Ty::Bool
+        };
+        self.push(Op::Not, vec![a], ty, span)
+    }
+
+    /// The value `current op rhs` that `place op= rhs` assigns.
+    #[inline(never)]
+    fn compound_value(
+        &mut self,
+        prim: Prim,
+        current: NodeId,
+        rhs: NodeId,
+        span: Span,
+        op_span: Span,
+    ) -> NodeId {
+        let ty = if prim.is_bitwise() {
+            match self.bitwise_type(prim, current, rhs, op_span) {
+                Ok(ty) => ty,
+                Err(placeholder) => return placeholder,
+            }
+        } else {
+            self.nodes[current.0].ty.join(self.nodes[rhs.0].ty)
+        };
+        self.push(Op::Prim(prim), vec![current, rhs], ty, span)
     }
 
     fn local(&mut self, local: &Local, rest: &[Stmt]) {
@@ -2506,10 +2543,7 @@ impl Lowerer {
                     let ty = self.nodes[a.0].ty;
                     self.push(Op::Prim(Prim::Neg), vec![a], ty, span)
                 }
-                UnOp::Not(_) => {
-                    let a = self.expr(&u.expr);
-                    self.push(Op::Not, vec![a], Ty::Bool, span)
-                }
+                UnOp::Not(_) => self.not(&u.expr, span),
                 UnOp::Deref(_) => self.deref(u),
                 _ => self.fail(err(
                     u.op,
@@ -2773,6 +2807,11 @@ impl Lowerer {
             BinOp::Mul(_) => Some(Prim::Mul),
             BinOp::Div(_) => Some(Prim::Div),
             BinOp::Rem(_) => Some(Prim::Rem),
+            BinOp::BitAnd(_) => Some(Prim::BitAnd),
+            BinOp::BitOr(_) => Some(Prim::BitOr),
+            BinOp::BitXor(_) => Some(Prim::BitXor),
+            BinOp::Shl(_) => Some(Prim::Shl),
+            BinOp::Shr(_) => Some(Prim::Shr),
             _ => None,
         };
         let cmp = match b.op {
@@ -2797,14 +2836,21 @@ impl Lowerer {
             let message = if compound(&b.op).is_some() {
                 "a compound assignment is a statement: write it on its own line, as in `s += x;`"
             } else {
-                "this operator is not supported: use `+ - * / %`, comparisons, `&&`, `||` and `!`"
+                "this operator is not supported: use `+ - * / %`, the integer operators `& | ^ << >>`, comparisons, `&&`, `||` and `!`"
             };
             return self.fail(err(b.op, message));
         }
         let r = self.expr(&b.right);
         if let Some(prim) = arith {
-            let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
-            let ty = self.arithmetic_type(l, r, ty);
+            let ty = if prim.is_bitwise() {
+                match self.bitwise_type(prim, l, r, b.op.span()) {
+                    Ok(ty) => ty,
+                    Err(placeholder) => return placeholder,
+                }
+            } else {
+                let ty = self.nodes[l.0].ty.join(self.nodes[r.0].ty);
+                self.arithmetic_type(l, r, ty)
+            };
             // Index arithmetic is shared, so that `x[i + 1]` twice is one element.
             if ty == Ty::Int {
                 let key = (prim, self.operand_key(l), self.operand_key(r));
@@ -2820,6 +2866,37 @@ impl Lowerer {
             let op = cmp.expect("checked above");
             self.push(Op::Cmp(op), vec![l, r], Ty::Bool, span)
         }
+    }
+
+    /// The type of `l op r` for a bit operator `& | ^ << >>`: an integer (a constant, with no
+    /// derivative), of the left operand's type for a shift. On anything but integers it is an
+    /// error, returned as the placeholder that stands for the value.
+    #[inline(never)]
+    fn bitwise_type(&mut self, prim: Prim, l: NodeId, r: NodeId, span: Span) -> Result<Ty, NodeId> {
+        let (lt, rt) = (self.nodes[l.0].ty, self.nodes[r.0].ty);
+        let integer = |t: Ty| matches!(t, Ty::Int | Ty::Other);
+        if integer(lt) && integer(rt) {
+            return Ok(if matches!(prim, Prim::Shl | Prim::Shr) {
+                lt
+            } else {
+                lt.join(rt)
+            });
+        }
+        let op = prim.name();
+        let message = if lt == Ty::Bool || rt == Ty::Bool {
+            let instead = match prim {
+                Prim::BitAnd => "`&&`",
+                Prim::BitOr => "`||`",
+                Prim::BitXor => "`!=`",
+                _ => "an `if`",
+            };
+            format!("`{op}` is supported on integers only: on `bool`s write {instead}")
+        } else {
+            format!(
+                "`{op}` is defined on integers only, and an operand here is a float: use it on integer indices and counters, as in `x[i {op} 1]`"
+            )
+        };
+        Err(self.fail(syn::Error::new(span, message)))
     }
 
     /// `f64::exp(x)`, `sigmoid(x)`, `autodiff::relu(x)`.
@@ -3301,6 +3378,11 @@ fn compound(op: &BinOp) -> Option<Prim> {
         BinOp::MulAssign(_) => Some(Prim::Mul),
         BinOp::DivAssign(_) => Some(Prim::Div),
         BinOp::RemAssign(_) => Some(Prim::Rem),
+        BinOp::BitAndAssign(_) => Some(Prim::BitAnd),
+        BinOp::BitOrAssign(_) => Some(Prim::BitOr),
+        BinOp::BitXorAssign(_) => Some(Prim::BitXor),
+        BinOp::ShlAssign(_) => Some(Prim::Shl),
+        BinOp::ShrAssign(_) => Some(Prim::Shr),
         _ => None,
     }
 }

@@ -85,6 +85,13 @@ vocabulary! {
     Rem = Infix "%" (a, b) Inline;
     Neg = Prefix "-" (a) Inline;
 
+    // Integer bit operators: integers only, constants with no derivative.
+    BitAnd = Infix "&" (a, b) Inline;
+    BitOr = Infix "|" (a, b) Inline;
+    BitXor = Infix "^" (a, b) Inline;
+    Shl = Infix "<<" (a, b) Inline;
+    Shr = Infix ">>" (a, b) Inline;
+
     // Exponentials and logarithms.
     Exp2 = Method "exp2" (x) Call;
     ExpM1 = Method "exp_m1" (x) Call;
@@ -150,6 +157,14 @@ impl Prim {
         matches!(
             self,
             Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem | Prim::Neg
+        )
+    }
+
+    /// `& | ^ << >>`: defined on integers only.
+    pub fn is_bitwise(self) -> bool {
+        matches!(
+            self,
+            Prim::BitAnd | Prim::BitOr | Prim::BitXor | Prim::Shl | Prim::Shr
         )
     }
 

@@ -78,6 +78,13 @@ rule_table! { |g, out|
     Rem (a, b) => [g, -(g * (a / b).trunc())];
     Neg (a) => [-g];
 
+    // Integer bit operators: integers have no derivative.
+    BitAnd (a, b) => [ZERO, ZERO];
+    BitOr (a, b) => [ZERO, ZERO];
+    BitXor (a, b) => [ZERO, ZERO];
+    Shl (a, b) => [ZERO, ZERO];
+    Shr (a, b) => [ZERO, ZERO];
+
     // Exponentials and logarithms.
     Exp2 (x) => [g * (out * Ln2)];
     ExpM1 (x) => [g * (out + 1.0)];

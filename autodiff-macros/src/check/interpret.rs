@@ -93,6 +93,9 @@ pub fn apply(p: Prim, a: &[f64]) -> f64 {
         Prim::Div => a[0] / a[1],
         Prim::Rem => a[0] % a[1],
         Prim::Neg => -a[0],
+        Prim::BitAnd | Prim::BitOr | Prim::BitXor | Prim::Shl | Prim::Shr => {
+            unreachable!("bit operators are on integers")
+        }
         #[allow(clippy::cast_possible_truncation)] // exponents are small integers
         Prim::Powi => a[0].powi(a[1] as i32),
         Prim::Exp => a[0].exp(),
@@ -591,6 +594,11 @@ fn prim<T: Scalar>(p: Prim, args: Vec<Val<T>>) -> Result<Val<T>, Fault> {
             (Prim::Mul, Some(b)) => a.checked_mul(b),
             (Prim::Div, Some(b)) => a.checked_div(b),
             (Prim::Rem, Some(b)) => a.checked_rem(b),
+            (Prim::BitAnd, Some(b)) => Some(a & b),
+            (Prim::BitOr, Some(b)) => Some(a | b),
+            (Prim::BitXor, Some(b)) => Some(a ^ b),
+            (Prim::Shl, Some(b)) => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+            (Prim::Shr, Some(b)) => u32::try_from(b).ok().and_then(|b| a.checked_shr(b)),
             (Prim::Neg, None) => a.checked_neg(),
             _ => return fault(format!("`{}` of an integer", p.name())),
         };

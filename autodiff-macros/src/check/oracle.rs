@@ -106,6 +106,9 @@ impl Scalar for Dual {
             Prim::Rem => two(1.0, -(x / values[1]).trunc()),
             Prim::Neg => one(-1.0),
             Prim::Powi => unreachable!("powi takes an integer exponent"),
+            Prim::BitAnd | Prim::BitOr | Prim::BitXor | Prim::Shl | Prim::Shr => {
+                unreachable!("bit operators are on integers")
+            }
             Prim::Exp | Prim::ExpM1 => one(x.exp()),
             Prim::Sigmoid => one(sigmoid(x) * (1.0 - sigmoid(x))),
             Prim::Relu => one(if x > 0.0 { 1.0 } else { 0.0 }),

@@ -1,0 +1,110 @@
+//! Everyday numeric Rust that the macro differentiates: integer bit operators on indices and
+//! counters. Each gradient is checked against a closed form derived by hand and against
+//! fourth-order central differences of the original function, `f_jvp` against the gradient, and
+//! `f_hvp` against differences of the gradient.
+#![allow(
+    // Loop counters and integer results become `f64` through `as`; they are small.
+    clippy::cast_precision_loss
+)]
+
+use autodiff::differentiate;
+
+#[allow(dead_code)]
+mod common;
+
+use common::oracles::{EXACT, FD, assert_near, check_hessian, dot, fd_gradient};
+
+/// `x[i & 1]` alternates between the two entries; `m >>= 1` halves a counter, as an FFT's
+/// stride does.
+#[differentiate(reverse, forward)]
+fn alternating(x: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    let mut m = n;
+    for i in 0..n {
+        s += x[i & 1] * x[i & 1];
+        m >>= 1;
+        s += m as f64;
+    }
+    s
+}
+
+#[test]
+fn bit_and_and_shift_assignment_on_counters() {
+    let x = [1.5, -0.75];
+    let n = 5;
+    let (value, dx) = alternating_grad(&x, n);
+    assert_eq!(value, alternating(&x, n));
+    // Entry 0 is read at i = 0, 2, 4 and entry 1 at i = 1, 3: 3·x0² + 2·x1² plus 2 + 1 + 0 + 0 + 0.
+    assert_near(
+        "value",
+        &[value],
+        &[3.0 * x[0] * x[0] + 2.0 * x[1] * x[1] + 3.0],
+        EXACT,
+    );
+    assert_near("∂/∂x", &dx, &[6.0 * x[0], 4.0 * x[1]], EXACT);
+    let fd = fd_gradient(|p| alternating(p, n), &x);
+    assert_near("∂/∂x by differences", &dx, &fd, FD);
+    let v = [0.25, -2.0];
+    let (fvalue, tangent) = alternating_jvp(&x, &v, n);
+    assert_eq!(fvalue, value);
+    assert_near("f_jvp", &[tangent], &[dot(&dx, &v)], EXACT);
+}
+
+/// Every bit operator and its assignment, on a parameter, a counter and a local: the weights
+/// `w(i) = ((i ^ k) & 3) | (i >> 1)`, a mask, and `!` of an integer.
+#[differentiate(reverse, forward, hessian)]
+fn masked(x: [f64; 4], k: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..4 {
+        let w = ((i ^ k) & 3) | (i >> 1);
+        let even = !i & 1;
+        s += (w as f64) * x[i] * x[(i + 1) & 3] + (even << 1) as f64 * x[i].sin();
+    }
+    let mut j = k;
+    j &= 6;
+    j |= 1;
+    j ^= 2;
+    j <<= 2;
+    j >>= 1;
+    s * (j as f64)
+}
+
+/// The gradient of [`masked`] by hand, the weights written with `%` and `/`, and `j` the
+/// integer the assignments leave, worked out by hand for each `k`.
+fn masked_gradient(x: [f64; 4], k: usize, j: f64) -> [f64; 4] {
+    let mut ds = [0.0; 4];
+    for i in 0..4 {
+        let w = (((i ^ k) % 4) | (i / 2)) as f64;
+        let even = if i % 2 == 0 { 2.0 } else { 0.0 };
+        let next = (i + 1) % 4;
+        ds[i] += w * x[next] + even * x[i].cos();
+        ds[next] += w * x[i];
+    }
+    ds.map(|d| d * j)
+}
+
+#[test]
+fn every_bit_operator_and_its_assignment() {
+    let x = [0.5, -1.25, 2.0, 0.75];
+    // k & 6, | 1, ^ 2, << 2, >> 1: 0 → 0 → 1 → 3 → 12 → 6, 5 → 4 → 5 → 7 → 28 → 14.
+    for (k, j) in [(0, 6.0), (1, 6.0), (5, 14.0), (6, 10.0)] {
+        let (value, dx) = masked_grad(x, k);
+        assert_eq!(value, masked(x, k));
+        let want = masked_gradient(x, k, j);
+        assert_near("∂/∂x", &dx, &want, EXACT);
+        let fd = fd_gradient(|p| masked([p[0], p[1], p[2], p[3]], k), &x);
+        assert_near("∂/∂x by differences", &dx, &fd, FD);
+        let v = [1.0, -0.5, 0.25, 2.0];
+        let (fvalue, tangent) = masked_jvp(x, v, k);
+        assert_eq!(fvalue, value);
+        assert_near("f_jvp", &[tangent], &[dot(&dx, &v)], EXACT);
+        let (_, _, hess) = masked_hessian(x, k);
+        let hess: Vec<f64> = hess.into_iter().flatten().collect();
+        check_hessian(
+            "Hessian",
+            &hess,
+            |p| masked_grad([p[0], p[1], p[2], p[3]], k).1.to_vec(),
+            &x,
+        );
+    }
+}

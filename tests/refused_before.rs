@@ -1,5 +1,5 @@
 //! Everyday numeric Rust that the macro differentiates: integer bit operators on indices and
-//! counters. Each gradient is checked against a closed form derived by hand and against
+//! counters; character, byte and string literals as constants. Each gradient is checked against a closed form derived by hand and against
 //! fourth-order central differences of the original function, `f_jvp` against the gradient, and
 //! `f_hvp` against differences of the gradient.
 #![allow(
@@ -106,5 +106,107 @@ fn every_bit_operator_and_its_assignment() {
             |p| masked_grad([p[0], p[1], p[2], p[3]], k).1.to_vec(),
             &x,
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Character, byte and string literals, as constants.
+
+/// A branch on a `char` parameter.
+#[differentiate(reverse, forward, hessian)]
+fn by_char(x: f64, c: char) -> f64 {
+    if c == 'a' { x * x * x } else { 1.0 + x.sin() }
+}
+
+/// A digit read from a byte, `b - b'0'`, and a branch on a byte.
+#[differentiate(reverse, forward)]
+fn by_byte(x: f64, b: u8) -> f64 {
+    if b.is_ascii_digit() {
+        f64::from(b - b'0') * x * x
+    } else if b == b'e' {
+        x.exp()
+    } else {
+        x
+    }
+}
+
+/// A `match` on a `char`, with an or-pattern.
+#[differentiate(reverse, forward)]
+fn by_match(x: f64, c: char) -> f64 {
+    match c {
+        'a' => x * x,
+        'b' | 'c' => x.sin(),
+        _ => x,
+    }
+}
+
+/// An activation chosen by name.
+#[differentiate(reverse, forward)]
+fn activation(x: f64, name: &str) -> f64 {
+    if name == "relu" {
+        autodiff::relu(x)
+    } else if name == "tanh" {
+        x.tanh()
+    } else {
+        x
+    }
+}
+
+#[test]
+fn char_byte_and_string_literals_are_constants() {
+    for x in [-0.75, 0.5, 1.25] {
+        for c in ['a', 'b'] {
+            let (value, dx) = by_char_grad(x, c);
+            assert_eq!(value, by_char(x, c));
+            let want = if c == 'a' { 3.0 * x * x } else { x.cos() };
+            assert_near("by_char", &[dx], &[want], EXACT);
+            assert_near(
+                "by_char by differences",
+                &[dx],
+                &fd_gradient(|p| by_char(p[0], c), &[x]),
+                FD,
+            );
+            let (_, tangent) = by_char_jvp(x, 1.0, c);
+            assert_near("by_char_jvp", &[tangent], &[want], EXACT);
+            let (_, _, hv) = by_char_hvp(x, 1.0, c);
+            let want = if c == 'a' { 6.0 * x } else { -x.sin() };
+            assert_near("by_char_hvp", &[hv], &[want], EXACT);
+        }
+        for c in ['a', 'c', 'z'] {
+            let (value, dx) = by_match_grad(x, c);
+            assert_eq!(value, by_match(x, c));
+            let want = match c {
+                'a' => 2.0 * x,
+                'c' => x.cos(),
+                _ => 1.0,
+            };
+            assert_near("by_match", &[dx], &[want], EXACT);
+            let (_, tangent) = by_match_jvp(x, 1.0, c);
+            assert_near("by_match_jvp", &[tangent], &[want], EXACT);
+        }
+        for b in [b'7', b'e', b'x'] {
+            let (value, dx) = by_byte_grad(x, b);
+            assert_eq!(value, by_byte(x, b));
+            let want = match b {
+                b'7' => 14.0 * x,
+                b'e' => x.exp(),
+                _ => 1.0,
+            };
+            assert_near("by_byte", &[dx], &[want], EXACT);
+            let (_, tangent) = by_byte_jvp(x, 1.0, b);
+            assert_near("by_byte_jvp", &[tangent], &[want], EXACT);
+        }
+        for name in ["relu", "tanh", "identity"] {
+            let (value, dx) = activation_grad(x, name);
+            assert_eq!(value, activation(x, name));
+            let want = match name {
+                "relu" => f64::from(u8::from(x > 0.0)),
+                "tanh" => 1.0 - x.tanh() * x.tanh(),
+                _ => 1.0,
+            };
+            assert_near("activation", &[dx], &[want], EXACT);
+            let (_, tangent) = activation_jvp(x, 1.0, name);
+            assert_near("activation_jvp", &[tangent], &[want], EXACT);
+        }
     }
 }

@@ -2718,9 +2718,15 @@ impl Lowerer {
                 Ty::Bool,
                 span,
             ),
+            // Constants with no derivative, emitted as written: `c == 'a'`, `mode == "relu"`,
+            // and a byte, an integer: `b'0'`.
+            Lit::Byte(_) => self.push(Op::Const(lit.to_token_stream()), vec![], Ty::Int, span),
+            Lit::Char(_) | Lit::Str(_) | Lit::ByteStr(_) | Lit::CStr(_) => {
+                self.push(Op::Const(lit.to_token_stream()), vec![], Ty::Other, span)
+            }
             other => self.fail(err(
                 other,
-                "only numeric and `bool` literals are supported in a differentiated function",
+                "this literal is not supported in a differentiated function: use numbers, `bool`s, characters, bytes and strings",
             )),
         }
     }

@@ -3,7 +3,7 @@ use autodiff::differentiate;
 #[differentiate(sideways)]
 fn f(x: f64, y: &mut f64) -> f64 {
     let _g = |t: f64| t;
-    let _s = "s";
+    let _u: f64;
     *y = x;
     x.copysign(1.0)
 }

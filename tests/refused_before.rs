@@ -1,7 +1,9 @@
 //! Everyday numeric Rust that the macro differentiates: integer bit operators on indices and
-//! counters; character, byte and string literals as constants. Each gradient is checked against a closed form derived by hand and against
-//! fourth-order central differences of the original function, `f_jvp` against the gradient, and
-//! `f_hvp` against differences of the gradient.
+//! counters; character, byte and string literals as constants; an early `return` inside the
+//! expression that gives the function's value. Each gradient is checked against a closed form
+//! derived by hand and against fourth-order central differences of the original function,
+//! `f_jvp` against the gradient, and `f_hvp` or the Hessian against a closed form or
+//! differences of the gradient.
 #![allow(
     // Loop counters and integer results become `f64` through `as`; they are small.
     clippy::cast_precision_loss
@@ -207,6 +209,78 @@ fn char_byte_and_string_literals_are_constants() {
             assert_near("activation", &[dx], &[want], EXACT);
             let (_, tangent) = activation_jvp(x, 1.0, name);
             assert_near("activation_jvp", &[tangent], &[want], EXACT);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `return` inside the `if` or `match` that gives the function's value.
+
+/// An early `return` in a branch of the tail `if`.
+#[differentiate(reverse, forward, hessian)]
+fn returns_in_tail_if(x: f64, k: i32) -> f64 {
+    if k == 0 {
+        if x > 0.0 {
+            return x * x;
+        }
+        x.sin()
+    } else {
+        3.0 * x
+    }
+}
+
+/// A tail `match` whose arms return early: one as the arm's expression, one inside a block.
+#[differentiate(reverse, forward, hessian)]
+#[allow(clippy::needless_return)] // `return` as an arm's expression, as ported C code writes it
+fn returns_in_tail_match(x: f64, k: i32) -> f64 {
+    let y = x.sin();
+    match k {
+        0 => return y * x,
+        1 => {
+            if x > 1.0 {
+                return y;
+            }
+            y * y
+        }
+        _ => y + x,
+    }
+}
+
+#[test]
+fn early_return_inside_the_tail_expression() {
+    for x in [-1.5, 0.5, 2.0] {
+        for k in [0, 1, 2] {
+            let (value, dx) = returns_in_tail_if_grad(x, k);
+            assert_eq!(value, returns_in_tail_if(x, k));
+            let (want, want2) = match k {
+                0 if x > 0.0 => (2.0 * x, 2.0),
+                0 => (x.cos(), -x.sin()),
+                _ => (3.0, 0.0),
+            };
+            assert_near("tail if", &[dx], &[want], EXACT);
+            let fd = fd_gradient(|p| returns_in_tail_if(p[0], k), &[x]);
+            assert_near("tail if by differences", &[dx], &fd, FD);
+            let (_, tangent) = returns_in_tail_if_jvp(x, 1.0, k);
+            assert_near("tail if, f_jvp", &[tangent], &[want], EXACT);
+            let (_, _, hv) = returns_in_tail_if_hvp(x, 1.0, k);
+            assert_near("tail if, f_hvp", &[hv], &[want2], EXACT);
+
+            let (value, dx) = returns_in_tail_match_grad(x, k);
+            assert_eq!(value, returns_in_tail_match(x, k));
+            let (s, c) = x.sin_cos();
+            let (want, want2) = match k {
+                0 => (c * x + s, 2.0 * c - s * x),
+                1 if x > 1.0 => (c, -s),
+                1 => (2.0 * s * c, 2.0 * (c * c - s * s)),
+                _ => (c + 1.0, -s),
+            };
+            assert_near("tail match", &[dx], &[want], EXACT);
+            let fd = fd_gradient(|p| returns_in_tail_match(p[0], k), &[x]);
+            assert_near("tail match by differences", &[dx], &fd, FD);
+            let (_, tangent) = returns_in_tail_match_jvp(x, 1.0, k);
+            assert_near("tail match, f_jvp", &[tangent], &[want], EXACT);
+            let (_, _, hv) = returns_in_tail_match_hvp(x, 1.0, k);
+            assert_near("tail match, f_hvp", &[hv], &[want2], EXACT);
         }
     }
 }

@@ -1256,10 +1256,17 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
-        // `stmts` is the block's statements but the last, or all of them.
-        let early_return = printed[..stmts.len()]
-            .iter()
-            .any(|t| mentions(t.clone(), "return"));
+        // `stmts` is the block's statements but the last, or all of them. A tail that is not
+        // itself a `return` may return early from inside (`if k == 0 { return x; } else { .. }`).
+        let tail_returns = matches!(tail, Tail::Expr(_))
+            && !matches!(block.stmts.last(), Some(Stmt::Expr(Expr::Return(_), _)))
+            && printed
+                .get(stmts.len())
+                .is_some_and(|t| mentions(t.clone(), "return"));
+        let early_return = tail_returns
+            || printed[..stmts.len()]
+                .iter()
+                .any(|t| mentions(t.clone(), "return"));
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
@@ -1285,7 +1292,11 @@ impl Lowerer {
             Tail::Expr(e) => {
                 let v = cx.expr(e);
                 if let Some(r) = cx.ret {
-                    cx.set(r.value, v);
+                    if tail_returns {
+                        cx.set_unless_returned(r, v, chains::expr_span(e));
+                    } else {
+                        cx.set(r.value, v);
+                    }
                 }
                 Some(v)
             }
@@ -1305,6 +1316,19 @@ impl Lowerer {
             (None, Some(v)) => v,
             (None, None) => self.placeholder(block.brace_token.span.close()),
         }
+    }
+
+    /// `result = v` unless a `return` inside the tail expression has set it already.
+    #[inline(never)]
+    fn set_unless_returned(&mut self, r: ReturnFlags, v: NodeId, span: Span) {
+        let cond = self.still_running(span);
+        let then = self.nested(|cx| cx.set(r.value, v));
+        self.emit(graph::Stmt::If {
+            cond,
+            then,
+            otherwise: graph::Block::default(),
+        });
+        self.forget();
     }
 
     /// Lowers statements; after one that may `break`, `continue` or `return`, the rest run only

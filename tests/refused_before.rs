@@ -1,9 +1,9 @@
 //! Everyday numeric Rust that the macro differentiates: integer bit operators on indices and
 //! counters; character, byte and string literals as constants; an early `return` inside the
-//! expression that gives the function's value. Each gradient is checked against a closed form
-//! derived by hand and against fourth-order central differences of the original function,
-//! `f_jvp` against the gradient, and `f_hvp` or the Hessian against a closed form or
-//! differences of the gradient.
+//! expression that gives the function's value, and a bare `return;` beside out-parameters. Each
+//! gradient is checked against a closed form derived by hand and against fourth-order central
+//! differences of the original function, `f_jvp` against the gradient, and `f_hvp` or the
+//! Hessian against a closed form or differences of the gradient.
 #![allow(
     // Loop counters and integer results become `f64` through `as`; they are small.
     clippy::cast_precision_loss
@@ -283,4 +283,90 @@ fn early_return_inside_the_tail_expression() {
             assert_near("tail match, f_hvp", &[hv], &[want2], EXACT);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A bare `return;` in a function that returns through an out-parameter.
+
+/// `r = (cos ‖a‖, a₀ a₁)`, with `r₀ = 1` near the origin, left by `return;` as the C original
+/// leaves the function.
+#[differentiate(reverse, forward, hessian)]
+fn rotation(axis: &[f64], r: &mut [f64]) {
+    let norm = (axis[0] * axis[0] + axis[1] * axis[1]).sqrt();
+    r[1] = axis[0] * axis[1];
+    if norm < 1e-4 {
+        r[0] = 1.0;
+        return;
+    }
+    r[0] = norm.cos();
+}
+
+/// `r₀ · r₁` of [`rotation`], through its derivatives.
+#[differentiate(reverse, forward, hessian)]
+fn rotation_product(axis: &[f64]) -> f64 {
+    let mut r = [0.0; 2];
+    rotation(axis, &mut r);
+    r[0] * r[1]
+}
+
+/// The Jacobian of [`rotation`] by hand, row by row.
+fn rotation_jacobian(a: &[f64]) -> [[f64; 2]; 2] {
+    let n = a[0].hypot(a[1]);
+    let row0 = if n < 1e-4 {
+        [0.0, 0.0]
+    } else {
+        [-n.sin() * a[0] / n, -n.sin() * a[1] / n]
+    };
+    [row0, [a[1], a[0]]]
+}
+
+#[test]
+fn bare_return_in_a_function_with_an_out_parameter() {
+    for a in [[0.6, -0.8], [3e-5, 2e-5]] {
+        let jac = rotation_jacobian(&a);
+        let mut r = [0.0; 2];
+        rotation(&a, &mut r);
+        // Reverse: each row of the Jacobian is the vector-Jacobian product with a unit seed.
+        for (i, row) in jac.iter().enumerate() {
+            let mut d_a = [0.0; 2];
+            let mut out = [0.0; 2];
+            let mut seed = [0.0; 2];
+            seed[i] = 1.0;
+            rotation_vjp_into(&a, &mut d_a, &mut out, &mut seed);
+            assert_eq!(out, r);
+            assert_near("rotation_vjp_into", &d_a, row, EXACT);
+        }
+        // Forward: each column is the tangent along a unit direction.
+        for j in 0..2 {
+            let mut v = [0.0; 2];
+            v[j] = 1.0;
+            let mut out = [0.0; 2];
+            let mut tangent = [0.0; 2];
+            rotation_jvp(&a, &v, &mut out, &mut tangent);
+            assert_eq!(out, r);
+            assert_near("rotation_jvp", &tangent, &[jac[0][j], jac[1][j]], EXACT);
+        }
+        // A caller of it, in all three modes.
+        let (value, grad) = rotation_product_grad(&a);
+        assert_eq!(value, rotation_product(&a));
+        let want = [
+            jac[0][0] * r[1] + r[0] * jac[1][0],
+            jac[0][1] * r[1] + r[0] * jac[1][1],
+        ];
+        assert_near("rotation_product_grad", &grad, &want, EXACT);
+        let v = [0.5, -1.5];
+        let (_, tangent) = rotation_product_jvp(&a, &v);
+        assert_near("rotation_product_jvp", &[tangent], &[dot(&want, &v)], EXACT);
+        let (_, _, hess) = rotation_product_hessian(&a);
+        check_hessian(
+            "rotation_product Hessian",
+            &hess,
+            |p| rotation_product_grad(p).1,
+            &a,
+        );
+    }
+    // Away from the origin, differences of the original function agree.
+    let a = [0.6, -0.8];
+    let fd = fd_gradient(rotation_product, &a);
+    assert_near("by differences", &rotation_product_grad(&a).1, &fd, FD);
 }

@@ -227,7 +227,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         fields: cx.structs.leaves,
         generic: cx.generic,
         aliases: cx.aliases,
-        returned: cx.ret.map(|r| r.value),
+        returned: cx.ret.and_then(|r| r.value),
     };
     // Reads of a variable made before its type was settled take its final type.
     for i in 0..graph.nodes.len() {
@@ -444,10 +444,11 @@ struct LoopFlags {
     continued: Option<VarId>,
 }
 
-/// The variables an early `return` sets: the value and whether it happened.
+/// The variables an early `return` sets: the value (none in a function that returns only
+/// through out-parameters) and whether it happened.
 #[derive(Clone, Copy)]
 struct ReturnFlags {
-    value: VarId,
+    value: Option<VarId>,
     done: VarId,
 }
 
@@ -1270,14 +1271,18 @@ impl Lowerer {
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
-            let value = self.var("result", Ty::Float(None), Shape::Scalar, span);
-            let zero = self.push(
-                Op::Lit(LitValue::Float(0.0), None),
-                vec![],
-                Ty::Float(None),
-                span,
-            );
-            self.emit(graph::Stmt::Declare(value, Some(zero)));
+            let returns_nothing = !returns_float && !self.out_params.is_empty();
+            let value = (!returns_nothing).then(|| {
+                let value = self.var("result", Ty::Float(None), Shape::Scalar, span);
+                let zero = self.push(
+                    Op::Lit(LitValue::Float(0.0), None),
+                    vec![],
+                    Ty::Float(None),
+                    span,
+                );
+                self.emit(graph::Stmt::Declare(value, Some(zero)));
+                value
+            });
             let done = self.flag("returned", span);
             self.ret = Some(ReturnFlags { value, done });
         }
@@ -1291,11 +1296,13 @@ impl Lowerer {
         let value = self.stmts(stmts, &mut |cx: &mut Self| match tail {
             Tail::Expr(e) => {
                 let v = cx.expr(e);
-                if let Some(r) = cx.ret {
+                if let Some(r) = cx.ret
+                    && let Some(result) = r.value
+                {
                     if tail_returns {
-                        cx.set_unless_returned(r, v, chains::expr_span(e));
+                        cx.set_unless_returned(result, v, chains::expr_span(e));
                     } else {
-                        cx.set(r.value, v);
+                        cx.set(result, v);
                     }
                 }
                 Some(v)
@@ -1308,10 +1315,10 @@ impl Lowerer {
             ))),
         });
         self.tails.pop();
-        match (self.ret, value) {
-            (Some(r), _) => {
+        match (self.ret.and_then(|r| r.value), value) {
+            (Some(result), _) => {
                 self.forget();
-                self.read(r.value, block.brace_token.span.close())
+                self.read(result, block.brace_token.span.close())
             }
             (None, Some(v)) => v,
             (None, None) => self.placeholder(block.brace_token.span.close()),
@@ -1320,9 +1327,9 @@ impl Lowerer {
 
     /// `result = v` unless a `return` inside the tail expression has set it already.
     #[inline(never)]
-    fn set_unless_returned(&mut self, r: ReturnFlags, v: NodeId, span: Span) {
+    fn set_unless_returned(&mut self, result: VarId, v: NodeId, span: Span) {
         let cond = self.still_running(span);
-        let then = self.nested(|cx| cx.set(r.value, v));
+        let then = self.nested(|cx| cx.set(result, v));
         self.emit(graph::Stmt::If {
             cond,
             then,
@@ -2473,15 +2480,28 @@ impl Lowerer {
             ));
             return;
         };
-        let Some(e) = &r.expr else {
-            self.errors
-                .push(err(r, "`return` needs the value of the function"));
-            return;
+        let span = match (&r.expr, flags.value) {
+            (Some(e), Some(result)) => {
+                let v = self.expr(e);
+                self.set(result, v);
+                let first = r.return_token.span;
+                first.join(last_span(e)).unwrap_or(first)
+            }
+            (None, None) => r.return_token.span,
+            (None, Some(_)) => {
+                self.errors
+                    .push(err(r, "`return` needs the value of the function"));
+                return;
+            }
+            (Some(e), None) => {
+                self.errors.push(err(
+                    e,
+                    "this function returns through its out-parameters: write `return;`",
+                ));
+                return;
+            }
         };
-        let v = self.expr(e);
-        self.set(flags.value, v);
-        let first = r.return_token.span;
-        let t = self.bool_lit(true, first.join(last_span(e)).unwrap_or(first));
+        let t = self.bool_lit(true, span);
         self.set(flags.done, t);
         // Every enclosing loop stops.
         let broke: Vec<VarId> = self.loops.iter().filter_map(|l| l.broke).collect();

@@ -1,9 +1,9 @@
 //! Everyday numeric Rust that the macro differentiates: integer bit operators on indices and
 //! counters; character, byte and string literals as constants; an early `return` inside the
-//! expression that gives the function's value, and a bare `return;` beside out-parameters. Each
-//! gradient is checked against a closed form derived by hand and against fourth-order central
-//! differences of the original function, `f_jvp` against the gradient, and `f_hvp` or the
-//! Hessian against a closed form or differences of the gradient.
+//! expression that gives the function's value, a bare `return;` beside out-parameters, and a
+//! `loop` left only by `return`. Each gradient is checked against a closed form derived by hand
+//! and against fourth-order central differences of the original function, `f_jvp` against the
+//! gradient, and `f_hvp` or the Hessian against a closed form or differences of the gradient.
 #![allow(
     // Loop counters and integer results become `f64` through `as`; they are small.
     clippy::cast_precision_loss
@@ -369,4 +369,91 @@ fn bare_return_in_a_function_with_an_out_parameter() {
     let a = [0.6, -0.8];
     let fd = fd_gradient(rotation_product, &a);
     assert_near("by differences", &rotation_product_grad(&a).1, &fd, FD);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A `loop` left only by `return`.
+
+/// Newton's iteration for `√a`, left by `return` once it settles: the derivative is `1 / 2√a`.
+#[differentiate(reverse, forward, hessian)]
+fn newton_sqrt(a: f64) -> f64 {
+    let mut y = a.max(1.0);
+    loop {
+        let next = 0.5 * (y + a / y);
+        if (next - y).abs() <= 1e-15 * next {
+            return next;
+        }
+        y = next;
+    }
+}
+
+/// The C original's goto machine: two coupled maps, left when `x₀² < x₁`.
+#[differentiate(reverse, forward)]
+fn machine(x: [f64; 2]) -> f64 {
+    let [mut x0, mut x1] = x;
+    loop {
+        let t = 4.0 * (x0 + x1).cos();
+        x0 = 3.0 * (2.0 * x0 + x1).sin();
+        x1 = t;
+        if x0 * x0 < x1 {
+            return x0 + x1;
+        }
+    }
+}
+
+#[test]
+fn a_loop_left_only_by_return() {
+    for a in [0.25, 2.0, 9.0] {
+        let (value, da) = newton_sqrt_grad(a);
+        assert_eq!(value, newton_sqrt(a));
+        assert_near("newton_sqrt", &[value], &[a.sqrt()], EXACT);
+        assert_near("d newton_sqrt", &[da], &[0.5 / a.sqrt()], EXACT);
+        let (_, tangent) = newton_sqrt_jvp(a, 1.0);
+        assert_near("newton_sqrt_jvp", &[tangent], &[da], EXACT);
+        let (_, _, hv) = newton_sqrt_hvp(a, 1.0);
+        assert_near("newton_sqrt_hvp", &[hv], &[-0.25 / (a * a.sqrt())], 1e-8);
+    }
+    // Points where the number of turns is the same within the differences' steps.
+    for x in [[0.3, 1.1], [0.5, 0.5], [0.2, 0.1]] {
+        let (value, dx) = machine_grad(x);
+        assert_eq!(value, machine(x));
+        let fd = fd_gradient(|p| machine([p[0], p[1]]), &x);
+        assert_near("machine by differences", &dx, &fd, FD);
+        let v = [0.5, -0.25];
+        let (fvalue, tangent) = machine_jvp(x, v);
+        assert_eq!(fvalue, value);
+        assert_near("machine_jvp", &[tangent], &[dot(&dx, &v)], EXACT);
+    }
+}
+
+/// A `let mut` that the tail `if` assigns, with and without a `return` in it.
+#[differentiate(reverse, forward)]
+fn assigned_in_tail(x: f64, k: i32) -> f64 {
+    let mut y = x;
+    if k == 0 {
+        y = y * y;
+        if y > 1.0 {
+            return y.ln();
+        }
+        y
+    } else {
+        y = y.exp();
+        y
+    }
+}
+
+#[test]
+fn a_let_mut_assigned_in_the_tail() {
+    for (x, k) in [(2.0, 0), (0.5, 0), (0.5, 1)] {
+        let (value, dx) = assigned_in_tail_grad(x, k);
+        assert_eq!(value, assigned_in_tail(x, k));
+        let want = match k {
+            0 if x * x > 1.0 => 2.0 / x,
+            0 => 2.0 * x,
+            _ => x.exp(),
+        };
+        assert_near("assigned_in_tail", &[dx], &[want], EXACT);
+        let (_, tangent) = assigned_in_tail_jvp(x, 1.0, k);
+        assert_near("assigned_in_tail_jvp", &[tangent], &[want], EXACT);
+    }
 }

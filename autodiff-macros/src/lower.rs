@@ -187,6 +187,7 @@ pub fn lower(item: &ItemFn, options: &Options) -> syn::Result<Graph> {
         counters: 0,
         receiver: None,
         construct_names: HashMap::default(),
+        tail_assigned: HashSet::default(),
         out_params: Vec::new(),
         structs: fields::Structs::default(),
         generic: None,
@@ -488,6 +489,9 @@ struct Lowerer {
     receiver: Option<TokenStream>,
     /// For each block (by its last statement), the names assigned in its branches and loops.
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
+    /// The names the body's last expression assigns, when it is a branch or a loop: a `let mut`
+    /// before it is a variable.
+    tail_assigned: HashSet<String>,
     /// The indices of the out-parameters, `&mut [f64]`.
     out_params: Vec<usize>,
     /// Struct parameters and the fields the body reads.
@@ -1257,6 +1261,14 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
+        if let Tail::Expr(_) = tail
+            && let Some(t) = printed.get(stmts.len())
+            && has_control_flow(t)
+        {
+            let mut names = Vec::new();
+            assigned(t.clone(), &mut names);
+            self.tail_assigned = names.into_iter().collect();
+        }
         // `stmts` is the block's statements but the last, or all of them. A tail that is not
         // itself a `return` may return early from inside (`if k == 0 { return x; } else { .. }`).
         let tail_returns = matches!(tail, Tail::Expr(_))
@@ -1268,6 +1280,17 @@ impl Lowerer {
             || printed[..stmts.len()]
                 .iter()
                 .any(|t| mentions(t.clone(), "return"));
+        // A `loop` left only by `return` is a statement like any other: the `let`s before it see
+        // what it assigns.
+        let (stmts, tail) = match tail {
+            // One with neither is reported as the statement it is: it never ends.
+            Tail::Expr(Expr::Loop(l))
+                if tail_returns || !escapes(chains::block(&l.body), "break") =>
+            {
+                (&block.stmts[..], Tail::Loop)
+            }
+            tail => (stmts, tail),
+        };
         if early_return {
             // Every exit assigns the value and sets `returned`; what follows an exit is guarded.
             let span = block.brace_token.span.open();
@@ -1290,10 +1313,11 @@ impl Lowerer {
             stmts,
             match tail {
                 Tail::Expr(e) => Some(e),
-                Tail::Missing(_) => None,
+                Tail::Missing(_) | Tail::Loop => None,
             },
         );
         let value = self.stmts(stmts, &mut |cx: &mut Self| match tail {
+            Tail::Loop => None,
             Tail::Expr(e) => {
                 let v = cx.expr(e);
                 if let Some(r) = cx.ret
@@ -1791,7 +1815,10 @@ impl Lowerer {
             // `let y = if .. { a } else { b };` names the variable the branches assign.
             self.vars[v.0].name.clone_from(&name);
         }
-        if mutable && self.assigned_in_constructs(rest).contains(&name) {
+        if mutable
+            && (self.tail_assigned.contains(&name)
+                || self.assigned_in_constructs(rest).contains(&name))
+        {
             let ty = self.nodes[value.0].ty;
             let v = self.var(&name, ty, Shape::Scalar, ident.span());
             self.emit(graph::Stmt::Declare(v, Some(value)));
@@ -2428,7 +2455,7 @@ impl Lowerer {
         if flags.broke.is_none() && self.ret.is_none() {
             self.errors.push(err(
                 l.loop_token,
-                "a `loop` without `break` never ends: add a `break`, or use `while` or `for`",
+                "a `loop` without `break` or `return` never ends: add a `break` or a `return`, or use `while` or `for`",
             ));
             return;
         }
@@ -3419,6 +3446,8 @@ struct LoopRange {
 enum Tail<'a> {
     Expr(&'a Expr),
     Missing(Span),
+    /// The last statement is a `loop` left only by `return`, which sets the value.
+    Loop,
 }
 
 fn compound(op: &BinOp) -> Option<Prim> {

@@ -808,6 +808,72 @@ fn match_on_the_unit_variants_of_an_enum_without_partial_eq() {
     assert!(close(hx, -1.0 / (y * y), 1e-12) && close(hy, 2.0 * x / (y * y * y), 1e-12));
 }
 
+/// A block whose last expression is an `if` assigning a `let mut` of the block: the `let` is a
+/// variable the branch assigns (lowering failed with an internal error).
+#[differentiate(reverse, forward)]
+fn inner_tail_if(x: f64, c: bool) -> f64 {
+    let y = {
+        let mut a = x;
+        if c {
+            a = 2.0 * a * x;
+            a
+        } else {
+            a
+        }
+    };
+    y + x
+}
+
+/// The same with a `match`, inside a `let`'s block.
+#[differentiate(reverse, forward)]
+fn inner_tail_match(x: f64, k: i32) -> f64 {
+    let y = {
+        let mut a = x * x;
+        match k {
+            0 => {
+                a = a.sin();
+                a * x
+            }
+            _ => a,
+        }
+    };
+    y - x
+}
+
+#[test]
+fn a_block_whose_last_branch_assigns_its_own_let_mut() {
+    let x: f64 = 0.7;
+    for (c, closed) in [(true, 4.0 * x + 1.0), (false, 2.0)] {
+        verify(
+            &format!("inner_tail_if c={c}"),
+            &[x],
+            SMOOTH,
+            |p| inner_tail_if(p[0], c),
+            |p| {
+                let (v, d) = inner_tail_if_grad(p[0], c);
+                (v, vec![d])
+            },
+            |p, d| inner_tail_if_jvp(p[0], d[0], c),
+            &[closed],
+        );
+    }
+    let s = x * x;
+    for (k, closed) in [(0, 2.0 * s * s.cos() + s.sin() - 1.0), (1, 2.0 * x - 1.0)] {
+        verify(
+            &format!("inner_tail_match k={k}"),
+            &[x],
+            SMOOTH,
+            |p| inner_tail_match(p[0], k),
+            |p| {
+                let (v, d) = inner_tail_match_grad(p[0], k);
+                (v, vec![d])
+            },
+            |p, d| inner_tail_match_jvp(p[0], d[0], k),
+            &[closed],
+        );
+    }
+}
+
 /// Halves until at most one: `⌈log₂ x⌉` trips for `x > 1`, none otherwise.
 #[differentiate(reverse, forward)]
 fn halve(x: f64) -> f64 {

@@ -1447,6 +1447,7 @@ impl Lowerer {
             _ => (&block.stmts[..], None),
         };
         self.push_tail(stmts, tail);
+        self.note_tail_assigned(tail);
         for (k, stmt) in stmts.iter().enumerate() {
             self.stmt(stmt, &stmts[k + 1..]);
         }
@@ -1481,6 +1482,7 @@ impl Lowerer {
             };
             cx.exit_target = target.cloned();
             cx.push_tail(stmts, tail);
+            cx.note_tail_assigned(tail);
             cx.stmts(stmts, &mut |cx: &mut Self| {
                 match (tail, target) {
                     (Some(e), Some(t)) => cx.assign_to(e, t),
@@ -1832,6 +1834,20 @@ impl Lowerer {
     /// The names assigned inside branches and loops among `rest`, the statements after a `let`.
     /// Computed once per block, from the first `let` that asks (an over-approximation for later
     /// ones, which only makes more variables than needed): scanning at every `let` is quadratic.
+    /// The names a block's last expression assigns when it is a branch or a loop, `{ let mut a
+    /// = x; if c { a = 2.0 * a; a } else { a } }`: a `let mut` before it is a variable, as one
+    /// before a statement that assigns it is ([`Lowerer::assigned_in_constructs`] sees the
+    /// statements but not the tail).
+    fn note_tail_assigned(&mut self, tail: Option<&Expr>) {
+        let Some(tail) = tail else { return };
+        let tokens = chains::expr(tail);
+        if has_control_flow(&tokens) {
+            let mut names = Vec::new();
+            assigned(tokens, &mut names);
+            self.tail_assigned.extend(names);
+        }
+    }
+
     fn assigned_in_constructs(&mut self, rest: &[Stmt]) -> Rc<HashSet<String>> {
         let Some(last) = rest.last() else {
             return Rc::default();

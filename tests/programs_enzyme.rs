@@ -33,12 +33,15 @@
 //! `void_ret.rs`, `autodiffv2.rs`, `impl.rs`, `abi_handling.rs`, `struct.rs`, `generic.rs`,
 //! `trait.rs` (as an inherent method). Where the same program reads naturally in several ways
 //! (iterator chains, `fold`, `match`, closures, tuple outputs, generic floats, structs with
-//! `wrt(self)`), each form is differentiated and checked against the others. A few forms the
-//! macro refuses or miscompiles today are written around: a `loop` left by `return` (here
-//! `break`), a bare `return;` in a helper with an out-parameter (`if`/`else`), `i & 1` and
-//! `m >>= 1` (`i % 2`, `m /= 2`), an array literal's `.map` (bound first), an untyped binding of
-//! a call with several outputs passed on by reference (typed), and integer index vectors kept in
-//! a constant struct (passed as `&[i32]`, `&[usize]` parameters, as the C passes them).
+//! `wrt(self)`), each form is differentiated and checked against the others. A few forms are
+//! written in an equivalent way the macro took when they were ported: a `loop` left by `return`
+//! (here `break`), a bare `return;` in a helper with an out-parameter (`if`/`else`), `i & 1` and
+//! `m >>= 1` (`i % 2`, `m /= 2`), an array literal's `.map` (bound first) and an untyped binding
+//! of a call with several outputs passed on by reference (typed): the original forms are
+//! differentiated in `tests/refused_before.rs`, `tests/idioms.rs` and
+//! `tests/ui/calls/untyped_result_by_ref.rs`. Integer index vectors kept in a constant struct
+//! are passed as `&[i32]`, `&[usize]` parameters, as the C passes them: an element of a
+//! `Vec<usize>` field used as an index is not supported yet.
 #![allow(
     // Dimensions and indices as `f64`, as the C does; they are small.
     clippy::cast_precision_loss,

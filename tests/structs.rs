@@ -1290,3 +1290,77 @@ fn a_method_called_on_a_struct_parameter() {
     let (_, tj) = sample_loss_jvp(m, &xs, &[0.0; 3], t, 1.0);
     assert!((tj - dt).abs() < 1e-14);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Integer index vectors kept in a constant struct (ADBench's hand-tracking model keeps its
+// bones' parents so): an element used as an index, bound with or without its type, and the
+// field bound as `&[usize]` and passed to a helper that writes a buffer.
+
+/// A gather model: which inputs each factor reads, and their weights.
+pub struct Gather {
+    idx: Vec<usize>,
+    w: Vec<f64>,
+}
+
+#[differentiate(reverse, forward)]
+fn gathered_product(x: &[f64], m: &Gather) -> f64 {
+    let mut s = 1.0;
+    for c in 0..m.idx.len() {
+        let v = m.idx[c];
+        s = s * x[v] * m.w[c];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn gathered_sines(x: &[f64], m: &Gather) -> f64 {
+    let mut s = 0.0;
+    for c in 0..m.idx.len() {
+        let v: usize = m.idx[c];
+        s += x[v].sin() + x[m.idx[c]] * m.w[c];
+    }
+    s
+}
+
+#[differentiate(reverse, forward)]
+fn gather_into(x: &[f64], idx: &[usize], out: &mut [f64]) {
+    for i in 0..out.len() {
+        out[i] = x[idx[i]];
+    }
+}
+
+#[differentiate(reverse, forward)]
+fn gathered_through_helper(x: &[f64], m: &Gather) -> f64 {
+    let idx: &[usize] = &m.idx;
+    let mut o = vec![0.0; 2];
+    gather_into(x, idx, &mut o);
+    o[0] * o[1]
+}
+
+#[test]
+fn integer_index_fields_of_a_constant_struct() {
+    let m = Gather {
+        idx: vec![2, 0],
+        w: vec![1.5, 0.5],
+    };
+    let x = [1.25, -2.0, 3.0];
+    // x₂ · 1.5 · x₀ · 0.5.
+    let (v, g) = gathered_product_grad(&x, &m);
+    assert_eq!(v, gathered_product(&x, &m));
+    assert_eq!(g, vec![0.75 * x[2], 0.0, 0.75 * x[0]]);
+    let (_, t) = gathered_product_jvp(&x, &[1.0, 1.0, 1.0], &m);
+    assert!((t - 0.75 * (x[0] + x[2])).abs() < 1e-14);
+    // sin x₂ + 1.5 x₂ + sin x₀ + 0.5 x₀.
+    let (v, g) = gathered_sines_grad(&x, &m);
+    assert_eq!(v, gathered_sines(&x, &m));
+    let want = [x[0].cos() + 0.5, 0.0, x[2].cos() + 1.5];
+    for k in 0..3 {
+        assert!((g[k] - want[k]).abs() < 1e-14, "{g:?} against {want:?}");
+    }
+    // o = (x₂, x₀): x₂ x₀.
+    let (v, g) = gathered_through_helper_grad(&x, &m);
+    assert_eq!(v, x[2] * x[0]);
+    assert_eq!(g, vec![x[2], 0.0, x[0]]);
+    let (_, t) = gathered_through_helper_jvp(&x, &[1.0, 0.0, -1.0], &m);
+    assert!((t - (x[2] - x[0])).abs() < 1e-14);
+}

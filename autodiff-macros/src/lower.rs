@@ -662,6 +662,47 @@ pub(super) fn constant_matrix(e: &Expr, local: &dyn Fn(&Ident) -> bool) -> bool 
     }
 }
 
+/// Whether a type is an integer, or an array, slice or `Vec` of integers (`usize`, `&[i32]`,
+/// `Vec<usize>`).
+pub(super) fn integer_elements(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            match &last.arguments {
+                syn::PathArguments::None => matches!(
+                    last.ident.to_string().as_str(),
+                    "usize" | "isize" | "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64"
+                ),
+                syn::PathArguments::AngleBracketed(a) if last.ident == "Vec" => {
+                    matches!(a.args.first(), Some(syn::GenericArgument::Type(t)) if integer_elements(t))
+                }
+                _ => false,
+            }
+        }
+        Type::Array(a) => integer_elements(&a.elem),
+        Type::Slice(s) => integer_elements(&s.elem),
+        Type::Reference(r) => integer_elements(&r.elem),
+        Type::Paren(p) => integer_elements(&p.elem),
+        _ => false,
+    }
+}
+
+/// Whether a type is an array, slice or `Vec` of integers (`&[usize]`, `Vec<i32>`), not an
+/// integer.
+pub(super) fn integer_array(ty: &Type) -> bool {
+    match ty {
+        Type::Array(_) | Type::Slice(_) => integer_elements(ty),
+        Type::Path(p) => {
+            p.path.segments.last().is_some_and(|s| s.ident == "Vec") && integer_elements(ty)
+        }
+        Type::Reference(r) => integer_array(&r.elem),
+        Type::Paren(p) => integer_array(&p.elem),
+        _ => false,
+    }
+}
+
 /// Whether the tokens hold a statement (a `;`): in a `while` condition, an assignment or a call
 /// that writes a buffer as much as a `let`.
 fn statements(tokens: TokenStream) -> bool {
@@ -2058,6 +2099,16 @@ impl Lowerer {
         }
     }
 
+    /// `x[m.idx[c]]`: an element of a field used as an index is an integer, and so is the field.
+    #[inline(never)]
+    fn index_of_field(&mut self, index: &Expr) {
+        if let Expr::Index(i) = strip(index)
+            && !matches!(strip(&i.index), Expr::Range(_))
+        {
+            self.integer_field_array(&i.expr);
+        }
+    }
+
     /// `m[i][j]` of a constant array of arrays: a parameter typed `[[f64; K]; N]`, `&[[f64; K]; N]`
     /// or `&[[f64; K]]` that `wrt` cannot name, or a `const` the function does not bind (a
     /// Butcher tableau, a convolution kernel): a load with two indices, with no derivative.
@@ -2595,6 +2646,7 @@ impl Lowerer {
                 let Some(v) = self.array_of(&index.expr) else {
                     return self.placeholder(span);
                 };
+                self.index_of_field(&index.index);
                 let i = self.expr(&index.index);
                 let key = (v, self.operand_key(i));
                 if let Some(&n) = self.loads.get(&key) {

@@ -37,6 +37,25 @@ pub(super) fn is_struct(p: &Param, ty: Ty) -> bool {
 
 /// Whether the tokens use `name` as an array: `name[..]`, `&name`, `name.iter()`, `name.len()`
 /// and the other methods of slices that the body may call.
+/// Whether `name` is read inside an index, `x[v]` or `x[v + 1]` (a bracket holding no `;` or `,`
+/// at its top, which an array's `[v; 3]` or `[v, w]` would): an integer, as every index is.
+fn used_as_index(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Group(g) => {
+            let inner = g.stream();
+            let index = g.delimiter() == Delimiter::Bracket
+                && !inner
+                    .clone()
+                    .into_iter()
+                    .any(|t| matches!(&t, TokenTree::Punct(p) if matches!(p.as_char(), ';' | ',')))
+                && super::mentions(inner.clone(), &name.to_string());
+            index || used_as_index(inner, name)
+        }
+        _ => false,
+    })
+}
+
 fn used_as_array(tokens: TokenStream, name: &proc_macro2::Ident) -> bool {
     use proc_macro2::{Delimiter, TokenTree};
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
@@ -236,6 +255,29 @@ impl Lowerer {
         init: &Expr,
         rest: &[syn::Stmt],
     ) {
+        // `let v: usize = m.idx[c];`, or `let v = m.idx[c];` then `x[v]`: an element of an
+        // integer field.
+        if let Expr::Index(i) = strip(init)
+            && !matches!(strip(&i.index), Expr::Range(_))
+        {
+            let integer = match pat {
+                syn::Pat::Type(t) => super::integer_elements(&t.ty),
+                syn::Pat::Ident(p) => {
+                    rest.iter()
+                        .any(|s| used_as_index(super::chains::stmt(s), &p.ident))
+                        || self
+                            .tails
+                            .last()
+                            .and_then(Clone::clone)
+                            .is_some_and(|t| used_as_index(t, &p.ident))
+                }
+                _ => false,
+            };
+            if integer {
+                self.integer_field_array(&i.expr);
+            }
+            return;
+        }
         let mut base = strip(init);
         while let Expr::Reference(syn::ExprReference {
             expr,
@@ -257,6 +299,10 @@ impl Lowerer {
             return;
         }
         let (pat, typed) = match pat {
+            syn::Pat::Type(t) if super::integer_array(&t.ty) => {
+                self.integer_field_array(init);
+                return;
+            }
             syn::Pat::Type(t) => (&*t.pat, super::array_type(&t.ty).is_some()),
             p => (p, false),
         };
@@ -360,6 +406,29 @@ impl Lowerer {
     // Kept out of the frames of the recursive `expr`, which deep expressions nest.
     #[inline(never)]
     pub(super) fn field_array(&mut self, e: &Expr) -> Option<VarId> {
+        self.field_array_of(e, Ty::Float(None))
+    }
+
+    /// An array field of integers, `m.idx` of `idx: Vec<usize>`, where the body says so: bound
+    /// with its type, `let idx: &[usize] = &m.idx;`, an element bound with its type, `let v:
+    /// usize = m.idx[c];`, or an element used as an index, `x[m.idx[c]]`. A constant, whatever
+    /// its owner.
+    pub(super) fn integer_field_array(&mut self, e: &Expr) {
+        let mut base = strip(e);
+        while let Expr::Reference(syn::ExprReference { expr, .. })
+        | Expr::Unary(syn::ExprUnary { expr, .. }) = base
+        {
+            base = strip(expr);
+        }
+        if matches!(base, Expr::Field(_))
+            && self.names_field(base)
+            && self.known_leaf(base).is_none()
+        {
+            let _ = self.field_array_of(base, Ty::Int);
+        }
+    }
+
+    fn field_array_of(&mut self, e: &Expr, ty: Ty) -> Option<VarId> {
         let (owner, root, path) = self.field_path(e)?;
         let key = (owner, path.to_string());
         if let Some(&k) = self.structs.index.get(&key)
@@ -377,10 +446,10 @@ impl Lowerer {
             ),
             key.1.replace(' ', "").replace('.', "_")
         );
-        let v = self.var(&name, Ty::Float(None), Shape::Buffer(len), span);
+        let v = self.var(&name, ty, Shape::Buffer(len), span);
         let slice = self.push_top(Op::FieldSlice(path.clone()), vec![root], Ty::Other, span);
         self.blocks[0].0.push(graph::Stmt::Declare(v, Some(slice)));
-        let active = self.owner_active(owner);
+        let active = ty != Ty::Int && self.owner_active(owner);
         self.structs.index.insert(key, self.structs.leaves.len());
         self.structs.leaves.push(FieldLeaf {
             owner,

@@ -310,3 +310,66 @@ fn a_let_of_constants() {
         assert!((t - (g[0] + g[1])).abs() < 1e-12);
     }
 }
+
+/// A scalar constant of the module, and one of the same name in a block.
+const C: f64 = 2.0;
+
+/// The block's `C` is its own: `7x + 2x`. The generated functions declare the body's constants
+/// at their top, where the block's once took the module's place (`14x`).
+#[differentiate(reverse, forward)]
+fn shadowed_constant(x: f64) -> f64 {
+    let a = {
+        const C: f64 = 7.0;
+        C * x
+    };
+    a + C * x
+}
+
+/// Two blocks declaring a constant of the same name (the expansion declared both at its top,
+/// which rustc refused).
+#[differentiate(reverse, forward, hessian)]
+fn two_blocks(x: f64) -> f64 {
+    let a = {
+        const W: f64 = 7.0;
+        W * x
+    };
+    let b = {
+        const W: f64 = 2.0;
+        W * x * x
+    };
+    a + b
+}
+
+/// A table and a constant pattern declared in a loop's body.
+#[differentiate(reverse, forward)]
+fn table_in_a_loop(x: &[f64], k: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        const K: [[f64; 2]; 2] = [[1.0, 2.0], [3.0, 4.0]];
+        const PICK: usize = 1;
+        let w = match k {
+            PICK => K[1][i % 2],
+            _ => K[0][i % 2],
+        };
+        s += w * x[i] * x[i];
+    }
+    s
+}
+
+#[test]
+fn constants_declared_in_blocks_keep_their_scope() {
+    assert_eq!(shadowed_constant_grad(1.0), (9.0, 9.0));
+    assert_eq!(shadowed_constant_jvp(1.0, 1.0), (9.0, 9.0));
+    // 7x + 2x², at 1.5: 7 + 4x = 13, second derivative 4.
+    assert_eq!(two_blocks_grad(1.5), (two_blocks(1.5), 13.0));
+    assert_eq!(two_blocks_hvp(1.5, 1.0), (two_blocks(1.5), 13.0, 4.0));
+    let x = [1.0, 2.0, 3.0];
+    for (k, row) in [(1, [3.0, 4.0]), (0, [1.0, 2.0])] {
+        let (v, g) = table_in_a_loop_grad(&x, k);
+        assert_eq!(v, table_in_a_loop(&x, k));
+        let want: Vec<f64> = (0..3).map(|i| 2.0 * row[i % 2] * x[i]).collect();
+        assert_eq!(g, want);
+        let (_, t) = table_in_a_loop_jvp(&x, &[1.0, 0.0, 1.0], k);
+        assert_eq!(t, want[0] + want[2]);
+    }
+}

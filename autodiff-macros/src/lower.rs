@@ -1553,6 +1553,10 @@ impl Lowerer {
     fn stmt(&mut self, stmt: &Stmt, rest: &[Stmt]) {
         match stmt {
             Stmt::Local(local) => self.local(local, rest),
+            // A `const` of a nested block, renamed: the generated functions declare the body's
+            // items at their top, where one of a block would take the place of a constant of
+            // the same name outside it, or clash with another block's.
+            Stmt::Item(Item::Const(c)) if self.scopes.levels.len() > 1 => self.block_const(c),
             Stmt::Item(Item::Const(_) | Item::Use(_)) => {
                 self.items.push(stmt.to_token_stream());
             }
@@ -1563,6 +1567,19 @@ impl Lowerer {
             Stmt::Macro(m) => self.macro_stmt(&m.mac),
             Stmt::Expr(e, _) => self.effect(e),
         }
+    }
+
+    /// `const C: f64 = 7.0;` inside a block: declared at the top of the generated functions as
+    /// `C_IN_BLOCK_k`, and `C` bound to it in the block's scope.
+    #[inline(never)]
+    fn block_const(&mut self, c: &syn::ItemConst) {
+        let span = c.ident.span();
+        let renamed = Ident::new(&format!("{}_IN_BLOCK_{}", c.ident, self.items.len()), span);
+        let mut item = c.clone();
+        item.ident = renamed.clone();
+        self.items.push(item.to_token_stream());
+        let node = self.push(Op::Const(quote::quote!(#renamed)), vec![], Ty::Other, span);
+        self.bind(&c.ident, Bound::Node(node), false);
     }
 
     /// An expression evaluated for what it does: an assignment, a branch, a loop, an exit.

@@ -684,7 +684,12 @@ impl Lowerer {
             // choice to rustc, as the pattern is written.
             Pat::Ident(p) if constant_pattern(p) => {
                 let ident = &p.ident;
-                let v = self.push(Op::Const(quote::quote!(#ident)), vec![], Ty::Other, span);
+                // A `const` of a block is renamed where the generated functions declare it.
+                let tokens = match self.lookup(&ident.to_string()).map(|b| b.bound) {
+                    Some(Bound::Node(n)) if let Op::Const(t) = &self.nodes[n.0].op => t.clone(),
+                    _ => quote::quote!(#ident),
+                };
+                let v = self.push(Op::Const(tokens), vec![], Ty::Other, span);
                 Some(self.push(Op::Cmp(CmpOp::Is), vec![s, v], Ty::Bool, span))
             }
             Pat::Ident(p) => {

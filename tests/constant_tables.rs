@@ -373,3 +373,35 @@ fn constants_declared_in_blocks_keep_their_scope() {
         assert_eq!(t, want[0] + want[2]);
     }
 }
+
+/// A table passed by reference to a function that reads it, `callee(x, &A)` (the `&` was
+/// dropped), and a table whose name is in lower case (its binding `let m2 = &m2;` was a
+/// pattern of the constant).
+#[differentiate(reverse, forward, wrt(x))]
+fn table_reader(x: f64, t: &[[f64; 3]; 3]) -> f64 {
+    t[0][1] * x * x + t[1][0] * x
+}
+
+#[differentiate(reverse, forward)]
+fn passes_a_table(x: f64) -> f64 {
+    table_reader(x, &A)
+}
+
+#[allow(non_upper_case_globals)]
+#[differentiate(reverse, forward)]
+fn lower_case_table(x: f64) -> f64 {
+    const m2: [[f64; 1]; 1] = [[4.0]];
+    m2[0][0] * x
+}
+
+#[test]
+fn tables_passed_by_reference_and_named_in_lower_case() {
+    // A[0][1] x² + A[1][0] x = x² + x.
+    let x = 2.0;
+    assert_eq!(passes_a_table_grad(x), (passes_a_table(x), 2.0 * x + 1.0));
+    assert_eq!(
+        passes_a_table_jvp(x, 1.0),
+        (passes_a_table(x), 2.0 * x + 1.0)
+    );
+    assert_eq!(lower_case_table_grad(x), (8.0, 4.0));
+}

@@ -2190,8 +2190,13 @@ impl Lowerer {
             return Some(v);
         }
         let span = p.span();
-        let last = path.segments.last()?.ident.to_string().to_lowercase();
-        let name = names::plain(&last).to_owned();
+        let ident = path.segments.last()?.ident.to_string();
+        let last = ident.to_lowercase();
+        // `let m2 = &m2;` of a lower-case `const m2` would be a pattern of the constant.
+        let name = match names::plain(&last) {
+            plain if plain == ident => format!("{plain}_table"),
+            plain => plain.to_owned(),
+        };
         // Declared in the function's own block, before the statement being lowered, so that
         // every later use, in any branch or loop, sees it.
         let inner = self.blocks.split_off(1);
@@ -3236,6 +3241,25 @@ impl Lowerer {
             {
                 let ty = self.vars[v.0].ty;
                 ids.push(self.push(Op::Array(v, i8::from(by_ref)), vec![], ty, a.span()));
+                continue;
+            }
+            // `g(&A)` of a constant the function does not bind: passed as written, by reference.
+            if by_ref
+                && let Expr::Path(p) = inner
+                && p.qself.is_none()
+                && p.path
+                    .get_ident()
+                    .is_none_or(|i| self.lookup(&i.to_string()).is_none())
+                && !self.names_field(inner)
+            {
+                let span = a.span();
+                let path = &p.path;
+                ids.push(self.push(
+                    Op::Const(quote::quote_spanned!(span=> &#path)),
+                    vec![],
+                    Ty::Other,
+                    span,
+                ));
                 continue;
             }
             // `g(&f)` of `let f = h(v);`: `h` may return an array, which the macro cannot see.

@@ -78,7 +78,7 @@ pub(super) fn vec_element(ty: &Type) -> Option<FloatTy> {
 }
 
 /// The whole of an array, as a view.
-const fn whole(var: graph::VarId) -> View {
+pub(super) const fn whole(var: graph::VarId) -> View {
     View {
         var,
         offset: None,

@@ -262,15 +262,7 @@ impl Lowerer {
         {
             let integer = match pat {
                 syn::Pat::Type(t) => super::integer_elements(&t.ty),
-                syn::Pat::Ident(p) => {
-                    rest.iter()
-                        .any(|s| used_as_index(super::chains::stmt(s), &p.ident))
-                        || self
-                            .tails
-                            .last()
-                            .and_then(Clone::clone)
-                            .is_some_and(|t| used_as_index(t, &p.ident))
-                }
+                syn::Pat::Ident(p) => self.used_later(rest, &p.ident, used_as_index),
                 _ => false,
             };
             if integer {
@@ -310,19 +302,29 @@ impl Lowerer {
             || match pat {
                 syn::Pat::Slice(_) => true,
                 syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                    rest.iter()
-                        .any(|s| used_as_array(super::chains::stmt(s), &p.ident))
-                        || self
-                            .tails
-                            .last()
-                            .and_then(Clone::clone)
-                            .is_some_and(|t| used_as_array(t, &p.ident))
+                    self.used_later(rest, &p.ident, used_as_array)
                 }
                 _ => false,
             };
         if array {
             self.learn_array_field(init);
         }
+    }
+
+    /// Whether `used` holds of `name` in the statements after a `let` or in the expression that
+    /// ends their block.
+    fn used_later(
+        &self,
+        rest: &[syn::Stmt],
+        name: &proc_macro2::Ident,
+        used: fn(TokenStream, &proc_macro2::Ident) -> bool,
+    ) -> bool {
+        rest.iter().any(|s| used(super::chains::stmt(s), name))
+            || self
+                .tails
+                .last()
+                .and_then(Clone::clone)
+                .is_some_and(|t| used(t, name))
     }
 
     /// Records the tokens of the expression that ends a block, when a `let` among `stmts` binds

@@ -1462,14 +1462,7 @@ impl Lowerer {
         // `[x, y, x * y].map(..)`: the literal is a local array first.
         let view = match strip(&m.receiver) {
             Expr::Array(literal) => {
-                let var = self.array_literal(literal, None, "items");
-                View {
-                    var,
-                    offset: None,
-                    len: None,
-                    end: None,
-                    refs: 0,
-                }
+                super::buffer::whole(self.array_literal(literal, None, "items"))
             }
             _ => self.view_of(&m.receiver)?,
         };

@@ -405,3 +405,35 @@ fn tables_passed_by_reference_and_named_in_lower_case() {
     );
     assert_eq!(lower_case_table_grad(x), (8.0, 4.0));
 }
+
+/// A `let` table passed to functions that read it, by value and by reference (it was taken for
+/// an active array, and the expansion did not compile).
+#[differentiate(reverse, forward, wrt(x))]
+fn table_by_value(x: f64, t: [[f64; 2]; 2]) -> f64 {
+    t[0][1] * x * x + t[1][0] * x
+}
+
+#[differentiate(reverse, forward, wrt(x))]
+fn table_by_reference(x: f64, t: &[[f64; 2]; 2]) -> f64 {
+    t[0][1] * x * x
+}
+
+#[differentiate(reverse, forward)]
+fn passes_a_let_table(x: f64) -> f64 {
+    let t: [[f64; 2]; 2] = [[0.0, -1.0], [0.5, 0.0]];
+    table_by_value(x, t) + table_by_reference(x, &t)
+}
+
+#[test]
+fn a_let_table_passed_to_calls() {
+    // -2x² + x / 2: the derivative -4x + 1/2.
+    let x = 2.0;
+    assert_eq!(
+        passes_a_let_table_grad(x),
+        (passes_a_let_table(x), -4.0 * x + 0.5)
+    );
+    assert_eq!(
+        passes_a_let_table_jvp(x, 1.0),
+        (passes_a_let_table(x), -4.0 * x + 0.5)
+    );
+}

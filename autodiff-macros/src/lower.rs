@@ -3236,6 +3236,15 @@ impl Lowerer {
                 Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                 other => (other, false),
             };
+            // A `let` table of constants, bound to a reference to it: `*t` by value, `t` by
+            // reference, a constant argument.
+            if let Some((Bound::Var(v), _)) = self.local_binding(inner)
+                && self.nested_locals.contains_key(&v)
+            {
+                let refs = i8::from(by_ref) - 1;
+                ids.push(self.push(Op::Array(v, refs), vec![], Ty::Other, a.span()));
+                continue;
+            }
             if let Some((Bound::Var(v), _)) = self.local_binding(inner)
                 && !matches!(self.vars[v.0].shape, Shape::Scalar)
             {

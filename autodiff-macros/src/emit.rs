@@ -114,21 +114,6 @@ const MAX_LETS_IN_SCOPE: usize = 256;
 /// The names declared together by one `let (a, b, ..);` of a block past that many.
 const NAMES_PER_DECLARATION: usize = 64;
 
-/// Whether tokens hold a `&`: a borrow, whose temporary a `let` may keep alive.
-fn borrows(tokens: &TokenStream) -> bool {
-    let mut work = vec![tokens.clone()];
-    while let Some(tokens) = work.pop() {
-        for t in tokens {
-            match t {
-                TokenTree::Punct(p) if p.as_char() == '&' => return true,
-                TokenTree::Group(g) => work.push(g.stream()),
-                _ => {}
-            }
-        }
-    }
-    false
-}
-
 /// A function body laid out for printing: what is live, what gets a `let`, and every name.
 struct Sweep<'g> {
     graph: &'g Graph,
@@ -528,7 +513,8 @@ impl<'g> Sweep<'g> {
                 && self.binds(*n)
             {
                 let value = self.render(*n).tokens;
-                if !borrows(&value) {
+                // A borrow, whose temporary a `let` may keep alive.
+                if !crate::lower::holds_punct(value.clone(), '&') {
                     let name = self.names[n.0].as_ref().expect("bound nodes are named");
                     names.push(name.clone());
                     body.extend(quote!(#name = #value;));

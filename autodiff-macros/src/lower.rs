@@ -489,8 +489,8 @@ struct Lowerer {
     receiver: Option<TokenStream>,
     /// For each block (by its last statement), the names assigned in its branches and loops.
     construct_names: HashMap<usize, Rc<HashSet<String>>>,
-    /// The names the body's last expression assigns, when it is a branch or a loop: a `let mut`
-    /// before it is a variable.
+    /// The names the last expression of the body or of a block assigns, when it is a branch or a
+    /// loop: a `let mut` before it is a variable.
     tail_assigned: HashSet<String>,
     /// The indices of the out-parameters, `&mut [f64]`.
     out_params: Vec<usize>,
@@ -671,10 +671,7 @@ pub(super) fn integer_elements(ty: &Type) -> bool {
                 return false;
             };
             match &last.arguments {
-                syn::PathArguments::None => matches!(
-                    last.ident.to_string().as_str(),
-                    "usize" | "isize" | "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64"
-                ),
+                syn::PathArguments::None => INTEGERS.contains(&last.ident.to_string().as_str()),
                 syn::PathArguments::AngleBracketed(a) if last.ident == "Vec" => {
                     matches!(a.args.first(), Some(syn::GenericArgument::Type(t)) if integer_elements(t))
                 }
@@ -703,12 +700,12 @@ pub(super) fn integer_array(ty: &Type) -> bool {
     }
 }
 
-/// Whether the tokens hold a statement (a `;`): in a `while` condition, an assignment or a call
-/// that writes a buffer as much as a `let`.
-fn statements(tokens: TokenStream) -> bool {
+/// Whether the tokens hold the punctuation `c` at any depth: a statement (`;`) in a `while`
+/// condition, a borrow (`&`) in a value the emission binds.
+pub(crate) fn holds_punct(tokens: TokenStream, c: char) -> bool {
     tokens.into_iter().any(|t| match t {
-        TokenTree::Punct(p) => p.as_char() == ';',
-        TokenTree::Group(g) => statements(g.stream()),
+        TokenTree::Punct(p) => p.as_char() == c,
+        TokenTree::Group(g) => holds_punct(g.stream(), c),
         _ => false,
     })
 }
@@ -1302,13 +1299,8 @@ impl Lowerer {
             let binding = self.scopes.outermost_mut(&name).expect("found above");
             binding.bound = Bound::Var(v);
         }
-        if let Tail::Expr(_) = tail
-            && let Some(t) = printed.get(stmts.len())
-            && has_control_flow(t)
-        {
-            let mut names = Vec::new();
-            assigned(t.clone(), &mut names);
-            self.tail_assigned = names.into_iter().collect();
+        if let Tail::Expr(e) = tail {
+            self.note_tail_assigned(Some(e));
         }
         // `stmts` is the block's statements but the last, or all of them. A tail that is not
         // itself a `return` may return early from inside (`if k == 0 { return x; } else { .. }`).
@@ -1889,9 +1881,6 @@ impl Lowerer {
         }
     }
 
-    /// The names assigned inside branches and loops among `rest`, the statements after a `let`.
-    /// Computed once per block, from the first `let` that asks (an over-approximation for later
-    /// ones, which only makes more variables than needed): scanning at every `let` is quadratic.
     /// The names a block's last expression assigns when it is a branch or a loop, `{ let mut a
     /// = x; if c { a = 2.0 * a; a } else { a } }`: a `let mut` before it is a variable, as one
     /// before a statement that assigns it is ([`Lowerer::assigned_in_constructs`] sees the
@@ -1906,6 +1895,9 @@ impl Lowerer {
         }
     }
 
+    /// The names assigned inside branches and loops among `rest`, the statements after a `let`.
+    /// Computed once per block, from the first `let` that asks (an over-approximation for later
+    /// ones, which only makes more variables than needed): scanning at every `let` is quadratic.
     fn assigned_in_constructs(&mut self, rest: &[Stmt]) -> Rc<HashSet<String>> {
         let Some(last) = rest.last() else {
             return Rc::default();
@@ -2502,7 +2494,7 @@ impl Lowerer {
         // Rust): the loop it is, `loop { if !{ r = x * x; r < 1.0 } { break; } .. }`, so that its
         // assignments are statements of the loop's body, which the backward sweep reverses, and
         // a `break` in the body leaves before the condition runs again.
-        if statements(w.cond.to_token_stream()) {
+        if holds_punct(w.cond.to_token_stream(), ';') {
             let (cond, body) = (&w.cond, &w.body);
             let as_loop: syn::ExprLoop = syn::parse_quote_spanned!(span=>
                 loop {

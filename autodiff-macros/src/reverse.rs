@@ -140,6 +140,8 @@ struct Reverse {
     recomputable: std::cell::RefCell<HashMap<NodeId, bool>>,
     /// The variables the program stores into, once computed.
     stored: std::cell::OnceCell<HashSet<VarId>>,
+    /// The constant tables the function's top block binds, found once: [`Reverse::table`].
+    tables: std::cell::OnceCell<HashSet<VarId>>,
     /// The last top-level statement of the program that writes or declares each variable, once
     /// computed.
     last_writes: std::cell::OnceCell<HashMap<VarId, usize>>,
@@ -540,6 +542,7 @@ fn reverse_with(mut graph: Graph, assume: bool) -> Option<Adjoint> {
         assumed: Vec::new(),
         recomputable: std::cell::RefCell::new(HashMap::default()),
         stored: std::cell::OnceCell::new(),
+        tables: std::cell::OnceCell::new(),
         last_writes: std::cell::OnceCell::new(),
         calls,
         array_tapes: HashMap::default(),
@@ -1066,12 +1069,22 @@ impl Reverse {
     /// Whether `v` is a reference to a constant, `let w = &W;`, bound in the function's top
     /// block (where the lowering binds every constant table): in scope everywhere after it.
     fn table(&self, v: VarId) -> bool {
-        self.b.with_graph(|g| {
-            g.body.0.iter().any(|s| {
-                matches!(s, Stmt::Declare(w, Some(n))
-                    if *w == v && matches!(g.node(*n).op, Op::Const(_)))
+        self.tables
+            .get_or_init(|| {
+                self.b.with_graph(|g| {
+                    g.body
+                        .0
+                        .iter()
+                        .filter_map(|s| match s {
+                            Stmt::Declare(w, Some(n)) if matches!(g.node(*n).op, Op::Const(_)) => {
+                                Some(*w)
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
             })
-        })
+            .contains(&v)
     }
 
     fn stored(&self, v: VarId) -> bool {

@@ -206,6 +206,10 @@ pub const SHAPES: &[(&str, bool)] = &[
     ("real_const_table", false),
     ("real_const_iter", false),
     ("real_const_index", false),
+    // A table of constants that is an array of arrays, `const VRM: [[f64; 2]; 2]` declared where
+    // it is read (often in a loop's body), read `VRM[i][j]`: a load with two indices, and a
+    // `const` of a nested block, which the generated functions declare renamed.
+    ("real_const_matrix", false),
     ("real_predicate", false),
     ("real_range_contains", false),
     ("real_swap", false),
@@ -288,6 +292,7 @@ pub const VIEW_SHAPES: &[&str] = &[
     "real_const_table",
     "real_const_iter",
     "real_const_index",
+    "real_const_matrix",
     "real_predicate",
     "real_range_contains",
     "real_swap",

@@ -122,6 +122,36 @@ impl Gen<'_> {
     /// indexed, `VRW[i]` with a loop counter or a literal.
     fn real_const_table(&mut self, lines: &mut Vec<String>) {
         self.mark("real_const_table");
+        // From a fork of this stream, which it does not advance: a table that is an array of
+        // arrays, read `VRM[i][j]`, declared where it is read (in a loop's body, a branch).
+        let mut fork = Rng(self.rng.0 ^ 0x7AB1_E0F0_2D00_0001);
+        if self.on("real_const_matrix") && fork.chance(0.5) {
+            self.mark("real_const_matrix");
+            let m = format!("VRM{}", self.extra_fresh + 50);
+            let rows: Vec<String> = (0..2)
+                .map(|_| format!("[{}, {}]", lit(fork.pick(TABLE)), lit(fork.pick(TABLE))))
+                .collect();
+            self.extra_line(
+                lines,
+                &format!("const {m}: [[{TY}; 2]; 2] = [{}];", rows.join(", ")),
+            );
+            let usable: Vec<String> = self
+                .counters
+                .iter()
+                .filter(|c| c.below <= 2)
+                .map(|c| c.name.clone())
+                .collect();
+            let mut index = || {
+                if !usable.is_empty() && fork.chance(0.6) {
+                    usable[fork.below(usable.len())].clone()
+                } else {
+                    fork.below(2).to_string()
+                }
+            };
+            let (i, j) = (index(), index());
+            self.extra_line(lines, &format!("vreal += {m}[{i}][{j}] * vreal.sin();"));
+            self.real_add(2.0);
+        }
         let k = self.real_fresh();
         let l = self.rng.range(2, 5);
         let table = format!("VRW{k}");
